@@ -1,0 +1,74 @@
+# Shared by scripts/test and scripts/demo.  Sourced, not run.
+#
+# Everything runs as root except the PostgreSQL servers and the test
+# programs, which run as the "postgres" user (PostgreSQL refuses root) in a
+# scratch directory that user owns.
+
+set -euo pipefail
+
+FINSEC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+export PATH="$PG_BINDIR:$PATH"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Install, from Debian's archive, whatever of the build and test tool chain is
+# missing.  Nothing is downloaded when everything is already there.
+ensure_deps() {
+	[ "$(id -u)" -eq 0 ] || die "run this as root (it installs packages and the extension)"
+	local pkgs=(make gcc perl rsync postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
+				postgresql-contrib libssl-dev libipc-run-perl)
+	local missing=()
+	for p in "${pkgs[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	export PG_CONFIG=$PG_BINDIR/pg_config
+	[ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
+}
+
+# Build with every warning an error, and install into the server.
+build_install() {
+	say "building finsec (-Wall -Werror) and installing it"
+	make -C "$FINSEC_ROOT" -s clean >/dev/null
+	make -C "$FINSEC_ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" >/dev/null
+	make -C "$FINSEC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+}
+
+# A scratch directory the postgres user owns, holding a copy of the tree.
+make_workdir() {
+	WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/finsec.XXXXXX")
+	rsync -a --exclude .git "$FINSEC_ROOT"/ "$WORKDIR/src/"
+	chown -R postgres:postgres "$WORKDIR"
+	chmod 755 "$WORKDIR"
+}
+
+as_pg() { runuser -u postgres -- env PATH="$PATH" "$@"; }
+
+# start_cluster NAME PORT [preload]: a throwaway cluster under $WORKDIR,
+# listening only on a Unix socket in $WORKDIR.
+start_cluster() {
+	local name=$1 port=$2 preload=${3:-preload}
+	local dir=$WORKDIR/$name
+	as_pg initdb -D "$dir" -A trust -U postgres --no-sync >/dev/null
+	{
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$WORKDIR'"
+		echo "port = $port"
+		echo "fsync = off"
+		[ "$preload" = preload ] && echo "shared_preload_libraries = 'finsec'"
+	} >>"$dir/postgresql.conf"
+	as_pg pg_ctl -D "$dir" -l "$WORKDIR/$name.log" -w start >/dev/null
+	export PGHOST=$WORKDIR PGPORT=$port PGUSER=postgres
+}
+
+stop_cluster() {
+	as_pg pg_ctl -D "$WORKDIR/$1" -m fast -w stop >/dev/null 2>&1 || true
+}

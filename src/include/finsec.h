@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec.h
+ *	  Declarations shared by every finsec capability.
+ *
+ * Each capability keeps its public C API in its own header beside this one;
+ * this file only holds what all of them need: the library version, whether
+ * the library was preloaded, and finsec's SQLSTATE class.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_H
+#define FINSEC_H
+
+#include "postgres.h"
+
+#include "compat.h"
+#include "finsec_errcodes.h"
+
+/* Version of the shared library; the SQL schema version lives in pg_extension. */
+#define FINSEC_LIBRARY_VERSION "0.1"
+
+/*
+ * True when the library was loaded through shared_preload_libraries, i.e.
+ * _PG_init ran in the postmaster.  Hooks, shared memory and background
+ * workers exist only then.
+ */
+extern bool finsec_preloaded;
+
+/*
+ * Raise an ERROR unless finsec was preloaded.  "feature" names what the
+ * caller wanted (e.g. "finsec.protect_table"), for the message.
+ */
+extern void finsec_require_preload(const char *feature);
+
+/* GUC variables owned by the foundation (src/finsec.c). */
+typedef enum FinsecHashAlgorithm
+{
+	FINSEC_HASH_SHA256 = 0,
+	FINSEC_HASH_SM3 = 1
+} FinsecHashAlgorithm;
+
+extern int	finsec_hash_algorithm;
+
+/* src/common/crypto.c */
+struct evp_md_st;
+extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
+extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
+extern bool finsec_hash_available(FinsecHashAlgorithm alg);
+
+#endif							/* FINSEC_H */

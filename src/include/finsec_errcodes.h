@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_errcodes.h
+ *	  finsec's own SQLSTATE class "S9" for its refusals.
+ *
+ * SQLSTATE classes starting with a letter from I to Z are left to
+ * implementations by the SQL standard; PostgreSQL does not use class S9.
+ * Applications branch on these codes (docs/errors.md lists them); each
+ * capability adds its codes here so that they stay unique.
+ *
+ * Conditions that PostgreSQL already has a code for (privilege, invalid
+ * parameter, prerequisite state) use PostgreSQL's code, not one of these.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_ERRCODES_H
+#define FINSEC_ERRCODES_H
+
+#include "utils/elog.h"
+
+/* S9000: generic finsec refusal (class code, not raised directly). */
+#define ERRCODE_FINSEC_REFUSAL				MAKE_SQLSTATE('S','9','0','0','0')
+
+#endif							/* FINSEC_ERRCODES_H */
