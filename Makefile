@@ -17,7 +17,6 @@ DATA = $(sort $(wildcard migrations/finsec--*.sql))
 
 # pg_regress suites, one file per capability area, run in name order.
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=.
 
 # Isolation specs live under test/isolation.
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))

@@ -11,6 +11,27 @@
 -- Foundation: schema, roles, preload status
 -- =====================================================================
 
+/*
+ * CREATE EXTENSION reuses an existing schema finsec.  One created by anyone
+ * but a superuser would let its owner drop or replace finsec's objects, so
+ * refuse it (the same concern as CVE-2022-2625).
+ */
+DO $schema$
+DECLARE
+	owner name;
+BEGIN
+	SELECT r.rolname INTO owner
+	  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+	 WHERE n.nspname = 'finsec' AND NOT r.rolsuper;
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "finsec" is owned by role "%", which is not a superuser', owner
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The owner of schema finsec could alter or replace every finsec object.',
+				  HINT = 'Drop or rename that schema (or ALTER SCHEMA finsec OWNER TO a superuser) and retry.';
+	END IF;
+END
+$schema$;
+
 REVOKE ALL ON SCHEMA finsec FROM PUBLIC;
 COMMENT ON SCHEMA finsec IS 'finsec: financial security controls (see docs/README.md)';
 
