@@ -34,7 +34,8 @@ CREATE EXTENSION finsec;
 DROP EXTENSION finsec;
 ALTER ROLE finsec_unmask LOGIN;
 CREATE EXTENSION finsec;
-SELECT count(*) AS leftover_schema FROM pg_namespace WHERE nspname = 'finsec';
+SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'finsec') AS extension,
+       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'finsec'::regnamespace) AS functions;
 ALTER ROLE finsec_unmask NOLOGIN BYPASSRLS;
 CREATE EXTENSION finsec;
 ALTER ROLE finsec_unmask NOBYPASSRLS;
@@ -57,3 +58,6 @@ CREATE EXTENSION finsec;
 -- finsec cannot be installed twice, nor into another schema.
 CREATE EXTENSION finsec;
 CREATE EXTENSION IF NOT EXISTS finsec;
+DROP EXTENSION finsec;
+CREATE EXTENSION finsec SCHEMA public;
+CREATE EXTENSION finsec;

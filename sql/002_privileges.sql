@@ -6,6 +6,7 @@
 -- No object in schema finsec grants anything to PUBLIC.  A NULL ACL means the
 -- built-in default, which for functions and types includes PUBLIC, so it
 -- counts as a grant here.  Every later capability is held to this.
+CREATE TEMP VIEW public_grants AS
 WITH objs AS (
 	SELECT 'schema' AS kind, nspname::text AS name,
 	       coalesce(nspacl, acldefault('n', nspowner)) AS acl
@@ -16,7 +17,7 @@ WITH objs AS (
 	  FROM pg_proc p WHERE pronamespace = 'finsec'::regnamespace
 	UNION ALL
 	SELECT 'relation', c.oid::regclass::text,
-	       coalesce(relacl, acldefault(CASE WHEN relkind = 'S' THEN 's' ELSE 'r' END, relowner))
+	       coalesce(relacl, acldefault(CASE WHEN relkind = 'S' THEN 's'::"char" ELSE 'r'::"char" END, relowner))
 	  FROM pg_class c WHERE relnamespace = 'finsec'::regnamespace
 	UNION ALL
 	SELECT 'type', t.oid::regtype::text,
@@ -26,8 +27,17 @@ WITH objs AS (
 )
 SELECT kind, name, a.privilege_type
   FROM objs, aclexplode(acl) a
- WHERE a.grantee = 0
- ORDER BY 1, 2, 3;
+ WHERE a.grantee = 0;
+SELECT * FROM public_grants ORDER BY 1, 2, 3;
+
+-- The check above sees what it must: an object created without its REVOKE
+-- shows up.
+CREATE FUNCTION finsec.probe() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE finsec.probe_table (i int);
+GRANT SELECT ON finsec.probe_table TO PUBLIC;
+SELECT * FROM public_grants ORDER BY 1, 2, 3;
+DROP FUNCTION finsec.probe();
+DROP TABLE finsec.probe_table;
 
 -- Who may call what: the privilege matrix, as docs/security-model.md states it.
 SELECT p.oid::regprocedure AS function,
@@ -37,7 +47,7 @@ SELECT p.oid::regprocedure AS function,
        has_function_privilege('finsec_app', p.oid, 'EXECUTE')      AS app,
        has_function_privilege('finsec_unmask', p.oid, 'EXECUTE')   AS unmask
   FROM pg_proc p WHERE pronamespace = 'finsec'::regnamespace
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT r.rolname, has_schema_privilege(r.oid, 'finsec', 'USAGE') AS usage,
        has_schema_privilege(r.oid, 'finsec', 'CREATE') AS "create"
   FROM pg_roles r WHERE r.rolname LIKE 'finsec\_%' ORDER BY 1;

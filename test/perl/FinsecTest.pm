@@ -1,0 +1,130 @@
+# FinsecTest: helpers shared by finsec's TAP tests.
+#
+#   finsec_node($name, preload => 1)   a started PostgreSQL::Test::Cluster,
+#                                      with finsec preloaded unless preload => 0
+#   catalog_listing($node, $db)        a sorted, OID-free description of
+#                                      every object of the finsec extension
+#                                      (definitions, ACLs, comments, dump
+#                                      registration), for comparing installs
+package FinsecTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+
+our @EXPORT = qw(finsec_node catalog_listing);
+
+sub finsec_node
+{
+	my ($name, %opts) = @_;
+	my $preload = exists $opts{preload} ? $opts{preload} : 1;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'finsec'") if $preload;
+	$node->start unless $opts{no_start};
+	return $node;
+}
+
+# Everything that makes two installs of finsec the same: each member object
+# by identity, and for each kind the properties a dump or an application can
+# observe.  Column order is compared by position among live columns, since
+# an upgrade's dropped columns leave gaps in attnum.
+my $listing_sql = <<'SQL';
+WITH ext AS (
+	SELECT oid, extversion, extconfig, extcondition FROM pg_extension WHERE extname = 'finsec'
+), members AS (
+	SELECT d.classid, d.objid, d.objsubid
+	  FROM pg_depend d, ext
+	 WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e'
+), rels AS (
+	SELECT objid AS oid FROM members WHERE classid = 'pg_class'::regclass
+)
+SELECT line FROM (
+	SELECT 'version ' || extversion AS line FROM ext
+	UNION ALL
+	SELECT 'member ' || pg_describe_object(classid, objid, objsubid)
+	       || coalesce(' comment=' || obj_description(objid, c.relname), '')
+	  FROM members m JOIN pg_class c ON c.oid = m.classid
+	UNION ALL
+	SELECT 'dumped ' || cfg::regclass || ' where ' || coalesce(cond, '')
+	  FROM ext, unnest(extconfig, extcondition) AS u(cfg, cond)
+	UNION ALL
+	SELECT 'schema finsec owner-is-super=' || r.rolsuper || ' acl=' || coalesce(n.nspacl::text, 'default')
+	  FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'finsec'
+	UNION ALL
+	SELECT 'function ' || p.oid::regprocedure
+	       || ' kind=' || p.prokind::text || ' secdef=' || p.prosecdef || ' leakproof=' || p.proleakproof
+	       || ' acl=' || coalesce(p.proacl::text, 'default') || E'\n'
+	       || CASE WHEN p.prokind::text = 'a' THEN '' ELSE pg_get_functiondef(p.oid) END
+	  FROM pg_proc p JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+	UNION ALL
+	SELECT 'relation ' || c.oid::regclass || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
+	       || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity
+	       || ' options=' || coalesce(c.reloptions::text, '') || ' acl=' || coalesce(c.relacl::text, 'default')
+	  FROM pg_class c JOIN rels USING (oid)
+	UNION ALL
+	SELECT 'column ' || a.attrelid::regclass || ' #'
+	       || row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) || ' ' || a.attname
+	       || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+	       || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+	       || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
+	       || ' collation=' || coalesce(a.attcollation::regcollation::text, '')
+	       || ' acl=' || coalesce(a.attacl::text, '') || coalesce(' comment=' || col_description(a.attrelid, a.attnum), '')
+	  FROM pg_attribute a JOIN rels ON rels.oid = a.attrelid
+	  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+	 WHERE a.attnum > 0 AND NOT a.attisdropped
+	UNION ALL
+	SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+	       || ' deferrable=' || condeferrable || '/' || condeferred
+	  FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rels)
+	UNION ALL
+	SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid IN (SELECT oid FROM rels)
+	UNION ALL
+	SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+	  FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM rels) AND NOT t.tgisinternal
+	UNION ALL
+	SELECT 'policy ' || polrelid::regclass || ' ' || polname || ' cmd=' || polcmd::text || ' permissive=' || polpermissive
+	       || ' roles=' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, ',' ORDER BY 1)
+	                         FROM unnest(polroles) r)
+	       || ' using=' || coalesce(pg_get_expr(polqual, polrelid), '')
+	       || ' check=' || coalesce(pg_get_expr(polwithcheck, polrelid), '')
+	  FROM pg_policy WHERE polrelid IN (SELECT oid FROM rels)
+	UNION ALL
+	SELECT 'sequence ' || seqrelid::regclass || ' ' || format_type(seqtypid, NULL) || ' ' || seqstart
+	       || ' ' || seqincrement || ' ' || seqmax || ' ' || seqmin || ' ' || seqcache || ' ' || seqcycle
+	  FROM pg_sequence WHERE seqrelid IN (SELECT oid FROM rels)
+	UNION ALL
+	SELECT 'type ' || t.oid::regtype || ' type=' || t.typtype::text || ' len=' || t.typlen || ' byval=' || t.typbyval
+	       || ' align=' || t.typalign::text || ' storage=' || t.typstorage::text || ' category=' || t.typcategory::text
+	       || ' in=' || t.typinput::regproc || ' out=' || t.typoutput::regproc
+	       || ' recv=' || t.typreceive::regproc || ' send=' || t.typsend::regproc
+	       || ' base=' || coalesce(nullif(t.typbasetype, 0)::regtype::text, '') || ' notnull=' || t.typnotnull
+	       || ' acl=' || coalesce(t.typacl::text, 'default')
+	       || coalesce(' labels=' || (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder)
+	                                    FROM pg_enum WHERE enumtypid = t.oid), '')
+	  FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+	UNION ALL
+	SELECT 'domain-check ' || contypid::regtype || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+	  FROM pg_constraint WHERE contypid IN (SELECT objid FROM members WHERE classid = 'pg_type'::regclass)
+	UNION ALL
+	SELECT 'event-trigger ' || e.evtname || ' on ' || e.evtevent || ' exec ' || e.evtfoid::regproc
+	       || ' enabled=' || e.evtenabled::text || ' tags=' || coalesce(e.evttags::text, '')
+	  FROM pg_event_trigger e JOIN members m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid
+	UNION ALL
+	SELECT 'initprivs ' || pg_describe_object(i.classoid, i.objoid, i.objsubid) || ' ' || i.initprivs::text
+	  FROM pg_init_privs i JOIN members m ON m.classid = i.classoid AND m.objid = i.objoid
+) s
+ORDER BY line
+SQL
+
+sub catalog_listing
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db, $listing_sql);
+}
+
+1;
