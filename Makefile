@@ -11,7 +11,13 @@ MODULE_big = finsec
 OBJS = \
 	src/finsec.o \
 	src/common/crypto.o \
-	src/common/preload.o
+	src/common/preload.o \
+	src/audit/encoding.o \
+	src/audit/ledger.o \
+	src/audit/protect.o \
+	src/audit/seal.o \
+	src/audit/utility.o \
+	src/audit/worker.o
 
 DATA = $(sort $(wildcard migrations/finsec--*.sql))
 
@@ -37,3 +43,6 @@ SHLIB_LINK += -lcrypto
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track header dependencies: rebuild objects when headers change.
+$(OBJS): $(wildcard src/include/*.h src/audit/*.h)

@@ -13,11 +13,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 
 PG_MODULE_MAGIC;
 
@@ -63,6 +66,63 @@ define_settings(void)
 							 0,
 							 check_hash_algorithm, NULL, NULL);
 
+	/* ---- audit ledger (src/audit) ---- */
+
+	DefineCustomIntVariable("finsec.audit_retention",
+							"How long audit and protected rows are kept before they may be purged.",
+							"Rows younger than this cannot be removed by anyone through SQL; "
+							"finsec.audit_purge() refuses boundaries within it. "
+							"JR/T 0117 asks for at least six months, JR/T 0096.5 three; "
+							"the floor is 90 days.",
+							&finsec_audit_retention_minutes,
+							180 * 24 * 60,
+							90 * 24 * 60, 100 * 365 * 24 * 60,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.audit_capacity_warning",
+							"Ledger size at which finsec warns that audit storage is running out.",
+							"Measured over finsec.audit and finsec.ledger_block. Crossing it sends a "
+							"WARNING to the writing session and records an audit.capacity event "
+							"(at most every 10 minutes per session). 0 disables the warning.",
+							&finsec_audit_capacity_warning_mb,
+							10240, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.audit_capacity_limit",
+							"Ledger size at which auditable operations are refused.",
+							"At or above it, finsec.audit_event() and every finsec operation that "
+							"audits itself fail with SQLSTATE S9U02, so nothing happens unaudited. "
+							"0 means no limit.",
+							&finsec_audit_capacity_limit_mb,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.audit_seal_interval",
+							"How often the sealer seals newly finished rows into the hash chain.",
+							"Rows are protected by the chain from the first seal after their "
+							"transaction ends; this bounds that window.",
+							&finsec_audit_seal_interval_ms,
+							1000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("finsec.audit_seal_databases",
+							   "Databases in which a background worker seals protected tables.",
+							   "Comma-separated database names, one sealer each. Without a "
+							   "sealer, rows stay unsealed until finsec.audit_seal() runs.",
+							   &finsec_audit_seal_databases,
+							   "",
+							   PGC_POSTMASTER,
+							   GUC_LIST_INPUT,
+							   finsec_check_seal_databases, NULL, NULL);
+
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
 }
@@ -80,4 +140,6 @@ _PG_init(void)
 		return;
 
 	/* Hooks, shared memory and workers of each capability are chained here. */
+	finsec_audit_init_hooks();
+	finsec_audit_register_workers();
 }

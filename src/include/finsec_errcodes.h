@@ -21,4 +21,11 @@
 /* S9000: generic finsec refusal (class code, not raised directly). */
 #define ERRCODE_FINSEC_REFUSAL				MAKE_SQLSTATE('S','9','0','0','0')
 
+/* S9Uxx: audit ledger and protected tables */
+#define ERRCODE_FINSEC_LEDGER_IMMUTABLE		MAKE_SQLSTATE('S','9','U','0','1')
+#define ERRCODE_FINSEC_AUDIT_CAPACITY		MAKE_SQLSTATE('S','9','U','0','2')
+#define ERRCODE_FINSEC_RETENTION			MAKE_SQLSTATE('S','9','U','0','3')
+#define ERRCODE_FINSEC_LEDGER_PROTECTED		MAKE_SQLSTATE('S','9','U','0','4')
+#define ERRCODE_FINSEC_LEDGER_FOREIGN		MAKE_SQLSTATE('S','9','U','0','5')
+
 #endif							/* FINSEC_ERRCODES_H */

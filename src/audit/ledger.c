@@ -1,0 +1,533 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger.c
+ *	  Writing to the audit ledger and to protected tables.
+ *
+ * A protected table (finsec.audit is the first) has two columns finsec
+ * fills on every insert: finsec_txid, the inserting top-level transaction
+ * (xid8), and finsec_seq, from a sequence the column owns.  A BEFORE INSERT
+ * trigger overwrites whatever the writer supplied, so neither can be
+ * forged through SQL.  Triggers enabled ALWAYS refuse UPDATE, DELETE and
+ * TRUNCATE to everyone, owner and superuser included; only finsec's own
+ * purge of expired, sealed periods may delete, and it says so by setting
+ * finsec_ledger_internal_write for the duration.
+ *
+ * Writers take no lock beyond their row: hashing and chaining happen later,
+ * in the sealer (seal.c), over transactions that have finished.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "ledger_internal.h"
+
+bool		finsec_ledger_internal_write = false;
+
+int			finsec_audit_retention_minutes = 180 * 24 * 60;
+int			finsec_audit_capacity_warning_mb = 10240;
+int			finsec_audit_capacity_limit_mb = 0;
+
+/* ---- running as finsec's owner ----------------------------------------- */
+
+/*
+ * finsec's functions run their internal SQL as the owner of the extension
+ * (the installing superuser), with search_path pinned, much as a SECURITY
+ * DEFINER function with SET search_path would; unlike one, the caller's
+ * identity stays known to the code for the audit record.  Transaction
+ * abort restores both the user and the setting.
+ */
+Oid
+finsec_owner(void)
+{
+	Oid			relid = finsec_audit_relid();
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+finsec_begin_owner(FinsecOwnerContext *ctx)
+{
+	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec);
+	ctx->caller = ctx->save_userid;
+	SetUserIdAndSecContext(finsec_owner(),
+						   ctx->save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	ctx->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	ctx->saved_encoding = finsec_encoding_begin();
+}
+
+void
+finsec_end_owner(FinsecOwnerContext *ctx)
+{
+	finsec_encoding_end(ctx->saved_encoding);
+	AtEOXact_GUC(true, ctx->nestlevel);
+	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec);
+}
+
+Oid
+finsec_audit_relid(void)
+{
+	Oid			nsp = get_namespace_oid("finsec", false);
+	Oid			relid = get_relname_relid("audit", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the finsec audit ledger does not exist in this database"),
+				 errhint("Run CREATE EXTENSION finsec.")));
+	return relid;
+}
+
+/* ---- protected-relation lookups ---------------------------------------- */
+
+/*
+ * A relation is protected when it carries finsec's immutability trigger.
+ * The trigger cannot be dropped, disabled or renamed while finsec is
+ * preloaded (utility.c), so its presence is the registry the hooks consult
+ * without running a query.
+ */
+bool
+finsec_is_protected_relation(Oid relid)
+{
+	Relation	rel;
+	bool		result = false;
+	int			i;
+
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return false;
+	if (rel->trigdesc != NULL)
+	{
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_IMMUTABLE_TRIGGER) == 0)
+			{
+				result = true;
+				break;
+			}
+		}
+	}
+	relation_close(rel, NoLock);
+	return result;
+}
+
+/* The sequence owned by the relation's finsec_seq column. */
+static Oid
+stamp_sequence(Relation rel, AttrNumber seqatt)
+{
+	List	   *seqs = getOwnedSequences(RelationGetRelid(rel));
+	ListCell   *lc;
+
+	foreach(lc, seqs)
+	{
+		Oid			seqid = lfirst_oid(lc);
+		Oid			tableid;
+		int32		colid;
+
+		if (sequenceIsOwned(seqid, DEPENDENCY_AUTO, &tableid, &colid) &&
+			tableid == RelationGetRelid(rel) && colid == seqatt)
+			return seqid;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("protected table \"%s\" has no sequence owned by its %s column",
+					RelationGetRelationName(rel), FINSEC_SEQ_COLUMN)));
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+/* ---- triggers ---------------------------------------------------------- */
+
+typedef struct StampCache
+{
+	Oid			relid;
+	AttrNumber	txidatt;
+	AttrNumber	seqatt;
+	Oid			seqid;
+} StampCache;
+
+PG_FUNCTION_INFO_V1(finsec_ledger_stamp);
+
+/*
+ * BEFORE INSERT FOR EACH ROW: stamp finsec_txid and finsec_seq.
+ */
+Datum
+finsec_ledger_stamp(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	StampCache *cache;
+	int			attnums[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	HeapTuple	newtup;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.ledger_stamp() must be a BEFORE INSERT row trigger")));
+
+	rel = trigdata->tg_relation;
+	cache = (StampCache *) fcinfo->flinfo->fn_extra;
+	if (cache == NULL || cache->relid != RelationGetRelid(rel))
+	{
+		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(StampCache));
+		cache->relid = RelationGetRelid(rel);
+		cache->txidatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_TXID_COLUMN);
+		cache->seqatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_SEQ_COLUMN);
+		if (cache->txidatt <= 0 || cache->seqatt <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" lacks the %s and %s columns of a protected table",
+							RelationGetRelationName(rel),
+							FINSEC_TXID_COLUMN, FINSEC_SEQ_COLUMN)));
+		cache->seqid = stamp_sequence(rel, cache->seqatt);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+
+	/*
+	 * pg_restore loads finsec.audit with its original stamps, as a superuser;
+	 * keep stamps a superuser supplies in full.  (A superuser can forge rows
+	 * in other ways too; forged rows in a sealed range fail verification.)
+	 */
+	if (superuser())
+	{
+		bool		txid_null,
+					seq_null;
+
+		(void) heap_getattr(trigdata->tg_trigtuple, cache->txidatt, RelationGetDescr(rel), &txid_null);
+		(void) heap_getattr(trigdata->tg_trigtuple, cache->seqatt, RelationGetDescr(rel), &seq_null);
+		if (!txid_null && !seq_null)
+			return PointerGetDatum(trigdata->tg_trigtuple);
+	}
+
+	attnums[0] = cache->txidatt;
+	attnums[1] = cache->seqatt;
+	values[0] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[1] = Int64GetDatum(nextval_internal(cache->seqid, false));
+
+	newtup = heap_modify_tuple_by_cols(trigdata->tg_trigtuple, RelationGetDescr(rel),
+									   2, attnums, values, nulls);
+	return PointerGetDatum(newtup);
+}
+
+PG_FUNCTION_INFO_V1(finsec_ledger_immutable);
+
+/*
+ * BEFORE UPDATE OR DELETE FOR EACH ROW, and BEFORE TRUNCATE: refuse.
+ */
+Datum
+finsec_ledger_immutable(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *what;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.ledger_immutable() must be a BEFORE trigger")));
+
+	if (finsec_ledger_internal_write)
+		return TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)
+			? PointerGetDatum(trigdata->tg_newtuple)
+			: PointerGetDatum(trigdata->tg_trigtuple);
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		what = "updated";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		what = "deleted";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		what = "truncated";
+	else
+		what = "changed";
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LEDGER_IMMUTABLE),
+			 errmsg("rows of protected table \"%s\" cannot be %s",
+					RelationGetRelationName(trigdata->tg_relation), what),
+			 errdetail("The table is append-only: its rows are hash-chained audit evidence."),
+			 errhint("Record a correction as a new row. Periods older than finsec.audit_retention are removed only by finsec.audit_purge().")));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/* ---- the audit ledger -------------------------------------------------- */
+
+static SPIPlanPtr audit_insert_plan = NULL;
+
+/* Backend-local memory of the last capacity check. */
+static TimestampTz capacity_checked_at = 0;
+static int64 capacity_bytes = 0;
+static TimestampTz capacity_warned_at = 0;
+
+#define CAPACITY_RECHECK_MS	1000
+#define CAPACITY_WARN_EVERY_MS (10 * 60 * 1000)
+
+int64
+finsec_audit_size_bytes(void)
+{
+	Oid			audit = finsec_audit_relid();
+	Oid			blocks = get_relname_relid("ledger_block", get_rel_namespace(audit));
+	int64		size;
+
+	size = DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(audit)));
+	if (OidIsValid(blocks))
+		size += DatumGetInt64(DirectFunctionCall1(pg_total_relation_size, ObjectIdGetDatum(blocks)));
+	return size;
+}
+
+static void insert_event(Oid actor, const char *event_type, const char *subject,
+						 const char *object, const char *action, bool success,
+						 const char *description, Jsonb *detail, int64 *seq_out);
+
+/*
+ * W3: refuse when the ledger has reached finsec.audit_capacity_limit, so
+ * the auditable operation fails instead of going unaudited; warn (to the
+ * client and as a ledger event) when it passes finsec.audit_capacity_warning.
+ */
+static void
+check_capacity(Oid actor)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		limit = (int64) finsec_audit_capacity_limit_mb * 1024 * 1024;
+	int64		warn = (int64) finsec_audit_capacity_warning_mb * 1024 * 1024;
+
+	if (limit == 0 && warn == 0)
+		return;
+	if (capacity_checked_at == 0 ||
+		TimestampDifferenceExceeds(capacity_checked_at, now, CAPACITY_RECHECK_MS))
+	{
+		capacity_bytes = finsec_audit_size_bytes();
+		capacity_checked_at = now;
+	}
+
+	if (limit > 0 && capacity_bytes >= limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_AUDIT_CAPACITY),
+				 errmsg("the finsec audit ledger is full"),
+				 errdetail("The ledger uses %lld MB; finsec.audit_capacity_limit is %d MB. Auditable operations are refused until space is made.",
+						   (long long) (capacity_bytes / (1024 * 1024)),
+						   finsec_audit_capacity_limit_mb),
+				 errhint("Purge periods past retention with finsec.audit_purge(), or raise finsec.audit_capacity_limit.")));
+
+	if (warn > 0 && capacity_bytes >= warn &&
+		(capacity_warned_at == 0 ||
+		 TimestampDifferenceExceeds(capacity_warned_at, now, CAPACITY_WARN_EVERY_MS)))
+	{
+		char		desc[256];
+
+		capacity_warned_at = now;
+		snprintf(desc, sizeof(desc),
+				 "audit ledger uses %lld MB, at or above finsec.audit_capacity_warning (%d MB)",
+				 (long long) (capacity_bytes / (1024 * 1024)),
+				 finsec_audit_capacity_warning_mb);
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("the finsec audit ledger is nearing its capacity"),
+				 errdetail("%s.", desc),
+				 errhint("Purge periods past retention with finsec.audit_purge(), or add storage and raise the limits.")));
+		insert_event(actor, "audit.capacity", NULL, "finsec.audit", "warn", true,
+					 desc, NULL, NULL);
+	}
+}
+
+static void
+insert_event(Oid actor, const char *event_type, const char *subject,
+			 const char *object, const char *action, bool success,
+			 const char *description, Jsonb *detail, int64 *seq_out)
+{
+	Datum		values[8];
+	char		nulls[8];
+	int			ret;
+
+	if (audit_insert_plan == NULL)
+	{
+		Oid			argtypes[8] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		BOOLOID, TEXTOID, JSONBOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO finsec.audit "
+						   "(event_time, db_user, session_user_name, client_addr, "
+						   " application_name, backend_pid, event_type, subject, "
+						   " object, action, success, description, detail) "
+						   "VALUES (pg_catalog.clock_timestamp(), $1, session_user, "
+						   " pg_catalog.inet_client_addr(), "
+						   " pg_catalog.current_setting('application_name'), "
+						   " pg_catalog.pg_backend_pid(), $2, "
+						   " coalesce($3, $1::pg_catalog.text), $4, $5, $6, $7, $8) "
+						   "RETURNING finsec_seq",
+						   8, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		audit_insert_plan = plan;
+	}
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetDatum(GetUserNameFromId(actor, false));
+	values[1] = CStringGetTextDatum(event_type);
+	if (subject)
+		values[2] = CStringGetTextDatum(subject);
+	else
+		nulls[2] = 'n';
+	if (object)
+		values[3] = CStringGetTextDatum(object);
+	else
+		nulls[3] = 'n';
+	if (action)
+		values[4] = CStringGetTextDatum(action);
+	else
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(success);
+	if (description)
+		values[6] = CStringGetTextDatum(description);
+	else
+		nulls[6] = 'n';
+	if (detail)
+		values[7] = JsonbPGetDatum(detail);
+	else
+		nulls[7] = 'n';
+
+	ret = SPI_execute_plan(audit_insert_plan, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write audit event: %s", SPI_result_code_string(ret));
+	if (seq_out)
+	{
+		bool		isnull;
+
+		*seq_out = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
+static void
+validate_event_type(const char *event_type)
+{
+	const char *p;
+
+	if (event_type == NULL || *event_type == '\0' || strlen(event_type) > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("audit event type must be 1 to 63 characters")));
+	for (p = event_type; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			  *p == '.' || *p == '_' || *p == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid audit event type \"%s\"", event_type),
+					 errdetail("Event types use lower-case letters, digits, '.', '_' and '-', such as \"key.use\" or \"payment.refund\".")));
+}
+
+/*
+ * Write one event as "actor"; returns its finsec_seq.  Caller has SPI
+ * connected and runs as finsec's owner.
+ */
+int64
+finsec_audit_event_internal(Oid actor, const char *event_type, const char *subject,
+							const char *object, const char *action, bool success,
+							const char *description, Jsonb *detail)
+{
+	int64		seq;
+
+	validate_event_type(event_type);
+	check_capacity(actor);
+	insert_event(actor, event_type, subject, object, action, success,
+				 description, detail, &seq);
+	return seq;
+}
+
+void
+finsec_audit_event(const char *event_type, const char *object,
+				   const char *action, bool success,
+				   const char *description, Jsonb *detail)
+{
+	FinsecOwnerContext ctx;
+
+	finsec_require_preload("the finsec audit ledger");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	(void) finsec_audit_event_internal(ctx.caller, event_type, NULL, object, action,
+									   success, description, detail);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+}
+
+static char *
+text_arg_or_null(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+PG_FUNCTION_INFO_V1(finsec_audit_event_sql);
+
+/*
+ * finsec.audit_event(event_type, object, action, success, description,
+ *					  detail, subject) returns bigint
+ */
+Datum
+finsec_audit_event_sql(PG_FUNCTION_ARGS)
+{
+	FinsecOwnerContext ctx;
+	int64		seq;
+
+	finsec_require_preload("finsec.audit_event()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("audit event type must not be null")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("audit event success must not be null"),
+				 errhint("Pass true for a successful operation, false for a refused or failed one.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	seq = finsec_audit_event_internal(ctx.caller,
+									  text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									  text_arg_or_null(fcinfo, 6),
+									  text_arg_or_null(fcinfo, 1),
+									  text_arg_or_null(fcinfo, 2),
+									  PG_GETARG_BOOL(3),
+									  text_arg_or_null(fcinfo, 4),
+									  PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	PG_RETURN_INT64(seq);
+}

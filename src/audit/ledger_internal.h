@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger_internal.h
+ *	  Shared by the files of src/audit; not part of finsec's public C API.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_LEDGER_INTERNAL_H
+#define FINSEC_LEDGER_INTERNAL_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#define FINSEC_STAMP_TRIGGER		"finsec_ledger_stamp"
+#define FINSEC_IMMUTABLE_TRIGGER	"finsec_ledger_immutable"
+#define FINSEC_TRUNCATE_TRIGGER		"finsec_ledger_no_truncate"
+
+/* Bytes per sealed row in ledger_block.row_hashes: u64be seq || hash. */
+#define FINSEC_SEALED_ROW_LEN		(8 + FINSEC_HASH_LEN)
+
+typedef struct FinsecOwnerContext
+{
+	Oid			caller;			/* the role that called finsec */
+	Oid			save_userid;
+	int			save_sec;
+	int			nestlevel;
+	int			saved_encoding;
+} FinsecOwnerContext;
+
+extern Oid	finsec_owner(void);
+extern Oid	finsec_audit_relid(void);
+extern void finsec_begin_owner(FinsecOwnerContext *ctx);
+extern void finsec_end_owner(FinsecOwnerContext *ctx);
+extern int64 finsec_audit_event_internal(Oid actor, const char *event_type,
+										 const char *subject, const char *object,
+										 const char *action, bool success,
+										 const char *description, Jsonb *detail);
+extern int64 finsec_audit_size_bytes(void);
+extern char *finsec_quoted_relname(Oid relid);
+extern void finsec_create_chain_with(Oid relid, Oid actor, const char *algorithm);
+extern void finsec_chain_genesis(const char *algorithm, const unsigned char *chain_id,
+								 unsigned char *out);
+
+#endif							/* FINSEC_LEDGER_INTERNAL_H */

@@ -1,0 +1,187 @@
+/*-------------------------------------------------------------------------
+ *
+ * protect.c
+ *	  finsec.protect_table(): make an application table append-only and
+ *	  hash-chained, like the audit ledger.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "ledger_internal.h"
+
+static void
+refuse(Relation rel, const char *why, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("cannot protect \"%s\": %s", RelationGetRelationName(rel), why),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+static void
+check_protectable(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			nsp = RelationGetNamespace(rel);
+	int			i;
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		refuse(rel, "it is a partitioned table",
+			   "Protect each partition; rows live in the partitions.");
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		refuse(rel, "it is not a table", NULL);
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		refuse(rel, "it is not a permanent table",
+			   "Unlogged and temporary tables lose rows on a crash or at session end; evidence must survive both.");
+	if (IsCatalogRelation(rel) || IsToastNamespace(nsp) ||
+		nsp == get_namespace_oid("finsec", true) ||
+		strcmp(get_namespace_name(nsp), "information_schema") == 0)
+		refuse(rel, "it belongs to the system or to finsec", NULL);
+	if (finsec_is_protected_relation(RelationGetRelid(rel)))
+		refuse(rel, "it is already protected", NULL);
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		HeapTuple	tup;
+		Oid			typsend;
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), FINSEC_TXID_COLUMN) == 0 ||
+			strcmp(NameStr(att->attname), FINSEC_SEQ_COLUMN) == 0)
+			refuse(rel, psprintf("it already has a column named \"%s\"", NameStr(att->attname)),
+				   "Rename that column; finsec adds finsec_txid and finsec_seq.");
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for type %u", att->atttypid);
+		typsend = ((Form_pg_type) GETSTRUCT(tup))->typsend;
+		ReleaseSysCache(tup);
+		if (!OidIsValid(typsend))
+			refuse(rel, psprintf("column \"%s\" has type %s, which has no binary send function",
+								 NameStr(att->attname), format_type_be(att->atttypid)),
+				   "The canonical row encoding uses each type's binary format (docs/audit.md).");
+	}
+}
+
+static void
+exec(const char *sql)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "protect_table step failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
+PG_FUNCTION_INFO_V1(finsec_protect_table);
+
+/*
+ * finsec.protect_table(relation regclass, algorithm text DEFAULT NULL)
+ */
+Datum
+finsec_protect_table(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	const char *algorithm;
+	Relation	rel;
+	FinsecOwnerContext ctx;
+	char	   *qname;
+	char	   *relname;
+	Oid			nsp;
+	char	   *seqname;
+	const char *idxname;
+
+	finsec_require_preload("finsec.protect_table()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("relation must not be null")));
+	relid = PG_GETARG_OID(0);
+	if (PG_ARGISNULL(1))
+		algorithm = finsec_hash_name((FinsecHashAlgorithm) finsec_hash_algorithm);
+	else
+	{
+		algorithm = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		if (strcmp(algorithm, "sha256") == 0 && finsec_hash_available(FINSEC_HASH_SHA256))
+			algorithm = "sha256";
+		else if (strcmp(algorithm, "sm3") == 0 && finsec_hash_available(FINSEC_HASH_SM3))
+			algorithm = "sm3";
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unsupported hash algorithm \"%s\"", algorithm),
+					 errhint("Use sha256 or sm3.")));
+	}
+
+	/* Lock out writers for the conversion; protect is a one-time step. */
+	rel = table_open(relid, AccessExclusiveLock);
+	check_protectable(rel);
+	relname = pstrdup(RelationGetRelationName(rel));
+	nsp = RelationGetNamespace(rel);
+	table_close(rel, NoLock);
+
+	qname = finsec_quoted_relname(relid);
+	seqname = quote_qualified_identifier(get_namespace_name(nsp),
+										 ChooseRelationName(relname, NULL, "finsec_seq", nsp, false));
+	idxname = quote_identifier(ChooseRelationName(relname, NULL, "finsec_chain_idx", nsp, false));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	PG_TRY();
+	{
+		finsec_ledger_internal_write = true;
+
+		exec(psprintf("ALTER TABLE %s ADD COLUMN " FINSEC_TXID_COLUMN " pg_catalog.xid8, "
+					  "ADD COLUMN " FINSEC_SEQ_COLUMN " pg_catalog.int8", qname));
+		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8 OWNED BY %s." FINSEC_SEQ_COLUMN,
+					  seqname, qname));
+		/* Rows already present join the chain as written by this transaction. */
+		exec(psprintf("UPDATE %s SET " FINSEC_TXID_COLUMN " = pg_catalog.pg_current_xact_id(), "
+					  FINSEC_SEQ_COLUMN " = pg_catalog.nextval(%s)",
+					  qname, quote_literal_cstr(seqname)));
+		exec(psprintf("ALTER TABLE %s ALTER " FINSEC_TXID_COLUMN " SET NOT NULL, "
+					  "ALTER " FINSEC_SEQ_COLUMN " SET NOT NULL", qname));
+		exec(psprintf("CREATE INDEX %s ON %s (" FINSEC_TXID_COLUMN ", " FINSEC_SEQ_COLUMN ")",
+					  idxname, qname));
+		exec(psprintf("CREATE TRIGGER " FINSEC_STAMP_TRIGGER " BEFORE INSERT ON %s "
+					  "FOR EACH ROW EXECUTE FUNCTION finsec.ledger_stamp()", qname));
+		exec(psprintf("CREATE TRIGGER " FINSEC_IMMUTABLE_TRIGGER " BEFORE UPDATE OR DELETE ON %s "
+					  "FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable()", qname));
+		exec(psprintf("CREATE TRIGGER " FINSEC_TRUNCATE_TRIGGER " BEFORE TRUNCATE ON %s "
+					  "FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable()", qname));
+		exec(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " FINSEC_STAMP_TRIGGER ", "
+					  "ENABLE ALWAYS TRIGGER " FINSEC_IMMUTABLE_TRIGGER ", "
+					  "ENABLE ALWAYS TRIGGER " FINSEC_TRUNCATE_TRIGGER, qname));
+
+		finsec_create_chain_with(relid, ctx.caller, algorithm);
+		(void) finsec_audit_event_internal(ctx.caller, "ledger.protect", NULL, qname,
+										   "protect", true,
+										   psprintf("table protected: append-only, hash-chained with %s",
+													algorithm),
+										   NULL);
+	}
+	PG_FINALLY();
+	{
+		finsec_ledger_internal_write = false;
+	}
+	PG_END_TRY();
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_audit.h
+ *	  The audit ledger and protected tables: public C API.
+ *
+ * Any capability records an auditable event with finsec_audit_event(); the
+ * call either writes a ledger row in the current transaction or raises an
+ * ERROR (never both, never neither).  docs/audit.md describes the model.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_AUDIT_H
+#define FINSEC_AUDIT_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+
+/* Version of the canonical row encoding, recorded in every chain. */
+#define FINSEC_ROW_ENCODING_VERSION 1
+
+/* Largest digest finsec uses (SHA-256 and SM3 are both 32 bytes). */
+#define FINSEC_HASH_LEN 32
+
+/* Rows of one transaction are never split; a block closes after this many. */
+#define FINSEC_BLOCK_TARGET_ROWS 10000
+
+/* Names of the columns protect_table() adds to a table. */
+#define FINSEC_TXID_COLUMN "finsec_txid"
+#define FINSEC_SEQ_COLUMN "finsec_seq"
+
+/* Write one ledger row; see finsec.audit_event() for the meaning of each. */
+extern void finsec_audit_event(const char *event_type, const char *object,
+							   const char *action, bool success,
+							   const char *description, Jsonb *detail);
+
+/* ---- canonical encoding (src/audit/encoding.c) ------------------------ */
+
+typedef struct FinsecRowHasher FinsecRowHasher;
+
+extern FinsecRowHasher *finsec_row_hasher_create(TupleDesc desc, const char *algorithm);
+extern void finsec_row_hash(FinsecRowHasher *h, Datum *values, bool *isnull,
+							unsigned char *out);
+extern void finsec_row_hasher_destroy(FinsecRowHasher *h);
+extern void finsec_digest_bytes(const char *algorithm, const unsigned char *data,
+								size_t len, unsigned char *out);
+extern int	finsec_encoding_begin(void);
+extern void finsec_encoding_end(int saved);
+
+/* ---- ledger internals shared by the files of src/audit ---------------- */
+
+/* Set while finsec itself writes or purges ledger rows; see ledger.c. */
+extern bool finsec_ledger_internal_write;
+
+extern bool finsec_is_protected_relation(Oid relid);
+extern void finsec_audit_init_hooks(void);
+extern void finsec_audit_register_workers(void);
+extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
+
+extern int	finsec_audit_retention_minutes;
+extern int	finsec_audit_capacity_warning_mb;
+extern int	finsec_audit_capacity_limit_mb;
+extern int	finsec_audit_seal_interval_ms;
+extern char *finsec_audit_seal_databases;
+
+#endif							/* FINSEC_AUDIT_H */
