@@ -306,7 +306,7 @@ AS $$
 					 || 'or run finsec.audit_seal() on a schedule'
 		   END
 	  FROM (SELECT current_database() = ANY (string_to_array(
-					   replace(current_setting('finsec.audit_seal_databases'), ' ', ''), ',')) AS listed) s
+					   replace(coalesce(current_setting('finsec.audit_seal_databases', true), ''), ' ', ''), ',')) AS listed) s
 	UNION ALL
 	SELECT 'audit_capacity',
 		   w.mb = 0 OR sz.mb < w.mb,

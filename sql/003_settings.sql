@@ -2,7 +2,7 @@
 -- 003_settings: every finsec.* setting, its context, and refusal of bad
 -- values.  A setting added without a row here fails this test.
 --
-SELECT name, context, vartype, boot_val, enumvals, short_desc
+SELECT name, context, vartype, unit, boot_val, enumvals, short_desc
   FROM pg_settings WHERE name LIKE 'finsec.%' ORDER BY name;
 
 -- sighup settings cannot be changed in a session...

@@ -113,15 +113,21 @@ define_settings(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomStringVariable("finsec.audit_seal_databases",
-							   "Databases in which a background worker seals protected tables.",
-							   "Comma-separated database names, one sealer each. Without a "
-							   "sealer, rows stay unsealed until finsec.audit_seal() runs.",
-							   &finsec_audit_seal_databases,
-							   "",
-							   PGC_POSTMASTER,
-							   GUC_LIST_INPUT,
-							   finsec_check_seal_databases, NULL, NULL);
+	/*
+	 * PostgreSQL allows postmaster-context settings only while preloading
+	 * (later it is a FATAL error), so they exist only then; without the
+	 * preload, their features are unavailable anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("finsec.audit_seal_databases",
+								   "Databases in which a background worker seals protected tables.",
+								   "Comma-separated database names, one sealer each. Without a "
+								   "sealer, rows stay unsealed until finsec.audit_seal() runs.",
+								   &finsec_audit_seal_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   GUC_LIST_INPUT,
+								   finsec_check_seal_databases, NULL, NULL);
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");

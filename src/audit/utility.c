@@ -129,6 +129,13 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 					def->constraints == NIL && !def->is_not_null &&
 					def->identity == 0 && def->generated == 0;
 			}
+		case AT_EnableAlwaysTrig:
+			return true;		/* only ever strengthens; pg_restore issues it */
+		case AT_EnableTrig:
+		case AT_EnableReplicaTrig:
+		case AT_DisableTrig:
+			/* the application's own triggers are its business; finsec's are not */
+			return cmd->name != NULL && !is_finsec_trigger_name(cmd->name);
 		case AT_SetStatistics:
 		case AT_SetOptions:
 		case AT_ResetOptions:

@@ -1,7 +1,9 @@
 # FinsecTest: helpers shared by finsec's TAP tests.
 #
-#   finsec_node($name, preload => 1)   a started PostgreSQL::Test::Cluster,
-#                                      with finsec preloaded unless preload => 0
+#   finsec_node($name, preload => 1, sealer => 'db1,db2', init => {...})
+#                                      a started PostgreSQL::Test::Cluster,
+#                                      with finsec preloaded unless preload => 0,
+#                                      and audit sealers for the named databases
 #   catalog_listing($node, $db)        a sorted, OID-free description of
 #                                      every object of the finsec extension
 #                                      (definitions, ACLs, comments, dump
@@ -25,6 +27,9 @@ sub finsec_node
 	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'finsec'") if $preload;
+	$node->append_conf('postgresql.conf',
+		"finsec.audit_seal_databases = '$opts{sealer}'\nfinsec.audit_seal_interval = '200ms'")
+	  if $opts{sealer};
 	$node->start unless $opts{no_start};
 	return $node;
 }

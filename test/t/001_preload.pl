@@ -24,17 +24,46 @@ like($node->safe_psql('postgres',
 	qr/^f not preloaded: add finsec to shared_preload_libraries/,
 	'finsec.status() reports the missing preload with the fix');
 
-# Now preload it.
+# What needs the preload refuses, with the fix in the hint, rather than
+# working without its protection.
+for my $call ("SELECT finsec.audit_event('test.event')",
+	"SELECT finsec.audit_seal()",
+	"CREATE TABLE t (i int); SELECT finsec.protect_table('t')")
+{
+	($ret, $stdout, $stderr) = $node->psql('postgres', $call);
+	like($stderr,
+		qr/ERROR:  .* requires finsec to be loaded through shared_preload_libraries.*HINT:  Add finsec to shared_preload_libraries/s,
+		"without the preload, '$call' refuses with the hint");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM finsec.audit'), '0',
+	'and nothing was written');
+
+# Now preload it, with a sealer in both databases.
+$node->safe_psql('postgres', 'CREATE DATABASE second');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'finsec'");
+$node->append_conf('postgresql.conf', "finsec.audit_seal_databases = 'postgres, second'");
 $node->restart;
 is($node->safe_psql('postgres', 'SELECT finsec.preloaded()'), 't',
 	'finsec.preloaded() is true after adding the preload');
 is($node->safe_psql('postgres', 'SELECT bool_and(ok) FROM finsec.status()'), 't',
 	'every component is ok once preloaded');
-$node->safe_psql('postgres', 'CREATE DATABASE second');
 ($ret, $stdout, $stderr) = $node->psql('second', 'CREATE EXTENSION finsec;');
 is($ret, 0, 'CREATE EXTENSION in a second database succeeds');
 unlike($stderr, qr/WARNING/, 'and warns of nothing when preloaded');
+is($node->safe_psql('second', 'SELECT bool_and(ok) FROM finsec.status()'), 't',
+	'every component is ok in the second database too');
+
+# The sealer of each listed database runs and seals.
+$node->safe_psql('second', "SELECT finsec.audit_event('test.event')");
+ok($node->poll_query_until('second', 'SELECT count(*) = 1 FROM finsec.ledger_block'),
+	'the background sealer seals a new event');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'finsec audit sealer'"),
+	'2', 'one sealer runs per listed database');
+
+# finsec.audit_seal_databases is checked before it can take effect.
+($ret, $stdout, $stderr) = $node->psql('postgres', "ALTER SYSTEM SET finsec.audit_seal_databases = 'a,a'");
+like($stderr, qr/Database "a" is listed twice/, 'a database listed twice is refused');
 is($node->safe_psql('second',
 		"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'finsec\\_%'"),
 	'5', 'the second database reuses the five cluster-wide roles');

@@ -1,7 +1,8 @@
-# Upgrade discipline: every released version is reachable from the base
-# 0.1 through migrations/finsec--A--B.sql scripts, and upgrading gives the
-# same objects as a fresh install of the same version (catalog listings
-# compared object for object).  The listing is shown to notice changes.
+# Upgrade discipline: every version is reachable from the base 0.1 through
+# migrations/finsec--A--B.sql scripts, and a database that was installed at
+# an older version, used, and then updated has the same objects as a fresh
+# install of the new version (catalog listings compared object for object).
+# The listing is shown to notice changes.
 use strict;
 use warnings;
 
@@ -13,35 +14,37 @@ use FinsecTest;
 my $base = '0.1';
 my $srcdir = dirname(__FILE__) . '/../..';
 
-# Versions with a full install script, and the default version.
-my @full = sort map { /finsec--([0-9.]+)\.sql$/ ? $1 : () } glob("$srcdir/migrations/finsec--*.sql");
+# Every version: those with a full script and those an update script reaches.
+my @scripts = map { s{.*/}{}r } glob("$srcdir/migrations/finsec--*.sql");
+my %versions = map { $_ => 1 } map { /^finsec--(?:[0-9.]+--)?([0-9.]+)\.sql$/ ? $1 : () } @scripts;
+my @versions = sort keys %versions;
 my ($default) = slurp_file("$srcdir/finsec.control") =~ /^default_version\s*=\s*'([^']+)'/m;
 ok(defined $default, "finsec.control names a default version ($default)");
-ok((grep { $_ eq $base } @full), "the base install script finsec--$base.sql exists");
-ok((grep { $_ eq $default } @full), "the default version $default has a full install script");
+ok((grep { $_ eq "finsec--$base.sql" } @scripts), "the base install script finsec--$base.sql exists");
+ok($versions{$default}, "a migration script produces the default version $default");
 
 my $node = finsec_node('upgrade');
 
-# Every version with a full script can be reached from the base.
-for my $v (grep { $_ ne $base } @full)
+# Each version is reachable from the base, installs fresh, and equals the
+# base installed, used, then updated to it.
+for my $v (grep { $_ ne $base } @versions)
 {
 	is($node->safe_psql('postgres',
 			"SELECT path IS NOT NULL FROM pg_extension_update_paths('finsec') "
 			  . "WHERE source = '$base' AND target = '$v'"),
 		't', "an update path leads from $base to $v");
-}
 
-# Each version installed fresh equals the base upgraded to it.
-for my $v (@full)
-{
 	(my $tag = $v) =~ tr/./_/;
 	$node->safe_psql('postgres', "CREATE DATABASE fresh_$tag");
 	$node->safe_psql('postgres', "CREATE DATABASE upgraded_$tag");
 	$node->safe_psql("fresh_$tag", "CREATE EXTENSION finsec VERSION '$v'");
-	$node->safe_psql("upgraded_$tag",
-		"CREATE EXTENSION finsec VERSION '$base'; ALTER EXTENSION finsec UPDATE TO '$v';");
+	$node->safe_psql("upgraded_$tag", "CREATE EXTENSION finsec VERSION '$base'");
+	$node->safe_psql("upgraded_$tag", "SELECT * FROM finsec.status()");
+	$node->safe_psql("upgraded_$tag", "ALTER EXTENSION finsec UPDATE TO '$v'");
 	is(catalog_listing($node, "upgraded_$tag"), catalog_listing($node, "fresh_$tag"),
 		"upgrading $base to $v gives the same objects as installing $v");
+	is($node->safe_psql("upgraded_$tag", "SELECT extversion FROM pg_extension WHERE extname = 'finsec'"),
+		$v, "the updated database reports version $v");
 }
 
 # The comparison is only as good as the listing: each kind of drift an
