@@ -608,7 +608,7 @@ verify_row(void *arg, uint64 txid, int64 seq, const unsigned char *hash)
 	if (sealed_seq == seq)
 	{
 		if (memcmp(entry + 8, hash, FINSEC_HASH_LEN) != 0)
-			verify_fail(st, "block %lld, row seq %lld: row content differs from its sealed hash (modified)",
+			verify_fail(st, "block %lld, row seq %lld: row content differs from its sealed hash (modified or reordered)",
 						(long long) st->block_no, (long long) seq);
 		st->idx++;
 	}
