@@ -293,8 +293,11 @@ static SPIPlanPtr audit_insert_plan = NULL;
 static TimestampTz capacity_checked_at = 0;
 static int64 capacity_bytes = 0;
 static TimestampTz capacity_warned_at = 0;
+static int	capacity_events_since_check = 0;
 
+/* Re-measure after this long, or this many events, whichever comes first. */
 #define CAPACITY_RECHECK_MS	1000
+#define CAPACITY_RECHECK_EVENTS 256
 #define CAPACITY_WARN_EVERY_MS (10 * 60 * 1000)
 
 int64
@@ -329,10 +332,12 @@ check_capacity(Oid actor)
 	if (limit == 0 && warn == 0)
 		return;
 	if (capacity_checked_at == 0 ||
+		++capacity_events_since_check >= CAPACITY_RECHECK_EVENTS ||
 		TimestampDifferenceExceeds(capacity_checked_at, now, CAPACITY_RECHECK_MS))
 	{
 		capacity_bytes = finsec_audit_size_bytes();
 		capacity_checked_at = now;
+		capacity_events_since_check = 0;
 	}
 
 	if (limit > 0 && capacity_bytes >= limit)
