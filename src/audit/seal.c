@@ -302,14 +302,22 @@ walk_rows(Chain *c, uint64 from, uint64 to, bool read_only, RowCallback cb, void
 									   read_only, CURSOR_OPT_NO_SCROLL);
 	for (;;)
 	{
+		SPITupleTable *batch;
+		uint64		nbatch;
 		uint64		i;
 
 		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
+		/*
+		 * The callback may run SPI statements (the sealer writes a block),
+		 * which replace SPI_tuptable and SPI_processed: keep this batch's.
+		 */
+		batch = SPI_tuptable;
+		nbatch = SPI_processed;
+		if (nbatch == 0)
 			break;
 		if (hasher == NULL)
 		{
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			TupleDesc	desc = batch->tupdesc;
 
 			hasher = finsec_row_hasher_create(desc, c->algorithm);
 			txidcol = SPI_fnumber(desc, FINSEC_TXID_COLUMN);
@@ -322,13 +330,13 @@ walk_rows(Chain *c, uint64 from, uint64 to, bool read_only, RowCallback cb, void
 			values = palloc(sizeof(Datum) * desc->natts);
 			nulls = palloc(sizeof(bool) * desc->natts);
 		}
-		for (i = 0; i < SPI_processed; i++)
+		for (i = 0; i < nbatch; i++)
 		{
 			unsigned char h[FINSEC_HASH_LEN];
 			uint64		txid;
 			int64		seq;
 
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			heap_deform_tuple(batch->vals[i], batch->tupdesc, values, nulls);
 			txid = nulls[txidcol - 1] ? 0 :
 				U64FromFullTransactionId(DatumGetFullTransactionId(values[txidcol - 1]));
 			seq = nulls[seqcol - 1] ? 0 : DatumGetInt64(values[seqcol - 1]);
@@ -336,7 +344,7 @@ walk_rows(Chain *c, uint64 from, uint64 to, bool read_only, RowCallback cb, void
 			cb(arg, txid, seq, h);
 			n++;
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(batch);
 	}
 	SPI_cursor_close(portal);
 	if (hasher)
