@@ -27,3 +27,52 @@ GRANT finsec_auditor TO demo_clerk;
 SET ROLE demo_clerk;
 SELECT component, ok FROM finsec.status();
 RESET ROLE;
+
+-- ===================================================================
+-- The audit ledger (docs/audit.md)
+-- ===================================================================
+
+-- The application records auditable events; finsec adds who, when, where.
+CREATE ROLE demo_app LOGIN IN ROLE finsec_app;
+SET ROLE demo_app;
+SELECT finsec.audit_event('payment.refund', object => 'order:20261122-0001',
+       action => 'refund', description => 'refund of 12.00 CNY',
+       detail => '{"amount": "12.00", "currency": "CNY"}', subject => 'teller42');
+SELECT finsec.audit_event('login.failure', success => false, subject => 'teller42',
+       description => 'wrong one-time code');
+RESET ROLE;
+SET ROLE demo_clerk;   -- an auditor now
+SELECT finsec_seq, event_time::time(0), db_user, event_type, subject, object, success, description
+  FROM finsec.audit ORDER BY finsec_seq;
+RESET ROLE;
+
+-- Posted transfers become append-only and hash-chained like the ledger.
+CREATE TABLE posted_transfers (id bigint PRIMARY KEY, debit text NOT NULL,
+                               credit text NOT NULL, amount numeric(18,2) NOT NULL);
+INSERT INTO posted_transfers VALUES (1, 'acct-A', 'acct-B', 500.00), (2, 'acct-B', 'acct-C', 75.25);
+SELECT finsec.protect_table('posted_transfers');
+
+-- Nobody changes evidence, not even a superuser, within SQL.
+UPDATE posted_transfers SET amount = 5 WHERE id = 1;
+DELETE FROM finsec.audit;
+ALTER TABLE posted_transfers DISABLE TRIGGER ALL;
+DROP TABLE posted_transfers;
+
+-- The sealer chains finished transactions in the background; the auditor
+-- verifies every row and block.
+SELECT pg_sleep(1.5);
+SET ROLE demo_clerk;
+SELECT relation, ok, rows_checked, blocks_checked, rows_pending, first_failure FROM finsec.audit_verify();
+-- A digest to keep outside the database.
+SELECT jsonb_pretty(finsec.audit_digest());
+RESET ROLE;
+
+-- A superuser goes around SQL: switches the triggers off in the catalog,
+-- reconnects, and edits an amount ...
+UPDATE pg_trigger SET tgenabled = 'D' WHERE tgrelid = 'posted_transfers'::regclass;
+\c
+UPDATE posted_transfers SET amount = 5.00 WHERE id = 1;
+UPDATE pg_trigger SET tgenabled = 'A' WHERE tgrelid = 'posted_transfers'::regclass;
+\c
+-- ... and verification names the row.
+SELECT relation, ok, first_failure FROM finsec.audit_verify('posted_transfers');
