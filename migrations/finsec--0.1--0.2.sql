@@ -269,6 +269,83 @@ COMMENT ON FUNCTION finsec.audit_purge(regclass, date) IS
 REVOKE ALL ON FUNCTION finsec.audit_purge(regclass, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.audit_purge(regclass, date) TO finsec_auditor;
 
+/*
+ * Second layer: event triggers.  While finsec is preloaded its utility hook
+ * vets DDL on protected tables precisely (and these functions return at
+ * once).  Should the server run without the preload, the hook is absent;
+ * then these refuse every ALTER TABLE on a protected table, any change to
+ * finsec's triggers, and any DROP that takes finsec's protection with it.
+ * A superuser can disable event triggers; that, like editing catalogs, is
+ * left to detection.  The guards run for every DDL statement of every
+ * user, most of whom cannot see schema finsec: they are SECURITY DEFINER,
+ * with search_path pinned, and only read catalogs.
+ */
+CREATE FUNCTION finsec.ledger_ddl_guard()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cmd record;
+BEGIN
+	IF finsec.preloaded() THEN
+		RETURN;					-- the utility hook is in charge
+	END IF;
+	FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE NOT in_extension
+	LOOP
+		-- by trigger function, not name: a rename has already happened here
+		IF (cmd.object_type = 'table'
+			AND EXISTS (SELECT FROM pg_trigger
+						 WHERE tgrelid = cmd.objid
+						   AND tgfoid = 'finsec.ledger_immutable()'::regprocedure))
+		   OR (cmd.object_type = 'trigger'
+			   AND EXISTS (SELECT FROM pg_trigger
+							WHERE oid = cmd.objid
+							  AND tgfoid IN ('finsec.ledger_immutable()'::regprocedure,
+											 'finsec.ledger_stamp()'::regprocedure)))
+		THEN
+			RAISE EXCEPTION 'cannot % on protected table while finsec is not preloaded', cmd.command_tag
+				USING ERRCODE = 'S9U04',
+					  DETAIL = format('%s is append-only, hash-chained audit evidence.', cmd.object_identity),
+					  HINT = 'Add finsec to shared_preload_libraries and restart; see docs/audit.md.';
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec.ledger_ddl_guard() FROM PUBLIC;
+
+CREATE FUNCTION finsec.ledger_drop_guard()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	obj record;
+BEGIN
+	IF finsec.preloaded() THEN
+		RETURN;
+	END IF;
+	FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
+	LOOP
+		IF obj.object_type = 'trigger' AND obj.object_identity LIKE 'finsec\_ledger\_immutable on %' THEN
+			RAISE EXCEPTION 'cannot drop the protection of %',
+					substr(obj.object_identity, length('finsec_ledger_immutable on ') + 1)
+				USING ERRCODE = 'S9U04',
+					  DETAIL = 'Protected tables are append-only, hash-chained audit evidence.',
+					  HINT = 'Add finsec to shared_preload_libraries and restart; see docs/audit.md.';
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec.ledger_drop_guard() FROM PUBLIC;
+
+CREATE EVENT TRIGGER finsec_ledger_ddl_guard ON ddl_command_end
+	EXECUTE FUNCTION finsec.ledger_ddl_guard();
+CREATE EVENT TRIGGER finsec_ledger_drop_guard ON sql_drop
+	EXECUTE FUNCTION finsec.ledger_drop_guard();
+
 /* finsec.status() learns about the ledger. */
 CREATE OR REPLACE FUNCTION finsec.status(
 	OUT component text,

@@ -61,6 +61,16 @@ SELECT finsec.library_version();
 -- ...nor create objects in the schema to shadow finsec's.
 CREATE TABLE finsec.shadow (i int);
 RESET ROLE;
+-- finsec stays out of the way of everyone else's DDL (its event triggers
+-- run for every statement).
+CREATE SCHEMA regress_outsider_s AUTHORIZATION regress_outsider;
+SET ROLE regress_outsider;
+CREATE TABLE regress_outsider_s.t (i int);
+ALTER TABLE regress_outsider_s.t ADD COLUMN j int;
+CREATE INDEX ON regress_outsider_s.t (j);
+DROP TABLE regress_outsider_s.t;
+RESET ROLE;
+DROP SCHEMA regress_outsider_s;
 
 -- Membership grants the role's duty, and only that: the application role
 -- may ask whether finsec is preloaded but not read its status.

@@ -106,6 +106,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	Oid			nsp;
 	char	   *seqname;
 	const char *idxname;
+	Oid			owner;
 
 	finsec_require_preload("finsec.protect_table()");
 	if (PG_ARGISNULL(0))
@@ -133,6 +134,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	check_protectable(rel);
 	relname = pstrdup(RelationGetRelationName(rel));
 	nsp = RelationGetNamespace(rel);
+	owner = rel->rd_rel->relowner;
 	table_close(rel, NoLock);
 
 	qname = finsec_quoted_relname(relid);
@@ -149,8 +151,11 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 
 		exec(psprintf("ALTER TABLE %s ADD COLUMN " FINSEC_TXID_COLUMN " pg_catalog.xid8, "
 					  "ADD COLUMN " FINSEC_SEQ_COLUMN " pg_catalog.int8", qname));
-		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8 OWNED BY %s." FINSEC_SEQ_COLUMN,
-					  seqname, qname));
+		/* A sequence linked to a column must have the table's owner. */
+		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8", seqname));
+		exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", seqname,
+					  quote_identifier(GetUserNameFromId(owner, false))));
+		exec(psprintf("ALTER SEQUENCE %s OWNED BY %s." FINSEC_SEQ_COLUMN, seqname, qname));
 		/* Rows already present join the chain as written by this transaction. */
 		exec(psprintf("UPDATE %s SET " FINSEC_TXID_COLUMN " = pg_catalog.pg_current_xact_id(), "
 					  FINSEC_SEQ_COLUMN " = pg_catalog.nextval(%s)",
