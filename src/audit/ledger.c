@@ -19,11 +19,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -56,7 +59,7 @@ int			finsec_audit_capacity_limit_mb = 0;
 
 /*
  * finsec's functions run their internal SQL as the owner of the extension
- * (the installing superuser), with search_path pinned, much as a SECURITY
+ * (pg_extension.extowner, the installing superuser), with search_path pinned, much as a SECURITY
  * DEFINER function with SET search_path would; unlike one, the caller's
  * identity stays known to the code for the audit record.  Transaction
  * abort restores both the user and the setting.
@@ -64,14 +67,26 @@ int			finsec_audit_capacity_limit_mb = 0;
 Oid
 finsec_owner(void)
 {
-	Oid			relid = finsec_audit_relid();
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
 
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("finsec"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension finsec is not installed in this database"),
+				 errhint("Run CREATE EXTENSION finsec.")));
 	return owner;
 }
 

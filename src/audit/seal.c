@@ -785,6 +785,8 @@ verify_chain(Chain *c, bool has_checkpoint, int64 cp_block, const unsigned char 
 							(long long) get_u64(st.list + st.idx * FINSEC_SEALED_ROW_LEN));
 		}
 		res->blocks_checked++;
+		if (list != NULL && (Pointer) list != DatumGetPointer(d))
+			pfree(list);		/* detoasted copy: do not hold every block's */
 		memcpy(head, stored, FINSEC_HASH_LEN);
 		prev_end = end;
 		expect = block_no + 1;
@@ -893,8 +895,8 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 	List	   *chains;
 	Chain	   *c;
-	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, NAMEOID};
-	Datum		args[3];
+	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
 	int64		first = 0,
 				last = 0,
 				rows = 0;
@@ -903,6 +905,7 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 	int			ret;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	bool		isnull;
 
 	finsec_require_preload("finsec.audit_purge()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -942,13 +945,21 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 					 errmsg("relation \"%s\" is not protected by finsec", get_rel_name(relid))));
 		c = linitial(chains);
 
-		/* Whole sealed blocks only, oldest first, never a partial period. */
+		/*
+		 * Whole sealed blocks only, oldest first, never a partial period: the
+		 * unpurged blocks up to the last one sealed before the boundary.  They
+		 * are contiguous in block number and so in transaction ids; should the
+		 * clock ever have stepped back, a block among them sealed after the
+		 * boundary makes the purge refuse rather than remove too much.
+		 */
 		args[0] = ObjectIdGetDatum(relid);
 		args[1] = TimestampTzGetDatum(before_ts);
 		ret = SPI_execute_with_args(
 			"SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
-			" sum(row_count)::bigint FROM finsec.ledger_block "
-			"WHERE relid = $1 AND purged_at IS NULL AND sealed_at < $2",
+			" sum(row_count)::bigint, bool_or(sealed_at >= $2) "
+			"FROM finsec.ledger_block "
+			"WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
+			" (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
 			2, argtypes, args, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read ledger blocks");
@@ -956,14 +967,23 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 		last = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		from = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		to = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		if (first > 0 && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 6, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_RETENTION),
+					 errmsg("blocks %lld to %lld of %s were not all sealed before the boundary",
+							(long long) first, (long long) last, c->relname),
+					 errdetail("The sealing times are not in block order; the server clock may have been set back."),
+					 errhint("Choose an earlier boundary.")));
 		if (first > 0)
 		{
 			char	   *sql;
 			Oid			dargtypes[2] = {XID8OID, XID8OID};
 			Datum		dargs[2];
-			JsonbParseState *state = NULL;
-			JsonbValue	k,
-						v;
+			Oid			utypes[4] = {OIDOID, NAMEOID, INT8OID, INT8OID};
+			Datum		uargs[4];
+			Oid			jtypes[3] = {INT8OID, INT8OID, INT8OID};
+			Datum		jargs[3];
 			char	   *desc;
 
 			sql = psprintf("DELETE FROM %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 "
@@ -975,39 +995,35 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 				elog(ERROR, "could not purge rows: %s", SPI_result_code_string(ret));
 			rows = (int64) SPI_processed;
 
-			args[2] = CStringGetDatum(GetUserNameFromId(ctx.caller, false));
+			uargs[0] = ObjectIdGetDatum(relid);
+			uargs[1] = CStringGetDatum(GetUserNameFromId(ctx.caller, false));
+			uargs[2] = Int64GetDatum(first);
+			uargs[3] = Int64GetDatum(last);
 			ret = SPI_execute_with_args(
 				"UPDATE finsec.ledger_block SET row_hashes = NULL, "
-				" purged_at = pg_catalog.clock_timestamp(), purged_by = $3 "
-				"WHERE relid = $1 AND purged_at IS NULL AND sealed_at < $2",
-				3, argtypes, args, NULL, false, 0);
+				" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
+				"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
+				4, utypes, uargs, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "could not mark purged blocks");
 
-			pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-			k.type = jbvString;
-			k.val.string.val = "first_block";
-			k.val.string.len = strlen(k.val.string.val);
-			pushJsonbValue(&state, WJB_KEY, &k);
-			v.type = jbvNumeric;
-			v.val.numeric = int64_to_numeric(first);
-			pushJsonbValue(&state, WJB_VALUE, &v);
-			k.val.string.val = "last_block";
-			k.val.string.len = strlen(k.val.string.val);
-			pushJsonbValue(&state, WJB_KEY, &k);
-			v.val.numeric = int64_to_numeric(last);
-			pushJsonbValue(&state, WJB_VALUE, &v);
-			k.val.string.val = "rows";
-			k.val.string.len = strlen(k.val.string.val);
-			pushJsonbValue(&state, WJB_KEY, &k);
-			v.val.numeric = int64_to_numeric(rows);
-			pushJsonbValue(&state, WJB_VALUE, &v);
+			/* The purge is itself an audit event. */
+			jargs[0] = Int64GetDatum(first);
+			jargs[1] = Int64GetDatum(last);
+			jargs[2] = Int64GetDatum(rows);
+			ret = SPI_execute_with_args(
+				"SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
+				3, jtypes, jargs, NULL, false, 1);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not describe the purge");
 			desc = psprintf("purged blocks %lld to %lld (%lld rows) sealed before %s",
 							(long long) first, (long long) last, (long long) rows,
 							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))));
 			(void) finsec_audit_event_internal(ctx.caller, "audit.purge", NULL,
 											   c->relname, "purge", true, desc,
-											   JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+											   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+																			SPI_tuptable->tupdesc, 1,
+																			&isnull)));
 		}
 	}
 	PG_FINALLY();
