@@ -346,8 +346,13 @@ CREATE EVENT TRIGGER finsec_ledger_ddl_guard ON ddl_command_end
 CREATE EVENT TRIGGER finsec_ledger_drop_guard ON sql_drop
 	EXECUTE FUNCTION finsec.ledger_drop_guard();
 
-/* finsec.status() learns about the ledger. */
-CREATE OR REPLACE FUNCTION finsec.status(
+/*
+ * finsec.status() becomes the union of one function per capability,
+ * finsec.status_<capability>(), in creation order: each capability adds
+ * its rows by adding its function (granted like status()), without
+ * redefining status().
+ */
+CREATE FUNCTION finsec.status_foundation(
 	OUT component text,
 	OUT ok boolean,
 	OUT detail text)
@@ -375,7 +380,19 @@ AS $$
 	UNION ALL
 	SELECT 'hash_algorithm', true,
 		   'new integrity chains use ' || current_setting('finsec.hash_algorithm')
-	UNION ALL
+$$;
+REVOKE ALL ON FUNCTION finsec.status_foundation() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_foundation()
+	TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE FUNCTION finsec.status_audit(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 	SELECT 'audit_sealer', s.listed,
 		   CASE WHEN s.listed
 				THEN 'a sealer seals this database every ' || current_setting('finsec.audit_seal_interval')
@@ -394,4 +411,28 @@ AS $$
 					/ (1024 * 1024))::bigint AS mb) sz,
 		   (SELECT setting::bigint AS mb FROM pg_settings WHERE name = 'finsec.audit_capacity_warning') w,
 		   (SELECT setting::bigint AS mb FROM pg_settings WHERE name = 'finsec.audit_capacity_limit') l
+$$;
+REVOKE ALL ON FUNCTION finsec.status_audit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_audit()
+	TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE OR REPLACE FUNCTION finsec.status(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+			  WHERE p.pronamespace = 'finsec'::regnamespace
+				AND p.proname LIKE 'status\_%' AND p.pronargs = 0
+			  ORDER BY p.oid
+	LOOP
+		RETURN QUERY EXECUTE format('SELECT * FROM %s', f);
+	END LOOP;
+END
 $$;
