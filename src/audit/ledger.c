@@ -20,13 +20,13 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -137,25 +137,24 @@ finsec_audit_relid(void)
 bool
 finsec_is_protected_relation(Oid relid)
 {
-	Relation	rel;
-	bool		result = false;
-	int			i;
+	Relation	trig;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	bool		result;
 
-	rel = try_relation_open(relid, NoLock);
-	if (rel == NULL)
-		return false;
-	if (rel->trigdesc != NULL)
-	{
-		for (i = 0; i < rel->trigdesc->numtriggers; i++)
-		{
-			if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_IMMUTABLE_TRIGGER) == 0)
-			{
-				result = true;
-				break;
-			}
-		}
-	}
-	relation_close(rel, NoLock);
+	/*
+	 * A catalog index lookup rather than opening the relation: the hook runs
+	 * before the command has locked anything.
+	 */
+	trig = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(FINSEC_IMMUTABLE_TRIGGER));
+	scan = systable_beginscan(trig, TriggerRelidNameIndexId, true, NULL, 2, keys);
+	result = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(trig, AccessShareLock);
 	return result;
 }
 
