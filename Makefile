@@ -17,7 +17,8 @@ OBJS = \
 	src/audit/protect.o \
 	src/audit/seal.o \
 	src/audit/utility.o \
-	src/audit/worker.o
+	src/audit/worker.o \
+	src/auth/password.o
 
 DATA = $(sort $(wildcard migrations/finsec--*.sql))
 
@@ -45,4 +46,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track header dependencies: rebuild objects when headers change.
-$(OBJS): $(wildcard src/include/*.h src/audit/*.h)
+$(OBJS): $(wildcard src/include/*.h src/*/*.h)

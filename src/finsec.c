@@ -21,6 +21,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_auth.h"
 
 PG_MODULE_MAGIC;
 
@@ -33,6 +34,13 @@ int			finsec_hash_algorithm = FINSEC_HASH_SHA256;
 static const struct config_enum_entry hash_algorithm_options[] = {
 	{"sha256", FINSEC_HASH_SHA256, false},
 	{"sm3", FINSEC_HASH_SM3, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry valid_until_options[] = {
+	{"set", FINSEC_VALID_UNTIL_SET, false},
+	{"refuse", FINSEC_VALID_UNTIL_REFUSE, false},
+	{"ignore", FINSEC_VALID_UNTIL_IGNORE, false},
 	{NULL, 0, false}
 };
 
@@ -113,6 +121,71 @@ define_settings(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	/* ---- credential policy (src/auth) ---- */
+
+	DefineCustomIntVariable("finsec.password_min_length",
+							"Minimum length of a role's password.",
+							"JR/T 0117 7.5.9a asks for at least 8 characters, JR/T 0096.5 for 6.",
+							&finsec_password_min_length,
+							8, 6, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.password_min_classes",
+							"Minimum number of character classes in a password.",
+							"Classes: upper-case letters, lower-case letters, digits, other "
+							"characters. JR/T 0117 7.5.9a asks for 3 of the 4.",
+							&finsec_password_min_classes,
+							3, 1, 4,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("finsec.password_check_username",
+							 "Reject passwords containing 3 consecutive characters of the role name.",
+							 "Case-insensitive (JR/T 0117 7.5.9a).",
+							 &finsec_password_check_username,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("finsec.password_reject_common",
+							 "Reject trivially weak passwords.",
+							 "Repeated characters or patterns, alphabet, digit and keyboard runs, "
+							 "and a built-in list of common passwords including Chinese favourites "
+							 "(JR/T 0199 5.1b).",
+							 &finsec_password_reject_common,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.password_max_age",
+							"Longest validity of a password: the latest VALID UNTIL allowed.",
+							"JR/T 0096.5 asks for at most 3 months, JR/T 0117 for at most 6. "
+							"0 turns expiry enforcement off.",
+							&finsec_password_max_age_minutes,
+							90 * 24 * 60, 0, 3650 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("finsec.password_valid_until",
+							 "What to do with a new password given without VALID UNTIL.",
+							 "set: give it now() + finsec.password_max_age; refuse: reject the "
+							 "statement; ignore: leave it without expiry (not compliant).",
+							 &finsec_password_valid_until_mode,
+							 FINSEC_VALID_UNTIL_SET,
+							 valid_until_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("finsec.password_allow_prehashed",
+							 "Accept passwords that arrive already hashed (MD5 or SCRAM).",
+							 "psql's \\password sends a SCRAM hash, whose strength cannot be checked. "
+							 "Off refuses them with a hint.",
+							 &finsec_password_allow_prehashed,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
 	/*
 	 * PostgreSQL allows postmaster-context settings only while preloading
 	 * (later it is a FATAL error), so they exist only then; without the
@@ -147,5 +220,6 @@ _PG_init(void)
 
 	/* Hooks, shared memory and workers of each capability are chained here. */
 	finsec_audit_init_hooks();
+	finsec_auth_init_hooks();
 	finsec_audit_register_workers();
 }

@@ -44,6 +44,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_auth.h"
 #include "ledger_internal.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -344,15 +345,41 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		own_script = creating_extension &&
 		CurrentExtensionObject == get_extension_oid("finsec", true);
 
-	if (!finsec_ledger_internal_write && !own_script && IsTransactionState())
-		check_statement(pstmt->utilityStmt);
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		role_stmt = IsA(parsetree, CreateRoleStmt) || IsA(parsetree, AlterRoleStmt);
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+	if (!finsec_ledger_internal_write && !own_script && IsTransactionState())
+		check_statement(parsetree);
+
+	if (!role_stmt)
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+		return;
+	}
+
+	/* Role statements: password policy state lives for the statement only. */
+	finsec_auth_before_utility(parsetree);
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		finsec_auth_utility_cleanup();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	finsec_auth_after_utility(parsetree);
 }
 
 void

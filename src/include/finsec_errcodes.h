@@ -28,4 +28,7 @@
 #define ERRCODE_FINSEC_LEDGER_PROTECTED		MAKE_SQLSTATE('S','9','U','0','4')
 #define ERRCODE_FINSEC_LEDGER_FOREIGN		MAKE_SQLSTATE('S','9','U','0','5')
 
+/* S9Axx: credentials and authentication */
+#define ERRCODE_FINSEC_PASSWORD_POLICY		MAKE_SQLSTATE('S','9','A','0','1')
+
 #endif							/* FINSEC_ERRCODES_H */

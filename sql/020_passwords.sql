@@ -1,0 +1,67 @@
+--
+-- 020_passwords: password rules, expiry and pre-hashed passwords at
+-- CREATE/ALTER ROLE (docs/auth.md; A1, A1b, A1c, A2).  Each rejection names
+-- its rule and never the password.
+--
+-- The NOTICE that reports an automatic expiry names a time; keep it quiet.
+SET client_min_messages = warning;
+
+-- A1: length, character classes, the role name.
+CREATE ROLE regress_pw LOGIN PASSWORD 'Ab1!xyz';
+CREATE ROLE regress_pw LOGIN PASSWORD 'kcvbnqtz';          -- 1 class
+CREATE ROLE regress_pw LOGIN PASSWORD 'kcvbnqtz19';        -- 2 classes
+CREATE ROLE regress_pw LOGIN PASSWORD 'Xregress9q';
+CREATE ROLE regress_pw LOGIN PASSWORD 'xq7Z_PW9k2';        -- "_pw" of the name, any case
+CREATE ROLE regress_pw LOGIN PASSWORD 'xq7Z-Pw9k2!';       -- only "pw": fine
+DROP ROLE regress_pw;
+
+-- A1b: trivial passwords, each refused for the weakness it has (checked
+-- before the character classes, so the message is the most precise one).
+CREATE ROLE regress_trivial LOGIN PASSWORD 'aaaaaaaa';
+CREATE ROLE regress_trivial LOGIN PASSWORD '11111111Aa';    -- a run of 4 or more
+CREATE ROLE regress_trivial LOGIN PASSWORD 'Aa1Aa1Aa1';     -- a repeated unit
+CREATE ROLE regress_trivial LOGIN PASSWORD '12345678';      -- digit run
+CREATE ROLE regress_trivial LOGIN PASSWORD '987654321';     -- descending
+CREATE ROLE regress_trivial LOGIN PASSWORD 'Abcdefghij';    -- alphabet run, any case
+CREATE ROLE regress_trivial LOGIN PASSWORD 'qwertyuiop';    -- keyboard row
+CREATE ROLE regress_trivial LOGIN PASSWORD 'POIUYTRE';      -- keyboard row, backwards
+CREATE ROLE regress_trivial LOGIN PASSWORD '1qaz2wsx3edc';  -- keyboard column run
+CREATE ROLE regress_trivial LOGIN PASSWORD 'Password2024!'; -- common word + digits and symbols
+CREATE ROLE regress_trivial LOGIN PASSWORD 'P@ssw0rd';
+CREATE ROLE regress_trivial LOGIN PASSWORD 'Woaini1314!';   -- pinyin "I love you (for life)"
+CREATE ROLE regress_trivial LOGIN PASSWORD 'X5201314y!';    -- numeric favourite inside
+CREATE ROLE regress_trivial LOGIN PASSWORD 'Zhangwei#88';   -- most common Chinese name
+SELECT count(*) AS created FROM pg_roles WHERE rolname = 'regress_trivial';
+
+-- A strong password passes every rule.
+CREATE ROLE regress_ok LOGIN PASSWORD 'Gx7#mQ2v!Lp9';
+
+-- A2: a password without VALID UNTIL expires after finsec.password_max_age.
+SELECT rolvaliduntil BETWEEN now() + interval '89 days' AND now() + interval '91 days' AS expires_in_90_days
+  FROM pg_roles WHERE rolname = 'regress_ok';
+-- A later VALID UNTIL is refused, with or without a new password.
+ALTER ROLE regress_ok PASSWORD 'Hy8$nR3w!Mq0' VALID UNTIL 'infinity';
+ALTER ROLE regress_ok VALID UNTIL '2999-01-01';
+-- An earlier one is fine.
+ALTER ROLE regress_ok PASSWORD 'Hy8$nR3w!Mq0' VALID UNTIL 'tomorrow';
+SELECT rolvaliduntil::date = current_date + 1 AS tomorrow FROM pg_roles WHERE rolname = 'regress_ok';
+ALTER ROLE regress_ok VALID UNTIL 'today';
+-- Other role changes are untouched by the policy.
+ALTER ROLE regress_ok CONNECTION LIMIT 3;
+
+-- A1c: a pre-hashed password (what psql's \password sends) cannot be
+-- checked, so it is refused; MD5 likewise.
+CREATE ROLE regress_hashed LOGIN PASSWORD 'SCRAM-SHA-256$4096:c2FsdHNhbHQ=$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+CREATE ROLE regress_hashed LOGIN PASSWORD 'md5a3556571e93b0d20722ba62be61e8c2d';
+
+-- The policy settings are server-wide: no session can relax them.
+SET finsec.password_min_length = 6;
+SET finsec.password_allow_prehashed = on;
+ALTER SYSTEM SET finsec.password_min_length = 4;
+ALTER SYSTEM SET finsec.password_valid_until = 'sometimes';
+
+-- The policy reports itself in finsec.status().
+SELECT component, ok FROM finsec.status() WHERE component LIKE 'password%' ORDER BY 1;
+
+RESET client_min_messages;
+DROP ROLE regress_ok;

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_auth.h
+ *	  Credential policy for database roles (docs/auth.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_AUTH_H
+#define FINSEC_AUTH_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+
+extern int	finsec_password_min_length;
+extern int	finsec_password_min_classes;
+extern bool finsec_password_check_username;
+extern bool finsec_password_reject_common;
+extern int	finsec_password_max_age_minutes;
+extern int	finsec_password_valid_until_mode;
+extern bool finsec_password_allow_prehashed;
+
+/* finsec.password_valid_until: what to do with a password without VALID UNTIL */
+typedef enum FinsecValidUntilMode
+{
+	FINSEC_VALID_UNTIL_SET,		/* set it to now() + finsec.password_max_age */
+	FINSEC_VALID_UNTIL_REFUSE,	/* refuse the statement */
+	FINSEC_VALID_UNTIL_IGNORE	/* leave it (not compliant with A2) */
+} FinsecValidUntilMode;
+
+extern void finsec_auth_init_hooks(void);
+
+/* Called by the utility hook around every utility statement. */
+extern void finsec_auth_before_utility(Node *parsetree);
+extern void finsec_auth_after_utility(Node *parsetree);
+extern void finsec_auth_utility_cleanup(void);
+
+#endif							/* FINSEC_AUTH_H */
