@@ -417,7 +417,7 @@ insert_event(Oid actor, const char *event_type, const char *subject,
 	}
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetDatum(GetUserNameFromId(actor, false));
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false)));
 	values[1] = CStringGetTextDatum(event_type);
 	if (subject)
 		values[2] = CStringGetTextDatum(subject);

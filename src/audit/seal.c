@@ -255,7 +255,7 @@ finsec_create_chain_with(Oid relid, Oid actor, const char *alg)
 	values[2] = CStringGetTextDatum(alg);
 	values[3] = CStringGetTextDatum(sysid);
 	values[4] = PointerGetDatum(make_bytea(genesis, FINSEC_HASH_LEN));
-	values[5] = CStringGetDatum(GetUserNameFromId(actor, false));
+	values[5] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false)));
 
 	ret = SPI_execute_with_args(
 		"INSERT INTO finsec.ledger_chain "
@@ -996,7 +996,7 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 			rows = (int64) SPI_processed;
 
 			uargs[0] = ObjectIdGetDatum(relid);
-			uargs[1] = CStringGetDatum(GetUserNameFromId(ctx.caller, false));
+			uargs[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(ctx.caller, false)));
 			uargs[2] = Int64GetDatum(first);
 			uargs[3] = Int64GetDatum(last);
 			ret = SPI_execute_with_args(
