@@ -18,6 +18,7 @@ OBJS = \
 	src/audit/seal.o \
 	src/audit/utility.o \
 	src/audit/worker.o \
+	src/auth/history.o \
 	src/auth/password.o
 
 DATA = $(sort $(wildcard migrations/finsec--*.sql))

@@ -12,6 +12,28 @@
 -- =====================================================================
 
 /*
+ * Password history (finsec.password_reuse_history): salted PBKDF2-HMAC-SHA256
+ * of each role's recent passwords, written by the statement that changes
+ * the password, in its transaction.  Nobody reads it but finsec.
+ */
+CREATE SEQUENCE finsec.password_history_id_seq AS bigint;
+CREATE TABLE finsec.password_history (
+	id			bigint NOT NULL DEFAULT nextval('finsec.password_history_id_seq') PRIMARY KEY,
+	rolname		name NOT NULL,
+	changed_at	timestamptz NOT NULL DEFAULT now(),
+	salt		bytea NOT NULL CHECK (length(salt) = 16),
+	hash		bytea NOT NULL CHECK (length(hash) = 32)
+);
+ALTER SEQUENCE finsec.password_history_id_seq OWNED BY finsec.password_history.id;
+CREATE INDEX password_history_role_idx ON finsec.password_history (rolname, changed_at);
+COMMENT ON TABLE finsec.password_history IS
+	'finsec: salted hashes of recent role passwords, for the reuse check (docs/auth.md)';
+REVOKE ALL ON TABLE finsec.password_history FROM PUBLIC;
+REVOKE ALL ON SEQUENCE finsec.password_history_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('finsec.password_history', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.password_history_id_seq', '');
+
+/*
  * Which login roles have a password, and when it expires, lives in
  * pg_authid, readable by superusers only; this function reads it as the
  * extension owner and reveals names and counts, never a password hash.
@@ -36,6 +58,16 @@ AS $$
 							CASE current_setting('finsec.password_allow_prehashed')
 								 WHEN 'on' THEN 'allowed' ELSE 'refused' END)
 		   END
+	UNION ALL
+	SELECT 'password_history',
+		   h.setting = '0' OR d.setting IN ('', current_database()),
+		   CASE WHEN h.setting = '0' THEN 'password reuse is not checked (finsec.password_reuse_history = 0)'
+				WHEN d.setting = '' THEN 'the last ' || h.setting || ' passwords of each role are kept in this database'
+				WHEN d.setting = current_database() THEN 'this database keeps the password history of every role'
+				ELSE 'passwords are changed in database ' || quote_ident(d.setting) || ', not here'
+		   END
+	  FROM (SELECT coalesce(current_setting('finsec.password_reuse_history', true), '0') AS setting) h,
+		   (SELECT coalesce(current_setting('finsec.password_history_database', true), '') AS setting) d
 	UNION ALL
 	-- login roles whose password never expires or expires later than allowed
 	SELECT 'password_expiry', count(*) = 0,

@@ -54,6 +54,38 @@ ALTER ROLE regress_ok CONNECTION LIMIT 3;
 CREATE ROLE regress_hashed LOGIN PASSWORD 'SCRAM-SHA-256$4096:c2FsdHNhbHQ=$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 CREATE ROLE regress_hashed LOGIN PASSWORD 'md5a3556571e93b0d20722ba62be61e8c2d';
 
+-- Reuse: the last finsec.password_reuse_history (5) passwords of a role
+-- are refused; older ones are allowed again.
+CREATE ROLE regress_reuse LOGIN PASSWORD 'Hist#Mq7v01x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v02x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v01x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v03x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v04x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v05x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v06x';   -- history now 02..06
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v02x';
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v01x';   -- six changes ago: allowed
+-- History is written with the role change, so a rolled-back change leaves none.
+BEGIN;
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v07x';
+ROLLBACK;
+ALTER ROLE regress_reuse PASSWORD 'Hist#Mq7v07x';
+-- It holds salted hashes only, 5 per role, and nobody but finsec reads it.
+SELECT count(*) AS kept, bool_and(length(salt) = 16 AND length(hash) = 32) AS hashes_only,
+       count(DISTINCT salt) AS distinct_salts
+  FROM finsec.password_history WHERE rolname = 'regress_reuse';
+CREATE ROLE regress_peek LOGIN IN ROLE finsec_admin, finsec_auditor;
+SET ROLE regress_peek;
+SELECT count(*) FROM finsec.password_history;
+RESET ROLE;
+DROP ROLE regress_peek;
+-- The history follows a rename and goes with the role.
+ALTER ROLE regress_reuse RENAME TO regress_renamed;
+ALTER ROLE regress_renamed PASSWORD 'Hist#Mq7v07x';
+SELECT count(*) AS kept_after_rename FROM finsec.password_history WHERE rolname = 'regress_renamed';
+DROP ROLE regress_renamed;
+SELECT count(*) AS kept_after_drop FROM finsec.password_history WHERE rolname = 'regress_renamed';
+
 -- The policy settings are server-wide: no session can relax them.
 SET finsec.password_min_length = 6;
 SET finsec.password_allow_prehashed = on;

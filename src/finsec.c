@@ -186,6 +186,25 @@ define_settings(void)
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("finsec.password_reuse_history",
+							"How many of a role's previous passwords it may not reuse.",
+							"Kept as salted PBKDF2 hashes in finsec.password_history. 0 turns "
+							"the check off.",
+							&finsec_password_reuse_history,
+							5, 0, 100,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("finsec.password_history_database",
+							   "The database whose password history governs every role.",
+							   "Roles are cluster-wide, tables per database: when set, passwords "
+							   "can be changed only in this database. Empty: each database keeps "
+							   "its own history.",
+							   &finsec_password_history_database,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
 	/*
 	 * PostgreSQL allows postmaster-context settings only while preloading
 	 * (later it is a FATAL error), so they exist only then; without the

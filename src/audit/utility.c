@@ -359,6 +359,10 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 									queryEnv, dest, qc);
+		/* Password history follows its role. */
+		if (IsA(parsetree, DropRoleStmt) ||
+			(IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE))
+			finsec_password_history_follow(parsetree);
 		return;
 	}
 

@@ -339,6 +339,10 @@ finsec_check_password(const char *username, const char *shadow_pass,
 
 	check_valid_until(username, DatumGetTimestampTz(validuntil_time), validuntil_null);
 
+	/* Last, so that only a password that passes everything is recorded. */
+	if (password_type == PASSWORD_TYPE_PLAINTEXT)
+		finsec_password_history_check(username, shadow_pass);
+
 	if (prev_check_password_hook)
 		prev_check_password_hook(username, shadow_pass, password_type,
 								 validuntil_time, validuntil_null);

@@ -19,6 +19,8 @@ extern bool finsec_password_reject_common;
 extern int	finsec_password_max_age_minutes;
 extern int	finsec_password_valid_until_mode;
 extern bool finsec_password_allow_prehashed;
+extern int	finsec_password_reuse_history;
+extern char *finsec_password_history_database;
 
 /* finsec.password_valid_until: what to do with a password without VALID UNTIL */
 typedef enum FinsecValidUntilMode
@@ -34,5 +36,9 @@ extern void finsec_auth_init_hooks(void);
 extern void finsec_auth_before_utility(Node *parsetree);
 extern void finsec_auth_after_utility(Node *parsetree);
 extern void finsec_auth_utility_cleanup(void);
+
+/* src/auth/history.c */
+extern void finsec_password_history_check(const char *username, const char *password);
+extern void finsec_password_history_follow(Node *parsetree);
 
 #endif							/* FINSEC_AUTH_H */

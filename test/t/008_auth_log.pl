@@ -15,6 +15,7 @@ log_min_duration_statement = 0
 log_min_error_statement = error
 });
 $node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION finsec');
 
 my %secret = (
 	accepted => 'Gx7#mQ2v!Lp9zz',
