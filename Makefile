@@ -19,7 +19,8 @@ OBJS = \
 	src/audit/utility.o \
 	src/audit/worker.o \
 	src/auth/history.o \
-	src/auth/password.o
+	src/auth/password.o \
+	src/auth/profile.o
 
 DATA = $(sort $(wildcard migrations/finsec--*.sql))
 

@@ -34,6 +34,36 @@ SELECT pg_catalog.pg_extension_config_dump('finsec.password_history', '');
 SELECT pg_catalog.pg_extension_config_dump('finsec.password_history_id_seq', '');
 
 /*
+ * Personal data a role's password must not contain (A1b), kept only as
+ * salted hashes of derived tokens; set by finsec_admin.
+ */
+CREATE TABLE finsec.role_profile (
+	rolname			name PRIMARY KEY,
+	salt			bytea NOT NULL CHECK (length(salt) = 16),
+	token_lengths	smallint[] NOT NULL,
+	token_hashes	bytea[] NOT NULL,
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	updated_by		name NOT NULL
+);
+COMMENT ON TABLE finsec.role_profile IS
+	'finsec: salted hashes of personal-data tokens a role''s password must not contain (docs/auth.md)';
+REVOKE ALL ON TABLE finsec.role_profile FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('finsec.role_profile', '');
+
+CREATE FUNCTION finsec.set_role_profile(
+	role name,
+	birth_date date DEFAULT NULL,
+	id_number text DEFAULT NULL,
+	phone text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_set_role_profile'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec.set_role_profile(name, date, text, text) IS
+	'record the personal data a role''s password must not contain (stored as salted hashes only); all NULL removes it';
+REVOKE ALL ON FUNCTION finsec.set_role_profile(name, date, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.set_role_profile(name, date, text, text) TO finsec_admin;
+
+/*
  * Which login roles have a password, and when it expires, lives in
  * pg_authid, readable by superusers only; this function reads it as the
  * extension owner and reveals names and counts, never a password hash.

@@ -86,6 +86,46 @@ SELECT count(*) AS kept_after_rename FROM finsec.password_history WHERE rolname 
 DROP ROLE regress_renamed;
 SELECT count(*) AS kept_after_drop FROM finsec.password_history WHERE rolname = 'regress_renamed';
 
+-- A1b: not the person's own data.  The administrator records it; finsec
+-- keeps only salted hashes of the tokens a password could contain.
+CREATE ROLE regress_person LOGIN PASSWORD 'Strong#Base77q';
+SELECT finsec.set_role_profile('regress_person', birth_date => '1949-12-31',
+       id_number => '11010519491231002x', phone => '+86 138-0013-8000');
+SELECT rolname, token_lengths, cardinality(token_hashes) AS hashes, updated_by
+  FROM finsec.role_profile;
+-- None of the data, nor any token of it, is among the stored bytes.
+SELECT bool_or(position(convert_to(t, 'UTF8') IN b) > 0) AS raw_data_stored
+  FROM finsec.role_profile, unnest(token_hashes || salt) b,
+       unnest(ARRAY['19491231', '491231', '31121949', '11010519491231002X',
+                    '31002X', '13800138000', '138000']) t;
+ALTER ROLE regress_person PASSWORD 'Qz#19491231';      -- yyyymmdd
+ALTER ROLE regress_person PASSWORD 'Qz#491231ab';      -- yymmdd
+ALTER ROLE regress_person PASSWORD 'Qz#31121949';      -- ddmmyyyy
+ALTER ROLE regress_person PASSWORD 'Ab#1231002x';      -- last 6 of the ID number, any case
+ALTER ROLE regress_person PASSWORD 'Ab#13800138000';   -- the phone number
+ALTER ROLE regress_person PASSWORD 'Ab#z138000';       -- its last 6
+ALTER ROLE regress_person PASSWORD 'Ab#1949Z12k';      -- a year alone is not a token
+-- Bad profile input is refused; so is a role that does not exist.
+SELECT finsec.set_role_profile('regress_person', id_number => '123');
+SELECT finsec.set_role_profile('regress_person', phone => '138-0013-800a');
+SELECT finsec.set_role_profile('regress_person', birth_date => 'infinity');
+SELECT finsec.set_role_profile('regress_nobody', birth_date => '2000-01-01');
+-- Only finsec_admin records profiles, and each change is audited without
+-- the data.
+CREATE ROLE regress_clerk LOGIN;
+SET ROLE regress_clerk;
+SELECT finsec.set_role_profile('regress_person', birth_date => '2000-01-01');
+RESET ROLE;
+DROP ROLE regress_clerk;
+SELECT event_type, subject, object, action, description FROM finsec.audit
+ WHERE event_type = 'role.profile' ORDER BY finsec_seq;
+-- Clearing the profile lifts the rule; dropping the role removes it.
+SELECT finsec.set_role_profile('regress_person');
+ALTER ROLE regress_person PASSWORD 'Qz#19491231';
+SELECT finsec.set_role_profile('regress_person', phone => '13800138000');
+DROP ROLE regress_person;
+SELECT count(*) AS profiles_left FROM finsec.role_profile;
+
 -- The policy settings are server-wide: no session can relax them.
 SET finsec.password_min_length = 6;
 SET finsec.password_allow_prehashed = on;

@@ -79,13 +79,18 @@ finsec_password_history_check(const char *username, const char *password)
 	unsigned char salt[HISTORY_SALT_LEN];
 	unsigned char hash[HISTORY_HASH_LEN];
 	bool		reused = false;
+	bool		have_tables;
 	uint64		i;
 	int			ret;
 
-	if (finsec_password_reuse_history == 0)
-		return;
+	have_tables = OidIsValid(get_extension_oid("finsec", true)) &&
+		OidIsValid(get_relname_relid("password_history", get_namespace_oid("finsec", false)));
 
-	if (finsec_password_history_database && finsec_password_history_database[0] &&
+	if (finsec_password_reuse_history == 0 && !have_tables)
+		return;					/* no history wanted, no profile possible */
+
+	if (finsec_password_reuse_history > 0 &&
+		finsec_password_history_database && finsec_password_history_database[0] &&
 		strcmp(finsec_password_history_database, get_database_name(MyDatabaseId)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PASSWORD_POLICY),
@@ -96,8 +101,7 @@ finsec_password_history_check(const char *username, const char *password)
 						 finsec_password_history_database),
 				 errhidestmt(true)));
 
-	if (!OidIsValid(get_extension_oid("finsec", true)) ||
-		!OidIsValid(get_relname_relid("password_history", get_namespace_oid("finsec", false))))
+	if (!have_tables)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("password reuse cannot be checked in this database"),
@@ -108,6 +112,21 @@ finsec_password_history_check(const char *username, const char *password)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
+
+	/* A1b: not the person's own data (src/auth/profile.c). */
+	if (finsec_password_profile_match(username, password))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PASSWORD_POLICY),
+				 errmsg("password rejected by finsec policy: close to the role's personal data"),
+				 errdetail("The password contains the birth date, ID number or phone number recorded for the role (finsec.set_role_profile)."),
+				 errhidestmt(true)));
+
+	if (finsec_password_reuse_history == 0)
+	{
+		finsec_end_owner(&ctx);
+		SPI_finish();
+		return;
+	}
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(username));
 	args[1] = Int32GetDatum(finsec_password_reuse_history);
@@ -161,7 +180,7 @@ finsec_password_history_check(const char *username, const char *password)
 }
 
 /*
- * Keep the history with its role: follow ALTER ROLE ... RENAME, forget it
+ * Keep the history and the profile with their role: follow ALTER ROLE ... RENAME, forget it
  * at DROP ROLE.  Runs after the statement succeeded, in its transaction.
  */
 void
@@ -186,6 +205,8 @@ finsec_password_history_follow(Node *parsetree)
 		args[1] = DirectFunctionCall1(namein, CStringGetDatum(stmt->newname));
 		SPI_execute_with_args("UPDATE finsec.password_history SET rolname = $2 WHERE rolname = $1",
 							  2, argtypes, args, NULL, false, 0);
+		SPI_execute_with_args("UPDATE finsec.role_profile SET rolname = $2 WHERE rolname = $1",
+							  2, argtypes, args, NULL, false, 0);
 	}
 	else if (IsA(parsetree, DropRoleStmt))
 	{
@@ -199,6 +220,8 @@ finsec_password_history_follow(Node *parsetree)
 				continue;
 			args[0] = DirectFunctionCall1(namein, CStringGetDatum(spec->rolename));
 			SPI_execute_with_args("DELETE FROM finsec.password_history WHERE rolname = $1",
+								  1, argtypes, args, NULL, false, 0);
+			SPI_execute_with_args("DELETE FROM finsec.role_profile WHERE rolname = $1",
 								  1, argtypes, args, NULL, false, 0);
 		}
 	}

@@ -41,4 +41,7 @@ extern void finsec_auth_utility_cleanup(void);
 extern void finsec_password_history_check(const char *username, const char *password);
 extern void finsec_password_history_follow(Node *parsetree);
 
+/* src/auth/profile.c */
+extern bool finsec_password_profile_match(const char *username, const char *password);
+
 #endif							/* FINSEC_AUTH_H */
