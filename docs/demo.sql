@@ -76,3 +76,18 @@ UPDATE pg_trigger SET tgenabled = 'A' WHERE tgrelid = 'posted_transfers'::regcla
 \c
 -- ... and verification names the row.
 SELECT relation, ok, first_failure FROM finsec.audit_verify('posted_transfers');
+
+-- ===================================================================
+-- Credential policy (docs/auth.md)
+-- ===================================================================
+SET client_min_messages = warning;
+CREATE ROLE teller42 LOGIN PASSWORD 'woaini1314';           -- a favourite: refused
+CREATE ROLE teller42 LOGIN PASSWORD 'Qx7#teller42';         -- contains the role name
+CREATE ROLE teller42 LOGIN PASSWORD 'Gx7#mQ2v!Lp9';         -- accepted, expiry added
+SELECT rolname, rolvaliduntil > now() AS expires FROM pg_roles WHERE rolname = 'teller42';
+SELECT finsec.set_role_profile('teller42', birth_date => '1990-05-17', phone => '13800138000');
+ALTER ROLE teller42 PASSWORD 'Ab#19900517z';                -- the birth date: refused
+ALTER ROLE teller42 PASSWORD 'Gx7#mQ2v!Lp9';                -- reused: refused
+ALTER ROLE teller42 PASSWORD 'Hy8$nR3w!Mq0' VALID UNTIL 'infinity';  -- never expiring: refused
+RESET client_min_messages;
+SELECT component, ok, detail FROM finsec.status() WHERE component LIKE 'password%';
