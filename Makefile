@@ -19,6 +19,7 @@ OBJS = \
 	src/audit/utility.o \
 	src/audit/worker.o \
 	src/auth/history.o \
+	src/auth/lockout.o \
 	src/auth/password.o \
 	src/auth/profile.o
 

@@ -63,6 +63,30 @@ COMMENT ON FUNCTION finsec.set_role_profile(name, date, text, text) IS
 REVOKE ALL ON FUNCTION finsec.set_role_profile(name, date, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.set_role_profile(name, date, text, text) TO finsec_admin;
 
+/* Login lockout (A3): lift a lock, see who is failing. */
+CREATE FUNCTION finsec.unlock_role(role name)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'finsec_unlock_role'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION finsec.unlock_role(name) IS
+	'lift the login lock of a role (and reset its failure count); audited; true if it was locked';
+REVOKE ALL ON FUNCTION finsec.unlock_role(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.unlock_role(name) TO finsec_admin;
+
+CREATE FUNCTION finsec.auth_state(
+	OUT role name,
+	OUT failures integer,
+	OUT last_failure timestamptz,
+	OUT last_address text,
+	OUT locked_until timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_auth_state'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec.auth_state() IS
+	'roles with recent failed logins or a login lock';
+REVOKE ALL ON FUNCTION finsec.auth_state() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.auth_state() TO finsec_admin, finsec_auditor, finsec_operator;
+
 /*
  * Which login roles have a password, and when it expires, lives in
  * pg_authid, readable by superusers only; this function reads it as the
@@ -98,6 +122,18 @@ AS $$
 		   END
 	  FROM (SELECT coalesce(current_setting('finsec.password_reuse_history', true), '0') AS setting) h,
 		   (SELECT coalesce(current_setting('finsec.password_history_database', true), '') AS setting) d
+	UNION ALL
+	SELECT 'login_lockout',
+		   finsec.preloaded() AND coalesce(current_setting('finsec.max_auth_failures', true), '0') <> '0',
+		   CASE WHEN NOT finsec.preloaded() THEN 'not enforced: lockout needs finsec in shared_preload_libraries'
+				WHEN current_setting('finsec.max_auth_failures') = '0' THEN 'off (finsec.max_auth_failures = 0)'
+				ELSE format('a role is locked for %s after %s failed logins within %s',
+							current_setting('finsec.lockout_duration'),
+							current_setting('finsec.max_auth_failures'),
+							current_setting('finsec.auth_failure_window'))
+					 || coalesce('; locked now: ' || (SELECT string_agg(quote_ident(role), ', ' ORDER BY role)
+														 FROM finsec.auth_state() WHERE locked_until IS NOT NULL), '')
+		   END
 	UNION ALL
 	-- login roles whose password never expires or expires later than allowed
 	SELECT 'password_expiry', count(*) = 0,

@@ -205,6 +205,48 @@ define_settings(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("finsec.max_auth_failures",
+							"Failed logins within finsec.auth_failure_window that lock a role.",
+							"0 turns lockout off. Failures of role names that do not exist are "
+							"counted too, so lockout reveals nothing about which roles exist.",
+							&finsec_max_auth_failures,
+							5, 0, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.lockout_duration",
+							"How long a role stays locked after too many failed logins.",
+							"finsec.unlock_role() lifts a lock earlier.",
+							&finsec_lockout_duration_s,
+							30 * 60, 1, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.auth_failure_window",
+							"Period within which failed logins are counted towards a lock.",
+							NULL,
+							&finsec_auth_failure_window_s,
+							15 * 60, 1, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.auth_failure_delay",
+							"Delay added to every failed login, to slow password guessing.",
+							"Like contrib's auth_delay, applied before the failure is reported.",
+							&finsec_auth_failure_delay_ms,
+							1000, 0, 60 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("finsec.lockout_exempt_roles",
+							   "Roles never locked out (a break-glass role, say).",
+							   "Comma-separated role names. Their failed logins are still logged "
+							   "and delayed.",
+							   &finsec_lockout_exempt_roles,
+							   "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
 	/*
 	 * PostgreSQL allows postmaster-context settings only while preloading
 	 * (later it is a FATAL error), so they exist only then; without the
@@ -240,5 +282,6 @@ _PG_init(void)
 	/* Hooks, shared memory and workers of each capability are chained here. */
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
+	finsec_lockout_init();
 	finsec_audit_register_workers();
 }

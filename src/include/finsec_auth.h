@@ -41,6 +41,14 @@ extern void finsec_auth_utility_cleanup(void);
 extern void finsec_password_history_check(const char *username, const char *password);
 extern void finsec_password_history_follow(Node *parsetree);
 
+/* src/auth/lockout.c */
+extern int	finsec_max_auth_failures;
+extern int	finsec_lockout_duration_s;
+extern int	finsec_auth_failure_window_s;
+extern int	finsec_auth_failure_delay_ms;
+extern char *finsec_lockout_exempt_roles;
+extern void finsec_lockout_init(void);
+
 /* src/auth/profile.c */
 extern bool finsec_password_profile_match(const char *username, const char *password);
 

@@ -30,5 +30,6 @@
 
 /* S9Axx: credentials and authentication */
 #define ERRCODE_FINSEC_PASSWORD_POLICY		MAKE_SQLSTATE('S','9','A','0','1')
+#define ERRCODE_FINSEC_ROLE_LOCKED			MAKE_SQLSTATE('S','9','A','0','2')
 
 #endif							/* FINSEC_ERRCODES_H */

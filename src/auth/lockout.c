@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ *
+ * lockout.c
+ *	  Login failure handling (A3, A3b): count failed authentications per
+ *	  role, delay each failure, lock the role after
+ *	  finsec.max_auth_failures failures within finsec.auth_failure_window,
+ *	  for finsec.lockout_duration; unlock by finsec_admin.
+ *
+ * State lives in shared memory (a hash table under one LWLock, so counts
+ * are exact under concurrent attempts) and, for locks, in a state file in
+ * the data directory written with durable_rename() at every lock and
+ * unlock, so a lock survives a restart or a crash.  Failures are counted
+ * for role names that do not exist too, so lockout says nothing about
+ * which roles exist.
+ *
+ * The authentication path cannot write tables (no transaction, and a
+ * failed connection commits nothing), so every failure and lock is written
+ * to the server log with role, client address and reason.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "libpq/auth.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "finsec.h"
+#include "finsec_auth.h"
+#include "../audit/ledger_internal.h"
+
+#define LOCKOUT_SLOTS		4096
+#define LOCKOUT_FILE		"finsec_auth_locks"
+#define LOCKOUT_FILE_TMP	"finsec_auth_locks.tmp"
+#define LOCKOUT_FILE_MAGIC	0x46534c31	/* "FSL1" */
+
+int			finsec_max_auth_failures = 5;
+int			finsec_lockout_duration_s = 30 * 60;
+int			finsec_auth_failure_window_s = 15 * 60;
+int			finsec_auth_failure_delay_ms = 1000;
+char	   *finsec_lockout_exempt_roles = NULL;
+
+typedef struct LockoutKey
+{
+	NameData	role;
+} LockoutKey;
+
+typedef struct LockoutEntry
+{
+	LockoutKey	key;
+	int			failures;		/* within the current window */
+	TimestampTz window_start;
+	TimestampTz last_failure;
+	TimestampTz locked_until;	/* 0: not locked */
+	char		last_addr[64];
+} LockoutEntry;
+
+typedef struct LockoutShared
+{
+	LWLock	   *lock;
+} LockoutShared;
+
+static LockoutShared *lockout = NULL;
+static HTAB *lockout_hash = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
+
+static void
+lockout_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(LockoutShared)) +
+						   hash_estimate_size(LOCKOUT_SLOTS, sizeof(LockoutEntry)));
+	RequestNamedLWLockTranche("finsec_lockout", 1);
+}
+
+/* Write every active lock to the state file; caller holds the lock. */
+static void
+save_locks(void)
+{
+	HASH_SEQ_STATUS seq;
+	LockoutEntry *e;
+	FILE	   *f;
+	uint32		magic = LOCKOUT_FILE_MAGIC;
+	TimestampTz now = GetCurrentTimestamp();
+
+	f = AllocateFile(LOCKOUT_FILE_TMP, PG_BINARY_W);
+	if (f == NULL)
+		goto fail;
+	if (fwrite(&magic, sizeof(magic), 1, f) != 1)
+		goto fail;
+	hash_seq_init(&seq, lockout_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->locked_until > now && fwrite(e, sizeof(*e), 1, f) != 1)
+		{
+			hash_seq_term(&seq);
+			goto fail;
+		}
+	}
+	if (FreeFile(f) != 0)
+	{
+		f = NULL;
+		goto fail;
+	}
+	f = NULL;
+	if (durable_rename(LOCKOUT_FILE_TMP, LOCKOUT_FILE, LOG) != 0)
+		goto fail;
+	return;
+
+fail:
+	if (f)
+		FreeFile(f);
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("finsec: could not save login lock state to \"%s\": %m", LOCKOUT_FILE),
+			 errdetail("Locks stay in force until restart.")));
+}
+
+static void
+load_locks(void)
+{
+	FILE	   *f = AllocateFile(LOCKOUT_FILE, PG_BINARY_R);
+	uint32		magic;
+	LockoutEntry rec;
+	TimestampTz now = GetCurrentTimestamp();
+	int			n = 0;
+
+	if (f == NULL)
+		return;					/* no locks saved */
+	if (fread(&magic, sizeof(magic), 1, f) != 1 || magic != LOCKOUT_FILE_MAGIC)
+	{
+		ereport(LOG,
+				(errmsg("finsec: ignoring login lock state file \"%s\" of an unknown format",
+						LOCKOUT_FILE)));
+		FreeFile(f);
+		return;
+	}
+	while (fread(&rec, sizeof(rec), 1, f) == 1)
+	{
+		LockoutEntry *e;
+		bool		found;
+
+		if (rec.locked_until <= now)
+			continue;
+		e = hash_search(lockout_hash, &rec.key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+			break;
+		*e = rec;
+		n++;
+	}
+	FreeFile(f);
+	if (n > 0)
+		ereport(LOG, (errmsg("finsec: restored %d login lock(s)", n)));
+}
+
+static void
+lockout_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	lockout = ShmemInitStruct("finsec lockout", sizeof(LockoutShared), &found);
+	if (!found)
+		lockout->lock = &(GetNamedLWLockTranche("finsec_lockout"))->lock;
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(LockoutKey);
+	info.entrysize = sizeof(LockoutEntry);
+	lockout_hash = ShmemInitHash("finsec lockout table", LOCKOUT_SLOTS, LOCKOUT_SLOTS,
+								 &info, HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+
+	/* The postmaster loads saved locks once; backends inherit the table. */
+	if (!found && !IsUnderPostmaster)
+		load_locks();
+}
+
+static bool
+is_exempt(const char *role)
+{
+	char	   *raw;
+	List	   *names;
+	ListCell   *lc;
+
+	if (finsec_lockout_exempt_roles == NULL || finsec_lockout_exempt_roles[0] == '\0')
+		return false;
+	raw = pstrdup(finsec_lockout_exempt_roles);
+	if (!SplitIdentifierString(raw, ',', &names))
+		return false;
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), role) == 0)
+			return true;
+	return false;
+}
+
+/* Find or make the entry of a role; evicts an unlocked entry when full. */
+static LockoutEntry *
+entry_for(const char *role)
+{
+	LockoutKey	key;
+	LockoutEntry *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	namestrcpy(&key.role, role);
+	e = hash_search(lockout_hash, &key, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+	{
+		/* Full: forget the oldest unlocked entry and retry once. */
+		HASH_SEQ_STATUS seq;
+		LockoutEntry *cand,
+				   *oldest = NULL;
+		TimestampTz now = GetCurrentTimestamp();
+
+		hash_seq_init(&seq, lockout_hash);
+		while ((cand = hash_seq_search(&seq)) != NULL)
+			if (cand->locked_until <= now &&
+				(oldest == NULL || cand->last_failure < oldest->last_failure))
+				oldest = cand;
+		if (oldest == NULL)
+			return NULL;
+		hash_search(lockout_hash, &oldest->key, HASH_REMOVE, NULL);
+		e = hash_search(lockout_hash, &key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+			return NULL;
+	}
+	if (!found)
+	{
+		e->failures = 0;
+		e->window_start = 0;
+		e->last_failure = 0;
+		e->locked_until = 0;
+		e->last_addr[0] = '\0';
+	}
+	return e;
+}
+
+static void
+finsec_client_auth(Port *port, int status)
+{
+	const char *role = port->user_name;
+	const char *addr = port->remote_host ? port->remote_host : "[local]";
+	TimestampTz now;
+	LockoutEntry *e;
+	TimestampTz locked_until = 0;
+	int			failures = 0;
+	bool		newly_locked = false;
+
+	if (prev_client_auth_hook)
+		prev_client_auth_hook(port, status);
+
+	if (finsec_max_auth_failures == 0 || lockout == NULL || role == NULL || role[0] == '\0')
+		return;
+	if (is_exempt(role))
+	{
+		if (status != STATUS_OK)
+			ereport(LOG,
+					(errmsg("finsec: authentication failed for role \"%s\" from %s (exempt from lockout)",
+							role, addr)));
+		return;
+	}
+
+	now = GetCurrentTimestamp();
+	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
+	e = entry_for(role);
+	if (e != NULL)
+	{
+		if (e->locked_until != 0 && e->locked_until <= now)
+		{
+			/* A lock that ran out: start afresh. */
+			e->locked_until = 0;
+			e->failures = 0;
+		}
+		if (e->locked_until == 0)
+		{
+			if (status == STATUS_OK)
+				e->failures = 0;
+			else
+			{
+				if (e->failures == 0 ||
+					TimestampDifferenceExceeds(e->window_start, now,
+											   finsec_auth_failure_window_s * 1000))
+				{
+					e->failures = 0;
+					e->window_start = now;
+				}
+				e->failures++;
+				e->last_failure = now;
+				strlcpy(e->last_addr, addr, sizeof(e->last_addr));
+				if (e->failures >= finsec_max_auth_failures)
+				{
+					e->locked_until = now + (TimestampTz) finsec_lockout_duration_s * USECS_PER_SEC;
+					newly_locked = true;
+					save_locks();
+				}
+			}
+		}
+		locked_until = e->locked_until;
+		failures = e->failures;
+	}
+	LWLockRelease(lockout->lock);
+
+	if (status != STATUS_OK)
+	{
+		ereport(LOG,
+				(errmsg("finsec: authentication failed for role \"%s\" from %s (failure %d of %d)",
+						role, addr, failures, finsec_max_auth_failures)));
+		if (newly_locked)
+			ereport(LOG,
+					(errmsg("finsec: role \"%s\" locked until %s after %d failed logins, last from %s",
+							role, timestamptz_to_str(locked_until), failures, addr)));
+		if (finsec_auth_failure_delay_ms > 0)
+			pg_usleep((long) finsec_auth_failure_delay_ms * 1000L);
+	}
+
+	if (locked_until > now && !newly_locked)
+	{
+		ereport(LOG,
+				(errmsg("finsec: refused login of locked role \"%s\" from %s", role, addr)));
+		ereport(FATAL,
+				(errcode(ERRCODE_FINSEC_ROLE_LOCKED),
+				 errmsg("role \"%s\" is locked after repeated failed logins", role),
+				 errhint("Wait until the lock expires or ask an administrator to unlock it.")));
+	}
+}
+
+PG_FUNCTION_INFO_V1(finsec_unlock_role);
+
+/*
+ * finsec.unlock_role(role name) returns boolean: whether it was locked.
+ */
+Datum
+finsec_unlock_role(PG_FUNCTION_ARGS)
+{
+	char	   *role = NameStr(*PG_GETARG_NAME(0));
+	LockoutKey	key;
+	LockoutEntry *e;
+	bool		was_locked = false;
+	FinsecOwnerContext ctx;
+
+	finsec_require_preload("finsec.unlock_role()");
+	memset(&key, 0, sizeof(key));
+	namestrcpy(&key.role, role);
+
+	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
+	e = hash_search(lockout_hash, &key, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		was_locked = e->locked_until > GetCurrentTimestamp();
+		hash_search(lockout_hash, &key, HASH_REMOVE, NULL);
+		save_locks();
+	}
+	LWLockRelease(lockout->lock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	(void) finsec_audit_event_internal(ctx.caller, "auth.unlock", role, role, "unlock", true,
+									   was_locked ? "login lock lifted by an administrator"
+									   : "failure count reset by an administrator (role was not locked)",
+									   NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	PG_RETURN_BOOL(was_locked);
+}
+
+PG_FUNCTION_INFO_V1(finsec_auth_state);
+
+/*
+ * finsec.auth_state() returns table (role name, failures int,
+ *		last_failure timestamptz, last_address text, locked_until timestamptz)
+ */
+Datum
+finsec_auth_state(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS seq;
+	LockoutEntry *e;
+	TimestampTz now = GetCurrentTimestamp();
+
+	finsec_require_preload("finsec.auth_state()");
+	InitMaterializedSRF(fcinfo, 0);
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	hash_seq_init(&seq, lockout_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (e->failures == 0 && e->locked_until <= now)
+			continue;
+		values[0] = NameGetDatum(&e->key.role);
+		values[1] = Int32GetDatum(e->failures);
+		values[2] = TimestampTzGetDatum(e->last_failure);
+		nulls[2] = e->last_failure == 0;
+		values[3] = CStringGetTextDatum(e->last_addr);
+		values[4] = TimestampTzGetDatum(e->locked_until);
+		nulls[4] = e->locked_until <= now;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(lockout->lock);
+	return (Datum) 0;
+}
+
+void
+finsec_lockout_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = lockout_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = lockout_shmem_startup;
+	prev_client_auth_hook = ClientAuthentication_hook;
+	ClientAuthentication_hook = finsec_client_auth;
+}

@@ -1,0 +1,99 @@
+# Login lockout with real password authentication over a socket (A3, A3b):
+# failures are counted, logged with role and address, delayed; the role is
+# locked after finsec.max_auth_failures, also against the right password;
+# the lock survives a restart, ends after finsec.lockout_duration or by
+# finsec.unlock_role() (audited); exempt roles are never locked; a role
+# name that does not exist is locked the same way.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use FinsecTest;
+
+my $node = finsec_node('lockout', no_start => 1);
+$node->append_conf('postgresql.conf', q{
+finsec.max_auth_failures = 3
+finsec.auth_failure_delay = '300ms'
+finsec.lockout_duration = '4s'
+finsec.lockout_exempt_roles = 'breakglass'
+});
+# Password authentication for the test roles; trust for the rest.
+my $hba = $node->data_dir . '/pg_hba.conf';
+my $old = slurp_file($hba);
+open my $fh, '>', $hba or die $!;
+print $fh "local all alice,breakglass,ghost scram-sha-256\n", $old;
+close $fh;
+$node->start;
+
+my $good = 'Gx7#mQ2v!Lp9';
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION finsec;
+	CREATE ROLE alice LOGIN PASSWORD '$good';
+	CREATE ROLE breakglass LOGIN PASSWORD '$good';
+	CREATE ROLE admin LOGIN IN ROLE finsec_admin;
+});
+
+sub cs { my ($user, $pw) = @_; return $node->connstr('postgres') . " user=$user password=$pw"; }
+
+$node->connect_ok(cs('alice', $good), 'alice logs in with her password');
+
+my $t0 = time;
+for my $n (1 .. 3)
+{
+	$node->connect_fails(cs('alice', 'wrong'), "failed login $n",
+		expected_stderr => qr/password authentication failed for user "alice"/,
+		log_like => [ qr/finsec: authentication failed for role "alice" from \[local\] \(failure $n of 3\)/ ]);
+}
+ok(time - $t0 >= 0.9, 'each failure was delayed (3 x 300 ms)');
+ok($node->log_contains(qr/finsec: role "alice" locked until .* after 3 failed logins, last from \[local\]/),
+	'the lock is logged with role, count and address');
+
+$node->connect_fails(cs('alice', $good), 'the right password no longer opens a locked role',
+	expected_stderr => qr/role "alice" is locked after repeated failed logins/);
+is($node->safe_psql('postgres', "SELECT failures, locked_until > now() FROM finsec.auth_state() WHERE role = 'alice'"),
+	'3|t', 'finsec.auth_state() shows the lock');
+like($node->safe_psql('postgres', "SELECT detail FROM finsec.status() WHERE component = 'login_lockout'"),
+	qr/locked now: alice/, 'finsec.status() names the locked role');
+
+# The lock survives a restart.
+$node->restart;
+ok($node->log_contains(qr/finsec: restored 1 login lock/), 'the lock was restored at startup');
+$node->connect_fails(cs('alice', $good), 'still locked after a restart',
+	expected_stderr => qr/role "alice" is locked/);
+
+# An administrator lifts it, and that is audited.
+is($node->safe_psql('postgres', "SELECT finsec.unlock_role('alice')", extra_params => [ '-U', 'admin' ]),
+	't', 'finsec.unlock_role() lifts the lock');
+$node->connect_ok(cs('alice', $good), 'alice logs in again');
+is($node->safe_psql('postgres',
+		"SELECT db_user || ' ' || subject || ' ' || action FROM finsec.audit WHERE event_type = 'auth.unlock'"),
+	'admin alice unlock', 'the unlock is an audit event naming the administrator');
+
+# A lock also ends by itself after finsec.lockout_duration.
+$node->connect_fails(cs('alice', 'wrong'), "failure $_") for 1 .. 3;
+$node->connect_fails(cs('alice', $good), 'locked again', expected_stderr => qr/is locked/);
+sleep 5;
+$node->connect_ok(cs('alice', $good), 'the lock expired after finsec.lockout_duration');
+
+# A success resets the count.
+$node->connect_fails(cs('alice', 'wrong'), 'one failure');
+$node->connect_fails(cs('alice', 'wrong'), 'two failures');
+$node->connect_ok(cs('alice', $good), 'a success');
+$node->connect_fails(cs('alice', 'wrong'), 'one failure again',
+	log_like => [ qr/\(failure 1 of 3\)/ ]);
+
+# Exempt roles are logged but never locked.
+$node->connect_fails(cs('breakglass', 'wrong'), "break-glass failure $_",
+	log_like => [ qr/authentication failed for role "breakglass" from \[local\] \(exempt from lockout\)/ ])
+  for 1 .. 4;
+$node->connect_ok(cs('breakglass', $good), 'the exempt role is not locked');
+
+# A role that does not exist is locked like any other: no way to tell.
+$node->connect_fails(cs('ghost', 'x'), "ghost failure $_") for 1 .. 3;
+$node->connect_fails(cs('ghost', 'x'), 'a non-existent role reads as locked too',
+	expected_stderr => qr/role "ghost" is locked after repeated failed logins/);
+
+$node->stop;
+done_testing();
