@@ -88,6 +88,61 @@ REVOKE ALL ON FUNCTION finsec.auth_state() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.auth_state() TO finsec_admin, finsec_auditor, finsec_operator;
 
 /*
+ * Inventory of login roles (A4, A5): what the compliance check judges.
+ * Reads pg_authid as the extension owner; never shows a password or hash.
+ */
+CREATE FUNCTION finsec.role_inventory(
+	OUT role name,
+	OUT superuser boolean,
+	OUT createrole boolean,
+	OUT createdb boolean,
+	OUT replication boolean,
+	OUT bypassrls boolean,
+	OUT connection_limit integer,
+	OUT has_password boolean,
+	OUT password_changed_at timestamptz,
+	OUT valid_until timestamptz,
+	OUT password_expired boolean,
+	OUT expiry_within_policy boolean,
+	OUT recent_failures integer,
+	OUT locked_until timestamptz,
+	OUT finsec_duties name[],
+	OUT member_of name[])
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.rolname, a.rolsuper, a.rolcreaterole, a.rolcreatedb, a.rolreplication,
+		   a.rolbypassrls, a.rolconnlimit,
+		   a.rolpassword IS NOT NULL,
+		   (SELECT max(h.changed_at) FROM finsec.password_history h WHERE h.rolname = a.rolname),
+		   a.rolvaliduntil,
+		   a.rolvaliduntil IS NOT NULL AND a.rolvaliduntil < now(),
+		   a.rolpassword IS NULL
+			 OR coalesce(current_setting('finsec.password_max_age', true), '0') = '0'
+			 OR (a.rolvaliduntil IS NOT NULL
+				 AND a.rolvaliduntil <= now() + current_setting('finsec.password_max_age')::interval),
+		   coalesce(s.failures, 0),
+		   s.locked_until,
+		   ARRAY(SELECT f.rolname FROM pg_authid f
+				  WHERE f.rolname IN ('finsec_admin', 'finsec_auditor', 'finsec_operator',
+									  'finsec_app', 'finsec_unmask')
+					AND pg_has_role(a.oid, f.oid, 'MEMBER')
+				  ORDER BY f.rolname),
+		   ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_authid g ON g.oid = m.roleid
+				  WHERE m.member = a.oid ORDER BY g.rolname)
+	  FROM pg_authid a
+	  LEFT JOIN (SELECT * FROM finsec.auth_state()) s ON s.role = a.rolname
+	 WHERE a.rolcanlogin
+	 ORDER BY a.rolname
+$$;
+COMMENT ON FUNCTION finsec.role_inventory() IS
+	'login roles with privileges, password age and expiry, failures, locks and finsec duties (A4, A5)';
+REVOKE ALL ON FUNCTION finsec.role_inventory() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.role_inventory() TO finsec_admin, finsec_auditor;
+
+/*
  * Which login roles have a password, and when it expires, lives in
  * pg_authid, readable by superusers only; this function reads it as the
  * extension owner and reveals names and counts, never a password hash.

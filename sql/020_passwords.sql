@@ -126,6 +126,25 @@ SELECT finsec.set_role_profile('regress_person', phone => '13800138000');
 DROP ROLE regress_person;
 SELECT count(*) AS profiles_left FROM finsec.role_profile;
 
+-- A4, A5: the inventory of login roles, for the auditor; no password or
+-- hash in it.
+CREATE ROLE regress_inv LOGIN PASSWORD 'Gx7#mQ2v!Lp9' CONNECTION LIMIT 2 IN ROLE finsec_operator;
+CREATE ROLE regress_inv_super LOGIN SUPERUSER;
+CREATE ROLE regress_inv_auditor LOGIN IN ROLE finsec_auditor;
+SET ROLE regress_inv_auditor;
+SELECT role, superuser, connection_limit, has_password, password_changed_at IS NOT NULL AS history,
+       valid_until IS NOT NULL AS expires, password_expired, expiry_within_policy,
+       recent_failures, locked_until, finsec_duties, member_of
+  FROM finsec.role_inventory() WHERE role LIKE 'regress\_inv%' ORDER BY role;
+RESET ROLE;
+-- A password that never expires (a role from before finsec, simulated by
+-- editing the catalog) is flagged, here and in finsec.status().
+UPDATE pg_authid SET rolvaliduntil = NULL WHERE rolname = 'regress_inv';
+SELECT role, has_password, valid_until, expiry_within_policy
+  FROM finsec.role_inventory() WHERE role = 'regress_inv';
+SELECT ok, detail FROM finsec.status() WHERE component = 'password_expiry';
+DROP ROLE regress_inv, regress_inv_super, regress_inv_auditor;
+
 -- The policy settings are server-wide: no session can relax them.
 SET finsec.password_min_length = 6;
 SET finsec.password_allow_prehashed = on;
