@@ -247,6 +247,16 @@ define_settings(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
+	DefineCustomStringVariable("finsec.auth_audit_database",
+							   "The database whose audit ledger records authentication events.",
+							   "Failed logins, locks and refused locked logins are queued in shared "
+							   "memory and written by this database's sealer. Empty: the first "
+							   "database of finsec.audit_seal_databases.",
+							   &finsec_auth_audit_database,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
 	/*
 	 * PostgreSQL allows postmaster-context settings only while preloading
 	 * (later it is a FATAL error), so they exist only then; without the

@@ -329,7 +329,8 @@ finsec_audit_size_bytes(void)
 
 static void insert_event(Oid actor, const char *event_type, const char *subject,
 						 const char *object, const char *action, bool success,
-						 const char *description, Jsonb *detail, int64 *seq_out);
+						 const char *description, Jsonb *detail, TimestampTz at,
+						 int64 *seq_out);
 
 /*
  * W3: refuse when the ledger has reached finsec.audit_capacity_limit, so
@@ -380,36 +381,37 @@ check_capacity(Oid actor)
 				 errdetail("%s.", desc),
 				 errhint("Purge periods past retention with finsec.audit_purge(), or add storage and raise the limits.")));
 		insert_event(actor, "audit.capacity", NULL, "finsec.audit", "warn", true,
-					 desc, NULL, NULL);
+					 desc, NULL, 0, NULL);
 	}
 }
 
 static void
 insert_event(Oid actor, const char *event_type, const char *subject,
 			 const char *object, const char *action, bool success,
-			 const char *description, Jsonb *detail, int64 *seq_out)
+			 const char *description, Jsonb *detail, TimestampTz at,
+			 int64 *seq_out)
 {
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 	int			ret;
 
 	if (audit_insert_plan == NULL)
 	{
-		Oid			argtypes[8] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		BOOLOID, TEXTOID, JSONBOID};
+		Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		BOOLOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare("INSERT INTO finsec.audit "
 						   "(event_time, db_user, session_user_name, client_addr, "
 						   " application_name, backend_pid, event_type, subject, "
 						   " object, action, success, description, detail) "
-						   "VALUES (pg_catalog.clock_timestamp(), $1, session_user, "
+						   "VALUES (coalesce($9, pg_catalog.clock_timestamp()), $1, session_user, "
 						   " pg_catalog.inet_client_addr(), "
 						   " pg_catalog.current_setting('application_name'), "
 						   " pg_catalog.pg_backend_pid(), $2, "
 						   " coalesce($3, $1::pg_catalog.text), $4, $5, $6, $7, $8) "
 						   "RETURNING finsec_seq",
-						   8, argtypes);
+						   9, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -440,6 +442,10 @@ insert_event(Oid actor, const char *event_type, const char *subject,
 		values[7] = JsonbPGetDatum(detail);
 	else
 		nulls[7] = 'n';
+	if (at != 0)
+		values[8] = TimestampTzGetDatum(at);
+	else
+		nulls[8] = 'n';
 
 	ret = SPI_execute_plan(audit_insert_plan, values, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
@@ -480,12 +486,22 @@ finsec_audit_event_internal(Oid actor, const char *event_type, const char *subje
 							const char *object, const char *action, bool success,
 							const char *description, Jsonb *detail)
 {
+	return finsec_audit_event_at(actor, event_type, subject, object, action, success,
+								 description, detail, 0);
+}
+
+/* The same, for an event that happened earlier, at "at" (0: now). */
+int64
+finsec_audit_event_at(Oid actor, const char *event_type, const char *subject,
+					  const char *object, const char *action, bool success,
+					  const char *description, Jsonb *detail, TimestampTz at)
+{
 	int64		seq;
 
 	validate_event_type(event_type);
 	check_capacity(actor);
 	insert_event(actor, event_type, subject, object, action, success,
-				 description, detail, &seq);
+				 description, detail, at, &seq);
 	return seq;
 }
 

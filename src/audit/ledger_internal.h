@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #define FINSEC_STAMP_TRIGGER		"finsec_ledger_stamp"
@@ -36,6 +37,11 @@ extern int64 finsec_audit_event_internal(Oid actor, const char *event_type,
 										 const char *subject, const char *object,
 										 const char *action, bool success,
 										 const char *description, Jsonb *detail);
+extern int64 finsec_audit_event_at(Oid actor, const char *event_type,
+								   const char *subject, const char *object,
+								   const char *action, bool success,
+								   const char *description, Jsonb *detail,
+								   TimestampTz at);
 extern int64 finsec_audit_size_bytes(void);
 extern char *finsec_quoted_relname(Oid relid);
 extern void finsec_create_chain_with(Oid relid, Oid actor, const char *algorithm);

@@ -33,6 +33,8 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_auth.h"
+#include "ledger_internal.h"
 
 PGDLLEXPORT void finsec_sealer_main(Datum main_arg);
 
@@ -42,8 +44,11 @@ char	   *finsec_audit_seal_databases = NULL;
 #define SEALER_RESTART_SECONDS 10
 
 static void
-seal_round(void)
+seal_round(const char *dbname)
 {
+	bool		drain = finsec_auth_events_here(dbname);
+	uint64		written = 0;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -53,6 +58,15 @@ seal_round(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* Authentication events first, so that this round seals them too. */
+		if (drain)
+		{
+			FinsecOwnerContext ctx;
+
+			finsec_begin_owner(&ctx);
+			written = finsec_auth_events_write(ctx.caller);
+			finsec_end_owner(&ctx);
+		}
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");
 		SPI_finish();
@@ -60,6 +74,8 @@ seal_round(void)
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	if (written)
+		finsec_auth_events_ack(written);
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -92,7 +108,7 @@ finsec_sealer_main(Datum main_arg)
 		}
 		if (RecoveryInProgress())
 			continue;
-		seal_round();
+		seal_round(dbname);
 	}
 }
 

@@ -39,6 +39,7 @@
 #include "utils/varlena.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 #include "finsec_auth.h"
 #include "../audit/ledger_internal.h"
 
@@ -52,6 +53,7 @@ int			finsec_lockout_duration_s = 30 * 60;
 int			finsec_auth_failure_window_s = 15 * 60;
 int			finsec_auth_failure_delay_ms = 1000;
 char	   *finsec_lockout_exempt_roles = NULL;
+char	   *finsec_auth_audit_database = NULL;
 
 typedef struct LockoutKey
 {
@@ -68,9 +70,40 @@ typedef struct LockoutEntry
 	char		last_addr[64];
 } LockoutEntry;
 
+/*
+ * Authentication events waiting to be written to the audit ledger.  The
+ * authentication path cannot write tables; the sealer worker of the audit
+ * database drains this queue (at least once: it advances the tail only
+ * after its transaction committed).  When full, new events are counted as
+ * dropped, and the count itself is recorded; the server log has them all.
+ */
+#define AUTH_QUEUE_LEN		1024
+#define AUTH_DRAIN_BATCH	256
+
+typedef enum AuthEventKind
+{
+	AUTH_EV_FAILURE,
+	AUTH_EV_LOCK,
+	AUTH_EV_LOCKED_LOGIN,
+	AUTH_EV_EXEMPT_FAILURE
+} AuthEventKind;
+
+typedef struct AuthEvent
+{
+	TimestampTz at;
+	NameData	role;
+	char		addr[64];
+	int			kind;
+	int			failures;
+} AuthEvent;
+
 typedef struct LockoutShared
 {
 	LWLock	   *lock;
+	uint64		head;			/* next event written */
+	uint64		tail;			/* oldest event not yet in the ledger */
+	uint64		dropped;
+	AuthEvent	events[AUTH_QUEUE_LEN];
 } LockoutShared;
 
 static LockoutShared *lockout = NULL;
@@ -182,7 +215,10 @@ lockout_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	lockout = ShmemInitStruct("finsec lockout", sizeof(LockoutShared), &found);
 	if (!found)
+	{
 		lockout->lock = &(GetNamedLWLockTranche("finsec_lockout"))->lock;
+		lockout->head = lockout->tail = lockout->dropped = 0;
+	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(LockoutKey);
 	info.entrysize = sizeof(LockoutEntry);
@@ -193,6 +229,128 @@ lockout_shmem_startup(void)
 	/* The postmaster loads saved locks once; backends inherit the table. */
 	if (!found && !IsUnderPostmaster)
 		load_locks();
+}
+
+static void
+enqueue(AuthEventKind kind, const char *role, const char *addr, int failures, TimestampTz at)
+{
+	AuthEvent  *ev;
+
+	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
+	if (lockout->head - lockout->tail >= AUTH_QUEUE_LEN)
+		lockout->dropped++;
+	else
+	{
+		ev = &lockout->events[lockout->head % AUTH_QUEUE_LEN];
+		ev->at = at;
+		namestrcpy(&ev->role, role);
+		strlcpy(ev->addr, addr, sizeof(ev->addr));
+		ev->kind = kind;
+		ev->failures = failures;
+		lockout->head++;
+	}
+	LWLockRelease(lockout->lock);
+}
+
+/*
+ * Write queued authentication events to the audit ledger, in the caller's
+ * transaction (SPI connected, running as finsec's owner).  Returns the
+ * queue position to acknowledge with finsec_auth_events_ack() once the
+ * transaction has committed.
+ */
+uint64
+finsec_auth_events_write(Oid actor)
+{
+	AuthEvent	batch[AUTH_DRAIN_BATCH];
+	uint64		tail,
+				dropped;
+	int			n,
+				i;
+
+	if (lockout == NULL)
+		return 0;
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	tail = lockout->tail;
+	n = (int) Min(lockout->head - tail, AUTH_DRAIN_BATCH);
+	for (i = 0; i < n; i++)
+		batch[i] = lockout->events[(tail + i) % AUTH_QUEUE_LEN];
+	dropped = lockout->dropped;
+	LWLockRelease(lockout->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		AuthEvent  *ev = &batch[i];
+		const char *type;
+		char	   *desc;
+
+		switch (ev->kind)
+		{
+			case AUTH_EV_LOCK:
+				type = "auth.lock";
+				desc = psprintf("role locked after %d failed logins, the last from %s",
+								ev->failures, ev->addr);
+				break;
+			case AUTH_EV_LOCKED_LOGIN:
+				type = "auth.locked_login";
+				desc = psprintf("login of a locked role refused, from %s", ev->addr);
+				break;
+			case AUTH_EV_EXEMPT_FAILURE:
+				type = "auth.failure";
+				desc = psprintf("authentication failed from %s (role exempt from lockout)", ev->addr);
+				break;
+			default:
+				type = "auth.failure";
+				desc = psprintf("authentication failed from %s (failure %d of %d)",
+								ev->addr, ev->failures, finsec_max_auth_failures);
+				break;
+		}
+		(void) finsec_audit_event_at(actor, type, NameStr(ev->role), ev->addr, "login",
+									 false, desc, NULL, ev->at);
+	}
+	if (dropped > 0)
+		(void) finsec_audit_event_internal(actor, "auth.dropped", NULL, NULL, "login", false,
+										   psprintf("%llu authentication events were not recorded here because the queue was full; the server log has them",
+													(unsigned long long) dropped),
+										   NULL);
+	return (tail + n) | ((uint64) (dropped > 0) << 63);
+}
+
+/*
+ * Whether the sealer of dbname writes authentication events: the one named
+ * by finsec.auth_audit_database, or else the first database that has a
+ * sealer.
+ */
+bool
+finsec_auth_events_here(const char *dbname)
+{
+	char	   *raw;
+	List	   *names;
+
+	if (finsec_auth_audit_database && finsec_auth_audit_database[0])
+		return strcmp(finsec_auth_audit_database, dbname) == 0;
+	if (finsec_audit_seal_databases == NULL)
+		return false;
+	raw = pstrdup(finsec_audit_seal_databases);
+	if (!SplitIdentifierString(raw, ',', &names) || names == NIL)
+		return false;
+	return strcmp((char *) linitial(names), dbname) == 0;
+}
+
+/* After commit: forget what was written. */
+void
+finsec_auth_events_ack(uint64 position)
+{
+	bool		dropped_reported = (position >> 63) != 0;
+	uint64		upto = position & ~((uint64) 1 << 63);
+
+	if (lockout == NULL)
+		return;
+	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
+	if (upto > lockout->tail && upto <= lockout->head)
+		lockout->tail = upto;
+	if (dropped_reported)
+		lockout->dropped = 0;
+	LWLockRelease(lockout->lock);
 }
 
 static bool
@@ -274,9 +432,14 @@ finsec_client_auth(Port *port, int status)
 	if (is_exempt(role))
 	{
 		if (status != STATUS_OK)
+		{
 			ereport(LOG,
 					(errmsg("finsec: authentication failed for role \"%s\" from %s (exempt from lockout)",
 							role, addr)));
+			enqueue(AUTH_EV_EXEMPT_FAILURE, role, addr, 0, GetCurrentTimestamp());
+			if (finsec_auth_failure_delay_ms > 0)
+				pg_usleep((long) finsec_auth_failure_delay_ms * 1000L);
+		}
 		return;
 	}
 
@@ -320,15 +483,19 @@ finsec_client_auth(Port *port, int status)
 	}
 	LWLockRelease(lockout->lock);
 
-	if (status != STATUS_OK)
+	if (status != STATUS_OK && !(locked_until > now && !newly_locked))
 	{
 		ereport(LOG,
 				(errmsg("finsec: authentication failed for role \"%s\" from %s (failure %d of %d)",
 						role, addr, failures, finsec_max_auth_failures)));
+		enqueue(AUTH_EV_FAILURE, role, addr, failures, now);
 		if (newly_locked)
+		{
 			ereport(LOG,
 					(errmsg("finsec: role \"%s\" locked until %s after %d failed logins, last from %s",
 							role, timestamptz_to_str(locked_until), failures, addr)));
+			enqueue(AUTH_EV_LOCK, role, addr, failures, now);
+		}
 		if (finsec_auth_failure_delay_ms > 0)
 			pg_usleep((long) finsec_auth_failure_delay_ms * 1000L);
 	}
@@ -337,6 +504,9 @@ finsec_client_auth(Port *port, int status)
 	{
 		ereport(LOG,
 				(errmsg("finsec: refused login of locked role \"%s\" from %s", role, addr)));
+		enqueue(AUTH_EV_LOCKED_LOGIN, role, addr, failures, now);
+		if (finsec_auth_failure_delay_ms > 0)
+			pg_usleep((long) finsec_auth_failure_delay_ms * 1000L);
 		ereport(FATAL,
 				(errcode(ERRCODE_FINSEC_ROLE_LOCKED),
 				 errmsg("role \"%s\" is locked after repeated failed logins", role),

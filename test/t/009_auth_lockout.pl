@@ -18,6 +18,8 @@ finsec.max_auth_failures = 3
 finsec.auth_failure_delay = '300ms'
 finsec.lockout_duration = '4s'
 finsec.lockout_exempt_roles = 'breakglass'
+finsec.audit_seal_databases = 'postgres'
+finsec.audit_seal_interval = '200ms'
 });
 # Password authentication for the test roles; trust for the rest.
 my $hba = $node->data_dir . '/pg_hba.conf';
@@ -56,6 +58,30 @@ is($node->safe_psql('postgres', "SELECT failures, locked_until > now() FROM fins
 	'3|t', 'finsec.auth_state() shows the lock');
 like($node->safe_psql('postgres', "SELECT detail FROM finsec.status() WHERE component = 'login_lockout'"),
 	qr/locked now: alice/, 'finsec.status() names the locked role');
+
+# A3b: every failure, the lock and the refused login reach the audit
+# ledger (through the sealer worker), with role, address and real time.
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) FILTER (WHERE event_type = 'auth.failure') = 3
+	   AND count(*) FILTER (WHERE event_type = 'auth.lock') = 1
+	   AND count(*) FILTER (WHERE event_type = 'auth.locked_login') = 1
+	  FROM finsec.audit WHERE subject = 'alice'}),
+	'failures, the lock and the refused login are in the audit ledger');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT object || ' ' || action || ' ' || success, ',')
+	  FROM finsec.audit WHERE subject = 'alice' AND event_type LIKE 'auth.%'}),
+	'[local] login false', 'each names the client address and records failure');
+# Each failed attempt was delayed 300 ms before the next began, so the
+# attempts' own times are at least that far apart; times of recording (one
+# batch in the sealer) would be microseconds apart.
+is($node->safe_psql('postgres', q{
+	SELECT min(gap) >= interval '250 ms' FROM (
+		SELECT event_time - lag(event_time) OVER (ORDER BY event_time) AS gap
+		  FROM finsec.audit WHERE subject = 'alice' AND event_type = 'auth.failure') g}),
+	't', 'with the time of each attempt, not of the recording');
+ok($node->poll_query_until('postgres',
+		"SELECT rows_pending = 0 AND ok FROM finsec.audit_verify('finsec.audit')"),
+	'and they are sealed into the chain');
 
 # The lock survives a restart.
 $node->restart;
