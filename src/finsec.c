@@ -247,6 +247,15 @@ define_settings(void)
 							   PGC_SIGHUP, GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("finsec.password_expiry_warning",
+							"Warn at login when the password expires within this time.",
+							"The warning comes with the session's first statement (PostgreSQL "
+							"sends only errors during authentication). 0 turns it off.",
+							&finsec_password_expiry_warning_s,
+							14 * 24 * 3600, 0, 365 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	DefineCustomStringVariable("finsec.auth_audit_database",
 							   "The database whose audit ledger records authentication events.",
 							   "Failed logins, locks and refused locked logins are queued in shared "

@@ -33,7 +33,10 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "catalog/pg_authid.h"
+#include "parser/analyze.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -54,6 +57,11 @@ int			finsec_auth_failure_window_s = 15 * 60;
 int			finsec_auth_failure_delay_ms = 1000;
 char	   *finsec_lockout_exempt_roles = NULL;
 char	   *finsec_auth_audit_database = NULL;
+int			finsec_password_expiry_warning_s = 14 * 24 * 3600;
+
+/* Set at a successful login whose password expires soon; said once. */
+static TimestampTz pending_expiry = 0;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
 typedef struct LockoutKey
 {
@@ -427,7 +435,28 @@ finsec_client_auth(Port *port, int status)
 	if (prev_client_auth_hook)
 		prev_client_auth_hook(port, status);
 
-	if (finsec_max_auth_failures == 0 || lockout == NULL || role == NULL || role[0] == '\0')
+	if (role == NULL || role[0] == '\0')
+		return;
+
+	/* A password about to expire: remember to say so (see expiry_notice). */
+	if (status == STATUS_OK && finsec_password_expiry_warning_s > 0)
+	{
+		HeapTuple	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(role));
+
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+			Datum		d = SysCacheGetAttr(AUTHNAME, tup, Anum_pg_authid_rolvaliduntil, &isnull);
+
+			if (!isnull &&
+				DatumGetTimestampTz(d) - GetCurrentTimestamp() <
+				(TimestampTz) finsec_password_expiry_warning_s * USECS_PER_SEC)
+				pending_expiry = DatumGetTimestampTz(d);
+			ReleaseSysCache(tup);
+		}
+	}
+
+	if (finsec_max_auth_failures == 0 || lockout == NULL)
 		return;
 	if (is_exempt(role))
 	{
@@ -592,9 +621,32 @@ finsec_auth_state(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * During authentication PostgreSQL sends the client nothing but errors, so
+ * the expiry warning waits for the session's first statement.
+ */
+static void
+expiry_notice(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	if (pending_expiry != 0)
+	{
+		TimestampTz until = pending_expiry;
+
+		pending_expiry = 0;
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("your password expires at %s", timestamptz_to_str(until)),
+				 errhint("Change it with ALTER ROLE CURRENT_USER PASSWORD '...' before then (finsec.password_expiry_warning).")));
+	}
+}
+
 void
 finsec_lockout_init(void)
 {
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = expiry_notice;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = lockout_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -9,6 +9,7 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(time);
 use FinsecTest;
 
@@ -25,7 +26,7 @@ finsec.audit_seal_interval = '200ms'
 my $hba = $node->data_dir . '/pg_hba.conf';
 my $old = slurp_file($hba);
 open my $fh, '>', $hba or die $!;
-print $fh "local all alice,breakglass,ghost scram-sha-256\n", $old;
+print $fh "local all alice,breakglass,ghost,carol,dave scram-sha-256\n", $old;
 close $fh;
 $node->start;
 
@@ -34,6 +35,9 @@ $node->safe_psql('postgres', qq{
 	CREATE EXTENSION finsec;
 	CREATE ROLE alice LOGIN PASSWORD '$good';
 	CREATE ROLE breakglass LOGIN PASSWORD '$good';
+	CREATE ROLE carol LOGIN PASSWORD '$good' VALID UNTIL 'now' ;
+	ALTER ROLE carol VALID UNTIL '@{[ scalar(gmtime(time + 2 * 86400)) ]} UTC';
+	CREATE ROLE dave LOGIN PASSWORD '$good';
 	CREATE ROLE admin LOGIN IN ROLE finsec_admin;
 });
 
@@ -120,6 +124,31 @@ $node->connect_ok(cs('breakglass', $good), 'the exempt role is not locked');
 $node->connect_fails(cs('ghost', 'x'), "ghost failure $_") for 1 .. 3;
 $node->connect_fails(cs('ghost', 'x'), 'a non-existent role reads as locked too',
 	expected_stderr => qr/role "ghost" is locked after repeated failed logins/);
+
+# A password about to expire is announced at the first statement, once.
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT 1; SELECT 2', connstr => cs('carol', $good));
+is($out, "1\n2", 'carol logs in and works');
+my @warnings = $err =~ /WARNING:  your password expires at/g;
+is(scalar(@warnings), 1, 'and is told once that her password expires soon');
+unlike(join('', $node->psql('postgres', 'SELECT 1', connstr => cs('alice', $good))),
+	qr/expires at/, 'a password far from expiry gets no warning');
+
+# Exact under concurrency: 8 simultaneous failed logins against a limit of
+# 3 count exactly 3 failures and 1 lock; the other 5 are refused as locked.
+my @h;
+for (1 .. 8)
+{
+	my ($o, $e) = ('', '');
+	push @h, IPC::Run::start([ 'psql', '-X', '-w', '-d', cs('dave', 'wrong'), '-c', 'SELECT 1' ],
+		'>', \$o, '2>', \$e);
+}
+$_->finish for @h;
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) FILTER (WHERE event_type = 'auth.failure') = 3
+	   AND count(*) FILTER (WHERE event_type = 'auth.lock') = 1
+	   AND count(*) FILTER (WHERE event_type = 'auth.locked_login') = 5
+	  FROM finsec.audit WHERE subject = 'dave'}),
+	'8 concurrent failures: exactly 3 counted, 1 lock, 5 refused as locked');
 
 $node->stop;
 done_testing();
