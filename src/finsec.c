@@ -238,6 +238,15 @@ define_settings(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("finsec.lockout_by_address",
+							 "Count failures and lock per role and client address.",
+							 "On: guessing from one address locks the role only from that "
+							 "address. Off: the role is locked from everywhere.",
+							 &finsec_lockout_by_address,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomStringVariable("finsec.lockout_exempt_roles",
 							   "Roles never locked out (a break-glass role, say).",
 							   "Comma-separated role names. Their failed logins are still logged "

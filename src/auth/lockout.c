@@ -49,13 +49,14 @@
 #define LOCKOUT_SLOTS		4096
 #define LOCKOUT_FILE		"finsec_auth_locks"
 #define LOCKOUT_FILE_TMP	"finsec_auth_locks.tmp"
-#define LOCKOUT_FILE_MAGIC	0x46534c31	/* "FSL1" */
+#define LOCKOUT_FILE_MAGIC	0x46534c32	/* "FSL2" */
 
 int			finsec_max_auth_failures = 5;
 int			finsec_lockout_duration_s = 30 * 60;
 int			finsec_auth_failure_window_s = 15 * 60;
 int			finsec_auth_failure_delay_ms = 1000;
 char	   *finsec_lockout_exempt_roles = NULL;
+bool		finsec_lockout_by_address = false;
 char	   *finsec_auth_audit_database = NULL;
 int			finsec_password_expiry_warning_s = 14 * 24 * 3600;
 
@@ -66,6 +67,7 @@ static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 typedef struct LockoutKey
 {
 	NameData	role;
+	char		addr[64];		/* client address, or "" unless by address */
 } LockoutKey;
 
 typedef struct LockoutEntry
@@ -381,7 +383,7 @@ is_exempt(const char *role)
 
 /* Find or make the entry of a role; evicts an unlocked entry when full. */
 static LockoutEntry *
-entry_for(const char *role)
+entry_for(const char *role, const char *addr)
 {
 	LockoutKey	key;
 	LockoutEntry *e;
@@ -389,6 +391,8 @@ entry_for(const char *role)
 
 	memset(&key, 0, sizeof(key));
 	namestrcpy(&key.role, role);
+	if (finsec_lockout_by_address)
+		strlcpy(key.addr, addr, sizeof(key.addr));
 	e = hash_search(lockout_hash, &key, HASH_ENTER_NULL, &found);
 	if (e == NULL)
 	{
@@ -474,7 +478,7 @@ finsec_client_auth(Port *port, int status)
 
 	now = GetCurrentTimestamp();
 	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
-	e = entry_for(role);
+	e = entry_for(role, addr);
 	if (e != NULL)
 	{
 		if (e->locked_until != 0 && e->locked_until <= now)
@@ -558,16 +562,26 @@ finsec_unlock_role(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 
 	finsec_require_preload("finsec.unlock_role()");
-	memset(&key, 0, sizeof(key));
-	namestrcpy(&key.role, role);
 
+	/* Every entry of the role: one, or one per client address. */
 	LWLockAcquire(lockout->lock, LW_EXCLUSIVE);
-	e = hash_search(lockout_hash, &key, HASH_FIND, NULL);
-	if (e != NULL)
 	{
-		was_locked = e->locked_until > GetCurrentTimestamp();
-		hash_search(lockout_hash, &key, HASH_REMOVE, NULL);
-		save_locks();
+		HASH_SEQ_STATUS seq;
+		TimestampTz now = GetCurrentTimestamp();
+		bool		removed = false;
+
+		hash_seq_init(&seq, lockout_hash);
+		while ((e = hash_seq_search(&seq)) != NULL)
+		{
+			if (strcmp(NameStr(e->key.role), role) != 0)
+				continue;
+			was_locked |= e->locked_until > now;
+			key = e->key;
+			hash_search(lockout_hash, &key, HASH_REMOVE, NULL);
+			removed = true;
+		}
+		if (removed)
+			save_locks();
 	}
 	LWLockRelease(lockout->lock);
 

@@ -47,6 +47,7 @@ extern int	finsec_lockout_duration_s;
 extern int	finsec_auth_failure_window_s;
 extern int	finsec_auth_failure_delay_ms;
 extern char *finsec_lockout_exempt_roles;
+extern bool finsec_lockout_by_address;
 extern void finsec_lockout_init(void);
 extern uint64 finsec_auth_events_write(Oid actor);
 extern void finsec_auth_events_ack(uint64 position);
