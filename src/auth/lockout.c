@@ -95,7 +95,8 @@ typedef enum AuthEventKind
 	AUTH_EV_FAILURE,
 	AUTH_EV_LOCK,
 	AUTH_EV_LOCKED_LOGIN,
-	AUTH_EV_EXEMPT_FAILURE
+	AUTH_EV_EXEMPT_FAILURE,
+	AUTH_EV_EXEMPT_LOGIN
 } AuthEventKind;
 
 typedef struct AuthEvent
@@ -308,6 +309,10 @@ finsec_auth_events_write(Oid actor)
 				type = "auth.failure";
 				desc = psprintf("authentication failed from %s (role exempt from lockout)", ev->addr);
 				break;
+			case AUTH_EV_EXEMPT_LOGIN:
+				type = "auth.exempt_login";
+				desc = psprintf("login of a role exempt from lockout, from %s", ev->addr);
+				break;
 			default:
 				type = "auth.failure";
 				desc = psprintf("authentication failed from %s (failure %d of %d)",
@@ -315,7 +320,7 @@ finsec_auth_events_write(Oid actor)
 				break;
 		}
 		(void) finsec_audit_event_at(actor, type, NameStr(ev->role), ev->addr, "login",
-									 false, desc, NULL, ev->at);
+									 ev->kind == AUTH_EV_EXEMPT_LOGIN, desc, NULL, ev->at);
 	}
 	if (dropped > 0)
 		(void) finsec_audit_event_internal(actor, "auth.dropped", NULL, NULL, "login", false,
@@ -464,7 +469,14 @@ finsec_client_auth(Port *port, int status)
 		return;
 	if (is_exempt(role))
 	{
-		if (status != STATUS_OK)
+		/* A break-glass login is always on record. */
+		if (status == STATUS_OK)
+		{
+			ereport(LOG,
+					(errmsg("finsec: login of exempt role \"%s\" from %s", role, addr)));
+			enqueue(AUTH_EV_EXEMPT_LOGIN, role, addr, 0, GetCurrentTimestamp());
+		}
+		else
 		{
 			ereport(LOG,
 					(errmsg("finsec: authentication failed for role \"%s\" from %s (exempt from lockout)",

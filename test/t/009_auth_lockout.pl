@@ -119,6 +119,11 @@ $node->connect_fails(cs('breakglass', 'wrong'), "break-glass failure $_",
 	log_like => [ qr/authentication failed for role "breakglass" from \[local\] \(exempt from lockout\)/ ])
   for 1 .. 4;
 $node->connect_ok(cs('breakglass', $good), 'the exempt role is not locked');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) FILTER (WHERE event_type = 'auth.exempt_login' AND success) = 1
+	   AND count(*) FILTER (WHERE event_type = 'auth.failure' AND NOT success) = 4
+	  FROM finsec.audit WHERE subject = 'breakglass'}),
+	'its failures and its successful login are in the audit ledger');
 
 # A role that does not exist is locked like any other: no way to tell.
 $node->connect_fails(cs('ghost', 'x'), "ghost failure $_") for 1 .. 3;
