@@ -4,6 +4,7 @@
 #                                      a started PostgreSQL::Test::Cluster,
 #                                      with finsec preloaded unless preload => 0,
 #                                      and audit sealers for the named databases
+#   prepend_hba($node, @lines)         put lines at the top of pg_hba.conf
 #   catalog_listing($node, $db)        a sorted, OID-free description of
 #                                      every object of the finsec extension
 #                                      (definitions, ACLs, comments, dump
@@ -17,7 +18,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(finsec_node catalog_listing);
+our @EXPORT = qw(finsec_node catalog_listing prepend_hba);
 
 sub finsec_node
 {
@@ -32,6 +33,19 @@ sub finsec_node
 	  if $opts{sealer};
 	$node->start unless $opts{no_start};
 	return $node;
+}
+
+# Put lines at the top of pg_hba.conf (first match wins), e.g. password
+# authentication for test roles ahead of the framework's trust lines.
+sub prepend_hba
+{
+	my ($node, @lines) = @_;
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $old = slurp_file($hba);
+	open my $fh, '>', $hba or die "could not write $hba: $!";
+	print $fh map({ "$_\n" } @lines), $old;
+	close $fh;
+	return;
 }
 
 # Everything that makes two installs of finsec the same: each member object

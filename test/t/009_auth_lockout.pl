@@ -23,11 +23,7 @@ finsec.audit_seal_databases = 'postgres'
 finsec.audit_seal_interval = '200ms'
 });
 # Password authentication for the test roles; trust for the rest.
-my $hba = $node->data_dir . '/pg_hba.conf';
-my $old = slurp_file($hba);
-open my $fh, '>', $hba or die $!;
-print $fh "local all alice,breakglass,ghost,carol,dave scram-sha-256\n", $old;
-close $fh;
+prepend_hba($node, "local all alice,breakglass,ghost,carol,dave scram-sha-256");
 $node->start;
 
 my $good = 'Gx7#mQ2v!Lp9';

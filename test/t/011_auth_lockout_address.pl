@@ -14,11 +14,7 @@ finsec.max_auth_failures = 2
 finsec.auth_failure_delay = 0
 finsec.lockout_by_address = on
 });
-my $hba = $node->data_dir . '/pg_hba.conf';
-my $old = slurp_file($hba);
-open my $fh, '>', $hba or die $!;
-print $fh "local all alice scram-sha-256\nhost all alice 127.0.0.1/32 scram-sha-256\n", $old;
-close $fh;
+prepend_hba($node, "local all alice scram-sha-256", "host all alice 127.0.0.1/32 scram-sha-256");
 $node->start;
 
 my $good = 'Gx7#mQ2v!Lp9';
