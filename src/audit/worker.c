@@ -28,6 +28,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
@@ -58,14 +59,45 @@ seal_round(const char *dbname)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		/* Authentication events first, so that this round seals them too. */
+		/*
+		 * Authentication events first, so that this round seals them too,
+		 * in a subtransaction: if they cannot be written (the ledger is at
+		 * finsec.audit_capacity_limit, say), they wait in the queue and the
+		 * log has them, but sealing still goes on.
+		 */
 		if (drain)
 		{
-			FinsecOwnerContext ctx;
+			MemoryContext oldcxt = CurrentMemoryContext;
+			ResourceOwner oldowner = CurrentResourceOwner;
 
-			finsec_begin_owner(&ctx);
-			written = finsec_auth_events_write(ctx.caller);
-			finsec_end_owner(&ctx);
+			BeginInternalSubTransaction(NULL);
+			PG_TRY();
+			{
+				FinsecOwnerContext ctx;
+
+				finsec_begin_owner(&ctx);
+				written = finsec_auth_events_write(ctx.caller);
+				finsec_end_owner(&ctx);
+				ReleaseCurrentSubTransaction();
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(oldcxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+				written = 0;
+				ereport(WARNING,
+						(errmsg("finsec: authentication events not written to the audit ledger: %s",
+								edata->message),
+						 errdetail("They stay queued, and the server log has them; sealing continues.")));
+				FreeErrorData(edata);
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
 		}
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");

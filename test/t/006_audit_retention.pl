@@ -99,7 +99,11 @@ is($node->safe_psql('postgres', "SELECT first_failure FROM finsec.audit_verify('
 
 # --- capacity -------------------------------------------------------------
 $node->safe_psql('postgres', 'CREATE DATABASE cap');
-$node->safe_psql('cap', 'CREATE EXTENSION finsec');
+$node->safe_psql('cap', q{
+	CREATE EXTENSION finsec;
+	CREATE TABLE payments (id int, amount numeric);
+	SELECT finsec.protect_table('payments');
+});
 $node->append_conf('postgresql.conf', "finsec.audit_capacity_warning = '1MB'\nfinsec.audit_capacity_limit = '3MB'");
 $node->reload;
 $node->poll_query_until('cap', "SELECT current_setting('finsec.audit_capacity_limit') = '3MB'");
@@ -127,6 +131,23 @@ is($node->safe_psql('cap', 'SELECT count(*) FROM finsec.audit'), $before,
 	'and the whole operation rolled back: nothing happened unaudited');
 is($node->safe_psql('cap', "SELECT to_regclass('business_op') IS NULL"), 't',
 	'including the business change it was part of');
+
+# With the ledger full, the sealer cannot write authentication events, but
+# it still seals protected tables: the events wait, the log has them.
+$node->append_conf('postgresql.conf', q{
+finsec.audit_seal_databases = 'cap'
+finsec.audit_seal_interval = '200ms'
+finsec.auth_failure_delay = 0
+});
+prepend_hba($node, 'local all mallory scram-sha-256');
+$node->restart;
+$node->safe_psql('cap', q{SET client_min_messages = warning; CREATE ROLE mallory LOGIN PASSWORD 'Gx7#mQ2v!Lp9'});
+$node->connect_fails($node->connstr('cap') . ' user=mallory password=wrong', 'a failed login while the ledger is full');
+$node->safe_psql('cap', 'INSERT INTO payments VALUES (1, 10)');
+ok($node->poll_query_until('cap', "SELECT ok AND rows_pending = 0 AND rows_checked = 1 FROM finsec.audit_verify('payments')"),
+	'the protected table is still sealed');
+ok($node->wait_for_log(qr/authentication events not written to the audit ledger: the finsec audit ledger is full/),
+	'and the unwritten authentication events are reported');
 
 $node->stop;
 done_testing();
