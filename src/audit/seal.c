@@ -126,16 +126,6 @@ block_hash(const char *algorithm, const unsigned char *prev, int64 block_no,
 	pfree(s.data);
 }
 
-static bytea *
-make_bytea(const void *data, int len)
-{
-	bytea	   *b = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
-
 static bool
 get_hash(HeapTuple tup, TupleDesc desc, int col, unsigned char *out)
 {
@@ -254,7 +244,7 @@ finsec_create_chain_with(Oid relid, Oid actor, const char *alg)
 	values[1] = UUIDPGetDatum(&id);
 	values[2] = CStringGetTextDatum(alg);
 	values[3] = CStringGetTextDatum(sysid);
-	values[4] = PointerGetDatum(make_bytea(genesis, FINSEC_HASH_LEN));
+	values[4] = PointerGetDatum(finsec_bytea(genesis, FINSEC_HASH_LEN));
 	values[5] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false)));
 
 	ret = SPI_execute_with_args(
@@ -385,10 +375,10 @@ close_block(SealState *st, uint64 end)
 	values[2] = FullTransactionIdGetDatum(FullTransactionIdFromU64(st->start));
 	values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(end));
 	values[4] = Int64GetDatum(st->count);
-	values[5] = PointerGetDatum(make_bytea(st->list.data, st->list.len));
-	values[6] = PointerGetDatum(make_bytea(digest, FINSEC_HASH_LEN));
-	values[7] = PointerGetDatum(make_bytea(c->head, FINSEC_HASH_LEN));
-	values[8] = PointerGetDatum(make_bytea(hash, FINSEC_HASH_LEN));
+	values[5] = PointerGetDatum(finsec_bytea(st->list.data, st->list.len));
+	values[6] = PointerGetDatum(finsec_bytea(digest, FINSEC_HASH_LEN));
+	values[7] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
+	values[8] = PointerGetDatum(finsec_bytea(hash, FINSEC_HASH_LEN));
 	ret = SPI_execute_with_args(
 		"INSERT INTO finsec.ledger_block (relid, block_no, start_txid, end_txid, "
 		" row_count, row_hashes, rows_digest, prev_hash, block_hash, sealed_at) "
@@ -468,7 +458,7 @@ seal_chain(Chain *c, SealState *st)
 	values[1] = Int64GetDatum(c->blocks);
 	values[2] = Int64GetDatum(c->sealed_rows);
 	values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(c->end_txid));
-	values[4] = PointerGetDatum(make_bytea(c->head, FINSEC_HASH_LEN));
+	values[4] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
 	ret = SPI_execute_with_args(
 		"UPDATE finsec.ledger_chain SET blocks = $2, sealed_rows = $3, end_txid = $4, "
 		" head_hash = $5, sealed_at = pg_catalog.clock_timestamp() WHERE relid = $1",
@@ -1091,5 +1081,5 @@ finsec_row_hash_sql(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	ReleaseTupleDesc(desc);
-	PG_RETURN_BYTEA_P(make_bytea(out, FINSEC_HASH_LEN));
+	PG_RETURN_BYTEA_P(finsec_bytea(out, FINSEC_HASH_LEN));
 }

@@ -56,16 +56,6 @@ pbkdf2(const char *password, const unsigned char *salt, unsigned char *out)
 				 errmsg("could not hash a password for the reuse history")));
 }
 
-static bytea *
-to_bytea(const unsigned char *data, int len)
-{
-	bytea	   *b = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
-
 /*
  * Check the clear-text password of "username" against its history and, if
  * it is new, record it.  Called from check_password_hook.
@@ -160,8 +150,8 @@ finsec_password_history_check(const char *username, const char *password)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("could not generate a random salt")));
 	pbkdf2(password, salt, hash);
-	args[2] = PointerGetDatum(to_bytea(salt, HISTORY_SALT_LEN));
-	args[3] = PointerGetDatum(to_bytea(hash, HISTORY_HASH_LEN));
+	args[2] = PointerGetDatum(finsec_bytea(salt, HISTORY_SALT_LEN));
+	args[3] = PointerGetDatum(finsec_bytea(hash, HISTORY_HASH_LEN));
 	explicit_bzero(hash, sizeof(hash));
 	ret = SPI_execute_with_args("INSERT INTO finsec.password_history (rolname, salt, hash) "
 								"VALUES ($1, $3, $4)", 4, argtypes, args, NULL, false, 0);

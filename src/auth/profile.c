@@ -184,12 +184,9 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	for (i = 0; i < ntok; i++)
 	{
 		unsigned char h[PROFILE_HASH_LEN];
-		bytea	   *b = palloc(VARHDRSZ + PROFILE_HASH_LEN);
 
 		token_hash(salt, tokens[i].text, strlen(tokens[i].text), h);
-		SET_VARSIZE(b, VARHDRSZ + PROFILE_HASH_LEN);
-		memcpy(VARDATA(b), h, PROFILE_HASH_LEN);
-		hashes[i] = PointerGetDatum(b);
+		hashes[i] = PointerGetDatum(finsec_bytea(h, PROFILE_HASH_LEN));
 		lengths[i] = Int16GetDatum((int16) strlen(tokens[i].text));
 	}
 	explicit_bzero(tokens, sizeof(tokens));
@@ -205,11 +202,8 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	if (ntok > 0)
 	{
 		Oid			itypes[4] = {NAMEOID, BYTEAOID, INT2ARRAYOID, BYTEAARRAYOID};
-		bytea	   *s = palloc(VARHDRSZ + PROFILE_SALT_LEN);
 
-		SET_VARSIZE(s, VARHDRSZ + PROFILE_SALT_LEN);
-		memcpy(VARDATA(s), salt, PROFILE_SALT_LEN);
-		args[1] = PointerGetDatum(s);
+		args[1] = PointerGetDatum(finsec_bytea(salt, PROFILE_SALT_LEN));
 		args[2] = PointerGetDatum(construct_array(lengths, ntok, INT2OID, 2, true, TYPALIGN_SHORT));
 		args[3] = PointerGetDatum(construct_array(hashes, ntok, BYTEAOID, -1, false, TYPALIGN_INT));
 		ret = SPI_execute_with_args("INSERT INTO finsec.role_profile "

@@ -68,3 +68,14 @@ finsec_hash_available(FinsecHashAlgorithm alg)
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
+
+/* A bytea holding a copy of len bytes of data (hashes, salts, row lists). */
+bytea *
+finsec_bytea(const void *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}

@@ -47,5 +47,6 @@ struct evp_md_st;
 extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
 extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
 extern bool finsec_hash_available(FinsecHashAlgorithm alg);
+extern bytea *finsec_bytea(const void *data, size_t len);
 
 #endif							/* FINSEC_H */
