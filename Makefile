@@ -8,20 +8,8 @@
 EXTENSION  = finsec
 MODULE_big = finsec
 
-OBJS = \
-	src/finsec.o \
-	src/common/crypto.o \
-	src/common/preload.o \
-	src/audit/encoding.o \
-	src/audit/ledger.o \
-	src/audit/protect.o \
-	src/audit/seal.o \
-	src/audit/utility.o \
-	src/audit/worker.o \
-	src/auth/history.o \
-	src/auth/lockout.o \
-	src/auth/password.o \
-	src/auth/profile.o
+# Every C file under src/ is part of the library, one folder per capability.
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 DATA = $(sort $(wildcard migrations/finsec--*.sql))
 

@@ -8,7 +8,11 @@ set -euo pipefail
 
 FINSEC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+# FINSEC_PGROOT=/some/dir runs everything against a private, relocated copy
+# of the server installation instead of the system one, so that several
+# checkouts can build, install and test at the same time on one machine.
+FINSEC_PGROOT=${FINSEC_PGROOT:-}
+PG_BINDIR=$FINSEC_PGROOT/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BINDIR:$PATH"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -30,8 +34,23 @@ ensure_deps() {
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	fi
+	[ -z "$FINSEC_PGROOT" ] || make_private_root
 	export PG_CONFIG=$PG_BINDIR/pg_config
 	[ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
+}
+
+# PostgreSQL finds its share and library directories relative to its own
+# binaries, so a copy of the installation under another root is a complete,
+# independent server that "make install DESTDIR" would fill.
+make_private_root() {
+	local r=$FINSEC_PGROOT d
+	[ -x "$r/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ] && return 0
+	say "making a private server installation under $r"
+	for d in usr/lib/postgresql/$PG_MAJOR usr/share/postgresql/$PG_MAJOR usr/include/postgresql; do
+		mkdir -p "$r/$(dirname "$d")"
+		cp -a "/$d" "$r/$(dirname "$d")/"
+	done
+	chmod 755 "$r"
 }
 
 # Build with every warning an error, and install into the server.
