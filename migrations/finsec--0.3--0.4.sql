@@ -197,7 +197,7 @@ BEGIN
 	IF r.state = 'expired' OR (r.state = 'pending' AND r.expires_at <= now()) THEN
 		RAISE EXCEPTION 'change request % has expired', request_id
 			USING ERRCODE = 'S9R02',
-				  DETAIL = format('It expired at %s without approval.', r.expires_at),
+				  DETAIL = 'It was not approved within finsec.approval_timeout of being requested.',
 				  HINT = 'File the request again.';
 	END IF;
 	IF r.state <> 'pending' THEN

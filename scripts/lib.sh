@@ -15,6 +15,9 @@ FINSEC_PGROOT=${FINSEC_PGROOT:-}
 PG_BINDIR=$FINSEC_PGROOT/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BINDIR:$PATH"
 
+# The master key of test and demo clusters (public; for throwaway clusters only).
+FINSEC_TEST_MASTER_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -82,8 +85,16 @@ start_cluster() {
 		echo "unix_socket_directories = '$WORKDIR'"
 		echo "port = $port"
 		echo "fsync = off"
-		[ "$preload" = preload ] && echo "shared_preload_libraries = 'finsec'"
+		if [ "$preload" = preload ]; then
+			echo "shared_preload_libraries = 'finsec'"
+			echo "finsec.master_key_file = '$dir.master.key'"
+		fi
 	} >>"$dir/postgresql.conf"
+	# A fixed, published master key: test clusters are throwaway, and fixed
+	# check values keep expected outputs stable.  Never use it elsewhere.
+	echo "$FINSEC_TEST_MASTER_KEY" >"$dir.master.key"
+	chown postgres "$dir.master.key"
+	chmod 600 "$dir.master.key"
 	as_pg pg_ctl -D "$dir" -l "$WORKDIR/$name.log" -w start >/dev/null
 	export PGHOST=$WORKDIR PGPORT=$port PGUSER=postgres
 }

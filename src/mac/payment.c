@@ -52,8 +52,10 @@ append_field(StringInfo buf, const char *what, const char *value, size_t len)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is longer than %d bytes", what, PAYMENT_FIELD_MAX)));
+	/* Returns its input, not NUL-terminated, when no conversion is needed. */
 	utf8 = pg_server_to_any(value, (int) len, PG_UTF8);
-	len = strlen(utf8);
+	if (utf8 != value)
+		len = strlen(utf8);
 	prefix[0] = (unsigned char) (len >> 24);
 	prefix[1] = (unsigned char) (len >> 16);
 	prefix[2] = (unsigned char) (len >> 8);

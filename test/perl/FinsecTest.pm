@@ -20,6 +20,9 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(finsec_node catalog_listing prepend_hba);
 
+# The master key of test clusters (public; for throwaway clusters only).
+our $test_master_key = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+
 sub finsec_node
 {
 	my ($name, %opts) = @_;
@@ -28,6 +31,18 @@ sub finsec_node
 	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf',
 		"shared_preload_libraries = 'finsec'") if $preload;
+	# The keyring's master key: a fixed test key unless master_key => undef
+	# (no key) or another 64-hex-digit key is given.
+	my $mk = exists $opts{master_key} ? $opts{master_key} : $test_master_key;
+	if ($preload && defined $mk)
+	{
+		my $file = $node->basedir . '/finsec_master.key';
+		open my $fh, '>', $file or die "could not write $file: $!";
+		print $fh "$mk\n";
+		close $fh;
+		chmod 0600, $file;
+		$node->append_conf('postgresql.conf', "finsec.master_key_file = '$file'");
+	}
 	$node->append_conf('postgresql.conf',
 		"finsec.audit_seal_databases = '$opts{sealer}'\nfinsec.audit_seal_interval = '200ms'")
 	  if $opts{sealer};
