@@ -466,19 +466,44 @@ looks_like_password_statement(const char *sql)
 	return role && password;
 }
 
+/*
+ * Does this statement text import key material into the keyring?  Key
+ * bytes passed as a literal to finsec.key_import would otherwise reach the
+ * log (docs/keyring.md advises binding them as a parameter instead).
+ */
+static bool
+looks_like_key_statement(const char *sql)
+{
+	const char *p;
+
+	if (sql == NULL)
+		return false;
+	for (p = sql; *p; p++)
+		if (pg_strncasecmp(p, "key_import", 10) == 0)
+			return true;
+	return false;
+}
+
 static void
 finsec_emit_log(ErrorData *edata)
 {
-	if (in_password_statement || looks_like_password_statement(debug_query_string))
+	bool		password = in_password_statement || looks_like_password_statement(debug_query_string);
+	bool		key = looks_like_key_statement(debug_query_string);
+
+	if (password || key)
 	{
 		edata->hide_stmt = true;
 		/* log_statement and duration lines carry the statement as the message */
 		if (edata->message &&
 			(strncmp(edata->message, "statement: ", 11) == 0 ||
 			 strncmp(edata->message, "duration: ", 10) == 0 ||
-			 strncmp(edata->message, "execute ", 8) == 0) &&
-			looks_like_password_statement(edata->message))
-			edata->message = pstrdup("statement: <role statement with a password, hidden by finsec>");
+			 strncmp(edata->message, "execute ", 8) == 0))
+		{
+			if (looks_like_password_statement(edata->message))
+				edata->message = pstrdup("statement: <role statement with a password, hidden by finsec>");
+			else if (looks_like_key_statement(edata->message))
+				edata->message = pstrdup("statement: <finsec.key_import statement with key material, hidden by finsec>");
+		}
 	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);

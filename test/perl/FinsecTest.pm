@@ -4,6 +4,7 @@
 #                                      a started PostgreSQL::Test::Cluster,
 #                                      with finsec preloaded unless preload => 0,
 #                                      and audit sealers for the named databases
+#   add_master_key($node, $hex, $file) a keyring master key file, configured
 #   prepend_hba($node, @lines)         put lines at the top of pg_hba.conf
 #   catalog_listing($node, $db)        a sorted, OID-free description of
 #                                      every object of the finsec extension
@@ -18,7 +19,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(finsec_node catalog_listing prepend_hba);
+our @EXPORT = qw(finsec_node catalog_listing prepend_hba add_master_key);
 
 # The master key of test clusters (public; for throwaway clusters only).
 our $test_master_key = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
@@ -34,20 +35,28 @@ sub finsec_node
 	# The keyring's master key: a fixed test key unless master_key => undef
 	# (no key) or another 64-hex-digit key is given.
 	my $mk = exists $opts{master_key} ? $opts{master_key} : $test_master_key;
-	if ($preload && defined $mk)
-	{
-		my $file = $node->basedir . '/finsec_master.key';
-		open my $fh, '>', $file or die "could not write $file: $!";
-		print $fh "$mk\n";
-		close $fh;
-		chmod 0600, $file;
-		$node->append_conf('postgresql.conf', "finsec.master_key_file = '$file'");
-	}
+	add_master_key($node, $mk) if $preload && defined $mk;
 	$node->append_conf('postgresql.conf',
 		"finsec.audit_seal_databases = '$opts{sealer}'\nfinsec.audit_seal_interval = '200ms'")
 	  if $opts{sealer};
 	$node->start unless $opts{no_start};
 	return $node;
+}
+
+# Write a master key file for the node's keyring and point
+# finsec.master_key_file at it (the fixed test key by default).
+sub add_master_key
+{
+	my ($node, $key, $name) = @_;
+	$key //= $test_master_key;
+	$name //= 'finsec_master.key';
+	my $file = $node->basedir . "/$name";
+	open my $fh, '>', $file or die "could not write $file: $!";
+	print $fh "$key\n";
+	close $fh;
+	chmod 0600, $file;
+	$node->append_conf('postgresql.conf', "finsec.master_key_file = '$file'");
+	return $file;
 }
 
 # Put lines at the top of pg_hba.conf (first match wins), e.g. password

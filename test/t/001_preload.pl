@@ -41,6 +41,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM finsec.audit'), '0',
 # Now preload it, with a sealer in both databases.
 $node->safe_psql('postgres', 'CREATE DATABASE second');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'finsec'");
+add_master_key($node);
 $node->append_conf('postgresql.conf', "finsec.audit_seal_databases = 'postgres, second'");
 $node->restart;
 is($node->safe_psql('postgres', 'SELECT finsec.preloaded()'), 't',

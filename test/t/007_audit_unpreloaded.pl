@@ -9,7 +9,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
 
-my $node = finsec_node('unpreloaded');
+# No master key: its setting would be reported when the library loads
+# without the preload, and this test wants clean output.
+my $node = finsec_node('unpreloaded', master_key => undef);
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION finsec;
 	CREATE ROLE owner LOGIN;
