@@ -22,6 +22,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -290,6 +291,8 @@ define_settings(void)
 								   PGC_POSTMASTER,
 								   GUC_LIST_INPUT,
 								   finsec_check_seal_databases, NULL, NULL);
+
+	finsec_guard_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
