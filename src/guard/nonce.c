@@ -270,7 +270,7 @@ report(NonceVerdict verdict, const NonceArgs *a, int64 diff_us)
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_NONCE_STALE),
 					 errmsg("message timestamp is older than the replay window"),
-					 errdetail("The timestamp is " INT64_FORMAT " s old; the window is " INT64_FORMAT " s (finsec.nonce_window).",
+					 errdetail("The timestamp is " INT64_FORMAT " s old; the window is " INT64_FORMAT " s.",
 							   diff_us / USECS_PER_SEC, a->window_us / USECS_PER_SEC),
 					 errhint("The sender must send a new message with a fresh timestamp and nonce.")));
 			break;

@@ -521,8 +521,8 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
 				 errmsg("refunds of an order in %s would exceed the amount paid", g.orders),
-				 errdetail("The refunds recorded in \"%s\" for one order may not total more than its paid amount.",
-						   relname),
+				 errdetail("The refunds recorded in %s for one order may not total more than its paid amount.",
+						   g.refunds),
 				 errdetail_log("Refunds would total %s, paid %s.",
 							   finsec_amount_out(total), finsec_amount_out(paid))));
 
@@ -715,10 +715,15 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 	paid_states = states_arg(fcinfo, 5, "paid_states", true);
 	cancelled_states = states_arg(fcinfo, 6, "cancelled_states", false);
 	foreach(lc, cancelled_states)
-		if (list_member(paid_states, lfirst(lc)))
-			ereport(ERROR,
+	{
+		ListCell   *lp;
+
+		foreach(lp, paid_states)
+			if (strcmp(lfirst(lp), lfirst(lc)) == 0)
+				ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
+						 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
+	}
 
 	rel = open_guardable(relid, "order guard");
 	(void) check_column(rel, "status", status, InvalidOid, true);
