@@ -271,7 +271,8 @@ report(NonceVerdict verdict, const NonceArgs *a, int64 diff_us)
 					(errcode(ERRCODE_FINSEC_NONCE_STALE),
 					 errmsg("message timestamp is older than the replay window"),
 					 errdetail("The timestamp is " INT64_FORMAT " s old; the window is " INT64_FORMAT " s.",
-							   diff_us / USECS_PER_SEC, a->window_us / USECS_PER_SEC),
+							   (diff_us + USECS_PER_SEC / 2) / USECS_PER_SEC,
+							   a->window_us / USECS_PER_SEC),
 					 errhint("The sender must send a new message with a fresh timestamp and nonce.")));
 			break;
 		case NONCE_FUTURE:
@@ -279,7 +280,8 @@ report(NonceVerdict verdict, const NonceArgs *a, int64 diff_us)
 					(errcode(ERRCODE_FINSEC_NONCE_FUTURE),
 					 errmsg("message timestamp is ahead of the server clock by more than the allowed skew"),
 					 errdetail("The timestamp is " INT64_FORMAT " s ahead; finsec.nonce_max_skew allows %d s.",
-							   diff_us / USECS_PER_SEC, finsec_nonce_max_skew_s),
+							   (diff_us + USECS_PER_SEC / 2) / USECS_PER_SEC,
+							   finsec_nonce_max_skew_s),
 					 errhint("Check the sender's clock, or raise finsec.nonce_max_skew.")));
 			break;
 	}
