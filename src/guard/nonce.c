@@ -206,15 +206,18 @@ consume(const NonceArgs *a, int64 *diff_us)
 	{
 		Oid			types[3] = {TEXTOID, BYTEAOID, TIMESTAMPTZOID};
 		Oid			dtypes[1] = {TIDOID};
+		SPIPlanPtr	ins,
+					del;
 
-		insert_plan = SPI_prepare("INSERT INTO finsec.nonce (scope, nonce, ts) "
-								  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING ctid",
-								  3, types);
-		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
-			elog(ERROR, "could not prepare nonce insert: %s", SPI_result_code_string(SPI_result));
-		delete_plan = SPI_prepare("DELETE FROM finsec.nonce WHERE ctid = $1", 1, dtypes);
-		if (delete_plan == NULL || SPI_keepplan(delete_plan) != 0)
-			elog(ERROR, "could not prepare nonce delete: %s", SPI_result_code_string(SPI_result));
+		/* Both or neither are kept, so that neither is ever used unset. */
+		ins = SPI_prepare("INSERT INTO finsec.nonce (scope, nonce, ts) "
+						  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING ctid",
+						  3, types);
+		del = SPI_prepare("DELETE FROM finsec.nonce WHERE ctid = $1", 1, dtypes);
+		if (ins == NULL || del == NULL || SPI_keepplan(ins) != 0 || SPI_keepplan(del) != 0)
+			elog(ERROR, "could not prepare nonce statements: %s", SPI_result_code_string(SPI_result));
+		delete_plan = del;
+		insert_plan = ins;
 	}
 
 	/*
