@@ -26,6 +26,8 @@
 #include "finsec_mac.h"
 #include "keyring/keyring_internal.h"
 
+#include "finsec_guard.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -376,6 +378,8 @@ define_settings(void)
 								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
 								   NULL, NULL, NULL);
 	}
+
+	finsec_guard_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");

@@ -1,0 +1,985 @@
+/*-------------------------------------------------------------------------
+ *
+ * order.c
+ *	  Duplicate-payment, cancellation and refund guards on an application's
+ *	  own order and refund tables (M3).
+ *
+ * finsec.enable_order_guard() installs finsec.order_guard_trigger() as a
+ * BEFORE INSERT OR UPDATE row trigger.  Its configuration travels in the
+ * trigger's arguments (cloned to partitions, kept by pg_dump) and is also
+ * recorded in finsec.order_guard for the DBA:
+ *
+ *	 args[0]  status column
+ *	 args[1]  paid amount column, or ""
+ *	 args[2]  refunded amount column, or ""
+ *	 args[3]  payment reference column, or ""
+ *	 args[4]  number N of paid states
+ *	 args[5 .. 5+N-1]  paid states; the remaining args: cancelled states
+ *
+ * The trigger sees the latest committed version of the row as OLD (an
+ * UPDATE waits for a concurrent updater and, under READ COMMITTED,
+ * re-evaluates against its result), so the state machine holds under
+ * concurrency without locks of its own.
+ *
+ * finsec.enable_refund_guard() guards a separate refund table: each refund
+ * row locks its order row, and the sum of the order's refunds, read with a
+ * fresh snapshot as PostgreSQL's foreign-key checks do, may not exceed the
+ * order's paid amount, at every isolation level.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "finsec_guard.h"
+#include "../audit/ledger_internal.h"
+
+#define ORDER_TRIGGER_NAME	"finsec_order_guard"
+#define REFUND_TRIGGER_NAME	"finsec_refund_guard"
+
+typedef enum OrderKind
+{
+	ORDER_OPEN,
+	ORDER_PAID,
+	ORDER_CANCELLED
+} OrderKind;
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+static int
+column_number(TupleDesc desc, const char *name, const char *relname)
+{
+	int			attno = SPI_fnumber(desc, name);
+
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of guarded table \"%s\" does not exist", name, relname),
+				 errhint("A guarded column was renamed or dropped; disable the guard and enable it again with the new name.")));
+	return attno;
+}
+
+static bool
+in_list(const char *value, char **list, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(value, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Text form of a status value; blank-padded char(n) compares unpadded. */
+static char *
+status_text(HeapTuple tup, TupleDesc desc, int attno)
+{
+	char	   *s = SPI_getvalue(tup, desc, attno);
+	int			len;
+
+	if (s == NULL)
+		return NULL;
+	if (SPI_gettypeid(desc, attno) == BPCHAROID)
+	{
+		len = strlen(s);
+		while (len > 0 && s[len - 1] == ' ')
+			s[--len] = '\0';
+	}
+	return s;
+}
+
+static bool
+amount_of(HeapTuple tup, TupleDesc desc, int attno, Datum *out)
+{
+	bool		isnull;
+
+	*out = SPI_getbinval(tup, desc, attno, &isnull);
+	return !isnull;
+}
+
+/* The root of a partition tree, or the relation itself. */
+static Oid
+root_relid(Relation rel)
+{
+	if (rel->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+
+		return llast_oid(ancestors);
+	}
+	return RelationGetRelid(rel);
+}
+
+/* ---- the order trigger ---------------------------------------------------- */
+
+typedef struct OrderGuard
+{
+	int			status;			/* attribute numbers in this relation */
+	int			paid;			/* 0: not guarded */
+	int			refunded;
+	int			payref;
+	char	  **paid_states;
+	int			npaid;
+	char	  **cancelled_states;
+	int			ncancelled;
+} OrderGuard;
+
+static void
+order_guard_from_args(Trigger *trig, TupleDesc desc, const char *relname, OrderGuard *g)
+{
+	char	  **args = trig->tgargs;
+
+	if (trig->tgnargs < 5)
+		elog(ERROR, "finsec order guard trigger on \"%s\" has %d arguments", relname, trig->tgnargs);
+	g->status = column_number(desc, args[0], relname);
+	g->paid = args[1][0] ? column_number(desc, args[1], relname) : 0;
+	g->refunded = args[2][0] ? column_number(desc, args[2], relname) : 0;
+	g->payref = args[3][0] ? column_number(desc, args[3], relname) : 0;
+	g->npaid = pg_strtoint32(args[4]);
+	if (g->npaid < 1 || 5 + g->npaid > trig->tgnargs)
+		elog(ERROR, "finsec order guard trigger on \"%s\" has malformed arguments", relname);
+	g->paid_states = args + 5;
+	g->cancelled_states = args + 5 + g->npaid;
+	g->ncancelled = trig->tgnargs - 5 - g->npaid;
+}
+
+static OrderKind
+order_kind(OrderGuard *g, HeapTuple tup, TupleDesc desc, char **status)
+{
+	*status = status_text(tup, desc, g->status);
+	if (*status == NULL)
+		return ORDER_OPEN;
+	if (in_list(*status, g->paid_states, g->npaid))
+		return ORDER_PAID;
+	if (in_list(*status, g->cancelled_states, g->ncancelled))
+		return ORDER_CANCELLED;
+	return ORDER_OPEN;
+}
+
+/* Text of a column, for comparing payment references of any type. */
+static bool
+same_value(HeapTuple a, HeapTuple b, TupleDesc desc, int attno)
+{
+	char	   *x = SPI_getvalue(a, desc, attno);
+	char	   *y = SPI_getvalue(b, desc, attno);
+
+	if (x == NULL || y == NULL)
+		return x == NULL && y == NULL;
+	return strcmp(x, y) == 0;
+}
+
+static void
+check_order(Relation rel, OrderGuard *g, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *relname = RelationGetRelationName(rel);
+	char	   *old_status = NULL;
+	char	   *new_status;
+	OrderKind	oldk = ORDER_OPEN;
+	OrderKind	newk;
+	Datum		paid = 0,
+				refunded = 0,
+				old_paid = 0,
+				old_refunded = 0;
+	bool		has_paid = false,
+				has_refunded = false,
+				had_paid = false,
+				had_refunded = false;
+
+	newk = order_kind(g, newtup, desc, &new_status);
+	if (oldtup)
+		oldk = order_kind(g, oldtup, desc, &old_status);
+	if (g->paid)
+	{
+		has_paid = amount_of(newtup, desc, g->paid, &paid);
+		if (oldtup)
+			had_paid = amount_of(oldtup, desc, g->paid, &old_paid);
+	}
+	if (g->refunded)
+	{
+		has_refunded = amount_of(newtup, desc, g->refunded, &refunded);
+		if (oldtup)
+			had_refunded = amount_of(oldtup, desc, g->refunded, &old_refunded);
+	}
+
+	/* Transitions out of a paid state. */
+	if (oldk == ORDER_PAID && newk == ORDER_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_PAID_CANCEL),
+				 errmsg("a paid order in \"%s\" cannot be cancelled", relname),
+				 errdetail("Cancellation is refused once payment has completed; status \"%s\" cannot become \"%s\".",
+						   old_status, new_status),
+				 errhint("Refund the order instead.")));
+	if (oldk == ORDER_PAID && newk == ORDER_OPEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_ALREADY_PAID),
+				 errmsg("order in \"%s\" is already paid", relname),
+				 errdetail("A paid order cannot return to an unpaid state; status \"%s\" cannot become \"%s\".",
+						   old_status, new_status ? new_status : "NULL")));
+	if (oldk == ORDER_PAID && newk == ORDER_PAID)
+	{
+		if (g->paid && (has_paid != had_paid ||
+						(has_paid && finsec_amount_cmp(paid, old_paid) != 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_ORDER_ALREADY_PAID),
+					 errmsg("order in \"%s\" is already paid", relname),
+					 errdetail("The paid amount of a paid order cannot change."),
+					 errdetail_log("Paid amount %s would become %s.",
+								   had_paid ? finsec_amount_out(old_paid) : "NULL",
+								   has_paid ? finsec_amount_out(paid) : "NULL")));
+		if (g->payref && !same_value(oldtup, newtup, desc, g->payref))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_ORDER_ALREADY_PAID),
+					 errmsg("order in \"%s\" is already paid", relname),
+					 errdetail("A second payment of a paid order is refused: its payment reference cannot change."),
+					 errhint("Refund the second payment to the payer.")));
+	}
+	if (oldtup && oldk == ORDER_CANCELLED && newk == ORDER_PAID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_STATE),
+				 errmsg("a cancelled order in \"%s\" cannot be paid", relname),
+				 errdetail("Status \"%s\" cannot become \"%s\".", old_status, new_status),
+				 errhint("Create a new order, or refund a payment that arrived after cancellation.")));
+
+	/* Amounts of the new row. */
+	if (newk == ORDER_PAID && g->paid && !has_paid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_STATE),
+				 errmsg("a paid order in \"%s\" must record its paid amount", relname),
+				 errdetail("Column \"%s\" is null while status is \"%s\".",
+						   NameStr(TupleDescAttr(desc, g->paid - 1)->attname), new_status)));
+	if (has_paid && finsec_amount_cmp(paid, finsec_amount_zero()) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_STATE),
+				 errmsg("the paid amount of an order in \"%s\" cannot be negative", relname)));
+	if (has_refunded)
+	{
+		Datum		limit = (newk == ORDER_PAID && has_paid) ? paid : finsec_amount_zero();
+
+		if (finsec_amount_cmp(refunded, finsec_amount_zero()) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_ORDER_STATE),
+					 errmsg("the refunded amount of an order in \"%s\" cannot be negative", relname)));
+		if (had_refunded && finsec_amount_cmp(refunded, old_refunded) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_ORDER_STATE),
+					 errmsg("the refunded amount of an order in \"%s\" cannot decrease", relname),
+					 errdetail("A refund, once recorded, is not taken back."),
+					 errdetail_log("Refunded amount %s would become %s.",
+								   finsec_amount_out(old_refunded), finsec_amount_out(refunded))));
+		if (finsec_amount_cmp(refunded, limit) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
+					 errmsg("refunds of an order in \"%s\" would exceed the amount paid", relname),
+					 newk == ORDER_PAID
+					 ? errdetail("The refunded amount may not exceed the paid amount.")
+					 : errdetail("An order that is not paid has nothing to refund."),
+					 errdetail_log("Refunded %s, paid %s.",
+								   finsec_amount_out(refunded), finsec_amount_out(limit))));
+	}
+}
+
+PG_FUNCTION_INFO_V1(finsec_order_guard_trigger);
+
+Datum
+finsec_order_guard_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	OrderGuard	g;
+	HeapTuple	result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "finsec.order_guard_trigger() must be a BEFORE row trigger");
+
+	order_guard_from_args(td->tg_trigger, RelationGetDescr(td->tg_relation),
+						  RelationGetRelationName(td->tg_relation), &g);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		check_order(td->tg_relation, &g, NULL, td->tg_trigtuple);
+		result = td->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		check_order(td->tg_relation, &g, td->tg_trigtuple, td->tg_newtuple);
+		result = td->tg_newtuple;
+	}
+	else
+		elog(ERROR, "finsec.order_guard_trigger() fires on INSERT and UPDATE only");
+	return PointerGetDatum(result);
+}
+
+/* ---- the refund trigger --------------------------------------------------- */
+
+typedef struct RefundGuard
+{
+	char	   *orders;			/* quoted, qualified */
+	char	   *refunds;		/* quoted, qualified root */
+	char	   *order_key;
+	char	   *order_ref;
+	char	   *amount;
+	char	   *status;
+	char	   *paid;
+	ArrayType  *paid_states;
+} RefundGuard;
+
+static void
+load_refund_guard(Oid refunds, RefundGuard *g)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(refunds)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	ret = SPI_execute_with_args("SELECT r.orders::pg_catalog.oid, r.order_key, r.order_ref_column, "
+								"r.amount_column, o.status_column, o.paid_amount_column, o.paid_states "
+								"FROM finsec.refund_guard r JOIN finsec.order_guard o ON o.relid = r.orders "
+								"WHERE r.relid = $1",
+								1, types, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "refund guard lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has a finsec refund guard trigger but no refund guard configuration",
+						get_rel_name(refunds)),
+				 errhint("Run finsec.enable_refund_guard() for it, or drop trigger " REFUND_TRIGGER_NAME ".")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	g->orders = finsec_quoted_relname(DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull)));
+	g->refunds = finsec_quoted_relname(refunds);
+	g->order_key = SPI_getvalue(tup, desc, 2);
+	g->order_ref = SPI_getvalue(tup, desc, 3);
+	g->amount = SPI_getvalue(tup, desc, 4);
+	g->status = SPI_getvalue(tup, desc, 5);
+	g->paid = SPI_getvalue(tup, desc, 6);
+	g->paid_states = DatumGetArrayTypePCopy(SPI_getbinval(tup, desc, 7, &isnull));
+}
+
+/*
+ * Lock the order row and return the order's paid amount (false: the order
+ * is not in a paid state).  Refunds of one order queue on this lock.
+ */
+static bool
+lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
+{
+	Oid			types[2] = {keytype, TEXTARRAYOID};
+	Datum		values[2] = {key, PointerGetDatum(g->paid_states)};
+	char	   *sql;
+	int			ret;
+	bool		isnull;
+	bool		is_paid;
+
+	sql = psprintf("SELECT %s::pg_catalog.text = ANY ($2), %s FROM %s WHERE %s = $1 FOR UPDATE",
+				   quote_identifier(g->status), quote_identifier(g->paid), g->orders,
+				   quote_identifier(g->order_key));
+	/* The latest snapshot, as RI checks use: the lock makes it the truth. */
+	ret = SPI_execute_snapshot(SPI_prepare(sql, 2, types), values, NULL,
+							   GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "refund guard order lock failed: %s", SPI_result_code_string(ret));
+	*found = SPI_processed > 0;
+	if (!*found)
+		return false;
+	is_paid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		is_paid = false;
+	*paid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		return false;
+	*paid = datumCopy(*paid, false, -1);
+	return is_paid;
+}
+
+static Datum
+refund_total(RefundGuard *g, Oid keytype, Datum key)
+{
+	Oid			types[1] = {keytype};
+	Datum		values[1] = {key};
+	char	   *sql;
+	int			ret;
+	bool		isnull;
+
+	sql = psprintf("SELECT COALESCE(pg_catalog.sum(%s), 0)::" FINSEC_AMOUNT_TYPENAME
+				   " FROM %s WHERE %s = $1",
+				   quote_identifier(g->amount), g->refunds, quote_identifier(g->order_ref));
+	ret = SPI_execute_snapshot(SPI_prepare(sql, 1, types), values, NULL,
+							   GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "refund guard sum failed: %s", SPI_result_code_string(ret));
+	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+					 false, -1);
+}
+
+PG_FUNCTION_INFO_V1(finsec_refund_guard_trigger);
+
+Datum
+finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	const char *relname;
+	HeapTuple	newtup;
+	HeapTuple	oldtup = NULL;
+	RefundGuard g;
+	FinsecOwnerContext ctx;
+	int			refatt,
+				amtatt;
+	Oid			keytype;
+	Datum		key,
+				amount,
+				paid = 0,
+				total;
+	bool		isnull,
+				found,
+				is_paid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "finsec.refund_guard_trigger() must be a BEFORE row trigger");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	relname = RelationGetRelationName(rel);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		newtup = td->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		oldtup = td->tg_trigtuple;
+		newtup = td->tg_newtuple;
+	}
+	else
+		elog(ERROR, "finsec.refund_guard_trigger() fires on INSERT and UPDATE only");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* As finsec's owner: the sum must count rows the caller may not see. */
+	finsec_begin_owner(&ctx);
+	load_refund_guard(root_relid(rel), &g);
+
+	refatt = column_number(desc, g.order_ref, relname);
+	amtatt = column_number(desc, g.amount, relname);
+	keytype = SPI_gettypeid(desc, refatt);
+	key = SPI_getbinval(newtup, desc, refatt, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_STATE),
+				 errmsg("a refund in \"%s\" must name its order", relname),
+				 errdetail("Column \"%s\" is null.", g.order_ref)));
+	if (!amount_of(newtup, desc, amtatt, &amount) ||
+		finsec_amount_cmp(amount, finsec_amount_zero()) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ORDER_STATE),
+				 errmsg("a refund in \"%s\" must have a positive amount", relname)));
+
+	is_paid = lock_order(&g, keytype, key, &paid, &found);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("a refund in \"%s\" names an order that does not exist in %s", relname, g.orders)));
+	if (!is_paid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
+				 errmsg("refunds of an order in %s would exceed the amount paid", g.orders),
+				 errdetail("An order that is not paid has nothing to refund.")));
+
+	total = refund_total(&g, keytype, key);
+	if (oldtup)
+	{
+		Datum		oldkey = SPI_getbinval(oldtup, desc, refatt, &isnull);
+		Datum		oldamount;
+
+		/* The row's old amount is in the sum if it belonged to this order. */
+		if (!isnull && datumIsEqual(oldkey, key, get_typbyval(keytype), get_typlen(keytype)) &&
+			amount_of(oldtup, desc, amtatt, &oldamount))
+			total = finsec_amount_sub(total, oldamount);
+	}
+	total = finsec_amount_add(total, amount);
+	if (finsec_amount_cmp(total, paid) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
+				 errmsg("refunds of an order in %s would exceed the amount paid", g.orders),
+				 errdetail("The refunds recorded in %s for one order may not total more than its paid amount.",
+						   g.refunds),
+				 errdetail_log("Refunds would total %s, paid %s.",
+							   finsec_amount_out(total), finsec_amount_out(paid))));
+
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	return PointerGetDatum(newtup);
+}
+
+/* ---- enable and disable -------------------------------------------------- */
+
+static Relation
+open_guardable(Oid relid, const char *what)
+{
+	Relation	rel = table_open(relid, ShareRowExclusiveLock);
+	Oid			nsp = RelationGetNamespace(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot guard \"%s\": it is not a table", RelationGetRelationName(rel))));
+	if (rel->rd_rel->relispartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot guard \"%s\": it is a partition", RelationGetRelationName(rel)),
+				 errhint("Enable the %s on the partitioned table; it covers every partition.", what)));
+	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot guard \"%s\": it belongs to the system or to finsec",
+						RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to guard \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Enabling a guard creates a trigger on the table."),
+				 errhint("The table's owner grants TRIGGER on it, or enables the guard as a member of finsec_admin.")));
+	return rel;
+}
+
+/* Attribute number of a named column, checked against a type (InvalidOid: any). */
+static AttrNumber
+check_column(Relation rel, const char *param, const char *name, Oid want, bool status)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (OidIsValid(want) && getBaseType(att->atttypid) != want)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s column \"%s\" of \"%s\" has type %s, not %s", param, name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid),
+							format_type_be(want))));
+		if (status)
+		{
+			Oid			t = getBaseType(att->atttypid);
+
+			if (t != TEXTOID && t != VARCHAROID && t != BPCHAROID && t != NAMEOID &&
+				!type_is_enum(t))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("status column \"%s\" of \"%s\" has type %s", name,
+								RelationGetRelationName(rel), format_type_be(att->atttypid)),
+						 errhint("The status column must be text, varchar, char or an enum.")));
+		}
+		return att->attnum;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("%s column \"%s\" does not exist in \"%s\"", param, name,
+					RelationGetRelationName(rel))));
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int n, const char *param, bool required)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", param)));
+		return NULL;
+	}
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", param)));
+	return s;
+}
+
+/* Elements of a text[] argument; refuses NULL elements and empty strings. */
+static List *
+states_arg(FunctionCallInfo fcinfo, int n, const char *param, bool nonempty)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				i;
+	List	   *out = NIL;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", param)));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		char	   *s;
+
+		if (nulls[i] || *(s = TextDatumGetCString(elems[i])) == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain null or empty values", param)));
+		out = lappend(out, s);
+	}
+	if (nonempty && out == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must name at least one status", param)));
+	return out;
+}
+
+static void
+exec_args(const char *sql, int nargs, Oid *types, Datum *values)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "guard step failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
+static bool
+guard_exists(const char *table, Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	exec_args(psprintf("SELECT 1 FROM finsec.%s WHERE relid = $1::pg_catalog.regclass", table),
+			  1, types, values);
+	return SPI_processed > 0;
+}
+
+PG_FUNCTION_INFO_V1(finsec_enable_order_guard);
+
+/*
+ * finsec.enable_order_guard(orders regclass, status text, paid_amount text,
+ *		refunded_amount text, payment_ref text, paid_states text[],
+ *		cancelled_states text[]) returns void
+ */
+Datum
+finsec_enable_order_guard(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Relation	rel;
+	char	   *status,
+			   *paid,
+			   *refunded,
+			   *payref,
+			   *qname;
+	List	   *paid_states,
+			   *cancelled_states;
+	ListCell   *lc;
+	StringInfoData trig;
+	FinsecOwnerContext ctx;
+	Oid			types[8] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+
+	finsec_require_preload("finsec.enable_order_guard()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("orders table must not be null")));
+	relid = PG_GETARG_OID(0);
+	status = text_arg(fcinfo, 1, "status", true);
+	paid = text_arg(fcinfo, 2, "paid_amount", false);
+	refunded = text_arg(fcinfo, 3, "refunded_amount", false);
+	payref = text_arg(fcinfo, 4, "payment_ref", false);
+	paid_states = states_arg(fcinfo, 5, "paid_states", true);
+	cancelled_states = states_arg(fcinfo, 6, "cancelled_states", false);
+	foreach(lc, cancelled_states)
+	{
+		ListCell   *lp;
+
+		foreach(lp, paid_states)
+			if (strcmp(lfirst(lp), lfirst(lc)) == 0)
+				ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
+	}
+
+	rel = open_guardable(relid, "order guard");
+	(void) check_column(rel, "status", status, InvalidOid, true);
+	if (paid)
+		(void) check_column(rel, "paid_amount", paid, FINSEC_AMOUNT_TYPEOID, false);
+	if (refunded)
+		(void) check_column(rel, "refunded_amount", refunded, FINSEC_AMOUNT_TYPEOID, false);
+	if (refunded && !paid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("refunded_amount needs paid_amount"),
+				 errdetail("Refunds are checked against the paid amount.")));
+	if (payref)
+		(void) check_column(rel, "payment_ref", payref, InvalidOid, false);
+	table_close(rel, NoLock);
+
+	qname = finsec_quoted_relname(relid);
+	initStringInfo(&trig);
+	appendStringInfo(&trig, "CREATE TRIGGER " ORDER_TRIGGER_NAME " BEFORE INSERT OR UPDATE ON %s "
+					 "FOR EACH ROW EXECUTE FUNCTION finsec.order_guard_trigger(%s, %s, %s, %s, '%d'",
+					 qname, quote_literal_cstr(status), quote_literal_cstr(paid ? paid : ""),
+					 quote_literal_cstr(refunded ? refunded : ""),
+					 quote_literal_cstr(payref ? payref : ""), list_length(paid_states));
+	foreach(lc, paid_states)
+		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
+	foreach(lc, cancelled_states)
+		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
+	appendStringInfoChar(&trig, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	if (guard_exists("order_guard", relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table %s already has an order guard", qname),
+				 errhint("Run finsec.disable_order_guard() first to change its configuration.")));
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = paid ? CStringGetTextDatum(paid) : (nulls[2] = 'n', 0);
+	values[3] = refunded ? CStringGetTextDatum(refunded) : (nulls[3] = 'n', 0);
+	values[4] = payref ? CStringGetTextDatum(payref) : (nulls[4] = 'n', 0);
+	values[5] = PG_GETARG_DATUM(5);
+	values[6] = PG_GETARG_DATUM(6);
+	values[7] = CStringGetTextDatum(GetUserNameFromId(ctx.caller, false));
+	if (SPI_execute_with_args("INSERT INTO finsec.order_guard (relid, status_column, paid_amount_column, "
+							  "refunded_amount_column, payment_ref_column, paid_states, cancelled_states, "
+							  "enabled_by) VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6, $7, $8::pg_catalog.name)",
+							  8, types, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the order guard");
+	exec_args(trig.data, 0, NULL, NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	finsec_audit_event("guard.enable", qname, "enable_order_guard", true,
+					   psprintf("order guard enabled on status column \"%s\"%s", status,
+								paid ? psprintf(", paid amount \"%s\"", paid) : ""),
+					   NULL);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(finsec_enable_refund_guard);
+
+/*
+ * finsec.enable_refund_guard(refunds regclass, orders regclass,
+ *		order_ref text, amount text, order_key text) returns void
+ */
+Datum
+finsec_enable_refund_guard(PG_FUNCTION_ARGS)
+{
+	Oid			relid,
+				orders;
+	Relation	rel,
+				orel;
+	char	   *order_ref,
+			   *amount,
+			   *order_key,
+			   *qname,
+			   *qorders;
+	AttrNumber	refatt,
+				keyatt;
+	Oid			reftype,
+				keytype;
+	FinsecOwnerContext ctx;
+	Oid			types[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+
+	finsec_require_preload("finsec.enable_refund_guard()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("refunds and orders tables must not be null")));
+	relid = PG_GETARG_OID(0);
+	orders = PG_GETARG_OID(1);
+	order_ref = text_arg(fcinfo, 2, "order_ref", true);
+	amount = text_arg(fcinfo, 3, "amount", true);
+	order_key = text_arg(fcinfo, 4, "order_key", false);
+	if (relid == orders)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the refund table must not be the orders table"),
+				 errhint("For refunds recorded in the order row, use refunded_amount of finsec.enable_order_guard().")));
+
+	rel = open_guardable(relid, "refund guard");
+	orel = open_guardable(orders, "order guard");
+	refatt = check_column(rel, "order_ref", order_ref, InvalidOid, false);
+	(void) check_column(rel, "amount", amount, FINSEC_AMOUNT_TYPEOID, false);
+	if (order_key == NULL)
+	{
+		Oid			pk = RelationGetPrimaryKeyIndex(orel);
+		Relation	idx;
+
+		if (!OidIsValid(pk))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("orders table \"%s\" has no primary key", RelationGetRelationName(orel)),
+					 errhint("Name its key column with order_key.")));
+		idx = index_open(pk, AccessShareLock);
+		if (idx->rd_index->indnkeyatts != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("the primary key of \"%s\" has more than one column",
+							RelationGetRelationName(orel)),
+					 errhint("Name a unique key column with order_key.")));
+		order_key = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(orel),
+												  idx->rd_index->indkey.values[0] - 1)->attname));
+		index_close(idx, AccessShareLock);
+	}
+	keyatt = check_column(orel, "order_key", order_key, InvalidOid, false);
+	reftype = TupleDescAttr(RelationGetDescr(rel), refatt - 1)->atttypid;
+	keytype = TupleDescAttr(RelationGetDescr(orel), keyatt - 1)->atttypid;
+	if (reftype != keytype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("order_ref column \"%s\" has type %s, but order key \"%s\" has type %s",
+						order_ref, format_type_be(reftype), order_key, format_type_be(keytype))));
+	table_close(orel, NoLock);
+	table_close(rel, NoLock);
+
+	qname = finsec_quoted_relname(relid);
+	qorders = finsec_quoted_relname(orders);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	if (!guard_exists("order_guard", orders))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("orders table %s has no order guard", qorders),
+				 errhint("Run finsec.enable_order_guard() on it first; the refund guard uses its paid amount and states.")));
+	{
+		Oid			t[1] = {OIDOID};
+		Datum		v[1] = {ObjectIdGetDatum(orders)};
+
+		exec_args("SELECT 1 FROM finsec.order_guard WHERE relid = $1::pg_catalog.regclass "
+				  "AND paid_amount_column IS NOT NULL", 1, t, v);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the order guard of %s names no paid_amount column", qorders),
+					 errhint("Enable the order guard again with paid_amount.")));
+	}
+	if (guard_exists("refund_guard", relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table %s already has a refund guard", qname),
+				 errhint("Run finsec.disable_refund_guard() first to change its configuration.")));
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(orders);
+	values[2] = CStringGetTextDatum(order_ref);
+	values[3] = CStringGetTextDatum(amount);
+	values[4] = CStringGetTextDatum(order_key);
+	values[5] = CStringGetTextDatum(GetUserNameFromId(ctx.caller, false));
+	exec_args("INSERT INTO finsec.refund_guard (relid, orders, order_ref_column, amount_column, "
+			  "order_key, enabled_by) VALUES ($1::pg_catalog.regclass, $2::pg_catalog.regclass, "
+			  "$3, $4, $5, $6::pg_catalog.name)", 6, types, values);
+	exec_args(psprintf("CREATE TRIGGER " REFUND_TRIGGER_NAME " BEFORE INSERT OR UPDATE ON %s "
+					   "FOR EACH ROW EXECUTE FUNCTION finsec.refund_guard_trigger()", qname),
+			  0, NULL, NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	finsec_audit_event("guard.enable", qname, "enable_refund_guard", true,
+					   psprintf("refund guard enabled: refunds per order of %s at most its paid amount",
+								qorders),
+					   NULL);
+	PG_RETURN_VOID();
+}
+
+static void
+disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
+			  const char *action)
+{
+	Oid			relid;
+	Relation	rel;
+	char	   *qname;
+	FinsecOwnerContext ctx;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+
+	finsec_require_preload(psprintf("finsec.%s()", action));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("table must not be null")));
+	relid = PG_GETARG_OID(0);
+	rel = table_open(relid, ShareRowExclusiveLock);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change the guard of \"%s\"",
+						RelationGetRelationName(rel))));
+	table_close(rel, NoLock);
+	qname = finsec_quoted_relname(relid);
+	values[0] = ObjectIdGetDatum(relid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	if (strcmp(table, "order_guard") == 0)
+	{
+		exec_args("SELECT 1 FROM finsec.refund_guard WHERE orders = $1::pg_catalog.regclass",
+				  1, types, values);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("a refund guard depends on the order guard of %s", qname),
+					 errhint("Run finsec.disable_refund_guard() on the refund table first.")));
+	}
+	exec_args(psprintf("DELETE FROM finsec.%s WHERE relid = $1::pg_catalog.regclass", table),
+			  1, types, values);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s has no %s", qname,
+						strcmp(table, "order_guard") == 0 ? "order guard" : "refund guard")));
+	exec_args(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trigger, qname), 0, NULL, NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	finsec_audit_event("guard.disable", qname, action, true,
+					   strcmp(table, "order_guard") == 0 ? "order guard disabled" : "refund guard disabled",
+					   NULL);
+}
+
+PG_FUNCTION_INFO_V1(finsec_disable_order_guard);
+
+Datum
+finsec_disable_order_guard(PG_FUNCTION_ARGS)
+{
+	disable_guard(fcinfo, "order_guard", ORDER_TRIGGER_NAME, "disable_order_guard");
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(finsec_disable_refund_guard);
+
+Datum
+finsec_disable_refund_guard(PG_FUNCTION_ARGS)
+{
+	disable_guard(fcinfo, "refund_guard", REFUND_TRIGGER_NAME, "disable_refund_guard");
+	PG_RETURN_VOID();
+}
