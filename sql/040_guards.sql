@@ -4,14 +4,14 @@
 -- SQLSTATE of class S9G, shown with \set VERBOSITY sqlstate where the code
 -- is the point.
 --
-CREATE ROLE regress_app LOGIN IN ROLE finsec_app;
+CREATE ROLE regress_guard_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_admin LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_outsider LOGIN;
 
 -- ---- M2: replay guard ---------------------------------------------------
 
 -- A nonce is accepted once per scope; the replay is refused with S9G01.
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 SELECT finsec.consume_nonce('merchant-1', 'n-0001', now());
 SELECT finsec.consume_nonce('merchant-1', 'n-0001', now());
 -- The same nonce in another scope is a different message.
@@ -75,7 +75,7 @@ RESET ROLE;
 
 -- Expiry: a nonce whose timestamp leaves the window is forgotten, because
 -- replaying it is refused as stale anyway.  Ten nonces 1 s from expiry...
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 SELECT count(*) FILTER (WHERE finsec.try_consume_nonce('expiry', 'e-' || i,
 	   clock_timestamp() - interval '299 s')) AS accepted
   FROM generate_series(1, 10) i;
@@ -85,7 +85,7 @@ SELECT pg_sleep(1.5);
 -- ordinary calls delete up to 4 expired rows each, so the table cannot grow
 -- beyond about one window of traffic without a scheduled job.
 SELECT count(*) AS kept_before FROM finsec.nonce WHERE scope = 'expiry';
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 \set VERBOSITY sqlstate
 SELECT finsec.consume_nonce('expiry', 'e-1', clock_timestamp() - interval '300 s');
 \set VERBOSITY default
@@ -93,7 +93,7 @@ SELECT finsec.consume_nonce('expiry', 'fresh-' || i, now()) FROM generate_series
 RESET ROLE;
 SELECT count(*) AS expired_left FROM finsec.nonce WHERE scope = 'expiry' AND convert_from(nonce, 'UTF8') LIKE 'e-%';
 -- The forgotten nonce is a new message again if it comes with a fresh time.
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 SELECT finsec.try_consume_nonce('expiry', 'e-1', now()) AS accepted_again;
 RESET ROLE;
 -- finsec.nonce_purge() does the same in bulk; nothing is left to expire.
@@ -112,10 +112,10 @@ CREATE TABLE shop_orders (
 	payment_id	text,
 	note		text
 );
-GRANT SELECT, INSERT, UPDATE ON shop_orders TO regress_app;
+GRANT SELECT, INSERT, UPDATE ON shop_orders TO regress_guard_app;
 
 -- Only finsec_admin enables guards, and only with TRIGGER on the table.
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 SELECT finsec.enable_order_guard('shop_orders');
 RESET ROLE;
 SET ROLE regress_admin;
@@ -151,7 +151,7 @@ RESET ROLE;
 SELECT db_user, event_type, object, action, success, description
   FROM finsec.audit WHERE event_type LIKE 'guard.%' ORDER BY finsec_seq;
 
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 INSERT INTO shop_orders (id) VALUES (1), (2), (3), (4);
 -- Unpaid orders can be changed and cancelled.
 UPDATE shop_orders SET note = 'gift wrap' WHERE id = 1;
@@ -204,8 +204,8 @@ CREATE TABLE shop_refunds (
 	amount		numeric(12,2) NOT NULL,
 	reason		text
 );
-GRANT SELECT, INSERT, UPDATE ON shop_refunds TO regress_app;
-GRANT USAGE ON SEQUENCE shop_refunds_refund_id_seq TO regress_app;
+GRANT SELECT, INSERT, UPDATE ON shop_refunds TO regress_guard_app;
+GRANT USAGE ON SEQUENCE shop_refunds_refund_id_seq TO regress_guard_app;
 GRANT TRIGGER ON shop_refunds TO regress_admin;
 SET ROLE regress_admin;
 -- Bad configurations: wrong columns and types, an unguarded orders table.
@@ -218,7 +218,7 @@ SELECT finsec.enable_refund_guard('shop_refunds', 'shop_orders');
 SELECT finsec.disable_order_guard('shop_orders');
 RESET ROLE;
 
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 INSERT INTO shop_orders (id, status, paid_amount, payment_id) VALUES (10, 'paid', 50, 'pay-10');
 INSERT INTO shop_refunds (order_id, amount) VALUES (10, 20), (10, 30);
 \set VERBOSITY sqlstate
@@ -285,7 +285,7 @@ SELECT finsec.disable_refund_guard('shop_refunds');
 SELECT finsec.disable_order_guard('shop_orders');
 SELECT finsec.disable_order_guard('shop_orders');
 RESET ROLE;
-SET ROLE regress_app;
+SET ROLE regress_guard_app;
 SELECT finsec.disable_order_guard('part_orders');
 RESET ROLE;
 -- Unguarded, the table accepts anything again.
@@ -298,4 +298,4 @@ DROP TABLE shop_orders, shop_refunds;
 SELECT finsec.disable_refund_guard('part_refunds');
 SELECT finsec.disable_order_guard('part_orders');
 DROP TABLE part_orders, part_refunds;
-DROP ROLE regress_app, regress_admin, regress_outsider;
+DROP ROLE regress_guard_app, regress_admin, regress_outsider;
