@@ -96,8 +96,8 @@ isnt($kcv2, $kcv1, 'another master key has another check value');
 like(psql_err(q{SELECT finsec.mac('pay.mac', 'hmac-sm3', 'payment 1')}),
 	qr/ERROR:  a key of the finsec keyring is wrapped under a master key this server does not have\nDETAIL:  The key was wrapped under the master key with check value $kcv1; this server's master key has check value $kcv2/,
 	'with the wrong master key a key use fails clearly, naming both check values');
-is($node->safe_psql('postgres', q{SELECT ok || ' ' || detail FROM finsec.key_verify()}),
-	'f a key of the finsec keyring is wrapped under a master key this server does not have',
+is($node->safe_psql('postgres', q{SELECT ok, detail FROM finsec.key_verify()}),
+	'f|a key of the finsec keyring is wrapped under a master key this server does not have',
 	'key_verify reports it');
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is up');
 
@@ -106,7 +106,8 @@ $node->append_conf('postgresql.conf', "finsec.master_key_previous_file = '$good'
 $node->restart;
 is($node->safe_psql('postgres', q{SELECT finsec.mac('pay.mac', 'hmac-sm3', 'payment 1')}), $mac,
 	'with the old key loaded as previous, keys still work');
-like(psql_err(q{SELECT finsec.rewrap_keys()}), qr/permission denied/, 'only finsec_admin may re-wrap');
+like(psql_err(q{CREATE ROLE nobody LOGIN; SET SESSION AUTHORIZATION nobody; SELECT finsec.rewrap_keys()}),
+	qr/permission denied/, 'only finsec_admin may re-wrap');
 is($node->safe_psql('postgres', q{SET SESSION AUTHORIZATION alice; SELECT finsec.rewrap_keys()}), '1',
 	're-wrapping moves the key under the new master key');
 $node->append_conf('postgresql.conf', "finsec.master_key_previous_file = ''");
