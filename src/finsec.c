@@ -22,6 +22,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_signature.h"
 
 PG_MODULE_MAGIC;
 
@@ -290,6 +291,9 @@ define_settings(void)
 								   PGC_POSTMASTER,
 								   GUC_LIST_INPUT,
 								   finsec_check_seal_databases, NULL, NULL);
+
+	/* ---- signatures (src/signature) ---- */
+	finsec_signature_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
