@@ -363,7 +363,7 @@ sig_algorithm(const char *name, SigKeyType type, const char *who)
 	if (a->key_type != type)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("signature algorithm \"%s\" does not fit %s, a %s key",
+				 errmsg("signature algorithm \"%s\" does not fit %s (%s)",
 						name, who, sig_key_type_name(type)),
 				 errhint("Pass NULL to use the key's default algorithm.")));
 	return a;
@@ -378,7 +378,7 @@ sig_check_id(SigKeyType type, const bytea *id)
 	if (type != SIG_KEY_SM2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an SM2 user id was given for a %s key", sig_key_type_name(type)),
+				 errmsg("an SM2 user id was given for a key that is not an SM2 key (%s)", sig_key_type_name(type)),
 				 errdetail("The user id (GB/T 32918.2, ENTL and ID) is part of SM2 signatures only."),
 				 errhint("Pass NULL as sm2_id.")));
 	if (VARSIZE_ANY_EXHDR(id) < 1 || VARSIZE_ANY_EXHDR(id) > FINSEC_SM2_ID_MAXLEN)

@@ -308,7 +308,7 @@ finsec_verify_receipt(PG_FUNCTION_ARGS)
 
 	if (!sig_verify_as_signer(signer, (unsigned char *) signed_text, strlen(signed_text),
 							  (unsigned char *) sig, siglen,
-							  r.signature_algorithm, NULL))
+							  r.signature_algorithm, NULL, true))
 		PG_RETURN_BOOL(false);
 
 	if (!PG_ARGISNULL(2))

@@ -80,7 +80,8 @@ extern const char *sig_keyring_algorithm_name(SigKeyType type, int bits);
 /* signer.c */
 extern bool sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
 								 const unsigned char *sig, size_t siglen,
-								 const char *algorithm, const bytea *id);
+								 const char *algorithm, const bytea *id,
+								 bool misfit_is_false);
 
 /* receipt.c: the signed text of a receipt (docs/signatures.md) */
 #define SIG_RECEIPT_FORMAT "finsec-receipt/1"

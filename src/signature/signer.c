@@ -128,11 +128,12 @@ x509_serial_text(X509 *cert)
 }
 
 /*
- * Refuse a certificate outside its validity period now (S9S03).  "signer"
- * names it in the message.
+ * Refuse a certificate outside its validity period now (S9S03); with
+ * allow_future, one that is not valid yet passes (registration ahead of a
+ * changeover).  "signer" names it in the message.
  */
 static void
-check_certificate_period(X509 *cert, const char *signer)
+check_certificate_period(X509 *cert, const char *signer, bool allow_future)
 {
 	const ASN1_TIME *nb = X509_get0_notBefore(cert);
 	const ASN1_TIME *na = X509_get0_notAfter(cert);
@@ -143,7 +144,7 @@ check_certificate_period(X509 *cert, const char *signer)
 				 errmsg("the certificate of signer \"%s\" has expired", signer),
 				 errdetail("It was valid from %s to %s.", asn1_time_text(nb), asn1_time_text(na)),
 				 errhint("Register the counterparty's current certificate (finsec.register_signer) and revoke this one.")));
-	if (X509_cmp_current_time(nb) > 0)
+	if (!allow_future && X509_cmp_current_time(nb) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_CERTIFICATE_VALIDITY),
 				 errmsg("the certificate of signer \"%s\" is not valid yet", signer),
@@ -201,7 +202,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 	{
 		uint32		ku = X509_get_key_usage(g->cert);
 
-		check_certificate_period(g->cert, name);
+		check_certificate_period(g->cert, name, true);
 		if (ku != UINT32_MAX && (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_SIGNATURE_KEY_POLICY),
@@ -351,7 +352,7 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
 bool
 sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
 					 const unsigned char *sig, size_t siglen,
-					 const char *algorithm, const bytea *id)
+					 const char *algorithm, const bytea *id, bool misfit_is_false)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	FinsecOwnerContext ctx;
@@ -409,7 +410,14 @@ sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datal
 	type = sig_classify(g->pkey, &bits, "the signer's key");
 	sig_check_policy(type, bits, "the signer's key");
 	if (g->cert)
-		check_certificate_period(g->cert, signer);
+		check_certificate_period(g->cert, signer, false);
+	/* A receipt naming an algorithm of another key type is not this signer's. */
+	if (misfit_is_false && algorithm != NULL && sig_algorithm_lookup(algorithm) != NULL &&
+		sig_algorithm_lookup(algorithm)->key_type != type)
+	{
+		sig_guard_release(g);
+		return false;
+	}
 	alg = sig_algorithm(algorithm, type, "the signer's key");
 	sig_check_id(type, id);
 	if (id == NULL)
@@ -439,7 +447,7 @@ verify_args(FunctionCallInfo fcinfo, char **signer, char **algorithm)
 								(unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 								(unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
 								*algorithm,
-								PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4));
+								PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4), false);
 }
 
 PG_FUNCTION_INFO_V1(finsec_verify_signature);
@@ -470,7 +478,7 @@ finsec_require_signature(PG_FUNCTION_ARGS)
 	if (!verify_args(fcinfo, &signer, &algorithm))
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_SIGNATURE_INVALID),
-				 errmsg("the signature does not verify as signer \"%s\"'s", signer),
+				 errmsg("signature by signer \"%s\" does not verify", signer),
 				 errdetail("Algorithm %s; the data or the signature was altered, or another key signed it.",
 						   algorithm ? algorithm : "default for the key")));
 	PG_RETURN_VOID();
