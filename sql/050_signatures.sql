@@ -41,10 +41,9 @@ SELECT finsec.verify_signature('rfc6979-p256', 'Sample',
 -- require_signature() is the same check, raising instead of returning false.
 SELECT finsec.require_signature('rfc6979-p256', 'sample',
   '\x3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8');
-\set VERBOSITY verbose
 SELECT finsec.require_signature('rfc6979-p256', 'Sample',
   '\x3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8');
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Malformed inputs are errors, not false: an algorithm that does not fit
 -- the key, an unknown one, an SM2 id for an ECDSA key, a NULL, a signer
 -- nobody registered.
@@ -135,9 +134,8 @@ SELECT name, algorithm, key_bits, spki_sha256, sm2_id, cert_subject IS NOT NULL 
 -- ---------------------------------------------------------------------
 \set rsa1024 '-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC39W+EKf8lZESbHFZ8bTjvjAKQ\n6iw2keJ99gU2qq+TuDFbG0o0S/HOsOqPkKZu31kaQCDxp69Cg1U75czXgWA+E4qZ\nVHnpRwfH5gxfSjG56dSYhb/Chz/qPEpoHJN0W3PLUCe9QSxULOgxNXk/3iabUaYF\nDdYjy8jtj1/kke1XMQIDAQAB\n-----END PUBLIC KEY-----'
 \set rsa512 '-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALaTlZfwVp2f63r1V1TH3+LdnnTvoOno\nnSb989I5THtf8qonaElQwtwcTj5us3HYq51OGAlD7fkByn9tkWHc23sCAwEAAQ==\n-----END PUBLIC KEY-----'
-\set VERBOSITY verbose
 SELECT finsec.register_signer('rsa1024', :'rsa1024');
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SET finsec.signature_min_rsa_bits = 512;
 SET finsec.signature_min_rsa_bits = 1024;
 SELECT finsec.register_signer('rsa1024', :'rsa1024') IS NOT NULL AS registered;
@@ -196,7 +194,6 @@ SELECT name, algorithm, cert_subject, cert_issuer, cert_serial, not_before, not_
   FROM finsec.signer WHERE cert_subject IS NOT NULL;
 SELECT finsec.verify_signature('bank-a', 'sample',
   '\x3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8') AS via_certificate;
-\set VERBOSITY verbose
 SELECT finsec.register_signer('bank-a-expired', '-----BEGIN CERTIFICATE-----
 MIIBczCCARqgAwIBAgICEAIwCgYIKoZIzj0EAwIwQzELMAkGA1UEBhMCQ04xFDAS
 BgNVBAoMC2ZpbnNlYyB0ZXN0MR4wHAYDVQQDDBVyZmM2OTc5IHAtMjU2IGV4cGly
@@ -207,7 +204,7 @@ bWjASbiSO2H6bOZpYi5g8p+2eQP+EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRG
 IpkwCgYIKoZIzj0EAwIDRwAwRAIgVeINRuerJznGLQ3BzT+DlBp+YS6HiqX58eoF
 i1/3n0UCIAkbc31UCVNFqCPEd5Vm076hvDvU9aeYdr9hvARVAXM6
 -----END CERTIFICATE-----');
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- A certificate valid only from 2090 may be registered ahead of time, but
 -- verifies nothing until then.
 SELECT finsec.register_signer('bank-a-2090', '-----BEGIN CERTIFICATE-----
@@ -220,10 +217,9 @@ xjVtaMBJuJI7Yfps5mliLmDyn7Z5A/4QCLi8maQa6elWKLxk8vGyDC1+n1F3o8KU
 1EYimTAKBggqhkjOPQQDAgNJADBGAiEAitKk4NVFGscX3nU43Nsk2XwkrQXuyeU+
 jHtxonNDXScCIQCNuWISFPGUtJFGdXllXA6pivWunXLo4GdTHlKFi4nREQ==
 -----END CERTIFICATE-----') IS NOT NULL AS registered;
-\set VERBOSITY verbose
 SELECT finsec.verify_signature('bank-a-2090', 'sample',
   '\x3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8');
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- ---------------------------------------------------------------------
 -- Proof of receipt: a finsec-receipt/1 made in Python (cryptography),
@@ -254,10 +250,9 @@ SELECT finsec.revoke_signer('bank-a', 'again');
 SELECT finsec.revoke_signer('nobody', 'typo');
 SELECT finsec.revoke_signer('rfc6979-p256', '');
 RESET ROLE;
-\set VERBOSITY verbose
 SELECT finsec.verify_signature('bank-a', 'sample',
   '\x3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8');
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- The name is free again: the new certificate takes it over, and verifying
 -- as bank-a now uses it.
 SELECT finsec.register_signer('bank-a', pem) = spki_sha256 AS reregistered
