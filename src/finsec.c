@@ -23,6 +23,9 @@
 #include "finsec_audit.h"
 #include "finsec_auth.h"
 #include "finsec_signature.h"
+#include "finsec_keyring.h"
+#include "finsec_mac.h"
+#include "keyring/keyring_internal.h"
 
 PG_MODULE_MAGIC;
 
@@ -276,6 +279,55 @@ define_settings(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("finsec.key_cache",
+							 "Keep unwrapped keys in backend memory between transactions.",
+							 "Off: every transaction unwraps the keys it uses and zeroizes them "
+							 "at its end. On: keys stay cached until they change or the backend exits.",
+							 &finsec_key_cache_enabled,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.mac_min_length",
+							"Shortest truncated MAC accepted, in bytes.",
+							"finsec.mac and finsec.mac_verify refuse MACs shorter than this.",
+							&finsec_mac_min_length,
+							4, 4, 32,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("finsec.otp_key",
+							   "Label of the fingerprint key that hashes one-time codes.",
+							   NULL,
+							   &finsec_otp_key,
+							   "otp",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.otp_max_attempts",
+							"Attempts allowed per one-time code.",
+							NULL,
+							&finsec_otp_max_attempts,
+							5, 1, 20,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.otp_max_ttl",
+							"Longest validity of a one-time code.",
+							NULL,
+							&finsec_otp_max_ttl_s,
+							600, 30, 3600,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("finsec.approval_timeout",
+							"How long a change request waits for approval before it expires.",
+							NULL,
+							&finsec_approval_timeout_s,
+							24 * 3600, 60, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	/*
 	 * PostgreSQL allows postmaster-context settings only while preloading
 	 * (later it is a FATAL error), so they exist only then; without the
@@ -291,6 +343,40 @@ define_settings(void)
 								   PGC_POSTMASTER,
 								   GUC_LIST_INPUT,
 								   finsec_check_seal_databases, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("finsec.master_key_file",
+								   "File holding the keyring master key (64 hexadecimal digits).",
+								   "Read once at server start; must be owned by the server's user "
+								   "with mode 0600 (or by root, 0640).",
+								   &finsec_master_key_file,
+								   "",
+								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomStringVariable("finsec.master_key_command",
+								   "Command that prints the keyring master key (64 hexadecimal digits).",
+								   "Run once at server start, like ssl_passphrase_command; "
+								   "it must exit with status 0.",
+								   &finsec_master_key_command,
+								   "",
+								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomStringVariable("finsec.master_key_previous_file",
+								   "File holding the previous master key, while keys are re-wrapped.",
+								   "Set only during a master key change; see finsec.rewrap_keys().",
+								   &finsec_master_key_previous_file,
+								   "",
+								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomStringVariable("finsec.master_key_previous_command",
+								   "Command that prints the previous master key, while keys are re-wrapped.",
+								   "Set only during a master key change; see finsec.rewrap_keys().",
+								   &finsec_master_key_previous_command,
+								   "",
+								   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+	}
 
 	/* ---- signatures (src/signature) ---- */
 	finsec_signature_define_settings();
@@ -315,5 +401,7 @@ _PG_init(void)
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
 	finsec_lockout_init();
+	finsec_master_key_load();
+	finsec_keyring_init();
 	finsec_audit_register_workers();
 }

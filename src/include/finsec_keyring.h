@@ -51,6 +51,15 @@ typedef struct FinsecKey
 	const unsigned char *material;	/* symmetric key bytes, or for signing
 									 * keys a DER PKCS#8 private key */
 	size_t		length;
+
+	/*
+	 * A consumer (e.g. the MAC functions) may keep state derived from the
+	 * key here, such as an initialised OpenSSL context, through
+	 * finsec_key_set_consumer_state(); the keyring calls free_fn on it when
+	 * the key leaves the cache.  free_fn must zeroize what it frees.
+	 */
+	void	   *consumer_state;
+	void		(*consumer_free) (void *state);
 } FinsecKey;
 
 /*
@@ -81,6 +90,9 @@ extern const FinsecKey *finsec_key_version(const char *label, FinsecKeyPurpose p
  * its end, so hot paths cost a hash-table increment.
  */
 extern void finsec_key_note_use(const FinsecKey *key, const char *operation);
+
+extern void finsec_key_set_consumer_state(const FinsecKey *key, void *state,
+										  void (*free_fn) (void *state));
 
 extern const char *finsec_key_purpose_name(FinsecKeyPurpose purpose);
 
