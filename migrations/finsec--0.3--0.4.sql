@@ -886,6 +886,42 @@ COMMENT ON FUNCTION finsec.verify_receipt(text, jsonb, bytea) IS
 REVOKE ALL ON FUNCTION finsec.verify_receipt(text, jsonb, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.verify_receipt(text, jsonb, bytea) TO finsec_app, finsec_auditor;
 
+/*
+ * Signing with keyring signing keys (purpose 'signing'): proof of origin
+ * for what this database sends, proof of receipt for what it receives.
+ * Every use is counted in the ledger by the keyring.
+ */
+CREATE FUNCTION finsec.sign(
+	label text,
+	data bytea,
+	algorithm text DEFAULT NULL,
+	sm2_id bytea DEFAULT NULL)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'finsec_sign'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec.sign(text, bytea, text, bytea) IS
+	'signature of data with the active version of a keyring signing key';
+REVOKE ALL ON FUNCTION finsec.sign(text, bytea, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.sign(text, bytea, text, bytea) TO finsec_app;
+
+CREATE FUNCTION finsec.sign_receipt(label text, data bytea, reference text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_sign_receipt'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec.sign_receipt(text, bytea, text) IS
+	'signed finsec-receipt/1 for a message received now: its digest, the time, the key label and version (docs/signatures.md)';
+REVOKE ALL ON FUNCTION finsec.sign_receipt(text, bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.sign_receipt(text, bytea, text) TO finsec_app;
+
+CREATE FUNCTION finsec.public_key(label text, version integer DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'finsec_public_key'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec.public_key(text, integer) IS
+	'PEM public key of a keyring signing key (active version by default), for counterparties';
+REVOKE ALL ON FUNCTION finsec.public_key(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.public_key(text, integer) TO finsec_app, finsec_admin, finsec_auditor;
+
 CREATE FUNCTION finsec.signature_self_test(
 	OUT algorithm text,
 	OUT ok boolean,
