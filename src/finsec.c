@@ -22,6 +22,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_signature.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 #include "keyring/keyring_internal.h"
@@ -380,6 +381,9 @@ define_settings(void)
 	}
 
 	finsec_guard_define_settings();
+
+	/* ---- signatures (src/signature) ---- */
+	finsec_signature_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
