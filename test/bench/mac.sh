@@ -26,7 +26,8 @@ CREATE EXTENSION finsec;
 CREATE EXTENSION pgcrypto;
 CREATE ROLE bench_alice LOGIN IN ROLE finsec_admin;
 CREATE ROLE bench_bob LOGIN IN ROLE finsec_admin;
-CREATE TEMP TABLE keys (label text, alg text, key bytea);
+CREATE TABLE keys (label text, alg text, key bytea);
+GRANT SELECT ON keys TO bench_alice;
 INSERT INTO keys VALUES
 	('b.hmac-sha256', 'hmac-sha256', decode(repeat('0b', 32), 'hex')),
 	('b.hmac-sm3', 'hmac-sm3', decode(repeat('1c', 32), 'hex')),
@@ -34,13 +35,13 @@ INSERT INTO keys VALUES
 	('b.cmac-sm4', 'cmac-sm4', decode(repeat('3e', 16), 'hex')),
 	('b.iso9797-alg3', 'iso9797-alg3', '\x0123456789abcdeffedcba9876543210'),
 	('b.iso9797-alg1-sm4', 'iso9797-alg1-sm4', decode(repeat('4f', 16), 'hex'));
-CREATE TEMP TABLE req (id bigint);
 SET SESSION AUTHORIZATION bench_alice;
-INSERT INTO req SELECT finsec.key_import(label, 'mac', alg, key) FROM keys;
+SELECT count(finsec.key_import(label, 'mac', alg, key)) FROM keys;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION bench_bob;
-SELECT count(finsec.approve(id)) FROM req;
+SELECT count(finsec.approve(request_id)) FROM finsec.change_request WHERE state = 'pending';
 RESET SESSION AUTHORIZATION;
+DROP TABLE keys;
 CREATE TABLE msgs AS
 	SELECT gen_random_bytes(100) AS m FROM generate_series(1, $n);
 ALTER TABLE msgs ADD COLUMN mac bytea;
