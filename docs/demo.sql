@@ -91,3 +91,38 @@ ALTER ROLE teller42 PASSWORD 'Gx7#mQ2v!Lp9';                -- reused: refused
 ALTER ROLE teller42 PASSWORD 'Hy8$nR3w!Mq0' VALID UNTIL 'infinity';  -- never expiring: refused
 RESET client_min_messages;
 SELECT component, ok, detail FROM finsec.status() WHERE component LIKE 'password%';
+
+-- ===================================================================
+-- Keyring with two-person control, MACs, replay guard (docs/keyring.md,
+-- docs/mac.md, docs/guards.md)
+-- ===================================================================
+SET client_min_messages = warning;
+CREATE ROLE sec_officer_a LOGIN IN ROLE finsec_admin;
+CREATE ROLE sec_officer_b LOGIN IN ROLE finsec_admin;
+RESET client_min_messages;
+SELECT loaded, check_value FROM finsec.keyring_master();
+-- Officer A imports the terminal MAC key from the key ceremony, with its
+-- check value, and generates a key for payment notifications ...
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.key_import('terminal.mac', 'mac', 'iso9797-alg3', '\x0123456789abcdeffedcba9876543210',
+                         kcv => '08D7B4', reason => 'ceremony 2026-11') AS req1 \gset
+SELECT finsec.key_generate('notify.mac', 'mac', 'hmac-sm3', 'payment notifications') AS req2 \gset
+-- ... but cannot approve her own requests.
+SELECT finsec.approve(:req1);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:req1), finsec.approve(:req2) - 'kcv';
+RESET SESSION AUTHORIZATION;
+SELECT label, algorithm, version, state, kcv, created_by, activated_by FROM finsec.key_inventory ORDER BY label;
+-- The X9.19 retail MAC of ISO 9797-1 annex B, and a payment MAC over the
+-- key elements of JR/T 0096.5 4.4.3; a changed amount does not verify.
+SELECT encode(finsec.mac('terminal.mac', 'iso9797-alg3', convert_to('Now is the time for all ', 'UTF8')), 'hex') AS retail_mac;
+SELECT finsec.payment_mac('notify.mac', 'hmac-sm3', '898110248160001', 'ORD-1', '2026-11-22 10:30:00+08', 100.50) AS pmac \gset
+SELECT finsec.payment_mac_verify('notify.mac', 'hmac-sm3', '898110248160001', 'ORD-1', '2026-11-22 10:30:00+08', 100.50, :'pmac') AS genuine,
+       finsec.payment_mac_verify('notify.mac', 'hmac-sm3', '898110248160001', 'ORD-1', '2026-11-22 10:30:00+08', 1000.50, :'pmac') AS tampered;
+-- A replayed notification is refused.
+SELECT finsec.consume_nonce('notify', 'n-7f3a', now());
+SELECT finsec.consume_nonce('notify', 'n-7f3a', now());
+-- Every step, under the person who took it.
+SELECT event_type, object, session_user_name FROM finsec.audit
+ WHERE event_type LIKE 'change.%' OR event_type LIKE 'key.%' ORDER BY finsec_seq;
