@@ -643,7 +643,7 @@ CREATE FUNCTION finsec.mac(
 	padding integer DEFAULT NULL)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'finsec_mac'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION finsec.mac(text, text, bytea, integer, integer) IS
 	'MAC of data under the active version of a keyring MAC key (hmac-sha256, hmac-sm3, cmac-aes, cmac-sm4, iso9797-alg3, iso9797-alg1-sm4)';
 
@@ -655,7 +655,7 @@ CREATE FUNCTION finsec.mac_verify(
 	padding integer DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'finsec_mac_verify'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION finsec.mac_verify(text, text, bytea, bytea, integer) IS
 	'whether mac (full or truncated) is the MAC of data under the active or a retired version of the key; constant-time';
 
@@ -684,7 +684,7 @@ CREATE FUNCTION finsec.payment_mac(
 	length integer DEFAULT NULL)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'finsec_payment_mac'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION finsec.payment_mac(text, text, text, text, timestamptz, numeric, text, text[], integer) IS
 	'MAC over the key elements of a payment message (JR/T 0096.5 4.4.3) in the canonical encoding of docs/mac.md';
 
@@ -700,7 +700,7 @@ CREATE FUNCTION finsec.payment_mac_verify(
 	extra text[] DEFAULT '{}')
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'finsec_payment_mac_verify'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION finsec.payment_mac_verify(text, text, text, text, timestamptz, numeric, bytea, text, text[]) IS
 	'whether mac authenticates these payment key elements (receiver side of JR/T 0096.5 4.4.3)';
 

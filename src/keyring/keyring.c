@@ -691,8 +691,11 @@ keyring_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
 			flush_key_uses(true);
+			break;
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			/* Key functions are parallel restricted; nothing to write here. */
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -702,6 +705,7 @@ keyring_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
