@@ -89,7 +89,6 @@ static const KeyAlgorithm key_algorithms[] = {
 	{"iso9797-alg3", P(FINSEC_KEY_MAC), 16, 16, 16, KCV_TDES, false},
 	{"iso9797-alg1-sm4", P(FINSEC_KEY_MAC), 16, 16, 16, KCV_SM4, false},
 	{"aes-256-gcm", P(FINSEC_KEY_ENCRYPTION), 32, 32, 32, KCV_AES, false},
-	{"sm4-gcm", P(FINSEC_KEY_ENCRYPTION), 16, 16, 16, KCV_SM4, false},
 	{"ec-p256", P(FINSEC_KEY_SIGNING), 1, 16384, 0, KCV_PUBLIC_KEY, false},
 	{"sm2", P(FINSEC_KEY_SIGNING), 1, 16384, 0, KCV_PUBLIC_KEY, false},
 	{"rsa-2048", P(FINSEC_KEY_SIGNING), 1, 16384, 0, KCV_PUBLIC_KEY, false},
