@@ -23,6 +23,7 @@
 #include "finsec_audit.h"
 #include "finsec_auth.h"
 #include "finsec_signature.h"
+#include "finsec_card.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 #include "keyring/keyring_internal.h"
@@ -384,6 +385,8 @@ define_settings(void)
 
 	/* ---- signatures (src/signature) ---- */
 	finsec_signature_define_settings();
+
+	finsec_card_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");

@@ -1,0 +1,674 @@
+/*-------------------------------------------------------------------------
+ *
+ * card.c
+ *	  finsec.bank_card and finsec.bank_account: numbers that are never
+ *	  stored, dumped, copied or replicated in the clear.
+ *
+ * A value holds (card_parse.h): the kind, the length, the leading digits
+ * and last four a masked display may show, a keyed fingerprint of the
+ * number (HMAC under the keyring's fingerprint key "card.fp"), and the
+ * number encrypted with AES-256-GCM under the keyring's encryption key
+ * "card.enc", with every clear field authenticated as additional data.
+ *
+ * Equality, hashing and ordering use the fingerprint: a column can carry
+ * a unique index, be joined and grouped, without decrypting anything.
+ *
+ * The text form is "<masked number>~fs1.<base64url of the value>": the
+ * masked part for people, the sealed part so that pg_dump, COPY, CREATE
+ * TABLE AS and logical replication carry the number without it ever being
+ * in the clear; reading a sealed form back checks it by decrypting it.
+ * Only finsec.reveal(), granted to finsec_unmask and audited row by row,
+ * returns the digits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "access/hash.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "finsec_keyring.h"
+#include "finsec_mac.h"
+#include "finsec_card.h"
+#include "card_parse.h"
+
+#define CARD_ENC_KEY "card.enc"
+#define CARD_FP_KEY "card.fp"
+
+bool		finsec_card_lenient = false;
+int			finsec_card_mask_first = 6;
+int			finsec_card_mask_last = 4;
+bool		finsec_card_mask_group = false;
+
+typedef struct varlena BankNumber;
+
+#define NUMBER_HEADER(v) ((FsNumberHeader *) VARDATA_ANY(v))
+#define NUMBER_LEN(v) VARSIZE_ANY_EXHDR(v)
+
+static uint32
+get_be32(const uint8_t *p)
+{
+	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
+}
+
+static void
+put_be32(uint8_t *p, uint32 v)
+{
+	p[0] = (uint8_t) (v >> 24);
+	p[1] = (uint8_t) (v >> 16);
+	p[2] = (uint8_t) (v >> 8);
+	p[3] = (uint8_t) v;
+}
+
+static const char *
+kind_name(bool account)
+{
+	return account ? "bank account number" : "bank card number";
+}
+
+/* ---- AES-256-GCM with a context cached beside the key ------------------- */
+
+typedef struct GcmContexts
+{
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+} GcmContexts;
+
+static void
+free_gcm(void *state)
+{
+	GcmContexts *g = (GcmContexts *) state;
+
+	/* EVP_CIPHER_CTX_free cleanses the key schedule. */
+	EVP_CIPHER_CTX_free(g->enc);
+	EVP_CIPHER_CTX_free(g->dec);
+	free(g);
+}
+
+static GcmContexts *
+gcm_for(const FinsecKey *key)
+{
+	GcmContexts *g;
+
+	if (key->consumer_state)
+		return (GcmContexts *) key->consumer_state;
+	g = calloc(1, sizeof(GcmContexts));
+	if (g == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	g->enc = EVP_CIPHER_CTX_new();
+	g->dec = EVP_CIPHER_CTX_new();
+	if (g->enc == NULL || g->dec == NULL ||
+		EVP_EncryptInit_ex(g->enc, EVP_aes_256_gcm(), NULL, key->material, NULL) != 1 ||
+		EVP_DecryptInit_ex(g->dec, EVP_aes_256_gcm(), NULL, key->material, NULL) != 1)
+	{
+		free_gcm(g);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL could not initialise AES-256-GCM")));
+	}
+	finsec_key_set_consumer_state(key, g, free_gcm);
+	return g;
+}
+
+static void
+seal_digits(const FinsecKey *key, FsNumberHeader *h, const char *digits)
+{
+	GcmContexts *g = gcm_for(key);
+	uint8_t    *ct = (uint8_t *) h + sizeof(FsNumberHeader);
+	int			outl = 0;
+
+	if (RAND_bytes(h->nonce, FS_NONCE_LEN) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random nonce")));
+	if (EVP_EncryptInit_ex(g->enc, NULL, NULL, NULL, h->nonce) != 1 ||
+		EVP_EncryptUpdate(g->enc, NULL, &outl, (const uint8_t *) h,
+						  offsetof(FsNumberHeader, nonce)) != 1 ||
+		EVP_EncryptUpdate(g->enc, ct, &outl, (const uint8_t *) digits, h->ndigits) != 1 ||
+		EVP_EncryptFinal_ex(g->enc, ct + outl, &outl) != 1 ||
+		EVP_CIPHER_CTX_ctrl(g->enc, EVP_CTRL_GCM_GET_TAG, FS_TAG_LEN, ct + h->ndigits) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL could not encrypt with AES-256-GCM")));
+	finsec_key_note_use(key, "card-encrypt");
+}
+
+/* Decrypt into digits (ndigits bytes); false if authentication fails. */
+static bool
+open_digits(const FinsecKey *key, const FsNumberHeader *h, char *digits)
+{
+	GcmContexts *g = gcm_for(key);
+	const uint8_t *ct = (const uint8_t *) h + sizeof(FsNumberHeader);
+	int			outl = 0;
+	bool		ok;
+
+	ok = EVP_DecryptInit_ex(g->dec, NULL, NULL, NULL, h->nonce) == 1 &&
+		EVP_DecryptUpdate(g->dec, NULL, &outl, (const uint8_t *) h,
+						  offsetof(FsNumberHeader, nonce)) == 1 &&
+		EVP_DecryptUpdate(g->dec, (uint8_t *) digits, &outl, ct, h->ndigits) == 1 &&
+		EVP_CIPHER_CTX_ctrl(g->dec, EVP_CTRL_GCM_SET_TAG, FS_TAG_LEN,
+							(void *) (ct + h->ndigits)) == 1 &&
+		EVP_DecryptFinal_ex(g->dec, (uint8_t *) digits + outl, &outl) == 1;
+	if (!ok)
+		explicit_bzero(digits, h->ndigits);
+	finsec_key_note_use(key, ok ? "card-decrypt" : "card-decrypt-failed");
+	return ok;
+}
+
+/* HMAC("FSFP1" || kind || digits) under the fingerprint key. */
+static void
+fingerprint(const FinsecKey *key, bool account, const char *digits, int n, uint8_t *out)
+{
+	unsigned char buf[8 + FS_ACCOUNT_MAX_DIGITS];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+
+	memcpy(buf, "FSFP1", 5);
+	buf[5] = account ? 'A' : 'C';
+	memcpy(buf + 6, digits, n);
+	(void) finsec_keyed_hash(key, buf, 6 + n, mac);
+	memcpy(out, mac, FS_FP_LEN);
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(mac, sizeof(mac));
+	finsec_key_note_use(key, "card-fingerprint");
+}
+
+/* ---- building and checking values ------------------------------------------ */
+
+static BankNumber *
+make_number(bool account, const char *digits, int n, bool lenient)
+{
+	const FinsecKey *enc = finsec_key_active(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION, "aes-256-gcm");
+	const FinsecKey *fp = finsec_key_active(CARD_FP_KEY, FINSEC_KEY_FINGERPRINT, NULL);
+	BankNumber *v = palloc0(VARHDRSZ + FS_NUMBER_SIZE(n));
+	FsNumberHeader *h = (FsNumberHeader *) VARDATA(v);
+
+	SET_VARSIZE(v, VARHDRSZ + FS_NUMBER_SIZE(n));
+	h->format = FS_NUMBER_FORMAT_V1;
+	h->flags = (account ? FS_FLAG_ACCOUNT : 0) | (lenient ? FS_FLAG_LENIENT : 0);
+	h->ndigits = (uint8_t) n;
+	h->nprefix = (uint8_t) fs_clear_prefix_len(account, n);
+	memset(h->prefix, '0', sizeof(h->prefix));
+	memcpy(h->prefix, digits, h->nprefix);
+	memcpy(h->last4, digits + n - 4, 4);
+	put_be32(h->enc_version, (uint32) enc->version);
+	put_be32(h->fp_version, (uint32) fp->version);
+	fingerprint(fp, account, digits, n, h->fp);
+	seal_digits(enc, h, digits);
+	return v;
+}
+
+/*
+ * The digits of a value, checked by authenticated decryption; raises on
+ * failure.  The caller zeroizes digits (room for FS_ACCOUNT_MAX_DIGITS + 1).
+ */
+static void
+number_digits(const FsNumberHeader *h, char *digits)
+{
+	const FinsecKey *enc = finsec_key_version(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION,
+											  (int32) get_be32(h->enc_version));
+
+	if (!open_digits(enc, h, digits))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
+				 errmsg("a protected %s failed its integrity check",
+						kind_name(h->flags & FS_FLAG_ACCOUNT)),
+				 errdetail("Its sealed form was altered, or was made under another version of key \"%s\".",
+						   CARD_ENC_KEY)));
+	digits[h->ndigits] = '\0';
+}
+
+static void
+parse_error(FsParseResult r, bool account, int badpos, int ndigits)
+{
+	int			mind = account ? FS_ACCOUNT_MIN_DIGITS : FS_CARD_MIN_DIGITS;
+	int			maxd = account ? FS_ACCOUNT_MAX_DIGITS : FS_CARD_MAX_DIGITS;
+
+	switch (r)
+	{
+		case FS_OK:
+			return;
+		case FS_ERR_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: empty", kind_name(account))));
+			break;
+		case FS_ERR_TOO_LONG_INPUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: longer than %d bytes", kind_name(account),
+							FS_NUMBER_MAX_INPUT)));
+			break;
+		case FS_ERR_BAD_CHAR:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: unexpected character at position %d",
+							kind_name(account), badpos),
+					 errhint("Write digits, optionally grouped by single spaces or hyphens.")));
+			break;
+		case FS_ERR_LENGTH:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: %s digits", kind_name(account),
+							ndigits > 0 ? "too few" : "too many"),
+					 errdetail("A %s has %d to %d digits.", kind_name(account), mind, maxd)));
+			break;
+		case FS_ERR_LUHN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: wrong check digit", kind_name(account)),
+					 errdetail("The last digit does not satisfy the Luhn (ISO/IEC 7812) check."),
+					 errhint("For legacy or test data, SET finsec.card_lenient = on accepts it and marks the value.")));
+			break;
+		case FS_ERR_TOKEN_ENCODING:
+		case FS_ERR_TOKEN_STRUCTURE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid sealed form for %s", kind_name(account)),
+					 errdetail("The text after \"%s\" is not a sealed value finsec wrote.", FS_TOKEN_MARK)));
+			break;
+		case FS_ERR_TOKEN_KIND:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid sealed form for %s: it holds a %s", kind_name(account),
+							kind_name(!account))));
+			break;
+	}
+}
+
+/* A value from a checked payload (sealed text or binary), after decryption. */
+static BankNumber *
+number_from_payload(const uint8_t *p, size_t len, bool account)
+{
+	const FsNumberHeader *h = (const FsNumberHeader *) p;
+	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
+	BankNumber *v;
+
+	parse_error(fs_payload_check(p, len), account, 0, 0);
+	if (((h->flags & FS_FLAG_ACCOUNT) != 0) != account)
+		parse_error(FS_ERR_TOKEN_KIND, account, 0, 0);
+	number_digits(h, digits);
+	explicit_bzero(digits, sizeof(digits));
+	v = palloc(VARHDRSZ + len);
+	SET_VARSIZE(v, VARHDRSZ + len);
+	memcpy(VARDATA(v), p, len);
+	return v;
+}
+
+static BankNumber *
+number_in(const char *str, bool account)
+{
+	size_t		len = strlen(str);
+	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
+	int			n,
+				badpos;
+	FsParseResult r;
+	BankNumber *v;
+
+	if (fs_is_sealed(str, len))
+	{
+		uint8_t		payload[FS_NUMBER_MAX_INPUT];
+		size_t		plen;
+
+		r = fs_token_decode(str, len, payload, sizeof(payload), &plen);
+		parse_error(r, account, 0, 0);
+		return number_from_payload(payload, plen, account);
+	}
+
+	r = fs_number_digits(str, len, account, digits, &n, &badpos);
+	if (r == FS_ERR_LUHN && finsec_card_lenient)
+		r = FS_OK;
+	else if (r == FS_ERR_LUHN)
+	{
+		explicit_bzero(digits, sizeof(digits));
+		parse_error(r, account, badpos, n);
+	}
+	if (r != FS_OK)
+	{
+		explicit_bzero(digits, sizeof(digits));
+		parse_error(r, account, badpos, n);
+	}
+	v = make_number(account, digits, n, !account && !fs_luhn_valid(digits, n));
+	explicit_bzero(digits, sizeof(digits));
+	return v;
+}
+
+/* ---- I/O functions -------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(finsec_bank_card_in);
+Datum
+finsec_bank_card_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(number_in(PG_GETARG_CSTRING(0), false));
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_account_in);
+Datum
+finsec_bank_account_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(number_in(PG_GETARG_CSTRING(0), true));
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_out);
+
+/* "<masked>~fs1.<payload>": lossless, and shows only what a mask may show. */
+Datum
+finsec_bank_number_out(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	FsNumberHeader *h = NUMBER_HEADER(v);
+	size_t		len = NUMBER_LEN(v);
+	char	   *out = palloc(2 * FS_ACCOUNT_MAX_DIGITS + strlen(FS_TOKEN_MARK) + 4 * (len / 3 + 1) + 2);
+	size_t		o;
+
+	fs_mask(h, 6, 4, false, out);
+	o = strlen(out);
+	memcpy(out + o, FS_TOKEN_MARK, strlen(FS_TOKEN_MARK));
+	o += strlen(FS_TOKEN_MARK);
+	o += fs_base64url_encode((const uint8_t *) h, len, out + o);
+	out[o] = '\0';
+	PG_RETURN_CSTRING(out);
+}
+
+static Datum
+number_recv(FunctionCallInfo fcinfo, bool account)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			len = buf->len - buf->cursor;
+	const char *p = pq_getmsgbytes(buf, len);
+
+	PG_RETURN_POINTER(number_from_payload((const uint8_t *) p, len, account));
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_card_recv);
+Datum
+finsec_bank_card_recv(PG_FUNCTION_ARGS)
+{
+	return number_recv(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_account_recv);
+Datum
+finsec_bank_account_recv(PG_FUNCTION_ARGS)
+{
+	return number_recv(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_send);
+Datum
+finsec_bank_number_send(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbytes(&buf, VARDATA_ANY(v), NUMBER_LEN(v));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* ---- comparison on fingerprints ------------------------------------------------ */
+
+static int
+number_cmp(BankNumber *a, BankNumber *b)
+{
+	FsNumberHeader *ha = NUMBER_HEADER(a);
+	FsNumberHeader *hb = NUMBER_HEADER(b);
+
+	if (memcmp(ha->fp_version, hb->fp_version, 4) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot compare protected numbers fingerprinted under different versions of key \"%s\"",
+						CARD_FP_KEY),
+				 errdetail("Versions %u and %u.", get_be32(ha->fp_version), get_be32(hb->fp_version)),
+				 errhint("Re-fingerprint stored values with finsec.card_rekey() after rotating \"%s\".",
+						 CARD_FP_KEY)));
+	if ((ha->flags & FS_FLAG_ACCOUNT) != (hb->flags & FS_FLAG_ACCOUNT))
+		return (ha->flags & FS_FLAG_ACCOUNT) ? 1 : -1;
+	return memcmp(ha->fp, hb->fp, FS_FP_LEN);
+}
+
+#define CMP_FUNC(name, expr) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	BankNumber *a = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)); \
+	BankNumber *b = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1)); \
+	int			c = number_cmp(a, b); \
+	PG_RETURN_BOOL(expr); \
+}
+
+CMP_FUNC(finsec_bank_number_eq, c == 0)
+CMP_FUNC(finsec_bank_number_ne, c != 0)
+CMP_FUNC(finsec_bank_number_lt, c < 0)
+CMP_FUNC(finsec_bank_number_le, c <= 0)
+CMP_FUNC(finsec_bank_number_gt, c > 0)
+CMP_FUNC(finsec_bank_number_ge, c >= 0)
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_cmp);
+Datum
+finsec_bank_number_cmp(PG_FUNCTION_ARGS)
+{
+	BankNumber *a = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	BankNumber *b = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1));
+	int			c = number_cmp(a, b);
+
+	PG_RETURN_INT32(c < 0 ? -1 : c > 0 ? 1 : 0);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_hash);
+Datum
+finsec_bank_number_hash(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+
+	return hash_any(NUMBER_HEADER(v)->fp, FS_FP_LEN);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_hash_extended);
+Datum
+finsec_bank_number_hash_extended(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+
+	return hash_any_extended(NUMBER_HEADER(v)->fp, FS_FP_LEN, PG_GETARG_INT64(1));
+}
+
+/* ---- masking, revealing, re-keying ------------------------------------------------ */
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_mask);
+
+/* finsec.mask(number, keep_first, keep_last, group): the policy of finsec.card_mask_* by default */
+Datum
+finsec_bank_number_mask(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	FsNumberHeader *h = NUMBER_HEADER(v);
+	int			first = PG_ARGISNULL(1) ? finsec_card_mask_first : PG_GETARG_INT32(1);
+	int			last = PG_ARGISNULL(2) ? finsec_card_mask_last : PG_GETARG_INT32(2);
+	bool		group = PG_ARGISNULL(3) ? finsec_card_mask_group : PG_GETARG_BOOL(3);
+	char		out[2 * FS_ACCOUNT_MAX_DIGITS + 1];
+
+	if (first < 0 || first > 8 || last < 0 || last > 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a mask keeps 0 to 8 leading and 0 to 4 trailing digits")));
+	/* Never more than the clear prefix a value carries (the BIN at most). */
+	fs_mask(h, first, last, group, out);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+static char *
+opt_text(FunctionCallInfo fcinfo, int n)
+{
+	return (PG_NARGS() > n && !PG_ARGISNULL(n)) ? text_to_cstring(PG_GETARG_TEXT_PP(n)) : NULL;
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_reveal);
+
+/*
+ * finsec.reveal(number, reason, context): the full number, for members of
+ * finsec_unmask only, each call written to the audit ledger with who,
+ * the masked number, its fingerprint's first bytes, the reason and the
+ * row context the caller gives.
+ */
+Datum
+finsec_bank_number_reveal(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	FsNumberHeader *h = NUMBER_HEADER(v);
+	char	   *reason = opt_text(fcinfo, 1);
+	char	   *context = opt_text(fcinfo, 2);
+	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
+	char		masked[2 * FS_ACCOUNT_MAX_DIGITS + 1];
+	char		fphex[17];
+	StringInfoData detail;
+	text	   *result;
+	bool		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
+
+	if (!has_privs_of_role(GetUserId(), get_role_oid("finsec_unmask", false)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reveal a protected %s", kind_name(account)),
+				 errhint("Revealing needs membership in finsec_unmask.")));
+
+	fs_mask(h, 6, 4, false, masked);
+	hex_encode((const char *) h->fp, 8, fphex);
+	fphex[16] = '\0';
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"kind\": \"%s\", \"masked\": \"%s\", \"fingerprint\": \"%s\", \"context\": ",
+					 account ? "account" : "card", masked, fphex);
+	if (context)
+		escape_json(&detail, context);
+	else
+		appendStringInfoString(&detail, "null");
+	appendStringInfoChar(&detail, '}');
+
+	/* The audit row is written first: no reveal without its record. */
+	finsec_audit_event(account ? "account.reveal" : "card.reveal", context, "reveal", true, reason,
+					   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
+
+	number_digits(h, digits);
+	result = cstring_to_text(digits);
+	explicit_bzero(digits, sizeof(digits));
+	PG_RETURN_TEXT_P(result);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_rekey);
+
+/* finsec.card_rekey(number): the same number under the active key versions. */
+Datum
+finsec_bank_number_rekey(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	FsNumberHeader *h = NUMBER_HEADER(v);
+	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
+	BankNumber *result;
+
+	number_digits(h, digits);
+	result = make_number((h->flags & FS_FLAG_ACCOUNT) != 0, digits, h->ndigits,
+						 (h->flags & FS_FLAG_LENIENT) != 0);
+	explicit_bzero(digits, sizeof(digits));
+	PG_RETURN_POINTER(result);
+}
+
+PG_FUNCTION_INFO_V1(finsec_bank_number_info);
+
+/*
+ * finsec.number_info(number) returns (kind, digits, bin, last4, luhn_valid,
+ * enc_key_version, fp_key_version): what can be known without decrypting.
+ */
+Datum
+finsec_bank_number_info(PG_FUNCTION_ARGS)
+{
+	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	FsNumberHeader *h = NUMBER_HEADER(v);
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	bool		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(account ? "account" : "card");
+	values[1] = Int32GetDatum(h->ndigits);
+	if (h->nprefix > 0)
+		values[2] = PointerGetDatum(cstring_to_text_with_len(h->prefix, Min(h->nprefix, 6)));
+	else
+		nulls[2] = true;
+	values[3] = PointerGetDatum(cstring_to_text_with_len(h->last4, 4));
+	if (account)
+		nulls[4] = true;
+	else
+		values[4] = BoolGetDatum((h->flags & FS_FLAG_LENIENT) == 0);
+	values[5] = Int32GetDatum((int32) get_be32(h->enc_version));
+	values[6] = Int32GetDatum((int32) get_be32(h->fp_version));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(finsec_is_valid_bank_card);
+
+/* finsec.is_valid_bank_card(text): digits, length and Luhn; never raises. */
+Datum
+finsec_is_valid_bank_card(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
+	int			n,
+				badpos;
+	bool		account = PG_GETARG_BOOL(1);
+	FsParseResult r = fs_number_digits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), account,
+									   digits, &n, &badpos);
+
+	explicit_bzero(digits, sizeof(digits));
+	PG_RETURN_BOOL(r == FS_OK);
+}
+
+void
+finsec_card_define_settings(void)
+{
+	DefineCustomBoolVariable("finsec.card_lenient",
+							 "Accept bank card numbers whose Luhn check digit is wrong.",
+							 "For legacy and test data (UnionPay's own test cards fail Luhn); such "
+							 "values are marked (finsec.number_info().luhn_valid is false).",
+							 &finsec_card_lenient,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("finsec.card_mask_first",
+							"Leading digits finsec.mask() shows of a card or account number.",
+							"Capped by what a value keeps in clear: the BIN (6, or 8 for cards of 16 "
+							"or more digits) for cards, less for accounts.",
+							&finsec_card_mask_first,
+							6, 0, 8,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("finsec.card_mask_last",
+							"Trailing digits finsec.mask() shows of a card or account number.",
+							NULL,
+							&finsec_card_mask_last,
+							4, 0, 4,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("finsec.card_mask_group",
+							 "Group masked card and account numbers by four characters.",
+							 NULL,
+							 &finsec_card_mask_group,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}

@@ -1,0 +1,291 @@
+/*-------------------------------------------------------------------------
+ *
+ * card_parse.c
+ *	  Parsing of bank card and account numbers and of their sealed form.
+ *
+ * No PostgreSQL headers: every function here is total over its input
+ * bytes and is fuzzed on its own (test/fuzz/fuzz_bank_card.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "card_parse.h"
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+bool
+fs_luhn_valid(const char *digits, int n)
+{
+	int			sum = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int			d = digits[n - 1 - i] - '0';
+
+		if (i % 2 == 1)
+		{
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+	}
+	return n > 0 && sum % 10 == 0;
+}
+
+FsParseResult
+fs_number_digits(const char *in, size_t len, bool account, char *out,
+				 int *ndigits, int *badpos)
+{
+	size_t		start = 0,
+				end = len;
+	int			n = 0;
+	int			maxd = account ? FS_ACCOUNT_MAX_DIGITS : FS_CARD_MAX_DIGITS;
+	int			mind = account ? FS_ACCOUNT_MIN_DIGITS : FS_CARD_MIN_DIGITS;
+	bool		prev_sep = true;	/* no separator first */
+
+	*ndigits = 0;
+	*badpos = 0;
+	if (len > FS_NUMBER_MAX_INPUT)
+		return FS_ERR_TOO_LONG_INPUT;
+	while (start < end && is_space(in[start]))
+		start++;
+	while (end > start && is_space(in[end - 1]))
+		end--;
+	if (start == end)
+		return FS_ERR_EMPTY;
+
+	for (size_t i = start; i < end; i++)
+	{
+		char		c = in[i];
+
+		if (is_digit(c))
+		{
+			if (n == maxd)
+				return FS_ERR_LENGTH;
+			out[n++] = c;
+			prev_sep = false;
+		}
+		else if ((c == ' ' || c == '-') && !prev_sep)
+			prev_sep = true;	/* one separator between digits */
+		else
+		{
+			*badpos = (int) (i - start) + 1;
+			return FS_ERR_BAD_CHAR;
+		}
+	}
+	if (prev_sep)
+	{
+		*badpos = (int) (end - start);
+		return FS_ERR_BAD_CHAR;	/* ends with a separator */
+	}
+	*ndigits = n;
+	if (n < mind)
+		return FS_ERR_LENGTH;
+	if (!account && !fs_luhn_valid(out, n))
+		return FS_ERR_LUHN;
+	return FS_OK;
+}
+
+int
+fs_clear_prefix_len(bool account, int ndigits)
+{
+	int			p;
+
+	if (!account)
+		/* PCI DSS: the BIN, 8 digits for PANs of 16 or more, else 6 */
+		return ndigits >= 16 ? 8 : 6;
+	/* Accounts: never more than 6, and at least half the digits hidden. */
+	p = ndigits - 4 - (ndigits + 1) / 2;
+	if (p < 0)
+		p = 0;
+	return p > 6 ? 6 : p;
+}
+
+bool
+fs_is_sealed(const char *in, size_t len)
+{
+	size_t		m = strlen(FS_TOKEN_MARK);
+
+	for (size_t i = 0; i + m <= len; i++)
+		if (memcmp(in + i, FS_TOKEN_MARK, m) == 0)
+			return true;
+	return false;
+}
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+static const char b64chars[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t
+fs_base64url_encode(const uint8_t *in, size_t len, char *out)
+{
+	size_t		o = 0;
+	size_t		i;
+
+	for (i = 0; i + 2 < len; i += 3)
+	{
+		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
+
+		out[o++] = b64chars[(v >> 18) & 63];
+		out[o++] = b64chars[(v >> 12) & 63];
+		out[o++] = b64chars[(v >> 6) & 63];
+		out[o++] = b64chars[v & 63];
+	}
+	if (len - i == 1)
+	{
+		uint32_t	v = (uint32_t) in[i] << 16;
+
+		out[o++] = b64chars[(v >> 18) & 63];
+		out[o++] = b64chars[(v >> 12) & 63];
+	}
+	else if (len - i == 2)
+	{
+		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8);
+
+		out[o++] = b64chars[(v >> 18) & 63];
+		out[o++] = b64chars[(v >> 12) & 63];
+		out[o++] = b64chars[(v >> 6) & 63];
+	}
+	return o;
+}
+
+FsParseResult
+fs_payload_check(const uint8_t *p, size_t len)
+{
+	const FsNumberHeader *h = (const FsNumberHeader *) p;
+	bool		account;
+	int			mind,
+				maxd;
+
+	if (len < sizeof(FsNumberHeader))
+		return FS_ERR_TOKEN_STRUCTURE;
+	if (h->format != FS_NUMBER_FORMAT_V1 || (h->flags & ~FS_FLAG_ALL) != 0)
+		return FS_ERR_TOKEN_STRUCTURE;
+	account = (h->flags & FS_FLAG_ACCOUNT) != 0;
+	if (account && (h->flags & FS_FLAG_LENIENT))
+		return FS_ERR_TOKEN_STRUCTURE;
+	mind = account ? FS_ACCOUNT_MIN_DIGITS : FS_CARD_MIN_DIGITS;
+	maxd = account ? FS_ACCOUNT_MAX_DIGITS : FS_CARD_MAX_DIGITS;
+	if (h->ndigits < mind || h->ndigits > maxd)
+		return FS_ERR_TOKEN_STRUCTURE;
+	if (h->nprefix != fs_clear_prefix_len(account, h->ndigits))
+		return FS_ERR_TOKEN_STRUCTURE;
+	for (int i = 0; i < 8; i++)
+		if (!is_digit(h->prefix[i]) || (i >= h->nprefix && h->prefix[i] != '0'))
+			return FS_ERR_TOKEN_STRUCTURE;
+	for (int i = 0; i < 4; i++)
+		if (!is_digit(h->last4[i]))
+			return FS_ERR_TOKEN_STRUCTURE;
+	if (len != FS_NUMBER_SIZE(h->ndigits))
+		return FS_ERR_TOKEN_STRUCTURE;
+	return FS_OK;
+}
+
+FsParseResult
+fs_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	size_t		m = strlen(FS_TOKEN_MARK);
+	size_t		start = 0;
+	size_t		end = len;
+	size_t		o = 0;
+	uint32_t	acc = 0;
+	int			bits = 0;
+	bool		found = false;
+
+	*outlen = 0;
+	if (len > FS_NUMBER_MAX_INPUT)
+		return FS_ERR_TOO_LONG_INPUT;
+	for (size_t i = 0; i + m <= len; i++)
+		if (memcmp(in + i, FS_TOKEN_MARK, m) == 0)
+		{
+			start = i + m;
+			found = true;
+			break;
+		}
+	if (!found)
+		return FS_ERR_TOKEN_ENCODING;
+	while (end > start && is_space(in[end - 1]))
+		end--;
+	if ((end - start) % 4 == 1)
+		return FS_ERR_TOKEN_ENCODING;
+	for (size_t i = start; i < end; i++)
+	{
+		int			v = b64val(in[i]);
+
+		if (v < 0)
+			return FS_ERR_TOKEN_ENCODING;
+		acc = (acc << 6) | (uint32_t) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			if (o == outcap)
+				return FS_ERR_TOKEN_STRUCTURE;
+			out[o++] = (uint8_t) (acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Unused trailing bits must be zero: one encoding per payload. */
+	if (acc != 0)
+		return FS_ERR_TOKEN_ENCODING;
+	*outlen = o;
+	return fs_payload_check(out, o);
+}
+
+void
+fs_mask(const FsNumberHeader *h, int keep_first, int keep_last, bool group, char *out)
+{
+	int			n = h->ndigits;
+	int			first = keep_first < h->nprefix ? keep_first : h->nprefix;
+	int			last = keep_last < 4 ? keep_last : 4;
+	int			o = 0;
+
+	if (first < 0)
+		first = 0;
+	if (last < 0)
+		last = 0;
+	if (first + last > n)
+		last = n - first;
+	for (int i = 0; i < n; i++)
+	{
+		char		c;
+
+		if (group && i > 0 && i % 4 == 0)
+			out[o++] = ' ';
+		if (i < first)
+			c = h->prefix[i];
+		else if (i >= n - last)
+			c = h->last4[4 - (n - i)];
+		else
+			c = '*';
+		out[o++] = c;
+	}
+	out[o] = '\0';
+}
