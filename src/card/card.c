@@ -213,6 +213,9 @@ make_number(bool account, const char *digits, int n, bool lenient)
 }
 
 /*
+ * Input errors keep the statement out of the server log (errhidestmt):
+ * the statement holds the number that was refused.
+ *
  * The digits of a value, checked by authenticated decryption; raises on
  * failure.  The caller zeroizes digits (room for FS_ACCOUNT_MAX_DIGITS + 1).
  */
@@ -245,47 +248,54 @@ parse_error(FsParseResult r, bool account, int badpos, int ndigits)
 		case FS_ERR_EMPTY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input for %s: empty", kind_name(account))));
+					 errmsg("invalid input for %s: empty", kind_name(account)),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_TOO_LONG_INPUT:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input for %s: longer than %d bytes", kind_name(account),
-							FS_NUMBER_MAX_INPUT)));
+							FS_NUMBER_MAX_INPUT),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_BAD_CHAR:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input for %s: unexpected character at position %d",
 							kind_name(account), badpos),
-					 errhint("Write digits, optionally grouped by single spaces or hyphens.")));
+					 errhint("Write digits, optionally grouped by single spaces or hyphens."),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_LENGTH:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input for %s: %s digits", kind_name(account),
 							ndigits > 0 ? "too few" : "too many"),
-					 errdetail("A %s has %d to %d digits.", kind_name(account), mind, maxd)));
+					 errdetail("A %s has %d to %d digits.", kind_name(account), mind, maxd),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_LUHN:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input for %s: wrong check digit", kind_name(account)),
 					 errdetail("The last digit does not satisfy the Luhn (ISO/IEC 7812) check."),
-					 errhint("For legacy or test data, SET finsec.card_lenient = on accepts it and marks the value.")));
+					 errhint("For legacy or test data, SET finsec.card_lenient = on accepts it and marks the value."),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_TOKEN_ENCODING:
 		case FS_ERR_TOKEN_STRUCTURE:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid sealed form for %s", kind_name(account)),
-					 errdetail("The text after \"%s\" is not a sealed value finsec wrote.", FS_TOKEN_MARK)));
+					 errdetail("The text after \"%s\" is not a sealed value finsec wrote.", FS_TOKEN_MARK),
+					 errhidestmt(true)));
 			break;
 		case FS_ERR_TOKEN_KIND:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid sealed form for %s: it holds a %s", kind_name(account),
-							kind_name(!account))));
+							kind_name(!account)),
+					 errhidestmt(true)));
 			break;
 	}
 }
