@@ -275,6 +275,11 @@ SELECT finsec.cn_resident_id_send(id) AS id_wire, finsec.cn_mobile_send(phone) A
 -- ===================================================================
 -- Privileges: the finsec roles use the types; nothing for PUBLIC
 -- ===================================================================
+SELECT t.oid::regtype AS type, r.rolname, has_type_privilege(r.oid, t.oid, 'USAGE') AS usage
+  FROM pg_type t, pg_roles r
+ WHERE t.oid IN ('finsec.cn_resident_id'::regtype, 'finsec.uscc'::regtype, 'finsec.cn_mobile'::regtype)
+   AND (r.rolname LIKE 'finsec\_%' OR r.rolname = 'pg_monitor')
+ ORDER BY t.oid::regtype::text, r.rolname;
 CREATE ROLE regress_cnid_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_cnid_outsider LOGIN;
 CREATE SCHEMA regress_cnid AUTHORIZATION regress_cnid_app;
