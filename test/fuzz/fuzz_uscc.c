@@ -16,6 +16,8 @@
 
 #include "cnid_parse.h"
 
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /*
  * No identifier in a problem text: it never holds a run of 6 or more
  * digits (every resident ID, credit code and mobile number has one), so it
