@@ -24,6 +24,15 @@ $node->safe_psql('source', q{
 	INSERT INTO payments SELECT g, g * 1.5 FROM generate_series(1, 20) g;
 	SELECT finsec.protect_table('payments', 'sm3');
 });
+# Identifier columns (docs/identifiers.md): values restore through the
+# types' input functions, keys and indexes included.
+$node->safe_psql('source', q{
+	CREATE TABLE kyc (id finsec.cn_resident_id PRIMARY KEY, phone finsec.cn_mobile UNIQUE,
+					  org finsec.uscc);
+	CREATE INDEX kyc_org ON kyc USING hash (org);
+	INSERT INTO kyc VALUES ('11010519491231002x', '+86 138 1234 5678', '91350100m000100y43'),
+						   ('440524188001010014', '19912345678', '91110000600037341L');
+});
 $node->safe_psql('source', 'SELECT finsec.audit_seal()');
 $node->safe_psql('source', q{
 	INSERT INTO payments VALUES (21, 99);
@@ -72,6 +81,16 @@ is($node->safe_psql('target', 'SELECT bool_and(ok) AND sum(rows_pending) = 0 FRO
 is($node->safe_psql('target',
 		"SELECT finsec_seq > (SELECT max(finsec_seq) FROM finsec.audit WHERE description = 'unsealed at dump time') FROM finsec.audit WHERE description = 'after restore'"),
 	't', 'the ledger sequence continues after the restored rows');
+
+is($node->safe_psql('target', 'SELECT string_agg(id::text || \' \' || phone::text || \' \' || org::text, \', \' ORDER BY id) FROM kyc'),
+	'11010519491231002X 13812345678 91350100M000100Y43, 440524188001010014 19912345678 91110000600037341L',
+	'identifier values restore normalized');
+is($node->safe_psql('target', q{
+	SET search_path = public, finsec;
+	SET enable_seqscan = off;
+	SELECT finsec.mask(id) FROM kyc WHERE id = '11010519491231002X' AND phone = '13812345678'
+	   AND org = '91350100M000100Y43'}),
+	'110105********002X', 'and their indexes answer');
 
 # A plain-format dump replays through psql without a single error.
 my $plain = $node->basedir . '/source.sql';
