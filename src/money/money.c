@@ -126,7 +126,7 @@ money_out_of_range(const char *what, const char *code)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg(MONEY_TYPE " out of range: %s", what),
+			 errmsg(MONEY_TYPE " %s out of range", what),
 			 errdetail("A %s amount is at most 9223372036854775807 minor units either side of zero.",
 					   code)));
 }
@@ -139,6 +139,9 @@ same_currency(const FinsecMoney *a, const FinsecMoney *b, const char *action)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot %s " MONEY_TYPE " values in different currencies: %s and %s",
 						action, money_code(a), money_code(b)),
+				 strcmp(action, "compare") == 0 ?
+				 errhint("Compare amounts of one currency: filter or group by finsec.currency() "
+						 "first.  ORDER BY and indexes sort by currency code, then amount.") :
 				 errhint("Convert one amount first, with an explicit rate and rounding: "
 						 "finsec.money(finsec.amount(x) * rate, 'CCY', 'half-even').")));
 }
