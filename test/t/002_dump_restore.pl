@@ -23,6 +23,13 @@ $node->safe_psql('source', q{
 	CREATE TABLE payments (id int PRIMARY KEY, amount numeric NOT NULL);
 	INSERT INTO payments SELECT g, g * 1.5 FROM generate_series(1, 20) g;
 	SELECT finsec.protect_table('payments', 'sm3');
+	-- finsec.money values in several currencies, indexed (text form in the
+	-- dump, restored through the type's input function)
+	CREATE TABLE settlements (id int PRIMARY KEY, amt finsec.money NOT NULL);
+	CREATE INDEX settlements_amt ON settlements (amt);
+	INSERT INTO settlements
+	SELECT g, finsec.money_from_minor(g * 12345 - 100000, (ARRAY['CNY', 'JPY', 'KWD', 'CLF'])[g % 4 + 1])
+	  FROM generate_series(1, 40) g;
 });
 # Identifier columns (docs/identifiers.md): values restore through the
 # types' input functions, keys and indexes included.
@@ -61,7 +68,8 @@ is($node->safe_psql('target',
 for my $q ('SELECT count(*), max(finsec_seq), sum(hashtext(t::text)) FROM finsec.audit t',
 	'SELECT count(*), sum(hashtext(t::text)) FROM payments t',
 	'SELECT relid::text, chain_id, algorithm, blocks, encode(head_hash, \'hex\') FROM finsec.ledger_chain ORDER BY 1',
-	'SELECT count(*), sum(hashtext(b::text)) FROM finsec.ledger_block b')
+	'SELECT count(*), sum(hashtext(b::text)) FROM finsec.ledger_block b',
+	'SELECT count(*), string_agg(amt::text, \',\' ORDER BY amt) FROM settlements')
 {
 	is($node->safe_psql('target', $q), $node->safe_psql('source', $q), "restored identically: $q");
 }
