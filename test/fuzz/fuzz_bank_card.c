@@ -1,7 +1,7 @@
+// sources: src/card/card_parse.c
 /*
  * Fuzz target: parsing of bank card and account numbers and of their
  * sealed text form (src/card/card_parse.c), over arbitrary bytes.
- * sources: src/card/card_parse.c
  *
  * Invariants checked (abort on violation):
  *  - digits parsed are ASCII digits, within the kind's length bounds;
