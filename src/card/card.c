@@ -220,11 +220,8 @@ make_number(bool account, const char *digits, int n, bool lenient)
  * failure.  The caller zeroizes digits (room for FS_ACCOUNT_MAX_DIGITS + 1).
  */
 static void
-number_digits(const FsNumberHeader *h, char *digits)
+open_or_raise(const FinsecKey *enc, const FsNumberHeader *h, char *digits)
 {
-	const FinsecKey *enc = finsec_key_version(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION,
-											  (int32) get_be32(h->enc_version));
-
 	if (!open_digits(enc, h, digits))
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
@@ -233,6 +230,14 @@ number_digits(const FsNumberHeader *h, char *digits)
 				 errdetail("Its sealed form was altered, or was made under another version of key \"%s\".",
 						   CARD_ENC_KEY)));
 	digits[h->ndigits] = '\0';
+}
+
+static void
+number_digits(const FsNumberHeader *h, char *digits)
+{
+	open_or_raise(finsec_key_version(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION,
+									 (int32) get_be32(h->enc_version)),
+				  h, digits);
 }
 
 static void
@@ -300,19 +305,39 @@ parse_error(FsParseResult r, bool account, int badpos, int ndigits)
 	}
 }
 
-/* A value from a checked payload (sealed text or binary), after decryption. */
+/*
+ * A value from a checked payload (sealed text or binary), after decryption.
+ *
+ * When this database's keyring has no version at all of card.enc, the
+ * payload is kept as it is, checked for structure only: that is a database
+ * pg_restore is filling before it has loaded finsec.key and
+ * finsec.key_version (their data sorts after tables in schemas named
+ * before "finsec", and a parallel restore loads them in any order).
+ * Raising there would make pg_restore drop the table's rows (it reports
+ * the error and carries on).  Nothing is exposed or lost: the sealed value
+ * is stored unchanged, reveal() and card_rekey() decrypt it, with the same
+ * integrity check, once the keyring is there.  Whenever card.enc exists,
+ * the check is made here: another master key, an altered value or an
+ * unknown or destroyed version fail loudly.
+ */
 static BankNumber *
 number_from_payload(const uint8_t *p, size_t len, bool account)
 {
 	const FsNumberHeader *h = (const FsNumberHeader *) p;
+	const FinsecKey *enc;
 	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
 	BankNumber *v;
 
 	parse_error(fs_payload_check(p, len), account, 0, 0);
 	if (((h->flags & FS_FLAG_ACCOUNT) != 0) != account)
 		parse_error(FS_ERR_TOKEN_KIND, account, 0, 0);
-	number_digits(h, digits);
-	explicit_bzero(digits, sizeof(digits));
+	enc = finsec_key_version_if_present(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION,
+										(int32) get_be32(h->enc_version));
+	if (enc != NULL)
+	{
+		open_or_raise(enc, h, digits);
+		explicit_bzero(digits, sizeof(digits));
+	}
 	v = palloc(VARHDRSZ + len);
 	SET_VARSIZE(v, VARHDRSZ + len);
 	memcpy(VARDATA(v), p, len);

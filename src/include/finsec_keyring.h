@@ -85,6 +85,17 @@ extern const FinsecKey *finsec_key_version(const char *label, FinsecKeyPurpose p
 										   int32 version);
 
 /*
+ * The same, except that it returns NULL, rather than raising, when this
+ * database's keyring holds no version of the key in any state: no key with
+ * this label, or a key row without version rows.  That is the state of a
+ * database that pg_restore (or a parallel pg_restore) is filling before it
+ * has loaded finsec.key and finsec.key_version; any other problem (wrong
+ * master key, altered rows, a destroyed or unknown version) still raises.
+ */
+extern const FinsecKey *finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose,
+													  int32 version);
+
+/*
  * Count one use of key for "operation" (e.g. "mac", "verify", "sign").
  * Counts are aggregated per statement and written to the audit ledger at
  * its end, so hot paths cost a hash-table increment.

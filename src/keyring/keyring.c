@@ -629,6 +629,8 @@ typedef struct KeyCacheEntry
 	int			nversions;		/* usable (active or retired) */
 	FinsecKey  *versions;		/* active first, then retired newest first */
 	List	   *usable;			/* the same, as a List of pointers */
+	bool		absent;			/* no such label (a cached negative answer) */
+	int64		nrows;			/* version rows in any state, destroyed included */
 } KeyCacheEntry;
 
 static HTAB *key_cache = NULL;
@@ -754,9 +756,13 @@ ensure_cache(void)
 	}
 }
 
-/* Read and unwrap the usable versions of "label" into a new cache entry. */
+/*
+ * Read and unwrap the usable versions of "label" into a new cache entry.
+ * A label that does not exist raises, or with missing_ok gives an entry
+ * marked absent (kept until the keyring changes, like any other entry).
+ */
 static KeyCacheEntry *
-load_entry(const char *label)
+load_entry(const char *label, bool missing_ok)
 {
 	FinsecOwnerContext ctx;
 	KeyCacheEntry *e;
@@ -771,7 +777,8 @@ load_entry(const char *label)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
 	arg = CStringGetTextDatum(label);
-	ret = SPI_execute_with_args("SELECT k.key_id, k.purpose, k.algorithm, v.version, v.state, v.wrapped, v.master_kcv, v.kcv "
+	ret = SPI_execute_with_args("SELECT k.key_id, k.purpose, k.algorithm, v.version, v.state, v.wrapped, v.master_kcv, v.kcv, "
+								"       (SELECT count(*) FROM finsec.key_version a WHERE a.key_id = k.key_id) "
 								"  FROM finsec.key k LEFT JOIN finsec.key_version v "
 								"    ON v.key_id = k.key_id AND v.state IN ('active', 'retired') "
 								" WHERE k.label = $1 "
@@ -780,6 +787,17 @@ load_entry(const char *label)
 	finsec_end_owner(&ctx);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the finsec keyring: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0 && missing_ok)
+	{
+		e = hash_search(key_cache, label, HASH_ENTER, &found);
+		e->nversions = 0;
+		e->versions = NULL;
+		e->usable = NIL;
+		e->absent = true;
+		e->nrows = 0;
+		SPI_finish();
+		return e;
+	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -790,6 +808,12 @@ load_entry(const char *label)
 	e->nversions = 0;
 	e->versions = NULL;
 	e->usable = NIL;
+	e->absent = false;
+	{
+		bool		isnull;
+
+		e->nrows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	}
 	e->purpose = parse_purpose(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	strlcpy(e->algorithm, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
 			sizeof(e->algorithm));
@@ -878,7 +902,7 @@ load_entry(const char *label)
 }
 
 static KeyCacheEntry *
-lookup(const char *label, FinsecKeyPurpose purpose, const char *algorithm)
+lookup_ext(const char *label, FinsecKeyPurpose purpose, const char *algorithm, bool missing_ok)
 {
 	KeyCacheEntry *e;
 
@@ -892,7 +916,16 @@ lookup(const char *label, FinsecKeyPurpose purpose, const char *algorithm)
 				 errmsg("finsec key \"%.*s...\" does not exist", NAMEDATALEN - 1, label)));
 	e = hash_search(key_cache, label, HASH_FIND, NULL);
 	if (e == NULL)
-		e = load_entry(label);
+		e = load_entry(label, missing_ok);
+	if (e->absent)
+	{
+		if (missing_ok)
+			return e;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("finsec key \"%s\" does not exist", label),
+				 errhint("finsec.key_inventory lists the keys of this database.")));
+	}
 
 	if (e->purpose != purpose)
 		ereport(ERROR,
@@ -909,6 +942,12 @@ lookup(const char *label, FinsecKeyPurpose purpose, const char *algorithm)
 	if (!finsec_key_cache_enabled && !IsTransactionState())
 		elog(ERROR, "finsec keys are available only inside a transaction");
 	return e;
+}
+
+static KeyCacheEntry *
+lookup(const char *label, FinsecKeyPurpose purpose, const char *algorithm)
+{
+	return lookup_ext(label, purpose, algorithm, false);
 }
 
 const FinsecKey *
@@ -950,6 +989,16 @@ finsec_key_version(const char *label, FinsecKeyPurpose purpose, int32 version)
 			 errmsg("finsec key \"%s\" has no usable version %d", label, version),
 			 errhint("Only active and retired versions can be used; finsec.key_inventory shows their states.")));
 	return NULL;				/* keep compiler quiet */
+}
+
+const FinsecKey *
+finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose, int32 version)
+{
+	KeyCacheEntry *e = lookup_ext(label, purpose, NULL, true);
+
+	if (e->absent || e->nrows == 0)
+		return NULL;
+	return finsec_key_version(label, purpose, version);
 }
 
 void
@@ -1171,7 +1220,7 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 			KeyCacheEntry *e = hash_search(key_cache, label, HASH_FIND, NULL);
 
 			if (e == NULL)
-				e = load_entry(label);
+				e = load_entry(label, false);
 			for (int i = 0; i < e->nversions; i++)
 			{
 				values[0] = CStringGetTextDatum(label);
