@@ -1046,17 +1046,72 @@ LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 'card_keys',
-		   count(*) FILTER (WHERE k.label = 'card.enc' AND k.purpose = 'encryption' AND v.state = 'active') = 1
-		   AND count(*) FILTER (WHERE k.label = 'card.fp' AND k.purpose = 'fingerprint' AND v.state = 'active') = 1,
-		   CASE WHEN count(*) FILTER (WHERE k.label IN ('card.enc', 'card.fp') AND v.state = 'active') = 2
+	WITH keys AS (
+		SELECT count(*) FILTER (WHERE k.label = 'card.enc' AND k.purpose = 'encryption' AND v.state = 'active') = 1
+			   AND count(*) FILTER (WHERE k.label = 'card.fp' AND k.purpose = 'fingerprint' AND v.state = 'active') = 1
+			   AS ready
+		  FROM finsec.key k JOIN finsec.key_version v ON v.key_id = k.key_id
+	), used AS (
+		SELECT count(DISTINCT a.attrelid) AS tables
+		  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		 WHERE a.atttypid IN ('finsec.bank_card'::regtype, 'finsec.bank_account'::regtype)
+		   AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'm')
+	)
+	SELECT 'card_keys', keys.ready OR used.tables = 0,
+		   CASE WHEN keys.ready
 				THEN 'card.enc and card.fp are active: bank_card and bank_account values can be written'
-				ELSE 'bank_card and bank_account need active keys card.enc (encryption, aes-256-gcm) and card.fp (fingerprint): see docs/cards.md'
+				WHEN used.tables = 0
+				THEN 'not in use; bank_card and bank_account need active keys card.enc (encryption, aes-256-gcm) and card.fp (fingerprint): see docs/cards.md'
+				ELSE format('%s table(s) have bank_card or bank_account columns but card.enc and card.fp are not both active: see docs/cards.md',
+							used.tables)
 		   END
-	  FROM finsec.key k JOIN finsec.key_version v ON v.key_id = k.key_id
+	  FROM keys, used
 $$;
 REVOKE ALL ON FUNCTION finsec.status_card() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.status_card() TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- =====================================================================
+-- Keyring: parallel pg_restore loads the rows of finsec.key and
+-- finsec.key_version in any order, so a foreign key between them can
+-- reject the versions; versions are written only by finsec's own code
+-- with their key, and finsec.status() reports any orphan.
+-- =====================================================================
+ALTER TABLE finsec.key_version DROP CONSTRAINT key_version_key_id_fkey;
+
+CREATE OR REPLACE FUNCTION finsec.status_keyring(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'keyring_master_key', m.loaded,
+		   CASE WHEN m.loaded THEN 'master key loaded, check value ' || m.check_value
+				ELSE 'no master key: key functions fail (' || m.problem || ')' END
+	  FROM finsec.keyring_master() m
+	UNION ALL
+	SELECT 'keyring_keys',
+		   NOT EXISTS (SELECT 1 FROM finsec.key_version v
+						WHERE v.state IN ('active', 'retired', 'pending')
+						  AND v.master_kcv IS DISTINCT FROM (SELECT check_value FROM finsec.keyring_master()))
+		   AND NOT EXISTS (SELECT 1 FROM finsec.key_version v WHERE NOT EXISTS (SELECT 1 FROM finsec.key k WHERE k.key_id = v.key_id)),
+		   format('%s active, %s retired, %s pending versions; %s wrapped under another master key; %s without their key',
+				  count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE state = 'retired'),
+				  count(*) FILTER (WHERE state = 'pending'),
+				  count(*) FILTER (WHERE state <> 'destroyed'
+								   AND master_kcv IS DISTINCT FROM (SELECT check_value FROM finsec.keyring_master())),
+				  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM finsec.key k WHERE k.key_id = key_version.key_id)))
+	  FROM finsec.key_version
+	UNION ALL
+	SELECT 'change_requests', true,
+		   format('%s pending, %s expired in the last 7 days',
+				  count(*) FILTER (WHERE state = 'pending' AND expires_at > now()),
+				  count(*) FILTER (WHERE (state = 'expired' OR (state = 'pending' AND expires_at <= now()))
+									 AND expires_at > now() - interval '7 days'))
+	  FROM finsec.change_request
+$$;
 
 -- =====================================================================
 -- end of finsec--0.4--0.5.sql

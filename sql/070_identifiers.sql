@@ -6,7 +6,7 @@
 -- and 440524188001010014, credit code 91350100M000100Y43.  Other valid values
 -- below are synthetic, built with the check algorithms.
 --
-SET search_path = public;   -- the operators resolve from pg_catalog
+SET search_path = public, finsec;
 
 -- try(type, value): the cast's result, or its SQLSTATE, message and hint.
 CREATE FUNCTION pg_temp.try(typ text, v text) RETURNS text
