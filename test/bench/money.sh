@@ -3,7 +3,7 @@
 #   bash test/bench/money.sh [rows]
 #
 # sum() over N (default 10,000,000) amounts, three ways over the same rows
-# of one table, so that the scan costs the same: finsec.sum(finsec.money),
+# of one table, so that the scan costs the same: sum(finsec.money),
 # sum(bigint) of the same minor units, and sum(numeric) of the same amounts
 # in major units.  One backend, no parallel workers; each query runs three
 # times and the best counts.  Prints seconds and the ratios
@@ -45,7 +45,7 @@ measure() { # sql -> best seconds of three runs; prints the result to stderr
 }
 
 say "sum() over $n rows: finsec.money vs bigint vs numeric (one backend, best of 3)"
-t_money=$(measure "SELECT finsec.minor_units(finsec.sum(m)) FROM amounts" 2>"$WORKDIR/r_money")
+t_money=$(measure "SELECT finsec.minor_units(sum(m)) FROM amounts" 2>"$WORKDIR/r_money")
 t_bigint=$(measure "SELECT sum(b) FROM amounts" 2>"$WORKDIR/r_bigint")
 t_numeric=$(measure "SELECT sum(n) * 100 FROM amounts" 2>"$WORKDIR/r_numeric")
 t_scan=$(measure "SELECT count(*) FROM amounts" 2>/dev/null)
