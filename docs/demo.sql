@@ -126,3 +126,40 @@ SELECT finsec.consume_nonce('notify', 'n-7f3a', now());
 -- Every step, under the person who took it.
 SELECT event_type, object, session_user_name FROM finsec.audit
  WHERE event_type LIKE 'change.%' OR event_type LIKE 'key.%' ORDER BY finsec_seq;
+
+-- ===================================================================
+-- Types: protected card numbers, exact money, Chinese identifiers
+-- (docs/cards.md, docs/money.md, docs/identifiers.md)
+-- ===================================================================
+-- The card keys, under two-person control.
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.key_generate('card.enc', 'encryption', 'aes-256-gcm') AS k1 \gset
+SELECT finsec.key_generate('card.fp', 'fingerprint', 'hmac-sm3') AS k2 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state';
+RESET SESSION AUTHORIZATION;
+CREATE TABLE customer_payment (
+	id       serial PRIMARY KEY,
+	payer    finsec.cn_resident_id,
+	phone    finsec.cn_mobile,
+	card     finsec.bank_card,
+	amount   finsec.money
+);
+INSERT INTO customer_payment (payer, phone, card, amount) VALUES
+	('11010519491231002x', '+86 138-1234-5678', '6216 2610 0000 0000 018', 'CNY 1000.00'),
+	('11010519491231002X', '13812345678', '6216261000000000018', '¥100.50');
+INSERT INTO customer_payment (payer, phone, card, amount) VALUES
+	('11010519491231002X', '13812345678', '6216261000000000018', 'CNY 100.50');
+INSERT INTO customer_payment (payer, phone, card, amount) VALUES
+	('11010519491231002X', '13812345678', '6216261000000000017', 'CNY 1.00');     -- wrong Luhn digit
+INSERT INTO customer_payment (payer, phone, card, amount) VALUES
+	('110105194912310021', '13812345678', '6216261000000000018', 'CNY 1.00');     -- wrong ID check
+INSERT INTO customer_payment (payer, phone, card, amount) VALUES
+	('11010519491231002X', '13812345678', '6216261000000000018', 'CNY 1.005');    -- more decimals than CNY has
+-- Masked for display; the stored card is encrypted and fingerprinted.
+SELECT id, finsec.mask(payer) AS payer, finsec.mask(phone) AS phone, finsec.mask(card) AS card, amount
+  FROM customer_payment ORDER BY id;
+SELECT finsec.mask(card) AS card, count(*), sum(amount) FROM customer_payment GROUP BY card;
+SELECT finsec.allocate('CNY 100.00', 3) AS three_way_split, 'CNY 10.00'::finsec.money * 0.333 AS rounded_half_even;
+SELECT 'CNY 1.00'::finsec.money + 'USD 1.00'::finsec.money;                    -- mixing currencies
