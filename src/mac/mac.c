@@ -182,24 +182,92 @@ iso9797_pad(const unsigned char *data, size_t len, int method, int bs, size_t *o
 }
 
 /*
+ * Block-cipher MAC state kept with a cached key version: a CBC context
+ * with the key schedule set (single DES as two-key EDE with K || K, or
+ * SM4), and for algorithm 3 an ECB context with the two-key EDE (K, K')
+ * for the final block.  Each message re-initialises the IV only.
+ */
+typedef struct BlockMacState
+{
+	EVP_CIPHER_CTX *cbc;
+	EVP_CIPHER_CTX *final;		/* algorithm 3 only */
+} BlockMacState;
+
+static void
+free_block_state(void *state)
+{
+	BlockMacState *b = (BlockMacState *) state;
+
+	/* EVP_CIPHER_CTX_free cleanses the key schedules. */
+	EVP_CIPHER_CTX_free(b->cbc);
+	EVP_CIPHER_CTX_free(b->final);
+	free(b);
+}
+
+static BlockMacState *
+block_state(const FinsecKey *key, MacAlgorithm alg)
+{
+	static EVP_CIPHER *sm4_cbc = NULL;
+	BlockMacState *b;
+	bool		ok;
+
+	if (key->consumer_state != NULL)
+		return (BlockMacState *) key->consumer_state;
+	if (alg == MAC_ISO9797_ALG1_SM4 && sm4_cbc == NULL)
+	{
+		sm4_cbc = EVP_CIPHER_fetch(NULL, "SM4-CBC", NULL);
+		if (sm4_cbc == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("this OpenSSL does not provide SM4")));
+	}
+	b = calloc(1, sizeof(BlockMacState));
+	if (b == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	b->cbc = EVP_CIPHER_CTX_new();
+	ok = b->cbc != NULL;
+	if (ok && alg == MAC_ISO9797_ALG3)
+	{
+		unsigned char kk[16];
+
+		memcpy(kk, key->material, 8);
+		memcpy(kk + 8, key->material, 8);
+		b->final = EVP_CIPHER_CTX_new();
+		ok = b->final != NULL &&
+			EVP_EncryptInit_ex(b->cbc, EVP_des_ede_cbc(), NULL, kk, NULL) == 1 &&
+			EVP_EncryptInit_ex(b->final, EVP_des_ede_ecb(), NULL, key->material, NULL) == 1 &&
+			EVP_CIPHER_CTX_set_padding(b->final, 0) == 1;
+		explicit_bzero(kk, sizeof(kk));
+	}
+	else if (ok)
+		ok = EVP_EncryptInit_ex(b->cbc, sm4_cbc, NULL, key->material, NULL) == 1;
+	ok = ok && EVP_CIPHER_CTX_set_padding(b->cbc, 0) == 1;
+	if (!ok)
+	{
+		free_block_state(b);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL could not initialise %s", key->algorithm)));
+	}
+	finsec_key_set_consumer_state(key, b, free_block_state);
+	return b;
+}
+
+/*
  * Encrypt blocks in CBC mode with a zero IV and return the last ciphertext
  * block in "last" (bs bytes).  Processes the data in slices so that a large
  * message needs no second buffer of its size.
  */
 static void
-cbc_last_block(const EVP_CIPHER *cipher, const unsigned char *key,
-			   const unsigned char *data, size_t len, int bs, unsigned char *last)
+cbc_last_block(EVP_CIPHER_CTX *ctx, const unsigned char *data, size_t len, int bs,
+			   unsigned char *last)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	unsigned char iv[16] = {0};
 	unsigned char buf[8192];
 	size_t		off = 0;
 	bool		ok;
 
-	if (ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	ok = EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv) == 1 &&
-		EVP_CIPHER_CTX_set_padding(ctx, 0) == 1;
+	ok = EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1;
 	memset(last, 0, bs);
 	while (ok && off < len)
 	{
@@ -211,32 +279,11 @@ cbc_last_block(const EVP_CIPHER *cipher, const unsigned char *key,
 			memcpy(last, buf + n - bs, bs);
 		off += n;
 	}
-	EVP_CIPHER_CTX_free(ctx);
 	explicit_bzero(buf, sizeof(buf));
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("OpenSSL could not compute a CBC-MAC")));
-}
-
-static void
-ecb_block(const EVP_CIPHER *cipher, const unsigned char *key, const unsigned char *in,
-		  int bs, unsigned char *out)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int			outl = 0;
-	bool		ok;
-
-	if (ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	ok = EVP_EncryptInit_ex(ctx, cipher, NULL, key, NULL) == 1 &&
-		EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
-		EVP_EncryptUpdate(ctx, out, &outl, in, bs) == 1 && outl == bs;
-	EVP_CIPHER_CTX_free(ctx);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("OpenSSL could not encrypt a block")));
 }
 
 /*
@@ -247,22 +294,22 @@ ecb_block(const EVP_CIPHER *cipher, const unsigned char *key, const unsigned cha
  * Single DES under K is two-key EDE with the key K || K.
  */
 static void
-iso9797_alg3(const unsigned char *key, const unsigned char *padded, size_t len, unsigned char *out)
+iso9797_alg3(BlockMacState *b, const unsigned char *padded, size_t len, unsigned char *out)
 {
-	unsigned char kk[16];
 	unsigned char h[8];
 	unsigned char x[8];
+	int			outl = 0;
 
-	memcpy(kk, key, 8);
-	memcpy(kk + 8, key, 8);
 	if (len > 8)
-		cbc_last_block(EVP_des_ede_cbc(), kk, padded, len - 8, 8, h);
+		cbc_last_block(b->cbc, padded, len - 8, 8, h);
 	else
 		memset(h, 0, 8);
 	for (int i = 0; i < 8; i++)
 		x[i] = h[i] ^ padded[len - 8 + i];
-	ecb_block(EVP_des_ede_ecb(), key, x, 8, out);
-	explicit_bzero(kk, sizeof(kk));
+	if (EVP_EncryptUpdate(b->final, out, &outl, x, 8) != 1 || outl != 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL could not encrypt a block")));
 	explicit_bzero(h, sizeof(h));
 	explicit_bzero(x, sizeof(x));
 }
@@ -299,26 +346,12 @@ compute_mac(const MacAlgorithmInfo *info, const FinsecKey *key, int padding,
 				size_t		plen;
 				unsigned char *padded = iso9797_pad(data, len, padding, bs, &plen);
 
-				if (info->alg == MAC_ISO9797_ALG3)
-					iso9797_alg3(key->material, padded, plen, out);
-				else
-				{
-					EVP_CIPHER *sm4 = EVP_CIPHER_fetch(NULL, "SM4-CBC", NULL);
+				BlockMacState *bst = block_state(key, info->alg);
 
-					if (sm4 == NULL)
-						ereport(ERROR,
-								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-								 errmsg("this OpenSSL does not provide SM4")));
-					PG_TRY();
-					{
-						cbc_last_block(sm4, key->material, padded, plen, bs, out);
-					}
-					PG_FINALLY();
-					{
-						EVP_CIPHER_free(sm4);
-					}
-					PG_END_TRY();
-				}
+				if (info->alg == MAC_ISO9797_ALG3)
+					iso9797_alg3(bst, padded, plen, out);
+				else
+					cbc_last_block(bst->cbc, padded, plen, bs, out);
 				pfree(padded);
 				return bs;
 			}
