@@ -522,11 +522,6 @@ finsec_audit_event(const char *event_type, const char *object,
 	SPI_finish();
 }
 
-static char *
-text_arg_or_null(FunctionCallInfo fcinfo, int n)
-{
-	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
 
 PG_FUNCTION_INFO_V1(finsec_audit_event_sql);
 
@@ -556,11 +551,11 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 	finsec_begin_owner(&ctx);
 	seq = finsec_audit_event_internal(ctx.caller,
 									  text_to_cstring(PG_GETARG_TEXT_PP(0)),
-									  text_arg_or_null(fcinfo, 6),
-									  text_arg_or_null(fcinfo, 1),
-									  text_arg_or_null(fcinfo, 2),
+									  finsec_text_arg_opt(fcinfo, 6),
+									  finsec_text_arg_opt(fcinfo, 1),
+									  finsec_text_arg_opt(fcinfo, 2),
 									  PG_GETARG_BOOL(3),
-									  text_arg_or_null(fcinfo, 4),
+									  finsec_text_arg_opt(fcinfo, 4),
 									  PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
 	finsec_end_owner(&ctx);
 	SPI_finish();

@@ -547,11 +547,6 @@ finsec_bank_number_mask(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
-static char *
-opt_text(FunctionCallInfo fcinfo, int n)
-{
-	return (PG_NARGS() > n && !PG_ARGISNULL(n)) ? text_to_cstring(PG_GETARG_TEXT_PP(n)) : NULL;
-}
 
 PG_FUNCTION_INFO_V1(finsec_bank_number_reveal);
 
@@ -566,8 +561,8 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 {
 	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
 	FsNumberHeader *h = NUMBER_HEADER(v);
-	char	   *reason = opt_text(fcinfo, 1);
-	char	   *context = opt_text(fcinfo, 2);
+	char	   *reason = finsec_text_arg_opt(fcinfo, 1);
+	char	   *context = finsec_text_arg_opt(fcinfo, 2);
 	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
 	char		masked[2 * FS_ACCOUNT_MAX_DIGITS + 1];
 	char		fphex[17];

@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "compat.h"
 #include "finsec_errcodes.h"
 
@@ -48,5 +50,9 @@ extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
 extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
 extern bool finsec_hash_available(FinsecHashAlgorithm alg);
 extern bytea *finsec_bytea(const void *data, size_t len);
+
+/* src/common/args.c */
+extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 
 #endif							/* FINSEC_H */

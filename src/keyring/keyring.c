@@ -545,21 +545,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 	return request_id;
 }
 
-static char *
-opt_text(FunctionCallInfo fcinfo, int n)
-{
-	return (PG_NARGS() > n && !PG_ARGISNULL(n)) ? text_to_cstring(PG_GETARG_TEXT_PP(n)) : NULL;
-}
 
-static char *
-req_text(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
 
 PG_FUNCTION_INFO_V1(finsec_key_generate);
 
@@ -568,11 +554,11 @@ Datum
 finsec_key_generate(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(create_pending_version(CREATE_GENERATE,
-										   req_text(fcinfo, 0, "label"),
-										   req_text(fcinfo, 1, "purpose"),
-										   req_text(fcinfo, 2, "algorithm"),
+										   finsec_text_arg(fcinfo, 0, "label"),
+										   finsec_text_arg(fcinfo, 1, "purpose"),
+										   finsec_text_arg(fcinfo, 2, "algorithm"),
 										   NULL, 0, NULL,
-										   opt_text(fcinfo, 3), opt_text(fcinfo, 4)));
+										   finsec_text_arg_opt(fcinfo, 3), finsec_text_arg_opt(fcinfo, 4)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_key_import);
@@ -592,12 +578,12 @@ finsec_key_import(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		request_id = create_pending_version(CREATE_IMPORT,
-											req_text(fcinfo, 0, "label"),
-											req_text(fcinfo, 1, "purpose"),
-											req_text(fcinfo, 2, "algorithm"),
+											finsec_text_arg(fcinfo, 0, "label"),
+											finsec_text_arg(fcinfo, 1, "purpose"),
+											finsec_text_arg(fcinfo, 2, "algorithm"),
 											(unsigned char *) VARDATA(key), VARSIZE(key) - VARHDRSZ,
-											opt_text(fcinfo, 4), opt_text(fcinfo, 5),
-											opt_text(fcinfo, 6));
+											finsec_text_arg_opt(fcinfo, 4), finsec_text_arg_opt(fcinfo, 5),
+											finsec_text_arg_opt(fcinfo, 6));
 	}
 	PG_FINALLY();
 	{
@@ -614,9 +600,9 @@ PG_FUNCTION_INFO_V1(finsec_key_rotate);
 Datum
 finsec_key_rotate(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(create_pending_version(CREATE_ROTATE, req_text(fcinfo, 0, "label"),
+	PG_RETURN_INT64(create_pending_version(CREATE_ROTATE, finsec_text_arg(fcinfo, 0, "label"),
 										   NULL, NULL, NULL, 0, NULL,
-										   opt_text(fcinfo, 1), NULL));
+										   finsec_text_arg_opt(fcinfo, 1), NULL));
 }
 
 /* ---- the cache ------------------------------------------------------------ */

@@ -408,15 +408,6 @@ full_length(const MacAlgorithmInfo *info)
 	return 0;
 }
 
-static char *
-arg_text(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
 
 bytea *
 finsec_mac_compute(const char *label, const char *algorithm, const unsigned char *data,
@@ -477,8 +468,8 @@ PG_FUNCTION_INFO_V1(finsec_mac);
 Datum
 finsec_mac(PG_FUNCTION_ARGS)
 {
-	char	   *label = arg_text(fcinfo, 0, "key label");
-	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
+	char	   *label = finsec_text_arg(fcinfo, 0, "key label");
+	char	   *algorithm = finsec_text_arg(fcinfo, 1, "algorithm");
 	bytea	   *data;
 	const MacAlgorithmInfo *info = find_mac_algorithm(algorithm);
 	int			length = (PG_NARGS() > 3 && !PG_ARGISNULL(3)) ? PG_GETARG_INT32(3) : -1;
@@ -497,8 +488,8 @@ PG_FUNCTION_INFO_V1(finsec_mac_verify);
 Datum
 finsec_mac_verify(PG_FUNCTION_ARGS)
 {
-	char	   *label = arg_text(fcinfo, 0, "key label");
-	char	   *algorithm = arg_text(fcinfo, 1, "algorithm");
+	char	   *label = finsec_text_arg(fcinfo, 0, "key label");
+	char	   *algorithm = finsec_text_arg(fcinfo, 1, "algorithm");
 	const MacAlgorithmInfo *info = find_mac_algorithm(algorithm);
 	int			padding = resolve_padding(info, fcinfo, 4);
 	bytea	   *data;

@@ -208,15 +208,6 @@ payment_encoding(FunctionCallInfo fcinfo, int first, int cur_arg)
 	return buf;
 }
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *what)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
 
 PG_FUNCTION_INFO_V1(finsec_payment_mac_input);
 
@@ -238,8 +229,8 @@ PG_FUNCTION_INFO_V1(finsec_payment_mac);
 Datum
 finsec_payment_mac(PG_FUNCTION_ARGS)
 {
-	char	   *label = text_arg(fcinfo, 0, "key label");
-	char	   *algorithm = text_arg(fcinfo, 1, "algorithm");
+	char	   *label = finsec_text_arg(fcinfo, 0, "key label");
+	char	   *algorithm = finsec_text_arg(fcinfo, 1, "algorithm");
 	StringInfo	buf = payment_encoding(fcinfo, 2, 6);
 	int			length = PG_ARGISNULL(8) ? -1 : PG_GETARG_INT32(8);
 
@@ -256,8 +247,8 @@ PG_FUNCTION_INFO_V1(finsec_payment_mac_verify);
 Datum
 finsec_payment_mac_verify(PG_FUNCTION_ARGS)
 {
-	char	   *label = text_arg(fcinfo, 0, "key label");
-	char	   *algorithm = text_arg(fcinfo, 1, "algorithm");
+	char	   *label = finsec_text_arg(fcinfo, 0, "key label");
+	char	   *algorithm = finsec_text_arg(fcinfo, 1, "algorithm");
 	StringInfo	buf = payment_encoding(fcinfo, 2, 7);
 	bytea	   *mac;
 
