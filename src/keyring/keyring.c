@@ -261,6 +261,18 @@ jsonb_from_cstring(const char *s)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
+/*
+ * The additional authenticated data of a wrapped key version: its identity,
+ * so that wrapped bytes moved to another row, or a row whose purpose or
+ * algorithm was altered, fail the integrity check.  Wrapping, unwrapping
+ * and re-wrapping must all build it here.
+ */
+static char *
+key_aad(int64 key_id, int32 version, const char *purpose, const char *algorithm)
+{
+	return psprintf("finsec-key:v1:" INT64_FORMAT ":%d:%s:%s", key_id, version, purpose, algorithm);
+}
+
 /* ---- creating pending versions ------------------------------------------- */
 
 static void
@@ -468,7 +480,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	aad = psprintf("finsec-key:v1:" INT64_FORMAT ":%d:%s:%s", key_id, version, purpose_name, alg->name);
+	aad = key_aad(key_id, version, purpose_name, alg->name);
 	wrapped = finsec_wrap(key, keylen, aad);
 	explicit_bzero(key, keylen);
 	pfree(key);
@@ -844,8 +856,7 @@ load_entry(const char *label, bool missing_ok)
 						 errmsg("finsec key \"%s\" version %d failed its integrity check", label, k->version)));
 			len -= FINSEC_WRAP_OVERHEAD;
 			buf = MemoryContextAlloc(key_cache_cxt, Max(len, 1));
-			aad = psprintf("finsec-key:v1:" INT64_FORMAT ":%d:%s:%s", k->key_id, k->version,
-						   finsec_key_purpose_name(k->purpose), k->algorithm);
+			aad = key_aad(k->key_id, k->version, finsec_key_purpose_name(k->purpose), k->algorithm);
 			if (!finsec_unwrap((unsigned char *) VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped),
 							   aad, SPI_getvalue(tup, desc, 7), buf))
 				ereport(ERROR,
@@ -1298,8 +1309,7 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 		int32		version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
 		size_t		len = VARSIZE_ANY_EXHDR(wrapped);
-		char	   *aad = psprintf("finsec-key:v1:" INT64_FORMAT ":%d:%s:%s", key_id, version,
-								   SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4));
+		char	   *aad = key_aad(key_id, version, SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4));
 		unsigned char *plain;
 		bytea	   *rewrapped;
 		Datum		uargs[4];
