@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_limits.h
+ *	  Transaction limits, account state and loss controls on the
+ *	  application's payments table (requirements L1-L4): public C API and
+ *	  settings.  docs/limits.md describes the model.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_LIMITS_H
+#define FINSEC_LIMITS_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* Name of the trigger finsec.enable_limits() creates. */
+#define FINSEC_LIMITS_TRIGGER	"finsec_limits"
+
+/* Settings (src/limits/limits.c). */
+extern char *finsec_limit_timezone;
+
+extern void finsec_limits_define_settings(void);
+
+/* Shared-memory refusal counters (src/limits/refusals.c). */
+extern void finsec_limits_shmem_init(void);
+extern void finsec_limits_count_refusal(int rule);
+
+/*
+ * Refusal rules counted in shared memory, one counter each; the view
+ * finsec.limit_refusals names them.  Append only: the numbers are shown.
+ */
+typedef enum FinsecLimitRule
+{
+	LIMIT_RULE_SINGLE = 0,
+	LIMIT_RULE_DAY,
+	LIMIT_RULE_YEAR,
+	LIMIT_RULE_LIFETIME,
+	LIMIT_RULE_STEP_UP,
+	LIMIT_RULE_FROZEN,
+	LIMIT_RULE_CLOSED,
+	LIMIT_RULE_CHANNEL_OFF,
+	LIMIT_RULE_RESTRICTED,
+	LIMIT_RULE_HOLD,
+	LIMIT_RULE_POSTED,
+	LIMIT_RULE_COUNT			/* number of rules, not a rule */
+} FinsecLimitRule;
+
+#endif							/* FINSEC_LIMITS_H */
