@@ -451,3 +451,48 @@ COMMENT ON FUNCTION finsec.limit_refusals() IS
 	'payments refused by the limit trigger, per rule, since the server started (not transactional)';
 REVOKE ALL ON FUNCTION finsec.limit_refusals() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.limit_refusals() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * Optional regulatory preset: PBOC announcement [2015] No. 43 (non-bank
+ * payment institutions' online payment business).  Inserts documented
+ * policies; nothing is enforced until a table has limits enabled.  Tiers:
+ * tier_weak = fewer than two verification factors, tier_strong = two or
+ * more factors without a digital certificate; payments at a higher tier
+ * (certificate or electronic signature) have only the limits agreed with
+ * the customer, added by the institution.
+ */
+CREATE FUNCTION finsec.limit_preset_pboc_2015_43(
+	payments regclass DEFAULT NULL,
+	tier_weak integer DEFAULT 1,
+	tier_strong integer DEFAULT 2,
+	static_code_channel text DEFAULT 'barcode_static')
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH src(name, account_class, auth_tier, channel, period, max_amount, note) AS (VALUES
+		('pboc43 class I lifetime', 'I', NULL::integer, NULL::text, 'lifetime', 1000::numeric,
+		 'Class I payment account: at most 1,000 CNY of balance payments since opening'),
+		('pboc43 class II year', 'II', NULL, NULL, 'year', 100000,
+		 'Class II payment account: at most 100,000 CNY of balance payments per year'),
+		('pboc43 class III year', 'III', NULL, NULL, 'year', 200000,
+		 'Class III payment account: at most 200,000 CNY of balance payments per year'),
+		('pboc43 day fewer than 2 factors', NULL, tier_weak, NULL, 'day', 1000,
+		 'fewer than two verification factors: at most 1,000 CNY per day'),
+		('pboc43 day 2 factors', NULL, tier_strong, NULL, 'day', 5000,
+		 'two or more factors without digital certificate: at most 5,000 CNY per day'),
+		('pboc43 static barcode day', NULL, NULL, static_code_channel, 'day', 500,
+		 'barcode payments, level D (static code): at most 500 CNY per day'))
+	, ins AS (
+		INSERT INTO finsec.limit_policy (name, relid, account_class, auth_tier, channel, period,
+										 max_amount, source, note)
+		SELECT name, payments, account_class, auth_tier, channel, period, max_amount,
+			   'PBOC announcement [2015] No. 43', note
+		  FROM src
+		RETURNING 1)
+	SELECT count(*)::integer FROM ins
+$$;
+COMMENT ON FUNCTION finsec.limit_preset_pboc_2015_43(regclass, integer, integer, text) IS
+	'insert the PBOC [2015] No. 43 limits as policies (optional preset, docs/limits.md)';
+REVOKE ALL ON FUNCTION finsec.limit_preset_pboc_2015_43(regclass, integer, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.limit_preset_pboc_2015_43(regclass, integer, integer, text) TO finsec_admin;

@@ -165,3 +165,9 @@ DELETE FROM finsec.limit_account;
 DELETE FROM finsec.limit_channel;
 DROP TABLE lim_payments;
 SELECT * FROM finsec.status_limits();
+
+-- The optional PBOC [2015] No. 43 preset: documented policies, audited.
+SELECT finsec.limit_preset_pboc_2015_43();
+SELECT name, account_class, auth_tier, channel, period, max_amount FROM finsec.limit_policy ORDER BY policy_id;
+SELECT count(*) FROM finsec.audit WHERE event_type = 'limits.policy' AND action = 'insert';
+DELETE FROM finsec.limit_policy;
