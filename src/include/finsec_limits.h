@@ -24,7 +24,13 @@ extern void finsec_limits_define_settings(void);
 
 /* Shared-memory refusal counters (src/limits/refusals.c). */
 extern void finsec_limits_shmem_init(void);
-extern void finsec_limits_count_refusal(int rule);
+/*
+ * Count a refusal of the limit trigger: rule (FinsecLimitRule), the limited
+ * table (root of a partition tree; InvalidOid if unknown) and the policy's
+ * name for limit breaches (NULL otherwise).  Must not throw: called right
+ * before ereport(ERROR).  Never pass personal data.
+ */
+extern void finsec_limits_count_refusal(int rule, Oid relid, const char *policy);
 
 /*
  * Refusal rules counted in shared memory, one counter each; the view

@@ -648,11 +648,12 @@ refuse_breach(Payment *pay, Breach *b, const char *relname)
 	if (tier_only)
 		tier = step_up_tier(pay);
 	if (tier >= 0)
-		finsec_limits_count_refusal(LIMIT_RULE_STEP_UP);
+		finsec_limits_count_refusal(LIMIT_RULE_STEP_UP, pay->relid, p->name);
 	else
 		finsec_limits_count_refusal(p->period == PERIOD_SINGLE ? LIMIT_RULE_SINGLE :
 									p->period == PERIOD_DAY ? LIMIT_RULE_DAY :
-									p->period == PERIOD_YEAR ? LIMIT_RULE_YEAR : LIMIT_RULE_LIFETIME);
+									p->period == PERIOD_YEAR ? LIMIT_RULE_YEAR : LIMIT_RULE_LIFETIME,
+									pay->relid, p->name);
 
 	if (p->period == PERIOD_SINGLE)
 		ereport(ERROR,
@@ -749,11 +750,11 @@ read_accounts(const char *payer, const char *counterparty, AccountState *a, Acco
 }
 
 static void
-refuse_state(const char *state, bool payer)
+refuse_state(const char *state, bool payer, Oid relid)
 {
 	bool		closed = strcmp(state, "closed") == 0;
 
-	finsec_limits_count_refusal(closed ? LIMIT_RULE_CLOSED : LIMIT_RULE_FROZEN);
+	finsec_limits_count_refusal(closed ? LIMIT_RULE_CLOSED : LIMIT_RULE_FROZEN, relid, NULL);
 	ereport(ERROR,
 			(errcode(closed ? ERRCODE_FINSEC_ACCOUNT_CLOSED : ERRCODE_FINSEC_ACCOUNT_FROZEN),
 			 errmsg("the %s account is %s", payer ? "paying" : "receiving", state),
@@ -808,7 +809,7 @@ check_posted(Relation rel, LimitConfig *c, HeapTuple oldtup, HeapTuple newtup)
 		d2 = heap_getattr(newtup, attno, desc, &n2);
 		if (n1 != n2 || (!n1 && !datumIsEqual(d1, d2, att->attbyval, att->attlen)))
 		{
-			finsec_limits_count_refusal(LIMIT_RULE_POSTED);
+			finsec_limits_count_refusal(LIMIT_RULE_POSTED, root_relid(rel), NULL);
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
 					 errmsg("the %s of a posted payment in \"%s\" cannot change", arg_params[i],
@@ -866,7 +867,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
-		finsec_limits_count_refusal(LIMIT_RULE_POSTED);
+		finsec_limits_count_refusal(LIMIT_RULE_POSTED, root_relid(rel), NULL);
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
 				 errmsg("posted payments in \"%s\" cannot be deleted", relname),
@@ -926,7 +927,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 		foreach(lc, channels_off)
 			if (strcmp(pay.channel, (char *) lfirst(lc)) == 0)
 			{
-				finsec_limits_count_refusal(LIMIT_RULE_CHANNEL_OFF);
+				finsec_limits_count_refusal(LIMIT_RULE_CHANNEL_OFF, pay.relid, NULL);
 				ereport(ERROR,
 						(errcode(ERRCODE_FINSEC_CHANNEL_OFF),
 						 errmsg("payment channel \"%s\" is switched off", pay.channel),
@@ -939,10 +940,10 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	{
 		if (strcmp(payer_state.state, "closed") == 0 ||
 			(!reversal && strcmp(payer_state.state, "frozen") == 0))
-			refuse_state(payer_state.state, true);
+			refuse_state(payer_state.state, true, pay.relid);
 		if (in_list(pay.kind, payer_state.restricted, payer_state.nrestricted))
 		{
-			finsec_limits_count_refusal(LIMIT_RULE_RESTRICTED);
+			finsec_limits_count_refusal(LIMIT_RULE_RESTRICTED, pay.relid, NULL);
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
 					 errmsg("payments of kind \"%s\" are restricted for this account", pay.kind),
@@ -955,12 +956,12 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	if (cp_state.found)
 	{
 		if (strcmp(cp_state.state, "normal") != 0)
-			refuse_state(cp_state.state, false);
+			refuse_state(cp_state.state, false, pay.relid);
 		hold |= cp_state.hold;
 	}
 	if (hold && c.att[ARG_HOLD] <= 0)
 	{
-		finsec_limits_count_refusal(LIMIT_RULE_HOLD);
+		finsec_limits_count_refusal(LIMIT_RULE_HOLD, pay.relid, NULL);
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
 				 errmsg("settlement is held for this account and \"%s\" cannot mark a payment as held", relname),

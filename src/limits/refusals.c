@@ -80,7 +80,7 @@ finsec_limits_shmem_init(void)
 }
 
 void
-finsec_limits_count_refusal(int rule)
+finsec_limits_count_refusal(int rule, Oid relid, const char *policy)
 {
 	if (refusals != NULL && rule >= 0 && rule < LIMIT_RULE_COUNT)
 		pg_atomic_fetch_add_u64(&refusals->count[rule], 1);
