@@ -71,8 +71,8 @@ GRANT INSERT, UPDATE, DELETE ON finsec.limit_policy TO finsec_admin;
  */
 CREATE TABLE finsec.limit_usage (
 	relid oid NOT NULL,
-	subject text NOT NULL,
-	bucket text NOT NULL,
+	subject text COLLATE "C" NOT NULL,
+	bucket text COLLATE "C" NOT NULL,
 	day date NOT NULL,
 	day_amount numeric NOT NULL,
 	day_count bigint NOT NULL,
@@ -90,7 +90,7 @@ GRANT SELECT ON finsec.limit_usage TO finsec_admin, finsec_auditor;
 
 /* Account state and loss controls (L2, L3).  No row: normal. */
 CREATE TABLE finsec.limit_account (
-	account text PRIMARY KEY,
+	account text COLLATE "C" PRIMARY KEY,
 	state text NOT NULL DEFAULT 'normal' CHECK (state IN ('normal', 'frozen', 'closed')),
 	account_class text,
 	restricted_kinds text[] NOT NULL DEFAULT '{}',
@@ -116,7 +116,12 @@ COMMENT ON TABLE finsec.limit_channel IS 'channels switched off (or back on) by 
 REVOKE ALL ON finsec.limit_channel FROM PUBLIC;
 GRANT SELECT ON finsec.limit_channel TO finsec_admin, finsec_auditor, finsec_operator;
 
-/* Backends cache policies and channels; a change invalidates the caches at commit. */
+/*
+ * Backends cache policies and channels and know whether any account has a
+ * state; a change invalidates the caches at commit, and waits for payments
+ * in flight on limited tables while holding new ones off until it commits,
+ * so that no payment checked without it commits after it.
+ */
 CREATE FUNCTION finsec.limit_config_changed()
 RETURNS trigger
 LANGUAGE C
@@ -126,6 +131,8 @@ CREATE TRIGGER finsec_limit_config_changed AFTER INSERT OR UPDATE OR DELETE OR T
 	ON finsec.limit_policy FOR EACH STATEMENT EXECUTE FUNCTION finsec.limit_config_changed();
 CREATE TRIGGER finsec_limit_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 	ON finsec.limit_channel FOR EACH STATEMENT EXECUTE FUNCTION finsec.limit_config_changed();
+CREATE TRIGGER finsec_limit_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON finsec.limit_account FOR EACH STATEMENT EXECUTE FUNCTION finsec.limit_config_changed();
 
 /* Policy changes are audited. */
 CREATE FUNCTION finsec.limit_policy_audit()

@@ -55,18 +55,16 @@ SELECT subject, bucket, day_amount, day_count, year_amount, life_amount, life_co
 -- The daily limit of tier 1: 400 left.  The refusal names the limit and
 -- the remaining allowance, and the step-up hint the tier that would allow
 -- it (SQLSTATE S9L02); nothing is written.
-\set VERBOSITY verbose
 INSERT INTO lim_payments (payer, acct, amount) VALUES ('c1', 'a1', 500);
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM lim_payments;
 SELECT day_amount, day_count FROM finsec.limit_usage WHERE bucket = '';
 INSERT INTO lim_payments (payer, acct, amount, tier) VALUES ('c1', 'a1', 500, 2);
 INSERT INTO lim_payments (payer, acct, amount) VALUES ('c1', 'a1', 400);
 
 -- The single-payment limit binds every tier: S9L01, no hint.
-\set VERBOSITY verbose
 INSERT INTO lim_payments (payer, acct, amount, tier) VALUES ('c1', 'a1', 3000.01, 2);
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- Refunds restore allowance and are not limited themselves; exempt kinds
 -- are neither checked nor counted.

@@ -69,12 +69,14 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_limits.h"
 #include "../audit/ledger_internal.h"
+#include "limits_internal.h"
 
 char	   *finsec_limit_timezone = NULL;
 
@@ -96,9 +98,9 @@ limit_amount_type_ok(Oid typid)
 
 /* An amount as numeric (major units); finsec.money drops its currency. */
 static Datum
-limit_amount_numeric(Datum value, Oid typid)
+limit_amount_numeric(Datum value, Oid basetype)
 {
-	if (getBaseType(typid) == NUMERICOID)
+	if (basetype == NUMERICOID)
 		return value;
 	return DirectFunctionCall1(finsec_money_amount, value);
 }
@@ -113,12 +115,6 @@ static Datum
 num_sub(Datum a, Datum b)
 {
 	return DirectFunctionCall2(numeric_sub, a, b);
-}
-
-static Datum
-num_zero(void)
-{
-	return DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 }
 
 static char *
@@ -189,6 +185,7 @@ static Oid	channel_relid = InvalidOid;
 static LimitPolicy *policies = NULL;
 static int	npolicies = 0;
 static List *channels_off = NIL;
+static Datum numeric_zero_value = (Datum) 0;	/* in limit_cache_cxt */
 
 static void
 limit_cache_callback(Datum arg, Oid relid)
@@ -205,32 +202,12 @@ cache_text(HeapTuple tup, TupleDesc desc, int col)
 	return s ? MemoryContextStrdup(limit_cache_cxt, s) : NULL;
 }
 
-/* Load policies and switched-off channels; caller is connected to SPI. */
 static void
-limit_cache_load(void)
+limit_cache_read(void)
 {
 	MemoryContext old;
 	uint64		i;
 	int			ret;
-
-	if (limit_cache_valid)
-		return;
-	if (!limit_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(limit_cache_callback, (Datum) 0);
-		limit_callback_registered = true;
-	}
-	if (limit_cache_cxt == NULL)
-		limit_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limit cache",
-												ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(limit_cache_cxt);
-	policies = NULL;
-	npolicies = 0;
-	channels_off = NIL;
-	policy_relid = get_relname_relid("limit_policy", get_namespace_oid("finsec", false));
-	channel_relid = get_relname_relid("limit_channel", get_namespace_oid("finsec", false));
-	/* Set before reading: an invalidation arriving meanwhile clears it again. */
-	limit_cache_valid = true;
 
 	ret = SPI_execute("SELECT name, relid::pg_catalog.oid, account_class, auth_tier, channel, kind, "
 					  "period, max_amount, max_count FROM finsec.limit_policy "
@@ -293,9 +270,69 @@ limit_cache_load(void)
 	}
 }
 
+/*
+ * Load enabled policies and switched-off channels, if a change invalidated
+ * them.  They are read as finsec's owner with a snapshot taken now, whatever
+ * the isolation level: a change that committed before this payment's table
+ * lock was granted (limit_lock_tables) applies to it.
+ */
+static void
+limit_cache_load(void)
+{
+	FinsecOwnerContext ctx;
+	MemoryContext old;
+
+	if (limit_cache_valid)
+		return;
+	if (!limit_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(limit_cache_callback, (Datum) 0);
+		limit_callback_registered = true;
+	}
+	if (limit_cache_cxt == NULL)
+		limit_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limit cache",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(limit_cache_cxt);
+	policies = NULL;
+	npolicies = 0;
+	channels_off = NIL;
+	old = MemoryContextSwitchTo(limit_cache_cxt);
+	numeric_zero_value = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	MemoryContextSwitchTo(old);
+	policy_relid = get_relname_relid("limit_policy", get_namespace_oid("finsec", false));
+	channel_relid = get_relname_relid("limit_channel", get_namespace_oid("finsec", false));
+	/* Set before reading: an invalidation arriving meanwhile clears it again. */
+	limit_cache_valid = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	PushActiveSnapshot(GetLatestSnapshot());
+	PG_TRY();
+	{
+		limit_cache_read();
+	}
+	PG_CATCH();
+	{
+		limit_cache_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	PopActiveSnapshot();
+	finsec_end_owner(&ctx);
+	SPI_finish();
+}
+
 PG_FUNCTION_INFO_V1(finsec_limit_config_changed);
 
-/* Statement trigger on limit_policy and limit_channel: invalidate caches at commit. */
+/*
+ * Statement trigger on limit_policy, limit_channel and limit_account:
+ * invalidate backends' caches at commit, and wait for the payments in
+ * flight on every limited table, holding new ones off until this
+ * transaction ends.  So once the change commits, no payment that was
+ * checked without it can still commit (docs/limits.md, "Changes and
+ * payments in flight").
+ */
 Datum
 finsec_limit_config_changed(PG_FUNCTION_ARGS)
 {
@@ -304,10 +341,10 @@ finsec_limit_config_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "finsec.limit_config_changed() must be a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	limit_lock_tables();
 	return PointerGetDatum(NULL);
 }
-
-/* ---- trigger configuration ---------------------------------------------- */
+/* ---- trigger configuration, per relation ---------------------------------- */
 
 enum
 {
@@ -320,43 +357,146 @@ static const char *const arg_params[ARG_NREVERSAL] = {
 	"counterparty", "account_class", "settlement_hold"
 };
 
-typedef struct LimitConfig
+/* How a configured column's value becomes a C string. */
+typedef enum ColumnForm
 {
+	FORM_TEXT,					/* text, varchar: the bytes */
+	FORM_BPCHAR,				/* character(n): the bytes without trailing blanks */
+	FORM_OUTPUT					/* anything else: the type's output function */
+} ColumnForm;
+
+/*
+ * A limited table's (or partition's) trigger configuration: the trigger's
+ * arguments resolved against the relation's columns, kept per backend
+ * until the relation's relcache entry is invalidated (the trigger was
+ * dropped or recreated, a column renamed, ...).
+ */
+typedef struct LimitRel
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	MemoryContext cxt;
+	Oid			tgoid;
+	Oid			root;			/* root of the partition tree, or relid */
 	int			att[ARG_NREVERSAL];	/* attribute numbers; 0 = not configured */
+	Oid			basetype[ARG_NREVERSAL];
+	ColumnForm	form[ARG_NREVERSAL];
+	FmgrInfo	output[ARG_NREVERSAL];
 	char	  **reversal;
 	int			nreversal;
 	char	  **exempt;
 	int			nexempt;
-} LimitConfig;
+} LimitRel;
+
+static HTAB *limit_rels = NULL;
 
 static void
-config_from_args(Trigger *trig, TupleDesc desc, const char *relname, LimitConfig *c)
+limit_rel_callback(Datum arg, Oid relid)
 {
+	HASH_SEQ_STATUS seq;
+	LimitRel   *r;
+
+	if (limit_rels == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		r = hash_search(limit_rels, &relid, HASH_FIND, NULL);
+		if (r)
+			r->valid = false;
+		return;
+	}
+	hash_seq_init(&seq, limit_rels);
+	while ((r = hash_seq_search(&seq)) != NULL)
+		r->valid = false;
+}
+
+static void
+limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *relname = RelationGetRelationName(rel);
 	char	  **args = trig->tgargs;
+	MemoryContext old;
 	int			i;
 
 	if (trig->tgnargs < ARG_FIXED)
 		elog(ERROR, "finsec limit trigger on \"%s\" has %d arguments", relname, trig->tgnargs);
+	if (r->cxt == NULL)
+		r->cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limited relation",
+									   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(r->cxt);
+	old = MemoryContextSwitchTo(r->cxt);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 	{
-		c->att[i] = 0;
-		if (args[i][0])
+		r->att[i] = 0;
+		if (args[i][0] == '\0')
+			continue;
+		r->att[i] = SPI_fnumber(desc, args[i]);
+		if (r->att[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s column \"%s\" of limited table \"%s\" does not exist",
+							arg_params[i], args[i], relname),
+					 errhint("A limited column was renamed or dropped; run finsec.disable_limits() and finsec.enable_limits() with the new name.")));
+		r->basetype[i] = getBaseType(TupleDescAttr(desc, r->att[i] - 1)->atttypid);
+		if (r->basetype[i] == TEXTOID || r->basetype[i] == VARCHAROID)
+			r->form[i] = FORM_TEXT;
+		else if (r->basetype[i] == BPCHAROID)
+			r->form[i] = FORM_BPCHAR;
+		else
 		{
-			c->att[i] = SPI_fnumber(desc, args[i]);
-			if (c->att[i] <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("%s column \"%s\" of limited table \"%s\" does not exist",
-								arg_params[i], args[i], relname),
-						 errhint("A limited column was renamed or dropped; run finsec.disable_limits() and finsec.enable_limits() with the new name.")));
+			Oid			func;
+			bool		varlena;
+
+			getTypeOutputInfo(TupleDescAttr(desc, r->att[i] - 1)->atttypid, &func, &varlena);
+			fmgr_info_cxt(func, &r->output[i], r->cxt);
+			r->form[i] = FORM_OUTPUT;
 		}
 	}
-	c->nreversal = pg_strtoint32(args[ARG_NREVERSAL]);
-	if (c->nreversal < 0 || ARG_FIXED + c->nreversal > trig->tgnargs)
+	r->nreversal = pg_strtoint32(args[ARG_NREVERSAL]);
+	if (r->nreversal < 0 || ARG_FIXED + r->nreversal > trig->tgnargs)
 		elog(ERROR, "finsec limit trigger on \"%s\" has malformed arguments", relname);
-	c->reversal = args + ARG_FIXED;
-	c->exempt = args + ARG_FIXED + c->nreversal;
-	c->nexempt = trig->tgnargs - ARG_FIXED - c->nreversal;
+	r->nexempt = trig->tgnargs - ARG_FIXED - r->nreversal;
+	r->reversal = palloc(sizeof(char *) * Max(r->nreversal, 1));
+	r->exempt = palloc(sizeof(char *) * Max(r->nexempt, 1));
+	for (i = 0; i < r->nreversal; i++)
+		r->reversal[i] = pstrdup(args[ARG_FIXED + i]);
+	for (i = 0; i < r->nexempt; i++)
+		r->exempt[i] = pstrdup(args[ARG_FIXED + r->nreversal + i]);
+	MemoryContextSwitchTo(old);
+	r->root = rel->rd_rel->relispartition ?
+		llast_oid(get_partition_ancestors(RelationGetRelid(rel))) : RelationGetRelid(rel);
+	r->tgoid = trig->tgoid;
+	r->valid = true;
+}
+
+static LimitRel *
+limit_rel(Relation rel, Trigger *trig)
+{
+	Oid			relid = RelationGetRelid(rel);
+	LimitRel   *r;
+	bool		found;
+
+	if (limit_rels == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LimitRel);
+		ctl.hcxt = CacheMemoryContext;
+		limit_rels = hash_create("finsec limited relations", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(limit_rel_callback, (Datum) 0);
+	}
+	r = hash_search(limit_rels, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		r->valid = false;
+		r->cxt = NULL;
+	}
+	if (!r->valid || r->tgoid != trig->tgoid)
+		limit_rel_build(r, rel, trig);
+	return r;
 }
 
 static bool
@@ -372,43 +512,39 @@ in_list(const char *value, char **list, int n)
 	return false;
 }
 
-/* Text of a configured column, NULL when not configured or null. */
+/* A configured column's value as a C string; NULL when not configured or null. */
 static char *
-column_text(HeapTuple tup, TupleDesc desc, int attno)
+column_text(LimitRel *r, HeapTuple tup, TupleDesc desc, int which)
 {
+	int			attno = r->att[which];
+	bool		isnull;
+	Datum		d;
 	char	   *s;
-	int			len;
 
 	if (attno <= 0)
 		return NULL;
-	s = SPI_getvalue(tup, desc, attno);
-	if (s != NULL && SPI_gettypeid(desc, attno) == BPCHAROID)
+	d = heap_getattr(tup, attno, desc, &isnull);
+	if (isnull)
+		return NULL;
+	switch (r->form[which])
 	{
-		len = strlen(s);
-		while (len > 0 && s[len - 1] == ' ')
-			s[--len] = '\0';
+		case FORM_TEXT:
+			return TextDatumGetCString(d);
+		case FORM_BPCHAR:
+			{
+				int			len;
+
+				s = TextDatumGetCString(d);
+				len = strlen(s);
+				while (len > 0 && s[len - 1] == ' ')
+					s[--len] = '\0';
+				return s;
+			}
+		case FORM_OUTPUT:
+			break;
 	}
-	return s;
+	return OutputFunctionCall(&r->output[which], d);
 }
-
-/* The root of a partition tree, or the relation itself; the last answer is kept. */
-static Oid
-root_relid(Relation rel)
-{
-	static Oid	last_rel = InvalidOid;
-	static Oid	last_root = InvalidOid;
-	Oid			relid = RelationGetRelid(rel);
-
-	if (!rel->rd_rel->relispartition)
-		return relid;
-	if (relid != last_rel)
-	{
-		last_root = llast_oid(get_partition_ancestors(relid));
-		last_rel = relid;
-	}
-	return last_root;
-}
-
 /* ---- refusals ------------------------------------------------------------ */
 
 static const char *
@@ -439,71 +575,6 @@ period_scope(LimitPeriod p)
 			return "this year";
 		default:
 			return "for the account's lifetime";
-	}
-}
-
-/* ---- usage --------------------------------------------------------------- */
-
-typedef struct LimitTotals
-{
-	bool		present;
-	Datum		amount[3];		/* day, year, lifetime; include this payment */
-	int64		count[3];
-} LimitTotals;
-
-static SPIPlanPtr usage_plan = NULL;
-static SPIPlanPtr account_plan = NULL;
-
-static void
-add_usage(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
-		  Datum signed_amount, int32 count, LimitTotals *t)
-{
-	Datum		values[7];
-	int			ret;
-	int			i;
-	bool		isnull;
-
-	if (usage_plan == NULL)
-	{
-		Oid			types[7] = {OIDOID, TEXTOID, TEXTOID, DATEOID, INT4OID, NUMERICOID, INT4OID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO finsec.limit_usage AS u (relid, subject, bucket, day, day_amount, "
-						   "day_count, year, year_amount, year_count, life_amount, life_count) "
-						   "VALUES ($1, $2, $3, $4, GREATEST($6, 0), $7, $5, "
-						   "GREATEST($6, 0), $7, GREATEST($6, 0), $7) "
-						   "ON CONFLICT (relid, subject, bucket) DO UPDATE SET "
-						   "day = GREATEST(u.day, $4), "
-						   "day_amount = GREATEST(CASE WHEN u.day OPERATOR(pg_catalog.>=) $4 THEN u.day_amount ELSE 0 END OPERATOR(pg_catalog.+) $6, 0), "
-						   "day_count = CASE WHEN u.day OPERATOR(pg_catalog.>=) $4 THEN u.day_count ELSE 0 END OPERATOR(pg_catalog.+) $7, "
-						   "year = GREATEST(u.year, $5), "
-						   "year_amount = GREATEST(CASE WHEN u.year OPERATOR(pg_catalog.>=) $5 THEN u.year_amount ELSE 0 END OPERATOR(pg_catalog.+) $6, 0), "
-						   "year_count = CASE WHEN u.year OPERATOR(pg_catalog.>=) $5 THEN u.year_count ELSE 0 END OPERATOR(pg_catalog.+) $7, "
-						   "life_amount = GREATEST(u.life_amount OPERATOR(pg_catalog.+) $6, 0), "
-						   "life_count = u.life_count OPERATOR(pg_catalog.+) $7 "
-						   "RETURNING day_amount, year_amount, life_amount, day_count, year_count, life_count",
-						   7, types);
-		if (plan == NULL)
-			elog(ERROR, "limit usage statement failed to prepare: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		usage_plan = plan;
-	}
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = CStringGetTextDatum(subject);
-	values[2] = CStringGetTextDatum(bucket);
-	values[3] = DateADTGetDatum(day);
-	values[4] = Int32GetDatum(year);
-	values[5] = signed_amount;
-	values[6] = Int32GetDatum(count);
-	ret = SPI_execute_plan(usage_plan, values, NULL, false, 1);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "limit usage update failed: %s", SPI_result_code_string(ret));
-	t->present = true;
-	for (i = 0; i < 3; i++)
-	{
-		t->amount[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull),
-								 false, -1);
-		t->count[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 4, &isnull));
 	}
 }
 
@@ -591,7 +662,7 @@ first_breach(Payment *pay, bool has_tier, int32 tier, Breach *b, bool *tier_only
 
 				b->policy = p;
 				b->by_count = false;
-				b->remaining = num_cmp(rem, num_zero()) < 0 ? num_zero() : rem;
+				b->remaining = num_cmp(rem, numeric_zero_value) < 0 ? numeric_zero_value : rem;
 				found = true;
 			}
 			if (!p->has_tier)
@@ -681,74 +752,6 @@ refuse_breach(Payment *pay, Breach *b, const char *relname)
 
 /* ---- account state ------------------------------------------------------- */
 
-typedef struct AccountState
-{
-	bool		found;
-	char	   *state;
-	char	   *account_class;
-	char	  **restricted;
-	int			nrestricted;
-	bool		hold;
-} AccountState;
-
-static void
-read_accounts(const char *payer, const char *counterparty, AccountState *a, AccountState *c)
-{
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	uint64		i;
-	int			ret;
-
-	memset(a, 0, sizeof(*a));
-	memset(c, 0, sizeof(*c));
-	if (account_plan == NULL)
-	{
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT account, state, account_class, restricted_kinds, hold_settlement "
-						   "FROM finsec.limit_account WHERE account = $1 OR account = $2 "
-						   "ORDER BY account FOR SHARE", 2, types);
-		if (plan == NULL)
-			elog(ERROR, "limit account statement failed to prepare: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		account_plan = plan;
-	}
-	values[0] = payer ? CStringGetTextDatum(payer) : (nulls[0] = 'n', (Datum) 0);
-	values[1] = counterparty ? CStringGetTextDatum(counterparty) : (nulls[1] = 'n', (Datum) 0);
-	ret = SPI_execute_plan(account_plan, values, nulls, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "limit account lookup failed: %s", SPI_result_code_string(ret));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *acct = SPI_getvalue(tup, desc, 1);
-		bool		isnull;
-		AccountState s;
-		Datum	   *elems;
-		bool	   *enulls;
-		int			n,
-					j;
-
-		s.found = true;
-		s.state = SPI_getvalue(tup, desc, 2);
-		s.account_class = SPI_getvalue(tup, desc, 3);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &enulls, &n);
-		s.restricted = palloc(sizeof(char *) * Max(n, 1));
-		s.nrestricted = 0;
-		for (j = 0; j < n; j++)
-			if (!enulls[j])
-				s.restricted[s.nrestricted++] = TextDatumGetCString(elems[j]);
-		s.hold = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		if (payer && strcmp(acct, payer) == 0)
-			*a = s;
-		if (counterparty && strcmp(acct, counterparty) == 0)
-			*c = s;
-	}
-}
-
 static void
 refuse_state(const char *state, bool payer, Oid relid)
 {
@@ -766,21 +769,20 @@ refuse_state(const char *state, bool payer, Oid relid)
 /* ---- the trigger --------------------------------------------------------- */
 
 static bool
-tier_value(HeapTuple tup, TupleDesc desc, int attno, int32 *tier)
+tier_value(LimitRel *r, HeapTuple tup, TupleDesc desc, int32 *tier)
 {
+	int			attno = r->att[ARG_TIER];
 	bool		isnull;
 	Datum		d;
-	Oid			t;
 
 	if (attno <= 0)
 		return false;
-	d = SPI_getbinval(tup, desc, attno, &isnull);
+	d = heap_getattr(tup, attno, desc, &isnull);
 	if (isnull)
 		return false;
-	t = getBaseType(SPI_gettypeid(desc, attno));
-	if (t == INT2OID)
+	if (r->basetype[ARG_TIER] == INT2OID)
 		*tier = DatumGetInt16(d);
-	else if (t == INT8OID)
+	else if (r->basetype[ARG_TIER] == INT8OID)
 		*tier = (int32) Min(Max(DatumGetInt64(d), PG_INT32_MIN), PG_INT32_MAX);
 	else
 		*tier = DatumGetInt32(d);
@@ -788,14 +790,14 @@ tier_value(HeapTuple tup, TupleDesc desc, int attno, int32 *tier)
 }
 
 static void
-check_posted(Relation rel, LimitConfig *c, HeapTuple oldtup, HeapTuple newtup)
+check_posted(Relation rel, LimitRel *r, HeapTuple oldtup, HeapTuple newtup)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
 	for (i = 0; i < ARG_NREVERSAL; i++)
 	{
-		int			attno = c->att[i];
+		int			attno = r->att[i];
 		Form_pg_attribute att;
 		bool		n1,
 					n2;
@@ -809,7 +811,7 @@ check_posted(Relation rel, LimitConfig *c, HeapTuple oldtup, HeapTuple newtup)
 		d2 = heap_getattr(newtup, attno, desc, &n2);
 		if (n1 != n2 || (!n1 && !datumIsEqual(d1, d2, att->attbyval, att->attlen)))
 		{
-			finsec_limits_count_refusal(LIMIT_RULE_POSTED, root_relid(rel), NULL);
+			finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
 					 errmsg("the %s of a posted payment in \"%s\" cannot change", arg_params[i],
@@ -819,6 +821,36 @@ check_posted(Relation rel, LimitConfig *c, HeapTuple oldtup, HeapTuple newtup)
 					 errhint("Record a reversal row and a new payment instead.")));
 		}
 	}
+}
+
+/*
+ * The calendar day and year of the statement's start in
+ * finsec.limit_timezone; computed once per statement.
+ */
+static void
+limit_today(TimestampTz now, DateADT *day, int32 *year)
+{
+	static TimestampTz last_now = DT_NOBEGIN;
+	static char last_tz[TZ_STRLEN_MAX + 1] = "";
+	static DateADT last_day;
+	static int32 last_year;
+
+	if (now != last_now || strcmp(last_tz, finsec_limit_timezone) != 0)
+	{
+		pg_tz	   *tz = pg_tzset(finsec_limit_timezone);
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tzoff;
+
+		if (tz == NULL || timestamp2tm(now, &tzoff, &tm, &fsec, NULL, tz) != 0)
+			elog(ERROR, "cannot place the current time in time zone \"%s\"", finsec_limit_timezone);
+		last_day = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+		last_year = tm.tm_year;
+		last_now = now;
+		strlcpy(last_tz, finsec_limit_timezone, sizeof(last_tz));
+	}
+	*day = last_day;
+	*year = last_year;
 }
 
 PG_FUNCTION_INFO_V1(finsec_limit_trigger);
@@ -831,9 +863,8 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	const char *relname;
 	HeapTuple	tup;
-	LimitConfig c;
+	LimitRel   *r;
 	Payment		pay;
-	FinsecOwnerContext ctx;
 	AccountState payer_state,
 				cp_state;
 	char	   *customer,
@@ -847,11 +878,8 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 				chan_limited = false;
 	Datum		raw;
 	TimestampTz now;
-	pg_tz	   *tz;
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
 	DateADT		day;
+	int32		year;
 	Breach		b;
 	bool		tier_only;
 	int			i;
@@ -863,11 +891,11 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	relname = RelationGetRelationName(rel);
-	config_from_args(td->tg_trigger, desc, relname, &c);
+	r = limit_rel(rel, td->tg_trigger);
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
-		finsec_limits_count_refusal(LIMIT_RULE_POSTED, root_relid(rel), NULL);
+		finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
 				 errmsg("posted payments in \"%s\" cannot be deleted", relname),
@@ -876,51 +904,44 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		check_posted(rel, &c, td->tg_trigtuple, td->tg_newtuple);
+		check_posted(rel, r, td->tg_trigtuple, td->tg_newtuple);
 		return PointerGetDatum(td->tg_newtuple);
 	}
 	tup = td->tg_trigtuple;
+	limit_cache_load();
 
 	/* The payment's fields. */
-	customer = column_text(tup, desc, c.att[ARG_CUSTOMER]);
-	account = column_text(tup, desc, c.att[ARG_ACCOUNT]);
+	customer = column_text(r, tup, desc, ARG_CUSTOMER);
+	account = column_text(r, tup, desc, ARG_ACCOUNT);
 	subject = account ? account : customer;
 	if (subject == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("a payment in \"%s\" must name its %s", relname, c.att[ARG_ACCOUNT] ? "account" : "customer")));
-	raw = SPI_getbinval(tup, desc, c.att[ARG_AMOUNT], &isnull);
+				 errmsg("a payment in \"%s\" must name its %s", relname, r->att[ARG_ACCOUNT] ? "account" : "customer")));
+	raw = heap_getattr(tup, r->att[ARG_AMOUNT], desc, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must have an amount", relname)));
-	pay.amount = limit_amount_numeric(raw, SPI_gettypeid(desc, c.att[ARG_AMOUNT]));
-	if (num_cmp(pay.amount, num_zero()) < 0)
+	pay.amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	if (num_cmp(pay.amount, numeric_zero_value) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the amount of a payment in \"%s\" cannot be negative", relname),
 				 errhint("Record refunds and reversals as rows whose kind is a reversal kind, with a positive amount.")));
-	pay.relid = root_relid(rel);
-	pay.channel = column_text(tup, desc, c.att[ARG_CHANNEL]);
-	pay.kind = column_text(tup, desc, c.att[ARG_KIND]);
-	pay.account_class = column_text(tup, desc, c.att[ARG_CLASS]);
-	pay.has_tier = tier_value(tup, desc, c.att[ARG_TIER], &pay.tier);
+	pay.relid = r->root;
+	pay.channel = column_text(r, tup, desc, ARG_CHANNEL);
+	pay.kind = column_text(r, tup, desc, ARG_KIND);
+	pay.account_class = column_text(r, tup, desc, ARG_CLASS);
+	pay.has_tier = tier_value(r, tup, desc, &pay.tier);
 	pay.all.present = pay.chan.present = false;
-	counterparty = column_text(tup, desc, c.att[ARG_COUNTERPARTY]);
-	reversal = in_list(pay.kind, c.reversal, c.nreversal);
-	exempt = in_list(pay.kind, c.exempt, c.nexempt);
+	counterparty = column_text(r, tup, desc, ARG_COUNTERPARTY);
+	reversal = in_list(pay.kind, r->reversal, r->nreversal);
+	exempt = in_list(pay.kind, r->exempt, r->nexempt);
 
 	/* Server time, in the limits' time zone. */
 	now = GetCurrentStatementStartTimestamp();
-	tz = pg_tzset(finsec_limit_timezone);
-	if (tz == NULL || timestamp2tm(now, &tzoff, &tm, &fsec, NULL, tz) != 0)
-		elog(ERROR, "cannot place the current time in time zone \"%s\"", finsec_limit_timezone);
-	day = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
-	limit_cache_load();
+	limit_today(now, &day, &year);
 
 	/* 1. channel switches */
 	if (pay.channel)
@@ -935,7 +956,14 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 			}
 
 	/* 2. account state and loss controls */
-	read_accounts(subject, counterparty, &payer_state, &cp_state);
+	memset(&payer_state, 0, sizeof(payer_state));
+	memset(&cp_state, 0, sizeof(cp_state));
+	if (!limit_accounts_empty())
+	{
+		limit_account_read(subject, &payer_state);
+		if (counterparty)
+			limit_account_read(counterparty, &cp_state);
+	}
 	if (payer_state.found)
 	{
 		if (strcmp(payer_state.state, "closed") == 0 ||
@@ -959,7 +987,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 			refuse_state(cp_state.state, false, pay.relid);
 		hold |= cp_state.hold;
 	}
-	if (hold && c.att[ARG_HOLD] <= 0)
+	if (hold && r->att[ARG_HOLD] <= 0)
 	{
 		finsec_limits_count_refusal(LIMIT_RULE_HOLD, pay.relid, NULL);
 		ereport(ERROR,
@@ -979,40 +1007,36 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 					strcmp(policies[i].channel, pay.channel) == 0 &&
 					(!OidIsValid(policies[i].relid) || policies[i].relid == pay.relid))
 					chan_limited = true;
-		add_usage(pay.relid, subject, "", day, tm.tm_year, signed_amount, reversal ? 0 : 1, &pay.all);
+		limit_usage_add(pay.relid, subject, "", day, year, signed_amount, reversal ? 0 : 1, &pay.all);
 		if (chan_limited)
-			add_usage(pay.relid, subject, pay.channel, day, tm.tm_year, signed_amount, reversal ? 0 : 1,
-					  &pay.chan);
+			limit_usage_add(pay.relid, subject, pay.channel, day, year, signed_amount, reversal ? 0 : 1,
+							&pay.chan);
 		if (!reversal && first_breach(&pay, pay.has_tier, pay.tier, &b, &tier_only))
 			refuse_breach(&pay, &b, relname);
 	}
 
-	finsec_end_owner(&ctx);
-	SPI_finish();
-
 	/* Server time and settlement hold into the row. */
-	if (c.att[ARG_TIME] > 0 || (hold && c.att[ARG_HOLD] > 0))
+	if (r->att[ARG_TIME] > 0 || (hold && r->att[ARG_HOLD] > 0))
 	{
 		int			cols[2];
 		Datum		vals[2];
 		bool		nulls[2] = {false, false};
 		int			n = 0;
 
-		if (c.att[ARG_TIME] > 0)
+		if (r->att[ARG_TIME] > 0)
 		{
-			cols[n] = c.att[ARG_TIME];
+			cols[n] = r->att[ARG_TIME];
 			vals[n++] = TimestampTzGetDatum(now);
 		}
-		if (hold && c.att[ARG_HOLD] > 0)
+		if (hold && r->att[ARG_HOLD] > 0)
 		{
-			cols[n] = c.att[ARG_HOLD];
+			cols[n] = r->att[ARG_HOLD];
 			vals[n++] = BoolGetDatum(true);
 		}
 		tup = heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls);
 	}
 	return PointerGetDatum(tup);
 }
-
 /* ---- enable and disable -------------------------------------------------- */
 
 static char *
