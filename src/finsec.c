@@ -411,6 +411,7 @@ _PG_init(void)
 	finsec_auth_init_hooks();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
+	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_workers();

@@ -20,7 +20,10 @@
 /* Settings (src/limits/limits.c). */
 extern char *finsec_limit_timezone;
 
+extern int	finsec_limit_batch_size;
+
 extern void finsec_limits_define_settings(void);
+extern void finsec_limits_init_hooks(void);
 
 /* Shared-memory refusal counters (src/limits/refusals.c). */
 extern void finsec_limits_shmem_init(void);

@@ -149,6 +149,16 @@ finsec_limits_define_settings(void)
 							   "Asia/Shanghai",
 							   PGC_SIGHUP, 0,
 							   check_limit_timezone, NULL, NULL);
+	DefineCustomIntVariable("finsec.limit_batch_size",
+							"Payers whose usage one statement keeps in memory between its payments.",
+							"A statement inserting many payments (INSERT ... SELECT, COPY) writes each "
+							"payer's usage row at the payer's first payment and at the statement's end, "
+							"and counts the payments between in memory (about 200 bytes per payer). "
+							"Payers beyond this number are written per payment; 0 writes every payment.",
+							&finsec_limit_batch_size,
+							262144, 0, 16 * 1024 * 1024,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 }
 
 /* ---- policy and channel cache ------------------------------------------- */

@@ -19,6 +19,8 @@ typedef struct LimitTotals
 	bool		present;
 	Datum		amount[3];		/* day, year, lifetime (numeric); include this payment */
 	int64		count[3];
+	DateADT		day;			/* the row's day and year after the payment */
+	int32		year;
 } LimitTotals;
 
 /* A row of finsec.limit_account; found = false means "normal, no controls". */
