@@ -389,6 +389,7 @@ define_settings(void)
 
 	finsec_card_define_settings();
 	finsec_limits_define_settings();
+	finsec_limits_define_refusal_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");

@@ -25,8 +25,21 @@ extern int	finsec_limit_batch_size;
 extern void finsec_limits_define_settings(void);
 extern void finsec_limits_init_hooks(void);
 
-/* Shared-memory refusal counters (src/limits/refusals.c). */
+/*
+ * Refusals (src/limits/refusals.c): per-rule counters and a buffer of
+ * refusal events in shared memory, recorded in finsec.limit_refusal by
+ * finsec.flush_limit_refusals() and by the audit sealer.
+ */
+extern int	finsec_limit_refusal_slots;	/* finsec.limit_refusal_buffer */
 extern void finsec_limits_shmem_init(void);
+extern void finsec_limits_define_refusal_settings(void);
+/*
+ * Record this database's waiting refusals; called by the audit sealer in
+ * its round's transaction with SPI connected.  Works in a subtransaction
+ * and does not throw for a failed recording (the refusals wait for the
+ * next round).
+ */
+extern void finsec_limits_sealer_flush(void);
 /*
  * Count a refusal of the limit trigger: rule (FinsecLimitRule), the limited
  * table (root of a partition tree; InvalidOid if unknown) and the policy's

@@ -575,7 +575,7 @@ pending_table(void)
 		ctl.match = pending_match;
 		ctl.keycopy = pending_keycopy;
 		ctl.hcxt = batch_cxt;
-		pending = hash_create("finsec pending limit usage", 1024, &ctl,
+		pending = hash_create("finsec pending limit usage", 64, &ctl,
 							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_KEYCOPY | HASH_CONTEXT);
 	}
 	return pending;
