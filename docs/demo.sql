@@ -163,3 +163,34 @@ SELECT id, finsec.mask(payer) AS payer, finsec.mask(phone) AS phone, finsec.mask
 SELECT finsec.mask(card) AS card, count(*), sum(amount) FROM customer_payment GROUP BY card;
 SELECT finsec.allocate('CNY 100.00', 3) AS three_way_split, 'CNY 10.00'::finsec.money * 0.333 AS rounded_half_even;
 SELECT 'CNY 1.00'::finsec.money + 'USD 1.00'::finsec.money;                    -- mixing currencies
+
+-- Transaction limits on the application's own payments table (docs/limits.md):
+-- the PBOC [2015] No. 43 preset, filed by one administrator, approved by another.
+CREATE TABLE wallet_payment (
+	id        bigserial PRIMARY KEY,
+	account   text NOT NULL,
+	amount    finsec.money NOT NULL,
+	channel   text NOT NULL DEFAULT 'app',
+	auth_tier int NOT NULL DEFAULT 1,            -- 1: fewer than two factors, 2: two or more
+	kind      text NOT NULL DEFAULT 'payment',
+	posted_at timestamptz
+);
+SELECT finsec.enable_limits('wallet_payment', customer => 'account', amount => 'amount',
+	posted_at => 'posted_at', channel => 'channel', auth_tier => 'auth_tier', kind => 'kind');
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.limit_preset_pboc_2015_43('wallet_payment', reason => 'PBOC 2015 No. 43') AS preset \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:preset) IS NOT NULL AS approved;
+RESET SESSION AUTHORIZATION;
+SELECT name, auth_tier, channel, period, max_amount FROM finsec.limit_policy ORDER BY policy_id;
+INSERT INTO wallet_payment (account, amount) VALUES ('W-0001', 'CNY 600.00');
+INSERT INTO wallet_payment (account, amount) VALUES ('W-0001', 'CNY 600.00');               -- over 1,000 today: step-up hint
+INSERT INTO wallet_payment (account, amount, auth_tier) VALUES ('W-0001', 'CNY 600.00', 2);
+INSERT INTO wallet_payment (account, amount, kind) VALUES ('W-0001', 'CNY 100.00', 'refund'); -- restores allowance
+SELECT subject, day_amount, day_count FROM finsec.limit_usage;
+SELECT finsec.freeze_account('W-0001', 'court order', 'freeze notice 2026-118');
+INSERT INTO wallet_payment (account, amount, auth_tier) VALUES ('W-0001', 'CNY 1.00', 2);
+UPDATE wallet_payment SET amount = 'CNY 1.00' WHERE id = 1;                                  -- posted rows are final
+SELECT finsec.flush_limit_refusals() AS refusals_recorded;
+SELECT rule, relation, policy FROM finsec.limit_refusal ORDER BY refusal_id;

@@ -29,6 +29,7 @@
 #include "keyring/keyring_internal.h"
 
 #include "finsec_guard.h"
+#include "finsec_limits.h"
 
 PG_MODULE_MAGIC;
 
@@ -387,6 +388,8 @@ define_settings(void)
 	finsec_signature_define_settings();
 
 	finsec_card_define_settings();
+	finsec_limits_define_settings();
+	finsec_limits_define_refusal_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
@@ -408,6 +411,8 @@ _PG_init(void)
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
 	finsec_lockout_init();
+	finsec_limits_shmem_init();
+	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_workers();

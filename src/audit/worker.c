@@ -8,8 +8,10 @@
  * configuration, SIGTERM ends it cleanly, one transaction per round, and
  * a restart interval so an error (a database being dropped, say) does not
  * end sealing for good.  Sealing is idempotent: a round that fails is
- * simply done again by the next one.  Nothing happens on a standby, which
- * receives the primary's blocks through replication.
+ * simply done again by the next one.  Each round also records the
+ * database's limit refusals waiting in shared memory (src/limits/refusals.c)
+ * before it seals.  Nothing happens on a standby, which receives the
+ * primary's blocks through replication.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +37,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_limits.h"
 #include "ledger_internal.h"
 
 PGDLLEXPORT void finsec_sealer_main(Datum main_arg);
@@ -99,6 +102,8 @@ seal_round(const char *dbname)
 			MemoryContextSwitchTo(oldcxt);
 			CurrentResourceOwner = oldowner;
 		}
+		/* Refusals of the limit trigger, likewise (src/limits/refusals.c). */
+		finsec_limits_sealer_flush();
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");
 		SPI_finish();

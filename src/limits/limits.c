@@ -1,0 +1,1328 @@
+/*-------------------------------------------------------------------------
+ *
+ * limits.c
+ *	  Transaction limits, account state and loss controls enforced by a C
+ *	  trigger on the application's own payments table (L1-L4).
+ *
+ * finsec.enable_limits() installs finsec.limit_trigger() as a BEFORE
+ * INSERT OR UPDATE OR DELETE row trigger named finsec_limits.  Its
+ * configuration travels in the trigger's arguments (cloned to partitions,
+ * kept by pg_dump) and is recorded in finsec.limit_table:
+ *
+ *	 args[0]  customer column			args[5]  authentication tier column
+ *	 args[1]  amount column				args[6]  kind column
+ *	 args[2]  account column			args[7]  counterparty column
+ *	 args[3]  posted-at column			args[8]  account class column
+ *	 args[4]  channel column			args[9]  settlement hold column
+ *	 args[10] number N of reversal kinds, args[11 .. 11+N-1] reversal kinds,
+ *	 the remaining args: exempt kinds.  "" means "not configured".
+ *
+ * For each new payment, as finsec's owner:
+ *
+ *	1. the channel must not be switched off (finsec.limit_channel, cached);
+ *	2. the payer's and counterparty's rows in finsec.limit_account are read
+ *	   FOR SHARE, so that a concurrent freeze waits for the payment or the
+ *	   payment for the freeze: frozen and closed accounts, restricted
+ *	   kinds and settlement holds are applied;
+ *	3. the payer's usage row(s) in finsec.limit_usage are upserted with the
+ *	   payment's amount, under row lock (INSERT ... ON CONFLICT DO UPDATE
+ *	   ... RETURNING).  Concurrent payments of one payer queue on that
+ *	   lock; under READ COMMITTED the second one adds to the first one's
+ *	   committed totals, under REPEATABLE READ and SERIALIZABLE it fails
+ *	   with SQLSTATE 40001 and is retried by the application;
+ *	4. the totals returned, which include this payment, are checked against
+ *	   every applicable policy (cached); a breach raises an ERROR, which
+ *	   rolls back the payment and the usage update together.
+ *
+ * One payment locks at most two usage rows, the all-channels row first,
+ * always in that order, so payments never deadlock on each other's usage
+ * rows; share locks on account rows never conflict between payments.
+ *
+ * Days and years are calendar periods in finsec.limit_timezone at the
+ * statement's server start time; when a posted-at column is named the
+ * trigger writes that time into it, so rebuilds see the same periods.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "finsec_limits.h"
+#include "../audit/ledger_internal.h"
+#include "limits_internal.h"
+
+char	   *finsec_limit_timezone = NULL;
+
+/* ---- amounts: the one place that knows amount column types ------------- */
+
+extern Datum finsec_money_amount(PG_FUNCTION_ARGS);
+
+/* Is this a type an amount column may have? */
+static bool
+limit_amount_type_ok(Oid typid)
+{
+	Oid			base = getBaseType(typid);
+
+	if (base == NUMERICOID)
+		return true;
+	/* finsec.money, not PostgreSQL's own money */
+	return strcmp(format_type_be_qualified(base), "finsec.money") == 0;
+}
+
+/* An amount as numeric (major units); finsec.money drops its currency. */
+static Datum
+limit_amount_numeric(Datum value, Oid basetype)
+{
+	if (basetype == NUMERICOID)
+		return value;
+	return DirectFunctionCall1(finsec_money_amount, value);
+}
+
+static int
+num_cmp(Datum a, Datum b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, a, b));
+}
+
+static Datum
+num_sub(Datum a, Datum b)
+{
+	return DirectFunctionCall2(numeric_sub, a, b);
+}
+
+static char *
+num_out(Datum a)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, a));
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static bool
+check_limit_timezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("\"%s\" is not a time zone this server knows.", *newval ? *newval : "");
+		return false;
+	}
+	return true;
+}
+
+void
+finsec_limits_define_settings(void)
+{
+	DefineCustomStringVariable("finsec.limit_timezone",
+							   "Time zone in which transaction limits count days and years.",
+							   "Daily and yearly limits (finsec.limit_policy) reset at midnight and "
+							   "on 1 January in this zone, taken from the server's clock at the start "
+							   "of the inserting statement, never from the client. PBOC rules count "
+							   "Beijing days.",
+							   &finsec_limit_timezone,
+							   "Asia/Shanghai",
+							   PGC_SIGHUP, 0,
+							   check_limit_timezone, NULL, NULL);
+	DefineCustomIntVariable("finsec.limit_batch_size",
+							"Payers whose usage one statement keeps in memory between its payments.",
+							"A statement inserting many payments (INSERT ... SELECT, COPY) writes each "
+							"payer's usage row at the payer's first payment and at the statement's end, "
+							"and counts the payments between in memory (about 200 bytes per payer). "
+							"Payers beyond this number are written per payment; 0 writes every payment.",
+							&finsec_limit_batch_size,
+							262144, 0, 16 * 1024 * 1024,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+/* ---- policy and channel cache ------------------------------------------- */
+
+typedef enum LimitPeriod
+{
+	PERIOD_SINGLE,
+	PERIOD_DAY,
+	PERIOD_YEAR,
+	PERIOD_LIFETIME
+} LimitPeriod;
+
+typedef struct LimitPolicy
+{
+	char	   *name;
+	Oid			relid;			/* InvalidOid: any table */
+	char	   *account_class;	/* NULL: any */
+	bool		has_tier;
+	int32		tier;
+	char	   *channel;		/* NULL: all channels together */
+	char	   *kind;			/* NULL: any */
+	LimitPeriod period;
+	bool		has_amount;
+	Datum		max_amount;
+	bool		has_count;
+	int64		max_count;
+} LimitPolicy;
+
+static MemoryContext limit_cache_cxt = NULL;
+static bool limit_cache_valid = false;
+static bool limit_callback_registered = false;
+static Oid	policy_relid = InvalidOid;
+static Oid	channel_relid = InvalidOid;
+static LimitPolicy *policies = NULL;
+static int	npolicies = 0;
+static List *channels_off = NIL;
+static Datum numeric_zero_value = (Datum) 0;	/* in limit_cache_cxt */
+
+static void
+limit_cache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == policy_relid || relid == channel_relid)
+		limit_cache_valid = false;
+}
+
+static char *
+cache_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *s = SPI_getvalue(tup, desc, col);
+
+	return s ? MemoryContextStrdup(limit_cache_cxt, s) : NULL;
+}
+
+static void
+limit_cache_read(void)
+{
+	MemoryContext old;
+	uint64		i;
+	int			ret;
+
+	ret = SPI_execute("SELECT name, relid::pg_catalog.oid, account_class, auth_tier, channel, kind, "
+					  "period, max_amount, max_count FROM finsec.limit_policy "
+					  "WHERE enabled ORDER BY policy_id", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "limit policy lookup failed: %s", SPI_result_code_string(ret));
+	old = MemoryContextSwitchTo(limit_cache_cxt);
+	policies = palloc0(sizeof(LimitPolicy) * Max(SPI_processed, 1));
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		LimitPolicy *p = &policies[npolicies++];
+		bool		isnull;
+		Datum		d;
+		char	   *period;
+
+		p->name = cache_text(tup, desc, 1);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		p->relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		p->account_class = cache_text(tup, desc, 3);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		p->has_tier = !isnull;
+		p->tier = isnull ? 0 : DatumGetInt32(d);
+		p->channel = cache_text(tup, desc, 5);
+		p->kind = cache_text(tup, desc, 6);
+		period = SPI_getvalue(tup, desc, 7);
+		if (strcmp(period, "single") == 0)
+			p->period = PERIOD_SINGLE;
+		else if (strcmp(period, "day") == 0)
+			p->period = PERIOD_DAY;
+		else if (strcmp(period, "year") == 0)
+			p->period = PERIOD_YEAR;
+		else
+			p->period = PERIOD_LIFETIME;
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		p->has_amount = !isnull;
+		if (!isnull)
+		{
+			old = MemoryContextSwitchTo(limit_cache_cxt);
+			p->max_amount = datumCopy(d, false, -1);
+			MemoryContextSwitchTo(old);
+		}
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		p->has_count = !isnull;
+		p->max_count = isnull ? 0 : DatumGetInt64(d);
+	}
+
+	ret = SPI_execute("SELECT channel FROM finsec.limit_channel WHERE NOT enabled", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "limit channel lookup failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *c = cache_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		old = MemoryContextSwitchTo(limit_cache_cxt);
+		channels_off = lappend(channels_off, c);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * Load enabled policies and switched-off channels, if a change invalidated
+ * them.  They are read as finsec's owner with a snapshot taken now, whatever
+ * the isolation level: a change that committed before this payment's table
+ * lock was granted (limit_lock_tables) applies to it.
+ */
+static void
+limit_cache_load(void)
+{
+	FinsecOwnerContext ctx;
+	MemoryContext old;
+
+	if (limit_cache_valid)
+		return;
+	if (!limit_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(limit_cache_callback, (Datum) 0);
+		limit_callback_registered = true;
+	}
+	if (limit_cache_cxt == NULL)
+		limit_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limit cache",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(limit_cache_cxt);
+	policies = NULL;
+	npolicies = 0;
+	channels_off = NIL;
+	old = MemoryContextSwitchTo(limit_cache_cxt);
+	numeric_zero_value = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	MemoryContextSwitchTo(old);
+	policy_relid = get_relname_relid("limit_policy", get_namespace_oid("finsec", false));
+	channel_relid = get_relname_relid("limit_channel", get_namespace_oid("finsec", false));
+	/* Set before reading: an invalidation arriving meanwhile clears it again. */
+	limit_cache_valid = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	PushActiveSnapshot(GetLatestSnapshot());
+	PG_TRY();
+	{
+		limit_cache_read();
+	}
+	PG_CATCH();
+	{
+		limit_cache_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	PopActiveSnapshot();
+	finsec_end_owner(&ctx);
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(finsec_limit_config_changed);
+
+/*
+ * Statement trigger on limit_policy, limit_channel and limit_account:
+ * invalidate backends' caches at commit, and wait for the payments in
+ * flight on every limited table, holding new ones off until this
+ * transaction ends.  So once the change commits, no payment that was
+ * checked without it can still commit (docs/limits.md, "Changes and
+ * payments in flight").
+ */
+Datum
+finsec_limit_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "finsec.limit_config_changed() must be a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	limit_lock_tables();
+	return PointerGetDatum(NULL);
+}
+/* ---- trigger configuration, per relation ---------------------------------- */
+
+enum
+{
+	ARG_CUSTOMER, ARG_AMOUNT, ARG_ACCOUNT, ARG_TIME, ARG_CHANNEL, ARG_TIER,
+	ARG_KIND, ARG_COUNTERPARTY, ARG_CLASS, ARG_HOLD, ARG_NREVERSAL, ARG_FIXED
+};
+
+static const char *const arg_params[ARG_NREVERSAL] = {
+	"customer", "amount", "account", "posted_at", "channel", "auth_tier", "kind",
+	"counterparty", "account_class", "settlement_hold"
+};
+
+/* How a configured column's value becomes a C string. */
+typedef enum ColumnForm
+{
+	FORM_TEXT,					/* text, varchar: the bytes */
+	FORM_BPCHAR,				/* character(n): the bytes without trailing blanks */
+	FORM_OUTPUT					/* anything else: the type's output function */
+} ColumnForm;
+
+/*
+ * A limited table's (or partition's) trigger configuration: the trigger's
+ * arguments resolved against the relation's columns, kept per backend
+ * until the relation's relcache entry is invalidated (the trigger was
+ * dropped or recreated, a column renamed, ...).
+ */
+typedef struct LimitRel
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	MemoryContext cxt;
+	Oid			tgoid;
+	Oid			root;			/* root of the partition tree, or relid */
+	int			att[ARG_NREVERSAL];	/* attribute numbers; 0 = not configured */
+	Oid			basetype[ARG_NREVERSAL];
+	ColumnForm	form[ARG_NREVERSAL];
+	FmgrInfo	output[ARG_NREVERSAL];
+	char	  **reversal;
+	int			nreversal;
+	char	  **exempt;
+	int			nexempt;
+} LimitRel;
+
+static HTAB *limit_rels = NULL;
+
+static void
+limit_rel_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	LimitRel   *r;
+
+	if (limit_rels == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		r = hash_search(limit_rels, &relid, HASH_FIND, NULL);
+		if (r)
+			r->valid = false;
+		return;
+	}
+	hash_seq_init(&seq, limit_rels);
+	while ((r = hash_seq_search(&seq)) != NULL)
+		r->valid = false;
+}
+
+static void
+limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *relname = RelationGetRelationName(rel);
+	char	  **args = trig->tgargs;
+	MemoryContext old;
+	int			i;
+
+	if (trig->tgnargs < ARG_FIXED)
+		elog(ERROR, "finsec limit trigger on \"%s\" has %d arguments", relname, trig->tgnargs);
+	if (r->cxt == NULL)
+		r->cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limited relation",
+									   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(r->cxt);
+	old = MemoryContextSwitchTo(r->cxt);
+	for (i = 0; i < ARG_NREVERSAL; i++)
+	{
+		r->att[i] = 0;
+		if (args[i][0] == '\0')
+			continue;
+		r->att[i] = SPI_fnumber(desc, args[i]);
+		if (r->att[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s column \"%s\" of limited table \"%s\" does not exist",
+							arg_params[i], args[i], relname),
+					 errhint("A limited column was renamed or dropped; run finsec.disable_limits() and finsec.enable_limits() with the new name.")));
+		r->basetype[i] = getBaseType(TupleDescAttr(desc, r->att[i] - 1)->atttypid);
+		if (r->basetype[i] == TEXTOID || r->basetype[i] == VARCHAROID)
+			r->form[i] = FORM_TEXT;
+		else if (r->basetype[i] == BPCHAROID)
+			r->form[i] = FORM_BPCHAR;
+		else
+		{
+			Oid			func;
+			bool		varlena;
+
+			getTypeOutputInfo(TupleDescAttr(desc, r->att[i] - 1)->atttypid, &func, &varlena);
+			fmgr_info_cxt(func, &r->output[i], r->cxt);
+			r->form[i] = FORM_OUTPUT;
+		}
+	}
+	r->nreversal = pg_strtoint32(args[ARG_NREVERSAL]);
+	if (r->nreversal < 0 || ARG_FIXED + r->nreversal > trig->tgnargs)
+		elog(ERROR, "finsec limit trigger on \"%s\" has malformed arguments", relname);
+	r->nexempt = trig->tgnargs - ARG_FIXED - r->nreversal;
+	r->reversal = palloc(sizeof(char *) * Max(r->nreversal, 1));
+	r->exempt = palloc(sizeof(char *) * Max(r->nexempt, 1));
+	for (i = 0; i < r->nreversal; i++)
+		r->reversal[i] = pstrdup(args[ARG_FIXED + i]);
+	for (i = 0; i < r->nexempt; i++)
+		r->exempt[i] = pstrdup(args[ARG_FIXED + r->nreversal + i]);
+	MemoryContextSwitchTo(old);
+	r->root = rel->rd_rel->relispartition ?
+		llast_oid(get_partition_ancestors(RelationGetRelid(rel))) : RelationGetRelid(rel);
+	r->tgoid = trig->tgoid;
+	r->valid = true;
+}
+
+static LimitRel *
+limit_rel(Relation rel, Trigger *trig)
+{
+	Oid			relid = RelationGetRelid(rel);
+	LimitRel   *r;
+	bool		found;
+
+	if (limit_rels == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LimitRel);
+		ctl.hcxt = CacheMemoryContext;
+		limit_rels = hash_create("finsec limited relations", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(limit_rel_callback, (Datum) 0);
+	}
+	r = hash_search(limit_rels, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		r->valid = false;
+		r->cxt = NULL;
+	}
+	if (!r->valid || r->tgoid != trig->tgoid)
+		limit_rel_build(r, rel, trig);
+	return r;
+}
+
+static bool
+in_list(const char *value, char **list, int n)
+{
+	int			i;
+
+	if (value == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(value, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A configured column's value as a C string; NULL when not configured or null. */
+static char *
+column_text(LimitRel *r, HeapTuple tup, TupleDesc desc, int which)
+{
+	int			attno = r->att[which];
+	bool		isnull;
+	Datum		d;
+	char	   *s;
+
+	if (attno <= 0)
+		return NULL;
+	d = heap_getattr(tup, attno, desc, &isnull);
+	if (isnull)
+		return NULL;
+	switch (r->form[which])
+	{
+		case FORM_TEXT:
+			return TextDatumGetCString(d);
+		case FORM_BPCHAR:
+			{
+				int			len;
+
+				s = TextDatumGetCString(d);
+				len = strlen(s);
+				while (len > 0 && s[len - 1] == ' ')
+					s[--len] = '\0';
+				return s;
+			}
+		case FORM_OUTPUT:
+			break;
+	}
+	return OutputFunctionCall(&r->output[which], d);
+}
+/* ---- refusals ------------------------------------------------------------ */
+
+static const char *
+period_word(LimitPeriod p)
+{
+	switch (p)
+	{
+		case PERIOD_SINGLE:
+			return "single-payment";
+		case PERIOD_DAY:
+			return "daily";
+		case PERIOD_YEAR:
+			return "yearly";
+		case PERIOD_LIFETIME:
+			return "lifetime";
+	}
+	return "?";
+}
+
+static const char *
+period_scope(LimitPeriod p)
+{
+	switch (p)
+	{
+		case PERIOD_DAY:
+			return "today";
+		case PERIOD_YEAR:
+			return "this year";
+		default:
+			return "for the account's lifetime";
+	}
+}
+
+/* ---- policy evaluation --------------------------------------------------- */
+
+typedef struct Payment
+{
+	Oid			relid;
+	Datum		amount;			/* numeric, >= 0 */
+	char	   *account_class;
+	bool		has_tier;
+	int32		tier;
+	char	   *channel;
+	char	   *kind;
+	LimitTotals all;			/* bucket '' */
+	LimitTotals chan;			/* bucket = channel, when a policy limits it */
+} Payment;
+
+static bool
+policy_applies(LimitPolicy *p, Payment *pay, bool has_tier, int32 tier)
+{
+	if (OidIsValid(p->relid) && p->relid != pay->relid)
+		return false;
+	if (p->account_class && (pay->account_class == NULL || strcmp(p->account_class, pay->account_class) != 0))
+		return false;
+	if (p->has_tier && (!has_tier || p->tier != tier))
+		return false;
+	if (p->channel && (pay->channel == NULL || strcmp(p->channel, pay->channel) != 0))
+		return false;
+	if (p->kind && (pay->kind == NULL || strcmp(p->kind, pay->kind) != 0))
+		return false;
+	return true;
+}
+
+typedef struct Breach
+{
+	LimitPolicy *policy;
+	bool		by_count;
+	Datum		remaining;		/* amount allowance left before this payment */
+	int64		remaining_count;
+} Breach;
+
+/* First breached policy for the payment at the given tier; false if none. */
+static bool
+first_breach(Payment *pay, bool has_tier, int32 tier, Breach *b, bool *tier_only)
+{
+	int			i;
+	bool		found = false;
+
+	*tier_only = true;
+	for (i = 0; i < npolicies; i++)
+	{
+		LimitPolicy *p = &policies[i];
+		LimitTotals *t;
+		int			k;
+
+		if (!policy_applies(p, pay, has_tier, tier))
+			continue;
+		if (p->period == PERIOD_SINGLE)
+		{
+			if (p->has_amount && num_cmp(pay->amount, p->max_amount) > 0)
+			{
+				if (!found)
+				{
+					b->policy = p;
+					b->by_count = false;
+					b->remaining = p->max_amount;
+					found = true;
+				}
+				if (!p->has_tier)
+					*tier_only = false;
+			}
+			continue;
+		}
+		t = p->channel ? &pay->chan : &pay->all;
+		if (!t->present)
+			continue;
+		k = p->period == PERIOD_DAY ? 0 : p->period == PERIOD_YEAR ? 1 : 2;
+		if (p->has_amount && num_cmp(t->amount[k], p->max_amount) > 0)
+		{
+			if (!found)
+			{
+				Datum		before = num_sub(t->amount[k], pay->amount);
+				Datum		rem = num_sub(p->max_amount, before);
+
+				b->policy = p;
+				b->by_count = false;
+				b->remaining = num_cmp(rem, numeric_zero_value) < 0 ? numeric_zero_value : rem;
+				found = true;
+			}
+			if (!p->has_tier)
+				*tier_only = false;
+		}
+		else if (p->has_count && t->count[k] > p->max_count)
+		{
+			if (!found)
+			{
+				b->policy = p;
+				b->by_count = true;
+				b->remaining_count = Max(p->max_count - (t->count[k] - 1), 0);
+				found = true;
+			}
+			if (!p->has_tier)
+				*tier_only = false;
+		}
+	}
+	return found;
+}
+
+/* Lowest tier above the payment's at which no policy is breached; -1 if none. */
+static int64
+step_up_tier(Payment *pay)
+{
+	int64		best = -1;
+	int			i;
+
+	for (i = 0; i < npolicies; i++)
+	{
+		LimitPolicy *p = &policies[i];
+		Breach		b;
+		bool		tier_only;
+
+		if (!p->has_tier || (pay->has_tier && p->tier <= pay->tier))
+			continue;
+		if (best >= 0 && p->tier >= best)
+			continue;
+		if (!first_breach(pay, true, p->tier, &b, &tier_only))
+			best = p->tier;
+	}
+	return best;
+}
+
+static void
+refuse_breach(Payment *pay, Breach *b, const char *relname)
+{
+	LimitPolicy *p = b->policy;
+	int64		tier = -1;
+	bool		tier_only;
+	Breach		again;
+
+	(void) first_breach(pay, pay->has_tier, pay->tier, &again, &tier_only);
+	if (tier_only)
+		tier = step_up_tier(pay);
+	if (tier >= 0)
+		finsec_limits_count_refusal(LIMIT_RULE_STEP_UP, pay->relid, p->name);
+	else
+		finsec_limits_count_refusal(p->period == PERIOD_SINGLE ? LIMIT_RULE_SINGLE :
+									p->period == PERIOD_DAY ? LIMIT_RULE_DAY :
+									p->period == PERIOD_YEAR ? LIMIT_RULE_YEAR : LIMIT_RULE_LIFETIME,
+									pay->relid, p->name);
+
+	if (p->period == PERIOD_SINGLE)
+		ereport(ERROR,
+				(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
+				 errmsg("payment exceeds the single-payment limit \"%s\"", p->name),
+				 errdetail("One payment may be at most %s.", num_out(p->max_amount)),
+				 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
+				 errdetail_log("Table \"%s\", amount %s.", relname, num_out(pay->amount))));
+	if (b->by_count)
+		ereport(ERROR,
+				(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
+				 errmsg("payment exceeds the %s count limit \"%s\"", period_word(p->period), p->name),
+				 errdetail("Remaining allowance %s: %lld of %lld payments.", period_scope(p->period),
+						   (long long) b->remaining_count, (long long) p->max_count),
+				 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
+				 errdetail_log("Table \"%s\".", relname)));
+	ereport(ERROR,
+			(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
+			 errmsg("payment exceeds the %s limit \"%s\"", period_word(p->period), p->name),
+			 errdetail("Remaining allowance %s: %s of %s.", period_scope(p->period),
+					   num_out(b->remaining), num_out(p->max_amount)),
+			 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
+			 errdetail_log("Table \"%s\", amount %s.", relname, num_out(pay->amount))));
+}
+
+/* ---- account state ------------------------------------------------------- */
+
+static void
+refuse_state(const char *state, bool payer, Oid relid)
+{
+	bool		closed = strcmp(state, "closed") == 0;
+
+	finsec_limits_count_refusal(closed ? LIMIT_RULE_CLOSED : LIMIT_RULE_FROZEN, relid, NULL);
+	ereport(ERROR,
+			(errcode(closed ? ERRCODE_FINSEC_ACCOUNT_CLOSED : ERRCODE_FINSEC_ACCOUNT_FROZEN),
+			 errmsg("the %s account is %s", payer ? "paying" : "receiving", state),
+			 errdetail(closed ? "Closed accounts cannot transact." :
+					   "Payments from or to a frozen account are refused until it is unfrozen."),
+			 errhint("finsec.limit_account records the reason and who changed the state.")));
+}
+
+/* ---- the trigger --------------------------------------------------------- */
+
+static bool
+tier_value(LimitRel *r, HeapTuple tup, TupleDesc desc, int32 *tier)
+{
+	int			attno = r->att[ARG_TIER];
+	bool		isnull;
+	Datum		d;
+
+	if (attno <= 0)
+		return false;
+	d = heap_getattr(tup, attno, desc, &isnull);
+	if (isnull)
+		return false;
+	if (r->basetype[ARG_TIER] == INT2OID)
+		*tier = DatumGetInt16(d);
+	else if (r->basetype[ARG_TIER] == INT8OID)
+		*tier = (int32) Min(Max(DatumGetInt64(d), PG_INT32_MIN), PG_INT32_MAX);
+	else
+		*tier = DatumGetInt32(d);
+	return true;
+}
+
+static void
+check_posted(Relation rel, LimitRel *r, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < ARG_NREVERSAL; i++)
+	{
+		int			attno = r->att[i];
+		Form_pg_attribute att;
+		bool		n1,
+					n2;
+		Datum		d1,
+					d2;
+
+		if (attno <= 0 || i == ARG_HOLD)
+			continue;
+		att = TupleDescAttr(desc, attno - 1);
+		d1 = heap_getattr(oldtup, attno, desc, &n1);
+		d2 = heap_getattr(newtup, attno, desc, &n2);
+		if (n1 != n2 || (!n1 && !datumIsEqual(d1, d2, att->attbyval, att->attlen)))
+		{
+			finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
+					 errmsg("the %s of a posted payment in \"%s\" cannot change", arg_params[i],
+							RelationGetRelationName(rel)),
+					 errdetail("Column \"%s\" is a financial field of a payment counted against limits.",
+							   NameStr(att->attname)),
+					 errhint("Record a reversal row and a new payment instead.")));
+		}
+	}
+}
+
+/*
+ * The calendar day and year of the statement's start in
+ * finsec.limit_timezone; computed once per statement.
+ */
+static void
+limit_today(TimestampTz now, DateADT *day, int32 *year)
+{
+	static TimestampTz last_now = DT_NOBEGIN;
+	static char last_tz[TZ_STRLEN_MAX + 1] = "";
+	static DateADT last_day;
+	static int32 last_year;
+
+	if (now != last_now || strcmp(last_tz, finsec_limit_timezone) != 0)
+	{
+		pg_tz	   *tz = pg_tzset(finsec_limit_timezone);
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tzoff;
+
+		if (tz == NULL || timestamp2tm(now, &tzoff, &tm, &fsec, NULL, tz) != 0)
+			elog(ERROR, "cannot place the current time in time zone \"%s\"", finsec_limit_timezone);
+		last_day = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+		last_year = tm.tm_year;
+		last_now = now;
+		strlcpy(last_tz, finsec_limit_timezone, sizeof(last_tz));
+	}
+	*day = last_day;
+	*year = last_year;
+}
+
+PG_FUNCTION_INFO_V1(finsec_limit_trigger);
+
+Datum
+finsec_limit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	const char *relname;
+	HeapTuple	tup;
+	LimitRel   *r;
+	Payment		pay;
+	AccountState payer_state,
+				cp_state;
+	char	   *customer,
+			   *account,
+			   *counterparty,
+			   *subject;
+	bool		isnull,
+				reversal,
+				exempt,
+				hold = false,
+				chan_limited = false;
+	Datum		raw;
+	TimestampTz now;
+	DateADT		day;
+	int32		year;
+	Breach		b;
+	bool		tier_only;
+	int			i;
+	ListCell   *lc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "finsec.limit_trigger() must be a BEFORE row trigger");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	relname = RelationGetRelationName(rel);
+	r = limit_rel(rel, td->tg_trigger);
+
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
+				 errmsg("posted payments in \"%s\" cannot be deleted", relname),
+				 errdetail("Payments counted against limits are kept; corrections are reversal rows."),
+				 errhint("finsec.disable_limits() removes the limits, and this protection, from the table.")));
+	}
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		check_posted(rel, r, td->tg_trigtuple, td->tg_newtuple);
+		return PointerGetDatum(td->tg_newtuple);
+	}
+	tup = td->tg_trigtuple;
+	limit_cache_load();
+
+	/* The payment's fields. */
+	customer = column_text(r, tup, desc, ARG_CUSTOMER);
+	account = column_text(r, tup, desc, ARG_ACCOUNT);
+	subject = account ? account : customer;
+	if (subject == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a payment in \"%s\" must name its %s", relname, r->att[ARG_ACCOUNT] ? "account" : "customer")));
+	raw = heap_getattr(tup, r->att[ARG_AMOUNT], desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a payment in \"%s\" must have an amount", relname)));
+	pay.amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	if (num_cmp(pay.amount, numeric_zero_value) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the amount of a payment in \"%s\" cannot be negative", relname),
+				 errhint("Record refunds and reversals as rows whose kind is a reversal kind, with a positive amount.")));
+	pay.relid = r->root;
+	pay.channel = column_text(r, tup, desc, ARG_CHANNEL);
+	pay.kind = column_text(r, tup, desc, ARG_KIND);
+	pay.account_class = column_text(r, tup, desc, ARG_CLASS);
+	pay.has_tier = tier_value(r, tup, desc, &pay.tier);
+	pay.all.present = pay.chan.present = false;
+	counterparty = column_text(r, tup, desc, ARG_COUNTERPARTY);
+	reversal = in_list(pay.kind, r->reversal, r->nreversal);
+	exempt = in_list(pay.kind, r->exempt, r->nexempt);
+
+	/* Server time, in the limits' time zone. */
+	now = GetCurrentStatementStartTimestamp();
+	limit_today(now, &day, &year);
+
+	/* 1. channel switches */
+	if (pay.channel)
+		foreach(lc, channels_off)
+			if (strcmp(pay.channel, (char *) lfirst(lc)) == 0)
+			{
+				finsec_limits_count_refusal(LIMIT_RULE_CHANNEL_OFF, pay.relid, NULL);
+				ereport(ERROR,
+						(errcode(ERRCODE_FINSEC_CHANNEL_OFF),
+						 errmsg("payment channel \"%s\" is switched off", pay.channel),
+						 errhint("finsec.limit_channel records why; finsec.set_channel() switches it back on.")));
+			}
+
+	/* 2. account state and loss controls */
+	memset(&payer_state, 0, sizeof(payer_state));
+	memset(&cp_state, 0, sizeof(cp_state));
+	if (!limit_accounts_empty())
+	{
+		limit_account_read(subject, &payer_state);
+		if (counterparty)
+			limit_account_read(counterparty, &cp_state);
+	}
+	if (payer_state.found)
+	{
+		if (strcmp(payer_state.state, "closed") == 0 ||
+			(!reversal && strcmp(payer_state.state, "frozen") == 0))
+			refuse_state(payer_state.state, true, pay.relid);
+		if (in_list(pay.kind, payer_state.restricted, payer_state.nrestricted))
+		{
+			finsec_limits_count_refusal(LIMIT_RULE_RESTRICTED, pay.relid, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
+					 errmsg("payments of kind \"%s\" are restricted for this account", pay.kind),
+					 errhint("finsec.restrict_account() sets the account's restricted kinds.")));
+		}
+		if (pay.account_class == NULL && payer_state.account_class)
+			pay.account_class = payer_state.account_class;
+		hold |= payer_state.hold;
+	}
+	if (cp_state.found)
+	{
+		if (strcmp(cp_state.state, "normal") != 0)
+			refuse_state(cp_state.state, false, pay.relid);
+		hold |= cp_state.hold;
+	}
+	if (hold && r->att[ARG_HOLD] <= 0)
+	{
+		finsec_limits_count_refusal(LIMIT_RULE_HOLD, pay.relid, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
+				 errmsg("settlement is held for this account and \"%s\" cannot mark a payment as held", relname),
+				 errhint("Enable limits with settlement_hold => a boolean column, or lift the hold with finsec.restrict_account().")));
+	}
+
+	/* 3. usage, 4. limits */
+	if (!exempt)
+	{
+		Datum		signed_amount = reversal ? DirectFunctionCall1(numeric_uminus, pay.amount) : pay.amount;
+
+		if (pay.channel)
+			for (i = 0; i < npolicies && !chan_limited; i++)
+				if (policies[i].channel && policies[i].period != PERIOD_SINGLE &&
+					strcmp(policies[i].channel, pay.channel) == 0 &&
+					(!OidIsValid(policies[i].relid) || policies[i].relid == pay.relid))
+					chan_limited = true;
+		limit_usage_add(pay.relid, subject, "", day, year, signed_amount, reversal ? 0 : 1, &pay.all);
+		if (chan_limited)
+			limit_usage_add(pay.relid, subject, pay.channel, day, year, signed_amount, reversal ? 0 : 1,
+							&pay.chan);
+		if (!reversal && first_breach(&pay, pay.has_tier, pay.tier, &b, &tier_only))
+			refuse_breach(&pay, &b, relname);
+	}
+
+	/* Server time and settlement hold into the row. */
+	if (r->att[ARG_TIME] > 0 || (hold && r->att[ARG_HOLD] > 0))
+	{
+		int			cols[2];
+		Datum		vals[2];
+		bool		nulls[2] = {false, false};
+		int			n = 0;
+
+		if (r->att[ARG_TIME] > 0)
+		{
+			cols[n] = r->att[ARG_TIME];
+			vals[n++] = TimestampTzGetDatum(now);
+		}
+		if (hold && r->att[ARG_HOLD] > 0)
+		{
+			cols[n] = r->att[ARG_HOLD];
+			vals[n++] = BoolGetDatum(true);
+		}
+		tup = heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls);
+	}
+	return PointerGetDatum(tup);
+}
+/* ---- enable and disable -------------------------------------------------- */
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int n, const char *param, bool required)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", param)));
+		return NULL;
+	}
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", param)));
+	return s;
+}
+
+static List *
+kinds_arg(FunctionCallInfo fcinfo, int n, const char *param)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				i;
+	List	   *out = NIL;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", param)));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		char	   *s;
+
+		if (nulls[i] || *(s = TextDatumGetCString(elems[i])) == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain null or empty values", param)));
+		out = lappend(out, s);
+	}
+	return out;
+}
+
+static void
+check_column(Relation rel, const char *param, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			t;
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		t = getBaseType(att->atttypid);
+		if (strcmp(param, "amount") == 0 && !limit_amount_type_ok(t))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("amount column \"%s\" of \"%s\" has type %s", name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid)),
+					 errhint("Amounts must be numeric or finsec.money.")));
+		if (strcmp(param, "posted_at") == 0 && t != TIMESTAMPTZOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("posted_at column \"%s\" of \"%s\" has type %s, not timestamp with time zone", name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid))));
+		if (strcmp(param, "auth_tier") == 0 && t != INT2OID && t != INT4OID && t != INT8OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("auth_tier column \"%s\" of \"%s\" has type %s, not an integer type", name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid))));
+		if (strcmp(param, "settlement_hold") == 0 && t != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("settlement_hold column \"%s\" of \"%s\" has type %s, not boolean", name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid))));
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("%s column \"%s\" does not exist in \"%s\"", param, name,
+					RelationGetRelationName(rel))));
+}
+
+static Relation
+open_limitable(Oid relid)
+{
+	Relation	rel = table_open(relid, ShareRowExclusiveLock);
+	Oid			nsp = RelationGetNamespace(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot limit \"%s\": it is not a table", RelationGetRelationName(rel))));
+	if (rel->rd_rel->relispartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot limit \"%s\": it is a partition", RelationGetRelationName(rel)),
+				 errhint("Enable limits on the partitioned table; they cover every partition.")));
+	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot limit \"%s\": it belongs to the system or to finsec",
+						RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to limit \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Enabling limits creates a trigger on the table."),
+				 errhint("The table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.")));
+	return rel;
+}
+
+static void
+exec_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "limits step failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
+PG_FUNCTION_INFO_V1(finsec_enable_limits);
+
+/*
+ * finsec.enable_limits(payments regclass, customer, amount, account,
+ *		posted_at, channel, auth_tier, kind, counterparty, account_class,
+ *		settlement_hold text, reversal_kinds text[], exempt_kinds text[])
+ */
+Datum
+finsec_enable_limits(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Relation	rel;
+	char	   *cols[ARG_NREVERSAL];
+	List	   *reversal,
+			   *exempt;
+	ListCell   *lc;
+	StringInfoData trig;
+	FinsecOwnerContext ctx;
+	char	   *qname;
+	Oid			types[14];
+	Datum		values[14];
+	char		nulls[14];
+	int			i;
+
+	finsec_require_preload("finsec.enable_limits()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("payments table must not be null")));
+	relid = PG_GETARG_OID(0);
+	for (i = 0; i < ARG_NREVERSAL; i++)
+		cols[i] = text_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
+	reversal = kinds_arg(fcinfo, 11, "reversal_kinds");
+	exempt = kinds_arg(fcinfo, 12, "exempt_kinds");
+	if ((reversal != NIL || exempt != NIL) && cols[ARG_KIND] == NULL)
+	{
+		if (exempt != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("exempt_kinds needs a kind column")));
+	}
+	foreach(lc, exempt)
+		if (list_member(reversal, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("kind \"%s\" cannot be both a reversal and exempt", (char *) lfirst(lc))));
+
+	rel = open_limitable(relid);
+	for (i = 0; i < ARG_NREVERSAL; i++)
+		if (cols[i])
+			check_column(rel, arg_params[i], cols[i]);
+	table_close(rel, NoLock);
+
+	qname = finsec_quoted_relname(relid);
+	initStringInfo(&trig);
+	appendStringInfo(&trig, "CREATE TRIGGER " FINSEC_LIMITS_TRIGGER " BEFORE INSERT OR UPDATE OR DELETE ON %s "
+					 "FOR EACH ROW EXECUTE FUNCTION finsec.limit_trigger(", qname);
+	for (i = 0; i < ARG_NREVERSAL; i++)
+		appendStringInfo(&trig, "%s, ", quote_literal_cstr(cols[i] ? cols[i] : ""));
+	appendStringInfo(&trig, "'%d'", list_length(reversal));
+	foreach(lc, reversal)
+		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
+	foreach(lc, exempt)
+		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
+	appendStringInfoChar(&trig, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	types[0] = OIDOID;
+	values[0] = ObjectIdGetDatum(relid);
+	exec_args("SELECT 1 FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table %s already has limits enabled", qname),
+				 errhint("Run finsec.disable_limits() first to change its configuration.")));
+	memset(nulls, ' ', sizeof(nulls));
+	for (i = 0; i < ARG_NREVERSAL; i++)
+	{
+		types[i + 1] = TEXTOID;
+		if (cols[i])
+			values[i + 1] = CStringGetTextDatum(cols[i]);
+		else
+			nulls[i + 1] = 'n';
+	}
+	types[11] = TEXTARRAYOID;
+	values[11] = PG_GETARG_DATUM(11);
+	types[12] = TEXTARRAYOID;
+	values[12] = PG_GETARG_DATUM(12);
+	types[13] = TEXTOID;
+	values[13] = CStringGetTextDatum(GetUserNameFromId(ctx.caller, false));
+	exec_args("INSERT INTO finsec.limit_table (relid, customer_column, amount_column, account_column, "
+			  "time_column, channel_column, tier_column, kind_column, counterparty_column, class_column, "
+			  "hold_column, reversal_kinds, exempt_kinds, enabled_by) VALUES ($1::pg_catalog.regclass, "
+			  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::pg_catalog.name)",
+			  14, types, values, nulls);
+	exec_args(trig.data, 0, NULL, NULL, NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	finsec_audit_event("limits.enable", qname, "enable_limits", true,
+					   psprintf("transaction limits enabled: customer \"%s\", amount \"%s\"",
+								cols[ARG_CUSTOMER], cols[ARG_AMOUNT]),
+					   NULL);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(finsec_disable_limits);
+
+Datum
+finsec_disable_limits(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Relation	rel;
+	FinsecOwnerContext ctx;
+	char	   *qname;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+
+	finsec_require_preload("finsec.disable_limits()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("payments table must not be null")));
+	relid = PG_GETARG_OID(0);
+	rel = open_limitable(relid);
+	table_close(rel, NoLock);
+	qname = finsec_quoted_relname(relid);
+	values[0] = ObjectIdGetDatum(relid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	exec_args("DELETE FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s has no limits enabled", qname)));
+	exec_args("DELETE FROM finsec.limit_usage WHERE relid = $1", 1, types, values, NULL);
+	exec_args(psprintf("DROP TRIGGER IF EXISTS " FINSEC_LIMITS_TRIGGER " ON %s", qname), 0, NULL, NULL, NULL);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	finsec_audit_event("limits.disable", qname, "disable_limits", true,
+					   "transaction limits disabled; usage forgotten", NULL);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * limits_internal.h
+ *	  Shared between the limit trigger (limits.c) and its direct access to
+ *	  finsec's own tables (store.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_LIMITS_INTERNAL_H
+#define FINSEC_LIMITS_INTERNAL_H
+
+#include "postgres.h"
+
+#include "utils/date.h"
+
+/* Totals of one usage row after a payment was added to it. */
+typedef struct LimitTotals
+{
+	bool		present;
+	Datum		amount[3];		/* day, year, lifetime (numeric); include this payment */
+	int64		count[3];
+	DateADT		day;			/* the row's day and year after the payment */
+	int32		year;
+} LimitTotals;
+
+/* A row of finsec.limit_account; found = false means "normal, no controls". */
+typedef struct AccountState
+{
+	bool		found;
+	char	   *state;
+	char	   *account_class;
+	char	  **restricted;
+	int			nrestricted;
+	bool		hold;
+} AccountState;
+
+/*
+ * Add a payment (delta: signed numeric amount, count: 0 or 1) to the usage
+ * row (relid, subject, bucket), creating it if needed, and return the row's
+ * new totals.  Concurrent payments of one subject serialize on the row;
+ * under REPEATABLE READ and SERIALIZABLE a concurrent committed change is a
+ * serialization failure (40001).
+ */
+extern void limit_usage_add(Oid relid, const char *subject, const char *bucket,
+							DateADT day, int32 year, Datum delta, int64 count,
+							LimitTotals *t);
+
+/* Is finsec.limit_account empty?  Cached; invalidated when it changes. */
+extern bool limit_accounts_empty(void);
+
+/* Read an account's state with a fresh snapshot. */
+extern void limit_account_read(const char *account, AccountState *s);
+
+/*
+ * Wait for every payment in flight on a limited table, and hold them off
+ * until this transaction ends (SHARE lock on each limited table and its
+ * partitions).  Called when limits' configuration or an account's state
+ * changes.
+ */
+extern void limit_lock_tables(void);
+
+#endif							/* FINSEC_LIMITS_INTERNAL_H */

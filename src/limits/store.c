@@ -1,0 +1,1059 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *	  The limit trigger's direct access to finsec's own tables:
+ *	  finsec.limit_usage (read and written once or twice per payment),
+ *	  finsec.limit_account (read per payment while it has rows) and
+ *	  finsec.limit_table (read when configuration changes).
+ *
+ * A payment's usage row is found through the primary key index and
+ * updated in place with the table access method, as the executor would do
+ * for "UPDATE ... WHERE key = ..." but without planning, executor start-up
+ * or a user switch per row: the trigger is finsec's code, and these tables
+ * are finsec's.  The semantics are those of PostgreSQL's own UPDATE:
+ *
+ *	- READ COMMITTED: the row is read with a fresh snapshot; if another
+ *	  transaction changes it first, the update waits for that transaction
+ *	  and, if it committed, starts over from the row's newest version, so
+ *	  concurrent payments of one payer add up (no lost update) and each one
+ *	  is checked against the totals including every payment committed
+ *	  before it;
+ *	- REPEATABLE READ and SERIALIZABLE: the row is read with the
+ *	  transaction's snapshot; a change committed after that snapshot is a
+ *	  serialization failure (SQLSTATE 40001), to be retried by the
+ *	  application, as for any UPDATE.
+ *
+ * A payer's first usage row is inserted under a short lock on the row's
+ * key (an object lock: class finsec.limit_usage, object id a hash of the
+ * key, visible in pg_locks while held), so that two first payments of one
+ * payer queue instead of colliding on the primary key: the second finds
+ * the first's uncommitted row and waits for its transaction, as
+ * INSERT ... ON CONFLICT would.
+ *
+ * Every change is an ordinary heap change: WAL-logged, crash-safe,
+ * replicated, undone by rollback.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "finsec.h"
+#include "finsec_limits.h"
+#include "limits_internal.h"
+
+/* Columns of finsec.limit_usage, by name; attribute numbers found at first use. */
+enum
+{
+	U_RELID, U_SUBJECT, U_BUCKET, U_DAY, U_DAY_AMOUNT, U_DAY_COUNT, U_YEAR,
+	U_YEAR_AMOUNT, U_YEAR_COUNT, U_LIFE_AMOUNT, U_LIFE_COUNT, U_N
+};
+static const char *const usage_cols[U_N] = {
+	"relid", "subject", "bucket", "day", "day_amount", "day_count", "year",
+	"year_amount", "year_count", "life_amount", "life_count"
+};
+
+enum
+{
+	A_ACCOUNT, A_STATE, A_CLASS, A_RESTRICTED, A_HOLD, A_N
+};
+static const char *const account_cols[A_N] = {
+	"account", "state", "account_class", "restricted_kinds", "hold_settlement"
+};
+
+static bool store_valid = false;
+static bool store_callback = false;
+static Oid	usage_rel = InvalidOid;
+static Oid	usage_pkey = InvalidOid;
+static Oid	account_rel = InvalidOid;
+static Oid	account_pkey = InvalidOid;
+static Oid	table_rel = InvalidOid;
+static AttrNumber u_att[U_N];
+static AttrNumber a_att[A_N];
+static AttrNumber t_relid_att;
+static int	accounts_empty = -1;	/* -1: not known */
+
+static void
+store_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == account_rel)
+		accounts_empty = -1;
+	if (relid == InvalidOid || relid == usage_rel || relid == account_rel || relid == table_rel)
+		store_valid = false;
+}
+
+static Oid
+finsec_rel(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"finsec.%s\" does not exist", name),
+				 errhint("The finsec extension is not installed in this database, or not at version 0.6 or later.")));
+	return relid;
+}
+
+static AttrNumber
+finsec_att(Oid relid, const char *name)
+{
+	AttrNumber	att = get_attnum(relid, name);
+
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of finsec's relation %u is missing", name, relid);
+	return att;
+}
+
+static void
+store_init(void)
+{
+	Oid			nsp;
+	int			i;
+
+	if (store_valid)
+		return;
+	if (!store_callback)
+	{
+		CacheRegisterRelcacheCallback(store_invalidate, (Datum) 0);
+		store_callback = true;
+	}
+	nsp = get_namespace_oid("finsec", false);
+	usage_rel = finsec_rel(nsp, "limit_usage");
+	usage_pkey = finsec_rel(nsp, "limit_usage_pkey");
+	account_rel = finsec_rel(nsp, "limit_account");
+	account_pkey = finsec_rel(nsp, "limit_account_pkey");
+	table_rel = finsec_rel(nsp, "limit_table");
+	for (i = 0; i < U_N; i++)
+		u_att[i] = finsec_att(usage_rel, usage_cols[i]);
+	for (i = 0; i < A_N; i++)
+		a_att[i] = finsec_att(account_rel, account_cols[i]);
+	t_relid_att = finsec_att(table_rel, "relid");
+	store_valid = true;
+}
+
+/* An equality scan key on a text column of an index, in the index's collation. */
+static void
+text_key(ScanKey key, Relation idx, AttrNumber indexatt, text *value)
+{
+	ScanKeyInit(key, indexatt, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(value));
+	key->sk_collation = idx->rd_indcollation[indexatt - 1];
+}
+
+/* The row the keys name, as the snapshot sees it, into slot; false if none. */
+static bool
+fetch_by_key(Relation rel, Relation idx, ScanKey keys, int nkeys, Snapshot snap,
+			 TupleTableSlot *slot)
+{
+	IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+	bool		found;
+
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	return found;
+}
+
+/*
+ * New index entries for a tuple just written: inserted, or updated without
+ * HOT.  An update never changes a usage row's key, which stays unique
+ * under the row lock the update holds: no uniqueness check is needed then,
+ * and the index is told the key is unchanged (bottom-up deletion of the
+ * old versions' entries).
+ */
+static void
+insert_index_entries(Relation rel, TupleTableSlot *slot, bool update)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(irel);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
+			elog(ERROR, "index \"%s\" of a finsec table has expressions or a predicate",
+				 RelationGetRelationName(irel));
+		FormIndexDatum(ii, slot, NULL, values, isnull);
+		index_insert(irel, values, isnull, &slot->tts_tid, rel,
+					 irel->rd_index->indisunique && !update ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 update, ii);
+		index_close(irel, NoLock);
+	}
+	list_free(indexes);
+}
+
+static void
+serialization_failure(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent update"),
+			 errdetail("A concurrent payment of the same payer changed its limit usage after this transaction's snapshot was taken."),
+			 errhint("Retry the transaction.")));
+}
+
+/* ---- numeric helpers ------------------------------------------------------ */
+
+static Datum
+numeric_zero(void)
+{
+	return DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+}
+
+/* GREATEST(base + delta, 0) */
+static Datum
+add_floor0(Datum base, Datum delta, Datum zero)
+{
+	Datum		sum = DirectFunctionCall2(numeric_add, base, delta);
+
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, sum, zero)) < 0)
+		return zero;
+	return sum;
+}
+
+/* ---- usage ------------------------------------------------------------- */
+
+/* Fill "next" with the usage row "old" plus the payment. */
+static void
+usage_next(TupleTableSlot *old, TupleTableSlot *next, DateADT day, int32 year,
+		   Datum delta, int64 count, Datum zero)
+{
+	int			natts = next->tts_tupleDescriptor->natts;
+	Datum	   *ov,
+			   *nv;
+	DateADT		oday;
+	int32		oyear;
+	bool		same_day,
+				same_year;
+
+	slot_getallattrs(old);
+	ExecClearTuple(next);
+	ov = old->tts_values;
+	nv = next->tts_values;
+	memcpy(nv, ov, sizeof(Datum) * natts);
+	memcpy(next->tts_isnull, old->tts_isnull, sizeof(bool) * natts);
+
+	oday = DatumGetDateADT(ov[u_att[U_DAY] - 1]);
+	oyear = DatumGetInt32(ov[u_att[U_YEAR] - 1]);
+	/* A payment stamped before the row's day (clock skew) counts in the row's day. */
+	same_day = oday >= day;
+	same_year = oyear >= year;
+	nv[u_att[U_DAY] - 1] = DateADTGetDatum(Max(oday, day));
+	nv[u_att[U_DAY_AMOUNT] - 1] = add_floor0(same_day ? ov[u_att[U_DAY_AMOUNT] - 1] : zero, delta, zero);
+	nv[u_att[U_DAY_COUNT] - 1] =
+		Int64GetDatum((same_day ? DatumGetInt64(ov[u_att[U_DAY_COUNT] - 1]) : 0) + count);
+	nv[u_att[U_YEAR] - 1] = Int32GetDatum(Max(oyear, year));
+	nv[u_att[U_YEAR_AMOUNT] - 1] = add_floor0(same_year ? ov[u_att[U_YEAR_AMOUNT] - 1] : zero, delta, zero);
+	nv[u_att[U_YEAR_COUNT] - 1] =
+		Int64GetDatum((same_year ? DatumGetInt64(ov[u_att[U_YEAR_COUNT] - 1]) : 0) + count);
+	nv[u_att[U_LIFE_AMOUNT] - 1] = add_floor0(ov[u_att[U_LIFE_AMOUNT] - 1], delta, zero);
+	nv[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(DatumGetInt64(ov[u_att[U_LIFE_COUNT] - 1]) + count);
+	ExecStoreVirtualTuple(next);
+}
+
+/* Fill "next" with a subject's first usage row. */
+static void
+usage_first(TupleTableSlot *next, Oid relid, text *subject, text *bucket, DateADT day,
+			int32 year, Datum delta, int64 count, Datum zero)
+{
+	int			natts = next->tts_tupleDescriptor->natts;
+	Datum	   *nv = next->tts_values;
+	Datum		amount = add_floor0(zero, delta, zero);
+
+	ExecClearTuple(next);
+	memset(next->tts_isnull, true, sizeof(bool) * natts);
+#define SET(col, v) (nv[u_att[col] - 1] = (v), next->tts_isnull[u_att[col] - 1] = false)
+	SET(U_RELID, ObjectIdGetDatum(relid));
+	SET(U_SUBJECT, PointerGetDatum(subject));
+	SET(U_BUCKET, PointerGetDatum(bucket));
+	SET(U_DAY, DateADTGetDatum(day));
+	SET(U_DAY_AMOUNT, amount);
+	SET(U_DAY_COUNT, Int64GetDatum(count));
+	SET(U_YEAR, Int32GetDatum(year));
+	SET(U_YEAR_AMOUNT, amount);
+	SET(U_YEAR_COUNT, Int64GetDatum(count));
+	SET(U_LIFE_AMOUNT, amount);
+	SET(U_LIFE_COUNT, Int64GetDatum(count));
+#undef SET
+	ExecStoreVirtualTuple(next);
+}
+
+/* Add a payment to its usage row in the table; *tid: the row's new version. */
+static void
+usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
+			Datum delta, int64 count, LimitTotals *t, ItemPointer tid)
+{
+	Relation	urel,
+				uidx;
+	TupleTableSlot *old,
+			   *next;
+	ScanKeyData keys[3];
+	text	   *subj = cstring_to_text(subject);
+	text	   *buck = cstring_to_text(bucket);
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	bool		have_lock_id = false;
+	uint32		lock_id = 0;
+	Datum		zero = numeric_zero();
+	int			attempts = 0;
+	int			i;
+
+	store_init();
+	urel = table_open(usage_rel, RowExclusiveLock);
+	uidx = index_open(usage_pkey, RowExclusiveLock);
+	old = table_slot_create(urel, NULL);
+	next = MakeSingleTupleTableSlot(RelationGetDescr(urel), &TTSOpsVirtual);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], uidx, 2, subj);
+	text_key(&keys[2], uidx, 3, buck);
+
+	for (;;)
+	{
+		Snapshot	snap;
+		SnapshotData dirty;
+
+		if (++attempts > 1000)
+			elog(ERROR, "limit usage row kept changing under a payment; gave up after 1000 attempts");
+
+		/*
+		 * See this transaction's earlier changes, including those of earlier
+		 * rows of the same statement, as SPI would.
+		 */
+		CommandCounterIncrement();
+		if (xact_snapshot)
+			PushCopiedSnapshot(GetTransactionSnapshot());
+		else
+			PushActiveSnapshot(GetLatestSnapshot());
+		UpdateActiveSnapshotCommandId();
+		snap = GetActiveSnapshot();
+
+		if (fetch_by_key(urel, uidx, keys, 3, snap, old))
+		{
+			TM_Result	res;
+			TM_FailureData tmfd;
+			LockTupleMode lockmode;
+			bool		update_indexes;
+
+			usage_next(old, next, day, year, delta, count, zero);
+			res = table_tuple_update(urel, &old->tts_tid, next, GetCurrentCommandId(true),
+									 snap, InvalidSnapshot, true, &tmfd, &lockmode,
+									 &update_indexes);
+			PopActiveSnapshot();
+			if (res == TM_Ok)
+			{
+				if (update_indexes)
+					insert_index_entries(urel, next, true);
+				break;
+			}
+			if (res != TM_Updated && res != TM_Deleted)
+				elog(ERROR, "unexpected result %d updating limit usage", (int) res);
+			/* Changed by a transaction that committed meanwhile. */
+			if (xact_snapshot)
+				serialization_failure();
+			continue;
+		}
+		PopActiveSnapshot();
+
+		/*
+		 * No row yet: insert it.  The key's lock is held only while looking
+		 * for a row that another transaction may be inserting and inserting
+		 * ours, so that a bulk load does not keep one lock per payer; a
+		 * later payment of the payer finds the new row (or its index entry,
+		 * through the dirty snapshot) and waits for its inserter.
+		 */
+		if (!have_lock_id)
+		{
+			uint32		h = hash_bytes((const unsigned char *) VARDATA_ANY(subj), VARSIZE_ANY_EXHDR(subj));
+
+			h = hash_combine(h, hash_bytes((const unsigned char *) VARDATA_ANY(buck), VARSIZE_ANY_EXHDR(buck)));
+			lock_id = hash_combine(h, hash_bytes_uint32(relid));
+			have_lock_id = true;
+		}
+		LockDatabaseObject(usage_rel, lock_id, 0, ExclusiveLock);
+		InitDirtySnapshot(dirty);
+		if (fetch_by_key(urel, uidx, keys, 3, &dirty, old))
+		{
+			TransactionId wait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+
+			UnlockDatabaseObject(usage_rel, lock_id, 0, ExclusiveLock);
+			if (TransactionIdIsValid(wait))
+			{
+				/* Being inserted (or removed) by a transaction in progress. */
+				ExecClearTuple(old);
+				XactLockTableWait(wait, urel, NULL, XLTW_InsertIndex);
+				continue;
+			}
+			/* Inserted by a transaction that committed after our snapshot. */
+			if (xact_snapshot)
+				serialization_failure();
+			continue;
+		}
+		usage_first(next, relid, subj, buck, day, year, delta, count, zero);
+		table_tuple_insert(urel, next, GetCurrentCommandId(true), 0, NULL);
+		insert_index_entries(urel, next, false);
+		UnlockDatabaseObject(usage_rel, lock_id, 0, ExclusiveLock);
+		break;
+	}
+
+	*tid = next->tts_tid;
+	t->present = true;
+	t->day = DatumGetDateADT(next->tts_values[u_att[U_DAY] - 1]);
+	t->year = DatumGetInt32(next->tts_values[u_att[U_YEAR] - 1]);
+	t->amount[0] = next->tts_values[u_att[U_DAY_AMOUNT] - 1];
+	t->amount[1] = next->tts_values[u_att[U_YEAR_AMOUNT] - 1];
+	t->amount[2] = next->tts_values[u_att[U_LIFE_AMOUNT] - 1];
+	t->count[0] = DatumGetInt64(next->tts_values[u_att[U_DAY_COUNT] - 1]);
+	t->count[1] = DatumGetInt64(next->tts_values[u_att[U_YEAR_COUNT] - 1]);
+	t->count[2] = DatumGetInt64(next->tts_values[u_att[U_LIFE_COUNT] - 1]);
+	for (i = 0; i < 3; i++)
+		t->amount[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(t->amount[i]));
+
+	ExecDropSingleTupleTableSlot(old);
+	ExecDropSingleTupleTableSlot(next);
+	index_close(uidx, NoLock);
+	table_close(urel, NoLock);
+}
+
+/* ---- statement batches ------------------------------------------------------ */
+
+/*
+ * A statement that inserts many payments of one payer (INSERT ... SELECT,
+ * COPY) writes the payer's usage row once at its first payment, which
+ * locks the row for the rest of the transaction, keeps the row's totals in
+ * memory while its later payments are checked against them, and writes
+ * the final totals once when the statement ends.  The result, and every
+ * check, is the same as writing the row per payment; the row lock is taken
+ * at the same moment.
+ *
+ * Bookkeeping that keeps this exact:
+ *	- a pending entry belongs to one statement, identified by its executor
+ *	  nesting level (counted by ExecutorRun, ExecutorFinish and
+ *	  ProcessUtility hooks, as pg_stat_statements does), and to the
+ *	  subtransaction it was created in;
+ *	- the statement's ExecutorFinish (or, for COPY, the end of the utility
+ *	  command) writes its entries; pre-commit and pre-prepare write any
+ *	  left;
+ *	- a payment of the same payer at another level, or in another
+ *	  subtransaction, first writes the entry and then proceeds row by row;
+ *	  if that write happens in a subtransaction younger than the entry, the
+ *	  entry is remembered as it was, and restored if that subtransaction
+ *	  aborts (its write is then undone);
+ *	- aborting a subtransaction drops the entries created in it; aborting
+ *	  the transaction drops all.
+ * Without the preload (no hooks), outside any statement (a logical
+ * replication apply worker), or with finsec.limit_batch_size = 0, each
+ * payment writes its row.
+ */
+typedef struct PendingKey
+{
+	Oid			relid;
+	const char *subject;
+	const char *bucket;
+} PendingKey;
+
+typedef struct Pending
+{
+	PendingKey	key;			/* hash key; strings in batch_cxt */
+	int			level;
+	SubTransactionId subxid;
+	ItemPointerData tid;		/* the row's version this transaction wrote last */
+	bool		dirty;			/* totals differ from that version */
+	LimitTotals totals;			/* numerics in batch_cxt */
+} Pending;
+
+typedef struct SavedPending
+{
+	Pending		entry;
+	SubTransactionId written_in;
+} SavedPending;
+
+int			finsec_limit_batch_size = 262144;
+
+static bool batch_hooks = false;
+static int	batch_level = 0;
+static MemoryContext batch_cxt = NULL;
+static HTAB *pending = NULL;
+static List *saved = NIL;		/* of SavedPending, in batch_cxt */
+
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static uint32
+pending_hash(const void *key, Size keysize)
+{
+	const PendingKey *k = key;
+	uint32		h = hash_bytes((const unsigned char *) k->subject, strlen(k->subject));
+
+	h = hash_combine(h, hash_bytes((const unsigned char *) k->bucket, strlen(k->bucket)));
+	return hash_combine(h, hash_bytes_uint32(k->relid));
+}
+
+static int
+pending_match(const void *key1, const void *key2, Size keysize)
+{
+	const PendingKey *a = key1;
+	const PendingKey *b = key2;
+
+	if (a->relid != b->relid || strcmp(a->subject, b->subject) != 0 ||
+		strcmp(a->bucket, b->bucket) != 0)
+		return 1;
+	return 0;
+}
+
+static void *
+pending_keycopy(void *dest, const void *src, Size keysize)
+{
+	PendingKey *d = dest;
+	const PendingKey *s = src;
+
+	d->relid = s->relid;
+	d->subject = MemoryContextStrdup(batch_cxt, s->subject);
+	d->bucket = MemoryContextStrdup(batch_cxt, s->bucket);
+	return dest;
+}
+
+static bool
+batching(void)
+{
+	return batch_hooks && batch_level > 0 && finsec_limit_batch_size > 0 &&
+		!IsParallelWorker();
+}
+
+static void
+batch_reset(void)
+{
+	pending = NULL;
+	saved = NIL;
+	if (batch_cxt)
+		MemoryContextReset(batch_cxt);
+}
+
+static HTAB *
+pending_table(void)
+{
+	if (pending == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (batch_cxt == NULL)
+			batch_cxt = AllocSetContextCreate(TopMemoryContext, "finsec limit batches",
+											  ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(PendingKey);
+		ctl.entrysize = sizeof(Pending);
+		ctl.hash = pending_hash;
+		ctl.match = pending_match;
+		ctl.keycopy = pending_keycopy;
+		ctl.hcxt = batch_cxt;
+		pending = hash_create("finsec pending limit usage", 64, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_KEYCOPY | HASH_CONTEXT);
+	}
+	return pending;
+}
+
+static void
+totals_copy(LimitTotals *dst, const LimitTotals *src)
+{
+	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+	int			i;
+
+	*dst = *src;
+	for (i = 0; i < 3; i++)
+		dst->amount[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(src->amount[i]));
+	MemoryContextSwitchTo(old);
+}
+
+static void
+totals_free(LimitTotals *t)
+{
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		pfree(DatumGetPointer(t->amount[i]));
+}
+
+/* The payment added to an entry's totals in memory, as usage_next does to a row. */
+static void
+pending_apply(Pending *e, DateADT day, int32 year, Datum delta, int64 count)
+{
+	LimitTotals *t = &e->totals;
+	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+	Datum		zero = numeric_zero();
+	bool		same_day = t->day >= day;
+	bool		same_year = t->year >= year;
+	Datum		next[3];
+	int			i;
+
+	next[0] = add_floor0(same_day ? t->amount[0] : zero, delta, zero);
+	next[1] = add_floor0(same_year ? t->amount[1] : zero, delta, zero);
+	next[2] = add_floor0(t->amount[2], delta, zero);
+	t->count[0] = (same_day ? t->count[0] : 0) + count;
+	t->count[1] = (same_year ? t->count[1] : 0) + count;
+	t->count[2] += count;
+	t->day = Max(t->day, day);
+	t->year = Max(t->year, year);
+	for (i = 0; i < 3; i++)
+	{
+		if (next[i] == zero)
+			next[i] = numeric_zero();
+		pfree(DatumGetPointer(t->amount[i]));
+		t->amount[i] = next[i];
+	}
+	pfree(DatumGetPointer(zero));
+	MemoryContextSwitchTo(old);
+	e->dirty = true;
+}
+
+/*
+ * Write an entry's totals to its row.  If this happens in a subtransaction
+ * younger than the entry's, remember the entry as it was, for that
+ * subtransaction's abort.
+ */
+static void
+pending_write(Pending *e)
+{
+	Relation	urel;
+	TupleTableSlot *old,
+			   *next;
+	TM_Result	res;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	Datum	   *nv;
+	SubTransactionId current = GetCurrentSubTransactionId();
+
+	if (!e->dirty)
+		return;
+	if (e->subxid != current)
+	{
+		MemoryContext mcxt = MemoryContextSwitchTo(batch_cxt);
+		SavedPending *sp = palloc(sizeof(SavedPending));
+
+		sp->entry = *e;
+		sp->entry.key.subject = pstrdup(e->key.subject);
+		sp->entry.key.bucket = pstrdup(e->key.bucket);
+		totals_copy(&sp->entry.totals, &e->totals);
+		sp->written_in = current;
+		saved = lappend(saved, sp);
+		MemoryContextSwitchTo(mcxt);
+	}
+
+	/* The version to update was written by an earlier command of ours. */
+	CommandCounterIncrement();
+	store_init();
+	urel = table_open(usage_rel, RowExclusiveLock);
+	old = table_slot_create(urel, NULL);
+	next = MakeSingleTupleTableSlot(RelationGetDescr(urel), &TTSOpsVirtual);
+	if (!table_tuple_fetch_row_version(urel, &e->tid, SnapshotAny, old))
+		elog(ERROR, "pending limit usage row (%u,%u) is gone",
+			 ItemPointerGetBlockNumber(&e->tid), ItemPointerGetOffsetNumber(&e->tid));
+	slot_getallattrs(old);
+	ExecClearTuple(next);
+	nv = next->tts_values;
+	memcpy(nv, old->tts_values, sizeof(Datum) * next->tts_tupleDescriptor->natts);
+	memcpy(next->tts_isnull, old->tts_isnull, sizeof(bool) * next->tts_tupleDescriptor->natts);
+	nv[u_att[U_DAY] - 1] = DateADTGetDatum(e->totals.day);
+	nv[u_att[U_YEAR] - 1] = Int32GetDatum(e->totals.year);
+	nv[u_att[U_DAY_AMOUNT] - 1] = e->totals.amount[0];
+	nv[u_att[U_YEAR_AMOUNT] - 1] = e->totals.amount[1];
+	nv[u_att[U_LIFE_AMOUNT] - 1] = e->totals.amount[2];
+	nv[u_att[U_DAY_COUNT] - 1] = Int64GetDatum(e->totals.count[0]);
+	nv[u_att[U_YEAR_COUNT] - 1] = Int64GetDatum(e->totals.count[1]);
+	nv[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(e->totals.count[2]);
+	ExecStoreVirtualTuple(next);
+	res = table_tuple_update(urel, &e->tid, next, GetCurrentCommandId(true), InvalidSnapshot,
+							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	if (res != TM_Ok)
+		elog(ERROR, "pending limit usage row was changed by another command (result %d)", (int) res);
+	if (update_indexes)
+		insert_index_entries(urel, next, true);
+	e->tid = next->tts_tid;
+	e->dirty = false;
+	ExecDropSingleTupleTableSlot(old);
+	ExecDropSingleTupleTableSlot(next);
+	table_close(urel, NoLock);
+}
+
+/* Write and forget the entries of statements at this level or deeper. */
+static void
+pending_flush(int min_level)
+{
+	HASH_SEQ_STATUS seq;
+	Pending    *e;
+
+	if (pending == NULL || hash_get_num_entries(pending) == 0)
+		return;
+	hash_seq_init(&seq, pending);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (e->level < min_level)
+			continue;
+		pending_write(e);
+		totals_free(&e->totals);
+		if (hash_search(pending, &e->key, HASH_REMOVE, NULL) == NULL)
+			elog(ERROR, "pending limit usage entry vanished");
+	}
+}
+
+void
+limit_usage_add(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
+				Datum delta, int64 count, LimitTotals *t)
+{
+	PendingKey	key;
+	Pending    *e = NULL;
+	ItemPointerData tid;
+	bool		found;
+
+	if (!batching())
+	{
+		usage_write(relid, subject, bucket, day, year, delta, count, t, &tid);
+		return;
+	}
+	key.relid = relid;
+	key.subject = subject;
+	key.bucket = bucket;
+	e = hash_search(pending_table(), &key, HASH_FIND, NULL);
+	if (e && e->level == batch_level && e->subxid == GetCurrentSubTransactionId())
+	{
+			/* Same statement: the row is ours until commit; count in memory. */
+		pending_apply(e, day, year, delta, count);
+		*t = e->totals;
+		return;
+	}
+	if (e)
+	{
+		/* Another statement's entry: write it, then go row by row. */
+		pending_write(e);
+		totals_free(&e->totals);
+		hash_search(pending, &key, HASH_REMOVE, NULL);
+	}
+	usage_write(relid, subject, bucket, day, year, delta, count, t, &tid);
+	if (hash_get_num_entries(pending) >= finsec_limit_batch_size)
+		return;
+	e = hash_search(pending, &key, HASH_ENTER, &found);
+	e->level = batch_level;
+	e->subxid = GetCurrentSubTransactionId();
+	e->tid = tid;
+	e->dirty = false;
+	totals_copy(&e->totals, t);
+}
+
+static void
+batch_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			pending_flush(0);
+			batch_reset();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			batch_reset();
+			break;
+	}
+}
+
+static void
+batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS seq;
+	Pending    *e;
+	ListCell   *lc;
+
+	if (pending == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		List	   *keep = NIL;
+		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
+		/* Entries created in the aborted subtransaction (or its children) go... */
+		hash_seq_init(&seq, pending);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->subxid >= mySubid)
+				hash_search(pending, &e->key, HASH_REMOVE, NULL);
+		/* ...and entries it wrote come back as they were. */
+		foreach(lc, saved)
+		{
+			SavedPending *sp = lfirst(lc);
+
+			if (sp->written_in >= mySubid)
+			{
+				bool		found;
+
+				e = hash_search(pending, &sp->entry.key, HASH_ENTER, &found);
+				e->level = sp->entry.level;
+				e->subxid = sp->entry.subxid;
+				e->tid = sp->entry.tid;
+				e->dirty = true;
+				e->totals = sp->entry.totals;
+			}
+			else
+				keep = lappend(keep, sp);
+		}
+		list_free(saved);
+		saved = keep;
+		MemoryContextSwitchTo(old);
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		hash_seq_init(&seq, pending);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->subxid >= mySubid)
+				e->subxid = parentSubid;
+		foreach(lc, saved)
+		{
+			SavedPending *sp = lfirst(lc);
+
+			if (sp->written_in >= mySubid)
+				sp->written_in = parentSubid;
+		}
+	}
+}
+
+static void
+limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+{
+	batch_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		batch_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+limits_ExecutorFinish(QueryDesc *queryDesc)
+{
+	batch_level++;
+	PG_TRY();
+	{
+		/* The statement's payments are all in: write its usage rows. */
+		pending_flush(batch_level);
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		batch_level--;
+	}
+	PG_END_TRY();
+}
+
+static void
+limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	batch_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		/* COPY FROM and the like fire row triggers without an executor run. */
+		if (IsTransactionState())
+			pending_flush(batch_level);
+	}
+	PG_FINALLY();
+	{
+		batch_level--;
+	}
+	PG_END_TRY();
+}
+
+void
+finsec_limits_init_hooks(void)
+{
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = limits_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = limits_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = limits_ProcessUtility;
+	RegisterXactCallback(batch_xact_callback, NULL);
+	RegisterSubXactCallback(batch_subxact_callback, NULL);
+	batch_hooks = true;
+}
+
+/* ---- account state ---------------------------------------------------------- */
+
+bool
+limit_accounts_empty(void)
+{
+	store_init();
+	if (accounts_empty < 0)
+	{
+		Relation	arel = table_open(account_rel, AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(arel, NULL);
+		TableScanDesc scan;
+		bool		any;
+
+		PushActiveSnapshot(GetLatestSnapshot());
+		scan = table_beginscan(arel, GetActiveSnapshot(), 0, NULL);
+		any = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		table_endscan(scan);
+		PopActiveSnapshot();
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(arel, AccessShareLock);
+		accounts_empty = any ? 0 : 1;
+	}
+	return accounts_empty == 1;
+}
+
+/*
+ * The account's row, read with a snapshot taken now, whatever the
+ * isolation level: a freeze that committed before this payment's table
+ * lock was granted (limit_lock_tables) applies to it.
+ */
+void
+limit_account_read(const char *account, AccountState *s)
+{
+	Relation	arel,
+				aidx;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+
+	memset(s, 0, sizeof(*s));
+	store_init();
+	arel = table_open(account_rel, AccessShareLock);
+	aidx = index_open(account_pkey, AccessShareLock);
+	slot = table_slot_create(arel, NULL);
+	text_key(&key, aidx, 1, cstring_to_text(account));
+	PushActiveSnapshot(GetLatestSnapshot());
+	if (fetch_by_key(arel, aidx, &key, 1, GetActiveSnapshot(), slot))
+	{
+		Datum	   *v;
+		bool	   *n;
+
+		slot_getallattrs(slot);
+		v = slot->tts_values;
+		n = slot->tts_isnull;
+		s->found = true;
+		s->state = TextDatumGetCString(v[a_att[A_STATE] - 1]);
+		s->account_class = n[a_att[A_CLASS] - 1] ? NULL : TextDatumGetCString(v[a_att[A_CLASS] - 1]);
+		s->hold = DatumGetBool(v[a_att[A_HOLD] - 1]);
+		if (!n[a_att[A_RESTRICTED] - 1])
+		{
+			Datum	   *elems;
+			bool	   *enulls;
+			int			nelems,
+						j;
+
+			deconstruct_array(DatumGetArrayTypeP(v[a_att[A_RESTRICTED] - 1]), TEXTOID, -1, false,
+							  TYPALIGN_INT, &elems, &enulls, &nelems);
+			s->restricted = palloc(sizeof(char *) * Max(nelems, 1));
+			for (j = 0; j < nelems; j++)
+				if (!enulls[j])
+					s->restricted[s->nrestricted++] = TextDatumGetCString(elems[j]);
+		}
+	}
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(aidx, AccessShareLock);
+	table_close(arel, AccessShareLock);
+}
+
+/* ---- configuration changes ---------------------------------------------------- */
+
+static int
+relid_cmp(const void *a, const void *b)
+{
+	Oid			x = *(const Oid *) a;
+	Oid			y = *(const Oid *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+void
+limit_lock_tables(void)
+{
+	Relation	trel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	Oid		   *relids = NULL;
+	int			n = 0,
+				cap = 0,
+				i;
+
+	store_init();
+	trel = table_open(table_rel, AccessShareLock);
+	slot = table_slot_create(trel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+
+		if (isnull)
+			continue;
+		if (n == cap)
+		{
+			cap = cap ? cap * 2 : 8;
+			relids = relids ? repalloc(relids, sizeof(Oid) * cap) : palloc(sizeof(Oid) * cap);
+		}
+		relids[n++] = DatumGetObjectId(d);
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+
+	/* Always in the same order, so that two changes never deadlock on each other. */
+	if (n > 1)
+		qsort(relids, n, sizeof(Oid), relid_cmp);
+	for (i = 0; i < n; i++)
+	{
+		LockRelationOid(relids[i], ShareLock);
+		/* Partitions, which may take payments directly. */
+		(void) find_all_inheritors(relids[i], ShareLock, NULL);
+	}
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmark of the limit trigger (issue 6, L1), as root:
+#   bash test/bench/limits.sh [seconds-per-pgbench-run] [rows-for-insert-select]
+#
+# Three identical payments tables in one run: no trigger, finsec's limit
+# trigger (finsec.enable_limits, a single and a daily policy), and the
+# PL/pgSQL trigger a DBA would write for the same rules (upsert of a
+# (customer, day) usage row plus a check).  Limits are high enough that
+# nothing is refused.
+#   pgbench, 8 clients, single-row inserts over 100k customers,
+#     synchronous_commit on and off: TPS ratio to no trigger
+#     (targets: finsec >= 0.90 on, >= 0.80 off)
+#   INSERT ... SELECT of N (default 1M) rows: rows/s
+#     (target: finsec >= 3x the PL/pgSQL trigger)
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+secs=${1:-20}
+n=${2:-1000000}
+
+ensure_deps
+build_install
+make_workdir
+trap 'stop_cluster bench; rm -rf "$WORKDIR"' EXIT
+start_cluster bench 54346
+as_pg createdb bench
+
+psql_b() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -d bench "$@"; }
+psql_b <<'SQL'
+CREATE EXTENSION finsec;
+CREATE TABLE pay_none (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric NOT NULL,
+                       posted_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE pay_finsec (LIKE pay_none INCLUDING ALL);
+CREATE TABLE pay_plpgsql (LIKE pay_none INCLUDING ALL);
+
+SELECT finsec.enable_limits('pay_finsec', customer => 'customer_id', amount => 'amount');
+INSERT INTO finsec.limit_policy (name, relid, period, max_amount) VALUES
+	('bench single', 'pay_finsec', 'single', 5000),
+	('bench day', 'pay_finsec', 'day', 100000000);
+
+CREATE TABLE dba_usage (customer_id int, day date, amount numeric NOT NULL, n bigint NOT NULL,
+                        PRIMARY KEY (customer_id, day));
+CREATE FUNCTION dba_limit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	used numeric;
+BEGIN
+	IF NEW.amount > 5000 THEN
+		RAISE EXCEPTION 'single-payment limit exceeded' USING ERRCODE = 'S9L01';
+	END IF;
+	INSERT INTO dba_usage AS u VALUES (NEW.customer_id, (now() AT TIME ZONE 'Asia/Shanghai')::date, NEW.amount, 1)
+	ON CONFLICT (customer_id, day) DO UPDATE SET amount = u.amount + EXCLUDED.amount, n = u.n + 1
+	RETURNING u.amount INTO used;
+	IF used > 100000000 THEN
+		RAISE EXCEPTION 'daily limit exceeded' USING ERRCODE = 'S9L01';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER dba_limit BEFORE INSERT ON pay_plpgsql FOR EACH ROW EXECUTE FUNCTION dba_limit();
+SQL
+
+for t in none finsec plpgsql; do
+	cat >"$WORKDIR/pay_$t.sql" <<EOF
+\set c random(1, 100000)
+\set a random(1, 1000)
+INSERT INTO pay_$t (customer_id, amount) VALUES (:c, :a);
+EOF
+done
+chown -R postgres "$WORKDIR"
+
+tps() { # table sync -> tps
+	as_pg env PGOPTIONS="-c synchronous_commit=$2" pgbench -n -c 8 -j 8 -T "$secs" -f "$WORKDIR/pay_$1.sql" bench 2>/dev/null |
+		awk '/^tps/ { print $3; exit }'
+}
+
+declare -A T
+for sync in on off; do
+	for t in none finsec plpgsql; do
+		T[$t,$sync]=$(tps "$t" "$sync")
+		echo "pgbench 8 clients ${secs}s synchronous_commit=$sync $t: ${T[$t,$sync]} tps"
+	done
+done
+
+now() { date +%s.%N; }
+declare -A R
+for t in none finsec plpgsql; do
+	t0=$(now)
+	psql_b -c "INSERT INTO pay_$t (customer_id, amount) SELECT 1 + i % 100000, 1 + i % 1000 FROM generate_series(1, $n) i"
+	R[$t]=$(echo "$(now) $t0" | awk -v n="$n" '{ print n / ($1 - $2) }')
+	echo "INSERT ... SELECT $n rows $t: ${R[$t]} rows/s"
+done
+
+awk -v a="${T[finsec,on]}" -v b="${T[none,on]}" -v c="${T[plpgsql,on]}" \
+    -v d="${T[finsec,off]}" -v e="${T[none,off]}" -v f="${T[plpgsql,off]}" \
+    -v rf="${R[finsec]}" -v rn="${R[none]}" -v rp="${R[plpgsql]}" 'BEGIN {
+	printf "synchronous_commit on:  finsec/none %.2f (target >= 0.90), plpgsql/none %.2f\n", a / b, c / b;
+	printf "synchronous_commit off: finsec/none %.2f (target >= 0.80), plpgsql/none %.2f\n", d / e, f / e;
+	printf "INSERT ... SELECT: none/finsec %.1fx slower, none/plpgsql %.1fx slower, finsec/plpgsql %.2f (target >= 3)\n",
+		rn / rf, rn / rp, rf / rp }'
