@@ -1007,3 +1007,13 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION finsec.status_limit_refusals() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.status_limit_refusals() TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- ---------------------------------------------------------------------
+-- pg_dump keeps limits' configuration and state: limited tables,
+-- policies, account states and channel switches.  Usage is rebuilt after
+-- a restore (finsec.rebuild_limit_usage), since it names tables by OID.
+-- ---------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('finsec.limit_table', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.limit_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.limit_account', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.limit_channel', '');
