@@ -33,3 +33,29 @@ finsec_text_arg_opt(FunctionCallInfo fcinfo, int n)
 {
 	return (PG_NARGS() > n && !PG_ARGISNULL(n)) ? text_to_cstring(PG_GETARG_TEXT_PP(n)) : NULL;
 }
+
+/*
+ * A text argument naming something (a column, a status, a reference): NULL
+ * is an error when required and NULL otherwise; an empty string is always
+ * an error.
+ */
+char *
+finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", what)));
+		return NULL;
+	}
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	return s;
+}

@@ -603,27 +603,6 @@ check_column(Relation rel, const char *param, const char *name, Oid want, bool s
 	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *param, bool required)
-{
-	char	   *s;
-
-	if (PG_ARGISNULL(n))
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", param)));
-		return NULL;
-	}
-	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
-	if (*s == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", param)));
-	return s;
-}
-
 /* Elements of a text[] argument; refuses NULL elements and empty strings. */
 static List *
 states_arg(FunctionCallInfo fcinfo, int n, const char *param, bool nonempty)
@@ -708,10 +687,10 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("orders table must not be null")));
 	relid = PG_GETARG_OID(0);
-	status = text_arg(fcinfo, 1, "status", true);
-	paid = text_arg(fcinfo, 2, "paid_amount", false);
-	refunded = text_arg(fcinfo, 3, "refunded_amount", false);
-	payref = text_arg(fcinfo, 4, "payment_ref", false);
+	status = finsec_name_arg(fcinfo, 1, "status", true);
+	paid = finsec_name_arg(fcinfo, 2, "paid_amount", false);
+	refunded = finsec_name_arg(fcinfo, 3, "refunded_amount", false);
+	payref = finsec_name_arg(fcinfo, 4, "payment_ref", false);
 	paid_states = states_arg(fcinfo, 5, "paid_states", true);
 	cancelled_states = states_arg(fcinfo, 6, "cancelled_states", false);
 	foreach(lc, cancelled_states)
@@ -817,9 +796,9 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 						errmsg("refunds and orders tables must not be null")));
 	relid = PG_GETARG_OID(0);
 	orders = PG_GETARG_OID(1);
-	order_ref = text_arg(fcinfo, 2, "order_ref", true);
-	amount = text_arg(fcinfo, 3, "amount", true);
-	order_key = text_arg(fcinfo, 4, "order_key", false);
+	order_ref = finsec_name_arg(fcinfo, 2, "order_ref", true);
+	amount = finsec_name_arg(fcinfo, 3, "amount", true);
+	order_key = finsec_name_arg(fcinfo, 4, "order_key", false);
 	if (relid == orders)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -54,5 +54,6 @@ extern bytea *finsec_bytea(const void *data, size_t len);
 /* src/common/args.c */
 extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
+extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 
 #endif							/* FINSEC_H */

@@ -1049,27 +1049,6 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 }
 /* ---- enable and disable -------------------------------------------------- */
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int n, const char *param, bool required)
-{
-	char	   *s;
-
-	if (PG_ARGISNULL(n))
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", param)));
-		return NULL;
-	}
-	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
-	if (*s == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", param)));
-	return s;
-}
-
 static List *
 kinds_arg(FunctionCallInfo fcinfo, int n, const char *param)
 {
@@ -1210,7 +1189,7 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
 	for (i = 0; i < ARG_NREVERSAL; i++)
-		cols[i] = text_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
+		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
 	reversal = kinds_arg(fcinfo, 11, "reversal_kinds");
 	exempt = kinds_arg(fcinfo, 12, "exempt_kinds");
 	if ((reversal != NIL || exempt != NIL) && cols[ARG_KIND] == NULL)
