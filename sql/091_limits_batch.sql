@@ -144,6 +144,18 @@ c1	9900
 \.
 SELECT * FROM lb_mismatch;
 
+-- INSERT ... ON CONFLICT would fire the trigger for rows that are then not
+-- inserted: refused on a limited table, directly or in a CTE, before any
+-- row is processed.  A plain INSERT hitting a unique key rolls back its usage.
+CREATE UNIQUE INDEX lb_pay_ref ON lb_pay (payer, amount) WHERE kind = 'ref';
+INSERT INTO lb_pay (payer, amount, kind) VALUES ('u1', 5, 'ref');
+INSERT INTO lb_pay (payer, amount, kind) VALUES ('u1', 5, 'ref') ON CONFLICT DO NOTHING;
+WITH x AS (INSERT INTO lb_pay (payer, amount, kind) VALUES ('u1', 5, 'ref') ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) FROM x;
+INSERT INTO lb_pay (payer, amount, kind) VALUES ('u1', 5, 'ref');
+SELECT * FROM lb_mismatch;
+SELECT day_amount, day_count FROM finsec.limit_usage WHERE relid = 'lb_pay'::regclass AND subject = 'u1';
+
 -- The usage rebuilt from the table is the same.
 CREATE TEMP TABLE lb_before AS
 	SELECT subject, day_amount, day_count, life_amount, life_count FROM finsec.limit_usage

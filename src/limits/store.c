@@ -50,10 +50,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/array.h"
@@ -848,9 +851,63 @@ batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/*
+ * INSERT ... ON CONFLICT fires BEFORE INSERT row triggers for every row
+ * proposed, including those that then take the ON CONFLICT path and are
+ * not inserted: the limit trigger would count payments that do not exist.
+ * Refuse it on a limited table, before any row is processed.
+ */
+static void
+refuse_on_conflict(PlannedStmt *stmt, Plan *plan)
+{
+	ModifyTable *mt;
+	ListCell   *lc;
+
+	if (plan == NULL || !IsA(plan, ModifyTable))
+		return;
+	mt = (ModifyTable *) plan;
+	if (mt->operation != CMD_INSERT || mt->onConflictAction == ONCONFLICT_NONE)
+		return;
+	foreach(lc, mt->resultRelations)
+	{
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
+		Relation	rel = RelationIdGetRelation(rte->relid);
+		bool		limited = false;
+		char	   *name;
+		int			i;
+
+		if (!RelationIsValid(rel))
+			continue;
+		for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0 &&
+				rel->trigdesc->triggers[i].tgenabled != TRIGGER_DISABLED)
+				limited = true;
+		name = pstrdup(RelationGetRelationName(rel));
+		RelationClose(rel);
+		if (limited)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("INSERT ... ON CONFLICT is not supported on \"%s\", whose payments are limited",
+							name),
+					 errdetail("PostgreSQL fires the limit trigger also for rows that then take the ON CONFLICT path and are not inserted; they would count against limits."),
+					 errhint("Insert without ON CONFLICT and handle unique_violation (23505): it rolls the payment back together with its usage.")));
+	}
+}
+
 static void
 limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
 {
+	PlannedStmt *stmt = queryDesc->plannedstmt;
+
+	if (stmt->commandType == CMD_INSERT)
+		refuse_on_conflict(stmt, stmt->planTree);
+	if (stmt->hasModifyingCTE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, stmt->subplans)
+			refuse_on_conflict(stmt, (Plan *) lfirst(lc));
+	}
 	batch_level++;
 	PG_TRY();
 	{
