@@ -21,6 +21,7 @@
 extern char *finsec_limit_timezone;
 
 extern int	finsec_limit_batch_size;
+extern int	finsec_limit_refusal_retention_minutes;
 
 extern void finsec_limits_define_settings(void);
 extern void finsec_limits_init_hooks(void);

@@ -79,6 +79,7 @@
 #include "limits_internal.h"
 
 char	   *finsec_limit_timezone = NULL;
+int			finsec_limit_refusal_retention_minutes = 180 * 24 * 60;
 
 /* ---- amounts: the one place that knows amount column types ------------- */
 
@@ -149,6 +150,14 @@ finsec_limits_define_settings(void)
 							   "Asia/Shanghai",
 							   PGC_SIGHUP, 0,
 							   check_limit_timezone, NULL, NULL);
+	DefineCustomIntVariable("finsec.limit_refusal_retention",
+							"How long refusal records are kept in finsec.limit_refusal.",
+							"The audit sealer deletes older records as it records new ones; "
+							"0 keeps them forever.",
+							&finsec_limit_refusal_retention_minutes,
+							180 * 24 * 60, 0, 100 * 365 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.limit_batch_size",
 							"Payers whose usage one statement keeps in memory between its payments.",
 							"A statement inserting many payments (INSERT ... SELECT, COPY) writes each "

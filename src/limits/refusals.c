@@ -860,6 +860,36 @@ finsec_flush_limit_refusals(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(n);
 }
 
+
+/*
+ * Delete refusal records older than finsec.limit_refusal_retention, oldest
+ * first, at most 10,000 per round so that a first purge of a large table
+ * does not hold up the sealer.
+ */
+static TimestampTz last_purge = 0;
+
+static void
+purge_refusals(void)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	int			ret;
+
+	if (finsec_limit_refusal_retention_minutes <= 0)
+		return;
+	values[0] = TimestampTzGetDatum(GetCurrentTimestamp() -
+									(int64) finsec_limit_refusal_retention_minutes * USECS_PER_MINUTE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("DELETE FROM finsec.limit_refusal WHERE refusal_id IN "
+								"(SELECT refusal_id FROM finsec.limit_refusal WHERE refused_at OPERATOR(pg_catalog.<) $1 "
+								"ORDER BY refused_at LIMIT 10000)",
+								1, argtypes, values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "purging limit refusal records failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+}
+
 /*
  * The audit sealer's share, in its round's transaction (SPI connected):
  * record this database's refusals in a subtransaction, so that a failure
@@ -874,7 +904,16 @@ finsec_limits_sealer_flush(void)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			nsp;
 
-	if (ring == NULL || !work_here())
+	bool		work;
+	bool		purge_due;
+
+	if (ring == NULL)
+		return;
+	work = work_here();
+	/* Old records go at least once a minute, and whenever new ones come. */
+	purge_due = finsec_limit_refusal_retention_minutes > 0 &&
+		(work || TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 60 * 1000));
+	if (!work && !purge_due)
 		return;
 	nsp = get_namespace_oid("finsec", true);
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("limit_refusal", nsp)))
@@ -886,7 +925,13 @@ finsec_limits_sealer_flush(void)
 		FinsecOwnerContext ctx;
 
 		finsec_begin_owner(&ctx);
-		(void) flush_refusals(ctx.caller);
+		if (work)
+			(void) flush_refusals(ctx.caller);
+		if (purge_due)
+		{
+			purge_refusals();
+			last_purge = GetCurrentTimestamp();
+		}
 		finsec_end_owner(&ctx);
 		ReleaseCurrentSubTransaction();
 	}

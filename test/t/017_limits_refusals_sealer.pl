@@ -123,5 +123,26 @@ is($node->safe_psql('other', 'SELECT waiting_here, dropped, dropped_unreported F
 is($node->safe_psql('postgres', 'SELECT count(*) FROM finsec.limit_refusal'), '3',
 	"the sealed database's records are its own");
 
+# --- the sealer deletes records older than finsec.limit_refusal_retention ----
+$node->safe_psql('postgres', q{
+	INSERT INTO finsec.limit_refusal (refused_at, rule, policy) VALUES
+		(now() - interval '3 days', 'day', 'retention old'),
+		(now() - interval '1 hour', 'day', 'retention recent');
+});
+is($node->safe_psql('postgres', "SELECT count(*) FROM finsec.limit_refusal WHERE policy LIKE 'retention%'"),
+	'2', 'an old and a recent record, kept under the default retention of 180 days');
+$node->safe_psql('postgres', "ALTER SYSTEM SET finsec.limit_refusal_retention = '1d'");
+$node->reload;
+# A new refusal makes the sealer's next round record and purge at once
+# (without one it purges at most once a minute).
+ok(refuse('postgres'), 'a new refusal');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM finsec.limit_refusal WHERE policy = 'retention old'"),
+	'with a retention of one day, the sealer deletes the old record by itself');
+is($node->safe_psql('postgres', "SELECT count(*) FROM finsec.limit_refusal WHERE policy = 'retention recent'"),
+	'1', 'and keeps the recent one');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET finsec.limit_refusal_retention');
+$node->reload;
+
 $node->stop;
 done_testing();
