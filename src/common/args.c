@@ -11,7 +11,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "finsec.h"
@@ -58,4 +61,36 @@ finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what)));
 	return s;
+}
+
+/*
+ * The elements of a text[] argument naming things, as a List of C strings:
+ * the array must not be NULL, nor hold NULL or empty elements.
+ */
+List *
+finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				i;
+	List	   *out = NIL;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		char	   *s;
+
+		if (nulls[i] || *(s = TextDatumGetCString(elems[i])) == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain null or empty values", what)));
+		out = lappend(out, s);
+	}
+	return out;
 }

@@ -603,32 +603,12 @@ check_column(Relation rel, const char *param, const char *name, Oid want, bool s
 	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
-/* Elements of a text[] argument; refuses NULL elements and empty strings. */
+/* Elements of a text[] argument (finsec_names_arg), at least one if nonempty. */
 static List *
 states_arg(FunctionCallInfo fcinfo, int n, const char *param, bool nonempty)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems,
-				i;
-	List	   *out = NIL;
+	List	   *out = finsec_names_arg(fcinfo, n, param);
 
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", param)));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
-	for (i = 0; i < nelems; i++)
-	{
-		char	   *s;
-
-		if (nulls[i] || *(s = TextDatumGetCString(elems[i])) == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain null or empty values", param)));
-		out = lappend(out, s);
-	}
 	if (nonempty && out == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

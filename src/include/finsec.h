@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 
 #include "compat.h"
 #include "finsec_errcodes.h"
@@ -55,5 +56,6 @@ extern bytea *finsec_bytea(const void *data, size_t len);
 extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
+extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
 #endif							/* FINSEC_H */

@@ -1058,34 +1058,6 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 }
 /* ---- enable and disable -------------------------------------------------- */
 
-static List *
-kinds_arg(FunctionCallInfo fcinfo, int n, const char *param)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems,
-				i;
-	List	   *out = NIL;
-
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", param)));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
-	for (i = 0; i < nelems; i++)
-	{
-		char	   *s;
-
-		if (nulls[i] || *(s = TextDatumGetCString(elems[i])) == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain null or empty values", param)));
-		out = lappend(out, s);
-	}
-	return out;
-}
-
 static void
 check_column(Relation rel, const char *param, const char *name)
 {
@@ -1199,8 +1171,8 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(0);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
-	reversal = kinds_arg(fcinfo, 11, "reversal_kinds");
-	exempt = kinds_arg(fcinfo, 12, "exempt_kinds");
+	reversal = finsec_names_arg(fcinfo, 11, "reversal_kinds");
+	exempt = finsec_names_arg(fcinfo, 12, "exempt_kinds");
 	if ((reversal != NIL || exempt != NIL) && cols[ARG_KIND] == NULL)
 	{
 		if (exempt != NIL)
