@@ -247,41 +247,72 @@ add_floor0(Datum base, Datum delta, Datum zero)
 
 /* ---- usage ------------------------------------------------------------- */
 
-/* Fill "next" with the usage row "old" plus the payment. */
+/* A usage row's totals (the slot's own datums, not copied). */
 static void
-usage_next(TupleTableSlot *old, TupleTableSlot *next, DateADT day, int32 year,
-		   Datum delta, int64 count, Datum zero)
+totals_from_slot(TupleTableSlot *slot, LimitTotals *t)
+{
+	Datum	   *v;
+
+	slot_getallattrs(slot);
+	v = slot->tts_values;
+	t->present = true;
+	t->day = DatumGetDateADT(v[u_att[U_DAY] - 1]);
+	t->year = DatumGetInt32(v[u_att[U_YEAR] - 1]);
+	t->amount[0] = v[u_att[U_DAY_AMOUNT] - 1];
+	t->amount[1] = v[u_att[U_YEAR_AMOUNT] - 1];
+	t->amount[2] = v[u_att[U_LIFE_AMOUNT] - 1];
+	t->count[0] = DatumGetInt64(v[u_att[U_DAY_COUNT] - 1]);
+	t->count[1] = DatumGetInt64(v[u_att[U_YEAR_COUNT] - 1]);
+	t->count[2] = DatumGetInt64(v[u_att[U_LIFE_COUNT] - 1]);
+}
+
+/*
+ * Add a payment to totals: the one place that knows how days and years
+ * roll over.  A payment stamped before the totals' day (clock skew) counts
+ * in that day.  The new amounts are fresh allocations in the current
+ * memory context; the old ones are left to the caller.
+ */
+static void
+totals_add(LimitTotals *t, DateADT day, int32 year, Datum delta, int64 count)
+{
+	Datum		zero = numeric_zero();
+	bool		same_day = t->day >= day;
+	bool		same_year = t->year >= year;
+	int			i;
+
+	t->amount[0] = add_floor0(same_day ? t->amount[0] : zero, delta, zero);
+	t->amount[1] = add_floor0(same_year ? t->amount[1] : zero, delta, zero);
+	t->amount[2] = add_floor0(t->amount[2], delta, zero);
+	for (i = 0; i < 3; i++)
+		if (t->amount[i] == zero)
+			t->amount[i] = numeric_zero();
+	pfree(DatumGetPointer(zero));
+	t->count[0] = (same_day ? t->count[0] : 0) + count;
+	t->count[1] = (same_year ? t->count[1] : 0) + count;
+	t->count[2] += count;
+	t->day = Max(t->day, day);
+	t->year = Max(t->year, year);
+}
+
+/* Fill "next" with the usage row "old" carrying the given totals. */
+static void
+slot_with_totals(TupleTableSlot *old, TupleTableSlot *next, const LimitTotals *t)
 {
 	int			natts = next->tts_tupleDescriptor->natts;
-	Datum	   *ov,
-			   *nv;
-	DateADT		oday;
-	int32		oyear;
-	bool		same_day,
-				same_year;
+	Datum	   *nv = next->tts_values;
 
 	slot_getallattrs(old);
 	ExecClearTuple(next);
-	ov = old->tts_values;
-	nv = next->tts_values;
-	memcpy(nv, ov, sizeof(Datum) * natts);
+	memcpy(nv, old->tts_values, sizeof(Datum) * natts);
 	memcpy(next->tts_isnull, old->tts_isnull, sizeof(bool) * natts);
-
-	oday = DatumGetDateADT(ov[u_att[U_DAY] - 1]);
-	oyear = DatumGetInt32(ov[u_att[U_YEAR] - 1]);
-	/* A payment stamped before the row's day (clock skew) counts in the row's day. */
-	same_day = oday >= day;
-	same_year = oyear >= year;
-	nv[u_att[U_DAY] - 1] = DateADTGetDatum(Max(oday, day));
-	nv[u_att[U_DAY_AMOUNT] - 1] = add_floor0(same_day ? ov[u_att[U_DAY_AMOUNT] - 1] : zero, delta, zero);
-	nv[u_att[U_DAY_COUNT] - 1] =
-		Int64GetDatum((same_day ? DatumGetInt64(ov[u_att[U_DAY_COUNT] - 1]) : 0) + count);
-	nv[u_att[U_YEAR] - 1] = Int32GetDatum(Max(oyear, year));
-	nv[u_att[U_YEAR_AMOUNT] - 1] = add_floor0(same_year ? ov[u_att[U_YEAR_AMOUNT] - 1] : zero, delta, zero);
-	nv[u_att[U_YEAR_COUNT] - 1] =
-		Int64GetDatum((same_year ? DatumGetInt64(ov[u_att[U_YEAR_COUNT] - 1]) : 0) + count);
-	nv[u_att[U_LIFE_AMOUNT] - 1] = add_floor0(ov[u_att[U_LIFE_AMOUNT] - 1], delta, zero);
-	nv[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(DatumGetInt64(ov[u_att[U_LIFE_COUNT] - 1]) + count);
+	nv[u_att[U_DAY] - 1] = DateADTGetDatum(t->day);
+	nv[u_att[U_YEAR] - 1] = Int32GetDatum(t->year);
+	nv[u_att[U_DAY_AMOUNT] - 1] = t->amount[0];
+	nv[u_att[U_YEAR_AMOUNT] - 1] = t->amount[1];
+	nv[u_att[U_LIFE_AMOUNT] - 1] = t->amount[2];
+	nv[u_att[U_DAY_COUNT] - 1] = Int64GetDatum(t->count[0]);
+	nv[u_att[U_YEAR_COUNT] - 1] = Int64GetDatum(t->count[1]);
+	nv[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(t->count[2]);
 	ExecStoreVirtualTuple(next);
 }
 
@@ -367,7 +398,11 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 			LockTupleMode lockmode;
 			bool		update_indexes;
 
-			usage_next(old, next, day, year, delta, count, zero);
+			LimitTotals cur;
+
+			totals_from_slot(old, &cur);
+			totals_add(&cur, day, year, delta, count);
+			slot_with_totals(old, next, &cur);
 			res = table_tuple_update(urel, &old->tts_tid, next, GetCurrentCommandId(true),
 									 snap, InvalidSnapshot, true, &tmfd, &lockmode,
 									 &update_indexes);
@@ -429,15 +464,7 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 	}
 
 	*tid = next->tts_tid;
-	t->present = true;
-	t->day = DatumGetDateADT(next->tts_values[u_att[U_DAY] - 1]);
-	t->year = DatumGetInt32(next->tts_values[u_att[U_YEAR] - 1]);
-	t->amount[0] = next->tts_values[u_att[U_DAY_AMOUNT] - 1];
-	t->amount[1] = next->tts_values[u_att[U_YEAR_AMOUNT] - 1];
-	t->amount[2] = next->tts_values[u_att[U_LIFE_AMOUNT] - 1];
-	t->count[0] = DatumGetInt64(next->tts_values[u_att[U_DAY_COUNT] - 1]);
-	t->count[1] = DatumGetInt64(next->tts_values[u_att[U_YEAR_COUNT] - 1]);
-	t->count[2] = DatumGetInt64(next->tts_values[u_att[U_LIFE_COUNT] - 1]);
+	totals_from_slot(next, t);
 	for (i = 0; i < 3; i++)
 		t->amount[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(t->amount[i]));
 
@@ -605,34 +632,18 @@ totals_free(LimitTotals *t)
 		pfree(DatumGetPointer(t->amount[i]));
 }
 
-/* The payment added to an entry's totals in memory, as usage_next does to a row. */
+/* The payment added to an entry's totals in memory (totals_add, as for a row). */
 static void
 pending_apply(Pending *e, DateADT day, int32 year, Datum delta, int64 count)
 {
-	LimitTotals *t = &e->totals;
 	MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-	Datum		zero = numeric_zero();
-	bool		same_day = t->day >= day;
-	bool		same_year = t->year >= year;
-	Datum		next[3];
+	Datum		prev[3];
 	int			i;
 
-	next[0] = add_floor0(same_day ? t->amount[0] : zero, delta, zero);
-	next[1] = add_floor0(same_year ? t->amount[1] : zero, delta, zero);
-	next[2] = add_floor0(t->amount[2], delta, zero);
-	t->count[0] = (same_day ? t->count[0] : 0) + count;
-	t->count[1] = (same_year ? t->count[1] : 0) + count;
-	t->count[2] += count;
-	t->day = Max(t->day, day);
-	t->year = Max(t->year, year);
+	memcpy(prev, e->totals.amount, sizeof(prev));
+	totals_add(&e->totals, day, year, delta, count);
 	for (i = 0; i < 3; i++)
-	{
-		if (next[i] == zero)
-			next[i] = numeric_zero();
-		pfree(DatumGetPointer(t->amount[i]));
-		t->amount[i] = next[i];
-	}
-	pfree(DatumGetPointer(zero));
+		pfree(DatumGetPointer(prev[i]));
 	MemoryContextSwitchTo(old);
 	e->dirty = true;
 }
@@ -652,7 +663,6 @@ pending_write(Pending *e)
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	bool		update_indexes;
-	Datum	   *nv;
 	SubTransactionId current = GetCurrentSubTransactionId();
 
 	if (!e->dirty)
@@ -680,20 +690,7 @@ pending_write(Pending *e)
 	if (!table_tuple_fetch_row_version(urel, &e->tid, SnapshotAny, old))
 		elog(ERROR, "pending limit usage row (%u,%u) is gone",
 			 ItemPointerGetBlockNumber(&e->tid), ItemPointerGetOffsetNumber(&e->tid));
-	slot_getallattrs(old);
-	ExecClearTuple(next);
-	nv = next->tts_values;
-	memcpy(nv, old->tts_values, sizeof(Datum) * next->tts_tupleDescriptor->natts);
-	memcpy(next->tts_isnull, old->tts_isnull, sizeof(bool) * next->tts_tupleDescriptor->natts);
-	nv[u_att[U_DAY] - 1] = DateADTGetDatum(e->totals.day);
-	nv[u_att[U_YEAR] - 1] = Int32GetDatum(e->totals.year);
-	nv[u_att[U_DAY_AMOUNT] - 1] = e->totals.amount[0];
-	nv[u_att[U_YEAR_AMOUNT] - 1] = e->totals.amount[1];
-	nv[u_att[U_LIFE_AMOUNT] - 1] = e->totals.amount[2];
-	nv[u_att[U_DAY_COUNT] - 1] = Int64GetDatum(e->totals.count[0]);
-	nv[u_att[U_YEAR_COUNT] - 1] = Int64GetDatum(e->totals.count[1]);
-	nv[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(e->totals.count[2]);
-	ExecStoreVirtualTuple(next);
+	slot_with_totals(old, next, &e->totals);
 	res = table_tuple_update(urel, &e->tid, next, GetCurrentCommandId(true), InvalidSnapshot,
 							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
 	if (res != TM_Ok)
