@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * risk_internal.h
+ *	  Shared between finsec's risk scoring (src/risk/score.c and friends)
+ *	  and its decision log (src/risk/log.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_RISK_INTERNAL_H
+#define FINSEC_RISK_INTERNAL_H
+
+#include "datatype/timestamp.h"
+
+typedef enum RiskDecisionKind
+{
+	RISK_ALLOW = 0,
+	RISK_CHALLENGE,
+	RISK_REVIEW,
+	RISK_BLOCK
+} RiskDecisionKind;
+
+#define RISK_DECISION_KINDS		4
+
+extern const char *const finsec_risk_decision_names[RISK_DECISION_KINDS];
+
+/* Rules named in one log record; more fired rules set rules_truncated. */
+#define RISK_LOG_MAX_RULES		64
+
+/*
+ * Entity values recorded with a decision.  A value longer than
+ * RISK_LOG_VALUE_LEN - 1 bytes is recorded as "sha256:" and the first
+ * 56 hex digits of its SHA-256 (risk_log_value()), so that cases can still
+ * match it against list entries made from the same value.
+ */
+#define RISK_LOG_VALUE_LEN		64
+
+typedef enum RiskLogEntity
+{
+	RISK_ENT_CUSTOMER = 0,
+	RISK_ENT_ACCOUNT,
+	RISK_ENT_COUNTERPARTY,
+	RISK_ENT_DEVICE,
+	RISK_ENT_IP,
+	RISK_ENT_PHONE,
+	RISK_ENT_MERCHANT,
+	RISK_ENT_CARD,				/* finsec.risk_card_key() of the card */
+	RISK_ENT_REGION,
+	RISK_ENT_REFERENCE,			/* the application's payment reference */
+	RISK_LOG_ENTITIES
+} RiskLogEntity;
+
+extern const char *const finsec_risk_entity_names[RISK_LOG_ENTITIES];
+
+/*
+ * One decision to log, as risk_score() hands it to the log.  Fixed size:
+ * it is copied into a shared-memory buffer as is.
+ */
+typedef struct RiskLogEvent
+{
+	int64		decision_id;	/* nextval of finsec.risk_decision_id_seq */
+	TimestampTz decided_at;		/* clock time of the scoring */
+	TimestampTz payment_at;		/* the payment's own time */
+	Oid			dbid;
+	Oid			relid;			/* payments table read, or InvalidOid */
+	Oid			userid;			/* current role */
+	Oid			sessionid;		/* session_user */
+	int64		ruleset_version;
+	int64		score_e4;		/* score x 10^4 */
+	int32		decision;		/* RiskDecisionKind */
+	bool		degraded;
+	bool		rules_truncated;
+	int16		nrules;
+	uint64		shadow_mask;	/* bit i set: rules[i] is a shadow rule */
+	int64		rules[RISK_LOG_MAX_RULES];	/* rule_id of every rule that fired */
+	char		entity[RISK_LOG_ENTITIES][RISK_LOG_VALUE_LEN];	/* "" = none */
+} RiskLogEvent;
+
+/* src/risk/log.c */
+extern void finsec_risk_log_decision(const RiskLogEvent *ev);
+extern void finsec_risk_log_value(char *dst, const char *src, int len);
+
+#endif							/* FINSEC_RISK_INTERNAL_H */
