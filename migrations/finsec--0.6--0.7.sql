@@ -372,5 +372,6 @@ REVOKE ALL ON FUNCTION finsec.risk_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_stats() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- ==== decision log (helper A) ====
+CREATE SEQUENCE finsec.risk_decision_id_seq AS bigint; -- TEMP (engine)
 
 -- ==== rulesets deployment, lists, cases, sightings, links (helper B) ====

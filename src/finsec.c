@@ -30,6 +30,7 @@
 
 #include "finsec_guard.h"
 #include "finsec_limits.h"
+#include "finsec_risk.h"
 
 PG_MODULE_MAGIC;
 
@@ -389,6 +390,7 @@ define_settings(void)
 
 	finsec_card_define_settings();
 	finsec_limits_define_settings();
+	finsec_risk_define_settings();
 	finsec_limits_define_refusal_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
@@ -412,6 +414,7 @@ _PG_init(void)
 	finsec_auth_init_hooks();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
+	finsec_risk_shmem_init();
 	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();

@@ -702,3 +702,36 @@ finsec_card_define_settings(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 }
+
+PG_FUNCTION_INFO_V1(finsec_risk_card_key);
+
+/*
+ * finsec.risk_card_key(bank_card) returns text: "v<N>:<hex>", the number's
+ * fingerprint under version N of card.fp.  Risk lists name cards by it, so
+ * that no list, log or case ever holds a card number.  After card.fp is
+ * rotated, numbers re-fingerprinted with card_rekey() get new keys.
+ */
+Datum
+finsec_risk_card_key(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(finsec_card_key((BankNumber *) PG_GETARG_VARLENA_PP(0))));
+}
+
+char *
+finsec_card_key(struct varlena *number)
+{
+	const FsNumberHeader *h;
+	StringInfoData buf;
+	int			i;
+
+	if (VARSIZE_ANY_EXHDR(number) < sizeof(FsNumberHeader))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bank card value is truncated")));
+	h = NUMBER_HEADER(number);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%u:", get_be32(h->fp_version));
+	for (i = 0; i < FS_FP_LEN; i++)
+		appendStringInfo(&buf, "%02x", h->fp[i]);
+	return buf.data;
+}

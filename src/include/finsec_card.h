@@ -17,4 +17,7 @@ extern bool finsec_card_mask_group;
 
 extern void finsec_card_define_settings(void);
 
+/* "v<N>:<hex>": the fingerprint key risk lists name a card or account by. */
+extern char *finsec_card_key(struct varlena *number);
+
 #endif							/* FINSEC_CARD_H */

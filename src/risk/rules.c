@@ -1,0 +1,878 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.c
+ *	  Compiling risk rules: parameters checked and turned into typed
+ *	  structs once per ruleset version and backend, not per payment.
+ *
+ * The active ruleset is read as finsec's owner when a backend first
+ * scores and again after a change to finsec.risk_ruleset, risk_rule or
+ * risk_table (their statement triggers send a relcache invalidation of
+ * the table changed; risk_cache_callback drops the compiled program).
+ * finsec._risk_check_rule() runs the same compiler on one rule, so that a
+ * rule that would not compile cannot be stored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "finsec.h"
+#include "../audit/ledger_internal.h"
+#include "risk_engine.h"
+
+const char *const risk_attr_names[RA_COUNT] = {
+	"customer", "account", "counterparty", "currency", "channel", "mcc", "device", "ip",
+	"phone", "geo", "region", "merchant", "auth_tier", "card", "reference", "amount", "at"
+};
+
+const char *const risk_entity_names[RE_COUNT] = {
+	"customer", "account", "device", "ip", "phone", "card", "merchant", "pair"
+};
+
+const RiskAttr risk_entity_attr[RE_COUNT] = {
+	RA_CUSTOMER, RA_ACCOUNT, RA_DEVICE, RA_IP, RA_PHONE, RA_CARD, RA_MERCHANT, RA_CUSTOMER
+};
+
+const char *const risk_list_type_names[RL_COUNT] = {
+	"customer", "account", "card", "device", "ip", "phone", "merchant"
+};
+
+static const char *const decision_force_names[RISK_DECISION_KINDS] = {
+	"allow", "challenge", "review", "block"
+};
+
+/* ---- reading parameters -------------------------------------------------- */
+
+typedef struct RuleCx
+{
+	const char *name;			/* rule name, NULL when checking one rule */
+	const char *kind;
+	MemoryContext cxt;			/* where compiled values live */
+} RuleCx;
+
+static void param_error(const RuleCx *cx, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+
+static void
+param_error(const RuleCx *cx, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	if (cx->name)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("risk rule \"%s\" (%s): %s", cx->name, cx->kind, buf.data),
+				 errhint("docs/risk.md lists the parameters of every rule kind.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s risk rule: %s", cx->kind, buf.data),
+			 errhint("docs/risk.md lists the parameters of every rule kind.")));
+}
+
+static JsonbValue *
+jb_get(Jsonb *j, const char *key)
+{
+	if (j == NULL)
+		return NULL;
+	return getKeyJsonValueFromContainer(&j->root, key, strlen(key), NULL);
+}
+
+/* Refuse keys the kind does not know: a misspelt parameter must not be ignored. */
+static void
+check_keys(const RuleCx *cx, Jsonb *j, const char *const *allowed)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (!JB_ROOT_IS_OBJECT(j) || JB_ROOT_IS_SCALAR(j))
+		param_error(cx, "parameters must be a JSON object");
+	it = JsonbIteratorInit(&j->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
+			bool		ok = false;
+			int			i;
+
+			for (i = 0; allowed[i]; i++)
+				if (strcmp(k, allowed[i]) == 0)
+					ok = true;
+			if (!ok)
+				param_error(cx, "unknown parameter \"%s\"", k);
+		}
+	}
+}
+
+static char *
+p_string(const RuleCx *cx, Jsonb *j, const char *key, bool required)
+{
+	JsonbValue *v = jb_get(j, key);
+
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (required)
+			param_error(cx, "parameter \"%s\" is required", key);
+		return NULL;
+	}
+	if (v->type != jbvString)
+		param_error(cx, "parameter \"%s\" must be a string", key);
+	return MemoryContextStrdup(cx->cxt, pnstrdup(v->val.string.val, v->val.string.len));
+}
+
+static Numeric
+p_numeric(const RuleCx *cx, Jsonb *j, const char *key, bool required)
+{
+	JsonbValue *v = jb_get(j, key);
+	Numeric		n;
+
+	if (v == NULL || v->type == jbvNull)
+	{
+		if (required)
+			param_error(cx, "parameter \"%s\" is required", key);
+		return NULL;
+	}
+	if (v->type != jbvNumeric)
+		param_error(cx, "parameter \"%s\" must be a number", key);
+	n = MemoryContextAlloc(cx->cxt, VARSIZE(v->val.numeric));
+	memcpy(n, v->val.numeric, VARSIZE(v->val.numeric));
+	return n;
+}
+
+static double
+num_to_double(Numeric n)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(n)));
+}
+
+static double
+p_double(const RuleCx *cx, Jsonb *j, const char *key, bool required, double dflt)
+{
+	Numeric		n = p_numeric(cx, j, key, required);
+
+	return n ? num_to_double(n) : dflt;
+}
+
+/* An array of strings (or one string) into a palloc'd vector. */
+static int
+p_strings(const RuleCx *cx, Jsonb *j, const char *key, char ***out)
+{
+	JsonbValue *v = jb_get(j, key);
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	int			n = 0;
+	char	  **vals;
+
+	*out = NULL;
+	if (v == NULL || v->type == jbvNull)
+		return 0;
+	if (v->type == jbvString)
+	{
+		vals = MemoryContextAlloc(cx->cxt, sizeof(char *));
+		vals[0] = MemoryContextStrdup(cx->cxt, pnstrdup(v->val.string.val, v->val.string.len));
+		*out = vals;
+		return 1;
+	}
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		param_error(cx, "parameter \"%s\" must be an array of strings", key);
+	vals = MemoryContextAllocZero(cx->cxt, sizeof(char *) * (JsonContainerSize(v->val.binary.data) + 1));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvString)
+			param_error(cx, "parameter \"%s\" must be an array of strings", key);
+		vals[n++] = MemoryContextStrdup(cx->cxt, pnstrdup(e.val.string.val, e.val.string.len));
+	}
+	if (n == 0)
+		param_error(cx, "parameter \"%s\" must not be empty", key);
+	*out = vals;
+	return n;
+}
+
+static int
+p_choice(const RuleCx *cx, Jsonb *j, const char *key, const char *const *names, int nnames,
+		 bool required, int dflt)
+{
+	char	   *s = p_string(cx, j, key, required);
+	StringInfoData all;
+	int			i;
+
+	if (s == NULL)
+		return dflt;
+	for (i = 0; i < nnames; i++)
+		if (names[i] && strcmp(s, names[i]) == 0)
+			return i;
+	initStringInfo(&all);
+	for (i = 0; i < nnames; i++)
+		if (names[i])
+			appendStringInfo(&all, "%s%s", all.len ? ", " : "", names[i]);
+	param_error(cx, "parameter \"%s\" must be one of %s", key, all.data);
+	return -1;					/* keep compiler quiet */
+}
+
+/* An interval of whole seconds to days, as microseconds; months are refused. */
+/* An interval from text, NULL when it is not one (never raises). */
+static Interval *
+interval_parse(const char *s)
+{
+	char		workbuf[256];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	struct pg_itm_in itm;
+	Interval   *iv;
+
+	if (strlen(s) >= sizeof(workbuf) / 2)
+		return NULL;
+	if (ParseDateTime(s, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0)
+		return NULL;
+	if (DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm) != 0 &&
+		DecodeISO8601Interval(unconstify(char *, s), &dtype, &itm) != 0)
+		return NULL;
+	if (dtype != DTK_DELTA)
+		return NULL;
+	iv = palloc(sizeof(Interval));
+	if (itmin2interval(&itm, iv) != 0)
+		return NULL;
+	return iv;
+}
+
+static int64
+p_interval(const RuleCx *cx, Jsonb *j, const char *key, bool required)
+{
+	char	   *s = p_string(cx, j, key, required);
+	Interval   *iv;
+	int64		us;
+
+	if (s == NULL)
+		return 0;
+	iv = interval_parse(s);
+	if (iv == NULL)
+		param_error(cx, "parameter \"%s\" is not an interval: \"%s\"", key, s);
+	if (iv->month != 0)
+		param_error(cx, "parameter \"%s\" must be given in days, hours, minutes or seconds, not months or years", key);
+	us = iv->time + (int64) iv->day * USECS_PER_DAY;
+	if (us <= 0 || us > (int64) 400 * USECS_PER_DAY)
+		param_error(cx, "parameter \"%s\" must be between 1 microsecond and 400 days", key);
+	return us;
+}
+
+static int
+p_clock(const RuleCx *cx, Jsonb *j, const char *key)
+{
+	char	   *s = p_string(cx, j, key, true);
+	int			h,
+				m;
+	char		extra;
+
+	if (sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || strlen(s) != 5 ||
+		h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0))
+		param_error(cx, "parameter \"%s\" must be a time of day \"HH:MM\" (00:00 to 24:00)", key);
+	return h * 60 + m;
+}
+
+static int64
+numeric_e4(const RuleCx *cx, Numeric n, const char *what)
+{
+	Datum		scaled;
+	double		d = num_to_double(n);
+
+	if (!(d > -1e9 && d < 1e9))
+		param_error(cx, "%s must be between -1000000000 and 1000000000", what);
+	scaled = DirectFunctionCall2(numeric_mul, NumericGetDatum(n),
+								 DirectFunctionCall1(int8_numeric, Int64GetDatum(10000)));
+	scaled = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+}
+
+static bool
+numeric_is_negative(Numeric n)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
+											 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0;
+}
+
+static char *
+numeric_text(Numeric n)
+{
+	return numeric_normalize(n);
+}
+
+/* ---- compiling ----------------------------------------------------------- */
+
+static const char *const when_keys[] = {
+	"channel", "currency", "mcc", "region", "merchant", "min_amount", "max_amount", "max_auth_tier", NULL
+};
+
+static void
+compile_when(const RuleCx *cx, RiskRule *r, JsonbValue *v)
+{
+	Jsonb	   *w;
+	RuleCx		wcx = *cx;
+	static const RiskAttr text_attrs[] = {RA_CHANNEL, RA_CURRENCY, RA_MCC, RA_REGION, RA_MERCHANT};
+	int			i;
+
+	if (v == NULL || v->type == jbvNull)
+		return;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		param_error(cx, "parameter \"when\" must be an object");
+	w = JsonbValueToJsonb(v);
+	check_keys(&wcx, w, when_keys);
+	r->has_when = true;
+	for (i = 0; i < lengthof(text_attrs); i++)
+		r->when.ntexts[text_attrs[i]] = p_strings(cx, w, risk_attr_names[text_attrs[i]],
+												  &r->when.texts[text_attrs[i]]);
+	r->when.min_amount = p_numeric(cx, w, "min_amount", false);
+	r->when.max_amount = p_numeric(cx, w, "max_amount", false);
+	if (jb_get(w, "max_auth_tier"))
+	{
+		double		t = p_double(cx, w, "max_auth_tier", true, 0);
+
+		if (t != floor(t) || t < 0 || t > 100)
+			param_error(cx, "\"when\": max_auth_tier must be an integer from 0 to 100");
+		r->when.has_max_tier = true;
+		r->when.max_tier = (int32) t;
+	}
+}
+
+static const char *const ops_names[] = {">", ">=", "<", "<=", "=", "<>", "in", "not in"};
+static const char *const color_names[] = {"black", "grey", "white"};
+static const char *const side_names[] = {"payer", "payee"};
+static const char *const measure_names[] = {"count", "sum", "distinct"};
+
+/* Attributes a threshold rule may test, and which of them compare as numbers. */
+static bool
+attr_is_numeric(RiskAttr a)
+{
+	return a == RA_AMOUNT || a == RA_TIER;
+}
+
+static bool
+attr_is_text(RiskAttr a)
+{
+	return a != RA_AMOUNT && a != RA_TIER && a != RA_GEO && a != RA_AT && a != RA_CARD && a != RA_REFERENCE;
+}
+
+void
+risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
+				  const char *const *rule_names, int nrules)
+{
+	RuleCx		cx = {r->name, kind, cxt};
+	static const char *const k_list[] = {"color", "entity", "side", "when", "force", NULL};
+	static const char *const k_threshold[] = {"attribute", "op", "value", "values", "when", "force", NULL};
+	static const char *const k_velocity[] = {"entity", "window", "measure", "of", "max", "when", "force", NULL};
+	static const char *const k_first[] = {"entity", "of", "lookback", "when", "force", NULL};
+	static const char *const k_struct[] = {"entity", "window", "threshold", "below_pct", "min_count", "when", "force", NULL};
+	static const char *const k_tod[] = {"from", "to", "timezone", "when", "force", NULL};
+	static const char *const k_travel[] = {"entity", "max_kmh", "max_km", "min_km", "within", "when", "force", NULL};
+	static const char *const k_model[] = {"intercept", "features", "min_probability", "when", "force", NULL};
+	StringInfoData th;
+
+	r->force = -1;
+	r->max_kmh = r->max_km = -1;
+	initStringInfo(&th);
+
+	if (strcmp(kind, "list") == 0)
+	{
+		r->kind = RK_LIST;
+		check_keys(&cx, params, k_list);
+		r->color = p_choice(&cx, params, "color", color_names, 3, true, 0);
+		r->list_type = p_choice(&cx, params, "entity", risk_list_type_names, RL_COUNT, true, 0);
+		r->payee_side = p_choice(&cx, params, "side", side_names, 2, false, 0) == 1;
+		if (r->payee_side && r->list_type != RL_ACCOUNT && r->list_type != RL_MERCHANT)
+			param_error(&cx, "on the payee side only \"account\" (the counterparty) and \"merchant\" can be listed");
+		if (!r->payee_side && r->list_type == RL_MERCHANT)
+			param_error(&cx, "a merchant is on the payee side: add \"side\": \"payee\"");
+		appendStringInfo(&th, "%s list (%s, %s)", color_names[r->color], risk_list_type_names[r->list_type],
+						 side_names[r->payee_side ? 1 : 0]);
+	}
+	else if (strcmp(kind, "threshold") == 0)
+	{
+		r->kind = RK_THRESHOLD;
+		check_keys(&cx, params, k_threshold);
+		r->attr = p_choice(&cx, params, "attribute", risk_attr_names, RA_COUNT, true, 0);
+		if (r->attr == RA_GEO || r->attr == RA_AT || r->attr == RA_CARD || r->attr == RA_REFERENCE)
+			param_error(&cx, "attribute \"%s\" cannot be compared; use a time_of_day, travel or list rule",
+						risk_attr_names[r->attr]);
+		r->op = p_choice(&cx, params, "op", ops_names, lengthof(ops_names), true, 0);
+		if (attr_is_numeric(r->attr))
+		{
+			if (r->op == ROP_IN || r->op == ROP_NOT_IN)
+			{
+				r->nvalues = p_strings(&cx, params, "values", &r->values);
+				param_error(&cx, "attribute \"%s\" takes a comparison (>, >=, <, <=, =, <>) with \"value\"",
+							risk_attr_names[r->attr]);
+			}
+			if (jb_get(params, "values"))
+				param_error(&cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
+			r->num_value = p_numeric(&cx, params, "value", true);
+			appendStringInfo(&th, "%s %s", ops_names[r->op], numeric_text(r->num_value));
+		}
+		else
+		{
+			if (!attr_is_text(r->attr))
+				param_error(&cx, "attribute \"%s\" cannot be compared", risk_attr_names[r->attr]);
+			if (r->op != ROP_EQ && r->op != ROP_NE && r->op != ROP_IN && r->op != ROP_NOT_IN)
+				param_error(&cx, "attribute \"%s\" takes op =, <>, in or not in", risk_attr_names[r->attr]);
+			if (r->op == ROP_IN || r->op == ROP_NOT_IN)
+			{
+				if (jb_get(params, "value"))
+					param_error(&cx, "use \"values\" with op \"%s\"", ops_names[r->op]);
+				r->nvalues = p_strings(&cx, params, "values", &r->values);
+				if (r->nvalues == 0)
+					param_error(&cx, "parameter \"values\" is required");
+			}
+			else
+			{
+				if (jb_get(params, "values"))
+					param_error(&cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
+				r->values = MemoryContextAlloc(cxt, sizeof(char *));
+				r->values[0] = p_string(&cx, params, "value", true);
+				r->nvalues = 1;
+			}
+			appendStringInfo(&th, "%s", ops_names[r->op]);
+			for (int i = 0; i < r->nvalues; i++)
+				appendStringInfo(&th, "%s%s", i ? ", " : " ", r->values[i]);
+		}
+	}
+	else if (strcmp(kind, "velocity") == 0)
+	{
+		r->kind = RK_VELOCITY;
+		check_keys(&cx, params, k_velocity);
+		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, true, 0);
+		r->window_us = p_interval(&cx, params, "window", true);
+		r->measure = p_choice(&cx, params, "measure", measure_names, 3, false, RM_COUNT);
+		if (r->measure == RM_DISTINCT)
+		{
+			r->measure_attr = p_choice(&cx, params, "of", risk_attr_names, RA_COUNT, true, 0);
+			if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
+				r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE)
+				param_error(&cx, "distinct values of \"%s\" are not counted", risk_attr_names[r->measure_attr]);
+		}
+		else if (jb_get(params, "of"))
+			param_error(&cx, "parameter \"of\" goes with measure \"distinct\"");
+		r->max = p_numeric(&cx, params, "max", true);
+		if (numeric_is_negative(r->max))
+			param_error(&cx, "parameter \"max\" must not be negative");
+		appendStringInfo(&th, "%s%s%s per %s over %s > %s", measure_names[r->measure],
+						 r->measure == RM_DISTINCT ? " " : "",
+						 r->measure == RM_DISTINCT ? risk_attr_names[r->measure_attr] : "",
+						 risk_entity_names[r->entity], p_string(&cx, params, "window", true),
+						 numeric_text(r->max));
+	}
+	else if (strcmp(kind, "first_seen") == 0)
+	{
+		r->kind = RK_FIRST_SEEN;
+		check_keys(&cx, params, k_first);
+		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		if (r->entity == RE_PAIR)
+			param_error(&cx, "first_seen takes an entity, not a pair; use \"of\": \"counterparty\"");
+		r->measure_attr = p_choice(&cx, params, "of", risk_attr_names, RA_COUNT, true, 0);
+		if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
+			r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE ||
+			r->measure_attr == risk_entity_attr[r->entity])
+			param_error(&cx, "\"of\" must name another identifying attribute (device, counterparty, region, ip, ...)");
+		r->window_us = jb_get(params, "lookback") ? p_interval(&cx, params, "lookback", true) : 0;
+		appendStringInfo(&th, "no earlier payment of this %s with this %s", risk_entity_names[r->entity],
+						 risk_attr_names[r->measure_attr]);
+	}
+	else if (strcmp(kind, "structuring") == 0)
+	{
+		Datum		pct;
+		double		pctd;
+
+		r->kind = RK_STRUCTURING;
+		check_keys(&cx, params, k_struct);
+		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		r->window_us = p_interval(&cx, params, "window", true);
+		r->threshold = p_numeric(&cx, params, "threshold", true);
+		if (num_to_double(r->threshold) <= 0)
+			param_error(&cx, "parameter \"threshold\" must be positive");
+		pct = NumericGetDatum(p_numeric(&cx, params, "below_pct", true));
+		pctd = num_to_double(DatumGetNumeric(pct));
+		if (!(pctd > 0 && pctd < 100))
+			param_error(&cx, "parameter \"below_pct\" must be between 0 and 100 (exclusive)");
+		/* lower = threshold * (100 - pct) / 100, exactly */
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+			Datum		hundred = DirectFunctionCall1(int4_numeric, Int32GetDatum(100));
+
+			r->lower = DatumGetNumeric(DirectFunctionCall2(numeric_div,
+														   DirectFunctionCall2(numeric_mul, NumericGetDatum(r->threshold),
+																			   DirectFunctionCall2(numeric_sub, hundred, pct)),
+														   hundred));
+			MemoryContextSwitchTo(old);
+		}
+		r->min_count = (int64) p_double(&cx, params, "min_count", true, 0);
+		if (r->min_count < 2 || r->min_count > 100000 ||
+			(double) r->min_count != p_double(&cx, params, "min_count", true, 0))
+			param_error(&cx, "parameter \"min_count\" must be an integer from 2 to 100000");
+		appendStringInfo(&th, "%lld payments in [%s, %s) per %s within %s",
+						 (long long) r->min_count, numeric_text(r->lower), numeric_text(r->threshold),
+						 risk_entity_names[r->entity], p_string(&cx, params, "window", true));
+	}
+	else if (strcmp(kind, "time_of_day") == 0)
+	{
+		r->kind = RK_TIME_OF_DAY;
+		check_keys(&cx, params, k_tod);
+		r->from_min = p_clock(&cx, params, "from");
+		r->to_min = p_clock(&cx, params, "to");
+		if (r->from_min == r->to_min)
+			param_error(&cx, "\"from\" and \"to\" must differ");
+		r->tzname = p_string(&cx, params, "timezone", false);
+		if (r->tzname)
+		{
+			r->tz = pg_tzset(r->tzname);
+			if (r->tz == NULL)
+				param_error(&cx, "unknown time zone \"%s\"", r->tzname);
+		}
+		appendStringInfo(&th, "local time in [%s, %s)%s%s", p_string(&cx, params, "from", true),
+						 p_string(&cx, params, "to", true), r->tzname ? " " : "", r->tzname ? r->tzname : "");
+	}
+	else if (strcmp(kind, "travel") == 0)
+	{
+		r->kind = RK_TRAVEL;
+		check_keys(&cx, params, k_travel);
+		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		if (r->entity == RE_PAIR)
+			param_error(&cx, "travel follows one entity, not a pair");
+		r->max_kmh = p_double(&cx, params, "max_kmh", false, -1);
+		r->max_km = p_double(&cx, params, "max_km", false, -1);
+		r->min_km = p_double(&cx, params, "min_km", false, 0);
+		if ((r->max_kmh < 0) == (r->max_km < 0))
+			param_error(&cx, "give exactly one of \"max_kmh\" (impossible travel) and \"max_km\" (relocation), positive");
+		if (r->max_kmh == 0 || r->max_km == 0 || r->min_km < 0)
+			param_error(&cx, "distances and speeds must be positive");
+		r->window_us = jb_get(params, "within") ? p_interval(&cx, params, "within", true) : (int64) 30 * USECS_PER_DAY;
+		if (r->max_kmh > 0)
+			appendStringInfo(&th, "speed since the previous payment of this %s > %g km/h", risk_entity_names[r->entity], r->max_kmh);
+		else
+			appendStringInfo(&th, "distance from the previous payment of this %s > %g km", risk_entity_names[r->entity], r->max_km);
+	}
+	else if (strcmp(kind, "model") == 0)
+	{
+		JsonbValue *fv;
+		JsonbIterator *it;
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		r->kind = RK_MODEL;
+		check_keys(&cx, params, k_model);
+		r->intercept = p_double(&cx, params, "intercept", true, 0);
+		r->min_probability = p_double(&cx, params, "min_probability", false, 0.5);
+		if (!(r->min_probability > 0 && r->min_probability < 1))
+			param_error(&cx, "parameter \"min_probability\" must be between 0 and 1 (exclusive)");
+		fv = jb_get(params, "features");
+		if (fv == NULL || fv->type != jbvBinary || !JsonContainerIsArray(fv->val.binary.data) ||
+			JsonContainerSize(fv->val.binary.data) == 0)
+			param_error(&cx, "parameter \"features\" must be a non-empty array of {\"feature\": ..., \"weight\": ...}");
+		r->features = MemoryContextAllocZero(cxt, sizeof(RiskFeature) * JsonContainerSize(fv->val.binary.data));
+		it = JsonbIteratorInit(fv->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			static const char *const k_feature[] = {"feature", "weight", NULL};
+			RiskFeature *f;
+			Jsonb	   *fj;
+			char	   *name;
+
+			if (tok != WJB_ELEM)
+				continue;
+			if (e.type != jbvBinary || !JsonContainerIsObject(e.val.binary.data))
+				param_error(&cx, "every feature must be an object {\"feature\": ..., \"weight\": ...}");
+			fj = JsonbValueToJsonb(&e);
+			check_keys(&cx, fj, k_feature);
+			f = &r->features[n++];
+			name = p_string(&cx, fj, "feature", true);
+			f->name = name;
+			f->weight = p_double(&cx, fj, "weight", true, 0);
+			if (strcmp(name, "amount") == 0)
+				f->source = RF_AMOUNT;
+			else if (strcmp(name, "log_amount") == 0)
+				f->source = RF_LOG_AMOUNT;
+			else if (strcmp(name, "hour") == 0)
+				f->source = RF_HOUR;
+			else if (strcmp(name, "auth_tier") == 0)
+				f->source = RF_TIER;
+			else if (strncmp(name, "rule:", 5) == 0 || strncmp(name, "fired:", 6) == 0)
+			{
+				const char *ref = strchr(name, ':') + 1;
+				int			i;
+
+				f->source = name[0] == 'r' ? RF_RULE : RF_FIRED;
+				f->rule = -1;
+				if (rule_names)
+				{
+					for (i = 0; i < nrules; i++)
+						if (rule_names[i] && strcmp(rule_names[i], ref) == 0)
+							f->rule = i;
+					if (f->rule < 0)
+						param_error(&cx, "feature \"%s\" names no other rule of the ruleset", name);
+					if (strcmp(ref, r->name) == 0)
+						param_error(&cx, "feature \"%s\" names the model itself", name);
+				}
+			}
+			else
+				param_error(&cx, "unknown feature \"%s\" (amount, log_amount, hour, auth_tier, rule:<name>, fired:<name>)", name);
+		}
+		r->nfeatures = n;
+		appendStringInfo(&th, "probability >= %g", r->min_probability);
+	}
+	else
+		param_error(&cx, "unknown rule kind");
+
+	compile_when(&cx, r, jb_get(params, "when"));
+	r->force = p_choice(&cx, params, "force", decision_force_names, RISK_DECISION_KINDS, false, -1);
+	if (r->force == RISK_ALLOW && !(r->kind == RK_LIST && r->color == RC_WHITE))
+		param_error(&cx, "only a white-list rule can force \"allow\"");
+	r->threshold_text = MemoryContextStrdup(cxt, th.data);
+}
+
+/* ---- "when" -------------------------------------------------------------- */
+
+bool
+risk_when_matches(const RiskWhen *w, const RiskInput *in)
+{
+	int			a;
+
+	for (a = 0; a < RA_COUNT; a++)
+	{
+		int			i;
+		bool		ok = false;
+
+		if (w->ntexts[a] == 0)
+			continue;
+		if (!in->present[a])
+			return false;
+		for (i = 0; i < w->ntexts[a] && !ok; i++)
+			ok = strcmp(w->texts[a][i], in->text[a]) == 0;
+		if (!ok)
+			return false;
+	}
+	if (w->min_amount &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(in->amount),
+										  NumericGetDatum(w->min_amount))) < 0)
+		return false;
+	if (w->max_amount &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(in->amount),
+										  NumericGetDatum(w->max_amount))) > 0)
+		return false;
+	if (w->has_max_tier && in->present[RA_TIER] && in->tier > w->max_tier)
+		return false;
+	return true;
+}
+
+/* ---- the active ruleset, per backend ------------------------------------- */
+
+static MemoryContext ruleset_cxt = NULL;
+static RiskRuleset *active = NULL;
+static bool active_valid = false;
+static bool callback_registered = false;
+static Oid	watched[3];
+
+static void
+risk_cache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (!OidIsValid(relid))
+	{
+		active_valid = false;
+		risk_history_invalidate(InvalidOid);
+		return;
+	}
+	for (i = 0; i < lengthof(watched); i++)
+		if (relid == watched[i])
+			active_valid = false;
+	risk_history_invalidate(relid);
+}
+
+static int64
+spi_int8(int row, int col, bool *isnull)
+{
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull));
+}
+
+static void
+load_ruleset(void)
+{
+	static const Oid argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	uint64		i;
+	int			ret;
+	MemoryContext old;
+	RiskRuleset *rs;
+	const char **names;
+
+	ret = SPI_execute("SELECT version, (challenge_at * 10000)::int8, (review_at * 10000)::int8, "
+					  "(block_at * 10000)::int8 FROM finsec.risk_ruleset WHERE state = 'active'",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading finsec.risk_ruleset failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		active = NULL;
+		return;
+	}
+	old = MemoryContextSwitchTo(ruleset_cxt);
+	rs = palloc0(sizeof(RiskRuleset));
+	rs->version = spi_int8(0, 1, &isnull);
+	rs->challenge_e4 = spi_int8(0, 2, &isnull);
+	rs->review_e4 = spi_int8(0, 3, &isnull);
+	rs->block_e4 = spi_int8(0, 4, &isnull);
+	MemoryContextSwitchTo(old);
+
+	args[0] = Int64GetDatum(rs->version);
+	ret = SPI_execute_with_args("SELECT rule_id, name, kind, params, weight, reason_code, category, mode "
+								"FROM finsec.risk_rule WHERE ruleset_version = $1 AND mode <> 'off' "
+								"ORDER BY kind = 'model', rule_id",
+								1, (Oid *) argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading finsec.risk_rule failed: %s", SPI_result_code_string(ret));
+	rs->nrules = (int) SPI_processed;
+	rs->rules = MemoryContextAllocZero(ruleset_cxt, sizeof(RiskRule) * Max(rs->nrules, 1));
+	names = palloc0(sizeof(char *) * Max(rs->nrules, 1));
+	for (i = 0; i < SPI_processed; i++)
+		names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		RiskRule   *r = &rs->rules[i];
+		Jsonb	   *params = DatumGetJsonbP(SPI_getbinval(tup, td, 4, &isnull));
+		char	   *mode = SPI_getvalue(tup, td, 8);
+
+		r->rule_id = spi_int8(i, 1, &isnull);
+		r->name = MemoryContextStrdup(ruleset_cxt, names[i]);
+		r->code = MemoryContextStrdup(ruleset_cxt, SPI_getvalue(tup, td, 6));
+		r->category = MemoryContextStrdup(ruleset_cxt, SPI_getvalue(tup, td, 7));
+		r->shadow = strcmp(mode, "shadow") == 0;
+		risk_compile_rule(r, SPI_getvalue(tup, td, 3), params, ruleset_cxt, names, rs->nrules);
+		{
+			RuleCx		cx = {r->name, "weight", ruleset_cxt};
+
+			r->weight_e4 = numeric_e4(&cx, DatumGetNumeric(SPI_getbinval(tup, td, 5, &isnull)), "the weight");
+		}
+		if (r->kind == RK_VELOCITY || r->kind == RK_FIRST_SEEN || r->kind == RK_STRUCTURING ||
+			r->kind == RK_TRAVEL)
+			rs->needs_history = true;
+	}
+	active = rs;
+}
+
+/*
+ * The active ruleset, compiled; NULL when none is active.  Compiled at the
+ * first call of a backend and after every change, as finsec's owner with a
+ * fresh snapshot.
+ */
+RiskRuleset *
+risk_active_ruleset(void)
+{
+	FinsecOwnerContext ctx;
+	Oid			nsp;
+
+	if (active_valid)
+		return active;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(risk_cache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	nsp = get_namespace_oid("finsec", false);
+	watched[0] = get_relname_relid("risk_ruleset", nsp);
+	watched[1] = get_relname_relid("risk_rule", nsp);
+	watched[2] = get_relname_relid("risk_table", nsp);
+	if (ruleset_cxt == NULL)
+		ruleset_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk rules", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(ruleset_cxt);
+	active = NULL;
+	/* Set before reading: an invalidation arriving meanwhile clears it again. */
+	active_valid = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	PushActiveSnapshot(GetLatestSnapshot());
+	PG_TRY();
+	{
+		load_ruleset();
+	}
+	PG_CATCH();
+	{
+		active_valid = false;
+		active = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	PopActiveSnapshot();
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	return active;
+}
+
+/* ---- SQL ----------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(finsec_risk_check_rule);
+
+/* finsec._risk_check_rule(kind text, params jsonb) returns jsonb: params, checked */
+Datum
+finsec_risk_check_rule(PG_FUNCTION_ARGS)
+{
+	RiskRule	r;
+	char	   *kind;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a risk rule needs a kind and parameters")));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	memset(&r, 0, sizeof(r));
+	/* Rule references of a model are checked against the ruleset at deployment. */
+	risk_compile_rule(&r, kind, PG_GETARG_JSONB_P(1), CurrentMemoryContext, NULL, 0);
+	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+}
+
+PG_FUNCTION_INFO_V1(finsec_risk_config_changed);
+
+Datum
+finsec_risk_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "finsec.risk_config_changed() must be a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
