@@ -715,7 +715,8 @@ risk_cache_callback(Datum arg, Oid relid)
 	for (i = 0; i < lengthof(watched); i++)
 		if (relid == watched[i])
 			active_valid = false;
-	risk_history_invalidate(relid);
+	/* a registration changed: forget every table's map */
+	risk_history_invalidate(relid == watched[2] ? InvalidOid : relid);
 }
 
 static int64
