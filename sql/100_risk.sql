@@ -106,6 +106,7 @@ INSERT INTO finsec.risk_rule (ruleset_version, name, kind, params, weight, reaso
  (1, 'black_payee', 'list', '{"color": "black", "entity": "account", "side": "payee"}', 30, 'BLACK_PAYEE', 'telecom_fraud', 'enforce'),
  (1, 'black_phone', 'list', '{"color": "black", "entity": "phone"}', 30, 'BLACK_PHONE', 'telecom_fraud', 'enforce'),
  (1, 'black_card', 'list', '{"color": "black", "entity": "card"}', 30, 'BLACK_CARD', 'card_not_present', 'enforce'),
+ (1, 'merchant_unapproved', 'list', '{"color": "white", "entity": "merchant", "side": "payee", "absent": true, "force": "review", "when": {"channel": ["mq"]}}', 0, 'MERCHANT_UNAPPROVED', 'merchant_collusion', 'enforce'),
  (1, 'white_customer', 'list', '{"color": "white", "entity": "customer", "force": "allow"}', -100, 'TRUSTED', 'card_not_present', 'enforce'),
  (1, 'shadow_amount', 'threshold', '{"attribute": "amount", "op": ">", "value": 100, "when": {"channel": ["thr"]}}', 50, 'SHADOW_AMOUNT', 'card_not_present', 'shadow'),
  (1, 'off_rule', 'threshold', '{"attribute": "amount", "op": ">", "value": 0}', 99, 'OFF', 'card_not_present', 'off'),
@@ -211,6 +212,7 @@ INSERT INTO finsec.risk_list_entry (color, entity_type, value, net, side, expire
 	('black', 'account', 'acc-payer-only', NULL, 'payer', NULL),
 	('black', 'phone', '13800138000', NULL, 'any', NULL),
 	('white', 'customer', 'vip1', NULL, 'any', NULL),
+	('white', 'merchant', 'm-approved', NULL, 'payee', NULL),
 	('white', 'customer', 'bad1', NULL, 'any', NULL);
 SELECT pg_temp.show(finsec.risk_score(customer => 'bad1', amount => 1));
 SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, device => 'dg1', at => '2026-03-10 11:59:59'));
@@ -222,6 +224,10 @@ SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, account => 
 SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, counterparty => 'acc-payer-only'));
 SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, phone => '+86 138-0013-8000'));
 SELECT pg_temp.show(finsec.risk_score(customer => 'vip1', amount => 1, phone => '+86 138-0013-8000'));
+-- Merchant qualification (JR/T 0122 6.2.5.1): payments to a merchant not
+-- on the approved (white) list are held for review.
+SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, channel => 'mq', merchant => 'm-approved'));
+SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, channel => 'mq', merchant => 'm-unknown'));
 -- a removed entry no longer applies
 UPDATE finsec.risk_list_entry SET removed_at = now(), removed_by = current_user WHERE value = 'acc-mule';
 SELECT pg_temp.show(finsec.risk_score(customer => 'l1', amount => 1, counterparty => 'acc-mule'));

@@ -209,10 +209,10 @@ risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 			!(r->list_type == RL_IP && in->present[RA_IP]))
 			continue;
 		hits[i].evaluated = true;
-		hits[i].fired = p->hit[r->color];
+		hits[i].fired = p->hit[r->color] != r->absent;
 		hits[i].observed = p->hit[r->color] ? (double) p->entry[r->color] : 0;
-		if (hits[i].fired)
-			hits[i].observed_text = psprintf("entry %lld", (long long) p->entry[r->color]);
+		hits[i].observed_text = p->hit[r->color] ? psprintf("entry %lld", (long long) p->entry[r->color])
+			: pstrdup("not listed");
 	}
 }
 

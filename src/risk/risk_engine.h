@@ -145,6 +145,7 @@ typedef struct RiskRule
 	RiskColor	color;
 	RiskListType list_type;
 	bool		payee_side;
+	bool		absent;			/* fires when the value is NOT on the list */
 
 	/* threshold */
 	RiskAttr	attr;

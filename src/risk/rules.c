@@ -389,7 +389,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 				  const char *const *rule_names, int nrules)
 {
 	RuleCx		cx = {r->name, kind, cxt};
-	static const char *const k_list[] = {"color", "entity", "side", "when", "force", NULL};
+	static const char *const k_list[] = {"color", "entity", "side", "absent", "when", "force", NULL};
 	static const char *const k_threshold[] = {"attribute", "op", "value", "values", "when", "force", NULL};
 	static const char *const k_velocity[] = {"entity", "window", "measure", "of", "max", "when", "force", NULL};
 	static const char *const k_first[] = {"entity", "of", "lookback", "when", "force", NULL};
@@ -414,8 +414,15 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 			param_error(&cx, "on the payee side only \"account\" (the counterparty) and \"merchant\" can be listed");
 		if (!r->payee_side && r->list_type == RL_MERCHANT)
 			param_error(&cx, "a merchant is on the payee side: add \"side\": \"payee\"");
-		appendStringInfo(&th, "%s list (%s, %s)", color_names[r->color], risk_list_type_names[r->list_type],
-						 side_names[r->payee_side ? 1 : 0]);
+		{
+			JsonbValue *ab = jb_get(params, "absent");
+
+			if (ab && ab->type != jbvBool)
+				param_error(&cx, "parameter \"absent\" must be true or false");
+			r->absent = ab && ab->val.boolean;
+		}
+		appendStringInfo(&th, "%s%s list (%s, %s)", r->absent ? "not on the " : "", color_names[r->color],
+						 risk_list_type_names[r->list_type], side_names[r->payee_side ? 1 : 0]);
 	}
 	else if (strcmp(kind, "threshold") == 0)
 	{
@@ -654,7 +661,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 
 	compile_when(&cx, r, jb_get(params, "when"));
 	r->force = p_choice(&cx, params, "force", decision_force_names, RISK_DECISION_KINDS, false, -1);
-	if (r->force == RISK_ALLOW && !(r->kind == RK_LIST && r->color == RC_WHITE))
+	if (r->force == RISK_ALLOW && !(r->kind == RK_LIST && r->color == RC_WHITE && !r->absent))
 		param_error(&cx, "only a white-list rule can force \"allow\"");
 	r->threshold_text = MemoryContextStrdup(cxt, th.data);
 }
