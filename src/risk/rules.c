@@ -541,10 +541,14 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 														   hundred));
 			MemoryContextSwitchTo(old);
 		}
-		r->min_count = (int64) p_double(&cx, params, "min_count", true, 0);
-		if (r->min_count < 2 || r->min_count > 100000 ||
-			(double) r->min_count != p_double(&cx, params, "min_count", true, 0))
-			param_error(&cx, "parameter \"min_count\" must be an integer from 2 to 100000");
+		{
+			double		mc = p_double(&cx, params, "min_count", true, 0);
+
+			/* checked as a double first: casting an out-of-range one is undefined */
+			if (!(mc >= 2 && mc <= 100000) || mc != floor(mc))
+				param_error(&cx, "parameter \"min_count\" must be an integer from 2 to 100000");
+			r->min_count = (int64) mc;
+		}
 		appendStringInfo(&th, "%lld payments in [%s, %s) per %s within %s",
 						 (long long) r->min_count, numeric_text(r->lower), numeric_text(r->threshold),
 						 risk_entity_names[r->entity], p_string(&cx, params, "window", true));
