@@ -371,7 +371,140 @@ COMMENT ON FUNCTION finsec.risk_stats() IS
 REVOKE ALL ON FUNCTION finsec.risk_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_stats() TO finsec_admin, finsec_auditor, finsec_operator;
 
--- ==== decision log (helper A) ====
-CREATE SEQUENCE finsec.risk_decision_id_seq AS bigint; -- TEMP (engine)
+-- ---------------------------------------------------------------------
+-- The decision log (src/risk/log.c, docs/risk.md "Decision log").
+--
+-- risk_score() numbers every decision it logs from
+-- finsec.risk_decision_id_seq and puts it into a shared-memory buffer,
+-- so that the scoring transaction's rollback does not take it along;
+-- finsec.flush_risk_decisions() and the audit sealer copy it into
+-- finsec.risk_decision_log, one partition per day (finsec.risk_timezone),
+-- kept finsec.risk_log_retention days.
+-- ---------------------------------------------------------------------
+CREATE SEQUENCE finsec.risk_decision_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE finsec.risk_decision_id_seq FROM PUBLIC;
+
+CREATE TABLE finsec.risk_decision_log (
+	decision_id bigint NOT NULL,
+	decided_at timestamptz NOT NULL,
+	payment_at timestamptz,
+	decision text NOT NULL CHECK (decision IN ('allow', 'challenge', 'review', 'block')),
+	score numeric NOT NULL,
+	ruleset_version bigint,
+	degraded boolean NOT NULL,
+	rules bigint[] NOT NULL,
+	shadow_rules bigint[] NOT NULL,
+	rules_truncated boolean NOT NULL,
+	relid oid,
+	relation text,
+	customer text,
+	account text,
+	counterparty text,
+	device text,
+	ip text,
+	phone text,
+	merchant text,
+	card_key text,
+	region text,
+	reference text,
+	db_user name,
+	session_user_name name,
+	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (decision_id, decided_at)
+) PARTITION BY RANGE (decided_at);
+CREATE INDEX risk_decision_log_customer_idx ON finsec.risk_decision_log (customer, decided_at);
+CREATE TABLE finsec.risk_decision_log_default PARTITION OF finsec.risk_decision_log DEFAULT;
+COMMENT ON TABLE finsec.risk_decision_log IS
+	'risk decisions other than a plain allow (and allows on which a shadow rule fired): version, score, rules, entities; one partition per day';
+COMMENT ON COLUMN finsec.risk_decision_log.rules IS 'rule_id of every enforced rule that fired (finsec.risk_rule)';
+COMMENT ON COLUMN finsec.risk_decision_log.card_key IS 'finsec.risk_card_key() of the card: never the number';
+REVOKE ALL ON finsec.risk_decision_log FROM PUBLIC;
+REVOKE ALL ON finsec.risk_decision_log_default FROM PUBLIC;
+GRANT SELECT ON finsec.risk_decision_log TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_decision_log_default', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_decision_id_seq', '');
+
+/*
+ * Daily partitions: yesterday to three days ahead are created when
+ * missing (unless the default partition already holds rows of that day,
+ * which then stay there); partitions whose whole day is older than
+ * finsec.risk_log_retention days are dropped, each drop audited.  Run by
+ * every flush and by the sealer at least every 10 minutes.
+ */
+CREATE FUNCTION finsec.risk_log_maintain()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text := coalesce(nullif(current_setting('finsec.risk_timezone', true), ''), 'Asia/Shanghai');
+	keep integer := coalesce(nullif(current_setting('finsec.risk_log_retention', true), '')::integer, 180);
+	today date := (now() AT TIME ZONE tz)::date;
+	d date;
+	lo timestamptz;
+	hi timestamptz;
+	part text;
+	changed integer := 0;
+	r record;
+BEGIN
+	-- one maintainer at a time; others skip (the next flush catches up)
+	IF NOT pg_try_advisory_xact_lock(hashtext('finsec.risk_log_maintain')) THEN
+		RETURN 0;
+	END IF;
+	FOR d IN SELECT today + i FROM generate_series(-1, 3) i LOOP
+		part := 'risk_decision_log_p' || to_char(d, 'YYYYMMDD');
+		CONTINUE WHEN to_regclass('finsec.' || quote_ident(part)) IS NOT NULL;
+		lo := d::timestamp AT TIME ZONE tz;
+		hi := (d + 1)::timestamp AT TIME ZONE tz;
+		CONTINUE WHEN EXISTS (SELECT 1 FROM finsec.risk_decision_log_default
+							   WHERE decided_at >= lo AND decided_at < hi);
+		EXECUTE format('CREATE TABLE finsec.%I PARTITION OF finsec.risk_decision_log FOR VALUES FROM (%L) TO (%L)',
+					   part, lo, hi);
+		EXECUTE format('REVOKE ALL ON finsec.%I FROM PUBLIC', part);
+		changed := changed + 1;
+	END LOOP;
+	IF keep > 0 THEN
+		FOR r IN SELECT c.relname
+				   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				  WHERE i.inhparent = 'finsec.risk_decision_log'::regclass
+					AND c.relname ~ '^risk_decision_log_p[0-9]{8}$'
+					AND to_date(substr(c.relname, 20), 'YYYYMMDD') < today - keep
+				  ORDER BY c.relname LOOP
+			EXECUTE format('DROP TABLE finsec.%I', r.relname);
+			PERFORM finsec.audit_event('risk.log_retention', 'finsec.' || r.relname, 'drop', true,
+				format('risk decisions of %s dropped: older than finsec.risk_log_retention (%s days)',
+					   to_date(substr(r.relname, 20), 'YYYYMMDD'), keep));
+			changed := changed + 1;
+		END LOOP;
+	END IF;
+	RETURN changed;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec.risk_log_maintain() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.risk_log_maintain() TO finsec_admin;
+
+CREATE FUNCTION finsec.flush_risk_decisions()
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'finsec_flush_risk_decisions';
+COMMENT ON FUNCTION finsec.flush_risk_decisions() IS
+	'copy this database''s risk decisions from the shared-memory buffer into finsec.risk_decision_log (the sealer does it every round); returns how many';
+REVOKE ALL ON FUNCTION finsec.flush_risk_decisions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.flush_risk_decisions() TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.risk_decision_buffer(
+	OUT capacity integer,
+	OUT waiting integer,
+	OUT waiting_here integer,
+	OUT dropped bigint,
+	OUT dropped_unreported bigint)
+RETURNS record
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'finsec_risk_decision_buffer';
+COMMENT ON FUNCTION finsec.risk_decision_buffer() IS
+	'the risk decision buffer: size, decisions waiting (all databases, this one), dropped because it was full since the server started, and not yet reported';
+REVOKE ALL ON FUNCTION finsec.risk_decision_buffer() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.risk_decision_buffer() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- ==== rulesets deployment, lists, cases, sightings, links (helper B) ====

@@ -391,6 +391,7 @@ define_settings(void)
 	finsec_card_define_settings();
 	finsec_limits_define_settings();
 	finsec_risk_define_settings();
+	finsec_risk_define_log_settings();
 	finsec_limits_define_refusal_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
@@ -415,6 +416,7 @@ _PG_init(void)
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
 	finsec_risk_shmem_init();
+	finsec_risk_log_shmem_init();
 	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();

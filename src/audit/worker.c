@@ -38,6 +38,7 @@
 #include "finsec_audit.h"
 #include "finsec_auth.h"
 #include "finsec_limits.h"
+#include "finsec_risk.h"
 #include "ledger_internal.h"
 
 PGDLLEXPORT void finsec_sealer_main(Datum main_arg);
@@ -104,6 +105,8 @@ seal_round(const char *dbname)
 		}
 		/* Refusals of the limit trigger, likewise (src/limits/refusals.c). */
 		finsec_limits_sealer_flush();
+		/* Risk decisions, likewise (src/risk/log.c). */
+		finsec_risk_sealer_flush();
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");
 		SPI_finish();
