@@ -344,5 +344,6 @@ SELECT finsec.disable_risk('risk_pay2');
 -- With one table registered again, it is the default.
 SELECT pg_temp.show(finsec.risk_score(customer => 'v1', amount => 1, at => '2026-03-10 12:00:00'));
 
+SELECT finsec.disable_risk('risk_pay');
 DROP TABLE risk_pay, risk_pay2;
 DROP ROLE regress_risk_app, regress_risk_op;

@@ -295,9 +295,11 @@ read_map(Oid relid, RiskTableMap *map, int *count, Oid *only)
 	appendStringInfoString(&sql, "SELECT relid::oid");
 	for (a = 0; a < RA_COUNT; a++)
 		appendStringInfo(&sql, ", %s", map_columns[a]);
-	appendStringInfoString(&sql, " FROM finsec.risk_table");
+	/* a registration of a table dropped since is ignored */
+	appendStringInfoString(&sql, " FROM finsec.risk_table t WHERE EXISTS "
+						   "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t.relid)");
 	if (OidIsValid(relid))
-		appendStringInfoString(&sql, " WHERE relid = $1");
+		appendStringInfoString(&sql, " AND t.relid = $1");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
