@@ -324,6 +324,8 @@ finsec_risk_log_value(char *dst, const char *src, int len)
 		snprintf(dst + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
+static TimestampTz last_drop_warning = 0;
+
 void
 finsec_risk_log_decision(const RiskLogEvent *ev)
 {
@@ -333,11 +335,19 @@ finsec_risk_log_decision(const RiskLogEvent *ev)
 	SpinLockAcquire(&buf->mutex);
 	stored = store_locked(ev);
 	SpinLockRelease(&buf->mutex);
-	if (!stored)
+	/*
+	 * Every drop is counted, shown by finsec.risk_decision_buffer() and
+	 * reported to the ledger by the next flush; the session is warned at
+	 * most once a minute, not at every call.
+	 */
+	if (!stored && TimestampDifferenceExceeds(last_drop_warning, GetCurrentTimestamp(), 60 * 1000))
+	{
+		last_drop_warning = GetCurrentTimestamp();
 		ereport(WARNING,
 				(errmsg("finsec: risk decision %lld not logged: the decision buffer is full",
 						(long long) ev->decision_id),
 				 errhint("Raise finsec.risk_decision_buffer, or flush decisions more often (finsec.flush_risk_decisions()).")));
+	}
 }
 
 /* ---- flushing ------------------------------------------------------------ */
