@@ -244,5 +244,6 @@ SELECT :'decision' AS decision, :'score' AS score;
 -- confirmed as fraud puts the device on the black list.
 SELECT finsec.risk_case_open(:decision_id, 'customer called: not me') AS case_id \gset
 SELECT finsec.risk_case_close(:case_id, 'confirmed_fraud', 'account takeover confirmed', list_entities => '{device}');
-SELECT decision, reasons->0->>'rule' AS rule FROM finsec.risk_score(customer => 'C-2002', amount => 1, device => 'phone-B');
+SELECT decision, jsonb_path_query_array(reasons, '$[*].code') AS codes
+  FROM finsec.risk_score(customer => 'C-2002', amount => 1, device => 'phone-B');
 SELECT entity_type, value, distance, via_type, via_value FROM finsec.linked_entities('customer', 'C-1001');

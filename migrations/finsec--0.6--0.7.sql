@@ -1226,9 +1226,11 @@ BEGIN
 							('merchant', m.merchant_column)) AS p(t, col)
 						  WHERE p.col IS NOT NULL LOOP
 					IF ft[i] = 'customer' THEN
-						q := format('SELECT %1$I::text AS v, count(*) AS n FROM %2$s WHERE %3$I = CAST($1 AS %4$s) AND %1$I IS NOT NULL GROUP BY 1',
+						-- addresses as text without their mask, as list entries and sightings name them
+						q := format('SELECT %5$s AS v, count(*) AS n FROM %2$s WHERE %3$I = CAST($1 AS %4$s) AND %1$I IS NOT NULL GROUP BY 1',
 									c.col, m.relid, m.customer_column,
-									format_type((SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = m.relid AND a.attname = m.customer_column), NULL));
+									format_type((SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = m.relid AND a.attname = m.customer_column), NULL),
+									CASE WHEN c.t = 'ip' THEN format('host(%I)', c.col) ELSE format('%I::text', c.col) END);
 						FOR x IN EXECUTE q USING fv[i] LOOP
 							CONTINUE WHEN (c.t || ':' || x.v) = ANY (seen);
 							IF array_length(rt, 1) >= max_entities THEN cut := true; EXIT walk; END IF;
