@@ -282,20 +282,23 @@ finsec_risk_log_shmem_init(void)
 void
 finsec_risk_define_log_settings(void)
 {
-	DefineCustomIntVariable("finsec.risk_decision_buffer",
-							"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
-							NULL,
-							&finsec_risk_decision_slots,
-							4096, 16, 1048576,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.risk_log_retention",
 							"Days of risk decisions kept in finsec.risk_decision_log (0: forever).",
 							"Older daily partitions are dropped, and the drop audited, by finsec.risk_log_maintain().",
 							&finsec_risk_log_retention,
 							180, 0, 36500,
 							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	/* the buffer exists only in shared memory, so only when preloaded */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("finsec.risk_decision_buffer",
+							"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
+							NULL,
+							&finsec_risk_decision_slots,
+							4096, 16, 1048576,
+							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
 }
