@@ -279,17 +279,19 @@ finsec_risk_log_shmem_init(void)
 	shmem_startup_hook = log_shmem_startup;
 }
 
+/* Called from define_settings() in _PG_init; postmaster settings need the preload. */
 void
 finsec_risk_define_log_settings(void)
 {
-	DefineCustomIntVariable("finsec.risk_decision_buffer",
-							"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
-							NULL,
-							&finsec_risk_decision_slots,
-							4096, 16, 1048576,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("finsec.risk_decision_buffer",
+								"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
+								NULL,
+								&finsec_risk_decision_slots,
+								4096, 16, 1048576,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.risk_log_retention",
 							"Days of risk decisions kept in finsec.risk_decision_log (0: forever).",
 							"Older daily partitions are dropped, and the drop audited, by finsec.risk_log_maintain().",
