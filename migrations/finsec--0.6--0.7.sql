@@ -346,11 +346,13 @@ AS $$
 DECLARE
 	v bigint;
 	st text;
+	mine boolean;
 BEGIN
 	FOREACH v IN ARRAY CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.ruleset_version]
 								  WHEN 'DELETE' THEN ARRAY[OLD.ruleset_version]
 								  ELSE ARRAY[OLD.ruleset_version, NEW.ruleset_version] END LOOP
-		SELECT s.state INTO st FROM finsec.risk_ruleset s WHERE s.version = v FOR UPDATE;
+		SELECT s.state, s.xmin = pg_current_xact_id()::xid INTO st, mine
+		  FROM finsec.risk_ruleset s WHERE s.version = v FOR UPDATE;
 		-- not found: a draft being deleted (its rules go with it), or a foreign key error to come
 		CONTINUE WHEN NOT FOUND;
 		IF st <> 'draft' THEN
@@ -358,6 +360,8 @@ BEGIN
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  HINT = 'Copy it into a new draft with finsec.risk_ruleset_copy(), change that, and deploy it.';
 		END IF;
+		-- once per transaction is enough (a long list of rules would otherwise lengthen the row's chain)
+		CONTINUE WHEN mine;
 		UPDATE finsec.risk_ruleset s SET content_hash = NULL WHERE s.version = v;
 	END LOOP;
 	IF TG_OP IN ('INSERT', 'UPDATE') THEN
