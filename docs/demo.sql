@@ -194,3 +194,56 @@ INSERT INTO wallet_payment (account, amount, auth_tier) VALUES ('W-0001', 'CNY 1
 UPDATE wallet_payment SET amount = 'CNY 1.00' WHERE id = 1;                                  -- posted rows are final
 SELECT finsec.flush_limit_refusals() AS refusals_recorded;
 SELECT rule, relation, policy FROM finsec.limit_refusal ORDER BY refusal_id;
+
+-- Real-time risk scoring (docs/risk.md): rules in a versioned ruleset,
+-- deployed with two-person approval; explainable decisions for operators,
+-- minimal ones for the application; cases feed the black list.
+CREATE TABLE card_payment (
+	id          bigserial PRIMARY KEY,
+	customer_id text NOT NULL,
+	amount      numeric(18,2) NOT NULL,
+	posted_at   timestamptz NOT NULL DEFAULT now(),
+	payee       text,
+	device_id   text,
+	client_ip   inet,
+	geo         point
+);
+CREATE INDEX ON card_payment (customer_id, posted_at);
+CREATE INDEX ON card_payment (customer_id, device_id);
+CREATE INDEX ON card_payment (device_id, posted_at);
+SELECT finsec.enable_risk('card_payment', counterparty => 'payee', device => 'device_id', ip => 'client_ip', geo => 'geo');
+INSERT INTO card_payment (customer_id, amount, posted_at, payee, device_id, client_ip, geo) VALUES
+	('C-1001', 120.00, now() - interval '50 minutes', 'P-1', 'phone-A', '203.0.113.10', point(116.40, 39.90)),
+	('C-1001', 80.00, now() - interval '20 minutes', 'P-2', 'phone-A', '203.0.113.10', point(116.40, 39.90));
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.risk_ruleset_create('demo rules', challenge_at => 20, review_at => 40, block_at => 60) AS ruleset \gset
+INSERT INTO finsec.risk_rule (ruleset_version, name, kind, params, weight, reason_code, category) VALUES
+	(:ruleset, 'new_device', 'first_seen', '{"of": "device"}', 15, 'NEW_DEVICE', 'account_takeover'),
+	(:ruleset, 'burst', 'velocity', '{"entity": "customer", "window": "1 hour", "max": 2}', 15, 'VELOCITY', 'account_takeover'),
+	(:ruleset, 'jump', 'travel', '{"max_kmh": 900, "min_km": 50}', 30, 'IMPOSSIBLE_TRAVEL', 'account_takeover'),
+	(:ruleset, 'black_device', 'list', '{"color": "black", "entity": "device", "force": "block"}', 0, 'BLACK_DEVICE', 'account_takeover'),
+	(:ruleset, 'big', 'threshold', '{"attribute": "amount", "op": ">=", "value": 5000}', 10, 'AMOUNT_HIGH', 'card_not_present');
+SELECT finsec.request_risk_deploy(:ruleset, 'demo') AS deploy \gset
+SELECT finsec.approve(:deploy);                       -- refused: the requester cannot approve
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:deploy) - 'content_hash' AS deployed;
+RESET SESSION AUTHORIZATION;
+SELECT version, state, requested_by, deployed_by, encode(content_hash, 'hex') AS content_hash FROM finsec.risk_ruleset;
+-- The application gets the decision and reason codes only ...
+SET ROLE demo_app;
+SELECT decision, score, reasons FROM finsec.risk_score(customer => 'C-1001', amount => 6000, counterparty => 'P-3',
+	device => 'phone-B', ip => '198.51.100.7', geo => point(121.47, 31.23));
+RESET ROLE;
+-- ... an operator sees why: rule, observed value, threshold, weight.
+SELECT decision, score, jsonb_pretty(reasons) AS reasons, decision_id FROM finsec.risk_score(customer => 'C-1001',
+	amount => 6000, counterparty => 'P-3', device => 'phone-B', ip => '198.51.100.7', geo => point(121.47, 31.23)) \gset
+SELECT :'decision' AS decision, :'score' AS score;
+\echo :reasons
+-- The decision is logged even if the payment is rolled back; a case
+-- confirmed as fraud puts the device on the black list.
+SELECT finsec.risk_case_open(:decision_id, 'customer called: not me') AS case_id \gset
+SELECT finsec.risk_case_close(:case_id, 'confirmed_fraud', 'account takeover confirmed', list_entities => '{device}');
+SELECT decision, jsonb_path_query_array(reasons, '$[*].code') AS codes
+  FROM finsec.risk_score(customer => 'C-2002', amount => 1, device => 'phone-B');
+SELECT entity_type, value, distance, via_type, via_value FROM finsec.linked_entities('customer', 'C-1001');

@@ -116,43 +116,66 @@ list_value(const RiskInput *in, RiskListType t, bool payee)
 	return in->present[a] ? in->text[a] : NULL;
 }
 
-static void
-probe_list(const RiskInput *in, RiskListType t, bool payee, ListProbe *p)
+/*
+ * What the probes of one call share: the list relation, its two indexes
+ * and a scan of each, opened at the first probe that needs them and
+ * rescanned for the next ones.
+ */
+typedef struct ListScans
 {
 	Relation	rel;
-	Relation	idx;
-	IndexScanDesc scan;
+	Relation	vidx;
+	Relation	nidx;
+	IndexScanDesc vscan;
+	IndexScanDesc nscan;
 	TupleTableSlot *slot;
+} ListScans;
+
+static void
+probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListProbe *p)
+{
+	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	const char *value = list_value(in, t, payee);
-	int			nkeys;
 
 	p->done = true;
 	if (value == NULL && !(t == RL_IP && !payee && in->present[RA_IP]))
 		return;
-	list_init();
-	rel = table_open(list_rel, AccessShareLock);
+	if (ls->rel == NULL)
+	{
+		list_init();
+		ls->rel = table_open(list_rel, AccessShareLock);
+		ls->slot = table_slot_create(ls->rel, NULL);
+	}
 	if (t == RL_IP)
 	{
-		idx = index_open(list_net_idx, AccessShareLock);
+		if (ls->nidx == NULL)
+		{
+			ls->nidx = index_open(list_net_idx, AccessShareLock);
+			ls->nscan = index_beginscan(ls->rel, ls->nidx, GetActiveSnapshot(), 1, 0);
+		}
 		ScanKeyInit(&keys[0], 1, RTSuperEqualStrategyNumber, F_NETWORK_SUPEQ, in->ip);
-		nkeys = 1;
+		scan = ls->nscan;
+		index_rescan(scan, keys, 1, NULL, 0);
 	}
 	else
 	{
-		idx = index_open(list_value_idx, AccessShareLock);
+		if (ls->vidx == NULL)
+		{
+			ls->vidx = index_open(list_value_idx, AccessShareLock);
+			ls->vscan = index_beginscan(ls->rel, ls->vidx, GetActiveSnapshot(), 2, 0);
+		}
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
 					CStringGetTextDatum(risk_list_type_names[t]));
-		keys[0].sk_collation = idx->rd_indcollation[0];
+		keys[0].sk_collation = ls->vidx->rd_indcollation[0];
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));
-		keys[1].sk_collation = idx->rd_indcollation[1];
-		nkeys = 2;
+		keys[1].sk_collation = ls->vidx->rd_indcollation[1];
+		scan = ls->vscan;
+		index_rescan(scan, keys, 2, NULL, 0);
 	}
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
-	index_rescan(scan, keys, nkeys, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	while (index_getnext_slot(scan, ForwardScanDirection, ls->slot))
 	{
+		TupleTableSlot *slot = ls->slot;
 		bool		isnull;
 		Datum		d;
 		char	   *s;
@@ -167,10 +190,6 @@ probe_list(const RiskInput *in, RiskListType t, bool payee, ListProbe *p)
 		s = TextDatumGetCString(slot_getattr(slot, l_side, &isnull));
 		if (strcmp(s, "any") != 0 && strcmp(s, payee ? "payee" : "payer") != 0)
 			continue;
-		if (t == RL_IP)
-		{
-			/* the GiST index is on every entity type's net; only ip entries have one */
-		}
 		s = TextDatumGetCString(slot_getattr(slot, l_color, &isnull));
 		color = s[0] == 'b' ? RC_BLACK : s[0] == 'g' ? RC_GREY : RC_WHITE;
 		if (!p->hit[color])
@@ -179,10 +198,6 @@ probe_list(const RiskInput *in, RiskListType t, bool payee, ListProbe *p)
 			p->entry[color] = DatumGetInt64(slot_getattr(slot, l_entry, &isnull));
 		}
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
 }
 
 /* Evaluate every list rule; each (type, side) is probed once. */
@@ -190,9 +205,11 @@ void
 risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 {
 	ListProbe	probes[RL_COUNT][2];
+	ListScans	ls;
 	int			i;
 
 	memset(probes, 0, sizeof(probes));
+	memset(&ls, 0, sizeof(ls));
 	for (i = 0; i < rs->nrules; i++)
 	{
 		const RiskRule *r = &rs->rules[i];
@@ -204,7 +221,7 @@ risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 			continue;
 		p = &probes[r->list_type][r->payee_side ? 1 : 0];
 		if (!p->done)
-			probe_list(in, r->list_type, r->payee_side, p);
+			probe_list(&ls, in, r->list_type, r->payee_side, p);
 		if (list_value(in, r->list_type, r->payee_side) == NULL &&
 			!(r->list_type == RL_IP && in->present[RA_IP]))
 			continue;
@@ -214,6 +231,18 @@ risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 		hits[i].observed_text = p->hit[r->color] ? psprintf("entry %lld", (long long) p->entry[r->color])
 			: pstrdup("not listed");
 	}
+	if (ls.vscan)
+		index_endscan(ls.vscan);
+	if (ls.nscan)
+		index_endscan(ls.nscan);
+	if (ls.vidx)
+		index_close(ls.vidx, AccessShareLock);
+	if (ls.nidx)
+		index_close(ls.nidx, AccessShareLock);
+	if (ls.slot)
+		ExecDropSingleTupleTableSlot(ls.slot);
+	if (ls.rel)
+		table_close(ls.rel, AccessShareLock);
 }
 
 /* ---- the registered payments tables -------------------------------------- */

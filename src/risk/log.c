@@ -279,25 +279,26 @@ finsec_risk_log_shmem_init(void)
 	shmem_startup_hook = log_shmem_startup;
 }
 
-/* Called from define_settings() in _PG_init; postmaster settings need the preload. */
 void
 finsec_risk_define_log_settings(void)
 {
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("finsec.risk_decision_buffer",
-								"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
-								NULL,
-								&finsec_risk_decision_slots,
-								4096, 16, 1048576,
-								PGC_POSTMASTER,
-								0,
-								NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.risk_log_retention",
 							"Days of risk decisions kept in finsec.risk_decision_log (0: forever).",
 							"Older daily partitions are dropped, and the drop audited, by finsec.risk_log_maintain().",
 							&finsec_risk_log_retention,
 							180, 0, 36500,
 							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	/* the buffer exists only in shared memory, so only when preloaded */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("finsec.risk_decision_buffer",
+							"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
+							NULL,
+							&finsec_risk_decision_slots,
+							4096, 16, 1048576,
+							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
 }
@@ -326,6 +327,8 @@ finsec_risk_log_value(char *dst, const char *src, int len)
 		snprintf(dst + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
+static TimestampTz last_drop_warning = 0;
+
 void
 finsec_risk_log_decision(const RiskLogEvent *ev)
 {
@@ -335,11 +338,19 @@ finsec_risk_log_decision(const RiskLogEvent *ev)
 	SpinLockAcquire(&buf->mutex);
 	stored = store_locked(ev);
 	SpinLockRelease(&buf->mutex);
-	if (!stored)
+	/*
+	 * Every drop is counted, shown by finsec.risk_decision_buffer() and
+	 * reported to the ledger by the next flush; the session is warned at
+	 * most once a minute, not at every call.
+	 */
+	if (!stored && TimestampDifferenceExceeds(last_drop_warning, GetCurrentTimestamp(), 60 * 1000))
+	{
+		last_drop_warning = GetCurrentTimestamp();
 		ereport(WARNING,
 				(errmsg("finsec: risk decision %lld not logged: the decision buffer is full",
 						(long long) ev->decision_id),
 				 errhint("Raise finsec.risk_decision_buffer, or flush decisions more often (finsec.flush_risk_decisions()).")));
+	}
 }
 
 /* ---- flushing ------------------------------------------------------------ */

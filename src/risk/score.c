@@ -306,30 +306,34 @@ json_kv_str(StringInfo b, const char *k, const char *v)
 	escape_json(b, v);
 }
 
+/*
+ * One reason as JSON text.  Keys are written in jsonb's own order (by
+ * length, then bytes), so that jsonb_in finds them sorted.
+ */
 static void
 reason_json(StringInfo b, const RiskRule *r, const RiskHit *h)
 {
 	int			i;
 
-	appendStringInfoString(b, "{\"rule\": ");
-	escape_json(b, r->name);
-	json_kv_str(b, "code", r->code);
-	json_kv_str(b, "category", r->category);
+	appendStringInfoString(b, "{\"code\": ");
+	escape_json(b, r->code);
 	json_kv_str(b, "kind", kind_names[r->kind]);
 	json_kv_str(b, "mode", r->shadow ? "shadow" : "enforce");
+	json_kv_str(b, "rule", r->name);
 	appendStringInfo(b, ", \"fired\": %s", h->fired ? "true" : "false");
-	if (h->unavailable)
-		json_kv_str(b, "unavailable", h->why);
+	if (r->force >= 0)
+		json_kv_str(b, "force", finsec_risk_decision_names[r->force]);
+	if (h->fired)
+		appendStringInfo(b, ", \"points\": %s", e4_text(rule_points(r, h)));
+	appendStringInfo(b, ", \"weight\": %s", e4_text(r->weight_e4));
+	if (h->partial)
+		appendStringInfoString(b, ", \"partial\": true");
+	json_kv_str(b, "category", r->category);
 	if (h->observed_text)
 		json_kv_str(b, "observed", h->observed_text);
 	json_kv_str(b, "threshold", r->threshold_text);
-	appendStringInfo(b, ", \"weight\": %s", e4_text(r->weight_e4));
-	if (h->fired)
-		appendStringInfo(b, ", \"points\": %s", e4_text(rule_points(r, h)));
-	if (h->partial)
-		appendStringInfoString(b, ", \"partial\": true");
-	if (r->force >= 0)
-		json_kv_str(b, "force", finsec_risk_decision_names[r->force]);
+	if (h->unavailable)
+		json_kv_str(b, "unavailable", h->why);
 	if (r->kind == RK_MODEL && h->contributions)
 	{
 		appendStringInfoString(b, ", \"contributions\": {");
