@@ -329,24 +329,42 @@ AS 'MODULE_PATHNAME', 'finsec_risk_check_rule';
 REVOKE ALL ON FUNCTION finsec._risk_check_rule(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._risk_check_rule(text, jsonb) TO finsec_admin;
 
+/*
+ * Rules change only in drafts.  The draft's row is locked and rewritten
+ * (content_hash stays NULL) by every rule change, so that a deployment
+ * running at the same time either waits and then sees the change (and
+ * refuses: the hash moved) or, in a REPEATABLE READ transaction, fails to
+ * serialize; it never activates a version whose rules differ from the
+ * hash it records.
+ */
 CREATE FUNCTION finsec.risk_rule_check()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v bigint;
+	st text;
+	mine boolean;
 BEGIN
-	IF TG_OP IN ('UPDATE', 'DELETE')
-	   AND EXISTS (SELECT 1 FROM finsec.risk_ruleset s WHERE s.version = OLD.ruleset_version AND s.state <> 'draft') THEN
-		RAISE EXCEPTION 'rules of risk ruleset % cannot change: it is no longer a draft', OLD.ruleset_version
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'Copy it into a new draft with finsec.risk_ruleset_copy(), change that, and deploy it.';
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		IF EXISTS (SELECT 1 FROM finsec.risk_ruleset s WHERE s.version = NEW.ruleset_version AND s.state <> 'draft') THEN
-			RAISE EXCEPTION 'rules of risk ruleset % cannot change: it is no longer a draft', NEW.ruleset_version
+	FOREACH v IN ARRAY CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.ruleset_version]
+								  WHEN 'DELETE' THEN ARRAY[OLD.ruleset_version]
+								  ELSE ARRAY[OLD.ruleset_version, NEW.ruleset_version] END LOOP
+		SELECT s.state, s.xmin = pg_current_xact_id()::xid INTO st, mine
+		  FROM finsec.risk_ruleset s WHERE s.version = v FOR UPDATE;
+		-- not found: a draft being deleted (its rules go with it), or a foreign key error to come
+		CONTINUE WHEN NOT FOUND;
+		IF st <> 'draft' THEN
+			RAISE EXCEPTION 'rules of risk ruleset % cannot change: it is no longer a draft', v
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  HINT = 'Copy it into a new draft with finsec.risk_ruleset_copy(), change that, and deploy it.';
 		END IF;
+		-- once per transaction is enough (a long list of rules would otherwise lengthen the row's chain)
+		CONTINUE WHEN mine;
+		UPDATE finsec.risk_ruleset s SET content_hash = NULL WHERE s.version = v;
+	END LOOP;
+	IF TG_OP IN ('INSERT', 'UPDATE') THEN
 		NEW.params := finsec._risk_check_rule(NEW.kind, NEW.params);
 		RETURN NEW;
 	END IF;
@@ -512,36 +530,50 @@ GRANT EXECUTE ON FUNCTION finsec.risk_decision_buffer() TO finsec_admin, finsec_
 -- ---------------------------------------------------------------------
 
 /*
- * The content of a version, canonical: thresholds, training record and
- * every rule (name, kind, params as jsonb text, weight, code, category,
- * mode) ordered by name; its SHA-256 is the version's content_hash.
+ * The content of a version, canonical (docs/risk-admin.md "Content hash"):
+ * the text of one jsonb object
+ *   {"format": 1,
+ *    "thresholds": [challenge_at, review_at, block_at],
+ *    "training": {"checksum", "rows", "data_at", "medium", "trained_by",
+ *                 "started_at", "ended_at", "iterations", "script"},
+ *    "rules": [[name, kind, params, weight, reason_code, category, mode], ...]}
+ * rules ordered by name (byte order); numbers without trailing zeros
+ * (40.0 is 40); times in UTC ("2026-01-01T00:00:00+00:00"), whatever the
+ * session's TimeZone; jsonb's own key order and spacing.  The version
+ * number is not part of it: a copy has the hash of its source until it is
+ * edited.  Rule descriptions and the note are not either (comments).
  */
-CREATE FUNCTION finsec._risk_ruleset_content(v bigint)
+CREATE FUNCTION finsec.risk_ruleset_content(version bigint)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
 AS $$
 	SELECT jsonb_build_object(
-		'version', s.version,
-		'thresholds', jsonb_build_array(s.challenge_at, s.review_at, s.block_at),
+		'format', 1,
+		'thresholds', jsonb_build_array(trim_scale(s.challenge_at), trim_scale(s.review_at), trim_scale(s.block_at)),
 		'training', jsonb_build_object('checksum', s.training_checksum, 'rows', s.training_rows,
 			'data_at', s.training_data_at, 'medium', s.training_medium, 'trained_by', s.trained_by,
 			'started_at', s.training_started_at, 'ended_at', s.training_ended_at,
 			'iterations', s.training_iterations, 'script', s.training_script),
-		'rules', coalesce((SELECT jsonb_agg(jsonb_build_array(r.name, r.kind, r.params, r.weight, r.reason_code,
-																r.category, r.mode) ORDER BY r.name)
+		'rules', coalesce((SELECT jsonb_agg(jsonb_build_array(r.name, r.kind, r.params, trim_scale(r.weight),
+																r.reason_code, r.category, r.mode)
+											ORDER BY r.name COLLATE "C")
 							 FROM finsec.risk_rule r WHERE r.ruleset_version = s.version), '[]'))::text
-	  FROM finsec.risk_ruleset s WHERE s.version = v
+	  FROM finsec.risk_ruleset s WHERE s.version = $1
 $$;
-REVOKE ALL ON FUNCTION finsec._risk_ruleset_content(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION finsec.risk_ruleset_content(bigint) IS
+	'the canonical text of a ruleset version whose SHA-256 is its content hash (thresholds, training record, rules)';
+REVOKE ALL ON FUNCTION finsec.risk_ruleset_content(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.risk_ruleset_content(bigint) TO finsec_admin, finsec_auditor, finsec_operator;
 
 CREATE FUNCTION finsec.risk_ruleset_hash(version bigint)
 RETURNS bytea
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sha256(convert_to(finsec._risk_ruleset_content($1), 'UTF8')) $$;
+AS $$ SELECT sha256(convert_to(finsec.risk_ruleset_content($1), 'UTF8')) $$;
 COMMENT ON FUNCTION finsec.risk_ruleset_hash(bigint) IS
-	'SHA-256 of a ruleset version''s canonical content (thresholds, training record, rules): what deployment records and auditors recompute';
+	'SHA-256 of a ruleset version''s canonical content (finsec.risk_ruleset_content): what deployment records and auditors recompute';
 REVOKE ALL ON FUNCTION finsec.risk_ruleset_hash(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_ruleset_hash(bigint) TO finsec_admin, finsec_auditor, finsec_operator;
 
@@ -562,6 +594,8 @@ BEGIN
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = 'Deployed versions are the model registry''s record (JR/T 0199 8.3).';
 		END IF;
+		PERFORM finsec.audit_event('risk.ruleset_delete', 'risk_ruleset:' || OLD.version, 'delete', true,
+			format('draft risk ruleset %s deleted', OLD.version), jsonb_build_object('version', OLD.version));
 		RETURN OLD;
 	END IF;
 	IF TG_OP = 'INSERT' THEN
@@ -596,18 +630,48 @@ REVOKE ALL ON FUNCTION finsec.risk_ruleset_guard() FROM PUBLIC;
 CREATE TRIGGER finsec_risk_ruleset_guard BEFORE INSERT OR UPDATE OR DELETE
 	ON finsec.risk_ruleset FOR EACH ROW EXECUTE FUNCTION finsec.risk_ruleset_guard();
 
+/* Thresholds a ruleset can decide with: numbers (not NaN), challenge <= review <= block. */
+CREATE FUNCTION finsec._risk_thresholds_check(challenge_at numeric, review_at numeric, block_at numeric)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF challenge_at IS NULL OR review_at IS NULL OR block_at IS NULL
+	   OR 'NaN' IN (challenge_at, review_at, block_at) OR challenge_at = '-Infinity' THEN
+		RAISE EXCEPTION 'risk thresholds must be numbers'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'NULL, NaN and a challenge threshold of -Infinity are refused; Infinity means "never by score".';
+	END IF;
+	IF NOT (challenge_at <= review_at AND review_at <= block_at) THEN
+		RAISE EXCEPTION 'risk thresholds must be in order: challenge_at (%) <= review_at (%) <= block_at (%)',
+			challenge_at, review_at, block_at USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_thresholds_check(numeric, numeric, numeric) FROM PUBLIC;
+
 CREATE FUNCTION finsec.risk_ruleset_create(note text DEFAULT NULL, challenge_at numeric DEFAULT 40,
 	review_at numeric DEFAULT 70, block_at numeric DEFAULT 100)
 RETURNS bigint
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v bigint;
+BEGIN
+	PERFORM finsec._risk_thresholds_check(challenge_at, review_at, block_at);
 	-- versions are numbered after the highest so far (a superuser may have written one by hand)
 	LOCK TABLE finsec.risk_ruleset IN SHARE ROW EXCLUSIVE MODE;
 	INSERT INTO finsec.risk_ruleset (version, note, challenge_at, review_at, block_at, created_by)
-	SELECT coalesce(max(version), 0) + 1, $1, $2, $3, $4, session_user FROM finsec.risk_ruleset
-	RETURNING version;
+	SELECT coalesce(max(s.version), 0) + 1, $1, $2, $3, $4, session_user FROM finsec.risk_ruleset s
+	RETURNING version INTO v;
+	PERFORM finsec.audit_event('risk.ruleset_create', 'risk_ruleset:' || v, 'insert', true,
+		format('draft risk ruleset %s created', v),
+		jsonb_build_object('version', v, 'thresholds', jsonb_build_array($2, $3, $4)));
+	RETURN v;
+END
 $$;
 COMMENT ON FUNCTION finsec.risk_ruleset_create(text, numeric, numeric, numeric) IS
 	'a new, empty draft ruleset (decision thresholds: challenge, review, block); returns its version';
@@ -638,6 +702,10 @@ BEGIN
 	INSERT INTO finsec.risk_rule (ruleset_version, name, kind, params, weight, reason_code, category, mode, description)
 	SELECT v, r.name, r.kind, r.params, r.weight, r.reason_code, r.category, r.mode, r.description
 	  FROM finsec.risk_rule r WHERE r.ruleset_version = from_version ORDER BY r.rule_id;
+	PERFORM finsec.audit_event('risk.ruleset_create', 'risk_ruleset:' || v, 'insert', true,
+		format('draft risk ruleset %s created as a copy of %s', v, from_version),
+		jsonb_build_object('version', v, 'copy_of', from_version,
+						   'copy_of_hash', encode(finsec.risk_ruleset_hash(from_version), 'hex')));
 	RETURN v;
 END
 $$;
@@ -659,8 +727,10 @@ DECLARE
 	f jsonb;
 	ref text;
 BEGIN
-	IF payload IS DISTINCT FROM '{}'::jsonb THEN
-		RAISE EXCEPTION 'a % request takes no payload', kind USING ERRCODE = 'invalid_parameter_value';
+	IF payload IS NULL OR jsonb_typeof(payload) <> 'object' OR (payload - 'note') <> '{}'::jsonb
+	   OR jsonb_typeof(coalesce(payload->'note', '""')) <> 'string' THEN
+		RAISE EXCEPTION 'the payload of a % request is {} or {"note": "..."}', kind
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF kind = 'risk.retire' THEN
 		IF target <> 'active' THEN
@@ -670,7 +740,7 @@ BEGIN
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'no risk ruleset is active' USING ERRCODE = 'object_not_in_prerequisite_state';
 		END IF;
-		RETURN jsonb_build_object('version', s.version);
+		RETURN jsonb_build_object('version', s.version, 'note', payload->'note');
 	END IF;
 	IF target !~ '^[0-9]{1,18}$' THEN
 		RAISE EXCEPTION 'the target of risk.deploy is a ruleset version number' USING ERRCODE = 'invalid_parameter_value';
@@ -685,6 +755,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Copy it into a new draft with finsec.risk_ruleset_copy().';
 	END IF;
+	PERFORM finsec._risk_thresholds_check(s.challenge_at, s.review_at, s.block_at);
 	IF NOT EXISTS (SELECT 1 FROM finsec.risk_rule WHERE ruleset_version = v AND mode <> 'off') THEN
 		RAISE EXCEPTION 'risk ruleset % has no rule in effect', v USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
@@ -702,7 +773,8 @@ BEGIN
 		END IF;
 	END LOOP;
 	RETURN jsonb_build_object('version', v, 'content_hash', encode(finsec.risk_ruleset_hash(v), 'hex'),
-							  'rules', (SELECT count(*) FROM finsec.risk_rule WHERE ruleset_version = v));
+							  'rules', (SELECT count(*) FROM finsec.risk_rule WHERE ruleset_version = v),
+							  'note', payload->'note');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._risk_deploy_prepare(text, text, jsonb) FROM PUBLIC;
@@ -779,6 +851,72 @@ GRANT EXECUTE ON FUNCTION finsec.request_risk_retire(text) TO finsec_admin;
 -- Lists (R3, R6): operators add and remove entries; every change audited,
 -- phone numbers and card keys never written to the ledger.
 -- ---------------------------------------------------------------------
+
+/*
+ * A phone number as lists, logs and sightings hold it: its digits, without
+ * China's country code (+86 or 0086), as finsec.risk_score() compares it
+ * (normalise_phone() in src/risk/score.c).
+ */
+CREATE FUNCTION finsec._risk_phone(phone text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN d LIKE '0086%' AND length(d) > 10 THEN substr(d, 5)
+				WHEN d LIKE '86%' AND length(d) = 13 THEN substr(d, 3) ELSE d END
+	  FROM regexp_replace($1, '[^0-9]', '', 'g') AS d
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_phone(text) FROM PUBLIC;
+
+/*
+ * An entity value as lists and sightings hold it, checked: trimmed; an IP
+ * as its canonical text (an address, or a CIDR range with no host bits);
+ * a phone by finsec._risk_phone(); a card as its key.  Errors name the
+ * entity type, never the value.
+ */
+CREATE FUNCTION finsec._risk_entity_value(entity_type text, value text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := btrim(value);
+	n cidr;
+BEGIN
+	IF entity_type IS NULL OR entity_type NOT IN ('customer', 'account', 'card', 'device', 'ip', 'phone', 'merchant') THEN
+		RAISE EXCEPTION 'entity types are customer, account, card, device, ip, phone or merchant'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v IS NULL OR v = '' THEN
+		RAISE EXCEPTION 'a % needs a value', entity_type USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF entity_type = 'ip' THEN
+		BEGIN
+			n := v::cidr;
+		EXCEPTION WHEN invalid_text_representation OR invalid_binary_representation THEN
+			RAISE EXCEPTION 'an ip is an address or a CIDR range (with no bits right of the mask)'
+				USING ERRCODE = 'invalid_parameter_value';
+		END;
+		-- a single address as risk_score() writes it, without /32 or /128
+		v := CASE WHEN masklen(n) = CASE family(n) WHEN 4 THEN 32 ELSE 128 END THEN host(n) ELSE n::text END;
+	ELSIF entity_type = 'phone' THEN
+		v := finsec._risk_phone(v);
+		IF v !~ '^[0-9]{5,20}$' THEN
+			RAISE EXCEPTION 'a phone needs 5 to 20 digits' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	ELSIF entity_type = 'card' AND v !~ '^v[0-9]{1,10}:[0-9a-f]{64}$' THEN
+		RAISE EXCEPTION 'a card is named by its key, from finsec.risk_card_key(card)'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Lists take the card itself through finsec.risk_list_add_card().';
+	END IF;
+	IF length(v) > 200 THEN
+		RAISE EXCEPTION 'a % value is at most 200 characters', entity_type USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_entity_value(text, text) FROM PUBLIC;
+
 CREATE FUNCTION finsec.risk_list_add(color text, entity_type text, value text, side text DEFAULT 'any',
 	expires_at timestamptz DEFAULT NULL, reason text DEFAULT NULL, case_id bigint DEFAULT NULL)
 RETURNS bigint
@@ -797,39 +935,23 @@ BEGIN
 	IF color NOT IN ('black', 'grey', 'white') THEN
 		RAISE EXCEPTION 'list color must be black, grey or white' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF entity_type NOT IN ('customer', 'account', 'card', 'device', 'ip', 'phone', 'merchant') THEN
-		RAISE EXCEPTION 'list entity type must be customer, account, card, device, ip, phone or merchant'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
 	IF side NOT IN ('payer', 'payee', 'any') THEN
 		RAISE EXCEPTION 'list side must be payer, payee or any' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF expires_at IS NOT NULL AND expires_at <= now() THEN
 		RAISE EXCEPTION 'a list entry cannot expire in the past' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM finsec.risk_case k WHERE k.case_id = risk_list_add.case_id) THEN
+		RAISE EXCEPTION 'risk case % does not exist', case_id USING ERRCODE = 'undefined_object';
+	END IF;
+	v := finsec._risk_entity_value(entity_type, v);
 	IF entity_type = 'ip' THEN
-		BEGIN
-			n := v::cidr;
-		EXCEPTION WHEN invalid_text_representation OR invalid_binary_representation THEN
-			RAISE EXCEPTION 'an ip list entry is an address or a CIDR range (with no bits right of the mask)'
-				USING ERRCODE = 'invalid_parameter_value';
-		END;
+		n := v::cidr;
 		v := NULL;
-	ELSIF entity_type = 'phone' THEN
-		v := regexp_replace(v, '[^0-9]', '', 'g');
-		v := CASE WHEN v LIKE '0086%' AND length(v) > 10 THEN substr(v, 5)
-				  WHEN v LIKE '86%' AND length(v) = 13 THEN substr(v, 3) ELSE v END;
-		IF v !~ '^[0-9]{5,20}$' THEN
-			RAISE EXCEPTION 'a phone list entry needs 5 to 20 digits' USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-	ELSIF entity_type = 'card' AND v !~ '^v[0-9]+:[0-9a-f]{64}$' THEN
-		RAISE EXCEPTION 'a card list entry is a card key, from finsec.risk_card_key(card)'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Use finsec.risk_list_add_card() with the card itself.';
 	END IF;
-	IF length(coalesce(v, '')) > 200 THEN
-		RAISE EXCEPTION 'list values are at most 200 characters' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- one adder of the same entry at a time, so that the duplicate check holds
+	PERFORM pg_advisory_xact_lock(hashtext('finsec.risk_list_entry'),
+								  hashtext(concat_ws(' ', color, entity_type, side, v, n)));
 	SELECT e.entry_id INTO id FROM finsec.risk_list_entry e
 	 WHERE e.removed_at IS NULL AND e.color = risk_list_add.color AND e.entity_type = risk_list_add.entity_type
 	   AND e.side = risk_list_add.side AND e.value IS NOT DISTINCT FROM v AND e.net IS NOT DISTINCT FROM n
@@ -942,6 +1064,9 @@ DECLARE
 	c bigint;
 	cat text;
 BEGIN
+	IF decision_id IS NULL THEN
+		RAISE EXCEPTION 'a case is opened on a decision id' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM finsec.flush_risk_decisions();
 	SELECT * INTO d FROM finsec.risk_decision_log l WHERE l.decision_id = risk_case_open.decision_id;
 	IF NOT FOUND THEN
@@ -966,7 +1091,7 @@ COMMENT ON FUNCTION finsec.risk_case_open(bigint, text) IS 'open a case on a log
 REVOKE ALL ON FUNCTION finsec.risk_case_open(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_case_open(bigint, text) TO finsec_admin, finsec_operator;
 
-CREATE FUNCTION finsec._risk_case_get(c bigint, for_close boolean)
+CREATE FUNCTION finsec._risk_case_get(c bigint)
 RETURNS finsec.risk_case
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -984,7 +1109,7 @@ BEGIN
 	RETURN k;
 END
 $$;
-REVOKE ALL ON FUNCTION finsec._risk_case_get(bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION finsec._risk_case_get(bigint) FROM PUBLIC;
 
 CREATE FUNCTION finsec.risk_case_review(case_id bigint, note text DEFAULT NULL)
 RETURNS void
@@ -993,7 +1118,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM finsec._risk_case_get(case_id, false);
+	PERFORM finsec._risk_case_get(case_id);
 	UPDATE finsec.risk_case k SET state = 'review', assignee = session_user WHERE k.case_id = risk_case_review.case_id;
 	PERFORM finsec._risk_case_step(case_id, 'review', note);
 END
@@ -1008,7 +1133,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM finsec._risk_case_get(case_id, false);
+	PERFORM finsec._risk_case_get(case_id);
 	PERFORM finsec._risk_case_step(case_id, 'note', note);
 END
 $$;
@@ -1016,12 +1141,49 @@ REVOKE ALL ON FUNCTION finsec.risk_case_note(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_case_note(bigint, text) TO finsec_admin, finsec_operator;
 
 /*
+ * The active black and grey entries that match an entity value of a
+ * logged decision: the same value of the same type (a counterparty is an
+ * account), any range holding an IP, and for a value the log recorded
+ * only as "sha256:<56 hex>" (longer than the log keeps), the entries whose
+ * value hashes to it.
+ */
+CREATE FUNCTION finsec._risk_matching_entries(entity text, val text)
+RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text := CASE entity WHEN 'counterparty' THEN 'account' ELSE entity END;
+BEGIN
+	IF typ = 'ip' THEN
+		RETURN QUERY SELECT l.entry_id FROM finsec.risk_list_entry l
+					  WHERE l.removed_at IS NULL AND l.color IN ('black', 'grey') AND l.entity_type = 'ip'
+						AND l.net >>= val::inet ORDER BY l.entry_id;
+	ELSIF val ~ '^sha256:[0-9a-f]{56}$' THEN
+		RETURN QUERY SELECT l.entry_id FROM finsec.risk_list_entry l
+					  WHERE l.removed_at IS NULL AND l.color IN ('black', 'grey') AND l.entity_type = typ
+						AND octet_length(l.value) >= 63
+						AND 'sha256:' || left(encode(sha256(convert_to(l.value, 'UTF8')), 'hex'), 56) = val
+					  ORDER BY l.entry_id;
+	ELSE
+		RETURN QUERY SELECT l.entry_id FROM finsec.risk_list_entry l
+					  WHERE l.removed_at IS NULL AND l.color IN ('black', 'grey') AND l.entity_type = typ
+						AND l.value = val ORDER BY l.entry_id;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_matching_entries(text, text) FROM PUBLIC;
+
+/*
  * Close a case.  confirmed_fraud puts the decision's entities of the kinds
  * named in list_entities on the black (or grey) list, tagged with the case
- * (negative samples, 5.3.3 a); false_positive removes every active black
- * or grey entry matching the decision's entities, restoring the customer's
- * ability to pay, and with list_color 'white' also white-lists the
- * customer.  Every entry added or removed is named in the case history.
+ * (negative samples, 5.3.3 a); an entity already on that list is left as
+ * it is, one the log kept only as a hash cannot be listed: both are named
+ * in the result.  false_positive removes every active black or grey entry
+ * matching the decision's entities, restoring the customer's ability to
+ * pay, and with list_color 'white' also white-lists the customer.  Every
+ * entry added or removed is named in the case history; whoever opened and
+ * whoever closed the case are both recorded.
  */
 CREATE FUNCTION finsec.risk_case_close(case_id bigint, outcome text, note text DEFAULT NULL,
 	list_color text DEFAULT 'black', list_entities text[] DEFAULT '{device,ip,phone,card}',
@@ -1037,12 +1199,16 @@ DECLARE
 	typ text;
 	sd text;
 	val text;
+	id bigint;
 	added bigint[] := '{}';
 	removed bigint[] := '{}';
-	x record;
+	kept bigint[] := '{}';
+	unlisted text[] := '{}';
+	ent record;
 	expires timestamptz := CASE WHEN list_days IS NOT NULL THEN now() + list_days * interval '1 day' END;
+	result jsonb;
 BEGIN
-	k := finsec._risk_case_get(case_id, true);
+	k := finsec._risk_case_get(case_id);
 	IF outcome IS NULL OR outcome NOT IN ('confirmed_fraud', 'false_positive', 'inconclusive', 'duplicate') THEN
 		RAISE EXCEPTION 'case outcome must be confirmed_fraud, false_positive, inconclusive or duplicate'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -1051,45 +1217,70 @@ BEGIN
 		RAISE EXCEPTION 'list_days must be positive' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF outcome = 'confirmed_fraud' THEN
-		IF list_color NOT IN ('black', 'grey') THEN
+		IF list_color IS NULL OR list_color NOT IN ('black', 'grey') THEN
 			RAISE EXCEPTION 'a confirmed fraud lists its entities black or grey' USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		FOREACH e IN ARRAY coalesce(list_entities, '{}') LOOP
-			IF e NOT IN ('customer', 'account', 'counterparty', 'device', 'ip', 'phone', 'merchant', 'card') THEN
+			IF e IS NULL OR e NOT IN ('customer', 'account', 'counterparty', 'device', 'ip', 'phone', 'merchant', 'card') THEN
 				RAISE EXCEPTION 'unknown entity kind "%" in list_entities', e USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 			val := k.entities->>e;
-			CONTINUE WHEN val IS NULL OR val LIKE 'sha256:%';
+			CONTINUE WHEN val IS NULL;
+			IF val ~ '^sha256:[0-9a-f]{56}$' THEN
+				unlisted := unlisted || e;
+				CONTINUE;
+			END IF;
 			typ := CASE e WHEN 'counterparty' THEN 'account' ELSE e END;
 			sd := CASE WHEN e IN ('counterparty', 'merchant') THEN 'payee' ELSE 'any' END;
-			CONTINUE WHEN EXISTS (SELECT 1 FROM finsec.risk_list_entry l WHERE l.removed_at IS NULL
-									AND l.color = list_color AND l.entity_type = typ AND l.side = sd
-									AND (l.value = val OR (typ = 'ip' AND l.net = val::cidr))
-									AND (l.expires_at IS NULL OR l.expires_at > now()));
+			SELECT l.entry_id INTO id FROM finsec.risk_list_entry l
+			 WHERE l.removed_at IS NULL AND l.color = list_color AND l.entity_type = typ AND l.side = sd
+			   AND CASE WHEN typ = 'ip' THEN l.net = val::cidr ELSE l.value = val END
+			   AND (l.expires_at IS NULL OR l.expires_at > now())
+			 ORDER BY l.entry_id LIMIT 1;
+			IF FOUND THEN
+				kept := kept || id;
+				CONTINUE;
+			END IF;
 			added := added || finsec.risk_list_add(list_color, typ, val, sd, expires,
 												   format('case %s: confirmed fraud', k.case_id), k.case_id);
 		END LOOP;
 	ELSIF outcome = 'false_positive' THEN
-		FOR x IN SELECT l.entry_id FROM finsec.risk_list_entry l, jsonb_each_text(k.entities) ent
-				  WHERE l.removed_at IS NULL AND l.color IN ('black', 'grey')
-					AND l.entity_type = CASE ent.key WHEN 'counterparty' THEN 'account' ELSE ent.key END
-					AND (l.value = ent.value OR (l.entity_type = 'ip' AND l.net >>= ent.value::inet))
-				  ORDER BY l.entry_id LOOP
-			PERFORM finsec.risk_list_remove(x.entry_id, format('case %s: false positive', k.case_id));
-			removed := removed || x.entry_id;
+		IF list_color IS NULL OR list_color NOT IN ('black', 'white') THEN
+			RAISE EXCEPTION 'a false positive white-lists the customer (list_color ''white'') or lists nothing (''black'', the default)'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOR ent IN SELECT j.key, j.value FROM jsonb_each_text(k.entities) j ORDER BY j.key LOOP
+			FOR id IN SELECT m FROM finsec._risk_matching_entries(ent.key, ent.value) m LOOP
+				CONTINUE WHEN id = ANY (removed);
+				PERFORM finsec.risk_list_remove(id, format('case %s: false positive', k.case_id));
+				removed := removed || id;
+			END LOOP;
 		END LOOP;
 		IF list_color = 'white' AND k.entities ? 'customer' THEN
-			added := added || finsec.risk_list_add('white', 'customer', k.entities->>'customer', 'any', expires,
-												   format('case %s: false positive', k.case_id), k.case_id);
+			IF k.entities->>'customer' ~ '^sha256:[0-9a-f]{56}$' THEN
+				unlisted := unlisted || 'customer'::text;
+			ELSE
+				SELECT l.entry_id INTO id FROM finsec.risk_list_entry l
+				 WHERE l.removed_at IS NULL AND l.color = 'white' AND l.entity_type = 'customer' AND l.side = 'any'
+				   AND l.value = k.entities->>'customer' AND (l.expires_at IS NULL OR l.expires_at > now())
+				 ORDER BY l.entry_id LIMIT 1;
+				IF FOUND THEN
+					kept := kept || id;
+				ELSE
+					added := added || finsec.risk_list_add('white', 'customer', k.entities->>'customer', 'any', expires,
+														   format('case %s: false positive', k.case_id), k.case_id);
+				END IF;
+			END IF;
 		END IF;
 	END IF;
 	UPDATE finsec.risk_case c SET state = 'closed', outcome = risk_case_close.outcome, closed_by = session_user,
 		   closed_at = now()
 	 WHERE c.case_id = k.case_id;
-	PERFORM finsec._risk_case_step(k.case_id, 'close', note,
-		jsonb_build_object('outcome', outcome, 'entries_added', to_jsonb(added), 'entries_removed', to_jsonb(removed)));
-	RETURN jsonb_build_object('case_id', k.case_id, 'outcome', outcome, 'entries_added', to_jsonb(added),
-							  'entries_removed', to_jsonb(removed));
+	result := jsonb_build_object('outcome', outcome, 'opened_by', k.opened_by, 'entries_added', to_jsonb(added),
+								 'entries_removed', to_jsonb(removed), 'entries_already_listed', to_jsonb(kept),
+								 'not_listed_hashed', to_jsonb(unlisted));
+	PERFORM finsec._risk_case_step(k.case_id, 'close', note, result);
+	RETURN jsonb_build_object('case_id', k.case_id) || result;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec.risk_case_close(bigint, text, text, text, text[], integer) FROM PUBLIC;
@@ -1098,7 +1289,8 @@ GRANT EXECUTE ON FUNCTION finsec.risk_case_close(bigint, text, text, text, text[
 -- Risk events of a period (JR/T 0122 6.2.4.5): decisions and cases per category.
 CREATE FUNCTION finsec.risk_report(from_time timestamptz, to_time timestamptz,
 	OUT category text, OUT decision text, OUT decisions bigint, OUT cases bigint,
-	OUT confirmed_fraud bigint, OUT false_positive bigint, OUT open_cases bigint)
+	OUT confirmed_fraud bigint, OUT false_positive bigint, OUT inconclusive bigint, OUT duplicate bigint,
+	OUT open_cases bigint)
 RETURNS SETOF record
 LANGUAGE sql STABLE
 SECURITY DEFINER
@@ -1113,6 +1305,8 @@ AS $$
 	SELECT d.category, d.decision, count(*), count(c.case_id),
 		   count(*) FILTER (WHERE c.outcome = 'confirmed_fraud'),
 		   count(*) FILTER (WHERE c.outcome = 'false_positive'),
+		   count(*) FILTER (WHERE c.outcome = 'inconclusive'),
+		   count(*) FILTER (WHERE c.outcome = 'duplicate'),
 		   count(*) FILTER (WHERE c.state <> 'closed')
 	  FROM d LEFT JOIN finsec.risk_case c ON c.decision_id = d.decision_id
 	 GROUP BY 1, 2 ORDER BY 1, 2
@@ -1149,25 +1343,30 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF entity_type IS NULL OR value IS NULL OR other_type IS NULL OR other_value IS NULL OR seen_at IS NULL THEN
-		RAISE EXCEPTION 'a sighting needs two entities and a time' USING ERRCODE = 'null_value_not_allowed';
+	IF seen_at IS NULL OR NOT isfinite(seen_at) THEN
+		RAISE EXCEPTION 'a sighting needs a finite time' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- values as lists hold them (IP text, phone digits, card key), so that they meet payments and lists
 	INSERT INTO finsec.risk_sighting (entity_type, value, other_type, other_value, seen_at)
-	VALUES (entity_type, btrim(value), other_type, btrim(other_value), seen_at);
-EXCEPTION WHEN check_violation THEN
-	RAISE EXCEPTION 'entity types are customer, account, card, device, ip, phone or merchant'
-		USING ERRCODE = 'invalid_parameter_value';
+	VALUES (entity_type, finsec._risk_entity_value(entity_type, value),
+			other_type, finsec._risk_entity_value(other_type, other_value), seen_at);
 END
 $$;
+COMMENT ON FUNCTION finsec.record_sighting(text, text, text, text, timestamptz) IS
+	'record two entities seen together outside a payment (a login: customer with device and IP), for finsec.linked_entities()';
 REVOKE ALL ON FUNCTION finsec.record_sighting(text, text, text, text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.record_sighting(text, text, text, text, timestamptz) TO finsec_app, finsec_operator;
 
 /*
  * Entities connected to one through payments of the registered tables (a
- * payment links its customer with its account, counterparty account,
+ * payment links its customer with its account, counterparty (an account),
  * device, IP, phone, merchant and card key) and through sightings,
- * breadth first up to depth hops.  At most max_entities rows; when the cap
- * stops the walk, every row says truncated.
+ * breadth first up to depth hops.  links counts the payments or sightings
+ * joining the entity to the one it was reached through.  At most
+ * max_entities rows; when the cap stops the walk, every row says
+ * truncated.  Values are read from each table with its registered
+ * columns, identifiers quoted, the value as a parameter; a value that
+ * cannot be of a column's type is simply not in that column.
  */
 CREATE FUNCTION finsec.linked_entities(start_type text, start_value text, depth integer DEFAULT 2,
 	max_entities integer DEFAULT 1000)
@@ -1178,82 +1377,137 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	ft text[] := ARRAY[start_type];
-	fv text[] := ARRAY[start_value];
+	ft text[];				-- frontier: types, values, and a card value of a bank_card column when known
+	fv text[];
+	fc finsec.bank_card[];
 	nt text[];
 	nv text[];
-	seen text[] := ARRAY[start_type || ':' || start_value];
+	nc finsec.bank_card[];
+	st text[];				-- neighbours of one node: type, value, links, card value
+	sv text[];
+	sn bigint[];
+	sc finsec.bank_card[];
 	rt text[] := '{}'; rv text[] := '{}'; rd integer[] := '{}'; rvt text[] := '{}'; rvv text[] := '{}'; rn bigint[] := '{}';
+	rk text[] := '{}';		-- type:value of every result row, to add up links found twice
+	seen text[];
 	cut boolean := false;
 	d integer;
 	i integer;
+	j integer;
 	m record;
 	c record;
 	x record;
+	cust_type text;
+	col_type regtype;
+	key text;
 	q text;
+	card finsec.bank_card;
 BEGIN
-	IF start_type IS NULL OR start_value IS NULL THEN
-		RAISE EXCEPTION 'linked_entities needs an entity type and a value' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF start_type NOT IN ('customer', 'account', 'card', 'device', 'ip', 'phone', 'merchant') THEN
-		RAISE EXCEPTION 'entity types are customer, account, card, device, ip, phone or merchant'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
 	IF depth IS NULL OR depth < 1 OR depth > 6 OR max_entities IS NULL OR max_entities < 1 THEN
 		RAISE EXCEPTION 'depth must be 1 to 6 and max_entities positive' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	ft := ARRAY[start_type];
+	fv := ARRAY[finsec._risk_entity_value(start_type, start_value)];
+	fc := ARRAY[NULL::finsec.bank_card];
+	seen := ARRAY[ft[1] || ':' || fv[1]];
 	<<walk>>
 	FOR d IN 1..depth LOOP
-		nt := '{}'; nv := '{}';
+		nt := '{}'; nv := '{}'; nc := '{}';
 		FOR i IN 1..coalesce(array_length(ft, 1), 0) LOOP
-			FOR x IN
-				-- sightings, both directions
-				SELECT s.other_type AS t, s.other_value AS v, count(*) AS n FROM finsec.risk_sighting s
-				 WHERE s.entity_type = ft[i] AND s.value = fv[i] GROUP BY 1, 2
-				UNION ALL
-				SELECT s.entity_type, s.value, count(*) FROM finsec.risk_sighting s
-				 WHERE s.other_type = ft[i] AND s.other_value = fv[i] GROUP BY 1, 2
-			LOOP
-				CONTINUE WHEN (x.t || ':' || x.v) = ANY (seen);
-				IF array_length(rt, 1) >= max_entities THEN cut := true; EXIT walk; END IF;
-				seen := seen || (x.t || ':' || x.v);
-				rt := rt || x.t; rv := rv || x.v; rd := rd || d; rvt := rvt || ft[i]; rvv := rvv || fv[i]; rn := rn || x.n;
-				nt := nt || x.t; nv := nv || x.v;
-			END LOOP;
-			FOR m IN SELECT * FROM finsec.risk_table t WHERE EXISTS (SELECT 1 FROM pg_class pc WHERE pc.oid = t.relid) LOOP
-				FOR c IN SELECT * FROM (VALUES ('account', m.account_column), ('account', m.counterparty_column),
-							('device', m.device_column), ('ip', m.ip_column), ('phone', m.phone_column),
-							('merchant', m.merchant_column)) AS p(t, col)
-						  WHERE p.col IS NOT NULL LOOP
+			-- the neighbours of this node, from sightings in both directions, then payments
+			SELECT coalesce(array_agg(u.t), '{}'), coalesce(array_agg(u.v), '{}'), coalesce(array_agg(u.n), '{}'),
+				   coalesce(array_agg(NULL::finsec.bank_card), '{}')
+			  INTO st, sv, sn, sc
+			  FROM (SELECT s.other_type AS t, s.other_value AS v, count(*) AS n FROM finsec.risk_sighting s
+					 WHERE s.entity_type = ft[i] AND s.value = fv[i] GROUP BY 1, 2
+					UNION ALL
+					SELECT s.entity_type, s.value, count(*) FROM finsec.risk_sighting s
+					 WHERE s.other_type = ft[i] AND s.other_value = fv[i] GROUP BY 1, 2) u;
+			-- payments of every registered table that still exists
+			FOR m IN SELECT t.* FROM finsec.risk_table t
+					  WHERE EXISTS (SELECT 1 FROM pg_class pc WHERE pc.oid = t.relid) ORDER BY t.relid::oid LOOP
+				SELECT a.atttypid::regtype INTO col_type FROM pg_attribute a
+				 WHERE a.attrelid = m.relid AND a.attname = m.customer_column AND NOT a.attisdropped;
+				cust_type := format_type(col_type, NULL);
+				FOR c IN SELECT p.t, p.col, a.atttypid::regtype AS typ
+						   FROM (VALUES (1, 'account', m.account_column), (2, 'account', m.counterparty_column),
+										(3, 'device', m.device_column), (4, 'ip', m.ip_column), (5, 'phone', m.phone_column),
+										(6, 'merchant', m.merchant_column), (7, 'card', m.card_column)) AS p(o, t, col)
+						   JOIN pg_attribute a ON a.attrelid = m.relid AND a.attname = p.col AND NOT a.attisdropped
+						  ORDER BY p.o LOOP
 					IF ft[i] = 'customer' THEN
-						-- addresses as text without their mask, as list entries and sightings name them
-						q := format('SELECT %5$s AS v, count(*) AS n FROM %2$s WHERE %3$I = CAST($1 AS %4$s) AND %1$I IS NOT NULL GROUP BY 1',
-									c.col, m.relid, m.customer_column,
-									format_type((SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = m.relid AND a.attname = m.customer_column), NULL),
-									CASE WHEN c.t = 'ip' THEN format('host(%I)', c.col) ELSE format('%I::text', c.col) END);
-						FOR x IN EXECUTE q USING fv[i] LOOP
-							CONTINUE WHEN (c.t || ':' || x.v) = ANY (seen);
-							IF array_length(rt, 1) >= max_entities THEN cut := true; EXIT walk; END IF;
-							seen := seen || (c.t || ':' || x.v);
-							rt := rt || c.t; rv := rv || x.v; rd := rd || d; rvt := rvt || ft[i]; rvv := rvv || fv[i]; rn := rn || x.n;
-							nt := nt || c.t; nv := nv || x.v;
-						END LOOP;
+						-- customer -> the values of column c in the customer's payments
+						q := format('SELECT %s AS v, count(*) AS n, %s AS card FROM %s WHERE %I = CAST($1 AS %s) AND %I IS NOT NULL GROUP BY 1',
+									CASE WHEN c.typ IN ('inet'::regtype, 'cidr'::regtype)
+										 THEN format('CASE WHEN pg_catalog.masklen(%1$I) = CASE pg_catalog.family(%1$I) WHEN 4 THEN 32 ELSE 128 END '
+													 'THEN pg_catalog.host(%1$I) ELSE pg_catalog.text(%1$I) END', c.col)
+										 WHEN c.t = 'card' AND c.typ = 'finsec.bank_card'::regtype
+										 THEN format('finsec.risk_card_key(%I)', c.col)
+										 WHEN c.t = 'phone' THEN format('finsec._risk_phone(%I::text)', c.col)
+										 ELSE format('%I::text', c.col) END,
+									CASE WHEN c.typ = 'finsec.bank_card'::regtype
+										 THEN format('(pg_catalog.array_agg(%I))[1]', c.col) ELSE 'NULL::finsec.bank_card' END,
+									m.relid, m.customer_column, cust_type, c.col);
+						BEGIN
+							FOR x IN EXECUTE q USING fv[i] LOOP
+								st := st || c.t; sv := sv || x.v; sn := sn || x.n; sc := sc || x.card;
+							END LOOP;
+						EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range
+									   OR invalid_datetime_format OR datetime_field_overflow THEN
+							NULL;	-- the value cannot be a customer of this table
+						END;
 					ELSIF ft[i] = c.t THEN
-						q := format('SELECT %1$I::text AS v, count(*) AS n FROM %2$s WHERE %3$I = CAST($1 AS %4$s) GROUP BY 1',
-									m.customer_column, m.relid, c.col,
-									format_type((SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = m.relid AND a.attname = c.col), NULL));
-						FOR x IN EXECUTE q USING fv[i] LOOP
-							CONTINUE WHEN ('customer:' || x.v) = ANY (seen);
-							IF array_length(rt, 1) >= max_entities THEN cut := true; EXIT walk; END IF;
-							seen := seen || ('customer:' || x.v);
-							rt := rt || 'customer'::text; rv := rv || x.v; rd := rd || d; rvt := rvt || ft[i]; rvv := rvv || fv[i]; rn := rn || x.n;
-							nt := nt || 'customer'::text; nv := nv || x.v;
-						END LOOP;
+						-- value -> the customers whose payments carry it in column c
+						card := NULL;
+						IF c.typ = 'finsec.bank_card'::regtype THEN
+							card := fc[i];
+							IF card IS NULL THEN
+								-- a card key not reached through this table's payments: find one payment with it
+								-- (a scan; see docs/risk-admin.md)
+								EXECUTE format('SELECT %1$I FROM %2$s WHERE finsec.risk_card_key(%1$I) = $1 LIMIT 1', c.col, m.relid)
+									INTO card USING fv[i];
+								CONTINUE WHEN card IS NULL;
+								fc[i] := card;
+							END IF;
+							q := format('SELECT %I::text AS v, count(*) AS n FROM %s WHERE %I = $2 GROUP BY 1',
+										m.customer_column, m.relid, c.col);
+						ELSE
+							q := format('SELECT %I::text AS v, count(*) AS n FROM %s WHERE %I = CAST($1 AS %s) GROUP BY 1',
+										m.customer_column, m.relid, c.col, format_type(c.typ, NULL));
+						END IF;
+						BEGIN
+							FOR x IN EXECUTE q USING fv[i], card LOOP
+								st := st || 'customer'::text; sv := sv || x.v; sn := sn || x.n; sc := sc || NULL::finsec.bank_card;
+							END LOOP;
+						EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range
+									   OR invalid_datetime_format OR datetime_field_overflow THEN
+							NULL;	-- the value cannot be in this column
+						END;
 					END IF;
 				END LOOP;
 			END LOOP;
+			FOR x IN SELECT s.t, s.v, sum(s.n)::bigint AS n, (array_agg(s.card) FILTER (WHERE s.card IS NOT NULL))[1] AS card
+					   FROM unnest(st, sv, sn, sc) AS s(t, v, n, card) GROUP BY 1, 2 ORDER BY 1, 2 LOOP
+				key := x.t || ':' || x.v;
+				IF key = ANY (seen) THEN
+					-- found again from the same node at the same distance: more links
+					j := array_position(rk, key);
+					IF j IS NOT NULL AND rd[j] = d AND rvt[j] = ft[i] AND rvv[j] = fv[i] THEN
+						rn[j] := rn[j] + x.n;
+					END IF;
+					CONTINUE;
+				END IF;
+				IF coalesce(array_length(rt, 1), 0) >= max_entities THEN
+					cut := true;
+					EXIT walk;
+				END IF;
+				seen := seen || key;
+				rk := rk || key;
+				rt := rt || x.t; rv := rv || x.v; rd := rd || d; rvt := rvt || ft[i]; rvv := rvv || fv[i]; rn := rn || x.n;
+				nt := nt || x.t; nv := nv || x.v; nc := nc || x.card;
+			END LOOP;
 		END LOOP;
-		ft := nt; fv := nv;
+		ft := nt; fv := nv; fc := nc;
 		EXIT WHEN coalesce(array_length(ft, 1), 0) = 0;
 	END LOOP;
 	RETURN QUERY SELECT u.t, u.v, u.d, u.vt, u.vv, u.n, cut

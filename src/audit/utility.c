@@ -67,7 +67,11 @@ protected_rangevar(RangeVar *rv)
 	return (OidIsValid(relid) && finsec_is_protected_relation(relid)) ? relid : InvalidOid;
 }
 
-/* Every protected relation in the database, found by finsec's trigger name. */
+/*
+ * Every protected relation in the database, found by finsec's trigger name,
+ * in OID order (creation order, finsec.audit first), so that refusals name
+ * the same table whatever the physical order of pg_trigger.
+ */
 static List *
 all_protected(void)
 {
@@ -85,6 +89,7 @@ all_protected(void)
 	}
 	systable_endscan(scan);
 	table_close(trig, AccessShareLock);
+	list_sort(result, list_oid_cmp);
 	return result;
 }
 

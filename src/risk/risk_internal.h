@@ -30,9 +30,11 @@ extern const char *const finsec_risk_decision_names[RISK_DECISION_KINDS];
  * Entity values recorded with a decision.  A value longer than
  * RISK_LOG_VALUE_LEN - 1 bytes is recorded as "sha256:" and the first
  * 56 hex digits of its SHA-256 (risk_log_value()), so that cases can still
- * match it against list entries made from the same value.
+ * match it against list entries made from the same value.  A card key
+ * ("v<N>:" and 64 hex digits, at most 76 bytes) is always kept whole, so
+ * that a case can put the card on a list.
  */
-#define RISK_LOG_VALUE_LEN		64
+#define RISK_LOG_VALUE_LEN		80
 
 typedef enum RiskLogEntity
 {
