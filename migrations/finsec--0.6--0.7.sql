@@ -319,7 +319,7 @@ AS 'MODULE_PATHNAME', 'finsec_risk_card_key';
 COMMENT ON FUNCTION finsec.risk_card_key(finsec.bank_card) IS
 	'the value under which a card is listed in finsec.risk_list_entry: its keyed fingerprint (hex), never the number';
 REVOKE ALL ON FUNCTION finsec.risk_card_key(finsec.bank_card) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec.risk_card_key(finsec.bank_card) TO finsec_admin, finsec_operator;
+GRANT EXECUTE ON FUNCTION finsec.risk_card_key(finsec.bank_card) TO finsec_admin, finsec_operator, finsec_app;  -- the application records card sightings by key
 
 -- Rule parameters are checked by the same code that compiles them.
 CREATE FUNCTION finsec._risk_check_rule(kind text, params jsonb)
