@@ -1,0 +1,841 @@
+/*-------------------------------------------------------------------------
+ *
+ * eventring.c
+ *	  Buffers of events in shared memory that outlive the transaction
+ *	  putting them, moved into tables exactly once by flushing
+ *	  transactions (finsec_eventring.h describes the model).
+ *
+ * An instance's shared memory holds a header, a stack of free slot
+ * numbers, one FinsecEventSlot per slot (its state, order and database,
+ * which is all a scan for a database's events reads) and the events
+ * themselves.  A slot is
+ *
+ *	 free --put--> filled --claim--> claimed --commit--> free
+ *								   claimed --abort---> filled
+ *
+ * Only the backend holding a claim changes a claimed slot, and only a put
+ * writes a free one, so a claimed event is read without the lock.
+ *
+ * Drops (a put with every slot taken) are counted per database, for
+ * FINSEC_EVENTRING_DROP_DBS databases; the drops of further databases are
+ * counted in one unattributed entry, which every database's flush reports.
+ * A flush claims counts the same way it claims events.
+ *
+ * The file saved at a clean shutdown holds a header, the waiting events
+ * and the drop counts.  Its layout is the one src/limits/refusals.c wrote
+ * before this file existed, so that refusals saved by an older library
+ * are restored by a newer one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "finsec.h"
+#include "finsec_eventring.h"
+#include "../audit/ledger_internal.h"
+
+typedef enum EventSlotState
+{
+	SLOT_FREE = 0,
+	SLOT_FILLED,				/* waiting to be flushed */
+	SLOT_CLAIMED				/* being flushed by a backend's transaction */
+} EventSlotState;
+
+typedef struct FinsecEventSlot
+{
+	uint64		seq;			/* order of the puts; 0 in a free slot */
+	Oid			dbid;
+	int32		state;			/* EventSlotState */
+} FinsecEventSlot;
+
+#define EVENTRING_DROP_DBS		32
+#define EVENTRING_UNATTRIBUTED	EVENTRING_DROP_DBS
+
+typedef struct EventRingDrops
+{
+	Oid			dbid;
+	bool		used;
+	uint64		dropped;
+	uint64		claimed;		/* being reported by a flushing transaction */
+} EventRingDrops;
+
+struct FinsecEventRingShared
+{
+	slock_t		mutex;
+	int			capacity;
+	int			nfree;			/* entries of the free-slot stack */
+	int			nclaimed;
+	uint64		next_seq;
+	uint64		dropped_total;	/* since the server started */
+	EventRingDrops drops[EVENTRING_DROP_DBS + 1];
+	/* then int free_stack[capacity], FinsecEventSlot meta[capacity], events */
+};
+
+struct FinsecEventClaim
+{
+	int			idx;
+	uint64		seq;
+	SubTransactionId subid;
+};
+
+/* Slots examined per spinlock acquisition. */
+#define CLAIM_CHUNK				64
+
+typedef struct EventFileHeader
+{
+	uint32		magic;
+	uint32		event_size;
+	int32		nevents;
+	int32		ndrops;
+} EventFileHeader;
+
+typedef struct EventFileDrop
+{
+	Oid			dbid;			/* InvalidOid: unattributed */
+	uint64		dropped;
+} EventFileDrop;
+
+#define MAX_RINGS				4
+
+static FinsecEventRing *rings[MAX_RINGS];
+static int	nrings = 0;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* ---- layout -------------------------------------------------------------- */
+
+#define EVENT_STRIDE(ring)		MAXALIGN((ring)->payload_size)
+#define EVENT_AT(ring, i)		((ring)->payloads + (Size) (i) * EVENT_STRIDE(ring))
+
+static Size
+ring_size(FinsecEventRing *ring, int capacity)
+{
+	Size		sz = MAXALIGN(sizeof(FinsecEventRingShared));
+
+	sz = add_size(sz, MAXALIGN(mul_size(sizeof(int), capacity)));
+	sz = add_size(sz, MAXALIGN(mul_size(sizeof(FinsecEventSlot), capacity)));
+	return add_size(sz, mul_size(EVENT_STRIDE(ring), capacity));
+}
+
+static void
+ring_attach(FinsecEventRing *ring, FinsecEventRingShared *shared)
+{
+	char	   *p = (char *) shared + MAXALIGN(sizeof(FinsecEventRingShared));
+
+	ring->shared = shared;
+	ring->free_stack = (int *) p;
+	p += MAXALIGN(sizeof(int) * shared->capacity);
+	ring->meta = (FinsecEventSlot *) p;
+	p += MAXALIGN(sizeof(FinsecEventSlot) * shared->capacity);
+	ring->payloads = p;
+}
+
+static Oid
+payload_dbid(FinsecEventRing *ring, const void *payload)
+{
+	Oid			dbid;
+
+	memcpy(&dbid, (const char *) payload + ring->dbid_offset, sizeof(Oid));
+	return dbid;
+}
+
+/* ---- putting ------------------------------------------------------------- */
+
+/* Caller holds the mutex (or is alone). */
+static void
+count_drop_locked(FinsecEventRing *ring, Oid dbid, uint64 n)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			i;
+	int			unused = -1;
+
+	for (i = 0; i < EVENTRING_DROP_DBS; i++)
+	{
+		if (s->drops[i].used && s->drops[i].dbid == dbid)
+		{
+			s->drops[i].dropped += n;
+			return;
+		}
+		if (!s->drops[i].used && unused < 0)
+			unused = i;
+	}
+	if (unused >= 0)
+	{
+		s->drops[unused].used = true;
+		s->drops[unused].dbid = dbid;
+		s->drops[unused].dropped = n;
+		s->drops[unused].claimed = 0;
+		return;
+	}
+	s->drops[EVENTRING_UNATTRIBUTED].dropped += n;
+}
+
+/* Put an event into a free slot; false when there is none.  Holds the lock. */
+static bool
+store_locked(FinsecEventRing *ring, const void *payload)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			idx;
+
+	if (s->nfree == 0)
+		return false;
+	idx = ring->free_stack[--s->nfree];
+	ring->meta[idx].seq = ++s->next_seq;
+	ring->meta[idx].dbid = payload_dbid(ring, payload);
+	ring->meta[idx].state = SLOT_FILLED;
+	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
+	return true;
+}
+
+bool
+finsec_eventring_available(FinsecEventRing *ring)
+{
+	return ring->shared != NULL;
+}
+
+bool
+finsec_eventring_put(FinsecEventRing *ring, const void *payload)
+{
+	FinsecEventRingShared *s = ring->shared;
+	bool		stored;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	stored = store_locked(ring, payload);
+	if (!stored)
+	{
+		s->dropped_total++;
+		count_drop_locked(ring, payload_dbid(ring, payload), 1);
+	}
+	SpinLockRelease(&s->mutex);
+	return stored;
+}
+
+/* ---- saved across a clean shutdown --------------------------------------- */
+
+/* At a clean shutdown of the postmaster: keep what waits for the next start. */
+static void
+ring_save(int code, Datum arg)
+{
+	FinsecEventRing *ring = (FinsecEventRing *) DatumGetPointer(arg);
+	FinsecEventRingShared *s = ring->shared;
+	EventFileHeader h;
+	char		tmp[MAXPGPATH];
+	FILE	   *f;
+	int			i;
+
+	if (code != 0 || s == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ring->file);
+	memset(&h, 0, sizeof(h));
+	h.magic = ring->file_magic;
+	h.event_size = (uint32) ring->payload_size;
+	/* Everyone else has exited, so no claim is open: only filled slots wait. */
+	for (i = 0; i < s->capacity; i++)
+		if (ring->meta[i].state == SLOT_FILLED)
+			h.nevents++;
+	for (i = 0; i <= EVENTRING_DROP_DBS; i++)
+		if (s->drops[i].dropped > 0)
+			h.ndrops++;
+	if (h.nevents == 0 && h.ndrops == 0)
+		return;
+
+	f = AllocateFile(tmp, PG_BINARY_W);
+	if (f == NULL || fwrite(&h, sizeof(h), 1, f) != 1)
+		goto fail;
+	for (i = 0; i < s->capacity; i++)
+		if (ring->meta[i].state == SLOT_FILLED &&
+			fwrite(EVENT_AT(ring, i), ring->payload_size, 1, f) != 1)
+			goto fail;
+	for (i = 0; i <= EVENTRING_DROP_DBS; i++)
+	{
+		EventFileDrop d;
+
+		if (s->drops[i].dropped == 0)
+			continue;
+		memset(&d, 0, sizeof(d));
+		d.dbid = i == EVENTRING_UNATTRIBUTED ? InvalidOid : s->drops[i].dbid;
+		d.dropped = s->drops[i].dropped;
+		if (fwrite(&d, sizeof(d), 1, f) != 1)
+			goto fail;
+	}
+	if (FreeFile(f) != 0)
+	{
+		f = NULL;
+		goto fail;
+	}
+	f = NULL;
+	if (durable_rename(tmp, ring->file, LOG) != 0)
+		goto fail;
+	return;
+
+fail:
+	if (f)
+		FreeFile(f);
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("finsec: could not save %d %s not yet %s to \"%s\": %m",
+					h.nevents, ring->items, ring->done, ring->file),
+			 ring->save_lost_detail ? errdetail_internal("%s", ring->save_lost_detail) : 0));
+	unlink(tmp);
+}
+
+/* At start, in the postmaster: take back what a clean shutdown saved. */
+static void
+ring_load(FinsecEventRing *ring)
+{
+	FinsecEventRingShared *s = ring->shared;
+	EventFileHeader h;
+	FILE	   *f;
+	char	   *ev;
+	int			i;
+	int			restored = 0;
+
+	f = AllocateFile(ring->file, PG_BINARY_R);
+	if (f == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("finsec: could not read saved %s \"%s\": %m",
+							ring->items_plural, ring->file)));
+		return;
+	}
+	ev = palloc(ring->payload_size);
+	if (fread(&h, sizeof(h), 1, f) != 1 || h.magic != ring->file_magic ||
+		h.event_size != ring->payload_size || h.nevents < 0 || h.ndrops < 0)
+	{
+		ereport(LOG,
+				(errmsg("finsec: ignoring saved %s \"%s\" of an unknown format",
+						ring->items_plural, ring->file)));
+		goto done;
+	}
+	for (i = 0; i < h.nevents; i++)
+	{
+		if (fread(ev, ring->payload_size, 1, f) != 1)
+			goto truncated;
+		if (ring->restorable && !ring->restorable(ev))
+			continue;
+		if (store_locked(ring, ev))
+			restored++;
+		else
+			count_drop_locked(ring, payload_dbid(ring, ev), 1);	/* the buffer was made smaller */
+	}
+	for (i = 0; i < h.ndrops; i++)
+	{
+		EventFileDrop d;
+
+		if (fread(&d, sizeof(d), 1, f) != 1)
+			goto truncated;
+		if (OidIsValid(d.dbid))
+			count_drop_locked(ring, d.dbid, d.dropped);
+		else
+			s->drops[EVENTRING_UNATTRIBUTED].dropped += d.dropped;
+	}
+	if (restored > 0)
+		ereport(LOG,
+				(errmsg("finsec: restored %d %s not yet %s at shutdown",
+						restored, ring->items, ring->done)));
+	goto done;
+
+truncated:
+	ereport(LOG,
+			(errmsg("finsec: saved %s \"%s\" are truncated; restored %d",
+					ring->items_plural, ring->file, restored)));
+done:
+	pfree(ev);
+	FreeFile(f);
+	unlink(ring->file);
+}
+
+/* ---- shared memory ------------------------------------------------------- */
+
+static void
+eventring_shmem_request(void)
+{
+	int			i;
+
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	for (i = 0; i < nrings; i++)
+		RequestAddinShmemSpace(ring_size(rings[i], *rings[i]->slots));
+}
+
+static void
+eventring_shmem_startup(void)
+{
+	int			r;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	for (r = 0; r < nrings; r++)
+	{
+		FinsecEventRing *ring = rings[r];
+		int			capacity = *ring->slots;
+		FinsecEventRingShared *s;
+		bool		found;
+		int			i;
+
+		LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+		s = ShmemInitStruct(ring->shmem_name, ring_size(ring, capacity), &found);
+		if (!found)
+		{
+			memset(s, 0, ring_size(ring, capacity));
+			SpinLockInit(&s->mutex);
+			s->capacity = capacity;
+			ring_attach(ring, s);
+			/* Pop order: slot 0 first. */
+			for (i = 0; i < capacity; i++)
+				ring->free_stack[i] = capacity - 1 - i;
+			s->nfree = capacity;
+		}
+		else
+			ring_attach(ring, s);
+		LWLockRelease(AddinShmemInitLock);
+
+		if (!IsUnderPostmaster)
+		{
+			if (!found)
+				ring_load(ring);
+			on_shmem_exit(ring_save, PointerGetDatum(ring));
+		}
+	}
+}
+
+void
+finsec_eventring_register(FinsecEventRing *ring)
+{
+	if (nrings == MAX_RINGS)
+		elog(ERROR, "too many finsec event buffers");
+	if (nrings == 0)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = eventring_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = eventring_shmem_startup;
+	}
+	rings[nrings++] = ring;
+}
+
+/* ---- claims and their settlement at transaction end ---------------------- */
+
+/*
+ * Settle claims: those of subtransaction "subid" (all of them when
+ * InvalidSubTransactionId), freeing the slots (committed) or filling them
+ * again (aborted).  Never throws: runs in commit and abort callbacks.
+ */
+static void
+settle_claims(FinsecEventRing *ring, bool committed, SubTransactionId subid)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			i;
+	int			keep = 0;
+
+	for (i = 0; i < ring->nclaims; i++)
+	{
+		FinsecEventClaim *c = &ring->claims[i];
+		FinsecEventSlot *e;
+
+		if (subid != InvalidSubTransactionId && c->subid != subid)
+		{
+			ring->claims[keep++] = *c;
+			continue;
+		}
+		SpinLockAcquire(&s->mutex);
+		e = &ring->meta[c->idx];
+		if (e->state == SLOT_CLAIMED && e->seq == c->seq)
+		{
+			s->nclaimed--;
+			if (committed)
+			{
+				e->state = SLOT_FREE;
+				e->seq = 0;
+				ring->free_stack[s->nfree++] = c->idx;
+			}
+			else
+				e->state = SLOT_FILLED;
+		}
+		SpinLockRelease(&s->mutex);
+	}
+	ring->nclaims = keep;
+
+	keep = 0;
+	for (i = 0; i < ring->ndrop_claims; i++)
+	{
+		FinsecEventDropClaim *c = &ring->drop_claims[i];
+		EventRingDrops *d;
+
+		if (subid != InvalidSubTransactionId && c->subid != subid)
+		{
+			ring->drop_claims[keep++] = *c;
+			continue;
+		}
+		SpinLockAcquire(&s->mutex);
+		d = &s->drops[c->entry];
+		d->claimed -= Min(d->claimed, c->count);
+		if (!committed)
+			d->dropped += c->count;
+		else if (c->entry != EVENTRING_UNATTRIBUTED && d->dropped == 0 && d->claimed == 0)
+			d->used = false;
+		SpinLockRelease(&s->mutex);
+	}
+	ring->ndrop_claims = keep;
+}
+
+static void
+eventring_xact_callback(XactEvent event, void *arg)
+{
+	FinsecEventRing *ring = (FinsecEventRing *) arg;
+
+	if (ring->nclaims == 0 && ring->ndrop_claims == 0)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot prepare a transaction that has flushed %s", ring->items_plural),
+					 errdetail("The %s it took from the shared buffer belong to this session until the transaction ends.",
+							   ring->items_plural),
+					 errhint("Call %s in a transaction of its own.", ring->flush_function)));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			settle_claims(ring, true, InvalidSubTransactionId);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			settle_claims(ring, false, InvalidSubTransactionId);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+eventring_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	FinsecEventRing *ring = (FinsecEventRing *) arg;
+	int			i;
+
+	if (ring->nclaims == 0 && ring->ndrop_claims == 0)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		settle_claims(ring, false, mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		/* The parent now holds them: they stand or fall with it. */
+		for (i = 0; i < ring->nclaims; i++)
+			if (ring->claims[i].subid == mySubid)
+				ring->claims[i].subid = parentSubid;
+		for (i = 0; i < ring->ndrop_claims; i++)
+			if (ring->drop_claims[i].subid == mySubid)
+				ring->drop_claims[i].subid = parentSubid;
+	}
+}
+
+/* Allocate what claiming needs, before anything is claimed. */
+static void
+prepare_to_claim(FinsecEventRing *ring)
+{
+	if (ring->shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the %s is not available", ring->buffer_words)));
+	if (ring->claims == NULL)
+		ring->claims = MemoryContextAllocHuge(TopMemoryContext,
+											  sizeof(FinsecEventClaim) * ring->shared->capacity);
+	if (!ring->callbacks_registered)
+	{
+		RegisterXactCallback(eventring_xact_callback, ring);
+		RegisterSubXactCallback(eventring_subxact_callback, ring);
+		ring->callbacks_registered = true;
+	}
+}
+
+static int
+claim_seq_cmp(const void *a, const void *b)
+{
+	uint64		x = ((const FinsecEventClaim *) a)->seq;
+	uint64		y = ((const FinsecEventClaim *) b)->seq;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int
+finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int *cursor)
+{
+	FinsecEventRingShared *s;
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	int			first;
+	int			n;
+	int			i;
+
+	prepare_to_claim(ring);
+	s = ring->shared;
+	first = ring->nclaims;
+	while (*cursor < s->capacity && ring->nclaims - first < max)
+	{
+		int			end = Min(*cursor + CLAIM_CHUNK, s->capacity);
+
+		SpinLockAcquire(&s->mutex);
+		for (i = *cursor; i < end && ring->nclaims - first < max; i++)
+		{
+			FinsecEventSlot *e = &ring->meta[i];
+
+			if (e->state != SLOT_FILLED || e->dbid != MyDatabaseId)
+				continue;
+			e->state = SLOT_CLAIMED;
+			s->nclaimed++;
+			ring->claims[ring->nclaims].idx = i;
+			ring->claims[ring->nclaims].seq = e->seq;
+			ring->claims[ring->nclaims].subid = subid;
+			ring->nclaims++;
+		}
+		SpinLockRelease(&s->mutex);
+		*cursor = i;
+	}
+
+	/* Claimed slots are ours until we settle them: read without the lock. */
+	n = ring->nclaims - first;
+	qsort(&ring->claims[first], n, sizeof(FinsecEventClaim), claim_seq_cmp);
+	for (i = 0; i < n; i++)
+		memcpy((char *) out + (Size) i * ring->payload_size,
+			   EVENT_AT(ring, ring->claims[first + i].idx), ring->payload_size);
+	return n;
+}
+
+void
+finsec_eventring_claim_drops(FinsecEventRing *ring, uint64 *here, uint64 *unattributed)
+{
+	FinsecEventRingShared *s;
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	int			i;
+
+	prepare_to_claim(ring);
+	s = ring->shared;
+	*here = *unattributed = 0;
+	SpinLockAcquire(&s->mutex);
+	for (i = 0; i <= EVENTRING_DROP_DBS && ring->ndrop_claims < FINSEC_EVENTRING_MAX_DROP_CLAIMS; i++)
+	{
+		EventRingDrops *d = &s->drops[i];
+		FinsecEventDropClaim *c;
+
+		if (d->dropped == 0 ||
+			(i != EVENTRING_UNATTRIBUTED && !(d->used && d->dbid == MyDatabaseId)))
+			continue;
+		c = &ring->drop_claims[ring->ndrop_claims++];
+		c->entry = i;
+		c->count = d->dropped;
+		c->subid = subid;
+		if (i == EVENTRING_UNATTRIBUTED)
+			*unattributed += d->dropped;
+		else
+			*here += d->dropped;
+		d->claimed += d->dropped;
+		d->dropped = 0;
+	}
+	SpinLockRelease(&s->mutex);
+}
+
+void
+finsec_eventring_report_drops(FinsecEventRing *ring, Oid actor, uint64 here, uint64 unattributed)
+{
+	char	   *desc;
+
+	if (here + unattributed == 0)
+		return;
+	if (unattributed == 0)
+		desc = psprintf("%llu %s of this database were not %s because the %s was full",
+						(unsigned long long) here, ring->items, ring->done, ring->buffer_words);
+	else
+		desc = psprintf("%llu %s of this database, and %llu of databases the buffer could not tell apart, "
+						"were not %s because the %s was full",
+						(unsigned long long) here, ring->items, (unsigned long long) unattributed,
+						ring->done, ring->buffer_words);
+	(void) finsec_audit_event_internal(actor, ring->drop_event, NULL, ring->drop_object,
+									   "flush", false, desc, NULL);
+	ereport(LOG,
+			(errmsg("finsec: %s", desc),
+			 errhint("Raise %s (now %d), or %s more often.",
+					 ring->setting, ring->shared->capacity, ring->flush_often)));
+}
+
+/* Caller holds the mutex. */
+static bool
+drops_here_locked(FinsecEventRing *ring)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			i;
+
+	for (i = 0; i <= EVENTRING_DROP_DBS; i++)
+		if (s->drops[i].dropped > 0 &&
+			(i == EVENTRING_UNATTRIBUTED || s->drops[i].dbid == MyDatabaseId))
+			return true;
+	return false;
+}
+
+bool
+finsec_eventring_work_here(FinsecEventRing *ring)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			start;
+	int			i;
+	bool		found;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	found = drops_here_locked(ring);
+	if (found || s->nfree + s->nclaimed == s->capacity)
+	{
+		SpinLockRelease(&s->mutex);
+		return found;
+	}
+	SpinLockRelease(&s->mutex);
+	for (start = 0; start < s->capacity && !found; start += CLAIM_CHUNK)
+	{
+		int			end = Min(start + CLAIM_CHUNK, s->capacity);
+
+		SpinLockAcquire(&s->mutex);
+		for (i = start; i < end && !found; i++)
+			found = ring->meta[i].state == SLOT_FILLED && ring->meta[i].dbid == MyDatabaseId;
+		SpinLockRelease(&s->mutex);
+	}
+	return found;
+}
+
+/* ---- SQL-level helpers --------------------------------------------------- */
+
+Datum
+finsec_eventring_status(FinsecEventRing *ring, FunctionCallInfo fcinfo)
+{
+	FinsecEventRingShared *s = ring->shared;
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6];
+	int			start;
+	int			i;
+	int			waiting_here = 0;
+	int			capacity,
+				waiting,
+				flushing;
+	uint64		dropped,
+				unreported = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (s == NULL)
+	{
+		memset(nulls, true, sizeof(nulls));
+		return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+	}
+
+	SpinLockAcquire(&s->mutex);
+	capacity = s->capacity;
+	flushing = s->nclaimed;
+	waiting = s->capacity - s->nfree - s->nclaimed;
+	dropped = s->dropped_total;
+	for (i = 0; i <= EVENTRING_DROP_DBS; i++)
+		if (i == EVENTRING_UNATTRIBUTED ||
+			(s->drops[i].used && s->drops[i].dbid == MyDatabaseId))
+			unreported += s->drops[i].dropped + s->drops[i].claimed;
+	SpinLockRelease(&s->mutex);
+	for (start = 0; start < capacity; start += CLAIM_CHUNK)
+	{
+		int			end = Min(start + CLAIM_CHUNK, capacity);
+
+		SpinLockAcquire(&s->mutex);
+		for (i = start; i < end; i++)
+			if (ring->meta[i].state == SLOT_FILLED && ring->meta[i].dbid == MyDatabaseId)
+				waiting_here++;
+		SpinLockRelease(&s->mutex);
+	}
+
+	memset(nulls, false, sizeof(nulls));
+	values[0] = Int32GetDatum(capacity);
+	values[1] = Int32GetDatum(waiting);
+	values[2] = Int32GetDatum(waiting_here);
+	values[3] = Int32GetDatum(flushing);
+	values[4] = Int64GetDatum((int64) dropped);
+	values[5] = Int64GetDatum((int64) unreported);
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+int64
+finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor))
+{
+	FinsecOwnerContext ctx;
+	int64		n;
+
+	prepare_to_claim(ring);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	n = flush(ctx.caller);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	return n;
+}
+
+bool
+finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor))
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		FinsecOwnerContext ctx;
+
+		finsec_begin_owner(&ctx);
+		work(ctx.caller);
+		finsec_end_owner(&ctx);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		TimestampTz now = GetCurrentTimestamp();
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+		/* Once a minute is enough for a failure that repeats every round. */
+		if (TimestampDifferenceExceeds(ring->last_sealer_warning, now, 60 * 1000))
+		{
+			ring->last_sealer_warning = now;
+			ereport(WARNING,
+					(errmsg("finsec: %s: %s", ring->sealer_failure, edata->message),
+					 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
+		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return ok;
+}

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_eventring.h
+ *	  A fixed-size buffer of events in shared memory, kept across the
+ *	  rollback of the transaction that put an event and across a clean
+ *	  shutdown, and moved into a table by a flushing transaction exactly
+ *	  once (src/common/eventring.c).
+ *
+ * A capability whose events must outlive the transaction that causes them
+ * (a refused payment, a blocked payment: both roll back) puts them here and
+ * copies them into a table later:
+ *
+ *	 - finsec_eventring_put() copies an event into a free slot under a
+ *	   spinlock; nothing allocates and nothing throws.  When every slot is
+ *	   taken the event is counted as dropped, per database.
+ *	 - A flushing transaction claims this database's events
+ *	   (finsec_eventring_claim()) and the drop counts it reports
+ *	   (finsec_eventring_claim_drops()); transaction callbacks settle the
+ *	   claims: at commit the slots are freed and the counts forgotten, at
+ *	   abort (of the transaction, or of the subtransaction that claimed
+ *	   them) they wait again for the next flush.  No other backend takes a
+ *	   claimed slot, so each event is written once.  PREPARE TRANSACTION of
+ *	   a flushing transaction is refused.
+ *	 - The postmaster saves what waits to a file in the data directory at a
+ *	   clean shutdown and restores it at the next start.  A crash loses it.
+ *
+ * One FinsecEventRing, a static of its capability, describes an instance;
+ * finsec_eventring_register() (in _PG_init, preloaded only) sets up its
+ * shared memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_EVENTRING_H
+#define FINSEC_EVENTRING_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+
+typedef struct FinsecEventRingShared FinsecEventRingShared;
+typedef struct FinsecEventClaim FinsecEventClaim;
+
+/* Claimed drop counts one backend may hold at once. */
+#define FINSEC_EVENTRING_MAX_DROP_CLAIMS	64
+
+typedef struct FinsecEventDropClaim
+{
+	int			entry;
+	uint64		count;
+	SubTransactionId subid;
+} FinsecEventDropClaim;
+
+typedef struct FinsecEventRing
+{
+	/* ---- set by the capability ---- */
+	const char *shmem_name;		/* name of the shared memory struct */
+	const char *setting;		/* the postmaster setting: number of slots */
+	int		   *slots;			/* ... and its variable */
+	Size		payload_size;	/* bytes of one event */
+	Size		dbid_offset;	/* offsetof the event's database Oid */
+	const char *file;			/* saved there at a clean shutdown */
+	uint32		file_magic;
+	/* a saved event fit to restore?  May repair it (NUL-terminate, ...) */
+	bool		(*restorable) (void *payload);
+
+	/* words of messages */
+	const char *items;			/* "limit refusal(s)" */
+	const char *items_plural;	/* "limit refusals" */
+	const char *done;			/* "recorded": what a flush does to them */
+	const char *buffer_words;	/* "refusal buffer" */
+	const char *flush_function; /* "finsec.flush_limit_refusals()" */
+	const char *flush_often;	/* "record refusals": in "... more often" */
+	const char *save_lost_detail;	/* errdetail of a failed save, or NULL */
+	const char *drop_event;		/* ledger event type reporting drops */
+	const char *drop_object;	/* ... and its object (the table) */
+	const char *sealer_failure; /* "limit refusals not recorded in ..." */
+
+	/* ---- private to eventring.c ---- */
+	FinsecEventRingShared *shared;
+	int		   *free_stack;
+	struct FinsecEventSlot *meta;
+	char	   *payloads;
+	FinsecEventClaim *claims;	/* capacity entries, TopMemoryContext */
+	int			nclaims;
+	FinsecEventDropClaim drop_claims[FINSEC_EVENTRING_MAX_DROP_CLAIMS];
+	int			ndrop_claims;
+	bool		callbacks_registered;
+	TimestampTz last_sealer_warning;
+} FinsecEventRing;
+
+/* In _PG_init when preloaded: request and set up the ring's shared memory. */
+extern void finsec_eventring_register(FinsecEventRing *ring);
+
+/* Has the ring its shared memory (finsec preloaded)? */
+extern bool finsec_eventring_available(FinsecEventRing *ring);
+
+/* Copy an event in; false when it was dropped.  Never throws, never allocates. */
+extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
+
+/*
+ * Claim up to max waiting events of this database for the current
+ * (sub)transaction, copying them into out (max * payload_size bytes), in
+ * the order they were put.  *cursor starts at 0; call again until it
+ * returns 0.
+ */
+extern int	finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int *cursor);
+
+/* Claim the drop counts this database reports: its own, and unattributed. */
+extern void finsec_eventring_claim_drops(FinsecEventRing *ring, uint64 *here, uint64 *unattributed);
+
+/*
+ * Report claimed drop counts: an audit ledger event (ring->drop_event,
+ * success false) in the current transaction, and the server log.
+ */
+extern void finsec_eventring_report_drops(FinsecEventRing *ring, Oid actor, uint64 here,
+										  uint64 unattributed);
+
+/* Does anything of this database wait: events, or drops to report? */
+extern bool finsec_eventring_work_here(FinsecEventRing *ring);
+
+/*
+ * The ring's state as the SQL record (capacity integer, waiting integer,
+ * waiting_here integer, flushing integer, dropped bigint, dropped_unreported
+ * bigint); all NULL without the preload.
+ */
+extern Datum finsec_eventring_status(FinsecEventRing *ring, FunctionCallInfo fcinfo);
+
+/*
+ * The SQL flush function's body: runs flush(actor) with SPI connected, as
+ * finsec's owner, acting for the caller; returns what flush returned.
+ */
+extern int64 finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor));
+
+/*
+ * The audit sealer's share, in its round's transaction (SPI connected):
+ * runs work(actor) as finsec's owner in a subtransaction.  A failure rolls
+ * the subtransaction back, so its claims wait for the next round, and is
+ * reported as a WARNING at most once a minute; the round goes on.  Returns
+ * whether work succeeded.
+ */
+extern bool finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor));
+
+#endif							/* FINSEC_EVENTRING_H */
