@@ -392,11 +392,21 @@ GRANT EXECUTE ON FUNCTION finsec.risk_stats() TO finsec_admin, finsec_auditor, f
 -- The decision log (src/risk/log.c, docs/risk.md "Decision log").
 --
 -- risk_score() numbers every decision it logs from
--- finsec.risk_decision_id_seq and puts it into a shared-memory buffer,
--- so that the scoring transaction's rollback does not take it along;
--- finsec.flush_risk_decisions() and the audit sealer copy it into
--- finsec.risk_decision_log, one partition per day (finsec.risk_timezone),
--- kept finsec.risk_log_retention days.
+-- finsec.risk_decision_id_seq and puts it into a shared-memory buffer
+-- (src/common/eventring.c), so that the scoring transaction's rollback
+-- does not take it along; finsec.flush_risk_decisions() and the audit
+-- sealer move it into finsec.risk_decision_log, one partition per day
+-- (finsec.risk_timezone), kept finsec.risk_log_retention days.
+--
+-- Keys and indexes are the partitions' own, not the parent's: the daily
+-- partitions are made after the extension (so are not its members) and
+-- pg_dump dumps them, rows included, as the database's tables; attached
+-- on restore to a parent that already had an index, each would get that
+-- index twice and pg_restore would fail.  (decision_id, decided_at) is
+-- unique all the same, decided_at being the partition key.  Never call
+-- finsec.risk_log_maintain() from an extension script: partitions made
+-- there would become members of the extension, and pg_dump would leave
+-- them out.
 -- ---------------------------------------------------------------------
 CREATE SEQUENCE finsec.risk_decision_id_seq AS bigint;
 REVOKE ALL ON SEQUENCE finsec.risk_decision_id_seq FROM PUBLIC;
@@ -426,13 +436,16 @@ CREATE TABLE finsec.risk_decision_log (
 	reference text,
 	db_user name,
 	session_user_name name,
-	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	PRIMARY KEY (decision_id, decided_at)
+	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 ) PARTITION BY RANGE (decided_at);
-CREATE INDEX risk_decision_log_customer_idx ON finsec.risk_decision_log (customer, decided_at);
-CREATE TABLE finsec.risk_decision_log_default PARTITION OF finsec.risk_decision_log DEFAULT;
+CREATE TABLE finsec.risk_decision_log_default PARTITION OF finsec.risk_decision_log (
+	PRIMARY KEY (decision_id, decided_at)
+) DEFAULT;
+CREATE INDEX risk_decision_log_default_customer_idx ON finsec.risk_decision_log_default (customer, decided_at);
 COMMENT ON TABLE finsec.risk_decision_log IS
-	'risk decisions other than a plain allow (and allows on which a shadow rule fired): version, score, rules, entities; one partition per day';
+	'risk decisions other than a plain allow (and allows on which a shadow rule fired): version, score, rules, entities; one partition per day, each keyed by (decision_id, decided_at) and indexed by (customer, decided_at)';
+COMMENT ON TABLE finsec.risk_decision_log_default IS
+	'risk decisions of days without a daily partition (finsec.risk_log_maintain() makes yesterday''s to three days ahead''s)';
 COMMENT ON COLUMN finsec.risk_decision_log.rules IS 'rule_id of every enforced rule that fired (finsec.risk_rule)';
 COMMENT ON COLUMN finsec.risk_decision_log.card_key IS 'finsec.risk_card_key() of the card: never the number';
 REVOKE ALL ON finsec.risk_decision_log FROM PUBLIC;
@@ -443,10 +456,14 @@ SELECT pg_catalog.pg_extension_config_dump('finsec.risk_decision_id_seq', '');
 
 /*
  * Daily partitions: yesterday to three days ahead are created when
- * missing (unless the default partition already holds rows of that day,
- * which then stay there); partitions whose whole day is older than
- * finsec.risk_log_retention days are dropped, each drop audited.  Run by
- * every flush and by the sealer at least every 10 minutes.
+ * missing, each with its key and customer index (unless the default
+ * partition already holds rows of that day, which then stay there);
+ * partitions whose whole day is older than finsec.risk_log_retention days
+ * are dropped, and rows that old deleted from the default partition, each
+ * audited.  Run by every finsec.flush_risk_decisions() and by the sealer
+ * every 10 minutes; one caller at a time (a second one returns at once,
+ * having done nothing).  Returns the number of partitions created and
+ * dropped.
  */
 CREATE FUNCTION finsec.risk_log_maintain()
 RETURNS integer
@@ -463,6 +480,7 @@ DECLARE
 	hi timestamptz;
 	part text;
 	changed integer := 0;
+	gone bigint;
 	r record;
 BEGIN
 	-- one maintainer at a time; others skip (the next flush catches up)
@@ -476,8 +494,9 @@ BEGIN
 		hi := (d + 1)::timestamp AT TIME ZONE tz;
 		CONTINUE WHEN EXISTS (SELECT 1 FROM finsec.risk_decision_log_default
 							   WHERE decided_at >= lo AND decided_at < hi);
-		EXECUTE format('CREATE TABLE finsec.%I PARTITION OF finsec.risk_decision_log FOR VALUES FROM (%L) TO (%L)',
+		EXECUTE format('CREATE TABLE finsec.%I PARTITION OF finsec.risk_decision_log (PRIMARY KEY (decision_id, decided_at)) FOR VALUES FROM (%L) TO (%L)',
 					   part, lo, hi);
+		EXECUTE format('CREATE INDEX %I ON finsec.%I (customer, decided_at)', part || '_customer_idx', part);
 		EXECUTE format('REVOKE ALL ON finsec.%I FROM PUBLIC', part);
 		changed := changed + 1;
 	END LOOP;
@@ -494,6 +513,14 @@ BEGIN
 					   to_date(substr(r.relname, 20), 'YYYYMMDD'), keep));
 			changed := changed + 1;
 		END LOOP;
+		DELETE FROM finsec.risk_decision_log_default
+		 WHERE decided_at < ((today - keep)::timestamp AT TIME ZONE tz);
+		GET DIAGNOSTICS gone = ROW_COUNT;
+		IF gone > 0 THEN
+			PERFORM finsec.audit_event('risk.log_retention', 'finsec.risk_decision_log_default', 'delete', true,
+				format('%s risk decision(s) before %s deleted: older than finsec.risk_log_retention (%s days)',
+					   gone, today - keep, keep));
+		END IF;
 	END IF;
 	RETURN changed;
 END
@@ -514,15 +541,54 @@ CREATE FUNCTION finsec.risk_decision_buffer(
 	OUT capacity integer,
 	OUT waiting integer,
 	OUT waiting_here integer,
+	OUT flushing integer,
 	OUT dropped bigint,
 	OUT dropped_unreported bigint)
 RETURNS record
 LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'finsec_risk_decision_buffer';
 COMMENT ON FUNCTION finsec.risk_decision_buffer() IS
-	'the risk decision buffer: size, decisions waiting (all databases, this one), dropped because it was full since the server started, and not yet reported';
+	'the risk decision buffer: size, decisions waiting (all databases, this one), being flushed, dropped because it was full since the server started, dropped here and not yet reported';
 REVOKE ALL ON FUNCTION finsec.risk_decision_buffer() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_decision_buffer() TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE FUNCTION finsec.status_risk_decisions(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'risk_decisions',
+		   b.capacity IS NOT NULL AND b.dropped = 0 AND (s.listed OR b.waiting_here = 0),
+		   CASE WHEN b.capacity IS NULL
+				THEN 'risk decisions are neither scored nor logged without finsec in shared_preload_libraries'
+				ELSE format('%s risk decision(s) of this database waiting to be logged, %s of all databases in a buffer of %s',
+							b.waiting_here, b.waiting, b.capacity)
+					 || CASE WHEN b.dropped > 0
+							 THEN format('; %s dropped since the server started because the buffer was full: raise finsec.risk_decision_buffer',
+										 b.dropped)
+							 ELSE '' END
+					 || CASE WHEN s.listed THEN '; the sealer logs them in finsec.risk_decision_log'
+							 ELSE '; no sealer for this database: run finsec.flush_risk_decisions() on a schedule' END
+					 || format('; %s daily partition(s)', p.parts)
+					 || CASE WHEN p.today THEN '' ELSE ', none for today yet (decisions go to the default partition until finsec.risk_log_maintain() runs)' END
+		   END
+	  FROM finsec.risk_decision_buffer() b,
+		   (SELECT current_database() = ANY (string_to_array(
+					   replace(coalesce(current_setting('finsec.audit_seal_databases', true), ''), ' ', ''), ',')) AS listed) s,
+		   (SELECT count(*) AS parts,
+				   bool_or(c.relname = 'risk_decision_log_p' || to_char(now() AT TIME ZONE
+						   coalesce(nullif(current_setting('finsec.risk_timezone', true), ''), 'Asia/Shanghai'), 'YYYYMMDD')) IS TRUE AS today
+			  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			 WHERE i.inhparent = 'finsec.risk_decision_log'::regclass
+			   AND c.relname ~ '^risk_decision_log_p[0-9]{8}$') p
+$$;
+COMMENT ON FUNCTION finsec.status_risk_decisions() IS
+	'the risk decision log: decisions waiting in the shared buffer, drops, who flushes, daily partitions';
+REVOKE ALL ON FUNCTION finsec.status_risk_decisions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_risk_decisions() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- ---------------------------------------------------------------------
 -- Rulesets as the model registry (001 8.3): drafts, content hash,
