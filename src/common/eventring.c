@@ -197,10 +197,15 @@ store_locked(FinsecEventRing *ring, const void *payload)
 	if (s->nfree == 0)
 		return false;
 	idx = ring->free_stack[--s->nfree];
+	/*
+	 * The state last: the postmaster saves filled slots without the lock
+	 * after an immediate shutdown, when a backend may have been killed
+	 * here.
+	 */
+	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
 	ring->meta[idx].seq = ++s->next_seq;
 	ring->meta[idx].dbid = payload_dbid(ring, payload);
 	ring->meta[idx].state = SLOT_FILLED;
-	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
 	return true;
 }
 
@@ -514,7 +519,7 @@ eventring_xact_callback(XactEvent event, void *arg)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot prepare a transaction that has flushed %s", ring->items_plural),
 					 errdetail("The %s it took from the shared buffer belong to this session until the transaction ends.",
-							   ring->items_plural),
+							   ring->items_short),
 					 errhint("Call %s in a transaction of its own.", ring->flush_function)));
 			break;
 		case XACT_EVENT_COMMIT:

@@ -67,6 +67,7 @@ typedef struct FinsecEventRing
 	/* words of messages */
 	const char *items;			/* "limit refusal(s)" */
 	const char *items_plural;	/* "limit refusals" */
+	const char *items_short;	/* "refusals" */
 	const char *done;			/* "recorded": what a flush does to them */
 	const char *buffer_words;	/* "refusal buffer" */
 	const char *flush_function; /* "finsec.flush_limit_refusals()" */

@@ -34,8 +34,11 @@
  * flushes.  PREPARE TRANSACTION of a flushing transaction is refused (the
  * claims belong to this backend).  At a clean shutdown the postmaster saves
  * the waiting events to $PGDATA/finsec_limit_refusals and loads them at the
- * next start.  A crash (or immediate shutdown) loses the events not yet
- * flushed -- at most about one sealer interval's worth -- and the counters.
+ * next start; after an immediate shutdown it does too, but the events a
+ * flush had claimed at that moment are lost unless its transaction had
+ * committed.  A crash loses the events not
+ * yet flushed -- at most about one sealer interval's worth -- and the
+ * counters.
  *
  * The buffer, its claims and its file are src/common/eventring.c's; this
  * file says what a refusal event holds and how it becomes a row.
@@ -116,6 +119,7 @@ static FinsecEventRing ring = {
 	.restorable = refusal_restorable,
 	.items = "limit refusal(s)",
 	.items_plural = "limit refusals",
+	.items_short = "refusals",
 	.done = "recorded",
 	.buffer_words = "refusal buffer",
 	.flush_function = "finsec.flush_limit_refusals()",

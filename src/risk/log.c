@@ -72,6 +72,7 @@ static FinsecEventRing ring = {
 	.restorable = decision_restorable,
 	.items = "risk decision(s)",
 	.items_plural = "risk decisions",
+	.items_short = "decisions",
 	.done = "logged",
 	.buffer_words = "decision buffer",
 	.flush_function = "finsec.flush_risk_decisions()",
