@@ -552,6 +552,58 @@ COMMENT ON FUNCTION finsec.risk_decision_buffer() IS
 REVOKE ALL ON FUNCTION finsec.risk_decision_buffer() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.risk_decision_buffer() TO finsec_admin, finsec_auditor, finsec_operator;
 
+/*
+ * The finsec.status() row of a shared-memory event buffer
+ * (src/common/eventring.c): ok while nothing was dropped and, in a database
+ * without a sealer, nothing waits.  "what" names the events, "done" what a
+ * flush does to them, "sealer" what the sealer does.
+ */
+CREATE FUNCTION finsec._status_event_buffer(
+	name text, capacity integer, waiting integer, waiting_here integer, dropped bigint,
+	what text, done text, sealer text, setting text, flush text, unpreloaded text,
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT name,
+		   capacity IS NOT NULL AND dropped = 0 AND (s.listed OR waiting_here = 0),
+		   CASE WHEN capacity IS NULL
+				THEN unpreloaded
+				ELSE format('%s %s of this database waiting to be %s, %s of all databases in a buffer of %s',
+							waiting_here, what, done, waiting, capacity)
+					 || CASE WHEN dropped > 0
+							 THEN format('; %s dropped since the server started because the buffer was full: raise %s',
+										 dropped, setting)
+							 ELSE '' END
+					 || CASE WHEN s.listed THEN '; the sealer ' || sealer
+							 ELSE format('; no sealer for this database: run %s on a schedule', flush) END
+		   END
+	  FROM (SELECT current_database() = ANY (string_to_array(
+					   replace(coalesce(current_setting('finsec.audit_seal_databases', true), ''), ' ', ''), ',')) AS listed) s
+$$;
+REVOKE ALL ON FUNCTION finsec._status_event_buffer(text, integer, integer, integer, bigint, text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._status_event_buffer(text, integer, integer, integer, bigint, text, text, text, text, text, text)
+	TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE OR REPLACE FUNCTION finsec.status_limit_refusals(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.*
+	  FROM finsec.limit_refusal_buffer() b,
+		   finsec._status_event_buffer('limit_refusals', b.capacity, b.waiting, b.waiting_here, b.dropped,
+			   'refusal(s)', 'recorded', 'records them in finsec.limit_refusal', 'finsec.limit_refusal_buffer',
+			   'finsec.flush_limit_refusals()',
+			   'refusals are neither counted nor recorded without finsec in shared_preload_libraries') s
+$$;
+
 CREATE FUNCTION finsec.status_risk_decisions(
 	OUT component text,
 	OUT ok boolean,
@@ -560,24 +612,18 @@ RETURNS SETOF record
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT 'risk_decisions',
-		   b.capacity IS NOT NULL AND b.dropped = 0 AND (s.listed OR b.waiting_here = 0),
-		   CASE WHEN b.capacity IS NULL
-				THEN 'risk decisions are neither scored nor logged without finsec in shared_preload_libraries'
-				ELSE format('%s risk decision(s) of this database waiting to be logged, %s of all databases in a buffer of %s',
-							b.waiting_here, b.waiting, b.capacity)
-					 || CASE WHEN b.dropped > 0
-							 THEN format('; %s dropped since the server started because the buffer was full: raise finsec.risk_decision_buffer',
-										 b.dropped)
-							 ELSE '' END
-					 || CASE WHEN s.listed THEN '; the sealer logs them in finsec.risk_decision_log'
-							 ELSE '; no sealer for this database: run finsec.flush_risk_decisions() on a schedule' END
-					 || format('; %s daily partition(s)', p.parts)
-					 || CASE WHEN p.today THEN '' ELSE ', none for today yet (decisions go to the default partition until finsec.risk_log_maintain() runs)' END
-		   END
+	SELECT s.component, s.ok,
+		   s.detail
+		   || CASE WHEN b.capacity IS NULL THEN ''
+				   ELSE format('; %s daily partition(s)', p.parts)
+						|| CASE WHEN p.today THEN ''
+								ELSE ', none for today yet (decisions go to the default partition until finsec.risk_log_maintain() runs)' END
+			  END
 	  FROM finsec.risk_decision_buffer() b,
-		   (SELECT current_database() = ANY (string_to_array(
-					   replace(coalesce(current_setting('finsec.audit_seal_databases', true), ''), ' ', ''), ',')) AS listed) s,
+		   finsec._status_event_buffer('risk_decisions', b.capacity, b.waiting, b.waiting_here, b.dropped,
+			   'risk decision(s)', 'logged', 'logs them in finsec.risk_decision_log', 'finsec.risk_decision_buffer',
+			   'finsec.flush_risk_decisions()',
+			   'risk decisions are neither scored nor logged without finsec in shared_preload_libraries') s,
 		   (SELECT count(*) AS parts,
 				   bool_or(c.relname = 'risk_decision_log_p' || to_char(now() AT TIME ZONE
 						   coalesce(nullif(current_setting('finsec.risk_timezone', true), ''), 'Asia/Shanghai'), 'YYYYMMDD')) IS TRUE AS today

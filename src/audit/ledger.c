@@ -40,7 +40,9 @@
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
@@ -110,6 +112,43 @@ finsec_end_owner(FinsecOwnerContext *ctx)
 	finsec_encoding_end(ctx->saved_encoding);
 	AtEOXact_GUC(true, ctx->nestlevel);
 	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec);
+}
+
+/*
+ * Run work(actor, arg) as finsec's owner, acting for the current role, in a
+ * subtransaction of the current transaction.  NULL when it succeeded; on an
+ * error the subtransaction is rolled back and the error returned, for the
+ * caller to report and free (FreeErrorData).  For the side tasks of the
+ * sealer's round, whose failure must not end the round.
+ */
+ErrorData *
+finsec_try_as_owner(void (*work) (Oid actor, void *arg), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		FinsecOwnerContext ctx;
+
+		finsec_begin_owner(&ctx);
+		work(ctx.caller, arg);
+		finsec_end_owner(&ctx);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return edata;
 }
 
 Oid

@@ -33,6 +33,7 @@ extern Oid	finsec_owner(void);
 extern Oid	finsec_audit_relid(void);
 extern void finsec_begin_owner(FinsecOwnerContext *ctx);
 extern void finsec_end_owner(FinsecOwnerContext *ctx);
+extern ErrorData *finsec_try_as_owner(void (*work) (Oid actor, void *arg), void *arg);
 extern int64 finsec_audit_event_internal(Oid actor, const char *event_type,
 										 const char *subject, const char *object,
 										 const char *action, bool success,

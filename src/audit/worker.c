@@ -9,8 +9,8 @@
  * a restart interval so an error (a database being dropped, say) does not
  * end sealing for good.  Sealing is idempotent: a round that fails is
  * simply done again by the next one.  Each round also records the
- * database's limit refusals waiting in shared memory (src/limits/refusals.c)
- * before it seals.  Nothing happens on a standby, which receives the
+ * database's limit refusals and risk decisions waiting in shared memory
+ * (src/limits/refusals.c, src/risk/log.c) before it seals.  Nothing happens on a standby, which receives the
  * primary's blocks through replication.
  *
  *-------------------------------------------------------------------------
@@ -49,6 +49,12 @@ char	   *finsec_audit_seal_databases = NULL;
 #define SEALER_RESTART_SECONDS 10
 
 static void
+write_auth_events(Oid actor, void *arg)
+{
+	*(uint64 *) arg = finsec_auth_events_write(actor);
+}
+
+static void
 seal_round(const char *dbname)
 {
 	bool		drain = finsec_auth_events_here(dbname);
@@ -71,27 +77,10 @@ seal_round(const char *dbname)
 		 */
 		if (drain)
 		{
-			MemoryContext oldcxt = CurrentMemoryContext;
-			ResourceOwner oldowner = CurrentResourceOwner;
+			ErrorData  *edata = finsec_try_as_owner(write_auth_events, &written);
 
-			BeginInternalSubTransaction(NULL);
-			PG_TRY();
+			if (edata != NULL)
 			{
-				FinsecOwnerContext ctx;
-
-				finsec_begin_owner(&ctx);
-				written = finsec_auth_events_write(ctx.caller);
-				finsec_end_owner(&ctx);
-				ReleaseCurrentSubTransaction();
-			}
-			PG_CATCH();
-			{
-				ErrorData  *edata;
-
-				MemoryContextSwitchTo(oldcxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				RollbackAndReleaseCurrentSubTransaction();
 				written = 0;
 				ereport(WARNING,
 						(errmsg("finsec: authentication events not written to the audit ledger: %s",
@@ -99,9 +88,6 @@ seal_round(const char *dbname)
 						 errdetail("They stay queued, and the server log has them; sealing continues.")));
 				FreeErrorData(edata);
 			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
 		}
 		/* Refusals of the limit trigger, likewise (src/limits/refusals.c). */
 		finsec_limits_sealer_flush();

@@ -43,7 +43,6 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "finsec.h"
@@ -87,12 +86,20 @@ struct FinsecEventRingShared
 	/* then int free_stack[capacity], FinsecEventSlot meta[capacity], events */
 };
 
+/*
+ * A claim of this backend: a slot (idx, and the seq it had when claimed) or
+ * a drop count (idx the drops entry, seq the count claimed).
+ */
 struct FinsecEventClaim
 {
 	int			idx;
+	bool		drop;
 	uint64		seq;
 	SubTransactionId subid;
 };
+
+/* Claimed drop counts one backend may hold at once. */
+#define MAX_DROP_CLAIMS			64
 
 /* Slots examined per spinlock acquisition. */
 #define CLAIM_CHUNK				64
@@ -442,67 +449,68 @@ finsec_eventring_register(FinsecEventRing *ring)
 
 /* ---- claims and their settlement at transaction end ---------------------- */
 
+/* Settle one claim.  Caller holds the mutex. */
+static void
+settle_claim_locked(FinsecEventRing *ring, FinsecEventClaim *c, bool committed)
+{
+	FinsecEventRingShared *s = ring->shared;
+
+	if (c->drop)
+	{
+		EventRingDrops *d = &s->drops[c->idx];
+
+		d->claimed -= Min(d->claimed, c->seq);
+		if (!committed)
+			d->dropped += c->seq;
+		else if (c->idx != EVENTRING_UNATTRIBUTED && d->dropped == 0 && d->claimed == 0)
+			d->used = false;
+	}
+	else
+	{
+		FinsecEventSlot *e = &ring->meta[c->idx];
+
+		if (e->state != SLOT_CLAIMED || e->seq != c->seq)
+			return;
+		s->nclaimed--;
+		if (committed)
+		{
+			e->state = SLOT_FREE;
+			e->seq = 0;
+			ring->free_stack[s->nfree++] = c->idx;
+		}
+		else
+			e->state = SLOT_FILLED;
+	}
+}
+
 /*
  * Settle claims: those of subtransaction "subid" (all of them when
- * InvalidSubTransactionId), freeing the slots (committed) or filling them
- * again (aborted).  Never throws: runs in commit and abort callbacks.
+ * InvalidSubTransactionId), freeing the slots and forgetting the counts
+ * (committed) or making them wait again (aborted).  Never throws: runs in
+ * commit and abort callbacks.
  */
 static void
 settle_claims(FinsecEventRing *ring, bool committed, SubTransactionId subid)
 {
-	FinsecEventRingShared *s = ring->shared;
 	int			i;
 	int			keep = 0;
 
 	for (i = 0; i < ring->nclaims; i++)
 	{
 		FinsecEventClaim *c = &ring->claims[i];
-		FinsecEventSlot *e;
 
 		if (subid != InvalidSubTransactionId && c->subid != subid)
 		{
 			ring->claims[keep++] = *c;
 			continue;
 		}
-		SpinLockAcquire(&s->mutex);
-		e = &ring->meta[c->idx];
-		if (e->state == SLOT_CLAIMED && e->seq == c->seq)
-		{
-			s->nclaimed--;
-			if (committed)
-			{
-				e->state = SLOT_FREE;
-				e->seq = 0;
-				ring->free_stack[s->nfree++] = c->idx;
-			}
-			else
-				e->state = SLOT_FILLED;
-		}
-		SpinLockRelease(&s->mutex);
+		if (c->drop)
+			ring->ndrop_claims--;
+		SpinLockAcquire(&ring->shared->mutex);
+		settle_claim_locked(ring, c, committed);
+		SpinLockRelease(&ring->shared->mutex);
 	}
 	ring->nclaims = keep;
-
-	keep = 0;
-	for (i = 0; i < ring->ndrop_claims; i++)
-	{
-		FinsecEventDropClaim *c = &ring->drop_claims[i];
-		EventRingDrops *d;
-
-		if (subid != InvalidSubTransactionId && c->subid != subid)
-		{
-			ring->drop_claims[keep++] = *c;
-			continue;
-		}
-		SpinLockAcquire(&s->mutex);
-		d = &s->drops[c->entry];
-		d->claimed -= Min(d->claimed, c->count);
-		if (!committed)
-			d->dropped += c->count;
-		else if (c->entry != EVENTRING_UNATTRIBUTED && d->dropped == 0 && d->claimed == 0)
-			d->used = false;
-		SpinLockRelease(&s->mutex);
-	}
-	ring->ndrop_claims = keep;
 }
 
 static void
@@ -510,7 +518,7 @@ eventring_xact_callback(XactEvent event, void *arg)
 {
 	FinsecEventRing *ring = (FinsecEventRing *) arg;
 
-	if (ring->nclaims == 0 && ring->ndrop_claims == 0)
+	if (ring->nclaims == 0)
 		return;
 	switch (event)
 	{
@@ -542,7 +550,7 @@ eventring_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	FinsecEventRing *ring = (FinsecEventRing *) arg;
 	int			i;
 
-	if (ring->nclaims == 0 && ring->ndrop_claims == 0)
+	if (ring->nclaims == 0)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		settle_claims(ring, false, mySubid);
@@ -552,9 +560,6 @@ eventring_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		for (i = 0; i < ring->nclaims; i++)
 			if (ring->claims[i].subid == mySubid)
 				ring->claims[i].subid = parentSubid;
-		for (i = 0; i < ring->ndrop_claims; i++)
-			if (ring->drop_claims[i].subid == mySubid)
-				ring->drop_claims[i].subid = parentSubid;
 	}
 }
 
@@ -568,7 +573,8 @@ prepare_to_claim(FinsecEventRing *ring)
 				 errmsg("the %s is not available", ring->buffer_words)));
 	if (ring->claims == NULL)
 		ring->claims = MemoryContextAllocHuge(TopMemoryContext,
-											  sizeof(FinsecEventClaim) * ring->shared->capacity);
+											  sizeof(FinsecEventClaim) *
+											  ((Size) ring->shared->capacity + MAX_DROP_CLAIMS));
 	if (!ring->callbacks_registered)
 	{
 		RegisterXactCallback(eventring_xact_callback, ring);
@@ -612,6 +618,7 @@ finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int *cursor)
 			e->state = SLOT_CLAIMED;
 			s->nclaimed++;
 			ring->claims[ring->nclaims].idx = i;
+			ring->claims[ring->nclaims].drop = false;
 			ring->claims[ring->nclaims].seq = e->seq;
 			ring->claims[ring->nclaims].subid = subid;
 			ring->nclaims++;
@@ -640,17 +647,19 @@ finsec_eventring_claim_drops(FinsecEventRing *ring, uint64 *here, uint64 *unattr
 	s = ring->shared;
 	*here = *unattributed = 0;
 	SpinLockAcquire(&s->mutex);
-	for (i = 0; i <= EVENTRING_DROP_DBS && ring->ndrop_claims < FINSEC_EVENTRING_MAX_DROP_CLAIMS; i++)
+	for (i = 0; i <= EVENTRING_DROP_DBS && ring->ndrop_claims < MAX_DROP_CLAIMS; i++)
 	{
 		EventRingDrops *d = &s->drops[i];
-		FinsecEventDropClaim *c;
+		FinsecEventClaim *c;
 
 		if (d->dropped == 0 ||
 			(i != EVENTRING_UNATTRIBUTED && !(d->used && d->dbid == MyDatabaseId)))
 			continue;
-		c = &ring->drop_claims[ring->ndrop_claims++];
-		c->entry = i;
-		c->count = d->dropped;
+		c = &ring->claims[ring->nclaims++];
+		ring->ndrop_claims++;
+		c->idx = i;
+		c->drop = true;
+		c->seq = d->dropped;
 		c->subid = subid;
 		if (i == EVENTRING_UNATTRIBUTED)
 			*unattributed += d->dropped;
@@ -803,44 +812,22 @@ finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor
 }
 
 bool
-finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor))
+finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void *arg), void *arg)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		ok = true;
+	ErrorData  *edata = finsec_try_as_owner(work, arg);
+	TimestampTz now;
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
+	if (edata == NULL)
+		return true;
+	/* Once a minute is enough for a failure that repeats every round. */
+	now = GetCurrentTimestamp();
+	if (TimestampDifferenceExceeds(ring->last_sealer_warning, now, 60 * 1000))
 	{
-		FinsecOwnerContext ctx;
-
-		finsec_begin_owner(&ctx);
-		work(ctx.caller);
-		finsec_end_owner(&ctx);
-		ReleaseCurrentSubTransaction();
+		ring->last_sealer_warning = now;
+		ereport(WARNING,
+				(errmsg("finsec: %s: %s", ring->sealer_failure, edata->message),
+				 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		TimestampTz now = GetCurrentTimestamp();
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-		/* Once a minute is enough for a failure that repeats every round. */
-		if (TimestampDifferenceExceeds(ring->last_sealer_warning, now, 60 * 1000))
-		{
-			ring->last_sealer_warning = now;
-			ereport(WARNING,
-					(errmsg("finsec: %s: %s", ring->sealer_failure, edata->message),
-					 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
-		}
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	return ok;
+	FreeErrorData(edata);
+	return false;
 }

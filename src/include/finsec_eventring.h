@@ -41,16 +41,6 @@
 typedef struct FinsecEventRingShared FinsecEventRingShared;
 typedef struct FinsecEventClaim FinsecEventClaim;
 
-/* Claimed drop counts one backend may hold at once. */
-#define FINSEC_EVENTRING_MAX_DROP_CLAIMS	64
-
-typedef struct FinsecEventDropClaim
-{
-	int			entry;
-	uint64		count;
-	SubTransactionId subid;
-} FinsecEventDropClaim;
-
 typedef struct FinsecEventRing
 {
 	/* ---- set by the capability ---- */
@@ -82,10 +72,9 @@ typedef struct FinsecEventRing
 	int		   *free_stack;
 	struct FinsecEventSlot *meta;
 	char	   *payloads;
-	FinsecEventClaim *claims;	/* capacity entries, TopMemoryContext */
+	FinsecEventClaim *claims;	/* this backend's, in TopMemoryContext */
 	int			nclaims;
-	FinsecEventDropClaim drop_claims[FINSEC_EVENTRING_MAX_DROP_CLAIMS];
-	int			ndrop_claims;
+	int			ndrop_claims;	/* of them, claims of drop counts */
 	bool		callbacks_registered;
 	TimestampTz last_sealer_warning;
 } FinsecEventRing;
@@ -135,11 +124,12 @@ extern int64 finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flus
 
 /*
  * The audit sealer's share, in its round's transaction (SPI connected):
- * runs work(actor) as finsec's owner in a subtransaction.  A failure rolls
+ * runs work(actor, arg) as finsec's owner in a subtransaction.  A failure rolls
  * the subtransaction back, so its claims wait for the next round, and is
  * reported as a WARNING at most once a minute; the round goes on.  Returns
  * whether work succeeded.
  */
-extern bool finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor));
+extern bool finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void *arg),
+										void *arg);
 
 #endif							/* FINSEC_EVENTRING_H */

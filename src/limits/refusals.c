@@ -365,7 +365,7 @@ static bool sealer_flush_due;
 static bool sealer_purge_due;
 
 static void
-sealer_work(Oid actor)
+sealer_work(Oid actor, void *arg)
 {
 	if (sealer_flush_due)
 		(void) flush_refusals(actor);
@@ -399,7 +399,7 @@ finsec_limits_sealer_flush(void)
 	nsp = get_namespace_oid("finsec", true);
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("limit_refusal", nsp)))
 		return;
-	(void) finsec_eventring_sealer_run(&ring, sealer_work);
+	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
 }
 
 /* ---- SQL: counters and the buffer's state -------------------------------- */

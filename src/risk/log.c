@@ -329,7 +329,7 @@ static Oid	maintained_log = InvalidOid;
 static bool sealer_maintain_due;
 
 static void
-sealer_work(Oid actor)
+sealer_work(Oid actor, void *arg)
 {
 	(void) flush_decisions(actor, sealer_maintain_due);
 	if (sealer_maintain_due)
@@ -362,7 +362,7 @@ finsec_risk_sealer_flush(void)
 		TimestampDifferenceExceeds(last_maintain, GetCurrentTimestamp(), MAINTAIN_INTERVAL_MS);
 	if (!work && !sealer_maintain_due)
 		return;
-	if (finsec_eventring_sealer_run(&ring, sealer_work) && sealer_maintain_due)
+	if (finsec_eventring_sealer_run(&ring, sealer_work, NULL) && sealer_maintain_due)
 		maintained_log = log;
 }
 

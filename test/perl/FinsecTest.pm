@@ -6,6 +6,9 @@
 #                                      and audit sealers for the named databases
 #   add_master_key($node, $hex, $file) a keyring master key file, configured
 #   prepend_hba($node, @lines)         put lines at the top of pg_hba.conf
+#   start_faketime($node, '-200d')     start the node with its clock moved by
+#                                      libfaketime (backends keep the fake
+#                                      time; background workers do not)
 #   catalog_listing($node, $db)        a sorted, OID-free description of
 #                                      every object of the finsec extension
 #                                      (definitions, ACLs, comments, dump
@@ -19,7 +22,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(finsec_node catalog_listing prepend_hba add_master_key);
+our @EXPORT = qw(finsec_node catalog_listing prepend_hba add_master_key start_faketime);
 
 # The master key of test clusters (public; for throwaway clusters only).
 our $test_master_key = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
@@ -57,6 +60,21 @@ sub add_master_key
 	chmod 0600, $file;
 	$node->append_conf('postgresql.conf', "finsec.master_key_file = '$file'");
 	return $file;
+}
+
+# Start the node with its clock moved by libfaketime, e.g. '-200d', for
+# tests of retention that need real time to pass.  Backends keep the fake
+# clock; background workers the postmaster starts later do not.
+sub start_faketime
+{
+	my ($node, $offset) = @_;
+	my $lib = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+	Test::More::BAIL_OUT("libfaketime is required: apt-get install faketime") unless -e $lib;
+	local $ENV{LD_PRELOAD} = $lib;
+	local $ENV{FAKETIME} = $offset;
+	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = '1';
+	$node->start;
+	return;
 }
 
 # Put lines at the top of pg_hba.conf (first match wins), e.g. password

@@ -17,18 +17,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
 
-my $faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-BAIL_OUT("libfaketime is required: apt-get install faketime") unless -e $faketime;
-
 my $node = finsec_node('retention', no_start => 1);
 
 # --- 200 days ago ---------------------------------------------------------
-{
-	local $ENV{LD_PRELOAD} = $faketime;
-	local $ENV{FAKETIME} = '-200d';
-	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = '1';
-	$node->start;
-}
+start_faketime($node, '-200d');
 my $real_today = POSIX::strftime('%Y-%m-%d', gmtime);
 is($node->safe_psql('postgres', "SELECT current_date < '$real_today'::date - 150"), 't',
 	'the server believes it is 200 days ago');

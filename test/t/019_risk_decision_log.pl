@@ -16,12 +16,10 @@
 use strict;
 use warnings;
 
+use POSIX ();
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
-
-my $faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-BAIL_OUT("libfaketime is required: apt-get install faketime") unless -e $faketime;
 
 # The past runs without a sealer: under libfaketime, processes the
 # postmaster starts later (background workers) do not keep the fake clock,
@@ -69,12 +67,7 @@ sub logged
 }
 
 # --- 200 days ago ---------------------------------------------------------
-{
-	local $ENV{LD_PRELOAD} = $faketime;
-	local $ENV{FAKETIME} = '-200d';
-	local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = '1';
-	$node->start;
-}
+start_faketime($node, '-200d');
 my $real_today = POSIX::strftime('%Y-%m-%d', gmtime);
 is($node->safe_psql('postgres', "SELECT current_date < '$real_today'::date - 150"), 't',
 	'the server believes it is 200 days ago');
