@@ -13,6 +13,282 @@
 --    risk: registered columns restricted to trusted types).
 -- ---------------------------------------------------------------------
 
+-- What finsec runs on application tables (src/common/trusted.c).  A value
+-- of a trusted type as text by its type's output function, for finsec's
+-- own SQL in place of ::text, whose cast the type's owner can define.
+CREATE FUNCTION finsec._trusted_text(value anyelement)
+RETURNS text
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'finsec_trusted_text';
+COMMENT ON FUNCTION finsec._trusted_text(anyelement) IS
+	'internal: a value of a trusted type as text, by its output function (no cast)';
+REVOKE ALL ON FUNCTION finsec._trusted_text(anyelement) FROM PUBLIC;
+
+-- A read-only query of finsec's own SQL over a user table, run as the
+-- table's owner in a security-restricted operation; for finsec's own
+-- SECURITY DEFINER functions only.
+CREATE FUNCTION finsec._select_as_table_owner(relid regclass, query text,
+	params text[] DEFAULT NULL, param_types regtype[] DEFAULT NULL)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'finsec_select_as_table_owner';
+COMMENT ON FUNCTION finsec._select_as_table_owner(regclass, text, text[], regtype[]) IS
+	'internal: a query over a user table run as its owner in a security-restricted operation';
+REVOKE ALL ON FUNCTION finsec._select_as_table_owner(regclass, text, text[], regtype[]) FROM PUBLIC;
+
+/*
+ * Recompute usage from the payments table (as in 0.6), now without running
+ * the table's code as finsec's owner: the payments are read as the table's
+ * owner in a security-restricted operation (finsec._select_as_table_owner:
+ * the configured columns only, of trusted types), and turned into text by
+ * their types' output functions (finsec._trusted_text), never by a cast.
+ */
+CREATE OR REPLACE FUNCTION finsec.rebuild_limit_usage(payments regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t finsec.limit_table;
+	subj text;
+	rows_sql text;
+	defs text;
+	amt text;
+	rev text;
+	exempt text;
+	n bigint;
+	tz text := current_setting('finsec.limit_timezone');
+	today date := (statement_timestamp() AT TIME ZONE current_setting('finsec.limit_timezone'))::date;
+BEGIN
+	IF NOT pg_has_role(session_user, 'finsec_admin', 'MEMBER') AND NOT
+	   (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+		RAISE EXCEPTION 'permission denied to rebuild limit usage' USING ERRCODE = '42501';
+	END IF;
+	IF NOT has_schema_privilege(session_user, (SELECT relnamespace FROM pg_class WHERE oid = payments), 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for schema %',
+			(SELECT relnamespace::regnamespace FROM pg_class WHERE oid = payments)
+			USING ERRCODE = '42501', DETAIL = 'A table given by OID is checked as one given by name.';
+	END IF;
+	SELECT * INTO t FROM finsec.limit_table WHERE relid = payments;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % has no limits enabled', payments
+			USING ERRCODE = '55000', HINT = 'Run finsec.enable_limits() first.';
+	END IF;
+	IF t.time_column IS NULL THEN
+		RAISE EXCEPTION 'table % has no posted_at column: usage cannot be rebuilt by period', payments
+			USING ERRCODE = '55000',
+				  HINT = 'Enable limits with posted_at => a timestamptz column; finsec fills it with server time.';
+	END IF;
+	EXECUTE format('LOCK TABLE %s IN SHARE MODE', payments);
+	subj := coalesce(t.account_column, t.customer_column);
+	-- the rows, read as the table's owner: five columns, no expression
+	rows_sql := format('SELECT %I, %s, %I, %I, %s FROM %s', subj,
+					   CASE WHEN t.channel_column IS NULL THEN 'NULL::pg_catalog.text' ELSE format('%I', t.channel_column) END,
+					   t.amount_column, t.time_column,
+					   CASE WHEN t.kind_column IS NULL THEN 'NULL::pg_catalog.text' ELSE format('%I', t.kind_column) END,
+					   payments);
+	SELECT string_agg(format('%s %s', x.alias, coalesce(format_type(a.atttypid, NULL), 'pg_catalog.text')), ', ' ORDER BY x.o)
+	  INTO defs
+	  FROM (VALUES (1, 's', subj), (2, 'c', t.channel_column), (3, 'a', t.amount_column),
+				   (4, 'ts', t.time_column), (5, 'k', t.kind_column)) AS x(o, alias, col)
+	  LEFT JOIN pg_attribute a ON a.attrelid = payments AND a.attname = x.col AND NOT a.attisdropped;
+	amt := CASE WHEN (SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+						FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+					   WHERE a.attrelid = payments AND a.attname = t.amount_column) = 'numeric'::regtype
+				THEN 'p.a::pg_catalog.numeric' ELSE 'finsec.amount(p.a)' END;
+	rev := CASE WHEN t.kind_column IS NULL THEN 'false'
+				ELSE format('coalesce(finsec._trusted_text(p.k) = ANY (%L::text[]), false)', t.reversal_kinds) END;
+	exempt := CASE WHEN t.kind_column IS NULL THEN 'true'
+				   ELSE format('NOT coalesce(finsec._trusted_text(p.k) = ANY (%L::text[]), false)', t.exempt_kinds) END;
+	DELETE FROM finsec.limit_usage WHERE relid = payments;
+	EXECUTE format(
+		'WITH p AS MATERIALIZED (SELECT * FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L) AS x(%s)) '
+		'INSERT INTO finsec.limit_usage (relid, subject, bucket, day, day_amount, day_count, year, '
+		'year_amount, year_count, life_amount, life_count) '
+		'SELECT %s, s, b, $1, greatest(coalesce(sum(CASE WHEN d = $1 THEN sa END), 0), 0), '
+		'coalesce(sum(CASE WHEN d = $1 AND NOT r THEN 1 END), 0), '
+		'extract(year FROM $1)::int, greatest(coalesce(sum(CASE WHEN y = extract(year FROM $1) THEN sa END), 0), 0), '
+		'coalesce(sum(CASE WHEN y = extract(year FROM $1) AND NOT r THEN 1 END), 0), '
+		'greatest(sum(sa), 0), count(*) FILTER (WHERE NOT r) '
+		'FROM (SELECT s, b, CASE WHEN r THEN -a ELSE a END AS sa, (ts AT TIME ZONE $2)::date AS d, '
+		'      extract(year FROM ts AT TIME ZONE $2) AS y, r '
+		'      FROM (SELECT finsec._trusted_text(p.s) AS s, ''''::text AS b, %s AS a, p.ts, %s AS r FROM p WHERE %s '
+		'            UNION ALL '
+		'            SELECT finsec._trusted_text(p.s), finsec._trusted_text(p.c), %s, p.ts, %s FROM p '
+		'             WHERE %s AND finsec._trusted_text(p.c) IN (SELECT channel FROM finsec.limit_policy '
+		'                   WHERE enabled AND channel IS NOT NULL AND period <> ''single'' '
+		'                     AND (relid IS NULL OR relid = %s))) u) q '
+		'WHERE s IS NOT NULL AND sa IS NOT NULL AND d IS NOT NULL GROUP BY s, b',
+		payments::oid, rows_sql, defs, payments::oid, amt, rev, exempt, amt, rev, exempt, payments::oid)
+	USING today, tz;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM finsec.audit_event('limits.rebuild', payments::text, 'rebuild_limit_usage', true,
+							   format('limit usage rebuilt: %s rows', n));
+	RETURN n;
+END
+$$;
+
+/*
+ * linked_entities() (as in 0.7), now without running the registered tables'
+ * code as finsec's owner: each table is read as its owner in a
+ * security-restricted operation (finsec._select_as_table_owner), values
+ * given as text are read by the column type's input function in C, and
+ * values read become text by their type's output function
+ * (finsec._trusted_text), never by a cast.
+ */
+CREATE OR REPLACE FUNCTION finsec.linked_entities(start_type text, start_value text, depth integer DEFAULT 2,
+	max_entities integer DEFAULT 1000)
+RETURNS TABLE (entity_type text, value text, distance integer, via_type text, via_value text,
+			   links bigint, truncated boolean)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ft text[];				-- frontier: types, values, and a card value of a bank_card column when known
+	fv text[];
+	fc finsec.bank_card[];
+	nt text[];
+	nv text[];
+	nc finsec.bank_card[];
+	st text[];				-- neighbours of one node: type, value, links, card value
+	sv text[];
+	sn bigint[];
+	sc finsec.bank_card[];
+	rt text[] := '{}'; rv text[] := '{}'; rd integer[] := '{}'; rvt text[] := '{}'; rvv text[] := '{}'; rn bigint[] := '{}';
+	rk text[] := '{}';		-- type:value of every result row, to add up links found twice
+	seen text[];
+	cut boolean := false;
+	d integer;
+	i integer;
+	j integer;
+	m record;
+	c record;
+	x record;
+	cust_type text;
+	col_type regtype;
+	key text;
+	q text;
+	inner_q text;
+BEGIN
+	IF depth IS NULL OR depth < 1 OR depth > 6 OR max_entities IS NULL OR max_entities < 1 THEN
+		RAISE EXCEPTION 'depth must be 1 to 6 and max_entities positive' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	ft := ARRAY[start_type];
+	fv := ARRAY[finsec._risk_entity_value(start_type, start_value)];
+	fc := ARRAY[NULL::finsec.bank_card];
+	seen := ARRAY[ft[1] || ':' || fv[1]];
+	<<walk>>
+	FOR d IN 1..depth LOOP
+		nt := '{}'; nv := '{}'; nc := '{}';
+		FOR i IN 1..coalesce(array_length(ft, 1), 0) LOOP
+			-- the neighbours of this node, from sightings in both directions, then payments
+			SELECT coalesce(array_agg(u.t), '{}'), coalesce(array_agg(u.v), '{}'), coalesce(array_agg(u.n), '{}'),
+				   coalesce(array_agg(NULL::finsec.bank_card), '{}')
+			  INTO st, sv, sn, sc
+			  FROM (SELECT s.other_type AS t, s.other_value AS v, count(*) AS n FROM finsec.risk_sighting s
+					 WHERE s.entity_type = ft[i] AND s.value = fv[i] GROUP BY 1, 2
+					UNION ALL
+					SELECT s.entity_type, s.value, count(*) FROM finsec.risk_sighting s
+					 WHERE s.other_type = ft[i] AND s.other_value = fv[i] GROUP BY 1, 2) u;
+			-- payments of every registered table that still exists
+			FOR m IN SELECT t.* FROM finsec.risk_table t
+					  WHERE EXISTS (SELECT 1 FROM pg_class pc WHERE pc.oid = t.relid) ORDER BY t.relid::oid LOOP
+				SELECT a.atttypid::regtype INTO col_type FROM pg_attribute a
+				 WHERE a.attrelid = m.relid AND a.attname = m.customer_column AND NOT a.attisdropped;
+				cust_type := format_type(col_type, NULL);
+				FOR c IN SELECT p.t, p.col, a.atttypid::regtype AS typ
+						   FROM (VALUES (1, 'account', m.account_column), (2, 'account', m.counterparty_column),
+										(3, 'device', m.device_column), (4, 'ip', m.ip_column), (5, 'phone', m.phone_column),
+										(6, 'merchant', m.merchant_column), (7, 'card', m.card_column)) AS p(o, t, col)
+						   JOIN pg_attribute a ON a.attrelid = m.relid AND a.attname = p.col AND NOT a.attisdropped
+						  ORDER BY p.o LOOP
+					IF ft[i] = 'customer' THEN
+						-- customer -> the values of column c in the customer's payments: the column
+						-- read as the table's owner, converted here without casts
+						inner_q := format('SELECT %I FROM %s WHERE %I = $1 AND %I IS NOT NULL',
+										  c.col, m.relid, m.customer_column, c.col);
+						q := format('SELECT %s AS v, count(*) AS n, %s AS card '
+									'FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L, $1, $2) AS p(v %s) GROUP BY 1',
+									CASE WHEN c.typ IN ('inet'::regtype, 'cidr'::regtype)
+										 THEN 'CASE WHEN pg_catalog.masklen(p.v) = CASE pg_catalog.family(p.v) WHEN 4 THEN 32 ELSE 128 END '
+											  'THEN pg_catalog.host(p.v) ELSE pg_catalog.text(p.v) END'
+										 WHEN c.t = 'card' AND c.typ = 'finsec.bank_card'::regtype
+										 THEN 'finsec.risk_card_key(p.v)'
+										 WHEN c.t = 'phone' THEN 'finsec._risk_phone(finsec._trusted_text(p.v))'
+										 ELSE 'finsec._trusted_text(p.v)' END,
+									CASE WHEN c.typ = 'finsec.bank_card'::regtype
+										 THEN '(pg_catalog.array_agg(p.v))[1]' ELSE 'NULL::finsec.bank_card' END,
+									m.relid::oid, inner_q, format_type(c.typ, NULL));
+						BEGIN
+							FOR x IN EXECUTE q USING ARRAY[fv[i]], ARRAY[col_type]::regtype[] LOOP
+								st := st || c.t; sv := sv || x.v; sn := sn || x.n; sc := sc || x.card;
+							END LOOP;
+						EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range
+									   OR invalid_datetime_format OR datetime_field_overflow THEN
+							NULL;	-- the value cannot be a customer of this table
+						END;
+					ELSIF ft[i] = c.t THEN
+						-- value -> the customers whose payments carry it in column c, read as the
+						-- table's owner
+						IF c.typ = 'finsec.bank_card'::regtype THEN
+							-- a card key: the payments with a card, filtered here by key (a scan;
+							-- see docs/risk-admin.md)
+							inner_q := format('SELECT %I, %I FROM %s WHERE %I IS NOT NULL',
+											  m.customer_column, c.col, m.relid, c.col);
+							q := format('SELECT finsec._trusted_text(p.cu) AS v, count(*) AS n '
+										'FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L) AS p(cu %s, card finsec.bank_card) '
+										'WHERE finsec.risk_card_key(p.card) = $1 GROUP BY 1',
+										m.relid::oid, inner_q, cust_type);
+						ELSE
+							inner_q := format('SELECT %I FROM %s WHERE %I = $1', m.customer_column, m.relid, c.col);
+							q := format('SELECT finsec._trusted_text(p.cu) AS v, count(*) AS n '
+										'FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L, $2, $3) AS p(cu %s) GROUP BY 1',
+										m.relid::oid, inner_q, cust_type);
+						END IF;
+						BEGIN
+							FOR x IN EXECUTE q USING fv[i], ARRAY[fv[i]], ARRAY[c.typ]::regtype[] LOOP
+								st := st || 'customer'::text; sv := sv || x.v; sn := sn || x.n; sc := sc || NULL::finsec.bank_card;
+							END LOOP;
+						EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range
+									   OR invalid_datetime_format OR datetime_field_overflow THEN
+							NULL;	-- the value cannot be in this column
+						END;
+					END IF;
+				END LOOP;
+			END LOOP;
+			FOR x IN SELECT s.t, s.v, sum(s.n)::bigint AS n, (array_agg(s.card) FILTER (WHERE s.card IS NOT NULL))[1] AS card
+					   FROM unnest(st, sv, sn, sc) AS s(t, v, n, card) GROUP BY 1, 2 ORDER BY 1, 2 LOOP
+				key := x.t || ':' || x.v;
+				IF key = ANY (seen) THEN
+					-- found again from the same node at the same distance: more links
+					j := array_position(rk, key);
+					IF j IS NOT NULL AND rd[j] = d AND rvt[j] = ft[i] AND rvv[j] = fv[i] THEN
+						rn[j] := rn[j] + x.n;
+					END IF;
+					CONTINUE;
+				END IF;
+				IF coalesce(array_length(rt, 1), 0) >= max_entities THEN
+					cut := true;
+					EXIT walk;
+				END IF;
+				seen := seen || key;
+				rk := rk || key;
+				rt := rt || x.t; rv := rv || x.v; rd := rd || d; rvt := rvt || ft[i]; rvv := rvv || fv[i]; rn := rn || x.n;
+				nt := nt || x.t; nv := nv || x.v; nc := nc || x.card;
+			END LOOP;
+		END LOOP;
+		ft := nt; fv := nv; fc := nc;
+		EXIT WHEN coalesce(array_length(ft, 1), 0) = 0;
+	END LOOP;
+	RETURN QUERY SELECT u.t, u.v, u.d, u.vt, u.vv, u.n, cut
+				   FROM unnest(rt, rv, rd, rvt, rvv, rn) AS u(t, v, d, vt, vv, n)
+				  ORDER BY u.d, u.t, u.v;
+END
+$$;
+
+
 -- (end of section 1)
 
 -- ---------------------------------------------------------------------

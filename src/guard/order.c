@@ -52,6 +52,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_guard.h"
+#include "finsec_trusted.h"
 #include "../audit/ledger_internal.h"
 
 #define ORDER_TRIGGER_NAME	"finsec_order_guard"
@@ -90,22 +91,55 @@ in_list(const char *value, char **list, int n)
 	return false;
 }
 
-/* Text form of a status value; blank-padded char(n) compares unpadded. */
+/*
+ * Text of a column value by its (trusted) type's own output function, never
+ * a cast; blank-padded char(n) compares unpadded.  NULL for a null.
+ */
 static char *
-status_text(HeapTuple tup, TupleDesc desc, int attno)
+value_text(Datum d, bool isnull, Oid typid)
 {
-	char	   *s = SPI_getvalue(tup, desc, attno);
+	char	   *s;
 	int			len;
 
-	if (s == NULL)
+	if (isnull)
 		return NULL;
-	if (SPI_gettypeid(desc, attno) == BPCHAROID)
+	s = finsec_trusted_output(typid, d);
+	if (getBaseType(typid) == BPCHAROID)
 	{
 		len = strlen(s);
 		while (len > 0 && s[len - 1] == ' ')
 			s[--len] = '\0';
 	}
 	return s;
+}
+
+static char *
+status_text(HeapTuple tup, TupleDesc desc, int attno)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attno, desc, &isnull);
+
+	return value_text(d, isnull, TupleDescAttr(desc, attno - 1)->atttypid);
+}
+
+/*
+ * A guarded column's type, checked again at each use: the table's owner
+ * can alter a column's type after the guard was enabled.  want: the base
+ * type an amount must have; InvalidOid: any trusted type.
+ */
+static void
+recheck_column(TupleDesc desc, int attno, Oid want, const char *param, const char *relname)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, attno - 1);
+
+	if (OidIsValid(want) && getBaseType(att->atttypid) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of guarded table \"%s\" has type %s, not %s", param,
+						NameStr(att->attname), relname, format_type_be(att->atttypid),
+						format_type_be(want)),
+				 errhint("The column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
+	finsec_require_trusted_type(att->atttypid, param, NameStr(att->attname), relname);
 }
 
 static bool
@@ -161,6 +195,13 @@ order_guard_from_args(Trigger *trig, TupleDesc desc, const char *relname, OrderG
 	g->paid_states = args + 5;
 	g->cancelled_states = args + 5 + g->npaid;
 	g->ncancelled = trig->tgnargs - 5 - g->npaid;
+	recheck_column(desc, g->status, InvalidOid, "status", relname);
+	if (g->paid)
+		recheck_column(desc, g->paid, FINSEC_AMOUNT_TYPEOID, "paid_amount", relname);
+	if (g->refunded)
+		recheck_column(desc, g->refunded, FINSEC_AMOUNT_TYPEOID, "refunded_amount", relname);
+	if (g->payref)
+		recheck_column(desc, g->payref, InvalidOid, "payment_ref", relname);
 }
 
 static OrderKind
@@ -180,8 +221,13 @@ order_kind(OrderGuard *g, HeapTuple tup, TupleDesc desc, char **status)
 static bool
 same_value(HeapTuple a, HeapTuple b, TupleDesc desc, int attno)
 {
-	char	   *x = SPI_getvalue(a, desc, attno);
-	char	   *y = SPI_getvalue(b, desc, attno);
+	Oid			typid = TupleDescAttr(desc, attno - 1)->atttypid;
+	bool		xnull,
+				ynull;
+	Datum		xd = heap_getattr(a, attno, desc, &xnull);
+	Datum		yd = heap_getattr(b, attno, desc, &ynull);
+	char	   *x = value_text(xd, xnull, typid);
+	char	   *y = value_text(yd, ynull, typid);
 
 	if (x == NULL || y == NULL)
 		return x == NULL && y == NULL;
@@ -333,16 +379,20 @@ finsec_order_guard_trigger(PG_FUNCTION_ARGS)
 
 typedef struct RefundGuard
 {
+	Oid			orders_relid;
 	char	   *orders;			/* quoted, qualified */
+	Oid			refunds_relid;	/* the root of the refund table */
 	char	   *refunds;		/* quoted, qualified root */
 	char	   *order_key;
 	char	   *order_ref;
 	char	   *amount;
 	char	   *status;
 	char	   *paid;
-	ArrayType  *paid_states;
+	char	  **paid_states;
+	int			npaid;
 } RefundGuard;
 
+/* Read the refund guard's configuration (finsec's own tables, as finsec's owner). */
 static void
 load_refund_guard(Oid refunds, RefundGuard *g)
 {
@@ -352,6 +402,9 @@ load_refund_guard(Oid refunds, RefundGuard *g)
 	TupleDesc	desc;
 	bool		isnull;
 	int			ret;
+	Datum	   *states;
+	bool	   *snulls;
+	int			i;
 
 	ret = SPI_execute_with_args("SELECT r.orders::pg_catalog.oid, r.order_key, r.order_ref_column, "
 								"r.amount_column, o.status_column, o.paid_amount_column, o.paid_states "
@@ -368,69 +421,130 @@ load_refund_guard(Oid refunds, RefundGuard *g)
 				 errhint("Run finsec.enable_refund_guard() for it, or drop trigger " REFUND_TRIGGER_NAME ".")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	g->orders = finsec_quoted_relname(DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull)));
+	g->orders_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	g->orders = finsec_quoted_relname(g->orders_relid);
+	g->refunds_relid = refunds;
 	g->refunds = finsec_quoted_relname(refunds);
 	g->order_key = SPI_getvalue(tup, desc, 2);
 	g->order_ref = SPI_getvalue(tup, desc, 3);
 	g->amount = SPI_getvalue(tup, desc, 4);
 	g->status = SPI_getvalue(tup, desc, 5);
 	g->paid = SPI_getvalue(tup, desc, 6);
-	g->paid_states = DatumGetArrayTypePCopy(SPI_getbinval(tup, desc, 7, &isnull));
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &states, &snulls, &g->npaid);
+	g->paid_states = palloc(sizeof(char *) * Max(g->npaid, 1));
+	for (i = 0; i < g->npaid; i++)
+		g->paid_states[i] = snulls[i] ? pstrdup("") : TextDatumGetCString(states[i]);
+}
+
+/* A column of the orders table, by name, with its type checked again. */
+static void
+recheck_order_column(RefundGuard *g, const char *param, const char *name, Oid want)
+{
+	AttrNumber	att = get_attnum(g->orders_relid, name);
+	Oid			typid;
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of guarded table %s does not exist", name, g->orders),
+				 errhint("A guarded column was renamed or dropped; disable the guard and enable it again with the new name.")));
+	typid = get_atttype(g->orders_relid, att);
+	if (OidIsValid(want) && getBaseType(typid) != want)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of guarded table %s has type %s, not %s", param, name,
+						g->orders, format_type_be(typid), format_type_be(want)),
+				 errhint("The column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
+	finsec_require_trusted_type(typid, param, name, get_rel_name(g->orders_relid));
 }
 
 /*
  * Lock the order row and return the order's paid amount (false: the order
  * is not in a paid state).  Refunds of one order queue on this lock.
+ *
+ * The query runs as the orders table's owner in a security-restricted
+ * operation, not as finsec's owner: planning and running it may reach the
+ * owner's objects (index expressions and predicates, constraints), and the
+ * owner's code must not gain finsec's privileges.  The status is compared
+ * in C, by its type's output function: no cast, which a type's owner could
+ * define.
  */
 static bool
 lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 {
-	Oid			types[2] = {keytype, TEXTARRAYOID};
-	Datum		values[2] = {key, PointerGetDatum(g->paid_states)};
+	Oid			types[1] = {getBaseType(keytype)};
+	Datum		values[1] = {key};
+	FinsecTableOwnerContext octx;
+	TupleDesc	desc;
+	HeapTuple	tup;
 	char	   *sql;
+	char	   *status;
 	int			ret;
 	bool		isnull;
-	bool		is_paid;
+	Datum		d;
 
-	sql = psprintf("SELECT %s::pg_catalog.text = ANY ($2), %s FROM %s WHERE %s = $1 FOR UPDATE",
+	sql = psprintf("SELECT %s, %s FROM %s WHERE %s = $1 FOR UPDATE",
 				   quote_identifier(g->status), quote_identifier(g->paid), g->orders,
 				   quote_identifier(g->order_key));
+	finsec_begin_table_owner(g->orders_relid, &octx);
 	/* The latest snapshot, as RI checks use: the lock makes it the truth. */
-	ret = SPI_execute_snapshot(SPI_prepare(sql, 2, types), values, NULL,
+	ret = SPI_execute_snapshot(SPI_prepare(sql, 1, types), values, NULL,
 							   GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+	finsec_end_table_owner(&octx);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "refund guard order lock failed: %s", SPI_result_code_string(ret));
 	*found = SPI_processed > 0;
 	if (!*found)
 		return false;
-	is_paid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		is_paid = false;
-	*paid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
+	desc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	if (getBaseType(SPI_gettypeid(desc, 2)) != FINSEC_AMOUNT_TYPEOID)
+		elog(ERROR, "refund guard: the paid amount of %s is not of type " FINSEC_AMOUNT_TYPENAME, g->orders);
+	d = SPI_getbinval(tup, desc, 1, &isnull);
+	status = value_text(d, isnull, SPI_gettypeid(desc, 1));
+	*paid = SPI_getbinval(tup, desc, 2, &isnull);
+	if (isnull || status == NULL || !in_list(status, g->paid_states, g->npaid))
 		return false;
 	*paid = datumCopy(*paid, false, -1);
-	return is_paid;
+	return true;
 }
 
+/*
+ * The sum of the order's refunds, read with the latest snapshot as the
+ * refund table's owner (see lock_order) and added up in C.
+ */
 static Datum
 refund_total(RefundGuard *g, Oid keytype, Datum key)
 {
-	Oid			types[1] = {keytype};
+	Oid			types[1] = {getBaseType(keytype)};
 	Datum		values[1] = {key};
+	FinsecTableOwnerContext octx;
+	Datum		total = finsec_amount_zero();
 	char	   *sql;
 	int			ret;
-	bool		isnull;
+	uint64		i;
 
-	sql = psprintf("SELECT COALESCE(pg_catalog.sum(%s), 0)::" FINSEC_AMOUNT_TYPENAME
-				   " FROM %s WHERE %s = $1",
-				   quote_identifier(g->amount), g->refunds, quote_identifier(g->order_ref));
+	sql = psprintf("SELECT %s FROM %s WHERE %s = $1 AND %s IS NOT NULL",
+				   quote_identifier(g->amount), g->refunds, quote_identifier(g->order_ref),
+				   quote_identifier(g->amount));
+	finsec_begin_table_owner(g->refunds_relid, &octx);
 	ret = SPI_execute_snapshot(SPI_prepare(sql, 1, types), values, NULL,
 							   GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	finsec_end_table_owner(&octx);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "refund guard sum failed: %s", SPI_result_code_string(ret));
-	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-					 false, -1);
+	if (getBaseType(SPI_gettypeid(SPI_tuptable->tupdesc, 1)) != FINSEC_AMOUNT_TYPEOID)
+		elog(ERROR, "refund guard: the refund amount of %s is not of type " FINSEC_AMOUNT_TYPENAME, g->refunds);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			total = finsec_amount_add(total, d);
+	}
+	return total;
 }
 
 PG_FUNCTION_INFO_V1(finsec_refund_guard_trigger);
@@ -475,12 +589,18 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* As finsec's owner: the sum must count rows the caller may not see. */
+	/* finsec's own configuration, as finsec's owner; nothing else. */
 	finsec_begin_owner(&ctx);
 	load_refund_guard(root_relid(rel), &g);
+	finsec_end_owner(&ctx);
 
 	refatt = column_number(desc, g.order_ref, relname);
 	amtatt = column_number(desc, g.amount, relname);
+	recheck_column(desc, refatt, InvalidOid, "order_ref", relname);
+	recheck_column(desc, amtatt, FINSEC_AMOUNT_TYPEOID, "amount", relname);
+	recheck_order_column(&g, "status", g.status, InvalidOid);
+	recheck_order_column(&g, "paid_amount", g.paid, FINSEC_AMOUNT_TYPEOID);
+	recheck_order_column(&g, "order_key", g.order_key, InvalidOid);
 	keytype = SPI_gettypeid(desc, refatt);
 	key = SPI_getbinval(newtup, desc, refatt, &isnull);
 	if (isnull)
@@ -526,7 +646,6 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				 errdetail_log("Refunds would total %s, paid %s.",
 							   finsec_amount_out(total), finsec_amount_out(paid))));
 
-	finsec_end_owner(&ctx);
 	SPI_finish();
 	return PointerGetDatum(newtup);
 }
@@ -536,8 +655,12 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 static Relation
 open_guardable(Oid relid, const char *what)
 {
-	Relation	rel = table_open(relid, ShareRowExclusiveLock);
-	Oid			nsp = RelationGetNamespace(rel);
+	Relation	rel;
+	Oid			nsp;
+
+	finsec_check_relation_usage(relid);
+	rel = table_open(relid, ShareRowExclusiveLock);
+	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
@@ -594,6 +717,7 @@ check_column(Relation rel, const char *param, const char *name, Oid want, bool s
 								RelationGetRelationName(rel), format_type_be(att->atttypid)),
 						 errhint("The status column must be text, varchar, char or an enum.")));
 		}
+		finsec_require_trusted_type(att->atttypid, param, name, RelationGetRelationName(rel));
 		return att->attnum;
 	}
 	ereport(ERROR,
@@ -886,6 +1010,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("table must not be null")));
 	relid = PG_GETARG_OID(0);
+	finsec_check_relation_usage(relid);
 	rel = table_open(relid, ShareRowExclusiveLock);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 		ereport(ERROR,

@@ -68,6 +68,9 @@
 #define ERRCODE_FINSEC_ACCOUNT_RESTRICTED	MAKE_SQLSTATE('S','9','L','0','6')
 #define ERRCODE_FINSEC_PAYMENT_POSTED		MAKE_SQLSTATE('S','9','L','0','7')
 
+/* S9Txx: what finsec runs on application tables (src/common/trusted.c) */
+#define ERRCODE_FINSEC_UNTRUSTED_TYPE		MAKE_SQLSTATE('S','9','T','0','1')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 

@@ -75,6 +75,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_limits.h"
+#include "finsec_trusted.h"
 #include "../audit/ledger_internal.h"
 #include "limits_internal.h"
 
@@ -96,6 +97,9 @@ limit_amount_type_ok(Oid typid)
 	/* finsec.money, not PostgreSQL's own money */
 	return strcmp(format_type_be_qualified(base), "finsec.money") == 0;
 }
+
+static void limit_column_type_check(const char *param, const char *name, const char *relname,
+									Oid typid);
 
 /* An amount as numeric (major units); finsec.money drops its currency. */
 static Datum
@@ -457,6 +461,8 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 					 errmsg("%s column \"%s\" of limited table \"%s\" does not exist",
 							arg_params[i], args[i], relname),
 					 errhint("A limited column was renamed or dropped; run finsec.disable_limits() and finsec.enable_limits() with the new name.")));
+		limit_column_type_check(arg_params[i], args[i], relname,
+								TupleDescAttr(desc, r->att[i] - 1)->atttypid);
 		r->basetype[i] = getBaseType(TupleDescAttr(desc, r->att[i] - 1)->atttypid);
 		if (r->basetype[i] == TEXTOID || r->basetype[i] == VARCHAROID)
 			r->form[i] = FORM_TEXT;
@@ -467,7 +473,8 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 			Oid			func;
 			bool		varlena;
 
-			getTypeOutputInfo(TupleDescAttr(desc, r->att[i] - 1)->atttypid, &func, &varlena);
+			/* the base type's own output function: trusted, checked above */
+			getTypeOutputInfo(r->basetype[i], &func, &varlena);
 			fmgr_info_cxt(func, &r->output[i], r->cxt);
 			r->form[i] = FORM_OUTPUT;
 		}
@@ -1058,6 +1065,41 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 }
 /* ---- enable and disable -------------------------------------------------- */
 
+/*
+ * The type a configured column must have: per parameter, and trusted in
+ * every case (docs/limits.md, "Column types").  Checked at enable and again
+ * whenever a backend reads the trigger's configuration, since the table's
+ * owner can alter a column's type.
+ */
+static void
+limit_column_type_check(const char *param, const char *name, const char *relname, Oid typid)
+{
+	Oid			t = getBaseType(typid);
+
+	if (strcmp(param, "amount") == 0 && !limit_amount_type_ok(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("amount column \"%s\" of \"%s\" has type %s", name,
+						relname, format_type_be(typid)),
+				 errhint("Amounts must be numeric or finsec.money.")));
+	if (strcmp(param, "posted_at") == 0 && t != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("posted_at column \"%s\" of \"%s\" has type %s, not timestamp with time zone", name,
+						relname, format_type_be(typid))));
+	if (strcmp(param, "auth_tier") == 0 && t != INT2OID && t != INT4OID && t != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("auth_tier column \"%s\" of \"%s\" has type %s, not an integer type", name,
+						relname, format_type_be(typid))));
+	if (strcmp(param, "settlement_hold") == 0 && t != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("settlement_hold column \"%s\" of \"%s\" has type %s, not boolean", name,
+						relname, format_type_be(typid))));
+	finsec_require_trusted_type(typid, param, name, relname);
+}
+
 static void
 check_column(Relation rel, const char *param, const char *name)
 {
@@ -1067,32 +1109,10 @@ check_column(Relation rel, const char *param, const char *name)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			t;
 
 		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
 			continue;
-		t = getBaseType(att->atttypid);
-		if (strcmp(param, "amount") == 0 && !limit_amount_type_ok(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("amount column \"%s\" of \"%s\" has type %s", name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid)),
-					 errhint("Amounts must be numeric or finsec.money.")));
-		if (strcmp(param, "posted_at") == 0 && t != TIMESTAMPTZOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("posted_at column \"%s\" of \"%s\" has type %s, not timestamp with time zone", name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid))));
-		if (strcmp(param, "auth_tier") == 0 && t != INT2OID && t != INT4OID && t != INT8OID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("auth_tier column \"%s\" of \"%s\" has type %s, not an integer type", name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid))));
-		if (strcmp(param, "settlement_hold") == 0 && t != BOOLOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("settlement_hold column \"%s\" of \"%s\" has type %s, not boolean", name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid))));
+		limit_column_type_check(param, name, RelationGetRelationName(rel), att->atttypid);
 		return;
 	}
 	ereport(ERROR,
@@ -1104,8 +1124,12 @@ check_column(Relation rel, const char *param, const char *name)
 static Relation
 open_limitable(Oid relid)
 {
-	Relation	rel = table_open(relid, ShareRowExclusiveLock);
-	Oid			nsp = RelationGetNamespace(rel);
+	Relation	rel;
+	Oid			nsp;
+
+	finsec_check_relation_usage(relid);
+	rel = table_open(relid, ShareRowExclusiveLock);
+	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)

@@ -57,6 +57,8 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_errcodes.h"
+#include "finsec_trusted.h"
 #include "../audit/ledger_internal.h"
 #include "risk_engine.h"
 
@@ -436,6 +438,17 @@ find_index(Relation rel, const AttrNumber *atts, int n)
 			rel_am(ioid) == BTREE_AM_OID;
 		for (i = 0; ok && i < n; i++)
 			ok = ind->indkey.values[i] == atts[i];
+		if (ok)
+		{
+			/* scanned with its operator classes: built-in or finsec's only */
+			bool		isnull;
+			oidvector  *classes = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
+																			   Anum_pg_index_indclass,
+																			   &isnull));
+
+			for (i = 0; ok && i < n; i++)
+				ok = !isnull && finsec_opclass_is_trusted(classes->values[i]);
+		}
 		ReleaseSysCache(tup);
 		if (ok)
 		{
@@ -464,6 +477,19 @@ leaf_init(HistLeaf *leaf, Oid relid, const RiskTableMap *map)
 		if (leaf->att[a] == InvalidAttrNumber)
 			continue;
 		leaf->atttype[a] = get_atttype(relid, leaf->att[a]);
+		{
+			const char *want;
+
+			/* again at use: the table's owner can alter a column's type */
+			if (!finsec_risk_type_ok(a, leaf->atttype[a], &want))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of \"%s\" registered for risk scoring is of type %s",
+								map->column[a], get_rel_name(relid), format_type_be(leaf->atttype[a])),
+						 errdetail("It must be %s.", want),
+						 errhint("The column's type was altered after finsec.enable_risk(); restore it, or register the table again.")));
+			finsec_require_trusted_type(leaf->atttype[a], "registered", map->column[a], get_rel_name(relid));
+		}
 		get_typlenbyval(leaf->atttype[a], &leaf->typlen[a], &leaf->typbyval[a]);
 	}
 	for (e = 0; e < RE_COUNT; e++)
@@ -588,9 +614,6 @@ static Datum
 column_value(const HistLeaf *leaf, RiskAttr a, const RiskInput *in)
 {
 	Oid			typ = leaf->atttype[a];
-	Oid			typinput;
-	Oid			typioparam;
-
 	if (a == RA_IP && (typ == INETOID || typ == CIDROID))
 		return in->ip;
 	if (typ == TEXTOID || typ == VARCHAROID)
@@ -601,8 +624,8 @@ column_value(const HistLeaf *leaf, RiskAttr a, const RiskInput *in)
 			return CStringGetTextDatum(in->card_key);
 		return in->card;
 	}
-	getTypeInputInfo(typ, &typinput, &typioparam);
-	return OidInputFunctionCall(typinput, in->text[a], typioparam, -1);
+	/* the base type's input function: a domain's constraints are user code */
+	return finsec_trusted_input(typ, in->text[a]);
 }
 
 static void

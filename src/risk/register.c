@@ -24,6 +24,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_trusted.h"
 #include "../audit/ledger_internal.h"
 #include "risk_engine.h"
 
@@ -46,8 +47,12 @@ static const char *const table_columns[] = {
 static Relation
 open_registrable(Oid relid)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			nsp = RelationGetNamespace(rel);
+	Relation	rel;
+	Oid			nsp;
+
+	finsec_check_relation_usage(relid);
+	rel = table_open(relid, AccessShareLock);
+	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
@@ -74,8 +79,13 @@ open_registrable(Oid relid)
 	return rel;
 }
 
-static bool
-type_ok(RiskAttr a, Oid typ, const char **want)
+/*
+ * The types a mapped column may have, per attribute; every one must also be
+ * trusted (finsec_require_trusted_type).  Checked at registration and again
+ * when a backend first reads the table (history.c).
+ */
+bool
+finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want)
 {
 	switch (a)
 	{
@@ -152,12 +162,13 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("column \"%s\" is mapped twice (%s and %s)", cols[i], arg_names[j], arg_names[i])));
 		typ = get_atttype(relid, att);
-		if (!type_ok(arg_attr[i], typ, &want))
+		if (!finsec_risk_type_ok(arg_attr[i], typ, &want))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("%s column \"%s\" of \"%s\" is of type %s", arg_names[i], cols[i],
 							RelationGetRelationName(rel), format_type_be(typ)),
 					 errdetail("It must be %s.", want)));
+		finsec_require_trusted_type(typ, arg_names[i], cols[i], RelationGetRelationName(rel));
 	}
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);

@@ -236,6 +236,7 @@ extern bool risk_when_matches(const RiskWhen *w, const RiskInput *in);
 extern void risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits);
 extern void risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded);
 extern void risk_history_invalidate(Oid relid);
+extern bool finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want);
 extern bool risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf);
 extern int	risk_table_leaves(Oid table);
 

@@ -48,6 +48,7 @@
 
 #include "finsec.h"
 #include "finsec_card.h"
+#include "finsec_trusted.h"
 #include "risk_engine.h"
 
 static const char *const kind_names[] = {
@@ -649,9 +650,6 @@ finsec_risk_score(PG_FUNCTION_ARGS)
 static void
 row_attr(RiskInput *in, RiskAttr a, Datum d, Oid typ)
 {
-	Oid			out;
-	bool		varlena;
-
 	switch (a)
 	{
 		case RA_AMOUNT:
@@ -689,8 +687,8 @@ row_attr(RiskInput *in, RiskAttr a, Datum d, Oid typ)
 			}
 			return;
 		default:
-			getTypeOutputInfo(typ, &out, &varlena);
-			set_text(in, a, OidOutputFunctionCall(out, d));
+			/* by the (trusted) type's own output function, never a cast */
+			set_text(in, a, finsec_trusted_output(typ, d));
 			if (a == RA_PHONE)
 				in->text[a] = normalise_phone(in->text[a]);
 			return;
