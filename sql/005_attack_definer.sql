@@ -12,6 +12,13 @@
 -- SQL over an application table runs as the table's owner in a
 -- security-restricted operation.
 --
+-- In a database of its own: the ledger rows these attacks leave (enabling
+-- and disabling guards, limits, registrations) are immutable and would
+-- otherwise show in later tests.
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE regress_atk_definer;
+\c regress_atk_definer
+CREATE EXTENSION finsec;
 CREATE ROLE regress_atk_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_atk_adm LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_atk_op LOGIN IN ROLE finsec_operator;
@@ -264,4 +271,6 @@ RESET ROLE;
 SET client_min_messages = warning;
 DROP SCHEMA atk, atk_hidden CASCADE;
 RESET client_min_messages;
+\c :regress_db
+DROP DATABASE regress_atk_definer WITH (FORCE);
 DROP ROLE regress_atk_app, regress_atk_adm, regress_atk_op;
