@@ -97,6 +97,15 @@ INSERT INTO atk.refunds (order_id, amount) VALUES (1, 80);
 INSERT INTO atk.refunds (order_id, amount) VALUES (2, 1);
 \set VERBOSITY default
 INSERT INTO atk.refunds (order_id, amount) VALUES (1, 70);
+-- Forced row security cannot hide refunds from the sum, read as the
+-- table's owner.
+ALTER TABLE atk.refunds ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY hide ON atk.refunds FOR SELECT USING (false);
+CREATE POLICY ins ON atk.refunds FOR INSERT WITH CHECK (true);
+\set VERBOSITY sqlstate
+INSERT INTO atk.refunds (order_id, amount) VALUES (1, 1);
+\set VERBOSITY default
+ALTER TABLE atk.refunds NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
 -- The order guard compares the enum's labels: paid cannot become cancelled.
 UPDATE atk.orders SET status = 'cancelled' WHERE id = 1;
 RESET ROLE;
@@ -214,6 +223,18 @@ SELECT finsec.enable_risk('atk.pay3', customer => 'cust', posted_at => 'at', dev
 -- A domain over text is handled as text: accepted.
 SELECT finsec.enable_order_guard('atk.orders3', payment_ref => 'ref');
 RESET ROLE;
+
+-- The internal helpers: for finsec's own functions only; read-only; trusted
+-- types only.
+SET ROLE regress_atk_adm;
+SELECT * FROM finsec._select_as_table_owner('atk.pay', 'SELECT 1') AS t(x int);
+SELECT finsec._trusted_text(1);
+RESET ROLE;
+SELECT * FROM finsec._select_as_table_owner('atk.seen', 'DELETE FROM atk.seen RETURNING 1') AS t(x int);
+SELECT * FROM finsec._select_as_table_owner('atk.seen', 'SELECT current_user') AS t(x name);
+SELECT * FROM finsec._select_as_table_owner('atk.pay2', 'SELECT cust FROM atk.pay2') AS t(x atk.pair);
+SELECT finsec._trusted_text(ROW(1, 'x')::atk.pair);
+SELECT finsec._trusted_text('paid'::atk.ost), finsec._trusted_text('ab'::char(4)) || '|';
 
 -- ---- and checks the type again at use ------------------------------------
 

@@ -275,6 +275,7 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
+	finsec_check_relation_usage(relid);
 	map = risk_table_map(relid, false);
 	rs = risk_active_ruleset();
 	if (!PG_ARGISNULL(1) && (rs == NULL || rs->version != PG_GETARG_INT64(1)))
