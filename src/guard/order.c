@@ -437,8 +437,8 @@ load_refund_guard(Oid refunds, RefundGuard *g)
 		g->paid_states[i] = snulls[i] ? pstrdup("") : TextDatumGetCString(states[i]);
 }
 
-/* A column of the orders table, by name, with its type checked again. */
-static void
+/* A column of the orders table, by name, with its type checked again; its type. */
+static Oid
 recheck_order_column(RefundGuard *g, const char *param, const char *name, Oid want)
 {
 	AttrNumber	att = get_attnum(g->orders_relid, name);
@@ -457,6 +457,7 @@ recheck_order_column(RefundGuard *g, const char *param, const char *name, Oid wa
 						g->orders, format_type_be(typid), format_type_be(want)),
 				 errhint("The column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
 	finsec_require_trusted_type(typid, param, name, get_rel_name(g->orders_relid));
+	return typid;
 }
 
 /*
@@ -598,10 +599,15 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 	amtatt = column_number(desc, g.amount, relname);
 	recheck_column(desc, refatt, InvalidOid, "order_ref", relname);
 	recheck_column(desc, amtatt, FINSEC_AMOUNT_TYPEOID, "amount", relname);
-	recheck_order_column(&g, "status", g.status, InvalidOid);
-	recheck_order_column(&g, "paid_amount", g.paid, FINSEC_AMOUNT_TYPEOID);
-	recheck_order_column(&g, "order_key", g.order_key, InvalidOid);
+	(void) recheck_order_column(&g, "status", g.status, InvalidOid);
+	(void) recheck_order_column(&g, "paid_amount", g.paid, FINSEC_AMOUNT_TYPEOID);
 	keytype = SPI_gettypeid(desc, refatt);
+	if (recheck_order_column(&g, "order_key", g.order_key, InvalidOid) != keytype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("order_ref column \"%s\" of \"%s\" and order key \"%s\" of %s no longer have the same type",
+						g.order_ref, relname, g.order_key, g.orders),
+				 errhint("A column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
 	key = SPI_getbinval(newtup, desc, refatt, &isnull);
 	if (isnull)
 		ereport(ERROR,
