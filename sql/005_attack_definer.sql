@@ -243,6 +243,8 @@ INSERT INTO atk.orders3 VALUES (1, 'paid', 10, 'r-1');
 UPDATE atk.orders3 SET ref = 'r-1' WHERE id = 1;
 -- The owner alters guarded and limited columns to types finsec refuses.
 ALTER TABLE atk.orders3 ALTER COLUMN ref TYPE atk.pair USING ROW(1, ref);
+ALTER TABLE atk.orders ALTER COLUMN id TYPE bigint;
+INSERT INTO atk.refunds (order_id, amount) VALUES (1, 1);
 ALTER TABLE atk.pay ALTER COLUMN kind DROP DEFAULT;
 ALTER TABLE atk.pay ALTER COLUMN kind TYPE atk.pair USING ROW(1, kind);
 \set VERBOSITY sqlstate
