@@ -74,6 +74,7 @@ CREATE TABLE atk.orders (id int PRIMARY KEY, status atk.ost NOT NULL DEFAULT 'ne
 CREATE TABLE atk.refunds (id serial PRIMARY KEY, order_id int NOT NULL, amount numeric NOT NULL);
 -- An index whose predicate calls the application's code when planned.
 CREATE INDEX orders_trap ON atk.orders (id) WHERE atk.trap_const('orders index predicate');
+CREATE INDEX refunds_trap ON atk.refunds (order_id) WHERE atk.trap_const('refunds index predicate');
 GRANT TRIGGER ON atk.orders, atk.refunds TO finsec_admin;
 RESET ROLE;
 
