@@ -169,4 +169,27 @@ BEGIN
 END
 $$;
 
+/*
+ * Password history and personal-data profiles under the keyring: the key
+ * version of each row (NULL: kept as in 0.7, salted but not keyed), and
+ * finsec.password_rekey() to move 0.7 rows under the fingerprint key
+ * "auth.password" once two administrators have created it (a password
+ * change or a profile update moves them too).  docs/auth.md "Keyed history".
+ */
+ALTER TABLE finsec.password_history ADD COLUMN key_version integer CHECK (key_version > 0);
+ALTER TABLE finsec.role_profile ADD COLUMN key_version integer CHECK (key_version > 0);
+COMMENT ON COLUMN finsec.password_history.key_version IS
+	'version of keyring key auth.password the hash is kept under: HMAC(key, FSPH1 || PBKDF2); NULL: PBKDF2 alone (0.7)';
+COMMENT ON COLUMN finsec.role_profile.key_version IS
+	'version of keyring key auth.password the token hashes are kept under: HMAC(key, FSPP1 || SHA-256); NULL: SHA-256 alone (0.7)';
+
+CREATE FUNCTION finsec.password_rekey()
+RETURNS bigint
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'finsec_password_rekey';
+COMMENT ON FUNCTION finsec.password_rekey() IS
+	'move password history and profile rows kept unkeyed (0.7) under keyring key auth.password; returns the rows moved (0 while the key does not exist)';
+REVOKE ALL ON FUNCTION finsec.password_rekey() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.password_rekey() TO finsec_admin;
+
 -- (end of section "also")
