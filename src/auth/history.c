@@ -238,7 +238,7 @@ finsec_password_rekey_legacy(const FinsecKey *key)
 	}
 	SPI_freetuptable(tt);
 	if (moved > 0)
-		finsec_key_note_use(key, "password-rekey");
+		finsec_key_note_use(key, "pw-rekey");
 	return moved;
 }
 
@@ -398,7 +398,7 @@ finsec_password_history_check(const char *username, const char *password)
 	if (key != NULL)
 	{
 		finsec_password_keyed(key, "FSPH1", hash, HISTORY_HASH_LEN, hash);
-		finsec_key_note_use(key, "password-history");
+		finsec_key_note_use(key, "pw-history");
 	}
 	args[2] = PointerGetDatum(finsec_bytea(salt, HISTORY_SALT_LEN));
 	args[3] = PointerGetDatum(finsec_bytea(hash, HISTORY_HASH_LEN));

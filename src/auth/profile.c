@@ -200,7 +200,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	}
 	explicit_bzero(tokens, sizeof(tokens));
 	if (key != NULL)
-		finsec_key_note_use(key, "password-profile");
+		finsec_key_note_use(key, "pw-profile");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
