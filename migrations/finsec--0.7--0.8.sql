@@ -108,6 +108,9 @@ BEGIN
 					USING ERRCODE = 'object_not_in_prerequisite_state',
 						  DETAIL = 'A deployed or retired version carries its content hash, deployer and deployment time (and retirement time); a draft carries none.';
 			END IF;
+			-- the server log keeps a trace of every version a restore loaded
+			RAISE LOG 'finsec: risk ruleset % restored as %, content hash %, deployed by % at %',
+				NEW.version, NEW.state, encode(NEW.content_hash, 'hex'), NEW.deployed_by, NEW.deployed_at;
 		END IF;
 		RETURN NEW;
 	END IF;

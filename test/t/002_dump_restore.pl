@@ -146,6 +146,8 @@ for my $q ('SELECT string_agg(t::text, E\'\\n\' ORDER BY version) FROM finsec.ri
 }
 is($node->safe_psql('target', "SELECT string_agg(version || ' ' || state, ', ' ORDER BY version) FROM finsec.risk_ruleset"),
 	'1 retired, 2 active, 3 draft', 'every version in its state');
+like(slurp_file($node->logfile), qr/finsec: risk ruleset 1 restored as retired.*finsec: risk ruleset 2 restored as active/s,
+	'the server log records each deployed version the restore loaded');
 is($node->safe_psql('target', q{
 	SELECT bool_and(content_hash = finsec.risk_ruleset_hash(version)) AND count(*) = 2
 	  FROM finsec.risk_ruleset WHERE state <> 'draft'}),
