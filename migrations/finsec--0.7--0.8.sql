@@ -53,6 +53,16 @@
 -- of deployed risk rulesets.
 -- ---------------------------------------------------------------------
 
+/*
+ * Identity sequences of the configuration tables were not kept by pg_dump:
+ * after a restore the next rule, list entry, case, sighting or limit
+ * policy took identifier 1 again and failed on the primary key.
+ */
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_rule_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_list_entry_entry_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_case_case_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.risk_sighting_sighting_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.limit_policy_policy_id_seq', '');
 
 /*
  * Dump and restore of rulesets: pg_restore loads finsec.risk_ruleset and
@@ -68,17 +78,6 @@
  * the state test and leaves the version's row alone (the line numbers of
  * its body are kept, for the messages' CONTEXT).
  */
-/*
- * Identity sequences of the configuration tables were not kept by pg_dump:
- * after a restore the next rule, list entry, case, sighting or limit
- * policy took identifier 1 again and failed on the primary key.
- */
-SELECT pg_catalog.pg_extension_config_dump('finsec.risk_rule_rule_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('finsec.risk_list_entry_entry_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('finsec.risk_case_case_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('finsec.risk_sighting_sighting_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('finsec.limit_policy_policy_id_seq', '');
-
 CREATE OR REPLACE FUNCTION finsec.risk_ruleset_guard()
 RETURNS trigger
 LANGUAGE plpgsql
