@@ -76,14 +76,68 @@ static const char *const common_passwords[] = {
 	"168168", "518518", "147258", "147258369", "159357", "741852963",
 	"123qwe", "qwe123", "a123456", "aa123456", "abc123456", "woshishui",
 	"nihao", "xiaoming", "huawei", "alibaba", "tencent", "baidu",
+	/* JR/T 0199 5.1b names 111111 and 123456; these count anywhere. */
+	"123456", "1234567", "12345678", "123456789", "1234567890", "111111",
+	"000000", "654321", "123123", "123321", "112233", "121212", "520520",
+	"iloveu", "qwerty123", "abc123abc",
 	NULL
 };
 
-/* Keyboard rows, for runs like "qwert" or "asdfg" (and reversed). */
+/*
+ * Keyboard rows of a US keyboard, for runs like "qwerty" or "asdfgh" (and
+ * reversed); shifted symbols are first mapped to their key (shift_key), so
+ * "!@#$%^" is the run "123456".  The last row is the "1qaz2wsx" column walk.
+ */
 static const char *const keyboard_rows[] = {
 	"`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
 	"1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", NULL
 };
+
+/* A run of this many consecutive characters anywhere is refused (5.1b). */
+#define FINSEC_MIN_SEQUENCE_RUN 6
+
+/* The unshifted key of a (lower-cased) character on a US keyboard. */
+static char
+shift_key(char c)
+{
+	static const char shifted[] = "~!@#$%^&*()_+{}|:\"<>?";
+	static const char plain[] = "`1234567890-=[]\\;',./";
+	const char *p = strchr(shifted, c);
+
+	return (c != '\0' && p != NULL) ? plain[p - shifted] : c;
+}
+
+/* Are a and b neighbours in the alphabet or among digits, in direction k? */
+static bool
+alnum_step(char a, char b, int k)
+{
+	bool		digits = (a >= '0' && a <= '9') && (b >= '0' && b <= '9');
+	bool		letters = (a >= 'a' && a <= 'z') && (b >= 'a' && b <= 'z');
+
+	return (digits || letters) && b - a == k;
+}
+
+/* Is b the key after a (k = 1) or before it (k = -1) along a keyboard row? */
+static bool
+keyboard_step(char a, char b, int k)
+{
+	int			r;
+
+	for (r = 0; keyboard_rows[r]; r++)
+	{
+		const char *row = keyboard_rows[r];
+		const char *p;
+
+		for (p = strchr(row, a); p != NULL; p = strchr(p + 1, a))
+		{
+			if (k > 0 && p[1] == b)
+				return true;
+			if (k < 0 && p > row && p[-1] == b)
+				return true;
+		}
+	}
+	return false;
+}
 
 static void
 reject(const char *rule, const char *detail, const char *hint)
@@ -178,45 +232,41 @@ repeated_unit(const char *pw)
 }
 
 /*
- * The whole password (lower-cased) is a run of consecutive characters:
- * ascending or descending in the alphabet or digits ("123456789", "fedcba"),
- * or along a keyboard row ("qwertyui", "poiuy").
+ * Does the (lower-cased) password contain, anywhere, a run of
+ * FINSEC_MIN_SEQUENCE_RUN or more consecutive characters: ascending or
+ * descending in the alphabet or digits ("123456", "fedcba"), or along a
+ * keyboard row, shifted or not ("qwerty", "poiuyt", "!@#$%^")?  Also true
+ * when the whole password (of 4 or more) is such a run.
  */
 static bool
 sequential(const char *lower)
 {
 	size_t		len = strlen(lower);
-	size_t		i;
+	char	   *keys = palloc(len + 1);
 	int			k;
+	bool		found = false;
+	size_t		i;
 
-	if (len < 4)
-		return false;
-	for (k = -1; k <= 1; k += 2)
-	{
-		for (i = 1; i < len; i++)
-			if (lower[i] - lower[i - 1] != k)
-				break;
-		if (i == len)
-			return true;
-	}
-	for (k = 0; keyboard_rows[k]; k++)
-	{
-		const char *row = keyboard_rows[k];
-		size_t		rl = strlen(row);
-		size_t		s;
+	for (i = 0; i < len; i++)
+		keys[i] = shift_key(lower[i]);
+	keys[len] = '\0';
 
-		for (s = 0; s + len <= rl; s++)
+	for (k = -1; k <= 1 && !found; k += 2)
+	{
+		int			alpha_run = 1,
+					key_run = 1;
+
+		for (i = 1; i < len && !found; i++)
 		{
-			bool		fwd = strncmp(row + s, lower, len) == 0;
-			bool		back = true;
-
-			for (i = 0; i < len && back; i++)
-				back = row[s + len - 1 - i] == lower[i];
-			if (fwd || back)
-				return true;
+			alpha_run = alnum_step(lower[i - 1], lower[i], k) ? alpha_run + 1 : 1;
+			key_run = keyboard_step(keys[i - 1], keys[i], k) ? key_run + 1 : 1;
+			found = alpha_run >= FINSEC_MIN_SEQUENCE_RUN || key_run >= FINSEC_MIN_SEQUENCE_RUN ||
+				(len >= 4 && (alpha_run == (int) len || key_run == (int) len));
 		}
 	}
-	return false;
+	explicit_bzero(keys, len);
+	pfree(keys);
+	return found;
 }
 
 static bool
@@ -277,7 +327,7 @@ check_plaintext(const char *username, const char *password)
 			reject("a repeated pattern", "The password repeats a short sequence, or one character 4 or more times in a row.", NULL);
 		if (seq)
 			reject("a keyboard or alphabet sequence",
-				   "The password is a run of consecutive letters, digits or keyboard keys.", NULL);
+				   "The password contains a run of 6 or more consecutive letters, digits or keyboard keys (ascending or descending, in any case), or is such a run.", NULL);
 		if (listed)
 			reject("a commonly used password",
 				   "The password is, or contains, one on finsec's list of common passwords (ignoring case and trailing digits or symbols).",

@@ -12,10 +12,12 @@
  * a password change, every substring of the password of a token's length
  * is hashed the same way and compared.
  *
- * Limits, stated plainly: a birth date has only some 40,000 values, so its
- * salted hash resists a determined reader of the table only by the table's
- * privileges (nobody but finsec reads it).  When the keyring lands, the
- * hashes become keyed (HMAC under a keyring key) and that limit goes away.
+ * Keyed (0.8): once the keyring holds "auth.password" (src/auth/history.c),
+ * each token is kept as HMAC(key, "FSPP1" || SHA-256(salt || token)) with
+ * the key version in the row.  A birth date has only some 40,000 values: an
+ * unkeyed salted hash resists a reader of the table only by the table's
+ * privileges, a keyed one also needs the key, which never leaves the
+ * keyring's memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,7 @@
 
 #include "finsec.h"
 #include "finsec_auth.h"
+#include "finsec_keyring.h"
 #include "../audit/ledger_internal.h"
 
 #define PROFILE_SALT_LEN	16
@@ -118,9 +121,11 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	Datum		lengths[PROFILE_MAX_TOKENS];
 	FinsecOwnerContext ctx;
 	Oid			argtypes[3] = {NAMEOID, BYTEAOID, BYTEAARRAYOID};
-	Datum		args[4];
+	Datum		args[5];
 	int			i,
 				ret;
+	bool		schema_keyed = false;
+	const FinsecKey *key;
 
 	finsec_require_preload("finsec.set_role_profile()");
 	if (PG_ARGISNULL(0))
@@ -181,19 +186,27 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 
 	if (!pg_strong_random(salt, PROFILE_SALT_LEN))
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not generate a salt")));
+	key = ntok > 0 ? finsec_password_key(&schema_keyed) : NULL;
 	for (i = 0; i < ntok; i++)
 	{
 		unsigned char h[PROFILE_HASH_LEN];
 
 		token_hash(salt, tokens[i].text, strlen(tokens[i].text), h);
+		if (key != NULL)
+			finsec_password_keyed(key, "FSPP1", h, PROFILE_HASH_LEN, h);
 		hashes[i] = PointerGetDatum(finsec_bytea(h, PROFILE_HASH_LEN));
+		explicit_bzero(h, sizeof(h));
 		lengths[i] = Int16GetDatum((int16) strlen(tokens[i].text));
 	}
 	explicit_bzero(tokens, sizeof(tokens));
+	if (key != NULL)
+		finsec_key_note_use(key, "pw-profile");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
+	if (key != NULL)
+		(void) finsec_password_rekey_legacy(key);
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
 	ret = SPI_execute_with_args("DELETE FROM finsec.role_profile WHERE rolname = $1",
 								1, argtypes, args, NULL, false, 0);
@@ -201,21 +214,27 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not update the role profile");
 	if (ntok > 0)
 	{
-		Oid			itypes[4] = {NAMEOID, BYTEAOID, INT2ARRAYOID, BYTEAARRAYOID};
+		Oid			itypes[5] = {NAMEOID, BYTEAOID, INT2ARRAYOID, BYTEAARRAYOID, INT4OID};
+		char		nulls[5] = {' ', ' ', ' ', ' ', key ? ' ' : 'n'};
 
 		args[1] = PointerGetDatum(finsec_bytea(salt, PROFILE_SALT_LEN));
 		args[2] = PointerGetDatum(construct_array(lengths, ntok, INT2OID, 2, true, TYPALIGN_SHORT));
 		args[3] = PointerGetDatum(construct_array(hashes, ntok, BYTEAOID, -1, false, TYPALIGN_INT));
-		ret = SPI_execute_with_args("INSERT INTO finsec.role_profile "
+		args[4] = Int32GetDatum(key ? key->version : 0);
+		ret = SPI_execute_with_args(schema_keyed
+									? "INSERT INTO finsec.role_profile "
+									"(rolname, salt, token_lengths, token_hashes, updated_by, key_version) "
+									"VALUES ($1, $2, $3, $4, current_user, $5)"
+									: "INSERT INTO finsec.role_profile "
 									"(rolname, salt, token_lengths, token_hashes, updated_by) "
 									"VALUES ($1, $2, $3, $4, current_user)",
-									4, itypes, args, NULL, false, 0);
+									schema_keyed ? 5 : 4, itypes, args, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not record the role profile");
 	}
 	(void) finsec_audit_event_internal(ctx.caller, "role.profile", role, role,
 									   ntok > 0 ? "set" : "clear", true,
-									   ntok > 0 ? "personal data recorded for password checks (stored as salted hashes only)"
+									   ntok > 0 ? (key ? "personal data recorded for password checks (stored as keyed salted hashes only)" : "personal data recorded for password checks (stored as salted hashes only)")
 									   : "personal data for password checks removed",
 									   NULL);
 	finsec_end_owner(&ctx);
@@ -228,7 +247,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
  * Caller has SPI connected and runs as finsec's owner.
  */
 bool
-finsec_password_profile_match(const char *username, const char *password)
+finsec_password_profile_match(const char *username, const char *password, bool schema_keyed)
 {
 	Oid			argtypes[1] = {NAMEOID};
 	Datum		args[1];
@@ -244,9 +263,15 @@ finsec_password_profile_match(const char *username, const char *password)
 	size_t		pwlen = strlen(password);
 	char	   *upper;
 	bool		found = false;
+	bool		vnull;
+	int32		version;
+	const FinsecKey *key;
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(username));
-	if (SPI_execute_with_args("SELECT salt, token_lengths, token_hashes FROM finsec.role_profile "
+	if (SPI_execute_with_args(schema_keyed
+							  ? "SELECT salt, token_lengths, token_hashes, key_version FROM finsec.role_profile "
+							  "WHERE rolname = $1"
+							  : "SELECT salt, token_lengths, token_hashes, NULL::integer FROM finsec.role_profile "
 							  "WHERE rolname = $1", 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the role profile");
 	if (SPI_processed == 0)
@@ -254,6 +279,8 @@ finsec_password_profile_match(const char *username, const char *password)
 	salt = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	lens = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	hashes = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &vnull));
+	key = vnull ? NULL : finsec_password_key_version(version);
 	deconstruct_array(lens, INT2OID, 2, true, TYPALIGN_SHORT, &lenv, NULL, &n);
 	deconstruct_array(hashes, BYTEAOID, -1, false, TYPALIGN_INT, &hashv, NULL, &n2);
 	if (n != n2 || VARSIZE_ANY_EXHDR(salt) != PROFILE_SALT_LEN)
@@ -278,7 +305,10 @@ finsec_password_profile_match(const char *username, const char *password)
 			unsigned char h[PROFILE_HASH_LEN];
 
 			token_hash((unsigned char *) VARDATA_ANY(salt), upper + off, L, h);
+			if (key != NULL)
+				finsec_password_keyed(key, "FSPP1", h, PROFILE_HASH_LEN, h);
 			found = CRYPTO_memcmp(h, VARDATA_ANY(want), PROFILE_HASH_LEN) == 0;
+			explicit_bzero(h, sizeof(h));
 		}
 	}
 	explicit_bzero(upper, pwlen);

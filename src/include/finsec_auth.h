@@ -39,6 +39,20 @@ extern void finsec_auth_utility_cleanup(void);
 
 /* src/auth/history.c */
 extern void finsec_password_history_check(const char *username, const char *password);
+
+/*
+ * Keyed history and profiles (history.c): rows are kept under the keyring
+ * fingerprint key FINSEC_PASSWORD_KEY once it has an active or retired
+ * version; rows of 0.7 (key_version NULL) are moved under it.
+ */
+#define FINSEC_PASSWORD_KEY "auth.password"
+#define FINSEC_PASSWORD_HASH_LEN 32
+struct FinsecKey;
+extern const struct FinsecKey *finsec_password_key(bool *schema_keyed);
+extern const struct FinsecKey *finsec_password_key_version(int32 version);
+extern void finsec_password_keyed(const struct FinsecKey *key, const char *domain,
+								  const unsigned char *in, size_t len, unsigned char *out);
+extern int64 finsec_password_rekey_legacy(const struct FinsecKey *key);
 extern void finsec_password_history_follow(Node *parsetree);
 
 /* src/auth/lockout.c */
@@ -56,6 +70,7 @@ extern int	finsec_password_expiry_warning_s;
 extern bool finsec_auth_events_here(const char *dbname);
 
 /* src/auth/profile.c */
-extern bool finsec_password_profile_match(const char *username, const char *password);
+extern bool finsec_password_profile_match(const char *username, const char *password,
+										  bool schema_keyed);
 
 #endif							/* FINSEC_AUTH_H */

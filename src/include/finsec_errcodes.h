@@ -31,6 +31,8 @@
 /* S9Axx: credentials and authentication */
 #define ERRCODE_FINSEC_PASSWORD_POLICY		MAKE_SQLSTATE('S','9','A','0','1')
 #define ERRCODE_FINSEC_ROLE_LOCKED			MAKE_SQLSTATE('S','9','A','0','2')
+#define ERRCODE_FINSEC_PASSWORD_KEY			MAKE_SQLSTATE('S','9','A','1','0')
+#define ERRCODE_FINSEC_RULESET_INTEGRITY	MAKE_SQLSTATE('S','9','A','1','1')
 
 /* S9Kxx: keyring */
 #define ERRCODE_FINSEC_NO_MASTER_KEY		MAKE_SQLSTATE('S','9','K','0','1')

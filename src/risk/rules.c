@@ -749,7 +749,9 @@ load_ruleset(void)
 	const char **names;
 
 	ret = SPI_execute("SELECT version, (challenge_at * 10000)::int8, (review_at * 10000)::int8, "
-					  "(block_at * 10000)::int8 FROM finsec.risk_ruleset WHERE state = 'active'",
+					  "(block_at * 10000)::int8, "
+					  "content_hash IS NOT DISTINCT FROM finsec.risk_ruleset_hash(version) "
+					  "FROM finsec.risk_ruleset WHERE state = 'active'",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading finsec.risk_ruleset failed: %s", SPI_result_code_string(ret));
@@ -758,6 +760,19 @@ load_ruleset(void)
 		active = NULL;
 		return;
 	}
+
+	/*
+	 * The rules must be those deployed: a version whose content no longer
+	 * hashes to its deployment record (rules loaded by a restore that do not
+	 * match, or rows written around the guards) never scores.
+	 */
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_RULESET_INTEGRITY),
+				 errmsg("active risk ruleset %lld does not match its deployment record",
+						(long long) spi_int8(0, 1, &isnull)),
+				 errdetail("Its thresholds, training record or rules hash to another value than the content hash recorded when it was deployed."),
+				 errhint("Compare finsec.risk_ruleset_hash(version) with content_hash; restore the version's rules from the dump it came from, or deploy a checked copy (finsec.risk_ruleset_copy, two-person deployment).")));
 	old = MemoryContextSwitchTo(ruleset_cxt);
 	rs = palloc0(sizeof(RiskRuleset));
 	rs->version = spi_int8(0, 1, &isnull);

@@ -59,6 +59,13 @@ static RiskShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/*
+ * finsec.restore: set by a superuser around pg_restore so that deployed and
+ * retired ruleset versions and their rules load as dumped (the guards on
+ * finsec.risk_ruleset and finsec.risk_rule read it; docs/install.md).
+ */
+static bool finsec_restore = false;
+
 static bool
 check_risk_timezone(char **newval, void **extra, GucSource source)
 {
@@ -97,6 +104,15 @@ finsec_risk_define_settings(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("finsec.restore",
+							 "Accept deployed risk ruleset versions and their rules as pg_restore loads them.",
+							 "Only for a superuser's session restoring a dump (PGOPTIONS='-c finsec.restore=on'); "
+							 "the version's recorded content hash is checked before it scores.",
+							 &finsec_restore,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 static void
