@@ -536,7 +536,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 static Relation
 open_guardable(Oid relid, const char *what)
 {
-	Relation	rel = table_open(relid, ShareRowExclusiveLock);
+	Relation	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	Oid			nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -886,7 +886,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("table must not be null")));
 	relid = PG_GETARG_OID(0);
-	rel = table_open(relid, ShareRowExclusiveLock);
+	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/relcache.h"
 
 #include "compat.h"
 #include "finsec_errcodes.h"
@@ -57,5 +58,7 @@ extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern void finsec_check_relation_exists(Oid relid);
+extern Relation finsec_table_open_arg(Oid relid, int lockmode);
 
 #endif							/* FINSEC_H */

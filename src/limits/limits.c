@@ -1104,7 +1104,7 @@ check_column(Relation rel, const char *param, const char *name)
 static Relation
 open_limitable(Oid relid)
 {
-	Relation	rel = table_open(relid, ShareRowExclusiveLock);
+	Relation	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	Oid			nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&

@@ -548,6 +548,7 @@ risk_table_map(Oid relid, bool missing_ok)
 	{
 		if (missing_ok)
 			return NULL;
+		finsec_check_relation_exists(relid);
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table %s is not registered for risk scoring", get_rel_name(relid)),

@@ -46,7 +46,7 @@ static const char *const table_columns[] = {
 static Relation
 open_registrable(Oid relid)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	rel = finsec_table_open_arg(relid, AccessShareLock);
 	Oid			nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
