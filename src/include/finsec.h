@@ -52,6 +52,9 @@ extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
 extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
 extern bool finsec_hash_available(FinsecHashAlgorithm alg);
 extern bytea *finsec_bytea(const void *data, size_t len);
+/* Secret bytes zeroed on every path (crypto.c); finsec_secret_free, not pfree. */
+extern void *finsec_secret_alloc(size_t len);
+extern void finsec_secret_free(void *p);
 
 /* src/common/args.c */
 extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);

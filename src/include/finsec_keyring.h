@@ -117,6 +117,7 @@ extern bool finsec_master_key_loaded(void);
  * ("ec-p256", "sm2", "rsa-2048", "rsa-3072", "rsa-4096"), as DER PKCS#8 in
  * palloc'd memory the caller zeroizes; *len receives its length.
  */
+/* A finsec_secret_alloc buffer: release it with finsec_secret_free, never pfree. */
 extern unsigned char *finsec_sig_keygen(const char *algorithm, size_t *len);
 
 /*

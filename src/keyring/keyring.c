@@ -387,7 +387,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 		else
 		{
 			keylen = alg->gen_len;
-			key = palloc(keylen);
+			key = finsec_secret_alloc(keylen);
 			if (RAND_priv_bytes(key, (int) keylen) != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
@@ -430,7 +430,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 			explicit_bzero(k2, sizeof(k2));
 		}
 		keylen = len;
-		key = palloc(keylen);
+		key = finsec_secret_alloc(keylen);
 		memcpy(key, material, keylen);
 	}
 
@@ -439,7 +439,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 	compute_kcv(alg, key, keylen, public_der, kcv);
 	if (expected_kcv != NULL && pg_strcasecmp(expected_kcv, kcv) != 0)
 	{
-		explicit_bzero(key, keylen);
+		finsec_secret_free(key);
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
 				 errmsg("the imported key's check value is %s, not %s", kcv, expected_kcv),
@@ -482,8 +482,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 
 	aad = key_aad(key_id, version, purpose_name, alg->name);
 	wrapped = finsec_wrap(key, keylen, aad);
-	explicit_bzero(key, keylen);
-	pfree(key);
+	finsec_secret_free(key);
 
 	args[0] = Int64GetDatum(key_id);
 	args[1] = Int32GetDatum(version);
@@ -1317,14 +1316,14 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 
 		if (len < FINSEC_WRAP_OVERHEAD)
 			len = FINSEC_WRAP_OVERHEAD;
-		plain = palloc(len - FINSEC_WRAP_OVERHEAD + 1);
+		plain = finsec_secret_alloc(len - FINSEC_WRAP_OVERHEAD + 1);
 		if (!finsec_unwrap((unsigned char *) VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped), aad, prev, plain))
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
 					 errmsg("version %d of finsec key " INT64_FORMAT " failed its integrity check; nothing was re-wrapped",
 							version, key_id)));
 		rewrapped = finsec_wrap(plain, len - FINSEC_WRAP_OVERHEAD, aad);
-		explicit_bzero(plain, len - FINSEC_WRAP_OVERHEAD);
+		finsec_secret_free(plain);
 		uargs[0] = PointerGetDatum(rewrapped);
 		uargs[1] = CStringGetTextDatum(cur);
 		uargs[2] = Int64GetDatum(key_id);
