@@ -650,6 +650,69 @@ zeroize_entry(KeyCacheEntry *e)
 	}
 }
 
+/*
+ * A cache made stale (a key version changed, here or in another session)
+ * is not freed at once: code may hold a FinsecKey pointer from it across
+ * its next finsec_key_* call (a card value takes its encryption key, then
+ * its fingerprint key, whose lookup notices the change), so the stale
+ * cache is retired and kept, zeroized and freed at the end of the
+ * transaction.  Freeing it at once was a use-after-free: the first card
+ * stored after an approval in the same session, or after another session
+ * rotated a key, crashed the server.
+ */
+typedef struct RetiredKeyCache
+{
+	HTAB	   *cache;
+	MemoryContext cxt;
+	struct RetiredKeyCache *next;
+} RetiredKeyCache;
+
+static RetiredKeyCache *retired_caches = NULL;
+
+static void
+zeroize_cache(HTAB *cache)
+{
+	HASH_SEQ_STATUS status;
+	KeyCacheEntry *e;
+
+	hash_seq_init(&status, cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+		zeroize_entry(e);
+}
+
+/* Put the current cache aside until the end of the transaction. */
+static void
+key_cache_retire(void)
+{
+	RetiredKeyCache *r;
+
+	key_cache_stale = false;
+	if (key_cache == NULL)
+		return;
+	r = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredKeyCache));
+	r->cache = key_cache;
+	r->cxt = key_cache_cxt;
+	r->next = retired_caches;
+	retired_caches = r;
+	key_cache = NULL;
+	key_cache_cxt = NULL;
+}
+
+/* Zeroize and free the caches retired during the transaction. */
+static void
+key_cache_free_retired(void)
+{
+	while (retired_caches != NULL)
+	{
+		RetiredKeyCache *r = retired_caches;
+
+		retired_caches = r->next;
+		zeroize_cache(r->cache);
+		MemoryContextDelete(r->cxt);
+		pfree(r);
+	}
+}
+
 /* Zeroize and forget every cached key. */
 static void
 key_cache_purge(void)
@@ -678,6 +741,7 @@ key_cache_relcache_callback(Datum arg, Oid relid)
 static void
 key_cache_exit(int code, Datum arg)
 {
+	key_cache_free_retired();
 	key_cache_purge();
 }
 
@@ -698,12 +762,14 @@ keyring_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			flush_key_uses(false);
+			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
@@ -727,7 +793,7 @@ ensure_cache(void)
 	HASHCTL		ctl;
 
 	if (key_cache_stale)
-		key_cache_purge();
+		key_cache_retire();
 	if (key_cache_cxt == NULL)
 		key_cache_cxt = AllocSetContextCreate(TopMemoryContext, "finsec keyring cache",
 											  ALLOCSET_SMALL_SIZES);
