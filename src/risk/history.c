@@ -542,13 +542,16 @@ hist_table(Oid relid)
 RiskTableMap *
 risk_table_map(Oid relid, bool missing_ok)
 {
-	HistTable  *t = hist_table(relid);
+	HistTable  *t;
 
+	/* A caller's OID that names no relation: 42P01, before any catalog lookup. */
+	if (!missing_ok)
+		finsec_check_relation_exists(relid);
+	t = hist_table(relid);
 	if (t == NULL)
 	{
 		if (missing_ok)
 			return NULL;
-		finsec_check_relation_exists(relid);
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table %s is not registered for risk scoring", get_rel_name(relid)),
