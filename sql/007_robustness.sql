@@ -46,6 +46,9 @@ RESET SESSION AUTHORIZATION;
 -- ---------------------------------------------------------------------
 CREATE TABLE cards (id int, card finsec.bank_card, acct finsec.bank_account);
 GRANT SELECT ON cards TO regress_robust_app, regress_robust_unmask;
+-- The first cards stored by the session that approved the keys: on 0.7 the
+-- fingerprint key's lookup freed the stale key cache under the encryption
+-- key just taken from it, and the server crashed (use after free).
 INSERT INTO cards VALUES (1, '6216261000000000018', '6228480402564890018'), (2, NULL, NULL);
 SELECT finsec.mask(NULL::finsec.bank_card) AS mask_null;
 SELECT id, finsec.mask(card) AS card, finsec.mask(acct, 0, 4) AS acct FROM cards ORDER BY id;
