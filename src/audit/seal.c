@@ -815,7 +815,7 @@ Datum
 finsec_ledger_verify(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	bool		has_cp = !PG_ARGISNULL(1) && !PG_ARGISNULL(2);
 	int64		cp_block = has_cp ? PG_GETARG_INT64(1) : 0;
 	unsigned char cp_hash[FINSEC_HASH_LEN];
