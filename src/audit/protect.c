@@ -130,7 +130,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	}
 
 	/* Lock out writers for the conversion; protect is a one-time step. */
-	rel = table_open(relid, AccessExclusiveLock);
+	rel = finsec_table_open_arg(relid, AccessExclusiveLock);
 	check_protectable(rel);
 	relname = pstrdup(RelationGetRelationName(rel));
 	nsp = RelationGetNamespace(rel);

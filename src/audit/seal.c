@@ -501,6 +501,8 @@ finsec_audit_seal(PG_FUNCTION_ARGS)
 			finsec_create_chain(finsec_audit_relid(), ctx.caller);
 		chains = load_chains(relid, true, false);
 		if (OidIsValid(relid) && chains == NIL)
+			finsec_check_relation_exists(relid);
+		if (OidIsValid(relid) && chains == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("relation \"%s\" is not protected by finsec", get_rel_name(relid)),
@@ -813,7 +815,7 @@ Datum
 finsec_ledger_verify(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	bool		has_cp = !PG_ARGISNULL(1) && !PG_ARGISNULL(2);
 	int64		cp_block = has_cp ? PG_GETARG_INT64(1) : 0;
 	unsigned char cp_hash[FINSEC_HASH_LEN];
@@ -929,6 +931,8 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 	{
 		finsec_ledger_internal_write = true;
 		chains = load_chains(relid, true, false);
+		if (chains == NIL)
+			finsec_check_relation_exists(relid);
 		if (chains == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -527,17 +527,25 @@ finsec_bank_number_hash_extended(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(finsec_bank_number_mask);
 
-/* finsec.mask(number, keep_first, keep_last, group): the policy of finsec.card_mask_* by default */
+/*
+ * finsec.mask(number, keep_first, keep_last, group): the policy of
+ * finsec.card_mask_* by default (a NULL option means the setting).  Not
+ * STRICT because of those options; a NULL number masks to NULL.
+ */
 Datum
 finsec_bank_number_mask(PG_FUNCTION_ARGS)
 {
-	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
-	FsNumberHeader *h = NUMBER_HEADER(v);
+	BankNumber *v;
+	FsNumberHeader *h;
 	int			first = PG_ARGISNULL(1) ? finsec_card_mask_first : PG_GETARG_INT32(1);
 	int			last = PG_ARGISNULL(2) ? finsec_card_mask_last : PG_GETARG_INT32(2);
 	bool		group = PG_ARGISNULL(3) ? finsec_card_mask_group : PG_GETARG_BOOL(3);
 	char		out[2 * FS_ACCOUNT_MAX_DIGITS + 1];
 
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	h = NUMBER_HEADER(v);
 	if (first < 0 || first > 8 || last < 0 || last > 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -554,13 +562,15 @@ PG_FUNCTION_INFO_V1(finsec_bank_number_reveal);
  * finsec.reveal(number, reason, context): the full number, for members of
  * finsec_unmask only, each call written to the audit ledger with who,
  * the masked number, its fingerprint's first bytes, the reason and the
- * row context the caller gives.
+ * row context the caller gives.  A NULL number reveals nothing: NULL, with
+ * no audit row, but only to a member of finsec_unmask (the refusal does not
+ * depend on the data).
  */
 Datum
 finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 {
-	BankNumber *v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
-	FsNumberHeader *h = NUMBER_HEADER(v);
+	BankNumber *v;
+	FsNumberHeader *h;
 	char	   *reason = finsec_text_arg_opt(fcinfo, 1);
 	char	   *context = finsec_text_arg_opt(fcinfo, 2);
 	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
@@ -568,13 +578,29 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 	char		fphex[17];
 	StringInfoData detail;
 	text	   *result;
-	bool		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
+	bool		account;
 
+	if (PG_ARGISNULL(0))
+	{
+		v = NULL;
+		h = NULL;
+		account = strcmp(format_type_extended(get_fn_expr_argtype(fcinfo->flinfo, 0), -1,
+											  FORMAT_TYPE_FORCE_QUALIFY),
+						 "finsec.bank_account") == 0;
+	}
+	else
+	{
+		v = (BankNumber *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+		h = NUMBER_HEADER(v);
+		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
+	}
 	if (!has_privs_of_role(GetUserId(), get_role_oid("finsec_unmask", false)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reveal a protected %s", kind_name(account)),
 				 errhint("Revealing needs membership in finsec_unmask.")));
+	if (v == NULL)
+		PG_RETURN_NULL();
 
 	fs_mask(h, 6, 4, false, masked);
 	hex_encode((const char *) h->fp, 8, fphex);

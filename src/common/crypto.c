@@ -79,3 +79,55 @@ finsec_bytea(const void *data, size_t len)
 	memcpy(VARDATA(b), data, len);
 	return b;
 }
+
+/*
+ * Buffers for secret bytes (unwrapped or generated key material) that are
+ * zeroed on every path: finsec_secret_free() zeroes one when the code is
+ * done with it, and a reset callback on the memory context it was
+ * allocated in zeroes it if an error (or anything else) resets or deletes
+ * that context first.  The memory itself is released with the context.
+ */
+typedef struct FinsecSecret
+{
+	MemoryContextCallback cb;
+	size_t		len;
+	bool		live;
+} FinsecSecret;
+
+#define SECRET_HEADER MAXALIGN(sizeof(FinsecSecret))
+
+static void
+secret_reset_callback(void *arg)
+{
+	FinsecSecret *s = (FinsecSecret *) arg;
+
+	if (s->live)
+		explicit_bzero((char *) s + SECRET_HEADER, s->len);
+	s->live = false;
+}
+
+void *
+finsec_secret_alloc(size_t len)
+{
+	FinsecSecret *s = palloc0(SECRET_HEADER + Max(len, 1));
+
+	s->len = len;
+	s->live = true;
+	s->cb.func = secret_reset_callback;
+	s->cb.arg = s;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &s->cb);
+	return (char *) s + SECRET_HEADER;
+}
+
+void
+finsec_secret_free(void *p)
+{
+	FinsecSecret *s;
+
+	if (p == NULL)
+		return;
+	s = (FinsecSecret *) ((char *) p - SECRET_HEADER);
+	if (s->live)
+		explicit_bzero(p, s->len);
+	s->live = false;
+}

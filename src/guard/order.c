@@ -184,14 +184,19 @@ order_guard_from_args(Trigger *trig, TupleDesc desc, const char *relname, OrderG
 	char	  **args = trig->tgargs;
 
 	if (trig->tgnargs < 5)
-		elog(ERROR, "finsec order guard trigger on \"%s\" has %d arguments", relname, trig->tgnargs);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec order guard trigger on \"%s\" has %d arguments", relname, trig->tgnargs),
+				 errhint("Only finsec.enable_order_guard() and finsec.enable_refund_guard() create it.")));
 	g->status = column_number(desc, args[0], relname);
 	g->paid = args[1][0] ? column_number(desc, args[1], relname) : 0;
 	g->refunded = args[2][0] ? column_number(desc, args[2], relname) : 0;
 	g->payref = args[3][0] ? column_number(desc, args[3], relname) : 0;
 	g->npaid = pg_strtoint32(args[4]);
 	if (g->npaid < 1 || 5 + g->npaid > trig->tgnargs)
-		elog(ERROR, "finsec order guard trigger on \"%s\" has malformed arguments", relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec order guard trigger on \"%s\" has malformed arguments", relname)));
 	g->paid_states = args + 5;
 	g->cancelled_states = args + 5 + g->npaid;
 	g->ncancelled = trig->tgnargs - 5 - g->npaid;
@@ -356,7 +361,9 @@ finsec_order_guard_trigger(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "finsec.order_guard_trigger() must be a BEFORE row trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.order_guard_trigger() must be a BEFORE row trigger")));
 
 	order_guard_from_args(td->tg_trigger, RelationGetDescr(td->tg_relation),
 						  RelationGetRelationName(td->tg_relation), &g);
@@ -574,7 +581,9 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "finsec.refund_guard_trigger() must be a BEFORE row trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.refund_guard_trigger() must be a BEFORE row trigger")));
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	relname = RelationGetRelationName(rel);
@@ -665,7 +674,7 @@ open_guardable(Oid relid, const char *what)
 	Oid			nsp;
 
 	finsec_check_relation_usage(relid);
-	rel = table_open(relid, ShareRowExclusiveLock);
+	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -1017,7 +1026,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 						errmsg("table must not be null")));
 	relid = PG_GETARG_OID(0);
 	finsec_check_relation_usage(relid);
-	rel = table_open(relid, ShareRowExclusiveLock);
+	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/relcache.h"
 
 #include "compat.h"
 #include "finsec_errcodes.h"
@@ -51,11 +52,16 @@ extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
 extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
 extern bool finsec_hash_available(FinsecHashAlgorithm alg);
 extern bytea *finsec_bytea(const void *data, size_t len);
+/* Secret bytes zeroed on every path (crypto.c); finsec_secret_free, not pfree. */
+extern void *finsec_secret_alloc(size_t len);
+extern void finsec_secret_free(void *p);
 
 /* src/common/args.c */
 extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
+extern void finsec_check_relation_exists(Oid relid);
+extern Relation finsec_table_open_arg(Oid relid, int lockmode);
 
 #endif							/* FINSEC_H */

@@ -16,8 +16,9 @@
  *	  before freeing; give it to OpenSSL directly (EVP copies it);
  *	- never put material, or anything derived from it other than a MAC
  *	  output, into an error, a log line or a NOTICE;
- *	- the pointer is valid until the next finsec_key_* call or the end of
- *	  the transaction, whichever comes first.
+ *	- the pointer is valid until the end of the transaction, across further
+ *	  finsec_key_* calls: a cache made stale by a key change is retired,
+ *	  not freed, until then (keyring.c, key_cache_retire).
  *
  *-------------------------------------------------------------------------
  */
@@ -117,6 +118,7 @@ extern bool finsec_master_key_loaded(void);
  * ("ec-p256", "sm2", "rsa-2048", "rsa-3072", "rsa-4096"), as DER PKCS#8 in
  * palloc'd memory the caller zeroizes; *len receives its length.
  */
+/* A finsec_secret_alloc buffer: release it with finsec_secret_free, never pfree. */
 extern unsigned char *finsec_sig_keygen(const char *algorithm, size_t *len);
 
 /*

@@ -387,7 +387,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 		else
 		{
 			keylen = alg->gen_len;
-			key = palloc(keylen);
+			key = finsec_secret_alloc(keylen);
 			if (RAND_priv_bytes(key, (int) keylen) != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
@@ -430,7 +430,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 			explicit_bzero(k2, sizeof(k2));
 		}
 		keylen = len;
-		key = palloc(keylen);
+		key = finsec_secret_alloc(keylen);
 		memcpy(key, material, keylen);
 	}
 
@@ -439,7 +439,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 	compute_kcv(alg, key, keylen, public_der, kcv);
 	if (expected_kcv != NULL && pg_strcasecmp(expected_kcv, kcv) != 0)
 	{
-		explicit_bzero(key, keylen);
+		finsec_secret_free(key);
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
 				 errmsg("the imported key's check value is %s, not %s", kcv, expected_kcv),
@@ -482,8 +482,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 
 	aad = key_aad(key_id, version, purpose_name, alg->name);
 	wrapped = finsec_wrap(key, keylen, aad);
-	explicit_bzero(key, keylen);
-	pfree(key);
+	finsec_secret_free(key);
 
 	args[0] = Int64GetDatum(key_id);
 	args[1] = Int32GetDatum(version);
@@ -651,6 +650,69 @@ zeroize_entry(KeyCacheEntry *e)
 	}
 }
 
+/*
+ * A cache made stale (a key version changed, here or in another session)
+ * is not freed at once: code may hold a FinsecKey pointer from it across
+ * its next finsec_key_* call (a card value takes its encryption key, then
+ * its fingerprint key, whose lookup notices the change), so the stale
+ * cache is retired and kept, zeroized and freed at the end of the
+ * transaction.  Freeing it at once was a use-after-free: the first card
+ * stored after an approval in the same session, or after another session
+ * rotated a key, crashed the server.
+ */
+typedef struct RetiredKeyCache
+{
+	HTAB	   *cache;
+	MemoryContext cxt;
+	struct RetiredKeyCache *next;
+} RetiredKeyCache;
+
+static RetiredKeyCache *retired_caches = NULL;
+
+static void
+zeroize_cache(HTAB *cache)
+{
+	HASH_SEQ_STATUS status;
+	KeyCacheEntry *e;
+
+	hash_seq_init(&status, cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+		zeroize_entry(e);
+}
+
+/* Put the current cache aside until the end of the transaction. */
+static void
+key_cache_retire(void)
+{
+	RetiredKeyCache *r;
+
+	key_cache_stale = false;
+	if (key_cache == NULL)
+		return;
+	r = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredKeyCache));
+	r->cache = key_cache;
+	r->cxt = key_cache_cxt;
+	r->next = retired_caches;
+	retired_caches = r;
+	key_cache = NULL;
+	key_cache_cxt = NULL;
+}
+
+/* Zeroize and free the caches retired during the transaction. */
+static void
+key_cache_free_retired(void)
+{
+	while (retired_caches != NULL)
+	{
+		RetiredKeyCache *r = retired_caches;
+
+		retired_caches = r->next;
+		zeroize_cache(r->cache);
+		MemoryContextDelete(r->cxt);
+		pfree(r);
+	}
+}
+
 /* Zeroize and forget every cached key. */
 static void
 key_cache_purge(void)
@@ -679,6 +741,7 @@ key_cache_relcache_callback(Datum arg, Oid relid)
 static void
 key_cache_exit(int code, Datum arg)
 {
+	key_cache_free_retired();
 	key_cache_purge();
 }
 
@@ -699,12 +762,14 @@ keyring_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			flush_key_uses(false);
+			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
@@ -728,7 +793,7 @@ ensure_cache(void)
 	HASHCTL		ctl;
 
 	if (key_cache_stale)
-		key_cache_purge();
+		key_cache_retire();
 	if (key_cache_cxt == NULL)
 		key_cache_cxt = AllocSetContextCreate(TopMemoryContext, "finsec keyring cache",
 											  ALLOCSET_SMALL_SIZES);
@@ -1317,14 +1382,14 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 
 		if (len < FINSEC_WRAP_OVERHEAD)
 			len = FINSEC_WRAP_OVERHEAD;
-		plain = palloc(len - FINSEC_WRAP_OVERHEAD + 1);
+		plain = finsec_secret_alloc(len - FINSEC_WRAP_OVERHEAD + 1);
 		if (!finsec_unwrap((unsigned char *) VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped), aad, prev, plain))
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
 					 errmsg("version %d of finsec key " INT64_FORMAT " failed its integrity check; nothing was re-wrapped",
 							version, key_id)));
 		rewrapped = finsec_wrap(plain, len - FINSEC_WRAP_OVERHEAD, aad);
-		explicit_bzero(plain, len - FINSEC_WRAP_OVERHEAD);
+		finsec_secret_free(plain);
 		uargs[0] = PointerGetDatum(rewrapped);
 		uargs[1] = CStringGetTextDatum(cur);
 		uargs[2] = Int64GetDatum(key_id);

@@ -443,7 +443,10 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 	int			i;
 
 	if (trig->tgnargs < ARG_FIXED)
-		elog(ERROR, "finsec limit trigger on \"%s\" has %d arguments", relname, trig->tgnargs);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec limit trigger on \"%s\" has %d arguments", relname, trig->tgnargs),
+				 errhint("Only finsec.enable_limits() creates it.")));
 	if (r->cxt == NULL)
 		r->cxt = AllocSetContextCreate(CacheMemoryContext, "finsec limited relation",
 									   ALLOCSET_SMALL_SIZES);
@@ -481,7 +484,9 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 	}
 	r->nreversal = pg_strtoint32(args[ARG_NREVERSAL]);
 	if (r->nreversal < 0 || ARG_FIXED + r->nreversal > trig->tgnargs)
-		elog(ERROR, "finsec limit trigger on \"%s\" has malformed arguments", relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec limit trigger on \"%s\" has malformed arguments", relname)));
 	r->nexempt = trig->tgnargs - ARG_FIXED - r->nreversal;
 	r->reversal = palloc(sizeof(char *) * Max(r->nreversal, 1));
 	r->exempt = palloc(sizeof(char *) * Max(r->nexempt, 1));
@@ -913,7 +918,9 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "finsec.limit_trigger() must be a BEFORE row trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.limit_trigger() must be a BEFORE row trigger")));
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	relname = RelationGetRelationName(rel);
@@ -1128,7 +1135,7 @@ open_limitable(Oid relid)
 	Oid			nsp;
 
 	finsec_check_relation_usage(relid);
-	rel = table_open(relid, ShareRowExclusiveLock);
+	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
 	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&

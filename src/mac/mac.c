@@ -144,41 +144,49 @@ keyed_mac_ctx(const FinsecKey *key, MacAlgorithm alg)
 /* ---- ISO/IEC 9797-1 ------------------------------------------------------------ */
 
 /*
- * Pad data per ISO/IEC 9797-1 padding method 1, 2 or 3 for block size bs,
- * into palloc'd memory.
+ * ISO/IEC 9797-1 padding methods 1, 2 and 3 for block size bs:
  *	1: zero bits to a positive multiple of the block (empty data: one block)
  *	2: a single 1 bit, then zero bits to a multiple of the block
  *	3: a block holding the data length in bits, then method-1 padding
  *	   (possibly none)
  */
-static unsigned char *
-iso9797_pad(const unsigned char *data, size_t len, int method, int bs, size_t *outlen)
+typedef struct Iso9797Message
 {
-	size_t		prefix = method == 3 ? bs : 0;
-	size_t		body;
-	unsigned char *out;
+	unsigned char head[16];		/* method 3: the length block */
+	unsigned char tail[16];		/* the last, padded block of the data */
+	bool		has_head;
+	bool		has_tail;
+	size_t		full;			/* bytes of the data in whole blocks, used in place */
+} Iso9797Message;
 
-	if (method == 2)
-		body = (len / bs + 1) * bs;
-	else if (len == 0)
-		body = method == 1 ? bs : 0;
-	else
-		body = ((len + bs - 1) / bs) * bs;
+/*
+ * The padded message as up to three pieces, so that the data itself is
+ * never copied: the length block (method 3), the data's whole blocks, and
+ * one last block holding the rest of the data and the padding.
+ */
+static void
+iso9797_split(const unsigned char *data, size_t len, int method, int bs, Iso9797Message *m)
+{
+	size_t		rest = len % bs;
 
-	out = palloc0(prefix + body);
+	memset(m, 0, sizeof(*m));
+	m->full = len - rest;
 	if (method == 3)
 	{
 		uint64		bits = (uint64) len * 8;
 
+		m->has_head = true;
 		for (int i = 0; i < 8; i++)
-			out[bs - 1 - i] = (unsigned char) (bits >> (8 * i));
+			m->head[bs - 1 - i] = (unsigned char) (bits >> (8 * i));
 	}
-	if (len > 0)
-		memcpy(out + prefix, data, len);
-	if (method == 2)
-		out[prefix + len] = 0x80;
-	*outlen = prefix + body;
-	return out;
+	if (rest > 0 || method == 2 || (method == 1 && len == 0))
+	{
+		m->has_tail = true;
+		if (rest > 0)
+			memcpy(m->tail, data + m->full, rest);
+		if (method == 2)
+			m->tail[rest] = 0x80;
+	}
 }
 
 /*
@@ -254,21 +262,18 @@ block_state(const FinsecKey *key, MacAlgorithm alg)
 }
 
 /*
- * Encrypt blocks in CBC mode with a zero IV and return the last ciphertext
- * block in "last" (bs bytes).  Processes the data in slices so that a large
- * message needs no second buffer of its size.
+ * Encrypt blocks in CBC mode, continuing the chain in ctx, and keep the
+ * last ciphertext block in "last" (bs bytes).  Processes the data in
+ * slices so that a large message needs no second buffer of its size.
  */
 static void
-cbc_last_block(EVP_CIPHER_CTX *ctx, const unsigned char *data, size_t len, int bs,
-			   unsigned char *last)
+cbc_feed(EVP_CIPHER_CTX *ctx, const unsigned char *data, size_t len, int bs,
+		 unsigned char *last)
 {
-	unsigned char iv[16] = {0};
 	unsigned char buf[8192];
 	size_t		off = 0;
-	bool		ok;
+	bool		ok = true;
 
-	ok = EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1;
-	memset(last, 0, bs);
 	while (ok && off < len)
 	{
 		size_t		n = Min(len - off, sizeof(buf));
@@ -287,6 +292,53 @@ cbc_last_block(EVP_CIPHER_CTX *ctx, const unsigned char *data, size_t len, int b
 }
 
 /*
+ * CBC with a zero IV over the padded message's blocks, all of them or all
+ * but the last (skip_last); "last" receives the final chaining value (zero
+ * when there is no block).  Returns the block left out, if any.
+ */
+static const unsigned char *
+cbc_message(EVP_CIPHER_CTX *ctx, const Iso9797Message *m, const unsigned char *data, int bs,
+			bool skip_last, unsigned char *last)
+{
+	unsigned char iv[16] = {0};
+	size_t		full = m->full;
+	bool		head = m->has_head,
+				tail = m->has_tail;
+	const unsigned char *left_out = NULL;
+
+	if (skip_last)
+	{
+		if (tail)
+		{
+			left_out = m->tail;
+			tail = false;
+		}
+		else if (full > 0)
+		{
+			left_out = data + full - bs;
+			full -= bs;
+		}
+		else if (head)
+		{
+			left_out = m->head;
+			head = false;
+		}
+	}
+	memset(last, 0, bs);
+	if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("OpenSSL could not compute a CBC-MAC")));
+	if (head)
+		cbc_feed(ctx, m->head, bs, bs, last);
+	if (full > 0)
+		cbc_feed(ctx, data, full, bs, last);
+	if (tail)
+		cbc_feed(ctx, m->tail, bs, bs, last);
+	return left_out;
+}
+
+/*
  * MAC algorithm 3 (retail MAC): CBC with DES under K over all blocks, then
  * the last output is decrypted under K' and encrypted under K.  Computed as
  * single-DES CBC over blocks 1..q-1, and the last block, XORed with that
@@ -294,18 +346,16 @@ cbc_last_block(EVP_CIPHER_CTX *ctx, const unsigned char *data, size_t len, int b
  * Single DES under K is two-key EDE with the key K || K.
  */
 static void
-iso9797_alg3(BlockMacState *b, const unsigned char *padded, size_t len, unsigned char *out)
+iso9797_alg3(BlockMacState *b, const Iso9797Message *m, const unsigned char *data,
+			 unsigned char *out)
 {
 	unsigned char h[8];
 	unsigned char x[8];
 	int			outl = 0;
+	const unsigned char *lastblock = cbc_message(b->cbc, m, data, 8, true, h);
 
-	if (len > 8)
-		cbc_last_block(b->cbc, padded, len - 8, 8, h);
-	else
-		memset(h, 0, 8);
 	for (int i = 0; i < 8; i++)
-		x[i] = h[i] ^ padded[len - 8 + i];
+		x[i] = h[i] ^ lastblock[i];
 	if (EVP_EncryptUpdate(b->final, out, &outl, x, 8) != 1 || outl != 8)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -343,16 +393,15 @@ compute_mac(const MacAlgorithmInfo *info, const FinsecKey *key, int padding,
 		case MAC_ISO9797_ALG1_SM4:
 			{
 				int			bs = info->alg == MAC_ISO9797_ALG3 ? 8 : 16;
-				size_t		plen;
-				unsigned char *padded = iso9797_pad(data, len, padding, bs, &plen);
-
+				Iso9797Message m;
 				BlockMacState *bst = block_state(key, info->alg);
 
+				iso9797_split(data, len, padding, bs, &m);
 				if (info->alg == MAC_ISO9797_ALG3)
-					iso9797_alg3(bst, padded, plen, out);
+					iso9797_alg3(bst, &m, data, out);
 				else
-					cbc_last_block(bst->cbc, padded, plen, bs, out);
-				pfree(padded);
+					(void) cbc_message(bst->cbc, &m, data, bs, false, out);
+				explicit_bzero(&m, sizeof(m));
 				return bs;
 			}
 	}

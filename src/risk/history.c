@@ -36,6 +36,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -297,8 +298,23 @@ risk_history_invalidate(Oid relid)
 	{
 		hist_tables = NULL;
 		hist_default_known = false;
+
+		/*
+		 * This runs from a relcache callback, at any lock a history scan
+		 * takes (an ANALYZE or index build on the payments table in another
+		 * session is enough), while the scan holds pointers to a table's
+		 * leaves: the old maps are kept until the end of the transaction,
+		 * and the next lookup builds new ones.  Resetting them here was a
+		 * use after free.
+		 */
 		if (hist_cxt)
-			MemoryContextReset(hist_cxt);
+		{
+			if (IsTransactionState() && TopTransactionContext != NULL)
+				MemoryContextSetParent(hist_cxt, TopTransactionContext);
+			else
+				MemoryContextDelete(hist_cxt);
+			hist_cxt = NULL;
+		}
 	}
 }
 
@@ -314,7 +330,7 @@ static const char *const map_columns[RA_COUNT] = {
  * InvalidOid: count them, and return the only one in *only.
  */
 static bool
-read_map(Oid relid, RiskTableMap *map, int *count, Oid *only)
+read_map(Oid relid, RiskTableMap *map, MemoryContext cxt, int *count, Oid *only)
 {
 	FinsecOwnerContext ctx;
 	StringInfoData sql;
@@ -359,7 +375,7 @@ read_map(Oid relid, RiskTableMap *map, int *count, Oid *only)
 			{
 				char	   *v = SPI_getvalue(tup, SPI_tuptable->tupdesc, a + 2);
 
-				map->column[a] = v ? MemoryContextStrdup(hist_cxt, v) : NULL;
+				map->column[a] = v ? MemoryContextStrdup(cxt, v) : NULL;
 			}
 		}
 	}
@@ -378,7 +394,7 @@ risk_default_table(bool *ambiguous)
 
 		if (hist_cxt == NULL)
 			hist_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk history", ALLOCSET_SMALL_SIZES);
-		(void) read_map(InvalidOid, NULL, &n, &only);
+		(void) read_map(InvalidOid, NULL, NULL, &n, &only);
 		hist_default = (n == 1) ? only : InvalidOid;
 		hist_default_ambiguous = n > 1;
 		hist_default_known = true;
@@ -533,6 +549,7 @@ static HistTable *
 hist_table(Oid relid)
 {
 	HistTable  *t;
+	MemoryContext cxt;
 	MemoryContext old;
 	List	   *leaves;
 	ListCell   *lc;
@@ -543,12 +560,14 @@ hist_table(Oid relid)
 			return t;
 	if (hist_cxt == NULL)
 		hist_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk history", ALLOCSET_SMALL_SIZES);
-	t = MemoryContextAllocZero(hist_cxt, sizeof(HistTable));
-	if (!read_map(relid, &t->map, NULL, NULL))
+	/* An invalidation during the build retires cxt (risk_history_invalidate). */
+	cxt = hist_cxt;
+	t = MemoryContextAllocZero(cxt, sizeof(HistTable));
+	if (!read_map(relid, &t->map, cxt, NULL, NULL))
 		return NULL;
 	t->relid = relid;
 	leaves = find_all_inheritors(relid, AccessShareLock, NULL);
-	old = MemoryContextSwitchTo(hist_cxt);
+	old = MemoryContextSwitchTo(cxt);
 	t->leaves = palloc0(sizeof(HistLeaf) * list_length(leaves));
 	MemoryContextSwitchTo(old);
 	foreach(lc, leaves)
@@ -560,16 +579,24 @@ hist_table(Oid relid)
 		leaf_init(&t->leaves[n++], leaf, &t->map);
 	}
 	t->nleaves = n;
-	t->next = hist_tables;
-	hist_tables = t;
+	/* Cached only if still current; otherwise it serves this transaction. */
+	if (cxt == hist_cxt)
+	{
+		t->next = hist_tables;
+		hist_tables = t;
+	}
 	return t;
 }
 
 RiskTableMap *
 risk_table_map(Oid relid, bool missing_ok)
 {
-	HistTable  *t = hist_table(relid);
+	HistTable  *t;
 
+	/* A caller's OID that names no relation: 42P01, before any catalog lookup. */
+	if (!missing_ok)
+		finsec_check_relation_exists(relid);
+	t = hist_table(relid);
 	if (t == NULL)
 	{
 		if (missing_ok)

@@ -51,7 +51,7 @@ open_registrable(Oid relid)
 	Oid			nsp;
 
 	finsec_check_relation_usage(relid);
-	rel = table_open(relid, AccessShareLock);
+	rel = finsec_table_open_arg(relid, AccessShareLock);
 	nsp = RelationGetNamespace(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&

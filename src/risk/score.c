@@ -641,6 +641,7 @@ finsec_risk_score(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(17))
 	{
 		in.relid = PG_GETARG_OID(17);
+		finsec_check_relation_exists(in.relid);
 		(void) risk_table_map(in.relid, false);
 	}
 	return score(fcinfo, &in, !PG_ARGISNULL(17));

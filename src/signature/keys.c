@@ -601,11 +601,12 @@ finsec_sig_keygen(const char *algorithm, size_t *len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not encode a %s signing key as PKCS#8", k->name)));
-	out = palloc(n);
+	/* Zeroed on every path: by the caller's finsec_secret_free, or on error. */
+	out = finsec_secret_alloc(n);
 	p = out;
 	if (i2d_PKCS8_PRIV_KEY_INFO(g->p8, &p) != n)
 	{
-		explicit_bzero(out, n);
+		finsec_secret_free(out);
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not encode a %s signing key as PKCS#8", k->name)));

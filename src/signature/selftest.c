@@ -57,8 +57,7 @@ selftest_one(const char *algorithm, char **detail)
 	finsec_sig_check_private(algorithm, der, derlen);
 	spki = finsec_sig_public_der(der, derlen);
 	(void) sig_private_from_der(priv, der, derlen);
-	explicit_bzero(der, derlen);
-	pfree(der);
+	finsec_secret_free(der);
 
 	p = (const unsigned char *) VARDATA(spki);
 	pub->pkey = d2i_PUBKEY(NULL, &p, VARSIZE(spki) - VARHDRSZ);

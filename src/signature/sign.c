@@ -49,7 +49,7 @@ load_signing_key(SigGuard *g, const char *label, int32 version,
 	key = version > 0
 		? finsec_key_version(label, FINSEC_KEY_SIGNING, version)
 		: finsec_key_active(label, FINSEC_KEY_SIGNING, NULL);
-	/* key->material is ours only until the next finsec_key_* call. */
+	/* key->material is ours until the end of the transaction. */
 	out->pkey = sig_private_from_der(g, key->material, key->length);
 	strlcpy(out->label, key->label, sizeof(out->label));
 	out->version = key->version;
