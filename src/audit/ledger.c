@@ -9,8 +9,10 @@
  * trigger overwrites whatever the writer supplied, so neither can be
  * forged through SQL.  Triggers enabled ALWAYS refuse UPDATE, DELETE and
  * TRUNCATE to everyone, owner and superuser included; only finsec's own
- * purge of expired, sealed periods may delete, and it says so by setting
- * finsec_ledger_internal_write for the duration.
+ * statements may change rows (the sealer updates a chain head, a purge
+ * deletes expired, sealed periods), and each says so with a permit naming
+ * the one relation, the one operation and the rows it may touch, set for
+ * that statement only (finsec_ledger_permit_set).
  *
  * Writers take no lock beyond their row: hashing and chaining happen later,
  * in the sealer (seal.c), over transactions that have finished.
@@ -51,7 +53,66 @@
 #include "finsec_audit.h"
 #include "ledger_internal.h"
 
-bool		finsec_ledger_internal_write = false;
+const FinsecLedgerPermit *finsec_ledger_permit = NULL;
+
+/* Allow finsec's next statement to change the rows the permit names. */
+void
+finsec_ledger_permit_set(const FinsecLedgerPermit *permit)
+{
+	finsec_ledger_permit = permit;
+}
+
+void
+finsec_ledger_permit_clear(void)
+{
+	finsec_ledger_permit = NULL;
+}
+
+/*
+ * Whether the current permit covers this row change: same relation, same
+ * operation, and the row inside the permit's bounds.  A statement-level
+ * event (TRUNCATE) is never covered.
+ */
+static bool
+permit_covers(TriggerData *trigdata)
+{
+	const FinsecLedgerPermit *p = finsec_ledger_permit;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tup = trigdata->tg_trigtuple;
+	bool		isnull;
+	Datum		d;
+
+	if (p == NULL || p->relid != RelationGetRelid(rel) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		(trigdata->tg_event & TRIGGER_EVENT_OPMASK) != p->event)
+		return false;
+	if (p->bounded)
+	{
+		int			att = SPI_fnumber(desc, FINSEC_TXID_COLUMN);
+		uint64		txid;
+
+		if (att <= 0)
+			return false;
+		d = heap_getattr(tup, att, desc, &isnull);
+		if (isnull)
+			return false;
+		txid = U64FromFullTransactionId(DatumGetFullTransactionId(d));
+		if (txid < p->from_txid || txid >= p->to_txid)
+			return false;
+	}
+	if (OidIsValid(p->chain_relid))
+	{
+		int			att = SPI_fnumber(desc, "relid");
+
+		if (att <= 0)
+			return false;
+		d = heap_getattr(tup, att, desc, &isnull);
+		if (isnull || DatumGetObjectId(d) != p->chain_relid)
+			return false;
+	}
+	return true;
+}
 
 int			finsec_audit_retention_minutes = 180 * 24 * 60;
 int			finsec_audit_capacity_warning_mb = 10240;
@@ -315,7 +376,7 @@ finsec_ledger_immutable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("finsec.ledger_immutable() must be a BEFORE trigger")));
 
-	if (finsec_ledger_internal_write)
+	if (permit_covers(trigdata))
 		return TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)
 			? PointerGetDatum(trigdata->tg_newtuple)
 			: PointerGetDatum(trigdata->tg_trigtuple);
