@@ -1239,8 +1239,7 @@ finsec_audit_close_chain(PG_FUNCTION_ARGS)
 	if (!c->gone)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the protected table of chain %s, %s, still exists",
-						chain_id_text(c), c->relname),
+				 errmsg("the protected table of this chain, %s, still exists", c->relname),
 				 errdetail("Only a chain whose table is gone can be closed; a protected table cannot be unprotected.")));
 
 	/* The event first: it carries the chain's last sealed state. */

@@ -194,6 +194,10 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 			}
 		case AT_EnableAlwaysTrig:
 			return true;		/* only ever strengthens; pg_restore issues it */
+		case AT_DropInherit:
+		case AT_DetachPartition:
+		case AT_DetachPartitionFinalize:
+			return true;		/* leaving an inheritance tree (one left by 0.7) */
 		case AT_EnableTrig:
 		case AT_EnableReplicaTrig:
 		case AT_DisableTrig:
@@ -449,6 +453,8 @@ check_alter_table(AlterTableStmt *stmt)
 			refuse("alter", get_rel_name(target));
 }
 
+static void check_protected_rename(RenameStmt *stmt, Oid relid);
+
 static void
 check_rename(RenameStmt *stmt)
 {
@@ -468,10 +474,21 @@ check_rename(RenameStmt *stmt)
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return;
+	if (finsec_is_protected_relation(relid))
+		check_protected_rename(stmt, relid);
+	/* finsec's tables, their columns, triggers and constraints keep their names */
 	if (is_finsec_member(RelationRelationId, relid))
-		refuse_member("rename", RelationRelationId, relid);
-	if (!finsec_is_protected_relation(relid))
-		return;
+		refuse_member(stmt->renameType == OBJECT_COLUMN ? "rename a column of" :
+					  stmt->renameType == OBJECT_TRIGGER ? "rename a trigger of" :
+					  stmt->renameType == OBJECT_TABCONSTRAINT ? "rename a constraint of" :
+					  stmt->renameType == OBJECT_RULE ? "rename a rule of" :
+					  stmt->renameType == OBJECT_POLICY ? "rename a policy of" : "rename",
+					  RelationRelationId, relid);
+}
+
+static void
+check_protected_rename(RenameStmt *stmt, Oid relid)
+{
 	switch (stmt->renameType)
 	{
 		case OBJECT_TABLE:
