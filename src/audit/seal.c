@@ -996,6 +996,9 @@ purge_rows(Chain *c, const char *sql, Oid *argtypes, Datum *args, uint64 from, u
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	nestlevel = NewGUCNestLevel();
+	/* the owner's own policies may apply, as the owner */
+	(void) set_config_option("row_security", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
 		ret = permitted_execute(sql, 2, argtypes, args, c->relid, TRIGGER_EVENT_DELETE,
