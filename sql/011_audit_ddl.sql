@@ -176,6 +176,20 @@ DROP SCHEMA ddl_app CASCADE;
 RESET ROLE;
 SELECT m FROM ddl_app.moods;
 
+-- 6b. An owner's BEFORE INSERT row trigger fires in name order; one named
+--     after finsec_ledger_stamp could rewrite the stamps.
+SET ROLE regress_ddl_app;
+CREATE TRIGGER zz_restamp BEFORE INSERT ON ddl_app.pay FOR EACH ROW EXECUTE FUNCTION ddl_app.evil();
+CREATE TRIGGER a_check BEFORE INSERT ON ddl_app.pay FOR EACH ROW EXECUTE FUNCTION ddl_app.evil();
+ALTER TRIGGER a_check ON ddl_app.pay RENAME TO zz_restamp;
+ALTER TRIGGER a_check ON ddl_app.pay RENAME TO b_check;
+DROP TRIGGER b_check ON ddl_app.pay;
+CREATE TABLE ddl_app.late (id int);
+CREATE TRIGGER zz_restamp BEFORE INSERT ON ddl_app.late FOR EACH ROW EXECUTE FUNCTION ddl_app.evil();
+SET ROLE regress_ddl_admin;
+SELECT finsec.protect_table('ddl_app.late');
+RESET ROLE;
+
 -- 7. A chain whose table is gone (dropped on 0.7, or beyond SQL: made here
 --    by switching the protection off in the catalog) is reported, never
 --    stops the other chains, and is closed out by the auditor.
@@ -222,7 +236,7 @@ RESET ROLE;
 SET client_min_messages = warning;
 DROP TABLE ddl_digest;
 ALTER TABLE ddl_app.old_child NO INHERIT ddl_app.old_parent;
-DROP TABLE ddl_app.fired, ddl_app.ruled, ddl_app.loose, ddl_app.byrange,
+DROP TABLE ddl_app.fired, ddl_app.late, ddl_app.ruled, ddl_app.loose, ddl_app.byrange,
 	ddl_app.parent, ddl_app.child, ddl_app.old_parent;
 DROP SCHEMA ddl_hidden, ddl_other CASCADE;
 REASSIGN OWNED BY regress_ddl_app, regress_ddl_admin, regress_ddl_other, regress_ddl_auditor

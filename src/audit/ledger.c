@@ -262,6 +262,40 @@ finsec_is_protected_relation(Oid relid)
 	return result;
 }
 
+/*
+ * Whether relid has a BEFORE INSERT row trigger named trigname, and if
+ * trigname is NULL, whether it has one named after finsec's stamping
+ * trigger (which would fire after it).
+ */
+bool
+finsec_is_before_insert_row_trigger(Oid relid, const char *trigname)
+{
+	Relation	trig = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		result = false;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(trig, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		const char *name = NameStr(t->tgname);
+
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
+			!TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		if (trigname ? strcmp(name, trigname) == 0 :
+			strcmp(name, FINSEC_STAMP_TRIGGER) > 0)
+			result = true;
+	}
+	systable_endscan(scan);
+	table_close(trig, AccessShareLock);
+	return result;
+}
+
 /* The sequence owned by the relation's finsec_seq column. */
 static Oid
 stamp_sequence(Relation rel, AttrNumber seqatt)

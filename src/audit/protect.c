@@ -77,6 +77,9 @@ check_protectable(Relation rel)
 	if (OidIsValid(rel->rd_rel->reloftype))
 		refuse(rel, "it is a typed table",
 			   "ALTER TYPE ... CASCADE would change its columns; detach it with ALTER TABLE ... NOT OF first.");
+	if (finsec_is_before_insert_row_trigger(RelationGetRelid(rel), NULL))
+		refuse(rel, "it has a BEFORE INSERT row trigger named to fire after finsec_ledger_stamp",
+			   "Triggers fire in name order; rename the trigger to sort before \"finsec_ledger_stamp\".");
 	if (rel->rd_rel->relhasrules)
 		refuse(rel, "it has rules",
 			   "A rule can divert or rewrite the writes of a protected table; drop the rules first.");

@@ -329,6 +329,23 @@ check_inherit_target(RangeVar *rv, const char *what)
 				 errhint("Protected tables take no part in inheritance or partitioning; see docs/audit.md.")));
 }
 
+/*
+ * PostgreSQL fires a table's BEFORE triggers in name order; an owner's
+ * BEFORE INSERT row trigger named after finsec_ledger_stamp would run after
+ * it and could overwrite the stamps.
+ */
+static void
+check_stamp_order(Oid relid, const char *trigname)
+{
+	if (strcmp(trigname, FINSEC_STAMP_TRIGGER) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_LEDGER_PROTECTED),
+				 errmsg("a BEFORE INSERT row trigger on protected table \"%s\" must be named to fire before %s",
+						get_rel_name(relid), FINSEC_STAMP_TRIGGER),
+				 errdetail("Triggers fire in name order; one firing after finsec's stamping trigger could change the stamps finsec_txid and finsec_seq."),
+				 errhint("Choose a name that sorts before \"%s\".", FINSEC_STAMP_TRIGGER)));
+}
+
 /* The address of the object a RenameStmt, AlterObjectSchemaStmt or AlterOwnerStmt names. */
 static bool
 stmt_object(ObjectType type, Node *object, ObjectAddress *addr)
@@ -503,6 +520,8 @@ check_protected_rename(RenameStmt *stmt, Oid relid)
 		case OBJECT_TRIGGER:
 			if (is_finsec_trigger_name(stmt->subname))
 				refuse("rename a finsec trigger of", get_rel_name(relid));
+			if (finsec_is_before_insert_row_trigger(relid, stmt->subname))
+				check_stamp_order(relid, stmt->newname);
 			break;
 		case OBJECT_COLUMN:
 			if (strcmp(stmt->subname, FINSEC_TXID_COLUMN) == 0 ||
@@ -637,6 +656,9 @@ check_statement(Node *parsetree)
 				if (OidIsValid(relid) && stmt->replace && is_finsec_trigger_name(stmt->trigname))
 					refuse("replace a finsec trigger of", get_rel_name(relid));
 				check_member_relation(stmt->relation, "create a trigger on");
+				if (OidIsValid(relid) && stmt->row && stmt->timing == TRIGGER_TYPE_BEFORE &&
+					(stmt->events & TRIGGER_TYPE_INSERT) != 0)
+					check_stamp_order(relid, stmt->trigname);
 				break;
 			}
 

@@ -75,6 +75,7 @@ extern void finsec_ledger_permit_set(const FinsecLedgerPermit *permit);
 extern void finsec_ledger_permit_clear(void);
 
 extern bool finsec_is_protected_relation(Oid relid);
+extern bool finsec_is_before_insert_row_trigger(Oid relid, const char *trigname);
 extern void finsec_audit_init_hooks(void);
 extern void finsec_audit_register_workers(void);
 extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);

@@ -26,7 +26,7 @@ $node->safe_psql('postgres', q{
 	GRANT app TO admin;
 	CREATE ROLE auditor LOGIN IN ROLE finsec_auditor;
 	CREATE SCHEMA app AUTHORIZATION app;
-	GRANT USAGE ON SCHEMA app TO admin;
+	GRANT USAGE ON SCHEMA app TO admin, auditor;
 	SET ROLE app;
 	CREATE TABLE app.posted (id int PRIMARY KEY, amount numeric NOT NULL);
 	CREATE TABLE app.seen (who name, what text, outcome text);
