@@ -28,8 +28,10 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -55,17 +57,18 @@
 
 const FinsecLedgerPermit *finsec_ledger_permit = NULL;
 
-/* Allow finsec's next statement to change the rows the permit names. */
-void
+/*
+ * Allow finsec's next statement to change the rows the permit names (NULL:
+ * nothing); returns the permit it replaces, which the caller restores when
+ * the statement ends, also on error.
+ */
+const FinsecLedgerPermit *
 finsec_ledger_permit_set(const FinsecLedgerPermit *permit)
 {
-	finsec_ledger_permit = permit;
-}
+	const FinsecLedgerPermit *prev = finsec_ledger_permit;
 
-void
-finsec_ledger_permit_clear(void)
-{
-	finsec_ledger_permit = NULL;
+	finsec_ledger_permit = permit;
+	return prev;
 }
 
 /*
@@ -262,6 +265,15 @@ finsec_is_protected_relation(Oid relid)
 	return result;
 }
 
+/* Whether funcid is one of finsec's own functions (a member of the extension). */
+bool
+finsec_is_own_function(Oid funcid)
+{
+	Oid			ext = get_extension_oid("finsec", true);
+
+	return OidIsValid(ext) && getExtensionOfObject(ProcedureRelationId, funcid) == ext;
+}
+
 /*
  * Whether relid has a BEFORE INSERT row trigger named trigname, and if
  * trigname is NULL, whether it has one named after finsec's stamping
@@ -286,6 +298,9 @@ finsec_is_before_insert_row_trigger(Oid relid, const char *trigname)
 
 		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
 			!TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		/* finsec's own triggers (limits, guards) leave the stamps alone */
+		if (!trigname && finsec_is_own_function(t->tgfoid))
 			continue;
 		if (trigname ? strcmp(name, trigname) == 0 :
 			strcmp(name, FINSEC_STAMP_TRIGGER) > 0)

@@ -110,13 +110,13 @@ check_protectable(Relation rel)
 
 /* A chain left by a table that is gone must be closed before its OID is reused. */
 static void
-check_no_chain(Relation rel)
+check_no_chain(Oid relid, const char *relname)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	int			ret;
 
-	values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	values[0] = ObjectIdGetDatum(relid);
 	ret = SPI_execute_with_args("SELECT chain_id FROM finsec.ledger_chain WHERE relid = $1",
 								1, argtypes, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
@@ -125,7 +125,7 @@ check_no_chain(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
 				 errmsg("cannot protect \"%s\": chain %s of a table that no longer exists still has its OID",
-						RelationGetRelationName(rel),
+						relname,
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Close that chain with finsec.audit_close_chain() first; see docs/audit.md.")));
 }
@@ -225,7 +225,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
 	{
-		check_no_chain(rel);
+		check_no_chain(relid, relname);
 
 		/* A sequence linked to a column must have the table's owner. */
 		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8", seqname));

@@ -187,6 +187,7 @@ permitted_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				  Oid relid, uint32 event, Oid chain_relid, const uint64 *range)
 {
 	FinsecLedgerPermit permit;
+	const FinsecLedgerPermit *prev;
 	int			ret;
 
 	memset(&permit, 0, sizeof(permit));
@@ -199,14 +200,14 @@ permitted_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		permit.from_txid = range[0];
 		permit.to_txid = range[1];
 	}
-	finsec_ledger_permit_set(&permit);
+	prev = finsec_ledger_permit_set(&permit);
 	PG_TRY();
 	{
 		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
-		finsec_ledger_permit_clear();
+		(void) finsec_ledger_permit_set(prev);
 	}
 	PG_END_TRY();
 	return ret;

@@ -657,7 +657,8 @@ check_statement(Node *parsetree)
 					refuse("replace a finsec trigger of", get_rel_name(relid));
 				check_member_relation(stmt->relation, "create a trigger on");
 				if (OidIsValid(relid) && stmt->row && stmt->timing == TRIGGER_TYPE_BEFORE &&
-					(stmt->events & TRIGGER_TYPE_INSERT) != 0)
+					(stmt->events & TRIGGER_TYPE_INSERT) != 0 &&
+					!finsec_is_own_function(LookupFuncName(stmt->funcname, 0, NULL, true)))
 					check_stamp_order(relid, stmt->trigname);
 				break;
 			}

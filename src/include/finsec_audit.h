@@ -71,11 +71,11 @@ typedef struct FinsecLedgerPermit
 
 extern const FinsecLedgerPermit *finsec_ledger_permit;
 
-extern void finsec_ledger_permit_set(const FinsecLedgerPermit *permit);
-extern void finsec_ledger_permit_clear(void);
+extern const FinsecLedgerPermit *finsec_ledger_permit_set(const FinsecLedgerPermit *permit);
 
 extern bool finsec_is_protected_relation(Oid relid);
 extern bool finsec_is_before_insert_row_trigger(Oid relid, const char *trigname);
+extern bool finsec_is_own_function(Oid funcid);
 extern void finsec_audit_init_hooks(void);
 extern void finsec_audit_register_workers(void);
 extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
