@@ -92,6 +92,8 @@ ALTER TABLE finsec.audit SET SCHEMA public;
 ALTER TABLE finsec.ledger_chain RENAME COLUMN head_hash TO h;
 CREATE TRIGGER sneak BEFORE INSERT ON finsec.audit FOR EACH ROW EXECUTE FUNCTION finsec.ledger_stamp();
 ALTER SCHEMA finsec RENAME TO finsec_old;
+ALTER EVENT TRIGGER finsec_ledger_ddl_guard DISABLE;
+ALTER EVENT TRIGGER finsec_ledger_drop_guard RENAME TO gone;
 -- the ledger still refuses changes, and still records
 UPDATE finsec.audit SET success = false;
 SELECT finsec.audit_event('regress.ddl', object => 'after the attempts') IS NOT NULL AS recorded;

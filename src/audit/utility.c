@@ -40,12 +40,14 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/objectaddress.h"
+#include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
 #include "commands/user.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -361,7 +363,6 @@ stmt_object(ObjectType type, Node *object, ObjectAddress *addr)
 		case OBJECT_TABLESPACE:
 		case OBJECT_SUBSCRIPTION:
 		case OBJECT_PUBLICATION:
-		case OBJECT_EVENT_TRIGGER:
 			return false;		/* never a member of finsec */
 		default:
 			break;
@@ -624,6 +625,16 @@ check_statement(Node *parsetree)
 			if (((ViewStmt *) parsetree)->replace)
 				check_member_relation(((ViewStmt *) parsetree)->view, "replace");
 			break;
+
+		case T_AlterEventTrigStmt:
+			{
+				/* finsec's event triggers guard protected tables without the preload */
+				Oid			evtid = get_event_trigger_oid(((AlterEventTrigStmt *) parsetree)->trigname, true);
+
+				if (OidIsValid(evtid) && is_finsec_member(EventTriggerRelationId, evtid))
+					refuse_member("alter", EventTriggerRelationId, evtid);
+				break;
+			}
 
 		case T_AlterExtensionContentsStmt:
 			if (strcmp(((AlterExtensionContentsStmt *) parsetree)->extname, "finsec") == 0)
