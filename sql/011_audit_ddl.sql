@@ -92,6 +92,7 @@ ALTER TABLE finsec.audit SET SCHEMA public;
 ALTER TABLE finsec.ledger_chain RENAME COLUMN head_hash TO h;
 CREATE TRIGGER sneak BEFORE INSERT ON finsec.audit FOR EACH ROW EXECUTE FUNCTION finsec.ledger_stamp();
 ALTER SCHEMA finsec RENAME TO finsec_old;
+ALTER SCHEMA finsec OWNER TO regress_ddl_app;
 ALTER EVENT TRIGGER finsec_ledger_ddl_guard DISABLE;
 ALTER EVENT TRIGGER finsec_ledger_drop_guard RENAME TO gone;
 -- the ledger still refuses changes, and still records

@@ -82,14 +82,18 @@ in_own_script(void)
 		CurrentExtensionObject == get_extension_oid("finsec", true);
 }
 
-/* Whether the object is a member of extension finsec. */
+/* Whether the object is a member of extension finsec, or its schema. */
 static bool
 is_finsec_member(Oid classId, Oid objectId)
 {
 	Oid			ext = get_extension_oid("finsec", true);
 
-	return OidIsValid(ext) && OidIsValid(objectId) &&
-		getExtensionOfObject(classId, objectId) == ext;
+	if (!OidIsValid(ext) || !OidIsValid(objectId))
+		return false;
+	/* the control file fixes the schema: finsec, not relocatable */
+	if (classId == NamespaceRelationId && objectId == get_namespace_oid("finsec", true))
+		return true;
+	return getExtensionOfObject(classId, objectId) == ext;
 }
 
 static void
