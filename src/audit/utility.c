@@ -464,6 +464,11 @@ check_alter_table(AlterTableStmt *stmt)
 		else if (cmd->subtype == AT_ChangeOwner &&
 				 is_finsec_member(RelationRelationId, relid))
 			refuse_member("change the owner of", RelationRelationId, relid);
+		else if ((cmd->subtype == AT_AddConstraint || cmd->subtype == AT_AddIndex ||
+				  cmd->subtype == AT_AddIndexConstraint) &&
+				 is_finsec_member(RelationRelationId, relid))
+			/* finsec writes its tables as its owner: a CHECK would run as that owner */
+			refuse_member("add a constraint to", RelationRelationId, relid);
 	}
 
 	/* The protected table itself or, without ONLY, one below it. */
@@ -624,6 +629,28 @@ check_statement(Node *parsetree)
 		case T_CreateFunctionStmt:
 			check_function_replace((CreateFunctionStmt *) parsetree);
 			break;
+
+		case T_IndexStmt:
+			{
+				/*
+				 * finsec writes its tables as its owner: an index expression
+				 * or predicate on them would run as that owner on every write.
+				 */
+				IndexStmt  *stmt = (IndexStmt *) parsetree;
+				bool		plain = stmt->whereClause == NULL;
+				ListCell   *lc;
+
+				foreach(lc, stmt->indexParams)
+					if (((IndexElem *) lfirst(lc))->expr != NULL)
+						plain = false;
+				foreach(lc, stmt->indexIncludingParams)
+					if (((IndexElem *) lfirst(lc))->expr != NULL)
+						plain = false;
+				if (!plain)
+					check_member_relation(stmt->relation,
+										  "create an index with expressions or a predicate on");
+				break;
+			}
 
 		case T_ViewStmt:
 			if (((ViewStmt *) parsetree)->replace)
