@@ -464,11 +464,6 @@ check_alter_table(AlterTableStmt *stmt)
 		else if (cmd->subtype == AT_ChangeOwner &&
 				 is_finsec_member(RelationRelationId, relid))
 			refuse_member("change the owner of", RelationRelationId, relid);
-		else if ((cmd->subtype == AT_AddConstraint || cmd->subtype == AT_AddIndex ||
-				  cmd->subtype == AT_AddIndexConstraint) &&
-				 is_finsec_member(RelationRelationId, relid))
-			/* finsec writes its tables as its owner: a CHECK would run as that owner */
-			refuse_member("add a constraint to", RelationRelationId, relid);
 	}
 
 	/* The protected table itself or, without ONLY, one below it. */
