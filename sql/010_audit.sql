@@ -121,9 +121,13 @@ SELECT finsec.row_hash(42);
 CREATE TABLE payments (id int PRIMARY KEY, payer text NOT NULL, amount numeric(18,2) NOT NULL,
                        paid_at timestamptz NOT NULL DEFAULT '2026-01-01 10:00+08');
 INSERT INTO payments (id, payer, amount) VALUES (1, 'acct-1', 100.00), (2, 'acct-2', 250.50);
--- only finsec_admin may protect
+-- only finsec_admin may protect, and only a table it owns (as for ALTER TABLE)
 SET ROLE regress_app;
 SELECT finsec.protect_table('payments');
+SET ROLE regress_admin;
+SELECT finsec.protect_table('payments');
+RESET ROLE;
+ALTER TABLE payments OWNER TO regress_admin;
 SET ROLE regress_admin;
 SELECT finsec.protect_table('payments');
 RESET ROLE;
@@ -222,4 +226,5 @@ ALTER SYSTEM SET finsec.audit_retention = '30d';
 ALTER SYSTEM SET finsec.audit_capacity_limit = -1;
 
 DROP TABLE d;
+ALTER TABLE payments OWNER TO CURRENT_USER;  -- a protected table outlives its owner role
 DROP ROLE regress_app, regress_auditor, regress_admin;

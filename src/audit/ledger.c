@@ -9,8 +9,10 @@
  * trigger overwrites whatever the writer supplied, so neither can be
  * forged through SQL.  Triggers enabled ALWAYS refuse UPDATE, DELETE and
  * TRUNCATE to everyone, owner and superuser included; only finsec's own
- * purge of expired, sealed periods may delete, and it says so by setting
- * finsec_ledger_internal_write for the duration.
+ * statements may change rows (the sealer updates a chain head, a purge
+ * deletes expired, sealed periods), and each says so with a permit naming
+ * the one relation, the one operation and the rows it may touch, set for
+ * that statement only (finsec_ledger_permit_set).
  *
  * Writers take no lock beyond their row: hashing and chaining happen later,
  * in the sealer (seal.c), over transactions that have finished.
@@ -26,8 +28,10 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -51,7 +55,67 @@
 #include "finsec_audit.h"
 #include "ledger_internal.h"
 
-bool		finsec_ledger_internal_write = false;
+const FinsecLedgerPermit *finsec_ledger_permit = NULL;
+
+/*
+ * Allow finsec's next statement to change the rows the permit names (NULL:
+ * nothing); returns the permit it replaces, which the caller restores when
+ * the statement ends, also on error.
+ */
+const FinsecLedgerPermit *
+finsec_ledger_permit_set(const FinsecLedgerPermit *permit)
+{
+	const FinsecLedgerPermit *prev = finsec_ledger_permit;
+
+	finsec_ledger_permit = permit;
+	return prev;
+}
+
+/*
+ * Whether the current permit covers this row change: same relation, same
+ * operation, and the row inside the permit's bounds.  A statement-level
+ * event (TRUNCATE) is never covered.
+ */
+static bool
+permit_covers(TriggerData *trigdata)
+{
+	const FinsecLedgerPermit *p = finsec_ledger_permit;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tup = trigdata->tg_trigtuple;
+	bool		isnull;
+	Datum		d;
+
+	if (p == NULL || p->relid != RelationGetRelid(rel) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		(trigdata->tg_event & TRIGGER_EVENT_OPMASK) != p->event)
+		return false;
+	if (p->bounded)
+	{
+		int			att = SPI_fnumber(desc, FINSEC_TXID_COLUMN);
+		uint64		txid;
+
+		if (att <= 0)
+			return false;
+		d = heap_getattr(tup, att, desc, &isnull);
+		if (isnull)
+			return false;
+		txid = U64FromFullTransactionId(DatumGetFullTransactionId(d));
+		if (txid < p->from_txid || txid >= p->to_txid)
+			return false;
+	}
+	if (OidIsValid(p->chain_relid))
+	{
+		int			att = SPI_fnumber(desc, "relid");
+
+		if (att <= 0)
+			return false;
+		d = heap_getattr(tup, att, desc, &isnull);
+		if (isnull || DatumGetObjectId(d) != p->chain_relid)
+			return false;
+	}
+	return true;
+}
 
 int			finsec_audit_retention_minutes = 180 * 24 * 60;
 int			finsec_audit_capacity_warning_mb = 10240;
@@ -101,6 +165,10 @@ finsec_begin_owner(FinsecOwnerContext *ctx)
 						   ctx->save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	ctx->nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/* A row-level security policy never runs as finsec's owner: it fails instead. */
+	(void) set_config_option("row_security", "off",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	ctx->saved_encoding = finsec_encoding_begin();
@@ -192,6 +260,52 @@ finsec_is_protected_relation(Oid relid)
 				CStringGetDatum(FINSEC_IMMUTABLE_TRIGGER));
 	scan = systable_beginscan(trig, TriggerRelidNameIndexId, true, NULL, 2, keys);
 	result = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(trig, AccessShareLock);
+	return result;
+}
+
+/* Whether funcid is one of finsec's own functions (a member of the extension). */
+bool
+finsec_is_own_function(Oid funcid)
+{
+	Oid			ext = get_extension_oid("finsec", true);
+
+	return OidIsValid(ext) && getExtensionOfObject(ProcedureRelationId, funcid) == ext;
+}
+
+/*
+ * Whether relid has a BEFORE INSERT row trigger named trigname, and if
+ * trigname is NULL, whether it has one named after finsec's stamping
+ * trigger (which would fire after it).
+ */
+bool
+finsec_is_before_insert_row_trigger(Oid relid, const char *trigname)
+{
+	Relation	trig = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		result = false;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(trig, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		const char *name = NameStr(t->tgname);
+
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
+			!TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		/* finsec's own triggers (limits, guards) leave the stamps alone */
+		if (!trigname && finsec_is_own_function(t->tgfoid))
+			continue;
+		if (trigname ? strcmp(name, trigname) == 0 :
+			strcmp(name, FINSEC_STAMP_TRIGGER) > 0)
+			result = true;
+	}
 	systable_endscan(scan);
 	table_close(trig, AccessShareLock);
 	return result;
@@ -315,7 +429,7 @@ finsec_ledger_immutable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("finsec.ledger_immutable() must be a BEFORE trigger")));
 
-	if (finsec_ledger_internal_write)
+	if (permit_covers(trigdata))
 		return TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)
 			? PointerGetDatum(trigdata->tg_newtuple)
 			: PointerGetDatum(trigdata->tg_trigtuple);

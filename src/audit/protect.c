@@ -4,6 +4,15 @@
  *	  finsec.protect_table(): make an application table append-only and
  *	  hash-chained, like the audit ledger.
  *
+ * The caller must own the table (as for ALTER TABLE) and may use its
+ * schema.  The conversion runs as finsec's owner but executes nothing the
+ * table's owner defined: no UPDATE of existing rows (which would fire the
+ * owner's triggers, rules, constraints and index expressions), only DDL.
+ * Existing rows get their stamps from the defaults of the added columns,
+ * filled in by ALTER TABLE's own table rewrite, which evaluates only those
+ * defaults; PostgreSQL rebuilds the table's indexes as the table's owner in
+ * a security-restricted operation.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -11,10 +20,14 @@
 #include "access/table.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -43,7 +56,10 @@ check_protectable(Relation rel)
 
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		refuse(rel, "it is a partitioned table",
-			   "Protect each partition; rows live in the partitions.");
+			   "Partitioned tables cannot be protected; keep evidence in a plain table (docs/audit.md, \"Protected tables\").");
+	if (rel->rd_rel->relispartition)
+		refuse(rel, "it is a partition",
+			   "A partition's columns and rows follow its partitioned table; keep evidence in a plain table.");
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		refuse(rel, "it is not a table", NULL);
 	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
@@ -55,6 +71,18 @@ check_protectable(Relation rel)
 		refuse(rel, "it belongs to the system or to finsec", NULL);
 	if (finsec_is_protected_relation(RelationGetRelid(rel)))
 		refuse(rel, "it is already protected", NULL);
+	if (has_superclass(RelationGetRelid(rel)) || has_subclass(RelationGetRelid(rel)))
+		refuse(rel, "it takes part in table inheritance",
+			   "A parent's statements reach its children, and a child's rows appear in its parent; detach it (ALTER TABLE ... NO INHERIT) first.");
+	if (OidIsValid(rel->rd_rel->reloftype))
+		refuse(rel, "it is a typed table",
+			   "ALTER TYPE ... CASCADE would change its columns; detach it with ALTER TABLE ... NOT OF first.");
+	if (finsec_is_before_insert_row_trigger(RelationGetRelid(rel), NULL))
+		refuse(rel, "it has a BEFORE INSERT row trigger named to fire after finsec_ledger_stamp",
+			   "Triggers fire in name order; rename the trigger to sort before \"finsec_ledger_stamp\".");
+	if (rel->rd_rel->relhasrules)
+		refuse(rel, "it has rules",
+			   "A rule can divert or rewrite the writes of a protected table; drop the rules first.");
 
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -78,6 +106,54 @@ check_protectable(Relation rel)
 								 NameStr(att->attname), format_type_be(att->atttypid)),
 				   "The canonical row encoding uses each type's binary format (docs/audit.md).");
 	}
+}
+
+/* A chain left by a table that is gone must be closed before its OID is reused. */
+static void
+check_no_chain(Oid relid, const char *relname)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	int			ret;
+
+	values[0] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("SELECT chain_id FROM finsec.ledger_chain WHERE relid = $1",
+								1, argtypes, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read finsec.ledger_chain");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
+				 errmsg("cannot protect \"%s\": chain %s of a table that no longer exists still has its OID",
+						relname,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Close that chain with finsec.audit_close_chain() first; see docs/audit.md.")));
+}
+
+/* The caller must own relid and may use its schema; before any lock is taken. */
+static void
+check_caller(Oid relid, Oid caller)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	char	   *relname;
+	char		relkind;
+	Oid			nsp;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	form = (Form_pg_class) GETSTRUCT(tup);
+	relname = pstrdup(NameStr(form->relname));
+	relkind = form->relkind;
+	nsp = form->relnamespace;
+	ReleaseSysCache(tup);
+
+	if (pg_namespace_aclcheck(nsp, caller, ACL_USAGE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, get_namespace_name(nsp));
+	if (!pg_class_ownercheck(relid, caller))
+		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
 }
 
 static void
@@ -129,8 +205,11 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 					 errhint("Use sha256 or sm3.")));
 	}
 
+	/* Ownership first, so that no one locks or converts another's table. */
+	check_caller(relid, GetUserId());
 	/* Lock out writers for the conversion; protect is a one-time step. */
 	rel = finsec_table_open_arg(relid, AccessExclusiveLock);
+	check_caller(relid, GetUserId());	/* the owner may have changed meanwhile */
 	check_protectable(rel);
 	relname = pstrdup(RelationGetRelationName(rel));
 	nsp = RelationGetNamespace(rel);
@@ -145,22 +224,31 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	PG_TRY();
 	{
-		finsec_ledger_internal_write = true;
+		check_no_chain(relid, relname);
 
-		exec(psprintf("ALTER TABLE %s ADD COLUMN " FINSEC_TXID_COLUMN " pg_catalog.xid8, "
-					  "ADD COLUMN " FINSEC_SEQ_COLUMN " pg_catalog.int8", qname));
 		/* A sequence linked to a column must have the table's owner. */
 		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8", seqname));
 		exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", seqname,
 					  quote_identifier(GetUserNameFromId(owner, false))));
-		exec(psprintf("ALTER SEQUENCE %s OWNED BY %s." FINSEC_SEQ_COLUMN, seqname, qname));
-		/* Rows already present join the chain as written by this transaction. */
-		exec(psprintf("UPDATE %s SET " FINSEC_TXID_COLUMN " = pg_catalog.pg_current_xact_id(), "
-					  FINSEC_SEQ_COLUMN " = pg_catalog.nextval(%s)",
+
+		/*
+		 * Rows already present join the chain as written by this
+		 * transaction, numbered in physical order: the volatile defaults make
+		 * ALTER TABLE rewrite the table, evaluating just these two
+		 * expressions per row.  No trigger, rule or constraint of the table
+		 * runs (an UPDATE would run them all, as finsec's owner).
+		 */
+		exec(psprintf("ALTER TABLE %s "
+					  "ADD COLUMN " FINSEC_TXID_COLUMN " pg_catalog.xid8 "
+					  " DEFAULT pg_catalog.pg_current_xact_id(), "
+					  "ADD COLUMN " FINSEC_SEQ_COLUMN " pg_catalog.int8 "
+					  " DEFAULT pg_catalog.nextval(%s::pg_catalog.regclass)",
 					  qname, quote_literal_cstr(seqname)));
-		exec(psprintf("ALTER TABLE %s ALTER " FINSEC_TXID_COLUMN " SET NOT NULL, "
+		exec(psprintf("ALTER SEQUENCE %s OWNED BY %s." FINSEC_SEQ_COLUMN, seqname, qname));
+		exec(psprintf("ALTER TABLE %s ALTER " FINSEC_TXID_COLUMN " DROP DEFAULT, "
+					  "ALTER " FINSEC_SEQ_COLUMN " DROP DEFAULT, "
+					  "ALTER " FINSEC_TXID_COLUMN " SET NOT NULL, "
 					  "ALTER " FINSEC_SEQ_COLUMN " SET NOT NULL", qname));
 		exec(psprintf("CREATE INDEX %s ON %s (" FINSEC_TXID_COLUMN ", " FINSEC_SEQ_COLUMN ")",
 					  idxname, qname));
@@ -181,11 +269,6 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 													algorithm),
 										   NULL);
 	}
-	PG_FINALLY();
-	{
-		finsec_ledger_internal_write = false;
-	}
-	PG_END_TRY();
 	finsec_end_owner(&ctx);
 	SPI_finish();
 	PG_RETURN_VOID();

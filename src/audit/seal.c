@@ -31,7 +31,9 @@
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -39,9 +41,11 @@
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/numeric.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
@@ -62,6 +66,7 @@ typedef struct Chain
 	uint64		end_txid;
 	unsigned char head[FINSEC_HASH_LEN];
 	char	   *system_identifier;
+	bool		gone;			/* the table no longer exists or lost its protection */
 } Chain;
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -160,6 +165,85 @@ get_int8(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/* One of finsec's own ledger tables (ledger_chain, ledger_block). */
+static Oid
+finsec_ledger_table(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("finsec", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "finsec.%s does not exist", name);
+	return relid;
+}
+
+/*
+ * Run one statement with a permit to change the rows of relid (event
+ * TRIGGER_EVENT_UPDATE or _DELETE) whose relid column is chain_relid, or,
+ * with range, whose finsec_txid lies in [range[0], range[1]).  The permit
+ * holds for this statement only, also when it fails.
+ */
+static int
+permitted_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				  Oid relid, uint32 event, Oid chain_relid, const uint64 *range)
+{
+	FinsecLedgerPermit permit;
+	const FinsecLedgerPermit *prev;
+	int			ret;
+
+	memset(&permit, 0, sizeof(permit));
+	permit.relid = relid;
+	permit.event = event;
+	permit.chain_relid = chain_relid;
+	if (range)
+	{
+		permit.bounded = true;
+		permit.from_txid = range[0];
+		permit.to_txid = range[1];
+	}
+	prev = finsec_ledger_permit_set(&permit);
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		(void) finsec_ledger_permit_set(prev);
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/* A relation's name for a message, also when it no longer exists. */
+static char *
+rel_display_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	return name ? name : psprintf("%u", relid);
+}
+
+static char *
+chain_id_text(Chain *c)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&c->chain_id)));
+}
+
+static void
+jsonb_put_text(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k,
+				v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
 /* ---- chains ------------------------------------------------------------ */
 
 #define CHAIN_COLUMNS \
@@ -173,7 +257,13 @@ chain_from_tuple(HeapTuple tup, TupleDesc desc)
 	char	   *alg;
 
 	c->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	c->relname = finsec_quoted_relname(c->relid);
+
+	/*
+	 * A chain whose table is gone (dropped before finsec 0.8 refused it, or
+	 * beyond SQL) must not stop the others: it is reported, not read.
+	 */
+	c->gone = get_rel_name(c->relid) == NULL || !finsec_is_protected_relation(c->relid);
+	c->relname = c->gone ? psprintf("relation %u", c->relid) : finsec_quoted_relname(c->relid);
 	memcpy(&c->chain_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), UUID_LEN);
 	alg = SPI_getvalue(tup, desc, 3);
 	strlcpy(c->algorithm, alg, sizeof(c->algorithm));
@@ -282,7 +372,8 @@ walk_rows(Chain *c, uint64 from, uint64 to, bool read_only, RowCallback cb, void
 	bool	   *nulls = NULL;
 	int64		n = 0;
 
-	sql = psprintf("SELECT * FROM %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 %s "
+	/* ONLY: an inheritance child's rows are not the protected table's. */
+	sql = psprintf("SELECT * FROM ONLY %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 %s "
 				   "ORDER BY " FINSEC_TXID_COLUMN ", " FINSEC_SEQ_COLUMN,
 				   c->relname,
 				   to ? "AND " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.<) $2" : "");
@@ -459,10 +550,11 @@ seal_chain(Chain *c, SealState *st)
 	values[2] = Int64GetDatum(c->sealed_rows);
 	values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(c->end_txid));
 	values[4] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
-	ret = SPI_execute_with_args(
+	ret = permitted_execute(
 		"UPDATE finsec.ledger_chain SET blocks = $2, sealed_rows = $3, end_txid = $4, "
 		" head_hash = $5, sealed_at = pg_catalog.clock_timestamp() WHERE relid = $1",
-		5, argtypes, values, NULL, false, 0);
+		5, argtypes, values, finsec_ledger_table("ledger_chain"), TRIGGER_EVENT_UPDATE,
+		c->relid, NULL);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update chain head: %s", SPI_result_code_string(ret));
 }
@@ -493,39 +585,42 @@ finsec_audit_seal(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	PG_TRY();
+	/* The ledger's own chain is created by its first seal. */
+	if (!OidIsValid(relid) || relid == finsec_audit_relid())
+		finsec_create_chain(finsec_audit_relid(), ctx.caller);
+	chains = load_chains(relid, true, false);
+	if (OidIsValid(relid) && chains == NIL)
+		finsec_check_relation_exists(relid);
+	if (OidIsValid(relid) && chains == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s\" is not protected by finsec", rel_display_name(relid)),
+				 errhint("Protect it with finsec.protect_table().")));
+	foreach(lc, chains)
 	{
-		finsec_ledger_internal_write = true;
-		/* The ledger's own chain is created by its first seal. */
-		if (!OidIsValid(relid) || relid == finsec_audit_relid())
-			finsec_create_chain(finsec_audit_relid(), ctx.caller);
-		chains = load_chains(relid, true, false);
-		if (OidIsValid(relid) && chains == NIL)
-			finsec_check_relation_exists(relid);
-		if (OidIsValid(relid) && chains == NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("relation \"%s\" is not protected by finsec", get_rel_name(relid)),
-					 errhint("Protect it with finsec.protect_table().")));
-		foreach(lc, chains)
-		{
-			Chain	   *c = lfirst(lc);
-			SealState	st;
-			Datum		values[3];
-			bool		nulls[3] = {false, false, false};
+		Chain	   *c = lfirst(lc);
+		SealState	st;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
 
-			seal_chain(c, &st);
-			values[0] = ObjectIdGetDatum(c->relid);
-			values[1] = Int32GetDatum(st.blocks_made);
-			values[2] = Int64GetDatum(st.rows_sealed);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		memset(&st, 0, sizeof(st));
+		if (c->gone)
+		{
+			/* Reported by audit_verify(); the other chains are sealed. */
+			if (OidIsValid(relid))
+				ereport(WARNING,
+						(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
+						 errmsg("the protected table of chain %s (%s) no longer exists; nothing sealed",
+								chain_id_text(c), c->relname),
+						 errhint("Investigate, then close the chain with finsec.audit_close_chain(); see docs/audit.md.")));
 		}
+		else
+			seal_chain(c, &st);
+		values[0] = ObjectIdGetDatum(c->relid);
+		values[1] = Int32GetDatum(st.blocks_made);
+		values[2] = Int64GetDatum(st.rows_sealed);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	PG_FINALLY();
-	{
-		finsec_ledger_internal_write = false;
-	}
-	PG_END_TRY();
 	finsec_end_owner(&ctx);
 	SPI_finish();
 	return (Datum) 0;
@@ -637,7 +732,7 @@ count_pending(Chain *c, uint64 from)
 	char	   *sql;
 	int			ret;
 
-	sql = psprintf("SELECT pg_catalog.count(*) FROM %s WHERE " FINSEC_TXID_COLUMN
+	sql = psprintf("SELECT pg_catalog.count(*) FROM ONLY %s WHERE " FINSEC_TXID_COLUMN
 				   " OPERATOR(pg_catalog.>=) $1", c->relname);
 	values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(from));
 	ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1);
@@ -666,6 +761,16 @@ verify_chain(Chain *c, bool has_checkpoint, int64 cp_block, const unsigned char 
 
 	memset(&st, 0, sizeof(st));
 	memset(res, 0, sizeof(*res));
+	if (c->gone)
+	{
+		res->ok = false;
+		res->failure = psprintf("the protected table of chain %s (%s) no longer exists: "
+								"it was dropped, or lost its protection, outside finsec; "
+								"%lld sealed rows in %lld blocks cannot be checked",
+								chain_id_text(c), c->relname,
+								(long long) c->sealed_rows, (long long) c->blocks);
+		return;
+	}
 	finsec_chain_genesis(c->algorithm, c->chain_id.data, head);
 
 	if (has_checkpoint && cp_block > 0)
@@ -865,6 +970,54 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
 
 /* ---- purge ------------------------------------------------------------- */
 
+/*
+ * Delete the rows of c in [from, to) with sql, as the table's owner in a
+ * security-restricted operation: the DELETE fires whatever the owner put on
+ * the table (row and statement triggers, foreign keys, policies), and that
+ * code must not run as finsec's owner.  The permit covers this relation,
+ * DELETE, and rows of the purged range only.
+ */
+static int64
+purge_rows(Chain *c, const char *sql, Oid *argtypes, Datum *args, uint64 from, uint64 to)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			nestlevel;
+	Oid			owner;
+	uint64		range[2];
+	int			ret;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(c->relid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", c->relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	range[0] = from;
+	range[1] = to;
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	/* the owner's own policies may apply, as the owner */
+	(void) set_config_option("row_security", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		ret = permitted_execute(sql, 2, argtypes, args, c->relid, TRIGGER_EVENT_DELETE,
+								InvalidOid, range);
+	}
+	PG_FINALLY();
+	{
+		AtEOXact_GUC(false, nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not purge rows: %s", SPI_result_code_string(ret));
+	return (int64) SPI_processed;
+}
+
 PG_FUNCTION_INFO_V1(finsec_audit_purge);
 
 /*
@@ -927,17 +1080,21 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	PG_TRY();
 	{
-		finsec_ledger_internal_write = true;
 		chains = load_chains(relid, true, false);
 		if (chains == NIL)
 			finsec_check_relation_exists(relid);
 		if (chains == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("relation \"%s\" is not protected by finsec", get_rel_name(relid))));
+					 errmsg("relation \"%s\" is not protected by finsec", rel_display_name(relid))));
 		c = linitial(chains);
+		if (c->gone)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
+					 errmsg("the protected table of chain %s (%s) no longer exists",
+							chain_id_text(c), c->relname),
+					 errhint("Close the chain with finsec.audit_close_chain(); see docs/audit.md.")));
 
 		/*
 		 * Whole sealed blocks only, oldest first, never a partial period: the
@@ -980,24 +1137,22 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 			Datum		jargs[3];
 			char	   *desc;
 
-			sql = psprintf("DELETE FROM %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 "
+			sql = psprintf("DELETE FROM ONLY %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 "
 						   "AND " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.<) $2", c->relname);
 			dargs[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(from));
 			dargs[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(to));
-			ret = SPI_execute_with_args(sql, 2, dargtypes, dargs, NULL, false, 0);
-			if (ret != SPI_OK_DELETE)
-				elog(ERROR, "could not purge rows: %s", SPI_result_code_string(ret));
-			rows = (int64) SPI_processed;
+			rows = purge_rows(c, sql, dargtypes, dargs, from, to);
 
 			uargs[0] = ObjectIdGetDatum(relid);
 			uargs[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(ctx.caller, false)));
 			uargs[2] = Int64GetDatum(first);
 			uargs[3] = Int64GetDatum(last);
-			ret = SPI_execute_with_args(
+			ret = permitted_execute(
 				"UPDATE finsec.ledger_block SET row_hashes = NULL, "
 				" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
 				"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
-				4, utypes, uargs, NULL, false, 0);
+				4, utypes, uargs, finsec_ledger_table("ledger_block"), TRIGGER_EVENT_UPDATE,
+				relid, NULL);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "could not mark purged blocks");
 
@@ -1020,11 +1175,6 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 																			&isnull)));
 		}
 	}
-	PG_FINALLY();
-	{
-		finsec_ledger_internal_write = false;
-	}
-	PG_END_TRY();
 	finsec_end_owner(&ctx);
 	SPI_finish();
 
@@ -1032,6 +1182,108 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(rows);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/* ---- closing out a chain whose table is gone --------------------------- */
+
+PG_FUNCTION_INFO_V1(finsec_audit_close_chain);
+
+/*
+ * finsec.audit_close_chain(chain_id uuid, reason text) RETURNS bigint
+ *
+ * The auditor's way out for a chain whose protected table no longer exists
+ * (dropped before 0.8 refused it, or by a superuser beyond SQL): records a
+ * ledger.chain_close event with the chain's last sealed head and the
+ * reason, then removes the chain and its blocks, so that the other chains
+ * verify cleanly and the table's OID can be reused.  Returns the event's
+ * finsec_seq.  A chain whose table still exists cannot be closed.
+ */
+Datum
+finsec_audit_close_chain(PG_FUNCTION_ARGS)
+{
+	FinsecOwnerContext ctx;
+	pg_uuid_t  *id;
+	char	   *reason;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		args[1];
+	Oid			rtypes[1] = {OIDOID};
+	Datum		rargs[1];
+	Chain	   *c;
+	int			ret;
+	int64		seq;
+	JsonbParseState *state = NULL;
+	JsonbValue *jv;
+	char	   *head_hex;
+	char		end_txid[32];
+
+	finsec_require_preload("finsec.audit_close_chain()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("finsec.audit_close_chain() needs a chain identifier and a reason")));
+	id = PG_GETARG_UUID_P(0);
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strspn(reason, " \t\r\n") == strlen(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a chain is closed only with a reason"),
+				 errhint("Name the investigation or ticket that explains why the table is gone.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	args[0] = UUIDPGetDatum(id);
+	ret = SPI_execute_with_args("SELECT " CHAIN_COLUMNS " FROM finsec.ledger_chain "
+								"WHERE chain_id = $1 FOR UPDATE",
+								1, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read finsec.ledger_chain: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("there is no chain %s",
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id))))));
+	c = chain_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	if (!c->gone)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the protected table of this chain, %s, still exists", c->relname),
+				 errdetail("Only a chain whose table is gone can be closed; a protected table cannot be unprotected.")));
+
+	/* The event first: it carries the chain's last sealed state. */
+	head_hex = palloc0(FINSEC_HASH_LEN * 2 + 1);
+	hex_encode((const char *) c->head, FINSEC_HASH_LEN, head_hex);
+	snprintf(end_txid, sizeof(end_txid), UINT64_FORMAT, c->end_txid);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	jsonb_put_text(&state, "chain_id", chain_id_text(c));
+	jsonb_put_text(&state, "relid", psprintf("%u", c->relid));
+	jsonb_put_text(&state, "algorithm", c->algorithm);
+	jsonb_put_text(&state, "blocks", psprintf("%lld", (long long) c->blocks));
+	jsonb_put_text(&state, "rows", psprintf("%lld", (long long) c->sealed_rows));
+	jsonb_put_text(&state, "end_txid", end_txid);
+	jsonb_put_text(&state, "head_hash", head_hex);
+	jsonb_put_text(&state, "reason", reason);
+	jv = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	seq = finsec_audit_event_internal(ctx.caller, "ledger.chain_close", NULL, c->relname,
+									  "close", true,
+									  psprintf("chain %s closed: its protected table no longer exists",
+											   chain_id_text(c)),
+									  JsonbValueToJsonb(jv));
+
+	rargs[0] = ObjectIdGetDatum(c->relid);
+	ret = permitted_execute("DELETE FROM finsec.ledger_block WHERE relid = $1",
+							1, rtypes, rargs, finsec_ledger_table("ledger_block"),
+							TRIGGER_EVENT_DELETE, c->relid, NULL);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not remove the blocks of the closed chain");
+	ret = permitted_execute("DELETE FROM finsec.ledger_chain WHERE relid = $1",
+							1, rtypes, rargs, finsec_ledger_table("ledger_chain"),
+							TRIGGER_EVENT_DELETE, c->relid, NULL);
+	if (ret != SPI_OK_DELETE || SPI_processed != 1)
+		elog(ERROR, "could not remove the closed chain");
+	finsec_end_owner(&ctx);
+	SPI_finish();
+	PG_RETURN_INT64(seq);
 }
 
 PG_FUNCTION_INFO_V1(finsec_row_hash_sql);

@@ -6,11 +6,22 @@
  * Row triggers stop UPDATE, DELETE and TRUNCATE; this hook stops the DDL
  * that would remove or defeat them, for everyone, superusers included:
  * dropping, truncating or altering a protected table (beyond adding a
- * nullable column or an index), disabling, dropping or replacing finsec's
- * triggers on it, renaming its finsec columns, resetting its finsec
- * sequence, dropping the schema or role that owns it, and dropping the
- * extension while the ledger holds evidence.  finsec's own scripts and
- * functions pass (creating_extension for finsec, or an internal write).
+ * nullable column or an index), renaming or moving it, putting a rule on
+ * it, making it part of an inheritance tree or a partition, reaching it
+ * through a parent's recursive ALTER TABLE, disabling, dropping or
+ * replacing finsec's triggers on it, renaming its finsec columns, resetting
+ * its finsec sequence, dropping the schema or role that owns it or
+ * renaming its schema, and dropping the extension while the ledger holds
+ * evidence.  It also keeps finsec's own objects as its scripts made them:
+ * no CREATE OR REPLACE or ALTER of its functions, no new owner, name or
+ * schema for any of its objects, no rule or trigger on its tables, no
+ * ALTER EXTENSION finsec ADD/DROP.  Only finsec's own scripts pass
+ * (creating_extension for finsec).
+ *
+ * Behind it, an object-access hook refuses the drop of a protected table,
+ * of one of its columns, of finsec's triggers or sequence on it, and of
+ * finsec's functions, however the drop is reached (DROP ... CASCADE of a
+ * parent, a type, a schema or another extension; DROP OWNED).
  *
  * What a superuser can still do (edit catalogs or files directly, load
  * other code, start the server without finsec) is beyond any hook; such
@@ -22,20 +33,31 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_event_trigger.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
 #include "commands/user.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -48,6 +70,47 @@
 #include "ledger_internal.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/* True while an allowed DROP EXTENSION finsec runs. */
+static bool dropping_finsec = false;
+
+static bool
+in_own_script(void)
+{
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("finsec", true);
+}
+
+/* Whether the object is a member of extension finsec, or its schema. */
+static bool
+is_finsec_member(Oid classId, Oid objectId)
+{
+	Oid			ext = get_extension_oid("finsec", true);
+
+	if (!OidIsValid(ext) || !OidIsValid(objectId))
+		return false;
+	/* the control file fixes the schema: finsec, not relocatable */
+	if (classId == NamespaceRelationId && objectId == get_namespace_oid("finsec", true))
+		return true;
+	return getExtensionOfObject(classId, objectId) == ext;
+}
+
+static void
+refuse_member(const char *what, Oid classId, Oid objectId)
+{
+	ObjectAddress addr;
+
+	addr.classId = classId;
+	addr.objectId = objectId;
+	addr.objectSubId = 0;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+			 errmsg("cannot %s %s, which belongs to extension finsec", what,
+					getObjectDescription(&addr, false)),
+			 errdetail("finsec's objects are changed only by its own scripts (CREATE EXTENSION, ALTER EXTENSION finsec UPDATE)."),
+			 errhint("See \"The guarantee\" in docs/audit.md.")));
+}
 
 static void
 refuse(const char *what, const char *relname)
@@ -137,6 +200,10 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 			}
 		case AT_EnableAlwaysTrig:
 			return true;		/* only ever strengthens; pg_restore issues it */
+		case AT_DropInherit:
+		case AT_DetachPartition:
+		case AT_DetachPartitionFinalize:
+			return true;		/* leaving an inheritance tree (one left by 0.7) */
 		case AT_EnableTrig:
 		case AT_EnableReplicaTrig:
 		case AT_DisableTrig:
@@ -231,6 +298,246 @@ check_drop(DropStmt *stmt)
 	}
 }
 
+/*
+ * The protected relation among relid and, when the statement recurses
+ * (no ONLY), its inheritance children and partitions; InvalidOid if none.
+ * Protected tables cannot join a tree since 0.8, but a 0.7 database may
+ * hold one.
+ */
+static Oid
+protected_in_tree(Oid relid, bool recurse)
+{
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	if (finsec_is_protected_relation(relid))
+		return relid;
+	if (!recurse || !has_subclass(relid))
+		return InvalidOid;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (finsec_is_protected_relation(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+/* A table made to inherit from, or attached as a partition, must not be protected. */
+static void
+check_inherit_target(RangeVar *rv, const char *what)
+{
+	Oid			relid = protected_rangevar(rv);
+
+	if (OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_LEDGER_PROTECTED),
+				 errmsg("cannot %s protected table \"%s\"", what, get_rel_name(relid)),
+				 errdetail("A child's rows would appear in the protected table's scans, and a parent's statements would reach it."),
+				 errhint("Protected tables take no part in inheritance or partitioning; see docs/audit.md.")));
+}
+
+/*
+ * PostgreSQL fires a table's BEFORE triggers in name order; an owner's
+ * BEFORE INSERT row trigger named after finsec_ledger_stamp would run after
+ * it and could overwrite the stamps.
+ */
+static void
+check_stamp_order(Oid relid, const char *trigname)
+{
+	if (strcmp(trigname, FINSEC_STAMP_TRIGGER) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_LEDGER_PROTECTED),
+				 errmsg("a BEFORE INSERT row trigger on protected table \"%s\" must be named to fire before %s",
+						get_rel_name(relid), FINSEC_STAMP_TRIGGER),
+				 errdetail("Triggers fire in name order; one firing after finsec's stamping trigger could change the stamps finsec_txid and finsec_seq."),
+				 errhint("Choose a name that sorts before \"%s\".", FINSEC_STAMP_TRIGGER)));
+}
+
+/* The address of the object a RenameStmt, AlterObjectSchemaStmt or AlterOwnerStmt names. */
+static bool
+stmt_object(ObjectType type, Node *object, ObjectAddress *addr)
+{
+	Relation	rel = NULL;
+
+	if (object == NULL)
+		return false;
+	switch (type)
+	{
+		case OBJECT_ROLE:
+		case OBJECT_DATABASE:
+		case OBJECT_TABLESPACE:
+		case OBJECT_SUBSCRIPTION:
+		case OBJECT_PUBLICATION:
+			return false;		/* never a member of finsec */
+		default:
+			break;
+	}
+	*addr = get_object_address(type, object, &rel, AccessShareLock, true);
+	if (rel)
+		relation_close(rel, NoLock);
+	return OidIsValid(addr->objectId);
+}
+
+/* Refuse a change of a finsec member object through its address. */
+static void
+check_member_object(ObjectType type, Node *object, const char *what)
+{
+	ObjectAddress addr;
+
+	if (stmt_object(type, object, &addr) && is_finsec_member(addr.classId, addr.objectId))
+		refuse_member(what, addr.classId, addr.objectId);
+}
+
+/* A relation named by a statement that is finsec's, or protected. */
+static void
+check_member_relation(RangeVar *rv, const char *what)
+{
+	Oid			relid = rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+
+	if (OidIsValid(relid) && is_finsec_member(RelationRelationId, relid))
+		refuse_member(what, RelationRelationId, relid);
+}
+
+static void
+check_schema_rename(const char *nspname)
+{
+	Oid			nsp = get_namespace_oid(nspname, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(nsp))
+		return;
+	if (is_finsec_member(NamespaceRelationId, nsp))
+		refuse_member("rename", NamespaceRelationId, nsp);
+	foreach(lc, all_protected())
+		if (get_rel_namespace(lfirst_oid(lc)) == nsp)
+			refuse("rename the schema of", get_rel_name(lfirst_oid(lc)));
+}
+
+/* CREATE OR REPLACE FUNCTION/PROCEDURE of a name finsec's functions have. */
+static void
+check_function_replace(CreateFunctionStmt *stmt)
+{
+	char	   *fname;
+	Oid			nsp;
+	CatCList   *list;
+	int			i;
+
+	if (!stmt->replace)
+		return;
+	nsp = QualifiedNameGetCreationNamespace(stmt->funcname, &fname);
+	list = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(fname));
+	for (i = 0; i < list->n_members; i++)
+	{
+		HeapTuple	tup = &list->members[i]->tuple;
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+
+		if (proc->pronamespace == nsp && is_finsec_member(ProcedureRelationId, proc->oid))
+		{
+			Oid			oid = proc->oid;
+
+			ReleaseSysCacheList(list);
+			refuse_member("replace", ProcedureRelationId, oid);
+		}
+	}
+	ReleaseSysCacheList(list);
+}
+
+static void
+check_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Oid			target;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return;
+	if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_FOREIGN_TABLE)
+		return;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+
+		if (cmd->subtype == AT_AttachPartition)
+			check_inherit_target(((PartitionCmd *) cmd->def)->name, "attach as a partition");
+		else if (cmd->subtype == AT_AddInherit)
+			check_inherit_target((RangeVar *) cmd->def, "inherit from");
+		else if (cmd->subtype == AT_ChangeOwner &&
+				 is_finsec_member(RelationRelationId, relid))
+			refuse_member("change the owner of", RelationRelationId, relid);
+	}
+
+	/* The protected table itself or, without ONLY, one below it. */
+	target = protected_in_tree(relid, stmt->relation->inh);
+	if (!OidIsValid(target))
+		return;
+	foreach(lc, stmt->cmds)
+		if (!alter_table_cmd_allowed((AlterTableCmd *) lfirst(lc)))
+			refuse("alter", get_rel_name(target));
+}
+
+static void check_protected_rename(RenameStmt *stmt, Oid relid);
+
+static void
+check_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+
+	if (stmt->renameType == OBJECT_SCHEMA)
+	{
+		check_schema_rename(stmt->subname);
+		return;
+	}
+	if (stmt->relation == NULL)
+	{
+		check_member_object(stmt->renameType, stmt->object, "rename");
+		return;
+	}
+
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	if (finsec_is_protected_relation(relid))
+		check_protected_rename(stmt, relid);
+	/* finsec's tables, their columns, triggers and constraints keep their names */
+	if (is_finsec_member(RelationRelationId, relid))
+		refuse_member(stmt->renameType == OBJECT_COLUMN ? "rename a column of" :
+					  stmt->renameType == OBJECT_TRIGGER ? "rename a trigger of" :
+					  stmt->renameType == OBJECT_TABCONSTRAINT ? "rename a constraint of" :
+					  stmt->renameType == OBJECT_RULE ? "rename a rule of" :
+					  stmt->renameType == OBJECT_POLICY ? "rename a policy of" : "rename",
+					  RelationRelationId, relid);
+}
+
+static void
+check_protected_rename(RenameStmt *stmt, Oid relid)
+{
+	switch (stmt->renameType)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_FOREIGN_TABLE:
+		case OBJECT_INDEX:
+		case OBJECT_SEQUENCE:
+			/* a new table under the old name would take the writes */
+			refuse("rename", get_rel_name(relid));
+			break;
+		case OBJECT_TRIGGER:
+			if (is_finsec_trigger_name(stmt->subname))
+				refuse("rename a finsec trigger of", get_rel_name(relid));
+			if (finsec_is_before_insert_row_trigger(relid, stmt->subname))
+				check_stamp_order(relid, stmt->newname);
+			break;
+		case OBJECT_COLUMN:
+			if (strcmp(stmt->subname, FINSEC_TXID_COLUMN) == 0 ||
+				strcmp(stmt->subname, FINSEC_SEQ_COLUMN) == 0)
+				refuse("rename a finsec column of", get_rel_name(relid));
+			break;
+		default:
+			break;
+	}
+}
+
 static void
 check_statement(Node *parsetree)
 {
@@ -246,7 +553,8 @@ check_statement(Node *parsetree)
 
 				foreach(lc, ((TruncateStmt *) parsetree)->relations)
 				{
-					Oid			relid = protected_rangevar((RangeVar *) lfirst(lc));
+					RangeVar   *rv = (RangeVar *) lfirst(lc);
+					Oid			relid = protected_in_tree(RangeVarGetRelid(rv, NoLock, true), rv->inh);
 
 					if (OidIsValid(relid))
 						refuse("truncate", get_rel_name(relid));
@@ -255,38 +563,125 @@ check_statement(Node *parsetree)
 			}
 
 		case T_AlterTableStmt:
+			check_alter_table((AlterTableStmt *) parsetree);
+			break;
+
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
 			{
-				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
-				Oid			relid;
+				/* CREATE TABLE ... INHERITS (protected) / PARTITION OF protected */
 				ListCell   *lc;
 
-				if (stmt->objtype != OBJECT_TABLE)
-					break;
-				relid = protected_rangevar(stmt->relation);
-				if (!OidIsValid(relid))
-					break;
-				foreach(lc, stmt->cmds)
-					if (!alter_table_cmd_allowed((AlterTableCmd *) lfirst(lc)))
-						refuse("alter", get_rel_name(relid));
+				foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
+					check_inherit_target((RangeVar *) lfirst(lc),
+										 ((CreateStmt *) parsetree)->partbound
+										 ? "create a partition of" : "inherit from");
 				break;
 			}
 
 		case T_RenameStmt:
-			{
-				RenameStmt *stmt = (RenameStmt *) parsetree;
-				Oid			relid;
+			check_rename((RenameStmt *) parsetree);
+			break;
 
-				if (stmt->renameType != OBJECT_TRIGGER && stmt->renameType != OBJECT_COLUMN)
-					break;
-				relid = stmt->relation ? protected_rangevar(stmt->relation) : InvalidOid;
-				if (!OidIsValid(relid))
-					break;
-				if (stmt->renameType == OBJECT_TRIGGER && is_finsec_trigger_name(stmt->subname))
-					refuse("rename a finsec trigger of", get_rel_name(relid));
-				if (stmt->renameType == OBJECT_COLUMN &&
-					(strcmp(stmt->subname, FINSEC_TXID_COLUMN) == 0 ||
-					 strcmp(stmt->subname, FINSEC_SEQ_COLUMN) == 0))
-					refuse("rename a finsec column of", get_rel_name(relid));
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+
+				if (stmt->relation)
+				{
+					Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+					check_member_relation(stmt->relation, "move");
+					if (OidIsValid(relid) && finsec_is_protected_relation(relid))
+						refuse("move", get_rel_name(relid));
+				}
+				else
+					check_member_object(stmt->objectType, stmt->object, "move");
+				break;
+			}
+
+		case T_AlterOwnerStmt:
+			{
+				AlterOwnerStmt *stmt = (AlterOwnerStmt *) parsetree;
+
+				if (stmt->relation)
+					check_member_relation(stmt->relation, "change the owner of");
+				else
+					check_member_object(stmt->objectType, stmt->object, "change the owner of");
+				break;
+			}
+
+		case T_AlterFunctionStmt:
+			{
+				AlterFunctionStmt *stmt = (AlterFunctionStmt *) parsetree;
+				Oid			funcid = LookupFuncWithArgs(stmt->objtype, stmt->func, true);
+
+				if (OidIsValid(funcid) && is_finsec_member(ProcedureRelationId, funcid))
+					refuse_member("alter", ProcedureRelationId, funcid);
+				break;
+			}
+
+		case T_CreateFunctionStmt:
+			check_function_replace((CreateFunctionStmt *) parsetree);
+			break;
+
+		case T_IndexStmt:
+			{
+				/*
+				 * finsec writes its tables as its owner: an index expression
+				 * or predicate on them would run as that owner on every write.
+				 */
+				IndexStmt  *stmt = (IndexStmt *) parsetree;
+				bool		plain = stmt->whereClause == NULL;
+				ListCell   *lc;
+
+				foreach(lc, stmt->indexParams)
+					if (((IndexElem *) lfirst(lc))->expr != NULL)
+						plain = false;
+				foreach(lc, stmt->indexIncludingParams)
+					if (((IndexElem *) lfirst(lc))->expr != NULL)
+						plain = false;
+				if (!plain)
+					check_member_relation(stmt->relation,
+										  "create an index with expressions or a predicate on");
+				break;
+			}
+
+		case T_ViewStmt:
+			if (((ViewStmt *) parsetree)->replace)
+				check_member_relation(((ViewStmt *) parsetree)->view, "replace");
+			break;
+
+		case T_AlterEventTrigStmt:
+			{
+				/* finsec's event triggers guard protected tables without the preload */
+				Oid			evtid = get_event_trigger_oid(((AlterEventTrigStmt *) parsetree)->trigname, true);
+
+				if (OidIsValid(evtid) && is_finsec_member(EventTriggerRelationId, evtid))
+					refuse_member("alter", EventTriggerRelationId, evtid);
+				break;
+			}
+
+		case T_AlterExtensionContentsStmt:
+			if (strcmp(((AlterExtensionContentsStmt *) parsetree)->extname, "finsec") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+						 errmsg("cannot add objects to or remove objects from extension finsec"),
+						 errdetail("finsec's objects are changed only by its own scripts (CREATE EXTENSION, ALTER EXTENSION finsec UPDATE).")));
+			break;
+
+		case T_RuleStmt:
+			{
+				RuleStmt   *stmt = (RuleStmt *) parsetree;
+				Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+				check_member_relation(stmt->relation, "create a rule on");
+				if (OidIsValid(relid) && finsec_is_protected_relation(relid))
+					ereport(ERROR,
+							(errcode(ERRCODE_FINSEC_LEDGER_PROTECTED),
+							 errmsg("cannot create a rule on protected table \"%s\"", get_rel_name(relid)),
+							 errdetail("A rule could divert or rewrite the writes of audit evidence."),
+							 errhint("Use a trigger, or write to another table.")));
 				break;
 			}
 
@@ -297,6 +692,11 @@ check_statement(Node *parsetree)
 
 				if (OidIsValid(relid) && stmt->replace && is_finsec_trigger_name(stmt->trigname))
 					refuse("replace a finsec trigger of", get_rel_name(relid));
+				check_member_relation(stmt->relation, "create a trigger on");
+				if (OidIsValid(relid) && stmt->row && stmt->timing == TRIGGER_TYPE_BEFORE &&
+					(stmt->events & TRIGGER_TYPE_INSERT) != 0 &&
+					!finsec_is_own_function(LookupFuncName(stmt->funcname, 0, NULL, true)))
+					check_stamp_order(relid, stmt->trigname);
 				break;
 			}
 
@@ -336,9 +736,82 @@ check_statement(Node *parsetree)
 				break;
 			}
 
+		case T_ReassignOwnedStmt:
+			{
+				/* finsec's objects keep the extension's owner */
+				List	   *roles = roleSpecsToIds(((ReassignOwnedStmt *) parsetree)->roles);
+
+				if (OidIsValid(get_extension_oid("finsec", true)) &&
+					list_member_oid(roles, finsec_owner()))
+					ereport(ERROR,
+							(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+							 errmsg("cannot reassign the objects of the owner of extension finsec"),
+							 errdetail("finsec's objects keep the owner that installed the extension.")));
+				break;
+			}
+
 		default:
 			break;
 	}
+}
+
+/*
+ * Object-access hook: refuse a drop of protected evidence however it is
+ * reached (a parent's, a type's or another extension's DROP ... CASCADE,
+ * DROP OWNED, DROP SCHEMA), and of finsec's functions.
+ */
+static void
+finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || dropping_finsec || !IsTransactionState() || in_own_script())
+		return;
+
+	if (classId == RelationRelationId)
+	{
+		Oid			tableid;
+		int32		colid;
+
+		if (finsec_is_protected_relation(objectId))
+		{
+			if (subId != 0)
+				refuse("drop a column of", get_rel_name(objectId));
+			refuse("drop", get_rel_name(objectId));
+		}
+		if (subId == 0 && get_rel_relkind(objectId) == RELKIND_SEQUENCE &&
+			sequenceIsOwned(objectId, DEPENDENCY_AUTO, &tableid, &colid) &&
+			finsec_is_protected_relation(tableid))
+			refuse("drop the finsec sequence of", get_rel_name(tableid));
+	}
+	else if (classId == TriggerRelationId)
+	{
+		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			tgrelid = InvalidOid;
+		bool		ours = false;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+			tgrelid = t->tgrelid;
+			ours = is_finsec_trigger_name(NameStr(t->tgname));
+		}
+		systable_endscan(scan);
+		table_close(trig, AccessShareLock);
+		if (ours && finsec_is_protected_relation(tgrelid))
+			refuse("drop a finsec trigger of", get_rel_name(tgrelid));
+	}
+	else if (classId == ProcedureRelationId && is_finsec_member(classId, objectId))
+		refuse_member("drop", classId, objectId);
 }
 
 static void
@@ -355,20 +828,52 @@ next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								queryEnv, dest, qc);
 }
 
+static bool
+drops_finsec(Node *parsetree)
+{
+	DropStmt   *stmt = (DropStmt *) parsetree;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt) || stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "finsec") == 0)
+			return true;
+	return false;
+}
+
 static void
 finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
 					  ParamListInfo params, QueryEnvironment *queryEnv,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		own_script = creating_extension &&
-		CurrentExtensionObject == get_extension_oid("finsec", true);
+	bool		own_script = in_own_script();
 
 	Node	   *parsetree = pstmt->utilityStmt;
 	bool		role_stmt = IsA(parsetree, CreateRoleStmt) || IsA(parsetree, AlterRoleStmt);
 
-	if (!finsec_ledger_internal_write && !own_script && IsTransactionState())
+	if (!own_script && IsTransactionState())
 		check_statement(parsetree);
+
+	if (drops_finsec(parsetree))
+	{
+		/* check_drop() allowed it: finsec's own objects may go now */
+		bool		save = dropping_finsec;
+
+		dropping_finsec = true;
+		PG_TRY();
+		{
+			next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			dropping_finsec = save;
+		}
+		PG_END_TRY();
+		return;
+	}
 
 	if (!role_stmt)
 	{
@@ -402,4 +907,6 @@ finsec_audit_init_hooks(void)
 {
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = finsec_ProcessUtility;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = finsec_object_access;
 }

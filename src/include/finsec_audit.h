@@ -52,10 +52,30 @@ extern void finsec_encoding_end(int saved);
 
 /* ---- ledger internals shared by the files of src/audit ---------------- */
 
-/* Set while finsec itself writes or purges ledger rows; see ledger.c. */
-extern bool finsec_ledger_internal_write;
+/*
+ * finsec's own change to rows of one protected relation, for one operation
+ * (TRIGGER_EVENT_UPDATE or TRIGGER_EVENT_DELETE), optionally bounded to rows
+ * whose finsec_txid lies in [from_txid, to_txid) or, for finsec's chain and
+ * block tables, whose relid column equals chain_relid.  Set around one
+ * statement and cleared after it; see ledger.c.
+ */
+typedef struct FinsecLedgerPermit
+{
+	Oid			relid;
+	uint32		event;
+	bool		bounded;
+	uint64		from_txid;
+	uint64		to_txid;
+	Oid			chain_relid;
+} FinsecLedgerPermit;
+
+extern const FinsecLedgerPermit *finsec_ledger_permit;
+
+extern const FinsecLedgerPermit *finsec_ledger_permit_set(const FinsecLedgerPermit *permit);
 
 extern bool finsec_is_protected_relation(Oid relid);
+extern bool finsec_is_before_insert_row_trigger(Oid relid, const char *trigname);
+extern bool finsec_is_own_function(Oid funcid);
 extern void finsec_audit_init_hooks(void);
 extern void finsec_audit_register_workers(void);
 extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
