@@ -45,6 +45,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -108,12 +109,19 @@ status_text(HeapTuple tup, TupleDesc desc, int attno)
 	return s;
 }
 
+/* A numeric amount column's value; NaN and Infinity are refused. */
 static bool
 amount_of(HeapTuple tup, TupleDesc desc, int attno, Datum *out)
 {
 	bool		isnull;
 
 	*out = SPI_getbinval(tup, desc, attno, &isnull);
+	if (!isnull && (numeric_is_nan(DatumGetNumeric(*out)) || numeric_is_inf(DatumGetNumeric(*out))))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount column \"%s\" must hold a finite number",
+						NameStr(TupleDescAttr(desc, attno - 1)->attname)),
+				 errdetail("%s is not an amount.", numeric_is_nan(DatumGetNumeric(*out)) ? "NaN" : "Infinity")));
 	return !isnull;
 }
 
@@ -410,6 +418,11 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 	if (isnull)
 		return false;
 	*paid = datumCopy(*paid, false, -1);
+	if (numeric_is_nan(DatumGetNumeric(*paid)) || numeric_is_inf(DatumGetNumeric(*paid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the paid amount of the order is not a finite number"),
+				 errhint("Correct the order's paid amount; NaN or Infinity would allow any refund.")));
 	return is_paid;
 }
 
@@ -429,8 +442,15 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 							   GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "refund guard sum failed: %s", SPI_result_code_string(ret));
-	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-					 false, -1);
+	{
+		Datum		total = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (numeric_is_nan(DatumGetNumeric(total)) || numeric_is_inf(DatumGetNumeric(total)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the refunds of the order do not total a finite number")));
+		return datumCopy(total, false, -1);
+	}
 }
 
 PG_FUNCTION_INFO_V1(finsec_refund_guard_trigger);
