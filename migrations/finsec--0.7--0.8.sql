@@ -59,19 +59,14 @@
  * and audited.  Disabling limits keeps usage unless the approved request
  * says reset_usage.
  */
-CREATE FUNCTION finsec._session_is_superuser()
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) $$;
-REVOKE ALL ON FUNCTION finsec._session_is_superuser() FROM PUBLIC;
-
 DROP FUNCTION finsec.disable_limits(regclass);
 CREATE FUNCTION finsec._disable_limits(payments regclass, reset_usage boolean)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_disable_limits';
 REVOKE ALL ON FUNCTION finsec._disable_limits(regclass, boolean) FROM PUBLIC;
+-- The C function acts only for a superuser or within an approval (finsec.approve runs as finsec's owner).
+GRANT EXECUTE ON FUNCTION finsec._disable_limits(regclass, boolean) TO finsec_admin;
 
 DROP FUNCTION finsec.disable_order_guard(regclass);
 CREATE FUNCTION finsec._disable_order_guard(orders regclass)
@@ -79,6 +74,8 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_disable_order_guard';
 REVOKE ALL ON FUNCTION finsec._disable_order_guard(regclass) FROM PUBLIC;
+-- The C function acts only for a superuser or within an approval (finsec.approve runs as finsec's owner).
+GRANT EXECUTE ON FUNCTION finsec._disable_order_guard(regclass) TO finsec_admin;
 
 DROP FUNCTION finsec.disable_refund_guard(regclass);
 CREATE FUNCTION finsec._disable_refund_guard(refunds regclass)
@@ -86,6 +83,8 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_disable_refund_guard';
 REVOKE ALL ON FUNCTION finsec._disable_refund_guard(regclass) FROM PUBLIC;
+-- The C function acts only for a superuser or within an approval (finsec.approve runs as finsec's owner).
+GRANT EXECUTE ON FUNCTION finsec._disable_refund_guard(regclass) TO finsec_admin;
 
 DROP FUNCTION finsec.disable_risk(regclass);
 CREATE FUNCTION finsec._disable_risk(payments regclass)
@@ -93,6 +92,8 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_disable_risk';
 REVOKE ALL ON FUNCTION finsec._disable_risk(regclass) FROM PUBLIC;
+-- The C function acts only for a superuser or within an approval (finsec.approve runs as finsec's owner).
+GRANT EXECUTE ON FUNCTION finsec._disable_risk(regclass) TO finsec_admin;
 
 /* The registration a switch-off request pins: the table's row in its control's table. */
 CREATE FUNCTION finsec._switch_registration(kind text, rel oid)
@@ -237,14 +238,13 @@ INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALU
 CREATE FUNCTION finsec.disable_limits(payments regclass, reason text DEFAULT NULL, reset_usage boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF payments IS NULL OR reset_usage IS NULL THEN
 		RAISE EXCEPTION 'payments table and reset_usage must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF finsec._session_is_superuser() THEN
+	IF coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
 		PERFORM finsec._disable_limits(payments, reset_usage);
 		RETURN NULL;
 	END IF;
@@ -260,14 +260,13 @@ GRANT EXECUTE ON FUNCTION finsec.disable_limits(regclass, text, boolean) TO fins
 CREATE FUNCTION finsec.disable_order_guard(orders regclass, reason text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF orders IS NULL THEN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF finsec._session_is_superuser() THEN
+	IF coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
 		PERFORM finsec._disable_order_guard(orders);
 		RETURN NULL;
 	END IF;
@@ -283,14 +282,13 @@ GRANT EXECUTE ON FUNCTION finsec.disable_order_guard(regclass, text) TO finsec_a
 CREATE FUNCTION finsec.disable_refund_guard(refunds regclass, reason text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF refunds IS NULL THEN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF finsec._session_is_superuser() THEN
+	IF coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
 		PERFORM finsec._disable_refund_guard(refunds);
 		RETURN NULL;
 	END IF;
@@ -306,14 +304,13 @@ GRANT EXECUTE ON FUNCTION finsec.disable_refund_guard(regclass, text) TO finsec_
 CREATE FUNCTION finsec.disable_risk(payments regclass, reason text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF payments IS NULL THEN
 		RAISE EXCEPTION 'payments table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF finsec._session_is_superuser() THEN
+	IF coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
 		PERFORM finsec._disable_risk(payments);
 		RETURN NULL;
 	END IF;
@@ -367,13 +364,24 @@ CREATE TRIGGER finsec_limit_config_changed AFTER INSERT OR UPDATE OR DELETE OR T
 
 /*
  * ATTACH PARTITION and CREATE TABLE ... PARTITION OF clone the limit
- * trigger as the table's owner, which needs EXECUTE on its function.  A
- * trigger function cannot be called outside a trigger, and the trigger
- * refuses to run unless its table (the root of its partition tree) is
- * registered in finsec.limit_table with the same configuration, so a
- * table owner gains nothing by creating one.
+ * trigger as the table's owner, which needs EXECUTE on its function:
+ * finsec.enable_limits() grants it to the table's owner.  A trigger
+ * function cannot be called outside a trigger, and the trigger refuses to
+ * run unless its table (the root of its partition tree) is registered in
+ * finsec.limit_table with the same configuration, so an owner gains
+ * nothing by creating one.  Owners of tables limited under 0.7 get it
+ * here.
  */
-GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO PUBLIC;
+DO $$
+DECLARE
+	o name;
+BEGIN
+	FOR o IN SELECT DISTINCT r.rolname FROM finsec.limit_table l JOIN pg_class c ON c.oid = l.relid
+			  JOIN pg_roles r ON r.oid = c.relowner WHERE NOT r.rolsuper LOOP
+		EXECUTE format('GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO %I', o);
+	END LOOP;
+END
+$$;
 
 DROP FUNCTION finsec.enable_limits(regclass, text, text, text, text, text, text, text, text, text, text, text[], text[]);
 CREATE FUNCTION finsec.enable_limits(
@@ -435,8 +443,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH rels AS (
 		-- every limited table and each of its partitions (relid NULL: the table is gone)
-		SELECT l.relid::oid AS root, pt.relid::oid AS relid
-		  FROM finsec.limit_table l LEFT JOIN LATERAL pg_partition_tree(l.relid) pt ON true
+		SELECT l.relid::oid AS root, x.relid
+		  FROM finsec.limit_table l
+		  LEFT JOIN LATERAL (SELECT c.oid AS relid FROM pg_class c WHERE c.oid = l.relid
+							 UNION SELECT pt.relid::oid FROM pg_partition_tree(l.relid) pt) x ON true
 	), t AS (
 		SELECT count(DISTINCT root) AS tables,
 			   count(DISTINCT root) FILTER (WHERE NOT EXISTS (

@@ -890,6 +890,23 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session;
+ * an administrator calling the internal function directly is refused.
+ */
+static void
+require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
+}
+
 static void
 disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 			  const char *action)
@@ -902,6 +919,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 	Datum		values[1];
 
 	finsec_require_preload(psprintf("finsec.%s()", action));
+	require_switch_authority(psprintf("finsec.%s()", action));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("table must not be null")));

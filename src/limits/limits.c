@@ -767,7 +767,8 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 		elog(ERROR, "SPI_connect failed");
 	argtypes[0] = r->pid_type;
 	values[0] = ref;
-	ret = SPI_execute_with_args(r->lookup_sql, 1, argtypes, values, NULL, true, 2);
+	/* Not read-only: a fresh snapshot also sees payments earlier in this statement. */
+	ret = SPI_execute_with_args(r->lookup_sql, 1, argtypes, values, NULL, false, 2);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "original payment lookup failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
@@ -1448,6 +1449,16 @@ exec_internal_ddl(const char *sql)
 	PG_END_TRY();
 }
 
+static Oid
+get_rel_owner_oid(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			owner = rel->rd_rel->relowner;
+
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
 static bool
 names_member(List *names, const char *name)
 {
@@ -1598,6 +1609,14 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 			  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::pg_catalog.name, $15, $16)",
 			  16, types, values, nulls);
 	exec_internal_ddl(trig.data);
+	/* Partitions added later clone the trigger as the table's owner (docs/limits.md). */
+	{
+		Oid			owner = get_rel_owner_oid(relid);
+
+		if (!superuser_arg(owner))
+			exec_args(psprintf("GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO %s",
+							   quote_identifier(GetUserNameFromId(owner, false))), 0, NULL, NULL, NULL);
+	}
 	finsec_end_owner(&ctx);
 
 	finsec_audit_event("limits.enable", qname, "enable_limits", true,
@@ -1629,6 +1648,23 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(request);
 }
 
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session;
+ * an administrator calling the internal function directly is refused.
+ */
+static void
+require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
+}
+
 PG_FUNCTION_INFO_V1(finsec_disable_limits);
 
 /*
@@ -1648,6 +1684,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 	Datum		values[1];
 
 	finsec_require_preload("finsec.disable_limits()");
+	require_switch_authority("finsec.disable_limits()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table and reset_usage must not be null")));

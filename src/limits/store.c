@@ -54,6 +54,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "catalog/pg_proc.h"
+#include "utils/syscache.h"
 #include "utils/acl.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -1040,6 +1042,31 @@ tree_limited(Oid relid, bool inh)
 }
 
 /*
+ * A new partition of a limited table clones finsec_limits as the current
+ * user, which needs EXECUTE on finsec.limit_trigger(); without it
+ * PostgreSQL says "permission denied for function " with no name.  Say
+ * what is missing instead.
+ */
+static void
+check_partition_clone(RangeVar *parent)
+{
+	Oid			fn;
+
+	if (!tree_limited(rv_relid(parent), false))
+		return;
+	/* By catalog, not by name: the owner need not have USAGE on schema finsec. */
+	fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("limit_trigger"),
+						 PointerGetDatum(buildoidvector(NULL, 0)),
+						 ObjectIdGetDatum(get_namespace_oid("finsec", false)));
+	if (OidIsValid(fn) && pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to add a partition to \"%s\", whose payments are limited", parent->relname),
+				 errdetail("The new partition gets the limit trigger, which needs EXECUTE on finsec.limit_trigger()."),
+				 errhint("finsec.enable_limits() grants it to the table's owner; after a change of owner, a superuser runs GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO the new owner.")));
+}
+
+/*
  * Statements by which a table's owner would take a limited table's
  * payments out of the limits or delete posted ones (docs/limits.md,
  * "The table owner"): refused before they run.  TRUNCATE is refused for
@@ -1104,6 +1131,9 @@ limits_check_utility(Node *stmt)
 										   "A detached partition loses the limit trigger, and its posted payments could be deleted.",
 										   true);
 							break;
+						case AT_AttachPartition:
+							check_partition_clone(at->relation);
+							break;
 						case AT_AddInherit:
 							if (tree_limited(rv_relid((RangeVar *) cmd->def), false))
 								refuse_ddl(((RangeVar *) cmd->def)->relname, "make a table inherit from",
@@ -1120,7 +1150,13 @@ limits_check_utility(Node *stmt)
 			{
 				CreateStmt *cs = (CreateStmt *) stmt;
 
-				if (super || cs->partbound != NULL)
+				if (cs->partbound != NULL)
+				{
+					if (!super)
+						check_partition_clone(linitial_node(RangeVar, cs->inhRelations));
+					break;
+				}
+				if (super)
 					break;
 				foreach(lc, cs->inhRelations)
 				{
