@@ -109,19 +109,27 @@ status_text(HeapTuple tup, TupleDesc desc, int attno)
 	return s;
 }
 
-/* A numeric amount column's value; NaN and Infinity are refused. */
+/* NaN and Infinity are no amounts: NaN compares above every number. */
+static void
+refuse_nonfinite(Datum amount, const char *what)
+{
+	Numeric		n = DatumGetNumeric(amount);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite number", what),
+				 errdetail("%s is not an amount.", numeric_is_nan(n) ? "NaN" : "Infinity")));
+}
+
 static bool
 amount_of(HeapTuple tup, TupleDesc desc, int attno, Datum *out)
 {
 	bool		isnull;
 
 	*out = SPI_getbinval(tup, desc, attno, &isnull);
-	if (!isnull && (numeric_is_nan(DatumGetNumeric(*out)) || numeric_is_inf(DatumGetNumeric(*out))))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount column \"%s\" must hold a finite number",
-						NameStr(TupleDescAttr(desc, attno - 1)->attname)),
-				 errdetail("%s is not an amount.", numeric_is_nan(DatumGetNumeric(*out)) ? "NaN" : "Infinity")));
+	if (!isnull)
+		refuse_nonfinite(*out, psprintf("amount column \"%s\"", NameStr(TupleDescAttr(desc, attno - 1)->attname)));
 	return !isnull;
 }
 
@@ -418,11 +426,6 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 	if (isnull)
 		return false;
 	*paid = datumCopy(*paid, false, -1);
-	if (numeric_is_nan(DatumGetNumeric(*paid)) || numeric_is_inf(DatumGetNumeric(*paid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the paid amount of the order is not a finite number"),
-				 errhint("Correct the order's paid amount; NaN or Infinity would allow any refund.")));
 	return is_paid;
 }
 
@@ -442,15 +445,8 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 							   GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "refund guard sum failed: %s", SPI_result_code_string(ret));
-	{
-		Datum		total = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (numeric_is_nan(DatumGetNumeric(total)) || numeric_is_inf(DatumGetNumeric(total)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("the refunds of the order do not total a finite number")));
-		return datumCopy(total, false, -1);
-	}
+	return datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+					 false, -1);
 }
 
 PG_FUNCTION_INFO_V1(finsec_refund_guard_trigger);
@@ -537,6 +533,8 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 			total = finsec_amount_sub(total, oldamount);
 	}
 	total = finsec_amount_add(total, amount);
+	refuse_nonfinite(paid, "the paid amount of the order");
+	refuse_nonfinite(total, "the refunds of the order");
 	if (finsec_amount_cmp(total, paid) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),

@@ -1370,13 +1370,6 @@ check_column(Relation rel, const char *param, const char *name)
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("auth_tier column \"%s\" of \"%s\" has type %s, not an integer type", name,
 							RelationGetRelationName(rel), format_type_be(att->atttypid))));
-		if ((strcmp(param, "payment_id") == 0 || strcmp(param, "reversal_of") == 0) &&
-			!limit_reference_type_ok(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("%s column \"%s\" of \"%s\" has type %s", param, name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid)),
-					 errhint("Payment references are integers, numeric, text, varchar, character or uuid.")));
 		if (strcmp(param, "settlement_hold") == 0 && t != BOOLOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1537,10 +1530,21 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 			check_column(rel, arg_params[i], cols[i]);
 	if (pid_col)
 	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		Oid			pid_type,
+					rev_type;
+
 		check_column(rel, "payment_id", pid_col);
 		check_column(rel, "reversal_of", rev_col);
-		if (getBaseType(TupleDescAttr(RelationGetDescr(rel), SPI_fnumber(RelationGetDescr(rel), pid_col) - 1)->atttypid) !=
-			getBaseType(TupleDescAttr(RelationGetDescr(rel), SPI_fnumber(RelationGetDescr(rel), rev_col) - 1)->atttypid))
+		pid_type = getBaseType(TupleDescAttr(desc, SPI_fnumber(desc, pid_col) - 1)->atttypid);
+		rev_type = getBaseType(TupleDescAttr(desc, SPI_fnumber(desc, rev_col) - 1)->atttypid);
+		if (!limit_reference_type_ok(pid_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("payment_id column \"%s\" of \"%s\" has type %s", pid_col,
+							RelationGetRelationName(rel), format_type_be(pid_type)),
+					 errhint("Payment references are integers, numeric, text, varchar, character or uuid.")));
+		if (pid_type != rev_type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("reversal_of column \"%s\" and payment_id column \"%s\" have different types",

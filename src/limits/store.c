@@ -1175,7 +1175,8 @@ limits_check_utility(Node *stmt)
 
 				if (super)
 					break;
-				if (strcmp(ct->trigname, FINSEC_LIMITS_TRIGGER) == 0 && tree_limited(rv_relid(ct->relation), true))
+				if (ct->replace && strcmp(ct->trigname, FINSEC_LIMITS_TRIGGER) == 0 &&
+					tree_limited(rv_relid(ct->relation), true))
 					refuse_ddl(ct->relation->relname, "replace trigger finsec_limits of",
 							   "The trigger is what enforces the limits.", false);
 				/* BEFORE row triggers run in name order: one after finsec_limits could change a checked payment. */
