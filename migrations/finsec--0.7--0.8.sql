@@ -458,6 +458,11 @@ AS $$
 		-- inheritance children (not partitions) of a limited table or partition
 		SELECT count(*) AS children FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		 WHERE i.inhparent IN (SELECT relid FROM rels) AND NOT c.relispartition
+	), late AS (
+		-- BEFORE INSERT/UPDATE row triggers that run after finsec_limits (name order) and could change a checked payment
+		SELECT count(*) AS late FROM pg_trigger g
+		 WHERE g.tgrelid IN (SELECT relid FROM rels) AND NOT g.tgisinternal
+		   AND g.tgtype & 3 = 3 AND g.tgtype & 20 <> 0 AND g.tgname > 'finsec_limits'
 	), u AS (
 		SELECT count(*) AS nonfinite FROM finsec.limit_usage
 		 WHERE NOT (day_amount < 'Infinity' AND year_amount < 'Infinity' AND life_amount < 'Infinity')
@@ -470,7 +475,7 @@ AS $$
 	), c AS (
 		SELECT count(*) FILTER (WHERE NOT enabled) AS off FROM finsec.limit_channel
 	)
-	SELECT 'limits', t.untriggered = 0 AND ih.children = 0 AND u.nonfinite = 0,
+	SELECT 'limits', t.untriggered = 0 AND ih.children = 0 AND late.late = 0 AND u.nonfinite = 0,
 		   CASE WHEN t.tables = 0
 				THEN 'not in use; finsec.enable_limits() enforces finsec.limit_policy on a payments table: see docs/limits.md'
 				WHEN t.untriggered > 0
@@ -479,6 +484,9 @@ AS $$
 				WHEN ih.children > 0
 				THEN format('%s inheritance child table(s) of limited tables take payments without limits: detach them (ALTER TABLE ... NO INHERIT)',
 							ih.children)
+				WHEN late.late > 0
+				THEN format('%s BEFORE row trigger(s) on limited tables run after finsec_limits and could change a checked payment: rename them to sort before it',
+							late.late)
 				WHEN u.nonfinite > 0
 				THEN format('%s usage row(s) are not a finite number (NaN written by finsec 0.7): run finsec.rebuild_limit_usage()',
 							u.nonfinite)
@@ -486,7 +494,7 @@ AS $$
 							t.tables, p.policies, a.frozen, a.closed, c.off,
 							current_setting('finsec.limit_timezone'))
 		   END
-	  FROM t, ih, u, p, a, c
+	  FROM t, ih, late, u, p, a, c
 $$;
 
 -- (end of section 6-7)

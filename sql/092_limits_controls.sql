@@ -276,6 +276,9 @@ ALTER TABLE ctl.ppay_1 ENABLE TRIGGER finsec_limits;
 CREATE TABLE ctl.child () INHERITS (ctl.pay);
 SELECT ok, detail FROM finsec.status_limits();
 DROP TABLE ctl.child;
+CREATE TRIGGER zz_late BEFORE UPDATE ON ctl.ppay FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+SELECT ok, detail FROM finsec.status_limits();
+DROP TRIGGER zz_late ON ctl.ppay;
 SELECT ok FROM finsec.status_limits();
 
 -- clean up
