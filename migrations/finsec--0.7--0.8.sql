@@ -497,6 +497,263 @@ AS $$
 	  FROM t, ih, late, u, p, a, c
 $$;
 
+/*
+ * ---- 6. Lifting a loss control takes two administrators ---------------
+ *
+ * Freezing, closing, restricting and switching a channel off stay single-
+ * person actions of an administrator or operator on duty (they make
+ * payments harder).  Lifting a freeze, switching a channel back on, and
+ * loosening an account's controls (a restricted kind removed, a
+ * settlement hold lifted, another account class, which may have higher
+ * limits) become change requests that a second administrator approves,
+ * unless made in a superuser's session.  The functions return the
+ * request id, or NULL when the change was made at once.
+ */
+-- set_account_state() of 0.6, under another name (its body names itself).
+CREATE FUNCTION finsec._set_account_state_now(account text, state text, reason text, reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_state text;
+BEGIN
+	IF account IS NULL OR account = '' THEN
+		RAISE EXCEPTION 'account must not be null or empty' USING ERRCODE = '22004';
+	END IF;
+	IF state IS NULL OR state NOT IN ('normal', 'frozen', 'closed') THEN
+		RAISE EXCEPTION 'account state must be normal, frozen or closed' USING ERRCODE = '22023';
+	END IF;
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a reason is required to change an account''s state' USING ERRCODE = '22004';
+	END IF;
+	SELECT a.state INTO old_state FROM finsec.limit_account a WHERE a.account = _set_account_state_now.account FOR UPDATE;
+	IF old_state = 'closed' THEN
+		RAISE EXCEPTION 'a closed account cannot change state' USING ERRCODE = '55000';
+	END IF;
+	INSERT INTO finsec.limit_account AS a (account, state, reason, reference, changed_by, changed_at)
+	VALUES (account, state, reason, reference, session_user, statement_timestamp())
+	ON CONFLICT ON CONSTRAINT limit_account_pkey DO UPDATE
+	   SET state = EXCLUDED.state, reason = EXCLUDED.reason, reference = EXCLUDED.reference,
+		   changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at;
+	-- The account itself is not written to the ledger in clear: its digest is.
+	PERFORM finsec.audit_event('limits.account_state', 'account ' || left(md5(account), 16),
+							   state, true,
+							   format('account state %s -> %s: %s', coalesce(old_state, 'normal'), state, reason),
+							   jsonb_build_object('reference', reference));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._set_account_state_now(text, text, text, text) FROM PUBLIC;
+DROP FUNCTION finsec.set_account_state(text, text, text, text);
+ALTER FUNCTION finsec.restrict_account(text, text[], boolean, text, text) RENAME TO _restrict_account_now;
+REVOKE ALL ON FUNCTION finsec._restrict_account_now(text, text[], boolean, text, text) FROM finsec_admin, finsec_operator;
+ALTER FUNCTION finsec.set_channel(text, boolean, text) RENAME TO _set_channel_now;
+REVOKE ALL ON FUNCTION finsec._set_channel_now(text, boolean, text) FROM finsec_admin, finsec_operator;
+DROP FUNCTION finsec.freeze_account(text, text, text);
+DROP FUNCTION finsec.unfreeze_account(text, text, text);
+DROP FUNCTION finsec.close_account(text, text, text);
+
+/* An account's controls as a request pins them (NULL: no row, i.e. normal). */
+CREATE FUNCTION finsec._limit_account_current(acct text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object('state', a.state, 'account_class', a.account_class,
+							  'restricted_kinds', to_jsonb(a.restricted_kinds), 'hold_settlement', a.hold_settlement)
+	  FROM finsec.limit_account a WHERE a.account = acct
+$$;
+REVOKE ALL ON FUNCTION finsec._limit_account_current(text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._limit_control_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF jsonb_typeof(payload) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'a % request needs a JSON object', kind USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF kind = 'limits.channel_on' THEN
+		IF jsonb_typeof(payload->'channel') IS DISTINCT FROM 'string' OR jsonb_typeof(payload->'reason') IS DISTINCT FROM 'string' THEN
+			RAISE EXCEPTION 'a limits.channel_on request needs "channel" and "reason"' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM finsec.limit_channel c WHERE c.channel = payload->>'channel' AND NOT c.enabled) THEN
+			RAISE EXCEPTION 'channel % is not switched off', payload->>'channel'
+				USING ERRCODE = 'object_not_in_prerequisite_state';
+		END IF;
+		RETURN payload || jsonb_build_object('replaces', false);
+	END IF;
+	IF jsonb_typeof(payload->'account') IS DISTINCT FROM 'string' OR jsonb_typeof(payload->'reason') IS DISTINCT FROM 'string' THEN
+		RAISE EXCEPTION 'a % request needs "account" and "reason"', kind USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN payload || jsonb_build_object('replaces', finsec._limit_account_current(payload->>'account'));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._limit_control_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._limit_control_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF kind = 'limits.channel_on' THEN
+		PERFORM 1 FROM finsec.limit_channel c WHERE c.channel = payload->>'channel' AND NOT c.enabled FOR UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'channel % changed after request % was filed', payload->>'channel', request_id
+				USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+		END IF;
+		PERFORM finsec._set_channel_now(payload->>'channel', true, payload->>'reason');
+		RETURN jsonb_build_object('channel', payload->>'channel', 'action', 'switched on');
+	END IF;
+	PERFORM 1 FROM finsec.limit_account a WHERE a.account = payload->>'account' FOR UPDATE;
+	IF finsec._limit_account_current(payload->>'account') IS DISTINCT FROM nullif(payload->'replaces', 'null'::jsonb) THEN
+		RAISE EXCEPTION 'the account changed after request % was filed', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+	END IF;
+	IF kind = 'limits.account_unfreeze' THEN
+		PERFORM finsec._set_account_state_now(payload->>'account', 'normal', payload->>'reason', payload->>'reference');
+		RETURN jsonb_build_object('action', 'unfrozen');
+	END IF;
+	PERFORM finsec._restrict_account_now(payload->>'account',
+		ARRAY(SELECT jsonb_array_elements_text(payload->'restricted_kinds')),
+		(payload->>'hold_settlement')::boolean, payload->>'reason', payload->>'account_class');
+	RETURN jsonb_build_object('action', 'controls loosened');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._limit_control_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('limits.account_unfreeze', 'finsec._limit_control_prepare(text, text, jsonb)',
+	 'finsec._limit_control_apply(bigint, text, text, jsonb)', NULL,
+	 'lift the freeze of an account (target: account digest; payload: {"account", "reason", "reference"})'),
+	('limits.account_controls', 'finsec._limit_control_prepare(text, text, jsonb)',
+	 'finsec._limit_control_apply(bigint, text, text, jsonb)', NULL,
+	 'loosen an account''s loss controls: remove a restricted kind, lift a settlement hold, change its class (payload: {"account", "restricted_kinds", "hold_settlement", "account_class", "reason"})'),
+	('limits.channel_on', 'finsec._limit_control_prepare(text, text, jsonb)',
+	 'finsec._limit_control_apply(bigint, text, text, jsonb)', NULL,
+	 'switch a payment channel back on (target: channel; payload: {"channel", "reason"})');
+
+CREATE FUNCTION finsec.set_account_state(account text, state text, reason text, reference text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old_state text;
+BEGIN
+	SELECT a.state INTO old_state FROM finsec.limit_account a WHERE a.account = set_account_state.account;
+	IF old_state = 'frozen' AND state = 'normal'
+	   AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		IF reason IS NULL OR btrim(reason) = '' THEN
+			RAISE EXCEPTION 'a reason is required to change an account''s state' USING ERRCODE = '22004';
+		END IF;
+		RETURN finsec.request_change('limits.account_unfreeze', 'account ' || left(md5(account), 16),
+			jsonb_strip_nulls(jsonb_build_object('account', account, 'reason', reason, 'reference', reference)), reason);
+	END IF;
+	PERFORM finsec._set_account_state_now(account, state, reason, reference);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION finsec.set_account_state(text, text, text, text) IS
+	'set an account''s state (audited); lifting a freeze is a change request a second finsec_admin approves (returned), except in a superuser''s session';
+REVOKE ALL ON FUNCTION finsec.set_account_state(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.set_account_state(text, text, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.freeze_account(account text, reason text, reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT finsec._set_account_state_now(account, 'frozen', reason, reference) $$;
+COMMENT ON FUNCTION finsec.freeze_account(text, text, text) IS
+	'freeze an account: payments from or to it are refused (audited; reference: law-enforcement order)';
+REVOKE ALL ON FUNCTION finsec.freeze_account(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.freeze_account(text, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.unfreeze_account(account text, reason text, reference text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT finsec.set_account_state(account, 'normal', reason, reference) $$;
+COMMENT ON FUNCTION finsec.unfreeze_account(text, text, text) IS
+	'return a frozen account to normal: a change request a second finsec_admin approves (returned), except in a superuser''s session (audited)';
+REVOKE ALL ON FUNCTION finsec.unfreeze_account(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.unfreeze_account(text, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.close_account(account text, reason text, reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT finsec._set_account_state_now(account, 'closed', reason, reference) $$;
+COMMENT ON FUNCTION finsec.close_account(text, text, text) IS 'close an account for good (audited)';
+REVOKE ALL ON FUNCTION finsec.close_account(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.close_account(text, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.restrict_account(account text, restricted_kinds text[], hold_settlement boolean,
+										reason text, account_class text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cur finsec.limit_account;
+BEGIN
+	IF account IS NULL OR account = '' OR restricted_kinds IS NULL OR hold_settlement IS NULL THEN
+		RAISE EXCEPTION 'account, restricted_kinds and hold_settlement must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO cur FROM finsec.limit_account a WHERE a.account = restrict_account.account;
+	-- Loosening: a restricted kind removed, a hold lifted, another class.
+	IF FOUND AND (NOT restricted_kinds @> cur.restricted_kinds OR (cur.hold_settlement AND NOT hold_settlement)
+				  OR (restrict_account.account_class IS NOT NULL AND cur.account_class IS NOT NULL
+					  AND restrict_account.account_class <> cur.account_class))
+	   AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		IF reason IS NULL OR btrim(reason) = '' THEN
+			RAISE EXCEPTION 'a reason is required to restrict an account' USING ERRCODE = '22004';
+		END IF;
+		RETURN finsec.request_change('limits.account_controls', 'account ' || left(md5(account), 16),
+			jsonb_strip_nulls(jsonb_build_object('account', account, 'restricted_kinds', to_jsonb(restricted_kinds),
+							  'hold_settlement', hold_settlement, 'account_class', account_class, 'reason', reason)), reason);
+	END IF;
+	PERFORM finsec._restrict_account_now(account, restricted_kinds, hold_settlement, reason, account_class);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION finsec.restrict_account(text, text[], boolean, text, text) IS
+	'loss controls for an account: refuse payment kinds, hold settlement; optionally set its class (audited); loosening them is a change request a second finsec_admin approves, except in a superuser''s session';
+REVOKE ALL ON FUNCTION finsec.restrict_account(text, text[], boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.restrict_account(text, text[], boolean, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.set_channel(channel text, enabled boolean, reason text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF enabled AND EXISTS (SELECT 1 FROM finsec.limit_channel c WHERE c.channel = set_channel.channel AND NOT c.enabled)
+	   AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		IF reason IS NULL OR btrim(reason) = '' THEN
+			RAISE EXCEPTION 'a reason is required to switch a channel' USING ERRCODE = '22004';
+		END IF;
+		RETURN finsec.request_change('limits.channel_on', channel,
+			jsonb_build_object('channel', channel, 'reason', reason), reason);
+	END IF;
+	PERFORM finsec._set_channel_now(channel, enabled, reason);
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION finsec.set_channel(text, boolean, text) IS
+	'switch a payment channel off (refused by every limited table) or back on (audited); switching it on is a change request a second finsec_admin approves, except in a superuser''s session';
+REVOKE ALL ON FUNCTION finsec.set_channel(text, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.set_channel(text, boolean, text) TO finsec_admin, finsec_operator;
+
 -- (end of section 6-7)
 
 -- ---------------------------------------------------------------------

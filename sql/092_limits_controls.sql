@@ -18,6 +18,7 @@ CREATE ROLE regress_ctl_adm1 LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_ctl_adm2 LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_ctl_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_ctl_owner LOGIN;
+CREATE ROLE regress_ctl_op LOGIN IN ROLE finsec_operator;
 SET client_min_messages = notice;
 -- Outcome of a statement: ok, or SQLSTATE and message (request numbers as N).
 CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
@@ -225,6 +226,48 @@ SELECT (SELECT count(*) FROM finsec.order_guard WHERE relid = 'ctl.orders'::regc
 	   (SELECT count(*) FROM finsec.refund_guard WHERE relid = 'ctl.refunds'::regclass) AS refund_guards,
 	   (SELECT count(*) FROM finsec.risk_table WHERE relid = 'ctl.pay'::regclass) AS risk_tables;
 
+-- ---- class 6: lifting a loss control takes two administrators -------------
+-- freezing, restricting and switching off stay single-person
+SET SESSION AUTHORIZATION regress_ctl_op;
+SELECT finsec.freeze_account('c9', 'court order', 'ref-9');
+SELECT finsec.set_channel('kiosk', false, 'fraud wave') IS NULL AS at_once;
+SELECT finsec.restrict_account('c8', '{withdrawal}', true, 'suspected takeover', 'I') IS NULL AS at_once;
+-- lifting them is not for one operator ...
+SELECT pg_temp.try($$SELECT finsec.unfreeze_account('c9', 'order lifted')$$);
+SELECT pg_temp.try($$SELECT finsec.set_account_state('c9', 'normal', 'order lifted')$$);
+SELECT pg_temp.try($$SELECT finsec.set_channel('kiosk', true, 'resolved')$$);
+SELECT pg_temp.try($$SELECT finsec.restrict_account('c8', '{}', false, 'cleared')$$);
+SELECT pg_temp.try($$SELECT finsec._set_account_state_now('c9', 'normal', 'order lifted')$$);
+RESET SESSION AUTHORIZATION;
+-- ... nor for one administrator: each is a request
+SET SESSION AUTHORIZATION regress_ctl_adm1;
+SELECT finsec.unfreeze_account('c9', 'order lifted', 'ref-9-lift') AS req_unfreeze,
+	   finsec.set_channel('kiosk', true, 'resolved') AS req_channel,
+	   finsec.restrict_account('c8', '{withdrawal}', false, 'hold lifted') AS req_hold,
+	   finsec.restrict_account('c8', '{withdrawal}', true, 'upgrade', 'III') AS req_class \gset
+SELECT kind, state FROM finsec.change_request
+ WHERE request_id IN (:req_unfreeze, :req_channel, :req_hold, :req_class) ORDER BY request_id;
+RESET SESSION AUTHORIZATION;
+SELECT account, state, account_class, restricted_kinds, hold_settlement FROM finsec.limit_account ORDER BY account;
+SET SESSION AUTHORIZATION regress_ctl_app;
+SELECT pg_temp.try($$INSERT INTO ctl.pay (payer, amount) VALUES ('c9', 1)$$);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_ctl_adm2;
+SELECT finsec.approve(:req_unfreeze) ->> 'action' AS action;
+SELECT finsec.approve(:req_channel) ->> 'action' AS action;
+SELECT finsec.approve(:req_hold) ->> 'action' AS action;
+-- pinned: the hold was lifted since the class request was filed
+SELECT pg_temp.try(format('SELECT finsec.approve(%s)', :req_class));
+SELECT finsec.reject(:req_class, 'stale');
+RESET SESSION AUTHORIZATION;
+SELECT account, state, account_class, restricted_kinds, hold_settlement FROM finsec.limit_account ORDER BY account;
+SELECT channel, enabled FROM finsec.limit_channel;
+SET SESSION AUTHORIZATION regress_ctl_app;
+SELECT pg_temp.try($$INSERT INTO ctl.pay (payer, amount) VALUES ('c9', 1)$$);
+RESET SESSION AUTHORIZATION;
+DELETE FROM finsec.limit_account;
+DELETE FROM finsec.limit_channel;
+
 -- ---- class 5: the table owner's statements ----------------------------------
 SET SESSION AUTHORIZATION regress_ctl_owner;
 SELECT pg_temp.try('ALTER TABLE ctl.pay DISABLE TRIGGER finsec_limits');
@@ -298,4 +341,4 @@ DROP SCHEMA ctl CASCADE;
 RESET client_min_messages;
 \c :regress_db
 DROP DATABASE regress_ctl_limits WITH (FORCE);
-DROP ROLE regress_ctl_adm1, regress_ctl_adm2, regress_ctl_app, regress_ctl_owner;
+DROP ROLE regress_ctl_adm1, regress_ctl_adm2, regress_ctl_app, regress_ctl_owner, regress_ctl_op;
