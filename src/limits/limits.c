@@ -485,9 +485,15 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	ret = SPI_execute_with_args("SELECT customer_column, amount_column, account_column, time_column, "
+	/* Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference columns: no reversals then. */
+	ret = SPI_execute_with_args(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
+								"SELECT customer_column, amount_column, account_column, time_column, "
 								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
 								"hold_column, reversal_kinds, exempt_kinds, payment_id_column, reversal_column "
+								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass" :
+								"SELECT customer_column, amount_column, account_column, time_column, "
+								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
+								"hold_column, reversal_kinds, exempt_kinds, NULL::pg_catalog.text, NULL::pg_catalog.text "
 								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
 								1, types, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
@@ -1502,8 +1508,9 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
 	reversal = finsec_names_arg(fcinfo, 11, "reversal_kinds");
 	exempt = finsec_names_arg(fcinfo, 12, "exempt_kinds");
-	pid_col = finsec_name_arg(fcinfo, 13, "payment_id", false);
-	rev_col = finsec_name_arg(fcinfo, 14, "reversal_of", false);
+	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes 13 arguments. */
+	pid_col = PG_NARGS() > 13 ? finsec_name_arg(fcinfo, 13, "payment_id", false) : NULL;
+	rev_col = PG_NARGS() > 14 ? finsec_name_arg(fcinfo, 14, "reversal_of", false) : NULL;
 	if (exempt != NIL && cols[ARG_KIND] == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1689,11 +1696,12 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 
 	finsec_require_preload("finsec.disable_limits()");
 	require_switch_authority("finsec.disable_limits()");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes the table only, and forgot usage. */
+	if (PG_ARGISNULL(0) || (PG_NARGS() > 1 && PG_ARGISNULL(1)))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table and reset_usage must not be null")));
 	relid = PG_GETARG_OID(0);
-	reset = PG_GETARG_BOOL(1);
+	reset = PG_NARGS() > 1 ? PG_GETARG_BOOL(1) : true;
 	rel = open_limitable(relid);
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
