@@ -226,6 +226,21 @@ SELECT (SELECT count(*) FROM finsec.order_guard WHERE relid = 'ctl.orders'::regc
 	   (SELECT count(*) FROM finsec.refund_guard WHERE relid = 'ctl.refunds'::regclass) AS refund_guards,
 	   (SELECT count(*) FROM finsec.risk_table WHERE relid = 'ctl.pay'::regclass) AS risk_tables;
 
+-- ---- class 7: a NaN row in a scored table does not poison velocity sums -----
+CREATE TABLE ctl.rpay (id serial, cust text, amount numeric, at timestamptz DEFAULT now());
+CREATE INDEX ON ctl.rpay (cust, at);
+SELECT finsec.enable_risk('ctl.rpay', customer => 'cust', posted_at => 'at');
+INSERT INTO finsec.risk_ruleset (version, challenge_at, review_at, block_at) VALUES (1, 10, 20, 30);
+INSERT INTO finsec.risk_rule (ruleset_version, name, kind, params, weight, reason_code, category, mode) VALUES
+ (1, 'cust_sum_1d', 'velocity', '{"entity": "customer", "window": "1 day", "measure": "sum", "max": 1000}',
+  11, 'SUM_CUSTOMER', 'money_laundering', 'enforce');
+UPDATE finsec.risk_ruleset SET state = 'active', deployed_by = current_user, deployed_at = now() WHERE version = 1;
+INSERT INTO ctl.rpay (cust, amount) VALUES ('n1', 100), ('n1', 'NaN'), ('n2', 995);
+SELECT decision, score, degraded FROM finsec.risk_score(customer => 'n1', amount => 10, payments => 'ctl.rpay');
+SELECT decision, score, degraded FROM finsec.risk_score(customer => 'n2', amount => 10, payments => 'ctl.rpay');
+SELECT pg_temp.try($$SELECT finsec.risk_score(customer => 'n1', amount => 'NaN', payments => 'ctl.rpay')$$);
+UPDATE finsec.risk_ruleset SET state = 'retired' WHERE version = 1;
+
 -- ---- class 6: lifting a loss control takes two administrators -------------
 -- freezing, restricting and switching off stay single-person
 SET SESSION AUTHORIZATION regress_ctl_op;
