@@ -42,7 +42,8 @@ CREATE TABLE lim_payments (
 	kind text NOT NULL DEFAULT 'payment',
 	payee text,
 	class text,
-	held boolean NOT NULL DEFAULT false
+	held boolean NOT NULL DEFAULT false,
+	orig bigint
 );
 
 -- Columns are checked: names and types.
@@ -55,7 +56,7 @@ SELECT finsec.enable_limits('finsec.limit_policy', customer => 'name', amount =>
 SELECT finsec.enable_limits('lim_payments', customer => 'payer', amount => 'amount', account => 'acct',
 	posted_at => 'posted_at', channel => 'channel', auth_tier => 'tier', kind => 'kind',
 	counterparty => 'payee', account_class => 'class', settlement_hold => 'held',
-	exempt_kinds => '{own_transfer}');
+	exempt_kinds => '{own_transfer}', payment_id => 'id', reversal_of => 'orig');
 SELECT finsec.enable_limits('lim_payments', customer => 'payer');
 SELECT relid, customer_column, account_column, reversal_kinds, exempt_kinds FROM finsec.limit_table;
 SELECT * FROM finsec.status_limits();
@@ -137,9 +138,11 @@ INSERT INTO lim_payments (payer, acct, amount) VALUES ('c1', 'a1', 400);
 INSERT INTO lim_payments (payer, acct, amount, tier) VALUES ('c1', 'a1', 3000.01, 2);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
--- Refunds restore allowance and are not limited themselves; exempt kinds
--- are neither checked nor counted.
-INSERT INTO lim_payments (payer, acct, amount, kind) VALUES ('c1', 'a1', 300, 'refund');
+-- Refunds restore allowance (at most their original payment's amount:
+-- sql/092_limits_controls.sql) and are not limited themselves; exempt
+-- kinds are neither checked nor counted.
+INSERT INTO lim_payments (payer, acct, amount, kind, orig)
+	VALUES ('c1', 'a1', 300, 'refund', (SELECT min(id) FROM lim_payments WHERE acct = 'a1'));
 SELECT day_amount, day_count FROM finsec.limit_usage WHERE bucket = '';
 INSERT INTO lim_payments (payer, acct, amount) VALUES ('c1', 'a1', 300);
 INSERT INTO lim_payments (payer, acct, amount, kind) VALUES ('c1', 'a1', 2500, 'own_transfer');
@@ -170,11 +173,13 @@ SET finsec.limit_timezone = 'UTC';
 
 -- Account state: frozen accounts can neither pay nor be paid; the freeze is
 -- audited with its law-enforcement reference.
+INSERT INTO lim_payments (payer, acct, amount) VALUES ('c4', 'a4', 10);
 SELECT finsec.freeze_account('a4', 'court order', 'ref-2025-001');
 SELECT account, state, reason, reference, changed_by = current_user AS by_me FROM finsec.limit_account;
 INSERT INTO lim_payments (payer, acct, amount) VALUES ('c4', 'a4', 10);
 INSERT INTO lim_payments (payer, acct, amount, payee) VALUES ('c5', 'a5', 10, 'a4');
-INSERT INTO lim_payments (payer, acct, amount, kind) VALUES ('c4', 'a4', 10, 'refund');
+INSERT INTO lim_payments (payer, acct, amount, kind, orig)
+	VALUES ('c4', 'a4', 10, 'refund', (SELECT min(id) FROM lim_payments WHERE acct = 'a4'));
 SELECT finsec.unfreeze_account('a4', 'order lifted');
 INSERT INTO lim_payments (payer, acct, amount, payee) VALUES ('c5', 'a5', 10, 'a4');
 SELECT finsec.close_account('a4', 'customer request');
@@ -288,9 +293,11 @@ INSERT INTO ppay VALUES ('p', 'CNY 50.00', 2);
 INSERT INTO ppay VALUES ('p', 'CNY 40.00', 2);
 SELECT relid::regclass, subject, day_amount FROM finsec.limit_usage WHERE relid = 'ppay'::regclass;
 
--- Disabling removes the trigger and the usage, symmetric to enabling.
-SELECT finsec.disable_limits('ppay');
-SELECT finsec.disable_limits('ppay');
+-- Disabling removes the trigger and, when asked, the usage (a superuser
+-- acts at once; an administrator's call is a change request:
+-- sql/092_limits_controls.sql).
+SELECT finsec.disable_limits('ppay', reset_usage => true);
+SELECT finsec.disable_limits('ppay', reset_usage => true);
 SELECT count(*) FROM finsec.limit_usage WHERE relid = 'ppay'::regclass;
 INSERT INTO ppay VALUES ('p', 'CNY 500.00', 2);
 DROP TABLE ppay;

@@ -12,10 +12,11 @@ CREATE TABLE lb_pay (
 	payer text NOT NULL,
 	amount numeric NOT NULL,
 	kind text NOT NULL DEFAULT 'payment',
-	posted_at timestamptz
+	posted_at timestamptz,
+	orig bigint
 );
 SELECT finsec.enable_limits('lb_pay', customer => 'payer', amount => 'amount', kind => 'kind',
-	posted_at => 'posted_at');
+	posted_at => 'posted_at', payment_id => 'id', reversal_of => 'orig');
 INSERT INTO finsec.limit_policy (name, relid, period, max_amount, max_count) VALUES
 	('lb day', 'lb_pay', 'day', 10000, 1000);
 
@@ -51,9 +52,11 @@ INSERT INTO lb_pay (payer, amount) SELECT 'q3', x FROM unnest('{5,6,7,8}'::numer
 RESET finsec.limit_batch_size;
 SELECT * FROM lb_mismatch;
 
--- Refunds in the same statement restore allowance, as row by row.
-INSERT INTO lb_pay (payer, amount, kind) VALUES
-	('r1', 6000, 'payment'), ('r1', 5000, 'refund'), ('r1', 8000, 'payment'), ('r1', 1000, 'refund');
+-- Refunds in the same statement restore allowance, as row by row; each
+-- names its payment, earlier in the statement.
+INSERT INTO lb_pay (id, payer, amount, kind, orig) VALUES
+	(900001, 'r1', 6000, 'payment', NULL), (900002, 'r1', 5000, 'refund', 900001),
+	(900003, 'r1', 8000, 'payment', NULL), (900004, 'r1', 1000, 'refund', 900003);
 SELECT * FROM lb_mismatch;
 
 -- A function that pays the same payer from a nested statement, inside a

@@ -45,6 +45,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -142,12 +143,27 @@ recheck_column(TupleDesc desc, int attno, Oid want, const char *param, const cha
 	finsec_require_trusted_type(att->atttypid, param, NameStr(att->attname), relname);
 }
 
+/* NaN and Infinity are no amounts: NaN compares above every number. */
+static void
+refuse_nonfinite(Datum amount, const char *what)
+{
+	Numeric		n = DatumGetNumeric(amount);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite number", what),
+				 errdetail("%s is not an amount.", numeric_is_nan(n) ? "NaN" : "Infinity")));
+}
+
 static bool
 amount_of(HeapTuple tup, TupleDesc desc, int attno, Datum *out)
 {
 	bool		isnull;
 
 	*out = SPI_getbinval(tup, desc, attno, &isnull);
+	if (!isnull)
+		refuse_nonfinite(*out, psprintf("amount column \"%s\"", NameStr(TupleDescAttr(desc, attno - 1)->attname)));
 	return !isnull;
 }
 
@@ -652,6 +668,8 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 			total = finsec_amount_sub(total, oldamount);
 	}
 	total = finsec_amount_add(total, amount);
+	refuse_nonfinite(paid, "the paid amount of the order");
+	refuse_nonfinite(total, "the refunds of the order");
 	if (finsec_amount_cmp(total, paid) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
@@ -1009,6 +1027,23 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session;
+ * an administrator calling the internal function directly is refused.
+ */
+static void
+require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
+}
+
 static void
 disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 			  const char *action)
@@ -1021,6 +1056,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 	Datum		values[1];
 
 	finsec_require_preload(psprintf("finsec.%s()", action));
+	require_switch_authority(psprintf("finsec.%s()", action));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("table must not be null")));

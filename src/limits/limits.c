@@ -409,9 +409,16 @@ typedef struct LimitRel
 	int			nreversal;
 	char	  **exempt;
 	int			nexempt;
+	/* reversals name their original payment (0: not configured) */
+	int			att_pid;		/* the column identifying a payment */
+	int			att_rev;		/* the column of a reversal naming it */
+	Oid			pid_type;		/* their type (the reversal_of value's type) */
+	FmgrInfo	pid_out;		/* its output function (a built-in type) */
+	char	   *lookup_sql;		/* finds the original payment, as the caller */
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
+static Oid	limit_table_relid = InvalidOid;	/* finsec.limit_table: a change rebuilds every entry */
 
 static void
 limit_rel_callback(Datum arg, Oid relid)
@@ -421,7 +428,7 @@ limit_rel_callback(Datum arg, Oid relid)
 
 	if (limit_rels == NULL)
 		return;
-	if (OidIsValid(relid))
+	if (OidIsValid(relid) && relid != limit_table_relid)
 	{
 		r = hash_search(limit_rels, &relid, HASH_FIND, NULL);
 		if (r)
@@ -431,6 +438,140 @@ limit_rel_callback(Datum arg, Oid relid)
 	hash_seq_init(&seq, limit_rels);
 	while ((r = hash_seq_search(&seq)) != NULL)
 		r->valid = false;
+}
+
+static void
+refuse_forged(Relation rel, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LIMIT_TRIGGER_FORGED),
+			 errmsg("trigger finsec_limits on \"%s\" is not the one finsec.enable_limits() created",
+					RelationGetRelationName(rel)),
+			 errdetail("%s", why),
+			 errhint("finsec.limit_table records the configuration of each limited table; finsec.enable_limits() creates its trigger.")));
+}
+
+/* The base type a payment reference column may have: built-in, with built-in equality and output. */
+static bool
+limit_reference_type_ok(Oid base)
+{
+	return base == INT2OID || base == INT4OID || base == INT8OID || base == NUMERICOID ||
+		base == TEXTOID || base == VARCHAROID || base == BPCHAROID || base == UUIDOID;
+}
+
+/*
+ * Check the trigger against the table's registration in finsec.limit_table
+ * (read as finsec's owner) and take from it what the trigger's arguments
+ * do not carry: the approved exempt kinds and the payment reference
+ * columns.  A trigger that a table owner created on a table that is not
+ * registered, or with other arguments, refuses every row.
+ */
+static void
+limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	FinsecOwnerContext ctx;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	tdesc;
+	MemoryContext old;
+	char	   *pid_col = NULL,
+			   *rev_col = NULL;
+	int			i,
+				ret;
+
+	if (strcmp(trig->tgname, FINSEC_LIMITS_TRIGGER) != 0)
+		refuse_forged(rel, psprintf("finsec.limit_trigger() runs only as trigger \"%s\", not as \"%s\".",
+									FINSEC_LIMITS_TRIGGER, trig->tgname));
+	values[0] = ObjectIdGetDatum(r->root);
+	limit_table_relid = get_relname_relid("limit_table", get_namespace_oid("finsec", false));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	/* Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference columns: no reversals then. */
+	ret = SPI_execute_with_args(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
+								"SELECT customer_column, amount_column, account_column, time_column, "
+								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
+								"hold_column, reversal_kinds, exempt_kinds, payment_id_column, reversal_column "
+								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass" :
+								"SELECT customer_column, amount_column, account_column, time_column, "
+								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
+								"hold_column, reversal_kinds, exempt_kinds, NULL::pg_catalog.text, NULL::pg_catalog.text "
+								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
+								1, types, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "limit table lookup failed: %s", SPI_result_code_string(ret));
+	finsec_end_owner(&ctx);
+	if (SPI_processed == 0)
+		refuse_forged(rel, "Its table has no limits enabled.");
+	tup = SPI_tuptable->vals[0];
+	tdesc = SPI_tuptable->tupdesc;
+	for (i = 0; i < ARG_NREVERSAL; i++)
+	{
+		char	   *v = SPI_getvalue(tup, tdesc, i + 1);
+
+		if (strcmp(v ? v : "", trig->tgargs[i]) != 0)
+			refuse_forged(rel, psprintf("Its %s column differs from the registered one.", arg_params[i]));
+	}
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, tdesc, 11, &isnull);
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+		if (n != r->nreversal)
+			refuse_forged(rel, "Its reversal kinds differ from the registered ones.");
+		for (i = 0; i < n; i++)
+			if (enulls[i] || strcmp(TextDatumGetCString(elems[i]), r->reversal[i]) != 0)
+				refuse_forged(rel, "Its reversal kinds differ from the registered ones.");
+		d = SPI_getbinval(tup, tdesc, 12, &isnull);
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+		old = MemoryContextSwitchTo(r->cxt);
+		r->exempt = palloc(sizeof(char *) * Max(n, 1));
+		r->nexempt = 0;
+		for (i = 0; i < n; i++)
+			if (!enulls[i])
+				r->exempt[r->nexempt++] = TextDatumGetCString(elems[i]);
+		MemoryContextSwitchTo(old);
+	}
+	pid_col = SPI_getvalue(tup, tdesc, 13);
+	rev_col = SPI_getvalue(tup, tdesc, 14);
+	r->att_pid = r->att_rev = 0;
+	r->lookup_sql = NULL;
+	if (pid_col && rev_col)
+	{
+		Oid			func;
+		bool		varlena;
+		StringInfoData sql;
+		char	   *qroot = finsec_quoted_relname(r->root);
+
+		r->att_pid = SPI_fnumber(desc, pid_col);
+		r->att_rev = SPI_fnumber(desc, rev_col);
+		if (r->att_pid <= 0 || r->att_rev <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("payment reference column \"%s\" or \"%s\" of limited table \"%s\" does not exist",
+							pid_col, rev_col, RelationGetRelationName(rel)),
+					 errhint("A limited column was renamed or dropped; run finsec.disable_limits() and finsec.enable_limits() with the new name.")));
+		r->pid_type = TupleDescAttr(desc, r->att_pid - 1)->atttypid;
+		if (!limit_reference_type_ok(getBaseType(r->pid_type)) ||
+			getBaseType(TupleDescAttr(desc, r->att_rev - 1)->atttypid) != getBaseType(r->pid_type))
+			refuse_forged(rel, "Its payment reference columns no longer have a type finsec accepts.");
+		getTypeOutputInfo(getBaseType(r->pid_type), &func, &varlena);
+		fmgr_info_cxt(func, &r->pid_out, r->cxt);
+		/* Built-in equality on a built-in type, qualified names: no user code but the table's own. */
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT %s, %s, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
+						 quote_identifier(trig->tgargs[ARG_ACCOUNT][0] ? trig->tgargs[ARG_ACCOUNT] : trig->tgargs[ARG_CUSTOMER]),
+						 quote_identifier(trig->tgargs[ARG_AMOUNT]),
+						 trig->tgargs[ARG_KIND][0] ? quote_identifier(trig->tgargs[ARG_KIND]) : "NULL::pg_catalog.text",
+						 qroot, quote_identifier(pid_col));
+		r->lookup_sql = MemoryContextStrdup(r->cxt, sql.data);
+	}
+	SPI_finish();
 }
 
 static void
@@ -487,16 +628,13 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("finsec limit trigger on \"%s\" has malformed arguments", relname)));
-	r->nexempt = trig->tgnargs - ARG_FIXED - r->nreversal;
 	r->reversal = palloc(sizeof(char *) * Max(r->nreversal, 1));
-	r->exempt = palloc(sizeof(char *) * Max(r->nexempt, 1));
 	for (i = 0; i < r->nreversal; i++)
 		r->reversal[i] = pstrdup(args[ARG_FIXED + i]);
-	for (i = 0; i < r->nexempt; i++)
-		r->exempt[i] = pstrdup(args[ARG_FIXED + r->nreversal + i]);
 	MemoryContextSwitchTo(old);
 	r->root = rel->rd_rel->relispartition ?
 		llast_oid(get_partition_ancestors(RelationGetRelid(rel))) : RelationGetRelid(rel);
+	limit_rel_registration(r, rel, trig);
 	r->tgoid = trig->tgoid;
 	r->valid = true;
 }
@@ -543,20 +681,12 @@ in_list(const char *value, char **list, int n)
 	return false;
 }
 
-/* A configured column's value as a C string; NULL when not configured or null. */
+/* A configured column's non-null value as a C string. */
 static char *
-column_text(LimitRel *r, HeapTuple tup, TupleDesc desc, int which)
+datum_text(LimitRel *r, Datum d, int which)
 {
-	int			attno = r->att[which];
-	bool		isnull;
-	Datum		d;
 	char	   *s;
 
-	if (attno <= 0)
-		return NULL;
-	d = heap_getattr(tup, attno, desc, &isnull);
-	if (isnull)
-		return NULL;
 	switch (r->form[which])
 	{
 		case FORM_TEXT:
@@ -576,6 +706,158 @@ column_text(LimitRel *r, HeapTuple tup, TupleDesc desc, int which)
 	}
 	return OutputFunctionCall(&r->output[which], d);
 }
+
+/* A configured column's value as a C string; NULL when not configured or null. */
+static char *
+column_text(LimitRel *r, HeapTuple tup, TupleDesc desc, int which)
+{
+	int			attno = r->att[which];
+	bool		isnull;
+	Datum		d;
+
+	if (attno <= 0)
+		return NULL;
+	d = heap_getattr(tup, attno, desc, &isnull);
+	if (isnull)
+		return NULL;
+	return datum_text(r, d, which);
+}
+
+/* Refuse an amount that is not a finite number (NaN, Infinity). */
+static void
+check_finite(Datum amount, const char *what, const char *relname)
+{
+	Numeric		n = DatumGetNumeric(amount);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the %s of a payment in \"%s\" must be a finite number", what, relname),
+				 errdetail("%s is not an amount.", numeric_is_nan(n) ? "NaN" : "Infinity")));
+}
+
+static void
+refuse_unlinked(const char *relname, const char *msg, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_REVERSAL_UNLINKED),
+			 errmsg("%s", msg),
+			 errdetail("A reversal restores allowance only up to the remaining amount of a posted payment of the same payer."),
+			 hint ? errhint("%s", hint) : 0,
+			 errdetail_log("Table \"%s\".", relname)));
+}
+
+/*
+ * A reversal names its original payment (reversal_of): a posted payment of
+ * the same subject, neither a reversal nor exempt.  The reversed total of
+ * that payment, in finsec.limit_reversal, grows by this reversal under the
+ * row's lock and never beyond the payment's amount: concurrent reversals
+ * of one payment queue on the row (READ COMMITTED) or fail with 40001.
+ * The original is looked up as the caller (whose own policies apply);
+ * only finsec's ledger row is written as finsec's owner.
+ */
+static void
+limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *relname,
+					const char *subject, Datum amount)
+{
+	bool		isnull;
+	Datum		ref;
+	Oid			argtypes[5];
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	char	   *ref_text;
+	char	   *orig_subject;
+	char	   *orig_kind;
+	Datum		orig_amount;
+	Datum		reversed;
+	FinsecOwnerContext ctx;
+	int			ret;
+
+	if (r->lookup_sql == NULL)
+		refuse_unlinked(relname, psprintf("reversals in \"%s\" cannot name the payment they reverse", relname),
+						"Enable limits with payment_id => the column identifying a payment and reversal_of => the column of a reversal naming it.");
+	ref = heap_getattr(tup, r->att_rev, desc, &isnull);
+	if (isnull)
+		refuse_unlinked(relname, "a reversal must name the payment it reverses", NULL);
+	ref_text = OutputFunctionCall(&r->pid_out, ref);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	argtypes[0] = r->pid_type;
+	values[0] = ref;
+	/* Not read-only: a fresh snapshot also sees payments earlier in this statement. */
+	ret = SPI_execute_with_args(r->lookup_sql, 1, argtypes, values, NULL, false, 2);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "original payment lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		refuse_unlinked(relname, SPI_processed == 0 ? "a reversal names no posted payment" :
+						"a reversal names more than one payment", NULL);
+	{
+		HeapTuple	o = SPI_tuptable->vals[0];
+		TupleDesc	od = SPI_tuptable->tupdesc;
+		Datum		d;
+
+		d = SPI_getbinval(o, od, 1, &isnull);
+		orig_subject = isnull ? NULL : datum_text(r, d, r->att[ARG_ACCOUNT] ? ARG_ACCOUNT : ARG_CUSTOMER);
+		d = SPI_getbinval(o, od, 2, &isnull);
+		if (isnull)
+			refuse_unlinked(relname, "a reversal names a payment without an amount", NULL);
+		orig_amount = limit_amount_numeric(d, r->basetype[ARG_AMOUNT]);
+		d = SPI_getbinval(o, od, 3, &isnull);
+		orig_kind = isnull ? NULL : (r->att[ARG_KIND] ? datum_text(r, d, ARG_KIND) : NULL);
+	}
+	if (orig_subject == NULL || strcmp(orig_subject, subject) != 0)
+		refuse_unlinked(relname, "a reversal names a payment of another payer", NULL);
+	if (in_list(orig_kind, r->reversal, r->nreversal) || in_list(orig_kind, r->exempt, r->nexempt))
+		refuse_unlinked(relname, "a reversal names a payment that is itself a reversal or exempt", NULL);
+	check_finite(orig_amount, "original amount", relname);
+	if (num_cmp(amount, orig_amount) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_REVERSAL_EXCEEDS),
+				 errmsg("a reversal exceeds the payment it reverses"),
+				 errdetail("The payment was %s.", num_out(orig_amount)),
+				 errdetail_log("Table \"%s\".", relname)));
+
+	argtypes[0] = OIDOID;
+	values[0] = ObjectIdGetDatum(r->root);
+	argtypes[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(ref_text);
+	argtypes[2] = TEXTOID;
+	values[2] = CStringGetTextDatum(subject);
+	argtypes[3] = NUMERICOID;
+	values[3] = orig_amount;
+	argtypes[4] = NUMERICOID;
+	values[4] = amount;
+	finsec_begin_owner(&ctx);
+	ret = SPI_execute_with_args("INSERT INTO finsec.limit_reversal AS v (relid, payment, subject, amount, reversed) "
+								"VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5) "
+								"ON CONFLICT (relid, payment) DO UPDATE SET reversed = v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed "
+								"WHERE v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed OPERATOR(pg_catalog.<=) v.amount "
+								"RETURNING v.reversed",
+								5, argtypes, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "reversal ledger update failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		/* The row is locked now (ON CONFLICT took its lock): read what remains. */
+		ret = SPI_execute_with_args("SELECT v.amount OPERATOR(pg_catalog.-) v.reversed FROM finsec.limit_reversal v "
+									"WHERE v.relid = $1::pg_catalog.regclass AND v.payment = $2",
+									2, argtypes, values, nulls, false, 1);
+		finsec_end_owner(&ctx);
+		if (ret == SPI_OK_SELECT && SPI_processed == 1)
+			reversed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		else
+			reversed = (Datum) 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_REVERSAL_EXCEEDS),
+				 errmsg("a reversal exceeds the remaining amount of the payment it reverses"),
+				 reversed ? errdetail("Remaining to reverse: %s of %s.", num_out(reversed), num_out(orig_amount)) : 0,
+				 errdetail_log("Table \"%s\".", relname)));
+	}
+	finsec_end_owner(&ctx);
+	SPI_finish();
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static const char *
@@ -826,9 +1108,9 @@ check_posted(Relation rel, LimitRel *r, HeapTuple oldtup, HeapTuple newtup)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	for (i = 0; i < ARG_NREVERSAL; i++)
+	for (i = 0; i < ARG_NREVERSAL + 2; i++)
 	{
-		int			attno = r->att[i];
+		int			attno = i < ARG_NREVERSAL ? r->att[i] : i == ARG_NREVERSAL ? r->att_pid : r->att_rev;
 		Form_pg_attribute att;
 		bool		n1,
 					n2;
@@ -845,7 +1127,8 @@ check_posted(Relation rel, LimitRel *r, HeapTuple oldtup, HeapTuple newtup)
 			finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
-					 errmsg("the %s of a posted payment in \"%s\" cannot change", arg_params[i],
+					 errmsg("the %s of a posted payment in \"%s\" cannot change",
+							i < ARG_NREVERSAL ? arg_params[i] : i == ARG_NREVERSAL ? "payment_id" : "reversal_of",
 							RelationGetRelationName(rel)),
 					 errdetail("Column \"%s\" is a financial field of a payment counted against limits.",
 							   NameStr(att->attname)),
@@ -957,6 +1240,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must have an amount", relname)));
 	pay.amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	check_finite(pay.amount, "amount", relname);
 	if (num_cmp(pay.amount, numeric_zero_value) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -1028,6 +1312,10 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 				 errmsg("settlement is held for this account and \"%s\" cannot mark a payment as held", relname),
 				 errhint("Enable limits with settlement_hold => a boolean column, or lift the hold with finsec.restrict_account().")));
 	}
+
+	/* A reversal restores at most what remains of the payment it names. */
+	if (reversal)
+		limit_reversal_link(r, tup, desc, relname, subject, pay.amount);
 
 	/* 3. usage, 4. limits */
 	if (!exempt)
@@ -1171,12 +1459,55 @@ exec_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nul
 		elog(ERROR, "limits step failed (%s): %s", SPI_result_code_string(ret), sql);
 }
 
+bool		limit_internal_ddl = false;
+
+/* Run one of finsec's own statements on the finsec_limits trigger (the hook lets it through). */
+static void
+exec_internal_ddl(const char *sql)
+{
+	bool		save = limit_internal_ddl;
+
+	limit_internal_ddl = true;
+	PG_TRY();
+	{
+		exec_args(sql, 0, NULL, NULL, NULL);
+	}
+	PG_FINALLY();
+	{
+		limit_internal_ddl = save;
+	}
+	PG_END_TRY();
+}
+
+static Oid
+get_rel_owner_oid(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			owner = rel->rd_rel->relowner;
+
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+static bool
+names_member(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
 PG_FUNCTION_INFO_V1(finsec_enable_limits);
 
 /*
  * finsec.enable_limits(payments regclass, customer, amount, account,
  *		posted_at, channel, auth_tier, kind, counterparty, account_class,
- *		settlement_hold text, reversal_kinds text[], exempt_kinds text[])
+ *		settlement_hold text, reversal_kinds text[], exempt_kinds text[],
+ *		payment_id, reversal_of text) returns bigint: the id of the change
+ *		request for exempt kinds asked by an administrator, else NULL.
  */
 Datum
 finsec_enable_limits(PG_FUNCTION_ARGS)
@@ -1184,15 +1515,19 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Relation	rel;
 	char	   *cols[ARG_NREVERSAL];
+	char	   *pid_col,
+			   *rev_col;
 	List	   *reversal,
 			   *exempt;
 	ListCell   *lc;
 	StringInfoData trig;
 	FinsecOwnerContext ctx;
 	char	   *qname;
-	Oid			types[14];
-	Datum		values[14];
-	char		nulls[14];
+	Oid			types[16];
+	Datum		values[16];
+	char		nulls[16];
+	bool		exempt_now;
+	int64		request = 0;
 	int			i;
 
 	finsec_require_preload("finsec.enable_limits()");
@@ -1204,24 +1539,63 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
 	reversal = finsec_names_arg(fcinfo, 11, "reversal_kinds");
 	exempt = finsec_names_arg(fcinfo, 12, "exempt_kinds");
-	if ((reversal != NIL || exempt != NIL) && cols[ARG_KIND] == NULL)
-	{
-		if (exempt != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("exempt_kinds needs a kind column")));
-	}
+	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes 13 arguments. */
+	pid_col = PG_NARGS() > 13 ? finsec_name_arg(fcinfo, 13, "payment_id", false) : NULL;
+	rev_col = PG_NARGS() > 14 ? finsec_name_arg(fcinfo, 14, "reversal_of", false) : NULL;
+	if (exempt != NIL && cols[ARG_KIND] == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("exempt_kinds needs a kind column")));
 	foreach(lc, exempt)
-		if (list_member(reversal, lfirst(lc)))
+		if (names_member(reversal, lfirst(lc)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("kind \"%s\" cannot be both a reversal and exempt", (char *) lfirst(lc))));
+	if ((pid_col == NULL) != (rev_col == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payment_id and reversal_of go together"),
+				 errhint("payment_id names the column identifying a payment, reversal_of the column of a reversal naming it.")));
+	if (rev_col && cols[ARG_KIND] == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reversal_of needs a kind column"),
+				 errhint("Reversals are the rows whose kind is one of reversal_kinds.")));
 
 	rel = open_limitable(relid);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		if (cols[i])
 			check_column(rel, arg_params[i], cols[i]);
+	if (pid_col)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		Oid			pid_type,
+					rev_type;
+
+		check_column(rel, "payment_id", pid_col);
+		check_column(rel, "reversal_of", rev_col);
+		pid_type = getBaseType(TupleDescAttr(desc, SPI_fnumber(desc, pid_col) - 1)->atttypid);
+		rev_type = getBaseType(TupleDescAttr(desc, SPI_fnumber(desc, rev_col) - 1)->atttypid);
+		if (!limit_reference_type_ok(pid_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("payment_id column \"%s\" of \"%s\" has type %s", pid_col,
+							RelationGetRelationName(rel), format_type_be(pid_type)),
+					 errhint("Payment references are integers, numeric, text, varchar, character or uuid.")));
+		if (pid_type != rev_type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("reversal_of column \"%s\" and payment_id column \"%s\" have different types",
+							rev_col, pid_col)));
+	}
 	table_close(rel, NoLock);
+
+	/*
+	 * Exempt kinds are neither checked nor counted: a policy decision.  In
+	 * a superuser's session they apply at once; an administrator's become
+	 * a change request that a second administrator approves.
+	 */
+	exempt_now = exempt == NIL || superuser_arg(GetSessionUserId());
 
 	qname = finsec_quoted_relname(relid);
 	initStringInfo(&trig);
@@ -1231,8 +1605,6 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 		appendStringInfo(&trig, "%s, ", quote_literal_cstr(cols[i] ? cols[i] : ""));
 	appendStringInfo(&trig, "'%d'", list_length(reversal));
 	foreach(lc, reversal)
-		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
-	foreach(lc, exempt)
 		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
 	appendStringInfoChar(&trig, ')');
 
@@ -1259,27 +1631,89 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	types[11] = TEXTARRAYOID;
 	values[11] = PG_GETARG_DATUM(11);
 	types[12] = TEXTARRAYOID;
-	values[12] = PG_GETARG_DATUM(12);
+	values[12] = exempt_now ? PG_GETARG_DATUM(12) :
+		PointerGetDatum(construct_empty_array(TEXTOID));
 	types[13] = TEXTOID;
 	values[13] = CStringGetTextDatum(GetUserNameFromId(ctx.caller, false));
+	types[14] = TEXTOID;
+	types[15] = TEXTOID;
+	if (pid_col)
+	{
+		values[14] = CStringGetTextDatum(pid_col);
+		values[15] = CStringGetTextDatum(rev_col);
+	}
+	else
+		nulls[14] = nulls[15] = 'n';
 	exec_args("INSERT INTO finsec.limit_table (relid, customer_column, amount_column, account_column, "
 			  "time_column, channel_column, tier_column, kind_column, counterparty_column, class_column, "
-			  "hold_column, reversal_kinds, exempt_kinds, enabled_by) VALUES ($1::pg_catalog.regclass, "
-			  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::pg_catalog.name)",
-			  14, types, values, nulls);
-	exec_args(trig.data, 0, NULL, NULL, NULL);
+			  "hold_column, reversal_kinds, exempt_kinds, enabled_by, payment_id_column, reversal_column) "
+			  "VALUES ($1::pg_catalog.regclass, "
+			  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::pg_catalog.name, $15, $16)",
+			  16, types, values, nulls);
+	exec_internal_ddl(trig.data);
+	/* Partitions added later clone the trigger as the table's owner (docs/limits.md). */
+	{
+		Oid			owner = get_rel_owner_oid(relid);
+
+		if (!superuser_arg(owner))
+			exec_args(psprintf("GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO %s",
+							   quote_identifier(GetUserNameFromId(owner, false))), 0, NULL, NULL, NULL);
+	}
 	finsec_end_owner(&ctx);
-	SPI_finish();
 
 	finsec_audit_event("limits.enable", qname, "enable_limits", true,
-					   psprintf("transaction limits enabled: customer \"%s\", amount \"%s\"",
-								cols[ARG_CUSTOMER], cols[ARG_AMOUNT]),
+					   psprintf("transaction limits enabled: customer \"%s\", amount \"%s\"%s",
+								cols[ARG_CUSTOMER], cols[ARG_AMOUNT],
+								pid_col ? psprintf(", reversals name payments by \"%s\"", pid_col) : ""),
 					   NULL);
-	PG_RETURN_VOID();
+
+	/* The exemption, as the caller (request_change checks who asks). */
+	if (!exempt_now)
+	{
+		Oid			rtypes[3] = {TEXTOID, TEXTOID, TEXTARRAYOID};
+		Datum		rvalues[3];
+		bool		isnull;
+
+		rvalues[0] = CStringGetTextDatum(qname);
+		rvalues[1] = ObjectIdGetDatum(relid);
+		rvalues[2] = PG_GETARG_DATUM(12);
+		rtypes[1] = OIDOID;
+		exec_args("SELECT finsec.request_change('limits.exempt', $1, pg_catalog.jsonb_build_object("
+				  "'relid', $2::pg_catalog.int8, 'exempt_kinds', pg_catalog.to_jsonb($3)), "
+				  "'exempt kinds asked with finsec.enable_limits()')",
+				  3, rtypes, rvalues, NULL);
+		request = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	if (request == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(request);
+}
+
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session;
+ * an administrator calling the internal function directly is refused.
+ */
+static void
+require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_disable_limits);
 
+/*
+ * finsec._disable_limits(payments regclass, reset_usage boolean): what an
+ * approved limits.disable request (or a superuser) does.  Usage and the
+ * reversal ledger are kept unless reset_usage.
+ */
 Datum
 finsec_disable_limits(PG_FUNCTION_ARGS)
 {
@@ -1287,14 +1721,18 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 	Relation	rel;
 	FinsecOwnerContext ctx;
 	char	   *qname;
+	bool		reset;
 	Oid			types[1] = {OIDOID};
 	Datum		values[1];
 
 	finsec_require_preload("finsec.disable_limits()");
-	if (PG_ARGISNULL(0))
+	require_switch_authority("finsec.disable_limits()");
+	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes the table only, and forgot usage. */
+	if (PG_ARGISNULL(0) || (PG_NARGS() > 1 && PG_ARGISNULL(1)))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("payments table must not be null")));
+						errmsg("payments table and reset_usage must not be null")));
 	relid = PG_GETARG_OID(0);
+	reset = PG_NARGS() > 1 ? PG_GETARG_BOOL(1) : true;
 	rel = open_limitable(relid);
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
@@ -1308,12 +1746,17 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s has no limits enabled", qname)));
-	exec_args("DELETE FROM finsec.limit_usage WHERE relid = $1", 1, types, values, NULL);
-	exec_args(psprintf("DROP TRIGGER IF EXISTS " FINSEC_LIMITS_TRIGGER " ON %s", qname), 0, NULL, NULL, NULL);
+	if (reset)
+	{
+		exec_args("DELETE FROM finsec.limit_usage WHERE relid = $1", 1, types, values, NULL);
+		exec_args("DELETE FROM finsec.limit_reversal WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
+	}
+	exec_internal_ddl(psprintf("DROP TRIGGER IF EXISTS " FINSEC_LIMITS_TRIGGER " ON %s", qname));
 	finsec_end_owner(&ctx);
 	SPI_finish();
 
 	finsec_audit_event("limits.disable", qname, "disable_limits", true,
-					   "transaction limits disabled; usage forgotten", NULL);
+					   reset ? "transaction limits disabled; usage forgotten" :
+					   "transaction limits disabled; usage kept", NULL);
 	PG_RETURN_VOID();
 }

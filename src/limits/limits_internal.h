@@ -59,4 +59,14 @@ extern void limit_account_read(const char *account, AccountState *s);
  */
 extern void limit_lock_tables(void);
 
+/*
+ * Set while finsec itself creates or drops the finsec_limits trigger
+ * (enable_limits, disable_limits): the ProcessUtility hook lets those
+ * statements through.
+ */
+extern bool limit_internal_ddl;
+
+/* Is the relation limited: registered, a partition of a registered table, or carrying finsec_limits? */
+extern bool limit_rel_is_limited(Oid relid);
+
 #endif							/* FINSEC_LIMITS_INTERNAL_H */

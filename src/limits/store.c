@@ -48,7 +48,15 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "catalog/pg_proc.h"
+#include "utils/syscache.h"
+#include "utils/acl.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -940,11 +948,305 @@ limits_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/* ---- the table owner's statements on a limited table ------------------------ */
+
+/* Is relid registered in finsec.limit_table? */
+static bool
+limit_table_contains(Oid relid)
+{
+	Relation	trel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	bool		found = false;
+
+	store_init();
+	trel = table_open(table_rel, AccessShareLock);
+	slot = table_slot_create(trel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+
+		found = !isnull && DatumGetObjectId(d) == relid;
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+	return found;
+}
+
+bool
+limit_rel_is_limited(Oid relid)
+{
+	Relation	rel;
+	bool		limited = false;
+	bool		ispartition;
+	int			i;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return false;
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0)
+			limited = true;
+	ispartition = rel->rd_rel->relispartition;
+	RelationClose(rel);
+	if (limited)
+		return true;
+	if (get_namespace_oid("finsec", true) == InvalidOid)
+		return false;
+	if (ispartition)
+		relid = llast_oid(get_partition_ancestors(relid));
+	return limit_table_contains(relid);
+}
+
+static void
+refuse_ddl(const char *relname, const char *what, const char *detail, bool posted)
+{
+	ereport(ERROR,
+			(errcode(posted ? ERRCODE_FINSEC_PAYMENT_POSTED : ERRCODE_FINSEC_LIMITED_TABLE_DDL),
+			 errmsg("cannot %s \"%s\": its payments are limited", what, relname),
+			 errdetail("%s", detail),
+			 errhint("finsec.disable_limits() (two-person) removes the limits, and this protection, from the table.")));
+}
+
+static Oid
+rv_relid(RangeVar *rv)
+{
+	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/* Some relation among relid and (with inh) its inheritors is limited? */
+static bool
+tree_limited(Oid relid, bool inh)
+{
+	List	   *rels;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return false;
+	if (limit_rel_is_limited(relid))
+		return true;
+	if (!inh)
+		return false;
+	rels = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, rels)
+		if (lfirst_oid(lc) != relid && limit_rel_is_limited(lfirst_oid(lc)))
+			return true;
+	return false;
+}
+
+/*
+ * A new partition of a limited table clones finsec_limits as the current
+ * user, which needs EXECUTE on finsec.limit_trigger(); without it
+ * PostgreSQL says "permission denied for function " with no name.  Say
+ * what is missing instead.
+ */
+static void
+check_partition_clone(RangeVar *parent)
+{
+	Oid			fn;
+
+	if (!tree_limited(rv_relid(parent), false))
+		return;
+	/* By catalog, not by name: the owner need not have USAGE on schema finsec. */
+	fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("limit_trigger"),
+						 PointerGetDatum(buildoidvector(NULL, 0)),
+						 ObjectIdGetDatum(get_namespace_oid("finsec", false)));
+	if (OidIsValid(fn) && pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to add a partition to \"%s\", whose payments are limited", parent->relname),
+				 errdetail("The new partition gets the limit trigger, which needs EXECUTE on finsec.limit_trigger()."),
+				 errhint("finsec.enable_limits() grants it to the table's owner; after a change of owner, a superuser runs GRANT EXECUTE ON FUNCTION finsec.limit_trigger() TO the new owner.")));
+}
+
+/*
+ * Statements by which a table's owner would take a limited table's
+ * payments out of the limits or delete posted ones (docs/limits.md,
+ * "The table owner"): refused before they run.  TRUNCATE is refused for
+ * everyone, as for the audit ledger; the others for roles other than
+ * superusers (whose statements finsec.status() flags).
+ */
+static void
+limits_check_utility(Node *stmt)
+{
+	bool		super;
+	ListCell   *lc;
+
+	if (limit_internal_ddl || !IsTransactionState())
+		return;
+	if (get_namespace_oid("finsec", true) == InvalidOid)
+		return;
+	super = superuser_arg(GetUserId());
+	switch (nodeTag(stmt))
+	{
+		case T_TruncateStmt:
+			foreach(lc, ((TruncateStmt *) stmt)->relations)
+			{
+				RangeVar   *rv = lfirst_node(RangeVar, lc);
+
+				if (tree_limited(rv_relid(rv), rv->inh))
+					refuse_ddl(rv->relname, "truncate",
+							   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
+							   true);
+			}
+			break;
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *at = (AlterTableStmt *) stmt;
+				Oid			relid;
+
+				if (super || at->objtype != OBJECT_TABLE)
+					break;
+				relid = rv_relid(at->relation);
+				foreach(lc, at->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					switch (cmd->subtype)
+					{
+						case AT_DisableTrig:
+						case AT_EnableReplicaTrig:
+							if (cmd->name && strcmp(cmd->name, FINSEC_LIMITS_TRIGGER) == 0 &&
+								tree_limited(relid, true))
+								refuse_ddl(at->relation->relname, "disable trigger finsec_limits of",
+										   "The trigger is what enforces the limits.", false);
+							break;
+						case AT_DisableTrigAll:
+						case AT_DisableTrigUser:
+							if (tree_limited(relid, true))
+								refuse_ddl(at->relation->relname, "disable the triggers of",
+										   "Trigger finsec_limits is what enforces the limits.", false);
+							break;
+						case AT_DetachPartition:
+						case AT_DetachPartitionFinalize:
+							if (tree_limited(relid, false))
+								refuse_ddl(at->relation->relname, "detach a partition from",
+										   "A detached partition loses the limit trigger, and its posted payments could be deleted.",
+										   true);
+							break;
+						case AT_AttachPartition:
+							check_partition_clone(at->relation);
+							break;
+						case AT_AddInherit:
+							if (tree_limited(rv_relid((RangeVar *) cmd->def), false))
+								refuse_ddl(((RangeVar *) cmd->def)->relname, "make a table inherit from",
+										   "Rows of an inheritance child appear in the limited table but are not checked by its limit trigger.",
+										   false);
+							break;
+						default:
+							break;
+					}
+				}
+			}
+			break;
+		case T_CreateStmt:
+			{
+				CreateStmt *cs = (CreateStmt *) stmt;
+
+				if (cs->partbound != NULL)
+				{
+					if (!super)
+						check_partition_clone(linitial_node(RangeVar, cs->inhRelations));
+					break;
+				}
+				if (super)
+					break;
+				foreach(lc, cs->inhRelations)
+				{
+					RangeVar   *rv = lfirst_node(RangeVar, lc);
+
+					if (tree_limited(rv_relid(rv), false))
+						refuse_ddl(rv->relname, "create an inheritance child of",
+								   "Rows of an inheritance child appear in the limited table but are not checked by its limit trigger; create a partition instead.",
+								   false);
+				}
+			}
+			break;
+		case T_CreateTrigStmt:
+			{
+				CreateTrigStmt *ct = (CreateTrigStmt *) stmt;
+
+				if (super)
+					break;
+				if (ct->replace && strcmp(ct->trigname, FINSEC_LIMITS_TRIGGER) == 0 &&
+					tree_limited(rv_relid(ct->relation), true))
+					refuse_ddl(ct->relation->relname, "replace trigger finsec_limits of",
+							   "The trigger is what enforces the limits.", false);
+				/* BEFORE row triggers run in name order: one after finsec_limits could change a checked payment. */
+				if (ct->row && (ct->timing & TRIGGER_TYPE_BEFORE) &&
+					(ct->events & (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE)) &&
+					strcmp(ct->trigname, FINSEC_LIMITS_TRIGGER) > 0 &&
+					tree_limited(rv_relid(ct->relation), true))
+					refuse_ddl(ct->relation->relname, psprintf("create trigger \"%s\" on", ct->trigname),
+							   "A BEFORE row trigger whose name sorts after finsec_limits runs after it and could change a payment already checked; give it a name that sorts before.",
+							   false);
+			}
+			break;
+		case T_RenameStmt:
+			{
+				RenameStmt *rs = (RenameStmt *) stmt;
+
+				if (super || rs->renameType != OBJECT_TRIGGER)
+					break;
+				if (tree_limited(rv_relid(rs->relation), true) &&
+					(strcmp(rs->subname, FINSEC_LIMITS_TRIGGER) == 0 ||
+					 strcmp(rs->newname, FINSEC_LIMITS_TRIGGER) >= 0))
+					refuse_ddl(rs->relation->relname, psprintf("rename trigger \"%s\" of", rs->subname),
+							   "finsec_limits must keep its name, and BEFORE row triggers run in name order: none may be renamed to run after it.",
+							   false);
+			}
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *ds = (DropStmt *) stmt;
+
+				if (super)
+					break;
+				foreach(lc, ds->objects)
+				{
+					if (ds->removeType == OBJECT_TRIGGER)
+					{
+						List	   *names = (List *) lfirst(lc);
+						char	   *tg = strVal(llast(names));
+						RangeVar   *rv;
+
+						if (strcmp(tg, FINSEC_LIMITS_TRIGGER) != 0)
+							continue;
+						rv = makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+						if (tree_limited(rv_relid(rv), false))
+							refuse_ddl(rv->relname, "drop trigger finsec_limits of",
+									   "The trigger is what enforces the limits.", false);
+					}
+					else if (ds->removeType == OBJECT_TABLE)
+					{
+						RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+
+						if (tree_limited(rv_relid(rv), true))
+							refuse_ddl(rv->relname, "drop",
+									   "Posted payments are kept: dropping the table (or a partition) would delete them.",
+									   true);
+					}
+				}
+			}
+			break;
+		default:
+			break;
+	}
+}
+
 static void
 limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					  ProcessUtilityContext context, ParamListInfo params,
 					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
+	limits_check_utility(pstmt->utilityStmt);
 	batch_level++;
 	PG_TRY();
 	{

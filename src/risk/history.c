@@ -890,6 +890,9 @@ eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, Risk
 						if (isnull)
 							continue;
 						amount = amount_numeric(leaf, d);
+						/* NaN or Infinity is no amount: such a row counts for nothing. */
+						if (numeric_is_nan(amount) || numeric_is_inf(amount))
+							continue;
 					}
 				}
 				if (r->kind == RK_STRUCTURING)

@@ -214,6 +214,23 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session;
+ * an administrator calling the internal function directly is refused.
+ */
+static void
+require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
+}
+
 PG_FUNCTION_INFO_V1(finsec_disable_risk);
 
 Datum
@@ -226,6 +243,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			ret;
 
+	require_switch_authority("finsec.disable_risk()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table must not be null")));
