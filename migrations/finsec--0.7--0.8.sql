@@ -623,6 +623,9 @@ BEGIN
 			PERFORM finsec._disable_refund_guard(r);
 		WHEN 'risk.disable' THEN
 			PERFORM finsec._disable_risk(r);
+		ELSE
+			RAISE EXCEPTION 'change kind % is not a switch of a registered table', coalesce(kind, 'NULL')
+				USING ERRCODE = 'invalid_parameter_value';
 	END CASE;
 	RETURN jsonb_build_object('relation', r::text, 'action', kind);
 END
