@@ -68,6 +68,9 @@
 #define ERRCODE_FINSEC_ACCOUNT_RESTRICTED	MAKE_SQLSTATE('S','9','L','0','6')
 #define ERRCODE_FINSEC_PAYMENT_POSTED		MAKE_SQLSTATE('S','9','L','0','7')
 
+/* S9Cxx: protected card and account numbers (src/card) */
+#define ERRCODE_FINSEC_CARD_PROBE_BUDGET	MAKE_SQLSTATE('S','9','C','0','1')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 
