@@ -143,10 +143,12 @@ RESET ROLE;
 \c - regress_o_app1
 SET client_min_messages = warning;
 SELECT '6217005000101233'::finsec.bank_card IS NOT NULL;
--- ... a COPY ...
+-- ... nor a COPY ...
 COPY regress_o_shop.payments FROM stdin;
 9001	6217005000281233
 \.
+-- Account numbers are counted the same way: 8 digits show only the last 4.
+SELECT count(*) FROM generate_series(1, 25) i WHERE (lpad(i::text, 4, '0') || '5678')::finsec.bank_account IS NOT NULL;
 \set VERBOSITY default
 -- ... while another pattern, or another session user, has its own budget.
 SELECT '6217005000001235'::finsec.bank_card IS NOT NULL AS other_last4;
