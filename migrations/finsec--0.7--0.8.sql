@@ -47,20 +47,21 @@ CREATE FUNCTION finsec.flush_card_probes() RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_flush_card_probes';
 COMMENT ON FUNCTION finsec.flush_card_probes() IS
-	'write this database''s refused card probes (card.probe_refused, account.probe_refused) to the audit ledger now; the audit sealer does it every round';
+	'write this database''s refused and alerted card probes (card.probe_refused, card.probe_alert, account.*) to the audit ledger now; the audit sealer does it every round';
 REVOKE ALL ON FUNCTION finsec.flush_card_probes() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.flush_card_probes() TO finsec_admin, finsec_auditor, finsec_operator;
 
 CREATE FUNCTION finsec.card_probe_stats(
 	OUT budget integer,
 	OUT refused bigint,
+	OUT alerted bigint,
 	OUT evicted_busy bigint,
 	OUT since timestamptz)
 RETURNS record
 LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'finsec_card_probe_stats';
 COMMENT ON FUNCTION finsec.card_probe_stats() IS
-	'the card probe budget: the setting in this session, constructions refused and busy counters pushed out of the table since the server started';
+	'the card probe budget: the setting in this session, constructions refused, let through with an alert, and busy counters pushed out of the table since the server started';
 REVOKE ALL ON FUNCTION finsec.card_probe_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.card_probe_stats() TO finsec_admin, finsec_auditor, finsec_operator;
 

@@ -24,12 +24,15 @@
  *
  * An application inserting payments or loading a file constructs numbers
  * of many classes, few of each; a guesser constructs many of one class.
- * The number past the budget is refused (S9C01) and an event goes into a
+ * The number past the budget is refused (S9C01) -- during the session
+ * user's bulk work of many patterns, let through with an alert up to a
+ * higher threshold (finsec_card_probe_count) -- and an event goes into a
  * buffer in shared memory that outlives the refusing transaction's
  * rollback (src/common/eventring.c); the audit sealer, or
  * finsec.flush_card_probes(), writes it to the ledger as
- * card.probe_refused or account.probe_refused (one event per class and
- * minute, with the number of refusals it stands for).
+ * card.probe_refused or account.probe_refused (card.probe_alert,
+ * account.probe_alert for alerts; one event per class and minute, with the
+ * numbers it stands for).
  *
  * The counters are a fixed table of finsec.card_probe_slots cells in shared
  * memory, addressed by a hash keyed with a random seed drawn at server
@@ -43,6 +46,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "catalog/pg_authid.h"
 #include "common/hashfn.h"
@@ -84,6 +89,8 @@ typedef struct ProbeCell
 	uint64		key;			/* keyed hash of (session user, class); 0: empty */
 	Oid			user;			/* the session user */
 	uint32		refused;		/* refusals not yet put as an event */
+	uint32		alerted;		/* alerts not yet put as an event */
+	bool		alerted_only;	/* the last event put was an alert */
 	double		level;			/* distinct numbers counted, leaking */
 	TimestampTz last;			/* when level was last brought up to date */
 	TimestampTz last_event;		/* when an event was last put */
@@ -97,6 +104,7 @@ typedef struct ProbeShared
 	uint64		seed;
 	int			ncells;
 	pg_atomic_uint64 refused;
+	pg_atomic_uint64 alerted;
 	pg_atomic_uint64 evicted_busy;
 	TimestampTz since;
 	ProbeCell	cells[FLEXIBLE_ARRAY_MEMBER];
@@ -114,6 +122,7 @@ typedef struct ProbeEvent
 	int32		account;		/* 1 for a bank account number */
 	int32		ndigits;
 	int32		refused;		/* refusals this event stands for */
+	int32		alerted;		/* numbers let through over the budget */
 	int32		budget;
 	char		visible[FS_ACCOUNT_MAX_DIGITS + 8];	/* the class, masked */
 } ProbeEvent;
@@ -186,6 +195,7 @@ probe_shmem_startup(void)
 		if (!pg_strong_random(&probe->seed, sizeof(probe->seed)))
 			elog(FATAL, "could not generate a random seed for the card probe budget");
 		pg_atomic_init_u64(&probe->refused, 0);
+		pg_atomic_init_u64(&probe->alerted, 0);
 		pg_atomic_init_u64(&probe->evicted_busy, 0);
 		probe->since = GetCurrentTimestamp();
 	}
@@ -236,9 +246,54 @@ finsec_card_probe_define_settings(void)
 }
 
 /*
+ * The cell of key in its neighbourhood, or a new one in place of the empty
+ * or least filled cell there.  Caller holds the mutex.
+ */
+static ProbeCell *
+probe_cell(uint64 key, Oid user, TimestampTz now, double rate)
+{
+	ProbeCell  *victim = NULL;
+	double		victim_level = 0;
+	int			i;
+
+	for (i = 0; i < PROBE_NEIGHBOURS; i++)
+	{
+		ProbeCell  *c = &probe->cells[(key + i) % probe->ncells];
+		double		lvl;
+
+		if (c->key == key && c->user == user)
+			return c;
+		lvl = c->key == 0 ? -1.0 : c->level - (double) (now - c->last) * rate;
+		if (victim == NULL || lvl < victim_level)
+		{
+			victim = c;
+			victim_level = lvl;
+		}
+	}
+	if (victim_level >= 2.0)
+		pg_atomic_fetch_add_u64(&probe->evicted_busy, 1);
+	memset(victim, 0, sizeof(ProbeCell));
+	victim->key = key;
+	victim->user = user;
+	victim->last = now;
+	return victim;
+}
+
+/*
  * Count the construction of value h from clear digits against the session
- * user's budget, or refuse it (S9C01).  The caller has already zeroized
- * the digits: only the value's clear parts and fingerprint are used.
+ * user's budget: refuse it (S9C01) or let it pass with an alert, both
+ * audited.  The caller has already zeroized the digits: only the value's
+ * clear parts and fingerprint are used.
+ *
+ * A bulk load of distinct numbers puts a few in each pattern, more the
+ * bigger the load: a million cards of 8 BINs put up to about 20 in some of
+ * their 160,000 patterns.  So the session user's numbers of all patterns
+ * in the last minute or so (T, decaying) raise the refusal threshold of
+ * each pattern above the budget B by 3 T / 10,000 (last fours are spread
+ * over 10,000 values), up to 5 B; between B and that threshold a number
+ * passes with an alert (card.probe_alert).  A guesser without such
+ * traffic is refused at B + 1; one who makes it up (4,400 constructions a
+ * second for the whole 5 B) gets 5 B a minute, with an alert every minute.
  */
 void
 finsec_card_probe_count(const FsNumberHeader *h)
@@ -249,14 +304,17 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	unsigned char buf[32];
 	int			nprefix;
 	uint64		key;
+	uint64		total_key;
 	uint32		tag;
 	TimestampTz now;
 	double		rate;
-	ProbeCell  *cell = NULL;
-	ProbeCell  *victim = NULL;
-	double		victim_level = 0;
+	double		threshold;
+	ProbeCell  *cell;
+	ProbeCell  *total;
 	bool		refused = false;
+	bool		alerted = false;
 	int32		nrefused = 0;
+	int32		nalerted = 0;
 	int			i;
 
 	if (budget <= 0)
@@ -278,39 +336,24 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	key = hash_bytes_extended(buf, 18, probe->seed);
 	if (key == 0)
 		key = 1;
+	/* The session user's numbers of every pattern: kind 'T' */
+	buf[4] = 'T';
+	total_key = hash_bytes_extended(buf, 5, probe->seed);
+	if (total_key == 0 || total_key == key)
+		total_key = key + 1;
 	memcpy(&tag, h->fp, sizeof(tag));
 
 	now = GetCurrentTimestamp();
 	rate = (double) budget / (60.0 * USECS_PER_SEC);
 
 	SpinLockAcquire(&probe->mutex);
-	for (i = 0; i < PROBE_NEIGHBOURS; i++)
-	{
-		ProbeCell  *c = &probe->cells[(key + i) % probe->ncells];
-		double		lvl;
+	/* T: counts of the last minute or so, decaying exponentially. */
+	total = probe_cell(total_key, user, now, rate);
+	total->level *= exp(-(double) (now - total->last) / (60.0 * USECS_PER_SEC));
+	total->last = now;
+	threshold = Min((double) budget + 3.0 * total->level / 10000.0, 5.0 * budget);
 
-		if (c->key == key && c->user == user)
-		{
-			cell = c;
-			break;
-		}
-		lvl = c->key == 0 ? -1.0 : c->level - (double) (now - c->last) * rate;
-		if (victim == NULL || lvl < victim_level)
-		{
-			victim = c;
-			victim_level = lvl;
-		}
-	}
-	if (cell == NULL)
-	{
-		cell = victim;
-		if (victim_level >= 2.0)
-			pg_atomic_fetch_add_u64(&probe->evicted_busy, 1);
-		memset(cell, 0, sizeof(ProbeCell));
-		cell->key = key;
-		cell->user = user;
-		cell->last = now;
-	}
+	cell = probe_cell(key, user, now, rate);
 	cell->level -= (double) (now - cell->last) * rate;
 	if (cell->level < 0)
 		cell->level = 0;
@@ -320,28 +363,38 @@ finsec_card_probe_count(const FsNumberHeader *h)
 			break;
 	if (i < PROBE_TAGS)
 		;						/* the same number again: free */
-	else if (cell->level + 1.0 > (double) budget)
-	{
+	else if (cell->level + 1.0 > threshold)
 		refused = true;
-		cell->refused++;
-		if (cell->last_event == 0 || now - cell->last_event >= PROBE_EVENT_INTERVAL_US)
-		{
-			nrefused = (int32) cell->refused;
-			cell->refused = 0;
-			cell->last_event = now;
-		}
-	}
 	else
 	{
+		alerted = cell->level + 1.0 > (double) budget;
 		cell->level += 1.0;
 		cell->tags[cell->next_tag++ % PROBE_TAGS] = tag;
+		total->level += 1.0;
+	}
+	if (refused || alerted)
+	{
+		if (refused)
+			cell->refused++;
+		else
+			cell->alerted++;
+		if (cell->last_event == 0 || now - cell->last_event >= PROBE_EVENT_INTERVAL_US ||
+			(refused && cell->refused == 1 && cell->alerted_only))
+		{
+			nrefused = (int32) cell->refused;
+			nalerted = (int32) cell->alerted;
+			cell->refused = 0;
+			cell->alerted = 0;
+			cell->last_event = now;
+			cell->alerted_only = !refused;
+		}
 	}
 	SpinLockRelease(&probe->mutex);
 
-	if (!refused)
+	if (!refused && !alerted)
 		return;
-	pg_atomic_fetch_add_u64(&probe->refused, 1);
-	if (nrefused > 0 && finsec_eventring_available(&ring))
+	pg_atomic_fetch_add_u64(refused ? &probe->refused : &probe->alerted, 1);
+	if ((nrefused > 0 || nalerted > 0) && finsec_eventring_available(&ring))
 	{
 		ProbeEvent	ev;
 
@@ -353,10 +406,13 @@ finsec_card_probe_count(const FsNumberHeader *h)
 		ev.account = account ? 1 : 0;
 		ev.ndigits = h->ndigits;
 		ev.refused = nrefused;
+		ev.alerted = nalerted;
 		ev.budget = budget;
 		fs_mask(h, 6, 4, false, ev.visible);
 		(void) finsec_eventring_put(&ring, &ev);
 	}
+	if (!refused)
+		return;
 	/* The statement holds the number: keep it out of the server log. */
 	ereport(ERROR,
 			(errcode(ERRCODE_FINSEC_CARD_PROBE_BUDGET),
@@ -394,9 +450,9 @@ flush_probes(Oid actor)
 
 		initStringInfo(&detail);
 		appendStringInfo(&detail, "{\"kind\": \"%s\", \"digits\": %d, \"visible\": \"%s\", "
-						 "\"refused\": %d, \"budget\": %d, \"session_user\": ",
+						 "\"refused\": %d, \"alerted\": %d, \"budget\": %d, \"session_user\": ",
 						 e->account ? "account" : "card", e->ndigits, e->visible,
-						 e->refused, e->budget);
+						 e->refused, e->alerted, e->budget);
 		if (session_name)
 			escape_json(&detail, session_name);
 		else
@@ -407,10 +463,16 @@ flush_probes(Oid actor)
 		else
 			appendStringInfo(&detail, "\"%u\"", e->userid);
 		appendStringInfoChar(&detail, '}');
-		desc = psprintf("%d construction(s) of %s numbers like %s refused: over finsec.card_probe_budget (%d a minute)",
-						e->refused, e->account ? "account" : "card", e->visible, e->budget);
+		if (e->refused > 0)
+			desc = psprintf("%d construction(s) of %s numbers like %s refused: over finsec.card_probe_budget (%d a minute)",
+							e->refused, e->account ? "account" : "card", e->visible, e->budget);
+		else
+			desc = psprintf("%d construction(s) of %s numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work",
+							e->alerted, e->account ? "account" : "card", e->visible, e->budget);
 		(void) finsec_audit_event_at(session_name ? e->sessionid : actor,
-									 e->account ? "account.probe_refused" : "card.probe_refused",
+									 e->refused > 0 ?
+									 (e->account ? "account.probe_refused" : "card.probe_refused") :
+									 (e->account ? "account.probe_alert" : "card.probe_alert"),
 									 NULL,
 									 e->account ? "finsec.bank_account" : "finsec.bank_card",
 									 "construct", false, desc,
@@ -451,25 +513,27 @@ PG_FUNCTION_INFO_V1(finsec_card_probe_stats);
 
 /*
  * finsec.card_probe_stats(OUT budget integer, OUT refused bigint,
- *	 OUT evicted_busy bigint, OUT since timestamptz): counters since start.
+ *	 OUT alerted bigint, OUT evicted_busy bigint, OUT since timestamptz):
+ *	 counters since start.
  */
 Datum
 finsec_card_probe_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
 
 	finsec_require_preload("finsec.card_probe_stats()");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = Int32GetDatum(finsec_card_probe_budget);
 	values[1] = Int64GetDatum(probe ? (int64) pg_atomic_read_u64(&probe->refused) : 0);
-	values[2] = Int64GetDatum(probe ? (int64) pg_atomic_read_u64(&probe->evicted_busy) : 0);
+	values[2] = Int64GetDatum(probe ? (int64) pg_atomic_read_u64(&probe->alerted) : 0);
+	values[3] = Int64GetDatum(probe ? (int64) pg_atomic_read_u64(&probe->evicted_busy) : 0);
 	if (probe)
-		values[3] = TimestampTzGetDatum(probe->since);
+		values[4] = TimestampTzGetDatum(probe->since);
 	else
-		nulls[3] = true;
+		nulls[4] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
