@@ -354,6 +354,8 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	threshold = Min((double) budget + 3.0 * total->level / 10000.0, 5.0 * budget);
 
 	cell = probe_cell(key, user, now, rate);
+	if (cell == total)
+		total = NULL;			/* the pattern took T's cell: T starts again */
 	cell->level -= (double) (now - cell->last) * rate;
 	if (cell->level < 0)
 		cell->level = 0;
@@ -370,7 +372,8 @@ finsec_card_probe_count(const FsNumberHeader *h)
 		alerted = cell->level + 1.0 > (double) budget;
 		cell->level += 1.0;
 		cell->tags[cell->next_tag++ % PROBE_TAGS] = tag;
-		total->level += 1.0;
+		if (total)
+			total->level += 1.0;
 	}
 	if (refused || alerted)
 	{
