@@ -55,7 +55,7 @@ SELECT finsec.mask(c), (finsec.number_info(c)).luhn_valid FROM (SELECT '62215588
 SELECT '6221x558812340000'::finsec.bank_card;             -- lenient is about Luhn only
 RESET finsec.card_lenient;
 
--- Masking policy: never more than the BIN (6, or 8 for 16+ digits) and the last four.
+-- Masking policy: never more than the first 6 and the last four (8 is asked, 6 shown).
 SELECT finsec.mask(c, 0, 4) AS last4_only, finsec.mask(c, 8, 4) AS bin8, finsec.mask(c, 6, 4, true) AS grouped,
 	   finsec.mask(c, 8, 0) AS bin_only
   FROM (SELECT '6216261000000000018'::finsec.bank_card AS c) s;

@@ -389,6 +389,7 @@ define_settings(void)
 	finsec_signature_define_settings();
 
 	finsec_card_define_settings();
+	finsec_card_probe_define_settings();
 	finsec_limits_define_settings();
 	finsec_risk_define_settings();
 	finsec_risk_define_log_settings();
@@ -415,6 +416,7 @@ _PG_init(void)
 	finsec_auth_init_hooks();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
+	finsec_card_probe_shmem_init();
 	finsec_risk_shmem_init();
 	finsec_risk_log_shmem_init();
 	finsec_limits_init_hooks();

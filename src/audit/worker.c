@@ -37,6 +37,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_card.h"
 #include "finsec_limits.h"
 #include "finsec_risk.h"
 #include "ledger_internal.h"
@@ -93,6 +94,8 @@ seal_round(const char *dbname)
 		finsec_limits_sealer_flush();
 		/* Risk decisions, likewise (src/risk/log.c). */
 		finsec_risk_sealer_flush();
+		/* Refused card probes, likewise (src/card/probe.c). */
+		finsec_card_sealer_flush();
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");
 		SPI_finish();

@@ -46,6 +46,7 @@
 #include "finsec_mac.h"
 #include "finsec_card.h"
 #include "card_parse.h"
+#include "card_probe.h"
 
 #define CARD_ENC_KEY "card.enc"
 #define CARD_FP_KEY "card.fp"
@@ -284,7 +285,7 @@ parse_error(FsParseResult r, bool account, int badpos, int ndigits)
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input for %s: wrong check digit", kind_name(account)),
 					 errdetail("The last digit does not satisfy the Luhn (ISO/IEC 7812) check."),
-					 errhint("For legacy or test data, SET finsec.card_lenient = on accepts it and marks the value."),
+					 errhint("For legacy or test data, a superuser can set finsec.card_lenient = on, which accepts it and marks the value."),
 					 errhidestmt(true)));
 			break;
 		case FS_ERR_TOKEN_ENCODING:
@@ -379,6 +380,8 @@ number_in(const char *str, bool account)
 	}
 	v = make_number(account, digits, n, !account && !fs_luhn_valid(digits, n));
 	explicit_bzero(digits, sizeof(digits));
+	/* A number from clear digits: the one way to test a guess (probe.c). */
+	finsec_card_probe_count(NUMBER_HEADER(v));
 	return v;
 }
 
@@ -700,15 +703,17 @@ finsec_card_define_settings(void)
 	DefineCustomBoolVariable("finsec.card_lenient",
 							 "Accept bank card numbers whose Luhn check digit is wrong.",
 							 "For legacy and test data (UnionPay's own test cards fail Luhn); such "
-							 "values are marked (finsec.number_info().luhn_valid is false).",
+							 "values are marked (finsec.number_info().luhn_valid is false). "
+							 "Superusers only (ALTER ROLE ... SET, GRANT SET ON PARAMETER): it lets "
+							 "a guesser try every digit, not one in ten.",
 							 &finsec_card_lenient,
 							 false,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.card_mask_first",
 							"Leading digits finsec.mask() shows of a card or account number.",
-							"Capped by what a value keeps in clear: the BIN (6, or 8 for cards of 16 "
-							"or more digits) for cards, less for accounts.",
+							"Capped at 6 (PCI DSS 3.4.1), for accounts at what leaves half the "
+							"digits hidden; 7 and 8 act as 6.",
 							&finsec_card_mask_first,
 							6, 0, 8,
 							PGC_USERSET, 0,

@@ -104,13 +104,29 @@ fs_clear_prefix_len(bool account, int ndigits)
 	int			p;
 
 	if (!account)
-		/* PCI DSS: the BIN, 8 digits for PANs of 16 or more, else 6 */
-		return ndigits >= 16 ? 8 : 6;
+	{
+		/*
+		 * PCI DSS 3.4.1: at most the first six and the last four.  The first
+		 * eight that PCI DSS FAQ 1091 allows for 16+ digit PANs with an
+		 * 8-digit BIN are not kept: nothing here knows a BIN's length, and 8
+		 * and 4 leave only 4 digits hidden (1,000 Luhn-valid candidates).
+		 */
+		return 6;
+	}
 	/* Accounts: never more than 6, and at least half the digits hidden. */
 	p = ndigits - 4 - (ndigits + 1) / 2;
 	if (p < 0)
 		p = 0;
 	return p > 6 ? 6 : p;
+}
+
+int
+fs_legacy_prefix_len(bool account, int ndigits)
+{
+	/* finsec 0.5 to 0.7 kept 8 leading digits of cards of 16 or more */
+	if (!account && ndigits >= 16)
+		return 8;
+	return fs_clear_prefix_len(account, ndigits);
 }
 
 bool
@@ -195,7 +211,8 @@ fs_payload_check(const uint8_t *p, size_t len)
 	maxd = account ? FS_ACCOUNT_MAX_DIGITS : FS_CARD_MAX_DIGITS;
 	if (h->ndigits < mind || h->ndigits > maxd)
 		return FS_ERR_TOKEN_STRUCTURE;
-	if (h->nprefix != fs_clear_prefix_len(account, h->ndigits))
+	if (h->nprefix != fs_clear_prefix_len(account, h->ndigits) &&
+		h->nprefix != fs_legacy_prefix_len(account, h->ndigits))
 		return FS_ERR_TOKEN_STRUCTURE;
 	for (int i = 0; i < 8; i++)
 		if (!is_digit(h->prefix[i]) || (i >= h->nprefix && h->prefix[i] != '0'))
@@ -263,10 +280,13 @@ void
 fs_mask(const FsNumberHeader *h, int keep_first, int keep_last, bool group, char *out)
 {
 	int			n = h->ndigits;
+	int			cap = fs_clear_prefix_len((h->flags & FS_FLAG_ACCOUNT) != 0, n);
 	int			first = keep_first < h->nprefix ? keep_first : h->nprefix;
 	int			last = keep_last < 4 ? keep_last : 4;
 	int			o = 0;
 
+	if (first > cap)
+		first = cap;			/* a value written by 0.7 keeps 8 in clear */
 	if (first < 0)
 		first = 0;
 	if (last < 0)

@@ -39,7 +39,7 @@ typedef struct FsNumberHeader
 	uint8_t		format;			/* FS_NUMBER_FORMAT_V1 */
 	uint8_t		flags;			/* FS_FLAG_* */
 	uint8_t		ndigits;		/* length of the number */
-	uint8_t		nprefix;		/* leading digits kept in clear (0..8) */
+	uint8_t		nprefix;		/* leading digits kept in clear (0..6; 8 before 0.8) */
 	char		prefix[8];		/* ASCII digits, then '0' padding */
 	char		last4[4];		/* ASCII digits (all of them if ndigits < 4) */
 	uint8_t		enc_version[4]; /* big-endian keyring version of card.enc */
@@ -79,8 +79,18 @@ extern FsParseResult fs_number_digits(const char *in, size_t len, bool account,
 
 extern bool fs_luhn_valid(const char *digits, int n);
 
-/* How many leading digits may be kept in clear for this kind and length. */
+/*
+ * How many leading digits are kept in clear, and the most a mask shows, for
+ * this kind and length: 6 for cards; for accounts at most 6, with at least
+ * half the digits hidden.
+ */
 extern int	fs_clear_prefix_len(bool account, int ndigits);
+
+/*
+ * The clear prefix of values written by finsec 0.5 to 0.7 (8 for cards of
+ * 16 or more digits): still read, never written, never shown by a mask.
+ */
+extern int	fs_legacy_prefix_len(bool account, int ndigits);
 
 /* Whether the text holds a sealed form (contains FS_TOKEN_MARK). */
 extern bool fs_is_sealed(const char *in, size_t len);
@@ -101,7 +111,7 @@ extern size_t fs_base64url_encode(const uint8_t *in, size_t len, char *out);
 
 /*
  * The masked display of a number from its clear parts: keep_first leading
- * digits (at most nprefix), keep_last trailing (at most 4), '*' between;
+ * digits (at most nprefix and fs_clear_prefix_len()), keep_last trailing (at most 4), '*' between;
  * with group, a space every 4 characters.  out needs 2 * ndigits bytes + 1.
  */
 extern void fs_mask(const FsNumberHeader *h, int keep_first, int keep_last,

@@ -79,6 +79,9 @@
 /* S9Txx: what finsec runs on application tables (src/common/trusted.c) */
 #define ERRCODE_FINSEC_UNTRUSTED_TYPE		MAKE_SQLSTATE('S','9','T','0','1')
 
+/* S9Cxx: protected card and account numbers (src/card) */
+#define ERRCODE_FINSEC_CARD_PROBE_BUDGET	MAKE_SQLSTATE('S','9','C','0','1')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 
