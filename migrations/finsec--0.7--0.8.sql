@@ -1214,6 +1214,538 @@ COMMENT ON FUNCTION finsec.set_channel(text, boolean, text) IS
 REVOKE ALL ON FUNCTION finsec.set_channel(text, boolean, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.set_channel(text, boolean, text) TO finsec_admin, finsec_operator;
 
+/*
+ * ---- 6. Risk lists: weakening a list takes two people ------------------
+ * (docs/risk-admin.md "Two-person list changes")
+ *
+ * A white-list hit forces allow past every rule; removing a black or grey
+ * entry lifts a block.  Both were single-person actions of an operator in
+ * 0.7, and so was closing a case as a false positive, which does both.
+ * Adding black and grey entries, removing white ones and confirming fraud
+ * stay single-person (they make payments harder), as freezing does.
+ *
+ * Called by an operator or administrator, the weakening calls file a change
+ * request (kinds risk.list_white, risk.list_remove, risk.case_restore) that
+ * a finsec_admin other than the requester approves with finsec.approve();
+ * only then does the list change, in the approver's transaction.  The
+ * request pins what it acts on: the entry's whole row (a removal), every
+ * matching entry's row and the case (a false positive), the absence of an
+ * identical active white entry (a white entry); approval fails with 55000
+ * if any of it changed meanwhile.  In a superuser's session the calls act
+ * at once, as a superuser's direct writes to finsec.risk_list_entry do.
+ * These kinds are filed only through the list functions, never through
+ * finsec.request_change(): its ledger record carries the payload, and a
+ * list payload can hold a phone number or a card key.
+ */
+ALTER TABLE finsec.risk_list_entry ADD COLUMN request_id bigint, ADD COLUMN removal_request bigint;
+COMMENT ON COLUMN finsec.risk_list_entry.request_id IS
+	'the approved change request that added this entry (white entries since 0.8); NULL: added at once';
+COMMENT ON COLUMN finsec.risk_list_entry.removal_request IS
+	'the approved change request that removed this entry (black and grey entries since 0.8); NULL: removed at once';
+
+/* A list entry as a ledger record may show it: no phone number, no card key. */
+CREATE FUNCTION finsec._risk_entry_redacted(e jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN e->>'entity_type' IN ('phone', 'card') THEN e - 'value' ELSE e END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_entry_redacted(jsonb) FROM PUBLIC;
+
+-- risk_list_add() of 0.7, for whom and by which request.
+CREATE FUNCTION finsec._risk_list_add_now(color text, entity_type text, value text, side text,
+	expires_at timestamptz, reason text, case_id bigint, added_by name, request_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := btrim(value);
+	n cidr;
+	id bigint;
+BEGIN
+	IF color IS NULL OR entity_type IS NULL OR v IS NULL OR v = '' OR side IS NULL THEN
+		RAISE EXCEPTION 'a list entry needs a color, an entity type, a value and a side' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF color NOT IN ('black', 'grey', 'white') THEN
+		RAISE EXCEPTION 'list color must be black, grey or white' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF side NOT IN ('payer', 'payee', 'any') THEN
+		RAISE EXCEPTION 'list side must be payer, payee or any' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expires_at IS NOT NULL AND expires_at <= now() THEN
+		RAISE EXCEPTION 'a list entry cannot expire in the past' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM finsec.risk_case k WHERE k.case_id = _risk_list_add_now.case_id) THEN
+		RAISE EXCEPTION 'risk case % does not exist', case_id USING ERRCODE = 'undefined_object';
+	END IF;
+	v := finsec._risk_entity_value(entity_type, v);
+	IF entity_type = 'ip' THEN
+		n := v::cidr;
+		v := NULL;
+	END IF;
+	-- one adder of the same entry at a time, so that the duplicate check holds
+	PERFORM pg_advisory_xact_lock(hashtext('finsec.risk_list_entry'),
+								  hashtext(concat_ws(' ', color, entity_type, side, v, n)));
+	SELECT e.entry_id INTO id FROM finsec.risk_list_entry e
+	 WHERE e.removed_at IS NULL AND e.color = _risk_list_add_now.color AND e.entity_type = _risk_list_add_now.entity_type
+	   AND e.side = _risk_list_add_now.side AND e.value IS NOT DISTINCT FROM v AND e.net IS NOT DISTINCT FROM n
+	   AND (e.expires_at IS NULL OR e.expires_at > now());
+	IF FOUND THEN
+		RAISE EXCEPTION 'the same entry is already listed (entry %)', id
+			USING ERRCODE = 'unique_violation', HINT = 'Remove it first to change its expiry or reason.';
+	END IF;
+	INSERT INTO finsec.risk_list_entry (color, entity_type, value, net, side, expires_at, reason, case_id, added_by, request_id)
+	VALUES (color, entity_type, v, n, side, expires_at, reason, case_id, added_by, request_id)
+	RETURNING entry_id INTO id;
+	PERFORM finsec.audit_event('risk.list_add', 'finsec.risk_list_entry', 'insert', true,
+		format('%s list entry %s added: %s, side %s', color, id, entity_type, side),
+		jsonb_strip_nulls(jsonb_build_object('entry_id', id, 'color', color, 'entity_type', entity_type, 'side', side,
+						   'expires_at', expires_at, 'case_id', case_id, 'reason', reason,
+						   'request_id', request_id, 'requested_by', CASE WHEN request_id IS NOT NULL THEN added_by END))
+		|| jsonb_build_object('value', CASE WHEN entity_type IN ('phone', 'card') THEN NULL ELSE coalesce(v, n::text) END));
+	RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_add_now(text, text, text, text, timestamptz, text, bigint, name, bigint) FROM PUBLIC;
+
+/*
+ * risk_list_remove() of 0.7, for whom and by which request; with a pinned
+ * row (a request's), the entry must still be exactly that row.
+ */
+CREATE FUNCTION finsec._risk_list_remove_now(entry_id bigint, reason text, removed_by name,
+	request_id bigint, pinned jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e finsec.risk_list_entry;
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'removing a list entry needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO e FROM finsec.risk_list_entry l WHERE l.entry_id = _risk_list_remove_now.entry_id FOR UPDATE;
+	IF pinned IS NOT NULL AND (NOT FOUND OR to_jsonb(e) IS DISTINCT FROM pinned) THEN
+		RAISE EXCEPTION 'list entry % changed after request % was filed', entry_id, request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'It was removed, or its row was written, since the request pinned it.',
+				  HINT = 'Reject this request and file a new one.';
+	END IF;
+	IF NOT FOUND OR e.removed_at IS NOT NULL THEN
+		RAISE EXCEPTION 'list entry % does not exist or was already removed', entry_id USING ERRCODE = 'undefined_object';
+	END IF;
+	UPDATE finsec.risk_list_entry l SET removed_by = _risk_list_remove_now.removed_by, removed_at = now(),
+		   removal_reason = _risk_list_remove_now.reason, removal_request = _risk_list_remove_now.request_id
+	 WHERE l.entry_id = e.entry_id;
+	PERFORM finsec.audit_event('risk.list_remove', 'finsec.risk_list_entry', 'update', true,
+		format('%s list entry %s removed: %s', e.color, e.entry_id, e.entity_type),
+		jsonb_strip_nulls(jsonb_build_object('entry_id', e.entry_id, 'reason', reason, 'request_id', request_id,
+											 'requested_by', CASE WHEN request_id IS NOT NULL THEN removed_by END)));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_remove_now(bigint, text, name, bigint, jsonb) FROM PUBLIC;
+
+/*
+ * File a list request for an operator or an administrator (request_change()
+ * is for administrators, and writes the whole payload to the ledger): the
+ * ledger gets the payload as ledger_payload shows it.
+ */
+CREATE FUNCTION finsec._risk_list_file(kind text, target text, payload jsonb, ledger_payload jsonb, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied to request a list change'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Role %I is not a member of finsec_operator or finsec_admin.', session_user),
+				  HINT = 'Two-person control: requests come from operators or administrators logged in as themselves.';
+	END IF;
+	PERFORM finsec.expire_requests();
+	INSERT INTO finsec.change_request (kind, target, payload, reason, requested_by, expires_at)
+	VALUES (kind, target, payload, reason, session_user,
+			now() + current_setting('finsec.approval_timeout')::interval)
+	RETURNING request_id INTO id;
+	PERFORM finsec.audit_event('change.request', kind || ':' || target, 'request', true, reason,
+							   jsonb_build_object('request_id', id, 'payload', ledger_payload), session_user);
+	RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_file(text, text, jsonb, jsonb, text) FROM PUBLIC;
+
+-- The kinds are filed by the list functions only (see above).
+CREATE FUNCTION finsec._risk_list_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'a % request is filed by the risk list functions, not by finsec.request_change()', kind
+		USING ERRCODE = 'invalid_parameter_value',
+			  HINT = 'Use finsec.request_risk_list_white() (or risk_list_add(''white'', ...)), finsec.request_risk_list_remove() (or risk_list_remove()), or finsec.risk_case_close(..., ''false_positive'', ...).';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_prepare(text, text, jsonb) FROM PUBLIC;
+
+-- apply: on approval, in the approver's transaction, for the requester.
+CREATE FUNCTION finsec._risk_list_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	requester name;
+	ent jsonb;
+	id bigint;
+	removed bigint[] := '{}';
+	added bigint[] := '{}';
+	kept bigint[] := '{}';
+	cid bigint;
+	result jsonb;
+BEGIN
+	SELECT cr.requested_by INTO requester FROM finsec.change_request cr WHERE cr.request_id = _risk_list_apply.request_id;
+	IF kind = 'risk.list_white' THEN
+		id := finsec._risk_list_add_now('white', payload->>'entity_type', payload->>'value', payload->>'side',
+			(payload->>'expires_at')::timestamptz, payload->>'reason', (payload->>'case_id')::bigint, requester, request_id);
+		RETURN jsonb_build_object('entry_id', id, 'action', 'white-listed');
+	ELSIF kind = 'risk.list_remove' THEN
+		PERFORM finsec._risk_list_remove_now((payload->>'entry_id')::bigint, payload->>'reason', requester,
+											 request_id, payload->'entry');
+		RETURN jsonb_build_object('entry_id', (payload->>'entry_id')::bigint, 'action', 'removed');
+	ELSIF kind = 'risk.case_restore' THEN
+		cid := (payload->>'case_id')::bigint;
+		PERFORM 1 FROM finsec.risk_case k WHERE k.case_id = cid AND k.state = 'closed' AND k.outcome = 'false_positive' FOR UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'risk case % changed after request % was filed', cid, request_id
+				USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+		END IF;
+		FOR ent IN SELECT e FROM jsonb_array_elements(payload->'entries') e ORDER BY (e->>'entry_id')::bigint LOOP
+			PERFORM finsec._risk_list_remove_now((ent->>'entry_id')::bigint, format('case %s: false positive', cid),
+												 requester, request_id, ent);
+			removed := removed || (ent->>'entry_id')::bigint;
+		END LOOP;
+		IF payload ? 'white_customer' THEN
+			SELECT l.entry_id INTO id FROM finsec.risk_list_entry l
+			 WHERE l.removed_at IS NULL AND l.color = 'white' AND l.entity_type = 'customer' AND l.side = 'any'
+			   AND l.value = payload->>'white_customer' AND (l.expires_at IS NULL OR l.expires_at > now())
+			 ORDER BY l.entry_id LIMIT 1;
+			IF FOUND THEN
+				kept := kept || id;
+			ELSE
+				added := added || finsec._risk_list_add_now('white', 'customer', payload->>'white_customer', 'any',
+					(payload->>'expires_at')::timestamptz, format('case %s: false positive', cid), cid, requester, request_id);
+			END IF;
+		END IF;
+		result := jsonb_build_object('request_id', request_id, 'entries_removed', to_jsonb(removed),
+									 'entries_added', to_jsonb(added), 'entries_already_listed', to_jsonb(kept));
+		PERFORM finsec._risk_case_step(cid, 'restore', format('false positive restored (request %s)', request_id), result);
+		RETURN jsonb_build_object('case_id', cid) || result;
+	END IF;
+	RAISE EXCEPTION 'change kind % is not a risk list change', coalesce(kind, 'NULL')
+		USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+-- discard (rejected, cancelled, expired): a case's history says its restore will not happen.
+CREATE FUNCTION finsec._risk_list_discard(request_id bigint, kind text, target text, payload jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF kind = 'risk.case_restore' THEN
+		PERFORM finsec._risk_case_step((payload->>'case_id')::bigint, 'restore_dropped',
+			format('request %s to restore this false positive was not approved', request_id),
+			jsonb_build_object('request_id', request_id));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._risk_list_discard(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('risk.list_white', 'finsec._risk_list_prepare(text, text, jsonb)', 'finsec._risk_list_apply(bigint, text, text, jsonb)',
+	 'finsec._risk_list_discard(bigint, text, text, jsonb)',
+	 'put an entity on the white list (forces allow); filed by finsec.risk_list_add(''white'', ...) or finsec.request_risk_list_white()'),
+	('risk.list_remove', 'finsec._risk_list_prepare(text, text, jsonb)', 'finsec._risk_list_apply(bigint, text, text, jsonb)',
+	 'finsec._risk_list_discard(bigint, text, text, jsonb)',
+	 'remove a black or grey list entry (the pinned row must be unchanged); filed by finsec.risk_list_remove() or finsec.request_risk_list_remove()'),
+	('risk.case_restore', 'finsec._risk_list_prepare(text, text, jsonb)', 'finsec._risk_list_apply(bigint, text, text, jsonb)',
+	 'finsec._risk_list_discard(bigint, text, text, jsonb)',
+	 'the list changes of a case closed as a false positive: remove the pinned black and grey entries, optionally white-list the customer; filed by finsec.risk_case_close()');
+
+CREATE FUNCTION finsec.request_risk_list_white(entity_type text, value text, side text DEFAULT 'any',
+	expires_at timestamptz DEFAULT NULL, reason text DEFAULT NULL, case_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := btrim(value);
+	n cidr;
+	id bigint;
+	p jsonb;
+BEGIN
+	IF entity_type IS NULL OR v IS NULL OR v = '' OR side IS NULL THEN
+		RAISE EXCEPTION 'a list entry needs an entity type, a value and a side' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF side NOT IN ('payer', 'payee', 'any') THEN
+		RAISE EXCEPTION 'list side must be payer, payee or any' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expires_at IS NOT NULL AND expires_at <= now() THEN
+		RAISE EXCEPTION 'a list entry cannot expire in the past' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF case_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM finsec.risk_case k WHERE k.case_id = request_risk_list_white.case_id) THEN
+		RAISE EXCEPTION 'risk case % does not exist', case_id USING ERRCODE = 'undefined_object';
+	END IF;
+	v := finsec._risk_entity_value(entity_type, v);
+	IF entity_type = 'ip' THEN
+		n := v::cidr;
+	END IF;
+	SELECT e.entry_id INTO id FROM finsec.risk_list_entry e
+	 WHERE e.removed_at IS NULL AND e.color = 'white' AND e.entity_type = request_risk_list_white.entity_type
+	   AND e.side = request_risk_list_white.side
+	   AND CASE WHEN n IS NULL THEN e.value = v ELSE e.net = n END
+	   AND (e.expires_at IS NULL OR e.expires_at > now());
+	IF FOUND THEN
+		RAISE EXCEPTION 'the same entry is already listed (entry %)', id
+			USING ERRCODE = 'unique_violation', HINT = 'Remove it first to change its expiry or reason.';
+	END IF;
+	p := jsonb_strip_nulls(jsonb_build_object('color', 'white', 'entity_type', entity_type, 'value', v, 'side', side,
+											  'expires_at', expires_at, 'reason', reason, 'case_id', case_id));
+	RETURN finsec._risk_list_file('risk.list_white', 'white ' || entity_type, p, finsec._risk_entry_redacted(p), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.request_risk_list_white(text, text, text, timestamptz, text, bigint) IS
+	'request a white-list entry (returns the request id); a finsec_admin other than the requester approves it with finsec.approve()';
+REVOKE ALL ON FUNCTION finsec.request_risk_list_white(text, text, text, timestamptz, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.request_risk_list_white(text, text, text, timestamptz, text, bigint) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.request_risk_list_remove(entry_id bigint, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e finsec.risk_list_entry;
+	p jsonb;
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'removing a list entry needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF entry_id IS NULL THEN
+		RAISE EXCEPTION 'list entry id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO e FROM finsec.risk_list_entry l WHERE l.entry_id = request_risk_list_remove.entry_id;
+	IF NOT FOUND OR e.removed_at IS NOT NULL THEN
+		RAISE EXCEPTION 'list entry % does not exist or was already removed', entry_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF e.color = 'white' THEN
+		RAISE EXCEPTION 'list entry % is white: removing it takes effect at once', entry_id
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.risk_list_remove().';
+	END IF;
+	p := jsonb_build_object('entry_id', e.entry_id, 'reason', reason, 'entry', to_jsonb(e));
+	RETURN finsec._risk_list_file('risk.list_remove', 'entry ' || e.entry_id, p,
+		jsonb_build_object('entry_id', e.entry_id, 'reason', reason, 'entry', finsec._risk_entry_redacted(to_jsonb(e))), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.request_risk_list_remove(bigint, text) IS
+	'request the removal of a black or grey list entry (returns the request id); a finsec_admin other than the requester approves it, provided the entry is unchanged';
+REVOKE ALL ON FUNCTION finsec.request_risk_list_remove(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.request_risk_list_remove(bigint, text) TO finsec_admin, finsec_operator;
+
+CREATE OR REPLACE FUNCTION finsec.risk_list_add(color text, entity_type text, value text, side text DEFAULT 'any',
+	expires_at timestamptz DEFAULT NULL, reason text DEFAULT NULL, case_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	req bigint;
+BEGIN
+	IF color = 'white' AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		req := finsec.request_risk_list_white(entity_type, value, side, expires_at, reason, case_id);
+		RAISE NOTICE 'white-list entry requested: change request %', req
+			USING DETAIL = 'Nothing is listed until a finsec_admin other than you approves it (finsec.approve).';
+		RETURN NULL;
+	END IF;
+	RETURN finsec._risk_list_add_now(color, entity_type, value, side, expires_at, reason, case_id, session_user, NULL);
+END
+$$;
+COMMENT ON FUNCTION finsec.risk_list_add(text, text, text, text, timestamptz, text, bigint) IS
+	'put a customer, account, card key, device, IP or CIDR range, phone or merchant on the black or grey list (returns the entry id) or request a white entry (returns NULL, the request id in a NOTICE; a second person approves), audited; a superuser''s session white-lists at once';
+
+CREATE OR REPLACE FUNCTION finsec.risk_list_remove(entry_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	req bigint;
+BEGIN
+	IF EXISTS (SELECT 1 FROM finsec.risk_list_entry l WHERE l.entry_id = risk_list_remove.entry_id
+				AND l.removed_at IS NULL AND l.color IN ('black', 'grey'))
+	   AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		req := finsec.request_risk_list_remove(entry_id, reason);
+		RAISE NOTICE 'removal of list entry % requested: change request %', entry_id, req
+			USING DETAIL = 'The entry stays in effect until a finsec_admin other than you approves it (finsec.approve).';
+		RETURN;
+	END IF;
+	PERFORM finsec._risk_list_remove_now(entry_id, reason, session_user, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION finsec.risk_list_remove(bigint, text) IS
+	'remove a white list entry (at once), or request the removal of a black or grey one (the request id in a NOTICE; a second person approves), audited; a superuser''s session removes at once';
+
+/*
+ * risk_case_close() of 0.7, except that a false positive closed outside a
+ * superuser's session closes the case at once and files its list changes
+ * (the matching black and grey entries, pinned, and the customer's white
+ * entry) as one risk.case_restore request, named in the result and the
+ * case history; the approval adds a "restore" step to the history.
+ */
+CREATE OR REPLACE FUNCTION finsec.risk_case_close(case_id bigint, outcome text, note text DEFAULT NULL,
+	list_color text DEFAULT 'black', list_entities text[] DEFAULT '{device,ip,phone,card}',
+	list_days integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k finsec.risk_case;
+	e text;
+	typ text;
+	sd text;
+	val text;
+	id bigint;
+	added bigint[] := '{}';
+	removed bigint[] := '{}';
+	kept bigint[] := '{}';
+	unlisted text[] := '{}';
+	ent record;
+	expires timestamptz := CASE WHEN list_days IS NOT NULL THEN now() + list_days * interval '1 day' END;
+	result jsonb;
+	now_ boolean := coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false);
+	pinned jsonb := '[]';
+	white_customer text;
+	req bigint;
+	p jsonb;
+BEGIN
+	k := finsec._risk_case_get(case_id);
+	IF outcome IS NULL OR outcome NOT IN ('confirmed_fraud', 'false_positive', 'inconclusive', 'duplicate') THEN
+		RAISE EXCEPTION 'case outcome must be confirmed_fraud, false_positive, inconclusive or duplicate'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF list_days IS NOT NULL AND list_days < 1 THEN
+		RAISE EXCEPTION 'list_days must be positive' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF outcome = 'confirmed_fraud' THEN
+		IF list_color IS NULL OR list_color NOT IN ('black', 'grey') THEN
+			RAISE EXCEPTION 'a confirmed fraud lists its entities black or grey' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOREACH e IN ARRAY coalesce(list_entities, '{}') LOOP
+			IF e IS NULL OR e NOT IN ('customer', 'account', 'counterparty', 'device', 'ip', 'phone', 'merchant', 'card') THEN
+				RAISE EXCEPTION 'unknown entity kind "%" in list_entities', e USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			val := k.entities->>e;
+			CONTINUE WHEN val IS NULL;
+			IF val ~ '^sha256:[0-9a-f]{56}$' THEN
+				unlisted := unlisted || e;
+				CONTINUE;
+			END IF;
+			typ := CASE e WHEN 'counterparty' THEN 'account' ELSE e END;
+			sd := CASE WHEN e IN ('counterparty', 'merchant') THEN 'payee' ELSE 'any' END;
+			SELECT l.entry_id INTO id FROM finsec.risk_list_entry l
+			 WHERE l.removed_at IS NULL AND l.color = list_color AND l.entity_type = typ AND l.side = sd
+			   AND CASE WHEN typ = 'ip' THEN l.net = val::cidr ELSE l.value = val END
+			   AND (l.expires_at IS NULL OR l.expires_at > now())
+			 ORDER BY l.entry_id LIMIT 1;
+			IF FOUND THEN
+				kept := kept || id;
+				CONTINUE;
+			END IF;
+			added := added || finsec._risk_list_add_now(list_color, typ, val, sd, expires,
+				format('case %s: confirmed fraud', k.case_id), k.case_id, session_user, NULL);
+		END LOOP;
+	ELSIF outcome = 'false_positive' THEN
+		IF list_color IS NULL OR list_color NOT IN ('black', 'white') THEN
+			RAISE EXCEPTION 'a false positive white-lists the customer (list_color ''white'') or lists nothing (''black'', the default)'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOR ent IN SELECT j.key, j.value FROM jsonb_each_text(k.entities) j ORDER BY j.key LOOP
+			FOR id IN SELECT m FROM finsec._risk_matching_entries(ent.key, ent.value) m LOOP
+				CONTINUE WHEN id = ANY (removed);
+				IF now_ THEN
+					PERFORM finsec._risk_list_remove_now(id, format('case %s: false positive', k.case_id), session_user, NULL, NULL);
+				ELSE
+					pinned := pinned || jsonb_build_array((SELECT to_jsonb(l) FROM finsec.risk_list_entry l WHERE l.entry_id = id));
+				END IF;
+				removed := removed || id;
+			END LOOP;
+		END LOOP;
+		IF list_color = 'white' AND k.entities ? 'customer' THEN
+			IF k.entities->>'customer' ~ '^sha256:[0-9a-f]{56}$' THEN
+				unlisted := unlisted || 'customer'::text;
+			ELSE
+				SELECT l.entry_id INTO id FROM finsec.risk_list_entry l
+				 WHERE l.removed_at IS NULL AND l.color = 'white' AND l.entity_type = 'customer' AND l.side = 'any'
+				   AND l.value = k.entities->>'customer' AND (l.expires_at IS NULL OR l.expires_at > now())
+				 ORDER BY l.entry_id LIMIT 1;
+				IF FOUND THEN
+					kept := kept || id;
+				ELSIF now_ THEN
+					added := added || finsec._risk_list_add_now('white', 'customer', k.entities->>'customer', 'any', expires,
+						format('case %s: false positive', k.case_id), k.case_id, session_user, NULL);
+				ELSE
+					white_customer := k.entities->>'customer';
+				END IF;
+			END IF;
+		END IF;
+		IF NOT now_ AND (jsonb_array_length(pinned) > 0 OR white_customer IS NOT NULL) THEN
+			p := jsonb_strip_nulls(jsonb_build_object('case_id', k.case_id, 'white_customer', white_customer,
+													  'expires_at', CASE WHEN white_customer IS NOT NULL THEN expires END))
+				 || jsonb_build_object('entries', pinned);
+			req := finsec._risk_list_file('risk.case_restore', 'risk_case:' || k.case_id, p,
+				p || jsonb_build_object('entries', (SELECT coalesce(jsonb_agg(finsec._risk_entry_redacted(x)), '[]')
+													  FROM jsonb_array_elements(pinned) x)),
+				format('case %s: false positive', k.case_id));
+		END IF;
+	END IF;
+	UPDATE finsec.risk_case c SET state = 'closed', outcome = risk_case_close.outcome, closed_by = session_user,
+		   closed_at = now()
+	 WHERE c.case_id = k.case_id;
+	IF outcome = 'false_positive' AND NOT now_ THEN
+		-- nothing is restored yet: what the request will do, once approved
+		result := jsonb_build_object('outcome', outcome, 'opened_by', k.opened_by, 'entries_added', '[]'::jsonb,
+									 'entries_removed', '[]'::jsonb, 'entries_already_listed', to_jsonb(kept),
+									 'not_listed_hashed', to_jsonb(unlisted), 'request_id', req,
+									 'entries_to_remove', to_jsonb(removed), 'customer_to_whitelist', white_customer IS NOT NULL);
+	ELSE
+		result := jsonb_build_object('outcome', outcome, 'opened_by', k.opened_by, 'entries_added', to_jsonb(added),
+									 'entries_removed', to_jsonb(removed), 'entries_already_listed', to_jsonb(kept),
+									 'not_listed_hashed', to_jsonb(unlisted));
+	END IF;
+	PERFORM finsec._risk_case_step(k.case_id, 'close', note, result);
+	IF req IS NOT NULL THEN
+		RAISE NOTICE 'case % closed; its list changes are change request %', k.case_id, req
+			USING DETAIL = 'The matching entries stay in effect until a finsec_admin other than you approves it (finsec.approve).';
+	END IF;
+	RETURN jsonb_build_object('case_id', k.case_id) || result;
+END
+$$;
+COMMENT ON FUNCTION finsec.risk_case_close(bigint, text, text, text, text[], integer) IS
+	'close a case with an outcome (audited): confirmed_fraud lists its entities black or grey at once; false_positive files the removal of the matching black and grey entries (and the customer''s white entry) as a change request a finsec_admin other than the closer approves (request_id in the result), except in a superuser''s session';
+
 -- (end of section 6-7)
 
 -- ---------------------------------------------------------------------

@@ -204,6 +204,8 @@ SELECT pg_temp.show(finsec.risk_score(customer => 'g2', amount => 10, channel =>
 -- Lists: black customer forces block whatever the score; grey device
 -- until it expires; black IP ranges; payee side; phones compared as
 -- digits without +86; a white customer is allowed unless a block is forced.
+-- (The superuser's direct writes: white entries by operators and administrators
+-- are two-person, sql/102_risk_lists_two_person.sql.)
 INSERT INTO finsec.risk_list_entry (color, entity_type, value, net, side, expires_at) VALUES
 	('black', 'customer', 'bad1', NULL, 'any', NULL),
 	('grey', 'device', 'dg1', NULL, 'any', '2026-03-10 12:00:00'),

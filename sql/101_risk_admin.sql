@@ -165,7 +165,16 @@ SELECT pg_temp.try($$SELECT finsec.risk_list_add('black', 'device', 'x', expires
 SELECT pg_temp.try($$SELECT finsec.risk_list_add('black', 'device', 'x', side => 'middle')$$);
 SELECT pg_temp.try($$SELECT finsec.risk_list_add('black', 'device', 'x', case_id => -1)$$);
 SELECT pg_temp.try(format('SELECT finsec.risk_list_remove(%s, NULL)', :e3));
-SELECT finsec.risk_list_remove(:e3, 'wrong number');
+-- removing a black entry is a request (docs/risk-admin.md "Two-person list
+-- changes"): the entry stays in effect until an administrator approves it
+SELECT finsec.request_risk_list_remove(:e3, 'wrong number') AS rm \gset
+SELECT removed_at IS NULL AS still_listed FROM finsec.risk_list_entry WHERE entry_id = :e3;
+SELECT pg_temp.try(format('SELECT finsec.approve(%s)', :rm));
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_bob;
+SELECT finsec.approve(:rm) - 'entry_id' AS approved;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_op;
 SELECT pg_temp.try(format('SELECT finsec.risk_list_remove(%s, %L)', :e3, 'again'));
 -- once removed, the same entry can be added again
 SELECT finsec.risk_list_add('black', 'phone', '13900000000') > :e3 AS added_again;
@@ -262,7 +271,19 @@ SELECT entity_type, value FROM finsec.risk_list_entry WHERE case_id = :c4;
 -- a false positive restores: the entries matching the decision are removed
 SELECT finsec.risk_case_open(:d1) AS c1 \gset
 SELECT pg_temp.try(format('SELECT finsec.risk_case_close(%s, %L, list_color => %L)', :c1, 'false_positive', 'grey'));
-SELECT jsonb_array_length(finsec.risk_case_close(:c1, 'false_positive', 'device was resold', list_color => 'white')->'entries_removed') AS removed;
+-- (closed at once; the removals and the white entry are a request an administrator approves)
+SET client_min_messages = warning;
+SELECT r->>'request_id' AS restore_req, jsonb_array_length(r->'entries_to_remove') AS to_remove,
+	   jsonb_array_length(r->'entries_removed') AS removed_now, r->'customer_to_whitelist' AS to_whitelist
+  FROM finsec.risk_case_close(:c1, 'false_positive', 'device was resold', list_color => 'white') AS r \gset
+SET client_min_messages = notice;
+SELECT :to_remove AS to_remove, :removed_now AS removed_now, :to_whitelist AS to_whitelist;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_bob;
+SELECT jsonb_array_length(r->'entries_removed') AS removed, jsonb_array_length(r->'entries_added') AS whitelisted
+  FROM finsec.approve(:restore_req) AS r;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_op;
 SELECT entry_id = :e1 AS black_device, entry_id = :e2 AS grey_range, regexp_replace(removal_reason, '\d+', 'N') AS removal_reason
   FROM finsec.risk_list_entry WHERE removed_at IS NOT NULL AND removal_reason LIKE 'case%' ORDER BY entry_id;
 SELECT color, entity_type, value FROM finsec.risk_list_entry WHERE case_id = :c1;
@@ -286,7 +307,16 @@ SELECT customer ~ '^sha256:[0-9a-f]{56}$' AS hashed, count(*) FROM finsec.risk_d
  WHERE customer = 'sha256:' || left(encode(sha256(convert_to(repeat('long-customer-', 7), 'UTF8')), 'hex'), 56) GROUP BY 1;
 SELECT finsec.risk_case_open(min(decision_id)) AS c5, finsec.risk_case_open(max(decision_id)) AS c6 FROM finsec.risk_decision_log
  WHERE customer = 'sha256:' || left(encode(sha256(convert_to(repeat('long-customer-', 7), 'UTF8')), 'hex'), 56) \gset
-SELECT finsec.risk_case_close(:c5, 'false_positive')->'entries_removed' = jsonb_build_array(:e_long) AS long_entry_removed;
+SET client_min_messages = warning;
+SELECT r->'entries_to_remove' = jsonb_build_array(:e_long) AS long_entry_to_remove, r->>'request_id' AS long_req
+  FROM finsec.risk_case_close(:c5, 'false_positive') AS r \gset
+SET client_min_messages = notice;
+SELECT :'long_entry_to_remove' AS long_entry_to_remove;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_bob;
+SELECT finsec.approve(:long_req)->'entries_removed' = jsonb_build_array(:e_long) AS long_entry_removed;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rk_op;
 SELECT r->'entries_added' AS added, r->'not_listed_hashed' AS not_listed
   FROM finsec.risk_case_close(:c6, 'confirmed_fraud', list_entities => '{customer}') AS r;
 SELECT finsec.risk_case_open(decision_id) AS c7 FROM finsec.risk_decision_log WHERE customer = 'u9' \gset
