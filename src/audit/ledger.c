@@ -544,6 +544,75 @@ finsec_audit_event_at(Oid actor, const char *event_type, const char *subject,
 	return seq;
 }
 
+/*
+ * Write an event recorded earlier by another transaction (one that rolled
+ * back: src/audit/pending.c), with the identity, session and time it was
+ * recorded with.  Caller has SPI connected and runs as finsec's owner;
+ * actor is the role flushing, for the capacity warning.
+ */
+int64
+finsec_audit_event_replay(Oid actor, const FinsecAuditReplay *r)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[14];
+	char		nulls[14];
+	int			ret;
+	bool		isnull;
+
+	validate_event_type(r->event_type);
+	check_capacity(actor);
+	if (plan == NULL)
+	{
+		Oid			argtypes[14] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID,
+			TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, JSONBOID, JSONBOID};
+		SPIPlanPtr	p;
+
+		p = SPI_prepare("INSERT INTO finsec.audit "
+						"(event_time, db_user, session_user_name, client_addr, "
+						" application_name, backend_pid, event_type, subject, "
+						" object, action, success, description, detail) "
+						"VALUES ($1, $2, $3, pg_catalog.inet_in(pg_catalog.textout($4)), $5, $6, $7, "
+						" coalesce($8, $2::pg_catalog.text), $9, $10, $11, $12, "
+						" CASE WHEN $13 IS NULL THEN $14 "
+						"      WHEN pg_catalog.jsonb_typeof($13) OPERATOR(pg_catalog.=) 'object' "
+						"      THEN $13 OPERATOR(pg_catalog.||) $14 "
+						"      ELSE pg_catalog.jsonb_build_object('detail', $13) OPERATOR(pg_catalog.||) $14 END) "
+						"RETURNING finsec_seq",
+						14, argtypes);
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = TimestampTzGetDatum(r->at);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(r->db_user));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(r->session_user));
+	if (r->client_addr && *r->client_addr)
+		values[3] = CStringGetTextDatum(r->client_addr);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(r->application_name ? r->application_name : "");
+	values[5] = Int32GetDatum(r->backend_pid);
+	values[6] = CStringGetTextDatum(r->event_type);
+#define REPLAY_TEXT(i, v) do { if (v) values[i] = CStringGetTextDatum(v); else nulls[i] = 'n'; } while (0)
+	REPLAY_TEXT(7, r->subject);
+	REPLAY_TEXT(8, r->object);
+	REPLAY_TEXT(9, r->action);
+	values[10] = BoolGetDatum(r->success);
+	REPLAY_TEXT(11, r->description);
+#undef REPLAY_TEXT
+	if (r->detail)
+		values[12] = JsonbPGetDatum(r->detail);
+	else
+		nulls[12] = 'n';
+	values[13] = JsonbPGetDatum(r->marker);
+	ret = SPI_execute_plan(plan, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write audit event: %s", SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 void
 finsec_audit_event(const char *event_type, const char *object,
 				   const char *action, bool success,

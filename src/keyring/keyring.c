@@ -1022,6 +1022,7 @@ typedef struct KeyUseEntry
 {
 	KeyUseKey	key;
 	char		label[NAMEDATALEN];
+	Oid			userid;			/* the role that first used it */
 	int64		count;
 } KeyUseEntry;
 
@@ -1052,7 +1053,14 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	if (!found)
 	{
 		strlcpy(e->label, key->label, sizeof(e->label));
+		/*
+		 * The role, for the record of a rolled-back use (its name is looked
+		 * up when the record is written: no catalog access here, which
+		 * could invalidate the keys the caller holds).
+		 */
+		e->userid = GetUserId();
 		e->count = 0;
+		finsec_audit_note_session();
 	}
 	e->count++;
 }
@@ -1091,10 +1099,25 @@ flush_key_uses(bool commit)
 								   jsonb_from_cstring(detail));
 			}
 			else
+			{
+				char		detail[128];
+
+				/*
+				 * A rolled-back use still happened: its record waits in the
+				 * audit event buffer for the next flush.  The server log has
+				 * it too, and alone when the buffer is full or unavailable.
+				 */
+				snprintf(detail, sizeof(detail),
+						 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
+						 e->key.key_id, e->key.version, e->count);
+				if (!commit)
+					(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
+													e->key.operation, true, NULL, detail);
 				ereport(LOG,
 						(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
 								e->label, e->key.version, e->key.operation, e->count,
 								commit ? "could not write the audit ledger (read-only or standby)" : "aborted")));
+			}
 		}
 		if (to_ledger)
 			PopActiveSnapshot();
