@@ -414,6 +414,7 @@ _PG_init(void)
 	/* Hooks, shared memory and workers of each capability are chained here. */
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
+	finsec_log_redact_init();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
 	finsec_risk_shmem_init();

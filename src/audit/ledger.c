@@ -631,6 +631,52 @@ finsec_audit_event(const char *event_type, const char *object,
 }
 
 
+/*
+ * Event namespaces finsec itself writes (docs/audit.md#event-types): an
+ * event type equal to one of these words or starting with it and a dot is
+ * written only by finsec (its functions run as the extension's owner, a
+ * superuser) or by a superuser, so that an application cannot forge a
+ * card.reveal or an audit.purge.
+ */
+static const char *const reserved_namespaces[] = {
+	"account", "audit", "auth", "card", "change", "finsec", "guard", "key",
+	"ledger", "limits", "otp", "risk", "role", "signature", NULL
+};
+
+static const char *
+reserved_namespace(const char *event_type)
+{
+	for (int i = 0; reserved_namespaces[i]; i++)
+	{
+		size_t		n = strlen(reserved_namespaces[i]);
+
+		if (strncmp(event_type, reserved_namespaces[i], n) == 0 &&
+			(event_type[n] == '\0' || event_type[n] == '.'))
+			return reserved_namespaces[i];
+	}
+	return NULL;
+}
+
+/*
+ * The role an event through finsec.audit_event() is recorded for: the
+ * current role, except inside finsec's own SECURITY DEFINER functions
+ * (current role the extension's owner, switched by the definer call),
+ * where it is the role before the switch (the outer role: the login role
+ * or the one SET ROLE chose).
+ */
+static Oid
+audit_event_actor(void)
+{
+	Oid			userid;
+	int			sec;
+
+	GetUserIdAndSecContext(&userid, &sec);
+	if ((sec & SECURITY_LOCAL_USERID_CHANGE) != 0 && userid != GetOuterUserId() &&
+		userid == finsec_owner())
+		return GetOuterUserId();
+	return userid;
+}
+
 PG_FUNCTION_INFO_V1(finsec_audit_event_sql);
 
 /*
@@ -642,6 +688,9 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 {
 	FinsecOwnerContext ctx;
 	int64		seq;
+	Oid			actor;
+	const char *ns;
+	char	   *event_type;
 
 	finsec_require_preload("finsec.audit_event()");
 	if (PG_ARGISNULL(0))
@@ -654,11 +703,24 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 				 errmsg("audit event success must not be null"),
 				 errhint("Pass true for a successful operation, false for a refused or failed one.")));
 
+	event_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	validate_event_type(event_type);
+	ns = reserved_namespace(event_type);
+	if (ns != NULL && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_EVENT_RESERVED),
+				 errmsg("audit event type \"%s\" is reserved for finsec", event_type),
+				 errdetail("finsec itself writes the events of namespace \"%s\"; an application's event of that type could be taken for one of them.",
+						   ns),
+				 errhint("Name the application's events in a namespace of its own, such as \"app.%s\".",
+						 event_type)));
+	actor = audit_event_actor();
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	seq = finsec_audit_event_internal(ctx.caller,
-									  text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	seq = finsec_audit_event_internal(actor,
+									  event_type,
 									  finsec_text_arg_opt(fcinfo, 6),
 									  finsec_text_arg_opt(fcinfo, 1),
 									  finsec_text_arg_opt(fcinfo, 2),

@@ -582,6 +582,8 @@ finsec_key_import(PG_FUNCTION_ARGS)
 	bytea	   *key;
 	int64		request_id;
 
+	/* First: what is logged from now on leaves this statement out. */
+	finsec_log_key_import();
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
