@@ -265,7 +265,8 @@ finsec_redact_emit_log(ErrorData *edata)
 				edata->message = pstrdup("statement: <finsec.key_import statement with key material, hidden by finsec>");
 			if (edata->detail || edata->detail_log)
 				edata->detail_log = pstrdup("(hidden by finsec: the statement imports key material)");
-			if (edata->context && strstr(edata->context, "parameters:") != NULL)
+			/* the context quotes the statements of functions and DO blocks */
+			if (edata->context)
 				edata->context = pstrdup("(hidden by finsec: the statement imports key material)");
 		}
 		else
