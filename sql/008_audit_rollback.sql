@@ -149,6 +149,21 @@ SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_b
 	   db_user
   FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
 
+-- Two-person control: a refused approval rolls back with its error, and
+-- its record stays (once), naming the administrator who tried.
+SET SESSION AUTHORIZATION regress_trail_a;
+SELECT finsec.key_generate('trail.mac2', 'mac', 'hmac-sha256') AS r5 \gset
+SELECT finsec.approve(:r5);
+SET SESSION AUTHORIZATION regress_trail_b;
+SELECT finsec.approve(:r5) ->> 'state' AS state;
+SELECT finsec.approve(:r5);
+RESET SESSION AUTHORIZATION;
+SELECT finsec.flush_audit_events() AS flushed;
+SELECT event_type, action, success, db_user, subject, description, detail ->> 'sqlstate' AS sqlstate,
+	   (detail ->> 'rolled_back')::boolean AS rolled_back
+  FROM finsec.audit WHERE event_type IN ('change.refused', 'change.approve') AND detail ->> 'request_id' = :'r5'
+ ORDER BY finsec_seq;
+
 -- Without a free slot the action is refused (TAP 021_audit_rollback.pl
 -- fills a small buffer); the buffer and its function are for finsec's roles.
 SET SESSION AUTHORIZATION regress_trail_app;

@@ -257,14 +257,13 @@ refuse_full(const char *what)
 			 errhint("Run finsec.flush_audit_events(), check that the audit sealer runs for this database, or raise finsec.audit_event_buffer.")));
 }
 
-void
-finsec_audit_event_durable(const char *event_type, const char *object,
-						   const char *action, bool success,
-						   const char *description, Jsonb *detail)
+/* The row, and its copy held for the (sub)transaction; actor InvalidOid: the caller. */
+static void
+durable_event(Oid actor, const char *event_type, const char *subject, const char *object,
+			  const char *action, bool success, const char *description, Jsonb *detail)
 {
 	FinsecOwnerContext ctx;
 	PendingEvent ev;
-	Oid			db_user;
 	char	   *detail_text = NULL;
 	int64		seq;
 
@@ -273,20 +272,54 @@ finsec_audit_event_durable(const char *event_type, const char *object,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	seq = finsec_audit_event_internal(ctx.caller, event_type, NULL, object, action,
+	if (!OidIsValid(actor))
+		actor = ctx.caller;
+	seq = finsec_audit_event_internal(actor, event_type, subject, object, action,
 									  success, description, detail);
-	db_user = ctx.caller;
 	finsec_end_owner(&ctx);
 	SPI_finish();
 
 	if (detail)
 		detail_text = JsonbToCString(NULL, &detail->root, VARSIZE(detail));
-	fill_event(&ev, PENDING_LEDGER, db_user, event_type, NULL, object, action, success,
+	fill_event(&ev, PENDING_LEDGER, actor, event_type, subject, object, action, success,
 			   description, detail_text);
 	ev.rolled_back_seq = seq;
 	/* No slot: the row goes with the error, and so does the action. */
 	if (!finsec_eventring_hold(&ring, &ev))
 		refuse_full(event_type);
+}
+
+void
+finsec_audit_event_durable(const char *event_type, const char *object,
+						   const char *action, bool success,
+						   const char *description, Jsonb *detail)
+{
+	durable_event(InvalidOid, event_type, NULL, object, action, success, description, detail);
+}
+
+PG_FUNCTION_INFO_V1(finsec_audit_refusal_sql);
+
+/*
+ * finsec._audit_refusal(event_type, object, action, description, detail):
+ * for finsec's own SQL functions (no grant), right before they refuse an
+ * action: an unsuccessful event, subject the session user, recorded for
+ * the role that called finsec's SECURITY DEFINER function (the outer
+ * role), that survives the rollback the refusal causes.
+ */
+Datum
+finsec_audit_refusal_sql(PG_FUNCTION_ARGS)
+{
+	char	   *session = GetUserNameFromId(GetSessionUserId(), false);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("audit event type must not be null")));
+	durable_event(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), session,
+				  finsec_text_arg_opt(fcinfo, 1), finsec_text_arg_opt(fcinfo, 2), false,
+				  finsec_text_arg_opt(fcinfo, 3),
+				  PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+	PG_RETURN_VOID();
 }
 
 void
