@@ -65,6 +65,9 @@ COMMENT ON FUNCTION finsec._audit_refusal(text, text, text, text, jsonb) IS
 	'internal: record a refusal by a finsec function so that the record survives the rollback the refusal causes';
 REVOKE ALL ON FUNCTION finsec._audit_refusal(text, text, text, text, jsonb) FROM PUBLIC;
 
+-- approve() and reject() as in 0.4, each refusal recorded first; the
+-- record is added on the line of its test, so that the line numbers in
+-- error contexts stay those of 0.4.
 CREATE OR REPLACE FUNCTION finsec.approve(request_id bigint, note text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -74,50 +77,33 @@ AS $$
 DECLARE
 	r finsec.change_request;
 	k finsec.change_kind;
-	res jsonb;
-	what text;
+	res jsonb; what text;
 BEGIN
 	PERFORM finsec._require_admin('approve');
 	PERFORM finsec.expire_requests();
-	SELECT * INTO r FROM finsec.change_request cr WHERE cr.request_id = approve.request_id FOR UPDATE;
-	what := coalesce(r.kind || ':' || r.target, 'change_request:' || request_id);
-	IF NOT FOUND THEN
-		PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'no such change request',
-									  jsonb_build_object('request_id', request_id, 'sqlstate', '42704'));
+	SELECT * INTO r FROM finsec.change_request cr WHERE cr.request_id = approve.request_id FOR UPDATE; what := coalesce(r.kind || ':' || r.target, 'change_request:' || request_id);
+	IF r.request_id IS NULL THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'no such change request', jsonb_build_object('request_id', request_id, 'sqlstate', '42704'));
 		RAISE EXCEPTION 'change request % does not exist', request_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF r.state = 'expired' OR (r.state = 'pending' AND r.expires_at <= now()) THEN
-		PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'the change request has expired',
-									  jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by,
-														 'sqlstate', 'S9R02'));
+	IF r.state = 'expired' OR (r.state = 'pending' AND r.expires_at <= now()) THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'the change request has expired', jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', 'S9R02'));
 		RAISE EXCEPTION 'change request % has expired', request_id
 			USING ERRCODE = 'S9R02',
 				  DETAIL = 'It was not approved within finsec.approval_timeout of being requested.',
 				  HINT = 'File the request again.';
 	END IF;
-	IF r.state <> 'pending' THEN
-		PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'the change request is ' || r.state,
-									  jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by,
-														 'sqlstate', 'S9R03'));
+	IF r.state <> 'pending' THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'the change request is ' || r.state, jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', 'S9R03'));
 		RAISE EXCEPTION 'change request % is %, not pending', request_id, r.state
 			USING ERRCODE = 'S9R03';
 	END IF;
-	IF r.requested_by = session_user THEN
-		PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'approval by the requester refused',
-									  jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by,
-														 'sqlstate', 'S9R01'));
+	IF r.requested_by = session_user THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'approval by the requester refused', jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', 'S9R01'));
 		RAISE EXCEPTION 'change request % cannot be approved by the role that requested it', request_id
 			USING ERRCODE = 'S9R01',
 				  HINT = 'Two-person control: another member of finsec_admin must approve.';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.requested_by)
 	   OR pg_has_role(session_user, r.requested_by, 'MEMBER')
-	   OR pg_has_role(r.requested_by, session_user, 'MEMBER') THEN
-		PERFORM finsec._audit_refusal('change.refused', what, 'approve',
-									  'approval by a role that can act as the requester refused',
-									  jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by,
-														 'sqlstate', 'S9R01'));
+	   OR pg_has_role(r.requested_by, session_user, 'MEMBER') THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'approval by a role that can act as the requester refused', jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', 'S9R01'));
 		RAISE EXCEPTION 'change request % cannot be approved by role %', request_id, session_user
 			USING ERRCODE = 'S9R01',
 				  DETAIL = 'The approver and the requester can act as each other (role membership or superuser), or the requester no longer exists.',
@@ -155,11 +141,7 @@ BEGIN
 		RAISE EXCEPTION 'change request % does not exist', request_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF r.state <> 'pending' THEN
-		PERFORM finsec._audit_refusal('change.refused', r.kind || ':' || r.target, 'reject',
-									  'the change request is ' || r.state,
-									  jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by,
-														 'sqlstate', 'S9R03'));
+	IF r.state <> 'pending' THEN PERFORM finsec._audit_refusal('change.refused', r.kind || ':' || r.target, 'reject', 'the change request is ' || r.state, jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', 'S9R03'));
 		RAISE EXCEPTION 'change request % is %, not pending', request_id, r.state
 			USING ERRCODE = 'S9R03';
 	END IF;

@@ -39,7 +39,26 @@ SELECT regress_log_forge('audit.purge');
 SELECT regress_log_forge('app.forge') > 0 AS written;
 RESET SESSION AUTHORIZATION;
 DROP FUNCTION regress_log_forge(text);
--- A superuser may (finsec's own functions run as one).
+-- Nor from a PL/pgSQL block of its own.
+SET SESSION AUTHORIZATION regress_log_app;
+DO $$ BEGIN PERFORM finsec.audit_event('card.reveal', subject => 'victim'); END $$;
+RESET SESSION AUTHORIZATION;
+-- finsec's own PL/pgSQL functions may, also when they run as their caller
+-- (the risk ruleset guard below writes risk.* as the administrator); a
+-- finsec function that failed inside the caller's exception block leaves
+-- no such right behind.
+SET SESSION AUTHORIZATION regress_log_adm1;
+DO $$
+BEGIN
+	BEGIN
+		PERFORM finsec.approve(999999);
+	EXCEPTION WHEN undefined_object THEN
+		NULL;
+	END;
+	PERFORM finsec.audit_event('card.reveal', subject => 'victim');
+END $$;
+RESET SESSION AUTHORIZATION;
+-- A superuser may.
 SELECT finsec.audit_event('audit.note', description => 'by a superuser') > 0 AS written;
 SELECT event_type, db_user FROM finsec.audit
  WHERE event_type IN ('card.reveal', 'audit.purge', 'key.use', 'otp', 'change.approve', 'cards.imported',

@@ -415,6 +415,7 @@ _PG_init(void)
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
 	finsec_log_redact_init();
+	finsec_plcaller_init();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
 	finsec_risk_shmem_init();

@@ -634,9 +634,10 @@ finsec_audit_event(const char *event_type, const char *object,
 /*
  * Event namespaces finsec itself writes (docs/audit.md#event-types): an
  * event type equal to one of these words or starting with it and a dot is
- * written only by finsec (its functions run as the extension's owner, a
- * superuser) or by a superuser, so that an application cannot forge a
- * card.reveal or an audit.purge.
+ * written through finsec.audit_event() only by finsec's own PL/pgSQL
+ * functions (the innermost PL/pgSQL function running belongs to the
+ * extension: plcaller.c) or by a superuser, so that an application cannot
+ * forge a card.reveal or an audit.purge.
  */
 static const char *const reserved_namespaces[] = {
 	"account", "audit", "auth", "card", "change", "finsec", "guard", "key",
@@ -706,7 +707,7 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 	event_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	validate_event_type(event_type);
 	ns = reserved_namespace(event_type);
-	if (ns != NULL && !superuser())
+	if (ns != NULL && !superuser() && !finsec_called_by_finsec_plpgsql())
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_EVENT_RESERVED),
 				 errmsg("audit event type \"%s\" is reserved for finsec", event_type),

@@ -60,6 +60,9 @@ extern bool finsec_audit_put_aborted(Oid db_user, const char *event_type,
 									 const char *object, const char *action, bool success,
 									 const char *description, const char *detail_json);
 extern void finsec_audit_ring_shmem_init(void);
+/* Is the innermost running PL/pgSQL function one of finsec's (src/audit/plcaller.c)? */
+extern void finsec_plcaller_init(void);
+extern bool finsec_called_by_finsec_plpgsql(void);
 extern void finsec_audit_define_ring_settings(void);
 extern void finsec_audit_ring_sealer_flush(void);
 extern int	finsec_audit_event_slots;
