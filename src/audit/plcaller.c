@@ -159,11 +159,12 @@ finsec_plcaller_init(void)
 
 	prev_plugin = *ptr;
 	memset(&plugin, 0, sizeof(plugin));
-	plugin.func_setup = pl_func_setup;
+	/* Statement callbacks only to pass them on: PL/pgSQL calls them per statement. */
+	plugin.func_setup = prev_plugin ? pl_func_setup : NULL;
 	plugin.func_beg = pl_func_beg;
 	plugin.func_end = pl_func_end;
-	plugin.stmt_beg = pl_stmt_beg;
-	plugin.stmt_end = pl_stmt_end;
+	plugin.stmt_beg = prev_plugin && prev_plugin->stmt_beg ? pl_stmt_beg : NULL;
+	plugin.stmt_end = prev_plugin && prev_plugin->stmt_end ? pl_stmt_end : NULL;
 	*ptr = &plugin;
 	RegisterXactCallback(plcaller_xact, NULL);
 	RegisterSubXactCallback(plcaller_subxact, NULL);
