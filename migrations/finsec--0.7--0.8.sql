@@ -54,6 +54,26 @@ COMMENT ON FUNCTION finsec.audit_event_buffer() IS
 REVOKE ALL ON FUNCTION finsec.audit_event_buffer() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.audit_event_buffer() TO finsec_admin, finsec_auditor, finsec_operator;
 
+CREATE FUNCTION finsec.status_audit_events(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.*
+	  FROM finsec.audit_event_buffer() b,
+		   finsec._status_event_buffer('audit_events', b.capacity, b.waiting, b.waiting_here, b.dropped,
+			   'audit record(s) of rolled-back transactions', 'written', 'writes them to finsec.audit',
+			   'finsec.audit_event_buffer', 'finsec.flush_audit_events()',
+			   'reveals and verifications are not available without finsec in shared_preload_libraries') s
+$$;
+COMMENT ON FUNCTION finsec.status_audit_events() IS
+	'the audit event buffer: records of rolled-back transactions waiting, drops, who flushes';
+REVOKE ALL ON FUNCTION finsec.status_audit_events() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_audit_events() TO finsec_admin, finsec_auditor, finsec_operator;
+
 -- A refused approval rolls back with its error: its record survives
 -- (finsec._audit_refusal, for finsec's own functions; no grant).
 CREATE FUNCTION finsec._audit_refusal(event_type text, object text, action text,
