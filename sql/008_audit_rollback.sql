@@ -28,10 +28,10 @@ SET SESSION AUTHORIZATION regress_trail_b;
 SELECT finsec.approve(:r1) ->> 'state', finsec.approve(:r2) ->> 'state',
 	   finsec.approve(:r3) ->> 'state', finsec.approve(:r4) ->> 'state';
 RESET SESSION AUTHORIZATION;
--- A new session: this one's key cache saw the whole extension created.
-\c regress_trail
-SET client_min_messages = warning;
 
+-- In this session, which created the extension and the keys, a card's
+-- input loses its cached encryption key to an invalidation while it looks
+-- up the fingerprint key; 0.7 freed the key there and the server crashed.
 CREATE TABLE trail_cards (id int, c finsec.bank_card);
 INSERT INTO trail_cards VALUES (1, '6216261000000000018');
 GRANT SELECT ON trail_cards TO regress_trail_unmask;

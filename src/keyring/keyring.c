@@ -671,6 +671,63 @@ key_cache_purge(void)
 	key_cache_stale = false;
 }
 
+/*
+ * Caches made stale during a transaction: their keys may still be held by
+ * the caller of a lookup (a card's input holds its encryption key while it
+ * looks up the fingerprint key), so they are zeroized and freed at the
+ * transaction's end, not at the next lookup.
+ */
+typedef struct RetiredCache
+{
+	HTAB	   *hash;
+	MemoryContext cxt;
+} RetiredCache;
+
+static List *retired_caches = NIL;
+
+/* Set the stale cache aside; the next lookup builds a new one. */
+static void
+key_cache_retire(void)
+{
+	MemoryContext old;
+	RetiredCache *r;
+
+	key_cache_stale = false;
+	if (key_cache == NULL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r = palloc(sizeof(RetiredCache));
+	r->hash = key_cache;
+	r->cxt = key_cache_cxt;
+	retired_caches = lappend(retired_caches, r);
+	MemoryContextSwitchTo(old);
+	key_cache = NULL;
+	key_cache_cxt = NULL;
+}
+
+/* Zeroize and free the caches set aside.  Never throws. */
+static void
+key_cache_purge_retired(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired_caches)
+	{
+		RetiredCache *r = (RetiredCache *) lfirst(lc);
+		HASH_SEQ_STATUS status;
+		KeyCacheEntry *e;
+
+		hash_seq_init(&status, r->hash);
+		while ((e = hash_seq_search(&status)) != NULL)
+			zeroize_entry(e);
+		hash_destroy(r->hash);
+		MemoryContextDelete(r->cxt);
+		pfree(r);
+	}
+	list_free(retired_caches);
+	retired_caches = NIL;
+}
+
 static void
 key_cache_relcache_callback(Datum arg, Oid relid)
 {
@@ -681,6 +738,7 @@ key_cache_relcache_callback(Datum arg, Oid relid)
 static void
 key_cache_exit(int code, Datum arg)
 {
+	key_cache_purge_retired();
 	key_cache_purge();
 }
 
@@ -701,12 +759,14 @@ keyring_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			flush_key_uses(false);
+			key_cache_purge_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			key_cache_purge_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
@@ -730,7 +790,7 @@ ensure_cache(void)
 	HASHCTL		ctl;
 
 	if (key_cache_stale)
-		key_cache_purge();
+		key_cache_retire();
 	if (key_cache_cxt == NULL)
 		key_cache_cxt = AllocSetContextCreate(TopMemoryContext, "finsec keyring cache",
 											  ALLOCSET_SMALL_SIZES);
