@@ -261,14 +261,14 @@ SET ROLE regress_risk_op;
 SELECT decision, score, jsonb_array_length(reasons) FROM finsec.risk_score(customer => 't1', amount => 1000, channel => 'thr', mcc => '7995');
 RESET ROLE;
 
--- Rate limit per role (8.4 g): 3 calls per second; the 4th within the
--- second is refused with S9X01.
+-- Rate limit per login role (8.4 g): 3 calls per second; the 4th within the
+-- second is refused with S9X01.  The bucket is the session user's.
 ALTER ROLE regress_risk_app SET finsec.risk_rate_limit = 3;
 SET ROLE regress_risk_app;
 SET finsec.risk_rate_limit = 3;
 RESET ROLE;
 SET finsec.risk_rate_limit = 3;
-SET ROLE regress_risk_app;
+SET SESSION AUTHORIZATION regress_risk_app;
 DO $$
 DECLARE
 	i int;
@@ -282,7 +282,7 @@ EXCEPTION WHEN SQLSTATE 'S9X01' THEN
 	RAISE NOTICE 'refused: %', SQLERRM;
 END
 $$;
-RESET ROLE;
+RESET SESSION AUTHORIZATION;
 RESET finsec.risk_rate_limit;
 SELECT decision, decisions > 0 AS counted FROM finsec.risk_stats() WHERE decision = 'rate_limited';
 

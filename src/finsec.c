@@ -394,6 +394,7 @@ define_settings(void)
 	finsec_risk_define_settings();
 	finsec_risk_define_log_settings();
 	finsec_limits_define_refusal_settings();
+	finsec_audit_define_ring_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
@@ -414,11 +415,14 @@ _PG_init(void)
 	/* Hooks, shared memory and workers of each capability are chained here. */
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
+	finsec_log_redact_init();
+	finsec_plcaller_init();
 	finsec_lockout_init();
 	finsec_limits_shmem_init();
 	finsec_card_probe_shmem_init();
 	finsec_risk_shmem_init();
 	finsec_risk_log_shmem_init();
+	finsec_audit_ring_shmem_init();
 	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();

@@ -658,6 +658,75 @@ finsec_audit_event_at(Oid actor, const char *event_type, const char *subject,
 	return seq;
 }
 
+/*
+ * Write an event recorded earlier by another transaction (one that rolled
+ * back: src/audit/pending.c), with the identity, session and time it was
+ * recorded with.  Caller has SPI connected and runs as finsec's owner;
+ * actor is the role flushing, for the capacity warning.
+ */
+int64
+finsec_audit_event_replay(Oid actor, const FinsecAuditReplay *r)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[14];
+	char		nulls[14];
+	int			ret;
+	bool		isnull;
+
+	validate_event_type(r->event_type);
+	check_capacity(actor);
+	if (plan == NULL)
+	{
+		Oid			argtypes[14] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID,
+			TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, JSONBOID, JSONBOID};
+		SPIPlanPtr	p;
+
+		p = SPI_prepare("INSERT INTO finsec.audit "
+						"(event_time, db_user, session_user_name, client_addr, "
+						" application_name, backend_pid, event_type, subject, "
+						" object, action, success, description, detail) "
+						"VALUES ($1, $2, $3, pg_catalog.inet_in(pg_catalog.textout($4)), $5, $6, $7, "
+						" coalesce($8, $2::pg_catalog.text), $9, $10, $11, $12, "
+						" CASE WHEN $13 IS NULL THEN $14 "
+						"      WHEN pg_catalog.jsonb_typeof($13) OPERATOR(pg_catalog.=) 'object' "
+						"      THEN $13 OPERATOR(pg_catalog.||) $14 "
+						"      ELSE pg_catalog.jsonb_build_object('detail', $13) OPERATOR(pg_catalog.||) $14 END) "
+						"RETURNING finsec_seq",
+						14, argtypes);
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = TimestampTzGetDatum(r->at);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(r->db_user));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(r->session_user));
+	if (r->client_addr && *r->client_addr)
+		values[3] = CStringGetTextDatum(r->client_addr);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(r->application_name ? r->application_name : "");
+	values[5] = Int32GetDatum(r->backend_pid);
+	values[6] = CStringGetTextDatum(r->event_type);
+#define REPLAY_TEXT(i, v) do { if (v) values[i] = CStringGetTextDatum(v); else nulls[i] = 'n'; } while (0)
+	REPLAY_TEXT(7, r->subject);
+	REPLAY_TEXT(8, r->object);
+	REPLAY_TEXT(9, r->action);
+	values[10] = BoolGetDatum(r->success);
+	REPLAY_TEXT(11, r->description);
+#undef REPLAY_TEXT
+	if (r->detail)
+		values[12] = JsonbPGetDatum(r->detail);
+	else
+		nulls[12] = 'n';
+	values[13] = JsonbPGetDatum(r->marker);
+	ret = SPI_execute_plan(plan, values, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write audit event: %s", SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 void
 finsec_audit_event(const char *event_type, const char *object,
 				   const char *action, bool success,
@@ -676,6 +745,53 @@ finsec_audit_event(const char *event_type, const char *object,
 }
 
 
+/*
+ * Event namespaces finsec itself writes (docs/audit.md#event-types): an
+ * event type equal to one of these words or starting with it and a dot is
+ * written through finsec.audit_event() only by finsec's own PL/pgSQL
+ * functions (the innermost PL/pgSQL function running belongs to the
+ * extension: plcaller.c) or by a superuser, so that an application cannot
+ * forge a card.reveal or an audit.purge.
+ */
+static const char *const reserved_namespaces[] = {
+	"account", "audit", "auth", "card", "change", "finsec", "guard", "key",
+	"ledger", "limits", "otp", "risk", "role", "signature", NULL
+};
+
+static const char *
+reserved_namespace(const char *event_type)
+{
+	for (int i = 0; reserved_namespaces[i]; i++)
+	{
+		size_t		n = strlen(reserved_namespaces[i]);
+
+		if (strncmp(event_type, reserved_namespaces[i], n) == 0 &&
+			(event_type[n] == '\0' || event_type[n] == '.'))
+			return reserved_namespaces[i];
+	}
+	return NULL;
+}
+
+/*
+ * The role an event through finsec.audit_event() is recorded for: the
+ * current role, except inside finsec's own SECURITY DEFINER functions
+ * (current role the extension's owner, switched by the definer call),
+ * where it is the role before the switch (the outer role: the login role
+ * or the one SET ROLE chose).
+ */
+static Oid
+audit_event_actor(void)
+{
+	Oid			userid;
+	int			sec;
+
+	GetUserIdAndSecContext(&userid, &sec);
+	if ((sec & SECURITY_LOCAL_USERID_CHANGE) != 0 && userid != GetOuterUserId() &&
+		userid == finsec_owner())
+		return GetOuterUserId();
+	return userid;
+}
+
 PG_FUNCTION_INFO_V1(finsec_audit_event_sql);
 
 /*
@@ -687,6 +803,9 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 {
 	FinsecOwnerContext ctx;
 	int64		seq;
+	Oid			actor;
+	const char *ns;
+	char	   *event_type;
 
 	finsec_require_preload("finsec.audit_event()");
 	if (PG_ARGISNULL(0))
@@ -699,11 +818,24 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 				 errmsg("audit event success must not be null"),
 				 errhint("Pass true for a successful operation, false for a refused or failed one.")));
 
+	event_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	validate_event_type(event_type);
+	ns = reserved_namespace(event_type);
+	if (ns != NULL && !superuser() && !finsec_called_by_finsec_plpgsql())
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_EVENT_RESERVED),
+				 errmsg("audit event type \"%s\" is reserved for finsec", event_type),
+				 errdetail("finsec itself writes the events of namespace \"%s\"; an application's event of that type could be taken for one of them.",
+						   ns),
+				 errhint("Name the application's events in a namespace of its own, such as \"app.%s\".",
+						 event_type)));
+	actor = audit_event_actor();
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	seq = finsec_audit_event_internal(ctx.caller,
-									  text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	seq = finsec_audit_event_internal(actor,
+									  event_type,
 									  finsec_text_arg_opt(fcinfo, 6),
 									  finsec_text_arg_opt(fcinfo, 1),
 									  finsec_text_arg_opt(fcinfo, 2),

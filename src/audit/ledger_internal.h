@@ -43,6 +43,26 @@ extern int64 finsec_audit_event_at(Oid actor, const char *event_type,
 								   const char *action, bool success,
 								   const char *description, Jsonb *detail,
 								   TimestampTz at);
+/* An event recorded by a transaction that rolled back, written later. */
+typedef struct FinsecAuditReplay
+{
+	TimestampTz at;
+	const char *db_user;
+	const char *session_user;
+	const char *client_addr;	/* NULL or "": none */
+	const char *application_name;
+	int32		backend_pid;
+	const char *event_type;
+	const char *subject;
+	const char *object;
+	const char *action;
+	bool		success;
+	const char *description;
+	Jsonb	   *detail;
+	Jsonb	   *marker;			/* merged into detail: rolled_back etc. */
+} FinsecAuditReplay;
+
+extern int64 finsec_audit_event_replay(Oid actor, const FinsecAuditReplay *r);
 extern int64 finsec_audit_size_bytes(void);
 extern char *finsec_quoted_relname(Oid relid);
 extern void finsec_create_chain_with(Oid relid, Oid actor, const char *algorithm);

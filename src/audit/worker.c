@@ -96,6 +96,8 @@ seal_round(const char *dbname)
 		finsec_risk_sealer_flush();
 		/* Refused card probes, likewise (src/card/probe.c). */
 		finsec_card_sealer_flush();
+		/* Audit records of rolled-back transactions (src/audit/pending.c). */
+		finsec_audit_ring_sealer_flush();
 		if (SPI_execute("SELECT finsec.audit_seal()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "finsec.audit_seal() failed");
 		SPI_finish();

@@ -617,8 +617,11 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 		appendStringInfoString(&detail, "null");
 	appendStringInfoChar(&detail, '}');
 
-	/* The audit row is written first: no reveal without its record. */
-	finsec_audit_event(account ? "account.reveal" : "card.reveal", context, "reveal", true, reason,
+	/*
+	 * The audit row is written first: no reveal without its record, which
+	 * survives a rollback of the caller's transaction or savepoint.
+	 */
+	finsec_audit_event_durable(account ? "account.reveal" : "card.reveal", context, "reveal", true, reason,
 					   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
 
 	number_digits(h, digits);

@@ -77,7 +77,9 @@ parse_or_error(const CnidType *t, const char *s, size_t len, char *out, int sqls
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("invalid %s: %s", t->what, problem),
-			 hint ? errhint("%s", hint) : 0));
+			 hint ? errhint("%s", hint) : 0,
+			 /* the statement holds the number refused, as for cards */
+			 errhidestmt(true)));
 }
 
 static text *

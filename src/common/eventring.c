@@ -12,6 +12,12 @@
  *
  *	 free --put--> filled --claim--> claimed --commit--> free
  *								   claimed --abort---> filled
+ *	 free --hold--> held --commit--> free
+ *					held --abort---> filled
+ *
+ * A held slot is one whose (sub)transaction also wrote the event itself:
+ * its commit makes the slot unnecessary, its rollback makes the slot the
+ * only record left (src/audit/pending.c).
  *
  * Only the backend holding a claim changes a claimed slot, and only a put
  * writes a free one, so a claimed event is read without the lock.
@@ -53,7 +59,8 @@ typedef enum EventSlotState
 {
 	SLOT_FREE = 0,
 	SLOT_FILLED,				/* waiting to be flushed */
-	SLOT_CLAIMED				/* being flushed by a backend's transaction */
+	SLOT_CLAIMED,				/* being flushed by a backend's transaction */
+	SLOT_HELD					/* kept for a backend's open transaction */
 } EventSlotState;
 
 typedef struct FinsecEventSlot
@@ -80,6 +87,7 @@ struct FinsecEventRingShared
 	int			capacity;
 	int			nfree;			/* entries of the free-slot stack */
 	int			nclaimed;
+	int			nheld;
 	uint64		next_seq;
 	uint64		dropped_total;	/* since the server started */
 	EventRingDrops drops[EVENTRING_DROP_DBS + 1];
@@ -94,6 +102,14 @@ struct FinsecEventClaim
 {
 	int			idx;
 	bool		drop;
+	uint64		seq;
+	SubTransactionId subid;
+};
+
+/* A slot held by this backend for its (sub)transaction. */
+struct FinsecEventHold
+{
+	int			idx;
 	uint64		seq;
 	SubTransactionId subid;
 };
@@ -118,7 +134,7 @@ typedef struct EventFileDrop
 	uint64		dropped;
 } EventFileDrop;
 
-#define MAX_RINGS				4
+#define MAX_RINGS				8
 
 static FinsecEventRing *rings[MAX_RINGS];
 static int	nrings = 0;
@@ -513,11 +529,75 @@ settle_claims(FinsecEventRing *ring, bool committed, SubTransactionId subid)
 	ring->nclaims = keep;
 }
 
+/*
+ * Settle holds of subtransaction "subid" (all when InvalidSubTransactionId):
+ * free the slots (committed) or make them wait for a flush (aborted).
+ * Never throws.
+ */
+static void
+settle_holds(FinsecEventRing *ring, bool committed, SubTransactionId subid)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			i;
+	int			keep = 0;
+
+	for (i = 0; i < ring->nholds; i++)
+	{
+		FinsecEventHold *h = &ring->holds[i];
+		FinsecEventSlot *e = &ring->meta[h->idx];
+
+		if (subid != InvalidSubTransactionId && h->subid != subid)
+		{
+			ring->holds[keep++] = *h;
+			continue;
+		}
+		SpinLockAcquire(&s->mutex);
+		if (e->state == SLOT_HELD && e->seq == h->seq)
+		{
+			s->nheld--;
+			if (committed)
+			{
+				e->state = SLOT_FREE;
+				e->seq = 0;
+				ring->free_stack[s->nfree++] = h->idx;
+			}
+			else
+				e->state = SLOT_FILLED;
+		}
+		SpinLockRelease(&s->mutex);
+	}
+	ring->nholds = keep;
+}
+
 static void
 eventring_xact_callback(XactEvent event, void *arg)
 {
 	FinsecEventRing *ring = (FinsecEventRing *) arg;
 
+	if (ring->nholds > 0)
+	{
+		switch (event)
+		{
+			case XACT_EVENT_PRE_PREPARE:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that has %s that must survive its rollback",
+								ring->items_plural),
+						 errdetail("A prepared transaction that is rolled back later would take their only record with it."),
+						 errhint("Commit or roll back the transaction instead of preparing it.")));
+				break;
+			case XACT_EVENT_COMMIT:
+			case XACT_EVENT_PARALLEL_COMMIT:
+				settle_holds(ring, true, InvalidSubTransactionId);
+				break;
+			case XACT_EVENT_ABORT:
+			case XACT_EVENT_PARALLEL_ABORT:
+				settle_holds(ring, false, InvalidSubTransactionId);
+				break;
+			default:
+				break;
+		}
+	}
 	if (ring->nclaims == 0)
 		return;
 	switch (event)
@@ -550,6 +630,15 @@ eventring_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	FinsecEventRing *ring = (FinsecEventRing *) arg;
 	int			i;
 
+	if (ring->nholds > 0)
+	{
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			settle_holds(ring, false, mySubid);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			for (i = 0; i < ring->nholds; i++)
+				if (ring->holds[i].subid == mySubid)
+					ring->holds[i].subid = parentSubid;
+	}
 	if (ring->nclaims == 0)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
@@ -581,6 +670,67 @@ prepare_to_claim(FinsecEventRing *ring)
 		RegisterSubXactCallback(eventring_subxact_callback, ring);
 		ring->callbacks_registered = true;
 	}
+}
+
+bool
+finsec_eventring_hold(FinsecEventRing *ring, const void *payload)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			idx;
+
+	if (s == NULL)
+		return false;
+	prepare_to_claim(ring);
+	if (ring->holds == NULL)
+		ring->holds = MemoryContextAllocHuge(TopMemoryContext,
+											 sizeof(FinsecEventHold) * (Size) s->capacity);
+	if (ring->nholds >= s->capacity)
+		return false;
+
+	SpinLockAcquire(&s->mutex);
+	if (s->nfree == 0)
+	{
+		SpinLockRelease(&s->mutex);
+		return false;
+	}
+	idx = ring->free_stack[--s->nfree];
+	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
+	ring->meta[idx].seq = ++s->next_seq;
+	ring->meta[idx].dbid = payload_dbid(ring, payload);
+	ring->meta[idx].state = SLOT_HELD;
+	s->nheld++;
+	ring->holds[ring->nholds].idx = idx;
+	ring->holds[ring->nholds].seq = ring->meta[idx].seq;
+	ring->holds[ring->nholds].subid = GetCurrentSubTransactionId();
+	ring->nholds++;
+	SpinLockRelease(&s->mutex);
+	return true;
+}
+
+int
+finsec_eventring_count_matching(FinsecEventRing *ring, Size offset, const void *bytes, Size len)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			start;
+	int			i;
+	int			n = 0;
+
+	if (s == NULL)
+		return 0;
+	Assert(offset + len <= ring->payload_size);
+	for (start = 0; start < s->capacity; start += CLAIM_CHUNK)
+	{
+		int			end = Min(start + CLAIM_CHUNK, s->capacity);
+
+		SpinLockAcquire(&s->mutex);
+		for (i = start; i < end; i++)
+			if ((ring->meta[i].state == SLOT_FILLED || ring->meta[i].state == SLOT_CLAIMED) &&
+				ring->meta[i].dbid == MyDatabaseId &&
+				memcmp(EVENT_AT(ring, i) + offset, bytes, len) == 0)
+				n++;
+		SpinLockRelease(&s->mutex);
+	}
+	return n;
 }
 
 static int
@@ -720,7 +870,7 @@ finsec_eventring_work_here(FinsecEventRing *ring)
 		return false;
 	SpinLockAcquire(&s->mutex);
 	found = drops_here_locked(ring);
-	if (found || s->nfree + s->nclaimed == s->capacity)
+	if (found || s->nfree + s->nclaimed + s->nheld == s->capacity)
 	{
 		SpinLockRelease(&s->mutex);
 		return found;
@@ -767,7 +917,7 @@ finsec_eventring_status(FinsecEventRing *ring, FunctionCallInfo fcinfo)
 	SpinLockAcquire(&s->mutex);
 	capacity = s->capacity;
 	flushing = s->nclaimed;
-	waiting = s->capacity - s->nfree - s->nclaimed;
+	waiting = s->capacity - s->nfree - s->nclaimed - s->nheld;
 	dropped = s->dropped_total;
 	for (i = 0; i <= EVENTRING_DROP_DBS; i++)
 		if (i == EVENTRING_UNATTRIBUTED ||

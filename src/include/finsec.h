@@ -37,6 +37,10 @@ extern bool finsec_preloaded;
  */
 extern void finsec_require_preload(const char *feature);
 
+/* Keeping key material and identifiers out of the server log (src/common/logredact.c). */
+extern void finsec_log_redact_init(void);
+extern void finsec_log_key_import(void);
+
 /* GUC variables owned by the foundation (src/finsec.c). */
 typedef enum FinsecHashAlgorithm
 {

@@ -37,6 +37,36 @@ extern void finsec_audit_event(const char *event_type, const char *object,
 							   const char *action, bool success,
 							   const char *description, Jsonb *detail);
 
+/*
+ * Audit records that survive the caller's rollback (src/audit/pending.c).
+ *
+ * finsec_audit_event_durable(): the same row as finsec_audit_event(), kept
+ * also in shared memory until the (sub)transaction ends; written again by
+ * a flush only if it rolled back.  Raises ERROR (and so refuses the action)
+ * when the buffer is full.
+ */
+extern void finsec_audit_event_durable(const char *event_type, const char *object,
+									   const char *action, bool success,
+									   const char *description, Jsonb *detail);
+/* An attempt at a one-time code (salt: 16 bytes) that counts even if rolled back. */
+extern void finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, const char *subject,
+										  const char *purpose, bool ok);
+/* Attempts at the code of this salt rolled back and not yet added to finsec.otp. */
+extern int	finsec_audit_otp_pending_attempts(const unsigned char *salt);
+/* Remember the client's address for records written from abort callbacks (no catalog access). */
+extern void finsec_audit_note_session(void);
+/* From an abort callback: a ledger event for the next flush.  Never throws. */
+extern bool finsec_audit_put_aborted(Oid db_user, const char *event_type,
+									 const char *object, const char *action, bool success,
+									 const char *description, const char *detail_json);
+extern void finsec_audit_ring_shmem_init(void);
+/* Is the innermost running PL/pgSQL function one of finsec's (src/audit/plcaller.c)? */
+extern void finsec_plcaller_init(void);
+extern bool finsec_called_by_finsec_plpgsql(void);
+extern void finsec_audit_define_ring_settings(void);
+extern void finsec_audit_ring_sealer_flush(void);
+extern int	finsec_audit_event_slots;
+
 /* ---- canonical encoding (src/audit/encoding.c) ------------------------ */
 
 typedef struct FinsecRowHasher FinsecRowHasher;

@@ -40,6 +40,7 @@
 
 typedef struct FinsecEventRingShared FinsecEventRingShared;
 typedef struct FinsecEventClaim FinsecEventClaim;
+typedef struct FinsecEventHold FinsecEventHold;
 
 typedef struct FinsecEventRing
 {
@@ -74,6 +75,8 @@ typedef struct FinsecEventRing
 	char	   *payloads;
 	FinsecEventClaim *claims;	/* this backend's, in TopMemoryContext */
 	int			nclaims;
+	FinsecEventHold *holds;		/* this backend's held slots, likewise */
+	int			nholds;
 	int			ndrop_claims;	/* of them, claims of drop counts */
 	bool		callbacks_registered;
 	TimestampTz last_sealer_warning;
@@ -87,6 +90,24 @@ extern bool finsec_eventring_available(FinsecEventRing *ring);
 
 /* Copy an event in; false when it was dropped.  Never throws, never allocates. */
 extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
+
+/*
+ * Hold an event for the current (sub)transaction: a slot that no flush
+ * takes while the (sub)transaction may still commit.  At commit of the
+ * transaction the slot is freed (the transaction wrote its own record); at
+ * abort of the transaction, or of the subtransaction that held it, the
+ * event waits for the next flush like a put one.  PREPARE TRANSACTION of a
+ * transaction holding events is refused.  False when every slot is taken
+ * (nothing is counted as dropped: the caller refuses its action).
+ */
+extern bool finsec_eventring_hold(FinsecEventRing *ring, const void *payload);
+
+/*
+ * Number of waiting or claimed events of this database whose payload holds
+ * the len bytes "bytes" at "offset".
+ */
+extern int	finsec_eventring_count_matching(FinsecEventRing *ring, Size offset,
+											const void *bytes, Size len);
 
 /*
  * Claim up to max waiting events of this database for the current

@@ -581,6 +581,8 @@ finsec_key_import(PG_FUNCTION_ARGS)
 	bytea	   *key;
 	int64		request_id;
 
+	/* First: what is logged from now on leaves this statement out. */
+	finsec_log_key_import();
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1087,6 +1089,7 @@ typedef struct KeyUseEntry
 {
 	KeyUseKey	key;
 	char		label[NAMEDATALEN];
+	Oid			userid;			/* the role that first used it */
 	int64		count;
 } KeyUseEntry;
 
@@ -1117,7 +1120,14 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	if (!found)
 	{
 		strlcpy(e->label, key->label, sizeof(e->label));
+		/*
+		 * The role, for the record of a rolled-back use (its name is looked
+		 * up when the record is written: no catalog access here, which
+		 * could invalidate the keys the caller holds).
+		 */
+		e->userid = GetUserId();
 		e->count = 0;
+		finsec_audit_note_session();
 	}
 	e->count++;
 }
@@ -1156,10 +1166,25 @@ flush_key_uses(bool commit)
 								   jsonb_from_cstring(detail));
 			}
 			else
+			{
+				char		detail[128];
+
+				/*
+				 * A rolled-back use still happened: its record waits in the
+				 * audit event buffer for the next flush.  The server log has
+				 * it too, and alone when the buffer is full or unavailable.
+				 */
+				snprintf(detail, sizeof(detail),
+						 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
+						 e->key.key_id, e->key.version, e->count);
+				if (!commit)
+					(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
+													e->key.operation, true, NULL, detail);
 				ereport(LOG,
 						(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
 								e->label, e->key.version, e->key.operation, e->count,
 								commit ? "could not write the audit ledger (read-only or standby)" : "aborted")));
+			}
 		}
 		if (to_ledger)
 			PopActiveSnapshot();

@@ -241,6 +241,20 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 		bool		well_formed = clen >= 6 && clen <= 10 && strspn(code, "0123456789") == clen;
 		const FinsecKey *key;
 
+		/*
+		 * Attempts made in transactions that rolled back count too, until a
+		 * flush adds them to the row (src/audit/pending.c).
+		 */
+		if (VARSIZE_ANY_EXHDR(salt) == OTP_SALT_LEN)
+			attempts += finsec_audit_otp_pending_attempts((unsigned char *) VARDATA_ANY(salt));
+		if (attempts >= max_attempts)
+		{
+			finsec_end_owner(&ctx);
+			SPI_finish();
+			explicit_bzero(code, strlen(code));
+			PG_RETURN_BOOL(false);
+		}
+
 		finsec_end_owner(&ctx);
 		key = finsec_key_version(otp_key_label(), FINSEC_KEY_FINGERPRINT, version);
 		finsec_begin_owner(&ctx);
@@ -262,13 +276,21 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 									2, types, args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not record a one-time code attempt: %s", SPI_result_code_string(ret));
+		/* The attempt counts even if the caller rolls back; a full buffer refuses it. */
+		if (VARSIZE_ANY_EXHDR(salt) == OTP_SALT_LEN)
+			finsec_audit_hold_otp_attempt(ctx.caller, (unsigned char *) VARDATA_ANY(salt),
+										  subject, purpose, ok);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a stored one-time code has a malformed salt")));
 	}
 	finsec_end_owner(&ctx);
 	SPI_finish();
 	explicit_bzero(code, strlen(code));
 
 	if (exhausted)
-		finsec_audit_event("otp.exhausted", purpose, "verify", false,
+		finsec_audit_event_durable("otp.exhausted", purpose, "verify", false,
 						   "one-time code refused after the last allowed attempt", NULL);
 	PG_RETURN_BOOL(ok);
 }

@@ -5,7 +5,8 @@
  *	  counters in shared memory.
  *
  * The rate limit (JR/T 0199 8.4 g: limit how often an attacker can probe
- * the model) is a token bucket per role in shared memory: a role may make
+ * the model) is a token bucket per session user (the login role, whatever
+ * SET ROLE or SECURITY DEFINER makes current) in shared memory: a role may make
  * finsec.risk_rate_limit calls per second on average, in bursts of up to
  * one second's worth.  The setting is read in the calling session, so a
  * superuser sets it per role with ALTER ROLE ... SET.  Buckets live in a
@@ -155,11 +156,15 @@ finsec_risk_shmem_init(void)
 	shmem_startup_hook = risk_shmem_startup;
 }
 
-/* Take one token from the calling role's bucket, or refuse the call. */
+/*
+ * Take one token from the session user's bucket, or refuse the call.  The
+ * login role, not the current one: SET ROLE to another role (or a SECURITY
+ * DEFINER wrapper) would otherwise give a session one more bucket per role.
+ */
 void
 risk_rate_check(void)
 {
-	Oid			role = GetUserId();
+	Oid			role = GetSessionUserId();
 	TimestampTz now;
 	RateSlot   *slot = NULL;
 	RateSlot   *oldest = NULL;
@@ -210,7 +215,7 @@ risk_rate_check(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_RISK_RATE_LIMITED),
 				 errmsg("risk scoring rate limit exceeded"),
-				 errdetail("Role \"%s\" may call finsec.risk_score() %d times per second.",
+				 errdetail("Sessions of role \"%s\" may call finsec.risk_score() %d times per second, whatever role they set.",
 						   GetUserNameFromId(role, false), finsec_risk_rate_limit),
 				 errhint("Retry later; a superuser can raise finsec.risk_rate_limit for the role.")));
 	}

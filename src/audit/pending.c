@@ -1,0 +1,494 @@
+/*-------------------------------------------------------------------------
+ *
+ * pending.c
+ *	  Audit records that survive the caller's rollback.
+ *
+ * Some actions have an effect that escapes the transaction: a revealed card
+ * number has been shown, a verified code or MAC has told its caller the
+ * answer, a key has been used.  Their ledger row is written in the caller's
+ * transaction (so that a committed action has its row at once, durably),
+ * and a ROLLBACK, or a ROLLBACK TO SAVEPOINT, would take it away.  So the
+ * record is also kept in a buffer of shared memory (src/common/eventring.c):
+ *
+ *	 - finsec_audit_event_durable() writes the row and holds a copy in the
+ *	   buffer for the (sub)transaction.  Its commit frees the copy; its
+ *	   abort makes the copy wait for a flush.  A full buffer refuses the
+ *	   action (no record, no reveal).
+ *	 - finsec_audit_hold_otp_attempt() holds an attempt at a one-time code
+ *	   (whose count the caller's transaction updates): rolled back, the
+ *	   attempt still counts (finsec_audit_otp_pending_attempts()) until a
+ *	   flush adds it to finsec.otp.
+ *	 - finsec_audit_put_aborted() puts the record of a transaction already
+ *	   aborting (key uses, counted until commit): a full buffer counts it as
+ *	   dropped, and the server log has it.
+ *
+ * finsec.flush_audit_events() and the audit sealer of the database write
+ * the waiting records to finsec.audit, with the original role, session and
+ * time, and detail.rolled_back = true; each exactly once (claims of the
+ * flushing transaction).  A crash loses the records not yet flushed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/ip.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "libpq/libpq-be.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inet.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "finsec.h"
+#include "finsec_audit.h"
+#include "finsec_errcodes.h"
+#include "finsec_eventring.h"
+#include "ledger_internal.h"
+
+int			finsec_audit_event_slots = 1024;
+
+typedef enum PendingKind
+{
+	PENDING_LEDGER = 0,			/* a ledger row */
+	PENDING_OTP_ATTEMPT			/* an attempt at a one-time code, and its row */
+} PendingKind;
+
+#define PENDING_OTP_TAG_LEN 16
+
+/* One record, as the buffer and the file saved at shutdown hold it. */
+typedef struct PendingEvent
+{
+	TimestampTz at;
+	Oid			dbid;
+	int32		kind;			/* PendingKind */
+	int32		backend_pid;
+	bool		success;
+	bool		has_subject;
+	bool		has_object;
+	bool		has_action;
+	bool		has_description;
+	bool		has_detail;
+	bool		cut;			/* a field was shortened to fit */
+	bool		detail_lost;	/* detail too long to keep */
+	int64		rolled_back_seq;	/* finsec_seq of the row rolled back, or 0 */
+	uint64		xid;			/* the transaction that rolled back, or 0 */
+	Oid			db_user_oid;	/* when db_user is "": looked up at the flush */
+	Oid			session_oid;
+	unsigned char tag[PENDING_OTP_TAG_LEN]; /* one-time code: its salt */
+	char		client_addr[64];
+	char		application_name[NAMEDATALEN];
+	char		event_type[64];
+	char		subject[128];
+	char		object[256];
+	char		action[64];
+	char		description[512];
+	char		detail[1024];
+} PendingEvent;
+
+static bool pending_restorable(void *payload);
+
+static FinsecEventRing ring = {
+	.shmem_name = "finsec audit event buffer",
+	.setting = "finsec.audit_event_buffer",
+	.slots = &finsec_audit_event_slots,
+	.payload_size = sizeof(PendingEvent),
+	.dbid_offset = offsetof(PendingEvent, dbid),
+	.file = "finsec_audit_events",
+	.file_magic = 0x46534145,	/* "FSAE" */
+	.restorable = pending_restorable,
+	.items = "audit event(s) of rolled-back transactions",
+	.items_plural = "audit events of rolled-back transactions",
+	.items_short = "events",
+	.done = "written to the ledger",
+	.buffer_words = "audit event buffer",
+	.flush_function = "finsec.flush_audit_events()",
+	.flush_often = "flush audit events",
+	.save_lost_detail = "They are lost.",
+	.drop_event = "audit.events_dropped",
+	.drop_object = "finsec.audit",
+	.sealer_failure = "audit events of rolled-back transactions not written to finsec.audit",
+};
+
+static bool
+pending_restorable(void *payload)
+{
+	PendingEvent *ev = (PendingEvent *) payload;
+
+	ev->client_addr[sizeof(ev->client_addr) - 1] = '\0';
+	ev->application_name[sizeof(ev->application_name) - 1] = '\0';
+	ev->event_type[sizeof(ev->event_type) - 1] = '\0';
+	ev->subject[sizeof(ev->subject) - 1] = '\0';
+	ev->object[sizeof(ev->object) - 1] = '\0';
+	ev->action[sizeof(ev->action) - 1] = '\0';
+	ev->description[sizeof(ev->description) - 1] = '\0';
+	ev->detail[sizeof(ev->detail) - 1] = '\0';
+	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT;
+}
+
+void
+finsec_audit_ring_shmem_init(void)
+{
+	finsec_eventring_register(&ring);
+}
+
+/* Called from define_settings() in _PG_init; a postmaster setting needs the preload. */
+void
+finsec_audit_define_ring_settings(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("finsec.audit_event_buffer",
+							"Number of audit records of rolled-back transactions shared memory holds until they are written.",
+							"Reveals, code verifications and key uses keep their record here while their "
+							"transaction is open; a record whose transaction rolls back waits here until "
+							"finsec.flush_audit_events(), or the audit sealer, writes it to finsec.audit. "
+							"When every slot is taken, reveals and code verifications are refused. About 2.3 kB each.",
+							&finsec_audit_event_slots,
+							1024, 16, 65536,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+}
+
+/* ---- building a record --------------------------------------------------- */
+
+/* The client's address, computed outside abort callbacks. */
+static bool cached_addr_done = false;
+static char cached_client_addr[64];
+
+void
+finsec_audit_note_session(void)
+{
+	if (!cached_addr_done)
+	{
+		cached_client_addr[0] = '\0';
+		if (MyProcPort && (MyProcPort->raddr.addr.ss_family == AF_INET ||
+						   MyProcPort->raddr.addr.ss_family == AF_INET6))
+		{
+			char		host[NI_MAXHOST];
+
+			if (pg_getnameinfo_all(&MyProcPort->raddr.addr, MyProcPort->raddr.salen,
+								   host, sizeof(host), NULL, 0,
+								   NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+			{
+				clean_ipv6_addr(MyProcPort->raddr.addr.ss_family, host);
+				strlcpy(cached_client_addr, host, sizeof(cached_client_addr));
+			}
+		}
+		cached_addr_done = true;
+	}
+}
+
+/* Copy src into dst, cut at a character boundary; never allocates. */
+static void
+copy_clipped(char *dst, int size, const char *src, bool *present, bool *cut)
+{
+	int			len;
+
+	if (present)
+		*present = src != NULL;
+	if (src == NULL)
+	{
+		dst[0] = '\0';
+		return;
+	}
+	len = (int) strnlen(src, size);
+	if (len >= size)
+	{
+		len = pg_mbcliplen(src, len, size - 1);
+		*cut = true;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* The fields of a record every kind has.  Never allocates. */
+static void
+fill_event(PendingEvent *ev, int kind, Oid db_user, const char *event_type,
+		   const char *subject, const char *object, const char *action, bool success,
+		   const char *description, const char *detail)
+{
+	FullTransactionId fxid = GetTopFullTransactionIdIfAny();
+
+	memset(ev, 0, sizeof(*ev));
+	ev->at = GetCurrentTimestamp();
+	ev->dbid = MyDatabaseId;
+	ev->kind = kind;
+	ev->backend_pid = MyProcPid;
+	ev->success = success;
+	ev->xid = FullTransactionIdIsValid(fxid) ? U64FromFullTransactionId(fxid) : 0;
+	ev->db_user_oid = db_user;
+	ev->session_oid = GetSessionUserId();
+	strlcpy(ev->client_addr, cached_client_addr, sizeof(ev->client_addr));
+	strlcpy(ev->application_name, application_name ? application_name : "",
+			sizeof(ev->application_name));
+	strlcpy(ev->event_type, event_type, sizeof(ev->event_type));
+	copy_clipped(ev->subject, sizeof(ev->subject), subject, &ev->has_subject, &ev->cut);
+	copy_clipped(ev->object, sizeof(ev->object), object, &ev->has_object, &ev->cut);
+	copy_clipped(ev->action, sizeof(ev->action), action, &ev->has_action, &ev->cut);
+	copy_clipped(ev->description, sizeof(ev->description), description,
+				 &ev->has_description, &ev->cut);
+	if (detail != NULL && strlen(detail) < sizeof(ev->detail))
+	{
+		strlcpy(ev->detail, detail, sizeof(ev->detail));
+		ev->has_detail = true;
+	}
+	else if (detail != NULL)
+		ev->detail_lost = true;
+}
+
+static void
+refuse_full(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_AUDIT_BUFFER_FULL),
+			 errmsg("%s refused: the finsec audit event buffer is full", what),
+			 errdetail("The record of this action must survive a rollback of the transaction, and no slot of finsec.audit_event_buffer is free to keep it."),
+			 errhint("Run finsec.flush_audit_events(), check that the audit sealer runs for this database, or raise finsec.audit_event_buffer.")));
+}
+
+/* The row, and its copy held for the (sub)transaction; actor InvalidOid: the caller. */
+static void
+durable_event(Oid actor, const char *event_type, const char *subject, const char *object,
+			  const char *action, bool success, const char *description, Jsonb *detail)
+{
+	FinsecOwnerContext ctx;
+	PendingEvent ev;
+	char	   *detail_text = NULL;
+	int64		seq;
+
+	finsec_require_preload("the finsec audit ledger");
+	finsec_audit_note_session();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_begin_owner(&ctx);
+	if (!OidIsValid(actor))
+		actor = ctx.caller;
+	seq = finsec_audit_event_internal(actor, event_type, subject, object, action,
+									  success, description, detail);
+	finsec_end_owner(&ctx);
+	SPI_finish();
+
+	if (detail)
+		detail_text = JsonbToCString(NULL, &detail->root, VARSIZE(detail));
+	fill_event(&ev, PENDING_LEDGER, actor, event_type, subject, object, action, success,
+			   description, detail_text);
+	ev.rolled_back_seq = seq;
+	/* No slot: the row goes with the error, and so does the action. */
+	if (!finsec_eventring_hold(&ring, &ev))
+		refuse_full(event_type);
+}
+
+void
+finsec_audit_event_durable(const char *event_type, const char *object,
+						   const char *action, bool success,
+						   const char *description, Jsonb *detail)
+{
+	durable_event(InvalidOid, event_type, NULL, object, action, success, description, detail);
+}
+
+PG_FUNCTION_INFO_V1(finsec_audit_refusal_sql);
+
+/*
+ * finsec._audit_refusal(event_type, object, action, description, detail):
+ * for finsec's own SQL functions (no grant), right before they refuse an
+ * action: an unsuccessful event, subject the session user, recorded for
+ * the role that called finsec's SECURITY DEFINER function (the outer
+ * role), that survives the rollback the refusal causes.
+ */
+Datum
+finsec_audit_refusal_sql(PG_FUNCTION_ARGS)
+{
+	char	   *session = GetUserNameFromId(GetSessionUserId(), false);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("audit event type must not be null")));
+	durable_event(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), session,
+				  finsec_text_arg_opt(fcinfo, 1), finsec_text_arg_opt(fcinfo, 2), false,
+				  finsec_text_arg_opt(fcinfo, 3),
+				  PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+	PG_RETURN_VOID();
+}
+
+void
+finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, const char *subject,
+							  const char *purpose, bool ok)
+{
+	PendingEvent ev;
+
+	finsec_require_preload("one-time codes");
+	finsec_audit_note_session();
+	fill_event(&ev, PENDING_OTP_ATTEMPT, actor,
+			   "otp.attempt", subject, purpose, "verify", ok,
+			   "one-time code attempt in a transaction that was rolled back; counted against the code",
+			   NULL);
+	memcpy(ev.tag, salt, PENDING_OTP_TAG_LEN);
+	if (!finsec_eventring_hold(&ring, &ev))
+		refuse_full("one-time code verification");
+}
+
+int
+finsec_audit_otp_pending_attempts(const unsigned char *salt)
+{
+	return finsec_eventring_count_matching(&ring, offsetof(PendingEvent, tag), salt,
+										   PENDING_OTP_TAG_LEN);
+}
+
+bool
+finsec_audit_put_aborted(Oid db_user, const char *event_type, const char *object,
+						 const char *action, bool success, const char *description,
+						 const char *detail_json)
+{
+	PendingEvent ev;
+
+	if (!finsec_eventring_available(&ring))
+		return false;
+	fill_event(&ev, PENDING_LEDGER, db_user, event_type, NULL, object, action, success,
+			   description, detail_json);
+	return finsec_eventring_put(&ring, &ev);
+}
+
+/* ---- writing the records ------------------------------------------------- */
+
+#define FLUSH_BATCH 64
+
+/* A role's name, or its number when it has been dropped since. */
+static const char *
+role_name(Oid role)
+{
+	char	   *name = GetUserNameFromId(role, true);
+
+	return name ? name : psprintf("%u", role);
+}
+
+/* Write one record to the ledger (and count an attempt at a code). */
+static void
+write_event(Oid actor, PendingEvent *ev)
+{
+	FinsecAuditReplay r;
+	StringInfoData marker;
+
+	if (ev->kind == PENDING_OTP_ATTEMPT)
+	{
+		Oid			types[1] = {BYTEAOID};
+		Datum		args[1];
+		int			ret;
+
+		args[0] = PointerGetDatum(finsec_bytea(ev->tag, PENDING_OTP_TAG_LEN));
+		ret = SPI_execute_with_args("UPDATE finsec.otp SET attempts = attempts OPERATOR(pg_catalog.+) 1 "
+									" WHERE salt OPERATOR(pg_catalog.=) $1",
+									1, types, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not count a one-time code attempt: %s", SPI_result_code_string(ret));
+	}
+
+	initStringInfo(&marker);
+	appendStringInfo(&marker, "{\"rolled_back\": true, \"rolled_back_xid\": " UINT64_FORMAT, ev->xid);
+	if (ev->rolled_back_seq != 0)
+		appendStringInfo(&marker, ", \"rolled_back_seq\": " INT64_FORMAT, ev->rolled_back_seq);
+	if (ev->cut)
+		appendStringInfoString(&marker, ", \"shortened\": true");
+	if (ev->detail_lost)
+		appendStringInfoString(&marker, ", \"detail_lost\": true");
+	appendStringInfoChar(&marker, '}');
+
+	memset(&r, 0, sizeof(r));
+	r.at = ev->at;
+	r.db_user = role_name(ev->db_user_oid);
+	r.session_user = role_name(ev->session_oid);
+	r.client_addr = ev->client_addr;
+	r.application_name = ev->application_name;
+	r.backend_pid = ev->backend_pid;
+	r.event_type = ev->event_type;
+	r.subject = ev->has_subject ? ev->subject : NULL;
+	r.object = ev->has_object ? ev->object : NULL;
+	r.action = ev->has_action ? ev->action : NULL;
+	r.success = ev->success;
+	r.description = ev->has_description ? ev->description : NULL;
+	r.detail = ev->has_detail
+		? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(ev->detail)))
+		: NULL;
+	r.marker = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(marker.data)));
+	(void) finsec_audit_event_replay(actor, &r);
+	pfree(marker.data);
+}
+
+/*
+ * Write this database's waiting records, in the current transaction.  The
+ * caller has SPI connected and runs as finsec's owner.
+ */
+static int64
+flush_pending(Oid actor)
+{
+	PendingEvent *events = palloc(sizeof(PendingEvent) * FLUSH_BATCH);
+	uint64		dropped_here;
+	uint64		dropped_unattributed;
+	int			cursor = 0;
+	int64		total = 0;
+	int			n;
+
+	while ((n = finsec_eventring_claim(&ring, events, FLUSH_BATCH, &cursor)) > 0)
+	{
+		for (int i = 0; i < n; i++)
+			write_event(actor, &events[i]);
+		total += n;
+	}
+	finsec_eventring_claim_drops(&ring, &dropped_here, &dropped_unattributed);
+	finsec_eventring_report_drops(&ring, actor, dropped_here, dropped_unattributed);
+	explicit_bzero(events, sizeof(PendingEvent) * FLUSH_BATCH);
+	pfree(events);
+	return total;
+}
+
+PG_FUNCTION_INFO_V1(finsec_flush_audit_events);
+
+/* finsec.flush_audit_events() returns bigint */
+Datum
+finsec_flush_audit_events(PG_FUNCTION_ARGS)
+{
+	finsec_require_preload("finsec.flush_audit_events()");
+	PG_RETURN_INT64(finsec_eventring_flush_as_owner(&ring, flush_pending));
+}
+
+PG_FUNCTION_INFO_V1(finsec_audit_event_buffer);
+
+/*
+ * finsec.audit_event_buffer(OUT capacity integer, OUT waiting integer,
+ *	 OUT waiting_here integer, OUT flushing integer, OUT dropped bigint,
+ *	 OUT dropped_unreported bigint); all NULL without the preload.
+ */
+Datum
+finsec_audit_event_buffer(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(finsec_eventring_status(&ring, fcinfo));
+}
+
+static void
+sealer_work(Oid actor, void *arg)
+{
+	(void) flush_pending(actor);
+}
+
+/*
+ * The audit sealer's share, in its round's transaction (SPI connected): in
+ * a subtransaction, so that a failure leaves the records for the next round.
+ */
+void
+finsec_audit_ring_sealer_flush(void)
+{
+	if (!finsec_eventring_available(&ring) || !finsec_eventring_work_here(&ring))
+		return;
+	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
+}
