@@ -516,29 +516,11 @@ looks_like_password_statement(const char *sql)
 	return role && password;
 }
 
-/*
- * Does this statement text import key material into the keyring?  Key
- * bytes passed as a literal to finsec.key_import would otherwise reach the
- * log (docs/keyring.md advises binding them as a parameter instead).
- */
-static bool
-looks_like_key_statement(const char *sql)
-{
-	const char *p;
-
-	if (sql == NULL)
-		return false;
-	for (p = sql; *p; p++)
-		if (pg_strncasecmp(p, "key_import", 10) == 0)
-			return true;
-	return false;
-}
-
 static void
 finsec_emit_log(ErrorData *edata)
 {
 	bool		password = in_password_statement || looks_like_password_statement(debug_query_string);
-	bool		key = looks_like_key_statement(debug_query_string);
+	bool		key = finsec_names_key_import(debug_query_string);
 
 	if (password || key)
 	{
@@ -551,7 +533,7 @@ finsec_emit_log(ErrorData *edata)
 		{
 			if (looks_like_password_statement(edata->message))
 				edata->message = pstrdup("statement: <role statement with a password, hidden by finsec>");
-			else if (looks_like_key_statement(edata->message))
+			else if (finsec_names_key_import(edata->message))
 				edata->message = pstrdup("statement: <finsec.key_import statement with key material, hidden by finsec>");
 		}
 	}

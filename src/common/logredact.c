@@ -49,8 +49,9 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static bool key_statement = false;
 static TimestampTz key_statement_at = 0;
 
-static bool
-names_key_import(const char *sql)
+/* Does this text name finsec.key_import (case-insensitively)? */
+bool
+finsec_names_key_import(const char *sql)
 {
 	const char *p;
 
@@ -74,7 +75,7 @@ finsec_log_key_import(void)
 	key_statement = true;
 	key_statement_at = GetCurrentStatementStartTimestamp();
 
-	if (log_statement != LOGSTMT_NONE && !names_key_import(debug_query_string))
+	if (log_statement != LOGSTMT_NONE && !finsec_names_key_import(debug_query_string))
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_KEY_IMPORT_LOGGED),
 				 errmsg("key material cannot be imported by this statement while log_statement is enabled"),
@@ -258,7 +259,7 @@ finsec_redact_emit_log(ErrorData *edata)
 {
 	if (edata->output_to_server)
 	{
-		if (in_key_statement() || names_key_import(debug_query_string))
+		if (in_key_statement() || finsec_names_key_import(debug_query_string))
 		{
 			edata->hide_stmt = true;
 			if (statement_line(edata->message))
