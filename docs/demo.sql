@@ -173,10 +173,12 @@ CREATE TABLE wallet_payment (
 	channel   text NOT NULL DEFAULT 'app',
 	auth_tier int NOT NULL DEFAULT 1,            -- 1: fewer than two factors, 2: two or more
 	kind      text NOT NULL DEFAULT 'payment',
+	reversal_of bigint,                          -- a refund names the payment it reverses
 	posted_at timestamptz
 );
 SELECT finsec.enable_limits('wallet_payment', customer => 'account', amount => 'amount',
-	posted_at => 'posted_at', channel => 'channel', auth_tier => 'auth_tier', kind => 'kind');
+	posted_at => 'posted_at', channel => 'channel', auth_tier => 'auth_tier', kind => 'kind',
+	payment_id => 'id', reversal_of => 'reversal_of');
 SET SESSION AUTHORIZATION sec_officer_a;
 SELECT finsec.limit_preset_pboc_2015_43('wallet_payment', reason => 'PBOC 2015 No. 43') AS preset \gset
 RESET SESSION AUTHORIZATION;
@@ -187,7 +189,11 @@ SELECT name, auth_tier, channel, period, max_amount FROM finsec.limit_policy ORD
 INSERT INTO wallet_payment (account, amount) VALUES ('W-0001', 'CNY 600.00');
 INSERT INTO wallet_payment (account, amount) VALUES ('W-0001', 'CNY 600.00');               -- over 1,000 today: step-up hint
 INSERT INTO wallet_payment (account, amount, auth_tier) VALUES ('W-0001', 'CNY 600.00', 2);
-INSERT INTO wallet_payment (account, amount, kind) VALUES ('W-0001', 'CNY 100.00', 'refund'); -- restores allowance
+INSERT INTO wallet_payment (account, amount, kind) VALUES ('W-0001', 'CNY 100.00', 'refund');  -- names no payment: refused
+INSERT INTO wallet_payment (account, amount, kind, reversal_of)
+	VALUES ('W-0001', 'CNY 100.00', 'refund', 1);                                               -- restores allowance
+INSERT INTO wallet_payment (account, amount, kind, reversal_of)
+	VALUES ('W-0001', 'CNY 600.00', 'refund', 1);                                               -- more than remains of it: refused
 SELECT subject, day_amount, day_count FROM finsec.limit_usage;
 SELECT finsec.freeze_account('W-0001', 'court order', 'freeze notice 2026-118');
 INSERT INTO wallet_payment (account, amount, auth_tier) VALUES ('W-0001', 'CNY 1.00', 2);
