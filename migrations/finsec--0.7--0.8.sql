@@ -82,16 +82,22 @@ BEGIN
 	END IF;
 	EXECUTE format('LOCK TABLE %s IN SHARE MODE', payments);
 	subj := coalesce(t.account_column, t.customer_column);
-	-- the rows, read as the table's owner: five columns, no expression
-	rows_sql := format('SELECT %I, %s, %I, %I, %s FROM %s', subj,
+	-- the rows, read as the table's owner: seven columns, no expression
+	rows_sql := format('SELECT %I, %s, %I, %I, %s, %s, %s FROM %s', subj,
 					   CASE WHEN t.channel_column IS NULL THEN 'NULL::pg_catalog.text' ELSE format('%I', t.channel_column) END,
 					   t.amount_column, t.time_column,
 					   CASE WHEN t.kind_column IS NULL THEN 'NULL::pg_catalog.text' ELSE format('%I', t.kind_column) END,
+					   CASE WHEN t.payment_id_column IS NULL OR t.reversal_column IS NULL THEN 'NULL::pg_catalog.text'
+							ELSE format('%I', t.payment_id_column) END,
+					   CASE WHEN t.payment_id_column IS NULL OR t.reversal_column IS NULL THEN 'NULL::pg_catalog.text'
+							ELSE format('%I', t.reversal_column) END,
 					   payments);
 	SELECT string_agg(format('%s %s', x.alias, coalesce(format_type(a.atttypid, NULL), 'pg_catalog.text')), ', ' ORDER BY x.o)
 	  INTO defs
 	  FROM (VALUES (1, 's', subj), (2, 'c', t.channel_column), (3, 'a', t.amount_column),
-				   (4, 'ts', t.time_column), (5, 'k', t.kind_column)) AS x(o, alias, col)
+				   (4, 'ts', t.time_column), (5, 'k', t.kind_column),
+				   (6, 'pid', CASE WHEN t.reversal_column IS NOT NULL THEN t.payment_id_column END),
+				   (7, 'rv', CASE WHEN t.payment_id_column IS NOT NULL THEN t.reversal_column END)) AS x(o, alias, col)
 	  LEFT JOIN pg_attribute a ON a.attrelid = payments AND a.attname = x.col AND NOT a.attisdropped;
 	amt := CASE WHEN (SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
 						FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
@@ -102,8 +108,31 @@ BEGIN
 	exempt := CASE WHEN t.kind_column IS NULL THEN 'true'
 				   ELSE format('NOT coalesce(finsec._trusted_text(p.k) = ANY (%L::text[]), false)', t.exempt_kinds) END;
 	DELETE FROM finsec.limit_usage WHERE relid = payments;
+	DELETE FROM finsec.limit_reversal WHERE relid = payments;
+	/*
+	 * As the trigger does: a reversal restores allowance only if it names
+	 * (reversal_of) exactly one posted payment of the same subject that is
+	 * neither a reversal nor exempt, and the reversals of one payment, in
+	 * posted order, restore at most its amount.  finsec.limit_reversal is
+	 * rebuilt from the same rows.
+	 */
 	EXECUTE format(
-		'WITH p AS MATERIALIZED (SELECT * FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L) AS x(%s)) '
+		'WITH p AS MATERIALIZED (SELECT * FROM finsec._select_as_table_owner(%s::pg_catalog.oid::pg_catalog.regclass, %L) AS x(%s)), '
+		'b AS MATERIALIZED (SELECT finsec._trusted_text(p.s) AS s, finsec._trusted_text(p.c) AS c, %s AS a, p.ts, '
+		'      %s AS r, %s AS counted, finsec._trusted_text(p.pid) AS pid, finsec._trusted_text(p.rv) AS rv FROM p), '
+		'o AS (SELECT pid, min(s) AS s, min(a) AS a FROM b WHERE pid IS NOT NULL GROUP BY pid '
+		'      HAVING count(*) = 1 AND bool_and(NOT r AND counted) AND min(s) IS NOT NULL AND min(ts) IS NOT NULL '
+		'         AND min(a) >= 0 AND min(a) < ''Infinity''::pg_catalog.numeric), '
+		'v AS MATERIALIZED (SELECT b.s, b.c, b.a, b.ts, b.rv, o.a AS oa, '
+		'      sum(b.a) OVER (PARTITION BY b.rv ORDER BY b.ts ROWS UNBOUNDED PRECEDING) AS run '
+		'      FROM b JOIN o ON o.pid = b.rv AND o.s = b.s '
+		'     WHERE b.r AND b.counted AND b.ts IS NOT NULL AND b.a > 0 AND b.a <= o.a), '
+		'w AS (SELECT s, c, ts, greatest(least(run, oa) - least(run - a, oa), 0) AS credit, rv, oa FROM v), '
+		'lr AS (INSERT INTO finsec.limit_reversal (relid, payment, subject, amount, reversed) '
+		'       SELECT %s, rv, min(s), min(oa), least(sum(credit), min(oa)) FROM w GROUP BY rv '
+		'       HAVING sum(credit) > 0 RETURNING 1), '
+		'pr AS (SELECT s, c, a AS sa, ts, false AS r FROM b WHERE NOT r AND counted '
+		'       UNION ALL SELECT s, c, -credit, ts, true FROM w WHERE credit > 0) '
 		'INSERT INTO finsec.limit_usage (relid, subject, bucket, day, day_amount, day_count, year, '
 		'year_amount, year_count, life_amount, life_count) '
 		'SELECT %s, s, b, $1, greatest(coalesce(sum(CASE WHEN d = $1 THEN sa END), 0), 0), '
@@ -111,17 +140,17 @@ BEGIN
 		'extract(year FROM $1)::int, greatest(coalesce(sum(CASE WHEN y = extract(year FROM $1) THEN sa END), 0), 0), '
 		'coalesce(sum(CASE WHEN y = extract(year FROM $1) AND NOT r THEN 1 END), 0), '
 		'greatest(sum(sa), 0), count(*) FILTER (WHERE NOT r) '
-		'FROM (SELECT s, b, CASE WHEN r THEN -a ELSE a END AS sa, (ts AT TIME ZONE $2)::date AS d, '
+		'FROM (SELECT s, b, sa, (ts AT TIME ZONE $2)::date AS d, '
 		'      extract(year FROM ts AT TIME ZONE $2) AS y, r '
-		'      FROM (SELECT finsec._trusted_text(p.s) AS s, ''''::text AS b, %s AS a, p.ts, %s AS r FROM p WHERE %s '
+		'      FROM (SELECT s, ''''::text AS b, sa, ts, r FROM pr '
 		'            UNION ALL '
-		'            SELECT finsec._trusted_text(p.s), finsec._trusted_text(p.c), %s, p.ts, %s FROM p '
-		'             WHERE %s AND finsec._trusted_text(p.c) IN (SELECT channel FROM finsec.limit_policy '
+		'            SELECT s, c, sa, ts, r FROM pr '
+		'             WHERE c IN (SELECT channel FROM finsec.limit_policy '
 		'                   WHERE enabled AND channel IS NOT NULL AND period <> ''single'' '
 		'                     AND (relid IS NULL OR relid = %s))) u) q '
 		'WHERE s IS NOT NULL AND sa IS NOT NULL AND d IS NOT NULL '
 		'  AND sa < ''Infinity''::pg_catalog.numeric AND sa > ''-Infinity''::pg_catalog.numeric GROUP BY s, b',
-		payments::oid, rows_sql, defs, payments::oid, amt, rev, exempt, amt, rev, exempt, payments::oid)
+		payments::oid, rows_sql, defs, amt, rev, exempt, payments::oid, payments::oid, payments::oid)
 	USING today, tz;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM finsec.audit_event('limits.rebuild', payments::text, 'rebuild_limit_usage', true,

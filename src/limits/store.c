@@ -46,7 +46,11 @@
 #include "access/tableam.h"
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/heap.h"
 #include "catalog/index.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
@@ -546,6 +550,7 @@ static List *saved = NIL;		/* of SavedPending, in batch_cxt */
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 static uint32
 pending_hash(const void *key, Size keysize)
@@ -978,6 +983,93 @@ limit_table_contains(Oid relid)
 	return found;
 }
 
+/*
+ * Does relid's row in finsec.limit_table name column colname (any of its
+ * *_column settings)?  Read from the heap: no SQL, no privilege needed.
+ */
+static bool
+limit_table_names_column(Oid relid, const char *colname)
+{
+	Relation	trel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	TupleDesc	tdesc;
+	bool		found = false;
+
+	store_init();
+	trel = table_open(table_rel, AccessShareLock);
+	tdesc = RelationGetDescr(trel);
+	slot = table_slot_create(trel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+		int			i;
+
+		if (isnull || DatumGetObjectId(d) != relid)
+			continue;
+		for (i = 0; i < tdesc->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tdesc, i);
+			const char *an = NameStr(att->attname);
+			size_t		len = strlen(an);
+
+			if (att->attisdropped || att->atttypid != TEXTOID ||
+				len < 7 || strcmp(an + len - 7, "_column") != 0)
+				continue;
+			d = slot_getattr(slot, i + 1, &isnull);
+			if (!isnull && strcmp(TextDatumGetCString(d), colname) == 0)
+				found = true;
+		}
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+	return found;
+}
+
+/* Is some table registered in finsec.limit_table in schema nsp? */
+static bool
+limit_table_in_schema(Oid nsp)
+{
+	Relation	trel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	bool		found = false;
+
+	store_init();
+	trel = table_open(table_rel, AccessShareLock);
+	slot = table_slot_create(trel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+
+		found = !isnull && get_rel_namespace(DatumGetObjectId(d)) == nsp;
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+	return found;
+}
+
+/* Is column colname of relid (or, for a partition, of its root) a registered limits column? */
+static bool
+limited_column(Oid relid, const char *colname)
+{
+	if (!OidIsValid(relid) || colname == NULL || !limit_rel_is_limited(relid))
+		return false;
+	if (get_rel_relispartition(relid))
+		relid = llast_oid(get_partition_ancestors(relid));
+	return limit_table_names_column(relid, colname);
+}
+
 bool
 limit_rel_is_limited(Oid relid)
 {
@@ -1087,14 +1179,39 @@ limits_check_utility(Node *stmt)
 	switch (nodeTag(stmt))
 	{
 		case T_TruncateStmt:
-			foreach(lc, ((TruncateStmt *) stmt)->relations)
 			{
-				RangeVar   *rv = lfirst_node(RangeVar, lc);
+				TruncateStmt *ts = (TruncateStmt *) stmt;
+				List	   *relids = NIL;
 
-				if (tree_limited(rv_relid(rv), rv->inh))
-					refuse_ddl(rv->relname, "truncate",
-							   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
-							   true);
+				foreach(lc, ts->relations)
+				{
+					RangeVar   *rv = lfirst_node(RangeVar, lc);
+					Oid			relid = rv_relid(rv);
+
+					if (tree_limited(relid, rv->inh))
+						refuse_ddl(rv->relname, "truncate",
+								   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
+								   true);
+					if (OidIsValid(relid))
+						relids = list_concat_unique_oid(relids, rv->inh ?
+														find_all_inheritors(relid, NoLock, NULL) :
+														list_make1_oid(relid));
+				}
+				/* TRUNCATE ... CASCADE also empties the tables whose foreign keys reference these. */
+				if (ts->behavior == DROP_CASCADE)
+				{
+					List	   *more;
+
+					while ((more = heap_truncate_find_FKs(relids)) != NIL)
+					{
+						foreach(lc, more)
+							if (tree_limited(lfirst_oid(lc), false))
+								refuse_ddl(get_rel_name(lfirst_oid(lc)), "truncate (by cascade)",
+										   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
+										   true);
+						relids = list_concat_unique_oid(relids, more);
+					}
+				}
 			}
 			break;
 		case T_AlterTableStmt:
@@ -1133,6 +1250,15 @@ limits_check_utility(Node *stmt)
 							break;
 						case AT_AttachPartition:
 							check_partition_clone(at->relation);
+							break;
+						case AT_DropColumn:
+						case AT_AlterColumnType:
+							if (limited_column(relid, cmd->name))
+								refuse_ddl(at->relation->relname,
+										   psprintf(cmd->subtype == AT_DropColumn ? "drop column \"%s\" of" :
+													"change the type of column \"%s\" of", cmd->name),
+										   "finsec.enable_limits() registered the column by name: the limits would read another column, or none.",
+										   false);
 							break;
 						case AT_AddInherit:
 							if (tree_limited(rv_relid((RangeVar *) cmd->def), false))
@@ -1193,13 +1319,57 @@ limits_check_utility(Node *stmt)
 			{
 				RenameStmt *rs = (RenameStmt *) stmt;
 
-				if (super || rs->renameType != OBJECT_TRIGGER)
+				if (super)
+					break;
+				if (rs->renameType == OBJECT_COLUMN)
+				{
+					if (limited_column(rv_relid(rs->relation), rs->subname))
+						refuse_ddl(rs->relation->relname, psprintf("rename column \"%s\" of", rs->subname),
+								   "finsec.enable_limits() registered the column by name: a new column under the old name would take the payments out of the limits.",
+								   false);
+					break;
+				}
+				if (rs->renameType == OBJECT_TABLE)
+				{
+					Oid			relid = rv_relid(rs->relation);
+
+					if (OidIsValid(relid) && limit_table_contains(relid))
+						refuse_ddl(rs->relation->relname, "rename",
+								   "The application would write its payments to a new table under the old name, which has no limits.",
+								   false);
+					break;
+				}
+				if (rs->renameType == OBJECT_SCHEMA)
+				{
+					Oid			nsp = get_namespace_oid(rs->subname, true);
+
+					if (OidIsValid(nsp) && limit_table_in_schema(nsp))
+						refuse_ddl(rs->subname, "rename schema",
+								   "A limited table is in it: the application would write its payments to a new table under the old name, which has no limits.",
+								   false);
+					break;
+				}
+				if (rs->renameType != OBJECT_TRIGGER)
 					break;
 				if (tree_limited(rv_relid(rs->relation), true) &&
 					(strcmp(rs->subname, FINSEC_LIMITS_TRIGGER) == 0 ||
 					 strcmp(rs->newname, FINSEC_LIMITS_TRIGGER) >= 0))
 					refuse_ddl(rs->relation->relname, psprintf("rename trigger \"%s\" of", rs->subname),
 							   "finsec_limits must keep its name, and BEFORE row triggers run in name order: none may be renamed to run after it.",
+							   false);
+			}
+			break;
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) stmt;
+				Oid			relid;
+
+				if (super || as->objectType != OBJECT_TABLE)
+					break;
+				relid = rv_relid(as->relation);
+				if (OidIsValid(relid) && limit_table_contains(relid))
+					refuse_ddl(as->relation->relname, "move to another schema",
+							   "The application would write its payments to a new table under the old name, which has no limits.",
 							   false);
 			}
 			break;
@@ -1241,6 +1411,69 @@ limits_check_utility(Node *stmt)
 	}
 }
 
+/*
+ * Object-access hook: a limited table, a registered column of it or its
+ * finsec_limits trigger dropped however the drop is reached (DROP SCHEMA
+ * ... CASCADE, DROP OWNED BY, DROP TYPE ... CASCADE, a parent's drop):
+ * refused for roles other than superusers, like DROP TABLE.
+ */
+static void
+limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || limit_internal_ddl || creating_extension ||
+		!IsTransactionState() || superuser_arg(GetUserId()))
+		return;
+	if (get_namespace_oid("finsec", true) == InvalidOid)
+		return;
+	if (classId == RelationRelationId)
+	{
+		char		relkind = get_rel_relkind(objectId);
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			return;
+		if (subId == 0)
+		{
+			if (limit_rel_is_limited(objectId))
+				refuse_ddl(get_rel_name(objectId), "drop",
+						   "Posted payments are kept: dropping the table (or a partition) would delete them.",
+						   true);
+		}
+		else
+		{
+			char	   *col = get_attname(objectId, subId, true);
+
+			if (col && limited_column(objectId, col))
+				refuse_ddl(get_rel_name(objectId), psprintf("drop column \"%s\" of", col),
+						   "finsec.enable_limits() registered the column by name: the limits would read another column, or none.",
+						   false);
+		}
+	}
+	else if (classId == TriggerRelationId)
+	{
+		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			tgrelid = InvalidOid;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) &&
+			strcmp(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname), FINSEC_LIMITS_TRIGGER) == 0)
+			tgrelid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
+		systable_endscan(scan);
+		table_close(trig, AccessShareLock);
+		if (OidIsValid(tgrelid) && limit_rel_is_limited(tgrelid))
+			refuse_ddl(get_rel_name(tgrelid), "drop trigger finsec_limits of",
+					   "The trigger is what enforces the limits.", false);
+	}
+}
+
 static void
 limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					  ProcessUtilityContext context, ParamListInfo params,
@@ -1274,6 +1507,8 @@ finsec_limits_init_hooks(void)
 	ExecutorFinish_hook = limits_ExecutorFinish;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = limits_ProcessUtility;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = limits_object_access;
 	RegisterXactCallback(batch_xact_callback, NULL);
 	RegisterSubXactCallback(batch_subxact_callback, NULL);
 	batch_hooks = true;
