@@ -242,12 +242,22 @@ SELECT finsec._trusted_text('paid'::atk.ost), finsec._trusted_text('ab'::char(4)
 SET ROLE regress_atk_app;
 INSERT INTO atk.orders3 VALUES (1, 'paid', 10, 'r-1');
 UPDATE atk.orders3 SET ref = 'r-1' WHERE id = 1;
--- The owner alters guarded and limited columns to types finsec refuses.
+-- The owner cannot alter guarded and limited columns' types (S9L14, S9L12) ...
+\set VERBOSITY sqlstate
 ALTER TABLE atk.orders3 ALTER COLUMN ref TYPE atk.pair USING ROW(1, ref);
 ALTER TABLE atk.orders ALTER COLUMN id TYPE bigint;
+ALTER TABLE atk.pay ALTER COLUMN kind TYPE atk.pair USING ROW(1, kind);
+\set VERBOSITY default
+-- ... a superuser can, to types finsec refuses, and finsec checks again at use.
+RESET ROLE;
+ALTER TABLE atk.orders3 ALTER COLUMN ref TYPE atk.pair USING ROW(1, ref);
+ALTER TABLE atk.orders ALTER COLUMN id TYPE bigint;
+SET ROLE regress_atk_app;
 INSERT INTO atk.refunds (order_id, amount) VALUES (1, 1);
 ALTER TABLE atk.pay ALTER COLUMN kind DROP DEFAULT;
+RESET ROLE;
 ALTER TABLE atk.pay ALTER COLUMN kind TYPE atk.pair USING ROW(1, kind);
+SET ROLE regress_atk_app;
 \set VERBOSITY sqlstate
 UPDATE atk.orders3 SET paid_amount = 10 WHERE id = 1;
 INSERT INTO atk.pay (cust, amount, kind) VALUES ('bob', 1, ROW(1, 'payment'));

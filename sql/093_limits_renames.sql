@@ -142,7 +142,32 @@ SELECT finsec.enable_limits('app.plain', customer => 'account', kind => 'kind', 
 SELECT finsec.rebuild_limit_usage('app.plain') AS usage_rows;
 SELECT subject, day_amount, day_count FROM finsec.limit_usage WHERE relid = 'app.plain'::regclass AND bucket = '';
 
--- a superuser may still restructure (finsec.status() shows the rest)
+-- ---- order and refund guards and risk scoring: columns and tables by name --
+SET SESSION AUTHORIZATION regress_ren_owner;
+CREATE TABLE app.orders (id int PRIMARY KEY, status text NOT NULL, paid_amount numeric, note text);
+CREATE TABLE app.refunds (id serial PRIMARY KEY, order_id int NOT NULL, amount numeric NOT NULL);
+CREATE TABLE app.scored (id bigserial, cust text NOT NULL, amount numeric NOT NULL, posted_at timestamptz);
+GRANT TRIGGER ON app.orders, app.refunds TO finsec_admin;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS enabled FROM (SELECT finsec.enable_order_guard('app.orders')) e;
+SELECT count(*) AS enabled FROM (SELECT finsec.enable_refund_guard('app.refunds', 'app.orders')) e;
+SELECT count(*) AS enabled FROM (SELECT finsec.enable_risk('app.scored', customer => 'cust', posted_at => 'posted_at')) e;
+SET SESSION AUTHORIZATION regress_ren_owner;
+SELECT pg_temp.try($$ALTER TABLE app.orders RENAME COLUMN status TO status_real$$);
+SELECT pg_temp.try($$ALTER TABLE app.orders DROP COLUMN paid_amount$$);
+SELECT pg_temp.try($$ALTER TABLE app.orders ALTER COLUMN id TYPE bigint$$);
+SELECT pg_temp.try($$ALTER TABLE app.refunds RENAME COLUMN order_id TO order_ref$$);
+SELECT pg_temp.try($$ALTER TABLE app.refunds ALTER COLUMN amount TYPE numeric(12,2)$$);
+SELECT pg_temp.try($$ALTER TABLE app.refunds RENAME TO refunds_old$$);
+SELECT pg_temp.try($$ALTER TABLE app.orders SET SCHEMA other$$);
+SELECT pg_temp.try($$ALTER TABLE app.scored RENAME COLUMN cust TO cust_real$$);
+SELECT pg_temp.try($$ALTER TABLE app.scored DROP COLUMN posted_at$$);
+SELECT pg_temp.try($$ALTER TABLE app.scored RENAME TO scored_old$$);
+-- columns finsec does not read stay the owner's
+SELECT pg_temp.try($$ALTER TABLE app.orders RENAME COLUMN note TO remark$$);
+SELECT pg_temp.try($$ALTER TABLE app.scored DROP COLUMN id$$);
+RESET SESSION AUTHORIZATION;
+-- limits off again (superuser: no request)
 SELECT finsec.disable_limits('app.payments', reset_usage => true) IS NULL AS done,
 	   finsec.disable_limits('app.plain', reset_usage => true) IS NULL AS done;
 SET SESSION AUTHORIZATION regress_ren_owner;

@@ -78,6 +78,7 @@
 #define ERRCODE_FINSEC_REVERSAL_EXCEEDS		MAKE_SQLSTATE('S','9','L','1','1')
 #define ERRCODE_FINSEC_LIMITED_TABLE_DDL	MAKE_SQLSTATE('S','9','L','1','2')
 #define ERRCODE_FINSEC_LIMIT_TRIGGER_FORGED	MAKE_SQLSTATE('S','9','L','1','3')
+#define ERRCODE_FINSEC_REGISTERED_TABLE_DDL	MAKE_SQLSTATE('S','9','L','1','4')
 
 /* S9Txx: what finsec runs on application tables (src/common/trusted.c) */
 #define ERRCODE_FINSEC_UNTRUSTED_TYPE		MAKE_SQLSTATE('S','9','T','0','1')

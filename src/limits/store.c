@@ -68,6 +68,7 @@
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
@@ -984,31 +985,72 @@ limit_table_contains(Oid relid)
 }
 
 /*
- * Does relid's row in finsec.limit_table name column colname (any of its
- * *_column settings)?  Read from the heap: no SQL, no privilege needed.
+ * Scan finsec's registration table tab (finsec.limit_table, order_guard,
+ * refund_guard, risk_table: a row per registered table, relid, naming its
+ * columns in *_column settings; refund_guard also names the order key
+ * column of its orders table) from the heap: no SQL, no privilege needed.
+ * With nsp: is some registered table in that schema?  With colname NULL:
+ * is relid registered?  Otherwise: does relid's registration name colname?
  */
 static bool
-limit_table_names_column(Oid relid, const char *colname)
+registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 {
 	Relation	trel;
 	TupleTableSlot *slot;
 	TableScanDesc scan;
 	TupleDesc	tdesc;
+	AttrNumber	relatt,
+				ordersatt,
+				keyatt;
 	bool		found = false;
 
-	store_init();
-	trel = table_open(table_rel, AccessShareLock);
+	if (!OidIsValid(tab))
+		return false;
+	trel = table_open(tab, AccessShareLock);
 	tdesc = RelationGetDescr(trel);
+	relatt = attnameAttNum(trel, "relid", false);
+	ordersatt = attnameAttNum(trel, "orders", false);
+	keyatt = attnameAttNum(trel, "order_key", false);
 	slot = table_slot_create(trel, NULL);
 	PushActiveSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
 	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
-		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+		Datum		d;
+		Oid			rowrel = InvalidOid,
+					orders = InvalidOid;
 		int			i;
 
-		if (isnull || DatumGetObjectId(d) != relid)
+		if (relatt <= 0)
+			break;
+		d = slot_getattr(slot, relatt, &isnull);
+		if (!isnull)
+			rowrel = DatumGetObjectId(d);
+		if (ordersatt > 0)
+		{
+			d = slot_getattr(slot, ordersatt, &isnull);
+			if (!isnull)
+				orders = DatumGetObjectId(d);
+		}
+		if (OidIsValid(nsp))
+		{
+			found = (OidIsValid(rowrel) && get_rel_namespace(rowrel) == nsp) ||
+				(OidIsValid(orders) && get_rel_namespace(orders) == nsp);
+			continue;
+		}
+		if (colname == NULL)
+		{
+			found = (rowrel == relid || orders == relid);
+			continue;
+		}
+		if (orders == relid && keyatt > 0)
+		{
+			d = slot_getattr(slot, keyatt, &isnull);
+			if (!isnull && strcmp(TextDatumGetCString(d), colname) == 0)
+				found = true;
+		}
+		if (rowrel != relid)
 			continue;
 		for (i = 0; i < tdesc->natts && !found; i++)
 		{
@@ -1031,32 +1073,42 @@ limit_table_names_column(Oid relid, const char *colname)
 	return found;
 }
 
-/* Is some table registered in finsec.limit_table in schema nsp? */
+static bool
+limit_table_names_column(Oid relid, const char *colname)
+{
+	store_init();
+	return registration_scan(table_rel, relid, colname, InvalidOid);
+}
+
 static bool
 limit_table_in_schema(Oid nsp)
 {
-	Relation	trel;
-	TupleTableSlot *slot;
-	TableScanDesc scan;
-	bool		found = false;
-
 	store_init();
-	trel = table_open(table_rel, AccessShareLock);
-	slot = table_slot_create(trel, NULL);
-	PushActiveSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
-	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+	return registration_scan(table_rel, InvalidOid, NULL, nsp);
+}
 
-		found = !isnull && get_rel_namespace(DatumGetObjectId(d)) == nsp;
-	}
-	table_endscan(scan);
-	PopActiveSnapshot();
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(trel, AccessShareLock);
-	return found;
+/*
+ * Which capability other than limits (an order or refund guard, risk
+ * scoring) registered relid (colname NULL) or its column colname, or a
+ * table in schema nsp?  NULL if none.
+ */
+static const char *
+registered_elsewhere(Oid relid, const char *colname, Oid nsp)
+{
+	static const char *const tabs[][2] = {
+		{"order_guard", "an order guard"},
+		{"refund_guard", "a refund guard"},
+		{"risk_table", "risk scoring"},
+	};
+	Oid			fs = get_namespace_oid("finsec", true);
+	int			i;
+
+	if (!OidIsValid(fs) || (!OidIsValid(relid) && !OidIsValid(nsp)))
+		return NULL;
+	for (i = 0; i < lengthof(tabs); i++)
+		if (registration_scan(get_relname_relid(tabs[i][0], fs), relid, colname, nsp))
+			return tabs[i][1];
+	return NULL;
 }
 
 /* Is column colname of relid (or, for a partition, of its root) a registered limits column? */
@@ -1105,6 +1157,17 @@ refuse_ddl(const char *relname, const char *what, const char *detail, bool poste
 			 errmsg("cannot %s \"%s\": its payments are limited", what, relname),
 			 errdetail("%s", detail),
 			 errhint("finsec.disable_limits() (two-person) removes the limits, and this protection, from the table.")));
+}
+
+/* A statement that would make an order or refund guard or risk scoring read another column, or no table. */
+static void
+refuse_registered(const char *relname, const char *what, const char *capability)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_REGISTERED_TABLE_DDL),
+			 errmsg("cannot %s \"%s\": %s reads it", what, relname, capability),
+			 errdetail("finsec registered the table and its columns by name: after this statement it would read another column, or another table, or none."),
+			 errhint("Disable %s on the table, make the change, and enable it again.", capability)));
 }
 
 static Oid
@@ -1218,6 +1281,7 @@ limits_check_utility(Node *stmt)
 			{
 				AlterTableStmt *at = (AlterTableStmt *) stmt;
 				Oid			relid;
+				const char *cap;
 
 				if (super || at->objtype != OBJECT_TABLE)
 					break;
@@ -1259,6 +1323,10 @@ limits_check_utility(Node *stmt)
 													"change the type of column \"%s\" of", cmd->name),
 										   "finsec.enable_limits() registered the column by name: the limits would read another column, or none.",
 										   false);
+							if ((cap = registered_elsewhere(relid, cmd->name, InvalidOid)) != NULL)
+								refuse_registered(at->relation->relname,
+												  psprintf(cmd->subtype == AT_DropColumn ? "drop column \"%s\" of" :
+														   "change the type of column \"%s\" of", cmd->name), cap);
 							break;
 						case AT_AddInherit:
 							if (tree_limited(rv_relid((RangeVar *) cmd->def), false))
@@ -1318,6 +1386,7 @@ limits_check_utility(Node *stmt)
 		case T_RenameStmt:
 			{
 				RenameStmt *rs = (RenameStmt *) stmt;
+				const char *cap;
 
 				if (super)
 					break;
@@ -1327,6 +1396,8 @@ limits_check_utility(Node *stmt)
 						refuse_ddl(rs->relation->relname, psprintf("rename column \"%s\" of", rs->subname),
 								   "finsec.enable_limits() registered the column by name: a new column under the old name would take the payments out of the limits.",
 								   false);
+					if ((cap = registered_elsewhere(rv_relid(rs->relation), rs->subname, InvalidOid)) != NULL)
+						refuse_registered(rs->relation->relname, psprintf("rename column \"%s\" of", rs->subname), cap);
 					break;
 				}
 				if (rs->renameType == OBJECT_TABLE)
@@ -1337,6 +1408,8 @@ limits_check_utility(Node *stmt)
 						refuse_ddl(rs->relation->relname, "rename",
 								   "The application would write its payments to a new table under the old name, which has no limits.",
 								   false);
+					if ((cap = registered_elsewhere(relid, NULL, InvalidOid)) != NULL)
+						refuse_registered(rs->relation->relname, "rename", cap);
 					break;
 				}
 				if (rs->renameType == OBJECT_SCHEMA)
@@ -1347,6 +1420,8 @@ limits_check_utility(Node *stmt)
 						refuse_ddl(rs->subname, "rename schema",
 								   "A limited table is in it: the application would write its payments to a new table under the old name, which has no limits.",
 								   false);
+					if (OidIsValid(nsp) && (cap = registered_elsewhere(InvalidOid, NULL, nsp)) != NULL)
+						refuse_registered(rs->subname, "rename schema", cap);
 					break;
 				}
 				if (rs->renameType != OBJECT_TRIGGER)
@@ -1363,6 +1438,7 @@ limits_check_utility(Node *stmt)
 			{
 				AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) stmt;
 				Oid			relid;
+				const char *cap;
 
 				if (super || as->objectType != OBJECT_TABLE)
 					break;
@@ -1371,6 +1447,8 @@ limits_check_utility(Node *stmt)
 					refuse_ddl(as->relation->relname, "move to another schema",
 							   "The application would write its payments to a new table under the old name, which has no limits.",
 							   false);
+				if ((cap = registered_elsewhere(relid, NULL, InvalidOid)) != NULL)
+					refuse_registered(as->relation->relname, "move to another schema", cap);
 			}
 			break;
 		case T_DropStmt:
@@ -1444,11 +1522,14 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		else
 		{
 			char	   *col = get_attname(objectId, subId, true);
+			const char *cap;
 
 			if (col && limited_column(objectId, col))
 				refuse_ddl(get_rel_name(objectId), psprintf("drop column \"%s\" of", col),
 						   "finsec.enable_limits() registered the column by name: the limits would read another column, or none.",
 						   false);
+			if (col && (cap = registered_elsewhere(objectId, col, InvalidOid)) != NULL)
+				refuse_registered(get_rel_name(objectId), psprintf("drop column \"%s\" of", col), cap);
 		}
 	}
 	else if (classId == TriggerRelationId)
