@@ -1104,6 +1104,15 @@ AS $$
 		SELECT count(*) AS late FROM pg_trigger g
 		 WHERE g.tgrelid IN (SELECT relid FROM rels) AND NOT g.tgisinternal
 		   AND g.tgtype & 3 = 3 AND g.tgtype & 20 <> 0 AND g.tgname > 'finsec_limits'
+	), col AS (
+		-- registered columns that no longer exist under their name (renamed or dropped by a superuser)
+		SELECT count(*) AS missing FROM finsec.limit_table l
+		 CROSS JOIN LATERAL (VALUES (l.customer_column), (l.amount_column), (l.account_column), (l.time_column),
+									(l.channel_column), (l.tier_column), (l.kind_column), (l.counterparty_column),
+									(l.class_column), (l.hold_column), (l.payment_id_column), (l.reversal_column)) v(name)
+		 WHERE v.name IS NOT NULL AND NOT EXISTS (
+				SELECT 1 FROM pg_attribute a
+				 WHERE a.attrelid = l.relid AND a.attname = v.name AND a.attnum > 0 AND NOT a.attisdropped)
 	), u AS (
 		SELECT count(*) AS nonfinite FROM finsec.limit_usage
 		 WHERE NOT (day_amount < 'Infinity' AND year_amount < 'Infinity' AND life_amount < 'Infinity')
@@ -1116,7 +1125,7 @@ AS $$
 	), c AS (
 		SELECT count(*) FILTER (WHERE NOT enabled) AS off FROM finsec.limit_channel
 	)
-	SELECT 'limits', t.untriggered = 0 AND ih.children = 0 AND late.late = 0 AND u.nonfinite = 0,
+	SELECT 'limits', t.untriggered = 0 AND ih.children = 0 AND late.late = 0 AND col.missing = 0 AND u.nonfinite = 0,
 		   CASE WHEN t.tables = 0
 				THEN 'not in use; finsec.enable_limits() enforces finsec.limit_policy on a payments table: see docs/limits.md'
 				WHEN t.untriggered > 0
@@ -1128,6 +1137,9 @@ AS $$
 				WHEN late.late > 0
 				THEN format('%s BEFORE row trigger(s) on limited tables run after finsec_limits and could change a checked payment: rename them to sort before it',
 							late.late)
+				WHEN col.missing > 0
+				THEN format('%s registered column(s) of limited tables no longer exist under their name (renamed or dropped): rename them back, or disable and enable limits with the new names',
+							col.missing)
 				WHEN u.nonfinite > 0
 				THEN format('%s usage row(s) are not a finite number (NaN written by finsec 0.7): run finsec.rebuild_limit_usage()',
 							u.nonfinite)
@@ -1135,7 +1147,7 @@ AS $$
 							t.tables, p.policies, a.frozen, a.closed, c.off,
 							current_setting('finsec.limit_timezone'))
 		   END
-	  FROM t, ih, late, u, p, a, c
+	  FROM t, ih, late, col, u, p, a, c
 $$;
 
 /*

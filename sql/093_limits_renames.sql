@@ -167,6 +167,12 @@ SELECT pg_temp.try($$ALTER TABLE app.scored RENAME TO scored_old$$);
 SELECT pg_temp.try($$ALTER TABLE app.orders RENAME COLUMN note TO remark$$);
 SELECT pg_temp.try($$ALTER TABLE app.scored DROP COLUMN id$$);
 RESET SESSION AUTHORIZATION;
+-- a superuser may rename a registered column; finsec.status_limits() flags it
+ALTER TABLE app.payments RENAME COLUMN amount TO amount_real;
+SELECT ok, detail FROM finsec.status_limits();
+ALTER TABLE app.payments RENAME COLUMN amount_real TO amount;
+SELECT ok FROM finsec.status_limits();
+
 -- limits off again (superuser: no request)
 SELECT finsec.disable_limits('app.payments', reset_usage => true) IS NULL AS done,
 	   finsec.disable_limits('app.plain', reset_usage => true) IS NULL AS done;
