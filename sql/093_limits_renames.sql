@@ -167,6 +167,24 @@ SELECT pg_temp.try($$ALTER TABLE app.scored RENAME TO scored_old$$);
 SELECT pg_temp.try($$ALTER TABLE app.orders RENAME COLUMN note TO remark$$);
 SELECT pg_temp.try($$ALTER TABLE app.scored DROP COLUMN id$$);
 RESET SESSION AUTHORIZATION;
+-- ---- an enum value of a registered column renamed -------------------------
+SET SESSION AUTHORIZATION regress_ren_owner;
+CREATE TYPE app.pkind AS ENUM ('payment', 'refund', 'fee');
+CREATE TYPE app.ostate AS ENUM ('new', 'paid');
+CREATE TABLE app.epay (id bigserial PRIMARY KEY, account text NOT NULL, amount numeric NOT NULL,
+	kind app.pkind NOT NULL DEFAULT 'payment');
+CREATE TABLE app.eorders (id int PRIMARY KEY, status app.ostate NOT NULL, paid_amount numeric);
+GRANT TRIGGER ON app.epay, app.eorders TO finsec_admin;
+RESET SESSION AUTHORIZATION;
+SELECT finsec.enable_limits('app.epay', customer => 'account', kind => 'kind') IS NULL AS no_request;
+SELECT count(*) AS enabled FROM (SELECT finsec.enable_order_guard('app.eorders')) e;
+SET SESSION AUTHORIZATION regress_ren_owner;
+SELECT pg_temp.try($$ALTER TYPE app.pkind RENAME VALUE 'payment' TO 'fee2'$$);
+SELECT pg_temp.try($$ALTER TYPE app.ostate RENAME VALUE 'paid' TO 'settled'$$);
+SELECT pg_temp.try($$ALTER TYPE app.pkind ADD VALUE 'chargeback'$$);
+RESET SESSION AUTHORIZATION;
+SELECT finsec.disable_limits('app.epay', reset_usage => true) IS NULL AS done;
+
 -- a superuser may rename a registered column; finsec.status_limits() flags it
 ALTER TABLE app.payments RENAME COLUMN amount TO amount_real;
 SELECT ok, detail FROM finsec.status_limits();

@@ -69,6 +69,7 @@
 #include "nodes/execnodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parse_relation.h"
+#include "parser/parse_type.h"
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
@@ -1073,6 +1074,57 @@ registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 	return found;
 }
 
+/* Does a registered column of some table in registration table tab have type typid (or a domain over it)? */
+static bool
+registration_uses_type(Oid tab, Oid typid)
+{
+	Relation	trel;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	TupleDesc	tdesc;
+	AttrNumber	relatt;
+	bool		found = false;
+
+	if (!OidIsValid(tab))
+		return false;
+	trel = table_open(tab, AccessShareLock);
+	tdesc = RelationGetDescr(trel);
+	relatt = attnameAttNum(trel, "relid", false);
+	slot = table_slot_create(trel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (!found && relatt > 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, relatt, &isnull);
+		Oid			rowrel = isnull ? InvalidOid : DatumGetObjectId(d);
+		int			i;
+
+		for (i = 0; OidIsValid(rowrel) && i < tdesc->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tdesc, i);
+			const char *an = NameStr(att->attname);
+			size_t		len = strlen(an);
+			AttrNumber	attno;
+
+			if (att->attisdropped || att->atttypid != TEXTOID ||
+				len < 7 || strcmp(an + len - 7, "_column") != 0)
+				continue;
+			d = slot_getattr(slot, i + 1, &isnull);
+			if (isnull)
+				continue;
+			attno = get_attnum(rowrel, TextDatumGetCString(d));
+			if (attno > 0 && getBaseType(get_atttype(rowrel, attno)) == typid)
+				found = true;
+		}
+	}
+	table_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+	return found;
+}
+
 static bool
 limit_table_names_column(Oid relid, const char *colname)
 {
@@ -1432,6 +1484,30 @@ limits_check_utility(Node *stmt)
 					refuse_ddl(rs->relation->relname, psprintf("rename trigger \"%s\" of", rs->subname),
 							   "finsec_limits must keep its name, and BEFORE row triggers run in name order: none may be renamed to run after it.",
 							   false);
+			}
+			break;
+		case T_AlterEnumStmt:
+			{
+				/* Renaming an enum value would change the kind (or status) of every row already written. */
+				AlterEnumStmt *ae = (AlterEnumStmt *) stmt;
+				Oid			typid;
+				Oid			fs = get_namespace_oid("finsec", true);
+
+				if (super || ae->oldVal == NULL)
+					break;
+				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(ae->typeName), true);
+				if (!OidIsValid(typid))
+					break;
+				store_init();
+				if (registration_uses_type(table_rel, typid))
+					refuse_ddl(format_type_be(typid), psprintf("rename value \"%s\" of type", ae->oldVal),
+							   "A registered column of a limited table has this type: the renamed value would change the kind of payments already posted.",
+							   false);
+				if (registration_uses_type(get_relname_relid("order_guard", fs), typid) ||
+					registration_uses_type(get_relname_relid("refund_guard", fs), typid) ||
+					registration_uses_type(get_relname_relid("risk_table", fs), typid))
+					refuse_registered(format_type_be(typid), psprintf("rename value \"%s\" of type", ae->oldVal),
+									  "a guard or risk scoring");
 			}
 			break;
 		case T_AlterObjectSchemaStmt:
