@@ -107,7 +107,7 @@ SELECT decision, degraded FROM finsec.risk_score('c1', 1);
 -- (review of 0.8) A lookup of a registered table that fails its type
 -- checks (the owner altered a column's type) left a table entry in
 -- CacheMemoryContext each time: the cache's memory grew with every call.
-ALTER TABLE pay ALTER device TYPE int USING 0;
+ALTER TABLE pay ALTER amount TYPE text;
 SELECT pg_temp.try($$SELECT finsec.risk_score('c1', 1, payments => 'pay')$$) AS altered_type;
 SELECT coalesce(sum(total_bytes), 0) AS hist_before FROM pg_backend_memory_contexts
  WHERE name = 'finsec risk history' \gset
@@ -119,7 +119,7 @@ BEGIN
 END $$;
 SELECT coalesce(sum(total_bytes), 0) - :hist_before < 8192 AS hist_cache_no_growth
   FROM pg_backend_memory_contexts WHERE name = 'finsec risk history';
-ALTER TABLE pay ALTER device TYPE text;
+ALTER TABLE pay ALTER amount TYPE numeric USING amount::numeric;
 SELECT decision FROM finsec.risk_score('c1', 1, payments => 'pay');
 
 -- ---------------------------------------------------------------------

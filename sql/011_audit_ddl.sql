@@ -319,6 +319,7 @@ SET ROLE regress_ddl_app;
 SELECT count(*) > 0 AS sealed_rows FROM ddl_app.pay;
 ALTER TABLE ddl_app.pay ADD COLUMN flag ddl_app.flag;
 ALTER TABLE ddl_app.pay ADD COLUMN flag2 ddl_app.flag2;
+ALTER TABLE ddl_app.pay ADD COLUMN n serial;
 ALTER TABLE ddl_app.pay ADD COLUMN flags ddl_app.flag[];   -- an array has no default: allowed
 ALTER TABLE ddl_app.pay ADD COLUMN note ddl_app.plain;     -- nor has this domain
 RESET ROLE;

@@ -251,7 +251,7 @@ refuse_trigger_name(const char *name)
 
 /*
  * Whether the type named has a default of its own (a domain's DEFAULT,
- * inherited down a chain of domains, or a base type's); a type that does
+ * inherited down a chain of domains, a base type's, or serial's); a type that does
  * not exist yet has none (the ALTER TABLE then fails by itself).
  */
 static bool
@@ -262,6 +262,19 @@ type_has_default(TypeName *typeName)
 
 	if (typeName == NULL)
 		return false;
+	/* serial types are a sequence and a nextval() default (parse_utilcmd.c) */
+	if (!typeName->pct_type &&
+		(list_length(typeName->names) == 1 ||
+		 (list_length(typeName->names) == 2 &&
+		  strcmp(strVal(linitial(typeName->names)), "pg_catalog") == 0)))
+	{
+		const char *name = strVal(llast(typeName->names));
+
+		if (strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
+			strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
+			strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
+			return true;
+	}
 	tup = LookupTypeName(NULL, typeName, NULL, true);
 	if (tup == NULL)
 		return false;
