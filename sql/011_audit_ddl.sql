@@ -267,6 +267,14 @@ CREATE OPERATOR CLASS finsec.sneak_ops FOR TYPE int USING btree AS OPERATOR 1 <;
 CREATE CAST (finsec.money AS ddl_app.casted) WITH INOUT;
 CREATE CAST (ddl_app.casted AS finsec.bank_card) WITH INOUT;
 CREATE CAST (text AS boolean) WITH FUNCTION finsec.is_valid_bank_card(text);
+-- nor an operator class or family member for finsec's types, from any schema
+-- (a default one is found without search_path)
+CREATE OPERATOR FAMILY ddl_app.card_fam USING hash;
+CREATE FUNCTION ddl_app.card_hash(finsec.bank_card) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 0';
+ALTER OPERATOR FAMILY ddl_app.card_fam USING hash ADD FUNCTION 1 ddl_app.card_hash(finsec.bank_card);
+CREATE OPERATOR CLASS ddl_app.card_ops FOR TYPE finsec.bank_card USING brin AS STORAGE finsec.bank_card;
+DROP FUNCTION ddl_app.card_hash(finsec.bank_card);
+DROP OPERATOR FAMILY ddl_app.card_fam USING hash;
 -- nor moved in, nor made there by another extension
 CREATE FUNCTION ddl_app.movable() RETURNS int LANGUAGE sql AS 'SELECT 1';
 ALTER FUNCTION ddl_app.movable() SET SCHEMA finsec;

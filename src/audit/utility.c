@@ -49,6 +49,7 @@
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_cast.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_transform.h"
 #include "catalog/pg_type.h"
@@ -1017,9 +1018,26 @@ check_new_object(Oid classId, Oid objectId)
 				func_in_finsec(t->trftosql, nsp);
 		}
 		else if (classId == AccessMethodOperatorRelationId)
-			bad = opfamily_in_finsec(((Form_pg_amop) GETSTRUCT(tup))->amopfamily, nsp);
+		{
+			Form_pg_amop o = (Form_pg_amop) GETSTRUCT(tup);
+
+			bad = opfamily_in_finsec(o->amopfamily, nsp) ||
+				type_in_finsec(o->amoplefttype, nsp) || type_in_finsec(o->amoprighttype, nsp);
+		}
 		else if (classId == AccessMethodProcedureRelationId)
-			bad = opfamily_in_finsec(((Form_pg_amproc) GETSTRUCT(tup))->amprocfamily, nsp);
+		{
+			Form_pg_amproc p = (Form_pg_amproc) GETSTRUCT(tup);
+
+			bad = opfamily_in_finsec(p->amprocfamily, nsp) ||
+				type_in_finsec(p->amproclefttype, nsp) || type_in_finsec(p->amprocrighttype, nsp);
+		}
+		/*
+		 * An operator class of finsec's type, from any schema: a default
+		 * one is found without search_path, for finsec's own sorting,
+		 * grouping and hashing.
+		 */
+		if (!bad && classId == OperatorClassRelationId)
+			bad = type_in_finsec(((Form_pg_opclass) GETSTRUCT(tup))->opcintype, nsp);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -1027,7 +1045,8 @@ check_new_object(Oid classId, Oid objectId)
 		refuse_new_in_finsec(classId == CastRelationId ? "create a cast of finsec's types or with finsec's functions" :
 							 classId == TransformRelationId ? "create a transform of finsec's types or with finsec's functions" :
 							 (classId == AccessMethodOperatorRelationId ||
-							  classId == AccessMethodProcedureRelationId) ? "add to an operator family of schema finsec" :
+							  classId == AccessMethodProcedureRelationId) ? "add to an operator family of schema finsec, or for finsec's types" :
+							 classId == OperatorClassRelationId ? "create an operator class in schema finsec, or for finsec's types" :
 							 "create an object in schema finsec", NULL);
 }
 
