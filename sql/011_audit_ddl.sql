@@ -275,6 +275,11 @@ ALTER OPERATOR FAMILY ddl_app.card_fam USING hash ADD FUNCTION 1 ddl_app.card_ha
 CREATE OPERATOR CLASS ddl_app.card_ops FOR TYPE finsec.bank_card USING brin AS STORAGE finsec.bank_card;
 DROP FUNCTION ddl_app.card_hash(finsec.bank_card);
 DROP OPERATOR FAMILY ddl_app.card_fam USING hash;
+-- a partition of finsec's decision log, as risk_log_maintain() names it and
+-- pg_dump writes it (CREATE TABLE, then ATTACH PARTITION), is allowed
+CREATE TABLE finsec.risk_decision_log_p19990101 (a int);
+DROP TABLE finsec.risk_decision_log_p19990101;
+CREATE TABLE finsec.risk_decision_log_pevil (a int);
 -- nor moved in, nor made there by another extension
 CREATE FUNCTION ddl_app.movable() RETURNS int LANGUAGE sql AS 'SELECT 1';
 ALTER FUNCTION ddl_app.movable() SET SCHEMA finsec;

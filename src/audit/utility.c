@@ -46,6 +46,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_cast.h"
@@ -654,12 +655,75 @@ check_protected_rename(RenameStmt *stmt, Oid relid)
  * CREATE TRIGGER outside finsec's own functions: no finsec_* name, and none
  * of finsec's trigger functions, which finsec attaches itself.
  */
+/*
+ * A trigger of finsec's, as pg_restore recreates it: its name, finsec's
+ * function for that name, and a table that finsec's restored registry
+ * holds for it (a chain in finsec.ledger_chain, a row of limit_table,
+ * order_guard or refund_guard).  pg_restore loads the registry (table data)
+ * before the triggers (post-data).
+ */
+static bool
+restored_finsec_trigger(CreateTrigStmt *stmt)
+{
+	static const struct
+	{
+		const char *trigger;
+		const char *function;
+		const char *registry;
+	}			known[] = {
+		{FINSEC_STAMP_TRIGGER, "ledger_stamp", "ledger_chain"},
+		{FINSEC_IMMUTABLE_TRIGGER, "ledger_immutable", "ledger_chain"},
+		{FINSEC_TRUNCATE_TRIGGER, "ledger_immutable", "ledger_chain"},
+		{"finsec_limits", "limit_trigger", "limit_table"},
+		{"finsec_order_guard", "order_guard_trigger", "order_guard"},
+		{"finsec_refund_guard", "refund_guard_trigger", "refund_guard"},
+	};
+	Oid			funcid;
+	Oid			relid;
+	char	   *fname;
+	int			i;
+	bool		found = false;
+
+	if (stmt->trigname == NULL || stmt->relation == NULL || stmt->isconstraint)
+		return false;
+	funcid = LookupFuncName(stmt->funcname, 0, NULL, true);
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(funcid) || !OidIsValid(relid) || !finsec_is_own_function(funcid))
+		return false;
+	fname = get_func_name(funcid);
+	for (i = 0; i < lengthof(known); i++)
+	{
+		FinsecOwnerContext ctx;
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+		int			ret;
+
+		if (strcmp(stmt->trigname, known[i].trigger) != 0 || fname == NULL ||
+			strcmp(fname, known[i].function) != 0)
+			continue;
+		values[0] = ObjectIdGetDatum(relid);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		finsec_begin_owner(&ctx);
+		ret = SPI_execute_with_args(psprintf("SELECT 1 FROM finsec.%s WHERE relid OPERATOR(pg_catalog.=) $1",
+											 known[i].registry),
+									1, argtypes, values, NULL, true, 1);
+		finsec_end_owner(&ctx);
+		found = ret == SPI_OK_SELECT && SPI_processed > 0;
+		PopActiveSnapshot();
+		SPI_finish();
+		break;
+	}
+	return found;
+}
+
 static void
 check_trigger_name_and_function(CreateTrigStmt *stmt)
 {
 	Oid			funcid;
 
-	if (own_trigger_ddl > 0)
+	if (own_trigger_ddl > 0 || restored_finsec_trigger(stmt))
 		return;
 	if (stmt->trigname &&
 		strncmp(stmt->trigname, FINSEC_TRIGGER_PREFIX, strlen(FINSEC_TRIGGER_PREFIX)) == 0)
@@ -974,8 +1038,12 @@ check_new_object(Oid classId, Oid objectId)
 	bool		bad = false;
 	AttrNumber	nspatt;
 
+	/*
+	 * A constraint is part of its table (only the table's owner adds one to
+	 * finsec's tables, and no name lookup finds it).
+	 */
 	if (!OidIsValid(nsp) || !is_objectclass_supported(classId) ||
-		classId == NamespaceRelationId)
+		classId == NamespaceRelationId || classId == ConstraintRelationId)
 		return;
 	nspatt = get_object_attnum_namespace(classId);
 	if (nspatt == InvalidAttrNumber &&
@@ -1144,8 +1212,9 @@ drops_finsec(Node *parsetree)
 }
 
 /*
- * CREATE TABLE finsec.x PARTITION OF <a partitioned table of finsec>: the
- * new partition may go in schema finsec.  Anyone who may create it there
+ * CREATE TABLE finsec.x PARTITION OF <a partitioned table of finsec>, or a
+ * table named as one of its partitions (as pg_dump writes them): the new
+ * partition may go in schema finsec.  Anyone who may create it there
  * could as well create it in another schema; its rows belong to finsec's
  * table either way.
  */
@@ -1155,8 +1224,31 @@ partition_of_finsec_table(Node *parsetree)
 	CreateStmt *stmt = (CreateStmt *) parsetree;
 	Oid			parent;
 
-	if (!IsA(parsetree, CreateStmt) || stmt->partbound == NULL ||
-		list_length(stmt->inhRelations) != 1 || !IsTransactionState())
+	if (!IsA(parsetree, CreateStmt) || !IsTransactionState())
+		return false;
+	if (stmt->partbound == NULL && stmt->inhRelations == NIL &&
+		stmt->relation->schemaname && strcmp(stmt->relation->schemaname, "finsec") == 0)
+	{
+		/*
+		 * pg_dump writes a partition as CREATE TABLE finsec.<parent>_pNNN
+		 * followed by ALTER TABLE ONLY finsec.<parent> ATTACH PARTITION: the
+		 * name of one of finsec's partitioned tables, "_p", and digits, as
+		 * risk_log_maintain() names them.
+		 */
+		const char *name = stmt->relation->relname;
+		const char *p = strrchr(name, '_');
+		Oid			nsp = get_namespace_oid("finsec", true);
+		char	   *pname;
+
+		if (p == NULL || p[1] != 'p' || p[2] == '\0' || strspn(p + 2, "0123456789") != strlen(p + 2) ||
+			!OidIsValid(nsp))
+			return false;
+		pname = pnstrdup(name, p - name);
+		parent = get_relname_relid(pname, nsp);
+		return OidIsValid(parent) && get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE &&
+			is_finsec_member(RelationRelationId, parent);
+	}
+	if (stmt->partbound == NULL || list_length(stmt->inhRelations) != 1)
 		return false;
 	parent = RangeVarGetRelid((RangeVar *) linitial(stmt->inhRelations), NoLock, true);
 	return OidIsValid(parent) && get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE &&
