@@ -242,12 +242,109 @@ SELECT ok, first_failure ~ 'was closed out by regress_ddl_auditor .* reason: tic
  WHERE first_failure LIKE 'chain ' || :'doomed_chain' || '%';
 RESET ROLE;
 
+-- 12. (review of 0.8) Nothing new in schema finsec outside its scripts: a
+-- superuser's overload finsec.audit_event(..., name) matched approve()'s
+-- session_user argument exactly and swallowed its records; operators,
+-- casts, types and tables there could capture finsec's calls likewise.
+SET client_min_messages = warning;
+CREATE TABLE ddl_app.casted (a int);
+RESET client_min_messages;
+CREATE FUNCTION finsec.audit_event(event_type text, object text, action text, success boolean,
+	description text, detail jsonb, subject name) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE PROCEDURE finsec.sneak() LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION ddl_app.m_eq(finsec.money, finsec.money) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR finsec.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
+CREATE TYPE finsec.sneak_t AS (a int);
+CREATE TYPE finsec.sneak_e AS ENUM ('a');
+CREATE DOMAIN finsec.sneak_d AS int;
+CREATE TABLE finsec.sneak_tab (a int);
+CREATE VIEW finsec.sneak_view AS SELECT 1 AS a;
+CREATE SEQUENCE finsec.sneak_seq;
+CREATE AGGREGATE finsec.sneak_agg(int) (SFUNC = int4pl, STYPE = int);
+CREATE OPERATOR FAMILY finsec.sneak_fam USING btree;
+CREATE OPERATOR CLASS finsec.sneak_ops FOR TYPE int USING btree AS OPERATOR 1 <;
+-- casts of finsec's types, or with finsec's functions, from any schema
+CREATE CAST (finsec.money AS ddl_app.casted) WITH INOUT;
+CREATE CAST (ddl_app.casted AS finsec.bank_card) WITH INOUT;
+CREATE CAST (text AS boolean) WITH FUNCTION finsec.is_valid_bank_card(text);
+-- nor an operator class or family member for finsec's types, from any schema
+-- (a default one is found without search_path)
+CREATE OPERATOR FAMILY ddl_app.card_fam USING hash;
+CREATE FUNCTION ddl_app.card_hash(finsec.bank_card) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 0';
+ALTER OPERATOR FAMILY ddl_app.card_fam USING hash ADD FUNCTION 1 ddl_app.card_hash(finsec.bank_card);
+CREATE OPERATOR CLASS ddl_app.card_ops FOR TYPE finsec.bank_card USING brin AS STORAGE finsec.bank_card;
+DROP FUNCTION ddl_app.card_hash(finsec.bank_card);
+DROP OPERATOR FAMILY ddl_app.card_fam USING hash;
+-- a partition of finsec's decision log, as risk_log_maintain() names it and
+-- pg_dump writes it (CREATE TABLE, then ATTACH PARTITION), is allowed
+CREATE TABLE finsec.risk_decision_log_p19990101 (a int);
+DROP TABLE finsec.risk_decision_log_p19990101;
+CREATE TABLE finsec.risk_decision_log_pevil (a int);
+-- nor moved in, nor made there by another extension
+CREATE FUNCTION ddl_app.movable() RETURNS int LANGUAGE sql AS 'SELECT 1';
+ALTER FUNCTION ddl_app.movable() SET SCHEMA finsec;
+ALTER TABLE ddl_app.casted SET SCHEMA finsec;
+CREATE EXTENSION pg_prewarm SCHEMA finsec;
+SELECT count(*) AS strangers_in_finsec FROM pg_proc p
+  WHERE pronamespace = 'finsec'::regnamespace
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                    AND d.objid = p.oid AND d.deptype = 'e');
+SELECT count(*) AS strangers_in_finsec FROM pg_class c
+  WHERE relnamespace = 'finsec'::regnamespace AND relname LIKE 'sneak%';
+DROP FUNCTION ddl_app.m_eq(finsec.money, finsec.money), ddl_app.movable();
+
+-- 13. (review of 0.8) A trigger named after finsec's made a table count as
+-- protected, which then blocked DROP EXTENSION, DROP SCHEMA and DROP OWNED
+-- for it; finsec's trigger functions are finsec's to attach.
+SET ROLE regress_ddl_app;
+CREATE TABLE ddl_app.fake (a int);
+CREATE FUNCTION ddl_app.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE ON ddl_app.fake
+	FOR EACH ROW EXECUTE FUNCTION ddl_app.noop();
+CREATE TRIGGER finsec_limits BEFORE INSERT ON ddl_app.fake
+	FOR EACH ROW EXECUTE FUNCTION ddl_app.noop();
+CREATE TRIGGER harmless BEFORE UPDATE ON ddl_app.fake
+	FOR EACH ROW EXECUTE FUNCTION ddl_app.noop();
+ALTER TRIGGER harmless ON ddl_app.fake RENAME TO finsec_ledger_immutable;
+CREATE TRIGGER a_stamp BEFORE INSERT ON ddl_app.fake
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_stamp();
+RESET ROLE;
+CREATE TRIGGER b_immutable BEFORE UPDATE ON ddl_app.fake
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+-- a trigger that carries the name but not finsec's function (as a 0.7
+-- database may hold; made here by editing the catalog) protects nothing:
+-- the table, its schema and its owner's objects can be dropped
+UPDATE pg_trigger SET tgname = 'finsec_ledger_immutable'
+ WHERE tgrelid = 'ddl_app.fake'::regclass AND tgname = 'harmless';
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'ddl_app.fake'::regclass;
+DROP TABLE ddl_app.fake;
+DROP FUNCTION ddl_app.noop();
+
+-- 14. (review of 0.8) ADD COLUMN of a type with a default of its own (a
+-- domain's DEFAULT) filled the new column of sealed rows: their hashes
+-- (which cover every non-NULL column) no longer verified.
+SET client_min_messages = warning;
+CREATE DOMAIN ddl_app.flag AS text DEFAULT 'x';
+CREATE DOMAIN ddl_app.flag2 AS ddl_app.flag;
+CREATE DOMAIN ddl_app.plain AS text;
+RESET client_min_messages;
+SET ROLE regress_ddl_app;
+SELECT count(*) > 0 AS sealed_rows FROM ddl_app.pay;
+ALTER TABLE ddl_app.pay ADD COLUMN flag ddl_app.flag;
+ALTER TABLE ddl_app.pay ADD COLUMN flag2 ddl_app.flag2;
+ALTER TABLE ddl_app.pay ADD COLUMN n serial;
+ALTER TABLE ddl_app.pay ADD COLUMN flags ddl_app.flag[];   -- an array has no default: allowed
+ALTER TABLE ddl_app.pay ADD COLUMN note ddl_app.plain;     -- nor has this domain
+RESET ROLE;
+SELECT count(*) AS failing FROM finsec.audit_verify() WHERE NOT ok;
+
 -- Clean up (protected tables stay, with a new owner: they cannot be dropped).
 SET client_min_messages = warning;
 DROP TABLE ddl_digest;
 ALTER TABLE ddl_app.old_child NO INHERIT ddl_app.old_parent;
 DROP TABLE ddl_app.fired, ddl_app.late, ddl_app.ruled, ddl_app.loose, ddl_app.byrange,
 	ddl_app.parent, ddl_app.child, ddl_app.old_parent;
+DROP TABLE ddl_app.casted;
 DROP SCHEMA ddl_hidden, ddl_other CASCADE;
 REASSIGN OWNED BY regress_ddl_app, regress_ddl_admin, regress_ddl_other, regress_ddl_auditor
 	TO CURRENT_USER;

@@ -236,7 +236,8 @@ finsec_audit_relid(void)
 /* ---- protected-relation lookups ---------------------------------------- */
 
 /*
- * A relation is protected when it carries finsec's immutability trigger.
+ * A relation is protected when it carries finsec's immutability trigger:
+ * named finsec_ledger_immutable and running finsec.ledger_immutable().
  * The trigger cannot be dropped, disabled or renamed while finsec is
  * preloaded (utility.c), so its presence is the registry the hooks consult
  * without running a query.
@@ -247,6 +248,7 @@ finsec_is_protected_relation(Oid relid)
 	Relation	trig;
 	ScanKeyData keys[2];
 	SysScanDesc scan;
+	HeapTuple	tup;
 	bool		result;
 
 	/*
@@ -259,10 +261,25 @@ finsec_is_protected_relation(Oid relid)
 	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ,
 				CStringGetDatum(FINSEC_IMMUTABLE_TRIGGER));
 	scan = systable_beginscan(trig, TriggerRelidNameIndexId, true, NULL, 2, keys);
-	result = HeapTupleIsValid(systable_getnext(scan));
+	tup = systable_getnext(scan);
+	/* by its function too: the name alone is anyone's to give (before 0.8) */
+	result = HeapTupleIsValid(tup) &&
+		finsec_is_ledger_immutable(((Form_pg_trigger) GETSTRUCT(tup))->tgfoid);
 	systable_endscan(scan);
 	table_close(trig, AccessShareLock);
 	return result;
+}
+
+/* Whether funcid is finsec.ledger_immutable(), the function of finsec's immutability trigger. */
+bool
+finsec_is_ledger_immutable(Oid funcid)
+{
+	char	   *name;
+
+	if (!OidIsValid(funcid) || !finsec_is_own_function(funcid))
+		return false;
+	name = get_func_name(funcid);
+	return name != NULL && strcmp(name, "ledger_immutable") == 0;
 }
 
 /* Whether funcid is one of finsec's own functions (a member of the extension). */

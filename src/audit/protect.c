@@ -252,12 +252,14 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 					  "ALTER " FINSEC_SEQ_COLUMN " SET NOT NULL", qname));
 		exec(psprintf("CREATE INDEX %s ON %s (" FINSEC_TXID_COLUMN ", " FINSEC_SEQ_COLUMN ")",
 					  idxname, qname));
+		finsec_own_trigger_ddl_begin();
 		exec(psprintf("CREATE TRIGGER " FINSEC_STAMP_TRIGGER " BEFORE INSERT ON %s "
 					  "FOR EACH ROW EXECUTE FUNCTION finsec.ledger_stamp()", qname));
 		exec(psprintf("CREATE TRIGGER " FINSEC_IMMUTABLE_TRIGGER " BEFORE UPDATE OR DELETE ON %s "
 					  "FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable()", qname));
 		exec(psprintf("CREATE TRIGGER " FINSEC_TRUNCATE_TRIGGER " BEFORE TRUNCATE ON %s "
 					  "FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable()", qname));
+		finsec_own_trigger_ddl_end();
 		exec(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER " FINSEC_STAMP_TRIGGER ", "
 					  "ENABLE ALWAYS TRIGGER " FINSEC_IMMUTABLE_TRIGGER ", "
 					  "ENABLE ALWAYS TRIGGER " FINSEC_TRUNCATE_TRIGGER, qname));

@@ -46,6 +46,16 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_cast.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_transform.h"
+#include "catalog/pg_type.h"
+#include "access/xact.h"
+#include "parser/parse_type.h"
 #include "catalog/pg_trigger.h"
 #include "commands/event_trigger.h"
 #include "commands/user.h"
@@ -60,6 +70,7 @@
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -72,8 +83,50 @@
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
+/*
+ * True while finsec's own SQL makes a partition of one of its partitioned
+ * tables (risk_log_maintain: finsec.risk_decision_log_pYYYYMMDD), which goes
+ * in schema finsec with its row type and indexes.
+ */
+static bool creating_finsec_partition = false;
+
 /* True while an allowed DROP EXTENSION finsec runs. */
 static bool dropping_finsec = false;
+
+/*
+ * Depth of finsec's own CREATE TRIGGER statements (protect_table,
+ * enable_limits, the guards): only they create triggers named finsec_* or
+ * running finsec's trigger functions.  Reset when a (sub)transaction aborts.
+ */
+static int	own_trigger_ddl = 0;
+
+void
+finsec_own_trigger_ddl_begin(void)
+{
+	own_trigger_ddl++;
+}
+
+void
+finsec_own_trigger_ddl_end(void)
+{
+	if (own_trigger_ddl > 0)
+		own_trigger_ddl--;
+}
+
+static void
+own_trigger_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		own_trigger_ddl = 0;
+}
+
+static void
+own_trigger_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		own_trigger_ddl = 0;
+}
 
 static bool
 in_own_script(void)
@@ -131,8 +184,8 @@ protected_rangevar(RangeVar *rv)
 }
 
 /*
- * Every protected relation in the database, found by finsec's trigger name,
- * in OID order (creation order, finsec.audit first), so that refusals name
+ * Every protected relation in the database, found by finsec's trigger
+ * (its name and finsec.ledger_immutable as its function), in OID order (creation order, finsec.audit first), so that refusals name
  * the same table whatever the physical order of pg_trigger.
  */
 static List *
@@ -147,7 +200,8 @@ all_protected(void)
 	{
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 
-		if (strcmp(NameStr(t->tgname), FINSEC_IMMUTABLE_TRIGGER) == 0)
+		if (strcmp(NameStr(t->tgname), FINSEC_IMMUTABLE_TRIGGER) == 0 &&
+			finsec_is_ledger_immutable(t->tgfoid))
 			result = list_append_unique_oid(result, t->tgrelid);
 	}
 	systable_endscan(scan);
@@ -184,6 +238,54 @@ is_finsec_trigger_name(const char *name)
 		strcmp(name, FINSEC_TRUNCATE_TRIGGER) == 0;
 }
 
+/* The name prefix of finsec's triggers (finsec_ledger_*, finsec_limits, finsec_*_guard). */
+#define FINSEC_TRIGGER_PREFIX "finsec_"
+
+static void
+refuse_trigger_name(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+			 errmsg("trigger name \"%s\" is reserved for finsec", name),
+			 errdetail("Triggers named finsec_* are created by finsec's functions only (protect_table, enable_limits, the guards); their names mark protected and limited tables."),
+			 errhint("Choose a name that does not start with \"%s\".", FINSEC_TRIGGER_PREFIX)));
+}
+
+/*
+ * Whether the type named has a default of its own (a domain's DEFAULT,
+ * inherited down a chain of domains, a base type's, or serial's); a type that does
+ * not exist yet has none (the ALTER TABLE then fails by itself).
+ */
+static bool
+type_has_default(TypeName *typeName)
+{
+	Type		tup;
+	bool		result;
+
+	if (typeName == NULL)
+		return false;
+	/* serial types are a sequence and a nextval() default (parse_utilcmd.c) */
+	if (!typeName->pct_type &&
+		(list_length(typeName->names) == 1 ||
+		 (list_length(typeName->names) == 2 &&
+		  strcmp(strVal(linitial(typeName->names)), "pg_catalog") == 0)))
+	{
+		const char *name = strVal(llast(typeName->names));
+
+		if (strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0 ||
+			strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0 ||
+			strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
+			return true;
+	}
+	tup = LookupTypeName(NULL, typeName, NULL, true);
+	if (tup == NULL)
+		return false;
+	result = !heap_attisnull(tup, Anum_pg_type_typdefaultbin, NULL) ||
+		!heap_attisnull(tup, Anum_pg_type_typdefault, NULL);
+	ReleaseSysCache(tup);
+	return result;
+}
+
 static bool
 alter_table_cmd_allowed(AlterTableCmd *cmd)
 {
@@ -191,12 +293,20 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 	{
 		case AT_AddColumn:
 			{
-				/* A nullable column without a default leaves row hashes unchanged. */
+				/*
+				 * A nullable column without a default leaves row hashes
+				 * unchanged (NULL columns contribute nothing, encoding.c).
+				 * A type's own default counts as one: a domain's DEFAULT (or
+				 * a base type's) fills the column of every existing row,
+				 * sealed rows included, whose hashes would then no longer
+				 * verify.
+				 */
 				ColumnDef  *def = (ColumnDef *) cmd->def;
 
 				return def->raw_default == NULL && def->cooked_default == NULL &&
 					def->constraints == NIL && !def->is_not_null &&
-					def->identity == 0 && def->generated == 0;
+					def->identity == 0 && def->generated == 0 &&
+					!type_has_default(def->typeName);
 			}
 		case AT_EnableAlwaysTrig:
 			return true;		/* only ever strengthens; pg_restore issues it */
@@ -496,6 +606,9 @@ check_rename(RenameStmt *stmt)
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return;
+	if (stmt->renameType == OBJECT_TRIGGER && stmt->newname &&
+		strncmp(stmt->newname, FINSEC_TRIGGER_PREFIX, strlen(FINSEC_TRIGGER_PREFIX)) == 0)
+		refuse_trigger_name(stmt->newname);
 	if (finsec_is_protected_relation(relid))
 		check_protected_rename(stmt, relid);
 	/* finsec's tables, their columns, triggers and constraints keep their names */
@@ -536,6 +649,103 @@ check_protected_rename(RenameStmt *stmt, Oid relid)
 		default:
 			break;
 	}
+}
+
+/*
+ * CREATE TRIGGER outside finsec's own functions: no finsec_* name, and none
+ * of finsec's trigger functions, which finsec attaches itself.
+ */
+/*
+ * A trigger of finsec's, as pg_restore recreates it: its name, finsec's
+ * function for that name, and a table that finsec's restored registry
+ * holds for it (a chain in finsec.ledger_chain, a row of limit_table,
+ * order_guard or refund_guard).  pg_restore loads the registry (table data)
+ * before the triggers (post-data).
+ */
+static bool
+restored_finsec_trigger(CreateTrigStmt *stmt)
+{
+	static const struct
+	{
+		const char *trigger;
+		const char *function;
+		const char *registry;
+	}			known[] = {
+		{FINSEC_STAMP_TRIGGER, "ledger_stamp", "ledger_chain"},
+		{FINSEC_IMMUTABLE_TRIGGER, "ledger_immutable", "ledger_chain"},
+		{FINSEC_TRUNCATE_TRIGGER, "ledger_immutable", "ledger_chain"},
+		{"finsec_limits", "limit_trigger", "limit_table"},
+		{"finsec_order_guard", "order_guard_trigger", "order_guard"},
+		{"finsec_refund_guard", "refund_guard_trigger", "refund_guard"},
+	};
+	Oid			funcid;
+	Oid			relid;
+	char	   *fname;
+	int			i;
+	bool		found = false;
+
+	if (stmt->trigname == NULL || stmt->relation == NULL || stmt->isconstraint)
+		return false;
+	funcid = LookupFuncName(stmt->funcname, 0, NULL, true);
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(funcid) || !OidIsValid(relid) || !finsec_is_own_function(funcid))
+		return false;
+	fname = get_func_name(funcid);
+	for (i = 0; i < lengthof(known); i++)
+	{
+		FinsecOwnerContext ctx;
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+		int			ret;
+
+		if (strcmp(stmt->trigname, known[i].trigger) != 0 || fname == NULL ||
+			strcmp(fname, known[i].function) != 0)
+			continue;
+		values[0] = ObjectIdGetDatum(relid);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		finsec_begin_owner(&ctx);
+		ret = SPI_execute_with_args(psprintf("SELECT 1 FROM finsec.%s WHERE relid OPERATOR(pg_catalog.=) $1",
+											 known[i].registry),
+									1, argtypes, values, NULL, true, 1);
+		finsec_end_owner(&ctx);
+		found = ret == SPI_OK_SELECT && SPI_processed > 0;
+		PopActiveSnapshot();
+		SPI_finish();
+		break;
+	}
+	return found;
+}
+
+static void
+check_trigger_name_and_function(CreateTrigStmt *stmt)
+{
+	Oid			funcid;
+
+	if (own_trigger_ddl > 0 || restored_finsec_trigger(stmt))
+		return;
+	if (stmt->trigname &&
+		strncmp(stmt->trigname, FINSEC_TRIGGER_PREFIX, strlen(FINSEC_TRIGGER_PREFIX)) == 0)
+		refuse_trigger_name(stmt->trigname);
+	funcid = LookupFuncName(stmt->funcname, 0, NULL, true);
+	if (OidIsValid(funcid) && finsec_is_own_function(funcid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+				 errmsg("cannot create a trigger that runs %s, which belongs to extension finsec",
+						format_procedure(funcid)),
+				 errdetail("finsec attaches its trigger functions itself (protect_table, enable_limits, the guards)."),
+				 errhint("Call the finsec function that sets up the protection you want.")));
+}
+
+static void
+refuse_new_in_finsec(const char *what, const ObjectAddress *unused)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_OBJECT_PROTECTED),
+			 errmsg("cannot %s", what),
+			 errdetail("Schema finsec and finsec's types and functions hold only what the extension's scripts made; a new function, operator, type, table or cast there could capture finsec's own calls."),
+			 errhint("Create the object in another schema.")));
 }
 
 static void
@@ -587,6 +797,9 @@ check_statement(Node *parsetree)
 			{
 				AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
 
+				if (stmt->newschema && strcmp(stmt->newschema, "finsec") == 0 &&
+					OidIsValid(get_namespace_oid("finsec", true)))
+					refuse_new_in_finsec("move an object into schema finsec", NULL);
 				if (stmt->relation)
 				{
 					Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
@@ -690,6 +903,8 @@ check_statement(Node *parsetree)
 				CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
 				Oid			relid = protected_rangevar(stmt->relation);
 
+				check_trigger_name_and_function(stmt);
+
 				if (OidIsValid(relid) && stmt->replace && is_finsec_trigger_name(stmt->trigname))
 					refuse("replace a finsec trigger of", get_rel_name(relid));
 				check_member_relation(stmt->relation, "create a trigger on");
@@ -755,6 +970,154 @@ check_statement(Node *parsetree)
 	}
 }
 
+/* Whether typid is a type in schema finsec, or an array of one. */
+static bool
+type_in_finsec(Oid typid, Oid nsp)
+{
+	int			depth;
+
+	for (depth = 0; depth < 4 && OidIsValid(typid); depth++)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type t;
+		Oid			elem;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		t = (Form_pg_type) GETSTRUCT(tup);
+		if (t->typnamespace == nsp)
+		{
+			ReleaseSysCache(tup);
+			return true;
+		}
+		elem = t->typelem;
+		ReleaseSysCache(tup);
+		typid = elem;
+	}
+	return false;
+}
+
+static bool
+func_in_finsec(Oid funcid, Oid nsp)
+{
+	return OidIsValid(funcid) && get_func_namespace(funcid) == nsp;
+}
+
+static bool
+opfamily_in_finsec(Oid opfamily, Oid nsp)
+{
+	HeapTuple	tup = SearchSysCache1(OPFAMILYOID, ObjectIdGetDatum(opfamily));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_opfamily) GETSTRUCT(tup))->opfnamespace == nsp;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * An object created outside finsec's scripts must not be in schema finsec
+ * (a function, procedure, aggregate, operator, type, domain, table, view,
+ * sequence, index, operator class or family, collation, conversion,
+ * statistics object, text search object), nor a cast or transform of
+ * finsec's types or with finsec's functions, nor an operator or support
+ * function added to one of finsec's operator families.  The post-create
+ * hook runs before the command counter moves on: the new row is read with
+ * SnapshotSelf.
+ */
+static void
+check_new_object(Oid classId, Oid objectId)
+{
+	Oid			nsp = get_namespace_oid("finsec", true);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		bad = false;
+	AttrNumber	nspatt;
+
+	/*
+	 * A constraint is part of its table (only the table's owner adds one to
+	 * finsec's tables, and no name lookup finds it).
+	 */
+	if (!OidIsValid(nsp) || !is_objectclass_supported(classId) ||
+		classId == NamespaceRelationId || classId == ConstraintRelationId)
+		return;
+	nspatt = get_object_attnum_namespace(classId);
+	if (nspatt == InvalidAttrNumber &&
+		classId != CastRelationId && classId != TransformRelationId &&
+		classId != AccessMethodOperatorRelationId &&
+		classId != AccessMethodProcedureRelationId)
+		return;
+
+	rel = table_open(classId, AccessShareLock);
+	ScanKeyInit(&key, get_object_attnum_oid(classId), BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(rel, get_object_oid_index(classId), true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		if (nspatt != InvalidAttrNumber)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, nspatt, RelationGetDescr(rel), &isnull);
+
+			bad = !isnull && DatumGetObjectId(d) == nsp;
+			/* an index of finsec's tables goes in their schema (plain ones are allowed) */
+			if (bad && classId == RelationRelationId &&
+				(((Form_pg_class) GETSTRUCT(tup))->relkind == RELKIND_INDEX ||
+				 ((Form_pg_class) GETSTRUCT(tup))->relkind == RELKIND_PARTITIONED_INDEX))
+				bad = false;
+		}
+		else if (classId == CastRelationId)
+		{
+			Form_pg_cast c = (Form_pg_cast) GETSTRUCT(tup);
+
+			bad = type_in_finsec(c->castsource, nsp) || type_in_finsec(c->casttarget, nsp) ||
+				func_in_finsec(c->castfunc, nsp);
+		}
+		else if (classId == TransformRelationId)
+		{
+			Form_pg_transform t = (Form_pg_transform) GETSTRUCT(tup);
+
+			bad = type_in_finsec(t->trftype, nsp) || func_in_finsec(t->trffromsql, nsp) ||
+				func_in_finsec(t->trftosql, nsp);
+		}
+		else if (classId == AccessMethodOperatorRelationId)
+		{
+			Form_pg_amop o = (Form_pg_amop) GETSTRUCT(tup);
+
+			bad = opfamily_in_finsec(o->amopfamily, nsp) ||
+				type_in_finsec(o->amoplefttype, nsp) || type_in_finsec(o->amoprighttype, nsp);
+		}
+		else if (classId == AccessMethodProcedureRelationId)
+		{
+			Form_pg_amproc p = (Form_pg_amproc) GETSTRUCT(tup);
+
+			bad = opfamily_in_finsec(p->amprocfamily, nsp) ||
+				type_in_finsec(p->amproclefttype, nsp) || type_in_finsec(p->amprocrighttype, nsp);
+		}
+		/*
+		 * An operator class of finsec's type, from any schema: a default
+		 * one is found without search_path, for finsec's own sorting,
+		 * grouping and hashing.
+		 */
+		if (!bad && classId == OperatorClassRelationId)
+			bad = type_in_finsec(((Form_pg_opclass) GETSTRUCT(tup))->opcintype, nsp);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (bad)
+		refuse_new_in_finsec(classId == CastRelationId ? "create a cast of finsec's types or with finsec's functions" :
+							 classId == TransformRelationId ? "create a transform of finsec's types or with finsec's functions" :
+							 (classId == AccessMethodOperatorRelationId ||
+							  classId == AccessMethodProcedureRelationId) ? "add to an operator family of schema finsec, or for finsec's types" :
+							 classId == OperatorClassRelationId ? "create an operator class in schema finsec, or for finsec's types" :
+							 "create an object in schema finsec", NULL);
+}
+
 /*
  * Object-access hook: refuse a drop of protected evidence however it is
  * reached (a parent's, a type's or another extension's DROP ... CASCADE,
@@ -766,6 +1129,12 @@ finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_POST_CREATE && subId == 0 && IsTransactionState() && !in_own_script() &&
+		!creating_finsec_partition)
+	{
+		check_new_object(classId, objectId);
+		return;
+	}
 	if (access != OAT_DROP || dropping_finsec || !IsTransactionState() || in_own_script())
 		return;
 
@@ -803,7 +1172,7 @@ finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 
 			tgrelid = t->tgrelid;
-			ours = is_finsec_trigger_name(NameStr(t->tgname));
+			ours = is_finsec_trigger_name(NameStr(t->tgname)) && finsec_is_own_function(t->tgfoid);
 		}
 		systable_endscan(scan);
 		table_close(trig, AccessShareLock);
@@ -842,6 +1211,50 @@ drops_finsec(Node *parsetree)
 	return false;
 }
 
+/*
+ * CREATE TABLE finsec.x PARTITION OF <a partitioned table of finsec>, or a
+ * table named as one of its partitions (as pg_dump writes them): the new
+ * partition may go in schema finsec.  Anyone who may create it there
+ * could as well create it in another schema; its rows belong to finsec's
+ * table either way.
+ */
+static bool
+partition_of_finsec_table(Node *parsetree)
+{
+	CreateStmt *stmt = (CreateStmt *) parsetree;
+	Oid			parent;
+
+	if (!IsA(parsetree, CreateStmt) || !IsTransactionState())
+		return false;
+	if (stmt->partbound == NULL && stmt->inhRelations == NIL &&
+		stmt->relation->schemaname && strcmp(stmt->relation->schemaname, "finsec") == 0)
+	{
+		/*
+		 * pg_dump writes a partition as CREATE TABLE finsec.<parent>_pNNN
+		 * followed by ALTER TABLE ONLY finsec.<parent> ATTACH PARTITION: the
+		 * name of one of finsec's partitioned tables, "_p", and digits, as
+		 * risk_log_maintain() names them.
+		 */
+		const char *name = stmt->relation->relname;
+		const char *p = strrchr(name, '_');
+		Oid			nsp = get_namespace_oid("finsec", true);
+		char	   *pname;
+
+		if (p == NULL || p[1] != 'p' || p[2] == '\0' || strspn(p + 2, "0123456789") != strlen(p + 2) ||
+			!OidIsValid(nsp))
+			return false;
+		pname = pnstrdup(name, p - name);
+		parent = get_relname_relid(pname, nsp);
+		return OidIsValid(parent) && get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE &&
+			is_finsec_member(RelationRelationId, parent);
+	}
+	if (stmt->partbound == NULL || list_length(stmt->inhRelations) != 1)
+		return false;
+	parent = RangeVarGetRelid((RangeVar *) linitial(stmt->inhRelations), NoLock, true);
+	return OidIsValid(parent) && get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE &&
+		is_finsec_member(RelationRelationId, parent);
+}
+
 static void
 finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -870,6 +1283,24 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		PG_FINALLY();
 		{
 			dropping_finsec = save;
+		}
+		PG_END_TRY();
+		return;
+	}
+
+	if (!own_script && partition_of_finsec_table(parsetree))
+	{
+		bool		save = creating_finsec_partition;
+
+		creating_finsec_partition = true;
+		PG_TRY();
+		{
+			next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			creating_finsec_partition = save;
 		}
 		PG_END_TRY();
 		return;
@@ -909,4 +1340,6 @@ finsec_audit_init_hooks(void)
 	ProcessUtility_hook = finsec_ProcessUtility;
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = finsec_object_access;
+	RegisterXactCallback(own_trigger_xact, NULL);
+	RegisterSubXactCallback(own_trigger_subxact, NULL);
 }

@@ -29,7 +29,9 @@
 #include <openssl/rand.h>
 
 #include "access/hash.h"
+#include "access/htup_details.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -39,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/syscache.h"
 
 #include "finsec.h"
 #include "finsec_audit.h"
@@ -559,6 +562,36 @@ finsec_bank_number_mask(PG_FUNCTION_ARGS)
 }
 
 
+/*
+ * Whether this call is finsec.reveal(bank_account, ...), from the function
+ * called (its pg_proc entry) rather than the call's expression tree, which
+ * a caller through the function manager need not pass.
+ */
+static bool
+reveal_declared_account(FunctionCallInfo fcinfo)
+{
+	Oid			argtype = InvalidOid;
+
+	if (fcinfo->flinfo && OidIsValid(fcinfo->flinfo->fn_oid))
+	{
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+
+			if (proc->pronargs > 0)
+				argtype = proc->proargtypes.values[0];
+			ReleaseSysCache(tup);
+		}
+	}
+	if (!OidIsValid(argtype) && fcinfo->flinfo)
+		argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	return OidIsValid(argtype) &&
+		strcmp(format_type_extended(argtype, -1, FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_ALLOW_INVALID),
+			   "finsec.bank_account") == 0;
+}
+
 PG_FUNCTION_INFO_V1(finsec_bank_number_reveal);
 
 /*
@@ -587,9 +620,7 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 	{
 		v = NULL;
 		h = NULL;
-		account = strcmp(format_type_extended(get_fn_expr_argtype(fcinfo->flinfo, 0), -1,
-											  FORMAT_TYPE_FORCE_QUALIFY),
-						 "finsec.bank_account") == 0;
+		account = reveal_declared_account(fcinfo);
 	}
 	else
 	{

@@ -44,7 +44,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
@@ -63,11 +66,86 @@ in_finsec(Oid classid, Oid objid)
 }
 
 /*
+ * The answers of finsec_type_is_trusted(), per type OID, for the backend's
+ * life: finsec checks every value it converts (once per row in
+ * rebuild_limit_usage and linked_entities, through finsec._trusted_text),
+ * and the answer for finsec's own types costs two catalog scans (the
+ * extension, then pg_depend).  Any change to pg_type (a type created,
+ * dropped or altered, a domain's base, CREATE or DROP EXTENSION finsec,
+ * which create and drop its types) empties the cache; extension membership
+ * of a type cannot change otherwise (ALTER EXTENSION finsec ADD/DROP is
+ * refused, and another extension's members are never trusted for that).
+ */
+typedef struct TrustedTypeEntry
+{
+	Oid			typid;			/* hash key */
+	bool		trusted;
+} TrustedTypeEntry;
+
+static HTAB *trusted_cache = NULL;
+static bool trusted_cache_stale = false;
+static uint64 trusted_cache_generation = 0;
+static bool trusted_callback_registered = false;
+
+static void
+trusted_type_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	trusted_cache_stale = true;
+	trusted_cache_generation++;
+}
+
+static bool type_is_trusted_uncached(Oid typid);
+
+/*
  * Whether finsec may read, compare and convert values of typid: built-in,
  * finsec's own, an enum, a domain over one of these, or an array of one.
  */
 bool
 finsec_type_is_trusted(Oid typid)
+{
+	TrustedTypeEntry *entry;
+	bool		found;
+	bool		result;
+	uint64		generation;
+
+	if (!trusted_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, trusted_type_inval, (Datum) 0);
+		trusted_callback_registered = true;
+	}
+	if (trusted_cache_stale && trusted_cache != NULL)
+	{
+		hash_destroy(trusted_cache);
+		trusted_cache = NULL;
+	}
+	trusted_cache_stale = false;
+	if (trusted_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TrustedTypeEntry);
+		ctl.hcxt = CacheMemoryContext;
+		trusted_cache = hash_create("finsec trusted types", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(trusted_cache, &typid, HASH_FIND, NULL);
+	if (entry)
+		return entry->trusted;
+
+	/* an invalidation while the catalogs are read makes the answer uncacheable */
+	generation = trusted_cache_generation;
+	result = type_is_trusted_uncached(typid);
+	if (generation == trusted_cache_generation && !trusted_cache_stale && trusted_cache != NULL)
+	{
+		entry = hash_search(trusted_cache, &typid, HASH_ENTER, &found);
+		entry->trusted = result;
+	}
+	return result;
+}
+
+static bool
+type_is_trusted_uncached(Oid typid)
 {
 	int			depth;
 

@@ -890,7 +890,9 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 							  "enabled_by) VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6, $7, $8::pg_catalog.name)",
 							  8, types, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the order guard");
+	finsec_own_trigger_ddl_begin();
 	exec_args(trig.data, 0, NULL, NULL);
+	finsec_own_trigger_ddl_end();
 	finsec_end_owner(&ctx);
 	SPI_finish();
 
@@ -1014,9 +1016,11 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 	exec_args("INSERT INTO finsec.refund_guard (relid, orders, order_ref_column, amount_column, "
 			  "order_key, enabled_by) VALUES ($1::pg_catalog.regclass, $2::pg_catalog.regclass, "
 			  "$3, $4, $5, $6::pg_catalog.name)", 6, types, values);
+	finsec_own_trigger_ddl_begin();
 	exec_args(psprintf("CREATE TRIGGER " REFUND_TRIGGER_NAME " BEFORE INSERT OR UPDATE ON %s "
 					   "FOR EACH ROW EXECUTE FUNCTION finsec.refund_guard_trigger()", qname),
 			  0, NULL, NULL);
+	finsec_own_trigger_ddl_end();
 	finsec_end_owner(&ctx);
 	SPI_finish();
 

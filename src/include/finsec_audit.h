@@ -106,6 +106,9 @@ extern const FinsecLedgerPermit *finsec_ledger_permit_set(const FinsecLedgerPerm
 extern bool finsec_is_protected_relation(Oid relid);
 extern bool finsec_is_before_insert_row_trigger(Oid relid, const char *trigname);
 extern bool finsec_is_own_function(Oid funcid);
+extern bool finsec_is_ledger_immutable(Oid funcid);
+extern void finsec_own_trigger_ddl_begin(void);
+extern void finsec_own_trigger_ddl_end(void);
 extern void finsec_audit_init_hooks(void);
 extern void finsec_audit_register_workers(void);
 extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);

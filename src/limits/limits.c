@@ -1650,7 +1650,9 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 			  "VALUES ($1::pg_catalog.regclass, "
 			  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::pg_catalog.name, $15, $16)",
 			  16, types, values, nulls);
+	finsec_own_trigger_ddl_begin();
 	exec_internal_ddl(trig.data);
+	finsec_own_trigger_ddl_end();
 	/* Partitions added later clone the trigger as the table's owner (docs/limits.md). */
 	{
 		Oid			owner = get_rel_owner_oid(relid);

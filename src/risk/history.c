@@ -550,6 +550,7 @@ hist_table(Oid relid)
 {
 	HistTable  *t;
 	MemoryContext cxt;
+	MemoryContext built_under;
 	MemoryContext old;
 	List	   *leaves;
 	ListCell   *lc;
@@ -560,11 +561,23 @@ hist_table(Oid relid)
 			return t;
 	if (hist_cxt == NULL)
 		hist_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk history", ALLOCSET_SMALL_SIZES);
-	/* An invalidation during the build retires cxt (risk_history_invalidate). */
-	cxt = hist_cxt;
+	/*
+	 * The entry is built in a context of its own under the transaction, so
+	 * that a lookup failing part way (no registration, a column type that
+	 * the type checks refuse) leaves nothing behind in CacheMemoryContext;
+	 * only a complete entry moves under hist_cxt.  An invalidation during
+	 * the build retires hist_cxt (risk_history_invalidate): the entry then
+	 * stays with the transaction and serves it only.
+	 */
+	built_under = hist_cxt;
+	cxt = AllocSetContextCreate(TopTransactionContext, "finsec risk history table",
+								ALLOCSET_SMALL_SIZES);
 	t = MemoryContextAllocZero(cxt, sizeof(HistTable));
 	if (!read_map(relid, &t->map, cxt, NULL, NULL))
+	{
+		MemoryContextDelete(cxt);
 		return NULL;
+	}
 	t->relid = relid;
 	leaves = find_all_inheritors(relid, AccessShareLock, NULL);
 	old = MemoryContextSwitchTo(cxt);
@@ -580,8 +593,9 @@ hist_table(Oid relid)
 	}
 	t->nleaves = n;
 	/* Cached only if still current; otherwise it serves this transaction. */
-	if (cxt == hist_cxt)
+	if (built_under == hist_cxt)
 	{
+		MemoryContextSetParent(cxt, hist_cxt);
 		t->next = hist_tables;
 		hist_tables = t;
 	}
