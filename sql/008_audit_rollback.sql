@@ -149,6 +149,34 @@ SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_b
 	   db_user
   FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
 
+-- Reserved event types stay finsec's however many subtransactions: 257
+-- savepoints, one more, a finsec PL/pgSQL function that fails, ROLLBACK
+-- TO that savepoint: 0.8.0 kept subtransaction depths for only 256 and
+-- the failed function stayed "running", so the application could write
+-- card.reveal for the rest of the session.
+SET SESSION AUTHORIZATION regress_trail_app;
+BEGIN;
+\set ECHO none
+\o /dev/null
+SELECT 'SAVEPOINT deep' || g FROM generate_series(1, 257) g \gexec
+\o
+\set ECHO all
+SAVEPOINT x;
+SELECT finsec.record_sighting('ip', '192.0.2.1', 'device', 'd1', 'infinity');
+ROLLBACK TO SAVEPOINT x;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_in_deep_savepoints;
+ROLLBACK;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_rollback;
+BEGIN;
+SAVEPOINT x;
+SELECT finsec.record_sighting('ip', '192.0.2.1', 'device', 'd1', 'infinity');
+ROLLBACK TO SAVEPOINT x;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_savepoint;
+COMMIT;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_commit;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS forged_rows FROM finsec.audit WHERE event_type = 'card.reveal' AND object = 'forged';
+
 -- Two-person control: a refused approval rolls back with its error, and
 -- its record stays (once), naming the administrator who tried.
 SET SESSION AUTHORIZATION regress_trail_a;
