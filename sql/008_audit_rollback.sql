@@ -143,10 +143,16 @@ ROLLBACK;
 BEGIN;
 SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x02')) AS mac_len;
 COMMIT;
+-- A read-only transaction cannot write the ledger: its uses wait in the
+-- buffer (0.8.0 wrote them only to the server log).
+BEGIN READ ONLY;
+SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x03')) AS mac_len;
+SELECT finsec.mac_verify('trail.mac', 'hmac-sha256', '\x03', '\x00000000000000000000000000000000') AS verified;
+COMMIT;
 RESET SESSION AUTHORIZATION;
 SELECT finsec.flush_audit_events() AS flushed;
 SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_back')::boolean, false) AS rolled_back,
-	   db_user
+	   coalesce((detail ->> 'committed_without_ledger')::boolean, false) AS read_only, db_user
   FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
 
 -- Reserved event types stay finsec's however many subtransactions: 257

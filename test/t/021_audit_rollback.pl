@@ -95,6 +95,25 @@ ok($node->poll_query_until('db',
 		"SELECT count(*) = 1 FROM finsec.audit WHERE event_type = 'card.reveal' AND object = 'prep'"),
 	'the refused transaction\'s reveal has its row');
 
+# --- PREPARE TRANSACTION of a transaction that used a key is refused --------
+# (0.8.0 prepared it: ROLLBACK PREPARED then took its key.use row away.)
+$node->safe_psql('db', q{
+	SET SESSION AUTHORIZATION trail_adm1;
+	SELECT finsec.key_generate('prep.mac', 'mac', 'hmac-sha256') AS r \gset
+	SET SESSION AUTHORIZATION trail_adm2;
+	SELECT finsec.approve(:r);
+});
+($ret, $out, $err) = $node->psql('db',
+	"BEGIN; SELECT length(finsec.mac('prep.mac', 'hmac-sha256', '\\x01')); PREPARE TRANSACTION 'p2';");
+like($err, qr/cannot prepare a transaction that has used keys/,
+	'PREPARE TRANSACTION after a key use is refused');
+$node->psql('db', "ROLLBACK PREPARED 'p2'");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0', 'nothing was prepared');
+ok($node->poll_query_until('db',
+		"SELECT count(*) = 1 FROM finsec.audit WHERE event_type = 'key.use' AND object = 'prep.mac' "
+		  . "AND (detail ->> 'rolled_back')::boolean"),
+	'the refused transaction\'s key use has its row');
+
 # --- a clean restart keeps what waits ----------------------------------------
 $node->psql('nosealer', 'BEGIN; ' . reveal_sql('restart') . '; ROLLBACK;');
 is($node->safe_psql('nosealer', 'SELECT waiting_here FROM finsec.audit_event_buffer()'), '2',
