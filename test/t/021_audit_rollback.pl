@@ -148,4 +148,22 @@ is($node->safe_psql('nosealer',
 is($node->safe_psql('nosealer', 'SELECT length(finsec.reveal(c)) FROM cards'), '19',
 	'with room again, reveals work');
 
+# --- one session's open transaction holds at most its share ------------------
+# (finsec.audit_event_buffer_per_session, by default an eighth of the 16
+# slots: 2.)  0.8.0 let one transaction take every slot, refusing every
+# reveal and code verification of every other session until it ended.
+($ret, $out, $err) = $node->psql('nosealer',
+	"\\set VERBOSITY verbose\nBEGIN;\n" . reveal_sql('share1') . ";\n" . reveal_sql('share2') . ";\n"
+	  . reveal_sql('share3') . ";\nROLLBACK;");
+is($out, "6216261000000000018\n6216261000000000018", 'two reveals in one transaction');
+like($err, qr/S9U20.*card\.reveal refused: this session holds 2 slots of the finsec audit event buffer, its share/s,
+	'the third is refused with S9U20, naming the share');
+is($node->safe_psql('nosealer', 'SELECT length(finsec.reveal(c)) FROM cards'), '19',
+	'other sessions still reveal');
+($ret, $out, $err) = $node->psql('nosealer',
+	"SET finsec.audit_event_buffer_per_session = 3;\nBEGIN;\n" . reveal_sql('share4') . ";\n" . reveal_sql('share5') . ";\n"
+	  . reveal_sql('share6') . ";\nROLLBACK;");
+is($out, "6216261000000000018\n6216261000000000018\n6216261000000000018",
+	'a superuser may set a larger share');
+
 done_testing();
