@@ -198,6 +198,35 @@ SELECT event_type, action, success, db_user, subject, description, detail ->> 's
   FROM finsec.audit WHERE event_type IN ('change.refused', 'change.approve') AND detail ->> 'request_id' = :'r5'
  ORDER BY finsec_seq;
 
+-- Refusals of the administrator check and of the apply step keep their
+-- record too (0.8.0 left none): an administrator's SECURITY DEFINER
+-- wrapper called by a role that is not one, and a second request for a
+-- request whose apply step fails.
+CREATE FUNCTION trail_approve_wrapper(id bigint) RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+	AS $$ SELECT finsec.approve(id) $$;
+ALTER FUNCTION trail_approve_wrapper(bigint) OWNER TO regress_trail_a;
+GRANT EXECUTE ON FUNCTION trail_approve_wrapper(bigint) TO regress_trail_app;
+SET SESSION AUTHORIZATION regress_trail_a;
+SELECT finsec.key_generate('trail.dup', 'mac', 'hmac-sha256') AS r6 \gset
+SELECT finsec.key_generate('trail.dup2', 'mac', 'hmac-sha256') AS r7 \gset
+RESET SESSION AUTHORIZATION;
+-- (a payload its apply step refuses: here made so by the superuser)
+UPDATE finsec.change_request SET payload = '{}' WHERE request_id = :r7;
+SET SESSION AUTHORIZATION regress_trail_app;
+SELECT trail_approve_wrapper(:r6);
+SET SESSION AUTHORIZATION regress_trail_b;
+SELECT finsec.approve(:r6) ->> 'state' AS state;
+\set VERBOSITY terse
+SELECT finsec.approve(:r7) IS NOT NULL AS approved_second;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SELECT finsec.flush_audit_events() AS flushed;
+SELECT detail ->> 'request_id' = :'r6' AS first, action, success, db_user, description, detail ->> 'sqlstate' AS sqlstate,
+	   (detail ->> 'rolled_back')::boolean AS rolled_back
+  FROM finsec.audit WHERE event_type = 'change.refused' AND detail ->> 'request_id' IN (:'r6', :'r7')
+ ORDER BY finsec_seq;
+DROP FUNCTION trail_approve_wrapper(bigint);
+
 -- Without a free slot the action is refused (TAP 021_audit_rollback.pl
 -- fills a small buffer); the buffer and its function are for finsec's roles.
 SET SESSION AUTHORIZATION regress_trail_app;
