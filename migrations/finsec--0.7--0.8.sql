@@ -462,7 +462,9 @@ REVOKE ALL ON FUNCTION finsec._audit_refusal(text, text, text, text, jsonb) FROM
 
 -- approve() and reject() as in 0.4, each refusal recorded first; the
 -- record is added on the line of its test, so that the line numbers in
--- error contexts stay those of 0.4.
+-- error contexts stay those of 0.4.  Refusals of the administrator check and
+-- of the apply step also leave their record (blocks on one line each, so
+-- that the line numbers in error contexts do not move).
 CREATE OR REPLACE FUNCTION finsec.approve(request_id bigint, note text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -472,9 +474,9 @@ AS $$
 DECLARE
 	r finsec.change_request;
 	k finsec.change_kind;
-	res jsonb; what text;
+	res jsonb; what text; err_state text;
 BEGIN
-	PERFORM finsec._require_admin('approve');
+	BEGIN PERFORM finsec._require_admin('approve'); EXCEPTION WHEN insufficient_privilege THEN PERFORM finsec._audit_refusal('change.refused', 'change_request:' || request_id, 'approve', 'approval by a role that is not a finsec administrator refused', jsonb_build_object('request_id', request_id, 'sqlstate', '42501')); RAISE; END;
 	PERFORM finsec.expire_requests();
 	SELECT * INTO r FROM finsec.change_request cr WHERE cr.request_id = approve.request_id FOR UPDATE; what := coalesce(r.kind || ':' || r.target, 'change_request:' || request_id);
 	IF r.request_id IS NULL THEN PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'no such change request', jsonb_build_object('request_id', request_id, 'sqlstate', '42704'));
@@ -508,8 +510,8 @@ BEGIN
 	UPDATE finsec.change_request cr
 	   SET state = 'applied', decided_by = session_user, decided_at = now(), note = approve.note
 	 WHERE cr.request_id = r.request_id;
-	EXECUTE format('SELECT %s($1, $2, $3, $4)', k.apply::regproc)
-		INTO res USING r.request_id, r.kind, r.target, r.payload;
+	BEGIN EXECUTE format('SELECT %s($1, $2, $3, $4)', k.apply::regproc)
+		INTO res USING r.request_id, r.kind, r.target, r.payload; EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE; PERFORM finsec._audit_refusal('change.refused', what, 'approve', 'the approved change could not be applied', jsonb_build_object('request_id', request_id, 'requested_by', r.requested_by, 'sqlstate', err_state)); RAISE; END;
 	UPDATE finsec.change_request cr SET result = res WHERE cr.request_id = r.request_id;
 	PERFORM finsec.audit_event('change.approve', r.kind || ':' || r.target, 'approve', true, note,
 							   jsonb_build_object('request_id', r.request_id, 'requested_by', r.requested_by,
@@ -529,7 +531,7 @@ DECLARE
 	r finsec.change_request;
 	verdict text;
 BEGIN
-	PERFORM finsec._require_admin('reject');
+	BEGIN PERFORM finsec._require_admin('reject'); EXCEPTION WHEN insufficient_privilege THEN PERFORM finsec._audit_refusal('change.refused', 'change_request:' || request_id, 'reject', 'rejection by a role that is not a finsec administrator refused', jsonb_build_object('request_id', request_id, 'sqlstate', '42501')); RAISE; END;
 	PERFORM finsec.expire_requests();
 	SELECT * INTO r FROM finsec.change_request cr WHERE cr.request_id = reject.request_id FOR UPDATE;
 	IF NOT FOUND THEN

@@ -143,11 +143,45 @@ ROLLBACK;
 BEGIN;
 SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x02')) AS mac_len;
 COMMIT;
+-- A read-only transaction cannot write the ledger: its uses wait in the
+-- buffer (0.8.0 wrote them only to the server log).
+BEGIN READ ONLY;
+SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x03')) AS mac_len;
+SELECT finsec.mac_verify('trail.mac', 'hmac-sha256', '\x03', '\x00000000000000000000000000000000') AS verified;
+COMMIT;
 RESET SESSION AUTHORIZATION;
 SELECT finsec.flush_audit_events() AS flushed;
 SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_back')::boolean, false) AS rolled_back,
-	   db_user
+	   coalesce((detail ->> 'committed_without_ledger')::boolean, false) AS read_only, db_user
   FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
+
+-- Reserved event types stay finsec's however many subtransactions: 257
+-- savepoints, one more, a finsec PL/pgSQL function that fails, ROLLBACK
+-- TO that savepoint: 0.8.0 kept subtransaction depths for only 256 and
+-- the failed function stayed "running", so the application could write
+-- card.reveal for the rest of the session.
+SET SESSION AUTHORIZATION regress_trail_app;
+BEGIN;
+\set ECHO none
+\o /dev/null
+SELECT 'SAVEPOINT deep' || g FROM generate_series(1, 257) g \gexec
+\o
+\set ECHO all
+SAVEPOINT x;
+SELECT finsec.record_sighting('ip', '192.0.2.1', 'device', 'd1', 'infinity');
+ROLLBACK TO SAVEPOINT x;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_in_deep_savepoints;
+ROLLBACK;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_rollback;
+BEGIN;
+SAVEPOINT x;
+SELECT finsec.record_sighting('ip', '192.0.2.1', 'device', 'd1', 'infinity');
+ROLLBACK TO SAVEPOINT x;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_savepoint;
+COMMIT;
+SELECT finsec.audit_event('card.reveal', 'forged', 'reveal', true) > 0 AS forged_after_commit;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS forged_rows FROM finsec.audit WHERE event_type = 'card.reveal' AND object = 'forged';
 
 -- Two-person control: a refused approval rolls back with its error, and
 -- its record stays (once), naming the administrator who tried.
@@ -163,6 +197,35 @@ SELECT event_type, action, success, db_user, subject, description, detail ->> 's
 	   (detail ->> 'rolled_back')::boolean AS rolled_back
   FROM finsec.audit WHERE event_type IN ('change.refused', 'change.approve') AND detail ->> 'request_id' = :'r5'
  ORDER BY finsec_seq;
+
+-- Refusals of the administrator check and of the apply step keep their
+-- record too (0.8.0 left none): an administrator's SECURITY DEFINER
+-- wrapper called by a role that is not one, and a second request for a
+-- request whose apply step fails.
+CREATE FUNCTION trail_approve_wrapper(id bigint) RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+	AS $$ SELECT finsec.approve(id) $$;
+ALTER FUNCTION trail_approve_wrapper(bigint) OWNER TO regress_trail_a;
+GRANT EXECUTE ON FUNCTION trail_approve_wrapper(bigint) TO regress_trail_app;
+SET SESSION AUTHORIZATION regress_trail_a;
+SELECT finsec.key_generate('trail.dup', 'mac', 'hmac-sha256') AS r6 \gset
+SELECT finsec.key_generate('trail.dup2', 'mac', 'hmac-sha256') AS r7 \gset
+RESET SESSION AUTHORIZATION;
+-- (a payload its apply step refuses: here made so by the superuser)
+UPDATE finsec.change_request SET payload = '{}' WHERE request_id = :r7;
+SET SESSION AUTHORIZATION regress_trail_app;
+SELECT trail_approve_wrapper(:r6);
+SET SESSION AUTHORIZATION regress_trail_b;
+SELECT finsec.approve(:r6) ->> 'state' AS state;
+\set VERBOSITY terse
+SELECT finsec.approve(:r7) IS NOT NULL AS approved_second;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SELECT finsec.flush_audit_events() AS flushed;
+SELECT detail ->> 'request_id' = :'r6' AS first, action, success, db_user, description, detail ->> 'sqlstate' AS sqlstate,
+	   (detail ->> 'rolled_back')::boolean AS rolled_back
+  FROM finsec.audit WHERE event_type = 'change.refused' AND detail ->> 'request_id' IN (:'r6', :'r7')
+ ORDER BY finsec_seq;
+DROP FUNCTION trail_approve_wrapper(bigint);
 
 -- Without a free slot the action is refused (TAP 021_audit_rollback.pl
 -- fills a small buffer); the buffer and its function are for finsec's roles.

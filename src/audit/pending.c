@@ -56,6 +56,7 @@
 #include "ledger_internal.h"
 
 int			finsec_audit_event_slots = 1024;
+int			finsec_audit_event_slots_per_session = 0;	/* 0: an eighth of the buffer */
 
 typedef enum PendingKind
 {
@@ -158,6 +159,16 @@ finsec_audit_define_ring_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("finsec.audit_event_buffer_per_session",
+							"Number of slots of the audit event buffer one session's open transaction may hold.",
+							"Past it the session's further reveals and code verifications are refused until "
+							"its transaction ends, so that one session cannot take every slot. "
+							"0 (the default) means an eighth of finsec.audit_event_buffer.",
+							&finsec_audit_event_slots_per_session,
+							0, 0, 65536,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 }
 
 /* ---- building a record --------------------------------------------------- */
@@ -257,6 +268,31 @@ refuse_full(const char *what)
 			 errhint("Run finsec.flush_audit_events(), check that the audit sealer runs for this database, or raise finsec.audit_event_buffer.")));
 }
 
+/* The number of slots one session may hold (finsec.audit_event_buffer_per_session). */
+static int
+session_cap(void)
+{
+	if (finsec_audit_event_slots_per_session > 0)
+		return finsec_audit_event_slots_per_session;
+	return Max(finsec_audit_event_slots / 8, 1);
+}
+
+/* Refuse the action when this session already holds its share of the buffer. */
+static void
+check_session_cap(const char *what)
+{
+	int			cap = session_cap();
+
+	if (finsec_eventring_held_here(&ring) >= cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_AUDIT_BUFFER_FULL),
+				 errmsg("%s refused: this session holds %d slots of the finsec audit event buffer, its share (finsec.audit_event_buffer_per_session)",
+						what, cap),
+				 errdetail("The record of this action must survive a rollback of the transaction; one session's open transaction may keep at most %d such records.",
+						   cap),
+				 errhint("End the transaction (commit or roll back) and continue in a new one.")));
+}
+
 /* The row, and its copy held for the (sub)transaction; actor InvalidOid: the caller. */
 static void
 durable_event(Oid actor, const char *event_type, const char *subject, const char *object,
@@ -268,6 +304,7 @@ durable_event(Oid actor, const char *event_type, const char *subject, const char
 	int64		seq;
 
 	finsec_require_preload("the finsec audit ledger");
+	check_session_cap(event_type);
 	finsec_audit_note_session();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -329,6 +366,7 @@ finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, const char *
 	PendingEvent ev;
 
 	finsec_require_preload("one-time codes");
+	check_session_cap("one-time code verification");
 	finsec_audit_note_session();
 	fill_event(&ev, PENDING_OTP_ATTEMPT, actor,
 			   "otp.attempt", subject, purpose, "verify", ok,

@@ -11,9 +11,10 @@
  * instrumentation plugin keeps a stack of the PL/pgSQL functions running
  * in this backend; a function of the finsec extension on top of it is
  * finsec's own SQL calling.  Functions that end by an error do not report
- * their end: the stack depth at the start of each subtransaction is kept,
- * and a subtransaction's abort cuts the stack back to it (an exception
- * block is a subtransaction), the transaction's abort empties it.
+ * their end: each entry names the subtransaction its function began in,
+ * and a subtransaction's abort removes the entries of its own and its
+ * children's functions (an exception block is a subtransaction); the end
+ * of the transaction, however it ends, empties the stack.
  *
  * Another plugin loaded earlier is chained.
  *
@@ -33,20 +34,21 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 
-#define PL_STACK_MAX 512
-
-static Oid	pl_stack[PL_STACK_MAX];
-static int	pl_depth = 0;			/* may exceed PL_STACK_MAX: those are not kept */
-
-typedef struct SubDepth
+/*
+ * One entry per running PL/pgSQL function: its OID, its execution state
+ * (to find its entry when it ends) and the subtransaction it began in.
+ * The stack grows as needed; nothing is dropped for want of room.
+ */
+typedef struct PlFrame
 {
+	Oid			fn_oid;
+	PLpgSQL_execstate *estate;
 	SubTransactionId subid;
-	int			depth;
-} SubDepth;
+} PlFrame;
 
-#define SUB_MAX 256
-static SubDepth sub_depths[SUB_MAX];
-static int	nsub = 0;
+static PlFrame *pl_stack = NULL;
+static int	pl_depth = 0;
+static int	pl_alloc = 0;
 
 static PLpgSQL_plugin plugin;
 static PLpgSQL_plugin *prev_plugin = NULL;
@@ -75,8 +77,19 @@ pl_func_setup(PLpgSQL_execstate *estate, PLpgSQL_function *func)
 static void
 pl_func_beg(PLpgSQL_execstate *estate, PLpgSQL_function *func)
 {
-	if (pl_depth < PL_STACK_MAX)
-		pl_stack[pl_depth] = func->fn_oid;
+	if (pl_depth >= pl_alloc)
+	{
+		int			n = pl_alloc == 0 ? 64 : pl_alloc * 2;
+
+		if (pl_stack == NULL)
+			pl_stack = MemoryContextAlloc(TopMemoryContext, n * sizeof(PlFrame));
+		else
+			pl_stack = repalloc(pl_stack, n * sizeof(PlFrame));
+		pl_alloc = n;
+	}
+	pl_stack[pl_depth].fn_oid = func->fn_oid;
+	pl_stack[pl_depth].estate = estate;
+	pl_stack[pl_depth].subid = GetCurrentSubTransactionId();
 	pl_depth++;
 	if (prev_plugin && prev_plugin->func_beg)
 		prev_plugin->func_beg(estate, func);
@@ -85,8 +98,15 @@ pl_func_beg(PLpgSQL_execstate *estate, PLpgSQL_function *func)
 static void
 pl_func_end(PLpgSQL_execstate *estate, PLpgSQL_function *func)
 {
-	if (pl_depth > 0)
-		pl_depth--;
+	int			i;
+
+	/* Its entry and any above it (functions that ended without saying so). */
+	for (i = pl_depth - 1; i >= 0; i--)
+		if (pl_stack[i].estate == estate)
+		{
+			pl_depth = i;
+			break;
+		}
 	if (prev_plugin && prev_plugin->func_end)
 		prev_plugin->func_end(estate, func);
 }
@@ -105,6 +125,11 @@ pl_stmt_end(PLpgSQL_execstate *estate, PLpgSQL_stmt *stmt)
 		prev_plugin->stmt_end(estate, stmt);
 }
 
+/*
+ * A subtransaction's abort ends every function that began in it or in one
+ * of its children (subtransaction ids grow within a transaction); its
+ * commit hands its running functions to the parent.
+ */
 static void
 plcaller_subxact(SubXactEvent event, SubTransactionId mySubid,
 				 SubTransactionId parentSubid, void *arg)
@@ -113,43 +138,36 @@ plcaller_subxact(SubXactEvent event, SubTransactionId mySubid,
 
 	switch (event)
 	{
-		case SUBXACT_EVENT_START_SUB:
-			if (nsub < SUB_MAX)
-			{
-				sub_depths[nsub].subid = mySubid;
-				sub_depths[nsub].depth = pl_depth;
-			}
-			nsub++;
-			break;
 		case SUBXACT_EVENT_ABORT_SUB:
-		case SUBXACT_EVENT_COMMIT_SUB:
-			/* innermost first: the entry of this subtransaction is the last */
-			for (i = Min(nsub, SUB_MAX) - 1; i >= 0; i--)
-				if (sub_depths[i].subid == mySubid)
+			for (i = 0; i < pl_depth; i++)
+				if (pl_stack[i].subid >= mySubid)
 				{
-					if (event == SUBXACT_EVENT_ABORT_SUB && pl_depth > sub_depths[i].depth)
-						pl_depth = sub_depths[i].depth;
+					pl_depth = i;
 					break;
 				}
-			if (nsub > 0)
-				nsub--;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			for (i = 0; i < pl_depth; i++)
+				if (pl_stack[i].subid == mySubid)
+					pl_stack[i].subid = parentSubid;
 			break;
 		default:
 			break;
 	}
 }
 
+/*
+ * The end of the top-level transaction, committed, aborted or prepared,
+ * empties the stack: a function still running then (a procedure that
+ * commits) is no longer taken for finsec's (fail closed).
+ */
 static void
 plcaller_xact(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PREPARE)
-	{
-		if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT)
-			pl_depth = 0;
-		nsub = 0;
-	}
+		pl_depth = 0;
 }
 
 void
@@ -176,9 +194,9 @@ finsec_called_by_finsec_plpgsql(void)
 	Oid			fn;
 	Oid			ext;
 
-	if (pl_depth == 0 || pl_depth > PL_STACK_MAX)
+	if (pl_depth == 0)
 		return false;
-	fn = pl_stack[pl_depth - 1];
+	fn = pl_stack[pl_depth - 1].fn_oid;
 	ext = get_extension_oid("finsec", true);
 	return OidIsValid(ext) && getExtensionOfObject(ProcedureRelationId, fn) == ext;
 }

@@ -672,6 +672,12 @@ prepare_to_claim(FinsecEventRing *ring)
 	}
 }
 
+int
+finsec_eventring_held_here(FinsecEventRing *ring)
+{
+	return ring->nholds;
+}
+
 bool
 finsec_eventring_hold(FinsecEventRing *ring, const void *payload)
 {

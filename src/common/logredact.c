@@ -34,7 +34,9 @@
 
 #include "miscadmin.h"
 #include "access/xact.h"
+#include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
@@ -69,6 +71,31 @@ in_key_statement(void)
 	return key_statement && key_statement_at == GetCurrentStatementStartTimestamp();
 }
 
+/*
+ * May the server have logged this statement's bind parameters before it ran?
+ * The end of an extended-protocol Bind logs its duration with the
+ * parameters when log_min_duration_statement, log_min_duration_sample or
+ * log_transaction_sample_rate select it (and log_parameter_max_length is
+ * not 0) - before key_import() ran, so the hook cannot know yet.
+ */
+static bool
+bind_parameters_logged(void)
+{
+	bool		duration_logged;
+
+	if (log_parameter_max_length == 0)
+		return false;
+	duration_logged = log_min_duration_statement >= 0 ||
+		(log_min_duration_sample >= 0 && log_statement_sample_rate > 0) ||
+		log_xact_sample_rate > 0 || xact_is_sampled;
+	if (!duration_logged)
+		return false;
+	/* a protocol portal: SQL-level EXECUTE runs one named "<unnamed portal N>" */
+	return ActivePortal != NULL && ActivePortal->portalParams != NULL &&
+		ActivePortal->portalParams->numParams > 0 &&
+		strncmp(ActivePortal->name, "<unnamed portal ", 16) != 0;
+}
+
 void
 finsec_log_key_import(void)
 {
@@ -81,6 +108,12 @@ finsec_log_key_import(void)
 				 errmsg("key material cannot be imported by this statement while log_statement is enabled"),
 				 errdetail("The server may have logged the statement before finsec.key_import() ran, with the key in its text or its parameters; the key was not imported and should be treated as disclosed."),
 				 errhint("Call finsec.key_import() directly with the key bound as a parameter, or import with log_statement = 'none' (docs/keyring.md#importing).")));
+	if (bind_parameters_logged() && !finsec_names_key_import(debug_query_string))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_KEY_IMPORT_LOGGED),
+				 errmsg("key material cannot be imported by this statement while log_min_duration_statement or statement sampling is enabled"),
+				 errdetail("The server may have logged the statement's bind parameters, with the key, before finsec.key_import() ran; the key was not imported and should be treated as disclosed."),
+				 errhint("Call finsec.key_import() directly (the statement's text naming it), set log_parameter_max_length = 0, or import with log_min_duration_statement = -1 and no sampling (docs/keyring.md#importing).")));
 }
 
 /* ---- identifiers ---------------------------------------------------------- */

@@ -66,6 +66,7 @@ extern bool finsec_called_by_finsec_plpgsql(void);
 extern void finsec_audit_define_ring_settings(void);
 extern void finsec_audit_ring_sealer_flush(void);
 extern int	finsec_audit_event_slots;
+extern int	finsec_audit_event_slots_per_session;
 
 /* ---- canonical encoding (src/audit/encoding.c) ------------------------ */
 

@@ -102,6 +102,9 @@ extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
  */
 extern bool finsec_eventring_hold(FinsecEventRing *ring, const void *payload);
 
+/* Number of slots this backend holds for its open transaction. */
+extern int	finsec_eventring_held_here(FinsecEventRing *ring);
+
 /*
  * Number of waiting or claimed events of this database whose payload holds
  * the len bytes "bytes" at "offset".

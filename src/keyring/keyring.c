@@ -747,7 +747,9 @@ key_cache_exit(int code, Datum arg)
 	key_cache_purge();
 }
 
-static void flush_key_uses(bool commit);
+static void write_key_uses(void);
+static void settle_key_uses(bool committed);
+static bool key_uses_pending(void);
 
 static void
 keyring_xact_callback(XactEvent event, void *arg)
@@ -755,21 +757,34 @@ keyring_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			write_key_uses();
+			break;
 		case XACT_EVENT_PRE_PREPARE:
-			flush_key_uses(true);
+			/* ROLLBACK PREPARED would take the rows away, with no other record. */
+			if (key_uses_pending())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that has used keys"),
+						 errdetail("A prepared transaction that is rolled back later would take the record of its key uses with it."),
+						 errhint("Commit or roll back the transaction instead of preparing it.")));
 			break;
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 			/* Key functions are parallel restricted; nothing to write here. */
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			flush_key_uses(false);
+			settle_key_uses(false);
 			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
 				key_cache_purge();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			settle_key_uses(true);
+			key_cache_free_retired();
+			if (!finsec_key_cache_enabled)
+				key_cache_purge();
+			break;
 		case XACT_EVENT_PREPARE:
 			key_cache_free_retired();
 			if (!finsec_key_cache_enabled)
@@ -1091,10 +1106,18 @@ typedef struct KeyUseEntry
 	char		label[NAMEDATALEN];
 	Oid			userid;			/* the role that first used it */
 	int64		count;
+	int64		written;		/* of them, in ledger rows of this transaction */
 } KeyUseEntry;
 
 static HTAB *key_uses = NULL;
 static bool flushing_uses = false;
+
+/* Has this transaction used a key? */
+static bool
+key_uses_pending(void)
+{
+	return key_uses != NULL && hash_get_num_entries(key_uses) > 0;
+}
 
 void
 finsec_key_note_use(const FinsecKey *key, const char *operation)
@@ -1127,6 +1150,7 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 		 */
 		e->userid = GetUserId();
 		e->count = 0;
+		e->written = 0;
 		finsec_audit_note_session();
 	}
 	e->count++;
@@ -1134,68 +1158,84 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 
 /*
  * Write the transaction's key uses to the ledger, one row per key version
- * and operation with its count, just before commit; in a transaction that
- * cannot write (aborting, read-only, or on a standby) they go to the server
- * log instead, so that no use goes unrecorded.
+ * and operation with its count, just before commit.  The uses stay counted
+ * until the transaction has ended (settle_key_uses()): an abort after this
+ * point takes the rows away, and a transaction that cannot write (read-only,
+ * or on a standby) has none.
  */
 static void
-flush_key_uses(bool commit)
+write_key_uses(void)
 {
 	HASH_SEQ_STATUS status;
 	KeyUseEntry *e;
-	bool		to_ledger;
 
 	if (key_uses == NULL || hash_get_num_entries(key_uses) == 0 || flushing_uses)
 		return;
-	to_ledger = commit && !RecoveryInProgress() && !XactReadOnly && IsTransactionState();
+	if (RecoveryInProgress() || XactReadOnly || !IsTransactionState())
+		return;
 
 	flushing_uses = true;
 	PG_TRY();
 	{
-		if (to_ledger)
-			PushActiveSnapshot(GetTransactionSnapshot());
+		PushActiveSnapshot(GetTransactionSnapshot());
 		hash_seq_init(&status, key_uses);
 		while ((e = hash_seq_search(&status)) != NULL)
 		{
-			if (to_ledger)
-			{
-				char	   *detail = psprintf("{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
-											  e->key.key_id, e->key.version, e->count);
+			char	   *detail;
 
-				finsec_audit_event("key.use", e->label, e->key.operation, true, NULL,
-								   jsonb_from_cstring(detail));
-			}
-			else
-			{
-				char		detail[128];
-
-				/*
-				 * A rolled-back use still happened: its record waits in the
-				 * audit event buffer for the next flush.  The server log has
-				 * it too, and alone when the buffer is full or unavailable.
-				 */
-				snprintf(detail, sizeof(detail),
-						 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
-						 e->key.key_id, e->key.version, e->count);
-				if (!commit)
-					(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
-													e->key.operation, true, NULL, detail);
-				ereport(LOG,
-						(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
-								e->label, e->key.version, e->key.operation, e->count,
-								commit ? "could not write the audit ledger (read-only or standby)" : "aborted")));
-			}
+			if (e->count == e->written)
+				continue;
+			detail = psprintf("{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
+							  e->key.key_id, e->key.version, e->count - e->written);
+			finsec_audit_event("key.use", e->label, e->key.operation, true, NULL,
+							   jsonb_from_cstring(detail));
+			e->written = e->count;
 		}
-		if (to_ledger)
-			PopActiveSnapshot();
+		PopActiveSnapshot();
 	}
 	PG_FINALLY();
 	{
 		flushing_uses = false;
-		hash_destroy(key_uses);
-		key_uses = NULL;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * At the end of the transaction (no catalog access, never throws): the uses
+ * without a committed ledger row - all of them when it aborted, those of a
+ * read-only or standby transaction when it committed - wait in the audit
+ * event buffer for the next flush, and the server log has them too (alone
+ * when the buffer is full or unavailable).  Then forget them.
+ */
+static void
+settle_key_uses(bool committed)
+{
+	HASH_SEQ_STATUS status;
+	KeyUseEntry *e;
+
+	if (key_uses == NULL)
+		return;
+	hash_seq_init(&status, key_uses);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		int64		n = committed ? e->count - e->written : e->count;
+		char		detail[160];
+
+		if (n <= 0)
+			continue;
+		snprintf(detail, sizeof(detail),
+				 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "%s}",
+				 e->key.key_id, e->key.version, n,
+				 committed ? ", \"committed_without_ledger\": true" : "");
+		(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
+										e->key.operation, true, NULL, detail);
+		ereport(LOG,
+				(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
+						e->label, e->key.version, e->key.operation, n,
+						committed ? "could not write the audit ledger (read-only or standby)" : "aborted")));
+	}
+	hash_destroy(key_uses);
+	key_uses = NULL;
 }
 
 /* ---- SQL-callable helpers -------------------------------------------------- */

@@ -95,6 +95,25 @@ ok($node->poll_query_until('db',
 		"SELECT count(*) = 1 FROM finsec.audit WHERE event_type = 'card.reveal' AND object = 'prep'"),
 	'the refused transaction\'s reveal has its row');
 
+# --- PREPARE TRANSACTION of a transaction that used a key is refused --------
+# (0.8.0 prepared it: ROLLBACK PREPARED then took its key.use row away.)
+$node->safe_psql('db', q{
+	SET SESSION AUTHORIZATION trail_adm1;
+	SELECT finsec.key_generate('prep.mac', 'mac', 'hmac-sha256') AS r \gset
+	SET SESSION AUTHORIZATION trail_adm2;
+	SELECT finsec.approve(:r);
+});
+($ret, $out, $err) = $node->psql('db',
+	"BEGIN; SELECT length(finsec.mac('prep.mac', 'hmac-sha256', '\\x01')); PREPARE TRANSACTION 'p2';");
+like($err, qr/cannot prepare a transaction that has used keys/,
+	'PREPARE TRANSACTION after a key use is refused');
+$node->psql('db', "ROLLBACK PREPARED 'p2'");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0', 'nothing was prepared');
+ok($node->poll_query_until('db',
+		"SELECT count(*) = 1 FROM finsec.audit WHERE event_type = 'key.use' AND object = 'prep.mac' "
+		  . "AND (detail ->> 'rolled_back')::boolean"),
+	'the refused transaction\'s key use has its row');
+
 # --- a clean restart keeps what waits ----------------------------------------
 $node->psql('nosealer', 'BEGIN; ' . reveal_sql('restart') . '; ROLLBACK;');
 is($node->safe_psql('nosealer', 'SELECT waiting_here FROM finsec.audit_event_buffer()'), '2',
@@ -128,5 +147,23 @@ is($node->safe_psql('nosealer',
 	$shown, 'every reveal that showed digits has its row, and no refused one has');
 is($node->safe_psql('nosealer', 'SELECT length(finsec.reveal(c)) FROM cards'), '19',
 	'with room again, reveals work');
+
+# --- one session's open transaction holds at most its share ------------------
+# (finsec.audit_event_buffer_per_session, by default an eighth of the 16
+# slots: 2.)  0.8.0 let one transaction take every slot, refusing every
+# reveal and code verification of every other session until it ended.
+($ret, $out, $err) = $node->psql('nosealer',
+	"\\set VERBOSITY verbose\nBEGIN;\n" . reveal_sql('share1') . ";\n" . reveal_sql('share2') . ";\n"
+	  . reveal_sql('share3') . ";\nROLLBACK;");
+is($out, "6216261000000000018\n6216261000000000018", 'two reveals in one transaction');
+like($err, qr/S9U20.*card\.reveal refused: this session holds 2 slots of the finsec audit event buffer, its share/s,
+	'the third is refused with S9U20, naming the share');
+is($node->safe_psql('nosealer', 'SELECT length(finsec.reveal(c)) FROM cards'), '19',
+	'other sessions still reveal');
+($ret, $out, $err) = $node->psql('nosealer',
+	"SET finsec.audit_event_buffer_per_session = 3;\nBEGIN;\n" . reveal_sql('share4') . ";\n" . reveal_sql('share5') . ";\n"
+	  . reveal_sql('share6') . ";\nROLLBACK;");
+is($out, "6216261000000000018\n6216261000000000018\n6216261000000000018",
+	'a superuser may set a larger share');
 
 done_testing();

@@ -13,6 +13,7 @@
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
@@ -36,6 +37,9 @@ $node->safe_psql('postgres', q{
 	CREATE FUNCTION public.app_import(k bytea) RETURNS bigint LANGUAGE sql
 		AS $$ SELECT finsec.key_import('t.wrapped', 'mac', 'hmac-sha256', k) $$;
 	GRANT EXECUTE ON FUNCTION public.app_import(bytea) TO adm1;
+	CREATE FUNCTION public.app_import2(k bytea) RETURNS bigint LANGUAGE sql
+		AS $$ SELECT finsec.key_import('t.wrapped2', 'mac', 'hmac-sha256', k) $$;
+	GRANT EXECUTE ON FUNCTION public.app_import2(bytea) TO adm1;
 	CREATE TABLE people (id finsec.cn_resident_id UNIQUE, phone finsec.cn_mobile, n int NOT NULL);
 });
 
@@ -45,7 +49,9 @@ my %keys = (
 	prepared_failing => 'b1b2b3b4b5b6b7b8b9babbbcbdbebf10',
 	wrapper => 'c1c2c3c4c5c6c7c8c9cacbcccdcecf10',
 	do_block => 'd1d2d3d4d5d6d7d8d9dadbdcdddedf10',
-	refused => 'e1e2e3e4e5e6e7e8e9eaebecedeeef10');
+	refused => 'e1e2e3e4e5e6e7e8e9eaebecedeeef10',
+	bind_wrapper => 'f1f2f3f4f5f6f7f8f9fafbfcfdfeff10',
+	bind_direct => '0102030405060708090a0b0c0d0e0f9f');
 
 my ($ret, $out, $err);
 ($ret, $out, $err) = $node->psql('postgres', qq{
@@ -77,6 +83,34 @@ for my $way (qw(prepared prepared_failing wrapper do_block))
 }
 ok($node->log_contains('finsec.key_import statement with key material, hidden by finsec'),
 	'the statements are logged as hidden');
+
+# The extended protocol logs a Bind's duration with its parameters before
+# the statement runs (log_min_duration_statement = 0): a key bound to a
+# wrapper's parameter is in that line, which finsec cannot recognise: the
+# import is refused, so that a logged key is never used (0.8.0 imported it).
+{
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/021_bind.sql";
+	open(my $fh, '>', $script) or die;
+	print $fh "SET SESSION AUTHORIZATION adm1;\nSELECT public.app_import2(:k);\n";
+	close($fh);
+	my ($o, $e);
+	IPC::Run::run([ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-D', "k=\\x$keys{bind_wrapper}",
+			'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$o, '2>', \$e);
+	like($e, qr/key material cannot be imported by this statement while log_min_duration_statement/,
+		'a key bound to a wrapper over the extended protocol is refused');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM finsec.key_inventory WHERE label = 't.wrapped2'"),
+		'0', 'and nothing was imported');
+	open($fh, '>', $script) or die;
+	print $fh "SET SESSION AUTHORIZATION adm1;\nSELECT finsec.key_import('t.bound', 'mac', 'hmac-sha256', :k) > 0;\n";
+	close($fh);
+	IPC::Run::run([ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-D', "k=\\x$keys{bind_direct}",
+			'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$o, '2>', \$e);
+	is($node->safe_psql('postgres', "SELECT count(*) FROM finsec.key_inventory WHERE label = 't.bound'"),
+		'1', 'a direct key_import with the key bound is imported');
+	ok(!$node->log_contains($keys{bind_direct}), 'and its bind line hides the key');
+}
 
 # log_statement logs a statement before it runs: an import it may have
 # logged is refused, so the key is never used.
