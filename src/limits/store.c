@@ -957,32 +957,14 @@ limits_ExecutorFinish(QueryDesc *queryDesc)
 
 /* ---- the table owner's statements on a limited table ------------------------ */
 
+static bool registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp);
+
 /* Is relid registered in finsec.limit_table? */
 static bool
 limit_table_contains(Oid relid)
 {
-	Relation	trel;
-	TupleTableSlot *slot;
-	TableScanDesc scan;
-	bool		found = false;
-
 	store_init();
-	trel = table_open(table_rel, AccessShareLock);
-	slot = table_slot_create(trel, NULL);
-	PushActiveSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
-	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
-
-		found = !isnull && DatumGetObjectId(d) == relid;
-	}
-	table_endscan(scan);
-	PopActiveSnapshot();
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(trel, AccessShareLock);
-	return found;
+	return OidIsValid(relid) && registration_scan(table_rel, relid, NULL, InvalidOid);
 }
 
 /*
