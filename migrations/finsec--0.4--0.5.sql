@@ -470,13 +470,13 @@ GRANT EXECUTE ON FUNCTION pg_catalog.max(finsec.money)
 CREATE TYPE finsec.cn_resident_id;
 
 CREATE FUNCTION finsec.cn_resident_id_in(cstring) RETURNS finsec.cn_resident_id
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_in';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_in';
 CREATE FUNCTION finsec.cn_resident_id_out(finsec.cn_resident_id) RETURNS cstring
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_out';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_out';
 CREATE FUNCTION finsec.cn_resident_id_recv(internal) RETURNS finsec.cn_resident_id
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_recv';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_recv';
 CREATE FUNCTION finsec.cn_resident_id_send(finsec.cn_resident_id) RETURNS bytea
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_send';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_send';
 REVOKE ALL ON FUNCTION finsec.cn_resident_id_in(cstring), finsec.cn_resident_id_out(finsec.cn_resident_id),
 	finsec.cn_resident_id_recv(internal), finsec.cn_resident_id_send(finsec.cn_resident_id) FROM PUBLIC;
 
@@ -577,13 +577,13 @@ CREATE OPERATOR CLASS finsec.cn_resident_id_ops DEFAULT FOR TYPE finsec.cn_resid
 CREATE TYPE finsec.uscc;
 
 CREATE FUNCTION finsec.uscc_in(cstring) RETURNS finsec.uscc
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_in';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_in';
 CREATE FUNCTION finsec.uscc_out(finsec.uscc) RETURNS cstring
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_out';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_out';
 CREATE FUNCTION finsec.uscc_recv(internal) RETURNS finsec.uscc
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_recv';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_recv';
 CREATE FUNCTION finsec.uscc_send(finsec.uscc) RETURNS bytea
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_send';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_send';
 REVOKE ALL ON FUNCTION finsec.uscc_in(cstring), finsec.uscc_out(finsec.uscc),
 	finsec.uscc_recv(internal), finsec.uscc_send(finsec.uscc) FROM PUBLIC;
 
@@ -604,23 +604,23 @@ GRANT USAGE ON TYPE finsec.uscc
 	TO finsec_admin, finsec_auditor, finsec_operator, finsec_app, finsec_unmask;
 
 CREATE FUNCTION finsec.uscc_eq(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_eq';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_eq';
 CREATE FUNCTION finsec.uscc_ne(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_ne';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_ne';
 CREATE FUNCTION finsec.uscc_lt(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_lt';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_lt';
 CREATE FUNCTION finsec.uscc_le(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_le';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_le';
 CREATE FUNCTION finsec.uscc_gt(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_gt';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_gt';
 CREATE FUNCTION finsec.uscc_ge(finsec.uscc, finsec.uscc) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_ge';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_ge';
 CREATE FUNCTION finsec.uscc_cmp(finsec.uscc, finsec.uscc) RETURNS integer
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_cmp';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_cmp';
 CREATE FUNCTION finsec.uscc_hash(finsec.uscc) RETURNS integer
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_hash';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_hash';
 CREATE FUNCTION finsec.uscc_hash_extended(finsec.uscc, bigint) RETURNS bigint
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'uscc_hash_extended';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF AS 'MODULE_PATHNAME', 'finsec_uscc_hash_extended';
 REVOKE ALL ON FUNCTION
 	finsec.uscc_eq(finsec.uscc, finsec.uscc), finsec.uscc_ne(finsec.uscc, finsec.uscc),
 	finsec.uscc_lt(finsec.uscc, finsec.uscc), finsec.uscc_le(finsec.uscc, finsec.uscc),
@@ -674,13 +674,13 @@ CREATE OPERATOR CLASS finsec.uscc_ops DEFAULT FOR TYPE finsec.uscc USING hash AS
 CREATE TYPE finsec.cn_mobile;
 
 CREATE FUNCTION finsec.cn_mobile_in(cstring) RETURNS finsec.cn_mobile
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_in';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_in';
 CREATE FUNCTION finsec.cn_mobile_out(finsec.cn_mobile) RETURNS cstring
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_out';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_out';
 CREATE FUNCTION finsec.cn_mobile_recv(internal) RETURNS finsec.cn_mobile
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_recv';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_recv';
 CREATE FUNCTION finsec.cn_mobile_send(finsec.cn_mobile) RETURNS bytea
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_send';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_send';
 REVOKE ALL ON FUNCTION finsec.cn_mobile_in(cstring), finsec.cn_mobile_out(finsec.cn_mobile),
 	finsec.cn_mobile_recv(internal), finsec.cn_mobile_send(finsec.cn_mobile) FROM PUBLIC;
 
@@ -778,36 +778,36 @@ CREATE OPERATOR CLASS finsec.cn_mobile_ops DEFAULT FOR TYPE finsec.cn_mobile USI
 -- ---- Masks, parts, conversion --------------------------------------------
 
 CREATE FUNCTION finsec.mask(finsec.cn_resident_id) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_mask';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_mask';
 COMMENT ON FUNCTION finsec.mask(finsec.cn_resident_id) IS
 	'resident ID number for display: region code and last four kept, birth date and sequence masked (110105********002X)';
 CREATE FUNCTION finsec.mask(finsec.uscc) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_mask';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_mask';
 COMMENT ON FUNCTION finsec.mask(finsec.uscc) IS
 	'credit code for display: department, category, division code and the two check characters kept, organization identifier masked (91350100********43)';
 CREATE FUNCTION finsec.mask(finsec.cn_mobile) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_mask';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_mask';
 COMMENT ON FUNCTION finsec.mask(finsec.cn_mobile) IS
 	'mobile number for display: network prefix and last four kept (138****5678)';
 
 CREATE FUNCTION finsec.cn_resident_id_from_15(text) RETURNS finsec.cn_resident_id
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_from_15';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_from_15';
 COMMENT ON FUNCTION finsec.cn_resident_id_from_15(text) IS
 	'convert a 15-digit first-generation resident ID number: century 19 inserted, check character computed (GB 11643-1999)';
 CREATE FUNCTION finsec.cn_resident_id_birth_date(finsec.cn_resident_id) RETURNS date
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_birth_date';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_birth_date';
 COMMENT ON FUNCTION finsec.cn_resident_id_birth_date(finsec.cn_resident_id) IS
 	'birth date encoded in a resident ID number (characters 7-14); personal data';
 CREATE FUNCTION finsec.cn_resident_id_sex(finsec.cn_resident_id) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_sex';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_sex';
 COMMENT ON FUNCTION finsec.cn_resident_id_sex(finsec.cn_resident_id) IS
 	'''male'' or ''female'' as encoded in a resident ID number (character 17 odd or even); personal data';
 CREATE FUNCTION finsec.cn_resident_id_region(finsec.cn_resident_id) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_region';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_region';
 COMMENT ON FUNCTION finsec.cn_resident_id_region(finsec.cn_resident_id) IS
 	'address code (GB/T 2260) of the issuing registration in a resident ID number (characters 1-6)';
 CREATE FUNCTION finsec.cn_mobile_e164(finsec.cn_mobile) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_e164';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_e164';
 COMMENT ON FUNCTION finsec.cn_mobile_e164(finsec.cn_mobile) IS
 	'mobile number in E.164 form, +86 and 11 digits';
 
@@ -831,27 +831,27 @@ GRANT EXECUTE ON FUNCTION
 -- cannot apply without depending on the clock.
 
 CREATE FUNCTION finsec.is_valid_cn_resident_id(value text, as_of date DEFAULT NULL) RETURNS boolean
-	LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_is_valid';
+	LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_is_valid';
 COMMENT ON FUNCTION finsec.is_valid_cn_resident_id(text, date) IS
 	'true if the text is a valid resident ID number (and, given as_of, a birth date not after it); NULL for NULL; never raises';
 CREATE FUNCTION finsec.cn_resident_id_problem(value text, as_of date DEFAULT NULL) RETURNS text
-	LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_resident_id_problem';
+	LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_resident_id_problem';
 COMMENT ON FUNCTION finsec.cn_resident_id_problem(text, date) IS
 	'why the text is not a valid resident ID number, NULL if it is; never raises and never quotes the value';
 CREATE FUNCTION finsec.is_valid_uscc(value text) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_is_valid';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_is_valid';
 COMMENT ON FUNCTION finsec.is_valid_uscc(text) IS
 	'true if the text is a valid unified social credit code; NULL for NULL; never raises';
 CREATE FUNCTION finsec.uscc_problem(value text) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'uscc_problem';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_uscc_problem';
 COMMENT ON FUNCTION finsec.uscc_problem(text) IS
 	'why the text is not a valid unified social credit code, NULL if it is; never raises and never quotes the value';
 CREATE FUNCTION finsec.is_valid_cn_mobile(value text) RETURNS boolean
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_is_valid';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_is_valid';
 COMMENT ON FUNCTION finsec.is_valid_cn_mobile(text) IS
 	'true if the text is a valid mainland mobile number; NULL for NULL; never raises';
 CREATE FUNCTION finsec.cn_mobile_problem(value text) RETURNS text
-	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'cn_mobile_problem';
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'finsec_cn_mobile_problem';
 COMMENT ON FUNCTION finsec.cn_mobile_problem(text) IS
 	'why the text is not a valid mainland mobile number, NULL if it is; never raises and never quotes the value';
 

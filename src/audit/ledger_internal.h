@@ -8,8 +8,6 @@
 #ifndef FINSEC_LEDGER_INTERNAL_H
 #define FINSEC_LEDGER_INTERNAL_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 

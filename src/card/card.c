@@ -205,7 +205,7 @@ make_number(bool account, const char *digits, int n, bool lenient)
 	h->format = FS_NUMBER_FORMAT_V1;
 	h->flags = (account ? FS_FLAG_ACCOUNT : 0) | (lenient ? FS_FLAG_LENIENT : 0);
 	h->ndigits = (uint8_t) n;
-	h->nprefix = (uint8_t) fs_clear_prefix_len(account, n);
+	h->nprefix = (uint8_t) finsec_card_clear_prefix_len(account, n);
 	memset(h->prefix, '0', sizeof(h->prefix));
 	memcpy(h->prefix, digits, h->nprefix);
 	memcpy(h->last4, digits + n - 4, 4);
@@ -332,7 +332,7 @@ number_from_payload(const uint8_t *p, size_t len, bool account)
 	char		digits[FS_ACCOUNT_MAX_DIGITS + 1];
 	BankNumber *v;
 
-	parse_error(fs_payload_check(p, len), account, 0, 0);
+	parse_error(finsec_card_payload_check(p, len), account, 0, 0);
 	if (((h->flags & FS_FLAG_ACCOUNT) != 0) != account)
 		parse_error(FS_ERR_TOKEN_KIND, account, 0, 0);
 	enc = finsec_key_version_if_present(CARD_ENC_KEY, FINSEC_KEY_ENCRYPTION,
@@ -358,17 +358,17 @@ number_in(const char *str, bool account)
 	FsParseResult r;
 	BankNumber *v;
 
-	if (fs_is_sealed(str, len))
+	if (finsec_card_is_sealed(str, len))
 	{
 		uint8_t		payload[FS_NUMBER_MAX_INPUT];
 		size_t		plen;
 
-		r = fs_token_decode(str, len, payload, sizeof(payload), &plen);
+		r = finsec_card_token_decode(str, len, payload, sizeof(payload), &plen);
 		parse_error(r, account, 0, 0);
 		return number_from_payload(payload, plen, account);
 	}
 
-	r = fs_number_digits(str, len, account, digits, &n, &badpos);
+	r = finsec_card_number_digits(str, len, account, digits, &n, &badpos);
 	if (r == FS_ERR_LUHN && finsec_card_lenient)
 		r = FS_OK;
 	else if (r == FS_ERR_LUHN)
@@ -381,7 +381,7 @@ number_in(const char *str, bool account)
 		explicit_bzero(digits, sizeof(digits));
 		parse_error(r, account, badpos, n);
 	}
-	v = make_number(account, digits, n, !account && !fs_luhn_valid(digits, n));
+	v = make_number(account, digits, n, !account && !finsec_card_luhn_valid(digits, n));
 	explicit_bzero(digits, sizeof(digits));
 	/* A number from clear digits: the one way to test a guess (probe.c). */
 	finsec_card_probe_count(NUMBER_HEADER(v));
@@ -416,11 +416,11 @@ finsec_bank_number_out(PG_FUNCTION_ARGS)
 	char	   *out = palloc(2 * FS_ACCOUNT_MAX_DIGITS + strlen(FS_TOKEN_MARK) + 4 * (len / 3 + 1) + 2);
 	size_t		o;
 
-	fs_mask(h, 6, 4, false, out);
+	finsec_card_mask(h, 6, 4, false, out);
 	o = strlen(out);
 	memcpy(out + o, FS_TOKEN_MARK, strlen(FS_TOKEN_MARK));
 	o += strlen(FS_TOKEN_MARK);
-	o += fs_base64url_encode((const uint8_t *) h, len, out + o);
+	o += finsec_card_base64url_encode((const uint8_t *) h, len, out + o);
 	out[o] = '\0';
 	PG_RETURN_CSTRING(out);
 }
@@ -557,7 +557,7 @@ finsec_bank_number_mask(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a mask keeps 0 to 8 leading and 0 to 4 trailing digits")));
 	/* Never more than the clear prefix a value carries (the BIN at most). */
-	fs_mask(h, first, last, group, out);
+	finsec_card_mask(h, first, last, group, out);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
@@ -636,7 +636,7 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 	if (v == NULL)
 		PG_RETURN_NULL();
 
-	fs_mask(h, 6, 4, false, masked);
+	finsec_card_mask(h, 6, 4, false, masked);
 	hex_encode((const char *) h->fp, 8, fphex);
 	fphex[16] = '\0';
 	initStringInfo(&detail);
@@ -724,7 +724,7 @@ finsec_is_valid_bank_card(PG_FUNCTION_ARGS)
 	int			n,
 				badpos;
 	bool		account = PG_GETARG_BOOL(1);
-	FsParseResult r = fs_number_digits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), account,
+	FsParseResult r = finsec_card_number_digits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), account,
 									   digits, &n, &badpos);
 
 	explicit_bzero(digits, sizeof(digits));

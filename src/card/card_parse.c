@@ -25,7 +25,7 @@ is_space(char c)
 }
 
 bool
-fs_luhn_valid(const char *digits, int n)
+finsec_card_luhn_valid(const char *digits, int n)
 {
 	int			sum = 0;
 
@@ -45,7 +45,7 @@ fs_luhn_valid(const char *digits, int n)
 }
 
 FsParseResult
-fs_number_digits(const char *in, size_t len, bool account, char *out,
+finsec_card_number_digits(const char *in, size_t len, bool account, char *out,
 				 int *ndigits, int *badpos)
 {
 	size_t		start = 0,
@@ -93,13 +93,13 @@ fs_number_digits(const char *in, size_t len, bool account, char *out,
 	*ndigits = n;
 	if (n < mind)
 		return FS_ERR_LENGTH;
-	if (!account && !fs_luhn_valid(out, n))
+	if (!account && !finsec_card_luhn_valid(out, n))
 		return FS_ERR_LUHN;
 	return FS_OK;
 }
 
 int
-fs_clear_prefix_len(bool account, int ndigits)
+finsec_card_clear_prefix_len(bool account, int ndigits)
 {
 	int			p;
 
@@ -121,16 +121,16 @@ fs_clear_prefix_len(bool account, int ndigits)
 }
 
 int
-fs_legacy_prefix_len(bool account, int ndigits)
+finsec_card_legacy_prefix_len(bool account, int ndigits)
 {
 	/* finsec 0.5 to 0.7 kept 8 leading digits of cards of 16 or more */
 	if (!account && ndigits >= 16)
 		return 8;
-	return fs_clear_prefix_len(account, ndigits);
+	return finsec_card_clear_prefix_len(account, ndigits);
 }
 
 bool
-fs_is_sealed(const char *in, size_t len)
+finsec_card_is_sealed(const char *in, size_t len)
 {
 	size_t		m = strlen(FS_TOKEN_MARK);
 
@@ -160,7 +160,7 @@ static const char b64chars[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 size_t
-fs_base64url_encode(const uint8_t *in, size_t len, char *out)
+finsec_card_base64url_encode(const uint8_t *in, size_t len, char *out)
 {
 	size_t		o = 0;
 	size_t		i;
@@ -193,7 +193,7 @@ fs_base64url_encode(const uint8_t *in, size_t len, char *out)
 }
 
 FsParseResult
-fs_payload_check(const uint8_t *p, size_t len)
+finsec_card_payload_check(const uint8_t *p, size_t len)
 {
 	const FsNumberHeader *h = (const FsNumberHeader *) p;
 	bool		account;
@@ -211,8 +211,8 @@ fs_payload_check(const uint8_t *p, size_t len)
 	maxd = account ? FS_ACCOUNT_MAX_DIGITS : FS_CARD_MAX_DIGITS;
 	if (h->ndigits < mind || h->ndigits > maxd)
 		return FS_ERR_TOKEN_STRUCTURE;
-	if (h->nprefix != fs_clear_prefix_len(account, h->ndigits) &&
-		h->nprefix != fs_legacy_prefix_len(account, h->ndigits))
+	if (h->nprefix != finsec_card_clear_prefix_len(account, h->ndigits) &&
+		h->nprefix != finsec_card_legacy_prefix_len(account, h->ndigits))
 		return FS_ERR_TOKEN_STRUCTURE;
 	for (int i = 0; i < 8; i++)
 		if (!is_digit(h->prefix[i]) || (i >= h->nprefix && h->prefix[i] != '0'))
@@ -226,7 +226,7 @@ fs_payload_check(const uint8_t *p, size_t len)
 }
 
 FsParseResult
-fs_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+finsec_card_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
 {
 	size_t		m = strlen(FS_TOKEN_MARK);
 	size_t		start = 0;
@@ -273,14 +273,14 @@ fs_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t 
 	if (acc != 0)
 		return FS_ERR_TOKEN_ENCODING;
 	*outlen = o;
-	return fs_payload_check(out, o);
+	return finsec_card_payload_check(out, o);
 }
 
 void
-fs_mask(const FsNumberHeader *h, int keep_first, int keep_last, bool group, char *out)
+finsec_card_mask(const FsNumberHeader *h, int keep_first, int keep_last, bool group, char *out)
 {
 	int			n = h->ndigits;
-	int			cap = fs_clear_prefix_len((h->flags & FS_FLAG_ACCOUNT) != 0, n);
+	int			cap = finsec_card_clear_prefix_len((h->flags & FS_FLAG_ACCOUNT) != 0, n);
 	int			first = keep_first < h->nprefix ? keep_first : h->nprefix;
 	int			last = keep_last < 4 ? keep_last : 4;
 	int			o = 0;

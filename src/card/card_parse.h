@@ -74,47 +74,47 @@ typedef enum FsParseResult
  * digit (FS_ERR_LUHN is returned after out is filled, so a lenient caller
  * can go on).  *badpos receives the 1-based position of a bad character.
  */
-extern FsParseResult fs_number_digits(const char *in, size_t len, bool account,
+extern FsParseResult finsec_card_number_digits(const char *in, size_t len, bool account,
 									  char *out, int *ndigits, int *badpos);
 
-extern bool fs_luhn_valid(const char *digits, int n);
+extern bool finsec_card_luhn_valid(const char *digits, int n);
 
 /*
  * How many leading digits are kept in clear, and the most a mask shows, for
  * this kind and length: 6 for cards; for accounts at most 6, with at least
  * half the digits hidden.
  */
-extern int	fs_clear_prefix_len(bool account, int ndigits);
+extern int	finsec_card_clear_prefix_len(bool account, int ndigits);
 
 /*
  * The clear prefix of values written by finsec 0.5 to 0.7 (8 for cards of
  * 16 or more digits): still read, never written, never shown by a mask.
  */
-extern int	fs_legacy_prefix_len(bool account, int ndigits);
+extern int	finsec_card_legacy_prefix_len(bool account, int ndigits);
 
 /* Whether the text holds a sealed form (contains FS_TOKEN_MARK). */
-extern bool fs_is_sealed(const char *in, size_t len);
+extern bool finsec_card_is_sealed(const char *in, size_t len);
 
 /*
  * Decode the payload of a sealed form into out (room for outcap bytes) and
  * check its structure: format, flags, lengths, digits in the clear parts,
  * total size.  *outlen receives the payload size.
  */
-extern FsParseResult fs_token_decode(const char *in, size_t len, uint8_t *out,
+extern FsParseResult finsec_card_token_decode(const char *in, size_t len, uint8_t *out,
 									 size_t outcap, size_t *outlen);
 
-/* Check a payload's structure (as fs_token_decode does after decoding). */
-extern FsParseResult fs_payload_check(const uint8_t *p, size_t len);
+/* Check a payload's structure (as finsec_card_token_decode does after decoding). */
+extern FsParseResult finsec_card_payload_check(const uint8_t *p, size_t len);
 
 /* base64url without padding; out needs 4 * ceil(len / 3) bytes. */
-extern size_t fs_base64url_encode(const uint8_t *in, size_t len, char *out);
+extern size_t finsec_card_base64url_encode(const uint8_t *in, size_t len, char *out);
 
 /*
  * The masked display of a number from its clear parts: keep_first leading
- * digits (at most nprefix and fs_clear_prefix_len()), keep_last trailing (at most 4), '*' between;
+ * digits (at most nprefix and finsec_card_clear_prefix_len()), keep_last trailing (at most 4), '*' between;
  * with group, a space every 4 characters.  out needs 2 * ndigits bytes + 1.
  */
-extern void fs_mask(const FsNumberHeader *h, int keep_first, int keep_last,
+extern void finsec_card_mask(const FsNumberHeader *h, int keep_first, int keep_last,
 					bool group, char *out);
 
 #endif							/* FINSEC_CARD_PARSE_H */

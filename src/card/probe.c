@@ -326,7 +326,7 @@ finsec_card_probe_count(const FsNumberHeader *h)
 		finsec_require_preload("finsec.card_probe_budget (constructing a card or account number from its digits)");
 
 	/* The class: what a display shows of the number, and its length. */
-	nprefix = Min(h->nprefix, fs_clear_prefix_len(account, h->ndigits));
+	nprefix = Min(h->nprefix, finsec_card_clear_prefix_len(account, h->ndigits));
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &user, sizeof(Oid));
 	buf[4] = account ? 'A' : 'C';
@@ -411,7 +411,7 @@ finsec_card_probe_count(const FsNumberHeader *h)
 		ev.refused = nrefused;
 		ev.alerted = nalerted;
 		ev.budget = budget;
-		fs_mask(h, 6, 4, false, ev.visible);
+		finsec_card_mask(h, 6, 4, false, ev.visible);
 		(void) finsec_eventring_put(&ring, &ev);
 	}
 	if (!refused)

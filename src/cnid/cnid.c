@@ -18,7 +18,7 @@
  * applies the full validation of the text input.
  *
  * No message contains an input value: errors name the rule and positions
- * (cnid_problem_text); values are personal data.
+ * (finsec_cnid_problem_text); values are personal data.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,15 +51,15 @@ parse(CnidKind kind, const char *s, size_t len, char *out)
 	switch (kind)
 	{
 		case CNID_RESIDENT_ID:
-			return cnid_parse_resident_id(s, len, out);
+			return finsec_cnid_parse_resident_id(s, len, out);
 		case CNID_RESIDENT_ID_15:
-			return cnid_parse_resident_id_15(s, len, out);
+			return finsec_cnid_parse_resident_id_15(s, len, out);
 		case CNID_USCC:
-			return cnid_parse_uscc(s, len, out);
+			return finsec_cnid_parse_uscc(s, len, out);
 		case CNID_MOBILE:
 			break;
 	}
-	return cnid_parse_mobile(s, len, out);
+	return finsec_cnid_parse_mobile(s, len, out);
 }
 
 /* Parse or raise: 22P02 for text input, 22P03 for binary input. */
@@ -72,8 +72,8 @@ parse_or_error(const CnidType *t, const char *s, size_t len, char *out, int sqls
 
 	if (r.status == CNID_OK)
 		return;
-	(void) cnid_problem_text(t->kind, r, problem, sizeof(problem));
-	hint = cnid_problem_hint(t->kind, r);
+	(void) finsec_cnid_problem_text(t->kind, r, problem, sizeof(problem));
+	hint = finsec_cnid_problem_hint(t->kind, r);
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("invalid %s: %s", t->what, problem),
@@ -91,7 +91,7 @@ text_of(const char *s, size_t len)
 static void
 unpack_resident_id(int64 v, char *out)
 {
-	if (!cnid_resident_id_unpack(v, out))
+	if (!finsec_cnid_resident_id_unpack(v, out))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_resident_id value is out of range")));
@@ -100,7 +100,7 @@ unpack_resident_id(int64 v, char *out)
 static void
 unpack_mobile(int64 v, char *out)
 {
-	if (!cnid_mobile_unpack(v, out))
+	if (!finsec_cnid_mobile_unpack(v, out))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_mobile value is out of range")));
@@ -108,30 +108,30 @@ unpack_mobile(int64 v, char *out)
 
 /* ---- finsec.cn_resident_id ------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(cn_resident_id_in);
-PG_FUNCTION_INFO_V1(cn_resident_id_out);
-PG_FUNCTION_INFO_V1(cn_resident_id_recv);
-PG_FUNCTION_INFO_V1(cn_resident_id_send);
-PG_FUNCTION_INFO_V1(cn_resident_id_from_15);
-PG_FUNCTION_INFO_V1(cn_resident_id_mask);
-PG_FUNCTION_INFO_V1(cn_resident_id_birth_date);
-PG_FUNCTION_INFO_V1(cn_resident_id_sex);
-PG_FUNCTION_INFO_V1(cn_resident_id_region);
-PG_FUNCTION_INFO_V1(cn_resident_id_problem);
-PG_FUNCTION_INFO_V1(cn_resident_id_is_valid);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_in);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_out);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_recv);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_send);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_from_15);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_mask);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_birth_date);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_sex);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_region);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_problem);
+PG_FUNCTION_INFO_V1(finsec_cn_resident_id_is_valid);
 
 Datum
-cn_resident_id_in(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_in(PG_FUNCTION_ARGS)
 {
 	char	   *s = PG_GETARG_CSTRING(0);
 	char		id[CNID_RESIDENT_ID_LEN];
 
 	parse_or_error(&t_resident_id, s, strlen(s), id, ERRCODE_INVALID_TEXT_REPRESENTATION);
-	PG_RETURN_INT64(cnid_resident_id_pack(id));
+	PG_RETURN_INT64(finsec_cnid_resident_id_pack(id));
 }
 
 Datum
-cn_resident_id_out(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_out(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
 
@@ -140,7 +140,7 @@ cn_resident_id_out(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_resident_id_recv(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	char		id[CNID_RESIDENT_ID_LEN];
@@ -148,11 +148,11 @@ cn_resident_id_recv(PG_FUNCTION_ARGS)
 
 	parse_or_error(&t_resident_id, pq_getmsgbytes(buf, len), len, id,
 				   ERRCODE_INVALID_BINARY_REPRESENTATION);
-	PG_RETURN_INT64(cnid_resident_id_pack(id));
+	PG_RETURN_INT64(finsec_cnid_resident_id_pack(id));
 }
 
 Datum
-cn_resident_id_send(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_send(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
 	char		id[CNID_RESIDENT_ID_LEN];
@@ -163,26 +163,26 @@ cn_resident_id_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* finsec.cn_resident_id_from_15(text): a first-generation number, converted. */
+/* finsec.finsec_cn_resident_id_from_15(text): a first-generation number, converted. */
 Datum
-cn_resident_id_from_15(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_from_15(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	char		id[CNID_RESIDENT_ID_LEN];
 
 	parse_or_error(&t_resident_id15, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id,
 				   ERRCODE_INVALID_TEXT_REPRESENTATION);
-	PG_RETURN_INT64(cnid_resident_id_pack(id));
+	PG_RETURN_INT64(finsec_cnid_resident_id_pack(id));
 }
 
 Datum
-cn_resident_id_mask(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_mask(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
 	char		masked[CNID_RESIDENT_ID_LEN];
 
 	unpack_resident_id(PG_GETARG_INT64(0), id);
-	cnid_mask_resident_id(id, masked);
+	finsec_cnid_mask_resident_id(id, masked);
 	PG_RETURN_TEXT_P(text_of(masked, CNID_RESIDENT_ID_LEN));
 }
 
@@ -193,12 +193,12 @@ birth_date(const char *id)
 				m,
 				d;
 
-	cnid_resident_id_birth(id, &y, &m, &d);
+	finsec_cnid_resident_id_birth(id, &y, &m, &d);
 	return date2j(y, m, d) - POSTGRES_EPOCH_JDATE;
 }
 
 Datum
-cn_resident_id_birth_date(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_birth_date(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
 
@@ -207,16 +207,16 @@ cn_resident_id_birth_date(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_resident_id_sex(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_sex(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
 
 	unpack_resident_id(PG_GETARG_INT64(0), id);
-	PG_RETURN_TEXT_P(cstring_to_text(cnid_resident_id_is_male(id) ? "male" : "female"));
+	PG_RETURN_TEXT_P(cstring_to_text(finsec_cnid_resident_id_is_male(id) ? "male" : "female"));
 }
 
 Datum
-cn_resident_id_region(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_region(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
 
@@ -235,7 +235,7 @@ resident_id_check(FunctionCallInfo fcinfo)
 	char		id[CNID_RESIDENT_ID_LEN];
 	CnidResult	r;
 
-	r = cnid_parse_resident_id(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id);
+	r = finsec_cnid_parse_resident_id(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id);
 	if (r.status == CNID_OK && !PG_ARGISNULL(1) && birth_date(id) > PG_GETARG_DATEADT(1))
 		r.status = CNID_FUTURE_DATE;
 	return r;
@@ -248,12 +248,12 @@ problem_datum(CnidKind kind, CnidResult r, FunctionCallInfo fcinfo)
 
 	if (r.status == CNID_OK)
 		PG_RETURN_NULL();
-	(void) cnid_problem_text(kind, r, problem, sizeof(problem));
+	(void) finsec_cnid_problem_text(kind, r, problem, sizeof(problem));
 	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }
 
 Datum
-cn_resident_id_problem(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_problem(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -261,7 +261,7 @@ cn_resident_id_problem(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_resident_id_is_valid(PG_FUNCTION_ARGS)
+finsec_cn_resident_id_is_valid(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -270,27 +270,27 @@ cn_resident_id_is_valid(PG_FUNCTION_ARGS)
 
 /* ---- finsec.uscc ------------------------------------------------------ */
 
-PG_FUNCTION_INFO_V1(uscc_in);
-PG_FUNCTION_INFO_V1(uscc_out);
-PG_FUNCTION_INFO_V1(uscc_recv);
-PG_FUNCTION_INFO_V1(uscc_send);
-PG_FUNCTION_INFO_V1(uscc_mask);
-PG_FUNCTION_INFO_V1(uscc_problem);
-PG_FUNCTION_INFO_V1(uscc_is_valid);
-PG_FUNCTION_INFO_V1(uscc_eq);
-PG_FUNCTION_INFO_V1(uscc_ne);
-PG_FUNCTION_INFO_V1(uscc_lt);
-PG_FUNCTION_INFO_V1(uscc_le);
-PG_FUNCTION_INFO_V1(uscc_gt);
-PG_FUNCTION_INFO_V1(uscc_ge);
-PG_FUNCTION_INFO_V1(uscc_cmp);
-PG_FUNCTION_INFO_V1(uscc_hash);
-PG_FUNCTION_INFO_V1(uscc_hash_extended);
+PG_FUNCTION_INFO_V1(finsec_uscc_in);
+PG_FUNCTION_INFO_V1(finsec_uscc_out);
+PG_FUNCTION_INFO_V1(finsec_uscc_recv);
+PG_FUNCTION_INFO_V1(finsec_uscc_send);
+PG_FUNCTION_INFO_V1(finsec_uscc_mask);
+PG_FUNCTION_INFO_V1(finsec_uscc_problem);
+PG_FUNCTION_INFO_V1(finsec_uscc_is_valid);
+PG_FUNCTION_INFO_V1(finsec_uscc_eq);
+PG_FUNCTION_INFO_V1(finsec_uscc_ne);
+PG_FUNCTION_INFO_V1(finsec_uscc_lt);
+PG_FUNCTION_INFO_V1(finsec_uscc_le);
+PG_FUNCTION_INFO_V1(finsec_uscc_gt);
+PG_FUNCTION_INFO_V1(finsec_uscc_ge);
+PG_FUNCTION_INFO_V1(finsec_uscc_cmp);
+PG_FUNCTION_INFO_V1(finsec_uscc_hash);
+PG_FUNCTION_INFO_V1(finsec_uscc_hash_extended);
 
 #define PG_GETARG_USCC(n) ((const char *) PG_GETARG_POINTER(n))
 
 Datum
-uscc_in(PG_FUNCTION_ARGS)
+finsec_uscc_in(PG_FUNCTION_ARGS)
 {
 	char	   *s = PG_GETARG_CSTRING(0);
 	char	   *code = palloc(CNID_USCC_LEN);
@@ -300,13 +300,13 @@ uscc_in(PG_FUNCTION_ARGS)
 }
 
 Datum
-uscc_out(PG_FUNCTION_ARGS)
+finsec_uscc_out(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_CSTRING(pnstrdup(PG_GETARG_USCC(0), CNID_USCC_LEN));
 }
 
 Datum
-uscc_recv(PG_FUNCTION_ARGS)
+finsec_uscc_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	char	   *code = palloc(CNID_USCC_LEN);
@@ -318,7 +318,7 @@ uscc_recv(PG_FUNCTION_ARGS)
 }
 
 Datum
-uscc_send(PG_FUNCTION_ARGS)
+finsec_uscc_send(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
 
@@ -328,32 +328,32 @@ uscc_send(PG_FUNCTION_ARGS)
 }
 
 Datum
-uscc_mask(PG_FUNCTION_ARGS)
+finsec_uscc_mask(PG_FUNCTION_ARGS)
 {
 	char		masked[CNID_USCC_LEN];
 
-	cnid_mask_uscc(PG_GETARG_USCC(0), masked);
+	finsec_cnid_mask_uscc(PG_GETARG_USCC(0), masked);
 	PG_RETURN_TEXT_P(text_of(masked, CNID_USCC_LEN));
 }
 
 Datum
-uscc_problem(PG_FUNCTION_ARGS)
+finsec_uscc_problem(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	char		code[CNID_USCC_LEN];
 
 	return problem_datum(CNID_USCC,
-						 cnid_parse_uscc(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code),
+						 finsec_cnid_parse_uscc(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code),
 						 fcinfo);
 }
 
 Datum
-uscc_is_valid(PG_FUNCTION_ARGS)
+finsec_uscc_is_valid(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	char		code[CNID_USCC_LEN];
 
-	PG_RETURN_BOOL(cnid_parse_uscc(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code).status == CNID_OK);
+	PG_RETURN_BOOL(finsec_cnid_parse_uscc(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), code).status == CNID_OK);
 }
 
 static int
@@ -363,43 +363,43 @@ uscc_compare(FunctionCallInfo fcinfo)
 }
 
 Datum
-uscc_eq(PG_FUNCTION_ARGS)
+finsec_uscc_eq(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) == 0);
 }
 
 Datum
-uscc_ne(PG_FUNCTION_ARGS)
+finsec_uscc_ne(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) != 0);
 }
 
 Datum
-uscc_lt(PG_FUNCTION_ARGS)
+finsec_uscc_lt(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) < 0);
 }
 
 Datum
-uscc_le(PG_FUNCTION_ARGS)
+finsec_uscc_le(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) <= 0);
 }
 
 Datum
-uscc_gt(PG_FUNCTION_ARGS)
+finsec_uscc_gt(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) > 0);
 }
 
 Datum
-uscc_ge(PG_FUNCTION_ARGS)
+finsec_uscc_ge(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(uscc_compare(fcinfo) >= 0);
 }
 
 Datum
-uscc_cmp(PG_FUNCTION_ARGS)
+finsec_uscc_cmp(PG_FUNCTION_ARGS)
 {
 	int			c = uscc_compare(fcinfo);
 
@@ -407,13 +407,13 @@ uscc_cmp(PG_FUNCTION_ARGS)
 }
 
 Datum
-uscc_hash(PG_FUNCTION_ARGS)
+finsec_uscc_hash(PG_FUNCTION_ARGS)
 {
 	return hash_any((const unsigned char *) PG_GETARG_USCC(0), CNID_USCC_LEN);
 }
 
 Datum
-uscc_hash_extended(PG_FUNCTION_ARGS)
+finsec_uscc_hash_extended(PG_FUNCTION_ARGS)
 {
 	return hash_any_extended((const unsigned char *) PG_GETARG_USCC(0), CNID_USCC_LEN,
 							 PG_GETARG_INT64(1));
@@ -421,27 +421,27 @@ uscc_hash_extended(PG_FUNCTION_ARGS)
 
 /* ---- finsec.cn_mobile ------------------------------------------------ */
 
-PG_FUNCTION_INFO_V1(cn_mobile_in);
-PG_FUNCTION_INFO_V1(cn_mobile_out);
-PG_FUNCTION_INFO_V1(cn_mobile_recv);
-PG_FUNCTION_INFO_V1(cn_mobile_send);
-PG_FUNCTION_INFO_V1(cn_mobile_mask);
-PG_FUNCTION_INFO_V1(cn_mobile_e164);
-PG_FUNCTION_INFO_V1(cn_mobile_problem);
-PG_FUNCTION_INFO_V1(cn_mobile_is_valid);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_in);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_out);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_recv);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_send);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_mask);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_e164);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_problem);
+PG_FUNCTION_INFO_V1(finsec_cn_mobile_is_valid);
 
 Datum
-cn_mobile_in(PG_FUNCTION_ARGS)
+finsec_cn_mobile_in(PG_FUNCTION_ARGS)
 {
 	char	   *s = PG_GETARG_CSTRING(0);
 	char		m[CNID_MOBILE_LEN];
 
 	parse_or_error(&t_mobile, s, strlen(s), m, ERRCODE_INVALID_TEXT_REPRESENTATION);
-	PG_RETURN_INT64(cnid_mobile_pack(m));
+	PG_RETURN_INT64(finsec_cnid_mobile_pack(m));
 }
 
 Datum
-cn_mobile_out(PG_FUNCTION_ARGS)
+finsec_cn_mobile_out(PG_FUNCTION_ARGS)
 {
 	char		m[CNID_MOBILE_LEN];
 
@@ -450,7 +450,7 @@ cn_mobile_out(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_mobile_recv(PG_FUNCTION_ARGS)
+finsec_cn_mobile_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	char		m[CNID_MOBILE_LEN];
@@ -458,11 +458,11 @@ cn_mobile_recv(PG_FUNCTION_ARGS)
 
 	parse_or_error(&t_mobile, pq_getmsgbytes(buf, len), len, m,
 				   ERRCODE_INVALID_BINARY_REPRESENTATION);
-	PG_RETURN_INT64(cnid_mobile_pack(m));
+	PG_RETURN_INT64(finsec_cnid_mobile_pack(m));
 }
 
 Datum
-cn_mobile_send(PG_FUNCTION_ARGS)
+finsec_cn_mobile_send(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
 	char		m[CNID_MOBILE_LEN];
@@ -474,18 +474,18 @@ cn_mobile_send(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_mobile_mask(PG_FUNCTION_ARGS)
+finsec_cn_mobile_mask(PG_FUNCTION_ARGS)
 {
 	char		m[CNID_MOBILE_LEN];
 	char		masked[CNID_MOBILE_LEN];
 
 	unpack_mobile(PG_GETARG_INT64(0), m);
-	cnid_mask_mobile(m, masked);
+	finsec_cnid_mask_mobile(m, masked);
 	PG_RETURN_TEXT_P(text_of(masked, CNID_MOBILE_LEN));
 }
 
 Datum
-cn_mobile_e164(PG_FUNCTION_ARGS)
+finsec_cn_mobile_e164(PG_FUNCTION_ARGS)
 {
 	char		e164[3 + CNID_MOBILE_LEN];
 
@@ -495,21 +495,21 @@ cn_mobile_e164(PG_FUNCTION_ARGS)
 }
 
 Datum
-cn_mobile_problem(PG_FUNCTION_ARGS)
+finsec_cn_mobile_problem(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	char		m[CNID_MOBILE_LEN];
 
 	return problem_datum(CNID_MOBILE,
-						 cnid_parse_mobile(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), m),
+						 finsec_cnid_parse_mobile(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), m),
 						 fcinfo);
 }
 
 Datum
-cn_mobile_is_valid(PG_FUNCTION_ARGS)
+finsec_cn_mobile_is_valid(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	char		m[CNID_MOBILE_LEN];
 
-	PG_RETURN_BOOL(cnid_parse_mobile(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), m).status == CNID_OK);
+	PG_RETURN_BOOL(finsec_cnid_parse_mobile(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), m).status == CNID_OK);
 }

@@ -141,7 +141,7 @@ check_region_date(const char *id)
  * congruent to 1 mod 11, i.e. "10X98765432"[sum mod 11].
  */
 char
-cnid_resident_id_check_char(const char digits17[17])
+finsec_cnid_resident_id_check_char(const char digits17[17])
 {
 	static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
 	static const char map[] = "10X98765432";
@@ -154,7 +154,7 @@ cnid_resident_id_check_char(const char digits17[17])
 }
 
 CnidResult
-cnid_parse_resident_id(const char *s, size_t len, char out[CNID_RESIDENT_ID_LEN])
+finsec_cnid_parse_resident_id(const char *s, size_t len, char out[CNID_RESIDENT_ID_LEN])
 {
 	CnidResult	r;
 	size_t		i;
@@ -182,13 +182,13 @@ cnid_parse_resident_id(const char *s, size_t len, char out[CNID_RESIDENT_ID_LEN]
 	r = check_region_date(out);
 	if (r.status != CNID_OK)
 		return r;
-	if (cnid_resident_id_check_char(out) != out[17])
+	if (finsec_cnid_resident_id_check_char(out) != out[17])
 		return result(CNID_BAD_CHECK, 18, 0);
 	return result(CNID_OK, 0, 0);
 }
 
 CnidResult
-cnid_parse_resident_id_15(const char *s, size_t len, char out[CNID_RESIDENT_ID_LEN])
+finsec_cnid_parse_resident_id_15(const char *s, size_t len, char out[CNID_RESIDENT_ID_LEN])
 {
 	CnidResult	r;
 	size_t		i;
@@ -213,7 +213,7 @@ cnid_parse_resident_id_15(const char *s, size_t len, char out[CNID_RESIDENT_ID_L
 		r.pos = r.status == CNID_BAD_REGION ? 1 : 7;
 		return r;
 	}
-	out[17] = cnid_resident_id_check_char(out);
+	out[17] = finsec_cnid_resident_id_check_char(out);
 	return result(CNID_OK, 0, 0);
 }
 
@@ -233,7 +233,7 @@ uscc_value(unsigned char c)
 
 /* GB 32100 weights: 3^(i-1) mod 31; the check makes the sum 0 mod 31. */
 char
-cnid_uscc_check_char(const char code17[17])
+finsec_cnid_uscc_check_char(const char code17[17])
 {
 	static const int weights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 	int			sum = 0;
@@ -250,7 +250,7 @@ cnid_uscc_check_char(const char code17[17])
  * with 10 written X and 11 written 0.
  */
 char
-cnid_org_code_check_char(const char code8[8])
+finsec_cnid_org_code_check_char(const char code8[8])
 {
 	static const int weights[8] = {3, 7, 9, 10, 5, 8, 4, 2};
 	int			sum = 0;
@@ -273,7 +273,7 @@ cnid_org_code_check_char(const char code8[8])
 }
 
 CnidResult
-cnid_parse_uscc(const char *s, size_t len, char out[CNID_USCC_LEN])
+finsec_cnid_parse_uscc(const char *s, size_t len, char out[CNID_USCC_LEN])
 {
 	size_t		i;
 
@@ -291,9 +291,9 @@ cnid_parse_uscc(const char *s, size_t len, char out[CNID_USCC_LEN])
 	for (i = 2; i < 8; i++)
 		if (!is_digit((unsigned char) out[i]))
 			return result(CNID_BAD_DIVISION, i + 1, 0);
-	if (cnid_uscc_check_char(out) != out[17])
+	if (finsec_cnid_uscc_check_char(out) != out[17])
 		return result(CNID_BAD_CHECK, 18, 0);
-	if (cnid_org_code_check_char(out + 8) != out[16])
+	if (finsec_cnid_org_code_check_char(out + 8) != out[16])
 		return result(CNID_BAD_ORG_CHECK, 17, 0);
 	return result(CNID_OK, 0, 0);
 }
@@ -305,7 +305,7 @@ cnid_parse_uscc(const char *s, size_t len, char out[CNID_USCC_LEN])
  * international prefix (+ or 00) is refused.
  */
 CnidResult
-cnid_parse_mobile(const char *s, size_t len, char out[CNID_MOBILE_LEN])
+finsec_cnid_parse_mobile(const char *s, size_t len, char out[CNID_MOBILE_LEN])
 {
 	char		digits[CNID_MOBILE_LEN + 4];
 	size_t		n = 0;			/* digits seen */
@@ -361,7 +361,7 @@ cnid_parse_mobile(const char *s, size_t len, char out[CNID_MOBILE_LEN])
 }
 
 int64_t
-cnid_resident_id_pack(const char id[CNID_RESIDENT_ID_LEN])
+finsec_cnid_resident_id_pack(const char id[CNID_RESIDENT_ID_LEN])
 {
 	int64_t		v = 0;
 	int			i;
@@ -372,7 +372,7 @@ cnid_resident_id_pack(const char id[CNID_RESIDENT_ID_LEN])
 }
 
 bool
-cnid_resident_id_unpack(int64_t v, char out[CNID_RESIDENT_ID_LEN])
+finsec_cnid_resident_id_unpack(int64_t v, char out[CNID_RESIDENT_ID_LEN])
 {
 	int			i;
 
@@ -383,12 +383,12 @@ cnid_resident_id_unpack(int64_t v, char out[CNID_RESIDENT_ID_LEN])
 		out[i] = (char) ('0' + v % 10);
 		v /= 10;
 	}
-	out[17] = cnid_resident_id_check_char(out);
+	out[17] = finsec_cnid_resident_id_check_char(out);
 	return true;
 }
 
 int64_t
-cnid_mobile_pack(const char m[CNID_MOBILE_LEN])
+finsec_cnid_mobile_pack(const char m[CNID_MOBILE_LEN])
 {
 	int64_t		v = 0;
 	int			i;
@@ -399,7 +399,7 @@ cnid_mobile_pack(const char m[CNID_MOBILE_LEN])
 }
 
 bool
-cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN])
+finsec_cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN])
 {
 	int			i;
 
@@ -414,7 +414,7 @@ cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN])
 }
 
 void
-cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN], int *year, int *month, int *day)
+finsec_cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN], int *year, int *month, int *day)
 {
 	*year = num(id + 6, 4);
 	*month = num(id + 10, 2);
@@ -422,7 +422,7 @@ cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN], int *year, int *mont
 }
 
 bool
-cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN])
+finsec_cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN])
 {
 	return (id[16] - '0') % 2 == 1;
 }
@@ -437,19 +437,19 @@ mask(const char *in, char *out, size_t len, size_t keep_head, size_t keep_tail)
 }
 
 void
-cnid_mask_resident_id(const char id[CNID_RESIDENT_ID_LEN], char out[CNID_RESIDENT_ID_LEN])
+finsec_cnid_mask_resident_id(const char id[CNID_RESIDENT_ID_LEN], char out[CNID_RESIDENT_ID_LEN])
 {
 	mask(id, out, CNID_RESIDENT_ID_LEN, 6, 4);
 }
 
 void
-cnid_mask_uscc(const char code[CNID_USCC_LEN], char out[CNID_USCC_LEN])
+finsec_cnid_mask_uscc(const char code[CNID_USCC_LEN], char out[CNID_USCC_LEN])
 {
 	mask(code, out, CNID_USCC_LEN, 8, 2);
 }
 
 void
-cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN])
+finsec_cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN])
 {
 	mask(m, out, CNID_MOBILE_LEN, 3, 4);
 }
@@ -491,7 +491,7 @@ put_num(TextBuf *t, size_t v)
 }
 
 size_t
-cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
+finsec_cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
 {
 	TextBuf		t;
 	size_t		expect;
@@ -579,7 +579,7 @@ cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
 }
 
 const char *
-cnid_problem_hint(CnidKind kind, CnidResult r)
+finsec_cnid_problem_hint(CnidKind kind, CnidResult r)
 {
 	if (kind == CNID_RESIDENT_ID && r.status == CNID_LEGACY_15)
 		return "Convert first-generation numbers with finsec.cn_resident_id_from_15().";

@@ -165,7 +165,7 @@ identity_token(const char *s, int len)
 	if (len == CNID_RESIDENT_ID_LEN && digits >= 17 &&
 		(is_digit(s[17]) || s[17] == 'X' || s[17] == 'x'))
 		return true;
-	if (len == CNID_USCC_LEN && cnid_parse_uscc(s, len, out).status == CNID_OK)
+	if (len == CNID_USCC_LEN && finsec_cnid_parse_uscc(s, len, out).status == CNID_OK)
 		return true;
 	if (len == CNID_MOBILE_LEN && digits == len && s[0] == '1' && s[1] >= '3')
 		return true;

@@ -74,20 +74,20 @@ typedef struct CnidResult
  * the first non-blank character.  On CNID_OK the normalized value is in
  * "out" (not NUL-terminated); otherwise "out" is unspecified.
  */
-extern CnidResult cnid_parse_resident_id(const char *s, size_t len,
+extern CnidResult finsec_cnid_parse_resident_id(const char *s, size_t len,
 										 char out[CNID_RESIDENT_ID_LEN]);
 /* A 15-digit number converted to its 18-character form (19YY, check). */
-extern CnidResult cnid_parse_resident_id_15(const char *s, size_t len,
+extern CnidResult finsec_cnid_parse_resident_id_15(const char *s, size_t len,
 											char out[CNID_RESIDENT_ID_LEN]);
-extern CnidResult cnid_parse_uscc(const char *s, size_t len,
+extern CnidResult finsec_cnid_parse_uscc(const char *s, size_t len,
 								  char out[CNID_USCC_LEN]);
-extern CnidResult cnid_parse_mobile(const char *s, size_t len,
+extern CnidResult finsec_cnid_parse_mobile(const char *s, size_t len,
 									char out[CNID_MOBILE_LEN]);
 
 /* Check characters, from the characters before them (already valid). */
-extern char cnid_resident_id_check_char(const char digits17[17]);
-extern char cnid_uscc_check_char(const char code17[17]);
-extern char cnid_org_code_check_char(const char code8[8]);
+extern char finsec_cnid_resident_id_check_char(const char digits17[17]);
+extern char finsec_cnid_uscc_check_char(const char code17[17]);
+extern char finsec_cnid_org_code_check_char(const char code8[8]);
 
 /*
  * Compact storage.  A resident ID number is its first 17 digits as an
@@ -95,15 +95,15 @@ extern char cnid_org_code_check_char(const char code8[8]);
  * 11 digits as an integer.  Both orders agree with the text order.
  * Unpacking returns false for an integer no valid value packs to.
  */
-extern int64_t cnid_resident_id_pack(const char id[CNID_RESIDENT_ID_LEN]);
-extern bool cnid_resident_id_unpack(int64_t v, char out[CNID_RESIDENT_ID_LEN]);
-extern int64_t cnid_mobile_pack(const char m[CNID_MOBILE_LEN]);
-extern bool cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN]);
+extern int64_t finsec_cnid_resident_id_pack(const char id[CNID_RESIDENT_ID_LEN]);
+extern bool finsec_cnid_resident_id_unpack(int64_t v, char out[CNID_RESIDENT_ID_LEN]);
+extern int64_t finsec_cnid_mobile_pack(const char m[CNID_MOBILE_LEN]);
+extern bool finsec_cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN]);
 
 /* Parts of a valid, normalized resident ID number. */
-extern void cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN],
+extern void finsec_cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN],
 								   int *year, int *month, int *day);
-extern bool cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN]);
+extern bool finsec_cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN]);
 
 /*
  * Masks, same length as the value:
@@ -112,10 +112,10 @@ extern bool cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN]);
  *                                     the two check characters kept)
  *   mobile       138****5678         (network prefix and last four kept)
  */
-extern void cnid_mask_resident_id(const char id[CNID_RESIDENT_ID_LEN],
+extern void finsec_cnid_mask_resident_id(const char id[CNID_RESIDENT_ID_LEN],
 								  char out[CNID_RESIDENT_ID_LEN]);
-extern void cnid_mask_uscc(const char code[CNID_USCC_LEN], char out[CNID_USCC_LEN]);
-extern void cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN]);
+extern void finsec_cnid_mask_uscc(const char code[CNID_USCC_LEN], char out[CNID_USCC_LEN]);
+extern void finsec_cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN]);
 
 /*
  * What is wrong, in words, for an error message or a data-cleaning report:
@@ -123,9 +123,9 @@ extern void cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE
  * cap bytes, NUL-terminated (an empty string for CNID_OK), and returns the
  * length the full text has (less than CNID_PROBLEM_MAX).
  */
-extern size_t cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap);
+extern size_t finsec_cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap);
 
 /* A hint for the problem (which function helps), or NULL. */
-extern const char *cnid_problem_hint(CnidKind kind, CnidResult r);
+extern const char *finsec_cnid_problem_hint(CnidKind kind, CnidResult r);
 
 #endif							/* CNID_PARSE_H */

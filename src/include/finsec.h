@@ -12,7 +12,6 @@
 #ifndef FINSEC_H
 #define FINSEC_H
 
-#include "postgres.h"
 
 #include "fmgr.h"
 #include "nodes/pg_list.h"
@@ -22,7 +21,7 @@
 #include "finsec_errcodes.h"
 
 /* Version of the shared library; the SQL schema version lives in pg_extension. */
-#define FINSEC_LIBRARY_VERSION "0.8"
+#define FINSEC_LIBRARY_VERSION "0.9"
 
 /*
  * True when the library was loaded through shared_preload_libraries, i.e.

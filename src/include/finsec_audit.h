@@ -12,8 +12,6 @@
 #ifndef FINSEC_AUDIT_H
 #define FINSEC_AUDIT_H
 
-#include "postgres.h"
-
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/guc.h"

@@ -8,8 +8,6 @@
 #ifndef FINSEC_AUTH_H
 #define FINSEC_AUTH_H
 
-#include "postgres.h"
-
 #include "nodes/parsenodes.h"
 
 extern int	finsec_password_min_length;

@@ -8,8 +8,6 @@
 #ifndef FINSEC_CARD_H
 #define FINSEC_CARD_H
 
-#include "postgres.h"
-
 extern bool finsec_card_lenient;
 extern int	finsec_card_mask_first;
 extern int	finsec_card_mask_last;

@@ -33,8 +33,6 @@
 #ifndef FINSEC_EVENTRING_H
 #define FINSEC_EVENTRING_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 

@@ -9,8 +9,6 @@
 #ifndef FINSEC_GUARD_H
 #define FINSEC_GUARD_H
 
-#include "postgres.h"
-
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/fmgrprotos.h"

@@ -25,8 +25,6 @@
 #ifndef FINSEC_KEYRING_H
 #define FINSEC_KEYRING_H
 
-#include "postgres.h"
-
 #include "nodes/pg_list.h"
 
 typedef enum FinsecKeyPurpose

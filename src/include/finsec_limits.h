@@ -10,8 +10,6 @@
 #ifndef FINSEC_LIMITS_H
 #define FINSEC_LIMITS_H
 
-#include "postgres.h"
-
 #include "fmgr.h"
 
 /* Name of the trigger finsec.enable_limits() creates. */

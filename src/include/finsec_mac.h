@@ -8,8 +8,6 @@
 #ifndef FINSEC_MAC_H
 #define FINSEC_MAC_H
 
-#include "postgres.h"
-
 #include "finsec_keyring.h"
 
 extern int	finsec_mac_min_length;

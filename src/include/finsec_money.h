@@ -9,8 +9,6 @@
 #ifndef FINSEC_MONEY_H
 #define FINSEC_MONEY_H
 
-#include "postgres.h"
-
 #include "fmgr.h"
 
 /*

@@ -13,8 +13,6 @@
 #ifndef FINSEC_SIGNATURE_H
 #define FINSEC_SIGNATURE_H
 
-#include "postgres.h"
-
 /* Smallest RSA modulus accepted (finsec.signature_min_rsa_bits). */
 extern int	finsec_signature_min_rsa_bits;
 

@@ -10,8 +10,6 @@
 #ifndef FINSEC_TRUSTED_H
 #define FINSEC_TRUSTED_H
 
-#include "postgres.h"
-
 typedef struct FinsecTableOwnerContext
 {
 	Oid			save_userid;

@@ -8,8 +8,6 @@
 #ifndef FINSEC_KEYRING_INTERNAL_H
 #define FINSEC_KEYRING_INTERNAL_H
 
-#include "postgres.h"
-
 /* Hex digits of a master key check value (64 bits). */
 #define FINSEC_MASTER_KCV_LEN 16
 

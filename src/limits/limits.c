@@ -297,7 +297,7 @@ limit_cache_read(void)
  * Load enabled policies and switched-off channels, if a change invalidated
  * them.  They are read as finsec's owner with a snapshot taken now, whatever
  * the isolation level: a change that committed before this payment's table
- * lock was granted (limit_lock_tables) applies to it.
+ * lock was granted (finsec_limit_lock_tables) applies to it.
  */
 static void
 limit_cache_load(void)
@@ -364,7 +364,7 @@ finsec_limit_config_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "finsec.limit_config_changed() must be a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
-	limit_lock_tables();
+	finsec_limit_lock_tables();
 	return PointerGetDatum(NULL);
 }
 /* ---- trigger configuration, per relation ---------------------------------- */
@@ -1275,11 +1275,11 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	/* 2. account state and loss controls */
 	memset(&payer_state, 0, sizeof(payer_state));
 	memset(&cp_state, 0, sizeof(cp_state));
-	if (!limit_accounts_empty())
+	if (!finsec_limit_accounts_empty())
 	{
-		limit_account_read(subject, &payer_state);
+		finsec_limit_account_read(subject, &payer_state);
 		if (counterparty)
-			limit_account_read(counterparty, &cp_state);
+			finsec_limit_account_read(counterparty, &cp_state);
 	}
 	if (payer_state.found)
 	{
@@ -1328,9 +1328,9 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 					strcmp(policies[i].channel, pay.channel) == 0 &&
 					(!OidIsValid(policies[i].relid) || policies[i].relid == pay.relid))
 					chan_limited = true;
-		limit_usage_add(pay.relid, subject, "", day, year, signed_amount, reversal ? 0 : 1, &pay.all);
+		finsec_limit_usage_add(pay.relid, subject, "", day, year, signed_amount, reversal ? 0 : 1, &pay.all);
 		if (chan_limited)
-			limit_usage_add(pay.relid, subject, pay.channel, day, year, signed_amount, reversal ? 0 : 1,
+			finsec_limit_usage_add(pay.relid, subject, pay.channel, day, year, signed_amount, reversal ? 0 : 1,
 							&pay.chan);
 		if (!reversal && first_breach(&pay, pay.has_tier, pay.tier, &b, &tier_only))
 			refuse_breach(&pay, &b, relname);
@@ -1459,22 +1459,22 @@ exec_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nul
 		elog(ERROR, "limits step failed (%s): %s", SPI_result_code_string(ret), sql);
 }
 
-bool		limit_internal_ddl = false;
+bool		finsec_limit_internal_ddl = false;
 
 /* Run one of finsec's own statements on the finsec_limits trigger (the hook lets it through). */
 static void
 exec_internal_ddl(const char *sql)
 {
-	bool		save = limit_internal_ddl;
+	bool		save = finsec_limit_internal_ddl;
 
-	limit_internal_ddl = true;
+	finsec_limit_internal_ddl = true;
 	PG_TRY();
 	{
 		exec_args(sql, 0, NULL, NULL, NULL);
 	}
 	PG_FINALLY();
 	{
-		limit_internal_ddl = save;
+		finsec_limit_internal_ddl = save;
 	}
 	PG_END_TRY();
 }

@@ -9,8 +9,6 @@
 #ifndef FINSEC_LIMITS_INTERNAL_H
 #define FINSEC_LIMITS_INTERNAL_H
 
-#include "postgres.h"
-
 #include "utils/date.h"
 
 /* Totals of one usage row after a payment was added to it. */
@@ -41,15 +39,15 @@ typedef struct AccountState
  * under REPEATABLE READ and SERIALIZABLE a concurrent committed change is a
  * serialization failure (40001).
  */
-extern void limit_usage_add(Oid relid, const char *subject, const char *bucket,
+extern void finsec_limit_usage_add(Oid relid, const char *subject, const char *bucket,
 							DateADT day, int32 year, Datum delta, int64 count,
 							LimitTotals *t);
 
 /* Is finsec.limit_account empty?  Cached; invalidated when it changes. */
-extern bool limit_accounts_empty(void);
+extern bool finsec_limit_accounts_empty(void);
 
 /* Read an account's state with a fresh snapshot. */
-extern void limit_account_read(const char *account, AccountState *s);
+extern void finsec_limit_account_read(const char *account, AccountState *s);
 
 /*
  * Wait for every payment in flight on a limited table, and hold them off
@@ -57,16 +55,16 @@ extern void limit_account_read(const char *account, AccountState *s);
  * partitions).  Called when limits' configuration or an account's state
  * changes.
  */
-extern void limit_lock_tables(void);
+extern void finsec_limit_lock_tables(void);
 
 /*
  * Set while finsec itself creates or drops the finsec_limits trigger
  * (enable_limits, disable_limits): the ProcessUtility hook lets those
  * statements through.
  */
-extern bool limit_internal_ddl;
+extern bool finsec_limit_internal_ddl;
 
 /* Is the relation limited: registered, a partition of a registered table, or carrying finsec_limits? */
-extern bool limit_rel_is_limited(Oid relid);
+extern bool finsec_limit_rel_is_limited(Oid relid);
 
 #endif							/* FINSEC_LIMITS_INTERNAL_H */

@@ -741,7 +741,7 @@ pending_flush(int min_level)
 }
 
 void
-limit_usage_add(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
+finsec_limit_usage_add(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
 				Datum delta, int64 count, LimitTotals *t)
 {
 	PendingKey	key;
@@ -1149,7 +1149,7 @@ registered_elsewhere(Oid relid, const char *colname, Oid nsp)
 static bool
 limited_column(Oid relid, const char *colname)
 {
-	if (!OidIsValid(relid) || colname == NULL || !limit_rel_is_limited(relid))
+	if (!OidIsValid(relid) || colname == NULL || !finsec_limit_rel_is_limited(relid))
 		return false;
 	if (get_rel_relispartition(relid))
 		relid = llast_oid(get_partition_ancestors(relid));
@@ -1157,7 +1157,7 @@ limited_column(Oid relid, const char *colname)
 }
 
 bool
-limit_rel_is_limited(Oid relid)
+finsec_limit_rel_is_limited(Oid relid)
 {
 	Relation	rel;
 	bool		limited = false;
@@ -1219,13 +1219,13 @@ tree_limited(Oid relid, bool inh)
 
 	if (!OidIsValid(relid))
 		return false;
-	if (limit_rel_is_limited(relid))
+	if (finsec_limit_rel_is_limited(relid))
 		return true;
 	if (!inh)
 		return false;
 	rels = find_all_inheritors(relid, NoLock, NULL);
 	foreach(lc, rels)
-		if (lfirst_oid(lc) != relid && limit_rel_is_limited(lfirst_oid(lc)))
+		if (lfirst_oid(lc) != relid && finsec_limit_rel_is_limited(lfirst_oid(lc)))
 			return true;
 	return false;
 }
@@ -1268,7 +1268,7 @@ limits_check_utility(Node *stmt)
 	bool		super;
 	ListCell   *lc;
 
-	if (limit_internal_ddl || !IsTransactionState())
+	if (finsec_limit_internal_ddl || !IsTransactionState())
 		return;
 	if (get_namespace_oid("finsec", true) == InvalidOid)
 		return;
@@ -1559,7 +1559,7 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (access != OAT_DROP || limit_internal_ddl || creating_extension ||
+	if (access != OAT_DROP || finsec_limit_internal_ddl || creating_extension ||
 		!IsTransactionState() || superuser_arg(GetUserId()))
 		return;
 	if (get_namespace_oid("finsec", true) == InvalidOid)
@@ -1572,7 +1572,7 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			return;
 		if (subId == 0)
 		{
-			if (limit_rel_is_limited(objectId))
+			if (finsec_limit_rel_is_limited(objectId))
 				refuse_ddl(get_rel_name(objectId), "drop",
 						   "Posted payments are kept: dropping the table (or a partition) would delete them.",
 						   true);
@@ -1607,7 +1607,7 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			tgrelid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
 		systable_endscan(scan);
 		table_close(trig, AccessShareLock);
-		if (OidIsValid(tgrelid) && limit_rel_is_limited(tgrelid))
+		if (OidIsValid(tgrelid) && finsec_limit_rel_is_limited(tgrelid))
 			refuse_ddl(get_rel_name(tgrelid), "drop trigger finsec_limits of",
 					   "The trigger is what enforces the limits.", false);
 	}
@@ -1656,7 +1656,7 @@ finsec_limits_init_hooks(void)
 /* ---- account state ---------------------------------------------------------- */
 
 bool
-limit_accounts_empty(void)
+finsec_limit_accounts_empty(void)
 {
 	store_init();
 	if (accounts_empty < 0)
@@ -1681,10 +1681,10 @@ limit_accounts_empty(void)
 /*
  * The account's row, read with a snapshot taken now, whatever the
  * isolation level: a freeze that committed before this payment's table
- * lock was granted (limit_lock_tables) applies to it.
+ * lock was granted (finsec_limit_lock_tables) applies to it.
  */
 void
-limit_account_read(const char *account, AccountState *s)
+finsec_limit_account_read(const char *account, AccountState *s)
 {
 	Relation	arel,
 				aidx;
@@ -1743,7 +1743,7 @@ relid_cmp(const void *a, const void *b)
 }
 
 void
-limit_lock_tables(void)
+finsec_limit_lock_tables(void)
 {
 	Relation	trel;
 	TupleTableSlot *slot;

@@ -85,7 +85,7 @@ money_like(const FinsecMoney *m, int64 units)
 static const fm_currency *
 money_currency_entry(const FinsecMoney *m)
 {
-	const fm_currency *c = fm_currency_by_numeric(m->numeric);
+	const fm_currency *c = finsec_money_currency_by_numeric(m->numeric);
 
 	/* Stored values are validated on input; this is corruption. */
 	if (c == NULL || currency_key(c) != m->currency || c->exponent != m->exponent)
@@ -106,7 +106,7 @@ static const fm_currency *
 currency_arg(text *t)
 {
 	char	   *s = text_to_cstring(t);
-	const fm_currency *c = fm_currency_by_code(s, strlen(s));
+	const fm_currency *c = finsec_money_currency_by_code(s, strlen(s));
 
 	if (c == NULL)
 		ereport(ERROR,
@@ -166,7 +166,7 @@ finsec_money_in(PG_FUNCTION_ARGS)
 	char	   *s = PG_GETARG_CSTRING(0);
 	fm_value	v;
 	fm_parse_info info;
-	fm_status	st = fm_parse(s, strlen(s), &v, &info);
+	fm_status	st = finsec_money_parse(s, strlen(s), &v, &info);
 
 	switch (st)
 	{
@@ -233,7 +233,7 @@ finsec_money_out(PG_FUNCTION_ARGS)
 
 	v.units = m->units;
 	v.cur = money_currency_entry(m);
-	fm_format(&v, buf);
+	finsec_money_format(&v, buf);
 	PG_RETURN_CSTRING(pstrdup(buf));
 }
 
@@ -250,7 +250,7 @@ finsec_money_recv(PG_FUNCTION_ARGS)
 	if (len < 0)
 		len = 0;
 	b = (const unsigned char *) pq_getmsgbytes(buf, len);
-	st = fm_decode(b, (size_t) len, &v);
+	st = finsec_money_decode(b, (size_t) len, &v);
 	switch (st)
 	{
 		case FM_OK:
@@ -293,7 +293,7 @@ finsec_money_send(PG_FUNCTION_ARGS)
 
 	v.units = m->units;
 	v.cur = money_currency_entry(m);
-	fm_encode(&v, b);
+	finsec_money_encode(&v, b);
 	pq_begintypsend(&buf);
 	pq_sendbytes(&buf, (const char *) b, FM_BINARY_LEN);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
@@ -1054,9 +1054,9 @@ finsec_money_currencies(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (size_t i = 0; i < fm_currency_count(); i++)
+	for (size_t i = 0; i < finsec_money_currency_count(); i++)
 	{
-		const fm_currency *c = fm_currency_at(i);
+		const fm_currency *c = finsec_money_currency_at(i);
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 

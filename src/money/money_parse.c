@@ -86,19 +86,19 @@ static uint8_t by_numeric[1000];
 static bool by_numeric_ready = false;
 
 size_t
-fm_currency_count(void)
+finsec_money_currency_count(void)
 {
 	return NCURRENCIES;
 }
 
 const fm_currency *
-fm_currency_at(size_t i)
+finsec_money_currency_at(size_t i)
 {
 	return i < NCURRENCIES ? &currencies[i] : NULL;
 }
 
 const fm_currency *
-fm_currency_by_code(const char *s, size_t len)
+finsec_money_currency_by_code(const char *s, size_t len)
 {
 	size_t		lo = 0,
 				hi = NCURRENCIES;
@@ -121,7 +121,7 @@ fm_currency_by_code(const char *s, size_t len)
 }
 
 const fm_currency *
-fm_currency_by_numeric(unsigned numeric)
+finsec_money_currency_by_numeric(unsigned numeric)
 {
 	if (!by_numeric_ready)
 	{
@@ -177,7 +177,7 @@ code_token(const unsigned char *s, size_t len, const fm_currency **cur,
 	if (len < 3 || !is_letter(s[0]) || !is_letter(s[1]) || !is_letter(s[2]) ||
 		(len > 3 && is_letter(s[3])))
 		return FM_SYNTAX;
-	*cur = fm_currency_by_code((const char *) s, 3);
+	*cur = finsec_money_currency_by_code((const char *) s, 3);
 	if (*cur == NULL)
 	{
 		memcpy(info->code, s, 3);
@@ -188,7 +188,7 @@ code_token(const unsigned char *s, size_t len, const fm_currency **cur,
 }
 
 fm_status
-fm_parse(const char *str, size_t len, fm_value *out, fm_parse_info *info)
+finsec_money_parse(const char *str, size_t len, fm_value *out, fm_parse_info *info)
 {
 	const unsigned char *s = (const unsigned char *) str;
 	fm_parse_info dummy;
@@ -230,7 +230,7 @@ fm_parse(const char *str, size_t len, fm_value *out, fm_parse_info *info)
 	/* prefix: yuan sign or code */
 	if ((n = yuan_sign(s + p, len - p)) > 0)
 	{
-		cur = fm_currency_by_code("CNY", 3);
+		cur = finsec_money_currency_by_code("CNY", 3);
 		p += n;
 	}
 	else if (is_letter(s[p]))
@@ -316,7 +316,7 @@ fm_parse(const char *str, size_t len, fm_value *out, fm_parse_info *info)
 }
 
 size_t
-fm_format(const fm_value *v, char buf[FM_TEXT_MAX])
+finsec_money_format(const fm_value *v, char buf[FM_TEXT_MAX])
 {
 	char		digits[24];
 	size_t		nd = 0,
@@ -352,7 +352,7 @@ fm_format(const fm_value *v, char buf[FM_TEXT_MAX])
 /* ---- binary form ---------------------------------------------------------- */
 
 void
-fm_encode(const fm_value *v, unsigned char buf[FM_BINARY_LEN])
+finsec_money_encode(const fm_value *v, unsigned char buf[FM_BINARY_LEN])
 {
 	uint64_t	u = (uint64_t) v->units;
 
@@ -366,7 +366,7 @@ fm_encode(const fm_value *v, unsigned char buf[FM_BINARY_LEN])
 }
 
 fm_status
-fm_decode(const unsigned char *buf, size_t len, fm_value *out)
+finsec_money_decode(const unsigned char *buf, size_t len, fm_value *out)
 {
 	uint64_t	u = 0;
 	const fm_currency *cur;
@@ -377,7 +377,7 @@ fm_decode(const unsigned char *buf, size_t len, fm_value *out)
 		u = (u << 8) | buf[i];
 	if (u == (uint64_t) 1 << 63)
 		return FM_OUT_OF_RANGE;
-	cur = fm_currency_by_code((const char *) buf + 8, 3);
+	cur = finsec_money_currency_by_code((const char *) buf + 8, 3);
 	if (cur == NULL)
 		return FM_UNKNOWN_CURRENCY;
 	if (buf[11] != cur->exponent)

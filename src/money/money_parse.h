@@ -68,12 +68,12 @@ typedef struct fm_parse_info
 } fm_parse_info;
 
 /* The table, in alphabetic order. */
-extern size_t fm_currency_count(void);
-extern const fm_currency *fm_currency_at(size_t i);
+extern size_t finsec_money_currency_count(void);
+extern const fm_currency *finsec_money_currency_at(size_t i);
 
 /* Lookups; NULL when not found.  by_code wants exactly 3 upper-case letters. */
-extern const fm_currency *fm_currency_by_code(const char *s, size_t len);
-extern const fm_currency *fm_currency_by_numeric(unsigned numeric);
+extern const fm_currency *finsec_money_currency_by_code(const char *s, size_t len);
+extern const fm_currency *finsec_money_currency_by_numeric(unsigned numeric);
 
 /*
  * Parse len bytes (no NUL needed; a NUL byte is a syntax error).  On FM_OK
@@ -81,14 +81,14 @@ extern const fm_currency *fm_currency_by_numeric(unsigned numeric);
  * named (for FM_TOO_MANY_DECIMALS and FM_OUT_OF_RANGE) or which letters were
  * unknown (FM_UNKNOWN_CURRENCY).
  */
-extern fm_status fm_parse(const char *s, size_t len, fm_value *out,
+extern fm_status finsec_money_parse(const char *s, size_t len, fm_value *out,
 						  fm_parse_info *info);
 
 /* "CNY 12.34": writes a NUL-terminated string, returns its length. */
-extern size_t fm_format(const fm_value *v, char buf[FM_TEXT_MAX]);
+extern size_t finsec_money_format(const fm_value *v, char buf[FM_TEXT_MAX]);
 
 /* Binary form; decode checks the code, the exponent and the range. */
-extern void fm_encode(const fm_value *v, unsigned char buf[FM_BINARY_LEN]);
-extern fm_status fm_decode(const unsigned char *buf, size_t len, fm_value *out);
+extern void finsec_money_encode(const fm_value *v, unsigned char buf[FM_BINARY_LEN]);
+extern fm_status finsec_money_decode(const unsigned char *buf, size_t len, fm_value *out);
 
 #endif							/* FINSEC_MONEY_PARSE_H */

@@ -169,7 +169,7 @@ probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListP
 			ls->vscan = index_beginscan(ls->rel, ls->vidx, GetActiveSnapshot(), 2, 0);
 		}
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ,
-					CStringGetTextDatum(risk_list_type_names[t]));
+					CStringGetTextDatum(finsec_risk_list_type_names[t]));
 		keys[0].sk_collation = ls->vidx->rd_indcollation[0];
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));
 		keys[1].sk_collation = ls->vidx->rd_indcollation[1];
@@ -205,7 +205,7 @@ probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListP
 
 /* Evaluate every list rule; each (type, side) is probed once. */
 void
-risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
+finsec_risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 {
 	ListProbe	probes[RL_COUNT][2];
 	ListScans	ls;
@@ -220,7 +220,7 @@ risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits)
 
 		if (r->kind != RK_LIST || hits[i].evaluated)
 			continue;
-		if (r->has_when && !risk_when_matches(&r->when, in))
+		if (r->has_when && !finsec_risk_when_matches(&r->when, in))
 			continue;
 		p = &probes[r->list_type][r->payee_side ? 1 : 0];
 		if (!p->done)
@@ -279,7 +279,7 @@ static Oid	hist_default = InvalidOid;
 static bool hist_default_ambiguous = false;
 
 void
-risk_history_invalidate(Oid relid)
+finsec_risk_history_invalidate(Oid relid)
 {
 	HistTable  *t;
 	bool		drop = !OidIsValid(relid);
@@ -385,7 +385,7 @@ read_map(Oid relid, RiskTableMap *map, MemoryContext cxt, int *count, Oid *only)
 }
 
 Oid
-risk_default_table(bool *ambiguous)
+finsec_risk_default_table(bool *ambiguous)
 {
 	if (!hist_default_known)
 	{
@@ -413,7 +413,7 @@ entity_attrs(RiskEntity e, RiskAttr *out)
 		out[1] = RA_COUNTERPARTY;
 		return 2;
 	}
-	out[0] = risk_entity_attr[e];
+	out[0] = finsec_risk_entity_attr[e];
 	return 1;
 }
 
@@ -566,7 +566,7 @@ hist_table(Oid relid)
 	 * that a lookup failing part way (no registration, a column type that
 	 * the type checks refuse) leaves nothing behind in CacheMemoryContext;
 	 * only a complete entry moves under hist_cxt.  An invalidation during
-	 * the build retires hist_cxt (risk_history_invalidate): the entry then
+	 * the build retires hist_cxt (finsec_risk_history_invalidate): the entry then
 	 * stays with the transaction and serves it only.
 	 */
 	built_under = hist_cxt;
@@ -603,7 +603,7 @@ hist_table(Oid relid)
 }
 
 RiskTableMap *
-risk_table_map(Oid relid, bool missing_ok)
+finsec_risk_table_map(Oid relid, bool missing_ok)
 {
 	HistTable  *t;
 
@@ -628,7 +628,7 @@ risk_table_map(Oid relid, bool missing_ok)
  * finsec.risk_index_advice(): 'time' or 'seen' (with of).
  */
 bool
-risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf)
+finsec_risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf)
 {
 	HistTable  *t = hist_table(table);
 
@@ -641,7 +641,7 @@ risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf)
 }
 
 int
-risk_table_leaves(Oid table)
+finsec_risk_table_leaves(Oid table)
 {
 	HistTable  *t = hist_table(table);
 
@@ -768,7 +768,7 @@ entity_present(RiskEntity e, const RiskInput *in)
 		return in->present[RA_CUSTOMER] && in->present[RA_COUNTERPARTY];
 	if (e == RE_CARD)
 		return in->card_key != NULL;
-	return in->present[risk_entity_attr[e]];
+	return in->present[finsec_risk_entity_attr[e]];
 }
 
 static void
@@ -828,7 +828,7 @@ eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, Risk
 
 		if ((r->kind != RK_VELOCITY && r->kind != RK_STRUCTURING) || r->entity != e)
 			continue;
-		if (r->has_when && !risk_when_matches(&r->when, in))
+		if (r->has_when && !finsec_risk_when_matches(&r->when, in))
 			continue;
 		if (r->kind == RK_VELOCITY && r->measure == RM_SUM && !in->present[RA_AMOUNT])
 			continue;
@@ -1059,7 +1059,7 @@ eval_first_seen(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h
 		slot = table_slot_create(rel, NULL);
 		if (by_pair)
 		{
-			RiskAttr	ea = risk_entity_attr[r->entity];
+			RiskAttr	ea = finsec_risk_entity_attr[r->entity];
 
 			idx = index_open(leaf->seen_idx[r->entity][of], AccessShareLock);
 			eq_key(&keys[0], idx, 1, leaf->atttype[ea], column_value(leaf, ea, in));
@@ -1229,7 +1229,7 @@ eval_travel(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h, bo
 }
 
 void
-risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded)
+finsec_risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded)
 {
 	HistTable  *t = NULL;
 	bool		done_entity[RE_COUNT];
@@ -1247,14 +1247,14 @@ risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, boo
 			continue;
 		if (!entity_present(r->entity, in))
 			continue;
-		if (r->has_when && !risk_when_matches(&r->when, in))
+		if (r->has_when && !finsec_risk_when_matches(&r->when, in))
 			continue;
 		if (t == NULL)
 		{
 			unavailable(&hits[i], "no registered payments table to read history from", degraded);
 			continue;
 		}
-		if (t->map.column[risk_entity_attr[r->entity]] == NULL ||
+		if (t->map.column[finsec_risk_entity_attr[r->entity]] == NULL ||
 			(r->entity == RE_PAIR && t->map.column[RA_COUNTERPARTY] == NULL))
 		{
 			unavailable(&hits[i], "the payments table maps no column for the entity", degraded);

@@ -294,8 +294,8 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
 	finsec_check_relation_usage(relid);
-	map = risk_table_map(relid, false);
-	rs = risk_active_ruleset();
+	map = finsec_risk_table_map(relid, false);
+	rs = finsec_risk_active_ruleset();
 	if (!PG_ARGISNULL(1) && (rs == NULL || rs->version != PG_GETARG_INT64(1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -304,7 +304,7 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 	if (rs == NULL)
 		return (Datum) 0;
 	qname = finsec_quoted_relname(relid);
-	nleaves = risk_table_leaves(relid);
+	nleaves = finsec_risk_table_leaves(relid);
 	memset(seen_time, 0, sizeof(seen_time));
 	memset(seen_pair, 0, sizeof(seen_pair));
 	for (i = 0; i < rs->nrules; i++)
@@ -329,7 +329,7 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 			if (seen_pair[r->entity][of])
 				continue;
 			seen_pair[r->entity][of] = true;
-			cols[n++] = risk_entity_attr[r->entity];
+			cols[n++] = finsec_risk_entity_attr[r->entity];
 			cols[n++] = of;
 		}
 		else
@@ -337,7 +337,7 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 			if (seen_time[r->entity])
 				continue;
 			seen_time[r->entity] = true;
-			cols[n++] = r->entity == RE_PAIR ? RA_CUSTOMER : risk_entity_attr[r->entity];
+			cols[n++] = r->entity == RE_PAIR ? RA_CUSTOMER : finsec_risk_entity_attr[r->entity];
 			if (r->entity == RE_PAIR)
 				cols[n++] = RA_COUNTERPARTY;
 			cols[n++] = RA_AT;
@@ -349,20 +349,20 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 		{
 			Oid			leaf;
 
-			present = risk_leaf_has_index(relid, j, r->entity, of, &leaf);
+			present = finsec_risk_leaf_has_index(relid, j, r->entity, of, &leaf);
 		}
 		elems = palloc(sizeof(Datum) * n);
 		initStringInfo(&ci);
 		appendStringInfo(&ci, "CREATE INDEX ON %s (", qname);
 		for (j = 0; j < n; j++)
 		{
-			const char *c = map->column[cols[j]] ? map->column[cols[j]] : risk_attr_names[cols[j]];
+			const char *c = map->column[cols[j]] ? map->column[cols[j]] : finsec_risk_attr_names[cols[j]];
 
 			elems[j] = CStringGetTextDatum(c);
 			appendStringInfo(&ci, "%s%s", j ? ", " : "", quote_identifier(c));
 		}
 		appendStringInfoChar(&ci, ')');
-		values[0] = CStringGetTextDatum(risk_entity_names[r->entity]);
+		values[0] = CStringGetTextDatum(finsec_risk_rule_entity_names[r->entity]);
 		values[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 		values[2] = BoolGetDatum(present);
 		values[3] = CStringGetTextDatum(ci.data);

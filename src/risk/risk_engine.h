@@ -46,7 +46,7 @@ typedef enum RiskAttr
 	RA_COUNT
 } RiskAttr;
 
-extern const char *const risk_attr_names[RA_COUNT];
+extern const char *const finsec_risk_attr_names[RA_COUNT];
 
 /* Entities whose history velocity, first-seen, structuring and travel read. */
 typedef enum RiskEntity
@@ -62,8 +62,8 @@ typedef enum RiskEntity
 	RE_COUNT
 } RiskEntity;
 
-extern const char *const risk_entity_names[RE_COUNT];
-extern const RiskAttr risk_entity_attr[RE_COUNT];
+extern const char *const finsec_risk_rule_entity_names[RE_COUNT];
+extern const RiskAttr finsec_risk_entity_attr[RE_COUNT];
 
 typedef enum RiskRuleKind
 {
@@ -100,7 +100,7 @@ typedef enum RiskListType
 	RL_CUSTOMER = 0, RL_ACCOUNT, RL_CARD, RL_DEVICE, RL_IP, RL_PHONE, RL_MERCHANT, RL_COUNT
 } RiskListType;
 
-extern const char *const risk_list_type_names[RL_COUNT];
+extern const char *const finsec_risk_list_type_names[RL_COUNT];
 
 /* Conditions on the payment under which a rule applies ("when"). */
 typedef struct RiskWhen
@@ -227,25 +227,25 @@ typedef struct RiskHit
 } RiskHit;
 
 /* rules.c */
-extern RiskRuleset *risk_active_ruleset(void);
-extern void risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
+extern RiskRuleset *finsec_risk_active_ruleset(void);
+extern void finsec_risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
 							  const char *const *rule_names, int nrules);
-extern bool risk_when_matches(const RiskWhen *w, const RiskInput *in);
+extern bool finsec_risk_when_matches(const RiskWhen *w, const RiskInput *in);
 
 /* history.c */
-extern void risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits);
-extern void risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded);
-extern void risk_history_invalidate(Oid relid);
+extern void finsec_risk_probe_lists(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits);
+extern void finsec_risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded);
+extern void finsec_risk_history_invalidate(Oid relid);
 extern bool finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want);
-extern bool risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf);
-extern int	risk_table_leaves(Oid table);
+extern bool finsec_risk_leaf_has_index(Oid table, int leafno, RiskEntity e, int of, Oid *leaf);
+extern int	finsec_risk_table_leaves(Oid table);
 
 /* shared.c */
 extern char *finsec_risk_timezone;
 extern int	finsec_risk_rate_limit;
 extern int	finsec_risk_scan_limit;
-extern void risk_rate_check(void);
-extern void risk_count_decision(int decision, bool degraded);
+extern void finsec_risk_rate_check(void);
+extern void finsec_risk_count_decision(int decision, bool degraded);
 
 /* register.c */
 typedef struct RiskTableMap
@@ -254,7 +254,7 @@ typedef struct RiskTableMap
 	char	   *column[RA_COUNT];	/* NULL: not mapped */
 } RiskTableMap;
 
-extern RiskTableMap *risk_table_map(Oid relid, bool missing_ok);
-extern Oid	risk_default_table(bool *ambiguous);
+extern RiskTableMap *finsec_risk_table_map(Oid relid, bool missing_ok);
+extern Oid	finsec_risk_default_table(bool *ambiguous);
 
 #endif							/* FINSEC_RISK_ENGINE_H */

@@ -34,20 +34,20 @@
 #include "../audit/ledger_internal.h"
 #include "risk_engine.h"
 
-const char *const risk_attr_names[RA_COUNT] = {
+const char *const finsec_risk_attr_names[RA_COUNT] = {
 	"customer", "account", "counterparty", "currency", "channel", "mcc", "device", "ip",
 	"phone", "geo", "region", "merchant", "auth_tier", "card", "reference", "amount", "at"
 };
 
-const char *const risk_entity_names[RE_COUNT] = {
+const char *const finsec_risk_rule_entity_names[RE_COUNT] = {
 	"customer", "account", "device", "ip", "phone", "card", "merchant", "pair"
 };
 
-const RiskAttr risk_entity_attr[RE_COUNT] = {
+const RiskAttr finsec_risk_entity_attr[RE_COUNT] = {
 	RA_CUSTOMER, RA_ACCOUNT, RA_DEVICE, RA_IP, RA_PHONE, RA_CARD, RA_MERCHANT, RA_CUSTOMER
 };
 
-const char *const risk_list_type_names[RL_COUNT] = {
+const char *const finsec_risk_list_type_names[RL_COUNT] = {
 	"customer", "account", "card", "device", "ip", "phone", "merchant"
 };
 
@@ -351,7 +351,7 @@ compile_when(const RuleCx *cx, RiskRule *r, JsonbValue *v)
 	check_keys(&wcx, w, when_keys);
 	r->has_when = true;
 	for (i = 0; i < lengthof(text_attrs); i++)
-		r->when.ntexts[text_attrs[i]] = p_strings(cx, w, risk_attr_names[text_attrs[i]],
+		r->when.ntexts[text_attrs[i]] = p_strings(cx, w, finsec_risk_attr_names[text_attrs[i]],
 												  &r->when.texts[text_attrs[i]]);
 	r->when.min_amount = p_numeric(cx, w, "min_amount", false);
 	r->when.max_amount = p_numeric(cx, w, "max_amount", false);
@@ -385,7 +385,7 @@ attr_is_text(RiskAttr a)
 }
 
 void
-risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
+finsec_risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
 				  const char *const *rule_names, int nrules)
 {
 	RuleCx		cx = {r->name, kind, cxt};
@@ -408,7 +408,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 		r->kind = RK_LIST;
 		check_keys(&cx, params, k_list);
 		r->color = p_choice(&cx, params, "color", color_names, 3, true, 0);
-		r->list_type = p_choice(&cx, params, "entity", risk_list_type_names, RL_COUNT, true, 0);
+		r->list_type = p_choice(&cx, params, "entity", finsec_risk_list_type_names, RL_COUNT, true, 0);
 		r->payee_side = p_choice(&cx, params, "side", side_names, 2, false, 0) == 1;
 		if (r->payee_side && r->list_type != RL_ACCOUNT && r->list_type != RL_MERCHANT)
 			param_error(&cx, "on the payee side only \"account\" (the counterparty) and \"merchant\" can be listed");
@@ -422,16 +422,16 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 			r->absent = ab && ab->val.boolean;
 		}
 		appendStringInfo(&th, "%s%s list (%s, %s)", r->absent ? "not on the " : "", color_names[r->color],
-						 risk_list_type_names[r->list_type], side_names[r->payee_side ? 1 : 0]);
+						 finsec_risk_list_type_names[r->list_type], side_names[r->payee_side ? 1 : 0]);
 	}
 	else if (strcmp(kind, "threshold") == 0)
 	{
 		r->kind = RK_THRESHOLD;
 		check_keys(&cx, params, k_threshold);
-		r->attr = p_choice(&cx, params, "attribute", risk_attr_names, RA_COUNT, true, 0);
+		r->attr = p_choice(&cx, params, "attribute", finsec_risk_attr_names, RA_COUNT, true, 0);
 		if (r->attr == RA_GEO || r->attr == RA_AT || r->attr == RA_CARD || r->attr == RA_REFERENCE)
 			param_error(&cx, "attribute \"%s\" cannot be compared; use a time_of_day, travel or list rule",
-						risk_attr_names[r->attr]);
+						finsec_risk_attr_names[r->attr]);
 		r->op = p_choice(&cx, params, "op", ops_names, lengthof(ops_names), true, 0);
 		if (attr_is_numeric(r->attr))
 		{
@@ -439,7 +439,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 			{
 				r->nvalues = p_strings(&cx, params, "values", &r->values);
 				param_error(&cx, "attribute \"%s\" takes a comparison (>, >=, <, <=, =, <>) with \"value\"",
-							risk_attr_names[r->attr]);
+							finsec_risk_attr_names[r->attr]);
 			}
 			if (jb_get(params, "values"))
 				param_error(&cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
@@ -449,9 +449,9 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 		else
 		{
 			if (!attr_is_text(r->attr))
-				param_error(&cx, "attribute \"%s\" cannot be compared", risk_attr_names[r->attr]);
+				param_error(&cx, "attribute \"%s\" cannot be compared", finsec_risk_attr_names[r->attr]);
 			if (r->op != ROP_EQ && r->op != ROP_NE && r->op != ROP_IN && r->op != ROP_NOT_IN)
-				param_error(&cx, "attribute \"%s\" takes op =, <>, in or not in", risk_attr_names[r->attr]);
+				param_error(&cx, "attribute \"%s\" takes op =, <>, in or not in", finsec_risk_attr_names[r->attr]);
 			if (r->op == ROP_IN || r->op == ROP_NOT_IN)
 			{
 				if (jb_get(params, "value"))
@@ -477,15 +477,15 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 	{
 		r->kind = RK_VELOCITY;
 		check_keys(&cx, params, k_velocity);
-		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, true, 0);
+		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, true, 0);
 		r->window_us = p_interval(&cx, params, "window", true);
 		r->measure = p_choice(&cx, params, "measure", measure_names, 3, false, RM_COUNT);
 		if (r->measure == RM_DISTINCT)
 		{
-			r->measure_attr = p_choice(&cx, params, "of", risk_attr_names, RA_COUNT, true, 0);
+			r->measure_attr = p_choice(&cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
 			if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
 				r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE)
-				param_error(&cx, "distinct values of \"%s\" are not counted", risk_attr_names[r->measure_attr]);
+				param_error(&cx, "distinct values of \"%s\" are not counted", finsec_risk_attr_names[r->measure_attr]);
 		}
 		else if (jb_get(params, "of"))
 			param_error(&cx, "parameter \"of\" goes with measure \"distinct\"");
@@ -494,25 +494,25 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 			param_error(&cx, "parameter \"max\" must not be negative");
 		appendStringInfo(&th, "%s%s%s per %s over %s > %s", measure_names[r->measure],
 						 r->measure == RM_DISTINCT ? " " : "",
-						 r->measure == RM_DISTINCT ? risk_attr_names[r->measure_attr] : "",
-						 risk_entity_names[r->entity], p_string(&cx, params, "window", true),
+						 r->measure == RM_DISTINCT ? finsec_risk_attr_names[r->measure_attr] : "",
+						 finsec_risk_rule_entity_names[r->entity], p_string(&cx, params, "window", true),
 						 numeric_text(r->max));
 	}
 	else if (strcmp(kind, "first_seen") == 0)
 	{
 		r->kind = RK_FIRST_SEEN;
 		check_keys(&cx, params, k_first);
-		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
 		if (r->entity == RE_PAIR)
 			param_error(&cx, "first_seen takes an entity, not a pair; use \"of\": \"counterparty\"");
-		r->measure_attr = p_choice(&cx, params, "of", risk_attr_names, RA_COUNT, true, 0);
+		r->measure_attr = p_choice(&cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
 		if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
 			r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE ||
-			r->measure_attr == risk_entity_attr[r->entity])
+			r->measure_attr == finsec_risk_entity_attr[r->entity])
 			param_error(&cx, "\"of\" must name another identifying attribute (device, counterparty, region, ip, ...)");
 		r->window_us = jb_get(params, "lookback") ? p_interval(&cx, params, "lookback", true) : 0;
-		appendStringInfo(&th, "no earlier payment of this %s with this %s", risk_entity_names[r->entity],
-						 risk_attr_names[r->measure_attr]);
+		appendStringInfo(&th, "no earlier payment of this %s with this %s", finsec_risk_rule_entity_names[r->entity],
+						 finsec_risk_attr_names[r->measure_attr]);
 	}
 	else if (strcmp(kind, "structuring") == 0)
 	{
@@ -521,7 +521,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 
 		r->kind = RK_STRUCTURING;
 		check_keys(&cx, params, k_struct);
-		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
 		r->window_us = p_interval(&cx, params, "window", true);
 		r->threshold = p_numeric(&cx, params, "threshold", true);
 		if (num_to_double(r->threshold) <= 0)
@@ -551,7 +551,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 		}
 		appendStringInfo(&th, "%lld payments in [%s, %s) per %s within %s",
 						 (long long) r->min_count, numeric_text(r->lower), numeric_text(r->threshold),
-						 risk_entity_names[r->entity], p_string(&cx, params, "window", true));
+						 finsec_risk_rule_entity_names[r->entity], p_string(&cx, params, "window", true));
 	}
 	else if (strcmp(kind, "time_of_day") == 0)
 	{
@@ -575,7 +575,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 	{
 		r->kind = RK_TRAVEL;
 		check_keys(&cx, params, k_travel);
-		r->entity = p_choice(&cx, params, "entity", risk_entity_names, RE_COUNT, false, RE_CUSTOMER);
+		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
 		if (r->entity == RE_PAIR)
 			param_error(&cx, "travel follows one entity, not a pair");
 		r->max_kmh = p_double(&cx, params, "max_kmh", false, -1);
@@ -587,9 +587,9 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 			param_error(&cx, "distances and speeds must be positive");
 		r->window_us = jb_get(params, "within") ? p_interval(&cx, params, "within", true) : (int64) 30 * USECS_PER_DAY;
 		if (r->max_kmh > 0)
-			appendStringInfo(&th, "speed since the previous payment of this %s > %g km/h", risk_entity_names[r->entity], r->max_kmh);
+			appendStringInfo(&th, "speed since the previous payment of this %s > %g km/h", finsec_risk_rule_entity_names[r->entity], r->max_kmh);
 		else
-			appendStringInfo(&th, "distance from the previous payment of this %s > %g km", risk_entity_names[r->entity], r->max_km);
+			appendStringInfo(&th, "distance from the previous payment of this %s > %g km", finsec_risk_rule_entity_names[r->entity], r->max_km);
 	}
 	else if (strcmp(kind, "model") == 0)
 	{
@@ -673,7 +673,7 @@ risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cx
 /* ---- "when" -------------------------------------------------------------- */
 
 bool
-risk_when_matches(const RiskWhen *w, const RiskInput *in)
+finsec_risk_when_matches(const RiskWhen *w, const RiskInput *in)
 {
 	int			a;
 
@@ -720,14 +720,14 @@ risk_cache_callback(Datum arg, Oid relid)
 	if (!OidIsValid(relid))
 	{
 		active_valid = false;
-		risk_history_invalidate(InvalidOid);
+		finsec_risk_history_invalidate(InvalidOid);
 		return;
 	}
 	for (i = 0; i < lengthof(watched); i++)
 		if (relid == watched[i])
 			active_valid = false;
 	/* a registration changed: forget every table's map */
-	risk_history_invalidate(relid == watched[2] ? InvalidOid : relid);
+	finsec_risk_history_invalidate(relid == watched[2] ? InvalidOid : relid);
 }
 
 static int64
@@ -806,7 +806,7 @@ load_ruleset(void)
 		r->code = MemoryContextStrdup(ruleset_cxt, SPI_getvalue(tup, td, 6));
 		r->category = MemoryContextStrdup(ruleset_cxt, SPI_getvalue(tup, td, 7));
 		r->shadow = strcmp(mode, "shadow") == 0;
-		risk_compile_rule(r, SPI_getvalue(tup, td, 3), params, ruleset_cxt, names, rs->nrules);
+		finsec_risk_compile_rule(r, SPI_getvalue(tup, td, 3), params, ruleset_cxt, names, rs->nrules);
 		{
 			RuleCx		cx = {r->name, "weight", ruleset_cxt};
 
@@ -825,7 +825,7 @@ load_ruleset(void)
  * fresh snapshot.
  */
 RiskRuleset *
-risk_active_ruleset(void)
+finsec_risk_active_ruleset(void)
 {
 	FinsecOwnerContext ctx;
 	Oid			nsp;
@@ -887,7 +887,7 @@ finsec_risk_check_rule(PG_FUNCTION_ARGS)
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	memset(&r, 0, sizeof(r));
 	/* Rule references of a model are checked against the ruleset at deployment. */
-	risk_compile_rule(&r, kind, PG_GETARG_JSONB_P(1), CurrentMemoryContext, NULL, 0);
+	finsec_risk_compile_rule(&r, kind, PG_GETARG_JSONB_P(1), CurrentMemoryContext, NULL, 0);
 	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 }
 

@@ -444,7 +444,7 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 		elog(ERROR, "finsec.risk_score() must return finsec.risk_decision");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	rs = risk_active_ruleset();
+	rs = finsec_risk_active_ruleset();
 	if (rs != NULL)
 	{
 		hits = palloc0(sizeof(RiskHit) * Max(rs->nrules, 1));
@@ -452,21 +452,21 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 		{
 			bool		ambiguous;
 
-			in->relid = risk_default_table(&ambiguous);
+			in->relid = finsec_risk_default_table(&ambiguous);
 			if (ambiguous)
 				ereport(ERROR,
 						(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
 						 errmsg("several payments tables are registered for risk scoring"),
 						 errhint("Name the one whose history applies: finsec.risk_score(..., payments => 'my_payments').")));
 		}
-		risk_probe_lists(rs, in, hits);
+		finsec_risk_probe_lists(rs, in, hits);
 		for (i = 0; i < rs->nrules; i++)
 		{
 			const RiskRule *r = &rs->rules[i];
 
 			if (r->kind != RK_THRESHOLD && r->kind != RK_TIME_OF_DAY)
 				continue;
-			if (r->has_when && !risk_when_matches(&r->when, in))
+			if (r->has_when && !finsec_risk_when_matches(&r->when, in))
 				continue;
 			if (r->kind == RK_THRESHOLD)
 				eval_threshold(r, in, &hits[i]);
@@ -474,14 +474,14 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 				eval_time_of_day(r, in, &hits[i]);
 		}
 		if (rs->needs_history)
-			risk_eval_history(rs, in, hits, &degraded);
+			finsec_risk_eval_history(rs, in, hits, &degraded);
 		for (i = 0; i < rs->nrules; i++)
 		{
 			const RiskRule *r = &rs->rules[i];
 
 			if (r->kind != RK_MODEL)
 				continue;
-			if (r->has_when && !risk_when_matches(&r->when, in))
+			if (r->has_when && !finsec_risk_when_matches(&r->when, in))
 				continue;
 			eval_model(rs, r, in, hits, &hits[i]);
 		}
@@ -529,7 +529,7 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 		nulls[5] = false;
 		values[5] = Int64GetDatum(decision_id);
 	}
-	risk_count_decision(decision, degraded);
+	finsec_risk_count_decision(decision, degraded);
 
 	full = caller_is_operator();
 	initStringInfo(&reasons);
@@ -606,7 +606,7 @@ finsec_risk_score(PG_FUNCTION_ARGS)
 	RiskInput	in;
 
 	finsec_require_preload("finsec.risk_score()");
-	risk_rate_check();
+	finsec_risk_rate_check();
 	memset(&in, 0, sizeof(in));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -642,7 +642,7 @@ finsec_risk_score(PG_FUNCTION_ARGS)
 	{
 		in.relid = PG_GETARG_OID(17);
 		finsec_check_relation_exists(in.relid);
-		(void) risk_table_map(in.relid, false);
+		(void) finsec_risk_table_map(in.relid, false);
 	}
 	return score(fcinfo, &in, !PG_ARGISNULL(17));
 }
@@ -712,7 +712,7 @@ finsec_risk_score_row(PG_FUNCTION_ARGS)
 	int			a;
 
 	finsec_require_preload("finsec.risk_score()");
-	risk_rate_check();
+	finsec_risk_rate_check();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -720,7 +720,7 @@ finsec_risk_score_row(PG_FUNCTION_ARGS)
 	row = PG_GETARG_HEAPTUPLEHEADER(0);
 	typid = HeapTupleHeaderGetTypeId(row);
 	relid = typid == RECORDOID ? InvalidOid : get_typ_typrelid(typid);
-	map = OidIsValid(relid) ? risk_table_map(relid, true) : NULL;
+	map = OidIsValid(relid) ? finsec_risk_table_map(relid, true) : NULL;
 	if (map == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

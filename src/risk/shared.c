@@ -162,7 +162,7 @@ finsec_risk_shmem_init(void)
  * DEFINER wrapper) would otherwise give a session one more bucket per role.
  */
 void
-risk_rate_check(void)
+finsec_risk_rate_check(void)
 {
 	Oid			role = GetSessionUserId();
 	TimestampTz now;
@@ -222,7 +222,7 @@ risk_rate_check(void)
 }
 
 void
-risk_count_decision(int decision, bool degraded)
+finsec_risk_count_decision(int decision, bool degraded)
 {
 	if (shared == NULL)
 		return;

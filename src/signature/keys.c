@@ -62,11 +62,11 @@ finsec_signature_define_settings(void)
 static void
 sig_guard_callback(void *arg)
 {
-	sig_guard_release((SigGuard *) arg);
+	finsec_sig_guard_release((SigGuard *) arg);
 }
 
 SigGuard *
-sig_guard_new(void)
+finsec_sig_guard_new(void)
 {
 	SigGuard   *g = palloc0(sizeof(SigGuard));
 
@@ -77,7 +77,7 @@ sig_guard_new(void)
 }
 
 void
-sig_guard_release(SigGuard *g)
+finsec_sig_guard_release(SigGuard *g)
 {
 	EVP_MD_CTX_free(g->mdctx);
 	g->mdctx = NULL;
@@ -100,7 +100,7 @@ sig_guard_release(SigGuard *g)
 /* ---- key types and policy ----------------------------------------------- */
 
 const char *
-sig_key_type_name(SigKeyType type)
+finsec_sig_key_type_name(SigKeyType type)
 {
 	switch (type)
 	{
@@ -120,7 +120,7 @@ sig_key_type_name(SigKeyType type)
  * ("the public key", "the private key").
  */
 SigKeyType
-sig_classify(EVP_PKEY *pkey, int *bits, const char *what)
+finsec_sig_classify(EVP_PKEY *pkey, int *bits, const char *what)
 {
 	char		group[80];
 	size_t		glen = 0;
@@ -168,7 +168,7 @@ sig_classify(EVP_PKEY *pkey, int *bits, const char *what)
 
 /* The key-size rule of M6: RSA at least finsec.signature_min_rsa_bits. */
 void
-sig_check_policy(SigKeyType type, int bits, const char *what)
+finsec_sig_check_policy(SigKeyType type, int bits, const char *what)
 {
 	if (type == SIG_KEY_RSA && bits < finsec_signature_min_rsa_bits)
 		ereport(ERROR,
@@ -209,7 +209,7 @@ count_occurrences(const char *s, const char *needle)
  * is refused without reading it.
  */
 EVP_PKEY *
-sig_parse_pem(SigGuard *g, const char *pem)
+finsec_sig_parse_pem(SigGuard *g, const char *pem)
 {
 	bool		is_cert;
 	size_t		len = strlen(pem);
@@ -270,7 +270,7 @@ sig_parse_pem(SigGuard *g, const char *pem)
 
 /* SHA-256 of the DER SubjectPublicKeyInfo, as 64 lower-case hex digits. */
 void
-sig_spki_sha256_hex(EVP_PKEY *pkey, char *out)
+finsec_sig_spki_sha256_hex(EVP_PKEY *pkey, char *out)
 {
 	unsigned char *der = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -290,7 +290,7 @@ sig_spki_sha256_hex(EVP_PKEY *pkey, char *out)
 
 /* The PEM SubjectPublicKeyInfo of pkey, palloc'd. */
 char *
-sig_public_pem(EVP_PKEY *pkey)
+finsec_sig_public_pem(EVP_PKEY *pkey)
 {
 	BIO		   *bio = BIO_new(BIO_s_mem());
 	char	   *data;
@@ -327,7 +327,7 @@ static const SigAlgorithm algorithms[] = {
 };
 
 const SigAlgorithm *
-sig_algorithm_lookup(const char *name)
+finsec_sig_algorithm_lookup(const char *name)
 {
 	const SigAlgorithm *a;
 
@@ -342,7 +342,7 @@ sig_algorithm_lookup(const char *name)
  * against the key type; "who" names the key for messages.
  */
 const SigAlgorithm *
-sig_algorithm(const char *name, SigKeyType type, const char *who)
+finsec_sig_algorithm(const char *name, SigKeyType type, const char *who)
 {
 	const SigAlgorithm *a;
 
@@ -352,7 +352,7 @@ sig_algorithm(const char *name, SigKeyType type, const char *who)
 			if (a->key_type == type)
 				return a;
 	}
-	a = sig_algorithm_lookup(name);
+	a = finsec_sig_algorithm_lookup(name);
 	if (a == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -364,21 +364,21 @@ sig_algorithm(const char *name, SigKeyType type, const char *who)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("signature algorithm \"%s\" does not fit %s (%s)",
-						name, who, sig_key_type_name(type)),
+						name, who, finsec_sig_key_type_name(type)),
 				 errhint("Pass NULL to use the key's default algorithm.")));
 	return a;
 }
 
 /* An SM2 user id is given only for SM2 keys, and fits ENTL's 16 bits. */
 void
-sig_check_id(SigKeyType type, const bytea *id)
+finsec_sig_check_id(SigKeyType type, const bytea *id)
 {
 	if (id == NULL)
 		return;
 	if (type != SIG_KEY_SM2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an SM2 user id was given for a key that is not an SM2 key (%s)", sig_key_type_name(type)),
+				 errmsg("an SM2 user id was given for a key that is not an SM2 key (%s)", finsec_sig_key_type_name(type)),
 				 errdetail("The user id (GB/T 32918.2, ENTL and ID) is part of SM2 signatures only."),
 				 errhint("Pass NULL as sm2_id.")));
 	if (VARSIZE_ANY_EXHDR(id) < 1 || VARSIZE_ANY_EXHDR(id) > FINSEC_SM2_ID_MAXLEN)
@@ -439,7 +439,7 @@ sig_init(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
  * are accepted as input: a malformed one simply does not verify.
  */
 bool
-sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
+finsec_sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 		   const unsigned char *id, size_t idlen,
 		   const unsigned char *data, size_t datalen,
 		   const unsigned char *sig, size_t siglen)
@@ -456,7 +456,7 @@ sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 
 /* alg's signature of data under private key pkey (DER for ECDSA and SM2). */
 bytea *
-sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
+finsec_sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 		 const unsigned char *id, size_t idlen,
 		 const unsigned char *data, size_t datalen)
 {
@@ -482,7 +482,7 @@ sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
  * (PKCS#8, unencrypted).  Owned by the guard (g->pkey).
  */
 EVP_PKEY *
-sig_private_from_der(SigGuard *g, const unsigned char *der, size_t len)
+finsec_sig_private_from_der(SigGuard *g, const unsigned char *der, size_t len)
 {
 	const unsigned char *p = der;
 
@@ -557,7 +557,7 @@ finsec_sig_algorithm_known(const char *algorithm)
 
 /* The signing-key algorithm name of a key of this type and size. */
 const char *
-sig_keyring_algorithm_name(SigKeyType type, int bits)
+finsec_sig_keyring_algorithm_name(SigKeyType type, int bits)
 {
 	const KeyringAlgorithm *k;
 
@@ -571,13 +571,13 @@ unsigned char *
 finsec_sig_keygen(const char *algorithm, size_t *len)
 {
 	const KeyringAlgorithm *k = keyring_algorithm(algorithm);
-	SigGuard   *g = sig_guard_new();
+	SigGuard   *g = finsec_sig_guard_new();
 	int			n;
 	unsigned char *out;
 	unsigned char *p;
 
 	/* Policy first: a key the server would refuse to use is not made. */
-	sig_check_policy(k->type, k->bits, "the requested signing key");
+	finsec_sig_check_policy(k->type, k->bits, "the requested signing key");
 
 	switch (k->type)
 	{
@@ -611,7 +611,7 @@ finsec_sig_keygen(const char *algorithm, size_t *len)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not encode a %s signing key as PKCS#8", k->name)));
 	}
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 	*len = (size_t) n;
 	return out;
 }
@@ -620,23 +620,23 @@ void
 finsec_sig_check_private(const char *algorithm, const unsigned char *der, size_t len)
 {
 	const KeyringAlgorithm *k = keyring_algorithm(algorithm);
-	SigGuard   *g = sig_guard_new();
+	SigGuard   *g = finsec_sig_guard_new();
 	EVP_PKEY_CTX *cctx;
 	SigKeyType	type;
 	int			bits;
 	int			ok;
 
-	(void) sig_private_from_der(g, der, len);
-	type = sig_classify(g->pkey, &bits, "the imported signing key");
+	(void) finsec_sig_private_from_der(g, der, len);
+	type = finsec_sig_classify(g->pkey, &bits, "the imported signing key");
 	if (type != k->type || (type == SIG_KEY_RSA && bits != k->bits))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the imported signing key is not a %s key", k->name),
-				 errdetail("It is a %d-bit %s key.", bits, sig_key_type_name(type)),
+				 errdetail("It is a %d-bit %s key.", bits, finsec_sig_key_type_name(type)),
 				 errhint("Import it with algorithm %s, if that is what it is meant to be.",
-						 sig_keyring_algorithm_name(type, bits) ? sig_keyring_algorithm_name(type, bits)
+						 finsec_sig_keyring_algorithm_name(type, bits) ? finsec_sig_keyring_algorithm_name(type, bits)
 						 : "ec-p256, sm2, rsa-2048, rsa-3072 or rsa-4096")));
-	sig_check_policy(type, bits, "the imported signing key");
+	finsec_sig_check_policy(type, bits, "the imported signing key");
 
 	/* The private and public halves must belong together. */
 	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, g->pkey, NULL);
@@ -647,23 +647,23 @@ finsec_sig_check_private(const char *algorithm, const unsigned char *der, size_t
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the imported %s signing key fails its consistency check", k->name),
 				 errdetail("The private key does not match its public part, or its parameters are invalid.")));
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 }
 
 bytea *
 finsec_sig_public_der(const unsigned char *der, size_t len)
 {
-	SigGuard   *g = sig_guard_new();
+	SigGuard   *g = finsec_sig_guard_new();
 	unsigned char *spki = NULL;
 	int			n;
 	bytea	   *result;
 
-	(void) sig_private_from_der(g, der, len);
+	(void) finsec_sig_private_from_der(g, der, len);
 	n = i2d_PUBKEY(g->pkey, &spki);
 	if (n <= 0)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not encode a public key")));
 	result = finsec_bytea(spki, n);
 	OPENSSL_free(spki);
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 	return result;
 }

@@ -45,14 +45,14 @@
 
 /* The digest a receipt uses for the message, by the signing key's type. */
 const char *
-sig_receipt_digest_name(SigKeyType type)
+finsec_sig_receipt_digest_name(SigKeyType type)
 {
 	return type == SIG_KEY_SM2 ? "sm3" : "sha256";
 }
 
 /* Lower-case hex digest of data; digest is "sha256" or "sm3", else NULL. */
 char *
-sig_digest_hex(const char *digest, const unsigned char *data, size_t len)
+finsec_sig_digest_hex(const char *digest, const unsigned char *data, size_t len)
 {
 	const EVP_MD *md;
 	unsigned char out[EVP_MAX_MD_SIZE];
@@ -77,7 +77,7 @@ sig_digest_hex(const char *digest, const unsigned char *data, size_t len)
 
 /* A receipt value: no control characters (so no line breaks), bounded. */
 void
-sig_check_receipt_field(const char *value, const char *what, size_t maxlen)
+finsec_sig_check_receipt_field(const char *value, const char *what, size_t maxlen)
 {
 	const unsigned char *p;
 
@@ -93,7 +93,7 @@ sig_check_receipt_field(const char *value, const char *what, size_t maxlen)
 }
 
 char *
-sig_utc_text(TimestampTz t)
+finsec_sig_utc_text(TimestampTz t)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -106,7 +106,7 @@ sig_utc_text(TimestampTz t)
 }
 
 char *
-sig_base64(const unsigned char *data, size_t len)
+finsec_sig_base64(const unsigned char *data, size_t len)
 {
 	int			enclen = pg_b64_enc_len((int) len);
 	char	   *out = palloc(enclen + 1);
@@ -119,7 +119,7 @@ sig_base64(const unsigned char *data, size_t len)
 }
 
 char *
-sig_receipt_text(const SigReceipt *r)
+finsec_sig_receipt_text(const SigReceipt *r)
 {
 	return psprintf("%s\n"
 					"signer: %s\n"
@@ -136,7 +136,7 @@ sig_receipt_text(const SigReceipt *r)
 
 /* Parse a signed receipt text; false if it is not in the format. */
 bool
-sig_receipt_parse(const char *text, SigReceipt *r)
+finsec_sig_receipt_parse(const char *text, SigReceipt *r)
 {
 	static const char *const names[RECEIPT_LINES] = {
 		NULL, "signer: ", "key-version: ", "signature-algorithm: ",
@@ -279,7 +279,7 @@ finsec_verify_receipt(PG_FUNCTION_ARGS)
 				 errdetail("This finsec reads \"%s\".", SIG_RECEIPT_FORMAT)));
 	signed_text = receipt_string(receipt, "signed");
 	sig64 = receipt_string(receipt, "signature");
-	if (!sig_receipt_parse(signed_text, &r))
+	if (!finsec_sig_receipt_parse(signed_text, &r))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed receipt: the signed text is not in the %s format", SIG_RECEIPT_FORMAT),
@@ -306,7 +306,7 @@ finsec_verify_receipt(PG_FUNCTION_ARGS)
 		!copy_agrees(receipt, "reference", r.reference))
 		PG_RETURN_BOOL(false);
 
-	if (!sig_verify_as_signer(signer, (unsigned char *) signed_text, strlen(signed_text),
+	if (!finsec_sig_verify_as_signer(signer, (unsigned char *) signed_text, strlen(signed_text),
 							  (unsigned char *) sig, siglen,
 							  r.signature_algorithm, NULL, true))
 		PG_RETURN_BOOL(false);
@@ -314,7 +314,7 @@ finsec_verify_receipt(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		bytea	   *data = PG_GETARG_BYTEA_PP(2);
-		char	   *hex = sig_digest_hex(r.digest_algorithm,
+		char	   *hex = finsec_sig_digest_hex(r.digest_algorithm,
 										 (unsigned char *) VARDATA_ANY(data),
 										 VARSIZE_ANY_EXHDR(data));
 

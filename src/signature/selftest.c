@@ -46,8 +46,8 @@ selftest_one(const char *algorithm, char **detail)
 	unsigned char *der;
 	bytea	   *spki;
 	const unsigned char *p;
-	SigGuard   *priv = sig_guard_new();
-	SigGuard   *pub = sig_guard_new();
+	SigGuard   *priv = finsec_sig_guard_new();
+	SigGuard   *pub = finsec_sig_guard_new();
 	SigKeyType	type;
 	int			bits;
 	int			i;
@@ -56,7 +56,7 @@ selftest_one(const char *algorithm, char **detail)
 	der = finsec_sig_keygen(algorithm, &derlen);
 	finsec_sig_check_private(algorithm, der, derlen);
 	spki = finsec_sig_public_der(der, derlen);
-	(void) sig_private_from_der(priv, der, derlen);
+	(void) finsec_sig_private_from_der(priv, der, derlen);
 	finsec_secret_free(der);
 
 	p = (const unsigned char *) VARDATA(spki);
@@ -66,33 +66,33 @@ selftest_one(const char *algorithm, char **detail)
 		*detail = pstrdup("the derived public key does not decode");
 		return false;
 	}
-	type = sig_classify(pub->pkey, &bits, "the self-test key");
+	type = finsec_sig_classify(pub->pkey, &bits, "the self-test key");
 
 	initStringInfo(&done);
 	for (i = 0; selftest_signatures[i]; i++)
 	{
-		const SigAlgorithm *alg = sig_algorithm_lookup(selftest_signatures[i]);
+		const SigAlgorithm *alg = finsec_sig_algorithm_lookup(selftest_signatures[i]);
 		bytea	   *sig;
 		unsigned char *s;
 		size_t		slen;
 
 		if (alg == NULL || alg->key_type != type)
 			continue;
-		sig = sig_sign(priv, priv->pkey, alg, NULL, 0, message, sizeof(message) - 1);
+		sig = finsec_sig_sign(priv, priv->pkey, alg, NULL, 0, message, sizeof(message) - 1);
 		s = (unsigned char *) VARDATA(sig);
 		slen = VARSIZE(sig) - VARHDRSZ;
-		if (!sig_verify(pub, pub->pkey, alg, NULL, 0, message, sizeof(message) - 1, s, slen))
+		if (!finsec_sig_verify(pub, pub->pkey, alg, NULL, 0, message, sizeof(message) - 1, s, slen))
 		{
 			*detail = psprintf("a %s signature does not verify", alg->name);
 			return false;
 		}
-		if (sig_verify(pub, pub->pkey, alg, NULL, 0, message, sizeof(message) - 2, s, slen))
+		if (finsec_sig_verify(pub, pub->pkey, alg, NULL, 0, message, sizeof(message) - 2, s, slen))
 		{
 			*detail = psprintf("a %s signature verifies for a changed message", alg->name);
 			return false;
 		}
 		if (type == SIG_KEY_SM2 &&
-			sig_verify(pub, pub->pkey, alg, other_id, sizeof(other_id) - 1,
+			finsec_sig_verify(pub, pub->pkey, alg, other_id, sizeof(other_id) - 1,
 					   message, sizeof(message) - 1, s, slen))
 		{
 			*detail = psprintf("a %s signature verifies under another user id", alg->name);
@@ -100,10 +100,10 @@ selftest_one(const char *algorithm, char **detail)
 		}
 		appendStringInfo(&done, "%s%s", done.len ? ", " : "", alg->name);
 	}
-	sig_guard_release(priv);
-	sig_guard_release(pub);
+	finsec_sig_guard_release(priv);
+	finsec_sig_guard_release(pub);
 	*detail = psprintf("%d-bit %s key generated, imported and checked; %s signed and verified; changes refused",
-					   bits, sig_key_type_name(type), done.data);
+					   bits, finsec_sig_key_type_name(type), done.data);
 	return true;
 }
 

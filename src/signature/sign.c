@@ -50,13 +50,13 @@ load_signing_key(SigGuard *g, const char *label, int32 version,
 		? finsec_key_version(label, FINSEC_KEY_SIGNING, version)
 		: finsec_key_active(label, FINSEC_KEY_SIGNING, NULL);
 	/* key->material is ours until the end of the transaction. */
-	out->pkey = sig_private_from_der(g, key->material, key->length);
+	out->pkey = finsec_sig_private_from_der(g, key->material, key->length);
 	strlcpy(out->label, key->label, sizeof(out->label));
 	out->version = key->version;
 	finsec_key_note_use(key, operation);
 
-	out->type = sig_classify(out->pkey, &bits, "the signing key");
-	sig_check_policy(out->type, bits, "the signing key");
+	out->type = finsec_sig_classify(out->pkey, &bits, "the signing key");
+	finsec_sig_check_policy(out->type, bits, "the signing key");
 }
 
 static void
@@ -93,15 +93,15 @@ finsec_sign(PG_FUNCTION_ARGS)
 	algorithm = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	id = PG_ARGISNULL(3) ? NULL : PG_GETARG_BYTEA_PP(3);
 
-	g = sig_guard_new();
+	g = finsec_sig_guard_new();
 	load_signing_key(g, label, 0, "sign", &k);
-	alg = sig_algorithm(algorithm, k.type, "the signing key");
-	sig_check_id(k.type, id);
-	sig = sig_sign(g, k.pkey, alg,
+	alg = finsec_sig_algorithm(algorithm, k.type, "the signing key");
+	finsec_sig_check_id(k.type, id);
+	sig = finsec_sig_sign(g, k.pkey, alg,
 				   id ? (unsigned char *) VARDATA_ANY(id) : NULL,
 				   id ? VARSIZE_ANY_EXHDR(id) : 0,
 				   (unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 	PG_RETURN_BYTEA_P(sig);
 }
 
@@ -144,24 +144,24 @@ finsec_sign_receipt(PG_FUNCTION_ARGS)
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	data = PG_GETARG_BYTEA_PP(1);
 	r.reference = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	sig_check_receipt_field(r.reference, "a receipt reference", RECEIPT_REFERENCE_MAXLEN);
+	finsec_sig_check_receipt_field(r.reference, "a receipt reference", RECEIPT_REFERENCE_MAXLEN);
 
-	g = sig_guard_new();
+	g = finsec_sig_guard_new();
 	load_signing_key(g, label, 0, "sign", &k);
-	sig_check_receipt_field(k.label, "the signing key's label", NAMEDATALEN);
-	alg = sig_algorithm(NULL, k.type, "the signing key");
+	finsec_sig_check_receipt_field(k.label, "the signing key's label", NAMEDATALEN);
+	alg = finsec_sig_algorithm(NULL, k.type, "the signing key");
 
 	r.signer = k.label;
 	r.key_version = k.version;
 	r.signature_algorithm = (char *) alg->name;
-	r.digest_algorithm = (char *) sig_receipt_digest_name(k.type);
-	r.message_digest = sig_digest_hex(r.digest_algorithm,
+	r.digest_algorithm = (char *) finsec_sig_receipt_digest_name(k.type);
+	r.message_digest = finsec_sig_digest_hex(r.digest_algorithm,
 									  (unsigned char *) VARDATA_ANY(data),
 									  VARSIZE_ANY_EXHDR(data));
-	r.received_at = sig_utc_text(GetCurrentTimestamp());
-	signed_text = sig_receipt_text(&r);
-	sig = sig_sign(g, k.pkey, alg, NULL, 0, (unsigned char *) signed_text, strlen(signed_text));
-	sig_guard_release(g);
+	r.received_at = finsec_sig_utc_text(GetCurrentTimestamp());
+	signed_text = finsec_sig_receipt_text(&r);
+	sig = finsec_sig_sign(g, k.pkey, alg, NULL, 0, (unsigned char *) signed_text, strlen(signed_text));
+	finsec_sig_guard_release(g);
 
 	snprintf(version, sizeof(version), "%d", r.key_version);
 	initStringInfo(&json);
@@ -169,7 +169,7 @@ finsec_sign_receipt(PG_FUNCTION_ARGS)
 	json_member(&json, "format", SIG_RECEIPT_FORMAT, true);
 	json_member(&json, "signed", signed_text, true);
 	json_member(&json, "signature",
-				sig_base64((unsigned char *) VARDATA(sig), VARSIZE(sig) - VARHDRSZ), true);
+				finsec_sig_base64((unsigned char *) VARDATA(sig), VARSIZE(sig) - VARHDRSZ), true);
 	json_member(&json, "signer", r.signer, true);
 	json_member(&json, "key_version", version, false);
 	json_member(&json, "signature_algorithm", r.signature_algorithm, true);
@@ -207,9 +207,9 @@ finsec_public_key(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key versions are numbered from 1")));
 	}
-	g = sig_guard_new();
+	g = finsec_sig_guard_new();
 	load_signing_key(g, label, version, "public_key", &k);
-	pem = sig_public_pem(k.pkey);
-	sig_guard_release(g);
+	pem = finsec_sig_public_pem(k.pkey);
+	finsec_sig_guard_release(g);
 	PG_RETURN_TEXT_P(cstring_to_text(pem));
 }

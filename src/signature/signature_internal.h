@@ -8,8 +8,6 @@
 #ifndef FINSEC_SIGNATURE_INTERNAL_H
 #define FINSEC_SIGNATURE_INTERNAL_H
 
-#include "postgres.h"
-
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -52,33 +50,33 @@ typedef struct SigGuard
 	MemoryContextCallback cb;
 } SigGuard;
 
-extern SigGuard *sig_guard_new(void);
-extern void sig_guard_release(SigGuard *g);
+extern SigGuard *finsec_sig_guard_new(void);
+extern void finsec_sig_guard_release(SigGuard *g);
 
-extern const char *sig_key_type_name(SigKeyType type);
-extern SigKeyType sig_classify(EVP_PKEY *pkey, int *bits, const char *what);
-extern void sig_check_policy(SigKeyType type, int bits, const char *what);
-extern EVP_PKEY *sig_parse_pem(SigGuard *g, const char *pem);
-extern void sig_spki_sha256_hex(EVP_PKEY *pkey, char *out);
-extern char *sig_public_pem(EVP_PKEY *pkey);
+extern const char *finsec_sig_key_type_name(SigKeyType type);
+extern SigKeyType finsec_sig_classify(EVP_PKEY *pkey, int *bits, const char *what);
+extern void finsec_sig_check_policy(SigKeyType type, int bits, const char *what);
+extern EVP_PKEY *finsec_sig_parse_pem(SigGuard *g, const char *pem);
+extern void finsec_sig_spki_sha256_hex(EVP_PKEY *pkey, char *out);
+extern char *finsec_sig_public_pem(EVP_PKEY *pkey);
 
-extern const SigAlgorithm *sig_algorithm(const char *name, SigKeyType type,
+extern const SigAlgorithm *finsec_sig_algorithm(const char *name, SigKeyType type,
 										 const char *who);
-extern const SigAlgorithm *sig_algorithm_lookup(const char *name);
-extern void sig_check_id(SigKeyType type, const bytea *id);
-extern bool sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
+extern const SigAlgorithm *finsec_sig_algorithm_lookup(const char *name);
+extern void finsec_sig_check_id(SigKeyType type, const bytea *id);
+extern bool finsec_sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 					   const unsigned char *id, size_t idlen,
 					   const unsigned char *data, size_t datalen,
 					   const unsigned char *sig, size_t siglen);
-extern bytea *sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
+extern bytea *finsec_sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 					   const unsigned char *id, size_t idlen,
 					   const unsigned char *data, size_t datalen);
-extern EVP_PKEY *sig_private_from_der(SigGuard *g, const unsigned char *der, size_t len);
+extern EVP_PKEY *finsec_sig_private_from_der(SigGuard *g, const unsigned char *der, size_t len);
 
-extern const char *sig_keyring_algorithm_name(SigKeyType type, int bits);
+extern const char *finsec_sig_keyring_algorithm_name(SigKeyType type, int bits);
 
 /* signer.c */
-extern bool sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
+extern bool finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
 								 const unsigned char *sig, size_t siglen,
 								 const char *algorithm, const bytea *id,
 								 bool misfit_is_false);
@@ -97,12 +95,12 @@ typedef struct SigReceipt
 	char	   *reference;		/* "" when none */
 } SigReceipt;
 
-extern const char *sig_receipt_digest_name(SigKeyType type);
-extern char *sig_digest_hex(const char *digest, const unsigned char *data, size_t len);
-extern char *sig_receipt_text(const SigReceipt *r);
-extern bool sig_receipt_parse(const char *text, SigReceipt *r);
-extern void sig_check_receipt_field(const char *value, const char *what, size_t maxlen);
-extern char *sig_utc_text(TimestampTz t);
-extern char *sig_base64(const unsigned char *data, size_t len);
+extern const char *finsec_sig_receipt_digest_name(SigKeyType type);
+extern char *finsec_sig_digest_hex(const char *digest, const unsigned char *data, size_t len);
+extern char *finsec_sig_receipt_text(const SigReceipt *r);
+extern bool finsec_sig_receipt_parse(const char *text, SigReceipt *r);
+extern void finsec_sig_check_receipt_field(const char *value, const char *what, size_t maxlen);
+extern char *finsec_sig_utc_text(TimestampTz t);
+extern char *finsec_sig_base64(const unsigned char *data, size_t len);
 
 #endif							/* FINSEC_SIGNATURE_INTERNAL_H */

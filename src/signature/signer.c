@@ -192,12 +192,12 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 	pem = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check_signer_name(name);
 
-	g = sig_guard_new();
-	(void) sig_parse_pem(g, pem);
-	type = sig_classify(g->pkey, &bits, "the signer's key");
-	sig_check_policy(type, bits, "the signer's key");
-	sig_check_id(type, sm2_id);
-	sig_spki_sha256_hex(g->pkey, fp);
+	g = finsec_sig_guard_new();
+	(void) finsec_sig_parse_pem(g, pem);
+	type = finsec_sig_classify(g->pkey, &bits, "the signer's key");
+	finsec_sig_check_policy(type, bits, "the signer's key");
+	finsec_sig_check_id(type, sm2_id);
+	finsec_sig_spki_sha256_hex(g->pkey, fp);
 	if (g->cert)
 	{
 		uint32		ku = X509_get_key_usage(g->cert);
@@ -215,7 +215,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 		not_before = asn1_time_text(X509_get0_notBefore(g->cert));
 		not_after = asn1_time_text(X509_get0_notAfter(g->cert));
 	}
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -233,7 +233,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 				 errhint("Revoke it first (finsec.revoke_signer), or register the new key under another name to let both verify during a changeover.")));
 
 	memset(nulls, ' ', sizeof(nulls));
-	args[1] = CStringGetTextDatum(sig_key_type_name(type));
+	args[1] = CStringGetTextDatum(finsec_sig_key_type_name(type));
 	args[2] = Int32GetDatum(bits);
 	args[3] = CStringGetTextDatum(fp);
 	args[4] = CStringGetTextDatum(pem);
@@ -266,7 +266,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 
 	initStringInfo(&desc);
 	appendStringInfo(&desc, "signer registered: %d-bit %s key, SPKI SHA-256 %s", bits,
-					 sig_key_type_name(type), fp);
+					 finsec_sig_key_type_name(type), fp);
 	if (subject)
 		appendStringInfo(&desc, ", certificate %s", subject);
 	(void) finsec_audit_event_internal(ctx.caller, "signature.signer", NULL, name,
@@ -350,7 +350,7 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
  * not fit the key.
  */
 bool
-sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
+finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
 					 const unsigned char *sig, size_t siglen,
 					 const char *algorithm, const bytea *id, bool misfit_is_false)
 {
@@ -405,28 +405,28 @@ sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datal
 				 errdetail("Signatures by a revoked signer are not accepted as proof of origin."),
 				 errhint("finsec.signer shows when and why it was revoked.")));
 
-	g = sig_guard_new();
-	(void) sig_parse_pem(g, pem);
-	type = sig_classify(g->pkey, &bits, "the signer's key");
-	sig_check_policy(type, bits, "the signer's key");
+	g = finsec_sig_guard_new();
+	(void) finsec_sig_parse_pem(g, pem);
+	type = finsec_sig_classify(g->pkey, &bits, "the signer's key");
+	finsec_sig_check_policy(type, bits, "the signer's key");
 	if (g->cert)
 		check_certificate_period(g->cert, signer, false);
 	/* A receipt naming an algorithm of another key type is not this signer's. */
-	if (misfit_is_false && algorithm != NULL && sig_algorithm_lookup(algorithm) != NULL &&
-		sig_algorithm_lookup(algorithm)->key_type != type)
+	if (misfit_is_false && algorithm != NULL && finsec_sig_algorithm_lookup(algorithm) != NULL &&
+		finsec_sig_algorithm_lookup(algorithm)->key_type != type)
 	{
-		sig_guard_release(g);
+		finsec_sig_guard_release(g);
 		return false;
 	}
-	alg = sig_algorithm(algorithm, type, "the signer's key");
-	sig_check_id(type, id);
+	alg = finsec_sig_algorithm(algorithm, type, "the signer's key");
+	finsec_sig_check_id(type, id);
 	if (id == NULL)
 		id = stored_id;
-	ok = sig_verify(g, g->pkey, alg,
+	ok = finsec_sig_verify(g, g->pkey, alg,
 					id ? (const unsigned char *) VARDATA_ANY(id) : NULL,
 					id ? VARSIZE_ANY_EXHDR(id) : 0,
 					data, datalen, sig, siglen);
-	sig_guard_release(g);
+	finsec_sig_guard_release(g);
 	return ok;
 }
 
@@ -443,7 +443,7 @@ verify_args(FunctionCallInfo fcinfo, char **signer, char **algorithm)
 	*algorithm = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	data = PG_GETARG_BYTEA_PP(1);
 	sig = PG_GETARG_BYTEA_PP(2);
-	return sig_verify_as_signer(*signer,
+	return finsec_sig_verify_as_signer(*signer,
 								(unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 								(unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
 								*algorithm,

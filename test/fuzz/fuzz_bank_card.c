@@ -6,7 +6,7 @@
  * Invariants checked (abort on violation):
  *  - digits parsed are ASCII digits, within the kind's length bounds;
  *  - a card number accepted has a valid Luhn digit;
- *  - a payload decoded from a sealed form passes fs_payload_check, and
+ *  - a payload decoded from a sealed form passes finsec_card_payload_check, and
  *    encoding it again and decoding gives the same bytes;
  *  - masking never shows more than the clear prefix and last four, and
  *    never a digit beyond the payload's clear fields.
@@ -27,7 +27,7 @@ check_mask(const FsNumberHeader *h)
 		{
 			int			shown = 0;
 
-			fs_mask(h, first, last, (first + last) % 2, out);
+			finsec_card_mask(h, first, last, (first + last) % 2, out);
 			for (const char *p = out; *p; p++)
 				if (*p >= '0' && *p <= '9')
 					shown++;
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int account = 0; account <= 1; account++)
 	{
-		FsParseResult r = fs_number_digits((const char *) data, size, account,
+		FsParseResult r = finsec_card_number_digits((const char *) data, size, account,
 										   digits, &n, &badpos);
 
 		if (r == FS_OK || r == FS_ERR_LUHN)
@@ -62,26 +62,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int i = 0; i < n; i++)
 				if (digits[i] < '0' || digits[i] > '9')
 					abort();
-			if (r == FS_OK && !account && !fs_luhn_valid(digits, n))
+			if (r == FS_OK && !account && !finsec_card_luhn_valid(digits, n))
 				abort();
-			if (fs_clear_prefix_len(account, n) + 4 > n)
+			if (finsec_card_clear_prefix_len(account, n) + 4 > n)
 				abort();
 		}
 	}
 
-	if (fs_is_sealed((const char *) data, size) &&
-		fs_token_decode((const char *) data, size, payload, sizeof(payload), &plen) == FS_OK)
+	if (finsec_card_is_sealed((const char *) data, size) &&
+		finsec_card_token_decode((const char *) data, size, payload, sizeof(payload), &plen) == FS_OK)
 	{
 		char		text[8 + 4 * (FS_NUMBER_MAX_INPUT / 3 + 1)];
 		uint8_t		again[FS_NUMBER_MAX_INPUT];
 		size_t		alen,
 					tlen;
 
-		if (fs_payload_check(payload, plen) != FS_OK)
+		if (finsec_card_payload_check(payload, plen) != FS_OK)
 			abort();
 		memcpy(text, FS_TOKEN_MARK, strlen(FS_TOKEN_MARK));
-		tlen = strlen(FS_TOKEN_MARK) + fs_base64url_encode(payload, plen, text + strlen(FS_TOKEN_MARK));
-		if (fs_token_decode(text, tlen, again, sizeof(again), &alen) != FS_OK ||
+		tlen = strlen(FS_TOKEN_MARK) + finsec_card_base64url_encode(payload, plen, text + strlen(FS_TOKEN_MARK));
+		if (finsec_card_token_decode(text, tlen, again, sizeof(again), &alen) != FS_OK ||
 			alen != plen || memcmp(again, payload, plen) != 0)
 			abort();
 		check_mask((const FsNumberHeader *) payload);

@@ -4,7 +4,7 @@
  * (finsec.bank_card_recv, bank_account_recv: number_from_payload in
  * src/card/card.c), which takes the payload bytes as they come from the
  * wire, with no text form around them.  fuzz_bank_card reaches payloads
- * only through base64url; this target gives fs_payload_check raw bytes.
+ * only through base64url; this target gives finsec_card_payload_check raw bytes.
  *
  * Invariants checked (abort on violation):
  *  - a payload accepted has exactly the size its digit count implies, a
@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > sizeof(p.b))
 		return 0;
 	memcpy(p.b, data, size);
-	if (fs_payload_check(p.b, size) != FS_OK)
+	if (finsec_card_payload_check(p.b, size) != FS_OK)
 		return 0;
 
 	if (size != FS_NUMBER_SIZE(p.h.ndigits) || p.h.format != FS_NUMBER_FORMAT_V1 ||
@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 
 	memcpy(text, FS_TOKEN_MARK, strlen(FS_TOKEN_MARK));
-	tlen = strlen(FS_TOKEN_MARK) + fs_base64url_encode(p.b, size, text + strlen(FS_TOKEN_MARK));
-	if (fs_token_decode(text, tlen, again, sizeof(again), &alen) != FS_OK ||
+	tlen = strlen(FS_TOKEN_MARK) + finsec_card_base64url_encode(p.b, size, text + strlen(FS_TOKEN_MARK));
+	if (finsec_card_token_decode(text, tlen, again, sizeof(again), &alen) != FS_OK ||
 		alen != size || memcmp(again, p.b, size) != 0)
 		abort();
 
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			int			shown = 0;
 
-			fs_mask(&p.h, first, last, (first + last) % 2, out);
+			finsec_card_mask(&p.h, first, last, (first + last) % 2, out);
 			for (const char *c = out; *c; c++)
 				if (*c >= '0' && *c <= '9')
 					shown++;

@@ -41,7 +41,7 @@ same(const char *s, const char *expect)
 {
 	char		out[CNID_MOBILE_LEN];
 
-	if (cnid_parse_mobile(s, strlen(s), out).status != CNID_OK
+	if (finsec_cnid_parse_mobile(s, strlen(s), out).status != CNID_OK
 		|| memcmp(out, expect, CNID_MOBILE_LEN) != 0)
 		abort();
 }
@@ -59,9 +59,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				i,
 				k;
 
-	r = cnid_parse_mobile((const char *) data, size, m);
-	n = cnid_problem_text(CNID_MOBILE, r, text, sizeof(text));
-	(void) cnid_problem_hint(CNID_MOBILE, r);
+	r = finsec_cnid_parse_mobile((const char *) data, size, m);
+	n = finsec_cnid_problem_text(CNID_MOBILE, r, text, sizeof(text));
+	(void) finsec_cnid_problem_hint(CNID_MOBILE, r);
 	if (n >= sizeof(text) || strlen(text) != n || (r.status == CNID_OK) != (n == 0))
 		abort();
 	check_no_number(text, n);
@@ -105,10 +105,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[13] = '\0';
 	same(buf, m);
 
-	if (!cnid_mobile_unpack(cnid_mobile_pack(m), unpacked)
+	if (!finsec_cnid_mobile_unpack(finsec_cnid_mobile_pack(m), unpacked)
 		|| memcmp(m, unpacked, CNID_MOBILE_LEN) != 0)
 		abort();
-	cnid_mask_mobile(m, masked);
+	finsec_cnid_mask_mobile(m, masked);
 	for (i = 0; i < CNID_MOBILE_LEN; i++)
 		if (i >= 3 && i < 7 ? masked[i] != '*' : masked[i] != m[i])
 			abort();

@@ -43,7 +43,7 @@ static void
 check_problem(CnidKind kind, CnidResult r)
 {
 	char		text[CNID_PROBLEM_MAX];
-	size_t		n = cnid_problem_text(kind, r, text, sizeof(text));
+	size_t		n = finsec_cnid_problem_text(kind, r, text, sizeof(text));
 
 	if (n >= sizeof(text) || strlen(text) != n)
 		abort();
@@ -88,16 +88,16 @@ check_valid(const char *id)
 		abort();
 	if (!mod11_2_ok(id))
 		abort();
-	cnid_resident_id_birth(id, &y, &m, &d);
+	finsec_cnid_resident_id_birth(id, &y, &m, &d);
 	if (y < CNID_MIN_BIRTH_YEAR || y > CNID_MAX_BIRTH_YEAR || m < 1 || m > 12 || d < 1 || d > 31)
 		abort();
-	if (cnid_parse_resident_id(id, CNID_RESIDENT_ID_LEN, again).status != CNID_OK
+	if (finsec_cnid_parse_resident_id(id, CNID_RESIDENT_ID_LEN, again).status != CNID_OK
 		|| memcmp(id, again, CNID_RESIDENT_ID_LEN) != 0)
 		abort();
-	if (!cnid_resident_id_unpack(cnid_resident_id_pack(id), unpacked)
+	if (!finsec_cnid_resident_id_unpack(finsec_cnid_resident_id_pack(id), unpacked)
 		|| memcmp(id, unpacked, CNID_RESIDENT_ID_LEN) != 0)
 		abort();
-	cnid_mask_resident_id(id, masked);
+	finsec_cnid_mask_resident_id(id, masked);
 	for (i = 0; i < CNID_RESIDENT_ID_LEN; i++)
 		if (i >= 6 && i < 14 ? masked[i] != '*' : masked[i] != id[i])
 			abort();
@@ -110,17 +110,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		id[CNID_RESIDENT_ID_LEN];
 	CnidResult	r;
 
-	r = cnid_parse_resident_id(s, size, id);
+	r = finsec_cnid_parse_resident_id(s, size, id);
 	check_problem(CNID_RESIDENT_ID, r);
-	(void) cnid_problem_hint(CNID_RESIDENT_ID, r);
+	(void) finsec_cnid_problem_hint(CNID_RESIDENT_ID, r);
 	if (r.status == CNID_OK)
 		check_valid(id);
 	else if (r.status == CNID_BAD_CHAR && (r.pos == 0 || r.pos > size))
 		abort();
 
-	r = cnid_parse_resident_id_15(s, size, id);
+	r = finsec_cnid_parse_resident_id_15(s, size, id);
 	check_problem(CNID_RESIDENT_ID_15, r);
-	(void) cnid_problem_hint(CNID_RESIDENT_ID_15, r);
+	(void) finsec_cnid_problem_hint(CNID_RESIDENT_ID_15, r);
 	if (r.status == CNID_OK)
 	{
 		check_valid(id);
@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char		out[CNID_RESIDENT_ID_LEN];
 
 		memcpy(&v, data, sizeof(v));
-		if (cnid_resident_id_unpack(v, out) && cnid_resident_id_pack(out) != v)
+		if (finsec_cnid_resident_id_unpack(v, out) && finsec_cnid_resident_id_pack(out) != v)
 			abort();
 	}
 	return 0;

@@ -23,18 +23,18 @@ check_table(void)
 	if (done)
 		return;
 	done = 1;
-	for (size_t i = 0; i < fm_currency_count(); i++)
+	for (size_t i = 0; i < finsec_money_currency_count(); i++)
 	{
-		const fm_currency *c = fm_currency_at(i);
+		const fm_currency *c = finsec_money_currency_at(i);
 
-		if (i > 0 && strcmp(fm_currency_at(i - 1)->code, c->code) >= 0)
+		if (i > 0 && strcmp(finsec_money_currency_at(i - 1)->code, c->code) >= 0)
 			abort();
-		if (fm_currency_by_code(c->code, 3) != c || fm_currency_by_numeric(c->numeric) != c)
+		if (finsec_money_currency_by_code(c->code, 3) != c || finsec_money_currency_by_numeric(c->numeric) != c)
 			abort();
 		if (c->exponent > 4)
 			abort();
 	}
-	if (fm_currency_at(fm_currency_count()) != NULL)
+	if (finsec_money_currency_at(finsec_money_currency_count()) != NULL)
 		abort();
 }
 
@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fm_status	st;
 
 	check_table();
-	st = fm_parse((const char *) data, size, &v, &info);
+	st = finsec_money_parse((const char *) data, size, &v, &info);
 	if (st != FM_OK)
 	{
 		if ((st == FM_TOO_MANY_DECIMALS || st == FM_OUT_OF_RANGE) && info.cur == NULL)
@@ -60,20 +60,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (v.units == INT64_MIN || v.cur == NULL || fm_currency_by_code(v.cur->code, 3) != v.cur)
+	if (v.units == INT64_MIN || v.cur == NULL || finsec_money_currency_by_code(v.cur->code, 3) != v.cur)
 		abort();
 
-	n = fm_format(&v, text);
+	n = finsec_money_format(&v, text);
 	if (n != strlen(text) || n >= FM_TEXT_MAX)
 		abort();
-	if (fm_parse(text, n, &w, NULL) != FM_OK || w.units != v.units || w.cur != v.cur)
+	if (finsec_money_parse(text, n, &w, NULL) != FM_OK || w.units != v.units || w.cur != v.cur)
 		abort();
-	fm_format(&w, text2);
+	finsec_money_format(&w, text2);
 	if (strcmp(text, text2) != 0)
 		abort();
 
-	fm_encode(&v, bin);
-	if (fm_decode(bin, sizeof(bin), &w) != FM_OK || w.units != v.units || w.cur != v.cur)
+	finsec_money_encode(&v, bin);
+	if (finsec_money_decode(bin, sizeof(bin), &w) != FM_OK || w.units != v.units || w.cur != v.cur)
 		abort();
 	return 0;
 }

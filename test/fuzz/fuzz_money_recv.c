@@ -20,16 +20,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		text[FM_TEXT_MAX];
 	size_t		n;
 
-	if (fm_decode(data, size, &v) != FM_OK)
+	if (finsec_money_decode(data, size, &v) != FM_OK)
 		return 0;
 	if (size != FM_BINARY_LEN || v.units == INT64_MIN || v.cur == NULL ||
 		v.cur->exponent != data[11])
 		abort();
-	fm_encode(&v, bin);
+	finsec_money_encode(&v, bin);
 	if (memcmp(bin, data, FM_BINARY_LEN) != 0)
 		abort();
-	n = fm_format(&v, text);
-	if (fm_parse(text, n, &w, NULL) != FM_OK || w.units != v.units || w.cur != v.cur)
+	n = finsec_money_format(&v, text);
+	if (finsec_money_parse(text, n, &w, NULL) != FM_OK || w.units != v.units || w.cur != v.cur)
 		abort();
 	return 0;
 }

@@ -63,9 +63,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sum,
 				w;
 
-	r = cnid_parse_uscc((const char *) data, size, code);
-	n = cnid_problem_text(CNID_USCC, r, text, sizeof(text));
-	(void) cnid_problem_hint(CNID_USCC, r);
+	r = finsec_cnid_parse_uscc((const char *) data, size, code);
+	n = finsec_cnid_problem_text(CNID_USCC, r, text, sizeof(text));
+	(void) finsec_cnid_problem_hint(CNID_USCC, r);
 	if (n >= sizeof(text) || strlen(text) != n || (r.status == CNID_OK) != (n == 0))
 		abort();
 	check_no_number(text, n);
@@ -104,15 +104,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((osum + c) % 11 != 0)
 			abort();
 	}
-	if (cnid_parse_uscc(code, CNID_USCC_LEN, again).status != CNID_OK
+	if (finsec_cnid_parse_uscc(code, CNID_USCC_LEN, again).status != CNID_OK
 		|| memcmp(code, again, CNID_USCC_LEN) != 0)
 		abort();
 	for (i = 0; i < CNID_USCC_LEN; i++)
 		lower[i] = (char) tolower((unsigned char) code[i]);
-	if (cnid_parse_uscc(lower, CNID_USCC_LEN, again).status != CNID_OK
+	if (finsec_cnid_parse_uscc(lower, CNID_USCC_LEN, again).status != CNID_OK
 		|| memcmp(code, again, CNID_USCC_LEN) != 0)
 		abort();
-	cnid_mask_uscc(code, masked);
+	finsec_cnid_mask_uscc(code, masked);
 	for (i = 0; i < CNID_USCC_LEN; i++)
 		if (i >= 8 && i < 16 ? masked[i] != '*' : masked[i] != code[i])
 			abort();
