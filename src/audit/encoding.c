@@ -286,25 +286,3 @@ finsec_digest_bytes(const char *algorithm, const unsigned char *data, size_t len
 		elog(ERROR, "could not compute digest");
 }
 
-/*
- * Send functions of text-bearing types convert to the client encoding.
- * Between finsec_encoding_begin() and finsec_encoding_end() the client
- * encoding equals the database encoding, so no conversion happens.  The
- * caller restores it with the returned value, also on error (PG_FINALLY).
- */
-int
-finsec_encoding_begin(void)
-{
-	int			saved = pg_get_client_encoding();
-
-	if (saved != GetDatabaseEncoding())
-		SetClientEncoding(GetDatabaseEncoding());
-	return saved;
-}
-
-void
-finsec_encoding_end(int saved)
-{
-	if (pg_get_client_encoding() != saved)
-		SetClientEncoding(saved);
-}

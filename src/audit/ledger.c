@@ -53,6 +53,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 const FinsecLedgerPermit *finsec_ledger_permit = NULL;
@@ -120,104 +121,6 @@ permit_covers(TriggerData *trigdata)
 int			finsec_audit_retention_minutes = 180 * 24 * 60;
 int			finsec_audit_capacity_warning_mb = 10240;
 int			finsec_audit_capacity_limit_mb = 0;
-
-/* ---- running as finsec's owner ----------------------------------------- */
-
-/*
- * finsec's functions run their internal SQL as the owner of the extension
- * (pg_extension.extowner, the installing superuser), with search_path pinned, much as a SECURITY
- * DEFINER function with SET search_path would; unlike one, the caller's
- * identity stays known to the code for the audit record.  Transaction
- * abort restores both the user and the setting.
- */
-Oid
-finsec_owner(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			owner = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("finsec"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	if (!OidIsValid(owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension finsec is not installed in this database"),
-				 errhint("Run CREATE EXTENSION finsec.")));
-	return owner;
-}
-
-void
-finsec_begin_owner(FinsecOwnerContext *ctx)
-{
-	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec);
-	ctx->caller = ctx->save_userid;
-	SetUserIdAndSecContext(finsec_owner(),
-						   ctx->save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	ctx->nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	/* A row-level security policy never runs as finsec's owner: it fails instead. */
-	(void) set_config_option("row_security", "off",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	ctx->saved_encoding = finsec_encoding_begin();
-}
-
-void
-finsec_end_owner(FinsecOwnerContext *ctx)
-{
-	finsec_encoding_end(ctx->saved_encoding);
-	AtEOXact_GUC(true, ctx->nestlevel);
-	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec);
-}
-
-/*
- * Run work(actor, arg) as finsec's owner, acting for the current role, in a
- * subtransaction of the current transaction.  NULL when it succeeded; on an
- * error the subtransaction is rolled back and the error returned, for the
- * caller to report and free (FreeErrorData).  For the side tasks of the
- * sealer's round, whose failure must not end the round.
- */
-ErrorData *
-finsec_try_as_owner(void (*work) (Oid actor, void *arg), void *arg)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		FinsecOwnerContext ctx;
-
-		finsec_begin_owner(&ctx);
-		work(ctx.caller, arg);
-		finsec_end_owner(&ctx);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	return edata;
-}
 
 Oid
 finsec_audit_relid(void)

@@ -53,6 +53,7 @@
 #include "finsec_audit.h"
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 int			finsec_audit_event_slots = 1024;

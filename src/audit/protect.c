@@ -36,6 +36,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 static void

@@ -53,6 +53,7 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 typedef struct Chain
@@ -71,17 +72,6 @@ typedef struct Chain
 
 /* ---- small helpers ----------------------------------------------------- */
 
-char *
-finsec_quoted_relname(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-	char	   *nsp;
-
-	if (rel == NULL)
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	nsp = get_namespace_name(get_rel_namespace(relid));
-	return quote_qualified_identifier(nsp, rel);
-}
 
 void
 finsec_chain_genesis(const char *algorithm, const unsigned char *chain_id,

@@ -78,6 +78,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;

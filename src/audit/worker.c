@@ -40,6 +40,7 @@
 #include "finsec_card.h"
 #include "finsec_limits.h"
 #include "finsec_risk.h"
+#include "finsec_owner.h"
 #include "ledger_internal.h"
 
 PGDLLEXPORT void finsec_sealer_main(Datum main_arg);

@@ -50,7 +50,8 @@
 #include "finsec_auth.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_audit.h"
+#include "finsec_owner.h"
 
 int			finsec_password_reuse_history = 5;
 char	   *finsec_password_history_database = NULL;

@@ -44,7 +44,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 #define LOCKOUT_SLOTS		4096
 #define LOCKOUT_FILE		"finsec_auth_locks"

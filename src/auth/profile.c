@@ -41,7 +41,8 @@
 #include "finsec.h"
 #include "finsec_auth.h"
 #include "finsec_keyring.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_audit.h"
+#include "finsec_owner.h"
 
 #define PROFILE_SALT_LEN	16
 #define PROFILE_HASH_LEN	32

@@ -74,7 +74,6 @@
 #include "finsec_eventring.h"
 #include "card_parse.h"
 #include "card_probe.h"
-#include "../audit/ledger_internal.h"
 
 int			finsec_card_probe_budget = 20;
 int			finsec_card_probe_slots = 16384;

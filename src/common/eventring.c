@@ -53,7 +53,8 @@
 
 #include "finsec.h"
 #include "finsec_eventring.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_audit.h"
+#include "finsec_owner.h"
 
 typedef enum EventSlotState
 {

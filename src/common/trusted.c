@@ -54,7 +54,7 @@
 #include "finsec.h"
 #include "finsec_errcodes.h"
 #include "finsec_trusted.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 /* Is the object a member of extension finsec? */
 static bool

@@ -38,7 +38,7 @@
 
 #include "finsec.h"
 #include "finsec_guard.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 int			finsec_nonce_window_s = 300;
 int			finsec_nonce_max_skew_s = 30;

@@ -54,7 +54,7 @@
 #include "finsec_audit.h"
 #include "finsec_guard.h"
 #include "finsec_trusted.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 #define ORDER_TRIGGER_NAME	"finsec_order_guard"
 #define REFUND_TRIGGER_NAME	"finsec_refund_guard"

@@ -15,6 +15,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* Version of the canonical row encoding, recorded in every chain. */
@@ -76,8 +77,6 @@ extern void finsec_row_hash(FinsecRowHasher *h, Datum *values, bool *isnull,
 extern void finsec_row_hasher_destroy(FinsecRowHasher *h);
 extern void finsec_digest_bytes(const char *algorithm, const unsigned char *data,
 								size_t len, unsigned char *out);
-extern int	finsec_encoding_begin(void);
-extern void finsec_encoding_end(int saved);
 
 /* ---- ledger internals shared by the files of src/audit ---------------- */
 
@@ -117,5 +116,42 @@ extern int	finsec_audit_capacity_warning_mb;
 extern int	finsec_audit_capacity_limit_mb;
 extern int	finsec_audit_seal_interval_ms;
 extern char *finsec_audit_seal_databases;
+
+/*
+ * Writing audit events from C, for every capability: as the given actor,
+ * in the current transaction (internal), at a given time (at), or
+ * replaying an event recorded by a transaction that rolled back.
+ */
+extern Oid	finsec_audit_relid(void);
+extern int64 finsec_audit_event_internal(Oid actor, const char *event_type,
+										 const char *subject, const char *object,
+										 const char *action, bool success,
+										 const char *description, Jsonb *detail);
+extern int64 finsec_audit_event_at(Oid actor, const char *event_type,
+								   const char *subject, const char *object,
+								   const char *action, bool success,
+								   const char *description, Jsonb *detail,
+								   TimestampTz at);
+/* An event recorded by a transaction that rolled back, written later. */
+typedef struct FinsecAuditReplay
+{
+	TimestampTz at;
+	const char *db_user;
+	const char *session_user;
+	const char *client_addr;	/* NULL or "": none */
+	const char *application_name;
+	int32		backend_pid;
+	const char *event_type;
+	const char *subject;
+	const char *object;
+	const char *action;
+	bool		success;
+	const char *description;
+	Jsonb	   *detail;
+	Jsonb	   *marker;			/* merged into detail: rolled_back etc. */
+} FinsecAuditReplay;
+
+extern int64 finsec_audit_event_replay(Oid actor, const FinsecAuditReplay *r);
+extern int64 finsec_audit_size_bytes(void);
 
 #endif							/* FINSEC_AUDIT_H */

@@ -50,7 +50,7 @@
 #include "finsec_audit.h"
 #include "finsec_keyring.h"
 #include "keyring_internal.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 bool		finsec_key_cache_enabled = true;
 int			finsec_approval_timeout_s = 24 * 3600;

@@ -76,7 +76,7 @@
 #include "finsec_audit.h"
 #include "finsec_limits.h"
 #include "finsec_trusted.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 #include "limits_internal.h"
 
 char	   *finsec_limit_timezone = NULL;

@@ -31,7 +31,7 @@
 #include "finsec_audit.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 
 char	   *finsec_otp_key = NULL;
 int			finsec_otp_max_attempts = 5;

@@ -60,7 +60,7 @@
 #include "finsec.h"
 #include "finsec_errcodes.h"
 #include "finsec_trusted.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 #include "risk_engine.h"
 
 int			finsec_risk_scan_limit = 10000;

@@ -45,7 +45,7 @@
 #include "finsec.h"
 #include "finsec_eventring.h"
 #include "finsec_risk.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 #include "risk_internal.h"
 
 const char *const finsec_risk_decision_names[RISK_DECISION_KINDS] = {

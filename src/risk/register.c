@@ -25,7 +25,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_trusted.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 #include "risk_engine.h"
 
 /* Arguments of finsec.enable_risk after the table, in order, and their attributes. */

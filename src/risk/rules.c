@@ -31,7 +31,7 @@
 #include "utils/snapmgr.h"
 
 #include "finsec.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_owner.h"
 #include "risk_engine.h"
 
 const char *const finsec_risk_attr_names[RA_COUNT] = {

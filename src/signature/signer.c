@@ -41,7 +41,8 @@
 #include "finsec_keyring.h"
 #include "finsec_signature.h"
 #include "signature_internal.h"
-#include "../audit/ledger_internal.h"
+#include "finsec_audit.h"
+#include "finsec_owner.h"
 
 #define SIGNER_NAME_MAXLEN 128
 
