@@ -227,7 +227,7 @@ SELECT detail ->> 'request_id' = :'r6' AS first, action, success, db_user, descr
  ORDER BY finsec_seq;
 DROP FUNCTION trail_approve_wrapper(bigint);
 
--- Without a free slot the action is refused (TAP 021_audit_rollback.pl
+-- Without a free slot the action is refused (TAP 014_audit_rollback.pl
 -- fills a small buffer); the buffer and its function are for finsec's roles.
 SET SESSION AUTHORIZATION regress_trail_app;
 SELECT finsec.flush_audit_events();

@@ -3,7 +3,7 @@
 -- recorded through finsec's SECURITY DEFINER functions, key imports that
 -- the server may have logged refused, and the risk rate limit counted per
 -- session user (issue 14 class 8; docs/audit.md, keyring.md, risk.md).
--- What reaches the server log is checked by TAP 021_log_redaction.pl.
+-- What reaches the server log is checked by TAP 009_log_redaction.pl.
 -- Runs in a database of its own (its keys and ledger rows stay there).
 --
 SET client_min_messages = warning;

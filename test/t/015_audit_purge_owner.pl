@@ -6,7 +6,7 @@
 # its role a superuser, deleted rows inside retention and a ledger row.
 #
 # Retention needs time to pass: the cluster first runs 200 days in the past
-# under libfaketime (as in 006_audit_retention).
+# under libfaketime (as in 012_audit_retention).
 use strict;
 use warnings;
 
