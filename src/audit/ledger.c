@@ -655,13 +655,10 @@ finsec_audit_event(const char *event_type, const char *object,
 	FinsecOwnerContext ctx;
 
 	finsec_require_preload("the finsec audit ledger");
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	(void) finsec_audit_event_internal(ctx.caller, event_type, NULL, object, action,
 									   success, description, detail);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 }
 
 
@@ -751,9 +748,7 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 						 event_type)));
 	actor = audit_event_actor();
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	seq = finsec_audit_event_internal(actor,
 									  event_type,
 									  finsec_text_arg_opt(fcinfo, 6),
@@ -762,7 +757,6 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 									  PG_GETARG_BOOL(3),
 									  finsec_text_arg_opt(fcinfo, 4),
 									  PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_INT64(seq);
 }

@@ -307,15 +307,12 @@ durable_event(Oid actor, const char *event_type, const char *subject, const char
 	finsec_require_preload("the finsec audit ledger");
 	check_session_cap(event_type);
 	finsec_audit_note_session();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (!OidIsValid(actor))
 		actor = ctx.caller;
 	seq = finsec_audit_event_internal(actor, event_type, subject, object, action,
 									  success, description, detail);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	if (detail)
 		detail_text = JsonbToCString(NULL, &detail->root, VARSIZE(detail));

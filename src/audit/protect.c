@@ -222,9 +222,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 										 ChooseRelationName(relname, NULL, "finsec_seq", nsp, false));
 	idxname = quote_identifier(ChooseRelationName(relname, NULL, "finsec_chain_idx", nsp, false));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	{
 		check_no_chain(relid, relname);
 
@@ -272,7 +270,6 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 													algorithm),
 										   NULL);
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_VOID();
 }

@@ -572,9 +572,7 @@ finsec_audit_seal(PG_FUNCTION_ARGS)
 				 errhint("Sealing happens on the primary; a standby receives the blocks through replication and can run finsec.audit_verify().")));
 	InitMaterializedSRF(fcinfo, 0);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	/* The ledger's own chain is created by its first seal. */
 	if (!OidIsValid(relid) || relid == finsec_audit_relid())
 		finsec_create_chain(finsec_audit_relid(), ctx.caller);
@@ -611,8 +609,7 @@ finsec_audit_seal(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum(st.rows_sealed);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return (Datum) 0;
 }
 
@@ -930,9 +927,7 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
 		memcpy(cp_hash, VARDATA_ANY(b), FINSEC_HASH_LEN);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	chains = load_chains(relid, false, true);
 	if (chains != NIL)
 	{
@@ -953,8 +948,7 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
 			nulls[5] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return (Datum) 0;
 }
 
@@ -1067,9 +1061,7 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 						   finsec_audit_retention_minutes / (24 * 60)),
 				 errhint("Choose a boundary at least finsec.audit_retention before today.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	{
 		chains = load_chains(relid, true, false);
 		if (chains == NIL)
@@ -1165,8 +1157,7 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 																			&isnull)));
 		}
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	values[0] = Int64GetDatum(first > 0 ? last - first + 1 : 0);
 	values[1] = Int64GetDatum(rows);
@@ -1219,9 +1210,7 @@ finsec_audit_close_chain(PG_FUNCTION_ARGS)
 				 errmsg("a chain is closed only with a reason"),
 				 errhint("Name the investigation or ticket that explains why the table is gone.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	args[0] = UUIDPGetDatum(id);
 	ret = SPI_execute_with_args("SELECT " CHAIN_COLUMNS " FROM finsec.ledger_chain "
 								"WHERE chain_id = $1 FOR UPDATE",
@@ -1271,8 +1260,7 @@ finsec_audit_close_chain(PG_FUNCTION_ARGS)
 							TRIGGER_EVENT_DELETE, c->relid, NULL);
 	if (ret != SPI_OK_DELETE || SPI_processed != 1)
 		elog(ERROR, "could not remove the closed chain");
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_INT64(seq);
 }
 

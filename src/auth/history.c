@@ -98,9 +98,7 @@ finsec_password_key(bool *schema_keyed)
 	if (!*schema_keyed)
 		return NULL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	args[0] = CStringGetTextDatum(FINSEC_PASSWORD_KEY);
 	ret = SPI_execute_with_args("SELECT EXISTS (SELECT FROM finsec.key k JOIN finsec.key_version v ON v.key_id = k.key_id "
 								"               WHERE k.label = $1 AND v.state IN ('active', 'retired')) "
@@ -110,8 +108,7 @@ finsec_password_key(bool *schema_keyed)
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the keyring for password history");
 	needed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	if (!needed)
 		return NULL;
 
@@ -262,9 +259,7 @@ finsec_password_rekey(PG_FUNCTION_ARGS)
 	key = finsec_password_key(&schema_keyed);
 	if (key == NULL)
 		PG_RETURN_INT64(0);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	moved = finsec_password_rekey_legacy(key);
 	if (moved > 0)
 		(void) finsec_audit_event_internal(ctx.caller, "role.password_rekey", FINSEC_PASSWORD_KEY, NULL,
@@ -272,8 +267,7 @@ finsec_password_rekey(PG_FUNCTION_ARGS)
 										   psprintf("%lld password history and profile rows moved under keyring key %s version %d",
 													(long long) moved, FINSEC_PASSWORD_KEY, key->version),
 										   NULL);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_INT64(moved);
 }
 
@@ -325,9 +319,7 @@ finsec_password_history_check(const char *username, const char *password)
 	/* The keyring key, if history is kept under it (before any owner work). */
 	key = finsec_password_key(&schema_keyed);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 
 	/* Rows of 0.7 move under the key first, so that every row is checked alike. */
 	if (key != NULL)
@@ -343,8 +335,7 @@ finsec_password_history_check(const char *username, const char *password)
 
 	if (finsec_password_reuse_history == 0)
 	{
-		finsec_end_owner(&ctx);
-		SPI_finish();
+		finsec_spi_end(&ctx);
 		return;
 	}
 
@@ -425,8 +416,7 @@ finsec_password_history_check(const char *username, const char *password)
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not prune password history");
 
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 }
 
 /*
@@ -444,9 +434,7 @@ finsec_password_history_follow(Node *parsetree)
 		!OidIsValid(get_relname_relid("password_history", get_namespace_oid("finsec", false))))
 		return;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (IsA(parsetree, RenameStmt))
 	{
 		RenameStmt *stmt = (RenameStmt *) parsetree;
@@ -475,6 +463,5 @@ finsec_password_history_follow(Node *parsetree)
 								  1, argtypes, args, NULL, false, 0);
 		}
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 }

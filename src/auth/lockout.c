@@ -597,15 +597,12 @@ finsec_unlock_role(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(lockout->lock);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	(void) finsec_audit_event_internal(ctx.caller, "auth.unlock", role, role, "unlock", true,
 									   was_locked ? "login lock lifted by an administrator"
 									   : "failure count reset by an administrator (role was not locked)",
 									   NULL);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_BOOL(was_locked);
 }
 

@@ -203,9 +203,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	if (key != NULL)
 		finsec_key_note_use(key, "pw-profile");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (key != NULL)
 		(void) finsec_password_rekey_legacy(key);
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
@@ -238,8 +236,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 									   ntok > 0 ? (key ? "personal data recorded for password checks (stored as keyed salted hashes only)" : "personal data recorded for password checks (stored as salted hashes only)")
 									   : "personal data for password checks removed",
 									   NULL);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_VOID();
 }
 

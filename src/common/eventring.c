@@ -959,12 +959,9 @@ finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor
 	int64		n;
 
 	prepare_to_claim(ring);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	n = flush(ctx.caller);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return n;
 }
 

@@ -198,9 +198,7 @@ consume(const NonceArgs *a, int64 *diff_us)
 	if (verdict != NONCE_OK)
 		return verdict;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 
 	if (insert_plan == NULL)
 	{
@@ -249,8 +247,7 @@ consume(const NonceArgs *a, int64 *diff_us)
 			elog(ERROR, "nonce delete failed: %s", SPI_result_code_string(ret));
 	}
 
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return verdict;
 }
 
@@ -345,11 +342,8 @@ finsec_nonce_purge(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_rows must be positive")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	n = purge_expired(limit);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_INT64((int64) n);
 }

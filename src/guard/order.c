@@ -869,9 +869,7 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 		appendStringInfo(&trig, ", %s", quote_literal_cstr(lfirst(lc)));
 	appendStringInfoChar(&trig, ')');
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (guard_exists("order_guard", relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -893,8 +891,7 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 	finsec_own_trigger_ddl_begin();
 	exec_args(trig.data, 0, NULL, NULL);
 	finsec_own_trigger_ddl_end();
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_audit_event("guard.enable", qname, "enable_order_guard", true,
 					   psprintf("order guard enabled on status column \"%s\"%s", status,
@@ -982,9 +979,7 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 
 	qname = finsec_quoted_relname(relid);
 	qorders = finsec_quoted_relname(orders);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (!guard_exists("order_guard", orders))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1021,8 +1016,7 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 					   "FOR EACH ROW EXECUTE FUNCTION finsec.refund_guard_trigger()", qname),
 			  0, NULL, NULL);
 	finsec_own_trigger_ddl_end();
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_audit_event("guard.enable", qname, "enable_refund_guard", true,
 					   psprintf("refund guard enabled: refunds per order of %s at most its paid amount",
@@ -1076,9 +1070,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	if (strcmp(table, "order_guard") == 0)
 	{
 		exec_args("SELECT 1 FROM finsec.refund_guard WHERE orders = $1::pg_catalog.regclass",
@@ -1097,8 +1089,7 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 				 errmsg("table %s has no %s", qname,
 						strcmp(table, "order_guard") == 0 ? "order guard" : "refund guard")));
 	exec_args(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trigger, qname), 0, NULL, NULL);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_audit_event("guard.disable", qname, action, true,
 					   strcmp(table, "order_guard") == 0 ? "order guard disabled" : "refund guard disabled",

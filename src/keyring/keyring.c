@@ -335,9 +335,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 	finsec_master_require();
 	check_label(label);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 
 	/* The key's identity, locked so that concurrent versions are numbered in turn. */
 	args[0] = CStringGetTextDatum(label);
@@ -551,8 +549,7 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not link a finsec key version to its request: %s", SPI_result_code_string(ret));
 
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return request_id;
 }
 
@@ -1417,9 +1414,7 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 				 errmsg("no previous master key is loaded"),
 				 errhint("Set finsec.master_key_previous_file or finsec.master_key_previous_command to the old master key and restart the server.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	arg = CStringGetTextDatum(prev);
 	ret = SPI_execute_with_args("SELECT v.key_id, v.version, k.purpose, k.algorithm, v.wrapped "
 								"  FROM finsec.key_version v JOIN finsec.key k ON k.key_id = v.key_id "
@@ -1466,8 +1461,7 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not re-wrap a finsec key: %s", SPI_result_code_string(ret));
 		done++;
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	detail = psprintf("{\"rewrapped\": " INT64_FORMAT ", \"from_master_kcv\": \"%s\", \"to_master_kcv\": \"%s\"}",
 					  done, prev, cur);

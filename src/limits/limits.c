@@ -327,9 +327,7 @@ limit_cache_load(void)
 	/* Set before reading: an invalidation arriving meanwhile clears it again. */
 	limit_cache_valid = true;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	PushActiveSnapshot(GetLatestSnapshot());
 	PG_TRY();
 	{
@@ -342,8 +340,7 @@ limit_cache_load(void)
 	}
 	PG_END_TRY();
 	PopActiveSnapshot();
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 }
 
 PG_FUNCTION_INFO_V1(finsec_limit_config_changed);
@@ -1740,9 +1737,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	exec_args("DELETE FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -1754,8 +1749,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 		exec_args("DELETE FROM finsec.limit_reversal WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
 	}
 	exec_internal_ddl(psprintf("DROP TRIGGER IF EXISTS " FINSEC_LIMITS_TRIGGER " ON %s", qname));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_audit_event("limits.disable", qname, "disable_limits", true,
 					   reset ? "transaction limits disabled; usage forgotten" :

@@ -165,9 +165,7 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 	args[5] = IntervalPGetDatum(ttl);
 	explicit_bzero(hash, sizeof(hash));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	ret = SPI_execute_with_args("INSERT INTO finsec.otp AS o (subject, purpose, salt, code_hash, key_version, "
 								"                         issued_at, expires_at, attempts, max_attempts, used_at) "
 								"VALUES ($1, $2, $3, $4, $5, statement_timestamp(), statement_timestamp() + $6, "
@@ -180,8 +178,7 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 								6, types, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not store a one-time code: %s", SPI_result_code_string(ret));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_key_note_use(key, "otp-issue");
 	result = cstring_to_text(code);

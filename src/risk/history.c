@@ -347,9 +347,7 @@ read_map(Oid relid, RiskTableMap *map, MemoryContext cxt, int *count, Oid *only)
 						   "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t.relid)");
 	if (OidIsValid(relid))
 		appendStringInfoString(&sql, " AND t.relid = $1");
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	{
 		Oid			argtypes[1] = {OIDOID};
 		Datum		args[1] = {ObjectIdGetDatum(relid)};
@@ -379,8 +377,7 @@ read_map(Oid relid, RiskTableMap *map, MemoryContext cxt, int *count, Oid *only)
 			}
 		}
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return found;
 }
 

@@ -185,9 +185,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "%s = EXCLUDED.%s, ", table_columns[i], table_columns[i]);
 	appendStringInfoString(&sql, "enabled_by = EXCLUDED.enabled_by, enabled_at = pg_catalog.now()");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	memset(nulls, ' ', sizeof(nulls));
 	types[0] = OIDOID;
 	values[0] = ObjectIdGetDatum(relid);
@@ -204,8 +202,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	ret = SPI_execute_with_args(sql.data, NARGS + 2, types, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "registering %s for risk scoring failed: %s", qname, SPI_result_code_string(ret));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	finsec_audit_event("risk.enable", qname, "enable_risk", true,
 					   psprintf("payments table registered for risk scoring: customer \"%s\", amount \"%s\", time \"%s\"",
@@ -251,9 +248,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 	table_close(open_registrable(relid), NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	ret = SPI_execute_with_args("DELETE FROM finsec.risk_table WHERE relid = $1::pg_catalog.regclass",
 								1, types, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
@@ -262,8 +257,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table %s is not registered for risk scoring", qname)));
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	finsec_audit_event("risk.disable", qname, "disable_risk", true,
 					   "payments table no longer registered for risk scoring", NULL);
 	PG_RETURN_VOID();

@@ -848,9 +848,7 @@ finsec_risk_active_ruleset(void)
 	/* Set before reading: an invalidation arriving meanwhile clears it again. */
 	active_valid = true;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	PushActiveSnapshot(GetLatestSnapshot());
 	PG_TRY();
 	{
@@ -864,8 +862,7 @@ finsec_risk_active_ruleset(void)
 	}
 	PG_END_TRY();
 	PopActiveSnapshot();
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return active;
 }
 

@@ -218,9 +218,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 	}
 	finsec_sig_guard_release(g);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 
 	args[0] = CStringGetTextDatum(name);
 	ret = SPI_execute_with_args("SELECT 1 FROM finsec.signer WHERE name = $1 AND revoked_at IS NULL",
@@ -272,8 +270,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 		appendStringInfo(&desc, ", certificate %s", subject);
 	(void) finsec_audit_event_internal(ctx.caller, "signature.signer", NULL, name,
 									   "register", true, desc.data, detail);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_TEXT_P(cstring_to_text(fp));
 }
 
@@ -305,9 +302,7 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
 				 errmsg("a revocation needs a reason"),
 				 errhint("Say why, e.g. 'key compromised' or 'replaced by bank-a-2026'; it goes to the audit ledger.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	args[0] = CStringGetTextDatum(name);
 	args[1] = CStringGetTextDatum(reason);
 	args[2] = ObjectIdGetDatum(ctx.caller);
@@ -335,8 +330,7 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
 	detail = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	(void) finsec_audit_event_internal(ctx.caller, "signature.signer", NULL, name,
 									   "revoke", true, "signer revoked", detail);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	PG_RETURN_VOID();
 }
 
@@ -369,9 +363,7 @@ finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_
 	const SigAlgorithm *alg;
 	bool		ok;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	args[0] = CStringGetTextDatum(signer);
 	if (SPI_execute_with_args("SELECT pem, sm2_id, revoked_at IS NOT NULL FROM finsec.signer "
 							  "WHERE name = $1 ORDER BY revoked_at IS NULL DESC, id DESC LIMIT 1",
@@ -391,8 +383,7 @@ finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_
 		revoked = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		MemoryContextSwitchTo(spi_cxt);
 	}
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 
 	if (pem == NULL)
 		ereport(ERROR,
