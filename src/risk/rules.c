@@ -62,6 +62,9 @@ typedef struct RuleCx
 	const char *name;			/* rule name, NULL when checking one rule */
 	const char *kind;
 	MemoryContext cxt;			/* where compiled values live */
+	const char *const *rule_names;	/* the ruleset's rules, for a model; NULL
+									 * when checking one rule */
+	int			nrules;
 } RuleCx;
 
 static void param_error(const RuleCx *cx, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
@@ -131,8 +134,12 @@ check_keys(const RuleCx *cx, Jsonb *j, const char *const *allowed)
 	}
 }
 
-static char *
-p_string(const RuleCx *cx, Jsonb *j, const char *key, bool required)
+/*
+ * Parameter "key" when it is present and not null, NULL otherwise (an
+ * error when required); one of another JSON type than "type" is refused.
+ */
+static JsonbValue *
+p_scalar(const RuleCx *cx, Jsonb *j, const char *key, bool required, enum jbvType type)
 {
 	JsonbValue *v = jb_get(j, key);
 
@@ -142,25 +149,33 @@ p_string(const RuleCx *cx, Jsonb *j, const char *key, bool required)
 			param_error(cx, "parameter \"%s\" is required", key);
 		return NULL;
 	}
-	if (v->type != jbvString)
-		param_error(cx, "parameter \"%s\" must be a string", key);
+	if (v->type != type)
+	{
+		if (type == jbvString)
+			param_error(cx, "parameter \"%s\" must be a string", key);
+		param_error(cx, "parameter \"%s\" must be a number", key);
+	}
+	return v;
+}
+
+static char *
+p_string(const RuleCx *cx, Jsonb *j, const char *key, bool required)
+{
+	JsonbValue *v = p_scalar(cx, j, key, required, jbvString);
+
+	if (v == NULL)
+		return NULL;
 	return MemoryContextStrdup(cx->cxt, pnstrdup(v->val.string.val, v->val.string.len));
 }
 
 static Numeric
 p_numeric(const RuleCx *cx, Jsonb *j, const char *key, bool required)
 {
-	JsonbValue *v = jb_get(j, key);
+	JsonbValue *v = p_scalar(cx, j, key, required, jbvNumeric);
 	Numeric		n;
 
-	if (v == NULL || v->type == jbvNull)
-	{
-		if (required)
-			param_error(cx, "parameter \"%s\" is required", key);
+	if (v == NULL)
 		return NULL;
-	}
-	if (v->type != jbvNumeric)
-		param_error(cx, "parameter \"%s\" must be a number", key);
 	n = MemoryContextAlloc(cx->cxt, VARSIZE(v->val.numeric));
 	memcpy(n, v->val.numeric, VARSIZE(v->val.numeric));
 	return n;
@@ -384,284 +399,335 @@ attr_is_text(RiskAttr a)
 	return a != RA_AMOUNT && a != RA_TIER && a != RA_GEO && a != RA_AT && a != RA_CARD && a != RA_REFERENCE;
 }
 
+/*
+ * One compile function per rule kind: it reads the kind's parameters
+ * (check_keys has refused unknown ones) into the rule and writes the
+ * threshold text shown with every hit.  "when" and "force" are read after
+ * it, for every kind alike.
+ */
+typedef void (*RuleCompileFn) (const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th);
+
+static void
+compile_list(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	JsonbValue *ab;
+
+	r->color = p_choice(cx, params, "color", color_names, 3, true, 0);
+	r->list_type = p_choice(cx, params, "entity", finsec_risk_list_type_names, RL_COUNT, true, 0);
+	r->payee_side = p_choice(cx, params, "side", side_names, 2, false, 0) == 1;
+	if (r->payee_side && r->list_type != RL_ACCOUNT && r->list_type != RL_MERCHANT)
+		param_error(cx, "on the payee side only \"account\" (the counterparty) and \"merchant\" can be listed");
+	if (!r->payee_side && r->list_type == RL_MERCHANT)
+		param_error(cx, "a merchant is on the payee side: add \"side\": \"payee\"");
+	ab = jb_get(params, "absent");
+	if (ab && ab->type != jbvBool)
+		param_error(cx, "parameter \"absent\" must be true or false");
+	r->absent = ab && ab->val.boolean;
+	appendStringInfo(th, "%s%s list (%s, %s)", r->absent ? "not on the " : "", color_names[r->color],
+					 finsec_risk_list_type_names[r->list_type], side_names[r->payee_side ? 1 : 0]);
+}
+
+/* A threshold on a number (amount, auth_tier): one comparison with "value". */
+static void
+compile_threshold_numeric(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	if (r->op == ROP_IN || r->op == ROP_NOT_IN)
+	{
+		r->nvalues = p_strings(cx, params, "values", &r->values);
+		param_error(cx, "attribute \"%s\" takes a comparison (>, >=, <, <=, =, <>) with \"value\"",
+					finsec_risk_attr_names[r->attr]);
+	}
+	if (jb_get(params, "values"))
+		param_error(cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
+	r->num_value = p_numeric(cx, params, "value", true);
+	appendStringInfo(th, "%s %s", ops_names[r->op], numeric_text(r->num_value));
+}
+
+/* A threshold on a text attribute: equality with "value" or membership of "values". */
+static void
+compile_threshold_text(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	if (!attr_is_text(r->attr))
+		param_error(cx, "attribute \"%s\" cannot be compared", finsec_risk_attr_names[r->attr]);
+	if (r->op != ROP_EQ && r->op != ROP_NE && r->op != ROP_IN && r->op != ROP_NOT_IN)
+		param_error(cx, "attribute \"%s\" takes op =, <>, in or not in", finsec_risk_attr_names[r->attr]);
+	if (r->op == ROP_IN || r->op == ROP_NOT_IN)
+	{
+		if (jb_get(params, "value"))
+			param_error(cx, "use \"values\" with op \"%s\"", ops_names[r->op]);
+		r->nvalues = p_strings(cx, params, "values", &r->values);
+		if (r->nvalues == 0)
+			param_error(cx, "parameter \"values\" is required");
+	}
+	else
+	{
+		if (jb_get(params, "values"))
+			param_error(cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
+		r->values = MemoryContextAlloc(cx->cxt, sizeof(char *));
+		r->values[0] = p_string(cx, params, "value", true);
+		r->nvalues = 1;
+	}
+	appendStringInfo(th, "%s", ops_names[r->op]);
+	for (int i = 0; i < r->nvalues; i++)
+		appendStringInfo(th, "%s%s", i ? ", " : " ", r->values[i]);
+}
+
+static void
+compile_threshold(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	r->attr = p_choice(cx, params, "attribute", finsec_risk_attr_names, RA_COUNT, true, 0);
+	if (r->attr == RA_GEO || r->attr == RA_AT || r->attr == RA_CARD || r->attr == RA_REFERENCE)
+		param_error(cx, "attribute \"%s\" cannot be compared; use a time_of_day, travel or list rule",
+					finsec_risk_attr_names[r->attr]);
+	r->op = p_choice(cx, params, "op", ops_names, lengthof(ops_names), true, 0);
+	if (attr_is_numeric(r->attr))
+		compile_threshold_numeric(cx, r, params, th);
+	else
+		compile_threshold_text(cx, r, params, th);
+}
+
+static void
+compile_velocity(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	r->entity = p_choice(cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, true, 0);
+	r->window_us = p_interval(cx, params, "window", true);
+	r->measure = p_choice(cx, params, "measure", measure_names, 3, false, RM_COUNT);
+	if (r->measure == RM_DISTINCT)
+	{
+		r->measure_attr = p_choice(cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
+		if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
+			r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE)
+			param_error(cx, "distinct values of \"%s\" are not counted", finsec_risk_attr_names[r->measure_attr]);
+	}
+	else if (jb_get(params, "of"))
+		param_error(cx, "parameter \"of\" goes with measure \"distinct\"");
+	r->max = p_numeric(cx, params, "max", true);
+	if (numeric_is_negative(r->max))
+		param_error(cx, "parameter \"max\" must not be negative");
+	appendStringInfo(th, "%s%s%s per %s over %s > %s", measure_names[r->measure],
+					 r->measure == RM_DISTINCT ? " " : "",
+					 r->measure == RM_DISTINCT ? finsec_risk_attr_names[r->measure_attr] : "",
+					 finsec_risk_rule_entity_names[r->entity], p_string(cx, params, "window", true),
+					 numeric_text(r->max));
+}
+
+static void
+compile_first_seen(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	r->entity = p_choice(cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
+	if (r->entity == RE_PAIR)
+		param_error(cx, "first_seen takes an entity, not a pair; use \"of\": \"counterparty\"");
+	r->measure_attr = p_choice(cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
+	if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
+		r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE ||
+		r->measure_attr == finsec_risk_entity_attr[r->entity])
+		param_error(cx, "\"of\" must name another identifying attribute (device, counterparty, region, ip, ...)");
+	r->window_us = jb_get(params, "lookback") ? p_interval(cx, params, "lookback", true) : 0;
+	appendStringInfo(th, "no earlier payment of this %s with this %s", finsec_risk_rule_entity_names[r->entity],
+					 finsec_risk_attr_names[r->measure_attr]);
+}
+
+static void
+compile_structuring(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	Datum		pct;
+	double		pctd;
+	double		mc;
+	MemoryContext old;
+	Datum		hundred;
+
+	r->entity = p_choice(cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
+	r->window_us = p_interval(cx, params, "window", true);
+	r->threshold = p_numeric(cx, params, "threshold", true);
+	if (num_to_double(r->threshold) <= 0)
+		param_error(cx, "parameter \"threshold\" must be positive");
+	pct = NumericGetDatum(p_numeric(cx, params, "below_pct", true));
+	pctd = num_to_double(DatumGetNumeric(pct));
+	if (!(pctd > 0 && pctd < 100))
+		param_error(cx, "parameter \"below_pct\" must be between 0 and 100 (exclusive)");
+	/* lower = threshold * (100 - pct) / 100, exactly */
+	old = MemoryContextSwitchTo(cx->cxt);
+	hundred = DirectFunctionCall1(int4_numeric, Int32GetDatum(100));
+	r->lower = DatumGetNumeric(DirectFunctionCall2(numeric_div,
+												   DirectFunctionCall2(numeric_mul, NumericGetDatum(r->threshold),
+																	   DirectFunctionCall2(numeric_sub, hundred, pct)),
+												   hundred));
+	MemoryContextSwitchTo(old);
+	mc = p_double(cx, params, "min_count", true, 0);
+	/* checked as a double first: casting an out-of-range one is undefined */
+	if (!(mc >= 2 && mc <= 100000) || mc != floor(mc))
+		param_error(cx, "parameter \"min_count\" must be an integer from 2 to 100000");
+	r->min_count = (int64) mc;
+	appendStringInfo(th, "%lld payments in [%s, %s) per %s within %s",
+					 (long long) r->min_count, numeric_text(r->lower), numeric_text(r->threshold),
+					 finsec_risk_rule_entity_names[r->entity], p_string(cx, params, "window", true));
+}
+
+static void
+compile_time_of_day(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	r->from_min = p_clock(cx, params, "from");
+	r->to_min = p_clock(cx, params, "to");
+	if (r->from_min == r->to_min)
+		param_error(cx, "\"from\" and \"to\" must differ");
+	r->tzname = p_string(cx, params, "timezone", false);
+	if (r->tzname)
+	{
+		r->tz = pg_tzset(r->tzname);
+		if (r->tz == NULL)
+			param_error(cx, "unknown time zone \"%s\"", r->tzname);
+	}
+	appendStringInfo(th, "local time in [%s, %s)%s%s", p_string(cx, params, "from", true),
+					 p_string(cx, params, "to", true), r->tzname ? " " : "", r->tzname ? r->tzname : "");
+}
+
+static void
+compile_travel(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	r->entity = p_choice(cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
+	if (r->entity == RE_PAIR)
+		param_error(cx, "travel follows one entity, not a pair");
+	r->max_kmh = p_double(cx, params, "max_kmh", false, -1);
+	r->max_km = p_double(cx, params, "max_km", false, -1);
+	r->min_km = p_double(cx, params, "min_km", false, 0);
+	if ((r->max_kmh < 0) == (r->max_km < 0))
+		param_error(cx, "give exactly one of \"max_kmh\" (impossible travel) and \"max_km\" (relocation), positive");
+	if (r->max_kmh == 0 || r->max_km == 0 || r->min_km < 0)
+		param_error(cx, "distances and speeds must be positive");
+	r->window_us = jb_get(params, "within") ? p_interval(cx, params, "within", true) : (int64) 30 * USECS_PER_DAY;
+	if (r->max_kmh > 0)
+		appendStringInfo(th, "speed since the previous payment of this %s > %g km/h", finsec_risk_rule_entity_names[r->entity], r->max_kmh);
+	else
+		appendStringInfo(th, "distance from the previous payment of this %s > %g km", finsec_risk_rule_entity_names[r->entity], r->max_km);
+}
+
+/* One feature of a model: its source, and for rule:/fired: the rule it names. */
+static void
+compile_feature(const RuleCx *cx, RiskRule *r, RiskFeature *f, JsonbValue *e)
+{
+	static const char *const k_feature[] = {"feature", "weight", NULL};
+	Jsonb	   *fj;
+	char	   *name;
+
+	if (e->type != jbvBinary || !JsonContainerIsObject(e->val.binary.data))
+		param_error(cx, "every feature must be an object {\"feature\": ..., \"weight\": ...}");
+	fj = JsonbValueToJsonb(e);
+	check_keys(cx, fj, k_feature);
+	name = p_string(cx, fj, "feature", true);
+	f->name = name;
+	f->weight = p_double(cx, fj, "weight", true, 0);
+	if (strcmp(name, "amount") == 0)
+		f->source = RF_AMOUNT;
+	else if (strcmp(name, "log_amount") == 0)
+		f->source = RF_LOG_AMOUNT;
+	else if (strcmp(name, "hour") == 0)
+		f->source = RF_HOUR;
+	else if (strcmp(name, "auth_tier") == 0)
+		f->source = RF_TIER;
+	else if (strncmp(name, "rule:", 5) == 0 || strncmp(name, "fired:", 6) == 0)
+	{
+		const char *ref = strchr(name, ':') + 1;
+		int			i;
+
+		f->source = name[0] == 'r' ? RF_RULE : RF_FIRED;
+		f->rule = -1;
+		if (cx->rule_names)
+		{
+			for (i = 0; i < cx->nrules; i++)
+				if (cx->rule_names[i] && strcmp(cx->rule_names[i], ref) == 0)
+					f->rule = i;
+			if (f->rule < 0)
+				param_error(cx, "feature \"%s\" names no other rule of the ruleset", name);
+			if (strcmp(ref, r->name) == 0)
+				param_error(cx, "feature \"%s\" names the model itself", name);
+		}
+	}
+	else
+		param_error(cx, "unknown feature \"%s\" (amount, log_amount, hour, auth_tier, rule:<name>, fired:<name>)", name);
+}
+
+static void
+compile_model(const RuleCx *cx, RiskRule *r, Jsonb *params, StringInfo th)
+{
+	JsonbValue *fv;
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	r->intercept = p_double(cx, params, "intercept", true, 0);
+	r->min_probability = p_double(cx, params, "min_probability", false, 0.5);
+	if (!(r->min_probability > 0 && r->min_probability < 1))
+		param_error(cx, "parameter \"min_probability\" must be between 0 and 1 (exclusive)");
+	fv = jb_get(params, "features");
+	if (fv == NULL || fv->type != jbvBinary || !JsonContainerIsArray(fv->val.binary.data) ||
+		JsonContainerSize(fv->val.binary.data) == 0)
+		param_error(cx, "parameter \"features\" must be a non-empty array of {\"feature\": ..., \"weight\": ...}");
+	r->features = MemoryContextAllocZero(cx->cxt, sizeof(RiskFeature) * JsonContainerSize(fv->val.binary.data));
+	it = JsonbIteratorInit(fv->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		if (tok == WJB_ELEM)
+			compile_feature(cx, r, &r->features[n++], &e);
+	r->nfeatures = n;
+	appendStringInfo(th, "probability >= %g", r->min_probability);
+}
+
+/* Every rule kind: its name, the parameters it takes, and its compiler. */
+typedef struct RuleKindDef
+{
+	const char *kind;
+	RiskRuleKind code;
+	const char *const *params;	/* NULL-terminated */
+	RuleCompileFn compile;
+} RuleKindDef;
+
+static const char *const k_list[] = {"color", "entity", "side", "absent", "when", "force", NULL};
+static const char *const k_threshold[] = {"attribute", "op", "value", "values", "when", "force", NULL};
+static const char *const k_velocity[] = {"entity", "window", "measure", "of", "max", "when", "force", NULL};
+static const char *const k_first[] = {"entity", "of", "lookback", "when", "force", NULL};
+static const char *const k_struct[] = {"entity", "window", "threshold", "below_pct", "min_count", "when", "force", NULL};
+static const char *const k_tod[] = {"from", "to", "timezone", "when", "force", NULL};
+static const char *const k_travel[] = {"entity", "max_kmh", "max_km", "min_km", "within", "when", "force", NULL};
+static const char *const k_model[] = {"intercept", "features", "min_probability", "when", "force", NULL};
+
+static const RuleKindDef rule_kinds[] = {
+	{"list", RK_LIST, k_list, compile_list},
+	{"threshold", RK_THRESHOLD, k_threshold, compile_threshold},
+	{"velocity", RK_VELOCITY, k_velocity, compile_velocity},
+	{"first_seen", RK_FIRST_SEEN, k_first, compile_first_seen},
+	{"structuring", RK_STRUCTURING, k_struct, compile_structuring},
+	{"time_of_day", RK_TIME_OF_DAY, k_tod, compile_time_of_day},
+	{"travel", RK_TRAVEL, k_travel, compile_travel},
+	{"model", RK_MODEL, k_model, compile_model},
+};
+
+/*
+ * Compile one rule of kind "kind" into r, its values in cxt.  rule_names
+ * (nrules of them) are the ruleset's rules, for a model's references; NULL
+ * when one rule is checked alone.  Raises for an unknown kind or a bad
+ * parameter.
+ */
 void
 finsec_risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
-				  const char *const *rule_names, int nrules)
+						 const char *const *rule_names, int nrules)
 {
-	RuleCx		cx = {r->name, kind, cxt};
-	static const char *const k_list[] = {"color", "entity", "side", "absent", "when", "force", NULL};
-	static const char *const k_threshold[] = {"attribute", "op", "value", "values", "when", "force", NULL};
-	static const char *const k_velocity[] = {"entity", "window", "measure", "of", "max", "when", "force", NULL};
-	static const char *const k_first[] = {"entity", "of", "lookback", "when", "force", NULL};
-	static const char *const k_struct[] = {"entity", "window", "threshold", "below_pct", "min_count", "when", "force", NULL};
-	static const char *const k_tod[] = {"from", "to", "timezone", "when", "force", NULL};
-	static const char *const k_travel[] = {"entity", "max_kmh", "max_km", "min_km", "within", "when", "force", NULL};
-	static const char *const k_model[] = {"intercept", "features", "min_probability", "when", "force", NULL};
+	RuleCx		cx = {r->name, kind, cxt, rule_names, nrules};
+	const RuleKindDef *def = NULL;
 	StringInfoData th;
+	int			i;
 
 	r->force = -1;
 	r->max_kmh = r->max_km = -1;
 	initStringInfo(&th);
 
-	if (strcmp(kind, "list") == 0)
-	{
-		r->kind = RK_LIST;
-		check_keys(&cx, params, k_list);
-		r->color = p_choice(&cx, params, "color", color_names, 3, true, 0);
-		r->list_type = p_choice(&cx, params, "entity", finsec_risk_list_type_names, RL_COUNT, true, 0);
-		r->payee_side = p_choice(&cx, params, "side", side_names, 2, false, 0) == 1;
-		if (r->payee_side && r->list_type != RL_ACCOUNT && r->list_type != RL_MERCHANT)
-			param_error(&cx, "on the payee side only \"account\" (the counterparty) and \"merchant\" can be listed");
-		if (!r->payee_side && r->list_type == RL_MERCHANT)
-			param_error(&cx, "a merchant is on the payee side: add \"side\": \"payee\"");
-		{
-			JsonbValue *ab = jb_get(params, "absent");
-
-			if (ab && ab->type != jbvBool)
-				param_error(&cx, "parameter \"absent\" must be true or false");
-			r->absent = ab && ab->val.boolean;
-		}
-		appendStringInfo(&th, "%s%s list (%s, %s)", r->absent ? "not on the " : "", color_names[r->color],
-						 finsec_risk_list_type_names[r->list_type], side_names[r->payee_side ? 1 : 0]);
-	}
-	else if (strcmp(kind, "threshold") == 0)
-	{
-		r->kind = RK_THRESHOLD;
-		check_keys(&cx, params, k_threshold);
-		r->attr = p_choice(&cx, params, "attribute", finsec_risk_attr_names, RA_COUNT, true, 0);
-		if (r->attr == RA_GEO || r->attr == RA_AT || r->attr == RA_CARD || r->attr == RA_REFERENCE)
-			param_error(&cx, "attribute \"%s\" cannot be compared; use a time_of_day, travel or list rule",
-						finsec_risk_attr_names[r->attr]);
-		r->op = p_choice(&cx, params, "op", ops_names, lengthof(ops_names), true, 0);
-		if (attr_is_numeric(r->attr))
-		{
-			if (r->op == ROP_IN || r->op == ROP_NOT_IN)
-			{
-				r->nvalues = p_strings(&cx, params, "values", &r->values);
-				param_error(&cx, "attribute \"%s\" takes a comparison (>, >=, <, <=, =, <>) with \"value\"",
-							finsec_risk_attr_names[r->attr]);
-			}
-			if (jb_get(params, "values"))
-				param_error(&cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
-			r->num_value = p_numeric(&cx, params, "value", true);
-			appendStringInfo(&th, "%s %s", ops_names[r->op], numeric_text(r->num_value));
-		}
-		else
-		{
-			if (!attr_is_text(r->attr))
-				param_error(&cx, "attribute \"%s\" cannot be compared", finsec_risk_attr_names[r->attr]);
-			if (r->op != ROP_EQ && r->op != ROP_NE && r->op != ROP_IN && r->op != ROP_NOT_IN)
-				param_error(&cx, "attribute \"%s\" takes op =, <>, in or not in", finsec_risk_attr_names[r->attr]);
-			if (r->op == ROP_IN || r->op == ROP_NOT_IN)
-			{
-				if (jb_get(params, "value"))
-					param_error(&cx, "use \"values\" with op \"%s\"", ops_names[r->op]);
-				r->nvalues = p_strings(&cx, params, "values", &r->values);
-				if (r->nvalues == 0)
-					param_error(&cx, "parameter \"values\" is required");
-			}
-			else
-			{
-				if (jb_get(params, "values"))
-					param_error(&cx, "use \"value\" with op \"%s\"", ops_names[r->op]);
-				r->values = MemoryContextAlloc(cxt, sizeof(char *));
-				r->values[0] = p_string(&cx, params, "value", true);
-				r->nvalues = 1;
-			}
-			appendStringInfo(&th, "%s", ops_names[r->op]);
-			for (int i = 0; i < r->nvalues; i++)
-				appendStringInfo(&th, "%s%s", i ? ", " : " ", r->values[i]);
-		}
-	}
-	else if (strcmp(kind, "velocity") == 0)
-	{
-		r->kind = RK_VELOCITY;
-		check_keys(&cx, params, k_velocity);
-		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, true, 0);
-		r->window_us = p_interval(&cx, params, "window", true);
-		r->measure = p_choice(&cx, params, "measure", measure_names, 3, false, RM_COUNT);
-		if (r->measure == RM_DISTINCT)
-		{
-			r->measure_attr = p_choice(&cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
-			if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
-				r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE)
-				param_error(&cx, "distinct values of \"%s\" are not counted", finsec_risk_attr_names[r->measure_attr]);
-		}
-		else if (jb_get(params, "of"))
-			param_error(&cx, "parameter \"of\" goes with measure \"distinct\"");
-		r->max = p_numeric(&cx, params, "max", true);
-		if (numeric_is_negative(r->max))
-			param_error(&cx, "parameter \"max\" must not be negative");
-		appendStringInfo(&th, "%s%s%s per %s over %s > %s", measure_names[r->measure],
-						 r->measure == RM_DISTINCT ? " " : "",
-						 r->measure == RM_DISTINCT ? finsec_risk_attr_names[r->measure_attr] : "",
-						 finsec_risk_rule_entity_names[r->entity], p_string(&cx, params, "window", true),
-						 numeric_text(r->max));
-	}
-	else if (strcmp(kind, "first_seen") == 0)
-	{
-		r->kind = RK_FIRST_SEEN;
-		check_keys(&cx, params, k_first);
-		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
-		if (r->entity == RE_PAIR)
-			param_error(&cx, "first_seen takes an entity, not a pair; use \"of\": \"counterparty\"");
-		r->measure_attr = p_choice(&cx, params, "of", finsec_risk_attr_names, RA_COUNT, true, 0);
-		if (r->measure_attr == RA_AMOUNT || r->measure_attr == RA_AT || r->measure_attr == RA_GEO ||
-			r->measure_attr == RA_TIER || r->measure_attr == RA_REFERENCE ||
-			r->measure_attr == finsec_risk_entity_attr[r->entity])
-			param_error(&cx, "\"of\" must name another identifying attribute (device, counterparty, region, ip, ...)");
-		r->window_us = jb_get(params, "lookback") ? p_interval(&cx, params, "lookback", true) : 0;
-		appendStringInfo(&th, "no earlier payment of this %s with this %s", finsec_risk_rule_entity_names[r->entity],
-						 finsec_risk_attr_names[r->measure_attr]);
-	}
-	else if (strcmp(kind, "structuring") == 0)
-	{
-		Datum		pct;
-		double		pctd;
-
-		r->kind = RK_STRUCTURING;
-		check_keys(&cx, params, k_struct);
-		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
-		r->window_us = p_interval(&cx, params, "window", true);
-		r->threshold = p_numeric(&cx, params, "threshold", true);
-		if (num_to_double(r->threshold) <= 0)
-			param_error(&cx, "parameter \"threshold\" must be positive");
-		pct = NumericGetDatum(p_numeric(&cx, params, "below_pct", true));
-		pctd = num_to_double(DatumGetNumeric(pct));
-		if (!(pctd > 0 && pctd < 100))
-			param_error(&cx, "parameter \"below_pct\" must be between 0 and 100 (exclusive)");
-		/* lower = threshold * (100 - pct) / 100, exactly */
-		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-			Datum		hundred = DirectFunctionCall1(int4_numeric, Int32GetDatum(100));
-
-			r->lower = DatumGetNumeric(DirectFunctionCall2(numeric_div,
-														   DirectFunctionCall2(numeric_mul, NumericGetDatum(r->threshold),
-																			   DirectFunctionCall2(numeric_sub, hundred, pct)),
-														   hundred));
-			MemoryContextSwitchTo(old);
-		}
-		{
-			double		mc = p_double(&cx, params, "min_count", true, 0);
-
-			/* checked as a double first: casting an out-of-range one is undefined */
-			if (!(mc >= 2 && mc <= 100000) || mc != floor(mc))
-				param_error(&cx, "parameter \"min_count\" must be an integer from 2 to 100000");
-			r->min_count = (int64) mc;
-		}
-		appendStringInfo(&th, "%lld payments in [%s, %s) per %s within %s",
-						 (long long) r->min_count, numeric_text(r->lower), numeric_text(r->threshold),
-						 finsec_risk_rule_entity_names[r->entity], p_string(&cx, params, "window", true));
-	}
-	else if (strcmp(kind, "time_of_day") == 0)
-	{
-		r->kind = RK_TIME_OF_DAY;
-		check_keys(&cx, params, k_tod);
-		r->from_min = p_clock(&cx, params, "from");
-		r->to_min = p_clock(&cx, params, "to");
-		if (r->from_min == r->to_min)
-			param_error(&cx, "\"from\" and \"to\" must differ");
-		r->tzname = p_string(&cx, params, "timezone", false);
-		if (r->tzname)
-		{
-			r->tz = pg_tzset(r->tzname);
-			if (r->tz == NULL)
-				param_error(&cx, "unknown time zone \"%s\"", r->tzname);
-		}
-		appendStringInfo(&th, "local time in [%s, %s)%s%s", p_string(&cx, params, "from", true),
-						 p_string(&cx, params, "to", true), r->tzname ? " " : "", r->tzname ? r->tzname : "");
-	}
-	else if (strcmp(kind, "travel") == 0)
-	{
-		r->kind = RK_TRAVEL;
-		check_keys(&cx, params, k_travel);
-		r->entity = p_choice(&cx, params, "entity", finsec_risk_rule_entity_names, RE_COUNT, false, RE_CUSTOMER);
-		if (r->entity == RE_PAIR)
-			param_error(&cx, "travel follows one entity, not a pair");
-		r->max_kmh = p_double(&cx, params, "max_kmh", false, -1);
-		r->max_km = p_double(&cx, params, "max_km", false, -1);
-		r->min_km = p_double(&cx, params, "min_km", false, 0);
-		if ((r->max_kmh < 0) == (r->max_km < 0))
-			param_error(&cx, "give exactly one of \"max_kmh\" (impossible travel) and \"max_km\" (relocation), positive");
-		if (r->max_kmh == 0 || r->max_km == 0 || r->min_km < 0)
-			param_error(&cx, "distances and speeds must be positive");
-		r->window_us = jb_get(params, "within") ? p_interval(&cx, params, "within", true) : (int64) 30 * USECS_PER_DAY;
-		if (r->max_kmh > 0)
-			appendStringInfo(&th, "speed since the previous payment of this %s > %g km/h", finsec_risk_rule_entity_names[r->entity], r->max_kmh);
-		else
-			appendStringInfo(&th, "distance from the previous payment of this %s > %g km", finsec_risk_rule_entity_names[r->entity], r->max_km);
-	}
-	else if (strcmp(kind, "model") == 0)
-	{
-		JsonbValue *fv;
-		JsonbIterator *it;
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-		int			n = 0;
-
-		r->kind = RK_MODEL;
-		check_keys(&cx, params, k_model);
-		r->intercept = p_double(&cx, params, "intercept", true, 0);
-		r->min_probability = p_double(&cx, params, "min_probability", false, 0.5);
-		if (!(r->min_probability > 0 && r->min_probability < 1))
-			param_error(&cx, "parameter \"min_probability\" must be between 0 and 1 (exclusive)");
-		fv = jb_get(params, "features");
-		if (fv == NULL || fv->type != jbvBinary || !JsonContainerIsArray(fv->val.binary.data) ||
-			JsonContainerSize(fv->val.binary.data) == 0)
-			param_error(&cx, "parameter \"features\" must be a non-empty array of {\"feature\": ..., \"weight\": ...}");
-		r->features = MemoryContextAllocZero(cxt, sizeof(RiskFeature) * JsonContainerSize(fv->val.binary.data));
-		it = JsonbIteratorInit(fv->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			static const char *const k_feature[] = {"feature", "weight", NULL};
-			RiskFeature *f;
-			Jsonb	   *fj;
-			char	   *name;
-
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvBinary || !JsonContainerIsObject(e.val.binary.data))
-				param_error(&cx, "every feature must be an object {\"feature\": ..., \"weight\": ...}");
-			fj = JsonbValueToJsonb(&e);
-			check_keys(&cx, fj, k_feature);
-			f = &r->features[n++];
-			name = p_string(&cx, fj, "feature", true);
-			f->name = name;
-			f->weight = p_double(&cx, fj, "weight", true, 0);
-			if (strcmp(name, "amount") == 0)
-				f->source = RF_AMOUNT;
-			else if (strcmp(name, "log_amount") == 0)
-				f->source = RF_LOG_AMOUNT;
-			else if (strcmp(name, "hour") == 0)
-				f->source = RF_HOUR;
-			else if (strcmp(name, "auth_tier") == 0)
-				f->source = RF_TIER;
-			else if (strncmp(name, "rule:", 5) == 0 || strncmp(name, "fired:", 6) == 0)
-			{
-				const char *ref = strchr(name, ':') + 1;
-				int			i;
-
-				f->source = name[0] == 'r' ? RF_RULE : RF_FIRED;
-				f->rule = -1;
-				if (rule_names)
-				{
-					for (i = 0; i < nrules; i++)
-						if (rule_names[i] && strcmp(rule_names[i], ref) == 0)
-							f->rule = i;
-					if (f->rule < 0)
-						param_error(&cx, "feature \"%s\" names no other rule of the ruleset", name);
-					if (strcmp(ref, r->name) == 0)
-						param_error(&cx, "feature \"%s\" names the model itself", name);
-				}
-			}
-			else
-				param_error(&cx, "unknown feature \"%s\" (amount, log_amount, hour, auth_tier, rule:<name>, fired:<name>)", name);
-		}
-		r->nfeatures = n;
-		appendStringInfo(&th, "probability >= %g", r->min_probability);
-	}
-	else
+	for (i = 0; i < lengthof(rule_kinds) && def == NULL; i++)
+		if (strcmp(kind, rule_kinds[i].kind) == 0)
+			def = &rule_kinds[i];
+	if (def == NULL)
 		param_error(&cx, "unknown rule kind");
+	r->kind = def->code;
+	check_keys(&cx, params, def->params);
+	def->compile(&cx, r, params, &th);
 
 	compile_when(&cx, r, jb_get(params, "when"));
 	r->force = p_choice(&cx, params, "force", decision_force_names, RISK_DECISION_KINDS, false, -1);
