@@ -994,6 +994,45 @@ first_breach(Payment *pay, bool has_tier, int32 tier, Breach *b, bool *tier_only
 	return found;
 }
 
+/*
+ * Every refusal of a payment goes through here: counted for
+ * finsec.status_limit_refusals (rule, table, policy; NULL for none) and
+ * raised with sqlstate.  fmt is the whole message; detail, hint and
+ * detail_log are whole sentences or NULL.
+ */
+static void limit_refuse(int rule, Oid relid, const char *policy, int sqlstate,
+						 const char *detail, const char *hint, const char *detail_log,
+						 const char *fmt,...) pg_attribute_printf(8, 9) pg_attribute_noreturn();
+
+static void
+limit_refuse(int rule, Oid relid, const char *policy, int sqlstate,
+			 const char *detail, const char *hint, const char *detail_log,
+			 const char *fmt,...)
+{
+	StringInfoData msg;
+	va_list		args;
+
+	finsec_limits_count_refusal(rule, relid, policy);
+	initStringInfo(&msg);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&msg, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&msg, needed);
+	}
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg_internal("%s", msg.data),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0,
+			 detail_log ? errdetail_log("%s", detail_log) : 0));
+}
+
 /* Lowest tier above the payment's at which no policy is breached; -1 if none. */
 static int64
 step_up_tier(Payment *pay)
@@ -1017,6 +1056,7 @@ step_up_tier(Payment *pay)
 	return best;
 }
 
+/* Refuse a payment that breaches policy b, naming the tier that would allow it. */
 static void
 refuse_breach(Payment *pay, Breach *b, const char *relname)
 {
@@ -1024,40 +1064,43 @@ refuse_breach(Payment *pay, Breach *b, const char *relname)
 	int64		tier = -1;
 	bool		tier_only;
 	Breach		again;
+	int			rule;
+	int			sqlstate;
+	const char *hint = NULL;
 
 	(void) first_breach(pay, pay->has_tier, pay->tier, &again, &tier_only);
 	if (tier_only)
 		tier = step_up_tier(pay);
 	if (tier >= 0)
-		finsec_limits_count_refusal(LIMIT_RULE_STEP_UP, pay->relid, p->name);
+	{
+		rule = LIMIT_RULE_STEP_UP;
+		sqlstate = ERRCODE_FINSEC_LIMIT_STEP_UP;
+		hint = psprintf("Authentication tier %lld would allow this payment.", (long long) tier);
+	}
 	else
-		finsec_limits_count_refusal(p->period == PERIOD_SINGLE ? LIMIT_RULE_SINGLE :
-									p->period == PERIOD_DAY ? LIMIT_RULE_DAY :
-									p->period == PERIOD_YEAR ? LIMIT_RULE_YEAR : LIMIT_RULE_LIFETIME,
-									pay->relid, p->name);
+	{
+		rule = p->period == PERIOD_SINGLE ? LIMIT_RULE_SINGLE :
+			p->period == PERIOD_DAY ? LIMIT_RULE_DAY :
+			p->period == PERIOD_YEAR ? LIMIT_RULE_YEAR : LIMIT_RULE_LIFETIME;
+		sqlstate = ERRCODE_FINSEC_LIMIT_EXCEEDED;
+	}
 
 	if (p->period == PERIOD_SINGLE)
-		ereport(ERROR,
-				(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
-				 errmsg("payment exceeds the single-payment limit \"%s\"", p->name),
-				 errdetail("One payment may be at most %s.", num_out(p->max_amount)),
-				 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
-				 errdetail_log("Table \"%s\", amount %s.", relname, num_out(pay->amount))));
+		limit_refuse(rule, pay->relid, p->name, sqlstate,
+					 psprintf("One payment may be at most %s.", num_out(p->max_amount)), hint,
+					 psprintf("Table \"%s\", amount %s.", relname, num_out(pay->amount)),
+					 "payment exceeds the single-payment limit \"%s\"", p->name);
 	if (b->by_count)
-		ereport(ERROR,
-				(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
-				 errmsg("payment exceeds the %s count limit \"%s\"", period_word(p->period), p->name),
-				 errdetail("Remaining allowance %s: %lld of %lld payments.", period_scope(p->period),
-						   (long long) b->remaining_count, (long long) p->max_count),
-				 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
-				 errdetail_log("Table \"%s\".", relname)));
-	ereport(ERROR,
-			(errcode(tier >= 0 ? ERRCODE_FINSEC_LIMIT_STEP_UP : ERRCODE_FINSEC_LIMIT_EXCEEDED),
-			 errmsg("payment exceeds the %s limit \"%s\"", period_word(p->period), p->name),
-			 errdetail("Remaining allowance %s: %s of %s.", period_scope(p->period),
-					   num_out(b->remaining), num_out(p->max_amount)),
-			 tier >= 0 ? errhint("Authentication tier %lld would allow this payment.", (long long) tier) : 0,
-			 errdetail_log("Table \"%s\", amount %s.", relname, num_out(pay->amount))));
+		limit_refuse(rule, pay->relid, p->name, sqlstate,
+					 psprintf("Remaining allowance %s: %lld of %lld payments.", period_scope(p->period),
+							  (long long) b->remaining_count, (long long) p->max_count), hint,
+					 psprintf("Table \"%s\".", relname),
+					 "payment exceeds the %s count limit \"%s\"", period_word(p->period), p->name);
+	limit_refuse(rule, pay->relid, p->name, sqlstate,
+				 psprintf("Remaining allowance %s: %s of %s.", period_scope(p->period),
+						  num_out(b->remaining), num_out(p->max_amount)), hint,
+				 psprintf("Table \"%s\", amount %s.", relname, num_out(pay->amount)),
+				 "payment exceeds the %s limit \"%s\"", period_word(p->period), p->name);
 }
 
 /* ---- account state ------------------------------------------------------- */
@@ -1067,13 +1110,12 @@ refuse_state(const char *state, bool payer, Oid relid)
 {
 	bool		closed = strcmp(state, "closed") == 0;
 
-	finsec_limits_count_refusal(closed ? LIMIT_RULE_CLOSED : LIMIT_RULE_FROZEN, relid, NULL);
-	ereport(ERROR,
-			(errcode(closed ? ERRCODE_FINSEC_ACCOUNT_CLOSED : ERRCODE_FINSEC_ACCOUNT_FROZEN),
-			 errmsg("the %s account is %s", payer ? "paying" : "receiving", state),
-			 errdetail(closed ? "Closed accounts cannot transact." :
-					   "Payments from or to a frozen account are refused until it is unfrozen."),
-			 errhint("finsec.limit_account records the reason and who changed the state.")));
+	limit_refuse(closed ? LIMIT_RULE_CLOSED : LIMIT_RULE_FROZEN, relid, NULL,
+				 closed ? ERRCODE_FINSEC_ACCOUNT_CLOSED : ERRCODE_FINSEC_ACCOUNT_FROZEN,
+				 closed ? "Closed accounts cannot transact." :
+				 "Payments from or to a frozen account are refused until it is unfrozen.",
+				 "finsec.limit_account records the reason and who changed the state.", NULL,
+				 "the %s account is %s", payer ? "paying" : "receiving", state);
 }
 
 /* ---- the trigger --------------------------------------------------------- */
@@ -1120,17 +1162,13 @@ check_posted(Relation rel, LimitRel *r, HeapTuple oldtup, HeapTuple newtup)
 		d1 = heap_getattr(oldtup, attno, desc, &n1);
 		d2 = heap_getattr(newtup, attno, desc, &n2);
 		if (n1 != n2 || (!n1 && !datumIsEqual(d1, d2, att->attbyval, att->attlen)))
-		{
-			finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
-					 errmsg("the %s of a posted payment in \"%s\" cannot change",
-							i < ARG_NREVERSAL ? arg_params[i] : i == ARG_NREVERSAL ? "payment_id" : "reversal_of",
-							RelationGetRelationName(rel)),
-					 errdetail("Column \"%s\" is a financial field of a payment counted against limits.",
-							   NameStr(att->attname)),
-					 errhint("Record a reversal row and a new payment instead.")));
-		}
+			limit_refuse(LIMIT_RULE_POSTED, r->root, NULL, ERRCODE_FINSEC_PAYMENT_POSTED,
+						 psprintf("Column \"%s\" is a financial field of a payment counted against limits.",
+								  NameStr(att->attname)),
+						 "Record a reversal row and a new payment instead.", NULL,
+						 "the %s of a posted payment in \"%s\" cannot change",
+						 i < ARG_NREVERSAL ? arg_params[i] : i == ARG_NREVERSAL ? "payment_id" : "reversal_of",
+						 RelationGetRelationName(rel));
 	}
 }
 
@@ -1166,68 +1204,36 @@ limit_today(TimestampTz now, DateADT *day, int32 *year)
 
 PG_FUNCTION_INFO_V1(finsec_limit_trigger);
 
-Datum
-finsec_limit_trigger(PG_FUNCTION_ARGS)
+/* A payment row being inserted, as the trigger's steps see it. */
+typedef struct PaymentRow
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	const char *relname;
-	HeapTuple	tup;
-	LimitRel   *r;
 	Payment		pay;
-	AccountState payer_state,
-				cp_state;
-	char	   *customer,
-			   *account,
-			   *counterparty,
-			   *subject;
-	bool		isnull,
-				reversal,
-				exempt,
-				hold = false,
-				chan_limited = false;
-	Datum		raw;
-	TimestampTz now;
+	const char *relname;
+	char	   *subject;		/* account, or customer without one */
+	char	   *counterparty;
+	bool		reversal;
+	bool		exempt;
+	bool		hold;			/* settlement held by an account control */
+	TimestampTz now;			/* server time of the statement */
 	DateADT		day;
 	int32		year;
-	Breach		b;
-	bool		tier_only;
-	int			i;
-	ListCell   *lc;
+} PaymentRow;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec.limit_trigger() must be a BEFORE row trigger")));
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	relname = RelationGetRelationName(rel);
-	r = limit_rel(rel, td->tg_trigger);
+/* The payment's fields from the row; a missing subject or amount is refused. */
+static void
+read_payment(LimitRel *r, HeapTuple tup, TupleDesc desc, PaymentRow *row)
+{
+	const char *relname = row->relname;
+	Payment    *p = &row->pay;
+	char	   *customer,
+			   *account;
+	bool		isnull;
+	Datum		raw;
 
-	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
-	{
-		finsec_limits_count_refusal(LIMIT_RULE_POSTED, r->root, NULL);
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_PAYMENT_POSTED),
-				 errmsg("posted payments in \"%s\" cannot be deleted", relname),
-				 errdetail("Payments counted against limits are kept; corrections are reversal rows."),
-				 errhint("finsec.disable_limits() removes the limits, and this protection, from the table.")));
-	}
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		check_posted(rel, r, td->tg_trigtuple, td->tg_newtuple);
-		return PointerGetDatum(td->tg_newtuple);
-	}
-	tup = td->tg_trigtuple;
-	limit_cache_load();
-
-	/* The payment's fields. */
 	customer = column_text(r, tup, desc, ARG_CUSTOMER);
 	account = column_text(r, tup, desc, ARG_ACCOUNT);
-	subject = account ? account : customer;
-	if (subject == NULL)
+	row->subject = account ? account : customer;
+	if (row->subject == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must name its %s", relname, r->att[ARG_ACCOUNT] ? "account" : "customer")));
@@ -1236,125 +1242,192 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must have an amount", relname)));
-	pay.amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
-	check_finite(pay.amount, "amount", relname);
-	if (num_cmp(pay.amount, numeric_zero_value) < 0)
+	p->amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	check_finite(p->amount, "amount", relname);
+	if (num_cmp(p->amount, numeric_zero_value) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the amount of a payment in \"%s\" cannot be negative", relname),
 				 errhint("Record refunds and reversals as rows whose kind is a reversal kind, with a positive amount.")));
-	pay.relid = r->root;
-	pay.channel = column_text(r, tup, desc, ARG_CHANNEL);
-	pay.kind = column_text(r, tup, desc, ARG_KIND);
-	pay.account_class = column_text(r, tup, desc, ARG_CLASS);
-	pay.has_tier = tier_value(r, tup, desc, &pay.tier);
-	pay.all.present = pay.chan.present = false;
-	counterparty = column_text(r, tup, desc, ARG_COUNTERPARTY);
-	reversal = in_list(pay.kind, r->reversal, r->nreversal);
-	exempt = in_list(pay.kind, r->exempt, r->nexempt);
+	p->relid = r->root;
+	p->channel = column_text(r, tup, desc, ARG_CHANNEL);
+	p->kind = column_text(r, tup, desc, ARG_KIND);
+	p->account_class = column_text(r, tup, desc, ARG_CLASS);
+	p->has_tier = tier_value(r, tup, desc, &p->tier);
+	p->all.present = p->chan.present = false;
+	row->counterparty = column_text(r, tup, desc, ARG_COUNTERPARTY);
+	row->reversal = in_list(p->kind, r->reversal, r->nreversal);
+	row->exempt = in_list(p->kind, r->exempt, r->nexempt);
+	row->hold = false;
 
 	/* Server time, in the limits' time zone. */
-	now = GetCurrentStatementStartTimestamp();
-	limit_today(now, &day, &year);
+	row->now = GetCurrentStatementStartTimestamp();
+	limit_today(row->now, &row->day, &row->year);
+}
 
-	/* 1. channel switches */
-	if (pay.channel)
-		foreach(lc, channels_off)
-			if (strcmp(pay.channel, (char *) lfirst(lc)) == 0)
-			{
-				finsec_limits_count_refusal(LIMIT_RULE_CHANNEL_OFF, pay.relid, NULL);
-				ereport(ERROR,
-						(errcode(ERRCODE_FINSEC_CHANNEL_OFF),
-						 errmsg("payment channel \"%s\" is switched off", pay.channel),
-						 errhint("finsec.limit_channel records why; finsec.set_channel() switches it back on.")));
-			}
+/* Step 1: a payment on a switched-off channel is refused. */
+static inline void
+check_channel(const Payment *pay)
+{
+	ListCell   *lc;
 
-	/* 2. account state and loss controls */
+	if (pay->channel == NULL)
+		return;
+	foreach(lc, channels_off)
+		if (strcmp(pay->channel, (char *) lfirst(lc)) == 0)
+			limit_refuse(LIMIT_RULE_CHANNEL_OFF, pay->relid, NULL, ERRCODE_FINSEC_CHANNEL_OFF,
+						 NULL, "finsec.limit_channel records why; finsec.set_channel() switches it back on.", NULL,
+						 "payment channel \"%s\" is switched off", pay->channel);
+}
+
+/*
+ * Step 2: account state and loss controls of the payer and the
+ * counterparty (frozen, closed, restricted kinds, settlement hold).
+ */
+static inline void
+check_accounts(LimitRel *r, PaymentRow *row)
+{
+	Payment    *pay = &row->pay;
+	AccountState payer_state,
+				cp_state;
+
 	memset(&payer_state, 0, sizeof(payer_state));
 	memset(&cp_state, 0, sizeof(cp_state));
 	if (!finsec_limit_accounts_empty())
 	{
-		finsec_limit_account_read(subject, &payer_state);
-		if (counterparty)
-			finsec_limit_account_read(counterparty, &cp_state);
+		finsec_limit_account_read(row->subject, &payer_state);
+		if (row->counterparty)
+			finsec_limit_account_read(row->counterparty, &cp_state);
 	}
 	if (payer_state.found)
 	{
 		if (strcmp(payer_state.state, "closed") == 0 ||
-			(!reversal && strcmp(payer_state.state, "frozen") == 0))
-			refuse_state(payer_state.state, true, pay.relid);
-		if (in_list(pay.kind, payer_state.restricted, payer_state.nrestricted))
-		{
-			finsec_limits_count_refusal(LIMIT_RULE_RESTRICTED, pay.relid, NULL);
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
-					 errmsg("payments of kind \"%s\" are restricted for this account", pay.kind),
-					 errhint("finsec.restrict_account() sets the account's restricted kinds.")));
-		}
-		if (pay.account_class == NULL && payer_state.account_class)
-			pay.account_class = payer_state.account_class;
-		hold |= payer_state.hold;
+			(!row->reversal && strcmp(payer_state.state, "frozen") == 0))
+			refuse_state(payer_state.state, true, pay->relid);
+		if (in_list(pay->kind, payer_state.restricted, payer_state.nrestricted))
+			limit_refuse(LIMIT_RULE_RESTRICTED, pay->relid, NULL, ERRCODE_FINSEC_ACCOUNT_RESTRICTED,
+						 NULL, "finsec.restrict_account() sets the account's restricted kinds.", NULL,
+						 "payments of kind \"%s\" are restricted for this account", pay->kind);
+		if (pay->account_class == NULL && payer_state.account_class)
+			pay->account_class = payer_state.account_class;
+		row->hold |= payer_state.hold;
 	}
 	if (cp_state.found)
 	{
 		if (strcmp(cp_state.state, "normal") != 0)
-			refuse_state(cp_state.state, false, pay.relid);
-		hold |= cp_state.hold;
+			refuse_state(cp_state.state, false, pay->relid);
+		row->hold |= cp_state.hold;
 	}
-	if (hold && r->att[ARG_HOLD] <= 0)
-	{
-		finsec_limits_count_refusal(LIMIT_RULE_HOLD, pay.relid, NULL);
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_ACCOUNT_RESTRICTED),
-				 errmsg("settlement is held for this account and \"%s\" cannot mark a payment as held", relname),
-				 errhint("Enable limits with settlement_hold => a boolean column, or lift the hold with finsec.restrict_account().")));
-	}
-
-	/* A reversal restores at most what remains of the payment it names. */
-	if (reversal)
-		limit_reversal_link(r, tup, desc, relname, subject, pay.amount);
-
-	/* 3. usage, 4. limits */
-	if (!exempt)
-	{
-		Datum		signed_amount = reversal ? DirectFunctionCall1(numeric_uminus, pay.amount) : pay.amount;
-
-		if (pay.channel)
-			for (i = 0; i < npolicies && !chan_limited; i++)
-				if (policies[i].channel && policies[i].period != PERIOD_SINGLE &&
-					strcmp(policies[i].channel, pay.channel) == 0 &&
-					(!OidIsValid(policies[i].relid) || policies[i].relid == pay.relid))
-					chan_limited = true;
-		finsec_limit_usage_add(pay.relid, subject, "", day, year, signed_amount, reversal ? 0 : 1, &pay.all);
-		if (chan_limited)
-			finsec_limit_usage_add(pay.relid, subject, pay.channel, day, year, signed_amount, reversal ? 0 : 1,
-							&pay.chan);
-		if (!reversal && first_breach(&pay, pay.has_tier, pay.tier, &b, &tier_only))
-			refuse_breach(&pay, &b, relname);
-	}
-
-	/* Server time and settlement hold into the row. */
-	if (r->att[ARG_TIME] > 0 || (hold && r->att[ARG_HOLD] > 0))
-	{
-		int			cols[2];
-		Datum		vals[2];
-		bool		nulls[2] = {false, false};
-		int			n = 0;
-
-		if (r->att[ARG_TIME] > 0)
-		{
-			cols[n] = r->att[ARG_TIME];
-			vals[n++] = TimestampTzGetDatum(now);
-		}
-		if (hold && r->att[ARG_HOLD] > 0)
-		{
-			cols[n] = r->att[ARG_HOLD];
-			vals[n++] = BoolGetDatum(true);
-		}
-		tup = heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls);
-	}
-	return PointerGetDatum(tup);
+	if (row->hold && r->att[ARG_HOLD] <= 0)
+		limit_refuse(LIMIT_RULE_HOLD, pay->relid, NULL, ERRCODE_FINSEC_ACCOUNT_RESTRICTED,
+					 NULL, "Enable limits with settlement_hold => a boolean column, or lift the hold with finsec.restrict_account().", NULL,
+					 "settlement is held for this account and \"%s\" cannot mark a payment as held", row->relname);
 }
+
+/*
+ * Steps 3 and 4: the payment (a reversal with a negative amount) into the
+ * subject's usage, overall and for its channel when a policy limits that;
+ * then the first breached policy refuses it.
+ */
+static inline void
+count_and_check_limits(PaymentRow *row)
+{
+	Payment    *pay = &row->pay;
+	bool		reversal = row->reversal;
+	bool		chan_limited = false;
+	Datum		signed_amount = reversal ? DirectFunctionCall1(numeric_uminus, pay->amount) : pay->amount;
+	Breach		b;
+	bool		tier_only;
+	int			i;
+
+	if (pay->channel)
+		for (i = 0; i < npolicies && !chan_limited; i++)
+			if (policies[i].channel && policies[i].period != PERIOD_SINGLE &&
+				strcmp(policies[i].channel, pay->channel) == 0 &&
+				(!OidIsValid(policies[i].relid) || policies[i].relid == pay->relid))
+				chan_limited = true;
+	finsec_limit_usage_add(pay->relid, row->subject, "", row->day, row->year, signed_amount,
+						   reversal ? 0 : 1, &pay->all);
+	if (chan_limited)
+		finsec_limit_usage_add(pay->relid, row->subject, pay->channel, row->day, row->year, signed_amount,
+							   reversal ? 0 : 1, &pay->chan);
+	if (!reversal && first_breach(pay, pay->has_tier, pay->tier, &b, &tier_only))
+		refuse_breach(pay, &b, row->relname);
+}
+
+/* Server time and settlement hold into the row, when it has those columns. */
+static inline HeapTuple
+stamp_row(LimitRel *r, HeapTuple tup, TupleDesc desc, const PaymentRow *row)
+{
+	int			cols[2];
+	Datum		vals[2];
+	bool		nulls[2] = {false, false};
+	int			n = 0;
+
+	if (r->att[ARG_TIME] > 0)
+	{
+		cols[n] = r->att[ARG_TIME];
+		vals[n++] = TimestampTzGetDatum(row->now);
+	}
+	if (row->hold && r->att[ARG_HOLD] > 0)
+	{
+		cols[n] = r->att[ARG_HOLD];
+		vals[n++] = BoolGetDatum(true);
+	}
+	if (n == 0)
+		return tup;
+	return heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls);
+}
+
+/*
+ * BEFORE row trigger of a payments table: posted payments are immutable;
+ * a new one passes the channel switches, account controls and limits, is
+ * counted, and gets the server time.
+ */
+Datum
+finsec_limit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	LimitRel   *r;
+	PaymentRow	row;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec.limit_trigger() must be a BEFORE row trigger")));
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	row.relname = RelationGetRelationName(rel);
+	r = limit_rel(rel, td->tg_trigger);
+
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		limit_refuse(LIMIT_RULE_POSTED, r->root, NULL, ERRCODE_FINSEC_PAYMENT_POSTED,
+					 "Payments counted against limits are kept; corrections are reversal rows.",
+					 "finsec.disable_limits() removes the limits, and this protection, from the table.", NULL,
+					 "posted payments in \"%s\" cannot be deleted", row.relname);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		check_posted(rel, r, td->tg_trigtuple, td->tg_newtuple);
+		return PointerGetDatum(td->tg_newtuple);
+	}
+	tup = td->tg_trigtuple;
+	limit_cache_load();
+
+	read_payment(r, tup, desc, &row);
+	check_channel(&row.pay);
+	check_accounts(r, &row);
+	/* A reversal restores at most what remains of the payment it names. */
+	if (row.reversal)
+		limit_reversal_link(r, tup, desc, row.relname, row.subject, row.pay.amount);
+	if (!row.exempt)
+		count_and_check_limits(&row);
+	return PointerGetDatum(stamp_row(r, tup, desc, &row));
+}
+
 /* ---- enable and disable -------------------------------------------------- */
 
 /*
