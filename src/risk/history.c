@@ -777,47 +777,144 @@ unavailable(RiskHit *h, const char *why, bool *degraded)
 	*degraded = true;
 }
 
-static IndexScanDesc
-begin_entity_scan(Relation rel, Relation idx, const HistLeaf *leaf, RiskEntity e, const RiskInput *in,
-				  TimestampTz from, TimestampTz to, bool pair_filter, ScanKeyData *keys, int *nkeys)
+/* ---- the history-scan iterator ------------------------------------------- */
+
+/*
+ * One index scan of one leaf over an entity's earlier payments:
+ * hist_scan_begin (a time window on the (entity, time) index) or
+ * hist_scan_begin_seen (entity and attribute equal, on the (entity, of)
+ * index), then hist_scan_next until false, then hist_scan_end.  Rows are
+ * counted in *rows (when not NULL) against finsec.risk_scan_limit; a scan
+ * that reaches it stops with partial set.  Nothing is allocated per row.
+ */
+typedef struct HistScan
 {
+	const HistLeaf *leaf;
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the current row */
+	ScanDirection dir;
+	ScanKeyData keys[4];
+	Datum		pair_value;		/* counterparty a pair scan keeps, or 0 */
+	int64	   *rows;
+	bool		partial;
+} HistScan;
+
+/* Open the leaf, its index and a slot (keys are set by the caller). */
+static void
+hist_scan_open(HistScan *hs, const HistLeaf *leaf, Oid indexid, ScanDirection dir, int64 *rows)
+{
+	hs->leaf = leaf;
+	hs->rel = table_open(leaf->relid, AccessShareLock);
+	hs->idx = index_open(indexid, AccessShareLock);
+	hs->slot = table_slot_create(hs->rel, NULL);
+	hs->dir = dir;
+	hs->pair_value = (Datum) 0;
+	hs->rows = rows;
+	hs->partial = false;
+}
+
+static void
+hist_scan_start(HistScan *hs, int nkeys)
+{
+	hs->scan = index_beginscan(hs->rel, hs->idx, GetActiveSnapshot(), nkeys, 0);
+	index_rescan(hs->scan, hs->keys, nkeys, NULL, 0);
+}
+
+/*
+ * Entity e's payments with from < time < to (to = DT_NOEND: up to and
+ * including the payment's own time).  A pair on an index of the customer
+ * alone keeps the rows of the payment's counterparty.
+ */
+static void
+hist_scan_begin(HistScan *hs, const HistLeaf *leaf, RiskEntity e, const RiskInput *in,
+				TimestampTz from, TimestampTz to, ScanDirection dir, int64 *rows)
+{
+	bool		pair_filter = e == RE_PAIR && leaf->pair_by_customer;
 	RiskAttr	ea[2];
 	int			n = entity_attrs(e, ea);
 	int			k = 0;
 	int			i;
-	IndexScanDesc scan;
 
+	hist_scan_open(hs, leaf, leaf->time_idx[e], dir, rows);
 	if (pair_filter)
+	{
 		n = 1;
+		hs->pair_value = column_value(leaf, RA_COUNTERPARTY, in);
+	}
 	for (i = 0; i < n; i++)
 	{
-		eq_key(&keys[k], idx, k + 1, leaf->atttype[ea[i]], column_value(leaf, ea[i], in));
+		eq_key(&hs->keys[k], hs->idx, k + 1, leaf->atttype[ea[i]], column_value(leaf, ea[i], in));
 		k++;
 	}
-	time_key(&keys[k++], idx, n + 1, BTGreaterStrategyNumber, from);
-	time_key(&keys[k++], idx, n + 1, to == DT_NOEND ? BTLessEqualStrategyNumber : BTLessStrategyNumber,
+	time_key(&hs->keys[k++], hs->idx, n + 1, BTGreaterStrategyNumber, from);
+	time_key(&hs->keys[k++], hs->idx, n + 1, to == DT_NOEND ? BTLessEqualStrategyNumber : BTLessStrategyNumber,
 			 to == DT_NOEND ? in->at : to);
-	*nkeys = k;
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), k, 0);
-	index_rescan(scan, keys, k, NULL, 0);
-	return scan;
+	hist_scan_start(hs, k);
 }
 
-/*
- * Velocity and structuring rules over one entity: one scan of its history
- * over the longest window among them, per leaf.
- */
+/* Entity e's payments whose attribute "of" is ofv, on the (entity, of) index; not counted. */
 static void
-eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, RiskEntity e,
-				  RiskHit *hits, bool *degraded)
+hist_scan_begin_seen(HistScan *hs, const HistLeaf *leaf, RiskEntity e, RiskAttr of, Datum ofv,
+					 const RiskInput *in)
 {
-	Acc		   *acc = palloc0(sizeof(Acc) * rs->nrules);
+	RiskAttr	ea = finsec_risk_entity_attr[e];
+
+	hist_scan_open(hs, leaf, leaf->seen_idx[e][of], ForwardScanDirection, NULL);
+	eq_key(&hs->keys[0], hs->idx, 1, leaf->atttype[ea], column_value(leaf, ea, in));
+	eq_key(&hs->keys[1], hs->idx, 2, leaf->atttype[of], ofv);
+	hist_scan_start(hs, 2);
+}
+
+/* The next row into hs->slot; false at the end or at the scan limit. */
+static inline bool
+hist_scan_next(HistScan *hs)
+{
+	const HistLeaf *leaf = hs->leaf;
+
+	while (index_getnext_slot(hs->scan, hs->dir, hs->slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (hs->pair_value != (Datum) 0)
+		{
+			bool		isnull;
+			Datum		cp = slot_getattr(hs->slot, leaf->att[RA_COUNTERPARTY], &isnull);
+
+			if (isnull || !datum_image_eq(cp, hs->pair_value, leaf->typbyval[RA_COUNTERPARTY],
+										  leaf->typlen[RA_COUNTERPARTY]))
+				continue;
+		}
+		if (hs->rows && ++(*hs->rows) > finsec_risk_scan_limit)
+		{
+			hs->partial = true;
+			return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+static void
+hist_scan_end(HistScan *hs)
+{
+	index_endscan(hs->scan);
+	ExecDropSingleTupleTableSlot(hs->slot);
+	index_close(hs->idx, AccessShareLock);
+	table_close(hs->rel, AccessShareLock);
+}
+
+/* ---- velocity and structuring -------------------------------------------- */
+
+/*
+ * Mark the velocity and structuring rules of entity e that apply to the
+ * payment; the longest of their windows, 0 when none applies.
+ */
+static int64
+select_window_rules(const RiskRuleset *rs, const RiskInput *in, RiskEntity e, Acc *acc)
+{
 	int64		longest = 0;
-	int64		rows = 0;
-	bool		partial = false;
-	bool		any = false;
 	int			i;
-	int			l;
 
 	for (i = 0; i < rs->nrules; i++)
 	{
@@ -830,22 +927,156 @@ eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, Risk
 		if (r->kind == RK_VELOCITY && r->measure == RM_SUM && !in->present[RA_AMOUNT])
 			continue;
 		acc[i].applies = true;
-		any = true;
 		longest = Max(longest, r->window_us);
 	}
-	if (!any)
+	return longest;
+}
+
+/* One earlier payment (the scan's current row) into every applying rule's accumulator. */
+static inline void
+accumulate_row(const RiskRuleset *rs, const RiskInput *in, const HistLeaf *leaf,
+			   TupleTableSlot *slot, Acc *acc)
+{
+	bool		isnull;
+	TimestampTz when = DatumGetTimestampTz(slot_getattr(slot, leaf->att[RA_AT], &isnull));
+	Numeric		amount = NULL;
+	int			i;
+
+	for (i = 0; i < rs->nrules; i++)
+	{
+		const RiskRule *r = &rs->rules[i];
+		Acc		   *a = &acc[i];
+
+		if (!a->applies || when <= in->at - r->window_us)
+			continue;
+		if (r->kind == RK_STRUCTURING || r->measure == RM_SUM)
+		{
+			if (amount == NULL)
+			{
+				Datum		d = slot_getattr(slot, leaf->att[RA_AMOUNT], &isnull);
+
+				if (isnull)
+					continue;
+				amount = amount_numeric(leaf, d);
+				/* NaN or Infinity is no amount: such a row counts for nothing. */
+				if (numeric_is_nan(amount) || numeric_is_inf(amount))
+					continue;
+			}
+		}
+		if (r->kind == RK_STRUCTURING)
+		{
+			if (num_cmp(amount, r->lower) >= 0 && num_cmp(amount, r->threshold) < 0)
+				a->structured++;
+			continue;
+		}
+		switch (r->measure)
+		{
+			case RM_COUNT:
+				a->count++;
+				break;
+			case RM_SUM:
+				a->sum = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
+																	   NumericGetDatum(amount)))
+					: amount;
+				break;
+			case RM_DISTINCT:
+				{
+					AttrNumber	att = leaf->att[r->measure_attr];
+					Datum		v;
+
+					if (att == 0)
+						break;
+					v = slot_getattr(slot, att, &isnull);
+					if (!isnull)
+					{
+						a->set.typlen = leaf->typlen[r->measure_attr];
+						a->set.typbyval = leaf->typbyval[r->measure_attr];
+						set_add(&a->set, v);
+					}
+				}
+				break;
+		}
+	}
+}
+
+/* A velocity or structuring rule's result, counting the payment being scored too. */
+static void
+finish_window_rule(const RiskRule *r, const RiskInput *in, HistTable *t, Acc *a, RiskHit *h)
+{
+	if (r->kind == RK_STRUCTURING)
+	{
+		if (in->present[RA_AMOUNT] && num_cmp(in->amount, r->lower) >= 0 &&
+			num_cmp(in->amount, r->threshold) < 0)
+			a->structured++;
+		h->observed = (double) a->structured;
+		h->observed_text = psprintf("%lld", (long long) a->structured);
+		h->fired = a->structured >= r->min_count;
+	}
+	else if (r->measure == RM_COUNT)
+	{
+		a->count++;
+		h->observed = (double) a->count;
+		h->observed_text = psprintf("%lld", (long long) a->count);
+		h->fired = num_cmp(DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(a->count))),
+						   r->max) > 0;
+	}
+	else if (r->measure == RM_SUM)
+	{
+		Numeric		s = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
+																	  NumericGetDatum(in->amount)))
+			: in->amount;
+
+		h->observed = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(s)));
+		h->observed_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(s)));
+		h->fired = num_cmp(s, r->max) > 0;
+	}
+	else
+	{
+		RiskAttr	ma = r->measure_attr;
+
+		if (in->present[ma] || (ma == RA_CARD && in->card_key))
+		{
+			HistLeaf   *leaf0 = &t->leaves[0];
+
+			if (t->nleaves > 0 && leaf0->att[ma] != 0)
+			{
+				a->set.typlen = leaf0->typlen[ma];
+				a->set.typbyval = leaf0->typbyval[ma];
+				set_add(&a->set, column_value(leaf0, ma, in));
+			}
+		}
+		h->observed = (double) a->set.n;
+		h->observed_text = psprintf("%d", a->set.n);
+		h->fired = num_cmp(DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(a->set.n))),
+						   r->max) > 0;
+	}
+}
+
+/*
+ * Velocity and structuring rules over one entity: one scan of its history
+ * over the longest window among them, per leaf.
+ */
+static void
+eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, RiskEntity e,
+				  RiskHit *hits, bool *degraded)
+{
+	Acc		   *acc = palloc0(sizeof(Acc) * rs->nrules);
+	int64		longest;
+	int64		rows = 0;
+	bool		partial = false;
+	int			i;
+	int			l;
+
+	longest = select_window_rules(rs, in, e, acc);
+	for (i = 0; i < rs->nrules && !acc[i].applies; i++)
+		;
+	if (i == rs->nrules)
 		return;
 
 	for (l = 0; l < t->nleaves && !partial; l++)
 	{
 		HistLeaf   *leaf = &t->leaves[l];
-		Relation	rel;
-		Relation	idx;
-		IndexScanDesc scan;
-		TupleTableSlot *slot;
-		ScanKeyData keys[4];
-		int			nkeys;
-		Datum		pair_value = (Datum) 0;
+		HistScan	hs;
 
 		if (!OidIsValid(leaf->time_idx[e]))
 		{
@@ -857,154 +1088,22 @@ eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, Risk
 				}
 			return;
 		}
-		rel = table_open(leaf->relid, AccessShareLock);
-		idx = index_open(leaf->time_idx[e], AccessShareLock);
-		if (e == RE_PAIR && leaf->pair_by_customer)
-			pair_value = column_value(leaf, RA_COUNTERPARTY, in);
-		slot = table_slot_create(rel, NULL);
-		scan = begin_entity_scan(rel, idx, leaf, e, in, in->at - longest, DT_NOEND,
-								 e == RE_PAIR && leaf->pair_by_customer, keys, &nkeys);
-		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			bool		isnull;
-			TimestampTz when;
-			Numeric		amount = NULL;
-
-			CHECK_FOR_INTERRUPTS();
-			if (pair_value != (Datum) 0)
-			{
-				Datum		cp = slot_getattr(slot, leaf->att[RA_COUNTERPARTY], &isnull);
-
-				if (isnull || !datum_image_eq(cp, pair_value, leaf->typbyval[RA_COUNTERPARTY],
-											  leaf->typlen[RA_COUNTERPARTY]))
-					continue;
-			}
-			if (++rows > finsec_risk_scan_limit)
-			{
-				partial = true;
-				break;
-			}
-			when = DatumGetTimestampTz(slot_getattr(slot, leaf->att[RA_AT], &isnull));
-			for (i = 0; i < rs->nrules; i++)
-			{
-				const RiskRule *r = &rs->rules[i];
-				Acc		   *a = &acc[i];
-
-				if (!a->applies || when <= in->at - r->window_us)
-					continue;
-				if (r->kind == RK_STRUCTURING || r->measure == RM_SUM)
-				{
-					if (amount == NULL)
-					{
-						Datum		d = slot_getattr(slot, leaf->att[RA_AMOUNT], &isnull);
-
-						if (isnull)
-							continue;
-						amount = amount_numeric(leaf, d);
-						/* NaN or Infinity is no amount: such a row counts for nothing. */
-						if (numeric_is_nan(amount) || numeric_is_inf(amount))
-							continue;
-					}
-				}
-				if (r->kind == RK_STRUCTURING)
-				{
-					if (num_cmp(amount, r->lower) >= 0 && num_cmp(amount, r->threshold) < 0)
-						a->structured++;
-					continue;
-				}
-				switch (r->measure)
-				{
-					case RM_COUNT:
-						a->count++;
-						break;
-					case RM_SUM:
-						a->sum = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
-																			   NumericGetDatum(amount)))
-							: amount;
-						break;
-					case RM_DISTINCT:
-						{
-							AttrNumber	att = leaf->att[r->measure_attr];
-							Datum		v;
-
-							if (att == 0)
-								break;
-							v = slot_getattr(slot, att, &isnull);
-							if (!isnull)
-							{
-								a->set.typlen = leaf->typlen[r->measure_attr];
-								a->set.typbyval = leaf->typbyval[r->measure_attr];
-								set_add(&a->set, v);
-							}
-						}
-						break;
-				}
-			}
-		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(idx, AccessShareLock);
-		table_close(rel, AccessShareLock);
+		hist_scan_begin(&hs, leaf, e, in, in->at - longest, DT_NOEND, ForwardScanDirection, &rows);
+		while (hist_scan_next(&hs))
+			accumulate_row(rs, in, leaf, hs.slot, acc);
+		partial = hs.partial;
+		hist_scan_end(&hs);
 	}
 
-	/* The payment being scored counts too. */
 	for (i = 0; i < rs->nrules; i++)
 	{
-		const RiskRule *r = &rs->rules[i];
-		Acc		   *a = &acc[i];
 		RiskHit    *h = &hits[i];
 
-		if (!a->applies)
+		if (!acc[i].applies)
 			continue;
 		h->evaluated = true;
 		h->partial = partial;
-		if (r->kind == RK_STRUCTURING)
-		{
-			if (in->present[RA_AMOUNT] && num_cmp(in->amount, r->lower) >= 0 &&
-				num_cmp(in->amount, r->threshold) < 0)
-				a->structured++;
-			h->observed = (double) a->structured;
-			h->observed_text = psprintf("%lld", (long long) a->structured);
-			h->fired = a->structured >= r->min_count;
-		}
-		else if (r->measure == RM_COUNT)
-		{
-			a->count++;
-			h->observed = (double) a->count;
-			h->observed_text = psprintf("%lld", (long long) a->count);
-			h->fired = num_cmp(DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(a->count))),
-							   r->max) > 0;
-		}
-		else if (r->measure == RM_SUM)
-		{
-			Numeric		s = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
-																		  NumericGetDatum(in->amount)))
-				: in->amount;
-
-			h->observed = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(s)));
-			h->observed_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(s)));
-			h->fired = num_cmp(s, r->max) > 0;
-		}
-		else
-		{
-			RiskAttr	ma = r->measure_attr;
-
-			if (in->present[ma] || (ma == RA_CARD && in->card_key))
-			{
-				HistLeaf   *leaf0 = &t->leaves[0];
-
-				if (t->nleaves > 0 && leaf0->att[ma] != 0)
-				{
-					a->set.typlen = leaf0->typlen[ma];
-					a->set.typbyval = leaf0->typbyval[ma];
-					set_add(&a->set, column_value(leaf0, ma, in));
-				}
-			}
-			h->observed = (double) a->set.n;
-			h->observed_text = psprintf("%d", a->set.n);
-			h->fired = num_cmp(DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(a->set.n))),
-							   r->max) > 0;
-		}
+		finish_window_rule(&rs->rules[i], in, t, &acc[i], h);
 		/* A partial count that fires is final; one that does not is uncertain. */
 		if (partial && !h->fired)
 			*degraded = true;
@@ -1029,15 +1128,10 @@ eval_first_seen(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h
 
 	if (!in->present[of] && !(of == RA_CARD && in->card_key))
 		return;
-	for (l = 0; l < t->nleaves && !seen; l++)
+	for (l = 0; l < t->nleaves && !seen && !partial; l++)
 	{
 		HistLeaf   *leaf = &t->leaves[l];
-		Relation	rel;
-		Relation	idx;
-		IndexScanDesc scan;
-		TupleTableSlot *slot;
-		ScanKeyData keys[4];
-		int			nkeys;
+		HistScan	hs;
 		Datum		ofv;
 		bool		by_pair = OidIsValid(leaf->seen_idx[r->entity][of]);
 
@@ -1051,54 +1145,30 @@ eval_first_seen(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h
 			unavailable(h, "no index on the entity and time columns, nor on the entity and the attribute", degraded);
 			return;
 		}
-		rel = table_open(leaf->relid, AccessShareLock);
 		ofv = column_value(leaf, of, in);
-		slot = table_slot_create(rel, NULL);
 		if (by_pair)
-		{
-			RiskAttr	ea = finsec_risk_entity_attr[r->entity];
-
-			idx = index_open(leaf->seen_idx[r->entity][of], AccessShareLock);
-			eq_key(&keys[0], idx, 1, leaf->atttype[ea], column_value(leaf, ea, in));
-			eq_key(&keys[1], idx, 2, leaf->atttype[of], ofv);
-			nkeys = 2;
-			scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
-			index_rescan(scan, keys, nkeys, NULL, 0);
-		}
+			hist_scan_begin_seen(&hs, leaf, r->entity, of, ofv, in);
 		else
-		{
-			idx = index_open(leaf->time_idx[r->entity], AccessShareLock);
-			scan = begin_entity_scan(rel, idx, leaf, r->entity, in, from, in->at, false, keys, &nkeys);
-		}
-		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+			hist_scan_begin(&hs, leaf, r->entity, in, from, in->at, ForwardScanDirection, &rows);
+		while (hist_scan_next(&hs))
 		{
 			bool		isnull;
-			TimestampTz when = DatumGetTimestampTz(slot_getattr(slot, leaf->att[RA_AT], &isnull));
+			TimestampTz when = DatumGetTimestampTz(slot_getattr(hs.slot, leaf->att[RA_AT], &isnull));
 
-			CHECK_FOR_INTERRUPTS();
 			if (isnull || when >= in->at || when <= from)
 				continue;
 			if (!by_pair)
 			{
-				Datum		v = slot_getattr(slot, leaf->att[of], &isnull);
+				Datum		v = slot_getattr(hs.slot, leaf->att[of], &isnull);
 
-				if (++rows > finsec_risk_scan_limit)
-				{
-					partial = true;
-					break;
-				}
 				if (isnull || !datum_image_eq(v, ofv, leaf->typbyval[of], leaf->typlen[of]))
 					continue;
 			}
 			seen = true;
 			break;
 		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(idx, AccessShareLock);
-		table_close(rel, AccessShareLock);
-		if (partial)
-			break;
+		partial = hs.partial;
+		hist_scan_end(&hs);
 	}
 	h->evaluated = true;
 	h->partial = partial && !seen;
@@ -1142,12 +1212,7 @@ eval_travel(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h, bo
 	for (l = 0; l < t->nleaves; l++)
 	{
 		HistLeaf   *leaf = &t->leaves[l];
-		Relation	rel;
-		Relation	idx;
-		IndexScanDesc scan;
-		TupleTableSlot *slot;
-		ScanKeyData keys[4];
-		int			nkeys;
+		HistScan	hs;
 		int64		rows = 0;
 
 		if (leaf->att[RA_GEO] == 0 || !OidIsValid(leaf->time_idx[r->entity]))
@@ -1156,28 +1221,19 @@ eval_travel(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h, bo
 						: "no index on the entity and time columns", degraded);
 			return;
 		}
-		rel = table_open(leaf->relid, AccessShareLock);
-		idx = index_open(leaf->time_idx[r->entity], AccessShareLock);
-		slot = table_slot_create(rel, NULL);
-		scan = begin_entity_scan(rel, idx, leaf, r->entity, in,
-								 found ? Max(prev_at, in->at - r->window_us) : in->at - r->window_us,
-								 in->at, false, keys, &nkeys);
-		while (index_getnext_slot(scan, BackwardScanDirection, slot))
+		hist_scan_begin(&hs, leaf, r->entity, in,
+						found ? Max(prev_at, in->at - r->window_us) : in->at - r->window_us,
+						in->at, BackwardScanDirection, &rows);
+		while (hist_scan_next(&hs))
 		{
 			bool		isnull;
 			Datum		g;
 			TimestampTz when;
 
-			CHECK_FOR_INTERRUPTS();
-			if (++rows > finsec_risk_scan_limit)
-			{
-				partial = true;
-				break;
-			}
-			g = slot_getattr(slot, leaf->att[RA_GEO], &isnull);
+			g = slot_getattr(hs.slot, leaf->att[RA_GEO], &isnull);
 			if (isnull)
 				continue;
-			when = DatumGetTimestampTz(slot_getattr(slot, leaf->att[RA_AT], &isnull));
+			when = DatumGetTimestampTz(slot_getattr(hs.slot, leaf->att[RA_AT], &isnull));
 			if (!found || when > prev_at)
 			{
 				Point	   *p = DatumGetPointP(g);
@@ -1189,10 +1245,8 @@ eval_travel(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h, bo
 			}
 			break;
 		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(idx, AccessShareLock);
-		table_close(rel, AccessShareLock);
+		partial |= hs.partial;
+		hist_scan_end(&hs);
 	}
 	h->evaluated = true;
 	if (!found)
