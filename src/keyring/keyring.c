@@ -301,6 +301,240 @@ typedef enum CreateMode
 
 static const char *const create_kinds[] = {"key.generate", "key.import", "key.rotate"};
 
+/* Run sql, which must return (ret_ok) exactly one row, and return its first column. */
+static Datum
+spi_one_value(const char *sql, int nargs, Oid *types, Datum *args, const char *nulls, int ret_ok,
+			  const char *failure)
+{
+	bool		isnull;
+	int			ret = SPI_execute_with_args(sql, nargs, types, args, nulls, false, 1);
+
+	if (ret != ret_ok || SPI_processed != 1)
+		elog(ERROR, "%s: %s", failure, SPI_result_code_string(ret));
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+/*
+ * Step 1: the key "label", locked so that concurrent versions are numbered
+ * in turn; false when there is none yet, else its key_id.  A rotation takes
+ * the key's purpose and algorithm; a generation or import must match them.
+ */
+static bool
+lock_key(CreateMode mode, const char *label, const char **purpose_name, const char **algorithm,
+		 int64 *key_id)
+{
+	Datum		args[1];
+	Oid			types[1] = {TEXTOID};
+	int			ret;
+	bool		isnull;
+	char	   *have_purpose;
+	char	   *have_alg;
+
+	args[0] = CStringGetTextDatum(label);
+	ret = SPI_execute_with_args("SELECT key_id, purpose, algorithm FROM finsec.key WHERE label = $1 FOR UPDATE",
+								1, types, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up finsec key: %s", SPI_result_code_string(ret));
+	if (mode == CREATE_GENERATE && SPI_processed == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("finsec key \"%s\" already exists", label),
+				 errhint("Use finsec.key_rotate() for a new version of an existing key.")));
+	if (mode == CREATE_ROTATE && SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("finsec key \"%s\" does not exist", label)));
+	if (SPI_processed != 1)
+		return false;
+
+	have_purpose = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	have_alg = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	*key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (mode == CREATE_ROTATE)
+	{
+		*purpose_name = have_purpose;
+		*algorithm = have_alg;
+	}
+	else if (strcmp(have_purpose, *purpose_name) != 0 || strcmp(have_alg, *algorithm) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_KEY_MISUSE),
+				 errmsg("finsec key \"%s\" is a %s key for %s, not a %s key for %s",
+						label, have_purpose, have_alg, *purpose_name, *algorithm),
+				 errhint("A key keeps one purpose and one algorithm for its whole life; import under a new label.")));
+	return true;
+}
+
+/* Step 2a: fresh key material for alg, in secret memory. */
+static unsigned char *
+generate_material(const KeyAlgorithm *alg, size_t *keylen)
+{
+	unsigned char *key;
+
+	if (alg->gen_len == 0)
+		return finsec_sig_keygen(alg->name, keylen);
+	*keylen = alg->gen_len;
+	key = finsec_secret_alloc(*keylen);
+	if (RAND_priv_bytes(key, (int) *keylen) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random key material")));
+	if (alg->kcv == KCV_TDES)
+		set_des_parity(key, *keylen);
+	return key;
+}
+
+/* Step 2b: imported material checked for alg (length, distinct TDES halves), copied to secret memory. */
+static unsigned char *
+check_material(const KeyAlgorithm *alg, const unsigned char *material, size_t len)
+{
+	unsigned char *key;
+
+	if (alg->gen_len == 0)
+		finsec_sig_check_private(alg->name, material, len);
+	else if (len < (size_t) alg->min_len || len > (size_t) alg->max_len ||
+			 (alg->aes_lengths && len != 16 && len != 24 && len != 32))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s key cannot be %zu bytes long", alg->name, len),
+				 alg->aes_lengths
+				 ? errdetail("AES keys are 16, 24 or 32 bytes.")
+				 : alg->min_len == alg->max_len
+				 ? errdetail("%s keys are %d bytes.", alg->name, alg->min_len)
+				 : errdetail("%s keys are %d to %d bytes.", alg->name, alg->min_len, alg->max_len)));
+	if (alg->kcv == KCV_TDES)
+	{
+		unsigned char k1[8],
+					k2[8];
+
+		/* Parity bits do not count: K and K' equal up to parity is single DES. */
+		for (int i = 0; i < 8; i++)
+		{
+			k1[i] = material[i] & 0xFE;
+			k2[i] = material[8 + i] & 0xFE;
+		}
+		if (memcmp(k1, k2, 8) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the two halves of an iso9797-alg3 key must differ"),
+					 errdetail("With equal halves the MAC has the strength of single DES.")));
+		explicit_bzero(k1, sizeof(k1));
+		explicit_bzero(k2, sizeof(k2));
+	}
+	key = finsec_secret_alloc(len);
+	memcpy(key, material, len);
+	return key;
+}
+
+/* Step 4: the row of a new key; its key_id. */
+static int64
+insert_key(const char *label, const char *purpose_name, const KeyAlgorithm *alg, const char *description)
+{
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+
+	args[0] = CStringGetTextDatum(label);
+	args[1] = CStringGetTextDatum(purpose_name);
+	args[2] = CStringGetTextDatum(alg->name);
+	args[3] = description ? CStringGetTextDatum(description) : (Datum) 0;
+	args[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	if (!description)
+		nulls[3] = 'n';
+	return DatumGetInt64(spi_one_value("INSERT INTO finsec.key (label, purpose, algorithm, description, created_by) "
+									   "VALUES ($1, $2, $3, $4, $5) RETURNING key_id",
+									   5, types, args, nulls, SPI_OK_INSERT_RETURNING,
+									   "could not insert finsec key"));
+}
+
+/* Step 4: the number of an existing key's next version. */
+static int32
+next_version(int64 key_id)
+{
+	Datum		args[1];
+	Oid			types[1] = {INT8OID};
+
+	args[0] = Int64GetDatum(key_id);
+	return DatumGetInt32(spi_one_value("SELECT coalesce(max(version), 0) + 1 FROM finsec.key_version WHERE key_id = $1",
+									   1, types, args, NULL, SPI_OK_SELECT,
+									   "could not number a finsec key version"));
+}
+
+/* Step 5: the pending version row, its material wrapped under the master key. */
+static void
+insert_version(int64 key_id, int32 version, const char *origin, const char *kcv,
+			   bytea *public_der, bytea *wrapped)
+{
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID, NAMEOID};
+	int			ret;
+
+	args[0] = Int64GetDatum(key_id);
+	args[1] = Int32GetDatum(version);
+	args[2] = CStringGetTextDatum(origin);
+	args[3] = CStringGetTextDatum(kcv);
+	args[4] = public_der ? PointerGetDatum(public_der) : (Datum) 0;
+	args[5] = PointerGetDatum(wrapped);
+	args[6] = CStringGetTextDatum(finsec_master_kcv(false));
+	args[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	if (!public_der)
+		nulls[4] = 'n';
+	ret = SPI_execute_with_args("INSERT INTO finsec.key_version "
+								"(key_id, version, state, origin, kcv, public_key, wrapped, master_kcv, created_by) "
+								"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)",
+								8, types, args, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not insert finsec key version: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Step 6: the change request that a different administrator must approve,
+ * linked from the version row; its request_id.
+ */
+static int64
+file_request(CreateMode mode, const char *label, int64 key_id, int32 version, const char *purpose_name,
+			 const KeyAlgorithm *alg, const char *kcv, const char *origin, const char *reason)
+{
+	StringInfoData payload;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Oid			link_types[3] = {INT8OID, INT8OID, INT4OID};
+	int64		request_id;
+	int			ret;
+
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"purpose\": ", key_id, version);
+	escape_json(&payload, purpose_name);
+	appendStringInfoString(&payload, ", \"algorithm\": ");
+	escape_json(&payload, alg->name);
+	appendStringInfo(&payload, ", \"kcv\": \"%s\", \"origin\": \"%s\"}", kcv, origin);
+
+	args[0] = CStringGetTextDatum(create_kinds[mode]);
+	args[1] = CStringGetTextDatum(label);
+	args[2] = JsonbPGetDatum(jsonb_from_cstring(payload.data));
+	args[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	if (!reason)
+		nulls[3] = 'n';
+
+	/*
+	 * request_change identifies the requester by session_user and checks
+	 * that role's membership in finsec_admin, whoever runs the query.
+	 */
+	request_id = DatumGetInt64(spi_one_value("SELECT finsec.request_change($1, $2, $3, $4)",
+											 4, types, args, nulls, SPI_OK_SELECT,
+											 "could not file the change request"));
+
+	args[0] = Int64GetDatum(request_id);
+	args[1] = Int64GetDatum(key_id);
+	args[2] = Int32GetDatum(version);
+	ret = SPI_execute_with_args("UPDATE finsec.key_version SET request_id = $1 WHERE key_id = $2 AND version = $3",
+								3, link_types, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not link a finsec key version to its request: %s", SPI_result_code_string(ret));
+	return request_id;
+}
+
 /*
  * Write a pending version of the key "label" holding material (generated
  * here when material is NULL), and file the change request that will make
@@ -312,24 +546,17 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 					   const char *expected_kcv, const char *reason, const char *description)
 {
 	FinsecOwnerContext ctx;
-	FinsecKeyPurpose purpose = FINSEC_KEY_MAC;
-	const KeyAlgorithm *alg = NULL;
-	unsigned char *key = NULL;
-	size_t		keylen = 0;
+	const KeyAlgorithm *alg;
+	const char *origin = material ? "imported" : "generated";
+	unsigned char *key;
+	size_t		keylen = len;
 	bytea	   *public_der = NULL;
 	bytea	   *wrapped;
 	char		kcv[FINSEC_KCV_HEX_LEN + 1];
-	char	   *aad;
 	int64		key_id = 0;
+	bool		exists;
 	int32		version;
 	int64		request_id;
-	Datum		args[8];
-	char		nulls[8];
-	Oid			types[8];
-	int			ret;
-	bool		isnull;
-	bool		exists;
-	StringInfoData payload;
 
 	finsec_require_preload("the finsec keyring");
 	finsec_master_require();
@@ -337,101 +564,15 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 
 	finsec_spi_begin_as_owner(&ctx);
 
-	/* The key's identity, locked so that concurrent versions are numbered in turn. */
-	args[0] = CStringGetTextDatum(label);
-	types[0] = TEXTOID;
-	ret = SPI_execute_with_args("SELECT key_id, purpose, algorithm FROM finsec.key WHERE label = $1 FOR UPDATE",
-								1, types, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up finsec key: %s", SPI_result_code_string(ret));
-	exists = SPI_processed == 1;
-
-	if (mode == CREATE_GENERATE && exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("finsec key \"%s\" already exists", label),
-				 errhint("Use finsec.key_rotate() for a new version of an existing key.")));
-	if (mode == CREATE_ROTATE && !exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("finsec key \"%s\" does not exist", label)));
-
-	if (exists)
-	{
-		char	   *have_purpose = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		char	   *have_alg = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-
-		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (mode == CREATE_ROTATE)
-		{
-			purpose_name = have_purpose;
-			algorithm = have_alg;
-		}
-		else if (strcmp(have_purpose, purpose_name) != 0 || strcmp(have_alg, algorithm) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_KEY_MISUSE),
-					 errmsg("finsec key \"%s\" is a %s key for %s, not a %s key for %s",
-							label, have_purpose, have_alg, purpose_name, algorithm),
-					 errhint("A key keeps one purpose and one algorithm for its whole life; import under a new label.")));
-	}
-	purpose = parse_purpose(purpose_name);
-	alg = find_algorithm(algorithm, purpose);
-
-	/* The material: generated, or checked. */
+	/* 1. the key, 2. the material: generated, or checked */
+	exists = lock_key(mode, label, &purpose_name, &algorithm, &key_id);
+	alg = find_algorithm(algorithm, parse_purpose(purpose_name));
 	if (material == NULL)
-	{
-		if (alg->gen_len == 0)
-			key = finsec_sig_keygen(alg->name, &keylen);
-		else
-		{
-			keylen = alg->gen_len;
-			key = finsec_secret_alloc(keylen);
-			if (RAND_priv_bytes(key, (int) keylen) != 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not generate random key material")));
-			if (alg->kcv == KCV_TDES)
-				set_des_parity(key, keylen);
-		}
-	}
+		key = generate_material(alg, &keylen);
 	else
-	{
-		if (alg->gen_len == 0)
-			finsec_sig_check_private(alg->name, material, len);
-		else if (len < (size_t) alg->min_len || len > (size_t) alg->max_len ||
-				 (alg->aes_lengths && len != 16 && len != 24 && len != 32))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a %s key cannot be %zu bytes long", alg->name, len),
-					 alg->aes_lengths
-					 ? errdetail("AES keys are 16, 24 or 32 bytes.")
-					 : alg->min_len == alg->max_len
-					 ? errdetail("%s keys are %d bytes.", alg->name, alg->min_len)
-					 : errdetail("%s keys are %d to %d bytes.", alg->name, alg->min_len, alg->max_len)));
-		if (alg->kcv == KCV_TDES)
-		{
-			unsigned char k1[8],
-						k2[8];
+		key = check_material(alg, material, len);
 
-			/* Parity bits do not count: K and K' equal up to parity is single DES. */
-			for (int i = 0; i < 8; i++)
-			{
-				k1[i] = material[i] & 0xFE;
-				k2[i] = material[8 + i] & 0xFE;
-			}
-			if (memcmp(k1, k2, 8) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("the two halves of an iso9797-alg3 key must differ"),
-						 errdetail("With equal halves the MAC has the strength of single DES.")));
-			explicit_bzero(k1, sizeof(k1));
-			explicit_bzero(k2, sizeof(k2));
-		}
-		keylen = len;
-		key = finsec_secret_alloc(keylen);
-		memcpy(key, material, keylen);
-	}
-
+	/* 3. its check value, which an import must match */
 	if (alg->kcv == KCV_PUBLIC_KEY)
 		public_der = finsec_sig_public_der(key, keylen);
 	compute_kcv(alg, key, keylen, public_der, kcv);
@@ -444,115 +585,24 @@ create_pending_version(CreateMode mode, const char *label, const char *purpose_n
 				 errhint("The key was mistyped or is not the key the check value belongs to; nothing was imported.")));
 	}
 
-	/* The key row, for a new label. */
+	/* 4. the key row for a new label, or the next version number */
 	if (!exists)
 	{
-		args[0] = CStringGetTextDatum(label);
-		args[1] = CStringGetTextDatum(purpose_name);
-		args[2] = CStringGetTextDatum(alg->name);
-		args[3] = description ? CStringGetTextDatum(description) : (Datum) 0;
-		args[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
-		types[1] = TEXTOID;
-		types[2] = TEXTOID;
-		types[3] = TEXTOID;
-		types[4] = NAMEOID;
-		memset(nulls, ' ', sizeof(nulls));
-		if (!description)
-			nulls[3] = 'n';
-		ret = SPI_execute_with_args("INSERT INTO finsec.key (label, purpose, algorithm, description, created_by) "
-									"VALUES ($1, $2, $3, $4, $5) RETURNING key_id",
-									5, types, args, nulls, false, 1);
-		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "could not insert finsec key: %s", SPI_result_code_string(ret));
-		key_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		key_id = insert_key(label, purpose_name, alg, description);
 		version = 1;
 	}
 	else
-	{
-		args[0] = Int64GetDatum(key_id);
-		types[0] = INT8OID;
-		ret = SPI_execute_with_args("SELECT coalesce(max(version), 0) + 1 FROM finsec.key_version WHERE key_id = $1",
-									1, types, args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not number a finsec key version: %s", SPI_result_code_string(ret));
-		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
+		version = next_version(key_id);
 
-	aad = key_aad(key_id, version, purpose_name, alg->name);
-	wrapped = finsec_wrap(key, keylen, aad);
+	/* 5. the version row, 6. the change request */
+	wrapped = finsec_wrap(key, keylen, key_aad(key_id, version, purpose_name, alg->name));
 	finsec_secret_free(key);
-
-	args[0] = Int64GetDatum(key_id);
-	args[1] = Int32GetDatum(version);
-	args[2] = CStringGetTextDatum(material ? "imported" : "generated");
-	args[3] = CStringGetTextDatum(kcv);
-	args[4] = public_der ? PointerGetDatum(public_der) : (Datum) 0;
-	args[5] = PointerGetDatum(wrapped);
-	args[6] = CStringGetTextDatum(finsec_master_kcv(false));
-	args[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
-	types[0] = INT8OID;
-	types[1] = INT4OID;
-	types[2] = TEXTOID;
-	types[3] = TEXTOID;
-	types[4] = BYTEAOID;
-	types[5] = BYTEAOID;
-	types[6] = TEXTOID;
-	types[7] = NAMEOID;
-	memset(nulls, ' ', sizeof(nulls));
-	if (!public_der)
-		nulls[4] = 'n';
-	ret = SPI_execute_with_args("INSERT INTO finsec.key_version "
-								"(key_id, version, state, origin, kcv, public_key, wrapped, master_kcv, created_by) "
-								"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)",
-								8, types, args, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not insert finsec key version: %s", SPI_result_code_string(ret));
-
-	/* The change request, which a different administrator must approve. */
-	initStringInfo(&payload);
-	appendStringInfo(&payload, "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"purpose\": ", key_id, version);
-	escape_json(&payload, purpose_name);
-	appendStringInfoString(&payload, ", \"algorithm\": ");
-	escape_json(&payload, alg->name);
-	appendStringInfo(&payload, ", \"kcv\": \"%s\", \"origin\": \"%s\"}", kcv, material ? "imported" : "generated");
-
-	args[0] = CStringGetTextDatum(create_kinds[mode]);
-	args[1] = CStringGetTextDatum(label);
-	args[2] = JsonbPGetDatum(jsonb_from_cstring(payload.data));
-	args[3] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	types[0] = TEXTOID;
-	types[1] = TEXTOID;
-	types[2] = JSONBOID;
-	types[3] = TEXTOID;
-	memset(nulls, ' ', sizeof(nulls));
-	if (!reason)
-		nulls[3] = 'n';
-
-	/*
-	 * request_change identifies the requester by session_user and checks
-	 * that role's membership in finsec_admin, whoever runs the query.
-	 */
-	ret = SPI_execute_with_args("SELECT finsec.request_change($1, $2, $3, $4)",
-								4, types, args, nulls, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not file the change request: %s", SPI_result_code_string(ret));
-	request_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-	args[0] = Int64GetDatum(request_id);
-	args[1] = Int64GetDatum(key_id);
-	args[2] = Int32GetDatum(version);
-	types[0] = INT8OID;
-	types[1] = INT8OID;
-	types[2] = INT4OID;
-	ret = SPI_execute_with_args("UPDATE finsec.key_version SET request_id = $1 WHERE key_id = $2 AND version = $3",
-								3, types, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not link a finsec key version to its request: %s", SPI_result_code_string(ret));
+	insert_version(key_id, version, origin, kcv, public_der, wrapped);
+	request_id = file_request(mode, label, key_id, version, purpose_name, alg, kcv, origin, reason);
 
 	finsec_spi_end(&ctx);
 	return request_id;
 }
-
 
 
 PG_FUNCTION_INFO_V1(finsec_key_generate);
