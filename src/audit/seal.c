@@ -1004,46 +1004,21 @@ purge_rows(Chain *c, const char *sql, Oid *argtypes, Datum *args, uint64 from, u
 
 PG_FUNCTION_INFO_V1(finsec_audit_purge);
 
-/*
- * finsec.audit_purge(rel regclass, before date)
- *	 RETURNS TABLE (blocks_purged bigint, rows_purged bigint)
- *
- * Removes the rows of every sealed block of rel sealed before "before",
- * which must be at least finsec.audit_retention in the past.  The blocks
- * stay, without their row lists, as a tombstone: the chain still links and
- * verifies across them, and rows reappearing in their range are reported.
- */
-Datum
-finsec_audit_purge(PG_FUNCTION_ARGS)
+/* The unpurged blocks a purge removes: block numbers and transaction ids. */
+typedef struct PurgeRange
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid;
-	DateADT		before;
+	int64		first;			/* 0: nothing to purge */
+	int64		last;
+	uint64		from;
+	uint64		to;
+} PurgeRange;
+
+/* The purge boundary as a timestamp; a date within finsec.audit_retention is refused. */
+static TimestampTz
+purge_boundary(DateADT before)
+{
 	TimestampTz before_ts,
 				floor_ts;
-	FinsecOwnerContext ctx;
-	List	   *chains;
-	Chain	   *c;
-	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	int64		first = 0,
-				last = 0,
-				rows = 0;
-	uint64		from = 0,
-				to = 0;
-	int			ret;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	bool		isnull;
-
-	finsec_require_preload("finsec.audit_purge()");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("finsec.audit_purge() needs a relation and a date")));
-	relid = PG_GETARG_OID(0);
-	before = PG_GETARG_DATEADT(1);
-	InitMaterializedSRF(fcinfo, 0);
 
 	if (DATE_NOT_FINITE(before))
 		ereport(ERROR,
@@ -1060,106 +1035,182 @@ finsec_audit_purge(PG_FUNCTION_ARGS)
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))),
 						   finsec_audit_retention_minutes / (24 * 60)),
 				 errhint("Choose a boundary at least finsec.audit_retention before today.")));
+	return before_ts;
+}
+
+/* The chain of a protected table that still exists; refused otherwise. */
+static Chain *
+purge_chain(Oid relid)
+{
+	List	   *chains = load_chains(relid, true, false);
+	Chain	   *c;
+
+	if (chains == NIL)
+		finsec_check_relation_exists(relid);
+	if (chains == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s\" is not protected by finsec", rel_display_name(relid))));
+	c = linitial(chains);
+	if (c->gone)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
+				 errmsg("the protected table of chain %s (%s) no longer exists",
+						chain_id_text(c), c->relname),
+				 errhint("Close the chain with finsec.audit_close_chain(); see docs/audit.md.")));
+	return c;
+}
+
+/*
+ * Whole sealed blocks only, oldest first, never a partial period: the
+ * unpurged blocks up to the last one sealed before the boundary.  They
+ * are contiguous in block number and so in transaction ids; should the
+ * clock ever have stepped back, a block among them sealed after the
+ * boundary makes the purge refuse rather than remove too much.
+ */
+static void
+purge_range(Chain *c, Oid relid, TimestampTz before_ts, PurgeRange *range)
+{
+	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	int			ret;
+	bool		isnull;
+
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = TimestampTzGetDatum(before_ts);
+	ret = SPI_execute_with_args(
+		"SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
+		" sum(row_count)::bigint, bool_or(sealed_at >= $2) "
+		"FROM finsec.ledger_block "
+		"WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
+		" (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
+		2, argtypes, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read ledger blocks");
+	range->first = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	range->last = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	range->from = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	range->to = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	if (range->first > 0 && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 6, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_RETENTION),
+				 errmsg("blocks %lld to %lld of %s were not all sealed before the boundary",
+						(long long) range->first, (long long) range->last, c->relname),
+				 errdetail("The sealing times are not in block order; the server clock may have been set back."),
+				 errhint("Choose an earlier boundary.")));
+}
+
+/* Delete the range's rows from the protected table; how many. */
+static int64
+purge_range_rows(Chain *c, const PurgeRange *range)
+{
+	char	   *sql;
+	Oid			argtypes[2] = {XID8OID, XID8OID};
+	Datum		args[2];
+
+	sql = psprintf("DELETE FROM ONLY %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 "
+				   "AND " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.<) $2", c->relname);
+	args[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(range->from));
+	args[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(range->to));
+	return purge_rows(c, sql, argtypes, args, range->from, range->to);
+}
+
+/* The range's blocks become tombstones: no row list, purged_at and purged_by set. */
+static void
+mark_blocks_purged(Oid relid, Oid caller, const PurgeRange *range)
+{
+	Oid			argtypes[4] = {OIDOID, NAMEOID, INT8OID, INT8OID};
+	Datum		args[4];
+	int			ret;
+
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller, false)));
+	args[2] = Int64GetDatum(range->first);
+	args[3] = Int64GetDatum(range->last);
+	ret = permitted_execute(
+		"UPDATE finsec.ledger_block SET row_hashes = NULL, "
+		" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
+		"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
+		4, argtypes, args, finsec_ledger_table("ledger_block"), TRIGGER_EVENT_UPDATE,
+		relid, NULL);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark purged blocks");
+}
+
+/* The purge is itself an audit event. */
+static void
+record_purge(Oid caller, Chain *c, const PurgeRange *range, int64 rows, DateADT before)
+{
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		args[3];
+	int			ret;
+	bool		isnull;
+	char	   *desc;
+
+	args[0] = Int64GetDatum(range->first);
+	args[1] = Int64GetDatum(range->last);
+	args[2] = Int64GetDatum(rows);
+	ret = SPI_execute_with_args(
+		"SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
+		3, argtypes, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not describe the purge");
+	desc = psprintf("purged blocks %lld to %lld (%lld rows) sealed before %s",
+					(long long) range->first, (long long) range->last, (long long) rows,
+					DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))));
+	(void) finsec_audit_event_internal(caller, "audit.purge", NULL,
+									   c->relname, "purge", true, desc,
+									   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+																	SPI_tuptable->tupdesc, 1,
+																	&isnull)));
+}
+
+/*
+ * finsec.audit_purge(rel regclass, before date)
+ *	 RETURNS TABLE (blocks_purged bigint, rows_purged bigint)
+ *
+ * Removes the rows of every sealed block of rel sealed before "before",
+ * which must be at least finsec.audit_retention in the past.  The blocks
+ * stay, without their row lists, as a tombstone: the chain still links and
+ * verifies across them, and rows reappearing in their range are reported.
+ */
+Datum
+finsec_audit_purge(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	DateADT		before;
+	TimestampTz before_ts;
+	FinsecOwnerContext ctx;
+	Chain	   *c;
+	PurgeRange	range;
+	int64		rows = 0;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	finsec_require_preload("finsec.audit_purge()");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("finsec.audit_purge() needs a relation and a date")));
+	relid = PG_GETARG_OID(0);
+	before = PG_GETARG_DATEADT(1);
+	InitMaterializedSRF(fcinfo, 0);
+	before_ts = purge_boundary(before);
 
 	finsec_spi_begin_as_owner(&ctx);
+	c = purge_chain(relid);
+	purge_range(c, relid, before_ts, &range);
+	if (range.first > 0)
 	{
-		chains = load_chains(relid, true, false);
-		if (chains == NIL)
-			finsec_check_relation_exists(relid);
-		if (chains == NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("relation \"%s\" is not protected by finsec", rel_display_name(relid))));
-		c = linitial(chains);
-		if (c->gone)
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_CHAIN_TABLE_GONE),
-					 errmsg("the protected table of chain %s (%s) no longer exists",
-							chain_id_text(c), c->relname),
-					 errhint("Close the chain with finsec.audit_close_chain(); see docs/audit.md.")));
-
-		/*
-		 * Whole sealed blocks only, oldest first, never a partial period: the
-		 * unpurged blocks up to the last one sealed before the boundary.  They
-		 * are contiguous in block number and so in transaction ids; should the
-		 * clock ever have stepped back, a block among them sealed after the
-		 * boundary makes the purge refuse rather than remove too much.
-		 */
-		args[0] = ObjectIdGetDatum(relid);
-		args[1] = TimestampTzGetDatum(before_ts);
-		ret = SPI_execute_with_args(
-			"SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
-			" sum(row_count)::bigint, bool_or(sealed_at >= $2) "
-			"FROM finsec.ledger_block "
-			"WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
-			" (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
-			2, argtypes, args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read ledger blocks");
-		first = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		last = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		from = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-		to = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-		if (first > 0 && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 6, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_RETENTION),
-					 errmsg("blocks %lld to %lld of %s were not all sealed before the boundary",
-							(long long) first, (long long) last, c->relname),
-					 errdetail("The sealing times are not in block order; the server clock may have been set back."),
-					 errhint("Choose an earlier boundary.")));
-		if (first > 0)
-		{
-			char	   *sql;
-			Oid			dargtypes[2] = {XID8OID, XID8OID};
-			Datum		dargs[2];
-			Oid			utypes[4] = {OIDOID, NAMEOID, INT8OID, INT8OID};
-			Datum		uargs[4];
-			Oid			jtypes[3] = {INT8OID, INT8OID, INT8OID};
-			Datum		jargs[3];
-			char	   *desc;
-
-			sql = psprintf("DELETE FROM ONLY %s WHERE " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.>=) $1 "
-						   "AND " FINSEC_TXID_COLUMN " OPERATOR(pg_catalog.<) $2", c->relname);
-			dargs[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(from));
-			dargs[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(to));
-			rows = purge_rows(c, sql, dargtypes, dargs, from, to);
-
-			uargs[0] = ObjectIdGetDatum(relid);
-			uargs[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(ctx.caller, false)));
-			uargs[2] = Int64GetDatum(first);
-			uargs[3] = Int64GetDatum(last);
-			ret = permitted_execute(
-				"UPDATE finsec.ledger_block SET row_hashes = NULL, "
-				" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
-				"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
-				4, utypes, uargs, finsec_ledger_table("ledger_block"), TRIGGER_EVENT_UPDATE,
-				relid, NULL);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "could not mark purged blocks");
-
-			/* The purge is itself an audit event. */
-			jargs[0] = Int64GetDatum(first);
-			jargs[1] = Int64GetDatum(last);
-			jargs[2] = Int64GetDatum(rows);
-			ret = SPI_execute_with_args(
-				"SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
-				3, jtypes, jargs, NULL, false, 1);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "could not describe the purge");
-			desc = psprintf("purged blocks %lld to %lld (%lld rows) sealed before %s",
-							(long long) first, (long long) last, (long long) rows,
-							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))));
-			(void) finsec_audit_event_internal(ctx.caller, "audit.purge", NULL,
-											   c->relname, "purge", true, desc,
-											   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
-																			SPI_tuptable->tupdesc, 1,
-																			&isnull)));
-		}
+		rows = purge_range_rows(c, &range);
+		mark_blocks_purged(relid, ctx.caller, &range);
+		record_purge(ctx.caller, c, &range, rows, before);
 	}
 	finsec_spi_end(&ctx);
 
-	values[0] = Int64GetDatum(first > 0 ? last - first + 1 : 0);
+	values[0] = Int64GetDatum(range.first > 0 ? range.last - range.first + 1 : 0);
 	values[1] = Int64GetDatum(rows);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
