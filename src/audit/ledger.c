@@ -458,6 +458,7 @@ check_capacity(Oid actor)
 	}
 }
 
+/* Insert one row into finsec.audit through a plan kept per backend; its seq into *seq_out when not NULL. */
 static void
 insert_event(Oid actor, const char *event_type, const char *subject,
 			 const char *object, const char *action, bool success,

@@ -504,6 +504,7 @@ finished_horizon(void)
 	return get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+/* Seal the rows of chain c finished since its last block into a new block, and advance the chain head. */
 static void
 seal_chain(Chain *c, SealState *st)
 {

@@ -77,6 +77,7 @@ typedef struct NonceArgs
 	int64		window_us;
 } NonceArgs;
 
+/* The arguments of a nonce check (scope, nonce, timestamp, window), checked. */
 static void
 get_args(FunctionCallInfo fcinfo, NonceArgs *a)
 {
@@ -184,6 +185,7 @@ purge_expired(int64 limit)
 	return SPI_processed;
 }
 
+/* Record the nonce as finsec's owner unless it was seen within the window; the verdict. */
 static NonceVerdict
 consume(const NonceArgs *a, int64 *diff_us)
 {

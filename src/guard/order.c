@@ -1042,6 +1042,7 @@ require_switch_authority(const char *public_name)
 						 public_name)));
 }
 
+/* Remove an order or refund guard from a table: registration row, trigger, audit event. */
 static void
 disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 			  const char *action)

@@ -798,6 +798,7 @@ static void write_key_uses(void);
 static void settle_key_uses(bool committed);
 static bool key_uses_pending(void);
 
+/* Write the transaction's key uses before commit, refuse PREPARE with pending ones, settle them at the end. */
 static void
 keyring_xact_callback(XactEvent event, void *arg)
 {

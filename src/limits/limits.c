@@ -225,6 +225,7 @@ cache_text(HeapTuple tup, TupleDesc desc, int col)
 	return s ? MemoryContextStrdup(limit_cache_cxt, s) : NULL;
 }
 
+/* Read the enabled limit policies and switched-off channels into the backend's cache. */
 static void
 limit_cache_read(void)
 {
@@ -571,6 +572,7 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	SPI_finish();
 }
 
+/* Build the column map of a payments table from its limit trigger's arguments, checked. */
 static void
 limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 {

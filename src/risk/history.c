@@ -134,6 +134,7 @@ typedef struct ListScans
 	TupleTableSlot *slot;
 } ListScans;
 
+/* Look the payment's value of list type t (payer or payee side) up in finsec.risk_list_entry. */
 static void
 probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListProbe *p)
 {
@@ -473,6 +474,7 @@ find_index(Relation rel, const AttrNumber *atts, int n)
 	return found;
 }
 
+/* Map the risk columns of one leaf of a payments table, and find its history indexes. */
 static void
 leaf_init(HistLeaf *leaf, Oid relid, const RiskTableMap *map)
 {
@@ -542,6 +544,7 @@ leaf_init(HistLeaf *leaf, Oid relid, const RiskTableMap *map)
 	table_close(rel, AccessShareLock);
 }
 
+/* The cached description of payments table relid and its leaves, built on first use. */
 static HistTable *
 hist_table(Oid relid)
 {
@@ -1279,6 +1282,7 @@ eval_travel(const RiskRule *r, const RiskInput *in, HistTable *t, RiskHit *h, bo
 	}
 }
 
+/* Evaluate every history rule (velocity, structuring, first seen, travel) of the ruleset for the payment. */
 void
 finsec_risk_eval_history(const RiskRuleset *rs, const RiskInput *in, RiskHit *hits, bool *degraded)
 {

@@ -118,6 +118,7 @@ finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want)
 
 PG_FUNCTION_INFO_V1(finsec_enable_risk);
 
+/* finsec.enable_risk(): register a payments table and its column mapping for risk scoring. */
 Datum
 finsec_enable_risk(PG_FUNCTION_ARGS)
 {

@@ -802,6 +802,7 @@ spi_int8(int row, int col, bool *isnull)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull));
 }
 
+/* Read and compile the active ruleset (thresholds, rules) into ruleset_cxt; active stays NULL when none. */
 static void
 load_ruleset(void)
 {
