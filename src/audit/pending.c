@@ -420,14 +420,12 @@ write_event(Oid actor, PendingEvent *ev)
 	{
 		Oid			types[1] = {BYTEAOID};
 		Datum		args[1];
-		int			ret;
 
 		args[0] = PointerGetDatum(finsec_bytea(ev->tag, PENDING_OTP_TAG_LEN));
-		ret = SPI_execute_with_args("UPDATE finsec.otp SET attempts = attempts OPERATOR(pg_catalog.+) 1 "
-									" WHERE salt OPERATOR(pg_catalog.=) $1",
-									1, types, args, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not count a one-time code attempt: %s", SPI_result_code_string(ret));
+		finsec_spi_execute("UPDATE finsec.otp SET attempts = attempts OPERATOR(pg_catalog.+) 1 "
+						   " WHERE salt OPERATOR(pg_catalog.=) $1",
+						   1, types, args, NULL, false, 0,
+						   SPI_OK_UPDATE, "could not count a one-time code attempt");
 	}
 
 	initStringInfo(&marker);

@@ -274,7 +274,6 @@ load_chains(Oid relid, bool for_update, bool read_only)
 	char	   *sql;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
-	int			ret;
 	uint64		i;
 
 	sql = psprintf("SELECT " CHAIN_COLUMNS " FROM finsec.ledger_chain %s "
@@ -282,10 +281,9 @@ load_chains(Oid relid, bool for_update, bool read_only)
 				   OidIsValid(relid) ? "WHERE relid = $1" : "",
 				   for_update ? "FOR UPDATE" : "");
 	values[0] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args(sql, OidIsValid(relid) ? 1 : 0, argtypes, values,
-								NULL, read_only, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read finsec.ledger_chain: %s", SPI_result_code_string(ret));
+	finsec_spi_execute(sql, OidIsValid(relid) ? 1 : 0, argtypes, values,
+					   NULL, read_only, 0,
+					   SPI_OK_SELECT, "could not read finsec.ledger_chain");
 	for (i = 0; i < SPI_processed; i++)
 		result = lappend(result, chain_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
 	return result;
@@ -310,7 +308,6 @@ finsec_create_chain_with(Oid relid, Oid actor, const char *alg)
 	Oid			argtypes[6] = {OIDOID, UUIDOID, TEXTOID, TEXTOID, BYTEAOID, NAMEOID};
 	Datum		values[6];
 	char		sysid[32];
-	int			ret;
 
 	if (!pg_strong_random(id.data, UUID_LEN))
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
@@ -327,16 +324,15 @@ finsec_create_chain_with(Oid relid, Oid actor, const char *alg)
 	values[4] = PointerGetDatum(finsec_bytea(genesis, FINSEC_HASH_LEN));
 	values[5] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false)));
 
-	ret = SPI_execute_with_args(
+	finsec_spi_execute(
 		"INSERT INTO finsec.ledger_chain "
 		"(relid, chain_id, algorithm, encoding_version, system_identifier, "
 		" end_txid, blocks, sealed_rows, head_hash, protected_at, protected_by) "
 		"VALUES ($1, $2, $3, " CppAsString2(FINSEC_ROW_ENCODING_VERSION) ", $4, "
 		" '0'::pg_catalog.xid8, 0, 0, $5, pg_catalog.now(), $6) "
 		"ON CONFLICT (relid) DO NOTHING",
-		6, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not register chain: %s", SPI_result_code_string(ret));
+		6, argtypes, values, NULL, false, 0,
+		SPI_OK_INSERT, "could not register chain");
 }
 
 /* ---- walking the rows of a range --------------------------------------- */
@@ -446,7 +442,6 @@ close_block(SealState *st, uint64 end)
 	BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID};
 	Datum		values[9];
 	int64		block_no = c->blocks + 1;
-	int			ret;
 
 	finsec_digest_bytes(c->algorithm, (unsigned char *) st->list.data, st->list.len, digest);
 	block_hash(c->algorithm, c->head, block_no, st->start, end, st->count, digest, hash);
@@ -460,13 +455,12 @@ close_block(SealState *st, uint64 end)
 	values[6] = PointerGetDatum(finsec_bytea(digest, FINSEC_HASH_LEN));
 	values[7] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
 	values[8] = PointerGetDatum(finsec_bytea(hash, FINSEC_HASH_LEN));
-	ret = SPI_execute_with_args(
+	finsec_spi_execute(
 		"INSERT INTO finsec.ledger_block (relid, block_no, start_txid, end_txid, "
 		" row_count, row_hashes, rows_digest, prev_hash, block_hash, sealed_at) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.clock_timestamp())",
-		9, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write ledger block: %s", SPI_result_code_string(ret));
+		9, argtypes, values, NULL, false, 0,
+		SPI_OK_INSERT, "could not write ledger block");
 
 	c->blocks = block_no;
 	c->sealed_rows += st->count;
@@ -718,14 +712,12 @@ count_pending(Chain *c, uint64 from)
 	Oid			argtypes[1] = {XID8OID};
 	Datum		values[1];
 	char	   *sql;
-	int			ret;
 
 	sql = psprintf("SELECT pg_catalog.count(*) FROM ONLY %s WHERE " FINSEC_TXID_COLUMN
 				   " OPERATOR(pg_catalog.>=) $1", c->relname);
 	values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(from));
-	ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not count unsealed rows");
+	finsec_spi_execute(sql, 1, argtypes, values, NULL, true, 1,
+					   SPI_OK_SELECT, "could not count unsealed rows");
 	return get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
@@ -763,15 +755,13 @@ verify_chain(Chain *c, bool has_checkpoint, int64 cp_block, const unsigned char 
 
 	if (has_checkpoint && cp_block > 0)
 	{
-		int			ret;
 
 		args[0] = ObjectIdGetDatum(c->relid);
 		args[1] = Int64GetDatum(cp_block);
-		ret = SPI_execute_with_args("SELECT block_hash, end_txid FROM finsec.ledger_block "
-									"WHERE relid = $1 AND block_no = $2",
-									2, argtypes, args, NULL, true, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read ledger block");
+		finsec_spi_execute("SELECT block_hash, end_txid FROM finsec.ledger_block "
+						   "WHERE relid = $1 AND block_no = $2",
+						   2, argtypes, args, NULL, true, 1,
+						   SPI_OK_SELECT, "could not read ledger block");
 		if (SPI_processed == 0)
 			verify_fail(&st, "block %lld, named by the digest, is missing (chain truncated)",
 						(long long) cp_block);
@@ -1074,20 +1064,18 @@ purge_range(Chain *c, Oid relid, TimestampTz before_ts, PurgeRange *range)
 {
 	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		args[2];
-	int			ret;
 	bool		isnull;
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = TimestampTzGetDatum(before_ts);
-	ret = SPI_execute_with_args(
+	finsec_spi_execute(
 		"SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
 		" sum(row_count)::bigint, bool_or(sealed_at >= $2) "
 		"FROM finsec.ledger_block "
 		"WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
 		" (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
-		2, argtypes, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read ledger blocks");
+		2, argtypes, args, NULL, false, 1,
+		SPI_OK_SELECT, "could not read ledger blocks");
 	range->first = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	range->last = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	range->from = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
@@ -1145,18 +1133,16 @@ record_purge(Oid caller, Chain *c, const PurgeRange *range, int64 rows, DateADT 
 {
 	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
 	Datum		args[3];
-	int			ret;
 	bool		isnull;
 	char	   *desc;
 
 	args[0] = Int64GetDatum(range->first);
 	args[1] = Int64GetDatum(range->last);
 	args[2] = Int64GetDatum(rows);
-	ret = SPI_execute_with_args(
+	finsec_spi_execute(
 		"SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
-		3, argtypes, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not describe the purge");
+		3, argtypes, args, NULL, false, 1,
+		SPI_OK_SELECT, "could not describe the purge");
 	desc = psprintf("purged blocks %lld to %lld (%lld rows) sealed before %s",
 					(long long) range->first, (long long) range->last, (long long) rows,
 					DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))));
@@ -1264,11 +1250,10 @@ finsec_audit_close_chain(PG_FUNCTION_ARGS)
 
 	finsec_spi_begin_as_owner(&ctx);
 	args[0] = UUIDPGetDatum(id);
-	ret = SPI_execute_with_args("SELECT " CHAIN_COLUMNS " FROM finsec.ledger_chain "
-								"WHERE chain_id = $1 FOR UPDATE",
-								1, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read finsec.ledger_chain: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("SELECT " CHAIN_COLUMNS " FROM finsec.ledger_chain "
+					   "WHERE chain_id = $1 FOR UPDATE",
+					   1, argtypes, args, NULL, false, 0,
+					   SPI_OK_SELECT, "could not read finsec.ledger_chain");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

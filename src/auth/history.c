@@ -341,14 +341,13 @@ finsec_password_history_check(const char *username, const char *password)
 
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(username));
 	args[1] = Int32GetDatum(finsec_password_reuse_history);
-	ret = SPI_execute_with_args(schema_keyed
-								? "SELECT salt, hash, key_version FROM finsec.password_history "
-								"WHERE rolname = $1 ORDER BY changed_at DESC, id DESC LIMIT $2"
-								: "SELECT salt, hash, NULL::integer FROM finsec.password_history "
-								"WHERE rolname = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
-								2, argtypes, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read password history");
+	finsec_spi_execute(schema_keyed
+					   ? "SELECT salt, hash, key_version FROM finsec.password_history "
+					   "WHERE rolname = $1 ORDER BY changed_at DESC, id DESC LIMIT $2"
+					   : "SELECT salt, hash, NULL::integer FROM finsec.password_history "
+					   "WHERE rolname = $1 ORDER BY changed_at DESC, id DESC LIMIT $2",
+					   2, argtypes, args, NULL, true, 0,
+					   SPI_OK_SELECT, "could not read password history");
 	{
 		SPITupleTable *tt = SPI_tuptable;
 		uint64		n = SPI_processed;
@@ -409,12 +408,11 @@ finsec_password_history_check(const char *username, const char *password)
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not record password history");
 	/* Keep what the setting needs, and no more. */
-	ret = SPI_execute_with_args("DELETE FROM finsec.password_history WHERE rolname = $1 AND id NOT IN "
-								"(SELECT id FROM finsec.password_history WHERE rolname = $1 "
-								" ORDER BY changed_at DESC, id DESC LIMIT $2)",
-								2, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not prune password history");
+	finsec_spi_execute("DELETE FROM finsec.password_history WHERE rolname = $1 AND id NOT IN "
+					   "(SELECT id FROM finsec.password_history WHERE rolname = $1 "
+					   " ORDER BY changed_at DESC, id DESC LIMIT $2)",
+					   2, argtypes, args, NULL, false, 0,
+					   SPI_OK_DELETE, "could not prune password history");
 
 	finsec_spi_end(&ctx);
 }

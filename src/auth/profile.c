@@ -123,8 +123,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 	Oid			argtypes[3] = {NAMEOID, BYTEAOID, BYTEAARRAYOID};
 	Datum		args[5];
-	int			i,
-				ret;
+	int			i;
 	bool		schema_keyed = false;
 	const FinsecKey *key;
 
@@ -207,10 +206,9 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	if (key != NULL)
 		(void) finsec_password_rekey_legacy(key);
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
-	ret = SPI_execute_with_args("DELETE FROM finsec.role_profile WHERE rolname = $1",
-								1, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not update the role profile");
+	finsec_spi_execute("DELETE FROM finsec.role_profile WHERE rolname = $1",
+					   1, argtypes, args, NULL, false, 0,
+					   SPI_OK_DELETE, "could not update the role profile");
 	if (ntok > 0)
 	{
 		Oid			itypes[5] = {NAMEOID, BYTEAOID, INT2ARRAYOID, BYTEAARRAYOID, INT4OID};
@@ -220,16 +218,15 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 		args[2] = PointerGetDatum(construct_array(lengths, ntok, INT2OID, 2, true, TYPALIGN_SHORT));
 		args[3] = PointerGetDatum(construct_array(hashes, ntok, BYTEAOID, -1, false, TYPALIGN_INT));
 		args[4] = Int32GetDatum(key ? key->version : 0);
-		ret = SPI_execute_with_args(schema_keyed
-									? "INSERT INTO finsec.role_profile "
-									"(rolname, salt, token_lengths, token_hashes, updated_by, key_version) "
-									"VALUES ($1, $2, $3, $4, current_user, $5)"
-									: "INSERT INTO finsec.role_profile "
-									"(rolname, salt, token_lengths, token_hashes, updated_by) "
-									"VALUES ($1, $2, $3, $4, current_user)",
-									schema_keyed ? 5 : 4, itypes, args, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not record the role profile");
+		finsec_spi_execute(schema_keyed
+						   ? "INSERT INTO finsec.role_profile "
+						   "(rolname, salt, token_lengths, token_hashes, updated_by, key_version) "
+						   "VALUES ($1, $2, $3, $4, current_user, $5)"
+						   : "INSERT INTO finsec.role_profile "
+						   "(rolname, salt, token_lengths, token_hashes, updated_by) "
+						   "VALUES ($1, $2, $3, $4, current_user)",
+						   schema_keyed ? 5 : 4, itypes, args, nulls, false, 0,
+						   SPI_OK_INSERT, "could not record the role profile");
 	}
 	(void) finsec_audit_event_internal(ctx.caller, "role.profile", role, role,
 									   ntok > 0 ? "set" : "clear", true,

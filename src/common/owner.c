@@ -152,6 +152,22 @@ finsec_spi_end(FinsecOwnerContext *ctx)
 }
 
 /*
+ * SPI_execute_with_args, for finsec's own statements inside an SPI bracket:
+ * a result other than "expected" is an internal error, "<failure>: <SPI
+ * result>".  Returns SPI_processed.
+ */
+uint64
+finsec_spi_execute(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+				   bool read_only, long count, int expected, const char *failure)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, count);
+
+	if (ret != expected)
+		elog(ERROR, "%s: %s", failure, SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/*
  * Send functions of text-bearing types convert to the client encoding.
  * Between finsec_encoding_begin() and finsec_encoding_end() the client
  * encoding equals the database encoding, so no conversion happens.  The

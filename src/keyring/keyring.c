@@ -325,16 +325,14 @@ lock_key(CreateMode mode, const char *label, const char **purpose_name, const ch
 {
 	Datum		args[1];
 	Oid			types[1] = {TEXTOID};
-	int			ret;
 	bool		isnull;
 	char	   *have_purpose;
 	char	   *have_alg;
 
 	args[0] = CStringGetTextDatum(label);
-	ret = SPI_execute_with_args("SELECT key_id, purpose, algorithm FROM finsec.key WHERE label = $1 FOR UPDATE",
-								1, types, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up finsec key: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("SELECT key_id, purpose, algorithm FROM finsec.key WHERE label = $1 FOR UPDATE",
+					   1, types, args, NULL, false, 1,
+					   SPI_OK_SELECT, "could not look up finsec key");
 	if (mode == CREATE_GENERATE && SPI_processed == 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -467,7 +465,6 @@ insert_version(int64 key_id, int32 version, const char *origin, const char *kcv,
 	Datum		args[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			types[8] = {INT8OID, INT4OID, TEXTOID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID, NAMEOID};
-	int			ret;
 
 	args[0] = Int64GetDatum(key_id);
 	args[1] = Int32GetDatum(version);
@@ -479,12 +476,11 @@ insert_version(int64 key_id, int32 version, const char *origin, const char *kcv,
 	args[7] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
 	if (!public_der)
 		nulls[4] = 'n';
-	ret = SPI_execute_with_args("INSERT INTO finsec.key_version "
-								"(key_id, version, state, origin, kcv, public_key, wrapped, master_kcv, created_by) "
-								"VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)",
-								8, types, args, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not insert finsec key version: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("INSERT INTO finsec.key_version "
+					   "(key_id, version, state, origin, kcv, public_key, wrapped, master_kcv, created_by) "
+					   "VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)",
+					   8, types, args, nulls, false, 0,
+					   SPI_OK_INSERT, "could not insert finsec key version");
 }
 
 /*
@@ -1449,7 +1445,6 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 	const char *cur;
 	Datum		arg;
 	Oid			argtype = TEXTOID;
-	int			ret;
 	uint64		n;
 	SPITupleTable *tuptable;
 	int64		done = 0;
@@ -1467,13 +1462,12 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 
 	finsec_spi_begin_as_owner(&ctx);
 	arg = CStringGetTextDatum(prev);
-	ret = SPI_execute_with_args("SELECT v.key_id, v.version, k.purpose, k.algorithm, v.wrapped "
-								"  FROM finsec.key_version v JOIN finsec.key k ON k.key_id = v.key_id "
-								" WHERE v.master_kcv = $1 AND v.wrapped IS NOT NULL "
-								" ORDER BY v.key_id, v.version FOR UPDATE OF v",
-								1, &argtype, &arg, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the finsec keyring: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("SELECT v.key_id, v.version, k.purpose, k.algorithm, v.wrapped "
+					   "  FROM finsec.key_version v JOIN finsec.key k ON k.key_id = v.key_id "
+					   " WHERE v.master_kcv = $1 AND v.wrapped IS NOT NULL "
+					   " ORDER BY v.key_id, v.version FOR UPDATE OF v",
+					   1, &argtype, &arg, NULL, false, 0,
+					   SPI_OK_SELECT, "could not read the finsec keyring");
 	n = SPI_processed;
 	tuptable = SPI_tuptable;
 	for (uint64 i = 0; i < n; i++)
@@ -1505,11 +1499,10 @@ finsec_rewrap_keys(PG_FUNCTION_ARGS)
 		uargs[1] = CStringGetTextDatum(cur);
 		uargs[2] = Int64GetDatum(key_id);
 		uargs[3] = Int32GetDatum(version);
-		ret = SPI_execute_with_args("UPDATE finsec.key_version SET wrapped = $1, master_kcv = $2 "
-									" WHERE key_id = $3 AND version = $4",
-									4, utypes, uargs, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not re-wrap a finsec key: %s", SPI_result_code_string(ret));
+		finsec_spi_execute("UPDATE finsec.key_version SET wrapped = $1, master_kcv = $2 "
+						   " WHERE key_id = $3 AND version = $4",
+						   4, utypes, uargs, NULL, false, 0,
+						   SPI_OK_UPDATE, "could not re-wrap a finsec key");
 		done++;
 	}
 	finsec_spi_end(&ctx);

@@ -476,8 +476,7 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	MemoryContext old;
 	char	   *pid_col = NULL,
 			   *rev_col = NULL;
-	int			i,
-				ret;
+	int			i;
 
 	if (strcmp(trig->tgname, FINSEC_LIMITS_TRIGGER) != 0)
 		refuse_forged(rel, psprintf("finsec.limit_trigger() runs only as trigger \"%s\", not as \"%s\".",
@@ -488,18 +487,17 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
 	/* Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference columns: no reversals then. */
-	ret = SPI_execute_with_args(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
-								"SELECT customer_column, amount_column, account_column, time_column, "
-								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
-								"hold_column, reversal_kinds, exempt_kinds, payment_id_column, reversal_column "
-								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass" :
-								"SELECT customer_column, amount_column, account_column, time_column, "
-								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
-								"hold_column, reversal_kinds, exempt_kinds, NULL::pg_catalog.text, NULL::pg_catalog.text "
-								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
-								1, types, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "limit table lookup failed: %s", SPI_result_code_string(ret));
+	finsec_spi_execute(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
+					   "SELECT customer_column, amount_column, account_column, time_column, "
+					   "channel_column, tier_column, kind_column, counterparty_column, class_column, "
+					   "hold_column, reversal_kinds, exempt_kinds, payment_id_column, reversal_column "
+					   "FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass" :
+					   "SELECT customer_column, amount_column, account_column, time_column, "
+					   "channel_column, tier_column, kind_column, counterparty_column, class_column, "
+					   "hold_column, reversal_kinds, exempt_kinds, NULL::pg_catalog.text, NULL::pg_catalog.text "
+					   "FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
+					   1, types, values, NULL, true, 1,
+					   SPI_OK_SELECT, "limit table lookup failed");
 	finsec_end_owner(&ctx);
 	if (SPI_processed == 0)
 		refuse_forged(rel, "Its table has no limits enabled.");
@@ -785,9 +783,8 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 	argtypes[0] = r->pid_type;
 	values[0] = ref;
 	/* Not read-only: a fresh snapshot also sees payments earlier in this statement. */
-	ret = SPI_execute_with_args(r->lookup_sql, 1, argtypes, values, NULL, false, 2);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "original payment lookup failed: %s", SPI_result_code_string(ret));
+	finsec_spi_execute(r->lookup_sql, 1, argtypes, values, NULL, false, 2,
+					   SPI_OK_SELECT, "original payment lookup failed");
 	if (SPI_processed != 1)
 		refuse_unlinked(relname, SPI_processed == 0 ? "a reversal names no posted payment" :
 						"a reversal names more than one payment", NULL);
@@ -828,14 +825,13 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 	argtypes[4] = NUMERICOID;
 	values[4] = amount;
 	finsec_begin_owner(&ctx);
-	ret = SPI_execute_with_args("INSERT INTO finsec.limit_reversal AS v (relid, payment, subject, amount, reversed) "
-								"VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5) "
-								"ON CONFLICT (relid, payment) DO UPDATE SET reversed = v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed "
-								"WHERE v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed OPERATOR(pg_catalog.<=) v.amount "
-								"RETURNING v.reversed",
-								5, argtypes, values, nulls, false, 1);
-	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "reversal ledger update failed: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("INSERT INTO finsec.limit_reversal AS v (relid, payment, subject, amount, reversed) "
+					   "VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5) "
+					   "ON CONFLICT (relid, payment) DO UPDATE SET reversed = v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed "
+					   "WHERE v.reversed OPERATOR(pg_catalog.+) EXCLUDED.reversed OPERATOR(pg_catalog.<=) v.amount "
+					   "RETURNING v.reversed",
+					   5, argtypes, values, nulls, false, 1,
+					   SPI_OK_INSERT_RETURNING, "reversal ledger update failed");
 	if (SPI_processed == 0)
 	{
 		/* The row is locked now (ON CONFLICT took its lock): read what remains. */

@@ -66,6 +66,7 @@
 #include "finsec.h"
 #include "finsec_eventring.h"
 #include "finsec_limits.h"
+#include "finsec_owner.h"
 
 int			finsec_limit_refusal_slots = 1024;
 
@@ -343,7 +344,6 @@ purge_refusals(void)
 {
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
-	int			ret;
 
 	if (finsec_limit_refusal_retention_minutes <= 0)
 		return;
@@ -351,12 +351,11 @@ purge_refusals(void)
 									(int64) finsec_limit_refusal_retention_minutes * USECS_PER_MINUTE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("DELETE FROM finsec.limit_refusal WHERE refusal_id IN "
-								"(SELECT refusal_id FROM finsec.limit_refusal WHERE refused_at OPERATOR(pg_catalog.<) $1 "
-								"ORDER BY refused_at LIMIT 10000)",
-								1, argtypes, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "purging limit refusal records failed: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("DELETE FROM finsec.limit_refusal WHERE refusal_id IN "
+					   "(SELECT refusal_id FROM finsec.limit_refusal WHERE refused_at OPERATOR(pg_catalog.<) $1 "
+					   "ORDER BY refused_at LIMIT 10000)",
+					   1, argtypes, values, NULL, false, 0,
+					   SPI_OK_DELETE, "purging limit refusal records failed");
 	SPI_finish();
 }
 

@@ -116,7 +116,6 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 	Datum		args[6];
 	Oid			types[6] = {TEXTOID, TEXTOID, BYTEAOID, BYTEAOID, INT4OID, INTERVALOID};
-	int			ret;
 	text	   *result;
 
 	if (PG_ARGISNULL(2))
@@ -166,18 +165,17 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 	explicit_bzero(hash, sizeof(hash));
 
 	finsec_spi_begin_as_owner(&ctx);
-	ret = SPI_execute_with_args("INSERT INTO finsec.otp AS o (subject, purpose, salt, code_hash, key_version, "
-								"                         issued_at, expires_at, attempts, max_attempts, used_at) "
-								"VALUES ($1, $2, $3, $4, $5, statement_timestamp(), statement_timestamp() + $6, "
-								"        0, current_setting('finsec.otp_max_attempts')::integer, NULL) "
-								"ON CONFLICT (subject, purpose) DO UPDATE SET "
-								"  salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, "
-								"  key_version = EXCLUDED.key_version, issued_at = EXCLUDED.issued_at, "
-								"  expires_at = EXCLUDED.expires_at, attempts = 0, "
-								"  max_attempts = EXCLUDED.max_attempts, used_at = NULL",
-								6, types, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not store a one-time code: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("INSERT INTO finsec.otp AS o (subject, purpose, salt, code_hash, key_version, "
+					   "                         issued_at, expires_at, attempts, max_attempts, used_at) "
+					   "VALUES ($1, $2, $3, $4, $5, statement_timestamp(), statement_timestamp() + $6, "
+					   "        0, current_setting('finsec.otp_max_attempts')::integer, NULL) "
+					   "ON CONFLICT (subject, purpose) DO UPDATE SET "
+					   "  salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, "
+					   "  key_version = EXCLUDED.key_version, issued_at = EXCLUDED.issued_at, "
+					   "  expires_at = EXCLUDED.expires_at, attempts = 0, "
+					   "  max_attempts = EXCLUDED.max_attempts, used_at = NULL",
+					   6, types, args, NULL, false, 0,
+					   SPI_OK_INSERT, "could not store a one-time code");
 	finsec_spi_end(&ctx);
 
 	finsec_key_note_use(key, "otp-issue");
@@ -202,7 +200,6 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 	Datum		args[3];
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
-	int			ret;
 	bool		isnull;
 	bool		ok = false;
 	bool		exhausted = false;
@@ -216,14 +213,13 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 	finsec_begin_owner(&ctx);
 	args[0] = CStringGetTextDatum(subject);
 	args[1] = CStringGetTextDatum(purpose);
-	ret = SPI_execute_with_args("SELECT salt, code_hash, key_version, attempts, max_attempts "
-								"  FROM finsec.otp "
-								" WHERE subject = $1 AND purpose = $2 AND used_at IS NULL "
-								"   AND expires_at > statement_timestamp() AND attempts < max_attempts "
-								"   FOR UPDATE",
-								2, types, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read one-time codes: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("SELECT salt, code_hash, key_version, attempts, max_attempts "
+					   "  FROM finsec.otp "
+					   " WHERE subject = $1 AND purpose = $2 AND used_at IS NULL "
+					   "   AND expires_at > statement_timestamp() AND attempts < max_attempts "
+					   "   FOR UPDATE",
+					   2, types, args, NULL, false, 1,
+					   SPI_OK_SELECT, "could not read one-time codes");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -265,14 +261,13 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 		finsec_key_note_use(key, ok ? "otp-verify" : "otp-verify-failed");
 		exhausted = !ok && attempts + 1 >= max_attempts;
 
-		ret = SPI_execute_with_args(ok
-									? "UPDATE finsec.otp SET attempts = attempts + 1, used_at = statement_timestamp() "
-									"  WHERE subject = $1 AND purpose = $2"
-									: "UPDATE finsec.otp SET attempts = attempts + 1 "
-									"  WHERE subject = $1 AND purpose = $2",
-									2, types, args, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not record a one-time code attempt: %s", SPI_result_code_string(ret));
+		finsec_spi_execute(ok
+						   ? "UPDATE finsec.otp SET attempts = attempts + 1, used_at = statement_timestamp() "
+						   "  WHERE subject = $1 AND purpose = $2"
+						   : "UPDATE finsec.otp SET attempts = attempts + 1 "
+						   "  WHERE subject = $1 AND purpose = $2",
+						   2, types, args, NULL, false, 0,
+						   SPI_OK_UPDATE, "could not record a one-time code attempt");
 		/* The attempt counts even if the caller rolls back; a full buffer refuses it. */
 		if (VARSIZE_ANY_EXHDR(salt) == OTP_SALT_LEN)
 			finsec_audit_hold_otp_attempt(ctx.caller, (unsigned char *) VARDATA_ANY(salt),

@@ -849,12 +849,11 @@ load_ruleset(void)
 	MemoryContextSwitchTo(old);
 
 	args[0] = Int64GetDatum(rs->version);
-	ret = SPI_execute_with_args("SELECT rule_id, name, kind, params, weight, reason_code, category, mode "
-								"FROM finsec.risk_rule WHERE ruleset_version = $1 AND mode <> 'off' "
-								"ORDER BY kind = 'model', rule_id",
-								1, (Oid *) argtypes, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading finsec.risk_rule failed: %s", SPI_result_code_string(ret));
+	finsec_spi_execute("SELECT rule_id, name, kind, params, weight, reason_code, category, mode "
+					   "FROM finsec.risk_rule WHERE ruleset_version = $1 AND mode <> 'off' "
+					   "ORDER BY kind = 'model', rule_id",
+					   1, (Oid *) argtypes, args, NULL, true, 0,
+					   SPI_OK_SELECT, "reading finsec.risk_rule failed");
 	rs->nrules = (int) SPI_processed;
 	rs->rules = MemoryContextAllocZero(ruleset_cxt, sizeof(RiskRule) * Max(rs->nrules, 1));
 	names = palloc0(sizeof(char *) * Max(rs->nrules, 1));

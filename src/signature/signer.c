@@ -221,10 +221,9 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 	finsec_spi_begin_as_owner(&ctx);
 
 	args[0] = CStringGetTextDatum(name);
-	ret = SPI_execute_with_args("SELECT 1 FROM finsec.signer WHERE name = $1 AND revoked_at IS NULL",
-								1, argtypes, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read finsec.signer");
+	finsec_spi_execute("SELECT 1 FROM finsec.signer WHERE name = $1 AND revoked_at IS NULL",
+					   1, argtypes, args, NULL, true, 1,
+					   SPI_OK_SELECT, "could not read finsec.signer");
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -306,14 +305,13 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(name);
 	args[1] = CStringGetTextDatum(reason);
 	args[2] = ObjectIdGetDatum(ctx.caller);
-	ret = SPI_execute_with_args("UPDATE finsec.signer SET revoked_at = pg_catalog.now(), revoke_reason = $2, "
-								"  revoked_by = pg_catalog.pg_get_userbyid($3) "
-								"WHERE name = $1 AND revoked_at IS NULL "
-								"RETURNING pg_catalog.jsonb_build_object('signer_id', id, 'spki_sha256', spki_sha256, "
-								"  'reason', revoke_reason)",
-								3, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not revoke the signer");
+	finsec_spi_execute("UPDATE finsec.signer SET revoked_at = pg_catalog.now(), revoke_reason = $2, "
+					   "  revoked_by = pg_catalog.pg_get_userbyid($3) "
+					   "WHERE name = $1 AND revoked_at IS NULL "
+					   "RETURNING pg_catalog.jsonb_build_object('signer_id', id, 'spki_sha256', spki_sha256, "
+					   "  'reason', revoke_reason)",
+					   3, argtypes, args, NULL, false, 0,
+					   SPI_OK_UPDATE_RETURNING, "could not revoke the signer");
 	if (SPI_processed == 0)
 	{
 		ret = SPI_execute_with_args("SELECT 1 FROM finsec.signer WHERE name = $1",
