@@ -628,23 +628,12 @@ static void
 verify_fail(VerifyState *st, const char *fmt,...)
 {
 	va_list		ap;
-	StringInfoData s;
 
 	if (st->failure)
 		return;
-	initStringInfo(&s);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(ap, fmt);
-		needed = appendStringInfoVA(&s, fmt, ap);
-		va_end(ap);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&s, needed);
-	}
-	st->failure = s.data;
+	va_start(ap, fmt);
+	st->failure = finsec_vformat(fmt, ap);
+	va_end(ap);
 }
 
 static bool

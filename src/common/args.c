@@ -3,6 +3,9 @@
  * args.c
  *	  Text arguments of finsec's SQL-callable C functions.
  *
+ * Also the body of the statement triggers that invalidate the caches of a
+ * configuration table.
+ *
  * Most finsec functions are not STRICT, so that a NULL argument gets a
  * message naming it rather than a silent NULL result; these two helpers
  * are that rule in one place.
@@ -13,23 +16,32 @@
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/syscache.h"
 
 #include "finsec.h"
 
-/* Argument n as a C string; "<what> must not be null" if it is NULL. */
-char *
-finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+/* "<what> must not be null" if argument n is NULL. */
+void
+finsec_require_arg(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
+}
+
+/* Argument n as a C string; "<what> must not be null" if it is NULL. */
+char *
+finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	finsec_require_arg(fcinfo, n, what);
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
@@ -130,4 +142,20 @@ finsec_table_open_arg(Oid relid, int lockmode)
 				 errmsg("relation with OID %u does not exist", relid)));
 	}
 	return table_open(relid, lockmode);
+}
+
+/*
+ * The body of a statement trigger on a configuration table: every backend
+ * drops what it cached of the table at its next transaction (relcache
+ * invalidation, sent at commit).  name is the trigger function's, for the
+ * error when it is called otherwise.
+ */
+void
+finsec_relcache_trigger(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "%s must be a trigger", name);
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
 }

@@ -60,12 +60,17 @@ extern bytea *finsec_bytea(const void *data, size_t len);
 extern void *finsec_secret_alloc(size_t len);
 extern void finsec_secret_free(void *p);
 
+/* src/common/format.c */
+extern char *finsec_vformat(const char *fmt, va_list args) pg_attribute_printf(1, 0);
+
 /* src/common/args.c */
+extern void finsec_require_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void finsec_check_relation_exists(Oid relid);
 extern Relation finsec_table_open_arg(Oid relid, int lockmode);
+extern void finsec_relcache_trigger(FunctionCallInfo fcinfo, const char *name);
 
 #endif							/* FINSEC_H */

@@ -1293,11 +1293,7 @@ PG_FUNCTION_INFO_V1(finsec_keyring_invalidate);
 Datum
 finsec_keyring_invalidate(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "finsec_keyring_invalidate: not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	finsec_relcache_trigger(fcinfo, "finsec._keyring_invalidate()");
 	return PointerGetDatum(NULL);
 }
 

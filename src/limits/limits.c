@@ -357,11 +357,7 @@ PG_FUNCTION_INFO_V1(finsec_limit_config_changed);
 Datum
 finsec_limit_config_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "finsec.limit_config_changed() must be a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	finsec_relcache_trigger(fcinfo, "finsec.limit_config_changed()");
 	finsec_limit_lock_tables();
 	return PointerGetDatum(NULL);
 }
@@ -1007,25 +1003,16 @@ limit_refuse(int rule, Oid relid, const char *policy, int sqlstate,
 			 const char *detail, const char *hint, const char *detail_log,
 			 const char *fmt,...)
 {
-	StringInfoData msg;
+	char	   *msg;
 	va_list		args;
 
 	finsec_limits_count_refusal(rule, relid, policy);
-	initStringInfo(&msg);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&msg, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&msg, needed);
-	}
+	va_start(args, fmt);
+	msg = finsec_vformat(fmt, args);
+	va_end(args);
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 errmsg_internal("%s", msg.data),
+			 errmsg_internal("%s", msg),
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 detail_log ? errdetail_log("%s", detail_log) : 0));

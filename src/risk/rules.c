@@ -72,29 +72,20 @@ static void param_error(const RuleCx *cx, const char *fmt,...) pg_attribute_prin
 static void
 param_error(const RuleCx *cx, const char *fmt,...)
 {
-	StringInfoData buf;
+	char	   *msg;
 	va_list		args;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	msg = finsec_vformat(fmt, args);
+	va_end(args);
 	if (cx->name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("risk rule \"%s\" (%s): %s", cx->name, cx->kind, buf.data),
+				 errmsg("risk rule \"%s\" (%s): %s", cx->name, cx->kind, msg),
 				 errhint("docs/risk.md lists the parameters of every rule kind.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s risk rule: %s", cx->kind, buf.data),
+			 errmsg("%s risk rule: %s", cx->kind, msg),
 			 errhint("docs/risk.md lists the parameters of every rule kind.")));
 }
 
@@ -959,10 +950,6 @@ PG_FUNCTION_INFO_V1(finsec_risk_config_changed);
 Datum
 finsec_risk_config_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "finsec.risk_config_changed() must be a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	finsec_relcache_trigger(fcinfo, "finsec.risk_config_changed()");
 	return PointerGetDatum(NULL);
 }

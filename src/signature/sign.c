@@ -59,15 +59,6 @@ load_signing_key(SigGuard *g, const char *label, int32 version,
 	finsec_sig_check_policy(out->type, bits, "the signing key");
 }
 
-static void
-require_arg(FunctionCallInfo fcinfo, int n, const char *name)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 PG_FUNCTION_INFO_V1(finsec_sign);
 
 /*
@@ -86,8 +77,8 @@ finsec_sign(PG_FUNCTION_ARGS)
 	const SigAlgorithm *alg;
 	bytea	   *sig;
 
-	require_arg(fcinfo, 0, "key label");
-	require_arg(fcinfo, 1, "data");
+	finsec_require_arg(fcinfo, 0, "key label");
+	finsec_require_arg(fcinfo, 1, "data");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	data = PG_GETARG_BYTEA_PP(1);
 	algorithm = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -139,8 +130,8 @@ finsec_sign_receipt(PG_FUNCTION_ARGS)
 	StringInfoData json;
 	char		version[16];
 
-	require_arg(fcinfo, 0, "key label");
-	require_arg(fcinfo, 1, "data");
+	finsec_require_arg(fcinfo, 0, "key label");
+	finsec_require_arg(fcinfo, 1, "data");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	data = PG_GETARG_BYTEA_PP(1);
 	r.reference = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -197,7 +188,7 @@ finsec_public_key(PG_FUNCTION_ARGS)
 	SigningKey	k;
 	char	   *pem;
 
-	require_arg(fcinfo, 0, "key label");
+	finsec_require_arg(fcinfo, 0, "key label");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
 	{

@@ -65,15 +65,6 @@ check_signer_name(const char *name)
 					 errmsg("a signer name must not contain control characters")));
 }
 
-static void
-require_arg(FunctionCallInfo fcinfo, int n, const char *name)
-{
-	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /* An ASN1_TIME as "YYYY-MM-DD HH:MM:SS+00", palloc'd. */
 static char *
 asn1_time_text(const ASN1_TIME *t)
@@ -187,8 +178,8 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 	int			ret;
 
 	finsec_require_preload("finsec.register_signer()");
-	require_arg(fcinfo, 0, "signer name");
-	require_arg(fcinfo, 1, "PEM text");
+	finsec_require_arg(fcinfo, 0, "signer name");
+	finsec_require_arg(fcinfo, 1, "PEM text");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	pem = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	check_signer_name(name);
@@ -291,8 +282,8 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
 	int			ret;
 
 	finsec_require_preload("finsec.revoke_signer()");
-	require_arg(fcinfo, 0, "signer name");
-	require_arg(fcinfo, 1, "revocation reason");
+	finsec_require_arg(fcinfo, 0, "signer name");
+	finsec_require_arg(fcinfo, 1, "revocation reason");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (*reason == '\0')
@@ -426,9 +417,9 @@ verify_args(FunctionCallInfo fcinfo, char **signer, char **algorithm)
 	bytea	   *data,
 			   *sig;
 
-	require_arg(fcinfo, 0, "signer");
-	require_arg(fcinfo, 1, "data");
-	require_arg(fcinfo, 2, "signature");
+	finsec_require_arg(fcinfo, 0, "signer");
+	finsec_require_arg(fcinfo, 1, "data");
+	finsec_require_arg(fcinfo, 2, "signature");
 	*signer = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	*algorithm = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	data = PG_GETARG_BYTEA_PP(1);
