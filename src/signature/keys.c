@@ -288,25 +288,41 @@ finsec_sig_spki_sha256_hex(EVP_PKEY *pkey, char *out)
 	out[64] = '\0';
 }
 
+/* A new memory BIO; out of memory is an error. */
+BIO *
+finsec_sig_mem_bio(void)
+{
+	BIO		   *bio = BIO_new(BIO_s_mem());
+
+	if (bio == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return bio;
+}
+
+/* What was written to the memory BIO bio, palloc'd; bio is freed. */
+char *
+finsec_sig_bio_text(BIO *bio)
+{
+	char	   *data;
+	long		len = BIO_get_mem_data(bio, &data);
+	char	   *result = pnstrdup(data, len > 0 ? len : 0);
+
+	BIO_free(bio);
+	return result;
+}
+
 /* The PEM SubjectPublicKeyInfo of pkey, palloc'd. */
 char *
 finsec_sig_public_pem(EVP_PKEY *pkey)
 {
-	BIO		   *bio = BIO_new(BIO_s_mem());
-	char	   *data;
-	long		len;
-	char	   *result;
+	BIO		   *bio = finsec_sig_mem_bio();
 
-	if (bio == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (PEM_write_bio_PUBKEY(bio, pkey) != 1 || (len = BIO_get_mem_data(bio, &data)) <= 0)
+	if (PEM_write_bio_PUBKEY(bio, pkey) != 1 || BIO_ctrl_pending(bio) == 0)
 	{
 		BIO_free(bio);
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not encode a public key as PEM")));
 	}
-	result = pnstrdup(data, len);
-	BIO_free(bio);
-	return result;
+	return finsec_sig_bio_text(bio);
 }
 
 /* ---- algorithms --------------------------------------------------------- */

@@ -59,6 +59,8 @@ extern void finsec_sig_check_policy(SigKeyType type, int bits, const char *what)
 extern EVP_PKEY *finsec_sig_parse_pem(SigGuard *g, const char *pem);
 extern void finsec_sig_spki_sha256_hex(EVP_PKEY *pkey, char *out);
 extern char *finsec_sig_public_pem(EVP_PKEY *pkey);
+extern BIO *finsec_sig_mem_bio(void);
+extern char *finsec_sig_bio_text(BIO *bio);
 
 extern const SigAlgorithm *finsec_sig_algorithm(const char *name, SigKeyType type,
 										 const char *who);

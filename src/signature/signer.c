@@ -84,23 +84,15 @@ asn1_time_text(const ASN1_TIME *t)
 static char *
 x509_name_text(const X509_NAME *name)
 {
-	BIO		   *bio = BIO_new(BIO_s_mem());
-	char	   *data;
-	long		len;
-	char	   *result;
+	BIO		   *bio = finsec_sig_mem_bio();
 
-	if (bio == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0)
 	{
 		BIO_free(bio);
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("the certificate's names cannot be read")));
 	}
-	len = BIO_get_mem_data(bio, &data);
-	result = pnstrdup(data, len > 0 ? len : 0);
-	BIO_free(bio);
-	return result;
+	return finsec_sig_bio_text(bio);
 }
 
 static char *
