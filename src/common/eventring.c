@@ -53,7 +53,6 @@
 
 #include "finsec.h"
 #include "finsec_eventring.h"
-#include "finsec_audit.h"
 #include "finsec_owner.h"
 
 typedef enum EventSlotState
@@ -321,9 +320,9 @@ fail:
 		FreeFile(f);
 	ereport(LOG,
 			(errcode_for_file_access(),
-			 errmsg("finsec: could not save %d %s not yet %s to \"%s\": %m",
-					h.nevents, ring->items, ring->done, ring->file),
-			 ring->save_lost_detail ? errdetail_internal("%s", ring->save_lost_detail) : 0));
+			 errmsg_plural(ring->msg.save_failed_one, ring->msg.save_failed_many,
+						   h.nevents, h.nevents, ring->file),
+			 ring->msg.save_lost ? errdetail("%s", ring->msg.save_lost) : 0));
 	unlink(tmp);
 }
 
@@ -344,8 +343,7 @@ ring_load(FinsecEventRing *ring)
 		if (errno != ENOENT)
 			ereport(LOG,
 					(errcode_for_file_access(),
-					 errmsg("finsec: could not read saved %s \"%s\": %m",
-							ring->items_plural, ring->file)));
+					 errmsg(ring->msg.read_failed, ring->file)));
 		return;
 	}
 	ev = palloc(ring->payload_size);
@@ -353,8 +351,7 @@ ring_load(FinsecEventRing *ring)
 		h.event_size != ring->payload_size || h.nevents < 0 || h.ndrops < 0)
 	{
 		ereport(LOG,
-				(errmsg("finsec: ignoring saved %s \"%s\" of an unknown format",
-						ring->items_plural, ring->file)));
+				(errmsg(ring->msg.unknown_format, ring->file)));
 		goto done;
 	}
 	for (i = 0; i < h.nevents; i++)
@@ -381,14 +378,13 @@ ring_load(FinsecEventRing *ring)
 	}
 	if (restored > 0)
 		ereport(LOG,
-				(errmsg("finsec: restored %d %s not yet %s at shutdown",
-						restored, ring->items, ring->done)));
+				(errmsg_plural(ring->msg.restored_one, ring->msg.restored_many,
+							   restored, restored)));
 	goto done;
 
 truncated:
 	ereport(LOG,
-			(errmsg("finsec: saved %s \"%s\" are truncated; restored %d",
-					ring->items_plural, ring->file, restored)));
+			(errmsg(ring->msg.truncated, ring->file, restored)));
 done:
 	pfree(ev);
 	FreeFile(f);
@@ -454,6 +450,8 @@ finsec_eventring_register(FinsecEventRing *ring)
 {
 	if (nrings == MAX_RINGS)
 		elog(ERROR, "too many finsec event buffers");
+	if (ring->write_drop_event == NULL || ring->drop_event == NULL)
+		elog(ERROR, "finsec event buffer \"%s\" has no drop event writer", ring->shmem_name);
 	if (nrings == 0)
 	{
 		prev_shmem_request_hook = shmem_request_hook;
@@ -582,8 +580,7 @@ eventring_xact_callback(XactEvent event, void *arg)
 			case XACT_EVENT_PRE_PREPARE:
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot prepare a transaction that has %s that must survive its rollback",
-								ring->items_plural),
+						 errmsg("%s", ring->msg.prepare_held),
 						 errdetail("A prepared transaction that is rolled back later would take their only record with it."),
 						 errhint("Commit or roll back the transaction instead of preparing it.")));
 				break;
@@ -606,10 +603,9 @@ eventring_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot prepare a transaction that has flushed %s", ring->items_plural),
-					 errdetail("The %s it took from the shared buffer belong to this session until the transaction ends.",
-							   ring->items_short),
-					 errhint("Call %s in a transaction of its own.", ring->flush_function)));
+					 errmsg("%s", ring->msg.prepare_claimed),
+					 errdetail("%s", ring->msg.prepare_claimed_detail),
+					 errhint("%s", ring->msg.prepare_claimed_hint)));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -660,7 +656,7 @@ prepare_to_claim(FinsecEventRing *ring)
 	if (ring->shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the %s is not available", ring->buffer_words)));
+				 errmsg("%s", ring->msg.unavailable)));
 	if (ring->claims == NULL)
 		ring->claims = MemoryContextAllocHuge(TopMemoryContext,
 											  sizeof(FinsecEventClaim) *
@@ -835,20 +831,17 @@ finsec_eventring_report_drops(FinsecEventRing *ring, Oid actor, uint64 here, uin
 
 	if (here + unattributed == 0)
 		return;
-	if (unattributed == 0)
-		desc = psprintf("%llu %s of this database were not %s because the %s was full",
-						(unsigned long long) here, ring->items, ring->done, ring->buffer_words);
+	if (unattributed > 0)
+		desc = psprintf(ring->msg.dropped_unattributed,
+						(unsigned long long) here, (unsigned long long) unattributed);
 	else
-		desc = psprintf("%llu %s of this database, and %llu of databases the buffer could not tell apart, "
-						"were not %s because the %s was full",
-						(unsigned long long) here, ring->items, (unsigned long long) unattributed,
-						ring->done, ring->buffer_words);
-	(void) finsec_audit_event_internal(actor, ring->drop_event, NULL, ring->drop_object,
-									   "flush", false, desc, NULL);
+		desc = psprintf(here == 1 ? ring->msg.dropped_one : ring->msg.dropped_many,
+						(unsigned long long) here);
+	(void) ring->write_drop_event(actor, ring->drop_event, NULL, ring->drop_object,
+								  "flush", false, desc, NULL);
 	ereport(LOG,
 			(errmsg("finsec: %s", desc),
-			 errhint("Raise %s (now %d), or %s more often.",
-					 ring->setting, ring->shared->capacity, ring->flush_often)));
+			 errhint(ring->msg.dropped_hint, ring->setting, ring->shared->capacity)));
 }
 
 /* Caller holds the mutex. */
@@ -959,12 +952,9 @@ finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor
 	int64		n;
 
 	prepare_to_claim(ring);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	finsec_begin_owner(&ctx);
+	finsec_spi_begin_as_owner(&ctx);
 	n = flush(ctx.caller);
-	finsec_end_owner(&ctx);
-	SPI_finish();
+	finsec_spi_end(&ctx);
 	return n;
 }
 
@@ -982,7 +972,7 @@ finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void
 	{
 		ring->last_sealer_warning = now;
 		ereport(WARNING,
-				(errmsg("finsec: %s: %s", ring->sealer_failure, edata->message),
+				(errmsg(ring->msg.flush_failed, edata->message),
 				 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
 	}
 	FreeErrorData(edata);
