@@ -568,6 +568,10 @@ settle_holds(FinsecEventRing *ring, bool committed, SubTransactionId subid)
 	ring->nholds = keep;
 }
 
+/*
+ * At transaction end: settle this backend's held slots and claims (freed at
+ * commit, waiting again at abort); refuse PREPARE TRANSACTION of either.
+ */
 static void
 eventring_xact_callback(XactEvent event, void *arg)
 {
@@ -745,6 +749,10 @@ claim_seq_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/*
+ * Claim this database's waiting events for the current subtransaction, a
+ * chunk of slots per spinlock acquisition, and copy them out in put order.
+ */
 int
 finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int *cursor)
 {

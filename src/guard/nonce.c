@@ -77,6 +77,10 @@ typedef struct NonceArgs
 	int64		window_us;
 } NonceArgs;
 
+/*
+ * Read and check the arguments of the nonce functions (scope, nonce,
+ * timestamp, window), refusing NULLs and out-of-range lengths.
+ */
 static void
 get_args(FunctionCallInfo fcinfo, NonceArgs *a)
 {
@@ -184,6 +188,11 @@ purge_expired(int64 limit)
 	return SPI_processed;
 }
 
+/*
+ * Record a nonce as used, as finsec's owner: NONCE_REPLAY when the scope
+ * already has it, a clock verdict when the timestamp is (or, by the time of
+ * the insert, has left) the window; a bounded purge of expired nonces first.
+ */
 static NonceVerdict
 consume(const NonceArgs *a, int64 *diff_us)
 {

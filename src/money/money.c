@@ -270,6 +270,10 @@ finsec_money_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(pstrdup(buf));
 }
 
+/*
+ * Binary input of finsec.money: decode the wire format and report each
+ * decoder status as its own error.
+ */
 PG_FUNCTION_INFO_V1(finsec_money_recv);
 Datum
 finsec_money_recv(PG_FUNCTION_ARGS)
