@@ -107,7 +107,7 @@ typedef struct FinsecEventRing
 	/* a saved event fit to restore?  May repair it (NUL-terminate, ...) */
 	bool		(*restorable) (void *payload);
 
-	/* the ring's messages, whole format strings (below) */
+	/* the ring's messages, whole format strings (above) */
 	FinsecEventRingMessages msg;
 
 	/*
@@ -115,7 +115,7 @@ typedef struct FinsecEventRing
 	 * finsec's owner: called as write_drop_event(actor, drop_event, NULL,
 	 * drop_object, "flush", false, description, NULL).  The registrant
 	 * sets it (finsec_audit_event_internal, from finsec_audit.h), so that
-	 * this file depends on no capability.
+	 * src/common/eventring.c depends on no capability.
 	 */
 	FinsecEventWriter write_drop_event;
 	const char *drop_event;		/* the event type reporting drops */
