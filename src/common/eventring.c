@@ -210,15 +210,18 @@ count_drop_locked(FinsecEventRing *ring, Oid dbid, uint64 n)
 	s->drops[EVENTRING_UNATTRIBUTED].dropped += n;
 }
 
-/* Put an event into a free slot; false when there is none.  Holds the lock. */
-static bool
-store_locked(FinsecEventRing *ring, const void *payload)
+/*
+ * Put an event into a free slot, in the given state (filled or held); its
+ * index, or -1 when no slot is free.  Caller holds the mutex (or is alone).
+ */
+static int
+store_locked(FinsecEventRing *ring, const void *payload, EventSlotState state)
 {
 	FinsecEventRingShared *s = ring->shared;
 	int			idx;
 
 	if (s->nfree == 0)
-		return false;
+		return -1;
 	idx = ring->free_stack[--s->nfree];
 	/*
 	 * The state last: the postmaster saves filled slots without the lock
@@ -228,8 +231,8 @@ store_locked(FinsecEventRing *ring, const void *payload)
 	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
 	ring->meta[idx].seq = ++s->next_seq;
 	ring->meta[idx].dbid = payload_dbid(ring, payload);
-	ring->meta[idx].state = SLOT_FILLED;
-	return true;
+	ring->meta[idx].state = state;
+	return idx;
 }
 
 bool
@@ -247,7 +250,7 @@ finsec_eventring_put(FinsecEventRing *ring, const void *payload)
 	if (s == NULL)
 		return false;
 	SpinLockAcquire(&s->mutex);
-	stored = store_locked(ring, payload);
+	stored = store_locked(ring, payload, SLOT_FILLED) >= 0;
 	if (!stored)
 	{
 		s->dropped_total++;
@@ -360,7 +363,7 @@ ring_load(FinsecEventRing *ring)
 			goto truncated;
 		if (ring->restorable && !ring->restorable(ev))
 			continue;
-		if (store_locked(ring, ev))
+		if (store_locked(ring, ev, SLOT_FILLED) >= 0)
 			restored++;
 		else
 			count_drop_locked(ring, payload_dbid(ring, ev), 1);	/* the buffer was made smaller */
@@ -464,6 +467,25 @@ finsec_eventring_register(FinsecEventRing *ring)
 
 /* ---- claims and their settlement at transaction end ---------------------- */
 
+/*
+ * A claimed or held slot whose transaction ended: free again (committed) or
+ * waiting for the next flush (aborted).  Caller holds the mutex.
+ */
+static void
+settle_slot_locked(FinsecEventRing *ring, int idx, bool committed)
+{
+	FinsecEventSlot *e = &ring->meta[idx];
+
+	if (committed)
+	{
+		e->state = SLOT_FREE;
+		e->seq = 0;
+		ring->free_stack[ring->shared->nfree++] = idx;
+	}
+	else
+		e->state = SLOT_FILLED;
+}
+
 /* Settle one claim.  Caller holds the mutex. */
 static void
 settle_claim_locked(FinsecEventRing *ring, FinsecEventClaim *c, bool committed)
@@ -487,14 +509,7 @@ settle_claim_locked(FinsecEventRing *ring, FinsecEventClaim *c, bool committed)
 		if (e->state != SLOT_CLAIMED || e->seq != c->seq)
 			return;
 		s->nclaimed--;
-		if (committed)
-		{
-			e->state = SLOT_FREE;
-			e->seq = 0;
-			ring->free_stack[s->nfree++] = c->idx;
-		}
-		else
-			e->state = SLOT_FILLED;
+		settle_slot_locked(ring, c->idx, committed);
 	}
 }
 
@@ -554,14 +569,7 @@ settle_holds(FinsecEventRing *ring, bool committed, SubTransactionId subid)
 		if (e->state == SLOT_HELD && e->seq == h->seq)
 		{
 			s->nheld--;
-			if (committed)
-			{
-				e->state = SLOT_FREE;
-				e->seq = 0;
-				ring->free_stack[s->nfree++] = h->idx;
-			}
-			else
-				e->state = SLOT_FILLED;
+			settle_slot_locked(ring, h->idx, committed);
 		}
 		SpinLockRelease(&s->mutex);
 	}
@@ -695,16 +703,12 @@ finsec_eventring_hold(FinsecEventRing *ring, const void *payload)
 		return false;
 
 	SpinLockAcquire(&s->mutex);
-	if (s->nfree == 0)
+	idx = store_locked(ring, payload, SLOT_HELD);
+	if (idx < 0)
 	{
 		SpinLockRelease(&s->mutex);
 		return false;
 	}
-	idx = ring->free_stack[--s->nfree];
-	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
-	ring->meta[idx].seq = ++s->next_seq;
-	ring->meta[idx].dbid = payload_dbid(ring, payload);
-	ring->meta[idx].state = SLOT_HELD;
 	s->nheld++;
 	ring->holds[ring->nholds].idx = idx;
 	ring->holds[ring->nholds].seq = ring->meta[idx].seq;
