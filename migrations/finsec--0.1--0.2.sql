@@ -1,10 +1,11 @@
-/* finsec--0.1--0.2.sql -- the audit ledger and protected tables.
+/* finsec 0.1 -> 0.2 */
+\echo Use "ALTER EXTENSION finsec UPDATE TO '0.2'" to load this file. \quit
+
+/* The audit ledger and protected tables.
  *
  * Requirements U1-U5, D6, W3 (docs/audit.md).  A fresh install of 0.2 runs
  * finsec--0.1.sql and then this script.
  */
-
-\echo Use "ALTER EXTENSION finsec UPDATE TO '0.2'" to load this file. \quit
 
 -- =====================================================================
 -- Audit ledger and protected tables

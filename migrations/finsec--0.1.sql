@@ -1,11 +1,12 @@
-/* finsec--0.1.sql -- the base install script.
+/* finsec 0.1 */
+\echo Use "CREATE EXTENSION finsec" to load this file. \quit
+
+/* The base install script.
  *
  * Layout: one section per capability, each object followed by its
  * REVOKE ... FROM PUBLIC and GRANT ... TO finsec_* lines.  Nothing in schema
  * finsec is granted to PUBLIC (test: sql/002_privileges.sql).
  */
-
-\echo Use "CREATE EXTENSION finsec" to load this file. \quit
 
 -- =====================================================================
 -- Foundation: schema, roles, preload status

@@ -1,11 +1,12 @@
-/* finsec--0.2--0.3.sql -- credential policy for database roles (part 1).
+/* finsec 0.2 -> 0.3 */
+\echo Use "ALTER EXTENSION finsec UPDATE TO '0.3'" to load this file. \quit
+
+/* Credential policy for database roles (part 1).
  *
  * Requirements A1, A1b, A1c, A2 (docs/auth.md).  Password rules, expiry and
  * pre-hashed refusal are hooks of the preloaded library, configured by
  * finsec.password_* settings; this script adds their status.
  */
-
-\echo Use "ALTER EXTENSION finsec UPDATE TO '0.3'" to load this file. \quit
 
 -- =====================================================================
 -- Credential policy

@@ -1,12 +1,13 @@
-/* finsec--0.3--0.4.sql -- keyring with two-person control, and message
+/* finsec 0.3 -> 0.4 */
+\echo Use "ALTER EXTENSION finsec UPDATE TO '0.4'" to load this file. \quit
+
+/* Keyring with two-person control, and message
  * security: MACs, signatures, replay and duplicate-payment guards, one-time
  * codes.
  *
  * Requirements D5, D7, A7, M1-M4, M6, M7 (docs/keyring.md, docs/mac.md,
  * docs/signatures.md, docs/guards.md).
  */
-
-\echo Use "ALTER EXTENSION finsec UPDATE TO '0.4'" to load this file. \quit
 
 -- =====================================================================
 -- Keyring and two-person approvals (src/keyring)

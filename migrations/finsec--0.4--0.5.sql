@@ -1,11 +1,12 @@
-/* finsec--0.4--0.5.sql -- types: protected bank card and account numbers,
+/* finsec 0.4 -> 0.5 */
+\echo Use "ALTER EXTENSION finsec UPDATE TO '0.5'" to load this file. \quit
+
+/* Types: protected bank card and account numbers,
  * exact money with currency, validated Chinese identifiers.
  *
  * Requirements D1, D2, D3, D8, D9 (docs/cards.md, docs/money.md,
  * docs/identifiers.md).
  */
-
-\echo Use "ALTER EXTENSION finsec UPDATE TO '0.5'" to load this file. \quit
 
 -- =====================================================================
 -- Money: exact amounts in minor units with an ISO 4217 currency (src/money)

@@ -89,6 +89,10 @@ md_by_name(const char *algorithm)
 	return md;
 }
 
+/*
+ * Build a row hasher for a table's descriptor: a digest context and, per column,
+ * how its values are encoded for the chain hash (dropped columns skipped).
+ */
 FinsecRowHasher *
 finsec_row_hasher_create(TupleDesc desc, const char *algorithm)
 {

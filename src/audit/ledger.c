@@ -458,7 +458,10 @@ check_capacity(Oid actor)
 	}
 }
 
-/* Insert one row into finsec.audit through a plan kept per backend; its seq into *seq_out when not NULL. */
+/*
+ * Insert one event into finsec.audit with a prepared, parameterised plan
+ * (kept for the session); *seq_out receives its finsec_seq.
+ */
 static void
 insert_event(Oid actor, const char *event_type, const char *subject,
 			 const char *object, const char *action, bool success,

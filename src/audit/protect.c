@@ -48,6 +48,12 @@ refuse(Relation rel, const char *why, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
+/*
+ * Refuse a table that cannot be protected: partitioned or a partition, not a
+ * permanent table, system or finsec's own, already protected, with rules or
+ * a trigger that would fire after the stamp, a column name finsec adds, or
+ * a column type without a binary send function.
+ */
 static void
 check_protectable(Relation rel)
 {

@@ -124,7 +124,7 @@ finsec_sealer_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 	pgstat_report_appname("finsec audit sealer");
-	elog(LOG, "finsec audit sealer started for database \"%s\"", dbname);
+	elog(LOG, "finsec: audit sealer started for database \"%s\"", dbname);
 
 	for (;;)
 	{

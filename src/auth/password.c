@@ -295,6 +295,11 @@ common(const char *lower)
 	return found;
 }
 
+/*
+ * Apply the password rules to a plaintext password (length; repeated
+ * patterns, sequences and common passwords; kinds of character; part of the
+ * role name); the first rule broken is reported by reject().
+ */
 static void
 check_plaintext(const char *username, const char *password)
 {

@@ -244,6 +244,10 @@ number_digits(const FsNumberHeader *h, char *digits)
 				  h, digits);
 }
 
+/*
+ * Turn a parser status of a card or account number into its ereport; the
+ * input itself is never quoted (errhidestmt), only the position.
+ */
 static void
 parse_error(FsParseResult r, bool account, int badpos, int ndigits)
 {

@@ -44,6 +44,11 @@ finsec_card_luhn_valid(const char *digits, int n)
 	return n > 0 && sum % 10 == 0;
 }
 
+/*
+ * Extract the digits of a card or account number: trims spaces, accepts
+ * single spaces or hyphens between digit groups, and checks the digit count;
+ * badpos names the first offending position.
+ */
 FsParseResult
 finsec_card_number_digits(const char *in, size_t len, bool account, char *out,
 				 int *ndigits, int *badpos)
@@ -225,6 +230,10 @@ finsec_card_payload_check(const uint8_t *p, size_t len)
 	return FS_OK;
 }
 
+/*
+ * Decode the base64 payload that follows the token mark of a tokenized number
+ * into out (at most outcap bytes; one encoding per payload), and check it.
+ */
 FsParseResult
 finsec_card_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
 {

@@ -490,6 +490,10 @@ put_num(TextBuf *t, size_t v)
 	}
 }
 
+/*
+ * Write into buf a sentence that explains a validation result of a Chinese
+ * identifier (what was wrong and where); returns the length it needed.
+ */
 size_t
 finsec_cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
 {

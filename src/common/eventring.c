@@ -53,7 +53,6 @@
 
 #include "finsec.h"
 #include "finsec_eventring.h"
-#include "finsec_audit.h"
 #include "finsec_owner.h"
 
 typedef enum EventSlotState
@@ -211,15 +210,18 @@ count_drop_locked(FinsecEventRing *ring, Oid dbid, uint64 n)
 	s->drops[EVENTRING_UNATTRIBUTED].dropped += n;
 }
 
-/* Put an event into a free slot; false when there is none.  Holds the lock. */
-static bool
-store_locked(FinsecEventRing *ring, const void *payload)
+/*
+ * Put an event into a free slot, in the given state (filled or held); its
+ * index, or -1 when no slot is free.  Caller holds the mutex (or is alone).
+ */
+static int
+store_locked(FinsecEventRing *ring, const void *payload, EventSlotState state)
 {
 	FinsecEventRingShared *s = ring->shared;
 	int			idx;
 
 	if (s->nfree == 0)
-		return false;
+		return -1;
 	idx = ring->free_stack[--s->nfree];
 	/*
 	 * The state last: the postmaster saves filled slots without the lock
@@ -229,8 +231,8 @@ store_locked(FinsecEventRing *ring, const void *payload)
 	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
 	ring->meta[idx].seq = ++s->next_seq;
 	ring->meta[idx].dbid = payload_dbid(ring, payload);
-	ring->meta[idx].state = SLOT_FILLED;
-	return true;
+	ring->meta[idx].state = state;
+	return idx;
 }
 
 bool
@@ -248,7 +250,7 @@ finsec_eventring_put(FinsecEventRing *ring, const void *payload)
 	if (s == NULL)
 		return false;
 	SpinLockAcquire(&s->mutex);
-	stored = store_locked(ring, payload);
+	stored = store_locked(ring, payload, SLOT_FILLED) >= 0;
 	if (!stored)
 	{
 		s->dropped_total++;
@@ -321,9 +323,9 @@ fail:
 		FreeFile(f);
 	ereport(LOG,
 			(errcode_for_file_access(),
-			 errmsg("finsec: could not save %d %s not yet %s to \"%s\": %m",
-					h.nevents, ring->items, ring->done, ring->file),
-			 ring->save_lost_detail ? errdetail_internal("%s", ring->save_lost_detail) : 0));
+			 errmsg_plural(ring->msg.save_failed_one, ring->msg.save_failed_many,
+						   h.nevents, h.nevents, ring->file),
+			 ring->msg.save_lost ? errdetail("%s", ring->msg.save_lost) : 0));
 	unlink(tmp);
 }
 
@@ -344,8 +346,7 @@ ring_load(FinsecEventRing *ring)
 		if (errno != ENOENT)
 			ereport(LOG,
 					(errcode_for_file_access(),
-					 errmsg("finsec: could not read saved %s \"%s\": %m",
-							ring->items_plural, ring->file)));
+					 errmsg(ring->msg.read_failed, ring->file)));
 		return;
 	}
 	ev = palloc(ring->payload_size);
@@ -353,8 +354,7 @@ ring_load(FinsecEventRing *ring)
 		h.event_size != ring->payload_size || h.nevents < 0 || h.ndrops < 0)
 	{
 		ereport(LOG,
-				(errmsg("finsec: ignoring saved %s \"%s\" of an unknown format",
-						ring->items_plural, ring->file)));
+				(errmsg(ring->msg.unknown_format, ring->file)));
 		goto done;
 	}
 	for (i = 0; i < h.nevents; i++)
@@ -363,7 +363,7 @@ ring_load(FinsecEventRing *ring)
 			goto truncated;
 		if (ring->restorable && !ring->restorable(ev))
 			continue;
-		if (store_locked(ring, ev))
+		if (store_locked(ring, ev, SLOT_FILLED) >= 0)
 			restored++;
 		else
 			count_drop_locked(ring, payload_dbid(ring, ev), 1);	/* the buffer was made smaller */
@@ -381,14 +381,13 @@ ring_load(FinsecEventRing *ring)
 	}
 	if (restored > 0)
 		ereport(LOG,
-				(errmsg("finsec: restored %d %s not yet %s at shutdown",
-						restored, ring->items, ring->done)));
+				(errmsg_plural(ring->msg.restored_one, ring->msg.restored_many,
+							   restored, restored)));
 	goto done;
 
 truncated:
 	ereport(LOG,
-			(errmsg("finsec: saved %s \"%s\" are truncated; restored %d",
-					ring->items_plural, ring->file, restored)));
+			(errmsg(ring->msg.truncated, ring->file, restored)));
 done:
 	pfree(ev);
 	FreeFile(f);
@@ -454,6 +453,8 @@ finsec_eventring_register(FinsecEventRing *ring)
 {
 	if (nrings == MAX_RINGS)
 		elog(ERROR, "too many finsec event buffers");
+	if (ring->write_drop_event == NULL || ring->drop_event == NULL)
+		elog(ERROR, "finsec event buffer \"%s\" has no drop event writer", ring->shmem_name);
 	if (nrings == 0)
 	{
 		prev_shmem_request_hook = shmem_request_hook;
@@ -465,6 +466,25 @@ finsec_eventring_register(FinsecEventRing *ring)
 }
 
 /* ---- claims and their settlement at transaction end ---------------------- */
+
+/*
+ * A claimed or held slot whose transaction ended: free again (committed) or
+ * waiting for the next flush (aborted).  Caller holds the mutex.
+ */
+static void
+settle_slot_locked(FinsecEventRing *ring, int idx, bool committed)
+{
+	FinsecEventSlot *e = &ring->meta[idx];
+
+	if (committed)
+	{
+		e->state = SLOT_FREE;
+		e->seq = 0;
+		ring->free_stack[ring->shared->nfree++] = idx;
+	}
+	else
+		e->state = SLOT_FILLED;
+}
 
 /* Settle one claim.  Caller holds the mutex. */
 static void
@@ -489,14 +509,7 @@ settle_claim_locked(FinsecEventRing *ring, FinsecEventClaim *c, bool committed)
 		if (e->state != SLOT_CLAIMED || e->seq != c->seq)
 			return;
 		s->nclaimed--;
-		if (committed)
-		{
-			e->state = SLOT_FREE;
-			e->seq = 0;
-			ring->free_stack[s->nfree++] = c->idx;
-		}
-		else
-			e->state = SLOT_FILLED;
+		settle_slot_locked(ring, c->idx, committed);
 	}
 }
 
@@ -556,20 +569,17 @@ settle_holds(FinsecEventRing *ring, bool committed, SubTransactionId subid)
 		if (e->state == SLOT_HELD && e->seq == h->seq)
 		{
 			s->nheld--;
-			if (committed)
-			{
-				e->state = SLOT_FREE;
-				e->seq = 0;
-				ring->free_stack[s->nfree++] = h->idx;
-			}
-			else
-				e->state = SLOT_FILLED;
+			settle_slot_locked(ring, h->idx, committed);
 		}
 		SpinLockRelease(&s->mutex);
 	}
 	ring->nholds = keep;
 }
 
+/*
+ * At transaction end: settle this backend's held slots and claims (freed at
+ * commit, waiting again at abort); refuse PREPARE TRANSACTION of either.
+ */
 static void
 eventring_xact_callback(XactEvent event, void *arg)
 {
@@ -582,8 +592,7 @@ eventring_xact_callback(XactEvent event, void *arg)
 			case XACT_EVENT_PRE_PREPARE:
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot prepare a transaction that has %s that must survive its rollback",
-								ring->items_plural),
+						 errmsg("%s", ring->msg.prepare_held),
 						 errdetail("A prepared transaction that is rolled back later would take their only record with it."),
 						 errhint("Commit or roll back the transaction instead of preparing it.")));
 				break;
@@ -606,10 +615,9 @@ eventring_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot prepare a transaction that has flushed %s", ring->items_plural),
-					 errdetail("The %s it took from the shared buffer belong to this session until the transaction ends.",
-							   ring->items_short),
-					 errhint("Call %s in a transaction of its own.", ring->flush_function)));
+					 errmsg("%s", ring->msg.prepare_claimed),
+					 errdetail("%s", ring->msg.prepare_claimed_detail),
+					 errhint("%s", ring->msg.prepare_claimed_hint)));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -660,7 +668,7 @@ prepare_to_claim(FinsecEventRing *ring)
 	if (ring->shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the %s is not available", ring->buffer_words)));
+				 errmsg("%s", ring->msg.unavailable)));
 	if (ring->claims == NULL)
 		ring->claims = MemoryContextAllocHuge(TopMemoryContext,
 											  sizeof(FinsecEventClaim) *
@@ -695,16 +703,12 @@ finsec_eventring_hold(FinsecEventRing *ring, const void *payload)
 		return false;
 
 	SpinLockAcquire(&s->mutex);
-	if (s->nfree == 0)
+	idx = store_locked(ring, payload, SLOT_HELD);
+	if (idx < 0)
 	{
 		SpinLockRelease(&s->mutex);
 		return false;
 	}
-	idx = ring->free_stack[--s->nfree];
-	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
-	ring->meta[idx].seq = ++s->next_seq;
-	ring->meta[idx].dbid = payload_dbid(ring, payload);
-	ring->meta[idx].state = SLOT_HELD;
 	s->nheld++;
 	ring->holds[ring->nholds].idx = idx;
 	ring->holds[ring->nholds].seq = ring->meta[idx].seq;
@@ -749,6 +753,10 @@ claim_seq_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/*
+ * Claim this database's waiting events for the current subtransaction, a
+ * chunk of slots per spinlock acquisition, and copy them out in put order.
+ */
 int
 finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int *cursor)
 {
@@ -835,20 +843,17 @@ finsec_eventring_report_drops(FinsecEventRing *ring, Oid actor, uint64 here, uin
 
 	if (here + unattributed == 0)
 		return;
-	if (unattributed == 0)
-		desc = psprintf("%llu %s of this database were not %s because the %s was full",
-						(unsigned long long) here, ring->items, ring->done, ring->buffer_words);
+	if (unattributed > 0)
+		desc = psprintf(ring->msg.dropped_unattributed,
+						(unsigned long long) here, (unsigned long long) unattributed);
 	else
-		desc = psprintf("%llu %s of this database, and %llu of databases the buffer could not tell apart, "
-						"were not %s because the %s was full",
-						(unsigned long long) here, ring->items, (unsigned long long) unattributed,
-						ring->done, ring->buffer_words);
-	(void) finsec_audit_event_internal(actor, ring->drop_event, NULL, ring->drop_object,
-									   "flush", false, desc, NULL);
+		desc = psprintf(here == 1 ? ring->msg.dropped_one : ring->msg.dropped_many,
+						(unsigned long long) here);
+	(void) ring->write_drop_event(actor, ring->drop_event, NULL, ring->drop_object,
+								  "flush", false, desc, NULL);
 	ereport(LOG,
 			(errmsg("finsec: %s", desc),
-			 errhint("Raise %s (now %d), or %s more often.",
-					 ring->setting, ring->shared->capacity, ring->flush_often)));
+			 errhint(ring->msg.dropped_hint, ring->setting, ring->shared->capacity)));
 }
 
 /* Caller holds the mutex. */
@@ -979,7 +984,7 @@ finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void
 	{
 		ring->last_sealer_warning = now;
 		ereport(WARNING,
-				(errmsg("finsec: %s: %s", ring->sealer_failure, edata->message),
+				(errmsg(ring->msg.flush_failed, edata->message),
 				 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
 	}
 	FreeErrorData(edata);

@@ -77,7 +77,10 @@ typedef struct NonceArgs
 	int64		window_us;
 } NonceArgs;
 
-/* The arguments of a nonce check (scope, nonce, timestamp, window), checked. */
+/*
+ * Read and check the arguments of the nonce functions (scope, nonce,
+ * timestamp, window), refusing NULLs and out-of-range lengths.
+ */
 static void
 get_args(FunctionCallInfo fcinfo, NonceArgs *a)
 {
@@ -185,7 +188,11 @@ purge_expired(int64 limit)
 	return SPI_processed;
 }
 
-/* Record the nonce as finsec's owner unless it was seen within the window; the verdict. */
+/*
+ * Record a nonce as used, as finsec's owner: NONCE_REPLAY when the scope
+ * already has it, a clock verdict when the timestamp is (or, by the time of
+ * the insert, has left) the window; a bounded purge of expired nonces first.
+ */
 static NonceVerdict
 consume(const NonceArgs *a, int64 *diff_us)
 {

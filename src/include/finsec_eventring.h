@@ -35,10 +35,64 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/jsonb.h"
 
 typedef struct FinsecEventRingShared FinsecEventRingShared;
 typedef struct FinsecEventClaim FinsecEventClaim;
 typedef struct FinsecEventHold FinsecEventHold;
+
+/*
+ * The messages of a ring, each a whole format string (PostgreSQL's message
+ * style: no sentence is assembled from words of a ring).  The comment of
+ * each names its severity and the arguments it receives, in order; a
+ * _one/_many pair is the singular and plural form of one message
+ * (errmsg_plural), chosen by its first number.  Messages of the server log
+ * only start with "finsec: " (docs/development.md, "Messages").
+ */
+typedef struct FinsecEventRingMessages
+{
+	/* LOG at a clean shutdown: (int events, const char *file); ends in %m */
+	const char *save_failed_one;
+	const char *save_failed_many;
+	const char *save_lost;		/* errdetail of a failed save, or NULL */
+	/* LOG at start: (const char *file); ends in %m */
+	const char *read_failed;
+	/* LOG at start: (const char *file) */
+	const char *unknown_format;
+	/* LOG at start: (const char *file, int restored) */
+	const char *truncated;
+	/* LOG at start: (int restored) */
+	const char *restored_one;
+	const char *restored_many;
+	/* ERROR at PREPARE TRANSACTION holding events: no argument */
+	const char *prepare_held;
+	/* ERROR at PREPARE TRANSACTION of a flush; message, detail, hint: none */
+	const char *prepare_claimed;
+	const char *prepare_claimed_detail;
+	const char *prepare_claimed_hint;
+	/* ERROR of a flush without the preload: no argument */
+	const char *unavailable;
+
+	/*
+	 * Description of the drop event (and the LOG line after "finsec: "):
+	 * (unsigned long long here); then with drops of databases the buffer
+	 * could not tell apart: (unsigned long long here, unsigned long long
+	 * unattributed)
+	 */
+	const char *dropped_one;
+	const char *dropped_many;
+	const char *dropped_unattributed;
+	/* errhint of that LOG line: (const char *setting, int slots) */
+	const char *dropped_hint;
+	/* sealer WARNING when its flush failed: (const char *error) */
+	const char *flush_failed;
+} FinsecEventRingMessages;
+
+/* The signature of finsec_audit_event_internal(), which writes drop events. */
+typedef int64 (*FinsecEventWriter) (Oid actor, const char *event_type,
+									const char *subject, const char *object,
+									const char *action, bool success,
+									const char *description, Jsonb *detail);
 
 typedef struct FinsecEventRing
 {
@@ -53,18 +107,19 @@ typedef struct FinsecEventRing
 	/* a saved event fit to restore?  May repair it (NUL-terminate, ...) */
 	bool		(*restorable) (void *payload);
 
-	/* words of messages */
-	const char *items;			/* "limit refusal(s)" */
-	const char *items_plural;	/* "limit refusals" */
-	const char *items_short;	/* "refusals" */
-	const char *done;			/* "recorded": what a flush does to them */
-	const char *buffer_words;	/* "refusal buffer" */
-	const char *flush_function; /* "finsec.flush_limit_refusals()" */
-	const char *flush_often;	/* "record refusals": in "... more often" */
-	const char *save_lost_detail;	/* errdetail of a failed save, or NULL */
-	const char *drop_event;		/* ledger event type reporting drops */
+	/* the ring's messages, whole format strings (above) */
+	FinsecEventRingMessages msg;
+
+	/*
+	 * Writes the event that reports drops, in the flushing transaction, as
+	 * finsec's owner: called as write_drop_event(actor, drop_event, NULL,
+	 * drop_object, "flush", false, description, NULL).  The registrant
+	 * sets it (finsec_audit_event_internal, from finsec_audit.h), so that
+	 * src/common/eventring.c depends on no capability.
+	 */
+	FinsecEventWriter write_drop_event;
+	const char *drop_event;		/* the event type reporting drops */
 	const char *drop_object;	/* ... and its object (the table) */
-	const char *sealer_failure; /* "limit refusals not recorded in ..." */
 
 	/* ---- private to eventring.c ---- */
 	FinsecEventRingShared *shared;
@@ -122,7 +177,7 @@ extern int	finsec_eventring_claim(FinsecEventRing *ring, void *out, int max, int
 extern void finsec_eventring_claim_drops(FinsecEventRing *ring, uint64 *here, uint64 *unattributed);
 
 /*
- * Report claimed drop counts: an audit ledger event (ring->drop_event,
+ * Report claimed drop counts: the ring's drop event (write_drop_event,
  * success false) in the current transaction, and the server log.
  */
 extern void finsec_eventring_report_drops(FinsecEventRing *ring, Oid actor, uint64 here,

@@ -851,35 +851,60 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 
 /* ---- refusals ------------------------------------------------------------ */
 
-static const char *
-period_word(LimitPeriod p)
+/*
+ * The messages of a payment refused by a period's limit, each a whole format
+ * string (docs/development.md, "Messages"): exceeds and exceeds_count take
+ * the policy name; remaining takes the remaining amount and the limit (text),
+ * remaining_count the remaining and maximum counts (long long).
+ */
+typedef struct PeriodMessages
+{
+	const char *exceeds;
+	const char *exceeds_count;
+	const char *remaining;
+	const char *remaining_count;
+} PeriodMessages;
+
+static const PeriodMessages period_single_msg = {
+	"payment exceeds the single-payment limit \"%s\"",
+	"payment exceeds the single-payment count limit \"%s\"",
+	"Remaining allowance for the account's lifetime: %s of %s.",
+	"Remaining allowance for the account's lifetime: %lld of %lld payments.",
+};
+static const PeriodMessages period_day_msg = {
+	"payment exceeds the daily limit \"%s\"",
+	"payment exceeds the daily count limit \"%s\"",
+	"Remaining allowance today: %s of %s.",
+	"Remaining allowance today: %lld of %lld payments.",
+};
+static const PeriodMessages period_year_msg = {
+	"payment exceeds the yearly limit \"%s\"",
+	"payment exceeds the yearly count limit \"%s\"",
+	"Remaining allowance this year: %s of %s.",
+	"Remaining allowance this year: %lld of %lld payments.",
+};
+static const PeriodMessages period_lifetime_msg = {
+	"payment exceeds the lifetime limit \"%s\"",
+	"payment exceeds the lifetime count limit \"%s\"",
+	"Remaining allowance for the account's lifetime: %s of %s.",
+	"Remaining allowance for the account's lifetime: %lld of %lld payments.",
+};
+
+static const PeriodMessages *
+period_messages(LimitPeriod p)
 {
 	switch (p)
 	{
 		case PERIOD_SINGLE:
-			return "single-payment";
+			return &period_single_msg;
 		case PERIOD_DAY:
-			return "daily";
+			return &period_day_msg;
 		case PERIOD_YEAR:
-			return "yearly";
+			return &period_year_msg;
 		case PERIOD_LIFETIME:
-			return "lifetime";
+			break;
 	}
-	return "?";
-}
-
-static const char *
-period_scope(LimitPeriod p)
-{
-	switch (p)
-	{
-		case PERIOD_DAY:
-			return "today";
-		case PERIOD_YEAR:
-			return "this year";
-		default:
-			return "for the account's lifetime";
-	}
+	return &period_lifetime_msg;
 }
 
 /* ---- policy evaluation --------------------------------------------------- */
@@ -1077,15 +1102,15 @@ refuse_breach(Payment *pay, Breach *b, const char *relname)
 					 "payment exceeds the single-payment limit \"%s\"", p->name);
 	if (b->by_count)
 		limit_refuse(rule, pay->relid, p->name, sqlstate,
-					 psprintf("Remaining allowance %s: %lld of %lld payments.", period_scope(p->period),
+					 psprintf(period_messages(p->period)->remaining_count,
 							  (long long) b->remaining_count, (long long) p->max_count), hint,
 					 psprintf("Table \"%s\".", relname),
-					 "payment exceeds the %s count limit \"%s\"", period_word(p->period), p->name);
+					 period_messages(p->period)->exceeds_count, p->name);
 	limit_refuse(rule, pay->relid, p->name, sqlstate,
-				 psprintf("Remaining allowance %s: %s of %s.", period_scope(p->period),
+				 psprintf(period_messages(p->period)->remaining,
 						  num_out(b->remaining), num_out(p->max_amount)), hint,
 				 psprintf("Table \"%s\", amount %s.", relname, num_out(pay->amount)),
-				 "payment exceeds the %s limit \"%s\"", period_word(p->period), p->name);
+				 period_messages(p->period)->exceeds, p->name);
 }
 
 /* ---- account state ------------------------------------------------------- */
@@ -1100,7 +1125,9 @@ refuse_state(const char *state, bool payer, Oid relid)
 				 closed ? "Closed accounts cannot transact." :
 				 "Payments from or to a frozen account are refused until it is unfrozen.",
 				 "finsec.limit_account records the reason and who changed the state.", NULL,
-				 "the %s account is %s", payer ? "paying" : "receiving", state);
+				 "%s", payer ?
+				 (closed ? "the paying account is closed" : "the paying account is frozen") :
+				 (closed ? "the receiving account is closed" : "the receiving account is frozen"));
 }
 
 /* ---- the trigger --------------------------------------------------------- */

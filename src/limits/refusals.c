@@ -64,6 +64,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 #include "finsec_eventring.h"
 #include "finsec_limits.h"
 #include "finsec_owner.h"
@@ -118,17 +119,29 @@ static FinsecEventRing ring = {
 	.file = "finsec_limit_refusals",
 	.file_magic = 0x46534c52,	/* "FSLR" */
 	.restorable = refusal_restorable,
-	.items = "limit refusal(s)",
-	.items_plural = "limit refusals",
-	.items_short = "refusals",
-	.done = "recorded",
-	.buffer_words = "refusal buffer",
-	.flush_function = "finsec.flush_limit_refusals()",
-	.flush_often = "record refusals",
-	.save_lost_detail = "They are lost; the server log has each refusal.",
+	.msg = {
+		.save_failed_one = "finsec: could not save %d limit refusal not yet recorded to \"%s\": %m",
+		.save_failed_many = "finsec: could not save %d limit refusals not yet recorded to \"%s\": %m",
+		.save_lost = "They are lost; the server log has each refusal.",
+		.read_failed = "finsec: could not read saved limit refusals \"%s\": %m",
+		.unknown_format = "finsec: ignoring saved limit refusals \"%s\" of an unknown format",
+		.truncated = "finsec: saved limit refusals \"%s\" are truncated; restored %d",
+		.restored_one = "finsec: restored %d limit refusal not yet recorded at shutdown",
+		.restored_many = "finsec: restored %d limit refusals not yet recorded at shutdown",
+		.prepare_held = "cannot prepare a transaction that has limit refusals that must survive its rollback",
+		.prepare_claimed = "cannot prepare a transaction that has flushed limit refusals",
+		.prepare_claimed_detail = "The refusals it took from the shared buffer belong to this session until the transaction ends.",
+		.prepare_claimed_hint = "Call finsec.flush_limit_refusals() in a transaction of its own.",
+		.unavailable = "the refusal buffer is not available",
+		.dropped_one = "%llu limit refusal of this database was not recorded because the refusal buffer was full",
+		.dropped_many = "%llu limit refusals of this database were not recorded because the refusal buffer was full",
+		.dropped_unattributed = "%llu limit refusals of this database, and %llu of databases the buffer could not tell apart, were not recorded because the refusal buffer was full",
+		.dropped_hint = "Raise %s (now %d), or record refusals more often.",
+		.flush_failed = "finsec: limit refusals not recorded in finsec.limit_refusal: %s",
+	},
+	.write_drop_event = finsec_audit_event_internal,
 	.drop_event = "limits.refusals_dropped",
 	.drop_object = "finsec.limit_refusal",
-	.sealer_failure = "limit refusals not recorded in finsec.limit_refusal",
 };
 
 static bool

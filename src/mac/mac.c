@@ -90,6 +90,10 @@ free_mac_ctx(void *state)
 	EVP_MAC_CTX_free((EVP_MAC_CTX *) state);
 }
 
+/*
+ * The OpenSSL MAC context (HMAC-SHA256, HMAC-SM3 or CMAC) for a key, made
+ * once and cached on the key as its consumer state.
+ */
 static EVP_MAC_CTX *
 keyed_mac_ctx(const FinsecKey *key, MacAlgorithm alg)
 {
@@ -212,6 +216,10 @@ free_block_state(void *state)
 	free(b);
 }
 
+/*
+ * The cipher contexts of an ISO 9797-1 block MAC (algorithm 1 with DES or
+ * SM4, algorithm 3 with 3DES) for a key, made once and cached on the key.
+ */
 static BlockMacState *
 block_state(const FinsecKey *key, MacAlgorithm alg)
 {

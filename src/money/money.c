@@ -119,27 +119,60 @@ currency_arg(text *t)
 
 /* ---- errors shared by several functions --------------------------------- */
 
-static void money_out_of_range(const char *what, const char *code) pg_attribute_noreturn();
+/*
+ * Messages are whole format strings (docs/development.md, "Messages"): the
+ * operation or quantity picks one of these, never a word spliced into one.
+ */
+typedef enum MoneyQuantity
+{
+	MONEY_SUM,
+	MONEY_MINOR_UNITS,
+	MONEY_RESULT,
+	MONEY_DIFFERENCE
+} MoneyQuantity;
+
+static const char *const out_of_range_msg[] = {
+	[MONEY_SUM] = MONEY_TYPE " sum out of range",
+	[MONEY_MINOR_UNITS] = MONEY_TYPE " minor units out of range",
+	[MONEY_RESULT] = MONEY_TYPE " result out of range",
+	[MONEY_DIFFERENCE] = MONEY_TYPE " difference out of range",
+};
+
+typedef enum MoneyOp
+{
+	MONEY_ADD,
+	MONEY_SUBTRACT,
+	MONEY_COMPARE,
+	MONEY_AGGREGATE
+} MoneyOp;
+
+static const char *const currency_mismatch_msg[] = {
+	[MONEY_ADD] = "cannot add " MONEY_TYPE " values in different currencies: %s and %s",
+	[MONEY_SUBTRACT] = "cannot subtract " MONEY_TYPE " values in different currencies: %s and %s",
+	[MONEY_COMPARE] = "cannot compare " MONEY_TYPE " values in different currencies: %s and %s",
+	[MONEY_AGGREGATE] = "cannot aggregate " MONEY_TYPE " values in different currencies: %s and %s",
+};
+
+static void money_out_of_range(MoneyQuantity what, const char *code) pg_attribute_noreturn();
 
 static void
-money_out_of_range(const char *what, const char *code)
+money_out_of_range(MoneyQuantity what, const char *code)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg(MONEY_TYPE " %s out of range", what),
+			 errmsg("%s", out_of_range_msg[what]),
 			 errdetail("A %s amount is at most 9223372036854775807 minor units either side of zero.",
 					   code)));
 }
 
 static inline void
-same_currency(const FinsecMoney *a, const FinsecMoney *b, const char *action)
+same_currency(const FinsecMoney *a, const FinsecMoney *b, MoneyOp op)
 {
 	if (unlikely(a->currency != b->currency))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot %s " MONEY_TYPE " values in different currencies: %s and %s",
-						action, money_code(a), money_code(b)),
-				 strcmp(action, "compare") == 0 ?
+				 errmsg(currency_mismatch_msg[op], money_code(a), money_code(b)),
+				 op == MONEY_COMPARE ?
 				 errhint("Compare amounts of one currency: filter or group by finsec.currency() "
 						 "first.  ORDER BY and indexes sort by currency code, then amount.") :
 				 errhint("Convert one amount first, with an explicit rate and rounding: "
@@ -153,7 +186,7 @@ add_units(int64 a, int64 b, const char *code)
 	int64		r;
 
 	if (unlikely(pg_add_s64_overflow(a, b, &r) || r == PG_INT64_MIN))
-		money_out_of_range("sum", code);
+		money_out_of_range(MONEY_SUM, code);
 	return r;
 }
 
@@ -237,6 +270,10 @@ finsec_money_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(pstrdup(buf));
 }
 
+/*
+ * Binary input of finsec.money: decode the wire format and report each
+ * decoder status as its own error.
+ */
 PG_FUNCTION_INFO_V1(finsec_money_recv);
 Datum
 finsec_money_recv(PG_FUNCTION_ARGS)
@@ -333,7 +370,7 @@ finsec_money_from_minor(PG_FUNCTION_ARGS)
 	const fm_currency *c = currency_arg(PG_GETARG_TEXT_PP(1));
 
 	if (units == PG_INT64_MIN)
-		money_out_of_range("minor units", c->code);
+		money_out_of_range(MONEY_MINOR_UNITS, c->code);
 	PG_RETURN_FINSEC_MONEY(money_make(units, c));
 }
 
@@ -427,7 +464,7 @@ round_quotient(Numeric num, Numeric den, MoneyRounding mode, const char *code,
 		MemoryContextSwitchTo(old);
 	}
 	if (num_cmp(num_abs(q), max_units) > 0)
-		money_out_of_range("result", code);
+		money_out_of_range(MONEY_RESULT, code);
 	units = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(q)));
 
 	if (num_sign(r) == 0)
@@ -472,13 +509,14 @@ round_quotient(Numeric num, Numeric den, MoneyRounding mode, const char *code,
 }
 
 static void
-check_finite(Numeric n, const char *what)
+check_finite(Numeric n, bool multiply)
 {
 	if (numeric_is_nan(n) || numeric_is_inf(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot %s " MONEY_TYPE " by %s", what,
-						numeric_is_nan(n) ? "NaN" : "infinity")));
+				 multiply ?
+				 errmsg("cannot multiply " MONEY_TYPE " by %s", numeric_is_nan(n) ? "NaN" : "infinity") :
+				 errmsg("cannot divide " MONEY_TYPE " by %s", numeric_is_nan(n) ? "NaN" : "infinity")));
 }
 
 static Datum
@@ -486,7 +524,7 @@ money_mul_internal(FinsecMoney *m, Numeric factor, MoneyRounding mode)
 {
 	const char *code = money_code(m);
 
-	check_finite(factor, "multiply");
+	check_finite(factor, true);
 	return PointerGetDatum(money_like(m,
 									  round_quotient(num_op(numeric_mul, num_int64(m->units), factor),
 													 num_int64(1), mode, code,
@@ -499,7 +537,7 @@ money_div_internal(FinsecMoney *m, Numeric divisor, MoneyRounding mode)
 {
 	const char *code = money_code(m);
 
-	check_finite(divisor, "divide");
+	check_finite(divisor, false);
 	if (num_sign(divisor) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DIVISION_BY_ZERO),
@@ -586,7 +624,7 @@ finsec_money_add(PG_FUNCTION_ARGS)
 	FinsecMoney *a = PG_GETARG_FINSEC_MONEY(0);
 	FinsecMoney *b = PG_GETARG_FINSEC_MONEY(1);
 
-	same_currency(a, b, "add");
+	same_currency(a, b, MONEY_ADD);
 	PG_RETURN_FINSEC_MONEY(money_like(a, add_units(a->units, b->units, money_code(a))));
 }
 
@@ -598,9 +636,9 @@ finsec_money_sub(PG_FUNCTION_ARGS)
 	FinsecMoney *b = PG_GETARG_FINSEC_MONEY(1);
 	int64		r;
 
-	same_currency(a, b, "subtract");
+	same_currency(a, b, MONEY_SUBTRACT);
 	if (pg_sub_s64_overflow(a->units, b->units, &r) || r == PG_INT64_MIN)
-		money_out_of_range("difference", money_code(a));
+		money_out_of_range(MONEY_DIFFERENCE, money_code(a));
 	PG_RETURN_FINSEC_MONEY(money_like(a, r));
 }
 
@@ -640,7 +678,7 @@ money_order(const FinsecMoney *a, const FinsecMoney *b)
 static inline int
 money_compare_amounts(const FinsecMoney *a, const FinsecMoney *b)
 {
-	same_currency(a, b, "compare");
+	same_currency(a, b, MONEY_COMPARE);
 	return money_order(a, b);
 }
 
@@ -724,7 +762,7 @@ finsec_money_smaller(PG_FUNCTION_ARGS)
 	FinsecMoney *a = PG_GETARG_FINSEC_MONEY(0);
 	FinsecMoney *b = PG_GETARG_FINSEC_MONEY(1);
 
-	same_currency(a, b, "compare");
+	same_currency(a, b, MONEY_COMPARE);
 	PG_RETURN_FINSEC_MONEY(b->units < a->units ? b : a);
 }
 
@@ -735,7 +773,7 @@ finsec_money_larger(PG_FUNCTION_ARGS)
 	FinsecMoney *a = PG_GETARG_FINSEC_MONEY(0);
 	FinsecMoney *b = PG_GETARG_FINSEC_MONEY(1);
 
-	same_currency(a, b, "compare");
+	same_currency(a, b, MONEY_COMPARE);
 	PG_RETURN_FINSEC_MONEY(b->units > a->units ? b : a);
 }
 
@@ -776,7 +814,7 @@ agg_same_currency(MoneyAggState *state, const FinsecMoney *m)
 		if (state->count == 0)
 			state->proto = *m;
 		else
-			same_currency(&state->proto, m, "aggregate");
+			same_currency(&state->proto, m, MONEY_AGGREGATE);
 	}
 }
 
@@ -875,7 +913,7 @@ finsec_money_sum_final(PG_FUNCTION_ARGS)
 	if (state == NULL || state->count == 0)
 		PG_RETURN_NULL();
 	if (state->sum > PG_INT64_MAX || state->sum < -PG_INT64_MAX)
-		money_out_of_range("sum", money_code(&state->proto));
+		money_out_of_range(MONEY_SUM, money_code(&state->proto));
 	PG_RETURN_FINSEC_MONEY(money_like(&state->proto, (int64) state->sum));
 }
 

@@ -187,6 +187,11 @@ code_token(const unsigned char *s, size_t len, const fm_currency **cur,
 	return FM_OK;
 }
 
+/*
+ * Parse the text form of a money amount (currency code, sign, digits,
+ * decimal separator) into minor units of its currency; info says what was
+ * found, for the caller's messages.
+ */
 fm_status
 finsec_money_parse(const char *str, size_t len, fm_value *out, fm_parse_info *info)
 {

@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 #include "finsec_eventring.h"
 #include "finsec_risk.h"
 #include "finsec_owner.h"
@@ -70,17 +71,29 @@ static FinsecEventRing ring = {
 	.file = "finsec_risk_decisions",
 	.file_magic = 0x4653524c,	/* "FSRL" */
 	.restorable = decision_restorable,
-	.items = "risk decision(s)",
-	.items_plural = "risk decisions",
-	.items_short = "decisions",
-	.done = "logged",
-	.buffer_words = "decision buffer",
-	.flush_function = "finsec.flush_risk_decisions()",
-	.flush_often = "flush decisions",
-	.save_lost_detail = NULL,
+	.msg = {
+		.save_failed_one = "finsec: could not save %d risk decision not yet logged to \"%s\": %m",
+		.save_failed_many = "finsec: could not save %d risk decisions not yet logged to \"%s\": %m",
+		.save_lost = NULL,
+		.read_failed = "finsec: could not read saved risk decisions \"%s\": %m",
+		.unknown_format = "finsec: ignoring saved risk decisions \"%s\" of an unknown format",
+		.truncated = "finsec: saved risk decisions \"%s\" are truncated; restored %d",
+		.restored_one = "finsec: restored %d risk decision not yet logged at shutdown",
+		.restored_many = "finsec: restored %d risk decisions not yet logged at shutdown",
+		.prepare_held = "cannot prepare a transaction that has risk decisions that must survive its rollback",
+		.prepare_claimed = "cannot prepare a transaction that has flushed risk decisions",
+		.prepare_claimed_detail = "The decisions it took from the shared buffer belong to this session until the transaction ends.",
+		.prepare_claimed_hint = "Call finsec.flush_risk_decisions() in a transaction of its own.",
+		.unavailable = "the decision buffer is not available",
+		.dropped_one = "%llu risk decision of this database was not logged because the decision buffer was full",
+		.dropped_many = "%llu risk decisions of this database were not logged because the decision buffer was full",
+		.dropped_unattributed = "%llu risk decisions of this database, and %llu of databases the buffer could not tell apart, were not logged because the decision buffer was full",
+		.dropped_hint = "Raise %s (now %d), or flush decisions more often.",
+		.flush_failed = "finsec: risk decisions not logged in finsec.risk_decision_log: %s",
+	},
+	.write_drop_event = finsec_audit_event_internal,
 	.drop_event = "risk.decisions_dropped",
 	.drop_object = "finsec.risk_decision_log",
-	.sealer_failure = "risk decisions not logged in finsec.risk_decision_log",
 };
 
 /* A decision saved at shutdown, checked before it is restored. */

@@ -372,6 +372,10 @@ decision_seq(void)
 	return seq;
 }
 
+/*
+ * Put a scoring decision, with its entities and the rules that hit, into the
+ * shared decision buffer for the decision log.
+ */
 static void
 log_decision(const RiskInput *in, const RiskRuleset *rs, const RiskHit *hits, int decision,
 			 int64 score, bool degraded, int64 decision_id)

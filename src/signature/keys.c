@@ -583,6 +583,10 @@ finsec_sig_keyring_algorithm_name(SigKeyType type, int bits)
 	return NULL;
 }
 
+/*
+ * Generate a signing key pair of the algorithm (RSA, EC P-256 or SM2) after
+ * the key policy check, and return its DER encoding.
+ */
 unsigned char *
 finsec_sig_keygen(const char *algorithm, size_t *len)
 {

@@ -230,7 +230,7 @@ is($node->safe_psql('other', 'SELECT finsec.flush_risk_decisions()'), '1', 'for 
 like(score('other', 'c5', 5000), qr/^block \d+$/, 'a decision waits at a clean shutdown');
 $node->restart;
 is(waiting('other'), '1', 'it waits again after the restart');
-ok($node->log_contains('restored 1 risk decision\(s\) not yet logged at shutdown'), 'the server log says so');
+ok($node->log_contains('restored 1 risk decision not yet logged at shutdown'), 'the server log says so');
 is($node->safe_psql('other', 'SELECT finsec.flush_risk_decisions()'), '1', 'a flush logs it');
 is($node->safe_psql('other', q{SELECT customer || ' ' || decision FROM finsec.risk_decision_log WHERE customer = 'c5'}),
 	'c5 block', 'as it was decided');
@@ -280,7 +280,7 @@ is($node->safe_psql('other', "SELECT ok FROM finsec.status() WHERE component = '
 	'f', 'finsec.status() reports the drops');
 is($node->safe_psql('other', 'SELECT finsec.flush_risk_decisions()'), '16', 'a flush logs the sixteen');
 is($node->safe_psql('other', "SELECT success, description FROM finsec.audit WHERE event_type = 'risk.decisions_dropped'"),
-	'f|4 risk decision(s) of this database were not logged because the decision buffer was full',
+	'f|4 risk decisions of this database were not logged because the decision buffer was full',
 	'and writes the count of the dropped ones to the audit ledger');
 is($node->safe_psql('other', 'SELECT waiting_here, dropped, dropped_unreported FROM finsec.risk_decision_buffer()'),
 	'0|4|0', 'the drops are reported once; the total since start stays');
