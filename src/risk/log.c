@@ -123,7 +123,7 @@ check_risk_log_retention(int *newval, void **extra, GucSource source)
 		return true;
 	GUC_check_errdetail("finsec.risk_log_retention is 0 (kept forever) or a whole number of days; a value without a unit is in minutes.");
 	if (*newval <= 36500)		/* the range of before 0.9, in days */
-		GUC_check_errhint("Before finsec 0.9 the setting counted days: for %d days, write '%dd'.",
+		GUC_check_errhint("Write the unit, as in '180d'. Before finsec 0.9 a value without a unit counted days: if %d meant days, write '%dd'.",
 						  *newval, *newval);
 	return false;
 }
