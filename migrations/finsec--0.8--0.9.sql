@@ -98,6 +98,82 @@ CREATE OR REPLACE FUNCTION finsec.cn_mobile_problem(value text) RETURNS text
 -- 3. Hooks and settings (src/finsec.c, src/common/hooks.c).
 -- ---------------------------------------------------------------------
 
+/*
+ * finsec.risk_log_retention takes units (GUC_UNIT_MIN, like
+ * finsec.audit_retention and finsec.limit_refusal_retention) and is 0 or a
+ * whole number of days; it counted days before 0.9, so a unitless old value
+ * is refused (docs/install.md).  finsec.risk_log_maintain() reads it, and
+ * finsec.risk_timezone, after loading the library: the settings' defaults
+ * are the library's alone.  Otherwise as in 0.7.
+ */
+CREATE OR REPLACE FUNCTION finsec.risk_log_maintain()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tz text;
+	keep integer;				-- days
+	today date;
+	d date;
+	lo timestamptz;
+	hi timestamptz;
+	part text;
+	changed integer := 0;
+	gone bigint;
+	r record;
+BEGIN
+	-- one maintainer at a time; others skip (the next flush catches up)
+	IF NOT pg_try_advisory_xact_lock(hashtext('finsec.risk_log_maintain')) THEN
+		RETURN 0;
+	END IF;
+	-- Loads the library, so that the settings below are finsec's (with
+	-- their defaults, units and checks), never a placeholder's raw text.
+	PERFORM finsec.library_version();
+	tz := current_setting('finsec.risk_timezone');
+	-- minutes shown in their largest unit ('180d'); 0 or whole days
+	keep := extract(epoch FROM current_setting('finsec.risk_log_retention')::interval)::bigint / 86400;
+	today := (now() AT TIME ZONE tz)::date;
+	FOR d IN SELECT today + i FROM generate_series(-1, 3) i LOOP
+		part := 'risk_decision_log_p' || to_char(d, 'YYYYMMDD');
+		CONTINUE WHEN to_regclass('finsec.' || quote_ident(part)) IS NOT NULL;
+		lo := d::timestamp AT TIME ZONE tz;
+		hi := (d + 1)::timestamp AT TIME ZONE tz;
+		CONTINUE WHEN EXISTS (SELECT 1 FROM finsec.risk_decision_log_default
+							   WHERE decided_at >= lo AND decided_at < hi);
+		EXECUTE format('CREATE TABLE finsec.%I PARTITION OF finsec.risk_decision_log (PRIMARY KEY (decision_id, decided_at)) FOR VALUES FROM (%L) TO (%L)',
+					   part, lo, hi);
+		EXECUTE format('CREATE INDEX %I ON finsec.%I (customer, decided_at)', part || '_customer_idx', part);
+		EXECUTE format('REVOKE ALL ON finsec.%I FROM PUBLIC', part);
+		changed := changed + 1;
+	END LOOP;
+	IF keep > 0 THEN
+		FOR r IN SELECT c.relname
+				   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				  WHERE i.inhparent = 'finsec.risk_decision_log'::regclass
+					AND c.relname ~ '^risk_decision_log_p[0-9]{8}$'
+					AND to_date(substr(c.relname, 20), 'YYYYMMDD') < today - keep
+				  ORDER BY c.relname LOOP
+			EXECUTE format('DROP TABLE finsec.%I', r.relname);
+			PERFORM finsec.audit_event('risk.log_retention', 'finsec.' || r.relname, 'drop', true,
+				format('risk decisions of %s dropped: older than finsec.risk_log_retention (%s days)',
+					   to_date(substr(r.relname, 20), 'YYYYMMDD'), keep));
+			changed := changed + 1;
+		END LOOP;
+		DELETE FROM finsec.risk_decision_log_default
+		 WHERE decided_at < ((today - keep)::timestamp AT TIME ZONE tz);
+		GET DIAGNOSTICS gone = ROW_COUNT;
+		IF gone > 0 THEN
+			PERFORM finsec.audit_event('risk.log_retention', 'finsec.risk_decision_log_default', 'delete', true,
+				format('%s risk decision(s) before %s deleted: older than finsec.risk_log_retention (%s days)',
+					   gone, today - keep, keep));
+		END IF;
+	END IF;
+	RETURN changed;
+END
+$$;
+
 -- (end of section 3)
 
 -- ---------------------------------------------------------------------

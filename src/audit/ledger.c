@@ -118,9 +118,9 @@ permit_covers(TriggerData *trigdata)
 	return true;
 }
 
-int			finsec_audit_retention_minutes = 180 * 24 * 60;
-int			finsec_audit_capacity_warning_mb = 10240;
-int			finsec_audit_capacity_limit_mb = 0;
+int			finsec_audit_retention_minutes = FINSEC_AUDIT_RETENTION_DEFAULT;
+int			finsec_audit_capacity_warning_mb = FINSEC_AUDIT_CAPACITY_WARNING_DEFAULT;
+int			finsec_audit_capacity_limit_mb = FINSEC_AUDIT_CAPACITY_LIMIT_DEFAULT;
 
 Oid
 finsec_audit_relid(void)

@@ -56,8 +56,8 @@
 #include "finsec_owner.h"
 #include "ledger_internal.h"
 
-int			finsec_audit_event_slots = 1024;
-int			finsec_audit_event_slots_per_session = 0;	/* 0: an eighth of the buffer */
+int			finsec_audit_event_slots = FINSEC_AUDIT_EVENT_BUFFER_DEFAULT;
+int			finsec_audit_event_slots_per_session = FINSEC_AUDIT_EVENT_BUFFER_PER_SESSION_DEFAULT;
 
 typedef enum PendingKind
 {
@@ -155,7 +155,7 @@ finsec_audit_ring_shmem_init(void)
 	finsec_eventring_register(&ring);
 }
 
-/* Called from define_settings() in _PG_init; a postmaster setting needs the preload. */
+/* Called by finsec_audit_define_settings(); a postmaster setting needs the preload. */
 void
 finsec_audit_define_ring_settings(void)
 {
@@ -168,7 +168,7 @@ finsec_audit_define_ring_settings(void)
 							"finsec.flush_audit_events(), or the audit sealer, writes it to finsec.audit. "
 							"When every slot is taken, reveals and code verifications are refused. About 2.3 kB each.",
 							&finsec_audit_event_slots,
-							1024, 16, 65536,
+							FINSEC_AUDIT_EVENT_BUFFER_DEFAULT, 16, 65536,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
@@ -178,7 +178,7 @@ finsec_audit_define_ring_settings(void)
 							"its transaction ends, so that one session cannot take every slot. "
 							"0 (the default) means an eighth of finsec.audit_event_buffer.",
 							&finsec_audit_event_slots_per_session,
-							0, 0, 65536,
+							FINSEC_AUDIT_EVENT_BUFFER_PER_SESSION_DEFAULT, 0, 65536,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);

@@ -45,7 +45,7 @@
 
 PGDLLEXPORT void finsec_sealer_main(Datum main_arg);
 
-int			finsec_audit_seal_interval_ms = 1000;
+int			finsec_audit_seal_interval_ms = FINSEC_AUDIT_SEAL_INTERVAL_DEFAULT;
 char	   *finsec_audit_seal_databases = NULL;
 
 #define SEALER_RESTART_SECONDS 10

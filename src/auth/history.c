@@ -53,7 +53,7 @@
 #include "finsec_audit.h"
 #include "finsec_owner.h"
 
-int			finsec_password_reuse_history = 5;
+int			finsec_password_reuse_history = FINSEC_PASSWORD_REUSE_HISTORY_DEFAULT;
 char	   *finsec_password_history_database = NULL;
 
 #define HISTORY_SALT_LEN	16

@@ -51,14 +51,14 @@
 #define LOCKOUT_FILE_TMP	"finsec_auth_locks.tmp"
 #define LOCKOUT_FILE_MAGIC	0x46534c32	/* "FSL2" */
 
-int			finsec_max_auth_failures = 5;
-int			finsec_lockout_duration_s = 30 * 60;
-int			finsec_auth_failure_window_s = 15 * 60;
-int			finsec_auth_failure_delay_ms = 1000;
+int			finsec_max_auth_failures = FINSEC_MAX_AUTH_FAILURES_DEFAULT;
+int			finsec_lockout_duration_s = FINSEC_LOCKOUT_DURATION_DEFAULT;
+int			finsec_auth_failure_window_s = FINSEC_AUTH_FAILURE_WINDOW_DEFAULT;
+int			finsec_auth_failure_delay_ms = FINSEC_AUTH_FAILURE_DELAY_DEFAULT;
 char	   *finsec_lockout_exempt_roles = NULL;
-bool		finsec_lockout_by_address = false;
+bool		finsec_lockout_by_address = FINSEC_LOCKOUT_BY_ADDRESS_DEFAULT;
 char	   *finsec_auth_audit_database = NULL;
-int			finsec_password_expiry_warning_s = 14 * 24 * 3600;
+int			finsec_password_expiry_warning_s = FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT;
 
 /* Set at a successful login whose password expires soon; said once. */
 static TimestampTz pending_expiry = 0;

@@ -37,13 +37,13 @@
 #include "finsec.h"
 #include "finsec_auth.h"
 
-int			finsec_password_min_length = 8;
-int			finsec_password_min_classes = 3;
-bool		finsec_password_check_username = true;
-bool		finsec_password_reject_common = true;
-int			finsec_password_max_age_minutes = 90 * 24 * 60;
-int			finsec_password_valid_until_mode = FINSEC_VALID_UNTIL_SET;
-bool		finsec_password_allow_prehashed = false;
+int			finsec_password_min_length = FINSEC_PASSWORD_MIN_LENGTH_DEFAULT;
+int			finsec_password_min_classes = FINSEC_PASSWORD_MIN_CLASSES_DEFAULT;
+bool		finsec_password_check_username = FINSEC_PASSWORD_CHECK_USERNAME_DEFAULT;
+bool		finsec_password_reject_common = FINSEC_PASSWORD_REJECT_COMMON_DEFAULT;
+int			finsec_password_max_age_minutes = FINSEC_PASSWORD_MAX_AGE_DEFAULT;
+int			finsec_password_valid_until_mode = FINSEC_PASSWORD_VALID_UNTIL_DEFAULT;
+bool		finsec_password_allow_prehashed = FINSEC_PASSWORD_ALLOW_PREHASHED_DEFAULT;
 
 static check_password_hook_type prev_check_password_hook = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;

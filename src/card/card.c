@@ -54,10 +54,10 @@
 #define CARD_ENC_KEY "card.enc"
 #define CARD_FP_KEY "card.fp"
 
-bool		finsec_card_lenient = false;
-int			finsec_card_mask_first = 6;
-int			finsec_card_mask_last = 4;
-bool		finsec_card_mask_group = false;
+bool		finsec_card_lenient = FINSEC_CARD_LENIENT_DEFAULT;
+int			finsec_card_mask_first = FINSEC_CARD_MASK_FIRST_DEFAULT;
+int			finsec_card_mask_last = FINSEC_CARD_MASK_LAST_DEFAULT;
+bool		finsec_card_mask_group = FINSEC_CARD_MASK_GROUP_DEFAULT;
 
 typedef struct varlena BankNumber;
 
@@ -745,7 +745,7 @@ finsec_card_define_settings(void)
 							 "Superusers only (ALTER ROLE ... SET, GRANT SET ON PARAMETER): it lets "
 							 "a guesser try every digit, not one in ten.",
 							 &finsec_card_lenient,
-							 false,
+							 FINSEC_CARD_LENIENT_DEFAULT,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.card_mask_first",
@@ -753,23 +753,25 @@ finsec_card_define_settings(void)
 							"Capped at 6 (PCI DSS 3.4.1), for accounts at what leaves half the "
 							"digits hidden; 7 and 8 act as 6.",
 							&finsec_card_mask_first,
-							6, 0, 8,
+							FINSEC_CARD_MASK_FIRST_DEFAULT, 0, 8,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.card_mask_last",
 							"Trailing digits finsec.mask() shows of a card or account number.",
 							NULL,
 							&finsec_card_mask_last,
-							4, 0, 4,
+							FINSEC_CARD_MASK_LAST_DEFAULT, 0, 4,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("finsec.card_mask_group",
 							 "Group masked card and account numbers by four characters.",
 							 NULL,
 							 &finsec_card_mask_group,
-							 false,
+							 FINSEC_CARD_MASK_GROUP_DEFAULT,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	finsec_card_probe_define_settings();
 }
 
 PG_FUNCTION_INFO_V1(finsec_risk_card_key);

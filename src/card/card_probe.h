@@ -16,4 +16,7 @@
  */
 extern void finsec_card_probe_count(const FsNumberHeader *h);
 
+/* The probe budget's settings, for finsec_card_define_settings(). */
+extern void finsec_card_probe_define_settings(void);
+
 #endif							/* FINSEC_CARD_PROBE_H */

@@ -75,9 +75,9 @@
 #include "card_parse.h"
 #include "card_probe.h"
 
-int			finsec_card_probe_budget = 20;
-int			finsec_card_probe_slots = 16384;
-int			finsec_card_probe_buffer_slots = 256;
+int			finsec_card_probe_budget = FINSEC_CARD_PROBE_BUDGET_DEFAULT;
+int			finsec_card_probe_slots = FINSEC_CARD_PROBE_SLOTS_DEFAULT;
+int			finsec_card_probe_buffer_slots = FINSEC_CARD_PROBE_BUFFER_DEFAULT;
 
 #define PROBE_NEIGHBOURS 8
 #define PROBE_TAGS 4
@@ -233,7 +233,7 @@ finsec_card_probe_define_settings(void)
 							"construction is refused and audited. Superusers are not counted. 0: no limit. "
 							"Set per role with ALTER ROLE ... SET by a superuser.",
 							&finsec_card_probe_budget,
-							20, 0, 1000000,
+							FINSEC_CARD_PROBE_BUDGET_DEFAULT, 0, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress)
@@ -243,7 +243,7 @@ finsec_card_probe_define_settings(void)
 							"One per (session user, visible pattern) counted in the last minute or so; "
 							"about 64 bytes each.",
 							&finsec_card_probe_slots,
-							16384, 1024, 16777216,
+							FINSEC_CARD_PROBE_SLOTS_DEFAULT, 1024, 16777216,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.card_probe_buffer",
@@ -251,7 +251,7 @@ finsec_card_probe_define_settings(void)
 							"About 80 bytes each; when every slot is taken, further events are counted "
 							"as dropped (card.probes_dropped).",
 							&finsec_card_probe_buffer_slots,
-							256, 16, 262144,
+							FINSEC_CARD_PROBE_BUFFER_DEFAULT, 16, 262144,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 }

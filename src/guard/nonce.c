@@ -40,8 +40,8 @@
 #include "finsec_guard.h"
 #include "finsec_owner.h"
 
-int			finsec_nonce_window_s = 300;
-int			finsec_nonce_max_skew_s = 30;
+int			finsec_nonce_window_s = FINSEC_NONCE_WINDOW_DEFAULT;
+int			finsec_nonce_max_skew_s = FINSEC_NONCE_MAX_SKEW_DEFAULT;
 
 void
 finsec_guard_define_settings(void)
@@ -54,7 +54,7 @@ finsec_guard_define_settings(void)
 							"refused. Raising it lets nonces forgotten under the old value be "
 							"accepted again during one window; see docs/guards.md.",
 							&finsec_nonce_window_s,
-							300, 1, 7 * 24 * 3600,
+							FINSEC_NONCE_WINDOW_DEFAULT, 1, 7 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
@@ -63,7 +63,7 @@ finsec_guard_define_settings(void)
 							"finsec.consume_nonce() refuses a timestamp further in the future "
 							"(SQLSTATE S9G03); it allows for senders whose clocks run fast.",
 							&finsec_nonce_max_skew_s,
-							30, 0, 3600,
+							FINSEC_NONCE_MAX_SKEW_DEFAULT, 0, 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 }

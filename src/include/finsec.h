@@ -41,7 +41,7 @@ extern void finsec_log_redact_init(void);
 extern void finsec_log_key_import(void);
 extern bool finsec_names_key_import(const char *sql);
 
-/* GUC variables owned by the foundation (src/finsec.c). */
+/* Settings of the foundation (src/common/settings.c). */
 typedef enum FinsecHashAlgorithm
 {
 	FINSEC_HASH_SHA256 = 0,
@@ -49,6 +49,8 @@ typedef enum FinsecHashAlgorithm
 } FinsecHashAlgorithm;
 
 extern int	finsec_hash_algorithm;
+#define FINSEC_HASH_ALGORITHM_DEFAULT FINSEC_HASH_SHA256
+extern void finsec_common_define_settings(void);
 
 /* src/common/crypto.c */
 struct evp_md_st;

@@ -28,6 +28,26 @@ typedef enum FinsecValidUntilMode
 	FINSEC_VALID_UNTIL_IGNORE	/* leave it (not compliant with A2) */
 } FinsecValidUntilMode;
 
+/* The credential policy's settings (src/auth/settings.c) and their defaults. */
+extern void finsec_auth_define_settings(void);
+#define FINSEC_PASSWORD_MIN_LENGTH_DEFAULT 8
+#define FINSEC_PASSWORD_MIN_CLASSES_DEFAULT 3
+#define FINSEC_PASSWORD_CHECK_USERNAME_DEFAULT true
+#define FINSEC_PASSWORD_REJECT_COMMON_DEFAULT true
+#define FINSEC_PASSWORD_MAX_AGE_DEFAULT (90 * 24 * 60)	/* minutes */
+#define FINSEC_PASSWORD_VALID_UNTIL_DEFAULT FINSEC_VALID_UNTIL_SET
+#define FINSEC_PASSWORD_ALLOW_PREHASHED_DEFAULT false
+#define FINSEC_PASSWORD_REUSE_HISTORY_DEFAULT 5
+#define FINSEC_PASSWORD_HISTORY_DATABASE_DEFAULT ""
+#define FINSEC_MAX_AUTH_FAILURES_DEFAULT 5
+#define FINSEC_LOCKOUT_DURATION_DEFAULT (30 * 60)	/* s */
+#define FINSEC_AUTH_FAILURE_WINDOW_DEFAULT (15 * 60)	/* s */
+#define FINSEC_AUTH_FAILURE_DELAY_DEFAULT 1000	/* ms */
+#define FINSEC_LOCKOUT_BY_ADDRESS_DEFAULT false
+#define FINSEC_LOCKOUT_EXEMPT_ROLES_DEFAULT ""
+#define FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT (14 * 24 * 3600)	/* s */
+#define FINSEC_AUTH_AUDIT_DATABASE_DEFAULT ""
+
 extern void finsec_auth_init_hooks(void);
 
 /* Called by the utility hook around every utility statement. */

@@ -8,19 +8,25 @@
 #ifndef FINSEC_CARD_H
 #define FINSEC_CARD_H
 
+/* The card settings (card.c, probe.c) and their defaults. */
+extern void finsec_card_define_settings(void);
 extern bool finsec_card_lenient;
 extern int	finsec_card_mask_first;
 extern int	finsec_card_mask_last;
 extern bool finsec_card_mask_group;
+#define FINSEC_CARD_LENIENT_DEFAULT false
+#define FINSEC_CARD_MASK_FIRST_DEFAULT 6
+#define FINSEC_CARD_MASK_LAST_DEFAULT 4
+#define FINSEC_CARD_MASK_GROUP_DEFAULT false
 
 extern int	finsec_card_probe_budget;
 extern int	finsec_card_probe_slots;
 extern int	finsec_card_probe_buffer_slots;
-
-extern void finsec_card_define_settings(void);
+#define FINSEC_CARD_PROBE_BUDGET_DEFAULT 20
+#define FINSEC_CARD_PROBE_SLOTS_DEFAULT 16384
+#define FINSEC_CARD_PROBE_BUFFER_DEFAULT 256
 
 /* The card probe budget (src/card/probe.c). */
-extern void finsec_card_probe_define_settings(void);
 extern void finsec_card_probe_shmem_init(void);
 extern void finsec_card_sealer_flush(void);
 

@@ -56,6 +56,8 @@ finsec_amount_out(Datum a)
 /* Settings (src/guard/nonce.c). */
 extern int	finsec_nonce_window_s;
 extern int	finsec_nonce_max_skew_s;
+#define FINSEC_NONCE_WINDOW_DEFAULT 300 /* s */
+#define FINSEC_NONCE_MAX_SKEW_DEFAULT 30	/* s */
 
 extern void finsec_guard_define_settings(void);
 

@@ -94,6 +94,9 @@ extern const FinsecKey *finsec_key_version(const char *label, FinsecKeyPurpose p
 extern const FinsecKey *finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose,
 													  int32 version);
 
+/* The keyring's settings, master key included (src/keyring/settings.c). */
+extern void finsec_keyring_define_settings(void);
+
 /*
  * Count one use of key for "operation" (e.g. "mac", "verify", "sign").
  * Counts are aggregated per statement and written to the audit ledger at

@@ -15,13 +15,14 @@
 /* Name of the trigger finsec.enable_limits() creates. */
 #define FINSEC_LIMITS_TRIGGER	"finsec_limits"
 
-/* Settings (src/limits/limits.c). */
+/* Settings (src/limits/limits.c, refusals.c) and their defaults. */
+extern void finsec_limits_define_settings(void);
 extern char *finsec_limit_timezone;
-
 extern int	finsec_limit_batch_size;
 extern int	finsec_limit_refusal_retention_minutes;
-
-extern void finsec_limits_define_settings(void);
+#define FINSEC_LIMIT_TIMEZONE_DEFAULT "Asia/Shanghai"
+#define FINSEC_LIMIT_BATCH_SIZE_DEFAULT 262144
+#define FINSEC_LIMIT_REFUSAL_RETENTION_DEFAULT (180 * 24 * 60)	/* minutes */
 extern void finsec_limits_init_hooks(void);
 
 /*
@@ -30,8 +31,8 @@ extern void finsec_limits_init_hooks(void);
  * finsec.flush_limit_refusals() and by the audit sealer.
  */
 extern int	finsec_limit_refusal_slots;	/* finsec.limit_refusal_buffer */
+#define FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT 1024
 extern void finsec_limits_shmem_init(void);
-extern void finsec_limits_define_refusal_settings(void);
 /*
  * Record this database's waiting refusals; called by the audit sealer in
  * its round's transaction with SPI connected.  Works in a subtransaction

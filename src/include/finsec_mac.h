@@ -10,10 +10,16 @@
 
 #include "finsec_keyring.h"
 
+/* The settings of MACs and one-time codes (src/mac/settings.c), their defaults. */
+extern void finsec_mac_define_settings(void);
 extern int	finsec_mac_min_length;
 extern char *finsec_otp_key;
 extern int	finsec_otp_max_attempts;
 extern int	finsec_otp_max_ttl_s;
+#define FINSEC_MAC_MIN_LENGTH_DEFAULT 4
+#define FINSEC_OTP_KEY_DEFAULT "otp"
+#define FINSEC_OTP_MAX_ATTEMPTS_DEFAULT 5
+#define FINSEC_OTP_MAX_TTL_DEFAULT 600	/* s */
 
 /*
  * The MAC of data under the active version of the key "label", truncated

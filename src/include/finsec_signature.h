@@ -15,6 +15,7 @@
 
 /* Smallest RSA modulus accepted (finsec.signature_min_rsa_bits). */
 extern int	finsec_signature_min_rsa_bits;
+#define FINSEC_SIGNATURE_MIN_RSA_BITS_DEFAULT 2048
 
 /* The floor no setting can lower: JR/T 0096.5 4.4.2 asks for RSA >= 1024. */
 #define FINSEC_SIGNATURE_RSA_FLOOR	1024

@@ -52,8 +52,8 @@
 #include "keyring_internal.h"
 #include "finsec_owner.h"
 
-bool		finsec_key_cache_enabled = true;
-int			finsec_approval_timeout_s = 24 * 3600;
+bool		finsec_key_cache_enabled = FINSEC_KEY_CACHE_DEFAULT;
+int			finsec_approval_timeout_s = FINSEC_APPROVAL_TIMEOUT_DEFAULT;
 
 /* ---- algorithms --------------------------------------------------------- */
 

@@ -80,7 +80,7 @@
 #include "limits_internal.h"
 
 char	   *finsec_limit_timezone = NULL;
-int			finsec_limit_refusal_retention_minutes = 180 * 24 * 60;
+int			finsec_limit_refusal_retention_minutes = FINSEC_LIMIT_REFUSAL_RETENTION_DEFAULT;
 
 /* ---- amounts: the one place that knows amount column types ------------- */
 
@@ -151,7 +151,7 @@ finsec_limits_define_settings(void)
 							   "of the inserting statement, never from the client. PBOC rules count "
 							   "Beijing days.",
 							   &finsec_limit_timezone,
-							   "Asia/Shanghai",
+							   FINSEC_LIMIT_TIMEZONE_DEFAULT,
 							   PGC_SIGHUP, 0,
 							   check_limit_timezone, NULL, NULL);
 	DefineCustomIntVariable("finsec.limit_refusal_retention",
@@ -159,7 +159,7 @@ finsec_limits_define_settings(void)
 							"The audit sealer deletes older records as it records new ones; "
 							"0 keeps them forever.",
 							&finsec_limit_refusal_retention_minutes,
-							180 * 24 * 60, 0, 100 * 365 * 24 * 60,
+							FINSEC_LIMIT_REFUSAL_RETENTION_DEFAULT, 0, 100 * 365 * 24 * 60,
 							PGC_SIGHUP, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("finsec.limit_batch_size",
@@ -169,9 +169,11 @@ finsec_limits_define_settings(void)
 							"and counts the payments between in memory (about 200 bytes per payer). "
 							"Payers beyond this number are written per payment; 0 writes every payment.",
 							&finsec_limit_batch_size,
-							262144, 0, 16 * 1024 * 1024,
+							FINSEC_LIMIT_BATCH_SIZE_DEFAULT, 0, 16 * 1024 * 1024,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	finsec_limits_define_refusal_settings();
 }
 
 /* ---- policy and channel cache ------------------------------------------- */

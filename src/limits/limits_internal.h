@@ -11,6 +11,9 @@
 
 #include "utils/date.h"
 
+/* The refusal buffer's setting (refusals.c), for finsec_limits_define_settings(). */
+extern void finsec_limits_define_refusal_settings(void);
+
 /* Totals of one usage row after a payment was added to it. */
 typedef struct LimitTotals
 {

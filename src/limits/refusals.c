@@ -68,8 +68,9 @@
 #include "finsec_eventring.h"
 #include "finsec_limits.h"
 #include "finsec_owner.h"
+#include "limits_internal.h"
 
-int			finsec_limit_refusal_slots = 1024;
+int			finsec_limit_refusal_slots = FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT;
 
 /* ---- per-rule counters --------------------------------------------------- */
 
@@ -195,7 +196,7 @@ finsec_limits_shmem_init(void)
 	finsec_eventring_register(&ring);
 }
 
-/* Called from define_settings() in _PG_init; postmaster settings need the preload. */
+/* Called by finsec_limits_define_settings(); postmaster settings need the preload. */
 void
 finsec_limits_define_refusal_settings(void)
 {
@@ -208,7 +209,7 @@ finsec_limits_define_refusal_settings(void)
 							"every slot is taken, further refusals are counted as dropped. "
 							"About 100 bytes each.",
 							&finsec_limit_refusal_slots,
-							1024, 16, 262144,
+							FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT, 16, 262144,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -541,7 +541,7 @@ typedef struct SavedPending
 	SubTransactionId written_in;
 } SavedPending;
 
-int			finsec_limit_batch_size = 262144;
+int			finsec_limit_batch_size = FINSEC_LIMIT_BATCH_SIZE_DEFAULT;
 
 static bool batch_hooks = false;
 static int	batch_level = 0;

@@ -37,7 +37,7 @@
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 
-int			finsec_mac_min_length = 4;
+int			finsec_mac_min_length = FINSEC_MAC_MIN_LENGTH_DEFAULT;
 
 typedef enum MacAlgorithm
 {

@@ -34,8 +34,8 @@
 #include "finsec_owner.h"
 
 char	   *finsec_otp_key = NULL;
-int			finsec_otp_max_attempts = 5;
-int			finsec_otp_max_ttl_s = 600;
+int			finsec_otp_max_attempts = FINSEC_OTP_MAX_ATTEMPTS_DEFAULT;
+int			finsec_otp_max_ttl_s = FINSEC_OTP_MAX_TTL_DEFAULT;
 
 #define OTP_SALT_LEN 16
 #define OTP_FIELD_MAX 256

@@ -63,7 +63,7 @@
 #include "finsec_owner.h"
 #include "risk_engine.h"
 
-int			finsec_risk_scan_limit = 10000;
+int			finsec_risk_scan_limit = FINSEC_RISK_SCAN_LIMIT_DEFAULT;
 
 /* ---- lists --------------------------------------------------------------- */
 

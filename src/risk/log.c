@@ -57,8 +57,16 @@ const char *const finsec_risk_entity_names[RISK_LOG_ENTITIES] = {
 	"customer", "account", "counterparty", "device", "ip", "phone", "merchant", "card", "region", "reference"
 };
 
-int			finsec_risk_decision_slots = 4096;
-int			finsec_risk_log_retention = 180;
+/*
+ * finsec.risk_decision_buffer, and finsec.risk_log_retention in minutes
+ * (GUC_UNIT_MIN, like every retention setting; a number of days before
+ * 0.9): 0 or a whole number of days, which finsec.risk_log_maintain() reads.
+ */
+#define FINSEC_RISK_DECISION_BUFFER_DEFAULT 4096
+#define FINSEC_RISK_LOG_RETENTION_DEFAULT (180 * 24 * 60)
+#define RISK_LOG_RETENTION_DAY (24 * 60)
+int			finsec_risk_decision_slots = FINSEC_RISK_DECISION_BUFFER_DEFAULT;
+int			finsec_risk_log_retention_minutes = FINSEC_RISK_LOG_RETENTION_DEFAULT;
 
 static bool decision_restorable(void *payload);
 
@@ -115,17 +123,36 @@ finsec_risk_log_shmem_init(void)
 	finsec_eventring_register(&ring);
 }
 
+/*
+ * The log is kept in daily partitions: a retention is 0 (forever) or whole
+ * days.  Refusing less than a day also refuses a unitless value of before
+ * 0.9, when the setting counted days, rather than reading it as minutes.
+ */
+static bool
+check_risk_log_retention(int *newval, void **extra, GucSource source)
+{
+	if (*newval == 0 ||
+		(*newval >= RISK_LOG_RETENTION_DAY && *newval % RISK_LOG_RETENTION_DAY == 0))
+		return true;
+	GUC_check_errdetail("finsec.risk_log_retention is 0 (kept forever) or a whole number of days; a value without a unit is in minutes.");
+	if (*newval <= 36500)		/* the range of before 0.9, in days */
+		GUC_check_errhint("Write the unit, as in '180d'. Before finsec 0.9 a value without a unit counted days: if %d meant days, write '%dd'.",
+						  *newval, *newval);
+	return false;
+}
+
 void
 finsec_risk_define_log_settings(void)
 {
 	DefineCustomIntVariable("finsec.risk_log_retention",
-							"Days of risk decisions kept in finsec.risk_decision_log (0: forever).",
-							"Older daily partitions are dropped, and the drop audited, by finsec.risk_log_maintain().",
-							&finsec_risk_log_retention,
-							180, 0, 36500,
+							"How long risk decisions are kept in finsec.risk_decision_log (0: forever).",
+							"Older daily partitions are dropped, and the drop audited, by finsec.risk_log_maintain(). "
+							"0 or a whole number of days, e.g. '180d'; a value without a unit is in minutes.",
+							&finsec_risk_log_retention_minutes,
+							FINSEC_RISK_LOG_RETENTION_DEFAULT, 0, 36500 * RISK_LOG_RETENTION_DAY,
 							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
+							GUC_UNIT_MIN,
+							check_risk_log_retention, NULL, NULL);
 	/* the buffer exists only in shared memory, so only when preloaded */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -133,7 +160,7 @@ finsec_risk_define_log_settings(void)
 							"Risk decisions shared memory holds until they are logged in finsec.risk_decision_log.",
 							NULL,
 							&finsec_risk_decision_slots,
-							4096, 16, 1048576,
+							FINSEC_RISK_DECISION_BUFFER_DEFAULT, 16, 1048576,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -243,7 +243,10 @@ extern int	finsec_risk_table_leaves(Oid table);
 /* shared.c */
 extern char *finsec_risk_timezone;
 extern int	finsec_risk_rate_limit;
-extern int	finsec_risk_scan_limit;
+extern int	finsec_risk_scan_limit;	/* history.c */
+#define FINSEC_RISK_TIMEZONE_DEFAULT "Asia/Shanghai"
+#define FINSEC_RISK_RATE_LIMIT_DEFAULT 1000
+#define FINSEC_RISK_SCAN_LIMIT_DEFAULT 10000
 extern void finsec_risk_rate_check(void);
 extern void finsec_risk_count_decision(int decision, bool degraded);
 

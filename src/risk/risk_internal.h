@@ -11,6 +11,9 @@
 
 #include "datatype/timestamp.h"
 
+/* The decision log's settings (log.c), for finsec_risk_define_settings(). */
+extern void finsec_risk_define_log_settings(void);
+
 typedef enum RiskDecisionKind
 {
 	RISK_ALLOW = 0,

@@ -33,9 +33,10 @@
 #include "finsec.h"
 #include "finsec_risk.h"
 #include "risk_engine.h"
+#include "risk_internal.h"
 
 char	   *finsec_risk_timezone = NULL;
-int			finsec_risk_rate_limit = 1000;
+int			finsec_risk_rate_limit = FINSEC_RISK_RATE_LIMIT_DEFAULT;
 
 #define RATE_SLOTS 256
 
@@ -65,7 +66,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
  * retired ruleset versions and their rules load as dumped (the guards on
  * finsec.risk_ruleset and finsec.risk_rule read it; docs/install.md).
  */
-static bool finsec_restore = false;
+#define FINSEC_RESTORE_DEFAULT false
+static bool finsec_restore = FINSEC_RESTORE_DEFAULT;
 
 static bool
 check_risk_timezone(char **newval, void **extra, GucSource source)
@@ -85,7 +87,7 @@ finsec_risk_define_settings(void)
 							   "Time zone of risk rules' times of day, unless a rule names its own.",
 							   NULL,
 							   &finsec_risk_timezone,
-							   "Asia/Shanghai",
+							   FINSEC_RISK_TIMEZONE_DEFAULT,
 							   PGC_SIGHUP,
 							   0,
 							   check_risk_timezone, NULL, NULL);
@@ -93,7 +95,7 @@ finsec_risk_define_settings(void)
 							"Calls of finsec.risk_score() a role may make per second (0: no limit).",
 							"Set per role with ALTER ROLE ... SET by a superuser.",
 							&finsec_risk_rate_limit,
-							1000, 0, 1000000,
+							FINSEC_RISK_RATE_LIMIT_DEFAULT, 0, 1000000,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
@@ -101,7 +103,7 @@ finsec_risk_define_settings(void)
 							"Rows of one entity's payment history a risk rule reads before the decision is flagged degraded.",
 							NULL,
 							&finsec_risk_scan_limit,
-							10000, 10, 100000000,
+							FINSEC_RISK_SCAN_LIMIT_DEFAULT, 10, 100000000,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
@@ -110,10 +112,12 @@ finsec_risk_define_settings(void)
 							 "Only for a superuser's session restoring a dump (PGOPTIONS='-c finsec.restore=on'); "
 							 "the version's recorded content hash is checked before it scores.",
 							 &finsec_restore,
-							 false,
+							 FINSEC_RESTORE_DEFAULT,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	finsec_risk_define_log_settings();
 }
 
 static void

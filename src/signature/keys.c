@@ -39,7 +39,7 @@
 #include "finsec_signature.h"
 #include "signature_internal.h"
 
-int			finsec_signature_min_rsa_bits = 2048;
+int			finsec_signature_min_rsa_bits = FINSEC_SIGNATURE_MIN_RSA_BITS_DEFAULT;
 
 void
 finsec_signature_define_settings(void)
@@ -52,7 +52,7 @@ finsec_signature_define_settings(void)
 							"which is the floor; 2048 follows current practice (GM/T 0054, "
 							"NIST SP 800-131A). Elliptic-curve keys (P-256, SM2) are 256 bits.",
 							&finsec_signature_min_rsa_bits,
-							2048, FINSEC_SIGNATURE_RSA_FLOOR, 16384,
+							FINSEC_SIGNATURE_MIN_RSA_BITS_DEFAULT, FINSEC_SIGNATURE_RSA_FLOOR, 16384,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }

@@ -157,9 +157,9 @@ is($node->safe_psql('postgres', "SELECT tableoid::regclass::text = 'finsec.' || 
 is(waiting('postgres'), '0', 'nothing of this database waits any more');
 
 # Retention of 180 days: the old partitions go, each drop audited.
-$node->safe_psql('postgres', 'ALTER SYSTEM SET finsec.risk_log_retention = 180');
+$node->safe_psql('postgres', "ALTER SYSTEM SET finsec.risk_log_retention = '180d'");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('finsec.risk_log_retention') = '180'");
+$node->poll_query_until('postgres', "SELECT current_setting('finsec.risk_log_retention') = '180d'");
 # A row of a day without a partition lands in the default partition.
 $node->safe_psql('postgres', q{
 	INSERT INTO finsec.risk_decision_log (decision_id, decided_at, decision, score, degraded, rules, shadow_rules, rules_truncated, customer)
@@ -176,6 +176,20 @@ is($node->safe_psql('postgres', q{
 	  FROM finsec.audit WHERE event_type = 'risk.log_retention'}),
 	'5|1', 'each drop, and the deletion from the default partition, is an audit event');
 is($node->safe_psql('postgres', 'SELECT finsec.risk_log_maintain()'), '0', 'maintenance is idempotent');
+
+# finsec.risk_log_retention counted days before 0.9 and takes units since: an
+# old unitless value in postgresql.conf is refused at reload, loudly, and
+# the retention stays what it was (not 30 minutes).
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET finsec.risk_log_retention');
+my $conf_offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', "finsec.risk_log_retention = 30\n");
+$node->reload;
+ok($node->wait_for_log(qr/invalid value for parameter "finsec\.risk_log_retention": 30/, $conf_offset),
+	'an old-style finsec.risk_log_retention = 30 (days) is refused at reload');
+is($node->safe_psql('postgres', "SELECT current_setting('finsec.risk_log_retention')"), '180d',
+	'and the retention stays 180 days');
+$node->append_conf('postgresql.conf', "finsec.risk_log_retention = '180d'\n");
+$node->reload;
 
 # Two maintainers at once: the second does nothing and does not wait.
 my $ahead = sprintf($day_part, 3);
