@@ -19,6 +19,7 @@
 #include "finsec_audit.h"
 #include "ledger_internal.h"
 
+/* Defines the ledger's settings (retention, capacity, sealer) and the event buffer's. */
 void
 finsec_audit_define_settings(void)
 {

@@ -735,6 +735,7 @@ finsec_is_valid_bank_card(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(r == FS_OK);
 }
 
+/* Defines the card and mask settings, then the probe budget's (probe.c). */
 void
 finsec_card_define_settings(void)
 {

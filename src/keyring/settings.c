@@ -18,6 +18,7 @@
 #include "finsec_keyring.h"
 #include "keyring_internal.h"
 
+/* Defines the key cache, approval and (when preloading) master key settings. */
 void
 finsec_keyring_define_settings(void)
 {

@@ -141,6 +141,7 @@ check_limit_timezone(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Defines the limits' settings, then the refusal buffer's (refusals.c). */
 void
 finsec_limits_define_settings(void)
 {

@@ -16,6 +16,7 @@
 #include "finsec.h"
 #include "finsec_mac.h"
 
+/* Defines finsec.mac_min_length and the finsec.otp_* settings. */
 void
 finsec_mac_define_settings(void)
 {

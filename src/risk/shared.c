@@ -80,6 +80,7 @@ check_risk_timezone(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Defines risk scoring's settings, then the decision log's (log.c). */
 void
 finsec_risk_define_settings(void)
 {
