@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_limits.h"
 #include "finsec_trusted.h"
@@ -82,33 +83,10 @@
 char	   *finsec_limit_timezone = NULL;
 int			finsec_limit_refusal_retention_minutes = 180 * 24 * 60;
 
-/* ---- amounts: the one place that knows amount column types ------------- */
-
-extern Datum finsec_money_amount(PG_FUNCTION_ARGS);
-
-/* Is this a type an amount column may have? */
-static bool
-limit_amount_type_ok(Oid typid)
-{
-	Oid			base = getBaseType(typid);
-
-	if (base == NUMERICOID)
-		return true;
-	/* finsec.money, not PostgreSQL's own money */
-	return strcmp(format_type_be_qualified(base), "finsec.money") == 0;
-}
+/* ---- amounts: common's amount abstraction (finsec_apptable.h) ------------ */
 
 static void limit_column_type_check(const char *param, const char *name, const char *relname,
 									Oid typid);
-
-/* An amount as numeric (major units); finsec.money drops its currency. */
-static Datum
-limit_amount_numeric(Datum value, Oid basetype)
-{
-	if (basetype == NUMERICOID)
-		return value;
-	return DirectFunctionCall1(finsec_money_amount, value);
-}
 
 static int
 num_cmp(Datum a, Datum b)
@@ -130,17 +108,6 @@ num_out(Datum a)
 
 /* ---- settings ------------------------------------------------------------ */
 
-static bool
-check_limit_timezone(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || pg_tzset(*newval) == NULL)
-	{
-		GUC_check_errdetail("\"%s\" is not a time zone this server knows.", *newval ? *newval : "");
-		return false;
-	}
-	return true;
-}
-
 void
 finsec_limits_define_settings(void)
 {
@@ -153,7 +120,7 @@ finsec_limits_define_settings(void)
 							   &finsec_limit_timezone,
 							   "Asia/Shanghai",
 							   PGC_SIGHUP, 0,
-							   check_limit_timezone, NULL, NULL);
+							   finsec_check_timezone_setting, NULL, NULL);
 	DefineCustomIntVariable("finsec.limit_refusal_retention",
 							"How long refusal records are kept in finsec.limit_refusal.",
 							"The audit sealer deletes older records as it records new ones; "
@@ -403,6 +370,7 @@ typedef struct LimitRel
 	Oid			root;			/* root of the partition tree, or relid */
 	int			att[ARG_NREVERSAL];	/* attribute numbers; 0 = not configured */
 	Oid			basetype[ARG_NREVERSAL];
+	FinsecAmountType amount_type;	/* how the amount column's values become numeric */
 	ColumnForm	form[ARG_NREVERSAL];
 	FmgrInfo	output[ARG_NREVERSAL];
 	char	  **reversal;
@@ -608,6 +576,8 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 		limit_column_type_check(arg_params[i], args[i], relname,
 								TupleDescAttr(desc, r->att[i] - 1)->atttypid);
 		r->basetype[i] = getBaseType(TupleDescAttr(desc, r->att[i] - 1)->atttypid);
+		if (i == ARG_AMOUNT)
+			(void) finsec_amount_type(r->basetype[i], &r->amount_type);
 		if (r->basetype[i] == TEXTOID || r->basetype[i] == VARCHAROID)
 			r->form[i] = FORM_TEXT;
 		else if (r->basetype[i] == BPCHAROID)
@@ -802,7 +772,7 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 		d = SPI_getbinval(o, od, 2, &isnull);
 		if (isnull)
 			refuse_unlinked(relname, "a reversal names a payment without an amount", NULL);
-		orig_amount = limit_amount_numeric(d, r->basetype[ARG_AMOUNT]);
+		orig_amount = finsec_amount_numeric(&r->amount_type, d);
 		d = SPI_getbinval(o, od, 3, &isnull);
 		orig_kind = isnull ? NULL : (r->att[ARG_KIND] ? datum_text(r, d, ARG_KIND) : NULL);
 	}
@@ -1239,7 +1209,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must have an amount", relname)));
-	pay.amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	pay.amount = finsec_amount_numeric(&r->amount_type, raw);
 	check_finite(pay.amount, "amount", relname);
 	if (num_cmp(pay.amount, numeric_zero_value) < 0)
 		ereport(ERROR,
@@ -1371,12 +1341,12 @@ limit_column_type_check(const char *param, const char *name, const char *relname
 {
 	Oid			t = getBaseType(typid);
 
-	if (strcmp(param, "amount") == 0 && !limit_amount_type_ok(t))
+	if (strcmp(param, "amount") == 0 && !finsec_amount_type_ok(t))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("amount column \"%s\" of \"%s\" has type %s", name,
 						relname, format_type_be(typid)),
-				 errhint("Amounts must be numeric or finsec.money.")));
+				 errhint("Amounts must be " FINSEC_AMOUNT_TYPES_TEXT ".")));
 	if (strcmp(param, "posted_at") == 0 && t != TIMESTAMPTZOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1416,38 +1386,18 @@ check_column(Relation rel, const char *param, const char *name)
 					RelationGetRelationName(rel))));
 }
 
+/* The payments table of enable_limits/disable_limits (function), checked by common's one rule. */
 static Relation
-open_limitable(Oid relid)
+open_limitable(Oid relid, const char *function)
 {
-	Relation	rel;
-	Oid			nsp;
+	static const FinsecAppTableCheck check = {
+		.flags = FINSEC_APPTABLE_PARTITIONED,
+		.privilege = ACL_TRIGGER,
+		.privilege_name = "TRIGGER",
+		.privilege_hint = "Enabling limits creates a trigger on the table: the table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.",
+	};
 
-	finsec_check_relation_usage(relid);
-	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
-	nsp = RelationGetNamespace(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it is not a table", RelationGetRelationName(rel))));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it is a partition", RelationGetRelationName(rel)),
-				 errhint("Enable limits on the partitioned table; they cover every partition.")));
-	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it belongs to the system or to finsec",
-						RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to limit \"%s\"", RelationGetRelationName(rel)),
-				 errdetail("Enabling limits creates a trigger on the table."),
-				 errhint("The table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.")));
-	return rel;
+	return finsec_apptable_open(relid, ShareRowExclusiveLock, function, &check);
 }
 
 static void
@@ -1562,7 +1512,7 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 				 errmsg("reversal_of needs a kind column"),
 				 errhint("Reversals are the rows whose kind is one of reversal_kinds.")));
 
-	rel = open_limitable(relid);
+	rel = open_limitable(relid, "finsec.enable_limits()");
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		if (cols[i])
 			check_column(rel, arg_params[i], cols[i]);
@@ -1735,7 +1685,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 						errmsg("payments table and reset_usage must not be null")));
 	relid = PG_GETARG_OID(0);
 	reset = PG_NARGS() > 1 ? PG_GETARG_BOOL(1) : true;
-	rel = open_limitable(relid);
+	rel = open_limitable(relid, "finsec.disable_limits()");
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);

@@ -58,6 +58,7 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_errcodes.h"
 #include "finsec_trusted.h"
 #include "finsec_owner.h"
@@ -256,6 +257,7 @@ typedef struct HistLeaf
 	Oid			relid;
 	AttrNumber	att[RA_COUNT];	/* 0: not mapped */
 	Oid			atttype[RA_COUNT];
+	FinsecAmountType amount_type;	/* how the amount column becomes numeric */
 	int16		typlen[RA_COUNT];
 	bool		typbyval[RA_COUNT];
 	Oid			time_idx[RE_COUNT]; /* (entity column(s), time) */
@@ -507,6 +509,8 @@ leaf_init(HistLeaf *leaf, Oid relid, const RiskTableMap *map)
 			finsec_require_trusted_type(leaf->atttype[a], "registered", map->column[a], get_rel_name(relid));
 		}
 		get_typlenbyval(leaf->atttype[a], &leaf->typlen[a], &leaf->typbyval[a]);
+		if (a == RA_AMOUNT)
+			(void) finsec_amount_type(leaf->atttype[a], &leaf->amount_type);
 	}
 	for (e = 0; e < RE_COUNT; e++)
 	{
@@ -695,20 +699,11 @@ time_key(ScanKey key, Relation idx, int indexatt, StrategyNumber strategy, Times
 	ScanKeyInit(key, indexatt, strategy, get_opcode(opno), TimestampTzGetDatum(t));
 }
 
+/* A history row's amount as numeric (common's amount abstraction; no catalog access). */
 static Numeric
 amount_numeric(const HistLeaf *leaf, Datum d)
 {
-	switch (leaf->atttype[RA_AMOUNT])
-	{
-		case INT2OID:
-			return DatumGetNumeric(DirectFunctionCall1(int2_numeric, d));
-		case INT4OID:
-			return DatumGetNumeric(DirectFunctionCall1(int4_numeric, d));
-		case INT8OID:
-			return DatumGetNumeric(DirectFunctionCall1(int8_numeric, d));
-		default:
-			return DatumGetNumeric(d);
-	}
+	return DatumGetNumeric(finsec_amount_numeric(&leaf->amount_type, d));
 }
 
 static int

@@ -23,6 +23,7 @@
 #include "utils/typcache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_trusted.h"
 #include "finsec_owner.h"
@@ -44,39 +45,18 @@ static const char *const table_columns[] = {
 };
 #define NARGS lengthof(arg_attr)
 
+/* A payments table enable_risk/disable_risk (function) names, by common's one rule. */
 static Relation
-open_registrable(Oid relid)
+open_registrable(Oid relid, const char *function)
 {
-	Relation	rel;
-	Oid			nsp;
+	static const FinsecAppTableCheck check = {
+		.flags = FINSEC_APPTABLE_PARTITIONED,
+		.privilege = ACL_SELECT,
+		.privilege_name = "SELECT",
+		.privilege_hint = "Risk rules read the table's payment history: register it as a role that may read it.",
+	};
 
-	finsec_check_relation_usage(relid);
-	rel = finsec_table_open_arg(relid, AccessShareLock);
-	nsp = RelationGetNamespace(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it is not a table",
-						RelationGetRelationName(rel))));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it is a partition", RelationGetRelationName(rel)),
-				 errhint("Register the partitioned table; its partitions are read with it.")));
-	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it belongs to the system or to finsec",
-						RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to register \"%s\" for risk scoring", RelationGetRelationName(rel)),
-				 errdetail("Risk rules read the table's payment history."),
-				 errhint("Register it as a role that may read it.")));
-	return rel;
+	return finsec_apptable_open(relid, AccessShareLock, function, &check);
 }
 
 /*
@@ -90,8 +70,8 @@ finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want)
 	switch (a)
 	{
 		case RA_AMOUNT:
-			*want = "numeric, smallint, integer or bigint";
-			return typ == NUMERICOID || typ == INT2OID || typ == INT4OID || typ == INT8OID;
+			*want = FINSEC_AMOUNT_TYPES_TEXT;
+			return finsec_amount_type_ok(typ);
 		case RA_AT:
 			*want = "timestamp with time zone";
 			return typ == TIMESTAMPTZOID;
@@ -140,7 +120,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	for (i = 0; i < NARGS; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_names[i], i < 3);
 
-	rel = open_registrable(relid);
+	rel = open_registrable(relid, "finsec.enable_risk()");
 	for (i = 0; i < NARGS; i++)
 	{
 		AttrNumber	att;
@@ -248,7 +228,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
-	table_close(open_registrable(relid), NoLock);
+	table_close(open_registrable(relid, "finsec.disable_risk()"), NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -47,6 +47,7 @@
 #include "utils/typcache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_card.h"
 #include "finsec_trusted.h"
 #include "risk_engine.h"
@@ -654,14 +655,8 @@ row_attr(RiskInput *in, RiskAttr a, Datum d, Oid typ)
 	switch (a)
 	{
 		case RA_AMOUNT:
-			if (typ == NUMERICOID)
-				set_amount(in, DatumGetNumeric(d));
-			else if (typ == INT8OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int8_numeric, d)));
-			else if (typ == INT4OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int4_numeric, d)));
-			else if (typ == INT2OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int2_numeric, d)));
+			/* numeric, integers or finsec.money (its currency dropped) */
+			set_amount(in, DatumGetNumeric(finsec_amount_numeric_of(typ, d)));
 			return;
 		case RA_AT:
 			in->at = DatumGetTimestampTz(d);

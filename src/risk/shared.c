@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_risk.h"
 #include "risk_engine.h"
 
@@ -67,17 +68,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
  */
 static bool finsec_restore = false;
 
-static bool
-check_risk_timezone(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || pg_tzset(*newval) == NULL)
-	{
-		GUC_check_errdetail("\"%s\" is not a time zone name.", *newval ? *newval : "");
-		return false;
-	}
-	return true;
-}
-
 void
 finsec_risk_define_settings(void)
 {
@@ -88,7 +78,7 @@ finsec_risk_define_settings(void)
 							   "Asia/Shanghai",
 							   PGC_SIGHUP,
 							   0,
-							   check_risk_timezone, NULL, NULL);
+							   finsec_check_timezone_setting, NULL, NULL);
 	DefineCustomIntVariable("finsec.risk_rate_limit",
 							"Calls of finsec.risk_score() a role may make per second (0: no limit).",
 							"Set per role with ALTER ROLE ... SET by a superuser.",
