@@ -170,8 +170,8 @@ typedef struct LimitPolicy
 static MemoryContext limit_cache_cxt = NULL;
 static bool limit_cache_valid = false;
 static bool limit_callback_registered = false;
-static Oid	policy_relid = InvalidOid;
-static Oid	channel_relid = InvalidOid;
+static FinsecRelid policy_rel = FINSEC_RELID_INIT("finsec", "limit_policy");
+static FinsecRelid channel_rel = FINSEC_RELID_INIT("finsec", "limit_channel");
 static LimitPolicy *policies = NULL;
 static int	npolicies = 0;
 static List *channels_off = NIL;
@@ -180,7 +180,7 @@ static Datum numeric_zero_value = (Datum) 0;	/* in limit_cache_cxt */
 static void
 limit_cache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == policy_relid || relid == channel_relid)
+	if (finsec_relid_matches(&policy_rel, relid) || finsec_relid_matches(&channel_rel, relid))
 		limit_cache_valid = false;
 }
 
@@ -289,8 +289,8 @@ limit_cache_load(void)
 	old = MemoryContextSwitchTo(limit_cache_cxt);
 	numeric_zero_value = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	MemoryContextSwitchTo(old);
-	policy_relid = get_relname_relid("limit_policy", get_namespace_oid("finsec", false));
-	channel_relid = get_relname_relid("limit_channel", get_namespace_oid("finsec", false));
+	(void) finsec_relid(&policy_rel);
+	(void) finsec_relid(&channel_rel);
 	/* Set before reading: an invalidation arriving meanwhile clears it again. */
 	limit_cache_valid = true;
 
@@ -386,7 +386,7 @@ typedef struct LimitRel
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
-static Oid	limit_table_relid = InvalidOid;	/* finsec.limit_table: a change rebuilds every entry */
+static FinsecRelid limit_table_rel = FINSEC_RELID_INIT("finsec", "limit_table");	/* a change rebuilds every entry */
 
 static void
 limit_rel_callback(Datum arg, Oid relid)
@@ -396,7 +396,7 @@ limit_rel_callback(Datum arg, Oid relid)
 
 	if (limit_rels == NULL)
 		return;
-	if (OidIsValid(relid) && relid != limit_table_relid)
+	if (!finsec_relid_matches(&limit_table_rel, relid))
 	{
 		r = hash_search(limit_rels, &relid, HASH_FIND, NULL);
 		if (r)
@@ -448,12 +448,13 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 			   *rev_col = NULL;
 	int			i,
 				ret;
+	Oid			limit_table_relid;
 
 	if (strcmp(trig->tgname, FINSEC_LIMITS_TRIGGER) != 0)
 		refuse_forged(rel, psprintf("finsec.limit_trigger() runs only as trigger \"%s\", not as \"%s\".",
 									FINSEC_LIMITS_TRIGGER, trig->tgname));
 	values[0] = ObjectIdGetDatum(r->root);
-	limit_table_relid = get_relname_relid("limit_table", get_namespace_oid("finsec", false));
+	limit_table_relid = finsec_relid(&limit_table_rel);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);

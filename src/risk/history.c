@@ -68,7 +68,10 @@ int			finsec_risk_scan_limit = 10000;
 
 /* ---- lists --------------------------------------------------------------- */
 
-static Oid	list_rel = InvalidOid;
+static FinsecRelid list_rel_id = FINSEC_RELID_INIT("finsec", "risk_list_entry");
+static FinsecRelid list_value_idx_id = FINSEC_RELID_INIT("finsec", "risk_list_entry_value_idx");
+static FinsecRelid list_net_idx_id = FINSEC_RELID_INIT("finsec", "risk_list_entry_net_idx");
+static Oid	list_rel = InvalidOid;	/* as list_init() last found them */
 static Oid	list_value_idx = InvalidOid;
 static Oid	list_net_idx = InvalidOid;
 static AttrNumber l_color,
@@ -77,17 +80,15 @@ static AttrNumber l_color,
 			l_removed,
 			l_entry;
 
+/* The list table, its indexes and columns; again after common's relid cache forgot them. */
 static void
 list_init(void)
 {
-	Oid			nsp;
-
-	if (OidIsValid(list_rel))
+	if (list_rel_id.valid && list_value_idx_id.valid && list_net_idx_id.valid)
 		return;
-	nsp = get_namespace_oid("finsec", false);
-	list_value_idx = get_relname_relid("risk_list_entry_value_idx", nsp);
-	list_net_idx = get_relname_relid("risk_list_entry_net_idx", nsp);
-	list_rel = get_relname_relid("risk_list_entry", nsp);
+	list_value_idx = finsec_relid(&list_value_idx_id);
+	list_net_idx = finsec_relid(&list_net_idx_id);
+	list_rel = finsec_relid(&list_rel_id);
 	if (!OidIsValid(list_rel) || !OidIsValid(list_value_idx) || !OidIsValid(list_net_idx))
 		elog(ERROR, "finsec's risk list relations are missing");
 	l_color = get_attnum(list_rel, "color");

@@ -362,14 +362,11 @@ caller_is_operator(void)
 static Oid
 decision_seq(void)
 {
-	static Oid	seq = InvalidOid;
+	static FinsecRelid seq_id = FINSEC_RELID_INIT("finsec", "risk_decision_id_seq");
+	Oid			seq = finsec_relid(&seq_id);
 
-	if (!OidIsValid(seq) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(seq)))
-	{
-		seq = get_relname_relid("risk_decision_id_seq", get_namespace_oid("finsec", false));
-		if (!OidIsValid(seq))
-			elog(ERROR, "finsec.risk_decision_id_seq is missing");
-	}
+	if (!OidIsValid(seq))
+		elog(ERROR, "finsec.risk_decision_id_seq is missing");
 	return seq;
 }
 
