@@ -221,31 +221,31 @@ registered_amount_type(Oid base)
 bool
 finsec_amount_type(Oid typid, FinsecAmountType *out)
 {
+	static const struct
+	{
+		Oid			typid;
+		FinsecAmountKind kind;
+	}			builtin[] = {
+		{NUMERICOID, FINSEC_AMOUNT_NUMERIC},
+		{INT2OID, FINSEC_AMOUNT_INT2},
+		{INT4OID, FINSEC_AMOUNT_INT4},
+		{INT8OID, FINSEC_AMOUNT_INT8},
+	};
 	Oid			base = OidIsValid(typid) ? getBaseType(typid) : InvalidOid;
 	AmountRegistration *a;
+	int			i;
 
 	out->kind = FINSEC_AMOUNT_NONE;
 	out->basetype = base;
 	out->to_numeric = NULL;
-	switch (base)
-	{
-		case NUMERICOID:
-			out->kind = FINSEC_AMOUNT_NUMERIC;
+	if (!OidIsValid(base))
+		return false;
+	for (i = 0; i < lengthof(builtin); i++)
+		if (builtin[i].typid == base)
+		{
+			out->kind = builtin[i].kind;
 			return true;
-		case INT2OID:
-			out->kind = FINSEC_AMOUNT_INT2;
-			return true;
-		case INT4OID:
-			out->kind = FINSEC_AMOUNT_INT4;
-			return true;
-		case INT8OID:
-			out->kind = FINSEC_AMOUNT_INT8;
-			return true;
-		case InvalidOid:
-			return false;
-		default:
-			break;
-	}
+		}
 	a = registered_amount_type(base);
 	if (a == NULL)
 		return false;

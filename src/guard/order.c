@@ -698,19 +698,13 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 /* ---- enable and disable -------------------------------------------------- */
 
-/* A table an order or refund guard is enabled on, by common's one rule (function names the call). */
-static Relation
-open_guardable(Oid relid, const char *function)
-{
-	static const FinsecAppTableCheck check = {
-		.flags = FINSEC_APPTABLE_PARTITIONED,
-		.privilege = ACL_TRIGGER,
-		.privilege_name = "TRIGGER",
-		.privilege_hint = "Enabling a guard creates a trigger on the table: the table's owner grants TRIGGER on it, or enables the guard as a member of finsec_admin.",
-	};
-
-	return finsec_apptable_open(relid, ShareRowExclusiveLock, function, &check);
-}
+/* What common's finsec_apptable_open() requires of an orders or refund table. */
+static const FinsecAppTableCheck guardable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_TRIGGER,
+	.privilege_name = "TRIGGER",
+	.privilege_hint = "Enabling a guard creates a trigger on the table: the table's owner grants TRIGGER on it, or enables the guard as a member of finsec_admin.",
+};
 
 /* Attribute number of a named column, checked as an amount or a status when asked. */
 static AttrNumber
@@ -834,7 +828,7 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 						 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
 	}
 
-	rel = open_guardable(relid, "finsec.enable_order_guard()");
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_order_guard()", &guardable);
 	(void) check_column(rel, "status", status, false, true);
 	if (paid)
 		(void) check_column(rel, "paid_amount", paid, true, false);
@@ -937,8 +931,8 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 				 errmsg("the refund table must not be the orders table"),
 				 errhint("For refunds recorded in the order row, use refunded_amount of finsec.enable_order_guard().")));
 
-	rel = open_guardable(relid, "finsec.enable_refund_guard()");
-	orel = open_guardable(orders, "finsec.enable_refund_guard()");
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_refund_guard()", &guardable);
+	orel = finsec_apptable_open(orders, ShareRowExclusiveLock, "finsec.enable_refund_guard()", &guardable);
 	refatt = check_column(rel, "order_ref", order_ref, false, false);
 	(void) check_column(rel, "amount", amount, true, false);
 	if (order_key == NULL)

@@ -1387,19 +1387,13 @@ check_column(Relation rel, const char *param, const char *name)
 					RelationGetRelationName(rel))));
 }
 
-/* The payments table of enable_limits/disable_limits (function), checked by common's one rule. */
-static Relation
-open_limitable(Oid relid, const char *function)
-{
-	static const FinsecAppTableCheck check = {
-		.flags = FINSEC_APPTABLE_PARTITIONED,
-		.privilege = ACL_TRIGGER,
-		.privilege_name = "TRIGGER",
-		.privilege_hint = "Enabling limits creates a trigger on the table: the table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.",
-	};
-
-	return finsec_apptable_open(relid, ShareRowExclusiveLock, function, &check);
-}
+/* What common's finsec_apptable_open() requires of a payments table for limits. */
+static const FinsecAppTableCheck limitable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_TRIGGER,
+	.privilege_name = "TRIGGER",
+	.privilege_hint = "Enabling limits creates a trigger on the table: the table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.",
+};
 
 static void
 exec_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -1513,7 +1507,7 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 				 errmsg("reversal_of needs a kind column"),
 				 errhint("Reversals are the rows whose kind is one of reversal_kinds.")));
 
-	rel = open_limitable(relid, "finsec.enable_limits()");
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_limits()", &limitable);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		if (cols[i])
 			check_column(rel, arg_params[i], cols[i]);
@@ -1686,7 +1680,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 						errmsg("payments table and reset_usage must not be null")));
 	relid = PG_GETARG_OID(0);
 	reset = PG_NARGS() > 1 ? PG_GETARG_BOOL(1) : true;
-	rel = open_limitable(relid, "finsec.disable_limits()");
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.disable_limits()", &limitable);
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);

@@ -45,19 +45,13 @@ static const char *const table_columns[] = {
 };
 #define NARGS lengthof(arg_attr)
 
-/* A payments table enable_risk/disable_risk (function) names, by common's one rule. */
-static Relation
-open_registrable(Oid relid, const char *function)
-{
-	static const FinsecAppTableCheck check = {
-		.flags = FINSEC_APPTABLE_PARTITIONED,
-		.privilege = ACL_SELECT,
-		.privilege_name = "SELECT",
-		.privilege_hint = "Risk rules read the table's payment history: register it as a role that may read it.",
-	};
-
-	return finsec_apptable_open(relid, AccessShareLock, function, &check);
-}
+/* What common's finsec_apptable_open() requires of a payments table for risk scoring. */
+static const FinsecAppTableCheck registrable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_SELECT,
+	.privilege_name = "SELECT",
+	.privilege_hint = "Risk rules read the table's payment history: register it as a role that may read it.",
+};
 
 /*
  * The types a mapped column may have, per attribute; every one must also be
@@ -120,7 +114,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	for (i = 0; i < NARGS; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_names[i], i < 3);
 
-	rel = open_registrable(relid, "finsec.enable_risk()");
+	rel = finsec_apptable_open(relid, AccessShareLock, "finsec.enable_risk()", &registrable);
 	for (i = 0; i < NARGS; i++)
 	{
 		AttrNumber	att;
@@ -228,7 +222,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
-	table_close(open_registrable(relid, "finsec.disable_risk()"), NoLock);
+	table_close(finsec_apptable_open(relid, AccessShareLock, "finsec.disable_risk()", &registrable), NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
