@@ -18,6 +18,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "pgtime.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -32,6 +33,61 @@
 #include "finsec_trusted.h"
 
 /* ---- opening a registered table ------------------------------------------ */
+
+/*
+ * A regclass argument names an existing relation: its input function checks
+ * a name, not a number, so finsec.f(0) or finsec.f(123456789) arrive here.
+ * 42P01 rather than an internal "cache lookup failed".
+ */
+void
+finsec_check_relation_exists(Oid relid)
+{
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+}
+
+/*
+ * table_open() of a relation a caller named by OID: the lock is taken
+ * first and the relation's existence checked under it, so that an OID that
+ * names nothing (or a relation dropped meanwhile) is 42P01, not the
+ * internal error "could not open relation".
+ */
+Relation
+finsec_table_open_arg(Oid relid, int lockmode)
+{
+	LockRelationOid(relid, lockmode);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+	{
+		UnlockRelationOid(relid, lockmode);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	}
+	return table_open(relid, lockmode);
+}
+
+/*
+ * A relation given by OID gets the check a name gets: USAGE on its schema
+ * (a regclass argument given as a number skips it otherwise).
+ */
+void
+finsec_check_relation_usage(Oid relid)
+{
+	Oid			nsp = get_rel_namespace(relid);
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for schema %s", get_namespace_name(nsp)),
+				 errdetail("A table given by OID is checked as one given by name.")));
+}
+
 
 /* pg_catalog, pg_toast, information_schema and finsec: no capability registers their tables. */
 bool
