@@ -153,7 +153,7 @@ finsec_apptable_open(Oid relid, LOCKMODE lockmode, const char *function,
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cannot use \"%s\" with %s: it is a partitioned table", relname, function),
-				 check->partitioned_hint ? errhint("%s", check->partitioned_hint) : 0));
+				 (check && check->partitioned_hint) ? errhint("%s", check->partitioned_hint) : 0));
 	if (rel->rd_rel->relispartition)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
