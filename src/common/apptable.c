@@ -34,6 +34,18 @@
 
 /* ---- opening a registered table ------------------------------------------ */
 
+static void refuse_missing(Oid relid) pg_attribute_noreturn();
+
+/* 42P01 for an OID that names no relation (rather than "cache lookup failed"). */
+static void
+refuse_missing(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("relation with OID %u does not exist", relid)));
+	pg_unreachable();
+}
+
 /*
  * A regclass argument names an existing relation: its input function checks
  * a name, not a number, so finsec.f(0) or finsec.f(123456789) arrive here.
@@ -43,9 +55,7 @@ void
 finsec_check_relation_exists(Oid relid)
 {
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+		refuse_missing(relid);
 }
 
 /*
@@ -61,9 +71,7 @@ finsec_table_open_arg(Oid relid, int lockmode)
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 	{
 		UnlockRelationOid(relid, lockmode);
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+		refuse_missing(relid);
 	}
 	return table_open(relid, lockmode);
 }
@@ -78,16 +86,13 @@ finsec_check_relation_usage(Oid relid)
 	Oid			nsp = get_rel_namespace(relid);
 
 	if (!OidIsValid(nsp))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+		refuse_missing(relid);
 	if (pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for schema %s", get_namespace_name(nsp)),
 				 errdetail("A table given by OID is checked as one given by name.")));
 }
-
 
 /* pg_catalog, pg_toast, information_schema and finsec: no capability registers their tables. */
 bool
@@ -111,9 +116,7 @@ require_owner(Oid relid)
 	char		relkind;
 
 	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+		refuse_missing(relid);
 	relname = pstrdup(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname));
 	relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
 	ReleaseSysCache(tup);
