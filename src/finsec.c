@@ -24,6 +24,7 @@
 #include "finsec_card.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
+#include "finsec_money.h"
 #include "keyring/keyring_internal.h"
 
 #include "finsec_guard.h"
@@ -67,6 +68,8 @@ _PG_init(void)
 	finsec_preloaded = process_shared_preload_libraries_in_progress;
 
 	define_settings();
+	/* Amount types of the application-table layer, also without preloading. */
+	finsec_money_init();
 
 	if (!finsec_preloaded)
 		return;

@@ -35,6 +35,7 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_owner.h"
 #include "ledger_internal.h"
@@ -48,6 +49,12 @@ refuse(Relation rel, const char *why, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
+/* What finsec_apptable_open() checks for protect_table: an ordinary, permanent table the caller owns. */
+static const FinsecAppTableCheck protect_check = {
+	.flags = FINSEC_APPTABLE_OWNER | FINSEC_APPTABLE_PERMANENT,
+	.partitioned_hint = "Partitioned tables cannot be protected; keep evidence in a plain table (docs/audit.md, \"Protected tables\").",
+};
+
 /*
  * Refuse a table that cannot be protected: partitioned or a partition, not a
  * permanent table, system or finsec's own, already protected, with rules or
@@ -58,24 +65,9 @@ static void
 check_protectable(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			nsp = RelationGetNamespace(rel);
 	int			i;
 
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-		refuse(rel, "it is a partitioned table",
-			   "Partitioned tables cannot be protected; keep evidence in a plain table (docs/audit.md, \"Protected tables\").");
-	if (rel->rd_rel->relispartition)
-		refuse(rel, "it is a partition",
-			   "A partition's columns and rows follow its partitioned table; keep evidence in a plain table.");
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
-		refuse(rel, "it is not a table", NULL);
-	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
-		refuse(rel, "it is not a permanent table",
-			   "Unlogged and temporary tables lose rows on a crash or at session end; evidence must survive both.");
-	if (IsCatalogRelation(rel) || IsToastNamespace(nsp) ||
-		nsp == get_namespace_oid("finsec", true) ||
-		strcmp(get_namespace_name(nsp), "information_schema") == 0)
-		refuse(rel, "it belongs to the system or to finsec", NULL);
+	/* kind, partitions, persistence and schema: finsec_apptable_open() */
 	if (finsec_is_protected_relation(RelationGetRelid(rel)))
 		refuse(rel, "it is already protected", NULL);
 	if (has_superclass(RelationGetRelid(rel)) || has_subclass(RelationGetRelid(rel)))
@@ -137,32 +129,6 @@ check_no_chain(Oid relid, const char *relname)
 				 errhint("Close that chain with finsec.audit_close_chain() first; see docs/audit.md.")));
 }
 
-/* The caller must own relid and may use its schema; before any lock is taken. */
-static void
-check_caller(Oid relid, Oid caller)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Form_pg_class form;
-	char	   *relname;
-	char		relkind;
-	Oid			nsp;
-
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	form = (Form_pg_class) GETSTRUCT(tup);
-	relname = pstrdup(NameStr(form->relname));
-	relkind = form->relkind;
-	nsp = form->relnamespace;
-	ReleaseSysCache(tup);
-
-	if (pg_namespace_aclcheck(nsp, caller, ACL_USAGE) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_SCHEMA, get_namespace_name(nsp));
-	if (!pg_class_ownercheck(relid, caller))
-		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
-}
-
 static void
 exec(const char *sql)
 {
@@ -212,11 +178,11 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 					 errhint("Use sha256 or sm3.")));
 	}
 
-	/* Ownership first, so that no one locks or converts another's table. */
-	check_caller(relid, GetUserId());
-	/* Lock out writers for the conversion; protect is a one-time step. */
-	rel = finsec_table_open_arg(relid, AccessExclusiveLock);
-	check_caller(relid, GetUserId());	/* the owner may have changed meanwhile */
+	/*
+	 * Ownership first, so that no one locks or converts another's table;
+	 * the lock keeps writers out of the conversion (a one-time step).
+	 */
+	rel = finsec_apptable_open(relid, AccessExclusiveLock, "finsec.protect_table()", &protect_check);
 	check_protectable(rel);
 	relname = pstrdup(RelationGetRelationName(rel));
 	nsp = RelationGetNamespace(rel);

@@ -14,16 +14,13 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
-#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/syscache.h"
 
 #include "finsec.h"
 
@@ -108,40 +105,6 @@ finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what)
 		out = lappend(out, s);
 	}
 	return out;
-}
-
-/*
- * A regclass argument names an existing relation: its input function checks
- * a name, not a number, so finsec.f(0) or finsec.f(123456789) arrive here.
- * 42P01 rather than an internal "cache lookup failed".
- */
-void
-finsec_check_relation_exists(Oid relid)
-{
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-}
-
-/*
- * table_open() of a relation a caller named by OID: the lock is taken
- * first and the relation's existence checked under it, so that an OID that
- * names nothing (or a relation dropped meanwhile) is 42P01, not the
- * internal error "could not open relation".
- */
-Relation
-finsec_table_open_arg(Oid relid, int lockmode)
-{
-	LockRelationOid(relid, lockmode);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-	{
-		UnlockRelationOid(relid, lockmode);
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	}
-	return table_open(relid, lockmode);
 }
 
 /*

@@ -236,26 +236,6 @@ finsec_opclass_is_trusted(Oid opclass)
 }
 
 /*
- * A relation given by OID gets the check a name gets: USAGE on its schema
- * (a regclass argument given as a number skips it otherwise).
- */
-void
-finsec_check_relation_usage(Oid relid)
-{
-	Oid			nsp = get_rel_namespace(relid);
-
-	if (!OidIsValid(nsp))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	if (pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for schema %s", get_namespace_name(nsp)),
-				 errdetail("A table given by OID is checked as one given by name.")));
-}
-
-/*
  * Become relid's owner inside a security-restricted operation, with
  * search_path pinned and forced row security not applied to the owner (as
  * foreign-key checks do: finsec's checks must see every row).

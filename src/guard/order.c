@@ -51,6 +51,7 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_guard.h"
 #include "finsec_trusted.h"
@@ -125,20 +126,22 @@ status_text(HeapTuple tup, TupleDesc desc, int attno)
 
 /*
  * A guarded column's type, checked again at each use: the table's owner
- * can alter a column's type after the guard was enabled.  want: the base
- * type an amount must have; InvalidOid: any trusted type.
+ * can alter a column's type after the guard was enabled.  amount: the
+ * column is an amount (common's amount types), and how its values become
+ * numeric is stored there; NULL: any trusted type.
  */
 static void
-recheck_column(TupleDesc desc, int attno, Oid want, const char *param, const char *relname)
+recheck_column(TupleDesc desc, int attno, FinsecAmountType *amount, const char *param,
+			   const char *relname)
 {
 	Form_pg_attribute att = TupleDescAttr(desc, attno - 1);
 
-	if (OidIsValid(want) && getBaseType(att->atttypid) != want)
+	if (amount && !finsec_amount_type(att->atttypid, amount))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" of guarded table \"%s\" has type %s, not %s", param,
-						NameStr(att->attname), relname, format_type_be(att->atttypid),
-						format_type_be(want)),
+				 errmsg("%s column \"%s\" of guarded table \"%s\" has type %s", param,
+						NameStr(att->attname), relname, format_type_be(att->atttypid)),
+				 errdetail("Amounts must be " FINSEC_AMOUNT_TYPES_TEXT "."),
 				 errhint("The column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
 	finsec_require_trusted_type(att->atttypid, param, NameStr(att->attname), relname);
 }
@@ -156,14 +159,18 @@ refuse_nonfinite(Datum amount, const char *what)
 				 errdetail("%s is not an amount.", numeric_is_nan(n) ? "NaN" : "Infinity")));
 }
 
+/* A row's amount as numeric (major units; finsec.money drops its currency); false if null. */
 static bool
-amount_of(HeapTuple tup, TupleDesc desc, int attno, Datum *out)
+amount_of(HeapTuple tup, TupleDesc desc, int attno, const FinsecAmountType *t, Datum *out)
 {
 	bool		isnull;
 
 	*out = SPI_getbinval(tup, desc, attno, &isnull);
 	if (!isnull)
+	{
+		*out = finsec_amount_numeric(t, *out);
 		refuse_nonfinite(*out, psprintf("amount column \"%s\"", NameStr(TupleDescAttr(desc, attno - 1)->attname)));
+	}
 	return !isnull;
 }
 
@@ -188,6 +195,8 @@ typedef struct OrderGuard
 	int			paid;			/* 0: not guarded */
 	int			refunded;
 	int			payref;
+	FinsecAmountType paid_type;
+	FinsecAmountType refunded_type;
 	char	  **paid_states;
 	int			npaid;
 	char	  **cancelled_states;
@@ -216,13 +225,13 @@ order_guard_from_args(Trigger *trig, TupleDesc desc, const char *relname, OrderG
 	g->paid_states = args + 5;
 	g->cancelled_states = args + 5 + g->npaid;
 	g->ncancelled = trig->tgnargs - 5 - g->npaid;
-	recheck_column(desc, g->status, InvalidOid, "status", relname);
+	recheck_column(desc, g->status, NULL, "status", relname);
 	if (g->paid)
-		recheck_column(desc, g->paid, FINSEC_AMOUNT_TYPEOID, "paid_amount", relname);
+		recheck_column(desc, g->paid, &g->paid_type, "paid_amount", relname);
 	if (g->refunded)
-		recheck_column(desc, g->refunded, FINSEC_AMOUNT_TYPEOID, "refunded_amount", relname);
+		recheck_column(desc, g->refunded, &g->refunded_type, "refunded_amount", relname);
 	if (g->payref)
-		recheck_column(desc, g->payref, InvalidOid, "payment_ref", relname);
+		recheck_column(desc, g->payref, NULL, "payment_ref", relname);
 }
 
 static OrderKind
@@ -278,15 +287,15 @@ check_order(Relation rel, OrderGuard *g, HeapTuple oldtup, HeapTuple newtup)
 		oldk = order_kind(g, oldtup, desc, &old_status);
 	if (g->paid)
 	{
-		has_paid = amount_of(newtup, desc, g->paid, &paid);
+		has_paid = amount_of(newtup, desc, g->paid, &g->paid_type, &paid);
 		if (oldtup)
-			had_paid = amount_of(oldtup, desc, g->paid, &old_paid);
+			had_paid = amount_of(oldtup, desc, g->paid, &g->paid_type, &old_paid);
 	}
 	if (g->refunded)
 	{
-		has_refunded = amount_of(newtup, desc, g->refunded, &refunded);
+		has_refunded = amount_of(newtup, desc, g->refunded, &g->refunded_type, &refunded);
 		if (oldtup)
-			had_refunded = amount_of(oldtup, desc, g->refunded, &old_refunded);
+			had_refunded = amount_of(oldtup, desc, g->refunded, &g->refunded_type, &old_refunded);
 	}
 
 	/* Transitions out of a paid state. */
@@ -460,9 +469,9 @@ load_refund_guard(Oid refunds, RefundGuard *g)
 		g->paid_states[i] = snulls[i] ? pstrdup("") : TextDatumGetCString(states[i]);
 }
 
-/* A column of the orders table, by name, with its type checked again; its type. */
+/* A column of the orders table, by name, with its type checked again (amount: must be one); its type. */
 static Oid
-recheck_order_column(RefundGuard *g, const char *param, const char *name, Oid want)
+recheck_order_column(RefundGuard *g, const char *param, const char *name, bool amount)
 {
 	AttrNumber	att = get_attnum(g->orders_relid, name);
 	Oid			typid;
@@ -473,11 +482,12 @@ recheck_order_column(RefundGuard *g, const char *param, const char *name, Oid wa
 				 errmsg("column \"%s\" of guarded table %s does not exist", name, g->orders),
 				 errhint("A guarded column was renamed or dropped; disable the guard and enable it again with the new name.")));
 	typid = get_atttype(g->orders_relid, att);
-	if (OidIsValid(want) && getBaseType(typid) != want)
+	if (amount && !finsec_amount_type_ok(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" of guarded table %s has type %s, not %s", param, name,
-						g->orders, format_type_be(typid), format_type_be(want)),
+				 errmsg("%s column \"%s\" of guarded table %s has type %s", param, name,
+						g->orders, format_type_be(typid)),
+				 errdetail("Amounts must be " FINSEC_AMOUNT_TYPES_TEXT "."),
 				 errhint("The column's type was altered after the guard was enabled; restore it, or disable the guard and enable it again.")));
 	finsec_require_trusted_type(typid, param, name, get_rel_name(g->orders_relid));
 	return typid;
@@ -507,6 +517,7 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 	int			ret;
 	bool		isnull;
 	Datum		d;
+	FinsecAmountType amount_type;
 
 	sql = psprintf("SELECT %s, %s FROM %s WHERE %s = $1 FOR UPDATE",
 				   quote_identifier(g->status), quote_identifier(g->paid), g->orders,
@@ -523,14 +534,14 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 		return false;
 	desc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	if (getBaseType(SPI_gettypeid(desc, 2)) != FINSEC_AMOUNT_TYPEOID)
-		elog(ERROR, "refund guard: the paid amount of %s is not of type " FINSEC_AMOUNT_TYPENAME, g->orders);
+	if (!finsec_amount_type(SPI_gettypeid(desc, 2), &amount_type))
+		elog(ERROR, "refund guard: the paid amount of %s is not of an amount type", g->orders);
 	d = SPI_getbinval(tup, desc, 1, &isnull);
 	status = value_text(d, isnull, SPI_gettypeid(desc, 1));
 	*paid = SPI_getbinval(tup, desc, 2, &isnull);
 	if (isnull || status == NULL || !in_list(status, g->paid_states, g->npaid))
 		return false;
-	*paid = datumCopy(*paid, false, -1);
+	*paid = datumCopy(finsec_amount_numeric(&amount_type, *paid), false, -1);
 	return true;
 }
 
@@ -548,6 +559,7 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 	char	   *sql;
 	int			ret;
 	uint64		i;
+	FinsecAmountType amount_type;
 
 	sql = psprintf("SELECT %s FROM %s WHERE %s = $1 AND %s IS NOT NULL",
 				   quote_identifier(g->amount), g->refunds, quote_identifier(g->order_ref),
@@ -558,15 +570,15 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 	finsec_end_table_owner(&octx);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "refund guard sum failed: %s", SPI_result_code_string(ret));
-	if (getBaseType(SPI_gettypeid(SPI_tuptable->tupdesc, 1)) != FINSEC_AMOUNT_TYPEOID)
-		elog(ERROR, "refund guard: the refund amount of %s is not of type " FINSEC_AMOUNT_TYPENAME, g->refunds);
+	if (!finsec_amount_type(SPI_gettypeid(SPI_tuptable->tupdesc, 1), &amount_type))
+		elog(ERROR, "refund guard: the refund amount of %s is not of an amount type", g->refunds);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
-			total = finsec_amount_add(total, d);
+			total = finsec_amount_add(total, finsec_amount_numeric(&amount_type, d));
 	}
 	return total;
 }
@@ -586,6 +598,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 	FinsecOwnerContext ctx;
 	int			refatt,
 				amtatt;
+	FinsecAmountType amount_type;
 	Oid			keytype;
 	Datum		key,
 				amount,
@@ -622,12 +635,12 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 	refatt = column_number(desc, g.order_ref, relname);
 	amtatt = column_number(desc, g.amount, relname);
-	recheck_column(desc, refatt, InvalidOid, "order_ref", relname);
-	recheck_column(desc, amtatt, FINSEC_AMOUNT_TYPEOID, "amount", relname);
-	(void) recheck_order_column(&g, "status", g.status, InvalidOid);
-	(void) recheck_order_column(&g, "paid_amount", g.paid, FINSEC_AMOUNT_TYPEOID);
+	recheck_column(desc, refatt, NULL, "order_ref", relname);
+	recheck_column(desc, amtatt, &amount_type, "amount", relname);
+	(void) recheck_order_column(&g, "status", g.status, false);
+	(void) recheck_order_column(&g, "paid_amount", g.paid, true);
 	keytype = SPI_gettypeid(desc, refatt);
-	if (recheck_order_column(&g, "order_key", g.order_key, InvalidOid) != keytype)
+	if (recheck_order_column(&g, "order_key", g.order_key, false) != keytype)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("order_ref column \"%s\" of \"%s\" and order key \"%s\" of %s no longer have the same type",
@@ -639,7 +652,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FINSEC_ORDER_STATE),
 				 errmsg("a refund in \"%s\" must name its order", relname),
 				 errdetail("Column \"%s\" is null.", g.order_ref)));
-	if (!amount_of(newtup, desc, amtatt, &amount) ||
+	if (!amount_of(newtup, desc, amtatt, &amount_type, &amount) ||
 		finsec_amount_cmp(amount, finsec_amount_zero()) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_ORDER_STATE),
@@ -664,7 +677,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 		/* The row's old amount is in the sum if it belonged to this order. */
 		if (!isnull && datumIsEqual(oldkey, key, get_typbyval(keytype), get_typlen(keytype)) &&
-			amount_of(oldtup, desc, amtatt, &oldamount))
+			amount_of(oldtup, desc, amtatt, &amount_type, &oldamount))
 			total = finsec_amount_sub(total, oldamount);
 	}
 	total = finsec_amount_add(total, amount);
@@ -685,43 +698,17 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 
 /* ---- enable and disable -------------------------------------------------- */
 
-static Relation
-open_guardable(Oid relid, const char *what)
-{
-	Relation	rel;
-	Oid			nsp;
+/* What common's finsec_apptable_open() requires of an orders or refund table. */
+static const FinsecAppTableCheck guardable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_TRIGGER,
+	.privilege_name = "TRIGGER",
+	.privilege_hint = "Enabling a guard creates a trigger on the table: the table's owner grants TRIGGER on it, or enables the guard as a member of finsec_admin.",
+};
 
-	finsec_check_relation_usage(relid);
-	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
-	nsp = RelationGetNamespace(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot guard \"%s\": it is not a table", RelationGetRelationName(rel))));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot guard \"%s\": it is a partition", RelationGetRelationName(rel)),
-				 errhint("Enable the %s on the partitioned table; it covers every partition.", what)));
-	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot guard \"%s\": it belongs to the system or to finsec",
-						RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to guard \"%s\"", RelationGetRelationName(rel)),
-				 errdetail("Enabling a guard creates a trigger on the table."),
-				 errhint("The table's owner grants TRIGGER on it, or enables the guard as a member of finsec_admin.")));
-	return rel;
-}
-
-/* Attribute number of a named column, checked against a type (InvalidOid: any). */
+/* Attribute number of a named column, checked as an amount or a status when asked. */
 static AttrNumber
-check_column(Relation rel, const char *param, const char *name, Oid want, bool status)
+check_column(Relation rel, const char *param, const char *name, bool amount, bool status)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
@@ -732,12 +719,12 @@ check_column(Relation rel, const char *param, const char *name, Oid want, bool s
 
 		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
 			continue;
-		if (OidIsValid(want) && getBaseType(att->atttypid) != want)
+		if (amount && !finsec_amount_type_ok(att->atttypid))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("%s column \"%s\" of \"%s\" has type %s, not %s", param, name,
-							RelationGetRelationName(rel), format_type_be(att->atttypid),
-							format_type_be(want))));
+					 errmsg("%s column \"%s\" of \"%s\" has type %s", param, name,
+							RelationGetRelationName(rel), format_type_be(att->atttypid)),
+					 errhint("Amounts must be " FINSEC_AMOUNT_TYPES_TEXT ".")));
 		if (status)
 		{
 			Oid			t = getBaseType(att->atttypid);
@@ -841,19 +828,19 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 						 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
 	}
 
-	rel = open_guardable(relid, "order guard");
-	(void) check_column(rel, "status", status, InvalidOid, true);
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_order_guard()", &guardable);
+	(void) check_column(rel, "status", status, false, true);
 	if (paid)
-		(void) check_column(rel, "paid_amount", paid, FINSEC_AMOUNT_TYPEOID, false);
+		(void) check_column(rel, "paid_amount", paid, true, false);
 	if (refunded)
-		(void) check_column(rel, "refunded_amount", refunded, FINSEC_AMOUNT_TYPEOID, false);
+		(void) check_column(rel, "refunded_amount", refunded, true, false);
 	if (refunded && !paid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("refunded_amount needs paid_amount"),
 				 errdetail("Refunds are checked against the paid amount.")));
 	if (payref)
-		(void) check_column(rel, "payment_ref", payref, InvalidOid, false);
+		(void) check_column(rel, "payment_ref", payref, false, false);
 	table_close(rel, NoLock);
 
 	qname = finsec_quoted_relname(relid);
@@ -941,10 +928,10 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 				 errmsg("the refund table must not be the orders table"),
 				 errhint("For refunds recorded in the order row, use refunded_amount of finsec.enable_order_guard().")));
 
-	rel = open_guardable(relid, "refund guard");
-	orel = open_guardable(orders, "order guard");
-	refatt = check_column(rel, "order_ref", order_ref, InvalidOid, false);
-	(void) check_column(rel, "amount", amount, FINSEC_AMOUNT_TYPEOID, false);
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_refund_guard()", &guardable);
+	orel = finsec_apptable_open(orders, ShareRowExclusiveLock, "finsec.enable_refund_guard()", &guardable);
+	refatt = check_column(rel, "order_ref", order_ref, false, false);
+	(void) check_column(rel, "amount", amount, true, false);
 	if (order_key == NULL)
 	{
 		Oid			pk = RelationGetPrimaryKeyIndex(orel);
@@ -966,7 +953,7 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 												  idx->rd_index->indkey.values[0] - 1)->attname));
 		index_close(idx, AccessShareLock);
 	}
-	keyatt = check_column(orel, "order_key", order_key, InvalidOid, false);
+	keyatt = check_column(orel, "order_key", order_key, false, false);
 	reftype = TupleDescAttr(RelationGetDescr(rel), refatt - 1)->atttypid;
 	keytype = TupleDescAttr(RelationGetDescr(orel), keyatt - 1)->atttypid;
 	if (reftype != keytype)

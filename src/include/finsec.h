@@ -71,6 +71,7 @@ extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
+/* src/common/apptable.c: the layer for application tables */
 extern void finsec_check_relation_exists(Oid relid);
 extern Relation finsec_table_open_arg(Oid relid, int lockmode);
 extern void finsec_relcache_trigger(FunctionCallInfo fcinfo, const char *name);

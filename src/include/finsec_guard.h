@@ -21,12 +21,10 @@
 #define FINSEC_NONCE_PURGE_PER_CALL	4
 
 /*
- * The one place that names the SQL type of money amounts in guarded
- * tables and how finsec compares, adds and prints them.  When finsec's
- * money type lands, switch the definitions below.
+ * How the guards compare, add and print amounts: as numeric in major
+ * units, the form common's amount abstraction gives every amount column
+ * (numeric, integers, finsec.money; finsec_apptable.h).
  */
-#define FINSEC_AMOUNT_TYPEOID		NUMERICOID
-#define FINSEC_AMOUNT_TYPENAME		"numeric"
 static inline int
 finsec_amount_cmp(Datum a, Datum b)
 {

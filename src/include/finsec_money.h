@@ -33,4 +33,7 @@ StaticAssertDecl(sizeof(FinsecMoney) == 16, "finsec.money is 16 bytes");
 #define PG_GETARG_FINSEC_MONEY(n) DatumGetFinsecMoney(PG_GETARG_DATUM(n))
 #define PG_RETURN_FINSEC_MONEY(m) PG_RETURN_POINTER(m)
 
+/* Registers finsec.money as an amount type of common's application-table layer (_PG_init). */
+extern void finsec_money_init(void);
+
 #endif							/* FINSEC_MONEY_H */

@@ -47,6 +47,7 @@
 #include "utils/snapmgr.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_keyring.h"
 #include "keyring_internal.h"
@@ -678,7 +679,7 @@ typedef struct KeyCacheEntry
 static HTAB *key_cache = NULL;
 static MemoryContext key_cache_cxt = NULL;
 static bool key_cache_stale = false;
-static Oid	key_version_relid = InvalidOid;
+static FinsecRelid key_version_rel = FINSEC_RELID_INIT("finsec", "key_version");
 
 static void
 zeroize_entry(KeyCacheEntry *e)
@@ -779,7 +780,7 @@ key_cache_purge(void)
 static void
 key_cache_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == key_version_relid)
+	if (finsec_relid_matches(&key_version_rel, relid))
 		key_cache_stale = true;
 }
 
@@ -863,13 +864,7 @@ ensure_cache(void)
 		on_proc_exit(key_cache_exit, (Datum) 0);
 		exit_registered = true;
 	}
-	if (!OidIsValid(key_version_relid))
-	{
-		Oid			nsp = get_namespace_oid("finsec", true);
-
-		if (OidIsValid(nsp))
-			key_version_relid = get_relname_relid("key_version", nsp);
-	}
+	(void) finsec_relid(&key_version_rel);
 	if (key_cache == NULL)
 	{
 		ctl.keysize = NAMEDATALEN;

@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_limits.h"
 #include "finsec_trusted.h"
@@ -82,33 +83,10 @@
 char	   *finsec_limit_timezone = NULL;
 int			finsec_limit_refusal_retention_minutes = FINSEC_LIMIT_REFUSAL_RETENTION_DEFAULT;
 
-/* ---- amounts: the one place that knows amount column types ------------- */
-
-extern Datum finsec_money_amount(PG_FUNCTION_ARGS);
-
-/* Is this a type an amount column may have? */
-static bool
-limit_amount_type_ok(Oid typid)
-{
-	Oid			base = getBaseType(typid);
-
-	if (base == NUMERICOID)
-		return true;
-	/* finsec.money, not PostgreSQL's own money */
-	return strcmp(format_type_be_qualified(base), "finsec.money") == 0;
-}
+/* ---- amounts: common's amount abstraction (finsec_apptable.h) ------------ */
 
 static void limit_column_type_check(const char *param, const char *name, const char *relname,
 									Oid typid);
-
-/* An amount as numeric (major units); finsec.money drops its currency. */
-static Datum
-limit_amount_numeric(Datum value, Oid basetype)
-{
-	if (basetype == NUMERICOID)
-		return value;
-	return DirectFunctionCall1(finsec_money_amount, value);
-}
 
 static int
 num_cmp(Datum a, Datum b)
@@ -130,17 +108,6 @@ num_out(Datum a)
 
 /* ---- settings ------------------------------------------------------------ */
 
-static bool
-check_limit_timezone(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || pg_tzset(*newval) == NULL)
-	{
-		GUC_check_errdetail("\"%s\" is not a time zone this server knows.", *newval ? *newval : "");
-		return false;
-	}
-	return true;
-}
-
 /* Defines the limits' settings, then the refusal buffer's (refusals.c). */
 void
 finsec_limits_define_settings(void)
@@ -154,7 +121,7 @@ finsec_limits_define_settings(void)
 							   &finsec_limit_timezone,
 							   FINSEC_LIMIT_TIMEZONE_DEFAULT,
 							   PGC_SIGHUP, 0,
-							   check_limit_timezone, NULL, NULL);
+							   finsec_check_timezone_setting, NULL, NULL);
 	DefineCustomIntVariable("finsec.limit_refusal_retention",
 							"How long refusal records are kept in finsec.limit_refusal.",
 							"The audit sealer deletes older records as it records new ones; "
@@ -206,8 +173,8 @@ typedef struct LimitPolicy
 static MemoryContext limit_cache_cxt = NULL;
 static bool limit_cache_valid = false;
 static bool limit_callback_registered = false;
-static Oid	policy_relid = InvalidOid;
-static Oid	channel_relid = InvalidOid;
+static FinsecRelid policy_rel = FINSEC_RELID_INIT("finsec", "limit_policy");
+static FinsecRelid channel_rel = FINSEC_RELID_INIT("finsec", "limit_channel");
 static LimitPolicy *policies = NULL;
 static int	npolicies = 0;
 static List *channels_off = NIL;
@@ -216,7 +183,7 @@ static Datum numeric_zero_value = (Datum) 0;	/* in limit_cache_cxt */
 static void
 limit_cache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == policy_relid || relid == channel_relid)
+	if (finsec_relid_matches(&policy_rel, relid) || finsec_relid_matches(&channel_rel, relid))
 		limit_cache_valid = false;
 }
 
@@ -326,8 +293,8 @@ limit_cache_load(void)
 	old = MemoryContextSwitchTo(limit_cache_cxt);
 	numeric_zero_value = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	MemoryContextSwitchTo(old);
-	policy_relid = get_relname_relid("limit_policy", get_namespace_oid("finsec", false));
-	channel_relid = get_relname_relid("limit_channel", get_namespace_oid("finsec", false));
+	(void) finsec_relid(&policy_rel);
+	(void) finsec_relid(&channel_rel);
 	/* Set before reading: an invalidation arriving meanwhile clears it again. */
 	limit_cache_valid = true;
 
@@ -400,6 +367,7 @@ typedef struct LimitRel
 	Oid			root;			/* root of the partition tree, or relid */
 	int			att[ARG_NREVERSAL];	/* attribute numbers; 0 = not configured */
 	Oid			basetype[ARG_NREVERSAL];
+	FinsecAmountType amount_type;	/* how the amount column's values become numeric */
 	ColumnForm	form[ARG_NREVERSAL];
 	FmgrInfo	output[ARG_NREVERSAL];
 	char	  **reversal;
@@ -415,7 +383,7 @@ typedef struct LimitRel
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
-static Oid	limit_table_relid = InvalidOid;	/* finsec.limit_table: a change rebuilds every entry */
+static FinsecRelid limit_table_rel = FINSEC_RELID_INIT("finsec", "limit_table");	/* a change rebuilds every entry */
 
 static void
 limit_rel_callback(Datum arg, Oid relid)
@@ -425,7 +393,7 @@ limit_rel_callback(Datum arg, Oid relid)
 
 	if (limit_rels == NULL)
 		return;
-	if (OidIsValid(relid) && relid != limit_table_relid)
+	if (!finsec_relid_matches(&limit_table_rel, relid))
 	{
 		r = hash_search(limit_rels, &relid, HASH_FIND, NULL);
 		if (r)
@@ -476,12 +444,13 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	char	   *pid_col = NULL,
 			   *rev_col = NULL;
 	int			i;
+	Oid			limit_table_relid;
 
 	if (strcmp(trig->tgname, FINSEC_LIMITS_TRIGGER) != 0)
 		refuse_forged(rel, psprintf("finsec.limit_trigger() runs only as trigger \"%s\", not as \"%s\".",
 									FINSEC_LIMITS_TRIGGER, trig->tgname));
 	values[0] = ObjectIdGetDatum(r->root);
-	limit_table_relid = get_relname_relid("limit_table", get_namespace_oid("finsec", false));
+	limit_table_relid = finsec_relid(&limit_table_rel);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
@@ -604,6 +573,8 @@ limit_rel_build(LimitRel *r, Relation rel, Trigger *trig)
 		limit_column_type_check(arg_params[i], args[i], relname,
 								TupleDescAttr(desc, r->att[i] - 1)->atttypid);
 		r->basetype[i] = getBaseType(TupleDescAttr(desc, r->att[i] - 1)->atttypid);
+		if (i == ARG_AMOUNT)
+			(void) finsec_amount_type(r->basetype[i], &r->amount_type);
 		if (r->basetype[i] == TEXTOID || r->basetype[i] == VARCHAROID)
 			r->form[i] = FORM_TEXT;
 		else if (r->basetype[i] == BPCHAROID)
@@ -797,7 +768,7 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 		d = SPI_getbinval(o, od, 2, &isnull);
 		if (isnull)
 			refuse_unlinked(relname, "a reversal names a payment without an amount", NULL);
-		orig_amount = limit_amount_numeric(d, r->basetype[ARG_AMOUNT]);
+		orig_amount = finsec_amount_numeric(&r->amount_type, d);
 		d = SPI_getbinval(o, od, 3, &isnull);
 		orig_kind = isnull ? NULL : (r->att[ARG_KIND] ? datum_text(r, d, ARG_KIND) : NULL);
 	}
@@ -1257,7 +1228,7 @@ read_payment(LimitRel *r, HeapTuple tup, TupleDesc desc, PaymentRow *row)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a payment in \"%s\" must have an amount", relname)));
-	p->amount = limit_amount_numeric(raw, r->basetype[ARG_AMOUNT]);
+	p->amount = finsec_amount_numeric(&r->amount_type, raw);
 	check_finite(p->amount, "amount", relname);
 	if (num_cmp(p->amount, numeric_zero_value) < 0)
 		ereport(ERROR,
@@ -1456,12 +1427,12 @@ limit_column_type_check(const char *param, const char *name, const char *relname
 {
 	Oid			t = getBaseType(typid);
 
-	if (strcmp(param, "amount") == 0 && !limit_amount_type_ok(t))
+	if (strcmp(param, "amount") == 0 && !finsec_amount_type_ok(t))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("amount column \"%s\" of \"%s\" has type %s", name,
 						relname, format_type_be(typid)),
-				 errhint("Amounts must be numeric or finsec.money.")));
+				 errhint("Amounts must be " FINSEC_AMOUNT_TYPES_TEXT ".")));
 	if (strcmp(param, "posted_at") == 0 && t != TIMESTAMPTZOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1501,39 +1472,13 @@ check_column(Relation rel, const char *param, const char *name)
 					RelationGetRelationName(rel))));
 }
 
-static Relation
-open_limitable(Oid relid)
-{
-	Relation	rel;
-	Oid			nsp;
-
-	finsec_check_relation_usage(relid);
-	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);
-	nsp = RelationGetNamespace(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it is not a table", RelationGetRelationName(rel))));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it is a partition", RelationGetRelationName(rel)),
-				 errhint("Enable limits on the partitioned table; they cover every partition.")));
-	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot limit \"%s\": it belongs to the system or to finsec",
-						RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to limit \"%s\"", RelationGetRelationName(rel)),
-				 errdetail("Enabling limits creates a trigger on the table."),
-				 errhint("The table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.")));
-	return rel;
-}
+/* What common's finsec_apptable_open() requires of a payments table for limits. */
+static const FinsecAppTableCheck limitable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_TRIGGER,
+	.privilege_name = "TRIGGER",
+	.privilege_hint = "Enabling limits creates a trigger on the table: the table's owner grants TRIGGER on it, or enables limits as a member of finsec_admin.",
+};
 
 static void
 exec_args(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -1647,7 +1592,7 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 				 errmsg("reversal_of needs a kind column"),
 				 errhint("Reversals are the rows whose kind is one of reversal_kinds.")));
 
-	rel = open_limitable(relid);
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_limits()", &limitable);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		if (cols[i])
 			check_column(rel, arg_params[i], cols[i]);
@@ -1820,7 +1765,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 						errmsg("payments table and reset_usage must not be null")));
 	relid = PG_GETARG_OID(0);
 	reset = PG_NARGS() > 1 ? PG_GETARG_BOOL(1) : true;
-	rel = open_limitable(relid);
+	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.disable_limits()", &limitable);
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);

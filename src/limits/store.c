@@ -83,6 +83,7 @@
 #include "utils/snapmgr.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_limits.h"
 #include "limits_internal.h"
 
@@ -107,7 +108,12 @@ static const char *const account_cols[A_N] = {
 
 static bool store_valid = false;
 static bool store_callback = false;
-static Oid	usage_rel = InvalidOid;
+static FinsecRelid usage_id = FINSEC_RELID_INIT("finsec", "limit_usage");
+static FinsecRelid usage_pkey_id = FINSEC_RELID_INIT("finsec", "limit_usage_pkey");
+static FinsecRelid account_id = FINSEC_RELID_INIT("finsec", "limit_account");
+static FinsecRelid account_pkey_id = FINSEC_RELID_INIT("finsec", "limit_account_pkey");
+static FinsecRelid table_id = FINSEC_RELID_INIT("finsec", "limit_table");
+static Oid	usage_rel = InvalidOid; /* their OIDs, as store_init() last found them */
 static Oid	usage_pkey = InvalidOid;
 static Oid	account_rel = InvalidOid;
 static Oid	account_pkey = InvalidOid;
@@ -120,21 +126,23 @@ static int	accounts_empty = -1;	/* -1: not known */
 static void
 store_invalidate(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == account_rel)
+	if (finsec_relid_matches(&account_id, relid))
 		accounts_empty = -1;
-	if (relid == InvalidOid || relid == usage_rel || relid == account_rel || relid == table_rel)
+	if (finsec_relid_matches(&usage_id, relid) || finsec_relid_matches(&account_id, relid) ||
+		finsec_relid_matches(&table_id, relid) || finsec_relid_matches(&usage_pkey_id, relid) ||
+		finsec_relid_matches(&account_pkey_id, relid))
 		store_valid = false;
 }
 
 static Oid
-finsec_rel(Oid nsp, const char *name)
+finsec_rel(FinsecRelid *r)
 {
-	Oid			relid = get_relname_relid(name, nsp);
+	Oid			relid = finsec_relid(r);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"finsec.%s\" does not exist", name),
+				 errmsg("relation \"finsec.%s\" does not exist", r->relname),
 				 errhint("The finsec extension is not installed in this database, or not at version 0.6 or later.")));
 	return relid;
 }
@@ -152,7 +160,6 @@ finsec_att(Oid relid, const char *name)
 static void
 store_init(void)
 {
-	Oid			nsp;
 	int			i;
 
 	if (store_valid)
@@ -162,12 +169,11 @@ store_init(void)
 		CacheRegisterRelcacheCallback(store_invalidate, (Datum) 0);
 		store_callback = true;
 	}
-	nsp = get_namespace_oid("finsec", false);
-	usage_rel = finsec_rel(nsp, "limit_usage");
-	usage_pkey = finsec_rel(nsp, "limit_usage_pkey");
-	account_rel = finsec_rel(nsp, "limit_account");
-	account_pkey = finsec_rel(nsp, "limit_account_pkey");
-	table_rel = finsec_rel(nsp, "limit_table");
+	usage_rel = finsec_rel(&usage_id);
+	usage_pkey = finsec_rel(&usage_pkey_id);
+	account_rel = finsec_rel(&account_id);
+	account_pkey = finsec_rel(&account_pkey_id);
+	table_rel = finsec_rel(&table_id);
 	for (i = 0; i < U_N; i++)
 		u_att[i] = finsec_att(usage_rel, usage_cols[i]);
 	for (i = 0; i < A_N; i++)

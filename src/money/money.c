@@ -35,6 +35,7 @@
 #include "utils/sortsupport.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_money.h"
 #include "money_parse.h"
 
@@ -360,6 +361,16 @@ finsec_money_amount(PG_FUNCTION_ARGS)
 	FinsecMoney *m = PG_GETARG_FINSEC_MONEY(0);
 
 	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(m->units, m->exponent));
+}
+
+/*
+ * finsec.money is an amount type of every payments table (limits, guards,
+ * risk): common reads it through finsec_money_amount, in major units.
+ */
+void
+finsec_money_init(void)
+{
+	finsec_apptable_register_amount_type("finsec", "money", finsec_money_amount);
 }
 
 PG_FUNCTION_INFO_V1(finsec_money_from_minor);

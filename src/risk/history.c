@@ -58,6 +58,7 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_errcodes.h"
 #include "finsec_trusted.h"
 #include "finsec_owner.h"
@@ -67,7 +68,10 @@ int			finsec_risk_scan_limit = FINSEC_RISK_SCAN_LIMIT_DEFAULT;
 
 /* ---- lists --------------------------------------------------------------- */
 
-static Oid	list_rel = InvalidOid;
+static FinsecRelid list_rel_id = FINSEC_RELID_INIT("finsec", "risk_list_entry");
+static FinsecRelid list_value_idx_id = FINSEC_RELID_INIT("finsec", "risk_list_entry_value_idx");
+static FinsecRelid list_net_idx_id = FINSEC_RELID_INIT("finsec", "risk_list_entry_net_idx");
+static Oid	list_rel = InvalidOid;	/* as list_init() last found them */
 static Oid	list_value_idx = InvalidOid;
 static Oid	list_net_idx = InvalidOid;
 static AttrNumber l_color,
@@ -76,17 +80,15 @@ static AttrNumber l_color,
 			l_removed,
 			l_entry;
 
+/* The list table, its indexes and columns; again after common's relid cache forgot them. */
 static void
 list_init(void)
 {
-	Oid			nsp;
-
-	if (OidIsValid(list_rel))
+	if (list_rel_id.valid && list_value_idx_id.valid && list_net_idx_id.valid)
 		return;
-	nsp = get_namespace_oid("finsec", false);
-	list_value_idx = get_relname_relid("risk_list_entry_value_idx", nsp);
-	list_net_idx = get_relname_relid("risk_list_entry_net_idx", nsp);
-	list_rel = get_relname_relid("risk_list_entry", nsp);
+	list_value_idx = finsec_relid(&list_value_idx_id);
+	list_net_idx = finsec_relid(&list_net_idx_id);
+	list_rel = finsec_relid(&list_rel_id);
 	if (!OidIsValid(list_rel) || !OidIsValid(list_value_idx) || !OidIsValid(list_net_idx))
 		elog(ERROR, "finsec's risk list relations are missing");
 	l_color = get_attnum(list_rel, "color");
@@ -257,6 +259,7 @@ typedef struct HistLeaf
 	Oid			relid;
 	AttrNumber	att[RA_COUNT];	/* 0: not mapped */
 	Oid			atttype[RA_COUNT];
+	FinsecAmountType amount_type;	/* how the amount column becomes numeric */
 	int16		typlen[RA_COUNT];
 	bool		typbyval[RA_COUNT];
 	Oid			time_idx[RE_COUNT]; /* (entity column(s), time) */
@@ -506,6 +509,8 @@ leaf_init(HistLeaf *leaf, Oid relid, const RiskTableMap *map)
 			finsec_require_trusted_type(leaf->atttype[a], "registered", map->column[a], get_rel_name(relid));
 		}
 		get_typlenbyval(leaf->atttype[a], &leaf->typlen[a], &leaf->typbyval[a]);
+		if (a == RA_AMOUNT)
+			(void) finsec_amount_type(leaf->atttype[a], &leaf->amount_type);
 	}
 	for (e = 0; e < RE_COUNT; e++)
 	{
@@ -695,20 +700,11 @@ time_key(ScanKey key, Relation idx, int indexatt, StrategyNumber strategy, Times
 	ScanKeyInit(key, indexatt, strategy, get_opcode(opno), TimestampTzGetDatum(t));
 }
 
+/* A history row's amount as numeric (common's amount abstraction; no catalog access). */
 static Numeric
 amount_numeric(const HistLeaf *leaf, Datum d)
 {
-	switch (leaf->atttype[RA_AMOUNT])
-	{
-		case INT2OID:
-			return DatumGetNumeric(DirectFunctionCall1(int2_numeric, d));
-		case INT4OID:
-			return DatumGetNumeric(DirectFunctionCall1(int4_numeric, d));
-		case INT8OID:
-			return DatumGetNumeric(DirectFunctionCall1(int8_numeric, d));
-		default:
-			return DatumGetNumeric(d);
-	}
+	return DatumGetNumeric(finsec_amount_numeric(&leaf->amount_type, d));
 }
 
 static int

@@ -23,6 +23,7 @@
 #include "utils/typcache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_trusted.h"
 #include "finsec_owner.h"
@@ -44,40 +45,13 @@ static const char *const table_columns[] = {
 };
 #define NARGS lengthof(arg_attr)
 
-static Relation
-open_registrable(Oid relid)
-{
-	Relation	rel;
-	Oid			nsp;
-
-	finsec_check_relation_usage(relid);
-	rel = finsec_table_open_arg(relid, AccessShareLock);
-	nsp = RelationGetNamespace(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it is not a table",
-						RelationGetRelationName(rel))));
-	if (rel->rd_rel->relispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it is a partition", RelationGetRelationName(rel)),
-				 errhint("Register the partitioned table; its partitions are read with it.")));
-	if (IsCatalogNamespace(nsp) || nsp == get_namespace_oid("finsec", true))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register \"%s\" for risk scoring: it belongs to the system or to finsec",
-						RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to register \"%s\" for risk scoring", RelationGetRelationName(rel)),
-				 errdetail("Risk rules read the table's payment history."),
-				 errhint("Register it as a role that may read it.")));
-	return rel;
-}
+/* What common's finsec_apptable_open() requires of a payments table for risk scoring. */
+static const FinsecAppTableCheck registrable = {
+	.flags = FINSEC_APPTABLE_PARTITIONED,
+	.privilege = ACL_SELECT,
+	.privilege_name = "SELECT",
+	.privilege_hint = "Risk rules read the table's payment history: register it as a role that may read it.",
+};
 
 /*
  * The types a mapped column may have, per attribute; every one must also be
@@ -90,8 +64,8 @@ finsec_risk_type_ok(RiskAttr a, Oid typ, const char **want)
 	switch (a)
 	{
 		case RA_AMOUNT:
-			*want = "numeric, smallint, integer or bigint";
-			return typ == NUMERICOID || typ == INT2OID || typ == INT4OID || typ == INT8OID;
+			*want = FINSEC_AMOUNT_TYPES_TEXT;
+			return finsec_amount_type_ok(typ);
 		case RA_AT:
 			*want = "timestamp with time zone";
 			return typ == TIMESTAMPTZOID;
@@ -141,7 +115,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	for (i = 0; i < NARGS; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_names[i], i < 3);
 
-	rel = open_registrable(relid);
+	rel = finsec_apptable_open(relid, AccessShareLock, "finsec.enable_risk()", &registrable);
 	for (i = 0; i < NARGS; i++)
 	{
 		AttrNumber	att;
@@ -246,7 +220,7 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table must not be null")));
 	relid = PG_GETARG_OID(0);
-	table_close(open_registrable(relid), NoLock);
+	table_close(finsec_apptable_open(relid, AccessShareLock, "finsec.disable_risk()", &registrable), NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
 	finsec_spi_begin_as_owner(&ctx);

@@ -31,6 +31,7 @@
 #include "utils/snapmgr.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_owner.h"
 #include "risk_engine.h"
 
@@ -767,7 +768,11 @@ static MemoryContext ruleset_cxt = NULL;
 static RiskRuleset *active = NULL;
 static bool active_valid = false;
 static bool callback_registered = false;
-static Oid	watched[3];
+static FinsecRelid watched[3] = {
+	FINSEC_RELID_INIT("finsec", "risk_ruleset"),
+	FINSEC_RELID_INIT("finsec", "risk_rule"),
+	FINSEC_RELID_INIT("finsec", "risk_table"),
+};
 
 static void
 risk_cache_callback(Datum arg, Oid relid)
@@ -781,10 +786,10 @@ risk_cache_callback(Datum arg, Oid relid)
 		return;
 	}
 	for (i = 0; i < lengthof(watched); i++)
-		if (relid == watched[i])
+		if (finsec_relid_matches(&watched[i], relid))
 			active_valid = false;
 	/* a registration changed: forget every table's map */
-	finsec_risk_history_invalidate(relid == watched[2] ? InvalidOid : relid);
+	finsec_risk_history_invalidate(finsec_relid_matches(&watched[2], relid) ? InvalidOid : relid);
 }
 
 static int64
@@ -885,7 +890,6 @@ RiskRuleset *
 finsec_risk_active_ruleset(void)
 {
 	FinsecOwnerContext ctx;
-	Oid			nsp;
 
 	if (active_valid)
 		return active;
@@ -894,10 +898,9 @@ finsec_risk_active_ruleset(void)
 		CacheRegisterRelcacheCallback(risk_cache_callback, (Datum) 0);
 		callback_registered = true;
 	}
-	nsp = get_namespace_oid("finsec", false);
-	watched[0] = get_relname_relid("risk_ruleset", nsp);
-	watched[1] = get_relname_relid("risk_rule", nsp);
-	watched[2] = get_relname_relid("risk_table", nsp);
+	(void) get_namespace_oid("finsec", false);	/* the extension is installed */
+	for (int i = 0; i < lengthof(watched); i++)
+		(void) finsec_relid(&watched[i]);
 	if (ruleset_cxt == NULL)
 		ruleset_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk rules", ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(ruleset_cxt);

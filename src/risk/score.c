@@ -47,6 +47,7 @@
 #include "utils/typcache.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_card.h"
 #include "finsec_trusted.h"
 #include "risk_engine.h"
@@ -361,14 +362,11 @@ caller_is_operator(void)
 static Oid
 decision_seq(void)
 {
-	static Oid	seq = InvalidOid;
+	static FinsecRelid seq_id = FINSEC_RELID_INIT("finsec", "risk_decision_id_seq");
+	Oid			seq = finsec_relid(&seq_id);
 
-	if (!OidIsValid(seq) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(seq)))
-	{
-		seq = get_relname_relid("risk_decision_id_seq", get_namespace_oid("finsec", false));
-		if (!OidIsValid(seq))
-			elog(ERROR, "finsec.risk_decision_id_seq is missing");
-	}
+	if (!OidIsValid(seq))
+		elog(ERROR, "finsec.risk_decision_id_seq is missing");
 	return seq;
 }
 
@@ -658,14 +656,8 @@ row_attr(RiskInput *in, RiskAttr a, Datum d, Oid typ)
 	switch (a)
 	{
 		case RA_AMOUNT:
-			if (typ == NUMERICOID)
-				set_amount(in, DatumGetNumeric(d));
-			else if (typ == INT8OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int8_numeric, d)));
-			else if (typ == INT4OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int4_numeric, d)));
-			else if (typ == INT2OID)
-				set_amount(in, DatumGetNumeric(DirectFunctionCall1(int2_numeric, d)));
+			/* numeric, integers or finsec.money (its currency dropped) */
+			set_amount(in, DatumGetNumeric(finsec_amount_numeric_of(typ, d)));
 			return;
 		case RA_AT:
 			in->at = DatumGetTimestampTz(d);

@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_apptable.h"
 #include "finsec_risk.h"
 #include "risk_engine.h"
 #include "risk_internal.h"
@@ -69,17 +70,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #define FINSEC_RESTORE_DEFAULT false
 static bool finsec_restore = FINSEC_RESTORE_DEFAULT;
 
-static bool
-check_risk_timezone(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || pg_tzset(*newval) == NULL)
-	{
-		GUC_check_errdetail("\"%s\" is not a time zone name.", *newval ? *newval : "");
-		return false;
-	}
-	return true;
-}
-
 /* Defines risk scoring's settings, then the decision log's (log.c). */
 void
 finsec_risk_define_settings(void)
@@ -91,7 +81,7 @@ finsec_risk_define_settings(void)
 							   FINSEC_RISK_TIMEZONE_DEFAULT,
 							   PGC_SIGHUP,
 							   0,
-							   check_risk_timezone, NULL, NULL);
+							   finsec_check_timezone_setting, NULL, NULL);
 	DefineCustomIntVariable("finsec.risk_rate_limit",
 							"Calls of finsec.risk_score() a role may make per second (0: no limit).",
 							"Set per role with ALTER ROLE ... SET by a superuser.",
