@@ -28,12 +28,8 @@ typedef enum FinsecValidUntilMode
 	FINSEC_VALID_UNTIL_IGNORE	/* leave it (not compliant with A2) */
 } FinsecValidUntilMode;
 
+/* Registers auth's check_password, emit_log and ProcessUtility callbacks. */
 extern void finsec_auth_init_hooks(void);
-
-/* Called by the utility hook around every utility statement. */
-extern void finsec_auth_before_utility(Node *parsetree);
-extern void finsec_auth_after_utility(Node *parsetree);
-extern void finsec_auth_utility_cleanup(void);
 
 /* src/auth/history.c */
 extern void finsec_password_history_check(const char *username, const char *password);

@@ -83,6 +83,7 @@
 #include "utils/snapmgr.h"
 
 #include "finsec.h"
+#include "finsec_hooks.h"
 #include "finsec_limits.h"
 #include "limits_internal.h"
 
@@ -549,11 +550,6 @@ static MemoryContext batch_cxt = NULL;
 static HTAB *pending = NULL;
 static List *saved = NIL;		/* of SavedPending, in batch_cxt */
 
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static object_access_hook_type prev_object_access_hook = NULL;
-
 static uint32
 pending_hash(const void *key, Size keysize)
 {
@@ -907,9 +903,9 @@ refuse_on_conflict(PlannedStmt *stmt, Plan *plan)
 }
 
 static void
-limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+limits_ExecutorRun(FinsecExecutorRunCall *call)
 {
-	PlannedStmt *stmt = queryDesc->plannedstmt;
+	PlannedStmt *stmt = call->queryDesc->plannedstmt;
 
 	if (stmt->commandType == CMD_INSERT)
 		refuse_on_conflict(stmt, stmt->planTree);
@@ -923,10 +919,7 @@ limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, 
 	batch_level++;
 	PG_TRY();
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		finsec_hooks_executor_run_next(call);
 	}
 	PG_FINALLY();
 	{
@@ -936,17 +929,14 @@ limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, 
 }
 
 static void
-limits_ExecutorFinish(QueryDesc *queryDesc)
+limits_ExecutorFinish(FinsecExecutorFinishCall *call)
 {
 	batch_level++;
 	PG_TRY();
 	{
 		/* The statement's payments are all in: write its usage rows. */
 		pending_flush(batch_level);
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
+		finsec_hooks_executor_finish_next(call);
 	}
 	PG_FINALLY();
 	{
@@ -1557,8 +1547,6 @@ static void
 limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
 	if (access != OAT_DROP || finsec_limit_internal_ddl || creating_extension ||
 		!IsTransactionState() || superuser_arg(GetUserId()))
 		return;
@@ -1614,18 +1602,13 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 }
 
 static void
-limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					  ProcessUtilityContext context, ParamListInfo params,
-					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+limits_ProcessUtility(FinsecUtilityCall *call)
 {
-	limits_check_utility(pstmt->utilityStmt);
+	limits_check_utility(call->pstmt->utilityStmt);
 	batch_level++;
 	PG_TRY();
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		finsec_hooks_utility_next(call);
 		/* COPY FROM and the like fire row triggers without an executor run. */
 		if (IsTransactionState())
 			pending_flush(batch_level);
@@ -1640,14 +1623,10 @@ limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 void
 finsec_limits_init_hooks(void)
 {
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = limits_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = limits_ExecutorFinish;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = limits_ProcessUtility;
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = limits_object_access;
+	finsec_hooks_register_executor_run(FINSEC_EXECUTOR_RUN_LIMITS, limits_ExecutorRun);
+	finsec_hooks_register_executor_finish(FINSEC_EXECUTOR_FINISH_LIMITS, limits_ExecutorFinish);
+	finsec_hooks_register_utility(FINSEC_UTILITY_LIMITS, limits_ProcessUtility);
+	finsec_hooks_register_object_access(FINSEC_OBJECT_ACCESS_LIMITS, limits_object_access);
 	RegisterXactCallback(batch_xact_callback, NULL);
 	RegisterSubXactCallback(batch_subxact_callback, NULL);
 	batch_hooks = true;

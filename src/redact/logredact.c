@@ -7,8 +7,9 @@
  * PostgreSQL logs statement text (log_statement, log_min_duration_statement,
  * log_min_error_statement, auto_explain), the parameters of extended-protocol
  * statements, and row values in the detail of constraint violations
- * ("Key (id)=(...)", "Failing row contains (...)").  An emit_log_hook
- * rewrites what would reach the server log:
+ * ("Key (id)=(...)", "Failing row contains (...)").  An emit_log callback
+ * (FINSEC_EMIT_LOG_REDACT in finsec_hooks.h) rewrites what would reach the
+ * server log:
  *
  *	 - Key material.  A statement during which finsec.key_import() ran (it
  *	   says so before it reads its arguments) is hidden entirely from every
@@ -43,9 +44,8 @@
 #include "cnid_parse.h"
 #include "finsec.h"
 #include "finsec_errcodes.h"
-#include "finsec_keyring.h"
-
-static emit_log_hook_type prev_emit_log_hook = NULL;
+#include "finsec_hooks.h"
+#include "finsec_redact.h"
 
 /* The statement during which key_import last ran: its start time. */
 static bool key_statement = false;
@@ -315,13 +315,10 @@ finsec_redact_emit_log(ErrorData *edata)
 				edata->hide_stmt = true;
 		}
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }
 
 void
 finsec_log_redact_init(void)
 {
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = finsec_redact_emit_log;
+	finsec_hooks_register_emit_log(FINSEC_EMIT_LOG_REDACT, finsec_redact_emit_log);
 }
