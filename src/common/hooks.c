@@ -30,8 +30,8 @@
 static bool installed = false;
 
 static FinsecUtilityWrapper utility_fns[FINSEC_UTILITY_POSITIONS];
-static FinsecExecutorRunWrapper run_fns[FINSEC_EXECUTOR_RUN_POSITIONS];
-static FinsecExecutorFinishWrapper finish_fns[FINSEC_EXECUTOR_FINISH_POSITIONS];
+static FinsecExecutorRunWrapper run_fns[FINSEC_EXECUTOR_POSITIONS];
+static FinsecExecutorFinishWrapper finish_fns[FINSEC_EXECUTOR_POSITIONS];
 static FinsecObjectAccessFn object_access_fns[FINSEC_OBJECT_ACCESS_POSITIONS];
 static FinsecPostParseFn post_parse_fns[FINSEC_POST_PARSE_POSITIONS];
 static FinsecClientAuthFn client_auth_fns[FINSEC_CLIENT_AUTH_POSITIONS];
@@ -51,78 +51,97 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* The hooks, for the flags below and the messages of registering(). */
-typedef enum Hook
+/* The registries; a pair registered together (executor, shmem) is one. */
+typedef enum Registry
 {
-	HOOK_UTILITY,
-	HOOK_EXECUTOR_RUN,
-	HOOK_EXECUTOR_FINISH,
-	HOOK_OBJECT_ACCESS,
-	HOOK_POST_PARSE,
-	HOOK_CLIENT_AUTH,
-	HOOK_CHECK_PASSWORD,
-	HOOK_EMIT_LOG,
-	HOOK_SHMEM,
-	HOOKS
-} Hook;
+	REG_UTILITY,
+	REG_EXECUTOR,
+	REG_OBJECT_ACCESS,
+	REG_POST_PARSE,
+	REG_CLIENT_AUTH,
+	REG_CHECK_PASSWORD,
+	REG_EMIT_LOG,
+	REG_SHMEM,
+	REGISTRIES
+} Registry;
 
-static const char *const hook_names[HOOKS] = {
-	"ProcessUtility", "ExecutorRun", "ExecutorFinish", "object_access",
+static const char *const registry_names[REGISTRIES] = {
+	"ProcessUtility", "ExecutorRun/ExecutorFinish", "object_access",
 	"post_parse_analyze", "ClientAuthentication", "check_password",
 	"emit_log", "shmem_request/shmem_startup"
 };
 
-/* Whether a callback of the hook was registered: install it. */
-static bool wanted[HOOKS];
+static const int registry_positions[REGISTRIES] = {
+	FINSEC_UTILITY_POSITIONS, FINSEC_EXECUTOR_POSITIONS,
+	FINSEC_OBJECT_ACCESS_POSITIONS, FINSEC_POST_PARSE_POSITIONS,
+	FINSEC_CLIENT_AUTH_POSITIONS, FINSEC_CHECK_PASSWORD_POSITIONS,
+	FINSEC_EMIT_LOG_POSITIONS, FINSEC_SHMEM_POSITIONS
+};
+
+/* Bit p: position p of the registry holds a callback. */
+static uint32 taken[REGISTRIES];
+
+StaticAssertDecl(FINSEC_UTILITY_POSITIONS <= 32 && FINSEC_EXECUTOR_POSITIONS <= 32 &&
+				 FINSEC_OBJECT_ACCESS_POSITIONS <= 32 && FINSEC_POST_PARSE_POSITIONS <= 32 &&
+				 FINSEC_CLIENT_AUTH_POSITIONS <= 32 && FINSEC_CHECK_PASSWORD_POSITIONS <= 32 &&
+				 FINSEC_EMIT_LOG_POSITIONS <= 32 && FINSEC_SHMEM_POSITIONS <= 32,
+				 "a registry has more positions than a uint32 has bits");
 
 /*
- * Refuse a registration after the hooks were installed, at an unknown or
- * taken position, or without a callback: each is a programming error that
- * would silently drop a check.
+ * Claim a position, or refuse a registration after the hooks were
+ * installed, at an unknown or taken position, or without a callback: each
+ * is a programming error that would silently drop a check.
  */
 static void
-registering(Hook hook, int position, int npositions, bool has_fn, bool taken)
+claim(Registry reg, int position, bool has_fn)
 {
+	const char *name = registry_names[reg];
+
 	if (installed)
-		elog(ERROR, "finsec: %s callback registered after the hooks were installed",
-			 hook_names[hook]);
-	if (position < 0 || position >= npositions)
-		elog(ERROR, "finsec: %s callback at unknown position %d", hook_names[hook], position);
+		elog(ERROR, "finsec: %s callback registered after the hooks were installed", name);
+	if (position < 0 || position >= registry_positions[reg])
+		elog(ERROR, "finsec: %s callback at unknown position %d", name, position);
 	if (!has_fn)
-		elog(ERROR, "finsec: %s callback at position %d is NULL", hook_names[hook], position);
-	if (taken)
-		elog(ERROR, "finsec: two %s callbacks at position %d", hook_names[hook], position);
-	wanted[hook] = true;
+		elog(ERROR, "finsec: %s callback at position %d is NULL", name, position);
+	if (taken[reg] & ((uint32) 1 << position))
+		elog(ERROR, "finsec: two %s callbacks at position %d", name, position);
+	taken[reg] |= (uint32) 1 << position;
 }
 
-/* Whether the position is in range and holds a callback. */
-#define TAKEN(fns, position) \
-	((position) >= 0 && (position) < lengthof(fns) && (fns)[(position)] != NULL)
+/*
+ * The next taken position of the registry at or after *next, which moves
+ * past it; -1 when none is left.
+ */
+static int
+next_taken(Registry reg, int *next)
+{
+	while (*next < registry_positions[reg])
+	{
+		int			p = (*next)++;
+
+		if (taken[reg] & ((uint32) 1 << p))
+			return p;
+	}
+	return -1;
+}
 
 /* ---- ProcessUtility ------------------------------------------------------ */
 
 void
 finsec_hooks_register_utility(FinsecUtilityPosition position, FinsecUtilityWrapper fn)
 {
-	registering(HOOK_UTILITY, position, FINSEC_UTILITY_POSITIONS, fn != NULL,
-				TAKEN(utility_fns, position));
+	claim(REG_UTILITY, position, fn != NULL);
 	utility_fns[position] = fn;
 }
 
 void
 finsec_hooks_utility_next(FinsecUtilityCall *call)
 {
-	while (call->next < FINSEC_UTILITY_POSITIONS)
-	{
-		FinsecUtilityWrapper fn = utility_fns[call->next++];
+	int			p = next_taken(REG_UTILITY, &call->next);
 
-		if (fn)
-		{
-			fn(call);
-			return;
-		}
-	}
-	if (prev_ProcessUtility_hook)
+	if (p >= 0)
+		utility_fns[p] (call);
+	else if (prev_ProcessUtility_hook)
 		prev_ProcessUtility_hook(call->pstmt, call->queryString, call->readOnlyTree,
 								 call->context, call->params, call->queryEnv,
 								 call->dest, call->qc);
@@ -154,27 +173,25 @@ hooks_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 /* ---- ExecutorRun, ExecutorFinish ----------------------------------------- */
 
 void
-finsec_hooks_register_executor_run(FinsecExecutorRunPosition position,
-								   FinsecExecutorRunWrapper fn)
+finsec_hooks_register_executor(FinsecExecutorPosition position, FinsecExecutorRunWrapper run,
+							   FinsecExecutorFinishWrapper finish)
 {
-	registering(HOOK_EXECUTOR_RUN, position, FINSEC_EXECUTOR_RUN_POSITIONS, fn != NULL,
-				TAKEN(run_fns, position));
-	run_fns[position] = fn;
+	claim(REG_EXECUTOR, position, run != NULL || finish != NULL);
+	run_fns[position] = run;
+	finish_fns[position] = finish;
 }
 
 void
 finsec_hooks_executor_run_next(FinsecExecutorRunCall *call)
 {
-	while (call->next < FINSEC_EXECUTOR_RUN_POSITIONS)
-	{
-		FinsecExecutorRunWrapper fn = run_fns[call->next++];
+	int			p;
 
-		if (fn)
+	while ((p = next_taken(REG_EXECUTOR, &call->next)) >= 0)
+		if (run_fns[p])
 		{
-			fn(call);
+			run_fns[p] (call);
 			return;
 		}
-	}
 	if (prev_ExecutorRun_hook)
 		prev_ExecutorRun_hook(call->queryDesc, call->direction, call->count,
 							  call->execute_once);
@@ -198,27 +215,16 @@ hooks_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 }
 
 void
-finsec_hooks_register_executor_finish(FinsecExecutorFinishPosition position,
-									  FinsecExecutorFinishWrapper fn)
-{
-	registering(HOOK_EXECUTOR_FINISH, position, FINSEC_EXECUTOR_FINISH_POSITIONS, fn != NULL,
-				TAKEN(finish_fns, position));
-	finish_fns[position] = fn;
-}
-
-void
 finsec_hooks_executor_finish_next(FinsecExecutorFinishCall *call)
 {
-	while (call->next < FINSEC_EXECUTOR_FINISH_POSITIONS)
-	{
-		FinsecExecutorFinishWrapper fn = finish_fns[call->next++];
+	int			p;
 
-		if (fn)
+	while ((p = next_taken(REG_EXECUTOR, &call->next)) >= 0)
+		if (finish_fns[p])
 		{
-			fn(call);
+			finish_fns[p] (call);
 			return;
 		}
-	}
 	if (prev_ExecutorFinish_hook)
 		prev_ExecutorFinish_hook(call->queryDesc);
 	else
@@ -241,8 +247,7 @@ void
 finsec_hooks_register_object_access(FinsecObjectAccessPosition position,
 									FinsecObjectAccessFn fn)
 {
-	registering(HOOK_OBJECT_ACCESS, position, FINSEC_OBJECT_ACCESS_POSITIONS, fn != NULL,
-				TAKEN(object_access_fns, position));
+	claim(REG_OBJECT_ACCESS, position, fn != NULL);
 	object_access_fns[position] = fn;
 }
 
@@ -250,53 +255,51 @@ static void
 hooks_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 					void *arg)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-	for (i = 0; i < FINSEC_OBJECT_ACCESS_POSITIONS; i++)
-		if (object_access_fns[i])
-			object_access_fns[i] (access, classId, objectId, subId, arg);
+	while ((p = next_taken(REG_OBJECT_ACCESS, &next)) >= 0)
+		object_access_fns[p] (access, classId, objectId, subId, arg);
 }
 
 void
 finsec_hooks_register_post_parse(FinsecPostParsePosition position, FinsecPostParseFn fn)
 {
-	registering(HOOK_POST_PARSE, position, FINSEC_POST_PARSE_POSITIONS, fn != NULL,
-				TAKEN(post_parse_fns, position));
+	claim(REG_POST_PARSE, position, fn != NULL);
 	post_parse_fns[position] = fn;
 }
 
 static void
 hooks_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
-	for (i = 0; i < FINSEC_POST_PARSE_POSITIONS; i++)
-		if (post_parse_fns[i])
-			post_parse_fns[i] (pstate, query, jstate);
+	while ((p = next_taken(REG_POST_PARSE, &next)) >= 0)
+		post_parse_fns[p] (pstate, query, jstate);
 }
 
 void
 finsec_hooks_register_client_auth(FinsecClientAuthPosition position, FinsecClientAuthFn fn)
 {
-	registering(HOOK_CLIENT_AUTH, position, FINSEC_CLIENT_AUTH_POSITIONS, fn != NULL,
-				TAKEN(client_auth_fns, position));
+	claim(REG_CLIENT_AUTH, position, fn != NULL);
 	client_auth_fns[position] = fn;
 }
 
 static void
 hooks_ClientAuthentication(Port *port, int status)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
 	if (prev_ClientAuthentication_hook)
 		prev_ClientAuthentication_hook(port, status);
-	for (i = 0; i < FINSEC_CLIENT_AUTH_POSITIONS; i++)
-		if (client_auth_fns[i])
-			client_auth_fns[i] (port, status);
+	while ((p = next_taken(REG_CLIENT_AUTH, &next)) >= 0)
+		client_auth_fns[p] (port, status);
 }
 
 /* ---- check_password, emit_log: finsec's callbacks before the previous hook */
@@ -305,8 +308,7 @@ void
 finsec_hooks_register_check_password(FinsecCheckPasswordPosition position,
 									 FinsecCheckPasswordFn fn)
 {
-	registering(HOOK_CHECK_PASSWORD, position, FINSEC_CHECK_PASSWORD_POSITIONS, fn != NULL,
-				TAKEN(check_password_fns, position));
+	claim(REG_CHECK_PASSWORD, position, fn != NULL);
 	check_password_fns[position] = fn;
 }
 
@@ -315,12 +317,12 @@ hooks_check_password(const char *username, const char *shadow_pass,
 					 PasswordType password_type, Datum validuntil_time,
 					 bool validuntil_null)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
-	for (i = 0; i < FINSEC_CHECK_PASSWORD_POSITIONS; i++)
-		if (check_password_fns[i])
-			check_password_fns[i] (username, shadow_pass, password_type,
-								   validuntil_time, validuntil_null);
+	while ((p = next_taken(REG_CHECK_PASSWORD, &next)) >= 0)
+		check_password_fns[p] (username, shadow_pass, password_type,
+							   validuntil_time, validuntil_null);
 	if (prev_check_password_hook)
 		prev_check_password_hook(username, shadow_pass, password_type,
 								 validuntil_time, validuntil_null);
@@ -329,19 +331,18 @@ hooks_check_password(const char *username, const char *shadow_pass,
 void
 finsec_hooks_register_emit_log(FinsecEmitLogPosition position, FinsecEmitLogFn fn)
 {
-	registering(HOOK_EMIT_LOG, position, FINSEC_EMIT_LOG_POSITIONS, fn != NULL,
-				TAKEN(emit_log_fns, position));
+	claim(REG_EMIT_LOG, position, fn != NULL);
 	emit_log_fns[position] = fn;
 }
 
 static void
 hooks_emit_log(ErrorData *edata)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
-	for (i = 0; i < FINSEC_EMIT_LOG_POSITIONS; i++)
-		if (emit_log_fns[i])
-			emit_log_fns[i] (edata);
+	while ((p = next_taken(REG_EMIT_LOG, &next)) >= 0)
+		emit_log_fns[p] (edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }
@@ -352,9 +353,7 @@ void
 finsec_hooks_register_shmem(FinsecShmemPosition position, FinsecShmemFn request,
 							FinsecShmemFn startup)
 {
-	registering(HOOK_SHMEM, position, FINSEC_SHMEM_POSITIONS,
-				request != NULL || startup != NULL,
-				TAKEN(shmem_request_fns, position) || TAKEN(shmem_startup_fns, position));
+	claim(REG_SHMEM, position, request != NULL || startup != NULL);
 	shmem_request_fns[position] = request;
 	shmem_startup_fns[position] = startup;
 }
@@ -362,25 +361,27 @@ finsec_hooks_register_shmem(FinsecShmemPosition position, FinsecShmemFn request,
 static void
 hooks_shmem_request(void)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	for (i = 0; i < FINSEC_SHMEM_POSITIONS; i++)
-		if (shmem_request_fns[i])
-			shmem_request_fns[i] ();
+	while ((p = next_taken(REG_SHMEM, &next)) >= 0)
+		if (shmem_request_fns[p])
+			shmem_request_fns[p] ();
 }
 
 static void
 hooks_shmem_startup(void)
 {
-	int			i;
+	int			next = 0;
+	int			p;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-	for (i = 0; i < FINSEC_SHMEM_POSITIONS; i++)
-		if (shmem_startup_fns[i])
-			shmem_startup_fns[i] ();
+	while ((p = next_taken(REG_SHMEM, &next)) >= 0)
+		if (shmem_startup_fns[p])
+			shmem_startup_fns[p] ();
 }
 
 /* ---- installation ---------------------------------------------------------- */
@@ -395,47 +396,44 @@ finsec_hooks_install(void)
 	if (installed)
 		return;
 	installed = true;
-	if (wanted[HOOK_UTILITY])
+	if (taken[REG_UTILITY])
 	{
 		prev_ProcessUtility_hook = ProcessUtility_hook;
 		ProcessUtility_hook = hooks_ProcessUtility;
 	}
-	if (wanted[HOOK_EXECUTOR_RUN])
+	if (taken[REG_EXECUTOR])
 	{
 		prev_ExecutorRun_hook = ExecutorRun_hook;
 		ExecutorRun_hook = hooks_ExecutorRun;
-	}
-	if (wanted[HOOK_EXECUTOR_FINISH])
-	{
 		prev_ExecutorFinish_hook = ExecutorFinish_hook;
 		ExecutorFinish_hook = hooks_ExecutorFinish;
 	}
-	if (wanted[HOOK_OBJECT_ACCESS])
+	if (taken[REG_OBJECT_ACCESS])
 	{
 		prev_object_access_hook = object_access_hook;
 		object_access_hook = hooks_object_access;
 	}
-	if (wanted[HOOK_POST_PARSE])
+	if (taken[REG_POST_PARSE])
 	{
 		prev_post_parse_analyze_hook = post_parse_analyze_hook;
 		post_parse_analyze_hook = hooks_post_parse_analyze;
 	}
-	if (wanted[HOOK_CLIENT_AUTH])
+	if (taken[REG_CLIENT_AUTH])
 	{
 		prev_ClientAuthentication_hook = ClientAuthentication_hook;
 		ClientAuthentication_hook = hooks_ClientAuthentication;
 	}
-	if (wanted[HOOK_CHECK_PASSWORD])
+	if (taken[REG_CHECK_PASSWORD])
 	{
 		prev_check_password_hook = check_password_hook;
 		check_password_hook = hooks_check_password;
 	}
-	if (wanted[HOOK_EMIT_LOG])
+	if (taken[REG_EMIT_LOG])
 	{
 		prev_emit_log_hook = emit_log_hook;
 		emit_log_hook = hooks_emit_log;
 	}
-	if (wanted[HOOK_SHMEM])
+	if (taken[REG_SHMEM])
 	{
 		prev_shmem_request_hook = shmem_request_hook;
 		shmem_request_hook = hooks_shmem_request;

@@ -110,16 +110,19 @@ extern void finsec_hooks_register_utility(FinsecUtilityPosition position,
 extern void finsec_hooks_utility_next(FinsecUtilityCall *call);
 
 /*
- * ExecutorRun and ExecutorFinish.  Only limits (limits/store.c): ExecutorRun
- * refuses INSERT ... ON CONFLICT on a limited table, ExecutorFinish writes
- * the statement's usage rows before the AFTER triggers; both count a batch
- * level around the rest (PG_FINALLY).
+ * ExecutorRun and ExecutorFinish, registered as a pair (either may be NULL).
+ * Outermost first:
+ *
+ *	 LIMITS  limits/store.c: ExecutorRun refuses INSERT ... ON CONFLICT on a
+ *			 limited table; ExecutorFinish writes the statement's usage rows
+ *			 before the rest runs; both count a batch level around the rest
+ *			 (PG_FINALLY restores it).
  */
-typedef enum FinsecExecutorRunPosition
+typedef enum FinsecExecutorPosition
 {
-	FINSEC_EXECUTOR_RUN_LIMITS = 0,
-	FINSEC_EXECUTOR_RUN_POSITIONS
-} FinsecExecutorRunPosition;
+	FINSEC_EXECUTOR_LIMITS = 0,
+	FINSEC_EXECUTOR_POSITIONS
+} FinsecExecutorPosition;
 
 typedef struct FinsecExecutorRunCall
 {
@@ -130,28 +133,19 @@ typedef struct FinsecExecutorRunCall
 	int			next;			/* hooks.c's */
 } FinsecExecutorRunCall;
 
-typedef void (*FinsecExecutorRunWrapper) (FinsecExecutorRunCall *call);
-
-extern void finsec_hooks_register_executor_run(FinsecExecutorRunPosition position,
-											   FinsecExecutorRunWrapper fn);
-extern void finsec_hooks_executor_run_next(FinsecExecutorRunCall *call);
-
-typedef enum FinsecExecutorFinishPosition
-{
-	FINSEC_EXECUTOR_FINISH_LIMITS = 0,
-	FINSEC_EXECUTOR_FINISH_POSITIONS
-} FinsecExecutorFinishPosition;
-
 typedef struct FinsecExecutorFinishCall
 {
 	QueryDesc  *queryDesc;
 	int			next;			/* hooks.c's */
 } FinsecExecutorFinishCall;
 
+typedef void (*FinsecExecutorRunWrapper) (FinsecExecutorRunCall *call);
 typedef void (*FinsecExecutorFinishWrapper) (FinsecExecutorFinishCall *call);
 
-extern void finsec_hooks_register_executor_finish(FinsecExecutorFinishPosition position,
-												  FinsecExecutorFinishWrapper fn);
+extern void finsec_hooks_register_executor(FinsecExecutorPosition position,
+										   FinsecExecutorRunWrapper run,
+										   FinsecExecutorFinishWrapper finish);
+extern void finsec_hooks_executor_run_next(FinsecExecutorRunCall *call);
 extern void finsec_hooks_executor_finish_next(FinsecExecutorFinishCall *call);
 
 /*

@@ -1623,8 +1623,8 @@ limits_ProcessUtility(FinsecUtilityCall *call)
 void
 finsec_limits_init_hooks(void)
 {
-	finsec_hooks_register_executor_run(FINSEC_EXECUTOR_RUN_LIMITS, limits_ExecutorRun);
-	finsec_hooks_register_executor_finish(FINSEC_EXECUTOR_FINISH_LIMITS, limits_ExecutorFinish);
+	finsec_hooks_register_executor(FINSEC_EXECUTOR_LIMITS, limits_ExecutorRun,
+								   limits_ExecutorFinish);
 	finsec_hooks_register_utility(FINSEC_UTILITY_LIMITS, limits_ProcessUtility);
 	finsec_hooks_register_object_access(FINSEC_OBJECT_ACCESS_LIMITS, limits_object_access);
 	RegisterXactCallback(batch_xact_callback, NULL);

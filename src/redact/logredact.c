@@ -43,6 +43,7 @@
 
 #include "cnid_parse.h"
 #include "finsec.h"
+#include "finsec_card.h"
 #include "finsec_errcodes.h"
 #include "finsec_hooks.h"
 #include "finsec_redact.h"
@@ -130,26 +131,6 @@ is_alnum(char c)
 	return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-static bool
-luhn_ok(const char *digits, int n)
-{
-	int			sum = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		int			d = digits[n - 1 - i] - '0';
-
-		if (i % 2 == 1)
-		{
-			d *= 2;
-			if (d > 9)
-				d -= 9;
-		}
-		sum += d;
-	}
-	return sum % 10 == 0;
-}
-
 /*
  * Does s[0..len) (a run of letters and digits) look like a resident
  * identity number, a credit code or a mobile number?
@@ -222,7 +203,7 @@ next_identifier(const char *s, int n, int *pos, int *start, int *end)
 				else
 					break;
 			}
-			if (nd >= 13 && nd <= 19 && (last >= n || !is_alnum(s[last])) && luhn_ok(digits, nd))
+			if (nd >= 13 && nd <= 19 && (last >= n || !is_alnum(s[last])) && finsec_card_luhn_valid(digits, nd))
 			{
 				*start = i;
 				*end = *pos = last;
