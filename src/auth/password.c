@@ -7,7 +7,7 @@
  * check_password_hook sees the password of CREATE ROLE / ALTER ROLE ...
  * PASSWORD.  Each rule that rejects a password names itself and never the
  * password.  The statement itself carries the password in clear text, so
- * a rejection hides it from the log (errhidestmt), and an emit_log_hook
+ * a rejection hides it from the log (errhidestmt), and an emit_log callback
  * redacts password-bearing role statements from any log line (an error of
  * another kind, log_statement, log_min_duration_statement).
  *
@@ -15,7 +15,8 @@
  * finsec.password_max_age from now.  A later date is refused; a missing
  * one is set after the statement (or refused, by setting).  ALTER ROLE ...
  * VALID UNTIL without a password, which check_password_hook does not see,
- * is held to the same maximum by the utility hook.
+ * is held to the same maximum by auth's ProcessUtility wrapper.  The
+ * callbacks are registered with the hook registry (finsec_hooks.h).
  *
  *-------------------------------------------------------------------------
  */
