@@ -79,6 +79,7 @@
 #include "finsec_audit.h"
 #include "finsec_hooks.h"
 #include "finsec_owner.h"
+#include "finsec_trigger.h"
 #include "ledger_internal.h"
 
 /*
@@ -1152,28 +1153,12 @@ finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 	else if (classId == TriggerRelationId)
 	{
-		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			tgrelid = InvalidOid;
-		bool		ours = false;
+		FinsecTriggerRow t;
 
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(objectId));
-		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
-
-			tgrelid = t->tgrelid;
-			ours = is_finsec_trigger_name(NameStr(t->tgname)) && finsec_is_own_function(t->tgfoid);
-		}
-		systable_endscan(scan);
-		table_close(trig, AccessShareLock);
-		if (ours && finsec_is_protected_relation(tgrelid))
-			refuse("drop a finsec trigger of", get_rel_name(tgrelid));
+		if (finsec_trigger_by_oid(objectId, &t) &&
+			is_finsec_trigger_name(NameStr(t.tgname)) && finsec_is_own_function(t.tgfoid) &&
+			finsec_is_protected_relation(t.tgrelid))
+			refuse("drop a finsec trigger of", get_rel_name(t.tgrelid));
 	}
 	else if (classId == ProcedureRelationId && is_finsec_member(classId, objectId))
 		refuse_member("drop", classId, objectId);

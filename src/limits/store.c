@@ -85,6 +85,7 @@
 #include "finsec.h"
 #include "finsec_hooks.h"
 #include "finsec_limits.h"
+#include "finsec_trigger.h"
 #include "limits_internal.h"
 
 /* Columns of finsec.limit_usage, by name; attribute numbers found at first use. */
@@ -1580,23 +1581,12 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 	else if (classId == TriggerRelationId)
 	{
-		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			tgrelid = InvalidOid;
+		FinsecTriggerRow t;
 
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(objectId));
-		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup) &&
-			strcmp(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname), FINSEC_LIMITS_TRIGGER) == 0)
-			tgrelid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
-		systable_endscan(scan);
-		table_close(trig, AccessShareLock);
-		if (OidIsValid(tgrelid) && finsec_limit_rel_is_limited(tgrelid))
-			refuse_ddl(get_rel_name(tgrelid), "drop trigger finsec_limits of",
+		if (finsec_trigger_by_oid(objectId, &t) &&
+			strcmp(NameStr(t.tgname), FINSEC_LIMITS_TRIGGER) == 0 &&
+			finsec_limit_rel_is_limited(t.tgrelid))
+			refuse_ddl(get_rel_name(t.tgrelid), "drop trigger finsec_limits of",
 					   "The trigger is what enforces the limits.", false);
 	}
 }
