@@ -25,9 +25,11 @@
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 #include "finsec_money.h"
+#include "finsec_redact.h"
 #include "keyring/keyring_internal.h"
 
 #include "finsec_guard.h"
+#include "finsec_hooks.h"
 #include "finsec_limits.h"
 #include "finsec_risk.h"
 
@@ -74,7 +76,12 @@ _PG_init(void)
 	if (!finsec_preloaded)
 		return;
 
-	/* Hooks, shared memory and workers of each capability are chained here. */
+	/*
+	 * Each capability registers its hook callbacks and shared memory with
+	 * the registry (src/common/hooks.c); the order they run in is that of
+	 * finsec_hooks.h, not of these calls.  finsec_hooks_install() then
+	 * installs each PostgreSQL hook once.
+	 */
 	finsec_audit_init_hooks();
 	finsec_auth_init_hooks();
 	finsec_log_redact_init();
@@ -89,4 +96,5 @@ _PG_init(void)
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_workers();
+	finsec_hooks_install();
 }

@@ -77,12 +77,10 @@
 
 #include "finsec.h"
 #include "finsec_audit.h"
-#include "finsec_auth.h"
+#include "finsec_hooks.h"
 #include "finsec_owner.h"
+#include "finsec_trigger.h"
 #include "ledger_internal.h"
-
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
  * True while finsec's own SQL makes a partition of one of its partitioned
@@ -1128,8 +1126,6 @@ static void
 finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
 	if (access == OAT_POST_CREATE && subId == 0 && IsTransactionState() && !in_own_script() &&
 		!creating_finsec_partition)
 	{
@@ -1157,45 +1153,15 @@ finsec_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 	else if (classId == TriggerRelationId)
 	{
-		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			tgrelid = InvalidOid;
-		bool		ours = false;
+		FinsecTriggerRow t;
 
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(objectId));
-		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
-
-			tgrelid = t->tgrelid;
-			ours = is_finsec_trigger_name(NameStr(t->tgname)) && finsec_is_own_function(t->tgfoid);
-		}
-		systable_endscan(scan);
-		table_close(trig, AccessShareLock);
-		if (ours && finsec_is_protected_relation(tgrelid))
-			refuse("drop a finsec trigger of", get_rel_name(tgrelid));
+		if (finsec_trigger_by_oid(objectId, &t) &&
+			is_finsec_trigger_name(NameStr(t.tgname)) && finsec_is_own_function(t.tgfoid) &&
+			finsec_is_protected_relation(t.tgrelid))
+			refuse("drop a finsec trigger of", get_rel_name(t.tgrelid));
 	}
 	else if (classId == ProcedureRelationId && is_finsec_member(classId, objectId))
 		refuse_member("drop", classId, objectId);
-}
-
-static void
-next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
 }
 
 static bool
@@ -1256,16 +1222,16 @@ partition_of_finsec_table(Node *parsetree)
 		is_finsec_member(RelationRelationId, parent);
 }
 
+/*
+ * ProcessUtility wrapper (FINSEC_UTILITY_AUDIT): refuse what would defeat
+ * a protected table or finsec's own objects, then run the statement with
+ * the flags that let DROP EXTENSION finsec and finsec's partitions pass.
+ */
 static void
-finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
+finsec_ProcessUtility(FinsecUtilityCall *call)
 {
 	bool		own_script = in_own_script();
-
-	Node	   *parsetree = pstmt->utilityStmt;
-	bool		role_stmt = IsA(parsetree, CreateRoleStmt) || IsA(parsetree, AlterRoleStmt);
+	Node	   *parsetree = call->pstmt->utilityStmt;
 
 	if (!own_script && IsTransactionState())
 		check_statement(parsetree);
@@ -1278,8 +1244,7 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		dropping_finsec = true;
 		PG_TRY();
 		{
-			next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+			finsec_hooks_utility_next(call);
 		}
 		PG_FINALLY();
 		{
@@ -1296,8 +1261,7 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		creating_finsec_partition = true;
 		PG_TRY();
 		{
-			next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+			finsec_hooks_utility_next(call);
 		}
 		PG_FINALLY();
 		{
@@ -1307,40 +1271,14 @@ finsec_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		return;
 	}
 
-	if (!role_stmt)
-	{
-		next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-		/* Password history follows its role. */
-		if (IsA(parsetree, DropRoleStmt) ||
-			(IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE))
-			finsec_password_history_follow(parsetree);
-		return;
-	}
-
-	/* Role statements: password policy state lives for the statement only. */
-	finsec_auth_before_utility(parsetree);
-	PG_TRY();
-	{
-		next_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	}
-	PG_CATCH();
-	{
-		finsec_auth_utility_cleanup();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	finsec_auth_after_utility(parsetree);
+	finsec_hooks_utility_next(call);
 }
 
 void
 finsec_audit_init_hooks(void)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = finsec_ProcessUtility;
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = finsec_object_access;
+	finsec_hooks_register_utility(FINSEC_UTILITY_AUDIT, finsec_ProcessUtility);
+	finsec_hooks_register_object_access(FINSEC_OBJECT_ACCESS_AUDIT, finsec_object_access);
 	RegisterXactCallback(own_trigger_xact, NULL);
 	RegisterSubXactCallback(own_trigger_subxact, NULL);
 }

@@ -44,6 +44,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_auth.h"
+#include "finsec_hooks.h"
 #include "finsec_owner.h"
 
 #define LOCKOUT_SLOTS		4096
@@ -62,7 +63,6 @@ int			finsec_password_expiry_warning_s = FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT;
 
 /* Set at a successful login whose password expires soon; said once. */
 static TimestampTz pending_expiry = 0;
-static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
 typedef struct LockoutKey
 {
@@ -120,15 +120,9 @@ typedef struct LockoutShared
 static LockoutShared *lockout = NULL;
 static HTAB *lockout_hash = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
-
 static void
 lockout_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LockoutShared)) +
 						   hash_estimate_size(LOCKOUT_SLOTS, sizeof(LockoutEntry)));
 	RequestNamedLWLockTranche("finsec_lockout", 1);
@@ -219,9 +213,6 @@ lockout_shmem_startup(void)
 {
 	bool		found;
 	HASHCTL		info;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	lockout = ShmemInitStruct("finsec lockout", sizeof(LockoutShared), &found);
@@ -441,9 +432,6 @@ finsec_client_auth(Port *port, int status)
 	int			failures = 0;
 	bool		newly_locked = false;
 
-	if (prev_client_auth_hook)
-		prev_client_auth_hook(port, status);
-
 	if (role == NULL || role[0] == '\0')
 		return;
 
@@ -651,8 +639,6 @@ finsec_auth_state(PG_FUNCTION_ARGS)
 static void
 expiry_notice(ParseState *pstate, Query *query, JumbleState *jstate)
 {
-	if (prev_post_parse_analyze_hook)
-		prev_post_parse_analyze_hook(pstate, query, jstate);
 	if (pending_expiry != 0)
 	{
 		TimestampTz until = pending_expiry;
@@ -668,12 +654,8 @@ expiry_notice(ParseState *pstate, Query *query, JumbleState *jstate)
 void
 finsec_lockout_init(void)
 {
-	prev_post_parse_analyze_hook = post_parse_analyze_hook;
-	post_parse_analyze_hook = expiry_notice;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = lockout_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = lockout_shmem_startup;
-	prev_client_auth_hook = ClientAuthentication_hook;
-	ClientAuthentication_hook = finsec_client_auth;
+	finsec_hooks_register_post_parse(FINSEC_POST_PARSE_AUTH_EXPIRY, expiry_notice);
+	finsec_hooks_register_shmem(FINSEC_SHMEM_AUTH_LOCKOUT, lockout_shmem_request,
+								lockout_shmem_startup);
+	finsec_hooks_register_client_auth(FINSEC_CLIENT_AUTH_LOCKOUT, finsec_client_auth);
 }

@@ -7,7 +7,7 @@
  * check_password_hook sees the password of CREATE ROLE / ALTER ROLE ...
  * PASSWORD.  Each rule that rejects a password names itself and never the
  * password.  The statement itself carries the password in clear text, so
- * a rejection hides it from the log (errhidestmt), and an emit_log_hook
+ * a rejection hides it from the log (errhidestmt), and an emit_log callback
  * redacts password-bearing role statements from any log line (an error of
  * another kind, log_statement, log_min_duration_statement).
  *
@@ -15,7 +15,8 @@
  * finsec.password_max_age from now.  A later date is refused; a missing
  * one is set after the statement (or refused, by setting).  ALTER ROLE ...
  * VALID UNTIL without a password, which check_password_hook does not see,
- * is held to the same maximum by the utility hook.
+ * is held to the same maximum by auth's ProcessUtility wrapper.  The
+ * callbacks are registered with the hook registry (finsec_hooks.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +37,8 @@
 
 #include "finsec.h"
 #include "finsec_auth.h"
+#include "finsec_hooks.h"
+#include "finsec_redact.h"
 
 int			finsec_password_min_length = FINSEC_PASSWORD_MIN_LENGTH_DEFAULT;
 int			finsec_password_min_classes = FINSEC_PASSWORD_MIN_CLASSES_DEFAULT;
@@ -44,9 +47,6 @@ bool		finsec_password_reject_common = FINSEC_PASSWORD_REJECT_COMMON_DEFAULT;
 int			finsec_password_max_age_minutes = FINSEC_PASSWORD_MAX_AGE_DEFAULT;
 int			finsec_password_valid_until_mode = FINSEC_PASSWORD_VALID_UNTIL_DEFAULT;
 bool		finsec_password_allow_prehashed = FINSEC_PASSWORD_ALLOW_PREHASHED_DEFAULT;
-
-static check_password_hook_type prev_check_password_hook = NULL;
-static emit_log_hook_type prev_emit_log_hook = NULL;
 
 /* Set while a role statement carrying a password is being executed. */
 static bool in_password_statement = false;
@@ -397,10 +397,6 @@ finsec_check_password(const char *username, const char *shadow_pass,
 	/* Last, so that only a password that passes everything is recorded. */
 	if (password_type == PASSWORD_TYPE_PLAINTEXT)
 		finsec_password_history_check(username, shadow_pass);
-
-	if (prev_check_password_hook)
-		prev_check_password_hook(username, shadow_pass, password_type,
-								 validuntil_time, validuntil_null);
 }
 
 /* ---- the utility statements around it ---------------------------------- */
@@ -434,8 +430,15 @@ role_options(Node *parsetree)
 	return NIL;
 }
 
-void
-finsec_auth_before_utility(Node *parsetree)
+static void
+auth_utility_cleanup(void)
+{
+	in_password_statement = false;
+	pending_valid_until_role = NULL;
+}
+
+static void
+auth_before_utility(Node *parsetree)
 {
 	DefElem    *until;
 	List	   *options = role_options(parsetree);
@@ -462,14 +465,14 @@ finsec_auth_before_utility(Node *parsetree)
 	}
 }
 
-void
-finsec_auth_after_utility(Node *parsetree)
+static void
+auth_after_utility(void)
 {
 	char	   *role = pending_valid_until_role;
 	char	   *until;
 	int			ret;
 
-	finsec_auth_utility_cleanup();
+	auth_utility_cleanup();
 	if (role == NULL)
 		return;
 
@@ -488,11 +491,37 @@ finsec_auth_after_utility(Node *parsetree)
 			(errmsg("password of role \"%s\" expires at %s (finsec.password_max_age)", role, until)));
 }
 
-void
-finsec_auth_utility_cleanup(void)
+/*
+ * ProcessUtility wrapper (FINSEC_UTILITY_AUTH): password policy state of a
+ * role statement lives for the statement only; the password history
+ * follows its role.
+ */
+static void
+auth_utility(FinsecUtilityCall *call)
 {
-	in_password_statement = false;
-	pending_valid_until_role = NULL;
+	Node	   *parsetree = call->pstmt->utilityStmt;
+
+	if (!IsA(parsetree, CreateRoleStmt) && !IsA(parsetree, AlterRoleStmt))
+	{
+		finsec_hooks_utility_next(call);
+		if (IsA(parsetree, DropRoleStmt) ||
+			(IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE))
+			finsec_password_history_follow(parsetree);
+		return;
+	}
+
+	auth_before_utility(parsetree);
+	PG_TRY();
+	{
+		finsec_hooks_utility_next(call);
+	}
+	PG_CATCH();
+	{
+		auth_utility_cleanup();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	auth_after_utility();
 }
 
 /* ---- keeping passwords out of the log ---------------------------------- */
@@ -542,15 +571,12 @@ finsec_emit_log(ErrorData *edata)
 				edata->message = pstrdup("statement: <finsec.key_import statement with key material, hidden by finsec>");
 		}
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }
 
 void
 finsec_auth_init_hooks(void)
 {
-	prev_check_password_hook = check_password_hook;
-	check_password_hook = finsec_check_password;
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = finsec_emit_log;
+	finsec_hooks_register_check_password(FINSEC_CHECK_PASSWORD_AUTH, finsec_check_password);
+	finsec_hooks_register_emit_log(FINSEC_EMIT_LOG_AUTH, finsec_emit_log);
+	finsec_hooks_register_utility(FINSEC_UTILITY_AUTH, auth_utility);
 }

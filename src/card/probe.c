@@ -72,6 +72,7 @@
 #include "finsec_card.h"
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
+#include "finsec_hooks.h"
 #include "card_parse.h"
 #include "card_probe.h"
 
@@ -171,9 +172,6 @@ probe_event_restorable(void *payload)
 	return ev->ndigits >= FS_CARD_MIN_DIGITS - 5 && ev->ndigits <= FS_ACCOUNT_MAX_DIGITS;
 }
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 static Size
 probe_shmem_size(void)
 {
@@ -184,8 +182,6 @@ probe_shmem_size(void)
 static void
 probe_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(probe_shmem_size()));
 }
 
@@ -194,8 +190,6 @@ probe_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	probe = ShmemInitStruct("finsec card probe budget", probe_shmem_size(), &found);
 	if (!found)
@@ -216,10 +210,8 @@ probe_shmem_startup(void)
 void
 finsec_card_probe_shmem_init(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = probe_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = probe_shmem_startup;
+	finsec_hooks_register_shmem(FINSEC_SHMEM_CARD_PROBE, probe_shmem_request,
+								probe_shmem_startup);
 	finsec_eventring_register(&ring);
 }
 

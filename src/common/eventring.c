@@ -53,6 +53,7 @@
 
 #include "finsec.h"
 #include "finsec_eventring.h"
+#include "finsec_hooks.h"
 #include "finsec_owner.h"
 
 typedef enum EventSlotState
@@ -138,9 +139,6 @@ typedef struct EventFileDrop
 
 static FinsecEventRing *rings[MAX_RINGS];
 static int	nrings = 0;
-
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* ---- layout -------------------------------------------------------------- */
 
@@ -401,8 +399,6 @@ eventring_shmem_request(void)
 {
 	int			i;
 
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	for (i = 0; i < nrings; i++)
 		RequestAddinShmemSpace(ring_size(rings[i], *rings[i]->slots));
 }
@@ -412,8 +408,6 @@ eventring_shmem_startup(void)
 {
 	int			r;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	for (r = 0; r < nrings; r++)
 	{
 		FinsecEventRing *ring = rings[r];
@@ -457,10 +451,8 @@ finsec_eventring_register(FinsecEventRing *ring)
 		elog(ERROR, "finsec event buffer \"%s\" has no drop event writer", ring->shmem_name);
 	if (nrings == 0)
 	{
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = eventring_shmem_request;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = eventring_shmem_startup;
+		finsec_hooks_register_shmem(FINSEC_SHMEM_EVENTRING, eventring_shmem_request,
+									eventring_shmem_startup);
 	}
 	rings[nrings++] = ring;
 }

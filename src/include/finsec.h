@@ -36,11 +36,6 @@ extern bool finsec_preloaded;
  */
 extern void finsec_require_preload(const char *feature);
 
-/* Keeping key material and identifiers out of the server log (src/common/logredact.c). */
-extern void finsec_log_redact_init(void);
-extern void finsec_log_key_import(void);
-extern bool finsec_names_key_import(const char *sql);
-
 /* Settings of the foundation (src/common/settings.c). */
 typedef enum FinsecHashAlgorithm
 {

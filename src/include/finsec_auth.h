@@ -48,12 +48,8 @@ extern void finsec_auth_define_settings(void);
 #define FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT (14 * 24 * 3600)	/* s */
 #define FINSEC_AUTH_AUDIT_DATABASE_DEFAULT ""
 
+/* Registers auth's check_password, emit_log and ProcessUtility callbacks. */
 extern void finsec_auth_init_hooks(void);
-
-/* Called by the utility hook around every utility statement. */
-extern void finsec_auth_before_utility(Node *parsetree);
-extern void finsec_auth_after_utility(Node *parsetree);
-extern void finsec_auth_utility_cleanup(void);
 
 /* src/auth/history.c */
 extern void finsec_password_history_check(const char *username, const char *password);

@@ -33,4 +33,7 @@ extern void finsec_card_sealer_flush(void);
 /* "v<N>:<hex>": the fingerprint key risk lists name a card or account by. */
 extern char *finsec_card_key(struct varlena *number);
 
+/* The Luhn check of n digits (src/card/card_parse.c; also in card_parse.h for the fuzzers). */
+extern bool finsec_card_luhn_valid(const char *digits, int n);
+
 #endif							/* FINSEC_CARD_H */

@@ -50,6 +50,7 @@
 #include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_keyring.h"
+#include "finsec_redact.h"
 #include "keyring_internal.h"
 #include "finsec_owner.h"
 

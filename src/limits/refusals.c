@@ -66,6 +66,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_eventring.h"
+#include "finsec_hooks.h"
 #include "finsec_limits.h"
 #include "finsec_owner.h"
 #include "limits_internal.h"
@@ -156,14 +157,9 @@ refusal_restorable(void *payload)
 	return ev->rule >= 0 && ev->rule < LIMIT_RULE_COUNT;
 }
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 static void
 refusals_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LimitRefusals)));
 }
 
@@ -173,8 +169,6 @@ refusals_shmem_startup(void)
 	bool		found;
 	int			i;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	refusals = ShmemInitStruct("finsec limit refusals", sizeof(LimitRefusals), &found);
 	if (!found)
@@ -189,10 +183,8 @@ refusals_shmem_startup(void)
 void
 finsec_limits_shmem_init(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = refusals_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = refusals_shmem_startup;
+	finsec_hooks_register_shmem(FINSEC_SHMEM_LIMIT_REFUSALS, refusals_shmem_request,
+								refusals_shmem_startup);
 	finsec_eventring_register(&ring);
 }
 

@@ -84,7 +84,9 @@
 
 #include "finsec.h"
 #include "finsec_apptable.h"
+#include "finsec_hooks.h"
 #include "finsec_limits.h"
+#include "finsec_trigger.h"
 #include "limits_internal.h"
 
 /* Columns of finsec.limit_usage, by name; attribute numbers found at first use. */
@@ -555,11 +557,6 @@ static MemoryContext batch_cxt = NULL;
 static HTAB *pending = NULL;
 static List *saved = NIL;		/* of SavedPending, in batch_cxt */
 
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static object_access_hook_type prev_object_access_hook = NULL;
-
 static uint32
 pending_hash(const void *key, Size keysize)
 {
@@ -913,9 +910,9 @@ refuse_on_conflict(PlannedStmt *stmt, Plan *plan)
 }
 
 static void
-limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+limits_ExecutorRun(FinsecExecutorRunCall *call)
 {
-	PlannedStmt *stmt = queryDesc->plannedstmt;
+	PlannedStmt *stmt = call->queryDesc->plannedstmt;
 
 	if (stmt->commandType == CMD_INSERT)
 		refuse_on_conflict(stmt, stmt->planTree);
@@ -929,10 +926,7 @@ limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, 
 	batch_level++;
 	PG_TRY();
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		finsec_hooks_executor_run_next(call);
 	}
 	PG_FINALLY();
 	{
@@ -942,17 +936,14 @@ limits_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, 
 }
 
 static void
-limits_ExecutorFinish(QueryDesc *queryDesc)
+limits_ExecutorFinish(FinsecExecutorFinishCall *call)
 {
 	batch_level++;
 	PG_TRY();
 	{
 		/* The statement's payments are all in: write its usage rows. */
 		pending_flush(batch_level);
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
+		finsec_hooks_executor_finish_next(call);
 	}
 	PG_FINALLY();
 	{
@@ -1563,8 +1554,6 @@ static void
 limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
 	if (access != OAT_DROP || finsec_limit_internal_ddl || creating_extension ||
 		!IsTransactionState() || superuser_arg(GetUserId()))
 		return;
@@ -1598,40 +1587,24 @@ limits_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 	else if (classId == TriggerRelationId)
 	{
-		Relation	trig = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			tgrelid = InvalidOid;
+		FinsecTriggerRow t;
 
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(objectId));
-		scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup) &&
-			strcmp(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname), FINSEC_LIMITS_TRIGGER) == 0)
-			tgrelid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
-		systable_endscan(scan);
-		table_close(trig, AccessShareLock);
-		if (OidIsValid(tgrelid) && finsec_limit_rel_is_limited(tgrelid))
-			refuse_ddl(get_rel_name(tgrelid), "drop trigger finsec_limits of",
+		if (finsec_trigger_by_oid(objectId, &t) &&
+			strcmp(NameStr(t.tgname), FINSEC_LIMITS_TRIGGER) == 0 &&
+			finsec_limit_rel_is_limited(t.tgrelid))
+			refuse_ddl(get_rel_name(t.tgrelid), "drop trigger finsec_limits of",
 					   "The trigger is what enforces the limits.", false);
 	}
 }
 
 static void
-limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					  ProcessUtilityContext context, ParamListInfo params,
-					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+limits_ProcessUtility(FinsecUtilityCall *call)
 {
-	limits_check_utility(pstmt->utilityStmt);
+	limits_check_utility(call->pstmt->utilityStmt);
 	batch_level++;
 	PG_TRY();
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		finsec_hooks_utility_next(call);
 		/* COPY FROM and the like fire row triggers without an executor run. */
 		if (IsTransactionState())
 			pending_flush(batch_level);
@@ -1646,14 +1619,10 @@ limits_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 void
 finsec_limits_init_hooks(void)
 {
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = limits_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = limits_ExecutorFinish;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = limits_ProcessUtility;
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = limits_object_access;
+	finsec_hooks_register_executor(FINSEC_EXECUTOR_LIMITS, limits_ExecutorRun,
+								   limits_ExecutorFinish);
+	finsec_hooks_register_utility(FINSEC_UTILITY_LIMITS, limits_ProcessUtility);
+	finsec_hooks_register_object_access(FINSEC_OBJECT_ACCESS_LIMITS, limits_object_access);
 	RegisterXactCallback(batch_xact_callback, NULL);
 	RegisterSubXactCallback(batch_subxact_callback, NULL);
 	batch_hooks = true;

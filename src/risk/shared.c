@@ -32,6 +32,7 @@
 
 #include "finsec.h"
 #include "finsec_apptable.h"
+#include "finsec_hooks.h"
 #include "finsec_risk.h"
 #include "risk_engine.h"
 #include "risk_internal.h"
@@ -59,8 +60,6 @@ typedef struct RiskShared
 } RiskShared;
 
 static RiskShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /*
  * finsec.restore: set by a superuser around pg_restore so that deployed and
@@ -114,8 +113,6 @@ finsec_risk_define_settings(void)
 static void
 risk_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(RiskShared)));
 }
 
@@ -125,8 +122,6 @@ risk_shmem_startup(void)
 	bool		found;
 	int			i;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("finsec risk scoring", sizeof(RiskShared), &found);
 	if (!found)
@@ -145,10 +140,7 @@ risk_shmem_startup(void)
 void
 finsec_risk_shmem_init(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = risk_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = risk_shmem_startup;
+	finsec_hooks_register_shmem(FINSEC_SHMEM_RISK, risk_shmem_request, risk_shmem_startup);
 }
 
 /*

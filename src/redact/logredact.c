@@ -7,8 +7,9 @@
  * PostgreSQL logs statement text (log_statement, log_min_duration_statement,
  * log_min_error_statement, auto_explain), the parameters of extended-protocol
  * statements, and row values in the detail of constraint violations
- * ("Key (id)=(...)", "Failing row contains (...)").  An emit_log_hook
- * rewrites what would reach the server log:
+ * ("Key (id)=(...)", "Failing row contains (...)").  An emit_log callback
+ * (FINSEC_EMIT_LOG_REDACT in finsec_hooks.h) rewrites what would reach the
+ * server log:
  *
  *	 - Key material.  A statement during which finsec.key_import() ran (it
  *	   says so before it reads its arguments) is hidden entirely from every
@@ -42,10 +43,10 @@
 
 #include "cnid_parse.h"
 #include "finsec.h"
+#include "finsec_card.h"
 #include "finsec_errcodes.h"
-#include "finsec_keyring.h"
-
-static emit_log_hook_type prev_emit_log_hook = NULL;
+#include "finsec_hooks.h"
+#include "finsec_redact.h"
 
 /* The statement during which key_import last ran: its start time. */
 static bool key_statement = false;
@@ -130,26 +131,6 @@ is_alnum(char c)
 	return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-static bool
-luhn_ok(const char *digits, int n)
-{
-	int			sum = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		int			d = digits[n - 1 - i] - '0';
-
-		if (i % 2 == 1)
-		{
-			d *= 2;
-			if (d > 9)
-				d -= 9;
-		}
-		sum += d;
-	}
-	return sum % 10 == 0;
-}
-
 /*
  * Does s[0..len) (a run of letters and digits) look like a resident
  * identity number, a credit code or a mobile number?
@@ -222,7 +203,7 @@ next_identifier(const char *s, int n, int *pos, int *start, int *end)
 				else
 					break;
 			}
-			if (nd >= 13 && nd <= 19 && (last >= n || !is_alnum(s[last])) && luhn_ok(digits, nd))
+			if (nd >= 13 && nd <= 19 && (last >= n || !is_alnum(s[last])) && finsec_card_luhn_valid(digits, nd))
 			{
 				*start = i;
 				*end = *pos = last;
@@ -315,13 +296,10 @@ finsec_redact_emit_log(ErrorData *edata)
 				edata->hide_stmt = true;
 		}
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }
 
 void
 finsec_log_redact_init(void)
 {
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = finsec_redact_emit_log;
+	finsec_hooks_register_emit_log(FINSEC_EMIT_LOG_REDACT, finsec_redact_emit_log);
 }

@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *	  Reading pg_trigger by a trigger's OID, for the object-access checks
+ *	  of the capabilities that attach triggers (there is no syscache of
+ *	  pg_trigger by OID).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_trigger.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+
+#include "finsec_trigger.h"
+
+bool
+finsec_trigger_by_oid(Oid trigid, FinsecTriggerRow *row)
+{
+	Relation	trig;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (row == NULL)
+		return false;
+	memset(row, 0, sizeof(*row));
+	if (!OidIsValid(trigid))
+		return false;
+	trig = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(trigid));
+	scan = systable_beginscan(trig, TriggerOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		row->tgrelid = t->tgrelid;
+		row->tgname = t->tgname;
+		row->tgfoid = t->tgfoid;
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(trig, AccessShareLock);
+	return found;
+}
