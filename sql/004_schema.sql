@@ -119,6 +119,23 @@ SELECT 'role ' || rolname || ' login=' || rolcanlogin || ' super=' || rolsuper
  WHERE rolname LIKE 'finsec\_%'
  ORDER BY rolname COLLATE "C";
 
+-- Default privileges in schema finsec or of the finsec roles, and settings
+-- attached to the roles (none expected: a row here is a grant that no
+-- object's ACL shows yet).
+SELECT line FROM (
+SELECT 'default privileges for ' || d.defaclrole::regrole::text
+       || coalesce(' in schema ' || nullif(d.defaclnamespace, 0)::regnamespace::text, '')
+       || ' on ' || d.defaclobjtype::text || ': ' || d.defaclacl::text AS line
+  FROM pg_default_acl d
+ WHERE d.defaclnamespace = 'finsec'::regnamespace
+    OR d.defaclrole::regrole::text LIKE 'finsec\_%'
+) a
+ ORDER BY line COLLATE "C";
+SELECT 'role setting ' || r.rolname || ': ' || array_to_string(s.setconfig, ', ')
+  FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+ WHERE r.rolname LIKE 'finsec\_%'
+ ORDER BY r.rolname COLLATE "C";
+
 -- ---------------------------------------------------------------------
 -- Types: base types with their support functions, enums with their labels,
 -- composites with their attributes, domains with their constraints.
