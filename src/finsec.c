@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * finsec.c
- *	  Module entry point: _PG_init, the registration of every capability's
- *	  settings, and the chaining of PostgreSQL hooks.
+ *	  Module entry point: _PG_init, which calls each capability's
+ *	  registration functions (settings, hook callbacks, shared memory,
+ *	  worker tasks) and then installs the hooks once (src/common/hooks.c).
  *
  * Capabilities live in their own folders under src/; this file only wires
- * them into the server.  Everything that needs the postmaster (hooks,
- * shared memory, background workers) is registered only when the library
- * is preloaded; see src/common/preload.c.
+ * them into the server and includes nothing but public headers.
+ * Everything that needs the postmaster (hooks, shared memory, background
+ * workers) is registered only when the library is preloaded; see
+ * src/common/preload.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,7 +28,6 @@
 #include "finsec_mac.h"
 #include "finsec_money.h"
 #include "finsec_redact.h"
-#include "keyring/keyring_internal.h"
 
 #include "finsec_guard.h"
 #include "finsec_hooks.h"

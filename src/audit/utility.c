@@ -285,6 +285,7 @@ type_has_default(TypeName *typeName)
 	return result;
 }
 
+/* May this ALTER TABLE subcommand run on a protected table without breaking its sealed hashes? */
 static bool
 alter_table_cmd_allowed(AlterTableCmd *cmd)
 {
@@ -337,6 +338,7 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 	}
 }
 
+/* Refuse a DROP of a protected table, of its columns' types, or of finsec's own objects. */
 static void
 check_drop(DropStmt *stmt)
 {
@@ -747,6 +749,7 @@ refuse_new_in_finsec(const char *what, const ObjectAddress *unused)
 			 errhint("Create the object in another schema.")));
 }
 
+/* Refuse a utility statement that would remove, rewrite or bypass the protection of a protected table or of finsec's objects. */
 static void
 check_statement(Node *parsetree)
 {

@@ -421,6 +421,7 @@ entry_for(const char *role, const char *addr)
 	return e;
 }
 
+/* ClientAuthentication callback: count a failure, lock the role (or role and address), refuse a locked role, delay every failure. */
 static void
 finsec_client_auth(Port *port, int status)
 {

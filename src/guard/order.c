@@ -264,6 +264,7 @@ same_value(HeapTuple a, HeapTuple b, TupleDesc desc, int attno)
 	return strcmp(x, y) == 0;
 }
 
+/* Refuse an order row change that breaks the order's life cycle: a second payment, a paid amount changed, refunds beyond the paid amount. */
 static void
 check_order(Relation rel, OrderGuard *g, HeapTuple oldtup, HeapTuple newtup)
 {
@@ -585,6 +586,7 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 
 PG_FUNCTION_INFO_V1(finsec_refund_guard_trigger);
 
+/* Refund guard: lock the refunded order, sum its refunds as the table owner, refuse refunds beyond the amount paid. */
 Datum
 finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 {

@@ -135,4 +135,8 @@ extern bytea *finsec_sig_public_der(const unsigned char *der, size_t len);
 /* Whether "algorithm" names a signing algorithm finsec_sig_keygen knows. */
 extern bool finsec_sig_algorithm_known(const char *algorithm);
 
+/* Called by _PG_init when preloaded: read the master key, set up the key cache. */
+extern void finsec_master_key_load(void);
+extern void finsec_keyring_init(void);
+
 #endif							/* FINSEC_KEYRING_H */

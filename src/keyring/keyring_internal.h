@@ -27,7 +27,6 @@ extern char *finsec_master_key_previous_command;
 #define FINSEC_MASTER_KEY_PREVIOUS_FILE_DEFAULT ""
 #define FINSEC_MASTER_KEY_PREVIOUS_COMMAND_DEFAULT ""
 
-extern void finsec_master_key_load(void);
 extern void finsec_master_require(void);
 extern const char *finsec_master_kcv(bool previous);
 extern const char *finsec_master_problem(void);
@@ -40,6 +39,5 @@ extern bool finsec_key_cache_enabled;
 extern int	finsec_approval_timeout_s;
 #define FINSEC_KEY_CACHE_DEFAULT true
 #define FINSEC_APPROVAL_TIMEOUT_DEFAULT (24 * 3600) /* s */
-extern void finsec_keyring_init(void);
 
 #endif							/* FINSEC_KEYRING_INTERNAL_H */

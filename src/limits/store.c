@@ -807,6 +807,7 @@ batch_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* Keep pending usage exact across savepoints: drop what an aborted subtransaction added, restore what it overwrote. */
 static void
 batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
@@ -1717,6 +1718,7 @@ relid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Share-lock every limited table and its partitions, in OID order, so that a configuration change waits for running payments. */
 void
 finsec_limit_lock_tables(void)
 {
