@@ -66,15 +66,20 @@ UPDATE money_refunds SET amount = 'CNY 0.09' WHERE order_id = 2 AND amount = 'CN
 INSERT INTO money_refunds (order_id, amount) VALUES (2, 'CNY 0.01');
 SELECT order_id, sum(amount) FROM money_refunds GROUP BY order_id;
 
--- Currency: amounts count in major units of their own currency; finsec
--- does not compare or convert currencies (the rule of limits, docs/money.md).
--- 30 yen count as 30 against the CNY 0.30 order, so they exceed it ...
+-- Currency: amounts count in major units of their own currency; an
+-- order's amounts and its refunds must all be in one currency (S9G15):
+-- finsec does not convert currencies, so it refuses to mix them.
 \set VERBOSITY sqlstate
+-- A refund in another currency than the order was paid in, refused for
+-- its currency whatever its size (0.9.0 counted JPY 30 as 30) ...
 INSERT INTO money_refunds (order_id, amount) VALUES (2, 'JPY 30');
-\set VERBOSITY default
--- ... and a table keeps one currency with a CHECK constraint (docs/guards.md).
+UPDATE money_refunds SET amount = 'USD 0.09' WHERE order_id = 2 AND amount = 'CNY 0.09';
+-- ... a refunded amount in another currency than the paid amount ...
 UPDATE money_orders SET status = 'paid', paid_amount = 'CNY 50.00', payment_id = 'pay-3' WHERE id = 3;
-ALTER TABLE money_refunds ADD CONSTRAINT refunds_in_cny CHECK (finsec.currency(amount) = 'CNY');
+UPDATE money_orders SET refunded = 'USD 1.00' WHERE id = 3;
+-- ... and a paid order whose amount keeps its number but changes currency (S9G11).
+UPDATE money_orders SET paid_amount = 'USD 50.00' WHERE id = 3;
+\set VERBOSITY default
 INSERT INTO money_refunds (order_id, amount) VALUES (3, 'USD 1.00');
 INSERT INTO money_refunds (order_id, amount) VALUES (3, 'CNY 50.00');
 SELECT order_id, sum(amount) FROM money_refunds GROUP BY order_id ORDER BY 1;

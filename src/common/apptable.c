@@ -202,6 +202,7 @@ typedef struct AmountRegistration
 	const char *nspname;
 	const char *typname;
 	PGFunction	to_numeric;
+	PGFunction	currency;
 	Oid			typid;
 	bool		valid;
 } AmountRegistration;
@@ -225,7 +226,7 @@ amount_types_inval(Datum arg, int cacheid, uint32 hashvalue)
  */
 void
 finsec_apptable_register_amount_type(const char *nspname, const char *typname,
-									 PGFunction to_numeric)
+									 PGFunction to_numeric, PGFunction currency)
 {
 	AmountRegistration *a;
 
@@ -242,6 +243,7 @@ finsec_apptable_register_amount_type(const char *nspname, const char *typname,
 	a->nspname = nspname;
 	a->typname = typname;
 	a->to_numeric = to_numeric;
+	a->currency = currency;
 	a->typid = InvalidOid;
 	a->valid = false;
 }
@@ -297,6 +299,7 @@ finsec_amount_type(Oid typid, FinsecAmountType *out)
 	out->kind = FINSEC_AMOUNT_NONE;
 	out->basetype = base;
 	out->to_numeric = NULL;
+	out->currency = NULL;
 	if (!OidIsValid(base))
 		return false;
 	for (i = 0; i < lengthof(builtin); i++)
@@ -310,6 +313,7 @@ finsec_amount_type(Oid typid, FinsecAmountType *out)
 		return false;
 	out->kind = FINSEC_AMOUNT_REGISTERED;
 	out->to_numeric = a->to_numeric;
+	out->currency = a->currency;
 	return true;
 }
 
@@ -349,6 +353,19 @@ finsec_amount_numeric(const FinsecAmountType *t, Datum value)
 	}
 	elog(ERROR, "finsec_amount_numeric: type %u is not an amount type", t->basetype);
 	return (Datum) 0;			/* keep compiler quiet */
+}
+
+/*
+ * The currency code of a (not null) amount of a type that carries one
+ * (finsec.money), palloc'd; NULL for numeric and integer amounts, which
+ * carry none.  No catalog access.
+ */
+char *
+finsec_amount_currency(const FinsecAmountType *t, Datum value)
+{
+	if (t == NULL || t->kind != FINSEC_AMOUNT_REGISTERED || t->currency == NULL)
+		return NULL;
+	return TextDatumGetCString(DirectFunctionCall1(t->currency, value));
 }
 
 /* finsec_amount_type() and finsec_amount_numeric() in one call, for a value of typid. */

@@ -174,6 +174,23 @@ amount_of(HeapTuple tup, TupleDesc desc, int attno, const FinsecAmountType *t, D
 	return !isnull;
 }
 
+/* A row's amount's currency (finsec.money), palloc'd; NULL when null or of a type without one. */
+static char *
+currency_of(HeapTuple tup, TupleDesc desc, int attno, const FinsecAmountType *t)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
+
+	return isnull ? NULL : finsec_amount_currency(t, d);
+}
+
+/* Whether two currencies (NULL: none carried) cannot be the same amount's. */
+static bool
+currencies_differ(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) != 0;
+}
+
 /* The root of a partition tree, or the relation itself. */
 static Oid
 root_relid(Relation rel)
@@ -313,10 +330,23 @@ check_order(Relation rel, OrderGuard *g, HeapTuple oldtup, HeapTuple newtup)
 				 errmsg("order in \"%s\" is already paid", relname),
 				 errdetail("A paid order cannot return to an unpaid state; status \"%s\" cannot become \"%s\".",
 						   old_status, new_status ? new_status : "NULL")));
+	if (g->paid && g->refunded && has_paid && has_refunded)
+	{
+		char	   *pc = currency_of(newtup, desc, g->paid, &g->paid_type);
+		char	   *rc = currency_of(newtup, desc, g->refunded, &g->refunded_type);
+
+		if (currencies_differ(pc, rc))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CURRENCY_MISMATCH),
+					 errmsg("the refunded amount of an order in \"%s\" must be in the currency it was paid in", relname),
+					 errdetail("The order is paid in %s; the refunded amount is in %s.", pc, rc)));
+	}
 	if (oldk == ORDER_PAID && newk == ORDER_PAID)
 	{
 		if (g->paid && (has_paid != had_paid ||
-						(has_paid && finsec_amount_cmp(paid, old_paid) != 0)))
+						(has_paid && (finsec_amount_cmp(paid, old_paid) != 0 ||
+									  currencies_differ(currency_of(newtup, desc, g->paid, &g->paid_type),
+														currency_of(oldtup, desc, g->paid, &g->paid_type))))))
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_ORDER_ALREADY_PAID),
 					 errmsg("order in \"%s\" is already paid", relname),
@@ -506,7 +536,8 @@ recheck_order_column(RefundGuard *g, const char *param, const char *name, bool a
  * define.
  */
 static bool
-lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
+lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, char **paid_currency,
+		   bool *found)
 {
 	Oid			types[1] = {getBaseType(keytype)};
 	Datum		values[1] = {key};
@@ -542,6 +573,7 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, bool *found)
 	*paid = SPI_getbinval(tup, desc, 2, &isnull);
 	if (isnull || status == NULL || !in_list(status, g->paid_states, g->npaid))
 		return false;
+	*paid_currency = finsec_amount_currency(&amount_type, *paid);
 	*paid = datumCopy(finsec_amount_numeric(&amount_type, *paid), false, -1);
 	return true;
 }
@@ -606,6 +638,8 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				amount,
 				paid = 0,
 				total;
+	char	   *paid_currency = NULL,
+			   *refund_currency;
 	bool		isnull,
 				found,
 				is_paid;
@@ -660,7 +694,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FINSEC_ORDER_STATE),
 				 errmsg("a refund in \"%s\" must have a positive amount", relname)));
 
-	is_paid = lock_order(&g, keytype, key, &paid, &found);
+	is_paid = lock_order(&g, keytype, key, &paid, &paid_currency, &found);
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -670,6 +704,13 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FINSEC_REFUND_EXCEEDS_PAID),
 				 errmsg("refunds of an order in %s would exceed the amount paid", g.orders),
 				 errdetail("An order that is not paid has nothing to refund.")));
+
+	refund_currency = currency_of(newtup, desc, amtatt, &amount_type);
+	if (currencies_differ(paid_currency, refund_currency))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_CURRENCY_MISMATCH),
+				 errmsg("a refund in \"%s\" must be in the currency its order was paid in", relname),
+				 errdetail("The order is paid in %s; the refund is in %s.", paid_currency, refund_currency)));
 
 	total = refund_total(&g, keytype, key);
 	if (oldtup)

@@ -64,14 +64,16 @@ typedef struct FinsecAmountType
 	FinsecAmountKind kind;
 	Oid			basetype;		/* the column's base type */
 	PGFunction	to_numeric;		/* FINSEC_AMOUNT_REGISTERED: value -> numeric */
+	PGFunction	currency;		/* FINSEC_AMOUNT_REGISTERED: value -> text, or NULL */
 } FinsecAmountType;
 
 extern void finsec_apptable_register_amount_type(const char *nspname, const char *typname,
-												 PGFunction to_numeric);
+												 PGFunction to_numeric, PGFunction currency);
 extern bool finsec_amount_type(Oid typid, FinsecAmountType *out);
 extern bool finsec_amount_type_ok(Oid typid);
 extern Datum finsec_amount_numeric(const FinsecAmountType *t, Datum value);
 extern Datum finsec_amount_numeric_of(Oid typid, Datum value);
+extern char *finsec_amount_currency(const FinsecAmountType *t, Datum value);
 
 /* ---- relation OIDs of finsec's own tables -------------------------------- */
 

@@ -370,7 +370,8 @@ finsec_money_amount(PG_FUNCTION_ARGS)
 void
 finsec_money_init(void)
 {
-	finsec_apptable_register_amount_type("finsec", "money", finsec_money_amount);
+	finsec_apptable_register_amount_type("finsec", "money", finsec_money_amount,
+										 finsec_money_currency);
 }
 
 PG_FUNCTION_INFO_V1(finsec_money_from_minor);
