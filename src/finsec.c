@@ -31,6 +31,7 @@
 #include "finsec_guard.h"
 #include "finsec_limits.h"
 #include "finsec_risk.h"
+#include "finsec_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -426,5 +427,6 @@ _PG_init(void)
 	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();
-	finsec_audit_register_workers();
+	finsec_audit_register_tasks();
+	finsec_worker_init();
 }

@@ -54,6 +54,7 @@
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
 #include "finsec_owner.h"
+#include "finsec_worker.h"
 #include "ledger_internal.h"
 
 int			finsec_audit_event_slots = 1024;
@@ -137,10 +138,25 @@ pending_restorable(void *payload)
 	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT;
 }
 
+/* the worker task, below */
+static bool flush_has_work(void *arg);
+static int64 flush_run(void *arg);
+
 void
 finsec_audit_ring_shmem_init(void)
 {
+	FinsecWorkerTask flush = {
+		.name = "audit.event_flush",
+		.interval_ms_setting = &finsec_audit_seal_interval_ms,
+		.order = FINSEC_WORKER_ORDER_WRITE,
+		.has_work = flush_has_work,
+		.run = flush_run,
+		.failure_message = ring.sealer_failure,
+		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
+	};
+
 	finsec_eventring_register(&ring);
+	finsec_worker_register_task(&flush);
 }
 
 /* Called from define_settings() in _PG_init; a postmaster setting needs the preload. */
@@ -514,20 +530,24 @@ finsec_audit_event_buffer(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(finsec_eventring_status(&ring, fcinfo));
 }
 
-static void
-sealer_work(Oid actor, void *arg)
+static bool
+flush_has_work(void *arg)
 {
-	(void) flush_pending(actor);
+	return finsec_eventring_available(&ring) && finsec_eventring_work_here(&ring);
 }
 
 /*
- * The audit sealer's share, in its round's transaction (SPI connected): in
- * a subtransaction, so that a failure leaves the records for the next round.
+ * The worker task, in its own transaction (SPI connected), as finsec's
+ * owner; a failure rolls back and leaves the records for the next round.
  */
-void
-finsec_audit_ring_sealer_flush(void)
+static int64
+flush_run(void *arg)
 {
-	if (!finsec_eventring_available(&ring) || !finsec_eventring_work_here(&ring))
-		return;
-	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
+	FinsecOwnerContext ctx;
+	int64		rows;
+
+	finsec_begin_owner(&ctx);
+	rows = flush_pending(ctx.caller);
+	finsec_end_owner(&ctx);
+	return rows;
 }

@@ -45,6 +45,7 @@
 #include "finsec_audit.h"
 #include "finsec_auth.h"
 #include "finsec_owner.h"
+#include "finsec_worker.h"
 
 #define LOCKOUT_SLOTS		4096
 #define LOCKOUT_FILE		"finsec_auth_locks"
@@ -269,7 +270,7 @@ enqueue(AuthEventKind kind, const char *role, const char *addr, int failures, Ti
  * queue position to acknowledge with finsec_auth_events_ack() once the
  * transaction has committed.
  */
-uint64
+static uint64
 finsec_auth_events_write(Oid actor)
 {
 	AuthEvent	batch[AUTH_DRAIN_BATCH];
@@ -331,11 +332,11 @@ finsec_auth_events_write(Oid actor)
 }
 
 /*
- * Whether the sealer of dbname writes authentication events: the one named
- * by finsec.auth_audit_database, or else the first database that has a
- * sealer.
+ * Whether the finsec worker of dbname writes authentication events: the
+ * one named by finsec.auth_audit_database, or else the first database of
+ * finsec.audit_seal_databases.
  */
-bool
+static bool
 finsec_auth_events_here(const char *dbname)
 {
 	char	   *raw;
@@ -352,7 +353,7 @@ finsec_auth_events_here(const char *dbname)
 }
 
 /* After commit: forget what was written. */
-void
+static void
 finsec_auth_events_ack(uint64 position)
 {
 	bool		dropped_reported = (position >> 63) != 0;
@@ -366,6 +367,45 @@ finsec_auth_events_ack(uint64 position)
 	if (dropped_reported)
 		lockout->dropped = 0;
 	LWLockRelease(lockout->lock);
+}
+
+/* ---- the worker task writing the queue to the ledger ---- */
+
+static uint64 drain_position;	/* to acknowledge after commit */
+
+static bool
+drain_has_work(void *arg)
+{
+	bool		waiting;
+
+	if (lockout == NULL || !finsec_auth_events_here(finsec_worker_database()))
+		return false;
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	waiting = lockout->head != lockout->tail || lockout->dropped > 0;
+	LWLockRelease(lockout->lock);
+	return waiting;
+}
+
+/* Write queued events as finsec's owner; the worker's transaction commits them. */
+static int64
+drain_run(void *arg)
+{
+	FinsecOwnerContext ctx;
+	uint64		tail;
+
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	tail = lockout->tail;
+	LWLockRelease(lockout->lock);
+	finsec_begin_owner(&ctx);
+	drain_position = finsec_auth_events_write(ctx.caller);
+	finsec_end_owner(&ctx);
+	return (int64) ((drain_position & ~((uint64) 1 << 63)) - tail);
+}
+
+static void
+drain_after_commit(void *arg, int64 rows)
+{
+	finsec_auth_events_ack(drain_position);
 }
 
 static bool
@@ -679,4 +719,19 @@ finsec_lockout_init(void)
 	shmem_startup_hook = lockout_shmem_startup;
 	prev_client_auth_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = finsec_client_auth;
+	{
+		/* Where a login fails nothing can be written: the worker writes the queue. */
+		static const FinsecWorkerTask drain = {
+			.name = "auth.event_drain",
+			.interval_ms_setting = &finsec_audit_seal_interval_ms,
+			.order = FINSEC_WORKER_ORDER_WRITE,
+			.has_work = drain_has_work,
+			.run = drain_run,
+			.after_commit = drain_after_commit,
+			.failure_message = "authentication events not written to the audit ledger",
+			.failure_detail = "They stay queued, and the server log has them; sealing continues.",
+		};
+
+		finsec_worker_register_task(&drain);
+	}
 }

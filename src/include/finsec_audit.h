@@ -63,7 +63,6 @@ extern void finsec_audit_ring_shmem_init(void);
 extern void finsec_plcaller_init(void);
 extern bool finsec_called_by_finsec_plpgsql(void);
 extern void finsec_audit_define_ring_settings(void);
-extern void finsec_audit_ring_sealer_flush(void);
 extern int	finsec_audit_event_slots;
 extern int	finsec_audit_event_slots_per_session;
 
@@ -108,14 +107,13 @@ extern bool finsec_is_ledger_immutable(Oid funcid);
 extern void finsec_own_trigger_ddl_begin(void);
 extern void finsec_own_trigger_ddl_end(void);
 extern void finsec_audit_init_hooks(void);
-extern void finsec_audit_register_workers(void);
-extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
+/* The sealer task (src/audit/sealer.c), registered with the finsec worker. */
+extern void finsec_audit_register_tasks(void);
 
 extern int	finsec_audit_retention_minutes;
 extern int	finsec_audit_capacity_warning_mb;
 extern int	finsec_audit_capacity_limit_mb;
 extern int	finsec_audit_seal_interval_ms;
-extern char *finsec_audit_seal_databases;
 
 /*
  * Writing audit events from C, for every capability: as the given actor,
