@@ -54,7 +54,6 @@
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
 #include "finsec_owner.h"
-#include "finsec_worker.h"
 #include "ledger_internal.h"
 
 int			finsec_audit_event_slots = 1024;
@@ -138,25 +137,14 @@ pending_restorable(void *payload)
 	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT;
 }
 
-/* the worker task, below */
-static bool flush_has_work(void *arg);
-static int64 flush_run(void *arg);
+static int64 flush_pending(Oid actor);
 
 void
 finsec_audit_ring_shmem_init(void)
 {
-	FinsecWorkerTask flush = {
-		.name = "audit.event_flush",
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
-		.order = FINSEC_WORKER_ORDER_WRITE,
-		.has_work = flush_has_work,
-		.run = flush_run,
-		.failure_message = ring.sealer_failure,
-		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
-	};
-
 	finsec_eventring_register(&ring);
-	finsec_worker_register_task(&flush);
+	/* records of rolled-back transactions: written by the finsec worker */
+	finsec_eventring_register_task(&ring, "audit.event_flush", flush_pending);
 }
 
 /* Called from define_settings() in _PG_init; a postmaster setting needs the preload. */
@@ -528,26 +516,4 @@ Datum
 finsec_audit_event_buffer(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(finsec_eventring_status(&ring, fcinfo));
-}
-
-static bool
-flush_has_work(void *arg)
-{
-	return finsec_eventring_available(&ring) && finsec_eventring_work_here(&ring);
-}
-
-/*
- * The worker task, in its own transaction (SPI connected), as finsec's
- * owner; a failure rolls back and leaves the records for the next round.
- */
-static int64
-flush_run(void *arg)
-{
-	FinsecOwnerContext ctx;
-	int64		rows;
-
-	finsec_begin_owner(&ctx);
-	rows = flush_pending(ctx.caller);
-	finsec_end_owner(&ctx);
-	return rows;
 }

@@ -72,8 +72,6 @@
 #include "finsec_card.h"
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
-#include "finsec_owner.h"
-#include "finsec_worker.h"
 #include "card_parse.h"
 #include "card_probe.h"
 
@@ -203,9 +201,7 @@ probe_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* the worker task, below */
-static bool flush_has_work(void *arg);
-static int64 flush_run(void *arg);
+static int64 flush_probes(Oid actor);
 
 void
 finsec_card_probe_shmem_init(void)
@@ -215,19 +211,7 @@ finsec_card_probe_shmem_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = probe_shmem_startup;
 	finsec_eventring_register(&ring);
-	{
-		FinsecWorkerTask flush = {
-			.name = "card.probe_flush",
-			.interval_ms_setting = &finsec_audit_seal_interval_ms,
-			.order = FINSEC_WORKER_ORDER_WRITE,
-			.has_work = flush_has_work,
-			.run = flush_run,
-			.failure_message = ring.sealer_failure,
-			.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
-		};
-
-		finsec_worker_register_task(&flush);
-	}
+	finsec_eventring_register_task(&ring, "card.probe_flush", flush_probes);
 }
 
 void
@@ -515,24 +499,6 @@ finsec_flush_card_probes(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(finsec_eventring_flush_as_owner(&ring, flush_probes));
 }
 
-static bool
-flush_has_work(void *arg)
-{
-	return finsec_eventring_available(&ring) && finsec_eventring_work_here(&ring);
-}
-
-/* The worker task, in its own transaction (SPI connected), as finsec's owner. */
-static int64
-flush_run(void *arg)
-{
-	FinsecOwnerContext ctx;
-	int64		rows;
-
-	finsec_begin_owner(&ctx);
-	rows = flush_probes(ctx.caller);
-	finsec_end_owner(&ctx);
-	return rows;
-}
 
 PG_FUNCTION_INFO_V1(finsec_card_probe_stats);
 

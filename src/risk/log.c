@@ -397,25 +397,26 @@ maintain_run(void *arg)
 static bool
 flush_has_work(void *arg)
 {
-	return finsec_eventring_available(&ring) && finsec_eventring_work_here(&ring);
+	return finsec_eventring_work_here(&ring);
+}
+
+static int64
+flush_task(Oid actor)
+{
+	return flush_decisions(actor, OidIsValid(task_log));
 }
 
 static int64
 flush_run(void *arg)
 {
-	FinsecOwnerContext ctx;
 	Oid			log = decision_log();
-	int64		rows;
 
 	task_log = InvalidOid;
 	if (!OidIsValid(log))
 		return 0;
 	if (log != maintained_log)
 		task_log = log;
-	finsec_begin_owner(&ctx);
-	rows = flush_decisions(ctx.caller, OidIsValid(task_log));
-	finsec_end_owner(&ctx);
-	return rows;
+	return finsec_eventring_flush_as_owner(&ring, flush_task);
 }
 
 static void

@@ -103,7 +103,7 @@ ok($node->wait_for_log(qr/finsec worker for database "postgres" stopped on reque
 $log = substr(slurp_file($node->logfile), $offset);
 my ($batches) = $log =~ /test\.long returns after (\d+) batches/;
 ok(defined $batches && $batches > 0 && $batches < 200, 'the task ended between batches (' . ($batches // 'none') . ' of 200)');
-unlike($log, qr/terminating background worker "finsec worker for postgres"/, 'not by a FATAL interrupt');
+unlike($log, qr/terminating background worker "finsec worker"/, 'not by a FATAL interrupt');
 is(task('postgres', 'test.long', "running, runs, failures, rows_last = $batches"), 'f|1|0|t',
 	'the status records one run, ended, with the batches done as rows');
 reload_with('finsec_test_tasks.long_batches = 0');
@@ -124,7 +124,7 @@ ok($node->poll_query_until('postgres',
 		"SELECT running FROM finsec.worker_tasks() WHERE database = 'postgres' AND task = 'test.sleep'"),
 	'test.sleep runs');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
-ok($node->wait_for_log(qr/terminating background worker "finsec worker for postgres" due to administrator command/, $offset),
+ok($node->wait_for_log(qr/terminating background worker "finsec worker" due to administrator command/, $offset),
 	'SIGTERM inside a task that does not check ends the worker at once');
 is(task('postgres', 'test.sleep', 'running, runs, failures, last_sqlstate, last_error'),
 	'f|1|1|57P01|the worker exited while the task ran', 'the status records the interrupted run');
