@@ -393,6 +393,9 @@ drain_run(void *arg)
 	FinsecOwnerContext ctx;
 	uint64		tail;
 
+	drain_position = 0;
+	if (lockout == NULL)
+		return 0;
 	LWLockAcquire(lockout->lock, LW_SHARED);
 	tail = lockout->tail;
 	LWLockRelease(lockout->lock);
@@ -407,6 +410,18 @@ drain_after_commit(void *arg, int64 rows)
 {
 	finsec_auth_events_ack(drain_position);
 }
+
+/* Where a login fails nothing can be written: the worker writes the queue. */
+static const FinsecWorkerTask drain_task = {
+	.name = "auth.event_drain",
+	.interval_ms_setting = &finsec_audit_seal_interval_ms,
+	.order = FINSEC_WORKER_ORDER_WRITE,
+	.has_work = drain_has_work,
+	.run = drain_run,
+	.after_commit = drain_after_commit,
+	.failure_message = "authentication events not written to the audit ledger",
+	.failure_detail = "They stay queued, and the server log has them; sealing continues.",
+};
 
 static bool
 is_exempt(const char *role)
@@ -719,19 +734,5 @@ finsec_lockout_init(void)
 	shmem_startup_hook = lockout_shmem_startup;
 	prev_client_auth_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = finsec_client_auth;
-	{
-		/* Where a login fails nothing can be written: the worker writes the queue. */
-		static const FinsecWorkerTask drain = {
-			.name = "auth.event_drain",
-			.interval_ms_setting = &finsec_audit_seal_interval_ms,
-			.order = FINSEC_WORKER_ORDER_WRITE,
-			.has_work = drain_has_work,
-			.run = drain_run,
-			.after_commit = drain_after_commit,
-			.failure_message = "authentication events not written to the audit ledger",
-			.failure_detail = "They stay queued, and the server log has them; sealing continues.",
-		};
-
-		finsec_worker_register_task(&drain);
-	}
+	finsec_worker_register_task(&drain_task);
 }

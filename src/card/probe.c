@@ -499,7 +499,6 @@ finsec_flush_card_probes(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(finsec_eventring_flush_as_owner(&ring, flush_probes));
 }
 
-
 PG_FUNCTION_INFO_V1(finsec_card_probe_stats);
 
 /*

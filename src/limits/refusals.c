@@ -181,24 +181,22 @@ static int64 flush_run(void *arg);
 void
 finsec_limits_shmem_init(void)
 {
+	FinsecWorkerTask flush = {
+		.name = "limits.refusal_flush",
+		.interval_ms_setting = &finsec_audit_seal_interval_ms,
+		.order = FINSEC_WORKER_ORDER_WRITE,
+		.has_work = flush_has_work,
+		.run = flush_run,
+		.failure_message = ring.sealer_failure,
+		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
+	};
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = refusals_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = refusals_shmem_startup;
 	finsec_eventring_register(&ring);
-	{
-		FinsecWorkerTask flush = {
-			.name = "limits.refusal_flush",
-			.interval_ms_setting = &finsec_audit_seal_interval_ms,
-			.order = FINSEC_WORKER_ORDER_WRITE,
-			.has_work = flush_has_work,
-			.run = flush_run,
-			.failure_message = ring.sealer_failure,
-			.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
-		};
-
-		finsec_worker_register_task(&flush);
-	}
+	finsec_worker_register_task(&flush);
 }
 
 /* Called from define_settings() in _PG_init; postmaster settings need the preload. */
