@@ -2,7 +2,8 @@
  *
  * sealer.c
  *	  The sealer: a finsec worker task (src/worker/) that seals every
- *	  protected table of its database every finsec.audit_seal_interval.
+ *	  protected table of its database every round of the worker
+ *	  (finsec.audit_seal_interval).
  *
  * Sealing is idempotent: a round that fails is simply done again by the
  * next one.  The task runs after every task that writes audit events
@@ -20,8 +21,6 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_worker.h"
-
-int			finsec_audit_seal_interval_ms = 1000;
 
 /* Seal every protected table; rows sealed. */
 static int64
@@ -43,7 +42,6 @@ finsec_audit_register_tasks(void)
 {
 	static const FinsecWorkerTask sealer = {
 		.name = "audit.seal",
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
 		.order = FINSEC_WORKER_ORDER_SEAL,
 		.run = seal_run,
 	};

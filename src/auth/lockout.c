@@ -414,8 +414,6 @@ drain_after_commit(void *arg, int64 rows)
 /* Where a login fails nothing can be written: the worker writes the queue. */
 static const FinsecWorkerTask drain_task = {
 	.name = "auth.event_drain",
-	.interval_ms_setting = &finsec_audit_seal_interval_ms,
-	.order = FINSEC_WORKER_ORDER_WRITE,
 	.has_work = drain_has_work,
 	.run = drain_run,
 	.after_commit = drain_after_commit,

@@ -997,8 +997,6 @@ finsec_eventring_register_task(FinsecEventRing *ring, const char *name, int64 (*
 	RingTask   *t = MemoryContextAlloc(TopMemoryContext, sizeof(RingTask));
 	FinsecWorkerTask task = {
 		.name = name,
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
-		.order = FINSEC_WORKER_ORDER_WRITE,
 		.has_work = ring_task_has_work,
 		.run = ring_task_run,
 		.arg = t,

@@ -113,7 +113,6 @@ extern void finsec_audit_register_tasks(void);
 extern int	finsec_audit_retention_minutes;
 extern int	finsec_audit_capacity_warning_mb;
 extern int	finsec_audit_capacity_limit_mb;
-extern int	finsec_audit_seal_interval_ms;
 
 /*
  * Writing audit events from C, for every capability: as the given actor,

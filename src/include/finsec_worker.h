@@ -11,15 +11,14 @@
  *
  *	 static const FinsecWorkerTask refusal_flush = {
  *		 .name = "limits.refusal_flush",
- *		 .interval_ms_setting = &finsec_audit_seal_interval_ms,
- *		 .order = FINSEC_WORKER_ORDER_WRITE,
  *		 .has_work = refusals_waiting,
  *		 .run = refusal_flush_run,
  *	 };
  *	 finsec_worker_register_task(&refusal_flush);
  *
- * Each round, the worker of a database runs every task that is due, in
- * ascending order (then registration order).  A task runs in a transaction
+ * Each round (every finsec.audit_seal_interval), the worker of a database
+ * runs every task that is due, in ascending order (then registration
+ * order); a task without an interval of its own is due every round.  A task runs in a transaction
  * of its own, SPI connected, with a snapshot pushed, as the worker's role
  * (the bootstrap superuser): run() raises an ERROR to fail, which rolls its
  * transaction back, is logged with the task's name and recorded in the
@@ -54,10 +53,9 @@
 /* The task runs even where the finsec extension is not installed. */
 #define FINSEC_WORKER_WITHOUT_EXTENSION 0x0008
 
-/* Orders: writers of audit events run before the sealer seals them. */
-#define FINSEC_WORKER_ORDER_FIRST		0
-#define FINSEC_WORKER_ORDER_WRITE		100
-#define FINSEC_WORKER_ORDER_DEFAULT		500
+/* Orders: writers of audit events (the default) run before the sealer seals them. */
+#define FINSEC_WORKER_ORDER_FIRST		(-100)
+#define FINSEC_WORKER_ORDER_WRITE		0
 #define FINSEC_WORKER_ORDER_SEAL		900
 
 /* Upper bounds (shared memory for status is sized by them). */
@@ -69,10 +67,13 @@ typedef struct FinsecWorkerTask
 {
 	/* "capability.what", at most FINSEC_WORKER_NAME_LEN - 1 bytes, unique */
 	const char *name;
-	/* milliseconds between runs: a fixed number, or a setting's variable */
+	/*
+	 * milliseconds between runs: a setting's variable, else a fixed number,
+	 * else (both unset) every round of finsec.audit_seal_interval
+	 */
 	int			interval_ms;
-	const int  *interval_ms_setting;	/* wins over interval_ms when set */
-	int			order;			/* FINSEC_WORKER_ORDER_* or any int */
+	const int  *interval_ms_setting;
+	int			order;			/* FINSEC_WORKER_ORDER_*, default WRITE */
 	int			flags;			/* FINSEC_WORKER_* */
 
 	/*
@@ -115,6 +116,8 @@ extern void finsec_worker_init(void);
 
 /* finsec.audit_seal_databases: the databases that get a worker. */
 extern char *finsec_audit_seal_databases;
+/* finsec.audit_seal_interval: the worker's round (the sealer's interval). */
+extern int	finsec_audit_seal_interval_ms;
 extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
 
 #endif							/* FINSEC_WORKER_H */

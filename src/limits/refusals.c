@@ -64,10 +64,8 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
-#include "finsec_audit.h"
 #include "finsec_eventring.h"
 #include "finsec_limits.h"
-#include "finsec_owner.h"
 #include "finsec_worker.h"
 
 int			finsec_limit_refusal_slots = 1024;
@@ -183,8 +181,6 @@ finsec_limits_shmem_init(void)
 {
 	FinsecWorkerTask flush = {
 		.name = "limits.refusal_flush",
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
-		.order = FINSEC_WORKER_ORDER_WRITE,
 		.has_work = flush_has_work,
 		.run = flush_run,
 		.failure_message = ring.sealer_failure,
@@ -402,24 +398,26 @@ flush_has_work(void *arg)
  * in a database whose finsec has no finsec.limit_refusal (an older version).
  */
 static int64
-flush_run(void *arg)
+flush_task(Oid actor)
 {
-	FinsecOwnerContext ctx;
-	Oid			nsp = get_namespace_oid("finsec", true);
-	int64		rows = 0;
+	int64		rows = task_flush_due ? flush_refusals(actor) : 0;
 
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("limit_refusal", nsp)))
-		return 0;
-	finsec_begin_owner(&ctx);
-	if (task_flush_due)
-		rows = flush_refusals(ctx.caller);
 	if (task_purge_due)
 	{
 		purge_refusals();
 		last_purge = GetCurrentTimestamp();
 	}
-	finsec_end_owner(&ctx);
 	return rows;
+}
+
+static int64
+flush_run(void *arg)
+{
+	Oid			nsp = get_namespace_oid("finsec", true);
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("limit_refusal", nsp)))
+		return 0;
+	return finsec_eventring_flush_as_owner(&ring, flush_task);
 }
 
 /* ---- SQL: counters and the buffer's state -------------------------------- */

@@ -43,7 +43,6 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
-#include "finsec_audit.h"
 #include "finsec_eventring.h"
 #include "finsec_risk.h"
 #include "finsec_owner.h"
@@ -110,16 +109,12 @@ finsec_risk_log_shmem_init(void)
 {
 	FinsecWorkerTask maintain = {
 		.name = "risk.log_maintain",
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
-		.order = FINSEC_WORKER_ORDER_WRITE,
 		.has_work = maintain_has_work,
 		.run = maintain_run,
 		.after_commit = maintained_after_commit,
 	};
 	FinsecWorkerTask flush = {
 		.name = "risk.decision_flush",
-		.interval_ms_setting = &finsec_audit_seal_interval_ms,
-		.order = FINSEC_WORKER_ORDER_WRITE,
 		.has_work = flush_has_work,
 		.run = flush_run,
 		.after_commit = maintained_after_commit,

@@ -223,6 +223,14 @@ finsec_worker_status_abandon(int db, int task, const char *message)
 
 #define WORKER_TASK_COLS 16
 
+/* A time of the status, NULL while it never happened (0). */
+static void
+put_time(Datum *values, bool *nulls, int col, TimestampTz t)
+{
+	values[col] = TimestampTzGetDatum(t);
+	nulls[col] = t == 0;
+}
+
 PG_FUNCTION_INFO_V1(finsec_worker_tasks);
 
 /*
@@ -271,14 +279,10 @@ finsec_worker_tasks(PG_FUNCTION_ARGS)
 			values[7] = Int64GetDatum(s->failures);
 			values[8] = Int64GetDatum(s->rows_last);
 			values[9] = Int64GetDatum(s->rows_total);
-			values[10] = TimestampTzGetDatum(s->last_start);
-			nulls[10] = s->last_start == 0;
-			values[11] = TimestampTzGetDatum(s->last_end);
-			nulls[11] = s->last_end == 0;
-			values[12] = TimestampTzGetDatum(s->last_success);
-			nulls[12] = s->last_success == 0;
-			values[13] = TimestampTzGetDatum(s->last_failure);
-			nulls[13] = s->last_failure == 0;
+			put_time(values, nulls, 10, s->last_start);
+			put_time(values, nulls, 11, s->last_end);
+			put_time(values, nulls, 12, s->last_success);
+			put_time(values, nulls, 13, s->last_failure);
 			values[14] = CStringGetTextDatum(s->sqlstate);
 			nulls[14] = s->failures == 0;
 			values[15] = CStringGetTextDatum(s->error);

@@ -46,6 +46,7 @@
 PGDLLEXPORT void finsec_worker_main(Datum main_arg);
 
 char	   *finsec_audit_seal_databases = NULL;
+int			finsec_audit_seal_interval_ms = 1000;
 
 FinsecWorkerTask finsec_worker_tasks_registered[FINSEC_WORKER_MAX_TASKS];
 int			finsec_worker_ntasks = 0;
@@ -97,7 +98,8 @@ finsec_worker_register_task(const FinsecWorkerTask *task)
 int
 finsec_worker_task_interval(const FinsecWorkerTask *task)
 {
-	int			ms = task->interval_ms_setting ? *task->interval_ms_setting : task->interval_ms;
+	int			ms = task->interval_ms_setting ? *task->interval_ms_setting :
+		task->interval_ms > 0 ? task->interval_ms : finsec_audit_seal_interval_ms;
 
 	return Max(ms, 1);
 }
