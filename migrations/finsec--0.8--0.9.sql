@@ -92,6 +92,73 @@ CREATE OR REPLACE FUNCTION finsec.cn_mobile_problem(value text) RETURNS text
 -- 2. Worker framework: registered tasks and their status (src/worker).
 -- ---------------------------------------------------------------------
 
+-- One row per database of finsec.audit_seal_databases and task the
+-- finsec worker runs there (docs/workers.md); none without the preload.
+CREATE FUNCTION finsec.worker_tasks(
+	OUT database text,
+	OUT task text,
+	OUT worker_pid integer,
+	OUT on_standby boolean,
+	OUT interval_ms integer,
+	OUT running boolean,
+	OUT runs bigint,
+	OUT failures bigint,
+	OUT rows_last bigint,
+	OUT rows_total bigint,
+	OUT last_start timestamptz,
+	OUT last_end timestamptz,
+	OUT last_success timestamptz,
+	OUT last_failure timestamptz,
+	OUT last_sqlstate text,
+	OUT last_error text)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'finsec_worker_tasks';
+COMMENT ON FUNCTION finsec.worker_tasks() IS
+	'the tasks of the finsec worker of each database: runs, failures, rows done, last run, last success, last error (since the server started)';
+REVOKE ALL ON FUNCTION finsec.worker_tasks() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.worker_tasks() TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE VIEW finsec.status_worker_tasks AS SELECT * FROM finsec.worker_tasks();
+COMMENT ON VIEW finsec.status_worker_tasks IS
+	'the tasks of the finsec worker of each database, as finsec.worker_tasks() shows them';
+REVOKE ALL ON finsec.status_worker_tasks FROM PUBLIC;
+GRANT SELECT ON finsec.status_worker_tasks TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- In finsec.status(): one row per database with a worker; not ok while a
+-- task's last run failed.
+CREATE FUNCTION finsec.status_worker(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'worker', finsec.preloaded(),
+		   CASE WHEN finsec.preloaded()
+				THEN 'no database in finsec.audit_seal_databases: no finsec worker seals, flushes or maintains in the background'
+				ELSE 'no finsec worker runs without finsec in shared_preload_libraries'
+		   END
+	 WHERE NOT EXISTS (SELECT FROM finsec.worker_tasks())
+	UNION ALL
+	SELECT 'worker:' || t.database,
+		   count(*) FILTER (WHERE t.last_failure > coalesce(t.last_success, '-infinity')) = 0,
+		   CASE WHEN count(*) FILTER (WHERE t.last_failure > coalesce(t.last_success, '-infinity')) = 0
+				THEN format('%s tasks, %s runs, %s failures; worker %s', count(*), sum(t.runs), sum(t.failures),
+							coalesce('pid ' || max(t.worker_pid), 'not running'))
+				ELSE 'failing: ' || string_agg(format('%s (%s: %s)', t.task, t.last_sqlstate, t.last_error), ', ' ORDER BY t.task)
+						FILTER (WHERE t.last_failure > coalesce(t.last_success, '-infinity'))
+					 || '; see finsec.status_worker_tasks and the server log'
+		   END
+	  FROM finsec.worker_tasks() t
+	 GROUP BY t.database
+$$;
+COMMENT ON FUNCTION finsec.status_worker() IS
+	'the finsec worker of each database: ok unless a task''s last run failed';
+REVOKE ALL ON FUNCTION finsec.status_worker() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_worker() TO finsec_admin, finsec_auditor, finsec_operator;
+
 -- (end of section 2)
 
 -- ---------------------------------------------------------------------

@@ -63,6 +63,9 @@ build_install() {
 	make -C "$FINSEC_ROOT" -s clean >/dev/null
 	make -C "$FINSEC_ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" >/dev/null
 	make -C "$FINSEC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+	# test-only worker tasks for TAP 004/005 (test/modules/finsec_test_tasks)
+	make -C "$FINSEC_ROOT/test/modules/finsec_test_tasks" -s clean all install WERROR=1 \
+		PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
 # A scratch directory the postgres user owns, holding a copy of the tree.

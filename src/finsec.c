@@ -33,6 +33,7 @@
 #include "finsec_hooks.h"
 #include "finsec_limits.h"
 #include "finsec_risk.h"
+#include "finsec_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -50,6 +51,7 @@ define_settings(void)
 {
 	finsec_common_define_settings();
 	finsec_audit_define_settings();
+	finsec_worker_define_settings();
 	finsec_auth_define_settings();
 	finsec_keyring_define_settings();
 	finsec_mac_define_settings();
@@ -96,6 +98,7 @@ _PG_init(void)
 	finsec_limits_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();
-	finsec_audit_register_workers();
+	finsec_audit_register_tasks();
+	finsec_worker_init();
 	finsec_hooks_install();
 }

@@ -149,10 +149,14 @@ pending_restorable(void *payload)
 	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT;
 }
 
+static int64 flush_pending(Oid actor);
+
 void
 finsec_audit_ring_shmem_init(void)
 {
 	finsec_eventring_register(&ring);
+	/* records of rolled-back transactions: written by the finsec worker */
+	finsec_eventring_register_task(&ring, "audit.event_flush", flush_pending);
 }
 
 /* Called by finsec_audit_define_settings(); a postmaster setting needs the preload. */
@@ -519,22 +523,4 @@ Datum
 finsec_audit_event_buffer(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(finsec_eventring_status(&ring, fcinfo));
-}
-
-static void
-sealer_work(Oid actor, void *arg)
-{
-	(void) flush_pending(actor);
-}
-
-/*
- * The audit sealer's share, in its round's transaction (SPI connected): in
- * a subtransaction, so that a failure leaves the records for the next round.
- */
-void
-finsec_audit_ring_sealer_flush(void)
-{
-	if (!finsec_eventring_available(&ring) || !finsec_eventring_work_here(&ring))
-		return;
-	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
 }

@@ -58,31 +58,5 @@ finsec_audit_define_settings(void)
 							GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("finsec.audit_seal_interval",
-							"How often the sealer seals newly finished rows into the hash chain.",
-							"Rows are protected by the chain from the first seal after their "
-							"transaction ends; this bounds that window.",
-							&finsec_audit_seal_interval_ms,
-							FINSEC_AUDIT_SEAL_INTERVAL_DEFAULT, 100, 3600 * 1000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	/*
-	 * PostgreSQL allows postmaster-context settings only while preloading
-	 * (later it is a FATAL error), so they exist only then; without the
-	 * preload, their features are unavailable anyway.
-	 */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomStringVariable("finsec.audit_seal_databases",
-								   "Databases in which a background worker seals protected tables.",
-								   "Comma-separated database names, one sealer each. Without a "
-								   "sealer, rows stay unsealed until finsec.audit_seal() runs.",
-								   &finsec_audit_seal_databases,
-								   FINSEC_AUDIT_SEAL_DATABASES_DEFAULT,
-								   PGC_POSTMASTER,
-								   GUC_LIST_INPUT,
-								   finsec_check_seal_databases, NULL, NULL);
-
 	finsec_audit_define_ring_settings();
 }

@@ -46,6 +46,7 @@
 #include "finsec_auth.h"
 #include "finsec_hooks.h"
 #include "finsec_owner.h"
+#include "finsec_worker.h"
 
 #define LOCKOUT_SLOTS		4096
 #define LOCKOUT_FILE		"finsec_auth_locks"
@@ -260,7 +261,7 @@ enqueue(AuthEventKind kind, const char *role, const char *addr, int failures, Ti
  * queue position to acknowledge with finsec_auth_events_ack() once the
  * transaction has committed.
  */
-uint64
+static uint64
 finsec_auth_events_write(Oid actor)
 {
 	AuthEvent	batch[AUTH_DRAIN_BATCH];
@@ -322,11 +323,11 @@ finsec_auth_events_write(Oid actor)
 }
 
 /*
- * Whether the sealer of dbname writes authentication events: the one named
- * by finsec.auth_audit_database, or else the first database that has a
- * sealer.
+ * Whether the finsec worker of dbname writes authentication events: the
+ * one named by finsec.auth_audit_database, or else the first database of
+ * finsec.audit_seal_databases.
  */
-bool
+static bool
 finsec_auth_events_here(const char *dbname)
 {
 	char	   *raw;
@@ -343,7 +344,7 @@ finsec_auth_events_here(const char *dbname)
 }
 
 /* After commit: forget what was written. */
-void
+static void
 finsec_auth_events_ack(uint64 position)
 {
 	bool		dropped_reported = (position >> 63) != 0;
@@ -358,6 +359,58 @@ finsec_auth_events_ack(uint64 position)
 		lockout->dropped = 0;
 	LWLockRelease(lockout->lock);
 }
+
+/* ---- the worker task writing the queue to the ledger ---- */
+
+static uint64 drain_position;	/* to acknowledge after commit */
+
+static bool
+drain_has_work(void *arg)
+{
+	bool		waiting;
+
+	if (lockout == NULL || !finsec_auth_events_here(finsec_worker_database()))
+		return false;
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	waiting = lockout->head != lockout->tail || lockout->dropped > 0;
+	LWLockRelease(lockout->lock);
+	return waiting;
+}
+
+/* Write queued events as finsec's owner; the worker's transaction commits them. */
+static int64
+drain_run(void *arg)
+{
+	FinsecOwnerContext ctx;
+	uint64		tail;
+
+	drain_position = 0;
+	if (lockout == NULL)
+		return 0;
+	LWLockAcquire(lockout->lock, LW_SHARED);
+	tail = lockout->tail;
+	LWLockRelease(lockout->lock);
+	finsec_begin_owner(&ctx);
+	drain_position = finsec_auth_events_write(ctx.caller);
+	finsec_end_owner(&ctx);
+	return (int64) ((drain_position & ~((uint64) 1 << 63)) - tail);
+}
+
+static void
+drain_after_commit(void *arg, int64 rows)
+{
+	finsec_auth_events_ack(drain_position);
+}
+
+/* Where a login fails nothing can be written: the worker writes the queue. */
+static const FinsecWorkerTask drain_task = {
+	.name = "auth.event_drain",
+	.has_work = drain_has_work,
+	.run = drain_run,
+	.after_commit = drain_after_commit,
+	.failure_message = "finsec: authentication events not written to the audit ledger: %s",
+	.failure_detail = "They stay queued, and the server log has them; sealing continues.",
+};
 
 static bool
 is_exempt(const char *role)
@@ -659,4 +712,5 @@ finsec_lockout_init(void)
 	finsec_hooks_register_shmem(FINSEC_SHMEM_AUTH_LOCKOUT, lockout_shmem_request,
 								lockout_shmem_startup);
 	finsec_hooks_register_client_auth(FINSEC_CLIENT_AUTH_LOCKOUT, finsec_client_auth);
+	finsec_worker_register_task(&drain_task);
 }

@@ -207,12 +207,15 @@ probe_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+static int64 flush_probes(Oid actor);
+
 void
 finsec_card_probe_shmem_init(void)
 {
 	finsec_hooks_register_shmem(FINSEC_SHMEM_CARD_PROBE, probe_shmem_request,
 								probe_shmem_startup);
 	finsec_eventring_register(&ring);
+	finsec_eventring_register_task(&ring, "card.probe_flush", flush_probes);
 }
 
 void
@@ -498,21 +501,6 @@ finsec_flush_card_probes(PG_FUNCTION_ARGS)
 {
 	finsec_require_preload("finsec.flush_card_probes()");
 	PG_RETURN_INT64(finsec_eventring_flush_as_owner(&ring, flush_probes));
-}
-
-static void
-sealer_work(Oid actor, void *arg)
-{
-	(void) flush_probes(actor);
-}
-
-/* The audit sealer's share, in its round's transaction (SPI connected). */
-void
-finsec_card_sealer_flush(void)
-{
-	if (!finsec_eventring_available(&ring) || !finsec_eventring_work_here(&ring))
-		return;
-	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
 }
 
 PG_FUNCTION_INFO_V1(finsec_card_probe_stats);

@@ -55,6 +55,7 @@
 #include "finsec_eventring.h"
 #include "finsec_hooks.h"
 #include "finsec_owner.h"
+#include "finsec_worker.h"
 
 typedef enum EventSlotState
 {
@@ -962,23 +963,42 @@ finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor
 	return n;
 }
 
-bool
-finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void *arg), void *arg)
-{
-	ErrorData  *edata = finsec_try_as_owner(work, arg);
-	TimestampTz now;
+/* ---- the flush as a finsec worker task --------------------------------- */
 
-	if (edata == NULL)
-		return true;
-	/* Once a minute is enough for a failure that repeats every round. */
-	now = GetCurrentTimestamp();
-	if (TimestampDifferenceExceeds(ring->last_sealer_warning, now, 60 * 1000))
-	{
-		ring->last_sealer_warning = now;
-		ereport(WARNING,
-				(errmsg(ring->msg.flush_failed, edata->message),
-				 errdetail("They stay in the shared buffer for the next round; sealing continues.")));
-	}
-	FreeErrorData(edata);
-	return false;
+typedef struct RingTask
+{
+	FinsecEventRing *ring;
+	int64		(*flush) (Oid actor);
+} RingTask;
+
+static bool
+ring_task_has_work(void *arg)
+{
+	return finsec_eventring_work_here(((RingTask *) arg)->ring);
+}
+
+static int64
+ring_task_run(void *arg)
+{
+	RingTask   *t = (RingTask *) arg;
+
+	return finsec_eventring_flush_as_owner(t->ring, t->flush);
+}
+
+void
+finsec_eventring_register_task(FinsecEventRing *ring, const char *name, int64 (*flush) (Oid actor))
+{
+	RingTask   *t = MemoryContextAlloc(TopMemoryContext, sizeof(RingTask));
+	FinsecWorkerTask task = {
+		.name = name,
+		.has_work = ring_task_has_work,
+		.run = ring_task_run,
+		.arg = t,
+		.failure_message = ring->msg.flush_failed,
+		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
+	};
+
+	t->ring = ring;
+	t->flush = flush;
+	finsec_worker_register_task(&task);
 }

@@ -62,7 +62,6 @@ extern void finsec_audit_ring_shmem_init(void);
 /* Is the innermost running PL/pgSQL function one of finsec's (src/audit/plcaller.c)? */
 extern void finsec_plcaller_init(void);
 extern bool finsec_called_by_finsec_plpgsql(void);
-extern void finsec_audit_ring_sealer_flush(void);
 extern int	finsec_audit_event_slots;
 extern int	finsec_audit_event_slots_per_session;
 #define FINSEC_AUDIT_EVENT_BUFFER_DEFAULT 1024
@@ -109,21 +108,17 @@ extern bool finsec_is_ledger_immutable(Oid funcid);
 extern void finsec_own_trigger_ddl_begin(void);
 extern void finsec_own_trigger_ddl_end(void);
 extern void finsec_audit_init_hooks(void);
-extern void finsec_audit_register_workers(void);
-extern bool finsec_check_seal_databases(char **newval, void **extra, GucSource source);
+/* The sealer task (src/audit/sealer.c), registered with the finsec worker. */
+extern void finsec_audit_register_tasks(void);
 
 /* The audit settings (src/audit/settings.c) and their defaults. */
 extern void finsec_audit_define_settings(void);
 extern int	finsec_audit_retention_minutes;
 extern int	finsec_audit_capacity_warning_mb;
 extern int	finsec_audit_capacity_limit_mb;
-extern int	finsec_audit_seal_interval_ms;
-extern char *finsec_audit_seal_databases;
 #define FINSEC_AUDIT_RETENTION_DEFAULT (180 * 24 * 60)	/* minutes */
 #define FINSEC_AUDIT_CAPACITY_WARNING_DEFAULT 10240 /* MB */
 #define FINSEC_AUDIT_CAPACITY_LIMIT_DEFAULT 0
-#define FINSEC_AUDIT_SEAL_INTERVAL_DEFAULT 1000 /* ms */
-#define FINSEC_AUDIT_SEAL_DATABASES_DEFAULT ""
 
 /*
  * Writing audit events from C, for every capability: as the given actor,

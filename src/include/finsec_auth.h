@@ -77,11 +77,8 @@ extern int	finsec_auth_failure_delay_ms;
 extern char *finsec_lockout_exempt_roles;
 extern bool finsec_lockout_by_address;
 extern void finsec_lockout_init(void);
-extern uint64 finsec_auth_events_write(Oid actor);
-extern void finsec_auth_events_ack(uint64 position);
 extern char *finsec_auth_audit_database;
 extern int	finsec_password_expiry_warning_s;
-extern bool finsec_auth_events_here(const char *dbname);
 
 /* src/auth/profile.c */
 extern bool finsec_password_profile_match(const char *username, const char *password,

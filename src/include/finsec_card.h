@@ -28,7 +28,6 @@ extern int	finsec_card_probe_buffer_slots;
 
 /* The card probe budget (src/card/probe.c). */
 extern void finsec_card_probe_shmem_init(void);
-extern void finsec_card_sealer_flush(void);
 
 /* "v<N>:<hex>": the fingerprint key risk lists name a card or account by. */
 extern char *finsec_card_key(struct varlena *number);

@@ -132,7 +132,6 @@ typedef struct FinsecEventRing
 	int			nholds;
 	int			ndrop_claims;	/* of them, claims of drop counts */
 	bool		callbacks_registered;
-	TimestampTz last_sealer_warning;
 } FinsecEventRing;
 
 /* In _PG_init when preloaded: request and set up the ring's shared memory. */
@@ -200,13 +199,14 @@ extern Datum finsec_eventring_status(FinsecEventRing *ring, FunctionCallInfo fci
 extern int64 finsec_eventring_flush_as_owner(FinsecEventRing *ring, int64 (*flush) (Oid actor));
 
 /*
- * The audit sealer's share, in its round's transaction (SPI connected):
- * runs work(actor, arg) as finsec's owner in a subtransaction.  A failure rolls
- * the subtransaction back, so its claims wait for the next round, and is
- * reported as a WARNING at most once a minute; the round goes on.  Returns
- * whether work succeeded.
+ * In _PG_init (preloaded only): register the finsec worker task "name"
+ * (src/worker/) that runs flush(actor) like finsec_eventring_flush_as_owner
+ * every finsec.audit_seal_interval where this database's events wait, in
+ * its own transaction.  A failure rolls back, so the claims wait for the
+ * next round, and is logged with the ring's msg.flush_failed at most
+ * once a minute.
  */
-extern bool finsec_eventring_sealer_run(FinsecEventRing *ring, void (*work) (Oid actor, void *arg),
-										void *arg);
+extern void finsec_eventring_register_task(FinsecEventRing *ring, const char *name,
+										   int64 (*flush) (Oid actor));
 
 #endif							/* FINSEC_EVENTRING_H */

@@ -265,6 +265,7 @@ extern void finsec_hooks_register_emit_log(FinsecEmitLogPosition position,
  *	 EVENTRING		 common/eventring.c: every registered event buffer
  *	 CARD_PROBE		 card/probe.c: the card probe budget
  *	 RISK			 risk/shared.c: decision counters and rate buckets
+ *	 WORKER			 worker/status.c: the worker tasks' status
  */
 typedef enum FinsecShmemPosition
 {
@@ -273,6 +274,7 @@ typedef enum FinsecShmemPosition
 	FINSEC_SHMEM_EVENTRING,
 	FINSEC_SHMEM_CARD_PROBE,
 	FINSEC_SHMEM_RISK,
+	FINSEC_SHMEM_WORKER,
 	FINSEC_SHMEM_POSITIONS
 } FinsecShmemPosition;
 

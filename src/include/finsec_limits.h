@@ -28,18 +28,11 @@ extern void finsec_limits_init_hooks(void);
 /*
  * Refusals (src/limits/refusals.c): per-rule counters and a buffer of
  * refusal events in shared memory, recorded in finsec.limit_refusal by
- * finsec.flush_limit_refusals() and by the audit sealer.
+ * finsec.flush_limit_refusals() and by a finsec worker task.
  */
 extern int	finsec_limit_refusal_slots;	/* finsec.limit_refusal_buffer */
 #define FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT 1024
 extern void finsec_limits_shmem_init(void);
-/*
- * Record this database's waiting refusals; called by the audit sealer in
- * its round's transaction with SPI connected.  Works in a subtransaction
- * and does not throw for a failed recording (the refusals wait for the
- * next round).
- */
-extern void finsec_limits_sealer_flush(void);
 /*
  * Count a refusal of the limit trigger: rule (FinsecLimitRule), the limited
  * table (root of a partition tree; InvalidOid if unknown) and the policy's

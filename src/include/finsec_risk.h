@@ -14,6 +14,5 @@ extern void finsec_risk_shmem_init(void);
 
 /* src/risk/log.c: the decision log */
 extern void finsec_risk_log_shmem_init(void);
-extern void finsec_risk_sealer_flush(void);
 
 #endif							/* FINSEC_RISK_H */

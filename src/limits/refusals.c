@@ -70,6 +70,7 @@
 #include "finsec_limits.h"
 #include "finsec_owner.h"
 #include "limits_internal.h"
+#include "finsec_worker.h"
 
 int			finsec_limit_refusal_slots = FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT;
 
@@ -180,12 +181,25 @@ refusals_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* the worker task, below */
+static bool flush_has_work(void *arg);
+static int64 flush_run(void *arg);
+
 void
 finsec_limits_shmem_init(void)
 {
+	FinsecWorkerTask flush = {
+		.name = "limits.refusal_flush",
+		.has_work = flush_has_work,
+		.run = flush_run,
+		.failure_message = ring.msg.flush_failed,
+		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
+	};
+
 	finsec_hooks_register_shmem(FINSEC_SHMEM_LIMIT_REFUSALS, refusals_shmem_request,
 								refusals_shmem_startup);
 	finsec_eventring_register(&ring);
+	finsec_worker_register_task(&flush);
 }
 
 /* Called by finsec_limits_define_settings(); postmaster settings need the preload. */
@@ -365,46 +379,50 @@ purge_refusals(void)
 	SPI_finish();
 }
 
-/* What the sealer's round does, decided before its subtransaction. */
-static bool sealer_flush_due;
-static bool sealer_purge_due;
+/* What the worker task does this round, decided by flush_has_work(). */
+static bool task_flush_due;
+static bool task_purge_due;
 
-static void
-sealer_work(Oid actor, void *arg)
+static bool
+flush_has_work(void *arg)
 {
-	if (sealer_flush_due)
-		(void) flush_refusals(actor);
-	if (sealer_purge_due)
+	if (!finsec_eventring_available(&ring))
+		return false;
+	task_flush_due = finsec_eventring_work_here(&ring);
+	/* Old records go at least once a minute, and whenever new ones come. */
+	task_purge_due = finsec_limit_refusal_retention_minutes > 0 &&
+		(task_flush_due || TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 60 * 1000));
+	return task_flush_due || task_purge_due;
+}
+
+/*
+ * The worker task, in its own transaction (SPI connected): record this
+ * database's refusals and purge old ones, as finsec's owner.  A failure
+ * (the table dropped, the ledger at its capacity limit, ...) rolls back,
+ * leaving the refusals in the buffer for the next round.  Nothing happens
+ * in a database whose finsec has no finsec.limit_refusal (an older version).
+ */
+static int64
+flush_task(Oid actor)
+{
+	int64		rows = task_flush_due ? flush_refusals(actor) : 0;
+
+	if (task_purge_due)
 	{
 		purge_refusals();
 		last_purge = GetCurrentTimestamp();
 	}
+	return rows;
 }
 
-/*
- * The audit sealer's share, in its round's transaction (SPI connected):
- * record this database's refusals in a subtransaction, so that a failure
- * (the table dropped, the ledger at its capacity limit, ...) leaves them in
- * the buffer for the next round and sealing goes on.  Nothing happens in a
- * database whose finsec has no finsec.limit_refusal (an older version).
- */
-void
-finsec_limits_sealer_flush(void)
+static int64
+flush_run(void *arg)
 {
-	Oid			nsp;
+	Oid			nsp = get_namespace_oid("finsec", true);
 
-	if (!finsec_eventring_available(&ring))
-		return;
-	sealer_flush_due = finsec_eventring_work_here(&ring);
-	/* Old records go at least once a minute, and whenever new ones come. */
-	sealer_purge_due = finsec_limit_refusal_retention_minutes > 0 &&
-		(sealer_flush_due || TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 60 * 1000));
-	if (!sealer_flush_due && !sealer_purge_due)
-		return;
-	nsp = get_namespace_oid("finsec", true);
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("limit_refusal", nsp)))
-		return;
-	(void) finsec_eventring_sealer_run(&ring, sealer_work, NULL);
+		return 0;
+	return finsec_eventring_flush_as_owner(&ring, flush_task);
 }
 
 /* ---- SQL: counters and the buffer's state -------------------------------- */

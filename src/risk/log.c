@@ -47,6 +47,7 @@
 #include "finsec_eventring.h"
 #include "finsec_risk.h"
 #include "finsec_owner.h"
+#include "finsec_worker.h"
 #include "risk_internal.h"
 
 const char *const finsec_risk_decision_names[RISK_DECISION_KINDS] = {
@@ -117,10 +118,34 @@ decision_restorable(void *payload)
 		ev->nrules >= 0 && ev->nrules <= RISK_LOG_MAX_RULES;
 }
 
+/* the worker tasks, below */
+static bool maintain_has_work(void *arg);
+static int64 maintain_run(void *arg);
+static bool flush_has_work(void *arg);
+static int64 flush_run(void *arg);
+static void maintained_after_commit(void *arg, int64 rows);
+
 void
 finsec_risk_log_shmem_init(void)
 {
+	FinsecWorkerTask maintain = {
+		.name = "risk.log_maintain",
+		.has_work = maintain_has_work,
+		.run = maintain_run,
+		.after_commit = maintained_after_commit,
+	};
+	FinsecWorkerTask flush = {
+		.name = "risk.decision_flush",
+		.has_work = flush_has_work,
+		.run = flush_run,
+		.after_commit = maintained_after_commit,
+		.failure_message = ring.msg.flush_failed,
+		.failure_detail = "They stay in the shared buffer for the next round; sealing continues.",
+	};
+
 	finsec_eventring_register(&ring);
+	finsec_worker_register_task(&maintain);
+	finsec_worker_register_task(&flush);
 }
 
 /*
@@ -358,52 +383,85 @@ finsec_flush_risk_decisions(PG_FUNCTION_ARGS)
 }
 
 /*
- * The sealer makes partitions ahead, and drops old ones, every 10 minutes,
- * and at once when the log is not the one it last maintained (the
- * extension was dropped and created again).
+ * Two worker tasks, each in its own transaction (SPI connected), as
+ * finsec's owner: risk.log_maintain makes partitions ahead, and drops old
+ * ones, every 10 minutes; risk.decision_flush logs this database's
+ * decisions, maintaining the partitions first when the log is not the one
+ * last maintained (the extension was dropped and created again).  A
+ * failure rolls back, leaving the decisions in the buffer for the next
+ * round.  Nothing happens in a database whose finsec has no
+ * finsec.risk_decision_log (an older version).
  */
 #define MAINTAIN_INTERVAL_MS	(600 * 1000)
 
 static TimestampTz last_maintain = 0;
 static Oid	maintained_log = InvalidOid;
-static bool sealer_maintain_due;
+static Oid	task_log = InvalidOid;	/* the log this run maintained, if any */
 
-static void
-sealer_work(Oid actor, void *arg)
+static Oid
+decision_log(void)
 {
-	(void) flush_decisions(actor, sealer_maintain_due);
-	if (sealer_maintain_due)
-		last_maintain = GetCurrentTimestamp();
+	Oid			nsp = get_namespace_oid("finsec", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("risk_decision_log", nsp) : InvalidOid;
 }
 
-/*
- * The audit sealer's share, in its round's transaction (SPI connected):
- * log this database's decisions, and maintain the daily partitions when
- * due, in a subtransaction, so that a failure leaves the decisions in the
- * buffer for the next round and sealing goes on.  Nothing happens in a
- * database whose finsec has no finsec.risk_decision_log (an older
- * version).
- */
-void
-finsec_risk_sealer_flush(void)
+static bool
+maintain_has_work(void *arg)
 {
-	Oid			nsp;
-	Oid			log;
-	bool		work;
+	return finsec_eventring_available(&ring) &&
+		(!OidIsValid(maintained_log) ||
+		 TimestampDifferenceExceeds(last_maintain, GetCurrentTimestamp(), MAINTAIN_INTERVAL_MS));
+}
 
-	if (!finsec_eventring_available(&ring))
-		return;
-	nsp = get_namespace_oid("finsec", true);
-	log = OidIsValid(nsp) ? get_relname_relid("risk_decision_log", nsp) : InvalidOid;
+static int64
+maintain_run(void *arg)
+{
+	FinsecOwnerContext ctx;
+
+	task_log = decision_log();
+	if (!OidIsValid(task_log))
+		return 0;
+	finsec_begin_owner(&ctx);
+	if (SPI_execute("SELECT finsec.risk_log_maintain()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "finsec.risk_log_maintain() failed");
+	finsec_end_owner(&ctx);
+	return 0;
+}
+
+static bool
+flush_has_work(void *arg)
+{
+	return finsec_eventring_work_here(&ring);
+}
+
+static int64
+flush_task(Oid actor)
+{
+	return flush_decisions(actor, OidIsValid(task_log));
+}
+
+static int64
+flush_run(void *arg)
+{
+	Oid			log = decision_log();
+
+	task_log = InvalidOid;
 	if (!OidIsValid(log))
-		return;
-	work = finsec_eventring_work_here(&ring);
-	sealer_maintain_due = log != maintained_log ||
-		TimestampDifferenceExceeds(last_maintain, GetCurrentTimestamp(), MAINTAIN_INTERVAL_MS);
-	if (!work && !sealer_maintain_due)
-		return;
-	if (finsec_eventring_sealer_run(&ring, sealer_work, NULL) && sealer_maintain_due)
-		maintained_log = log;
+		return 0;
+	if (log != maintained_log)
+		task_log = log;
+	return finsec_eventring_flush_as_owner(&ring, flush_task);
+}
+
+static void
+maintained_after_commit(void *arg, int64 rows)
+{
+	if (OidIsValid(task_log))
+	{
+		maintained_log = task_log;
+		last_maintain = GetCurrentTimestamp();
+	}
 }
 
 PG_FUNCTION_INFO_V1(finsec_risk_decision_buffer);

@@ -59,8 +59,8 @@ $node->safe_psql('second', "SELECT finsec.audit_event('test.event')");
 ok($node->poll_query_until('second', 'SELECT count(*) = 1 FROM finsec.ledger_block'),
 	'the background sealer seals a new event');
 is($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'finsec audit sealer'"),
-	'2', 'one sealer runs per listed database');
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'finsec worker'"),
+	'2', 'one finsec worker runs per listed database');
 
 # finsec.audit_seal_databases is checked before it can take effect.
 ($ret, $stdout, $stderr) = $node->psql('postgres', "ALTER SYSTEM SET finsec.audit_seal_databases = 'a,a'");
