@@ -583,6 +583,7 @@ finsec_sig_keyring_algorithm_name(SigKeyType type, int bits)
 	return NULL;
 }
 
+/* A new private key for a keyring signing algorithm, as PKCS#8 DER in secret memory (*len bytes). */
 unsigned char *
 finsec_sig_keygen(const char *algorithm, size_t *len)
 {
