@@ -583,10 +583,7 @@ finsec_sig_keyring_algorithm_name(SigKeyType type, int bits)
 	return NULL;
 }
 
-/*
- * Generate a signing key pair of the algorithm (RSA, EC P-256 or SM2) after
- * the key policy check, and return its DER encoding.
- */
+/* A new private key for a keyring signing algorithm, as PKCS#8 DER in secret memory (*len bytes). */
 unsigned char *
 finsec_sig_keygen(const char *algorithm, size_t *len)
 {
