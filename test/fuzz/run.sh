@@ -24,7 +24,7 @@ cd "$root" || exit 2
 CC=${FUZZ_CC:-clang}
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I src/include)
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/finsec-fuzz.XXXXXX")
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/finsec-fuzz.XXXXXX") || { echo "fuzz: cannot create a scratch directory under ${TMPDIR:-/tmp}"; exit 2; }
 trap 'rm -rf "$scratch"' EXIT
 
 shopt -s nullglob
