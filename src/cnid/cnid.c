@@ -163,7 +163,7 @@ finsec_cn_resident_id_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* finsec.finsec_cn_resident_id_from_15(text): a first-generation number, converted. */
+/* finsec.cn_resident_id_from_15(text): a first-generation number, converted. */
 Datum
 finsec_cn_resident_id_from_15(PG_FUNCTION_ARGS)
 {

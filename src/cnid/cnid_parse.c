@@ -25,6 +25,7 @@
  */
 #include "cnid_parse.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The GB 32100 alphabet; a character's value is its index. */
@@ -456,38 +457,63 @@ finsec_cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN]
 
 /* ---- problem texts ------------------------------------------------------ */
 
-typedef struct TextBuf
+/*
+ * The sentence for a result, a whole format string (PostgreSQL's message
+ * style: no sentence is assembled from words): it receives the position
+ * or the count found (%zu) and, for lengths, the length expected (%zu).
+ */
+static const char *
+problem_format(CnidKind kind, CnidStatus status)
 {
-	char	   *buf;
-	size_t		cap;
-	size_t		len;			/* length of the full text so far */
-} TextBuf;
-
-static void
-put(TextBuf *t, const char *s)
-{
-	for (; *s; s++, t->len++)
-		if (t->len + 1 < t->cap)
-			t->buf[t->len] = *s;
-}
-
-static void
-put_num(TextBuf *t, size_t v)
-{
-	char		tmp[24];
-	char		one[2] = {0, 0};
-	int			n = 0;
-
-	do
+	switch (status)
 	{
-		tmp[n++] = (char) ('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	while (n > 0)
-	{
-		one[0] = tmp[--n];
-		put(t, one);
+		case CNID_OK:
+			return "";
+		case CNID_EMPTY:
+			return "the value is empty";
+		case CNID_BAD_CHAR:
+			switch (kind)
+			{
+				case CNID_RESIDENT_ID:
+					return "character %zu is not a digit (only the last character may be X)";
+				case CNID_RESIDENT_ID_15:
+					return "character %zu is not a digit";
+				case CNID_USCC:
+					return "character %zu is not in the code's alphabet (digits and capital letters other than I, O, S, V, Z)";
+				case CNID_MOBILE:
+					return "character %zu is not a digit, space or hyphen (or a leading +)";
+			}
+			break;
+		case CNID_BAD_LENGTH:
+			return kind == CNID_MOBILE
+				? "has %zu digits, not %zu (a country code not counted)"
+				: "length is %zu characters, not %zu";
+		case CNID_LEGACY_15:
+			return "15-digit first-generation number, not the 18-character form";
+		case CNID_BAD_REGION:
+			return "characters 1-2 are not a province-level region code (GB/T 2260)";
+		case CNID_BAD_DATE:
+			return kind == CNID_RESIDENT_ID_15
+				? "characters 7-12 are not a birth date (YYMMDD)"
+				: "characters 7-14 are not a birth date (YYYYMMDD)";
+		case CNID_DATE_RANGE:
+			return "birth year is outside 1800-2099";
+		case CNID_FUTURE_DATE:
+			return "birth date is after the reference date";
+		case CNID_BAD_CHECK:
+			return kind == CNID_USCC
+				? "check character (character 18) does not match characters 1-17 (GB 32100)"
+				: "check character (character 18) does not match characters 1-17 (ISO 7064 MOD 11-2)";
+		case CNID_BAD_DIVISION:
+			return "character %zu is not a digit (characters 3-8 are the administrative division code)";
+		case CNID_BAD_ORG_CHECK:
+			return "character 17 does not match the organization code's check (GB 11714)";
+		case CNID_BAD_COUNTRY:
+			return "international prefix is not +86 (mainland China)";
+		case CNID_BAD_PREFIX:
+			return "does not begin with 13-19 (mainland mobile numbers)";
 	}
+	return "";
 }
 
 /*
@@ -497,89 +523,20 @@ put_num(TextBuf *t, size_t v)
 size_t
 finsec_cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
 {
-	TextBuf		t;
-	size_t		expect;
-
-	t.buf = buf;
-	t.cap = cap;
-	t.len = 0;
-	expect = kind == CNID_MOBILE ? CNID_MOBILE_LEN
+	size_t		expect = kind == CNID_MOBILE ? CNID_MOBILE_LEN
 		: kind == CNID_RESIDENT_ID_15 ? CNID_RESIDENT_ID15_LEN : CNID_RESIDENT_ID_LEN;
+	size_t		found = r.status == CNID_BAD_LENGTH ? r.count : r.pos;
+	char		dummy[1];
+	int			n;
 
-	switch (r.status)
+	if (cap == 0)
 	{
-		case CNID_OK:
-			break;
-		case CNID_EMPTY:
-			put(&t, "the value is empty");
-			break;
-		case CNID_BAD_CHAR:
-			put(&t, "character ");
-			put_num(&t, r.pos);
-			switch (kind)
-			{
-				case CNID_RESIDENT_ID:
-					put(&t, " is not a digit (only the last character may be X)");
-					break;
-				case CNID_RESIDENT_ID_15:
-					put(&t, " is not a digit");
-					break;
-				case CNID_USCC:
-					put(&t, " is not in the code's alphabet (digits and capital letters other than I, O, S, V, Z)");
-					break;
-				case CNID_MOBILE:
-					put(&t, " is not a digit, space or hyphen (or a leading +)");
-					break;
-			}
-			break;
-		case CNID_BAD_LENGTH:
-			put(&t, kind == CNID_MOBILE ? "has " : "length is ");
-			put_num(&t, r.count);
-			put(&t, kind == CNID_MOBILE ? " digits, not " : " characters, not ");
-			put_num(&t, expect);
-			if (kind == CNID_MOBILE)
-				put(&t, " (a country code not counted)");
-			break;
-		case CNID_LEGACY_15:
-			put(&t, "15-digit first-generation number, not the 18-character form");
-			break;
-		case CNID_BAD_REGION:
-			put(&t, "characters 1-2 are not a province-level region code (GB/T 2260)");
-			break;
-		case CNID_BAD_DATE:
-			put(&t, kind == CNID_RESIDENT_ID_15
-				? "characters 7-12 are not a birth date (YYMMDD)"
-				: "characters 7-14 are not a birth date (YYYYMMDD)");
-			break;
-		case CNID_DATE_RANGE:
-			put(&t, "birth year is outside 1800-2099");
-			break;
-		case CNID_FUTURE_DATE:
-			put(&t, "birth date is after the reference date");
-			break;
-		case CNID_BAD_CHECK:
-			put(&t, kind == CNID_USCC
-				? "check character (character 18) does not match characters 1-17 (GB 32100)"
-				: "check character (character 18) does not match characters 1-17 (ISO 7064 MOD 11-2)");
-			break;
-		case CNID_BAD_DIVISION:
-			put(&t, "character ");
-			put_num(&t, r.pos);
-			put(&t, " is not a digit (characters 3-8 are the administrative division code)");
-			break;
-		case CNID_BAD_ORG_CHECK:
-			put(&t, "character 17 does not match the organization code's check (GB 11714)");
-			break;
-		case CNID_BAD_COUNTRY:
-			put(&t, "international prefix is not +86 (mainland China)");
-			break;
-		case CNID_BAD_PREFIX:
-			put(&t, "does not begin with 13-19 (mainland mobile numbers)");
-			break;
+		buf = dummy;
+		cap = sizeof(dummy);
 	}
-	if (cap > 0)
-		buf[t.len < cap ? t.len : cap - 1] = '\0';
-	return t.len;
+	/* Formats without conversions ignore the arguments, as C allows. */
+	n = snprintf(buf, cap, problem_format(kind, r.status), found, expect);
+	return n < 0 ? 0 : (size_t) n;
 }
 
 const char *
