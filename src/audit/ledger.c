@@ -729,10 +729,7 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 	char	   *event_type;
 
 	finsec_require_preload("finsec.audit_event()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("audit event type must not be null")));
+	finsec_require_arg(fcinfo, 0, "audit event type");
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -362,10 +362,7 @@ finsec_audit_refusal_sql(PG_FUNCTION_ARGS)
 {
 	char	   *session = GetUserNameFromId(GetSessionUserId(), false);
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("audit event type must not be null")));
+	finsec_require_arg(fcinfo, 0, "audit event type");
 	durable_event(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)), session,
 				  finsec_text_arg_opt(fcinfo, 1), finsec_text_arg_opt(fcinfo, 2), false,
 				  finsec_text_arg_opt(fcinfo, 3),

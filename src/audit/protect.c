@@ -158,9 +158,7 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	Oid			owner;
 
 	finsec_require_preload("finsec.protect_table()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("relation must not be null")));
+	finsec_require_arg(fcinfo, 0, "relation");
 	relid = PG_GETARG_OID(0);
 	if (PG_ARGISNULL(1))
 		algorithm = finsec_hash_name((FinsecHashAlgorithm) finsec_hash_algorithm);

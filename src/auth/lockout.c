@@ -206,7 +206,7 @@ load_locks(void)
 	}
 	FreeFile(f);
 	if (n > 0)
-		ereport(LOG, (errmsg("finsec: restored %d login lock(s)", n)));
+		ereport(LOG, (errmsg_plural("finsec: restored %d login lock", "finsec: restored %d login locks", n, n)));
 }
 
 static void

@@ -128,9 +128,7 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	const FinsecKey *key;
 
 	finsec_require_preload("finsec.set_role_profile()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("role must not be null")));
+	finsec_require_arg(fcinfo, 0, "role");
 	role = NameStr(*PG_GETARG_NAME(0));
 	if (!OidIsValid(get_role_oid(role, true)))
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -425,12 +425,39 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	/* The statement holds the number: keep it out of the server log. */
 	ereport(ERROR,
 			(errcode(ERRCODE_FINSEC_CARD_PROBE_BUDGET),
-			 errmsg("too many %s numbers of one visible pattern constructed",
-					account ? "bank account" : "bank card"),
+			 account ? errmsg("too many bank account numbers of one visible pattern constructed") :
+			 errmsg("too many bank card numbers of one visible pattern constructed"),
 			 errdetail("Session user \"%s\" may construct %d distinct numbers a minute that share their length, leading digits and last four (finsec.card_probe_budget); this refusal is audited.",
 					   GetUserNameFromId(user, false), budget),
 			 errhint("Constructing many numbers that differ only in their hidden digits is how a card number is guessed. A role that loads clear numbers in bulk needs a budget set by a superuser (ALTER ROLE ... SET finsec.card_probe_budget)."),
 			 errhidestmt(true)));
+}
+
+/*
+ * The ledger description of a probe event, a whole format string (no
+ * sentence assembled from words): it receives the count, the masked class
+ * and the budget.
+ */
+static const char *
+probe_description(bool refused, bool account, int n)
+{
+	if (refused)
+	{
+		if (account)
+			return n == 1
+				? "%d construction of account numbers like %s refused: over finsec.card_probe_budget (%d a minute)"
+				: "%d constructions of account numbers like %s refused: over finsec.card_probe_budget (%d a minute)";
+		return n == 1
+			? "%d construction of card numbers like %s refused: over finsec.card_probe_budget (%d a minute)"
+			: "%d constructions of card numbers like %s refused: over finsec.card_probe_budget (%d a minute)";
+	}
+	if (account)
+		return n == 1
+			? "%d construction of account numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work"
+			: "%d constructions of account numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work";
+	return n == 1
+		? "%d construction of card numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work"
+		: "%d constructions of card numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work";
 }
 
 /* ---- writing refusals to the ledger --------------------------------------- */
@@ -472,12 +499,12 @@ flush_probes(Oid actor)
 		else
 			appendStringInfo(&detail, "\"%u\"", e->userid);
 		appendStringInfoChar(&detail, '}');
-		if (e->refused > 0)
-			desc = psprintf("%d construction(s) of %s numbers like %s refused: over finsec.card_probe_budget (%d a minute)",
-							e->refused, e->account ? "account" : "card", e->visible, e->budget);
-		else
-			desc = psprintf("%d construction(s) of %s numbers like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work",
-							e->alerted, e->account ? "account" : "card", e->visible, e->budget);
+		{
+			int			n = e->refused > 0 ? e->refused : e->alerted;
+
+			desc = psprintf(probe_description(e->refused > 0, e->account, n),
+							n, e->visible, e->budget);
+		}
 		(void) finsec_audit_event_at(session_name ? e->sessionid : actor,
 									 e->refused > 0 ?
 									 (e->account ? "account.probe_refused" : "card.probe_refused") :

@@ -14,12 +14,18 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 
 #include "finsec.h"
@@ -121,4 +127,77 @@ finsec_relcache_trigger(FunctionCallInfo fcinfo, const char *name)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "%s must be a trigger", name);
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+}
+
+/* Whether value (NULL: never) is one of the n strings of list. */
+bool
+finsec_in_list(const char *value, char *const *list, int n)
+{
+	int			i;
+
+	if (value == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(value, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Switching a control off is applied by an approved change request
+ * (finsec.approve runs as finsec's owner) or in a superuser's session; an
+ * administrator calling the internal function directly is refused.
+ * public_name is the function that files the request.
+ */
+void
+finsec_require_switch_authority(const char *public_name)
+{
+	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to switch the control off directly"),
+				 errdetail("Disabling a control takes two administrators."),
+				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
+						 public_name)));
+}
+
+/* A hash table keyed by keysize bytes compared as a blob, in cxt. */
+HTAB *
+finsec_blob_hash_create(const char *name, long nelem, Size keysize, Size entrysize,
+						MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * A sequential heap scan of one of finsec's own tables with a snapshot
+ * taken now, without SQL: begin, next (false at the end), end.
+ */
+void
+finsec_heap_scan_begin(FinsecHeapScan *s, Oid relid)
+{
+	s->rel = table_open(relid, AccessShareLock);
+	s->slot = table_slot_create(s->rel, NULL);
+	PushActiveSnapshot(GetLatestSnapshot());
+	s->scan = table_beginscan(s->rel, GetActiveSnapshot(), 0, NULL);
+}
+
+bool
+finsec_heap_scan_next(FinsecHeapScan *s)
+{
+	return table_scan_getnextslot(s->scan, ForwardScanDirection, s->slot);
+}
+
+void
+finsec_heap_scan_end(FinsecHeapScan *s)
+{
+	table_endscan(s->scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(s->slot);
+	table_close(s->rel, AccessShareLock);
 }

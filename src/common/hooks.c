@@ -386,6 +386,13 @@ hooks_shmem_startup(void)
 
 /* ---- installation ---------------------------------------------------------- */
 
+/* Remember the hook that was there, then install ours: each hook once. */
+#define INSTALL_HOOK(hook, ours) \
+	do { \
+		prev_##hook = hook; \
+		hook = ours; \
+	} while (0)
+
 /*
  * Install each hook that has a callback, remembering the hook that was
  * there before; a second call does nothing.
@@ -397,47 +404,25 @@ finsec_hooks_install(void)
 		return;
 	installed = true;
 	if (taken[REG_UTILITY])
-	{
-		prev_ProcessUtility_hook = ProcessUtility_hook;
-		ProcessUtility_hook = hooks_ProcessUtility;
-	}
+		INSTALL_HOOK(ProcessUtility_hook, hooks_ProcessUtility);
 	if (taken[REG_EXECUTOR])
 	{
-		prev_ExecutorRun_hook = ExecutorRun_hook;
-		ExecutorRun_hook = hooks_ExecutorRun;
-		prev_ExecutorFinish_hook = ExecutorFinish_hook;
-		ExecutorFinish_hook = hooks_ExecutorFinish;
+		INSTALL_HOOK(ExecutorRun_hook, hooks_ExecutorRun);
+		INSTALL_HOOK(ExecutorFinish_hook, hooks_ExecutorFinish);
 	}
 	if (taken[REG_OBJECT_ACCESS])
-	{
-		prev_object_access_hook = object_access_hook;
-		object_access_hook = hooks_object_access;
-	}
+		INSTALL_HOOK(object_access_hook, hooks_object_access);
 	if (taken[REG_POST_PARSE])
-	{
-		prev_post_parse_analyze_hook = post_parse_analyze_hook;
-		post_parse_analyze_hook = hooks_post_parse_analyze;
-	}
+		INSTALL_HOOK(post_parse_analyze_hook, hooks_post_parse_analyze);
 	if (taken[REG_CLIENT_AUTH])
-	{
-		prev_ClientAuthentication_hook = ClientAuthentication_hook;
-		ClientAuthentication_hook = hooks_ClientAuthentication;
-	}
+		INSTALL_HOOK(ClientAuthentication_hook, hooks_ClientAuthentication);
 	if (taken[REG_CHECK_PASSWORD])
-	{
-		prev_check_password_hook = check_password_hook;
-		check_password_hook = hooks_check_password;
-	}
+		INSTALL_HOOK(check_password_hook, hooks_check_password);
 	if (taken[REG_EMIT_LOG])
-	{
-		prev_emit_log_hook = emit_log_hook;
-		emit_log_hook = hooks_emit_log;
-	}
+		INSTALL_HOOK(emit_log_hook, hooks_emit_log);
 	if (taken[REG_SHMEM])
 	{
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = hooks_shmem_request;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = hooks_shmem_startup;
+		INSTALL_HOOK(shmem_request_hook, hooks_shmem_request);
+		INSTALL_HOOK(shmem_startup_hook, hooks_shmem_startup);
 	}
 }

@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -49,4 +51,17 @@ finsec_trigger_by_oid(Oid trigid, FinsecTriggerRow *row)
 	systable_endscan(scan);
 	table_close(trig, AccessShareLock);
 	return found;
+}
+
+/* Refuse a call of trigger function name other than as a BEFORE row trigger. */
+void
+finsec_require_before_row_trigger(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be a BEFORE row trigger", name)));
 }

@@ -121,13 +121,8 @@ finsec_type_is_trusted(Oid typid)
 	trusted_cache_stale = false;
 	if (trusted_cache == NULL)
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(TrustedTypeEntry);
-		ctl.hcxt = CacheMemoryContext;
-		trusted_cache = hash_create("finsec trusted types", 64, &ctl,
-									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		trusted_cache = finsec_blob_hash_create("finsec trusted types", 64, sizeof(Oid), sizeof(TrustedTypeEntry),
+												CacheMemoryContext);
 	}
 	entry = hash_search(trusted_cache, &typid, HASH_FIND, NULL);
 	if (entry)

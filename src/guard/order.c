@@ -51,6 +51,7 @@
 #include "utils/syscache.h"
 
 #include "finsec.h"
+#include "finsec_trigger.h"
 #include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_guard.h"
@@ -80,17 +81,6 @@ column_number(TupleDesc desc, const char *name, const char *relname)
 				 errmsg("column \"%s\" of guarded table \"%s\" does not exist", name, relname),
 				 errhint("A guarded column was renamed or dropped; disable the guard and enable it again with the new name.")));
 	return attno;
-}
-
-static bool
-in_list(const char *value, char **list, int n)
-{
-	int			i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(value, list[i]) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -257,9 +247,9 @@ order_kind(OrderGuard *g, HeapTuple tup, TupleDesc desc, char **status)
 	*status = status_text(tup, desc, g->status);
 	if (*status == NULL)
 		return ORDER_OPEN;
-	if (in_list(*status, g->paid_states, g->npaid))
+	if (finsec_in_list(*status, g->paid_states, g->npaid))
 		return ORDER_PAID;
-	if (in_list(*status, g->cancelled_states, g->ncancelled))
+	if (finsec_in_list(*status, g->cancelled_states, g->ncancelled))
 		return ORDER_CANCELLED;
 	return ORDER_OPEN;
 }
@@ -415,11 +405,7 @@ finsec_order_guard_trigger(PG_FUNCTION_ARGS)
 	OrderGuard	g;
 	HeapTuple	result;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec.order_guard_trigger() must be a BEFORE row trigger")));
+	finsec_require_before_row_trigger(fcinfo, "finsec.order_guard_trigger()");
 
 	order_guard_from_args(td->tg_trigger, RelationGetDescr(td->tg_relation),
 						  RelationGetRelationName(td->tg_relation), &g);
@@ -571,7 +557,7 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, char **paid_curr
 	d = SPI_getbinval(tup, desc, 1, &isnull);
 	status = value_text(d, isnull, SPI_gettypeid(desc, 1));
 	*paid = SPI_getbinval(tup, desc, 2, &isnull);
-	if (isnull || status == NULL || !in_list(status, g->paid_states, g->npaid))
+	if (isnull || status == NULL || !finsec_in_list(status, g->paid_states, g->npaid))
 		return false;
 	*paid_currency = finsec_amount_currency(&amount_type, *paid);
 	*paid = datumCopy(finsec_amount_numeric(&amount_type, *paid), false, -1);
@@ -644,11 +630,7 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				found,
 				is_paid;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec.refund_guard_trigger() must be a BEFORE row trigger")));
+	finsec_require_before_row_trigger(fcinfo, "finsec.refund_guard_trigger()");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	relname = RelationGetRelationName(rel);
@@ -850,9 +832,7 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 	char		nulls[8] = "        ";
 
 	finsec_require_preload("finsec.enable_order_guard()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("orders table must not be null")));
+	finsec_require_arg(fcinfo, 0, "orders table");
 	relid = PG_GETARG_OID(0);
 	status = finsec_name_arg(fcinfo, 1, "status", true);
 	paid = finsec_name_arg(fcinfo, 2, "paid_amount", false);
@@ -1055,23 +1035,6 @@ finsec_enable_refund_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * Switching a control off is applied by an approved change request
- * (finsec.approve runs as finsec's owner) or in a superuser's session;
- * an administrator calling the internal function directly is refused.
- */
-static void
-require_switch_authority(const char *public_name)
-{
-	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to switch the control off directly"),
-				 errdetail("Disabling a control takes two administrators."),
-				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
-						 public_name)));
-}
-
 /* Remove an order or refund guard from a table: registration row, trigger, audit event. */
 static void
 disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
@@ -1085,10 +1048,8 @@ disable_guard(FunctionCallInfo fcinfo, const char *table, const char *trigger,
 	Datum		values[1];
 
 	finsec_require_preload(psprintf("finsec.%s()", action));
-	require_switch_authority(psprintf("finsec.%s()", action));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("table must not be null")));
+	finsec_require_switch_authority(psprintf("finsec.%s()", action));
+	finsec_require_arg(fcinfo, 0, "table");
 	relid = PG_GETARG_OID(0);
 	finsec_check_relation_usage(relid);
 	rel = finsec_table_open_arg(relid, ShareRowExclusiveLock);

@@ -70,5 +70,20 @@ extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern void finsec_check_relation_exists(Oid relid);
 extern Relation finsec_table_open_arg(Oid relid, int lockmode);
 extern void finsec_relcache_trigger(FunctionCallInfo fcinfo, const char *name);
+extern bool finsec_in_list(const char *value, char *const *list, int n);
+extern void finsec_require_switch_authority(const char *public_name);
+
+/* A heap scan of a finsec table (src/common/args.c). */
+typedef struct FinsecHeapScan
+{
+	Relation	rel;
+	struct TupleTableSlot *slot;
+	struct TableScanDescData *scan;
+} FinsecHeapScan;
+extern void finsec_heap_scan_begin(FinsecHeapScan *s, Oid relid);
+extern bool finsec_heap_scan_next(FinsecHeapScan *s);
+extern void finsec_heap_scan_end(FinsecHeapScan *s);
+extern struct HTAB *finsec_blob_hash_create(const char *name, long nelem, Size keysize,
+											Size entrysize, MemoryContext cxt);
 
 #endif							/* FINSEC_H */

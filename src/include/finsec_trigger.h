@@ -8,6 +8,8 @@
 #ifndef FINSEC_TRIGGER_H
 #define FINSEC_TRIGGER_H
 
+#include "fmgr.h"
+
 /* A trigger's table, name and function. */
 typedef struct FinsecTriggerRow
 {
@@ -18,5 +20,6 @@ typedef struct FinsecTriggerRow
 
 /* Fill *row from the trigger with this OID; false (and *row zeroed) if there is none. */
 extern bool finsec_trigger_by_oid(Oid trigid, FinsecTriggerRow *row);
+extern void finsec_require_before_row_trigger(FunctionCallInfo fcinfo, const char *name);
 
 #endif							/* FINSEC_TRIGGER_H */

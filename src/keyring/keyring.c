@@ -628,10 +628,7 @@ finsec_key_import(PG_FUNCTION_ARGS)
 
 	/* First: what is logged from now on leaves this statement out. */
 	finsec_log_key_import();
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("key must not be null")));
+	finsec_require_arg(fcinfo, 3, "key");
 	key = PG_GETARG_BYTEA_P_COPY(3);
 	PG_TRY();
 	{
@@ -1168,12 +1165,8 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 
 	if (key_uses == NULL)
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(KeyUseKey);
-		ctl.entrysize = sizeof(KeyUseEntry);
-		ctl.hcxt = TopMemoryContext;
-		key_uses = hash_create("finsec key uses", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		key_uses = finsec_blob_hash_create("finsec key uses", 16, sizeof(KeyUseKey), sizeof(KeyUseEntry),
+												TopMemoryContext);
 	}
 	memset(&k, 0, sizeof(k));
 	k.key_id = key->key_id;

@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_trigger.h"
 #include "finsec_apptable.h"
 #include "finsec_audit.h"
 #include "finsec_limits.h"
@@ -615,13 +616,8 @@ limit_rel(Relation rel, Trigger *trig)
 
 	if (limit_rels == NULL)
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(LimitRel);
-		ctl.hcxt = CacheMemoryContext;
-		limit_rels = hash_create("finsec limited relations", 16, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		limit_rels = finsec_blob_hash_create("finsec limited relations", 16, sizeof(Oid), sizeof(LimitRel),
+												CacheMemoryContext);
 		CacheRegisterRelcacheCallback(limit_rel_callback, (Datum) 0);
 	}
 	r = hash_search(limit_rels, &relid, HASH_ENTER, &found);
@@ -633,19 +629,6 @@ limit_rel(Relation rel, Trigger *trig)
 	if (!r->valid || r->tgoid != trig->tgoid)
 		limit_rel_build(r, rel, trig);
 	return r;
-}
-
-static bool
-in_list(const char *value, char **list, int n)
-{
-	int			i;
-
-	if (value == NULL)
-		return false;
-	for (i = 0; i < n; i++)
-		if (strcmp(value, list[i]) == 0)
-			return true;
-	return false;
 }
 
 /* A configured column's non-null value as a C string. */
@@ -774,7 +757,7 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 	}
 	if (orig_subject == NULL || strcmp(orig_subject, subject) != 0)
 		refuse_unlinked(relname, "a reversal names a payment of another payer", NULL);
-	if (in_list(orig_kind, r->reversal, r->nreversal) || in_list(orig_kind, r->exempt, r->nexempt))
+	if (finsec_in_list(orig_kind, r->reversal, r->nreversal) || finsec_in_list(orig_kind, r->exempt, r->nexempt))
 		refuse_unlinked(relname, "a reversal names a payment that is itself a reversal or exempt", NULL);
 	check_finite(orig_amount, "original amount", relname);
 	if (num_cmp(amount, orig_amount) > 0)
@@ -1242,8 +1225,8 @@ read_payment(LimitRel *r, HeapTuple tup, TupleDesc desc, PaymentRow *row)
 	p->has_tier = tier_value(r, tup, desc, &p->tier);
 	p->all.present = p->chan.present = false;
 	row->counterparty = column_text(r, tup, desc, ARG_COUNTERPARTY);
-	row->reversal = in_list(p->kind, r->reversal, r->nreversal);
-	row->exempt = in_list(p->kind, r->exempt, r->nexempt);
+	row->reversal = finsec_in_list(p->kind, r->reversal, r->nreversal);
+	row->exempt = finsec_in_list(p->kind, r->exempt, r->nexempt);
 	row->hold = false;
 
 	/* Server time, in the limits' time zone. */
@@ -1290,7 +1273,7 @@ check_accounts(LimitRel *r, PaymentRow *row)
 		if (strcmp(payer_state.state, "closed") == 0 ||
 			(!row->reversal && strcmp(payer_state.state, "frozen") == 0))
 			refuse_state(payer_state.state, true, pay->relid);
-		if (in_list(pay->kind, payer_state.restricted, payer_state.nrestricted))
+		if (finsec_in_list(pay->kind, payer_state.restricted, payer_state.nrestricted))
 			limit_refuse(LIMIT_RULE_RESTRICTED, pay->relid, NULL, ERRCODE_FINSEC_ACCOUNT_RESTRICTED,
 						 NULL, "finsec.restrict_account() sets the account's restricted kinds.", NULL,
 						 "payments of kind \"%s\" are restricted for this account", pay->kind);
@@ -1380,11 +1363,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	LimitRel   *r;
 	PaymentRow	row;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec.limit_trigger() must be a BEFORE row trigger")));
+	finsec_require_before_row_trigger(fcinfo, "finsec.limit_trigger()");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	row.relname = RelationGetRelationName(rel);
@@ -1561,9 +1540,7 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	int			i;
 
 	finsec_require_preload("finsec.enable_limits()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("payments table must not be null")));
+	finsec_require_arg(fcinfo, 0, "payments table");
 	relid = PG_GETARG_OID(0);
 	for (i = 0; i < ARG_NREVERSAL; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_params[i], i == ARG_CUSTOMER || i == ARG_AMOUNT);
@@ -1722,23 +1699,6 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(request);
 }
 
-/*
- * Switching a control off is applied by an approved change request
- * (finsec.approve runs as finsec's owner) or in a superuser's session;
- * an administrator calling the internal function directly is refused.
- */
-static void
-require_switch_authority(const char *public_name)
-{
-	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to switch the control off directly"),
-				 errdetail("Disabling a control takes two administrators."),
-				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
-						 public_name)));
-}
-
 PG_FUNCTION_INFO_V1(finsec_disable_limits);
 
 /*
@@ -1758,7 +1718,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 	Datum		values[1];
 
 	finsec_require_preload("finsec.disable_limits()");
-	require_switch_authority("finsec.disable_limits()");
+	finsec_require_switch_authority("finsec.disable_limits()");
 	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes the table only, and forgot usage. */
 	if (PG_ARGISNULL(0) || (PG_NARGS() > 1 && PG_ARGISNULL(1)))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

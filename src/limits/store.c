@@ -976,9 +976,8 @@ limit_table_contains(Oid relid)
 static bool
 registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 {
-	Relation	trel;
+	FinsecHeapScan hs;
 	TupleTableSlot *slot;
-	TableScanDesc scan;
 	TupleDesc	tdesc;
 	AttrNumber	relatt,
 				ordersatt,
@@ -987,15 +986,13 @@ registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 
 	if (!OidIsValid(tab))
 		return false;
-	trel = table_open(tab, AccessShareLock);
-	tdesc = RelationGetDescr(trel);
-	relatt = attnameAttNum(trel, "relid", false);
-	ordersatt = attnameAttNum(trel, "orders", false);
-	keyatt = attnameAttNum(trel, "order_key", false);
-	slot = table_slot_create(trel, NULL);
-	PushActiveSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
-	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	finsec_heap_scan_begin(&hs, tab);
+	slot = hs.slot;
+	tdesc = RelationGetDescr(hs.rel);
+	relatt = attnameAttNum(hs.rel, "relid", false);
+	ordersatt = attnameAttNum(hs.rel, "orders", false);
+	keyatt = attnameAttNum(hs.rel, "order_key", false);
+	while (!found && finsec_heap_scan_next(&hs))
 	{
 		bool		isnull;
 		Datum		d;
@@ -1047,10 +1044,7 @@ registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 				found = true;
 		}
 	}
-	table_endscan(scan);
-	PopActiveSnapshot();
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(trel, AccessShareLock);
+	finsec_heap_scan_end(&hs);
 	return found;
 }
 
@@ -1058,22 +1052,19 @@ registration_scan(Oid tab, Oid relid, const char *colname, Oid nsp)
 static bool
 registration_uses_type(Oid tab, Oid typid)
 {
-	Relation	trel;
+	FinsecHeapScan hs;
 	TupleTableSlot *slot;
-	TableScanDesc scan;
 	TupleDesc	tdesc;
 	AttrNumber	relatt;
 	bool		found = false;
 
 	if (!OidIsValid(tab))
 		return false;
-	trel = table_open(tab, AccessShareLock);
-	tdesc = RelationGetDescr(trel);
-	relatt = attnameAttNum(trel, "relid", false);
-	slot = table_slot_create(trel, NULL);
-	PushActiveSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
-	while (!found && relatt > 0 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	finsec_heap_scan_begin(&hs, tab);
+	slot = hs.slot;
+	tdesc = RelationGetDescr(hs.rel);
+	relatt = attnameAttNum(hs.rel, "relid", false);
+	while (!found && relatt > 0 && finsec_heap_scan_next(&hs))
 	{
 		bool		isnull;
 		Datum		d = slot_getattr(slot, relatt, &isnull);
@@ -1098,10 +1089,7 @@ registration_uses_type(Oid tab, Oid typid)
 				found = true;
 		}
 	}
-	table_endscan(scan);
-	PopActiveSnapshot();
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(trel, AccessShareLock);
+	finsec_heap_scan_end(&hs);
 	return found;
 }
 
@@ -1637,18 +1625,12 @@ finsec_limit_accounts_empty(void)
 	store_init();
 	if (accounts_empty < 0)
 	{
-		Relation	arel = table_open(account_rel, AccessShareLock);
-		TupleTableSlot *slot = table_slot_create(arel, NULL);
-		TableScanDesc scan;
+		FinsecHeapScan hs;
 		bool		any;
 
-		PushActiveSnapshot(GetLatestSnapshot());
-		scan = table_beginscan(arel, GetActiveSnapshot(), 0, NULL);
-		any = table_scan_getnextslot(scan, ForwardScanDirection, slot);
-		table_endscan(scan);
-		PopActiveSnapshot();
-		ExecDropSingleTupleTableSlot(slot);
-		table_close(arel, AccessShareLock);
+		finsec_heap_scan_begin(&hs, account_rel);
+		any = finsec_heap_scan_next(&hs);
+		finsec_heap_scan_end(&hs);
 		accounts_empty = any ? 0 : 1;
 	}
 	return accounts_empty == 1;
@@ -1722,23 +1704,18 @@ relid_cmp(const void *a, const void *b)
 void
 finsec_limit_lock_tables(void)
 {
-	Relation	trel;
-	TupleTableSlot *slot;
-	TableScanDesc scan;
+	FinsecHeapScan hs;
 	Oid		   *relids = NULL;
 	int			n = 0,
 				cap = 0,
 				i;
 
 	store_init();
-	trel = table_open(table_rel, AccessShareLock);
-	slot = table_slot_create(trel, NULL);
-	PushActiveSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	finsec_heap_scan_begin(&hs, table_rel);
+	while (finsec_heap_scan_next(&hs))
 	{
 		bool		isnull;
-		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+		Datum		d = slot_getattr(hs.slot, t_relid_att, &isnull);
 
 		if (isnull)
 			continue;
@@ -1749,10 +1726,7 @@ finsec_limit_lock_tables(void)
 		}
 		relids[n++] = DatumGetObjectId(d);
 	}
-	table_endscan(scan);
-	PopActiveSnapshot();
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(trel, AccessShareLock);
+	finsec_heap_scan_end(&hs);
 
 	/* Always in the same order, so that two changes never deadlock on each other. */
 	if (n > 1)

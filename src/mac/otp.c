@@ -118,10 +118,7 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 	Oid			types[6] = {TEXTOID, TEXTOID, BYTEAOID, BYTEAOID, INT4OID, INTERVALOID};
 	text	   *result;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("ttl must not be null")));
+	finsec_require_arg(fcinfo, 2, "ttl");
 	ttl = PG_GETARG_INTERVAL_P(2);
 	ttl_us = ttl->time + (int64) ttl->day * USECS_PER_DAY + (int64) ttl->month * 30 * USECS_PER_DAY;
 	if (ttl->month != 0 || ttl->day != 0 || ttl_us <= 0 || ttl_us > (int64) finsec_otp_max_ttl_s * USECS_PER_SEC)

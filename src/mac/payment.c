@@ -258,10 +258,7 @@ finsec_payment_mac_verify(PG_FUNCTION_ARGS)
 	StringInfo	buf = payment_encoding(fcinfo, 2, 7);
 	bytea	   *mac;
 
-	if (PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("mac must not be null")));
+	finsec_require_arg(fcinfo, 6, "mac");
 	mac = PG_GETARG_BYTEA_PP(6);
 	PG_RETURN_BOOL(finsec_mac_check(label, algorithm, (unsigned char *) buf->data, buf->len,
 									(unsigned char *) VARDATA_ANY(mac), VARSIZE_ANY_EXHDR(mac), 0));

@@ -108,9 +108,7 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	int			i;
 	int			ret;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("payments table must not be null")));
+	finsec_require_arg(fcinfo, 0, "payments table");
 	relid = PG_GETARG_OID(0);
 	for (i = 0; i < NARGS; i++)
 		cols[i] = finsec_name_arg(fcinfo, i + 1, arg_names[i], i < 3);
@@ -186,23 +184,6 @@ finsec_enable_risk(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * Switching a control off is applied by an approved change request
- * (finsec.approve runs as finsec's owner) or in a superuser's session;
- * an administrator calling the internal function directly is refused.
- */
-static void
-require_switch_authority(const char *public_name)
-{
-	if (!superuser_arg(GetUserId()) && !superuser_arg(GetSessionUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to switch the control off directly"),
-				 errdetail("Disabling a control takes two administrators."),
-				 errhint("Call %s: it files a change request that a second member of finsec_admin approves.",
-						 public_name)));
-}
-
 PG_FUNCTION_INFO_V1(finsec_disable_risk);
 
 Datum
@@ -215,10 +196,8 @@ finsec_disable_risk(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			ret;
 
-	require_switch_authority("finsec.disable_risk()");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("payments table must not be null")));
+	finsec_require_switch_authority("finsec.disable_risk()");
+	finsec_require_arg(fcinfo, 0, "payments table");
 	relid = PG_GETARG_OID(0);
 	table_close(finsec_apptable_open(relid, AccessShareLock, "finsec.disable_risk()", &registrable), NoLock);
 	qname = finsec_quoted_relname(relid);
@@ -258,9 +237,7 @@ finsec_risk_index_advice(PG_FUNCTION_ARGS)
 	int			nleaves;
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						errmsg("payments table must not be null")));
+	finsec_require_arg(fcinfo, 0, "payments table");
 	relid = PG_GETARG_OID(0);
 	finsec_check_relation_usage(relid);
 	map = finsec_risk_table_map(relid, false);

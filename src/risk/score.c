@@ -709,10 +709,7 @@ finsec_risk_score_row(PG_FUNCTION_ARGS)
 
 	finsec_require_preload("finsec.risk_score()");
 	finsec_risk_rate_check();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the payment to score must not be null")));
+	finsec_require_arg(fcinfo, 0, "the payment to score");
 	row = PG_GETARG_HEAPTUPLEHEADER(0);
 	typid = HeapTupleHeaderGetTypeId(row);
 	relid = typid == RECORDOID ? InvalidOid : get_typ_typrelid(typid);
