@@ -80,8 +80,8 @@ _PG_init(void)
 		return;
 
 	/*
-	 * Each capability registers its hook callbacks and shared memory with
-	 * the registry (src/common/hooks.c); the order they run in is that of
+	 * Each capability registers its hook callbacks and shared memory with the
+	 * registry (src/common/hooks.c); the order they run in is that of
 	 * finsec_hooks.h, not of these calls.  finsec_hooks_install() then
 	 * installs each PostgreSQL hook once.
 	 */

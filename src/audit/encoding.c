@@ -289,4 +289,3 @@ finsec_digest_bytes(const char *algorithm, const unsigned char *data, size_t len
 		outlen != FINSEC_HASH_LEN)
 		elog(ERROR, "could not compute digest");
 }
-

@@ -602,7 +602,7 @@ finsec_audit_event_replay(Oid actor, const FinsecAuditReplay *r)
 	if (plan == NULL)
 	{
 		Oid			argtypes[14] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID,
-			TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, JSONBOID, JSONBOID};
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, JSONBOID, JSONBOID};
 		SPIPlanPtr	p;
 
 		p = SPI_prepare("INSERT INTO finsec.audit "

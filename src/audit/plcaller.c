@@ -177,7 +177,11 @@ finsec_plcaller_init(void)
 
 	prev_plugin = *ptr;
 	memset(&plugin, 0, sizeof(plugin));
-	/* Statement callbacks only to pass them on: PL/pgSQL calls them per statement. */
+
+	/*
+	 * Statement callbacks only to pass them on: PL/pgSQL calls them per
+	 * statement.
+	 */
 	plugin.func_setup = prev_plugin ? pl_func_setup : NULL;
 	plugin.func_beg = pl_func_beg;
 	plugin.func_end = pl_func_end;

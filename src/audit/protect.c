@@ -177,8 +177,8 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Ownership first, so that no one locks or converts another's table;
-	 * the lock keeps writers out of the conversion (a one-time step).
+	 * Ownership first, so that no one locks or converts another's table; the
+	 * lock keeps writers out of the conversion (a one-time step).
 	 */
 	rel = finsec_apptable_open(relid, AccessExclusiveLock, "finsec.protect_table()", &protect_check);
 	check_protectable(rel);
@@ -202,11 +202,11 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 					  quote_identifier(GetUserNameFromId(owner, false))));
 
 		/*
-		 * Rows already present join the chain as written by this
-		 * transaction, numbered in physical order: the volatile defaults make
-		 * ALTER TABLE rewrite the table, evaluating just these two
-		 * expressions per row.  No trigger, rule or constraint of the table
-		 * runs (an UPDATE would run them all, as finsec's owner).
+		 * Rows already present join the chain as written by this transaction,
+		 * numbered in physical order: the volatile defaults make ALTER TABLE
+		 * rewrite the table, evaluating just these two expressions per row.
+		 * No trigger, rule or constraint of the table runs (an UPDATE would
+		 * run them all, as finsec's owner).
 		 */
 		exec(psprintf("ALTER TABLE %s "
 					  "ADD COLUMN " FINSEC_TXID_COLUMN " pg_catalog.xid8 "

@@ -67,7 +67,8 @@ typedef struct Chain
 	uint64		end_txid;
 	unsigned char head[FINSEC_HASH_LEN];
 	char	   *system_identifier;
-	bool		gone;			/* the table no longer exists or lost its protection */
+	bool		gone;			/* the table no longer exists or lost its
+								 * protection */
 } Chain;
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -325,14 +326,14 @@ finsec_create_chain_with(Oid relid, Oid actor, const char *alg)
 	values[5] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(actor, false)));
 
 	finsec_spi_execute(
-		"INSERT INTO finsec.ledger_chain "
-		"(relid, chain_id, algorithm, encoding_version, system_identifier, "
-		" end_txid, blocks, sealed_rows, head_hash, protected_at, protected_by) "
-		"VALUES ($1, $2, $3, " CppAsString2(FINSEC_ROW_ENCODING_VERSION) ", $4, "
-		" '0'::pg_catalog.xid8, 0, 0, $5, pg_catalog.now(), $6) "
-		"ON CONFLICT (relid) DO NOTHING",
-		6, argtypes, values, NULL, false, 0,
-		SPI_OK_INSERT, "could not register chain");
+					   "INSERT INTO finsec.ledger_chain "
+					   "(relid, chain_id, algorithm, encoding_version, system_identifier, "
+					   " end_txid, blocks, sealed_rows, head_hash, protected_at, protected_by) "
+					   "VALUES ($1, $2, $3, " CppAsString2(FINSEC_ROW_ENCODING_VERSION) ", $4, "
+					   " '0'::pg_catalog.xid8, 0, 0, $5, pg_catalog.now(), $6) "
+					   "ON CONFLICT (relid) DO NOTHING",
+					   6, argtypes, values, NULL, false, 0,
+					   SPI_OK_INSERT, "could not register chain");
 }
 
 /* ---- walking the rows of a range --------------------------------------- */
@@ -374,6 +375,7 @@ walk_rows(Chain *c, uint64 from, uint64 to, bool read_only, RowCallback cb, void
 		uint64		i;
 
 		SPI_cursor_fetch(portal, true, 1000);
+
 		/*
 		 * The callback may run SPI statements (the sealer writes a block),
 		 * which replace SPI_tuptable and SPI_processed: keep this batch's.
@@ -456,11 +458,11 @@ close_block(SealState *st, uint64 end)
 	values[7] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
 	values[8] = PointerGetDatum(finsec_bytea(hash, FINSEC_HASH_LEN));
 	finsec_spi_execute(
-		"INSERT INTO finsec.ledger_block (relid, block_no, start_txid, end_txid, "
-		" row_count, row_hashes, rows_digest, prev_hash, block_hash, sealed_at) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.clock_timestamp())",
-		9, argtypes, values, NULL, false, 0,
-		SPI_OK_INSERT, "could not write ledger block");
+					   "INSERT INTO finsec.ledger_block (relid, block_no, start_txid, end_txid, "
+					   " row_count, row_hashes, rows_digest, prev_hash, block_hash, sealed_at) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.clock_timestamp())",
+					   9, argtypes, values, NULL, false, 0,
+					   SPI_OK_INSERT, "could not write ledger block");
 
 	c->blocks = block_no;
 	c->sealed_rows += st->count;
@@ -536,10 +538,10 @@ seal_chain(Chain *c, SealState *st)
 	values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(c->end_txid));
 	values[4] = PointerGetDatum(finsec_bytea(c->head, FINSEC_HASH_LEN));
 	ret = permitted_execute(
-		"UPDATE finsec.ledger_chain SET blocks = $2, sealed_rows = $3, end_txid = $4, "
-		" head_hash = $5, sealed_at = pg_catalog.clock_timestamp() WHERE relid = $1",
-		5, argtypes, values, finsec_ledger_table("ledger_chain"), TRIGGER_EVENT_UPDATE,
-		c->relid, NULL);
+							"UPDATE finsec.ledger_chain SET blocks = $2, sealed_rows = $3, end_txid = $4, "
+							" head_hash = $5, sealed_at = pg_catalog.clock_timestamp() WHERE relid = $1",
+							5, argtypes, values, finsec_ledger_table("ledger_chain"), TRIGGER_EVENT_UPDATE,
+							c->relid, NULL);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update chain head: %s", SPI_result_code_string(ret));
 }
@@ -622,7 +624,7 @@ typedef struct VerifyState
 } VerifyState;
 
 static void
-verify_fail(VerifyState *st, const char *fmt,...) pg_attribute_printf(2, 3);
+			verify_fail(VerifyState *st, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
 verify_fail(VerifyState *st, const char *fmt,...)
@@ -1058,19 +1060,19 @@ purge_range(Chain *c, Oid relid, TimestampTz before_ts, PurgeRange *range)
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = TimestampTzGetDatum(before_ts);
 	finsec_spi_execute(
-		"SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
-		" sum(row_count)::bigint, bool_or(sealed_at >= $2) "
-		"FROM finsec.ledger_block "
-		"WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
-		" (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
-		2, argtypes, args, NULL, false, 1,
-		SPI_OK_SELECT, "could not read ledger blocks");
+					   "SELECT min(block_no), max(block_no), min(start_txid), max(end_txid), "
+					   " sum(row_count)::bigint, bool_or(sealed_at >= $2) "
+					   "FROM finsec.ledger_block "
+					   "WHERE relid = $1 AND purged_at IS NULL AND block_no <= "
+					   " (SELECT max(block_no) FROM finsec.ledger_block WHERE relid = $1 AND sealed_at < $2)",
+					   2, argtypes, args, NULL, false, 1,
+					   SPI_OK_SELECT, "could not read ledger blocks");
 	range->first = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	range->last = get_int8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	range->from = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	range->to = get_xid8(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	if (range->first > 0 && DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 6, &isnull)))
+													   SPI_tuptable->tupdesc, 6, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_RETENTION),
 				 errmsg("blocks %lld to %lld of %s were not all sealed before the boundary",
@@ -1107,11 +1109,11 @@ mark_blocks_purged(Oid relid, Oid caller, const PurgeRange *range)
 	args[2] = Int64GetDatum(range->first);
 	args[3] = Int64GetDatum(range->last);
 	ret = permitted_execute(
-		"UPDATE finsec.ledger_block SET row_hashes = NULL, "
-		" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
-		"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
-		4, argtypes, args, finsec_ledger_table("ledger_block"), TRIGGER_EVENT_UPDATE,
-		relid, NULL);
+							"UPDATE finsec.ledger_block SET row_hashes = NULL, "
+							" purged_at = pg_catalog.clock_timestamp(), purged_by = $2 "
+							"WHERE relid = $1 AND purged_at IS NULL AND block_no BETWEEN $3 AND $4",
+							4, argtypes, args, finsec_ledger_table("ledger_block"), TRIGGER_EVENT_UPDATE,
+							relid, NULL);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not mark purged blocks");
 }
@@ -1129,9 +1131,9 @@ record_purge(Oid caller, Chain *c, const PurgeRange *range, int64 rows, DateADT 
 	args[1] = Int64GetDatum(range->last);
 	args[2] = Int64GetDatum(rows);
 	finsec_spi_execute(
-		"SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
-		3, argtypes, args, NULL, false, 1,
-		SPI_OK_SELECT, "could not describe the purge");
+					   "SELECT pg_catalog.jsonb_build_object('first_block', $1, 'last_block', $2, 'rows', $3)",
+					   3, argtypes, args, NULL, false, 1,
+					   SPI_OK_SELECT, "could not describe the purge");
 	desc = psprintf("purged blocks %lld to %lld (%lld rows) sealed before %s",
 					(long long) range->first, (long long) range->last, (long long) rows,
 					DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(before))));

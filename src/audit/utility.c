@@ -295,11 +295,10 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 			{
 				/*
 				 * A nullable column without a default leaves row hashes
-				 * unchanged (NULL columns contribute nothing, encoding.c).
-				 * A type's own default counts as one: a domain's DEFAULT (or
-				 * a base type's) fills the column of every existing row,
-				 * sealed rows included, whose hashes would then no longer
-				 * verify.
+				 * unchanged (NULL columns contribute nothing, encoding.c). A
+				 * type's own default counts as one: a domain's DEFAULT (or a
+				 * base type's) fills the column of every existing row, sealed
+				 * rows included, whose hashes would then no longer verify.
 				 */
 				ColumnDef  *def = (ColumnDef *) cmd->def;
 
@@ -313,11 +312,16 @@ alter_table_cmd_allowed(AlterTableCmd *cmd)
 		case AT_DropInherit:
 		case AT_DetachPartition:
 		case AT_DetachPartitionFinalize:
-			return true;		/* leaving an inheritance tree (one left by 0.7) */
+			return true;		/* leaving an inheritance tree (one left by
+								 * 0.7) */
 		case AT_EnableTrig:
 		case AT_EnableReplicaTrig:
 		case AT_DisableTrig:
-			/* the application's own triggers are its business; finsec's are not */
+
+			/*
+			 * the application's own triggers are its business; finsec's are
+			 * not
+			 */
 			return cmd->name != NULL && !is_finsec_trigger_name(cmd->name);
 		case AT_SetStatistics:
 		case AT_SetOptions:
@@ -379,7 +383,7 @@ check_drop(DropStmt *stmt)
 					continue;
 				foreach(lc2, all_protected())
 					if (get_rel_namespace(lfirst_oid(lc2)) == nsp)
-						refuse("drop the schema of", get_rel_name(lfirst_oid(lc2)));
+					refuse("drop the schema of", get_rel_name(lfirst_oid(lc2)));
 			}
 			break;
 		case OBJECT_EXTENSION:
@@ -400,7 +404,7 @@ check_drop(DropStmt *stmt)
 					foreach(lc2, all_protected())
 						if (lfirst_oid(lc2) != audit &&
 							get_rel_namespace(lfirst_oid(lc2)) != get_namespace_oid("finsec", true))
-							refuse("drop extension finsec, which guards", get_rel_name(lfirst_oid(lc2)));
+						refuse("drop extension finsec, which guards", get_rel_name(lfirst_oid(lc2)));
 				}
 			}
 			break;
@@ -428,7 +432,7 @@ protected_in_tree(Oid relid, bool recurse)
 		return InvalidOid;
 	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 		if (finsec_is_protected_relation(lfirst_oid(lc)))
-			return lfirst_oid(lc);
+		return lfirst_oid(lc);
 	return InvalidOid;
 }
 
@@ -520,7 +524,7 @@ check_schema_rename(const char *nspname)
 		refuse_member("rename", NamespaceRelationId, nsp);
 	foreach(lc, all_protected())
 		if (get_rel_namespace(lfirst_oid(lc)) == nsp)
-			refuse("rename the schema of", get_rel_name(lfirst_oid(lc)));
+		refuse("rename the schema of", get_rel_name(lfirst_oid(lc)));
 }
 
 /* CREATE OR REPLACE FUNCTION/PROCEDURE of a name finsec's functions have. */
@@ -583,7 +587,7 @@ check_alter_table(AlterTableStmt *stmt)
 		return;
 	foreach(lc, stmt->cmds)
 		if (!alter_table_cmd_allowed((AlterTableCmd *) lfirst(lc)))
-			refuse("alter", get_rel_name(target));
+		refuse("alter", get_rel_name(target));
 }
 
 static void check_protected_rename(RenameStmt *stmt, Oid relid);
@@ -612,7 +616,11 @@ check_rename(RenameStmt *stmt)
 		refuse_trigger_name(stmt->newname);
 	if (finsec_is_protected_relation(relid))
 		check_protected_rename(stmt, relid);
-	/* finsec's tables, their columns, triggers and constraints keep their names */
+
+	/*
+	 * finsec's tables, their columns, triggers and constraints keep their
+	 * names
+	 */
 	if (is_finsec_member(RelationRelationId, relid))
 		refuse_member(stmt->renameType == OBJECT_COLUMN ? "rename a column of" :
 					  stmt->renameType == OBJECT_TRIGGER ? "rename a trigger of" :
@@ -781,7 +789,10 @@ check_statement(Node *parsetree)
 		case T_CreateStmt:
 		case T_CreateForeignTableStmt:
 			{
-				/* CREATE TABLE ... INHERITS (protected) / PARTITION OF protected */
+				/*
+				 * CREATE TABLE ... INHERITS (protected) / PARTITION OF
+				 * protected
+				 */
 				ListCell   *lc;
 
 				foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
@@ -844,7 +855,8 @@ check_statement(Node *parsetree)
 			{
 				/*
 				 * finsec writes its tables as its owner: an index expression
-				 * or predicate on them would run as that owner on every write.
+				 * or predicate on them would run as that owner on every
+				 * write.
 				 */
 				IndexStmt  *stmt = (IndexStmt *) parsetree;
 				bool		plain = stmt->whereClause == NULL;
@@ -852,10 +864,10 @@ check_statement(Node *parsetree)
 
 				foreach(lc, stmt->indexParams)
 					if (((IndexElem *) lfirst(lc))->expr != NULL)
-						plain = false;
+					plain = false;
 				foreach(lc, stmt->indexIncludingParams)
 					if (((IndexElem *) lfirst(lc))->expr != NULL)
-						plain = false;
+					plain = false;
 				if (!plain)
 					check_member_relation(stmt->relation,
 										  "create an index with expressions or a predicate on");
@@ -869,7 +881,10 @@ check_statement(Node *parsetree)
 
 		case T_AlterEventTrigStmt:
 			{
-				/* finsec's event triggers guard protected tables without the preload */
+				/*
+				 * finsec's event triggers guard protected tables without the
+				 * preload
+				 */
 				Oid			evtid = get_event_trigger_oid(((AlterEventTrigStmt *) parsetree)->trigname, true);
 
 				if (OidIsValid(evtid) && is_finsec_member(EventTriggerRelationId, evtid))
@@ -1067,7 +1082,11 @@ check_new_object(Oid classId, Oid objectId)
 			Datum		d = heap_getattr(tup, nspatt, RelationGetDescr(rel), &isnull);
 
 			bad = !isnull && DatumGetObjectId(d) == nsp;
-			/* an index of finsec's tables goes in their schema (plain ones are allowed) */
+
+			/*
+			 * an index of finsec's tables goes in their schema (plain ones
+			 * are allowed)
+			 */
 			if (bad && classId == RelationRelationId &&
 				(((Form_pg_class) GETSTRUCT(tup))->relkind == RELKIND_INDEX ||
 				 ((Form_pg_class) GETSTRUCT(tup))->relkind == RELKIND_PARTITIONED_INDEX))
@@ -1101,10 +1120,11 @@ check_new_object(Oid classId, Oid objectId)
 			bad = opfamily_in_finsec(p->amprocfamily, nsp) ||
 				type_in_finsec(p->amproclefttype, nsp) || type_in_finsec(p->amprocrighttype, nsp);
 		}
+
 		/*
-		 * An operator class of finsec's type, from any schema: a default
-		 * one is found without search_path, for finsec's own sorting,
-		 * grouping and hashing.
+		 * An operator class of finsec's type, from any schema: a default one
+		 * is found without search_path, for finsec's own sorting, grouping
+		 * and hashing.
 		 */
 		if (!bad && classId == OperatorClassRelationId)
 			bad = type_in_finsec(((Form_pg_opclass) GETSTRUCT(tup))->opcintype, nsp);
@@ -1177,7 +1197,7 @@ drops_finsec(Node *parsetree)
 		return false;
 	foreach(lc, stmt->objects)
 		if (strcmp(strVal(lfirst(lc)), "finsec") == 0)
-			return true;
+		return true;
 	return false;
 }
 

@@ -321,7 +321,10 @@ finsec_password_history_check(const char *username, const char *password)
 
 	finsec_spi_begin_as_owner(&ctx);
 
-	/* Rows of 0.7 move under the key first, so that every row is checked alike. */
+	/*
+	 * Rows of 0.7 move under the key first, so that every row is checked
+	 * alike.
+	 */
 	if (key != NULL)
 		(void) finsec_password_rekey_legacy(key);
 

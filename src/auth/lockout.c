@@ -426,7 +426,7 @@ is_exempt(const char *role)
 		return false;
 	foreach(lc, names)
 		if (strcmp((char *) lfirst(lc), role) == 0)
-			return true;
+		return true;
 	return false;
 }
 

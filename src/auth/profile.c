@@ -50,7 +50,7 @@
 
 typedef struct Token
 {
-	char		text[32];
+	char		value[32];
 } Token;
 
 static void
@@ -99,8 +99,8 @@ digits_of(const char *in, bool allow_x)
 static void
 add_token(Token *tokens, int *n, const char *text)
 {
-	if (*n < PROFILE_MAX_TOKENS && strlen(text) < sizeof(tokens[0].text))
-		strlcpy(tokens[(*n)++].text, text, sizeof(tokens[0].text));
+	if (*n < PROFILE_MAX_TOKENS && strlen(text) < sizeof(tokens[0].value))
+		strlcpy(tokens[(*n)++].value, text, sizeof(tokens[0].value));
 }
 
 PG_FUNCTION_INFO_V1(finsec_set_role_profile);
@@ -189,12 +189,12 @@ finsec_set_role_profile(PG_FUNCTION_ARGS)
 	{
 		unsigned char h[PROFILE_HASH_LEN];
 
-		token_hash(salt, tokens[i].text, strlen(tokens[i].text), h);
+		token_hash(salt, tokens[i].value, strlen(tokens[i].value), h);
 		if (key != NULL)
 			finsec_password_keyed(key, "FSPP1", h, PROFILE_HASH_LEN, h);
 		hashes[i] = PointerGetDatum(finsec_bytea(h, PROFILE_HASH_LEN));
 		explicit_bzero(h, sizeof(h));
-		lengths[i] = Int16GetDatum((int16) strlen(tokens[i].text));
+		lengths[i] = Int16GetDatum((int16) strlen(tokens[i].value));
 	}
 	explicit_bzero(tokens, sizeof(tokens));
 	if (key != NULL)

@@ -657,7 +657,7 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 	 * survives a rollback of the caller's transaction or savepoint.
 	 */
 	finsec_audit_event_durable(account ? "account.reveal" : "card.reveal", context, "reveal", true, reason,
-					   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
+							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
 
 	number_digits(h, digits);
 	result = cstring_to_text(digits);
@@ -729,7 +729,7 @@ finsec_is_valid_bank_card(PG_FUNCTION_ARGS)
 				badpos;
 	bool		account = PG_GETARG_BOOL(1);
 	FsParseResult r = finsec_card_number_digits(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), account,
-									   digits, &n, &badpos);
+												digits, &n, &badpos);
 
 	explicit_bzero(digits, sizeof(digits));
 	PG_RETURN_BOOL(r == FS_OK);

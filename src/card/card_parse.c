@@ -51,7 +51,7 @@ finsec_card_luhn_valid(const char *digits, int n)
  */
 FsParseResult
 finsec_card_number_digits(const char *in, size_t len, bool account, char *out,
-				 int *ndigits, int *badpos)
+						  int *ndigits, int *badpos)
 {
 	size_t		start = 0,
 				end = len;
@@ -93,7 +93,7 @@ finsec_card_number_digits(const char *in, size_t len, bool account, char *out,
 	if (prev_sep)
 	{
 		*badpos = (int) (end - start);
-		return FS_ERR_BAD_CHAR;	/* ends with a separator */
+		return FS_ERR_BAD_CHAR; /* ends with a separator */
 	}
 	*ndigits = n;
 	if (n < mind)

@@ -18,11 +18,11 @@
 #define FS_CARD_MAX_DIGITS 19
 #define FS_ACCOUNT_MIN_DIGITS 8
 #define FS_ACCOUNT_MAX_DIGITS 32
-#define FS_NUMBER_MAX_INPUT 256		/* longest text accepted before parsing */
+#define FS_NUMBER_MAX_INPUT 256 /* longest text accepted before parsing */
 
 #define FS_NUMBER_FORMAT_V1 1
-#define FS_FLAG_ACCOUNT 0x01		/* a bank account number, not a card */
-#define FS_FLAG_LENIENT 0x02		/* a card accepted without a valid Luhn digit */
+#define FS_FLAG_ACCOUNT 0x01	/* a bank account number, not a card */
+#define FS_FLAG_LENIENT 0x02	/* a card accepted without a valid Luhn digit */
 #define FS_FLAG_ALL (FS_FLAG_ACCOUNT | FS_FLAG_LENIENT)
 
 #define FS_FP_LEN 32
@@ -39,7 +39,8 @@ typedef struct FsNumberHeader
 	uint8_t		format;			/* FS_NUMBER_FORMAT_V1 */
 	uint8_t		flags;			/* FS_FLAG_* */
 	uint8_t		ndigits;		/* length of the number */
-	uint8_t		nprefix;		/* leading digits kept in clear (0..6; 8 before 0.8) */
+	uint8_t		nprefix;		/* leading digits kept in clear (0..6; 8
+								 * before 0.8) */
 	char		prefix[8];		/* ASCII digits, then '0' padding */
 	char		last4[4];		/* ASCII digits (all of them if ndigits < 4) */
 	uint8_t		enc_version[4]; /* big-endian keyring version of card.enc */
@@ -75,7 +76,7 @@ typedef enum FsParseResult
  * can go on).  *badpos receives the 1-based position of a bad character.
  */
 extern FsParseResult finsec_card_number_digits(const char *in, size_t len, bool account,
-									  char *out, int *ndigits, int *badpos);
+											   char *out, int *ndigits, int *badpos);
 
 extern bool finsec_card_luhn_valid(const char *digits, int n);
 
@@ -101,7 +102,7 @@ extern bool finsec_card_is_sealed(const char *in, size_t len);
  * total size.  *outlen receives the payload size.
  */
 extern FsParseResult finsec_card_token_decode(const char *in, size_t len, uint8_t *out,
-									 size_t outcap, size_t *outlen);
+											  size_t outcap, size_t *outlen);
 
 /* Check a payload's structure (as finsec_card_token_decode does after decoding). */
 extern FsParseResult finsec_card_payload_check(const uint8_t *p, size_t len);
@@ -115,6 +116,6 @@ extern size_t finsec_card_base64url_encode(const uint8_t *in, size_t len, char *
  * with group, a space every 4 characters.  out needs 2 * ndigits bytes + 1.
  */
 extern void finsec_card_mask(const FsNumberHeader *h, int keep_first, int keep_last,
-					bool group, char *out);
+							 bool group, char *out);
 
 #endif							/* FINSEC_CARD_PARSE_H */

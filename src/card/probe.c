@@ -86,7 +86,8 @@ int			finsec_card_probe_buffer_slots = FINSEC_CARD_PROBE_BUFFER_DEFAULT;
 
 typedef struct ProbeCell
 {
-	uint64		key;			/* keyed hash of (session user, class); 0: empty */
+	uint64		key;			/* keyed hash of (session user, class); 0:
+								 * empty */
 	Oid			user;			/* the session user */
 	uint32		refused;		/* refusals not yet put as an event */
 	uint32		alerted;		/* alerts not yet put as an event */
@@ -94,7 +95,8 @@ typedef struct ProbeCell
 	double		level;			/* distinct numbers counted, leaking */
 	TimestampTz last;			/* when level was last brought up to date */
 	TimestampTz last_event;		/* when an event was last put */
-	uint32		tags[PROBE_TAGS];	/* fingerprints (first 4 bytes) last counted */
+	uint32		tags[PROBE_TAGS];	/* fingerprints (first 4 bytes) last
+									 * counted */
 	uint32		next_tag;
 } ProbeCell;
 
@@ -124,7 +126,7 @@ typedef struct ProbeEvent
 	int32		refused;		/* refusals this event stands for */
 	int32		alerted;		/* numbers let through over the budget */
 	int32		budget;
-	char		visible[FS_ACCOUNT_MAX_DIGITS + 8];	/* the class, masked */
+	char		visible[FS_ACCOUNT_MAX_DIGITS + 8]; /* the class, masked */
 } ProbeEvent;
 
 static bool probe_event_restorable(void *payload);

@@ -78,7 +78,7 @@ parse_or_error(const CnidType *t, const char *s, size_t len, char *out, int sqls
 			(errcode(sqlstate),
 			 errmsg("invalid %s: %s", t->what, problem),
 			 hint ? errhint("%s", hint) : 0,
-			 /* the statement holds the number refused, as for cards */
+	/* the statement holds the number refused, as for cards */
 			 errhidestmt(true)));
 }
 

@@ -203,7 +203,10 @@ finsec_cnid_parse_resident_id_15(const char *s, size_t len, char out[CNID_RESIDE
 	if (len != CNID_RESIDENT_ID15_LEN)
 		return result(CNID_BAD_LENGTH, 0, len);
 
-	/* Address code, then the century (all were born in the 1900s), YYMMDD and sequence. */
+	/*
+	 * Address code, then the century (all were born in the 1900s), YYMMDD and
+	 * sequence.
+	 */
 	memcpy(out, s, 6);
 	out[6] = '1';
 	out[7] = '9';
@@ -524,7 +527,7 @@ size_t
 finsec_cnid_problem_text(CnidKind kind, CnidResult r, char *buf, size_t cap)
 {
 	size_t		expect = kind == CNID_MOBILE ? CNID_MOBILE_LEN
-		: kind == CNID_RESIDENT_ID_15 ? CNID_RESIDENT_ID15_LEN : CNID_RESIDENT_ID_LEN;
+	: kind == CNID_RESIDENT_ID_15 ? CNID_RESIDENT_ID15_LEN : CNID_RESIDENT_ID_LEN;
 	size_t		found = r.status == CNID_BAD_LENGTH ? r.count : r.pos;
 	char		dummy[1];
 	int			n;

@@ -222,10 +222,10 @@ store_locked(FinsecEventRing *ring, const void *payload, EventSlotState state)
 	if (s->nfree == 0)
 		return -1;
 	idx = ring->free_stack[--s->nfree];
+
 	/*
 	 * The state last: the postmaster saves filled slots without the lock
-	 * after an immediate shutdown, when a backend may have been killed
-	 * here.
+	 * after an immediate shutdown, when a backend may have been killed here.
 	 */
 	memcpy(EVENT_AT(ring, idx), payload, ring->payload_size);
 	ring->meta[idx].seq = ++s->next_seq;
@@ -365,7 +365,8 @@ ring_load(FinsecEventRing *ring)
 		if (store_locked(ring, ev, SLOT_FILLED) >= 0)
 			restored++;
 		else
-			count_drop_locked(ring, payload_dbid(ring, ev), 1);	/* the buffer was made smaller */
+			count_drop_locked(ring, payload_dbid(ring, ev), 1); /* the buffer was made
+																 * smaller */
 	}
 	for (i = 0; i < h.ndrops; i++)
 	{

@@ -78,7 +78,11 @@ finsec_begin_owner(FinsecOwnerContext *ctx)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	/* A row-level security policy never runs as finsec's owner: it fails instead. */
+
+	/*
+	 * A row-level security policy never runs as finsec's owner: it fails
+	 * instead.
+	 */
 	(void) set_config_option("row_security", "off",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

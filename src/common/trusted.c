@@ -128,7 +128,10 @@ finsec_type_is_trusted(Oid typid)
 	if (entry)
 		return entry->trusted;
 
-	/* an invalidation while the catalogs are read makes the answer uncacheable */
+	/*
+	 * an invalidation while the catalogs are read makes the answer
+	 * uncacheable
+	 */
 	generation = trusted_cache_generation;
 	result = type_is_trusted_uncached(typid);
 	if (generation == trusted_cache_generation && !trusted_cache_stale && trusted_cache != NULL)

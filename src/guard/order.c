@@ -846,9 +846,9 @@ finsec_enable_order_guard(PG_FUNCTION_ARGS)
 
 		foreach(lp, paid_states)
 			if (strcmp(lfirst(lp), lfirst(lc)) == 0)
-				ereport(ERROR,
+			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
+					 errmsg("status \"%s\" cannot be both paid and cancelled", (char *) lfirst(lc))));
 	}
 
 	rel = finsec_apptable_open(relid, ShareRowExclusiveLock, "finsec.enable_order_guard()", &guardable);

@@ -65,8 +65,10 @@ typedef enum CnidStatus
 typedef struct CnidResult
 {
 	CnidStatus	status;
-	size_t		pos;			/* 1-based character position (CNID_BAD_CHAR, _DIVISION) */
-	size_t		count;			/* characters or digits found (CNID_BAD_LENGTH) */
+	size_t		pos;			/* 1-based character position (CNID_BAD_CHAR,
+								 * _DIVISION) */
+	size_t		count;			/* characters or digits found
+								 * (CNID_BAD_LENGTH) */
 } CnidResult;
 
 /*
@@ -75,14 +77,15 @@ typedef struct CnidResult
  * "out" (not NUL-terminated); otherwise "out" is unspecified.
  */
 extern CnidResult finsec_cnid_parse_resident_id(const char *s, size_t len,
-										 char out[CNID_RESIDENT_ID_LEN]);
+												char out[CNID_RESIDENT_ID_LEN]);
+
 /* A 15-digit number converted to its 18-character form (19YY, check). */
 extern CnidResult finsec_cnid_parse_resident_id_15(const char *s, size_t len,
-											char out[CNID_RESIDENT_ID_LEN]);
+												   char out[CNID_RESIDENT_ID_LEN]);
 extern CnidResult finsec_cnid_parse_uscc(const char *s, size_t len,
-								  char out[CNID_USCC_LEN]);
+										 char out[CNID_USCC_LEN]);
 extern CnidResult finsec_cnid_parse_mobile(const char *s, size_t len,
-									char out[CNID_MOBILE_LEN]);
+										   char out[CNID_MOBILE_LEN]);
 
 /* Check characters, from the characters before them (already valid). */
 extern char finsec_cnid_resident_id_check_char(const char digits17[17]);
@@ -102,7 +105,7 @@ extern bool finsec_cnid_mobile_unpack(int64_t v, char out[CNID_MOBILE_LEN]);
 
 /* Parts of a valid, normalized resident ID number. */
 extern void finsec_cnid_resident_id_birth(const char id[CNID_RESIDENT_ID_LEN],
-								   int *year, int *month, int *day);
+										  int *year, int *month, int *day);
 extern bool finsec_cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN]);
 
 /*
@@ -113,7 +116,7 @@ extern bool finsec_cnid_resident_id_is_male(const char id[CNID_RESIDENT_ID_LEN])
  *   mobile       138****5678         (network prefix and last four kept)
  */
 extern void finsec_cnid_mask_resident_id(const char id[CNID_RESIDENT_ID_LEN],
-								  char out[CNID_RESIDENT_ID_LEN]);
+										 char out[CNID_RESIDENT_ID_LEN]);
 extern void finsec_cnid_mask_uscc(const char code[CNID_USCC_LEN], char out[CNID_USCC_LEN]);
 extern void finsec_cnid_mask_mobile(const char m[CNID_MOBILE_LEN], char out[CNID_MOBILE_LEN]);
 

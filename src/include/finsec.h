@@ -53,6 +53,7 @@ extern const struct evp_md_st *finsec_hash_md(FinsecHashAlgorithm alg);
 extern const char *finsec_hash_name(FinsecHashAlgorithm alg);
 extern bool finsec_hash_available(FinsecHashAlgorithm alg);
 extern bytea *finsec_bytea(const void *data, size_t len);
+
 /* Secret bytes zeroed on every path (crypto.c); finsec_secret_free, not pfree. */
 extern void *finsec_secret_alloc(size_t len);
 extern void finsec_secret_free(void *p);
@@ -66,6 +67,7 @@ extern char *finsec_text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 extern char *finsec_text_arg_opt(FunctionCallInfo fcinfo, int n);
 extern char *finsec_name_arg(FunctionCallInfo fcinfo, int n, const char *what, bool required);
 extern List *finsec_names_arg(FunctionCallInfo fcinfo, int n, const char *what);
+
 /* src/common/apptable.c: the layer for application tables */
 extern void finsec_check_relation_exists(Oid relid);
 extern Relation finsec_table_open_arg(Oid relid, int lockmode);

@@ -26,8 +26,10 @@
 /* ---- opening a registered table ------------------------------------------ */
 
 /* finsec_apptable_open() flags: what the capability accepts and requires. */
-#define FINSEC_APPTABLE_PARTITIONED	0x01	/* a partitioned table (not a partition) */
-#define FINSEC_APPTABLE_PERMANENT	0x02	/* refuse unlogged and temporary tables */
+#define FINSEC_APPTABLE_PARTITIONED	0x01	/* a partitioned table (not a
+											 * partition) */
+#define FINSEC_APPTABLE_PERMANENT	0x02	/* refuse unlogged and temporary
+											 * tables */
 #define FINSEC_APPTABLE_OWNER		0x04	/* the caller must own the table */
 
 typedef struct FinsecAppTableCheck
@@ -64,7 +66,8 @@ typedef struct FinsecAmountType
 	FinsecAmountKind kind;
 	Oid			basetype;		/* the column's base type */
 	PGFunction	to_numeric;		/* FINSEC_AMOUNT_REGISTERED: value -> numeric */
-	PGFunction	currency;		/* FINSEC_AMOUNT_REGISTERED: value -> text, or NULL */
+	PGFunction	currency;		/* FINSEC_AMOUNT_REGISTERED: value -> text, or
+								 * NULL */
 } FinsecAmountType;
 
 extern void finsec_apptable_register_amount_type(const char *nspname, const char *typname,

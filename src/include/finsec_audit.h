@@ -47,25 +47,31 @@ extern void finsec_audit_event(const char *event_type, const char *object,
 extern void finsec_audit_event_durable(const char *event_type, const char *object,
 									   const char *action, bool success,
 									   const char *description, Jsonb *detail);
+
 /* An attempt at a one-time code (salt: 16 bytes) that counts even if rolled back. */
 extern void finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, const char *subject,
 										  const char *purpose, bool ok);
+
 /* Attempts at the code of this salt rolled back and not yet added to finsec.otp. */
 extern int	finsec_audit_otp_pending_attempts(const unsigned char *salt);
+
 /* Remember the client's address for records written from abort callbacks (no catalog access). */
 extern void finsec_audit_note_session(void);
+
 /* From an abort callback: a ledger event for the next flush.  Never throws. */
 extern bool finsec_audit_put_aborted(Oid db_user, const char *event_type,
 									 const char *object, const char *action, bool success,
 									 const char *description, const char *detail_json);
 extern void finsec_audit_ring_shmem_init(void);
+
 /* Is the innermost running PL/pgSQL function one of finsec's (src/audit/plcaller.c)? */
 extern void finsec_plcaller_init(void);
 extern bool finsec_called_by_finsec_plpgsql(void);
 extern int	finsec_audit_event_slots;
 extern int	finsec_audit_event_slots_per_session;
 #define FINSEC_AUDIT_EVENT_BUFFER_DEFAULT 1024
-#define FINSEC_AUDIT_EVENT_BUFFER_PER_SESSION_DEFAULT 0 /* an eighth of the buffer */
+#define FINSEC_AUDIT_EVENT_BUFFER_PER_SESSION_DEFAULT 0 /* an eighth of the
+														 * buffer */
 
 /* ---- canonical encoding (src/audit/encoding.c) ------------------------ */
 
@@ -108,6 +114,7 @@ extern bool finsec_is_ledger_immutable(Oid funcid);
 extern void finsec_own_trigger_ddl_begin(void);
 extern void finsec_own_trigger_ddl_end(void);
 extern void finsec_audit_init_hooks(void);
+
 /* The sealer task (src/audit/sealer.c), registered with the finsec worker. */
 extern void finsec_audit_register_tasks(void);
 
@@ -135,6 +142,7 @@ extern int64 finsec_audit_event_at(Oid actor, const char *event_type,
 								   const char *action, bool success,
 								   const char *description, Jsonb *detail,
 								   TimestampTz at);
+
 /* An event recorded by a transaction that rolled back, written later. */
 typedef struct FinsecAuditReplay
 {

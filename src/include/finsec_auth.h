@@ -45,7 +45,7 @@ extern void finsec_auth_define_settings(void);
 #define FINSEC_AUTH_FAILURE_DELAY_DEFAULT 1000	/* ms */
 #define FINSEC_LOCKOUT_BY_ADDRESS_DEFAULT false
 #define FINSEC_LOCKOUT_EXEMPT_ROLES_DEFAULT ""
-#define FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT (14 * 24 * 3600)	/* s */
+#define FINSEC_PASSWORD_EXPIRY_WARNING_DEFAULT (14 * 24 * 3600) /* s */
 #define FINSEC_AUTH_AUDIT_DATABASE_DEFAULT ""
 
 /* Registers auth's check_password, emit_log and ProcessUtility callbacks. */

@@ -113,8 +113,8 @@ typedef struct FinsecEventRing
 	/*
 	 * Writes the event that reports drops, in the flushing transaction, as
 	 * finsec's owner: called as write_drop_event(actor, drop_event, NULL,
-	 * drop_object, "flush", false, description, NULL).  The registrant
-	 * sets it (finsec_audit_event_internal, from finsec_audit.h), so that
+	 * drop_object, "flush", false, description, NULL).  The registrant sets
+	 * it (finsec_audit_event_internal, from finsec_audit.h), so that
 	 * src/common/eventring.c depends on no capability.
 	 */
 	FinsecEventWriter write_drop_event;

@@ -52,8 +52,8 @@ typedef struct FinsecKey
 	size_t		length;
 
 	/*
-	 * A consumer (e.g. the MAC functions) may keep state derived from the
-	 * key here, such as an initialised OpenSSL context, through
+	 * A consumer (e.g. the MAC functions) may keep state derived from the key
+	 * here, such as an initialised OpenSSL context, through
 	 * finsec_key_set_consumer_state(); the keyring calls free_fn on it when
 	 * the key leaves the cache.  free_fn must zeroize what it frees.
 	 */

@@ -30,9 +30,10 @@ extern void finsec_limits_init_hooks(void);
  * refusal events in shared memory, recorded in finsec.limit_refusal by
  * finsec.flush_limit_refusals() and by a finsec worker task.
  */
-extern int	finsec_limit_refusal_slots;	/* finsec.limit_refusal_buffer */
+extern int	finsec_limit_refusal_slots; /* finsec.limit_refusal_buffer */
 #define FINSEC_LIMIT_REFUSAL_BUFFER_DEFAULT 1024
 extern void finsec_limits_shmem_init(void);
+
 /*
  * Count a refusal of the limit trigger: rule (FinsecLimitRule), the limited
  * table (root of a partition tree; InvalidOid if unknown) and the policy's

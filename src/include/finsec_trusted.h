@@ -23,7 +23,7 @@ extern void finsec_require_trusted_type(Oid typid, const char *param, const char
 extern char *finsec_trusted_output(Oid typid, Datum value);
 extern Datum finsec_trusted_input(Oid typid, const char *value);
 extern bool finsec_opclass_is_trusted(Oid opclass);
-extern void finsec_check_relation_usage(Oid relid);	/* src/common/apptable.c */
+extern void finsec_check_relation_usage(Oid relid); /* src/common/apptable.c */
 extern void finsec_begin_table_owner(Oid relid, FinsecTableOwnerContext *ctx);
 extern void finsec_end_table_owner(FinsecTableOwnerContext *ctx);
 

@@ -67,6 +67,7 @@ typedef struct FinsecWorkerTask
 {
 	/* "capability.what", at most FINSEC_WORKER_NAME_LEN - 1 bytes, unique */
 	const char *name;
+
 	/*
 	 * milliseconds between runs: a setting's variable, else a fixed number,
 	 * else (both unset) every round of finsec.audit_seal_interval
@@ -77,9 +78,9 @@ typedef struct FinsecWorkerTask
 	int			flags;			/* FINSEC_WORKER_* */
 
 	/*
-	 * Anything to do?  Called outside any transaction: shared memory only,
-	 * no catalog access, no allocation that matters, no error.  NULL: run
-	 * at every interval.
+	 * Anything to do?  Called outside any transaction: shared memory only, no
+	 * catalog access, no allocation that matters, no error.  NULL: run at
+	 * every interval.
 	 */
 	bool		(*has_work) (void *arg);
 	/* The work; returns rows done.  May raise ERROR. */
@@ -89,11 +90,11 @@ typedef struct FinsecWorkerTask
 	void	   *arg;
 
 	/*
-	 * The failure's WARNING, a whole format string that starts with
-	 * "finsec: " and receives the error message (one %s: "finsec: limit
-	 * refusals not recorded in finsec.limit_refusal: %s"), and its detail;
-	 * NULL: "finsec: worker task "name" failed: ...".  Logged at most once
-	 * a minute per task; every failure is recorded in the status.
+	 * The failure's WARNING, a whole format string that starts with "finsec:
+	 * " and receives the error message (one %s: "finsec: limit refusals not
+	 * recorded in finsec.limit_refusal: %s"), and its detail; NULL: "finsec:
+	 * worker task "name" failed: ...".  Logged at most once a minute per
+	 * task; every failure is recorded in the status.
 	 */
 	const char *failure_message;
 	const char *failure_detail;

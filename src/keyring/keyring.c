@@ -406,7 +406,10 @@ check_material(const KeyAlgorithm *alg, const unsigned char *material, size_t le
 		unsigned char k1[8],
 					k2[8];
 
-		/* Parity bits do not count: K and K' equal up to parity is single DES. */
+		/*
+		 * Parity bits do not count: K and K' equal up to parity is single
+		 * DES.
+		 */
 		for (int i = 0; i < 8; i++)
 		{
 			k1[i] = material[i] & 0xFE;
@@ -516,8 +519,8 @@ file_request(CreateMode mode, const char *label, int64 key_id, int32 version, co
 		nulls[3] = 'n';
 
 	/*
-	 * request_change identifies the requester by session_user and checks
-	 * that role's membership in finsec_admin, whoever runs the query.
+	 * request_change identifies the requester by session_user and checks that
+	 * role's membership in finsec_admin, whoever runs the query.
 	 */
 	request_id = DatumGetInt64(spi_one_value("SELECT finsec.request_change($1, $2, $3, $4)",
 											 4, types, args, nulls, SPI_OK_SELECT,
@@ -642,7 +645,10 @@ finsec_key_import(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		/* The caller's copy of the argument is not ours to clear; this one is. */
+		/*
+		 * The caller's copy of the argument is not ours to clear; this one
+		 * is.
+		 */
 		explicit_bzero(VARDATA(key), VARSIZE(key) - VARHDRSZ);
 	}
 	PG_END_TRY();
@@ -671,7 +677,8 @@ typedef struct KeyCacheEntry
 	FinsecKey  *versions;		/* active first, then retired newest first */
 	List	   *usable;			/* the same, as a List of pointers */
 	bool		absent;			/* no such label (a cached negative answer) */
-	int64		nrows;			/* version rows in any state, destroyed included */
+	int64		nrows;			/* version rows in any state, destroyed
+								 * included */
 } KeyCacheEntry;
 
 static HTAB *key_cache = NULL;
@@ -803,7 +810,11 @@ keyring_xact_callback(XactEvent event, void *arg)
 			write_key_uses();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			/* ROLLBACK PREPARED would take the rows away, with no other record. */
+
+			/*
+			 * ROLLBACK PREPARED would take the rows away, with no other
+			 * record.
+			 */
 			if (key_uses_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -1166,7 +1177,7 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	if (key_uses == NULL)
 	{
 		key_uses = finsec_blob_hash_create("finsec key uses", 16, sizeof(KeyUseKey), sizeof(KeyUseEntry),
-												TopMemoryContext);
+										   TopMemoryContext);
 	}
 	memset(&k, 0, sizeof(k));
 	k.key_id = key->key_id;
@@ -1176,10 +1187,11 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	if (!found)
 	{
 		strlcpy(e->label, key->label, sizeof(e->label));
+
 		/*
 		 * The role, for the record of a rolled-back use (its name is looked
-		 * up when the record is written: no catalog access here, which
-		 * could invalidate the keys the caller holds).
+		 * up when the record is written: no catalog access here, which could
+		 * invalidate the keys the caller holds).
 		 */
 		e->userid = GetUserId();
 		e->count = 0;

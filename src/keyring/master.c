@@ -76,7 +76,7 @@ static MasterSlot master_slots[2];
 #define SLOT_PREVIOUS 1
 
 static void
-slot_problem(MasterSlot *slot, const char *fmt,...) pg_attribute_printf(2, 3);
+			slot_problem(MasterSlot *slot, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
 slot_problem(MasterSlot *slot, const char *fmt,...)

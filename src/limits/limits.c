@@ -332,6 +332,7 @@ finsec_limit_config_changed(PG_FUNCTION_ARGS)
 	finsec_limit_lock_tables();
 	return PointerGetDatum(NULL);
 }
+
 /* ---- trigger configuration, per relation ---------------------------------- */
 
 enum
@@ -349,7 +350,8 @@ static const char *const arg_params[ARG_NREVERSAL] = {
 typedef enum ColumnForm
 {
 	FORM_TEXT,					/* text, varchar: the bytes */
-	FORM_BPCHAR,				/* character(n): the bytes without trailing blanks */
+	FORM_BPCHAR,				/* character(n): the bytes without trailing
+								 * blanks */
 	FORM_OUTPUT					/* anything else: the type's output function */
 } ColumnForm;
 
@@ -366,9 +368,10 @@ typedef struct LimitRel
 	MemoryContext cxt;
 	Oid			tgoid;
 	Oid			root;			/* root of the partition tree, or relid */
-	int			att[ARG_NREVERSAL];	/* attribute numbers; 0 = not configured */
+	int			att[ARG_NREVERSAL]; /* attribute numbers; 0 = not configured */
 	Oid			basetype[ARG_NREVERSAL];
-	FinsecAmountType amount_type;	/* how the amount column's values become numeric */
+	FinsecAmountType amount_type;	/* how the amount column's values become
+									 * numeric */
 	ColumnForm	form[ARG_NREVERSAL];
 	FmgrInfo	output[ARG_NREVERSAL];
 	char	  **reversal;
@@ -384,7 +387,8 @@ typedef struct LimitRel
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
-static FinsecRelid limit_table_rel = FINSEC_RELID_INIT("finsec", "limit_table");	/* a change rebuilds every entry */
+static FinsecRelid limit_table_rel = FINSEC_RELID_INIT("finsec", "limit_table");	/* a change rebuilds
+																					 * every entry */
 
 static void
 limit_rel_callback(Datum arg, Oid relid)
@@ -455,7 +459,11 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
-	/* Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference columns: no reversals then. */
+
+	/*
+	 * Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference
+	 * columns: no reversals then.
+	 */
 	finsec_spi_execute(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
 					   "SELECT customer_column, amount_column, account_column, time_column, "
 					   "channel_column, tier_column, kind_column, counterparty_column, class_column, "
@@ -527,7 +535,11 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 			refuse_forged(rel, "Its payment reference columns no longer have a type finsec accepts.");
 		getTypeOutputInfo(getBaseType(r->pid_type), &func, &varlena);
 		fmgr_info_cxt(func, &r->pid_out, r->cxt);
-		/* Built-in equality on a built-in type, qualified names: no user code but the table's own. */
+
+		/*
+		 * Built-in equality on a built-in type, qualified names: no user code
+		 * but the table's own.
+		 */
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "SELECT %s, %s, %s FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
 						 quote_identifier(trig->tgargs[ARG_ACCOUNT][0] ? trig->tgargs[ARG_ACCOUNT] : trig->tgargs[ARG_CUSTOMER]),
@@ -617,7 +629,7 @@ limit_rel(Relation rel, Trigger *trig)
 	if (limit_rels == NULL)
 	{
 		limit_rels = finsec_blob_hash_create("finsec limited relations", 16, sizeof(Oid), sizeof(LimitRel),
-												CacheMemoryContext);
+											 CacheMemoryContext);
 		CacheRegisterRelcacheCallback(limit_rel_callback, (Datum) 0);
 	}
 	r = hash_search(limit_rels, &relid, HASH_ENTER, &found);
@@ -735,7 +747,11 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 		elog(ERROR, "SPI_connect failed");
 	argtypes[0] = r->pid_type;
 	values[0] = ref;
-	/* Not read-only: a fresh snapshot also sees payments earlier in this statement. */
+
+	/*
+	 * Not read-only: a fresh snapshot also sees payments earlier in this
+	 * statement.
+	 */
 	finsec_spi_execute(r->lookup_sql, 1, argtypes, values, NULL, false, 2,
 					   SPI_OK_SELECT, "original payment lookup failed");
 	if (SPI_processed != 1)
@@ -787,7 +803,10 @@ limit_reversal_link(LimitRel *r, HeapTuple tup, TupleDesc desc, const char *reln
 					   SPI_OK_INSERT_RETURNING, "reversal ledger update failed");
 	if (SPI_processed == 0)
 	{
-		/* The row is locked now (ON CONFLICT took its lock): read what remains. */
+		/*
+		 * The row is locked now (ON CONFLICT took its lock): read what
+		 * remains.
+		 */
 		ret = SPI_execute_with_args("SELECT v.amount OPERATOR(pg_catalog.-) v.reversed FROM finsec.limit_reversal v "
 									"WHERE v.relid = $1::pg_catalog.regclass AND v.payment = $2",
 									2, argtypes, values, nulls, false, 1);
@@ -1244,9 +1263,9 @@ check_channel(const Payment *pay)
 		return;
 	foreach(lc, channels_off)
 		if (strcmp(pay->channel, (char *) lfirst(lc)) == 0)
-			limit_refuse(LIMIT_RULE_CHANNEL_OFF, pay->relid, NULL, ERRCODE_FINSEC_CHANNEL_OFF,
-						 NULL, "finsec.limit_channel records why; finsec.set_channel() switches it back on.", NULL,
-						 "payment channel \"%s\" is switched off", pay->channel);
+		limit_refuse(LIMIT_RULE_CHANNEL_OFF, pay->relid, NULL, ERRCODE_FINSEC_CHANNEL_OFF,
+					 NULL, "finsec.limit_channel records why; finsec.set_channel() switches it back on.", NULL,
+					 "payment channel \"%s\" is switched off", pay->channel);
 }
 
 /*
@@ -1505,7 +1524,7 @@ names_member(List *names, const char *name)
 
 	foreach(lc, names)
 		if (strcmp((char *) lfirst(lc), name) == 0)
-			return true;
+		return true;
 	return false;
 }
 
@@ -1555,9 +1574,9 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 				 errmsg("exempt_kinds needs a kind column")));
 	foreach(lc, exempt)
 		if (names_member(reversal, lfirst(lc)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("kind \"%s\" cannot be both a reversal and exempt", (char *) lfirst(lc))));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("kind \"%s\" cannot be both a reversal and exempt", (char *) lfirst(lc))));
 	if ((pid_col == NULL) != (rev_col == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1598,9 +1617,9 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	table_close(rel, NoLock);
 
 	/*
-	 * Exempt kinds are neither checked nor counted: a policy decision.  In
-	 * a superuser's session they apply at once; an administrator's become
-	 * a change request that a second administrator approves.
+	 * Exempt kinds are neither checked nor counted: a policy decision.  In a
+	 * superuser's session they apply at once; an administrator's become a
+	 * change request that a second administrator approves.
 	 */
 	exempt_now = exempt == NIL || superuser_arg(GetSessionUserId());
 
@@ -1660,7 +1679,11 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 	finsec_own_trigger_ddl_begin();
 	exec_internal_ddl(trig.data);
 	finsec_own_trigger_ddl_end();
-	/* Partitions added later clone the trigger as the table's owner (docs/limits.md). */
+
+	/*
+	 * Partitions added later clone the trigger as the table's owner
+	 * (docs/limits.md).
+	 */
 	{
 		Oid			owner = get_rel_owner_oid(relid);
 
@@ -1719,7 +1742,11 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 
 	finsec_require_preload("finsec.disable_limits()");
 	finsec_require_switch_authority("finsec.disable_limits()");
-	/* The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes the table only, and forgot usage. */
+
+	/*
+	 * The SQL of 0.7 (before ALTER EXTENSION UPDATE) passes the table only,
+	 * and forgot usage.
+	 */
 	if (PG_ARGISNULL(0) || (PG_NARGS() > 1 && PG_ARGISNULL(1)))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						errmsg("payments table and reset_usage must not be null")));

@@ -18,7 +18,8 @@ extern void finsec_limits_define_refusal_settings(void);
 typedef struct LimitTotals
 {
 	bool		present;
-	Datum		amount[3];		/* day, year, lifetime (numeric); include this payment */
+	Datum		amount[3];		/* day, year, lifetime (numeric); include this
+								 * payment */
 	int64		count[3];
 	DateADT		day;			/* the row's day and year after the payment */
 	int32		year;
@@ -43,8 +44,8 @@ typedef struct AccountState
  * serialization failure (40001).
  */
 extern void finsec_limit_usage_add(Oid relid, const char *subject, const char *bucket,
-							DateADT day, int32 year, Datum delta, int64 count,
-							LimitTotals *t);
+								   DateADT day, int32 year, Datum delta, int64 count,
+								   LimitTotals *t);
 
 /* Is finsec.limit_account empty?  Cached; invalidated when it changes. */
 extern bool finsec_limit_accounts_empty(void);

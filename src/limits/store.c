@@ -115,7 +115,8 @@ static FinsecRelid usage_pkey_id = FINSEC_RELID_INIT("finsec", "limit_usage_pkey
 static FinsecRelid account_id = FINSEC_RELID_INIT("finsec", "limit_account");
 static FinsecRelid account_pkey_id = FINSEC_RELID_INIT("finsec", "limit_account_pkey");
 static FinsecRelid table_id = FINSEC_RELID_INIT("finsec", "limit_table");
-static Oid	usage_rel = InvalidOid; /* their OIDs, as store_init() last found them */
+static Oid	usage_rel = InvalidOid; /* their OIDs, as store_init() last found
+									 * them */
 static Oid	usage_pkey = InvalidOid;
 static Oid	account_rel = InvalidOid;
 static Oid	account_pkey = InvalidOid;
@@ -447,9 +448,9 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 		/*
 		 * No row yet: insert it.  The key's lock is held only while looking
 		 * for a row that another transaction may be inserting and inserting
-		 * ours, so that a bulk load does not keep one lock per payer; a
-		 * later payment of the payer finds the new row (or its index entry,
-		 * through the dirty snapshot) and waits for its inserter.
+		 * ours, so that a bulk load does not keep one lock per payer; a later
+		 * payment of the payer finds the new row (or its index entry, through
+		 * the dirty snapshot) and waits for its inserter.
 		 */
 		if (!have_lock_id)
 		{
@@ -538,7 +539,8 @@ typedef struct Pending
 	PendingKey	key;			/* hash key; strings in batch_cxt */
 	int			level;
 	SubTransactionId subxid;
-	ItemPointerData tid;		/* the row's version this transaction wrote last */
+	ItemPointerData tid;		/* the row's version this transaction wrote
+								 * last */
 	bool		dirty;			/* totals differ from that version */
 	LimitTotals totals;			/* numerics in batch_cxt */
 } Pending;
@@ -745,7 +747,7 @@ pending_flush(int min_level)
 
 void
 finsec_limit_usage_add(Oid relid, const char *subject, const char *bucket, DateADT day, int32 year,
-				Datum delta, int64 count, LimitTotals *t)
+					   Datum delta, int64 count, LimitTotals *t)
 {
 	PendingKey	key;
 	Pending    *e = NULL;
@@ -763,7 +765,7 @@ finsec_limit_usage_add(Oid relid, const char *subject, const char *bucket, DateA
 	e = hash_search(pending_table(), &key, HASH_FIND, NULL);
 	if (e && e->level == batch_level && e->subxid == GetCurrentSubTransactionId())
 	{
-			/* Same statement: the row is ours until commit; count in memory. */
+		/* Same statement: the row is ours until commit; count in memory. */
 		pending_apply(e, day, year, delta, count);
 		*t = e->totals;
 		return;
@@ -823,7 +825,10 @@ batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		List	   *keep = NIL;
 		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 
-		/* Entries created in the aborted subtransaction (or its children) go... */
+		/*
+		 * Entries created in the aborted subtransaction (or its children)
+		 * go...
+		 */
 		hash_seq_init(&seq, pending);
 		while ((e = hash_seq_search(&seq)) != NULL)
 			if (e->subxid >= mySubid)
@@ -1212,7 +1217,7 @@ tree_limited(Oid relid, bool inh)
 	rels = find_all_inheritors(relid, NoLock, NULL);
 	foreach(lc, rels)
 		if (lfirst_oid(lc) != relid && finsec_limit_rel_is_limited(lfirst_oid(lc)))
-			return true;
+		return true;
 	return false;
 }
 
@@ -1229,7 +1234,11 @@ check_partition_clone(RangeVar *parent)
 
 	if (!tree_limited(rv_relid(parent), false))
 		return;
-	/* By catalog, not by name: the owner need not have USAGE on schema finsec. */
+
+	/*
+	 * By catalog, not by name: the owner need not have USAGE on schema
+	 * finsec.
+	 */
 	fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("limit_trigger"),
 						 PointerGetDatum(buildoidvector(NULL, 0)),
 						 ObjectIdGetDatum(get_namespace_oid("finsec", false)));
@@ -1280,7 +1289,11 @@ limits_check_utility(Node *stmt)
 														find_all_inheritors(relid, NoLock, NULL) :
 														list_make1_oid(relid));
 				}
-				/* TRUNCATE ... CASCADE also empties the tables whose foreign keys reference these. */
+
+				/*
+				 * TRUNCATE ... CASCADE also empties the tables whose foreign
+				 * keys reference these.
+				 */
 				if (ts->behavior == DROP_CASCADE)
 				{
 					List	   *more;
@@ -1289,9 +1302,9 @@ limits_check_utility(Node *stmt)
 					{
 						foreach(lc, more)
 							if (tree_limited(lfirst_oid(lc), false))
-								refuse_ddl(get_rel_name(lfirst_oid(lc)), "truncate (by cascade)",
-										   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
-										   true);
+							refuse_ddl(get_rel_name(lfirst_oid(lc)), "truncate (by cascade)",
+									   "Posted payments are kept: TRUNCATE would delete them without the limit trigger seeing it.",
+									   true);
 						relids = list_concat_unique_oid(relids, more);
 					}
 				}
@@ -1393,7 +1406,11 @@ limits_check_utility(Node *stmt)
 					tree_limited(rv_relid(ct->relation), true))
 					refuse_ddl(ct->relation->relname, "replace trigger finsec_limits of",
 							   "The trigger is what enforces the limits.", false);
-				/* BEFORE row triggers run in name order: one after finsec_limits could change a checked payment. */
+
+				/*
+				 * BEFORE row triggers run in name order: one after
+				 * finsec_limits could change a checked payment.
+				 */
 				if (ct->row && (ct->timing & TRIGGER_TYPE_BEFORE) &&
 					(ct->events & (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE)) &&
 					strcmp(ct->trigname, FINSEC_LIMITS_TRIGGER) > 0 &&
@@ -1456,7 +1473,10 @@ limits_check_utility(Node *stmt)
 			break;
 		case T_AlterEnumStmt:
 			{
-				/* Renaming an enum value would change the kind (or status) of every row already written. */
+				/*
+				 * Renaming an enum value would change the kind (or status) of
+				 * every row already written.
+				 */
 				AlterEnumStmt *ae = (AlterEnumStmt *) stmt;
 				Oid			typid;
 				Oid			fs = get_namespace_oid("finsec", true);
@@ -1728,7 +1748,10 @@ finsec_limit_lock_tables(void)
 	}
 	finsec_heap_scan_end(&hs);
 
-	/* Always in the same order, so that two changes never deadlock on each other. */
+	/*
+	 * Always in the same order, so that two changes never deadlock on each
+	 * other.
+	 */
 	if (n > 1)
 		qsort(relids, n, sizeof(Oid), relid_cmp);
 	for (i = 0; i < n; i++)

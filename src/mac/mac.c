@@ -97,7 +97,7 @@ free_mac_ctx(void *state)
 static EVP_MAC_CTX *
 keyed_mac_ctx(const FinsecKey *key, MacAlgorithm alg)
 {
-	EVP_MAC   *mac;
+	EVP_MAC    *mac;
 	EVP_MAC_CTX *ctx;
 	OSSL_PARAM	params[2];
 	bool		ok;
@@ -160,7 +160,8 @@ typedef struct Iso9797Message
 	unsigned char tail[16];		/* the last, padded block of the data */
 	bool		has_head;
 	bool		has_tail;
-	size_t		full;			/* bytes of the data in whole blocks, used in place */
+	size_t		full;			/* bytes of the data in whole blocks, used in
+								 * place */
 } Iso9797Message;
 
 /*

@@ -134,7 +134,10 @@ finsec_otp_issue(PG_FUNCTION_ARGS)
 
 	key = finsec_key_active(otp_key_label(), FINSEC_KEY_FINGERPRINT, NULL);
 
-	/* Uniform digits: reject random bytes >= 250 (the largest multiple of 10). */
+	/*
+	 * Uniform digits: reject random bytes >= 250 (the largest multiple of
+	 * 10).
+	 */
 	for (int i = 0; i < digits;)
 	{
 		unsigned char b;
@@ -265,7 +268,11 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 						   "  WHERE subject = $1 AND purpose = $2",
 						   2, types, args, NULL, false, 0,
 						   SPI_OK_UPDATE, "could not record a one-time code attempt");
-		/* The attempt counts even if the caller rolls back; a full buffer refuses it. */
+
+		/*
+		 * The attempt counts even if the caller rolls back; a full buffer
+		 * refuses it.
+		 */
 		if (VARSIZE_ANY_EXHDR(salt) == OTP_SALT_LEN)
 			finsec_audit_hold_otp_attempt(ctx.caller, (unsigned char *) VARDATA_ANY(salt),
 										  subject, purpose, ok);
@@ -280,6 +287,6 @@ finsec_otp_verify(PG_FUNCTION_ARGS)
 
 	if (exhausted)
 		finsec_audit_event_durable("otp.exhausted", purpose, "verify", false,
-						   "one-time code refused after the last allowed attempt", NULL);
+								   "one-time code refused after the last allowed attempt", NULL);
 	PG_RETURN_BOOL(ok);
 }

@@ -56,7 +56,11 @@ append_field(StringInfo buf, const char *what, const char *value, size_t len)
 	utf8 = pg_server_to_any(value, (int) len, PG_UTF8);
 	if (utf8 != value)
 		len = strlen(utf8);
-	/* The limit is on the encoded field: UTF-8 can be longer (EUC_CN 2 bytes, UTF-8 3). */
+
+	/*
+	 * The limit is on the encoded field: UTF-8 can be longer (EUC_CN 2 bytes,
+	 * UTF-8 3).
+	 */
 	if (len > PAYMENT_FIELD_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -82,7 +82,7 @@ extern const fm_currency *finsec_money_currency_by_numeric(unsigned numeric);
  * unknown (FM_UNKNOWN_CURRENCY).
  */
 extern fm_status finsec_money_parse(const char *s, size_t len, fm_value *out,
-						  fm_parse_info *info);
+									fm_parse_info *info);
 
 /* "CNY 12.34": writes a NUL-terminated string, returns its length. */
 extern size_t finsec_money_format(const fm_value *v, char buf[FM_TEXT_MAX]);

@@ -91,7 +91,11 @@ bind_parameters_logged(void)
 		log_xact_sample_rate > 0 || xact_is_sampled;
 	if (!duration_logged)
 		return false;
-	/* a protocol portal: SQL-level EXECUTE runs one named "<unnamed portal N>" */
+
+	/*
+	 * a protocol portal: SQL-level EXECUTE runs one named "<unnamed portal
+	 * N>"
+	 */
 	return ActivePortal != NULL && ActivePortal->portalParams != NULL &&
 		ActivePortal->portalParams->numParams > 0 &&
 		strncmp(ActivePortal->name, "<unnamed portal ", 16) != 0;

@@ -185,7 +185,7 @@ probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListP
 		bool		isnull;
 		Datum		d;
 		char	   *s;
-		int			color;
+		int color;
 
 		(void) slot_getattr(slot, l_removed, &isnull);
 		if (!isnull)
@@ -198,6 +198,7 @@ probe_list(ListScans *ls, const RiskInput *in, RiskListType t, bool payee, ListP
 			continue;
 		s = TextDatumGetCString(slot_getattr(slot, l_color, &isnull));
 		color = s[0] == 'b' ? RC_BLACK : s[0] == 'g' ? RC_GREY : RC_WHITE;
+
 		if (!p->hit[color])
 		{
 			p->hit[color] = true;
@@ -307,9 +308,9 @@ finsec_risk_history_invalidate(Oid relid)
 		 * This runs from a relcache callback, at any lock a history scan
 		 * takes (an ANALYZE or index build on the payments table in another
 		 * session is enough), while the scan holds pointers to a table's
-		 * leaves: the old maps are kept until the end of the transaction,
-		 * and the next lookup builds new ones.  Resetting them here was a
-		 * use after free.
+		 * leaves: the old maps are kept until the end of the transaction, and
+		 * the next lookup builds new ones.  Resetting them here was a use
+		 * after free.
 		 */
 		if (hist_cxt)
 		{
@@ -460,8 +461,8 @@ find_index(Relation rel, const AttrNumber *atts, int n)
 			/* scanned with its operator classes: built-in or finsec's only */
 			bool		isnull;
 			oidvector  *classes = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
-																			   Anum_pg_index_indclass,
-																			   &isnull));
+																				Anum_pg_index_indclass,
+																				&isnull));
 
 			for (i = 0; ok && i < n; i++)
 				ok = !isnull && finsec_opclass_is_trusted(classes->values[i]);
@@ -566,13 +567,14 @@ hist_table(Oid relid)
 			return t;
 	if (hist_cxt == NULL)
 		hist_cxt = AllocSetContextCreate(CacheMemoryContext, "finsec risk history", ALLOCSET_SMALL_SIZES);
+
 	/*
 	 * The entry is built in a context of its own under the transaction, so
-	 * that a lookup failing part way (no registration, a column type that
-	 * the type checks refuse) leaves nothing behind in CacheMemoryContext;
-	 * only a complete entry moves under hist_cxt.  An invalidation during
-	 * the build retires hist_cxt (finsec_risk_history_invalidate): the entry then
-	 * stays with the transaction and serves it only.
+	 * that a lookup failing part way (no registration, a column type that the
+	 * type checks refuse) leaves nothing behind in CacheMemoryContext; only a
+	 * complete entry moves under hist_cxt.  An invalidation during the build
+	 * retires hist_cxt (finsec_risk_history_invalidate): the entry then stays
+	 * with the transaction and serves it only.
 	 */
 	built_under = hist_cxt;
 	cxt = AllocSetContextCreate(TopTransactionContext, "finsec risk history table",
@@ -612,7 +614,10 @@ finsec_risk_table_map(Oid relid, bool missing_ok)
 {
 	HistTable  *t;
 
-	/* A caller's OID that names no relation: 42P01, before any catalog lookup. */
+	/*
+	 * A caller's OID that names no relation: 42P01, before any catalog
+	 * lookup.
+	 */
 	if (!missing_ok)
 		finsec_check_relation_exists(relid);
 	t = hist_table(relid);
@@ -660,6 +665,7 @@ static Datum
 column_value(const HistLeaf *leaf, RiskAttr a, const RiskInput *in)
 {
 	Oid			typ = leaf->atttype[a];
+
 	if (a == RA_IP && (typ == INETOID || typ == CIDROID))
 		return in->ip;
 	if (typ == TEXTOID || typ == VARCHAROID)
@@ -957,7 +963,11 @@ accumulate_row(const RiskRuleset *rs, const RiskInput *in, const HistLeaf *leaf,
 				if (isnull)
 					continue;
 				amount = amount_numeric(leaf, d);
-				/* NaN or Infinity is no amount: such a row counts for nothing. */
+
+				/*
+				 * NaN or Infinity is no amount: such a row counts for
+				 * nothing.
+				 */
 				if (numeric_is_nan(amount) || numeric_is_inf(amount))
 					continue;
 			}
@@ -975,7 +985,7 @@ accumulate_row(const RiskRuleset *rs, const RiskInput *in, const HistLeaf *leaf,
 				break;
 			case RM_SUM:
 				a->sum = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
-																	   NumericGetDatum(amount)))
+																	  NumericGetDatum(amount)))
 					: amount;
 				break;
 			case RM_DISTINCT:
@@ -1022,8 +1032,8 @@ finish_window_rule(const RiskRule *r, const RiskInput *in, HistTable *t, Acc *a,
 	else if (r->measure == RM_SUM)
 	{
 		Numeric		s = a->sum ? DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a->sum),
-																	  NumericGetDatum(in->amount)))
-			: in->amount;
+																	 NumericGetDatum(in->amount)))
+		: in->amount;
 
 		h->observed = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(s)));
 		h->observed_text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(s)));
@@ -1103,7 +1113,11 @@ eval_window_rules(const RiskRuleset *rs, const RiskInput *in, HistTable *t, Risk
 		h->evaluated = true;
 		h->partial = partial;
 		finish_window_rule(&rs->rules[i], in, t, &acc[i], h);
-		/* A partial count that fires is final; one that does not is uncertain. */
+
+		/*
+		 * A partial count that fires is final; one that does not is
+		 * uncertain.
+		 */
 		if (partial && !h->fired)
 			*degraded = true;
 	}

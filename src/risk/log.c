@@ -224,10 +224,11 @@ finsec_risk_log_decision(const RiskLogEvent *ev)
 
 	finsec_require_preload("the risk decision log");
 	stored = finsec_eventring_put(&ring, ev);
+
 	/*
 	 * Every drop is counted, shown by finsec.risk_decision_buffer() and
-	 * reported to the ledger by the next flush; the session is warned at
-	 * most once a minute, not at every call.
+	 * reported to the ledger by the next flush; the session is warned at most
+	 * once a minute, not at every call.
 	 */
 	if (!stored && TimestampDifferenceExceeds(last_drop_warning, GetCurrentTimestamp(), 60 * 1000))
 	{
@@ -315,11 +316,11 @@ static int64
 flush_decisions(Oid actor, bool maintain)
 {
 	static const char *const sql =
-		"INSERT INTO finsec.risk_decision_log (decision_id, decided_at, payment_at, decision, score, "
-		"ruleset_version, degraded, rules, shadow_rules, rules_truncated, relid, relation, customer, account, "
-		"counterparty, device, ip, phone, merchant, card_key, region, reference, db_user, session_user_name) "
-		"VALUES ($1, $2, $3, $4, pg_catalog.trim_scale($5::numeric / 10000), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-		"$18, $19, $20, $21, $22, $23, $24) ON CONFLICT DO NOTHING";
+	"INSERT INTO finsec.risk_decision_log (decision_id, decided_at, payment_at, decision, score, "
+	"ruleset_version, degraded, rules, shadow_rules, rules_truncated, relid, relation, customer, account, "
+	"counterparty, device, ip, phone, merchant, card_key, region, reference, db_user, session_user_name) "
+	"VALUES ($1, $2, $3, $4, pg_catalog.trim_scale($5::numeric / 10000), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+	"$18, $19, $20, $21, $22, $23, $24) ON CONFLICT DO NOTHING";
 	static const Oid types[LOG_COLS] = {
 		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8ARRAYOID,
 		INT8ARRAYOID, BOOLOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,

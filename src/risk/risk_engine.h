@@ -81,7 +81,7 @@ typedef enum RiskMeasure
 {
 	RM_COUNT = 0,
 	RM_SUM,
-	RM_DISTINCT				/* distinct values of measure_attr */
+	RM_DISTINCT					/* distinct values of measure_attr */
 } RiskMeasure;
 
 typedef enum RiskOp
@@ -142,7 +142,7 @@ typedef struct RiskRule
 	RiskWhen	when;
 
 	/* list */
-	RiskColor	color;
+	RiskColor color;
 	RiskListType list_type;
 	bool		payee_side;
 	bool		absent;			/* fires when the value is NOT on the list */
@@ -156,12 +156,14 @@ typedef struct RiskRule
 
 	/* velocity, first_seen, structuring, travel */
 	RiskEntity	entity;
-	int64		window_us;		/* velocity, structuring; travel "within"; first_seen lookback (0 = all) */
+	int64		window_us;		/* velocity, structuring; travel "within";
+								 * first_seen lookback (0 = all) */
 	RiskMeasure measure;
 	RiskAttr	measure_attr;	/* RM_DISTINCT; first_seen "of" */
 	Numeric		max;			/* velocity: fires above */
 	Numeric		threshold;		/* structuring */
-	Numeric		lower;			/* structuring: threshold * (1 - below_pct / 100) */
+	Numeric		lower;			/* structuring: threshold * (1 - below_pct /
+								 * 100) */
 	int64		min_count;
 
 	/* time of day: minutes since midnight, [from, to) wrapping at midnight */
@@ -181,7 +183,7 @@ typedef struct RiskRule
 	int			nfeatures;
 	RiskFeature *features;
 
-	char	   *threshold_text;	/* for reasons */
+	char	   *threshold_text; /* for reasons */
 } RiskRule;
 
 typedef struct RiskRuleset
@@ -192,14 +194,16 @@ typedef struct RiskRuleset
 	int64		block_e4;
 	int			nrules;
 	RiskRule   *rules;
-	bool		needs_history;	/* velocity, first_seen, structuring or travel rules */
+	bool		needs_history;	/* velocity, first_seen, structuring or travel
+								 * rules */
 } RiskRuleset;
 
 /* One payment to score. */
 typedef struct RiskInput
 {
 	bool		present[RA_COUNT];
-	char	   *text[RA_COUNT]; /* text form of every present attribute but amount, at, geo */
+	char	   *text[RA_COUNT]; /* text form of every present attribute but
+								 * amount, at, geo */
 	Datum		ip;				/* inet */
 	Datum		card;			/* finsec.bank_card */
 	char	   *card_key;
@@ -217,7 +221,8 @@ typedef struct RiskHit
 {
 	bool		evaluated;
 	bool		fired;
-	bool		partial;		/* history scan stopped at finsec.risk_scan_limit */
+	bool		partial;		/* history scan stopped at
+								 * finsec.risk_scan_limit */
 	bool		unavailable;	/* needed state missing (no table, no index) */
 	const char *why;
 	double		observed;
@@ -229,7 +234,7 @@ typedef struct RiskHit
 /* rules.c */
 extern RiskRuleset *finsec_risk_active_ruleset(void);
 extern void finsec_risk_compile_rule(RiskRule *r, const char *kind, Jsonb *params, MemoryContext cxt,
-							  const char *const *rule_names, int nrules);
+									 const char *const *rule_names, int nrules);
 extern bool finsec_risk_when_matches(const RiskWhen *w, const RiskInput *in);
 
 /* history.c */
@@ -243,7 +248,7 @@ extern int	finsec_risk_table_leaves(Oid table);
 /* shared.c */
 extern char *finsec_risk_timezone;
 extern int	finsec_risk_rate_limit;
-extern int	finsec_risk_scan_limit;	/* history.c */
+extern int	finsec_risk_scan_limit; /* history.c */
 #define FINSEC_RISK_TIMEZONE_DEFAULT "Asia/Shanghai"
 #define FINSEC_RISK_RATE_LIMIT_DEFAULT 1000
 #define FINSEC_RISK_SCAN_LIMIT_DEFAULT 10000

@@ -76,7 +76,8 @@ typedef struct RiskLogEvent
 	bool		rules_truncated;
 	int16		nrules;
 	uint64		shadow_mask;	/* bit i set: rules[i] is a shadow rule */
-	int64		rules[RISK_LOG_MAX_RULES];	/* rule_id of every rule that fired */
+	int64		rules[RISK_LOG_MAX_RULES];	/* rule_id of every rule that
+											 * fired */
 	char		entity[RISK_LOG_ENTITIES][RISK_LOG_VALUE_LEN];	/* "" = none */
 } RiskLogEvent;
 

@@ -943,7 +943,11 @@ finsec_risk_check_rule(PG_FUNCTION_ARGS)
 				 errmsg("a risk rule needs a kind and parameters")));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	memset(&r, 0, sizeof(r));
-	/* Rule references of a model are checked against the ruleset at deployment. */
+
+	/*
+	 * Rule references of a model are checked against the ruleset at
+	 * deployment.
+	 */
 	finsec_risk_compile_rule(&r, kind, PG_GETARG_JSONB_P(1), CurrentMemoryContext, NULL, 0);
 	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 }

@@ -175,7 +175,7 @@ eval_threshold(const RiskRule *r, const RiskInput *in, RiskHit *h)
 	if (r->attr == RA_AMOUNT || r->attr == RA_TIER)
 	{
 		Numeric		v = r->attr == RA_AMOUNT ? in->amount
-			: DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(in->tier)));
+		: DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(in->tier)));
 		int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v),
 														  NumericGetDatum(r->num_value)));
 

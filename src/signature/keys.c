@@ -456,9 +456,9 @@ sig_init(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
  */
 bool
 finsec_sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
-		   const unsigned char *id, size_t idlen,
-		   const unsigned char *data, size_t datalen,
-		   const unsigned char *sig, size_t siglen)
+				  const unsigned char *id, size_t idlen,
+				  const unsigned char *data, size_t datalen,
+				  const unsigned char *sig, size_t siglen)
 {
 	int			rc;
 
@@ -473,8 +473,8 @@ finsec_sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
 /* alg's signature of data under private key pkey (DER for ECDSA and SM2). */
 bytea *
 finsec_sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
-		 const unsigned char *id, size_t idlen,
-		 const unsigned char *data, size_t datalen)
+				const unsigned char *id, size_t idlen,
+				const unsigned char *data, size_t datalen)
 {
 	size_t		len = 0;
 	bytea	   *result;

@@ -307,16 +307,16 @@ finsec_verify_receipt(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 
 	if (!finsec_sig_verify_as_signer(signer, (unsigned char *) signed_text, strlen(signed_text),
-							  (unsigned char *) sig, siglen,
-							  r.signature_algorithm, NULL, true))
+									 (unsigned char *) sig, siglen,
+									 r.signature_algorithm, NULL, true))
 		PG_RETURN_BOOL(false);
 
 	if (!PG_ARGISNULL(2))
 	{
 		bytea	   *data = PG_GETARG_BYTEA_PP(2);
 		char	   *hex = finsec_sig_digest_hex(r.digest_algorithm,
-										 (unsigned char *) VARDATA_ANY(data),
-										 VARSIZE_ANY_EXHDR(data));
+												(unsigned char *) VARDATA_ANY(data),
+												VARSIZE_ANY_EXHDR(data));
 
 		if (strcmp(hex, r.message_digest) != 0)
 			PG_RETURN_BOOL(false);

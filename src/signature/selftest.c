@@ -93,7 +93,7 @@ selftest_one(const char *algorithm, char **detail)
 		}
 		if (type == SIG_KEY_SM2 &&
 			finsec_sig_verify(pub, pub->pkey, alg, other_id, sizeof(other_id) - 1,
-					   message, sizeof(message) - 1, s, slen))
+							  message, sizeof(message) - 1, s, slen))
 		{
 			*detail = psprintf("a %s signature verifies under another user id", alg->name);
 			return false;

@@ -89,9 +89,9 @@ finsec_sign(PG_FUNCTION_ARGS)
 	alg = finsec_sig_algorithm(algorithm, k.type, "the signing key");
 	finsec_sig_check_id(k.type, id);
 	sig = finsec_sig_sign(g, k.pkey, alg,
-				   id ? (unsigned char *) VARDATA_ANY(id) : NULL,
-				   id ? VARSIZE_ANY_EXHDR(id) : 0,
-				   (unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+						  id ? (unsigned char *) VARDATA_ANY(id) : NULL,
+						  id ? VARSIZE_ANY_EXHDR(id) : 0,
+						  (unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 	finsec_sig_guard_release(g);
 	PG_RETURN_BYTEA_P(sig);
 }
@@ -147,8 +147,8 @@ finsec_sign_receipt(PG_FUNCTION_ARGS)
 	r.signature_algorithm = (char *) alg->name;
 	r.digest_algorithm = (char *) finsec_sig_receipt_digest_name(k.type);
 	r.message_digest = finsec_sig_digest_hex(r.digest_algorithm,
-									  (unsigned char *) VARDATA_ANY(data),
-									  VARSIZE_ANY_EXHDR(data));
+											 (unsigned char *) VARDATA_ANY(data),
+											 VARSIZE_ANY_EXHDR(data));
 	r.received_at = finsec_sig_utc_text(GetCurrentTimestamp());
 	signed_text = finsec_sig_receipt_text(&r);
 	sig = finsec_sig_sign(g, k.pkey, alg, NULL, 0, (unsigned char *) signed_text, strlen(signed_text));

@@ -41,7 +41,8 @@ typedef struct SigAlgorithm
 typedef struct SigGuard
 {
 	EVP_PKEY   *pkey;
-	EVP_MD_CTX *mdctx;			/* owns the EVP_PKEY_CTX DigestSign/Verify made */
+	EVP_MD_CTX *mdctx;			/* owns the EVP_PKEY_CTX DigestSign/Verify
+								 * made */
 	BIO		   *bio;
 	X509	   *cert;
 	PKCS8_PRIV_KEY_INFO *p8;
@@ -63,25 +64,25 @@ extern BIO *finsec_sig_mem_bio(void);
 extern char *finsec_sig_bio_text(BIO *bio);
 
 extern const SigAlgorithm *finsec_sig_algorithm(const char *name, SigKeyType type,
-										 const char *who);
+												const char *who);
 extern const SigAlgorithm *finsec_sig_algorithm_lookup(const char *name);
 extern void finsec_sig_check_id(SigKeyType type, const bytea *id);
 extern bool finsec_sig_verify(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
-					   const unsigned char *id, size_t idlen,
-					   const unsigned char *data, size_t datalen,
-					   const unsigned char *sig, size_t siglen);
+							  const unsigned char *id, size_t idlen,
+							  const unsigned char *data, size_t datalen,
+							  const unsigned char *sig, size_t siglen);
 extern bytea *finsec_sig_sign(SigGuard *g, EVP_PKEY *pkey, const SigAlgorithm *alg,
-					   const unsigned char *id, size_t idlen,
-					   const unsigned char *data, size_t datalen);
+							  const unsigned char *id, size_t idlen,
+							  const unsigned char *data, size_t datalen);
 extern EVP_PKEY *finsec_sig_private_from_der(SigGuard *g, const unsigned char *der, size_t len);
 
 extern const char *finsec_sig_keyring_algorithm_name(SigKeyType type, int bits);
 
 /* signer.c */
 extern bool finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
-								 const unsigned char *sig, size_t siglen,
-								 const char *algorithm, const bytea *id,
-								 bool misfit_is_false);
+										const unsigned char *sig, size_t siglen,
+										const char *algorithm, const bytea *id,
+										bool misfit_is_false);
 
 /* receipt.c: the signed text of a receipt (docs/signatures.md) */
 #define SIG_RECEIPT_FORMAT "finsec-receipt/1"
@@ -92,7 +93,7 @@ typedef struct SigReceipt
 	int32		key_version;
 	char	   *signature_algorithm;
 	char	   *digest_algorithm;	/* "sha256" or "sm3" */
-	char	   *message_digest;	/* lower-case hex */
+	char	   *message_digest; /* lower-case hex */
 	char	   *received_at;	/* UTC, "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
 	char	   *reference;		/* "" when none */
 } SigReceipt;

@@ -161,7 +161,7 @@ finsec_register_signer(PG_FUNCTION_ARGS)
 			   *not_after = NULL;
 	FinsecOwnerContext ctx;
 	Oid			argtypes[12] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, BYTEAOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
 	Datum		args[12];
 	char		nulls[12];
 	StringInfoData desc;
@@ -327,8 +327,8 @@ finsec_revoke_signer(PG_FUNCTION_ARGS)
  */
 bool
 finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_t datalen,
-					 const unsigned char *sig, size_t siglen,
-					 const char *algorithm, const bytea *id, bool misfit_is_false)
+							const unsigned char *sig, size_t siglen,
+							const char *algorithm, const bytea *id, bool misfit_is_false)
 {
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	FinsecOwnerContext ctx;
@@ -396,9 +396,9 @@ finsec_sig_verify_as_signer(const char *signer, const unsigned char *data, size_
 	if (id == NULL)
 		id = stored_id;
 	ok = finsec_sig_verify(g, g->pkey, alg,
-					id ? (const unsigned char *) VARDATA_ANY(id) : NULL,
-					id ? VARSIZE_ANY_EXHDR(id) : 0,
-					data, datalen, sig, siglen);
+						   id ? (const unsigned char *) VARDATA_ANY(id) : NULL,
+						   id ? VARSIZE_ANY_EXHDR(id) : 0,
+						   data, datalen, sig, siglen);
 	finsec_sig_guard_release(g);
 	return ok;
 }
@@ -417,10 +417,10 @@ verify_args(FunctionCallInfo fcinfo, char **signer, char **algorithm)
 	data = PG_GETARG_BYTEA_PP(1);
 	sig = PG_GETARG_BYTEA_PP(2);
 	return finsec_sig_verify_as_signer(*signer,
-								(unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								(unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
-								*algorithm,
-								PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4), false);
+									   (unsigned char *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+									   (unsigned char *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
+									   *algorithm,
+									   PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4), false);
 }
 
 PG_FUNCTION_INFO_V1(finsec_verify_signature);

@@ -99,7 +99,7 @@ int
 finsec_worker_task_interval(const FinsecWorkerTask *task)
 {
 	int			ms = task->interval_ms_setting ? *task->interval_ms_setting :
-		task->interval_ms > 0 ? task->interval_ms : finsec_audit_seal_interval_ms;
+	task->interval_ms > 0 ? task->interval_ms : finsec_audit_seal_interval_ms;
 
 	return Max(ms, 1);
 }
@@ -331,7 +331,11 @@ finsec_worker_main(Datum main_arg)
 
 	roundcxt = AllocSetContextCreate(TopMemoryContext, "finsec worker round",
 									 ALLOCSET_DEFAULT_SIZES);
-	/* As before tasks existed: the first round comes one interval after the start. */
+
+	/*
+	 * As before tasks existed: the first round comes one interval after the
+	 * start.
+	 */
 	start = GetCurrentTimestamp();
 	for (t = 0; t < finsec_worker_ntasks; t++)
 		next_due[t] = TimestampTzPlusMilliseconds(start,
@@ -426,10 +430,10 @@ finsec_check_seal_databases(char **newval, void **extra, GucSource source)
 		}
 		for_each_cell(lc2, names, lnext(names, lc))
 			if (strcmp(lfirst(lc), lfirst(lc2)) == 0)
-			{
-				GUC_check_errdetail("Database \"%s\" is listed twice.", (char *) lfirst(lc));
-				return false;
-			}
+		{
+			GUC_check_errdetail("Database \"%s\" is listed twice.", (char *) lfirst(lc));
+			return false;
+		}
 	}
 	return true;
 }
@@ -451,7 +455,11 @@ finsec_worker_init(void)
 
 		memset(&worker, 0, sizeof(worker));
 		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		/* on a hot standby too: it runs the standby's tasks and waits for promotion */
+
+		/*
+		 * on a hot standby too: it runs the standby's tasks and waits for
+		 * promotion
+		 */
 		worker.bgw_start_time = BgWorkerStart_ConsistentState;
 		worker.bgw_restart_time = WORKER_RESTART_SECONDS;
 		strlcpy(worker.bgw_library_name, "finsec", BGW_MAXLEN);

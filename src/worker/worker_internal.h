@@ -21,11 +21,14 @@ extern int	finsec_worker_task_interval(const FinsecWorkerTask *task);
 /* ---- status.c: shared memory ---- */
 extern void finsec_worker_status_install(void);
 extern bool finsec_worker_status_available(void);
+
 /* the worker of database slot db started (pid) or ended (0) */
 extern void finsec_worker_status_attach(int db, int pid);
 extern void finsec_worker_status_begin(int db, int task);
+
 /* edata NULL: success with rows; else the failure */
 extern void finsec_worker_status_end(int db, int task, int64 rows, ErrorData *edata);
+
 /* the worker exits while task runs: record it as failed with message */
 extern void finsec_worker_status_abandon(int db, int task, const char *message);
 
