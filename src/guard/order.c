@@ -331,6 +331,17 @@ check_order(Relation rel, OrderGuard *g, HeapTuple oldtup, HeapTuple newtup)
 					 errmsg("the refunded amount of an order in \"%s\" must be in the currency it was paid in", relname),
 					 errdetail("The order is paid in %s; the refunded amount is in %s.", pc, rc)));
 	}
+	if (g->refunded && has_refunded && had_refunded)
+	{
+		char	   *oc = currency_of(oldtup, desc, g->refunded, &g->refunded_type);
+		char	   *nc = currency_of(newtup, desc, g->refunded, &g->refunded_type);
+
+		if (currencies_differ(oc, nc))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CURRENCY_MISMATCH),
+					 errmsg("the refunded amount of an order in \"%s\" cannot change its currency", relname),
+					 errdetail("The order's refunds are in %s; the new refunded amount is in %s.", oc, nc)));
+	}
 	if (oldk == ORDER_PAID && newk == ORDER_PAID)
 	{
 		if (g->paid && (has_paid != had_paid ||
@@ -566,10 +577,14 @@ lock_order(RefundGuard *g, Oid keytype, Datum key, Datum *paid, char **paid_curr
 
 /*
  * The sum of the order's refunds, read with the latest snapshot as the
- * refund table's owner (see lock_order) and added up in C.
+ * refund table's owner (see lock_order) and added up in C; the row being
+ * updated (skip_rel, skip_tid) is left out.  A refund in another currency
+ * than currency (NULL: none carried) is refused: one order's refunds are
+ * all in one currency.
  */
 static Datum
-refund_total(RefundGuard *g, Oid keytype, Datum key)
+refund_total(RefundGuard *g, Oid keytype, Datum key, const char *currency,
+			 const char *relname, Oid skip_rel, ItemPointer skip_tid)
 {
 	Oid			types[1] = {getBaseType(keytype)};
 	Datum		values[1] = {key};
@@ -580,7 +595,7 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 	uint64		i;
 	FinsecAmountType amount_type;
 
-	sql = psprintf("SELECT %s FROM %s WHERE %s = $1 AND %s IS NOT NULL",
+	sql = psprintf("SELECT %s, tableoid, ctid FROM %s WHERE %s = $1 AND %s IS NOT NULL",
 				   quote_identifier(g->amount), g->refunds, quote_identifier(g->order_ref),
 				   quote_identifier(g->amount));
 	finsec_begin_table_owner(g->refunds_relid, &octx);
@@ -593,11 +608,29 @@ refund_total(RefundGuard *g, Oid keytype, Datum key)
 		elog(ERROR, "refund guard: the refund amount of %s is not of an amount type", g->refunds);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull,
+					relnull,
+					tidnull;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
+		Datum		rowrel = SPI_getbinval(tup, desc, 2, &relnull);
+		Datum		rowtid = SPI_getbinval(tup, desc, 3, &tidnull);
+		char	   *rc;
 
-		if (!isnull)
-			total = finsec_amount_add(total, finsec_amount_numeric(&amount_type, d));
+		if (isnull)
+			continue;
+		if (skip_tid != NULL && !relnull && !tidnull &&
+			DatumGetObjectId(rowrel) == skip_rel &&
+			ItemPointerEquals((ItemPointer) DatumGetPointer(rowtid), skip_tid))
+			continue;
+		rc = finsec_amount_currency(&amount_type, d);
+		if (currencies_differ(rc, currency))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CURRENCY_MISMATCH),
+					 errmsg("a refund in \"%s\" must be in the currency of its order's other refunds", relname),
+					 errdetail("The order has refunds in %s; this refund is in %s.", rc, currency)));
+		total = finsec_amount_add(total, finsec_amount_numeric(&amount_type, d));
 	}
 	return total;
 }
@@ -694,17 +727,8 @@ finsec_refund_guard_trigger(PG_FUNCTION_ARGS)
 				 errmsg("a refund in \"%s\" must be in the currency its order was paid in", relname),
 				 errdetail("The order is paid in %s; the refund is in %s.", paid_currency, refund_currency)));
 
-	total = refund_total(&g, keytype, key);
-	if (oldtup)
-	{
-		Datum		oldkey = SPI_getbinval(oldtup, desc, refatt, &isnull);
-		Datum		oldamount;
-
-		/* The row's old amount is in the sum if it belonged to this order. */
-		if (!isnull && datumIsEqual(oldkey, key, get_typbyval(keytype), get_typlen(keytype)) &&
-			amount_of(oldtup, desc, amtatt, &amount_type, &oldamount))
-			total = finsec_amount_sub(total, oldamount);
-	}
+	total = refund_total(&g, keytype, key, refund_currency, relname, RelationGetRelid(rel),
+						 oldtup ? &oldtup->t_self : NULL);
 	total = finsec_amount_add(total, amount);
 	refuse_nonfinite(paid, "the paid amount of the order");
 	refuse_nonfinite(total, "the refunds of the order");
