@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid_d.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -21,6 +23,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -237,6 +240,14 @@ finsec_worker_tasks(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			db;
 
+	/*
+	 * Error texts of other databases' tasks only for those who may read every
+	 * session's statistics, as pg_stat_activity shows other users' queries;
+	 * the rest of each row is for every role granted the function.
+	 */
+	bool		all_errors = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	char	   *here = get_database_name(MyDatabaseId);
+
 	InitMaterializedSRF(fcinfo, 0);
 	if (shared == NULL)
 		PG_RETURN_VOID();
@@ -275,7 +286,8 @@ finsec_worker_tasks(PG_FUNCTION_ARGS)
 			values[14] = CStringGetTextDatum(s->sqlstate);
 			nulls[14] = s->failures == 0;
 			values[15] = CStringGetTextDatum(s->error);
-			nulls[15] = s->failures == 0;
+			nulls[15] = s->failures == 0 ||
+				(!all_errors && (here == NULL || strcmp(copy.dbname, here) != 0));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}

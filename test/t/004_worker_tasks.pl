@@ -136,6 +136,25 @@ $log = slurp_file($node->logfile);
 unlike($log, qr/terminated by signal|terminating any other active server processes/, 'nothing crashed');
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server kept running throughout');
 
+# --- other databases' error texts only for pg_read_all_stats -----------------
+$node->safe_psql('second', 'CREATE EXTENSION finsec');
+reload_with('finsec_test_tasks.fail = on');
+ok($node->poll_query_until('postgres',
+		"SELECT failures >= 1 FROM finsec.worker_tasks() WHERE database = 'second' AND task = 'test.fail'"),
+	'once finsec is installed there, test.fail fails in the second database too');
+$node->safe_psql('postgres',
+	'CREATE ROLE watcher IN ROLE finsec_operator; CREATE ROLE watcher_stats IN ROLE finsec_operator, pg_read_all_stats');
+is($node->safe_psql('postgres',
+		"SET ROLE watcher; SELECT string_agg(database || ':' || (last_error IS NOT NULL) || ':' || last_sqlstate, ',' ORDER BY database) "
+		  . "FROM finsec.worker_tasks() WHERE task = 'test.fail'"),
+	'postgres:true:P0001,second:false:P0001',
+	"an operator sees this database's error text, only the SQLSTATE of another's");
+is($node->safe_psql('postgres',
+		"SET ROLE watcher_stats; SELECT string_agg(database || ':' || (last_error IS NOT NULL), ',' ORDER BY database) "
+		  . "FROM finsec.worker_tasks() WHERE task = 'test.fail'"),
+	'postgres:true,second:true',
+	'a member of pg_read_all_stats sees every database\'s error texts');
+
 $node->stop;
 like(slurp_file($node->logfile), qr/finsec: worker for database "second" stopped on request/,
 	'at shutdown the workers stop on request too');
