@@ -102,7 +102,7 @@ CREATE TABLE finsec.monitor_event (
 	event_id bigint PRIMARY KEY,
 	table_id integer NOT NULL,
 	batch_id bigint NOT NULL,
-	stamp xid8 NOT NULL,
+	stamp xid8,						-- NULL: history backfilled at registration
 	reference text,
 	at timestamptz NOT NULL,
 	customer text NOT NULL,
@@ -1090,7 +1090,7 @@ BEGIN
 		bid := nextval('finsec.monitor_batch_id_seq');
 		bf := finsec._monitor_extract(t, bid,
 			format('%I IS NULL AND %I OPERATOR(pg_catalog.>=) $2::pg_catalog.timestamptz', 'finsec_mon_txid', posted_at),
-			NULL, (now() - backfill)::text, '{text,text}');
+			NULL, to_char((now() - backfill) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', '{text,text}');
 		backfilled := bf.n;
 		IF bf.n > 0 THEN
 			INSERT INTO finsec.monitor_batch (batch_id, table_id, started_at, snapshot_from, snapshot_to, first_event, last_event,
@@ -1829,6 +1829,30 @@ COMMENT ON FUNCTION finsec.status_monitor() IS
 	'transaction monitoring per table in finsec.status(): ok while its position is under 5 minutes old and no rule fails';
 REVOKE ALL ON FUNCTION finsec.status_monitor() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.status_monitor() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The indexes the monitor reads a registered table through: only the
+ * stamp's (every rule reads finsec's own event history, whose indexes
+ * finsec keeps).  A missing or invalid one is given with the statement
+ * that builds it without blocking writers.
+ */
+CREATE FUNCTION finsec.monitor_index_advice(OUT relid regclass, OUT columns text, OUT present boolean, OUT create_index text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid, t.stamp_column,
+		   EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+					WHERE i.indrelid = t.relid AND a.attname = t.stamp_column AND i.indisvalid
+					  AND i.indexprs IS NULL AND i.indpred IS NULL),
+		   format('CREATE INDEX CONCURRENTLY ON %s (%I)', t.relid, t.stamp_column)
+	  FROM finsec.monitor_table t
+	 ORDER BY t.table_id
+$$;
+COMMENT ON FUNCTION finsec.monitor_index_advice() IS
+	'per monitored table: whether the index on its stamp column exists and is valid, and the statement that builds it without blocking writers';
+REVOKE ALL ON FUNCTION finsec.monitor_index_advice() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_index_advice() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- (end of section 1b)
 
