@@ -724,6 +724,28 @@ VALUES
  * the requester nor the approver may be the suspended role or able to act
  * as it (S9R01).
  */
+/*
+ * The login role requesting or approving a restoration must not be the
+ * suspended role, nor able to act as it or it as them (membership either
+ * way, which includes superusers): the same person test as finsec.approve.
+ */
+CREATE FUNCTION finsec._monitor_not_the_subject(subject oid, action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.pg_has_role(session_user, subject, 'MEMBER')
+	   OR pg_catalog.pg_has_role(subject, session_user, 'MEMBER') THEN
+		RAISE EXCEPTION 'role % cannot % the restoration of role %', session_user, action, subject::regrole
+			USING ERRCODE = 'S9R01',
+				  DETAIL = 'It is the suspended role or one of the two can act as the other.',
+				  HINT = 'Two other administrators must request and approve the restoration.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_not_the_subject(oid, text) FROM PUBLIC;
+
 CREATE FUNCTION finsec._monitor_restore_prepare(kind text, target text, payload jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -755,14 +777,10 @@ BEGIN
 			USING ERRCODE = 'S9M60',
 				  HINT = 'finsec.role_suspension lists suspensions; lifted ones have lifted_at set.';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles ro WHERE ro.oid = s.roleid)
-	   OR pg_catalog.pg_has_role(session_user, s.roleid, 'MEMBER')
-	   OR pg_catalog.pg_has_role(s.roleid, session_user, 'MEMBER') THEN
-		RAISE EXCEPTION 'role % cannot request the restoration of role %', session_user, target
-			USING ERRCODE = 'S9R01',
-				  DETAIL = 'The requester is the suspended role, can act as it, or the suspended role no longer exists.',
-				  HINT = 'Two other administrators must request and approve the restoration.';
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles ro WHERE ro.oid = s.roleid) THEN
+		RAISE EXCEPTION 'suspended role % no longer exists', target USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM finsec._monitor_not_the_subject(s.roleid, 'request');
 	IF EXISTS (SELECT 1 FROM finsec.change_request cr
 				WHERE cr.kind = 'monitor.restore_role' AND cr.state = 'pending'
 				  AND (cr.payload->>'suspension_id')::bigint = s.suspension_id) THEN
@@ -802,13 +820,7 @@ BEGIN
 	IF rname IS NULL THEN
 		RAISE EXCEPTION 'suspended role % no longer exists', target USING ERRCODE = 'undefined_object';
 	END IF;
-	IF pg_catalog.pg_has_role(session_user, s.roleid, 'MEMBER')
-	   OR pg_catalog.pg_has_role(s.roleid, session_user, 'MEMBER') THEN
-		RAISE EXCEPTION 'role % cannot approve the restoration of role %', session_user, rname
-			USING ERRCODE = 'S9R01',
-				  DETAIL = 'The approver is the suspended role or can act as it.',
-				  HINT = 'Another administrator must approve.';
-	END IF;
+	PERFORM finsec._monitor_not_the_subject(s.roleid, 'approve');
 	FOREACH g IN ARRAY s.revoked_roles LOOP
 		IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am
 					WHERE am.member = s.roleid AND am.roleid = g::regrole
