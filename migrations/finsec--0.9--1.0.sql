@@ -452,10 +452,8 @@ DECLARE
 	base_n bigint;
 	per_window numeric;
 	threshold numeric;
+	hit_roles text[] := '{}';
 BEGIN
-	IF pats = '{}' THEN
-		RETURN;
-	END IF;
 	FOR w IN
 		SELECT x.role, sum(x.n)::bigint AS n, sum(x.failed)::bigint AS failed, max(x.last_at) AS last_at,
 			   min(x.first_seq) AS first_seq, max(x.last_seq) AS last_seq,
@@ -493,8 +491,29 @@ BEGIN
 											   'min_count', min_count, 'factor', factor, 'max_count', max_count,
 											   'window', win::text, 'baseline', base::text,
 											   'first_seq', w.first_seq, 'last_seq', w.last_seq))::finsec.monitor_hit;
+			hit_roles := hit_roles || w.role::text;
 		END IF;
 	END LOOP;
+
+	/*
+	 * A suspending rule also hits a role whose suspension (by this rule) was
+	 * undone outside a restoration: a revoked membership granted again
+	 * directly.  The alert's on_alert then revokes it again.
+	 */
+	IF r.action = 'suspend' THEN
+		RETURN QUERY
+		SELECT s.role::text, to_char(finsec._monitor_local(t_now), 'YYYY-MM-DD HH24'), t_now, '{}'::bigint[],
+			   NULL::numeric, cardinality(g.back)::numeric,
+			   jsonb_build_object('suspension_id', s.suspension_id, 'regranted_outside_restore', g.back)
+		  FROM finsec.role_suspension s
+		 CROSS JOIN LATERAL (
+				SELECT array_agg(x ORDER BY x) AS back FROM unnest(s.revoked_roles) x
+				 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am
+								WHERE am.member = s.roleid AND am.roleid = x::regrole)) g
+		 WHERE s.lifted_at IS NULL AND s.rule_name = r.rule_name AND g.back IS NOT NULL
+		   AND s.role::text <> ALL (hit_roles)
+		 ORDER BY s.role;
+	END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_operator_rate(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -599,6 +618,8 @@ BEGIN
 		END IF;
 		RETURN;
 	END IF;
+	-- One suspension of a role at a time (the worker and monitor_now may race).
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('finsec.role_suspension'), who.oid::integer);
 	SELECT * INTO s FROM finsec.role_suspension rs WHERE rs.roleid = who.oid AND rs.lifted_at IS NULL FOR UPDATE;
 
 	FOR m IN

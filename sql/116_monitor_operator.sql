@@ -47,7 +47,7 @@ CREATE FUNCTION pg_temp.eval(rule text)
 RETURNS SETOF finsec.monitor_hit LANGUAGE sql AS $$
 	SELECT h.* FROM finsec.monitor_rule r, finsec._monitor_eval_operator_rate(r, NULL, NULL) h
 	 WHERE r.rule_name = rule AND r.version = 1
-	   AND h.entity IN ('regress_busy', 'regress_calm', 'regress_newbie', 'regress_peeker')
+	   AND h.entity IN ('regress_busy', 'regress_calm', 'regress_newbie', 'regress_peeker', 'regress_oa3')
 $$;
 -- A statement's outcome, without the request numbers that depend on other files.
 CREATE FUNCTION pg_temp.try(q text)
@@ -245,6 +245,18 @@ RESET SESSION AUTHORIZATION;
 SELECT pg_temp.raise('regress.reveal_suspend', 'regress_oa3') AS oa3_alert \gset
 SELECT pg_temp.on_alert(:oa3_alert);
 SELECT pg_temp.duties('regress_oa3') AS oa3_after;
+-- A suspending rule hits, each round, a suspended role whose duty came back
+-- outside a restoration, without any new operation; on_alert revokes it again.
+SELECT count(*) AS no_regrant_hit FROM pg_temp.eval('regress.reveal_suspend') WHERE entity = 'regress_oa3';
+GRANT finsec_unmask TO regress_oa3;
+SELECT entity, value, detail->'regranted_outside_restore' AS regranted,
+	   period = to_char(finsec._monitor_local(hit_at), 'YYYY-MM-DD HH24') AS hourly
+  FROM pg_temp.eval('regress.reveal_suspend') WHERE entity = 'regress_oa3';
+SELECT count(*) AS alert_rule_ignores_it FROM finsec.monitor_rule r, finsec._monitor_eval_operator_rate(r, NULL, NULL) h
+ WHERE r.rule_name = 'regress.export_rate' AND h.entity = 'regress_oa3';
+SELECT pg_temp.on_alert(:oa3_alert, false);
+SELECT pg_temp.duties('regress_oa3') AS oa3_again, count(*) AS hits_after
+  FROM pg_temp.eval('regress.reveal_suspend') WHERE entity = 'regress_oa3';
 -- With two left, the next one keeps finsec_admin (else nobody could approve
 -- a restoration): only its other duties are revoked.
 GRANT finsec_unmask TO regress_oa2 WITH ADMIN OPTION;
