@@ -2086,6 +2086,13 @@ BEGIN
 	-- One suspension of a role at a time (the worker and monitor_now may race).
 	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('finsec.role_suspension'), who.oid::integer);
 	SELECT * INTO s FROM finsec.role_suspension rs WHERE rs.roleid = who.oid AND rs.lifted_at IS NULL FOR UPDATE;
+	-- Two administrators restored the role after this alert: their decision
+	-- stands while the alert is extended (a new alert suspends again).
+	IF s.suspension_id IS NULL
+	   AND EXISTS (SELECT 1 FROM finsec.role_suspension rs
+				    WHERE rs.roleid = who.oid AND rs.alert_id = a.alert_id AND rs.lifted_at IS NOT NULL) THEN
+		RETURN;
+	END IF;
 
 	FOR m IN
 		SELECT g.rolname, am.admin_option
@@ -2176,7 +2183,7 @@ VALUES ('operator_rate', 'system', '{role}',
 					"description": "events of one role in the window below which nothing fires"},
 	  "factor": {"type": "numeric", "required": false, "default": 5, "min": 1,
 				 "description": "fires at this multiple of the role''s average per window over its baseline"},
-	  "baseline": {"type": "interval", "required": false, "default": "14 days",
+	  "baseline": {"type": "interval", "required": false, "default": "14 days", "min": "1 hour",
 				   "description": "the period before the window that gives a role''s usual rate"},
 	  "max_count": {"type": "integer", "required": false, "default": 100, "min": 1,
 					"description": "threshold of a role without any such event in its baseline period"},

@@ -300,6 +300,100 @@ CREATE ROLE regress_creator LOGIN CREATEROLE IN ROLE finsec_unmask;
 SELECT pg_temp.on_alert(pg_temp.raise('regress.reveal_suspend', 'regress_creator'));
 SELECT revoked_roles, detail->'can_regrant' AS regrant FROM finsec.role_suspension WHERE role = 'regress_creator';
 
+-- End to end: a rule set by two administrators, reveals, finsec.monitor_now(),
+-- the alert, its case, the suspension, the restoration.
+CREATE ROLE regress_clerk LOGIN IN ROLE finsec_unmask, finsec_app;
+GRANT SELECT ON regress_oper_cards TO regress_clerk;
+SET SESSION AUTHORIZATION regress_oa1;
+-- Bad rules are refused when requested.
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "customer", "params": {}}')$$) AS wrong_entity;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"treshold": 3}}')$$) AS unknown_param;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"min_count": 0}}')$$) AS min_count_0;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"min_count": 2.5}}')$$) AS min_count_fraction;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"baseline": "0"}}')$$) AS baseline_0;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"events": "card.reveal"}}')$$) AS events_not_array;
+SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "params": {"factor": 0.5}}')$$) AS factor_below_1;
+SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
+	'{"kind": "operator_rate", "entity": "role", "time_window": "1 hour", "category": "insider_abuse",
+	  "severity": "critical", "action": "suspend", "params": {"min_count": 3, "max_count": 5}}') AS guard_req \gset
+SET SESSION AUTHORIZATION regress_oa2;
+SELECT finsec.approve(:guard_req) AS guard_rule;
+RESET SESSION AUTHORIZATION;
+SELECT version, state, action, time_window, params, approved_by FROM finsec.monitor_rule WHERE rule_name = 'regress.reveal_guard';
+
+CREATE FUNCTION pg_temp.alerts(who text)
+RETURNS TABLE (n bigint, hits bigint, value numeric, state text, severity text, category text, with_case boolean, no_baseline text)
+LANGUAGE sql AS $$
+	SELECT count(*), sum(a.hits), max(a.value), min(a.state), min(a.severity), min(a.category),
+		   bool_and(a.case_id IS NOT NULL), min(a.detail->>'no_baseline')
+	  FROM finsec.alert a WHERE a.rule_name = 'regress.reveal_guard' AND a.entity_type = 'role' AND a.entity = who
+$$;
+CREATE FUNCTION pg_temp.round()
+RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(coalesce(relid::text, 'system') || ': ' || rules_failed || ' failed', ', ')
+	  FROM finsec.monitor_now() WHERE relid IS NULL
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.round() TO PUBLIC;
+
+-- 4 reveals and a round: quiet; the 5th and a round: alert, case, suspension.
+SET SESSION AUTHORIZATION regress_clerk;
+SELECT count(finsec.reveal(card, 'regress', 'id=' || id)) FROM regress_oper_cards WHERE id <= 4;
+SET SESSION AUTHORIZATION regress_oa1;
+SELECT pg_temp.round();
+RESET SESSION AUTHORIZATION;
+SELECT * FROM pg_temp.alerts('regress_clerk');
+SELECT pg_temp.duties('regress_clerk') AS clerk;
+SET SESSION AUTHORIZATION regress_clerk;
+SELECT count(finsec.reveal(card, 'regress', 'id=' || id)) FROM regress_oper_cards WHERE id = 5;
+SET SESSION AUTHORIZATION regress_oa1;
+SELECT pg_temp.round();
+RESET SESSION AUTHORIZATION;
+SELECT * FROM pg_temp.alerts('regress_clerk');
+SELECT pg_temp.duties('regress_clerk') AS clerk;
+SELECT c.entities, c.category FROM finsec.risk_case c JOIN finsec.alert a ON a.case_id = c.case_id
+ WHERE a.rule_name = 'regress.reveal_guard' AND a.entity = 'regress_clerk';
+SELECT revoked_roles, rule_name,
+	   alert_id = (SELECT alert_id FROM finsec.alert WHERE rule_name = 'regress.reveal_guard' AND entity = 'regress_clerk') AS its_alert
+  FROM finsec.role_suspension WHERE role = 'regress_clerk';
+SELECT rule_name, evaluations > 0 AS evaluated, failures, last_error FROM finsec.monitor_rule_status
+ WHERE rule_name IN ('regress.reveal_guard', 'operator.reveal_rate', 'operator.reveal_flood') ORDER BY 1;
+SET SESSION AUTHORIZATION regress_clerk;
+SELECT finsec.reveal(card) FROM regress_oper_cards WHERE id = 1;
+RESET SESSION AUTHORIZATION;
+
+-- Granted back by hand: the next round takes it away again; the alert is
+-- extended, not repeated.
+GRANT finsec_unmask TO regress_clerk;
+SET SESSION AUTHORIZATION regress_oa1;
+SELECT pg_temp.round();
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.duties('regress_clerk') AS clerk, (SELECT hits FROM pg_temp.alerts('regress_clerk')) AS hits,
+	   (SELECT count(*) FROM finsec.role_suspension WHERE role = 'regress_clerk') AS suspensions,
+	   (SELECT count(*) FROM finsec.audit WHERE event_type = 'role.suspend' AND object = 'regress_clerk') AS audited;
+
+-- Two administrators restore it.  The next round extends the alert (the
+-- reveals are still in the window) but leaves the restoration alone: that
+-- alert has been decided on.
+SET SESSION AUTHORIZATION regress_oa1;
+SELECT finsec.request_change('monitor.restore_role', 'regress_clerk', '{}', 'chargeback batch, approved by the desk') AS clerk_req \gset
+SET SESSION AUTHORIZATION regress_oa3;
+SELECT finsec.approve(:clerk_req) - 'suspension_id' AS clerk_restored;
+SET SESSION AUTHORIZATION regress_oa1;
+SELECT pg_temp.round();
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.duties('regress_clerk') AS clerk, (SELECT hits FROM pg_temp.alerts('regress_clerk')) AS hits,
+	   (SELECT count(*) FILTER (WHERE lifted_at IS NULL) FROM finsec.role_suspension WHERE role = 'regress_clerk') AS active;
+SET SESSION AUTHORIZATION regress_clerk;
+SELECT finsec.reveal(card) IS NOT NULL AS reveals_again FROM regress_oper_cards WHERE id = 1;
+RESET SESSION AUTHORIZATION;
+
 -- Privileges: the table is read by admins, auditors, operators; the
 -- functions are finsec's own.
 SELECT has_table_privilege('finsec_app', 'finsec.role_suspension', 'SELECT') AS app_reads,
@@ -315,5 +409,5 @@ DO $$ DECLARE o record; BEGIN
 		EXECUTE format('GRANT finsec_admin TO %I', o.member) || CASE WHEN o.admin_option THEN ' WITH ADMIN OPTION' ELSE '' END;
 	END LOOP;
 END $$;
-DROP ROLE regress_creator, regress_teller, regress_tellers, regress_super, regress_peeker,
+DROP ROLE regress_clerk, regress_creator, regress_teller, regress_tellers, regress_super, regress_peeker,
 	regress_busy, regress_calm, regress_newbie, regress_oa1, regress_oa2, regress_oa3;
