@@ -318,22 +318,32 @@ GRANT SELECT ON finsec.currency_rate TO finsec_admin, finsec_auditor, finsec_ope
 GRANT INSERT, UPDATE, DELETE ON finsec.currency_rate TO finsec_operator;
 SELECT pg_catalog.pg_extension_config_dump('finsec.currency_rate', '');
 
-/* The local time and day of an instant in finsec.monitor_timezone (default Asia/Shanghai). */
+/*
+ * The local time and day of an instant in finsec.monitor_timezone (default
+ * Asia/Shanghai).  Without a SET clause, every name qualified, so that the
+ * planner inlines them into the rules' queries.
+ */
 CREATE FUNCTION finsec._monitor_local(at timestamptz)
 RETURNS timestamp
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT at AT TIME ZONE coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai') $$;
+AS $$ SELECT pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at) $$;
 REVOKE ALL ON FUNCTION finsec._monitor_local(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._monitor_local(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
 
 CREATE FUNCTION finsec._monitor_day(at timestamptz)
 RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (at AT TIME ZONE coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'))::date $$;
+AS $$ SELECT CAST(pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at) AS pg_catalog.date) $$;
 REVOKE ALL ON FUNCTION finsec._monitor_day(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._monitor_day(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* The dedup period of a day: its ISO date, whatever the session's DateStyle. */
+CREATE FUNCTION finsec._monitor_period(at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.to_char(pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at), 'YYYY-MM-DD') $$;
+REVOKE ALL ON FUNCTION finsec._monitor_period(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._monitor_period(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
 
 /* An amount in currency cur on day d, in CNY (NULL: no rate that day). */
 CREATE FUNCTION finsec.monitor_convert(amount numeric, cur text, d date, to_currency text DEFAULT 'CNY')
@@ -691,7 +701,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT h.entity, finsec._monitor_day(h.at)::text, h.at, ARRAY[h.event_id], h.amount_cny, h.amount_cny,
+	SELECT h.entity, finsec._monitor_period(h.at), h.at, ARRAY[h.event_id], h.amount_cny, h.amount_cny,
 		   jsonb_build_object('min_amount_cny', r.params->'min_amount_cny', 'amount_cny', h.amount_cny,
 							  'currency', h.currency, 'direction', h.direction)
 	  FROM (SELECT e.event_id, e.at, e.amount_cny, e.currency, e.direction,
@@ -712,7 +722,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT t.relid::text, finsec._monitor_day(max(e.at))::text, max(e.at),
+	SELECT t.relid::text, finsec._monitor_period(max(e.at)), max(e.at),
 		   (array_agg(e.event_id ORDER BY e.event_id))[1:1000], NULL::numeric, count(*)::numeric,
 		   jsonb_build_object('null_amounts', count(*) FILTER (WHERE e.amount IS NULL),
 							  'unknown_currencies', count(*) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL),
@@ -883,8 +893,10 @@ BEGIN
 											  amount, amount_cny, amount_usd, device, ip)
 			SELECT nextval('finsec.monitor_event_id_seq'), $3, $4, q.stamp, q.reference, q.at, q.customer, q.customer_type,
 				   q.account, q.counterparty, q.direction, q.cash, q.cross_border, q.succeeded, q.currency, q.amount,
-				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at)),
-				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at), 'USD'),
+				   CASE WHEN q.currency = 'CNY' THEN q.amount ELSE q.amount * fx.rate END,
+				   CASE WHEN q.currency = 'USD' THEN q.amount
+						WHEN q.currency = 'CNY' THEN round(q.amount / usd.rate, 6)
+						ELSE round(q.amount * fx.rate / usd.rate, 6) END,
 				   q.device, q.ip
 			  FROM (SELECT s.stamp, %s AS reference, coalesce(s.at, pg_catalog.now()) AS at,
 						   coalesce(finsec._trusted_text(s.customer), '') AS customer,
@@ -893,6 +905,12 @@ BEGIN
 						   %s AS device, %s AS ip
 					  FROM finsec._select_as_table_owner($5, $6, ARRAY[$1, $2], $7::pg_catalog.regtype[]) AS s(%s)
 					 ORDER BY s.stamp, s.at) q
+			  LEFT JOIN LATERAL (SELECT r.cny_per_unit AS rate FROM finsec.currency_rate r
+								  WHERE r.currency = q.currency AND r.valid_from <= finsec._monitor_day(q.at)
+								  ORDER BY r.valid_from DESC LIMIT 1) fx ON q.currency <> 'CNY'
+			  LEFT JOIN LATERAL (SELECT r.cny_per_unit AS rate FROM finsec.currency_rate r
+								  WHERE r.currency = 'USD' AND r.valid_from <= finsec._monitor_day(q.at)
+								  ORDER BY r.valid_from DESC LIMIT 1) usd ON q.currency <> 'USD'
 			RETURNING event_id, at, amount, amount_cny)
 		SELECT count(*)::integer, min(event_id), max(event_id), min(at), max(at),
 			   (count(*) FILTER (WHERE amount IS NULL))::integer,
