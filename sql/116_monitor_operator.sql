@@ -306,20 +306,12 @@ CREATE ROLE regress_clerk LOGIN IN ROLE finsec_unmask, finsec_app;
 GRANT SELECT ON regress_oper_cards TO regress_clerk;
 SET SESSION AUTHORIZATION regress_oa1;
 -- Bad rules are refused when requested.
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "customer", "params": {}}')$$) AS wrong_entity;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"treshold": 3}}')$$) AS unknown_param;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"min_count": 0}}')$$) AS min_count_0;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"min_count": 2.5}}')$$) AS min_count_fraction;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"baseline": "0"}}')$$) AS baseline_0;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"events": "card.reveal"}}')$$) AS events_not_array;
-SELECT pg_temp.try($$SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
-	'{"kind": "operator_rate", "entity": "role", "params": {"factor": 0.5}}')$$) AS factor_below_1;
+SELECT v.what, pg_temp.try(format('SELECT finsec.request_change(%L, %L, %L)', 'monitor.rule_set', 'regress.reveal_guard',
+							jsonb_build_object('kind', 'operator_rate', 'entity', v.entity, 'params', v.params::jsonb))) AS outcome
+  FROM (VALUES ('wrong entity', 'customer', '{}'), ('unknown parameter', 'role', '{"treshold": 3}'),
+			   ('min_count 0', 'role', '{"min_count": 0}'), ('min_count 2.5', 'role', '{"min_count": 2.5}'),
+			   ('baseline 0', 'role', '{"baseline": "0"}'), ('events not an array', 'role', '{"events": "card.reveal"}'),
+			   ('factor below 1', 'role', '{"factor": 0.5}')) v(what, entity, params);
 SELECT finsec.request_change('monitor.rule_set', 'regress.reveal_guard',
 	'{"kind": "operator_rate", "entity": "role", "time_window": "1 hour", "category": "insider_abuse",
 	  "severity": "critical", "action": "suspend", "params": {"min_count": 3, "max_count": 5}}') AS guard_req \gset
