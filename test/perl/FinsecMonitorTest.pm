@@ -106,14 +106,19 @@ sub alert_mismatch
 			SELECT entity, period, array(SELECT DISTINCT u FROM unnest(events) u ORDER BY u) AS events,
 			       cardinality(events) AS n
 			  FROM finsec.alert WHERE rule_name = 'test_big'
+		), diff AS (
+			SELECT coalesce(p.entity, r.entity) AS entity, coalesce(p.period, r.period) AS period,
+			       p.events IS NOT NULL AS planted, r.events IS NOT NULL AS raised,
+			       array(SELECT unnest(p.events) EXCEPT SELECT unnest(r.events)) AS missing,
+			       array(SELECT unnest(r.events) EXCEPT SELECT unnest(p.events)) AS extra,
+			       r.n - cardinality(r.events) AS repeated,
+			       (SELECT count(*) FROM raised r2 WHERE r2.entity = r.entity AND r2.period = r.period) AS alerts
+			  FROM planted p FULL JOIN raised r USING (entity, period)
 		)
-		SELECT string_agg(coalesce(p.entity, r.entity) || ' ' || coalesce(p.period, r.period)
-		                  || ': planted ' || coalesce(p.events::text, 'none')
-		                  || ' alert ' || coalesce(r.events::text, 'none')
-		                  || coalesce(' (' || r.n || ' event ids)', ''), E'\n' ORDER BY 1)
-		  FROM planted p FULL JOIN raised r USING (entity, period)
-		 WHERE p.events IS DISTINCT FROM r.events OR r.n <> cardinality(r.events)
-		    OR (SELECT count(*) FROM raised r2 WHERE r2.entity = r.entity AND r2.period = r.period) > 1
+		SELECT string_agg(format('%s %s: planted %s, %s alerts, events missing %s, extra %s, repeated %s',
+		                         entity, period, planted, alerts, missing, extra, repeated), E'\n' ORDER BY entity, period)
+		  FROM diff
+		 WHERE NOT planted OR NOT raised OR missing <> '{}' OR extra <> '{}' OR repeated <> 0 OR alerts <> 1
 	});
 }
 
