@@ -10,7 +10,8 @@
 #   2. the server is stopped in immediate mode and started again.
 # Afterwards the monitor events are exactly the committed payments (one
 # each) and the alerts exactly the planted customers' days, each covering
-# exactly their large payments.
+# exactly their large payments.  Payments of prepared transactions that
+# outlive the crash count once committed, never when rolled back.
 use strict;
 use warnings;
 
@@ -22,6 +23,7 @@ use FinsecMonitorTest;
 
 my $node = finsec_node('moncrash', sealer => 'postgres', no_start => 1);
 monitor_conf($node, interval => '100ms', batch_rows => 100);
+$node->append_conf('postgresql.conf', 'max_prepared_transactions = 5');
 $node->start;
 monitor_setup($node, 'postgres');
 
@@ -90,6 +92,10 @@ sub check_exact
 }
 
 # --- 1. kill -9 of the worker in the middle of a batch --------------------------
+# Two prepared transactions hold large payments across the crash: one is
+# committed afterwards (processed once, alerted), one rolled back (never).
+sq(q{BEGIN; INSERT INTO payments (customer, amount) VALUES ('prep1', 2000); PREPARE TRANSACTION 'prep1';
+      BEGIN; INSERT INTO payments (customer, amount) VALUES ('prep2', 2000); PREPARE TRANSACTION 'prep2';});
 my ($h, $out, $err) = backlog_then_stream('kill -9');
 my $pid = monitor_pid($node, 'postgres');
 like($pid, qr/^\d+$/, "the worker's pid ($pid)");
@@ -114,7 +120,12 @@ ok($node->poll_query_until('postgres',
 		"SELECT worker_pid IS NOT NULL AND worker_pid <> $pid FROM finsec.worker_tasks() "
 		  . "WHERE database = 'postgres' AND task = 'monitor.round'"),
 	'a new worker runs the monitor');
+is(sq('SELECT string_agg(gid, \',\' ORDER BY gid) FROM pg_prepared_xacts'), 'prep1,prep2',
+	'the prepared payments survived the crash');
+sq(q{COMMIT PREPARED 'prep1'; ROLLBACK PREPARED 'prep2'});
 check_exact('after kill -9 of the worker');
+is(sq(q{SELECT string_agg(customer, ',') FROM finsec.monitor_event WHERE customer LIKE 'prep%'}), 'prep1',
+	'the committed prepared payment was processed, the rolled-back one not');
 
 # --- 2. immediate shutdown in the middle of the backlog -------------------------
 ($h, $out, $err) = backlog_then_stream('immediate shutdown');
