@@ -144,23 +144,25 @@ sub stream_scripts
 	my ($node) = @_;
 	my $dir = $node->basedir;
 	my %f = (
-		small => q{
+		pay => q{
 \set c random(1, 200)
+\set b random(1, 20)
 \set a random(1, 999)
+\set big 1000 + random(0, 4000)
+\if random(1, 11) = 1
+INSERT INTO payments (customer, amount) VALUES ('big' || :b, :big);
+\else
 INSERT INTO payments (customer, amount) VALUES ('c' || :c, :a);
+\endif
 },
 		two => q{
 \set c random(1, 200)
+\set d random(1, 200)
 \set a random(1, 999)
 BEGIN;
 INSERT INTO payments (customer, amount) VALUES ('c' || :c, :a);
-INSERT INTO payments (customer, amount) VALUES ('c' || :c, 999.99);
+INSERT INTO payments (customer, amount) VALUES ('c' || :d, 999.99);
 END;
-},
-		big => q{
-\set b random(1, 20)
-\set a random(1000, 5000)
-INSERT INTO payments (customer, amount) VALUES ('big' || :b, :a);
 },
 		ghost => q{
 \set b random(1, 20)
@@ -169,7 +171,7 @@ INSERT INTO payments (customer, amount) VALUES ('ghost' || :b, 50000);
 ROLLBACK;
 });
 	my @args;
-	my %w = (small => 10, two => 3, big => 1, ghost => 1);
+	my %w = (pay => 11, two => 3, ghost => 1);
 	for my $k (sort keys %f)
 	{
 		my $file = "$dir/stream_$k.sql";

@@ -24,6 +24,14 @@ monitor_setup($node, 'postgres');
 
 sub sq { return $node->safe_psql('postgres', $_[0]); }
 
+sub q_reload
+{
+	sq($_[0]);
+	$node->reload;
+	sleep 1;
+	return;
+}
+
 sub task
 {
 	my ($cols) = @_;
@@ -128,6 +136,24 @@ my $took = time - $t0;
 ok($took < 5, sprintf('within %.1f s of the reload', $took));
 is(task('interval_ms'), '50', 'and the status shows the new interval');
 is(monitor_mismatch($node, 'postgres'), '', 'still exactly once');
+
+# --- one round catches up ------------------------------------------------------
+# A round goes on batch after batch until it has caught up (or had
+# finsec.monitor_max_batches); a batch ends at a transaction boundary, so
+# with transactions of three payments and batches of 10 rows each batch
+# has 9: the round must not stop after the first short batch.
+q_reload("ALTER SYSTEM SET finsec.monitor_interval = '1h'; ALTER SYSTEM SET finsec.monitor_batch_rows = 10");
+$node->poll_query_until('postgres',
+	"SELECT interval_ms = 3600000 FROM finsec.worker_tasks() WHERE database = 'postgres' AND task = 'monitor.round'")
+  or die 'the worker did not take the new interval';
+sq(q{SELECT count(*) FROM finsec.monitor_now()});
+for (1 .. 6)
+{
+	sq(q{INSERT INTO payments (customer, amount) SELECT 'triple', 1 FROM generate_series(1, 3)});
+}
+is(sq(q{SELECT batches || ' ' || payments FROM finsec.monitor_now() WHERE relid = 'payments'::regclass}), '2 18',
+	'one finsec.monitor_now() processes everything committed before it, in batches of whole transactions');
+is(monitor_mismatch($node, 'postgres'), '', 'exactly once');
 
 $node->stop;
 done_testing();
