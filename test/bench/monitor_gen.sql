@@ -88,11 +88,14 @@ BEGIN
 		-- an amount threshold is per payment for the hops of in-out and the
 		-- graph typologies, a total for the others
 		a := gen_param(k, amt_pat, amt_excl);
-		IF k NOT IN ('rapid_in_out', 'cycle', 'scatter_gather') THEN
-			a := a / knob(k, 'count');
-		END IF;
-		PERFORM gen_set(k, 'amount', CASE WHEN k = 'structuring' THEN NULL ELSE greatest((def_amount->>k)::numeric, round(1.5 * a, 2)) END,
-						(def_amount->>k)::numeric, CASE WHEN a IS NULL THEN 'fallback' ELSE 'rule params (1.5 x ' || a || ')' END);
+		PERFORM gen_set(k, 'amount',
+						CASE WHEN k = 'structuring' THEN NULL
+							 WHEN k IN ('rapid_in_out', 'cycle', 'scatter_gather') THEN greatest((def_amount->>k)::numeric, round(1.5 * a, 2))
+							 ELSE greatest((def_amount->>k)::numeric, round(1.5 * a / knob(k, 'count'), 2)) END,
+						(def_amount->>k)::numeric,
+						CASE WHEN a IS NULL OR k = 'structuring' THEN 'fallback'
+							 WHEN k IN ('rapid_in_out', 'cycle', 'scatter_gather') THEN 'rule params (1.5 x ' || a || ' per payment)'
+							 ELSE 'rule params (1.5 x ' || a || ' total / count)' END);
 		w := gen_window(k);
 		PERFORM gen_set(k, 'span_hours', least((def_span->>k)::numeric, round(extract(epoch FROM w) / 3600 / 3, 2)),
 						(def_span->>k)::numeric, CASE WHEN w IS NULL THEN 'fallback' ELSE 'rule window ' || w || ' / 3' END);
