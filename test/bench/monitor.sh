@@ -3,7 +3,7 @@
 #   bash test/bench/monitor.sh [--quick] [--secs N] [--rounds N] [--customers N]
 #        [--per-customer N] [--days N] [--plants N] [--mem-payments N]
 #        [--mem-seconds N] [--interval MS] [--phases recall,throughput,memory]
-#        [--allow-missing]
+#        [--allow-missing] [--fsync on|off]
 # (FINSEC_BENCH_PORT picks the port, default 54352; FINSEC_PGROOT as
 # everywhere.)  Defaults are the full run; --quick is a smoke run
 # (per-customer 2, plants 5, 15 s x 1 round, 300k payments for memory).
@@ -33,15 +33,19 @@
 # 3. Memory: a fresh server, the worker's VmRSS / RssAnon (private) /
 #    RssShmem (shared buffers it touched) at start and while it processes
 #    --mem-payments payments (10M) or as many as --mem-seconds (600) allow.
-# The cluster runs with fsync off (CPU cost, the worst case for the
-# ratio) and shared_buffers 2GB.  Exits non-zero when the setup is broken:
+# Events are kept (finsec.monitor_event_retention = 0): the generated
+# history is dated from 2026-09-01 back, whatever the day of the run.
+# The cluster runs with fsync off by default (CPU cost, the worst case for
+# the ratio and the highest insert rate to keep up with; --fsync on for
+# commits that reach the disk) and shared_buffers 2GB.  Exits non-zero when the setup is broken:
 # a missing function or kind (unless --allow-missing), a failing rule, a
 # payment processed not exactly once, a monitor that does not catch up,
 # a worker that restarted.
 . "$(dirname "$0")/../../scripts/lib.sh"
 
+cmdline="bash test/bench/monitor.sh $*"
 quick=0 secs=60 rounds=2 customers=100000 per_customer=10 days=30 plants=10
-mem_payments=10000000 mem_seconds=600 interval=100 phases=recall,throughput,memory allow_missing=0
+mem_payments=10000000 mem_seconds=600 interval=100 phases=recall,throughput,memory allow_missing=0 fsync=off
 set_secs='' set_rounds='' set_pc='' set_plants='' set_mp='' set_ms=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
 		--interval) interval=$2; shift ;;
 		--phases) phases=$2; shift ;;
 		--allow-missing) allow_missing=1 ;;
+		--fsync) fsync=$2; shift ;;
 		*) die "unknown argument $1 (see the head of $0)" ;;
 	esac
 	shift
@@ -81,10 +86,12 @@ trap 'stop_cluster bench; rm -rf "$WORKDIR"' EXIT
 start_cluster bench "$port"
 cat >>"$WORKDIR/bench/postgresql.conf" <<EOF
 finsec.audit_seal_databases = 'bench'
-finsec.monitor_interval = $interval
+finsec.monitor_interval = '${interval}ms'
 shared_buffers = '2GB'
 max_wal_size = '8GB'
 checkpoint_timeout = '15min'
+fsync = $fsync
+finsec.monitor_event_retention = 0
 EOF
 as_pg pg_ctl -D "$WORKDIR/bench" -l "$WORKDIR/bench.log" -w restart >/dev/null
 cp "$FINSEC_ROOT"/test/bench/monitor_{gen,recall}.sql "$WORKDIR/"
@@ -97,9 +104,9 @@ for db in recall bench benchoff; do as_pg createdb "$db"; psql_d "$db" -c "CREAT
 [ "$(psql_d bench -c "SELECT to_regprocedure('finsec.monitor_now()') IS NOT NULL
                         AND EXISTS (SELECT FROM pg_proc WHERE proname = 'enable_monitoring' AND pronamespace = 'finsec'::regnamespace)")" = t ] ||
 	die "finsec.enable_monitoring / finsec.monitor_now() are missing: the monitor core is not in this tree"
-[ "$(psql_d bench -c "SHOW finsec.monitor_interval")" != "" ] || die "finsec.monitor_interval is not a setting"
-missing=$(psql_d bench -c "SELECT string_agg(k, ' ') FROM unnest('{${kinds[*]}}'::text[]) k
-                            WHERE NOT EXISTS (SELECT FROM finsec.monitor_rule r WHERE r.kind = k AND r.state = 'active')" | tr ',' ' ')
+echo "finsec.monitor_interval = $(psql_d bench -c "SHOW finsec.monitor_interval"), finsec.monitor_batch_rows = $(psql_d bench -c "SHOW finsec.monitor_batch_rows")"
+missing=$(psql_d bench -c "SELECT string_agg(k, ' ') FROM unnest(string_to_array('${kinds[*]}', ' ')) k
+                            WHERE NOT EXISTS (SELECT FROM finsec.monitor_rule r WHERE r.kind = k AND r.state = 'active')")
 if [ -n "$missing" ]; then
 	[ $allow_missing = 1 ] || die "no active rule of kind: $missing (--allow-missing measures the others)"
 	echo "note: no active rule of kind $missing; their plants are generated and reported as missed"
@@ -208,15 +215,20 @@ if has_phase throughput || has_phase memory; then
 	enable benchoff pay_off
 	enable bench pay_on
 	tid_on=$(table_id bench pay_on)
-	# every customer has paid once before
+	# every customer has paid once before (10,000 per transaction)
 	for t in benchoff:pay_none benchoff:pay_off bench:pay_on; do
-		psql_d "${t%%:*}" -c "INSERT INTO ${t#*:} (customer, account, counterparty, amount) SELECT 'c' || c, 'Ac' || c, 'X' || c, 100 FROM generate_series(1, 100000) c"
+		for i in $(seq 0 9); do
+			psql_d "${t%%:*}" -c "INSERT INTO ${t#*:} (customer, account, counterparty, amount)
+			                      SELECT 'c' || c, 'Ac' || c, 'X' || c, 100 FROM generate_series($((i * 10000 + 1)), $((i * 10000 + 10000))) c"
+		done
 	done
 	# the worker picks up pay_on by itself
-	wait_caught_up() { # seconds -> 0 when caught up
-		local deadline=$(( $(date +%s) + $1 )) want
-		want=$(psql_d bench -c "SELECT last_value FROM pay_on_id_seq")
-		while [ "$(processed bench "$tid_on")" -lt "$want" ]; do
+	wait_caught_up() { # seconds -> 0 when caught up, 1 when not in time, 2 on an error
+		local deadline=$(( $(date +%s) + $1 )) want p
+		want=$(psql_d bench -c "SELECT last_value FROM pay_on_id_seq") || return 2
+		while :; do
+			p=$(processed bench "$tid_on") || return 2
+			[ "$p" -lt "$want" ] || return 0
 			[ "$(date +%s)" -lt "$deadline" ] || return 1
 			sleep 0.2
 		done
@@ -255,8 +267,9 @@ EOF
 		t0=$(now)
 		wait_caught_up $((secs * 10 + 60)) || { problem "round $round: the monitor had not caught up $((secs * 10 + 60)) s after the inserts ended"; }
 		CATCH+=("$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')")
-		RATE+=("$(psql_d bench -c "SELECT round(sum(payments) / extract(epoch FROM sum(finished_at - started_at)))
+		RATE+=("$(psql_d bench -c "SELECT coalesce(round(sum(payments) / nullif(extract(epoch FROM sum(finished_at - started_at)), 0)), 0)
 		                           FROM finsec.monitor_batch WHERE table_id = $tid_on AND started_at >= '$t_start' AND payments > 0")")
+		[ "${RATE[-1]}" != 0 ] || problem "round $round: no batch of the worker processed pay_on"
 		echo "round $round: none ${T_none[-1]} tps, off ${T_off[-1]} tps, on ${T_on[-1]} tps;" \
 			"monitor $(( $(processed bench "$tid_on") - before )) payments, ${RATE[-1]} payments/s while busy, caught up ${CATCH[-1]} s after the inserts"
 		psql_d bench -c "INSERT INTO bench_run VALUES ('$t_start', '$t_end')"
@@ -305,7 +318,8 @@ SQL
 	p0=$(processed bench "$tid_on")
 	inserted=0 t0=$(date +%s) last_report=$(date +%s) max_anon=$anon0 max_rss=$rss0
 	while :; do
-		done_n=$(( $(processed bench "$tid_on") - p0 ))
+		p=$(processed bench "$tid_on")
+		done_n=$(( p - p0 ))
 		el=$(( $(date +%s) - t0 ))
 		[ "$done_n" -lt "$mem_payments" ] || break
 		[ "$el" -lt "$mem_seconds" ] || break
@@ -327,8 +341,10 @@ SQL
 	done
 	# what was inserted is processed before the figures are read
 	want=$(psql_d bench -c "SELECT last_value FROM pay_on_id_seq") deadline=$(( $(date +%s) + 600 ))
-	while [ "$(processed bench "$tid_on")" -lt "$want" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
-	done_n=$(( $(processed bench "$tid_on") - p0 )) el=$(( $(date +%s) - t0 ))
+	while p=$(processed bench "$tid_on") && [ "$p" -lt "$want" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+	p=$(processed bench "$tid_on")
+	[ "$p" -ge "$want" ] || problem "memory: the worker had not processed all $want payments of pay_on 600 s after the inserts ended"
+	done_n=$(( p - p0 )) el=$(( $(date +%s) - t0 ))
 	[ "$(worker_pid)" = "$pid" ] || die "the finsec worker restarted during the memory run"
 	read -r rss anon shm hwm < <(mem "$pid")
 	[ "$anon" -le "$max_anon" ] || max_anon=$anon
@@ -342,8 +358,8 @@ fi
 
 # ======================================================================
 say "summary"
-echo "command: bash test/bench/monitor.sh $( [ $quick = 1 ] && echo --quick) (customers $customers, per-customer $per_customer, days $days, plants $plants, secs $secs, rounds $rounds, interval $interval ms, mem-payments $mem_payments, mem-seconds $mem_seconds)"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), PostgreSQL $(psql_d bench -c "SHOW server_version"), fsync off"
+echo "command: $cmdline (customers $customers, per-customer $per_customer, days $days, plants $plants, secs $secs, rounds $rounds, interval $interval ms, fsync $fsync, mem-payments $mem_payments, mem-seconds $mem_seconds)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), PostgreSQL $(psql_d bench -c "SHOW server_version"), fsync $(psql_d bench -c "SHOW fsync")"
 for k in "${kinds[@]}"; do
 	[ -z "${SUMMARY[recall,$k]:-}" ] || printf 'recall %-20s found %-9s background: %s\n' "$k" "${SUMMARY[recall,$k]}" "${SUMMARY[bg,$k]:-no rule}"
 done

@@ -100,9 +100,9 @@ BEGIN
 		PERFORM gen_set(k, 'span_hours', least((def_span->>k)::numeric, round(extract(epoch FROM w) / 3600 / 3, 2)),
 						(def_span->>k)::numeric, CASE WHEN w IS NULL THEN 'fallback' ELSE 'rule window ' || w || ' / 3' END);
 	END LOOP;
-	-- dormancy in days: the silence before the burst is 1.5 x the longest, at least 400 days
+	-- dormancy in days: the silence before the burst is 1.5 x the longest (at least 30 days more)
 	c := gen_param('dormant_reactivated', 'dorman|inactiv|idle|silen|quiet|gap|month|days', 'burst|window|count|amount');
-	PERFORM gen_set('dormant_reactivated', 'silence_days', greatest(400, 1.5 * c), 400,
+	PERFORM gen_set('dormant_reactivated', 'silence_days', ceil(greatest(1.5 * c, c + 30)), 400,
 					CASE WHEN c IS NULL THEN 'fallback' ELSE 'rule params (1.5 x ' || c || ' days)' END);
 	-- large-value thresholds (PBOC Order 2016 No. 3, CNY): fixed by law
 	PERFORM gen_set('large_value', 'cash', NULL, 50000, 'law');
