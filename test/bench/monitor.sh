@@ -247,16 +247,17 @@ INSERT INTO pay_$t (customer, account, counterparty, direction, cash, amount) VA
 EOF
 	done
 	chown postgres "$WORKDIR"/pay_*.sql
-	tps() { # db table
-		local out; out=$(as_pg pgbench -n -M prepared -c 8 -j 2 -T "$secs" -f "$WORKDIR/pay_$2.sql" "$1" 2>&1) ||
-			die "pgbench on $2 failed: $out"
+	tps() { # db table [pgbench options]
+		local db=$1 t=$2 out; shift 2
+		out=$(as_pg pgbench -n -M prepared -c 8 -j 2 -T "$secs" "$@" -f "$WORKDIR/pay_$t.sql" "$db" 2>&1) ||
+			die "pgbench on $t failed: $out"
 		out=$(echo "$out" | awk '/^tps/ { print $3; exit }')
-		[ -n "$out" ] || die "pgbench on $2 printed no tps"
+		[ -n "$out" ] || die "pgbench on $t printed no tps"
 		echo "$out"
 	}
 	say "throughput: pgbench 8 clients, ${secs} s per run, $rounds rounds; monitor interval ${interval} ms"
 	declare -a T_none T_off T_on RATE CATCH
-	psql_d bench -c "CREATE TABLE bench_run (t_start timestamptz, t_end timestamptz)"
+	psql_d bench -c "CREATE TABLE bench_run (t_start timestamptz, t_end timestamptz, paced boolean)"
 	for round in $(seq 1 "$rounds"); do
 		T_none+=("$(tps benchoff none)")
 		T_off+=("$(tps benchoff off)")
@@ -272,24 +273,37 @@ EOF
 		[ "${RATE[-1]}" != 0 ] || problem "round $round: no batch of the worker processed pay_on"
 		echo "round $round: none ${T_none[-1]} tps, off ${T_off[-1]} tps, on ${T_on[-1]} tps;" \
 			"monitor $(( $(processed bench "$tid_on") - before )) payments, ${RATE[-1]} payments/s while busy, caught up ${CATCH[-1]} s after the inserts"
-		psql_d bench -c "INSERT INTO bench_run VALUES ('$t_start', '$t_end')"
+		psql_d bench -c "INSERT INTO bench_run VALUES ('$t_start', '$t_end', false)"
 	done
-	lag=$(psql_d bench -c "
+	mean() { echo "$*" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s / NF }'; }
+	rate=$(mean "${RATE[@]}")
+	# the lag at an insert rate the monitor sustains: half its rate while busy
+	paced=$(awk -v r="$rate" 'BEGIN { r = int(r / 2); print (r < 50) ? 50 : r }')
+	t_start=$(psql_d bench -c "SELECT clock_timestamp()")
+	T_paced=$(tps bench on -R "$paced")
+	t_end=$(psql_d bench -c "SELECT clock_timestamp()")
+	wait_caught_up $((secs * 10 + 60)) || problem "paced run: the monitor had not caught up $((secs * 10 + 60)) s after the inserts ended"
+	psql_d bench -c "INSERT INTO bench_run VALUES ('$t_start', '$t_end', true)"
+	echo "paced run: pgbench -R $paced (half the monitor's rate): $T_paced tps"
+	lag_sql() { # paced
+		echo "
 		SELECT format('%s s / %s s / %s s', round(percentile_disc(0.5) WITHIN GROUP (ORDER BY lag)::numeric, 3),
 					  round(percentile_disc(0.99) WITHIN GROUP (ORDER BY lag)::numeric, 3), round(max(lag)::numeric, 3)) || '|' || count(*)
 		  FROM (SELECT extract(epoch FROM b.finished_at - e.at) AS lag
 				  FROM finsec.monitor_event e JOIN finsec.monitor_batch b USING (batch_id)
 				 WHERE e.table_id = $tid_on
-				   AND EXISTS (SELECT FROM bench_run r WHERE e.at BETWEEN r.t_start AND r.t_end)) s")
+				   AND EXISTS (SELECT FROM bench_run r WHERE r.paced = $1 AND e.at BETWEEN r.t_start AND r.t_end)) s"
+	}
+	lag_paced=$(psql_d bench -c "$(lag_sql true)")
+	lag=$(psql_d bench -c "$(lag_sql false)")
 	exactly_once bench pay_on "pay_on after the runs"
 	failing_rules bench
-	mean() { echo "$*" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s / NF }'; }
-	mn=$(mean "${T_none[@]}") mo=$(mean "${T_off[@]}") mon=$(mean "${T_on[@]}") rate=$(mean "${RATE[@]}")
+	mn=$(mean "${T_none[@]}") mo=$(mean "${T_off[@]}") mon=$(mean "${T_on[@]}")
 	SUMMARY[tps]=$(awk -v n="$mn" -v o="$mo" -v w="$mon" 'BEGIN { printf "none %.0f, off %.0f, on %.0f tps; off/none %.3f, on/none %.3f (target >= 0.90: %s)",
 		n, o, w, o / n, w / n, (w / n >= 0.90) ? "met" : "NOT met" }')
 	SUMMARY[rate]=$(awk -v r="$rate" -v w="$mon" -v c="${CATCH[*]}" 'BEGIN { printf "%.0f payments/s while busy = %.2f x the insert rate with the monitor on (%s); catch-up after the inserts: %s s",
 		r, r / w, (r >= w) ? "keeps up" : "does NOT keep up", c }')
-	SUMMARY[lag]="p50 / p99 / max = ${lag%|*} over ${lag#*|} payments"
+	SUMMARY[lag]="p50 / p99 / max at full insert speed = ${lag%|*} over ${lag#*|} payments; at $paced payments/s (pgbench -R, $T_paced tps) = ${lag_paced%|*} over ${lag_paced#*|} payments"
 fi
 
 # ======================================================================
