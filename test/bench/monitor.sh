@@ -27,7 +27,8 @@
 #            monitor every --interval ms
 #    TPS ratios off/none and on/none (target >= 0.90); the monitor's rate
 #    while busy (payments / sum(finished_at - started_at) of its batches)
-#    and wall-clock catch-up after each run; lag from a payment's insert
+#    and wall-clock catch-up after each run; lag at full speed and in one
+#    run paced (pgbench -R) at half the monitor's rate, from a payment's insert
 #    (posted_at = clock_timestamp()) to the finished_at of the batch that
 #    processed it: p50 / p99 / max.
 # 3. Memory: a fresh server, the worker's VmRSS / RssAnon (private) /
