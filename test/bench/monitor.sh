@@ -18,7 +18,8 @@
 #    one of the plant's customers/accounts and whose events (union over its
 #    alerts) cover the plant's payments; plants flagged but not covered are
 #    shown as "partial".  Alerts on background entities per 10,000
-#    background payments.
+#    background payments.  Then the cost of each rule's evaluator per
+#    batch (test/bench/monitor_profile.sql).
 # 2. Throughput, pgbench 8 clients -j 2, --secs per run, --rounds rounds,
 #    single-row INSERTs into identical tables, in turn:
 #      none: not registered (database benchoff, no worker there)
@@ -95,8 +96,8 @@ fsync = $fsync
 finsec.monitor_event_retention = 0
 EOF
 as_pg pg_ctl -D "$WORKDIR/bench" -l "$WORKDIR/bench.log" -w restart >/dev/null
-cp "$FINSEC_ROOT"/test/bench/monitor_{gen,recall}.sql "$WORKDIR/"
-chown postgres "$WORKDIR"/monitor_{gen,recall}.sql
+cp "$FINSEC_ROOT"/test/bench/monitor_{gen,recall,profile}.sql "$WORKDIR/"
+chown postgres "$WORKDIR"/monitor_{gen,recall,profile}.sql
 
 psql_d() { local db=$1; shift; as_pg psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 for db in recall bench benchoff; do as_pg createdb "$db"; psql_d "$db" -c "CREATE EXTENSION finsec"; done
@@ -196,6 +197,7 @@ if has_phase recall; then
 
 	say "recall"
 	psql_d recall -v tid="$tid" -f "$WORKDIR/monitor_recall.sql" | tee "$WORKDIR/recall.txt"
+	psql_d recall -v tid="$tid" -f "$WORKDIR/monitor_profile.sql"
 	while read -r kind variant found _ planted _; do
 		[ "$variant" = all ] || continue
 		SUMMARY[recall,$kind]="$found/$planted"
