@@ -747,7 +747,7 @@ RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_monitor_stamp';
 COMMENT ON FUNCTION finsec.monitor_stamp() IS
-	'BEFORE INSERT OR UPDATE OF finsec_mon_txid row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
+	'BEFORE INSERT OR UPDATE row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
 REVOKE ALL ON FUNCTION finsec.monitor_stamp() FROM PUBLIC;
 
 CREATE FUNCTION finsec._monitor_attach(payments regclass, add_column boolean, add_index boolean)
@@ -1480,7 +1480,6 @@ DECLARE
 	b record;
 	sys record;
 	maxb integer := current_setting('finsec.monitor_max_batches')::integer;
-	lim integer := current_setting('finsec.monitor_batch_rows')::integer;
 	last_batch bigint;
 BEGIN
 	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
@@ -1499,7 +1498,8 @@ BEGIN
 			EXIT WHEN n = 0;
 			batches := batches + 1;
 			payments := payments + n;
-			EXIT WHEN n < lim OR batches >= maxb;
+			-- not "n < lim": a batch ends at a transaction boundary, so a full backlog can give a short batch
+			EXIT WHEN batches >= maxb;
 		END LOOP;
 		SELECT coalesce(sum(mb.alerts), 0)::integer AS a, coalesce(sum(mb.rules_failed), 0)::integer AS f INTO b
 		  FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id AND mb.batch_id > last_batch;
@@ -1811,6 +1811,16 @@ COMMENT ON FUNCTION finsec.status_monitor() IS
 	'transaction monitoring per table in finsec.status(): ok while its position is under 5 minutes old and no rule fails';
 REVOKE ALL ON FUNCTION finsec.status_monitor() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.status_monitor() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The identity sequences of the monitor's dumped tables, dumped with them:
+ * without them, after pg_restore the next alert, snooze or registration
+ * took identifier 1 again and failed on the primary key (every rule that
+ * hit failed; test/t/114_monitor_dump.pl).
+ */
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_table_table_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_snooze_snooze_id_seq', '');
 
 -- (end of section 1b)
 
