@@ -30,6 +30,22 @@ sub burn
 	my ($node, $db, $n) = @_;
 	$node->safe_psql($db, join('', map { "SELECT pg_current_xact_id();\n" } 1 .. $n));
 }
+# A prepared transaction's payment: neither lost nor duplicated after COMMIT PREPARED.
+$src->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
+$src->restart;
+$src->safe_psql('source', q{BEGIN; INSERT INTO pay (cust, amount) VALUES ('prep', 7); PREPARE TRANSACTION 'mdump_p1'});
+$src->safe_psql('source', q{INSERT INTO pay (cust, amount) VALUES ('beside', 8)});
+is($src->safe_psql('source', 'SELECT sum(payments) FROM finsec.monitor_now() WHERE relid IS NOT NULL'), '1',
+	'a prepared payment is not processed before COMMIT PREPARED');
+$src->safe_psql('source', q{COMMIT PREPARED 'mdump_p1'});
+is($src->safe_psql('source', 'SELECT sum(payments) FROM finsec.monitor_now() WHERE relid IS NOT NULL'), '1',
+	'it is processed after COMMIT PREPARED');
+is($src->safe_psql('source', 'SELECT sum(payments) FROM finsec.monitor_now() WHERE relid IS NOT NULL'), '0',
+	'and only once');
+$src->safe_psql('source', q{BEGIN; INSERT INTO pay (cust, amount) VALUES ('prep_rb', 9); PREPARE TRANSACTION 'mdump_p2'});
+$src->safe_psql('source', q{ROLLBACK PREPARED 'mdump_p2'});
+is($src->safe_psql('source', 'SELECT sum(payments) FROM finsec.monitor_now() WHERE relid IS NOT NULL'), '0',
+	'a rolled-back prepared payment is never processed');
 burn($src, 'source', 3000);
 $src->safe_psql('source', q{INSERT INTO pay (cust, amount) VALUES ('a', 5000), ('b', 10), ('c', 2000)});
 $src->safe_psql('source', 'SELECT count(*) FROM finsec.monitor_now()');
