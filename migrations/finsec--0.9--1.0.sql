@@ -1378,12 +1378,24 @@ BEGIN
 	cur := pg_current_snapshot();
 	IF pg_snapshot_xmax(prev) > pg_snapshot_xmax(cur) THEN
 		-- a position from another cluster (a logical restore): start again from now, loudly
+		src := finsec._monitor_source(t);
+		-- the highest stamp restored: rows stamped above this cluster's ids come back when its ids pass them
+		SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
+			format('SELECT max(%I) FROM %s', t.stamp_column, src.from_clause), NULL, NULL) AS s(stamp xid8);
 		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now() WHERE table_id = tab;
 		PERFORM finsec.audit_event('monitor.rebase', t.relid::text, 'rebase', false,
-			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed', t.relid),
-			jsonb_build_object('old_position', prev::text, 'new_position', cur::text));
+			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed%s',
+				   t.relid, CASE WHEN sn >= pg_snapshot_xmax(cur)
+								 THEN format('; restored payments stamped up to %s will be processed again once this cluster''s transaction ids pass them', sn)
+								 ELSE '' END),
+			jsonb_build_object('old_position', prev::text, 'new_position', cur::text, 'max_stamp', sn::text));
 		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was reset', t.relid
-			USING DETAIL = 'Payments committed between the dump and now are not processed.';
+			USING DETAIL = 'Payments committed between the dump and now are not processed'
+						   || CASE WHEN sn >= pg_snapshot_xmax(cur)
+								   THEN format('; restored payments stamped from %s up to %s will be processed again once this cluster''s transaction ids pass them.',
+											   pg_snapshot_xmax(cur), sn)
+								   ELSE '.' END,
+				  HINT = 'Restore into a new cluster after pg_resetwal -e set its epoch above the source''s (docs/monitor.md, dump and restore).';
 		RETURN 0;
 	END IF;
 	src := finsec._monitor_source(t);

@@ -110,7 +110,8 @@ exactly_once($src, 'target', 'same cluster');
 my $new = finsec_node('mdump_new');
 restore_into($new, 'new cluster');
 ($rc, $out, $err) = $new->psql('target', 'SELECT sum(payments) FROM finsec.monitor_now() WHERE relid IS NOT NULL');
-like($err, qr/monitoring position of public\.pay is ahead of this cluster/, 'new cluster: the core rebases with a WARNING');
+like($err, qr/monitoring position of public\.pay is ahead of this cluster.*\n.*will be processed again.*\n.*pg_resetwal -e/,
+	'new cluster: the core rebases with a WARNING that says what comes back, and the procedure');
 is($new->safe_psql('target', q{SELECT count(*) FROM finsec.audit WHERE event_type = 'monitor.rebase'}), '1',
 	'new cluster: the rebase is audited');
 $new->safe_psql('target', q{INSERT INTO pay (cust, amount) VALUES ('after', 4000)});
