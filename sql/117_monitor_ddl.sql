@@ -151,6 +151,15 @@ INSERT INTO mddl.pay2 (cust, amount, acct) VALUES ('k2', 20, 'A2');
 ALTER TABLE mddl.pay2 RENAME TO pay;
 RESET SESSION AUTHORIZATION;
 SELECT payments FROM finsec.monitor_now() WHERE relid = 'mddl.pay'::regclass;
+-- so is a move to another schema
+CREATE SCHEMA mddl2 AUTHORIZATION regress_mddl_owner;
+SET SESSION AUTHORIZATION regress_mddl_owner;
+SELECT pg_temp.try($$ALTER TABLE mddl.pay SET SCHEMA mddl2$$);
+INSERT INTO mddl2.pay (cust, amount, acct) VALUES ('k3', 30, 'A3');
+SELECT pg_temp.try($$ALTER TABLE mddl2.pay SET SCHEMA mddl$$);
+RESET SESSION AUTHORIZATION;
+DROP SCHEMA mddl2;
+SELECT payments FROM finsec.monitor_now() WHERE relid = 'mddl.pay'::regclass;
 
 -- Partitions of a monitored partitioned table: cloned trigger, stamped, detachable.
 SET SESSION AUTHORIZATION regress_mddl_owner;
