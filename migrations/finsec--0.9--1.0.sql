@@ -1073,17 +1073,6 @@ BEGIN
 				  HINT = format('Run first: ALTER TABLE %s ADD COLUMN IF NOT EXISTS finsec_mon_txid pg_catalog.xid8; CREATE INDEX CONCURRENTLY ON %s (finsec_mon_txid);',
 								payments, payments);
 	END IF;
-	-- a BEFORE row trigger that runs after finsec's (name order) could rewrite the stamp
-	SELECT tg.tgname INTO x FROM pg_trigger tg
-	 WHERE tg.tgrelid = payments AND NOT tg.tgisinternal AND tg.tgname > 'finsec_monitor_stamp'
-	   AND (tg.tgtype & 1) = 1 AND (tg.tgtype & 2) = 2 AND (tg.tgtype & (4 | 16)) <> 0
-	 ORDER BY tg.tgname LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'table % has a BEFORE row trigger "%" that would run after finsec''s stamp trigger', payments, x.tgname
-			USING ERRCODE = 'S9M13',
-				  DETAIL = 'Row triggers fire in name order; one firing after finsec_monitor_stamp could change the stamp and hide payments from the monitor.',
-				  HINT = 'Rename that trigger so that its name sorts before "finsec_monitor_stamp".';
-	END IF;
 	-- a run of the table's source query as its owner: untrusted column types are refused here
 	t := ROW(NULL, payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
 			 customer_type, customer_type_default, cash, cross_border, status, device, ip, reference, 'finsec_mon_txid',
@@ -1410,12 +1399,24 @@ BEGIN
 	cur := pg_current_snapshot();
 	IF pg_snapshot_xmax(prev) > pg_snapshot_xmax(cur) THEN
 		-- a position from another cluster (a logical restore): start again from now, loudly
+		src := finsec._monitor_source(t);
+		-- the highest stamp restored: rows stamped above this cluster's ids come back when its ids pass them
+		SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
+			format('SELECT max(%I) FROM %s', t.stamp_column, src.from_clause), NULL, NULL) AS s(stamp xid8);
 		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now() WHERE table_id = tab;
 		PERFORM finsec.audit_event('monitor.rebase', t.relid::text, 'rebase', false,
-			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed', t.relid),
-			jsonb_build_object('old_position', prev::text, 'new_position', cur::text));
+			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed%s',
+				   t.relid, CASE WHEN sn >= pg_snapshot_xmax(cur)
+								 THEN format('; restored payments stamped up to %s will be processed again once this cluster''s transaction ids pass them', sn)
+								 ELSE '' END),
+			jsonb_build_object('old_position', prev::text, 'new_position', cur::text, 'max_stamp', sn::text));
 		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was reset', t.relid
-			USING DETAIL = 'Payments committed between the dump and now are not processed.';
+			USING DETAIL = 'Payments committed between the dump and now are not processed'
+						   || CASE WHEN sn >= pg_snapshot_xmax(cur)
+								   THEN format('; restored payments stamped from %s up to %s will be processed again once this cluster''s transaction ids pass them.',
+											   pg_snapshot_xmax(cur), sn)
+								   ELSE '.' END,
+				  HINT = 'Restore into a new cluster after pg_resetwal -e set its epoch above the source''s (docs/monitor.md, dump and restore).';
 		RETURN 0;
 	END IF;
 	src := finsec._monitor_source(t);
@@ -1867,6 +1868,16 @@ COMMENT ON FUNCTION finsec.monitor_index_advice() IS
 	'per monitored table: whether the index on its stamp column exists and is valid, and the statement that builds it without blocking writers';
 REVOKE ALL ON FUNCTION finsec.monitor_index_advice() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.monitor_index_advice() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The identity sequences of the monitor's dumped tables, dumped with them:
+ * without them, after pg_restore the next alert, snooze or registration
+ * took identifier 1 again and failed on the primary key (every rule that
+ * hit failed; test/t/114_monitor_dump.pl).
+ */
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_table_table_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_snooze_snooze_id_seq', '');
 
 -- (end of section 1b)
 
