@@ -349,6 +349,17 @@ SELECT nextval('finsec.monitor_event_id_seq'), (SELECT table_id FROM finsec.moni
 	   31, pg_current_xact_id(), timestamptz '2026-03-20' + i * interval '1 minute', 'bg' || (i * 7), 'natural',
 	   'bga' || (i * 7), 'bgc' || i, CASE WHEN i % 2 = 0 THEN 'in' ELSE 'out' END, 'CNY', 47000, 47000
   FROM generate_series(1, 100) i;
+-- In the same batch, planted: bg7 structures, bg14 bursts at night,
+-- bg21 fans out.
+SELECT count(*) FROM (
+	SELECT pg_temp.ev(31, 'bg7', '2026-03-21 10:00'::timestamptz + i * interval '1 minute', 'out', 48000, acct => 'bga7')
+	  FROM generate_series(1, 3) i
+	UNION ALL
+	SELECT pg_temp.ev(31, 'bg14', '2026-03-21 01:00'::timestamptz + i * interval '1 minute', 'in', 10, acct => 'bga14')
+	  FROM generate_series(1, 5) i
+	UNION ALL
+	SELECT pg_temp.ev(31, 'bg21', '2026-03-21 12:00'::timestamptz + i * interval '1 minute', 'out', 10, cp => 'bgp' || i, acct => 'bga21')
+	  FROM generate_series(1, 10) i) x;
 ANALYZE finsec.monitor_event;
 BEGIN;
 SELECT r.rule_name, (SELECT count(*) FROM pg_temp.hits(pg_temp.rule(r.rule_name), 31)) AS per_customer,
