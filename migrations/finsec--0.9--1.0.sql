@@ -369,13 +369,14 @@ GRANT EXECUTE ON FUNCTION finsec.monitor_convert(numeric, text, date, text) TO f
  * range (never a scan of the whole history, never an event after
  * last_event).  Counts and sums over the sliding window
  * (at > t - time_window AND at <= t) are window aggregates over that range
- * (moving count and sum, linear per entity); fan-in/out count distinct
- * counterparties per anchor.  A window is judged when it holds at least
- * one new event, at its last event t (hit_at).  period: the local day
- * (finsec._monitor_day) of the FIRST event of the qualifying window, so
- * that a pattern straddling midnight, or one that a later batch extends
- * with further events, stays one alert (the core deduplicates on period).
- * Only succeeded payments with a known CNY amount count (amount_cny).
+ * (moving count and sum: linear per entity).  A window is judged when it
+ * holds at least one new event, at its last event t (hit_at).  period:
+ * the local day (finsec._monitor_day) of the FIRST event of the
+ * qualifying window, so that a pattern straddling midnight, or one that a
+ * later batch extends, stays one alert (the core deduplicates on period).
+ * Only succeeded payments count, with their CNY amount (amount_cny).
+ * Parameters of every statement: $1 first_event, $2 last_event, $3 the
+ * window, $4... the kind's.
  */
 
 /* The event column of a typology rule's entity (customer or account). */
@@ -395,14 +396,6 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_typ_column(finsec.monitor_rule) FROM PUBLIC;
-
-/* The window of a typology rule (time_window, else the kind's default). */
-CREATE FUNCTION finsec._monitor_typ_window(r finsec.monitor_rule, dflt interval)
-RETURNS interval
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(r.time_window, dflt) $$;
-REVOKE ALL ON FUNCTION finsec._monitor_typ_window(finsec.monitor_rule, interval) FROM PUBLIC;
 
 /* The directions a rule counts: params.direction 'in', 'out' or 'any'. */
 CREATE FUNCTION finsec._monitor_typ_directions(r finsec.monitor_rule)
@@ -426,6 +419,59 @@ $$;
 REVOKE ALL ON FUNCTION finsec._monitor_typ_directions(finsec.monitor_rule) FROM PUBLIC;
 
 /*
+ * The two CTEs every evaluator starts with: nw, the entities the batch's
+ * new events touch (with their times), and h, each such entity's events
+ * from the earliest new time - window to the latest + window, by the
+ * entity's index.  filter: a condition on the events counted, with %1$s
+ * for the table alias.  predecessor: h also holds each entity's last event
+ * before that range (dormancy needs the gap before the first one).  The
+ * entity column col comes from _monitor_typ_column (a whitelist).
+ */
+CREATE FUNCTION finsec._monitor_typ_stream(col text, filter text, predecessor boolean DEFAULT false)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format($q$
+	nw AS (
+		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
+		  FROM finsec.monitor_event e
+		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL AND %2$s
+		 GROUP BY 1),
+	h AS (
+		SELECT n.ent, m.*
+		  FROM nw n CROSS JOIN LATERAL (%4$s
+			SELECT x.event_id, x.at, x.direction, x.counterparty, x.succeeded, x.amount_cny
+			  FROM finsec.monitor_event x
+			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
+			   AND x.event_id <= $2 AND %3$s) m)
+	$q$, col, format(filter, 'e'), format(filter, 'x'),
+		CASE WHEN predecessor THEN format($p$
+			(SELECT x.event_id, x.at, x.direction, x.counterparty, x.succeeded, x.amount_cny
+			   FROM finsec.monitor_event x
+			  WHERE x.%1$I = n.ent AND x.at <= n.lo_at - $3 AND x.event_id <= $2
+			  ORDER BY x.at DESC LIMIT 1)
+			UNION ALL$p$, col) ELSE '' END)
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_stream(text, text, boolean) FROM PUBLIC;
+
+/*
+ * The events of a hit g (the evaluator's last CTE): the entity's counted
+ * events from since (an expression on g) to g.at, by the entity's index,
+ * at most 1,000, in event order.
+ */
+CREATE FUNCTION finsec._monitor_typ_events(col text, filter text, since text DEFAULT 'y.at > g.at - $3')
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format($q$ARRAY(SELECT y.event_id FROM finsec.monitor_event y
+		 WHERE y.%1$I = g.ent AND %2$s AND y.at <= g.at AND y.event_id <= $2 AND %3$s
+		 ORDER BY y.event_id LIMIT 1000)$q$, col, since, format(filter, 'y'))
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_events(text, text, text) FROM PUBLIC;
+
+/*
  * structuring: at least min_count payments of one direction, each in
  * [threshold * (1 - margin), threshold) CNY, by one entity within the
  * window (default 24 hours).
@@ -438,28 +484,11 @@ SET IntervalStyle = iso_8601
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	w interval := finsec._monitor_typ_window(r, interval '24 hours');
-	threshold numeric := (r.params->>'threshold')::numeric;
-	margin numeric := (r.params->>'margin')::numeric;
-	n integer := (r.params->>'min_count')::integer;
-	dirs text[] := finsec._monitor_typ_directions(r);
+	band text := '%1$s.succeeded AND %1$s.direction = ANY ($7)'
+				 ' AND %1$s.amount_cny >= $4 * (1 - $5) AND %1$s.amount_cny < $4';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
-	WITH nw AS (
-		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
-		  FROM finsec.monitor_event e
-		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL
-		   AND e.succeeded AND e.direction = ANY ($7)
-		   AND e.amount_cny >= $4 * (1 - $5) AND e.amount_cny < $4
-		 GROUP BY 1),
-	h AS (
-		SELECT n.ent, m.event_id, m.at, m.direction, m.amount_cny
-		  FROM nw n CROSS JOIN LATERAL (
-			SELECT x.event_id, x.at, x.direction, x.amount_cny
-			  FROM finsec.monitor_event x
-			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
-			   AND x.event_id <= $2 AND x.succeeded AND x.direction = ANY ($7)
-			   AND x.amount_cny >= $4 * (1 - $5) AND x.amount_cny < $4) m),
+	WITH %1$s,
 	f AS (
 		SELECT h.*, count(*) OVER win AS cnt, sum(h.amount_cny) OVER win AS total,
 			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
@@ -471,19 +500,18 @@ BEGIN
 		SELECT DISTINCT ON (f.ent, f.direction, finsec._monitor_day(f.since)) f.*
 		  FROM f WHERE f.fresh > 0 AND f.cnt >= $6
 		 ORDER BY f.ent, f.direction, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
-	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at,
-		   ARRAY(SELECT y.event_id FROM finsec.monitor_event y
-				  WHERE y.%1$I = g.ent AND y.at > g.at - $3 AND y.at <= g.at AND y.event_id <= $2
-					AND y.succeeded AND y.direction = g.direction
-					AND y.amount_cny >= $4 * (1 - $5) AND y.amount_cny < $4
-				  ORDER BY y.event_id LIMIT 1000),
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
 		   g.total, g.cnt::numeric,
 		   jsonb_build_object('direction', g.direction, 'payments', g.cnt, 'min_count', $6,
 							  'sum_cny', g.total, 'threshold_cny', $4,
 							  'band_from_cny', $4 * (1 - $5), 'window', $3::text,
 							  'first_at', g.since, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.direction, g.at
-	$q$, col) USING first_event, last_event, w, threshold, margin, n, dirs;
+	$q$, finsec._monitor_typ_stream(col, band),
+		 finsec._monitor_typ_events(col, band || ' AND %1$s.direction = g.direction'))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
+		  (r.params->>'threshold')::numeric, (r.params->>'margin')::numeric,
+		  (r.params->>'min_count')::integer, finsec._monitor_typ_directions(r);
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_structuring(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -501,24 +529,10 @@ SET IntervalStyle = iso_8601
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	w interval := finsec._monitor_typ_window(r, interval '24 hours');
-	ratio numeric := (r.params->>'ratio')::numeric;
-	min_amount numeric := (r.params->>'min_amount')::numeric;
+	counted text := '%1$s.succeeded AND %1$s.amount_cny IS NOT NULL';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
-	WITH nw AS (
-		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
-		  FROM finsec.monitor_event e
-		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL
-		   AND e.succeeded AND e.amount_cny IS NOT NULL
-		 GROUP BY 1),
-	h AS (
-		SELECT n.ent, m.event_id, m.at, m.direction, m.amount_cny
-		  FROM nw n CROSS JOIN LATERAL (
-			SELECT x.event_id, x.at, x.direction, x.amount_cny
-			  FROM finsec.monitor_event x
-			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
-			   AND x.event_id <= $2 AND x.succeeded AND x.amount_cny IS NOT NULL) m),
+	WITH %1$s,
 	f AS (
 		SELECT h.*,
 			   coalesce(sum(h.amount_cny) FILTER (WHERE h.direction = 'in') OVER win, 0) AS inflow,
@@ -535,11 +549,7 @@ BEGIN
 		  FROM f WHERE f.fresh > 0 AND f.direction = 'out'
 		   AND f.inflow >= $5 AND f.inflow > 0 AND f.outflow >= $4 * f.inflow
 		 ORDER BY f.ent, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
-	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at,
-		   ARRAY(SELECT y.event_id FROM finsec.monitor_event y
-				  WHERE y.%1$I = g.ent AND y.at > g.at - $3 AND y.at <= g.at AND y.event_id <= $2
-					AND y.succeeded AND y.amount_cny IS NOT NULL
-				  ORDER BY y.event_id LIMIT 1000),
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
 		   g.outflow, round(g.outflow / g.inflow, 4),
 		   jsonb_build_object('inflow_cny', g.inflow, 'outflow_cny', g.outflow,
 							  'payments_in', g.n_in, 'payments_out', g.n_out,
@@ -547,7 +557,9 @@ BEGIN
 							  'min_inflow_cny', $5, 'window', $3::text,
 							  'first_at', g.since, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.at
-	$q$, col) USING first_event, last_event, w, ratio, min_amount;
+	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
+		  (r.params->>'ratio')::numeric, (r.params->>'min_amount')::numeric;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_rapid_in_out(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -569,25 +581,10 @@ SET IntervalStyle = iso_8601
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	w interval := finsec._monitor_typ_window(r, interval '24 hours');
-	n integer := (r.params->>'min_counterparties')::integer;
-	min_amount numeric := (r.params->>'min_amount')::numeric;
+	counted text := '%1$s.succeeded AND %1$s.direction = $4 AND %1$s.counterparty IS NOT NULL';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
-	WITH nw AS (
-		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
-		  FROM finsec.monitor_event e
-		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL
-		   AND e.succeeded AND e.direction = $4 AND e.counterparty IS NOT NULL
-		 GROUP BY 1),
-	h AS (
-		SELECT n.ent, m.event_id, m.at, m.counterparty, coalesce(m.amount_cny, 0) AS amount_cny
-		  FROM nw n CROSS JOIN LATERAL (
-			SELECT x.event_id, x.at, x.counterparty, x.amount_cny
-			  FROM finsec.monitor_event x
-			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
-			   AND x.event_id <= $2 AND x.succeeded AND x.direction = $4
-			   AND x.counterparty IS NOT NULL) m),
+	WITH %1$s,
 	runs AS (
 		SELECT h.*,
 			   coalesce(lag(h.at) OVER cp <= h.at - $3, true) AS run_start,
@@ -598,7 +595,7 @@ BEGIN
 		SELECT runs.*,
 			   count(*) FILTER (WHERE runs.run_start) OVER upto
 			   - coalesce(count(*) FILTER (WHERE runs.run_end) OVER ended, 0) AS cps,
-			   count(*) OVER win AS cnt, sum(runs.amount_cny) OVER win AS total,
+			   count(*) OVER win AS cnt, coalesce(sum(runs.amount_cny) OVER win, 0) AS total,
 			   count(*) FILTER (WHERE runs.event_id >= $1) OVER win AS fresh,
 			   first_value(runs.at) OVER win AS since
 		  FROM runs
@@ -612,17 +609,15 @@ BEGIN
 		SELECT DISTINCT ON (f.ent, finsec._monitor_day(f.since)) f.*
 		  FROM f WHERE f.fresh > 0 AND f.cps >= $5 AND f.total >= $6
 		 ORDER BY f.ent, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
-	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at,
-		   ARRAY(SELECT y.event_id FROM finsec.monitor_event y
-				  WHERE y.%1$I = g.ent AND y.at > g.at - $3 AND y.at <= g.at AND y.event_id <= $2
-					AND y.succeeded AND y.direction = $4 AND y.counterparty IS NOT NULL
-				  ORDER BY y.event_id LIMIT 1000),
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
 		   g.total, g.cps::numeric,
 		   jsonb_build_object('direction', $4, 'counterparties', g.cps, 'min_counterparties', $5,
 							  'payments', g.cnt, 'sum_cny', g.total, 'min_amount_cny', $6,
 							  'window', $3::text, 'first_at', g.since, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.at
-	$q$, col) USING first_event, last_event, w, dir, n, min_amount;
+	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'), dir,
+		  (r.params->>'min_counterparties')::integer, (r.params->>'min_amount')::numeric;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_typ_fan(finsec.monitor_rule, bigint, bigint, text) FROM PUBLIC;
@@ -658,29 +653,9 @@ SET IntervalStyle = iso_8601
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	w interval := finsec._monitor_typ_window(r, interval '7 days');
-	dormancy interval := (r.params->>'dormancy')::interval;
-	n integer := (r.params->>'min_count')::integer;
-	min_amount numeric := (r.params->>'min_amount')::numeric;
 BEGIN
 	RETURN QUERY EXECUTE format($q$
-	WITH nw AS (
-		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
-		  FROM finsec.monitor_event e
-		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL
-		 GROUP BY 1),
-	h AS (
-		SELECT n.ent, m.event_id, m.at, m.succeeded, m.amount_cny
-		  FROM nw n CROSS JOIN LATERAL (
-			(SELECT x.event_id, x.at, x.succeeded, x.amount_cny
-			   FROM finsec.monitor_event x
-			  WHERE x.%1$I = n.ent AND x.at <= n.lo_at - $3 AND x.event_id <= $2
-			  ORDER BY x.at DESC LIMIT 1)
-			UNION ALL
-			SELECT x.event_id, x.at, x.succeeded, x.amount_cny
-			  FROM finsec.monitor_event x
-			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
-			   AND x.event_id <= $2) m),
+	WITH %1$s,
 	gaps AS (
 		SELECT h.*, lag(h.at) OVER ord AS prev_at,
 			   coalesce(lag(h.at) OVER ord <= h.at - $4, false) AS react
@@ -703,26 +678,39 @@ BEGIN
 		  FROM f WHERE f.spell > 0 AND f.fresh > 0 AND f.at < f.react_at + $3
 		   AND (f.cnt >= $5 OR f.total >= $6)
 		 ORDER BY f.ent, f.react_at, f.at DESC, f.event_id DESC)
-	SELECT g.ent, to_char(finsec._monitor_day(g.react_at), 'YYYY-MM-DD'), g.at,
-		   ARRAY(SELECT y.event_id FROM finsec.monitor_event y
-				  WHERE y.%1$I = g.ent AND y.at >= g.react_at AND y.at <= g.at AND y.event_id <= $2
-				  ORDER BY y.event_id LIMIT 1000),
+	SELECT g.ent, to_char(finsec._monitor_day(g.react_at), 'YYYY-MM-DD'), g.at, %2$s,
 		   g.total, g.cnt::numeric,
 		   jsonb_build_object('idle_since', g.idle_since, 'reactivated_at', g.react_at,
 							  'idle', (g.react_at - g.idle_since)::text, 'dormancy', $4::text,
 							  'payments', g.cnt, 'min_count', $5, 'sum_cny', g.total,
 							  'min_amount_cny', $6, 'window', $3::text, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.at
-	$q$, col) USING first_event, last_event, w, dormancy, n, min_amount;
+	$q$, finsec._monitor_typ_stream(col, 'true', predecessor => true),
+		 finsec._monitor_typ_events(col, 'true', since => 'y.at >= g.react_at'))
+	USING first_event, last_event, coalesce(r.time_window, interval '7 days'),
+		  (r.params->>'dormancy')::interval, (r.params->>'min_count')::integer,
+		  (r.params->>'min_amount')::numeric;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/* Whether an instant is in the local night [s, e) (a night may wrap midnight). */
+CREATE FUNCTION finsec._monitor_typ_night(at timestamptz, s time, e time)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN s < e THEN t >= s AND t < e ELSE t >= s OR t < e END
+	  FROM (SELECT finsec._monitor_local(at)::time AS t) l
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_night(timestamptz, time, time) FROM PUBLIC;
 
 /*
  * night_burst: at least min_count payments, or min_amount CNY, of one
  * direction by one entity in the local night [night_start, night_end)
  * (finsec.monitor_timezone; a night may wrap midnight, e.g. 22:00-06:00)
- * within the window (default 6 hours), counted per night.
+ * within the window (default 6 hours), counted per night (the local date
+ * of its start).
  */
 CREATE FUNCTION finsec._monitor_eval_night_burst(r finsec.monitor_rule, first_event bigint, last_event bigint)
 RETURNS SETOF finsec.monitor_hit
@@ -732,10 +720,7 @@ SET IntervalStyle = iso_8601
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	w interval := finsec._monitor_typ_window(r, interval '6 hours');
-	n integer := (r.params->>'min_count')::integer;
-	min_amount numeric := (r.params->>'min_amount')::numeric;
-	dirs text[] := finsec._monitor_typ_directions(r);
+	counted text := '%1$s.succeeded AND %1$s.direction = ANY ($7) AND finsec._monitor_typ_night(%1$s.at, $4, $5)';
 	night_start time;
 	night_end time;
 BEGIN
@@ -752,53 +737,30 @@ BEGIN
 				  HINT = 'night_start and night_end are local times HH:MM, different from each other.';
 	END IF;
 	RETURN QUERY EXECUTE format($q$
-	WITH nw AS (
-		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
-		  FROM finsec.monitor_event e
-		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL
-		   AND e.succeeded AND e.direction = ANY ($7)
-		   AND CASE WHEN $4 < $5
-					THEN finsec._monitor_local(e.at)::time >= $4 AND finsec._monitor_local(e.at)::time < $5
-					ELSE finsec._monitor_local(e.at)::time >= $4 OR finsec._monitor_local(e.at)::time < $5 END
-		 GROUP BY 1),
-	h AS (
-		SELECT n.ent, m.event_id, m.at, m.direction, coalesce(m.amount_cny, 0) AS amount_cny,
-			   (finsec._monitor_local(m.at) - $4::interval)::date AS night
-		  FROM nw n CROSS JOIN LATERAL (
-			SELECT x.event_id, x.at, x.direction, x.amount_cny
-			  FROM finsec.monitor_event x
-			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
-			   AND x.event_id <= $2 AND x.succeeded AND x.direction = ANY ($7)
-			   AND CASE WHEN $4 < $5
-						THEN finsec._monitor_local(x.at)::time >= $4 AND finsec._monitor_local(x.at)::time < $5
-						ELSE finsec._monitor_local(x.at)::time >= $4 OR finsec._monitor_local(x.at)::time < $5 END) m),
+	WITH %1$s,
 	f AS (
-		SELECT h.*, count(*) OVER win AS cnt, sum(h.amount_cny) OVER win AS total,
+		SELECT h.*, count(*) OVER win AS cnt, coalesce(sum(h.amount_cny) OVER win, 0) AS total,
 			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
 			   first_value(h.at) OVER win AS since
-		  FROM h
+		  FROM (SELECT h.*, (finsec._monitor_local(h.at) - $4::interval)::date AS night FROM h) h
 		WINDOW win AS (PARTITION BY h.ent, h.direction, h.night ORDER BY h.at
 					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW)),
 	g AS (
 		SELECT DISTINCT ON (f.ent, f.direction, f.night) f.*
 		  FROM f WHERE f.fresh > 0 AND (f.cnt >= $6 OR f.total >= $8)
 		 ORDER BY f.ent, f.direction, f.night, f.at DESC, f.event_id DESC)
-	SELECT g.ent, to_char(g.night, 'YYYY-MM-DD'), g.at,
-		   ARRAY(SELECT y.event_id FROM finsec.monitor_event y
-				  WHERE y.%1$I = g.ent AND y.at >= g.since AND y.at <= g.at AND y.event_id <= $2
-					AND y.succeeded AND y.direction = g.direction
-					AND (finsec._monitor_local(y.at) - $4::interval)::date = g.night
-					AND CASE WHEN $4 < $5
-							 THEN finsec._monitor_local(y.at)::time >= $4 AND finsec._monitor_local(y.at)::time < $5
-							 ELSE finsec._monitor_local(y.at)::time >= $4 OR finsec._monitor_local(y.at)::time < $5 END
-				  ORDER BY y.event_id LIMIT 1000),
+	SELECT g.ent, to_char(g.night, 'YYYY-MM-DD'), g.at, %2$s,
 		   g.total, g.cnt::numeric,
 		   jsonb_build_object('direction', g.direction, 'night', g.night, 'night_start', $4::text,
 							  'night_end', $5::text, 'payments', g.cnt, 'min_count', $6,
 							  'sum_cny', g.total, 'min_amount_cny', $8, 'window', $3::text,
 							  'first_at', g.since, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.direction, g.at
-	$q$, col) USING first_event, last_event, w, night_start, night_end, n, dirs, min_amount;
+	$q$, finsec._monitor_typ_stream(col, counted),
+		 finsec._monitor_typ_events(col, counted || ' AND %1$s.direction = g.direction', since => 'y.at >= g.since'))
+	USING first_event, last_event, coalesce(r.time_window, interval '6 hours'),
+		  night_start, night_end, (r.params->>'min_count')::integer,
+		  finsec._monitor_typ_directions(r), (r.params->>'min_amount')::numeric;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_night_burst(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;

@@ -298,12 +298,26 @@ RESET finsec.monitor_timezone;
 -- A night across midnight, 22:00-06:00: n3's 23:59:59 counts, period the
 -- evening's day.
 SELECT entity, period, n FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "22:00"}'), 12);
--- Night hours that are no times, or equal, fail the evaluation (the core
--- records the failure).
-SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "25:00"}'), 12);
-SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_end": "00:00"}'), 12);
-SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"direction": "sideways"}'), 1);
-SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring', ent => 'device'), 1);
+-- Night hours that are no times, or equal, a direction or entity the
+-- kinds do not know: the evaluation fails with its SQLSTATE (the core
+-- records the failure and goes on with the other rules).
+CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+SELECT pg_temp.fails(q) FROM (VALUES
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "25:00"}'), 12)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "late"}'), 12)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_end": "00:00"}'), 12)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_end": "01:00"}'), 12)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"direction": "sideways"}'), 1)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"direction": "both"}'), 12)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring', ent => 'device'), 1)$$),
+	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.fan_in', ent => 'counterparty'), 4)$$)) v(q);
 
 -- ---------------------------------------------------------------------
 -- Later batches: stable hits, history bounded by last_event.
