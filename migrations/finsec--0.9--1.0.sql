@@ -1964,6 +1964,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
@@ -2009,6 +2010,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
@@ -2061,6 +2063,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
@@ -2133,6 +2136,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
@@ -2177,17 +2181,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
 
-/* Whether an instant is in the local night [s, e) (a night may wrap midnight). */
-CREATE FUNCTION finsec._monitor_typ_night(at timestamptz, s time, e time)
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT CASE WHEN s < e THEN t >= s AND t < e ELSE t >= s OR t < e END
-	  FROM (SELECT finsec._monitor_local(at)::time AS t) l
-$$;
-REVOKE ALL ON FUNCTION finsec._monitor_typ_night(timestamptz, time, time) FROM PUBLIC;
-
 /*
  * night_burst: at least min_count payments, or min_amount CNY, of one
  * direction by one entity in the local night [night_start, night_end)
@@ -2200,10 +2193,13 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	counted text := '%1$s.succeeded AND %1$s.direction = ANY ($7) AND finsec._monitor_typ_night(%1$s.at, $4, $5)';
+	counted text := '%1$s.succeeded AND %1$s.direction = ANY ($7) AND CASE WHEN $4 < $5'
+					' THEN timezone($9, %1$s.at)::time >= $4 AND timezone($9, %1$s.at)::time < $5'
+					' ELSE timezone($9, %1$s.at)::time >= $4 OR timezone($9, %1$s.at)::time < $5 END';
 	night_start time;
 	night_end time;
 BEGIN
@@ -2225,7 +2221,7 @@ BEGIN
 		SELECT h.*, count(*) OVER win AS cnt, coalesce(sum(h.amount_cny) OVER win, 0) AS total,
 			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
 			   first_value(h.at) OVER win AS since
-		  FROM (SELECT h.*, (finsec._monitor_local(h.at) - $4::interval)::date AS night FROM h) h
+		  FROM (SELECT h.*, (timezone($9, h.at) - $4::interval)::date AS night FROM h) h
 		WINDOW win AS (PARTITION BY h.ent, h.direction, h.night ORDER BY h.at
 					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW)),
 	g AS (
@@ -2243,7 +2239,8 @@ BEGIN
 		 finsec._monitor_typ_events(col, counted || ' AND %1$s.direction = g.direction', since => 'y.at >= g.since'))
 	USING first_event, last_event, coalesce(r.time_window, interval '6 hours'),
 		  night_start, night_end, (r.params->>'min_count')::integer,
-		  finsec._monitor_typ_directions(r), (r.params->>'min_amount')::numeric;
+		  finsec._monitor_typ_directions(r), (r.params->>'min_amount')::numeric,
+		  coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_night_burst(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;

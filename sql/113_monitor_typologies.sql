@@ -290,11 +290,13 @@ SELECT count(pg_temp.ev(12, c, at, dir, amt, cur)) FROM (VALUES
 	('n7', '2026-03-10 02:00', 'out', 28169.01, 'USD')
 ) v(c, at, dir, amt, cur);
 SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst'), 12);
--- The night is local: in UTC (the same instants) n1's payments fall
--- between 16:00 and 21:59:59, no night at all.
-SET finsec.monitor_timezone = 'UTC';
-SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.night_burst'), 12);
-RESET finsec.monitor_timezone;
+-- The night is the local one (finsec.monitor_timezone, Asia/Shanghai):
+-- n1's payments are at 16:00-21:59:59 UTC, and a night of 16:00-22:00
+-- sees none of them; nor does the session's time zone matter.
+SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "16:00", "night_end": "22:00"}'), 12);
+SET timezone = 'UTC';
+SELECT entity, period FROM pg_temp.hits(pg_temp.rule('typ.night_burst'), 12);
+SET timezone = 'Asia/Shanghai';
 -- A night across midnight, 22:00-06:00: n3's 23:59:59 counts, period the
 -- evening's day.
 SELECT entity, period, n FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "22:00"}'), 12);
@@ -381,3 +383,122 @@ SELECT r.rule_name, (SELECT count(*) FROM pg_temp.hits(pg_temp.rule(r.rule_name)
   FROM finsec.monitor_rule r WHERE r.rule_name LIKE 'typ.%' ORDER BY 1;
 SELECT seq_scan, idx_scan > 0 AS by_index FROM pg_stat_xact_user_tables WHERE relid = 'finsec.monitor_event'::regclass;
 COMMIT;
+
+-- =====================================================================
+-- Part 2, end to end: a payments table, enable_monitoring, INSERT,
+-- monitor_now(), finsec.alert.  The hand-made history above goes first.
+-- Days are relative to "day 0", local midnight 40 days ago, so that the
+-- monitor's pruning (finsec.monitor_event_retention, 400 days) never
+-- reaches the history.
+-- =====================================================================
+CREATE FUNCTION pg_temp.t(d integer, hm text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
+	SELECT (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') - interval '40 days' + d * interval '1 day'
+			+ hm::interval) AT TIME ZONE 'Asia/Shanghai'
+$$;
+DELETE FROM finsec.monitor_event WHERE table_id = (SELECT table_id FROM finsec.monitor_table WHERE relid = 'typ_pay'::regclass);
+DELETE FROM finsec.monitor_table WHERE relid = 'typ_pay'::regclass;
+SELECT count(*) AS events_left FROM finsec.monitor_event;
+CREATE TABLE typ_e2e (
+	id bigserial PRIMARY KEY,
+	cust text NOT NULL,
+	acct text,
+	cp text,
+	amount numeric NOT NULL,
+	cur text NOT NULL DEFAULT 'CNY',
+	dir text NOT NULL DEFAULT 'out',
+	at timestamptz NOT NULL,
+	ok boolean NOT NULL DEFAULT true
+);
+SELECT finsec.enable_monitoring('typ_e2e', customer => 'cust', amount => 'amount', posted_at => 'at',
+								account => 'acct', counterparty => 'cp', currency => 'cur',
+								direction => 'dir', status => 'ok');
+CREATE FUNCTION pg_temp.round() RETURNS integer LANGUAGE sql AS $$
+	SELECT sum(payments)::integer FROM finsec.monitor_now() WHERE relid = 'typ_e2e'::regclass
+$$;
+-- Periods are shown as days after day 0.
+CREATE VIEW pg_temp.typ_alerts AS
+	SELECT rule_name, entity_type, entity, period::date - pg_temp.t(0, '00:00')::date AS day, hits,
+		   cardinality(events) AS events, value, state, case_id IS NOT NULL AS in_case
+	  FROM finsec.alert WHERE rule_name LIKE 'typ.%';
+
+-- The history of the dormant customers, 6 months before day 0 and 6
+-- months less a day.
+INSERT INTO typ_e2e (cust, amount, at) VALUES
+	('e8', 100, pg_temp.t(0, '10:00') - interval '6 months'),
+	('e9', 100, pg_temp.t(0, '10:00') - interval '6 months' + interval '1 day');
+SELECT pg_temp.round() AS payments;
+
+-- Every kind at its boundary (fires) and just below (quiet).
+INSERT INTO typ_e2e (cust, acct, cp, amount, cur, dir, at) VALUES
+	-- structuring: e1 three payments in the band, e2 two; e12 with 6,338.03 USD
+	-- (45,000.01 CNY) fires, e13 with 6,338.02 USD (44,999.94 CNY) does not.
+	('e1', NULL, NULL, 47000, 'CNY', 'out', pg_temp.t(1, '09:00')),
+	('e1', NULL, NULL, 48000, 'CNY', 'out', pg_temp.t(1, '10:00')),
+	('e1', NULL, NULL, 49999.99, 'CNY', 'out', pg_temp.t(1, '11:00')),
+	('e2', NULL, NULL, 47000, 'CNY', 'out', pg_temp.t(1, '09:00')),
+	('e2', NULL, NULL, 48000, 'CNY', 'out', pg_temp.t(1, '10:00')),
+	('e2', NULL, NULL, 50000, 'CNY', 'out', pg_temp.t(1, '11:00')),
+	('e12', NULL, NULL, 47000, 'CNY', 'in', pg_temp.t(1, '09:00')),
+	('e12', NULL, NULL, 47000, 'CNY', 'in', pg_temp.t(1, '10:00')),
+	('e12', NULL, NULL, 6338.03, 'USD', 'in', pg_temp.t(1, '11:00')),
+	('e13', NULL, NULL, 47000, 'CNY', 'in', pg_temp.t(1, '09:00')),
+	('e13', NULL, NULL, 47000, 'CNY', 'in', pg_temp.t(1, '10:00')),
+	('e13', NULL, NULL, 6338.02, 'USD', 'in', pg_temp.t(1, '11:00')),
+	-- rapid_in_out: e3 80 % out again, e4 a fen less.
+	('e3', NULL, NULL, 100000, 'CNY', 'in', pg_temp.t(2, '09:00')),
+	('e3', NULL, NULL, 80000, 'CNY', 'out', pg_temp.t(2, '15:00')),
+	('e4', NULL, NULL, 100000, 'CNY', 'in', pg_temp.t(2, '09:00')),
+	('e4', NULL, NULL, 79999.99, 'CNY', 'out', pg_temp.t(2, '15:00')),
+	-- dormant: e8 idle exactly 6 months, e9 a day less; three payments each.
+	('e8', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(0, '10:00')),
+	('e8', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(1, '10:00')),
+	('e8', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(2, '10:00')),
+	('e9', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(0, '10:00')),
+	('e9', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(1, '10:00')),
+	('e9', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(2, '10:00')),
+	-- night_burst: e10 five payments 00:00-05:59:59, e11 the fifth at 06:00.
+	('e10', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '00:00')),
+	('e10', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '01:00')),
+	('e10', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '02:00')),
+	('e10', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '03:00')),
+	('e10', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '05:59:59')),
+	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '00:00')),
+	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '01:00')),
+	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '02:00')),
+	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '03:00')),
+	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '06:00'));
+-- fan_in: account ea5 paid by 10 payers, ea6 by 9; fan_out: ea7 pays 10, ea8 9.
+INSERT INTO typ_e2e (cust, acct, cp, amount, dir, at)
+SELECT 'e5', 'ea5', 'p' || i, 100, 'in', pg_temp.t(4, '10:00') + i * interval '1 minute' FROM generate_series(1, 10) i
+UNION ALL
+SELECT 'e6', 'ea6', 'p' || i, 100, 'in', pg_temp.t(4, '10:00') + i * interval '1 minute' FROM generate_series(1, 9) i
+UNION ALL
+SELECT 'e7', 'ea7', 'q' || i, 100, 'out', pg_temp.t(4, '10:00') + i * interval '1 minute' FROM generate_series(1, 10) i
+UNION ALL
+SELECT 'e14', 'ea8', 'q' || i, 100, 'out', pg_temp.t(4, '10:00') + i * interval '1 minute' FROM generate_series(1, 9) i;
+SELECT pg_temp.round() AS payments;
+SELECT * FROM pg_temp.typ_alerts ORDER BY rule_name, entity;
+
+-- Dedup across batches: e1's pattern is extended by one more payment in
+-- the band the next morning (same period: one alert, hits 2); a payment
+-- outside the band changes nothing.
+INSERT INTO typ_e2e (cust, amount, at) VALUES ('e1', 100, pg_temp.t(1, '12:00'));
+SELECT pg_temp.round() AS payments;
+INSERT INTO typ_e2e (cust, amount, at) VALUES ('e1', 46000, pg_temp.t(2, '08:00'));
+SELECT pg_temp.round() AS payments;
+SELECT * FROM pg_temp.typ_alerts WHERE rule_name = 'typ.structuring' ORDER BY entity;
+-- Completing e2 later (a late payment at 08:00, before the others) raises its alert.
+INSERT INTO typ_e2e (cust, amount, at) VALUES ('e2', 45000, pg_temp.t(1, '08:00'));
+SELECT pg_temp.round() AS payments;
+SELECT * FROM pg_temp.typ_alerts WHERE rule_name = 'typ.structuring' ORDER BY entity;
+-- No typology rule failed.
+SELECT rule_name, failures, last_sqlstate FROM finsec.monitor_rule_status WHERE rule_name LIKE 'typ.%' AND failures > 0;
+-- A backtest of each rule over the batches raises what the monitor raised.
+SELECT r.rule_name,
+	   (SELECT array_agg(b.entity || ' ' || b.period || ' ' || b.hits ORDER BY b.entity, b.period)
+		  FROM finsec.monitor_backtest(r.rule_name) b)
+	   IS NOT DISTINCT FROM
+	   (SELECT array_agg(a.entity || ' ' || a.period || ' ' || a.hits ORDER BY a.entity, a.period)
+		  FROM finsec.alert a WHERE a.rule_name = r.rule_name) AS backtest_equal
+  FROM finsec.monitor_rule r WHERE r.rule_name LIKE 'typ.%' ORDER BY 1;
+
