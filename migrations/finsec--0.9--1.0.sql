@@ -1969,7 +1969,8 @@ AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
 	band text := '%1$s.succeeded AND %1$s.direction = ANY ($7)'
-				 ' AND %1$s.amount_cny >= $4 * (1 - $5) AND %1$s.amount_cny < $4';
+				 ' AND %1$s.amount_cny >= $4 * (1 - $5) AND %1$s.amount_cny < $4'
+				 ' AND ($8 = ''any'' OR %1$s.customer_type = $8)';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
 	WITH %1$s,
@@ -1995,7 +1996,8 @@ BEGIN
 		 finsec._monitor_typ_events(col, band || ' AND %1$s.direction = g.direction'))
 	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
 		  (r.params->>'threshold')::numeric, (r.params->>'margin')::numeric,
-		  (r.params->>'min_count')::integer, finsec._monitor_typ_directions(r);
+		  (r.params->>'min_count')::integer, finsec._monitor_typ_directions(r),
+		  coalesce(r.params->>'customer_type', 'any');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_structuring(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -2014,7 +2016,8 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	counted text := '%1$s.succeeded AND %1$s.amount_cny IS NOT NULL';
+	counted text := '%1$s.succeeded AND %1$s.amount_cny IS NOT NULL'
+					' AND ($6 = ''any'' OR %1$s.customer_type = $6)';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
 	WITH %1$s,
@@ -2044,7 +2047,8 @@ BEGIN
 	  FROM g ORDER BY g.ent, g.at
 	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
 	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
-		  (r.params->>'ratio')::numeric, (r.params->>'min_amount')::numeric;
+		  (r.params->>'ratio')::numeric, (r.params->>'min_amount')::numeric,
+		  coalesce(r.params->>'customer_type', 'any');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_rapid_in_out(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -2067,7 +2071,8 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
-	counted text := '%1$s.succeeded AND %1$s.direction = $4 AND %1$s.counterparty IS NOT NULL';
+	counted text := '%1$s.succeeded AND %1$s.direction = $4 AND %1$s.counterparty IS NOT NULL'
+					' AND ($7 = ''any'' OR %1$s.customer_type = $7)';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
 	WITH %1$s,
@@ -2103,7 +2108,8 @@ BEGIN
 	  FROM g ORDER BY g.ent, g.at
 	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
 	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'), dir,
-		  (r.params->>'min_counterparties')::integer, (r.params->>'min_amount')::numeric;
+		  (r.params->>'min_counterparties')::integer, (r.params->>'min_amount')::numeric,
+		  coalesce(r.params->>'customer_type', 'any');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_typ_fan(finsec.monitor_rule, bigint, bigint, text) FROM PUBLIC;
@@ -2140,6 +2146,7 @@ SET TimeZone = 'UTC'
 AS $$
 DECLARE
 	col text := finsec._monitor_typ_column(r);
+	counted text := '($7 = ''any'' OR %1$s.customer_type = $7)';
 BEGIN
 	RETURN QUERY EXECUTE format($q$
 	WITH %1$s,
@@ -2172,11 +2179,11 @@ BEGIN
 							  'payments', g.cnt, 'min_count', $5, 'sum_cny', g.total,
 							  'min_amount_cny', $6, 'window', $3::text, 'last_at', g.at)
 	  FROM g ORDER BY g.ent, g.at
-	$q$, finsec._monitor_typ_stream(col, 'true', predecessor => true),
-		 finsec._monitor_typ_events(col, 'true', since => 'y.at >= g.react_at'))
+	$q$, finsec._monitor_typ_stream(col, counted, predecessor => true),
+		 finsec._monitor_typ_events(col, counted, since => 'y.at >= g.react_at'))
 	USING first_event, last_event, coalesce(r.time_window, interval '7 days'),
 		  (r.params->>'dormancy')::interval, (r.params->>'min_count')::integer,
-		  (r.params->>'min_amount')::numeric;
+		  (r.params->>'min_amount')::numeric, coalesce(r.params->>'customer_type', 'any');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -2199,7 +2206,8 @@ DECLARE
 	col text := finsec._monitor_typ_column(r);
 	counted text := '%1$s.succeeded AND %1$s.direction = ANY ($7) AND CASE WHEN $4 < $5'
 					' THEN timezone($9, %1$s.at)::time >= $4 AND timezone($9, %1$s.at)::time < $5'
-					' ELSE timezone($9, %1$s.at)::time >= $4 OR timezone($9, %1$s.at)::time < $5 END';
+					' ELSE timezone($9, %1$s.at)::time >= $4 OR timezone($9, %1$s.at)::time < $5 END'
+					' AND ($10 = ''any'' OR %1$s.customer_type = $10)';
 	night_start time;
 	night_end time;
 BEGIN
@@ -2240,7 +2248,8 @@ BEGIN
 	USING first_event, last_event, coalesce(r.time_window, interval '6 hours'),
 		  night_start, night_end, (r.params->>'min_count')::integer,
 		  finsec._monitor_typ_directions(r), (r.params->>'min_amount')::numeric,
-		  coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai');
+		  coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'),
+		  coalesce(r.params->>'customer_type', 'any');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_night_burst(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
@@ -2251,28 +2260,33 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
   "threshold": {"type": "numeric", "required": false, "default": 50000, "min": 0, "description": "reporting threshold in CNY; payments at or above it are not structuring"},
   "margin": {"type": "numeric", "required": false, "default": 0.1, "min": 0, "max": 1, "description": "band below the threshold: payments in [threshold * (1 - margin), threshold) count"},
   "min_count": {"type": "integer", "required": false, "default": 3, "min": 2, "description": "payments in the band within the window, per direction"},
-  "direction": {"type": "text", "required": false, "default": "any", "description": "in, out or any (each direction counted on its own)"}
+  "direction": {"type": "text", "required": false, "default": "any", "values": ["in", "out", "any"], "description": "in, out or any (each direction counted on its own)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_structuring(finsec.monitor_rule,bigint,bigint)',
  'several payments just below a reporting threshold by one customer or account within a window (splitting to evade a large-value report)'),
 ('rapid_in_out', 'payment', '{customer,account}', '{
   "ratio": {"type": "numeric", "required": false, "default": 0.8, "min": 0, "description": "outflow at least this share of the inflow in the window"},
-  "min_amount": {"type": "numeric", "required": false, "default": 100000, "min": 0, "description": "inflow in CNY within the window at least this"}
+  "min_amount": {"type": "numeric", "required": false, "default": 100000, "min": 0, "description": "inflow in CNY within the window at least this"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_rapid_in_out(finsec.monitor_rule,bigint,bigint)',
  'most of the funds received leave again within hours (at an outgoing payment: outflow >= ratio * inflow in the window, inflow >= min_amount)'),
 ('fan_in', 'payment', '{account,customer}', '{
   "min_counterparties": {"type": "integer", "required": false, "default": 10, "min": 2, "description": "distinct counterparties paying in within the window"},
-  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"}
+  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_fan_in(finsec.monitor_rule,bigint,bigint)',
  'many distinct counterparties pay into one account or customer within a window (collection account)'),
 ('fan_out', 'payment', '{account,customer}', '{
   "min_counterparties": {"type": "integer", "required": false, "default": 10, "min": 2, "description": "distinct counterparties paid within the window"},
-  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"}
+  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_fan_out(finsec.monitor_rule,bigint,bigint)',
  'one account or customer pays many distinct counterparties within a window (dispersal)'),
 ('dormant_reactivated', 'payment', '{customer,account}', '{
   "dormancy": {"type": "interval", "required": false, "default": "6 months", "description": "no event for at least this long before the reactivating event"},
   "min_count": {"type": "integer", "required": false, "default": 3, "min": 1, "description": "succeeded payments from the reactivation within the window"},
-  "min_amount": {"type": "numeric", "required": false, "default": 50000, "min": 0, "description": "or their total in CNY at least this"}
+  "min_amount": {"type": "numeric", "required": false, "default": 50000, "min": 0, "description": "or their total in CNY at least this"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule,bigint,bigint)',
  'an account or customer idle for the dormancy period, then a burst of payments (judged only for dormancy that began inside the monitor''s history)'),
 ('night_burst', 'payment', '{customer,account}', '{
@@ -2280,7 +2294,8 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
   "min_amount": {"type": "numeric", "required": false, "default": 200000, "min": 0, "description": "or their total in CNY at least this"},
   "night_start": {"type": "text", "required": false, "default": "00:00", "description": "local time (finsec.monitor_timezone) the night begins, HH:MM"},
   "night_end": {"type": "text", "required": false, "default": "06:00", "description": "local time the night ends (exclusive), HH:MM"},
-  "direction": {"type": "text", "required": false, "default": "any", "description": "in, out or any (each direction counted on its own)"}
+  "direction": {"type": "text", "required": false, "default": "any", "values": ["in", "out", "any"], "description": "in, out or any (each direction counted on its own)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
 }', false, 'finsec._monitor_eval_night_burst(finsec.monitor_rule,bigint,bigint)',
  'a burst of payments by one customer or account in the local night');
 
@@ -2288,27 +2303,27 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
 								 state, description, created_by, approved_by, activated_at) VALUES
 ('typ.structuring', 1, 'structuring', 'customer', '24 hours',
- '{"threshold": 50000, "margin": 0.1, "min_count": 3, "direction": "any"}', 'money_laundering', 'high',
+ '{"threshold": 50000, "margin": 0.1, "min_count": 3, "direction": "any", "customer_type": "any"}', 'money_laundering', 'high',
  'active', '3 or more payments of 45,000-49,999.99 CNY in 24 hours, per direction (below the 50,000 CNY cash large-value threshold)',
  'finsec', 'finsec', pg_catalog.now()),
 ('typ.rapid_in_out', 1, 'rapid_in_out', 'customer', '24 hours',
- '{"ratio": 0.8, "min_amount": 100000}', 'money_laundering', 'high',
+ '{"ratio": 0.8, "min_amount": 100000, "customer_type": "any"}', 'money_laundering', 'high',
  'active', 'at least 80 % of an inflow of 100,000 CNY or more paid out again within 24 hours',
  'finsec', 'finsec', pg_catalog.now()),
 ('typ.fan_in', 1, 'fan_in', 'account', '24 hours',
- '{"min_counterparties": 10, "min_amount": 0}', 'telecom_fraud', 'medium',
+ '{"min_counterparties": 10, "min_amount": 0, "customer_type": "any"}', 'telecom_fraud', 'medium',
  'active', '10 or more distinct payers into one account in 24 hours',
  'finsec', 'finsec', pg_catalog.now()),
 ('typ.fan_out', 1, 'fan_out', 'account', '24 hours',
- '{"min_counterparties": 10, "min_amount": 0}', 'money_laundering', 'medium',
+ '{"min_counterparties": 10, "min_amount": 0, "customer_type": "any"}', 'money_laundering', 'medium',
  'active', 'one account paying 10 or more distinct payees in 24 hours',
  'finsec', 'finsec', pg_catalog.now()),
 ('typ.dormant_reactivated', 1, 'dormant_reactivated', 'customer', '7 days',
- '{"dormancy": "6 months", "min_count": 3, "min_amount": 50000}', 'telecom_fraud', 'medium',
+ '{"dormancy": "6 months", "min_count": 3, "min_amount": 50000, "customer_type": "any"}', 'telecom_fraud', 'medium',
  'active', 'no activity for 6 months, then 3 payments or 50,000 CNY within 7 days',
  'finsec', 'finsec', pg_catalog.now()),
 ('typ.night_burst', 1, 'night_burst', 'customer', '6 hours',
- '{"min_count": 5, "min_amount": 200000, "night_start": "00:00", "night_end": "06:00", "direction": "any"}',
+ '{"min_count": 5, "min_amount": 200000, "night_start": "00:00", "night_end": "06:00", "direction": "any", "customer_type": "any"}',
  'account_takeover', 'medium',
  'active', '5 payments or 200,000 CNY of one direction between 00:00 and 06:00 local time',
  'finsec', 'finsec', pg_catalog.now());

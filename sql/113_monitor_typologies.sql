@@ -35,11 +35,11 @@ INSERT INTO finsec.currency_rate (currency, valid_from, cny_per_unit) VALUES ('U
 -- ev(batch, customer, local time, direction, amount[, currency, counterparty, account, succeeded])
 CREATE FUNCTION pg_temp.ev(b bigint, cust text, at timestamptz, dir text, amt numeric,
 						   cur text DEFAULT 'CNY', cp text DEFAULT NULL, acct text DEFAULT NULL,
-						   ok boolean DEFAULT true)
+						   ok boolean DEFAULT true, ctype text DEFAULT 'natural')
 RETURNS bigint LANGUAGE sql AS $$
 	INSERT INTO finsec.monitor_event (event_id, table_id, batch_id, stamp, at, customer, customer_type,
 									  account, counterparty, direction, succeeded, currency, amount, amount_cny)
-	SELECT nextval('finsec.monitor_event_id_seq'), t.table_id, b, pg_current_xact_id(), at, cust, 'natural',
+	SELECT nextval('finsec.monitor_event_id_seq'), t.table_id, b, pg_current_xact_id(), at, cust, ctype,
 		   acct, cp, dir, ok, cur, amt, finsec.monitor_convert(amt, cur, finsec._monitor_day(at))
 	  FROM finsec.monitor_table t WHERE t.relid = 'typ_pay'::regclass
 	RETURNING event_id
@@ -112,6 +112,9 @@ SELECT count(pg_temp.ev(1, c, at, dir, amt, cur)) FROM (VALUES
 SELECT pg_temp.ev(1, 's9', '2026-03-02 09:00', 'out', 47000) IS NOT NULL,
 	   pg_temp.ev(1, 's9', '2026-03-02 10:00', 'out', 47000) IS NOT NULL,
 	   pg_temp.ev(1, 's9', '2026-03-02 11:00', 'out', 47000, ok => false) IS NOT NULL;
+-- sl: a legal person (non-natural person) structuring.
+SELECT count(pg_temp.ev(1, 'sl', '2026-03-02 09:00'::timestamptz + i * interval '1 hour', 'out', 47000, ctype => 'legal'))
+  FROM generate_series(1, 3) i;
 SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring'), 1);
 CREATE TEMP TABLE typ_batch1 AS SELECT * FROM pg_temp.hits(pg_temp.rule('typ.structuring'), 1);
 -- Direction 'in' counts s4 only; min_count 4 counts nobody; the band
@@ -120,6 +123,9 @@ CREATE TEMP TABLE typ_batch1 AS SELECT * FROM pg_temp.hits(pg_temp.rule('typ.str
 SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"direction": "in"}'), 1);
 SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"min_count": 4}'), 1);
 SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"margin": 0.2}'), 1);
+-- Per customer type: natural persons only, legal persons only.
+SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"customer_type": "natural"}'), 1);
+SELECT entity FROM pg_temp.hits(pg_temp.rule('typ.structuring', '{"customer_type": "legal"}'), 1);
 -- Per account: the same payments keyed by account (NULL accounts are nobody's).
 SELECT pg_temp.ev(2, 'x' || i, '2026-03-04 09:00'::timestamptz + i * interval '1 hour', 'out', 47000, acct => 'acc-s')
   FROM generate_series(1, 3) i;
@@ -311,6 +317,13 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ' ' || SQLERRM;
 END
 $$;
+-- The core's check refuses a customer type or direction outside the
+-- kind's values when a rule is stored, and fills in the defaults.
+SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "structuring", "entity": "customer", "params": {"customer_type": "robot"}}')$$);
+SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "night_burst", "entity": "account", "params": {"direction": "both"}}')$$);
+SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "fan_in", "entity": "device"}')$$);
+SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "rapid_in_out", "entity": "account", "params": {"ratio": 0.9}}');
+SELECT kind, entity, params, state FROM finsec.monitor_rule WHERE rule_name = 'x.typ_draft';
 SELECT pg_temp.fails(q) FROM (VALUES
 	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "25:00"}'), 12)$$),
 	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "late"}'), 12)$$),
@@ -407,11 +420,12 @@ CREATE TABLE typ_e2e (
 	cur text NOT NULL DEFAULT 'CNY',
 	dir text NOT NULL DEFAULT 'out',
 	at timestamptz NOT NULL,
-	ok boolean NOT NULL DEFAULT true
+	ok boolean NOT NULL DEFAULT true,
+	ctype text NOT NULL DEFAULT 'natural'
 );
 SELECT finsec.enable_monitoring('typ_e2e', customer => 'cust', amount => 'amount', posted_at => 'at',
 								account => 'acct', counterparty => 'cp', currency => 'cur',
-								direction => 'dir', status => 'ok');
+								direction => 'dir', status => 'ok', customer_type => 'ctype');
 CREATE FUNCTION pg_temp.round() RETURNS integer LANGUAGE sql AS $$
 	SELECT sum(payments)::integer FROM finsec.monitor_now() WHERE relid = 'typ_e2e'::regclass
 $$;
@@ -467,6 +481,9 @@ INSERT INTO typ_e2e (cust, acct, cp, amount, cur, dir, at) VALUES
 	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '02:00')),
 	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '03:00')),
 	('e11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '06:00'));
+-- A legal person structuring: e15 fires like a natural one.
+INSERT INTO typ_e2e (cust, amount, at, ctype)
+SELECT 'e15', 47000, pg_temp.t(1, '09:00') + i * interval '1 hour', 'legal' FROM generate_series(1, 3) i;
 -- fan_in: account ea5 paid by 10 payers, ea6 by 9; fan_out: ea7 pays 10, ea8 9.
 INSERT INTO typ_e2e (cust, acct, cp, amount, dir, at)
 SELECT 'e5', 'ea5', 'p' || i, 100, 'in', pg_temp.t(4, '10:00') + i * interval '1 minute' FROM generate_series(1, 10) i
