@@ -312,7 +312,7 @@ SELECT entity, period, n FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"ni
 -- Night hours that are no times, or equal, a direction or entity the
 -- kinds do not know: the evaluation fails with its SQLSTATE (the core
 -- records the failure and goes on with the other rules).
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE q;
 	RETURN 'ok';
@@ -322,12 +322,12 @@ END
 $$;
 -- The core's check refuses a customer type or direction outside the
 -- kind's values when a rule is stored, and fills in the defaults.
-SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "structuring", "entity": "customer", "params": {"customer_type": "robot"}}')$$);
-SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "night_burst", "entity": "account", "params": {"direction": "both"}}')$$);
-SELECT pg_temp.fails($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "fan_in", "entity": "device"}')$$);
+SELECT pg_temp.try($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "structuring", "entity": "customer", "params": {"customer_type": "robot"}}')$$);
+SELECT pg_temp.try($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "night_burst", "entity": "account", "params": {"direction": "both"}}')$$);
+SELECT pg_temp.try($$SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "fan_in", "entity": "device"}')$$);
 SELECT finsec.monitor_rule_draft('x.typ_draft', '{"kind": "rapid_in_out", "entity": "account", "params": {"ratio": 0.9}}');
 SELECT kind, entity, params, state FROM finsec.monitor_rule WHERE rule_name = 'x.typ_draft';
-SELECT pg_temp.fails(q) FROM (VALUES
+SELECT pg_temp.try(q) FROM (VALUES
 	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "25:00"}'), 12)$$),
 	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_start": "late"}'), 12)$$),
 	($$SELECT * FROM pg_temp.hits(pg_temp.rule('typ.night_burst', '{"night_end": "00:00"}'), 12)$$),
