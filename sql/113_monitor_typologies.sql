@@ -484,6 +484,11 @@ INSERT INTO typ_e2e (cust, acct, cp, amount, cur, dir, at) VALUES
 	('te11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '02:00')),
 	('te11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '03:00')),
 	('te11', NULL, NULL, 100, 'CNY', 'out', pg_temp.t(3, '06:00'));
+-- Unvalued amounts (NaN, Infinity: the core records no CNY amount) count
+-- in no sum: te16 receives 100,000 and Infinity, pays out NaN: quiet.
+INSERT INTO typ_e2e (cust, amount, dir, at) VALUES
+	('te16', 100000, 'in', pg_temp.t(2, '09:00')), ('te16', 'Infinity', 'in', pg_temp.t(2, '10:00')),
+	('te16', 'NaN', 'out', pg_temp.t(2, '11:00')), ('te16', 1000, 'out', pg_temp.t(2, '12:00'));
 -- A legal person structuring: te15 fires like a natural one.
 INSERT INTO typ_e2e (cust, amount, at, ctype)
 SELECT 'te15', 47000, pg_temp.t(1, '09:00') + i * interval '1 hour', 'legal' FROM generate_series(1, 3) i;
