@@ -433,9 +433,57 @@ $$;
 REVOKE ALL ON FUNCTION finsec._monitor_dr_rpo(integer, interval) FROM PUBLIC;
 
 /*
+ * Per-minute success counts of the event history, one row per (table,
+ * batch, local minute), filled by a statement trigger on
+ * finsec.monitor_event: a success rate over an hour reads about one row
+ * per batch of the hour instead of every payment of it.  last_event (the
+ * greatest event_id counted) keeps a backtest's view: a window judged at
+ * event e only counts rows with last_event <= e.  Derived data, not
+ * dumped; deleted with the table's registration.
+ */
+CREATE TABLE finsec.monitor_event_minute (
+	table_id integer NOT NULL REFERENCES finsec.monitor_table ON DELETE CASCADE,
+	batch_id bigint NOT NULL,
+	minute timestamptz NOT NULL,
+	payments integer NOT NULL,
+	failed integer NOT NULL,
+	last_event bigint NOT NULL,
+	PRIMARY KEY (table_id, batch_id, minute)
+);
+CREATE INDEX monitor_event_minute_minute ON finsec.monitor_event_minute (minute);
+COMMENT ON TABLE finsec.monitor_event_minute IS
+	'payments and failed payments of the event history per table, batch and minute (success_rate reads it)';
+REVOKE ALL ON finsec.monitor_event_minute FROM PUBLIC;
+GRANT SELECT ON finsec.monitor_event_minute TO finsec_admin, finsec_auditor, finsec_operator;
+/* Failed payments by time: the events a success_rate hit lists. */
+CREATE INDEX monitor_event_failed_at ON finsec.monitor_event (at) WHERE NOT succeeded;
+
+CREATE FUNCTION finsec._monitor_event_minute()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO finsec.monitor_event_minute AS m (table_id, batch_id, minute, payments, failed, last_event)
+	SELECT n.table_id, n.batch_id, date_trunc('minute', n.at), count(*), count(*) FILTER (WHERE NOT n.succeeded), max(n.event_id)
+	  FROM new_events n
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (table_id, batch_id, minute) DO UPDATE
+	   SET payments = m.payments + excluded.payments, failed = m.failed + excluded.failed,
+		   last_event = greatest(m.last_event, excluded.last_event);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_event_minute() FROM PUBLIC;
+CREATE TRIGGER monitor_event_minute AFTER INSERT ON finsec.monitor_event
+	REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION finsec._monitor_event_minute();
+
+/*
  * success_rate: succeeded payments / payments over the window ending at
- * end_at, among events up to until_event (all tables, or one).  The
- * failed events are returned (at most 1000, the latest).
+ * end_at, in whole minutes (the minutes from end_at's minute back over the
+ * window), among events up to until_event (all tables, or one), from
+ * finsec.monitor_event_minute.  The failed events are returned (at most
+ * 1000, the latest) when the rate is below the minimum.
  */
 CREATE FUNCTION finsec._monitor_svc_success_window(
 	r finsec.monitor_rule, tab integer, until_event bigint, end_at timestamptz)
@@ -444,28 +492,36 @@ RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH w AS (
-		SELECT e.event_id, e.succeeded
-		  FROM finsec.monitor_event e
-		 WHERE e.at > end_at - r.time_window AND e.at <= end_at
-		   AND e.event_id <= until_event
-		   AND (tab IS NULL OR e.table_id = tab)
-	), c AS (
-		SELECT count(*) AS payments, count(*) FILTER (WHERE w.succeeded) AS ok FROM w
+	WITH c AS (
+		SELECT coalesce(sum(m.payments), 0) AS payments, coalesce(sum(m.payments - m.failed), 0) AS ok
+		  FROM finsec.monitor_event_minute m
+		 WHERE m.minute > date_trunc('minute', end_at) - r.time_window
+		   AND m.minute <= date_trunc('minute', end_at)
+		   AND m.last_event <= until_event
+		   AND (tab IS NULL OR m.table_id = tab)
+	), j AS (
+		SELECT c.*, c.payments >= (r.params->>'min_payments')::integer
+					AND c.ok::numeric / c.payments < (r.params->>'min_rate')::numeric AS breached
+		  FROM c
 	)
 	SELECT CASE WHEN tab IS NULL THEN current_database()::text
 				ELSE (SELECT t.relid::text FROM finsec.monitor_table t WHERE t.table_id = tab) END,
-		   CASE WHEN c.payments > 0 THEN round(c.ok::numeric / c.payments, 6) END,
+		   CASE WHEN j.payments > 0 THEN round(j.ok::numeric / j.payments, 6) END,
 		   (r.params->>'min_rate')::numeric,
-		   c.payments >= (r.params->>'min_payments')::integer
-			 AND c.ok::numeric / c.payments < (r.params->>'min_rate')::numeric,
+		   j.breached,
 		   end_at,
-		   ARRAY(SELECT w.event_id FROM w WHERE NOT w.succeeded ORDER BY w.event_id DESC LIMIT 1000),
-		   jsonb_build_object('payments', c.payments, 'succeeded', c.ok, 'failed', c.payments - c.ok,
+		   CASE WHEN j.breached THEN ARRAY(
+				SELECT e.event_id FROM finsec.monitor_event e
+				 WHERE NOT e.succeeded
+				   AND e.at >= date_trunc('minute', end_at) - r.time_window + interval '1 minute'
+				   AND e.at < date_trunc('minute', end_at) + interval '1 minute'
+				   AND e.event_id <= until_event AND (tab IS NULL OR e.table_id = tab)
+				 ORDER BY e.at DESC, e.event_id DESC LIMIT 1000) END,
+		   jsonb_build_object('payments', j.payments, 'succeeded', j.ok, 'failed', j.payments - j.ok,
 							  'min_rate', (r.params->>'min_rate')::numeric,
 							  'min_payments', (r.params->>'min_payments')::integer,
 							  'window', r.time_window::text)
-	  FROM c
+	  FROM j
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_svc_success_window(finsec.monitor_rule, integer, bigint, timestamptz) FROM PUBLIC;
 
