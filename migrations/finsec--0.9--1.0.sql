@@ -830,56 +830,48 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_svc_monitor_lag(finsec.monitor_rule) FROM PUBLIC;
 
-/* System-scope evaluators: the breached measurements; period hour for rates, day for capacity and replication. */
-CREATE FUNCTION finsec._monitor_eval_risk_block_rate(r finsec.monitor_rule, first_event bigint, last_event bigint)
-RETURNS SETOF finsec.monitor_hit
-LANGUAGE sql STABLE
+/* The measurement of a service rule by its kind (status and the evaluator below). */
+CREATE FUNCTION finsec._monitor_svc_measure(r finsec.monitor_rule)
+RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
+			   at timestamptz, events bigint[], detail jsonb)
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT m.entity, finsec._monitor_hour(m.at), m.at, m.events, NULL::numeric, m.value, m.detail
-	  FROM finsec._monitor_svc_risk_block_rate(r) m WHERE m.breached
+BEGIN
+	CASE r.kind
+	WHEN 'success_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_success_rate(r);
+	WHEN 'commit_ratio' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_commit_ratio(r);
+	WHEN 'risk_block_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_risk_block_rate(r);
+	WHEN 'ledger_size' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_ledger_size(r);
+	WHEN 'disk_usage' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_disk_usage(r);
+	WHEN 'replication' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_replication(r);
+	WHEN 'monitor_lag' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_monitor_lag(r);
+	ELSE NULL;
+	END CASE;
+END
 $$;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_risk_block_rate(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_measure(finsec.monitor_rule) FROM PUBLIC;
 
-CREATE FUNCTION finsec._monitor_eval_ledger_size(r finsec.monitor_rule, first_event bigint, last_event bigint)
+/*
+ * The evaluator of the system kinds risk_block_rate, ledger_size,
+ * disk_usage, replication and monitor_lag: the breached measurements.
+ * Period: the local hour for rates and lags (one alert per window-length
+ * of degradation), the local day for capacity and replication (lasting
+ * conditions: one alert a day per entity).
+ */
+CREATE FUNCTION finsec._monitor_eval_service(r finsec.monitor_rule, first_event bigint, last_event bigint)
 RETURNS SETOF finsec.monitor_hit
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT m.entity, finsec._monitor_day(m.at)::text, m.at, m.events, NULL::numeric, m.value, m.detail
-	  FROM finsec._monitor_svc_ledger_size(r) m WHERE m.breached
+	SELECT m.entity,
+		   CASE WHEN r.kind IN ('risk_block_rate', 'monitor_lag') THEN finsec._monitor_hour(m.at)
+				ELSE finsec._monitor_day(m.at)::text END,
+		   m.at, m.events, NULL::numeric, m.value, m.detail
+	  FROM finsec._monitor_svc_measure(r) m
+	 WHERE m.breached AND r.kind IN ('risk_block_rate', 'ledger_size', 'disk_usage', 'replication', 'monitor_lag')
 $$;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_ledger_size(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
-
-CREATE FUNCTION finsec._monitor_eval_disk_usage(r finsec.monitor_rule, first_event bigint, last_event bigint)
-RETURNS SETOF finsec.monitor_hit
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT m.entity, finsec._monitor_day(m.at)::text, m.at, m.events, NULL::numeric, m.value, m.detail
-	  FROM finsec._monitor_svc_disk_usage(r) m WHERE m.breached
-$$;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_disk_usage(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
-
-CREATE FUNCTION finsec._monitor_eval_replication(r finsec.monitor_rule, first_event bigint, last_event bigint)
-RETURNS SETOF finsec.monitor_hit
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT m.entity, finsec._monitor_day(m.at)::text, m.at, m.events, NULL::numeric, m.value, m.detail
-	  FROM finsec._monitor_svc_replication(r) m WHERE m.breached
-$$;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_replication(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
-
-CREATE FUNCTION finsec._monitor_eval_monitor_lag(r finsec.monitor_rule, first_event bigint, last_event bigint)
-RETURNS SETOF finsec.monitor_hit
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT m.entity, finsec._monitor_hour(m.at), m.at, m.events, NULL::numeric, m.value, m.detail
-	  FROM finsec._monitor_svc_monitor_lag(r) m WHERE m.breached
-$$;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_monitor_lag(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
 
 INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
 	('success_rate', 'payment', '{database,table}',
@@ -895,18 +887,18 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 	('risk_block_rate', 'system', '{database}',
 	 '{"max_block_rate": {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1, "description": "highest acceptable share of block decisions among scoring attempts in the window"},
 	   "min_decisions": {"type": "integer", "required": false, "default": 100, "min": 1, "description": "attempts the window must hold before the share is judged"}}',
-	 true, 'finsec._monitor_eval_risk_block_rate(finsec.monitor_rule, bigint, bigint)',
+	 true, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
 	 'share of block decisions (finsec.risk_decision_log) in the window above max_block_rate: a risk rule that blocks everyone (circuit breaker; 001 6d)'),
 	('ledger_size', 'system', '{database}',
 	 '{"warning_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "ledger bytes that raise an alert; 0: finsec.audit_capacity_warning"},
 	   "limit_share": {"type": "numeric", "required": false, "default": 0.9, "min": 0, "max": 1, "description": "share of finsec.audit_capacity_limit that raises an alert; 0: off"}}',
-	 false, 'finsec._monitor_eval_ledger_size(finsec.monitor_rule, bigint, bigint)',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
 	 'audit ledger (finsec.audit, finsec.ledger_block) nearing its capacity (003 6.4.1.3.5)'),
 	('disk_usage', 'system', '{database}',
 	 '{"max_database_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "pg_database_size that raises an alert; 0: off"},
 	   "max_wal_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "WAL directory bytes that raise an alert; 0: max_wal_share times max_wal_size"},
 	   "max_wal_share": {"type": "numeric", "required": false, "default": 2, "min": 0, "description": "WAL directory size, in multiples of max_wal_size, that raises an alert when max_wal_bytes is 0; 0: off"}}',
-	 false, 'finsec._monitor_eval_disk_usage(finsec.monitor_rule, bigint, bigint)',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
 	 'database size and WAL directory size above their thresholds (003 6.4.2.4.3, 002 3.2.5)'),
 	('replication', 'system', '{standby,slot}',
 	 '{"min_standbys": {"type": "integer", "required": false, "default": 0, "min": 0, "description": "streaming standbys expected (entity standby); 0: no count check"},
@@ -915,12 +907,12 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 	   "near_zero": {"type": "interval", "required": false, "default": "5 seconds", "description": "replay lag taken for the RPO of levels 5 (~0) and 6 (0)"},
 	   "max_retained_bytes": {"type": "numeric", "required": false, "default": 1073741824, "min": 0, "description": "WAL a replication slot may retain (entity slot); 0: off"},
 	   "inactive": {"type": "boolean", "required": false, "default": true, "description": "an inactive replication slot raises an alert (entity slot)"}}',
-	 false, 'finsec._monitor_eval_replication(finsec.monitor_rule, bigint, bigint)',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
 	 'replication: too few standbys, replay lag above the RPO of the declared disaster-recovery level, a standby not synchronous at level 6 (entity standby); a slot retaining WAL, inactive or lost (entity slot) (001 7.4h-i)'),
 	('monitor_lag', 'system', '{table}',
 	 '{"max_lag": {"type": "interval", "required": false, "default": "5 minutes", "description": "highest acceptable lag of a batch (finsec.monitor_batch.max_lag) committed in the window"},
 	   "stale_after": {"type": "interval", "required": false, "default": "0", "description": "time without a committed batch of a table that raises an alert; 0: off"}}',
-	 true, 'finsec._monitor_eval_monitor_lag(finsec.monitor_rule, bigint, bigint)',
+	 true, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
 	 'the monitor''s own lag: a batch that processed payments later than max_lag, or a table without a batch for stale_after (W1, 001 6d)');
 
 /*
@@ -964,27 +956,6 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
  * measured without writing anything.  A rule that measures nothing
  * (no standby, no slot, no table) shows one row with entity NULL.
  */
-CREATE FUNCTION finsec._monitor_svc_measure(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	CASE r.kind
-	WHEN 'success_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_success_rate(r);
-	WHEN 'commit_ratio' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_commit_ratio(r);
-	WHEN 'risk_block_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_risk_block_rate(r);
-	WHEN 'ledger_size' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_ledger_size(r);
-	WHEN 'disk_usage' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_disk_usage(r);
-	WHEN 'replication' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_replication(r);
-	WHEN 'monitor_lag' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_monitor_lag(r);
-	ELSE NULL;
-	END CASE;
-END
-$$;
-REVOKE ALL ON FUNCTION finsec._monitor_svc_measure(finsec.monitor_rule) FROM PUBLIC;
-
 CREATE FUNCTION finsec.monitor_service_status(
 	OUT rule_name text, OUT version integer, OUT kind text, OUT entity_type text, OUT entity text,
 	OUT value numeric, OUT threshold numeric, OUT breached boolean, OUT detail jsonb)

@@ -147,14 +147,14 @@ $$;
 -- 5 blocks of 10 decisions: 50 % is not above 50 %: quiet.
 SELECT pg_temp.decide('block', 5, '10 minutes'), pg_temp.decide('review', 5, '10 minutes');
 SELECT value, threshold, breached, detail->>'attempts' AS attempts FROM finsec._monitor_svc_risk_block_rate(pg_temp.rule('test.block'));
-SELECT count(*) FROM finsec._monitor_eval_risk_block_rate(pg_temp.rule('test.block'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.block'), NULL, NULL);
 -- A block of two hours ago is outside the window: still quiet.
 SELECT pg_temp.decide('block', 1, '2 hours');
-SELECT count(*) FROM finsec._monitor_eval_risk_block_rate(pg_temp.rule('test.block'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.block'), NULL, NULL);
 -- One more block now: 6 of 11: a hit.
 SELECT pg_temp.decide('block', 1, '1 minute');
 SELECT entity, period = finsec._monitor_hour(now()) AS hour, value, detail - 'window' AS detail
-  FROM finsec._monitor_eval_risk_block_rate(pg_temp.rule('test.block'), NULL, NULL);
+  FROM finsec._monitor_eval_service(pg_temp.rule('test.block'), NULL, NULL);
 -- Plain allows are not logged: the payments committed in the window count as attempts (6 of 16).
 SELECT count(*) FROM pg_temp.events('svc_pay_a', 10, 0, now() - interval '5 minutes', interval '1 s', 7);
 SELECT value, breached, detail->>'committed_payments' AS committed FROM finsec._monitor_svc_risk_block_rate(pg_temp.rule('test.block'));
@@ -166,14 +166,14 @@ SELECT value, breached FROM finsec._monitor_svc_risk_block_rate(pg_temp.rule('te
 -- ledger_size and disk_usage: tiny thresholds fire, huge ones do not.
 -- ---------------------------------------------------------------------
 SELECT entity, period = finsec._monitor_day(now())::text AS day, value > 0 AS measured, detail->>'threshold_bytes' AS threshold
-  FROM finsec._monitor_eval_ledger_size(pg_temp.rule('test.ledger_tiny'), NULL, NULL);
-SELECT count(*) FROM finsec._monitor_eval_ledger_size(pg_temp.rule('test.ledger_huge'), NULL, NULL);
+  FROM finsec._monitor_eval_service(pg_temp.rule('test.ledger_tiny'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.ledger_huge'), NULL, NULL);
 -- The default rule takes finsec.audit_capacity_warning (10 GB here): quiet.
 SELECT threshold, breached FROM finsec._monitor_svc_ledger_size((SELECT r FROM finsec.monitor_rule r WHERE rule_name = 'service.ledger_size'));
 SELECT entity = current_database() OR entity = 'pg_wal' AS entity, period = finsec._monitor_day(now())::text AS day,
 	   detail->>'measure' AS measure, value > 1 AS above
-  FROM finsec._monitor_eval_disk_usage(pg_temp.rule('test.disk_tiny'), NULL, NULL) ORDER BY 3;
-SELECT count(*) FROM finsec._monitor_eval_disk_usage(pg_temp.rule('test.disk_huge'), NULL, NULL);
+  FROM finsec._monitor_eval_service(pg_temp.rule('test.disk_tiny'), NULL, NULL) ORDER BY 3;
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.disk_huge'), NULL, NULL);
 -- The default: database size off, WAL at twice max_wal_size.
 SELECT detail->>'measure' AS measure, threshold = 2 * pg_size_bytes(current_setting('max_wal_size')) AS twice_max_wal_size, breached
   FROM finsec._monitor_svc_disk_usage((SELECT r FROM finsec.monitor_rule r WHERE rule_name = 'service.disk_usage')) ORDER BY 1;
@@ -181,17 +181,17 @@ SELECT detail->>'measure' AS measure, threshold = 2 * pg_size_bytes(current_sett
 -- ---------------------------------------------------------------------
 -- replication on a server without standbys; slots.
 -- ---------------------------------------------------------------------
-SELECT entity, period = finsec._monitor_day(now())::text AS day, value, detail FROM finsec._monitor_eval_replication(pg_temp.rule('test.standbys'), NULL, NULL);
-SELECT count(*) FROM finsec._monitor_eval_replication(pg_temp.rule('test.standbys0'), NULL, NULL);
+SELECT entity, period = finsec._monitor_day(now())::text AS day, value, detail FROM finsec._monitor_eval_service(pg_temp.rule('test.standbys'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.standbys0'), NULL, NULL);
 SELECT finsec._monitor_dr_rpo(l, '5 seconds') FROM generate_series(0, 6) l;
 SELECT count(*) FROM pg_create_physical_replication_slot('regress_svc_slot', true);
 CREATE TABLE svc_wal AS SELECT generate_series(1, 1000) i;
 SELECT entity, value > 0 AS retains, detail->>'max_retained_bytes' AS max_bytes, detail->>'active' AS active, detail->>'slot_type' AS slot_type
-  FROM finsec._monitor_eval_replication(pg_temp.rule('test.slot'), NULL, NULL);
-SELECT entity, value > 1 AS retains FROM finsec._monitor_eval_replication(pg_temp.rule('test.slot_bytes'), NULL, NULL);
-SELECT count(*) FROM finsec._monitor_eval_replication(pg_temp.rule('test.slot_quiet'), NULL, NULL);
+  FROM finsec._monitor_eval_service(pg_temp.rule('test.slot'), NULL, NULL);
+SELECT entity, value > 1 AS retains FROM finsec._monitor_eval_service(pg_temp.rule('test.slot_bytes'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.slot_quiet'), NULL, NULL);
 SELECT pg_drop_replication_slot('regress_svc_slot');
-SELECT count(*) FROM finsec._monitor_eval_replication(pg_temp.rule('test.slot'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.slot'), NULL, NULL);
 
 -- ---------------------------------------------------------------------
 -- monitor_lag: the batches' max_lag, and a table without batches.
@@ -206,11 +206,11 @@ UPDATE finsec.monitor_table SET last_batch_at = now() - interval '1 minute' WHER
 UPDATE finsec.monitor_table SET last_batch_at = now() - interval '2 hours' WHERE relid = 'svc_pay_b'::regclass;
 -- b's batch lagged 5 min 1 s (above 5 min); a's 4 min 59 s (the 1-hour lag is out of the window).
 SELECT entity, period = finsec._monitor_hour(now()) AS hour, value, detail->>'threshold_s' AS threshold
-  FROM finsec._monitor_eval_monitor_lag(pg_temp.rule('test.lag'), NULL, NULL);
+  FROM finsec._monitor_eval_service(pg_temp.rule('test.lag'), NULL, NULL);
 -- stale_after 1 hour: b has not committed a batch for 2 hours.
 UPDATE finsec.monitor_batch SET max_lag = interval '1 second';
-SELECT entity, round((detail->>'idle_s')::numeric / 3600) AS idle_h FROM finsec._monitor_eval_monitor_lag(pg_temp.rule('test.stale'), NULL, NULL);
-SELECT count(*) FROM finsec._monitor_eval_monitor_lag(pg_temp.rule('test.lag'), NULL, NULL);
+SELECT entity, round((detail->>'idle_s')::numeric / 3600) AS idle_h FROM finsec._monitor_eval_service(pg_temp.rule('test.stale'), NULL, NULL);
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.lag'), NULL, NULL);
 
 -- ---------------------------------------------------------------------
 -- finsec.monitor_service_status(): every active service rule, measured now.
@@ -221,7 +221,7 @@ SET ROLE regress_svc_aud;
 SELECT count(*) > 0 FROM finsec.monitor_service_status();
 SET ROLE regress_svc_op;
 SELECT count(*) > 0 FROM finsec.monitor_service_status();
-SELECT * FROM finsec._monitor_eval_disk_usage(NULL, NULL, NULL);
+SELECT * FROM finsec._monitor_eval_service(NULL, NULL, NULL);
 SET ROLE regress_svc_app;
 SELECT * FROM finsec.monitor_service_status();
 SELECT * FROM finsec.monitor_service_counter;

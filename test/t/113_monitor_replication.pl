@@ -30,7 +30,7 @@ $primary->safe_psql('postgres', q{
 	-- What a rule raises this round, measured by its evaluator.
 	CREATE FUNCTION hits(rule text) RETURNS text LANGUAGE sql AS $$
 		SELECT coalesce(string_agg(h.entity || ':' || (h.detail->>'check'), ',' ORDER BY h.entity), '')
-		  FROM finsec.monitor_rule r, finsec._monitor_eval_replication(r, NULL, NULL) h
+		  FROM finsec.monitor_rule r, finsec._monitor_eval_service(r, NULL, NULL) h
 		 WHERE r.rule_name = rule AND r.state = 'active' $$;
 	-- Write some WAL (the standby answers every receipt) and measure.
 	CREATE FUNCTION write_and_hits(rule text) RETURNS text LANGUAGE sql AS $$
@@ -74,7 +74,7 @@ ok($primary->poll_query_until('postgres', "SELECT write_and_hits('service.replic
 my $detail = $primary->safe_psql('postgres', q{
 	SELECT (h.detail->>'replay_lag_s')::numeric > 2, (h.detail->>'rpo_s')::numeric::int, h.detail->>'state',
 		   (h.detail->>'replay_behind_bytes')::numeric > 0, h.period = finsec._monitor_day(now())::text
-	  FROM finsec.monitor_rule r, finsec._monitor_eval_replication(r, NULL, NULL) h
+	  FROM finsec.monitor_rule r, finsec._monitor_eval_service(r, NULL, NULL) h
 	 WHERE r.rule_name = 'service.replication' AND r.state = 'active'});
 is($detail, "t|2|streaming|t|t", 'its detail: lag above 2 s, still streaming, WAL not replayed, period the local day');
 is($primary->safe_psql('postgres', "SELECT hits('service.replication_slot')"), '',
@@ -105,7 +105,7 @@ is($primary->safe_psql('postgres', "SELECT hits('service.replication_slot')"), '
 	'and its slot, inactive, is a hit');
 is($primary->safe_psql('postgres', q{
 	SELECT h.value < 20000000, h.detail->>'active'
-	  FROM finsec.monitor_rule r, finsec._monitor_eval_replication(r, NULL, NULL) h
+	  FROM finsec.monitor_rule r, finsec._monitor_eval_service(r, NULL, NULL) h
 	 WHERE r.rule_name = 'service.replication_slot' AND r.state = 'active'}),
 	't|false', 'retaining less than max_retained_bytes so far');
 # WAL beyond 20 MB written while the slot holds it.
@@ -116,7 +116,7 @@ $primary->safe_psql('postgres', q{
 	CHECKPOINT;});
 is($primary->safe_psql('postgres', q{
 	SELECT h.value > 20000000, h.value = (h.detail->>'retained_bytes')::numeric
-	  FROM finsec.monitor_rule r, finsec._monitor_eval_replication(r, NULL, NULL) h
+	  FROM finsec.monitor_rule r, finsec._monitor_eval_service(r, NULL, NULL) h
 	 WHERE r.rule_name = 'service.replication_slot' AND r.state = 'active'}),
 	't|t', 'the slot now retains more WAL than max_retained_bytes');
 $primary->safe_psql('postgres', q{
