@@ -433,6 +433,21 @@ $$;
 REVOKE ALL ON FUNCTION finsec._monitor_dr_rpo(integer, interval) FROM PUBLIC;
 
 /*
+ * What a service rule measures now: the entity, the measured value and
+ * its threshold (shares 0-1, bytes, seconds), whether it is breached, when,
+ * the events concerned (success_rate) and a small detail.
+ */
+CREATE TYPE finsec.monitor_measure AS (
+	entity text,
+	value numeric,
+	threshold numeric,
+	breached boolean,
+	at timestamptz,
+	events bigint[],
+	detail jsonb
+);
+
+/*
  * Per-minute success counts of the event history, one row per (table,
  * batch, local minute), filled by a statement trigger on
  * finsec.monitor_event: a success rate over an hour reads about one row
@@ -487,8 +502,7 @@ CREATE TRIGGER monitor_event_minute AFTER INSERT ON finsec.monitor_event
  */
 CREATE FUNCTION finsec._monitor_svc_success_window(
 	r finsec.monitor_rule, tab integer, until_event bigint, end_at timestamptz)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -527,8 +541,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_success_window(finsec.monitor_rule, i
 
 /* success_rate now: the window ending at the latest event (status). */
 CREATE FUNCTION finsec._monitor_svc_success_rate(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -571,8 +584,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_eval_success_rate(finsec.monitor_rule, bi
  * min_transactions ended (the interval then goes on accumulating).
  */
 CREATE FUNCTION finsec._monitor_svc_commit_ratio(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -645,8 +657,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_eval_commit_ratio(finsec.monitor_rule, bi
  * finsec.monitor_event).
  */
 CREATE FUNCTION finsec._monitor_svc_risk_block_rate(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -681,8 +692,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_risk_block_rate(finsec.monitor_rule) 
  * finsec.audit_capacity_limit (0: off).
  */
 CREATE FUNCTION finsec._monitor_svc_ledger_size(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -714,8 +724,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_ledger_size(finsec.monitor_rule) FROM
  * is not reachable from SQL.
  */
 CREATE FUNCTION finsec._monitor_svc_disk_usage(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -746,8 +755,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_disk_usage(finsec.monitor_rule) FROM 
  * true), or a slot whose WAL was lost.
  */
 CREATE FUNCTION finsec._monitor_svc_replication(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -803,8 +811,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_replication(finsec.monitor_rule) FROM
  * committed.
  */
 CREATE FUNCTION finsec._monitor_svc_monitor_lag(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -832,8 +839,7 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_monitor_lag(finsec.monitor_rule) FROM
 
 /* The measurement of a service rule by its kind (status and the evaluator below). */
 CREATE FUNCTION finsec._monitor_svc_measure(r finsec.monitor_rule)
-RETURNS TABLE (entity text, value numeric, threshold numeric, breached boolean,
-			   at timestamptz, events bigint[], detail jsonb)
+RETURNS SETOF finsec.monitor_measure
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -924,31 +930,35 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
  * stale_after 0 (a quiet table has no batches).
  */
 INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
-								 shadow, action, state, description, created_by, approved_by, activated_at) VALUES
-	('service.success_rate', 1, 'success_rate', 'database', interval '1 hour',
-	 '{"min_rate": 0.99, "min_payments": 100}', 'service_quality', 'high', false, 'alert', 'active',
-	 'payment success rate of the last hour below 99 % (003 6.3.1)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.commit_ratio', 1, 'commit_ratio', 'database', NULL,
-	 '{"max_rollback_ratio": 0.01, "min_transactions": 1000}', 'service_quality', 'medium', false, 'alert', 'active',
-	 'more than 1 % of the database''s transactions rolled back (003 6.3.1, 001 6d)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.risk_block_rate', 1, 'risk_block_rate', 'database', interval '1 hour',
-	 '{"max_block_rate": 0.5, "min_decisions": 100}', 'service_quality', 'high', false, 'alert', 'active',
-	 'risk scoring blocked more than half of the last hour''s payments (circuit breaker)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.ledger_size', 1, 'ledger_size', 'database', NULL,
-	 '{"warning_bytes": 0, "limit_share": 0.9}', 'service_quality', 'high', false, 'alert', 'active',
-	 'audit ledger at finsec.audit_capacity_warning or 90 % of finsec.audit_capacity_limit (003 6.4.1.3.5)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.disk_usage', 1, 'disk_usage', 'database', NULL,
-	 '{"max_database_bytes": 0, "max_wal_bytes": 0, "max_wal_share": 2}', 'service_quality', 'medium', false, 'alert', 'active',
-	 'WAL directory above twice max_wal_size; database size check off until set (003 6.4.2.4.3, 002 3.2.5)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.replication', 1, 'replication', 'standby', NULL,
-	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}', 'service_quality', 'high', false, 'alert', 'active',
-	 'standby replay lag above the RPO of disaster-recovery level 4 (1 hour); standby count check off until min_standbys is set (001 7.4h-i)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.replication_slot', 1, 'replication', 'slot', NULL,
-	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}', 'service_quality', 'high', false, 'alert', 'active',
-	 'a replication slot inactive, lost, or retaining more than 1 GB of WAL (001 7.4h-i)', 'finsec', 'finsec', pg_catalog.now()),
-	('service.monitor_lag', 1, 'monitor_lag', 'table', interval '15 minutes',
-	 '{"max_lag": "5 minutes", "stale_after": "0"}', 'service_quality', 'medium', false, 'alert', 'active',
-	 'the monitor processed payments more than 5 minutes after they were posted (W1)', 'finsec', 'finsec', pg_catalog.now());
+								 shadow, action, state, description, created_by, approved_by, activated_at)
+SELECT v.rule_name, 1, v.kind, v.entity, v.time_window, v.params::jsonb, 'service_quality', v.severity,
+	   false, 'alert', 'active', v.description, 'finsec', 'finsec', pg_catalog.now()
+  FROM (VALUES
+	('service.success_rate', 'success_rate', 'database', interval '1 hour', 'high',
+	 '{"min_rate": 0.99, "min_payments": 100}',
+	 'payment success rate of the last hour below 99 % (003 6.3.1)'),
+	('service.commit_ratio', 'commit_ratio', 'database', NULL, 'medium',
+	 '{"max_rollback_ratio": 0.01, "min_transactions": 1000}',
+	 'more than 1 % of the database''s transactions rolled back (003 6.3.1, 001 6d)'),
+	('service.risk_block_rate', 'risk_block_rate', 'database', interval '1 hour', 'high',
+	 '{"max_block_rate": 0.5, "min_decisions": 100}',
+	 'risk scoring blocked more than half of the last hour''s payments (circuit breaker)'),
+	('service.ledger_size', 'ledger_size', 'database', NULL, 'high',
+	 '{"warning_bytes": 0, "limit_share": 0.9}',
+	 'audit ledger at finsec.audit_capacity_warning or 90 % of finsec.audit_capacity_limit (003 6.4.1.3.5)'),
+	('service.disk_usage', 'disk_usage', 'database', NULL, 'medium',
+	 '{"max_database_bytes": 0, "max_wal_bytes": 0, "max_wal_share": 2}',
+	 'WAL directory above twice max_wal_size; database size check off until set (003 6.4.2.4.3, 002 3.2.5)'),
+	('service.replication', 'replication', 'standby', NULL, 'high',
+	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}',
+	 'standby replay lag above the RPO of disaster-recovery level 4 (1 hour); standby count check off until min_standbys is set (001 7.4h-i)'),
+	('service.replication_slot', 'replication', 'slot', NULL, 'high',
+	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}',
+	 'a replication slot inactive, lost, or retaining more than 1 GB of WAL (001 7.4h-i)'),
+	('service.monitor_lag', 'monitor_lag', 'table', interval '15 minutes', 'medium',
+	 '{"max_lag": "5 minutes", "stale_after": "0"}',
+	 'the monitor processed payments more than 5 minutes after they were posted (W1)')
+	) v(rule_name, kind, entity, time_window, severity, params, description);
 
 /*
  * Each service rule's current measurement against its threshold, for
