@@ -1959,6 +1959,25 @@ CREATE TRIGGER monitor_event_minute AFTER INSERT ON finsec.monitor_event
 	REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION finsec._monitor_event_minute();
 
 /*
+ * Events pruned (finsec.monitor_event_retention removes the oldest): the
+ * minutes before the oldest event left go too.
+ */
+CREATE FUNCTION finsec._monitor_event_minute_prune()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM finsec.monitor_event_minute m
+	 WHERE m.minute < coalesce(date_trunc('minute', (SELECT min(e.at) FROM finsec.monitor_event e)), 'infinity');
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_event_minute_prune() FROM PUBLIC;
+CREATE TRIGGER monitor_event_minute_prune AFTER DELETE ON finsec.monitor_event
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec._monitor_event_minute_prune();
+
+/*
  * success_rate: succeeded payments / payments over the window ending at
  * end_at, in whole minutes (the minutes from end_at's minute back over the
  * window), among events up to until_event (all tables, or one), from
@@ -2272,8 +2291,11 @@ REVOKE ALL ON FUNCTION finsec._monitor_svc_replication(finsec.monitor_rule) FROM
 /*
  * monitor_lag, entity 'table': per registered table the greatest max_lag
  * of its batches committed within the window (the latest 10000 batches
- * looked at), and, when stale_after is not 0, how long ago its last batch
- * committed.
+ * looked at; with require_full only batches of finsec.monitor_batch_rows
+ * payments, i.e. while a backlog waited: max_lag runs from the payments'
+ * posting time, so a backfill or back-dated payments look late), and, when stale_after is not 0, how long ago its position
+ * was last brought up to date (last_checked_at: every round does it, with
+ * or without payments, unless the table's batch fails).
  */
 CREATE FUNCTION finsec._monitor_svc_monitor_lag(r finsec.monitor_rule)
 RETURNS SETOF finsec.monitor_measure
@@ -2281,12 +2303,14 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH t AS (
-		SELECT t.relid::text AS entity, t.last_batch_at, t.enabled_at,
+		SELECT t.relid::text AS entity, t.last_checked_at, t.enabled_at,
 			   (SELECT max(b.max_lag)
-				  FROM (SELECT b.max_lag, b.finished_at FROM finsec.monitor_batch b
+				  FROM (SELECT b.max_lag, b.finished_at, b.payments FROM finsec.monitor_batch b
 						 WHERE b.table_id = t.table_id ORDER BY b.batch_id DESC LIMIT 10000) b
-				 WHERE b.finished_at > now() - r.time_window) AS lag,
-			   now() - coalesce(t.last_batch_at, t.enabled_at) AS idle,
+				 WHERE b.finished_at > now() - r.time_window
+				   AND (NOT (r.params->>'require_full')::boolean
+						OR b.payments >= coalesce(nullif(current_setting('finsec.monitor_batch_rows', true), '')::integer, 10000))) AS lag,
+			   now() - coalesce(t.last_checked_at, t.enabled_at) AS idle,
 			   (r.params->>'max_lag')::interval AS max_lag,
 			   (r.params->>'stale_after')::interval AS stale_after
 		  FROM finsec.monitor_table t
@@ -2296,8 +2320,9 @@ AS $$
 			 OR (t.stale_after > interval '0' AND t.idle > t.stale_after),
 		   now(), NULL::bigint[],
 		   jsonb_build_object('max_lag_s', round(extract(epoch FROM t.lag), 3), 'threshold_s', extract(epoch FROM t.max_lag),
-							  'last_batch_at', t.last_batch_at, 'idle_s', round(extract(epoch FROM t.idle), 3),
-							  'stale_after_s', extract(epoch FROM t.stale_after), 'window', r.time_window::text)
+							  'last_checked_at', t.last_checked_at, 'idle_s', round(extract(epoch FROM t.idle), 3),
+							  'stale_after_s', extract(epoch FROM t.stale_after), 'window', r.time_window::text,
+							  'require_full', (r.params->>'require_full')::boolean)
 	  FROM t
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_svc_monitor_lag(finsec.monitor_rule) FROM PUBLIC;
@@ -2382,9 +2407,10 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 	 'replication: too few standbys, replay lag above the RPO of the declared disaster-recovery level, a standby not synchronous at level 6 (entity standby); a slot retaining WAL, inactive or lost (entity slot) (001 7.4h-i)'),
 	('monitor_lag', 'system', '{table}',
 	 '{"max_lag": {"type": "interval", "required": false, "default": "5 minutes", "description": "highest acceptable lag of a batch (finsec.monitor_batch.max_lag) committed in the window"},
-	   "stale_after": {"type": "interval", "required": false, "default": "0", "description": "time without a committed batch of a table that raises an alert; 0: off"}}',
+	   "require_full": {"type": "boolean", "required": false, "default": true, "description": "only full batches (finsec.monitor_batch_rows payments: a backlog) count, since max_lag runs from the payments'' posting time"},
+	   "stale_after": {"type": "interval", "required": false, "default": "15 minutes", "description": "time since a table''s position was last brought up to date (finsec.monitor_table.last_checked_at) that raises an alert; 0: off"}}',
 	 true, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
-	 'the monitor''s own lag: a batch that processed payments later than max_lag, or a table without a batch for stale_after (W1, 001 6d)');
+	 'the monitor''s own lag: a batch that processed payments later than max_lag, or a table whose position was not brought up to date for stale_after (W1, 001 6d)');
 
 /*
  * Default rules.  Off by default (shipped 'draft', deployed by two-person
@@ -2421,8 +2447,8 @@ SELECT v.rule_name, 1, v.kind, v.entity, v.time_window, v.params::jsonb, 'servic
 	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}',
 	 'a replication slot inactive, lost, or retaining more than 1 GB of WAL (001 7.4h-i)'),
 	('service.monitor_lag', 'monitor_lag', 'table', interval '15 minutes', 'medium',
-	 '{"max_lag": "5 minutes", "stale_after": "0"}',
-	 'the monitor processed payments more than 5 minutes after they were posted (W1)')
+	 '{"max_lag": "5 minutes", "require_full": true, "stale_after": "15 minutes"}',
+	 'the monitor, with a backlog, processed payments more than 5 minutes after they were posted, or a table not brought up to date for 15 minutes (W1)')
 	) v(rule_name, kind, entity, time_window, severity, params, description);
 
 /*

@@ -43,8 +43,9 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 	('test.slot', 1, 'replication', 'slot', NULL, '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 0, "inactive": true}', 'service_quality', 'draft'),
 	('test.slot_bytes', 1, 'replication', 'slot', NULL, '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1, "inactive": false}', 'service_quality', 'draft'),
 	('test.slot_quiet', 1, 'replication', 'slot', NULL, '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": false}', 'service_quality', 'draft'),
-	('test.lag', 1, 'monitor_lag', 'table', interval '15 minutes', '{"max_lag": "5 minutes", "stale_after": "0"}', 'service_quality', 'draft'),
-	('test.stale', 1, 'monitor_lag', 'table', interval '15 minutes', '{"max_lag": "5 minutes", "stale_after": "1 hour"}', 'service_quality', 'draft');
+	('test.lag', 1, 'monitor_lag', 'table', interval '15 minutes', '{"max_lag": "5 minutes", "require_full": false, "stale_after": "0"}', 'service_quality', 'draft'),
+	('test.lag_full', 1, 'monitor_lag', 'table', interval '15 minutes', '{"max_lag": "5 minutes", "require_full": true, "stale_after": "0"}', 'service_quality', 'draft'),
+	('test.stale', 1, 'monitor_lag', 'table', interval '15 minutes', '{"max_lag": "5 minutes", "require_full": false, "stale_after": "1 hour"}', 'service_quality', 'draft');
 
 -- ---------------------------------------------------------------------
 -- success_rate (payment scope): two registered tables, events written
@@ -196,18 +197,24 @@ SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.slot'), NUL
 -- ---------------------------------------------------------------------
 -- monitor_lag: the batches' max_lag, and a table without batches.
 -- ---------------------------------------------------------------------
-INSERT INTO finsec.monitor_batch (table_id, started_at, finished_at, snapshot_from, snapshot_to, payments, max_lag, by_worker)
-SELECT table_id, now(), now() - ago, pg_current_snapshot(), pg_current_snapshot(), 1, lag, true
+INSERT INTO finsec.monitor_batch (batch_id, table_id, started_at, finished_at, snapshot_from, snapshot_to, payments, max_lag, by_worker)
+SELECT nextval('finsec.monitor_batch_id_seq'), table_id, now(), now() - ago, pg_current_snapshot(), pg_current_snapshot(), 1, lag, true
   FROM finsec.monitor_table, (VALUES ('svc_pay_a'::regclass, interval '1 minute', interval '4 minutes 59 seconds'),
 										  ('svc_pay_a', interval '20 minutes', interval '1 hour'),
 										  ('svc_pay_b', interval '1 minute', interval '5 minutes 1 second')) v(rel, ago, lag)
  WHERE relid = v.rel;
-UPDATE finsec.monitor_table SET last_batch_at = now() - interval '1 minute' WHERE relid = 'svc_pay_a'::regclass;
-UPDATE finsec.monitor_table SET last_batch_at = now() - interval '2 hours' WHERE relid = 'svc_pay_b'::regclass;
+UPDATE finsec.monitor_table SET last_checked_at = now() - interval '1 minute' WHERE relid = 'svc_pay_a'::regclass;
+UPDATE finsec.monitor_table SET last_checked_at = now() - interval '2 hours' WHERE relid = 'svc_pay_b'::regclass;
 -- b's batch lagged 5 min 1 s (above 5 min); a's 4 min 59 s (the 1-hour lag is out of the window).
 SELECT entity, period = finsec._monitor_hour(now()) AS hour, value, detail->>'threshold_s' AS threshold
   FROM finsec._monitor_eval_service(pg_temp.rule('test.lag'), NULL, NULL);
--- stale_after 1 hour: b has not committed a batch for 2 hours.
+-- With require_full, batches smaller than finsec.monitor_batch_rows do not count
+-- (a back-dated payment in a small batch is not a backlog); a full one does.
+SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.lag_full'), NULL, NULL);
+UPDATE finsec.monitor_batch SET payments = current_setting('finsec.monitor_batch_rows')::integer
+ WHERE max_lag = interval '5 minutes 1 second';
+SELECT entity, value FROM finsec._monitor_eval_service(pg_temp.rule('test.lag_full'), NULL, NULL);
+-- stale_after 1 hour: b's position was last brought up to date 2 hours ago.
 UPDATE finsec.monitor_batch SET max_lag = interval '1 second';
 SELECT entity, round((detail->>'idle_s')::numeric / 3600) AS idle_h FROM finsec._monitor_eval_service(pg_temp.rule('test.stale'), NULL, NULL);
 SELECT count(*) FROM finsec._monitor_eval_service(pg_temp.rule('test.lag'), NULL, NULL);
@@ -227,10 +234,101 @@ SELECT * FROM finsec.monitor_service_status();
 SELECT * FROM finsec.monitor_service_counter;
 RESET ROLE;
 
--- Clean up.
+-- The direct part's registrations, events and decisions go.
 DELETE FROM finsec.risk_decision_log WHERE customer LIKE 'svc%';
 DELETE FROM finsec.monitor_rule WHERE rule_name LIKE 'test.%';
 DELETE FROM finsec.monitor_service_counter;
 DELETE FROM finsec.monitor_table WHERE relid IN ('svc_pay_a'::regclass, 'svc_pay_b'::regclass);
+SELECT count(*) FROM finsec.monitor_event_minute;
+
+-- =====================================================================
+-- End to end: a registered payments table, finsec.monitor_now(), alerts.
+-- =====================================================================
+SET client_min_messages = warning;
+CREATE ROLE regress_svc_admin LOGIN IN ROLE finsec_admin;
+SET client_min_messages = notice;
+CREATE TABLE svc_pay (id bigserial PRIMARY KEY, cust text NOT NULL, amount numeric, at timestamptz NOT NULL, ok boolean);
+ALTER TABLE svc_pay OWNER TO regress_svc_admin;
+SET SESSION AUTHORIZATION regress_svc_admin;
+SELECT finsec.enable_monitoring('svc_pay', customer => 'cust', amount => 'amount', posted_at => 'at', status => 'ok');
+RESET SESSION AUTHORIZATION;
+CREATE FUNCTION pg_temp.service_alerts() RETURNS TABLE (rule_name text, entity_type text, entity text, alerts bigint, hits bigint, one_per_period boolean)
+LANGUAGE sql AS $$
+	SELECT a.rule_name, a.entity_type, a.entity, count(*), sum(a.hits), count(*) = count(DISTINCT a.period)
+	  FROM finsec.alert a WHERE a.rule_name LIKE 'service.%' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+$$;
+-- Two days ago, 10,000 payments in 50 minutes, one in 100 failed: 99 % in
+-- every prefix and in the hour: no success-rate alert.  They make one
+-- full batch (finsec.monitor_batch_rows) processed two days after the
+-- payments' time: service.monitor_lag fires.
+CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '2 days' AS t0;
+INSERT INTO svc_pay (cust, amount, at, ok)
+SELECT 'c' || (i % 50), 10, (SELECT t0 FROM t0) + interval '0.3 s' * i, i % 100 <> 0 FROM generate_series(1, 10000) i;
+SELECT relid, payments FROM finsec.monitor_now() WHERE relid IS NOT NULL;
+SELECT * FROM pg_temp.service_alerts();
+-- One more failed payment: 98.99 %: the alert.
+INSERT INTO svc_pay (cust, amount, at, ok) SELECT 'c1', 10, t0 + interval '3001 s', false FROM t0;
+SELECT relid, payments, alerts FROM finsec.monitor_now() WHERE relid IS NOT NULL;
+SELECT rule_name, entity_type, entity, severity, category, hits, value, cardinality(events) AS events,
+	   detail->>'payments' AS payments, detail->>'failed' AS failed, period = to_char((SELECT t0 + interval '3001 s' FROM t0) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24') AS period_hour
+  FROM finsec.alert WHERE rule_name = 'service.success_rate';
+-- And another: the same alert extended, not a second one.
+INSERT INTO svc_pay (cust, amount, at, ok) SELECT 'c2', 10, t0 + interval '3002 s', false FROM t0;
+SELECT count(*) FROM finsec.monitor_now();
+SELECT rule_name, hits, cardinality(events) AS events FROM finsec.alert WHERE rule_name = 'service.success_rate';
+SELECT * FROM pg_temp.service_alerts();
+
+-- commit_ratio: the shipped rule with a smaller sample (a test shortcut:
+-- in operation rules change by two-person approval, sql/110_monitor).
+UPDATE finsec.monitor_rule SET params = '{"max_rollback_ratio": 0.3, "min_transactions": 40}'
+ WHERE rule_name = 'service.commit_ratio' AND state = 'active';
+\set ECHO none
+SELECT 'BEGIN; COMMIT' FROM generate_series(1, 60) \gexec
+\set ECHO all
+SELECT pg_stat_force_next_flush();
+SELECT count(*) FROM finsec.monitor_now();
+SELECT count(*) FROM finsec.alert WHERE rule_name = 'service.commit_ratio';
+\set ECHO none
+SELECT 'BEGIN; ROLLBACK' FROM generate_series(1, 45) \gexec
+\set ECHO all
+SELECT pg_stat_force_next_flush();
+SELECT count(*) FROM finsec.monitor_now();
+SELECT rule_name, entity_type, entity, hits, value > 0.3 AS above FROM finsec.alert WHERE rule_name = 'service.commit_ratio';
+\set ECHO none
+SELECT 'BEGIN; ROLLBACK' FROM generate_series(1, 45) \gexec
+\set ECHO all
+SELECT pg_stat_force_next_flush();
+SELECT count(*) FROM finsec.monitor_now();
+SELECT * FROM pg_temp.service_alerts() WHERE rule_name = 'service.commit_ratio';
+
+-- risk_block_rate: 60 blocks and 50 reviews in the last hour (110 attempts, 55 %).
+SELECT pg_temp.decide('block', 60, '10 minutes'), pg_temp.decide('review', 50, '10 minutes');
+SELECT count(*) FROM finsec.monitor_now();
+SELECT rule_name, entity_type, entity, hits, value, detail->>'attempts' AS attempts FROM finsec.alert WHERE rule_name = 'service.risk_block_rate';
+-- 70 allowed payments committed now: 60 blocks of 130 attempts, 46 %: quiet; the open alert stays as it was.
+INSERT INTO svc_pay (cust, amount, at, ok) SELECT 'c3', 10, now() - interval '1 minute', true FROM generate_series(1, 70);
+SELECT count(*) FROM finsec.monitor_now();
+SELECT rule_name, hits FROM finsec.alert WHERE rule_name = 'service.risk_block_rate';
+
+-- disk_usage and ledger_size with tiny thresholds; a replication slot.
+UPDATE finsec.monitor_rule SET params = params || '{"max_database_bytes": 1}' WHERE rule_name = 'service.disk_usage' AND state = 'active';
+UPDATE finsec.monitor_rule SET params = params || '{"warning_bytes": 1}' WHERE rule_name = 'service.ledger_size' AND state = 'active';
+SELECT count(*) FROM pg_create_physical_replication_slot('regress_svc_slot2', true);
+SELECT count(*) FROM finsec.monitor_now();
+SELECT count(*) FROM finsec.monitor_now();
+SELECT * FROM pg_temp.service_alerts();
+SELECT pg_drop_replication_slot('regress_svc_slot2');
+-- The small batches after the full one: the lag alert extended only by
+-- rounds whose window still holds the full batch, never a second alert.
+SELECT rule_name, evaluations > 0 AS evaluated, failures FROM finsec.monitor_rule_status WHERE rule_name LIKE 'service.%' ORDER BY 1;
+
+-- The shipped parameters back.
+UPDATE finsec.monitor_rule SET params = '{"max_rollback_ratio": 0.01, "min_transactions": 1000}' WHERE rule_name = 'service.commit_ratio' AND state = 'active';
+UPDATE finsec.monitor_rule SET params = params || '{"max_database_bytes": 0}' WHERE rule_name = 'service.disk_usage' AND state = 'active';
+UPDATE finsec.monitor_rule SET params = params || '{"warning_bytes": 0}' WHERE rule_name = 'service.ledger_size' AND state = 'active';
+
+-- Clean up.
+DELETE FROM finsec.risk_decision_log WHERE customer LIKE 'svc%';
+DELETE FROM finsec.monitor_service_counter;
 DROP TABLE svc_pay_a, svc_pay_b, svc_wal;
 DROP ROLE regress_svc_op, regress_svc_aud, regress_svc_app;
