@@ -2138,7 +2138,8 @@ REVOKE ALL ON FUNCTION finsec._monitor_eval_commit_ratio(finsec.monitor_rule, bi
  * (docs/risk-log.md), so attempts = the larger of the decisions logged in
  * the window and blocks + payments the monitor saw committed in the window
  * (blocked payments are typically rolled back and never reach
- * finsec.monitor_event).
+ * finsec.monitor_event), counted by whole minutes from
+ * finsec.monitor_event_minute.
  */
 CREATE FUNCTION finsec._monitor_svc_risk_block_rate(r finsec.monitor_rule)
 RETURNS SETOF finsec.monitor_measure
@@ -2150,8 +2151,8 @@ AS $$
 		  FROM finsec.risk_decision_log l
 		 WHERE l.decided_at > now() - r.time_window AND l.decided_at <= now()
 	), p AS (
-		SELECT count(*) AS committed FROM finsec.monitor_event e
-		 WHERE e.at > now() - r.time_window AND e.at <= now()
+		SELECT coalesce(sum(m.payments), 0) AS committed FROM finsec.monitor_event_minute m
+		 WHERE m.minute > now() - r.time_window AND m.minute <= now()
 	), a AS (
 		SELECT d.*, p.committed, greatest(d.logged, d.blocks + p.committed) AS attempts FROM d, p
 	)
