@@ -725,8 +725,9 @@ AS $$
 	SELECT t.relid::text, finsec._monitor_period(max(e.at)), max(e.at),
 		   (array_agg(e.event_id ORDER BY e.event_id))[1:1000], NULL::numeric, count(*)::numeric,
 		   jsonb_build_object('null_amounts', count(*) FILTER (WHERE e.amount IS NULL),
-							  'unknown_currencies', count(*) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL),
-							  'currencies', jsonb_agg(DISTINCT e.currency) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL))
+							  'not_finite_amounts', count(*) FILTER (WHERE e.amount IN ('NaN', 'Infinity', '-Infinity')),
+							  'unknown_currencies', count(*) FILTER (WHERE e.amount NOT IN ('NaN', 'Infinity', '-Infinity') AND e.amount_cny IS NULL),
+							  'currencies', jsonb_agg(DISTINCT e.currency) FILTER (WHERE e.amount NOT IN ('NaN', 'Infinity', '-Infinity') AND e.amount_cny IS NULL))
 	  FROM finsec.monitor_event e JOIN finsec.monitor_table t USING (table_id)
 	 WHERE e.event_id BETWEEN first_event AND last_event
 	   AND (e.amount IS NULL OR e.amount_cny IS NULL)
@@ -757,7 +758,7 @@ RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_monitor_stamp';
 COMMENT ON FUNCTION finsec.monitor_stamp() IS
-	'BEFORE INSERT OR UPDATE OF finsec_mon_txid row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
+	'BEFORE INSERT OR UPDATE row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
 REVOKE ALL ON FUNCTION finsec.monitor_stamp() FROM PUBLIC;
 
 CREATE FUNCTION finsec._monitor_attach(payments regclass, add_column boolean, add_index boolean)
@@ -893,8 +894,10 @@ BEGIN
 											  amount, amount_cny, amount_usd, device, ip)
 			SELECT nextval('finsec.monitor_event_id_seq'), $3, $4, q.stamp, q.reference, q.at, q.customer, q.customer_type,
 				   q.account, q.counterparty, q.direction, q.cash, q.cross_border, q.succeeded, q.currency, q.amount,
-				   CASE WHEN q.currency = 'CNY' THEN q.amount ELSE q.amount * fx.rate END,
-				   CASE WHEN q.currency = 'USD' THEN q.amount
+				   CASE WHEN q.amount IN ('NaN', 'Infinity', '-Infinity') THEN NULL
+						WHEN q.currency = 'CNY' THEN q.amount ELSE q.amount * fx.rate END,
+				   CASE WHEN q.amount IN ('NaN', 'Infinity', '-Infinity') THEN NULL
+						WHEN q.currency = 'USD' THEN q.amount
 						WHEN q.currency = 'CNY' THEN round(q.amount / usd.rate, 6)
 						ELSE round(q.amount * fx.rate / usd.rate, 6) END,
 				   q.device, q.ip
@@ -913,8 +916,8 @@ BEGIN
 								  ORDER BY r.valid_from DESC LIMIT 1) usd ON q.currency <> 'USD'
 			RETURNING event_id, at, amount, amount_cny)
 		SELECT count(*)::integer, min(event_id), max(event_id), min(at), max(at),
-			   (count(*) FILTER (WHERE amount IS NULL))::integer,
-			   (count(*) FILTER (WHERE amount IS NOT NULL AND amount_cny IS NULL))::integer
+			   (count(*) FILTER (WHERE amount IS NULL OR amount IN ('NaN', 'Infinity', '-Infinity')))::integer,
+			   (count(*) FILTER (WHERE amount NOT IN ('NaN', 'Infinity', '-Infinity') AND amount_cny IS NULL))::integer
 		  FROM ins$q$,
 		CASE WHEN t.reference_column IS NULL THEN 'NULL::text' ELSE format(txt, 'reference') END,
 		CASE WHEN t.customer_type_column IS NULL THEN quote_literal(t.customer_type_default)
@@ -1069,6 +1072,17 @@ BEGIN
 				  DETAIL = 'Building an index without CONCURRENTLY blocks inserts for the whole build.',
 				  HINT = format('Run first: ALTER TABLE %s ADD COLUMN IF NOT EXISTS finsec_mon_txid pg_catalog.xid8; CREATE INDEX CONCURRENTLY ON %s (finsec_mon_txid);',
 								payments, payments);
+	END IF;
+	-- a BEFORE row trigger that runs after finsec's (name order) could rewrite the stamp
+	SELECT tg.tgname INTO x FROM pg_trigger tg
+	 WHERE tg.tgrelid = payments AND NOT tg.tgisinternal AND tg.tgname > 'finsec_monitor_stamp'
+	   AND (tg.tgtype & 1) = 1 AND (tg.tgtype & 2) = 2 AND (tg.tgtype & (4 | 16)) <> 0
+	 ORDER BY tg.tgname LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'table % has a BEFORE row trigger "%" that would run after finsec''s stamp trigger', payments, x.tgname
+			USING ERRCODE = 'S9M13',
+				  DETAIL = 'Row triggers fire in name order; one firing after finsec_monitor_stamp could change the stamp and hide payments from the monitor.',
+				  HINT = 'Rename that trigger so that its name sorts before "finsec_monitor_stamp".';
 	END IF;
 	-- a run of the table's source query as its owner: untrusted column types are refused here
 	t := ROW(NULL, payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
@@ -1498,7 +1512,6 @@ DECLARE
 	b record;
 	sys record;
 	maxb integer := current_setting('finsec.monitor_max_batches')::integer;
-	lim integer := current_setting('finsec.monitor_batch_rows')::integer;
 	last_batch bigint;
 BEGIN
 	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
@@ -1514,10 +1527,11 @@ BEGIN
 		last_batch := (SELECT coalesce(max(mb.batch_id), 0) FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id);
 		LOOP
 			n := finsec._monitor_batch(t.table_id, false);
+			-- a batch ends at a transaction boundary: a short one does not mean caught up
 			EXIT WHEN n = 0;
 			batches := batches + 1;
 			payments := payments + n;
-			EXIT WHEN n < lim OR batches >= maxb;
+			EXIT WHEN batches >= maxb;
 		END LOOP;
 		SELECT coalesce(sum(mb.alerts), 0)::integer AS a, coalesce(sum(mb.rules_failed), 0)::integer AS f INTO b
 		  FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id AND mb.batch_id > last_batch;

@@ -62,6 +62,15 @@ SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cus
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', direction_default => 'sideways')$$);
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring(NULL)$$);
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', backfill => '-1 day')$$);
+-- a BEFORE row trigger that would run after finsec's stamp trigger could rewrite the stamp
+RESET SESSION AUTHORIZATION;
+CREATE FUNCTION mon_forge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER zz_forge BEFORE INSERT ON mon_pay FOR EACH ROW EXECUTE FUNCTION mon_forge();
+SET SESSION AUTHORIZATION regress_mon_alice;
+SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at')$$);
+RESET SESSION AUTHORIZATION;
+DROP TRIGGER zz_forge ON mon_pay;
+SET SESSION AUTHORIZATION regress_mon_alice;
 SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', account => 'acct',
 	counterparty => 'payee', currency => 'cur', direction => 'dir', customer_type => 'ctype', cash => 'is_cash',
 	cross_border => 'xborder', status => 'ok', reference => 'id');
@@ -127,9 +136,11 @@ SELECT entity, period = to_char(now() + interval '1 day', 'YYYY-MM-DD') AS tomor
   FROM finsec.alert WHERE entity = 'c2' ORDER BY alert_id;
 
 -- Unvalued payments: NULL amount, a currency without a rate; counted and raised.
-INSERT INTO mon_pay (cust, amount, cur) VALUES ('c4', NULL, 'CNY'), ('c5', 100, 'XXX');
+INSERT INTO mon_pay (cust, amount, cur) VALUES ('c4', NULL, 'CNY'), ('c5', 100, 'XXX'), ('c9', 'NaN', 'CNY'), ('c9', 'Infinity', 'CNY');
 SELECT relid, batches, payments, alerts FROM finsec.monitor_now();
 SELECT null_amounts, unknown_currencies FROM finsec.monitor_table;
+-- NaN and Infinity are not valued: they hit no threshold
+SELECT count(*) FROM finsec.alert WHERE entity = 'c9';
 SELECT rule_name, entity_type, entity, value, detail FROM finsec.alert WHERE rule_name = 'monitor.data_quality';
 -- with a rate, USD is converted
 INSERT INTO finsec.currency_rate (currency, valid_from, cny_per_unit) VALUES ('USD', '2000-01-01', 7.1);

@@ -124,7 +124,7 @@ typedef struct StampCache
 PG_FUNCTION_INFO_V1(finsec_monitor_stamp);
 
 /*
- * BEFORE INSERT OR UPDATE OF finsec_mon_txid FOR EACH ROW: an inserted row
+ * BEFORE INSERT OR UPDATE FOR EACH ROW: an inserted row
  * gets the inserting top-level transaction, whatever the writer put there
  * (a forged stamp would hide the payment from the monitor); an update keeps
  * the row's stamp.
@@ -250,7 +250,7 @@ finsec_monitor_attach(PG_FUNCTION_ARGS)
 						  qname));
 	finsec_own_trigger_ddl_begin();
 	exec_ddl(psprintf("CREATE TRIGGER " FINSEC_MONITOR_TRIGGER
-					  " BEFORE INSERT OR UPDATE OF " FINSEC_MONITOR_STAMP_COLUMN " ON %s"
+					  " BEFORE INSERT OR UPDATE ON %s"
 					  " FOR EACH ROW EXECUTE FUNCTION finsec.monitor_stamp()", qname));
 	finsec_own_trigger_ddl_end();
 	/* replicas and session_replication_role = replica stamp too */
@@ -366,7 +366,8 @@ monitor_round(void *arg)
 				return total;
 			n = run_in_transaction("SELECT finsec._monitor_batch($1, true)", 1, types, values, &done);
 			total += n;
-			if (done || n < finsec_monitor_batch_rows)
+			/* a batch ends at a transaction boundary: short is not caught up */
+			if (done || n == 0)
 				break;
 		}
 	}
