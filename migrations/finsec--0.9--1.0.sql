@@ -2470,10 +2470,10 @@ CREATE TYPE finsec.monitor_measure AS (
  * per batch of the hour instead of every payment of it.  last_event (the
  * greatest event_id counted) keeps a backtest's view: a window judged at
  * event e only counts rows with last_event <= e.  Derived data, not
- * dumped; deleted with the table's registration.
+ * dumped: pg_restore rebuilds it as it loads the events; kept, like the events, when a table stops being monitored.
  */
 CREATE TABLE finsec.monitor_event_minute (
-	table_id integer NOT NULL REFERENCES finsec.monitor_table ON DELETE CASCADE,
+	table_id integer NOT NULL,
 	batch_id bigint NOT NULL,
 	minute timestamptz NOT NULL,
 	payments integer NOT NULL,
