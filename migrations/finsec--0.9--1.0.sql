@@ -691,31 +691,34 @@ BEGIN
 		  JOIN unnest(kins) k ON k.seed = s.seed AND k.node = s.node
 		 WHERE s.at < k.at
 		   AND k.amount >= keep * s.amount
+	), viable AS (
+		/* candidates with enough intermediates at all */
+		SELECT p.seed FROM pair p GROUP BY p.seed HAVING count(DISTINCT p.mid) >= n
 	), anchor AS (
 		/* windows (T - w, T] ending at a forward, holding a new edge's time */
 		SELECT DISTINCT p.seed, p.src, p.sink, p.at_out AS t
-		  FROM pair p
+		  FROM pair p JOIN viable v USING (seed)
 		 WHERE p.at_out >= t_lo[p.seed] AND p.at_out - w < t_hi[p.seed]
 	), found AS (
-		SELECT a.seed, a.src, a.sink, a.t, c.mids, c.amount, c.mid_list, c.events, c.hit_at
+		SELECT a.seed, a.src, a.sink, a.t, count(DISTINCT q.mid) AS mids, max(q.at_out) AS hit_at,
+			   array_agg(DISTINCT q.mid ORDER BY q.mid) AS mid_list
 		  FROM anchor a
-		 CROSS JOIN LATERAL (
-				SELECT count(DISTINCT q.mid) AS mids, max(q.at_out) AS hit_at,
-					   array_agg(DISTINCT q.mid ORDER BY q.mid) AS mid_list,
-					   (SELECT sum(d.amount_in) FROM (SELECT DISTINCT q2.ev_in, q2.amount_in FROM pair q2
-													   WHERE q2.seed = a.seed AND q2.at_in > a.t - w AND q2.at_out <= a.t) d) AS amount,
-					   (SELECT array_agg(DISTINCT x ORDER BY x)
-						  FROM (SELECT q2.ev_in FROM pair q2 WHERE q2.seed = a.seed AND q2.at_in > a.t - w AND q2.at_out <= a.t
-								UNION SELECT q2.ev_out FROM pair q2 WHERE q2.seed = a.seed AND q2.at_in > a.t - w AND q2.at_out <= a.t) y(x)) AS events
-				  FROM pair q
-				 WHERE q.seed = a.seed AND q.at_in > a.t - w AND q.at_out <= a.t) c
-		 WHERE c.mids >= n
+		  JOIN pair q ON q.seed = a.seed AND q.at_in > a.t - w AND q.at_out <= a.t
+		 GROUP BY a.seed, a.src, a.sink, a.t
+		HAVING count(DISTINCT q.mid) >= n
 	), best AS (
 		SELECT DISTINCT ON (f.src, finsec._monitor_day(f.hit_at)) f.*, finsec._monitor_day(f.hit_at) AS day
 		  FROM found f
 		 ORDER BY f.src, finsec._monitor_day(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink
 	)
-	SELECT b.src, b.day::text, b.hit_at, b.events[1:1000], b.amount, b.mids::numeric,
+	SELECT b.src, b.day::text, b.hit_at,
+		   (SELECT (array_agg(DISTINCT x ORDER BY x))[1:1000]
+			  FROM (SELECT q.ev_in FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t
+					UNION SELECT q.ev_out FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) y(x)),
+		   (SELECT sum(d.amount_in)
+			  FROM (SELECT DISTINCT q.ev_in, q.amount_in FROM pair q
+					 WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) d),
+		   b.mids::numeric,
 		   jsonb_build_object('sink', b.sink, 'intermediates', b.mids,
 							  'intermediate_list', to_jsonb(b.mid_list[1:50]),
 							  'window', w::text, 'min_intermediates', n,
@@ -737,7 +740,7 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 					  "description": "each hop keeps at least (1 - max_decay) of the amount of the hop before it; 1 disables the check"},
 	   "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0,
 					  "description": "least amount in CNY of every hop"},
-	   "max_paths":  {"type": "integer", "required": false, "default": 200, "min": 1, "max": 10000,
+	   "max_paths":  {"type": "integer", "required": false, "default": 50, "min": 1, "max": 10000,
 					  "description": "bound of the search: at most this many paths per new edge, direction and level"}}',
 	 true, 'finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, bigint)'::regprocedure,
 	 'funds going round A -> B -> ... -> A, every hop later than the one before, the whole cycle inside the window (AMLSim / AMLworld cycle); entity: the origin of the cycle'),
@@ -756,7 +759,7 @@ INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_
 INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
 								 shadow, action, state, description, created_by, approved_by, activated_at) VALUES
 	('aml.cycle', 1, 'cycle', 'account', interval '72 hours',
-	 '{"min_depth": 3, "max_depth": 6, "max_decay": 0.5, "min_amount": 10000, "max_paths": 200}',
+	 '{"min_depth": 3, "max_depth": 6, "max_decay": 0.5, "min_amount": 10000, "max_paths": 50}',
 	 'money_laundering', 'high', false, 'alert', 'active',
 	 'funds of at least 10,000 CNY a hop going round three to six accounts and back within 72 hours, each hop keeping half of the one before (JR/T 0199 5.3.2 b); layering, AMLSim cycle)',
 	 'finsec', 'finsec', pg_catalog.now()),
