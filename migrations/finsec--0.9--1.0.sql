@@ -2060,21 +2060,21 @@ BEGIN
 		   AND NOT (f.nodes[1:f.depth] && b.nodes)
 		 ORDER BY k.key
 	), best AS (
-		SELECT DISTINCT ON (c.origin, finsec._monitor_day(c.hit_at))
-			   c.*, finsec._monitor_day(c.hit_at) AS day
+		SELECT DISTINCT ON (c.origin, finsec._monitor_period(c.hit_at))
+			   c.*, finsec._monitor_period(c.hit_at) AS day
 		  FROM cyc c
-		 ORDER BY c.origin, finsec._monitor_day(c.hit_at), c.depth, c.hit_at DESC, c.key
+		 ORDER BY c.origin, finsec._monitor_period(c.hit_at), c.depth, c.hit_at DESC, c.key
 	)
 	SELECT b.origin, b.day::text,
-		   (SELECT max(c.hit_at) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_day(c.hit_at) = b.day),
+		   (SELECT max(c.hit_at) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
 		   (SELECT array_agg(DISTINCT x ORDER BY x) FROM (
 				SELECT x FROM cyc c, unnest(c.events) x
-				 WHERE c.origin = b.origin AND finsec._monitor_day(c.hit_at) = b.day
+				 WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day
 				 ORDER BY x LIMIT 1000) y),
 		   b.amounts[1],
 		   b.depth::numeric,
 		   jsonb_build_object(
-			   'cycles', (SELECT count(*) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_day(c.hit_at) = b.day),
+			   'cycles', (SELECT count(*) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
 			   'depth', b.depth,
 			   'span', (b.ats[b.depth] - b.ats[1])::text,
 			   'path', (SELECT jsonb_agg(jsonb_build_object('from', b.nodes[i], 'to', b.nodes[i + 1],
@@ -2190,9 +2190,9 @@ BEGIN
 		 GROUP BY a.seed, a.src, a.sink, a.t
 		HAVING count(DISTINCT q.mid) >= n
 	), best AS (
-		SELECT DISTINCT ON (f.src, finsec._monitor_day(f.hit_at)) f.*, finsec._monitor_day(f.hit_at) AS day
+		SELECT DISTINCT ON (f.src, finsec._monitor_period(f.hit_at)) f.*, finsec._monitor_period(f.hit_at) AS day
 		  FROM found f
-		 ORDER BY f.src, finsec._monitor_day(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink
+		 ORDER BY f.src, finsec._monitor_period(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink
 	)
 	SELECT b.src, b.day::text, b.hit_at,
 		   (SELECT (array_agg(DISTINCT x ORDER BY x))[1:1000]

@@ -257,3 +257,98 @@ SELECT count(*) >= 0 AS ran FROM g_eval('aml.cycle', g_top() - 999, g_top());
 SELECT count(*) >= 0 AS ran FROM g_eval('aml.scatter_gather', g_top() - 999, g_top());
 SELECT pg_stat_get_xact_numscans('finsec.monitor_event'::regclass) AS seq_scans;
 COMMIT;
+
+-- ---------------------------------------------------------------------
+-- End to end: a payments table -> enable_monitoring -> INSERT -> monitor_now() -> finsec.alert
+DELETE FROM finsec.monitor_table WHERE relid = 'g_pay'::regclass;
+SET client_min_messages = warning;
+CREATE ROLE regress_graph_admin LOGIN IN ROLE finsec_admin;
+SET client_min_messages = notice;
+CREATE TABLE g2_pay (
+	id bigserial PRIMARY KEY,
+	cust text NOT NULL,
+	acct text,
+	payee text,
+	dir text NOT NULL DEFAULT 'out',
+	amount numeric NOT NULL,
+	cur text NOT NULL DEFAULT 'CNY',
+	ok boolean NOT NULL DEFAULT true,
+	at timestamptz NOT NULL
+);
+ALTER TABLE g2_pay OWNER TO regress_graph_admin;
+SET SESSION AUTHORIZATION regress_graph_admin;
+SELECT finsec.enable_monitoring('g2_pay', customer => 'cust', amount => 'amount', posted_at => 'at', account => 'acct',
+	counterparty => 'payee', direction => 'dir', currency => 'cur', status => 'ok');
+RESET SESSION AUTHORIZATION;
+INSERT INTO finsec.currency_rate (currency, valid_from, cny_per_unit, source) VALUES ('USD', '2026-01-01', 7.1, 'regress');
+-- a payment of the bank's own customers in g2_pay: the payer's 'out' and the payee's 'in'
+CREATE FUNCTION g2(a text, b text, at timestamptz, amt numeric, cur text DEFAULT 'CNY', both_sides boolean DEFAULT true)
+RETURNS void LANGUAGE sql AS $$
+	INSERT INTO g2_pay (cust, acct, payee, dir, amount, cur, at) VALUES ('cust-' || a, a, b, 'out', amt, cur, at);
+	INSERT INTO g2_pay (cust, acct, payee, dir, amount, cur, at)
+	SELECT 'cust-' || b, b, a, 'in', amt, cur, at WHERE both_sides;
+$$;
+CREATE FUNCTION g2_round() RETURNS TABLE (batches integer, payments bigint, alerts integer, rules_failed integer)
+LANGUAGE sql AS $$ SELECT batches, payments, alerts, rules_failed FROM finsec.monitor_now() WHERE relid = 'g2_pay'::regclass $$;
+SELECT * FROM g2_round();
+
+-- a cycle of depth 3, hops in three commits, among noise payments: one alert, on its origin,
+-- raised by the round of the last hop
+BEGIN;
+SELECT g2('E1', 'E2', '2026-04-01 09:00', 200000);
+SELECT g2('E' || i, 'N' || i, timestamptz '2026-04-01 08:00' + i * interval '5 minutes', 15000 + i) FROM generate_series(1, 3) i;
+COMMIT;
+SELECT * FROM g2_round();
+SELECT g2('E2', 'E3', '2026-04-01 10:00', 190000);
+SELECT g2('N' || i, 'E' || i, timestamptz '2026-04-01 10:30' + i * interval '5 minutes', 16000 + i) FROM generate_series(1, 3) i;
+SELECT * FROM g2_round();
+SELECT count(*) AS before_last FROM finsec.alert WHERE rule_name = 'aml.cycle';
+-- the last hop in US dollars: 26,000 USD = 184,600 CNY keeps more than half of 190,000
+SELECT g2('E3', 'E1', '2026-04-01 11:00', 26000, 'USD');
+SELECT * FROM g2_round();
+SELECT rule_name, rule_version, kind, entity_type, entity, period, hits, cardinality(events) AS events, amount, value,
+	   severity, category, detail->'cycles' AS cycles, jsonb_path_query_array(detail, '$.path[*].from') AS route,
+	   case_id IS NOT NULL AS has_case
+  FROM finsec.alert WHERE rule_name = 'aml.cycle';
+-- the events of the alert are the six rows of the three payments
+SELECT array_agg(e.direction || ':' || coalesce(e.account, '') || '>' || e.counterparty ORDER BY e.event_id) AS rows
+  FROM finsec.alert a, unnest(a.events) x JOIN finsec.monitor_event e ON e.event_id = x WHERE a.rule_name = 'aml.cycle';
+
+-- depth 2 (A -> B -> A), out of time order, outside the window: no alert
+SELECT g2('F1', 'F2', '2026-04-02 09:00', 100000), g2('F2', 'F1', '2026-04-02 10:00', 99000);
+SELECT g2('G1', 'G2', '2026-04-02 12:00', 100000), g2('G2', 'G3', '2026-04-02 11:00', 99000), g2('G3', 'G1', '2026-04-02 10:00', 98000);
+SELECT g2('H1', 'H2', '2026-04-02 09:00', 100000), g2('H2', 'H3', '2026-04-03 09:00', 99000), g2('H3', 'H1', '2026-04-05 09:00', 98000);
+SELECT * FROM g2_round();
+SELECT count(*) AS quiet FROM finsec.alert WHERE rule_name = 'aml.cycle' AND entity <> 'E1';
+-- the same window one second shorter fires: on its origin H1, on the day of the last hop
+SELECT g2('H4', 'H5', '2026-04-02 09:00:01', 100000), g2('H5', 'H6', '2026-04-03 09:00', 99000), g2('H6', 'H4', '2026-04-05 09:00', 98000);
+SELECT * FROM g2_round();
+SELECT entity, period, value FROM finsec.alert WHERE rule_name = 'aml.cycle' AND entity <> 'E1';
+-- a new cycle of E1 on the same day extends its alert
+SELECT g2('E1', 'E4', '2026-04-01 12:00', 50000, 'CNY', false), g2('E4', 'E5', '2026-04-01 13:00', 40000, 'CNY', false),
+	   g2('E5', 'E1', '2026-04-01 14:00', 30000, 'CNY', false);
+SELECT * FROM g2_round();
+SELECT entity, hits, cardinality(events) AS events FROM finsec.alert WHERE rule_name = 'aml.cycle' AND entity = 'E1';
+
+-- scatter-gather: five intermediates fire, four are quiet
+SELECT g2('S1', 'X' || i, timestamptz '2026-04-06 09:00' + i * interval '1 minute', 30000) FROM generate_series(1, 5) i;
+SELECT g2('S2', 'Y' || i, timestamptz '2026-04-06 09:00' + i * interval '1 minute', 30000) FROM generate_series(1, 4) i;
+SELECT * FROM g2_round();
+SELECT g2('X' || i, 'K1', timestamptz '2026-04-07 09:00' + i * interval '1 minute', 29000) FROM generate_series(1, 5) i;
+SELECT g2('Y' || i, 'K2', timestamptz '2026-04-07 09:00' + i * interval '1 minute', 29000) FROM generate_series(1, 4) i;
+SELECT * FROM g2_round();
+SELECT rule_name, entity_type, entity, period, hits, cardinality(events) AS events, amount, value,
+	   detail->>'sink' AS sink, detail->'intermediate_list' AS via
+  FROM finsec.alert WHERE rule_name = 'aml.scatter_gather';
+
+-- the backtest replays what was raised
+SELECT b.entity, b.period, b.hits, a.hits AS raised
+  FROM finsec.monitor_backtest('aml.cycle') b
+  FULL JOIN (SELECT entity, period, hits FROM finsec.alert WHERE rule_name = 'aml.cycle') a USING (entity, period)
+ ORDER BY 1, 2;
+SELECT b.entity, b.period, b.hits, a.hits AS raised
+  FROM finsec.monitor_backtest('aml.scatter_gather') b
+  FULL JOIN (SELECT entity, period, hits FROM finsec.alert WHERE rule_name = 'aml.scatter_gather') a USING (entity, period)
+ ORDER BY 1, 2;
+SELECT rule_name, evaluations > 0 AS evaluated, failures FROM finsec.monitor_rule_status
+ WHERE rule_name IN ('aml.cycle', 'aml.scatter_gather') ORDER BY 1;
