@@ -2211,7 +2211,6 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
 
 INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
 	('cycle', 'payment', '{account}',
