@@ -2094,11 +2094,13 @@ REVOKE ALL ON FUNCTION finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, b
  * intermediates I, each of which forwards to one sink K (S <> K), every
  * forward later than the receipt it follows and keeping at least
  * (1 - max_decay) of it, all inside one window ending at the latest
- * forward.  The new edges give the candidates (S, K, T): a new edge I -> K
- * with the earlier edges S -> I into it, a new edge S -> I with the later
- * edges I -> K out of it (at most max_paths per new edge each); for each
- * candidate the edges out of S and into K in (T - window, T] (at most
- * max_paths each, the nearest to T) are joined on I.  Entity: the source
+ * forward.  The new edges give the candidate pairs (S, K): a new edge
+ * I -> K with the earlier edges S -> I into it, a new edge S -> I with the
+ * later edges I -> K out of it (at most max_paths per new edge each).
+ * Then the edges into each candidate sink (at most max_paths, from a
+ * window before its earliest candidate to a window after its latest);
+ * only sinks with at least min_intermediates senders go on, and only for
+ * them the edges out of the sources; the two joined on I.  Entity: the source
  * (where the funds enter the pattern); one hit per source and local day.
  */
 CREATE FUNCTION finsec._monitor_eval_scatter_gather(r finsec.monitor_rule, first_event bigint, last_event bigint)
@@ -2118,6 +2120,9 @@ DECLARE
 	kins finsec._monitor_graph_path[];
 	t_lo timestamptz[];
 	t_hi timestamptz[];
+	cand_s text[];
+	cand_k text[];
+	sinks text[];
 BEGIN
 	IF first_event IS NULL OR last_event IS NULL OR w IS NULL THEN
 		RETURN;
@@ -2138,42 +2143,59 @@ BEGIN
 
 	/*
 	 * The candidates (S, K) with the times of the new edges that named
-	 * them, one search seed each: the edges out of S and into K from a
-	 * window before the earliest to a window after the latest.
+	 * them (the id of a candidate indexes cand_s, cand_k, t_lo, t_hi).
 	 */
-	WITH cand AS (
-		SELECT c.s, c.k, min(c.t) AS t_lo, max(c.t) AS t_hi
-		  FROM (SELECT p.nodes[1] AS s, p.nodes[3] AS k, p.hi AS t FROM unnest(gather) p
-				UNION ALL
-				SELECT p.nodes[1], p.nodes[3], p.lo FROM unnest(scatter) p) c
-		 WHERE c.s <> c.k
-		 GROUP BY c.s, c.k
-	), numbered AS (
-		SELECT row_number() OVER (ORDER BY c.s, c.k) AS id, c.* FROM cand c
-	)
-	SELECT coalesce(array_agg(ROW(c.id, NULL, c.s, 0, c.t_lo - w, c.t_hi + w, c.t_lo - w, NULL,
-								  ARRAY[c.s, c.k], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
-								 )::finsec._monitor_graph_path ORDER BY c.id), '{}'),
-		   coalesce(array_agg(ROW(c.id, NULL, c.k, 0, c.t_lo - w, c.t_hi + w, c.t_hi + w, NULL,
-								  ARRAY[c.k, c.s], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
-								 )::finsec._monitor_graph_path ORDER BY c.id), '{}'),
-		   coalesce(array_agg(c.t_lo ORDER BY c.id), '{}'),
-		   coalesce(array_agg(c.t_hi ORDER BY c.id), '{}')
-	  INTO souts, kins, t_lo, t_hi
-	  FROM numbered c;
-	souts := finsec._monitor_graph_step(souts, true, 1, min_amount, max_paths, last_event);
+	SELECT coalesce(array_agg(c.s ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.k ORDER BY c.s, c.k), '{}'),
+		   coalesce(array_agg(c.t_lo ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.t_hi ORDER BY c.s, c.k), '{}')
+	  INTO cand_s, cand_k, t_lo, t_hi
+	  FROM (SELECT c.s, c.k, min(c.t) AS t_lo, max(c.t) AS t_hi
+			  FROM (SELECT p.nodes[1] AS s, p.nodes[3] AS k, p.hi AS t FROM unnest(gather) p
+					UNION ALL
+					SELECT p.nodes[1], p.nodes[3], p.lo FROM unnest(scatter) p) c
+			 WHERE c.s <> c.k
+			 GROUP BY c.s, c.k) c;
+
+	/*
+	 * The edges into each sink K, from a window before its earliest
+	 * candidate to a window after its latest (seed: the sink's number in
+	 * sinks); only sinks with at least n distinct senders go on.
+	 */
+	SELECT coalesce(array_agg(x.k ORDER BY x.k), '{}'),
+		   coalesce(array_agg(ROW(x.id, NULL, x.k, 0, x.lo, x.hi, x.hi, NULL, ARRAY[x.k],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.k), '{}')
+	  INTO sinks, kins
+	  FROM (SELECT row_number() OVER (ORDER BY c.k) AS id, c.k, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_k, t_lo, t_hi) c(k, t_lo, t_hi) GROUP BY c.k) x;
 	kins := finsec._monitor_graph_step(kins, false, 1, min_amount, max_paths, last_event);
+	SELECT coalesce(array_agg(sinks[k.seed] ORDER BY k.seed), '{}') INTO sinks
+	  FROM (SELECT k.seed FROM unnest(kins) k GROUP BY k.seed HAVING count(DISTINCT k.node) >= n) k;
+
+	/* the edges out of each source of a candidate whose sink went on */
+	SELECT coalesce(array_agg(ROW(x.id, NULL, x.s, 0, x.lo, x.hi, x.lo, NULL, ARRAY[x.s],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.s), '{}')
+	  INTO souts
+	  FROM (SELECT row_number() OVER (ORDER BY c.s) AS id, c.s, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_s, cand_k, t_lo, t_hi) c(s, k, t_lo, t_hi)
+			 WHERE c.k = ANY (sinks) GROUP BY c.s) x;
+	souts := finsec._monitor_graph_step(souts, true, 1, min_amount, max_paths, last_event);
 
 	RETURN QUERY
-	WITH pair AS (
-		/* s: S -> I (nodes S, K, I), k: I -> K (nodes I, K, S), in order and keeping enough */
-		SELECT s.seed, s.nodes[1] AS src, s.nodes[2] AS sink, s.node AS mid,
-			   s.events[1] AS ev_in, s.at AS at_in, s.amount AS amount_in,
-			   k.events[1] AS ev_out, k.at AS at_out
-		  FROM unnest(souts) s
-		  JOIN unnest(kins) k ON k.seed = s.seed AND k.node = s.node
-		 WHERE s.at < k.at
-		   AND k.amount >= keep * s.amount
+	WITH cand AS (
+		SELECT c.id AS seed, c.s, c.k FROM unnest(cand_s, cand_k) WITH ORDINALITY c(s, k, id)
+		 WHERE c.k = ANY (sinks)
+	), pair AS (
+		/* S -> I then I -> K, in order and keeping enough */
+		SELECT c.seed, c.s AS src, c.k AS sink, so.node AS mid,
+			   so.events[1] AS ev_in, so.at AS at_in, so.amount AS amount_in,
+			   ki.events[1] AS ev_out, ki.at AS at_out
+		  FROM cand c
+		  JOIN unnest(souts) so ON so.nodes[1] = c.s
+		  JOIN unnest(kins) ki ON ki.nodes[2] = c.k AND ki.node = so.node
+		 WHERE so.node <> c.k AND ki.node <> c.s
+		   AND so.at < ki.at
+		   AND ki.amount >= keep * so.amount
 	), viable AS (
 		/* candidates with enough intermediates at all */
 		SELECT p.seed FROM pair p GROUP BY p.seed HAVING count(DISTINCT p.mid) >= n
