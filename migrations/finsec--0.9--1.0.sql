@@ -2263,7 +2263,7 @@ BEGIN
 	), best AS (
 		SELECT DISTINCT ON (f.src, finsec._monitor_period(f.hit_at)) f.*, finsec._monitor_period(f.hit_at) AS day
 		  FROM found f
-		 ORDER BY f.src, finsec._monitor_period(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink
+		 ORDER BY f.src, finsec._monitor_period(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink, f.t
 	)
 	SELECT b.src, b.day::text, b.hit_at,
 		   (SELECT (array_agg(DISTINCT x ORDER BY x))[1:1000]
