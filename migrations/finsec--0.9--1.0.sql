@@ -2383,6 +2383,430 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 -- 4. Graph typologies: cycles and scatter-gather.
 -- ---------------------------------------------------------------------
 
+/*
+ * The money graph (docs/monitor-graph.md).  An event with a counterparty
+ * is a directed edge between two nodes: the holder node is the event's
+ * account when the table maps one, else its customer; the other node is
+ * the counterparty (an account).  direction 'out' is holder -> counterparty,
+ * 'in' is counterparty -> holder.  Only succeeded events with a CNY amount
+ * are edges, and no edge joins a node to itself.  A payment recorded by
+ * both parties (the payer's 'out' and the payee's 'in') gives two parallel
+ * edges; the graph rules deduplicate what they find, so it is harmless.
+ */
+
+/* The edges added by the events first_event .. last_event (a batch). */
+CREATE FUNCTION finsec._monitor_graph_edges(first_event bigint, last_event bigint, min_amount numeric)
+RETURNS TABLE (event_id bigint, src text, dst text, at timestamptz, amount numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.event_id,
+		   CASE WHEN e.direction = 'out' THEN coalesce(e.account, e.customer) ELSE e.counterparty END,
+		   CASE WHEN e.direction = 'out' THEN e.counterparty ELSE coalesce(e.account, e.customer) END,
+		   e.at, e.amount_cny
+	  FROM finsec.monitor_event e
+	 WHERE e.event_id BETWEEN first_event AND last_event
+	   AND e.counterparty IS NOT NULL
+	   AND e.succeeded
+	   AND e.amount_cny >= min_amount
+	   AND e.counterparty <> coalesce(e.account, e.customer)
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_graph_edges(bigint, bigint, numeric) FROM PUBLIC;
+
+/*
+ * A path of the bounded search: started by edge `seed` (a new edge of the
+ * batch, or a candidate of scatter-gather), now at `node` after `depth`
+ * hops, the last edge at `at` of `amount`; the search moves only inside
+ * the open time range (lo, hi); a path that reaches `stop` ends there.
+ * nodes/events/ats/amounts list the path in time order.
+ */
+CREATE TYPE finsec._monitor_graph_path AS (
+	seed bigint,
+	stop text,
+	node text,
+	depth integer,
+	lo timestamptz,
+	hi timestamptz,
+	at timestamptz,
+	amount numeric,
+	nodes text[],
+	events bigint[],
+	ats timestamptz[],
+	amounts numeric[]
+);
+
+/*
+ * One level of the breadth-first search: every path of `frontier`
+ * extended by one edge, forward in time (an edge out of the node, later
+ * than the path's last edge, before hi, appended) or backward (an edge
+ * into the node, earlier than the path's first edge, after lo,
+ * prepended).  Simple paths only (no node twice); each hop keeps at least
+ * `keep` of the amount of the hop before it (in time order); edges of at
+ * least min_amount; history only up to last_event.  At most max_paths new
+ * paths per seed, the nearest in time first (ties by event_id, so the
+ * result is deterministic).  Every edge is read through the indexes
+ * (account, at), (customer, at) and (counterparty, at) of
+ * finsec.monitor_event, one index range per path.
+ */
+CREATE FUNCTION finsec._monitor_graph_step(frontier finsec._monitor_graph_path[], forward boolean,
+										   keep numeric, min_amount numeric, max_paths integer,
+										   last_event bigint)
+RETURNS finsec._monitor_graph_path[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(s.p ORDER BY s.seed, s.rn), '{}')
+	  FROM (SELECT f.seed,
+				   ROW(f.seed, f.stop, x.other, f.depth + 1, f.lo, f.hi, x.at, x.amount,
+					   CASE WHEN forward THEN f.nodes || x.other ELSE x.other || f.nodes END,
+					   CASE WHEN forward THEN f.events || x.event_id ELSE x.event_id || f.events END,
+					   CASE WHEN forward THEN f.ats || x.at ELSE x.at || f.ats END,
+					   CASE WHEN forward THEN f.amounts || x.amount ELSE x.amount || f.amounts END
+				   )::finsec._monitor_graph_path AS p,
+				   row_number() OVER (PARTITION BY f.seed
+									  ORDER BY CASE WHEN forward THEN x.at - f.at ELSE f.at - x.at END,
+											   x.event_id) AS rn
+			  FROM unnest(frontier) f
+			 CROSS JOIN LATERAL (
+					SELECT e.event_id, e.counterparty AS other, e.at, e.amount_cny AS amount
+					  FROM finsec.monitor_event e
+					 WHERE e.account = f.node
+					   AND e.direction = CASE WHEN forward THEN 'out' ELSE 'in' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty IS NOT NULL AND e.counterparty <> e.account
+					   AND e.amount_cny >= min_amount
+					UNION ALL
+					SELECT e.event_id, e.counterparty, e.at, e.amount_cny
+					  FROM finsec.monitor_event e
+					 WHERE e.customer = f.node AND e.account IS NULL
+					   AND e.direction = CASE WHEN forward THEN 'out' ELSE 'in' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty IS NOT NULL AND e.counterparty <> e.customer
+					   AND e.amount_cny >= min_amount
+					UNION ALL
+					SELECT e.event_id, coalesce(e.account, e.customer), e.at, e.amount_cny
+					  FROM finsec.monitor_event e
+					 WHERE e.counterparty = f.node
+					   AND e.direction = CASE WHEN forward THEN 'in' ELSE 'out' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty <> coalesce(e.account, e.customer)
+					   AND e.amount_cny >= min_amount
+				) x
+			 WHERE (f.stop IS NULL OR f.node <> f.stop)
+			   AND x.other <> ALL (f.nodes)
+			   AND (f.amount IS NULL
+					OR CASE WHEN forward THEN x.amount >= keep * f.amount
+							ELSE f.amount >= keep * x.amount END)) s
+	 WHERE s.rn <= max_paths
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_graph_step(finsec._monitor_graph_path[], boolean, numeric, numeric, integer, bigint) FROM PUBLIC;
+
+/*
+ * cycle: funds that go round, A -> B -> ... -> A, every hop later than
+ * the one before, the whole cycle inside the window, min_depth .. max_depth
+ * hops.  For every new edge u -> v of the batch: a forward search from v
+ * (later edges) and a backward search from u (earlier edges), each at most
+ * max_depth - 1 levels of at most max_paths paths per edge, then the two
+ * halves joined where they meet.  So a cycle is found whichever of its
+ * edges is the last to be processed, also when the edges of a cycle are
+ * committed out of time order.  The entity is the cycle's origin: the
+ * node the earliest hop leaves and the latest hop returns to.  It does not
+ * depend on the edge that found the cycle, so one cycle found from
+ * several of its edges (or recorded by both parties of each payment) is
+ * one hit, one alert.  Several cycles of one origin on one local day are
+ * one hit (the shortest cycle's path in detail, all their events).
+ */
+CREATE FUNCTION finsec._monitor_eval_cycle(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w interval := r.time_window;
+	min_depth integer := (r.params->>'min_depth')::integer;
+	max_depth integer := (r.params->>'max_depth')::integer;
+	max_decay numeric := (r.params->>'max_decay')::numeric;
+	min_amount numeric := (r.params->>'min_amount')::numeric;
+	max_paths integer := (r.params->>'max_paths')::integer;
+	fwd finsec._monitor_graph_path[];
+	bwd finsec._monitor_graph_path[];
+	fwd_all finsec._monitor_graph_path[];
+	bwd_all finsec._monitor_graph_path[];
+BEGIN
+	IF first_event IS NULL OR last_event IS NULL OR w IS NULL THEN
+		RETURN;
+	END IF;
+	IF min_depth > max_depth THEN
+		RAISE EXCEPTION 'rule % has min_depth % above max_depth %', r.rule_name, min_depth, max_depth
+			USING ERRCODE = 'S9M40',
+				  HINT = 'Store a version of the rule with min_depth <= max_depth.';
+	END IF;
+
+	/* depth 0: the new edges themselves */
+	SELECT coalesce(array_agg(ROW(g.event_id, g.src, g.dst, 0, g.at - w, g.at + w, g.at, g.amount,
+								  ARRAY[g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								 )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+		   coalesce(array_agg(ROW(g.event_id, g.dst, g.src, 0, g.at - w, g.at + w, g.at, g.amount,
+								  ARRAY[g.src], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								 )::finsec._monitor_graph_path ORDER BY g.event_id), '{}')
+	  INTO fwd, bwd
+	  FROM finsec._monitor_graph_edges(first_event, last_event, min_amount) g;
+	fwd_all := fwd;
+	bwd_all := bwd;
+
+	FOR lvl IN 1 .. max_depth - 1 LOOP
+		EXIT WHEN cardinality(fwd) = 0;
+		fwd := finsec._monitor_graph_step(fwd, true, 1 - max_decay, min_amount, max_paths, last_event);
+		fwd_all := fwd_all || fwd;
+	END LOOP;
+	FOR lvl IN 1 .. max_depth - 1 LOOP
+		EXIT WHEN cardinality(bwd) = 0;
+		bwd := finsec._monitor_graph_step(bwd, false, 1 - max_decay, min_amount, max_paths, last_event);
+		bwd_all := bwd_all || bwd;
+	END LOOP;
+
+	RETURN QUERY
+	WITH seed AS (
+		SELECT f.seed, f.at, f.amount FROM unnest(fwd_all) f WHERE f.depth = 0
+	), cyc AS (
+		/* b: X .. u (earlier hops), the seed u -> v, f: v .. X (later hops) */
+		SELECT DISTINCT ON (k.key)
+			   b.nodes[1] AS origin, f.at AS hit_at, f.depth + b.depth + 1 AS depth,
+			   b.nodes || f.nodes AS nodes,
+			   b.events || s.seed || f.events AS events,
+			   b.ats || s.at || f.ats AS ats,
+			   b.amounts || s.amount || f.amounts AS amounts,
+			   k.key
+		  FROM unnest(fwd_all) f
+		  JOIN unnest(bwd_all) b ON b.seed = f.seed AND b.node = f.node
+		  JOIN seed s ON s.seed = f.seed
+		 CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) AS key
+							   FROM unnest(b.events || s.seed || f.events) x) k
+		 WHERE f.depth + b.depth + 1 BETWEEN min_depth AND max_depth
+		   AND f.at - b.at < w
+		   AND NOT (f.nodes[1:f.depth] && b.nodes)
+		 ORDER BY k.key
+	), best AS (
+		SELECT DISTINCT ON (c.origin, finsec._monitor_period(c.hit_at))
+			   c.*, finsec._monitor_period(c.hit_at) AS day
+		  FROM cyc c
+		 ORDER BY c.origin, finsec._monitor_period(c.hit_at), c.depth, c.hit_at DESC, c.key
+	)
+	SELECT b.origin, b.day::text,
+		   (SELECT max(c.hit_at) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
+		   (SELECT array_agg(DISTINCT x ORDER BY x) FROM (
+				SELECT x FROM cyc c, unnest(c.events) x
+				 WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day
+				 ORDER BY x LIMIT 1000) y),
+		   b.amounts[1],
+		   b.depth::numeric,
+		   jsonb_build_object(
+			   'cycles', (SELECT count(*) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
+			   'depth', b.depth,
+			   'span', (b.ats[b.depth] - b.ats[1])::text,
+			   'path', (SELECT jsonb_agg(jsonb_build_object('from', b.nodes[i], 'to', b.nodes[i + 1],
+														   'at', b.ats[i], 'amount', b.amounts[i],
+														   'event_id', b.events[i]) ORDER BY i)
+						  FROM generate_series(1, b.depth) i),
+			   'window', w::text, 'min_depth', min_depth, 'max_depth', max_depth,
+			   'max_decay', max_decay, 'min_amount', min_amount)
+	  FROM best b
+	 ORDER BY b.origin, b.day;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * scatter_gather: a source S sends to at least min_intermediates distinct
+ * intermediates I, each of which forwards to one sink K (S <> K), every
+ * forward later than the receipt it follows and keeping at least
+ * (1 - max_decay) of it, all inside one window ending at the latest
+ * forward.  The new edges give the candidate pairs (S, K): a new edge
+ * I -> K with the earlier edges S -> I into it, a new edge S -> I with the
+ * later edges I -> K out of it (at most max_paths per new edge each).
+ * Then the edges into each candidate sink (at most max_paths, from a
+ * window before its earliest candidate to a window after its latest);
+ * only sinks with at least min_intermediates senders go on, and only for
+ * them the edges out of the sources; the two joined on I.  Entity: the source
+ * (where the funds enter the pattern); one hit per source and local day.
+ */
+CREATE FUNCTION finsec._monitor_eval_scatter_gather(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w interval := r.time_window;
+	n integer := (r.params->>'min_intermediates')::integer;
+	keep numeric := 1 - (r.params->>'max_decay')::numeric;
+	min_amount numeric := (r.params->>'min_amount')::numeric;
+	max_paths integer := (r.params->>'max_paths')::integer;
+	gather finsec._monitor_graph_path[];
+	scatter finsec._monitor_graph_path[];
+	souts finsec._monitor_graph_path[];
+	kins finsec._monitor_graph_path[];
+	t_lo timestamptz[];
+	t_hi timestamptz[];
+	cand_s text[];
+	cand_k text[];
+	sinks text[];
+BEGIN
+	IF first_event IS NULL OR last_event IS NULL OR w IS NULL THEN
+		RETURN;
+	END IF;
+
+	/* new edge as the forward I -> K: the receipts S -> I before it */
+	SELECT finsec._monitor_graph_step(coalesce(array_agg(ROW(g.event_id, NULL, g.src, 0, g.at - w, g.at, g.at, NULL,
+									ARRAY[g.src, g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								   )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+									  false, 1, min_amount, max_paths, last_event),
+	/* new edge as the receipt S -> I: the forwards I -> K after it */
+		   finsec._monitor_graph_step(coalesce(array_agg(ROW(g.event_id, NULL, g.dst, 0, g.at, g.at + w, g.at, NULL,
+									ARRAY[g.src, g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								   )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+									  true, 1, min_amount, max_paths, last_event)
+	  INTO gather, scatter
+	  FROM finsec._monitor_graph_edges(first_event, last_event, min_amount) g;
+
+	/*
+	 * The candidates (S, K) with the times of the new edges that named
+	 * them (the id of a candidate indexes cand_s, cand_k, t_lo, t_hi).
+	 */
+	SELECT coalesce(array_agg(c.s ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.k ORDER BY c.s, c.k), '{}'),
+		   coalesce(array_agg(c.t_lo ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.t_hi ORDER BY c.s, c.k), '{}')
+	  INTO cand_s, cand_k, t_lo, t_hi
+	  FROM (SELECT c.s, c.k, min(c.t) AS t_lo, max(c.t) AS t_hi
+			  FROM (SELECT p.nodes[1] AS s, p.nodes[3] AS k, p.hi AS t FROM unnest(gather) p
+					UNION ALL
+					SELECT p.nodes[1], p.nodes[3], p.lo FROM unnest(scatter) p) c
+			 WHERE c.s <> c.k
+			 GROUP BY c.s, c.k) c;
+
+	/*
+	 * The edges into each sink K, from a window before its earliest
+	 * candidate to a window after its latest (seed: the sink's number in
+	 * sinks); only sinks with at least n distinct senders go on.
+	 */
+	SELECT coalesce(array_agg(x.k ORDER BY x.k), '{}'),
+		   coalesce(array_agg(ROW(x.id, NULL, x.k, 0, x.lo, x.hi, x.hi, NULL, ARRAY[x.k],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.k), '{}')
+	  INTO sinks, kins
+	  FROM (SELECT row_number() OVER (ORDER BY c.k) AS id, c.k, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_k, t_lo, t_hi) c(k, t_lo, t_hi) GROUP BY c.k) x;
+	kins := finsec._monitor_graph_step(kins, false, 1, min_amount, max_paths, last_event);
+	SELECT coalesce(array_agg(sinks[k.seed] ORDER BY k.seed), '{}') INTO sinks
+	  FROM (SELECT k.seed FROM unnest(kins) k GROUP BY k.seed HAVING count(DISTINCT k.node) >= n) k;
+
+	/* the edges out of each source of a candidate whose sink went on */
+	SELECT coalesce(array_agg(ROW(x.id, NULL, x.s, 0, x.lo, x.hi, x.lo, NULL, ARRAY[x.s],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.s), '{}')
+	  INTO souts
+	  FROM (SELECT row_number() OVER (ORDER BY c.s) AS id, c.s, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_s, cand_k, t_lo, t_hi) c(s, k, t_lo, t_hi)
+			 WHERE c.k = ANY (sinks) GROUP BY c.s) x;
+	souts := finsec._monitor_graph_step(souts, true, 1, min_amount, max_paths, last_event);
+
+	RETURN QUERY
+	WITH cand AS (
+		SELECT c.id AS seed, c.s, c.k FROM unnest(cand_s, cand_k) WITH ORDINALITY c(s, k, id)
+		 WHERE c.k = ANY (sinks)
+	), pair AS (
+		/* S -> I then I -> K, in order and keeping enough */
+		SELECT c.seed, c.s AS src, c.k AS sink, so.node AS mid,
+			   so.events[1] AS ev_in, so.at AS at_in, so.amount AS amount_in,
+			   ki.events[1] AS ev_out, ki.at AS at_out
+		  FROM cand c
+		  JOIN unnest(souts) so ON so.nodes[1] = c.s
+		  JOIN unnest(kins) ki ON ki.nodes[2] = c.k AND ki.node = so.node
+		 WHERE so.node <> c.k AND ki.node <> c.s
+		   AND so.at < ki.at
+		   AND ki.amount >= keep * so.amount
+	), viable AS (
+		/* candidates with enough intermediates at all */
+		SELECT p.seed FROM pair p GROUP BY p.seed HAVING count(DISTINCT p.mid) >= n
+	), anchor AS (
+		/* windows (T - w, T] ending at a forward, holding a new edge's time */
+		SELECT DISTINCT p.seed, p.src, p.sink, p.at_out AS t
+		  FROM pair p JOIN viable v USING (seed)
+		 WHERE p.at_out >= t_lo[p.seed] AND p.at_out - w < t_hi[p.seed]
+	), found AS (
+		SELECT a.seed, a.src, a.sink, a.t, count(DISTINCT q.mid) AS mids, max(q.at_out) AS hit_at,
+			   array_agg(DISTINCT q.mid ORDER BY q.mid) AS mid_list
+		  FROM anchor a
+		  JOIN pair q ON q.seed = a.seed AND q.at_in > a.t - w AND q.at_out <= a.t
+		 GROUP BY a.seed, a.src, a.sink, a.t
+		HAVING count(DISTINCT q.mid) >= n
+	), best AS (
+		SELECT DISTINCT ON (f.src, finsec._monitor_period(f.hit_at)) f.*, finsec._monitor_period(f.hit_at) AS day
+		  FROM found f
+		 ORDER BY f.src, finsec._monitor_period(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink, f.t
+	)
+	SELECT b.src, b.day::text, b.hit_at,
+		   (SELECT (array_agg(DISTINCT x ORDER BY x))[1:1000]
+			  FROM (SELECT q.ev_in FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t
+					UNION SELECT q.ev_out FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) y(x)),
+		   (SELECT sum(d.amount_in)
+			  FROM (SELECT DISTINCT q.ev_in, q.amount_in FROM pair q
+					 WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) d),
+		   b.mids::numeric,
+		   jsonb_build_object('sink', b.sink, 'intermediates', b.mids,
+							  'intermediate_list', to_jsonb(b.mid_list[1:50]),
+							  'window', w::text, 'min_intermediates', n,
+							  'max_decay', 1 - keep, 'min_amount', min_amount)
+	  FROM best b
+	 ORDER BY b.src, b.day;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
+	('cycle', 'payment', '{account}',
+	 '{"min_depth":  {"type": "integer", "required": false, "default": 3, "min": 2, "max": 10,
+					  "description": "fewest hops of a cycle (A -> B -> A is 2)"},
+	   "max_depth":  {"type": "integer", "required": false, "default": 6, "min": 2, "max": 10,
+					  "description": "most hops of a cycle"},
+	   "max_decay":  {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1,
+					  "description": "each hop keeps at least (1 - max_decay) of the amount of the hop before it; 1 disables the check"},
+	   "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0,
+					  "description": "least amount in CNY of every hop"},
+	   "max_paths":  {"type": "integer", "required": false, "default": 50, "min": 1, "max": 10000,
+					  "description": "bound of the search: at most this many paths per new edge, direction and level"}}',
+	 true, 'finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, bigint)'::regprocedure,
+	 'funds going round A -> B -> ... -> A, every hop later than the one before, the whole cycle inside the window (AMLSim / AMLworld cycle); entity: the origin of the cycle'),
+	('scatter_gather', 'payment', '{account}',
+	 '{"min_intermediates": {"type": "integer", "required": false, "default": 5, "min": 2, "max": 1000,
+							 "description": "fewest distinct intermediates between the source and the sink"},
+	   "max_decay":  {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1,
+					  "description": "each forward to the sink keeps at least (1 - max_decay) of what the intermediate received"},
+	   "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0,
+					  "description": "least amount in CNY of every edge"},
+	   "max_paths":  {"type": "integer", "required": false, "default": 1000, "min": 1, "max": 100000,
+					  "description": "bound of the search: at most this many edges per new edge and per candidate side"}}',
+	 true, 'finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint)'::regprocedure,
+	 'a source sends to many intermediates which each forward to one sink within the window (AMLSim / AMLworld scatter-gather); entity: the source');
+
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
+								 shadow, action, state, description, created_by, approved_by, activated_at) VALUES
+	('aml.cycle', 1, 'cycle', 'account', interval '72 hours',
+	 '{"min_depth": 3, "max_depth": 6, "max_decay": 0.5, "min_amount": 10000, "max_paths": 50}',
+	 'money_laundering', 'high', false, 'alert', 'active',
+	 'funds of at least 10,000 CNY a hop going round three to six accounts and back within 72 hours, each hop keeping half of the one before (JR/T 0199 5.3.2 b); layering, AMLSim cycle)',
+	 'finsec', 'finsec', pg_catalog.now()),
+	('aml.scatter_gather', 1, 'scatter_gather', 'account', interval '72 hours',
+	 '{"min_intermediates": 5, "max_decay": 0.5, "min_amount": 10000, "max_paths": 1000}',
+	 'money_laundering', 'high', false, 'alert', 'active',
+	 'one source paying at least five intermediates that each forward at least half of it to one sink within 72 hours, every edge at least 10,000 CNY (JR/T 0199 5.3.2 b); layering, AMLSim scatter-gather)',
+	 'finsec', 'finsec', pg_catalog.now());
+
+
 -- (end of section 4)
 
 -- ---------------------------------------------------------------------
