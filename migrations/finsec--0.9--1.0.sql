@@ -50,7 +50,9 @@ CREATE TABLE finsec.monitor_table (
 	alerts bigint NOT NULL DEFAULT 0,
 	last_batch_at timestamptz,
 	last_checked_at timestamptz,
-	last_payment_at timestamptz
+	last_payment_at timestamptz,
+	-- after a rebase (restore into another cluster): the highest stamp restored; see _monitor_batch
+	rebase_ceiling xid8
 );
 COMMENT ON TABLE finsec.monitor_table IS
 	'payments tables registered for transaction monitoring (finsec.enable_monitoring): column mapping and the committed position';
@@ -1076,7 +1078,7 @@ BEGIN
 	-- a run of the table's source query as its owner: untrusted column types are refused here
 	t := ROW(NULL, payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
 			 customer_type, customer_type_default, cash, cross_border, status, device, ip, reference, 'finsec_mon_txid',
-			 pg_current_snapshot(), session_user, now(), 0, 0, 0, 0, 0, NULL, NULL, NULL)::finsec.monitor_table;
+			 pg_current_snapshot(), session_user, now(), 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL)::finsec.monitor_table;
 	PERFORM finsec._monitor_attach(payments, need_column, need_index);
 	PERFORM finsec._monitor_extract(t, 0, 'false', NULL, NULL, '{text,text}');
 	-- after the trigger exists and its lock waited for every writer: exactly the later commits are new
@@ -1389,6 +1391,8 @@ DECLARE
 	res record;
 	ev record;
 	started timestamptz := clock_timestamp();
+	own text;
+	ceiling xid8;
 BEGIN
 	PERFORM 1 FROM finsec.monitor_state FOR UPDATE;
 	SELECT * INTO t FROM finsec.monitor_table mt WHERE mt.table_id = tab FOR UPDATE;
@@ -1397,54 +1401,66 @@ BEGIN
 	END IF;
 	prev := t.position;
 	cur := pg_current_snapshot();
+	src := finsec._monitor_source(t);
+	-- a stamp that is its row's own inserting transaction (not restored from another cluster)
+	own := format('pg_catalog.mod(pg_catalog.textin(pg_catalog.xid8out(%1$I))::pg_catalog.numeric, 4294967296)'
+				  ' OPERATOR(pg_catalog.=) pg_catalog.textin(pg_catalog.xidout(xmin))::pg_catalog.numeric', t.stamp_column);
 	IF pg_snapshot_xmax(prev) > pg_snapshot_xmax(cur) THEN
-		-- a position from another cluster (a logical restore): start again from now, loudly
-		src := finsec._monitor_source(t);
-		-- the highest stamp restored: rows stamped above this cluster's ids come back when its ids pass them
+		/*
+		 * The position is from another cluster (a logical restore into a new
+		 * one, whose transaction ids are behind).  This batch processes the
+		 * restored payments the old position had not seen (their stamps are
+		 * the old cluster's) and this cluster's own committed ones, then the
+		 * position is this cluster's.  Until its ids pass the highest restored
+		 * stamp, rows up to it count only if their stamp is their own.
+		 */
 		SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
 			format('SELECT max(%I) FROM %s', t.stamp_column, src.from_clause), NULL, NULL) AS s(stamp xid8);
-		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now() WHERE table_id = tab;
+		ceiling := CASE WHEN sn >= pg_snapshot_xmax(cur) THEN sn END;
+		cond := format('((%1$I OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1::pg_catalog.pg_snapshot)'
+					   ' AND NOT pg_catalog.pg_visible_in_snapshot(%1$I, $1::pg_catalog.pg_snapshot) AND NOT (%2$s))'
+					   ' OR ((%2$s) AND pg_catalog.pg_visible_in_snapshot(%1$I, $2::pg_catalog.pg_snapshot)))',
+					   t.stamp_column, own);
 		PERFORM finsec.audit_event('monitor.rebase', t.relid::text, 'rebase', false,
-			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed%s',
-				   t.relid, CASE WHEN sn >= pg_snapshot_xmax(cur)
-								 THEN format('; restored payments stamped up to %s will be processed again once this cluster''s transaction ids pass them', sn)
-								 ELSE '' END),
+			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): the restored payments it had not processed and this cluster''s are processed now, then monitoring goes on from this cluster''s snapshot', t.relid),
 			jsonb_build_object('old_position', prev::text, 'new_position', cur::text, 'max_stamp', sn::text));
-		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was reset', t.relid
-			USING DETAIL = 'Payments committed between the dump and now are not processed'
-						   || CASE WHEN sn >= pg_snapshot_xmax(cur)
-								   THEN format('; restored payments stamped from %s up to %s will be processed again once this cluster''s transaction ids pass them.',
-											   pg_snapshot_xmax(cur), sn)
-								   ELSE '.' END,
-				  HINT = 'Restore into a new cluster after pg_resetwal -e set its epoch above the source''s (docs/monitor.md, dump and restore).';
-		RETURN 0;
-	END IF;
-	src := finsec._monitor_source(t);
-	cond := format('%1$I OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1::pg_catalog.pg_snapshot)'
-				   ' AND %1$I OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($2::pg_catalog.pg_snapshot)'
-				   ' AND pg_catalog.pg_visible_in_snapshot(%1$I, $2::pg_catalog.pg_snapshot)'
-				   ' AND NOT pg_catalog.pg_visible_in_snapshot(%1$I, $1::pg_catalog.pg_snapshot)', t.stamp_column);
-	-- more than a batch waiting: end the batch at a transaction boundary (PgQ's bounded tick)
-	SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
-		format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET %s LIMIT 1', t.stamp_column, src.from_clause, cond, lim),
-		ARRAY[prev::text, cur::text], '{text,text}') AS s(stamp xid8);
-	IF sn IS NOT NULL THEN
-		SELECT s.stamp INTO s0 FROM finsec._select_as_table_owner(t.relid,
-			format('SELECT %I FROM %s WHERE %s ORDER BY 1 LIMIT 1', t.stamp_column, src.from_clause, cond),
+		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was rebased', t.relid
+			USING DETAIL = 'Restored payments keep the other cluster''s stamps; they are told from this cluster''s by their inserting transaction until its ids pass them.',
+				  HINT = 'Restoring into a new cluster after pg_resetwal -e has set its epoch above the source''s avoids the rebase (docs/monitor.md, dump and restore).';
+	ELSE
+		cond := format('%1$I OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1::pg_catalog.pg_snapshot)'
+					   ' AND %1$I OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($2::pg_catalog.pg_snapshot)'
+					   ' AND pg_catalog.pg_visible_in_snapshot(%1$I, $2::pg_catalog.pg_snapshot)'
+					   ' AND NOT pg_catalog.pg_visible_in_snapshot(%1$I, $1::pg_catalog.pg_snapshot)', t.stamp_column);
+		ceiling := t.rebase_ceiling;
+		IF ceiling IS NOT NULL AND pg_snapshot_xmin(prev) > ceiling THEN
+			ceiling := NULL;
+		ELSIF ceiling IS NOT NULL THEN
+			cond := cond || format(' AND (%1$I OPERATOR(pg_catalog.>) %2$L::pg_catalog.xid8 OR (%3$s))',
+								   t.stamp_column, ceiling, own);
+		END IF;
+		-- more than a batch waiting: end the batch at a transaction boundary (PgQ's bounded tick)
+		SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
+			format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET %s LIMIT 1', t.stamp_column, src.from_clause, cond, lim),
 			ARRAY[prev::text, cur::text], '{text,text}') AS s(stamp xid8);
-		x := CASE WHEN sn > s0 THEN sn ELSE ((sn::text)::numeric + 1)::text::xid8 END;
-		x := greatest(x, pg_snapshot_xmax(prev));
-		IF x < pg_snapshot_xmax(cur) THEN
-			SELECT (least(pg_snapshot_xmin(cur), x)::text || ':' || x::text || ':'
-					|| coalesce(string_agg(v::text, ',' ORDER BY v), ''))::pg_snapshot
-			  INTO cur FROM pg_snapshot_xip(cur) v WHERE v < x;
+		IF sn IS NOT NULL THEN
+			SELECT s.stamp INTO s0 FROM finsec._select_as_table_owner(t.relid,
+				format('SELECT %I FROM %s WHERE %s ORDER BY 1 LIMIT 1', t.stamp_column, src.from_clause, cond),
+				ARRAY[prev::text, cur::text], '{text,text}') AS s(stamp xid8);
+			x := CASE WHEN sn > s0 THEN sn ELSE ((sn::text)::numeric + 1)::text::xid8 END;
+			x := greatest(x, pg_snapshot_xmax(prev));
+			IF x < pg_snapshot_xmax(cur) THEN
+				SELECT (least(pg_snapshot_xmin(cur), x)::text || ':' || x::text || ':'
+						|| coalesce(string_agg(v::text, ',' ORDER BY v), ''))::pg_snapshot
+				  INTO cur FROM pg_snapshot_xip(cur) v WHERE v < x;
+			END IF;
 		END IF;
 	END IF;
 	bid := nextval('finsec.monitor_batch_id_seq');
 	res := finsec._monitor_extract(t, bid, cond, prev::text, cur::text, '{text,text}');
 	IF res.n = 0 THEN
-		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now()
-		 WHERE table_id = tab AND position::text <> cur::text;
+		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now(), rebase_ceiling = ceiling
+		 WHERE table_id = tab AND (position::text <> cur::text OR rebase_ceiling IS DISTINCT FROM ceiling);
 		IF NOT FOUND THEN
 			UPDATE finsec.monitor_table SET last_checked_at = now() WHERE table_id = tab;
 		END IF;
@@ -1456,7 +1472,7 @@ BEGIN
 	VALUES (bid, tab, started, prev, cur, res.first_event, res.last_event, res.first_at, res.last_at, res.n,
 			ev.alerts, ev.failed, clock_timestamp() - res.first_at, by_worker);
 	UPDATE finsec.monitor_table
-	   SET position = cur, payments = payments + res.n, null_amounts = null_amounts + res.null_amounts,
+	   SET position = cur, rebase_ceiling = ceiling, payments = payments + res.n, null_amounts = null_amounts + res.null_amounts,
 		   unknown_currencies = unknown_currencies + res.unknown_currencies, batches = batches + 1,
 		   alerts = alerts + ev.alerts, last_batch_at = now(), last_checked_at = now(),
 		   last_payment_at = greatest(last_payment_at, res.last_at)
