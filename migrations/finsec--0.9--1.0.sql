@@ -368,7 +368,7 @@ GRANT EXECUTE ON FUNCTION finsec.monitor_convert(numeric, text, date, text) TO f
 CREATE TABLE finsec.working_day (
 	day date PRIMARY KEY CHECK (day > '1990-01-01' AND day < '2200-01-01'),
 	working boolean NOT NULL,
-	name text NOT NULL CHECK (length(btrim(name)) > 0),
+	name text NOT NULL CHECK (name ~ '\S'),
 	recorded_by name NOT NULL DEFAULT session_user,
 	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -511,7 +511,7 @@ CREATE TABLE finsec.large_value_threshold (
 	valid_from date NOT NULL,
 	cny_threshold numeric NOT NULL CHECK (cny_threshold > 0 AND cny_threshold < 'Infinity'),
 	usd_threshold numeric NOT NULL CHECK (usd_threshold > 0 AND usd_threshold < 'Infinity'),
-	legal_reference text NOT NULL CHECK (length(btrim(legal_reference)) > 0),
+	legal_reference text NOT NULL CHECK (legal_reference ~ '\S'),
 	request_id bigint,
 	recorded_by name NOT NULL DEFAULT session_user,
 	recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -607,7 +607,7 @@ BEGIN
 				  DETAIL = 'Reports and backtests of past days keep the thresholds that were in force.',
 				  HINT = 'Give valid_from today or later.';
 	END IF;
-	ref := coalesce(nullif(btrim(payload->>'legal_reference'), ''), cur.legal_reference);
+	ref := CASE WHEN payload->>'legal_reference' ~ '\S' THEN btrim(payload->>'legal_reference') ELSE cur.legal_reference END;
 	IF ref IS NULL THEN
 		RAISE EXCEPTION 'a % request needs a legal_reference', kind USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -695,8 +695,8 @@ CREATE TABLE finsec.large_value_report (
 	excluded_by name,
 	excluded_at timestamptz,
 	exclusion_rationale text,
-	CHECK ((status = 'submitted') = (submitted_at IS NOT NULL AND submitted_by IS NOT NULL AND length(btrim(submission_reference)) > 0)),
-	CHECK ((status = 'excluded') = (excluded_at IS NOT NULL AND excluded_by IS NOT NULL AND length(btrim(exclusion_rationale)) > 0))
+	CHECK ((status = 'submitted') = (submitted_at IS NOT NULL AND submitted_by IS NOT NULL AND submission_reference ~ '\S')),
+	CHECK ((status = 'excluded') = (excluded_at IS NOT NULL AND excluded_by IS NOT NULL AND exclusion_rationale ~ '\S'))
 );
 CREATE UNIQUE INDEX large_value_report_pending ON finsec.large_value_report (customer, day, direction, class, currency_group)
 	WHERE status = 'pending';
@@ -961,7 +961,7 @@ BEGIN
 	IF report_id IS NULL THEN
 		RAISE EXCEPTION 'the report of finsec.large_value_submit must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF reference IS NULL OR length(btrim(reference)) = 0 THEN
+	IF reference IS NULL OR reference !~ '\S' THEN
 		RAISE EXCEPTION 'submitting large-value report % needs the reference the reporting system gave it', report_id
 			USING ERRCODE = 'S9M21',
 				  HINT = 'Pass the receipt or file number of the submission as reference.';
@@ -977,11 +977,11 @@ BEGIN
 	END IF;
 	UPDATE finsec.large_value_report x
 	   SET status = 'submitted', submitted_by = session_user, submitted_at = pg_catalog.now(),
-		   submission_reference = btrim(reference), submission_note = note, updated_at = pg_catalog.now()
+		   submission_reference = btrim(reference, E' \t\r\n'), submission_note = note, updated_at = pg_catalog.now()
 	 WHERE x.report_id = lr.report_id
 	RETURNING * INTO lr;
 	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text, 'submit', true, note,
-		jsonb_build_object('reference', btrim(reference), 'class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'),
+		jsonb_build_object('reference', btrim(reference, E' \t\r\n'), 'class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'),
 						   'due_date', to_char(lr.due_date, 'YYYY-MM-DD'),
 						   'late', finsec._monitor_day(pg_catalog.now()) > lr.due_date));
 	RETURN lr;
@@ -1005,7 +1005,7 @@ BEGIN
 	IF report_id IS NULL THEN
 		RAISE EXCEPTION 'the report of finsec.large_value_exclude must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF rationale IS NULL OR length(btrim(rationale)) = 0 THEN
+	IF rationale IS NULL OR rationale !~ '\S' THEN
 		RAISE EXCEPTION 'excluding large-value report % needs a rationale', report_id
 			USING ERRCODE = 'S9M21',
 				  HINT = 'Say why the payments need no report, e.g. the exemption of the Order that applies.';
@@ -1019,10 +1019,10 @@ BEGIN
 	END IF;
 	UPDATE finsec.large_value_report x
 	   SET status = 'excluded', excluded_by = session_user, excluded_at = pg_catalog.now(),
-		   exclusion_rationale = btrim(rationale), updated_at = pg_catalog.now()
+		   exclusion_rationale = btrim(rationale, E' \t\r\n'), updated_at = pg_catalog.now()
 	 WHERE x.report_id = lr.report_id
 	RETURNING * INTO lr;
-	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text, 'exclude', true, btrim(rationale),
+	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text, 'exclude', true, btrim(rationale, E' \t\r\n'),
 		jsonb_build_object('class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'), 'payments', lr.payments));
 	RETURN lr;
 END
