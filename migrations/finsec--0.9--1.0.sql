@@ -805,11 +805,12 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	WITH touched AS (
-		SELECT DISTINCT e.customer, finsec._monitor_day(e.at) AS day, e.direction, (upper(e.currency) = 'CNY') AS rmb
+		SELECT DISTINCT e.customer, (e.at AT TIME ZONE tz)::date AS day, e.direction, (upper(e.currency) = 'CNY') AS rmb
 		  FROM finsec.monitor_event e
 		 WHERE e.event_id BETWEEN first_event AND last_event
 		   AND e.succeeded AND e.amount IS NOT NULL
-		   AND finsec._large_value_class(e.cash, e.customer_type, e.cross_border) = cls
+		   AND CASE WHEN e.cash THEN 'cash' WHEN e.customer_type = 'legal' THEN 'transfer_legal'
+					WHEN e.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls
 	), day_events AS (
 		SELECT t.customer, t.day, t.direction, t.rmb, e.event_id, e.at, e.customer_type,
 			   CASE WHEN t.rmb THEN e.amount
@@ -825,7 +826,8 @@ BEGIN
 			   AND x.direction = t.direction
 			   AND (upper(x.currency) = 'CNY') = t.rmb
 			   AND x.succeeded AND x.amount IS NOT NULL
-			   AND finsec._large_value_class(x.cash, x.customer_type, x.cross_border) = cls) e ON true
+			   AND CASE WHEN x.cash THEN 'cash' WHEN x.customer_type = 'legal' THEN 'transfer_legal'
+						WHEN x.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls) e ON true
 	), sums AS (
 		SELECT d.customer, d.day, d.direction, d.rmb,
 			   sum(d.amt) AS total, count(*) AS n, count(*) FILTER (WHERE d.amt IS NULL) AS unconverted,
