@@ -950,25 +950,35 @@ END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_large_value_on_alert(bigint, finsec.monitor_rule, boolean) FROM PUBLIC;
 
-/* Operators: a candidate was submitted to the reporting system, under an external reference. */
-CREATE FUNCTION finsec.large_value_submit(report_id bigint, reference text, note text DEFAULT NULL)
+/*
+ * Operators' decisions on a pending candidate: submitted (to the reporting
+ * system, under its reference) or excluded (needs no report, with a
+ * rationale).  One body for both: the same checks, lock and audit.
+ */
+CREATE FUNCTION finsec._large_value_decide(report_id bigint, verdict text, what text, note text)
 RETURNS finsec.large_value_report
 LANGUAGE plpgsql VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	lr finsec.large_value_report;
+	fn text := CASE verdict WHEN 'submitted' THEN 'large_value_submit' ELSE 'large_value_exclude' END;
+	txt text := btrim(what, E' \t\r\n');
 BEGIN
 	IF report_id IS NULL THEN
-		RAISE EXCEPTION 'the report of finsec.large_value_submit must not be null' USING ERRCODE = 'null_value_not_allowed';
+		RAISE EXCEPTION 'the report of finsec.% must not be null', fn USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF reference IS NULL OR reference !~ '\S' THEN
-		RAISE EXCEPTION 'submitting large-value report % needs the reference the reporting system gave it', report_id
+	IF what IS NULL OR what !~ '\S' THEN
+		IF verdict = 'submitted' THEN
+			RAISE EXCEPTION 'submitting large-value report % needs the reference the reporting system gave it', report_id
+				USING ERRCODE = 'S9M21',
+					  HINT = 'Pass the receipt or file number of the submission as reference.';
+		END IF;
+		RAISE EXCEPTION 'excluding large-value report % needs a rationale', report_id
 			USING ERRCODE = 'S9M21',
-				  HINT = 'Pass the receipt or file number of the submission as reference.';
+				  HINT = 'Say why the payments need no report, e.g. the exemption of the Order that applies.';
 	END IF;
-	SELECT * INTO lr FROM finsec.large_value_report x WHERE x.report_id = large_value_submit.report_id FOR UPDATE;
+	SELECT * INTO lr FROM finsec.large_value_report x WHERE x.report_id = _large_value_decide.report_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'large-value report % does not exist', report_id USING ERRCODE = 'undefined_object';
 	END IF;
@@ -977,60 +987,50 @@ BEGIN
 			USING ERRCODE = 'S9M20',
 				  HINT = 'Payments of the day that came later are in a supplementary candidate.';
 	END IF;
-	UPDATE finsec.large_value_report x
-	   SET status = 'submitted', submitted_by = session_user, submitted_at = pg_catalog.now(),
-		   submission_reference = btrim(reference, E' \t\r\n'), submission_note = note, updated_at = pg_catalog.now()
-	 WHERE x.report_id = lr.report_id
-	RETURNING * INTO lr;
-	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text, 'submit', true, note,
-		jsonb_build_object('reference', btrim(reference, E' \t\r\n'), 'class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'),
+	IF verdict = 'submitted' THEN
+		UPDATE finsec.large_value_report x
+		   SET status = 'submitted', submitted_by = session_user, submitted_at = pg_catalog.now(),
+			   submission_reference = txt, submission_note = note, updated_at = pg_catalog.now()
+		 WHERE x.report_id = lr.report_id
+		RETURNING * INTO lr;
+	ELSE
+		UPDATE finsec.large_value_report x
+		   SET status = 'excluded', excluded_by = session_user, excluded_at = pg_catalog.now(),
+			   exclusion_rationale = txt, updated_at = pg_catalog.now()
+		 WHERE x.report_id = lr.report_id
+		RETURNING * INTO lr;
+	END IF;
+	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text,
+		CASE verdict WHEN 'submitted' THEN 'submit' ELSE 'exclude' END, true,
+		CASE verdict WHEN 'submitted' THEN note ELSE txt END,
+		jsonb_build_object('reference', CASE verdict WHEN 'submitted' THEN txt END,
+						   'class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'), 'payments', lr.payments,
 						   'due_date', to_char(lr.due_date, 'YYYY-MM-DD'),
 						   'late', finsec._monitor_day(pg_catalog.now()) > lr.due_date));
 	RETURN lr;
 END
 $$;
+REVOKE ALL ON FUNCTION finsec._large_value_decide(bigint, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec.large_value_submit(report_id bigint, reference text, note text DEFAULT NULL)
+RETURNS finsec.large_value_report
+LANGUAGE sql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT finsec._large_value_decide(report_id, 'submitted', reference, note) $$;
 COMMENT ON FUNCTION finsec.large_value_submit(bigint, text, text) IS
 	'mark a pending large-value report candidate as submitted, with the reporting system''s reference (audited)';
 REVOKE ALL ON FUNCTION finsec.large_value_submit(bigint, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.large_value_submit(bigint, text, text) TO finsec_operator;
 
-/* Operators: a candidate needs no report (e.g. an exemption of the Order), with a rationale. */
 CREATE FUNCTION finsec.large_value_exclude(report_id bigint, rationale text)
 RETURNS finsec.large_value_report
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	lr finsec.large_value_report;
-BEGIN
-	IF report_id IS NULL THEN
-		RAISE EXCEPTION 'the report of finsec.large_value_exclude must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF rationale IS NULL OR rationale !~ '\S' THEN
-		RAISE EXCEPTION 'excluding large-value report % needs a rationale', report_id
-			USING ERRCODE = 'S9M21',
-				  HINT = 'Say why the payments need no report, e.g. the exemption of the Order that applies.';
-	END IF;
-	SELECT * INTO lr FROM finsec.large_value_report x WHERE x.report_id = large_value_exclude.report_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'large-value report % does not exist', report_id USING ERRCODE = 'undefined_object';
-	END IF;
-	IF lr.status <> 'pending' THEN
-		RAISE EXCEPTION 'large-value report % is %, not pending', report_id, lr.status USING ERRCODE = 'S9M20';
-	END IF;
-	UPDATE finsec.large_value_report x
-	   SET status = 'excluded', excluded_by = session_user, excluded_at = pg_catalog.now(),
-		   exclusion_rationale = btrim(rationale, E' \t\r\n'), updated_at = pg_catalog.now()
-	 WHERE x.report_id = lr.report_id
-	RETURNING * INTO lr;
-	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text, 'exclude', true, btrim(rationale, E' \t\r\n'),
-		jsonb_build_object('class', lr.class, 'day', to_char(lr.day, 'YYYY-MM-DD'), 'payments', lr.payments));
-	RETURN lr;
-END
-$$;
+AS $$ SELECT finsec._large_value_decide(report_id, 'excluded', rationale, NULL) $$;
 COMMENT ON FUNCTION finsec.large_value_exclude(bigint, text) IS
-	'mark a pending large-value report candidate as needing no report, with a rationale (audited)';
+	'mark a pending large-value report candidate as needing no report (e.g. an exemption of Art. 7), with a rationale (audited)';
 REVOKE ALL ON FUNCTION finsec.large_value_exclude(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.large_value_exclude(bigint, text) TO finsec_operator;
 
