@@ -883,6 +883,7 @@ DECLARE
 	due date;
 	prev bigint;
 	rid bigint;
+	fresh boolean;
 BEGIN
 	SELECT * INTO a FROM finsec.alert al WHERE al.alert_id = _monitor_large_value_on_alert.alert_id;
 	IF NOT FOUND THEN
@@ -895,6 +896,11 @@ BEGIN
 	IF dir NOT IN ('in', 'out') OR grp NOT IN ('CNY', 'FX') THEN
 		RAISE EXCEPTION 'alert % is not a large-value alert (period %)', alert_id, a.period USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- the key's pending candidate, locked first: a decision on it waits for this batch, or came before and counts as covered
+	PERFORM 1 FROM finsec.large_value_report lr
+	  WHERE lr.customer = a.entity AND lr.day = d AND lr.direction = dir AND lr.class = cls
+		AND lr.currency_group = grp AND lr.status = 'pending'
+	  FOR UPDATE;
 	SELECT coalesce(array_agg(DISTINCT c.e), '{}') INTO covered
 	  FROM finsec.large_value_report lr, unnest(lr.events) c(e)
 	 WHERE lr.customer = a.entity AND lr.day = d AND lr.direction = dir AND lr.class = cls
@@ -941,7 +947,14 @@ BEGIN
 										   due_date, calendar_loaded, supplements)
 	VALUES (a.alert_id, a.rule_name, a.entity, ctype, cls, dir, grp, d, CASE grp WHEN 'CNY' THEN 'CNY' ELSE 'USD' END,
 			coalesce(tot, 0), coalesce(amt, 0), thr, cnt, evs, refs, due, finsec._working_day_loaded(d, due), prev)
-	RETURNING report_id INTO rid;
+	ON CONFLICT (customer, day, direction, class, currency_group) WHERE status = 'pending' DO UPDATE
+	   SET alert_id = EXCLUDED.alert_id, rule_name = EXCLUDED.rule_name, customer_type = EXCLUDED.customer_type,
+		   total = EXCLUDED.total, amount = EXCLUDED.amount, threshold = EXCLUDED.threshold, payments = EXCLUDED.payments,
+		   events = EXCLUDED.events, payment_references = EXCLUDED.payment_references, updated_at = pg_catalog.now()
+	RETURNING report_id, (xmax = 0) INTO rid, fresh;
+	IF NOT fresh THEN
+		RETURN;			-- another batch wrote the candidate meanwhile (a second registered table)
+	END IF;
 	PERFORM finsec.audit_event('monitor.large_value_report', rid::text, 'create', true,
 		format('large-value report candidate %s (%s %s %s, %s), due %s', rid, cls, dir, grp, to_char(d, 'YYYY-MM-DD'),
 			   to_char(due, 'YYYY-MM-DD')),
