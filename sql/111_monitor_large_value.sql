@@ -206,6 +206,26 @@ SELECT report_id = :d_report AS same_report, payments, total, amount, payment_re
   FROM finsec.large_value_report WHERE customer = 'd_nat' ORDER BY report_id;
 SELECT hits, cardinality(events) FROM finsec.alert WHERE entity = 'd_nat';
 
+-- a due date in a year the calendar has no rows for (2027): Monday to Friday, flagged
+SELECT lv_ev('d_dec', '2026-12-28 10:00+08', 50000, cash => true) IS NOT NULL AS ok;
+SELECT count(*) FROM lv_raise();
+SELECT day, due_date, calendar_loaded FROM finsec.large_value_report WHERE customer = 'd_dec';
+
+-- a rule whose class has no threshold fails (the core records it) rather than staying quiet
+CREATE FUNCTION lv_try(p jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	r finsec.monitor_rule;
+BEGIN
+	SELECT * INTO r FROM finsec.monitor_rule WHERE rule_name = 'large_value.cash';
+	r.params := p;
+	PERFORM finsec._monitor_eval_large_value(r, 1, 2);
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+SELECT lv_try('{"class": "coins"}'), lv_try('{}');
+
 -- ---- submit and exclude ----------------------------------------------------
 SET SESSION AUTHORIZATION regress_lv_op;
 SELECT status FROM finsec.large_value_submit(:d_report, '  ');                 -- S9M21: no reference
@@ -328,5 +348,5 @@ DELETE FROM finsec.monitor_event;
 DELETE FROM finsec.monitor_table;
 DELETE FROM finsec.currency_rate;
 DROP TABLE lv_pay, lv_mark;
-DROP FUNCTION lv_ev, lv_hits, lv_raise;
+DROP FUNCTION lv_ev, lv_hits, lv_raise, lv_try;
 DROP ROLE regress_lv_op, regress_lv_aud, regress_lv_app, regress_lv_admin1, regress_lv_admin2;
