@@ -49,12 +49,14 @@ CREATE TABLE finsec.monitor_table (
 	batches bigint NOT NULL DEFAULT 0,
 	alerts bigint NOT NULL DEFAULT 0,
 	last_batch_at timestamptz,
+	last_checked_at timestamptz,
 	last_payment_at timestamptz
 );
 COMMENT ON TABLE finsec.monitor_table IS
 	'payments tables registered for transaction monitoring (finsec.enable_monitoring): column mapping and the committed position';
 REVOKE ALL ON finsec.monitor_table FROM PUBLIC;
 GRANT SELECT ON finsec.monitor_table TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_table', '');
 
 /*
  * Batches: one row per committed batch, the event-id range it added and
@@ -62,25 +64,32 @@ GRANT SELECT ON finsec.monitor_table TO finsec_admin, finsec_auditor, finsec_ope
  * with event_id <= b.last_event only, so that a backtest replays batches
  * exactly as the monitor saw them.
  */
+CREATE SEQUENCE finsec.monitor_batch_id_seq AS bigint;
 CREATE TABLE finsec.monitor_batch (
-	batch_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	table_id integer NOT NULL REFERENCES finsec.monitor_table ON DELETE CASCADE,
+	batch_id bigint PRIMARY KEY,
+	table_id integer NOT NULL,
 	started_at timestamptz NOT NULL,
 	finished_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	snapshot_from pg_snapshot NOT NULL,
 	snapshot_to pg_snapshot NOT NULL,
 	first_event bigint,
 	last_event bigint,
+	first_at timestamptz,
+	last_at timestamptz,
 	payments integer NOT NULL,
 	alerts integer NOT NULL DEFAULT 0,
+	rules_failed integer NOT NULL DEFAULT 0,
 	max_lag interval,
-	by_worker boolean NOT NULL
+	by_worker boolean NOT NULL,
+	backfill boolean NOT NULL DEFAULT false
 );
 CREATE INDEX ON finsec.monitor_batch (table_id, batch_id);
 COMMENT ON TABLE finsec.monitor_batch IS
 	'batches the monitor committed: event range, bounding snapshots, payments, alerts, lag';
 REVOKE ALL ON finsec.monitor_batch FROM PUBLIC;
 GRANT SELECT ON finsec.monitor_batch TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_batch_id_seq', '');
 
 /*
  * The event history the rules read: one normalised row per committed
@@ -91,7 +100,7 @@ GRANT SELECT ON finsec.monitor_batch TO finsec_admin, finsec_auditor, finsec_ope
  */
 CREATE TABLE finsec.monitor_event (
 	event_id bigint PRIMARY KEY,
-	table_id integer NOT NULL REFERENCES finsec.monitor_table ON DELETE CASCADE,
+	table_id integer NOT NULL,
 	batch_id bigint NOT NULL,
 	stamp xid8 NOT NULL,
 	reference text,
@@ -118,10 +127,13 @@ CREATE INDEX monitor_event_counterparty_at ON finsec.monitor_event (counterparty
 CREATE INDEX monitor_event_device_at ON finsec.monitor_event (device, at) WHERE device IS NOT NULL;
 CREATE INDEX monitor_event_ip_at ON finsec.monitor_event (ip, at) WHERE ip IS NOT NULL;
 CREATE INDEX monitor_event_at ON finsec.monitor_event (at);
+CREATE INDEX monitor_event_batch ON finsec.monitor_event (batch_id);
 COMMENT ON TABLE finsec.monitor_event IS
 	'the monitor''s event history: one normalised row per committed payment, in processing order (rules read it through indexes)';
 REVOKE ALL ON finsec.monitor_event FROM PUBLIC;
 GRANT SELECT ON finsec.monitor_event TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_event', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_event_id_seq', '');
 
 /*
  * Kinds of rules: evaluator(rule, first_event, last_event) returns the
@@ -181,6 +193,8 @@ COMMENT ON TABLE finsec.monitor_rule IS
 	'monitoring rules (typologies, large-value reports, service quality): versioned, changed by two-person approval';
 REVOKE ALL ON finsec.monitor_rule FROM PUBLIC;
 GRANT SELECT ON finsec.monitor_rule TO finsec_admin, finsec_auditor, finsec_operator;
+-- rules an administrator made; the installed ones come with CREATE EXTENSION (docs/monitor.md, dump and restore)
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_rule', 'WHERE created_by <> ''finsec''');
 
 /*
  * What an evaluator returns: one hit of a rule on one entity in one
@@ -272,6 +286,7 @@ CREATE TABLE finsec.monitor_rule_status (
 	suppressed bigint NOT NULL DEFAULT 0,
 	failures bigint NOT NULL DEFAULT 0,
 	last_run_at timestamptz,
+	last_success_at timestamptz,
 	last_failure_at timestamptz,
 	last_sqlstate text,
 	last_error text
@@ -327,27 +342,1477 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
-		WHEN amount IS NULL OR cur IS NULL THEN NULL
+		WHEN amount IS NULL OR cur IS NULL OR to_currency IS NULL THEN NULL
 		WHEN upper(cur) = upper(to_currency) THEN amount
-		ELSE amount
-			 * CASE WHEN upper(cur) = 'CNY' THEN 1
-					ELSE (SELECT r.cny_per_unit FROM finsec.currency_rate r
-						   WHERE r.currency = upper(cur) AND r.valid_from <= d
-						   ORDER BY r.valid_from DESC LIMIT 1) END
-			 / CASE WHEN upper(to_currency) = 'CNY' THEN 1
-					ELSE (SELECT r.cny_per_unit FROM finsec.currency_rate r
-						   WHERE r.currency = upper(to_currency) AND r.valid_from <= d
-						   ORDER BY r.valid_from DESC LIMIT 1) END
+		WHEN upper(to_currency) = 'CNY' THEN amount * f.rate
+		WHEN upper(cur) = 'CNY' THEN round(amount / t.rate, 6)
+		ELSE round(amount * f.rate / t.rate, 6)
 	END
+	  FROM (SELECT (SELECT r.cny_per_unit FROM finsec.currency_rate r
+					 WHERE r.currency = upper(cur) AND r.valid_from <= d ORDER BY r.valid_from DESC LIMIT 1) AS rate) f,
+		   (SELECT (SELECT r.cny_per_unit FROM finsec.currency_rate r
+					 WHERE r.currency = upper(to_currency) AND r.valid_from <= d ORDER BY r.valid_from DESC LIMIT 1) AS rate) t
 $$;
 COMMENT ON FUNCTION finsec.monitor_convert(numeric, text, date, text) IS
 	'an amount converted between currencies at the rates of finsec.currency_rate valid on a day (NULL without a rate)';
 REVOKE ALL ON FUNCTION finsec.monitor_convert(numeric, text, date, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.monitor_convert(numeric, text, date, text) TO finsec_admin, finsec_auditor, finsec_operator;
 
--- (core functions follow in section 1b, written by the lead)
 
 -- (end of section 1)
+
+-- ---------------------------------------------------------------------
+-- 1b. Core functions: rule validation and two-person changes, the
+--     batch, alerts, snoozes, cases, backtest, status.
+-- ---------------------------------------------------------------------
+
+/*
+ * One row: its lock serialises the monitor's batches and rounds in a
+ * database (worker and monitor_now alike), so that a batch's events are
+ * a contiguous event-id range and every batch sees all earlier ones.
+ */
+CREATE TABLE finsec.monitor_state (
+	id boolean PRIMARY KEY DEFAULT true CHECK (id),
+	last_round_at timestamptz,
+	last_round_by_worker boolean,
+	rounds bigint NOT NULL DEFAULT 0,
+	events_pruned bigint NOT NULL DEFAULT 0
+);
+INSERT INTO finsec.monitor_state DEFAULT VALUES;
+REVOKE ALL ON finsec.monitor_state FROM PUBLIC;
+GRANT SELECT ON finsec.monitor_state TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- ---- cases: one case system for risk decisions and alerts -------------
+ALTER TABLE finsec.risk_case ALTER COLUMN decision_id DROP NOT NULL,
+	ALTER COLUMN decided_at DROP NOT NULL,
+	ALTER COLUMN decision DROP NOT NULL,
+	ADD COLUMN alert_id bigint UNIQUE,
+	ADD CONSTRAINT risk_case_one_source CHECK (num_nonnulls(decision_id, alert_id) = 1),
+	ADD CONSTRAINT risk_case_decision_complete CHECK (decision_id IS NULL OR (decided_at IS NOT NULL AND decision IS NOT NULL));
+COMMENT ON COLUMN finsec.risk_case.alert_id IS
+	'the monitoring alert that opened the case (exactly one of decision_id and alert_id); later alerts of the entity join it (finsec.alert.case_id)';
+CREATE INDEX risk_case_open_entities ON finsec.risk_case USING gin (entities) WHERE state <> 'closed';
+
+-- ---- rule validation ---------------------------------------------------
+
+/*
+ * A rule's definition checked against its kind and completed with the
+ * kind's defaults: unknown parameters, wrong types, values out of range,
+ * a missing or non-positive window are refused.  Returns the rule as
+ * stored: {kind, entity, time_window, params, category, severity, shadow,
+ * action, description}.
+ */
+CREATE FUNCTION finsec._monitor_rule_check(def jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k finsec.monitor_rule_kind;
+	p jsonb;
+	out jsonb := '{}';
+	spec jsonb;
+	name text;
+	v jsonb;
+	t text;
+	w interval;
+	bad text;
+	allowed text[] := ARRAY['kind', 'entity', 'time_window', 'params', 'category', 'severity', 'shadow', 'action', 'description'];
+BEGIN
+	IF jsonb_typeof(def) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'a monitoring rule is a JSON object' USING ERRCODE = 'S9M01',
+			HINT = 'Give {"kind": ..., "entity": ..., "time_window": ..., "params": {...}}.';
+	END IF;
+	SELECT string_agg(x, ', ' ORDER BY x) INTO bad FROM jsonb_object_keys(def) x WHERE x <> ALL (allowed);
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'a monitoring rule has unknown field(s): %', bad USING ERRCODE = 'S9M01',
+			HINT = 'The fields are ' || array_to_string(allowed, ', ') || '.';
+	END IF;
+	SELECT * INTO k FROM finsec.monitor_rule_kind mk WHERE mk.kind = def->>'kind';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'monitoring rule kind "%" does not exist', coalesce(def->>'kind', 'NULL') USING ERRCODE = 'S9M02',
+			HINT = 'finsec.monitor_rule_kind lists the kinds.';
+	END IF;
+	IF jsonb_typeof(def->'entity') IS DISTINCT FROM 'string' OR NOT (def->>'entity' = ANY (k.entities)) THEN
+		RAISE EXCEPTION 'rule kind % does not watch entity "%"', k.kind, coalesce(def->>'entity', 'NULL') USING ERRCODE = 'S9M03',
+			HINT = 'Its entities are ' || array_to_string(k.entities, ', ') || '.';
+	END IF;
+	IF def ? 'time_window' AND jsonb_typeof(def->'time_window') <> 'null' THEN
+		IF jsonb_typeof(def->'time_window') <> 'string' THEN
+			RAISE EXCEPTION 'time_window of a monitoring rule is an interval in a JSON string' USING ERRCODE = 'S9M04';
+		END IF;
+		BEGIN
+			w := (def->>'time_window')::interval;
+		EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+			RAISE EXCEPTION 'time_window "%" is not an interval', def->>'time_window' USING ERRCODE = 'S9M04';
+		END;
+		IF w <= interval '0' OR w > interval '10 years' THEN
+			RAISE EXCEPTION 'time_window of a monitoring rule must be positive and at most 10 years, not %', w USING ERRCODE = 'S9M04';
+		END IF;
+	END IF;
+	IF k.window_required AND w IS NULL THEN
+		RAISE EXCEPTION 'rule kind % needs a time_window', k.kind USING ERRCODE = 'S9M04';
+	END IF;
+	p := coalesce(def->'params', '{}');
+	IF jsonb_typeof(p) <> 'object' THEN
+		RAISE EXCEPTION 'params of a monitoring rule is a JSON object' USING ERRCODE = 'S9M05';
+	END IF;
+	SELECT string_agg(x, ', ' ORDER BY x) INTO bad FROM jsonb_object_keys(p) x WHERE NOT k.parameters ? x;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'rule kind % has no parameter(s) %', k.kind, bad USING ERRCODE = 'S9M05',
+			HINT = coalesce('Its parameters are ' || (SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(k.parameters) x) || '.',
+							'It has no parameters.');
+	END IF;
+	FOR name, spec IN SELECT key, value FROM jsonb_each(k.parameters) LOOP
+		v := coalesce(p->name, spec->'default');
+		IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+			IF coalesce((spec->>'required')::boolean, false) THEN
+				RAISE EXCEPTION 'rule kind % needs parameter %', k.kind, name USING ERRCODE = 'S9M06';
+			END IF;
+			CONTINUE;
+		END IF;
+		t := spec->>'type';
+		IF t IN ('numeric', 'integer') THEN
+			IF jsonb_typeof(v) <> 'number' OR (t = 'integer' AND (v::text)::numeric <> trunc((v::text)::numeric)) THEN
+				RAISE EXCEPTION 'parameter % of rule kind % must be a JSON number%', name, k.kind,
+					CASE WHEN t = 'integer' THEN ' without a fraction' ELSE '' END USING ERRCODE = 'S9M07';
+			END IF;
+			IF (spec ? 'min' AND (v::text)::numeric < (spec->>'min')::numeric)
+			   OR (spec ? 'max' AND (v::text)::numeric > (spec->>'max')::numeric) THEN
+				RAISE EXCEPTION 'parameter % of rule kind % is %, outside [%, %]', name, k.kind, v,
+					coalesce(spec->>'min', '-inf'), coalesce(spec->>'max', 'inf') USING ERRCODE = 'S9M08';
+			END IF;
+		ELSIF t = 'interval' THEN
+			IF jsonb_typeof(v) <> 'string' THEN
+				RAISE EXCEPTION 'parameter % of rule kind % must be an interval in a JSON string', name, k.kind USING ERRCODE = 'S9M07';
+			END IF;
+			BEGIN
+				w := (v #>> '{}')::interval;
+			EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+				RAISE EXCEPTION 'parameter % of rule kind % is not an interval: %', name, k.kind, v USING ERRCODE = 'S9M07';
+			END;
+			IF w < interval '0' OR (spec ? 'min' AND w < (spec->>'min')::interval)
+			   OR (spec ? 'max' AND w > (spec->>'max')::interval) THEN
+				RAISE EXCEPTION 'parameter % of rule kind % is %, outside [%, %]', name, k.kind, w,
+					coalesce(spec->>'min', '0'), coalesce(spec->>'max', 'inf') USING ERRCODE = 'S9M08';
+			END IF;
+		ELSIF t = 'boolean' THEN
+			IF jsonb_typeof(v) <> 'boolean' THEN
+				RAISE EXCEPTION 'parameter % of rule kind % must be a JSON boolean', name, k.kind USING ERRCODE = 'S9M07';
+			END IF;
+		ELSIF t = 'text' THEN
+			IF jsonb_typeof(v) <> 'string' THEN
+				RAISE EXCEPTION 'parameter % of rule kind % must be a JSON string', name, k.kind USING ERRCODE = 'S9M07';
+			END IF;
+			IF spec ? 'values' AND NOT (spec->'values') ? (v #>> '{}') THEN
+				RAISE EXCEPTION 'parameter % of rule kind % is "%", not one of %', name, k.kind, v #>> '{}', spec->'values'
+					USING ERRCODE = 'S9M08';
+			END IF;
+		ELSIF t = 'text[]' THEN
+			IF jsonb_typeof(v) <> 'array' OR EXISTS (SELECT FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
+				RAISE EXCEPTION 'parameter % of rule kind % must be a JSON array of strings', name, k.kind USING ERRCODE = 'S9M07';
+			END IF;
+		ELSE
+			RAISE EXCEPTION 'rule kind % declares parameter % of unknown type %', k.kind, name, t USING ERRCODE = 'internal_error';
+		END IF;
+		out := out || jsonb_build_object(name, v);
+	END LOOP;
+	IF def ? 'category' AND jsonb_typeof(def->'category') <> 'null'
+	   AND NOT EXISTS (SELECT FROM finsec.risk_category c WHERE c.category = def->>'category') THEN
+		RAISE EXCEPTION 'category "%" is not in finsec.risk_category', def->>'category' USING ERRCODE = 'S9M09';
+	END IF;
+	IF coalesce(def->>'severity', 'medium') NOT IN ('low', 'medium', 'high', 'critical') THEN
+		RAISE EXCEPTION 'severity "%" is not low, medium, high or critical', def->>'severity' USING ERRCODE = 'S9M09';
+	END IF;
+	IF coalesce(def->>'action', 'alert') NOT IN ('alert', 'suspend') THEN
+		RAISE EXCEPTION 'action "%" is not alert or suspend', def->>'action' USING ERRCODE = 'S9M09';
+	END IF;
+	IF def ? 'shadow' AND jsonb_typeof(def->'shadow') NOT IN ('boolean', 'null') THEN
+		RAISE EXCEPTION 'shadow of a monitoring rule is a JSON boolean' USING ERRCODE = 'S9M09';
+	END IF;
+	RETURN jsonb_build_object('kind', k.kind, 'entity', def->>'entity',
+							  'time_window', CASE WHEN def ? 'time_window' AND jsonb_typeof(def->'time_window') <> 'null'
+												  THEN (def->>'time_window')::interval::text END,
+							  'params', out, 'category', def->>'category',
+							  'severity', coalesce(def->>'severity', 'medium'),
+							  'shadow', coalesce((def->>'shadow')::boolean, false),
+							  'action', coalesce(def->>'action', 'alert'),
+							  'description', def->>'description');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_rule_check(jsonb) FROM PUBLIC;
+
+/* Store a new version of a rule (draft or active) from a checked definition. */
+CREATE FUNCTION finsec._monitor_rule_store(rule text, def jsonb, new_state text, requester name, approver name, req bigint)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v integer;
+BEGIN
+	PERFORM 1 FROM finsec.monitor_rule WHERE rule_name = rule FOR UPDATE;
+	SELECT coalesce(max(version), 0) + 1 INTO v FROM finsec.monitor_rule WHERE rule_name = rule;
+	IF new_state = 'active' THEN
+		UPDATE finsec.monitor_rule SET state = 'retired', retired_at = now() WHERE rule_name = rule AND state = 'active';
+	END IF;
+	INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity, shadow,
+									 action, state, description, created_by, request_id, approved_by, activated_at)
+	VALUES (rule, v, def->>'kind', def->>'entity', (def->>'time_window')::interval, def->'params', def->>'category',
+			def->>'severity', (def->>'shadow')::boolean, def->>'action', new_state, def->>'description',
+			requester, req, approver, CASE WHEN new_state = 'active' THEN now() END);
+	RETURN v;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_rule_store(text, jsonb, text, name, name, bigint) FROM PUBLIC;
+
+CREATE FUNCTION finsec.monitor_rule_draft(rule_name text, definition jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v integer;
+BEGIN
+	PERFORM finsec._require_admin('draft');
+	IF rule_name IS NULL OR definition IS NULL THEN
+		RAISE EXCEPTION 'rule name and definition must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF rule_name !~ '^[a-z][a-z0-9_.]{0,62}$' THEN
+		RAISE EXCEPTION 'rule name "%" is not lower-case letters, digits, _ and . (at most 63)', rule_name USING ERRCODE = 'S9M01';
+	END IF;
+	v := finsec._monitor_rule_store(rule_name, finsec._monitor_rule_check(definition), 'draft', session_user, NULL, NULL);
+	PERFORM finsec.audit_event('monitor.rule_draft', 'monitor_rule:' || rule_name, 'draft', true,
+							   format('draft version %s of monitoring rule %s', v, rule_name),
+							   jsonb_build_object('version', v, 'definition', definition));
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION finsec.monitor_rule_draft(text, jsonb) IS
+	'store a draft version of a monitoring rule (for finsec.monitor_backtest); deploy it with change kind monitor.rule_deploy';
+REVOKE ALL ON FUNCTION finsec.monitor_rule_draft(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_rule_draft(text, jsonb) TO finsec_admin;
+
+-- prepare: the request pins the checked definition (rule_set), the draft (rule_deploy) or the active version (rule_retire).
+CREATE FUNCTION finsec._monitor_rule_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r finsec.monitor_rule;
+BEGIN
+	IF target !~ '^[a-z][a-z0-9_.]{0,62}$' THEN
+		RAISE EXCEPTION 'rule name "%" is not lower-case letters, digits, _ and . (at most 63)', target USING ERRCODE = 'S9M01';
+	END IF;
+	IF kind = 'monitor.rule_set' THEN
+		RETURN finsec._monitor_rule_check(payload);
+	ELSIF kind = 'monitor.rule_deploy' THEN
+		IF jsonb_typeof(payload->'version') IS DISTINCT FROM 'number' OR (SELECT count(*) FROM jsonb_object_keys(payload)) <> 1 THEN
+			RAISE EXCEPTION 'a monitor.rule_deploy request needs the payload {"version": <draft version>}' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT * INTO r FROM finsec.monitor_rule mr WHERE mr.rule_name = target AND mr.version = (payload->>'version')::numeric;
+		IF NOT FOUND OR r.state <> 'draft' THEN
+			RAISE EXCEPTION 'monitoring rule % has no draft version %', target, payload->>'version' USING ERRCODE = 'undefined_object';
+		END IF;
+		RETURN jsonb_build_object('version', r.version, 'definition', finsec._monitor_rule_check(jsonb_build_object(
+			'kind', r.kind, 'entity', r.entity, 'time_window', r.time_window::text, 'params', r.params, 'category', r.category,
+			'severity', r.severity, 'shadow', r.shadow, 'action', r.action, 'description', r.description)));
+	ELSIF kind = 'monitor.rule_retire' THEN
+		IF payload <> '{}' THEN
+			RAISE EXCEPTION 'a monitor.rule_retire request has no payload' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT * INTO r FROM finsec.monitor_rule mr WHERE mr.rule_name = target AND mr.state = 'active';
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'monitoring rule % has no active version', target USING ERRCODE = 'undefined_object';
+		END IF;
+		RETURN jsonb_build_object('version', r.version);
+	END IF;
+	RAISE EXCEPTION 'finsec cannot prepare a change of kind %', kind USING ERRCODE = 'internal_error';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_rule_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_rule_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	requester name;
+	v integer;
+	n integer;
+BEGIN
+	SELECT cr.requested_by INTO requester FROM finsec.change_request cr WHERE cr.request_id = _monitor_rule_apply.request_id;
+	IF kind = 'monitor.rule_set' THEN
+		v := finsec._monitor_rule_store(target, finsec._monitor_rule_check(payload), 'active', requester, session_user, request_id);
+		RETURN jsonb_build_object('rule', target, 'version', v, 'state', 'active');
+	ELSIF kind = 'monitor.rule_deploy' THEN
+		v := (payload->>'version')::integer;
+		PERFORM 1 FROM finsec.monitor_rule WHERE rule_name = target FOR UPDATE;
+		IF NOT EXISTS (SELECT FROM finsec.monitor_rule mr WHERE mr.rule_name = target AND mr.version = v AND mr.state = 'draft') THEN
+			RAISE EXCEPTION 'draft version % of monitoring rule % is no longer a draft', v, target
+				USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+		END IF;
+		UPDATE finsec.monitor_rule SET state = 'retired', retired_at = now() WHERE rule_name = target AND state = 'active';
+		UPDATE finsec.monitor_rule SET state = 'active', activated_at = now(), request_id = _monitor_rule_apply.request_id,
+									   approved_by = session_user
+		 WHERE rule_name = target AND version = v;
+		RETURN jsonb_build_object('rule', target, 'version', v, 'state', 'active');
+	ELSIF kind = 'monitor.rule_retire' THEN
+		UPDATE finsec.monitor_rule SET state = 'retired', retired_at = now()
+		 WHERE rule_name = target AND state = 'active' AND version = (payload->>'version')::integer;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n = 0 THEN
+			RAISE EXCEPTION 'the active version of monitoring rule % changed after request % was filed', target, request_id
+				USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+		END IF;
+		RETURN jsonb_build_object('rule', target, 'version', (payload->>'version')::integer, 'state', 'retired');
+	END IF;
+	RAISE EXCEPTION 'finsec cannot apply a change of kind %', kind USING ERRCODE = 'internal_error';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_rule_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('monitor.rule_set', 'finsec._monitor_rule_prepare(text, text, jsonb)', 'finsec._monitor_rule_apply(bigint, text, text, jsonb)', NULL,
+	 'create or change a monitoring rule: a new active version (target: rule name; payload: {kind, entity, time_window, params, category, severity, shadow, action, description})'),
+	('monitor.rule_deploy', 'finsec._monitor_rule_prepare(text, text, jsonb)', 'finsec._monitor_rule_apply(bigint, text, text, jsonb)', NULL,
+	 'make a draft version of a monitoring rule the active one (target: rule name; payload: {"version"})'),
+	('monitor.rule_retire', 'finsec._monitor_rule_prepare(text, text, jsonb)', 'finsec._monitor_rule_apply(bigint, text, text, jsonb)', NULL,
+	 'switch a monitoring rule off (target: rule name)');
+
+-- ---- core rule kinds ---------------------------------------------------
+
+/* threshold: every single payment at or above an amount (in CNY) raises the entity's alert of the day. */
+CREATE FUNCTION finsec._monitor_eval_threshold(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT h.entity, finsec._monitor_day(h.at)::text, h.at, ARRAY[h.event_id], h.amount_cny, h.amount_cny,
+		   jsonb_build_object('min_amount_cny', r.params->'min_amount_cny', 'amount_cny', h.amount_cny,
+							  'currency', h.currency, 'direction', h.direction)
+	  FROM (SELECT e.event_id, e.at, e.amount_cny, e.currency, e.direction,
+				   CASE r.entity WHEN 'customer' THEN e.customer WHEN 'account' THEN e.account
+								 WHEN 'counterparty' THEN e.counterparty WHEN 'device' THEN e.device
+								 WHEN 'ip' THEN e.ip END AS entity
+			  FROM finsec.monitor_event e
+			 WHERE e.event_id BETWEEN first_event AND last_event
+			   AND e.amount_cny >= (r.params->>'min_amount_cny')::numeric
+			   AND (r.params->>'direction' = 'any' OR e.direction = r.params->>'direction')) h
+	 WHERE h.entity IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_threshold(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/* data_quality: payments whose amount is NULL or whose currency has no rate, per table and day. */
+CREATE FUNCTION finsec._monitor_eval_data_quality(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid::text, finsec._monitor_day(max(e.at))::text, max(e.at),
+		   (array_agg(e.event_id ORDER BY e.event_id))[1:1000], NULL::numeric, count(*)::numeric,
+		   jsonb_build_object('null_amounts', count(*) FILTER (WHERE e.amount IS NULL),
+							  'unknown_currencies', count(*) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL),
+							  'currencies', jsonb_agg(DISTINCT e.currency) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL))
+	  FROM finsec.monitor_event e JOIN finsec.monitor_table t USING (table_id)
+	 WHERE e.event_id BETWEEN first_event AND last_event
+	   AND (e.amount IS NULL OR e.amount_cny IS NULL)
+	 GROUP BY t.relid
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_data_quality(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
+	('threshold', 'payment', '{customer,account,counterparty,device,ip}',
+	 '{"min_amount_cny": {"type": "numeric", "required": true, "min": 0, "description": "smallest single payment that hits, in CNY"},
+	   "direction": {"type": "text", "default": "any", "values": ["any", "in", "out"], "description": "direction of the payments watched"}}',
+	 false, 'finsec._monitor_eval_threshold(finsec.monitor_rule, bigint, bigint)',
+	 'a single payment at or above an amount in CNY; one alert per entity and local day'),
+	('data_quality', 'payment', '{table}', '{}', false,
+	 'finsec._monitor_eval_data_quality(finsec.monitor_rule, bigint, bigint)',
+	 'payments the monitor could not value: NULL amount, or a currency without a rate in finsec.currency_rate on the payment''s day; one alert per table and local day');
+
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, params, severity, state, description,
+								 created_by, approved_by, activated_at)
+VALUES ('monitor.data_quality', 1, 'data_quality', 'table', '{}', 'high', 'active',
+		'payments without an amount or with a currency finsec cannot convert are counted and raised, never skipped silently',
+		'finsec', 'finsec', now());
+
+-- ---- registration ------------------------------------------------------
+
+CREATE FUNCTION finsec.monitor_stamp()
+RETURNS trigger
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'finsec_monitor_stamp';
+COMMENT ON FUNCTION finsec.monitor_stamp() IS
+	'BEFORE INSERT OR UPDATE OF finsec_mon_txid row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
+REVOKE ALL ON FUNCTION finsec.monitor_stamp() FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_attach(payments regclass, add_column boolean, add_index boolean)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'finsec_monitor_attach';
+REVOKE ALL ON FUNCTION finsec._monitor_attach(regclass, boolean, boolean) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_detach(payments regclass)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'finsec_monitor_detach';
+REVOKE ALL ON FUNCTION finsec._monitor_detach(regclass) FROM PUBLIC;
+
+/* The type class of a mapped column, or a refusal naming what it must be. */
+CREATE FUNCTION finsec._monitor_column_check(rel regclass, param text, col text, want text)
+RETURNS regtype
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+	base oid;
+	cat "char";
+	ok boolean;
+BEGIN
+	SELECT a.atttypid INTO typ FROM pg_attribute a
+	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION '% column "%" does not exist in %', param, col, rel USING ERRCODE = 'undefined_column';
+	END IF;
+	base := typ;
+	WHILE (SELECT t.typtype FROM pg_type t WHERE t.oid = base) = 'd' LOOP
+		base := (SELECT t.typbasetype FROM pg_type t WHERE t.oid = base);
+	END LOOP;
+	SELECT t.typcategory INTO cat FROM pg_type t WHERE t.oid = base;
+	ok := CASE want
+		WHEN 'amount' THEN base IN ('numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'finsec.money'::regtype)
+		WHEN 'timestamptz' THEN base = 'timestamptz'::regtype
+		WHEN 'boolean' THEN base = 'bool'::regtype
+		WHEN 'label' THEN cat IN ('S', 'E')
+		WHEN 'status' THEN base = 'bool'::regtype OR cat IN ('S', 'E')
+		ELSE cat NOT IN ('A', 'C', 'P', 'X') AND base NOT IN ('json'::regtype, 'jsonb'::regtype, 'xml'::regtype, 'bytea'::regtype)
+	END;
+	IF NOT ok THEN
+		RAISE EXCEPTION '% column "%" of % is of type %', param, col, rel, format_type(typ, NULL)
+			USING ERRCODE = 'datatype_mismatch',
+				  DETAIL = 'It must be ' || CASE want
+					WHEN 'amount' THEN 'numeric, smallint, integer, bigint or finsec.money'
+					WHEN 'timestamptz' THEN 'timestamp with time zone'
+					WHEN 'boolean' THEN 'boolean'
+					WHEN 'label' THEN 'text, varchar, char or an enum'
+					WHEN 'status' THEN 'boolean, or text, varchar, char or an enum'
+					ELSE 'a scalar type with equality (text, varchar, integer, bigint, uuid, ...)' END || '.';
+	END IF;
+	RETURN typ::regtype;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_column_check(regclass, text, text, text) FROM PUBLIC;
+
+/*
+ * The SELECT list finsec's owner reads a registered table through
+ * finsec._select_as_table_owner(), and the column definition list of that
+ * call: every mapped column raw (its trusted type), the stamp first.
+ */
+CREATE FUNCTION finsec._monitor_source(t finsec.monitor_table, OUT select_list text, OUT column_defs text, OUT from_clause text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f record;
+	typ oid;
+BEGIN
+	select_list := format('%I', t.stamp_column);
+	column_defs := 'stamp pg_catalog.xid8';
+	FOR f IN SELECT * FROM (VALUES
+		('at', t.posted_at_column), ('customer', t.customer_column), ('amount', t.amount_column),
+		('account', t.account_column), ('counterparty', t.counterparty_column), ('currency', t.currency_column),
+		('direction', t.direction_column), ('customer_type', t.customer_type_column), ('cash', t.cash_column),
+		('cross_border', t.cross_border_column), ('status', t.status_column), ('device', t.device_column),
+		('ip', t.ip_column), ('reference', t.reference_column)) v(field, col) WHERE v.col IS NOT NULL
+	LOOP
+		SELECT a.atttypid INTO typ FROM pg_attribute a
+		 WHERE a.attrelid = t.relid AND a.attname = f.col AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of monitored table % no longer exists', f.col, t.relid
+				USING ERRCODE = 'undefined_column', HINT = 'Register the table again with finsec.enable_monitoring().';
+		END IF;
+		select_list := select_list || format(', %I', f.col);
+		column_defs := column_defs || format(', %I %s', f.field, format_type(typ, NULL));
+	END LOOP;
+	from_clause := CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid = t.relid) = 'p' THEN '' ELSE 'ONLY ' END
+				   || t.relid::text;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_source(finsec.monitor_table) FROM PUBLIC;
+
+/*
+ * Copy the rows of t that match cond (over parameters $1 and $2, two
+ * snapshots or a snapshot and a time) into finsec.monitor_event as
+ * batch bid, in stamp order, normalised.  Returns the event-id range,
+ * the count, the time range and the counts of unvalued payments.
+ */
+CREATE FUNCTION finsec._monitor_extract(t finsec.monitor_table, bid bigint, cond text, p1 text, p2 text, p_types text[],
+										OUT n integer, OUT first_event bigint, OUT last_event bigint,
+										OUT first_at timestamptz, OUT last_at timestamptz,
+										OUT null_amounts integer, OUT unknown_currencies integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	src record;
+	money boolean := (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+					   WHERE a.attrelid = t.relid AND a.attname = t.amount_column AND a.attnum > 0) = 'finsec.money'
+					 OR (SELECT bt.typname FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+							JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+							JOIN pg_namespace n ON n.oid = bt.typnamespace
+						  WHERE a.attrelid = t.relid AND a.attname = t.amount_column AND a.attnum > 0
+							AND n.nspname = 'finsec') = 'money';
+	status_bool boolean;
+	q text;
+	txt text := 'finsec._trusted_text(s.%I)';
+BEGIN
+	src := finsec._monitor_source(t);
+	IF t.status_column IS NOT NULL THEN
+		status_bool := (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+						 WHERE a.attrelid = t.relid AND a.attname = t.status_column AND a.attnum > 0) = 'boolean';
+	END IF;
+	q := format($q$
+		WITH ins AS (
+			INSERT INTO finsec.monitor_event (event_id, table_id, batch_id, stamp, reference, at, customer, customer_type,
+											  account, counterparty, direction, cash, cross_border, succeeded, currency,
+											  amount, amount_cny, amount_usd, device, ip)
+			SELECT nextval('finsec.monitor_event_id_seq'), $3, $4, q.stamp, q.reference, q.at, q.customer, q.customer_type,
+				   q.account, q.counterparty, q.direction, q.cash, q.cross_border, q.succeeded, q.currency, q.amount,
+				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at)),
+				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at), 'USD'),
+				   q.device, q.ip
+			  FROM (SELECT s.stamp, %s AS reference, coalesce(s.at, pg_catalog.now()) AS at,
+						   coalesce(finsec._trusted_text(s.customer), '') AS customer,
+						   %s AS customer_type, %s AS account, %s AS counterparty, %s AS direction,
+						   %s AS cash, %s AS cross_border, %s AS succeeded, %s AS currency, %s AS amount,
+						   %s AS device, %s AS ip
+					  FROM finsec._select_as_table_owner($5, $6, ARRAY[$1, $2], $7::pg_catalog.regtype[]) AS s(%s)
+					 ORDER BY s.stamp, s.at) q
+			RETURNING event_id, at, amount, amount_cny)
+		SELECT count(*)::integer, min(event_id), max(event_id), min(at), max(at),
+			   (count(*) FILTER (WHERE amount IS NULL))::integer,
+			   (count(*) FILTER (WHERE amount IS NOT NULL AND amount_cny IS NULL))::integer
+		  FROM ins$q$,
+		CASE WHEN t.reference_column IS NULL THEN 'NULL::text' ELSE format(txt, 'reference') END,
+		CASE WHEN t.customer_type_column IS NULL THEN quote_literal(t.customer_type_default)
+			 ELSE format('CASE lower(finsec._trusted_text(s.customer_type)) WHEN ''natural'' THEN ''natural'' WHEN ''individual'' THEN ''natural'' WHEN ''person'' THEN ''natural'' WHEN ''legal'' THEN ''legal'' WHEN ''corporate'' THEN ''legal'' WHEN ''organisation'' THEN ''legal'' WHEN ''organization'' THEN ''legal'' ELSE %L END',
+						 t.customer_type_default) END,
+		CASE WHEN t.account_column IS NULL THEN 'NULL::text' ELSE format(txt, 'account') END,
+		CASE WHEN t.counterparty_column IS NULL THEN 'NULL::text' ELSE format(txt, 'counterparty') END,
+		CASE WHEN t.direction_column IS NULL THEN quote_literal(t.direction_default)
+			 ELSE format('CASE lower(finsec._trusted_text(s.direction)) WHEN ''in'' THEN ''in'' WHEN ''credit'' THEN ''in'' WHEN ''out'' THEN ''out'' WHEN ''debit'' THEN ''out'' ELSE %L END',
+						 t.direction_default) END,
+		CASE WHEN t.cash_column IS NULL THEN 'false' ELSE 'coalesce(s.cash, false)' END,
+		CASE WHEN t.cross_border_column IS NULL THEN 'false' ELSE 'coalesce(s.cross_border, false)' END,
+		CASE WHEN t.status_column IS NULL THEN 'true'
+			 WHEN status_bool THEN 'coalesce(s.status, true)'
+			 ELSE 'coalesce(lower(finsec._trusted_text(s.status)) NOT IN (''failed'', ''failure'', ''declined'', ''rejected'', ''error'', ''refused'', ''timeout'', ''cancelled'', ''canceled''), true)' END,
+		CASE WHEN t.currency_column IS NOT NULL THEN
+				 format('coalesce(upper(btrim(finsec._trusted_text(s.currency))), %s''CNY'')',
+						CASE WHEN money THEN 'finsec.currency(s.amount), ' ELSE '' END)
+			 WHEN money THEN 'coalesce(finsec.currency(s.amount), ''CNY'')'
+			 ELSE '''CNY''' END,
+		CASE WHEN money THEN 'finsec.amount(s.amount)' ELSE 's.amount::pg_catalog.numeric' END,
+		CASE WHEN t.device_column IS NULL THEN 'NULL::text' ELSE format(txt, 'device') END,
+		CASE WHEN t.ip_column IS NULL THEN 'NULL::text' ELSE format(txt, 'ip') END,
+		src.column_defs);
+	EXECUTE q INTO n, first_event, last_event, first_at, last_at, null_amounts, unknown_currencies
+		USING p1, p2, t.table_id, bid, t.relid,
+			  format('SELECT %s FROM %s WHERE %s', src.select_list, src.from_clause, cond), p_types;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_extract(finsec.monitor_table, bigint, text, text, text, text[]) FROM PUBLIC;
+
+CREATE FUNCTION finsec.enable_monitoring(
+	payments regclass,
+	customer text DEFAULT NULL,
+	amount text DEFAULT NULL,
+	posted_at text DEFAULT NULL,
+	account text DEFAULT NULL,
+	counterparty text DEFAULT NULL,
+	currency text DEFAULT NULL,
+	direction text DEFAULT NULL,
+	direction_default text DEFAULT 'out',
+	customer_type text DEFAULT NULL,
+	customer_type_default text DEFAULT 'natural',
+	cash text DEFAULT NULL,
+	cross_border text DEFAULT NULL,
+	status text DEFAULT NULL,
+	device text DEFAULT NULL,
+	ip text DEFAULT NULL,
+	reference text DEFAULT NULL,
+	backfill interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c record;
+	rk record;
+	lk record;
+	cols text[] := '{}';
+	stamp_typ oid;
+	need_column boolean;
+	need_index boolean;
+	t finsec.monitor_table;
+	bid bigint;
+	x record;
+	bf record;
+	backfilled integer := 0;
+BEGIN
+	IF payments IS NULL OR direction_default IS NULL OR customer_type_default IS NULL THEN
+		RAISE EXCEPTION 'payments table, direction_default and customer_type_default must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role(session_user, 'finsec_admin', 'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to enable monitoring' USING ERRCODE = 'insufficient_privilege',
+			DETAIL = format('Role %I is not a member of finsec_admin.', session_user);
+	END IF;
+	SELECT cl.relkind, cl.relpersistence, cl.relispartition, cl.relowner, cl.reltuples, cl.relname
+	  INTO c FROM pg_class cl WHERE cl.oid = payments;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', payments::oid USING ERRCODE = 'undefined_table';
+	END IF;
+	IF NOT pg_has_role(session_user, c.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', payments USING ERRCODE = 'insufficient_privilege',
+			HINT = 'Monitoring adds a stamp column and a trigger to the table: its owner registers it.';
+	END IF;
+	IF c.relkind NOT IN ('r', 'p') OR c.relpersistence <> 'p' THEN
+		RAISE EXCEPTION '% is not a permanent table', payments USING ERRCODE = 'wrong_object_type',
+			HINT = 'Monitoring reads an ordinary or partitioned, logged table.';
+	END IF;
+	IF c.relispartition OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = payments)
+	   OR (c.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = payments)) THEN
+		RAISE EXCEPTION '% is a partition or part of an inheritance tree', payments USING ERRCODE = 'wrong_object_type',
+			HINT = 'Register the partitioned table itself; inheritance children would not be stamped.';
+	END IF;
+	IF EXISTS (SELECT FROM finsec.monitor_table mt WHERE mt.relid = payments) THEN
+		RAISE EXCEPTION 'table % is already monitored', payments USING ERRCODE = 'duplicate_object',
+			HINT = 'Disable monitoring first (two-person) to change its columns.';
+	END IF;
+	IF direction_default NOT IN ('in', 'out') THEN
+		RAISE EXCEPTION 'direction_default must be in or out, not "%"', direction_default USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF customer_type_default NOT IN ('natural', 'legal') THEN
+		RAISE EXCEPTION 'customer_type_default must be natural or legal, not "%"', customer_type_default USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF backfill IS NOT NULL AND backfill <= interval '0' THEN
+		RAISE EXCEPTION 'backfill must be a positive interval, not %', backfill USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the column mapping of a risk or limits registration of the same table, where not given
+	SELECT * INTO rk FROM finsec.risk_table r WHERE r.relid = payments;
+	SELECT * INTO lk FROM finsec.limit_table l WHERE l.relid = payments;
+	customer := coalesce(customer, rk.customer_column, lk.customer_column, 'customer_id');
+	amount := coalesce(amount, rk.amount_column, lk.amount_column, 'amount');
+	posted_at := coalesce(posted_at, rk.posted_at_column, lk.time_column, 'posted_at');
+	account := coalesce(account, rk.account_column, lk.account_column);
+	counterparty := coalesce(counterparty, rk.counterparty_column, lk.counterparty_column);
+	currency := coalesce(currency, rk.currency_column);
+	device := coalesce(device, rk.device_column);
+	ip := coalesce(ip, rk.ip_column);
+	reference := coalesce(reference, rk.reference_column, lk.payment_id_column);
+	FOR x IN SELECT * FROM (VALUES
+		('customer', customer, 'key'), ('amount', amount, 'amount'), ('posted_at', posted_at, 'timestamptz'),
+		('account', account, 'key'), ('counterparty', counterparty, 'key'), ('currency', currency, 'label'),
+		('direction', direction, 'label'), ('customer_type', customer_type, 'label'), ('cash', cash, 'boolean'),
+		('cross_border', cross_border, 'boolean'), ('status', status, 'status'), ('device', device, 'key'),
+		('ip', ip, 'key'), ('reference', reference, 'key')) v(param, col, want) WHERE v.col IS NOT NULL
+	LOOP
+		IF x.col = ANY (cols) THEN
+			RAISE EXCEPTION 'column "%" is mapped twice', x.col USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF x.col = 'finsec_mon_txid' THEN
+			RAISE EXCEPTION '% cannot be the stamp column finsec_mon_txid', x.param USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		cols := cols || x.col;
+		PERFORM finsec._monitor_column_check(payments, x.param, x.col, x.want);
+	END LOOP;
+	SELECT a.atttypid INTO stamp_typ FROM pg_attribute a
+	 WHERE a.attrelid = payments AND a.attname = 'finsec_mon_txid' AND a.attnum > 0 AND NOT a.attisdropped;
+	need_column := NOT FOUND;
+	IF NOT need_column AND stamp_typ <> 'xid8'::regtype THEN
+		RAISE EXCEPTION 'column finsec_mon_txid of % is of type %, not xid8', payments, format_type(stamp_typ, NULL)
+			USING ERRCODE = 'datatype_mismatch', HINT = 'Rename that column; finsec adds finsec_mon_txid itself.';
+	END IF;
+	need_index := need_column OR NOT EXISTS (
+		SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		 WHERE i.indrelid = payments AND a.attname = 'finsec_mon_txid' AND i.indexprs IS NULL AND i.indpred IS NULL
+		   AND i.indisvalid);
+	IF need_index AND c.reltuples > current_setting('finsec.monitor_index_build_limit')::real THEN
+		RAISE EXCEPTION 'table % has about % rows: finsec does not build the stamp index while writers wait', payments, c.reltuples::bigint
+			USING ERRCODE = 'S9M10',
+				  DETAIL = 'Building an index without CONCURRENTLY blocks inserts for the whole build.',
+				  HINT = format('Run first: ALTER TABLE %s ADD COLUMN IF NOT EXISTS finsec_mon_txid pg_catalog.xid8; CREATE INDEX CONCURRENTLY ON %s (finsec_mon_txid);',
+								payments, payments);
+	END IF;
+	-- a run of the table's source query as its owner: untrusted column types are refused here
+	t := ROW(NULL, payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
+			 customer_type, customer_type_default, cash, cross_border, status, device, ip, reference, 'finsec_mon_txid',
+			 pg_current_snapshot(), session_user, now(), 0, 0, 0, 0, 0, NULL, NULL, NULL)::finsec.monitor_table;
+	PERFORM finsec._monitor_attach(payments, need_column, need_index);
+	PERFORM finsec._monitor_extract(t, 0, 'false', NULL, NULL, '{text,text}');
+	-- after the trigger exists and its lock waited for every writer: exactly the later commits are new
+	INSERT INTO finsec.monitor_table (relid, customer_column, amount_column, posted_at_column, account_column,
+									  counterparty_column, currency_column, direction_column, direction_default,
+									  customer_type_column, customer_type_default, cash_column, cross_border_column,
+									  status_column, device_column, ip_column, reference_column, position, enabled_by)
+	VALUES (payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
+			customer_type, customer_type_default, cash, cross_border, status, device, ip, reference,
+			pg_current_snapshot(), session_user)
+	RETURNING * INTO t;
+	IF backfill IS NOT NULL THEN
+		PERFORM 1 FROM finsec.monitor_state FOR UPDATE;
+		bid := nextval('finsec.monitor_batch_id_seq');
+		bf := finsec._monitor_extract(t, bid,
+			format('%I IS NULL AND %I OPERATOR(pg_catalog.>=) $2::pg_catalog.timestamptz', 'finsec_mon_txid', posted_at),
+			NULL, (now() - backfill)::text, '{text,text}');
+		backfilled := bf.n;
+		IF bf.n > 0 THEN
+			INSERT INTO finsec.monitor_batch (batch_id, table_id, started_at, snapshot_from, snapshot_to, first_event, last_event,
+											  first_at, last_at, payments, by_worker, backfill)
+			VALUES (bid, t.table_id, now(), t.position, t.position, bf.first_event, bf.last_event, bf.first_at, bf.last_at,
+					bf.n, false, true);
+		END IF;
+	END IF;
+	PERFORM finsec.audit_event('monitor.enable', payments::text, 'enable_monitoring', true,
+		format('payments table registered for transaction monitoring: customer "%s", amount "%s", time "%s"%s',
+			   customer, amount, posted_at, CASE WHEN backfill IS NOT NULL THEN format(', %s payments of history backfilled', backfilled) ELSE '' END),
+		jsonb_strip_nulls(to_jsonb(t) - 'position' - 'payments' - 'null_amounts' - 'unknown_currencies' - 'batches' - 'alerts'));
+END
+$$;
+COMMENT ON FUNCTION finsec.enable_monitoring(regclass, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, interval) IS
+	'register a payments table for transaction monitoring: its column mapping (defaults from enable_risk/enable_limits), a stamp column and trigger; optionally backfill history (audited)';
+REVOKE ALL ON FUNCTION finsec.enable_monitoring(regclass, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.enable_monitoring(regclass, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text, interval) TO finsec_admin;
+
+/* Stop monitoring a table at once (superuser's session, or an approved monitor.disable request). */
+CREATE FUNCTION finsec._disable_monitoring(payments regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	t finsec.monitor_table;
+BEGIN
+	-- only finsec's owner may call this: finsec.approve() for an approved request, or a superuser
+	DELETE FROM finsec.monitor_table mt WHERE mt.relid = payments RETURNING * INTO t;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not monitored', payments USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._monitor_detach(payments);
+	PERFORM finsec.audit_event('monitor.disable', payments::text, 'disable_monitoring', true,
+		format('transaction monitoring of %s stopped after %s payments; its events and alerts are kept', payments, t.payments),
+		jsonb_build_object('position', t.position::text, 'payments', t.payments));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._disable_monitoring(regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION finsec._switch_registration(kind text, rel oid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE kind
+		WHEN 'limits.disable' THEN (SELECT to_jsonb(t) FROM finsec.limit_table t WHERE t.relid = rel)
+		WHEN 'limits.exempt' THEN (SELECT to_jsonb(t) FROM finsec.limit_table t WHERE t.relid = rel)
+		WHEN 'guard.order_disable' THEN (SELECT to_jsonb(t) FROM finsec.order_guard t WHERE t.relid = rel)
+		WHEN 'guard.refund_disable' THEN (SELECT to_jsonb(t) FROM finsec.refund_guard t WHERE t.relid = rel)
+		WHEN 'risk.disable' THEN (SELECT to_jsonb(t) FROM finsec.risk_table t WHERE t.relid = rel)
+		WHEN 'monitor.disable' THEN (SELECT to_jsonb(t) - 'position' - 'payments' - 'null_amounts' - 'unknown_currencies'
+												- 'batches' - 'alerts' - 'last_batch_at' - 'last_checked_at' - 'last_payment_at'
+									   FROM finsec.monitor_table t WHERE t.relid = rel)
+	END
+$$;
+
+CREATE FUNCTION finsec._monitor_switch_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel oid := (payload->>'relid')::bigint::oid;
+BEGIN
+	IF finsec._switch_registration(kind, rel) IS DISTINCT FROM payload->'registration' THEN
+		RAISE EXCEPTION 'the registration of table % changed after request % was filed', target, request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Reject this request and file a new one.';
+	END IF;
+	PERFORM finsec._disable_monitoring(rel::regclass);
+	RETURN jsonb_build_object('relation', rel::regclass::text, 'action', kind);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_switch_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_switch_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF jsonb_typeof(payload->'relid') = 'number' AND (payload->>'relid')::numeric BETWEEN 1 AND 4294967295
+	   AND NOT EXISTS (SELECT FROM finsec.monitor_table t WHERE t.relid::oid = (payload->>'relid')::numeric::bigint::oid) THEN
+		RAISE EXCEPTION 'table % is not monitored', target USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN finsec._switch_prepare(kind, target, payload);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_switch_prepare(text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('monitor.disable', 'finsec._monitor_switch_prepare(text, text, jsonb)', 'finsec._monitor_switch_apply(bigint, text, text, jsonb)', NULL,
+	 'stop monitoring a payments table (target: table; payload: {"relid"}); its events and alerts are kept');
+
+CREATE FUNCTION finsec.disable_monitoring(payments regclass, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF payments IS NULL THEN
+		RAISE EXCEPTION 'payments table must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+		PERFORM finsec._disable_monitoring(payments);
+		RETURN NULL;
+	END IF;
+	RETURN finsec.request_change('monitor.disable', payments::text,
+								 jsonb_build_object('relid', payments::oid::bigint), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.disable_monitoring(regclass, text) IS
+	'request that monitoring of a payments table stop (returns the request id; a second finsec_admin approves); a superuser''s session acts at once (audited)';
+REVOKE ALL ON FUNCTION finsec.disable_monitoring(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.disable_monitoring(regclass, text) TO finsec_admin;
+
+
+-- ---- the batch -----------------------------------------------------------
+
+/* Hits merged as alerts merge them: per (entity, period), hits counted, events united, greatest amount and value, latest detail. */
+CREATE FUNCTION finsec._monitor_merge(hits finsec.monitor_hit[])
+RETURNS TABLE (entity text, period text, first_at timestamptz, last_at timestamptz, hits integer, events bigint[],
+			   amount numeric, value numeric, detail jsonb)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT x.entity, x.p, min(x.hit_at), max(x.hit_at), count(DISTINCT x.ord)::integer,
+		   coalesce((array_agg(DISTINCT x.e) FILTER (WHERE x.e IS NOT NULL))[1:10000], '{}'),
+		   max(x.amount), max(x.value), (array_agg(x.detail ORDER BY x.hit_at DESC NULLS LAST, x.ord DESC))[1]
+	  FROM (SELECT u.entity, coalesce(u.period, '') AS p, u.hit_at, u.amount, u.value, u.detail, u.ord, ev.e
+			  FROM unnest(hits) WITH ORDINALITY AS u(entity, period, hit_at, events, amount, value, detail, ord)
+			  LEFT JOIN LATERAL unnest(u.events) AS ev(e) ON true) x
+	 WHERE x.entity IS NOT NULL
+	 GROUP BY x.entity, x.p
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_merge(finsec.monitor_hit[]) FROM PUBLIC;
+
+/*
+ * Hits of one rule turned into alerts: merged per (entity, period), a
+ * snoozed entity's hits counted on the snooze, an open alert extended,
+ * otherwise a new alert, which (for a rule that is not shadow) joins the
+ * open case of its entity or opens one, and is announced by NOTIFY
+ * finsec_alert at commit.  Returns the alerts raised or extended.
+ */
+CREATE FUNCTION finsec._monitor_raise(r finsec.monitor_rule, hits finsec.monitor_hit[], tab integer, bid bigint)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h record;
+	k finsec.monitor_rule_kind;
+	aid bigint;
+	created boolean;
+	cid bigint;
+	n integer := 0;
+	caseable boolean := r.entity IN ('customer', 'account', 'counterparty', 'device', 'ip', 'role');
+BEGIN
+	SELECT * INTO k FROM finsec.monitor_rule_kind mk WHERE mk.kind = r.kind;
+	FOR h IN SELECT * FROM finsec._monitor_merge(hits)
+	LOOP
+		UPDATE finsec.alert_snooze s SET suppressed = s.suppressed + h.hits
+		 WHERE s.rule_name = r.rule_name AND s.entity_type = r.entity AND s.entity = h.entity
+		   AND s.until > now() AND s.lifted_at IS NULL;
+		IF FOUND THEN
+			UPDATE finsec.monitor_rule_status SET suppressed = suppressed + h.hits WHERE rule_name = r.rule_name;
+			CONTINUE;
+		END IF;
+		INSERT INTO finsec.alert AS a (rule_name, rule_version, kind, entity_type, entity, period, severity, category, shadow,
+									   first_hit_at, last_hit_at, hits, events, amount, value, detail, table_id, batch_id)
+		VALUES (r.rule_name, r.version, r.kind, r.entity, h.entity, h.period, r.severity, r.category, r.shadow,
+				coalesce(h.first_at, now()), coalesce(h.last_at, now()), h.hits, h.events, h.amount, h.value,
+				coalesce(h.detail, '{}'), tab, bid)
+		ON CONFLICT (rule_name, entity_type, entity, period) WHERE state <> 'closed'
+		DO UPDATE SET hits = a.hits + EXCLUDED.hits,
+					  events = ARRAY(SELECT DISTINCT e FROM unnest(a.events || EXCLUDED.events) e ORDER BY e LIMIT 10000),
+					  first_hit_at = least(a.first_hit_at, EXCLUDED.first_hit_at),
+					  last_hit_at = greatest(a.last_hit_at, EXCLUDED.last_hit_at),
+					  amount = greatest(a.amount, EXCLUDED.amount),
+					  value = greatest(a.value, EXCLUDED.value),
+					  detail = EXCLUDED.detail, rule_version = EXCLUDED.rule_version,
+					  updated_at = now(), batch_id = EXCLUDED.batch_id
+		RETURNING a.alert_id, (a.xmax = 0) INTO aid, created;
+		n := n + 1;
+		IF r.shadow THEN
+			CONTINUE;
+		END IF;
+		IF created THEN
+			IF caseable THEN
+				SELECT c.case_id INTO cid FROM finsec.risk_case c
+				 WHERE c.state <> 'closed' AND c.entities @> jsonb_build_object(r.entity, h.entity)
+				 ORDER BY c.case_id LIMIT 1 FOR UPDATE;
+				IF FOUND THEN
+					PERFORM finsec._risk_case_step(cid, 'alert', format('alert %s of rule %s joined the case', aid, r.rule_name),
+												   jsonb_build_object('alert_id', aid, 'rule', r.rule_name));
+				ELSE
+					INSERT INTO finsec.risk_case (alert_id, opened_by, category, entities)
+					VALUES (aid, 'finsec.monitor', r.category, jsonb_build_object(r.entity, h.entity))
+					RETURNING case_id INTO cid;
+					PERFORM finsec._risk_case_step(cid, 'open', format('opened by alert %s of rule %s', aid, r.rule_name),
+												   jsonb_build_object('alert_id', aid, 'rule', r.rule_name));
+				END IF;
+				UPDATE finsec.alert SET case_id = cid WHERE alert_id = aid;
+			END IF;
+			PERFORM pg_notify('finsec_alert', aid::text);
+		END IF;
+		IF k.on_alert IS NOT NULL THEN
+			EXECUTE format('SELECT %s($1, $2, $3)', k.on_alert::regproc) USING aid, r, created;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_raise(finsec.monitor_rule, finsec.monitor_hit[], integer, bigint) FROM PUBLIC;
+
+/*
+ * Evaluate the active rules of a scope (over events first..last for
+ * 'payment', once for 'system'), each in its own subtransaction: a rule
+ * that fails is recorded in finsec.monitor_rule_status and skipped, the
+ * others and the batch go on.  Returns alerts raised and rules failed.
+ */
+CREATE FUNCTION finsec._monitor_evaluate(rule_scope text, tab integer, bid bigint, first_event bigint, last_event bigint,
+										 OUT alerts integer, OUT failed integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r finsec.monitor_rule;
+	ev regprocedure;
+	found_hits finsec.monitor_hit[];
+	n integer;
+	st text;
+	msg text;
+BEGIN
+	alerts := 0;
+	failed := 0;
+	FOR r IN SELECT mr.* FROM finsec.monitor_rule mr JOIN finsec.monitor_rule_kind k USING (kind)
+			  WHERE mr.state = 'active' AND k.scope = rule_scope ORDER BY mr.rule_name
+	LOOP
+		SELECT k.evaluator INTO ev FROM finsec.monitor_rule_kind k WHERE k.kind = r.kind;
+		INSERT INTO finsec.monitor_rule_status AS s (rule_name, version) VALUES (r.rule_name, r.version)
+		ON CONFLICT (rule_name) DO UPDATE SET version = EXCLUDED.version;
+		BEGIN
+			EXECUTE format('SELECT coalesce(array_agg(h), ''{}'') FROM %s($1, $2, $3) h', ev::regproc)
+				INTO found_hits USING r, first_event, last_event;
+			n := finsec._monitor_raise(r, found_hits, tab, bid);
+			alerts := alerts + n;
+			UPDATE finsec.monitor_rule_status
+			   SET evaluations = evaluations + 1, hits = hits + coalesce(cardinality(found_hits), 0),
+				   last_run_at = now(), last_success_at = now()
+			 WHERE rule_name = r.rule_name;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+			failed := failed + 1;
+			UPDATE finsec.monitor_rule_status
+			   SET evaluations = evaluations + 1, failures = failures + 1, last_run_at = now(),
+				   last_failure_at = now(), last_sqlstate = st, last_error = left(msg, 1000)
+			 WHERE rule_name = r.rule_name;
+		END;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_evaluate(text, integer, bigint, bigint, bigint) FROM PUBLIC;
+
+/*
+ * One batch of a registered table, in the caller's transaction: the
+ * payments committed after the table's position and visible in a current
+ * snapshot (bounded to finsec.monitor_batch_rows whole transactions), in
+ * stamp order, copied to the event history and evaluated; the new
+ * position, events, alerts and counters commit together.  Returns the
+ * payments processed.
+ */
+CREATE FUNCTION finsec._monitor_batch(tab integer, by_worker boolean)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	t finsec.monitor_table;
+	prev pg_snapshot;
+	cur pg_snapshot;
+	lim integer := current_setting('finsec.monitor_batch_rows')::integer;
+	src record;
+	cond text;
+	s0 xid8;
+	sn xid8;
+	x xid8;
+	bid bigint;
+	res record;
+	ev record;
+	started timestamptz := clock_timestamp();
+BEGIN
+	PERFORM 1 FROM finsec.monitor_state FOR UPDATE;
+	SELECT * INTO t FROM finsec.monitor_table mt WHERE mt.table_id = tab FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	prev := t.position;
+	cur := pg_current_snapshot();
+	IF pg_snapshot_xmax(prev) > pg_snapshot_xmax(cur) THEN
+		-- a position from another cluster (a logical restore): start again from now, loudly
+		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now() WHERE table_id = tab;
+		PERFORM finsec.audit_event('monitor.rebase', t.relid::text, 'rebase', false,
+			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed', t.relid),
+			jsonb_build_object('old_position', prev::text, 'new_position', cur::text));
+		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was reset', t.relid
+			USING DETAIL = 'Payments committed between the dump and now are not processed.';
+		RETURN 0;
+	END IF;
+	src := finsec._monitor_source(t);
+	cond := format('%1$I OPERATOR(pg_catalog.>=) pg_catalog.pg_snapshot_xmin($1::pg_catalog.pg_snapshot)'
+				   ' AND %1$I OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmax($2::pg_catalog.pg_snapshot)'
+				   ' AND pg_catalog.pg_visible_in_snapshot(%1$I, $2::pg_catalog.pg_snapshot)'
+				   ' AND NOT pg_catalog.pg_visible_in_snapshot(%1$I, $1::pg_catalog.pg_snapshot)', t.stamp_column);
+	-- more than a batch waiting: end the batch at a transaction boundary (PgQ's bounded tick)
+	SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
+		format('SELECT %I FROM %s WHERE %s ORDER BY 1 OFFSET %s LIMIT 1', t.stamp_column, src.from_clause, cond, lim),
+		ARRAY[prev::text, cur::text], '{text,text}') AS s(stamp xid8);
+	IF sn IS NOT NULL THEN
+		SELECT s.stamp INTO s0 FROM finsec._select_as_table_owner(t.relid,
+			format('SELECT %I FROM %s WHERE %s ORDER BY 1 LIMIT 1', t.stamp_column, src.from_clause, cond),
+			ARRAY[prev::text, cur::text], '{text,text}') AS s(stamp xid8);
+		x := CASE WHEN sn > s0 THEN sn ELSE ((sn::text)::numeric + 1)::text::xid8 END;
+		x := greatest(x, pg_snapshot_xmax(prev));
+		IF x < pg_snapshot_xmax(cur) THEN
+			SELECT (least(pg_snapshot_xmin(cur), x)::text || ':' || x::text || ':'
+					|| coalesce(string_agg(v::text, ',' ORDER BY v), ''))::pg_snapshot
+			  INTO cur FROM pg_snapshot_xip(cur) v WHERE v < x;
+		END IF;
+	END IF;
+	bid := nextval('finsec.monitor_batch_id_seq');
+	res := finsec._monitor_extract(t, bid, cond, prev::text, cur::text, '{text,text}');
+	IF res.n = 0 THEN
+		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now()
+		 WHERE table_id = tab AND position::text <> cur::text;
+		IF NOT FOUND THEN
+			UPDATE finsec.monitor_table SET last_checked_at = now() WHERE table_id = tab;
+		END IF;
+		RETURN 0;
+	END IF;
+	ev := finsec._monitor_evaluate('payment', tab, bid, res.first_event, res.last_event);
+	INSERT INTO finsec.monitor_batch (batch_id, table_id, started_at, snapshot_from, snapshot_to, first_event, last_event,
+									  first_at, last_at, payments, alerts, rules_failed, max_lag, by_worker)
+	VALUES (bid, tab, started, prev, cur, res.first_event, res.last_event, res.first_at, res.last_at, res.n,
+			ev.alerts, ev.failed, clock_timestamp() - res.first_at, by_worker);
+	UPDATE finsec.monitor_table
+	   SET position = cur, payments = payments + res.n, null_amounts = null_amounts + res.null_amounts,
+		   unknown_currencies = unknown_currencies + res.unknown_currencies, batches = batches + 1,
+		   alerts = alerts + ev.alerts, last_batch_at = now(), last_checked_at = now(),
+		   last_payment_at = greatest(last_payment_at, res.last_at)
+	 WHERE table_id = tab;
+	RETURN res.n;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_batch(integer, boolean) FROM PUBLIC;
+
+/* Once per round: the system rules, and pruning of events past finsec.monitor_event_retention. */
+CREATE FUNCTION finsec._monitor_system_round(by_worker boolean, OUT alerts integer, OUT failed integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	ev record;
+	keep interval := current_setting('finsec.monitor_event_retention')::interval;
+	pruned integer := 0;
+BEGIN
+	PERFORM 1 FROM finsec.monitor_state FOR UPDATE;
+	ev := finsec._monitor_evaluate('system', NULL, NULL, NULL, NULL);
+	alerts := ev.alerts;
+	failed := ev.failed;
+	IF keep > interval '0' THEN
+		DELETE FROM finsec.monitor_event e
+		 WHERE e.event_id IN (SELECT x.event_id FROM finsec.monitor_event x
+							   WHERE x.at < now() - keep ORDER BY x.at LIMIT 10000);
+		GET DIAGNOSTICS pruned = ROW_COUNT;
+	END IF;
+	UPDATE finsec.monitor_state SET last_round_at = now(), last_round_by_worker = by_worker, rounds = rounds + 1,
+		   events_pruned = events_pruned + pruned;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_system_round(boolean) FROM PUBLIC;
+
+CREATE FUNCTION finsec.monitor_now(
+	OUT relid regclass,
+	OUT batches integer,
+	OUT payments bigint,
+	OUT alerts integer,
+	OUT rules_failed integer)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	t record;
+	n integer;
+	b record;
+	sys record;
+	maxb integer := current_setting('finsec.monitor_max_batches')::integer;
+	lim integer := current_setting('finsec.monitor_batch_rows')::integer;
+	last_batch bigint;
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied to run a monitoring round' USING ERRCODE = 'insufficient_privilege',
+			DETAIL = format('Role %I is neither a finsec_operator nor a finsec_admin.', session_user);
+	END IF;
+	FOR t IN SELECT mt.table_id, mt.relid FROM finsec.monitor_table mt ORDER BY mt.table_id LOOP
+		relid := t.relid;
+		batches := 0;
+		payments := 0;
+		alerts := 0;
+		rules_failed := 0;
+		last_batch := (SELECT coalesce(max(mb.batch_id), 0) FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id);
+		LOOP
+			n := finsec._monitor_batch(t.table_id, false);
+			EXIT WHEN n = 0;
+			batches := batches + 1;
+			payments := payments + n;
+			EXIT WHEN n < lim OR batches >= maxb;
+		END LOOP;
+		SELECT coalesce(sum(mb.alerts), 0)::integer AS a, coalesce(sum(mb.rules_failed), 0)::integer AS f INTO b
+		  FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id AND mb.batch_id > last_batch;
+		alerts := b.a;
+		rules_failed := b.f;
+		RETURN NEXT;
+	END LOOP;
+	sys := finsec._monitor_system_round(false);
+	relid := NULL;
+	batches := 0;
+	payments := 0;
+	alerts := sys.alerts;
+	rules_failed := sys.failed;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION finsec.monitor_now() IS
+	'run one monitoring round now, in this transaction, with the worker''s code: a row per table (batches, payments, alerts, failed rules) and one (relid NULL) for the system rules';
+REVOKE ALL ON FUNCTION finsec.monitor_now() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_now() TO finsec_admin, finsec_operator;
+
+-- ---- backtest ------------------------------------------------------------
+
+/*
+ * The alerts a rule version (the active one, or a draft) would have
+ * raised over the batches the monitor committed whose payments fall in
+ * [from_time, to_time): each batch replayed with the events the monitor
+ * had then, hits merged per (entity, period) as alerts are.  Writes
+ * nothing.  Snoozes and closures of alerts are not replayed.
+ */
+CREATE FUNCTION finsec.monitor_backtest(
+	rule_name text,
+	version integer DEFAULT NULL,
+	from_time timestamptz DEFAULT '-infinity',
+	to_time timestamptz DEFAULT 'infinity')
+RETURNS TABLE (entity_type text, entity text, period text, first_hit_at timestamptz, last_hit_at timestamptz,
+			   hits integer, events bigint[], amount numeric, value numeric, detail jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	r finsec.monitor_rule;
+	k finsec.monitor_rule_kind;
+	b record;
+	all_hits finsec.monitor_hit[] := '{}';
+	batch_hits finsec.monitor_hit[];
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')
+			OR pg_has_role(session_user, 'finsec_auditor', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied to backtest a monitoring rule' USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF rule_name IS NULL OR from_time IS NULL OR to_time IS NULL THEN
+		RAISE EXCEPTION 'rule name, from_time and to_time must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO r FROM finsec.monitor_rule mr
+	 WHERE mr.rule_name = monitor_backtest.rule_name
+	   AND (mr.version = monitor_backtest.version OR (monitor_backtest.version IS NULL AND mr.state = 'active'));
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'monitoring rule % has no %', monitor_backtest.rule_name,
+			coalesce('version ' || monitor_backtest.version, 'active version') USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT * INTO k FROM finsec.monitor_rule_kind mk WHERE mk.kind = r.kind;
+	IF k.scope <> 'payment' THEN
+		RAISE EXCEPTION 'rule % of kind % watches the system, not payments: it cannot be replayed', r.rule_name, r.kind
+			USING ERRCODE = 'S9M11';
+	END IF;
+	FOR b IN SELECT mb.first_event, mb.last_event FROM finsec.monitor_batch mb
+			  WHERE mb.first_event IS NOT NULL AND NOT mb.backfill
+				AND mb.last_at >= from_time AND mb.first_at < to_time
+			  ORDER BY mb.batch_id
+	LOOP
+		EXECUTE format('SELECT coalesce(array_agg(h), ''{}'') FROM %s($1, $2, $3) h WHERE h.hit_at >= $4 AND h.hit_at < $5',
+					   k.evaluator::regproc)
+			INTO batch_hits USING r, b.first_event, b.last_event, from_time, to_time;
+		all_hits := all_hits || batch_hits;
+	END LOOP;
+	RETURN QUERY
+		SELECT r.entity, m.entity, m.period, m.first_at, m.last_at, m.hits, m.events, m.amount, m.value, m.detail
+		  FROM finsec._monitor_merge(all_hits) m ORDER BY m.first_at, m.entity, m.period;
+END
+$$;
+COMMENT ON FUNCTION finsec.monitor_backtest(text, integer, timestamptz, timestamptz) IS
+	'the alerts a monitoring rule version (active or draft) would have raised over the committed batches of a time range, without writing any';
+REVOKE ALL ON FUNCTION finsec.monitor_backtest(text, integer, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_backtest(text, integer, timestamptz, timestamptz) TO finsec_admin, finsec_operator, finsec_auditor;
+
+-- ---- operators: assign, close, snooze -------------------------------------
+
+CREATE FUNCTION finsec._monitor_require_operator(action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied to % alerts', action USING ERRCODE = 'insufficient_privilege',
+			DETAIL = format('Role %I is neither a finsec_operator nor a finsec_admin.', session_user);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_require_operator(text) FROM PUBLIC;
+
+CREATE FUNCTION finsec.alert_assign(alert_id bigint, assignee name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a finsec.alert;
+	who name := coalesce(assignee, session_user);
+BEGIN
+	PERFORM finsec._monitor_require_operator('assign');
+	IF alert_id IS NULL THEN
+		RAISE EXCEPTION 'alert id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = who)
+	   OR NOT (pg_has_role(who, 'finsec_operator', 'MEMBER') OR pg_has_role(who, 'finsec_admin', 'MEMBER')) THEN
+		RAISE EXCEPTION 'role % cannot be assigned alerts', who USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Assign alerts to members of finsec_operator or finsec_admin.';
+	END IF;
+	SELECT * INTO a FROM finsec.alert x WHERE x.alert_id = alert_assign.alert_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF a.state = 'closed' THEN
+		RAISE EXCEPTION 'alert % is closed', alert_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE finsec.alert x SET state = 'assigned', assignee = who, updated_at = now() WHERE x.alert_id = a.alert_id;
+	PERFORM finsec.audit_event('monitor.alert_assign', 'alert:' || a.alert_id, 'assign', true,
+							   format('alert %s of rule %s assigned to %s', a.alert_id, a.rule_name, who),
+							   jsonb_build_object('assignee', who, 'previous', a.assignee));
+END
+$$;
+COMMENT ON FUNCTION finsec.alert_assign(bigint, name) IS 'assign an open alert to an operator (default: oneself; audited)';
+REVOKE ALL ON FUNCTION finsec.alert_assign(bigint, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.alert_assign(bigint, name) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.alert_close(alert_id bigint, outcome text, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a finsec.alert;
+BEGIN
+	PERFORM finsec._monitor_require_operator('close');
+	IF alert_id IS NULL OR outcome IS NULL THEN
+		RAISE EXCEPTION 'alert id and outcome must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF outcome NOT IN ('confirmed', 'false_positive', 'inconclusive', 'duplicate', 'reported') THEN
+		RAISE EXCEPTION 'outcome "%" is not confirmed, false_positive, inconclusive, duplicate or reported', outcome
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF outcome <> 'duplicate' AND (note IS NULL OR btrim(note) = '') THEN
+		RAISE EXCEPTION 'closing an alert needs a note' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Say what was found: the closure is part of the audit trail.';
+	END IF;
+	SELECT * INTO a FROM finsec.alert x WHERE x.alert_id = alert_close.alert_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'alert % does not exist', alert_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF a.state = 'closed' THEN
+		RAISE EXCEPTION 'alert % is already closed', alert_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE finsec.alert x SET state = 'closed', outcome = alert_close.outcome, note = alert_close.note,
+							  closed_by = session_user, closed_at = now(), updated_at = now()
+	 WHERE x.alert_id = a.alert_id;
+	IF a.case_id IS NOT NULL THEN
+		PERFORM finsec._risk_case_step(a.case_id, 'note', format('alert %s closed: %s', a.alert_id, alert_close.outcome),
+									   jsonb_build_object('alert_id', a.alert_id, 'outcome', alert_close.outcome));
+	END IF;
+	PERFORM finsec.audit_event('monitor.alert_close', 'alert:' || a.alert_id, 'close', true, note,
+							   jsonb_build_object('outcome', outcome, 'rule', a.rule_name));
+END
+$$;
+COMMENT ON FUNCTION finsec.alert_close(bigint, text, text) IS
+	'close an alert with an outcome (confirmed, false_positive, inconclusive, duplicate, reported) and a note (audited)';
+REVOKE ALL ON FUNCTION finsec.alert_close(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.alert_close(bigint, text, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.alert_snooze(rule_name text, entity_type text, entity text, duration interval, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+	maxd interval := current_setting('finsec.monitor_max_snooze')::interval;
+BEGIN
+	PERFORM finsec._monitor_require_operator('snooze');
+	IF rule_name IS NULL OR entity_type IS NULL OR entity IS NULL OR duration IS NULL OR reason IS NULL THEN
+		RAISE EXCEPTION 'rule name, entity type, entity, duration and reason must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a snooze needs a reason' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF duration <= interval '0' OR duration > maxd THEN
+		RAISE EXCEPTION 'a snooze lasts more than 0 and at most % (finsec.monitor_max_snooze), not %', maxd, duration
+			USING ERRCODE = 'S9M12';
+	END IF;
+	IF NOT EXISTS (SELECT FROM finsec.monitor_rule mr WHERE mr.rule_name = alert_snooze.rule_name AND mr.entity = entity_type) THEN
+		RAISE EXCEPTION 'monitoring rule % does not watch entities of type %', rule_name, entity_type USING ERRCODE = 'undefined_object';
+	END IF;
+	INSERT INTO finsec.alert_snooze (rule_name, entity_type, entity, until, reason)
+	VALUES (rule_name, entity_type, entity, now() + duration, reason)
+	RETURNING snooze_id INTO id;
+	PERFORM finsec.audit_event('monitor.snooze', 'monitor_rule:' || rule_name, 'snooze', true, reason,
+							   jsonb_build_object('snooze_id', id, 'entity_type', entity_type, 'entity', entity,
+												  'until', now() + duration));
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION finsec.alert_snooze(text, text, text, interval, text) IS
+	'snooze a rule on one entity for a time, with a reason (audited): its hits are counted, not raised, until the snooze expires';
+REVOKE ALL ON FUNCTION finsec.alert_snooze(text, text, text, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.alert_snooze(text, text, text, interval, text) TO finsec_admin, finsec_operator;
+
+CREATE FUNCTION finsec.alert_unsnooze(snooze_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s finsec.alert_snooze;
+BEGIN
+	PERFORM finsec._monitor_require_operator('lift snoozes of');
+	IF snooze_id IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'snooze id and reason must not be null or blank' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	UPDATE finsec.alert_snooze x SET lifted_by = session_user, lifted_at = now()
+	 WHERE x.snooze_id = alert_unsnooze.snooze_id AND x.lifted_at IS NULL AND x.until > now()
+	RETURNING * INTO s;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'snooze % does not exist or is no longer in force', snooze_id USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec.audit_event('monitor.unsnooze', 'monitor_rule:' || s.rule_name, 'unsnooze', true, reason,
+							   jsonb_build_object('snooze_id', s.snooze_id, 'suppressed', s.suppressed));
+END
+$$;
+COMMENT ON FUNCTION finsec.alert_unsnooze(bigint, text) IS 'lift a snooze before it expires (audited)';
+REVOKE ALL ON FUNCTION finsec.alert_unsnooze(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.alert_unsnooze(bigint, text) TO finsec_admin, finsec_operator;
+
+/* Statistics of alerts (003 6.2.2.6): per rule and local day, by state and outcome. */
+CREATE VIEW finsec.alert_statistics AS
+	SELECT a.rule_name, a.kind, a.category, finsec._monitor_day(a.raised_at) AS day,
+		   count(*) AS alerts,
+		   count(*) FILTER (WHERE a.state = 'open') AS open,
+		   count(*) FILTER (WHERE a.state = 'assigned') AS assigned,
+		   count(*) FILTER (WHERE a.state = 'closed') AS closed,
+		   count(*) FILTER (WHERE a.outcome = 'confirmed') AS confirmed,
+		   count(*) FILTER (WHERE a.outcome = 'false_positive') AS false_positives,
+		   count(*) FILTER (WHERE a.shadow) AS shadow,
+		   sum(a.hits) AS hits,
+		   avg(a.closed_at - a.raised_at) FILTER (WHERE a.state = 'closed') AS mean_time_to_close
+	  FROM finsec.alert a
+	 GROUP BY a.rule_name, a.kind, a.category, finsec._monitor_day(a.raised_at);
+COMMENT ON VIEW finsec.alert_statistics IS
+	'alerts per rule and local day: open, assigned, closed, confirmed, false positives, shadow, hits, mean time to close';
+REVOKE ALL ON finsec.alert_statistics FROM PUBLIC;
+GRANT SELECT ON finsec.alert_statistics TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- ---- status ----------------------------------------------------------------
+
+CREATE VIEW finsec.monitor_status AS
+	SELECT t.relid, t.position, t.payments, t.batches, t.alerts, t.null_amounts, t.unknown_currencies,
+		   t.last_batch_at, t.last_checked_at, t.last_payment_at,
+		   extract(epoch FROM now() - t.last_checked_at) AS lag_seconds,
+		   greatest(0, (pg_snapshot_xmax(pg_current_snapshot())::text)::numeric
+					   - (pg_snapshot_xmax(t.position)::text)::numeric) AS lag_transactions,
+		   (SELECT count(*) FROM finsec.monitor_rule_status s JOIN finsec.monitor_rule r
+				ON r.rule_name = s.rule_name AND r.version = s.version AND r.state = 'active'
+			 WHERE s.last_failure_at >= coalesce(s.last_success_at, '-infinity')) AS rules_failing
+	  FROM finsec.monitor_table t;
+COMMENT ON VIEW finsec.monitor_status IS
+	'per monitored table: position, payments, batches, alerts, unvalued payments, lag in seconds (since the position was last brought up to date) and in transactions, failing rules';
+REVOKE ALL ON finsec.monitor_status FROM PUBLIC;
+GRANT SELECT ON finsec.monitor_status TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE FUNCTION finsec.status_monitor(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT 'monitor', true, 'no table is registered for transaction monitoring (finsec.enable_monitoring)'
+	 WHERE NOT EXISTS (SELECT FROM finsec.monitor_table)
+	UNION ALL
+	SELECT 'monitor:' || s.relid::text,
+		   s.lag_seconds IS NOT NULL AND s.lag_seconds < 300 AND s.rules_failing = 0,
+		   CASE WHEN s.lag_seconds IS NULL THEN 'never processed: is the worker running (finsec.audit_seal_databases) or finsec.monitor_now() called?'
+				WHEN s.lag_seconds >= 300 THEN format('position %s s old: the monitor is not keeping up or not running', round(s.lag_seconds))
+				WHEN s.rules_failing > 0 THEN format('%s rule(s) failing: see finsec.monitor_rule_status', s.rules_failing)
+				ELSE format('%s payments, %s alerts, %s unvalued; position %s s old, %s transactions behind',
+							s.payments, s.alerts, s.null_amounts + s.unknown_currencies, round(s.lag_seconds), s.lag_transactions)
+		   END
+	  FROM finsec.monitor_status s
+$$;
+COMMENT ON FUNCTION finsec.status_monitor() IS
+	'transaction monitoring per table in finsec.status(): ok while its position is under 5 minutes old and no rule fails';
+REVOKE ALL ON FUNCTION finsec.status_monitor() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_monitor() TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- (end of section 1b)
 
 -- ---------------------------------------------------------------------
 -- 2. Large-value transaction reports (PBOC Order 2016 No. 3): currency

@@ -26,6 +26,7 @@
 #include "finsec_card.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
+#include "finsec_monitor.h"
 #include "finsec_money.h"
 #include "finsec_redact.h"
 
@@ -60,6 +61,7 @@ define_settings(void)
 	finsec_card_define_settings();
 	finsec_limits_define_settings();
 	finsec_risk_define_settings();
+	finsec_monitor_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
@@ -99,6 +101,7 @@ _PG_init(void)
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_tasks();
+	finsec_monitor_register_tasks();
 	finsec_worker_init();
 	finsec_hooks_install();
 }

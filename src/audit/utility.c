@@ -686,6 +686,7 @@ restored_finsec_trigger(CreateTrigStmt *stmt)
 		{"finsec_limits", "limit_trigger", "limit_table"},
 		{"finsec_order_guard", "order_guard_trigger", "order_guard"},
 		{"finsec_refund_guard", "refund_guard_trigger", "refund_guard"},
+		{"finsec_monitor_stamp", "monitor_stamp", "monitor_table"},
 	};
 	Oid			funcid;
 	Oid			relid;

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * finsec_monitor.h
+ *	  Transaction monitoring (src/monitor/, docs/monitor.md): the stamp
+ *	  trigger of registered payments tables, their registration, and the
+ *	  worker task monitor.round that processes every committed payment
+ *	  exactly once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FINSEC_MONITOR_H
+#define FINSEC_MONITOR_H
+
+/* The stamp column and trigger enable_monitoring adds to a payments table. */
+#define FINSEC_MONITOR_STAMP_COLUMN "finsec_mon_txid"
+#define FINSEC_MONITOR_TRIGGER "finsec_monitor_stamp"
+
+/* finsec.monitor_timezone: local day and time of the rules. */
+extern char *finsec_monitor_timezone;
+#define FINSEC_MONITOR_TIMEZONE_DEFAULT "Asia/Shanghai"
+/* finsec.monitor_batch_rows: payments per batch (one transaction). */
+extern int	finsec_monitor_batch_rows;
+#define FINSEC_MONITOR_BATCH_ROWS_DEFAULT 10000
+/* finsec.monitor_interval: milliseconds between the worker's rounds. */
+extern int	finsec_monitor_interval_ms;
+#define FINSEC_MONITOR_INTERVAL_DEFAULT 1000
+/* finsec.monitor_max_batches: batches per table in one round. */
+extern int	finsec_monitor_max_batches;
+#define FINSEC_MONITOR_MAX_BATCHES_DEFAULT 20
+/* finsec.monitor_event_retention: minutes of event history kept (0: all). */
+extern int	finsec_monitor_event_retention;
+#define FINSEC_MONITOR_EVENT_RETENTION_DEFAULT (400 * 24 * 60)	/* 400 days */
+/* finsec.monitor_index_build_limit: rows above which enable_monitoring does not build the stamp index itself. */
+extern int	finsec_monitor_index_build_limit;
+#define FINSEC_MONITOR_INDEX_BUILD_LIMIT_DEFAULT 1000000
+
+extern void finsec_monitor_define_settings(void);
+extern void finsec_monitor_register_tasks(void);
+
+#endif							/* FINSEC_MONITOR_H */
