@@ -2478,6 +2478,13 @@ BEGIN
 		 WHERE x.report_id = lr.report_id
 		RETURNING * INTO lr;
 	END IF;
+	-- the candidate's alert and any overdue alert of it are settled by the decision
+	PERFORM finsec.alert_close(al.alert_id, CASE verdict WHEN 'submitted' THEN 'reported' ELSE 'false_positive' END,
+							   format('large-value report %s %s: %s', lr.report_id, verdict, txt))
+	   FROM finsec.alert al
+	  WHERE al.state <> 'closed'
+		AND (al.alert_id = lr.alert_id
+			 OR (al.kind = 'large_value_overdue' AND al.entity = lr.customer AND al.period = 'report:' || lr.report_id));
 	PERFORM finsec.audit_event('monitor.large_value_report', report_id::text,
 		CASE verdict WHEN 'submitted' THEN 'submit' ELSE 'exclude' END, true,
 		CASE verdict WHEN 'submitted' THEN note ELSE txt END,
