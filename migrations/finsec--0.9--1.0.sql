@@ -2545,6 +2545,30 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_eval_large_value_overdue(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
 
+/*
+ * A large-value report leaves no discretion: a snoozed hit would write no
+ * candidate.  So rules of kind large_value cannot be snoozed (an operator
+ * excludes a candidate, with its rationale, instead).
+ */
+CREATE FUNCTION finsec._large_value_no_snooze()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM finsec.monitor_rule mr WHERE mr.rule_name = NEW.rule_name AND mr.kind = 'large_value') THEN
+		RAISE EXCEPTION 'rule % reports large-value transactions and cannot be snoozed', NEW.rule_name
+			USING ERRCODE = 'S9M24',
+				  DETAIL = 'PBOC Order 2016 No. 3 requires every large-value transaction to be reported; a snooze would suppress the report candidate.',
+				  HINT = 'Exclude a candidate that needs no report with finsec.large_value_exclude and its rationale.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._large_value_no_snooze() FROM PUBLIC;
+CREATE TRIGGER large_value_no_snooze BEFORE INSERT OR UPDATE OF rule_name ON finsec.alert_snooze
+	FOR EACH ROW EXECUTE FUNCTION finsec._large_value_no_snooze();
+
 INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, on_alert, description) VALUES
 	('large_value', 'payment', '{customer}',
 	 '{"class": {"type": "text", "required": true, "description": "large-value class: cash, transfer_legal, transfer_natural_domestic or transfer_natural_cross_border (thresholds in finsec.large_value_threshold)"}}',

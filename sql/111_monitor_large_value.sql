@@ -246,6 +246,13 @@ SELECT count(*) FROM finsec.large_value_report WHERE customer = 'd_nat';
 SELECT action, object::bigint - :d_report AS report, description, detail->>'reference' AS reference, session_user_name
   FROM finsec.audit WHERE event_type = 'monitor.large_value_report' AND action IN ('submit', 'exclude') ORDER BY finsec_seq;
 
+-- ---- large-value rules cannot be snoozed; the overdue rule can ------------
+SET SESSION AUTHORIZATION regress_lv_op;
+SELECT finsec.alert_snooze('large_value.cash', 'customer', 'c_single', '1 day', 'test');         -- S9M24
+SELECT finsec.alert_snooze('large_value.overdue', 'customer', 'c_single', '1 day', 'test') AS snooze \gset
+SELECT finsec.alert_unsnooze(:snooze, 'end of test');
+RESET SESSION AUTHORIZATION;
+
 -- ---- the calendar moves the due dates of pending candidates ---------------
 SELECT report_id AS c_report, due_date FROM finsec.large_value_report WHERE customer = 'c_single' \gset
 SELECT :'due_date' AS due_before;       -- 2 March 2026 + 5 working days
