@@ -1998,19 +1998,6 @@ INSERT INTO finsec.large_value_threshold (class, valid_from, cny_threshold, usd_
 	('transfer_natural_cross_border', '2017-07-01', 200000, 10000,
 	 'PBOC Order 2016 No. 3 Art. 5 (4): cross-border transfers of natural-person customers, single or same-day cumulative, RMB 200,000 or USD 10,000 equivalent and above', 'finsec');
 
-/* The large-value class of a payment. */
-CREATE FUNCTION finsec._large_value_class(cash boolean, customer_type text, cross_border boolean)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT CASE WHEN cash THEN 'cash'
-				WHEN customer_type = 'legal' THEN 'transfer_legal'
-				WHEN cross_border THEN 'transfer_natural_cross_border'
-				ELSE 'transfer_natural_domestic' END
-$$;
-REVOKE ALL ON FUNCTION finsec._large_value_class(boolean, text, boolean) FROM PUBLIC;
-
 /*
  * prepare: target = class; payload {"cny_threshold", "usd_threshold",
  * "valid_from" (a day not before today, local; default tomorrow),
@@ -2176,12 +2163,17 @@ SELECT pg_catalog.pg_extension_config_dump('finsec.large_value_report', '');
 /* Whether the calendar has rows for every year from d1 to d2 (else due dates assume Monday to Friday). */
 CREATE FUNCTION finsec._working_day_loaded(d1 date, d2 date)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT bool_and(EXISTS (SELECT 1 FROM finsec.working_day wd
-							 WHERE wd.day >= make_date(y, 1, 1) AND wd.day < make_date(y + 1, 1, 1)))
-	  FROM generate_series(extract(year FROM d1)::integer, extract(year FROM d2)::integer) y
+BEGIN
+	FOR y IN extract(year FROM d1)::integer .. extract(year FROM d2)::integer LOOP
+		IF NOT EXISTS (SELECT 1 FROM finsec.working_day wd WHERE wd.day >= make_date(y, 1, 1) AND wd.day < make_date(y + 1, 1, 1)) THEN
+			RETURN false;
+		END IF;
+	END LOOP;
+	RETURN true;
+END
 $$;
 REVOKE ALL ON FUNCTION finsec._working_day_loaded(date, date) FROM PUBLIC;
 
@@ -2379,7 +2371,8 @@ BEGIN
 		   AND x.at >= (d::timestamp AT TIME ZONE tz) AND x.at < ((d + 1)::timestamp AT TIME ZONE tz)
 		   AND x.direction = dir AND (upper(x.currency) = 'CNY') = (grp = 'CNY')
 		   AND x.succeeded AND x.amount IS NOT NULL
-		   AND finsec._large_value_class(x.cash, x.customer_type, x.cross_border) = cls)
+		   AND CASE WHEN x.cash THEN 'cash' WHEN x.customer_type = 'legal' THEN 'transfer_legal'
+					WHEN x.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls)
 	SELECT sum(ev.amt),
 		   sum(ev.amt) FILTER (WHERE ev.event_id <> ALL (covered)),
 		   count(*) FILTER (WHERE ev.event_id <> ALL (covered)),
