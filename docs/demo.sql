@@ -253,3 +253,36 @@ SELECT finsec.risk_case_close(:case_id, 'confirmed_fraud', 'account takeover con
 SELECT decision, jsonb_path_query_array(reasons, '$[*].code') AS codes
   FROM finsec.risk_score(customer => 'C-2002', amount => 1, device => 'phone-B');
 SELECT entity_type, value, distance, via_type, via_value FROM finsec.linked_entities('customer', 'C-1001');
+
+-- ---------------------------------------------------------------------
+-- Transaction monitoring after commit (docs/monitor.md): every committed
+-- payment exactly once, large-value reports, typologies, alerts and cases.
+-- ---------------------------------------------------------------------
+SET SESSION AUTHORIZATION sec_officer_a;
+CREATE TABLE demo_transfer (
+	id bigserial PRIMARY KEY,
+	customer_id text NOT NULL,
+	account text,
+	payee text,
+	direction text NOT NULL DEFAULT 'out',
+	customer_type text NOT NULL DEFAULT 'natural',
+	is_cash boolean NOT NULL DEFAULT false,
+	amount numeric NOT NULL,
+	posted_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT finsec.enable_monitoring('demo_transfer', account => 'account', counterparty => 'payee',
+	direction => 'direction', customer_type => 'customer_type', cash => 'is_cash', reference => 'id');
+RESET SESSION AUTHORIZATION;
+GRANT INSERT ON demo_transfer TO demo_app;
+GRANT USAGE ON SEQUENCE demo_transfer_id_seq TO demo_app;
+SET ROLE demo_app;
+-- a cash deposit of 50,000 CNY is a large-value transaction; three transfers just under 50,000 look like structuring
+INSERT INTO demo_transfer (customer_id, account, direction, is_cash, amount) VALUES ('C-3003', 'A-3003', 'in', true, 50000);
+INSERT INTO demo_transfer (customer_id, account, payee, amount, posted_at) VALUES
+	('C-4004', 'A-4004', 'A-9', 49000, now() - interval '3 hours'),
+	('C-4004', 'A-4004', 'A-9', 48500, now() - interval '2 hours'),
+	('C-4004', 'A-4004', 'A-9', 49900, now() - interval '1 hour');
+RESET ROLE;
+SELECT relid, batches, payments, alerts FROM finsec.monitor_now();    -- the worker does this every second
+SELECT alert_id, rule_name, entity_type, entity, hits, amount, case_id IS NOT NULL AS in_case FROM finsec.alert ORDER BY alert_id;
+SELECT * FROM finsec.monitor_status;

@@ -102,7 +102,7 @@ CREATE TABLE finsec.monitor_event (
 	event_id bigint PRIMARY KEY,
 	table_id integer NOT NULL,
 	batch_id bigint NOT NULL,
-	stamp xid8 NOT NULL,
+	stamp xid8,						-- NULL: history backfilled at registration
 	reference text,
 	at timestamptz NOT NULL,
 	customer text NOT NULL,
@@ -318,22 +318,32 @@ GRANT SELECT ON finsec.currency_rate TO finsec_admin, finsec_auditor, finsec_ope
 GRANT INSERT, UPDATE, DELETE ON finsec.currency_rate TO finsec_operator;
 SELECT pg_catalog.pg_extension_config_dump('finsec.currency_rate', '');
 
-/* The local time and day of an instant in finsec.monitor_timezone (default Asia/Shanghai). */
+/*
+ * The local time and day of an instant in finsec.monitor_timezone (default
+ * Asia/Shanghai).  Without a SET clause, every name qualified, so that the
+ * planner inlines them into the rules' queries.
+ */
 CREATE FUNCTION finsec._monitor_local(at timestamptz)
 RETURNS timestamp
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT at AT TIME ZONE coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai') $$;
+AS $$ SELECT pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at) $$;
 REVOKE ALL ON FUNCTION finsec._monitor_local(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._monitor_local(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
 
 CREATE FUNCTION finsec._monitor_day(at timestamptz)
 RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (at AT TIME ZONE coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'))::date $$;
+AS $$ SELECT CAST(pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at) AS pg_catalog.date) $$;
 REVOKE ALL ON FUNCTION finsec._monitor_day(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._monitor_day(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* The dedup period of a day: its ISO date, whatever the session's DateStyle. */
+CREATE FUNCTION finsec._monitor_period(at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.to_char(pg_catalog.timezone(COALESCE(NULLIF(pg_catalog.current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), at), 'YYYY-MM-DD') $$;
+REVOKE ALL ON FUNCTION finsec._monitor_period(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._monitor_period(timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
 
 /* An amount in currency cur on day d, in CNY (NULL: no rate that day). */
 CREATE FUNCTION finsec.monitor_convert(amount numeric, cur text, d date, to_currency text DEFAULT 'CNY')
@@ -691,7 +701,7 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT h.entity, finsec._monitor_day(h.at)::text, h.at, ARRAY[h.event_id], h.amount_cny, h.amount_cny,
+	SELECT h.entity, finsec._monitor_period(h.at), h.at, ARRAY[h.event_id], h.amount_cny, h.amount_cny,
 		   jsonb_build_object('min_amount_cny', r.params->'min_amount_cny', 'amount_cny', h.amount_cny,
 							  'currency', h.currency, 'direction', h.direction)
 	  FROM (SELECT e.event_id, e.at, e.amount_cny, e.currency, e.direction,
@@ -712,11 +722,12 @@ RETURNS SETOF finsec.monitor_hit
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT t.relid::text, finsec._monitor_day(max(e.at))::text, max(e.at),
+	SELECT t.relid::text, finsec._monitor_period(max(e.at)), max(e.at),
 		   (array_agg(e.event_id ORDER BY e.event_id))[1:1000], NULL::numeric, count(*)::numeric,
 		   jsonb_build_object('null_amounts', count(*) FILTER (WHERE e.amount IS NULL),
-							  'unknown_currencies', count(*) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL),
-							  'currencies', jsonb_agg(DISTINCT e.currency) FILTER (WHERE e.amount IS NOT NULL AND e.amount_cny IS NULL))
+							  'not_finite_amounts', count(*) FILTER (WHERE e.amount IN ('NaN', 'Infinity', '-Infinity')),
+							  'unknown_currencies', count(*) FILTER (WHERE e.amount NOT IN ('NaN', 'Infinity', '-Infinity') AND e.amount_cny IS NULL),
+							  'currencies', jsonb_agg(DISTINCT e.currency) FILTER (WHERE e.amount NOT IN ('NaN', 'Infinity', '-Infinity') AND e.amount_cny IS NULL))
 	  FROM finsec.monitor_event e JOIN finsec.monitor_table t USING (table_id)
 	 WHERE e.event_id BETWEEN first_event AND last_event
 	   AND (e.amount IS NULL OR e.amount_cny IS NULL)
@@ -747,7 +758,7 @@ RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'finsec_monitor_stamp';
 COMMENT ON FUNCTION finsec.monitor_stamp() IS
-	'BEFORE INSERT OR UPDATE OF finsec_mon_txid row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
+	'BEFORE INSERT OR UPDATE row trigger of monitored tables: stamps the inserting transaction, keeps the stamp on update';
 REVOKE ALL ON FUNCTION finsec.monitor_stamp() FROM PUBLIC;
 
 CREATE FUNCTION finsec._monitor_attach(payments regclass, add_column boolean, add_index boolean)
@@ -883,8 +894,12 @@ BEGIN
 											  amount, amount_cny, amount_usd, device, ip)
 			SELECT nextval('finsec.monitor_event_id_seq'), $3, $4, q.stamp, q.reference, q.at, q.customer, q.customer_type,
 				   q.account, q.counterparty, q.direction, q.cash, q.cross_border, q.succeeded, q.currency, q.amount,
-				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at)),
-				   finsec.monitor_convert(q.amount, q.currency, finsec._monitor_day(q.at), 'USD'),
+				   CASE WHEN q.amount IN ('NaN', 'Infinity', '-Infinity') THEN NULL
+						WHEN q.currency = 'CNY' THEN q.amount ELSE q.amount * fx.rate END,
+				   CASE WHEN q.amount IN ('NaN', 'Infinity', '-Infinity') THEN NULL
+						WHEN q.currency = 'USD' THEN q.amount
+						WHEN q.currency = 'CNY' THEN round(q.amount / usd.rate, 6)
+						ELSE round(q.amount * fx.rate / usd.rate, 6) END,
 				   q.device, q.ip
 			  FROM (SELECT s.stamp, %s AS reference, coalesce(s.at, pg_catalog.now()) AS at,
 						   coalesce(finsec._trusted_text(s.customer), '') AS customer,
@@ -893,10 +908,16 @@ BEGIN
 						   %s AS device, %s AS ip
 					  FROM finsec._select_as_table_owner($5, $6, ARRAY[$1, $2], $7::pg_catalog.regtype[]) AS s(%s)
 					 ORDER BY s.stamp, s.at) q
+			  LEFT JOIN LATERAL (SELECT r.cny_per_unit AS rate FROM finsec.currency_rate r
+								  WHERE r.currency = q.currency AND r.valid_from <= finsec._monitor_day(q.at)
+								  ORDER BY r.valid_from DESC LIMIT 1) fx ON q.currency <> 'CNY'
+			  LEFT JOIN LATERAL (SELECT r.cny_per_unit AS rate FROM finsec.currency_rate r
+								  WHERE r.currency = 'USD' AND r.valid_from <= finsec._monitor_day(q.at)
+								  ORDER BY r.valid_from DESC LIMIT 1) usd ON q.currency <> 'USD'
 			RETURNING event_id, at, amount, amount_cny)
 		SELECT count(*)::integer, min(event_id), max(event_id), min(at), max(at),
-			   (count(*) FILTER (WHERE amount IS NULL))::integer,
-			   (count(*) FILTER (WHERE amount IS NOT NULL AND amount_cny IS NULL))::integer
+			   (count(*) FILTER (WHERE amount IS NULL OR amount IN ('NaN', 'Infinity', '-Infinity')))::integer,
+			   (count(*) FILTER (WHERE amount NOT IN ('NaN', 'Infinity', '-Infinity') AND amount_cny IS NULL))::integer
 		  FROM ins$q$,
 		CASE WHEN t.reference_column IS NULL THEN 'NULL::text' ELSE format(txt, 'reference') END,
 		CASE WHEN t.customer_type_column IS NULL THEN quote_literal(t.customer_type_default)
@@ -1072,7 +1093,7 @@ BEGIN
 		bid := nextval('finsec.monitor_batch_id_seq');
 		bf := finsec._monitor_extract(t, bid,
 			format('%I IS NULL AND %I OPERATOR(pg_catalog.>=) $2::pg_catalog.timestamptz', 'finsec_mon_txid', posted_at),
-			NULL, (now() - backfill)::text, '{text,text}');
+			NULL, to_char((now() - backfill) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', '{text,text}');
 		backfilled := bf.n;
 		IF bf.n > 0 THEN
 			INSERT INTO finsec.monitor_batch (batch_id, table_id, started_at, snapshot_from, snapshot_to, first_event, last_event,
@@ -1378,12 +1399,24 @@ BEGIN
 	cur := pg_current_snapshot();
 	IF pg_snapshot_xmax(prev) > pg_snapshot_xmax(cur) THEN
 		-- a position from another cluster (a logical restore): start again from now, loudly
+		src := finsec._monitor_source(t);
+		-- the highest stamp restored: rows stamped above this cluster's ids come back when its ids pass them
+		SELECT s.stamp INTO sn FROM finsec._select_as_table_owner(t.relid,
+			format('SELECT max(%I) FROM %s', t.stamp_column, src.from_clause), NULL, NULL) AS s(stamp xid8);
 		UPDATE finsec.monitor_table SET position = cur, last_checked_at = now() WHERE table_id = tab;
 		PERFORM finsec.audit_event('monitor.rebase', t.relid::text, 'rebase', false,
-			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed', t.relid),
-			jsonb_build_object('old_position', prev::text, 'new_position', cur::text));
+			format('position of %s is ahead of this cluster''s transactions (restored from another cluster?): monitoring restarts from the current snapshot; payments committed between the dump and now are not processed%s',
+				   t.relid, CASE WHEN sn >= pg_snapshot_xmax(cur)
+								 THEN format('; restored payments stamped up to %s will be processed again once this cluster''s transaction ids pass them', sn)
+								 ELSE '' END),
+			jsonb_build_object('old_position', prev::text, 'new_position', cur::text, 'max_stamp', sn::text));
 		RAISE WARNING 'finsec: the monitoring position of % is ahead of this cluster and was reset', t.relid
-			USING DETAIL = 'Payments committed between the dump and now are not processed.';
+			USING DETAIL = 'Payments committed between the dump and now are not processed'
+						   || CASE WHEN sn >= pg_snapshot_xmax(cur)
+								   THEN format('; restored payments stamped from %s up to %s will be processed again once this cluster''s transaction ids pass them.',
+											   pg_snapshot_xmax(cur), sn)
+								   ELSE '.' END,
+				  HINT = 'Restore into a new cluster after pg_resetwal -e set its epoch above the source''s (docs/monitor.md, dump and restore).';
 		RETURN 0;
 	END IF;
 	src := finsec._monitor_source(t);
@@ -1480,7 +1513,6 @@ DECLARE
 	b record;
 	sys record;
 	maxb integer := current_setting('finsec.monitor_max_batches')::integer;
-	lim integer := current_setting('finsec.monitor_batch_rows')::integer;
 	last_batch bigint;
 BEGIN
 	IF NOT (pg_has_role(session_user, 'finsec_operator', 'MEMBER') OR pg_has_role(session_user, 'finsec_admin', 'MEMBER')) THEN
@@ -1496,10 +1528,11 @@ BEGIN
 		last_batch := (SELECT coalesce(max(mb.batch_id), 0) FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id);
 		LOOP
 			n := finsec._monitor_batch(t.table_id, false);
+			-- a batch ends at a transaction boundary: a short one does not mean caught up
 			EXIT WHEN n = 0;
 			batches := batches + 1;
 			payments := payments + n;
-			EXIT WHEN n < lim OR batches >= maxb;
+			EXIT WHEN batches >= maxb;
 		END LOOP;
 		SELECT coalesce(sum(mb.alerts), 0)::integer AS a, coalesce(sum(mb.rules_failed), 0)::integer AS f INTO b
 		  FROM finsec.monitor_batch mb WHERE mb.table_id = t.table_id AND mb.batch_id > last_batch;
@@ -1811,6 +1844,40 @@ COMMENT ON FUNCTION finsec.status_monitor() IS
 	'transaction monitoring per table in finsec.status(): ok while its position is under 5 minutes old and no rule fails';
 REVOKE ALL ON FUNCTION finsec.status_monitor() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.status_monitor() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The indexes the monitor reads a registered table through: only the
+ * stamp's (every rule reads finsec's own event history, whose indexes
+ * finsec keeps).  A missing or invalid one is given with the statement
+ * that builds it without blocking writers.
+ */
+CREATE FUNCTION finsec.monitor_index_advice(OUT relid regclass, OUT columns text, OUT present boolean, OUT create_index text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid, t.stamp_column,
+		   EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+					WHERE i.indrelid = t.relid AND a.attname = t.stamp_column AND i.indisvalid
+					  AND i.indexprs IS NULL AND i.indpred IS NULL),
+		   format('CREATE INDEX CONCURRENTLY ON %s (%I)', t.relid, t.stamp_column)
+	  FROM finsec.monitor_table t
+	 ORDER BY t.table_id
+$$;
+COMMENT ON FUNCTION finsec.monitor_index_advice() IS
+	'per monitored table: whether the index on its stamp column exists and is valid, and the statement that builds it without blocking writers';
+REVOKE ALL ON FUNCTION finsec.monitor_index_advice() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_index_advice() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The identity sequences of the monitor's dumped tables, dumped with them:
+ * without them, after pg_restore the next alert, snooze or registration
+ * took identifier 1 again and failed on the primary key (every rule that
+ * hit failed; test/t/114_monitor_dump.pl).
+ */
+SELECT pg_catalog.pg_extension_config_dump('finsec.monitor_table_table_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.alert_snooze_snooze_id_seq', '');
 
 -- (end of section 1b)
 
@@ -2593,6 +2660,490 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 --    fan-out, dormant account reactivated, night-time bursts.
 -- ---------------------------------------------------------------------
 
+/*
+ * Behavioural typologies (docs/monitor.md, "Typologies").  Every evaluator
+ * reads the batch's new events (event_id BETWEEN first_event AND
+ * last_event, a range of the primary key), takes the entities they touch,
+ * and reads each entity's history through its (entity, at) index in ONE
+ * range (never a scan of the whole history, never an event after
+ * last_event).  Counts and sums over the sliding window
+ * (at > t - time_window AND at <= t) are window aggregates over that range
+ * (moving count and sum: linear per entity).  A window is judged when it
+ * holds at least one new event, at its last event t (hit_at).  period:
+ * the local day (finsec._monitor_day) of the FIRST event of the
+ * qualifying window, so that a pattern straddling midnight, or one that a
+ * later batch extends, stays one alert (the core deduplicates on period).
+ * Only succeeded payments count, with their CNY amount (amount_cny).
+ * Parameters of every statement: $1 first_event, $2 last_event, $3 the
+ * window, $4... the kind's.
+ */
+
+/* The event column of a typology rule's entity (customer or account). */
+CREATE FUNCTION finsec._monitor_typ_column(r finsec.monitor_rule)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF r.entity IN ('customer', 'account') THEN
+		RETURN r.entity;
+	END IF;
+	RAISE EXCEPTION 'rule "%" of kind % has entity "%"', r.rule_name, r.kind, r.entity
+		USING ERRCODE = 'S9M30',
+			  DETAIL = 'Behavioural typologies count per customer or per account.',
+			  HINT = 'Set the rule''s entity to customer or account.';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_column(finsec.monitor_rule) FROM PUBLIC;
+
+/* The directions a rule counts: params.direction 'in', 'out' or 'any'. */
+CREATE FUNCTION finsec._monitor_typ_directions(r finsec.monitor_rule)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d text := coalesce(r.params->>'direction', 'any');
+BEGIN
+	IF d = 'any' THEN
+		RETURN ARRAY['in', 'out'];
+	ELSIF d IN ('in', 'out') THEN
+		RETURN ARRAY[d];
+	END IF;
+	RAISE EXCEPTION 'rule "%" has direction "%"', r.rule_name, d
+		USING ERRCODE = 'S9M31',
+			  HINT = 'direction is in, out or any (each direction counted on its own).';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_directions(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * The two CTEs every evaluator starts with: nw, the entities the batch's
+ * new events touch (with their times), and h, each such entity's events
+ * from the earliest new time - window to the latest + window, by the
+ * entity's index.  filter: a condition on the events counted, with %1$s
+ * for the table alias.  predecessor: h also holds each entity's last event
+ * before that range (dormancy needs the gap before the first one).  The
+ * entity column col comes from _monitor_typ_column (a whitelist).
+ */
+CREATE FUNCTION finsec._monitor_typ_stream(col text, filter text, predecessor boolean DEFAULT false)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format($q$
+	nw AS (
+		SELECT e.%1$I AS ent, min(e.at) AS lo_at, max(e.at) AS hi_at
+		  FROM finsec.monitor_event e
+		 WHERE e.event_id BETWEEN $1 AND $2 AND e.%1$I IS NOT NULL AND %2$s
+		 GROUP BY 1),
+	h AS (
+		SELECT n.ent, m.*
+		  FROM nw n CROSS JOIN LATERAL (%4$s
+			SELECT x.event_id, x.at, x.direction, x.counterparty, x.succeeded, x.amount_cny
+			  FROM finsec.monitor_event x
+			 WHERE x.%1$I = n.ent AND x.at > n.lo_at - $3 AND x.at < n.hi_at + $3
+			   AND x.event_id <= $2 AND %3$s) m)
+	$q$, col, format(filter, 'e'), format(filter, 'x'),
+		CASE WHEN predecessor THEN format($p$
+			(SELECT x.event_id, x.at, x.direction, x.counterparty, x.succeeded, x.amount_cny
+			   FROM finsec.monitor_event x
+			  WHERE x.%1$I = n.ent AND x.at <= n.lo_at - $3 AND x.event_id <= $2
+			  ORDER BY x.at DESC LIMIT 1)
+			UNION ALL$p$, col) ELSE '' END)
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_stream(text, text, boolean) FROM PUBLIC;
+
+/*
+ * The events of a hit g (the evaluator's last CTE): the entity's counted
+ * events from since (an expression on g) to g.at, by the entity's index,
+ * at most 1,000, in event order.
+ */
+CREATE FUNCTION finsec._monitor_typ_events(col text, filter text, since text DEFAULT 'y.at > g.at - $3')
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT format($q$ARRAY(SELECT y.event_id FROM finsec.monitor_event y
+		 WHERE y.%1$I = g.ent AND %2$s AND y.at <= g.at AND y.event_id <= $2 AND %3$s
+		 ORDER BY y.event_id LIMIT 1000)$q$, col, since, format(filter, 'y'))
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_events(text, text, text) FROM PUBLIC;
+
+/*
+ * structuring: at least min_count payments of one direction, each in
+ * [threshold * (1 - margin), threshold) CNY, by one entity within the
+ * window (default 24 hours).
+ */
+CREATE FUNCTION finsec._monitor_eval_structuring(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	col text := finsec._monitor_typ_column(r);
+	band text := '%1$s.succeeded AND %1$s.direction = ANY ($7)'
+				 ' AND %1$s.amount_cny >= $4 * (1 - $5) AND %1$s.amount_cny < $4'
+				 ' AND ($8 = ''any'' OR %1$s.customer_type = $8)';
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	WITH %1$s,
+	f AS (
+		SELECT h.*, count(*) OVER win AS cnt, sum(h.amount_cny) OVER win AS total,
+			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
+			   first_value(h.at) OVER win AS since
+		  FROM h
+		WINDOW win AS (PARTITION BY h.ent, h.direction ORDER BY h.at
+					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW)),
+	g AS (
+		SELECT DISTINCT ON (f.ent, f.direction, finsec._monitor_day(f.since)) f.*
+		  FROM f WHERE f.fresh > 0 AND f.cnt >= $6
+		 ORDER BY f.ent, f.direction, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
+		   g.total, g.cnt::numeric,
+		   jsonb_build_object('direction', g.direction, 'payments', g.cnt, 'min_count', $6,
+							  'sum_cny', g.total, 'threshold_cny', $4,
+							  'band_from_cny', $4 * (1 - $5), 'window', $3::text,
+							  'first_at', g.since, 'last_at', g.at)
+	  FROM g ORDER BY g.ent, g.direction, g.at
+	$q$, finsec._monitor_typ_stream(col, band),
+		 finsec._monitor_typ_events(col, band || ' AND %1$s.direction = g.direction'))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
+		  (r.params->>'threshold')::numeric, (r.params->>'margin')::numeric,
+		  (r.params->>'min_count')::integer, finsec._monitor_typ_directions(r),
+		  coalesce(r.params->>'customer_type', 'any');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_structuring(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * rapid_in_out: at an outgoing payment t, the entity received at least
+ * min_amount CNY in (t - window, t] and sent at least ratio of that in the
+ * same window.
+ */
+CREATE FUNCTION finsec._monitor_eval_rapid_in_out(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	col text := finsec._monitor_typ_column(r);
+	counted text := '%1$s.succeeded AND %1$s.amount_cny IS NOT NULL'
+					' AND ($6 = ''any'' OR %1$s.customer_type = $6)';
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	WITH %1$s,
+	f AS (
+		SELECT h.*,
+			   coalesce(sum(h.amount_cny) FILTER (WHERE h.direction = 'in') OVER win, 0) AS inflow,
+			   coalesce(sum(h.amount_cny) FILTER (WHERE h.direction = 'out') OVER win, 0) AS outflow,
+			   count(*) FILTER (WHERE h.direction = 'in') OVER win AS n_in,
+			   count(*) FILTER (WHERE h.direction = 'out') OVER win AS n_out,
+			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
+			   first_value(h.at) OVER win AS since
+		  FROM h
+		WINDOW win AS (PARTITION BY h.ent ORDER BY h.at
+					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW)),
+	g AS (
+		SELECT DISTINCT ON (f.ent, finsec._monitor_day(f.since)) f.*
+		  FROM f WHERE f.fresh > 0 AND f.direction = 'out'
+		   AND f.inflow >= $5 AND f.inflow > 0 AND f.outflow >= $4 * f.inflow
+		 ORDER BY f.ent, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
+		   g.outflow, round(g.outflow / g.inflow, 4),
+		   jsonb_build_object('inflow_cny', g.inflow, 'outflow_cny', g.outflow,
+							  'payments_in', g.n_in, 'payments_out', g.n_out,
+							  'ratio', round(g.outflow / g.inflow, 4), 'min_ratio', $4,
+							  'min_inflow_cny', $5, 'window', $3::text,
+							  'first_at', g.since, 'last_at', g.at)
+	  FROM g ORDER BY g.ent, g.at
+	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'),
+		  (r.params->>'ratio')::numeric, (r.params->>'min_amount')::numeric,
+		  coalesce(r.params->>'customer_type', 'any');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_rapid_in_out(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * fan_in / fan_out: at least min_counterparties distinct counterparties
+ * paying into (in) / paid from (out) one entity within the window, their
+ * total at least min_amount CNY.  The distinct count is linear too: a
+ * counterparty is in the window (t - w, t] while t lies in one of its
+ * runs [first payment, last payment + w) (payments less than w apart form
+ * one run), so the count at t is the runs started by t minus the runs
+ * ended by t (last payment <= t - w): two running counts.
+ */
+CREATE FUNCTION finsec._monitor_typ_fan(r finsec.monitor_rule, first_event bigint, last_event bigint, dir text)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	col text := finsec._monitor_typ_column(r);
+	counted text := '%1$s.succeeded AND %1$s.direction = $4 AND %1$s.counterparty IS NOT NULL'
+					' AND ($7 = ''any'' OR %1$s.customer_type = $7)';
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	WITH %1$s,
+	runs AS (
+		SELECT h.*,
+			   coalesce(lag(h.at) OVER cp <= h.at - $3, true) AS run_start,
+			   coalesce(lead(h.at) OVER cp >= h.at + $3, true) AS run_end
+		  FROM h
+		WINDOW cp AS (PARTITION BY h.ent, h.counterparty ORDER BY h.at, h.event_id)),
+	f AS (
+		SELECT runs.*,
+			   count(*) FILTER (WHERE runs.run_start) OVER upto
+			   - coalesce(count(*) FILTER (WHERE runs.run_end) OVER ended, 0) AS cps,
+			   count(*) OVER win AS cnt, coalesce(sum(runs.amount_cny) OVER win, 0) AS total,
+			   count(*) FILTER (WHERE runs.event_id >= $1) OVER win AS fresh,
+			   first_value(runs.at) OVER win AS since
+		  FROM runs
+		WINDOW win AS (PARTITION BY runs.ent ORDER BY runs.at
+					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW),
+			   upto AS (PARTITION BY runs.ent ORDER BY runs.at
+					   RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+			   ended AS (PARTITION BY runs.ent ORDER BY runs.at
+					   RANGE BETWEEN UNBOUNDED PRECEDING AND $3 PRECEDING)),
+	g AS (
+		SELECT DISTINCT ON (f.ent, finsec._monitor_day(f.since)) f.*
+		  FROM f WHERE f.fresh > 0 AND f.cps >= $5 AND f.total >= $6
+		 ORDER BY f.ent, finsec._monitor_day(f.since), f.at DESC, f.event_id DESC)
+	SELECT g.ent, to_char(finsec._monitor_day(g.since), 'YYYY-MM-DD'), g.at, %2$s,
+		   g.total, g.cps::numeric,
+		   jsonb_build_object('direction', $4, 'counterparties', g.cps, 'min_counterparties', $5,
+							  'payments', g.cnt, 'sum_cny', g.total, 'min_amount_cny', $6,
+							  'window', $3::text, 'first_at', g.since, 'last_at', g.at)
+	  FROM g ORDER BY g.ent, g.at
+	$q$, finsec._monitor_typ_stream(col, counted), finsec._monitor_typ_events(col, counted))
+	USING first_event, last_event, coalesce(r.time_window, interval '24 hours'), dir,
+		  (r.params->>'min_counterparties')::integer, (r.params->>'min_amount')::numeric,
+		  coalesce(r.params->>'customer_type', 'any');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_typ_fan(finsec.monitor_rule, bigint, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_eval_fan_in(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._monitor_typ_fan(r, first_event, last_event, 'in') $$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_fan_in(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_eval_fan_out(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._monitor_typ_fan(r, first_event, last_event, 'out') $$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_fan_out(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * dormant_reactivated: an event of the entity whose previous event is at
+ * least dormancy (default 6 months) earlier reactivates it; a burst of at
+ * least min_count payments or min_amount CNY from the reactivation within
+ * the window (default 7 days) is a hit.  Activity is any event, succeeded
+ * or not; the burst counts succeeded payments.  An entity without an
+ * earlier event in the history is new, not dormant: the rule judges only
+ * dormancy that began inside the history (docs/monitor.md).
+ */
+CREATE FUNCTION finsec._monitor_eval_dormant_reactivated(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	col text := finsec._monitor_typ_column(r);
+	counted text := '($7 = ''any'' OR %1$s.customer_type = $7)';
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	WITH %1$s,
+	gaps AS (
+		SELECT h.*, lag(h.at) OVER ord AS prev_at,
+			   coalesce(lag(h.at) OVER ord <= h.at - $4, false) AS react
+		  FROM h WINDOW ord AS (PARTITION BY h.ent ORDER BY h.at, h.event_id)),
+	spells AS (
+		SELECT gaps.*, count(*) FILTER (WHERE gaps.react) OVER ord AS spell
+		  FROM gaps WINDOW ord AS (PARTITION BY gaps.ent ORDER BY gaps.at, gaps.event_id)),
+	f AS (
+		SELECT spells.*,
+			   first_value(spells.at) OVER sp AS react_at,
+			   first_value(spells.prev_at) OVER sp AS idle_since,
+			   count(*) FILTER (WHERE spells.succeeded) OVER sp AS cnt,
+			   coalesce(sum(spells.amount_cny) FILTER (WHERE spells.succeeded) OVER sp, 0) AS total,
+			   count(*) FILTER (WHERE spells.event_id >= $1) OVER sp AS fresh
+		  FROM spells
+		 WINDOW sp AS (PARTITION BY spells.ent, spells.spell ORDER BY spells.at, spells.event_id
+					   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)),
+	g AS (
+		SELECT DISTINCT ON (f.ent, f.react_at) f.*
+		  FROM f WHERE f.spell > 0 AND f.fresh > 0 AND f.at < f.react_at + $3
+		   AND (f.cnt >= $5 OR f.total >= $6)
+		 ORDER BY f.ent, f.react_at, f.at DESC, f.event_id DESC)
+	SELECT g.ent, to_char(finsec._monitor_day(g.react_at), 'YYYY-MM-DD'), g.at, %2$s,
+		   g.total, g.cnt::numeric,
+		   jsonb_build_object('idle_since', g.idle_since, 'reactivated_at', g.react_at,
+							  'idle', (g.react_at - g.idle_since)::text, 'dormancy', $4::text,
+							  'payments', g.cnt, 'min_count', $5, 'sum_cny', g.total,
+							  'min_amount_cny', $6, 'window', $3::text, 'last_at', g.at)
+	  FROM g ORDER BY g.ent, g.at
+	$q$, finsec._monitor_typ_stream(col, counted, predecessor => true),
+		 finsec._monitor_typ_events(col, counted, since => 'y.at >= g.react_at'))
+	USING first_event, last_event, coalesce(r.time_window, interval '7 days'),
+		  (r.params->>'dormancy')::interval, (r.params->>'min_count')::integer,
+		  (r.params->>'min_amount')::numeric, coalesce(r.params->>'customer_type', 'any');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * night_burst: at least min_count payments, or min_amount CNY, of one
+ * direction by one entity in the local night [night_start, night_end)
+ * (finsec.monitor_timezone; a night may wrap midnight, e.g. 22:00-06:00)
+ * within the window (default 6 hours), counted per night (the local date
+ * of its start).
+ */
+CREATE FUNCTION finsec._monitor_eval_night_burst(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = iso_8601
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	col text := finsec._monitor_typ_column(r);
+	counted text := '%1$s.succeeded AND %1$s.direction = ANY ($7) AND CASE WHEN $4 < $5'
+					' THEN timezone($9, %1$s.at)::time >= $4 AND timezone($9, %1$s.at)::time < $5'
+					' ELSE timezone($9, %1$s.at)::time >= $4 OR timezone($9, %1$s.at)::time < $5 END'
+					' AND ($10 = ''any'' OR %1$s.customer_type = $10)';
+	night_start time;
+	night_end time;
+BEGIN
+	BEGIN
+		night_start := (r.params->>'night_start')::time;
+		night_end := (r.params->>'night_end')::time;
+	EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+		night_start := NULL;
+	END;
+	IF night_start IS NULL OR night_end IS NULL OR night_start = night_end THEN
+		RAISE EXCEPTION 'rule "%" has night hours "%" to "%"', r.rule_name,
+			r.params->>'night_start', r.params->>'night_end'
+			USING ERRCODE = 'S9M32',
+				  HINT = 'night_start and night_end are local times HH:MM, different from each other.';
+	END IF;
+	RETURN QUERY EXECUTE format($q$
+	WITH %1$s,
+	f AS (
+		SELECT h.*, count(*) OVER win AS cnt, coalesce(sum(h.amount_cny) OVER win, 0) AS total,
+			   count(*) FILTER (WHERE h.event_id >= $1) OVER win AS fresh,
+			   first_value(h.at) OVER win AS since
+		  FROM (SELECT h.*, (timezone($9, h.at) - $4::interval)::date AS night FROM h) h
+		WINDOW win AS (PARTITION BY h.ent, h.direction, h.night ORDER BY h.at
+					   RANGE BETWEEN $3 - interval '1 microsecond' PRECEDING AND CURRENT ROW)),
+	g AS (
+		SELECT DISTINCT ON (f.ent, f.direction, f.night) f.*
+		  FROM f WHERE f.fresh > 0 AND (f.cnt >= $6 OR f.total >= $8)
+		 ORDER BY f.ent, f.direction, f.night, f.at DESC, f.event_id DESC)
+	SELECT g.ent, to_char(g.night, 'YYYY-MM-DD'), g.at, %2$s,
+		   g.total, g.cnt::numeric,
+		   jsonb_build_object('direction', g.direction, 'night', g.night, 'night_start', $4::text,
+							  'night_end', $5::text, 'payments', g.cnt, 'min_count', $6,
+							  'sum_cny', g.total, 'min_amount_cny', $8, 'window', $3::text,
+							  'first_at', g.since, 'last_at', g.at)
+	  FROM g ORDER BY g.ent, g.direction, g.at
+	$q$, finsec._monitor_typ_stream(col, counted),
+		 finsec._monitor_typ_events(col, counted || ' AND %1$s.direction = g.direction', since => 'y.at >= g.since'))
+	USING first_event, last_event, coalesce(r.time_window, interval '6 hours'),
+		  night_start, night_end, (r.params->>'min_count')::integer,
+		  finsec._monitor_typ_directions(r), (r.params->>'min_amount')::numeric,
+		  coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'),
+		  coalesce(r.params->>'customer_type', 'any');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_night_burst(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/* The kinds and their parameters (validated and defaulted by the core when a rule is stored). */
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
+('structuring', 'payment', '{customer,account}', '{
+  "threshold": {"type": "numeric", "required": false, "default": 50000, "min": 0, "description": "reporting threshold in CNY; payments at or above it are not structuring"},
+  "margin": {"type": "numeric", "required": false, "default": 0.1, "min": 0, "max": 1, "description": "band below the threshold: payments in [threshold * (1 - margin), threshold) count"},
+  "min_count": {"type": "integer", "required": false, "default": 3, "min": 2, "description": "payments in the band within the window, per direction"},
+  "direction": {"type": "text", "required": false, "default": "any", "values": ["in", "out", "any"], "description": "in, out or any (each direction counted on its own)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_structuring(finsec.monitor_rule,bigint,bigint)',
+ 'several payments just below a reporting threshold by one customer or account within a window (splitting to evade a large-value report)'),
+('rapid_in_out', 'payment', '{customer,account}', '{
+  "ratio": {"type": "numeric", "required": false, "default": 0.8, "min": 0, "description": "outflow at least this share of the inflow in the window"},
+  "min_amount": {"type": "numeric", "required": false, "default": 100000, "min": 0, "description": "inflow in CNY within the window at least this"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_rapid_in_out(finsec.monitor_rule,bigint,bigint)',
+ 'most of the funds received leave again within hours (at an outgoing payment: outflow >= ratio * inflow in the window, inflow >= min_amount)'),
+('fan_in', 'payment', '{account,customer}', '{
+  "min_counterparties": {"type": "integer", "required": false, "default": 10, "min": 2, "description": "distinct counterparties paying in within the window"},
+  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_fan_in(finsec.monitor_rule,bigint,bigint)',
+ 'many distinct counterparties pay into one account or customer within a window (collection account)'),
+('fan_out', 'payment', '{account,customer}', '{
+  "min_counterparties": {"type": "integer", "required": false, "default": 10, "min": 2, "description": "distinct counterparties paid within the window"},
+  "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "their total in CNY at least this (0: any)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_fan_out(finsec.monitor_rule,bigint,bigint)',
+ 'one account or customer pays many distinct counterparties within a window (dispersal)'),
+('dormant_reactivated', 'payment', '{customer,account}', '{
+  "dormancy": {"type": "interval", "required": false, "default": "6 months", "description": "no event for at least this long before the reactivating event"},
+  "min_count": {"type": "integer", "required": false, "default": 3, "min": 1, "description": "succeeded payments from the reactivation within the window"},
+  "min_amount": {"type": "numeric", "required": false, "default": 50000, "min": 0, "description": "or their total in CNY at least this"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_dormant_reactivated(finsec.monitor_rule,bigint,bigint)',
+ 'an account or customer idle for the dormancy period, then a burst of payments (judged only for dormancy that began inside the monitor''s history)'),
+('night_burst', 'payment', '{customer,account}', '{
+  "min_count": {"type": "integer", "required": false, "default": 5, "min": 1, "description": "payments of one direction in the local night within the window"},
+  "min_amount": {"type": "numeric", "required": false, "default": 200000, "min": 0, "description": "or their total in CNY at least this"},
+  "night_start": {"type": "text", "required": false, "default": "00:00", "description": "local time (finsec.monitor_timezone) the night begins, HH:MM"},
+  "night_end": {"type": "text", "required": false, "default": "06:00", "description": "local time the night ends (exclusive), HH:MM"},
+  "direction": {"type": "text", "required": false, "default": "any", "values": ["in", "out", "any"], "description": "in, out or any (each direction counted on its own)"},
+  "customer_type": {"type": "text", "required": false, "default": "any", "values": ["natural", "legal", "any"], "description": "count only payments of natural persons, of legal persons (non-natural persons), or any"}
+}', false, 'finsec._monitor_eval_night_burst(finsec.monitor_rule,bigint,bigint)',
+ 'a burst of payments by one customer or account in the local night');
+
+/* One active default rule per kind, parameters written out. */
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
+								 state, description, created_by, approved_by, activated_at) VALUES
+('typ.structuring', 1, 'structuring', 'customer', '24 hours',
+ '{"threshold": 50000, "margin": 0.1, "min_count": 3, "direction": "any", "customer_type": "any"}', 'money_laundering', 'high',
+ 'active', '3 or more payments of 45,000-49,999.99 CNY in 24 hours, per direction (below the 50,000 CNY cash large-value threshold)',
+ 'finsec', 'finsec', pg_catalog.now()),
+('typ.rapid_in_out', 1, 'rapid_in_out', 'customer', '24 hours',
+ '{"ratio": 0.8, "min_amount": 100000, "customer_type": "any"}', 'money_laundering', 'high',
+ 'active', 'at least 80 % of an inflow of 100,000 CNY or more paid out again within 24 hours',
+ 'finsec', 'finsec', pg_catalog.now()),
+('typ.fan_in', 1, 'fan_in', 'account', '24 hours',
+ '{"min_counterparties": 10, "min_amount": 0, "customer_type": "any"}', 'telecom_fraud', 'medium',
+ 'active', '10 or more distinct payers into one account in 24 hours',
+ 'finsec', 'finsec', pg_catalog.now()),
+('typ.fan_out', 1, 'fan_out', 'account', '24 hours',
+ '{"min_counterparties": 10, "min_amount": 0, "customer_type": "any"}', 'money_laundering', 'medium',
+ 'active', 'one account paying 10 or more distinct payees in 24 hours',
+ 'finsec', 'finsec', pg_catalog.now()),
+('typ.dormant_reactivated', 1, 'dormant_reactivated', 'customer', '7 days',
+ '{"dormancy": "6 months", "min_count": 3, "min_amount": 50000, "customer_type": "any"}', 'telecom_fraud', 'medium',
+ 'active', 'no activity for 6 months, then 3 payments or 50,000 CNY within 7 days',
+ 'finsec', 'finsec', pg_catalog.now()),
+('typ.night_burst', 1, 'night_burst', 'customer', '6 hours',
+ '{"min_count": 5, "min_amount": 200000, "night_start": "00:00", "night_end": "06:00", "direction": "any", "customer_type": "any"}',
+ 'account_takeover', 'medium',
+ 'active', '5 payments or 200,000 CNY of one direction between 00:00 and 06:00 local time',
+ 'finsec', 'finsec', pg_catalog.now());
+
 -- (end of section 3)
 
 -- ---------------------------------------------------------------------
@@ -2610,5 +3161,504 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 -- ---------------------------------------------------------------------
 -- 6. Abnormal operator behaviour and suspension of a role's finsec duty.
 -- ---------------------------------------------------------------------
+
+
+/*
+ * Clauses: 004 9.3 c) (abnormal operations by internal and external users
+ * are monitored; the rights of a user who breaks the rules are suspended
+ * when necessary), 004 9.7 c) (abnormal queries: suspend query rights,
+ * investigate); requirements W4, C2.  docs/monitor-oper.md.
+ *
+ * Who an operation belongs to: the ledger's session_user_name, the login
+ * identity (SET ROLE cannot move an operation to another role; the same
+ * notion of a person as two-person control's).
+ */
+INSERT INTO finsec.risk_category VALUES
+	('insider_abuse', 'compliance', '004 9.3 c), 9.7 c)',
+	 '内部用户异常操作: abnormal operations or queries by an internal user (bulk unmasking, key use, exports)');
+
+/*
+ * The operator rules count one role's ledger events of some types in a
+ * window and, for a role above its threshold, over its baseline period.
+ * The ledger had indexes on (finsec_txid, finsec_seq) and (event_time)
+ * only: the window count can use event_time (one hour of ledger), but the
+ * baseline of one role over 14 days through event_time would read 14 days
+ * of everybody's events.  This index serves the baseline as one range per
+ * (role, event type), and finds a role's event types by skipping through
+ * its distinct values (a few probes).  It is built on the upgrade (a large
+ * ledger takes a while; finsec.audit is append-only, so index-only scans
+ * stay cheap once vacuum has set its visibility map).
+ */
+CREATE INDEX audit_session_event_time_idx ON finsec.audit (session_user_name, event_type, event_time);
+
+-- The event types one role has ever written, by skipping through the index.
+CREATE FUNCTION finsec._monitor_role_event_types(who name)
+RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE t(e) AS (
+		SELECT (SELECT min(a.event_type) FROM finsec.audit a WHERE a.session_user_name = who)
+		UNION ALL
+		SELECT (SELECT min(a.event_type) FROM finsec.audit a
+				 WHERE a.session_user_name = who AND a.event_type > t.e)
+		  FROM t WHERE t.e IS NOT NULL
+	)
+	SELECT e FROM t WHERE e IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_role_event_types(name) FROM PUBLIC;
+
+/*
+ * operator_rate: per role, ledger events whose type matches one of
+ * params.events (LIKE patterns) in the last time_window (default 1 hour).
+ * Fires when the count is >= min_count and >= factor x the role's own
+ * average per window over the baseline period before the window; a role
+ * without any such event in its baseline period fires at max_count.  One
+ * hit per role and local hour (period 'YYYY-MM-DD HH24').
+ */
+CREATE FUNCTION finsec._monitor_eval_operator_rate(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	win interval := coalesce(r.time_window, interval '1 hour');
+	pats text[] := coalesce(ARRAY(SELECT jsonb_array_elements_text(r.params->'events')),
+							'{card.reveal,account.reveal}');
+	min_count numeric := coalesce((r.params->>'min_count')::numeric, 20);
+	factor numeric := coalesce((r.params->>'factor')::numeric, 5);
+	max_count numeric := coalesce((r.params->>'max_count')::numeric, 100);
+	base interval := coalesce((r.params->>'baseline')::interval, interval '14 days');
+	t_now timestamptz := now();
+	w record;
+	types text[];
+	base_n bigint;
+	per_window numeric;
+	threshold numeric;
+	hit_roles text[] := '{}';
+BEGIN
+	FOR w IN
+		SELECT x.role, sum(x.n)::bigint AS n, sum(x.failed)::bigint AS failed, max(x.last_at) AS last_at,
+			   min(x.first_seq) AS first_seq, max(x.last_seq) AS last_seq,
+			   jsonb_object_agg(x.event_type, x.n ORDER BY x.event_type) AS by_type
+		  FROM (SELECT a.session_user_name AS role, a.event_type, count(*) AS n,
+					   count(*) FILTER (WHERE NOT a.success) AS failed,
+					   max(a.event_time) AS last_at, min(a.finsec_seq) AS first_seq, max(a.finsec_seq) AS last_seq
+				  FROM finsec.audit a
+				 WHERE a.event_time > t_now - win
+				   AND a.event_type LIKE ANY (pats)
+				 GROUP BY 1, 2) x
+		 GROUP BY x.role
+		HAVING sum(x.n) >= min_count
+		 ORDER BY x.role
+	LOOP
+		SELECT coalesce(array_agg(e), '{}') INTO types
+		  FROM finsec._monitor_role_event_types(w.role) e
+		 WHERE e LIKE ANY (pats);
+		SELECT count(*) INTO base_n
+		  FROM finsec.audit a
+		 WHERE a.session_user_name = w.role
+		   AND a.event_type = ANY (types)
+		   AND a.event_time > t_now - win - base
+		   AND a.event_time <= t_now - win;
+		per_window := round(base_n * extract(epoch FROM win) / extract(epoch FROM base), 3);
+		threshold := CASE WHEN base_n = 0 THEN greatest(min_count, max_count)
+						  ELSE greatest(min_count, factor * per_window) END;
+		IF w.n >= threshold THEN
+			RETURN NEXT ROW(w.role::text,
+							to_char(finsec._monitor_local(w.last_at), 'YYYY-MM-DD HH24'),
+							w.last_at, '{}'::bigint[], NULL::numeric, w.n::numeric,
+							jsonb_build_object('count', w.n, 'failed', w.failed, 'by_type', w.by_type,
+											   'baseline_count', base_n, 'baseline_per_window', per_window,
+											   'threshold', threshold, 'no_baseline', base_n = 0,
+											   'min_count', min_count, 'factor', factor, 'max_count', max_count,
+											   'window', win::text, 'baseline', base::text,
+											   'first_seq', w.first_seq, 'last_seq', w.last_seq))::finsec.monitor_hit;
+			hit_roles := hit_roles || w.role::text;
+		END IF;
+	END LOOP;
+
+	/*
+	 * A suspending rule also hits a role whose suspension (by this rule) was
+	 * undone outside a restoration: a revoked membership granted again
+	 * directly.  The alert's on_alert then revokes it again.
+	 */
+	IF r.action = 'suspend' THEN
+		RETURN QUERY
+		SELECT s.role::text, to_char(finsec._monitor_local(t_now), 'YYYY-MM-DD HH24'), t_now, '{}'::bigint[],
+			   NULL::numeric, cardinality(g.back)::numeric,
+			   jsonb_build_object('suspension_id', s.suspension_id, 'regranted_outside_restore', g.back)
+		  FROM finsec.role_suspension s
+		 CROSS JOIN LATERAL (
+				SELECT array_agg(x ORDER BY x) AS back FROM unnest(s.revoked_roles) x
+				 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am
+								WHERE am.member = s.roleid AND am.roleid = x::regrole)) g
+		 WHERE s.lifted_at IS NULL AND s.rule_name = r.rule_name AND g.back IS NOT NULL
+		   AND s.role::text <> ALL (hit_roles)
+		 ORDER BY s.role;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_operator_rate(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * Suspensions of a role's finsec duties: the memberships revoked (with
+ * their admin option), the alert that caused it, and how it was lifted
+ * (finsec.request_change('monitor.restore_role', role) approved by a
+ * second administrator).  At most one active suspension per role.
+ */
+CREATE TABLE finsec.role_suspension (
+	suspension_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	role name NOT NULL,
+	roleid oid NOT NULL,
+	revoked_roles name[] NOT NULL,
+	admin_option name[] NOT NULL DEFAULT '{}',
+	kept_roles name[] NOT NULL DEFAULT '{}',
+	alert_id bigint,
+	rule_name text,
+	suspended_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	detail jsonb NOT NULL DEFAULT '{}',
+	lifted_by name,
+	lifted_at timestamptz,
+	request_id bigint,
+	CHECK ((lifted_at IS NULL) = (lifted_by IS NULL))
+);
+CREATE UNIQUE INDEX role_suspension_active ON finsec.role_suspension (roleid) WHERE lifted_at IS NULL;
+COMMENT ON TABLE finsec.role_suspension IS
+	'finsec duties (role memberships) suspended by an operator rule with action suspend; lifted only by two-person approval (monitor.restore_role)';
+REVOKE ALL ON finsec.role_suspension FROM PUBLIC;
+GRANT SELECT ON finsec.role_suspension TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.role_suspension', '');
+
+/*
+ * Whether two-person control still works: two login administrators who
+ * are not superusers and cannot act as each other (finsec.approve's test).
+ */
+CREATE FUNCTION finsec._monitor_two_admins()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH adm AS (
+		SELECT r.oid FROM pg_catalog.pg_roles r
+		 WHERE r.rolcanlogin AND NOT r.rolsuper
+		   AND pg_catalog.pg_has_role(r.oid, 'finsec_admin', 'MEMBER'))
+	SELECT EXISTS (SELECT 1 FROM adm a, adm b
+					WHERE a.oid < b.oid
+					  AND NOT pg_catalog.pg_has_role(a.oid, b.oid, 'MEMBER')
+					  AND NOT pg_catalog.pg_has_role(b.oid, a.oid, 'MEMBER'))
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_two_admins() FROM PUBLIC;
+
+/*
+ * on_alert of operator_rate: for a rule with action 'suspend', revoke the
+ * role's direct memberships in finsec's duty roles (finsec_unmask,
+ * finsec_operator, finsec_auditor, finsec_admin, as far as params
+ * suspend_roles lists them).  Never: finsec_app (the application: payments
+ * would stop; its alerts are only alerts), a superuser (nothing to revoke:
+ * it bypasses every check; the bootstrap superuser is one), finsec's own
+ * group roles, finsec_admin when fewer than two separate administrators
+ * would remain (two-person control, and so the restoration, would become
+ * impossible).  Runs as finsec's owner (a superuser: the extension is not
+ * trusted), which may revoke and grant these roles.  Called again for an
+ * extended alert: memberships granted back outside a restoration are
+ * revoked again and added to the suspension.
+ */
+CREATE FUNCTION finsec._monitor_suspend_role(alert_id bigint, r finsec.monitor_rule, created boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a finsec.alert;
+	who pg_catalog.pg_roles;
+	s finsec.role_suspension;
+	duty text[] := ARRAY['finsec_unmask', 'finsec_operator', 'finsec_auditor', 'finsec_admin'];
+	asked text[] := coalesce(ARRAY(SELECT jsonb_array_elements_text(r.params->'suspend_roles')), duty);
+	m record;
+	revoked name[] := '{}';
+	adm name[] := '{}';
+	kept name[] := '{}';
+	why jsonb := '{}';
+	still name[];
+	regrant name[];
+BEGIN
+	IF r.action IS DISTINCT FROM 'suspend' OR r.shadow THEN
+		RETURN;
+	END IF;
+	SELECT * INTO a FROM finsec.alert al WHERE al.alert_id = _monitor_suspend_role.alert_id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	SELECT * INTO who FROM pg_catalog.pg_roles ro WHERE ro.rolname = a.entity;
+	IF NOT FOUND OR who.rolsuper OR who.oid = 10 OR who.rolname::text = ANY (duty || ARRAY['finsec_app']) THEN
+		IF created THEN
+			PERFORM finsec.audit_event('role.suspend', a.entity, 'suspend', false,
+				CASE WHEN who.oid IS NULL THEN 'role not suspended: it no longer exists'
+					 WHEN who.rolsuper THEN 'role not suspended: a superuser bypasses every privilege check'
+					 ELSE 'role not suspended: it is one of finsec''s own group roles' END,
+				jsonb_build_object('alert_id', a.alert_id, 'rule_name', r.rule_name));
+		END IF;
+		RETURN;
+	END IF;
+	-- One suspension of a role at a time (the worker and monitor_now may race).
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('finsec.role_suspension'), who.oid::integer);
+	SELECT * INTO s FROM finsec.role_suspension rs WHERE rs.roleid = who.oid AND rs.lifted_at IS NULL FOR UPDATE;
+	-- Two administrators restored the role after this alert: their decision
+	-- stands while the alert is extended (a new alert suspends again).
+	IF s.suspension_id IS NULL
+	   AND EXISTS (SELECT 1 FROM finsec.role_suspension rs
+				    WHERE rs.roleid = who.oid AND rs.alert_id = a.alert_id AND rs.lifted_at IS NOT NULL) THEN
+		RETURN;
+	END IF;
+
+	FOR m IN
+		SELECT g.rolname, am.admin_option
+		  FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+		 WHERE am.member = who.oid
+		   AND g.rolname::text = ANY (duty) AND g.rolname::text = ANY (asked)
+		 ORDER BY g.rolname
+	LOOP
+		IF m.rolname = 'finsec_admin' THEN
+			BEGIN
+				EXECUTE format('REVOKE %I FROM %I', m.rolname, who.rolname);
+				IF NOT finsec._monitor_two_admins() THEN
+					RAISE EXCEPTION USING ERRCODE = 'S9M62';
+				END IF;
+			EXCEPTION WHEN SQLSTATE 'S9M62' THEN
+				kept := kept || m.rolname;
+				why := why || jsonb_build_object(m.rolname,
+					'two-person control needs two separate administrators besides this role');
+				CONTINUE;
+			END;
+		ELSE
+			EXECUTE format('REVOKE %I FROM %I', m.rolname, who.rolname);
+		END IF;
+		revoked := revoked || m.rolname;
+		IF m.admin_option THEN
+			adm := adm || m.rolname;
+		END IF;
+	END LOOP;
+
+	IF revoked = '{}' THEN
+		-- Nothing (new) revoked: say so once, when the alert is raised.
+		IF created AND s.suspension_id IS NULL THEN
+			PERFORM finsec.audit_event('role.suspend', who.rolname::text, 'suspend', false,
+				format('rule %s: role %s has no finsec duty that could be suspended', r.rule_name, who.rolname),
+				jsonb_build_object('alert_id', a.alert_id, 'rule_name', r.rule_name, 'kept', kept, 'kept_because', why,
+								   'still_member_of', ARRAY(SELECT d FROM unnest(duty) d
+															 WHERE pg_catalog.pg_has_role(who.oid, d, 'MEMBER') ORDER BY d)));
+		END IF;
+		RETURN;
+	END IF;
+
+	-- What the role can still do: duties through other roles, or re-granting itself.
+	SELECT coalesce(array_agg(d ORDER BY d) FILTER (WHERE pg_catalog.pg_has_role(who.oid, d, 'MEMBER')
+														 AND d <> ALL (kept)), '{}'),
+		   coalesce(array_agg(d ORDER BY d) FILTER (WHERE pg_catalog.pg_has_role(who.oid, d, 'MEMBER WITH ADMIN OPTION')
+														 OR who.rolcreaterole), '{}')
+	  INTO still, regrant
+	  FROM unnest(duty) d;
+
+	IF s.suspension_id IS NULL THEN
+		INSERT INTO finsec.role_suspension (role, roleid, revoked_roles, admin_option, kept_roles, alert_id, rule_name, detail)
+		VALUES (who.rolname, who.oid, revoked, adm, kept, a.alert_id, r.rule_name,
+				jsonb_build_object('kept_because', why, 'still_member_of', still, 'can_regrant', regrant,
+								   'value', a.value, 'period', a.period))
+		RETURNING * INTO s;
+	ELSE
+		UPDATE finsec.role_suspension rs
+		   SET revoked_roles = ARRAY(SELECT DISTINCT x FROM unnest(rs.revoked_roles || revoked) x ORDER BY 1),
+			   admin_option = ARRAY(SELECT DISTINCT x FROM unnest(rs.admin_option || adm) x ORDER BY 1),
+			   detail = rs.detail || jsonb_build_object('regranted_outside_restore', revoked,
+														'still_member_of', still, 'can_regrant', regrant)
+		 WHERE rs.suspension_id = s.suspension_id
+		RETURNING * INTO s;
+	END IF;
+	PERFORM finsec.audit_event('role.suspend', who.rolname::text, 'suspend', true,
+		CASE WHEN s.alert_id IS DISTINCT FROM a.alert_id OR NOT created
+			 THEN format('rule %s: duties of role %s granted again outside a restoration, revoked again', r.rule_name, who.rolname)
+			 ELSE format('rule %s: finsec duties of role %s suspended', r.rule_name, who.rolname) END,
+		jsonb_build_object('suspension_id', s.suspension_id, 'alert_id', a.alert_id, 'rule_name', r.rule_name,
+						   'revoked', revoked, 'admin_option', adm, 'kept', kept, 'kept_because', why,
+						   'still_member_of', still, 'can_regrant', regrant));
+	IF still <> '{}' OR regrant <> '{}' THEN
+		RAISE WARNING 'suspension of role % is incomplete', who.rolname
+			USING DETAIL = concat_ws(' ',
+						CASE WHEN still <> '{}' THEN format('It is still a member of %s through other roles.', array_to_string(still, ', ')) END,
+						CASE WHEN regrant <> '{}' THEN format('It can grant %s to itself (CREATEROLE or ADMIN OPTION through another role).', array_to_string(regrant, ', ')) END),
+				  HINT = 'Revoke the intermediate role membership, the admin option or the CREATEROLE attribute by hand.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_suspend_role(bigint, finsec.monitor_rule, boolean) FROM PUBLIC;
+
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, on_alert, description)
+VALUES ('operator_rate', 'system', '{role}',
+	'{"events": {"type": "text[]", "required": false, "default": ["card.reveal", "account.reveal"],
+				 "description": "ledger event types counted (LIKE patterns), e.g. card.reveal, key.use, risk.list_%"},
+	  "min_count": {"type": "integer", "required": false, "default": 20, "min": 1,
+					"description": "events of one role in the window below which nothing fires"},
+	  "factor": {"type": "numeric", "required": false, "default": 5, "min": 1,
+				 "description": "fires at this multiple of the role''s average per window over its baseline"},
+	  "baseline": {"type": "interval", "required": false, "default": "14 days", "min": "1 hour",
+				   "description": "the period before the window that gives a role''s usual rate"},
+	  "max_count": {"type": "integer", "required": false, "default": 100, "min": 1,
+					"description": "threshold of a role without any such event in its baseline period"},
+	  "suspend_roles": {"type": "text[]", "required": false,
+						"default": ["finsec_unmask", "finsec_operator", "finsec_auditor", "finsec_admin"],
+						"description": "duties revoked by action suspend (of finsec_unmask, finsec_operator, finsec_auditor, finsec_admin)"}}',
+	false,
+	'finsec._monitor_eval_operator_rate(finsec.monitor_rule, bigint, bigint)',
+	'finsec._monitor_suspend_role(bigint, finsec.monitor_rule, boolean)',
+	'audited sensitive operations (reveals, key use, list changes, exports) by one role far above its own usual rate (004 9.3 c), 9.7 c)); action suspend revokes the role''s finsec duties');
+
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity, shadow,
+								 action, state, description, created_by, approved_by, activated_at)
+VALUES
+	('operator.reveal_rate', 1, 'operator_rate', 'role', interval '1 hour',
+	 '{"events": ["card.reveal", "account.reveal"], "min_count": 20, "factor": 5, "baseline": "14 days",
+	   "max_count": 100, "suspend_roles": ["finsec_unmask", "finsec_operator", "finsec_auditor", "finsec_admin"]}',
+	 'insider_abuse', 'high', false, 'alert', 'active',
+	 'a role reveals card or account numbers at 5 times its usual hourly rate (at least 20 an hour; 100 without history): 004 9.3 c), 9.7 c)',
+	 'finsec', 'finsec', pg_catalog.now()),
+	('operator.reveal_flood', 1, 'operator_rate', 'role', interval '1 hour',
+	 '{"events": ["card.reveal", "account.reveal"], "min_count": 200, "factor": 20, "baseline": "14 days",
+	   "max_count": 500, "suspend_roles": ["finsec_unmask"]}',
+	 'insider_abuse', 'critical', false, 'suspend', 'active',
+	 'a role reveals card or account numbers at 20 times its usual hourly rate (at least 200 an hour; 500 without history): its finsec_unmask membership is suspended until two administrators restore it (004 9.3 c), 9.7 c))',
+	 'finsec', 'finsec', pg_catalog.now());
+
+/*
+ * monitor.restore_role: re-grant exactly what a suspension revoked.
+ * target: the role's name; payload {} or {"suspension_id": n}.  Neither
+ * the requester nor the approver may be the suspended role or able to act
+ * as it (S9R01).
+ */
+/*
+ * The login role requesting or approving a restoration must not be the
+ * suspended role, nor able to act as it or it as them (membership either
+ * way, which includes superusers): the same person test as finsec.approve.
+ */
+CREATE FUNCTION finsec._monitor_not_the_subject(subject oid, action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.pg_has_role(session_user, subject, 'MEMBER')
+	   OR pg_catalog.pg_has_role(subject, session_user, 'MEMBER') THEN
+		RAISE EXCEPTION 'role % cannot % the restoration of role %', session_user, action, subject::regrole
+			USING ERRCODE = 'S9R01',
+				  DETAIL = 'It is the suspended role or one of the two can act as the other.',
+				  HINT = 'Two other administrators must request and approve the restoration.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_not_the_subject(oid, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_restore_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s finsec.role_suspension;
+	bad text;
+BEGIN
+	IF jsonb_typeof(payload) IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'a monitor.restore_role request needs a JSON object payload'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT string_agg(k, ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(payload) k WHERE k <> 'suspension_id';
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'a monitor.restore_role request has unknown field(s): %', bad
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'The only field is suspension_id.';
+	END IF;
+	IF payload ? 'suspension_id' AND jsonb_typeof(payload->'suspension_id') <> 'number' THEN
+		RAISE EXCEPTION 'suspension_id of a monitor.restore_role request must be a number'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO s FROM finsec.role_suspension rs
+	 WHERE rs.role = target AND rs.lifted_at IS NULL
+	   AND (NOT payload ? 'suspension_id' OR rs.suspension_id = (payload->>'suspension_id')::numeric);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role % has no active suspension%', target,
+			CASE WHEN payload ? 'suspension_id' THEN ' ' || (payload->>'suspension_id') ELSE '' END
+			USING ERRCODE = 'S9M60',
+				  HINT = 'finsec.role_suspension lists suspensions; lifted ones have lifted_at set.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles ro WHERE ro.oid = s.roleid) THEN
+		RAISE EXCEPTION 'suspended role % no longer exists', target USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._monitor_not_the_subject(s.roleid, 'request');
+	IF EXISTS (SELECT 1 FROM finsec.change_request cr
+				WHERE cr.kind = 'monitor.restore_role' AND cr.state = 'pending'
+				  AND (cr.payload->>'suspension_id')::bigint = s.suspension_id) THEN
+		RAISE EXCEPTION 'a restoration of role % is already pending', target
+			USING ERRCODE = 'S9M61',
+				  HINT = 'Approve or reject the pending monitor.restore_role request.';
+	END IF;
+	RETURN jsonb_build_object('suspension_id', s.suspension_id, 'roleid', s.roleid::bigint,
+							  'revoked_roles', to_jsonb(s.revoked_roles), 'admin_option', to_jsonb(s.admin_option),
+							  'alert_id', s.alert_id, 'suspended_at', s.suspended_at);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_restore_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._monitor_restore_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s finsec.role_suspension;
+	rname name;
+	g name;
+	granted name[] := '{}';
+	already name[] := '{}';
+BEGIN
+	SELECT * INTO s FROM finsec.role_suspension rs
+	 WHERE rs.suspension_id = (payload->>'suspension_id')::bigint FOR UPDATE;
+	IF NOT FOUND OR s.lifted_at IS NOT NULL
+	   OR to_jsonb(s.revoked_roles) IS DISTINCT FROM payload->'revoked_roles'
+	   OR to_jsonb(s.admin_option) IS DISTINCT FROM payload->'admin_option' THEN
+		RAISE EXCEPTION 'the suspension of role % changed after request % was filed', target, request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Reject this request and file a new one.';
+	END IF;
+	SELECT ro.rolname INTO rname FROM pg_catalog.pg_roles ro WHERE ro.oid = s.roleid;
+	IF rname IS NULL THEN
+		RAISE EXCEPTION 'suspended role % no longer exists', target USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._monitor_not_the_subject(s.roleid, 'approve');
+	FOREACH g IN ARRAY s.revoked_roles LOOP
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am
+					WHERE am.member = s.roleid AND am.roleid = g::regrole
+					  AND (am.admin_option OR NOT g = ANY (s.admin_option))) THEN
+			already := already || g;
+		ELSE
+			EXECUTE format('GRANT %I TO %I', g, rname)
+				|| CASE WHEN g = ANY (s.admin_option) THEN ' WITH ADMIN OPTION' ELSE '' END;
+			granted := granted || g;
+		END IF;
+	END LOOP;
+	UPDATE finsec.role_suspension rs
+	   SET lifted_by = session_user, lifted_at = now(), request_id = _monitor_restore_apply.request_id
+	 WHERE rs.suspension_id = s.suspension_id;
+	PERFORM finsec.audit_event('role.restore', rname::text, 'restore', true,
+		format('finsec duties of role %s restored', rname),
+		jsonb_build_object('suspension_id', s.suspension_id, 'request_id', request_id,
+						   'granted', granted, 'already_member', already, 'admin_option', s.admin_option));
+	RETURN jsonb_build_object('role', rname, 'suspension_id', s.suspension_id,
+							  'granted', to_jsonb(granted), 'already_member', to_jsonb(already));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_restore_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('monitor.restore_role', 'finsec._monitor_restore_prepare(text, text, jsonb)',
+	 'finsec._monitor_restore_apply(bigint, text, text, jsonb)', NULL,
+	 'restore the finsec duties an operator rule suspended (finsec.role_suspension): re-grant exactly the revoked memberships');
 
 -- (end of section 6)

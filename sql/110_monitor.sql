@@ -62,6 +62,15 @@ SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cus
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', direction_default => 'sideways')$$);
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring(NULL)$$);
 SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', backfill => '-1 day')$$);
+-- a BEFORE row trigger that would run after finsec's stamp trigger could rewrite the stamp
+RESET SESSION AUTHORIZATION;
+CREATE FUNCTION mon_forge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER zz_forge BEFORE INSERT ON mon_pay FOR EACH ROW EXECUTE FUNCTION mon_forge();
+SET SESSION AUTHORIZATION regress_mon_alice;
+SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at')$$);
+RESET SESSION AUTHORIZATION;
+DROP TRIGGER zz_forge ON mon_pay;
+SET SESSION AUTHORIZATION regress_mon_alice;
 SELECT finsec.enable_monitoring('mon_pay', customer => 'cust', posted_at => 'at', account => 'acct',
 	counterparty => 'payee', currency => 'cur', direction => 'dir', customer_type => 'ctype', cash => 'is_cash',
 	cross_border => 'xborder', status => 'ok', reference => 'id');
@@ -71,6 +80,7 @@ SELECT relid, customer_column, amount_column, stamp_column, payments FROM finsec
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'mon_pay'::regclass ORDER BY 1;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'mon_pay' AND indexdef LIKE '%finsec_mon_txid%';
 SELECT event_type, action, success FROM finsec.audit WHERE event_type = 'monitor.enable';
+SELECT * FROM finsec.monitor_index_advice();
 
 -- The row that existed before is not new; a forged stamp is overwritten.
 SELECT count(*) FROM finsec.monitor_now();
@@ -126,9 +136,11 @@ SELECT entity, period = to_char(now() + interval '1 day', 'YYYY-MM-DD') AS tomor
   FROM finsec.alert WHERE entity = 'c2' ORDER BY alert_id;
 
 -- Unvalued payments: NULL amount, a currency without a rate; counted and raised.
-INSERT INTO mon_pay (cust, amount, cur) VALUES ('c4', NULL, 'CNY'), ('c5', 100, 'XXX');
+INSERT INTO mon_pay (cust, amount, cur) VALUES ('c4', NULL, 'CNY'), ('c5', 100, 'XXX'), ('c9', 'NaN', 'CNY'), ('c9', 'Infinity', 'CNY');
 SELECT relid, batches, payments, alerts FROM finsec.monitor_now();
 SELECT null_amounts, unknown_currencies FROM finsec.monitor_table;
+-- NaN and Infinity are not valued: they hit no threshold
+SELECT count(*) FROM finsec.alert WHERE entity = 'c9';
 SELECT rule_name, entity_type, entity, value, detail FROM finsec.alert WHERE rule_name = 'monitor.data_quality';
 -- with a rate, USD is converted
 INSERT INTO finsec.currency_rate (currency, valid_from, cny_per_unit) VALUES ('USD', '2000-01-01', 7.1);
@@ -245,6 +257,30 @@ SET SESSION AUTHORIZATION regress_mon_bob;
 SELECT finsec.approve(:req);
 RESET SESSION AUTHORIZATION;
 SELECT rule_name, state FROM finsec.monitor_rule WHERE rule_name = 'test.zero';
+
+-- A large table: finsec does not build the stamp index while writers wait; with the DBA's
+-- index built concurrently it registers, and backfills history without raising alerts.
+GRANT CREATE ON SCHEMA public TO regress_mon_alice;
+CREATE TABLE mon_big (id bigserial PRIMARY KEY, customer_id text, amount numeric, posted_at timestamptz);
+ALTER TABLE mon_big OWNER TO regress_mon_alice;
+INSERT INTO mon_big (customer_id, amount, posted_at)
+	SELECT 'b' || g, 5000, now() - (g - 0.5) * interval '1 hour' FROM generate_series(1, 100) g;
+ANALYZE mon_big;
+SET finsec.monitor_index_build_limit = 10;
+SET SESSION AUTHORIZATION regress_mon_alice;
+SELECT pg_temp.try($$SELECT finsec.enable_monitoring('mon_big')$$);
+ALTER TABLE mon_big ADD COLUMN finsec_mon_txid xid8;
+CREATE INDEX CONCURRENTLY mon_big_stamp ON mon_big (finsec_mon_txid);
+SELECT finsec.enable_monitoring('mon_big', backfill => '2 days');
+RESET SESSION AUTHORIZATION;
+RESET finsec.monitor_index_build_limit;
+SELECT b.backfill, b.payments, b.alerts FROM finsec.monitor_batch b JOIN finsec.monitor_table t USING (table_id)
+ WHERE t.relid = 'mon_big'::regclass;
+SELECT count(*) FROM finsec.alert WHERE entity LIKE 'b%';
+SELECT relid, columns, present FROM finsec.monitor_index_advice() ORDER BY relid::text;
+INSERT INTO mon_big (customer_id, amount, posted_at) VALUES ('b1', 5000, now());
+SELECT relid, batches, payments, alerts FROM finsec.monitor_now() ORDER BY relid::text NULLS LAST;
+SELECT entity, hits FROM finsec.alert WHERE entity LIKE 'b%';
 
 -- Switching monitoring off takes two administrators.
 SET SESSION AUTHORIZATION regress_mon_alice;

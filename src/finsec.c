@@ -98,6 +98,7 @@ _PG_init(void)
 	finsec_risk_log_shmem_init();
 	finsec_audit_ring_shmem_init();
 	finsec_limits_init_hooks();
+	finsec_monitor_init_hooks();
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_tasks();

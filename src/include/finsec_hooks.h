@@ -71,6 +71,11 @@
  *			 registry: a statement that both limits and audit refuse
  *			 (DROP TABLE of a limited, protected table by its owner) fails
  *			 with limits' error (sql/013_hooks.sql).
+ *	 MONITOR monitor/ddl.c: refuses DDL that would stop a monitored
+ *			 table's payments from being stamped or make the monitor read
+ *			 other columns (only checks before the rest).  After limits,
+ *			 before audit: a statement limits and monitoring both refuse
+ *			 fails with limits' error, as before monitoring existed.
  *	 AUDIT   audit/utility.c: refuses DDL against protected tables and
  *			 finsec's own objects (check_statement), then runs the rest
  *			 with its flags for DROP EXTENSION finsec and finsec's own
@@ -85,6 +90,7 @@
 typedef enum FinsecUtilityPosition
 {
 	FINSEC_UTILITY_LIMITS = 0,
+	FINSEC_UTILITY_MONITOR,
 	FINSEC_UTILITY_AUDIT,
 	FINSEC_UTILITY_AUTH,
 	FINSEC_UTILITY_POSITIONS
@@ -155,6 +161,8 @@ extern void finsec_hooks_executor_finish_next(FinsecExecutorFinishCall *call);
  *			 finsec's functions, for everyone, and checks new objects.
  *	 LIMITS  limits/store.c: refuses the drop of a limited table, its
  *			 registered columns or its trigger, for non-superusers.
+ *	 MONITOR monitor/ddl.c: refuses the drop of a monitored table, its
+ *			 stamp or mapped columns or its stamp trigger, for everyone.
  *
  * Audit first because limits' hook, installed after it, called the
  * previous one (audit's) before its own checks: a drop both refuse (DROP
@@ -165,6 +173,7 @@ typedef enum FinsecObjectAccessPosition
 {
 	FINSEC_OBJECT_ACCESS_AUDIT = 0,
 	FINSEC_OBJECT_ACCESS_LIMITS,
+	FINSEC_OBJECT_ACCESS_MONITOR,
 	FINSEC_OBJECT_ACCESS_POSITIONS
 } FinsecObjectAccessPosition;
 

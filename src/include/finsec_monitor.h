@@ -34,7 +34,16 @@ extern int	finsec_monitor_event_retention;
 extern int	finsec_monitor_index_build_limit;
 #define FINSEC_MONITOR_INDEX_BUILD_LIMIT_DEFAULT 1000000
 
+/* S9M70-S9M79: DDL protection of monitored tables (src/monitor/ddl.c) */
+#define ERRCODE_FINSEC_MONITORED_TABLE_DDL		MAKE_SQLSTATE('S','9','M','7','0')
+#define ERRCODE_FINSEC_MONITOR_TRIGGER_ORDER	MAKE_SQLSTATE('S','9','M','7','1')
+#define ERRCODE_FINSEC_MONITORED_TABLE_DROP		MAKE_SQLSTATE('S','9','M','7','2')
+
 extern void finsec_monitor_define_settings(void);
+/* Hooks of the DDL protection (ddl.c), called from _PG_init. */
+extern void finsec_monitor_init_hooks(void);
+/* Refuse a BEFORE INSERT/UPDATE row trigger of relid (with tree: and below) that fires after the stamp trigger. */
+extern void finsec_monitor_check_trigger_order(Oid relid, bool tree);
 extern void finsec_monitor_register_tasks(void);
 
 #endif							/* FINSEC_MONITOR_H */

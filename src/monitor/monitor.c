@@ -124,10 +124,13 @@ typedef struct StampCache
 PG_FUNCTION_INFO_V1(finsec_monitor_stamp);
 
 /*
- * BEFORE INSERT OR UPDATE OF finsec_mon_txid FOR EACH ROW: an inserted row
- * gets the inserting top-level transaction, whatever the writer put there
- * (a forged stamp would hide the payment from the monitor); an update keeps
- * the row's stamp.
+ * BEFORE INSERT OR UPDATE FOR EACH ROW: an inserted row gets the inserting
+ * top-level transaction, whatever the writer put there (a forged stamp
+ * would hide the payment from the monitor); an update keeps the row's
+ * stamp.  Every UPDATE, not UPDATE OF finsec_mon_txid: a BEFORE UPDATE
+ * trigger of the owner's could set the stamp in an update that does not
+ * name it.  It fires last of the BEFORE row triggers (monitor/ddl.c
+ * refuses triggers named to fire after it).
  */
 Datum
 finsec_monitor_stamp(PG_FUNCTION_ARGS)
@@ -241,6 +244,8 @@ finsec_monitor_attach(PG_FUNCTION_ARGS)
 	owner = rel_owner(relid);
 	qname = finsec_quoted_relname(relid);
 
+	/* an owner's BEFORE row trigger firing after the stamp could change it */
+	finsec_monitor_check_trigger_order(relid, true);
 	finsec_spi_begin_as_owner(&ctx);
 	if (PG_GETARG_BOOL(1))
 		exec_ddl(psprintf("ALTER TABLE %s ADD COLUMN " FINSEC_MONITOR_STAMP_COLUMN " pg_catalog.xid8", qname));
@@ -250,7 +255,7 @@ finsec_monitor_attach(PG_FUNCTION_ARGS)
 						  qname));
 	finsec_own_trigger_ddl_begin();
 	exec_ddl(psprintf("CREATE TRIGGER " FINSEC_MONITOR_TRIGGER
-					  " BEFORE INSERT OR UPDATE OF " FINSEC_MONITOR_STAMP_COLUMN " ON %s"
+					  " BEFORE INSERT OR UPDATE ON %s"
 					  " FOR EACH ROW EXECUTE FUNCTION finsec.monitor_stamp()", qname));
 	finsec_own_trigger_ddl_end();
 	/* replicas and session_replication_role = replica stamp too */
@@ -366,7 +371,12 @@ monitor_round(void *arg)
 				return total;
 			n = run_in_transaction("SELECT finsec._monitor_batch($1, true)", 1, types, values, &done);
 			total += n;
-			if (done || n < finsec_monitor_batch_rows)
+			/*
+			 * Until a batch finds nothing: one ending at a transaction
+			 * boundary may hold fewer than finsec.monitor_batch_rows
+			 * payments with more waiting behind it.
+			 */
+			if (done || n == 0)
 				break;
 		}
 	}
