@@ -2332,7 +2332,7 @@ BEGIN
 		SELECT DISTINCT e.customer, (e.at AT TIME ZONE tz)::date AS day, e.direction, (upper(e.currency) = 'CNY') AS rmb
 		  FROM finsec.monitor_event e
 		 WHERE e.event_id BETWEEN first_event AND last_event
-		   AND e.succeeded AND e.amount IS NOT NULL
+		   AND e.succeeded AND e.amount > 0 AND e.amount < 'Infinity'
 		   AND CASE WHEN e.cash THEN 'cash' WHEN e.customer_type = 'legal' THEN 'transfer_legal'
 					WHEN e.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls
 	), day_events AS (
@@ -2349,7 +2349,7 @@ BEGIN
 			   AND x.event_id <= last_event
 			   AND x.direction = t.direction
 			   AND (upper(x.currency) = 'CNY') = t.rmb
-			   AND x.succeeded AND x.amount IS NOT NULL
+			   AND x.succeeded AND x.amount > 0 AND x.amount < 'Infinity'
 			   AND CASE WHEN x.cash THEN 'cash' WHEN x.customer_type = 'legal' THEN 'transfer_legal'
 						WHEN x.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls) e ON true
 	), sums AS (
@@ -2437,7 +2437,7 @@ BEGIN
 		 WHERE x.customer = a.entity
 		   AND x.at >= (d::timestamp AT TIME ZONE tz) AND x.at < ((d + 1)::timestamp AT TIME ZONE tz)
 		   AND x.direction = dir AND (upper(x.currency) = 'CNY') = (grp = 'CNY')
-		   AND x.succeeded AND x.amount IS NOT NULL
+		   AND x.succeeded AND x.amount > 0 AND x.amount < 'Infinity'
 		   AND CASE WHEN x.cash THEN 'cash' WHEN x.customer_type = 'legal' THEN 'transfer_legal'
 					WHEN x.cross_border THEN 'transfer_natural_cross_border' ELSE 'transfer_natural_domestic' END = cls)
 	SELECT sum(ev.amt),
