@@ -1949,20 +1949,35 @@ SELECT v.day::date, v.working, v.name, 'finsec' FROM (VALUES
 	('2026-10-10', true,  '国庆节调休上班')
 ) v(day, working, name);
 
--- Who changed a day is who is logged in, whatever the statement says.
+/*
+ * Who changed a day is who is logged in, whatever the statement says.  The
+ * rows finsec ships (recorded_by 'finsec') are not dumped, because CREATE
+ * EXTENSION writes them again at restore; changing or deleting one would be
+ * lost or collide at restore, so they are refused: operators add the days
+ * of later notices.
+ */
 CREATE FUNCTION finsec._working_day_stamp()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.recorded_by = 'finsec' THEN
+		RAISE EXCEPTION 'calendar day % was shipped with finsec and cannot be changed or deleted', to_char(OLD.day, 'YYYY-MM-DD')
+			USING ERRCODE = 'S9M25',
+				  DETAIL = 'Shipped days are written again by CREATE EXTENSION at a restore; a change would be lost.',
+				  HINT = 'A wrong shipped day is corrected by an extension update; add other days with INSERT.';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
 	NEW.recorded_by := session_user;
 	NEW.recorded_at := pg_catalog.now();
 	RETURN NEW;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._working_day_stamp() FROM PUBLIC;
-CREATE TRIGGER working_day_stamp BEFORE INSERT OR UPDATE ON finsec.working_day
+CREATE TRIGGER working_day_stamp BEFORE INSERT OR UPDATE OR DELETE ON finsec.working_day
 	FOR EACH ROW EXECUTE FUNCTION finsec._working_day_stamp();
 
 /* Is d a working day (calendar exception, else Monday to Friday)? */

@@ -60,6 +60,9 @@ SELECT day, working, name, recorded_by FROM finsec.working_day WHERE day >= '202
 SELECT finsec.working_days_after('2026-12-31', 1) AS after_new_year_2027;
 -- a day needs a name
 INSERT INTO finsec.working_day (day, working, name) VALUES ('2027-01-02', true, ' ');
+-- the shipped days cannot be changed or deleted (a restore would lose the change)
+UPDATE finsec.working_day SET working = true WHERE day = '2026-10-05';
+DELETE FROM finsec.working_day WHERE day = '2026-10-05';
 RESET SESSION AUTHORIZATION;
 SELECT action, object, description, detail->'count' AS count, detail->'days' AS days, session_user_name
   FROM finsec.audit WHERE event_type = 'monitor.working_day' ORDER BY finsec_seq;
