@@ -3165,11 +3165,1075 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 -- 4. Graph typologies: cycles and scatter-gather.
 -- ---------------------------------------------------------------------
 
+/*
+ * The money graph (docs/monitor-graph.md).  An event with a counterparty
+ * is a directed edge between two nodes: the holder node is the event's
+ * account when the table maps one, else its customer; the other node is
+ * the counterparty (an account).  direction 'out' is holder -> counterparty,
+ * 'in' is counterparty -> holder.  Only succeeded events with a CNY amount
+ * are edges, and no edge joins a node to itself.  A payment recorded by
+ * both parties (the payer's 'out' and the payee's 'in') gives two parallel
+ * edges; the graph rules deduplicate what they find, so it is harmless.
+ */
+
+/* The edges added by the events first_event .. last_event (a batch). */
+CREATE FUNCTION finsec._monitor_graph_edges(first_event bigint, last_event bigint, min_amount numeric)
+RETURNS TABLE (event_id bigint, src text, dst text, at timestamptz, amount numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT e.event_id,
+		   CASE WHEN e.direction = 'out' THEN coalesce(e.account, e.customer) ELSE e.counterparty END,
+		   CASE WHEN e.direction = 'out' THEN e.counterparty ELSE coalesce(e.account, e.customer) END,
+		   e.at, e.amount_cny
+	  FROM finsec.monitor_event e
+	 WHERE e.event_id BETWEEN first_event AND last_event
+	   AND e.counterparty IS NOT NULL
+	   AND e.succeeded
+	   AND e.amount_cny >= min_amount
+	   AND e.counterparty <> coalesce(e.account, e.customer)
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_graph_edges(bigint, bigint, numeric) FROM PUBLIC;
+
+/*
+ * A path of the bounded search: started by edge `seed` (a new edge of the
+ * batch, or a candidate of scatter-gather), now at `node` after `depth`
+ * hops, the last edge at `at` of `amount`; the search moves only inside
+ * the open time range (lo, hi); a path that reaches `stop` ends there.
+ * nodes/events/ats/amounts list the path in time order.
+ */
+CREATE TYPE finsec._monitor_graph_path AS (
+	seed bigint,
+	stop text,
+	node text,
+	depth integer,
+	lo timestamptz,
+	hi timestamptz,
+	at timestamptz,
+	amount numeric,
+	nodes text[],
+	events bigint[],
+	ats timestamptz[],
+	amounts numeric[]
+);
+
+/*
+ * One level of the breadth-first search: every path of `frontier`
+ * extended by one edge, forward in time (an edge out of the node, later
+ * than the path's last edge, before hi, appended) or backward (an edge
+ * into the node, earlier than the path's first edge, after lo,
+ * prepended).  Simple paths only (no node twice); each hop keeps at least
+ * `keep` of the amount of the hop before it (in time order); edges of at
+ * least min_amount; history only up to last_event.  At most max_paths new
+ * paths per seed, the nearest in time first (ties by event_id, so the
+ * result is deterministic).  Every edge is read through the indexes
+ * (account, at), (customer, at) and (counterparty, at) of
+ * finsec.monitor_event, one index range per path.
+ */
+CREATE FUNCTION finsec._monitor_graph_step(frontier finsec._monitor_graph_path[], forward boolean,
+										   keep numeric, min_amount numeric, max_paths integer,
+										   last_event bigint)
+RETURNS finsec._monitor_graph_path[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(s.p ORDER BY s.seed, s.rn), '{}')
+	  FROM (SELECT f.seed,
+				   ROW(f.seed, f.stop, x.other, f.depth + 1, f.lo, f.hi, x.at, x.amount,
+					   CASE WHEN forward THEN f.nodes || x.other ELSE x.other || f.nodes END,
+					   CASE WHEN forward THEN f.events || x.event_id ELSE x.event_id || f.events END,
+					   CASE WHEN forward THEN f.ats || x.at ELSE x.at || f.ats END,
+					   CASE WHEN forward THEN f.amounts || x.amount ELSE x.amount || f.amounts END
+				   )::finsec._monitor_graph_path AS p,
+				   row_number() OVER (PARTITION BY f.seed
+									  ORDER BY CASE WHEN forward THEN x.at - f.at ELSE f.at - x.at END,
+											   x.event_id) AS rn
+			  FROM unnest(frontier) f
+			 CROSS JOIN LATERAL (
+					SELECT e.event_id, e.counterparty AS other, e.at, e.amount_cny AS amount
+					  FROM finsec.monitor_event e
+					 WHERE e.account = f.node
+					   AND e.direction = CASE WHEN forward THEN 'out' ELSE 'in' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty IS NOT NULL AND e.counterparty <> e.account
+					   AND e.amount_cny >= min_amount
+					UNION ALL
+					SELECT e.event_id, e.counterparty, e.at, e.amount_cny
+					  FROM finsec.monitor_event e
+					 WHERE e.customer = f.node AND e.account IS NULL
+					   AND e.direction = CASE WHEN forward THEN 'out' ELSE 'in' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty IS NOT NULL AND e.counterparty <> e.customer
+					   AND e.amount_cny >= min_amount
+					UNION ALL
+					SELECT e.event_id, coalesce(e.account, e.customer), e.at, e.amount_cny
+					  FROM finsec.monitor_event e
+					 WHERE e.counterparty = f.node
+					   AND e.direction = CASE WHEN forward THEN 'in' ELSE 'out' END
+					   AND e.at > CASE WHEN forward THEN f.at ELSE f.lo END
+					   AND e.at < CASE WHEN forward THEN f.hi ELSE f.at END
+					   AND e.event_id <= last_event AND e.succeeded
+					   AND e.counterparty <> coalesce(e.account, e.customer)
+					   AND e.amount_cny >= min_amount
+				) x
+			 WHERE (f.stop IS NULL OR f.node <> f.stop)
+			   AND x.other <> ALL (f.nodes)
+			   AND (f.amount IS NULL
+					OR CASE WHEN forward THEN x.amount >= keep * f.amount
+							ELSE f.amount >= keep * x.amount END)) s
+	 WHERE s.rn <= max_paths
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_graph_step(finsec._monitor_graph_path[], boolean, numeric, numeric, integer, bigint) FROM PUBLIC;
+
+/*
+ * cycle: funds that go round, A -> B -> ... -> A, every hop later than
+ * the one before, the whole cycle inside the window, min_depth .. max_depth
+ * hops.  For every new edge u -> v of the batch: a forward search from v
+ * (later edges) and a backward search from u (earlier edges), each at most
+ * max_depth - 1 levels of at most max_paths paths per edge, then the two
+ * halves joined where they meet.  So a cycle is found whichever of its
+ * edges is the last to be processed, also when the edges of a cycle are
+ * committed out of time order.  The entity is the cycle's origin: the
+ * node the earliest hop leaves and the latest hop returns to.  It does not
+ * depend on the edge that found the cycle, so one cycle found from
+ * several of its edges (or recorded by both parties of each payment) is
+ * one hit, one alert.  Several cycles of one origin on one local day are
+ * one hit (the shortest cycle's path in detail, all their events).
+ */
+CREATE FUNCTION finsec._monitor_eval_cycle(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w interval := r.time_window;
+	min_depth integer := (r.params->>'min_depth')::integer;
+	max_depth integer := (r.params->>'max_depth')::integer;
+	max_decay numeric := (r.params->>'max_decay')::numeric;
+	min_amount numeric := (r.params->>'min_amount')::numeric;
+	max_paths integer := (r.params->>'max_paths')::integer;
+	fwd finsec._monitor_graph_path[];
+	bwd finsec._monitor_graph_path[];
+	fwd_all finsec._monitor_graph_path[];
+	bwd_all finsec._monitor_graph_path[];
+BEGIN
+	IF first_event IS NULL OR last_event IS NULL OR w IS NULL THEN
+		RETURN;
+	END IF;
+	IF min_depth > max_depth THEN
+		RAISE EXCEPTION 'rule % has min_depth % above max_depth %', r.rule_name, min_depth, max_depth
+			USING ERRCODE = 'S9M40',
+				  HINT = 'Store a version of the rule with min_depth <= max_depth.';
+	END IF;
+
+	/* depth 0: the new edges themselves */
+	SELECT coalesce(array_agg(ROW(g.event_id, g.src, g.dst, 0, g.at - w, g.at + w, g.at, g.amount,
+								  ARRAY[g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								 )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+		   coalesce(array_agg(ROW(g.event_id, g.dst, g.src, 0, g.at - w, g.at + w, g.at, g.amount,
+								  ARRAY[g.src], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								 )::finsec._monitor_graph_path ORDER BY g.event_id), '{}')
+	  INTO fwd, bwd
+	  FROM finsec._monitor_graph_edges(first_event, last_event, min_amount) g;
+	fwd_all := fwd;
+	bwd_all := bwd;
+
+	FOR lvl IN 1 .. max_depth - 1 LOOP
+		EXIT WHEN cardinality(fwd) = 0;
+		fwd := finsec._monitor_graph_step(fwd, true, 1 - max_decay, min_amount, max_paths, last_event);
+		fwd_all := fwd_all || fwd;
+	END LOOP;
+	FOR lvl IN 1 .. max_depth - 1 LOOP
+		EXIT WHEN cardinality(bwd) = 0;
+		bwd := finsec._monitor_graph_step(bwd, false, 1 - max_decay, min_amount, max_paths, last_event);
+		bwd_all := bwd_all || bwd;
+	END LOOP;
+
+	RETURN QUERY
+	WITH seed AS (
+		SELECT f.seed, f.at, f.amount FROM unnest(fwd_all) f WHERE f.depth = 0
+	), cyc AS (
+		/* b: X .. u (earlier hops), the seed u -> v, f: v .. X (later hops) */
+		SELECT DISTINCT ON (k.key)
+			   b.nodes[1] AS origin, f.at AS hit_at, f.depth + b.depth + 1 AS depth,
+			   b.nodes || f.nodes AS nodes,
+			   b.events || s.seed || f.events AS events,
+			   b.ats || s.at || f.ats AS ats,
+			   b.amounts || s.amount || f.amounts AS amounts,
+			   k.key
+		  FROM unnest(fwd_all) f
+		  JOIN unnest(bwd_all) b ON b.seed = f.seed AND b.node = f.node
+		  JOIN seed s ON s.seed = f.seed
+		 CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) AS key
+							   FROM unnest(b.events || s.seed || f.events) x) k
+		 WHERE f.depth + b.depth + 1 BETWEEN min_depth AND max_depth
+		   AND f.at - b.at < w
+		   AND NOT (f.nodes[1:f.depth] && b.nodes)
+		 ORDER BY k.key
+	), best AS (
+		SELECT DISTINCT ON (c.origin, finsec._monitor_period(c.hit_at))
+			   c.*, finsec._monitor_period(c.hit_at) AS day
+		  FROM cyc c
+		 ORDER BY c.origin, finsec._monitor_period(c.hit_at), c.depth, c.hit_at DESC, c.key
+	)
+	SELECT b.origin, b.day::text,
+		   (SELECT max(c.hit_at) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
+		   (SELECT array_agg(DISTINCT x ORDER BY x) FROM (
+				SELECT x FROM cyc c, unnest(c.events) x
+				 WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day
+				 ORDER BY x LIMIT 1000) y),
+		   b.amounts[1],
+		   b.depth::numeric,
+		   jsonb_build_object(
+			   'cycles', (SELECT count(*) FROM cyc c WHERE c.origin = b.origin AND finsec._monitor_period(c.hit_at) = b.day),
+			   'depth', b.depth,
+			   'span', (b.ats[b.depth] - b.ats[1])::text,
+			   'path', (SELECT jsonb_agg(jsonb_build_object('from', b.nodes[i], 'to', b.nodes[i + 1],
+														   'at', b.ats[i], 'amount', b.amounts[i],
+														   'event_id', b.events[i]) ORDER BY i)
+						  FROM generate_series(1, b.depth) i),
+			   'window', w::text, 'min_depth', min_depth, 'max_depth', max_depth,
+			   'max_decay', max_decay, 'min_amount', min_amount)
+	  FROM best b
+	 ORDER BY b.origin, b.day;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * scatter_gather: a source S sends to at least min_intermediates distinct
+ * intermediates I, each of which forwards to one sink K (S <> K), every
+ * forward later than the receipt it follows and keeping at least
+ * (1 - max_decay) of it, all inside one window ending at the latest
+ * forward.  The new edges give the candidate pairs (S, K): a new edge
+ * I -> K with the earlier edges S -> I into it, a new edge S -> I with the
+ * later edges I -> K out of it (at most max_paths per new edge each).
+ * Then the edges into each candidate sink (at most max_paths, from a
+ * window before its earliest candidate to a window after its latest);
+ * only sinks with at least min_intermediates senders go on, and only for
+ * them the edges out of the sources; the two joined on I.  Entity: the source
+ * (where the funds enter the pattern); one hit per source and local day.
+ */
+CREATE FUNCTION finsec._monitor_eval_scatter_gather(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w interval := r.time_window;
+	n integer := (r.params->>'min_intermediates')::integer;
+	keep numeric := 1 - (r.params->>'max_decay')::numeric;
+	min_amount numeric := (r.params->>'min_amount')::numeric;
+	max_paths integer := (r.params->>'max_paths')::integer;
+	gather finsec._monitor_graph_path[];
+	scatter finsec._monitor_graph_path[];
+	souts finsec._monitor_graph_path[];
+	kins finsec._monitor_graph_path[];
+	t_lo timestamptz[];
+	t_hi timestamptz[];
+	cand_s text[];
+	cand_k text[];
+	sinks text[];
+BEGIN
+	IF first_event IS NULL OR last_event IS NULL OR w IS NULL THEN
+		RETURN;
+	END IF;
+
+	/* new edge as the forward I -> K: the receipts S -> I before it */
+	SELECT finsec._monitor_graph_step(coalesce(array_agg(ROW(g.event_id, NULL, g.src, 0, g.at - w, g.at, g.at, NULL,
+									ARRAY[g.src, g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								   )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+									  false, 1, min_amount, max_paths, last_event),
+	/* new edge as the receipt S -> I: the forwards I -> K after it */
+		   finsec._monitor_graph_step(coalesce(array_agg(ROW(g.event_id, NULL, g.dst, 0, g.at, g.at + w, g.at, NULL,
+									ARRAY[g.src, g.dst], '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[]
+								   )::finsec._monitor_graph_path ORDER BY g.event_id), '{}'),
+									  true, 1, min_amount, max_paths, last_event)
+	  INTO gather, scatter
+	  FROM finsec._monitor_graph_edges(first_event, last_event, min_amount) g;
+
+	/*
+	 * The candidates (S, K) with the times of the new edges that named
+	 * them (the id of a candidate indexes cand_s, cand_k, t_lo, t_hi).
+	 */
+	SELECT coalesce(array_agg(c.s ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.k ORDER BY c.s, c.k), '{}'),
+		   coalesce(array_agg(c.t_lo ORDER BY c.s, c.k), '{}'), coalesce(array_agg(c.t_hi ORDER BY c.s, c.k), '{}')
+	  INTO cand_s, cand_k, t_lo, t_hi
+	  FROM (SELECT c.s, c.k, min(c.t) AS t_lo, max(c.t) AS t_hi
+			  FROM (SELECT p.nodes[1] AS s, p.nodes[3] AS k, p.hi AS t FROM unnest(gather) p
+					UNION ALL
+					SELECT p.nodes[1], p.nodes[3], p.lo FROM unnest(scatter) p) c
+			 WHERE c.s <> c.k
+			 GROUP BY c.s, c.k) c;
+
+	/*
+	 * The edges into each sink K, from a window before its earliest
+	 * candidate to a window after its latest (seed: the sink's number in
+	 * sinks); only sinks with at least n distinct senders go on.
+	 */
+	SELECT coalesce(array_agg(x.k ORDER BY x.k), '{}'),
+		   coalesce(array_agg(ROW(x.id, NULL, x.k, 0, x.lo, x.hi, x.hi, NULL, ARRAY[x.k],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.k), '{}')
+	  INTO sinks, kins
+	  FROM (SELECT row_number() OVER (ORDER BY c.k) AS id, c.k, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_k, t_lo, t_hi) c(k, t_lo, t_hi) GROUP BY c.k) x;
+	kins := finsec._monitor_graph_step(kins, false, 1, min_amount, max_paths, last_event);
+	SELECT coalesce(array_agg(sinks[k.seed] ORDER BY k.seed), '{}') INTO sinks
+	  FROM (SELECT k.seed FROM unnest(kins) k GROUP BY k.seed HAVING count(DISTINCT k.node) >= n) k;
+
+	/* the edges out of each source of a candidate whose sink went on */
+	SELECT coalesce(array_agg(ROW(x.id, NULL, x.s, 0, x.lo, x.hi, x.lo, NULL, ARRAY[x.s],
+								  '{}'::bigint[], '{}'::timestamptz[], '{}'::numeric[])::finsec._monitor_graph_path
+							  ORDER BY x.s), '{}')
+	  INTO souts
+	  FROM (SELECT row_number() OVER (ORDER BY c.s) AS id, c.s, min(c.t_lo) - w AS lo, max(c.t_hi) + w AS hi
+			  FROM unnest(cand_s, cand_k, t_lo, t_hi) c(s, k, t_lo, t_hi)
+			 WHERE c.k = ANY (sinks) GROUP BY c.s) x;
+	souts := finsec._monitor_graph_step(souts, true, 1, min_amount, max_paths, last_event);
+
+	RETURN QUERY
+	WITH cand AS (
+		SELECT c.id AS seed, c.s, c.k FROM unnest(cand_s, cand_k) WITH ORDINALITY c(s, k, id)
+		 WHERE c.k = ANY (sinks)
+	), pair AS (
+		/* S -> I then I -> K, in order and keeping enough */
+		SELECT c.seed, c.s AS src, c.k AS sink, so.node AS mid,
+			   so.events[1] AS ev_in, so.at AS at_in, so.amount AS amount_in,
+			   ki.events[1] AS ev_out, ki.at AS at_out
+		  FROM cand c
+		  JOIN unnest(souts) so ON so.nodes[1] = c.s
+		  JOIN unnest(kins) ki ON ki.nodes[2] = c.k AND ki.node = so.node
+		 WHERE so.node <> c.k AND ki.node <> c.s
+		   AND so.at < ki.at
+		   AND ki.amount >= keep * so.amount
+	), viable AS (
+		/* candidates with enough intermediates at all */
+		SELECT p.seed FROM pair p GROUP BY p.seed HAVING count(DISTINCT p.mid) >= n
+	), anchor AS (
+		/* windows (T - w, T] ending at a forward, holding a new edge's time */
+		SELECT DISTINCT p.seed, p.src, p.sink, p.at_out AS t
+		  FROM pair p JOIN viable v USING (seed)
+		 WHERE p.at_out >= t_lo[p.seed] AND p.at_out - w < t_hi[p.seed]
+	), found AS (
+		SELECT a.seed, a.src, a.sink, a.t, count(DISTINCT q.mid) AS mids, max(q.at_out) AS hit_at,
+			   array_agg(DISTINCT q.mid ORDER BY q.mid) AS mid_list
+		  FROM anchor a
+		  JOIN pair q ON q.seed = a.seed AND q.at_in > a.t - w AND q.at_out <= a.t
+		 GROUP BY a.seed, a.src, a.sink, a.t
+		HAVING count(DISTINCT q.mid) >= n
+	), best AS (
+		SELECT DISTINCT ON (f.src, finsec._monitor_period(f.hit_at)) f.*, finsec._monitor_period(f.hit_at) AS day
+		  FROM found f
+		 ORDER BY f.src, finsec._monitor_period(f.hit_at), f.mids DESC, f.hit_at DESC, f.sink, f.t
+	)
+	SELECT b.src, b.day::text, b.hit_at,
+		   (SELECT (array_agg(DISTINCT x ORDER BY x))[1:1000]
+			  FROM (SELECT q.ev_in FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t
+					UNION SELECT q.ev_out FROM pair q WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) y(x)),
+		   (SELECT sum(d.amount_in)
+			  FROM (SELECT DISTINCT q.ev_in, q.amount_in FROM pair q
+					 WHERE q.seed = b.seed AND q.at_in > b.t - w AND q.at_out <= b.t) d),
+		   b.mids::numeric,
+		   jsonb_build_object('sink', b.sink, 'intermediates', b.mids,
+							  'intermediate_list', to_jsonb(b.mid_list[1:50]),
+							  'window', w::text, 'min_intermediates', n,
+							  'max_decay', 1 - keep, 'min_amount', min_amount)
+	  FROM best b
+	 ORDER BY b.src, b.day;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
+	('cycle', 'payment', '{account}',
+	 '{"min_depth":  {"type": "integer", "required": false, "default": 3, "min": 2, "max": 10,
+					  "description": "fewest hops of a cycle (A -> B -> A is 2)"},
+	   "max_depth":  {"type": "integer", "required": false, "default": 6, "min": 2, "max": 10,
+					  "description": "most hops of a cycle"},
+	   "max_decay":  {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1,
+					  "description": "each hop keeps at least (1 - max_decay) of the amount of the hop before it; 1 disables the check"},
+	   "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0,
+					  "description": "least amount in CNY of every hop"},
+	   "max_paths":  {"type": "integer", "required": false, "default": 50, "min": 1, "max": 10000,
+					  "description": "bound of the search: at most this many paths per new edge, direction and level"}}',
+	 true, 'finsec._monitor_eval_cycle(finsec.monitor_rule, bigint, bigint)'::regprocedure,
+	 'funds going round A -> B -> ... -> A, every hop later than the one before, the whole cycle inside the window (AMLSim / AMLworld cycle); entity: the origin of the cycle'),
+	('scatter_gather', 'payment', '{account}',
+	 '{"min_intermediates": {"type": "integer", "required": false, "default": 5, "min": 2, "max": 1000,
+							 "description": "fewest distinct intermediates between the source and the sink"},
+	   "max_decay":  {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1,
+					  "description": "each forward to the sink keeps at least (1 - max_decay) of what the intermediate received"},
+	   "min_amount": {"type": "numeric", "required": false, "default": 0, "min": 0,
+					  "description": "least amount in CNY of every edge"},
+	   "max_paths":  {"type": "integer", "required": false, "default": 1000, "min": 1, "max": 100000,
+					  "description": "bound of the search: at most this many edges per new edge and per candidate side"}}',
+	 true, 'finsec._monitor_eval_scatter_gather(finsec.monitor_rule, bigint, bigint)'::regprocedure,
+	 'a source sends to many intermediates which each forward to one sink within the window (AMLSim / AMLworld scatter-gather); entity: the source');
+
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
+								 shadow, action, state, description, created_by, approved_by, activated_at) VALUES
+	('aml.cycle', 1, 'cycle', 'account', interval '72 hours',
+	 '{"min_depth": 3, "max_depth": 6, "max_decay": 0.5, "min_amount": 10000, "max_paths": 50}',
+	 'money_laundering', 'high', false, 'alert', 'active',
+	 'funds of at least 10,000 CNY a hop going round three to six accounts and back within 72 hours, each hop keeping half of the one before (JR/T 0199 5.3.2 b); layering, AMLSim cycle)',
+	 'finsec', 'finsec', pg_catalog.now()),
+	('aml.scatter_gather', 1, 'scatter_gather', 'account', interval '72 hours',
+	 '{"min_intermediates": 5, "max_decay": 0.5, "min_amount": 10000, "max_paths": 1000}',
+	 'money_laundering', 'high', false, 'alert', 'active',
+	 'one source paying at least five intermediates that each forward at least half of it to one sink within 72 hours, every edge at least 10,000 CNY (JR/T 0199 5.3.2 b); layering, AMLSim scatter-gather)',
+	 'finsec', 'finsec', pg_catalog.now());
+
+
 -- (end of section 4)
 
 -- ---------------------------------------------------------------------
 -- 5. Service quality, capacity and replication rules (scope 'system').
 -- ---------------------------------------------------------------------
+
+/*
+ * Service quality, capacity and replication (W2, W3, W5, W6, W7; clauses
+ * 003 6.3.1, 003 6.4.2.8.2, 001 6d, 001 7.4h-i, 003 6.4.1.3.5, 003
+ * 6.4.2.4.3, 002 3.2.5; docs/monitor-svc.md).  Each condition is a rule
+ * kind of the catalog; every breach is a hit that the core turns into a
+ * deduplicated alert.  One measuring function per kind,
+ * finsec._monitor_svc_<kind>(rule), returns what it measured (entity,
+ * value, threshold, breached, detail) WITHOUT writing anything, so that
+ * finsec.monitor_service_status() shows the same numbers the evaluators
+ * raise on; the evaluators keep the breached rows.
+ */
+INSERT INTO finsec.risk_category VALUES
+	('service_quality', 'compliance', '003 6.3.1; 003 6.4.2.8.2; 001 6d; 001 7.4h-i; 003 6.4.2.4.3; 002 3.2.5',
+	 '服务质量与容量: service below its lowest acceptable level, capacity nearing its limit, disaster-recovery replication behind its RPO');
+
+/* The local hour of an instant ('YYYY-MM-DD"T"HH24' in finsec.monitor_timezone): the dedup period of rate rules. */
+CREATE FUNCTION finsec._monitor_hour(at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT to_char(at AT TIME ZONE coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''), 'Asia/Shanghai'), 'YYYY-MM-DD"T"HH24') $$;
+REVOKE ALL ON FUNCTION finsec._monitor_hour(timestamptz) FROM PUBLIC;
+
+/*
+ * The counters of pg_stat_database a commit_ratio rule measured last
+ * (one row per rule): the next evaluation measures the interval since.
+ * Transient measuring state, not dumped.
+ */
+CREATE TABLE finsec.monitor_service_counter (
+	rule_name text PRIMARY KEY,
+	xact_commit bigint NOT NULL,
+	xact_rollback bigint NOT NULL,
+	stats_reset timestamptz,
+	measured_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE finsec.monitor_service_counter IS
+	'pg_stat_database commit and rollback counters as a commit_ratio rule last measured them (the next evaluation measures the interval since)';
+REVOKE ALL ON finsec.monitor_service_counter FROM PUBLIC;
+GRANT SELECT ON finsec.monitor_service_counter TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The RPO of a disaster-recovery level (seed 001, appendix, table 2: level
+ * 3 <= 24 h, 4 <= 1 h, 5 ~ 0, 6 = 0).  Levels 1 and 2 are not in that
+ * table; GB/T 20988-2007 (its reference [3]) gives them 1 to 7 days: the
+ * upper bound is taken.  "~0" and "0" cannot be measured as a replay lag
+ * of exactly zero; they take near_zero.
+ */
+CREATE FUNCTION finsec._monitor_dr_rpo(dr_level integer, near_zero interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE dr_level
+		WHEN 1 THEN interval '7 days' WHEN 2 THEN interval '7 days'
+		WHEN 3 THEN interval '24 hours' WHEN 4 THEN interval '1 hour'
+		WHEN 5 THEN near_zero WHEN 6 THEN near_zero END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_dr_rpo(integer, interval) FROM PUBLIC;
+
+/*
+ * What a service rule measures now: the entity, the measured value and
+ * its threshold (shares 0-1, bytes, seconds), whether it is breached, when,
+ * the events concerned (success_rate) and a small detail.
+ */
+CREATE TYPE finsec.monitor_measure AS (
+	entity text,
+	value numeric,
+	threshold numeric,
+	breached boolean,
+	at timestamptz,
+	events bigint[],
+	detail jsonb
+);
+
+/*
+ * Per-minute success counts of the event history, one row per (table,
+ * batch, local minute), filled by a statement trigger on
+ * finsec.monitor_event: a success rate over an hour reads about one row
+ * per batch of the hour instead of every payment of it.  last_event (the
+ * greatest event_id counted) keeps a backtest's view: a window judged at
+ * event e only counts rows with last_event <= e.  Derived data, not
+ * dumped: pg_restore rebuilds it as it loads the events; kept, like the events, when a table stops being monitored.
+ */
+CREATE TABLE finsec.monitor_event_minute (
+	table_id integer NOT NULL,
+	batch_id bigint NOT NULL,
+	minute timestamptz NOT NULL,
+	payments integer NOT NULL,
+	failed integer NOT NULL,
+	last_event bigint NOT NULL,
+	PRIMARY KEY (table_id, batch_id, minute)
+);
+CREATE INDEX monitor_event_minute_minute ON finsec.monitor_event_minute (minute);
+COMMENT ON TABLE finsec.monitor_event_minute IS
+	'payments and failed payments of the event history per table, batch and minute (success_rate reads it)';
+REVOKE ALL ON finsec.monitor_event_minute FROM PUBLIC;
+GRANT SELECT ON finsec.monitor_event_minute TO finsec_admin, finsec_auditor, finsec_operator;
+/* Failed payments by time: the events a success_rate hit lists. */
+CREATE INDEX monitor_event_failed_at ON finsec.monitor_event (at) WHERE NOT succeeded;
+
+CREATE FUNCTION finsec._monitor_event_minute()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO finsec.monitor_event_minute AS m (table_id, batch_id, minute, payments, failed, last_event)
+	SELECT n.table_id, n.batch_id, date_trunc('minute', n.at), count(*), count(*) FILTER (WHERE NOT n.succeeded), max(n.event_id)
+	  FROM new_events n
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (table_id, batch_id, minute) DO UPDATE
+	   SET payments = m.payments + excluded.payments, failed = m.failed + excluded.failed,
+		   last_event = greatest(m.last_event, excluded.last_event);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_event_minute() FROM PUBLIC;
+CREATE TRIGGER monitor_event_minute AFTER INSERT ON finsec.monitor_event
+	REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION finsec._monitor_event_minute();
+
+/*
+ * Events pruned (finsec.monitor_event_retention removes the oldest): the
+ * minutes before the oldest event left go too.
+ */
+CREATE FUNCTION finsec._monitor_event_minute_prune()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM finsec.monitor_event_minute m
+	 WHERE m.minute < coalesce(date_trunc('minute', (SELECT min(e.at) FROM finsec.monitor_event e)), 'infinity');
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_event_minute_prune() FROM PUBLIC;
+CREATE TRIGGER monitor_event_minute_prune AFTER DELETE ON finsec.monitor_event
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec._monitor_event_minute_prune();
+
+/*
+ * success_rate: succeeded payments / payments over the window ending at
+ * end_at, in whole minutes (the minutes from end_at's minute back over the
+ * window), among events up to until_event (all tables, or one), from
+ * finsec.monitor_event_minute.  The failed events are returned (at most
+ * 1000, the latest) when the rate is below the minimum.
+ */
+CREATE FUNCTION finsec._monitor_svc_success_window(
+	r finsec.monitor_rule, tab integer, until_event bigint, end_at timestamptz)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH c AS (
+		SELECT coalesce(sum(m.payments), 0) AS payments, coalesce(sum(m.payments - m.failed), 0) AS ok
+		  FROM finsec.monitor_event_minute m
+		 WHERE m.minute > date_trunc('minute', end_at) - r.time_window
+		   AND m.minute <= date_trunc('minute', end_at)
+		   AND m.last_event <= until_event
+		   AND (tab IS NULL OR m.table_id = tab)
+	), j AS (
+		SELECT c.*, c.payments >= (r.params->>'min_payments')::integer
+					AND c.ok::numeric / c.payments < (r.params->>'min_rate')::numeric AS breached
+		  FROM c
+	)
+	SELECT CASE WHEN tab IS NULL THEN current_database()::text
+				ELSE (SELECT t.relid::text FROM finsec.monitor_table t WHERE t.table_id = tab) END,
+		   CASE WHEN j.payments > 0 THEN round(j.ok::numeric / j.payments, 6) END,
+		   (r.params->>'min_rate')::numeric,
+		   j.breached,
+		   end_at,
+		   CASE WHEN j.breached THEN ARRAY(
+				SELECT e.event_id FROM finsec.monitor_event e
+				 WHERE NOT e.succeeded
+				   AND e.at >= date_trunc('minute', end_at) - r.time_window + interval '1 minute'
+				   AND e.at < date_trunc('minute', end_at) + interval '1 minute'
+				   AND e.event_id <= until_event AND (tab IS NULL OR e.table_id = tab)
+				 ORDER BY e.at DESC, e.event_id DESC LIMIT 1000) END,
+		   jsonb_build_object('payments', j.payments, 'succeeded', j.ok, 'failed', j.payments - j.ok,
+							  'min_rate', (r.params->>'min_rate')::numeric,
+							  'min_payments', (r.params->>'min_payments')::integer,
+							  'window', r.time_window::text)
+	  FROM j
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_success_window(finsec.monitor_rule, integer, bigint, timestamptz) FROM PUBLIC;
+
+/* success_rate now: the window ending at the latest event (status). */
+CREATE FUNCTION finsec._monitor_svc_success_rate(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.*
+	  FROM (SELECT NULL::integer AS table_id WHERE r.entity = 'database'
+			UNION ALL
+			SELECT t.table_id FROM finsec.monitor_table t WHERE r.entity = 'table') s,
+		   LATERAL (SELECT e.event_id, e.at FROM finsec.monitor_event e
+					 WHERE s.table_id IS NULL OR e.table_id = s.table_id
+					 ORDER BY e.at DESC LIMIT 1) l,
+		   LATERAL finsec._monitor_svc_success_window(r, s.table_id,
+				(SELECT max(e.event_id) FROM finsec.monitor_event e), l.at) m
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_success_rate(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * success_rate evaluator (scope 'payment', deterministic): for every table
+ * (entity 'table') or the database (entity 'database') the batch's events
+ * touch, the window ending at the latest new event.
+ */
+CREATE FUNCTION finsec._monitor_eval_success_rate(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.entity, finsec._monitor_hour(m.at), m.at, m.events, NULL::numeric, m.value, m.detail
+	  FROM (SELECT CASE WHEN r.entity = 'table' THEN e.table_id END AS tab, max(e.at) AS end_at
+			  FROM finsec.monitor_event e
+			 WHERE e.event_id BETWEEN first_event AND last_event
+			 GROUP BY 1) n,
+		   LATERAL finsec._monitor_svc_success_window(r, n.tab, last_event, n.end_at) m
+	 WHERE m.breached
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_success_rate(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * commit_ratio: rolled-back share of this database's transactions
+ * (pg_stat_database) since the counters the rule last stored.  NULL value
+ * on the first measurement, after a statistics reset, and while fewer than
+ * min_transactions ended (the interval then goes on accumulating).
+ */
+CREATE FUNCTION finsec._monitor_svc_commit_ratio(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH cur AS (
+		SELECT d.xact_commit, d.xact_rollback, d.stats_reset
+		  FROM pg_stat_database d WHERE d.datname = current_database()
+	), delta AS (
+		SELECT cur.*, p.measured_at AS since,
+			   CASE WHEN p.rule_name IS NOT NULL
+					 AND p.stats_reset IS NOT DISTINCT FROM cur.stats_reset
+					 AND cur.xact_commit >= p.xact_commit AND cur.xact_rollback >= p.xact_rollback
+					THEN cur.xact_commit - p.xact_commit END AS commits,
+			   CASE WHEN p.rule_name IS NOT NULL
+					 AND p.stats_reset IS NOT DISTINCT FROM cur.stats_reset
+					 AND cur.xact_commit >= p.xact_commit AND cur.xact_rollback >= p.xact_rollback
+					THEN cur.xact_rollback - p.xact_rollback END AS rollbacks
+		  FROM cur LEFT JOIN finsec.monitor_service_counter p ON p.rule_name = r.rule_name
+	)
+	SELECT current_database()::text,
+		   CASE WHEN d.commits + d.rollbacks >= (r.params->>'min_transactions')::bigint
+				THEN round(d.rollbacks::numeric / (d.commits + d.rollbacks), 6) END,
+		   (r.params->>'max_rollback_ratio')::numeric,
+		   coalesce(d.commits + d.rollbacks >= (r.params->>'min_transactions')::bigint
+					AND d.rollbacks::numeric / (d.commits + d.rollbacks) > (r.params->>'max_rollback_ratio')::numeric, false),
+		   now(), NULL::bigint[],
+		   jsonb_build_object('commits', d.commits, 'rollbacks', d.rollbacks, 'since', d.since,
+							  'max_rollback_ratio', (r.params->>'max_rollback_ratio')::numeric,
+							  'min_transactions', (r.params->>'min_transactions')::bigint)
+	  FROM delta d
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_commit_ratio(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * commit_ratio evaluator: measures, then stores the current counters when
+ * the interval is complete (min_transactions reached), on the first
+ * measurement and after a reset.  VOLATILE: it writes its counter row (a
+ * system rule is never replayed by a backtest).
+ */
+CREATE FUNCTION finsec._monitor_eval_commit_ratio(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	SELECT * INTO m FROM finsec._monitor_svc_commit_ratio(r);
+	IF m.value IS NOT NULL OR (m.detail->>'commits') IS NULL THEN
+		INSERT INTO finsec.monitor_service_counter AS c (rule_name, xact_commit, xact_rollback, stats_reset, measured_at)
+		SELECT r.rule_name, d.xact_commit, d.xact_rollback, d.stats_reset, now()
+		  FROM pg_stat_database d WHERE d.datname = current_database()
+		ON CONFLICT (rule_name) DO UPDATE
+		   SET xact_commit = excluded.xact_commit, xact_rollback = excluded.xact_rollback,
+			   stats_reset = excluded.stats_reset, measured_at = excluded.measured_at;
+	END IF;
+	IF m.breached THEN
+		RETURN NEXT ROW(m.entity, finsec._monitor_hour(m.at), m.at, NULL::bigint[], NULL::numeric, m.value, m.detail)::finsec.monitor_hit;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_commit_ratio(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+/*
+ * risk_block_rate: share of 'block' decisions among the scoring attempts
+ * of the window ending now.  A plain allow is not logged
+ * (docs/risk-log.md), so attempts = the larger of the decisions logged in
+ * the window and blocks + payments the monitor saw committed in the window
+ * (blocked payments are typically rolled back and never reach
+ * finsec.monitor_event), counted by whole minutes from
+ * finsec.monitor_event_minute.
+ */
+CREATE FUNCTION finsec._monitor_svc_risk_block_rate(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d AS (
+		SELECT count(*) AS logged, count(*) FILTER (WHERE l.decision = 'block') AS blocks
+		  FROM finsec.risk_decision_log l
+		 WHERE l.decided_at > now() - r.time_window AND l.decided_at <= now()
+	), p AS (
+		SELECT coalesce(sum(m.payments), 0) AS committed FROM finsec.monitor_event_minute m
+		 WHERE m.minute > now() - r.time_window AND m.minute <= now()
+	), a AS (
+		SELECT d.*, p.committed, greatest(d.logged, d.blocks + p.committed) AS attempts FROM d, p
+	)
+	SELECT current_database()::text,
+		   CASE WHEN a.attempts > 0 THEN round(a.blocks::numeric / a.attempts, 6) END,
+		   (r.params->>'max_block_rate')::numeric,
+		   a.attempts >= (r.params->>'min_decisions')::bigint
+			 AND a.blocks::numeric / a.attempts > (r.params->>'max_block_rate')::numeric,
+		   now(), NULL::bigint[],
+		   jsonb_build_object('blocks', a.blocks, 'logged', a.logged, 'committed_payments', a.committed,
+							  'attempts', a.attempts, 'window', r.time_window::text,
+							  'max_block_rate', (r.params->>'max_block_rate')::numeric,
+							  'min_decisions', (r.params->>'min_decisions')::bigint)
+	  FROM a
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_risk_block_rate(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * ledger_size: finsec.audit + finsec.ledger_block (what finsec.status()
+ * reports as audit_capacity) against the least of warning_bytes (0: the
+ * setting finsec.audit_capacity_warning) and limit_share of
+ * finsec.audit_capacity_limit (0: off).
+ */
+CREATE FUNCTION finsec._monitor_svc_ledger_size(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH s AS (
+		SELECT (pg_total_relation_size('finsec.audit') + pg_total_relation_size('finsec.ledger_block'))::numeric AS bytes,
+			   coalesce((SELECT setting::numeric FROM pg_settings WHERE name = 'finsec.audit_capacity_warning'), 0) * 1048576 AS warning,
+			   coalesce((SELECT setting::numeric FROM pg_settings WHERE name = 'finsec.audit_capacity_limit'), 0) * 1048576 AS lim
+	), t AS (
+		SELECT s.*,
+			   nullif(least(coalesce(nullif((r.params->>'warning_bytes')::numeric, 0), nullif(s.warning, 0)),
+							nullif(round((r.params->>'limit_share')::numeric * s.lim), 0)), 0) AS threshold
+		  FROM s
+	)
+	SELECT current_database()::text, t.bytes, t.threshold, coalesce(t.bytes >= t.threshold, false),
+		   now(), NULL::bigint[],
+		   jsonb_build_object('bytes', t.bytes, 'threshold_bytes', t.threshold,
+							  'audit_capacity_warning_bytes', t.warning, 'audit_capacity_limit_bytes', t.lim,
+							  'limit_share', (r.params->>'limit_share')::numeric)
+	  FROM t
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_ledger_size(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * disk_usage: pg_database_size of this database (entity: its name) and
+ * the size of the WAL directory (entity 'pg_wal', pg_ls_waldir()) against
+ * thresholds in bytes.  max_wal_bytes 0 takes max_wal_share times
+ * max_wal_size (WAL beyond it is being retained: a slot, archiving,
+ * wal_keep_size); 0 turns a check off.  The free space of the filesystems
+ * is not reachable from SQL.
+ */
+CREATE FUNCTION finsec._monitor_svc_disk_usage(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH m AS (
+		SELECT current_database()::text AS entity, 'database' AS what,
+			   pg_database_size(current_database())::numeric AS bytes,
+			   nullif((r.params->>'max_database_bytes')::numeric, 0) AS threshold
+		UNION ALL
+		SELECT 'pg_wal', 'wal',
+			   (SELECT coalesce(sum(w.size), 0) FROM pg_ls_waldir() w)::numeric,
+			   nullif(coalesce(nullif((r.params->>'max_wal_bytes')::numeric, 0),
+							   round((r.params->>'max_wal_share')::numeric
+									 * pg_size_bytes(current_setting('max_wal_size')))), 0)
+	)
+	SELECT m.entity, m.bytes, m.threshold, coalesce(m.bytes >= m.threshold, false), now(), NULL::bigint[],
+		   jsonb_build_object('measure', m.what, 'bytes', m.bytes, 'threshold_bytes', m.threshold)
+	  FROM m
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_disk_usage(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * replication, entity 'standby': fewer streaming physical standbys than
+ * min_standbys (entity '*'); per standby (its application_name) a replay
+ * lag above the RPO (rpo, or that of dr_level); at dr_level 6 (RPO 0) a
+ * standby that is not synchronous.  Nothing on a server in recovery.
+ * entity 'slot': per replication slot, WAL retained (current LSN minus
+ * restart_lsn) above max_retained_bytes, an inactive slot (inactive
+ * true), or a slot whose WAL was lost.
+ */
+CREATE FUNCTION finsec._monitor_svc_replication(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH p AS (
+		SELECT (r.params->>'min_standbys')::integer AS min_standbys,
+			   (r.params->>'dr_level')::integer AS dr_level,
+			   coalesce((r.params->>'rpo')::interval,
+						finsec._monitor_dr_rpo((r.params->>'dr_level')::integer, (r.params->>'near_zero')::interval)) AS rpo,
+			   (r.params->>'max_retained_bytes')::numeric AS max_retained,
+			   (r.params->>'inactive')::boolean AS inactive
+		 WHERE NOT pg_is_in_recovery()
+	), sb AS (
+		SELECT s.* FROM pg_stat_replication s
+		 WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots l
+							WHERE l.active_pid = s.pid AND l.slot_type = 'logical')
+	)
+	SELECT '*', (SELECT count(*) FROM sb WHERE sb.state = 'streaming')::numeric, p.min_standbys::numeric,
+		   (SELECT count(*) FROM sb WHERE sb.state = 'streaming') < p.min_standbys, now(), NULL::bigint[],
+		   jsonb_build_object('check', 'standbys', 'streaming', (SELECT count(*) FROM sb WHERE sb.state = 'streaming'),
+							  'connected', (SELECT count(*) FROM sb), 'min_standbys', p.min_standbys)
+	  FROM p WHERE r.entity = 'standby' AND p.min_standbys > 0
+	UNION ALL
+	SELECT coalesce(nullif(sb.application_name, ''), sb.pid::text),
+		   round(extract(epoch FROM coalesce(sb.replay_lag, interval '0')), 3),
+		   extract(epoch FROM p.rpo),
+		   coalesce(sb.replay_lag > p.rpo, false)
+			 OR (p.dr_level = 6 AND (r.params->>'rpo') IS NULL AND sb.sync_state NOT IN ('sync', 'quorum')),
+		   now(), NULL::bigint[],
+		   jsonb_build_object('check', 'lag', 'state', sb.state, 'sync_state', sb.sync_state,
+							  'replay_lag_s', round(extract(epoch FROM sb.replay_lag), 3),
+							  'replay_behind_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), sb.replay_lsn),
+							  'flush_behind_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), sb.flush_lsn),
+							  'rpo_s', extract(epoch FROM p.rpo), 'dr_level', p.dr_level)
+	  FROM p, sb WHERE r.entity = 'standby' AND p.rpo IS NOT NULL
+	UNION ALL
+	SELECT l.slot_name::text,
+		   coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), l.restart_lsn), 0),
+		   nullif(p.max_retained, 0),
+		   coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), l.restart_lsn) > nullif(p.max_retained, 0), false)
+			 OR (p.inactive AND NOT l.active) OR l.wal_status = 'lost',
+		   now(), NULL::bigint[],
+		   jsonb_build_object('check', 'slot', 'slot_type', l.slot_type, 'active', l.active, 'wal_status', l.wal_status,
+							  'retained_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(), l.restart_lsn),
+							  'max_retained_bytes', p.max_retained, 'inactive_alerts', p.inactive)
+	  FROM p, pg_replication_slots l WHERE r.entity = 'slot'
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_replication(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * monitor_lag, entity 'table': per registered table the greatest max_lag
+ * of its batches committed within the window (the latest 10000 batches
+ * looked at; with require_full only batches of finsec.monitor_batch_rows
+ * payments, i.e. while a backlog waited: max_lag runs from the payments'
+ * posting time, so a backfill or back-dated payments look late), and, when stale_after is not 0, how long ago its position
+ * was last brought up to date (last_checked_at: every round does it, with
+ * or without payments, unless the table's batch fails).
+ */
+CREATE FUNCTION finsec._monitor_svc_monitor_lag(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH t AS (
+		SELECT t.relid::text AS entity, t.last_checked_at, t.enabled_at,
+			   (SELECT max(b.max_lag)
+				  FROM (SELECT b.max_lag, b.finished_at, b.payments FROM finsec.monitor_batch b
+						 WHERE b.table_id = t.table_id ORDER BY b.batch_id DESC LIMIT 10000) b
+				 WHERE b.finished_at > now() - r.time_window
+				   AND (NOT (r.params->>'require_full')::boolean
+						OR b.payments >= coalesce(nullif(current_setting('finsec.monitor_batch_rows', true), '')::integer, 10000))) AS lag,
+			   now() - coalesce(t.last_checked_at, t.enabled_at) AS idle,
+			   (r.params->>'max_lag')::interval AS max_lag,
+			   (r.params->>'stale_after')::interval AS stale_after
+		  FROM finsec.monitor_table t
+	)
+	SELECT t.entity, round(extract(epoch FROM coalesce(t.lag, interval '0')), 3), extract(epoch FROM t.max_lag),
+		   coalesce(t.lag > t.max_lag, false)
+			 OR (t.stale_after > interval '0' AND t.idle > t.stale_after),
+		   now(), NULL::bigint[],
+		   jsonb_build_object('max_lag_s', round(extract(epoch FROM t.lag), 3), 'threshold_s', extract(epoch FROM t.max_lag),
+							  'last_checked_at', t.last_checked_at, 'idle_s', round(extract(epoch FROM t.idle), 3),
+							  'stale_after_s', extract(epoch FROM t.stale_after), 'window', r.time_window::text,
+							  'require_full', (r.params->>'require_full')::boolean)
+	  FROM t
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_monitor_lag(finsec.monitor_rule) FROM PUBLIC;
+
+/* The measurement of a service rule by its kind (status and the evaluator below). */
+CREATE FUNCTION finsec._monitor_svc_measure(r finsec.monitor_rule)
+RETURNS SETOF finsec.monitor_measure
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	CASE r.kind
+	WHEN 'success_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_success_rate(r);
+	WHEN 'commit_ratio' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_commit_ratio(r);
+	WHEN 'risk_block_rate' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_risk_block_rate(r);
+	WHEN 'ledger_size' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_ledger_size(r);
+	WHEN 'disk_usage' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_disk_usage(r);
+	WHEN 'replication' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_replication(r);
+	WHEN 'monitor_lag' THEN RETURN QUERY SELECT * FROM finsec._monitor_svc_monitor_lag(r);
+	ELSE NULL;
+	END CASE;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_svc_measure(finsec.monitor_rule) FROM PUBLIC;
+
+/*
+ * The evaluator of the system kinds risk_block_rate, ledger_size,
+ * disk_usage, replication and monitor_lag: the breached measurements.
+ * Period: the local hour for rates and lags (one alert per window-length
+ * of degradation), the local day for capacity and replication (lasting
+ * conditions: one alert a day per entity).
+ */
+CREATE FUNCTION finsec._monitor_eval_service(r finsec.monitor_rule, first_event bigint, last_event bigint)
+RETURNS SETOF finsec.monitor_hit
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.entity,
+		   CASE WHEN r.kind IN ('risk_block_rate', 'monitor_lag') THEN finsec._monitor_hour(m.at)
+				ELSE finsec._monitor_day(m.at)::text END,
+		   m.at, m.events, NULL::numeric, m.value, m.detail
+	  FROM finsec._monitor_svc_measure(r) m
+	 WHERE m.breached AND r.kind IN ('risk_block_rate', 'ledger_size', 'disk_usage', 'replication', 'monitor_lag')
+$$;
+REVOKE ALL ON FUNCTION finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint) FROM PUBLIC;
+
+INSERT INTO finsec.monitor_rule_kind (kind, scope, entities, parameters, window_required, evaluator, description) VALUES
+	('success_rate', 'payment', '{database,table}',
+	 '{"min_rate": {"type": "numeric", "required": false, "default": 0.99, "min": 0, "max": 1, "description": "lowest acceptable share of succeeded payments (003 6.3.1: 99 %)"},
+	   "min_payments": {"type": "integer", "required": false, "default": 100, "min": 1, "description": "payments the window must hold before the rate is judged"}}',
+	 true, 'finsec._monitor_eval_success_rate(finsec.monitor_rule, bigint, bigint)',
+	 'payment success rate (finsec.monitor_event.succeeded) over the window ending at the batch''s latest payment below min_rate (003 6.3.1, 003 6.4.2.8.2, 001 6d)'),
+	('commit_ratio', 'system', '{database}',
+	 '{"max_rollback_ratio": {"type": "numeric", "required": false, "default": 0.01, "min": 0, "max": 1, "description": "highest acceptable share of rolled-back transactions since the last measurement"},
+	   "min_transactions": {"type": "integer", "required": false, "default": 1000, "min": 1, "description": "transactions that must have ended before the share is judged (the interval accumulates until then)"}}',
+	 false, 'finsec._monitor_eval_commit_ratio(finsec.monitor_rule, bigint, bigint)',
+	 'share of rolled-back transactions of this database (pg_stat_database) since the last measurement above max_rollback_ratio (003 6.3.1, 001 6d)'),
+	('risk_block_rate', 'system', '{database}',
+	 '{"max_block_rate": {"type": "numeric", "required": false, "default": 0.5, "min": 0, "max": 1, "description": "highest acceptable share of block decisions among scoring attempts in the window"},
+	   "min_decisions": {"type": "integer", "required": false, "default": 100, "min": 1, "description": "attempts the window must hold before the share is judged"}}',
+	 true, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
+	 'share of block decisions (finsec.risk_decision_log) in the window above max_block_rate: a risk rule that blocks everyone (circuit breaker; 001 6d)'),
+	('ledger_size', 'system', '{database}',
+	 '{"warning_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "ledger bytes that raise an alert; 0: finsec.audit_capacity_warning"},
+	   "limit_share": {"type": "numeric", "required": false, "default": 0.9, "min": 0, "max": 1, "description": "share of finsec.audit_capacity_limit that raises an alert; 0: off"}}',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
+	 'audit ledger (finsec.audit, finsec.ledger_block) nearing its capacity (003 6.4.1.3.5)'),
+	('disk_usage', 'system', '{database}',
+	 '{"max_database_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "pg_database_size that raises an alert; 0: off"},
+	   "max_wal_bytes": {"type": "numeric", "required": false, "default": 0, "min": 0, "description": "WAL directory bytes that raise an alert; 0: max_wal_share times max_wal_size"},
+	   "max_wal_share": {"type": "numeric", "required": false, "default": 2, "min": 0, "description": "WAL directory size, in multiples of max_wal_size, that raises an alert when max_wal_bytes is 0; 0: off"}}',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
+	 'database size and WAL directory size above their thresholds (003 6.4.2.4.3, 002 3.2.5)'),
+	('replication', 'system', '{standby,slot}',
+	 '{"min_standbys": {"type": "integer", "required": false, "default": 0, "min": 0, "description": "streaming standbys expected (entity standby); 0: no count check"},
+	   "dr_level": {"type": "integer", "required": false, "default": 4, "min": 0, "max": 6, "description": "declared disaster-recovery level (seed 001 appendix table 2) whose RPO bounds the replay lag; 0: no lag check unless rpo is set"},
+	   "rpo": {"type": "interval", "required": false, "description": "replay lag bound overriding dr_level"},
+	   "near_zero": {"type": "interval", "required": false, "default": "5 seconds", "description": "replay lag taken for the RPO of levels 5 (~0) and 6 (0)"},
+	   "max_retained_bytes": {"type": "numeric", "required": false, "default": 1073741824, "min": 0, "description": "WAL a replication slot may retain (entity slot); 0: off"},
+	   "inactive": {"type": "boolean", "required": false, "default": true, "description": "an inactive replication slot raises an alert (entity slot)"}}',
+	 false, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
+	 'replication: too few standbys, replay lag above the RPO of the declared disaster-recovery level, a standby not synchronous at level 6 (entity standby); a slot retaining WAL, inactive or lost (entity slot) (001 7.4h-i)'),
+	('monitor_lag', 'system', '{table}',
+	 '{"max_lag": {"type": "interval", "required": false, "default": "5 minutes", "description": "highest acceptable lag of a batch (finsec.monitor_batch.max_lag) committed in the window"},
+	   "require_full": {"type": "boolean", "required": false, "default": true, "description": "only full batches (finsec.monitor_batch_rows payments: a backlog) count, since max_lag runs from the payments'' posting time"},
+	   "stale_after": {"type": "interval", "required": false, "default": "15 minutes", "description": "time since a table''s position was last brought up to date (finsec.monitor_table.last_checked_at) that raises an alert; 0: off"}}',
+	 true, 'finsec._monitor_eval_service(finsec.monitor_rule, bigint, bigint)',
+	 'the monitor''s own lag: a batch that processed payments later than max_lag, or a table whose position was not brought up to date for stale_after (W1, 001 6d)');
+
+/*
+ * Default rules.  Off by default (shipped 'draft', deployed by two-person
+ * approval when the operator knows the number): none; but some checks of
+ * the active rules are switched off by their parameters until set:
+ * min_standbys 0 (a single server would alarm for ever), disk
+ * max_database_bytes 0 (depends on the disk plan), monitor_lag
+ * stale_after 0 (a quiet table has no batches).
+ */
+INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, params, category, severity,
+								 shadow, action, state, description, created_by, approved_by, activated_at)
+SELECT v.rule_name, 1, v.kind, v.entity, v.time_window, v.params::jsonb, 'service_quality', v.severity,
+	   false, 'alert', 'active', v.description, 'finsec', 'finsec', pg_catalog.now()
+  FROM (VALUES
+	('service.success_rate', 'success_rate', 'database', interval '1 hour', 'high',
+	 '{"min_rate": 0.99, "min_payments": 100}',
+	 'payment success rate of the last hour below 99 % (003 6.3.1)'),
+	('service.commit_ratio', 'commit_ratio', 'database', NULL, 'medium',
+	 '{"max_rollback_ratio": 0.01, "min_transactions": 1000}',
+	 'more than 1 % of the database''s transactions rolled back (003 6.3.1, 001 6d)'),
+	('service.risk_block_rate', 'risk_block_rate', 'database', interval '1 hour', 'high',
+	 '{"max_block_rate": 0.5, "min_decisions": 100}',
+	 'risk scoring blocked more than half of the last hour''s payments (circuit breaker)'),
+	('service.ledger_size', 'ledger_size', 'database', NULL, 'high',
+	 '{"warning_bytes": 0, "limit_share": 0.9}',
+	 'audit ledger at finsec.audit_capacity_warning or 90 % of finsec.audit_capacity_limit (003 6.4.1.3.5)'),
+	('service.disk_usage', 'disk_usage', 'database', NULL, 'medium',
+	 '{"max_database_bytes": 0, "max_wal_bytes": 0, "max_wal_share": 2}',
+	 'WAL directory above twice max_wal_size; database size check off until set (003 6.4.2.4.3, 002 3.2.5)'),
+	('service.replication', 'replication', 'standby', NULL, 'high',
+	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}',
+	 'standby replay lag above the RPO of disaster-recovery level 4 (1 hour); standby count check off until min_standbys is set (001 7.4h-i)'),
+	('service.replication_slot', 'replication', 'slot', NULL, 'high',
+	 '{"min_standbys": 0, "dr_level": 4, "near_zero": "5 seconds", "max_retained_bytes": 1073741824, "inactive": true}',
+	 'a replication slot inactive, lost, or retaining more than 1 GB of WAL (001 7.4h-i)'),
+	('service.monitor_lag', 'monitor_lag', 'table', interval '15 minutes', 'medium',
+	 '{"max_lag": "5 minutes", "require_full": true, "stale_after": "15 minutes"}',
+	 'the monitor, with a backlog, processed payments more than 5 minutes after they were posted, or a table not brought up to date for 15 minutes (W1)')
+	) v(rule_name, kind, entity, time_window, severity, params, description);
+
+/*
+ * Each service rule's current measurement against its threshold, for
+ * finsec.status() and operators: what the evaluators would raise now,
+ * measured without writing anything.  A rule that measures nothing
+ * (no standby, no slot, no table) shows one row with entity NULL.
+ */
+CREATE FUNCTION finsec.monitor_service_status(
+	OUT rule_name text, OUT version integer, OUT kind text, OUT entity_type text, OUT entity text,
+	OUT value numeric, OUT threshold numeric, OUT breached boolean, OUT detail jsonb)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.rule_name, r.version, r.kind, r.entity, m.entity, m.value, m.threshold, coalesce(m.breached, false),
+		   coalesce(m.detail, '{}')
+	  FROM finsec.monitor_rule r
+	  LEFT JOIN LATERAL finsec._monitor_svc_measure(r) m ON true
+	 WHERE r.state = 'active'
+	   AND r.kind IN ('success_rate', 'commit_ratio', 'risk_block_rate', 'ledger_size', 'disk_usage', 'replication', 'monitor_lag')
+	 ORDER BY r.rule_name, m.entity
+$$;
+COMMENT ON FUNCTION finsec.monitor_service_status() IS
+	'each active service-quality, capacity and replication rule: what it measures now against its threshold (breached: what the monitor raises)';
+REVOKE ALL ON FUNCTION finsec.monitor_service_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.monitor_service_status() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- (end of section 5)
 

@@ -280,6 +280,7 @@ Datum
 finsec_monitor_detach(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
+	Oid			owner;
 	FinsecOwnerContext ctx;
 
 	finsec_require_arg(fcinfo, 0, "payments table");
@@ -293,10 +294,28 @@ finsec_monitor_detach(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	owner = rel_owner(relid);
 	finsec_spi_begin_as_owner(&ctx);
 	finsec_own_trigger_ddl_begin();
 	exec_ddl(psprintf("DROP TRIGGER IF EXISTS " FINSEC_MONITOR_TRIGGER " ON %s", finsec_quoted_relname(relid)));
 	finsec_own_trigger_ddl_end();
+
+	/*
+	 * The grant _monitor_attach gave the owner goes with its last monitored
+	 * table, so that the role can be dropped.
+	 */
+	if (!superuser_arg(owner))
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(owner)};
+
+		if (finsec_spi_execute("SELECT 1 FROM finsec.monitor_table t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid"
+							   " WHERE c.relowner OPERATOR(pg_catalog.=) $1",
+							   1, types, values, NULL, true, 1, SPI_OK_SELECT,
+							   "transaction monitoring teardown") == 0)
+			exec_ddl(psprintf("REVOKE EXECUTE ON FUNCTION finsec.monitor_stamp() FROM %s",
+							  quote_identifier(GetUserNameFromId(owner, false))));
+	}
 	finsec_spi_end(&ctx);
 	PG_RETURN_VOID();
 }
