@@ -615,6 +615,9 @@ AS $$
 DECLARE
 	r finsec.monitor_rule;
 BEGIN
+	IF kind IS NULL OR target IS NULL OR payload IS NULL THEN
+		RAISE EXCEPTION 'kind, target and payload of a monitoring rule change must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF target !~ '^[a-z][a-z0-9_.]{0,62}$' THEN
 		RAISE EXCEPTION 'rule name "%" is not lower-case letters, digits, _ and . (at most 63)', target USING ERRCODE = 'S9M01';
 	END IF;
@@ -641,7 +644,7 @@ BEGIN
 		END IF;
 		RETURN jsonb_build_object('version', r.version);
 	END IF;
-	RAISE EXCEPTION 'finsec cannot prepare a change of kind %', kind USING ERRCODE = 'internal_error';
+	RAISE EXCEPTION '"%" is not a kind of change of monitoring rules', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value';
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_rule_prepare(text, text, jsonb) FROM PUBLIC;
@@ -656,6 +659,9 @@ DECLARE
 	v integer;
 	n integer;
 BEGIN
+	IF request_id IS NULL OR kind IS NULL OR target IS NULL OR payload IS NULL THEN
+		RAISE EXCEPTION 'request, kind, target and payload of a monitoring rule change must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	SELECT cr.requested_by INTO requester FROM finsec.change_request cr WHERE cr.request_id = _monitor_rule_apply.request_id;
 	IF kind = 'monitor.rule_set' THEN
 		v := finsec._monitor_rule_store(target, finsec._monitor_rule_check(payload), 'active', requester, session_user, request_id);
@@ -682,7 +688,7 @@ BEGIN
 		END IF;
 		RETURN jsonb_build_object('rule', target, 'version', (payload->>'version')::integer, 'state', 'retired');
 	END IF;
-	RAISE EXCEPTION 'finsec cannot apply a change of kind %', kind USING ERRCODE = 'internal_error';
+	RAISE EXCEPTION '"%" is not a kind of change of monitoring rules', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value';
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._monitor_rule_apply(bigint, text, text, jsonb) FROM PUBLIC;
@@ -3182,7 +3188,7 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 -- ---------------------------------------------------------------------
 
 /*
- * The money graph (docs/monitor-graph.md).  An event with a counterparty
+ * The money graph (docs/monitor.md).  An event with a counterparty
  * is a directed edge between two nodes: the holder node is the event's
  * account when the table maps one, else its customer; the other node is
  * the counterparty (an account).  direction 'out' is holder -> counterparty,
@@ -3614,7 +3620,7 @@ INSERT INTO finsec.monitor_rule (rule_name, version, kind, entity, time_window, 
 /*
  * Service quality, capacity and replication (W2, W3, W5, W6, W7; clauses
  * 003 6.3.1, 003 6.4.2.8.2, 001 6d, 001 7.4h-i, 003 6.4.1.3.5, 003
- * 6.4.2.4.3, 002 3.2.5; docs/monitor-svc.md).  Each condition is a rule
+ * 6.4.2.4.3, 002 3.2.5; docs/monitor.md).  Each condition is a rule
  * kind of the catalog; every breach is a hit that the core turns into a
  * deduplicated alert.  One measuring function per kind,
  * finsec._monitor_svc_<kind>(rule), returns what it measured (entity,
@@ -4262,7 +4268,7 @@ GRANT EXECUTE ON FUNCTION finsec.monitor_service_status() TO finsec_admin, finse
  * Clauses: 004 9.3 c) (abnormal operations by internal and external users
  * are monitored; the rights of a user who breaks the rules are suspended
  * when necessary), 004 9.7 c) (abnormal queries: suspend query rights,
- * investigate); requirements W4, C2.  docs/monitor-oper.md.
+ * investigate); requirements W4, C2.  docs/monitor.md.
  *
  * Who an operation belongs to: the ledger's session_user_name, the login
  * identity (SET ROLE cannot move an operation to another role; the same

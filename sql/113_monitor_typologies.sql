@@ -1,6 +1,6 @@
 --
 -- 113_monitor_typologies: the behavioural typologies of section 3
--- (docs/monitor-typ.md): structuring, rapid in-and-out, fan-in, fan-out,
+-- (docs/monitor.md): structuring, rapid in-and-out, fan-in, fan-out,
 -- dormant account reactivated, night-time bursts.  Each fires at its
 -- boundary and stays quiet just below, per direction, in CNY converted
 -- from other currencies.  Part 1 calls the evaluators directly over

@@ -1,6 +1,6 @@
 --
 -- 114_monitor_graph: graph typologies over counterparty edges of
--- finsec.monitor_event (docs/monitor-graph.md): temporal cycles
+-- finsec.monitor_event (docs/monitor.md): temporal cycles
 -- (depth, time order, window, decay, minimum amount, dedup into one hit)
 -- and scatter-gather (at n intermediates, quiet at n - 1), evaluated
 -- directly against the evaluators over planted events.

@@ -1,6 +1,6 @@
 --
 -- 115_monitor_service: service quality, capacity and replication rules
--- (section 5, docs/monitor-svc.md): each kind fires at its threshold and
+-- (section 5, docs/monitor.md): each kind fires at its threshold and
 -- stays quiet just below, measured directly through its evaluator;
 -- finsec.monitor_service_status() shows the same measurements.
 --

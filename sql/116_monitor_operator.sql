@@ -1,6 +1,6 @@
 --
 -- 116_monitor_operator: abnormal operator behaviour (004 9.3 c), 9.7 c);
--- W4, C2; docs/monitor-oper.md).  Rule kind operator_rate counts one
+-- W4, C2; docs/monitor.md).  Rule kind operator_rate counts one
 -- role's audited sensitive operations in a window against its own usual
 -- rate; action 'suspend' revokes its finsec duties until two
 -- administrators restore them (change kind monitor.restore_role).

@@ -1,5 +1,5 @@
 --
--- 117_monitor_ddl: DDL protection of monitored tables (docs/monitor-mddl.md):
+-- 117_monitor_ddl: DDL protection of monitored tables (docs/monitor.md):
 -- while a table is registered in finsec.monitor_table, the statements that
 -- would stop its payments from being stamped, make the monitor read other
 -- columns or lose payments are refused for its owner and for superusers

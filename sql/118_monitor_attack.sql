@@ -1,6 +1,6 @@
 --
 -- 118_monitor_attack: attacks on the monitor core by the table's owner,
--- the application and each finsec role (docs/monitor-mddl.md): forged
+-- the application and each finsec role (docs/monitor.md): forged
 -- stamps, hostile column names and types, RLS, search_path capture,
 -- in-transaction and rolled-back rounds, odd amounts, large
 -- transactions, internal functions, privileges.  Every payment committed

@@ -40,8 +40,10 @@ extern int	finsec_monitor_index_build_limit;
 #define ERRCODE_FINSEC_MONITORED_TABLE_DROP		MAKE_SQLSTATE('S','9','M','7','2')
 
 extern void finsec_monitor_define_settings(void);
+
 /* Hooks of the DDL protection (ddl.c), called from _PG_init. */
 extern void finsec_monitor_init_hooks(void);
+
 /* Refuse a BEFORE INSERT/UPDATE row trigger of relid (with tree: and below) that fires after the stamp trigger. */
 extern void finsec_monitor_check_trigger_order(Oid relid, bool tree);
 extern void finsec_monitor_register_tasks(void);

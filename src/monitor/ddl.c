@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * ddl.c
- *	  DDL protection of monitored payments tables (docs/monitor-mddl.md).
+ *	  DDL protection of monitored payments tables (docs/monitor.md).
  *
  * While a table is registered in finsec.monitor_table, the statements by
  * which its owner (or anyone) would stop its payments from being stamped,
@@ -407,6 +407,7 @@ check_drop_indexes(DropStmt *ds)
 	}
 }
 
+/* ALTER TABLE on or involving a monitored table: every subcommand that would take payments out of monitoring. */
 static void
 check_alter_table(AlterTableStmt *at)
 {
@@ -419,7 +420,10 @@ check_alter_table(AlterTableStmt *at)
 		return;
 	relid = rv_relid(at->relation);
 
-	/* the monitored table attached as a partition of another, or made an inheritance child */
+	/*
+	 * the monitored table attached as a partition of another, or made an
+	 * inheritance child
+	 */
 	foreach(lc, at->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -575,7 +579,10 @@ check_drop(DropStmt *ds)
 	}
 	if (ds->removeType == OBJECT_TABLE)
 	{
-		/* the message of the table, not of its trigger the drop reaches first; CASCADE paths: the object-access hook */
+		/*
+		 * the message of the table, not of its trigger the drop reaches
+		 * first; CASCADE paths: the object-access hook
+		 */
 		foreach(lc, ds->objects)
 		{
 			Oid			relid = rv_relid(makeRangeVarFromNameList((List *) lfirst(lc)));

@@ -390,10 +390,11 @@ monitor_round(void *arg)
 				return total;
 			n = run_in_transaction("SELECT finsec._monitor_batch($1, true)", 1, types, values, &done);
 			total += n;
+
 			/*
 			 * Until a batch finds nothing: one ending at a transaction
-			 * boundary may hold fewer than finsec.monitor_batch_rows
-			 * payments with more waiting behind it.
+			 * boundary may hold fewer than finsec.monitor_batch_rows payments
+			 * with more waiting behind it.
 			 */
 			if (done || n == 0)
 				break;

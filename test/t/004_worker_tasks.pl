@@ -40,7 +40,7 @@ sub reload_with
 is($node->safe_psql('postgres',
 		"SELECT string_agg(task, ',' ORDER BY task) FROM finsec.worker_tasks() WHERE database = 'postgres'"),
 	'audit.event_flush,audit.seal,auth.event_drain,card.probe_flush,limits.refusal_flush,'
-	  . 'risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep,test.standby',
+	  . 'monitor.round,risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep,test.standby',
 	'each capability registered its tasks, and the test module its own');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT database) FROM finsec.worker_tasks()'),
 	'2', 'one worker per database of finsec.audit_seal_databases');

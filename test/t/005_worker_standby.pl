@@ -40,7 +40,7 @@ is($standby->safe_psql('postgres',
 is($standby->safe_psql('postgres',
 		"SELECT string_agg(task, ',' ORDER BY task) FROM finsec.worker_tasks() WHERE NOT on_standby"),
 	'audit.event_flush,audit.seal,auth.event_drain,card.probe_flush,limits.refusal_flush,'
-	  . 'risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep',
+	  . 'monitor.round,risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep',
 	'(the sealer and every flush among them)');
 my $log = slurp_file($standby->logfile);
 unlike($log, qr/cannot seal the ledger during recovery|read-only transaction/, 'and nothing tried to write');

@@ -1,4 +1,4 @@
-# Replication rules of the monitor (section 5, docs/monitor-svc.md):
+# Replication rules of the monitor (section 5, docs/monitor.md):
 # a primary with a streaming standby on a physical slot.  Replay paused on
 # the standby while the primary writes raises the lag alert (replay lag
 # above the rule's RPO); a stopped standby raises the no-standby alert and

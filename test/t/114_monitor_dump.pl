@@ -1,5 +1,5 @@
 # pg_dump / pg_restore of a database with a monitored payments table
-# (docs/monitor-mddl.md): the stamp trigger is recreated, the registration,
+# (docs/monitor.md): the stamp trigger is recreated, the registration,
 # events, batches and alerts are restored, and payments after the restore
 # are processed exactly once -- into a new database of the same cluster,
 # into a new cluster (whose transaction ids are behind the dumped
