@@ -1231,7 +1231,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT x.entity, x.p, min(x.hit_at), max(x.hit_at), count(DISTINCT x.ord)::integer,
-		   coalesce((array_agg(DISTINCT x.e) FILTER (WHERE x.e IS NOT NULL))[1:10000], '{}'),
+		   coalesce((array_agg(DISTINCT x.e) FILTER (WHERE x.e IS NOT NULL))[1:1000], '{}'),
 		   max(x.amount), max(x.value), (array_agg(x.detail ORDER BY x.hit_at DESC NULLS LAST, x.ord DESC))[1]
 	  FROM (SELECT u.entity, coalesce(u.period, '') AS p, u.hit_at, u.amount, u.value, u.detail, u.ord, ev.e
 			  FROM unnest(hits) WITH ORDINALITY AS u(entity, period, hit_at, events, amount, value, detail, ord)
@@ -1261,14 +1261,20 @@ DECLARE
 	cid bigint;
 	n integer := 0;
 	caseable boolean := r.entity IN ('customer', 'account', 'counterparty', 'device', 'ip', 'role');
+	snoozed boolean;
 BEGIN
 	SELECT * INTO k FROM finsec.monitor_rule_kind mk WHERE mk.kind = r.kind;
+	-- one look for snoozes of the rule, not one per hit
+	snoozed := EXISTS (SELECT FROM finsec.alert_snooze s
+						WHERE s.rule_name = r.rule_name AND s.until > now() AND s.lifted_at IS NULL);
 	FOR h IN SELECT * FROM finsec._monitor_merge(hits)
 	LOOP
-		UPDATE finsec.alert_snooze s SET suppressed = s.suppressed + h.hits
-		 WHERE s.rule_name = r.rule_name AND s.entity_type = r.entity AND s.entity = h.entity
-		   AND s.until > now() AND s.lifted_at IS NULL;
-		IF FOUND THEN
+		IF snoozed THEN
+			UPDATE finsec.alert_snooze s SET suppressed = s.suppressed + h.hits
+			 WHERE s.rule_name = r.rule_name AND s.entity_type = r.entity AND s.entity = h.entity
+			   AND s.until > now() AND s.lifted_at IS NULL;
+		END IF;
+		IF snoozed AND FOUND THEN
 			UPDATE finsec.monitor_rule_status SET suppressed = suppressed + h.hits WHERE rule_name = r.rule_name;
 			CONTINUE;
 		END IF;
@@ -1279,7 +1285,8 @@ BEGIN
 				coalesce(h.detail, '{}'), tab, bid)
 		ON CONFLICT (rule_name, entity_type, entity, period) WHERE state <> 'closed'
 		DO UPDATE SET hits = a.hits + EXCLUDED.hits,
-					  events = ARRAY(SELECT DISTINCT e FROM unnest(a.events || EXCLUDED.events) e ORDER BY e LIMIT 10000),
+					  events = CASE WHEN cardinality(a.events) >= 1000 THEN a.events
+									ELSE ARRAY(SELECT DISTINCT e FROM unnest(a.events || EXCLUDED.events) e ORDER BY e LIMIT 1000) END,
 					  first_hit_at = least(a.first_hit_at, EXCLUDED.first_hit_at),
 					  last_hit_at = greatest(a.last_hit_at, EXCLUDED.last_hit_at),
 					  amount = greatest(a.amount, EXCLUDED.amount),
