@@ -258,7 +258,6 @@ SELECT entity_type, value, distance, via_type, via_value FROM finsec.linked_enti
 -- Transaction monitoring after commit (docs/monitor.md): every committed
 -- payment exactly once, large-value reports, typologies, alerts and cases.
 -- ---------------------------------------------------------------------
-SET SESSION AUTHORIZATION sec_officer_a;
 CREATE TABLE demo_transfer (
 	id bigserial PRIMARY KEY,
 	customer_id text NOT NULL,
@@ -270,6 +269,8 @@ CREATE TABLE demo_transfer (
 	amount numeric NOT NULL,
 	posted_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE demo_transfer OWNER TO sec_officer_a;       -- the owner registers it (a stamp column and trigger are added)
+SET SESSION AUTHORIZATION sec_officer_a;
 SELECT finsec.enable_monitoring('demo_transfer', account => 'account', counterparty => 'payee',
 	direction => 'direction', customer_type => 'customer_type', cash => 'is_cash', reference => 'id');
 RESET SESSION AUTHORIZATION;
