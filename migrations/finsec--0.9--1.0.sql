@@ -1081,12 +1081,7 @@ BEGIN
 				  HINT = format('Run first: ALTER TABLE %s ADD COLUMN IF NOT EXISTS finsec_mon_txid pg_catalog.xid8; CREATE INDEX CONCURRENTLY ON %s (finsec_mon_txid);',
 								payments, payments);
 	END IF;
-	-- a run of the table's source query as its owner: untrusted column types are refused here
-	t := ROW(NULL, payments, customer, amount, posted_at, account, counterparty, currency, direction, direction_default,
-			 customer_type, customer_type_default, cash, cross_border, status, device, ip, reference, 'finsec_mon_txid',
-			 pg_current_snapshot(), session_user, now(), 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL)::finsec.monitor_table;
 	PERFORM finsec._monitor_attach(payments, need_column, need_index);
-	PERFORM finsec._monitor_extract(t, 0, 'false', NULL, NULL, '{text,text}');
 	-- after the trigger exists and its lock waited for every writer: exactly the later commits are new
 	INSERT INTO finsec.monitor_table (relid, customer_column, amount_column, posted_at_column, account_column,
 									  counterparty_column, currency_column, direction_column, direction_default,
@@ -1096,6 +1091,8 @@ BEGIN
 			customer_type, customer_type_default, cash, cross_border, status, device, ip, reference,
 			pg_current_snapshot(), session_user)
 	RETURNING * INTO t;
+	-- a run of the table's source query as its owner: untrusted column types are refused here (and all of this rolls back)
+	PERFORM finsec._monitor_extract(t, 0, 'false', NULL, NULL, '{text,text}');
 	IF backfill IS NOT NULL THEN
 		PERFORM 1 FROM finsec.monitor_state FOR UPDATE;
 		bid := nextval('finsec.monitor_batch_id_seq');
