@@ -27,6 +27,7 @@
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 #include "finsec_monitor.h"
+#include "finsec_protect.h"
 #include "finsec_money.h"
 #include "finsec_redact.h"
 
@@ -62,6 +63,7 @@ define_settings(void)
 	finsec_limits_define_settings();
 	finsec_risk_define_settings();
 	finsec_monitor_define_settings();
+	finsec_protect_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
@@ -99,6 +101,7 @@ _PG_init(void)
 	finsec_audit_ring_shmem_init();
 	finsec_limits_init_hooks();
 	finsec_monitor_init_hooks();
+	finsec_protect_init();
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_tasks();

@@ -21,7 +21,7 @@
 #include "finsec_errcodes.h"
 
 /* Version of the shared library; the SQL schema version lives in pg_extension. */
-#define FINSEC_LIBRARY_VERSION "1.0"
+#define FINSEC_LIBRARY_VERSION "1.1"
 
 /*
  * True when the library was loaded through shared_preload_libraries, i.e.

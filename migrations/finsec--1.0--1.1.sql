@@ -1,0 +1,32 @@
+/* finsec 1.0 -> 1.1 */
+\echo Use "ALTER EXTENSION finsec UPDATE TO '1.1'" to load this file. \quit
+
+-- =====================================================================
+-- Protected personal data (issue 17, docs/protected-data.md):
+-- finsec.protected_text and the protected identifier types, encrypted
+-- under a policy's keyring key, fingerprinted for equality, masked on
+-- output; reveal through one audited, rate-limited gate; period keys and
+-- crypto-shredding; the finsec sensitivity-label provider.
+-- Clauses D3, D4 (002 4.4.3, 004 8.3.5 b, 004 8.3.4 b/d enhanced,
+-- 003 6.4.2.5.1, 002 3.2.7).
+-- =====================================================================
+
+-- ---------------------------------------------------------------------
+-- 1. Core: policies, the protected types, their operators and casts,
+--    mask(), protected_info(), protected_rekey().
+-- ---------------------------------------------------------------------
+
+-- (end of section 1)
+
+-- ---------------------------------------------------------------------
+-- 2. Reveal gate, period keys, crypto-shredding, batch re-keying.
+-- ---------------------------------------------------------------------
+
+-- (end of section 2)
+
+-- ---------------------------------------------------------------------
+-- 3. Sensitivity labels: the finsec label provider's clearances,
+--    labelled_columns(), label_suggestions().
+-- ---------------------------------------------------------------------
+
+-- (end of section 3)

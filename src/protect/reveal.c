@@ -1,0 +1,16 @@
+/*
+ * reveal.c -- placeholder of the protect skeleton, replaced by its owner.
+ */
+#include "postgres.h"
+
+#include "finsec_protect.h"
+
+void
+finsec_protect_reveal_define_settings(void)
+{
+}
+
+void
+finsec_protect_reveal_init(void)
+{
+}
