@@ -112,8 +112,8 @@ static char *
 key_hint(const FinsecProtectPolicy *p, const char *label, bool fingerprint, uint32 period)
 {
 	if (period != 0)
-		return psprintf("Policy \"%s\" keeps %s values under key \"%s\": create the period's keys with finsec.protect_period_keys('%s', ...).",
-						p->name, fingerprint ? "fingerprints of" : "", label, p->name);
+		return psprintf("Policy \"%s\" %s the values of period %u under key \"%s\": create the period's keys with finsec.protect_period_keys('%s', ...).",
+						p->name, fingerprint ? "fingerprints" : "encrypts", period, label, p->name);
 	if (fingerprint)
 		return psprintf("Policy \"%s\" fingerprints under key \"%s\": create it with finsec.key_generate('%s', 'fingerprint', 'hmac-sha256') and have another administrator approve.",
 						p->name, label, label);
@@ -826,40 +826,49 @@ finsec_protected_coerce(PG_FUNCTION_ARGS)
 
 /* ---- casts from the clear identifier types ------------------------------- */
 
+/*
+ * A value of kind under the default policy from a clear identifier (the
+ * assignment casts), counted by the probe budget; buf is zeroized.
+ */
+static ProtectedValue *
+from_clear_identifier(FinsecProtectKind kind, char *buf, size_t n)
+{
+	ProtectedValue *v;
+
+	PG_TRY();
+	{
+		v = finsec_protect_seal(kind, policy_for_typmod(-1), 0, buf, n);
+		probe_count(v, buf, n);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(buf, n);
+	}
+	PG_END_TRY();
+	return v;
+}
+
 PG_FUNCTION_INFO_V1(finsec_protected_from_resident_id);
 Datum
 finsec_protected_from_resident_id(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
-	ProtectedValue *v;
 
 	if (!finsec_cnid_resident_id_unpack(PG_GETARG_INT64(0), id))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_resident_id value is out of range")));
-	PG_TRY();
-	{
-		v = finsec_protect_seal(FINSEC_PROTECT_RESIDENT_ID, policy_for_typmod(-1), 0, id, sizeof(id));
-		probe_count(v, id, sizeof(id));
-	}
-	PG_FINALLY();
-	{
-		explicit_bzero(id, sizeof(id));
-	}
-	PG_END_TRY();
-	PG_RETURN_POINTER(v);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_RESIDENT_ID, id, sizeof(id)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_protected_from_uscc);
 Datum
 finsec_protected_from_uscc(PG_FUNCTION_ARGS)
 {
-	const char *code = (const char *) PG_GETARG_POINTER(0);
-	ProtectedValue *v;
+	char		code[CNID_USCC_LEN];
 
-	v = finsec_protect_seal(FINSEC_PROTECT_USCC, policy_for_typmod(-1), 0, code, CNID_USCC_LEN);
-	probe_count(v, code, CNID_USCC_LEN);
-	PG_RETURN_POINTER(v);
+	memcpy(code, PG_GETARG_POINTER(0), CNID_USCC_LEN);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_USCC, code, sizeof(code)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_protected_from_mobile);
@@ -867,23 +876,12 @@ Datum
 finsec_protected_from_mobile(PG_FUNCTION_ARGS)
 {
 	char		m[CNID_MOBILE_LEN];
-	ProtectedValue *v;
 
 	if (!finsec_cnid_mobile_unpack(PG_GETARG_INT64(0), m))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_mobile value is out of range")));
-	PG_TRY();
-	{
-		v = finsec_protect_seal(FINSEC_PROTECT_MOBILE, policy_for_typmod(-1), 0, m, sizeof(m));
-		probe_count(v, m, sizeof(m));
-	}
-	PG_FINALLY();
-	{
-		explicit_bzero(m, sizeof(m));
-	}
-	PG_END_TRY();
-	PG_RETURN_POINTER(v);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_MOBILE, m, sizeof(m)));
 }
 
 /* ---- comparison on fingerprints -------------------------------------------- */
