@@ -236,16 +236,20 @@ DROP TABLE regress_copy, regress_copy2, regress_copy3;
 SET SESSION AUTHORIZATION regress_p_alice;
 SELECT finsec.protect_policy_create('later', enc_key => 'later.enc', fp_key => NULL, mask => 'name') > 0;
 RESET SESSION AUTHORIZATION;
-DO $$
+CREATE FUNCTION pg_temp.try(q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE h text;
 BEGIN
-	PERFORM 'x'::finsec.protected_text(later);
+	EXECUTE q;
 EXCEPTION WHEN OTHERS THEN
-	DECLARE h text; BEGIN
-		GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-		RAISE WARNING '% %: %', SQLSTATE, SQLERRM, h;
-	END;
-END
-$$;
+	GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+	RAISE WARNING '% %: %', SQLSTATE, SQLERRM, h;
+END $$;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(later)$$);
+-- A key of the wrong purpose.
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protect_policy_create('wrong_purpose', enc_key => 'protect.fp') > 0;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(wrong_purpose)$$);
 -- A sealed value of a policy whose key has no version yet (a restore
 -- before the keyring) is accepted unchecked and shows "[protected]"; once
 -- a different key exists under that label, it shows "[invalid]".
