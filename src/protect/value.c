@@ -236,14 +236,23 @@ value_key(const FpValueHeader *h, const FinsecProtectPolicy **policy, const Fins
 {
 	const FinsecProtectPolicy *p = finsec_protect_policy_if_exists((int32) finsec_fp_get_be32(h->policy_id));
 	char		label[NAMEDATALEN];
+	FinsecKeyLookup st;
 
 	*policy = p;
 	*key = NULL;
 	if (p == NULL)
 		return FINSEC_KEY_LOOKUP_ABSENT;
 	enc_label(p, finsec_fp_get_be32(h->period), label);
-	return finsec_key_version_lookup(label, FINSEC_KEY_ENCRYPTION,
-									 (int32) finsec_fp_get_be32(h->enc_version), key);
+	st = finsec_key_version_lookup(label, FINSEC_KEY_ENCRYPTION,
+								   (int32) finsec_fp_get_be32(h->enc_version), key);
+	if (st == FINSEC_KEY_LOOKUP_FOUND &&
+		(strcmp((*key)->algorithm, "aes-256-gcm") != 0 || (*key)->length != 32))
+	{
+		*key = NULL;
+		return FINSEC_KEY_LOOKUP_PROBLEM;	/* an encryption key of another
+											 * algorithm */
+	}
+	return st;
 }
 
 /* Decrypt with key into a palloc'd buffer (len + 1); false on failure. */
@@ -1187,7 +1196,7 @@ finsec_protected_reveal(PG_FUNCTION_ARGS)
 	int32		policy_id;
 	uint32		period;
 	int			kind;
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			argtype = fcinfo->flinfo ? get_fn_expr_argtype(fcinfo->flinfo, 0) : InvalidOid;
 
 	if (PG_ARGISNULL(0))
 	{
