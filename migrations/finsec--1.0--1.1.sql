@@ -22,6 +22,21 @@
 -- 2. Reveal gate, period keys, crypto-shredding, batch re-keying.
 -- ---------------------------------------------------------------------
 
+CREATE FUNCTION finsec.reveal_stats(
+	OUT budget integer,
+	OUT revealed bigint,
+	OUT refused bigint,
+	OUT evicted_busy bigint,
+	OUT level double precision,
+	OUT since timestamptz)
+RETURNS record
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'finsec_reveal_stats';
+COMMENT ON FUNCTION finsec.reveal_stats() IS
+	'the reveal budget: the setting in this session, reveals counted and refused and busy buckets pushed out since the server started, and the session user''s bucket level now';
+REVOKE ALL ON FUNCTION finsec.reveal_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.reveal_stats() TO finsec_admin, finsec_auditor, finsec_operator, finsec_unmask;
+
 -- (end of section 2)
 
 -- ---------------------------------------------------------------------

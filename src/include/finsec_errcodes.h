@@ -87,6 +87,10 @@
 /* S9Cxx: protected card and account numbers (src/card) */
 #define ERRCODE_FINSEC_CARD_PROBE_BUDGET	MAKE_SQLSTATE('S','9','C','0','1')
 
+/* S9P20-S9P39: protected data, reveal gate and period keys (src/protect) */
+#define ERRCODE_FINSEC_REVEAL_BUDGET		MAKE_SQLSTATE('S','9','P','2','0')
+#define ERRCODE_FINSEC_PROTECT_SHREDDED		MAKE_SQLSTATE('S','9','P','2','1')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 
