@@ -457,6 +457,7 @@ GRANT EXECUTE ON FUNCTION finsec._protect_period_trigger() TO PUBLIC;
 CREATE FUNCTION finsec._protect_period_policy(tbl regclass, col name)
 RETURNS finsec.protect_policy
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -484,9 +485,10 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._protect_period_policy(regclass, name) FROM PUBLIC;
+-- Reads the catalog and finsec.protect_policy only; for protect_period's callers.
+GRANT EXECUTE ON FUNCTION finsec._protect_period_policy(regclass, name) TO PUBLIC;
 
--- The registration, for the table's owner (the caller of protect_period,
--- which created the trigger as that role a moment before).
+-- The registration, for the table's owner (the caller of protect_period).
 CREATE FUNCTION finsec._protect_period_register(tbl regclass, col name, date_col name, policy text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -497,11 +499,8 @@ BEGIN
 	IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_trigger t
-					WHERE t.tgrelid = tbl AND t.tgname = 'finsec_protect_period_' || col
-					  AND t.tgfoid = 'finsec._protect_period_trigger()'::regprocedure) THEN
-		RAISE EXCEPTION 'table % has no period trigger for column "%"', tbl, col
-			USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Use finsec.protect_period().';
+	IF EXISTS (SELECT 1 FROM finsec.protect_period_column pc WHERE pc.relid = tbl AND pc.column_name = col) THEN
+		RAISE EXCEPTION 'column "%" of % already has a period trigger', col, tbl USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO finsec.protect_period_column (relid, column_name, date_column, policy_name)
 	VALUES (tbl, col, date_col, policy);
@@ -511,6 +510,15 @@ END
 $$;
 REVOKE ALL ON FUNCTION finsec._protect_period_register(regclass, name, name, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._protect_period_register(regclass, name, name, text) TO PUBLIC;
+
+CREATE FUNCTION finsec._protect_period_sync(tbl regclass)
+RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'finsec_protect_period_sync';
+COMMENT ON FUNCTION finsec._protect_period_sync(regclass) IS
+	'make the trigger finsec_protect_period of a table cover its registered period columns; as the current user, who must own the table';
+REVOKE ALL ON FUNCTION finsec._protect_period_sync(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._protect_period_sync(regclass) TO PUBLIC;
 
 -- Runs as the caller: CREATE TRIGGER on the user's table is the owner's.
 CREATE FUNCTION finsec.protect_period(tbl regclass, col name, date_col name)
@@ -541,15 +549,13 @@ BEGIN
 		RAISE EXCEPTION 'the period column "%" must be of type date or timestamptz, not %', date_col, dtype
 			USING ERRCODE = 'datatype_mismatch';
 	END IF;
-	EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
-				   'EXECUTE FUNCTION finsec._protect_period_trigger(%L, %L)',
-				   'finsec_protect_period_' || col, tbl, col, date_col);
-	EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', tbl, 'finsec_protect_period_' || col);
 	PERFORM finsec._protect_period_register(tbl, col, date_col, p.policy_name);
+	-- The trigger, created as the caller (the table's owner).
+	PERFORM finsec._protect_period_sync(tbl);
 END
 $$;
 COMMENT ON FUNCTION finsec.protect_period(regclass, name, name) IS
-	'seal a protected column of a period policy under the period key of each row''s date column (trigger finsec_protect_period_<col>); by the table''s owner';
+	'seal a protected column of a period policy under the period key of each row''s date column (trigger finsec_protect_period); by the table''s owner';
 REVOKE ALL ON FUNCTION finsec.protect_period(regclass, name, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.protect_period(regclass, name, name) TO PUBLIC;
 
@@ -871,8 +877,8 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'column "%" of % has no period trigger', col, target USING ERRCODE = 'undefined_object';
 	END IF;
-	-- DDL only: no code of the table's owner runs.
-	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'finsec_protect_period_' || col, tbl);
+	-- DDL only, as finsec's owner: no code of the table's owner runs.
+	PERFORM finsec._protect_period_sync(tbl);
 	PERFORM finsec.audit_event('protect.period_drop', tbl::text || '.' || col, 'drop', true, NULL,
 							   jsonb_build_object('request_id', request_id), session_user);
 	RETURN jsonb_build_object('table', tbl::text, 'column', col, 'dropped', true);
@@ -921,9 +927,10 @@ GRANT EXECUTE ON FUNCTION finsec._protected_is_current(finsec.protected_resident
 GRANT EXECUTE ON FUNCTION finsec._protected_is_current(finsec.protected_uscc) TO finsec_admin;
 GRANT EXECUTE ON FUNCTION finsec._protected_is_current(finsec.protected_mobile) TO finsec_admin;
 
+-- No SET clause: a procedure with one cannot COMMIT.  It runs as the
+-- caller, whose search_path resolves nothing but pg_catalog's names here.
 CREATE PROCEDURE finsec.protected_rekey_column(tbl regclass, col name, batch_size integer DEFAULT 1000)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
@@ -934,17 +941,19 @@ BEGIN
 	IF tbl IS NULL OR col IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'table, column and a positive batch size are needed' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM 1 FROM pg_attribute at
+	PERFORM 1 FROM pg_catalog.pg_attribute at
 	 WHERE at.attrelid = tbl AND at.attname = col AND at.attnum > 0 AND NOT at.attisdropped
-	   AND at.atttypid::regtype::text IN ('finsec.protected_text', 'finsec.protected_resident_id',
-										  'finsec.protected_uscc', 'finsec.protected_mobile');
+	   AND at.atttypid IN ('finsec.protected_text'::pg_catalog.regtype, 'finsec.protected_resident_id'::pg_catalog.regtype,
+						   'finsec.protected_uscc'::pg_catalog.regtype, 'finsec.protected_mobile'::pg_catalog.regtype);
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'column "%" of relation % is not of a protected type', col, tbl USING ERRCODE = 'S9P22';
 	END IF;
-	q := format('WITH batch AS (SELECT ctid FROM %1$s WHERE %2$I IS NOT NULL AND NOT finsec._protected_is_current(%2$I) '
-				'LIMIT %3$s FOR UPDATE SKIP LOCKED) '
-				'UPDATE %1$s t SET %2$I = finsec.protected_rekey(t.%2$I) FROM batch WHERE t.ctid = batch.ctid',
-				tbl, col, batch_size);
+	q := pg_catalog.format(
+		'WITH batch AS (SELECT tableoid, ctid FROM %1$s WHERE %2$I IS NOT NULL AND NOT finsec._protected_is_current(%2$I) '
+		'LIMIT %3$s FOR UPDATE SKIP LOCKED) '
+		'UPDATE %1$s t SET %2$I = finsec.protected_rekey(t.%2$I) FROM batch '
+		'WHERE t.tableoid OPERATOR(pg_catalog.=) batch.tableoid AND t.ctid OPERATOR(pg_catalog.=) batch.ctid',
+		tbl, col, batch_size);
 	LOOP
 		EXECUTE q;
 		GET DIAGNOSTICS n = ROW_COUNT;
@@ -952,8 +961,8 @@ BEGIN
 		total := total + n;
 		IF n = 0 THEN
 			-- Nothing left, or only rows other transactions hold: wait a little and look again.
-			EXECUTE format('SELECT count(*) FROM %1$s WHERE %2$I IS NOT NULL AND NOT finsec._protected_is_current(%2$I)',
-						   tbl, col) INTO n;
+			EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %1$s WHERE %2$I IS NOT NULL AND NOT finsec._protected_is_current(%2$I)',
+									  tbl, col) INTO n;
 			COMMIT;
 			EXIT WHEN n = 0;
 			skipped_rounds := skipped_rounds + 1;
@@ -961,7 +970,7 @@ BEGIN
 				RAISE EXCEPTION '% values of %.% stayed locked by other transactions', n, tbl, col
 					USING ERRCODE = 'lock_not_available', HINT = 'Call finsec.protected_rekey_column again.';
 			END IF;
-			PERFORM pg_sleep(0.1);
+			PERFORM pg_catalog.pg_sleep(0.1);
 		END IF;
 	END LOOP;
 	RAISE NOTICE 're-keyed % values of %.%', total, tbl, col;

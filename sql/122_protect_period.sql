@@ -63,7 +63,13 @@ SELECT finsec.protect_period('pd_txn', 'name', NULL);
 \set VERBOSITY default
 SELECT finsec.protect_period('pd_txn', 'name', 'booked');
 SELECT finsec.protect_period('pd_ts', 'name', 'at');
--- A registration made by hand is refused (the trigger must exist).
+SELECT finsec.protect_period('pd_txn', 'name', 'booked');   -- again
+-- Nor can the trigger be made by hand, or by another role.
+CREATE TRIGGER finsec_protect_period BEFORE INSERT ON pd_ts FOR EACH ROW EXECUTE FUNCTION finsec._protect_period_trigger('name', 'at');
+CREATE TRIGGER mine BEFORE INSERT ON pd_ts FOR EACH ROW EXECUTE FUNCTION finsec._protect_period_trigger('name', 'at');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_pd_other;
+SELECT finsec._protect_period_sync('pd_txn');
 SELECT finsec._protect_period_register('pd_txn', 'plain', 'booked', 'cust_plain');
 RESET SESSION AUTHORIZATION;
 SELECT tgname, tgenabled, tgtype FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass ORDER BY 1;
@@ -115,7 +121,8 @@ INSERT INTO pd_ts VALUES (1, '2025-01-31 23:30:00+00', 'UTC January'),
 						 (2, '2025-02-01 01:00:00+08', 'UTC January too');   -- 2025-01-31 17:00 UTC
 SELECT id, (finsec.protected_info(name)).period = to_char(booked, 'YYYYMM')::int AS under_its_month,
 	   (finsec.protected_info(name)).enc_key = 'cust.enc.' || to_char(booked, 'YYYYMM') AS enc_key,
-	   (finsec.protected_info(name)).fp_key, (finsec.protected_info(name)).state
+	   (finsec.protected_info(name)).fp_key = 'cust.fp.' || to_char(booked, 'YYYYMM') AS fp_key,
+	   (finsec.protected_info(name)).state
   FROM pd_txn ORDER BY id;
 SELECT id, (finsec.protected_info(name)).period FROM pd_ts ORDER BY id;
 -- Moving a row to another month re-seals its value; other updates do not.
@@ -131,7 +138,9 @@ RESET SESSION AUTHORIZATION;
 -- protect.shred: refused for a period not yet ended, and for a period
 -- without keys; two people.
 SET SESSION AUTHORIZATION regress_pd_a;
+\set VERBOSITY sqlstate
 SELECT finsec.protect_shred('cust_name', current_date, 'too early');
+\set VERBOSITY default
 SELECT finsec.protect_shred('cust_name', '2024-06-01', 'no keys');
 SELECT finsec.protect_shred('cust_plain', '2025-01-01', 'no period');
 SELECT finsec.protect_shred('cust_name', '2025-01-31', 'retention of January 2025 ended') AS sh \gset
@@ -167,7 +176,8 @@ SELECT finsec.reveal(name) FROM pd_txn WHERE id = 3;
 RESET finsec.protect_shredded_read;
 RESET SESSION AUTHORIZATION;
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
-SELECT detail ->> 'period' AS period, (detail ->> 'shredded')::boolean AS shredded, count(*)
+SELECT CASE WHEN detail ->> 'period' = to_char(current_date, 'YYYYMM') THEN 'this month'
+			ELSE detail ->> 'period' END AS period, (detail ->> 'shredded')::boolean AS shredded, count(*)
   FROM finsec.audit WHERE event_type = 'protect.reveal' GROUP BY 1, 2 ORDER BY 1;
 
 -- The shredded period takes no new value, nor a row moved into it; the

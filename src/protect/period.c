@@ -30,6 +30,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -39,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 #include "finsec_errcodes.h"
 #include "finsec_owner.h"
 #include "finsec_protect.h"
@@ -147,21 +149,14 @@ row_date(Datum d, Oid typid)
 	}
 }
 
-PG_FUNCTION_INFO_V1(finsec_protect_period);
-
 /*
- * Trigger finsec_protect_period(col, date_col): BEFORE INSERT OR UPDATE FOR
- * EACH ROW; seals the value of col under the key of the period of date_col.
+ * Seal the value of column attnum of tuple under the period of column
+ * dattnum; returns the tuple, modified or not.
  */
-Datum
-finsec_protect_period(PG_FUNCTION_ARGS)
+static HeapTuple
+seal_column(Relation rel, HeapTuple tuple, int attnum, int dattnum)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Trigger    *trigger;
-	TupleDesc	tupdesc;
-	HeapTuple	tuple;
-	int			attnum;
-	int			dattnum;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
 	Form_pg_attribute att;
 	Form_pg_attribute datt;
 	Datum		value;
@@ -177,31 +172,11 @@ finsec_protect_period(PG_FUNCTION_ARGS)
 	Datum		newvalue;
 	bool		newnull = false;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec_protect_period can only be called as a trigger")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec_protect_period must run BEFORE INSERT OR UPDATE FOR EACH ROW")));
-	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("finsec_protect_period needs two arguments: the protected column and the date column"),
-				 errhint("Install it with finsec.protect_period().")));
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-
-	attnum = SPI_fnumber(tupdesc, trigger->tgargs[0]);
-	dattnum = SPI_fnumber(tupdesc, trigger->tgargs[1]);
 	if (attnum <= 0 || dattnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("table \"%s\" has no column named by its period trigger",
-						RelationGetRelationName(trigdata->tg_relation))));
+						RelationGetRelationName(rel))));
 	att = TupleDescAttr(tupdesc, attnum - 1);
 	datt = TupleDescAttr(tupdesc, dattnum - 1);
 	if (!is_protected_type(att->atttypid))
@@ -222,7 +197,7 @@ finsec_protect_period(PG_FUNCTION_ARGS)
 
 	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
 	if (isnull)
-		return PointerGetDatum(tuple);
+		return tuple;
 	ddatum = heap_getattr(tuple, dattnum, tupdesc, &isnull);
 	if (isnull)
 		ereport(ERROR,
@@ -234,12 +209,12 @@ finsec_protect_period(PG_FUNCTION_ARGS)
 	period = finsec_protect_period_of(p->period_unit, row_date(ddatum, datt->atttypid));
 
 	/*
-	 * A value already under the row's period stays as it is, shredded or
-	 * not: an update of another column of a shredded row is allowed.
+	 * A value already under the row's period stays as it is, shredded or not:
+	 * an update of another column of a shredded row is allowed.
 	 */
 	v = (struct varlena *) PG_DETOAST_DATUM(value);
 	if (finsec_protect_value_policy(v) == p->policy_id && finsec_protect_value_period(v) == period)
-		return PointerGetDatum(tuple);
+		return tuple;
 	if (period_shredded(p->name, period))
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PROTECT_PERIOD_SHREDDED),
@@ -275,7 +250,123 @@ finsec_protect_period(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	newvalue = PointerGetDatum(sealed);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, &attnum, &newvalue, &newnull));
+	return heap_modify_tuple_by_cols(tuple, tupdesc, 1, &attnum, &newvalue, &newnull);
+}
+
+PG_FUNCTION_INFO_V1(finsec_protect_period);
+
+/*
+ * Trigger finsec_protect_period(col, date_col [, col, date_col ...]):
+ * BEFORE INSERT OR UPDATE FOR EACH ROW; seals the value of each col under
+ * the key of the period of its date_col.
+ */
+Datum
+finsec_protect_period(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec_protect_period can only be called as a trigger")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec_protect_period must run BEFORE INSERT OR UPDATE FOR EACH ROW")));
+	trigger = trigdata->tg_trigger;
+	if (trigger->tgnargs < 2 || trigger->tgnargs % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("finsec_protect_period needs pairs of arguments: a protected column and its date column"),
+				 errhint("Install it with finsec.protect_period().")));
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	for (i = 0; i < trigger->tgnargs; i += 2)
+		tuple = seal_column(trigdata->tg_relation, tuple,
+							SPI_fnumber(tupdesc, trigger->tgargs[i]),
+							SPI_fnumber(tupdesc, trigger->tgargs[i + 1]));
+	return PointerGetDatum(tuple);
+}
+
+PG_FUNCTION_INFO_V1(finsec_protect_period_sync);
+
+/*
+ * finsec._protect_period_sync(tbl): make the table's trigger
+ * finsec_protect_period cover exactly its columns registered in
+ * finsec.protect_period_column (created, replaced or dropped).  The DDL
+ * runs as the current user, who must own the table (the table's owner in
+ * protect_period, finsec's owner applying protect.period_drop): no raised
+ * privilege over the user's table, and no code of the table's owner runs.
+ */
+Datum
+finsec_protect_period_sync(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *qname;
+	FinsecOwnerContext ctx;
+	Oid			argtype = OIDOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+	StringInfoData args;
+	StringInfoData ddl;
+	uint64		n;
+	uint64		i;
+	bool		exists;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", get_rel_name(relid))));
+	qname = finsec_quoted_relname(relid);
+
+	initStringInfo(&args);
+	finsec_spi_begin_as_owner(&ctx);
+	n = finsec_spi_execute("SELECT column_name::text, date_column::text FROM finsec.protect_period_column "
+						   "WHERE relid OPERATOR(pg_catalog.=) $1 ORDER BY column_name",
+						   1, &argtype, &arg, NULL, true, 0, SPI_OK_SELECT,
+						   "could not read finsec.protect_period_column");
+	for (i = 0; i < n; i++)
+	{
+		appendStringInfo(&args, "%s%s, %s", i > 0 ? ", " : "",
+						 quote_literal_cstr(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)),
+						 quote_literal_cstr(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)));
+	}
+	exists = finsec_spi_execute("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+								"AND tgname OPERATOR(pg_catalog.=) 'finsec_protect_period'",
+								1, &argtype, &arg, NULL, true, 0, SPI_OK_SELECT,
+								"could not read pg_trigger") > 0;
+	finsec_spi_end(&ctx);
+
+	initStringInfo(&ddl);
+	if (n > 0)
+		appendStringInfo(&ddl, "CREATE OR REPLACE TRIGGER finsec_protect_period BEFORE INSERT OR UPDATE ON %s "
+						 "FOR EACH ROW EXECUTE FUNCTION finsec._protect_period_trigger(%s); "
+						 "ALTER TABLE %s ENABLE ALWAYS TRIGGER finsec_protect_period",
+						 qname, args.data, qname);
+	else if (exists)
+		appendStringInfo(&ddl, "DROP TRIGGER finsec_protect_period ON %s", qname);
+	else
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	finsec_own_trigger_ddl_begin();
+	PG_TRY();
+	{
+		if (SPI_execute(ddl.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not install the period trigger");
+	}
+	PG_FINALLY();
+	{
+		finsec_own_trigger_ddl_end();
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* ---- whether a value is under the active key versions -------------------- */
