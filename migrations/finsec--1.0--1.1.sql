@@ -146,9 +146,10 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	rel regclass := to_regclass((payload->>'relid')::oid::text);
+	rel regclass;
 	old text;
 BEGIN
+	SELECT c.oid INTO rel FROM pg_class c WHERE c.oid = (payload->>'relid')::numeric::bigint::oid;
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'the table of change request % no longer exists', request_id
 			USING ERRCODE = 'undefined_table';
@@ -320,7 +321,7 @@ AS $$
 		  FROM rels JOIN pg_class c ON c.oid = rels.relid
 		  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		UNION ALL
-		SELECT rels.relid, NULL, 0, NULL FROM rels
+		SELECT rels.relid, NULL::name, 0::smallint, NULL::oid FROM rels
 	)
 	SELECT x.relid::regclass, x.attname, s.label, x.effective, x.masked
 	  FROM (SELECT cols.*, finsec._label_effective(cols.relid, cols.attnum) AS effective,
