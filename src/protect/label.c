@@ -112,13 +112,15 @@ static int	n_clearances = 0;
 static bool clearances_loaded = false;
 
 /* Set while finsec applies an approved protect.label_change (label NULL: removal). */
-static struct
+typedef struct LabelPermit
 {
 	bool		active;
 	Oid			relid;
 	int32		subid;
 	const char *label;
-} permit;
+} LabelPermit;
+
+static LabelPermit permit;
 
 /* Set while the read check runs (its own ledger writes are not checked). */
 static bool in_check = false;
@@ -606,9 +608,10 @@ audit_read(ReadCheck *rc)
 {
 	const char *event = rc->refused ? "label.read_refused" : "label.read";
 	const char *object = finsec_quoted_relname(rc->relid);
-	const char *desc = rc->refused ?
-		"read of labelled columns refused: no clearance" :
-		"read of labelled columns";
+	const char *desc = "read of labelled columns";
+
+	if (rc->refused)
+		desc = "read of labelled columns refused: no clearance";
 
 	if (RecoveryInProgress())
 	{
@@ -706,7 +709,7 @@ label_check_perms(List *rangeTable, bool ereport_on_violation)
 			{
 				ReadCheck  *rc = lfirst(lc);
 
-				/* A refused statement reads nothing: record only the refusals. */
+				/* A refused statement reads nothing: only refusals count. */
 				if (refused ? rc->refused : rc->audit)
 					audit_read(rc);
 			}
