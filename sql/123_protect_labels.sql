@@ -131,6 +131,8 @@ SELECT pg_temp.try($$UPDATE lb_cust SET note = 'x' WHERE phone LIKE '138%'$$) AS
 SELECT pg_temp.try($$UPDATE lb_cust SET note = 'x' WHERE id = 1 RETURNING id, note$$) AS update_ok;
 SELECT pg_temp.try($$WITH s AS (SELECT name FROM lb_cust) SELECT count(*) FROM s$$) AS cte;
 SELECT pg_temp.try($$SELECT EXISTS (SELECT 1 FROM lb_cust WHERE phone IS NULL)$$) AS exists_probe;
+SELECT pg_temp.try($$EXPLAIN SELECT name FROM lb_cust$$) AS explain;
+SELECT pg_temp.try($$SELECT id FROM lb_cust FOR UPDATE$$) AS for_update_of_allowed;
 SELECT pg_temp.try($$PREPARE p AS SELECT name FROM lb_cust$$) AS prepare_only;
 SELECT pg_temp.try($$EXECUTE p$$) AS execute;
 DEALLOCATE p;
