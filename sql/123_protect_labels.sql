@@ -64,8 +64,11 @@ GRANT EXECUTE ON FUNCTION pg_temp.req(text) TO PUBLIC;
 SET SESSION AUTHORIZATION regress_lb_adm1;
 SELECT finsec.key_generate('card.enc', 'encryption', 'aes-256-gcm') AS r1 \gset
 SELECT finsec.key_generate('card.fp', 'fingerprint', 'hmac-sm3') AS r2 \gset
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS r3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS r4 \gset
 SET SESSION AUTHORIZATION regress_lb_adm2;
-SELECT finsec.approve(:r1) ->> 'state' AS enc, finsec.approve(:r2) ->> 'state' AS fp;
+SELECT finsec.approve(:r1) ->> 'state' AS enc, finsec.approve(:r2) ->> 'state' AS fp,
+	   finsec.approve(:r3) ->> 'state' AS penc, finsec.approve(:r4) ->> 'state' AS pfp;
 RESET SESSION AUTHORIZATION;
 
 CREATE TABLE lb_cust (id int PRIMARY KEY, name text, phone text, card finsec.bank_card, note text);
@@ -93,6 +96,16 @@ SELECT id, note FROM lb_cust ORDER BY id;
 -- (the sealed form's ciphertext differs per run: the mask part only)
 SELECT id, split_part(card::text, '~', 1) AS card FROM lb_cust ORDER BY id;
 SELECT count(*) FROM lb_cust;
+RESET SESSION AUTHORIZATION;
+-- the protected types of src/protect alike, domains over them too
+CREATE DOMAIN lb_pmobile AS finsec.protected_mobile;
+CREATE TABLE lb_prot (id int, pname finsec.protected_text, pmobile lb_pmobile, plain text);
+INSERT INTO lb_prot VALUES (1, '张三丰', '13800138000', 'x');
+SECURITY LABEL FOR finsec ON TABLE lb_prot IS 'sensitive';
+GRANT SELECT ON lb_prot TO regress_lb_clerk;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT split_part(pname::text, '~', 1) AS pname, split_part(pmobile::text, '~', 1) AS pmobile FROM lb_prot;
+SELECT pg_temp.try('SELECT plain FROM lb_prot') AS plain_column_of_the_table;
 RESET SESSION AUTHORIZATION;
 -- one row per statement and relation (three rows read, one row written)
 SELECT * FROM pg_temp.reads(:s0);
