@@ -160,6 +160,22 @@ COPY lb_cust (id, note) TO STDOUT;
 COPY (SELECT id, split_part(card::text, '~', 1) FROM lb_cust ORDER BY id) TO STDOUT;
 RESET SESSION AUTHORIZATION;
 
+-- Foreign-key checks read the referenced key as its owner, once per row:
+-- not checked, no rows (they need REFERENCES, which the owner grants).
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_acct (acct text PRIMARY KEY);
+SECURITY LABEL FOR finsec ON COLUMN lb_acct.acct IS 'identifier';
+INSERT INTO lb_acct VALUES ('A1'), ('A2');
+CREATE TABLE lb_txn (acct text REFERENCES lb_acct ON DELETE CASCADE, amount int);
+GRANT INSERT ON lb_txn TO regress_lb_clerk;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.seq() AS s1 \gset
+SET SESSION AUTHORIZATION regress_lb_clerk;
+INSERT INTO lb_txn VALUES ('A1', 1), ('A2', 2), ('A1', 3);
+SELECT pg_temp.try($$INSERT INTO lb_txn VALUES ('A3', 4)$$) AS fk_violation;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS label_rows_of_fk_checks FROM pg_temp.reads(:s1);
+
 -- A view reads its table: the table's labels apply through it (whoever owns
 -- the view); a view column can carry a label of its own.
 SET SESSION AUTHORIZATION regress_lb_owner;

@@ -656,7 +656,15 @@ label_check_perms(List *rangeTable, bool ereport_on_violation)
 	Oid			role;
 	bool		is_super;
 
-	if (in_check || IsParallelWorker() || !IsTransactionState())
+	/*
+	 * Not checked: finsec's own ledger writes (in_check), parallel workers
+	 * (the leader checked the statement) and the queries of foreign-key
+	 * triggers (the only ones run with SECURITY_NOFORCE_RLS): they return no
+	 * value, run once per row, and need REFERENCES on the labelled table,
+	 * which its owner grants.
+	 */
+	if (in_check || IsParallelWorker() || !IsTransactionState() ||
+		InNoForceRLSOperation())
 		return true;
 	role = GetUserId();
 	is_super = superuser_arg(role);
