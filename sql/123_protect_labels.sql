@@ -22,6 +22,7 @@ CREATE ROLE regress_lb_clerk LOGIN;
 CREATE ROLE regress_lb_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_lb_boss NOLOGIN;
 CREATE ROLE regress_lb_deputy LOGIN IN ROLE regress_lb_boss;
+CREATE ROLE regress_lb_stand_in LOGIN NOINHERIT IN ROLE regress_lb_boss;
 CREATE ROLE regress_lb_aud LOGIN IN ROLE finsec_auditor;
 SET client_min_messages = notice;
 GRANT CREATE ON SCHEMA public TO regress_lb_owner;
@@ -80,7 +81,7 @@ SECURITY LABEL FOR finsec ON COLUMN lb_cust.name IS 'sensitive';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.phone IS 'identifier';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.card IS 'sensitive';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.id IS 'public';
-GRANT SELECT, UPDATE (note) ON lb_cust TO regress_lb_clerk, regress_lb_app, regress_lb_boss, regress_lb_deputy;
+GRANT SELECT, UPDATE (note) ON lb_cust TO regress_lb_clerk, regress_lb_app, regress_lb_boss, regress_lb_deputy, regress_lb_stand_in;
 RESET SESSION AUTHORIZATION;
 SELECT objsubid, label FROM pg_seclabel WHERE objoid = 'lb_cust'::regclass AND provider = 'finsec' ORDER BY 1;
 
@@ -268,6 +269,13 @@ SELECT name FROM lb_cust WHERE id = 1;
 SET ROLE regress_lb_boss;
 SELECT name FROM lb_cust WHERE id = 2;
 RESET ROLE;
+-- a NOINHERIT member has the clearance only after SET ROLE, as privileges
+SET SESSION AUTHORIZATION regress_lb_stand_in;
+SELECT pg_temp.try('SELECT count(name) FROM lb_cust') AS noinherit_member;
+SET ROLE regress_lb_boss;
+SELECT count(name) AS after_set_role FROM lb_cust;
+RESET ROLE;
+SET SESSION AUTHORIZATION regress_lb_deputy;
 -- a read-only transaction writes no row itself: the row waits for the flush
 BEGIN READ ONLY;
 SELECT name FROM lb_cust WHERE id = 3;
@@ -428,4 +436,4 @@ RESET SESSION AUTHORIZATION;
 SET client_min_messages = warning;
 DROP DATABASE regress_labels;
 DROP ROLE regress_lb_adm1, regress_lb_adm2, regress_lb_owner, regress_lb_clerk, regress_lb_app,
-	regress_lb_deputy, regress_lb_boss, regress_lb_aud;
+	regress_lb_deputy, regress_lb_stand_in, regress_lb_boss, regress_lb_aud;
