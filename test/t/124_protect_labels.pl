@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
@@ -119,6 +120,20 @@ $node->safe_psql('postgres', 'CREATE DATABASE target_plain');
 		'psql restores the plain dump without any error');
 }
 restored('target_plain', 'plain');
+
+# ---- without finsec preloaded there is no provider: the restore fails
+# rather than storing labels nothing would enforce ----
+my $bare = finsec_node('labels_bare', preload => 0);
+$bare->safe_psql('postgres', 'CREATE DATABASE target');
+{
+	local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+	my ($ok, $out, $err) = (0, '', '');
+	my @cmd = ('pg_restore', '--exit-on-error', '-d', $bare->connstr('target'), $custom);
+	$ok = IPC::Run::run(\@cmd, '>', \$out, '2>', \$err);
+	ok(!$ok, 'not preloaded: pg_restore fails');
+	like($err, qr/security label provider "finsec" is not loaded/, 'not preloaded: at the first finsec label');
+}
+$bare->stop;
 
 # ---- a second, open session sees changes at its next statement ----
 my $s = $node->background_psql('source', extra_params => [ '-U', 'lb_clerk' ], on_error_stop => 0);
