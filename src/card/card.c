@@ -24,9 +24,7 @@
  */
 #include "postgres.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "access/hash.h"
 #include "access/htup_details.h"
@@ -47,6 +45,7 @@
 #include "finsec_audit.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
+#include "finsec_seal.h"
 #include "finsec_card.h"
 #include "card_parse.h"
 #include "card_probe.h"
@@ -85,70 +84,15 @@ kind_name(bool account)
 	return account ? "bank account number" : "bank card number";
 }
 
-/* ---- AES-256-GCM with a context cached beside the key ------------------- */
-
-typedef struct GcmContexts
-{
-	EVP_CIPHER_CTX *enc;
-	EVP_CIPHER_CTX *dec;
-} GcmContexts;
-
-static void
-free_gcm(void *state)
-{
-	GcmContexts *g = (GcmContexts *) state;
-
-	/* EVP_CIPHER_CTX_free cleanses the key schedule. */
-	EVP_CIPHER_CTX_free(g->enc);
-	EVP_CIPHER_CTX_free(g->dec);
-	free(g);
-}
-
-static GcmContexts *
-gcm_for(const FinsecKey *key)
-{
-	GcmContexts *g;
-
-	if (key->consumer_state)
-		return (GcmContexts *) key->consumer_state;
-	g = calloc(1, sizeof(GcmContexts));
-	if (g == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	g->enc = EVP_CIPHER_CTX_new();
-	g->dec = EVP_CIPHER_CTX_new();
-	if (g->enc == NULL || g->dec == NULL ||
-		EVP_EncryptInit_ex(g->enc, EVP_aes_256_gcm(), NULL, key->material, NULL) != 1 ||
-		EVP_DecryptInit_ex(g->dec, EVP_aes_256_gcm(), NULL, key->material, NULL) != 1)
-	{
-		free_gcm(g);
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("OpenSSL could not initialise AES-256-GCM")));
-	}
-	finsec_key_set_consumer_state(key, g, free_gcm);
-	return g;
-}
+/* ---- AES-256-GCM (src/common/seal.c) -------------------------------------- */
 
 static void
 seal_digits(const FinsecKey *key, FsNumberHeader *h, const char *digits)
 {
-	GcmContexts *g = gcm_for(key);
 	uint8_t    *ct = (uint8_t *) h + sizeof(FsNumberHeader);
-	int			outl = 0;
 
-	if (RAND_bytes(h->nonce, FS_NONCE_LEN) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random nonce")));
-	if (EVP_EncryptInit_ex(g->enc, NULL, NULL, NULL, h->nonce) != 1 ||
-		EVP_EncryptUpdate(g->enc, NULL, &outl, (const uint8_t *) h,
-						  offsetof(FsNumberHeader, nonce)) != 1 ||
-		EVP_EncryptUpdate(g->enc, ct, &outl, (const uint8_t *) digits, h->ndigits) != 1 ||
-		EVP_EncryptFinal_ex(g->enc, ct + outl, &outl) != 1 ||
-		EVP_CIPHER_CTX_ctrl(g->enc, EVP_CTRL_GCM_GET_TAG, FS_TAG_LEN, ct + h->ndigits) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("OpenSSL could not encrypt with AES-256-GCM")));
+	finsec_gcm_seal(key, (const uint8 *) h, offsetof(FsNumberHeader, nonce), NULL, 0,
+					(const uint8 *) digits, h->ndigits, h->nonce, ct, ct + h->ndigits);
 	finsec_key_note_use(key, "card-encrypt");
 }
 
@@ -156,20 +100,11 @@ seal_digits(const FinsecKey *key, FsNumberHeader *h, const char *digits)
 static bool
 open_digits(const FinsecKey *key, const FsNumberHeader *h, char *digits)
 {
-	GcmContexts *g = gcm_for(key);
 	const uint8_t *ct = (const uint8_t *) h + sizeof(FsNumberHeader);
-	int			outl = 0;
 	bool		ok;
 
-	ok = EVP_DecryptInit_ex(g->dec, NULL, NULL, NULL, h->nonce) == 1 &&
-		EVP_DecryptUpdate(g->dec, NULL, &outl, (const uint8_t *) h,
-						  offsetof(FsNumberHeader, nonce)) == 1 &&
-		EVP_DecryptUpdate(g->dec, (uint8_t *) digits, &outl, ct, h->ndigits) == 1 &&
-		EVP_CIPHER_CTX_ctrl(g->dec, EVP_CTRL_GCM_SET_TAG, FS_TAG_LEN,
-							(void *) (ct + h->ndigits)) == 1 &&
-		EVP_DecryptFinal_ex(g->dec, (uint8_t *) digits + outl, &outl) == 1;
-	if (!ok)
-		explicit_bzero(digits, h->ndigits);
+	ok = finsec_gcm_open(key, (const uint8 *) h, offsetof(FsNumberHeader, nonce), NULL, 0,
+						 ct, h->ndigits, h->nonce, ct + h->ndigits, (uint8 *) digits);
 	finsec_key_note_use(key, ok ? "card-decrypt" : "card-decrypt-failed");
 	return ok;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "card_parse.h"
+#include "finsec_b64url.h"
 
 static bool
 is_digit(char c)
@@ -145,56 +146,10 @@ finsec_card_is_sealed(const char *in, size_t len)
 	return false;
 }
 
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-static const char b64chars[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 size_t
 finsec_card_base64url_encode(const uint8_t *in, size_t len, char *out)
 {
-	size_t		o = 0;
-	size_t		i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-		out[o++] = b64chars[v & 63];
-	}
-	if (len - i == 1)
-	{
-		uint32_t	v = (uint32_t) in[i] << 16;
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-	}
-	else if (len - i == 2)
-	{
-		uint32_t	v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8);
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-	}
-	return o;
+	return finsec_b64url_encode(in, len, out);
 }
 
 FsParseResult
@@ -241,8 +196,6 @@ finsec_card_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap
 	size_t		start = 0;
 	size_t		end = len;
 	size_t		o = 0;
-	uint32_t	acc = 0;
-	int			bits = 0;
 	bool		found = false;
 
 	*outlen = 0;
@@ -259,27 +212,7 @@ finsec_card_token_decode(const char *in, size_t len, uint8_t *out, size_t outcap
 		return FS_ERR_TOKEN_ENCODING;
 	while (end > start && is_space(in[end - 1]))
 		end--;
-	if ((end - start) % 4 == 1)
-		return FS_ERR_TOKEN_ENCODING;
-	for (size_t i = start; i < end; i++)
-	{
-		int			v = b64val(in[i]);
-
-		if (v < 0)
-			return FS_ERR_TOKEN_ENCODING;
-		acc = (acc << 6) | (uint32_t) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			if (o == outcap)
-				return FS_ERR_TOKEN_STRUCTURE;
-			out[o++] = (uint8_t) (acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Unused trailing bits must be zero: one encoding per payload. */
-	if (acc != 0)
+	if (!finsec_b64url_decode(in + start, end - start, out, outcap, &o))
 		return FS_ERR_TOKEN_ENCODING;
 	*outlen = o;
 	return finsec_card_payload_check(out, o);

@@ -50,6 +50,7 @@
 #include <math.h>
 
 #include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -73,6 +74,7 @@
 #include "finsec_errcodes.h"
 #include "finsec_eventring.h"
 #include "finsec_hooks.h"
+#include "finsec_protect.h"
 #include "card_parse.h"
 #include "card_probe.h"
 
@@ -121,13 +123,18 @@ typedef struct ProbeEvent
 	Oid			dbid;
 	Oid			sessionid;		/* session_user: whose budget */
 	Oid			userid;			/* current role of the statement */
-	int32		account;		/* 1 for a bank account number */
-	int32		ndigits;
+	int32		account;		/* PROBE_KIND_*: 1 for a bank account number */
+	int32		ndigits;		/* for PROBE_KIND_PROTECT: the policy id */
 	int32		refused;		/* refusals this event stands for */
 	int32		alerted;		/* numbers let through over the budget */
 	int32		budget;
 	char		visible[FS_ACCOUNT_MAX_DIGITS + 8]; /* the class, masked */
 } ProbeEvent;
+
+/* What a class counts (ProbeEvent.account) */
+#define PROBE_KIND_CARD 0
+#define PROBE_KIND_ACCOUNT 1
+#define PROBE_KIND_PROTECT 2	/* a protected value (src/protect) */
 
 static bool probe_event_restorable(void *payload);
 
@@ -171,6 +178,8 @@ probe_event_restorable(void *payload)
 	ProbeEvent *ev = (ProbeEvent *) payload;
 
 	ev->visible[sizeof(ev->visible) - 1] = '\0';
+	if (ev->account == PROBE_KIND_PROTECT)
+		return true;
 	return ev->ndigits >= FS_CARD_MIN_DIGITS - 5 && ev->ndigits <= FS_ACCOUNT_MAX_DIGITS;
 }
 
@@ -303,17 +312,73 @@ probe_cell(uint64 key, Oid user, TimestampTz now, double rate)
  * traffic is refused at B + 1; one who makes it up (4,400 constructions a
  * second for the whole 5 B) gets 5 B a minute, with an alert every minute.
  */
+static void probe_count_class(int kind, const unsigned char *pattern, size_t plen, uint32 tag,
+							  int32 size_or_policy, const char *visible);
+
 void
 finsec_card_probe_count(const FsNumberHeader *h)
 {
-	Oid			user;
 	bool		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
-	int			budget = finsec_card_probe_budget;
 	unsigned char buf[32];
 	int			nprefix;
+	uint32		tag;
+	char		visible[2 * FS_ACCOUNT_MAX_DIGITS + 1];
+
+	/* The class: what a display shows of the number, and its length. */
+	nprefix = Min(h->nprefix, finsec_card_clear_prefix_len(account, h->ndigits));
+	memset(buf, 0, sizeof(buf));
+	buf[0] = h->ndigits;
+	memcpy(buf + 1, h->prefix, nprefix);
+	memcpy(buf + 9, h->last4, 4);
+	memcpy(&tag, h->fp, sizeof(tag));
+	finsec_card_mask(h, 6, 4, false, visible);
+	probe_count_class(account ? PROBE_KIND_ACCOUNT : PROBE_KIND_CARD, buf, 13, tag,
+					  h->ndigits, visible);
+}
+
+/*
+ * A protected value of kind (FinsecProtectKind) under policy_id, built
+ * from clear text: its class is kind, policy and the masked form.
+ */
+void
+finsec_protect_probe_count(int kind, int32 policy_id, const char *masked, const uint8 *fp)
+{
+	unsigned char buf[6 + 64];
+	size_t		mlen = strlen(masked);
+	uint32		tag;
+	char		visible[FS_ACCOUNT_MAX_DIGITS + 8];
+
+	memset(buf, 0, sizeof(buf));
+	buf[0] = (unsigned char) kind;
+	memcpy(buf + 1, &policy_id, sizeof(policy_id));
+	mlen = Min(mlen, sizeof(buf) - 5);
+	memcpy(buf + 5, masked, mlen);
+	memcpy(&tag, fp, sizeof(tag));
+	{
+		/* never cut a multibyte character in two */
+		int			cl = pg_mbcliplen(masked, (int) strlen(masked), (int) sizeof(visible) - 1);
+
+		memcpy(visible, masked, cl);
+		visible[cl] = '\0';
+	}
+	probe_count_class(PROBE_KIND_PROTECT, buf, 5 + mlen, tag, policy_id, visible);
+}
+
+/*
+ * Count one construction of a class (pattern, plen bytes; tag: the first
+ * bytes of its fingerprint, so the same value again is free) against the
+ * session user's budget: pass, pass with an alert, or refuse (audited).
+ */
+static void
+probe_count_class(int kind, const unsigned char *pattern, size_t plen, uint32 tag,
+				  int32 size_or_policy, const char *visible)
+{
+	Oid			user;
+	bool		account = kind == PROBE_KIND_ACCOUNT;
+	int			budget = finsec_card_probe_budget;
+	unsigned char buf[8 + 72];
 	uint64		key;
 	uint64		total_key;
-	uint32		tag;
 	TimestampTz now;
 	double		rate;
 	double		threshold;
@@ -333,15 +398,13 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	if (probe == NULL)
 		finsec_require_preload("finsec.card_probe_budget (constructing a card or account number from its digits)");
 
-	/* The class: what a display shows of the number, and its length. */
-	nprefix = Min(h->nprefix, finsec_card_clear_prefix_len(account, h->ndigits));
+	/* The class: the session user, the kind and the pattern. */
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &user, sizeof(Oid));
-	buf[4] = account ? 'A' : 'C';
-	buf[5] = h->ndigits;
-	memcpy(buf + 6, h->prefix, nprefix);
-	memcpy(buf + 14, h->last4, 4);
-	key = hash_bytes_extended(buf, 18, probe->seed);
+	buf[4] = kind == PROBE_KIND_ACCOUNT ? 'A' : kind == PROBE_KIND_PROTECT ? 'P' : 'C';
+	plen = Min(plen, sizeof(buf) - 5);
+	memcpy(buf + 5, pattern, plen);
+	key = hash_bytes_extended(buf, 5 + plen, probe->seed);
 	if (key == 0)
 		key = 1;
 	/* The session user's numbers of every pattern: kind 'T' */
@@ -349,8 +412,6 @@ finsec_card_probe_count(const FsNumberHeader *h)
 	total_key = hash_bytes_extended(buf, 5, probe->seed);
 	if (total_key == 0 || total_key == key)
 		total_key = key + 1;
-	memcpy(&tag, h->fp, sizeof(tag));
-
 	now = GetCurrentTimestamp();
 	rate = (double) budget / (60.0 * USECS_PER_SEC);
 
@@ -414,17 +475,25 @@ finsec_card_probe_count(const FsNumberHeader *h)
 		ev.dbid = MyDatabaseId;
 		ev.sessionid = user;
 		ev.userid = GetOuterUserId();
-		ev.account = account ? 1 : 0;
-		ev.ndigits = h->ndigits;
+		ev.account = kind;
+		ev.ndigits = size_or_policy;
 		ev.refused = nrefused;
 		ev.alerted = nalerted;
 		ev.budget = budget;
-		finsec_card_mask(h, 6, 4, false, ev.visible);
+		strlcpy(ev.visible, visible, sizeof(ev.visible));
 		(void) finsec_eventring_put(&ring, &ev);
 	}
 	if (!refused)
 		return;
 	/* The statement holds the number: keep it out of the server log. */
+	if (kind == PROBE_KIND_PROTECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PROTECT_PROBE_BUDGET),
+				 errmsg("too many protected values of one visible pattern constructed"),
+				 errdetail("Session user \"%s\" may construct %d distinct values a minute that share their kind, policy and mask (finsec.card_probe_budget); this refusal is audited.",
+						   GetUserNameFromId(user, false), budget),
+				 errhint("Constructing many values that differ only in their hidden characters is how an identifier or phone number is guessed. A role that loads clear values in bulk needs a budget set by a superuser (ALTER ROLE ... SET finsec.card_probe_budget)."),
+				 errhidestmt(true)));
 	ereport(ERROR,
 			(errcode(ERRCODE_FINSEC_CARD_PROBE_BUDGET),
 			 account ? errmsg("too many bank account numbers of one visible pattern constructed") :
@@ -441,8 +510,20 @@ finsec_card_probe_count(const FsNumberHeader *h)
  * and the budget.
  */
 static const char *
-probe_description(bool refused, bool account, int n)
+probe_description(bool refused, int kind, int n)
 {
+	bool		account = kind == PROBE_KIND_ACCOUNT;
+
+	if (kind == PROBE_KIND_PROTECT)
+	{
+		if (refused)
+			return n == 1
+				? "%d construction of protected values like %s refused: over finsec.card_probe_budget (%d a minute)"
+				: "%d constructions of protected values like %s refused: over finsec.card_probe_budget (%d a minute)";
+		return n == 1
+			? "%d construction of protected values like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work"
+			: "%d constructions of protected values like %s over finsec.card_probe_budget (%d a minute), let through during the session user's bulk work";
+	}
 	if (refused)
 	{
 		if (account)
@@ -487,10 +568,19 @@ flush_probes(Oid actor)
 		char	   *desc;
 
 		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"kind\": \"%s\", \"digits\": %d, \"visible\": \"%s\", "
-						 "\"refused\": %d, \"alerted\": %d, \"budget\": %d, \"session_user\": ",
-						 e->account ? "account" : "card", e->ndigits, e->visible,
-						 e->refused, e->alerted, e->budget);
+		if (e->account == PROBE_KIND_PROTECT)
+		{
+			appendStringInfo(&detail, "{\"kind\": \"protect\", \"policy_id\": %d, \"visible\": ",
+							 e->ndigits);
+			escape_json(&detail, e->visible);
+			appendStringInfo(&detail, ", \"refused\": %d, \"alerted\": %d, \"budget\": %d, \"session_user\": ",
+							 e->refused, e->alerted, e->budget);
+		}
+		else
+			appendStringInfo(&detail, "{\"kind\": \"%s\", \"digits\": %d, \"visible\": \"%s\", "
+							 "\"refused\": %d, \"alerted\": %d, \"budget\": %d, \"session_user\": ",
+							 e->account ? "account" : "card", e->ndigits, e->visible,
+							 e->refused, e->alerted, e->budget);
 		if (session_name)
 			escape_json(&detail, session_name);
 		else
@@ -508,10 +598,13 @@ flush_probes(Oid actor)
 							n, e->visible, e->budget);
 		}
 		(void) finsec_audit_event_at(session_name ? e->sessionid : actor,
+									 e->account == PROBE_KIND_PROTECT ?
+									 (e->refused > 0 ? "protect.probe_refused" : "protect.probe_alert") :
 									 e->refused > 0 ?
 									 (e->account ? "account.probe_refused" : "card.probe_refused") :
 									 (e->account ? "account.probe_alert" : "card.probe_alert"),
 									 NULL,
+									 e->account == PROBE_KIND_PROTECT ? "finsec.protected" :
 									 e->account ? "finsec.bank_account" : "finsec.bank_card",
 									 "construct", false, desc,
 									 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))),

@@ -87,6 +87,14 @@
 /* S9Cxx: protected card and account numbers (src/card) */
 #define ERRCODE_FINSEC_CARD_PROBE_BUDGET	MAKE_SQLSTATE('S','9','C','0','1')
 
+/* S9P01-S9P19: protected personal data, core (src/protect/value.c, policy.c) */
+#define ERRCODE_FINSEC_PROTECT_NO_POLICY	MAKE_SQLSTATE('S','9','P','0','1')
+#define ERRCODE_FINSEC_PROTECT_POLICY_IN_USE	MAKE_SQLSTATE('S','9','P','0','2')
+#define ERRCODE_FINSEC_PROTECT_POLICY_MISMATCH	MAKE_SQLSTATE('S','9','P','0','3')
+#define ERRCODE_FINSEC_PROTECT_NO_FINGERPRINT	MAKE_SQLSTATE('S','9','P','0','4')
+#define ERRCODE_FINSEC_PROTECT_PROBE_BUDGET	MAKE_SQLSTATE('S','9','P','0','5')
+#define ERRCODE_FINSEC_PROTECT_UNREADABLE	MAKE_SQLSTATE('S','9','P','0','6')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 

@@ -94,6 +94,28 @@ extern const FinsecKey *finsec_key_version(const char *label, FinsecKeyPurpose p
 extern const FinsecKey *finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose,
 													  int32 version);
 
+/* What finsec_key_version_lookup() found. */
+typedef enum FinsecKeyLookup
+{
+	FINSEC_KEY_LOOKUP_FOUND = 0,	/* usable (active or retired): *key set */
+	FINSEC_KEY_LOOKUP_ABSENT,	/* no key with this label, or no version rows
+								 * of it at all (a restore in progress) */
+	FINSEC_KEY_LOOKUP_DESTROYED,	/* that version was destroyed */
+	FINSEC_KEY_LOOKUP_PROBLEM	/* anything else: no master key, another
+								 * purpose, a pending or unknown version, rows
+								 * that fail their integrity check */
+} FinsecKeyLookup;
+
+/*
+ * The state of one version of a key, without raising (for output
+ * functions, which must be total): the failure of the keyring's own read
+ * is caught in a subtransaction and reported as PROBLEM.  Only in
+ * parallel mode, where no subtransaction can start, can the first read of
+ * a key raise.
+ */
+extern FinsecKeyLookup finsec_key_version_lookup(const char *label, FinsecKeyPurpose purpose,
+												 int32 version, const FinsecKey **key);
+
 /* The keyring's settings, master key included (src/keyring/settings.c). */
 extern void finsec_keyring_define_settings(void);
 

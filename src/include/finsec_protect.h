@@ -79,6 +79,15 @@ extern FinsecProtectKind finsec_protect_kind(const struct varlena *value);
 extern int32 finsec_protect_value_policy(const struct varlena *value);
 extern int32 finsec_protect_value_period(const struct varlena *value);
 
+/*
+ * Count a protected value of kind built from clear text against the
+ * session user's probe budget (src/card/probe.c; S9P05 past it, audited
+ * as protect.probe_refused / protect.probe_alert): its class is kind,
+ * policy and masked form; fp its fingerprint.
+ */
+extern void finsec_protect_probe_count(int kind, int32 policy_id, const char *masked,
+									   const uint8 *fp);
+
 /* ---- reveal gate (src/protect/reveal.c) -------------------------------- */
 
 /*
@@ -98,7 +107,8 @@ extern void finsec_reveal_record(const char *event_type, const char *what,
 
 /* ---- wiring (src/protect/settings.c) ----------------------------------- */
 
-extern void finsec_protect_define_settings(void);	/* every finsec.* of protect */
+extern void finsec_protect_define_settings(void);	/* every finsec.* of
+													 * protect */
 extern void finsec_protect_init(void);	/* preloaded: hooks, shared memory */
 
 /* Each part's own, called by the two above. */

@@ -37,7 +37,9 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -679,6 +681,8 @@ typedef struct KeyCacheEntry
 	bool		absent;			/* no such label (a cached negative answer) */
 	int64		nrows;			/* version rows in any state, destroyed
 								 * included */
+	int			ndestroyed;		/* destroyed versions */
+	int32	   *destroyed;
 } KeyCacheEntry;
 
 static HTAB *key_cache = NULL;
@@ -906,7 +910,9 @@ load_entry(const char *label, bool missing_ok)
 	finsec_begin_owner(&ctx);
 	arg = CStringGetTextDatum(label);
 	ret = SPI_execute_with_args("SELECT k.key_id, k.purpose, k.algorithm, v.version, v.state, v.wrapped, v.master_kcv, v.kcv, "
-								"       (SELECT count(*) FROM finsec.key_version a WHERE a.key_id = k.key_id) "
+								"       (SELECT count(*) FROM finsec.key_version a WHERE a.key_id = k.key_id), "
+								"       ARRAY(SELECT d.version FROM finsec.key_version d "
+								"              WHERE d.key_id = k.key_id AND d.state = 'destroyed' ORDER BY d.version) "
 								"  FROM finsec.key k LEFT JOIN finsec.key_version v "
 								"    ON v.key_id = k.key_id AND v.state IN ('active', 'retired') "
 								" WHERE k.label = $1 "
@@ -923,6 +929,8 @@ load_entry(const char *label, bool missing_ok)
 		e->usable = NIL;
 		e->absent = true;
 		e->nrows = 0;
+		e->ndestroyed = 0;
+		e->destroyed = NULL;
 		SPI_finish();
 		return e;
 	}
@@ -937,10 +945,22 @@ load_entry(const char *label, bool missing_ok)
 	e->versions = NULL;
 	e->usable = NIL;
 	e->absent = false;
+	e->ndestroyed = 0;
+	e->destroyed = NULL;
 	{
 		bool		isnull;
+		ArrayType  *arr;
 
 		e->nrows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+		arr = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+		if (ARR_NDIM(arr) == 1 && !ARR_HASNULL(arr) && ArrayGetNItems(1, ARR_DIMS(arr)) > 0)
+		{
+			int			nd = ArrayGetNItems(1, ARR_DIMS(arr));
+
+			e->destroyed = MemoryContextAlloc(key_cache_cxt, sizeof(int32) * nd);
+			memcpy(e->destroyed, ARR_DATA_PTR(arr), sizeof(int32) * nd);
+			e->ndestroyed = nd;
+		}
 	}
 	e->purpose = parse_purpose(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	strlcpy(e->algorithm, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
@@ -1126,6 +1146,74 @@ finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose, int32
 	if (e->absent || e->nrows == 0)
 		return NULL;
 	return finsec_key_version(label, purpose, version);
+}
+
+/*
+ * Load the cache entry of label without raising: in a subtransaction
+ * (the keyring's SPI query and unwrapping), NULL when anything failed.
+ * In parallel mode no subtransaction can start: the load may raise.
+ */
+static KeyCacheEntry *
+load_entry_quietly(const char *label)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	KeyCacheEntry *volatile e = NULL;
+
+	if (IsInParallelMode())
+		return load_entry(label, true);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		e = load_entry(label, true);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		e = NULL;
+	}
+	PG_END_TRY();
+	return e;
+}
+
+FinsecKeyLookup
+finsec_key_version_lookup(const char *label, FinsecKeyPurpose purpose, int32 version,
+						  const FinsecKey **key)
+{
+	KeyCacheEntry *e;
+
+	*key = NULL;
+	if (!finsec_preloaded || !finsec_master_key_loaded() || !IsTransactionState() ||
+		strlen(label) >= NAMEDATALEN)
+		return FINSEC_KEY_LOOKUP_PROBLEM;
+	ensure_cache();
+	e = hash_search(key_cache, label, HASH_FIND, NULL);
+	if (e == NULL)
+		e = load_entry_quietly(label);
+	if (e == NULL)
+		return FINSEC_KEY_LOOKUP_PROBLEM;
+	if (e->absent || e->nrows == 0)
+		return FINSEC_KEY_LOOKUP_ABSENT;
+	if (e->purpose != purpose)
+		return FINSEC_KEY_LOOKUP_PROBLEM;
+	for (int i = 0; i < e->nversions; i++)
+		if (e->versions[i].version == version)
+		{
+			*key = &e->versions[i];
+			return FINSEC_KEY_LOOKUP_FOUND;
+		}
+	for (int i = 0; i < e->ndestroyed; i++)
+		if (e->destroyed[i] == version)
+			return FINSEC_KEY_LOOKUP_DESTROYED;
+	return FINSEC_KEY_LOOKUP_PROBLEM;
 }
 
 void

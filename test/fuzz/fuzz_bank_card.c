@@ -1,4 +1,4 @@
-// sources: src/card/card_parse.c
+// sources: src/card/card_parse.c src/common/b64url.c
 /*
  * Fuzz target: parsing of bank card and account numbers and of their
  * sealed text form (src/card/card_parse.c), over arbitrary bytes.

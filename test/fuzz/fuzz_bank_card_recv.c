@@ -1,4 +1,4 @@
-// sources: src/card/card_parse.c
+// sources: src/card/card_parse.c src/common/b64url.c
 /*
  * Fuzz target: the binary input of bank card and account numbers
  * (finsec.bank_card_recv, bank_account_recv: number_from_payload in
