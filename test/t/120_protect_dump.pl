@@ -298,8 +298,11 @@ is($node->safe_psql('bank', q{
 		my ($rc, $out, $err) = $node->psql('bank',
 			"\\set VERBOSITY verbose\nCREATE TEMP TABLE x (LIKE crm.customer); COPY x FROM '$bad'");
 		like($err, $re, $what);
+		# (The CONTEXT line is PostgreSQL's COPY context, quoting to the
+		# client what it sent: a sealed form.)
 		my ($payload) = $content =~ /~fp1\.([A-Za-z0-9_-]{20})/;
-		unlike($err, qr/\Q$payload\E/, "$what: the message does not quote the value");
+		(my $msg = $err) =~ s/^CONTEXT:.*\n?//mg;
+		unlike($msg, qr/\Q$payload\E/, "$what: the message does not quote the value");
 		return;
 	};
 	my $alter = sub {
@@ -321,6 +324,42 @@ is($node->safe_psql('bank', q{
 	@g = @f;
 	@g[ 4, 5 ] = @f[ 5, 4 ];    # a resident ID into the free-text note and back
 	$try->('a sealed resident ID in a protected_text column is refused', join("\t", @g), qr/ERROR:  (22P02|S9K05|S9P\d\d):/);
+}
+
+# A clear value refused on input is not written to the server log: neither
+# by the statement (errhidestmt: with log_statement off, as by default) nor
+# by the CONTEXT of COPY, which quotes the first 100 characters of the
+# field being read (a mistyped resident ID or mobile number, the beginning
+# of an over-long clear text).
+{
+	my $typo = $rows[0]{rid};
+	substr($typo, 15, 1) = (substr($typo, 15, 1) + 1) % 10;    # check character no longer matches
+	my $badmob = '12' . substr($rows[1]{mobile}, 2);    # no mobile network starts 12
+	my $big = 'ABCDEFGHIJ' . ('客户姓名地址电话' x 50_000);    # 1.2 MB, over the 1 MB limit
+	my $probe = sub {
+		my ($what, $sql, $needle, $re) = @_;
+		my $offset = -s $node->logfile;
+		my ($rc, $out, $err) = $node->psql('bank', $sql);
+		like($err, $re, "$what: refused");
+		my $log = substr(slurp_file($node->logfile), $offset);
+		unlike($log, qr/\Q$needle\E/, "$what: the value is not in the server log") or diag($log =~ /^(.*\Q$needle\E.*)$/m);
+		return;
+	};
+	my $csv = $node->basedir . '/customer_typo.csv';
+	for my $c ([ 'COPY FROM: a mistyped resident ID', "900,名字,,,,$typo,", $typo, qr/invalid resident ID number/ ],
+		[ 'COPY FROM: a mistyped mobile number', "901,名字,,,,,$badmob", $badmob, qr/invalid .*mobile/ ],
+		[ 'COPY FROM: a clear text over 1 MB', "902,$big,,,,,", substr($big, 0, 40), qr/at most 1048576 bytes/ ])
+	{
+		open my $fh, '>', $csv or die;
+		print $fh $c->[1], "\n";
+		close $fh;
+		$probe->($c->[0], "COPY crm.customer (id, name, phone, address, note, rid, mobile) FROM '$csv' (FORMAT csv)",
+			$c->[2], $c->[3]);
+	}
+	$probe->('INSERT: a mistyped resident ID', "SET log_statement = 'none'; INSERT INTO crm.customer (id, name, rid) VALUES (903, '名字', '$typo')",
+		$typo, qr/invalid resident ID number/);
+	$probe->('INSERT: a clear text over 1 MB', "SET log_statement = 'none'; INSERT INTO crm.customer (id, name) VALUES (904, '$big')",
+		substr($big, 0, 40), qr/at most 1048576 bytes/);
 }
 
 # COPY FROM clear values seals them directly under each column's policy.
