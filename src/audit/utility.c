@@ -687,6 +687,7 @@ restored_finsec_trigger(CreateTrigStmt *stmt)
 		{"finsec_order_guard", "order_guard_trigger", "order_guard"},
 		{"finsec_refund_guard", "refund_guard_trigger", "refund_guard"},
 		{"finsec_monitor_stamp", "monitor_stamp", "monitor_table"},
+		{"finsec_protect_period", "_protect_period_trigger", "protect_period_column"},
 	};
 	Oid			funcid;
 	Oid			relid;

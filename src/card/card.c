@@ -47,6 +47,7 @@
 #include "finsec_mac.h"
 #include "finsec_seal.h"
 #include "finsec_card.h"
+#include "finsec_protect.h"
 #include "card_parse.h"
 #include "card_probe.h"
 
@@ -567,11 +568,8 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 		h = NUMBER_HEADER(v);
 		account = (h->flags & FS_FLAG_ACCOUNT) != 0;
 	}
-	if (!has_privs_of_role(GetUserId(), get_role_oid("finsec_unmask", false)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to reveal a protected %s", kind_name(account)),
-				 errhint("Revealing needs membership in finsec_unmask.")));
+	finsec_reveal_check_role(account ? "a protected bank account number" :
+							 "a protected bank card number");
 	if (v == NULL)
 		PG_RETURN_NULL();
 
@@ -588,11 +586,14 @@ finsec_bank_number_reveal(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&detail, '}');
 
 	/*
-	 * The audit row is written first: no reveal without its record, which
-	 * survives a rollback of the caller's transaction or savepoint.
+	 * The gate counts the reveal against finsec.reveal_budget and writes the
+	 * audit row first: no reveal without its record, which survives a
+	 * rollback of the caller's transaction or savepoint.
 	 */
-	finsec_audit_event_durable(account ? "account.reveal" : "card.reveal", context, "reveal", true, reason,
-							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
+	finsec_reveal_record(account ? "account.reveal" : "card.reveal",
+						 account ? "a bank account number" : "a bank card number",
+						 reason, context,
+						 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail.data))));
 
 	number_digits(h, digits);
 	result = cstring_to_text(digits);

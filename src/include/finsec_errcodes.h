@@ -95,6 +95,17 @@
 #define ERRCODE_FINSEC_PROTECT_PROBE_BUDGET	MAKE_SQLSTATE('S','9','P','0','5')
 #define ERRCODE_FINSEC_PROTECT_UNREADABLE	MAKE_SQLSTATE('S','9','P','0','6')
 
+/* S9P20-S9P39: protected data, reveal gate and period keys (src/protect) */
+#define ERRCODE_FINSEC_REVEAL_BUDGET		MAKE_SQLSTATE('S','9','P','2','0')
+#define ERRCODE_FINSEC_PROTECT_SHREDDED		MAKE_SQLSTATE('S','9','P','2','1')
+#define ERRCODE_FINSEC_PROTECT_NOT_PERIOD	MAKE_SQLSTATE('S','9','P','2','2')
+/* S9P23: more than 120 periods in one protect_period_keys request (SQL) */
+#define ERRCODE_FINSEC_PROTECT_PERIOD_SHREDDED	MAKE_SQLSTATE('S','9','P','2','4')
+/* S9P25: every period key asked for exists; S9P26: period not ended;
+ * S9P27: the period has no keys to shred (SQL) */
+#define ERRCODE_FINSEC_PROTECT_PERIOD_DATE	MAKE_SQLSTATE('S','9','P','2','8')
+#define ERRCODE_FINSEC_PROTECT_CANNOT_RESEAL	MAKE_SQLSTATE('S','9','P','2','9')
+
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 

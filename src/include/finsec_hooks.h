@@ -275,6 +275,8 @@ extern void finsec_hooks_register_emit_log(FinsecEmitLogPosition position,
  *	 CARD_PROBE		 card/probe.c: the card probe budget
  *	 RISK			 risk/shared.c: decision counters and rate buckets
  *	 WORKER			 worker/status.c: the worker tasks' status
+ *	 REVEAL			 protect/reveal.c: the reveal budget's buckets (last:
+ *					 it restores no state and logs nothing)
  */
 typedef enum FinsecShmemPosition
 {
@@ -284,6 +286,7 @@ typedef enum FinsecShmemPosition
 	FINSEC_SHMEM_CARD_PROBE,
 	FINSEC_SHMEM_RISK,
 	FINSEC_SHMEM_WORKER,
+	FINSEC_SHMEM_REVEAL,
 	FINSEC_SHMEM_POSITIONS
 } FinsecShmemPosition;
 

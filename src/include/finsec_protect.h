@@ -105,6 +105,22 @@ extern void finsec_reveal_record(const char *event_type, const char *what,
 								 const char *reason, const char *context,
 								 Jsonb *detail);
 
+/* finsec.reveal_budget: reveals per minute per session user (0: no limit). */
+#define FINSEC_REVEAL_BUDGET_DEFAULT 600
+extern int	finsec_reveal_budget;
+
+/*
+ * finsec.protect_shredded_read: what reveal() and mask() give for a value
+ * whose key version was destroyed: NULL, or ERROR S9P21
+ * (ERRCODE_FINSEC_PROTECT_SHREDDED).
+ */
+typedef enum FinsecShreddedRead
+{
+	FINSEC_SHREDDED_READ_NULL = 0,
+	FINSEC_SHREDDED_READ_ERROR
+} FinsecShreddedRead;
+extern int	finsec_protect_shredded_read;
+
 /* ---- wiring (src/protect/settings.c) ----------------------------------- */
 
 extern void finsec_protect_define_settings(void);	/* every finsec.* of
