@@ -34,6 +34,7 @@ static FinsecExecutorRunWrapper run_fns[FINSEC_EXECUTOR_POSITIONS];
 static FinsecExecutorFinishWrapper finish_fns[FINSEC_EXECUTOR_POSITIONS];
 static FinsecObjectAccessFn object_access_fns[FINSEC_OBJECT_ACCESS_POSITIONS];
 static FinsecPostParseFn post_parse_fns[FINSEC_POST_PARSE_POSITIONS];
+static FinsecCheckPermsFn check_perms_fns[FINSEC_CHECK_PERMS_POSITIONS];
 static FinsecClientAuthFn client_auth_fns[FINSEC_CLIENT_AUTH_POSITIONS];
 static FinsecCheckPasswordFn check_password_fns[FINSEC_CHECK_PASSWORD_POSITIONS];
 static FinsecEmitLogFn emit_log_fns[FINSEC_EMIT_LOG_POSITIONS];
@@ -45,6 +46,7 @@ static ExecutorRun_hook_type prev_ExecutorRun_hook = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish_hook = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms_hook = NULL;
 static ClientAuthentication_hook_type prev_ClientAuthentication_hook = NULL;
 static check_password_hook_type prev_check_password_hook = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
@@ -58,6 +60,7 @@ typedef enum Registry
 	REG_EXECUTOR,
 	REG_OBJECT_ACCESS,
 	REG_POST_PARSE,
+	REG_CHECK_PERMS,
 	REG_CLIENT_AUTH,
 	REG_CHECK_PASSWORD,
 	REG_EMIT_LOG,
@@ -67,14 +70,14 @@ typedef enum Registry
 
 static const char *const registry_names[REGISTRIES] = {
 	"ProcessUtility", "ExecutorRun/ExecutorFinish", "object_access",
-	"post_parse_analyze", "ClientAuthentication", "check_password",
+	"post_parse_analyze", "ExecutorCheckPerms", "ClientAuthentication", "check_password",
 	"emit_log", "shmem_request/shmem_startup"
 };
 
 static const int registry_positions[REGISTRIES] = {
 	FINSEC_UTILITY_POSITIONS, FINSEC_EXECUTOR_POSITIONS,
 	FINSEC_OBJECT_ACCESS_POSITIONS, FINSEC_POST_PARSE_POSITIONS,
-	FINSEC_CLIENT_AUTH_POSITIONS, FINSEC_CHECK_PASSWORD_POSITIONS,
+	FINSEC_CHECK_PERMS_POSITIONS, FINSEC_CLIENT_AUTH_POSITIONS, FINSEC_CHECK_PASSWORD_POSITIONS,
 	FINSEC_EMIT_LOG_POSITIONS, FINSEC_SHMEM_POSITIONS
 };
 
@@ -83,6 +86,7 @@ static uint32 taken[REGISTRIES];
 
 StaticAssertDecl(FINSEC_UTILITY_POSITIONS <= 32 && FINSEC_EXECUTOR_POSITIONS <= 32 &&
 				 FINSEC_OBJECT_ACCESS_POSITIONS <= 32 && FINSEC_POST_PARSE_POSITIONS <= 32 &&
+				 FINSEC_CHECK_PERMS_POSITIONS <= 32 &&
 				 FINSEC_CLIENT_AUTH_POSITIONS <= 32 && FINSEC_CHECK_PASSWORD_POSITIONS <= 32 &&
 				 FINSEC_EMIT_LOG_POSITIONS <= 32 && FINSEC_SHMEM_POSITIONS <= 32,
 				 "a registry has more positions than a uint32 has bits");
@@ -241,7 +245,7 @@ hooks_ExecutorFinish(QueryDesc *queryDesc)
 	finsec_hooks_executor_finish_next(&call);
 }
 
-/* ---- object_access, post_parse_analyze, ClientAuthentication ------------- */
+/* ---- object_access, post_parse_analyze, ExecutorCheckPerms, ClientAuthentication */
 
 void
 finsec_hooks_register_object_access(FinsecObjectAccessPosition position,
@@ -281,6 +285,29 @@ hooks_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 	while ((p = next_taken(REG_POST_PARSE, &next)) >= 0)
 		post_parse_fns[p] (pstate, query, jstate);
+}
+
+void
+finsec_hooks_register_check_perms(FinsecCheckPermsPosition position, FinsecCheckPermsFn fn)
+{
+	claim(REG_CHECK_PERMS, position, fn != NULL);
+	check_perms_fns[position] = fn;
+}
+
+/* The previous hook first; the first denial (false) ends the check. */
+static bool
+hooks_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
+{
+	int			next = 0;
+	int			p;
+
+	if (prev_ExecutorCheckPerms_hook &&
+		!prev_ExecutorCheckPerms_hook(rangeTable, ereport_on_violation))
+		return false;
+	while ((p = next_taken(REG_CHECK_PERMS, &next)) >= 0)
+		if (!check_perms_fns[p] (rangeTable, ereport_on_violation))
+			return false;
+	return true;
 }
 
 void
@@ -414,6 +441,8 @@ finsec_hooks_install(void)
 		INSTALL_HOOK(object_access_hook, hooks_object_access);
 	if (taken[REG_POST_PARSE])
 		INSTALL_HOOK(post_parse_analyze_hook, hooks_post_parse_analyze);
+	if (taken[REG_CHECK_PERMS])
+		INSTALL_HOOK(ExecutorCheckPerms_hook, hooks_ExecutorCheckPerms);
 	if (taken[REG_CLIENT_AUTH])
 		INSTALL_HOOK(ClientAuthentication_hook, hooks_ClientAuthentication);
 	if (taken[REG_CHECK_PASSWORD])

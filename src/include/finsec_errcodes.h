@@ -109,4 +109,9 @@
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')
 
+/* S9P40-S9P59: sensitivity labels (src/protect/label.c) */
+#define ERRCODE_FINSEC_LABEL_LOWERING		MAKE_SQLSTATE('S','9','P','4','0')
+#define ERRCODE_FINSEC_LABEL_CHANGED		MAKE_SQLSTATE('S','9','P','4','1')
+#define ERRCODE_FINSEC_LABEL_UNAUDITABLE	MAKE_SQLSTATE('S','9','P','4','2')
+
 #endif							/* FINSEC_ERRCODES_H */

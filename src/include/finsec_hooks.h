@@ -21,6 +21,7 @@
  *	 ExecutorFinish			 innermost		 wrappers, first = outermost
  *	 object_access			 first			 then each callback in order
  *	 post_parse_analyze		 first			 then each callback in order
+ *	 ExecutorCheckPerms		 first			 then each callback in order
  *	 ClientAuthentication	 first			 then each callback in order
  *	 shmem_request/startup	 first			 then each callback in order
  *	 check_password			 last			 each callback in order, first
@@ -200,6 +201,33 @@ typedef void (*FinsecPostParseFn) (ParseState *pstate, Query *query,
 
 extern void finsec_hooks_register_post_parse(FinsecPostParsePosition position,
 											 FinsecPostParseFn fn);
+
+/*
+ * ExecutorCheckPerms.  The previous hook first; when it (or PostgreSQL's
+ * own checks, which run before any hook) denied, nothing else runs.  Then
+ * each callback in order; the first that returns false ends the check
+ * with false (each raises its own error when ereport_on_violation):
+ *
+ *	 LABELS  protect/label.c: refuses (42501, durably audited) or audits
+ *			 reads of columns carrying a restricted finsec sensitivity
+ *			 label by a role without a clearance.  An ExecutorCheckPerms
+ *			 callback because that is where PostgreSQL hands over every
+ *			 relation a query or COPY reads with the exact columns it
+ *			 reads (selectedCols: target list, WHERE, RETURNING, whole-row
+ *			 references, views already expanded), once per statement and
+ *			 before a row is read.  It writes ledger rows, so it runs after
+ *			 any other library's hook has had its chance to deny.
+ */
+typedef enum FinsecCheckPermsPosition
+{
+	FINSEC_CHECK_PERMS_LABELS = 0,
+	FINSEC_CHECK_PERMS_POSITIONS
+} FinsecCheckPermsPosition;
+
+typedef bool (*FinsecCheckPermsFn) (List *rangeTable, bool ereport_on_violation);
+
+extern void finsec_hooks_register_check_perms(FinsecCheckPermsPosition position,
+											  FinsecCheckPermsFn fn);
 
 /*
  * ClientAuthentication.  The previous hook first, then:

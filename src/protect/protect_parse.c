@@ -160,8 +160,8 @@ utf8_len(const unsigned char *s, size_t len)
 {
 	size_t		n;
 
-	if (len == 0)
-		return 0;
+	if (len == 0 || s[0] == 0)
+		return 0;				/* NUL is masked like invalid bytes */
 	if (s[0] < 0x80)
 		return 1;
 	if (s[0] >= 0xC2 && s[0] <= 0xDF)
@@ -411,6 +411,10 @@ finsec_fp_mask_value(int kind, int mask, const char *s, size_t len, char *out)
 		return finsec_fp_mask_text(mask, s, len, out);
 	if (len != klen)
 		return finsec_fp_mask_text(FP_MASK_NONE, s, len, out);
+	/* canonical identifiers are digits and upper-case letters only */
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return finsec_fp_mask_text(FP_MASK_NONE, s, len, out);
 	switch (kind)
 	{
 		case FP_KIND_RESIDENT_ID:

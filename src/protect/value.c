@@ -813,6 +813,8 @@ finsec_protected_coerce(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		result = finsec_protect_seal(h->kind, target, 0, plain, len);
+		/* a literal cast to the column's policy: counted under it */
+		probe_count(result, plain, len);
 	}
 	PG_FINALLY();
 	{
