@@ -32,6 +32,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO cust VALUES (1, 'ZhangSanFeng', '13912345678', 'LABELLED-SSN-1', 1);
 	SECURITY LABEL FOR finsec ON COLUMN cust.ssn IS 'sensitive';
 	GRANT SELECT, INSERT, UPDATE ON cust TO a17_unmask, a17_clerk;
+	GRANT SELECT ON cust TO finsec_unmask;
 });
 
 # Run sql as role; 'ok' or the SQLSTATE.
