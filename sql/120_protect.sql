@@ -136,6 +136,14 @@ SELECT c.id, count(*) FROM regress_customer c JOIN regress_order o ON o.customer
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop;
 SELECT finsec.mask(customer) AS customer, count(*) FROM regress_order GROUP BY customer ORDER BY 2 DESC, 1;
 SELECT count(DISTINCT customer) FROM regress_order;
+-- None of that decrypted anything (the keyring counts every use of a key);
+-- reading masks does.
+SELECT coalesce(sum((detail->>'count')::int), 0) AS d0 FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt' \gset
+SELECT count(*) FROM regress_customer c JOIN regress_order o ON o.customer = c.name WHERE c.name = '张三';
+SELECT count(DISTINCT customer) FROM regress_order;
+SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
+SELECT count(finsec.mask(customer)) FROM regress_order;
+SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
 -- A policy without fingerprint cannot be compared.
 SELECT count(*) FROM regress_customer WHERE note = 'x'::finsec.protected_text(memo);
 CREATE INDEX ON regress_customer (note);
@@ -236,16 +244,20 @@ DROP TABLE regress_copy, regress_copy2, regress_copy3;
 SET SESSION AUTHORIZATION regress_p_alice;
 SELECT finsec.protect_policy_create('later', enc_key => 'later.enc', fp_key => NULL, mask => 'name') > 0;
 RESET SESSION AUTHORIZATION;
-DO $$
+CREATE FUNCTION pg_temp.try(q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE h text;
 BEGIN
-	PERFORM 'x'::finsec.protected_text(later);
+	EXECUTE q;
 EXCEPTION WHEN OTHERS THEN
-	DECLARE h text; BEGIN
-		GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-		RAISE WARNING '% %: %', SQLSTATE, SQLERRM, h;
-	END;
-END
-$$;
+	GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+	RAISE WARNING '% %: %', SQLSTATE, SQLERRM, h;
+END $$;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(later)$$);
+-- A key of the wrong purpose.
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protect_policy_create('wrong_purpose', enc_key => 'protect.fp') > 0;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(wrong_purpose)$$);
 -- A sealed value of a policy whose key has no version yet (a restore
 -- before the keyring) is accepted unchecked and shows "[protected]"; once
 -- a different key exists under that label, it shows "[invalid]".

@@ -22,6 +22,7 @@ CREATE ROLE regress_lb_clerk LOGIN;
 CREATE ROLE regress_lb_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_lb_boss NOLOGIN;
 CREATE ROLE regress_lb_deputy LOGIN IN ROLE regress_lb_boss;
+CREATE ROLE regress_lb_stand_in LOGIN NOINHERIT IN ROLE regress_lb_boss;
 CREATE ROLE regress_lb_aud LOGIN IN ROLE finsec_auditor;
 SET client_min_messages = notice;
 GRANT CREATE ON SCHEMA public TO regress_lb_owner;
@@ -64,8 +65,11 @@ GRANT EXECUTE ON FUNCTION pg_temp.req(text) TO PUBLIC;
 SET SESSION AUTHORIZATION regress_lb_adm1;
 SELECT finsec.key_generate('card.enc', 'encryption', 'aes-256-gcm') AS r1 \gset
 SELECT finsec.key_generate('card.fp', 'fingerprint', 'hmac-sm3') AS r2 \gset
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS r3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS r4 \gset
 SET SESSION AUTHORIZATION regress_lb_adm2;
-SELECT finsec.approve(:r1) ->> 'state' AS enc, finsec.approve(:r2) ->> 'state' AS fp;
+SELECT finsec.approve(:r1) ->> 'state' AS enc, finsec.approve(:r2) ->> 'state' AS fp,
+	   finsec.approve(:r3) ->> 'state' AS penc, finsec.approve(:r4) ->> 'state' AS pfp;
 RESET SESSION AUTHORIZATION;
 
 CREATE TABLE lb_cust (id int PRIMARY KEY, name text, phone text, card finsec.bank_card, note text);
@@ -77,7 +81,7 @@ SECURITY LABEL FOR finsec ON COLUMN lb_cust.name IS 'sensitive';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.phone IS 'identifier';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.card IS 'sensitive';
 SECURITY LABEL FOR finsec ON COLUMN lb_cust.id IS 'public';
-GRANT SELECT, UPDATE (note) ON lb_cust TO regress_lb_clerk, regress_lb_app, regress_lb_boss, regress_lb_deputy;
+GRANT SELECT, UPDATE (note) ON lb_cust TO regress_lb_clerk, regress_lb_app, regress_lb_boss, regress_lb_deputy, regress_lb_stand_in;
 RESET SESSION AUTHORIZATION;
 SELECT objsubid, label FROM pg_seclabel WHERE objoid = 'lb_cust'::regclass AND provider = 'finsec' ORDER BY 1;
 
@@ -93,6 +97,16 @@ SELECT id, note FROM lb_cust ORDER BY id;
 -- (the sealed form's ciphertext differs per run: the mask part only)
 SELECT id, split_part(card::text, '~', 1) AS card FROM lb_cust ORDER BY id;
 SELECT count(*) FROM lb_cust;
+RESET SESSION AUTHORIZATION;
+-- the protected types of src/protect alike, domains over them too
+CREATE DOMAIN lb_pmobile AS finsec.protected_mobile;
+CREATE TABLE lb_prot (id int, pname finsec.protected_text, pmobile lb_pmobile, plain text);
+INSERT INTO lb_prot VALUES (1, '张三丰', '13800138000', 'x');
+SECURITY LABEL FOR finsec ON TABLE lb_prot IS 'sensitive';
+GRANT SELECT ON lb_prot TO regress_lb_clerk;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT split_part(pname::text, '~', 1) AS pname, split_part(pmobile::text, '~', 1) AS pmobile FROM lb_prot;
+SELECT pg_temp.try('SELECT plain FROM lb_prot') AS plain_column_of_the_table;
 RESET SESSION AUTHORIZATION;
 -- one row per statement and relation (three rows read, one row written)
 SELECT * FROM pg_temp.reads(:s0);
@@ -146,6 +160,22 @@ COPY (SELECT phone FROM lb_cust) TO STDOUT;
 COPY lb_cust (id, note) TO STDOUT;
 COPY (SELECT id, split_part(card::text, '~', 1) FROM lb_cust ORDER BY id) TO STDOUT;
 RESET SESSION AUTHORIZATION;
+
+-- Foreign-key checks read the referenced key as its owner, once per row:
+-- not checked, no rows (they need REFERENCES, which the owner grants).
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_acct (acct text PRIMARY KEY);
+SECURITY LABEL FOR finsec ON COLUMN lb_acct.acct IS 'identifier';
+INSERT INTO lb_acct VALUES ('A1'), ('A2');
+CREATE TABLE lb_txn (acct text REFERENCES lb_acct ON DELETE CASCADE, amount int);
+GRANT INSERT ON lb_txn TO regress_lb_clerk;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.seq() AS s1 \gset
+SET SESSION AUTHORIZATION regress_lb_clerk;
+INSERT INTO lb_txn VALUES ('A1', 1), ('A2', 2), ('A1', 3);
+SELECT pg_temp.try($$INSERT INTO lb_txn VALUES ('A3', 4)$$) AS fk_violation;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS label_rows_of_fk_checks FROM pg_temp.reads(:s1);
 
 -- A view reads its table: the table's labels apply through it (whoever owns
 -- the view); a view column can carry a label of its own.
@@ -239,6 +269,13 @@ SELECT name FROM lb_cust WHERE id = 1;
 SET ROLE regress_lb_boss;
 SELECT name FROM lb_cust WHERE id = 2;
 RESET ROLE;
+-- a NOINHERIT member has the clearance only after SET ROLE, as privileges
+SET SESSION AUTHORIZATION regress_lb_stand_in;
+SELECT pg_temp.try('SELECT count(name) FROM lb_cust') AS noinherit_member;
+SET ROLE regress_lb_boss;
+SELECT count(name) AS after_set_role FROM lb_cust;
+RESET ROLE;
+SET SESSION AUTHORIZATION regress_lb_deputy;
 -- a read-only transaction writes no row itself: the row waits for the flush
 BEGIN READ ONLY;
 SELECT name FROM lb_cust WHERE id = 3;
@@ -399,4 +436,4 @@ RESET SESSION AUTHORIZATION;
 SET client_min_messages = warning;
 DROP DATABASE regress_labels;
 DROP ROLE regress_lb_adm1, regress_lb_adm2, regress_lb_owner, regress_lb_clerk, regress_lb_app,
-	regress_lb_deputy, regress_lb_boss, regress_lb_aud;
+	regress_lb_deputy, regress_lb_stand_in, regress_lb_boss, regress_lb_aud;

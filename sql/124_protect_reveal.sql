@@ -102,6 +102,34 @@ SELECT length(finsec.reveal(card, 'super again')) FROM rv_cards WHERE id = 1;
 RESET finsec.reveal_budget;
 RESET SESSION AUTHORIZATION;
 
+-- Protected values go through the same gate and share the same budget:
+-- a session user's card and name reveals count together.
+SET SESSION AUTHORIZATION regress_rv_a;
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS r3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS r4 \gset
+SELECT finsec.protect_policy_create('rv_name', mask => 'name') > 0 AS created;
+SET SESSION AUTHORIZATION regress_rv_b;
+SELECT finsec.approve(:r3) ->> 'state', finsec.approve(:r4) ->> 'state';
+RESET SESSION AUTHORIZATION;
+CREATE TABLE rv_people (id int PRIMARY KEY, name finsec.protected_text(rv_name));
+INSERT INTO rv_people VALUES (1, '欧阳娜娜'), (2, 'Zhang Wei'), (3, NULL);
+GRANT SELECT ON rv_people TO regress_rv_other, regress_rv_plain;
+SET finsec.reveal_budget = 3;
+SET SESSION AUTHORIZATION regress_rv_other;
+-- regress_rv_other revealed one card above: two names left, then refused.
+SELECT id, finsec.reveal(name, 'kyc', 'rv_people id=' || id) FROM rv_people WHERE id <= 2 ORDER BY id;
+SELECT finsec.reveal(name) IS NULL AS null_name FROM rv_people WHERE id = 3;
+\set VERBOSITY sqlstate
+SELECT finsec.reveal(name, 'kyc') FROM rv_people WHERE id = 1;
+SELECT finsec.reveal(card, 'after names') FROM rv_cards WHERE id = 1;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_rv_plain;
+SELECT finsec.reveal(name) FROM rv_people WHERE id = 1;
+SELECT finsec.reveal(NULL::finsec.protected_text);
+RESET SESSION AUTHORIZATION;
+RESET finsec.reveal_budget;
+
 -- 0 is no limit (a superuser's setting).
 SET finsec.reveal_budget = 0;
 SET SESSION AUTHORIZATION regress_rv_unmask;
@@ -119,7 +147,11 @@ SELECT session_user_name, db_user, object, action, success, description,
   FROM finsec.audit WHERE event_type = 'reveal.refused' ORDER BY finsec_seq;
 SELECT event_type, session_user_name, db_user, object, description,
 	   coalesce((detail ->> 'rolled_back')::boolean, false) AS rolled_back
-  FROM finsec.audit WHERE event_type IN ('card.reveal', 'account.reveal') ORDER BY finsec_seq;
+  FROM finsec.audit WHERE event_type IN ('card.reveal', 'account.reveal', 'protect.reveal') ORDER BY finsec_seq;
+SELECT detail ->> 'kind' AS kind, detail ->> 'policy' AS policy, detail ->> 'masked' AS masked,
+	   length(detail ->> 'fingerprint') AS fp_hex, detail ->> 'context' AS context
+  FROM finsec.audit WHERE event_type = 'protect.reveal' ORDER BY finsec_seq;
+SELECT count(*) AS names_in_ledger FROM finsec.audit WHERE detail::text ~ '欧阳娜娜|Zhang Wei' OR description ~ '欧阳娜娜|Zhang Wei';
 SELECT count(*) AS digits_in_ledger FROM finsec.audit
  WHERE detail::text ~ '6216261000000000018|4111111111111111|6228480402564890018'
 	OR description ~ '6216261000000000018|4111111111111111|6228480402564890018';

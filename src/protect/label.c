@@ -451,13 +451,16 @@ typedef enum Cleared
 
 /*
  * Is role cleared for rank: a clearance of that label or a higher one,
- * held by the role or a role it is a member of (superuser status does not
- * count as membership here).
+ * held by the role or a role whose privileges it has (INHERIT), as for
+ * privileges; a superuser only through its own memberships (superuser
+ * status counts as no clearance).  Any applicable clearance with audited
+ * = false makes the read unaudited.
  */
 static Cleared
 role_cleared(Oid role, int rank)
 {
 	Cleared		out = NOT_CLEARED;
+	bool		is_super = superuser_arg(role);
 	int			i;
 
 	load_clearances();
@@ -465,7 +468,10 @@ role_cleared(Oid role, int rank)
 	{
 		Clearance  *c = &clearances[i];
 
-		if (c->rank < rank || !is_member_of_role_nosuper(role, c->role))
+		if (c->rank < rank)
+			continue;
+		if (is_super ? !is_member_of_role_nosuper(role, c->role) :
+			!has_privs_of_role(role, c->role))
 			continue;
 		if (!c->audited)
 			return CLEARED_UNAUDITED;
@@ -656,7 +662,15 @@ label_check_perms(List *rangeTable, bool ereport_on_violation)
 	Oid			role;
 	bool		is_super;
 
-	if (in_check || IsParallelWorker() || !IsTransactionState())
+	/*
+	 * Not checked: finsec's own ledger writes (in_check), parallel workers
+	 * (the leader checked the statement) and the queries of foreign-key
+	 * triggers (the only ones run with SECURITY_NOFORCE_RLS): they return no
+	 * value, run once per row, and need REFERENCES on the labelled table,
+	 * which its owner grants.
+	 */
+	if (in_check || IsParallelWorker() || !IsTransactionState() ||
+		InNoForceRLSOperation())
 		return true;
 	role = GetUserId();
 	is_super = superuser_arg(role);

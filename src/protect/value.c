@@ -112,8 +112,8 @@ static char *
 key_hint(const FinsecProtectPolicy *p, const char *label, bool fingerprint, uint32 period)
 {
 	if (period != 0)
-		return psprintf("Policy \"%s\" keeps %s values under key \"%s\": create the period's keys with finsec.protect_period_keys('%s', ...).",
-						p->name, fingerprint ? "fingerprints of" : "", label, p->name);
+		return psprintf("Policy \"%s\" %s the values of period %u under key \"%s\": create the period's keys with finsec.protect_period_keys('%s', ...).",
+						p->name, fingerprint ? "fingerprints" : "encrypts", period, label, p->name);
 	if (fingerprint)
 		return psprintf("Policy \"%s\" fingerprints under key \"%s\": create it with finsec.key_generate('%s', 'fingerprint', 'hmac-sha256') and have another administrator approve.",
 						p->name, label, label);
@@ -236,14 +236,23 @@ value_key(const FpValueHeader *h, const FinsecProtectPolicy **policy, const Fins
 {
 	const FinsecProtectPolicy *p = finsec_protect_policy_if_exists((int32) finsec_fp_get_be32(h->policy_id));
 	char		label[NAMEDATALEN];
+	FinsecKeyLookup st;
 
 	*policy = p;
 	*key = NULL;
 	if (p == NULL)
 		return FINSEC_KEY_LOOKUP_ABSENT;
 	enc_label(p, finsec_fp_get_be32(h->period), label);
-	return finsec_key_version_lookup(label, FINSEC_KEY_ENCRYPTION,
-									 (int32) finsec_fp_get_be32(h->enc_version), key);
+	st = finsec_key_version_lookup(label, FINSEC_KEY_ENCRYPTION,
+								   (int32) finsec_fp_get_be32(h->enc_version), key);
+	if (st == FINSEC_KEY_LOOKUP_FOUND &&
+		(strcmp((*key)->algorithm, "aes-256-gcm") != 0 || (*key)->length != 32))
+	{
+		*key = NULL;
+		return FINSEC_KEY_LOOKUP_PROBLEM;	/* an encryption key of another
+											 * algorithm */
+	}
+	return st;
 }
 
 /* Decrypt with key into a palloc'd buffer (len + 1); false on failure. */
@@ -826,40 +835,49 @@ finsec_protected_coerce(PG_FUNCTION_ARGS)
 
 /* ---- casts from the clear identifier types ------------------------------- */
 
+/*
+ * A value of kind under the default policy from a clear identifier (the
+ * assignment casts), counted by the probe budget; buf is zeroized.
+ */
+static ProtectedValue *
+from_clear_identifier(FinsecProtectKind kind, char *buf, size_t n)
+{
+	ProtectedValue *v;
+
+	PG_TRY();
+	{
+		v = finsec_protect_seal(kind, policy_for_typmod(-1), 0, buf, n);
+		probe_count(v, buf, n);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(buf, n);
+	}
+	PG_END_TRY();
+	return v;
+}
+
 PG_FUNCTION_INFO_V1(finsec_protected_from_resident_id);
 Datum
 finsec_protected_from_resident_id(PG_FUNCTION_ARGS)
 {
 	char		id[CNID_RESIDENT_ID_LEN];
-	ProtectedValue *v;
 
 	if (!finsec_cnid_resident_id_unpack(PG_GETARG_INT64(0), id))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_resident_id value is out of range")));
-	PG_TRY();
-	{
-		v = finsec_protect_seal(FINSEC_PROTECT_RESIDENT_ID, policy_for_typmod(-1), 0, id, sizeof(id));
-		probe_count(v, id, sizeof(id));
-	}
-	PG_FINALLY();
-	{
-		explicit_bzero(id, sizeof(id));
-	}
-	PG_END_TRY();
-	PG_RETURN_POINTER(v);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_RESIDENT_ID, id, sizeof(id)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_protected_from_uscc);
 Datum
 finsec_protected_from_uscc(PG_FUNCTION_ARGS)
 {
-	const char *code = (const char *) PG_GETARG_POINTER(0);
-	ProtectedValue *v;
+	char		code[CNID_USCC_LEN];
 
-	v = finsec_protect_seal(FINSEC_PROTECT_USCC, policy_for_typmod(-1), 0, code, CNID_USCC_LEN);
-	probe_count(v, code, CNID_USCC_LEN);
-	PG_RETURN_POINTER(v);
+	memcpy(code, PG_GETARG_POINTER(0), CNID_USCC_LEN);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_USCC, code, sizeof(code)));
 }
 
 PG_FUNCTION_INFO_V1(finsec_protected_from_mobile);
@@ -867,23 +885,12 @@ Datum
 finsec_protected_from_mobile(PG_FUNCTION_ARGS)
 {
 	char		m[CNID_MOBILE_LEN];
-	ProtectedValue *v;
 
 	if (!finsec_cnid_mobile_unpack(PG_GETARG_INT64(0), m))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored finsec.cn_mobile value is out of range")));
-	PG_TRY();
-	{
-		v = finsec_protect_seal(FINSEC_PROTECT_MOBILE, policy_for_typmod(-1), 0, m, sizeof(m));
-		probe_count(v, m, sizeof(m));
-	}
-	PG_FINALLY();
-	{
-		explicit_bzero(m, sizeof(m));
-	}
-	PG_END_TRY();
-	PG_RETURN_POINTER(v);
+	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_MOBILE, m, sizeof(m)));
 }
 
 /* ---- comparison on fingerprints -------------------------------------------- */
@@ -1189,7 +1196,7 @@ finsec_protected_reveal(PG_FUNCTION_ARGS)
 	int32		policy_id;
 	uint32		period;
 	int			kind;
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			argtype = fcinfo->flinfo ? get_fn_expr_argtype(fcinfo->flinfo, 0) : InvalidOid;
 
 	if (PG_ARGISNULL(0))
 	{

@@ -11,7 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
 
-my $node = finsec_node('labels');
+my $node = finsec_node('labels', init => { allows_streaming => 1 });
 $node->safe_psql('postgres', 'CREATE DATABASE source');
 $node->safe_psql('source', q{
 	CREATE EXTENSION finsec;
@@ -159,6 +159,26 @@ $node->safe_psql('source', q{SECURITY LABEL FOR finsec ON COLUMN cust.name IS 'i
 is(bg('SELECT name FROM cust WHERE id = 1'), 'refused', 'open transaction: a raise applies at the next statement');
 bg('ROLLBACK');
 $s->quit;
+
+# ---- a standby: the ledger cannot be written there ----
+$node->backup('b');
+my $standby = PostgreSQL::Test::Cluster->new('labels_standby');
+$standby->init_from_backup($node, 'b', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+sub read_standby
+{
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = $standby->psql('source', $sql, extra_params => [ '-U', $role ]);
+	return $rc == 0 ? "ok:$out" : ($err =~ /(S9P42|permission denied to read column \w+)/ ? $1 : $err);
+}
+is(read_standby('lb_app', 'SELECT name FROM cust WHERE id = 2'), 'ok:李四',
+	'standby: a clearance with audited = false reads');
+is(read_standby('lb_clerk', 'SELECT phone FROM cust WHERE id = 2'), 'permission denied to read column phone',
+	'standby: an uncleared role is refused');
+my ($rc, $out, $err) = $standby->psql('source', 'SELECT phone FROM cust WHERE id = 2', extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/S9P42.*refused on a standby/, 'standby: an audited read (the superuser) is refused: it cannot be recorded');
+$standby->stop;
 
 $node->stop;
 done_testing();
