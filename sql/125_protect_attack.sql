@@ -299,15 +299,17 @@ SELECT ''::finsec.protected_text IS NOT NULL AS empty_is_value,
 SELECT a17.try($$SELECT 'x~fp1.'::finsec.protected_text$$) AS empty_payload,
 	   a17.try($$SELECT '~fp1.!!!!'::finsec.protected_text$$) AS not_b64,
 	   a17.try($$SELECT 'a~fp1.AAAA~fp1.AAAA'::finsec.protected_text$$) AS two_marks;
--- VULN V9 (medium): clear text containing "~fp1." anywhere is parsed as a
--- sealed form (finsec_fp_token_start takes the last mark), so it cannot
--- be stored (22P02, though the design says any UTF-8 text), and an end
--- user who submits "<anything>~fp1.<another row's payload>" through the
--- application's clear-text parameter gets that row's value stored as his
--- own (same policy: authenticated, accepted), to be shown or revealed to
--- him later.  value_in() in value.c.  Expected: both stored as new clear
--- text ('ok', and a value not equal to the copied one).
-SELECT a17.try($$SELECT 'see ticket ~fp1.abc'::finsec.protected_text$$) AS v9_text_with_mark;
+-- Clear text containing "~fp1." is taken as a sealed form and refused
+-- (documented in docs/protected-data-core.md).
+SELECT a17.try($$SELECT 'see ticket ~fp1.abc'::finsec.protected_text$$) AS text_with_mark;
+-- VULN V9 (medium): so an end user who submits "<anything>~fp1.<another
+-- row's payload>" through the application's clear-text parameter gets
+-- that row's value stored as his own (same policy: authenticated,
+-- accepted), to be shown or revealed to him later; sealed forms are in
+-- every dump, COPY file and query result.  value_in() in value.c.
+-- Expected: a clear-text parameter cannot carry a sealed value (e.g.
+-- sealed input only in COPY / restore, or a distinct marker the client
+-- cannot send), i.e. false here.
 SELECT ('my name is ' || name::text)::finsec.protected_text(a_name) = name AS v9_parameter_copies_other_row FROM cust;
 -- Type modifiers: one policy name, nothing else.
 SELECT a17.try($$SELECT finsec.protected_typmod_in('{}'::cstring[])$$) AS tm_empty,
@@ -595,7 +597,9 @@ SET SESSION AUTHORIZATION regress_a17_app;
 SELECT a17.try($$INSERT INTO txn (id, booked, ph) VALUES (3, '2025-01-20', '13900000000')$$) AS insert_shredded_period,
 	   a17.try($$UPDATE txn SET booked = '2025-01-02' WHERE id = 2$$) AS move_into_shredded_period;
 RESET SESSION AUTHORIZATION;
--- VULN V7 (medium): fp_scope 'global' on a period policy keeps the
+-- VULN V7 (medium; documented in docs/protected-data-core.md, but the
+-- issue asks for values "unrecoverable everywhere"): fp_scope 'global' on
+-- a period policy keeps the
 -- fingerprint of a shredded value under a key that is never destroyed, so
 -- after protect_shred the January value still compares equal to a fresh
 -- guess (and a phone mask's four hidden digits are found with 10,000
