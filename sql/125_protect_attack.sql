@@ -321,6 +321,35 @@ SELECT a17.try($$SELECT finsec.protected_typmod_in('{}'::cstring[])$$) AS tm_emp
 	   a17.try($$SELECT 'a'::finsec.protected_text(no_such_policy)$$) AS tm_unknown;
 SELECT finsec.protected_typmod_out(-5) AS tm_out_neg, finsec.protected_typmod_out(12345) AS tm_out_unknown;
 
+-- NULL in every argument of the new functions: NULL or a clean error.
+SET SESSION AUTHORIZATION regress_a17_adm1;
+SELECT a17.try($$SELECT finsec.protect_policy_create(NULL)$$) AS policy_null,
+	   a17.try($$SELECT finsec.protect_policy_create('a_nul', enc_key => NULL)$$) AS policy_enc_null,
+	   a17.try($$SELECT finsec.protect_period_keys(NULL, NULL, NULL)$$) AS period_keys_null,
+	   a17.try($$SELECT finsec.protect_shred(NULL, NULL)$$) AS shred_null,
+	   a17.try($$SELECT finsec.label_grant(NULL, NULL)$$) AS grant_null,
+	   a17.try($$SELECT finsec.label_revoke(NULL, NULL)$$) AS revoke_null,
+	   a17.try($$SELECT finsec.label_change(NULL, NULL, NULL)$$) AS change_null,
+	   a17.try($$SELECT finsec.protect_period_drop(NULL, NULL)$$) AS period_drop_null;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_a17_app;
+SELECT a17.try($$SELECT finsec.protect_period(NULL, NULL, NULL)$$) AS period_null,
+	   a17.try($$SELECT finsec.protect_period('cust', 'name', NULL)$$) AS period_date_null;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_a17_unmask;
+SELECT finsec.reveal(NULL::finsec.protected_text, NULL, NULL) IS NULL AS reveal_null,
+	   finsec.reveal(NULL::finsec.protected_mobile) IS NULL AS reveal_null_mobile,
+	   a17.try($$SELECT finsec.reveal(name, NULL, NULL) FROM cust$$) AS reveal_null_reason;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_a17_adm1;
+SELECT finsec.protected_rekey(name, NULL) = name AS rekey_null_policy,
+	   a17.try($$SELECT finsec.protected_rekey(name, 'no_such_policy') FROM cust$$) AS rekey_unknown
+  FROM cust;
+RESET SESSION AUTHORIZATION;
+-- The superuser too: V2's rekey gives the clear name with no reveal row
+-- (superusers are audited on reveal, not here).
+SELECT a17.leaks($$SELECT finsec.mask(finsec.protected_rekey(name, 'a_phone')) FROM cust$$, '张三丰') AS v2_superuser_rekey_leaks;
+
 -- ==== 5. Reveal: role, audit, budget ====
 
 -- Only finsec_unmask, whatever the value: the app, an auditor, an
