@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FinsecTest;
 
-my $node = finsec_node('attack17');
+my $node = finsec_node('attack17', init => { allows_streaming => 1 });
 # What a production server logs by default: no statements, except those of
 # errors (log_min_error_statement = error); the test harness logs all.
 $node->append_conf('postgresql.conf', "log_statement = none");
@@ -106,6 +106,28 @@ my $ro = as_role('a17_unmask', q{BEGIN READ ONLY; SELECT finsec.reveal(name, 're
 $node->safe_psql('postgres', q{SELECT finsec.flush_audit_events()});
 my $after = $node->safe_psql('postgres', q{SELECT count(*) FROM finsec.audit WHERE event_type = 'protect.reveal'});
 ok($ro ne 'ok' || $after == $before + 1, "read-only reveal ($ro) leaves its audit row");
+
+# On a physical standby (no ledger can be written there): no reveal, and
+# the probe budget still refuses 10,000 guesses of a mobile number.
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('attack17_standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
+sub standby_as
+{
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = $standby->psql('postgres', "\\set VERBOSITY sqlstate\n$sql",
+		extra_params => [ '-U', $role ]);
+	return 'ok' if $rc == 0;
+	$err =~ /ERROR:\s+(\S+)/;
+	return $1 // $err;
+}
+isnt(standby_as('a17_unmask', q{SELECT finsec.reveal(name) FROM cust}), 'ok', 'standby: no reveal');
+is(standby_as('a17_app', q{SELECT count(*) FROM cust c JOIN (SELECT ('139' || lpad(g::text, 4, '0') || '5678')::finsec.protected_mobile v
+	FROM generate_series(0, 9999) g) s ON c.mob = s.v}), 'S9P05', 'standby: the probe budget holds');
+is(standby_as('a17_clerk', q{SELECT ssn FROM cust}), '42501', 'standby: an uncleared read is refused');
+$standby->stop;
 
 # Nothing crashed.
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'server alive');
