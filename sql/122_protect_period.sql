@@ -111,6 +111,20 @@ SELECT kind, state, decided_by, note FROM finsec.change_request
  WHERE kind = 'key.generate' AND target LIKE 'cust.%.2025%' ORDER BY target;
 SET SESSION AUTHORIZATION regress_pd_a;
 SELECT finsec.protect_period_keys('cust_name', '2025-01-01', '2025-02-28');   -- all there
+-- A rejected request takes its keys with it (the keyring's discard).
+SELECT finsec.protect_period_keys('cust_name', '2024-11-01', '2024-11-30', 'rejected') AS pk_rej \gset
+SET SESSION AUTHORIZATION regress_pd_b;
+SELECT finsec.reject(:pk_rej, 'not needed');
+RESET SESSION AUTHORIZATION;
+SELECT label, state FROM finsec.key_inventory WHERE label LIKE 'cust.%.202411' ORDER BY 1;
+SELECT kind, state FROM finsec.change_request WHERE target LIKE 'cust.%.202411' OR request_id = :pk_rej ORDER BY request_id;
+-- Asked again, the labels get new versions (key.rotate), approved the same way.
+SET SESSION AUTHORIZATION regress_pd_a;
+SELECT finsec.protect_period_keys('cust_name', '2024-11-01', '2024-11-30', 'again') AS pk_again \gset
+SET SESSION AUTHORIZATION regress_pd_b;
+SELECT finsec.approve(:pk_again) -> 'keys' AS keys;
+RESET SESSION AUTHORIZATION;
+SELECT label, state, version FROM finsec.key_inventory WHERE label LIKE 'cust.%.202411' ORDER BY 1, 3;
 RESET SESSION AUTHORIZATION;
 
 -- Rows: each value under the key of its row's month.

@@ -218,6 +218,26 @@ SELECT pg_temp.try('SELECT secret FROM lb_child') AS child_of_labelled_table;
 SELECT pg_temp.try('SELECT extra FROM lb_child') AS child_own_column;
 SELECT pg_temp.try('SELECT id FROM ONLY lb_parent') AS parent_itself;
 RESET SESSION AUTHORIZATION;
+-- a labelled table made a child of a parent already read (and cached)
+-- labels the parent at once (descendant direction)
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_base (id int, v text);
+CREATE TABLE lb_base_a () INHERITS (lb_base);
+CREATE TABLE lb_late (id int, v text);
+SECURITY LABEL FOR finsec ON COLUMN lb_late.v IS 'identifier';
+GRANT SELECT ON lb_base TO regress_lb_clerk;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT pg_temp.try('SELECT v FROM lb_base') AS before_inherit;
+RESET SESSION AUTHORIZATION;
+ALTER TABLE lb_late INHERIT lb_base;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT pg_temp.try('SELECT v FROM lb_base') AS after_inherit;
+RESET SESSION AUTHORIZATION;
+ALTER TABLE lb_late NO INHERIT lb_base;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT pg_temp.try('SELECT v FROM lb_base') AS after_no_inherit;
+RESET SESSION AUTHORIZATION;
 -- attaching a table to a labelled parent labels it at once
 SET SESSION AUTHORIZATION regress_lb_owner;
 CREATE TABLE lb_part_3 (id int, secret text, day date);

@@ -16,9 +16,11 @@
  * same-named column (and table) of every inheritance ancestor and
  * descendant: rows of a child are read through the parent and the other
  * way round.  Effective labels and clearances are cached per backend and
- * dropped on every relcache invalidation (the provider invalidates the
+ * recomputed after relcache invalidations (the provider invalidates the
  * labelled relation; a statement trigger on finsec.label_clearance
- * invalidates that table) and on every change of pg_authid.
+ * invalidates that table): an invalidation of a relation marks its entry
+ * stale, and those of relations in inheritance trees; a change of roles
+ * or memberships reloads the clearances.
  *
  *-------------------------------------------------------------------------
  */
@@ -90,8 +92,10 @@ typedef struct LabelRel
 	int			natts;
 	int			table_rank;		/* effective label of the table itself */
 	bool		restricted;		/* some column's effective rank is restricted */
+	bool		stale;			/* invalidated: recompute at the next use */
 	uint8	   *ranks;			/* [natts + 1]; [0] unused */
 	bool	   *masked;			/* [natts + 1]: of a protected type */
+	bool		related;		/* has inheritance ancestors or descendants */
 } LabelRel;
 
 typedef struct Clearance
@@ -110,6 +114,8 @@ static Oid	protected_types[N_PROTECTED_TYPES];
 static Clearance *clearances = NULL;
 static int	n_clearances = 0;
 static bool clearances_loaded = false;
+static Oid	clearance_relid = InvalidOid;
+static uint64 inval_count = 0;	/* relcache invalidations seen */
 
 /* Set while finsec applies an approved protect.label_change (label NULL: removal). */
 typedef struct LabelPermit
@@ -140,12 +146,44 @@ label_rank(const char *label)
 
 /* ---- cache ---------------------------------------------------------------- */
 
+/*
+ * A relation changed (its labels, columns, inheritance...): mark stale its
+ * entry and every entry of a relation in an inheritance tree (whose
+ * effective labels depend on relatives, and a new relative need not
+ * invalidate them all); InvalidOid: everything.  A relation without
+ * relatives gains one only by a change that invalidates it.  Nothing is
+ * freed here (callers may hold entries while invalidations are processed).
+ */
 static void
 label_inval_relcache(Datum arg, Oid relid)
 {
-	cache_stale = true;
+	HASH_SEQ_STATUS seq;
+	LabelRel   *e;
+
+	inval_count++;
+	if (!OidIsValid(relid))
+	{
+		cache_stale = true;
+		return;
+	}
+	if (relid == clearance_relid)
+		clearances_loaded = false;
+	if (label_rels == NULL || cache_stale)
+		return;
+	hash_seq_init(&seq, label_rels);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->relid == relid || e->related)
+			e->stale = true;
 }
 
+/* Roles or memberships changed: reload the clearances. */
+static void
+label_inval_roles(Datum arg, int cacheid, uint32 hashvalue)
+{
+	clearances_loaded = false;
+}
+
+/* A schema changed (finsec's may have appeared or gone): start over. */
 static void
 label_inval_syscache(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -162,8 +200,8 @@ cache_refresh(void)
 	if (!callbacks_registered)
 	{
 		CacheRegisterRelcacheCallback(label_inval_relcache, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHOID, label_inval_syscache, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, label_inval_syscache, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, label_inval_roles, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, label_inval_roles, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACENAME, label_inval_syscache, (Datum) 0);
 		callbacks_registered = true;
 	}
@@ -325,11 +363,14 @@ label_rel(Oid relid)
 	ListCell   *lc;
 	int			a;
 	MemoryContext old;
+	uint64		seen;
 
 	cache_refresh();
 	entry = hash_search(label_rels, &relid, HASH_FIND, NULL);
-	if (entry)
+	if (entry && !entry->stale)
 		return entry;
+
+	seen = inval_count;
 
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
@@ -364,15 +405,27 @@ label_rel(Oid relid)
 		}
 	}
 
-	/* A concurrent invalidation may have reset the cache meanwhile. */
+	/*
+	 * A concurrent invalidation may have reset the cache meanwhile; one
+	 * processed while reading may have been about what was read, so the entry
+	 * serves this statement and is recomputed at the next.  No caller holds a
+	 * stale entry now: its arrays are freed.
+	 */
 	cache_refresh();
 	old = MemoryContextSwitchTo(label_cxt);
 	entry = hash_search(label_rels, &relid, HASH_ENTER, &found);
+	if (found)
+	{
+		pfree(entry->ranks);
+		pfree(entry->masked);
+	}
 	entry->natts = natts;
 	entry->table_rank = table_rank;
 	entry->restricted = false;
+	entry->stale = inval_count != seen;
 	entry->ranks = palloc0(natts + 1);
 	entry->masked = palloc0((natts + 1) * sizeof(bool));
+	entry->related = related != NIL;
 	for (a = 1; a <= natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a - 1);
@@ -402,6 +455,9 @@ load_clearances(void)
 	if (clearances_loaded)
 		return;
 	relid = OidIsValid(finsec_nsp) ? get_relname_relid("label_clearance", finsec_nsp) : InvalidOid;
+	clearance_relid = relid;
+	/* Marked loaded before reading: an invalidation meanwhile unmarks it. */
+	clearances_loaded = true;
 	if (OidIsValid(relid))
 	{
 		finsec_heap_scan_begin(&s, relid);
@@ -432,14 +488,16 @@ load_clearances(void)
 	}
 
 	/*
-	 * No cache_refresh() here: callers hold entries of the cache.  An
-	 * invalidation meanwhile only marks it stale for the next statement.
+	 * No cache_refresh() here: callers hold entries of the cache.  The old
+	 * array is no longer used by anyone (role_cleared() loads before its
+	 * loop).
 	 */
+	if (clearances)
+		pfree(clearances);
 	clearances = MemoryContextAllocZero(label_cxt, sizeof(Clearance) * (list_length(rows) + 1));
 	foreach(lc, rows)
 		clearances[i++] = *(Clearance *) lfirst(lc);
 	n_clearances = i;
-	clearances_loaded = true;
 }
 
 typedef enum Cleared

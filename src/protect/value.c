@@ -1291,6 +1291,8 @@ probe_count(const ProtectedValue *v, const char *plain, size_t len)
 		return;
 	if (h->kind == FP_KIND_TEXT && h->mask != FP_MASK_PHONE)
 		return;
+	if (!finsec_protect_probe_wanted())
+		return;
 	masked = palloc(FP_MASK_BOUND(len));
 	(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, masked);
 	finsec_protect_probe_count(h->kind, (int32) finsec_fp_get_be32(h->policy_id), masked, h->fp);
