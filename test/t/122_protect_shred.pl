@@ -199,6 +199,21 @@ like($err, qr/read-only|recovery/, 'standby: reveal() is refused (its ledger row
 is($primary->safe_psql('bank', 'SELECT count(*) > 0 FROM finsec.audit_seal(); SELECT bool_and(ok) FROM finsec.audit_verify()'),
 	"t\nt", 'the ledger, sealed, still verifies');
 
+# ---- a restore of the fresh dump keeps it all -----------------------------------------
+my $custom = $primary->backup_dir . '/bank.dump';
+$primary->command_ok([ 'pg_dump', '-Fc', '-d', $primary->connstr('bank'), '-f', $custom ], 'a custom-format dump');
+$primary->safe_psql('postgres', 'CREATE DATABASE restored');
+$primary->command_ok([ 'pg_restore', '--exit-on-error', '-d', $primary->connstr('restored'), $custom ],
+	'restored into another database (the period trigger restored with its registration)');
+is($primary->safe_psql('restored', q{SELECT tgname || ':' || tgenabled::text FROM pg_trigger WHERE tgrelid = 'txn'::regclass}),
+	'finsec_protect_period:A', 'restored: the period trigger, enabled always');
+is($primary->safe_psql('restored', $states), $expected_states, 'restored: January shredded, February intact');
+is($primary->safe_psql('restored',
+		q{SET ROLE unmasker; SELECT string_agg(finsec.reveal(name), ',' ORDER BY id) FROM txn WHERE booked >= '2025-02-01'}),
+	join(',', @feb), 'restored: each February value reveals the original');
+($rc, $out, $err) = $primary->psql('restored', "INSERT INTO txn VALUES (2000, '2025-01-10', 'late')");
+like($err, qr/period 202501 of protect policy "crm_name" was shredded/, 'restored: the shredded month takes no new value');
+
 $standby->stop;
 $primary->stop;
 done_testing();
