@@ -5,6 +5,14 @@
 -- and booleans, never sealed forms.
 --
 SET client_min_messages = warning;
+-- EXPLAIN with the sealed forms of literals (random nonces) shortened.
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		RETURN NEXT regexp_replace(l, '~fp1\.[A-Za-z0-9_-]+', '~fp1...', 'g');
+	END LOOP;
+END $$;
 CREATE ROLE regress_p_alice LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_p_bob LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_p_app LOGIN IN ROLE finsec_app;
@@ -115,7 +123,7 @@ UPDATE regress_customer c SET name = '欧阳娜娜' WHERE id = 2;
 CREATE UNIQUE INDEX regress_customer_name ON regress_customer (name);
 INSERT INTO regress_customer (id, name) VALUES (10, '张三');
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT id FROM regress_customer WHERE name = '张三';
+SELECT pg_temp.plan($$SELECT id FROM regress_customer WHERE name = '张三'$$);
 SELECT id FROM regress_customer WHERE name = '张三';
 SELECT id FROM regress_customer WHERE name = '张三'::finsec.protected_text(customer_name);
 RESET enable_seqscan;
@@ -128,6 +136,14 @@ SELECT c.id, count(*) FROM regress_customer c JOIN regress_order o ON o.customer
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop;
 SELECT finsec.mask(customer) AS customer, count(*) FROM regress_order GROUP BY customer ORDER BY 2 DESC, 1;
 SELECT count(DISTINCT customer) FROM regress_order;
+-- None of that decrypted anything (the keyring counts every use of a key);
+-- reading masks does.
+SELECT coalesce(sum((detail->>'count')::int), 0) AS d0 FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt' \gset
+SELECT count(*) FROM regress_customer c JOIN regress_order o ON o.customer = c.name WHERE c.name = '张三';
+SELECT count(DISTINCT customer) FROM regress_order;
+SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
+SELECT count(finsec.mask(customer)) FROM regress_order;
+SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
 -- A policy without fingerprint cannot be compared.
 SELECT count(*) FROM regress_customer WHERE note = 'x'::finsec.protected_text(memo);
 CREATE INDEX ON regress_customer (note);
@@ -202,5 +218,103 @@ SET SESSION AUTHORIZATION regress_p_bob;
 SELECT finsec.approve(:r4) ->> 'dropped';
 RESET SESSION AUTHORIZATION;
 SELECT count(*) FROM finsec.protect_policy WHERE policy_name = 'scratch';
+
+-- COPY: text and binary forms carry the sealed value; COPY FROM seals
+-- clear text directly under the column's policy.
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set copyfile :abs_builddir '/results/120_protect.copy'
+CREATE TABLE regress_copy (id int, name finsec.protected_text(customer_name), note finsec.protected_text(memo));
+COPY regress_copy FROM STDIN;
+1	王五	备注
+2	\N	\N
+\.
+SELECT id, finsec.mask(name), (finsec.protected_info(name)).policy, finsec.mask(note) FROM regress_copy ORDER BY id;
+COPY regress_copy TO :'copyfile' (FORMAT binary);
+CREATE TABLE regress_copy2 (LIKE regress_copy);
+COPY regress_copy2 FROM :'copyfile' (FORMAT binary);
+SELECT a.id, a.name = b.name AS same_name, finsec.mask(b.note) FROM regress_copy a JOIN regress_copy2 b USING (id) ORDER BY a.id;
+-- Binary input is checked like text input: into a column of another policy, refused.
+CREATE TABLE regress_copy3 (id int, name finsec.protected_text(customer_phone), note finsec.protected_text(memo));
+COPY regress_copy3 FROM :'copyfile' (FORMAT binary);
+COPY regress_copy TO :'copyfile';
+COPY regress_copy3 FROM :'copyfile';
+DROP TABLE regress_copy, regress_copy2, regress_copy3;
+
+-- A key that is missing: the keyring's SQLSTATE and a hint naming the key.
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protect_policy_create('later', enc_key => 'later.enc', fp_key => NULL, mask => 'name') > 0;
+RESET SESSION AUTHORIZATION;
+CREATE FUNCTION pg_temp.try(q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE h text;
+BEGIN
+	EXECUTE q;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+	RAISE WARNING '% %: %', SQLSTATE, SQLERRM, h;
+END $$;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(later)$$);
+-- A key of the wrong purpose.
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protect_policy_create('wrong_purpose', enc_key => 'protect.fp') > 0;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try($$SELECT 'x'::finsec.protected_text(wrong_purpose)$$);
+-- A sealed value of a policy whose key has no version yet (a restore
+-- before the keyring) is accepted unchecked and shows "[protected]"; once
+-- a different key exists under that label, it shows "[invalid]".
+CREATE FUNCTION pg_temp.b64url_to_bytea(s text) RETURNS bytea LANGUAGE sql AS $$
+	SELECT decode(rpad(translate(s, '-_', '+/'), (length(s) + 3) / 4 * 4, '='), 'base64') $$;
+CREATE FUNCTION pg_temp.bytea_to_b64url(b bytea) RETURNS text LANGUAGE sql AS $$
+	SELECT rtrim(translate(replace(encode(b, 'base64'), E'\n', ''), '+/', '-_'), '=') $$;
+CREATE FUNCTION pg_temp.with_policy(sealed text, policy text) RETURNS text LANGUAGE sql AS $$
+	SELECT 'x~fp1.' || pg_temp.bytea_to_b64url(overlay(pg_temp.b64url_to_bytea(split_part(sealed, '~fp1.', 2))
+		PLACING int4send(finsec._protect_policy_id(policy)) FROM 5 FOR 4)) $$;
+CREATE TABLE regress_later (v finsec.protected_text(later));
+INSERT INTO regress_later SELECT pg_temp.with_policy(m, 'later')::finsec.protected_text(later) FROM sealed WHERE id = 1;
+SELECT split_part(v::text, '~', 1) AS shown, (finsec.protected_info(v)).state FROM regress_later;
+SELECT finsec.mask(v) FROM regress_later;
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.key_generate('later.enc', 'encryption', 'aes-256-gcm') AS r5 \gset
+SET SESSION AUTHORIZATION regress_p_bob;
+SELECT finsec.approve(:r5) ->> 'state';
+RESET SESSION AUTHORIZATION;
+SELECT split_part(v::text, '~', 1) AS shown, (finsec.protected_info(v)).state FROM regress_later;
+SELECT finsec.mask(v) FROM regress_later;
+-- Now that the key exists the same sealed form is refused at input.
+SELECT pg_temp.with_policy(m, 'later')::finsec.protected_text(later) FROM sealed WHERE id = 1;
+-- A payload whose policy id was altered to another policy with the same key fails authentication.
+SELECT pg_temp.with_policy(n, 'customer_address')::finsec.protected_text FROM sealed WHERE id = 1;
+
+-- Shredding: a destroyed key version leaves "[shredded]", NULL masks and reveals.
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protect_policy_create('shred_me', enc_key => 'shred.enc', mask => 'name') > 0;
+SELECT finsec.key_generate('shred.enc', 'encryption', 'aes-256-gcm') AS r6 \gset
+SET SESSION AUTHORIZATION regress_p_bob;
+SELECT finsec.approve(:r6) ->> 'state';
+RESET SESSION AUTHORIZATION;
+CREATE TABLE regress_shred (id int, v finsec.protected_text(shred_me));
+INSERT INTO regress_shred VALUES (1, '赵六');
+CREATE TEMP TABLE shred_sealed AS SELECT v::text AS s FROM regress_shred;
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.key_rotate('shred.enc') AS r7 \gset
+SET SESSION AUTHORIZATION regress_p_bob;
+SELECT finsec.approve(:r7) ->> 'state';
+SELECT finsec.request_change('key.destroy', 'shred.enc', '{"version": 1}', 'shred') AS r8 \gset
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.approve(:r8) IS NOT NULL AS destroyed;
+RESET SESSION AUTHORIZATION;
+INSERT INTO regress_shred VALUES (2, '钱七');
+SELECT id, split_part(v::text, '~', 1) AS shown, finsec.mask(v), (finsec.protected_info(v)).state,
+	   (finsec.protected_info(v)).enc_version FROM regress_shred ORDER BY id;
+SELECT count(*) FILTER (WHERE v = '赵六') AS fingerprint_still_matches FROM regress_shred;
+-- A shredded row restored from its sealed form is accepted, and stays shredded.
+SELECT (finsec.protected_info(s::finsec.protected_text(shred_me))).state FROM shred_sealed;
+GRANT SELECT ON regress_shred TO regress_p_unmask, regress_p_alice;
+SET SESSION AUTHORIZATION regress_p_unmask;
+SELECT id, finsec.reveal(v, 'shred check') FROM regress_shred ORDER BY id;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_p_alice;
+SELECT finsec.protected_rekey(v) FROM regress_shred WHERE id = 1;
+RESET SESSION AUTHORIZATION;
+DROP TABLE regress_later, regress_shred;
 
 DROP TABLE regress_customer, regress_order;

@@ -42,6 +42,14 @@ static PolicyEntry **policies = NULL;
 static int	npolicies = 0;
 static int	maxpolicies = 0;
 static bool policies_valid = false;
+
+/*
+ * Ids looked up and not found since the last reload: not re-read for each
+ * row (values restored before their policy rows show "[protected]").
+ */
+#define MISSING_IDS 16
+static int32 missing_ids[MISSING_IDS];
+static int	nmissing = 0;
 static bool callback_registered = false;
 static FinsecRelid policy_rel = FINSEC_RELID_INIT("finsec", "protect_policy");
 
@@ -128,6 +136,7 @@ load_policies(void)
 	}
 	SPI_finish();
 	policies_valid = true;
+	nmissing = 0;
 }
 
 static const FinsecProtectPolicy *
@@ -149,9 +158,15 @@ finsec_protect_policy_if_exists(int32 policy_id)
 	p = find_by_id(policy_id);
 	if (p == NULL)
 	{
+		for (int i = 0; i < nmissing; i++)
+			if (missing_ids[i] == policy_id)
+				return NULL;
 		/* created since the cache was loaded, in this transaction */
 		load_policies();
 		p = find_by_id(policy_id);
+		if (p == NULL)
+			missing_ids[nmissing++ % MISSING_IDS] = policy_id;
+		nmissing = Min(nmissing, MISSING_IDS);
 	}
 	return p;
 }
@@ -165,7 +180,8 @@ finsec_protect_policy(int32 policy_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("protection policy %d does not exist", policy_id),
-				 errhint("finsec.protect_policy lists the policies; a restore loads them after the tables.")));
+				 errhint("finsec.protect_policy lists the policies; a restore loads them after the tables."),
+				 errhidestmt(true)));
 	return p;
 }
 

@@ -160,8 +160,8 @@ utf8_len(const unsigned char *s, size_t len)
 {
 	size_t		n;
 
-	if (len == 0)
-		return 0;
+	if (len == 0 || s[0] == 0)
+		return 0;				/* NUL is masked like invalid bytes */
 	if (s[0] < 0x80)
 		return 1;
 	if (s[0] >= 0xC2 && s[0] <= 0xDF)
@@ -219,6 +219,22 @@ stars(const unsigned char *s, size_t len, char *out)
 	return o;
 }
 
+/* Copy the character at s (invalid byte or NUL: '*') to out; bytes read. */
+static size_t
+copy_char(const unsigned char *s, size_t len, char *out, size_t *o)
+{
+	size_t		n = utf8_len(s, len);
+
+	if (n == 0)
+	{
+		out[(*o)++] = '*';
+		return 1;
+	}
+	memcpy(out + *o, s, n);
+	*o += n;
+	return n;
+}
+
 /* Copy valid UTF-8 of s[0..len), invalid bytes as '*'. */
 static size_t
 copy_valid(const unsigned char *s, size_t len, char *out)
@@ -226,21 +242,7 @@ copy_valid(const unsigned char *s, size_t len, char *out)
 	size_t		o = 0;
 
 	for (size_t i = 0; i < len;)
-	{
-		size_t		n = utf8_len(s + i, len - i);
-
-		if (n == 0)
-		{
-			out[o++] = '*';
-			i++;
-		}
-		else
-		{
-			memcpy(out + o, s + i, n);
-			o += n;
-			i += n;
-		}
-	}
+		i += copy_char(s + i, len - i, out, &o);
 	return o;
 }
 
@@ -292,21 +294,7 @@ mask_phone(const unsigned char *s, size_t len, char *out)
 			i++;
 		}
 		else
-		{
-			size_t		n = utf8_len(s + i, len - i);
-
-			if (n == 0)
-			{
-				out[o++] = '*';
-				i++;
-			}
-			else
-			{
-				memcpy(out + o, s + i, n);
-				o += n;
-				i += n;
-			}
-		}
+			i += copy_char(s + i, len - i, out, &o);
 	}
 	return o;
 }
@@ -411,6 +399,10 @@ finsec_fp_mask_value(int kind, int mask, const char *s, size_t len, char *out)
 		return finsec_fp_mask_text(mask, s, len, out);
 	if (len != klen)
 		return finsec_fp_mask_text(FP_MASK_NONE, s, len, out);
+	/* canonical identifiers are digits and upper-case letters only */
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return finsec_fp_mask_text(FP_MASK_NONE, s, len, out);
 	switch (kind)
 	{
 		case FP_KIND_RESIDENT_ID:
