@@ -75,6 +75,27 @@ RESET SESSION AUTHORIZATION;
 SELECT tgname, tgenabled, tgtype FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass ORDER BY 1;
 SELECT relid, column_name, date_column, policy_name, created_by FROM finsec.protect_period_column ORDER BY 1;
 
+-- The trigger and its columns are the two-person kind's to remove: not
+-- the owner's to drop, disable, rename or retype.
+SET SESSION AUTHORIZATION regress_pd_owner;
+DROP TRIGGER finsec_protect_period ON pd_txn;
+ALTER TABLE pd_txn DISABLE TRIGGER finsec_protect_period;
+ALTER TABLE pd_txn DISABLE TRIGGER USER;
+ALTER TABLE pd_txn ENABLE REPLICA TRIGGER finsec_protect_period;
+ALTER TABLE pd_txn ENABLE TRIGGER finsec_protect_period;
+ALTER TRIGGER finsec_protect_period ON pd_txn RENAME TO other;
+ALTER TABLE pd_txn RENAME COLUMN booked TO booked_on;
+ALTER TABLE pd_txn DROP COLUMN booked;
+ALTER TABLE pd_txn DROP COLUMN name;
+ALTER TABLE pd_txn ALTER COLUMN name TYPE finsec.protected_text(cust_plain);
+DROP TABLE pd_txn;
+-- Other columns stay the owner's.
+ALTER TABLE pd_txn ADD COLUMN note text;
+ALTER TABLE pd_txn RENAME COLUMN note TO remark;
+ALTER TABLE pd_txn DROP COLUMN remark;
+RESET SESSION AUTHORIZATION;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass;
+
 -- Without the period's keys: the keyring's error, and a hint naming
 -- protect_period_keys; nothing stored.
 SET SESSION AUTHORIZATION regress_pd_owner;
@@ -247,6 +268,11 @@ SELECT finsec.approve(:pdrop);
 RESET SESSION AUTHORIZATION;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass;
 SELECT count(*) AS registered FROM finsec.protect_period_column WHERE relid = 'pd_txn'::regclass;
+-- Now the owner's again.
+SET SESSION AUTHORIZATION regress_pd_owner;
+ALTER TABLE pd_txn RENAME COLUMN booked TO booked_on;
+DROP TABLE pd_txn;
+RESET SESSION AUTHORIZATION;
 
 \c contrib_regression
 SET client_min_messages = warning;

@@ -9,6 +9,14 @@
 #   start_faketime($node, '-200d')     start the node with its clock moved by
 #                                      libfaketime (backends keep the fake
 #                                      time; background workers do not)
+#   protect_test_setup($node, $db, @keys)
+#                                      roles adm1, adm2 (finsec_admin) and
+#                                      unmasker (finsec_unmask), and each key
+#                                      [label, purpose, algorithm] generated
+#                                      by adm1 and approved by adm2; returns
+#                                      the approvals' results
+#   protect_two_person($node, $db, $sql) $sql (a request) as adm1, approved
+#                                      by adm2; the approval's result
 #   catalog_listing($node, $db)        a sorted, OID-free description of
 #                                      every object of the finsec extension
 #                                      (definitions, ACLs, comments, dump
@@ -22,7 +30,8 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(finsec_node catalog_listing prepend_hba add_master_key start_faketime);
+our @EXPORT = qw(finsec_node catalog_listing prepend_hba add_master_key start_faketime
+  protect_test_setup protect_two_person);
 
 # The master key of test clusters (public; for throwaway clusters only).
 our $test_master_key = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
@@ -44,6 +53,32 @@ sub finsec_node
 	  if $opts{sealer};
 	$node->start unless $opts{no_start};
 	return $node;
+}
+
+# A change request filed by adm1, approved by adm2 (two-person control).
+sub protect_two_person
+{
+	my ($node, $db, $request_sql) = @_;
+	my $req = $node->safe_psql($db, "SET SESSION AUTHORIZATION adm1; SELECT $request_sql");
+	return $node->safe_psql($db, "SET SESSION AUTHORIZATION adm2; SELECT finsec.approve($req)");
+}
+
+# The extension, the roles of the protected-data tests, and their keys.
+sub protect_test_setup
+{
+	my ($node, $db, @keys) = @_;
+	$node->safe_psql($db, q{
+		SET client_min_messages = warning;
+		CREATE EXTENSION IF NOT EXISTS finsec;
+		DO $$ BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'adm1') THEN
+				CREATE ROLE adm1 LOGIN IN ROLE finsec_admin;
+				CREATE ROLE adm2 LOGIN IN ROLE finsec_admin;
+				CREATE ROLE unmasker LOGIN IN ROLE finsec_unmask;
+			END IF;
+		END $$;
+	});
+	return map { protect_two_person($node, $db, "finsec.key_generate('$_->[0]', '$_->[1]', '$_->[2]')") } @keys;
 }
 
 # Write a master key file for the node's keyring and point

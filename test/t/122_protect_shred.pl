@@ -25,27 +25,11 @@ $primary->safe_psql('postgres', q{
 	CREATE DATABASE bank;
 	CREATE DATABASE ctl;
 });
-$primary->safe_psql('bank', q{
-	SET client_min_messages = warning;
-	CREATE EXTENSION finsec;
-	CREATE ROLE adm1 LOGIN IN ROLE finsec_admin;
-	CREATE ROLE adm2 LOGIN IN ROLE finsec_admin;
-	CREATE ROLE unmasker LOGIN IN ROLE finsec_unmask;
-});
-
-sub two_person
-{
-	my ($request_sql) = @_;
-	my $req = $primary->safe_psql('bank', "SET SESSION AUTHORIZATION adm1; SELECT $request_sql");
-	return $primary->safe_psql('bank', "SET SESSION AUTHORIZATION adm2; SELECT finsec.approve($req)");
-}
-
-for my $k (['protect.enc', 'encryption', 'aes-256-gcm'], ['protect.fp', 'fingerprint', 'hmac-sha256'],
-	['crm.enc', 'encryption', 'aes-256-gcm'], ['crm.fp', 'fingerprint', 'hmac-sha256'])
-{
-	like(two_person("finsec.key_generate('$k->[0]', '$k->[1]', '$k->[2]')"), qr/"state": "active"/,
-		"$k->[0] approved");
-}
+my @approved = protect_test_setup($primary, 'bank', ['protect.enc', 'encryption', 'aes-256-gcm'],
+	['protect.fp', 'fingerprint', 'hmac-sha256'], ['crm.enc', 'encryption', 'aes-256-gcm'],
+	['crm.fp', 'fingerprint', 'hmac-sha256']);
+is(scalar(grep { /"state": "active"/ } @approved), 4, 'the four keys approved (two people)');
+sub two_person { my ($sql) = @_; return protect_two_person($primary, 'bank', $sql); }
 $primary->safe_psql('bank', q{
 	SET SESSION AUTHORIZATION adm1;
 	SELECT finsec.protect_policy_create('crm_name', enc_key => 'crm.enc', fp_key => 'crm.fp',
@@ -198,6 +182,21 @@ my ($rc, $out, $err) = $standby->psql('bank', q{SET ROLE unmasker; SELECT finsec
 like($err, qr/read-only|recovery/, 'standby: reveal() is refused (its ledger row cannot be written)');
 is($primary->safe_psql('bank', 'SELECT count(*) > 0 FROM finsec.audit_seal(); SELECT bool_and(ok) FROM finsec.audit_verify()'),
 	"t\nt", 'the ledger, sealed, still verifies');
+
+# ---- a restore of the fresh dump keeps it all -----------------------------------------
+my $custom = $primary->backup_dir . '/bank.dump';
+$primary->command_ok([ 'pg_dump', '-Fc', '-d', $primary->connstr('bank'), '-f', $custom ], 'a custom-format dump');
+$primary->safe_psql('postgres', 'CREATE DATABASE restored');
+$primary->command_ok([ 'pg_restore', '--exit-on-error', '-d', $primary->connstr('restored'), $custom ],
+	'restored into another database (the period trigger restored with its registration)');
+is($primary->safe_psql('restored', q{SELECT tgname || ':' || tgenabled::text FROM pg_trigger WHERE tgrelid = 'txn'::regclass}),
+	'finsec_protect_period:A', 'restored: the period trigger, enabled always');
+is($primary->safe_psql('restored', $states), $expected_states, 'restored: January shredded, February intact');
+is($primary->safe_psql('restored',
+		q{SET ROLE unmasker; SELECT string_agg(finsec.reveal(name), ',' ORDER BY id) FROM txn WHERE booked >= '2025-02-01'}),
+	join(',', @feb), 'restored: each February value reveals the original');
+($rc, $out, $err) = $primary->psql('restored', "INSERT INTO txn VALUES (2000, '2025-01-10', 'late')");
+like($err, qr/period 202501 of protect policy "crm_name" was shredded/, 'restored: the shredded month takes no new value');
 
 $standby->stop;
 $primary->stop;

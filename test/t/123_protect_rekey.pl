@@ -20,27 +20,11 @@ use FinsecTest;
 my $node = finsec_node('rekey', no_start => 1);
 $node->append_conf('postgresql.conf', "finsec.reveal_budget = 0\nmax_connections = 40");
 $node->start;
-$node->safe_psql('postgres', q{
-	SET client_min_messages = warning;
-	CREATE EXTENSION finsec;
-	CREATE ROLE adm1 LOGIN IN ROLE finsec_admin;
-	CREATE ROLE adm2 LOGIN IN ROLE finsec_admin;
-	CREATE ROLE unmasker LOGIN IN ROLE finsec_unmask;
-});
-
-sub two_person
-{
-	my ($request_sql) = @_;
-	my $req = $node->safe_psql('postgres', "SET SESSION AUTHORIZATION adm1; SELECT $request_sql");
-	return $node->safe_psql('postgres', "SET SESSION AUTHORIZATION adm2; SELECT finsec.approve($req)");
-}
-
-for my $k (['protect.enc', 'encryption', 'aes-256-gcm'], ['protect.fp', 'fingerprint', 'hmac-sha256'],
-	['crm.enc', 'encryption', 'aes-256-gcm'], ['crm.fp', 'fingerprint', 'hmac-sha256'])
-{
-	like(two_person("finsec.key_generate('$k->[0]', '$k->[1]', '$k->[2]')"), qr/"state": "active"/,
-		"$k->[0] approved");
-}
+my @approved = protect_test_setup($node, 'postgres', ['protect.enc', 'encryption', 'aes-256-gcm'],
+	['protect.fp', 'fingerprint', 'hmac-sha256'], ['crm.enc', 'encryption', 'aes-256-gcm'],
+	['crm.fp', 'fingerprint', 'hmac-sha256']);
+is(scalar(grep { /"state": "active"/ } @approved), 4, 'the four keys approved (two people)');
+sub two_person { my ($sql) = @_; return protect_two_person($node, 'postgres', $sql); }
 $node->safe_psql('postgres', q{
 	SET SESSION AUTHORIZATION adm1;
 	SELECT finsec.protect_policy_create('crm_name', enc_key => 'crm.enc', fp_key => 'crm.fp', mask => 'name');
