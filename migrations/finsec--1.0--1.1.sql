@@ -156,21 +156,6 @@ COMMENT ON FUNCTION finsec.protect_policy_create(text, text, text, text, text, t
 REVOKE ALL ON FUNCTION finsec.protect_policy_create(text, text, text, text, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.protect_policy_create(text, text, text, text, text, text, text, text) TO finsec_admin;
 
--- The columns of a protected type under a policy (its type modifier).
-CREATE FUNCTION finsec._protect_policy_columns(policy_id integer)
-RETURNS TABLE (tbl regclass, col name)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT a.attrelid::regclass, a.attname
-	  FROM pg_attribute a
-	 WHERE a.atttypid IN ('finsec.protected_text'::regtype, 'finsec.protected_resident_id'::regtype,
-						  'finsec.protected_uscc'::regtype, 'finsec.protected_mobile'::regtype)
-	   AND a.atttypmod = policy_id AND NOT a.attisdropped AND a.attnum > 0
-	 ORDER BY 1, 2
-$$;
-REVOKE ALL ON FUNCTION finsec._protect_policy_columns(integer) FROM PUBLIC;
-
 CREATE FUNCTION finsec._protect_policy_drop_prepare(kind text, target text, payload jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -276,6 +261,21 @@ COMMENT ON TYPE finsec.protected_uscc IS
 	'unified social credit code, validated like uscc, stored encrypted; masked 91350100********43';
 COMMENT ON TYPE finsec.protected_mobile IS
 	'mainland mobile number, validated like cn_mobile, stored encrypted; masked 138****5678';
+
+-- The columns of a protected type under a policy (its type modifier).
+CREATE FUNCTION finsec._protect_policy_columns(policy_id integer)
+RETURNS TABLE (tbl regclass, col name)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.attrelid::regclass, a.attname
+	  FROM pg_attribute a
+	 WHERE a.atttypid IN ('finsec.protected_text'::regtype, 'finsec.protected_resident_id'::regtype,
+						  'finsec.protected_uscc'::regtype, 'finsec.protected_mobile'::regtype)
+	   AND a.atttypmod = policy_id AND NOT a.attisdropped AND a.attnum > 0
+	 ORDER BY 1, 2
+$$;
+REVOKE ALL ON FUNCTION finsec._protect_policy_columns(integer) FROM PUBLIC;
 
 -- From the clear identifier types (assignment); no cast back: only reveal().
 CREATE FUNCTION finsec.protected_resident_id(finsec.cn_resident_id) RETURNS finsec.protected_resident_id

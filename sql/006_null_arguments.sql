@@ -203,7 +203,7 @@ SELECT p.oid, p.oid::regprocedure AS fn, p.prokind, p.pronargs, p.prorettype,
 -- else is called.
 CREATE TEMP VIEW not_called AS
 SELECT fn, CASE
-		WHEN 'internal'::regtype = ANY (argtypes) AND fn::text LIKE '%\_recv(internal)' THEN
+		WHEN 'internal'::regtype = ANY (argtypes) AND (fn::text LIKE '%\_recv(internal)' OR fn::text LIKE '%\_recv(internal,oid,integer)') THEN
 			'takes internal: binary input, reached through the wire protocol only (its parser is fuzzed, test/fuzz)'
 		WHEN 'internal'::regtype = ANY (argtypes) AND fn::text LIKE 'finsec.money\_agg\_%' THEN
 			'takes internal: aggregate support, run by sum() and avg() below (NULL states included)'

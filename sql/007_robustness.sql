@@ -39,6 +39,13 @@ SELECT finsec.key_generate('card.fp', 'fingerprint', 'hmac-sm3') AS r2 \gset
 SET SESSION AUTHORIZATION regress_robust_b;
 SELECT finsec.approve(:r1) ->> 'state' AS enc, finsec.approve(:r2) ->> 'state' AS fp;
 RESET SESSION AUTHORIZATION;
+-- The protected types' default keys (docs/protected-data.md).
+SET SESSION AUTHORIZATION regress_robust_a;
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS r3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS r4 \gset
+SET SESSION AUTHORIZATION regress_robust_b;
+SELECT finsec.approve(:r3) ->> 'state' AS protect_enc, finsec.approve(:r4) ->> 'state' AS protect_fp;
+RESET SESSION AUTHORIZATION;
 
 -- ---------------------------------------------------------------------
 -- Class 2: NULL cards.  On 0.7 each of these three statements was a

@@ -336,6 +336,13 @@ finsec_card_probe_count(const FsNumberHeader *h)
 					  h->ndigits, visible);
 }
 
+/* Whether constructions by this session user are counted at all. */
+bool
+finsec_protect_probe_wanted(void)
+{
+	return finsec_card_probe_budget > 0 && !superuser_arg(GetSessionUserId());
+}
+
 /*
  * A protected value of kind (FinsecProtectKind) under policy_id, built
  * from clear text: its class is kind, policy and the masked form.

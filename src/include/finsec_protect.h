@@ -88,6 +88,9 @@ extern int32 finsec_protect_value_period(const struct varlena *value);
 extern void finsec_protect_probe_count(int kind, int32 policy_id, const char *masked,
 									   const uint8 *fp);
 
+/* Whether the session user's constructions are counted (budget set, not superuser). */
+extern bool finsec_protect_probe_wanted(void);
+
 /* ---- reveal gate (src/protect/reveal.c) -------------------------------- */
 
 /*

@@ -180,7 +180,8 @@ finsec_protect_policy(int32 policy_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("protection policy %d does not exist", policy_id),
-				 errhint("finsec.protect_policy lists the policies; a restore loads them after the tables.")));
+				 errhint("finsec.protect_policy lists the policies; a restore loads them after the tables."),
+				 errhidestmt(true)));
 	return p;
 }
 

@@ -142,13 +142,12 @@ policy_key_active(const FinsecProtectPolicy *p, const char *label, bool fingerpr
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
+		FlushErrorState();
 		if (edata->hint == NULL || edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
-		{
-			FlushErrorState();
 			edata->hint = key_hint(p, label, fingerprint, period);
-			ReThrowError(edata);
-		}
-		PG_RE_THROW();
+		/* the statement may hold the clear value being protected */
+		edata->hide_stmt = true;
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
 	return key;
@@ -331,12 +330,14 @@ finsec_protect_period_of(const char *unit, int32 date_adt)
 	if (DATE_NOT_FINITE(date_adt))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("an infinite date has no key period")));
+				 errmsg("an infinite date has no key period"),
+				 errhidestmt(true)));
 	j2date(date_adt + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	if (y < 1000 || y > 9999)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("key periods cover the years 1000 to 9999")));
+				 errmsg("key periods cover the years 1000 to 9999"),
+				 errhidestmt(true)));
 	if (strcmp(unit, "day") == 0)
 		return y * 10000 + m * 100 + d;
 	if (strcmp(unit, "month") == 0)
@@ -372,7 +373,8 @@ open_or_raise(const ProtectedValue *v, size_t *len, bool shredded_ok)
 	if (finsec_fp_payload_check((const uint8 *) h, VALUE_LEN(v)) != FP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s is corrupted", kind_what[h->kind <= FP_KIND_MAX ? h->kind : 0])));
+				 errmsg("%s is corrupted", kind_what[h->kind <= FP_KIND_MAX ? h->kind : 0]),
+				 errhidestmt(true)));
 	switch (value_key(h, &p, &key))
 	{
 		case FINSEC_KEY_LOOKUP_FOUND:
@@ -380,7 +382,8 @@ open_or_raise(const ProtectedValue *v, size_t *len, bool shredded_ok)
 				ereport(ERROR,
 						(errcode(ERRCODE_FINSEC_KEY_INTEGRITY),
 						 errmsg("%s failed its integrity check", kind_what[h->kind]),
-						 errdetail("It was altered, or sealed under another policy or key than it says.")));
+						 errdetail("It was altered, or sealed under another policy or key than it says."),
+						 errhidestmt(true)));
 			return plain;
 		case FINSEC_KEY_LOOKUP_DESTROYED:
 			if (shredded_ok)
@@ -389,14 +392,16 @@ open_or_raise(const ProtectedValue *v, size_t *len, bool shredded_ok)
 					(errcode(ERRCODE_FINSEC_PROTECT_SHREDDED),
 					 errmsg("%s was shredded", kind_what[h->kind]),
 					 errdetail("The key version that encrypted it was destroyed."),
-					 errhint("finsec.protect_shredded_read = 'null' reads shredded values as NULL.")));
+					 errhint("finsec.protect_shredded_read = 'null' reads shredded values as NULL."),
+					 errhidestmt(true)));
 			break;
 		default:
 			if (p == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FINSEC_PROTECT_NO_POLICY),
 						 errmsg("protection policy %d of %s does not exist", policy_id, kind_what[h->kind]),
-						 errhint("finsec.protect_policy lists the policies; restore the policy rows of the dump.")));
+						 errhint("finsec.protect_policy lists the policies; restore the policy rows of the dump."),
+						 errhidestmt(true)));
 			/* the keyring's own error, completed with a hint */
 			enc_label(p, finsec_fp_get_be32(h->period), label);
 			(void) policy_key_active(p, label, false, finsec_fp_get_be32(h->period));
@@ -404,7 +409,8 @@ open_or_raise(const ProtectedValue *v, size_t *len, bool shredded_ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_PROTECT_UNREADABLE),
 					 errmsg("%s cannot be decrypted", kind_what[h->kind]),
-					 errhint("finsec.key_inventory shows the state of key \"%s\".", label)));
+					 errhint("finsec.key_inventory shows the state of key \"%s\".", label),
+					 errhidestmt(true)));
 	}
 	return NULL;
 }
@@ -747,7 +753,8 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 	if (n != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a protected type takes one modifier: the name of its protection policy")));
+				 errmsg("a protected type takes one modifier: the name of its protection policy"),
+				 errhidestmt(true)));
 	name = DatumGetCString(elems[0]);
 	{
 		size_t		len = strlen(name);
@@ -759,7 +766,8 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid protection policy name in a type modifier"),
-					 errdetail("A policy name is a lower-case letter, then up to 47 lower-case letters, digits or underscores.")));
+					 errdetail("A policy name is a lower-case letter, then up to 47 lower-case letters, digits or underscores."),
+					 errhidestmt(true)));
 	}
 	p = finsec_protect_policy_by_name(name);
 	if (p)
@@ -769,7 +777,8 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 	ereport(ERROR,
 			(errcode(ERRCODE_FINSEC_PROTECT_NO_POLICY),
 			 errmsg("protection policy \"%s\" does not exist", name),
-			 errhint("Create it with finsec.protect_policy_create('%s', ...).", name)));
+			 errhint("Create it with finsec.protect_policy_create('%s', ...).", name),
+			 errhidestmt(true)));
 	PG_RETURN_INT32(0);
 }
 
@@ -816,7 +825,8 @@ finsec_protected_coerce(PG_FUNCTION_ARGS)
 				 errmsg("a value protected under policy \"%s\" cannot be stored under policy \"%s\"",
 						policy_name_of(policy_id), policy_name_of(typmod)),
 				 errhint("finsec.protected_rekey(value, '%s') re-protects a value under another policy.",
-						 policy_name_of(typmod))));
+						 policy_name_of(typmod)),
+				 errhidestmt(true)));
 	target = finsec_protect_policy(typmod);
 	plain = open_or_raise(v, &len, false);
 	PG_TRY();
@@ -866,7 +876,8 @@ finsec_protected_from_resident_id(PG_FUNCTION_ARGS)
 	if (!finsec_cnid_resident_id_unpack(PG_GETARG_INT64(0), id))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("stored finsec.cn_resident_id value is out of range")));
+				 errmsg("stored finsec.cn_resident_id value is out of range"),
+				 errhidestmt(true)));
 	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_RESIDENT_ID, id, sizeof(id)));
 }
 
@@ -889,7 +900,8 @@ finsec_protected_from_mobile(PG_FUNCTION_ARGS)
 	if (!finsec_cnid_mobile_unpack(PG_GETARG_INT64(0), m))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("stored finsec.cn_mobile value is out of range")));
+				 errmsg("stored finsec.cn_mobile value is out of range"),
+				 errhidestmt(true)));
 	PG_RETURN_POINTER(from_clear_identifier(FINSEC_PROTECT_MOBILE, m, sizeof(m)));
 }
 
@@ -904,7 +916,8 @@ require_fingerprint(const FpValueHeader *h)
 				 errmsg("policy \"%s\" keeps no fingerprint",
 						policy_name_of((int32) finsec_fp_get_be32(h->policy_id))),
 				 errdetail("Values of a policy without a fingerprint key cannot be compared, indexed, joined or grouped."),
-				 errhint("Create a policy with a fingerprint key (finsec.protect_policy_create(..., fp_key => 'protect.fp')) for columns that need equality.")));
+				 errhint("Create a policy with a fingerprint key (finsec.protect_policy_create(..., fp_key => 'protect.fp')) for columns that need equality."),
+				 errhidestmt(true)));
 }
 
 static uint32
@@ -931,7 +944,8 @@ value_cmp(const ProtectedValue *a, const ProtectedValue *b)
 	if (VALUE_LEN(a) < FP_HEADER_LEN || VALUE_LEN(b) < FP_HEADER_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("protected value is truncated")));
+				 errmsg("protected value is truncated"),
+				 errhidestmt(true)));
 	require_fingerprint(ha);
 	require_fingerprint(hb);
 	ka = finsec_fp_get_be32(ha->fp_key_id);
@@ -952,7 +966,8 @@ value_cmp(const ProtectedValue *a, const ProtectedValue *b)
 						p ? p->fp_key : "?"),
 				 errdetail("Versions %u and %u.", finsec_fp_get_be32(ha->fp_version),
 						   finsec_fp_get_be32(hb->fp_version)),
-				 errhint("Re-fingerprint stored values with finsec.protected_rekey() after rotating the fingerprint key.")));
+				 errhint("Re-fingerprint stored values with finsec.protected_rekey() after rotating the fingerprint key."),
+				 errhidestmt(true)));
 	}
 	return memcmp(ha->fp, hb->fp, FP_FP_LEN);
 }
@@ -994,7 +1009,8 @@ hashable(const ProtectedValue *v)
 	if (VALUE_LEN(v) < FP_HEADER_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("protected value is truncated")));
+				 errmsg("protected value is truncated"),
+				 errhidestmt(true)));
 	require_fingerprint(h);
 	return h;
 }
@@ -1149,7 +1165,8 @@ finsec_protected_rekey(PG_FUNCTION_ARGS)
 		if (target == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_PROTECT_NO_POLICY),
-					 errmsg("protection policy \"%s\" does not exist", name)));
+					 errmsg("protection policy \"%s\" does not exist", name),
+					 errhidestmt(true)));
 		if (target->policy_id != (int32) finsec_fp_get_be32(h->policy_id) &&
 			(target->period_unit[0] == '\0' || strcmp(target->period_unit,
 													  finsec_protect_policy((int32) finsec_fp_get_be32(h->policy_id))->period_unit) != 0))
@@ -1290,6 +1307,8 @@ probe_count(const ProtectedValue *v, const char *plain, size_t len)
 	if (!(h->flags & FP_FLAG_HAS_FP))
 		return;
 	if (h->kind == FP_KIND_TEXT && h->mask != FP_MASK_PHONE)
+		return;
+	if (!finsec_protect_probe_wanted())
 		return;
 	masked = palloc(FP_MASK_BOUND(len));
 	(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, masked);
