@@ -636,6 +636,12 @@ BEGIN
 					'label', l.label,
 					'request_id', finsec.key_generate(l.label, l.purpose, l.algorithm, reason,
 													  format('period %s of protect policy %s', b.period, p.policy_name))));
+			ELSIF NOT EXISTS (SELECT 1 FROM finsec.key k JOIN finsec.key_version kv USING (key_id)
+							   WHERE k.label = l.label AND kv.state IN ('active', 'pending')) THEN
+				-- A label left with no usable version (an earlier request rejected):
+				-- a new version of it, the keyring's key.rotate.
+				children := children || jsonb_build_array(jsonb_build_object(
+					'label', l.label, 'request_id', finsec.key_rotate(l.label, reason)));
 			END IF;
 		END LOOP;
 		periods := periods || to_jsonb(b.period);
@@ -671,11 +677,11 @@ BEGIN
 		RAISE EXCEPTION 'a protect.period_keys request is filed by finsec.protect_period_keys'
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.protect_period_keys.';
 	END IF;
-	-- Each key: a pending key.generate request of this session user, for a
-	-- label of this policy's periods.
+	-- Each key: a pending key.generate (or key.rotate) request of this
+	-- session user, for a label of this policy's periods.
 	FOR c IN SELECT * FROM jsonb_array_elements(payload -> 'keys') LOOP
 		IF NOT EXISTS (SELECT 1 FROM finsec.change_request cr
-						WHERE cr.request_id = (c ->> 'request_id')::bigint AND cr.kind = 'key.generate'
+						WHERE cr.request_id = (c ->> 'request_id')::bigint AND cr.kind IN ('key.generate', 'key.rotate')
 						  AND cr.state = 'pending' AND cr.requested_by = session_user
 						  AND cr.target = c ->> 'label'
 						  AND (cr.target LIKE p.enc_key || '.%' OR cr.target LIKE p.fp_key || '.%')) THEN

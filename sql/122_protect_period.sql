@@ -75,6 +75,27 @@ RESET SESSION AUTHORIZATION;
 SELECT tgname, tgenabled, tgtype FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass ORDER BY 1;
 SELECT relid, column_name, date_column, policy_name, created_by FROM finsec.protect_period_column ORDER BY 1;
 
+-- The trigger and its columns are the two-person kind's to remove: not
+-- the owner's to drop, disable, rename or retype.
+SET SESSION AUTHORIZATION regress_pd_owner;
+DROP TRIGGER finsec_protect_period ON pd_txn;
+ALTER TABLE pd_txn DISABLE TRIGGER finsec_protect_period;
+ALTER TABLE pd_txn DISABLE TRIGGER USER;
+ALTER TABLE pd_txn ENABLE REPLICA TRIGGER finsec_protect_period;
+ALTER TABLE pd_txn ENABLE TRIGGER finsec_protect_period;
+ALTER TRIGGER finsec_protect_period ON pd_txn RENAME TO other;
+ALTER TABLE pd_txn RENAME COLUMN booked TO booked_on;
+ALTER TABLE pd_txn DROP COLUMN booked;
+ALTER TABLE pd_txn DROP COLUMN name;
+ALTER TABLE pd_txn ALTER COLUMN name TYPE finsec.protected_text(cust_plain);
+DROP TABLE pd_txn;
+-- Other columns stay the owner's.
+ALTER TABLE pd_txn ADD COLUMN note text;
+ALTER TABLE pd_txn RENAME COLUMN note TO remark;
+ALTER TABLE pd_txn DROP COLUMN remark;
+RESET SESSION AUTHORIZATION;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass;
+
 -- Without the period's keys: the keyring's error, and a hint naming
 -- protect_period_keys; nothing stored.
 SET SESSION AUTHORIZATION regress_pd_owner;
@@ -111,6 +132,20 @@ SELECT kind, state, decided_by, note FROM finsec.change_request
  WHERE kind = 'key.generate' AND target LIKE 'cust.%.2025%' ORDER BY target;
 SET SESSION AUTHORIZATION regress_pd_a;
 SELECT finsec.protect_period_keys('cust_name', '2025-01-01', '2025-02-28');   -- all there
+-- A rejected request takes its keys with it (the keyring's discard).
+SELECT finsec.protect_period_keys('cust_name', '2024-11-01', '2024-11-30', 'rejected') AS pk_rej \gset
+SET SESSION AUTHORIZATION regress_pd_b;
+SELECT finsec.reject(:pk_rej, 'not needed');
+RESET SESSION AUTHORIZATION;
+SELECT label, state FROM finsec.key_inventory WHERE label LIKE 'cust.%.202411' ORDER BY 1;
+SELECT kind, state FROM finsec.change_request WHERE target LIKE 'cust.%.202411' OR request_id = :pk_rej ORDER BY request_id;
+-- Asked again, the labels get new versions (key.rotate), approved the same way.
+SET SESSION AUTHORIZATION regress_pd_a;
+SELECT finsec.protect_period_keys('cust_name', '2024-11-01', '2024-11-30', 'again') AS pk_again \gset
+SET SESSION AUTHORIZATION regress_pd_b;
+SELECT finsec.approve(:pk_again) -> 'keys' AS keys;
+RESET SESSION AUTHORIZATION;
+SELECT label, state, version FROM finsec.key_inventory WHERE label LIKE 'cust.%.202411' ORDER BY 1, 3;
 RESET SESSION AUTHORIZATION;
 
 -- Rows: each value under the key of its row's month.
@@ -233,6 +268,11 @@ SELECT finsec.approve(:pdrop);
 RESET SESSION AUTHORIZATION;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'pd_txn'::regclass;
 SELECT count(*) AS registered FROM finsec.protect_period_column WHERE relid = 'pd_txn'::regclass;
+-- Now the owner's again.
+SET SESSION AUTHORIZATION regress_pd_owner;
+ALTER TABLE pd_txn RENAME COLUMN booked TO booked_on;
+DROP TABLE pd_txn;
+RESET SESSION AUTHORIZATION;
 
 \c contrib_regression
 SET client_min_messages = warning;

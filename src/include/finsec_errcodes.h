@@ -105,6 +105,7 @@
  * S9P27: the period has no keys to shred (SQL) */
 #define ERRCODE_FINSEC_PROTECT_PERIOD_DATE	MAKE_SQLSTATE('S','9','P','2','8')
 #define ERRCODE_FINSEC_PROTECT_CANNOT_RESEAL	MAKE_SQLSTATE('S','9','P','2','9')
+#define ERRCODE_FINSEC_PROTECT_PERIOD_DDL	MAKE_SQLSTATE('S','9','P','3','0')
 
 /* S9Xxx: risk scoring (src/risk) */
 #define ERRCODE_FINSEC_RISK_RATE_LIMITED	MAKE_SQLSTATE('S','9','X','0','1')

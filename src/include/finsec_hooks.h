@@ -76,6 +76,10 @@
  *			 other columns (only checks before the rest).  After limits,
  *			 before audit: a statement limits and monitoring both refuse
  *			 fails with limits' error, as before monitoring existed.
+ *	 PROTECT protect/period.c: refuses disabling, weakening or renaming
+ *			 the trigger finsec_protect_period of a table with period-keyed
+ *			 columns, and changing the type of those columns (only checks
+ *			 before the rest).  After monitor, before audit.
  *	 AUDIT   audit/utility.c: refuses DDL against protected tables and
  *			 finsec's own objects (check_statement), then runs the rest
  *			 with its flags for DROP EXTENSION finsec and finsec's own
@@ -91,6 +95,7 @@ typedef enum FinsecUtilityPosition
 {
 	FINSEC_UTILITY_LIMITS = 0,
 	FINSEC_UTILITY_MONITOR,
+	FINSEC_UTILITY_PROTECT,
 	FINSEC_UTILITY_AUDIT,
 	FINSEC_UTILITY_AUTH,
 	FINSEC_UTILITY_POSITIONS
@@ -163,6 +168,10 @@ extern void finsec_hooks_executor_finish_next(FinsecExecutorFinishCall *call);
  *			 registered columns or its trigger, for non-superusers.
  *	 MONITOR monitor/ddl.c: refuses the drop of a monitored table, its
  *			 stamp or mapped columns or its stamp trigger, for everyone.
+ *	 PROTECT protect/period.c: refuses the drop of a table with
+ *			 period-keyed columns, of those columns and their date columns,
+ *			 and of its trigger finsec_protect_period, for everyone (the
+ *			 two-person protect.period_drop removes them).
  *
  * Audit first because limits' hook, installed after it, called the
  * previous one (audit's) before its own checks: a drop both refuse (DROP
@@ -174,6 +183,7 @@ typedef enum FinsecObjectAccessPosition
 	FINSEC_OBJECT_ACCESS_AUDIT = 0,
 	FINSEC_OBJECT_ACCESS_LIMITS,
 	FINSEC_OBJECT_ACCESS_MONITOR,
+	FINSEC_OBJECT_ACCESS_PROTECT,
 	FINSEC_OBJECT_ACCESS_POSITIONS
 } FinsecObjectAccessPosition;
 

@@ -135,6 +135,7 @@ extern void finsec_protect_core_define_settings(void);
 extern void finsec_protect_reveal_define_settings(void);
 extern void finsec_protect_label_define_settings(void);
 extern void finsec_protect_reveal_init(void);
+extern void finsec_protect_period_init(void);	/* period.c: DDL checks */
 extern void finsec_protect_label_init(void);
 
 #endif							/* FINSEC_PROTECT_H */

@@ -24,6 +24,11 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
+#include "commands/extension.h"
+#include "nodes/parsenodes.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -42,6 +47,8 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_errcodes.h"
+#include "finsec_hooks.h"
+#include "finsec_trigger.h"
 #include "finsec_owner.h"
 #include "finsec_protect.h"
 
@@ -106,6 +113,11 @@ period_shredded(const char *policy, int32 period)
 }
 
 /* ---- the trigger --------------------------------------------------------- */
+
+#define PERIOD_TRIGGER "finsec_protect_period"
+
+/* > 0 while _protect_period_sync changes the trigger itself. */
+static int	syncing = 0;
 
 /* Whether a type is one of the protected types (finsec.protected_*). */
 static bool
@@ -355,6 +367,7 @@ finsec_protect_period_sync(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_own_trigger_ddl_begin();
+	syncing++;
 	PG_TRY();
 	{
 		if (SPI_execute(ddl.data, false, 0) != SPI_OK_UTILITY)
@@ -362,6 +375,7 @@ finsec_protect_period_sync(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		syncing--;
 		finsec_own_trigger_ddl_end();
 	}
 	PG_END_TRY();
@@ -478,4 +492,182 @@ finsec_protected_is_current(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/* ---- refusing DDL that would remove the period trigger ------------------- */
+
+static bool
+period_checks_active(void)
+{
+	Oid			nsp;
+
+	if (!IsTransactionState() || creating_extension || syncing > 0)
+		return false;
+	nsp = get_namespace_oid("finsec", true);
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("protect_period_column", nsp));
+}
+
+/*
+ * Whether relid has registered period columns; *cols (if not NULL) gets
+ * their names and those of their date columns.
+ */
+static bool
+period_registered(Oid relid, List **cols)
+{
+	FinsecOwnerContext ctx;
+	Oid			argtype = OIDOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+	uint64		n;
+	uint64		i;
+
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (cols)
+		*cols = NIL;
+	if (!OidIsValid(relid) || !period_checks_active())
+		return false;
+	finsec_spi_begin_as_owner(&ctx);
+	n = finsec_spi_execute("SELECT column_name::text, date_column::text FROM finsec.protect_period_column "
+						   "WHERE relid OPERATOR(pg_catalog.=) $1",
+						   1, &argtype, &arg, NULL, true, 0, SPI_OK_SELECT,
+						   "could not read finsec.protect_period_column");
+	if (cols)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		for (i = 0; i < n; i++)
+		{
+			*cols = lappend(*cols, pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
+			*cols = lappend(*cols, pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)));
+		}
+		MemoryContextSwitchTo(old);
+	}
+	finsec_spi_end(&ctx);
+	return n > 0;
+}
+
+static void
+period_refuse(const char *what, Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_PROTECT_PERIOD_DDL),
+			 errmsg("cannot %s \"%s\": its protected values are sealed under period keys", what,
+					get_rel_name(relid)),
+			 errdetail("The trigger finsec_protect_period seals each value under the key of its row's period; without it new values would escape crypto-shredding."),
+			 errhint("Remove the period keying first (two-person): finsec.protect_period_drop(%s, column).",
+					 quote_literal_cstr(get_rel_name(relid)))));
+}
+
+static bool
+names_column(List *cols, const char *col)
+{
+	ListCell   *lc;
+
+	if (col == NULL)
+		return false;
+	foreach(lc, cols)
+		if (strcmp((char *) lfirst(lc), col) == 0)
+		return true;
+	return false;
+}
+
+/* Drops however they are reached: the table, its period or date columns, its trigger. */
+static void
+period_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	if (access != OAT_DROP)
+		return;
+	if (classId == RelationRelationId)
+	{
+		List	   *cols;
+
+		if (!period_registered(objectId, &cols))
+			return;
+		if (subId == 0)
+			period_refuse("drop table", objectId);
+		else if (names_column(cols, get_attname(objectId, subId, true)))
+			period_refuse(psprintf("drop column \"%s\" of", get_attname(objectId, subId, true)), objectId);
+	}
+	else if (classId == TriggerRelationId)
+	{
+		FinsecTriggerRow t;
+
+		if (finsec_trigger_by_oid(objectId, &t) &&
+			strcmp(NameStr(t.tgname), PERIOD_TRIGGER) == 0 &&
+			period_registered(t.tgrelid, NULL))
+			period_refuse("drop trigger finsec_protect_period of", t.tgrelid);
+	}
+}
+
+/* ALTER TABLE that disables or weakens the trigger, or retypes a registered column. */
+static void
+period_check_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	List	   *cols;
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE || stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!period_registered(relid, &cols))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+
+		switch (cmd->subtype)
+		{
+			case AT_DisableTrig:
+			case AT_EnableTrig:
+			case AT_EnableReplicaTrig:
+				if (cmd->name && strcmp(cmd->name, PERIOD_TRIGGER) == 0)
+					period_refuse("disable or weaken trigger finsec_protect_period of", relid);
+				break;
+			case AT_DisableTrigAll:
+			case AT_DisableTrigUser:
+				period_refuse("disable the triggers of", relid);
+				break;
+			case AT_AlterColumnType:
+				if (names_column(cols, cmd->name))
+					period_refuse(psprintf("change the type of column \"%s\" of", cmd->name), relid);
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+period_ProcessUtility(FinsecUtilityCall *call)
+{
+	Node	   *stmt = call->pstmt->utilityStmt;
+
+	if (IsA(stmt, AlterTableStmt))
+		period_check_alter_table((AlterTableStmt *) stmt);
+	else if (IsA(stmt, RenameStmt))
+	{
+		RenameStmt *rs = (RenameStmt *) stmt;
+
+		if (rs->relation && rs->subname &&
+			((rs->renameType == OBJECT_TRIGGER && strcmp(rs->subname, PERIOD_TRIGGER) == 0) ||
+			 rs->renameType == OBJECT_COLUMN))
+		{
+			Oid			relid = RangeVarGetRelid(rs->relation, NoLock, true);
+			List	   *cols;
+
+			if (period_registered(relid, &cols) &&
+				(rs->renameType == OBJECT_TRIGGER || names_column(cols, rs->subname)))
+				period_refuse(rs->renameType == OBJECT_TRIGGER ? "rename trigger finsec_protect_period of" :
+							  psprintf("rename column \"%s\" of", rs->subname), relid);
+		}
+	}
+	finsec_hooks_utility_next(call);
+}
+
+void
+finsec_protect_period_init(void)
+{
+	finsec_hooks_register_utility(FINSEC_UTILITY_PROTECT, period_ProcessUtility);
+	finsec_hooks_register_object_access(FINSEC_OBJECT_ACCESS_PROTECT, period_object_access);
 }

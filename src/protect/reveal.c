@@ -122,6 +122,7 @@ finsec_protect_reveal_init(void)
 {
 	finsec_hooks_register_shmem(FINSEC_SHMEM_REVEAL, reveal_shmem_request,
 								reveal_shmem_startup);
+	finsec_protect_period_init();
 }
 
 void
