@@ -57,7 +57,8 @@ CREATE TABLE p_plain (id int NOT NULL, name text NOT NULL, phone text);
 CREATE TABLE p_prot (id int NOT NULL, name finsec.protected_text(bench_name) NOT NULL,
 					 phone finsec.protected_text(bench_phone));
 GRANT SELECT ON p_prot TO bench_unmask;
-ALTER SYSTEM SET finsec.reveal_budget = 0;
+-- unlimited reveals for the run (the setting of the reveal gate)
+SELECT 'ALTER SYSTEM SET finsec.reveal_budget = 0' FROM pg_settings WHERE name = 'finsec.reveal_budget' \gexec
 SELECT pg_reload_conf();
 SQL
 

@@ -202,6 +202,29 @@ restore_ok($node, 'bank_c', 'pg_restore (custom)', 'pg_restore', $dump);
 check_db($node, 'bank_c', 'restored from the custom dump');
 restore_ok($node, 'bank_p', 'the plain dump', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $plain);
 check_db($node, 'bank_p', 'restored from the plain dump');
+# A sealed value altered in a dump restores ahead of the keyring (accepted
+# unauthenticated, as cards are) but is caught at first use: it prints as
+# [invalid], protected_info() says so, reveal() refuses it; nothing else
+# changes.
+{
+	my $bad = $node->basedir . '/bank_altered.sql';
+	my $t = $plain_text;
+	$t =~ s/^(1\t[^\t]*\t[^\t~]*~fp1\.[A-Za-z0-9_-]{100})([A-Za-z0-9_-])/$1 . ($2 eq 'A' ? 'B' : 'A')/me
+	  or die 'no phone of row 1 in the plain dump';
+	open my $fh, '>', $bad or die;
+	print $fh $t;
+	close $fh;
+	restore_ok($node, 'bank_x', 'a plain dump with one altered phone', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $bad);
+	like($node->safe_psql('bank_x', 'SELECT phone FROM crm.customer WHERE id = 1'), qr/^\[invalid\]~fp1\./,
+		'the altered value prints as [invalid]');
+	is($node->safe_psql('bank_x', "SELECT string_agg(id::text, ',') FROM crm.customer WHERE (finsec.protected_info(phone)).state <> 'ok'"),
+		'1', 'protected_info() finds it, and only it');
+	my ($rc, $out, $err) = $node->psql('bank_x', 'SET ROLE unmasker; SELECT finsec.reveal(phone) FROM crm.customer WHERE id = 1');
+	like($err, qr/integrity/, 'reveal() refuses it');
+	is($out, '', '(no garbage)');
+	is($node->safe_psql('bank_x', q{SET ROLE unmasker; SELECT count(finsec.reveal(phone)) FROM crm.customer WHERE id > 1}),
+		scalar(grep { defined $_->{phone} } @rows) - 1, 'the other phones reveal');
+}
 restore_ok($node, 'bank_d', 'pg_restore -j 2 (directory)', 'pg_restore', '-j', '2', $dir);
 check_db($node, 'bank_d', 'restored from the directory dump in parallel');
 
@@ -321,6 +344,20 @@ is($node->safe_psql('bank', q{
 	$g[2] = $f[1];
 	$try->('a sealed name stored into the phone column (another policy) is refused', join("\t", @g),
 		qr/ERROR:  S9P03: .*cust_name.*cust_phone/);
+	# The masked prefix is not trusted: a forged one is refused or ignored.
+	@g = @f;
+	$g[1] =~ s/^[^~]*~/假名字~/;
+	{
+		my $forged = $node->basedir . '/customer_forged.text';
+		open my $fh, '>', $forged or die;
+		print $fh join("\t", @g), "\n";
+		close $fh;
+		my ($rc, $out, $err) = $node->psql('bank',
+			"CREATE TEMP TABLE x (LIKE crm.customer); COPY x FROM '$forged'; SELECT finsec.mask(name) || '|' || name FROM x");
+		ok($rc != 0 || $out =~ /^欧\*\*\*\|欧\*\*\*~fp1\./,
+			'a sealed name with a forged masked prefix is refused, or shows its true mask')
+		  or diag("rc=$rc out=$out err=$err");
+	}
 	@g = @f;
 	@g[ 4, 5 ] = @f[ 5, 4 ];    # a resident ID into the free-text note and back
 	$try->('a sealed resident ID in a protected_text column is refused', join("\t", @g), qr/ERROR:  (22P02|S9K05|S9P\d\d):/);
