@@ -904,7 +904,12 @@ load_entry(const char *label, bool missing_ok)
 	bool		found;
 	uint64		n;
 	MemoryContext oldcxt;
+	bool		pushed;
 
+	/* an input function in a logical replication apply worker has none */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
@@ -932,6 +937,8 @@ load_entry(const char *label, bool missing_ok)
 		e->ndestroyed = 0;
 		e->destroyed = NULL;
 		SPI_finish();
+		if (pushed)
+			PopActiveSnapshot();
 		return e;
 	}
 	if (SPI_processed == 0)
@@ -1045,6 +1052,8 @@ load_entry(const char *label, bool missing_ok)
 		e->usable = lappend(e->usable, &e->versions[i]);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	return e;
 }
 
