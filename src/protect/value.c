@@ -788,6 +788,11 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 					 errdetail("A policy name is a lower-case letter, then up to 47 lower-case letters, digits or underscores."),
 					 errhidestmt(true)));
 	}
+	if (strcmp(name, "default") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the built-in protection policy \"default\" is not written as a type modifier"),
+				 errhint("A protected type without a modifier is under policy \"default\".")));
 	p = finsec_protect_policy_by_name(name);
 	if (p)
 		PG_RETURN_INT32(p->policy_id);
