@@ -70,6 +70,7 @@ CREATE TABLE regress_bad (v finsec.protected_text(no_such_policy));
 CREATE TABLE regress_bad (v finsec.protected_text(customer_name, memo));
 CREATE TABLE regress_bad (v finsec.protected_text("Bad"));
 CREATE TABLE regress_bad (v finsec.protected_text(1));
+CREATE TABLE regress_bad (v finsec.protected_text("default"));
 
 INSERT INTO regress_customer VALUES
 	(1, '张三', '13812345678', '北京市朝阳区建国路88号', 'zhangsan@example.com', '转账备注：房租', 'anything'),

@@ -27,6 +27,8 @@
 #include "access/hash.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -593,11 +595,28 @@ value_from_clear(int kind, const char *s, size_t len, int32 typmod)
 	return v;
 }
 
+/*
+ * COPY FROM names the field it is reading in the CONTEXT of any error
+ * (CopyFromErrorCallback): "column name: \"<the clear value>\"", which
+ * reaches the server log.  Without the value it says only the line and
+ * the column.
+ */
+static void
+hide_copy_field(void)
+{
+	for (ErrorContextCallback *e = error_context_stack; e != NULL; e = e->previous)
+		if (e->callback == CopyFromErrorCallback && e->arg != NULL)
+			((CopyFromState) e->arg)->cur_attval = NULL;
+}
+
 static ProtectedValue *
 value_in(const char *str, int kind, int32 typmod)
 {
 	size_t		len = strlen(str);
-	long		start = finsec_fp_token_start(str, len);
+	long		start;
+
+	hide_copy_field();
+	start = finsec_fp_token_start(str, len);
 
 	if (start >= 0)
 	{
@@ -769,6 +788,11 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 					 errdetail("A policy name is a lower-case letter, then up to 47 lower-case letters, digits or underscores."),
 					 errhidestmt(true)));
 	}
+	if (strcmp(name, "default") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the built-in protection policy \"default\" is not written as a type modifier"),
+				 errhint("A protected type without a modifier is under policy \"default\".")));
 	p = finsec_protect_policy_by_name(name);
 	if (p)
 		PG_RETURN_INT32(p->policy_id);
