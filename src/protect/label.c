@@ -241,8 +241,15 @@ is_protected_type(Oid typid)
 	if (OidIsValid(elem))
 		typid = getBaseType(elem);
 	for (i = 0; i < (int) N_PROTECTED_TYPES; i++)
+	{
+		/* Created after the cache was (an extension update): look again. */
+		if (!OidIsValid(protected_types[i]) && OidIsValid(finsec_nsp))
+			protected_types[i] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+												 CStringGetDatum(protected_type_names[i]),
+												 ObjectIdGetDatum(finsec_nsp));
 		if (OidIsValid(protected_types[i]) && typid == protected_types[i])
 			return true;
+	}
 	return false;
 }
 
