@@ -153,6 +153,16 @@ typedef struct HiddenRel
 
 static void label_error_context(void *arg);
 
+/* Put label_error_context on the error context stack (popped by the caller). */
+static void
+push_error_context(ErrorContextCallback *cb)
+{
+	cb->callback = label_error_context;
+	cb->arg = NULL;
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
 static HiddenRel *hidden_rels = NULL;
 static int	n_hidden = 0;
 static int	max_hidden = 0;
@@ -1450,10 +1460,7 @@ label_ProcessUtility(FinsecUtilityCall *call)
 				break;
 		}
 	}
-	cb.callback = label_error_context;
-	cb.arg = NULL;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
+	push_error_context(&cb);
 	finsec_hooks_utility_next(call);
 	error_context_stack = cb.previous;
 	if (!active || !IsTransactionState())
@@ -1535,10 +1542,7 @@ label_ExecutorRun(FinsecExecutorRunCall *call)
 {
 	ErrorContextCallback cb;
 
-	cb.callback = label_error_context;
-	cb.arg = NULL;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
+	push_error_context(&cb);
 	finsec_hooks_executor_run_next(call);
 	error_context_stack = cb.previous;
 }
@@ -1549,10 +1553,7 @@ label_ExecutorFinish(FinsecExecutorFinishCall *call)
 {
 	ErrorContextCallback cb;
 
-	cb.callback = label_error_context;
-	cb.arg = NULL;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
+	push_error_context(&cb);
 	finsec_hooks_executor_finish_next(call);
 	error_context_stack = cb.previous;
 }
