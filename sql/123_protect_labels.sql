@@ -543,6 +543,24 @@ SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
 
+-- Code that existed before the label: replacing the body of a function a
+-- trigger or a constraint of the labelled table uses is refused too.
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION lb_ok(v text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE FUNCTION lb_unused() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE TABLE lb_v6_pre (id int, ssn text CHECK (lb_ok(ssn)));
+CREATE TRIGGER lb_pre BEFORE UPDATE ON lb_v6_pre FOR EACH ROW EXECUTE FUNCTION lb_pre_fn();
+SECURITY LABEL FOR finsec ON COLUMN lb_v6_pre.ssn IS 'sensitive';
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('replace_trigger_function', $q$CREATE OR REPLACE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE NOTICE '%', NEW.ssn; RETURN NEW; END $f$ $q$),
+	('replace_check_function', $q$CREATE OR REPLACE FUNCTION lb_ok(v text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN RAISE EXCEPTION '%', v; END $f$ $q$),
+	('replace_unused_function', $q$CREATE OR REPLACE FUNCTION lb_unused() RETURNS int LANGUAGE sql AS $f$ SELECT 2 $f$ $q$)) t(what, stmt);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_lb_deputy;
+SELECT pg_temp.try($q$CREATE OR REPLACE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$ $q$) AS cleared_replaces;
+RESET SESSION AUTHORIZATION;
+
 -- V4: no statistics of a restricted plain column: labelling turns them off
 -- and removes them, ANALYZE keeps them off, the target cannot be raised
 -- (S9P45, for everyone); extended statistics are refused; a protected

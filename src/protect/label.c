@@ -33,14 +33,23 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_attribute.h"
 #include "catalog/heap.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_seclabel.h"
+#include "catalog/pg_statistic_ext.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/seclabel.h"
 #include "executor/executor.h"
@@ -1384,6 +1393,115 @@ alter_table_guard(AlterTableStmt *stmt)
 	return relid;
 }
 
+/*
+ * The table an object depending on a function belongs to (a trigger,
+ * constraint, policy, rule, column default or generated column, index,
+ * extended statistics), InvalidOid for other objects.
+ */
+static Oid
+dependent_relid(Oid classid, Oid objid)
+{
+	Relation	cat;
+	HeapTuple	tup;
+	AttrNumber	col;
+	Oid			relid = InvalidOid;
+
+	if (classid == RelationRelationId)
+	{
+		char		kind = get_rel_relkind(objid);
+
+		if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
+			return IndexGetRelation(objid, true);
+		return objid;
+	}
+	switch (classid)
+	{
+		case TriggerRelationId:
+			col = Anum_pg_trigger_tgrelid;
+			break;
+		case ConstraintRelationId:
+			col = Anum_pg_constraint_conrelid;
+			break;
+		case PolicyRelationId:
+			col = Anum_pg_policy_polrelid;
+			break;
+		case RewriteRelationId:
+			col = Anum_pg_rewrite_ev_class;
+			break;
+		case AttrDefaultRelationId:
+			col = Anum_pg_attrdef_adrelid;
+			break;
+		case StatisticExtRelationId:
+			col = Anum_pg_statistic_ext_stxrelid;
+			break;
+		default:
+			return InvalidOid;
+	}
+	cat = table_open(classid, AccessShareLock);
+	tup = get_catalog_object_by_oid(cat, get_object_attnum_oid(classid), objid);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, col, RelationGetDescr(cat), &isnull);
+
+		if (!isnull)
+			relid = DatumGetObjectId(d);
+	}
+	table_close(cat, AccessShareLock);
+	return relid;
+}
+
+/*
+ * CREATE OR REPLACE FUNCTION of an existing function that a trigger,
+ * constraint, policy, rule, default, index or statistics object of a
+ * labelled table uses (pg_depend): replacing its body is new code on the
+ * table's rows, so the DDL guard of each such table applies.
+ */
+static void
+replace_function_guard(CreateFunctionStmt *stmt)
+{
+	ObjectWithArgs *owa;
+	ListCell   *lc;
+	Oid			fn;
+	Relation	dep;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *rels = NIL;
+
+	if (!stmt->replace || superuser())
+		return;
+	owa = makeNode(ObjectWithArgs);
+	owa->objname = stmt->funcname;
+	foreach(lc, stmt->parameters)
+	{
+		FunctionParameter *p = lfirst_node(FunctionParameter, lc);
+
+		if (p->mode == FUNC_PARAM_IN || p->mode == FUNC_PARAM_INOUT ||
+			p->mode == FUNC_PARAM_VARIADIC || p->mode == FUNC_PARAM_DEFAULT)
+			owa->objargs = lappend(owa->objargs, p->argType);
+	}
+	fn = LookupFuncWithArgs(stmt->is_procedure ? OBJECT_PROCEDURE : OBJECT_FUNCTION, owa, true);
+	if (!OidIsValid(fn) || get_func_namespace(fn) == finsec_nsp)
+		return;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ProcedureRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(fn));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		rels = lappend_oid(rels, dependent_relid(d->classid, d->objid));
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	foreach(lc, rels)
+		ddl_guard(lfirst_oid(lc), "CREATE OR REPLACE FUNCTION of a function it uses");
+}
+
 /* A trigger whose function is finsec's own (limits, monitor, periods). */
 static bool
 finsec_trigger_function(CreateTrigStmt *stmt)
@@ -1412,7 +1530,8 @@ label_ProcessUtility(FinsecUtilityCall *call)
 		(IsA(parsetree, AlterTableStmt) || IsA(parsetree, CreateStmt) ||
 		 IsA(parsetree, IndexStmt) || IsA(parsetree, CreateTrigStmt) ||
 		 IsA(parsetree, RuleStmt) || IsA(parsetree, CreatePolicyStmt) ||
-		 IsA(parsetree, AlterPolicyStmt) || IsA(parsetree, CreateStatsStmt));
+		 IsA(parsetree, AlterPolicyStmt) || IsA(parsetree, CreateStatsStmt) ||
+		 IsA(parsetree, CreateFunctionStmt));
 	if (active)
 	{
 		cache_refresh();
@@ -1441,6 +1560,9 @@ label_ProcessUtility(FinsecUtilityCall *call)
 				break;
 			case T_AlterPolicyStmt:
 				ddl_guard(rv_relid(((AlterPolicyStmt *) parsetree)->table), "ALTER POLICY");
+				break;
+			case T_CreateFunctionStmt:
+				replace_function_guard((CreateFunctionStmt *) parsetree);
 				break;
 			case T_CreateStatsStmt:
 				foreach(lc, ((CreateStatsStmt *) parsetree)->relations)
