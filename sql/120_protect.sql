@@ -91,7 +91,8 @@ CREATE TEMP TABLE sealed AS SELECT id, name::text AS n, phone::text AS p, note::
 SELECT s.id, s.n::finsec.protected_text(customer_name) = c.name AS name_equal,
 	   finsec.mask(s.m::finsec.protected_text(memo)) AS note_mask
   FROM sealed s JOIN regress_customer c USING (id) WHERE s.id < 5 ORDER BY s.id;
--- The masked part is informational: another mask in front changes nothing.
+-- The text before the mark must be the value's mask: another one in front
+-- is no sealed value (22P02), so clear text cannot carry another row's value.
 SELECT finsec.mask(('王五' || substr(n, position('~' IN n)))::finsec.protected_text(customer_name)) AS still_zhang
   FROM sealed WHERE id = 1;
 -- Tampered: one character of the payload changed -> refused, value not quoted.

@@ -129,7 +129,7 @@ SET SESSION AUTHORIZATION regress_a17_app;
 CREATE FUNCTION pg_temp.explain_leaks() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE l text;
 BEGIN
-	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF) SELECT * FROM cust WHERE name = ''张三丰''' LOOP
+	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF) SELECT * FROM cust WHERE name = ''张三丰''::finsec.protected_text(a_name)' LOOP
 		IF strpos(l, '三丰') > 0 OR strpos(l, 'hunter2') > 0 THEN
 			RETURN true;
 		END IF;
@@ -186,8 +186,15 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_a17_app;
 SELECT a17.try($$SELECT count(*) FROM cust c JOIN (SELECT ('138' || lpad(g::text, 4, '0') || '5678')::finsec.protected_text v
 				   FROM generate_series(0, 9999) g) s ON c.phone = s.v$$) AS v3_phone_text_guesses;
--- Fixed: unbound literals are not comparable with the column (S9P07); the
+-- Fixed: fingerprints are bound to their policy, so the hash join above
+-- finds nothing (count 0, 'ok'), a merge join is refused (S9P07); the
 -- same guesses sealed under the column's policy are counted (S9P05).
+SELECT (SELECT count(*) FROM cust c JOIN (SELECT ('138' || lpad(g::text, 4, '0') || '5678')::finsec.protected_text v
+				   FROM generate_series(0, 9999) g) s ON c.phone = s.v) AS v3_hash_join_matches;
+SET enable_hashjoin = off;
+SELECT a17.try($$SELECT count(*) FROM cust c JOIN (SELECT ('138' || lpad(g::text, 4, '0') || '5678')::finsec.protected_text v
+				   FROM generate_series(0, 9999) g) s ON c.phone = s.v$$) AS v3_merge_join;
+RESET enable_hashjoin;
 SELECT a17.try($$SELECT count(*) FROM cust c JOIN (SELECT ('138' || lpad(g::text, 4, '0') || '5678')::finsec.protected_text(a_phone) v
 				   FROM generate_series(0, 9999) g) s ON c.phone = s.v$$) AS v3_phone_policy_guesses;
 RESET SESSION AUTHORIZATION;
@@ -223,9 +230,10 @@ SELECT a17.try(format('SELECT %L::a17.dn', name::text)) AS domain_,
   FROM cust;
 -- A payload claiming a policy this database does not have is accepted
 -- unauthenticated (a restore before the policy rows, by design), prints
--- [protected], never reveals; note that it compares equal to the value
--- whose fingerprint fields it copied (comparisons do not authenticate).
-SELECT split_part(f::text, '~', 1) AS forged_prints, (finsec.protected_info(f)).state, f = name AS forged_equal
+-- [protected], never reveals; comparing it with the value whose
+-- fingerprint fields it copied is refused: another policy (S9P07).
+SELECT split_part(f::text, '~', 1) AS forged_prints, (finsec.protected_info(f)).state,
+	   a17.try(format('SELECT %L::finsec.protected_text = name FROM cust', f::text)) AS forged_compare
   FROM (SELECT a17.tok(overlay(a17.pl(name::text) PLACING '\x01020304'::bytea FROM 5 FOR 4))::finsec.protected_text AS f, name
 		  FROM cust) s;
 SET SESSION AUTHORIZATION regress_a17_unmask;
@@ -305,7 +313,11 @@ SELECT a17.try($$SELECT 'see ticket ~fp1.abc'::finsec.protected_text$$) AS text_
 -- Expected: a clear-text parameter cannot carry a sealed value (e.g.
 -- sealed input only in COPY / restore, or a distinct marker the client
 -- cannot send), i.e. false here.
-SELECT ('my name is ' || name::text)::finsec.protected_text(a_name) = name AS v9_parameter_copies_other_row FROM cust;
+-- Fixed: the text before the mark must be the value's own mask (22P02).
+SELECT a17.try(format('SELECT %L::finsec.protected_text(a_name)', 'my name is ' || name::text)) AS v9_parameter_copies_other_row,
+	   a17.try(format('SELECT %L::finsec.protected_text(a_name)', name::text)) AS own_sealed_form,
+	   a17.try(format('SELECT %L::finsec.protected_text(a_name)', '[protected]' || substr(name::text, position('~' IN name::text)))) AS protected_prefix
+  FROM cust;
 -- Type modifiers: one policy name, nothing else.
 SELECT a17.try($$SELECT finsec.protected_typmod_in('{}'::cstring[])$$) AS tm_empty,
 	   a17.try($$SELECT finsec.protected_typmod_in('{a_name,a_name}'::cstring[])$$) AS tm_two,
