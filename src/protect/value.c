@@ -932,7 +932,7 @@ finsec_protected_typmod_out(PG_FUNCTION_ARGS)
 		PG_RETURN_CSTRING(pstrdup(""));
 	p = finsec_protect_policy_if_exists(typmod);
 	if (p)
-		PG_RETURN_CSTRING(psprintf("(%s)", quote_identifier(p->name)));	/* "default" */
+		PG_RETURN_CSTRING(psprintf("(%s)", quote_identifier(p->name))); /* "default" */
 	PG_RETURN_CSTRING(psprintf("(\"policy %d\")", typmod));
 }
 
