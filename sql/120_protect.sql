@@ -70,6 +70,18 @@ CREATE TABLE regress_bad (v finsec.protected_text(no_such_policy));
 CREATE TABLE regress_bad (v finsec.protected_text(customer_name, memo));
 CREATE TABLE regress_bad (v finsec.protected_text("Bad"));
 CREATE TABLE regress_bad (v finsec.protected_text(1));
+CREATE TABLE regress_bad (v finsec.protected_text);   -- no policy: refused (S9P08)
+CREATE TABLE regress_bad (v finsec.protected_text[]);
+CREATE DOMAIN regress_bad_d AS finsec.protected_mobile;
+CREATE TYPE regress_bad_t AS (v finsec.protected_text);
+CREATE TABLE regress_bad AS SELECT 'x'::finsec.protected_text AS v;
+CREATE TABLE regress_ok (v int);
+ALTER TABLE regress_ok ADD COLUMN w finsec.protected_text;
+ALTER TABLE regress_ok ALTER COLUMN v TYPE finsec.protected_uscc USING NULL;
+CREATE DOMAIN regress_ok_d AS finsec.protected_mobile("default");
+CREATE TABLE regress_ok2 (v regress_ok_d, w finsec.protected_text(memo)[]);
+DROP TABLE regress_ok, regress_ok2;
+DROP DOMAIN regress_ok_d;
 
 INSERT INTO regress_customer VALUES
 	(1, '张三', '13812345678', '北京市朝阳区建国路88号', 'zhangsan@example.com', '转账备注：房租', 'anything'),

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "finsec.h"
 #include "finsec_apptable.h"
@@ -78,6 +79,7 @@ load_policies(void)
 	FinsecOwnerContext ctx;
 	int			ret;
 	uint64		n;
+	bool		pushed;
 
 	if (!callback_registered)
 	{
@@ -85,6 +87,10 @@ load_policies(void)
 		callback_registered = true;
 	}
 	(void) finsec_relid(&policy_rel);
+	/* an input function in a logical replication apply worker has none */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
@@ -135,6 +141,8 @@ load_policies(void)
 		e->present = true;
 	}
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	policies_valid = true;
 	nmissing = 0;
 }

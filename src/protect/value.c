@@ -28,6 +28,8 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -671,11 +673,28 @@ rethrow_hidden(MemoryContext cxt)
 	ReThrowError(edata);
 }
 
+/*
+ * COPY FROM names the field it is reading in the CONTEXT of any error
+ * (CopyFromErrorCallback): "column name: \"<the clear value>\"", which
+ * reaches the server log.  Without the value it says only the line and
+ * the column.
+ */
+static void
+hide_copy_field(void)
+{
+	for (ErrorContextCallback *e = error_context_stack; e != NULL; e = e->previous)
+		if (e->callback == CopyFromErrorCallback && e->arg != NULL)
+			((CopyFromState) e->arg)->cur_attval = NULL;
+}
+
 static ProtectedValue *
 value_in_raw(const char *str, int kind, int32 typmod)
 {
 	size_t		len = strlen(str);
-	long		start = finsec_fp_token_start(str, len);
+	long		start;
+
+	hide_copy_field();
+	start = finsec_fp_token_start(str, len);
 
 	if (start >= 0)
 	{
