@@ -3,7 +3,9 @@
 --
 -- Lines marked "VULN Vn" are attacks that SUCCEED today: the expected
 -- output records the secure outcome (no leak, refused), so this file fails
--- until they are fixed; the report lists each with its severity.  Every
+-- until they are fixed; the report lists each with its severity.  V1, V2,
+-- V3, V7 and V9 are fixed (helper fixcore): their lines assert the
+-- refusal (S9P03, S9P09, S9P07/S9P05, S9P10, 22P02).  Every
 -- other assertion is an attempt that is properly refused today, pinned by
 -- its SQLSTATE so it stays refused.  Values carry random nonces: only
 -- booleans, SQLSTATEs and masks are printed.
