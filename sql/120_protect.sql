@@ -221,6 +221,28 @@ SELECT id, finsec.mask(name), (finsec.protected_info(name)).enc_version,
 -- Moving to another policy is rekey's job.
 SELECT (finsec.protected_info(finsec.protected_rekey(name, 'customer_phone'))).policy FROM regress_customer WHERE id = 1;
 SELECT finsec.protected_rekey(name, 'no_such') FROM regress_customer WHERE id = 1;
+-- ... and only to a policy of the same mask and a label no lower (S9P09).
+SELECT finsec.protect_policy_create('customer_name2', mask => 'name') > 0 AS same_mask,
+	   finsec.protect_policy_create('customer_name_low', mask => 'name', label => 'internal') > 0 AS lower_label;
+SELECT (finsec.protected_info(finsec.protected_rekey(name, 'customer_name2'))).policy,
+	   finsec.mask(finsec.protected_rekey(name, 'customer_name2')) FROM regress_customer WHERE id = 1;
+SELECT finsec.protected_rekey(name, 'customer_name_low') FROM regress_customer WHERE id = 1;
+SELECT finsec.protected_rekey(name, 'customer_email') FROM regress_customer WHERE id = 1;
+-- An unbound value moves anywhere (as the length cast).
+SELECT finsec.mask(finsec.protected_rekey('李四'::finsec.protected_text, 'customer_name2')) AS unbound_rekeyed;
+-- The phone mask shows only digits and " -+().": other characters are '*'.
+SELECT finsec.mask('张三 (Ext.) +86 138-1234-5678'::finsec.protected_text(customer_phone)) AS phone_mask;
+-- An unbound value's sealed form is never read back (22P02), nor a text
+-- with two marks; type modifier arrays are one-dimensional from 1 (2202E).
+SELECT ('李四'::finsec.protected_text)::text::finsec.protected_text;
+SELECT ('李四'::finsec.protected_text)::text::finsec.protected_text(customer_name);
+SELECT (n || '~fp1.' || substr(n, position('~' IN n) + 5))::finsec.protected_text(customer_name) FROM sealed WHERE id = 1;
+SELECT finsec.protected_typmod_in('{{customer_name}}'::cstring[]);
+SELECT finsec.protected_typmod_in('[0:0]={customer_name}'::cstring[]);
+-- Unbound values compare among themselves; "default" values with "default".
+SELECT '王五'::finsec.protected_text = '王五'::finsec.protected_text AS unbound_equal,
+	   '王五'::finsec.protected_text("default") = '王五'::finsec.protected_text("default") AS default_equal;
+SELECT '王五'::finsec.protected_text("default") = '王五'::finsec.protected_text AS default_vs_unbound;
 
 -- Dropping a policy: two-person, refused while a column uses it.
 SET SESSION AUTHORIZATION regress_p_alice;
