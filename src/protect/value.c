@@ -278,6 +278,7 @@ decrypt(const FinsecKey *key, const FinsecProtectPolicy *p, const FpValueHeader 
 	finsec_key_note_use(key, ok ? "protect-decrypt" : "protect-decrypt-failed");
 	if (!ok)
 	{
+		explicit_bzero(buf, n + 1); /* unauthenticated plaintext */
 		pfree(buf);
 		return false;
 	}
