@@ -129,6 +129,30 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'fp_scope is global, or period for a policy with a period unit and a fingerprint key.';
 	END IF;
+	-- A shredded value must not stay comparable under a key never destroyed.
+	IF period_unit IS NOT NULL AND fp_key IS NOT NULL AND scope = 'global' THEN
+		RAISE EXCEPTION 'protection policy "%" would keep the fingerprints of shredded values', name
+			USING ERRCODE = 'S9P10',
+				  DETAIL = 'A period policy with fp_scope global fingerprints every period under one key that shredding never destroys.',
+				  HINT = 'Use fp_scope period (the default with a period unit), or no fingerprint key.';
+	END IF;
+	-- One shred must destroy one policy's period keys: no shared key family.
+	SELECT p.policy_name INTO other FROM finsec.protect_policy p
+	 WHERE (protect_policy_create.period_unit IS NOT NULL AND p.period_unit IS NOT NULL
+			AND (p.enc_key = protect_policy_create.enc_key OR (p.fp_scope = 'period' AND scope = 'period' AND p.fp_key = protect_policy_create.fp_key)))
+		OR (protect_policy_create.period_unit IS NOT NULL
+			AND (starts_with(p.enc_key, protect_policy_create.enc_key || '.') OR starts_with(p.fp_key, protect_policy_create.fp_key || '.')
+				 OR starts_with(p.enc_key, protect_policy_create.fp_key || '.') OR starts_with(p.fp_key, protect_policy_create.enc_key || '.')))
+		OR (p.period_unit IS NOT NULL
+			AND (starts_with(protect_policy_create.enc_key, p.enc_key || '.') OR starts_with(protect_policy_create.fp_key, p.enc_key || '.')
+				 OR starts_with(protect_policy_create.enc_key, p.fp_key || '.') OR starts_with(protect_policy_create.fp_key, p.fp_key || '.')))
+	 ORDER BY p.policy_name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'protection policy "%" would share the period keys of policy "%"', name, other
+			USING ERRCODE = 'S9P10',
+				  DETAIL = 'Shredding a period of one policy would destroy the period keys of the other.',
+				  HINT = 'Give each period policy its own enc_key and fp_key (finsec.key_generate).';
+	END IF;
 	id := finsec._protect_policy_id(name);
 	SELECT p.policy_name INTO other FROM finsec.protect_policy p WHERE p.policy_id = id;
 	IF FOUND THEN
@@ -249,6 +273,11 @@ BEGIN
 				AS 'MODULE_PATHNAME', 'finsec_protected_coerce' LANGUAGE C STABLE STRICT;
 			CREATE CAST (finsec.protected_%1$s AS finsec.protected_%1$s)
 				WITH FUNCTION finsec.protected_%1$s(finsec.protected_%1$s, integer, boolean) AS IMPLICIT;
+			-- they draw nonces and count probes.  The length cast stays STABLE:
+			-- c = '...'::protected_text(p) must remain an index condition
+			-- (evaluated once per scan, not re-sealed for every row).
+			ALTER FUNCTION finsec.protected_%1$s_in(cstring, oid, integer) VOLATILE;
+			ALTER FUNCTION finsec.protected_%1$s_recv(internal, oid, integer) VOLATILE;
 		$f$, t);
 	END LOOP;
 END

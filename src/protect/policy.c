@@ -156,6 +156,27 @@ find_by_id(int32 policy_id)
 	return NULL;
 }
 
+/*
+ * The unbound pseudo-policy: default's keys and label, mask none, id
+ * FP_POLICY_UNBOUND; NULL while "default" is missing.
+ */
+static const FinsecProtectPolicy *
+unbound_policy(void)
+{
+	static FinsecProtectPolicy unbound;
+	const FinsecProtectPolicy *d = find_by_id(0);
+
+	if (d == NULL)
+		return NULL;
+	unbound = *d;
+	unbound.policy_id = FP_POLICY_UNBOUND;
+	strlcpy(unbound.name, "(unbound)", sizeof(unbound.name));
+	strlcpy(unbound.mask, "none", sizeof(unbound.mask));
+	unbound.period_unit[0] = '\0';
+	unbound.fp_per_period = false;
+	return &unbound;
+}
+
 const FinsecProtectPolicy *
 finsec_protect_policy_if_exists(int32 policy_id)
 {
@@ -163,6 +184,8 @@ finsec_protect_policy_if_exists(int32 policy_id)
 
 	if (!policies_valid)
 		load_policies();
+	if (policy_id == FP_POLICY_UNBOUND)
+		return unbound_policy();
 	p = find_by_id(policy_id);
 	if (p == NULL)
 	{
@@ -217,6 +240,8 @@ finsec_protect_policy_id_of(const char *name)
 	if (strcmp(name, "default") == 0)
 		return 0;
 	h = finsec_fp_name_hash32(name, strlen(name)) & FP_POLICY_ID_MAX;
+	if (h == FP_POLICY_UNBOUND)
+		h--;					/* reserved for unbound values */
 	return h == 0 ? 1 : (int32) h;
 }
 
