@@ -99,8 +99,8 @@ SELECT id, split_part(card::text, '~', 1) AS card FROM lb_cust ORDER BY id;
 SELECT count(*) FROM lb_cust;
 RESET SESSION AUTHORIZATION;
 -- the protected types of src/protect alike, domains over them too
-CREATE DOMAIN lb_pmobile AS finsec.protected_mobile;
-CREATE TABLE lb_prot (id int, pname finsec.protected_text, pmobile lb_pmobile, plain text);
+CREATE DOMAIN lb_pmobile AS finsec.protected_mobile("default");
+CREATE TABLE lb_prot (id int, pname finsec.protected_text("default"), pmobile lb_pmobile, plain text);
 INSERT INTO lb_prot VALUES (1, '张三丰', '13800138000', 'x');
 SECURITY LABEL FOR finsec ON TABLE lb_prot IS 'sensitive';
 GRANT SELECT ON lb_prot TO regress_lb_clerk;

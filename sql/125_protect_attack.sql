@@ -305,7 +305,7 @@ SELECT a17.try($$SELECT 'x~fp1.'::finsec.protected_text$$) AS empty_payload,
 	   a17.try($$SELECT '~fp1.!!!!'::finsec.protected_text$$) AS not_b64,
 	   a17.try($$SELECT 'a~fp1.AAAA~fp1.AAAA'::finsec.protected_text$$) AS two_marks;
 -- Clear text containing "~fp1." is taken as a sealed form and refused
--- (documented in docs/protected-data-core.md).
+-- (documented in docs/protected-data.md).
 SELECT a17.try($$SELECT 'see ticket ~fp1.abc'::finsec.protected_text$$) AS text_with_mark;
 -- VULN V9 (medium): so an end user who submits "<anything>~fp1.<another
 -- row's payload>" through the application's clear-text parameter gets
@@ -462,7 +462,10 @@ RESET SESSION AUTHORIZATION;
 -- ALTER TABLE ... INHERIT after labelling: the new child's column is covered.
 SET SESSION AUTHORIZATION regress_a17_owner;
 ALTER TABLE lt_sep ADD COLUMN note text NOT NULL DEFAULT 'n', ADD COLUMN x int CONSTRAINT lt_x_check CHECK (x > 0);
-ALTER TABLE lt_sep INHERIT lt;
+SELECT a17.try($$ALTER TABLE lt_sep INHERIT lt$$) AS uncleared_owner_inherit;   -- S9P44
+RESET SESSION AUTHORIZATION;
+ALTER TABLE lt_sep INHERIT lt;   -- a superuser may; the child is covered
+SET SESSION AUTHORIZATION regress_a17_owner;
 GRANT SELECT ON lt_sep TO regress_a17_clerk;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_a17_clerk;
@@ -478,7 +481,10 @@ CREATE TABLE pt_1 PARTITION OF pt FOR VALUES FROM (0) TO (100);
 INSERT INTO pt VALUES (1, 'PART-SECRET');
 CREATE TABLE pt_2 (id int, ssn text);
 INSERT INTO pt_2 VALUES (150, 'PART-SECRET-2');
-ALTER TABLE pt ATTACH PARTITION pt_2 FOR VALUES FROM (100) TO (200);
+SELECT a17.try($$ALTER TABLE pt ATTACH PARTITION pt_2 FOR VALUES FROM (100) TO (200)$$) AS uncleared_owner_attach;   -- S9P44
+RESET SESSION AUTHORIZATION;
+ALTER TABLE pt ATTACH PARTITION pt_2 FOR VALUES FROM (100) TO (200);   -- a superuser may; the partition is covered
+SET SESSION AUTHORIZATION regress_a17_owner;
 GRANT SELECT, UPDATE ON pt, pt_1, pt_2 TO regress_a17_clerk;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_a17_clerk;
@@ -522,7 +528,7 @@ SELECT a17.try(format('SELECT finsec.approve(%s)', :lg)) AS approve_own_grant;
 RESET SESSION AUTHORIZATION;
 
 -- VULN V4 (medium; listed as a residual risk in
--- docs/protected-data-labels.md, whose remedy is to revoke SELECT, i.e.
+-- docs/protected-data.md, whose remedy is to revoke SELECT, i.e.
 -- the label adds nothing for plain columns): pg_stats shows the most common values of a labelled
 -- column to any role with SELECT on the table: PostgreSQL's own check
 -- (pg_stats: has_column_privilege) knows nothing of labels, and the label
