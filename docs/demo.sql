@@ -287,3 +287,40 @@ RESET ROLE;
 SELECT relid, batches, payments, alerts FROM finsec.monitor_now();    -- the worker does this every second
 SELECT alert_id, rule_name, entity_type, entity, hits, amount, case_id IS NOT NULL AS in_case FROM finsec.alert ORDER BY alert_id;
 SELECT * FROM finsec.monitor_status;
+
+-- ---------------------------------------------------------------------
+-- Protected personal data (docs/protected-data.md): names, phones and ID
+-- numbers encrypted under a policy per column, masked on output, looked
+-- up by fingerprint; one audited reveal; labels drive access.
+-- ---------------------------------------------------------------------
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.key_generate('cust.enc', 'encryption', 'aes-256-gcm') AS p1 \gset
+SELECT finsec.key_generate('cust.fp', 'fingerprint', 'hmac-sm3') AS p2 \gset
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS p3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sm3') AS p4 \gset
+SELECT finsec.protect_policy_create('cust_name', enc_key => 'cust.enc', fp_key => 'cust.fp', mask => 'name');
+SELECT finsec.protect_policy_create('cust_phone', enc_key => 'cust.enc', fp_key => 'cust.fp', mask => 'phone');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:p1) ->> 'state', finsec.approve(:p2) ->> 'state',
+	   finsec.approve(:p3) ->> 'state', finsec.approve(:p4) ->> 'state';
+RESET SESSION AUTHORIZATION;
+CREATE TABLE demo_customer (
+	id bigint PRIMARY KEY,
+	name finsec.protected_text(cust_name) NOT NULL UNIQUE,
+	phone finsec.protected_text(cust_phone),
+	id_no finsec.protected_resident_id(cust_name),
+	branch text
+);
+GRANT SELECT, INSERT ON demo_customer TO demo_app;
+SET ROLE demo_app;
+INSERT INTO demo_customer VALUES (1, '张三丰', '138-0013-8000', '11010519491231002X', 'Haidian');
+SELECT id, finsec.mask(name) AS name, finsec.mask(phone) AS phone, finsec.mask(id_no) AS id_no FROM demo_customer;
+SELECT id FROM demo_customer WHERE name = '张三丰'::finsec.protected_text(cust_name);   -- fingerprint, unique index
+SELECT finsec.reveal(name, 'demo') FROM demo_customer;          -- refused: the application cannot reveal
+RESET ROLE;
+-- a label on a plain column: roles without a clearance are refused it, and audited when cleared
+SECURITY LABEL FOR finsec ON COLUMN demo_customer.branch IS 'internal';
+SECURITY LABEL FOR finsec ON COLUMN demo_customer.name IS 'identifier';
+SELECT * FROM finsec.labelled_columns();
+SELECT * FROM finsec.label_suggestions();
