@@ -811,7 +811,14 @@ keyring_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			write_key_uses();
+
+			/*
+			 * The uses normally go to the audit event buffer at commit
+			 * (settle_key_uses()); with the buffer short of room, they are
+			 * written here, in the transaction, as rows of their own.
+			 */
+			if (key_uses_pending() && !finsec_audit_key_use_room())
+				write_key_uses();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 
@@ -1298,10 +1305,11 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 
 /*
  * Write the transaction's key uses to the ledger, one row per key version
- * and operation with its count, just before commit.  The uses stay counted
- * until the transaction has ended (settle_key_uses()): an abort after this
- * point takes the rows away, and a transaction that cannot write (read-only,
- * or on a standby) has none.
+ * and operation with its count, just before commit: the fallback when the
+ * audit event buffer is short of room.  The uses stay counted until the
+ * transaction has ended (settle_key_uses()): an abort after this point takes
+ * the rows away, and a transaction that cannot write (read-only, or on a
+ * standby) has none.
  */
 static void
 write_key_uses(void)
@@ -1342,10 +1350,13 @@ write_key_uses(void)
 
 /*
  * At the end of the transaction (no catalog access, never throws): the uses
- * without a committed ledger row - all of them when it aborted, those of a
- * read-only or standby transaction when it committed - wait in the audit
- * event buffer for the next flush, and the server log has them too (alone
- * when the buffer is full or unavailable).  Then forget them.
+ * without a ledger row wait in the audit event buffer for the next flush.
+ * Those of a committed transaction are added into this backend's waiting
+ * record of the same key version, operation and role, and the flush writes
+ * one key.use row per such sum; those of an aborted one are records of
+ * their own, marked rolled_back.  The server log has the uses of an aborted
+ * transaction, of a committed one on a standby (no flush can write them
+ * there) and of any the buffer had no room for.  Then forget them.
  */
 static void
 settle_key_uses(bool committed)
@@ -1359,20 +1370,34 @@ settle_key_uses(bool committed)
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
 		int64		n = committed ? e->count - e->written : e->count;
+		bool		kept;
 		char		detail[160];
 
 		if (n <= 0)
 			continue;
-		snprintf(detail, sizeof(detail),
-				 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "%s}",
-				 e->key.key_id, e->key.version, n,
-				 committed ? ", \"committed_without_ledger\": true" : "");
-		(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
-										e->key.operation, true, NULL, detail);
-		ereport(LOG,
-				(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
-						e->label, e->key.version, e->key.operation, n,
-						committed ? "could not write the audit ledger (read-only or standby)" : "aborted")));
+		if (committed)
+			kept = finsec_audit_put_key_use(e->userid, e->label, e->key.operation,
+											e->key.key_id, e->key.version, n);
+		else
+		{
+			snprintf(detail, sizeof(detail),
+					 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
+					 e->key.key_id, e->key.version, n);
+			kept = finsec_audit_put_aborted(e->userid, "key.use", e->label,
+											e->key.operation, true, NULL, detail);
+		}
+		if (!committed)
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that aborted",
+							e->label, e->key.version, e->key.operation, n)));
+		else if (!kept)
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a committed transaction while the audit event buffer was full",
+							e->label, e->key.version, e->key.operation, n)));
+		else if (RecoveryInProgress())
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction on a standby, which cannot write the audit ledger",
+							e->label, e->key.version, e->key.operation, n)));
 	}
 	hash_destroy(key_uses);
 	key_uses = NULL;
