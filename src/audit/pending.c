@@ -461,7 +461,7 @@ typedef struct KeyUseHint
 	int64		key_id;
 	int32		version;
 	Oid			db_user;
-	char		operation[16];
+	char		operation[32];
 	int			idx;
 	uint64		seq;
 } KeyUseHint;

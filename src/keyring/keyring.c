@@ -1247,7 +1247,7 @@ typedef struct KeyUseKey
 {
 	int64		key_id;
 	int32		version;
-	char		operation[16];
+	char		operation[32];	/* "protect-decrypt-failed" fits whole */
 } KeyUseKey;
 
 typedef struct KeyUseEntry
@@ -1261,6 +1261,10 @@ typedef struct KeyUseEntry
 
 static HTAB *key_uses = NULL;
 static bool flushing_uses = false;
+
+/* The entry of the last use, and its operation string (compared by address). */
+static KeyUseEntry *last_use = NULL;
+static const char *last_use_op = NULL;
 
 /* Has this transaction used a key? */
 static bool
@@ -1276,6 +1280,14 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	KeyUseEntry *e;
 	bool		found;
 
+	/* The same key version and operation as the last use (a COPY, a scan). */
+	if (last_use != NULL && last_use_op == operation &&
+		last_use->key.key_id == key->key_id && last_use->key.version == key->version &&
+		strcmp(last_use->key.operation, operation) == 0)
+	{
+		last_use->count++;
+		return;
+	}
 	if (key_uses == NULL)
 	{
 		key_uses = finsec_blob_hash_create("finsec key uses", 16, sizeof(KeyUseKey), sizeof(KeyUseEntry),
@@ -1301,6 +1313,8 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 		finsec_audit_note_session();
 	}
 	e->count++;
+	last_use = e;
+	last_use_op = operation;
 }
 
 /*
@@ -1401,6 +1415,8 @@ settle_key_uses(bool committed)
 	}
 	hash_destroy(key_uses);
 	key_uses = NULL;
+	last_use = NULL;
+	last_use_op = NULL;
 }
 
 /* ---- SQL-callable helpers -------------------------------------------------- */
