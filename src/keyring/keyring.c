@@ -1273,6 +1273,7 @@ key_uses_pending(void)
 	return key_uses != NULL && hash_get_num_entries(key_uses) > 0;
 }
 
+/* Count one use of a key version for an operation, for the audit at the transaction's end. */
 void
 finsec_key_note_use(const FinsecKey *key, const char *operation)
 {
