@@ -688,6 +688,7 @@ typedef struct KeyCacheEntry
 static HTAB *key_cache = NULL;
 static MemoryContext key_cache_cxt = NULL;
 static bool key_cache_stale = false;
+static uint64 key_cache_generation = 1; /* finsec_key_cache_generation() */
 static FinsecRelid key_version_rel = FINSEC_RELID_INIT("finsec", "key_version");
 
 static void
@@ -742,6 +743,7 @@ key_cache_retire(void)
 	RetiredKeyCache *r;
 
 	key_cache_stale = false;
+	key_cache_generation++;
 	if (key_cache == NULL)
 		return;
 	r = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredKeyCache));
@@ -775,6 +777,7 @@ key_cache_purge(void)
 	HASH_SEQ_STATUS status;
 	KeyCacheEntry *e;
 
+	key_cache_generation++;
 	if (key_cache == NULL)
 		return;
 	hash_seq_init(&status, key_cache);
@@ -784,6 +787,14 @@ key_cache_purge(void)
 	key_cache = NULL;
 	MemoryContextReset(key_cache_cxt);
 	key_cache_stale = false;
+}
+
+uint64
+finsec_key_cache_generation(void)
+{
+	if (key_cache_stale)
+		key_cache_retire();
+	return key_cache_generation;
 }
 
 static void
