@@ -157,7 +157,7 @@ SELECT finsec.flush_audit_events() AS flushed;
 SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_back')::boolean, false) AS rolled_back,
 	   (detail ->> 'transactions')::int AS transactions, db_user,
 	   (detail ->> 'first_use')::timestamptz <= (detail ->> 'last_use')::timestamptz AS time_range
-  FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
+  FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY rolled_back DESC, action;
 
 -- Reserved event types stay finsec's however many subtransactions: 257
 -- savepoints, one more, a finsec PL/pgSQL function that fails, ROLLBACK
