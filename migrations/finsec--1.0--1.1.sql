@@ -129,6 +129,30 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'fp_scope is global, or period for a policy with a period unit and a fingerprint key.';
 	END IF;
+	-- A shredded value must not stay comparable under a key never destroyed.
+	IF period_unit IS NOT NULL AND fp_key IS NOT NULL AND scope = 'global' THEN
+		RAISE EXCEPTION 'protection policy "%" would keep the fingerprints of shredded values', name
+			USING ERRCODE = 'S9P10',
+				  DETAIL = 'A period policy with fp_scope global fingerprints every period under one key that shredding never destroys.',
+				  HINT = 'Use fp_scope period (the default with a period unit), or no fingerprint key.';
+	END IF;
+	-- One shred must destroy one policy's period keys: no shared key family.
+	SELECT p.policy_name INTO other FROM finsec.protect_policy p
+	 WHERE (protect_policy_create.period_unit IS NOT NULL AND p.period_unit IS NOT NULL
+			AND (p.enc_key = protect_policy_create.enc_key OR (p.fp_scope = 'period' AND scope = 'period' AND p.fp_key = protect_policy_create.fp_key)))
+		OR (protect_policy_create.period_unit IS NOT NULL
+			AND (starts_with(p.enc_key, protect_policy_create.enc_key || '.') OR starts_with(p.fp_key, protect_policy_create.fp_key || '.')
+				 OR starts_with(p.enc_key, protect_policy_create.fp_key || '.') OR starts_with(p.fp_key, protect_policy_create.enc_key || '.')))
+		OR (p.period_unit IS NOT NULL
+			AND (starts_with(protect_policy_create.enc_key, p.enc_key || '.') OR starts_with(protect_policy_create.fp_key, p.enc_key || '.')
+				 OR starts_with(protect_policy_create.enc_key, p.fp_key || '.') OR starts_with(protect_policy_create.fp_key, p.fp_key || '.')))
+	 ORDER BY p.policy_name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'protection policy "%" would share the period keys of policy "%"', name, other
+			USING ERRCODE = 'S9P10',
+				  DETAIL = 'Shredding a period of one policy would destroy the period keys of the other.',
+				  HINT = 'Give each period policy its own enc_key and fp_key (finsec.key_generate).';
+	END IF;
 	id := finsec._protect_policy_id(name);
 	SELECT p.policy_name INTO other FROM finsec.protect_policy p WHERE p.policy_id = id;
 	IF FOUND THEN
@@ -249,6 +273,11 @@ BEGIN
 				AS 'MODULE_PATHNAME', 'finsec_protected_coerce' LANGUAGE C STABLE STRICT;
 			CREATE CAST (finsec.protected_%1$s AS finsec.protected_%1$s)
 				WITH FUNCTION finsec.protected_%1$s(finsec.protected_%1$s, integer, boolean) AS IMPLICIT;
+			-- they draw nonces and count probes.  The length cast stays STABLE:
+			-- c = '...'::protected_text(p) must remain an index condition
+			-- (evaluated once per scan, not re-sealed for every row).
+			ALTER FUNCTION finsec.protected_%1$s_in(cstring, oid, integer) VOLATILE;
+			ALTER FUNCTION finsec.protected_%1$s_recv(internal, oid, integer) VOLATILE;
 		$f$, t);
 	END LOOP;
 END
@@ -1346,3 +1375,83 @@ REVOKE ALL ON FUNCTION finsec.label_suggestions() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.label_suggestions() TO finsec_admin, finsec_auditor, finsec_operator;
 
 -- (end of section 3)
+
+-- ---------------------------------------------------------------------
+-- 4. finsec.status(): the keys each protected column needs, now and for
+--    the next period.
+-- ---------------------------------------------------------------------
+
+/*
+ * One row per policy some column uses (a column without a policy uses
+ * "default"): ok when its encryption key and fingerprint key have an
+ * active version, and for a period policy whose column is registered
+ * with finsec.protect_period(), when the keys of the current and of the
+ * next period exist, so that writes do not start failing when a period
+ * turns.  Shredded periods are not required.
+ */
+CREATE FUNCTION finsec.status_protect(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH used AS (
+		SELECT CASE WHEN a.atttypmod < 0 THEN 0 ELSE a.atttypmod END AS policy_id,
+			   count(DISTINCT a.attrelid) AS tables
+		  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		 WHERE a.atttypid IN ('finsec.protected_text'::regtype, 'finsec.protected_resident_id'::regtype,
+							  'finsec.protected_uscc'::regtype, 'finsec.protected_mobile'::regtype)
+		   AND NOT a.attisdropped AND a.attnum > 0 AND c.relkind IN ('r', 'p', 'm')
+		 GROUP BY 1
+	), active AS (
+		SELECT k.label, k.purpose
+		  FROM finsec.key k JOIN finsec.key_version v ON v.key_id = k.key_id
+		 WHERE v.state = 'active'
+	), periods AS (
+		SELECT p.policy_name, b.period, b.first_day
+		  FROM used u JOIN finsec.protect_policy p ON p.policy_id = u.policy_id
+		 CROSS JOIN LATERAL (VALUES (current_date),
+							 ((current_date + CASE p.period_unit WHEN 'day' THEN interval '1 day'
+												   WHEN 'month' THEN interval '1 month'
+												   ELSE interval '1 year' END)::date)) AS d(day)
+		 CROSS JOIN LATERAL finsec._protect_period_bounds(p.period_unit, d.day) AS b
+		 WHERE p.period_unit IS NOT NULL
+		   AND EXISTS (SELECT FROM finsec.protect_period_column pc WHERE pc.policy_name = p.policy_name)
+		   AND NOT EXISTS (SELECT FROM finsec.protect_shredded s
+						   WHERE s.policy_name = p.policy_name AND s.period = b.period)
+	), missing AS (
+		SELECT p.policy_name, l.label
+		  FROM used u JOIN finsec.protect_policy p ON p.policy_id = u.policy_id
+		 CROSS JOIN LATERAL (VALUES (p.enc_key, 'encryption'), (p.fp_key, 'fingerprint')) AS l(label, purpose)
+		 WHERE p.period_unit IS NULL AND l.label IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM active a WHERE a.label = l.label AND a.purpose = l.purpose)
+		UNION ALL
+		SELECT pe.policy_name, l.label
+		  FROM periods pe JOIN finsec.protect_policy p ON p.policy_name = pe.policy_name
+		 CROSS JOIN LATERAL finsec._protect_period_labels(p, pe.period) AS l
+		 WHERE NOT EXISTS (SELECT FROM active a WHERE a.label = l.label)
+	)
+	SELECT 'protect_keys', true,
+		   'no column has a protected type (finsec.protected_text, protected_resident_id, protected_uscc, protected_mobile)'
+	 WHERE NOT EXISTS (SELECT FROM used)
+	UNION ALL
+	SELECT 'protect_keys:' || p.policy_name,
+		   NOT EXISTS (SELECT FROM missing m WHERE m.policy_name = p.policy_name),
+		   CASE WHEN NOT EXISTS (SELECT FROM missing m WHERE m.policy_name = p.policy_name)
+				THEN format('%s table(s) use policy %s; its keys are active', u.tables, p.policy_name)
+				ELSE format('%s table(s) use policy %s, but key(s) %s have no active version: see docs/protected-data.md#keys',
+							u.tables, p.policy_name,
+							(SELECT string_agg(m.label, ', ' ORDER BY m.label) FROM missing m
+							  WHERE m.policy_name = p.policy_name))
+		   END
+	  FROM used u JOIN finsec.protect_policy p ON p.policy_id = u.policy_id
+$$;
+COMMENT ON FUNCTION finsec.status_protect() IS
+	'protected data in finsec.status(): per policy in use, whether its keys (and for period policies those of the current and the next period) are active';
+REVOKE ALL ON FUNCTION finsec.status_protect() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_protect() TO finsec_admin, finsec_auditor, finsec_operator;
+
+-- (end of section 4)

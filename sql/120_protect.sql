@@ -62,7 +62,7 @@ CREATE TABLE regress_customer (
 	address finsec.protected_text(customer_address),
 	email finsec.protected_text(customer_email),
 	note finsec.protected_text(memo),
-	free finsec.protected_text
+	free finsec.protected_text("default")
 );
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'regress_customer'::regclass AND attnum > 0 ORDER BY attnum;
@@ -70,6 +70,18 @@ CREATE TABLE regress_bad (v finsec.protected_text(no_such_policy));
 CREATE TABLE regress_bad (v finsec.protected_text(customer_name, memo));
 CREATE TABLE regress_bad (v finsec.protected_text("Bad"));
 CREATE TABLE regress_bad (v finsec.protected_text(1));
+CREATE TABLE regress_bad (v finsec.protected_text);   -- no policy: refused (S9P08)
+CREATE TABLE regress_bad (v finsec.protected_text[]);
+CREATE DOMAIN regress_bad_d AS finsec.protected_mobile;
+CREATE TYPE regress_bad_t AS (v finsec.protected_text);
+CREATE TABLE regress_bad AS SELECT 'x'::finsec.protected_text AS v;
+CREATE TABLE regress_ok (v int);
+ALTER TABLE regress_ok ADD COLUMN w finsec.protected_text;
+ALTER TABLE regress_ok ALTER COLUMN v TYPE finsec.protected_uscc USING NULL;
+CREATE DOMAIN regress_ok_d AS finsec.protected_mobile("default");
+CREATE TABLE regress_ok2 (v regress_ok_d, w finsec.protected_text(memo)[]);
+DROP TABLE regress_ok, regress_ok2;
+DROP DOMAIN regress_ok_d;
 
 INSERT INTO regress_customer VALUES
 	(1, '张三', '13812345678', '北京市朝阳区建国路88号', 'zhangsan@example.com', '转账备注：房租', 'anything'),
@@ -91,7 +103,8 @@ CREATE TEMP TABLE sealed AS SELECT id, name::text AS n, phone::text AS p, note::
 SELECT s.id, s.n::finsec.protected_text(customer_name) = c.name AS name_equal,
 	   finsec.mask(s.m::finsec.protected_text(memo)) AS note_mask
   FROM sealed s JOIN regress_customer c USING (id) WHERE s.id < 5 ORDER BY s.id;
--- The masked part is informational: another mask in front changes nothing.
+-- The text before the mark must be the value's mask: another one in front
+-- is no sealed value (22P02), so clear text cannot carry another row's value.
 SELECT finsec.mask(('王五' || substr(n, position('~' IN n)))::finsec.protected_text(customer_name)) AS still_zhang
   FROM sealed WHERE id = 1;
 -- Tampered: one character of the payload changed -> refused, value not quoted.
@@ -123,11 +136,12 @@ UPDATE regress_customer c SET name = '欧阳娜娜' WHERE id = 2;
 CREATE UNIQUE INDEX regress_customer_name ON regress_customer (name);
 INSERT INTO regress_customer (id, name) VALUES (10, '张三');
 SET enable_seqscan = off;
-SELECT pg_temp.plan($$SELECT id FROM regress_customer WHERE name = '张三'$$);
+SELECT pg_temp.plan($$SELECT id FROM regress_customer WHERE name = '张三'::finsec.protected_text(customer_name)$$);
+-- A literal without a policy is unbound: compared with a column, S9P07 and a hint.
 SELECT id FROM regress_customer WHERE name = '张三';
 SELECT id FROM regress_customer WHERE name = '张三'::finsec.protected_text(customer_name);
 RESET enable_seqscan;
-SELECT id FROM regress_customer WHERE name = '张四';
+SELECT id FROM regress_customer WHERE name = '张四'::finsec.protected_text(customer_name);
 CREATE TABLE regress_order (id int, customer finsec.protected_text(customer_name), amount numeric);
 INSERT INTO regress_order VALUES (1, '张三', 10), (2, '张三', 20), (3, 'Li Si', 5), (4, '王五', 1), (5, NULL, 2);
 SELECT c.id, sum(o.amount) FROM regress_customer c JOIN regress_order o ON o.customer = c.name GROUP BY c.id ORDER BY c.id;
@@ -140,7 +154,7 @@ SELECT count(DISTINCT customer) FROM regress_order;
 -- reading masks does.  Committed uses reach the ledger at the flush.
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT coalesce(sum((detail->>'count')::int), 0) AS d0 FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt' \gset
-SELECT count(*) FROM regress_customer c JOIN regress_order o ON o.customer = c.name WHERE c.name = '张三';
+SELECT count(*) FROM regress_customer c JOIN regress_order o ON o.customer = c.name WHERE c.name = '张三'::finsec.protected_text(customer_name);
 SELECT count(DISTINCT customer) FROM regress_order;
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
@@ -206,10 +220,32 @@ SET SESSION AUTHORIZATION regress_p_alice;
 UPDATE regress_customer SET name = finsec.protected_rekey(name) WHERE id = 1;
 RESET SESSION AUTHORIZATION;
 SELECT id, finsec.mask(name), (finsec.protected_info(name)).enc_version,
-	   name = '张三' AS still_equal FROM regress_customer WHERE id = 1;
+	   name = '张三'::finsec.protected_text(customer_name) AS still_equal FROM regress_customer WHERE id = 1;
 -- Moving to another policy is rekey's job.
 SELECT (finsec.protected_info(finsec.protected_rekey(name, 'customer_phone'))).policy FROM regress_customer WHERE id = 1;
 SELECT finsec.protected_rekey(name, 'no_such') FROM regress_customer WHERE id = 1;
+-- ... and only to a policy of the same mask and a label no lower (S9P09).
+SELECT finsec.protect_policy_create('customer_name2', mask => 'name') > 0 AS same_mask,
+	   finsec.protect_policy_create('customer_name_low', mask => 'name', label => 'internal') > 0 AS lower_label;
+SELECT (finsec.protected_info(finsec.protected_rekey(name, 'customer_name2'))).policy,
+	   finsec.mask(finsec.protected_rekey(name, 'customer_name2')) FROM regress_customer WHERE id = 1;
+SELECT finsec.protected_rekey(name, 'customer_name_low') FROM regress_customer WHERE id = 1;
+SELECT finsec.protected_rekey(name, 'customer_email') FROM regress_customer WHERE id = 1;
+-- An unbound value moves anywhere (as the length cast).
+SELECT finsec.mask(finsec.protected_rekey('李四'::finsec.protected_text, 'customer_name2')) AS unbound_rekeyed;
+-- The phone mask shows only digits and " -+().": other characters are '*'.
+SELECT finsec.mask('张三 (Ext.) +86 138-1234-5678'::finsec.protected_text(customer_phone)) AS phone_mask;
+-- An unbound value's sealed form is never read back (22P02), nor a text
+-- with two marks; type modifier arrays are one-dimensional from 1 (2202E).
+SELECT ('李四'::finsec.protected_text)::text::finsec.protected_text;
+SELECT ('李四'::finsec.protected_text)::text::finsec.protected_text(customer_name);
+SELECT (n || '~fp1.' || substr(n, position('~' IN n) + 5))::finsec.protected_text(customer_name) FROM sealed WHERE id = 1;
+SELECT finsec.protected_typmod_in('{{customer_name}}'::cstring[]);
+SELECT finsec.protected_typmod_in('[0:0]={customer_name}'::cstring[]);
+-- Unbound values compare among themselves; "default" values with "default".
+SELECT '王五'::finsec.protected_text = '王五'::finsec.protected_text AS unbound_equal,
+	   '王五'::finsec.protected_text("default") = '王五'::finsec.protected_text("default") AS default_equal;
+SELECT '王五'::finsec.protected_text("default") = '王五'::finsec.protected_text AS default_vs_unbound;
 
 -- Dropping a policy: two-person, refused while a column uses it.
 SET SESSION AUTHORIZATION regress_p_alice;
@@ -308,7 +344,7 @@ RESET SESSION AUTHORIZATION;
 INSERT INTO regress_shred VALUES (2, '钱七');
 SELECT id, split_part(v::text, '~', 1) AS shown, finsec.mask(v), (finsec.protected_info(v)).state,
 	   (finsec.protected_info(v)).enc_version FROM regress_shred ORDER BY id;
-SELECT count(*) FILTER (WHERE v = '赵六') AS fingerprint_still_matches FROM regress_shred;
+SELECT count(*) FILTER (WHERE v = '赵六'::finsec.protected_text(shred_me)) AS fingerprint_still_matches FROM regress_shred;
 -- A shredded row restored from its sealed form is accepted, and stays shredded.
 SELECT (finsec.protected_info(s::finsec.protected_text(shred_me))).state FROM shred_sealed;
 GRANT SELECT ON regress_shred TO regress_p_unmask, regress_p_alice;

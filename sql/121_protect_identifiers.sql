@@ -67,8 +67,8 @@ SELECT repeat('1', 100000)::finsec.protected_mobile;
 CREATE TABLE regress_kyc (
 	id int PRIMARY KEY,
 	rid finsec.protected_resident_id(kyc_id) UNIQUE,
-	code finsec.protected_uscc,
-	mobile finsec.protected_mobile
+	code finsec.protected_uscc("default"),
+	mobile finsec.protected_mobile("default")
 );
 INSERT INTO regress_kyc VALUES (1, '11010519491231002X'::finsec.cn_resident_id, '91350100M000100Y43'::finsec.uscc,
 								'13812345678'::finsec.cn_mobile);
@@ -80,12 +80,12 @@ SELECT '13812345678'::finsec.protected_mobile::text LIKE '138****5678~fp1.%' AS 
 SELECT '11010519491231002X'::finsec.protected_resident_id::finsec.protected_text;
 
 -- Equality by fingerprint, whatever the written form.
-SELECT id FROM regress_kyc WHERE rid = '11010519491231002x';
-SELECT id FROM regress_kyc WHERE mobile = '+86 138-1234-5678';
+SELECT id FROM regress_kyc WHERE rid = '11010519491231002x'::finsec.protected_resident_id(kyc_id);
+SELECT id FROM regress_kyc WHERE mobile = '+86 138-1234-5678'::finsec.protected_mobile("default");
 SELECT count(*) FROM regress_kyc a JOIN regress_kyc b ON a.mobile = b.mobile;
 INSERT INTO regress_kyc VALUES (3, '11010519491231002X', NULL, NULL);
 SET enable_seqscan = off;
-SELECT pg_temp.plan($$SELECT id FROM regress_kyc WHERE rid = '11010519491231002X'$$);
+SELECT pg_temp.plan($$SELECT id FROM regress_kyc WHERE rid = '11010519491231002X'::finsec.protected_resident_id(kyc_id)$$);
 RESET enable_seqscan;
 
 -- Sealed forms keep their kind.

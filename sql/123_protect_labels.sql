@@ -99,8 +99,8 @@ SELECT id, split_part(card::text, '~', 1) AS card FROM lb_cust ORDER BY id;
 SELECT count(*) FROM lb_cust;
 RESET SESSION AUTHORIZATION;
 -- the protected types of src/protect alike, domains over them too
-CREATE DOMAIN lb_pmobile AS finsec.protected_mobile;
-CREATE TABLE lb_prot (id int, pname finsec.protected_text, pmobile lb_pmobile, plain text);
+CREATE DOMAIN lb_pmobile AS finsec.protected_mobile("default");
+CREATE TABLE lb_prot (id int, pname finsec.protected_text("default"), pmobile lb_pmobile, plain text);
 INSERT INTO lb_prot VALUES (1, '张三丰', '13800138000', 'x');
 SECURITY LABEL FOR finsec ON TABLE lb_prot IS 'sensitive';
 GRANT SELECT ON lb_prot TO regress_lb_clerk;
@@ -451,6 +451,194 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_lb_aud;
 SELECT count(*) > 0 AS ledger_readable FROM finsec.audit;
 RESET SESSION AUTHORIZATION;
+
+-- ---------------------------------------------------------------------
+-- 8. Bypasses closed (issue 17 attack, V10, V6, V4, V5).  regress_lb_owner
+--    owns the tables and holds no clearance; regress_lb_deputy, cleared
+--    for sensitive through regress_lb_boss, is made a member of it (a
+--    cleared migration role).
+-- ---------------------------------------------------------------------
+GRANT regress_lb_owner TO regress_lb_deputy;
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_v10 (id int, ssn text, day int) PARTITION BY RANGE (day);
+SECURITY LABEL FOR finsec ON TABLE lb_v10 IS 'quasi_identifier';
+SECURITY LABEL FOR finsec ON COLUMN lb_v10.ssn IS 'sensitive';
+CREATE TABLE lb_v10_1 PARTITION OF lb_v10 FOR VALUES FROM (0) TO (100);
+CREATE TABLE lb_v10_2 PARTITION OF lb_v10 FOR VALUES FROM (100) TO (200);
+INSERT INTO lb_v10 VALUES (1, 'SECRET-10', 1), (101, 'SECRET-11', 101);
+CREATE TABLE lb_v10_p (id int, ssn text);
+CREATE TABLE lb_v10_c (extra text) INHERITS (lb_v10_p);
+CREATE TABLE lb_v10_s (id int, ssn text);
+ALTER TABLE lb_v10_s INHERIT lb_v10_p;
+SECURITY LABEL FOR finsec ON COLUMN lb_v10_p.ssn IS 'identifier';
+INSERT INTO lb_v10_c VALUES (1, 'SECRET-12', 'x');
+GRANT SELECT ON lb_v10, lb_v10_1, lb_v10_2, lb_v10_p, lb_v10_c, lb_v10_s TO regress_lb_clerk;
+-- V10: the owner cannot drop the labels of a partition or child in one
+-- statement (S9P43); the hint labels it first (raising is the owner's).
+ALTER TABLE lb_v10 DETACH PARTITION lb_v10_1;
+SELECT pg_temp.try('ALTER TABLE lb_v10_c NO INHERIT lb_v10_p') AS no_inherit;
+SELECT pg_temp.try('ALTER TABLE lb_v10_p DROP COLUMN ssn') AS drop_parent_column_child_keeps;
+SELECT pg_temp.try('ALTER TABLE ONLY lb_v10_p DROP COLUMN ssn') AS drop_only_parent_column;
+BEGIN;
+SELECT pg_temp.try('ALTER TABLE lb_v10 DETACH PARTITION lb_v10_2') AS detach_in_transaction;
+ROLLBACK;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try('ALTER TABLE lb_v10 DETACH PARTITION lb_v10_1') AS superuser_detach;
+SET SESSION AUTHORIZATION regress_lb_owner;
+SECURITY LABEL FOR finsec ON TABLE lb_v10_1 IS 'quasi_identifier';
+SELECT pg_temp.try('ALTER TABLE lb_v10 DETACH PARTITION lb_v10_1') AS table_label_only;
+SECURITY LABEL FOR finsec ON COLUMN lb_v10_1.ssn IS 'sensitive';
+SELECT pg_temp.try('ALTER TABLE lb_v10 DETACH PARTITION lb_v10_1') AS detach_labelled;
+SECURITY LABEL FOR finsec ON COLUMN lb_v10_c.ssn IS 'sensitive';
+SELECT pg_temp.try('ALTER TABLE lb_v10_c NO INHERIT lb_v10_p') AS no_inherit_labelled;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT pg_temp.try('SELECT ssn FROM lb_v10_1') AS detached_ssn,
+	   pg_temp.try('SELECT id FROM lb_v10_1') AS detached_id,
+	   pg_temp.try('SELECT ssn FROM lb_v10_c') AS no_longer_child;
+RESET SESSION AUTHORIZATION;
+
+-- V6: the uncleared owner evaluates nothing of his own on a labelled table
+-- (S9P44); an unlabelled table is his; the cleared member may; superusers
+-- are not refused.
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_v6 (id int PRIMARY KEY, ssn text, x int CHECK (x > 0));
+INSERT INTO lb_v6 VALUES (1, 'SECRET-61', 1), (2, 'SECRET-62', 1);
+CREATE TABLE lb_v6_free (id int, v text);
+CREATE FUNCTION lb_peek(v text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RAISE EXCEPTION 'peek %', v; END $$;
+CREATE FUNCTION lb_steal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'stolen %', NEW.ssn; RETURN NEW; END $$;
+CREATE TABLE lb_v6_sink (v text);
+RESET SESSION AUTHORIZATION;
+CREATE POLICY lb_v6_pol ON lb_v6 USING (true);
+SET SESSION AUTHORIZATION regress_lb_owner;
+SECURITY LABEL FOR finsec ON COLUMN lb_v6.ssn IS 'sensitive';
+GRANT SELECT, INSERT, UPDATE ON lb_v6 TO regress_lb_clerk;
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('generated_column', $$ALTER TABLE lb_v6 ADD COLUMN copy text GENERATED ALWAYS AS (ssn || '') STORED$$),
+	('add_column', $$ALTER TABLE lb_v6 ADD COLUMN plain text$$),
+	('expression_index', $$CREATE INDEX ON lb_v6 ((ssn || '#'))$$),
+	('function_index', $$CREATE INDEX ON lb_v6 (lb_peek(ssn))$$),
+	('trigger_', $$CREATE TRIGGER lb_steal BEFORE UPDATE ON lb_v6 FOR EACH ROW EXECUTE FUNCTION lb_steal()$$),
+	('check_constraint', $$ALTER TABLE lb_v6 ADD CONSTRAINT lb_peek CHECK (lb_peek(ssn))$$),
+	('alter_using', $$ALTER TABLE lb_v6 ALTER COLUMN ssn TYPE text USING (CASE WHEN lb_peek(ssn) THEN ssn END)$$)) t(what, stmt);
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('rule_', $$CREATE RULE lb_r AS ON UPDATE TO lb_v6 DO ALSO INSERT INTO lb_v6_sink VALUES (NEW.ssn)$$),
+	('policy', $$CREATE POLICY lb_p ON lb_v6 USING (lb_peek(ssn))$$),
+	('alter_policy', $$ALTER POLICY lb_v6_pol ON lb_v6 USING (lb_peek(ssn))$$),
+	('statistics', $$CREATE STATISTICS lb_st ON id, ssn FROM lb_v6$$),
+	('set_statistics', $$ALTER TABLE lb_v6 ALTER COLUMN id SET STATISTICS 10$$),
+	('enable_rls', $$ALTER TABLE lb_v6 ENABLE ROW LEVEL SECURITY$$)) t(what, stmt);
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('attach', $$ALTER TABLE lb_v10 ATTACH PARTITION lb_v10_1 FOR VALUES FROM (0) TO (100)$$),
+	('inherit', $$ALTER TABLE lb_v6_free INHERIT lb_v10_p$$),
+	('unlabelled_table', $$CREATE TRIGGER lb_free BEFORE UPDATE ON lb_v6_free FOR EACH ROW EXECUTE FUNCTION lb_steal()$$)) t(what, stmt);
+-- the attack's own statement, with its hint
+ALTER TABLE lb_v6 ADD COLUMN copy text GENERATED ALWAYS AS (ssn || '') STORED;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_lb_deputy;
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('cleared_add_column', $$ALTER TABLE lb_v6 ADD COLUMN plain text$$),
+	('cleared_index', $$CREATE INDEX lb_v6_ssn ON lb_v6 (ssn)$$),
+	('set_role_to_owner', $$SET ROLE regress_lb_owner; CREATE INDEX lb_v6_x ON lb_v6 (x)$$)) t(what, stmt);
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+
+-- Code that existed before the label: replacing the body of a function a
+-- trigger or a constraint of the labelled table uses is refused too.
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION lb_ok(v text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE FUNCTION lb_unused() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE TABLE lb_v6_pre (id int, ssn text CHECK (lb_ok(ssn)));
+CREATE TRIGGER lb_pre BEFORE UPDATE ON lb_v6_pre FOR EACH ROW EXECUTE FUNCTION lb_pre_fn();
+SECURITY LABEL FOR finsec ON COLUMN lb_v6_pre.ssn IS 'sensitive';
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('replace_trigger_function', $q$CREATE OR REPLACE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE NOTICE '%', NEW.ssn; RETURN NEW; END $f$ $q$),
+	('replace_check_function', $q$CREATE OR REPLACE FUNCTION lb_ok(v text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN RAISE EXCEPTION '%', v; END $f$ $q$),
+	('replace_unused_function', $q$CREATE OR REPLACE FUNCTION lb_unused() RETURNS int LANGUAGE sql AS $f$ SELECT 2 $f$ $q$)) t(what, stmt);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_lb_deputy;
+SELECT pg_temp.try($q$CREATE OR REPLACE FUNCTION lb_pre_fn() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$ $q$) AS cleared_replaces;
+RESET SESSION AUTHORIZATION;
+
+-- V4: no statistics of a restricted plain column: labelling turns them off
+-- and removes them, ANALYZE keeps them off, the target cannot be raised
+-- (S9P45, for everyone); extended statistics are refused; a protected
+-- column keeps its (sealed) statistics.
+CREATE TABLE lb_v4 (id int, ssn text, note text, card finsec.bank_card);
+INSERT INTO lb_v4 SELECT g, 'SECRET-4' || (g % 3), 'n' || (g % 2), NULL FROM generate_series(1, 60) g;
+GRANT SELECT ON lb_v4 TO regress_lb_clerk;
+ALTER TABLE lb_v4 OWNER TO regress_lb_owner;
+SET SESSION AUTHORIZATION regress_lb_owner;
+CREATE TABLE lb_v4t (id int, v text);
+INSERT INTO lb_v4t SELECT g, 'T' || (g % 2) FROM generate_series(1, 20) g;
+GRANT SELECT ON lb_v4t TO regress_lb_clerk;
+RESET SESSION AUTHORIZATION;
+ANALYZE lb_v4, lb_v4t;
+SELECT attname, most_common_vals IS NOT NULL AS has_mcv FROM pg_stats WHERE tablename = 'lb_v4' ORDER BY 1;
+SET SESSION AUTHORIZATION regress_lb_owner;
+SECURITY LABEL FOR finsec ON COLUMN lb_v4.ssn IS 'identifier';
+SECURITY LABEL FOR finsec ON COLUMN lb_v4.card IS 'sensitive';
+SECURITY LABEL FOR finsec ON TABLE lb_v4t IS 'quasi_identifier';
+RESET SESSION AUTHORIZATION;
+ANALYZE lb_v4, lb_v4t;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT tablename, attname FROM pg_stats WHERE tablename IN ('lb_v4', 'lb_v4t') ORDER BY 1, 2;
+SELECT count(*) AS clerk_sees_ssn_stats FROM pg_stats WHERE tablename = 'lb_v4' AND attname = 'ssn';
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS ssn_statistic_rows FROM pg_statistic WHERE starelid = 'lb_v4'::regclass AND staattnum = 2;
+SELECT attrelid::regclass, attname, attstattarget FROM pg_attribute
+ WHERE attrelid IN ('lb_v4'::regclass, 'lb_v4t'::regclass) AND attnum > 0 ORDER BY 1, 2;
+SET SESSION AUTHORIZATION regress_lb_deputy;
+SELECT t.what, pg_temp.try(t.stmt) FROM (VALUES
+	('raise_target', $$ALTER TABLE lb_v4 ALTER COLUMN ssn SET STATISTICS 100$$),
+	('default_target', $$ALTER TABLE lb_v4 ALTER COLUMN ssn SET STATISTICS -1$$),
+	('zero_target', $$ALTER TABLE lb_v4 ALTER COLUMN ssn SET STATISTICS 0$$),
+	('other_column', $$ALTER TABLE lb_v4 ALTER COLUMN note SET STATISTICS 50$$),
+	('extended', $$CREATE STATISTICS lb_v4_st ON id, note FROM lb_v4$$),
+	('extended_unlabelled', $$CREATE STATISTICS lb_v6_free_st ON id, v FROM lb_v6_free$$)) t(what, stmt);
+RESET SESSION AUTHORIZATION;
+-- columns restricted later: a partition made after the label, a child
+-- attached, a column added by a cleared role to a labelled table
+CREATE TABLE lb_v10_3 PARTITION OF lb_v10 FOR VALUES FROM (200) TO (300);
+CREATE TABLE lb_v4_late (id int, ssn text, other text);
+ALTER TABLE lb_v4_late ALTER COLUMN other SET STATISTICS 100;
+ALTER TABLE lb_v4_late INHERIT lb_v10_p;
+ALTER TABLE lb_v4t ADD COLUMN w text;
+SELECT attrelid::regclass, attname, attstattarget FROM pg_attribute
+ WHERE attrelid IN ('lb_v10_3'::regclass, 'lb_v4_late'::regclass, 'lb_v4t'::regclass) AND attnum > 0
+ ORDER BY 1, 2;
+
+-- V5: a constraint violation's DETAIL names no value of a table with
+-- restricted plain columns, to the client (caught in PL/pgSQL too) and to
+-- the server log (test/t/124_protect_labels.pl).
+CREATE FUNCTION pg_temp.detail(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	d text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || d;
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.detail(text) TO PUBLIC;
+GRANT INSERT ON lb_v10, lb_v10_2 TO regress_lb_clerk;
+SET SESSION AUTHORIZATION regress_lb_clerk;
+SELECT pg_temp.detail($$UPDATE lb_v6 SET x = 0 WHERE id = 1$$) AS check_violation;
+SELECT pg_temp.detail($$INSERT INTO lb_v6 (id, ssn, x) VALUES (1, 'GUESS', 1)$$) AS unique_violation;
+SELECT pg_temp.detail($$INSERT INTO lb_v6 (id, ssn, x) VALUES (NULL, 'GUESS', 1)$$) AS not_null;
+SELECT pg_temp.detail($$INSERT INTO lb_v10 VALUES (1, 'GUESS', 900)$$) AS no_partition;
+SELECT pg_temp.detail($$INSERT INTO lb_v10_2 VALUES (1, 'GUESS', 1)$$) AS partition_constraint;
+UPDATE lb_v6 SET x = 0 WHERE id = 1;
+COPY lb_v6 (id, ssn, x) FROM STDIN;
+2	GUESS	1
+\.
+-- an unlabelled table keeps PostgreSQL's detail
+RESET SESSION AUTHORIZATION;
+ALTER TABLE lb_v6_free ADD CHECK (id > 5);
+SELECT pg_temp.detail($$INSERT INTO lb_v6_free VALUES (1, 'a')$$) AS unlabelled;
 
 \c contrib_regression
 SET client_min_messages = warning;

@@ -85,6 +85,17 @@
  *			 finsec's own objects (check_statement), then runs the rest
  *			 with its flags for DROP EXTENSION finsec and finsec's own
  *			 partitions set (PG_FINALLY restores them).
+ *	 LABELS  protect/label.c: refuses, by a role without a clearance for
+ *			 them, DDL that evaluates code or expressions on the rows of a
+ *			 table with restricted sensitivity labels without the read
+ *			 check (generated columns, expression indexes, triggers,
+ *			 constraints, USING, rules, policies, statistics), and
+ *			 DETACH PARTITION, NO INHERIT or DROP COLUMN that would leave
+ *			 rows without the labels they have through an ancestor; after
+ *			 CREATE/ALTER TABLE it turns statistics off on restricted plain
+ *			 columns (a new partition, child or column).  After audit:
+ *			 finsec's own objects and protected tables are audit's; before
+ *			 auth, which has nothing to do with tables.
  *	 AUTH	 auth/password.c: around CREATE/ALTER ROLE keeps the password
  *			 policy state of the statement (PG_CATCH clears it), after it
  *			 sets VALID UNTIL; after DROP ROLE and ALTER ROLE RENAME moves
@@ -98,6 +109,7 @@ typedef enum FinsecUtilityPosition
 	FINSEC_UTILITY_MONITOR,
 	FINSEC_UTILITY_PROTECT,
 	FINSEC_UTILITY_AUDIT,
+	FINSEC_UTILITY_LABELS,
 	FINSEC_UTILITY_AUTH,
 	FINSEC_UTILITY_POSITIONS
 } FinsecUtilityPosition;
@@ -129,10 +141,17 @@ extern void finsec_hooks_utility_next(FinsecUtilityCall *call);
  *			 limited table; ExecutorFinish writes the statement's usage rows
  *			 before the rest runs; both count a batch level around the rest
  *			 (PG_FINALLY restores it).
+ *	 LABELS  protect/label.c: around the rest, an error context callback
+ *			 that replaces the DETAIL of an integrity-constraint error on a
+ *			 table with restricted plain labelled columns (the row or key
+ *			 values), also for errors a PL/pgSQL handler catches (which
+ *			 never reach emit_log).  Innermost: only the statement's own
+ *			 errors pass through it.
  */
 typedef enum FinsecExecutorPosition
 {
 	FINSEC_EXECUTOR_LIMITS = 0,
+	FINSEC_EXECUTOR_LABELS,
 	FINSEC_EXECUTOR_POSITIONS
 } FinsecExecutorPosition;
 
@@ -280,6 +299,12 @@ extern void finsec_hooks_register_check_password(FinsecCheckPasswordPosition pos
  * emit_log.  finsec's callbacks first, then the previous hook (which so
  * never sees what finsec hides):
  *
+ *	 LABELS  protect/label.c: replaces the DETAIL of an integrity-constraint
+ *			 error on a table with restricted plain labelled columns
+ *			 ("Failing row contains (...)", "Key (...)=(...)"), for the
+ *			 client and the server log, from the names the read check
+ *			 cached (no catalog access).  First, so that redaction and
+ *			 other libraries see only the replaced detail.
  *	 REDACT  redact/logredact.c: hides key_import statements, masks card,
  *			 identity and mobile numbers in statement lines and details.
  *	 AUTH	 auth/password.c: hides role statements with a password.
@@ -290,7 +315,8 @@ extern void finsec_hooks_register_check_password(FinsecCheckPasswordPosition pos
  */
 typedef enum FinsecEmitLogPosition
 {
-	FINSEC_EMIT_LOG_REDACT = 0,
+	FINSEC_EMIT_LOG_LABELS = 0,
+	FINSEC_EMIT_LOG_REDACT,
 	FINSEC_EMIT_LOG_AUTH,
 	FINSEC_EMIT_LOG_POSITIONS
 } FinsecEmitLogPosition;

@@ -922,7 +922,12 @@ load_entry(const char *label, bool missing_ok)
 	bool		found;
 	uint64		n;
 	MemoryContext oldcxt;
+	bool		pushed;
 
+	/* an input function in a logical replication apply worker has none */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
@@ -950,6 +955,8 @@ load_entry(const char *label, bool missing_ok)
 		e->ndestroyed = 0;
 		e->destroyed = NULL;
 		SPI_finish();
+		if (pushed)
+			PopActiveSnapshot();
 		return e;
 	}
 	if (SPI_processed == 0)
@@ -1063,6 +1070,8 @@ load_entry(const char *label, bool missing_ok)
 		e->usable = lappend(e->usable, &e->versions[i]);
 	MemoryContextSwitchTo(oldcxt);
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	return e;
 }
 
@@ -1167,6 +1176,24 @@ finsec_key_version_if_present(const char *label, FinsecKeyPurpose purpose, int32
 }
 
 /*
+ * In the PG_CATCH of an internal subtransaction begun in oldcxt under
+ * oldowner: roll it back and return a copy of its error.
+ */
+static ErrorData *
+subxact_abort_error(MemoryContext oldcxt, ResourceOwner oldowner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(oldcxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return edata;
+}
+
+/*
  * Load the cache entry of label without raising: in a subtransaction
  * (the keyring's SPI query and unwrapping), NULL when anything failed.
  * In parallel mode no subtransaction can start: the load may raise.
@@ -1191,14 +1218,8 @@ load_entry_quietly(const char *label)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = subxact_abort_error(oldcxt, oldowner);
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		/* a cancel or statement timeout is not the keyring's problem */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
@@ -1552,14 +1573,8 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = subxact_abort_error(oldcxt, oldowner);
 
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
 			if (edata->sqlerrcode != ERRCODE_FINSEC_KEY_INTEGRITY &&
 				edata->sqlerrcode != ERRCODE_FINSEC_MASTER_KEY_MISMATCH)
 				ReThrowError(edata);

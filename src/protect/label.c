@@ -33,11 +33,23 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/heap.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_seclabel.h"
+#include "catalog/pg_statistic_ext.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/seclabel.h"
 #include "executor/executor.h"
@@ -47,6 +59,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -130,6 +143,38 @@ static LabelPermit permit;
 
 /* Set while the read check runs (its own ledger writes are not checked). */
 static bool in_check = false;
+
+/*
+ * Relations whose constraint errors must not print row values: those with
+ * a restricted column of a plain type, by name, for the emit_log callback
+ * (which may not read catalogs).  Kept in TopMemoryContext, updated
+ * whenever label_rel() computes an entry; a relation is never removed
+ * (a dropped one's name hides the details of a new one of that name: the
+ * safe side).
+ */
+typedef struct HiddenRel
+{
+	Oid			relid;
+	bool		hide;
+	NameData	nspname;
+	NameData	relname;
+} HiddenRel;
+
+static void label_error_context(void *arg);
+
+/* Put label_error_context on the error context stack (popped by the caller). */
+static void
+push_error_context(ErrorContextCallback *cb)
+{
+	cb->callback = label_error_context;
+	cb->arg = NULL;
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
+static HiddenRel *hidden_rels = NULL;
+static int	n_hidden = 0;
+static int	max_hidden = 0;
 
 static int
 label_rank(const char *label)
@@ -241,8 +286,15 @@ is_protected_type(Oid typid)
 	if (OidIsValid(elem))
 		typid = getBaseType(elem);
 	for (i = 0; i < (int) N_PROTECTED_TYPES; i++)
+	{
+		/* Created after the cache was (an extension update): look again. */
+		if (!OidIsValid(protected_types[i]) && OidIsValid(finsec_nsp))
+			protected_types[i] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+												 CStringGetDatum(protected_type_names[i]),
+												 ObjectIdGetDatum(finsec_nsp));
 		if (OidIsValid(protected_types[i]) && typid == protected_types[i])
 			return true;
+	}
 	return false;
 }
 
@@ -309,6 +361,43 @@ rel_natts(Oid relid)
 	return n;
 }
 
+/* Record whether relid's constraint errors hide their row values. */
+static void
+note_hidden(Oid relid, bool hide)
+{
+	int			i;
+	char	   *nsp;
+	char	   *rel;
+
+	for (i = 0; i < n_hidden; i++)
+		if (hidden_rels[i].relid == relid)
+			break;
+	if (i == n_hidden && !hide)
+		return;
+	nsp = get_namespace_name(get_rel_namespace(relid));
+	rel = get_rel_name(relid);
+	if (nsp == NULL || rel == NULL)
+		return;
+	if (i == n_hidden)
+	{
+		if (n_hidden == max_hidden)
+		{
+			int			n = max_hidden ? max_hidden * 2 : 16;
+
+			hidden_rels = hidden_rels ?
+				repalloc(hidden_rels, sizeof(HiddenRel) * n) :
+				MemoryContextAlloc(TopMemoryContext, sizeof(HiddenRel) * n);
+			max_hidden = n;
+		}
+		hidden_rels[i].relid = relid;
+		n_hidden++;
+	}
+	namestrcpy(&hidden_rels[i].nspname, nsp);
+	namestrcpy(&hidden_rels[i].relname, rel);
+	/* Once hidden, stays hidden until the relation itself says otherwise. */
+	hidden_rels[i].hide = hide;
+}
+
 /* The inheritance ancestors of relid, nearest first (pg_inherits upwards). */
 static List *
 ancestors_of(Oid relid)
@@ -364,6 +453,8 @@ label_rel(Oid relid)
 	int			a;
 	MemoryContext old;
 	uint64		seen;
+	List	   *descendants;
+	bool		hide = false;
 
 	cache_refresh();
 	entry = hash_search(label_rels, &relid, HASH_FIND, NULL);
@@ -378,8 +469,8 @@ label_rel(Oid relid)
 	desc = RelationGetDescr(rel);
 	natts = desc->natts;
 	ranks = own_labels(relid, natts, &table_rank);
-	related = list_concat(ancestors_of(relid),
-						  list_delete_first(find_all_inheritors(relid, NoLock, NULL)));
+	descendants = list_delete_first(find_all_inheritors(relid, NoLock, NULL));
+	related = list_concat(ancestors_of(relid), descendants);
 	foreach(lc, related)
 	{
 		Oid			other = lfirst_oid(lc);
@@ -435,10 +526,24 @@ label_rel(Oid relid)
 		entry->ranks[a] = Max(ranks[a], table_rank);
 		entry->masked[a] = is_protected_type(att->atttypid);
 		if (entry->ranks[a] >= RANK_RESTRICTED)
+		{
 			entry->restricted = true;
+			if (!entry->masked[a])
+				hide = true;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	relation_close(rel, AccessShareLock);
+
+	/*
+	 * Constraint errors of this relation, and of its descendants (an error
+	 * names the partition or child the row went to, which may never be read
+	 * itself), hide row values.
+	 */
+	note_hidden(relid, hide);
+	if (hide)
+		foreach(lc, descendants)
+			note_hidden(lfirst_oid(lc), true);
 	return entry;
 }
 
@@ -742,6 +847,14 @@ label_check_perms(List *rangeTable, bool ereport_on_violation)
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 			int			i;
 
+			/*
+			 * A relation written to: its entry (and the names the emit_log
+			 * callback hides constraint details of) is made now.
+			 */
+			if (rte->rtekind == RTE_RELATION &&
+				(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) &&
+				get_rel_namespace(rte->relid) != finsec_nsp)
+				(void) label_rel(rte->relid);
 			if (rte->rtekind != RTE_RELATION || !(rte->requiredPerms & ACL_SELECT) ||
 				bms_is_empty(rte->selectedCols))
 				continue;
@@ -807,6 +920,786 @@ label_check_perms(List *rangeTable, bool ereport_on_violation)
 					   GetUserNameFromId(role, true)),
 			 errhint("A clearance is granted with finsec.label_grant() and approved by a second finsec administrator.")));
 	return false;				/* not reached */
+}
+
+/* ---- statistics of restricted plain columns (pg_stats) --------------------- */
+
+/*
+ * Turn statistics off for column attnum of relid when it is of a plain
+ * type: attstattarget 0 (ANALYZE, autovacuum's too, then skips it) and
+ * its pg_statistic rows removed.  Columns of protected types keep theirs
+ * (they hold sealed values).
+ */
+static void
+scrub_column(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup;
+	Form_pg_attribute att;
+
+	tup = SearchSysCacheCopyAttNum(relid, attnum);
+	if (!HeapTupleIsValid(tup))
+		return;
+	att = (Form_pg_attribute) GETSTRUCT(tup);
+	if (att->attisdropped || is_protected_type(att->atttypid))
+	{
+		heap_freetuple(tup);
+		return;
+	}
+	if (att->attstattarget != 0)
+	{
+		Relation	attrel = table_open(AttributeRelationId, RowExclusiveLock);
+
+		att->attstattarget = 0;
+		CatalogTupleUpdate(attrel, &tup->t_self, tup);
+		table_close(attrel, RowExclusiveLock);
+	}
+	heap_freetuple(tup);
+	RemoveStatistics(relid, attnum);
+}
+
+/* relid, its inheritance ancestors and its descendants. */
+static List *
+tree_of(Oid relid)
+{
+	return lcons_oid(relid, list_concat(ancestors_of(relid),
+										list_delete_first(find_all_inheritors(relid, AccessShareLock,
+																			  NULL))));
+}
+
+/*
+ * A restricted label is being set on relid (subid 0) or its column subid:
+ * statistics off for the plain columns it restricts in the whole
+ * inheritance tree (the label is not stored yet, so from the object).
+ */
+static void
+scrub_for_label(Oid relid, int32 subid)
+{
+	List	   *tree = tree_of(relid);
+	char	   *attname = subid > 0 ? get_attname(relid, subid, true) : NULL;
+	ListCell   *lc;
+
+	if (subid > 0 && attname == NULL)
+		return;
+	foreach(lc, tree)
+	{
+		Oid			other = lfirst_oid(lc);
+
+		if (subid > 0)
+		{
+			AttrNumber	oa = get_attnum(other, attname);
+
+			if (oa > 0)
+				scrub_column(other, oa);
+		}
+		else
+		{
+			int			n = rel_natts(other);
+			int			a;
+
+			for (a = 1; a <= n; a++)
+				scrub_column(other, a);
+		}
+	}
+}
+
+/*
+ * After CREATE or ALTER TABLE of relid: statistics off for every restricted
+ * plain column of its inheritance tree (a new partition, child or column).
+ */
+static void
+scrub_tree(Oid relid)
+{
+	LabelRel   *lr;
+	List	   *todo = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return;
+	CommandCounterIncrement();
+	lr = label_rel(relid);
+	if (lr == NULL || !lr->restricted)
+		return;
+	foreach(lc, tree_of(relid))
+	{
+		Oid			other = lfirst_oid(lc);
+		LabelRel   *olr = label_rel(other);
+		int			a;
+
+		if (olr == NULL)
+			continue;
+		for (a = 1; a <= olr->natts; a++)
+			if (olr->ranks[a] >= RANK_RESTRICTED && !olr->masked[a])
+				todo = lappend(todo, list_make2_oid(other, (Oid) a));
+	}
+	foreach(lc, todo)
+	{
+		List	   *pair = lfirst(lc);
+
+		scrub_column(linitial_oid(pair), (AttrNumber) lsecond_oid(pair));
+	}
+}
+
+/* ---- DDL on labelled tables (ProcessUtility) ------------------------------ */
+
+static Oid
+rv_relid(RangeVar *rv)
+{
+	if (rv == NULL)
+		return InvalidOid;
+	return RangeVarGetRelid(rv, NoLock, true);
+}
+
+/* The highest restricted effective label of lr's columns (0: none). */
+static int
+restricted_rank(LabelRel *lr)
+{
+	int			rank = lr->table_rank >= RANK_RESTRICTED ? lr->table_rank : RANK_NONE;
+	int			a;
+
+	for (a = 1; a <= lr->natts; a++)
+		if (lr->ranks[a] >= RANK_RESTRICTED)
+			rank = Max(rank, lr->ranks[a]);
+	return rank;
+}
+
+/* Has lr a restricted column of a plain (not protected) type? */
+static bool
+has_plain_restricted(LabelRel *lr)
+{
+	int			a;
+
+	for (a = 1; a <= lr->natts; a++)
+		if (lr->ranks[a] >= RANK_RESTRICTED && !lr->masked[a])
+			return true;
+	return false;
+}
+
+/*
+ * Refuse what (a statement that evaluates code or expressions on the rows
+ * of relid without the read check) to a role not cleared for every
+ * restricted label of relid's inheritance tree.  Superusers read audited
+ * and can change anything anyway: not refused.
+ */
+static void
+ddl_guard(Oid relid, const char *what)
+{
+	LabelRel   *lr;
+	int			rank;
+	Oid			role = GetUserId();
+
+	if (!OidIsValid(relid) || superuser_arg(role) ||
+		get_rel_namespace(relid) == finsec_nsp)
+		return;
+	lr = label_rel(relid);
+	if (lr == NULL || !lr->restricted)
+		return;
+	rank = restricted_rank(lr);
+	if (role_cleared(role, rank) != NOT_CLEARED)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LABEL_DDL),
+			 errmsg("%s on %s is refused: the table has columns labelled %s and role %s holds no finsec clearance for them",
+					what, finsec_quoted_relname(relid), label_names[rank],
+					GetUserNameFromId(role, true)),
+			 errdetail("The statement would evaluate expressions or code on the table's rows without the label check."),
+			 errhint("The role needs a clearance for %s (finsec.label_grant), or a cleared role runs the statement.",
+					 label_names[rank])));
+}
+
+/*
+ * Statistics on restricted plain columns stay off (pg_stats would show
+ * their values to roles with SELECT): refuse a target other than 0 for
+ * such a column of relid, to everyone.
+ */
+static void
+statistics_guard(Oid relid, AlterTableCmd *cmd)
+{
+	LabelRel   *lr;
+	AttrNumber	attnum;
+
+	if (cmd->name == NULL || cmd->def == NULL || !IsA(cmd->def, Integer) ||
+		intVal(cmd->def) == 0)
+		return;
+	attnum = get_attnum(relid, cmd->name);
+	lr = label_rel(relid);
+	if (lr == NULL || attnum <= 0 || attnum > lr->natts ||
+		lr->ranks[attnum] < RANK_RESTRICTED || lr->masked[attnum])
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LABEL_STATISTICS),
+			 errmsg("statistics of column %s of %s stay off: it is labelled %s",
+					quote_identifier(cmd->name), finsec_quoted_relname(relid),
+					label_names[lr->ranks[attnum]]),
+			 errdetail("pg_stats would show the column's most common values to roles with SELECT on it."),
+			 errhint("Store the values in a protected type (finsec.protected_text) to have statistics.")));
+}
+
+/* Refuse CREATE STATISTICS on a table with restricted plain columns. */
+static void
+extended_statistics_guard(Oid relid)
+{
+	LabelRel   *lr;
+
+	if (!OidIsValid(relid) || get_rel_namespace(relid) == finsec_nsp)
+		return;
+	lr = label_rel(relid);
+	if (lr == NULL || !has_plain_restricted(lr))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LABEL_STATISTICS),
+			 errmsg("extended statistics on %s are refused: it has labelled columns of plain types",
+					finsec_quoted_relname(relid)),
+			 errdetail("pg_stats_ext would show their most common values to roles with SELECT on them.")));
+}
+
+static void
+append_label_statement(StringInfo hint, Oid relid, const char *attname, int rank)
+{
+	if (hint->len > 0)
+		appendStringInfoChar(hint, ' ');
+	if (attname)
+		appendStringInfo(hint, "SECURITY LABEL FOR finsec ON COLUMN %s.%s IS '%s';",
+						 finsec_quoted_relname(relid), quote_identifier(attname),
+						 label_names[rank]);
+	else
+		appendStringInfo(hint, "SECURITY LABEL FOR finsec ON TABLE %s IS '%s';",
+						 finsec_quoted_relname(relid), label_names[rank]);
+}
+
+/*
+ * DETACH PARTITION child from parent, or child NO INHERIT parent (what):
+ * the child's rows keep only its own labels (and those of its
+ * descendants), so refuse while its own labels do not cover the
+ * restricted ones it has through parent and parent's ancestors; the hint
+ * gives the statements that label the child first.
+ */
+static void
+detach_guard(Oid child, Oid parent, const char *what)
+{
+	int			natts;
+	int			own_table;
+	int			need_table = RANK_NONE;
+	uint8	   *own;
+	uint8	   *need;
+	List	   *up;
+	ListCell   *lc;
+	int			a;
+	StringInfoData hint;
+
+	if (!OidIsValid(child) || !OidIsValid(parent) ||
+		get_rel_namespace(child) == finsec_nsp)
+		return;
+	natts = rel_natts(child);
+	if (natts < 0)
+		return;
+	own = own_labels(child, natts, &own_table);
+	need = palloc0(natts + 1);
+	up = lcons_oid(parent, ancestors_of(parent));
+	foreach(lc, up)
+	{
+		Oid			other = lfirst_oid(lc);
+		int			on = rel_natts(other);
+		int			ot;
+		uint8	   *oranks;
+
+		if (on < 0)
+			continue;
+		oranks = own_labels(other, on, &ot);
+		need_table = Max(need_table, ot);
+		for (a = 1; a <= natts; a++)
+		{
+			char	   *name = get_attname(child, a, true);
+			AttrNumber	oa;
+
+			if (name == NULL)
+				continue;
+			oa = get_attnum(other, name);
+			if (oa > 0 && oa <= on)
+				need[a] = Max(need[a], oranks[oa]);
+		}
+	}
+	initStringInfo(&hint);
+	if (need_table >= RANK_RESTRICTED && own_table < need_table)
+	{
+		append_label_statement(&hint, child, NULL, need_table);
+		own_table = need_table;
+	}
+	for (a = 1; a <= natts; a++)
+	{
+		char	   *name;
+
+		if (need[a] < RANK_RESTRICTED || Max(own[a], own_table) >= need[a])
+			continue;
+		name = get_attname(child, a, true);
+		if (name)
+			append_label_statement(&hint, child, name, need[a]);
+	}
+	if (hint.len == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LABEL_WOULD_DROP),
+			 errmsg("%s of %s from %s is refused: its rows would lose the finsec labels they have through %s",
+					what, finsec_quoted_relname(child), finsec_quoted_relname(parent),
+					finsec_quoted_relname(parent)),
+			 errdetail("Lowering or removing a restricted label takes two administrators (finsec.label_change); raising one is the owner's."),
+			 errhint("Label the table itself first: %s", hint.data)));
+}
+
+/*
+ * ALTER TABLE relid DROP COLUMN colname: a descendant whose column of that
+ * name stays (its own, or inherited from another parent, or ONLY) keeps its
+ * rows without the column labels it had through relid and its ancestors;
+ * refuse while its own labels do not cover them.
+ */
+static void
+drop_column_guard(Oid relid, const char *colname, bool recurse)
+{
+	int			need = RANK_NONE;
+	ListCell   *lc;
+	StringInfoData hint;
+
+	if (colname == NULL || get_rel_namespace(relid) == finsec_nsp)
+		return;
+	foreach(lc, lcons_oid(relid, ancestors_of(relid)))
+	{
+		Oid			other = lfirst_oid(lc);
+		int			on = rel_natts(other);
+		int			ot;
+		AttrNumber	oa = get_attnum(other, colname);
+
+		if (on < 0 || oa <= 0 || oa > on)
+			continue;
+		need = Max(need, own_labels(other, on, &ot)[oa]);
+	}
+	if (need < RANK_RESTRICTED)
+		return;
+	initStringInfo(&hint);
+	foreach(lc, list_delete_first(find_all_inheritors(relid, AccessShareLock, NULL)))
+	{
+		Oid			d = lfirst_oid(lc);
+		HeapTuple	tup = SearchSysCacheAttName(d, colname);
+		Form_pg_attribute att;
+		bool		stays;
+		AttrNumber	da;
+		int			dn;
+		int			ot;
+		int			have;
+		LabelRel   *dlr;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		stays = !recurse || att->attislocal || att->attinhcount > 1;
+		da = att->attnum;
+		ReleaseSysCache(tup);
+		dn = rel_natts(d);
+		if (!stays || dn < 0 || da > dn)
+			continue;
+		have = own_labels(d, dn, &ot)[da];
+		dlr = label_rel(d);
+		if (dlr)
+			have = Max(have, dlr->table_rank);
+		if (have < need)
+			append_label_statement(&hint, d, colname, need);
+	}
+	if (hint.len == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_LABEL_WOULD_DROP),
+			 errmsg("DROP COLUMN %s of %s is refused: inheriting tables keep the column without its finsec label",
+					quote_identifier(colname), finsec_quoted_relname(relid)),
+			 errdetail("Lowering or removing a restricted label takes two administrators (finsec.label_change); raising one is the owner's."),
+			 errhint("Label their columns first: %s", hint.data)));
+}
+
+/* The checks of ALTER TABLE (and ALTER INDEX, ALTER FOREIGN TABLE...). */
+static Oid
+alter_table_guard(AlterTableStmt *stmt)
+{
+	Oid			relid = rv_relid(stmt->relation);
+	ListCell   *lc;
+	char		relkind;
+
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	relkind = get_rel_relkind(relid);
+	if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
+	{
+		ddl_guard(IndexGetRelation(relid, true), "ALTER INDEX");
+		return InvalidOid;
+	}
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		switch (cmd->subtype)
+		{
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				detach_guard(rv_relid(((PartitionCmd *) cmd->def)->name), relid,
+							 "DETACH PARTITION");
+				break;
+			case AT_DropInherit:
+				detach_guard(relid, rv_relid((RangeVar *) cmd->def), "NO INHERIT");
+				break;
+			case AT_DropColumn:
+				drop_column_guard(relid, cmd->name, stmt->relation->inh);
+				break;
+			case AT_SetStatistics:
+				statistics_guard(relid, cmd);
+				ddl_guard(relid, "ALTER COLUMN SET STATISTICS");
+				break;
+			case AT_AttachPartition:
+				ddl_guard(relid, "ATTACH PARTITION");
+				ddl_guard(rv_relid(((PartitionCmd *) cmd->def)->name), "ATTACH PARTITION");
+				break;
+			case AT_AddInherit:
+				ddl_guard(relid, "INHERIT");
+				ddl_guard(rv_relid((RangeVar *) cmd->def), "INHERIT");
+				break;
+			case AT_AddColumn:
+			case AT_AddColumnToView:
+				ddl_guard(relid, "ADD COLUMN");
+				break;
+			case AT_AlterColumnType:
+				ddl_guard(relid, "ALTER COLUMN TYPE");
+				break;
+			case AT_AddConstraint:
+				ddl_guard(relid, "ADD CONSTRAINT");
+				break;
+			case AT_ValidateConstraint:
+				ddl_guard(relid, "VALIDATE CONSTRAINT");
+				break;
+			case AT_EnableTrig:
+			case AT_EnableAlwaysTrig:
+			case AT_EnableReplicaTrig:
+			case AT_EnableTrigAll:
+			case AT_EnableTrigUser:
+				ddl_guard(relid, "ENABLE TRIGGER");
+				break;
+			case AT_EnableRule:
+			case AT_EnableAlwaysRule:
+			case AT_EnableReplicaRule:
+				ddl_guard(relid, "ENABLE RULE");
+				break;
+			case AT_EnableRowSecurity:
+			case AT_ForceRowSecurity:
+				ddl_guard(relid, "ENABLE ROW LEVEL SECURITY");
+				break;
+			default:
+				break;
+		}
+	}
+	return relid;
+}
+
+/*
+ * The table an object depending on a function belongs to (a trigger,
+ * constraint, policy, rule, column default or generated column, index,
+ * extended statistics), InvalidOid for other objects.
+ */
+static Oid
+dependent_relid(Oid classid, Oid objid)
+{
+	Relation	cat;
+	HeapTuple	tup;
+	AttrNumber	col;
+	Oid			relid = InvalidOid;
+
+	if (classid == RelationRelationId)
+	{
+		char		kind = get_rel_relkind(objid);
+
+		if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
+			return IndexGetRelation(objid, true);
+		return objid;
+	}
+	switch (classid)
+	{
+		case TriggerRelationId:
+			col = Anum_pg_trigger_tgrelid;
+			break;
+		case ConstraintRelationId:
+			col = Anum_pg_constraint_conrelid;
+			break;
+		case PolicyRelationId:
+			col = Anum_pg_policy_polrelid;
+			break;
+		case RewriteRelationId:
+			col = Anum_pg_rewrite_ev_class;
+			break;
+		case AttrDefaultRelationId:
+			col = Anum_pg_attrdef_adrelid;
+			break;
+		case StatisticExtRelationId:
+			col = Anum_pg_statistic_ext_stxrelid;
+			break;
+		default:
+			return InvalidOid;
+	}
+	cat = table_open(classid, AccessShareLock);
+	tup = get_catalog_object_by_oid(cat, get_object_attnum_oid(classid), objid);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, col, RelationGetDescr(cat), &isnull);
+
+		if (!isnull)
+			relid = DatumGetObjectId(d);
+	}
+	table_close(cat, AccessShareLock);
+	return relid;
+}
+
+/*
+ * CREATE OR REPLACE FUNCTION of an existing function that a trigger,
+ * constraint, policy, rule, default, index or statistics object of a
+ * labelled table uses (pg_depend): replacing its body is new code on the
+ * table's rows, so the DDL guard of each such table applies.
+ */
+static void
+replace_function_guard(CreateFunctionStmt *stmt)
+{
+	ObjectWithArgs *owa;
+	ListCell   *lc;
+	Oid			fn;
+	Relation	dep;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *rels = NIL;
+
+	if (!stmt->replace || superuser())
+		return;
+	owa = makeNode(ObjectWithArgs);
+	owa->objname = stmt->funcname;
+	foreach(lc, stmt->parameters)
+	{
+		FunctionParameter *p = lfirst_node(FunctionParameter, lc);
+
+		if (p->mode == FUNC_PARAM_IN || p->mode == FUNC_PARAM_INOUT ||
+			p->mode == FUNC_PARAM_VARIADIC || p->mode == FUNC_PARAM_DEFAULT)
+			owa->objargs = lappend(owa->objargs, p->argType);
+	}
+	fn = LookupFuncWithArgs(stmt->is_procedure ? OBJECT_PROCEDURE : OBJECT_FUNCTION, owa, true);
+	if (!OidIsValid(fn) || get_func_namespace(fn) == finsec_nsp)
+		return;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ProcedureRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(fn));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		rels = lappend_oid(rels, dependent_relid(d->classid, d->objid));
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	foreach(lc, rels)
+		ddl_guard(lfirst_oid(lc), "CREATE OR REPLACE FUNCTION of a function it uses");
+}
+
+/* A trigger whose function is finsec's own (limits, monitor, periods). */
+static bool
+finsec_trigger_function(CreateTrigStmt *stmt)
+{
+	Oid			fn = LookupFuncName(stmt->funcname, 0, NULL, true);
+
+	return OidIsValid(fn) && get_func_namespace(fn) == finsec_nsp;
+}
+
+/*
+ * ProcessUtility wrapper (FINSEC_UTILITY_LABELS, finsec_hooks.h): refuse
+ * DDL that would copy labelled values out without the read check or drop
+ * a label path, then run the statement, then turn statistics off on
+ * restricted plain columns of a new or changed table's tree.
+ */
+static void
+label_ProcessUtility(FinsecUtilityCall *call)
+{
+	Node	   *parsetree = call->pstmt->utilityStmt;
+	Oid			scrub = InvalidOid;
+	bool		active;
+	ListCell   *lc;
+	ErrorContextCallback cb;
+
+	active = IsTransactionState() && !in_check &&
+		(IsA(parsetree, AlterTableStmt) || IsA(parsetree, CreateStmt) ||
+		 IsA(parsetree, IndexStmt) || IsA(parsetree, CreateTrigStmt) ||
+		 IsA(parsetree, RuleStmt) || IsA(parsetree, CreatePolicyStmt) ||
+		 IsA(parsetree, AlterPolicyStmt) || IsA(parsetree, CreateStatsStmt) ||
+		 IsA(parsetree, CreateFunctionStmt));
+	if (active)
+	{
+		cache_refresh();
+		active = OidIsValid(finsec_nsp);
+	}
+	if (active)
+	{
+		switch (nodeTag(parsetree))
+		{
+			case T_AlterTableStmt:
+				scrub = alter_table_guard((AlterTableStmt *) parsetree);
+				break;
+			case T_IndexStmt:
+				ddl_guard(rv_relid(((IndexStmt *) parsetree)->relation), "CREATE INDEX");
+				break;
+			case T_CreateTrigStmt:
+				if (!finsec_trigger_function((CreateTrigStmt *) parsetree))
+					ddl_guard(rv_relid(((CreateTrigStmt *) parsetree)->relation),
+							  "CREATE TRIGGER");
+				break;
+			case T_RuleStmt:
+				ddl_guard(rv_relid(((RuleStmt *) parsetree)->relation), "CREATE RULE");
+				break;
+			case T_CreatePolicyStmt:
+				ddl_guard(rv_relid(((CreatePolicyStmt *) parsetree)->table), "CREATE POLICY");
+				break;
+			case T_AlterPolicyStmt:
+				ddl_guard(rv_relid(((AlterPolicyStmt *) parsetree)->table), "ALTER POLICY");
+				break;
+			case T_CreateFunctionStmt:
+				replace_function_guard((CreateFunctionStmt *) parsetree);
+				break;
+			case T_CreateStatsStmt:
+				foreach(lc, ((CreateStatsStmt *) parsetree)->relations)
+				{
+					Node	   *n = lfirst(lc);
+
+					if (IsA(n, RangeVar))
+					{
+						Oid			r = rv_relid((RangeVar *) n);
+
+						ddl_guard(r, "CREATE STATISTICS");
+						extended_statistics_guard(r);
+					}
+				}
+				break;
+			default:
+				break;
+		}
+	}
+	push_error_context(&cb);
+	finsec_hooks_utility_next(call);
+	error_context_stack = cb.previous;
+	if (!active || !IsTransactionState())
+		return;
+	if (IsA(parsetree, CreateStmt))
+	{
+		CreateStmt *cs = (CreateStmt *) parsetree;
+
+		if (cs->inhRelations != NIL || cs->partbound != NULL)
+			scrub = rv_relid(cs->relation);
+	}
+	if (OidIsValid(scrub))
+		scrub_tree(scrub);
+}
+
+/* ---- constraint errors (emit_log, error context) -------------------------- */
+
+/* The replacement of a constraint error's DETAIL on table schema.table, or NULL. */
+static const char *
+hidden_detail(const char *schema, const char *table, int sqlerrcode)
+{
+	int			i;
+
+	if (table == NULL ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		return NULL;
+	for (i = 0; i < n_hidden; i++)
+	{
+		HiddenRel  *h = &hidden_rels[i];
+
+		if (!h->hide || strcmp(NameStr(h->relname), table) != 0 ||
+			(schema && strcmp(NameStr(h->nspname), schema) != 0))
+			continue;
+		if (sqlerrcode == ERRCODE_UNIQUE_VIOLATION ||
+			sqlerrcode == ERRCODE_EXCLUSION_VIOLATION ||
+			sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION)
+			return "Key values of labelled columns (hidden by finsec).";
+		return "Failing row contains values of labelled columns (hidden by finsec).";
+	}
+	return NULL;
+}
+
+static MemoryContext errcopy_cxt = NULL;
+
+/*
+ * Error context callback, on the stack while a statement executes (see
+ * FINSEC_EXECUTOR_LABELS and FINSEC_UTILITY_LABELS): errfinish calls it
+ * for every error, also one a PL/pgSQL handler will catch, after the
+ * error's fields are set; it reads the table the error names and replaces
+ * the DETAIL (errdetail applies to the error being raised).
+ */
+static void
+label_error_context(void *arg)
+{
+	ErrorData  *copy;
+	MemoryContext old;
+	const char *detail;
+
+	if (n_hidden == 0 ||
+		ERRCODE_TO_CATEGORY(geterrcode()) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		return;
+	if (errcopy_cxt == NULL)
+		errcopy_cxt = AllocSetContextCreate(TopMemoryContext, "finsec label errors",
+											ALLOCSET_SMALL_SIZES);
+	/* CopyErrorData may not copy into ErrorContext, where callbacks run */
+	old = MemoryContextSwitchTo(errcopy_cxt);
+	copy = CopyErrorData();
+	MemoryContextSwitchTo(old);
+	detail = (copy->detail || copy->detail_log) ?
+		hidden_detail(copy->schema_name, copy->table_name, copy->sqlerrcode) : NULL;
+	MemoryContextReset(errcopy_cxt);
+	if (detail)
+		errdetail("%s", detail);
+}
+
+/* ExecutorRun wrapper (FINSEC_EXECUTOR_LABELS): the context callback around the rest. */
+static void
+label_ExecutorRun(FinsecExecutorRunCall *call)
+{
+	ErrorContextCallback cb;
+
+	push_error_context(&cb);
+	finsec_hooks_executor_run_next(call);
+	error_context_stack = cb.previous;
+}
+
+/* ExecutorFinish wrapper: the same (AFTER triggers: deferred checks of the statement). */
+static void
+label_ExecutorFinish(FinsecExecutorFinishCall *call)
+{
+	ErrorContextCallback cb;
+
+	push_error_context(&cb);
+	finsec_hooks_executor_finish_next(call);
+	error_context_stack = cb.previous;
+}
+
+/*
+ * emit_log callback (FINSEC_EMIT_LOG_LABELS): the DETAIL of an integrity-
+ * constraint error on a relation with restricted plain columns would print
+ * the row or key values, labelled ones included, to the client and the
+ * server log; replace it.  Only the names the read check cached: no
+ * catalog access, no throw.  Runs only for errors that go to the server
+ * log (output_to_server), which PostgreSQL decides before the hook.
+ */
+static void
+label_emit_log(ErrorData *edata)
+{
+	const char *detail;
+
+	if (edata->detail == NULL && edata->detail_log == NULL)
+		return;
+	detail = hidden_detail(edata->schema_name, edata->table_name, edata->sqlerrcode);
+	if (detail == NULL || (edata->detail && strcmp(edata->detail, detail) == 0))
+		return;
+	edata->detail = pstrdup(detail);
+	edata->detail_log = NULL;
 }
 
 /* ---- the label provider ----------------------------------------------------- */
@@ -897,6 +1790,12 @@ label_provider_check(const ObjectAddress *object, const char *seclabel)
 						seclabel ? "lowered" : "removed"),
 				 errdetail("Lowering or removing a quasi_identifier, identifier or sensitive label takes two administrators."),
 				 errhint("Request it with finsec.label_change(); a second finsec administrator approves it.")));
+	/* pg_stats shows no value of a restricted plain column */
+	if (new_rank >= RANK_RESTRICTED)
+	{
+		cache_refresh();
+		scrub_for_label(object->objectId, object->objectSubId);
+	}
 	CacheInvalidateRelcacheByRelid(object->objectId);
 }
 
@@ -1101,4 +2000,8 @@ finsec_protect_label_init(void)
 {
 	register_label_provider(PROVIDER, label_provider_check);
 	finsec_hooks_register_check_perms(FINSEC_CHECK_PERMS_LABELS, label_check_perms);
+	finsec_hooks_register_utility(FINSEC_UTILITY_LABELS, label_ProcessUtility);
+	finsec_hooks_register_emit_log(FINSEC_EMIT_LOG_LABELS, label_emit_log);
+	finsec_hooks_register_executor(FINSEC_EXECUTOR_LABELS, label_ExecutorRun,
+								   label_ExecutorFinish);
 }

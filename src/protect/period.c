@@ -22,10 +22,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_trigger.h"
 #include "commands/extension.h"
 #include "nodes/parsenodes.h"
@@ -38,6 +42,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -571,10 +578,131 @@ names_column(List *cols, const char *col)
 	return false;
 }
 
-/* Drops however they are reached: the table, its period or date columns, its trigger. */
+/* ---- every stored protected value names its policy --------------------- */
+
+/*
+ * Whether a column or domain of type typid with typmod would hold protected
+ * values bound to no policy: a protected type without a typmod, through
+ * domains and arrays.
+ */
+static bool
+unbound_protected(Oid typid, int32 typmod)
+{
+	for (int depth = 0; depth < 64; depth++)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type t;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		t = (Form_pg_type) GETSTRUCT(tup);
+		if (t->typtype == TYPTYPE_DOMAIN)
+		{
+			if (typmod < 0)
+				typmod = t->typtypmod;
+			typid = t->typbasetype;
+		}
+		else if (IsTrueArrayType(t))
+			typid = t->typelem;
+		else
+		{
+			ReleaseSysCache(tup);
+			return is_protected_type(typid) && typmod < 0;
+		}
+		ReleaseSysCache(tup);
+	}
+	return false;
+}
+
+static void
+unbound_refuse(const char *what, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FINSEC_PROTECT_UNBOUND_COLUMN),
+			 errmsg("%s \"%s\" of a protected type names no protection policy", what, name),
+			 errdetail("Every stored protected value is sealed under a policy, its type modifier."),
+			 errhint("Declare it finsec.protected_text(\"default\"), or with the name of a policy (finsec.protect_policy).")));
+}
+
+/*
+ * A new or altered table, matview, foreign table or composite type column
+ * (subId, or every column of a new relation), or a new domain, of a
+ * protected type without a policy: refused (S9P08).  The catalog rows are
+ * read with SnapshotSelf: they were written by the current command.
+ */
+static void
+unbound_check(Oid classId, Oid objectId, int subId)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (classId == TypeRelationId)
+	{
+		rel = table_open(TypeRelationId, AccessShareLock);
+		ScanKeyInit(&key[0], Anum_pg_type_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		scan = systable_beginscan(rel, TypeOidIndexId, true, SnapshotSelf, 1, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
+
+			if (t->typtype == TYPTYPE_DOMAIN && unbound_protected(t->typbasetype, t->typtypmod))
+				unbound_refuse("domain", NameStr(t->typname));
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	if (classId != RelationRelationId)
+		return;
+	rel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(rel, ClassOidIndexId, true, SnapshotSelf, 1, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		char		relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+			relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE &&
+			relkind != RELKIND_COMPOSITE_TYPE)
+			tup = NULL;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!HeapTupleIsValid(tup))
+		return;
+	rel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objectId));
+	ScanKeyInit(&key[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum((int16) subId));
+	scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, SnapshotSelf, subId > 0 ? 2 : 1, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_attribute a = (Form_pg_attribute) GETSTRUCT(tup);
+
+		if (a->attnum > 0 && !a->attisdropped && unbound_protected(a->atttypid, a->atttypmod))
+			unbound_refuse("column", NameStr(a->attname));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * Drops however they are reached: the table, its period or date columns,
+ * its trigger; new columns and domains of a protected type without policy.
+ */
 static void
 period_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
 {
+	if ((access == OAT_POST_CREATE || (access == OAT_POST_ALTER && subId > 0)) &&
+		IsTransactionState())
+	{
+		unbound_check(classId, objectId, subId);
+		return;
+	}
 	if (access != OAT_DROP)
 		return;
 	if (classId == RelationRelationId)

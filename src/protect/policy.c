@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "finsec.h"
 #include "finsec_apptable.h"
@@ -78,6 +79,7 @@ load_policies(void)
 	FinsecOwnerContext ctx;
 	int			ret;
 	uint64		n;
+	bool		pushed;
 
 	if (!callback_registered)
 	{
@@ -85,6 +87,10 @@ load_policies(void)
 		callback_registered = true;
 	}
 	(void) finsec_relid(&policy_rel);
+	/* an input function in a logical replication apply worker has none */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_owner(&ctx);
@@ -135,6 +141,8 @@ load_policies(void)
 		e->present = true;
 	}
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	policies_valid = true;
 	nmissing = 0;
 }
@@ -148,6 +156,27 @@ find_by_id(int32 policy_id)
 	return NULL;
 }
 
+/*
+ * The unbound pseudo-policy: default's keys and label, mask none, id
+ * FP_POLICY_UNBOUND; NULL while "default" is missing.
+ */
+static const FinsecProtectPolicy *
+unbound_policy(void)
+{
+	static FinsecProtectPolicy unbound;
+	const FinsecProtectPolicy *d = find_by_id(0);
+
+	if (d == NULL)
+		return NULL;
+	unbound = *d;
+	unbound.policy_id = FP_POLICY_UNBOUND;
+	strlcpy(unbound.name, "(unbound)", sizeof(unbound.name));
+	strlcpy(unbound.mask, "none", sizeof(unbound.mask));
+	unbound.period_unit[0] = '\0';
+	unbound.fp_per_period = false;
+	return &unbound;
+}
+
 const FinsecProtectPolicy *
 finsec_protect_policy_if_exists(int32 policy_id)
 {
@@ -155,6 +184,8 @@ finsec_protect_policy_if_exists(int32 policy_id)
 
 	if (!policies_valid)
 		load_policies();
+	if (policy_id == FP_POLICY_UNBOUND)
+		return unbound_policy();
 	p = find_by_id(policy_id);
 	if (p == NULL)
 	{
@@ -209,6 +240,8 @@ finsec_protect_policy_id_of(const char *name)
 	if (strcmp(name, "default") == 0)
 		return 0;
 	h = finsec_fp_name_hash32(name, strlen(name)) & FP_POLICY_ID_MAX;
+	if (h == FP_POLICY_UNBOUND)
+		h--;					/* reserved for unbound values */
 	return h == 0 ? 1 : (int32) h;
 }
 

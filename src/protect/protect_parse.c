@@ -293,8 +293,15 @@ mask_phone(const unsigned char *s, size_t len, char *out)
 			d++;
 			i++;
 		}
+		else if (s[i] == ' ' || s[i] == '-' || s[i] == '+' || s[i] == '(' || s[i] == ')' ||
+				 s[i] == '.')
+			out[o++] = (char) s[i++];
 		else
-			i += copy_char(s + i, len - i, out, &o);
+		{
+			/* anything else (a name under a phone mask) shows nothing */
+			out[o++] = '*';
+			i += char_step(s + i, len - i);
+		}
 	}
 	return o;
 }

@@ -50,6 +50,13 @@
 #define FP_TAG_LEN 16
 #define FP_POLICY_ID_MAX 0x3FFFFFFF /* 30 bits */
 
+/*
+ * The reserved policy id of an unbound value: one built from clear text
+ * without a type modifier (a literal, a parameter).  Sealed under the keys
+ * of "default", mask none; never a policy's id, never accepted on input.
+ */
+#define FP_POLICY_UNBOUND FP_POLICY_ID_MAX
+
 /* Longest clear value, in bytes (22001 beyond). */
 #define FP_PLAIN_MAX 1048576
 
@@ -125,8 +132,8 @@ extern FpParseResult finsec_fp_token_decode(const char *in, size_t len, uint8_t 
  * length.  Total: invalid UTF-8 is masked byte by byte, never copied.
  *	 name	  first character, then one '*' per further character
  *	 phone	  first 3 and last 4 digits kept, other digits '*' (fewer
- *			  than 8 digits: only the last 2); other characters, and a
- *			  leading "+<country code>", kept
+ *			  than 8 digits: only the last 2); " -+()." and a leading
+ *			  "+<country code>" kept; any other character '*'
  *	 address  through the first district-level unit (区, 县, 旗; 区 of
  *			  自治区 excepted), or else through the first 市, then "****";
  *			  no unit: "****"

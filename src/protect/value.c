@@ -26,7 +26,10 @@
 
 #include "access/hash.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -39,6 +42,7 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 
 #include "finsec.h"
 #include "finsec_errcodes.h"
@@ -155,18 +159,23 @@ policy_key_active(const FinsecProtectPolicy *p, const char *label, bool fingerpr
 
 /* ---- sealing and opening ------------------------------------------------- */
 
-/* HMAC("FSPF1" || kind || plain) under the fingerprint key. */
+/*
+ * HMAC("FSPF2" || kind || policy_id(4, BE) || plain) under the fingerprint
+ * key: values of two policies sharing a key never have equal fingerprints.
+ */
 static void
-fingerprint(const FinsecKey *key, int kind, const char *plain, size_t len, uint8 *out)
+fingerprint(const FinsecKey *key, int kind, int32 policy_id, const char *plain, size_t len,
+			uint8 *out)
 {
-	unsigned char *buf = finsec_secret_alloc(6 + len);
+	unsigned char *buf = finsec_secret_alloc(10 + len);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t		maclen;
 
-	memcpy(buf, "FSPF1", 5);
+	memcpy(buf, "FSPF2", 5);
 	buf[5] = (unsigned char) ('0' + kind);
-	memcpy(buf + 6, plain, len);
-	maclen = finsec_keyed_hash(key, buf, 6 + len, mac);
+	finsec_fp_put_be32(buf + 6, (uint32) policy_id);
+	memcpy(buf + 10, plain, len);
+	maclen = finsec_keyed_hash(key, buf, 10 + len, mac);
 	if (maclen < FP_FP_LEN)
 		elog(ERROR, "fingerprint key \"%s\" gives a MAC shorter than %d bytes", key->label, FP_FP_LEN);
 	memcpy(out, mac, FP_FP_LEN);
@@ -217,7 +226,7 @@ finsec_protect_seal(FinsecProtectKind kind, const FinsecProtectPolicy *p, int32 
 			h->flags |= FP_FLAG_FP_PERIOD;
 		finsec_fp_put_be32(h->fp_key_id, finsec_fp_name_hash32(p->fp_key, strlen(p->fp_key)));
 		finsec_fp_put_be32(h->fp_version, (uint32) fp->version);
-		fingerprint(fp, kind, plain, len, h->fp);
+		fingerprint(fp, kind, p->policy_id, plain, len, h->fp);
 	}
 	ct = (uint8 *) h + FP_HEADER_LEN;
 	finsec_gcm_seal(enc, (const uint8 *) h, FP_AAD_LEN, (const uint8 *) p->label, strlen(p->label),
@@ -269,6 +278,7 @@ decrypt(const FinsecKey *key, const FinsecProtectPolicy *p, const FpValueHeader 
 	finsec_key_note_use(key, ok ? "protect-decrypt" : "protect-decrypt-failed");
 	if (!ok)
 	{
+		explicit_bzero(buf, n + 1); /* unauthenticated plaintext */
 		pfree(buf);
 		return false;
 	}
@@ -438,6 +448,42 @@ sealed_form_error(int kind, const char *detail)
 }
 
 /*
+ * Whether the text before the mark of a sealed form is what finsec writes
+ * there for the value (its mask, or "[protected]" / "[shredded]", printed
+ * where the key could not be read): clear text around another row's
+ * sealed form is no sealed value.  plain is not freed.
+ */
+static bool
+prefix_matches(const FpValueHeader *h, const char *plain, size_t plen, const char *prefix,
+			   size_t prefixlen)
+{
+	char	   *volatile masked = NULL;
+	bool		ok;
+
+	if ((prefixlen == 11 && memcmp(prefix, "[protected]", 11) == 0) ||
+		(prefixlen == 10 && memcmp(prefix, "[shredded]", 10) == 0))
+		return true;
+	PG_TRY();
+	{
+		size_t		mlen;
+
+		masked = palloc(FP_MASK_BOUND(plen));
+		mlen = finsec_fp_mask_value(h->kind, h->mask, plain, plen, masked);
+		ok = mlen == prefixlen && memcmp(masked, prefix, mlen) == 0;
+	}
+	PG_FINALLY();
+	{
+		if (masked)
+		{
+			explicit_bzero(masked, FP_MASK_BOUND(plen));
+			pfree(masked);
+		}
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * A value from a payload (sealed text or binary): structure checked, kind
  * and policy matched, then authenticated when the key version exists.
  * Accepted unchecked when the keyring has no version of the key at all or
@@ -446,7 +492,8 @@ sealed_form_error(int kind, const char *detail)
  * (a restore loads policy rows after the tables).
  */
 static ProtectedValue *
-value_from_payload(const uint8 *payload, size_t len, int kind, int32 typmod)
+value_from_payload(const uint8 *payload, size_t len, int kind, int32 typmod,
+				   const char *prefix, size_t prefixlen)
 {
 	const FpValueHeader *h = (const FpValueHeader *) payload;
 	const FinsecProtectPolicy *p;
@@ -474,6 +521,13 @@ value_from_payload(const uint8 *payload, size_t len, int kind, int32 typmod)
 						kind_type(h->kind)),
 				 errhidestmt(true)));
 	policy_id = (int32) finsec_fp_get_be32(h->policy_id);
+	if (policy_id == FP_POLICY_UNBOUND)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid sealed form for %s: it holds a value bound to no policy", kind_type(kind)),
+				 errdetail("Only values stored under a policy are read back in sealed form."),
+				 errhint("Seal the clear value under the column's policy, e.g. '...'::%s(\"default\").", kind_type(kind)),
+				 errhidestmt(true)));
 	if (typmod >= 0 && policy_id != typmod)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PROTECT_POLICY_MISMATCH),
@@ -491,6 +545,15 @@ value_from_payload(const uint8 *payload, size_t len, int kind, int32 typmod)
 					 errmsg("invalid sealed form for %s: it failed its integrity check", kind_type(kind)),
 					 errdetail("It was altered, truncated, or sealed under another policy, label or master key."),
 					 errhidestmt(true)));
+		if (prefix != NULL && !prefix_matches(h, plain, plen, prefix, prefixlen))
+		{
+			free_plain(plain, plen);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: not a sealed value", kind_type(kind)),
+					 errdetail("The text before \"~fp1.\" is not the mask of the sealed value."),
+					 errhidestmt(true)));
+		}
 		free_plain(plain, plen);
 	}
 	else if (st == FINSEC_KEY_LOOKUP_PROBLEM)
@@ -512,10 +575,11 @@ value_from_payload(const uint8 *payload, size_t len, int kind, int32 typmod)
 	return v;
 }
 
+/* A typmod's policy; no typmod: the unbound pseudo-policy. */
 static const FinsecProtectPolicy *
 policy_for_typmod(int32 typmod)
 {
-	return finsec_protect_policy(typmod >= 0 ? typmod : 0);
+	return finsec_protect_policy(typmod >= 0 ? typmod : FP_POLICY_UNBOUND);
 }
 
 /* Validate and canonicalise an identifier (out: room for 18); its length. */
@@ -593,11 +657,45 @@ value_from_clear(int kind, const char *s, size_t len, int32 typmod)
 	return v;
 }
 
+/*
+ * Re-raise the error being handled without the statement and without its
+ * context: COPY's context line quotes the clear field being read.
+ */
+static void
+rethrow_hidden(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	edata->hide_stmt = true;
+	edata->hide_ctx = true;
+	ReThrowError(edata);
+}
+
+/*
+ * COPY FROM names the field it is reading in the CONTEXT of any error
+ * (CopyFromErrorCallback): "column name: \"<the clear value>\"", which
+ * reaches the server log.  Without the value it says only the line and
+ * the column.
+ */
+static void
+hide_copy_field(void)
+{
+	for (ErrorContextCallback *e = error_context_stack; e != NULL; e = e->previous)
+		if (e->callback == CopyFromErrorCallback && e->arg != NULL)
+			((CopyFromState) e->arg)->cur_attval = NULL;
+}
+
 static ProtectedValue *
-value_in(const char *str, int kind, int32 typmod)
+value_in_raw(const char *str, int kind, int32 typmod)
 {
 	size_t		len = strlen(str);
-	long		start = finsec_fp_token_start(str, len);
+	long		start;
+
+	hide_copy_field();
+	start = finsec_fp_token_start(str, len);
 
 	if (start >= 0)
 	{
@@ -619,11 +717,37 @@ value_in(const char *str, int kind, int32 typmod)
 			default:
 				sealed_form_error(kind, "The text after \"~fp1.\" is not a sealed value finsec wrote.");
 		}
-		v = value_from_payload(payload, plen, kind, typmod);
+		if (strstr(str, FP_TOKEN_MARK) + FP_TOKEN_MARK_LEN != str + start)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input for %s: not a sealed value", kind_type(kind)),
+					 errdetail("A sealed form holds \"~fp1.\" once."),
+					 errhidestmt(true)));
+		v = value_from_payload(payload, plen, kind, typmod, str,
+							   (size_t) start - FP_TOKEN_MARK_LEN);
 		pfree(payload);
 		return v;
 	}
 	return value_from_clear(kind, str, len, typmod);
+}
+
+/* The input function of every protected type: errors hide statement and context. */
+static ProtectedValue *
+value_in(const char *str, int kind, int32 typmod)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ProtectedValue *volatile v = NULL;
+
+	PG_TRY();
+	{
+		v = value_in_raw(str, kind, typmod);
+	}
+	PG_CATCH();
+	{
+		rethrow_hidden(cxt);
+	}
+	PG_END_TRY();
+	return v;
 }
 
 #define IN_FUNC(name, kind) \
@@ -646,8 +770,19 @@ value_recv(FunctionCallInfo fcinfo, int kind)
 	int			len = buf->len - buf->cursor;
 	const char *p = pq_getmsgbytes(buf, len);
 	int32		typmod = PG_NARGS() > 2 ? PG_GETARG_INT32(2) : -1;
+	MemoryContext cxt = CurrentMemoryContext;
+	ProtectedValue *volatile v = NULL;
 
-	PG_RETURN_POINTER(value_from_payload((const uint8 *) p, len, kind, typmod));
+	PG_TRY();
+	{
+		v = value_from_payload((const uint8 *) p, len, kind, typmod, NULL, 0);
+	}
+	PG_CATCH();
+	{
+		rethrow_hidden(cxt);
+	}
+	PG_END_TRY();
+	PG_RETURN_POINTER(v);
 }
 
 #define RECV_FUNC(name, kind) \
@@ -676,15 +811,22 @@ display_mask(const ProtectedValue *v, FinsecProtectOpenStatus *status)
 	const FpValueHeader *h = VALUE_HEADER(v);
 	char	   *plain;
 	size_t		len;
-	char	   *out;
+	char	   *volatile out = NULL;
 
 	*status = finsec_protect_open(v, &plain, &len);
 	switch (*status)
 	{
 		case FINSEC_PROTECT_OPEN_OK:
-			out = palloc(FP_MASK_BOUND(len));
-			(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, out);
-			free_plain(plain, len);
+			PG_TRY();
+			{
+				out = palloc(FP_MASK_BOUND(len));
+				(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, out);
+			}
+			PG_FINALLY();
+			{
+				free_plain(plain, len);
+			}
+			PG_END_TRY();
 			return out;
 		case FINSEC_PROTECT_OPEN_SHREDDED:
 			return pstrdup("[shredded]");
@@ -704,11 +846,23 @@ finsec_protected_out(PG_FUNCTION_ARGS)
 	ProtectedValue *v = (ProtectedValue *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
 	size_t		len = VALUE_LEN(v);
 	FinsecProtectOpenStatus st;
-	char	   *mask = display_mask(v, &st);
-	size_t		mlen = strlen(mask);
-	char	   *out = palloc(mlen + FP_TOKEN_MARK_LEN + FINSEC_B64URL_ENCODED_LEN(len) + 1);
-	size_t		o = mlen;
+	char	   *mask;
+	size_t		mlen;
+	char	   *out;
+	size_t		o;
 
+	/*
+	 * Where the policy table and the keyring cannot be read (a walsender
+	 * decoding under a historic snapshot, outside a transaction or a
+	 * snapshot): the sealed form, no mask.
+	 */
+	if (HistoricSnapshotActive() || !IsTransactionState() || !ActiveSnapshotSet())
+		mask = pstrdup("[protected]");
+	else
+		mask = display_mask(v, &st);
+	mlen = strlen(mask);
+	out = palloc(mlen + FP_TOKEN_MARK_LEN + FINSEC_B64URL_ENCODED_LEN(len) + 1);
+	o = mlen;
 	memcpy(out, mask, mlen);
 	memcpy(out + o, FP_TOKEN_MARK, FP_TOKEN_MARK_LEN);
 	o += FP_TOKEN_MARK_LEN;
@@ -749,6 +903,11 @@ finsec_protected_typmod_in(PG_FUNCTION_ARGS)
 	char	   *name;
 	const FinsecProtectPolicy *p;
 
+	if (ARR_NDIM(ta) > 1 || (ARR_NDIM(ta) == 1 && ARR_LBOUND(ta)[0] != 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a protected type's modifier must be a one-dimensional array starting at 1"),
+				 errhidestmt(true)));
 	deconstruct_array(ta, CSTRINGOID, -2, false, TYPALIGN_CHAR, &elems, NULL, &n);
 	if (n != 1)
 		ereport(ERROR,
@@ -793,7 +952,7 @@ finsec_protected_typmod_out(PG_FUNCTION_ARGS)
 		PG_RETURN_CSTRING(pstrdup(""));
 	p = finsec_protect_policy_if_exists(typmod);
 	if (p)
-		PG_RETURN_CSTRING(psprintf("(%s)", p->name));
+		PG_RETURN_CSTRING(psprintf("(%s)", quote_identifier(p->name))); /* "default" */
 	PG_RETURN_CSTRING(psprintf("(\"policy %d\")", typmod));
 }
 
@@ -801,9 +960,9 @@ PG_FUNCTION_INFO_V1(finsec_protected_coerce);
 
 /*
  * The length-coercion cast protected_x(value, typmod, explicit): unchanged
- * under the same policy (or no typmod); a value under "default" (what a
- * literal or parameter becomes) is re-sealed under the target policy; any
- * other policy is refused (S9P03).
+ * under the same policy (or no typmod); an unbound value (what a literal or
+ * parameter without a typmod becomes) is re-sealed under the target
+ * policy; a value of any policy ("default" included) is refused (S9P03).
  */
 Datum
 finsec_protected_coerce(PG_FUNCTION_ARGS)
@@ -819,7 +978,7 @@ finsec_protected_coerce(PG_FUNCTION_ARGS)
 
 	if (typmod < 0 || typmod == policy_id)
 		PG_RETURN_POINTER(v);
-	if (policy_id != 0)
+	if (policy_id != FP_POLICY_UNBOUND)
 		ereport(ERROR,
 				(errcode(ERRCODE_FINSEC_PROTECT_POLICY_MISMATCH),
 				 errmsg("a value protected under policy \"%s\" cannot be stored under policy \"%s\"",
@@ -940,12 +1099,29 @@ value_cmp(const ProtectedValue *a, const ProtectedValue *b)
 				kb,
 				pa,
 				pb;
+	int32		pola,
+				polb;
 
 	if (VALUE_LEN(a) < FP_HEADER_LEN || VALUE_LEN(b) < FP_HEADER_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("protected value is truncated"),
 				 errhidestmt(true)));
+	pola = (int32) finsec_fp_get_be32(ha->policy_id);
+	polb = (int32) finsec_fp_get_be32(hb->policy_id);
+	if (pola != polb)
+	{
+		int32		bound = pola == FP_POLICY_UNBOUND ? polb : pola;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PROTECT_POLICY_COMPARE),
+				 errmsg("cannot compare a value protected under policy \"%s\" with one under policy \"%s\"",
+						policy_name_of(pola), policy_name_of(polb)),
+				 errdetail("Fingerprints are bound to their policy: a comparison across policies would count no guess."),
+				 errhint("Seal the value you look up under the column's policy: WHERE c = '...'::%s(%s).",
+						 kind_type(ha->kind <= FP_KIND_MAX ? ha->kind : 0), policy_name_of(bound)),
+				 errhidestmt(true)));
+	}
 	require_fingerprint(ha);
 	require_fingerprint(hb);
 	ka = finsec_fp_get_be32(ha->fp_key_id);
@@ -1054,16 +1230,24 @@ finsec_protected_mask(PG_FUNCTION_ARGS)
 	const FpValueHeader *h = VALUE_HEADER(v);
 	size_t		len;
 	char	   *plain = open_or_raise(v, &len, shredded_reads_null());
-	char	   *out;
-	text	   *result;
+	char	   *volatile out = NULL;
+	text	   *volatile result = NULL;
 
 	if (plain == NULL)
 		PG_RETURN_NULL();
-	out = palloc(FP_MASK_BOUND(len));
-	(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, out);
-	free_plain(plain, len);
-	result = cstring_to_text(out);
-	pfree(out);
+	PG_TRY();
+	{
+		out = palloc(FP_MASK_BOUND(len));
+		(void) finsec_fp_mask_value(h->kind, h->mask, plain, len, out);
+		result = cstring_to_text(out);
+	}
+	PG_FINALLY();
+	{
+		free_plain(plain, len);
+		if (out)
+			pfree(out);
+	}
+	PG_END_TRY();
 	PG_RETURN_TEXT_P(result);
 }
 
@@ -1134,6 +1318,44 @@ finsec_protected_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/* Rank of a sensitivity label: public < internal < quasi_identifier < identifier < sensitive. */
+static int
+label_rank(const char *label)
+{
+	static const char *const ranks[] = {"public", "internal", "quasi_identifier", "identifier", "sensitive"};
+
+	for (int i = 0; i < lengthof(ranks); i++)
+		if (strcmp(label, ranks[i]) == 0)
+			return i;
+	return lengthof(ranks);		/* unknown: highest */
+}
+
+/*
+ * A value moves to another policy only when that shows no more of it (the
+ * same mask) and labels it no lower: protected_rekey is no reveal.  An
+ * unbound value moves anywhere (as the length cast does).
+ */
+static void
+rekey_check_target(const FpValueHeader *h, const FinsecProtectPolicy *target)
+{
+	int32		from_id = (int32) finsec_fp_get_be32(h->policy_id);
+	const FinsecProtectPolicy *from;
+
+	if (from_id == FP_POLICY_UNBOUND)
+		return;
+	from = finsec_protect_policy(from_id);
+	if (finsec_protect_policy_mask(from) != finsec_protect_policy_mask(target) ||
+		label_rank(target->label) < label_rank(from->label))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PROTECT_REKEY_WEAKER),
+				 errmsg("a value protected under policy \"%s\" cannot be moved to policy \"%s\"",
+						from->name, target->name),
+				 errdetail("Policy \"%s\" masks %s and labels %s; policy \"%s\" masks %s and labels %s.",
+						   from->name, from->mask, from->label, target->name, target->mask, target->label),
+				 errhint("A value moves only to a policy of the same mask and a label no lower; anything else is finsec.reveal() and a new value."),
+				 errhidestmt(true)));
+}
+
 PG_FUNCTION_INFO_V1(finsec_protected_rekey);
 
 /*
@@ -1167,6 +1389,8 @@ finsec_protected_rekey(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FINSEC_PROTECT_NO_POLICY),
 					 errmsg("protection policy \"%s\" does not exist", name),
 					 errhidestmt(true)));
+		if (target->policy_id != (int32) finsec_fp_get_be32(h->policy_id))
+			rekey_check_target(h, target);
 		if (target->policy_id != (int32) finsec_fp_get_be32(h->policy_id) &&
 			(target->period_unit[0] == '\0' || strcmp(target->period_unit,
 													  finsec_protect_policy((int32) finsec_fp_get_be32(h->policy_id))->period_unit) != 0))
@@ -1235,7 +1459,8 @@ finsec_protected_reveal(PG_FUNCTION_ARGS)
 	kind = h->kind <= FP_KIND_MAX ? h->kind : 0;
 	finsec_reveal_check_role(kind_what[kind]);
 
-	plain = open_or_raise(v, &len, shredded_reads_null());
+	/* shredded: NULL here; the error (if so set) comes after the audit row */
+	plain = open_or_raise(v, &len, true);
 	policy_id = (int32) finsec_fp_get_be32(h->policy_id);
 	period = finsec_fp_get_be32(h->period);
 	p = finsec_protect_policy_if_exists(policy_id);
@@ -1286,6 +1511,13 @@ finsec_protected_reveal(PG_FUNCTION_ARGS)
 		free_plain(plain, len);
 	}
 	PG_END_TRY();
+	if (result == NULL && !shredded_reads_null())
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_PROTECT_SHREDDED),
+				 errmsg("%s was shredded", kind_what[kind]),
+				 errdetail("The key version that encrypted it was destroyed."),
+				 errhint("finsec.protect_shredded_read = 'null' reads shredded values as NULL."),
+				 errhidestmt(true)));
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);

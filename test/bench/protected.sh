@@ -104,7 +104,7 @@ awk -v n="$n" -v x="$t_plain" -v c="$t_prot" 'BEGIN {
 psql_b -c "COPY (SELECT * FROM p_prot ORDER BY id LIMIT 1000) TO '$WORKDIR/prot.out'"
 grep -q -F -f <(head -1000 "$rows" | cut -f2) "$WORKDIR/prot.out" && die "a clear name is in the protected table's output"
 grep -q -F -f <(head -1000 "$rows" | cut -f3) "$WORKDIR/prot.out" && die "a clear phone number is in the protected table's output"
-[ "$(psql_b -c "SELECT count(*) FROM p_prot p JOIN p_plain t USING (id) WHERE p.id <= 1000 AND p.name = t.name::finsec.protected_text")" = 1000 ] \
+[ "$(psql_b -c "SELECT count(*) FROM p_prot p JOIN p_plain t USING (id) WHERE p.id <= 1000 AND p.name = t.name::finsec.protected_text(bench_name)")" = 1000 ] \
 	|| die "the protected names do not equal the plain ones"
 
 say "2. equality lookup by name, one a statement (pgbench -M prepared, 1 client, ${secs} s, twice each)"
@@ -125,14 +125,14 @@ SELECT count(*) FROM p_plain WHERE name = (SELECT name FROM probe WHERE id = :id
 SQL
 cat >"$WORKDIR/prot.sql" <<'SQL'
 \set id random(1, 10000)
-SELECT count(*) FROM p_prot WHERE name = (SELECT name FROM probe WHERE id = :id)::finsec.protected_text;
+SELECT count(*) FROM p_prot WHERE name = (SELECT name FROM probe WHERE id = :id)::finsec.protected_text(bench_name);
 SQL
 chown postgres "$WORKDIR"/*.sql
-psql_b -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM p_prot WHERE name = (SELECT name FROM probe WHERE id = 1)::finsec.protected_text" \
+psql_b -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM p_prot WHERE name = (SELECT name FROM probe WHERE id = 1)::finsec.protected_text(bench_name)" \
 	| grep -q "Index Only Scan using p_prot_name\|Index Scan using p_prot_name" || die "the protected lookup does not use the unique index"
 psql_b -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM p_plain WHERE name = (SELECT name FROM probe WHERE id = 1)" \
 	| grep -q "Index Only Scan using p_plain_name\|Index Scan using p_plain_name" || die "the plain lookup does not use the unique index"
-[ "$(psql_b -c "SELECT count(*) FROM probe p WHERE EXISTS (SELECT FROM p_prot c WHERE c.name = p.name::finsec.protected_text)")" = 10000 ] \
+[ "$(psql_b -c "SELECT count(*) FROM probe p WHERE EXISTS (SELECT FROM p_prot c WHERE c.name = p.name::finsec.protected_text(bench_name))")" = 10000 ] \
 	|| die "a protected lookup missed its row"
 bench() { # script -> "tps latency_ms"
 	as_pg pgbench -n -c 1 -T "$secs" -M prepared -f "$1" bench 2>/dev/null \

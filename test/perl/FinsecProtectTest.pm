@@ -178,8 +178,8 @@ sub protect_ddl
 		name finsec.protected_text(cust_name) NOT NULL,
 		phone finsec.protected_text(cust_phone),
 		address finsec.protected_text(cust_address),
-		note finsec.protected_text,
-		rid finsec.protected_resident_id,
+		note finsec.protected_text("default"),
+		rid finsec.protected_resident_id("default"),
 		mobile finsec.protected_mobile(cust_phone));
 	CREATE UNIQUE INDEX customer_name_key ON crm.customer (name);
 	CREATE INDEX customer_mobile_idx ON crm.customer (mobile);

@@ -73,7 +73,7 @@ my %policy_id = map { split /\|/ } split /\n/,
 
 is($node->safe_psql('bank', reveal_sql('crm.customer', 'source')), $expected, 'source: every value reveals as written');
 like($src_typmods, qr/^crm\.customer\|name\|finsec\.protected_text\(cust_name\)$/m, 'the typmod prints the policy name');
-like($src_typmods, qr/^crm\.customer\|note\|finsec\.protected_text$/m, 'no typmod: no policy name');
+like($src_typmods, qr/^crm\.customer\|note\|finsec\.protected_text\("default"\)$/m, 'the default policy, quoted');
 like($src_typmods, qr/^crm\.customer\|mobile\|finsec\.protected_mobile\(cust_phone\)$/m, 'protected_mobile with a policy');
 ok($policy_id{cust_name} > 0 && $policy_id{cust_phone} > 0 && $policy_id{cust_address} > 0
 	  && $policy_id{default} eq '0', 'the policies have ids, "default" is 0');
@@ -108,28 +108,28 @@ sub check_db
 	{
 		is($n->safe_psql($db, $typmods_q), $src_typmods, "$what: column typmods (policies) restored");
 		is($n->safe_psql($db, $policies_q), $src_policies, "$what: policies restored with the same ids");
-		like($n->safe_psql($db, "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM $t WHERE name = '$rows[0]{name}'"),
+		like($n->safe_psql($db, "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM $t WHERE name = '$rows[0]{name}'::finsec.protected_text(cust_name)"),
 			qr/Index (Only )?Scan using customer_name_key/, "$what: a name lookup uses the unique index");
 	}
 	my @found;
 	for my $r (@rows[ 0, 1, 4, 7, 13 ])
 	{
-		push @found, $n->safe_psql($db, "SET enable_seqscan = off; SELECT id FROM $t WHERE name = '$r->{name}'");
+		push @found, $n->safe_psql($db, "SET enable_seqscan = off; SELECT id FROM $t WHERE name = '$r->{name}'::finsec.protected_text(cust_name)");
 	}
 	is("@found", "$rows[0]{id} $rows[1]{id} $rows[4]{id} $rows[7]{id} $rows[13]{id}",
 		"$what: equality lookups by clear name find each row");
-	is($n->safe_psql($db, "SELECT string_agg(id::text, ',') FROM $t WHERE phone = '$rows[2]{phone}'"),
+	is($n->safe_psql($db, "SELECT string_agg(id::text, ',') FROM $t WHERE phone = '$rows[2]{phone}'::finsec.protected_text(cust_phone)"),
 		$rows[2]{id}, "$what: lookup by phone");
-	is($n->safe_psql($db, "SET enable_seqscan = off; SELECT string_agg(id::text, ',') FROM $t WHERE mobile = '$rows[9]{mobile}'"),
+	is($n->safe_psql($db, "SET enable_seqscan = off; SELECT string_agg(id::text, ',') FROM $t WHERE mobile = '$rows[9]{mobile}'::finsec.protected_mobile(cust_phone)"),
 		$rows[9]{id}, "$what: lookup by protected mobile (index)");
 	my ($xr) = grep { $_->{rid_in} } @rows;
-	is($n->safe_psql($db, "SELECT string_agg(id::text, ',') FROM $t WHERE rid = '$xr->{rid_in}'"),
+	is($n->safe_psql($db, "SELECT string_agg(id::text, ',') FROM $t WHERE rid = '$xr->{rid_in}'::finsec.protected_resident_id(\"default\")"),
 		$xr->{id}, "$what: lookup by resident ID written with a small x");
 	is($n->safe_psql($db, "SELECT count(*) FROM $orders o JOIN $t c ON c.name = o.customer_name"),
 		$norders, "$what: orders join their customers on the name");
 	is($n->safe_psql($db, "SET enable_sort = off; SELECT count(*) FROM (SELECT name FROM $t GROUP BY name) s"),
 		$nrows, "$what: GROUP BY the name (hash)");
-	my ($rc, $out, $err) = $n->psql($db, "SELECT id FROM $t WHERE address = '$rows[0]{address}'");
+	my ($rc, $out, $err) = $n->psql($db, "SELECT id FROM $t WHERE address = '$rows[0]{address}'::finsec.protected_text(cust_address)");
 	like($err, qr/keeps no fingerprint/, "$what: the address policy keeps no fingerprint: equality refused");
 	($rc, $out, $err) = $n->psql($db, "INSERT INTO $t (id, name) VALUES (999, '$rows[3]{name}')");
 	like($err, qr/duplicate key value violates unique constraint/, "$what: the unique index refuses a known name");

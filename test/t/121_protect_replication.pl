@@ -77,12 +77,12 @@ is($standby->safe_psql('bank', 'SET ROLE clerk; SELECT name, mobile FROM crm.cus
 no_clear_values($on_primary, 'what an application role reads');
 for my $r (@rows[ 0, 1, 8 ], $late)
 {
-	is($standby->safe_psql('bank', "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE name = '$r->{name}'"),
+	is($standby->safe_psql('bank', "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE name = '$r->{name}'::finsec.protected_text(cust_name)"),
 		$r->{id}, "standby: row $r->{id} found by name");
-	is($standby->safe_psql('bank', "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE mobile = '$r->{mobile}'"),
+	is($standby->safe_psql('bank', "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE mobile = '$r->{mobile}'::finsec.protected_mobile(cust_phone)"),
 		$r->{id}, "standby: row $r->{id} found by mobile");
 }
-like($standby->safe_psql('bank', "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM crm.customer WHERE name = '$late->{name}'"),
+like($standby->safe_psql('bank', "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM crm.customer WHERE name = '$late->{name}'::finsec.protected_text(cust_name)"),
 	qr/Index (Only )?Scan using customer_name_key/, 'standby: through the fingerprint unique index');
 is($standby->safe_psql('bank', 'SELECT count(*) FROM orders o JOIN crm.customer c ON c.name = o.customer_name'),
 	scalar @orders, 'standby: joins on the fingerprint');
@@ -190,12 +190,12 @@ for my $db ('bank', 'bank_bin')
 	is($sub->safe_psql($db, $masks), $primary->safe_psql('bank', $masks), "subscriber $db: the same sealed values and masks");
 	for my $r ($new[0], $rows[7])
 	{
-		is($sub->safe_psql($db, "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE name = '$r->{name}'"),
+		is($sub->safe_psql($db, "SET enable_seqscan = off; SELECT id FROM crm.customer WHERE name = '$r->{name}'::finsec.protected_text(cust_name)"),
 			$r->{id}, "subscriber $db: row $r->{id} found by name");
 	}
-	is($sub->safe_psql($db, "SELECT id FROM crm.customer WHERE phone = '$newphone'"), 8,
+	is($sub->safe_psql($db, "SELECT id FROM crm.customer WHERE phone = '$newphone'::finsec.protected_text(cust_phone)"), 8,
 		"subscriber $db: the updated phone is found by equality");
-	is($sub->safe_psql($db, "SELECT id FROM crm.customer WHERE rid = '$new[1]{rid}'"), $new[1]{id},
+	is($sub->safe_psql($db, "SELECT id FROM crm.customer WHERE rid = '$new[1]{rid}'::finsec.protected_resident_id(\"default\")"), $new[1]{id},
 		"subscriber $db: a replicated resident ID is found by equality");
 	is($sub->safe_psql($db, 'SELECT count(*) FROM orders o JOIN crm.customer c ON c.name = o.customer_name'),
 		scalar(@orders), "subscriber $db: orders join their customers");
@@ -226,7 +226,7 @@ for my $db ('bank', 'bank_bin')
 		no_clear_values($raw, "pgoutput (binary = $binary)");
 	}
 	caught_up($_, 'after the last insert') for ('sub_text', 'sub_bin');
-	is($sub->safe_psql('bank_bin', "SELECT id FROM crm.customer WHERE name = '$late->{name}'"), 70,
+	is($sub->safe_psql('bank_bin', "SELECT id FROM crm.customer WHERE name = '$late->{name}'::finsec.protected_text(cust_name)"), 70,
 		'a row written again under a name deleted before replicates');
 }
 $sub->safe_psql('bank', 'DROP SUBSCRIPTION sub_text');

@@ -195,5 +195,43 @@ my ($rc, $out, $err) = $standby->psql('source', 'SELECT phone FROM cust WHERE id
 like($err, qr/S9P42.*refused on a standby/, 'standby: an audited read (the superuser) is refused: it cannot be recorded');
 $standby->stop;
 
+# Constraint errors (attack17 V5): the DETAIL of a check, not-null or unique
+# violation on a table with a restricted plain column names no value, for
+# the client and in the server log; an unlabelled table keeps PostgreSQL's.
+$node->safe_psql('source', q{
+	CREATE TABLE lt (id int PRIMARY KEY, ssn text UNIQUE, note text NOT NULL DEFAULT 'n', x int CHECK (x > 0));
+	INSERT INTO lt VALUES (1, 'LABELLED-SSN-9', 'a', 1);
+	SECURITY LABEL FOR finsec ON COLUMN lt.ssn IS 'sensitive';
+	GRANT SELECT, INSERT, UPDATE ON lt TO lb_clerk;
+	CREATE TABLE free (id int CHECK (id > 5), v text);
+	GRANT SELECT, INSERT ON free TO lb_clerk;
+});
+my $log_off = -s $node->logfile;
+sub clerk_error
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $node->psql('source', $sql,
+		extra_params => [ '-U', 'lb_clerk', '-v', 'VERBOSITY=verbose' ]);
+	return $err;
+}
+my $e = clerk_error(q{UPDATE lt SET x = 0 WHERE id = 1});
+like($e, qr/23514.*\n.*DETAIL:  Failing row contains values of labelled columns \(hidden by finsec\)\./,
+	'check violation: the client gets the hidden detail');
+unlike($e, qr/LABELLED-SSN-9/, 'check violation: no labelled value for the client');
+$e = clerk_error(q{UPDATE lt SET note = NULL WHERE id = 1});
+like($e, qr/23502.*\n.*DETAIL:  Failing row contains values of labelled columns/, 'not-null violation: hidden detail');
+$e = clerk_error(q{INSERT INTO lt (id, ssn) VALUES (2, 'LABELLED-SSN-9')});
+like($e, qr/23505.*\n.*DETAIL:  Key values of labelled columns \(hidden by finsec\)\./,
+	'unique violation: the key is hidden');
+$e = clerk_error(qq{COPY lt (id, ssn) FROM STDIN;\n1\tcopy-guess\n\\.\n});
+like($e, qr/23505.*\n.*DETAIL:  Key values of labelled columns/, 'COPY FROM: the key is hidden');
+$e = clerk_error(q{INSERT INTO free VALUES (1, 'plain-value')});
+like($e, qr/DETAIL:  Failing row contains \(1, plain-value\)\./, 'unlabelled table: PostgreSQL detail kept');
+my $log = substr(slurp_file($node->logfile), $log_off);
+unlike($log, qr/LABELLED-SSN-9\)|\(1, LABELLED|copy-guess\)/, 'server log: no labelled value in a detail');
+like($log, qr/DETAIL:  Failing row contains values of labelled columns \(hidden by finsec\)\./,
+	'server log: the hidden failing-row detail');
+like($log, qr/DETAIL:  Key values of labelled columns \(hidden by finsec\)\./, 'server log: the hidden key detail');
+
 $node->stop;
 done_testing();

@@ -71,7 +71,7 @@ unlike($log, qr/SECRET-TAIL/, 'input error: the huge value is not in the server 
 
 # A unique violation on a protected column: neither the statement with
 # its clear literals nor the clear value is logged.  (The DETAIL logs the
-# mask and the sealed form: documented in docs/protected-data-core.md.)
+# mask and the sealed form: documented in docs/protected-data.md.)
 is(as_role('a17_app', q{INSERT INTO cust (id, name, mob) VALUES (4, 'ZhangSanFeng', '13800000001')}), '23505',
 	'duplicate name refused');
 is(as_role('a17_app', q{INSERT INTO cust (id, mob) VALUES (5, '13912345678')}), '23505', 'duplicate mobile refused');
