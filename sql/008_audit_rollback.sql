@@ -67,7 +67,8 @@ EXCEPTION WHEN raise_exception THEN
 END $$;
 RESET SESSION AUTHORIZATION;
 
--- Before the flush only the committed reveal has its row...
+-- Before the flush only the committed reveal has its row (the buffer also
+-- holds one record summing the committed transactions' key uses)...
 SELECT object, count(*) FROM finsec.audit WHERE event_type = 'card.reveal' GROUP BY 1 ORDER BY 1;
 SELECT waiting_here FROM finsec.audit_event_buffer();
 -- ... after it, every reveal has exactly one, marked when rolled back,
@@ -134,7 +135,8 @@ SELECT attempts, used_at IS NULL AS unused FROM finsec.otp WHERE subject = 'cust
 SELECT finsec.otp_verify('cust-11', 'login', :'code') AS right_code_again;
 
 -- Key use (MAC and MAC verification): a rolled-back transaction's uses
--- reach the ledger too; a committed one's once.
+-- reach the ledger too, marked; committed ones once, summed per key
+-- version, operation and role by the flush (count and transactions).
 SET SESSION AUTHORIZATION regress_trail_app;
 BEGIN;
 SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x01')) AS mac_len;
@@ -143,8 +145,9 @@ ROLLBACK;
 BEGIN;
 SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x02')) AS mac_len;
 COMMIT;
--- A read-only transaction cannot write the ledger: its uses wait in the
--- buffer (0.8.0 wrote them only to the server log).
+-- A read-only transaction's uses wait in the buffer like every committed
+-- one's (0.8.0 wrote them only to the server log): the flush adds them to
+-- the committed transaction's mac count.
 BEGIN READ ONLY;
 SELECT length(finsec.mac('trail.mac', 'hmac-sha256', '\x03')) AS mac_len;
 SELECT finsec.mac_verify('trail.mac', 'hmac-sha256', '\x03', '\x00000000000000000000000000000000') AS verified;
@@ -152,8 +155,9 @@ COMMIT;
 RESET SESSION AUTHORIZATION;
 SELECT finsec.flush_audit_events() AS flushed;
 SELECT action, (detail ->> 'count')::int AS uses, coalesce((detail ->> 'rolled_back')::boolean, false) AS rolled_back,
-	   coalesce((detail ->> 'committed_without_ledger')::boolean, false) AS read_only, db_user
-  FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY finsec_seq;
+	   (detail ->> 'transactions')::int AS transactions, db_user,
+	   (detail ->> 'first_use')::timestamptz <= (detail ->> 'last_use')::timestamptz AS time_range
+  FROM finsec.audit WHERE event_type = 'key.use' AND object = 'trail.mac' ORDER BY rolled_back DESC, action;
 
 -- Reserved event types stay finsec's however many subtransactions: 257
 -- savepoints, one more, a finsec PL/pgSQL function that fails, ROLLBACK

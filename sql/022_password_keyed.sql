@@ -52,7 +52,8 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE key_version = 1) AS under_v1
 SELECT finsec.set_role_profile('regress_kh', birth_date => '1988-02-29', phone => '13912093847');
 SELECT key_version FROM finsec.role_profile WHERE rolname = 'regress_kh';
 ALTER ROLE regress_kh PASSWORD 'Qz#093847k!';         -- last 6 of the phone
--- Key use is counted in the ledger, without any value.
+-- Key use is counted in the ledger (at the flush), without any value.
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT DISTINCT event_type, object, action FROM finsec.audit
  WHERE event_type = 'key.use' AND object = 'auth.password' ORDER BY action;
 

@@ -175,7 +175,9 @@ SELECT event_type, object, action, session_user_name
   FROM finsec.audit
  WHERE event_type LIKE 'change.%' OR event_type LIKE 'key.%' AND event_type <> 'key.use'
  ORDER BY finsec_seq;
--- Key use is counted per transaction and operation.
+-- Key use is counted per key, operation and role; the flush writes the
+-- committed transactions' counts.
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT object, action, sum((detail->>'count')::int) AS uses
   FROM finsec.audit WHERE event_type = 'key.use' GROUP BY object, action ORDER BY object, action;
 

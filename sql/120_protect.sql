@@ -151,12 +151,15 @@ RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_nestloop;
 SELECT finsec.mask(customer) AS customer, count(*) FROM regress_order GROUP BY customer ORDER BY 2 DESC, 1;
 SELECT count(DISTINCT customer) FROM regress_order;
 -- None of that decrypted anything (the keyring counts every use of a key);
--- reading masks does.
+-- reading masks does.  Committed uses reach the ledger at the flush.
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT coalesce(sum((detail->>'count')::int), 0) AS d0 FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt' \gset
 SELECT count(*) FROM regress_customer c JOIN regress_order o ON o.customer = c.name WHERE c.name = '张三'::finsec.protected_text(customer_name);
 SELECT count(DISTINCT customer) FROM regress_order;
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
 SELECT count(finsec.mask(customer)) FROM regress_order;
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT coalesce(sum((detail->>'count')::int), 0) - :d0 AS decryptions FROM finsec.audit WHERE event_type = 'key.use' AND action = 'protect-decrypt';
 -- A policy without fingerprint cannot be compared.
 SELECT count(*) FROM regress_customer WHERE note = 'x'::finsec.protected_text(memo);

@@ -43,8 +43,10 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -62,8 +64,19 @@ int			finsec_audit_event_slots_per_session = FINSEC_AUDIT_EVENT_BUFFER_PER_SESSI
 typedef enum PendingKind
 {
 	PENDING_LEDGER = 0,			/* a ledger row */
-	PENDING_OTP_ATTEMPT			/* an attempt at a one-time code, and its row */
+	PENDING_OTP_ATTEMPT,		/* an attempt at a one-time code, and its row */
+	PENDING_KEY_USE				/* key uses of committed transactions, summed */
 } PendingKind;
+
+/*
+ * A PENDING_KEY_USE record keeps its sums in fields the other kinds use
+ * otherwise: "at" is the commit of the first transaction, tag holds the
+ * count of uses (int64) and the commit of the last transaction
+ * (TimestampTz), rolled_back_seq the number of transactions; detail is
+ * {"key_id": ..., "version": ...}.
+ */
+#define KEY_USE_COUNT_OFF	0
+#define KEY_USE_LAST_OFF	8
 
 #define PENDING_OTP_TAG_LEN 16
 
@@ -146,7 +159,8 @@ pending_restorable(void *payload)
 	ev->action[sizeof(ev->action) - 1] = '\0';
 	ev->description[sizeof(ev->description) - 1] = '\0';
 	ev->detail[sizeof(ev->detail) - 1] = '\0';
-	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT;
+	return ev->kind == PENDING_LEDGER || ev->kind == PENDING_OTP_ATTEMPT ||
+		ev->kind == PENDING_KEY_USE;
 }
 
 static int64 flush_pending(Oid actor);
@@ -409,6 +423,112 @@ finsec_audit_put_aborted(Oid db_user, const char *event_type, const char *object
 	return finsec_eventring_put(&ring, &ev);
 }
 
+/*
+ * Add the key-use record "payload" into the waiting record "slot" when both
+ * count the same key version, operation, roles, backend and application.
+ * Runs under the ring's spinlock: compare and add only.
+ */
+static bool
+merge_key_use(void *slot, const void *payload)
+{
+	PendingEvent *a = (PendingEvent *) slot;
+	const PendingEvent *b = (const PendingEvent *) payload;
+	int64		count;
+	int64		more;
+
+	if (a->kind != PENDING_KEY_USE || a->dbid != b->dbid ||
+		a->db_user_oid != b->db_user_oid || a->session_oid != b->session_oid ||
+		a->backend_pid != b->backend_pid ||
+		strcmp(a->object, b->object) != 0 || strcmp(a->action, b->action) != 0 ||
+		strcmp(a->detail, b->detail) != 0 ||
+		strcmp(a->application_name, b->application_name) != 0 ||
+		strcmp(a->client_addr, b->client_addr) != 0)
+		return false;
+	memcpy(&count, a->tag + KEY_USE_COUNT_OFF, sizeof(count));
+	memcpy(&more, b->tag + KEY_USE_COUNT_OFF, sizeof(more));
+	count += more;
+	memcpy(a->tag + KEY_USE_COUNT_OFF, &count, sizeof(count));
+	memcpy(a->tag + KEY_USE_LAST_OFF, b->tag + KEY_USE_LAST_OFF, sizeof(TimestampTz));
+	a->rolled_back_seq += b->rolled_back_seq;
+	return true;
+}
+
+/* Where this backend's waiting key-use records are (hints; merge_key_use checks). */
+#define KEY_USE_HINTS 8
+
+typedef struct KeyUseHint
+{
+	int64		key_id;
+	int32		version;
+	Oid			db_user;
+	char		operation[32];
+	int			idx;
+	uint64		seq;
+} KeyUseHint;
+
+static KeyUseHint key_use_hints[KEY_USE_HINTS];
+static int	key_use_hints_used = 0;
+static int	key_use_hint_next = 0;
+
+/* A committed transaction's uses of a key version: added into this backend's waiting sum, or a new one. */
+bool
+finsec_audit_put_key_use(Oid db_user, const char *label, const char *operation,
+						 int64 key_id, int32 version, int64 count)
+{
+	PendingEvent ev;
+	KeyUseHint *h = NULL;
+	char		detail[96];
+	TimestampTz now;
+
+	if (!finsec_eventring_available(&ring))
+		return false;
+	snprintf(detail, sizeof(detail), "{\"key_id\": " INT64_FORMAT ", \"version\": %d}",
+			 key_id, version);
+	fill_event(&ev, PENDING_KEY_USE, db_user, "key.use", NULL, label, operation, true,
+			   NULL, detail);
+	ev.xid = 0;
+	now = ev.at;
+	memcpy(ev.tag + KEY_USE_COUNT_OFF, &count, sizeof(count));
+	memcpy(ev.tag + KEY_USE_LAST_OFF, &now, sizeof(now));
+	ev.rolled_back_seq = 1;
+
+	for (int i = 0; i < key_use_hints_used; i++)
+	{
+		KeyUseHint *c = &key_use_hints[i];
+
+		if (c->key_id == key_id && c->version == version && c->db_user == db_user &&
+			strncmp(c->operation, operation, sizeof(c->operation)) == 0)
+		{
+			h = c;
+			break;
+		}
+	}
+	if (h == NULL)
+	{
+		if (key_use_hints_used < KEY_USE_HINTS)
+			h = &key_use_hints[key_use_hints_used++];
+		else
+		{
+			h = &key_use_hints[key_use_hint_next];
+			key_use_hint_next = (key_use_hint_next + 1) % KEY_USE_HINTS;
+		}
+		h->key_id = key_id;
+		h->version = version;
+		h->db_user = db_user;
+		strlcpy(h->operation, operation, sizeof(h->operation));
+		h->idx = -1;
+		h->seq = 0;
+	}
+	return finsec_eventring_put_merge(&ring, &ev, merge_key_use, &h->idx, &h->seq);
+}
+
+bool
+finsec_audit_key_use_room(void)
+{
+	return finsec_eventring_available(&ring) &&
+		finsec_eventring_free_slots(&ring) > finsec_audit_event_slots / 4;
+}
+
 /* ---- writing the records ------------------------------------------------- */
 
 #define FLUSH_BATCH 64
@@ -472,6 +592,108 @@ write_event(Oid actor, PendingEvent *ev)
 	pfree(marker.data);
 }
 
+/* The key uses of committed transactions one flush writes as one row. */
+typedef struct KeyUseSum
+{
+	PendingEvent ev;			/* the first record: roles, key, operation */
+	int64		count;
+	int64		transactions;
+	TimestampTz first;
+	TimestampTz last;
+	int			backends;		/* distinct backends (counted up to 64) */
+	int32		pids[64];
+} KeyUseSum;
+
+/* Add a claimed key-use record to its sum (same roles, key version, operation). */
+static void
+add_key_use(KeyUseSum **sums, int *nsums, int *maxsums, PendingEvent *ev)
+{
+	KeyUseSum  *u = NULL;
+	int64		count;
+	TimestampTz last;
+	int			i;
+
+	memcpy(&count, ev->tag + KEY_USE_COUNT_OFF, sizeof(count));
+	memcpy(&last, ev->tag + KEY_USE_LAST_OFF, sizeof(last));
+	for (i = 0; i < *nsums; i++)
+	{
+		PendingEvent *g = &(*sums)[i].ev;
+
+		if (g->db_user_oid == ev->db_user_oid && g->session_oid == ev->session_oid &&
+			strcmp(g->object, ev->object) == 0 && strcmp(g->action, ev->action) == 0 &&
+			strcmp(g->detail, ev->detail) == 0)
+		{
+			u = &(*sums)[i];
+			break;
+		}
+	}
+	if (u == NULL)
+	{
+		if (*nsums == *maxsums)
+		{
+			*maxsums = *maxsums == 0 ? 8 : *maxsums * 2;
+			*sums = *sums == NULL ? palloc(sizeof(KeyUseSum) * *maxsums)
+				: repalloc(*sums, sizeof(KeyUseSum) * *maxsums);
+		}
+		u = &(*sums)[(*nsums)++];
+		memset(u, 0, sizeof(*u));
+		u->ev = *ev;
+		u->first = ev->at;
+		u->last = last;
+	}
+	u->count += count;
+	u->transactions += ev->rolled_back_seq;
+	u->first = Min(u->first, ev->at);
+	u->last = Max(u->last, last);
+	for (i = 0; i < Min(u->backends, lengthof(u->pids)); i++)
+		if (u->pids[i] == ev->backend_pid)
+			break;
+	if (i == Min(u->backends, lengthof(u->pids)))
+	{
+		if (u->backends < lengthof(u->pids))
+			u->pids[u->backends] = ev->backend_pid;
+		u->backends++;
+	}
+}
+
+/*
+ * Write one key.use row for the summed uses of committed transactions:
+ * detail {key_id, version, count, transactions, first_use, last_use,
+ * backends}, at the time of the first; the backend, client and application
+ * of the first record.
+ */
+static void
+write_key_use(Oid actor, KeyUseSum *u)
+{
+	FinsecAuditReplay r;
+	StringInfoData marker;
+	char		first[MAXDATELEN + 1];
+	char		last[MAXDATELEN + 1];
+
+	JsonEncodeDateTime(first, TimestampTzGetDatum(u->first), TIMESTAMPTZOID, NULL);
+	JsonEncodeDateTime(last, TimestampTzGetDatum(u->last), TIMESTAMPTZOID, NULL);
+	initStringInfo(&marker);
+	appendStringInfo(&marker,
+					 "{\"count\": " INT64_FORMAT ", \"transactions\": " INT64_FORMAT
+					 ", \"first_use\": \"%s\", \"last_use\": \"%s\", \"backends\": %d}",
+					 u->count, u->transactions, first, last, u->backends);
+	memset(&r, 0, sizeof(r));
+	r.at = u->first;
+	r.db_user = role_name(u->ev.db_user_oid);
+	r.session_user = role_name(u->ev.session_oid);
+	r.client_addr = u->ev.client_addr;
+	r.application_name = u->ev.application_name;
+	r.backend_pid = u->ev.backend_pid;
+	r.event_type = u->ev.event_type;
+	r.object = u->ev.object;
+	r.action = u->ev.action;
+	r.success = true;
+	r.detail = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(u->ev.detail)));
+	r.marker = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(marker.data)));
+	(void) finsec_audit_event_replay(actor, &r);
+	pfree(marker.data);
+}
+
 /*
  * Write this database's waiting records, in the current transaction.  The
  * caller has SPI connected and runs as finsec's owner.
@@ -486,12 +708,25 @@ flush_pending(Oid actor)
 	int64		total = 0;
 	int			n;
 
+	KeyUseSum  *sums = NULL;
+	int			nsums = 0;
+	int			maxsums = 0;
+
 	while ((n = finsec_eventring_claim(&ring, events, FLUSH_BATCH, &cursor)) > 0)
 	{
 		for (int i = 0; i < n; i++)
-			write_event(actor, &events[i]);
+		{
+			if (events[i].kind == PENDING_KEY_USE)
+				add_key_use(&sums, &nsums, &maxsums, &events[i]);
+			else
+				write_event(actor, &events[i]);
+		}
 		total += n;
 	}
+	for (int i = 0; i < nsums; i++)
+		write_key_use(actor, &sums[i]);
+	if (sums)
+		pfree(sums);
 	finsec_eventring_claim_drops(&ring, &dropped_here, &dropped_unattributed);
 	finsec_eventring_report_drops(&ring, actor, dropped_here, dropped_unattributed);
 	explicit_bzero(events, sizeof(PendingEvent) * FLUSH_BATCH);

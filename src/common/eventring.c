@@ -259,6 +259,47 @@ finsec_eventring_put(FinsecEventRing *ring, const void *payload)
 	return stored;
 }
 
+bool
+finsec_eventring_put_merge(FinsecEventRing *ring, const void *payload,
+						   bool (*merge) (void *slot, const void *payload),
+						   int *hint_idx, uint64 *hint_seq)
+{
+	FinsecEventRingShared *s = ring->shared;
+	int			idx;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	idx = *hint_idx;
+	if (idx >= 0 && idx < s->capacity &&
+		ring->meta[idx].state == SLOT_FILLED && ring->meta[idx].seq == *hint_seq &&
+		merge(EVENT_AT(ring, idx), payload))
+	{
+		SpinLockRelease(&s->mutex);
+		return true;
+	}
+	idx = store_locked(ring, payload, SLOT_FILLED);
+	if (idx < 0)
+	{
+		s->dropped_total++;
+		count_drop_locked(ring, payload_dbid(ring, payload), 1);
+		SpinLockRelease(&s->mutex);
+		return false;
+	}
+	*hint_idx = idx;
+	*hint_seq = ring->meta[idx].seq;
+	SpinLockRelease(&s->mutex);
+	return true;
+}
+
+int
+finsec_eventring_free_slots(FinsecEventRing *ring)
+{
+	FinsecEventRingShared *s = ring->shared;
+
+	return s == NULL ? 0 : *((volatile int *) &s->nfree);
+}
+
 /* ---- saved across a clean shutdown --------------------------------------- */
 
 /* At a clean shutdown of the postmaster: keep what waits for the next start. */

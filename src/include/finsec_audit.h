@@ -64,6 +64,20 @@ extern bool finsec_audit_put_aborted(Oid db_user, const char *event_type,
 									 const char *description, const char *detail_json);
 extern void finsec_audit_ring_shmem_init(void);
 
+/*
+ * From a commit callback: a committed transaction's uses of one key version
+ * for one operation, for the next flush, added into this backend's waiting
+ * record of the same key, operation and roles when there is one; the flush
+ * writes one key.use row per role pair, key version and operation with the
+ * summed count.  False when the buffer is full or unavailable.  Never throws.
+ */
+extern bool finsec_audit_put_key_use(Oid db_user, const char *label, const char *operation,
+									 int64 key_id, int32 version, int64 count);
+
+/* Has the buffer room for committed key uses (more than a quarter free)? */
+extern bool finsec_audit_key_use_room(void);
+
+
 /* Is the innermost running PL/pgSQL function one of finsec's (src/audit/plcaller.c)? */
 extern void finsec_plcaller_init(void);
 extern bool finsec_called_by_finsec_plpgsql(void);

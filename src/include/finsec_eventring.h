@@ -144,6 +144,21 @@ extern bool finsec_eventring_available(FinsecEventRing *ring);
 extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
 
 /*
+ * Add an event into the slot *hint_idx (with sequence *hint_seq) when that
+ * slot still waits (filled, not claimed) and merge(slot, payload) accepts
+ * it, else put it into a free slot and point the hint there (*hint_idx -1:
+ * no hint yet).  merge runs under the ring's spinlock: it compares and adds,
+ * nothing else (no allocation, no error).  False when the event was dropped
+ * (every slot taken).  Never throws, never allocates.
+ */
+extern bool finsec_eventring_put_merge(FinsecEventRing *ring, const void *payload,
+									   bool (*merge) (void *slot, const void *payload),
+									   int *hint_idx, uint64 *hint_seq);
+
+/* Free slots of the ring (read without the lock: a hint), or 0 without the preload. */
+extern int	finsec_eventring_free_slots(FinsecEventRing *ring);
+
+/*
  * Hold an event for the current (sub)transaction: a slot that no flush
  * takes while the (sub)transaction may still commit.  At commit of the
  * transaction the slot is freed (the transaction wrote its own record); at

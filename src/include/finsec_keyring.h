@@ -126,6 +126,18 @@ extern void finsec_keyring_define_settings(void);
  */
 extern void finsec_key_note_use(const FinsecKey *key, const char *operation);
 
+/*
+ * A number that changes whenever a FinsecKey pointer the keyring returned
+ * may have become invalid (the keyring changed, the cache was purged or
+ * retired).  A caller that keeps the pointers of finsec_key_active() and
+ * friends across calls (a policy's keys for a whole COPY) re-resolves them
+ * when the number differs from the one it saw: while it is unchanged the
+ * pointers stay valid, also across transactions (finsec.key_cache off
+ * purges at every transaction end, which changes it).  Calling it processes
+ * a pending keyring change first, as every key lookup does.
+ */
+extern uint64 finsec_key_cache_generation(void);
+
 extern void finsec_key_set_consumer_state(const FinsecKey *key, void *state,
 										  void (*free_fn) (void *state));
 

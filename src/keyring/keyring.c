@@ -688,6 +688,7 @@ typedef struct KeyCacheEntry
 static HTAB *key_cache = NULL;
 static MemoryContext key_cache_cxt = NULL;
 static bool key_cache_stale = false;
+static uint64 key_cache_generation = 1; /* finsec_key_cache_generation() */
 static FinsecRelid key_version_rel = FINSEC_RELID_INIT("finsec", "key_version");
 
 static void
@@ -742,6 +743,7 @@ key_cache_retire(void)
 	RetiredKeyCache *r;
 
 	key_cache_stale = false;
+	key_cache_generation++;
 	if (key_cache == NULL)
 		return;
 	r = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredKeyCache));
@@ -775,6 +777,7 @@ key_cache_purge(void)
 	HASH_SEQ_STATUS status;
 	KeyCacheEntry *e;
 
+	key_cache_generation++;
 	if (key_cache == NULL)
 		return;
 	hash_seq_init(&status, key_cache);
@@ -784,6 +787,14 @@ key_cache_purge(void)
 	key_cache = NULL;
 	MemoryContextReset(key_cache_cxt);
 	key_cache_stale = false;
+}
+
+uint64
+finsec_key_cache_generation(void)
+{
+	if (key_cache_stale)
+		key_cache_retire();
+	return key_cache_generation;
 }
 
 static void
@@ -811,7 +822,14 @@ keyring_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			write_key_uses();
+
+			/*
+			 * The uses normally go to the audit event buffer at commit
+			 * (settle_key_uses()); with the buffer short of room, they are
+			 * written here, in the transaction, as rows of their own.
+			 */
+			if (key_uses_pending() && !finsec_audit_key_use_room())
+				write_key_uses();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 
@@ -1261,7 +1279,7 @@ typedef struct KeyUseKey
 {
 	int64		key_id;
 	int32		version;
-	char		operation[16];
+	char		operation[32];	/* "protect-decrypt-failed" fits whole */
 } KeyUseKey;
 
 typedef struct KeyUseEntry
@@ -1276,6 +1294,10 @@ typedef struct KeyUseEntry
 static HTAB *key_uses = NULL;
 static bool flushing_uses = false;
 
+/* The entry of the last use, and its operation string (compared by address). */
+static KeyUseEntry *last_use = NULL;
+static const char *last_use_op = NULL;
+
 /* Has this transaction used a key? */
 static bool
 key_uses_pending(void)
@@ -1283,6 +1305,7 @@ key_uses_pending(void)
 	return key_uses != NULL && hash_get_num_entries(key_uses) > 0;
 }
 
+/* Count one use of a key version for an operation, for the audit at the transaction's end. */
 void
 finsec_key_note_use(const FinsecKey *key, const char *operation)
 {
@@ -1290,6 +1313,14 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 	KeyUseEntry *e;
 	bool		found;
 
+	/* The same key version and operation as the last use (a COPY, a scan). */
+	if (last_use != NULL && last_use_op == operation &&
+		last_use->key.key_id == key->key_id && last_use->key.version == key->version &&
+		strcmp(last_use->key.operation, operation) == 0)
+	{
+		last_use->count++;
+		return;
+	}
 	if (key_uses == NULL)
 	{
 		key_uses = finsec_blob_hash_create("finsec key uses", 16, sizeof(KeyUseKey), sizeof(KeyUseEntry),
@@ -1315,14 +1346,17 @@ finsec_key_note_use(const FinsecKey *key, const char *operation)
 		finsec_audit_note_session();
 	}
 	e->count++;
+	last_use = e;
+	last_use_op = operation;
 }
 
 /*
  * Write the transaction's key uses to the ledger, one row per key version
- * and operation with its count, just before commit.  The uses stay counted
- * until the transaction has ended (settle_key_uses()): an abort after this
- * point takes the rows away, and a transaction that cannot write (read-only,
- * or on a standby) has none.
+ * and operation with its count, just before commit: the fallback when the
+ * audit event buffer is short of room.  The uses stay counted until the
+ * transaction has ended (settle_key_uses()): an abort after this point takes
+ * the rows away, and a transaction that cannot write (read-only, or on a
+ * standby) has none.
  */
 static void
 write_key_uses(void)
@@ -1363,10 +1397,13 @@ write_key_uses(void)
 
 /*
  * At the end of the transaction (no catalog access, never throws): the uses
- * without a committed ledger row - all of them when it aborted, those of a
- * read-only or standby transaction when it committed - wait in the audit
- * event buffer for the next flush, and the server log has them too (alone
- * when the buffer is full or unavailable).  Then forget them.
+ * without a ledger row wait in the audit event buffer for the next flush.
+ * Those of a committed transaction are added into this backend's waiting
+ * record of the same key version, operation and role, and the flush writes
+ * one key.use row per such sum; those of an aborted one are records of
+ * their own, marked rolled_back.  The server log has the uses of an aborted
+ * transaction, of a committed one on a standby (no flush can write them
+ * there) and of any the buffer had no room for.  Then forget them.
  */
 static void
 settle_key_uses(bool committed)
@@ -1380,23 +1417,39 @@ settle_key_uses(bool committed)
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
 		int64		n = committed ? e->count - e->written : e->count;
+		bool		kept;
 		char		detail[160];
 
 		if (n <= 0)
 			continue;
-		snprintf(detail, sizeof(detail),
-				 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "%s}",
-				 e->key.key_id, e->key.version, n,
-				 committed ? ", \"committed_without_ledger\": true" : "");
-		(void) finsec_audit_put_aborted(e->userid, "key.use", e->label,
-										e->key.operation, true, NULL, detail);
-		ereport(LOG,
-				(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that %s",
-						e->label, e->key.version, e->key.operation, n,
-						committed ? "could not write the audit ledger (read-only or standby)" : "aborted")));
+		if (committed)
+			kept = finsec_audit_put_key_use(e->userid, e->label, e->key.operation,
+											e->key.key_id, e->key.version, n);
+		else
+		{
+			snprintf(detail, sizeof(detail),
+					 "{\"key_id\": " INT64_FORMAT ", \"version\": %d, \"count\": " INT64_FORMAT "}",
+					 e->key.key_id, e->key.version, n);
+			kept = finsec_audit_put_aborted(e->userid, "key.use", e->label,
+											e->key.operation, true, NULL, detail);
+		}
+		if (!committed)
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction that aborted",
+							e->label, e->key.version, e->key.operation, n)));
+		else if (!kept)
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a committed transaction while the audit event buffer was full",
+							e->label, e->key.version, e->key.operation, n)));
+		else if (RecoveryInProgress())
+			ereport(LOG,
+					(errmsg("finsec: key \"%s\" version %d used for %s " INT64_FORMAT " times in a transaction on a standby, which cannot write the audit ledger",
+							e->label, e->key.version, e->key.operation, n)));
 	}
 	hash_destroy(key_uses);
 	key_uses = NULL;
+	last_use = NULL;
+	last_use_op = NULL;
 }
 
 /* ---- SQL-callable helpers -------------------------------------------------- */

@@ -114,7 +114,24 @@ ok($node->poll_query_until('db',
 		  . "AND (detail ->> 'rolled_back')::boolean"),
 	'the refused transaction\'s key use has its row');
 
+# --- committed key uses: summed in the buffer, written by the sealer ---------
+# 40 transactions of one session, one MAC each: no row at commit; the
+# sealer writes their uses as a few key.use rows (one per round), 40 in all.
+$node->safe_psql('db', join('', map { "SELECT length(finsec.mac('prep.mac', 'hmac-sha256', '\\x02'));\n" } 1 .. 40));
+ok($node->poll_query_until('db',
+		"SELECT sum((detail ->> 'count')::int) = 40 FROM finsec.audit WHERE event_type = 'key.use' "
+		  . "AND object = 'prep.mac' AND action = 'mac' AND NOT coalesce((detail ->> 'rolled_back')::boolean, false)"),
+	'the sealer wrote the 40 committed uses');
+my ($nrows, $ntx) = split /\|/, $node->safe_psql('db',
+	"SELECT count(*), sum((detail ->> 'transactions')::int) FROM finsec.audit WHERE event_type = 'key.use' "
+	  . "AND object = 'prep.mac' AND action = 'mac' AND NOT coalesce((detail ->> 'rolled_back')::boolean, false)");
+is($ntx, '40', 'the rows count the 40 transactions');
+ok($nrows >= 1 && $nrows <= 10, "in $nrows rows, not one per transaction");
+
 # --- a clean restart keeps what waits ----------------------------------------
+# (The committed transactions' key uses of the setup wait for a flush too:
+# written first, so that only the rolled-back transaction's records count.)
+$node->safe_psql('nosealer', 'SELECT finsec.flush_audit_events()');
 $node->psql('nosealer', 'BEGIN; ' . reveal_sql('restart') . '; ROLLBACK;');
 is($node->safe_psql('nosealer', 'SELECT waiting_here FROM finsec.audit_event_buffer()'), '2',
 	'without a sealer, the reveal and its key use wait');

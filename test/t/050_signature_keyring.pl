@@ -78,7 +78,9 @@ like($err, qr/nope/, 'unknown signing key refused');
 	connstr => $node->connstr('postgres') . ' user=app');
 like($err, qr/must not contain control characters or line breaks/, 'a reference cannot forge receipt lines');
 
-# Each use of a signing key is counted in the ledger by the keyring.
+# Each use of a signing key is counted in the ledger by the keyring (the flush
+# writes the committed transactions' counts).
+$node->safe_psql('postgres', 'SELECT finsec.flush_audit_events()');
 cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM finsec.audit WHERE event_type = 'key.use' AND object LIKE 'rcpt-%'}),
 	'>', 0, 'signing-key uses are in the audit ledger');
 
