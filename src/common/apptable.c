@@ -422,7 +422,7 @@ finsec_relid(FinsecRelid *r)
 		return r->relid;
 	if (!relid_callbacks)
 	{
-		CacheRegisterRelcacheCallback(relid_relcache_inval, (Datum) 0);
+		finsec_register_relcache_callback(relid_relcache_inval, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, relid_namespace_inval, (Datum) 0);
 		relid_callbacks = true;
 	}

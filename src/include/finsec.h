@@ -19,6 +19,7 @@
 
 #include "compat.h"
 #include "finsec_errcodes.h"
+#include "utils/inval.h"
 
 /* Version of the shared library; the SQL schema version lives in pg_extension. */
 #define FINSEC_LIBRARY_VERSION "1.1"
@@ -46,6 +47,13 @@ typedef enum FinsecHashAlgorithm
 extern int	finsec_hash_algorithm;
 #define FINSEC_HASH_ALGORITHM_DEFAULT FINSEC_HASH_SHA256
 extern void finsec_common_define_settings(void);
+
+/*
+ * Relcache invalidation callbacks (src/common/relcache.c): every capability
+ * registers through this one, so that finsec takes one of PostgreSQL's ten
+ * slots per backend, not one per cache.
+ */
+extern void finsec_register_relcache_callback(RelcacheCallbackFunction fn, Datum arg);
 
 /* src/common/crypto.c */
 struct evp_md_st;

@@ -875,7 +875,7 @@ keyring_xact_callback(XactEvent event, void *arg)
 void
 finsec_keyring_init(void)
 {
-	CacheRegisterRelcacheCallback(key_cache_relcache_callback, (Datum) 0);
+	finsec_register_relcache_callback(key_cache_relcache_callback, (Datum) 0);
 	RegisterXactCallback(keyring_xact_callback, NULL);
 }
 

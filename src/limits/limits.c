@@ -281,7 +281,7 @@ limit_cache_load(void)
 		return;
 	if (!limit_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(limit_cache_callback, (Datum) 0);
+		finsec_register_relcache_callback(limit_cache_callback, (Datum) 0);
 		limit_callback_registered = true;
 	}
 	if (limit_cache_cxt == NULL)
@@ -630,7 +630,7 @@ limit_rel(Relation rel, Trigger *trig)
 	{
 		limit_rels = finsec_blob_hash_create("finsec limited relations", 16, sizeof(Oid), sizeof(LimitRel),
 											 CacheMemoryContext);
-		CacheRegisterRelcacheCallback(limit_rel_callback, (Datum) 0);
+		finsec_register_relcache_callback(limit_rel_callback, (Datum) 0);
 	}
 	r = hash_search(limit_rels, &relid, HASH_ENTER, &found);
 	if (!found)

@@ -169,7 +169,7 @@ store_init(void)
 		return;
 	if (!store_callback)
 	{
-		CacheRegisterRelcacheCallback(store_invalidate, (Datum) 0);
+		finsec_register_relcache_callback(store_invalidate, (Datum) 0);
 		store_callback = true;
 	}
 	usage_rel = finsec_rel(&usage_id);

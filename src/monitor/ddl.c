@@ -145,7 +145,7 @@ in_cache(Oid relid)
 
 	if (!cache_callback)
 	{
-		CacheRegisterRelcacheCallback(monitor_ddl_invalidate, (Datum) 0);
+		finsec_register_relcache_callback(monitor_ddl_invalidate, (Datum) 0);
 		cache_callback = true;
 	}
 	if (!cache_valid)

@@ -244,7 +244,7 @@ cache_refresh(void)
 
 	if (!callbacks_registered)
 	{
-		CacheRegisterRelcacheCallback(label_inval_relcache, (Datum) 0);
+		finsec_register_relcache_callback(label_inval_relcache, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHOID, label_inval_roles, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, label_inval_roles, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACENAME, label_inval_syscache, (Datum) 0);

@@ -83,7 +83,7 @@ load_policies(void)
 
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(policy_relcache_callback, (Datum) 0);
+		finsec_register_relcache_callback(policy_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	(void) finsec_relid(&policy_rel);

@@ -895,7 +895,7 @@ finsec_risk_active_ruleset(void)
 		return active;
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(risk_cache_callback, (Datum) 0);
+		finsec_register_relcache_callback(risk_cache_callback, (Datum) 0);
 		callback_registered = true;
 	}
 	(void) get_namespace_oid("finsec", false);	/* the extension is installed */
