@@ -51,6 +51,10 @@ BEGIN
 END $$;
 SELECT pg_temp.plan($$SELECT id FROM customer WHERE name = '张三丰'::finsec.protected_text(cust_name)$$);
 SELECT id FROM customer WHERE name = '张三丰'::finsec.protected_text(cust_name);
+-- a text value (a typed parameter, a column) cast to the policy is an index condition too
+SELECT pg_temp.plan($$SELECT id FROM customer WHERE name = (SELECT '张三丰'::text)::finsec.protected_text(cust_name)$$);
+PREPARE by_name(text) AS SELECT id FROM customer WHERE name = $1::finsec.protected_text(cust_name);
+EXECUTE by_name('张三丰');
 RESET enable_seqscan;
 \set VERBOSITY sqlstate
 SELECT id FROM customer WHERE name = '张三丰';    -- a literal has no policy: S9P07
