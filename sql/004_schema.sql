@@ -92,7 +92,8 @@ SELECT 'undescribed ' || pg_describe_object(classid, objid, objsubid) AS line
   FROM member
  WHERE classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_type'::regclass,
                        'pg_operator'::regclass, 'pg_cast'::regclass, 'pg_opclass'::regclass,
-                       'pg_opfamily'::regclass, 'pg_event_trigger'::regclass)
+                       'pg_opfamily'::regclass, 'pg_event_trigger'::regclass,
+                       'pg_namespace'::regclass)
     OR (classid = 'pg_class'::regclass
         AND (SELECT relkind FROM pg_class WHERE oid = objid) NOT IN ('r', 'p', 'v', 'S'))
 ) u
@@ -106,7 +107,9 @@ SELECT 'schema ' || n.nspname || ' owner-is-superuser=' || r.rolsuper
        || ' acl: ' || pg_temp.acl(n.nspacl, 'n', n.nspowner)
        || coalesce(E'\n  comment: ' || obj_description(n.oid, 'pg_namespace'), '')
   FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
- WHERE n.nspname = 'finsec';
+ WHERE n.nspname = 'finsec'
+    OR n.oid IN (SELECT objid FROM member WHERE classid = 'pg_namespace'::regclass)
+ ORDER BY n.nspname COLLATE "C";
 SELECT 'role ' || rolname || ' login=' || rolcanlogin || ' super=' || rolsuper
        || ' createrole=' || rolcreaterole || ' createdb=' || rolcreatedb
        || ' replication=' || rolreplication || ' bypassrls=' || rolbypassrls

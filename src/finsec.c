@@ -24,6 +24,7 @@
 #include "finsec_auth.h"
 #include "finsec_signature.h"
 #include "finsec_card.h"
+#include "finsec_credit.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
 #include "finsec_monitor.h"
@@ -64,6 +65,7 @@ define_settings(void)
 	finsec_risk_define_settings();
 	finsec_monitor_define_settings();
 	finsec_protect_define_settings();
+	finsec_credit_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
@@ -102,6 +104,7 @@ _PG_init(void)
 	finsec_limits_init_hooks();
 	finsec_monitor_init_hooks();
 	finsec_protect_init();
+	finsec_credit_init();
 	finsec_master_key_load();
 	finsec_keyring_init();
 	finsec_audit_register_tasks();

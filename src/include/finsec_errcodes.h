@@ -122,4 +122,25 @@
 #define ERRCODE_FINSEC_LABEL_DDL			MAKE_SQLSTATE('S','9','P','4','4')
 #define ERRCODE_FINSEC_LABEL_STATISTICS		MAKE_SQLSTATE('S','9','P','4','5')
 
+/*
+ * S9Dxx: credit data (src/credit), one range per part:
+ *   S9D01-S9D19 registration (register.c)
+ *   S9D20-S9D39 query log (query.c)
+ *   S9D40-S9D49 anonymity engine (ladder.c, anon.c)
+ *   S9D50-S9D59 de-identification (deid.c)
+ *   S9D60-S9D79 disputes and registry (dispute.c, registry.c)
+ *   S9D80-S9D89 outbound links (outbound.c)
+ */
+/* registration */
+
+/* query log */
+
+/* anonymity engine */
+
+/* de-identification */
+
+/* disputes and registry */
+
+/* outbound links */
+
 #endif							/* FINSEC_ERRCODES_H */

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * register.c
+ *	  (being written: issue 18)
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "credit.h"
+
+void
+finsec_credit_register_define_settings(void)
+{
+}
+
+void
+finsec_credit_register_init(void)
+{
+}
