@@ -86,6 +86,19 @@ SELECT count(*) FROM finsec.credit_ladder_map;
 -- The admin cannot write the map table directly, nor forge its events.
 INSERT INTO finsec.credit_ladder_map VALUES ('industry', 'a', 'b');
 SELECT finsec.audit_event('credit.ladder_map_set', 'forged', 'set', true);
+-- Every namespace finsec writes is reserved (protect.reveal, label.read, ...
+-- were forgeable before 1.2); an application's own namespace is not.
+CREATE FUNCTION pg_temp.try_event(t text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM finsec.audit_event(t, 'forged', 'x', true);
+	RETURN 'written';
+EXCEPTION WHEN OTHERS THEN
+	RETURN 'refused ' || SQLSTATE;
+END
+$$;
+SELECT t AS event_type, pg_temp.try_event(t) AS outcome
+  FROM unnest(ARRAY['credit.query', 'deid.batch', 'label.read', 'monitor.round', 'operator.reveal_rate',
+                    'protect.reveal', 'reveal.refused', 'credit', 'protectx.reveal', 'app.credit.query']) t;
 RESET ROLE;
 DROP ROLE regress_ladder_app;
 DROP ROLE regress_ladder_admin;
