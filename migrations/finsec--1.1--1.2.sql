@@ -238,6 +238,29 @@ LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION finsec._credit_protected(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._credit_protected(regclass) TO finsec_admin;
 
+-- The insert guard (register_guard.c): expired records, inactive providers.
+CREATE FUNCTION finsec._credit_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'finsec_credit_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION finsec._credit_guard() IS
+	'trigger finsec_credit_guard of a registered credit table: refuses a record whose retention ended before it arrived, or from an institution that is not an active provider';
+REVOKE ALL ON FUNCTION finsec._credit_guard() FROM PUBLIC;
+-- the table's owner creates the trigger (finsec._credit_guard_sync)
+GRANT EXECUTE ON FUNCTION finsec._credit_guard() TO PUBLIC;
+
+CREATE FUNCTION finsec._credit_guard_sync(tbl regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_guard_sync'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec._credit_guard_sync(regclass) IS
+	'create the trigger finsec_credit_guard on a table, as the current user, who must own it';
+REVOKE ALL ON FUNCTION finsec._credit_guard_sync(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_guard_sync(regclass) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_archive_protect(archive regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_archive_protect'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_archive_protect(regclass) FROM PUBLIC;
+
 CREATE FUNCTION finsec._credit_cached(tbl regclass) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'finsec_credit_table_sql'
 LANGUAGE C STABLE;
@@ -547,7 +570,14 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- the archive table (layout: docs/credit.md, "Archive")
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = tbl AND tg.tgname = 'finsec_credit_guard'
+					  AND tg.tgenabled = 'A') THEN
+		RAISE EXCEPTION 'table % has no insert guard', tbl
+			USING ERRCODE = 'S9D01', HINT = 'Register it with finsec.register_credit_table(), which installs it.';
+	END IF;
+
+	-- the archive table (layout: docs/credit.md, "Archive"); append-only and
+	-- hash-chained itself (protect_table adds finsec_txid, finsec_seq last)
 	IF action = 'deidentify' THEN
 		arch := 'finsec_archive.' || quote_ident(relname);
 		IF to_regclass(arch) IS NOT NULL THEN
@@ -568,6 +598,7 @@ BEGIN
 		EXECUTE 'GRANT SELECT ON TABLE ' || arch || ' TO finsec_auditor';
 		EXECUTE 'COMMENT ON TABLE ' || arch || ' IS '
 				|| quote_literal('finsec: de-identified expired records of ' || tbl::text || ' (written only by finsec)');
+		PERFORM finsec._credit_archive_protect(arch::regclass);
 	END IF;
 
 	INSERT INTO finsec.credit_table (relid, key_column, subject_column, behaviour_end_column, institution_column,
@@ -654,6 +685,9 @@ BEGIN
 			PERFORM finsec.protect_period(tbl, (c->>'name')::name, behaviour_end::name);
 		END IF;
 	END LOOP;
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = tbl AND tg.tgname = 'finsec_credit_guard') THEN
+		PERFORM finsec._credit_guard_sync(tbl);
+	END IF;
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
 		want := CASE c->>'role' WHEN 'subject' THEN 'identifier' WHEN 'identifier' THEN 'identifier'
 							   WHEN 'quasi_identifier' THEN 'quasi_identifier'

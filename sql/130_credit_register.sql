@@ -148,6 +148,40 @@ SELECT pg_temp.reg(institution => 'inst');
 \set VERBOSITY default
 RESET SESSION AUTHORIZATION;
 
+-- the insert guard: records expired on arrival, institutions not active providers
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'loan'::regclass ORDER BY tgname;
+INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES
+	('PROV0001', 'provider', 'provider', 'active'), ('BOTH0001', 'both', 'provider_user', 'active'),
+	('USER0001', 'user only', 'user', 'active'), ('PROV0002', 'suspended', 'provider', 'suspended');
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.protect_period_keys('credit_p', '2025-06-01', '2025-06-30', 'June 2025') AS pk \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:pk) ->> 'state' AS period_keys;
+SET SESSION AUTHORIZATION regress_cr_owner;
+INSERT INTO loan (id, name, id_no, birth_date, region, overdue, amount, closed_on, inst)
+VALUES (1, '张三', '11010519491231002X', '1949-12-31', '110105', '90 days', 1000, '2025-06-30', 'PROV0001'),
+	   (2, '李四', '110105194912010019', '1949-12-01', '110106', NULL, 2000, '2025-06-15', 'BOTH0001');
+\set VERBOSITY sqlstate
+-- ended 5 years after 2015-06-30, long before today
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (3, '王五', '11010519491231002X', '2015-06-30', 'PROV0001');
+-- a user-only, a suspended, an unknown institution, none
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (4, '王五', '11010519491231002X', '2025-06-30', 'USER0001');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (5, '王五', '11010519491231002X', '2025-06-30', 'PROV0002');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (6, '王五', '11010519491231002X', '2025-06-30', 'NOPE0001');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (7, '王五', '11010519491231002X', '2025-06-30', NULL);
+-- a user trigger cannot move behaviour_end after the guard: it fires before it (name order)
+CREATE FUNCTION backdate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.closed_on := '2015-06-30'; RETURN NEW; END $$;
+CREATE TRIGGER zz_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+-- (the owner holds no clearance for the labelled columns: S9P44; a superuser then)
+CREATE TRIGGER a_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+RESET SESSION AUTHORIZATION;
+CREATE TRIGGER a_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (8, '王五', '11010519491231002X', '2025-06-30', 'PROV0001');
+DROP TRIGGER a_backdate ON loan;
+\set VERBOSITY default
+SELECT id, closed_on, inst, split_part(name::text, '~', 1) AS name FROM loan ORDER BY id;
+
 -- a labelled column takes its label's role; a QI label needs a ladder.
 -- (Creating the period trigger on a table with restricted labels takes a
 -- clearance: protect/label.c's DDL guard.)
