@@ -711,6 +711,160 @@ GRANT EXECUTE ON FUNCTION finsec.register_credit_table(regclass, text, text, tex
 	text[], text, interval, text, integer, integer, numeric) TO finsec_admin;
 
 
+-- credit.retention: a documented exception to the legal 5 years
+-- (two-person; recorded in credit_table.retention_request).
+CREATE FUNCTION finsec.credit_retention_override(tbl regclass, retention interval, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+BEGIN
+	IF reason IS NULL OR length(btrim(reason)) < 10 THEN
+		RAISE EXCEPTION 'a retention override needs its documented reason'
+			USING ERRCODE = 'S9D06',
+				  HINT = 'Say why this table departs from the legal 5 years (at least 10 characters): the reason is the record of the exception.';
+	END IF;
+	RETURN finsec.request_change('credit.retention', tbl::text,
+								 jsonb_build_object('relid', tbl::oid, 'retention', retention::text), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_retention_override(regclass, interval, text) IS
+	'request a retention other than the legal 5 years for a registered credit table (the reason documents the exception); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_retention_override(regclass, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_retention_override(regclass, interval, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_retention_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	r interval;
+	cur interval;
+BEGIN
+	IF payload ->> 'relid' IS NULL OR payload ->> 'retention' IS NULL THEN
+		RAISE EXCEPTION 'table and retention must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT t.retention INTO cur FROM finsec.credit_table t WHERE t.relid = (payload ->> 'relid')::oid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not a registered credit table', target
+			USING ERRCODE = 'S9D06', HINT = 'finsec.credit_table lists the registered tables.';
+	END IF;
+	r := (payload ->> 'retention')::interval;
+	IF r <= interval '0' OR r > interval '100 years' THEN
+		RAISE EXCEPTION 'retention must be positive and at most 100 years, not %', r USING ERRCODE = 'S9D06';
+	END IF;
+	IF r::text = cur::text THEN
+		RAISE EXCEPTION 'table % already has retention %', target, r USING ERRCODE = 'S9D06';
+	END IF;
+	RETURN jsonb_build_object('relid', (payload ->> 'relid')::oid, 'retention', r::text, 'previous', cur::text);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_retention_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_retention_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE finsec.credit_table t SET retention = (payload ->> 'retention')::interval,
+		   retention_request = _credit_retention_apply.request_id
+	 WHERE t.relid = (payload ->> 'relid')::oid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is no longer a registered credit table', target USING ERRCODE = 'S9D06';
+	END IF;
+	PERFORM finsec.audit_event('credit.retention', target, 'override', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'retention', payload ->> 'retention',
+												  'previous', payload ->> 'previous'),
+							   session_user);
+	RETURN jsonb_build_object('table', target, 'retention', payload ->> 'retention');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_retention_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+-- credit.unregister: the registration removed (protection, period keys,
+-- labels, the insert guard and the archive table stay).
+CREATE FUNCTION finsec.unregister_credit_table(tbl regclass, reason text)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.unregister', $1::text, jsonb_build_object('relid', $1::oid), $2)
+$$;
+COMMENT ON FUNCTION finsec.unregister_credit_table(regclass, text) IS
+	'request that a credit table''s registration be removed (refused while it has disputes); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.unregister_credit_table(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.unregister_credit_table(regclass, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_unregister_check(relid oid, target text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF relid IS NULL OR NOT EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.relid = _credit_unregister_check.relid) THEN
+		RAISE EXCEPTION 'table % is not a registered credit table', target
+			USING ERRCODE = 'S9D10', HINT = 'finsec.credit_table lists the registered tables.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute d
+				WHERE d.relid = _credit_unregister_check.relid AND d.status IN ('open', 'checking')) THEN
+		RAISE EXCEPTION 'cannot unregister %: it has open disputes', target
+			USING ERRCODE = 'S9D10',
+				  HINT = 'Resolve its disputes first (finsec.credit_dispute_resolve; 004 9.8).';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute d WHERE d.relid = _credit_unregister_check.relid) THEN
+		RAISE EXCEPTION 'cannot unregister %: its dispute records refer to the registration', target
+			USING ERRCODE = 'S9D10',
+				  DETAIL = 'Closed disputes are kept with the registration they refer to.',
+				  HINT = 'A table that had disputes stays registered.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_check(oid, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_unregister_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM finsec._credit_unregister_check((payload ->> 'relid')::oid, target);
+	RETURN jsonb_build_object('relid', (payload ->> 'relid')::oid);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_unregister_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t finsec.credit_table;
+BEGIN
+	SELECT * INTO t FROM finsec.credit_table ct WHERE ct.relid = (payload ->> 'relid')::oid FOR UPDATE;
+	PERFORM finsec._credit_unregister_check((payload ->> 'relid')::oid, target);
+	DELETE FROM finsec.credit_column c WHERE c.relid = t.relid;
+	DELETE FROM finsec.credit_table ct WHERE ct.relid = t.relid;
+	PERFORM finsec.audit_event('credit.unregister', target, 'unregister', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'archive', t.archive_table),
+							   session_user);
+	RETURN jsonb_build_object('table', target, 'archive', t.archive_table);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.retention', 'finsec._credit_retention_prepare(text, text, jsonb)',
+	 'finsec._credit_retention_apply(bigint, text, text, jsonb)', NULL,
+	 'give a registered credit table a retention other than the legal 5 years (finsec.credit_retention_override; the reason documents the exception)'),
+	('credit.unregister', 'finsec._credit_unregister_prepare(text, text, jsonb)',
+	 'finsec._credit_unregister_apply(bigint, text, text, jsonb)', NULL,
+	 'remove the registration of a credit table without disputes (finsec.unregister_credit_table)');
+
 -- (section 2 ends here)
 
 

@@ -156,7 +156,7 @@ INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES
 SET SESSION AUTHORIZATION regress_cr_a;
 SELECT finsec.protect_period_keys('credit_p', '2025-06-01', '2025-06-30', 'June 2025') AS pk \gset
 SET SESSION AUTHORIZATION regress_cr_b;
-SELECT finsec.approve(:pk) ->> 'state' AS period_keys;
+SELECT finsec.approve(:pk) IS NOT NULL AS period_keys;
 SET SESSION AUTHORIZATION regress_cr_owner;
 INSERT INTO loan (id, name, id_no, birth_date, region, overdue, amount, closed_on, inst)
 VALUES (1, '张三', '11010519491231002X', '1949-12-31', '110105', '90 days', 1000, '2025-06-30', 'PROV0001'),
@@ -188,7 +188,7 @@ SELECT id, closed_on, inst, split_part(name::text, '~', 1) AS name FROM loan ORD
 SET SESSION AUTHORIZATION regress_cr_a;
 SELECT finsec.label_grant('sensitive', 'regress_cr_admin_owner', reason => 'registers labelled credit tables') AS g \gset
 SET SESSION AUTHORIZATION regress_cr_b;
-SELECT finsec.approve(:g) ->> 'state' AS clearance;
+SELECT finsec.approve(:g) IS NOT NULL AS clearance;
 SET SESSION AUTHORIZATION regress_cr_owner;
 CREATE TABLE loan2 (
 	id			text PRIMARY KEY,
@@ -225,6 +225,54 @@ SELECT finsec.register_credit_table('loan3', key => 'id', subject => 'name', beh
 \set VERBOSITY default
 SELECT count(*) AS period_columns FROM finsec.protect_period_column WHERE relid = 'loan3'::regclass;
 RESET SESSION AUTHORIZATION;
+
+-- retention override (credit.retention, two-person)
+SET SESSION AUTHORIZATION regress_cr_a;
+\set VERBOSITY sqlstate
+SELECT finsec.credit_retention_override('loan', '6 years', NULL);
+SELECT finsec.credit_retention_override('loan', '6 years', 'short');
+SELECT finsec.credit_retention_override('loan', '5 years', 'the legal period again, no change');
+SELECT finsec.credit_retention_override('loan3', '6 years', 'loan3 is not registered at all');
+SELECT finsec.credit_retention_override('loan', '-1 years', 'a negative retention is no retention');
+\set VERBOSITY default
+SELECT finsec.credit_retention_override('loan', '6 years', 'court order 2026-17 keeps these records a year longer') AS rr \gset
+-- the requester cannot approve it
+\set VERBOSITY sqlstate
+SELECT finsec.approve(:rr);
+\set VERBOSITY default
+SELECT retention, retention_request FROM finsec.credit_table WHERE relid = 'loan'::regclass;
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:rr) IS NOT NULL AS approved;
+SELECT retention, retention_request = :rr AS recorded FROM finsec.credit_table WHERE relid = 'loan'::regclass;
+RESET SESSION AUTHORIZATION;
+SELECT event_type, object, action, detail ->> 'retention' AS retention, detail ->> 'previous' AS previous
+  FROM finsec.audit WHERE event_type = 'credit.retention';
+
+-- unregistration (credit.unregister, two-person): refused while disputes exist
+INSERT INTO finsec.credit_dispute (relid, record_key, subject_pseudonym, handler, due_at)
+VALUES ('loan', '1', 'p', 'regress_cr_a', now() + interval '20 days');
+SET SESSION AUTHORIZATION regress_cr_a;
+\set VERBOSITY sqlstate
+SELECT finsec.unregister_credit_table('loan', 'no longer needed');
+SELECT finsec.unregister_credit_table('loan3', 'not registered');
+\set VERBOSITY default
+SELECT finsec.unregister_credit_table('loan2', 'the delete-only table goes') AS ur \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec._credit_cached('loan2') IS NOT NULL AS cached_before;
+SELECT finsec.approve(:ur) IS NOT NULL AS approved;
+SELECT finsec._credit_cached('loan2') IS NULL AS cache_forgot;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS registrations, count(*) FILTER (WHERE relid = 'loan2'::regclass) AS loan2
+  FROM finsec.credit_table;
+SELECT count(*) AS loan2_columns FROM finsec.credit_column WHERE relid = 'loan2'::regclass;
+-- protection and period keys stay; the table is readable again as any table
+SELECT finsec._credit_protected('loan2') AS still_protected,
+	   (SELECT count(*) FROM finsec.protect_period_column WHERE relid = 'loan2'::regclass) AS period_columns;
+SET SESSION AUTHORIZATION regress_cr_owner;
+SELECT count(*) FROM loan2;
+SELECT count(*) FROM loan;
+RESET SESSION AUTHORIZATION;
+SELECT event_type, object, action FROM finsec.audit WHERE event_type = 'credit.unregister';
 
 \c contrib_regression
 SET client_min_messages = warning;
