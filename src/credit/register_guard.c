@@ -67,7 +67,7 @@ audit_direct_read(Oid relid, bool allowed, const char *how)
 	const char *event = allowed ? "credit.direct_read" : "credit.direct_read_refused";
 	const char *object = finsec_quoted_relname(relid);
 	const char *desc = allowed ? "direct read of a registered credit table" :
-		"direct read of a registered credit table refused";
+	"direct read of a registered credit table refused";
 	char	   *detail;
 
 	detail = psprintf("{\"role\": \"%s\", \"session_user\": \"%s\", \"access\": \"%s\"}",
@@ -146,9 +146,9 @@ credit_check_perms(List *rangeTable, bool ereport_on_violation)
 				audit_direct_read(refused, false, "refused");
 			else
 				foreach(lc, seen)
-					if (finsec_credit_is_registered(lfirst_oid(lc)))
-						audit_direct_read(lfirst_oid(lc), true,
-										  superuser_arg(role) ? "superuser" : "auditor");
+				if (finsec_credit_is_registered(lfirst_oid(lc)))
+				audit_direct_read(lfirst_oid(lc), true,
+								  superuser_arg(role) ? "superuser" : "auditor");
 		}
 	}
 	PG_FINALLY();
@@ -193,6 +193,10 @@ ddl_refuse(const char *what, Oid relid, bool archive)
 					 "Unregister the table first (finsec.unregister_credit_table, two-person).")));
 }
 
+/*
+ * ALTER TABLE of a registered table (columns, RLS, inheritance, the guard
+ * trigger) or of an archive table (anything).
+ */
 static void
 check_alter(AlterTableStmt *stmt)
 {
@@ -258,6 +262,10 @@ check_alter(AlterTableStmt *stmt)
 	}
 }
 
+/*
+ * The DDL guard: ALTER TABLE, renames, policies, rules, triggers on archive
+ * tables, and DROP TRIGGER finsec_credit_guard; only checks, then the rest.
+ */
 static void
 credit_ProcessUtility(FinsecUtilityCall *call)
 {
