@@ -213,6 +213,40 @@ SELECT column_name, column_role FROM finsec.credit_column WHERE relid = 'loan2':
 SELECT finsec._credit_cached('loan2') AS cached;
 RESET SESSION AUTHORIZATION;
 
+-- tables that cannot be registered: S9D01
+SET SESSION AUTHORIZATION regress_cr_owner;
+CREATE TABLE lp (id bigint, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL,
+	PRIMARY KEY (id, closed_on)) PARTITION BY RANGE (closed_on);
+CREATE TABLE lp1 PARTITION OF lp FOR VALUES FROM ('2020-01-01') TO ('2030-01-01');
+CREATE TABLE lparent (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE TABLE lchild () INHERITS (lparent);
+ALTER TABLE lchild ADD PRIMARY KEY (id);
+CREATE TABLE lrule (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE RULE r AS ON INSERT TO lrule DO ALSO NOTHING;
+CREATE TABLE lrls (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+ALTER TABLE lrls ENABLE ROW LEVEL SECURITY;
+CREATE UNLOGGED TABLE lunl (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE VIEW lview AS SELECT * FROM lrule;
+CREATE TABLE ldefer (id bigint NOT NULL, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL,
+	UNIQUE (id) DEFERRABLE);
+CREATE TABLE lpartial (id bigint NOT NULL, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE UNIQUE INDEX ON lpartial (id) WHERE id > 0;
+CREATE TABLE lnull (id bigint UNIQUE, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE TABLE lnulldate (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+CREATE FUNCTION pg_temp.try(t regclass) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM finsec.register_credit_table(t, key => 'id', subject => 'name', behaviour_end => 'closed_on',
+										 policy => 'credit_p');
+	RETURN 'registered';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+SELECT t, pg_temp.try(t) FROM unnest('{lp, lp1, lparent, lchild, lrule, lrls, lunl, lview, ldefer, lpartial, lnull, lnulldate, finsec.credit_table}'::regclass[]) t;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS registered FROM finsec.credit_table;
+
 -- rows before registration: refused
 SET SESSION AUTHORIZATION regress_cr_owner;
 CREATE TABLE loan3 (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
