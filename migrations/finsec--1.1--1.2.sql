@@ -948,6 +948,23 @@ COMMENT ON FUNCTION finsec.credit_ladder_levels(jsonb, text) IS
 REVOKE ALL ON FUNCTION finsec.credit_ladder_levels(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.credit_ladder_levels(jsonb, text) TO finsec_admin, finsec_auditor;
 
+/*
+ * The anonymity engine on sample records (src/credit/anon.c): the proof a
+ * batch would carry (levels, published, suppressed, classes, risks,
+ * histogram, min_l, ok, refusal) and the indexes of the records withheld.
+ * Reads nothing but the ladder maps, as the caller.
+ */
+CREATE FUNCTION finsec.deid_evaluate(records jsonb, quasi_identifiers jsonb,
+	sensitive text[] DEFAULT '{}', k integer DEFAULT 5, l integer DEFAULT 2,
+	max_suppression numeric DEFAULT 0.05) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_deid_evaluate'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric) IS
+	'k-anonymity, l-diversity and re-identification risk of sample records under ladders: the least-loss generalisation and its proof';
+REVOKE ALL ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric)
+	TO finsec_admin, finsec_auditor;
+
 -- (section 4 ends here)
 
 

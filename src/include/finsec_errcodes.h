@@ -159,6 +159,9 @@
 /* S9D40: a quasi-identifier's ladder is not valid; S9D41: its map does not exist (ladder.c) */
 #define ERRCODE_FINSEC_CREDIT_LADDER		MAKE_SQLSTATE('S','9','D','4','0')
 #define ERRCODE_FINSEC_CREDIT_LADDER_MAP	MAKE_SQLSTATE('S','9','D','4','1')
+/* S9D42: bad input to the engine (deid_evaluate); S9D43: deid_aggregate refused (anon.c, anon_sql.c) */
+#define ERRCODE_FINSEC_CREDIT_ANON_INPUT	MAKE_SQLSTATE('S','9','D','4','2')
+#define ERRCODE_FINSEC_CREDIT_AGGREGATE		MAKE_SQLSTATE('S','9','D','4','3')
 
 /* de-identification */
 
