@@ -31,8 +31,9 @@ SET SESSION AUTHORIZATION regress_ca_a;
 SELECT finsec.protect_policy_create('credit_p', enc_key => 'credit.enc', fp_key => 'credit.fp',
 									mask => 'name', period_unit => 'month') > 0 AS created;
 SELECT finsec.protect_period_keys('credit_p', '2025-06-01', '2025-06-30', 'June 2025') AS pk \gset
+SELECT finsec.protect_period_keys('credit_p', '2015-06-01', '2015-06-30', 'June 2015 (restore test)') AS pk2 \gset
 SET SESSION AUTHORIZATION regress_ca_b;
-SELECT finsec.approve(:pk) IS NOT NULL AS approved;
+SELECT finsec.approve(:pk) IS NOT NULL AS approved, finsec.approve(:pk2) IS NOT NULL AS approved2;
 RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION regress_ca_owner;
@@ -142,6 +143,20 @@ RESET SESSION AUTHORIZATION;
 RESET session_replication_role;
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'loan'::regclass AND tgname = 'finsec_credit_guard';
 
+-- a superuser's COPY FROM (pg_restore) reloads expired rows, recorded; INSERT does not
+COPY loan (id, name, region, amount, closed_on) FROM STDIN;
+10	孙七	110108	10	2015-06-30
+\.
+INSERT INTO loan (id, name, closed_on) VALUES (11, '周八', '2015-06-30');
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
+SELECT event_type, object, action FROM finsec.audit WHERE event_type = 'credit.restore_load';
+SELECT id, closed_on FROM loan ORDER BY id;
+SET SESSION AUTHORIZATION regress_ca_owner;
+COPY loan (id, name, region, amount, closed_on) FROM STDIN;
+12	吴九	110108	10	2015-06-30
+\.
+RESET SESSION AUTHORIZATION;
+
 -- the archive table: finsec writes it, nobody else, superusers included
 INSERT INTO finsec_archive.loan (batch_id, period, name) VALUES (1, 202506, 'x');
 UPDATE finsec_archive.loan SET name = 'y';
@@ -155,6 +170,15 @@ CREATE POLICY p ON finsec_archive.loan USING (true);
 CREATE FUNCTION pg_temp.cap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER cap BEFORE INSERT ON finsec_archive.loan FOR EACH ROW EXECUTE FUNCTION pg_temp.cap();
 DROP TABLE finsec_archive.loan;
+-- COPY FROM is how pg_restore loads it: a superuser's is allowed and recorded
+COPY finsec_archive.loan (batch_id, period, name, region, amount) FROM STDIN;
+7	202001	pseudonym	11**	5
+\.
+SELECT batch_id, period, name, region, amount FROM finsec_archive.loan;
+SELECT finsec.flush_audit_events() >= 0 AS flushed;
+SELECT event_type, object, action FROM finsec.audit WHERE event_type = 'credit.archive_load';
+-- ... and still no other write
+INSERT INTO finsec_archive.loan (batch_id, period, name) SELECT 1, 202506, 'x';
 SET SESSION AUTHORIZATION regress_ca_app;
 SELECT * FROM finsec_archive.loan;
 RESET SESSION AUTHORIZATION;
