@@ -978,7 +978,10 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 		{
 			memset(s.lv, 0, sizeof(int) * Max(1, p->nqi));
 			if (p->nqi == 0)
-				consider(&s, 0.0, node_supp(&s));
+			{
+				if (node_feasible(&s))
+					consider(&s, 0.0, node_supp(&s));
+			}
 			else
 				search_prefix(&s, 0, Max(0, p->nqi - 2), 0.0);
 		}
