@@ -106,6 +106,17 @@ SELECT j -> 'ok' AS ok, j -> 'min_l' AS min_l, j -> 'suppressed' AS suppressed
 	  {"g": "a", "s1": "x", "s2": "z"}, {"g": "a", "s1": "y", "s2": "z"}]',
 	'{"g": ["prefix:1"]}', '{s1, s2}', 2, 2, 0) j;
 
+-- Large l (counted exactly, not while classing): 17 records of one
+-- class, s distinct in each, and a second class of 17 with 16 distinct
+-- values (s = 0 twice); k = 2, allowed floor(0.5 * 34) = 17.  l = 17:
+-- the second class is suppressed (17 <= 17), min_l 17; l = 18: refused.
+SELECT l, j -> 'ok' AS ok, j -> 'suppressed' AS suppressed, j -> 'min_l' AS min_l
+  FROM generate_series(17, 18) l,
+	   LATERAL finsec.deid_evaluate(
+		(SELECT jsonb_agg(jsonb_build_object('g', 'a', 's', i::text)) FROM generate_series(1, 17) i) ||
+		(SELECT jsonb_agg(jsonb_build_object('g', 'b', 's', greatest(i, 1)::text)) FROM generate_series(0, 16) i),
+		'{"g": ["prefix:1"]}', '{s}', 2, l, 0.5) j;
+
 -- 4. Suppression limit: k far beyond the records (huge k): refused.
 SELECT j -> 'ok' AS ok, j ->> 'refusal' AS refusal
   FROM finsec.deid_evaluate((SELECT jsonb_agg(jsonb_build_object('g', i % 3)) FROM generate_series(1, 10) i),

@@ -53,8 +53,9 @@
 /* Most nodes evaluated before the search gives up (refusal, not error). */
 #define ANON_MAX_EVALUATIONS	200000
 #define ANON_EPS			1e-9
-/* l up to this: distinct values tracked per class while classing */
-#define ANON_CHEAP_L		8
+/* l * sensitives up to this: distinct values tracked while classing */
+#define ANON_CHEAP_L		16
+#define ANON_USE_CHEAP_L(e)	((int64) (e)->ns * (e)->p->l <= ANON_CHEAP_L)
 
 /* ---- string interning --------------------------------------------------- */
 
@@ -239,7 +240,7 @@ evaluate(Engine *e, const int *lv, bool need_l, bool exact_l)
 	bool		fits = true;
 	uint64		prod = 1;
 	uint64	   *mult;
-	bool		cheap_l = need_l && e->ns > 0 && !exact_l && p->l <= ANON_CHEAP_L;
+	bool		cheap_l = need_l && e->ns > 0 && !exact_l && ANON_USE_CHEAP_L(e);
 
 	e->evaluations++;
 	CHECK_FOR_INTERRUPTS();
@@ -360,7 +361,7 @@ evaluate(Engine *e, const int *lv, bool need_l, bool exact_l)
 			for (int32 i = 0; i < e->nitems; i++)
 			{
 				uint64		key = ((uint64) (uint32) e->item_class[i] << 32) |
-					(uint64) (uint32) e->item_sid[(int64) i * e->ns + s];
+				(uint64) (uint32) e->item_sid[(int64) i * e->ns + s];
 				uint32		h = mix64(key) & e->pairs_mask;
 
 				for (;;)
@@ -789,7 +790,7 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 		e->table_mask = pow2_at_least((int64) m * 2) - 1;
 		e->tclass = palloc_extended(sizeof(int32) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
 		e->tkey = palloc_extended(sizeof(uint64) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
-		if (e->ns > 0 && p->l <= ANON_CHEAP_L)
+		if (e->ns > 0 && ANON_USE_CHEAP_L(e))
 			e->seen = palloc_extended(sizeof(int32) * (size_t) m * e->ns * Max(1, p->l), MCXT_ALLOC_HUGE);
 		if (e->ns > 0)
 		{
@@ -890,6 +891,12 @@ fill_solution(Engine *e, const int *lv, FinsecDeidSolution *sol, MemoryContext o
 	pfree(sizes);
 }
 
+/*
+ * The least-loss generalisation of p (credit.h): encode, check the top of
+ * the lattice (nothing feasible if it fails), search, then report the
+ * chosen node, or the top node's figures with the reason for a refusal.
+ * Never raises for an unreachable problem (only for interrupts and memory).
+ */
 void
 finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 {
@@ -1037,6 +1044,11 @@ append_json_number(StringInfo buf, double v)
 	}
 }
 
+/*
+ * The engine's part of a proof: parameters, the level and step chosen per
+ * quasi-identifier, loss, counts, risks, min_l, histogram, lattice size
+ * and nodes evaluated, ok and refusal.  Names and figures only, no value.
+ */
 Jsonb *
 finsec_credit_deid_solution_jsonb(const FinsecDeidProblem *p, const FinsecDeidSolution *sol)
 {

@@ -188,7 +188,7 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 	p.nrecords = nrec;
 	p.qi = palloc_extended(sizeof(char *) * Max(1, (Size) nrec * nqi), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	p.sensitive = palloc_extended(sizeof(char *) * Max(1, (Size) nrec * p.nsensitive),
-								 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+								  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	{
 		int			r = 0;
 
@@ -213,6 +213,7 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 
 				if (j < nqi)
 					p.qi[(int64) r * nqi + j] = text;
+
 				else
 					p.sensitive[(int64) r * p.nsensitive + (j - nqi)] = text;
 			}
