@@ -965,6 +965,102 @@ REVOKE ALL ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integ
 GRANT EXECUTE ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric)
 	TO finsec_admin, finsec_auditor;
 
+CREATE FUNCTION finsec._credit_research_read(archive text, detail jsonb) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_research_read'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_research_read(text, jsonb) FROM PUBLIC;
+
+/*
+ * Research access to the archive (004 9.10, C4): counts per group of
+ * quasi-identifier, sensitive or public columns (and period) of the
+ * archive of a registered table, each cell of fewer than k records
+ * suppressed (k: the table's, or larger), their number in a final row.
+ * Never a pseudonym column.  A durable ledger row per call.
+ */
+CREATE FUNCTION finsec.deid_aggregate(archive regclass, group_by text[], k integer DEFAULT NULL)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	kk integer;
+	col text;
+	cols text[] := '{}';
+	sel text := '';
+	grp text := '';
+	q text;
+	g jsonb;
+	n bigint;
+	published bigint := 0;
+	suppressed bigint := 0;
+BEGIN
+	IF archive IS NULL OR group_by IS NULL THEN
+		RAISE EXCEPTION 'finsec.deid_aggregate() needs an archive table and the columns to group by'
+			USING ERRCODE = 'S9D43', HINT = 'E.g. finsec.deid_aggregate(''finsec_archive.loan'', ''{region, overdue}'').';
+	END IF;
+	SELECT ct.relid, ct.k INTO t
+	  FROM finsec.credit_table ct
+	 WHERE ct.archive_table IS NOT NULL AND pg_catalog.to_regclass(ct.archive_table) = archive;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation % is not the archive of a registered credit table', archive
+			USING ERRCODE = 'S9D43', HINT = 'Name an archive table of finsec.credit_table (archive_table), e.g. finsec_archive.<table>.';
+	END IF;
+	kk := coalesce(k, t.k);
+	IF kk < t.k THEN
+		RAISE EXCEPTION 'k = % is smaller than the table''s k = %', kk, t.k
+			USING ERRCODE = 'S9D43', HINT = 'Cells are suppressed below the table''s k at least; give a larger k or none.';
+	END IF;
+	IF pg_catalog.cardinality(group_by) > 16 OR pg_catalog.array_ndims(group_by) > 1 THEN
+		RAISE EXCEPTION 'group_by names at most 16 columns, in a one-dimensional array'
+			USING ERRCODE = 'S9D43';
+	END IF;
+	FOREACH col IN ARRAY group_by LOOP
+		IF col IS NULL OR col = ANY (cols) THEN
+			RAISE EXCEPTION 'group_by names a column twice or a NULL column'
+				USING ERRCODE = 'S9D43', HINT = 'Name each column once.';
+		END IF;
+		IF col <> 'period' AND NOT EXISTS (
+			SELECT 1 FROM finsec.credit_column cc
+			 WHERE cc.relid = t.relid AND cc.column_name = col
+			   AND cc.column_role IN ('quasi_identifier', 'sensitive', 'public')) THEN
+			RAISE EXCEPTION 'column "%" cannot be grouped by', col
+				USING ERRCODE = 'S9D43',
+					  DETAIL = 'Research aggregates group by period and the quasi-identifier, sensitive and public columns only; never by a pseudonym.',
+					  HINT = 'See finsec.credit_column for the roles of the table''s columns.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = archive AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			RAISE EXCEPTION 'the archive % has no column "%"', archive, col
+				USING ERRCODE = 'S9D43';
+		END IF;
+		cols := cols || col;
+		sel := sel || CASE WHEN sel = '' THEN '' ELSE ', ' END || pg_catalog.quote_literal(col) || ', ' || pg_catalog.quote_ident(col);
+		grp := grp || CASE WHEN grp = '' THEN '' ELSE ', ' END || pg_catalog.quote_ident(col);
+	END LOOP;
+	IF grp = '' THEN
+		q := pg_catalog.format('SELECT ''{}''::jsonb, count(*) FROM %s HAVING count(*) > 0', archive);
+	ELSE
+		q := pg_catalog.format('SELECT pg_catalog.jsonb_build_object(%s), count(*) FROM %s GROUP BY %s ORDER BY %s',
+							   sel, archive, grp, grp);
+	END IF;
+	FOR g, n IN EXECUTE q LOOP
+		IF n >= kk THEN
+			published := published + 1;
+			RETURN NEXT pg_catalog.jsonb_build_object('group', g, 'count', n);
+		ELSE
+			suppressed := suppressed + 1;
+		END IF;
+	END LOOP;
+	RETURN NEXT pg_catalog.jsonb_build_object('suppressed_cells', suppressed, 'k', kk);
+	PERFORM finsec._credit_research_read(archive::text,
+		pg_catalog.jsonb_build_object('group_by', pg_catalog.to_jsonb(cols), 'k', kk,
+									  'cells', published, 'suppressed_cells', suppressed));
+END
+$$;
+COMMENT ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) IS
+	'research counts over a de-identified archive, cells of fewer than k records suppressed; audited';
+REVOKE ALL ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) TO finsec_research, finsec_auditor;
+
 -- (section 4 ends here)
 
 
