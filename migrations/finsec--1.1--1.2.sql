@@ -583,7 +583,7 @@ BEGIN
 				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
 						j.verdict, j.detail));
 				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
-				regions := regions || coalesce(j.region, '?');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
 				v := finsec._outbound_worst(v, j.verdict);
 			END LOOP;
 		ELSE
@@ -600,7 +600,7 @@ BEGIN
 				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
 						j.verdict, format('option %s: %s', t.option_name, j.detail)));
 				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
-				regions := regions || coalesce(j.region, '?');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
 				v := finsec._outbound_worst(v, j.verdict);
 			END LOOP;
 			IF v IS NULL THEN
@@ -798,7 +798,8 @@ BEGIN
 											   AND d2.deptype = 'e',
 					   aclexplode(p2.proacl) a
 				 WHERE p2.proname IN ('dblink_connect', 'dblink', 'dblink_exec', 'dblink_send_query')
-				   AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0) AS grantees
+				   AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
 		  FROM pg_extension e
 		  JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
 						  AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
@@ -811,22 +812,23 @@ BEGIN
 				CASE WHEN r.public_exec THEN 'not_allowed' ELSE 'unknown' END,
 				CASE WHEN r.public_exec
 					 THEN 'every role may call dblink_connect/dblink with a connection string to any host'
-					 ELSE 'roles that may call dblink_connect/dblink with a connection string to any host: '
-						  || coalesce(r.grantees, 'superusers only') END));
+					 ELSE 'roles that may call dblink_connect/dblink with a connection string to any host: superusers'
+						  || coalesce(' and ' || r.grantees, ' only') END));
 	END LOOP;
 	FOR r IN
 		SELECT w.fdwname,
 			   (w.fdwacl IS NOT NULL AND EXISTS (SELECT 1 FROM aclexplode(w.fdwacl) a
 												  WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')) AS public_usage,
 			   (SELECT string_agg(DISTINCT pg_get_userbyid(a.grantee)::text, ', ')
-				  FROM aclexplode(w.fdwacl) a WHERE a.privilege_type = 'USAGE' AND a.grantee <> 0) AS grantees
+				  FROM aclexplode(w.fdwacl) a WHERE a.privilege_type = 'USAGE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
 		  FROM pg_foreign_data_wrapper w
 		 ORDER BY w.fdwname
 	LOOP
 		acc := acc || jsonb_build_array(jsonb_build_array('foreign_data_wrapper', r.fdwname, NULL, NULL, NULL,
 				CASE WHEN r.public_usage THEN 'not_allowed' ELSE 'unknown' END,
 				CASE WHEN r.public_usage THEN 'every role may create foreign servers to any host'
-					 ELSE 'roles that may create foreign servers: ' || coalesce(r.grantees, 'superusers and its owner') END));
+					 ELSE 'roles that may create foreign servers: superusers' || coalesce(' and ' || r.grantees, ' only') END));
 	END LOOP;
 	FOR r IN
 		SELECT l.lanname FROM pg_language l
