@@ -110,7 +110,7 @@ finsec_outbound_conninfo_targets(PG_FUNCTION_ARGS)
 	}
 
 	/* Copy out what is reported, then zero every value (passwords). */
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+	for (PQconninfoOption * o = opts; o->keyword != NULL; o++)
 	{
 		if (o->val == NULL)
 			continue;
@@ -132,10 +132,9 @@ finsec_outbound_conninfo_targets(PG_FUNCTION_ARGS)
 	n = Max(list_length(hosts), list_length(addrs));
 
 	/*
-	 * libpq refuses to connect when host and hostaddr lists differ in
-	 * length, or when there are several ports but not one per host: such a
-	 * string is reported as not valid (it connects nowhere), with its
-	 * hosts.
+	 * libpq refuses to connect when host and hostaddr lists differ in length,
+	 * or when there are several ports but not one per host: such a string is
+	 * reported as not valid (it connects nowhere), with its hosts.
 	 */
 	if (hosts != NIL && addrs != NIL && list_length(hosts) != list_length(addrs))
 		valid = false;
