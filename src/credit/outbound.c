@@ -110,19 +110,22 @@ finsec_outbound_conninfo_targets(PG_FUNCTION_ARGS)
 	}
 
 	/* Copy out what is reported, then zero every value (passwords). */
-	for (PQconninfoOption * o = opts; o->keyword != NULL; o++)
+	for (int i = 0; opts[i].keyword != NULL; i++)
 	{
-		if (o->val == NULL)
+		const char *kw = opts[i].keyword;
+		char	   *val = opts[i].val;
+
+		if (val == NULL)
 			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = pstrdup(o->val);
-		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = pstrdup(o->val);
-		else if (strcmp(o->keyword, "port") == 0)
-			port = pstrdup(o->val);
-		else if (strcmp(o->keyword, "service") == 0)
-			service = pstrdup(o->val);
-		explicit_bzero(o->val, strlen(o->val));
+		if (strcmp(kw, "host") == 0)
+			host = pstrdup(val);
+		else if (strcmp(kw, "hostaddr") == 0)
+			hostaddr = pstrdup(val);
+		else if (strcmp(kw, "port") == 0)
+			port = pstrdup(val);
+		else if (strcmp(kw, "service") == 0)
+			service = pstrdup(val);
+		explicit_bzero(val, strlen(val));
 	}
 	PQconninfoFree(opts);
 
