@@ -67,6 +67,8 @@ $node->safe_psql($db, q{
 		status		finsec.protected_text(credit_p),
 		amount		numeric,
 		closed_on	date NOT NULL);
+	-- The application may read it, were it not for the guard.
+	GRANT SELECT ON loan TO app;
 	RESET SESSION AUTHORIZATION;
 	SET SESSION AUTHORIZATION regadm;
 	SELECT finsec.register_credit_table('loan', key => 'id', subject => 'subject', behaviour_end => 'closed_on',
@@ -74,27 +76,25 @@ $node->safe_psql($db, q{
 		quasi_identifiers => '{"birth_date": ["year", "decade"], "region": ["prefix:2"]}',
 		sensitive => '{status}', k => 3, l => 2);
 	RESET SESSION AUTHORIZATION;
-	SET SESSION AUTHORIZATION owner;
-	WITH d AS (SELECT (date_trunc('month', current_date) - interval '2 months')::date AS da,
-					  (date_trunc('month', current_date) - interval '1 month')::date AS db,
-					  date_trunc('month', current_date)::date AS dc)
-	INSERT INTO loan SELECT v.id, v.subject, v.name, v.birth, v.region, v.status, v.amount,
-		   CASE v.p WHEN 'A' THEN d.da WHEN 'B' THEN d.db ELSE d.dc END + v.off
-	  FROM d, (VALUES
-		(1, 'S-0001', '张三', '1980-03-01', '110101', 'overdue', 1000, 'A', 1),
-		(2, 'S-0002', '李四', '1980-07-09', '110102', 'default', 2000, 'A', 2),
-		(3, 'S-0003', '王五', '1980-11-11', '110105', 'overdue', 3000, 'A', 3),
-		(7, 'S-0007', '钱七', '1980-12-12', '110108', 'default', 7000, 'A', 4),
-		(4, 'S-0001', '张三', '1985-01-02', '310101', 'overdue', 4000, 'A', 5),
-		(5, 'S-0005', '孙八', '1985-05-05', '310104', 'default', 5000, 'A', 6),
-		(6, 'S-0006', '周九', '1985-09-09', '310115', 'written_off', 6000, 'A', 7),
-		(11, 'S-0011', '吴十', '1990-01-01', '120101', 'overdue', 1100, 'B', 1),
-		(12, 'S-0012', '郑一', '1990-02-02', '120102', 'default', 1200, 'B', 2),
-		(13, 'S-0013', '冯二', '1990-03-03', '120103', 'overdue', 1300, 'B', 3),
-		(21, 'S-0021', '陈三', '1990-04-04', '120104', 'default', 2100, 'C', 0),
-		(22, 'S-0022', '褚四', '1990-05-05', '120105', 'written_off', 2200, 'C', 0))
-		AS v(id, subject, name, birth, region, status, amount, p, off);
 });
+my %month = split /\|/, $node->safe_psql($db, q{SELECT 'A|' || (date_trunc('month', current_date) - interval '2 months')::date
+	|| '|B|' || (date_trunc('month', current_date) - interval '1 month')::date || '|C|' || date_trunc('month', current_date)::date});
+my @records = (
+	[ 1, 'S-0001', '张三', '1980-03-01', '110101', 'overdue', 1000, 'A', 1 ],
+	[ 2, 'S-0002', '李四', '1980-07-09', '110102', 'default', 2000, 'A', 2 ],
+	[ 3, 'S-0003', '王五', '1980-11-11', '110105', 'overdue', 3000, 'A', 3 ],
+	[ 7, 'S-0007', '钱七', '1980-12-12', '110108', 'default', 7000, 'A', 4 ],
+	[ 4, 'S-0001', '张三', '1985-01-02', '310101', 'overdue', 4000, 'A', 5 ],
+	[ 5, 'S-0005', '孙八', '1985-05-05', '310104', 'default', 5000, 'A', 6 ],
+	[ 6, 'S-0006', '周九', '1985-09-09', '310115', 'written_off', 6000, 'A', 7 ],
+	[ 11, 'S-0011', '吴十', '1990-01-01', '120101', 'overdue', 1100, 'B', 1 ],
+	[ 12, 'S-0012', '郑一', '1990-02-02', '120102', 'default', 1200, 'B', 2 ],
+	[ 13, 'S-0013', '冯二', '1990-03-03', '120103', 'overdue', 1300, 'B', 3 ],
+	[ 21, 'S-0021', '陈三', '1990-04-04', '120104', 'default', 2100, 'C', 0 ],
+	[ 22, 'S-0022', '褚四', '1990-05-05', '120105', 'written_off', 2200, 'C', 0 ]);
+$node->safe_psql($db, "SET SESSION AUTHORIZATION owner;\nINSERT INTO loan VALUES\n" . join(",\n",
+	map { "($_->[0], '$_->[1]', '$_->[2]', '$_->[3]', '$_->[4]', '$_->[5]', $_->[6], '$month{$_->[7]}'::date + $_->[8])" } @records)
+	. ';');
 is($node->safe_psql($db, 'SELECT count(*) FROM finsec.credit_table'), '1', 'loan registered');
 
 my $has_batch = has_fn($node, $db, 'deidentify_now');
@@ -148,6 +148,8 @@ my %q = (
 	disputes => q{SELECT coalesce(string_agg(concat_ws(' ', id, relid::regclass, record_key, subject_pseudonym, institution,
 		handler, status, received_at, due_at), E'\n' ORDER BY id), 'none') FROM finsec.credit_dispute},
 	chain => q{SELECT count(*) FROM finsec.ledger_chain WHERE relid = 'loan'::regclass},
+	# The backend cache of the registration (attnums, roles).
+	cache => q{SELECT finsec._credit_cached('loan')},
 );
 # Tables a part has not made yet read as absent.
 sub snapshot
@@ -221,8 +223,6 @@ sub check_copy
 	}
 	verify_ok($n, $d, $what);
 	is(direct_read($n, $d), $src_read, "$what: a direct read by an application role: $src_read, as in the source");
-	my $cached = has_fn($n, $d, '_credit_cached') ? $n->safe_psql($d, q{SELECT finsec._credit_cached('loan')}) : 't';
-	is($cached, 't', "$what: the registration is in the backend cache");
 	SKIP:
 	{
 		skip 'no batch', 4 unless $has_batch;
