@@ -1012,7 +1012,8 @@ REVOKE ALL ON FUNCTION finsec._outbound_command_hosts(text) FROM PUBLIC;
  * publications, capabilities of named roles, no host).  Runs as the
  * extension's owner to read subscription connection strings, settings
  * and replication client addresses; returns no password, command text or
- * whole connection string.  Each call is a ledger row with the counts.
+ * whole connection string.  Each call is a ledger row with the counts
+ * (not on a standby, which cannot write one).
  */
 CREATE FUNCTION finsec.outbound_links()
 RETURNS TABLE (kind text, object text, host text, port text, region text, verdict text, detail text)
@@ -1325,8 +1326,12 @@ BEGIN
 
 	SELECT coalesce(jsonb_object_agg(c.v, c.cnt), '{}') INTO counts
 	  FROM (SELECT e ->> 5 AS v, count(*) AS cnt FROM jsonb_array_elements(acc) e GROUP BY e ->> 5) c;
-	PERFORM finsec.audit_event('credit.outbound_links', 'outbound_links', 'list', true, NULL,
-							   jsonb_build_object('verdicts', counts));
+	-- A standby lists its links too (its WAL receiver, primary_conninfo)
+	-- but cannot write the ledger: the call is then not recorded.
+	IF NOT pg_is_in_recovery() THEN
+		PERFORM finsec.audit_event('credit.outbound_links', 'outbound_links', 'list', true, NULL,
+								   jsonb_build_object('verdicts', counts));
+	END IF;
 	RETURN QUERY SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6
 				   FROM jsonb_array_elements(acc) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
 END
