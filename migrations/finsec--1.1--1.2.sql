@@ -1086,6 +1086,669 @@ GRANT EXECUTE ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) TO fi
 --    allow-list (two-person).
 -- ---------------------------------------------------------------------
 
+/*
+ * The allow-list of outbound targets (C7): host names, domain suffixes
+ * and address ranges that links may reach, each with its region (ISO 3166
+ * alpha-2, e.g. CN).  Changed only by two-person requests (kind
+ * credit.outbound_allow: finsec.outbound_allow_add / outbound_allow_remove).
+ *   host    db1.example.cn    that name exactly
+ *   suffix  .example.cn       any name ending with it (two labels at least)
+ *   cidr    10.20.0.0/16      any address in it (a /8 or narrower for IPv4,
+ *                             /16 for IPv6)
+ * A name is judged as written, never resolved: a name's pattern says where
+ * the administrators know that name to be.
+ */
+CREATE TABLE finsec.outbound_allow (
+	pattern		text PRIMARY KEY,
+	pattern_kind text NOT NULL CHECK (pattern_kind IN ('host', 'suffix', 'cidr')),
+	region		text NOT NULL CHECK (region ~ '^[A-Z]{2}$'),
+	note		text CHECK (octet_length(note) <= 200),
+	requested_by name NOT NULL,
+	approved_by	name NOT NULL,
+	request_id	bigint NOT NULL,
+	added_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE finsec.outbound_allow IS
+	'outbound targets links may reach (host, domain suffix, address range) and their region; changed by two-person requests (credit.outbound_allow)';
+REVOKE ALL ON TABLE finsec.outbound_allow FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.outbound_allow TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.outbound_allow', '');
+
+-- A pattern checked and normalised (lower case, no trailing dot, a cidr
+-- in its canonical text): S9D80 not a pattern, S9D81 too broad.
+CREATE FUNCTION finsec._outbound_pattern(pattern text, OUT pattern_norm text, OUT pattern_kind text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p text := rtrim(lower(btrim(pattern)), '.');
+	c cidr;
+	widest integer;
+	label_re constant text := '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+BEGIN
+	IF p IS NULL OR p = '' OR octet_length(p) > 253 THEN
+		RAISE EXCEPTION 'an outbound allow-list pattern must be a host name, a domain suffix or an address range'
+			USING ERRCODE = 'S9D80',
+				  HINT = 'For example db1.example.cn, .example.cn or 10.20.0.0/16.';
+	END IF;
+	IF p ~ '^[0-9a-f:.]+(/[0-9]{1,3})?$' AND (p ~ ':' OR p ~ '^[0-9.]+(/[0-9]{1,3})?$') THEN
+		BEGIN
+			c := p::cidr;
+		EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+			RAISE EXCEPTION 'outbound allow-list pattern "%" is not an address or address range', p
+				USING ERRCODE = 'S9D80',
+					  HINT = 'Write a range by its network address, e.g. 10.20.0.0/16 (no bits set right of the mask).';
+		END;
+		widest := CASE family(c) WHEN 4 THEN 8 ELSE 16 END;
+		IF masklen(c) < widest THEN
+			RAISE EXCEPTION 'outbound allow-list range "%" is too broad', c
+				USING ERRCODE = 'S9D81',
+					  DETAIL = 'A range wider than /8 (IPv4) or /16 (IPv6) is not a list of known targets.',
+					  HINT = 'Allow the narrower ranges the links actually reach.';
+		END IF;
+		pattern_norm := CASE WHEN masklen(c) = CASE family(c) WHEN 4 THEN 32 ELSE 128 END
+							 THEN host(c) ELSE text(c) END;
+		pattern_kind := 'cidr';
+		RETURN;
+	END IF;
+	IF left(p, 1) = '.' THEN
+		IF substr(p, 2) !~ ('^(' || label_re || '\.)+' || label_re || '$') THEN
+			RAISE EXCEPTION 'outbound allow-list suffix "%" is too broad or not a domain', p
+				USING ERRCODE = CASE WHEN substr(p, 2) ~ ('^' || label_re || '$') THEN 'S9D81' ELSE 'S9D80' END,
+					  DETAIL = 'A suffix names a domain of two labels at least: a whole top-level domain is anyone''s to register.',
+					  HINT = 'For example .example.cn.';
+		END IF;
+		pattern_norm := p;
+		pattern_kind := 'suffix';
+		RETURN;
+	END IF;
+	IF p !~ ('^(' || label_re || '\.)*' || label_re || '$') THEN
+		RAISE EXCEPTION 'outbound allow-list pattern "%" is not a host name', p
+			USING ERRCODE = 'S9D80',
+				  HINT = 'Letters, digits and hyphens in dot-separated labels (no wildcards); a suffix starts with a dot.';
+	END IF;
+	pattern_norm := p;
+	pattern_kind := 'host';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_pattern(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._outbound_pattern(text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._outbound_conninfo_targets(conninfo text,
+	OUT pos integer, OUT host text, OUT hostaddr text, OUT port text, OUT service text, OUT valid boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_outbound_conninfo_targets'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION finsec._outbound_conninfo_targets(text) IS
+	'the hosts a libpq connection string names (libpq''s PQconninfoParse; never connects, never resolves)';
+REVOKE ALL ON FUNCTION finsec._outbound_conninfo_targets(text) FROM PUBLIC;
+
+-- One target judged against the allow-list: the address a connection
+-- reaches is hostaddr when given (host then only names it), else host.
+CREATE FUNCTION finsec._outbound_judge(host text, hostaddr text DEFAULT NULL, service text DEFAULT NULL,
+	OUT target text, OUT region text, OUT verdict text, OUT detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h text := nullif(rtrim(lower(btrim(host)), '.'), '');
+	a text := nullif(lower(btrim(hostaddr)), '');
+	ip inet;
+	m record;
+BEGIN
+	target := coalesce(a, h);
+	IF target IS NULL THEN
+		verdict := 'unknown';
+		detail := CASE WHEN nullif(service, '') IS NOT NULL
+					   THEN 'a pg_service.conf service: the host it names is not visible to finsec'
+					   ELSE 'no host: libpq''s default (the server''s PGHOST environment, else the local socket)' END;
+		RETURN;
+	END IF;
+	IF left(target, 1) IN ('/', '@') THEN
+		region := 'local';
+		verdict := 'allowed';
+		detail := 'a local socket';
+		RETURN;
+	END IF;
+	IF target ~ '^[0-9a-f:.]+$' AND (target ~ ':' OR target ~ '^[0-9.]+$') THEN
+		BEGIN
+			ip := target::inet;
+		EXCEPTION WHEN invalid_text_representation THEN
+			ip := NULL;
+		END;
+	END IF;
+	IF ip IS NOT NULL THEN
+		target := host(ip);
+		IF ip <<= '127.0.0.0/8'::inet OR ip = '::1'::inet THEN
+			region := 'local';
+			verdict := 'allowed';
+			detail := 'loopback';
+			RETURN;
+		END IF;
+		SELECT oa.pattern, oa.region INTO m FROM finsec.outbound_allow oa
+		 WHERE oa.pattern_kind = 'cidr' AND family(oa.pattern::cidr) = family(ip) AND ip <<= oa.pattern::cidr
+		 ORDER BY masklen(oa.pattern::cidr) DESC LIMIT 1;
+	ELSIF target = 'localhost' THEN
+		region := 'local';
+		verdict := 'allowed';
+		detail := 'localhost';
+		RETURN;
+	ELSE
+		SELECT oa.pattern, oa.region INTO m FROM finsec.outbound_allow oa
+		 WHERE (oa.pattern_kind = 'host' AND oa.pattern = target)
+			OR (oa.pattern_kind = 'suffix' AND right(target, length(oa.pattern)) = oa.pattern)
+		 ORDER BY (oa.pattern_kind = 'host') DESC, length(oa.pattern) DESC LIMIT 1;
+	END IF;
+	IF m.pattern IS NULL THEN
+		verdict := 'not_allowed';
+		detail := 'not in finsec.outbound_allow';
+	ELSE
+		region := m.region;
+		verdict := 'allowed';
+		detail := format('finsec.outbound_allow %s', m.pattern);
+	END IF;
+	IF a IS NOT NULL AND h IS NOT NULL AND a <> h THEN
+		detail := detail || format('; connects to hostaddr %s (host %s only names it)', target, h);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_judge(text, text, text) FROM PUBLIC;
+
+-- The worst of verdicts: not_allowed, then unknown, then allowed.
+CREATE FUNCTION finsec._outbound_worst(a text, b text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a
+				WHEN 'not_allowed' IN (a, b) THEN 'not_allowed'
+				WHEN 'unknown' IN (a, b) THEN 'unknown' ELSE 'allowed' END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_worst(text, text) FROM PUBLIC;
+
+-- The hosts a shell command (archive_command, restore_command) names:
+-- URLs (scheme://[user@]host), user@host and scp/rsync host:path.  A
+-- heuristic: a command can reach hosts it does not name.
+CREATE FUNCTION finsec._outbound_command_hosts(command text)
+RETURNS SETOF text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT DISTINCT h FROM (
+		SELECT lower(trim(BOTH '[]' FROM m[1])) AS h
+		  FROM regexp_matches(command, '[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/\s''"]*@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)', 'g') m
+		UNION ALL
+		SELECT lower(m[1])
+		  FROM regexp_matches(command, '[A-Za-z0-9._-]+@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)', 'g') m
+		UNION ALL
+		SELECT lower(m[1])
+		  FROM regexp_matches(command, '(?:^|[\s''"])([A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+):(?!//)', 'g') m
+	) s WHERE h <> '' ORDER BY 1
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_command_hosts(text) FROM PUBLIC;
+
+/*
+ * finsec.outbound_links(): every way data can leave this server that
+ * finsec can see, each judged against finsec.outbound_allow.  Verdicts:
+ * allowed (every target it reaches is allowed or local), not_allowed (a
+ * target outside the list, or a capability every role has), unknown
+ * (finsec cannot tell where it leads: programs, shell commands,
+ * publications, capabilities of named roles, no host).  Runs as the
+ * extension's owner to read subscription connection strings, settings
+ * and replication client addresses; returns no password, command text or
+ * whole connection string.  Each call is a ledger row with the counts
+ * (not on a standby, which cannot write one).
+ */
+CREATE FUNCTION finsec.outbound_links()
+RETURNS TABLE (kind text, object text, host text, port text, region text, verdict text, detail text)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	t record;
+	j record;
+	ci text;
+	v text;
+	hosts text[];
+	ports text[];
+	regions text[];
+	details text[];
+	servers jsonb := '{}';
+	names text;
+	n bigint;
+	counts jsonb := '{}';
+	cmd text;
+	acc jsonb := '[]';
+	libpq_handlers constant text[] := ARRAY['postgres_fdw_handler', 'postgres_fdw_validator', 'dblink_fdw_validator'];
+BEGIN
+	-- Foreign servers.  An FDW is a libpq one by its handler or validator
+	-- (postgres_fdw, dblink_fdw), whatever its name.
+	FOR r IN
+		SELECT s.oid, s.srvname, w.fdwname, s.srvoptions,
+			   (coalesce(ph.proname::text, '') = ANY (libpq_handlers) OR coalesce(pv.proname::text, '') = ANY (libpq_handlers)) AS libpq,
+			   coalesce(ph.proname::text, '') = 'file_fdw_handler' AS file_fdw
+		  FROM pg_foreign_server s
+		  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+		  LEFT JOIN pg_proc ph ON ph.oid = w.fdwhandler
+		  LEFT JOIN pg_proc pv ON pv.oid = w.fdwvalidator
+		 ORDER BY s.srvname
+	LOOP
+		CONTINUE WHEN r.file_fdw;
+		hosts := '{}'; ports := '{}'; regions := '{}'; details := '{}'; v := NULL;
+		IF r.libpq THEN
+			SELECT string_agg(format('%s=''%s''', o.option_name,
+									 replace(replace(o.option_value, '\', '\\'), '''', '\''')), ' ')
+			  INTO ci
+			  FROM pg_options_to_table(r.srvoptions) o
+			 WHERE o.option_name IN ('host', 'hostaddr', 'port', 'service');
+			FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(coalesce(ci, '')) ORDER BY pos LOOP
+				j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+				IF NOT t.valid THEN
+					j.verdict := 'unknown';
+					j.detail := 'options libpq would refuse (host, hostaddr and port lists do not match)';
+				END IF;
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
+						j.verdict, j.detail));
+				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
+				v := finsec._outbound_worst(v, j.verdict);
+			END LOOP;
+		ELSE
+			-- Another FDW: the options that name a host, else unknown.
+			FOR t IN
+				SELECT o.option_name, o.option_value,
+					   (SELECT p.option_value FROM pg_options_to_table(r.srvoptions) p
+						 WHERE lower(p.option_name) = 'port' LIMIT 1) AS port
+				  FROM pg_options_to_table(r.srvoptions) o
+				 WHERE lower(o.option_name) IN ('host', 'hostname', 'hostaddr', 'address', 'server', 'servername')
+				 ORDER BY o.option_name
+			LOOP
+				j := finsec._outbound_judge(t.option_value);
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
+						j.verdict, format('option %s: %s', t.option_name, j.detail)));
+				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
+				v := finsec._outbound_worst(v, j.verdict);
+			END LOOP;
+			IF v IS NULL THEN
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), NULL, NULL, NULL, 'unknown',
+						format('foreign-data wrapper %s: no option finsec reads as a host', r.fdwname)));
+				v := 'unknown';
+			END IF;
+		END IF;
+		servers := servers || jsonb_build_object(r.oid::text, jsonb_build_object(
+			'hosts', array_to_string(hosts, ','), 'ports', nullif(array_to_string(ports, ','), ''),
+			'regions', array_to_string(regions, ','), 'verdict', v));
+	END LOOP;
+
+	-- User mappings: who can use each server (the mapped role and every
+	-- role that can act as it; PUBLIC: every role).
+	FOR r IN
+		SELECT um.umuser, s.oid AS srvid, s.srvname, w.fdwname,
+			   EXISTS (SELECT 1 FROM pg_options_to_table(um.umoptions) o WHERE o.option_name = 'password') AS has_password
+		  FROM pg_user_mapping um
+		  JOIN pg_foreign_server s ON s.oid = um.umserver
+		  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+		 WHERE servers ? s.oid::text
+		 ORDER BY s.srvname, um.umuser
+	LOOP
+		IF r.umuser = 0 THEN
+			names := 'every role (PUBLIC)';
+		ELSE
+			SELECT count(*), string_agg(a.rolname, ', ' ORDER BY a.rolname) FILTER (WHERE a.rn <= 20)
+			  INTO n, names
+			  FROM (SELECT ro.rolname, row_number() OVER (ORDER BY ro.rolname) AS rn
+					  FROM pg_roles ro
+					 WHERE NOT ro.rolsuper AND pg_has_role(ro.oid, r.umuser, 'MEMBER')) a;
+			names := coalesce(names, 'no role')
+				|| CASE WHEN n > 20 THEN format(' and %s more', n - 20) ELSE '' END || ' (and superusers)';
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('user_mapping',
+				format('%s (%s) for %s', r.srvname, r.fdwname,
+					   CASE WHEN r.umuser = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r.umuser)::text END),
+				nullif(servers -> r.srvid::text ->> 'hosts', ''), servers -> r.srvid::text ->> 'ports',
+				nullif(servers -> r.srvid::text ->> 'regions', ''), servers -> r.srvid::text ->> 'verdict',
+				'usable by ' || names || CASE WHEN r.has_password THEN '; stores a password' ELSE '' END));
+	END LOOP;
+
+	-- file_fdw tables that read a program's output.
+	FOR r IN
+		SELECT ft.ftrelid::regclass::text AS tbl
+		  FROM pg_foreign_table ft
+		 WHERE EXISTS (SELECT 1 FROM pg_options_to_table(ft.ftoptions) o WHERE o.option_name = 'program')
+		 ORDER BY 1
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('program', r.tbl, NULL, NULL, NULL, 'unknown',
+				'a foreign table that runs a server program: where it connects is not visible to finsec'));
+	END LOOP;
+
+	-- Subscriptions (every database's: pg_subscription is shared).
+	FOR r IN
+		SELECT su.subname, d.datname, su.subconninfo, su.subenabled
+		  FROM pg_subscription su LEFT JOIN pg_database d ON d.oid = su.subdbid
+		 ORDER BY d.datname, su.subname
+	LOOP
+		FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(r.subconninfo) ORDER BY pos LOOP
+			j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+			IF NOT t.valid THEN
+				j.verdict := 'unknown';
+				j.detail := 'a connection string libpq refuses';
+			END IF;
+			acc := acc || jsonb_build_array(jsonb_build_array('subscription', format('%s (database %s)', r.subname, r.datname), j.target, t.port,
+					j.region, j.verdict,
+					j.detail || CASE WHEN r.subenabled THEN '' ELSE '; disabled' END));
+		END LOOP;
+	END LOOP;
+
+	-- Publications of this database: their subscribers are replication
+	-- connections (below); a publication of a registered credit table is
+	-- named.
+	FOR r IN
+		SELECT p.pubname, p.puballtables,
+			   (SELECT count(*) FROM pg_publication_tables pt WHERE pt.pubname = p.pubname) AS ntables,
+			   (SELECT string_agg(ct.relid::regclass::text, ', ' ORDER BY ct.relid::regclass::text)
+				  FROM finsec.credit_table ct
+				  JOIN pg_class c ON c.oid = ct.relid
+				  JOIN pg_namespace nsp ON nsp.oid = c.relnamespace
+				  JOIN pg_publication_tables pt ON pt.pubname = p.pubname
+											   AND pt.schemaname = nsp.nspname AND pt.tablename = c.relname) AS credit
+		  FROM pg_publication p
+		 ORDER BY p.pubname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('publication', r.pubname, NULL, NULL, NULL, 'unknown',
+				CASE WHEN r.puballtables THEN 'all tables' WHEN r.ntables = 1 THEN '1 table' ELSE format('%s tables', r.ntables) END
+				|| coalesce('; publishes registered credit tables: ' || r.credit, '')
+				|| '; its subscribers are the replication connections'));
+	END LOOP;
+
+	-- Replication connections (walsenders) and slots.
+	FOR r IN
+		SELECT sr.pid, sr.usename, sr.application_name, sr.client_addr, sr.client_port
+		  FROM pg_stat_replication sr
+		 ORDER BY sr.application_name, sr.pid
+	LOOP
+		IF r.client_addr IS NULL THEN
+			j := finsec._outbound_judge('/');
+		ELSE
+			j := finsec._outbound_judge(host(r.client_addr));
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('replication_connection', format('%s (%s)', r.application_name, r.usename), j.target,
+				nullif(r.client_port, -1)::text, j.region, j.verdict, j.detail));
+	END LOOP;
+	FOR r IN
+		SELECT rs.slot_name, rs.slot_type, rs.database, rs.active, sr.client_addr, sr.client_port
+		  FROM pg_replication_slots rs
+		  LEFT JOIN pg_stat_replication sr ON sr.pid = rs.active_pid
+		 ORDER BY rs.slot_name
+	LOOP
+		IF r.active THEN
+			j := finsec._outbound_judge(coalesce(host(r.client_addr), '/'));
+		ELSE
+			SELECT NULL::text AS target, NULL::text AS region, 'unknown'::text AS verdict,
+				   'inactive: it keeps changes for whoever connects with it next'::text AS detail INTO j;
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('replication_slot', format('%s (%s%s)', r.slot_name, r.slot_type, coalesce(', database ' || r.database, '')),
+				j.target, CASE WHEN r.active THEN nullif(r.client_port, -1)::text END, j.region, j.verdict, j.detail));
+	END LOOP;
+
+	-- This server as a standby: its WAL receiver and primary_conninfo.
+	FOR r IN SELECT wr.sender_host, wr.sender_port FROM pg_stat_wal_receiver wr LOOP
+		j := finsec._outbound_judge(r.sender_host);
+		acc := acc || jsonb_build_array(jsonb_build_array('wal_receiver', 'primary', j.target, r.sender_port::text, j.region, j.verdict, j.detail));
+	END LOOP;
+	ci := nullif(current_setting('primary_conninfo', true), '');
+	IF ci IS NOT NULL THEN
+		FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(ci) ORDER BY pos LOOP
+			j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+			IF NOT t.valid THEN
+				j.verdict := 'unknown';
+				j.detail := 'a connection string libpq refuses';
+			END IF;
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', 'primary_conninfo', j.target, t.port, j.region, j.verdict, j.detail));
+		END LOOP;
+	END IF;
+
+	-- WAL archiving and restoring: shell commands (hosts they name) and
+	-- archive modules.
+	FOR r IN SELECT s.name, s.setting FROM pg_settings s
+			  WHERE s.name IN ('archive_command', 'restore_command', 'archive_library')
+				AND coalesce(s.setting, '') NOT IN ('', '(disabled)')
+			  ORDER BY s.name
+	LOOP
+		cmd := r.setting;
+		IF r.name = 'archive_library' THEN
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, NULL, NULL, NULL, 'unknown',
+					format('archive module %s: where it sends WAL is not visible to finsec', cmd)));
+			CONTINUE;
+		END IF;
+		n := 0;
+		FOR t IN SELECT h FROM finsec._outbound_command_hosts(cmd) h LOOP
+			n := n + 1;
+			j := finsec._outbound_judge(t.h);
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, j.target, NULL, j.region, j.verdict,
+					'named in the command: ' || j.detail
+					|| CASE WHEN r.name = 'archive_command' AND current_setting('archive_mode') = 'off'
+							THEN '; archive_mode is off' ELSE '' END));
+		END LOOP;
+		IF n = 0 THEN
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, NULL, NULL, NULL, 'unknown',
+					'a shell command naming no host: where it copies WAL (a mounted network file system?) is not visible to finsec'
+					|| CASE WHEN r.name = 'archive_command' AND current_setting('archive_mode') = 'off'
+							THEN '; archive_mode is off' ELSE '' END));
+		END IF;
+	END LOOP;
+	cmd := NULL;
+
+	-- COPY ... PROGRAM: superusers and members of pg_execute_server_program.
+	FOR r IN
+		SELECT ro.rolname, ro.rolsuper, ro.rolcanlogin
+		  FROM pg_roles ro
+		 WHERE ro.rolname !~ '^pg_'
+		   AND (ro.rolsuper OR pg_has_role(ro.oid, 'pg_execute_server_program', 'MEMBER'))
+		 ORDER BY ro.rolname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('copy_program', r.rolname, NULL, NULL, NULL, 'unknown',
+				CASE WHEN r.rolsuper THEN 'superuser' ELSE 'member of pg_execute_server_program' END
+				|| CASE WHEN r.rolcanlogin THEN '' ELSE ' (cannot log in)' END
+				|| ': COPY ... PROGRAM runs any server program, which can connect anywhere'));
+	END LOOP;
+
+	-- Extensions that open connections to hosts named at call time, and
+	-- untrusted languages.
+	FOR r IN
+		SELECT e.extname,
+			   bool_or(p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
+												  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')) AS public_exec,
+			   (SELECT string_agg(DISTINCT pg_get_userbyid(a.grantee)::text, ', ')
+				  FROM pg_proc p2 JOIN pg_depend d2 ON d2.classid = 'pg_proc'::regclass AND d2.objid = p2.oid
+											   AND d2.refclassid = 'pg_extension'::regclass AND d2.refobjid = e.oid
+											   AND d2.deptype = 'e',
+					   aclexplode(p2.proacl) a
+				 WHERE p2.proname IN ('dblink_connect', 'dblink', 'dblink_exec', 'dblink_send_query')
+				   AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
+		  FROM pg_extension e
+		  JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+						  AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+		  JOIN pg_proc p ON p.oid = d.objid
+		 WHERE e.extname = 'dblink'
+		   AND p.proname IN ('dblink_connect', 'dblink', 'dblink_exec', 'dblink_send_query')
+		 GROUP BY e.oid, e.extname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('extension', r.extname, NULL, NULL, NULL,
+				CASE WHEN r.public_exec THEN 'not_allowed' ELSE 'unknown' END,
+				CASE WHEN r.public_exec
+					 THEN 'every role may call dblink_connect/dblink with a connection string to any host'
+					 ELSE 'roles that may call dblink_connect/dblink with a connection string to any host: superusers'
+						  || coalesce(' and ' || r.grantees, ' only') END));
+	END LOOP;
+	FOR r IN
+		SELECT w.fdwname,
+			   (w.fdwacl IS NOT NULL AND EXISTS (SELECT 1 FROM aclexplode(w.fdwacl) a
+												  WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')) AS public_usage,
+			   (SELECT string_agg(DISTINCT pg_get_userbyid(a.grantee)::text, ', ')
+				  FROM aclexplode(w.fdwacl) a WHERE a.privilege_type = 'USAGE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
+		  FROM pg_foreign_data_wrapper w
+		 ORDER BY w.fdwname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('foreign_data_wrapper', r.fdwname, NULL, NULL, NULL,
+				CASE WHEN r.public_usage THEN 'not_allowed' ELSE 'unknown' END,
+				CASE WHEN r.public_usage THEN 'every role may create foreign servers to any host'
+					 ELSE 'roles that may create foreign servers: superusers' || coalesce(' and ' || r.grantees, ' only') END));
+	END LOOP;
+	FOR r IN
+		SELECT l.lanname FROM pg_language l
+		 WHERE NOT l.lanpltrusted AND l.lanname NOT IN ('c', 'internal')
+		 ORDER BY l.lanname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('language', r.lanname, NULL, NULL, NULL, 'unknown',
+				'an untrusted language: its functions (created by superusers) can open any connection'));
+	END LOOP;
+
+	SELECT coalesce(jsonb_object_agg(c.v, c.cnt), '{}') INTO counts
+	  FROM (SELECT e ->> 5 AS v, count(*) AS cnt FROM jsonb_array_elements(acc) e GROUP BY e ->> 5) c;
+	-- A standby lists its links too (its WAL receiver, primary_conninfo)
+	-- but cannot write the ledger: the call is then not recorded.
+	IF NOT pg_is_in_recovery() THEN
+		PERFORM finsec.audit_event('credit.outbound_links', 'outbound_links', 'list', true, NULL,
+								   jsonb_build_object('verdicts', counts));
+	END IF;
+	RETURN QUERY SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6
+				   FROM jsonb_array_elements(acc) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_links() IS
+	'every outbound link finsec can see (foreign servers, user mappings, subscriptions, publications, replication, WAL commands, COPY PROGRAM, dblink), judged against finsec.outbound_allow';
+REVOKE ALL ON FUNCTION finsec.outbound_links() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_links() TO finsec_admin, finsec_auditor;
+
+-- Two-person changes of the allow-list (kind credit.outbound_allow):
+-- payload {"op": "add"|"remove", "pattern", "pattern_kind", "region", "note"}.
+CREATE FUNCTION finsec._outbound_allow_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	op text := payload ->> 'op';
+	reg text := upper(btrim(payload ->> 'region'));
+	note text := payload ->> 'note';
+BEGIN
+	IF op IS NULL OR op NOT IN ('add', 'remove') THEN
+		RAISE EXCEPTION 'a credit.outbound_allow request is filed by finsec.outbound_allow_add or outbound_allow_remove'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.outbound_allow_add or finsec.outbound_allow_remove.';
+	END IF;
+	p := finsec._outbound_pattern(target);
+	IF p.pattern_norm IS DISTINCT FROM target THEN
+		RAISE EXCEPTION 'a credit.outbound_allow request targets the normalised pattern "%"', p.pattern_norm
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.outbound_allow_add or finsec.outbound_allow_remove.';
+	END IF;
+	IF op = 'add' THEN
+		IF reg IS NULL OR reg !~ '^[A-Z]{2}$' THEN
+			RAISE EXCEPTION 'the region of an outbound allow-list entry is an ISO 3166 two-letter code'
+				USING ERRCODE = 'S9D84', HINT = 'For example CN.';
+		END IF;
+		IF octet_length(note) > 200 THEN
+			RAISE EXCEPTION 'the note of an outbound allow-list entry is at most 200 bytes'
+				USING ERRCODE = 'string_data_right_truncation';
+		END IF;
+		IF EXISTS (SELECT 1 FROM finsec.outbound_allow oa WHERE oa.pattern = p.pattern_norm) THEN
+			RAISE EXCEPTION 'outbound allow-list pattern "%" is already allowed', p.pattern_norm
+				USING ERRCODE = 'S9D82', HINT = 'Remove it first to change its region.';
+		END IF;
+	ELSIF NOT EXISTS (SELECT 1 FROM finsec.outbound_allow oa WHERE oa.pattern = p.pattern_norm) THEN
+		RAISE EXCEPTION 'outbound allow-list pattern "%" is not in the list', p.pattern_norm
+			USING ERRCODE = 'S9D83', HINT = 'finsec.outbound_allow lists the patterns.';
+	END IF;
+	RETURN jsonb_strip_nulls(jsonb_build_object('op', op, 'pattern', p.pattern_norm, 'pattern_kind', p.pattern_kind,
+												'region', CASE WHEN op = 'add' THEN reg END,
+												'note', CASE WHEN op = 'add' THEN note END));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_allow_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._outbound_allow_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	requester name;
+BEGIN
+	-- The list as it is now (an entry may have come or gone since).
+	p := finsec._outbound_allow_prepare(kind, target, payload);
+	SELECT cr.requested_by INTO requester FROM finsec.change_request cr
+	 WHERE cr.request_id = _outbound_allow_apply.request_id;
+	IF p ->> 'op' = 'add' THEN
+		INSERT INTO finsec.outbound_allow (pattern, pattern_kind, region, note, requested_by, approved_by, request_id)
+		VALUES (p ->> 'pattern', p ->> 'pattern_kind', p ->> 'region', p ->> 'note', requester, session_user,
+				_outbound_allow_apply.request_id);
+	ELSE
+		DELETE FROM finsec.outbound_allow oa WHERE oa.pattern = p ->> 'pattern';
+	END IF;
+	PERFORM finsec.audit_event('credit.outbound_allow', 'outbound_allow:' || (p ->> 'pattern'), p ->> 'op', true, NULL,
+							   jsonb_build_object('request_id', _outbound_allow_apply.request_id,
+												  'requested_by', requester, 'pattern', p ->> 'pattern',
+												  'region', p ->> 'region'),
+							   session_user);
+	RETURN p;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_allow_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.outbound_allow', 'finsec._outbound_allow_prepare(text, text, jsonb)',
+	 'finsec._outbound_allow_apply(bigint, text, text, jsonb)', NULL,
+	 'add a pattern to, or remove one from, the outbound allow-list (target: the normalised pattern)');
+
+CREATE FUNCTION finsec.outbound_allow_add(pattern text, region text, reason text, note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	IF nullif(btrim(reason), '') IS NULL THEN
+		RAISE EXCEPTION 'a change of the outbound allow-list needs a reason'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Say why the link is needed (or no longer).';
+	END IF;
+	p := finsec._outbound_pattern(pattern);
+	RETURN finsec.request_change('credit.outbound_allow', p.pattern_norm,
+								 jsonb_build_object('op', 'add', 'region', region, 'note', note), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_allow_add(text, text, text, text) IS
+	'request that a host, domain suffix or address range be allowed for outbound links (region: ISO 3166 code); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.outbound_allow_add(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_allow_add(text, text, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.outbound_allow_remove(pattern text, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	IF nullif(btrim(reason), '') IS NULL THEN
+		RAISE EXCEPTION 'a change of the outbound allow-list needs a reason'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Say why the link is needed (or no longer).';
+	END IF;
+	p := finsec._outbound_pattern(pattern);
+	RETURN finsec.request_change('credit.outbound_allow', p.pattern_norm, jsonb_build_object('op', 'remove'), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_allow_remove(text, text) IS
+	'request that a pattern be removed from the outbound allow-list; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.outbound_allow_remove(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_allow_remove(text, text) TO finsec_admin;
+
 -- (section 7 ends here)
 
 

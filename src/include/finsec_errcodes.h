@@ -168,5 +168,9 @@
 /* disputes and registry */
 
 /* outbound links */
+/* S9D80: not an allow-list pattern; S9D81: a pattern too broad (a range wider
+ * than /8 or /16, a suffix of one label); S9D82: the pattern is already
+ * allowed; S9D83: the pattern is not in the list; S9D84: a region that is not
+ * an ISO 3166 two-letter code (SQL, finsec--1.1--1.2.sql section 7) */
 
 #endif							/* FINSEC_ERRCODES_H */
