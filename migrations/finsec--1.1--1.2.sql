@@ -310,6 +310,704 @@ GRANT EXECUTE ON FUNCTION finsec.credit_ladder_levels(jsonb, text) TO finsec_adm
 --    institution status, data files, the exchange log.
 -- ---------------------------------------------------------------------
 
+/*
+ * Who acts: the role the caller is (its login role or the one SET ROLE
+ * chose), not finsec's owner that a SECURITY DEFINER function runs as
+ * (GetOuterUserId).  credit_user rows name such roles.
+ */
+CREATE FUNCTION finsec._credit_actor() RETURNS name
+AS 'MODULE_PATHNAME', 'finsec_credit_actor'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION finsec._credit_actor() FROM PUBLIC;
+
+/*
+ * A refusal of section 6: a durable ledger row (survives the rollback
+ * the error causes), then the error.  detail and hint may be NULL.
+ */
+CREATE FUNCTION finsec._credit_refuse(event_type text, object text, code text, message text,
+									  detail text DEFAULT NULL, hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM finsec._audit_refusal(event_type, object, 'refuse', message,
+								  jsonb_build_object('sqlstate', code));
+	IF detail IS NOT NULL AND hint IS NOT NULL THEN
+		RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, DETAIL = detail, HINT = hint;
+	ELSIF detail IS NOT NULL THEN
+		RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, DETAIL = detail;
+	ELSIF hint IS NOT NULL THEN
+		RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code, HINT = hint;
+	ELSE
+		RAISE EXCEPTION USING MESSAGE = message, ERRCODE = code;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_refuse(text, text, text, text, text, text) FROM PUBLIC;
+
+-- ---- 6a. The institution registry (004 9.1, 9.2) ---------------------------
+
+/*
+ * A new institution applies: status 'applied', no access yet.  Codes are
+ * unique and never reused (a deregistered institution keeps its row).
+ */
+CREATE FUNCTION finsec.credit_institution_apply(code text, name text, kind text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF code IS NULL OR name IS NULL OR kind IS NULL THEN
+		RAISE EXCEPTION 'code, name and kind of an institution must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF code !~ '^[0-9A-Z]{4,32}$' THEN
+		RAISE EXCEPTION 'institution code is not valid'
+			USING ERRCODE = 'S9D70',
+				  DETAIL = 'A code is 4 to 32 characters, digits and capital letters A-Z only.',
+				  HINT = 'Use the institution''s registered code (e.g. its financial institution code or USCC).';
+	END IF;
+	IF length(name) NOT BETWEEN 1 AND 200 OR name ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'institution name is not valid'
+			USING ERRCODE = 'S9D70',
+				  DETAIL = 'A name is 1 to 200 characters without control characters.';
+	END IF;
+	IF kind NOT IN ('provider', 'user', 'provider_user') THEN
+		RAISE EXCEPTION 'institution kind "%" is not valid', kind
+			USING ERRCODE = 'S9D70',
+				  HINT = 'The kinds are provider, user and provider_user.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_institution ci WHERE ci.code = credit_institution_apply.code) THEN
+		RAISE EXCEPTION 'institution % is already registered', code
+			USING ERRCODE = 'S9D71',
+				  HINT = 'An institution''s code is registered once and never reused, even after deregistration; finsec.credit_institution shows its status.';
+	END IF;
+	INSERT INTO finsec.credit_institution (code, name, kind, status, status_reason, status_by)
+	VALUES (code, name, kind, 'applied', 'application', session_user);
+	PERFORM finsec.audit_event('credit.institution_status', 'institution:' || code, 'apply', true,
+							   'credit institution applied for access',
+							   jsonb_build_object('code', code, 'kind', kind, 'from', NULL, 'to', 'applied'),
+							   session_user);
+	RETURN 'applied';
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_institution_apply(text, text, text) IS
+	'register an institution''s application for access (status applied); activation is two-person (credit_institution_activate)';
+REVOKE ALL ON FUNCTION finsec.credit_institution_apply(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_institution_apply(text, text, text) TO finsec_admin;
+
+/*
+ * Activation (004 9.1 c/d): after the institution's security assessment
+ * and its connection test, recorded in the request; a different
+ * finsec_admin approves.  Also reactivates a suspended institution.
+ */
+CREATE FUNCTION finsec.credit_institution_activate(code text, assessment text, test_result text,
+												   reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF nullif(btrim(assessment), '') IS NULL OR nullif(btrim(test_result), '') IS NULL THEN
+		RAISE EXCEPTION 'activating an institution needs its assessment and its test result'
+			USING ERRCODE = 'S9D79',
+				  DETAIL = 'Access is granted only after the institution''s security assessment and its connection test (004 9.1 c, d).',
+				  HINT = 'Pass the assessment''s reference and conclusion as assessment, the test''s as test_result.';
+	END IF;
+	RETURN finsec.request_change('credit.institution_activate', code,
+								 jsonb_build_object('assessment', assessment, 'test_result', test_result),
+								 reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_institution_activate(text, text, text, text) IS
+	'request that an applied or suspended institution be activated, with its assessment and test result; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_institution_activate(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_institution_activate(text, text, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_institution_activate_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+BEGIN
+	SELECT ci.status INTO st FROM finsec.credit_institution ci WHERE ci.code = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'institution % is not registered', target
+			USING ERRCODE = 'undefined_object', HINT = 'Register it first with finsec.credit_institution_apply().';
+	END IF;
+	IF st NOT IN ('applied', 'suspended') THEN
+		RAISE EXCEPTION 'institution % is %: it cannot be activated', target, st
+			USING ERRCODE = 'S9D72',
+				  DETAIL = 'Only an applied or a suspended institution can be activated; a deregistered one never again.';
+	END IF;
+	IF nullif(btrim(payload ->> 'assessment'), '') IS NULL OR nullif(btrim(payload ->> 'test_result'), '') IS NULL THEN
+		RAISE EXCEPTION 'activating an institution needs its assessment and its test result'
+			USING ERRCODE = 'S9D79';
+	END IF;
+	RETURN jsonb_build_object('assessment', payload ->> 'assessment', 'test_result', payload ->> 'test_result',
+							  'from', st);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_activate_prepare(text, text, jsonb) FROM PUBLIC;
+
+/* Change an institution's status (apply functions, suspend); ledger row. */
+CREATE FUNCTION finsec._credit_institution_set_status(code text, allowed text[], new_status text,
+													  reason text, request_id bigint, detail jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+BEGIN
+	SELECT ci.status INTO st FROM finsec.credit_institution ci
+	 WHERE ci.code = _credit_institution_set_status.code FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'institution % is not registered', code USING ERRCODE = 'undefined_object';
+	END IF;
+	IF st <> ALL (allowed) THEN
+		RAISE EXCEPTION 'institution % is %: it cannot become %', code, st, new_status
+			USING ERRCODE = 'S9D72',
+				  DETAIL = format('Only an institution that is %s can become %s.', array_to_string(allowed, ' or '), new_status);
+	END IF;
+	UPDATE finsec.credit_institution ci
+	   SET status = new_status, status_at = now(), status_reason = reason, status_by = session_user,
+		   request_id = _credit_institution_set_status.request_id
+	 WHERE ci.code = _credit_institution_set_status.code;
+	PERFORM finsec.audit_event('credit.institution_status', 'institution:' || code, new_status, true, reason,
+							   coalesce(detail, '{}') || jsonb_build_object('code', code, 'from', st, 'to', new_status,
+																			 'request_id', request_id),
+							   session_user);
+	RETURN jsonb_build_object('code', code, 'from', st, 'to', new_status);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_set_status(text, text[], text, text, bigint, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_institution_activate_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec._credit_institution_set_status(target, ARRAY['applied', 'suspended'], 'active',
+		(SELECT cr.reason FROM finsec.change_request cr WHERE cr.request_id = _credit_institution_activate_apply.request_id),
+		request_id, jsonb_build_object('assessment', payload ->> 'assessment', 'test_result', payload ->> 'test_result'))
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_activate_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+/* Suspension: immediate (a finsec_admin stops an institution's access at once), audited. */
+CREATE FUNCTION finsec.credit_institution_suspend(code text, reason text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF code IS NULL THEN
+		RAISE EXCEPTION 'institution code must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF nullif(btrim(reason), '') IS NULL THEN
+		RAISE EXCEPTION 'suspending an institution needs a reason'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Say why its access is suspended; the reason is kept with its status and in the ledger.';
+	END IF;
+	RETURN finsec._credit_institution_set_status(code, ARRAY['active'], 'suspended', reason, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_institution_suspend(text, text) IS
+	'suspend an active institution''s access at once (audited); reactivation is two-person (credit_institution_activate)';
+REVOKE ALL ON FUNCTION finsec.credit_institution_suspend(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_institution_suspend(text, text) TO finsec_admin;
+
+/*
+ * The open disputes that keep an institution from leaving (004 9.2 b):
+ * those it handles (its handler's institution), and those of its records
+ * (the dispute's institution: the provider of the disputed record).
+ */
+CREATE FUNCTION finsec._credit_institution_open_disputes(code text)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT count(*) FROM finsec.credit_dispute d
+	 WHERE d.status IN ('open', 'checking')
+	   AND (d.institution = code
+			OR EXISTS (SELECT 1 FROM finsec.credit_user u WHERE u.role_name = d.handler AND u.institution = code))
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_open_disputes(text) FROM PUBLIC;
+
+CREATE FUNCTION finsec.credit_institution_deregister(code text, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.institution_deregister', code, '{}', reason)
+$$;
+COMMENT ON FUNCTION finsec.credit_institution_deregister(text, text) IS
+	'request that an institution be deregistered (never deleted); refused while it has open disputes; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_institution_deregister(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_institution_deregister(text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_institution_deregister_check(code text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+	n bigint;
+BEGIN
+	SELECT ci.status INTO st FROM finsec.credit_institution ci WHERE ci.code = _credit_institution_deregister_check.code;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'institution % is not registered', code USING ERRCODE = 'undefined_object';
+	END IF;
+	IF st = 'deregistered' THEN
+		RAISE EXCEPTION 'institution % is already deregistered', code USING ERRCODE = 'S9D72';
+	END IF;
+	n := finsec._credit_institution_open_disputes(code);
+	IF n > 0 THEN
+		PERFORM finsec._credit_refuse('credit.institution_status', 'institution:' || code, 'S9D73',
+			format('institution %s cannot be deregistered while %s of its disputes are open', code, n),
+			'Disputes it handles or that concern its records must be resolved first (004 9.2 b).',
+			'finsec.credit_disputes_overdue() and finsec.credit_dispute list them; resolve them, then request again.');
+	END IF;
+	RETURN st;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_deregister_check(text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_institution_deregister_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object('from', finsec._credit_institution_deregister_check(target))
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_deregister_prepare(text, text, jsonb) FROM PUBLIC;
+
+-- Checked again on approval: a dispute may have been opened meanwhile.
+CREATE FUNCTION finsec._credit_institution_deregister_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- the row lock first: a dispute opened from now on waits for this transaction
+	PERFORM 1 FROM finsec.credit_institution ci WHERE ci.code = target FOR UPDATE;
+	PERFORM finsec._credit_institution_deregister_check(target);
+	RETURN finsec._credit_institution_set_status(target, ARRAY['applied', 'active', 'suspended'], 'deregistered',
+		(SELECT cr.reason FROM finsec.change_request cr WHERE cr.request_id = _credit_institution_deregister_apply.request_id),
+		request_id, NULL);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_institution_deregister_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.institution_activate', 'finsec._credit_institution_activate_prepare(text, text, jsonb)',
+	 'finsec._credit_institution_activate_apply(bigint, text, text, jsonb)', NULL,
+	 'grant a credit institution access after its assessment and test (finsec.credit_institution_activate)'),
+	('credit.institution_deregister', 'finsec._credit_institution_deregister_prepare(text, text, jsonb)',
+	 'finsec._credit_institution_deregister_apply(bigint, text, text, jsonb)', NULL,
+	 'deregister a credit institution with no open disputes (finsec.credit_institution_deregister)');
+
+/*
+ * Who may record an institution's files and exchanges: finsec_admin and
+ * finsec_operator members, or a credit user of that institution with the
+ * duty 'submit'.
+ */
+CREATE FUNCTION finsec._credit_require_submitter(institution text, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	actor name := finsec._credit_actor();
+BEGIN
+	IF pg_has_role(actor, 'finsec_admin', 'MEMBER') OR pg_has_role(actor, 'finsec_operator', 'MEMBER') THEN
+		RETURN;
+	END IF;
+	IF institution IS NOT NULL AND EXISTS (
+		SELECT 1 FROM finsec.credit_user u
+		 WHERE u.role_name = actor AND u.institution = _credit_require_submitter.institution
+		   AND 'submit' = ANY (u.duties)) THEN
+		RETURN;
+	END IF;
+	PERFORM finsec._credit_refuse('credit.exchange', coalesce('institution:' || institution, 'credit'), '42501',
+		format('permission denied to %s', what),
+		format('Role %I is neither a finsec_admin or finsec_operator member nor a credit user of the institution with the duty submit.', actor),
+		'finsec.credit_user_set() gives a role the duty submit for its institution.');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_require_submitter(text, text) FROM PUBLIC;
+
+/* The institution must be an active provider (files come from providers). */
+CREATE FUNCTION finsec._credit_require_active(institution text, provider boolean, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ci finsec.credit_institution;
+BEGIN
+	SELECT * INTO ci FROM finsec.credit_institution c WHERE c.code = institution;
+	IF NOT FOUND THEN
+		PERFORM finsec._credit_refuse('credit.exchange', 'institution:' || institution, 'S9D74',
+			format('institution %s is not registered', institution), NULL,
+			'finsec.credit_institution lists the registered institutions.');
+	END IF;
+	IF ci.status <> 'active' THEN
+		PERFORM finsec._credit_refuse('credit.exchange', 'institution:' || institution, 'S9D74',
+			format('institution %s is %s: %s refused', institution, ci.status, what),
+			'Only an active institution exchanges data.', NULL);
+	END IF;
+	IF provider AND ci.kind NOT IN ('provider', 'provider_user') THEN
+		PERFORM finsec._credit_refuse('credit.exchange', 'institution:' || institution, 'S9D74',
+			format('institution %s is not an information provider: %s refused', institution, what),
+			format('Its kind is %s; data files come from providers (kind provider or provider_user).', ci.kind), NULL);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_require_active(text, boolean, text) FROM PUBLIC;
+
+-- ---- 6b. Data files and the exchange log (004 9.4.1 b-d, 9.6 a) -------------
+
+/*
+ * Both registers are append-only and hash-chained (protect_table): a
+ * file's load result and its feedback are rows of their own
+ * (credit_data_file_event); finsec.credit_data_files shows each file with
+ * them.
+ */
+CREATE TABLE finsec.credit_data_file (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	institution text NOT NULL REFERENCES finsec.credit_institution,
+	name		text NOT NULL CHECK (length(name) BETWEEN 1 AND 255 AND name !~ '[[:cntrl:]]'),
+	sha256		text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+	bytes		bigint CHECK (bytes >= 0),
+	records		integer CHECK (records >= 0),
+	received_at timestamptz NOT NULL DEFAULT now(),
+	registered_by name NOT NULL DEFAULT session_user,
+	UNIQUE (institution, sha256)
+);
+COMMENT ON TABLE finsec.credit_data_file IS
+	'register of incoming credit data files: institution, name, SHA-256, declared records (004 9.4.1 b); append-only';
+REVOKE ALL ON TABLE finsec.credit_data_file FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_data_file TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_data_file', '');
+
+CREATE TABLE finsec.credit_data_file_event (
+	file_id		bigint NOT NULL REFERENCES finsec.credit_data_file,
+	event		text NOT NULL CHECK (event IN ('result', 'feedback')),
+	loaded		integer CHECK (loaded >= 0),
+	rejected	integer CHECK (rejected >= 0),
+	rejections	jsonb,
+	at			timestamptz NOT NULL DEFAULT now(),
+	by_role		name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (file_id, event),
+	CHECK ((event = 'result') = (loaded IS NOT NULL AND rejected IS NOT NULL AND rejections IS NOT NULL))
+);
+COMMENT ON TABLE finsec.credit_data_file_event IS
+	'a data file''s load result (loaded, rejected, rejections: record index -> reason) and the feedback sent (004 9.4.1 c, d); append-only';
+REVOKE ALL ON TABLE finsec.credit_data_file_event FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_data_file_event TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_data_file_event', '');
+
+CREATE VIEW finsec.credit_data_files AS
+SELECT f.id, f.institution, f.name, f.sha256, f.bytes, f.received_at, f.records,
+	   r.loaded, r.rejected, r.rejections, r.at AS result_at, fb.at AS feedback_sent_at, f.registered_by
+  FROM finsec.credit_data_file f
+  LEFT JOIN finsec.credit_data_file_event r ON r.file_id = f.id AND r.event = 'result'
+  LEFT JOIN finsec.credit_data_file_event fb ON fb.file_id = f.id AND fb.event = 'feedback';
+COMMENT ON VIEW finsec.credit_data_files IS
+	'each registered data file with its load result and when the feedback was sent';
+REVOKE ALL ON finsec.credit_data_files FROM PUBLIC;
+GRANT SELECT ON finsec.credit_data_files TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE TABLE finsec.credit_exchange (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT now(),
+	counterparty text NOT NULL CHECK (length(counterparty) BETWEEN 1 AND 200 AND counterparty !~ '[[:cntrl:]]'),
+	institution text REFERENCES finsec.credit_institution,
+	direction	text NOT NULL CHECK (direction IN ('in', 'out')),
+	kind		text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_]{0,62}$'),
+	file_id		bigint REFERENCES finsec.credit_data_file,
+	success		boolean NOT NULL,
+	detail		text CHECK (length(detail) <= 1000),
+	by_role		name NOT NULL,
+	session_role name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE finsec.credit_exchange IS
+	'log of every credit data exchange: time, counterparty system, institution, direction, kind, file, success (004 9.6 a); append-only';
+REVOKE ALL ON TABLE finsec.credit_exchange FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_exchange TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_exchange', '');
+
+/*
+ * Append-only as the ledger's own tables are (0.2: ledger_chain,
+ * ledger_block): finsec's immutability trigger, which cannot be dropped,
+ * disabled or renamed while finsec is preloaded (protect_table() is for
+ * application tables).  Each row is also in a ledger event of the same
+ * transaction (credit.file, credit.exchange), which is hash-chained.
+ */
+DO $immutable$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['credit_data_file', 'credit_data_file_event', 'credit_exchange'] LOOP
+		EXECUTE format('CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.%I '
+					   'FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable()', t);
+		EXECUTE format('CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable()', t);
+		EXECUTE format('ALTER TABLE finsec.%I ENABLE ALWAYS TRIGGER finsec_ledger_immutable, '
+					   'ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate', t);
+	END LOOP;
+END
+$immutable$;
+
+/* Record one exchange (the file functions record theirs themselves). */
+CREATE FUNCTION finsec._credit_exchange_write(counterparty text, direction text, kind text, success boolean,
+											  institution text, file_id bigint, detail text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	INSERT INTO finsec.credit_exchange (counterparty, institution, direction, kind, file_id, success, detail, by_role)
+	VALUES (counterparty, institution, direction, kind, file_id, success, detail, finsec._credit_actor())
+	RETURNING credit_exchange.id INTO id;
+	PERFORM finsec.audit_event('credit.exchange', coalesce('institution:' || institution, 'system:' || counterparty),
+							   direction, success, NULL,
+							   jsonb_build_object('exchange_id', id, 'counterparty', counterparty, 'kind', kind,
+												  'file_id', file_id),
+							   session_user);
+	RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_exchange_write(text, text, text, boolean, text, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec.credit_exchange_log(counterparty text, direction text, kind text, success boolean,
+										   institution text DEFAULT NULL, file_id bigint DEFAULT NULL,
+										   detail text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF counterparty IS NULL OR direction IS NULL OR kind IS NULL OR success IS NULL THEN
+		RAISE EXCEPTION 'counterparty, direction, kind and success of an exchange must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM finsec._credit_require_submitter(institution, 'record a credit data exchange');
+	IF direction NOT IN ('in', 'out') THEN
+		RAISE EXCEPTION 'exchange direction "%" is not valid', direction
+			USING ERRCODE = 'S9D76', HINT = 'The direction is in (received) or out (sent).';
+	END IF;
+	IF kind !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'exchange kind is not valid'
+			USING ERRCODE = 'S9D76', HINT = 'A kind is a lower-case word such as data_file, feedback, query, dispute.';
+	END IF;
+	IF length(counterparty) NOT BETWEEN 1 AND 200 OR counterparty ~ '[[:cntrl:]]' OR length(detail) > 1000 THEN
+		RAISE EXCEPTION 'exchange counterparty or detail is not valid'
+			USING ERRCODE = 'S9D76',
+				  DETAIL = 'The counterparty is 1 to 200 characters without control characters; the detail at most 1000.';
+	END IF;
+	IF institution IS NOT NULL AND NOT EXISTS (SELECT 1 FROM finsec.credit_institution ci WHERE ci.code = institution) THEN
+		RAISE EXCEPTION 'institution % is not registered', institution USING ERRCODE = 'S9D74';
+	END IF;
+	IF file_id IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM finsec.credit_data_file f
+		 WHERE f.id = file_id AND f.institution IS NOT DISTINCT FROM coalesce(credit_exchange_log.institution, f.institution)) THEN
+		RAISE EXCEPTION 'data file % is not registered for this institution', file_id USING ERRCODE = 'S9D76';
+	END IF;
+	RETURN finsec._credit_exchange_write(counterparty, direction, kind, success, institution, file_id, detail);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_exchange_log(text, text, text, boolean, text, bigint, text) IS
+	'record a credit data exchange with a counterparty system (004 9.6 a); the detail must not hold personal data';
+REVOKE ALL ON FUNCTION finsec.credit_exchange_log(text, text, text, boolean, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_exchange_log(text, text, text, boolean, text, bigint, text)
+	TO finsec_admin, finsec_operator, finsec_app;
+
+/*
+ * Register an incoming file: its content (hashed here, not kept) or its
+ * SHA-256, never both; the same file twice from one institution is
+ * refused (a resubmission would be loaded twice).  Logged as an 'in'
+ * exchange of kind data_file.
+ */
+CREATE FUNCTION finsec.credit_file_register(institution text, name text, content bytea DEFAULT NULL,
+											sha256 text DEFAULT NULL, records integer DEFAULT NULL,
+											counterparty text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h text;
+	id bigint;
+BEGIN
+	IF institution IS NULL OR name IS NULL THEN
+		RAISE EXCEPTION 'institution and name of a data file must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM finsec._credit_require_submitter(institution, 'register a credit data file');
+	PERFORM finsec._credit_require_active(institution, true, 'registering a data file');
+	IF (content IS NULL) = (sha256 IS NULL) THEN
+		RAISE EXCEPTION 'a data file is registered with its content or its SHA-256, not both and not neither'
+			USING ERRCODE = 'S9D76';
+	END IF;
+	h := coalesce(encode(pg_catalog.sha256(content), 'hex'), lower(sha256));
+	IF h !~ '^[0-9a-f]{64}$' THEN
+		RAISE EXCEPTION 'sha256 is not a SHA-256 digest'
+			USING ERRCODE = 'S9D76', HINT = 'Pass 64 hexadecimal digits.';
+	END IF;
+	IF length(name) NOT BETWEEN 1 AND 255 OR name ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'data file name is not valid'
+			USING ERRCODE = 'S9D76', DETAIL = 'A name is 1 to 255 characters without control characters.';
+	END IF;
+	IF records < 0 THEN
+		RAISE EXCEPTION 'records must not be negative' USING ERRCODE = 'S9D76';
+	END IF;
+	SELECT f.id INTO id FROM finsec.credit_data_file f WHERE f.institution = credit_file_register.institution AND f.sha256 = h;
+	IF FOUND THEN
+		PERFORM finsec._credit_refuse('credit.file', 'institution:' || institution, 'S9D75',
+			format('this file of institution %s is already registered (data file %s)', institution, id),
+			'A file with the same SHA-256 was received before; loading it again would load its records twice.',
+			'If it is a deliberate resubmission, the provider sends a new file.');
+	END IF;
+	INSERT INTO finsec.credit_data_file (institution, name, sha256, bytes, records)
+	VALUES (institution, name, h, octet_length(content), records)
+	RETURNING credit_data_file.id INTO id;
+	PERFORM finsec.audit_event('credit.file', 'institution:' || institution, 'register', true, NULL,
+							   jsonb_build_object('file_id', id, 'sha256', h, 'records', records), session_user);
+	PERFORM finsec._credit_exchange_write(coalesce(counterparty, institution), 'in', 'data_file', true,
+										  institution, id, NULL);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_file_register(text, text, bytea, text, integer, text) IS
+	'register an incoming credit data file by its content or SHA-256 (004 9.4.1 b); returns its id';
+REVOKE ALL ON FUNCTION finsec.credit_file_register(text, text, bytea, text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_file_register(text, text, bytea, text, integer, text)
+	TO finsec_admin, finsec_operator, finsec_app;
+
+/*
+ * The load result: loaded + rejected = the declared records (when
+ * declared), one reason per rejected record, keyed by its index (0-based,
+ * below the record count).  Once per file.
+ */
+CREATE FUNCTION finsec.credit_file_result(file_id bigint, loaded integer, rejected integer,
+										  rejections jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f finsec.credit_data_file;
+	bad text;
+	nrej bigint;
+BEGIN
+	IF file_id IS NULL OR loaded IS NULL OR rejected IS NULL OR rejections IS NULL THEN
+		RAISE EXCEPTION 'file_id, loaded, rejected and rejections must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO f FROM finsec.credit_data_file d WHERE d.id = file_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'data file % is not registered', file_id USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._credit_require_submitter(f.institution, 'record a data file''s load result');
+	-- one result per file, also under concurrency (the primary key decides)
+	PERFORM pg_advisory_xact_lock(hashtextextended('finsec.credit_file:' || file_id, 0));
+	IF EXISTS (SELECT 1 FROM finsec.credit_data_file_event e WHERE e.file_id = credit_file_result.file_id AND e.event = 'result') THEN
+		RAISE EXCEPTION 'data file % already has its load result', file_id
+			USING ERRCODE = 'S9D77', DETAIL = 'A file''s result is recorded once; the register is append-only.';
+	END IF;
+	IF loaded < 0 OR rejected < 0 THEN
+		RAISE EXCEPTION 'loaded and rejected must not be negative' USING ERRCODE = 'S9D76';
+	END IF;
+	IF f.records IS NOT NULL AND loaded::bigint + rejected <> f.records THEN
+		RAISE EXCEPTION 'loaded (%) and rejected (%) do not add up to the file''s % records', loaded, rejected, f.records
+			USING ERRCODE = 'S9D76', HINT = 'Every record of a file is either loaded or rejected.';
+	END IF;
+	IF jsonb_typeof(rejections) <> 'object' THEN
+		RAISE EXCEPTION 'rejections must be a JSON object of record index -> reason' USING ERRCODE = 'S9D76';
+	END IF;
+	SELECT count(*) INTO nrej FROM jsonb_each(rejections);
+	IF nrej <> rejected THEN
+		RAISE EXCEPTION 'rejections give % reasons for % rejected records', nrej, rejected
+			USING ERRCODE = 'S9D76', HINT = 'Give one reason per rejected record, keyed by its index in the file.';
+	END IF;
+	SELECT r.key INTO bad FROM jsonb_each(rejections) r
+	 WHERE CASE WHEN r.key !~ '^(0|[1-9][0-9]{0,8})$' THEN true
+				WHEN r.key::bigint >= coalesce(f.records, loaded::bigint + rejected) THEN true
+				WHEN jsonb_typeof(r.value) <> 'string' THEN true
+				ELSE length(r.value #>> '{}') NOT BETWEEN 1 AND 500 END
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'rejection "%" is not valid', left(bad, 20)
+			USING ERRCODE = 'S9D76',
+				  DETAIL = 'Each key is a record index (0-based, below the record count), each value a reason of 1 to 500 characters.';
+	END IF;
+	INSERT INTO finsec.credit_data_file_event (file_id, event, loaded, rejected, rejections)
+	VALUES (file_id, 'result', loaded, rejected, rejections);
+	PERFORM finsec.audit_event('credit.file', 'institution:' || f.institution, 'result', true, NULL,
+							   jsonb_build_object('file_id', file_id, 'loaded', loaded, 'rejected', rejected,
+												  'rejections_sha256', encode(pg_catalog.sha256(convert_to(rejections::text, 'UTF8')), 'hex')),
+							   session_user);
+	RETURN jsonb_build_object('file_id', file_id, 'loaded', loaded, 'rejected', rejected);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_file_result(bigint, integer, integer, jsonb) IS
+	'record a data file''s load result: records loaded, rejected, and each rejection''s reason (004 9.4.1 c)';
+REVOKE ALL ON FUNCTION finsec.credit_file_result(bigint, integer, integer, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_file_result(bigint, integer, integer, jsonb)
+	TO finsec_admin, finsec_operator, finsec_app;
+
+/* The error feedback to the provider was sent (004 9.4.1 d): an 'out' exchange. */
+CREATE FUNCTION finsec.credit_file_feedback(file_id bigint, success boolean DEFAULT true,
+											counterparty text DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f finsec.credit_data_file;
+BEGIN
+	IF file_id IS NULL OR success IS NULL THEN
+		RAISE EXCEPTION 'file_id and success must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO f FROM finsec.credit_data_file d WHERE d.id = file_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'data file % is not registered', file_id USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._credit_require_submitter(f.institution, 'record a data file''s feedback');
+	PERFORM pg_advisory_xact_lock(hashtextextended('finsec.credit_file:' || file_id, 0));
+	IF NOT EXISTS (SELECT 1 FROM finsec.credit_data_file_event e WHERE e.file_id = credit_file_feedback.file_id AND e.event = 'result') THEN
+		RAISE EXCEPTION 'data file % has no load result yet', file_id
+			USING ERRCODE = 'S9D77', HINT = 'Record it with finsec.credit_file_result() first: the feedback reports it.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_data_file_event e WHERE e.file_id = credit_file_feedback.file_id AND e.event = 'feedback') THEN
+		RAISE EXCEPTION 'the feedback of data file % was already sent', file_id USING ERRCODE = 'S9D77';
+	END IF;
+	PERFORM finsec._credit_exchange_write(coalesce(counterparty, f.institution), 'out', 'feedback', success,
+										  f.institution, file_id, NULL);
+	IF success THEN
+		INSERT INTO finsec.credit_data_file_event (file_id, event) VALUES (file_id, 'feedback');
+	END IF;
+	RETURN CASE WHEN success THEN now() END;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_file_feedback(bigint, boolean, text) IS
+	'record that a data file''s load result was sent back to its provider (004 9.4.1 d); a failed sending is logged and may be retried';
+REVOKE ALL ON FUNCTION finsec.credit_file_feedback(bigint, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_file_feedback(bigint, boolean, text)
+	TO finsec_admin, finsec_operator, finsec_app;
+
 -- (section 6 ends here)
 
 
