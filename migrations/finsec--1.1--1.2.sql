@@ -1008,6 +1008,520 @@ REVOKE ALL ON FUNCTION finsec.credit_file_feedback(bigint, boolean, text) FROM P
 GRANT EXECUTE ON FUNCTION finsec.credit_file_feedback(bigint, boolean, text)
 	TO finsec_admin, finsec_operator, finsec_app;
 
+-- ---- 6c. Disputes (004 9.8, 9.4.2 c; 征信业管理条例 art. 25) ---------------
+
+CREATE FUNCTION finsec._credit_record(tbl regclass, record_key text, subject text,
+									  OUT behaviour_end date, OUT institution text,
+									  OUT subject_readable boolean, OUT subject_matches boolean,
+									  OUT subject_pseudonym text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_credit_record'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_record(regclass, text, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_seal_for_record(tbl regclass, behaviour_end date, value text)
+RETURNS finsec.protected_text
+AS 'MODULE_PATHNAME', 'finsec_credit_seal_for_record'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_seal_for_record(regclass, date, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_correction_seal(tbl regclass, "row" jsonb, pseudonym text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_credit_correction_seal'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_correction_seal(regclass, jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_correction_insert(tbl regclass, payload jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_correction_insert'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_correction_insert(regclass, jsonb) FROM PUBLIC;
+
+/*
+ * A dispute's record as it is now: found, its retention not ended, its
+ * period's keys not shredded (S9D60 otherwise).  "Today" is the date in
+ * finsec.deid_timezone, as for the de-identification batch.
+ */
+CREATE FUNCTION finsec._credit_dispute_record(tbl regclass, record_key text, subject text, event text)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	ret interval;
+	today date := (now() AT TIME ZONE coalesce(nullif(current_setting('finsec.deid_timezone', true), ''),
+											  'Asia/Shanghai'))::date;
+BEGIN
+	SELECT ct.retention INTO ret FROM finsec.credit_table ct WHERE ct.relid = tbl;
+	IF NOT FOUND THEN
+		PERFORM finsec._credit_refuse(event, 'table:' || tbl::text, 'S9D68',
+			format('%s is not a registered credit table', tbl), NULL,
+			'Disputes concern the records of tables registered with finsec.register_credit_table().');
+	END IF;
+	SELECT * INTO r FROM finsec._credit_record(tbl, record_key, subject) x;
+	IF NOT FOUND OR NOT r.subject_readable OR (r.behaviour_end + ret)::date < today THEN
+		PERFORM finsec._credit_refuse(event, 'table:' || tbl::text, 'S9D60',
+			format('%s has no current record with this key', tbl),
+			'There is no such record, or its retention has ended (its personal data is gone or going).',
+			'Check the record key; a record past its retention can no longer be disputed.');
+	END IF;
+	IF subject IS NOT NULL AND NOT r.subject_matches THEN
+		PERFORM finsec._credit_refuse(event, 'table:' || tbl::text, 'S9D61',
+			'the subject named is not the subject of the record', NULL,
+			'A dispute is raised by, or for, the record''s own subject.');
+	END IF;
+	RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_dispute_record(regclass, text, text, text) FROM PUBLIC;
+
+/* Checks of a dispute (004 9.8 a): where each was checked, what was found. */
+CREATE TABLE finsec.credit_dispute_check (
+	dispute_id	bigint NOT NULL REFERENCES finsec.credit_dispute,
+	check_no	integer NOT NULL CHECK (check_no > 0),
+	source		text NOT NULL CHECK (length(source) BETWEEN 1 AND 200),
+	finding		finsec.protected_text NOT NULL,
+	confirms	boolean NOT NULL,
+	checked_at	timestamptz NOT NULL DEFAULT now(),
+	checked_by	name NOT NULL,
+	PRIMARY KEY (dispute_id, check_no)
+);
+COMMENT ON TABLE finsec.credit_dispute_check IS
+	'checks of a credit dispute: source, finding (sealed with the record''s period), whether it confirms the record; append-only';
+
+/*
+ * The subject's personal statement on a record it disputed without
+ * success (unconfirmed): sealed under the key of the record's period, so
+ * that it is shredded with the record; credit_query shows it with the
+ * record.
+ */
+CREATE TABLE finsec.credit_statement (
+	dispute_id	bigint PRIMARY KEY REFERENCES finsec.credit_dispute,
+	relid		regclass NOT NULL REFERENCES finsec.credit_table,
+	record_key	text NOT NULL,
+	statement	finsec.protected_text NOT NULL,
+	recorded_at timestamptz NOT NULL DEFAULT now(),
+	recorded_by name NOT NULL
+);
+CREATE INDEX credit_statement_record ON finsec.credit_statement (relid, record_key);
+COMMENT ON TABLE finsec.credit_statement IS
+	'personal statements of subjects on disputed records (sealed with the record''s period, shredded with it); append-only';
+
+/* Corrections (004 9.4.2 c): the new row's key; the original stays. */
+CREATE TABLE finsec.credit_correction (
+	dispute_id	bigint PRIMARY KEY REFERENCES finsec.credit_dispute,
+	relid		regclass NOT NULL REFERENCES finsec.credit_table,
+	record_key	text NOT NULL,
+	correction_key text NOT NULL,
+	request_id	bigint NOT NULL,
+	requested_by name NOT NULL,
+	approved_by name NOT NULL,
+	applied_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX credit_correction_record ON finsec.credit_correction (relid, record_key);
+COMMENT ON TABLE finsec.credit_correction IS
+	'corrections of disputed records: the original record''s key and its correcting record''s key (two-person credit.correction); append-only';
+
+DO $immutable$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['credit_dispute_check', 'credit_statement', 'credit_correction'] LOOP
+		EXECUTE format('REVOKE ALL ON TABLE finsec.%I FROM PUBLIC', t);
+		EXECUTE format('GRANT SELECT ON TABLE finsec.%I TO finsec_admin, finsec_auditor, finsec_operator', t);
+		EXECUTE format('SELECT pg_catalog.pg_extension_config_dump(%L, %L)', 'finsec.' || t, '');
+		EXECUTE format('CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.%I '
+					   'FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable()', t);
+		EXECUTE format('CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable()', t);
+		EXECUTE format('ALTER TABLE finsec.%I ENABLE ALWAYS TRIGGER finsec_ledger_immutable, '
+					   'ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate', t);
+	END LOOP;
+END
+$immutable$;
+
+/* Handlers: credit users with the duty dispute of an active institution. */
+CREATE FUNCTION finsec._credit_require_handler(handler name, event text, object text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	inst text;
+BEGIN
+	SELECT u.institution INTO inst
+	  FROM finsec.credit_user u JOIN finsec.credit_institution ci ON ci.code = u.institution
+	 WHERE u.role_name = handler AND 'dispute' = ANY (u.duties) AND ci.status = 'active'
+	   FOR SHARE OF ci;
+	IF NOT FOUND THEN
+		PERFORM finsec._credit_refuse(event, object, 'S9D62',
+			format('role %s cannot handle disputes', handler),
+			'A handler is a credit user with the duty dispute whose institution is active.',
+			'finsec.credit_user_set() gives a role the duty dispute.');
+	END IF;
+	RETURN inst;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_require_handler(name, text, text) FROM PUBLIC;
+
+/* The dispute, locked, open or checking (S9D63), and the caller its handler or an admin. */
+CREATE FUNCTION finsec._credit_dispute_for_update(id bigint, event text)
+RETURNS finsec.credit_dispute
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.credit_dispute;
+	actor name := finsec._credit_actor();
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'dispute id must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO d FROM finsec.credit_dispute cd WHERE cd.id = _credit_dispute_for_update.id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'dispute % does not exist', id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF actor <> d.handler AND NOT pg_has_role(actor, 'finsec_admin', 'MEMBER') THEN
+		PERFORM finsec._credit_refuse(event, 'dispute:' || id, '42501',
+			format('permission denied to act on dispute %s', id),
+			format('Role %I is neither the dispute''s handler nor a finsec_admin member.', actor), NULL);
+	END IF;
+	IF d.status NOT IN ('open', 'checking') THEN
+		RAISE EXCEPTION 'dispute % is %, not open', id, d.status
+			USING ERRCODE = 'S9D63', DETAIL = 'A closed dispute is kept as it was closed.';
+	END IF;
+	RETURN d;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_dispute_for_update(bigint, text) FROM PUBLIC;
+
+/*
+ * Open a dispute (004 9.8): on a current record of a registered table,
+ * by or for its subject (compared with the record's by keyed pseudonym;
+ * kept only as the pseudonym), assigned to a handler; due
+ * finsec.credit_dispute_days after it was received.  institution: the
+ * provider of the record (the record's own when the table has an
+ * institution column).  By a finsec_admin or a credit user with the duty
+ * dispute.
+ */
+CREATE FUNCTION finsec.credit_dispute_open(tbl regclass, record_key text, subject text, institution text,
+										   handler name, received_at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	actor name := finsec._credit_actor();
+	r record;
+	inst text := institution;
+	id bigint;
+	due timestamptz;
+BEGIN
+	IF tbl IS NULL OR record_key IS NULL OR subject IS NULL OR handler IS NULL OR received_at IS NULL THEN
+		RAISE EXCEPTION 'table, record key, subject, handler and received_at of a dispute must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role(actor, 'finsec_admin', 'MEMBER') AND NOT EXISTS (
+		SELECT 1 FROM finsec.credit_user u JOIN finsec.credit_institution ci ON ci.code = u.institution
+		 WHERE u.role_name = actor AND 'dispute' = ANY (u.duties) AND ci.status = 'active') THEN
+		PERFORM finsec._credit_refuse('credit.dispute_open', 'table:' || tbl::text, '42501',
+			'permission denied to open a credit dispute',
+			format('Role %I is neither a finsec_admin member nor a credit user with the duty dispute.', actor), NULL);
+	END IF;
+	IF received_at > now() THEN
+		RAISE EXCEPTION 'a dispute cannot be received in the future'
+			USING ERRCODE = 'S9D67', HINT = 'received_at is when the objection reached the institution.';
+	END IF;
+	PERFORM finsec._credit_require_handler(handler, 'credit.dispute_open', 'table:' || tbl::text);
+	r := finsec._credit_dispute_record(tbl, record_key, subject, 'credit.dispute_open');
+	IF r.institution IS NOT NULL THEN
+		IF inst IS NOT NULL AND inst <> r.institution THEN
+			PERFORM finsec._credit_refuse('credit.dispute_open', 'table:' || tbl::text, 'S9D60',
+				format('the record is not institution %s''s', inst), NULL,
+				'Pass NULL as institution: the record''s own provider is taken.');
+		END IF;
+		inst := r.institution;
+	END IF;
+	IF inst IS NOT NULL THEN
+		-- the institution stays registered while this dispute opens (deregistration locks it)
+		PERFORM 1 FROM finsec.credit_institution ci WHERE ci.code = inst AND ci.status <> 'deregistered' FOR SHARE;
+		IF NOT FOUND THEN
+			PERFORM finsec._credit_refuse('credit.dispute_open', 'institution:' || inst, 'S9D74',
+				format('institution %s is not registered', inst), NULL, NULL);
+		END IF;
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute cd
+				WHERE cd.relid = tbl AND cd.record_key = credit_dispute_open.record_key
+				  AND cd.status IN ('open', 'checking')) THEN
+		RAISE EXCEPTION 'the record already has an open dispute'
+			USING ERRCODE = 'S9D63', HINT = 'Add checks to the open dispute (finsec.credit_dispute_check).';
+	END IF;
+	due := received_at + make_interval(days => current_setting('finsec.credit_dispute_days')::integer);
+	INSERT INTO finsec.credit_dispute (relid, record_key, subject_pseudonym, institution, handler, received_at,
+									   due_at, opened_by)
+	VALUES (tbl, record_key, r.subject_pseudonym, inst, handler, received_at, due, actor)
+	RETURNING credit_dispute.id INTO id;
+	PERFORM finsec.audit_event('credit.dispute_open', 'dispute:' || id, 'open', true, NULL,
+							   jsonb_build_object('dispute_id', id, 'table', tbl::text, 'record_key', record_key,
+												  'subject_pseudonym', r.subject_pseudonym, 'institution', inst,
+												  'handler', handler, 'received_at', received_at, 'due_at', due),
+							   session_user);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_dispute_open(regclass, text, text, text, name, timestamptz) IS
+	'open a dispute of a credit record by or for its subject (kept as its pseudonym), with a handler and the statutory deadline';
+REVOKE ALL ON FUNCTION finsec.credit_dispute_open(regclass, text, text, text, name, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_dispute_open(regclass, text, text, text, name, timestamptz)
+	TO finsec_admin, finsec_app;
+
+/* A check: where it was checked and what was found (sealed with the record). */
+CREATE FUNCTION finsec.credit_dispute_check(id bigint, source text, finding text, confirms boolean)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.credit_dispute;
+	r record;
+	n integer;
+BEGIN
+	d := finsec._credit_dispute_for_update(id, 'credit.dispute_check');
+	IF source IS NULL OR finding IS NULL OR confirms IS NULL THEN
+		RAISE EXCEPTION 'source, finding and confirms of a check must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(source) NOT BETWEEN 1 AND 200 OR source ~ '[[:cntrl:]]' OR length(finding) NOT BETWEEN 1 AND 4000 THEN
+		RAISE EXCEPTION 'source or finding of a check is not valid'
+			USING ERRCODE = 'S9D67',
+				  DETAIL = 'The source is 1 to 200 characters without control characters (no personal data); the finding 1 to 4000.';
+	END IF;
+	r := finsec._credit_dispute_record(d.relid, d.record_key, NULL, 'credit.dispute_check');
+	SELECT coalesce(max(c.check_no), 0) + 1 INTO n FROM finsec.credit_dispute_check c WHERE c.dispute_id = id;
+	INSERT INTO finsec.credit_dispute_check (dispute_id, check_no, source, finding, confirms, checked_by)
+	VALUES (id, n, source, finsec._credit_seal_for_record(d.relid, r.behaviour_end, finding), confirms,
+			finsec._credit_actor());
+	UPDATE finsec.credit_dispute cd SET status = 'checking' WHERE cd.id = d.id;
+	PERFORM finsec.audit_event('credit.dispute_check', 'dispute:' || id, 'check', true, NULL,
+							   jsonb_build_object('dispute_id', id, 'check_no', n, 'source', source,
+												  'confirms', confirms),
+							   session_user);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_dispute_check(bigint, text, text, boolean) IS
+	'record a check of a dispute: its source, its finding (sealed with the record''s period) and whether it confirms the record';
+REVOKE ALL ON FUNCTION finsec.credit_dispute_check(bigint, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_dispute_check(bigint, text, text, boolean) TO finsec_admin, finsec_app;
+
+/*
+ * Close a dispute: verified (a check confirmed the record: the record can
+ * no longer be corrected, 004 9.8 c), unconfirmed (checked, not
+ * confirmed, not corrected: the subject's personal statement, if any, is
+ * attached to the record), withdrawn (by the subject).  'corrected' only
+ * through the two-person finsec.credit_correction.
+ */
+CREATE FUNCTION finsec.credit_dispute_resolve(id bigint, outcome text, statement text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.credit_dispute;
+	r record;
+BEGIN
+	d := finsec._credit_dispute_for_update(id, 'credit.dispute_resolve');
+	IF outcome = 'corrected' THEN
+		RAISE EXCEPTION 'a dispute is corrected only by an approved correction'
+			USING ERRCODE = 'S9D69',
+				  HINT = 'Request the correcting record with finsec.credit_correction(); its approval closes the dispute as corrected.';
+	END IF;
+	IF outcome IS NULL OR outcome NOT IN ('verified', 'unconfirmed', 'withdrawn') THEN
+		RAISE EXCEPTION 'dispute outcome "%" is not valid', outcome
+			USING ERRCODE = 'S9D67', HINT = 'The outcomes are verified, unconfirmed and withdrawn (corrected: finsec.credit_correction).';
+	END IF;
+	IF statement IS NOT NULL AND outcome <> 'unconfirmed' THEN
+		RAISE EXCEPTION 'a personal statement belongs to an unconfirmed dispute only'
+			USING ERRCODE = 'S9D67';
+	END IF;
+	IF length(statement) NOT BETWEEN 1 AND 2000 THEN
+		RAISE EXCEPTION 'a personal statement is 1 to 2000 characters' USING ERRCODE = 'S9D67';
+	END IF;
+	IF outcome = 'verified' AND NOT EXISTS (
+		SELECT 1 FROM finsec.credit_dispute_check c WHERE c.dispute_id = id AND c.confirms) THEN
+		RAISE EXCEPTION 'dispute % has no check that confirms the record', id
+			USING ERRCODE = 'S9D64', HINT = 'Record the check with finsec.credit_dispute_check(..., confirms => true) first.';
+	END IF;
+	IF outcome = 'unconfirmed' AND NOT EXISTS (SELECT 1 FROM finsec.credit_dispute_check c WHERE c.dispute_id = id) THEN
+		RAISE EXCEPTION 'dispute % has not been checked', id
+			USING ERRCODE = 'S9D64', HINT = 'Record the checks with finsec.credit_dispute_check() first.';
+	END IF;
+	IF statement IS NOT NULL THEN
+		r := finsec._credit_dispute_record(d.relid, d.record_key, NULL, 'credit.dispute_resolve');
+		INSERT INTO finsec.credit_statement (dispute_id, relid, record_key, statement, recorded_by)
+		VALUES (id, d.relid, d.record_key, finsec._credit_seal_for_record(d.relid, r.behaviour_end, statement),
+				finsec._credit_actor());
+	END IF;
+	UPDATE finsec.credit_dispute cd SET status = outcome, closed_at = now() WHERE cd.id = d.id;
+	PERFORM finsec.audit_event('credit.dispute_resolve', 'dispute:' || id, outcome, true, NULL,
+							   jsonb_build_object('dispute_id', id, 'outcome', outcome,
+												  'statement', statement IS NOT NULL,
+												  'overdue', now() > d.due_at),
+							   session_user);
+	RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_dispute_resolve(bigint, text, text) IS
+	'close a dispute as verified, unconfirmed (with the subject''s personal statement) or withdrawn';
+REVOKE ALL ON FUNCTION finsec.credit_dispute_resolve(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_dispute_resolve(bigint, text, text) TO finsec_admin, finsec_app;
+
+/*
+ * A correction (004 9.4.2 c): a new record, the original kept, requested
+ * by a finsec_admin and approved by another (kind credit.correction).
+ * The request keeps the row with its personal values already sealed
+ * under the key of the new record's period: no clear value in
+ * finsec.change_request or the ledger.
+ */
+CREATE FUNCTION finsec.credit_correction(id bigint, "row" jsonb, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.correction', id::text, jsonb_build_object('row', "row"), reason)
+$$;
+COMMENT ON FUNCTION finsec.credit_correction(bigint, jsonb, text) IS
+	'request the correcting record of a dispute (column -> value; a new key, the same subject); another finsec_admin approves; the original stays';
+REVOKE ALL ON FUNCTION finsec.credit_correction(bigint, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_correction(bigint, jsonb, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_correction_check(d finsec.credit_dispute)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF d.status NOT IN ('open', 'checking') THEN
+		RAISE EXCEPTION 'dispute % is %, not open', d.id, d.status USING ERRCODE = 'S9D63';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute v
+				WHERE v.relid = d.relid AND v.record_key = d.record_key AND v.status = 'verified') THEN
+		PERFORM finsec._credit_refuse('credit.correction', 'dispute:' || d.id, 'S9D65',
+			'the record was verified by an earlier dispute: it cannot be corrected',
+			'Data verified in a dispute cannot change (004 9.8 c).', NULL);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_correction_check(finsec.credit_dispute) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_correction_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.credit_dispute;
+	sealed jsonb;
+BEGIN
+	IF target !~ '^[1-9][0-9]{0,18}$' THEN
+		RAISE EXCEPTION 'dispute id "%" is not valid', target USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO d FROM finsec.credit_dispute cd WHERE cd.id = target::bigint FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'dispute % does not exist', target USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._credit_correction_check(d);
+	IF EXISTS (SELECT 1 FROM finsec.change_request cr
+				WHERE cr.kind = 'credit.correction' AND cr.target = _credit_correction_prepare.target
+				  AND cr.state = 'pending') THEN
+		RAISE EXCEPTION 'dispute % already has a pending correction', target
+			USING ERRCODE = 'S9D63', HINT = 'Approve or reject it (finsec.approve, finsec.reject) first.';
+	END IF;
+	IF payload -> 'row' IS NULL OR jsonb_typeof(payload -> 'row') <> 'object' THEN
+		RAISE EXCEPTION 'a correction row must be a JSON object of column -> value' USING ERRCODE = 'S9D66';
+	END IF;
+	-- the disputed record must still be current (retention not ended)
+	PERFORM finsec._credit_dispute_record(d.relid, d.record_key, NULL, 'credit.correction');
+	sealed := finsec._credit_correction_seal(d.relid, payload -> 'row', d.subject_pseudonym);
+	IF NOT (sealed ->> 'subject_matches')::boolean THEN
+		PERFORM finsec._credit_refuse('credit.correction', 'dispute:' || d.id, 'S9D61',
+			'the correction''s subject is not the disputed record''s subject', NULL,
+			'A correction replaces the record of the same subject.');
+	END IF;
+	IF sealed ->> 'key' = d.record_key OR EXISTS (SELECT 1 FROM finsec._credit_record(d.relid, sealed ->> 'key', NULL)) THEN
+		RAISE EXCEPTION 'the correction needs a record key of its own'
+			USING ERRCODE = 'S9D66',
+				  DETAIL = 'Registered rows are never changed (C6): the correction is a new record; the original stays.';
+	END IF;
+	RETURN jsonb_build_object('dispute_id', d.id, 'table', d.relid::text, 'relid', d.relid::oid,
+							  'record_key', d.record_key, 'key', sealed ->> 'key',
+							  'behaviour_end', sealed ->> 'behaviour_end', 'columns', sealed -> 'columns');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_correction_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_correction_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.credit_dispute;
+	requester name;
+BEGIN
+	SELECT * INTO d FROM finsec.credit_dispute cd WHERE cd.id = (payload ->> 'dispute_id')::bigint FOR UPDATE;
+	IF NOT FOUND OR d.relid::oid <> (payload ->> 'relid')::oid THEN
+		RAISE EXCEPTION 'dispute % does not exist', target USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM finsec._credit_correction_check(d);
+	PERFORM finsec._credit_dispute_record(d.relid, d.record_key, NULL, 'credit.correction');
+	PERFORM finsec._credit_correction_insert(d.relid, payload);
+	SELECT cr.requested_by INTO requester FROM finsec.change_request cr
+	 WHERE cr.request_id = _credit_correction_apply.request_id;
+	INSERT INTO finsec.credit_correction (dispute_id, relid, record_key, correction_key, request_id,
+										  requested_by, approved_by)
+	VALUES (d.id, d.relid, d.record_key, payload ->> 'key', request_id, requester, session_user);
+	UPDATE finsec.credit_dispute cd SET status = 'corrected', closed_at = now() WHERE cd.id = d.id;
+	PERFORM finsec.audit_event('credit.correction', 'dispute:' || d.id, 'correct', true, NULL,
+							   jsonb_build_object('dispute_id', d.id, 'table', d.relid::text,
+												  'record_key', d.record_key, 'correction_key', payload ->> 'key',
+												  'request_id', request_id, 'overdue', now() > d.due_at),
+							   session_user);
+	RETURN jsonb_build_object('dispute_id', d.id, 'record_key', d.record_key, 'correction_key', payload ->> 'key',
+							  'status', 'corrected');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_correction_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.correction', 'finsec._credit_correction_prepare(text, text, jsonb)',
+	 'finsec._credit_correction_apply(bigint, text, text, jsonb)', NULL,
+	 'insert the correcting record of a dispute into its registered table, the original kept (finsec.credit_correction)');
+
+/*
+ * Open disputes past their statutory deadline, and those due within
+ * `within` (default 3 days): for the daily report (004 9.8; art. 25).
+ */
+CREATE FUNCTION finsec.credit_disputes_overdue(within interval DEFAULT '3 days')
+RETURNS TABLE (id bigint, relid regclass, record_key text, institution text, handler name, status text,
+			   received_at timestamptz, due_at timestamptz, overdue boolean, time_left interval)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT d.id, d.relid, d.record_key, d.institution, d.handler, d.status, d.received_at, d.due_at,
+		   d.due_at < now(), d.due_at - now()
+	  FROM finsec.credit_dispute d
+	 WHERE d.status IN ('open', 'checking') AND d.due_at < now() + coalesce(within, interval '0')
+	 ORDER BY d.due_at, d.id
+$$;
+COMMENT ON FUNCTION finsec.credit_disputes_overdue(interval) IS
+	'open disputes past their statutory deadline (overdue) or due within the given interval';
+REVOKE ALL ON FUNCTION finsec.credit_disputes_overdue(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_disputes_overdue(interval) TO finsec_admin, finsec_auditor, finsec_operator;
+
 -- (section 6 ends here)
 
 
