@@ -1504,10 +1504,17 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION finsec._credit_record(regclass, text, text) FROM PUBLIC;
 
 CREATE FUNCTION finsec._credit_seal_for_record(tbl regclass, behaviour_end date, value text)
-RETURNS finsec.protected_text
+RETURNS bytea
 AS 'MODULE_PATHNAME', 'finsec_credit_seal_for_record'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION finsec._credit_seal_for_record(regclass, date, text) FROM PUBLIC;
+
+-- The policy and period a sealed dispute text is under (for checks and tests; no grant).
+CREATE FUNCTION finsec._credit_sealed_info(sealed bytea, OUT policy_id integer, OUT period integer,
+										   OUT readable boolean)
+AS 'MODULE_PATHNAME', 'finsec_credit_sealed_info'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_sealed_info(bytea) FROM PUBLIC;
 
 CREATE FUNCTION finsec._credit_correction_seal(tbl regclass, "row" jsonb, pseudonym text)
 RETURNS jsonb
@@ -1565,7 +1572,7 @@ CREATE TABLE finsec.credit_dispute_check (
 	dispute_id	bigint NOT NULL REFERENCES finsec.credit_dispute,
 	check_no	integer NOT NULL CHECK (check_no > 0),
 	source		text NOT NULL CHECK (length(source) BETWEEN 1 AND 200),
-	finding		finsec.protected_text NOT NULL,
+	finding		bytea NOT NULL,
 	confirms	boolean NOT NULL,
 	checked_at	timestamptz NOT NULL DEFAULT now(),
 	checked_by	name NOT NULL,
@@ -1578,13 +1585,16 @@ COMMENT ON TABLE finsec.credit_dispute_check IS
  * The subject's personal statement on a record it disputed without
  * success (unconfirmed): sealed under the key of the record's period, so
  * that it is shredded with the record; credit_query shows it with the
- * record.
+ * record.  A sealed text is kept as bytea: the bytes of a
+ * finsec.protected_text value of the table's policy (a protected column
+ * would need one policy for every table); C opens it with
+ * finsec_protect_open() on the bytea's varlena as it is.
  */
 CREATE TABLE finsec.credit_statement (
 	dispute_id	bigint PRIMARY KEY REFERENCES finsec.credit_dispute,
 	relid		regclass NOT NULL REFERENCES finsec.credit_table,
 	record_key	text NOT NULL,
-	statement	finsec.protected_text NOT NULL,
+	statement	bytea NOT NULL,
 	recorded_at timestamptz NOT NULL DEFAULT now(),
 	recorded_by name NOT NULL
 );

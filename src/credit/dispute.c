@@ -44,6 +44,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
@@ -365,7 +366,7 @@ PG_FUNCTION_INFO_V1(finsec_credit_seal_for_record);
 
 /*
  * finsec._credit_seal_for_record(tbl regclass, behaviour_end date, value
- * text) returns finsec.protected_text: value sealed under the table's
+ * text) returns bytea (a finsec.protected_text value's bytes): value sealed under the table's
  * policy and the key of behaviour_end's period: shredded with the records
  * of that period.  For finsec's own functions (no grant).
  */
@@ -400,6 +401,40 @@ finsec_credit_seal_for_record(PG_FUNCTION_ARGS)
 	explicit_bzero(plain, len);
 	pfree(plain);
 	PG_RETURN_POINTER(sealed);
+}
+
+PG_FUNCTION_INFO_V1(finsec_credit_sealed_info);
+
+/*
+ * finsec._credit_sealed_info(sealed bytea, OUT policy_id, OUT period, OUT
+ * readable): what a sealed dispute text says about itself, and whether its
+ * key still opens it (false once its period is shredded).  Never the text.
+ */
+Datum
+finsec_credit_sealed_info(PG_FUNCTION_ARGS)
+{
+	struct varlena *v = PG_GETARG_VARLENA_P(0);
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	char	   *plain = NULL;
+	size_t		len = 0;
+
+	if (GetUserId() != finsec_owner() && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("finsec._credit_sealed_info() is for finsec's own functions")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int32GetDatum(finsec_protect_value_policy(v));
+	values[1] = Int32GetDatum(finsec_protect_value_period(v));
+	values[2] = BoolGetDatum(finsec_protect_open(v, &plain, &len) == FINSEC_PROTECT_OPEN_OK);
+	if (plain != NULL)
+	{
+		explicit_bzero(plain, len);
+		pfree(plain);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /* ---- corrections ------------------------------------------------------------ */
