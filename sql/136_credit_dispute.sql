@@ -30,8 +30,11 @@ SET SESSION AUTHORIZATION regress_dp_a;
 SELECT finsec.key_generate('credit.enc', 'encryption', 'aes-256-gcm') AS k1 \gset
 SELECT finsec.key_generate('credit.fp', 'fingerprint', 'hmac-sha256') AS k2 \gset
 SELECT finsec.key_generate('credit.pseudonym', 'pseudonym', 'hmac-sha256') AS k3 \gset
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS k4 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS k5 \gset
 SET SESSION AUTHORIZATION regress_dp_b;
-SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state', finsec.approve(:k3) ->> 'state';
+SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state', finsec.approve(:k3) ->> 'state',
+	   finsec.approve(:k4) ->> 'state', finsec.approve(:k5) ->> 'state';
 SET SESSION AUTHORIZATION regress_dp_a;
 SELECT finsec.protect_policy_create('credit_p', enc_key => 'credit.enc', fp_key => 'credit.fp',
 									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
@@ -73,7 +76,7 @@ SET SESSION AUTHORIZATION regress_dp_owner;
 INSERT INTO loan VALUES
 	(1, '张三', '11010519491231002X', '90 days', 12000, current_date - 30, 'B1000001'),
 	(2, '张三', '11010519491231002X', 'none', 5000, current_date - 300, 'P2000002'),
-	(3, '李四', '110105194912310021', '30 days', 800, current_date - 10, 'B1000001');
+	(3, '李四', '110105198001011238', '30 days', 800, current_date - 10, 'B1000001');
 RESET SESSION AUTHORIZATION;
 
 \set VERBOSITY sqlstate
@@ -98,11 +101,11 @@ SELECT finsec.credit_dispute_open('loan', '2', NULL, NULL, 'regress_dp_handler')
 -- record 2 (provider P2000002), handled at P2000002; record 3 received today
 SELECT finsec.credit_dispute_open('loan', '2', '11010519491231002X', NULL, 'regress_dp_handler2',
 								  now() - interval '18 days') AS d2 \gset
-SELECT finsec.credit_dispute_open('loan', '3', '110105194912310021', 'B1000001', 'regress_dp_handler') AS d3 \gset
+SELECT finsec.credit_dispute_open('loan', '3', '110105198001011238', 'B1000001', 'regress_dp_handler') AS d3 \gset
 RESET SESSION AUTHORIZATION;
 -- an application role without the duty dispute cannot open one
 SET SESSION AUTHORIZATION regress_dp_app;
-SELECT finsec.credit_dispute_open('loan', '3', '110105194912310021', NULL, 'regress_dp_handler');
+SELECT finsec.credit_dispute_open('loan', '3', '110105198001011238', NULL, 'regress_dp_handler');
 RESET SESSION AUTHORIZATION;
 
 -- what is kept: the pseudonym (the same for both records of one subject,
@@ -125,12 +128,12 @@ SELECT event_type, success, detail ->> 'sqlstate' AS sqlstate, count(*)
 -- ---- deadlines (fixed clock: received_at in the past) ---------------------------
 -- d1 received 25 days ago: 5 days overdue; d2 18 days ago: due in 2 days;
 -- d3 today: due in 20 days, listed only with a window of 21 days
-SELECT id = :d1 AS is_d1, id = :d2 AS is_d2, overdue, date_trunc('day', time_left + interval '1 hour') AS days_left
+SELECT id = :d1 AS is_d1, id = :d2 AS is_d2, overdue, round(extract(epoch FROM time_left) / 86400) AS days_left
   FROM finsec.credit_disputes_overdue() ORDER BY due_at;
 SELECT count(*) FROM finsec.credit_disputes_overdue('21 days');
 SELECT count(*) FROM finsec.credit_disputes_overdue('0');
--- the deadline cannot be set beyond the statutory 20 days
-SET finsec.credit_dispute_days = 30;
+-- the deadline is the server's (1 to 20 days, the statutory maximum): not a session's to change
+SET finsec.credit_dispute_days = 19;
 SHOW finsec.credit_dispute_days;
 
 -- ---- checks -------------------------------------------------------------------
@@ -150,7 +153,8 @@ RESET SESSION AUTHORIZATION;
 -- a finding is sealed with the record's period, never in clear
 SELECT dispute_id = :d1 AS d1, check_no, source, confirms, checked_by,
 	   position(convert_to('结清', 'UTF8') IN finding) = 0 AND position('error'::bytea IN finding) = 0 AS finding_not_in_clear,
-	   (finsec._credit_sealed_info(finding)).period = to_char(current_date - 30, 'YYYYMM')::int AS period_of_record,
+	   (finsec._credit_sealed_info(finding)).period
+		 = to_char(current_date - CASE dispute_id WHEN :d1 THEN 30 ELSE 300 END, 'YYYYMM')::int AS period_of_record,
 	   (finsec._credit_sealed_info(finding)).policy_id = finsec._protect_policy_id('credit_p') AS policy,
 	   (finsec._credit_sealed_info(finding)).readable
   FROM finsec.credit_dispute_check ORDER BY dispute_id, check_no;
@@ -194,12 +198,12 @@ SELECT finsec.credit_correction(:d4, '{"id": 20, "name": "张三", "id_no": "110
 -- d1: bad rows refused when requested
 SELECT finsec.credit_correction(:d1, '[1]');                                              -- S9D66
 SELECT finsec.credit_correction(:d1, '{"id": 10, "nosuch": 1}');                          -- S9D66
-SELECT finsec.credit_correction(:d1, '{"id": 10, "name": "张三"}');                       -- S9D66: no subject
-SELECT finsec.credit_correction(:d1, '{"id": 1, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '"}');   -- S9D66: same key
-SELECT finsec.credit_correction(:d1, '{"id": 3, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '"}');   -- S9D66: taken key
-SELECT finsec.credit_correction(:d1, '{"id": 10, "name": "李四", "id_no": "110105194912310021", "closed_on": "' || (current_date - 30) || '"}');  -- S9D61: another subject
-SELECT finsec.credit_correction(:d1, '{"id": 10, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '", "amount": {"x": 1}}');  -- S9D66
-SELECT finsec.credit_correction(:d1, '{"id": 10, "name": "张三", "id_no": "not an id", "closed_on": "' || (current_date - 30) || '"}');  -- 22P02-like (the type's own check)
+SELECT finsec.credit_correction(:d1, ('{"id": 10, "name": "张三"}')::jsonb);                       -- S9D66: no subject
+SELECT finsec.credit_correction(:d1, ('{"id": 1, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '"}')::jsonb);   -- S9D66: same key
+SELECT finsec.credit_correction(:d1, ('{"id": 3, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '"}')::jsonb);   -- S9D66: taken key
+SELECT finsec.credit_correction(:d1, ('{"id": 10, "name": "李四", "id_no": "110105198001011238", "closed_on": "' || (current_date - 30) || '"}')::jsonb);  -- S9D61: another subject
+SELECT finsec.credit_correction(:d1, ('{"id": 10, "name": "张三", "id_no": "11010519491231002X", "closed_on": "' || (current_date - 30) || '", "amount": {"x": 1}}')::jsonb);  -- S9D66
+SELECT finsec.credit_correction(:d1, ('{"id": 10, "name": "张三", "id_no": "not an id", "closed_on": "' || (current_date - 30) || '"}')::jsonb);  -- 22P02-like (the type's own check)
 -- the correction of d1: the overdue removed
 SELECT finsec.credit_correction(:d1, jsonb_build_object('id', 10, 'name', '张三', 'id_no', '11010519491231002x',
 	'overdue', 'none', 'amount', 12000, 'closed_on', current_date - 30, 'inst', 'B1000001'),
@@ -220,9 +224,11 @@ SELECT finsec.approve(:c1) ->> 'status' AS status;
 RESET SESSION AUTHORIZATION;
 -- the original row is untouched, the correction a new row of the same subject
 -- (read here by the superuser, the table's direct reads being for auditors)
-SELECT id, name::text AS name_masked, id_no = '11010519491231002X'::finsec.protected_resident_id(credit_p) AS same_subject_fp,
-	   finsec.reveal(overdue, 'regress check') AS overdue, amount, closed_on = current_date - 30 AS closed_on_ok, inst
-  FROM loan WHERE id IN (1, 10) ORDER BY id;
+SELECT id, finsec.reveal(name, 'regress check') = '张三' AS same_name,
+	   finsec.reveal(id_no, 'regress check') = '11010519491231002X' AS same_subject,
+	   finsec.reveal(overdue, 'regress check') AS overdue, amount, closed_on = current_date - 30 AS closed_on_ok, inst,
+	   (finsec.protected_info(id_no)).period = to_char(closed_on, 'YYYYMM')::int AS sealed_in_its_period
+  FROM loan WHERE id IN (1, 2, 10) ORDER BY id;
 SELECT dispute_id = :d1 AS d1, record_key, correction_key, request_id = :c1 AS by_request, requested_by, approved_by
   FROM finsec.credit_correction;
 SELECT id = :d1 AS d1, status FROM finsec.credit_dispute WHERE id = :d1;
@@ -250,7 +256,17 @@ SELECT count(*) AS clear_values_in_ledger
   FROM finsec.audit
  WHERE detail::text ~ '(张三|李四|1101051949|结清|异议|error)' OR description ~ '(张三|李四|1101051949|结清|异议)';
 
+-- refusals name what to do (messages, details and hints)
+\set SHOW_CONTEXT never
 \set VERBOSITY default
+SET SESSION AUTHORIZATION regress_dp_handler;
+SELECT finsec.credit_dispute_open('loan', '3', '11010519491231002X', NULL, 'regress_dp_handler');
+SELECT finsec.credit_dispute_resolve(:d4, 'corrected');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec.credit_correction(:d4, '{"id": 21}');
+SELECT finsec.credit_correction(:d1, '{"id": 21}');
+RESET SESSION AUTHORIZATION;
 \c contrib_regression
 SET client_min_messages = warning;
 DROP DATABASE regress_dispute;
