@@ -166,6 +166,22 @@
 /* de-identification */
 
 /* disputes and registry */
+#define ERRCODE_FINSEC_CREDIT_RECORD_NOT_FOUND	MAKE_SQLSTATE('S','9','D','6','0')
+#define ERRCODE_FINSEC_CREDIT_SUBJECT_MISMATCH	MAKE_SQLSTATE('S','9','D','6','1')
+/* S9D62: handler not a credit user with the duty dispute (SQL) */
+/* S9D63: dispute not open; S9D64: resolution before any check (SQL) */
+#define ERRCODE_FINSEC_CREDIT_RECORD_VERIFIED	MAKE_SQLSTATE('S','9','D','6','5')
+#define ERRCODE_FINSEC_CREDIT_BAD_CORRECTION	MAKE_SQLSTATE('S','9','D','6','6')
+/* S9D67: statement for another outcome, or too long (SQL) */
+#define ERRCODE_FINSEC_CREDIT_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','6','8')
+/* S9D69: 'corrected' only through credit_correction (SQL) */
+/*
+ * S9D70-S9D79 (SQL): institution code/name/kind invalid (70), already
+ * registered (71), status change not allowed (72), deregistration with open
+ * disputes (73), institution not registered/active/a provider (74), data
+ * file already registered (75), bad file/exchange input (76), file result
+ * or feedback out of order (77), activation without assessment (79).
+ */
 
 /* outbound links */
 /* S9D80: not an allow-list pattern; S9D81: a pattern too broad (a range wider
