@@ -191,6 +191,19 @@ REVOKE ALL ON TABLE finsec.credit_dispute FROM PUBLIC;
 GRANT SELECT ON TABLE finsec.credit_dispute TO finsec_admin, finsec_auditor, finsec_operator;
 SELECT pg_catalog.pg_extension_config_dump('finsec.credit_dispute', '');
 
+/*
+ * Keyed pseudonyms of subjects (src/credit/pseudonym.c): what the query
+ * log and disputes keep.  The key is the keyring's credit.pseudonym
+ * (purpose pseudonym), generated like any key under two-person control.
+ */
+CREATE FUNCTION finsec.credit_pseudonym(subject text) RETURNS text
+AS 'MODULE_PATHNAME', 'finsec_credit_pseudonym_sql'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION finsec.credit_pseudonym(text) IS
+	'the keyed pseudonym of a credit subject (credit.pseudonym key), as the query log and disputes keep it; each call is a durable ledger row';
+REVOKE ALL ON FUNCTION finsec.credit_pseudonym(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_pseudonym(text) TO finsec_admin, finsec_auditor;
+
 -- ---------------------------------------------------------------------
 -- 2. Registration (src/credit/register.c): register_credit_table,
 --    the finsec label provider's credit labels, the archive table,
@@ -213,6 +226,72 @@ SELECT pg_catalog.pg_extension_config_dump('finsec.credit_dispute', '');
 -- 4. Anonymity engine (src/credit/ladder.c, anon.c): ladders, ladder
 --    maps, deid_evaluate, deid_aggregate.
 -- ---------------------------------------------------------------------
+
+/*
+ * Ladder maps (map:NAME steps): a value and what it generalises to, e.g.
+ * an employer and its industry.  Read when a ladder is parsed.
+ */
+CREATE TABLE finsec.credit_ladder_map (
+	map_name	text NOT NULL CHECK (map_name ~ '^[a-z0-9_.]{1,63}$'),
+	value		text NOT NULL CHECK (octet_length(value) BETWEEN 1 AND 255),
+	generalised text NOT NULL CHECK (octet_length(generalised) BETWEEN 1 AND 63),
+	PRIMARY KEY (map_name, value)
+);
+COMMENT ON TABLE finsec.credit_ladder_map IS
+	'generalisation maps of quasi-identifier ladders (map:NAME steps): value -> generalised';
+REVOKE ALL ON TABLE finsec.credit_ladder_map FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_ladder_map TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_ladder_map', '');
+
+-- Maintenance of the maps (finsec_admin), each change a ledger row.
+CREATE FUNCTION finsec.credit_ladder_map_set(map_name text, value text, generalised text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF map_name IS NULL OR value IS NULL OR generalised IS NULL THEN
+		RAISE EXCEPTION 'a ladder map entry needs a map name, a value and what it generalises to'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	INSERT INTO finsec.credit_ladder_map AS m VALUES (map_name, value, generalised)
+		ON CONFLICT ON CONSTRAINT credit_ladder_map_pkey
+		DO UPDATE SET generalised = EXCLUDED.generalised;
+	PERFORM finsec.audit_event('credit.ladder_map_set', 'credit_ladder_map:' || map_name, 'set', true,
+							   'ladder map entry set', jsonb_build_object('map', map_name));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_ladder_map_set(text, text, text) IS
+	'set what a value generalises to in a ladder map (map:NAME steps); audited';
+REVOKE ALL ON FUNCTION finsec.credit_ladder_map_set(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_ladder_map_set(text, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_ladder_map_delete(map_name text, value text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	DELETE FROM finsec.credit_ladder_map m
+	 WHERE m.map_name = credit_ladder_map_delete.map_name
+	   AND (credit_ladder_map_delete.value IS NULL OR m.value = credit_ladder_map_delete.value);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM finsec.audit_event('credit.ladder_map_delete', 'credit_ladder_map:' || map_name, 'delete', true,
+							   'ladder map entries deleted', jsonb_build_object('map', map_name, 'entries', n));
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_ladder_map_delete(text, text) IS
+	'delete one entry (or, without value, the whole map) of a ladder map; audited';
+REVOKE ALL ON FUNCTION finsec.credit_ladder_map_delete(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_ladder_map_delete(text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_ladder_levels(ladder jsonb, value text,
+	OUT level integer, OUT step text, OUT generalised text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_credit_ladder_levels_sql'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION finsec.credit_ladder_levels(jsonb, text) IS
+	'every level of a generalisation ladder for one value: to try a ladder before registering it';
+REVOKE ALL ON FUNCTION finsec.credit_ladder_levels(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_ladder_levels(jsonb, text) TO finsec_admin, finsec_auditor;
 
 -- (section 4 ends here)
 

@@ -69,6 +69,13 @@ typedef struct FinsecCreditTable
  */
 extern const FinsecCreditTable *finsec_credit_table(Oid relid);
 
+/* ---- pseudonyms (pseudonym.c) ------------------------------------------ */
+
+/* "p<version>.<hex>": keyed hash of the normalised subject (credit.pseudonym). */
+extern char *finsec_credit_pseudonym(const char *subject);
+/* Is pseudonym the subject's under the key version it names? */
+extern bool finsec_credit_pseudonym_matches(const char *subject, const char *pseudonym);
+
 /* ---- anonymity engine (ladder.c, anon.c) ------------------------------ */
 
 /*

@@ -136,6 +136,9 @@
 /* query log */
 
 /* anonymity engine */
+/* S9D40: a quasi-identifier's ladder is not valid; S9D41: its map does not exist (ladder.c) */
+#define ERRCODE_FINSEC_CREDIT_LADDER		MAKE_SQLSTATE('S','9','D','4','0')
+#define ERRCODE_FINSEC_CREDIT_LADDER_MAP	MAKE_SQLSTATE('S','9','D','4','1')
 
 /* de-identification */
 #define ERRCODE_FINSEC_DEID_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','5','0')
