@@ -364,13 +364,15 @@ ALTER TABLE finsec.protect_shredded ADD COLUMN deid_batch bigint;
 COMMENT ON COLUMN finsec.protect_shredded.deid_batch IS
 	'the finsec.deid_batch that destroyed the keys when a retention batch did (request_id is then 0)';
 
--- "Today" for retention: the date in finsec.deid_timezone.
+-- "Today" for retention: the date in finsec.deid_timezone (plus
+-- finsec.deid_test_days_ahead, a superuser's setting for tests; 0).
 CREATE FUNCTION finsec._deid_today()
 RETURNS date
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('finsec.deid_timezone', true), ''), 'Asia/Shanghai'))::date
+		   + coalesce(nullif(current_setting('finsec.deid_test_days_ahead', true), '')::integer, 0)
 $$;
 REVOKE ALL ON FUNCTION finsec._deid_today() FROM PUBLIC;
 
@@ -459,6 +461,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._deid_rows_hash(regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._deid_rows_hash(regclass, bigint) TO finsec_admin, finsec_auditor;
 
 /* Whether a published batch's archive rows are still those its proof hashed. */
 CREATE FUNCTION finsec.deid_verify(batch bigint)

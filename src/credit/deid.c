@@ -43,6 +43,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -56,6 +57,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -75,11 +77,44 @@
 #include "finsec_worker.h"
 #include "credit.h"
 
+/*
+ * TEMPORARY (until the registration and anonymity parts are on main):
+ * weak definitions so that the library links; the parts' own definitions
+ * replace them.  Removed at the merge.
+ */
+extern void finsec_credit_read_begin(void);
+extern void finsec_credit_read_end(void);
+__attribute__((weak)) void
+finsec_credit_read_begin(void)
+{
+}
+__attribute__((weak)) void
+finsec_credit_read_end(void)
+{
+}
+__attribute__((weak)) const FinsecCreditTable *
+finsec_credit_table(Oid relid)
+{
+	return NULL;
+}
+__attribute__((weak)) void
+finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
+{
+	memset(sol, 0, sizeof(*sol));
+	sol->refusal = pstrdup("The anonymity engine is not built.");
+}
+__attribute__((weak)) Jsonb *
+finsec_credit_deid_solution_jsonb(const FinsecDeidProblem *p, const FinsecDeidSolution *sol)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
 /* ---- settings ------------------------------------------------------------- */
 
 int			finsec_deid_interval_ms = 3600 * 1000;
 char	   *finsec_deid_timezone = NULL;
 int			finsec_deid_batch_delay_ms = 0;
+int			finsec_deid_test_days_ahead = 0;
 
 #define DEID_KEY_LEN 32
 #define DEID_INSERT_CHUNK 10000
@@ -219,32 +254,34 @@ deid_zeroize(DeidBatch *b)
 	arena_zeroize(&b->arena);
 }
 
-/* Hex HMAC-SHA256 of a value of column col under the batch's key. */
+/*
+ * Hex HMAC-SHA256 under the batch's key of "FSDEID1" || column || NUL ||
+ * value: the same value of the same column has one pseudonym within a
+ * batch, none across batches.
+ */
 static char *
 pseudonym(DeidBatch *b, const char *column, const char *value, size_t len)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
-	HMAC_CTX   *ctx;
+	StringInfoData msg;
 	char	   *hex;
-	static const char domain[] = "FSDEID1";
 	int			i;
 
-	ctx = HMAC_CTX_new();
-	if (ctx == NULL ||
-		HMAC_Init_ex(ctx, b->key, DEID_KEY_LEN, EVP_sha256(), NULL) != 1 ||
-		HMAC_Update(ctx, (const unsigned char *) domain, sizeof(domain)) != 1 ||
-		HMAC_Update(ctx, (const unsigned char *) column, strlen(column) + 1) != 1 ||
-		HMAC_Update(ctx, (const unsigned char *) value, len) != 1 ||
-		HMAC_Final(ctx, mac, &maclen) != 1)
+	initStringInfo(&msg);
+	appendBinaryStringInfo(&msg, "FSDEID1", 7);
+	appendBinaryStringInfo(&msg, column, strlen(column) + 1);
+	appendBinaryStringInfo(&msg, value, (int) len);
+	if (HMAC(EVP_sha256(), b->key, DEID_KEY_LEN, (const unsigned char *) msg.data, msg.len,
+			 mac, &maclen) == NULL)
 	{
-		if (ctx)
-			HMAC_CTX_free(ctx);
+		explicit_bzero(msg.data, msg.len);
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute a pseudonym")));
 	}
-	HMAC_CTX_free(ctx);
+	explicit_bzero(msg.data, msg.len);
+	pfree(msg.data);
 	hex = palloc(maclen * 2 + 1);
 	for (i = 0; i < (int) maclen; i++)
 		sprintf(hex + i * 2, "%02x", mac[i]);
@@ -350,8 +387,9 @@ open_value(DeidBatch *b, DeidCol *d, Datum value, int32 period, bool want_plain)
 	FinsecProtectOpenStatus st;
 	const char *result;
 
-	if (finsec_protect_value_policy(v) != b->reg.policy_id ||
-		finsec_protect_value_period(v) != period)
+	if (b->kind == DEID_RETENTION &&
+		(finsec_protect_value_policy(v) != b->reg.policy_id ||
+		 finsec_protect_value_period(v) != period))
 	{
 		b->not_in_period++;
 		return NULL;
@@ -755,125 +793,98 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 	return DatumGetJsonbPCopy(d);
 }
 
-/* jsonb_in of a C string. */
-static Jsonb *
-jsonb_of(const char *s)
+/* The problem of a batch for the engine. */
+static void
+deid_problem(DeidBatch *b, FinsecDeidProblem *p)
 {
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+	memset(p, 0, sizeof(*p));
+	p->nrecords = b->nrecords;
+	p->nqi = b->nqi;
+	p->nsensitive = b->nsens;
+	p->qi = b->qi;
+	p->sensitive = b->sens;
+	p->ladders = b->ladders;
+	p->qi_names = b->qi_names;
+	p->sensitive_names = b->sens_names;
+	p->k = b->k;
+	p->l = b->l;
+	p->max_suppression = b->max_suppression;
+}
+
+/* The hash of the rows of batch in target (finsec._deid_rows_hash, as the current identity). */
+static char *
+deid_rows_hash(DeidBatch *b, Oid target)
+{
+	Oid			types[2] = {REGCLASSOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(target);
+	values[1] = Int64GetDatum(b->batch_id);
+	finsec_spi_execute("SELECT finsec._deid_rows_hash($1, $2)", 2, types, values, NULL,
+					   false, 0, SPI_OK_SELECT, "could not hash the published rows");
+	return spi_text();
 }
 
 /*
- * Solve (or, for 'delete', no solve) and publish or refuse.  Returns the
- * batch id.  SPI connected, finsec's owner's identity (ctx) current.
+ * A retention batch after its rows were read: solve (not for 'delete'),
+ * then publish or refuse.  Returns the batch id.  SPI connected, finsec's
+ * owner's identity current.
  */
 static int64
-deid_finish(DeidBatch *b, const char *copy_target, bool durable_refusal)
+deid_finish(DeidBatch *b)
 {
 	FinsecDeidProblem p;
 	FinsecDeidSolution sol;
 	Jsonb	   *engine = NULL;
 	Jsonb	   *proof;
-	Jsonb	   *keys = NULL;
+	Jsonb	   *keys;
 	char	   *rows_hash = NULL;
-	char	   *reason = b->refusal;
+	const char *reason = b->refusal;
 	int			npub = 0;
 	int			nsupp = 0;
-	bool		solved = false;
+	Oid			types[3] = {REGCLASSOID, INT4OID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
 
 	memset(&sol, 0, sizeof(sol));
-	if (reason == NULL && !(b->kind == DEID_RETENTION && b->reg.delete_only))
+	if (reason == NULL && !b->reg.delete_only)
 	{
-		memset(&p, 0, sizeof(p));
-		p.nrecords = b->nrecords;
-		p.nqi = b->nqi;
-		p.nsensitive = b->nsens;
-		p.qi = b->qi;
-		p.sensitive = b->sens;
-		p.ladders = b->ladders;
-		p.qi_names = b->qi_names;
-		p.sensitive_names = b->sens_names;
-		p.k = b->k;
-		p.l = b->l;
-		p.max_suppression = b->max_suppression;
+		deid_problem(b, &p);
 		finsec_credit_deid_solve(&p, &sol);
 		engine = finsec_credit_deid_solution_jsonb(&p, &sol);
-		solved = true;
 		if (!sol.ok)
 			reason = sol.refusal ? sol.refusal : "The anonymity requirements cannot be met.";
 		nsupp = sol.nsuppressed;
 	}
 	if (reason != NULL)
 	{
-		Jsonb	   *detail;
-
-		proof = deid_record(b, false, reason, 0, nsupp, engine, NULL, copy_target, NULL);
-		detail = proof;
-		if (durable_refusal)
-			finsec_audit_event_durable(b->kind == DEID_RETENTION ? "credit.deid_batch" : "credit.deid_copy",
-									   b->relname, "refuse", false, reason, detail);
-		else
-			finsec_audit_event(b->kind == DEID_RETENTION ? "credit.deid_batch" : "credit.deid_copy",
-							   b->relname, "refuse", false, reason, detail);
+		proof = deid_record(b, false, reason, 0, nsupp, engine, NULL, NULL, NULL);
+		finsec_audit_event_durable("credit.deid_batch", b->relname, "refuse", false, reason, proof);
 		return b->batch_id;
 	}
 
-	if (b->kind == DEID_RETENTION && b->reg.delete_only)
-		npub = 0;
-	else
+	if (!b->reg.delete_only)
 	{
-		int		   *order = publication_order(b, solved ? sol.suppressed : NULL, &npub);
-		const char *target;
-		Oid			types[2] = {REGCLASSOID, INT8OID};
-		Datum		values[2];
+		int		   *order = publication_order(b, sol.suppressed, &npub);
 
-		if (b->kind == DEID_RETENTION)
-		{
-			if (!OidIsValid(b->reg.archive_relid))
-				ereport(ERROR,
-						(errcode(ERRCODE_FINSEC_DEID_NOT_REGISTERED),
-						 errmsg("registered table %s has no archive table", b->relname)));
-			target = finsec_quoted_relname(b->reg.archive_relid);
-			deid_insert(b, target, order, npub, sol.levels);
-			values[0] = ObjectIdGetDatum(b->reg.archive_relid);
-		}
-		else
-		{
-			Oid			relid;
-			FinsecOwnerContext dummy;
-
-			/* the copy is the caller's: insert and hash as the caller */
-			(void) dummy;
-			target = copy_target;
-			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(copy_target)),
-									 NoLock, false);
-			deid_insert(b, target, order, npub, sol.levels);
-			values[0] = ObjectIdGetDatum(relid);
-		}
-		values[1] = Int64GetDatum(b->batch_id);
-		finsec_spi_execute("SELECT finsec._deid_rows_hash($1, $2)", 2, types, values, NULL,
-						   false, 0, SPI_OK_SELECT, "could not hash the published rows");
-		rows_hash = spi_text();
+		if (!OidIsValid(b->reg.archive_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_DEID_NOT_REGISTERED),
+					 errmsg("registered table %s has no archive table", b->relname)));
+		deid_insert(b, finsec_quoted_relname(b->reg.archive_relid), order, npub, sol.levels);
+		rows_hash = deid_rows_hash(b, b->reg.archive_relid);
 	}
 
-	if (b->kind == DEID_RETENTION)
-	{
-		Oid			types[3] = {REGCLASSOID, INT4OID, INT8OID};
-		Datum		values[3];
-		bool		isnull;
-
-		if (finsec_deid_batch_delay_ms > 0)
-			deid_sleep(finsec_deid_batch_delay_ms);
-		values[0] = ObjectIdGetDatum(b->relid);
-		values[1] = Int32GetDatum(b->period);
-		values[2] = Int64GetDatum(b->batch_id);
-		finsec_spi_execute("SELECT finsec._deid_shred($1, $2, $3)", 3, types, values, NULL,
-						   false, 0, SPI_OK_SELECT, "could not destroy the period's keys");
-		keys = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	proof = deid_record(b, true, NULL, npub, nsupp, engine, rows_hash, copy_target, keys);
-	finsec_audit_event(b->kind == DEID_RETENTION ? "credit.deid_batch" : "credit.deid_copy",
-					   b->relname, "publish", true, NULL, proof);
-	(void) jsonb_of;
+	if (finsec_deid_batch_delay_ms > 0)
+		deid_sleep(finsec_deid_batch_delay_ms);
+	values[0] = ObjectIdGetDatum(b->relid);
+	values[1] = Int32GetDatum(b->period);
+	values[2] = Int64GetDatum(b->batch_id);
+	finsec_spi_execute("SELECT finsec._deid_shred($1, $2, $3)", 3, types, values, NULL,
+					   false, 0, SPI_OK_SELECT, "could not destroy the period's keys");
+	keys = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	proof = deid_record(b, true, NULL, npub, nsupp, engine, rows_hash, NULL, keys);
+	finsec_audit_event("credit.deid_batch", b->relname, "publish", true, NULL, proof);
 	return b->batch_id;
 }
 
@@ -927,9 +938,9 @@ next_batch_id(void)
 
 /*
  * One retention batch: the oldest due period of relid after after_period.
- * Returns the batch id, 0 when nothing is due; *period the period tried.
- * In a transaction; connects SPI itself.  worker: refusals repeated for
- * the same period and reason are not recorded again.
+ * Returns the batch id, 0 when nothing is due, -1 when the worker skipped
+ * a refusal it had recorded already (same period, same reason); *period_out
+ * the period tried.  In a transaction; connects SPI itself.
  */
 static int64
 deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool worker)
@@ -943,16 +954,13 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 	int32		period;
 	DateADT		first_day;
 	DateADT		last_day;
-	MemoryContext batch_cxt;
-	MemoryContext old;
 	LOCKTAG		tag;
 
 	*period_out = 0;
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "finsec deid batch", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(batch_cxt);
+	memset(&b, 0, sizeof(b));
 	finsec_spi_begin_as_owner(&ctx);
 
-	/* one batch at a time per table */
+	/* one batch at a time per table: the worker and deidentify_now */
 	values[0] = ObjectIdGetDatum(relid);
 	if (finsec_spi_execute("SELECT 1 FROM finsec.credit_table WHERE relid OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 						   1, types, values, NULL, false, 0, SPI_OK_SELECT,
@@ -968,8 +976,6 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 						   "could not find the due periods") == 0)
 	{
 		finsec_spi_end(&ctx);
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(batch_cxt);
 		return 0;
 	}
 	period = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -977,20 +983,27 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 	last_day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	*period_out = period;
 
-	/* the writers that may still add a row of the period: wait them out */
+	/*
+	 * The transactions writing the table now started before the period was
+	 * found due and may still add rows to it: wait for them, as CREATE
+	 * INDEX CONCURRENTLY does.  Later ones cannot (the insert guard refuses
+	 * a row past its retention; the period trigger a shredded period).
+	 */
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 	WaitForLockers(tag, ShareLock, false);
 
-	deid_init(&b, DEID_RETENTION, relid);
-	b.period = period;
-	b.first_day = first_day;
-	b.last_day = last_day;
 	PG_TRY();
 	{
+		bool		skip = false;
+
+		deid_init(&b, DEID_RETENTION, relid);
+		b.period = period;
+		b.first_day = first_day;
+		b.last_day = last_day;
+
 		/* a policy whose period keys seal another table's values too */
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = CStringGetTextDatum(b.reg.policy_name);
 		types[1] = TEXTOID;
+		values[1] = CStringGetTextDatum(b.reg.policy_name);
 		if (finsec_spi_execute("SELECT relid::pg_catalog.text FROM finsec.protect_period_column"
 							   " WHERE policy_name OPERATOR(pg_catalog.=) $2 AND relid OPERATOR(pg_catalog.<>) $1 LIMIT 1",
 							   2, types, values, NULL, false, 0, SPI_OK_SELECT,
@@ -1012,15 +1025,9 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 								   2, types, values, NULL, false, 0, SPI_OK_SELECT,
 								   "could not read the last batch") > 0 &&
 				spi_text() != NULL && strcmp(spi_text(), b.refusal) == 0)
-			{
-				deid_zeroize(&b);
-				finsec_spi_end(&ctx);
-				MemoryContextSwitchTo(old);
-				MemoryContextDelete(batch_cxt);
-				return -1;
-			}
+				skip = true;
 		}
-		id = deid_finish(&b, NULL, true);
+		id = skip ? -1 : deid_finish(&b);
 	}
 	PG_FINALLY();
 	{
@@ -1028,8 +1035,6 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 	}
 	PG_END_TRY();
 	finsec_spi_end(&ctx);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(batch_cxt);
 	return id;
 }
 
@@ -1123,7 +1128,10 @@ PG_FUNCTION_INFO_V1(finsec_deidentified_copy);
 /*
  * finsec.deidentified_copy(tbl, target, k, l, max_suppression) RETURNS
  * bigint: target created, owned by the caller, with the de-identified
- * current records of tbl (004 7.4.4 b); the proof is a 'copy' batch.
+ * current records of tbl (not past their retention, not shredded) (004
+ * 7.4.4 b); the proof is a 'copy' batch; keys untouched.  The rows are
+ * read as the table's owner; the target is created, filled and hashed as
+ * the caller; the proof is recorded as finsec's owner.
  */
 Datum
 finsec_deidentified_copy(PG_FUNCTION_ARGS)
@@ -1133,10 +1141,11 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 	RangeVar   *rv;
 	Oid			nsp;
 	Oid			existing = InvalidOid;
+	Oid			target_relid;
 	DeidBatch	b;
-	FinsecOwnerContext ctx;
-	int32	   *shredded = NULL;
-	int			nshredded = 0;
+	FinsecOwnerContext octx;
+	int32	   *shredded;
+	int			nshredded;
 	DateADT		today;
 	int64		id = 0;
 	char	   *qtarget;
@@ -1146,8 +1155,7 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
-	MemoryContext batch_cxt;
-	MemoryContext old;
+	int			ret;
 
 	require_admin("finsec.deidentified_copy");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -1159,8 +1167,11 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 	require_read_committed("finsec.deidentified_copy()");
 
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
-	if (rv->relpersistence == RELPERSISTENCE_TEMP)
-		check_copy_namespace(LookupCreationNamespace("pg_temp"), target);
+	if (rv->relpersistence == RELPERSISTENCE_TEMP || (rv->schemaname && strncmp(rv->schemaname, "pg_", 3) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_DEID_TARGET),
+				 errmsg("a de-identified copy cannot be created as \"%s\"", target),
+				 errhint("Name a table in an application schema of a test environment.")));
 	nsp = RangeVarGetAndCheckCreationNamespace(rv, NoLock, &existing);
 	check_copy_namespace(nsp, target);
 	if (OidIsValid(existing))
@@ -1170,23 +1181,34 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 				 errhint("A de-identified copy is always a new table.")));
 	qtarget = psprintf("%s.%s", quote_identifier(get_namespace_name(nsp)), quote_identifier(rv->relname));
 
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "finsec deid copy", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(batch_cxt);
-	finsec_spi_begin_as_owner(&ctx);
-	deid_init(&b, DEID_COPY, relid);
+	memset(&b, 0, sizeof(b));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
 	{
+		FinsecDeidProblem p;
+		FinsecDeidSolution sol;
+		Jsonb	   *engine;
+		Jsonb	   *proof;
+		int		   *order;
+		int			npub;
+		char	   *rows_hash;
+		const char *reason = NULL;
+
+		memset(&sol, 0, sizeof(sol));
+
+		finsec_begin_owner(&octx);
+		deid_init(&b, DEID_COPY, relid);
 		if (!PG_ARGISNULL(2))
 			b.k = PG_GETARG_INT32(2);
 		if (!PG_ARGISNULL(3))
 			b.l = PG_GETARG_INT32(3);
 		if (!PG_ARGISNULL(4))
 			b.max_suppression = DatumGetFloat8(DirectFunctionCall1(numeric_float8, PG_GETARG_DATUM(4)));
-		if (b.k < 2 || b.l < 1 || b.l > b.k || b.max_suppression < 0 || b.max_suppression > 0.5 ||
-			isnan(b.max_suppression))
+		if (b.k < 2 || b.l < 1 || b.l > b.k || !(b.max_suppression >= 0 && b.max_suppression <= 0.5))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("k must be at least 2, l between 1 and k, max_suppression between 0 and 0.5")));
+					 errmsg("k must be at least 2, l between 1 and k, and max_suppression between 0 and 0.5")));
 		finsec_spi_execute("SELECT finsec._deid_today()", 0, NULL, NULL, NULL, false, 0, SPI_OK_SELECT,
 						   "could not read today");
 		today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -1198,15 +1220,37 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 		for (r = 0; r < SPI_processed; r++)
 			shredded[r] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 		b.batch_id = next_batch_id();
-		finsec_end_owner(&ctx);
+		finsec_end_owner(&octx);
+
 		deid_collect(&b, today, shredded, nshredded);
-		/* the copy's records may come from several periods: any period is fine */
-		if (b.not_in_period > 0 && b.refusal != NULL && b.unopenable == 0)
-			b.refusal = NULL;
+		sol.ok = false;
+		sol.nsuppressed = 0;
+		engine = NULL;
+		reason = b.refusal;
+		if (reason == NULL)
+		{
+			deid_problem(&b, &p);
+			finsec_credit_deid_solve(&p, &sol);
+			engine = finsec_credit_deid_solution_jsonb(&p, &sol);
+			if (!sol.ok)
+				reason = sol.refusal ? sol.refusal : "The anonymity requirements cannot be met.";
+		}
+		if (reason != NULL)
+		{
+			finsec_begin_owner(&octx);
+			proof = deid_record(&b, false, reason, 0, sol.nsuppressed, engine, NULL, qtarget, NULL);
+			finsec_audit_event_durable("credit.deid_copy", b.relname, "refuse", false, reason, proof);
+			finsec_end_owner(&octx);
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_DEID_REFUSED),
+					 errmsg("the de-identified copy of %s is refused", b.relname),
+					 errdetail("%s", reason),
+					 errhint("Generalise further (ladders), lower k or l, or allow more suppression.")));
+		}
 
 		/* the target, as the caller */
 		initStringInfo(&ddl);
-		appendStringInfo(&ddl, "CREATE TABLE %s (batch_id bigint NOT NULL, period integer NOT NULL", qtarget);
+		appendStringInfo(&ddl, "CREATE TABLE %s (batch_id pg_catalog.int8 NOT NULL, period pg_catalog.int4 NOT NULL", qtarget);
 		for (i = 0; i < b.ncols; i++)
 		{
 			DeidCol    *d = &b.cols[i];
@@ -1215,95 +1259,27 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 							 d->plain ? format_type_extended(d->typid, -1, FORMAT_TYPE_FORCE_QUALIFY) : "pg_catalog.text");
 		}
 		appendStringInfoString(&ddl, ")");
-		if (b.refusal == NULL)
-		{
-			int			ret = SPI_execute(ddl.data, false, 0);
+		ret = SPI_execute(ddl.data, false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "could not create the copy: %s", SPI_result_code_string(ret));
+		CommandCounterIncrement();
+		target_relid = RangeVarGetRelid(makeRangeVar(get_namespace_name(nsp), rv->relname, -1), NoLock, false);
+		order = publication_order(&b, sol.suppressed, &npub);
+		deid_insert(&b, qtarget, order, npub, sol.levels);
+		rows_hash = deid_rows_hash(&b, target_relid);
 
-			if (ret != SPI_OK_UTILITY)
-				elog(ERROR, "could not create the copy: %s", SPI_result_code_string(ret));
-		}
-		finsec_begin_owner(&ctx);
-		/* the copy's rows are inserted and hashed as the caller */
-		if (b.refusal == NULL)
-		{
-			FinsecOwnerContext caller;
-
-			finsec_end_owner(&ctx);
-			memset(&caller, 0, sizeof(caller));
-			/* deid_finish inserts as the current identity: the caller */
-			{
-				/* solve and insert as the caller, then record as finsec's owner */
-				FinsecDeidProblem p;
-				FinsecDeidSolution sol;
-				Jsonb	   *engine;
-				int		   *order;
-				int			npub;
-				Oid			htypes[2] = {REGCLASSOID, INT8OID};
-				Datum		hvalues[2];
-				char	   *rows_hash;
-				Jsonb	   *proof;
-
-				memset(&p, 0, sizeof(p));
-				memset(&sol, 0, sizeof(sol));
-				p.nrecords = b.nrecords;
-				p.nqi = b.nqi;
-				p.nsensitive = b.nsens;
-				p.qi = b.qi;
-				p.sensitive = b.sens;
-				p.ladders = b.ladders;
-				p.qi_names = b.qi_names;
-				p.sensitive_names = b.sens_names;
-				p.k = b.k;
-				p.l = b.l;
-				p.max_suppression = b.max_suppression;
-				finsec_credit_deid_solve(&p, &sol);
-				engine = finsec_credit_deid_solution_jsonb(&p, &sol);
-				if (!sol.ok)
-				{
-					char	   *reason = sol.refusal ? sol.refusal : "The anonymity requirements cannot be met.";
-
-					finsec_begin_owner(&ctx);
-					proof = deid_record(&b, false, reason, 0, sol.nsuppressed, engine, NULL, qtarget, NULL);
-					finsec_audit_event_durable("credit.deid_copy", b.relname, "refuse", false, reason, proof);
-					finsec_end_owner(&ctx);
-					ereport(ERROR,
-							(errcode(ERRCODE_FINSEC_DEID_REFUSED),
-							 errmsg("the de-identified copy of %s is refused", b.relname),
-							 errdetail("%s", reason),
-							 errhint("Generalise further (ladders), lower k or l, or allow more suppression.")));
-				}
-				order = publication_order(&b, sol.suppressed, &npub);
-				deid_insert(&b, qtarget, order, npub, sol.levels);
-				hvalues[0] = ObjectIdGetDatum(RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qtarget)), NoLock, false));
-				hvalues[1] = Int64GetDatum(b.batch_id);
-				finsec_spi_execute("SELECT finsec._deid_rows_hash($1, $2)", 2, htypes, hvalues, NULL,
-								   false, 0, SPI_OK_SELECT, "could not hash the copied rows");
-				rows_hash = spi_text();
-				finsec_begin_owner(&ctx);
-				proof = deid_record(&b, true, NULL, npub, sol.nsuppressed, engine, rows_hash, qtarget, NULL);
-				finsec_audit_event("credit.deid_copy", b.relname, "publish", true, NULL, proof);
-				id = b.batch_id;
-			}
-		}
-		else
-		{
-			Jsonb	   *proof = deid_record(&b, false, b.refusal, 0, 0, NULL, NULL, qtarget, NULL);
-
-			finsec_audit_event_durable("credit.deid_copy", b.relname, "refuse", false, b.refusal, proof);
-			ereport(ERROR,
-					(errcode(ERRCODE_FINSEC_DEID_REFUSED),
-					 errmsg("the de-identified copy of %s is refused", b.relname),
-					 errdetail("%s", b.refusal)));
-		}
+		finsec_begin_owner(&octx);
+		proof = deid_record(&b, true, NULL, npub, sol.nsuppressed, engine, rows_hash, qtarget, NULL);
+		finsec_audit_event("credit.deid_copy", b.relname, "publish", true, NULL, proof);
+		finsec_end_owner(&octx);
+		id = b.batch_id;
 	}
 	PG_FINALLY();
 	{
 		deid_zeroize(&b);
 	}
 	PG_END_TRY();
-	finsec_spi_end(&ctx);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(batch_cxt);
+	SPI_finish();
 	PG_RETURN_INT64(id);
 }
 
@@ -1416,6 +1392,14 @@ finsec_credit_deid_define_settings(void)
 							0, 0, 600 * 1000,
 							PGC_SUSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("finsec.deid_test_days_ahead",
+							"Tests only: days added to today for the retention of credit data.",
+							"Lets a test make a period due without waiting for it. 0 in production.",
+							&finsec_deid_test_days_ahead,
+							0, 0, 100 * 366,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 }
 
