@@ -595,9 +595,9 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 	appendStringInfo(&q, "INSERT INTO %s (batch_id, period", target);
 	for (i = 0; i < b->ncols; i++)
 		appendStringInfo(&q, ", %s", quote_identifier(b->cols[i].col->name));
-	appendStringInfoString(&q, ") SELECT $1, u.* FROM pg_catalog.unnest($2");
+	appendStringInfoString(&q, ") SELECT $1, u.* FROM ROWS FROM (pg_catalog.unnest($2)");
 	for (i = 0; i < b->ncols; i++)
-		appendStringInfo(&q, ", $%d", i + 3);
+		appendStringInfo(&q, ", pg_catalog.unnest($%d)", i + 3);
 	appendStringInfoString(&q, ") AS u");
 	types[0] = INT8OID;
 	types[1] = INT4ARRAYOID;
@@ -1172,6 +1172,7 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FINSEC_DEID_TARGET),
 				 errmsg("a de-identified copy cannot be created as \"%s\"", target),
 				 errhint("Name a table in an application schema of a test environment.")));
+	check_copy_namespace(RangeVarGetCreationNamespace(rv), target);
 	nsp = RangeVarGetAndCheckCreationNamespace(rv, NoLock, &existing);
 	check_copy_namespace(nsp, target);
 	if (OidIsValid(existing))
