@@ -1374,7 +1374,7 @@ finsec_credit_deid_define_settings(void)
 							"Each round processes every due period of every registered credit table, "
 							"one batch (transaction) each.",
 							&finsec_deid_interval_ms,
-							3600 * 1000, 1000, INT_MAX,
+							3600 * 1000, 100, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
