@@ -77,38 +77,6 @@
 #include "finsec_worker.h"
 #include "credit.h"
 
-/*
- * TEMPORARY (until the registration and anonymity parts are on main):
- * weak definitions so that the library links; the parts' own definitions
- * replace them.  Removed at the merge.
- */
-extern void finsec_credit_read_begin(void);
-extern void finsec_credit_read_end(void);
-__attribute__((weak)) void
-finsec_credit_read_begin(void)
-{
-}
-__attribute__((weak)) void
-finsec_credit_read_end(void)
-{
-}
-__attribute__((weak)) const FinsecCreditTable *
-finsec_credit_table(Oid relid)
-{
-	return NULL;
-}
-__attribute__((weak)) void
-finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
-{
-	memset(sol, 0, sizeof(*sol));
-	sol->refusal = pstrdup("The anonymity engine is not built.");
-}
-__attribute__((weak)) Jsonb *
-finsec_credit_deid_solution_jsonb(const FinsecDeidProblem *p, const FinsecDeidSolution *sol)
-{
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
-}
-
 /* ---- settings ------------------------------------------------------------- */
 
 int			finsec_deid_interval_ms = 3600 * 1000;
