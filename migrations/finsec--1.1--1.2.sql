@@ -1069,6 +1069,269 @@ GRANT EXECUTE ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) TO fi
 --    deidentify_now, deidentified_copy, the worker task, research views.
 -- ---------------------------------------------------------------------
 
+/*
+ * The proofs: one row per batch, published or refused (append-only; the
+ * published ones are also ledger events credit.deid_batch, chained).  A
+ * published retention batch of a (table, period) is unique: a record is
+ * never processed twice.  The per-batch pseudonym key is never stored:
+ * the proof says so and carries no fingerprint of it.
+ */
+CREATE SEQUENCE finsec.deid_batch_id_seq;
+REVOKE ALL ON SEQUENCE finsec.deid_batch_id_seq FROM PUBLIC;
+CREATE TABLE finsec.deid_batch (
+	id			bigint PRIMARY KEY DEFAULT nextval('finsec.deid_batch_id_seq'),
+	relid		regclass NOT NULL,
+	kind		text NOT NULL CHECK (kind IN ('retention', 'copy')),
+	period		integer CHECK ((kind = 'retention') = (period IS NOT NULL)),
+	period_start date,
+	period_end	date,
+	state		text NOT NULL CHECK (state IN ('published', 'refused')),
+	reason		text CHECK ((state = 'refused') = (reason IS NOT NULL)),
+	action		text NOT NULL CHECK (action IN ('deidentify', 'delete')),
+	records		integer NOT NULL CHECK (records >= 0),
+	published	integer NOT NULL CHECK (published >= 0),
+	suppressed	integer NOT NULL CHECK (suppressed >= 0),
+	target		text,
+	proof		jsonb NOT NULL,
+	keys_destroyed jsonb,
+	started_at	timestamptz NOT NULL,
+	finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	run_by		name NOT NULL DEFAULT session_user,
+	CHECK (state = 'published' OR (published = 0 AND keys_destroyed IS NULL))
+);
+ALTER SEQUENCE finsec.deid_batch_id_seq OWNED BY finsec.deid_batch.id;
+CREATE UNIQUE INDEX deid_batch_once ON finsec.deid_batch (relid, period)
+	WHERE kind = 'retention' AND state = 'published';
+CREATE INDEX deid_batch_relid ON finsec.deid_batch (relid, period);
+COMMENT ON TABLE finsec.deid_batch IS
+	'de-identification batches of registered credit tables: the proof (k, l, risks, levels, rows hash), refusals, keys destroyed (append-only)';
+REVOKE ALL ON TABLE finsec.deid_batch FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.deid_batch TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.deid_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.deid_batch_id_seq', '');
+
+CREATE FUNCTION finsec._deid_batch_immutable() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'finsec.deid_batch is append-only'
+		USING ERRCODE = 'S9D54',
+			  DETAIL = 'A batch''s proof is a record of what was published and which keys were destroyed.',
+			  HINT = 'Batches are added by the de-identification worker and finsec.deidentify_now().';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_batch_immutable() FROM PUBLIC;
+CREATE TRIGGER finsec_deid_batch_immutable BEFORE UPDATE OR DELETE
+	ON finsec.deid_batch FOR EACH ROW EXECUTE FUNCTION finsec._deid_batch_immutable();
+CREATE TRIGGER finsec_deid_batch_no_truncate BEFORE TRUNCATE
+	ON finsec.deid_batch FOR EACH STATEMENT EXECUTE FUNCTION finsec._deid_batch_immutable();
+
+/* A period's keys destroyed by a batch (request_id 0: no change request; deid_batch says which batch). */
+ALTER TABLE finsec.protect_shredded ADD COLUMN deid_batch bigint;
+COMMENT ON COLUMN finsec.protect_shredded.deid_batch IS
+	'the finsec.deid_batch that destroyed the keys when a retention batch did (request_id is then 0)';
+
+-- "Today" for retention: the date in finsec.deid_timezone (plus
+-- finsec.deid_test_days_ahead, a superuser's setting for tests; 0).
+CREATE FUNCTION finsec._deid_today()
+RETURNS date
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('finsec.deid_timezone', true), ''), 'Asia/Shanghai'))::date
+		   + coalesce(nullif(current_setting('finsec.deid_test_days_ahead', true), '')::integer, 0)
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_today() FROM PUBLIC;
+
+/*
+ * The periods of a registered table that have keys and were neither
+ * shredded nor published by a retention batch; due when their last day +
+ * the table's retention is before today.
+ */
+CREATE FUNCTION finsec._deid_periods(tbl regclass)
+RETURNS TABLE (period integer, first_day date, last_day date, due_on date, due boolean)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT b.period, b.first_day, b.last_day, (b.last_day + ct.retention)::date + 1,
+		   (b.last_day + ct.retention)::date < finsec._deid_today()
+	  FROM finsec.credit_table ct
+	  JOIN finsec.protect_policy pp ON pp.policy_name = ct.policy_name
+	  JOIN finsec.key k ON k.label LIKE replace(replace(pp.enc_key, '\', '\\'), '_', '\_') || '.%'
+	  CROSS JOIN LATERAL (SELECT substr(k.label, length(pp.enc_key) + 2) AS suffix) s
+	  CROSS JOIN LATERAL finsec._protect_period_bounds(ct.period_unit,
+			to_date(s.suffix, CASE ct.period_unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END)) b
+	 WHERE ct.relid = tbl
+	   AND s.suffix ~ CASE ct.period_unit WHEN 'day' THEN '^[0-9]{8}$' ELSE '^[0-9]{6}$' END
+	   AND b.period = s.suffix::integer
+	   AND NOT EXISTS (SELECT FROM finsec.protect_shredded ps
+					   WHERE ps.policy_name = ct.policy_name AND ps.period = b.period)
+	   AND NOT EXISTS (SELECT FROM finsec.deid_batch db
+					   WHERE db.relid = ct.relid AND db.period = b.period
+						 AND db.kind = 'retention' AND db.state = 'published')
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_periods(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._deid_periods(regclass) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * Due periods not yet processed, by table, with the last refusal if any:
+ * what the worker has still to do (finsec.status_credit reads it).
+ */
+CREATE VIEW finsec.deid_due AS
+	SELECT ct.relid AS table_name, p.period, p.first_day, p.last_day, p.due_on,
+		   finsec._deid_today() - p.due_on AS days_overdue,
+		   r.id AS refused_batch, r.reason AS refusal, r.finished_at AS refused_at
+	  FROM finsec.credit_table ct
+	 CROSS JOIN LATERAL finsec._deid_periods(ct.relid) p
+	  LEFT JOIN LATERAL (SELECT db.id, db.reason, db.finished_at FROM finsec.deid_batch db
+						  WHERE db.relid = ct.relid AND db.period = p.period AND db.kind = 'retention'
+							AND db.state = 'refused'
+						  ORDER BY db.id DESC LIMIT 1) r ON true
+	 WHERE p.due;
+COMMENT ON VIEW finsec.deid_due IS
+	'periods of registered credit tables past their retention and not yet de-identified (with the last refusal)';
+REVOKE ALL ON finsec.deid_due FROM PUBLIC;
+GRANT SELECT ON finsec.deid_due TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* The proofs, for admins and auditors. */
+CREATE VIEW finsec.deid_batches AS
+	SELECT db.id, db.relid AS table_name, db.kind, db.period, db.period_start, db.period_end, db.state,
+		   db.reason, db.action, db.records, db.published, db.suppressed, db.target,
+		   db.proof -> 'engine' -> 'levels' AS levels,
+		   db.proof ->> 'rows_hash' AS rows_hash,
+		   db.proof, db.keys_destroyed, db.started_at, db.finished_at, db.run_by
+	  FROM finsec.deid_batch db;
+COMMENT ON VIEW finsec.deid_batches IS
+	'de-identification batches and their proofs (finsec.deid_batch)';
+REVOKE ALL ON finsec.deid_batches FROM PUBLIC;
+GRANT SELECT ON finsec.deid_batches TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The hash of a batch's archive rows: SHA-256 over the sorted SHA-256 of
+ * each row's jsonb text without batch_id (order-free, recomputable by an
+ * auditor with plain SQL).
+ */
+CREATE FUNCTION finsec._deid_rows_hash(archive regclass, batch bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h text;
+BEGIN
+	EXECUTE format('SELECT encode(sha256(coalesce(string_agg(d, ''''::bytea ORDER BY d), ''''::bytea)), ''hex'')'
+				   ' FROM (SELECT sha256(convert_to((to_jsonb(a) - ''batch_id'')::text, ''UTF8'')) AS d'
+				   ' FROM %s a WHERE a.batch_id = $1) r', archive)
+	  INTO h USING batch;
+	RETURN h;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_rows_hash(regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._deid_rows_hash(regclass, bigint) TO finsec_admin, finsec_auditor;
+
+/* Whether a published batch's archive rows are still those its proof hashed. */
+CREATE FUNCTION finsec.deid_verify(batch bigint)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b finsec.deid_batch;
+	arch text;
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_admin', 'MEMBER') OR pg_has_role(session_user, 'finsec_auditor', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied for function finsec.deid_verify' USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT * INTO b FROM finsec.deid_batch WHERE id = batch;
+	IF NOT FOUND OR b.state <> 'published' OR b.kind <> 'retention' OR b.action <> 'deidentify' THEN
+		RETURN NULL;
+	END IF;
+	arch := b.proof ->> 'archive_table';
+	RETURN finsec._deid_rows_hash(arch::regclass, batch) = b.proof ->> 'rows_hash';
+END
+$$;
+COMMENT ON FUNCTION finsec.deid_verify(bigint) IS
+	'whether the archive rows of a published de-identification batch still hash to its proof''s rows_hash (NULL: no archive rows to check)';
+REVOKE ALL ON FUNCTION finsec.deid_verify(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_verify(bigint) TO finsec_admin, finsec_auditor;
+
+/*
+ * Destroy the keys of a period of a table's policy as protect_shred's
+ * apply does (the keyring's key.retire and key.destroy), recorded in
+ * finsec.protect_shredded with the batch.  Called by deid.c as finsec's
+ * owner, in the batch's transaction.
+ */
+CREATE FUNCTION finsec._deid_shred(tbl regclass, period integer, batch bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p finsec.protect_policy;
+	ct finsec.credit_table;
+	b record;
+	lbl record;
+	v record;
+	keys jsonb := '{}';
+	ver jsonb;
+BEGIN
+	SELECT * INTO ct FROM finsec.credit_table c WHERE c.relid = tbl;
+	SELECT * INTO p FROM finsec.protect_policy pp WHERE pp.policy_name = ct.policy_name;
+	b := finsec._protect_period_bounds(p.period_unit,
+			to_date(period::text, CASE p.period_unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END));
+	IF b.period <> period OR b.last_day >= finsec._deid_today() THEN
+		RAISE EXCEPTION 'period % of protect policy "%" has not ended', period, p.policy_name USING ERRCODE = 'S9P26';
+	END IF;
+	FOR lbl IN SELECT * FROM finsec._protect_period_labels(p, period) LOOP
+		ver := '[]';
+		FOR v IN SELECT kv.key_id, kv.version, kv.state FROM finsec.key_version kv JOIN finsec.key k USING (key_id)
+				  WHERE k.label = lbl.label AND kv.state <> 'destroyed' ORDER BY kv.version LOOP
+			IF v.state = 'active' THEN
+				PERFORM finsec._key_apply(0, 'key.retire', lbl.label,
+										  jsonb_build_object('key_id', v.key_id, 'version', v.version));
+			END IF;
+			PERFORM finsec._key_apply(0, 'key.destroy', lbl.label,
+									  jsonb_build_object('key_id', v.key_id, 'version', v.version));
+			ver := ver || to_jsonb(v.version);
+		END LOOP;
+		IF EXISTS (SELECT FROM finsec.key k WHERE k.label = lbl.label) THEN
+			keys := keys || jsonb_build_object(lbl.label, ver);
+		END IF;
+	END LOOP;
+	INSERT INTO finsec.protect_shredded (policy_name, period, period_start, period_end, keys, request_id,
+										 requested_by, deid_batch)
+	VALUES (p.policy_name, period, b.first_day, b.last_day, keys, 0, session_user, batch);
+	PERFORM finsec.audit_event('protect.shred', p.policy_name, 'shred', true, NULL,
+							   jsonb_build_object('deid_batch', batch, 'period', period, 'keys', keys),
+							   session_user);
+	RETURN keys;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_shred(regclass, integer, bigint) FROM PUBLIC;
+
+CREATE FUNCTION finsec.deidentify_now(tbl regclass)
+RETURNS SETOF bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'finsec_deidentify_now';
+COMMENT ON FUNCTION finsec.deidentify_now(regclass) IS
+	'run the due de-identification batches of a registered credit table now (one per due period); returns the batch ids, refused ones included';
+REVOKE ALL ON FUNCTION finsec.deidentify_now(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deidentify_now(regclass) TO finsec_admin;
+
+CREATE FUNCTION finsec.deidentified_copy(tbl regclass, target text, k integer DEFAULT NULL,
+										 l integer DEFAULT NULL, max_suppression numeric DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'finsec_deidentified_copy';
+COMMENT ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) IS
+	'create target (owned by the caller) with a de-identified, k-anonymous copy of the current records of a registered credit table, for test environments (004 7.4.4 b); returns the batch id of its proof';
+REVOKE ALL ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) TO finsec_admin;
+
+
 -- (section 5 ends here)
 
 

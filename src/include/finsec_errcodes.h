@@ -164,6 +164,12 @@
 #define ERRCODE_FINSEC_CREDIT_AGGREGATE		MAKE_SQLSTATE('S','9','D','4','3')
 
 /* de-identification */
+#define ERRCODE_FINSEC_DEID_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','5','0')
+#define ERRCODE_FINSEC_DEID_ISOLATION		MAKE_SQLSTATE('S','9','D','5','1')
+#define ERRCODE_FINSEC_DEID_REFUSED			MAKE_SQLSTATE('S','9','D','5','2')
+#define ERRCODE_FINSEC_DEID_TARGET			MAKE_SQLSTATE('S','9','D','5','3')
+/* S9D54: finsec.deid_batch is append-only (SQL) */
+#define ERRCODE_FINSEC_DEID_VALUE			MAKE_SQLSTATE('S','9','D','5','5')
 
 /* disputes and registry */
 #define ERRCODE_FINSEC_CREDIT_RECORD_NOT_FOUND	MAKE_SQLSTATE('S','9','D','6','0')
