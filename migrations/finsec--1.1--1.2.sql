@@ -361,9 +361,12 @@ GRANT EXECUTE ON FUNCTION finsec.credit_user_remove(name) TO finsec_admin;
 /*
  * The query log (004 9.3, 8.3.2 b enhanced): one row per credit_query
  * call (per subject of a batch), written in the caller's transaction
- * before any row is returned; append-only and hash-chained
- * (protect_table).  A call the caller rolls back leaves its durable
- * ledger row credit.query.  The subject is its keyed pseudonym.
+ * before any row is returned; append-only (the ledger's immutable
+ * triggers: finsec's own tables cannot be protect_table()d) and chained
+ * through the ledger: each row's credit.query ledger row (hash-chained)
+ * carries its id and the SHA-256 of its content.  A call the caller rolls
+ * back leaves its durable ledger row.  The subject is its keyed
+ * pseudonym.
  */
 CREATE TABLE finsec.credit_query_log (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -383,12 +386,35 @@ CREATE TABLE finsec.credit_query_log (
 );
 CREATE INDEX credit_query_log_user_at ON finsec.credit_query_log (user_name, at);
 COMMENT ON TABLE finsec.credit_query_log IS
-	'every credit query: institution, user, client address, time, reason, subject pseudonym, rows returned (004 9.3, 8.3.2 b); append-only, hash-chained';
+	'every credit query: institution, user, client address, time, reason, subject pseudonym, rows returned (004 9.3, 8.3.2 b); append-only, each row chained through its credit.query ledger row';
 REVOKE ALL ON TABLE finsec.credit_query_log FROM PUBLIC;
 GRANT SELECT ON TABLE finsec.credit_query_log TO finsec_admin, finsec_auditor;
 SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log', '');
 SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log_id_seq', '');
-SELECT finsec.protect_table('finsec.credit_query_log');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_log
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_log
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_log ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+/*
+ * The SHA-256 of a log row as its ledger row keeps it (log_sha256):
+ * settings pinned, so that anyone recomputes the same text.
+ */
+CREATE FUNCTION finsec.credit_query_log_hash(r finsec.credit_query_log)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) IS
+	'the SHA-256 of a query log row that its credit.query ledger row (hash-chained) keeps as log_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) TO finsec_admin, finsec_auditor;
 
 /* Batch queries (004 9.3 c): the request file's name, hash and counts. */
 CREATE TABLE finsec.credit_query_batch (
@@ -405,12 +431,31 @@ CREATE TABLE finsec.credit_query_batch (
 	rows_returned integer NOT NULL
 );
 COMMENT ON TABLE finsec.credit_query_batch IS
-	'batch credit queries: request file name, SHA-256, subjects requested and found, rows returned (004 9.3 c); append-only, hash-chained';
+	'batch credit queries: request file name, SHA-256, subjects requested and found, rows returned (004 9.3 c); append-only, each row chained through its credit.batch_query ledger row';
 REVOKE ALL ON TABLE finsec.credit_query_batch FROM PUBLIC;
 GRANT SELECT ON TABLE finsec.credit_query_batch TO finsec_admin, finsec_auditor;
 SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch', '');
 SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch_id_seq', '');
-SELECT finsec.protect_table('finsec.credit_query_batch');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_batch
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_batch ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+CREATE FUNCTION finsec.credit_query_batch_hash(r finsec.credit_query_batch)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) IS
+	'the SHA-256 of a batch row that its credit.batch_query ledger row (hash-chained) keeps as batch_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) TO finsec_admin, finsec_auditor;
 
 /*
  * The ledger rows of a user's queries in the last hour, for the abnormal

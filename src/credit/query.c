@@ -78,6 +78,7 @@ typedef struct QueryCall
 	bool		batch;
 	char	   *reason;			/* a known code, else NULL */
 	int64		dispute_id;		/* 0: none */
+	char	   *dispute_record; /* the disputed record's key: all a handler sees */
 	bool		has_client_address;
 	Datum		client_address;
 	/* the registration, copied */
@@ -91,6 +92,7 @@ typedef struct QueryCall
 	AttrNumber	institution_attnum;
 	Oid			subject_typid;
 	FinsecProtectKind subject_kind;
+	Datum		status_at;		/* credit_user.status_at: counts start after it */
 	/* the day and the probes' periods */
 	DateADT		today;
 	int			nperiods;
@@ -190,7 +192,8 @@ record_refusal(QueryCall *c, const char *category, int sqlstate, const char *pse
  * The user's last hour in the ledger: distinct subjects queried (other
  * than this one), distinct foreign subjects (no record of the user's
  * institution), refusals for reason or dispute.  Rolled-back calls are in
- * the ledger too once flushed: flush first.  The caller holds the lock of
+ * the ledger too once flushed: flush first.  Counting starts at the
+ * user's last status change (a restore starts a new count).  The caller holds the lock of
  * the user's credit_user row, so calls of one user are counted one after
  * the other (READ COMMITTED: each statement sees the previous call).
  */
@@ -198,13 +201,14 @@ static void
 count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 {
 	FinsecOwnerContext ctx;
-	Oid			types[2] = {NAMEOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', pseudonym ? ' ' : 'n'};
+	Oid			types[3] = {NAMEOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', pseudonym ? ' ' : 'n', ' '};
 	bool		isnull;
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	values[1] = pseudonym ? CStringGetTextDatum(pseudonym) : (Datum) 0;
+	values[2] = c->status_at;
 	finsec_spi_begin_as_owner(&ctx);
 	finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
 					   SPI_OK_SELECT, "could not flush the audit event buffer");
@@ -220,8 +224,8 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 					   "  FROM finsec.audit a "
 					   " WHERE a.db_user = $1 "
 					   "   AND a.event_type IN ('credit.query', 'credit.query_refused') "
-					   "   AND a.event_time > now() - interval '1 hour'",
-					   2, types, values, nulls, true, 0, SPI_OK_SELECT,
+					   "   AND a.event_time > greatest(now() - interval '1 hour', $3)",
+					   3, types, values, nulls, true, 0, SPI_OK_SELECT,
 					   "could not count the credit queries of the last hour");
 	out->other_subjects = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	out->other_foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -341,7 +345,7 @@ check_caller(QueryCall *c, Oid relid)
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT u.institution, u.duties::text, u.query_status, i.status "
+	finsec_spi_execute("SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
 					   "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
 					   " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
 					   1, types, values, NULL, false, 0, SPI_OK_SELECT,
@@ -355,9 +359,9 @@ check_caller(QueryCall *c, Oid relid)
 		duties = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		query_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		inst_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		c->status_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
 		MemoryContextSwitchTo(spi);
 	}
-	(void) isnull;
 	finsec_spi_end(&ctx);
 
 	if (!found)
@@ -397,9 +401,9 @@ check_caller(QueryCall *c, Oid relid)
 	}
 	if (strcmp(inst_status, "active") != 0)
 	{
-		record_refusal(c, "institution", ERRCODE_FINSEC_CREDIT_INSTITUTION, NULL);
+		record_refusal(c, "institution", ERRCODE_FINSEC_CREDIT_USER_INSTITUTION, NULL);
 		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_INSTITUTION),
+				(errcode(ERRCODE_FINSEC_CREDIT_USER_INSTITUTION),
 				 errmsg("credit institution \"%s\" of credit user \"%s\" is not active", c->institution, c->role),
 				 errdetail("Its status is %s.", inst_status),
 				 errhint("Only users of an active institution may query (finsec.credit_institution).")));
@@ -533,7 +537,7 @@ check_dispute(QueryCall *c, const char *subject, const char *pseudonym)
 	values[0] = Int64GetDatum(c->dispute_id);
 	values[1] = ObjectIdGetDatum(c->relid);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT d.handler::text, d.status, d.subject_pseudonym FROM finsec.credit_dispute d "
+	finsec_spi_execute("SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
 					   " WHERE d.id = $1 AND d.relid = $2::regclass",
 					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
 					   "could not read finsec.credit_dispute");
@@ -544,6 +548,7 @@ check_dispute(QueryCall *c, const char *subject, const char *pseudonym)
 		handler = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		c->dispute_record = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 		MemoryContextSwitchTo(spi);
 	}
 	finsec_spi_end(&ctx);
@@ -740,9 +745,17 @@ read_records(QueryCall *c, const char *plain, size_t len)
 		elog(ERROR, "SPI_connect failed");
 	finsec_begin_table_owner(c->relid, &tctx);
 	finsec_credit_read_begin();
-	finsec_spi_execute(sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read the registered table");
-	finsec_credit_read_end();
+	PG_TRY();
+	{
+		finsec_spi_execute(sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
+						   "could not read the registered table");
+	}
+	PG_FINALLY();
+	{
+		/* never leave the read permission open (a caller's savepoint) */
+		finsec_credit_read_end();
+	}
+	PG_END_TRY();
 	finsec_end_table_owner(&tctx);
 	/* copy the rows out of SPI's memory, then output them as the caller */
 	n = SPI_processed;
@@ -845,6 +858,8 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 	char		nulls[9] = "         ";
 	bool		isnull;
 	int64		log_id;
+	char	   *row_hash;
+	MemoryContext outer = CurrentMemoryContext;
 	StringInfoData s;
 	bool		first = true;
 
@@ -865,19 +880,21 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 	if (batch_id == 0)
 		nulls[8] = 'n';
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("INSERT INTO finsec.credit_query_log (institution, user_name, session_user_name, "
+	finsec_spi_execute("INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
 					   "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
 					   "       dispute_id, batch_id, outcome) "
 					   "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
-					   "RETURNING id",
+					   "RETURNING l.id, finsec.credit_query_log_hash(l)",
 					   9, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
 					   "could not write finsec.credit_query_log");
 	log_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row_hash = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	finsec_spi_end(&ctx);
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
 	json_int(&s, &first, "log_id", log_id);
+	json_text(&s, &first, "log_sha256", row_hash);
 	call_detail(&s, &first, c);
 	json_text(&s, &first, "subject", pseudonym);
 	json_int(&s, &first, "rows", nrows);
@@ -941,6 +958,16 @@ query_subject(QueryCall *c, const char *subject, int64 batch_id, bool *suspended
 				ListCell   *lc;
 
 				records = read_records(c, plain, len);
+				if (c->dispute_record)
+				{
+					/* a handler sees the disputed record only (004 9.8 b) */
+					List	   *kept = NIL;
+
+					foreach(lc, records)
+						if (strcmp(((QueryRecord *) lfirst(lc))->key, c->dispute_record) == 0)
+						kept = lappend(kept, lfirst(lc));
+					records = kept;
+				}
 				if (c->institution_attnum != 0)
 				{
 					foreign = true;
@@ -1152,6 +1179,8 @@ finsec_credit_batch_query(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		StringInfoData s;
 		bool		first = true;
+		char	   *row_hash;
+		MemoryContext outer = CurrentMemoryContext;
 
 		values[0] = Int64GetDatum(batch_id);
 		values[1] = CStringGetTextDatum(c.institution);
@@ -1164,12 +1193,14 @@ finsec_credit_batch_query(PG_FUNCTION_ARGS)
 		values[8] = Int32GetDatum(nfound);
 		values[9] = Int32GetDatum(nrows);
 		finsec_spi_begin_as_owner(&ctx);
-		finsec_spi_execute("INSERT INTO finsec.credit_query_batch OVERRIDING SYSTEM VALUE "
+		finsec_spi_execute("INSERT INTO finsec.credit_query_batch AS b "
 						   "       (id, institution, user_name, relid, request_name, request_sha256, "
-						   "        reason, requested, found, rows_returned) "
-						   "VALUES ($1, $2, $3, $4::regclass, $5, $6, $7, $8, $9, $10)",
-						   10, types, values, NULL, false, 0, SPI_OK_INSERT,
+						   "        reason, requested, found, rows_returned) OVERRIDING SYSTEM VALUE "
+						   "VALUES ($1, $2, $3, $4::regclass, $5, $6, $7, $8, $9, $10) "
+						   "RETURNING finsec.credit_query_batch_hash(b)",
+						   10, types, values, NULL, false, 0, SPI_OK_INSERT_RETURNING,
 						   "could not write finsec.credit_query_batch");
+		row_hash = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 		finsec_spi_end(&ctx);
 
 		initStringInfo(&s);
@@ -1177,6 +1208,7 @@ finsec_credit_batch_query(PG_FUNCTION_ARGS)
 		json_int(&s, &first, "batch_id", batch_id);
 		call_detail(&s, &first, &c);
 		json_text(&s, &first, "request_sha256", hex);
+		json_text(&s, &first, "batch_sha256", row_hash);
 		json_int(&s, &first, "requested", nelems);
 		json_int(&s, &first, "found", nfound);
 		json_int(&s, &first, "rows", nrows);
