@@ -192,7 +192,9 @@ record_refusal(QueryCall *c, const char *category, int sqlstate, const char *pse
  * The user's last hour in the ledger: distinct subjects queried (other
  * than this one), distinct foreign subjects (no record of the user's
  * institution), refusals for reason or dispute.  Rolled-back calls are in
- * the ledger too once flushed: flush first.  Counting starts at the
+ * the ledger too once flushed: flush first (and count in a new snapshot
+ * that sees the flushed rows and this call's own refusal row: not
+ * read-only).  Counting starts at the
  * user's last status change (a restore starts a new count).  The caller holds the lock of
  * the user's credit_user row, so calls of one user are counted one after
  * the other (READ COMMITTED: each statement sees the previous call).
@@ -225,7 +227,7 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 					   " WHERE a.db_user = $1 "
 					   "   AND a.event_type IN ('credit.query', 'credit.query_refused') "
 					   "   AND a.event_time > greatest(now() - interval '1 hour', $3)",
-					   3, types, values, nulls, true, 0, SPI_OK_SELECT,
+					   3, types, values, nulls, false, 0, SPI_OK_SELECT,
 					   "could not count the credit queries of the last hour");
 	out->other_subjects = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	out->other_foreign = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
