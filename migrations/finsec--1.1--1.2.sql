@@ -210,6 +210,473 @@ GRANT EXECUTE ON FUNCTION finsec.credit_pseudonym(text) TO finsec_admin, finsec_
 --    retention override and unregistration (two-person).
 -- ---------------------------------------------------------------------
 
+-- C helpers (src/credit/register.c).
+CREATE FUNCTION finsec._credit_table_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'finsec_credit_table_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION finsec._credit_table_changed() FROM PUBLIC;
+CREATE TRIGGER finsec_credit_table_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON finsec.credit_table FOR EACH STATEMENT EXECUTE FUNCTION finsec._credit_table_changed();
+CREATE TRIGGER finsec_credit_column_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON finsec.credit_column FOR EACH STATEMENT EXECUTE FUNCTION finsec._credit_table_changed();
+
+CREATE FUNCTION finsec._credit_ladder_check(ladder jsonb, col text, typ regtype) RETURNS integer
+AS 'MODULE_PATHNAME', 'finsec_credit_ladder_check'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION finsec._credit_ladder_check(jsonb, text, regtype) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_ladder_check(jsonb, text, regtype) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_type_trusted(typ regtype) RETURNS boolean
+AS 'MODULE_PATHNAME', 'finsec_credit_type_trusted'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION finsec._credit_type_trusted(regtype) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_type_trusted(regtype) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_protected(tbl regclass) RETURNS boolean
+AS 'MODULE_PATHNAME', 'finsec_credit_protected'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION finsec._credit_protected(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_protected(regclass) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_cached(tbl regclass) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_credit_table_sql'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION finsec._credit_cached(regclass) IS
+	'what this backend''s cache of registered credit tables holds for a table (attnums and roles; no value)';
+REVOKE ALL ON FUNCTION finsec._credit_cached(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_cached(regclass) TO finsec_admin, finsec_auditor;
+
+/*
+ * The plan of a registration: every check, no write.  Returns
+ * {"policy", "period_unit", "columns": [{"name", "attnum", "role",
+ * "type", "ladder", "label"}...] in attnum order}.  Reads the catalog
+ * only (no code of the table's owner runs).  Called by
+ * register_credit_table (as the caller) and again by
+ * _credit_register_record (as finsec's owner) with the same arguments.
+ */
+CREATE FUNCTION finsec._credit_register_plan(
+	tbl regclass, key text, subject text, behaviour_end text, policy text,
+	identifiers text[], quasi_identifiers jsonb, sensitive text[], public text[],
+	institution text, retention interval, action text, k integer, l integer,
+	max_suppression numeric, applied boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	c record;
+	roles jsonb := '{}';
+	rname text;
+	col text;
+	pol finsec.protect_policy;
+	cols jsonb := '[]';
+	lbl text;
+	r text;
+	typ text;
+	ladder jsonb;
+	prot text[] := ARRAY['finsec.protected_text', 'finsec.protected_resident_id',
+						 'finsec.protected_uscc', 'finsec.protected_mobile'];
+	ok boolean;
+BEGIN
+	IF tbl IS NULL OR key IS NULL OR subject IS NULL OR behaviour_end IS NULL OR policy IS NULL THEN
+		RAISE EXCEPTION 'table, key, subject, behaviour_end and policy must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Name the table, its record key, subject and behaviour-end columns and the period policy of its personal columns.';
+	END IF;
+	IF identifiers IS NULL OR quasi_identifiers IS NULL OR sensitive IS NULL OR retention IS NULL
+	   OR action IS NULL OR k IS NULL OR l IS NULL OR max_suppression IS NULL THEN
+		RAISE EXCEPTION 'identifiers, quasi_identifiers, sensitive, retention, action, k, l and max_suppression must not be null'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out to take its default.';
+	END IF;
+
+	-- the table
+	SELECT cl.relkind, cl.relispartition, cl.relhasrules, cl.relrowsecurity, cl.relpersistence,
+		   cl.relnamespace::regnamespace::text AS nsp, cl.reloftype
+	  INTO c FROM pg_class cl WHERE cl.oid = tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
+	END IF;
+	IF c.relkind <> 'r' OR c.relispartition THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it is not a plain table', tbl
+			USING ERRCODE = 'S9D01',
+				  DETAIL = format('Its kind is %s%s.', c.relkind, CASE WHEN c.relispartition THEN ' (a partition)' ELSE '' END),
+				  HINT = 'Register an ordinary table without partitions (CREATE TABLE without PARTITION BY).';
+	END IF;
+	IF c.relpersistence <> 'p' THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it is not a permanent table', tbl
+			USING ERRCODE = 'S9D01', HINT = 'Credit records must survive a crash: use a permanent, logged table.';
+	END IF;
+	IF c.nsp IN ('finsec', 'finsec_archive', 'pg_catalog', 'information_schema') OR c.nsp LIKE 'pg\_%' THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it is in schema %', tbl, c.nsp
+			USING ERRCODE = 'S9D01', HINT = 'Register an application table.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = tbl OR i.inhparent = tbl) THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it takes part in table inheritance', tbl
+			USING ERRCODE = 'S9D01',
+				  HINT = 'A parent''s reads include its children''s rows; detach it (ALTER TABLE ... NO INHERIT) first.';
+	END IF;
+	IF c.reloftype <> 0 THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it is a typed table', tbl
+			USING ERRCODE = 'S9D01', HINT = 'Detach it with ALTER TABLE ... NOT OF first.';
+	END IF;
+	IF c.relhasrules OR EXISTS (SELECT 1 FROM pg_rewrite rw WHERE rw.ev_class = tbl) THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it has rules', tbl
+			USING ERRCODE = 'S9D01', HINT = 'A rule can divert or rewrite the table''s reads and writes; drop the rules first.';
+	END IF;
+	IF c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy po WHERE po.polrelid = tbl) THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it has row-level security', tbl
+			USING ERRCODE = 'S9D01',
+				  HINT = 'A policy runs its owner''s expressions on every row finsec reads; drop the policies and DISABLE ROW LEVEL SECURITY first.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.relid = tbl) THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it is registered already', tbl
+			USING ERRCODE = 'S9D01', HINT = 'finsec.credit_table lists the registered tables.';
+	END IF;
+	IF NOT applied AND EXISTS (SELECT 1 FROM finsec.protect_period_column pc WHERE pc.relid = tbl) THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it has period-keyed columns already', tbl
+			USING ERRCODE = 'S9D01',
+				  HINT = 'Registration makes every personal column period-keyed itself; register a table without finsec.protect_period() columns.';
+	END IF;
+
+	-- the policy
+	SELECT * INTO pol FROM finsec.protect_policy pp WHERE pp.policy_name = policy;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'protect policy "%" does not exist', policy
+			USING ERRCODE = 'S9D04', HINT = 'finsec.protect_policy lists the policies; create one with finsec.protect_policy_create(..., period_unit => ''month'').';
+	END IF;
+	IF pol.period_unit IS NULL OR pol.period_unit NOT IN ('day', 'month') OR pol.fp_scope <> 'period' THEN
+		RAISE EXCEPTION 'protect policy "%" is not a period policy with a fingerprint per period', policy
+			USING ERRCODE = 'S9D04',
+				  DETAIL = format('Its period unit is %s and its fingerprint scope %s.', coalesce(pol.period_unit, 'none'), pol.fp_scope),
+				  HINT = 'Credit tables need period_unit ''day'' or ''month'' and fp_scope ''period'', so that destroying a period''s keys leaves nothing to link (docs/protected-data.md, "Period keys").';
+	END IF;
+
+	-- parameters
+	IF action NOT IN ('deidentify', 'delete') THEN
+		RAISE EXCEPTION 'action must be deidentify or delete, not "%"', action
+			USING ERRCODE = 'S9D05', HINT = 'deidentify moves expired records into finsec_archive; delete only destroys them.';
+	END IF;
+	IF k < 2 THEN
+		RAISE EXCEPTION 'k must be at least 2, not %', k
+			USING ERRCODE = 'S9D05', HINT = 'k-anonymity with k = 1 protects nobody; the default is 5.';
+	END IF;
+	IF l < 1 OR l > k THEN
+		RAISE EXCEPTION 'l must be between 1 and k (%), not %', k, l
+			USING ERRCODE = 'S9D05', HINT = 'A class of k records has at most k distinct sensitive values; the default is 2.';
+	END IF;
+	IF max_suppression < 0 OR max_suppression > 0.5 THEN
+		RAISE EXCEPTION 'max_suppression must be between 0 and 0.5, not %', max_suppression
+			USING ERRCODE = 'S9D05', HINT = 'It is the share of a batch''s records that may be withheld; the default is 0.05.';
+	END IF;
+	IF retention::text <> '5 years' THEN
+		RAISE EXCEPTION 'retention must be 5 years, not %', retention
+			USING ERRCODE = 'S9D06',
+				  DETAIL = 'Negative credit information is kept 5 years from the end of the behaviour (征信业管理条例 art. 16): shorter breaks the floor, longer the deletion.',
+				  HINT = 'Register with 5 years; a documented exception is the two-person change finsec.credit_retention_override(table, retention, reason).';
+	END IF;
+	IF jsonb_typeof(quasi_identifiers) <> 'object' THEN
+		RAISE EXCEPTION 'quasi_identifiers must be a JSON object of column to ladder'
+			USING ERRCODE = 'S9D05', HINT = 'E.g. ''{"birth_date": ["year", "years:5", "decade"], "region": ["prefix:4", "prefix:2"]}''.';
+	END IF;
+
+	-- roles by argument: each named column exactly once
+	FOR rname, col IN
+		SELECT 'key', key UNION ALL SELECT 'subject', subject UNION ALL SELECT 'behaviour_end', behaviour_end
+		UNION ALL SELECT 'institution', institution WHERE institution IS NOT NULL
+		UNION ALL SELECT 'identifier', x FROM unnest(identifiers) x
+		UNION ALL SELECT 'quasi_identifier', x FROM jsonb_object_keys(quasi_identifiers) x
+		UNION ALL SELECT 'sensitive', x FROM unnest(sensitive) x
+		UNION ALL SELECT 'public', x FROM unnest(coalesce(public, '{}')) x
+	LOOP
+		IF col IS NULL THEN
+			RAISE EXCEPTION 'a % column name is null', rname
+				USING ERRCODE = 'null_value_not_allowed', HINT = 'Column lists must not contain NULL.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col
+						  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			RAISE EXCEPTION 'column "%" of relation % does not exist', col, tbl
+				USING ERRCODE = 'undefined_column', HINT = format('It was named as the %s column.', rname);
+		END IF;
+		IF col IN ('finsec_txid', 'finsec_seq') THEN
+			RAISE EXCEPTION 'column "%" of relation % is finsec''s own', col, tbl
+				USING ERRCODE = 'S9D02', HINT = 'protect_table() adds finsec_txid and finsec_seq; give them no role.';
+		END IF;
+		IF roles ? col THEN
+			RAISE EXCEPTION 'column "%" of relation % has two roles: % and %', col, tbl, roles->>col, rname
+				USING ERRCODE = 'S9D02', HINT = 'Give each column exactly one role.';
+		END IF;
+		roles := roles || jsonb_build_object(col, rname);
+	END LOOP;
+
+	-- every column, in attnum order
+	FOR c IN
+		SELECT a.attnum, a.attname::text AS name, a.atttypid, a.atttypmod, a.attnotnull,
+			   format_type(a.atttypid, NULL) AS typ,
+			   (SELECT s.label FROM pg_seclabel s WHERE s.provider = 'finsec' AND s.classoid = 'pg_class'::regclass
+				   AND s.objoid = tbl AND s.objsubid = a.attnum) AS label
+		  FROM pg_attribute a
+		 WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+		   AND a.attname NOT IN ('finsec_txid', 'finsec_seq')
+		 ORDER BY a.attnum
+	LOOP
+		r := roles->>c.name;
+		IF r IS NULL AND c.label IN ('identifier', 'quasi_identifier', 'sensitive', 'public') THEN
+			r := c.label;
+			IF r = 'quasi_identifier' THEN
+				RAISE EXCEPTION 'column "%" of relation % is labelled quasi_identifier but has no ladder', c.name, tbl
+					USING ERRCODE = 'S9D02',
+						  HINT = 'Name it in quasi_identifiers with its generalisation ladder, e.g. ''{"' || c.name || '": ["prefix:4", "prefix:2"]}''.';
+			END IF;
+		END IF;
+		IF r IS NULL AND public IS NULL THEN
+			r := 'public';
+		END IF;
+		IF r IS NULL THEN
+			RAISE EXCEPTION 'column "%" of relation % has no role', c.name, tbl
+				USING ERRCODE = 'S9D02',
+					  HINT = 'Name it among identifiers, quasi_identifiers, sensitive or public, or label it with SECURITY LABEL FOR finsec.';
+		END IF;
+		ladder := NULL;
+		typ := c.typ;
+		IF r IN ('subject', 'identifier', 'quasi_identifier', 'sensitive') THEN
+			IF typ <> ALL (prot) THEN
+				RAISE EXCEPTION 'the % column "%" of relation % must be of a protected type, not %', r, c.name, tbl, typ
+					USING ERRCODE = 'S9D03',
+						  HINT = format('Declare it finsec.protected_text(%s) (or protected_resident_id, protected_uscc, protected_mobile): its values are sealed under the period keys and shredded with them.', policy);
+			END IF;
+			IF c.atttypmod <> pol.policy_id THEN
+				RAISE EXCEPTION 'the % column "%" of relation % is not under policy %', r, c.name, tbl, policy
+					USING ERRCODE = 'S9D03',
+						  DETAIL = format('Its type is %s.', format_type(c.atttypid, c.atttypmod)),
+						  HINT = format('Every personal column of a credit table is under the one period policy: declare it %s(%s).', typ, policy);
+			END IF;
+			IF r = 'quasi_identifier' THEN
+				ladder := quasi_identifiers->c.name;
+				PERFORM finsec._credit_ladder_check(ladder, c.name, c.atttypid::regtype);
+			END IF;
+		ELSIF r = 'key' THEN
+			IF NOT finsec._credit_type_trusted(c.atttypid::regtype) OR typ = ANY (prot) THEN
+				RAISE EXCEPTION 'the key column "%" of relation % has type %, which finsec does not trust', c.name, tbl, typ
+					USING ERRCODE = 'S9D03', HINT = 'Use a built-in type such as bigint, text or uuid for the record key.';
+			END IF;
+			IF NOT c.attnotnull OR NOT EXISTS (
+				SELECT 1 FROM pg_index i
+				 WHERE i.indrelid = tbl AND i.indisunique AND i.indimmediate AND i.indisvalid
+				   AND i.indnatts = 1 AND i.indnkeyatts = 1 AND i.indkey[0] = c.attnum
+				   AND i.indexprs IS NULL AND i.indpred IS NULL) THEN
+				RAISE EXCEPTION 'the key column "%" of relation % is not unique and NOT NULL', c.name, tbl
+					USING ERRCODE = 'S9D03',
+						  HINT = 'The record key needs NOT NULL and a unique index on it alone (PRIMARY KEY or UNIQUE, not deferrable, no predicate).';
+			END IF;
+		ELSIF r = 'behaviour_end' THEN
+			IF c.atttypid <> 'date'::regtype OR NOT c.attnotnull THEN
+				RAISE EXCEPTION 'the behaviour_end column "%" of relation % must be date NOT NULL', c.name, tbl
+					USING ERRCODE = 'S9D03', DETAIL = format('It is %s%s.', typ, CASE WHEN c.attnotnull THEN ' NOT NULL' ELSE '' END),
+						  HINT = 'Retention counts from the end of the behaviour: a date every record has.';
+			END IF;
+		ELSIF r = 'institution' THEN
+			IF c.atttypid NOT IN ('text'::regtype, 'varchar'::regtype) THEN
+				RAISE EXCEPTION 'the institution column "%" of relation % must be text or varchar, not %', c.name, tbl, typ
+					USING ERRCODE = 'S9D03', HINT = 'It holds the providing institution''s code (finsec.credit_institution).';
+			END IF;
+		ELSE
+			IF NOT finsec._credit_type_trusted(c.atttypid::regtype) THEN
+				RAISE EXCEPTION 'the public column "%" of relation % has type %, which finsec does not trust', c.name, tbl, typ
+					USING ERRCODE = 'S9D03',
+						  HINT = 'Public columns are copied to the archive as they are: use built-in types, or make the column personal (a protected type).';
+			END IF;
+		END IF;
+		cols := cols || jsonb_build_array(jsonb_build_object(
+			'name', c.name, 'attnum', c.attnum, 'role', r, 'type', format_type(c.atttypid, c.atttypmod),
+			'ladder', ladder, 'label', c.label));
+	END LOOP;
+	RETURN jsonb_build_object('policy', pol.policy_name, 'period_unit', pol.period_unit, 'columns', cols);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_register_plan(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_register_plan(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric, boolean) TO finsec_admin;
+
+/*
+ * The registration's own rows and the archive table, as finsec's owner.
+ * Plans again (the caller cannot hand it a different plan), and checks
+ * what register_credit_table did as the table's owner: protect_table,
+ * protect_period of every personal column on behaviour_end.
+ */
+CREATE FUNCTION finsec._credit_register_record(
+	tbl regclass, key text, subject text, behaviour_end text, policy text,
+	identifiers text[], quasi_identifiers jsonb, sensitive text[], public text[],
+	institution text, retention interval, action text, k integer, l integer,
+	max_suppression numeric)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	plan jsonb;
+	c jsonb;
+	owner oid;
+	relname text;
+	nspname text;
+	arch text;
+	ddl text := '';
+	t text;
+BEGIN
+	SELECT cl.relowner, cl.relname, cl.relnamespace::regnamespace::text INTO owner, relname, nspname
+	  FROM pg_class cl WHERE cl.oid = tbl;
+	IF NOT pg_has_role(session_user, 'finsec_admin', 'USAGE') OR NOT pg_has_role(session_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be a finsec_admin able to act as the owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	plan := finsec._credit_register_plan(tbl, key, subject, behaviour_end, policy, identifiers,
+										 quasi_identifiers, sensitive, public, institution, retention,
+										 action, k, l, max_suppression, true);
+	IF NOT finsec._credit_protected(tbl) THEN
+		RAISE EXCEPTION 'table % is not protected', tbl
+			USING ERRCODE = 'S9D01', HINT = 'Register it with finsec.register_credit_table(), which protects it.';
+	END IF;
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
+		IF c->>'role' IN ('subject', 'identifier', 'quasi_identifier', 'sensitive') AND NOT EXISTS (
+			SELECT 1 FROM finsec.protect_period_column pc
+			 WHERE pc.relid = tbl AND pc.column_name = c->>'name' AND pc.date_column = behaviour_end) THEN
+			RAISE EXCEPTION 'column "%" of % is not period-keyed on %', c->>'name', tbl, behaviour_end
+				USING ERRCODE = 'S9D01', HINT = 'Register it with finsec.register_credit_table(), which keys it.';
+		END IF;
+	END LOOP;
+
+	-- the archive table (layout: docs/credit.md, "Archive")
+	IF action = 'deidentify' THEN
+		arch := 'finsec_archive.' || quote_ident(relname);
+		IF to_regclass(arch) IS NOT NULL THEN
+			arch := 'finsec_archive.' || quote_ident(left(nspname || '_' || relname, 63));
+		END IF;
+		IF to_regclass(arch) IS NOT NULL THEN
+			RAISE EXCEPTION 'the archive table % exists already', arch
+				USING ERRCODE = 'S9D01', HINT = 'Rename the table or drop the leftover archive table (as a superuser) first.';
+		END IF;
+		FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
+			CONTINUE WHEN c->>'role' IN ('key', 'behaviour_end');
+			t := CASE WHEN c->>'role' = 'public' THEN c->>'type' ELSE 'pg_catalog.text' END;
+			ddl := ddl || ', ' || quote_ident(c->>'name') || ' ' || t;
+		END LOOP;
+		EXECUTE 'CREATE TABLE ' || arch || ' (batch_id pg_catalog.int8 NOT NULL, period pg_catalog.int4 NOT NULL'
+				|| ddl || ')';
+		EXECUTE 'REVOKE ALL ON TABLE ' || arch || ' FROM PUBLIC';
+		EXECUTE 'GRANT SELECT ON TABLE ' || arch || ' TO finsec_auditor';
+		EXECUTE 'COMMENT ON TABLE ' || arch || ' IS '
+				|| quote_literal('finsec: de-identified expired records of ' || tbl::text || ' (written only by finsec)');
+	END IF;
+
+	INSERT INTO finsec.credit_table (relid, key_column, subject_column, behaviour_end_column, institution_column,
+									 policy_name, period_unit, retention, action, k, l, max_suppression,
+									 archive_table, registered_by)
+	VALUES (tbl, key, subject, behaviour_end, institution, plan->>'policy', plan->>'period_unit', retention,
+			action, k, l, max_suppression, arch, session_user);
+	INSERT INTO finsec.credit_column (relid, column_name, column_role, ladder)
+	SELECT tbl, e->>'name', e->>'role', CASE WHEN e->>'role' = 'quasi_identifier' THEN e->'ladder' END
+	  FROM jsonb_array_elements(plan->'columns') e;
+
+	PERFORM finsec.audit_event('credit.register', tbl::text, 'register', true, NULL,
+		jsonb_build_object('policy', plan->>'policy', 'period_unit', plan->>'period_unit',
+						   'retention', retention::text, 'action', action, 'k', k, 'l', l,
+						   'max_suppression', max_suppression, 'archive', arch,
+						   'columns', (SELECT jsonb_object_agg(e->>'name', e->>'role')
+										 FROM jsonb_array_elements(plan->'columns') e)),
+		session_user);
+	RETURN arch;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_register_record(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_register_record(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric) TO finsec_admin;
+
+/*
+ * Register a credit table (docs/credit.md, "Registration").  Runs as the
+ * caller, who must be finsec_admin and able to act as the table's owner:
+ * everything done on the table (protect_table, protect_period, labels)
+ * is done as the caller; finsec's own rows by _credit_register_record.
+ * One statement: an error anywhere leaves nothing registered.
+ */
+CREATE FUNCTION finsec.register_credit_table(
+	tbl regclass, key text, subject text, behaviour_end text, policy text,
+	identifiers text[] DEFAULT '{}', quasi_identifiers jsonb DEFAULT '{}', sensitive text[] DEFAULT '{}',
+	public text[] DEFAULT NULL, institution text DEFAULT NULL, retention interval DEFAULT '5 years',
+	action text DEFAULT 'deidentify', k integer DEFAULT 5, l integer DEFAULT 2,
+	max_suppression numeric DEFAULT 0.05)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	plan jsonb;
+	c jsonb;
+	owner oid;
+	want text;
+	rank jsonb := '{"public": 1, "internal": 2, "quasi_identifier": 3, "identifier": 4, "sensitive": 5}';
+	has_rows boolean;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT cl.relowner INTO owner FROM pg_class cl WHERE cl.oid = tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
+	END IF;
+	IF NOT pg_has_role(current_user, 'finsec_admin', 'USAGE') OR NOT pg_has_role(current_user, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be a finsec_admin able to act as the owner of table %', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Register as a member of finsec_admin and of the table''s owner role.';
+	END IF;
+	-- every check first
+	plan := finsec._credit_register_plan(tbl, key, subject, behaviour_end, policy, identifiers,
+										 quasi_identifiers, sensitive, public, institution, retention,
+										 action, k, l, max_suppression);
+	-- raw rows written before registration were not sealed per period
+	EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', tbl);
+	EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', tbl) INTO has_rows;
+	IF has_rows THEN
+		RAISE EXCEPTION 'cannot register % as a credit table: it has rows', tbl
+			USING ERRCODE = 'S9D01',
+				  DETAIL = 'Rows written before registration are not sealed under their period''s keys and could never be shredded.',
+				  HINT = 'Register the table empty, then load it (COPY or INSERT).';
+	END IF;
+
+	-- as the caller (the table's owner's rights)
+	IF NOT finsec._credit_protected(tbl) THEN
+		PERFORM finsec.protect_table(tbl);
+	END IF;
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
+		IF c->>'role' IN ('subject', 'identifier', 'quasi_identifier', 'sensitive') THEN
+			PERFORM finsec.protect_period(tbl, (c->>'name')::name, behaviour_end::name);
+		END IF;
+	END LOOP;
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
+		want := CASE c->>'role' WHEN 'subject' THEN 'identifier' WHEN 'identifier' THEN 'identifier'
+							   WHEN 'quasi_identifier' THEN 'quasi_identifier'
+							   WHEN 'sensitive' THEN 'sensitive' END;
+		IF want IS NOT NULL AND coalesce((rank->>(c->>'label'))::int, 0) < (rank->>want)::int THEN
+			EXECUTE format('SECURITY LABEL FOR finsec ON COLUMN %s.%I IS %L', tbl, c->>'name', want);
+		END IF;
+	END LOOP;
+
+	RETURN finsec._credit_register_record(tbl, key, subject, behaviour_end, policy, identifiers,
+										  quasi_identifiers, sensitive, public, institution, retention,
+										  action, k, l, max_suppression);
+END
+$$;
+COMMENT ON FUNCTION finsec.register_credit_table(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric) IS
+	'register a credit table: protected (append-only, hash-chained), personal columns sealed per period of behaviour_end, labelled, with its archive table; returns the archive table''s name (NULL for action delete)';
+REVOKE ALL ON FUNCTION finsec.register_credit_table(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.register_credit_table(regclass, text, text, text, text, text[], jsonb, text[],
+	text[], text, interval, text, integer, integer, numeric) TO finsec_admin;
+
+
 -- (section 2 ends here)
 
 
@@ -618,6 +1085,23 @@ COMMENT ON FUNCTION finsec.credit_ladder_levels(jsonb, text) IS
 	'every level of a generalisation ladder for one value: to try a ladder before registering it';
 REVOKE ALL ON FUNCTION finsec.credit_ladder_levels(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.credit_ladder_levels(jsonb, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * The anonymity engine on sample records (src/credit/anon.c): the proof a
+ * batch would carry (levels, published, suppressed, classes, risks,
+ * histogram, min_l, ok, refusal) and the indexes of the records withheld.
+ * Reads nothing but the ladder maps, as the caller.
+ */
+CREATE FUNCTION finsec.deid_evaluate(records jsonb, quasi_identifiers jsonb,
+	sensitive text[] DEFAULT '{}', k integer DEFAULT 5, l integer DEFAULT 2,
+	max_suppression numeric DEFAULT 0.05) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_deid_evaluate'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric) IS
+	'k-anonymity, l-diversity and re-identification risk of sample records under ladders: the least-loss generalisation and its proof';
+REVOKE ALL ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric)
+	TO finsec_admin, finsec_auditor;
 
 -- (section 4 ends here)
 

@@ -69,6 +69,15 @@ typedef struct FinsecCreditTable
  */
 extern const FinsecCreditTable *finsec_credit_table(Oid relid);
 
+/*
+ * finsec's own reads of a registered table (credit_query, the
+ * de-identification batch) between begin and end pass the direct-read
+ * check (register.c).  Nesting-safe; reset at the end of the transaction.
+ */
+extern void finsec_credit_read_begin(void);
+extern void finsec_credit_read_end(void);
+extern bool finsec_credit_reading(void);
+
 /* ---- pseudonyms (pseudonym.c) ------------------------------------------ */
 
 /* "p<version>.<hex>": keyed hash of the normalised subject (credit.pseudonym). */

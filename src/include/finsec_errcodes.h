@@ -131,7 +131,27 @@
  *   S9D60-S9D79 disputes and registry (dispute.c, registry.c)
  *   S9D80-S9D89 outbound links (outbound.c)
  */
-/* registration */
+/* registration (register.c, section 2; docs/credit-reg.md) */
+/* S9D01: the table cannot be registered (kind, partitions, inheritance, rules, RLS, rows, registered) */
+#define ERRCODE_FINSEC_CREDIT_TABLE			MAKE_SQLSTATE('S','9','D','0','1')
+/* S9D02: a column has no role, two roles, or is finsec's own */
+#define ERRCODE_FINSEC_CREDIT_ROLE			MAKE_SQLSTATE('S','9','D','0','2')
+/* S9D03: a column's type or constraints do not fit its role */
+#define ERRCODE_FINSEC_CREDIT_COLUMN_TYPE	MAKE_SQLSTATE('S','9','D','0','3')
+/* S9D04: the policy is not a period policy with per-period fingerprints */
+#define ERRCODE_FINSEC_CREDIT_POLICY		MAKE_SQLSTATE('S','9','D','0','4')
+/* S9D05: k, l, max_suppression or action out of range */
+#define ERRCODE_FINSEC_CREDIT_PARAMETER		MAKE_SQLSTATE('S','9','D','0','5')
+/* S9D06: retention is not the legal 5 years (credit.retention override) */
+#define ERRCODE_FINSEC_CREDIT_RETENTION		MAKE_SQLSTATE('S','9','D','0','6')
+/* S9D07: an inserted record's retention has already ended */
+#define ERRCODE_FINSEC_CREDIT_EXPIRED		MAKE_SQLSTATE('S','9','D','0','7')
+/* S9D08: an inserted record's institution is not an active provider */
+#define ERRCODE_FINSEC_CREDIT_INSTITUTION	MAKE_SQLSTATE('S','9','D','0','8')
+/* S9D09: DDL refused on a registered table or an archive table */
+#define ERRCODE_FINSEC_CREDIT_DDL			MAKE_SQLSTATE('S','9','D','0','9')
+/* S9D10: unregistration refused (open disputes) */
+#define ERRCODE_FINSEC_CREDIT_UNREGISTER	MAKE_SQLSTATE('S','9','D','1','0')
 
 /* query log */
 #define ERRCODE_FINSEC_CREDIT_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','2','0')
@@ -154,6 +174,9 @@
 /* S9D40: a quasi-identifier's ladder is not valid; S9D41: its map does not exist (ladder.c) */
 #define ERRCODE_FINSEC_CREDIT_LADDER		MAKE_SQLSTATE('S','9','D','4','0')
 #define ERRCODE_FINSEC_CREDIT_LADDER_MAP	MAKE_SQLSTATE('S','9','D','4','1')
+/* S9D42: bad input to the engine (deid_evaluate); S9D43: deid_aggregate refused (anon.c, anon_sql.c) */
+#define ERRCODE_FINSEC_CREDIT_ANON_INPUT	MAKE_SQLSTATE('S','9','D','4','2')
+#define ERRCODE_FINSEC_CREDIT_AGGREGATE		MAKE_SQLSTATE('S','9','D','4','3')
 
 /* de-identification */
 

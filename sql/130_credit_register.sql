@@ -1,0 +1,198 @@
+--
+-- 130_credit_register: finsec.register_credit_table (docs/credit-reg.md):
+-- a registration and what it sets up (protection, period keys, labels,
+-- archive table, catalog rows, the backend cache, the ledger event);
+-- every bad input refused with its SQLSTATE and hint, nothing
+-- half-registered.
+--
+SET client_min_messages = warning;
+CREATE DATABASE regress_creg;
+\c regress_creg
+SET client_min_messages = warning;
+CREATE EXTENSION finsec;
+CREATE ROLE regress_cr_a LOGIN IN ROLE finsec_admin;
+CREATE ROLE regress_cr_b LOGIN IN ROLE finsec_admin;
+CREATE ROLE regress_cr_owner LOGIN IN ROLE finsec_app;
+CREATE ROLE regress_cr_admin_owner LOGIN IN ROLE finsec_admin, regress_cr_owner;
+CREATE ROLE regress_cr_app LOGIN IN ROLE finsec_app;
+GRANT CREATE ON SCHEMA public TO regress_cr_owner;
+
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.key_generate('credit.enc', 'encryption', 'aes-256-gcm') AS k1 \gset
+SELECT finsec.key_generate('credit.fp', 'fingerprint', 'hmac-sm3') AS k2 \gset
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS k3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sm3') AS k4 \gset
+SELECT finsec.key_generate('g.enc', 'encryption', 'aes-256-gcm') AS k5 \gset
+SELECT finsec.key_generate('g.fp', 'fingerprint', 'hmac-sm3') AS k6 \gset
+SELECT finsec.key_generate('y.enc', 'encryption', 'aes-256-gcm') AS k7 \gset
+SELECT finsec.key_generate('y.fp', 'fingerprint', 'hmac-sm3') AS k8 \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state',
+	   finsec.approve(:k3) ->> 'state', finsec.approve(:k4) ->> 'state',
+	   finsec.approve(:k5) ->> 'state', finsec.approve(:k6) ->> 'state',
+	   finsec.approve(:k7) ->> 'state', finsec.approve(:k8) ->> 'state';
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.protect_policy_create('credit_p', enc_key => 'credit.enc', fp_key => 'credit.fp',
+									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
+SELECT finsec.protect_policy_create('credit_y', enc_key => 'y.enc', fp_key => 'y.fp',
+									mask => 'name', period_unit => 'year', fp_scope => 'period') > 0 AS created;
+SELECT finsec.protect_policy_create('plain_p', enc_key => 'protect.enc', fp_key => 'protect.fp', mask => 'name') > 0 AS created;
+RESET SESSION AUTHORIZATION;
+
+SET SESSION AUTHORIZATION regress_cr_owner;
+CREATE TABLE loan (
+	id			bigint PRIMARY KEY,
+	name		finsec.protected_text(credit_p) NOT NULL,
+	id_no		finsec.protected_resident_id(credit_p) NOT NULL,
+	birth_date	finsec.protected_text(credit_p),
+	region		finsec.protected_text(credit_p),
+	overdue		finsec.protected_text(credit_p),
+	amount		numeric,
+	closed_on	date NOT NULL,
+	inst		text);
+RESET SESSION AUTHORIZATION;
+
+\set VERBOSITY default
+-- the caller: finsec_admin and able to act as the owner
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.register_credit_table('loan', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p', identifiers => '{id_no}',
+	quasi_identifiers => '{"birth_date": ["month", "year", "decade"], "region": ["prefix:4", "prefix:2"]}',
+	sensitive => '{overdue}');
+SET SESSION AUTHORIZATION regress_cr_owner;
+SELECT finsec.register_credit_table('loan', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p');
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+-- not even the internal step, called directly
+SELECT finsec._credit_register_record('loan', 'id', 'name', 'closed_on', 'credit_p', '{}', '{}', '{}', NULL, NULL,
+	'5 years', 'deidentify', 5, 2, 0.05);
+
+-- bad input: each refused with its SQLSTATE; nothing half-registered
+\set VERBOSITY sqlstate
+CREATE FUNCTION pg_temp.reg(key text DEFAULT 'id', subject text DEFAULT 'name', behaviour_end text DEFAULT 'closed_on',
+	policy text DEFAULT 'credit_p', identifiers text[] DEFAULT '{id_no}',
+	qi jsonb DEFAULT '{"birth_date": ["month", "year", "decade"], "region": ["prefix:4", "prefix:2"]}',
+	sensitive text[] DEFAULT '{overdue}', public text[] DEFAULT NULL, institution text DEFAULT NULL,
+	retention interval DEFAULT '5 years', action text DEFAULT 'deidentify', k int DEFAULT 5, l int DEFAULT 2,
+	max_suppression numeric DEFAULT 0.05)
+RETURNS text LANGUAGE sql AS $$
+	SELECT finsec.register_credit_table('loan', key, subject, behaviour_end, policy, identifiers, qi, sensitive,
+		public, institution, retention, action, k, l, max_suppression)
+$$;
+SELECT pg_temp.reg(key => NULL);
+SELECT pg_temp.reg(key => 'nope');                         -- 42703
+SELECT pg_temp.reg(key => 'amount');                       -- not unique: S9D03
+SELECT pg_temp.reg(key => 'name', subject => 'id_no', identifiers => '{}');  -- protected key: S9D03
+SELECT pg_temp.reg(subject => 'amount');                   -- not protected: S9D03
+SELECT pg_temp.reg(identifiers => '{id_no, name}');        -- two roles: S9D02
+SELECT pg_temp.reg(sensitive => '{overdue, finsec_seq}');  -- 42703 (not yet protected)
+SELECT pg_temp.reg(behaviour_end => 'inst', public => '{amount, closed_on}');  -- not a date: S9D03
+SELECT pg_temp.reg(policy => 'credit_y');                  -- yearly: S9D04
+SELECT pg_temp.reg(policy => 'plain_p');                   -- no period: S9D04
+SELECT pg_temp.reg(policy => 'nope');                      -- S9D04
+SELECT pg_temp.reg(k => 1);                                -- S9D05
+SELECT pg_temp.reg(l => 6);                                -- S9D05
+SELECT pg_temp.reg(l => 0);                                -- S9D05
+SELECT pg_temp.reg(max_suppression => 0.6);                -- S9D05
+SELECT pg_temp.reg(max_suppression => -0.01);              -- S9D05
+SELECT pg_temp.reg(action => 'keep');                      -- S9D05
+SELECT pg_temp.reg(retention => '3 years');                -- the legal floor: S9D06
+SELECT pg_temp.reg(retention => '6 years');                -- art. 16's deletion: S9D06
+SELECT pg_temp.reg(retention => '1826 days');              -- 5 years of days is not 5 years: S9D06
+SELECT pg_temp.reg(qi => '{"birth_date": ["year", "month"]}');        -- finer after coarser: S9D40
+SELECT pg_temp.reg(qi => '{"birth_date": "year"}');                   -- not an array: S9D40
+SELECT pg_temp.reg(qi => '{"region": ["map:nowhere"]}', identifiers => '{id_no, birth_date}');  -- S9D41
+SELECT pg_temp.reg(qi => '[1]');                           -- S9D05
+SELECT pg_temp.reg(public => '{amount}');                  -- inst has no role: S9D02
+SELECT pg_temp.reg(institution => 'amount', public => '{inst}');  -- numeric institution: S9D03
+SELECT pg_temp.reg(identifiers => '{id_no, NULL}');        -- 22004
+SELECT count(*) AS registered FROM finsec.credit_table;
+SELECT count(*) AS columns FROM finsec.credit_column;
+SELECT count(*) AS period_columns FROM finsec.protect_period_column;
+SELECT finsec._credit_cached('loan') AS cached;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS chains FROM finsec.ledger_chain WHERE relid = 'loan'::regclass;
+SELECT count(*) AS archive_tables FROM pg_tables WHERE schemaname = 'finsec_archive';
+SELECT count(*) AS labels FROM pg_seclabel WHERE provider = 'finsec' AND objoid = 'loan'::regclass;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+
+-- the registration
+SELECT finsec.register_credit_table('loan', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p', identifiers => '{id_no}',
+	quasi_identifiers => '{"birth_date": ["month", "year", "decade"], "region": ["prefix:4", "prefix:2"]}',
+	sensitive => '{overdue}', institution => 'inst') AS archive;
+SELECT finsec._credit_cached('loan') AS cached;
+RESET SESSION AUTHORIZATION;
+SELECT relid, key_column, subject_column, behaviour_end_column, institution_column, policy_name, period_unit,
+	   retention, action, k, l, max_suppression, archive_table, retention_request, registered_by
+  FROM finsec.credit_table;
+SELECT column_name, column_role, ladder FROM finsec.credit_column ORDER BY column_name;
+SELECT column_name, date_column, policy_name FROM finsec.protect_period_column ORDER BY column_name;
+SELECT count(*) AS chains FROM finsec.ledger_chain WHERE relid = 'loan'::regclass;
+SELECT a.attname, s.label FROM pg_seclabel s JOIN pg_attribute a ON a.attrelid = s.objoid AND a.attnum = s.objsubid
+ WHERE s.objoid = 'loan'::regclass AND s.provider = 'finsec' ORDER BY a.attnum;
+-- the archive: batch_id, period, then the registered columns but key and behaviour_end
+SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+  FROM pg_attribute a WHERE a.attrelid = 'finsec_archive.loan'::regclass AND a.attnum > 0 ORDER BY a.attnum;
+SELECT c.relowner::regrole = (SELECT e.extowner::regrole FROM pg_extension e WHERE e.extname = 'finsec') AS owned_by_finsec,
+	   c.relacl FROM pg_class c WHERE c.oid = 'finsec_archive.loan'::regclass;
+SELECT event_type, object, action, success, detail FROM finsec.audit WHERE event_type = 'credit.register';
+-- the cache of this backend
+SELECT finsec._credit_cached('loan') AS cached;
+SELECT finsec._credit_cached('finsec.audit') AS not_registered;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+\set VERBOSITY sqlstate
+-- twice: S9D01
+SELECT pg_temp.reg(institution => 'inst');
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+
+-- a labelled column takes its label's role; a QI label needs a ladder.
+-- (Creating the period trigger on a table with restricted labels takes a
+-- clearance: protect/label.c's DDL guard.)
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.label_grant('sensitive', 'regress_cr_admin_owner', reason => 'registers labelled credit tables') AS g \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:g) ->> 'state' AS clearance;
+SET SESSION AUTHORIZATION regress_cr_owner;
+CREATE TABLE loan2 (
+	id			text PRIMARY KEY,
+	name		finsec.protected_text(credit_p) NOT NULL,
+	phone		finsec.protected_mobile(credit_p),
+	region		finsec.protected_text(credit_p),
+	note		text,
+	closed_on	date NOT NULL);
+SECURITY LABEL FOR finsec ON COLUMN loan2.phone IS 'identifier';
+SECURITY LABEL FOR finsec ON COLUMN loan2.note IS 'public';
+SECURITY LABEL FOR finsec ON COLUMN loan2.region IS 'quasi_identifier';
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+\set VERBOSITY sqlstate
+SELECT finsec.register_credit_table('loan2', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p', public => '{}');   -- region: S9D02 (no ladder)
+\set VERBOSITY default
+SELECT finsec.register_credit_table('loan2', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p', quasi_identifiers => '{"region": ["prefix:2"]}', public => '{}',
+	action => 'delete', k => 2, l => 1, max_suppression => 0) AS archive;
+SELECT column_name, column_role FROM finsec.credit_column WHERE relid = 'loan2'::regclass ORDER BY column_name;
+SELECT finsec._credit_cached('loan2') AS cached;
+RESET SESSION AUTHORIZATION;
+
+-- rows before registration: refused
+SET SESSION AUTHORIZATION regress_cr_owner;
+CREATE TABLE loan3 (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+INSERT INTO loan3 VALUES (1, '张三', '2020-01-31');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+\set VERBOSITY sqlstate
+SELECT finsec.register_credit_table('loan3', key => 'id', subject => 'name', behaviour_end => 'closed_on',
+	policy => 'credit_p');
+\set VERBOSITY default
+SELECT count(*) AS period_columns FROM finsec.protect_period_column WHERE relid = 'loan3'::regclass;
+RESET SESSION AUTHORIZATION;
+
+\c contrib_regression
+SET client_min_messages = warning;
+DROP DATABASE regress_creg;
+DROP ROLE regress_cr_a, regress_cr_b, regress_cr_admin_owner, regress_cr_owner, regress_cr_app;
