@@ -56,11 +56,6 @@
 #include "finsec_trusted.h"
 #include "credit.h"
 
-/* register.c (declared in credit.h there; remove when merged) */
-extern const FinsecCreditTable *finsec_credit_table(Oid relid);
-extern void finsec_credit_read_begin(void);
-extern void finsec_credit_read_end(void);
-
 #define SUBJECT_MAX_LEN		1024
 #define BATCH_MAX_SUBJECTS	10000
 
