@@ -874,6 +874,332 @@ INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALU
 --    querying and the suspension of a user's query right.
 -- ---------------------------------------------------------------------
 
+/*
+ * Reason codes of credit queries (004 9.3 a): every credit_query names
+ * one; a code requiring a dispute is usable only by the dispute's handler
+ * with the dispute's id (004 9.8 b).  Seeded codes are builtin (created by
+ * the extension, not dumped); finsec_admin adds and retires codes
+ * (audited).  A code is never deleted: the query log names it.
+ */
+CREATE TABLE finsec.credit_reason (
+	code		text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]{1,47}$'),
+	description text NOT NULL CHECK (length(description) BETWEEN 1 AND 200),
+	requires_dispute boolean NOT NULL DEFAULT false,
+	active		boolean NOT NULL DEFAULT true,
+	builtin		boolean NOT NULL DEFAULT false,
+	created_by	name NOT NULL DEFAULT session_user,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	retired_at	timestamptz,
+	CHECK (active = (retired_at IS NULL))
+);
+COMMENT ON TABLE finsec.credit_reason IS
+	'reason codes of credit queries (004 9.3 a); requires_dispute: only a dispute handler with the dispute id (004 9.8 b)';
+REVOKE ALL ON TABLE finsec.credit_reason FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_reason TO finsec_admin, finsec_auditor, finsec_operator, finsec_app;
+INSERT INTO finsec.credit_reason (code, description, requires_dispute, builtin, created_by) VALUES
+	('loan_approval', '贷款审批 loan approval', false, true, 'finsec'),
+	('post_loan', '贷后管理 post-loan management', false, true, 'finsec'),
+	('credit_card_approval', '信用卡审批 credit card approval', false, true, 'finsec'),
+	('guarantee_check', '担保资格审查 guarantee eligibility check', false, true, 'finsec'),
+	('own_request', '本人查询 the subject''s own request', false, true, 'finsec'),
+	('dispute_check', '异议核查 dispute check (the handler, with the dispute id)', true, true, 'finsec'),
+	('judicial', '司法 judicial request', false, true, 'finsec');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_reason', 'WHERE NOT builtin');
+
+CREATE FUNCTION finsec.credit_reason_add(code text, description text, requires_dispute boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF code IS NULL OR description IS NULL OR requires_dispute IS NULL THEN
+		RAISE EXCEPTION 'a reason code needs a code, a description and whether it requires a dispute'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF code !~ '^[a-z][a-z0-9_]{1,47}$' THEN
+		RAISE EXCEPTION 'invalid reason code' USING ERRCODE = 'S9D31',
+			HINT = 'A code is 2 to 48 characters: a lower-case letter, then lower-case letters, digits or underscores.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_reason r WHERE r.code = credit_reason_add.code) THEN
+		RAISE EXCEPTION 'reason code "%" already exists', code USING ERRCODE = 'unique_violation',
+			HINT = 'A code is never reused, even retired: choose another.';
+	END IF;
+	INSERT INTO finsec.credit_reason (code, description, requires_dispute)
+	VALUES (code, description, requires_dispute);
+	PERFORM finsec.audit_event('credit.reason_add', 'credit_reason:' || code, 'add', true,
+							   'credit query reason code added',
+							   jsonb_build_object('code', code, 'requires_dispute', requires_dispute));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_reason_add(text, text, boolean) IS
+	'add a reason code of credit queries; audited';
+REVOKE ALL ON FUNCTION finsec.credit_reason_add(text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_reason_add(text, text, boolean) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_reason_retire(code text, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE finsec.credit_reason r SET active = false, retired_at = now()
+	 WHERE r.code = credit_reason_retire.code AND r.active;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no active reason code "%"', code USING ERRCODE = 'S9D25',
+			HINT = 'See finsec.credit_reason.';
+	END IF;
+	PERFORM finsec.audit_event('credit.reason_retire', 'credit_reason:' || code, 'retire', true,
+							   reason, jsonb_build_object('code', code));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_reason_retire(text, text) IS
+	'retire a reason code: credit_query refuses it from then on; audited';
+REVOKE ALL ON FUNCTION finsec.credit_reason_retire(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_reason_retire(text, text) TO finsec_admin;
+
+-- Users of credit queries (finsec.credit_user, section 1): set and removed
+-- by finsec_admin, audited.  Restoring a suspended query right is
+-- two-person (credit.user_restore below); credit_user_set keeps the status.
+CREATE FUNCTION finsec.credit_user_set(role name, institution text, duties text[] DEFAULT '{query}')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF role IS NULL OR institution IS NULL OR duties IS NULL THEN
+		RAISE EXCEPTION 'a credit user needs a role, an institution and duties'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role) THEN
+		RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role AND (r.rolsuper OR r.rolname LIKE 'finsec%')) THEN
+		RAISE EXCEPTION 'role "%" cannot be a credit user', role USING ERRCODE = 'S9D32',
+			HINT = 'Credit users are the application''s own login or group roles, not superusers or finsec''s roles.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM finsec.credit_institution i WHERE i.code = institution) THEN
+		RAISE EXCEPTION 'credit institution "%" does not exist', institution USING ERRCODE = 'S9D22',
+			HINT = 'Register it with finsec.credit_institution_apply().';
+	END IF;
+	IF cardinality(duties) = 0 OR array_position(duties, NULL) IS NOT NULL
+	   OR NOT duties <@ ARRAY['query', 'batch_query', 'dispute', 'submit']::text[] THEN
+		RAISE EXCEPTION 'invalid duties' USING ERRCODE = 'S9D32',
+			HINT = 'Duties are one or more of query, batch_query, dispute, submit.';
+	END IF;
+	INSERT INTO finsec.credit_user AS u (role_name, institution, duties)
+	VALUES (role, institution, ARRAY(SELECT DISTINCT d FROM unnest(duties) d ORDER BY d))
+	ON CONFLICT (role_name) DO UPDATE SET institution = EXCLUDED.institution, duties = EXCLUDED.duties;
+	PERFORM finsec.audit_event('credit.user_set', 'credit_user:' || role, 'set', true, NULL,
+							   jsonb_build_object('role', role, 'institution', institution, 'duties', to_jsonb(duties)));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_user_set(name, text, text[]) IS
+	'make a role a credit user of an institution with duties (query, batch_query, dispute, submit), or change them; audited';
+REVOKE ALL ON FUNCTION finsec.credit_user_set(name, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_set(name, text, text[]) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_user_remove(role name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM finsec.credit_user u WHERE u.role_name = role AND u.query_status = 'suspended') THEN
+		RAISE EXCEPTION 'credit user "%" is suspended', role USING ERRCODE = 'S9D23',
+			HINT = 'A suspended user is removed only after its restore (finsec.credit_user_restore) has been approved, so that the suspension cannot be erased by removing and adding the role again.';
+	END IF;
+	DELETE FROM finsec.credit_user u WHERE u.role_name = role;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" is not a credit user', role USING ERRCODE = 'S9D21';
+	END IF;
+	PERFORM finsec.audit_event('credit.user_remove', 'credit_user:' || role, 'remove', true, NULL,
+							   jsonb_build_object('role', role));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_user_remove(name) IS
+	'remove a credit user (refused while its query right is suspended); audited';
+REVOKE ALL ON FUNCTION finsec.credit_user_remove(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_remove(name) TO finsec_admin;
+
+/*
+ * The query log (004 9.3, 8.3.2 b enhanced): one row per credit_query
+ * call (per subject of a batch), written in the caller's transaction
+ * before any row is returned; append-only (the ledger's immutable
+ * triggers: finsec's own tables cannot be protect_table()d) and chained
+ * through the ledger: each row's credit.query ledger row (hash-chained)
+ * carries its id and the SHA-256 of its content.  A call the caller rolls
+ * back leaves its durable ledger row.  The subject is its keyed
+ * pseudonym.
+ */
+CREATE TABLE finsec.credit_query_log (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	institution text NOT NULL,
+	user_name	name NOT NULL,
+	session_user_name name NOT NULL,
+	client_addr inet,
+	client_address inet,
+	reason		text NOT NULL,
+	subject_pseudonym text NOT NULL,
+	relid		regclass NOT NULL,
+	rows_returned integer NOT NULL,
+	dispute_id	bigint,
+	batch_id	bigint,
+	outcome		text NOT NULL CHECK (outcome IN ('ok', 'suspended'))
+);
+CREATE INDEX credit_query_log_user_at ON finsec.credit_query_log (user_name, at);
+COMMENT ON TABLE finsec.credit_query_log IS
+	'every credit query: institution, user, client address, time, reason, subject pseudonym, rows returned (004 9.3, 8.3.2 b); append-only, each row chained through its credit.query ledger row';
+REVOKE ALL ON TABLE finsec.credit_query_log FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_query_log TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_log
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_log
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_log ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+/*
+ * The SHA-256 of a log row as its ledger row keeps it (log_sha256):
+ * settings pinned, so that anyone recomputes the same text.
+ */
+CREATE FUNCTION finsec.credit_query_log_hash(r finsec.credit_query_log)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) IS
+	'the SHA-256 of a query log row that its credit.query ledger row (hash-chained) keeps as log_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) TO finsec_admin, finsec_auditor;
+
+/* Batch queries (004 9.3 c): the request file's name, hash and counts. */
+CREATE TABLE finsec.credit_query_batch (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	institution text NOT NULL,
+	user_name	name NOT NULL,
+	relid		regclass NOT NULL,
+	request_name text NOT NULL,
+	request_sha256 text NOT NULL CHECK (request_sha256 ~ '^[0-9a-f]{64}$'),
+	reason		text NOT NULL,
+	requested	integer NOT NULL,
+	found		integer NOT NULL,
+	rows_returned integer NOT NULL
+);
+COMMENT ON TABLE finsec.credit_query_batch IS
+	'batch credit queries: request file name, SHA-256, subjects requested and found, rows returned (004 9.3 c); append-only, each row chained through its credit.batch_query ledger row';
+REVOKE ALL ON TABLE finsec.credit_query_batch FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_query_batch TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_batch
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_batch ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+CREATE FUNCTION finsec.credit_query_batch_hash(r finsec.credit_query_batch)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) IS
+	'the SHA-256 of a batch row that its credit.batch_query ledger row (hash-chained) keeps as batch_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) TO finsec_admin, finsec_auditor;
+
+/*
+ * The ledger rows of a user's queries in the last hour, for the abnormal
+ * querying counts (credit_query counts credit.query and
+ * credit.query_refused rows of its caller, also those the caller rolled
+ * back, which the ledger keeps).
+ */
+CREATE INDEX audit_credit_user_time_idx ON finsec.audit (db_user, event_time)
+	WHERE event_type IN ('credit.query', 'credit.query_refused');
+
+CREATE FUNCTION finsec.credit_query(tbl regclass, subject text, reason text,
+	dispute_id bigint DEFAULT NULL, client_address inet DEFAULT NULL)
+RETURNS TABLE (record_key text, record jsonb, under_dispute boolean, disputes jsonb)
+AS 'MODULE_PATHNAME', 'finsec_credit_query'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) IS
+	'the records of one subject in a registered credit table, for a credit user with a reason code: logged (finsec.credit_query_log) and audited; the only way to read a registered table';
+REVOKE ALL ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) TO finsec_app, finsec_admin;
+
+CREATE FUNCTION finsec.credit_batch_query(tbl regclass, request_name text, request bytea,
+	subjects text[], reason text, client_address inet DEFAULT NULL)
+RETURNS TABLE (subject_index integer, record_key text, record jsonb, under_dispute boolean, disputes jsonb)
+AS 'MODULE_PATHNAME', 'finsec_credit_batch_query'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) IS
+	'the records of many subjects (a request file), for a credit user with duty batch_query: the file''s name and SHA-256 and the counts in finsec.credit_query_batch, one log row per subject';
+REVOKE ALL ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) TO finsec_app, finsec_admin;
+
+-- credit.user_restore: a query right suspended for abnormal querying
+-- (004 9.7 c) is restored only by two administrators.
+CREATE FUNCTION finsec.credit_user_restore(role name, reason text)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.user_restore', role::text, '{}'::jsonb, reason)
+$$;
+COMMENT ON FUNCTION finsec.credit_user_restore(name, text) IS
+	'request that a credit user''s suspended query right be restored; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_user_restore(name, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_restore(name, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_user_restore_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	u finsec.credit_user;
+BEGIN
+	SELECT * INTO u FROM finsec.credit_user cu WHERE cu.role_name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" is not a credit user', target USING ERRCODE = 'S9D21';
+	END IF;
+	IF u.query_status <> 'suspended' THEN
+		RAISE EXCEPTION 'the query right of credit user "%" is not suspended', target USING ERRCODE = 'S9D33';
+	END IF;
+	RETURN jsonb_build_object('suspended_at', u.status_at, 'suspension', u.status_reason);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_user_restore_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_user_restore_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE finsec.credit_user cu SET query_status = 'active', status_at = now(),
+		   status_reason = format('restored by request %s', request_id)
+	 WHERE cu.role_name = target AND cu.query_status = 'suspended';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'the query right of credit user "%" is not suspended', target USING ERRCODE = 'S9D33';
+	END IF;
+	PERFORM finsec.audit_event('credit.user_restore', 'credit_user:' || target, 'restore', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'role', target), session_user);
+	RETURN jsonb_build_object('role', target, 'query_status', 'active');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_user_restore_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.user_restore', 'finsec._credit_user_restore_prepare(text, text, jsonb)',
+	 'finsec._credit_user_restore_apply(bigint, text, text, jsonb)', NULL,
+	 'restore the query right of a credit user suspended for abnormal querying (finsec.credit_user_restore)');
+
+
 -- (section 3 ends here)
 
 

@@ -154,6 +154,21 @@
 #define ERRCODE_FINSEC_CREDIT_UNREGISTER	MAKE_SQLSTATE('S','9','D','1','0')
 
 /* query log */
+#define ERRCODE_FINSEC_CREDIT_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','2','0')
+#define ERRCODE_FINSEC_CREDIT_NOT_USER		MAKE_SQLSTATE('S','9','D','2','1')
+#define ERRCODE_FINSEC_CREDIT_USER_INSTITUTION	MAKE_SQLSTATE('S','9','D','2','2')
+#define ERRCODE_FINSEC_CREDIT_USER_SUSPENDED	MAKE_SQLSTATE('S','9','D','2','3')
+#define ERRCODE_FINSEC_CREDIT_REASON_MISSING	MAKE_SQLSTATE('S','9','D','2','4')
+#define ERRCODE_FINSEC_CREDIT_REASON_UNKNOWN	MAKE_SQLSTATE('S','9','D','2','5')
+#define ERRCODE_FINSEC_CREDIT_REASON_DISPUTE	MAKE_SQLSTATE('S','9','D','2','6')
+#define ERRCODE_FINSEC_CREDIT_REASON_NOT_DISPUTE	MAKE_SQLSTATE('S','9','D','2','7')
+#define ERRCODE_FINSEC_CREDIT_DISPUTE_BINDING	MAKE_SQLSTATE('S','9','D','2','8')
+#define ERRCODE_FINSEC_CREDIT_SUSPENDED_NOW	MAKE_SQLSTATE('S','9','D','2','9')
+#define ERRCODE_FINSEC_CREDIT_ISOLATION		MAKE_SQLSTATE('S','9','D','3','0')
+/* S9D31: invalid reason code; S9D32: invalid credit user or duties;
+ * S9D33: credit user not suspended (restore) (SQL) */
+#define ERRCODE_FINSEC_CREDIT_BATCH			MAKE_SQLSTATE('S','9','D','3','4')
+#define ERRCODE_FINSEC_CREDIT_SUBJECT		MAKE_SQLSTATE('S','9','D','3','5')
 
 /* anonymity engine */
 /* S9D40: a quasi-identifier's ladder is not valid; S9D41: its map does not exist (ladder.c) */
