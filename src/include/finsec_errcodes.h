@@ -194,7 +194,7 @@
 #define ERRCODE_FINSEC_CREDIT_RECORD_VERIFIED	MAKE_SQLSTATE('S','9','D','6','5')
 #define ERRCODE_FINSEC_CREDIT_BAD_CORRECTION	MAKE_SQLSTATE('S','9','D','6','6')
 /* S9D67: statement for another outcome, or too long (SQL) */
-#define ERRCODE_FINSEC_CREDIT_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','6','8')
+#define ERRCODE_FINSEC_CREDIT_DISPUTE_TABLE	MAKE_SQLSTATE('S','9','D','6','8')
 /* S9D69: 'corrected' only through credit_correction (SQL) */
 /*
  * S9D70-S9D79 (SQL): institution code/name/kind invalid (70), already
