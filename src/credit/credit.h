@@ -160,5 +160,6 @@ extern void finsec_credit_query_define_settings(void);
 extern void finsec_credit_query_init(void);
 extern void finsec_credit_deid_define_settings(void);
 extern void finsec_credit_deid_init(void);	/* the worker task */
+extern void finsec_credit_dispute_define_settings(void);	/* dispute.c */
 
 #endif							/* FINSEC_CREDIT_INTERNAL_H */
