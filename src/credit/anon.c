@@ -553,7 +553,9 @@ staircase(Search *s, int qa, int qb, double base)
 		}
 		s->lv[qb] = hi;
 		bfeas = hi;
-		consider(s, amin + level_loss(e, qb, hi), node_supp(s));
+		/* hi may be known feasible only by monotonicity: check it */
+		if (node_feasible(s))
+			consider(s, amin + level_loss(e, qb, hi), node_supp(s));
 	}
 }
 
@@ -998,6 +1000,12 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 	{
 		fill_solution(&e, s.best_lv, sol, out);
 		sol->ok = true;
+		/* never publish weaker than asked, whatever the search assumed */
+		if (sol->nsuppressed > e.allowed || (sol->npublished > 0 && sol->min_class < p->k))
+			elog(ERROR, "finsec anon: the chosen generalisation does not hold");
+		for (int i = 0; i < p->nsensitive && sol->npublished > 0; i++)
+			if (sol->min_l[i] < p->l)
+				elog(ERROR, "finsec anon: the chosen generalisation is not l-diverse");
 	}
 	else
 	{
