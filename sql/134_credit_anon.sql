@@ -406,6 +406,12 @@ SELECT pg_temp.try($q$SELECT * FROM finsec.deid_aggregate(NULL, '{region}')$q$);
 SELECT pg_temp.try($q$SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', NULL)$q$);
 SELECT pg_temp.try($q$SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region, region}')$q$);
 SELECT pg_temp.try($q$SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', ARRAY['region) FROM pg_authid --'])$q$);
+-- A research role's own objects change nothing in the definer's query:
+-- a temporary function shadowing quote_ident and a search_path of its own.
+CREATE FUNCTION pg_temp.quote_ident(text) RETURNS text LANGUAGE sql AS $$ SELECT 'name' $$;
+SET search_path = pg_temp, public;
+SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region}');
+RESET search_path;
 -- The application cannot call it.
 SET SESSION AUTHORIZATION regress_ca_app;
 SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region}');

@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
@@ -139,6 +140,14 @@ interner_add(Interner *in, const char *s)
 
 /* ---- the engine's working state ----------------------------------------- */
 
+/* A slot of the class table keyed by one integer: empty unless gen matches. */
+typedef struct ClassSlot
+{
+	uint64		key;
+	int32		class;
+	uint32		gen;
+} ClassSlot;
+
 typedef struct Engine
 {
 	const FinsecDeidProblem *p;
@@ -162,8 +171,9 @@ typedef struct Engine
 	int32	   *class_distinct; /* nclasses * ns */
 	bool	   *class_bad;
 	int32		nclasses;
-	int32	   *tclass;			/* class hash table by key: class + 1 */
-	uint64	   *tkey;
+	int32	   *tclass;			/* class hash table (tuples): class + 1 */
+	ClassSlot  *slots;			/* class hash table by key (one integer) */
+	uint32		gen;			/* the slots' current generation */
 	int32	   *seen;			/* nitems * ns * l: distinct values so far */
 	int32	   *ncodes;			/* [q * maxlevels + lv]: distinct codes */
 	uint32		table_mask;
@@ -264,8 +274,17 @@ evaluate(Engine *e, const int *lv, bool need_l, bool exact_l)
 	if (fits)
 	{
 		const int32 **code = palloc(sizeof(int32 *) * Max(1, e->nqi));
+		uint64		prev_key = 0;
+		int32		prev_c = -1;
+		uint32		gen;
 
-		memset(e->tclass, 0, sizeof(int32) * ((size_t) e->table_mask + 1));
+		/* a new generation empties the table without clearing it */
+		if (++e->gen == 0)
+		{
+			memset(e->slots, 0, sizeof(ClassSlot) * ((size_t) e->table_mask + 1));
+			e->gen = 1;
+		}
+		gen = e->gen;
 		for (int q = 0; q < e->nqi; q++)
 			code[q] = e->codes[q * e->maxlevels + lv[q]];
 		for (int32 i = 0; i < e->nitems; i++)
@@ -277,28 +296,36 @@ evaluate(Engine *e, const int *lv, bool need_l, bool exact_l)
 
 			for (int q = 0; q < e->nqi; q++)
 				key += (uint64) code[q][vids[q]] * mult[q];
-			h = mix64(key) & e->table_mask;
-			for (;;)
+			if (prev_c >= 0 && key == prev_key)
+				c = prev_c;
+			else
 			{
-				int32		slot = e->tclass[h];
+				h = mix64(key) & e->table_mask;
+				for (;;)
+				{
+					ClassSlot  *slot = &e->slots[h];
 
-				if (slot == 0)
-				{
-					c = e->nclasses++;
-					e->tclass[h] = c + 1;
-					e->tkey[h] = key;
-					e->class_rep[c] = i;
-					e->class_count[c] = 0;
-					if (cheap_l)
-						memset(e->class_distinct + (int64) c * e->ns, 0, sizeof(int32) * e->ns);
-					break;
+					if (slot->gen != gen)
+					{
+						c = e->nclasses++;
+						slot->gen = gen;
+						slot->key = key;
+						slot->class = c;
+						e->class_rep[c] = i;
+						e->class_count[c] = 0;
+						if (cheap_l)
+							memset(e->class_distinct + (int64) c * e->ns, 0, sizeof(int32) * e->ns);
+						break;
+					}
+					if (slot->key == key)
+					{
+						c = slot->class;
+						break;
+					}
+					h = (h + 1) & e->table_mask;
 				}
-				if (e->tkey[h] == key)
-				{
-					c = slot - 1;
-					break;
-				}
-				h = (h + 1) & e->table_mask;
+				prev_key = key;
+				prev_c = c;
 			}
 			e->item_class[i] = c;
 			e->class_count[c] += e->weight[i];
@@ -553,7 +580,9 @@ staircase(Search *s, int qa, int qb, double base)
 		}
 		s->lv[qb] = hi;
 		bfeas = hi;
-		consider(s, amin + level_loss(e, qb, hi), node_supp(s));
+		/* hi may be known feasible only by monotonicity: check it */
+		if (node_feasible(s))
+			consider(s, amin + level_loss(e, qb, hi), node_supp(s));
 	}
 }
 
@@ -789,7 +818,9 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 		e->class_distinct = palloc_extended(sizeof(int32) * (size_t) m * Max(1, e->ns), MCXT_ALLOC_HUGE);
 		e->table_mask = pow2_at_least((int64) m * 2) - 1;
 		e->tclass = palloc_extended(sizeof(int32) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
-		e->tkey = palloc_extended(sizeof(uint64) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
+		e->slots = palloc_extended(sizeof(ClassSlot) * ((size_t) e->table_mask + 1),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		e->gen = 0;
 		if (e->ns > 0 && ANON_USE_CHEAP_L(e))
 			e->seen = palloc_extended(sizeof(int32) * (size_t) m * e->ns * Max(1, p->l), MCXT_ALLOC_HUGE);
 		if (e->ns > 0)
@@ -891,6 +922,16 @@ fill_solution(Engine *e, const int *lv, FinsecDeidSolution *sol, MemoryContext o
 	pfree(sizes);
 }
 
+/* User + system CPU seconds between two getrusage() readings. */
+static double
+cpu_seconds(const struct rusage *a, const struct rusage *b)
+{
+	return (double) (b->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+		(double) (b->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
+		(double) (b->ru_stime.tv_sec - a->ru_stime.tv_sec) +
+		(double) (b->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
+}
+
 /*
  * The least-loss generalisation of p (credit.h): encode, check the top of
  * the lattice (nothing feasible if it fails), search, then report the
@@ -909,6 +950,9 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 	int		   *top;
 	TimestampTz t0,
 				t1;
+	struct rusage ru0,
+				ru1,
+				ru2;
 
 	memset(sol, 0, sizeof(*sol));
 	work = AllocSetContextCreate(CurrentMemoryContext, "finsec anon engine",
@@ -925,8 +969,10 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 			lattice *= L;
 	}
 	t0 = GetCurrentTimestamp();
+	getrusage(RUSAGE_SELF, &ru0);
 	engine_build(&e, p);
 	t1 = GetCurrentTimestamp();
+	getrusage(RUSAGE_SELF, &ru1);
 
 	top = palloc(sizeof(int) * Max(1, p->nqi));
 	for (int q = 0; q < p->nqi; q++)
@@ -998,6 +1044,12 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 	{
 		fill_solution(&e, s.best_lv, sol, out);
 		sol->ok = true;
+		/* never publish weaker than asked, whatever the search assumed */
+		if (sol->nsuppressed > e.allowed || (sol->npublished > 0 && sol->min_class < p->k))
+			elog(ERROR, "finsec anon: the chosen generalisation does not hold");
+		for (int i = 0; i < p->nsensitive && sol->npublished > 0; i++)
+			if (sol->min_l[i] < p->l)
+				elog(ERROR, "finsec anon: the chosen generalisation is not l-diverse");
 	}
 	else
 	{
@@ -1021,9 +1073,11 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 		MemoryContextSwitchTo(work);
 	}
 	sol->lattice_nodes = e.evaluations;
-	elog(DEBUG1, "finsec anon: %d records, %d items, encoding %.3f s, search %.3f s, %lld nodes",
-		 p->nrecords, e.nitems, (double) (t1 - t0) / 1e6,
-		 (double) (GetCurrentTimestamp() - t1) / 1e6, (long long) e.evaluations);
+	getrusage(RUSAGE_SELF, &ru2);
+	elog(DEBUG1, "finsec anon: %d records, %d items, encoding %.3f s (cpu %.3f s), search %.3f s (cpu %.3f s), %lld nodes",
+		 p->nrecords, e.nitems, (double) (t1 - t0) / 1e6, cpu_seconds(&ru0, &ru1),
+		 (double) (GetCurrentTimestamp() - t1) / 1e6, cpu_seconds(&ru1, &ru2),
+		 (long long) e.evaluations);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 }
