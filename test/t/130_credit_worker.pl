@@ -101,6 +101,8 @@ is(sq("SELECT count(*) FROM rec WHERE (finsec.protected_info(subject)).state = '
 is(sq("SELECT bool_and(finsec.deid_verify(id)) FROM finsec.deid_batch"), 't', 'both batches verify against their rows hash');
 is(sq("SELECT count(*) FROM (SELECT subject FROM finsec_archive.rec GROUP BY batch_id, subject, birth_date, region, status, amount HAVING count(*) > 1) d"),
 	'0', 'no archived record twice');
+note('batch timings: '
+	  . sq("SELECT string_agg(records || ' records in ' || round(extract(epoch FROM finished_at - started_at)::numeric, 3) || ' s', '; ' ORDER BY id) FROM finsec.deid_batch"));
 my $task = sq("SELECT failures FROM finsec.worker_tasks() WHERE database = 'postgres' AND task = 'credit.deid'");
 note("credit.deid failures recorded: $task");
 
