@@ -17,7 +17,8 @@ use FinsecTest;
 use FinsecDeidTest;
 
 my $node = finsec_node('deidworker', sealer => 'postgres', no_start => 1);
-$node->append_conf('postgresql.conf', "finsec.deid_interval = '300ms'\nfinsec.reveal_budget = 0");
+$node->append_conf('postgresql.conf',
+	"finsec.deid_interval = '300ms'\nfinsec.reveal_budget = 0\nrestart_after_crash = on");
 $node->start;
 deid_setup($node, 'postgres', months => 4);
 
@@ -60,10 +61,12 @@ for my $i (1 .. 5)
 	$app->query_safe(deid_rows_sql($id, 20, "'$d0'::date"));
 	$id += 20;
 }
-sleep 2;    # inside the 4 s between archive insert and key destruction
-kill 'KILL', $pid;
 $app->quit;
-ok($node->poll_query_until('postgres', 'SELECT 1'), 'the server recovers from the worker\'s kill -9');
+sleep 1;    # inside the 4 s between archive insert and key destruction
+ok(sq("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND state = 'active'") eq '1',
+	'the batch is still running');
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres', 'SELECT true'), 'the server recovers from the worker\'s kill -9');
 my $logs = slurp_file($node->logfile);
 like($logs, qr/terminated by signal 9/, 'the worker was killed by signal 9 mid-batch (crash recovery)');
 is(sq('SELECT count(*) FROM finsec_archive.rec'), '0', 'after recovery: no archive row');
@@ -98,6 +101,8 @@ is(sq("SELECT count(*) FROM rec WHERE (finsec.protected_info(subject)).state = '
 is(sq("SELECT bool_and(finsec.deid_verify(id)) FROM finsec.deid_batch"), 't', 'both batches verify against their rows hash');
 is(sq("SELECT count(*) FROM (SELECT subject FROM finsec_archive.rec GROUP BY batch_id, subject, birth_date, region, status, amount HAVING count(*) > 1) d"),
 	'0', 'no archived record twice');
+note('batch timings: '
+	  . sq("SELECT string_agg(records || ' records in ' || round(extract(epoch FROM finished_at - started_at)::numeric, 3) || ' s', '; ' ORDER BY id) FROM finsec.deid_batch"));
 my $task = sq("SELECT failures FROM finsec.worker_tasks() WHERE database = 'postgres' AND task = 'credit.deid'");
 note("credit.deid failures recorded: $task");
 
