@@ -247,6 +247,52 @@ SELECT finsec._credit_seal_for_record('loan', current_date, 'x');
 SELECT finsec._credit_correction_insert('loan', '{}');
 RESET SESSION AUTHORIZATION;
 
+-- ---- attacks -------------------------------------------------------------------
+-- a handler's SECURITY DEFINER wrapper does not lend its duty: finsec sees
+-- the role that calls it (the outer role), here one without the duty
+RESET SESSION AUTHORIZATION;
+GRANT CREATE ON SCHEMA public TO regress_dp_handler2;
+SET SESSION AUTHORIZATION regress_dp_handler2;
+CREATE FUNCTION public.lend_check(bigint) RETURNS integer LANGUAGE sql SECURITY DEFINER
+	AS $$ SELECT finsec.credit_dispute_check($1, 'wrapper', 'lent', true) $$;
+GRANT EXECUTE ON FUNCTION public.lend_check(bigint) TO regress_dp_app;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dp_app;
+SELECT public.lend_check(:d4);                                            -- 42501
+RESET SESSION AUTHORIZATION;
+-- SET ROLE to the handler by a login that is a member of it: it acts as
+-- the handler (that is what membership means), and is recorded as such
+GRANT regress_dp_handler2 TO regress_dp_app;
+SET SESSION AUTHORIZATION regress_dp_app;
+SET ROLE regress_dp_handler2;
+SELECT finsec.credit_dispute_check(:d4, 'provider system', 'record confirmed again', true);
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+REVOKE regress_dp_handler2 FROM regress_dp_app;
+SELECT checked_by FROM finsec.credit_dispute_check WHERE dispute_id = :d4;
+-- a correction request filed around credit_correction with a forged,
+-- already "sealed" payload: prepare takes only the row and seals it again
+-- (on a new dispute of record 3, whose earlier one was unconfirmed)
+SET SESSION AUTHORIZATION regress_dp_handler;
+SELECT finsec.credit_dispute_open('loan', '3', '110105198001011238', NULL, 'regress_dp_handler') AS d5 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec.request_change('credit.correction', :'d5', '{"columns": {"id": {"t": "30"}}, "key": "30"}');   -- S9D66
+SELECT count(*) AS correction_requests FROM finsec.change_request WHERE kind = 'credit.correction';
+SELECT finsec.request_change('credit.correction', 'x1', '{"row": {}}');            -- 22023
+RESET SESSION AUTHORIZATION;
+-- the internal steps, called directly even by an administrator: refused
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec._credit_correction_seal('loan', '{"id": 1}', 'p1.00');              -- 42501
+SELECT finsec._credit_correction_apply(1, 'credit.correction', '1', '{}');       -- 42501
+SELECT finsec._credit_dispute_record('loan', '1', NULL, 'x');                    -- 42501
+RESET SESSION AUTHORIZATION;
+-- the disputes table itself is not writable by an administrator
+SET SESSION AUTHORIZATION regress_dp_a;
+UPDATE finsec.credit_dispute SET status = 'verified' WHERE id = :d4;              -- 42501
+INSERT INTO finsec.credit_statement VALUES (:d4, 'loan', '2', '\x00', now(), 'x'); -- 42501
+RESET SESSION AUTHORIZATION;
+
 -- ---- the ledger ------------------------------------------------------------------
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT event_type, action, success, detail ->> 'sqlstate' AS sqlstate, count(*)

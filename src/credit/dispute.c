@@ -203,7 +203,7 @@ typedef struct RecordInfo
 	char	   *institution;	/* NULL: none */
 	bool		subject_readable;	/* its key exists (not shredded) */
 	bool		subject_matches;
-	char	   *pseudonym;		/* of the subject asked about (when it matches) */
+	char	   *pseudonym;		/* the subject's, when it matches */
 } RecordInfo;
 
 /*
@@ -324,7 +324,7 @@ finsec_credit_record(PG_FUNCTION_ARGS)
 	DisputeTable *d;
 	char	   *record_key;
 	char	   *subject = NULL;
-	RecordInfo info;
+	RecordInfo	info;
 
 	if (GetUserId() != finsec_owner() && !superuser())
 		ereport(ERROR,
@@ -521,88 +521,88 @@ finsec_credit_correction_seal(PG_FUNCTION_ARGS)
 	/* the clear values are zeroized however this ends */
 	PG_TRY();
 	{
-	for (int i = 0; i < d->ncolumns; i++)
-	{
-		JsonbValue	v;
-
-		if (getKeyJsonValueFromContainer(&row->root, d->columns[i].name, strlen(d->columns[i].name), &v))
+		for (int i = 0; i < d->ncolumns; i++)
 		{
-			matched++;
-			texts[i] = scalar_text(&v, d->columns[i].name);
+			JsonbValue	v;
+
+			if (getKeyJsonValueFromContainer(&row->root, d->columns[i].name, strlen(d->columns[i].name), &v))
+			{
+				matched++;
+				texts[i] = scalar_text(&v, d->columns[i].name);
+			}
 		}
-	}
-	if (matched != (int) JB_ROOT_COUNT(row))
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-				 errmsg("the correction names a column that is not a registered column of the table"),
-				 errhint("finsec.credit_column lists the table's registered columns.")));
-	if (texts[d->key] == NULL || texts[d->subject] == NULL || texts[d->behaviour_end] == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-				 errmsg("a correction row needs its record key, subject and behaviour end"),
-				 errdetail("The correction is a new record: it has a key of its own, and its subject is the disputed record's.")));
+		if (matched != (int) JB_ROOT_COUNT(row))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+					 errmsg("the correction names a column that is not a registered column of the table"),
+					 errhint("finsec.credit_column lists the table's registered columns.")));
+		if (texts[d->key] == NULL || texts[d->subject] == NULL || texts[d->behaviour_end] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+					 errmsg("a correction row needs its record key, subject and behaviour end"),
+					 errdetail("The correction is a new record: it has a key of its own, and its subject is the disputed record's.")));
 
-	be = DatumGetDateADT(trusted_input(&d->columns[d->behaviour_end], texts[d->behaviour_end]));
-	period = finsec_protect_period_of(p->period_unit, be);
-	key_text = finsec_trusted_output(d->columns[d->key].typid,
-									 trusted_input(&d->columns[d->key], texts[d->key]));
+		be = DatumGetDateADT(trusted_input(&d->columns[d->behaviour_end], texts[d->behaviour_end]));
+		period = finsec_protect_period_of(p->period_unit, be);
+		key_text = finsec_trusted_output(d->columns[d->key].typid,
+										 trusted_input(&d->columns[d->key], texts[d->key]));
 
-	appendStringInfoString(&buf, "{\"key\": ");
-	escape_json(&buf, key_text);
-	appendStringInfo(&buf, ", \"behaviour_end\": ");
-	escape_json(&buf, DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(be))));
-	appendStringInfoString(&buf, ", \"columns\": {");
-	for (int i = 0, n = 0; i < d->ncolumns; i++)
-	{
-		DisputeColumn *c = &d->columns[i];
-		bool		present = false;
-		JsonbValue	v;
-
-		if (getKeyJsonValueFromContainer(&row->root, c->name, strlen(c->name), &v))
-			present = true;
-		if (!present)
-			continue;
-		if (n++ > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, c->name);
-		appendStringInfoString(&buf, ": ");
-		if (texts[i] == NULL)
-			appendStringInfoString(&buf, "null");
-		else if (is_personal(c->role))
+		appendStringInfoString(&buf, "{\"key\": ");
+		escape_json(&buf, key_text);
+		appendStringInfo(&buf, ", \"behaviour_end\": ");
+		escape_json(&buf, DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(be))));
+		appendStringInfoString(&buf, ", \"columns\": {");
+		for (int i = 0, n = 0; i < d->ncolumns; i++)
 		{
-			Oid			typinput;
-			Oid			typioparam;
-			struct varlena *first;
-			struct varlena *sealed;
-			char	   *plain = NULL;
-			size_t		len = 0;
+			DisputeColumn *c = &d->columns[i];
+			bool		present = false;
+			JsonbValue	v;
 
-			/* the type's input validates and canonicalises (identifiers) */
-			getTypeInputInfo(c->typid, &typinput, &typioparam);
-			first = (struct varlena *) DatumGetPointer(OidInputFunctionCall(typinput, texts[i], typioparam,
-																			c->typmod));
-			if (finsec_protect_open(first, &plain, &len) != FINSEC_PROTECT_OPEN_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-						 errmsg("the value of column \"%s\" of the correction could not be sealed", c->name)));
-			if (i == d->subject)
-				subject_matches = finsec_credit_pseudonym_matches(plain, expected);
-			sealed = finsec_protect_seal(finsec_protect_kind(first), p, period, plain, len);
-			explicit_bzero(plain, len);
-			pfree(plain);
-			appendStringInfoString(&buf, "{\"s\": ");
-			append_b64(&buf, sealed, VARSIZE(sealed));
-			appendStringInfoChar(&buf, '}');
+			if (getKeyJsonValueFromContainer(&row->root, c->name, strlen(c->name), &v))
+				present = true;
+			if (!present)
+				continue;
+			if (n++ > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, c->name);
+			appendStringInfoString(&buf, ": ");
+			if (texts[i] == NULL)
+				appendStringInfoString(&buf, "null");
+			else if (is_personal(c->role))
+			{
+				Oid			typinput;
+				Oid			typioparam;
+				struct varlena *first;
+				struct varlena *sealed;
+				char	   *plain = NULL;
+				size_t		len = 0;
+
+				/* the type's input validates and canonicalises (identifiers) */
+				getTypeInputInfo(c->typid, &typinput, &typioparam);
+				first = (struct varlena *) DatumGetPointer(OidInputFunctionCall(typinput, texts[i], typioparam,
+																				c->typmod));
+				if (finsec_protect_open(first, &plain, &len) != FINSEC_PROTECT_OPEN_OK)
+					ereport(ERROR,
+							(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+							 errmsg("the value of column \"%s\" of the correction could not be sealed", c->name)));
+				if (i == d->subject)
+					subject_matches = finsec_credit_pseudonym_matches(plain, expected);
+				sealed = finsec_protect_seal(finsec_protect_kind(first), p, period, plain, len);
+				explicit_bzero(plain, len);
+				pfree(plain);
+				appendStringInfoString(&buf, "{\"s\": ");
+				append_b64(&buf, sealed, VARSIZE(sealed));
+				appendStringInfoChar(&buf, '}');
+			}
+			else
+			{
+				/* validated now; written by the same input function at apply */
+				(void) trusted_input(c, texts[i]);
+				appendStringInfoString(&buf, "{\"t\": ");
+				escape_json(&buf, texts[i]);
+				appendStringInfoChar(&buf, '}');
+			}
 		}
-		else
-		{
-			/* validated now; written by the same input function at apply */
-			(void) trusted_input(c, texts[i]);
-			appendStringInfoString(&buf, "{\"t\": ");
-			escape_json(&buf, texts[i]);
-			appendStringInfoChar(&buf, '}');
-		}
-	}
 	}
 	PG_FINALLY();
 	{
