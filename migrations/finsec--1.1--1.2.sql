@@ -238,6 +238,29 @@ LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION finsec._credit_protected(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._credit_protected(regclass) TO finsec_admin;
 
+-- The insert guard (register_guard.c): expired records, inactive providers.
+CREATE FUNCTION finsec._credit_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'finsec_credit_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION finsec._credit_guard() IS
+	'trigger finsec_credit_guard of a registered credit table: refuses a record whose retention ended before it arrived, or from an institution that is not an active provider';
+REVOKE ALL ON FUNCTION finsec._credit_guard() FROM PUBLIC;
+-- the table's owner creates the trigger (finsec._credit_guard_sync)
+GRANT EXECUTE ON FUNCTION finsec._credit_guard() TO PUBLIC;
+
+CREATE FUNCTION finsec._credit_guard_sync(tbl regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_guard_sync'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec._credit_guard_sync(regclass) IS
+	'create the trigger finsec_credit_guard on a table, as the current user, who must own it';
+REVOKE ALL ON FUNCTION finsec._credit_guard_sync(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._credit_guard_sync(regclass) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_archive_protect(archive regclass) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_archive_protect'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_archive_protect(regclass) FROM PUBLIC;
+
 CREATE FUNCTION finsec._credit_cached(tbl regclass) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'finsec_credit_table_sql'
 LANGUAGE C STABLE;
@@ -547,7 +570,14 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- the archive table (layout: docs/credit.md, "Archive")
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = tbl AND tg.tgname = 'finsec_credit_guard'
+					  AND tg.tgenabled = 'A') THEN
+		RAISE EXCEPTION 'table % has no insert guard', tbl
+			USING ERRCODE = 'S9D01', HINT = 'Register it with finsec.register_credit_table(), which installs it.';
+	END IF;
+
+	-- the archive table (layout: docs/credit.md, "Archive"); append-only and
+	-- hash-chained itself (protect_table adds finsec_txid, finsec_seq last)
 	IF action = 'deidentify' THEN
 		arch := 'finsec_archive.' || quote_ident(relname);
 		IF to_regclass(arch) IS NOT NULL THEN
@@ -568,6 +598,7 @@ BEGIN
 		EXECUTE 'GRANT SELECT ON TABLE ' || arch || ' TO finsec_auditor';
 		EXECUTE 'COMMENT ON TABLE ' || arch || ' IS '
 				|| quote_literal('finsec: de-identified expired records of ' || tbl::text || ' (written only by finsec)');
+		PERFORM finsec._credit_archive_protect(arch::regclass);
 	END IF;
 
 	INSERT INTO finsec.credit_table (relid, key_column, subject_column, behaviour_end_column, institution_column,
@@ -654,6 +685,9 @@ BEGIN
 			PERFORM finsec.protect_period(tbl, (c->>'name')::name, behaviour_end::name);
 		END IF;
 	END LOOP;
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = tbl AND tg.tgname = 'finsec_credit_guard') THEN
+		PERFORM finsec._credit_guard_sync(tbl);
+	END IF;
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
 		want := CASE c->>'role' WHEN 'subject' THEN 'identifier' WHEN 'identifier' THEN 'identifier'
 							   WHEN 'quasi_identifier' THEN 'quasi_identifier'
@@ -677,6 +711,160 @@ GRANT EXECUTE ON FUNCTION finsec.register_credit_table(regclass, text, text, tex
 	text[], text, interval, text, integer, integer, numeric) TO finsec_admin;
 
 
+-- credit.retention: a documented exception to the legal 5 years
+-- (two-person; recorded in credit_table.retention_request).
+CREATE FUNCTION finsec.credit_retention_override(tbl regclass, retention interval, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+BEGIN
+	IF reason IS NULL OR length(btrim(reason)) < 10 THEN
+		RAISE EXCEPTION 'a retention override needs its documented reason'
+			USING ERRCODE = 'S9D06',
+				  HINT = 'Say why this table departs from the legal 5 years (at least 10 characters): the reason is the record of the exception.';
+	END IF;
+	RETURN finsec.request_change('credit.retention', tbl::text,
+								 jsonb_build_object('relid', tbl::oid, 'retention', retention::text), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_retention_override(regclass, interval, text) IS
+	'request a retention other than the legal 5 years for a registered credit table (the reason documents the exception); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_retention_override(regclass, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_retention_override(regclass, interval, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_retention_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+DECLARE
+	r interval;
+	cur interval;
+BEGIN
+	IF payload ->> 'relid' IS NULL OR payload ->> 'retention' IS NULL THEN
+		RAISE EXCEPTION 'table and retention must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT t.retention INTO cur FROM finsec.credit_table t WHERE t.relid = (payload ->> 'relid')::oid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not a registered credit table', target
+			USING ERRCODE = 'S9D06', HINT = 'finsec.credit_table lists the registered tables.';
+	END IF;
+	r := (payload ->> 'retention')::interval;
+	IF r <= interval '0' OR r > interval '100 years' THEN
+		RAISE EXCEPTION 'retention must be positive and at most 100 years, not %', r USING ERRCODE = 'S9D06';
+	END IF;
+	IF r::text = cur::text THEN
+		RAISE EXCEPTION 'table % already has retention %', target, r USING ERRCODE = 'S9D06';
+	END IF;
+	RETURN jsonb_build_object('relid', (payload ->> 'relid')::oid, 'retention', r::text, 'previous', cur::text);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_retention_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_retention_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE finsec.credit_table t SET retention = (payload ->> 'retention')::interval,
+		   retention_request = _credit_retention_apply.request_id
+	 WHERE t.relid = (payload ->> 'relid')::oid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is no longer a registered credit table', target USING ERRCODE = 'S9D06';
+	END IF;
+	PERFORM finsec.audit_event('credit.retention', target, 'override', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'retention', payload ->> 'retention',
+												  'previous', payload ->> 'previous'),
+							   session_user);
+	RETURN jsonb_build_object('table', target, 'retention', payload ->> 'retention');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_retention_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+-- credit.unregister: the registration removed (protection, period keys,
+-- labels, the insert guard and the archive table stay).
+CREATE FUNCTION finsec.unregister_credit_table(tbl regclass, reason text)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.unregister', $1::text, jsonb_build_object('relid', $1::oid), $2)
+$$;
+COMMENT ON FUNCTION finsec.unregister_credit_table(regclass, text) IS
+	'request that a credit table''s registration be removed (refused while it has disputes); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.unregister_credit_table(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.unregister_credit_table(regclass, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_unregister_check(relid oid, target text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF relid IS NULL OR NOT EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.relid = _credit_unregister_check.relid) THEN
+		RAISE EXCEPTION 'table % is not a registered credit table', target
+			USING ERRCODE = 'S9D10', HINT = 'finsec.credit_table lists the registered tables.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute d
+				WHERE d.relid = _credit_unregister_check.relid AND d.status IN ('open', 'checking')) THEN
+		RAISE EXCEPTION 'cannot unregister %: it has open disputes', target
+			USING ERRCODE = 'S9D10',
+				  HINT = 'Resolve its disputes first (finsec.credit_dispute_resolve; 004 9.8).';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_dispute d WHERE d.relid = _credit_unregister_check.relid) THEN
+		RAISE EXCEPTION 'cannot unregister %: its dispute records refer to the registration', target
+			USING ERRCODE = 'S9D10',
+				  DETAIL = 'Closed disputes are kept with the registration they refer to.',
+				  HINT = 'A table that had disputes stays registered.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_check(oid, text) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_unregister_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM finsec._credit_unregister_check((payload ->> 'relid')::oid, target);
+	RETURN jsonb_build_object('relid', (payload ->> 'relid')::oid);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_unregister_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t finsec.credit_table;
+BEGIN
+	SELECT * INTO t FROM finsec.credit_table ct WHERE ct.relid = (payload ->> 'relid')::oid FOR UPDATE;
+	PERFORM finsec._credit_unregister_check((payload ->> 'relid')::oid, target);
+	DELETE FROM finsec.credit_column c WHERE c.relid = t.relid;
+	DELETE FROM finsec.credit_table ct WHERE ct.relid = t.relid;
+	PERFORM finsec.audit_event('credit.unregister', target, 'unregister', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'archive', t.archive_table),
+							   session_user);
+	RETURN jsonb_build_object('table', target, 'archive', t.archive_table);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_unregister_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.retention', 'finsec._credit_retention_prepare(text, text, jsonb)',
+	 'finsec._credit_retention_apply(bigint, text, text, jsonb)', NULL,
+	 'give a registered credit table a retention other than the legal 5 years (finsec.credit_retention_override; the reason documents the exception)'),
+	('credit.unregister', 'finsec._credit_unregister_prepare(text, text, jsonb)',
+	 'finsec._credit_unregister_apply(bigint, text, text, jsonb)', NULL,
+	 'remove the registration of a credit table without disputes (finsec.unregister_credit_table)');
+
 -- (section 2 ends here)
 
 
@@ -685,6 +873,332 @@ GRANT EXECUTE ON FUNCTION finsec.register_credit_table(regclass, text, text, tex
 --    credit_query, credit_batch_query, credit_query_log, abnormal
 --    querying and the suspension of a user's query right.
 -- ---------------------------------------------------------------------
+
+/*
+ * Reason codes of credit queries (004 9.3 a): every credit_query names
+ * one; a code requiring a dispute is usable only by the dispute's handler
+ * with the dispute's id (004 9.8 b).  Seeded codes are builtin (created by
+ * the extension, not dumped); finsec_admin adds and retires codes
+ * (audited).  A code is never deleted: the query log names it.
+ */
+CREATE TABLE finsec.credit_reason (
+	code		text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]{1,47}$'),
+	description text NOT NULL CHECK (length(description) BETWEEN 1 AND 200),
+	requires_dispute boolean NOT NULL DEFAULT false,
+	active		boolean NOT NULL DEFAULT true,
+	builtin		boolean NOT NULL DEFAULT false,
+	created_by	name NOT NULL DEFAULT session_user,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	retired_at	timestamptz,
+	CHECK (active = (retired_at IS NULL))
+);
+COMMENT ON TABLE finsec.credit_reason IS
+	'reason codes of credit queries (004 9.3 a); requires_dispute: only a dispute handler with the dispute id (004 9.8 b)';
+REVOKE ALL ON TABLE finsec.credit_reason FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_reason TO finsec_admin, finsec_auditor, finsec_operator, finsec_app;
+INSERT INTO finsec.credit_reason (code, description, requires_dispute, builtin, created_by) VALUES
+	('loan_approval', '贷款审批 loan approval', false, true, 'finsec'),
+	('post_loan', '贷后管理 post-loan management', false, true, 'finsec'),
+	('credit_card_approval', '信用卡审批 credit card approval', false, true, 'finsec'),
+	('guarantee_check', '担保资格审查 guarantee eligibility check', false, true, 'finsec'),
+	('own_request', '本人查询 the subject''s own request', false, true, 'finsec'),
+	('dispute_check', '异议核查 dispute check (the handler, with the dispute id)', true, true, 'finsec'),
+	('judicial', '司法 judicial request', false, true, 'finsec');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_reason', 'WHERE NOT builtin');
+
+CREATE FUNCTION finsec.credit_reason_add(code text, description text, requires_dispute boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF code IS NULL OR description IS NULL OR requires_dispute IS NULL THEN
+		RAISE EXCEPTION 'a reason code needs a code, a description and whether it requires a dispute'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF code !~ '^[a-z][a-z0-9_]{1,47}$' THEN
+		RAISE EXCEPTION 'invalid reason code' USING ERRCODE = 'S9D31',
+			HINT = 'A code is 2 to 48 characters: a lower-case letter, then lower-case letters, digits or underscores.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.credit_reason r WHERE r.code = credit_reason_add.code) THEN
+		RAISE EXCEPTION 'reason code "%" already exists', code USING ERRCODE = 'unique_violation',
+			HINT = 'A code is never reused, even retired: choose another.';
+	END IF;
+	INSERT INTO finsec.credit_reason (code, description, requires_dispute)
+	VALUES (code, description, requires_dispute);
+	PERFORM finsec.audit_event('credit.reason_add', 'credit_reason:' || code, 'add', true,
+							   'credit query reason code added',
+							   jsonb_build_object('code', code, 'requires_dispute', requires_dispute));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_reason_add(text, text, boolean) IS
+	'add a reason code of credit queries; audited';
+REVOKE ALL ON FUNCTION finsec.credit_reason_add(text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_reason_add(text, text, boolean) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_reason_retire(code text, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE finsec.credit_reason r SET active = false, retired_at = now()
+	 WHERE r.code = credit_reason_retire.code AND r.active;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no active reason code "%"', code USING ERRCODE = 'S9D25',
+			HINT = 'See finsec.credit_reason.';
+	END IF;
+	PERFORM finsec.audit_event('credit.reason_retire', 'credit_reason:' || code, 'retire', true,
+							   reason, jsonb_build_object('code', code));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_reason_retire(text, text) IS
+	'retire a reason code: credit_query refuses it from then on; audited';
+REVOKE ALL ON FUNCTION finsec.credit_reason_retire(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_reason_retire(text, text) TO finsec_admin;
+
+-- Users of credit queries (finsec.credit_user, section 1): set and removed
+-- by finsec_admin, audited.  Restoring a suspended query right is
+-- two-person (credit.user_restore below); credit_user_set keeps the status.
+CREATE FUNCTION finsec.credit_user_set(role name, institution text, duties text[] DEFAULT '{query}')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF role IS NULL OR institution IS NULL OR duties IS NULL THEN
+		RAISE EXCEPTION 'a credit user needs a role, an institution and duties'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role) THEN
+		RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role AND (r.rolsuper OR r.rolname LIKE 'finsec%')) THEN
+		RAISE EXCEPTION 'role "%" cannot be a credit user', role USING ERRCODE = 'S9D32',
+			HINT = 'Credit users are the application''s own login or group roles, not superusers or finsec''s roles.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM finsec.credit_institution i WHERE i.code = institution) THEN
+		RAISE EXCEPTION 'credit institution "%" does not exist', institution USING ERRCODE = 'S9D22',
+			HINT = 'Register it with finsec.credit_institution_apply().';
+	END IF;
+	IF cardinality(duties) = 0 OR array_position(duties, NULL) IS NOT NULL
+	   OR NOT duties <@ ARRAY['query', 'batch_query', 'dispute', 'submit']::text[] THEN
+		RAISE EXCEPTION 'invalid duties' USING ERRCODE = 'S9D32',
+			HINT = 'Duties are one or more of query, batch_query, dispute, submit.';
+	END IF;
+	INSERT INTO finsec.credit_user AS u (role_name, institution, duties)
+	VALUES (role, institution, ARRAY(SELECT DISTINCT d FROM unnest(duties) d ORDER BY d))
+	ON CONFLICT (role_name) DO UPDATE SET institution = EXCLUDED.institution, duties = EXCLUDED.duties;
+	PERFORM finsec.audit_event('credit.user_set', 'credit_user:' || role, 'set', true, NULL,
+							   jsonb_build_object('role', role, 'institution', institution, 'duties', to_jsonb(duties)));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_user_set(name, text, text[]) IS
+	'make a role a credit user of an institution with duties (query, batch_query, dispute, submit), or change them; audited';
+REVOKE ALL ON FUNCTION finsec.credit_user_set(name, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_set(name, text, text[]) TO finsec_admin;
+
+CREATE FUNCTION finsec.credit_user_remove(role name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM finsec.credit_user u WHERE u.role_name = role AND u.query_status = 'suspended') THEN
+		RAISE EXCEPTION 'credit user "%" is suspended', role USING ERRCODE = 'S9D23',
+			HINT = 'A suspended user is removed only after its restore (finsec.credit_user_restore) has been approved, so that the suspension cannot be erased by removing and adding the role again.';
+	END IF;
+	DELETE FROM finsec.credit_user u WHERE u.role_name = role;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" is not a credit user', role USING ERRCODE = 'S9D21';
+	END IF;
+	PERFORM finsec.audit_event('credit.user_remove', 'credit_user:' || role, 'remove', true, NULL,
+							   jsonb_build_object('role', role));
+END
+$$;
+COMMENT ON FUNCTION finsec.credit_user_remove(name) IS
+	'remove a credit user (refused while its query right is suspended); audited';
+REVOKE ALL ON FUNCTION finsec.credit_user_remove(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_remove(name) TO finsec_admin;
+
+/*
+ * The query log (004 9.3, 8.3.2 b enhanced): one row per credit_query
+ * call (per subject of a batch), written in the caller's transaction
+ * before any row is returned; append-only (the ledger's immutable
+ * triggers: finsec's own tables cannot be protect_table()d) and chained
+ * through the ledger: each row's credit.query ledger row (hash-chained)
+ * carries its id and the SHA-256 of its content.  A call the caller rolls
+ * back leaves its durable ledger row.  The subject is its keyed
+ * pseudonym.
+ */
+CREATE TABLE finsec.credit_query_log (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	institution text NOT NULL,
+	user_name	name NOT NULL,
+	session_user_name name NOT NULL,
+	client_addr inet,
+	client_address inet,
+	reason		text NOT NULL,
+	subject_pseudonym text NOT NULL,
+	relid		regclass NOT NULL,
+	rows_returned integer NOT NULL,
+	dispute_id	bigint,
+	batch_id	bigint,
+	outcome		text NOT NULL CHECK (outcome IN ('ok', 'suspended'))
+);
+CREATE INDEX credit_query_log_user_at ON finsec.credit_query_log (user_name, at);
+COMMENT ON TABLE finsec.credit_query_log IS
+	'every credit query: institution, user, client address, time, reason, subject pseudonym, rows returned (004 9.3, 8.3.2 b); append-only, each row chained through its credit.query ledger row';
+REVOKE ALL ON TABLE finsec.credit_query_log FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_query_log TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_log_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_log
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_log
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_log ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+/*
+ * The SHA-256 of a log row as its ledger row keeps it (log_sha256):
+ * settings pinned, so that anyone recomputes the same text.
+ */
+CREATE FUNCTION finsec.credit_query_log_hash(r finsec.credit_query_log)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) IS
+	'the SHA-256 of a query log row that its credit.query ledger row (hash-chained) keeps as log_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_log_hash(finsec.credit_query_log) TO finsec_admin, finsec_auditor;
+
+/* Batch queries (004 9.3 c): the request file's name, hash and counts. */
+CREATE TABLE finsec.credit_query_batch (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	institution text NOT NULL,
+	user_name	name NOT NULL,
+	relid		regclass NOT NULL,
+	request_name text NOT NULL,
+	request_sha256 text NOT NULL CHECK (request_sha256 ~ '^[0-9a-f]{64}$'),
+	reason		text NOT NULL,
+	requested	integer NOT NULL,
+	found		integer NOT NULL,
+	rows_returned integer NOT NULL
+);
+COMMENT ON TABLE finsec.credit_query_batch IS
+	'batch credit queries: request file name, SHA-256, subjects requested and found, rows returned (004 9.3 c); append-only, each row chained through its credit.batch_query ledger row';
+REVOKE ALL ON TABLE finsec.credit_query_batch FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.credit_query_batch TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.credit_query_batch_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.credit_query_batch
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.credit_query_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.credit_query_batch ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+CREATE FUNCTION finsec.credit_query_batch_hash(r finsec.credit_query_batch)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$ SELECT encode(sha256(convert_to(to_jsonb(r)::text, 'UTF8')), 'hex') $$;
+COMMENT ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) IS
+	'the SHA-256 of a batch row that its credit.batch_query ledger row (hash-chained) keeps as batch_sha256';
+REVOKE ALL ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_batch) TO finsec_admin, finsec_auditor;
+
+/*
+ * The ledger rows of a user's queries in the last hour, for the abnormal
+ * querying counts (credit_query counts credit.query and
+ * credit.query_refused rows of its caller, also those the caller rolled
+ * back, which the ledger keeps).
+ */
+CREATE INDEX audit_credit_user_time_idx ON finsec.audit (db_user, event_time)
+	WHERE event_type IN ('credit.query', 'credit.query_refused');
+
+CREATE FUNCTION finsec.credit_query(tbl regclass, subject text, reason text,
+	dispute_id bigint DEFAULT NULL, client_address inet DEFAULT NULL)
+RETURNS TABLE (record_key text, record jsonb, under_dispute boolean, disputes jsonb)
+AS 'MODULE_PATHNAME', 'finsec_credit_query'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) IS
+	'the records of one subject in a registered credit table, for a credit user with a reason code: logged (finsec.credit_query_log) and audited; the only way to read a registered table';
+REVOKE ALL ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_query(regclass, text, text, bigint, inet) TO finsec_app, finsec_admin;
+
+CREATE FUNCTION finsec.credit_batch_query(tbl regclass, request_name text, request bytea,
+	subjects text[], reason text, client_address inet DEFAULT NULL)
+RETURNS TABLE (subject_index integer, record_key text, record jsonb, under_dispute boolean, disputes jsonb)
+AS 'MODULE_PATHNAME', 'finsec_credit_batch_query'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) IS
+	'the records of many subjects (a request file), for a credit user with duty batch_query: the file''s name and SHA-256 and the counts in finsec.credit_query_batch, one log row per subject';
+REVOKE ALL ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_batch_query(regclass, text, bytea, text[], text, inet) TO finsec_app, finsec_admin;
+
+-- credit.user_restore: a query right suspended for abnormal querying
+-- (004 9.7 c) is restored only by two administrators.
+CREATE FUNCTION finsec.credit_user_restore(role name, reason text)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT finsec.request_change('credit.user_restore', role::text, '{}'::jsonb, reason)
+$$;
+COMMENT ON FUNCTION finsec.credit_user_restore(name, text) IS
+	'request that a credit user''s suspended query right be restored; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.credit_user_restore(name, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.credit_user_restore(name, text) TO finsec_admin;
+
+CREATE FUNCTION finsec._credit_user_restore_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	u finsec.credit_user;
+BEGIN
+	SELECT * INTO u FROM finsec.credit_user cu WHERE cu.role_name = target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" is not a credit user', target USING ERRCODE = 'S9D21';
+	END IF;
+	IF u.query_status <> 'suspended' THEN
+		RAISE EXCEPTION 'the query right of credit user "%" is not suspended', target USING ERRCODE = 'S9D33';
+	END IF;
+	RETURN jsonb_build_object('suspended_at', u.status_at, 'suspension', u.status_reason);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_user_restore_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._credit_user_restore_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE finsec.credit_user cu SET query_status = 'active', status_at = now(),
+		   status_reason = format('restored by request %s', request_id)
+	 WHERE cu.role_name = target AND cu.query_status = 'suspended';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'the query right of credit user "%" is not suspended', target USING ERRCODE = 'S9D33';
+	END IF;
+	PERFORM finsec.audit_event('credit.user_restore', 'credit_user:' || target, 'restore', true, NULL,
+							   jsonb_build_object('request_id', request_id, 'role', target), session_user);
+	RETURN jsonb_build_object('role', target, 'query_status', 'active');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_user_restore_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.user_restore', 'finsec._credit_user_restore_prepare(text, text, jsonb)',
+	 'finsec._credit_user_restore_apply(bigint, text, text, jsonb)', NULL,
+	 'restore the query right of a credit user suspended for abnormal querying (finsec.credit_user_restore)');
+
 
 -- (section 3 ends here)
 
@@ -777,6 +1291,102 @@ REVOKE ALL ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integ
 GRANT EXECUTE ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, integer, numeric)
 	TO finsec_admin, finsec_auditor;
 
+CREATE FUNCTION finsec._credit_research_read(archive text, detail jsonb) RETURNS void
+AS 'MODULE_PATHNAME', 'finsec_credit_research_read'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_research_read(text, jsonb) FROM PUBLIC;
+
+/*
+ * Research access to the archive (004 9.10, C4): counts per group of
+ * quasi-identifier, sensitive or public columns (and period) of the
+ * archive of a registered table, each cell of fewer than k records
+ * suppressed (k: the table's, or larger), their number in a final row.
+ * Never a pseudonym column.  A durable ledger row per call.
+ */
+CREATE FUNCTION finsec.deid_aggregate(archive regclass, group_by text[], k integer DEFAULT NULL)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t record;
+	kk integer;
+	col text;
+	cols text[] := '{}';
+	sel text := '';
+	grp text := '';
+	q text;
+	g jsonb;
+	n bigint;
+	published bigint := 0;
+	suppressed bigint := 0;
+BEGIN
+	IF archive IS NULL OR group_by IS NULL THEN
+		RAISE EXCEPTION 'finsec.deid_aggregate() needs an archive table and the columns to group by'
+			USING ERRCODE = 'S9D43', HINT = 'E.g. finsec.deid_aggregate(''finsec_archive.loan'', ''{region, overdue}'').';
+	END IF;
+	SELECT ct.relid, ct.k INTO t
+	  FROM finsec.credit_table ct
+	 WHERE ct.archive_table IS NOT NULL AND pg_catalog.to_regclass(ct.archive_table) = archive;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation % is not the archive of a registered credit table', archive
+			USING ERRCODE = 'S9D43', HINT = 'Name an archive table of finsec.credit_table (archive_table), e.g. finsec_archive.<table>.';
+	END IF;
+	kk := coalesce(k, t.k);
+	IF kk < t.k THEN
+		RAISE EXCEPTION 'k = % is smaller than the table''s k = %', kk, t.k
+			USING ERRCODE = 'S9D43', HINT = 'Cells are suppressed below the table''s k at least; give a larger k or none.';
+	END IF;
+	IF pg_catalog.cardinality(group_by) > 16 OR pg_catalog.array_ndims(group_by) > 1 THEN
+		RAISE EXCEPTION 'group_by names at most 16 columns, in a one-dimensional array'
+			USING ERRCODE = 'S9D43';
+	END IF;
+	FOREACH col IN ARRAY group_by LOOP
+		IF col IS NULL OR col = ANY (cols) THEN
+			RAISE EXCEPTION 'group_by names a column twice or a NULL column'
+				USING ERRCODE = 'S9D43', HINT = 'Name each column once.';
+		END IF;
+		IF col <> 'period' AND NOT EXISTS (
+			SELECT 1 FROM finsec.credit_column cc
+			 WHERE cc.relid = t.relid AND cc.column_name = col
+			   AND cc.column_role IN ('quasi_identifier', 'sensitive', 'public')) THEN
+			RAISE EXCEPTION 'column "%" cannot be grouped by', col
+				USING ERRCODE = 'S9D43',
+					  DETAIL = 'Research aggregates group by period and the quasi-identifier, sensitive and public columns only; never by a pseudonym.',
+					  HINT = 'See finsec.credit_column for the roles of the table''s columns.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = archive AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			RAISE EXCEPTION 'the archive % has no column "%"', archive, col
+				USING ERRCODE = 'S9D43';
+		END IF;
+		cols := cols || col;
+		sel := sel || CASE WHEN sel = '' THEN '' ELSE ', ' END || pg_catalog.quote_literal(col) || ', ' || pg_catalog.quote_ident(col);
+		grp := grp || CASE WHEN grp = '' THEN '' ELSE ', ' END || pg_catalog.quote_ident(col);
+	END LOOP;
+	IF grp = '' THEN
+		q := pg_catalog.format('SELECT ''{}''::jsonb, count(*) FROM %s HAVING count(*) > 0', archive);
+	ELSE
+		q := pg_catalog.format('SELECT pg_catalog.jsonb_build_object(%s), count(*) FROM %s GROUP BY %s ORDER BY %s',
+							   sel, archive, grp, grp);
+	END IF;
+	FOR g, n IN EXECUTE q LOOP
+		IF n >= kk THEN
+			published := published + 1;
+			RETURN NEXT pg_catalog.jsonb_build_object('group', g, 'count', n);
+		ELSE
+			suppressed := suppressed + 1;
+		END IF;
+	END LOOP;
+	RETURN NEXT pg_catalog.jsonb_build_object('suppressed_cells', suppressed, 'k', kk);
+	PERFORM finsec._credit_research_read(archive::text,
+		pg_catalog.jsonb_build_object('group_by', pg_catalog.to_jsonb(cols), 'k', kk,
+									  'cells', published, 'suppressed_cells', suppressed));
+END
+$$;
+COMMENT ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) IS
+	'research counts over a de-identified archive, cells of fewer than k records suppressed; audited';
+REVOKE ALL ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_aggregate(regclass, text[], integer) TO finsec_research, finsec_auditor;
+
 -- (section 4 ends here)
 
 
@@ -784,6 +1394,269 @@ GRANT EXECUTE ON FUNCTION finsec.deid_evaluate(jsonb, jsonb, text[], integer, in
 -- 5. De-identification (src/credit/deid.c): deid_batch (the proofs),
 --    deidentify_now, deidentified_copy, the worker task, research views.
 -- ---------------------------------------------------------------------
+
+/*
+ * The proofs: one row per batch, published or refused (append-only; the
+ * published ones are also ledger events credit.deid_batch, chained).  A
+ * published retention batch of a (table, period) is unique: a record is
+ * never processed twice.  The per-batch pseudonym key is never stored:
+ * the proof says so and carries no fingerprint of it.
+ */
+CREATE SEQUENCE finsec.deid_batch_id_seq;
+REVOKE ALL ON SEQUENCE finsec.deid_batch_id_seq FROM PUBLIC;
+CREATE TABLE finsec.deid_batch (
+	id			bigint PRIMARY KEY DEFAULT nextval('finsec.deid_batch_id_seq'),
+	relid		regclass NOT NULL,
+	kind		text NOT NULL CHECK (kind IN ('retention', 'copy')),
+	period		integer CHECK ((kind = 'retention') = (period IS NOT NULL)),
+	period_start date,
+	period_end	date,
+	state		text NOT NULL CHECK (state IN ('published', 'refused')),
+	reason		text CHECK ((state = 'refused') = (reason IS NOT NULL)),
+	action		text NOT NULL CHECK (action IN ('deidentify', 'delete')),
+	records		integer NOT NULL CHECK (records >= 0),
+	published	integer NOT NULL CHECK (published >= 0),
+	suppressed	integer NOT NULL CHECK (suppressed >= 0),
+	target		text,
+	proof		jsonb NOT NULL,
+	keys_destroyed jsonb,
+	started_at	timestamptz NOT NULL,
+	finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	run_by		name NOT NULL DEFAULT session_user,
+	CHECK (state = 'published' OR (published = 0 AND keys_destroyed IS NULL))
+);
+ALTER SEQUENCE finsec.deid_batch_id_seq OWNED BY finsec.deid_batch.id;
+CREATE UNIQUE INDEX deid_batch_once ON finsec.deid_batch (relid, period)
+	WHERE kind = 'retention' AND state = 'published';
+CREATE INDEX deid_batch_relid ON finsec.deid_batch (relid, period);
+COMMENT ON TABLE finsec.deid_batch IS
+	'de-identification batches of registered credit tables: the proof (k, l, risks, levels, rows hash), refusals, keys destroyed (append-only)';
+REVOKE ALL ON TABLE finsec.deid_batch FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.deid_batch TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.deid_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.deid_batch_id_seq', '');
+
+CREATE FUNCTION finsec._deid_batch_immutable() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'finsec.deid_batch is append-only'
+		USING ERRCODE = 'S9D54',
+			  DETAIL = 'A batch''s proof is a record of what was published and which keys were destroyed.',
+			  HINT = 'Batches are added by the de-identification worker and finsec.deidentify_now().';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_batch_immutable() FROM PUBLIC;
+CREATE TRIGGER finsec_deid_batch_immutable BEFORE UPDATE OR DELETE
+	ON finsec.deid_batch FOR EACH ROW EXECUTE FUNCTION finsec._deid_batch_immutable();
+CREATE TRIGGER finsec_deid_batch_no_truncate BEFORE TRUNCATE
+	ON finsec.deid_batch FOR EACH STATEMENT EXECUTE FUNCTION finsec._deid_batch_immutable();
+
+/* A period's keys destroyed by a batch (request_id 0: no change request; deid_batch says which batch). */
+ALTER TABLE finsec.protect_shredded ADD COLUMN deid_batch bigint;
+COMMENT ON COLUMN finsec.protect_shredded.deid_batch IS
+	'the finsec.deid_batch that destroyed the keys when a retention batch did (request_id is then 0)';
+
+-- "Today" for retention: the date in finsec.deid_timezone (plus
+-- finsec.deid_test_days_ahead, a superuser's setting for tests; 0).
+CREATE FUNCTION finsec._deid_today()
+RETURNS date
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT (now() AT TIME ZONE coalesce(nullif(current_setting('finsec.deid_timezone', true), ''), 'Asia/Shanghai'))::date
+		   + coalesce(nullif(current_setting('finsec.deid_test_days_ahead', true), '')::integer, 0)
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_today() FROM PUBLIC;
+
+/*
+ * The periods of a registered table that have keys and were neither
+ * shredded nor published by a retention batch; due when their last day +
+ * the table's retention is before today.
+ */
+CREATE FUNCTION finsec._deid_periods(tbl regclass)
+RETURNS TABLE (period integer, first_day date, last_day date, due_on date, due boolean)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT b.period, b.first_day, b.last_day, (b.last_day + ct.retention)::date + 1,
+		   (b.last_day + ct.retention)::date < finsec._deid_today()
+	  FROM finsec.credit_table ct
+	  JOIN finsec.protect_policy pp ON pp.policy_name = ct.policy_name
+	  JOIN finsec.key k ON k.label LIKE replace(replace(pp.enc_key, '\', '\\'), '_', '\_') || '.%'
+	  CROSS JOIN LATERAL (SELECT substr(k.label, length(pp.enc_key) + 2) AS suffix) s
+	  CROSS JOIN LATERAL finsec._protect_period_bounds(ct.period_unit,
+			to_date(s.suffix, CASE ct.period_unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END)) b
+	 WHERE ct.relid = tbl
+	   AND s.suffix ~ CASE ct.period_unit WHEN 'day' THEN '^[0-9]{8}$' ELSE '^[0-9]{6}$' END
+	   AND b.period = s.suffix::integer
+	   AND NOT EXISTS (SELECT FROM finsec.protect_shredded ps
+					   WHERE ps.policy_name = ct.policy_name AND ps.period = b.period)
+	   AND NOT EXISTS (SELECT FROM finsec.deid_batch db
+					   WHERE db.relid = ct.relid AND db.period = b.period
+						 AND db.kind = 'retention' AND db.state = 'published')
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_periods(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._deid_periods(regclass) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * Due periods not yet processed, by table, with the last refusal if any:
+ * what the worker has still to do (finsec.status_credit reads it).
+ */
+CREATE VIEW finsec.deid_due AS
+	SELECT ct.relid AS table_name, p.period, p.first_day, p.last_day, p.due_on,
+		   finsec._deid_today() - p.due_on AS days_overdue,
+		   r.id AS refused_batch, r.reason AS refusal, r.finished_at AS refused_at
+	  FROM finsec.credit_table ct
+	 CROSS JOIN LATERAL finsec._deid_periods(ct.relid) p
+	  LEFT JOIN LATERAL (SELECT db.id, db.reason, db.finished_at FROM finsec.deid_batch db
+						  WHERE db.relid = ct.relid AND db.period = p.period AND db.kind = 'retention'
+							AND db.state = 'refused'
+						  ORDER BY db.id DESC LIMIT 1) r ON true
+	 WHERE p.due;
+COMMENT ON VIEW finsec.deid_due IS
+	'periods of registered credit tables past their retention and not yet de-identified (with the last refusal)';
+REVOKE ALL ON finsec.deid_due FROM PUBLIC;
+GRANT SELECT ON finsec.deid_due TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* The proofs, for admins and auditors. */
+CREATE VIEW finsec.deid_batches AS
+	SELECT db.id, db.relid AS table_name, db.kind, db.period, db.period_start, db.period_end, db.state,
+		   db.reason, db.action, db.records, db.published, db.suppressed, db.target,
+		   db.proof -> 'engine' -> 'levels' AS levels,
+		   db.proof ->> 'rows_hash' AS rows_hash,
+		   db.proof, db.keys_destroyed, db.started_at, db.finished_at, db.run_by
+	  FROM finsec.deid_batch db;
+COMMENT ON VIEW finsec.deid_batches IS
+	'de-identification batches and their proofs (finsec.deid_batch)';
+REVOKE ALL ON finsec.deid_batches FROM PUBLIC;
+GRANT SELECT ON finsec.deid_batches TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The hash of a batch's archive rows: SHA-256 over the sorted SHA-256 of
+ * each row's jsonb text without batch_id (order-free, recomputable by an
+ * auditor with plain SQL).
+ */
+CREATE FUNCTION finsec._deid_rows_hash(archive regclass, batch bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h text;
+BEGIN
+	EXECUTE format('SELECT encode(sha256(coalesce(string_agg(d, ''''::bytea ORDER BY d), ''''::bytea)), ''hex'')'
+				   ' FROM (SELECT sha256(convert_to((to_jsonb(a) - ''batch_id'')::text, ''UTF8'')) AS d'
+				   ' FROM %s a WHERE a.batch_id = $1) r', archive)
+	  INTO h USING batch;
+	RETURN h;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_rows_hash(regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._deid_rows_hash(regclass, bigint) TO finsec_admin, finsec_auditor;
+
+/* Whether a published batch's archive rows are still those its proof hashed. */
+CREATE FUNCTION finsec.deid_verify(batch bigint)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b finsec.deid_batch;
+	arch text;
+BEGIN
+	IF NOT (pg_has_role(session_user, 'finsec_admin', 'MEMBER') OR pg_has_role(session_user, 'finsec_auditor', 'MEMBER')) THEN
+		RAISE EXCEPTION 'permission denied for function finsec.deid_verify' USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT * INTO b FROM finsec.deid_batch WHERE id = batch;
+	IF NOT FOUND OR b.state <> 'published' OR b.kind <> 'retention' OR b.action <> 'deidentify' THEN
+		RETURN NULL;
+	END IF;
+	arch := b.proof ->> 'archive_table';
+	RETURN finsec._deid_rows_hash(arch::regclass, batch) = b.proof ->> 'rows_hash';
+END
+$$;
+COMMENT ON FUNCTION finsec.deid_verify(bigint) IS
+	'whether the archive rows of a published de-identification batch still hash to its proof''s rows_hash (NULL: no archive rows to check)';
+REVOKE ALL ON FUNCTION finsec.deid_verify(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deid_verify(bigint) TO finsec_admin, finsec_auditor;
+
+/*
+ * Destroy the keys of a period of a table's policy as protect_shred's
+ * apply does (the keyring's key.retire and key.destroy), recorded in
+ * finsec.protect_shredded with the batch.  Called by deid.c as finsec's
+ * owner, in the batch's transaction.
+ */
+CREATE FUNCTION finsec._deid_shred(tbl regclass, period integer, batch bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p finsec.protect_policy;
+	ct finsec.credit_table;
+	b record;
+	lbl record;
+	v record;
+	keys jsonb := '{}';
+	ver jsonb;
+BEGIN
+	SELECT * INTO ct FROM finsec.credit_table c WHERE c.relid = tbl;
+	SELECT * INTO p FROM finsec.protect_policy pp WHERE pp.policy_name = ct.policy_name;
+	b := finsec._protect_period_bounds(p.period_unit,
+			to_date(period::text, CASE p.period_unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END));
+	IF b.period <> period OR b.last_day >= finsec._deid_today() THEN
+		RAISE EXCEPTION 'period % of protect policy "%" has not ended', period, p.policy_name USING ERRCODE = 'S9P26';
+	END IF;
+	FOR lbl IN SELECT * FROM finsec._protect_period_labels(p, period) LOOP
+		ver := '[]';
+		FOR v IN SELECT kv.key_id, kv.version, kv.state FROM finsec.key_version kv JOIN finsec.key k USING (key_id)
+				  WHERE k.label = lbl.label AND kv.state <> 'destroyed' ORDER BY kv.version LOOP
+			IF v.state = 'active' THEN
+				PERFORM finsec._key_apply(0, 'key.retire', lbl.label,
+										  jsonb_build_object('key_id', v.key_id, 'version', v.version));
+			END IF;
+			PERFORM finsec._key_apply(0, 'key.destroy', lbl.label,
+									  jsonb_build_object('key_id', v.key_id, 'version', v.version));
+			ver := ver || to_jsonb(v.version);
+		END LOOP;
+		IF EXISTS (SELECT FROM finsec.key k WHERE k.label = lbl.label) THEN
+			keys := keys || jsonb_build_object(lbl.label, ver);
+		END IF;
+	END LOOP;
+	INSERT INTO finsec.protect_shredded (policy_name, period, period_start, period_end, keys, request_id,
+										 requested_by, deid_batch)
+	VALUES (p.policy_name, period, b.first_day, b.last_day, keys, 0, session_user, batch);
+	PERFORM finsec.audit_event('protect.shred', p.policy_name, 'shred', true, NULL,
+							   jsonb_build_object('deid_batch', batch, 'period', period, 'keys', keys),
+							   session_user);
+	RETURN keys;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._deid_shred(regclass, integer, bigint) FROM PUBLIC;
+
+CREATE FUNCTION finsec.deidentify_now(tbl regclass)
+RETURNS SETOF bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'finsec_deidentify_now';
+COMMENT ON FUNCTION finsec.deidentify_now(regclass) IS
+	'run the due de-identification batches of a registered credit table now (one per due period); returns the batch ids, refused ones included';
+REVOKE ALL ON FUNCTION finsec.deidentify_now(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deidentify_now(regclass) TO finsec_admin;
+
+CREATE FUNCTION finsec.deidentified_copy(tbl regclass, target text, k integer DEFAULT NULL,
+										 l integer DEFAULT NULL, max_suppression numeric DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'finsec_deidentified_copy';
+COMMENT ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) IS
+	'create target (owned by the caller) with a de-identified, k-anonymous copy of the current records of a registered credit table, for test environments (004 7.4.4 b); returns the batch id of its proof';
+REVOKE ALL ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.deidentified_copy(regclass, text, integer, integer, numeric) TO finsec_admin;
+
 
 -- (section 5 ends here)
 
@@ -2023,6 +2896,669 @@ GRANT EXECUTE ON FUNCTION finsec.credit_disputes_overdue(interval) TO finsec_adm
 -- 7. Outbound links (src/credit/outbound.c): outbound_links() and its
 --    allow-list (two-person).
 -- ---------------------------------------------------------------------
+
+/*
+ * The allow-list of outbound targets (C7): host names, domain suffixes
+ * and address ranges that links may reach, each with its region (ISO 3166
+ * alpha-2, e.g. CN).  Changed only by two-person requests (kind
+ * credit.outbound_allow: finsec.outbound_allow_add / outbound_allow_remove).
+ *   host    db1.example.cn    that name exactly
+ *   suffix  .example.cn       any name ending with it (two labels at least)
+ *   cidr    10.20.0.0/16      any address in it (a /8 or narrower for IPv4,
+ *                             /16 for IPv6)
+ * A name is judged as written, never resolved: a name's pattern says where
+ * the administrators know that name to be.
+ */
+CREATE TABLE finsec.outbound_allow (
+	pattern		text PRIMARY KEY,
+	pattern_kind text NOT NULL CHECK (pattern_kind IN ('host', 'suffix', 'cidr')),
+	region		text NOT NULL CHECK (region ~ '^[A-Z]{2}$'),
+	note		text CHECK (octet_length(note) <= 200),
+	requested_by name NOT NULL,
+	approved_by	name NOT NULL,
+	request_id	bigint NOT NULL,
+	added_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE finsec.outbound_allow IS
+	'outbound targets links may reach (host, domain suffix, address range) and their region; changed by two-person requests (credit.outbound_allow)';
+REVOKE ALL ON TABLE finsec.outbound_allow FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.outbound_allow TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.outbound_allow', '');
+
+-- A pattern checked and normalised (lower case, no trailing dot, a cidr
+-- in its canonical text): S9D80 not a pattern, S9D81 too broad.
+CREATE FUNCTION finsec._outbound_pattern(pattern text, OUT pattern_norm text, OUT pattern_kind text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p text := rtrim(lower(btrim(pattern)), '.');
+	c cidr;
+	widest integer;
+	label_re constant text := '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+BEGIN
+	IF p IS NULL OR p = '' OR octet_length(p) > 253 THEN
+		RAISE EXCEPTION 'an outbound allow-list pattern must be a host name, a domain suffix or an address range'
+			USING ERRCODE = 'S9D80',
+				  HINT = 'For example db1.example.cn, .example.cn or 10.20.0.0/16.';
+	END IF;
+	IF p ~ '^[0-9a-f:.]+(/[0-9]{1,3})?$' AND (p ~ ':' OR p ~ '^[0-9.]+(/[0-9]{1,3})?$') THEN
+		BEGIN
+			c := p::cidr;
+		EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+			RAISE EXCEPTION 'outbound allow-list pattern "%" is not an address or address range', p
+				USING ERRCODE = 'S9D80',
+					  HINT = 'Write a range by its network address, e.g. 10.20.0.0/16 (no bits set right of the mask).';
+		END;
+		widest := CASE family(c) WHEN 4 THEN 8 ELSE 16 END;
+		IF masklen(c) < widest THEN
+			RAISE EXCEPTION 'outbound allow-list range "%" is too broad', c
+				USING ERRCODE = 'S9D81',
+					  DETAIL = 'A range wider than /8 (IPv4) or /16 (IPv6) is not a list of known targets.',
+					  HINT = 'Allow the narrower ranges the links actually reach.';
+		END IF;
+		pattern_norm := CASE WHEN masklen(c) = CASE family(c) WHEN 4 THEN 32 ELSE 128 END
+							 THEN host(c) ELSE text(c) END;
+		pattern_kind := 'cidr';
+		RETURN;
+	END IF;
+	IF left(p, 1) = '.' THEN
+		IF substr(p, 2) !~ ('^(' || label_re || '\.)+' || label_re || '$') THEN
+			RAISE EXCEPTION 'outbound allow-list suffix "%" is too broad or not a domain', p
+				USING ERRCODE = CASE WHEN substr(p, 2) ~ ('^' || label_re || '$') THEN 'S9D81' ELSE 'S9D80' END,
+					  DETAIL = 'A suffix names a domain of two labels at least: a whole top-level domain is anyone''s to register.',
+					  HINT = 'For example .example.cn.';
+		END IF;
+		pattern_norm := p;
+		pattern_kind := 'suffix';
+		RETURN;
+	END IF;
+	IF p !~ ('^(' || label_re || '\.)*' || label_re || '$') THEN
+		RAISE EXCEPTION 'outbound allow-list pattern "%" is not a host name', p
+			USING ERRCODE = 'S9D80',
+				  HINT = 'Letters, digits and hyphens in dot-separated labels (no wildcards); a suffix starts with a dot.';
+	END IF;
+	pattern_norm := p;
+	pattern_kind := 'host';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_pattern(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._outbound_pattern(text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._outbound_conninfo_targets(conninfo text,
+	OUT pos integer, OUT host text, OUT hostaddr text, OUT port text, OUT service text, OUT valid boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_outbound_conninfo_targets'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION finsec._outbound_conninfo_targets(text) IS
+	'the hosts a libpq connection string names (libpq''s PQconninfoParse; never connects, never resolves)';
+REVOKE ALL ON FUNCTION finsec._outbound_conninfo_targets(text) FROM PUBLIC;
+
+-- One target judged against the allow-list: the address a connection
+-- reaches is hostaddr when given (host then only names it), else host.
+CREATE FUNCTION finsec._outbound_judge(host text, hostaddr text DEFAULT NULL, service text DEFAULT NULL,
+	OUT target text, OUT region text, OUT verdict text, OUT detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h text := nullif(rtrim(lower(btrim(host)), '.'), '');
+	a text := nullif(lower(btrim(hostaddr)), '');
+	ip inet;
+	m record;
+BEGIN
+	target := coalesce(a, h);
+	IF target IS NULL THEN
+		verdict := 'unknown';
+		detail := CASE WHEN nullif(service, '') IS NOT NULL
+					   THEN 'a pg_service.conf service: the host it names is not visible to finsec'
+					   ELSE 'no host: libpq''s default (the server''s PGHOST environment, else the local socket)' END;
+		RETURN;
+	END IF;
+	IF left(target, 1) IN ('/', '@') THEN
+		region := 'local';
+		verdict := 'allowed';
+		detail := 'a local socket';
+		RETURN;
+	END IF;
+	IF target ~ '^[0-9a-f:.]+$' AND (target ~ ':' OR target ~ '^[0-9.]+$') THEN
+		BEGIN
+			ip := target::inet;
+		EXCEPTION WHEN invalid_text_representation THEN
+			ip := NULL;
+		END;
+	END IF;
+	IF ip IS NOT NULL THEN
+		target := host(ip);
+		IF ip <<= '127.0.0.0/8'::inet OR ip = '::1'::inet THEN
+			region := 'local';
+			verdict := 'allowed';
+			detail := 'loopback';
+			RETURN;
+		END IF;
+		SELECT oa.pattern, oa.region INTO m FROM finsec.outbound_allow oa
+		 WHERE oa.pattern_kind = 'cidr' AND family(oa.pattern::cidr) = family(ip) AND ip <<= oa.pattern::cidr
+		 ORDER BY masklen(oa.pattern::cidr) DESC LIMIT 1;
+	ELSIF target = 'localhost' THEN
+		region := 'local';
+		verdict := 'allowed';
+		detail := 'localhost';
+		RETURN;
+	ELSE
+		SELECT oa.pattern, oa.region INTO m FROM finsec.outbound_allow oa
+		 WHERE (oa.pattern_kind = 'host' AND oa.pattern = target)
+			OR (oa.pattern_kind = 'suffix' AND right(target, length(oa.pattern)) = oa.pattern)
+		 ORDER BY (oa.pattern_kind = 'host') DESC, length(oa.pattern) DESC LIMIT 1;
+	END IF;
+	IF m.pattern IS NULL THEN
+		verdict := 'not_allowed';
+		detail := 'not in finsec.outbound_allow';
+	ELSE
+		region := m.region;
+		verdict := 'allowed';
+		detail := format('finsec.outbound_allow %s', m.pattern);
+	END IF;
+	IF a IS NOT NULL AND h IS NOT NULL AND a <> h THEN
+		detail := detail || format('; connects to hostaddr %s (host %s only names it)', target, h);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_judge(text, text, text) FROM PUBLIC;
+
+-- The worst of verdicts: not_allowed, then unknown, then allowed.
+CREATE FUNCTION finsec._outbound_worst(a text, b text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a
+				WHEN 'not_allowed' IN (a, b) THEN 'not_allowed'
+				WHEN 'unknown' IN (a, b) THEN 'unknown' ELSE 'allowed' END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_worst(text, text) FROM PUBLIC;
+
+-- The hosts a shell command (archive_command, restore_command) names:
+-- URLs (scheme://[user@]host), user@host and scp/rsync host:path.  A
+-- heuristic: a command can reach hosts it does not name.
+CREATE FUNCTION finsec._outbound_command_hosts(command text)
+RETURNS SETOF text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT DISTINCT h FROM (
+		SELECT lower(trim(BOTH '[]' FROM m[1])) AS h
+		  FROM regexp_matches(command, '[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/\s''"]*@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)', 'g') m
+		UNION ALL
+		SELECT lower(m[1])
+		  FROM regexp_matches(command, '[A-Za-z0-9._-]+@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)', 'g') m
+		UNION ALL
+		SELECT lower(m[1])
+		  FROM regexp_matches(command, '(?:^|[\s''"])([A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+):(?!//)', 'g') m
+	) s WHERE h <> '' ORDER BY 1
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_command_hosts(text) FROM PUBLIC;
+
+/*
+ * finsec.outbound_links(): every way data can leave this server that
+ * finsec can see, each judged against finsec.outbound_allow.  Verdicts:
+ * allowed (every target it reaches is allowed or local), not_allowed (a
+ * target outside the list, or a capability every role has), unknown
+ * (finsec cannot tell where it leads: programs, shell commands,
+ * publications, capabilities of named roles, no host).  Runs as the
+ * extension's owner to read subscription connection strings, settings
+ * and replication client addresses; returns no password, command text or
+ * whole connection string.  Each call is a ledger row with the counts
+ * (not on a standby, which cannot write one).
+ */
+CREATE FUNCTION finsec.outbound_links()
+RETURNS TABLE (kind text, object text, host text, port text, region text, verdict text, detail text)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+	t record;
+	j record;
+	ci text;
+	v text;
+	hosts text[];
+	ports text[];
+	regions text[];
+	details text[];
+	servers jsonb := '{}';
+	names text;
+	n bigint;
+	counts jsonb := '{}';
+	cmd text;
+	acc jsonb := '[]';
+	libpq_handlers constant text[] := ARRAY['postgres_fdw_handler', 'postgres_fdw_validator', 'dblink_fdw_validator'];
+BEGIN
+	-- Foreign servers.  An FDW is a libpq one by its handler or validator
+	-- (postgres_fdw, dblink_fdw), whatever its name.
+	FOR r IN
+		SELECT s.oid, s.srvname, w.fdwname, s.srvoptions,
+			   (coalesce(ph.proname::text, '') = ANY (libpq_handlers) OR coalesce(pv.proname::text, '') = ANY (libpq_handlers)) AS libpq,
+			   coalesce(ph.proname::text, '') = 'file_fdw_handler' AS file_fdw
+		  FROM pg_foreign_server s
+		  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+		  LEFT JOIN pg_proc ph ON ph.oid = w.fdwhandler
+		  LEFT JOIN pg_proc pv ON pv.oid = w.fdwvalidator
+		 ORDER BY s.srvname
+	LOOP
+		CONTINUE WHEN r.file_fdw;
+		hosts := '{}'; ports := '{}'; regions := '{}'; details := '{}'; v := NULL;
+		IF r.libpq THEN
+			SELECT string_agg(format('%s=''%s''', o.option_name,
+									 replace(replace(o.option_value, '\', '\\'), '''', '\''')), ' ')
+			  INTO ci
+			  FROM pg_options_to_table(r.srvoptions) o
+			 WHERE o.option_name IN ('host', 'hostaddr', 'port', 'service');
+			FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(coalesce(ci, '')) ORDER BY pos LOOP
+				j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+				IF NOT t.valid THEN
+					j.verdict := 'unknown';
+					j.detail := 'options libpq would refuse (host, hostaddr and port lists do not match)';
+				END IF;
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
+						j.verdict, j.detail));
+				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
+				v := finsec._outbound_worst(v, j.verdict);
+			END LOOP;
+		ELSE
+			-- Another FDW: the options that name a host, else unknown.
+			FOR t IN
+				SELECT o.option_name, o.option_value,
+					   (SELECT p.option_value FROM pg_options_to_table(r.srvoptions) p
+						 WHERE lower(p.option_name) = 'port' LIMIT 1) AS port
+				  FROM pg_options_to_table(r.srvoptions) o
+				 WHERE lower(o.option_name) IN ('host', 'hostname', 'hostaddr', 'address', 'server', 'servername')
+				 ORDER BY o.option_name
+			LOOP
+				j := finsec._outbound_judge(t.option_value);
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), j.target, t.port, j.region,
+						j.verdict, format('option %s: %s', t.option_name, j.detail)));
+				hosts := hosts || coalesce(j.target, '?'); ports := ports || coalesce(t.port, '');
+				IF j.region IS NOT NULL AND NOT j.region = ANY (regions) THEN regions := regions || j.region; END IF;
+				v := finsec._outbound_worst(v, j.verdict);
+			END LOOP;
+			IF v IS NULL THEN
+				acc := acc || jsonb_build_array(jsonb_build_array('foreign_server', format('%s (%s)', r.srvname, r.fdwname), NULL, NULL, NULL, 'unknown',
+						format('foreign-data wrapper %s: no option finsec reads as a host', r.fdwname)));
+				v := 'unknown';
+			END IF;
+		END IF;
+		servers := servers || jsonb_build_object(r.oid::text, jsonb_build_object(
+			'hosts', array_to_string(hosts, ','), 'ports', nullif(array_to_string(ports, ','), ''),
+			'regions', array_to_string(regions, ','), 'verdict', v));
+	END LOOP;
+
+	-- User mappings: who can use each server (the mapped role and every
+	-- role that can act as it; PUBLIC: every role).
+	FOR r IN
+		SELECT um.umuser, s.oid AS srvid, s.srvname, w.fdwname,
+			   EXISTS (SELECT 1 FROM pg_options_to_table(um.umoptions) o WHERE o.option_name = 'password') AS has_password
+		  FROM pg_user_mapping um
+		  JOIN pg_foreign_server s ON s.oid = um.umserver
+		  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+		 WHERE servers ? s.oid::text
+		 ORDER BY s.srvname, um.umuser
+	LOOP
+		IF r.umuser = 0 THEN
+			names := 'every role (PUBLIC)';
+		ELSE
+			SELECT count(*), string_agg(a.rolname, ', ' ORDER BY a.rolname) FILTER (WHERE a.rn <= 20)
+			  INTO n, names
+			  FROM (SELECT ro.rolname, row_number() OVER (ORDER BY ro.rolname) AS rn
+					  FROM pg_roles ro
+					 WHERE NOT ro.rolsuper AND pg_has_role(ro.oid, r.umuser, 'MEMBER')) a;
+			names := coalesce(names, 'no role')
+				|| CASE WHEN n > 20 THEN format(' and %s more', n - 20) ELSE '' END || ' (and superusers)';
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('user_mapping',
+				format('%s (%s) for %s', r.srvname, r.fdwname,
+					   CASE WHEN r.umuser = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r.umuser)::text END),
+				nullif(servers -> r.srvid::text ->> 'hosts', ''), servers -> r.srvid::text ->> 'ports',
+				nullif(servers -> r.srvid::text ->> 'regions', ''), servers -> r.srvid::text ->> 'verdict',
+				'usable by ' || names || CASE WHEN r.has_password THEN '; stores a password' ELSE '' END));
+	END LOOP;
+
+	-- file_fdw tables that read a program's output.
+	FOR r IN
+		SELECT ft.ftrelid::regclass::text AS tbl
+		  FROM pg_foreign_table ft
+		 WHERE EXISTS (SELECT 1 FROM pg_options_to_table(ft.ftoptions) o WHERE o.option_name = 'program')
+		 ORDER BY 1
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('program', r.tbl, NULL, NULL, NULL, 'unknown',
+				'a foreign table that runs a server program: where it connects is not visible to finsec'));
+	END LOOP;
+
+	-- Subscriptions (every database's: pg_subscription is shared).
+	FOR r IN
+		SELECT su.subname, d.datname, su.subconninfo, su.subenabled
+		  FROM pg_subscription su LEFT JOIN pg_database d ON d.oid = su.subdbid
+		 ORDER BY d.datname, su.subname
+	LOOP
+		FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(r.subconninfo) ORDER BY pos LOOP
+			j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+			IF NOT t.valid THEN
+				j.verdict := 'unknown';
+				j.detail := 'a connection string libpq refuses';
+			END IF;
+			acc := acc || jsonb_build_array(jsonb_build_array('subscription', format('%s (database %s)', r.subname, r.datname), j.target, t.port,
+					j.region, j.verdict,
+					j.detail || CASE WHEN r.subenabled THEN '' ELSE '; disabled' END));
+		END LOOP;
+	END LOOP;
+
+	-- Publications of this database: their subscribers are replication
+	-- connections (below); a publication of a registered credit table is
+	-- named.
+	FOR r IN
+		SELECT p.pubname, p.puballtables,
+			   (SELECT count(*) FROM pg_publication_tables pt WHERE pt.pubname = p.pubname) AS ntables,
+			   (SELECT string_agg(ct.relid::regclass::text, ', ' ORDER BY ct.relid::regclass::text)
+				  FROM finsec.credit_table ct
+				  JOIN pg_class c ON c.oid = ct.relid
+				  JOIN pg_namespace nsp ON nsp.oid = c.relnamespace
+				  JOIN pg_publication_tables pt ON pt.pubname = p.pubname
+											   AND pt.schemaname = nsp.nspname AND pt.tablename = c.relname) AS credit
+		  FROM pg_publication p
+		 ORDER BY p.pubname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('publication', r.pubname, NULL, NULL, NULL, 'unknown',
+				CASE WHEN r.puballtables THEN 'all tables' WHEN r.ntables = 1 THEN '1 table' ELSE format('%s tables', r.ntables) END
+				|| coalesce('; publishes registered credit tables: ' || r.credit, '')
+				|| '; its subscribers are the replication connections'));
+	END LOOP;
+
+	-- Replication connections (walsenders) and slots.
+	FOR r IN
+		SELECT sr.pid, sr.usename, sr.application_name, sr.client_addr, sr.client_port
+		  FROM pg_stat_replication sr
+		 ORDER BY sr.application_name, sr.pid
+	LOOP
+		IF r.client_addr IS NULL THEN
+			j := finsec._outbound_judge('/');
+		ELSE
+			j := finsec._outbound_judge(host(r.client_addr));
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('replication_connection', format('%s (%s)', r.application_name, r.usename), j.target,
+				nullif(r.client_port, -1)::text, j.region, j.verdict, j.detail));
+	END LOOP;
+	FOR r IN
+		SELECT rs.slot_name, rs.slot_type, rs.database, rs.active, sr.client_addr, sr.client_port
+		  FROM pg_replication_slots rs
+		  LEFT JOIN pg_stat_replication sr ON sr.pid = rs.active_pid
+		 ORDER BY rs.slot_name
+	LOOP
+		IF r.active THEN
+			j := finsec._outbound_judge(coalesce(host(r.client_addr), '/'));
+		ELSE
+			SELECT NULL::text AS target, NULL::text AS region, 'unknown'::text AS verdict,
+				   'inactive: it keeps changes for whoever connects with it next'::text AS detail INTO j;
+		END IF;
+		acc := acc || jsonb_build_array(jsonb_build_array('replication_slot', format('%s (%s%s)', r.slot_name, r.slot_type, coalesce(', database ' || r.database, '')),
+				j.target, CASE WHEN r.active THEN nullif(r.client_port, -1)::text END, j.region, j.verdict, j.detail));
+	END LOOP;
+
+	-- This server as a standby: its WAL receiver and primary_conninfo.
+	FOR r IN SELECT wr.sender_host, wr.sender_port FROM pg_stat_wal_receiver wr LOOP
+		j := finsec._outbound_judge(r.sender_host);
+		acc := acc || jsonb_build_array(jsonb_build_array('wal_receiver', 'primary', j.target, r.sender_port::text, j.region, j.verdict, j.detail));
+	END LOOP;
+	ci := nullif(current_setting('primary_conninfo', true), '');
+	IF ci IS NOT NULL THEN
+		FOR t IN SELECT * FROM finsec._outbound_conninfo_targets(ci) ORDER BY pos LOOP
+			j := finsec._outbound_judge(t.host, t.hostaddr, t.service);
+			IF NOT t.valid THEN
+				j.verdict := 'unknown';
+				j.detail := 'a connection string libpq refuses';
+			END IF;
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', 'primary_conninfo', j.target, t.port, j.region, j.verdict, j.detail));
+		END LOOP;
+	END IF;
+
+	-- WAL archiving and restoring: shell commands (hosts they name) and
+	-- archive modules.
+	FOR r IN SELECT s.name, s.setting FROM pg_settings s
+			  WHERE s.name IN ('archive_command', 'restore_command', 'archive_library')
+				AND coalesce(s.setting, '') NOT IN ('', '(disabled)')
+			  ORDER BY s.name
+	LOOP
+		cmd := r.setting;
+		IF r.name = 'archive_library' THEN
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, NULL, NULL, NULL, 'unknown',
+					format('archive module %s: where it sends WAL is not visible to finsec', cmd)));
+			CONTINUE;
+		END IF;
+		n := 0;
+		FOR t IN SELECT h FROM finsec._outbound_command_hosts(cmd) h LOOP
+			n := n + 1;
+			j := finsec._outbound_judge(t.h);
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, j.target, NULL, j.region, j.verdict,
+					'named in the command: ' || j.detail
+					|| CASE WHEN r.name = 'archive_command' AND current_setting('archive_mode') = 'off'
+							THEN '; archive_mode is off' ELSE '' END));
+		END LOOP;
+		IF n = 0 THEN
+			acc := acc || jsonb_build_array(jsonb_build_array('setting', r.name, NULL, NULL, NULL, 'unknown',
+					'a shell command naming no host: where it copies WAL (a mounted network file system?) is not visible to finsec'
+					|| CASE WHEN r.name = 'archive_command' AND current_setting('archive_mode') = 'off'
+							THEN '; archive_mode is off' ELSE '' END));
+		END IF;
+	END LOOP;
+	cmd := NULL;
+
+	-- COPY ... PROGRAM: superusers and members of pg_execute_server_program.
+	FOR r IN
+		SELECT ro.rolname, ro.rolsuper, ro.rolcanlogin
+		  FROM pg_roles ro
+		 WHERE ro.rolname !~ '^pg_'
+		   AND (ro.rolsuper OR pg_has_role(ro.oid, 'pg_execute_server_program', 'MEMBER'))
+		 ORDER BY ro.rolname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('copy_program', r.rolname, NULL, NULL, NULL, 'unknown',
+				CASE WHEN r.rolsuper THEN 'superuser' ELSE 'member of pg_execute_server_program' END
+				|| CASE WHEN r.rolcanlogin THEN '' ELSE ' (cannot log in)' END
+				|| ': COPY ... PROGRAM runs any server program, which can connect anywhere'));
+	END LOOP;
+
+	-- Extensions that open connections to hosts named at call time, and
+	-- untrusted languages.
+	FOR r IN
+		SELECT e.extname,
+			   bool_or(p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
+												  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')) AS public_exec,
+			   (SELECT string_agg(DISTINCT pg_get_userbyid(a.grantee)::text, ', ')
+				  FROM pg_proc p2 JOIN pg_depend d2 ON d2.classid = 'pg_proc'::regclass AND d2.objid = p2.oid
+											   AND d2.refclassid = 'pg_extension'::regclass AND d2.refobjid = e.oid
+											   AND d2.deptype = 'e',
+					   aclexplode(p2.proacl) a
+				 WHERE p2.proname IN ('dblink_connect', 'dblink', 'dblink_exec', 'dblink_send_query')
+				   AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
+		  FROM pg_extension e
+		  JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+						  AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+		  JOIN pg_proc p ON p.oid = d.objid
+		 WHERE e.extname = 'dblink'
+		   AND p.proname IN ('dblink_connect', 'dblink', 'dblink_exec', 'dblink_send_query')
+		 GROUP BY e.oid, e.extname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('extension', r.extname, NULL, NULL, NULL,
+				CASE WHEN r.public_exec THEN 'not_allowed' ELSE 'unknown' END,
+				CASE WHEN r.public_exec
+					 THEN 'every role may call dblink_connect/dblink with a connection string to any host'
+					 ELSE 'roles that may call dblink_connect/dblink with a connection string to any host: superusers'
+						  || coalesce(' and ' || r.grantees, ' only') END));
+	END LOOP;
+	FOR r IN
+		SELECT w.fdwname,
+			   (w.fdwacl IS NOT NULL AND EXISTS (SELECT 1 FROM aclexplode(w.fdwacl) a
+												  WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')) AS public_usage,
+			   (SELECT string_agg(DISTINCT pg_get_userbyid(a.grantee)::text, ', ')
+				  FROM aclexplode(w.fdwacl) a WHERE a.privilege_type = 'USAGE' AND a.grantee <> 0
+				   AND NOT EXISTS (SELECT 1 FROM pg_roles su WHERE su.oid = a.grantee AND su.rolsuper)) AS grantees
+		  FROM pg_foreign_data_wrapper w
+		 ORDER BY w.fdwname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('foreign_data_wrapper', r.fdwname, NULL, NULL, NULL,
+				CASE WHEN r.public_usage THEN 'not_allowed' ELSE 'unknown' END,
+				CASE WHEN r.public_usage THEN 'every role may create foreign servers to any host'
+					 ELSE 'roles that may create foreign servers: superusers' || coalesce(' and ' || r.grantees, ' only') END));
+	END LOOP;
+	FOR r IN
+		SELECT l.lanname FROM pg_language l
+		 WHERE NOT l.lanpltrusted AND l.lanname NOT IN ('c', 'internal')
+		 ORDER BY l.lanname
+	LOOP
+		acc := acc || jsonb_build_array(jsonb_build_array('language', r.lanname, NULL, NULL, NULL, 'unknown',
+				'an untrusted language: its functions (created by superusers) can open any connection'));
+	END LOOP;
+
+	SELECT coalesce(jsonb_object_agg(c.v, c.cnt), '{}') INTO counts
+	  FROM (SELECT e ->> 5 AS v, count(*) AS cnt FROM jsonb_array_elements(acc) e GROUP BY e ->> 5) c;
+	-- A standby lists its links too (its WAL receiver, primary_conninfo)
+	-- but cannot write the ledger: the call is then not recorded.
+	IF NOT pg_is_in_recovery() THEN
+		PERFORM finsec.audit_event('credit.outbound_links', 'outbound_links', 'list', true, NULL,
+								   jsonb_build_object('verdicts', counts));
+	END IF;
+	RETURN QUERY SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6
+				   FROM jsonb_array_elements(acc) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_links() IS
+	'every outbound link finsec can see (foreign servers, user mappings, subscriptions, publications, replication, WAL commands, COPY PROGRAM, dblink), judged against finsec.outbound_allow';
+REVOKE ALL ON FUNCTION finsec.outbound_links() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_links() TO finsec_admin, finsec_auditor;
+
+-- Two-person changes of the allow-list (kind credit.outbound_allow):
+-- payload {"op": "add"|"remove", "pattern", "pattern_kind", "region", "note"}.
+CREATE FUNCTION finsec._outbound_allow_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	op text := payload ->> 'op';
+	reg text := upper(btrim(payload ->> 'region'));
+	note text := payload ->> 'note';
+BEGIN
+	IF op IS NULL OR op NOT IN ('add', 'remove') THEN
+		RAISE EXCEPTION 'a credit.outbound_allow request is filed by finsec.outbound_allow_add or outbound_allow_remove'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.outbound_allow_add or finsec.outbound_allow_remove.';
+	END IF;
+	p := finsec._outbound_pattern(target);
+	IF p.pattern_norm IS DISTINCT FROM target THEN
+		RAISE EXCEPTION 'a credit.outbound_allow request targets the normalised pattern "%"', p.pattern_norm
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.outbound_allow_add or finsec.outbound_allow_remove.';
+	END IF;
+	IF op = 'add' THEN
+		IF reg IS NULL OR reg !~ '^[A-Z]{2}$' THEN
+			RAISE EXCEPTION 'the region of an outbound allow-list entry is an ISO 3166 two-letter code'
+				USING ERRCODE = 'S9D84', HINT = 'For example CN.';
+		END IF;
+		IF octet_length(note) > 200 THEN
+			RAISE EXCEPTION 'the note of an outbound allow-list entry is at most 200 bytes'
+				USING ERRCODE = 'string_data_right_truncation';
+		END IF;
+		IF EXISTS (SELECT 1 FROM finsec.outbound_allow oa WHERE oa.pattern = p.pattern_norm) THEN
+			RAISE EXCEPTION 'outbound allow-list pattern "%" is already allowed', p.pattern_norm
+				USING ERRCODE = 'S9D82', HINT = 'Remove it first to change its region.';
+		END IF;
+	ELSIF NOT EXISTS (SELECT 1 FROM finsec.outbound_allow oa WHERE oa.pattern = p.pattern_norm) THEN
+		RAISE EXCEPTION 'outbound allow-list pattern "%" is not in the list', p.pattern_norm
+			USING ERRCODE = 'S9D83', HINT = 'finsec.outbound_allow lists the patterns.';
+	END IF;
+	RETURN jsonb_strip_nulls(jsonb_build_object('op', op, 'pattern', p.pattern_norm, 'pattern_kind', p.pattern_kind,
+												'region', CASE WHEN op = 'add' THEN reg END,
+												'note', CASE WHEN op = 'add' THEN note END));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_allow_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._outbound_allow_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	requester name;
+BEGIN
+	-- The list as it is now (an entry may have come or gone since).
+	p := finsec._outbound_allow_prepare(kind, target, payload);
+	SELECT cr.requested_by INTO requester FROM finsec.change_request cr
+	 WHERE cr.request_id = _outbound_allow_apply.request_id;
+	IF p ->> 'op' = 'add' THEN
+		INSERT INTO finsec.outbound_allow (pattern, pattern_kind, region, note, requested_by, approved_by, request_id)
+		VALUES (p ->> 'pattern', p ->> 'pattern_kind', p ->> 'region', p ->> 'note', requester, session_user,
+				_outbound_allow_apply.request_id);
+	ELSE
+		DELETE FROM finsec.outbound_allow oa WHERE oa.pattern = p ->> 'pattern';
+	END IF;
+	PERFORM finsec.audit_event('credit.outbound_allow', 'outbound_allow:' || (p ->> 'pattern'), p ->> 'op', true, NULL,
+							   jsonb_build_object('request_id', _outbound_allow_apply.request_id,
+												  'requested_by', requester, 'pattern', p ->> 'pattern',
+												  'region', p ->> 'region'),
+							   session_user);
+	RETURN p;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_allow_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('credit.outbound_allow', 'finsec._outbound_allow_prepare(text, text, jsonb)',
+	 'finsec._outbound_allow_apply(bigint, text, text, jsonb)', NULL,
+	 'add a pattern to, or remove one from, the outbound allow-list (target: the normalised pattern)');
+
+CREATE FUNCTION finsec.outbound_allow_add(pattern text, region text, reason text, note text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	IF nullif(btrim(reason), '') IS NULL THEN
+		RAISE EXCEPTION 'a change of the outbound allow-list needs a reason'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Say why the link is needed (or no longer).';
+	END IF;
+	p := finsec._outbound_pattern(pattern);
+	RETURN finsec.request_change('credit.outbound_allow', p.pattern_norm,
+								 jsonb_build_object('op', 'add', 'region', region, 'note', note), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_allow_add(text, text, text, text) IS
+	'request that a host, domain suffix or address range be allowed for outbound links (region: ISO 3166 code); another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.outbound_allow_add(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_allow_add(text, text, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.outbound_allow_remove(pattern text, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	IF nullif(btrim(reason), '') IS NULL THEN
+		RAISE EXCEPTION 'a change of the outbound allow-list needs a reason'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Say why the link is needed (or no longer).';
+	END IF;
+	p := finsec._outbound_pattern(pattern);
+	RETURN finsec.request_change('credit.outbound_allow', p.pattern_norm, jsonb_build_object('op', 'remove'), reason);
+END
+$$;
+COMMENT ON FUNCTION finsec.outbound_allow_remove(text, text) IS
+	'request that a pattern be removed from the outbound allow-list; another finsec_admin approves';
+REVOKE ALL ON FUNCTION finsec.outbound_allow_remove(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.outbound_allow_remove(text, text) TO finsec_admin;
 
 -- (section 7 ends here)
 

@@ -77,6 +77,7 @@ extern const FinsecCreditTable *finsec_credit_table(Oid relid);
 extern void finsec_credit_read_begin(void);
 extern void finsec_credit_read_end(void);
 extern bool finsec_credit_reading(void);
+extern void finsec_credit_guard_init(void);	/* register_guard.c */
 
 /* ---- pseudonyms (pseudonym.c) ------------------------------------------ */
 

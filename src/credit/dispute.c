@@ -124,7 +124,7 @@ dispute_table(Oid relid)
 
 	if (t == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_NOT_REGISTERED),
+				(errcode(ERRCODE_FINSEC_CREDIT_DISPUTE_TABLE),
 				 errmsg("relation with OID %u is not a registered credit table", relid),
 				 errhint("Disputes concern the records of tables registered with finsec.register_credit_table().")));
 	d = palloc0(sizeof(DisputeTable));
