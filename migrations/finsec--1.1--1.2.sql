@@ -2389,6 +2389,12 @@ AS 'MODULE_PATHNAME', 'finsec_credit_sealed_info'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION finsec._credit_sealed_info(bytea) FROM PUBLIC;
 
+-- The statements of a record as credit_query shows them (finsec_credit_statements; no grant).
+CREATE FUNCTION finsec._credit_statements(tbl regclass, record_key text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_credit_statements_sql'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_statements(regclass, text) FROM PUBLIC;
+
 CREATE FUNCTION finsec._credit_correction_seal(tbl regclass, "row" jsonb, pseudonym text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'finsec_credit_correction_seal'

@@ -184,6 +184,12 @@ SELECT dispute_id = :d3 AS d3, record_key, recorded_by,
 	   (finsec._credit_sealed_info(statement)).readable
   FROM finsec.credit_statement;
 SELECT id = :d3 AS d3, status, closed_at IS NOT NULL AS closed FROM finsec.credit_dispute WHERE id = :d3;
+-- what credit_query shows with record 3 (finsec_credit_statements): the
+-- statement in clear for the querying institution; none for record 1
+SELECT jsonb_array_length(s) AS n, s -> 0 ->> 'statement' AS statement, s -> 0 ->> 'shredded' AS shredded,
+	   (s -> 0 ->> 'dispute_id')::bigint = :d3 AS of_d3
+  FROM finsec._credit_statements('loan', '3') s;
+SELECT finsec._credit_statements('loan', '1');
 
 -- ---- corrections: two-person, a new row, the original kept -------------------------
 SET SESSION AUTHORIZATION regress_dp_a;
@@ -312,6 +318,30 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_dp_a;
 SELECT finsec.credit_correction(:d4, '{"id": 21}');
 SELECT finsec.credit_correction(:d1, '{"id": 21}');
+RESET SESSION AUTHORIZATION;
+
+-- ---- shredded with the record ----------------------------------------------------
+-- record 2's dispute d4 ends unconfirmed with a statement; then the keys of
+-- record 2's (ended) period are destroyed: the statement and the findings
+-- of its disputes can no longer be opened, and the record can no longer
+-- be disputed
+\set VERBOSITY sqlstate
+SET SESSION AUTHORIZATION regress_dp_handler2;
+SELECT finsec.credit_dispute_resolve(:d4, 'unconfirmed', '该记录并非本人所为');
+RESET SESSION AUTHORIZATION;
+SELECT s -> 0 ->> 'statement' AS before_shred FROM finsec._credit_statements('loan', '2') s;
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec.protect_shred('credit_p', current_date - 300, 'retention test') AS shred \gset
+SET SESSION AUTHORIZATION regress_dp_b;
+SELECT finsec.approve(:shred) ->> 'period' = to_char(current_date - 300, 'YYYYMM') AS shredded_period;
+RESET SESSION AUTHORIZATION;
+SELECT s -> 0 ->> 'statement' AS statement, s -> 0 ->> 'shredded' AS shredded
+  FROM finsec._credit_statements('loan', '2') s;
+SELECT d.record_key, (finsec._credit_sealed_info(c.finding)).readable AS finding_readable
+  FROM finsec.credit_dispute_check c JOIN finsec.credit_dispute d ON d.id = c.dispute_id
+ WHERE d.record_key IN ('1', '2') ORDER BY c.dispute_id, c.check_no;
+SET SESSION AUTHORIZATION regress_dp_handler2;
+SELECT finsec.credit_dispute_open('loan', '2', '11010519491231002X', NULL, 'regress_dp_handler2');   -- S9D60
 RESET SESSION AUTHORIZATION;
 \c contrib_regression
 SET client_min_messages = warning;

@@ -752,3 +752,93 @@ finsec_credit_correction_insert(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_VOID();
 }
+
+/* ---- statements for credit_query ------------------------------------------- */
+
+/*
+ * The personal statements attached to record record_key of relid (its
+ * unconfirmed disputes), for credit_query to show with the record: a jsonb
+ * array of {"dispute_id", "statement" (clear text; null once the record's
+ * period is shredded), "shredded", "recorded_at"}, oldest first; [] when
+ * there is none.  Allocated in the caller's memory context.  Reads
+ * finsec.credit_statement as finsec's owner (finsec's own table).
+ */
+Jsonb *
+finsec_credit_statements(Oid relid, const char *record_key)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	FinsecOwnerContext ctx;
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	StringInfoData buf;
+	uint64		n;
+	Jsonb	   *result;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(record_key);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	finsec_spi_begin_as_owner(&ctx);
+	n = finsec_spi_execute("SELECT s.dispute_id, s.statement, "
+						   "pg_catalog.to_char(s.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+						   "FROM finsec.credit_statement s "
+						   "WHERE s.relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+						   "AND s.record_key OPERATOR(pg_catalog.=) $2 ORDER BY s.dispute_id",
+						   2, argtypes, values, NULL, true, 0, SPI_OK_SELECT,
+						   "could not read finsec.credit_statement");
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		struct varlena *sealed = PG_DETOAST_DATUM(SPI_getbinval(tup, desc, 2, &isnull));
+		char	   *at = SPI_getvalue(tup, desc, 3);
+		char	   *plain = NULL;
+		size_t		len = 0;
+		bool		ok = finsec_protect_open(sealed, &plain, &len) == FINSEC_PROTECT_OPEN_OK;
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, "{\"dispute_id\": " INT64_FORMAT ", \"statement\": ", id);
+		if (ok)
+		{
+			escape_json(&buf, plain);
+			explicit_bzero(plain, len);
+			pfree(plain);
+		}
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfo(&buf, ", \"shredded\": %s, \"recorded_at\": ", ok ? "false" : "true");
+		escape_json(&buf, at);
+		appendStringInfoChar(&buf, '}');
+	}
+	finsec_spi_end(&ctx);
+	appendStringInfoChar(&buf, ']');
+	MemoryContextSwitchTo(outer);
+	result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(finsec_credit_statements_sql);
+
+/*
+ * finsec._credit_statements(tbl regclass, record_key text) returns jsonb:
+ * finsec_credit_statements() for finsec's own SQL and the tests (no grant).
+ */
+Datum
+finsec_credit_statements_sql(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+
+	if (GetUserId() != finsec_owner() && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("finsec._credit_statements() is for finsec's own functions")));
+	finsec_require_arg(fcinfo, 0, "table");
+	finsec_require_arg(fcinfo, 1, "record key");
+	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_JSONB_P(finsec_credit_statements(PG_GETARG_OID(0), key));
+}
