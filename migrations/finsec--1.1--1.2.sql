@@ -2625,6 +2625,8 @@ BEGIN
 				format('institution %s is not registered', inst), NULL, NULL);
 		END IF;
 	END IF;
+	-- one open dispute per record, also when two are opened at once
+	PERFORM pg_advisory_xact_lock(hashtextextended('finsec.credit_dispute:' || tbl::oid || ':' || record_key, 0));
 	IF EXISTS (SELECT 1 FROM finsec.credit_dispute cd
 				WHERE cd.relid = tbl AND cd.record_key = credit_dispute_open.record_key
 				  AND cd.status IN ('open', 'checking')) THEN
