@@ -2389,6 +2389,12 @@ AS 'MODULE_PATHNAME', 'finsec_credit_sealed_info'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION finsec._credit_sealed_info(bytea) FROM PUBLIC;
 
+-- The statements of a record as credit_query shows them (finsec_credit_statements; no grant).
+CREATE FUNCTION finsec._credit_statements(tbl regclass, record_key text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'finsec_credit_statements_sql'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION finsec._credit_statements(regclass, text) FROM PUBLIC;
+
 CREATE FUNCTION finsec._credit_correction_seal(tbl regclass, "row" jsonb, pseudonym text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'finsec_credit_correction_seal'
@@ -2619,6 +2625,8 @@ BEGIN
 				format('institution %s is not registered', inst), NULL, NULL);
 		END IF;
 	END IF;
+	-- one open dispute per record, also when two are opened at once
+	PERFORM pg_advisory_xact_lock(hashtextextended('finsec.credit_dispute:' || tbl::oid || ':' || record_key, 0));
 	IF EXISTS (SELECT 1 FROM finsec.credit_dispute cd
 				WHERE cd.relid = tbl AND cd.record_key = credit_dispute_open.record_key
 				  AND cd.status IN ('open', 'checking')) THEN

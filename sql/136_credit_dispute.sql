@@ -184,6 +184,12 @@ SELECT dispute_id = :d3 AS d3, record_key, recorded_by,
 	   (finsec._credit_sealed_info(statement)).readable
   FROM finsec.credit_statement;
 SELECT id = :d3 AS d3, status, closed_at IS NOT NULL AS closed FROM finsec.credit_dispute WHERE id = :d3;
+-- what credit_query shows with record 3 (finsec_credit_statements): the
+-- statement in clear for the querying institution; none for record 1
+SELECT jsonb_array_length(s) AS n, s -> 0 ->> 'statement' AS statement, s -> 0 ->> 'shredded' AS shredded,
+	   (s -> 0 ->> 'dispute_id')::bigint = :d3 AS of_d3
+  FROM finsec._credit_statements('loan', '3') s;
+SELECT finsec._credit_statements('loan', '1');
 
 -- ---- corrections: two-person, a new row, the original kept -------------------------
 SET SESSION AUTHORIZATION regress_dp_a;
@@ -247,6 +253,52 @@ SELECT finsec._credit_seal_for_record('loan', current_date, 'x');
 SELECT finsec._credit_correction_insert('loan', '{}');
 RESET SESSION AUTHORIZATION;
 
+-- ---- attacks -------------------------------------------------------------------
+-- a handler's SECURITY DEFINER wrapper does not lend its duty: finsec sees
+-- the role that calls it (the outer role), here one without the duty
+RESET SESSION AUTHORIZATION;
+GRANT CREATE ON SCHEMA public TO regress_dp_handler2;
+SET SESSION AUTHORIZATION regress_dp_handler2;
+CREATE FUNCTION public.lend_check(bigint) RETURNS integer LANGUAGE sql SECURITY DEFINER
+	AS $$ SELECT finsec.credit_dispute_check($1, 'wrapper', 'lent', true) $$;
+GRANT EXECUTE ON FUNCTION public.lend_check(bigint) TO regress_dp_app;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dp_app;
+SELECT public.lend_check(:d4);                                            -- 42501
+RESET SESSION AUTHORIZATION;
+-- SET ROLE to the handler by a login that is a member of it: it acts as
+-- the handler (that is what membership means), and is recorded as such
+GRANT regress_dp_handler2 TO regress_dp_app;
+SET SESSION AUTHORIZATION regress_dp_app;
+SET ROLE regress_dp_handler2;
+SELECT finsec.credit_dispute_check(:d4, 'provider system', 'record confirmed again', true);
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+REVOKE regress_dp_handler2 FROM regress_dp_app;
+SELECT checked_by FROM finsec.credit_dispute_check WHERE dispute_id = :d4;
+-- a correction request filed around credit_correction with a forged,
+-- already "sealed" payload: prepare takes only the row and seals it again
+-- (on a new dispute of record 3, whose earlier one was unconfirmed)
+SET SESSION AUTHORIZATION regress_dp_handler;
+SELECT finsec.credit_dispute_open('loan', '3', '110105198001011238', NULL, 'regress_dp_handler') AS d5 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec.request_change('credit.correction', :'d5', '{"columns": {"id": {"t": "30"}}, "key": "30"}');   -- S9D66
+SELECT count(*) AS correction_requests FROM finsec.change_request WHERE kind = 'credit.correction';
+SELECT finsec.request_change('credit.correction', 'x1', '{"row": {}}');            -- 22023
+RESET SESSION AUTHORIZATION;
+-- the internal steps, called directly even by an administrator: refused
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec._credit_correction_seal('loan', '{"id": 1}', 'p1.00');              -- 42501
+SELECT finsec._credit_correction_apply(1, 'credit.correction', '1', '{}');       -- 42501
+SELECT finsec._credit_dispute_record('loan', '1', NULL, 'x');                    -- 42501
+RESET SESSION AUTHORIZATION;
+-- the disputes table itself is not writable by an administrator
+SET SESSION AUTHORIZATION regress_dp_a;
+UPDATE finsec.credit_dispute SET status = 'verified' WHERE id = :d4;              -- 42501
+INSERT INTO finsec.credit_statement VALUES (:d4, 'loan', '2', '\x00', now(), 'x'); -- 42501
+RESET SESSION AUTHORIZATION;
+
 -- ---- the ledger ------------------------------------------------------------------
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT event_type, action, success, detail ->> 'sqlstate' AS sqlstate, count(*)
@@ -266,6 +318,30 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_dp_a;
 SELECT finsec.credit_correction(:d4, '{"id": 21}');
 SELECT finsec.credit_correction(:d1, '{"id": 21}');
+RESET SESSION AUTHORIZATION;
+
+-- ---- shredded with the record ----------------------------------------------------
+-- record 2's dispute d4 ends unconfirmed with a statement; then the keys of
+-- record 2's (ended) period are destroyed: the statement and the findings
+-- of its disputes can no longer be opened, and the record can no longer
+-- be disputed
+\set VERBOSITY sqlstate
+SET SESSION AUTHORIZATION regress_dp_handler2;
+SELECT finsec.credit_dispute_resolve(:d4, 'unconfirmed', '该记录并非本人所为');
+RESET SESSION AUTHORIZATION;
+SELECT s -> 0 ->> 'statement' AS before_shred FROM finsec._credit_statements('loan', '2') s;
+SET SESSION AUTHORIZATION regress_dp_a;
+SELECT finsec.protect_shred('credit_p', current_date - 300, 'retention test') AS shred \gset
+SET SESSION AUTHORIZATION regress_dp_b;
+SELECT finsec.approve(:shred) ->> 'period' = to_char(current_date - 300, 'YYYYMM') AS shredded_period;
+RESET SESSION AUTHORIZATION;
+SELECT s -> 0 ->> 'statement' AS statement, s -> 0 ->> 'shredded' AS shredded
+  FROM finsec._credit_statements('loan', '2') s;
+SELECT d.record_key, (finsec._credit_sealed_info(c.finding)).readable AS finding_readable
+  FROM finsec.credit_dispute_check c JOIN finsec.credit_dispute d ON d.id = c.dispute_id
+ WHERE d.record_key IN ('1', '2') ORDER BY c.dispute_id, c.check_no;
+SET SESSION AUTHORIZATION regress_dp_handler2;
+SELECT finsec.credit_dispute_open('loan', '2', '11010519491231002X', NULL, 'regress_dp_handler2');   -- S9D60
 RESET SESSION AUTHORIZATION;
 \c contrib_regression
 SET client_min_messages = warning;

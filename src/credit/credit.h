@@ -162,4 +162,11 @@ extern void finsec_credit_deid_define_settings(void);
 extern void finsec_credit_deid_init(void);	/* the worker task */
 extern void finsec_credit_dispute_define_settings(void);	/* dispute.c */
 
+/*
+ * The personal statements of record record_key of relid (dispute.c), for
+ * credit_query: jsonb array of {dispute_id, statement (clear; null once
+ * shredded), shredded, recorded_at}; [] when none.
+ */
+extern Jsonb *finsec_credit_statements(Oid relid, const char *record_key);
+
 #endif							/* FINSEC_CREDIT_INTERNAL_H */

@@ -203,7 +203,7 @@ typedef struct RecordInfo
 	char	   *institution;	/* NULL: none */
 	bool		subject_readable;	/* its key exists (not shredded) */
 	bool		subject_matches;
-	char	   *pseudonym;		/* of the subject asked about (when it matches) */
+	char	   *pseudonym;		/* the subject's, when it matches */
 } RecordInfo;
 
 /*
@@ -324,7 +324,7 @@ finsec_credit_record(PG_FUNCTION_ARGS)
 	DisputeTable *d;
 	char	   *record_key;
 	char	   *subject = NULL;
-	RecordInfo info;
+	RecordInfo	info;
 
 	if (GetUserId() != finsec_owner() && !superuser())
 		ereport(ERROR,
@@ -521,88 +521,88 @@ finsec_credit_correction_seal(PG_FUNCTION_ARGS)
 	/* the clear values are zeroized however this ends */
 	PG_TRY();
 	{
-	for (int i = 0; i < d->ncolumns; i++)
-	{
-		JsonbValue	v;
-
-		if (getKeyJsonValueFromContainer(&row->root, d->columns[i].name, strlen(d->columns[i].name), &v))
+		for (int i = 0; i < d->ncolumns; i++)
 		{
-			matched++;
-			texts[i] = scalar_text(&v, d->columns[i].name);
+			JsonbValue	v;
+
+			if (getKeyJsonValueFromContainer(&row->root, d->columns[i].name, strlen(d->columns[i].name), &v))
+			{
+				matched++;
+				texts[i] = scalar_text(&v, d->columns[i].name);
+			}
 		}
-	}
-	if (matched != (int) JB_ROOT_COUNT(row))
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-				 errmsg("the correction names a column that is not a registered column of the table"),
-				 errhint("finsec.credit_column lists the table's registered columns.")));
-	if (texts[d->key] == NULL || texts[d->subject] == NULL || texts[d->behaviour_end] == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-				 errmsg("a correction row needs its record key, subject and behaviour end"),
-				 errdetail("The correction is a new record: it has a key of its own, and its subject is the disputed record's.")));
+		if (matched != (int) JB_ROOT_COUNT(row))
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+					 errmsg("the correction names a column that is not a registered column of the table"),
+					 errhint("finsec.credit_column lists the table's registered columns.")));
+		if (texts[d->key] == NULL || texts[d->subject] == NULL || texts[d->behaviour_end] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+					 errmsg("a correction row needs its record key, subject and behaviour end"),
+					 errdetail("The correction is a new record: it has a key of its own, and its subject is the disputed record's.")));
 
-	be = DatumGetDateADT(trusted_input(&d->columns[d->behaviour_end], texts[d->behaviour_end]));
-	period = finsec_protect_period_of(p->period_unit, be);
-	key_text = finsec_trusted_output(d->columns[d->key].typid,
-									 trusted_input(&d->columns[d->key], texts[d->key]));
+		be = DatumGetDateADT(trusted_input(&d->columns[d->behaviour_end], texts[d->behaviour_end]));
+		period = finsec_protect_period_of(p->period_unit, be);
+		key_text = finsec_trusted_output(d->columns[d->key].typid,
+										 trusted_input(&d->columns[d->key], texts[d->key]));
 
-	appendStringInfoString(&buf, "{\"key\": ");
-	escape_json(&buf, key_text);
-	appendStringInfo(&buf, ", \"behaviour_end\": ");
-	escape_json(&buf, DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(be))));
-	appendStringInfoString(&buf, ", \"columns\": {");
-	for (int i = 0, n = 0; i < d->ncolumns; i++)
-	{
-		DisputeColumn *c = &d->columns[i];
-		bool		present = false;
-		JsonbValue	v;
-
-		if (getKeyJsonValueFromContainer(&row->root, c->name, strlen(c->name), &v))
-			present = true;
-		if (!present)
-			continue;
-		if (n++ > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, c->name);
-		appendStringInfoString(&buf, ": ");
-		if (texts[i] == NULL)
-			appendStringInfoString(&buf, "null");
-		else if (is_personal(c->role))
+		appendStringInfoString(&buf, "{\"key\": ");
+		escape_json(&buf, key_text);
+		appendStringInfo(&buf, ", \"behaviour_end\": ");
+		escape_json(&buf, DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(be))));
+		appendStringInfoString(&buf, ", \"columns\": {");
+		for (int i = 0, n = 0; i < d->ncolumns; i++)
 		{
-			Oid			typinput;
-			Oid			typioparam;
-			struct varlena *first;
-			struct varlena *sealed;
-			char	   *plain = NULL;
-			size_t		len = 0;
+			DisputeColumn *c = &d->columns[i];
+			bool		present = false;
+			JsonbValue	v;
 
-			/* the type's input validates and canonicalises (identifiers) */
-			getTypeInputInfo(c->typid, &typinput, &typioparam);
-			first = (struct varlena *) DatumGetPointer(OidInputFunctionCall(typinput, texts[i], typioparam,
-																			c->typmod));
-			if (finsec_protect_open(first, &plain, &len) != FINSEC_PROTECT_OPEN_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
-						 errmsg("the value of column \"%s\" of the correction could not be sealed", c->name)));
-			if (i == d->subject)
-				subject_matches = finsec_credit_pseudonym_matches(plain, expected);
-			sealed = finsec_protect_seal(finsec_protect_kind(first), p, period, plain, len);
-			explicit_bzero(plain, len);
-			pfree(plain);
-			appendStringInfoString(&buf, "{\"s\": ");
-			append_b64(&buf, sealed, VARSIZE(sealed));
-			appendStringInfoChar(&buf, '}');
+			if (getKeyJsonValueFromContainer(&row->root, c->name, strlen(c->name), &v))
+				present = true;
+			if (!present)
+				continue;
+			if (n++ > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, c->name);
+			appendStringInfoString(&buf, ": ");
+			if (texts[i] == NULL)
+				appendStringInfoString(&buf, "null");
+			else if (is_personal(c->role))
+			{
+				Oid			typinput;
+				Oid			typioparam;
+				struct varlena *first;
+				struct varlena *sealed;
+				char	   *plain = NULL;
+				size_t		len = 0;
+
+				/* the type's input validates and canonicalises (identifiers) */
+				getTypeInputInfo(c->typid, &typinput, &typioparam);
+				first = (struct varlena *) DatumGetPointer(OidInputFunctionCall(typinput, texts[i], typioparam,
+																				c->typmod));
+				if (finsec_protect_open(first, &plain, &len) != FINSEC_PROTECT_OPEN_OK)
+					ereport(ERROR,
+							(errcode(ERRCODE_FINSEC_CREDIT_BAD_CORRECTION),
+							 errmsg("the value of column \"%s\" of the correction could not be sealed", c->name)));
+				if (i == d->subject)
+					subject_matches = finsec_credit_pseudonym_matches(plain, expected);
+				sealed = finsec_protect_seal(finsec_protect_kind(first), p, period, plain, len);
+				explicit_bzero(plain, len);
+				pfree(plain);
+				appendStringInfoString(&buf, "{\"s\": ");
+				append_b64(&buf, sealed, VARSIZE(sealed));
+				appendStringInfoChar(&buf, '}');
+			}
+			else
+			{
+				/* validated now; written by the same input function at apply */
+				(void) trusted_input(c, texts[i]);
+				appendStringInfoString(&buf, "{\"t\": ");
+				escape_json(&buf, texts[i]);
+				appendStringInfoChar(&buf, '}');
+			}
 		}
-		else
-		{
-			/* validated now; written by the same input function at apply */
-			(void) trusted_input(c, texts[i]);
-			appendStringInfoString(&buf, "{\"t\": ");
-			escape_json(&buf, texts[i]);
-			appendStringInfoChar(&buf, '}');
-		}
-	}
 	}
 	PG_FINALLY();
 	{
@@ -751,4 +751,94 @@ finsec_credit_correction_insert(PG_FUNCTION_ARGS)
 		SPI_finish();
 	}
 	PG_RETURN_VOID();
+}
+
+/* ---- statements for credit_query ------------------------------------------- */
+
+/*
+ * The personal statements attached to record record_key of relid (its
+ * unconfirmed disputes), for credit_query to show with the record: a jsonb
+ * array of {"dispute_id", "statement" (clear text; null once the record's
+ * period is shredded), "shredded", "recorded_at"}, oldest first; [] when
+ * there is none.  Allocated in the caller's memory context.  Reads
+ * finsec.credit_statement as finsec's owner (finsec's own table).
+ */
+Jsonb *
+finsec_credit_statements(Oid relid, const char *record_key)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	FinsecOwnerContext ctx;
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	StringInfoData buf;
+	uint64		n;
+	Jsonb	   *result;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(record_key);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	finsec_spi_begin_as_owner(&ctx);
+	n = finsec_spi_execute("SELECT s.dispute_id, s.statement, "
+						   "pg_catalog.to_char(s.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+						   "FROM finsec.credit_statement s "
+						   "WHERE s.relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+						   "AND s.record_key OPERATOR(pg_catalog.=) $2 ORDER BY s.dispute_id",
+						   2, argtypes, values, NULL, true, 0, SPI_OK_SELECT,
+						   "could not read finsec.credit_statement");
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		struct varlena *sealed = PG_DETOAST_DATUM(SPI_getbinval(tup, desc, 2, &isnull));
+		char	   *at = SPI_getvalue(tup, desc, 3);
+		char	   *plain = NULL;
+		size_t		len = 0;
+		bool		ok = finsec_protect_open(sealed, &plain, &len) == FINSEC_PROTECT_OPEN_OK;
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, "{\"dispute_id\": " INT64_FORMAT ", \"statement\": ", id);
+		if (ok)
+		{
+			escape_json(&buf, plain);
+			explicit_bzero(plain, len);
+			pfree(plain);
+		}
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfo(&buf, ", \"shredded\": %s, \"recorded_at\": ", ok ? "false" : "true");
+		escape_json(&buf, at);
+		appendStringInfoChar(&buf, '}');
+	}
+	finsec_spi_end(&ctx);
+	appendStringInfoChar(&buf, ']');
+	MemoryContextSwitchTo(outer);
+	result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(finsec_credit_statements_sql);
+
+/*
+ * finsec._credit_statements(tbl regclass, record_key text) returns jsonb:
+ * finsec_credit_statements() for finsec's own SQL and the tests (no grant).
+ */
+Datum
+finsec_credit_statements_sql(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+
+	if (GetUserId() != finsec_owner() && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("finsec._credit_statements() is for finsec's own functions")));
+	finsec_require_arg(fcinfo, 0, "table");
+	finsec_require_arg(fcinfo, 1, "record key");
+	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_JSONB_P(finsec_credit_statements(PG_GETARG_OID(0), key));
 }
