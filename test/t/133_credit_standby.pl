@@ -32,6 +32,11 @@ $primary->safe_psql('postgres', "CREATE DATABASE $db");
 my @records = credit_setup($primary, $db);
 my $has_batch = has_finsec_fn($primary, $db, 'deidentify_now');
 my $has_query = has_finsec_fn($primary, $db, 'credit_query');
+# A querying institution and user (the registry's fixture, written directly).
+$primary->safe_psql($db, q{
+	INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES ('B1000001', 'Bank One', 'provider_user', 'active');
+	SELECT finsec.credit_user_set('app', 'B1000001', '{query}');
+}) if $has_query;
 # The worker of the credit database (the databases with a sealer get one).
 $primary->append_conf('postgresql.conf', "finsec.audit_seal_databases = '$db'\nfinsec.audit_seal_interval = '200ms'");
 $primary->restart;
@@ -94,10 +99,11 @@ SKIP:
 
 SKIP:
 {
-	skip 'finsec.credit_query is not in this tree yet', 1 unless $has_query;
-	my ($rc, $out, $err) = $standby->psql($db,
-		q{SET ROLE app; SELECT count(*) FROM finsec.credit_query('loan', 'S-0011',
-			(SELECT code FROM finsec.credit_reason WHERE active AND NOT requires_dispute ORDER BY code LIMIT 1))});
+	skip 'finsec.credit_query is not in this tree yet', 2 unless $has_query;
+	my $q = q{SET SESSION AUTHORIZATION app; SELECT count(*) FROM finsec.credit_query('loan', 'S-0011', 'loan_approval')};
+	is($primary->safe_psql($db, $q), '1', 'primary: credit_query finds the record of S-0011');
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	my ($rc, $out, $err) = $standby->psql($db, $q);
 	isnt($rc, 0, 'standby: credit_query is refused (its query-log row cannot be written)')
 	  or diag($out);
 }
