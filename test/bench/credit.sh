@@ -56,6 +56,7 @@ SELECT finsec.key_generate('credit.enc', 'encryption', 'aes-256-gcm') IS NOT NUL
 SELECT finsec.key_generate('credit.fp', 'fingerprint', 'hmac-sha256') IS NOT NULL;
 SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') IS NOT NULL;
 SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') IS NOT NULL;
+SELECT finsec.key_generate('credit.pseudonym', 'pseudonym', 'hmac-sha256') IS NOT NULL;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION bench_bob;
 SELECT count(finsec.approve(request_id)) FROM finsec.change_request WHERE state = 'pending';
