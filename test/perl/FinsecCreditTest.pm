@@ -2,7 +2,8 @@
 # (132_credit_dump, 133_credit_standby) and the benchmark's checks.
 #
 #   credit_setup($node, $db)   roles (adm1, adm2, unmasker, owner, regadm,
-#                              app, auditor, handler), keys, the monthly
+#                              app, auditor, handler), keys (credit.enc,
+#                              credit.fp, credit.pseudonym, protect.*), the monthly
 #                              period policy credit_p with keys for the
 #                              last three months, table loan registered
 #                              (k 3, l 2) and its 12 records; returns the
@@ -88,7 +89,8 @@ sub credit_setup
 		[ 'credit.enc', 'encryption', 'aes-256-gcm' ],
 		[ 'credit.fp', 'fingerprint', 'hmac-sha256' ],
 		[ 'protect.enc', 'encryption', 'aes-256-gcm' ],
-		[ 'protect.fp', 'fingerprint', 'hmac-sha256' ]);
+		[ 'protect.fp', 'fingerprint', 'hmac-sha256' ],
+		[ 'credit.pseudonym', 'pseudonym', 'hmac-sha256' ]);
 	$node->safe_psql($db, $roles_sql . q{
 		GRANT CREATE ON SCHEMA public TO owner;
 		SET SESSION AUTHORIZATION adm1;

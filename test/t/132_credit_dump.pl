@@ -37,9 +37,9 @@ SKIP:
 	skip 'finsec.deidentify_now is not in this tree yet', 3 unless $has_batch;
 	# "Today" moved so that period A is due (B and C are not).
 	my $ahead = days_until_a_due($node, $db);
-	my $ids = $node->safe_psql($db,
+	my ($rc, $ids, $err) = $node->psql($db,
 		"SET finsec.deid_test_days_ahead = $ahead; SET SESSION AUTHORIZATION adm1; SELECT count(*) FROM finsec.deidentify_now('loan')");
-	is($ids, '1', 'one batch: period A');
+	is($ids, '1', 'one batch: period A') or diag($err);
 	is($node->safe_psql($db, "SELECT state || ' ' || published FROM finsec.deid_batch"), 'published 7',
 		'published, 7 records');
 	is($node->safe_psql($db, 'SELECT count(*) FROM finsec_archive.loan'), '7', '7 archive rows');
