@@ -107,8 +107,16 @@ SELECT event_type, success, detail ->> 'role' AS role, detail ->> 'access' AS ac
   FROM finsec.audit WHERE event_type LIKE 'credit.direct_read%'
  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 
+-- pg_stats: no statistics of the plain columns (keys, dates, amounts), only of
+-- the sealed ones
+ANALYZE loan;
+SET SESSION AUTHORIZATION regress_ca_app;
+SELECT attname FROM pg_stats WHERE tablename = 'loan' ORDER BY attname;
+RESET SESSION AUTHORIZATION;
+
 -- DDL on the registered table
 SET SESSION AUTHORIZATION regress_ca_owner;
+ALTER TABLE loan ALTER COLUMN amount SET STATISTICS 100;
 ALTER TABLE loan ADD COLUMN note text;
 ALTER TABLE loan RENAME COLUMN amount TO amt;
 ALTER TABLE loan ALTER COLUMN amount TYPE float8;

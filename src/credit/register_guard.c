@@ -243,6 +243,9 @@ check_alter(AlterTableStmt *stmt)
 			case AT_DropNotNull:
 				ddl_refuse("change a column of", relid, archive);
 				break;
+			case AT_SetStatistics:
+				ddl_refuse("change the statistics target of a column of", relid, archive);
+				break;
 			case AT_EnableRowSecurity:
 			case AT_DisableRowSecurity:
 			case AT_ForceRowSecurity:
