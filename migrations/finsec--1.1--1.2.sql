@@ -677,6 +677,14 @@ BEGIN
 	END IF;
 
 	-- as the caller (the table's owner's rights)
+	-- No statistics of the plain columns: pg_stats would show their common
+	-- values and histograms (record keys, dates, amounts) to anyone with
+	-- SELECT on the table, which the read guard cannot see.
+	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
+		IF c->>'role' IN ('key', 'behaviour_end', 'institution', 'public') THEN
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tbl, c->>'name');
+		END IF;
+	END LOOP;
 	IF NOT finsec._credit_protected(tbl) THEN
 		PERFORM finsec.protect_table(tbl);
 	END IF;

@@ -107,8 +107,16 @@ SELECT event_type, success, detail ->> 'role' AS role, detail ->> 'access' AS ac
   FROM finsec.audit WHERE event_type LIKE 'credit.direct_read%'
  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 
+-- pg_stats: no statistics of the plain columns (keys, dates, amounts), only of
+-- the sealed ones
+ANALYZE loan;
+SET SESSION AUTHORIZATION regress_ca_app;
+SELECT attname FROM pg_stats WHERE tablename = 'loan' ORDER BY attname;
+RESET SESSION AUTHORIZATION;
+
 -- DDL on the registered table
 SET SESSION AUTHORIZATION regress_ca_owner;
+ALTER TABLE loan ALTER COLUMN amount SET STATISTICS 100;
 ALTER TABLE loan ADD COLUMN note text;
 ALTER TABLE loan RENAME COLUMN amount TO amt;
 ALTER TABLE loan ALTER COLUMN amount TYPE float8;
@@ -157,8 +165,14 @@ COPY loan (id, name, region, amount, closed_on) FROM STDIN;
 \.
 RESET SESSION AUTHORIZATION;
 
--- the archive table: finsec writes it, nobody else, superusers included
+-- the archive table: rows only appended (its ACL: finsec's owner and superusers);
+-- no change, superusers included
+SET SESSION AUTHORIZATION regress_ca_owner;
 INSERT INTO finsec_archive.loan (batch_id, period, name) VALUES (1, 202506, 'x');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_ca_aud;
+INSERT INTO finsec_archive.loan (batch_id, period, name) VALUES (1, 202506, 'x');
+RESET SESSION AUTHORIZATION;
 UPDATE finsec_archive.loan SET name = 'y';
 DELETE FROM finsec_archive.loan;
 TRUNCATE finsec_archive.loan;
@@ -177,8 +191,8 @@ COPY finsec_archive.loan (batch_id, period, name, region, amount) FROM STDIN;
 SELECT batch_id, period, name, region, amount FROM finsec_archive.loan;
 SELECT finsec.flush_audit_events() >= 0 AS flushed;
 SELECT event_type, object, action FROM finsec.audit WHERE event_type = 'credit.archive_load';
--- ... and still no other write
-INSERT INTO finsec_archive.loan (batch_id, period, name) SELECT 1, 202506, 'x';
+UPDATE finsec_archive.loan SET name = 'y' WHERE batch_id = 7;
+DELETE FROM finsec_archive.loan WHERE batch_id = 7;
 SET SESSION AUTHORIZATION regress_ca_app;
 SELECT * FROM finsec_archive.loan;
 RESET SESSION AUTHORIZATION;

@@ -130,9 +130,13 @@ credit_check_perms(List *rangeTable, bool ereport_on_violation)
 		{
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
+			/*
+			 * Archive tables: rows are appended only (by finsec's batch, as
+			 * its owner; their ACL lets nobody else insert but superusers);
+			 * UPDATE and DELETE are refused here before the chain's trigger.
+			 */
 			if (rte->rtekind == RTE_RELATION &&
-				(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) &&
-				!(archive_copy_from > 0 && rte->requiredPerms == ACL_INSERT) &&
+				(rte->requiredPerms & (ACL_UPDATE | ACL_DELETE)) &&
 				is_archive_table(rte->relid))
 				ddl_refuse("write to", rte->relid, true);
 			if (rte->rtekind != RTE_RELATION || !(rte->requiredPerms & ACL_SELECT) ||
@@ -238,6 +242,9 @@ check_alter(AlterTableStmt *stmt)
 			case AT_SetIdentity:
 			case AT_DropNotNull:
 				ddl_refuse("change a column of", relid, archive);
+				break;
+			case AT_SetStatistics:
+				ddl_refuse("change the statistics target of a column of", relid, archive);
 				break;
 			case AT_EnableRowSecurity:
 			case AT_DisableRowSecurity:
