@@ -853,6 +853,41 @@ attach_disputes(QueryCall *c, List *records)
 		}
 	}
 	finsec_spi_end(&ctx);
+
+	/*
+	 * The subject's personal statements (dispute part: unconfirmed disputes),
+	 * on their dispute's entry: "statement" (clear text, null once shredded)
+	 * and "statement_shredded".
+	 */
+	foreach(lc, records)
+	{
+		QueryRecord *rec = lfirst(lc);
+		Jsonb	   *st;
+		char	   *st_text;
+		Oid			t2[2] = {JSONBOID, JSONBOID};
+		Datum		v2[2];
+
+		if (rec->disputes == NULL)
+			continue;
+		st = finsec_credit_statements(c->relid, rec->key);
+		st_text = JsonbToCString(NULL, &st->root, VARSIZE(st));
+		if (strcmp(st_text, "[]") == 0)
+			continue;
+		v2[0] = JsonbPGetDatum(json_to_jsonb(rec->disputes));
+		v2[1] = JsonbPGetDatum(st);
+		finsec_spi_begin_as_owner(&ctx);
+		finsec_spi_execute("SELECT jsonb_agg(d.value || coalesce((SELECT jsonb_build_object("
+						   "       'statement', s.value -> 'statement', 'statement_shredded', s.value -> 'shredded') "
+						   "  FROM jsonb_array_elements($2) s "
+						   " WHERE s.value ->> 'dispute_id' = d.value ->> 'id' LIMIT 1), '{}'::jsonb) "
+						   " ORDER BY d.ordinality)::text "
+						   "  FROM jsonb_array_elements($1) WITH ORDINALITY d",
+						   2, t2, v2, NULL, true, 0, SPI_OK_SELECT,
+						   "could not attach the personal statements");
+		rec->disputes = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		finsec_spi_end(&ctx);
+		explicit_bzero(st_text, strlen(st_text));
+	}
 }
 
 /* The log row (same transaction) and the durable ledger row of one call. */
