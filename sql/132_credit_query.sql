@@ -221,6 +221,15 @@ SET SESSION AUTHORIZATION regress_cq_u1;
 SELECT record_key, under_dispute, jsonb_array_length(disputes) AS disputes
   FROM finsec.credit_query('loan', '张三', 'loan_approval') ORDER BY record_key;
 RESET SESSION AUTHORIZATION;
+-- an unconfirmed dispute's personal statement comes with the record
+-- (dispute part: sealed with the record's period)
+SELECT finsec.credit_dispute_check(2, 'branch records', 'the overdue month could not be confirmed', false) IS NOT NULL AS checked;
+SELECT finsec.credit_dispute_resolve(2, 'unconfirmed', '本人对该逾期记录有异议') IS NOT NULL AS resolved;
+SET SESSION AUTHORIZATION regress_cq_u1;
+SELECT record_key, under_dispute, disputes -> 0 ->> 'status' AS status, disputes -> 0 ->> 'statement' AS statement,
+	   disputes -> 0 ->> 'statement_shredded' AS shredded
+  FROM finsec.credit_query('loan', '李四', 'post_loan');
+RESET SESSION AUTHORIZATION;
 SELECT l.user_name, l.reason, l.dispute_id, l.rows_returned FROM finsec.credit_query_log l
  WHERE l.dispute_id IS NOT NULL ORDER BY l.id;
 

@@ -73,7 +73,8 @@ typedef struct QueryCall
 	bool		batch;
 	char	   *reason;			/* a known code, else NULL */
 	int64		dispute_id;		/* 0: none */
-	char	   *dispute_record; /* the disputed record's key: all a handler sees */
+	char	   *dispute_record; /* the disputed record's key: all a handler
+								 * sees */
 	bool		has_client_address;
 	Datum		client_address;
 	/* the registration, copied */
@@ -87,7 +88,8 @@ typedef struct QueryCall
 	AttrNumber	institution_attnum;
 	Oid			subject_typid;
 	FinsecProtectKind subject_kind;
-	Datum		status_at;		/* credit_user.status_at: counts start after it */
+	Datum		status_at;		/* credit_user.status_at: counts start after
+								 * it */
 	/* the day and the probes' periods */
 	DateADT		today;
 	int			nperiods;
@@ -595,7 +597,11 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 					   "could not compute the current date");
 	c->today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	oldest = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	/* a record of the day before that may still be live: one period earlier at most */
+
+	/*
+	 * a record of the day before that may still be live: one period earlier
+	 * at most
+	 */
 	min_period = finsec_protect_period_of(p->period_unit, oldest - 1);
 
 	values[0] = CStringGetTextDatum(p->fp_key);
@@ -660,7 +666,10 @@ column_text(const FinsecCreditColumn *col, Datum value)
 		case FINSEC_CREDIT_QUASI_IDENTIFIER:
 		case FINSEC_CREDIT_SENSITIVE:
 			{
-				/* "<mask>~fp1.<payload>": the mask only, never the sealed form */
+				/*
+				 * "<mask>~fp1.<payload>": the mask only, never the sealed
+				 * form
+				 */
 				char	   *mark = strstr(out, "~fp1.");
 
 				if (mark)
@@ -779,13 +788,14 @@ read_records(QueryCall *c, const char *plain, size_t len)
 		{
 			bool		isnull;
 			Datum		d = heap_getattr(rows[r], i + 1, desc, &isnull);
-			char	   *text = isnull ? NULL : column_text(&c->columns[i], d);
+			char	   *val = isnull ? NULL : column_text(&c->columns[i], d);
 
-			json_text(&j, &first, c->columns[i].name, text);
+			json_text(&j, &first, c->columns[i].name, val);
 			if (c->columns[i].attnum == c->key_attnum)
-				rec->key = text ? pstrdup(text) : pstrdup("");
+				rec->key = val ? pstrdup(val) : pstrdup("");
+
 			if (c->institution_attnum != 0 && c->columns[i].attnum == c->institution_attnum &&
-				text && c->institution && strcmp(text, c->institution) == 0)
+				val && c->institution && strcmp(val, c->institution) == 0)
 				rec->own_institution = true;
 		}
 		appendStringInfoChar(&j, '}');
@@ -843,6 +853,41 @@ attach_disputes(QueryCall *c, List *records)
 		}
 	}
 	finsec_spi_end(&ctx);
+
+	/*
+	 * The subject's personal statements (dispute part: unconfirmed disputes),
+	 * on their dispute's entry: "statement" (clear text, null once shredded)
+	 * and "statement_shredded".
+	 */
+	foreach(lc, records)
+	{
+		QueryRecord *rec = lfirst(lc);
+		Jsonb	   *st;
+		char	   *st_text;
+		Oid			t2[2] = {JSONBOID, JSONBOID};
+		Datum		v2[2];
+
+		if (rec->disputes == NULL)
+			continue;
+		st = finsec_credit_statements(c->relid, rec->key);
+		st_text = JsonbToCString(NULL, &st->root, VARSIZE(st));
+		if (strcmp(st_text, "[]") == 0)
+			continue;
+		v2[0] = JsonbPGetDatum(json_to_jsonb(rec->disputes));
+		v2[1] = JsonbPGetDatum(st);
+		finsec_spi_begin_as_owner(&ctx);
+		finsec_spi_execute("SELECT jsonb_agg(d.value || coalesce((SELECT jsonb_build_object("
+						   "       'statement', s.value -> 'statement', 'statement_shredded', s.value -> 'shredded') "
+						   "  FROM jsonb_array_elements($2) s "
+						   " WHERE s.value ->> 'dispute_id' = d.value ->> 'id' LIMIT 1), '{}'::jsonb) "
+						   " ORDER BY d.ordinality)::text "
+						   "  FROM jsonb_array_elements($1) WITH ORDINALITY d",
+						   2, t2, v2, NULL, true, 0, SPI_OK_SELECT,
+						   "could not attach the personal statements");
+		rec->disputes = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		finsec_spi_end(&ctx);
+		explicit_bzero(st_text, strlen(st_text));
+	}
 }
 
 /* The log row (same transaction) and the durable ledger row of one call. */
