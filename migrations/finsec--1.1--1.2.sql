@@ -3583,4 +3583,82 @@ GRANT EXECUTE ON FUNCTION finsec.outbound_allow_remove(text, text) TO finsec_adm
 -- 8. Status: finsec.status_credit().
 -- ---------------------------------------------------------------------
 
+/*
+ * finsec.status() rows of credit data (finsec.status() calls every
+ * status_<capability>()): the pseudonym key, each registered table's due
+ * and refused periods, overdue disputes, suspended query rights, outbound
+ * links outside the allow-list.
+ */
+CREATE FUNCTION finsec.status_credit(
+	OUT component text,
+	OUT ok boolean,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n_tables integer;
+	r record;
+	n integer;
+	m integer;
+BEGIN
+	SELECT count(*) INTO n_tables FROM finsec.credit_table;
+	IF n_tables = 0 THEN
+		component := 'credit'; ok := true; detail := 'no credit table is registered';
+		RETURN NEXT;
+	ELSE
+		component := 'credit_pseudonym_key';
+		ok := EXISTS (SELECT FROM finsec.key k JOIN finsec.key_version v ON v.key_id = k.key_id
+					   WHERE k.label = 'credit.pseudonym' AND k.purpose = 'pseudonym' AND v.state = 'active');
+		detail := CASE WHEN ok THEN 'key credit.pseudonym is active'
+					   ELSE format('%s credit table(s) registered, but key credit.pseudonym (purpose pseudonym) has no active version: credit_query and disputes refuse; see docs/credit.md#query-log', n_tables) END;
+		RETURN NEXT;
+		FOR r IN
+			SELECT ct.relid, ct.action,
+				   (SELECT count(*) FROM finsec.deid_due d WHERE d.table_name = ct.relid) AS due,
+				   (SELECT max(d.days_overdue) FROM finsec.deid_due d WHERE d.table_name = ct.relid) AS worst,
+				   (SELECT count(*) FROM finsec.deid_due d WHERE d.table_name = ct.relid AND d.refused_batch IS NOT NULL) AS refused,
+				   (SELECT count(*) FROM finsec.deid_batch b WHERE b.relid = ct.relid AND b.kind = 'retention' AND b.state = 'published') AS published
+			  FROM finsec.credit_table ct ORDER BY ct.relid::text COLLATE "C"
+		LOOP
+			component := 'credit_deid:' || r.relid::text;
+			ok := r.refused = 0 AND coalesce(r.worst, 0) <= 1;
+			detail := CASE
+				WHEN r.due = 0 THEN format('no period past retention is waiting; %s period(s) processed', r.published)
+				WHEN ok THEN format('%s period(s) past retention, processed at the worker''s next run (finsec.deid_due)', r.due)
+				WHEN r.refused > 0 THEN format('%s period(s) past retention, %s refused (k or l not reachable: see finsec.deid_due and docs/credit.md#refused-batches); the oldest %s day(s) overdue', r.due, r.refused, r.worst)
+				ELSE format('%s period(s) past retention and not processed, the oldest %s day(s) overdue: is the worker running (finsec.worker_tasks(), task credit.deid)?', r.due, r.worst) END;
+			RETURN NEXT;
+		END LOOP;
+	END IF;
+
+	SELECT count(*) FILTER (WHERE d.due_at < now()), count(*) INTO n, m
+	  FROM finsec.credit_dispute d WHERE d.status IN ('open', 'checking');
+	component := 'credit_disputes'; ok := n = 0;
+	detail := CASE WHEN m = 0 THEN 'no open dispute'
+				   WHEN n = 0 THEN format('%s open dispute(s), none past its statutory deadline', m)
+				   ELSE format('%s of %s open dispute(s) past the statutory deadline: finsec.credit_disputes_overdue()', n, m) END;
+	RETURN NEXT;
+
+	SELECT count(*) INTO n FROM finsec.credit_user u WHERE u.query_status = 'suspended';
+	component := 'credit_users'; ok := n = 0;
+	detail := CASE WHEN n = 0 THEN 'no credit user''s query right is suspended'
+				   ELSE format('%s credit user(s) with the query right suspended after abnormal querying: investigate, then finsec.credit_user_restore() (two administrators)', n) END;
+	RETURN NEXT;
+
+	SELECT count(*) FILTER (WHERE o.verdict = 'not_allowed'), count(*) FILTER (WHERE o.verdict = 'unknown')
+	  INTO n, m FROM finsec.outbound_links() o;
+	component := 'credit_outbound'; ok := n = 0;
+	detail := CASE WHEN n = 0 THEN format('no outbound link outside the allow-list (%s not judged: finsec.outbound_links())', m)
+				   ELSE format('%s outbound link(s) outside the allow-list: finsec.outbound_links()', n) END;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION finsec.status_credit() IS
+	'finsec.status() rows of credit data: pseudonym key, due and refused de-identification, overdue disputes, suspended users, outbound links';
+REVOKE ALL ON FUNCTION finsec.status_credit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.status_credit() TO finsec_admin, finsec_auditor, finsec_operator;
+
 -- (section 8 ends here)
