@@ -343,30 +343,53 @@ GRANT CREATE ON SCHEMA public TO regress_ca_owner;
 SET SESSION AUTHORIZATION regress_ca_a;
 SELECT finsec.key_generate('anon.enc', 'encryption', 'aes-256-gcm') AS k1 \gset
 SELECT finsec.key_generate('anon.fp', 'fingerprint', 'hmac-sm3') AS k2 \gset
+-- (literals are read under the default protect.* keys, then re-sealed)
+SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS k3 \gset
+SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS k4 \gset
 SET SESSION AUTHORIZATION regress_ca_b;
-SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state';
+SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state',
+	   finsec.approve(:k3) ->> 'state', finsec.approve(:k4) ->> 'state';
 SET SESSION AUTHORIZATION regress_ca_a;
 SELECT finsec.protect_policy_create('anon_p', enc_key => 'anon.enc', fp_key => 'anon.fp',
 									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
+SELECT finsec.protect_period_keys('anon_p', (date_trunc('month', current_date) - interval '2 months')::date,
+								  current_date, 'three months') AS pk \gset
+SET SESSION AUTHORIZATION regress_ca_b;
+SELECT finsec.approve(:pk) IS NOT NULL AS approved;
+RESET SESSION AUTHORIZATION;
+SELECT (date_trunc('month', current_date) - interval '2 months')::date AS da \gset
 SET SESSION AUTHORIZATION regress_ca_owner;
 CREATE TABLE loan (
 	id			bigint PRIMARY KEY,
 	name		finsec.protected_text(anon_p) NOT NULL,
-	birth_date	finsec.protected_text(anon_p),
 	region		finsec.protected_text(anon_p),
 	overdue		finsec.protected_text(anon_p),
 	amount		numeric,
 	closed_on	date NOT NULL);
 SELECT finsec.register_credit_table('loan', key => 'id', subject => 'name', behaviour_end => 'closed_on',
-	policy => 'anon_p', quasi_identifiers => '{"birth_date": ["year", "decade"], "region": ["prefix:2"]}',
-	sensitive => '{overdue}', k => 3) AS archive;
+	policy => 'anon_p', quasi_identifiers => '{"region": ["prefix:2"]}',
+	sensitive => '{overdue}', k => 3, l => 1) AS archive;
+-- region 110101 x4 (overdue M1 x2, M2 x2), 120101 x3 (M1 x2, M2),
+-- 310101 x3 (M3): classes 4, 3, 3 >= k = 3, published as they are.
+INSERT INTO loan VALUES
+	(1, 'S-1', '110101', 'M1', 1000, :'da'::date + 1),
+	(2, 'S-2', '110101', 'M1', 2000, :'da'::date + 2),
+	(3, 'S-3', '110101', 'M2', 3000, :'da'::date + 3),
+	(4, 'S-4', '110101', 'M2', 4000, :'da'::date + 4),
+	(5, 'S-5', '120101', 'M1', 5000, :'da'::date + 5),
+	(6, 'S-6', '120101', 'M1', 6000, :'da'::date + 6),
+	(7, 'S-7', '120101', 'M2', 7000, :'da'::date + 7),
+	(8, 'S-8', '310101', 'M3', 8000, :'da'::date + 8),
+	(9, 'S-9', '310101', 'M3', 9000, :'da'::date + 9),
+	(10, 'S-10', '310101', 'M3', 10000, :'da'::date + 10);
 RESET SESSION AUTHORIZATION;
--- archive rows as the de-identification batch would write them (here by
--- the superuser): region "11" x4 (overdue M1 x2, M2 x2), "12" x3, "31" x2
-INSERT INTO finsec_archive.loan (batch_id, period, name, birth_date, region, overdue, amount)
-SELECT 1, 202001, md5(i::text), '1980-1989', r, o, 1000
-  FROM (VALUES (1, '11', 'M1'), (2, '11', 'M1'), (3, '11', 'M2'), (4, '11', 'M2'),
-			   (5, '12', 'M1'), (6, '12', 'M1'), (7, '12', 'M2'), (8, '31', 'M3'), (9, '31', 'M3')) v(i, r, o);
+-- The period of the rows is made due (deid.c's test setting) and published.
+SELECT ((:'da'::date + interval '1 month' - interval '1 day') + interval '5 years')::date + 1 - finsec._deid_today() AS ahead \gset
+SET finsec.deid_test_days_ahead = :ahead;
+SET SESSION AUTHORIZATION regress_ca_a;
+SELECT count(*) AS batches FROM finsec.deidentify_now('loan');
+RESET SESSION AUTHORIZATION;
+SELECT region, overdue, count(*) FROM finsec_archive.loan GROUP BY 1, 2 ORDER BY 1, 2;
 
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -383,16 +406,16 @@ SET SESSION AUTHORIZATION regress_ca_research;
 -- The research role reads no archive directly.
 SELECT count(*) FROM finsec_archive.loan;
 -- Cells of fewer than k = 3 records are suppressed and counted: by region
--- 11 (4) and 12 (3) published, 31 (2) suppressed.
+-- 4, 3, 3, all published; by region and overdue: (110101, M1) 2,
+-- (110101, M2) 2, (120101, M1) 2, (120101, M2) 1 suppressed, (310101, M3)
+-- 3 published; by overdue: M1 4, M2 3, M3 3.
 SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region}');
--- by region and overdue: (11, M1) 2, (11, M2) 2, (12, M1) 2, (12, M2) 1,
--- (31, M3) 2: every cell below 3, all suppressed.
 SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region, overdue}');
--- No grouping: the total.  A larger k (5): every region cell (4, 3, 2)
--- is below it.  Period and birth band: one cell of 9.
+-- No grouping: the total.  A larger k (4): only 110101 (4).  By period
+-- and amount (public; every amount distinct): all 10 cells suppressed.
 SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{}');
-SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region}', 5);
-SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{period, birth_date}');
+SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{region}', 4);
+SELECT * FROM finsec.deid_aggregate('finsec_archive.loan', '{period, amount}');
 -- Refused (S9D43): a pseudonym column, the key, an unknown column, a
 -- smaller k than the table's, a table that is not an archive, NULLs,
 -- a column twice, a quoted name trying SQL.
