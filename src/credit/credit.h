@@ -77,12 +77,13 @@ extern const FinsecCreditTable *finsec_credit_table(Oid relid);
 extern void finsec_credit_read_begin(void);
 extern void finsec_credit_read_end(void);
 extern bool finsec_credit_reading(void);
-extern void finsec_credit_guard_init(void);	/* register_guard.c */
+extern void finsec_credit_guard_init(void); /* register_guard.c */
 
 /* ---- pseudonyms (pseudonym.c) ------------------------------------------ */
 
 /* "p<version>.<hex>": keyed hash of the normalised subject (credit.pseudonym). */
 extern char *finsec_credit_pseudonym(const char *subject);
+
 /* Is pseudonym the subject's under the key version it names? */
 extern bool finsec_credit_pseudonym_matches(const char *subject, const char *pseudonym);
 
@@ -132,9 +133,11 @@ typedef struct FinsecDeidSolution
 	int			nclasses;
 	int			min_class;		/* smallest equivalence class published */
 	double		max_risk;		/* 1 / min_class */
-	double		avg_risk;		/* (sum over published records of 1/f) / npublished */
+	double		avg_risk;		/* (sum over published records of 1/f) /
+								 * npublished */
 	double		expected_reidentifications; /* sum of 1/f */
-	int		   *min_l;			/* nsensitive: smallest distinct count in a class */
+	int		   *min_l;			/* nsensitive: smallest distinct count in a
+								 * class */
 	Jsonb	   *histogram;		/* {"class size": number of classes, ...} */
 	int64		lattice_nodes;	/* generalisations evaluated */
 } FinsecDeidSolution;

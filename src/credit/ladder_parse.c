@@ -44,6 +44,7 @@ parse_count(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
+/* One step of the grammar: a word (*, month, year, decade) or head:argument. */
 ClError
 finsec_cl_parse_step(const char *s, size_t len, ClStep *out)
 {
@@ -288,6 +289,7 @@ finsec_cl_apply_months(int64_t n, const char *value, size_t len, char *out)
 	return true;
 }
 
+/* A number's band [a, a+n): [-]digits[.digits], at most 16 significant digits. */
 bool
 finsec_cl_apply_round(int64_t n, const char *value, size_t len, char *out)
 {
