@@ -22,9 +22,10 @@ SELECT finsec.key_generate('credit.enc', 'encryption', 'aes-256-gcm') AS k1 \gse
 SELECT finsec.key_generate('credit.fp', 'fingerprint', 'hmac-sha256') AS k2 \gset
 SELECT finsec.key_generate('protect.enc', 'encryption', 'aes-256-gcm') AS k3 \gset
 SELECT finsec.key_generate('protect.fp', 'fingerprint', 'hmac-sha256') AS k4 \gset
+SELECT finsec.key_generate('credit.pseudonym', 'pseudonym', 'hmac-sha256') AS k5 \gset
 SET SESSION AUTHORIZATION regress_at_b;
 SELECT finsec.approve(:k1) ->> 'state', finsec.approve(:k2) ->> 'state', finsec.approve(:k3) ->> 'state',
-	   finsec.approve(:k4) ->> 'state';
+	   finsec.approve(:k4) ->> 'state', finsec.approve(:k5) ->> 'state';
 SET SESSION AUTHORIZATION regress_at_a;
 SELECT finsec.protect_policy_create('credit_p', enc_key => 'credit.enc', fp_key => 'credit.fp',
 									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
@@ -120,9 +121,8 @@ DROP TRIGGER finsec_credit_guard ON rec;                      -- refused
 ALTER TABLE rec DISABLE TRIGGER finsec_credit_guard;          -- refused
 \set VERBOSITY default
 
--- HOLE: an index build scans every row outside the executor (no read
--- check): the owner's index expression sees each public value (and each
--- sealed value's masked text) without credit_query and without a log row.
+-- Held: an index build scans every row outside the executor (no read
+-- check): the label guard refuses the owner's expression index.
 CREATE FUNCTION leak(numeric) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	RAISE WARNING 'leaked %', $1;
@@ -139,14 +139,15 @@ ROLLBACK;
 BEGIN;
 CREATE INDEX rec_leak_t ON rec (leak_t(name));
 ROLLBACK;
--- HOLE: the same through a CHECK constraint's validation scan.
+-- Held: the same through a CHECK constraint's validation scan.
 BEGIN;
 ALTER TABLE rec ADD CONSTRAINT leak_chk CHECK (leak(amount) IS NOT NULL);
 ROLLBACK;
 
 -- HOLE: statistics: ANALYZE (the owner may) and pg_stats show the public
 -- columns' values (amount, closed_on) and the sealed columns' masked
--- forms, without credit_query.
+-- forms with their fp tokens, without credit_query and without a log row.
+-- (CREATE STATISTICS is refused by the label guard.)
 ANALYZE rec;
 SELECT attname, most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL AS values_shown
   FROM pg_stats WHERE tablename = 'rec' ORDER BY attname;
@@ -160,8 +161,8 @@ SELECT count(*) > 0 AS mcv_items FROM pg_stats_ext_exprs e RIGHT JOIN pg_stats_e
  WHERE s.tablename = 'rec' AND s.most_common_vals IS NOT NULL;
 \set VERBOSITY sqlstate
 
--- HOLE?: DISABLE TRIGGER ALL / USER is not the guard's name: the insert
--- guard (and protect_table's triggers) are switched off by the owner.
+-- Held: DISABLE TRIGGER ALL / USER (not the guard's name) is refused by
+-- protect_table's guard (S9P30).
 BEGIN;
 ALTER TABLE rec DISABLE TRIGGER USER;
 -- a record whose retention ended before it arrived: the guard would refuse
@@ -176,7 +177,7 @@ ROLLBACK;
 -- the guard, enabled (control): refused
 INSERT INTO rec VALUES (202, 'S-OLD', 'old', '1960-01-01', '99', 'overdue', 9, '2000-01-01');
 
--- HOLE?: the key's uniqueness is dropped by the owner
+-- Held: the key's uniqueness dropped by the owner (S9U04)
 BEGIN;
 ALTER TABLE rec DROP CONSTRAINT rec_pkey;
 INSERT INTO rec VALUES (1, 'S-DUP', 'dup', '1980-01-01', '11', 'ok', 1, current_date);
@@ -266,33 +267,6 @@ SELECT min(n) AS smallest_class FROM (SELECT count(*) AS n FROM public.weak GROU
 \set VERBOSITY sqlstate
 
 -- =====================================================================
--- (6) NULLs, NaN, huge inputs
--- =====================================================================
-SET SESSION AUTHORIZATION regress_at_a;
-SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2, 1, 'NaN');       -- refused
-SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2, 1, 'Infinity');  -- refused
-SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2147483647, 1, 0.05) ->> 'ok' AS ok;
-SELECT finsec.deid_evaluate(NULL, NULL, NULL, NULL, NULL, NULL);
-SELECT finsec.deid_evaluate('{"not": "an array"}', '{}');
-SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["round:0"]}');          -- refused
-SELECT finsec.deid_evaluate('[{"q": "NaN"}]', '{"q": ["round:10"]}') ->> 'ok' AS ok;
-SELECT finsec.deid_evaluate('[{"q": "1e400000"}]', '{"q": ["round:10"]}') ->> 'ok' AS ok;
-SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["round:1e999999"]}');   -- refused
-CREATE TABLE t_nan (id bigint PRIMARY KEY, s finsec.protected_text(credit_p) NOT NULL, e date NOT NULL);
-RESET SESSION AUTHORIZATION;
-SET SESSION AUTHORIZATION regress_at_admin_owner;
-CREATE TABLE t_nan2 (id bigint PRIMARY KEY, s finsec.protected_text(credit_p) NOT NULL, e date NOT NULL);
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', max_suppression => 'NaN');    -- refused
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', retention => 'infinity');     -- refused
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', k => 2147483647, l => 2147483647);
-SELECT finsec.register_credit_table(NULL, NULL, NULL, NULL, NULL);
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', identifiers => ARRAY[NULL]::text[]);
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', quasi_identifiers => '[1]');
-SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', quasi_identifiers => '"s"');
-RESET SESSION AUTHORIZATION;
-SELECT relid::text, k, l, max_suppression FROM finsec.credit_table ORDER BY 1;
-
--- =====================================================================
 -- (3)/(5) the abnormal-querying suspension, undone by the caller's ROLLBACK
 -- =====================================================================
 INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES ('BANK0001', 'Bank one', 'provider_user', 'active');
@@ -378,6 +352,51 @@ SET SESSION AUTHORIZATION regress_at_research;
 SELECT finsec.deid_aggregate('finsec_archive.rec', '{}');
 SELECT finsec.deid_aggregate('finsec_archive.rec', '{status}');
 RESET SESSION AUTHORIZATION;
+
+-- HOLE: finsec_app (not the owner of rec) blocks rec's retention
+-- deletion for good: protect_period is granted to PUBLIC, and a table of
+-- its own under the same period policy makes every later batch of rec
+-- refused ("would shred that table's values before their retention").
+SET SESSION AUTHORIZATION regress_at_app;
+CREATE TABLE blocker (d date NOT NULL, v finsec.protected_text(credit_p));
+SELECT finsec.protect_period('blocker', 'v', 'd') IS NOT NULL AS keyed;
+RESET SESSION AUTHORIZATION;
+SELECT ((:'dc'::date - 1) + interval '5 years')::date + 1 - finsec._deid_today() - :ahead AS more \gset
+SET finsec.deid_test_days_ahead = :ahead + :more;
+SET SESSION AUTHORIZATION regress_at_a;
+SELECT count(*) AS batches FROM finsec.deidentify_now('rec');
+RESET SESSION AUTHORIZATION;
+SELECT kind, state, reason ~ 'blocker' AS blocked_by_app, records, published FROM finsec.deid_batches
+ WHERE kind = 'retention' ORDER BY id;
+RESET finsec.deid_test_days_ahead;
+\set VERBOSITY sqlstate
+
+-- =====================================================================
+-- (6) NULLs (a second table under credit_p also blocks rec's batches), NaN, huge inputs
+-- =====================================================================
+SET SESSION AUTHORIZATION regress_at_a;
+SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2, 1, 'NaN');       -- refused
+SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2, 1, 'Infinity');  -- refused
+SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["prefix:1"]}', '{}', 2147483647, 1, 0.05) ->> 'ok' AS ok;
+SELECT finsec.deid_evaluate(NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT finsec.deid_evaluate('{"not": "an array"}', '{}');
+SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["round:0"]}');          -- refused
+SELECT finsec.deid_evaluate('[{"q": "NaN"}]', '{"q": ["round:10"]}') ->> 'ok' AS ok;
+SELECT finsec.deid_evaluate('[{"q": "1e400000"}]', '{"q": ["round:10"]}') ->> 'ok' AS ok;
+SELECT finsec.deid_evaluate('[{"q": "1"}]', '{"q": ["round:1e999999"]}');   -- refused
+CREATE TABLE t_nan (id bigint PRIMARY KEY, s finsec.protected_text(credit_p) NOT NULL, e date NOT NULL);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_at_admin_owner;
+CREATE TABLE t_nan2 (id bigint PRIMARY KEY, s finsec.protected_text(credit_p) NOT NULL, e date NOT NULL);
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', max_suppression => 'NaN');    -- refused
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', retention => 'infinity');     -- refused
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', k => 2147483647, l => 2147483647);
+SELECT finsec.register_credit_table(NULL, NULL, NULL, NULL, NULL);
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', identifiers => ARRAY[NULL]::text[]);
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', quasi_identifiers => '[1]');
+SELECT finsec.register_credit_table('t_nan2', 'id', 's', 'e', 'credit_p', quasi_identifiers => '"s"');
+RESET SESSION AUTHORIZATION;
+SELECT relid::text, k, l, max_suppression FROM finsec.credit_table ORDER BY 1;
 
 \set VERBOSITY default
 \c contrib_regression
