@@ -15,7 +15,7 @@ CREATE ROLE regress_at_owner LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_at_admin_owner LOGIN IN ROLE finsec_admin, regress_at_owner;
 CREATE ROLE regress_at_app LOGIN IN ROLE finsec_app;
 CREATE ROLE regress_at_research LOGIN IN ROLE finsec_research;
-GRANT CREATE ON SCHEMA public TO regress_at_owner, regress_at_admin_owner, regress_at_a;
+GRANT CREATE ON SCHEMA public TO regress_at_owner, regress_at_admin_owner, regress_at_a, regress_at_app;
 
 SET SESSION AUTHORIZATION regress_at_a;
 SELECT finsec.key_generate('credit.enc', 'encryption', 'aes-256-gcm') AS k1 \gset
@@ -330,6 +330,7 @@ SELECT event_type, success, description FROM finsec.audit
 SELECT ((:'db'::date - 1) + interval '5 years')::date + 1 - finsec._deid_today() AS ahead \gset
 SET finsec.deid_test_days_ahead = :ahead;
 SET SESSION AUTHORIZATION regress_at_a;
+\set VERBOSITY default
 SELECT count(*) AS batches FROM finsec.deidentify_now('rec');
 RESET SESSION AUTHORIZATION;
 SELECT kind, state, reason, records, published FROM finsec.deid_batches ORDER BY id;
@@ -361,8 +362,9 @@ SET SESSION AUTHORIZATION regress_at_app;
 CREATE TABLE blocker (d date NOT NULL, v finsec.protected_text(credit_p));
 SELECT finsec.protect_period('blocker', 'v', 'd') IS NOT NULL AS keyed;
 RESET SESSION AUTHORIZATION;
-SELECT ((:'dc'::date - 1) + interval '5 years')::date + 1 - finsec._deid_today() - :ahead AS more \gset
-SET finsec.deid_test_days_ahead = :ahead + :more;
+RESET finsec.deid_test_days_ahead;
+SELECT ((:'dc'::date - 1) + interval '5 years')::date + 1 - finsec._deid_today() AS ahead2 \gset
+SET finsec.deid_test_days_ahead = :ahead2;
 SET SESSION AUTHORIZATION regress_at_a;
 SELECT count(*) AS batches FROM finsec.deidentify_now('rec');
 RESET SESSION AUTHORIZATION;
