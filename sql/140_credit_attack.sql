@@ -337,18 +337,21 @@ SELECT kind, state, reason, records, published FROM finsec.deid_batches ORDER BY
 SELECT id, finsec.reveal(subject) IS NULL AS subject_gone, finsec.reveal(name) IS NULL AS name_gone,
 	   subject::text LIKE '[shredded]%' AS prints_shredded
   FROM rec ORDER BY id;
--- HOLE: the statistics gathered before the batch still hold the expired
--- records' values (masked personal values, public values); nothing
--- clears them when the period is shredded, and the owner can read them.
+-- FINDING (not security, blocking): the batch above fails: deid_insert's
+-- INSERT into the archive is refused by register_guard.c's archive write
+-- check (credit_check_perms calls ddl_refuse before any exception for
+-- finsec's own writes), so no period is ever de-identified or shredded.
+-- HOLE (not verified past a batch, for that reason): the statistics stay
+-- readable by the owner; nothing clears them when a period is shredded.
 SET SESSION AUTHORIZATION regress_at_owner;
 SELECT histogram_bounds FROM pg_stats WHERE tablename = 'rec' AND attname = 'amount';
 SELECT attname, most_common_vals::text LIKE '%张*~%' OR histogram_bounds::text LIKE '%李*~%' AS masked_names
   FROM pg_stats WHERE tablename = 'rec' AND attname = 'name';
 RESET SESSION AUTHORIZATION;
 
--- HOLE: research differencing: the total minus the published cells
--- gives the size of a suppressed cell when only one cell is suppressed.
--- Period A's 7 records: status overdue 3, default 3, written_off 1.
+-- Research differencing (total minus the published cells gives a
+-- suppressed cell's size when one cell is suppressed): not verifiable
+-- here, the archive stays empty (batch refused above).
 SET SESSION AUTHORIZATION regress_at_research;
 SELECT finsec.deid_aggregate('finsec_archive.rec', '{}');
 SELECT finsec.deid_aggregate('finsec_archive.rec', '{status}');
