@@ -374,6 +374,15 @@ BEGIN
 				  DETAIL = format('Its period unit is %s and its fingerprint scope %s.', coalesce(pol.period_unit, 'none'), pol.fp_scope),
 				  HINT = 'Credit tables need period_unit ''day'' or ''month'' and fp_scope ''period'', so that destroying a period''s keys leaves nothing to link (docs/protected-data.md, "Period keys").';
 	END IF;
+	-- the policy's keys are the table's alone: a period's batch destroys them
+	IF EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.policy_name = policy AND t.relid <> tbl)
+	   OR EXISTS (SELECT 1 FROM finsec.protect_period_column pc
+				   WHERE pc.policy_name = policy AND pc.relid <> tbl) THEN
+		RAISE EXCEPTION 'protect policy "%" already keys another table''s columns', policy
+			USING ERRCODE = 'S9D04',
+				  DETAIL = 'A credit table''s batch destroys its policy''s period keys; another table under the same policy would lose its values with it, or keep the batch from running.',
+				  HINT = 'Create a period policy of the credit table''s own (finsec.protect_policy_create).';
+	END IF;
 
 	-- parameters
 	IF action NOT IN ('deidentify', 'delete') THEN
@@ -677,13 +686,13 @@ BEGIN
 	END IF;
 
 	-- as the caller (the table's owner's rights)
-	-- No statistics of the plain columns: pg_stats would show their common
-	-- values and histograms (record keys, dates, amounts) to anyone with
-	-- SELECT on the table, which the read guard cannot see.
+	-- No statistics of any column: pg_stats would show the plain columns'
+	-- common values and histograms (record keys, dates, amounts) and the
+	-- protected columns' masks and fingerprints (which link a subject's
+	-- rows) to anyone with SELECT on the table, which the read guard
+	-- cannot see.
 	FOR c IN SELECT * FROM jsonb_array_elements(plan->'columns') LOOP
-		IF c->>'role' IN ('key', 'behaviour_end', 'institution', 'public') THEN
-			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tbl, c->>'name');
-		END IF;
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tbl, c->>'name');
 	END LOOP;
 	IF NOT finsec._credit_protected(tbl) THEN
 		PERFORM finsec.protect_table(tbl);
@@ -872,6 +881,29 @@ INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALU
 	('credit.unregister', 'finsec._credit_unregister_prepare(text, text, jsonb)',
 	 'finsec._credit_unregister_apply(bigint, text, text, jsonb)', NULL,
 	 'remove the registration of a credit table without disputes (finsec.unregister_credit_table)');
+
+/*
+ * A credit table's policy keys that table only (its batches destroy the
+ * period keys): no other table's column may be period-keyed under it
+ * (finsec.protect_period by anyone, e.g. an application role blocking the
+ * batches or losing its own values to them).
+ */
+CREATE FUNCTION finsec._credit_policy_exclusive() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM finsec.credit_table t
+				WHERE t.policy_name = NEW.policy_name AND t.relid <> NEW.relid) THEN
+		RAISE EXCEPTION 'protect policy "%" keys a credit table: it cannot key columns of %', NEW.policy_name, NEW.relid
+			USING ERRCODE = 'S9D04',
+				  DETAIL = 'The credit table''s de-identification batches destroy the policy''s period keys.',
+				  HINT = 'Use a period policy of the table''s own (finsec.protect_policy_create).';
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._credit_policy_exclusive() FROM PUBLIC;
+CREATE TRIGGER credit_policy_exclusive BEFORE INSERT OR UPDATE ON finsec.protect_period_column
+	FOR EACH ROW EXECUTE FUNCTION finsec._credit_policy_exclusive();
 
 -- (section 2 ends here)
 
