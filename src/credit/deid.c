@@ -598,6 +598,7 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 		bool	   *nulls;
 		int			ret;
 		int			r;
+
 		/* generalised clear values of the chunk, zeroized after the insert */
 		List	   *clear = NIL;
 		ListCell   *lc;
@@ -719,7 +720,7 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 	bool		isnull;
 	Datum		d;
 	const char *archive = b->kind == DEID_RETENTION && !b->reg.delete_only && OidIsValid(b->reg.archive_relid) ?
-		finsec_quoted_relname(b->reg.archive_relid) : NULL;
+	finsec_quoted_relname(b->reg.archive_relid) : NULL;
 
 #define ARG(t, v, isn) do { types[n] = (t); values[n] = (v); nulls[n] = (isn) ? 'n' : ' '; n++; } while (0)
 	ARG(INT8OID, Int64GetDatum(b->batch_id), false);
@@ -953,9 +954,9 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 
 	/*
 	 * The transactions writing the table now started before the period was
-	 * found due and may still add rows to it: wait for them, as CREATE
-	 * INDEX CONCURRENTLY does.  Later ones cannot (the insert guard refuses
-	 * a row past its retention; the period trigger a shredded period).
+	 * found due and may still add rows to it: wait for them, as CREATE INDEX
+	 * CONCURRENTLY does.  Later ones cannot (the insert guard refuses a row
+	 * past its retention; the period trigger a shredded period).
 	 */
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 	WaitForLockers(tag, ShareLock, false);
