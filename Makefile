@@ -25,12 +25,14 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS += -I test/perl
 
-PG_CPPFLAGS = -I$(srcdir)/src/include
+PG_CPPFLAGS = -I$(srcdir)/src/include -I$(libpq_srcdir)
 # WERROR=1 (set by scripts/test and CI) turns every warning into an error.
 PG_CFLAGS  = -Wall -Wmissing-prototypes -Wpointer-arith -Wdeclaration-after-statement \
               -Wendif-labels -Wmissing-format-attribute -Wformat-security \
               $(if $(WERROR),-Werror)
 SHLIB_LINK += -lcrypto
+# libpq: PQconninfoParse only (src/credit/outbound.c reads connection strings; never connects).
+SHLIB_LINK_INTERNAL = $(libpq)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -148,13 +148,47 @@ SELECT pg_temp.reg(institution => 'inst');
 \set VERBOSITY default
 RESET SESSION AUTHORIZATION;
 
+-- the insert guard: records expired on arrival, institutions not active providers
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'loan'::regclass ORDER BY tgname;
+INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES
+	('PROV0001', 'provider', 'provider', 'active'), ('BOTH0001', 'both', 'provider_user', 'active'),
+	('USER0001', 'user only', 'user', 'active'), ('PROV0002', 'suspended', 'provider', 'suspended');
+SET SESSION AUTHORIZATION regress_cr_a;
+SELECT finsec.protect_period_keys('credit_p', '2025-06-01', '2025-06-30', 'June 2025') AS pk \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:pk) IS NOT NULL AS period_keys;
+SET SESSION AUTHORIZATION regress_cr_owner;
+INSERT INTO loan (id, name, id_no, birth_date, region, overdue, amount, closed_on, inst)
+VALUES (1, '张三', '11010519491231002X', '1949-12-31', '110105', '90 days', 1000, '2025-06-30', 'PROV0001'),
+	   (2, '李四', '110105194912010019', '1949-12-01', '110106', NULL, 2000, '2025-06-15', 'BOTH0001');
+\set VERBOSITY sqlstate
+-- ended 5 years after 2015-06-30, long before today
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (3, '王五', '11010519491231002X', '2015-06-30', 'PROV0001');
+-- a user-only, a suspended, an unknown institution, none
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (4, '王五', '11010519491231002X', '2025-06-30', 'USER0001');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (5, '王五', '11010519491231002X', '2025-06-30', 'PROV0002');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (6, '王五', '11010519491231002X', '2025-06-30', 'NOPE0001');
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (7, '王五', '11010519491231002X', '2025-06-30', NULL);
+-- a user trigger cannot move behaviour_end after the guard: it fires before it (name order)
+CREATE FUNCTION backdate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.closed_on := '2015-06-30'; RETURN NEW; END $$;
+CREATE TRIGGER zz_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+-- (the owner holds no clearance for the labelled columns: S9P44; a superuser then)
+CREATE TRIGGER a_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+RESET SESSION AUTHORIZATION;
+CREATE TRIGGER a_backdate BEFORE INSERT ON loan FOR EACH ROW EXECUTE FUNCTION backdate();
+INSERT INTO loan (id, name, id_no, closed_on, inst) VALUES (8, '王五', '11010519491231002X', '2025-06-30', 'PROV0001');
+DROP TRIGGER a_backdate ON loan;
+\set VERBOSITY default
+SELECT id, closed_on, inst, split_part(name::text, '~', 1) AS name FROM loan ORDER BY id;
+
 -- a labelled column takes its label's role; a QI label needs a ladder.
 -- (Creating the period trigger on a table with restricted labels takes a
 -- clearance: protect/label.c's DDL guard.)
 SET SESSION AUTHORIZATION regress_cr_a;
 SELECT finsec.label_grant('sensitive', 'regress_cr_admin_owner', reason => 'registers labelled credit tables') AS g \gset
 SET SESSION AUTHORIZATION regress_cr_b;
-SELECT finsec.approve(:g) ->> 'state' AS clearance;
+SELECT finsec.approve(:g) IS NOT NULL AS clearance;
 SET SESSION AUTHORIZATION regress_cr_owner;
 CREATE TABLE loan2 (
 	id			text PRIMARY KEY,
@@ -179,6 +213,40 @@ SELECT column_name, column_role FROM finsec.credit_column WHERE relid = 'loan2':
 SELECT finsec._credit_cached('loan2') AS cached;
 RESET SESSION AUTHORIZATION;
 
+-- tables that cannot be registered: S9D01
+SET SESSION AUTHORIZATION regress_cr_owner;
+CREATE TABLE lp (id bigint, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL,
+	PRIMARY KEY (id, closed_on)) PARTITION BY RANGE (closed_on);
+CREATE TABLE lp1 PARTITION OF lp FOR VALUES FROM ('2020-01-01') TO ('2030-01-01');
+CREATE TABLE lparent (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE TABLE lchild () INHERITS (lparent);
+ALTER TABLE lchild ADD PRIMARY KEY (id);
+CREATE TABLE lrule (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE RULE r AS ON INSERT TO lrule DO ALSO NOTHING;
+CREATE TABLE lrls (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+ALTER TABLE lrls ENABLE ROW LEVEL SECURITY;
+CREATE UNLOGGED TABLE lunl (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE VIEW lview AS SELECT * FROM lrule;
+CREATE TABLE ldefer (id bigint NOT NULL, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL,
+	UNIQUE (id) DEFERRABLE);
+CREATE TABLE lpartial (id bigint NOT NULL, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE UNIQUE INDEX ON lpartial (id) WHERE id > 0;
+CREATE TABLE lnull (id bigint UNIQUE, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
+CREATE TABLE lnulldate (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cr_admin_owner;
+CREATE FUNCTION pg_temp.try(t regclass) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM finsec.register_credit_table(t, key => 'id', subject => 'name', behaviour_end => 'closed_on',
+										 policy => 'credit_p');
+	RETURN 'registered';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+SELECT t, pg_temp.try(t) FROM unnest('{lp, lp1, lparent, lchild, lrule, lrls, lunl, lview, ldefer, lpartial, lnull, lnulldate, finsec.credit_table}'::regclass[]) t;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS registered FROM finsec.credit_table;
+
 -- rows before registration: refused
 SET SESSION AUTHORIZATION regress_cr_owner;
 CREATE TABLE loan3 (id bigint PRIMARY KEY, name finsec.protected_text(credit_p) NOT NULL, closed_on date NOT NULL);
@@ -191,6 +259,54 @@ SELECT finsec.register_credit_table('loan3', key => 'id', subject => 'name', beh
 \set VERBOSITY default
 SELECT count(*) AS period_columns FROM finsec.protect_period_column WHERE relid = 'loan3'::regclass;
 RESET SESSION AUTHORIZATION;
+
+-- retention override (credit.retention, two-person)
+SET SESSION AUTHORIZATION regress_cr_a;
+\set VERBOSITY sqlstate
+SELECT finsec.credit_retention_override('loan', '6 years', NULL);
+SELECT finsec.credit_retention_override('loan', '6 years', 'short');
+SELECT finsec.credit_retention_override('loan', '5 years', 'the legal period again, no change');
+SELECT finsec.credit_retention_override('loan3', '6 years', 'loan3 is not registered at all');
+SELECT finsec.credit_retention_override('loan', '-1 years', 'a negative retention is no retention');
+\set VERBOSITY default
+SELECT finsec.credit_retention_override('loan', '6 years', 'court order 2026-17 keeps these records a year longer') AS rr \gset
+-- the requester cannot approve it
+\set VERBOSITY sqlstate
+SELECT finsec.approve(:rr);
+\set VERBOSITY default
+SELECT retention, retention_request FROM finsec.credit_table WHERE relid = 'loan'::regclass;
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec.approve(:rr) IS NOT NULL AS approved;
+SELECT retention, retention_request = :rr AS recorded FROM finsec.credit_table WHERE relid = 'loan'::regclass;
+RESET SESSION AUTHORIZATION;
+SELECT event_type, object, action, detail ->> 'retention' AS retention, detail ->> 'previous' AS previous
+  FROM finsec.audit WHERE event_type = 'credit.retention';
+
+-- unregistration (credit.unregister, two-person): refused while disputes exist
+INSERT INTO finsec.credit_dispute (relid, record_key, subject_pseudonym, handler, due_at)
+VALUES ('loan', '1', 'p', 'regress_cr_a', now() + interval '20 days');
+SET SESSION AUTHORIZATION regress_cr_a;
+\set VERBOSITY sqlstate
+SELECT finsec.unregister_credit_table('loan', 'no longer needed');
+SELECT finsec.unregister_credit_table('loan3', 'not registered');
+\set VERBOSITY default
+SELECT finsec.unregister_credit_table('loan2', 'the delete-only table goes') AS ur \gset
+SET SESSION AUTHORIZATION regress_cr_b;
+SELECT finsec._credit_cached('loan2') IS NOT NULL AS cached_before;
+SELECT finsec.approve(:ur) IS NOT NULL AS approved;
+SELECT finsec._credit_cached('loan2') IS NULL AS cache_forgot;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS registrations, count(*) FILTER (WHERE relid = 'loan2'::regclass) AS loan2
+  FROM finsec.credit_table;
+SELECT count(*) AS loan2_columns FROM finsec.credit_column WHERE relid = 'loan2'::regclass;
+-- protection and period keys stay; the table is readable again as any table
+SELECT finsec._credit_protected('loan2') AS still_protected,
+	   (SELECT count(*) FROM finsec.protect_period_column WHERE relid = 'loan2'::regclass) AS period_columns;
+SET SESSION AUTHORIZATION regress_cr_owner;
+SELECT count(*) FROM loan2;
+SELECT count(*) FROM loan;
+RESET SESSION AUTHORIZATION;
+SELECT event_type, object, action FROM finsec.audit WHERE event_type = 'credit.unregister';
 
 \c contrib_regression
 SET client_min_messages = warning;

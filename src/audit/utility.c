@@ -688,6 +688,7 @@ restored_finsec_trigger(CreateTrigStmt *stmt)
 		{"finsec_refund_guard", "refund_guard_trigger", "refund_guard"},
 		{"finsec_monitor_stamp", "monitor_stamp", "monitor_table"},
 		{"finsec_protect_period", "_protect_period_trigger", "protect_period_column"},
+		{"finsec_credit_guard", "_credit_guard", "credit_table"},
 	};
 	Oid			funcid;
 	Oid			relid;

@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
@@ -44,6 +45,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "credit.h"
 
@@ -52,6 +54,9 @@
 /* Most nodes evaluated before the search gives up (refusal, not error). */
 #define ANON_MAX_EVALUATIONS	200000
 #define ANON_EPS			1e-9
+/* l * sensitives up to this: distinct values tracked while classing */
+#define ANON_CHEAP_L		16
+#define ANON_USE_CHEAP_L(e)	((int64) (e)->ns * (e)->p->l <= ANON_CHEAP_L)
 
 /* ---- string interning --------------------------------------------------- */
 
@@ -135,6 +140,14 @@ interner_add(Interner *in, const char *s)
 
 /* ---- the engine's working state ----------------------------------------- */
 
+/* A slot of the class table keyed by one integer: empty unless gen matches. */
+typedef struct ClassSlot
+{
+	uint64		key;
+	int32		class;
+	uint32		gen;
+} ClassSlot;
+
 typedef struct Engine
 {
 	const FinsecDeidProblem *p;
@@ -158,7 +171,11 @@ typedef struct Engine
 	int32	   *class_distinct; /* nclasses * ns */
 	bool	   *class_bad;
 	int32		nclasses;
-	int32	   *table;			/* class hash table: class + 1 */
+	int32	   *tclass;			/* class hash table (tuples): class + 1 */
+	ClassSlot  *slots;			/* class hash table by key (one integer) */
+	uint32		gen;			/* the slots' current generation */
+	int32	   *seen;			/* nitems * ns * l: distinct values so far */
+	int32	   *ncodes;			/* [q * maxlevels + lv]: distinct codes */
 	uint32		table_mask;
 	uint64	   *pairs;			/* (class, sensitive id) set, + 1 */
 	uint32		pairs_mask;
@@ -183,59 +200,186 @@ pow2_at_least(int64 n)
 	return size;
 }
 
+/* A 64-bit mixer (splitmix64's finaliser). */
+static inline uint32
+mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint32) x;
+}
+
+/* Track up to l distinct sensitive values of class c (cheap path). */
+static inline void
+note_sensitive(Engine *e, int32 c, int32 item, int l)
+{
+	for (int s = 0; s < e->ns; s++)
+	{
+		int64		cs = (int64) c * e->ns + s;
+		int32		d = e->class_distinct[cs];
+		int32		sidv = e->item_sid[(int64) item * e->ns + s];
+		int32	   *seen = e->seen + cs * l;
+		bool		found = false;
+
+		if (d >= l)
+			continue;
+		for (int j = 0; j < d && !found; j++)
+			found = seen[j] == sidv;
+		if (!found)
+		{
+			seen[d] = sidv;
+			e->class_distinct[cs] = d + 1;
+		}
+	}
+}
+
 /*
  * Evaluate the node lv (one level per column): classes, their counts and
  * distinct sensitive counts; return the number of records suppressed.
- * need_l: count distinct sensitive values (for l > 1 or the final report).
+ * need_l: count distinct sensitive values (l > 1); exact_l: count them
+ * all (the final report), not only up to l.
  */
 static int64
-evaluate(Engine *e, const int *lv, bool need_l)
+evaluate(Engine *e, const int *lv, bool need_l, bool exact_l)
 {
 	const FinsecDeidProblem *p = e->p;
 	int64		nsupp = 0;
+	bool		fits = true;
+	uint64		prod = 1;
+	uint64	   *mult;
+	bool		cheap_l = need_l && e->ns > 0 && !exact_l && ANON_USE_CHEAP_L(e);
 
 	e->evaluations++;
 	CHECK_FOR_INTERRUPTS();
-	memset(e->table, 0, sizeof(int32) * ((size_t) e->table_mask + 1));
 	e->nclasses = 0;
 
-	for (int32 i = 0; i < e->nitems; i++)
+	/* a class's codes as one integer (mixed radix) when they fit */
+	mult = palloc(sizeof(uint64) * Max(1, e->nqi));
+	for (int q = e->nqi - 1; q >= 0; q--)
 	{
-		uint32		hash = 0;
-		uint32		h;
-		int32		c = -1;
+		uint64		nc = (uint64) e->ncodes[q * e->maxlevels + lv[q]];
 
-		for (int q = 0; q < e->nqi; q++)
-			hash = hash_combine(hash, murmurhash32((uint32) code_of(e, q, lv[q], i)));
-		h = hash & e->table_mask;
-		for (;;)
+		mult[q] = prod;
+		if (nc > 0 && prod > PG_UINT64_MAX / nc)
 		{
-			int32		slot = e->table[h];
-			bool		same = true;
-
-			if (slot == 0)
-				break;
-			for (int q = 0; q < e->nqi && same; q++)
-				same = code_of(e, q, lv[q], i) == code_of(e, q, lv[q], e->class_rep[slot - 1]);
-			if (same)
-			{
-				c = slot - 1;
-				break;
-			}
-			h = (h + 1) & e->table_mask;
+			fits = false;
+			break;
 		}
-		if (c < 0)
-		{
-			c = e->nclasses++;
-			e->table[h] = c + 1;
-			e->class_rep[c] = i;
-			e->class_count[c] = 0;
-		}
-		e->item_class[i] = c;
-		e->class_count[c] += e->weight[i];
+		prod *= nc;
 	}
 
-	if (need_l && e->ns > 0)
+	if (fits)
+	{
+		const int32 **code = palloc(sizeof(int32 *) * Max(1, e->nqi));
+		uint64		prev_key = 0;
+		int32		prev_c = -1;
+		uint32		gen;
+
+		/* a new generation empties the table without clearing it */
+		if (++e->gen == 0)
+		{
+			memset(e->slots, 0, sizeof(ClassSlot) * ((size_t) e->table_mask + 1));
+			e->gen = 1;
+		}
+		gen = e->gen;
+		for (int q = 0; q < e->nqi; q++)
+			code[q] = e->codes[q * e->maxlevels + lv[q]];
+		for (int32 i = 0; i < e->nitems; i++)
+		{
+			const int32 *vids = e->item_vid + (int64) i * e->nqi;
+			uint64		key = 0;
+			uint32		h;
+			int32		c;
+
+			for (int q = 0; q < e->nqi; q++)
+				key += (uint64) code[q][vids[q]] * mult[q];
+			if (prev_c >= 0 && key == prev_key)
+				c = prev_c;
+			else
+			{
+				h = mix64(key) & e->table_mask;
+				for (;;)
+				{
+					ClassSlot  *slot = &e->slots[h];
+
+					if (slot->gen != gen)
+					{
+						c = e->nclasses++;
+						slot->gen = gen;
+						slot->key = key;
+						slot->class = c;
+						e->class_rep[c] = i;
+						e->class_count[c] = 0;
+						if (cheap_l)
+							memset(e->class_distinct + (int64) c * e->ns, 0, sizeof(int32) * e->ns);
+						break;
+					}
+					if (slot->key == key)
+					{
+						c = slot->class;
+						break;
+					}
+					h = (h + 1) & e->table_mask;
+				}
+				prev_key = key;
+				prev_c = c;
+			}
+			e->item_class[i] = c;
+			e->class_count[c] += e->weight[i];
+			if (cheap_l)
+				note_sensitive(e, c, i, p->l);
+		}
+		pfree(code);
+	}
+	else
+	{
+		memset(e->tclass, 0, sizeof(int32) * ((size_t) e->table_mask + 1));
+		for (int32 i = 0; i < e->nitems; i++)
+		{
+			uint32		hash = 0;
+			uint32		h;
+			int32		c = -1;
+
+			for (int q = 0; q < e->nqi; q++)
+				hash = hash_combine(hash, murmurhash32((uint32) code_of(e, q, lv[q], i)));
+			h = hash & e->table_mask;
+			for (;;)
+			{
+				int32		slot = e->tclass[h];
+				bool		same = true;
+
+				if (slot == 0)
+					break;
+				for (int q = 0; q < e->nqi && same; q++)
+					same = code_of(e, q, lv[q], i) == code_of(e, q, lv[q], e->class_rep[slot - 1]);
+				if (same)
+				{
+					c = slot - 1;
+					break;
+				}
+				h = (h + 1) & e->table_mask;
+			}
+			if (c < 0)
+			{
+				c = e->nclasses++;
+				e->tclass[h] = c + 1;
+				e->class_rep[c] = i;
+				e->class_count[c] = 0;
+				if (cheap_l)
+					memset(e->class_distinct + (int64) c * e->ns, 0, sizeof(int32) * e->ns);
+			}
+			e->item_class[i] = c;
+			e->class_count[c] += e->weight[i];
+			if (cheap_l)
+				note_sensitive(e, c, i, p->l);
+		}
+	}
+	pfree(mult);
+
+	if (need_l && e->ns > 0 && !cheap_l)
 	{
 		memset(e->class_distinct, 0, sizeof(int32) * (size_t) e->nclasses * e->ns);
 		for (int s = 0; s < e->ns; s++)
@@ -244,11 +388,9 @@ evaluate(Engine *e, const int *lv, bool need_l)
 			for (int32 i = 0; i < e->nitems; i++)
 			{
 				uint64		key = ((uint64) (uint32) e->item_class[i] << 32) |
-					(uint64) (uint32) e->item_sid[(int64) i * e->ns + s];
-				uint32		h = (uint32) hash_bytes_uint32((uint32) (key >> 32)) ^
-					murmurhash32((uint32) key);
+				(uint64) (uint32) e->item_sid[(int64) i * e->ns + s];
+				uint32		h = mix64(key) & e->pairs_mask;
 
-				h &= e->pairs_mask;
 				for (;;)
 				{
 					uint64		slot = e->pairs[h];
@@ -337,7 +479,7 @@ node_supp(Search *s)
 			m->supp = INT64_MAX;
 		}
 		else
-			m->supp = evaluate(s->e, s->lv, s->need_l);
+			m->supp = evaluate(s->e, s->lv, s->need_l, false);
 	}
 	return m->supp;
 }
@@ -438,7 +580,9 @@ staircase(Search *s, int qa, int qb, double base)
 		}
 		s->lv[qb] = hi;
 		bfeas = hi;
-		consider(s, amin + level_loss(e, qb, hi), node_supp(s));
+		/* hi may be known feasible only by monotonicity: check it */
+		if (node_feasible(s))
+			consider(s, amin + level_loss(e, qb, hi), node_supp(s));
 	}
 }
 
@@ -546,6 +690,7 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 
 	/* codes per column and level: a function of the value id */
 	e->codes = palloc0(sizeof(int32 *) * Max(1, p->nqi) * e->maxlevels);
+	e->ncodes = palloc0(sizeof(int32) * Max(1, p->nqi) * e->maxlevels);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "finsec anon ladder values",
 								ALLOCSET_DEFAULT_SIZES);
 	for (int q = 0; q < p->nqi; q++)
@@ -561,10 +706,12 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 			{
 				for (int32 v = 0; v < nvals[q]; v++)
 					code[v] = v;
+				e->ncodes[q * e->maxlevels + lv] = nvals[q];
 			}
 			else if (lv == L - 1)
 			{
 				memset(code, 0, sizeof(int32) * nvals[q]);
+				e->ncodes[q * e->maxlevels + lv] = 1;
 			}
 			else
 			{
@@ -586,6 +733,7 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 					if ((v & 1023) == 0)
 						CHECK_FOR_INTERRUPTS();
 				}
+				e->ncodes[q * e->maxlevels + lv] = in.n + 1;
 				for (int32 i = 0; i < in.n; i++)
 					explicit_bzero((char *) in.strs[i], strlen(in.strs[i]));
 				MemoryContextSwitchTo(old);
@@ -669,7 +817,12 @@ engine_build(Engine *e, const FinsecDeidProblem *p)
 		e->class_bad = palloc_extended(sizeof(bool) * m, MCXT_ALLOC_HUGE);
 		e->class_distinct = palloc_extended(sizeof(int32) * (size_t) m * Max(1, e->ns), MCXT_ALLOC_HUGE);
 		e->table_mask = pow2_at_least((int64) m * 2) - 1;
-		e->table = palloc_extended(sizeof(int32) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
+		e->tclass = palloc_extended(sizeof(int32) * ((size_t) e->table_mask + 1), MCXT_ALLOC_HUGE);
+		e->slots = palloc_extended(sizeof(ClassSlot) * ((size_t) e->table_mask + 1),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		e->gen = 0;
+		if (e->ns > 0 && ANON_USE_CHEAP_L(e))
+			e->seen = palloc_extended(sizeof(int32) * (size_t) m * e->ns * Max(1, p->l), MCXT_ALLOC_HUGE);
 		if (e->ns > 0)
 		{
 			e->pairs_mask = pow2_at_least((int64) m * 2) - 1;
@@ -709,7 +862,7 @@ fill_solution(Engine *e, const int *lv, FinsecDeidSolution *sol, MemoryContext o
 	sol->min_l = palloc0(sizeof(int) * Max(1, p->nsensitive));
 	MemoryContextSwitchTo(old);
 
-	evaluate(e, lv, true);
+	evaluate(e, lv, e->ns > 0, true);
 	sol->nsuppressed = 0;
 	for (int r = 0; r < p->nrecords; r++)
 	{
@@ -769,6 +922,22 @@ fill_solution(Engine *e, const int *lv, FinsecDeidSolution *sol, MemoryContext o
 	pfree(sizes);
 }
 
+/* User + system CPU seconds between two getrusage() readings. */
+static double
+cpu_seconds(const struct rusage *a, const struct rusage *b)
+{
+	return (double) (b->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+		(double) (b->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
+		(double) (b->ru_stime.tv_sec - a->ru_stime.tv_sec) +
+		(double) (b->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The least-loss generalisation of p (credit.h): encode, check the top of
+ * the lattice (nothing feasible if it fails), search, then report the
+ * chosen node, or the top node's figures with the reason for a refusal.
+ * Never raises for an unreachable problem (only for interrupts and memory).
+ */
 void
 finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 {
@@ -779,6 +948,11 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 	Search		s;
 	int64		lattice = 1;
 	int		   *top;
+	TimestampTz t0,
+				t1;
+	struct rusage ru0,
+				ru1,
+				ru2;
 
 	memset(sol, 0, sizeof(*sol));
 	work = AllocSetContextCreate(CurrentMemoryContext, "finsec anon engine",
@@ -794,7 +968,11 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 		else
 			lattice *= L;
 	}
+	t0 = GetCurrentTimestamp();
+	getrusage(RUSAGE_SELF, &ru0);
 	engine_build(&e, p);
+	t1 = GetCurrentTimestamp();
+	getrusage(RUSAGE_SELF, &ru1);
 
 	top = palloc(sizeof(int) * Max(1, p->nqi));
 	for (int q = 0; q < p->nqi; q++)
@@ -853,7 +1031,10 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 		{
 			memset(s.lv, 0, sizeof(int) * Max(1, p->nqi));
 			if (p->nqi == 0)
-				consider(&s, 0.0, node_supp(&s));
+			{
+				if (node_feasible(&s))
+					consider(&s, 0.0, node_supp(&s));
+			}
 			else
 				search_prefix(&s, 0, Max(0, p->nqi - 2), 0.0);
 		}
@@ -863,6 +1044,12 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 	{
 		fill_solution(&e, s.best_lv, sol, out);
 		sol->ok = true;
+		/* never publish weaker than asked, whatever the search assumed */
+		if (sol->nsuppressed > e.allowed || (sol->npublished > 0 && sol->min_class < p->k))
+			elog(ERROR, "finsec anon: the chosen generalisation does not hold");
+		for (int i = 0; i < p->nsensitive && sol->npublished > 0; i++)
+			if (sol->min_l[i] < p->l)
+				elog(ERROR, "finsec anon: the chosen generalisation is not l-diverse");
 	}
 	else
 	{
@@ -886,6 +1073,11 @@ finsec_credit_deid_solve(const FinsecDeidProblem *p, FinsecDeidSolution *sol)
 		MemoryContextSwitchTo(work);
 	}
 	sol->lattice_nodes = e.evaluations;
+	getrusage(RUSAGE_SELF, &ru2);
+	elog(DEBUG1, "finsec anon: %d records, %d items, encoding %.3f s (cpu %.3f s), search %.3f s (cpu %.3f s), %lld nodes",
+		 p->nrecords, e.nitems, (double) (t1 - t0) / 1e6, cpu_seconds(&ru0, &ru1),
+		 (double) (GetCurrentTimestamp() - t1) / 1e6, cpu_seconds(&ru1, &ru2),
+		 (long long) e.evaluations);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 }
@@ -906,6 +1098,11 @@ append_json_number(StringInfo buf, double v)
 	}
 }
 
+/*
+ * The engine's part of a proof: parameters, the level and step chosen per
+ * quasi-identifier, loss, counts, risks, min_l, histogram, lattice size
+ * and nodes evaluated, ok and refusal.  Names and figures only, no value.
+ */
 Jsonb *
 finsec_credit_deid_solution_jsonb(const FinsecDeidProblem *p, const FinsecDeidSolution *sol)
 {

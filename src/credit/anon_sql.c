@@ -23,6 +23,7 @@
 #include "utils/numeric.h"
 
 #include "finsec.h"
+#include "finsec_audit.h"
 #include "credit.h"
 
 /* The text of a scalar (or the JSON text of a container); NULL for null. */
@@ -154,7 +155,8 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 		if (ARR_NDIM(arr) > 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_FINSEC_CREDIT_ANON_INPUT),
-					 errmsg("sensitive must be a one-dimensional text array")));
+					 errmsg("sensitive must be a one-dimensional text array"),
+					 errhint("E.g. '{overdue, amount_band}'.")));
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		p.nsensitive = n;
 		p.sensitive_names = palloc0(sizeof(char *) * Max(1, n));
@@ -163,7 +165,8 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 			if (nulls[s])
 				ereport(ERROR,
 						(errcode(ERRCODE_FINSEC_CREDIT_ANON_INPUT),
-						 errmsg("sensitive names a NULL column")));
+						 errmsg("sensitive names a NULL column"),
+						 errhint("Name each sensitive attribute by its key in the records.")));
 			p.sensitive_names[s] = TextDatumGetCString(elems[s]);
 			for (int q = 0; q < nqi; q++)
 				if (strcmp(p.qi_names[q], p.sensitive_names[s]) == 0)
@@ -175,7 +178,8 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 				if (strcmp(p.sensitive_names[t], p.sensitive_names[s]) == 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_FINSEC_CREDIT_ANON_INPUT),
-							 errmsg("sensitive column \"%s\" is named twice", p.sensitive_names[s])));
+							 errmsg("sensitive column \"%s\" is named twice", p.sensitive_names[s]),
+							 errhint("Name each sensitive attribute once.")));
 		}
 	}
 
@@ -184,7 +188,7 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 	p.nrecords = nrec;
 	p.qi = palloc_extended(sizeof(char *) * Max(1, (Size) nrec * nqi), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	p.sensitive = palloc_extended(sizeof(char *) * Max(1, (Size) nrec * p.nsensitive),
-								 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+								  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	{
 		int			r = 0;
 
@@ -209,6 +213,7 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 
 				if (j < nqi)
 					p.qi[(int64) r * nqi + j] = text;
+
 				else
 					p.sensitive[(int64) r * p.nsensitive + (j - nqi)] = text;
 			}
@@ -235,4 +240,25 @@ finsec_deid_evaluate(PG_FUNCTION_ARGS)
 	result = DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(proof),
 								 DirectFunctionCall1(jsonb_in, CStringGetDatum(extra.data)));
 	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(finsec_credit_research_read);
+
+/*
+ * finsec._credit_research_read(archive text, detail jsonb): the durable
+ * ledger row of a research read (deid_aggregate's results leave the
+ * database even if the caller rolls back).  Internal: no grants.
+ */
+Datum
+finsec_credit_research_read(PG_FUNCTION_ARGS)
+{
+	char	   *object;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	object = psprintf("archive:%s", text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	finsec_audit_event_durable("credit.research_read", object, "aggregate", true,
+							   "research aggregate over a de-identified archive (small cells suppressed)",
+							   PG_GETARG_JSONB_P(1));
+	PG_RETURN_VOID();
 }

@@ -77,6 +77,7 @@ extern const FinsecCreditTable *finsec_credit_table(Oid relid);
 extern void finsec_credit_read_begin(void);
 extern void finsec_credit_read_end(void);
 extern bool finsec_credit_reading(void);
+extern void finsec_credit_guard_init(void);	/* register_guard.c */
 
 /* ---- pseudonyms (pseudonym.c) ------------------------------------------ */
 
@@ -159,5 +160,13 @@ extern void finsec_credit_query_define_settings(void);
 extern void finsec_credit_query_init(void);
 extern void finsec_credit_deid_define_settings(void);
 extern void finsec_credit_deid_init(void);	/* the worker task */
+extern void finsec_credit_dispute_define_settings(void);	/* dispute.c */
+
+/*
+ * The personal statements of record record_key of relid (dispute.c), for
+ * credit_query: jsonb array of {dispute_id, statement (clear; null once
+ * shredded), shredded, recorded_at}; [] when none.
+ */
+extern Jsonb *finsec_credit_statements(Oid relid, const char *record_key);
 
 #endif							/* FINSEC_CREDIT_INTERNAL_H */

@@ -444,4 +444,5 @@ finsec_credit_register_define_settings(void)
 void
 finsec_credit_register_init(void)
 {
+	finsec_credit_guard_init();
 }

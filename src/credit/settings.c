@@ -17,6 +17,7 @@ finsec_credit_define_settings(void)
 	finsec_credit_register_define_settings();
 	finsec_credit_query_define_settings();
 	finsec_credit_deid_define_settings();
+	finsec_credit_dispute_define_settings();
 }
 
 /* Preloaded only: the hooks of registered tables, the query log, the worker task. */

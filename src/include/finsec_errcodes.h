@@ -154,6 +154,21 @@
 #define ERRCODE_FINSEC_CREDIT_UNREGISTER	MAKE_SQLSTATE('S','9','D','1','0')
 
 /* query log */
+#define ERRCODE_FINSEC_CREDIT_NOT_REGISTERED	MAKE_SQLSTATE('S','9','D','2','0')
+#define ERRCODE_FINSEC_CREDIT_NOT_USER		MAKE_SQLSTATE('S','9','D','2','1')
+#define ERRCODE_FINSEC_CREDIT_USER_INSTITUTION	MAKE_SQLSTATE('S','9','D','2','2')
+#define ERRCODE_FINSEC_CREDIT_USER_SUSPENDED	MAKE_SQLSTATE('S','9','D','2','3')
+#define ERRCODE_FINSEC_CREDIT_REASON_MISSING	MAKE_SQLSTATE('S','9','D','2','4')
+#define ERRCODE_FINSEC_CREDIT_REASON_UNKNOWN	MAKE_SQLSTATE('S','9','D','2','5')
+#define ERRCODE_FINSEC_CREDIT_REASON_DISPUTE	MAKE_SQLSTATE('S','9','D','2','6')
+#define ERRCODE_FINSEC_CREDIT_REASON_NOT_DISPUTE	MAKE_SQLSTATE('S','9','D','2','7')
+#define ERRCODE_FINSEC_CREDIT_DISPUTE_BINDING	MAKE_SQLSTATE('S','9','D','2','8')
+#define ERRCODE_FINSEC_CREDIT_SUSPENDED_NOW	MAKE_SQLSTATE('S','9','D','2','9')
+#define ERRCODE_FINSEC_CREDIT_ISOLATION		MAKE_SQLSTATE('S','9','D','3','0')
+/* S9D31: invalid reason code; S9D32: invalid credit user or duties;
+ * S9D33: credit user not suspended (restore) (SQL) */
+#define ERRCODE_FINSEC_CREDIT_BATCH			MAKE_SQLSTATE('S','9','D','3','4')
+#define ERRCODE_FINSEC_CREDIT_SUBJECT		MAKE_SQLSTATE('S','9','D','3','5')
 
 /* anonymity engine */
 /* S9D40: a quasi-identifier's ladder is not valid; S9D41: its map does not exist (ladder.c) */
@@ -172,7 +187,27 @@
 #define ERRCODE_FINSEC_DEID_VALUE			MAKE_SQLSTATE('S','9','D','5','5')
 
 /* disputes and registry */
+#define ERRCODE_FINSEC_CREDIT_RECORD_NOT_FOUND	MAKE_SQLSTATE('S','9','D','6','0')
+#define ERRCODE_FINSEC_CREDIT_SUBJECT_MISMATCH	MAKE_SQLSTATE('S','9','D','6','1')
+/* S9D62: handler not a credit user with the duty dispute (SQL) */
+/* S9D63: dispute not open; S9D64: resolution before any check (SQL) */
+#define ERRCODE_FINSEC_CREDIT_RECORD_VERIFIED	MAKE_SQLSTATE('S','9','D','6','5')
+#define ERRCODE_FINSEC_CREDIT_BAD_CORRECTION	MAKE_SQLSTATE('S','9','D','6','6')
+/* S9D67: statement for another outcome, or too long (SQL) */
+#define ERRCODE_FINSEC_CREDIT_DISPUTE_TABLE	MAKE_SQLSTATE('S','9','D','6','8')
+/* S9D69: 'corrected' only through credit_correction (SQL) */
+/*
+ * S9D70-S9D79 (SQL): institution code/name/kind invalid (70), already
+ * registered (71), status change not allowed (72), deregistration with open
+ * disputes (73), institution not registered/active/a provider (74), data
+ * file already registered (75), bad file/exchange input (76), file result
+ * or feedback out of order (77), activation without assessment (79).
+ */
 
 /* outbound links */
+/* S9D80: not an allow-list pattern; S9D81: a pattern too broad (a range wider
+ * than /8 or /16, a suffix of one label); S9D82: the pattern is already
+ * allowed; S9D83: the pattern is not in the list; S9D84: a region that is not
+ * an ISO 3166 two-letter code (SQL, finsec--1.1--1.2.sql section 7) */
 
 #endif							/* FINSEC_ERRCODES_H */

@@ -81,6 +81,10 @@
  *			 the trigger finsec_protect_period of a table with period-keyed
  *			 columns, and changing the type of those columns (only checks
  *			 before the rest).  After monitor, before audit.
+ *	 CREDIT  credit/register_guard.c: refuses column, RLS, policy, rule and
+ *			 inheritance changes of registered credit tables and any change
+ *			 of finsec_archive's tables (only checks before the rest).
+ *			 Before audit, which refuses the rest for protected tables.
  *	 AUDIT   audit/utility.c: refuses DDL against protected tables and
  *			 finsec's own objects (check_statement), then runs the rest
  *			 with its flags for DROP EXTENSION finsec and finsec's own
@@ -108,6 +112,7 @@ typedef enum FinsecUtilityPosition
 	FINSEC_UTILITY_LIMITS = 0,
 	FINSEC_UTILITY_MONITOR,
 	FINSEC_UTILITY_PROTECT,
+	FINSEC_UTILITY_CREDIT,
 	FINSEC_UTILITY_AUDIT,
 	FINSEC_UTILITY_LABELS,
 	FINSEC_UTILITY_AUTH,
@@ -246,10 +251,16 @@ extern void finsec_hooks_register_post_parse(FinsecPostParsePosition position,
  *			 references, views already expanded), once per statement and
  *			 before a row is read.  It writes ledger rows, so it runs after
  *			 any other library's hook has had its chance to deny.
+ *	 CREDIT  credit/register_guard.c: refuses (42501, durably audited) any
+ *			 read of a registered credit table but finsec's own
+ *			 (finsec_credit_read_begin) and those of superusers and auditors
+ *			 (durably audited).  Before labels: a refused read leaves no
+ *			 label.read row.
  */
 typedef enum FinsecCheckPermsPosition
 {
-	FINSEC_CHECK_PERMS_LABELS = 0,
+	FINSEC_CHECK_PERMS_CREDIT = 0,
+	FINSEC_CHECK_PERMS_LABELS,
 	FINSEC_CHECK_PERMS_POSITIONS
 } FinsecCheckPermsPosition;
 
