@@ -589,6 +589,8 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "deid insert chunk",
 									  ALLOCSET_DEFAULT_SIZES);
+	/* the archive's guard lets finsec's own writes through (register_guard.c) */
+	finsec_credit_read_begin();
 	for (start = 0; start < npub; start += DEID_INSERT_CHUNK)
 	{
 		int			n = Min(DEID_INSERT_CHUNK, npub - start);
@@ -679,6 +681,7 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 			elog(ERROR, "de-identification: archive insert failed: %s", SPI_result_code_string(ret));
 		CHECK_FOR_INTERRUPTS();
 	}
+	finsec_credit_read_end();
 	MemoryContextDelete(chunk_cxt);
 	SPI_freeplan(plan);
 }
@@ -752,7 +755,7 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 					   "  'action', $9, 'records', $10, 'published', $11, 'suppressed', $12, 'target', $13,"
 					   "  'parameters', jsonb_build_object('k', $19, 'l', $20),"
 					   "  'engine', $14, 'rows_hash', $15, 'archive_table', $16,"
-					   "  'rows_hash_method', 'sha256 of the sorted sha256 of each row''s to_jsonb text without batch_id (finsec._deid_rows_hash)',"
+					   "  'rows_hash_method', 'sha256 of the sorted sha256 of each row''s to_jsonb text without batch_id, finsec_txid, finsec_seq (finsec._deid_rows_hash)',"
 					   "  'pseudonyms', 'HMAC-SHA256 under a random per-batch key made in memory, zeroized after the batch, never stored',"
 					   "  'row_order', 'random', 'keys_destroyed', $17),"
 					   " $17, $18) RETURNING proof",
