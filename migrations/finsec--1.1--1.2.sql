@@ -1576,8 +1576,8 @@ GRANT SELECT ON finsec.deid_batches TO finsec_admin, finsec_auditor, finsec_oper
 
 /*
  * The hash of a batch's archive rows: SHA-256 over the sorted SHA-256 of
- * each row's jsonb text without batch_id (order-free, recomputable by an
- * auditor with plain SQL).
+ * each row's jsonb text without batch_id and the chain columns finsec_txid,
+ * finsec_seq (order-free, recomputable by an auditor with plain SQL).
  */
 CREATE FUNCTION finsec._deid_rows_hash(archive regclass, batch bigint)
 RETURNS text
@@ -1588,7 +1588,7 @@ DECLARE
 	h text;
 BEGIN
 	EXECUTE format('SELECT encode(sha256(coalesce(string_agg(d, ''''::bytea ORDER BY d), ''''::bytea)), ''hex'')'
-				   ' FROM (SELECT sha256(convert_to((to_jsonb(a) - ''batch_id'')::text, ''UTF8'')) AS d'
+				   ' FROM (SELECT sha256(convert_to((to_jsonb(a) - ''batch_id'' - ''finsec_txid'' - ''finsec_seq'')::text, ''UTF8'')) AS d'
 				   ' FROM %s a WHERE a.batch_id = $1) r', archive)
 	  INTO h USING batch;
 	RETURN h;

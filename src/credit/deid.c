@@ -589,6 +589,8 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "deid insert chunk",
 									  ALLOCSET_DEFAULT_SIZES);
+	/* the archive's guard lets finsec's own writes through (register_guard.c) */
+	finsec_credit_read_begin();
 	for (start = 0; start < npub; start += DEID_INSERT_CHUNK)
 	{
 		int			n = Min(DEID_INSERT_CHUNK, npub - start);
@@ -598,6 +600,7 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 		bool	   *nulls;
 		int			ret;
 		int			r;
+
 		/* generalised clear values of the chunk, zeroized after the insert */
 		List	   *clear = NIL;
 		ListCell   *lc;
@@ -678,6 +681,7 @@ deid_insert(DeidBatch *b, const char *target, const int *order, int npub, const 
 			elog(ERROR, "de-identification: archive insert failed: %s", SPI_result_code_string(ret));
 		CHECK_FOR_INTERRUPTS();
 	}
+	finsec_credit_read_end();
 	MemoryContextDelete(chunk_cxt);
 	SPI_freeplan(plan);
 }
@@ -719,7 +723,7 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 	bool		isnull;
 	Datum		d;
 	const char *archive = b->kind == DEID_RETENTION && !b->reg.delete_only && OidIsValid(b->reg.archive_relid) ?
-		finsec_quoted_relname(b->reg.archive_relid) : NULL;
+	finsec_quoted_relname(b->reg.archive_relid) : NULL;
 
 #define ARG(t, v, isn) do { types[n] = (t); values[n] = (v); nulls[n] = (isn) ? 'n' : ' '; n++; } while (0)
 	ARG(INT8OID, Int64GetDatum(b->batch_id), false);
@@ -751,7 +755,7 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 					   "  'action', $9, 'records', $10, 'published', $11, 'suppressed', $12, 'target', $13,"
 					   "  'parameters', jsonb_build_object('k', $19, 'l', $20),"
 					   "  'engine', $14, 'rows_hash', $15, 'archive_table', $16,"
-					   "  'rows_hash_method', 'sha256 of the sorted sha256 of each row''s to_jsonb text without batch_id (finsec._deid_rows_hash)',"
+					   "  'rows_hash_method', 'sha256 of the sorted sha256 of each row''s to_jsonb text without batch_id, finsec_txid, finsec_seq (finsec._deid_rows_hash)',"
 					   "  'pseudonyms', 'HMAC-SHA256 under a random per-batch key made in memory, zeroized after the batch, never stored',"
 					   "  'row_order', 'random', 'keys_destroyed', $17),"
 					   " $17, $18) RETURNING proof",
@@ -953,9 +957,9 @@ deid_retention_batch(Oid relid, int32 after_period, int32 *period_out, bool work
 
 	/*
 	 * The transactions writing the table now started before the period was
-	 * found due and may still add rows to it: wait for them, as CREATE
-	 * INDEX CONCURRENTLY does.  Later ones cannot (the insert guard refuses
-	 * a row past its retention; the period trigger a shredded period).
+	 * found due and may still add rows to it: wait for them, as CREATE INDEX
+	 * CONCURRENTLY does.  Later ones cannot (the insert guard refuses a row
+	 * past its retention; the period trigger a shredded period).
 	 */
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 	WaitForLockers(tag, ShareLock, false);

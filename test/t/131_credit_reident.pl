@@ -40,15 +40,18 @@ for my $i (1 .. 660)
 	my $date = $i <= 600 ? "'$d2'::date + " . int(rand(27)) : "'$d0'::date";
 	push @rows, [ $i, $names[ $i - 1 ], $birth, $region, $status, $date ];
 }
-sq("CREATE TABLE ext (name text, birth_date date, region text)");
+# The attacker's table is unlogged and left out of the dump: its own copies
+# of the names are not what the byte searches below look for.
+sq("CREATE UNLOGGED TABLE ext (name text, birth_date date, region text)");
 sq("INSERT INTO ext VALUES " . join(',', map { "('$_->[1]', '$_->[2]', '$_->[3]')" } @rows));
 sq("INSERT INTO ext SELECT 'OTHER' || g, '1970-01-01'::date + g * 17, (11 + g % 4) || '0101' FROM generate_series(1, 300) g");
 sq("SET SESSION AUTHORIZATION credowner; INSERT INTO rec VALUES "
 	  . join(',', map { "($_->[0], 'ID$_->[0]', '$_->[1]', '$_->[2]', '$_->[3]', '$_->[4]', $_->[0], $_->[5])" } @rows));
 
 # Before the batch: the clear values are readable by the superuser.
-is(sq("SELECT count(*) FROM rec WHERE finsec.reveal(name) IN (SELECT name FROM ext)"), '660',
-	'before the batch the superuser reveals every name (the search works)');
+is(sq("SELECT count(*) FROM (SELECT name FROM rec WHERE id % 60 = 1 OFFSET 0) r WHERE finsec.reveal(r.name) IN (SELECT name FROM ext)"), '11',
+	'before the batch the superuser reveals names (the search works)');
+is(sq("SELECT count(*) FROM rec WHERE (finsec.protected_info(name)).state = 'ok'"), '660', 'and every value opens');
 
 # The batch of the expired month.
 my $ahead = deid_days_ahead($node, 'postgres', 2);
@@ -97,16 +100,21 @@ is(sq("SELECT count(*) FROM finsec_archive.rec a JOIN ext e ON a.subject = e.nam
 
 # Production: the rows stay, and the superuser reads nothing personal of them.
 is(sq("SELECT count(*) FROM rec WHERE id <= 600"), '600', 'the expired rows stay in production');
-is(sq("SELECT count(*) FROM rec WHERE id <= 600 AND (finsec.reveal(name) IS NOT NULL OR finsec.reveal(subject) IS NOT NULL"
+is(sq("SELECT count(*) FROM (SELECT * FROM rec WHERE id <= 600 AND id % 30 = 0 OFFSET 0) r WHERE (finsec.reveal(name) IS NOT NULL OR finsec.reveal(subject) IS NOT NULL"
 		  . " OR finsec.reveal(birth_date) IS NOT NULL OR finsec.reveal(region) IS NOT NULL OR finsec.reveal(status) IS NOT NULL)"),
-	'0', 'reveal() of every personal column of the expired rows gives NULL');
+	'0', 'reveal() of the personal columns of expired rows gives NULL (every 30th row: the reveal audit budget)');
+is(sq("SELECT count(*) FROM rec WHERE id <= 600 AND 'shredded' <> ALL (ARRAY[(finsec.protected_info(name)).state,"
+		  . " (finsec.protected_info(subject)).state, (finsec.protected_info(birth_date)).state,"
+		  . " (finsec.protected_info(region)).state, (finsec.protected_info(status)).state])"),
+	'0', 'every personal value of every expired row is shredded');
 is(sq("SELECT count(*) FROM rec WHERE id <= 600 AND (name::text NOT LIKE '[shredded]%' OR birth_date::text NOT LIKE '[shredded]%')"),
 	'0', 'their output is [shredded]');
-is(sq("SELECT count(*) FROM rec r JOIN ext e ON finsec.reveal(r.name) = e.name"), '60',
-	'only the current month\'s names still reveal');
-is(sq("SELECT count(*) FROM rec r JOIN finsec_archive.rec a ON a.amount = r.amount"
-		  . " WHERE finsec.reveal(r.name) IS NOT NULL OR finsec.reveal(r.birth_date) IS NOT NULL"),
-	'0', 'joining the archive with production (on the public amount) reaches no readable personal value');
+is(sq("SELECT count(*) FROM rec WHERE (finsec.protected_info(name)).state = 'ok'"), '60',
+	'only the current month\'s values still open');
+is(sq("SELECT count(*) || ' ' || count(*) FILTER (WHERE (finsec.protected_info(r.name)).state <> 'shredded'"
+		  . " OR (finsec.protected_info(r.birth_date)).state <> 'shredded' OR (finsec.protected_info(r.region)).state <> 'shredded')"
+		  . " FROM rec r JOIN finsec_archive.rec a ON a.amount = r.amount"),
+	"$published 0", 'joining the archive with production (on the public amount) links rows but reaches no readable personal value');
 my $p2 = sq("SELECT to_char(date_trunc('month', current_date) - interval '2 months', 'YYYYMM')");
 is(sq("SELECT count(*) FROM finsec.key_version kv JOIN finsec.key k USING (key_id)"
 		  . " WHERE k.label LIKE 'credit.%.$p2' AND (kv.wrapped IS NOT NULL OR kv.state <> 'destroyed')"),
@@ -133,7 +141,7 @@ my $wal = '';
 find(sub { $wal .= slurp_file($File::Find::name) if -f $_ }, $node->data_dir . '/pg_wal');
 is(leaks($wal), 0, 'none in the WAL (values were only ever written sealed)');
 my $dumpfile = $node->basedir . '/reident.sql';
-$node->command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dumpfile ], 'a pg_dump of the database');
+$node->command_ok([ 'pg_dump', '-T', 'public.ext', '-d', $node->connstr('postgres'), '-f', $dumpfile ], 'a pg_dump of the database');
 my $dump = slurp_file($dumpfile);
 is(leaks($dump), 0, 'has no name of an expired record');
 is(sq("SELECT bool_and(ok) FROM finsec.audit_verify()"), 't', 'the ledger and the protected table verify');
