@@ -1182,6 +1182,15 @@ finsec_deidentified_copy(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("k must be at least 2, l between 1 and k, and max_suppression between 0 and 0.5")));
+		/* a copy is never weaker than the table's own anonymity rules */
+		if (b.k < b.reg.k || b.l < b.reg.l || b.max_suppression > b.reg.max_suppression)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a de-identified copy of %s cannot be weaker than the table's registration",
+							finsec_quoted_relname(relid)),
+					 errdetail("The table is registered with k = %d, l = %d and max_suppression = %g.",
+							   b.reg.k, b.reg.l, b.reg.max_suppression),
+					 errhint("Ask for the same or a stronger k and l, and no more suppression.")));
 		finsec_spi_execute("SELECT finsec._deid_today()", 0, NULL, NULL, NULL, false, 0, SPI_OK_SELECT,
 						   "could not read today");
 		today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
