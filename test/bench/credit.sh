@@ -144,7 +144,7 @@ SQL
 chown postgres "$WORKDIR"/*.sql
 oltp() { # seconds progress-file -> mean tps (pgbench -P 1 lines in the file)
 	as_pg pgbench -n -c "$clients" -j "$clients" -T "$1" -P 1 -U bench_owner -f "$WORKDIR/insert.sql" bench \
-		>/dev/null 2>"$2"
+		>/dev/null 2>"$2" || { tail -5 "$2" >&2; die "pgbench failed"; }
 }
 
 say "1. de-identification of $n expired records while pgbench inserts ($clients clients)"
