@@ -117,7 +117,7 @@ awk -v n="$n" -v a="$a_first" 'BEGIN {
 chown postgres "$rows"
 now() { date +%s.%N; }
 t0=$(now)
-as_pg psql -X -q -v ON_ERROR_STOP=1 -d bench -U bench_owner -c "\\copy loan FROM '$rows'"
+as_pg psql -X -q -v ON_ERROR_STOP=1 -d bench -U bench_owner -c "\\copy loan (id, subject, name, birth_date, region, status, amount, closed_on) FROM '$rows'"
 say "loaded $(psql_b -c 'SELECT count(*) FROM loan') records in $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s"
 psql_b -c 'VACUUM ANALYZE loan' -c CHECKPOINT
 
@@ -139,12 +139,12 @@ SQL
 # OLTP: new records of this month (period C), one a transaction.
 cat >"$WORKDIR/insert.sql" <<'SQL'
 \set r random(1, 1000000)
-INSERT INTO loan VALUES (nextval('loan_new_id'), 'N-' || :r, '新客户', '1990-01-01', '110101', 'overdue', :r, current_date);
+INSERT INTO loan (id, subject, name, birth_date, region, status, amount, closed_on) VALUES (nextval('loan_new_id'), ('N-' || :r)::finsec.protected_text(credit_p), '新客户', '1990-01-01', '110101', 'overdue', :r, current_date);
 SQL
 chown postgres "$WORKDIR"/*.sql
 oltp() { # seconds progress-file -> mean tps (pgbench -P 1 lines in the file)
 	as_pg pgbench -n -c "$clients" -j "$clients" -T "$1" -P 1 -U bench_owner -f "$WORKDIR/insert.sql" bench \
-		>/dev/null 2>"$2"
+		>/dev/null 2>"$2" || { tail -5 "$2" >&2; die "pgbench failed"; }
 }
 
 say "1. de-identification of $n expired records while pgbench inserts ($clients clients)"
@@ -213,7 +213,7 @@ INSERT INTO loan_plain SELECT 200000000 + g, 'N-' || g, '新客户', '1990-01-01
 ANALYZE loan_plain;
 SQL
 as_pg psql -X -q -v ON_ERROR_STOP=1 -d bench -U bench_owner \
-	-c "INSERT INTO loan SELECT nextval('loan_new_id'), 'N-' || g, '新客户', '1990-01-01', '110101', 'overdue', g, current_date FROM generate_series(1, 10000) g"
+	-c "INSERT INTO loan (id, subject, name, birth_date, region, status, amount, closed_on) SELECT nextval('loan_new_id'), ('N-' || g)::finsec.protected_text(credit_p), '新客户', '1990-01-01', '110101', 'overdue', g, current_date FROM generate_series(1, 10000) g"
 lat() { # script -> "p50 p99" in ms (per-transaction log)
 	rm -f "$WORKDIR"/lat.*
 	(cd "$WORKDIR" && as_pg pgbench -n -c 1 -T "$secs" -M prepared -U bench_app -l --log-prefix=lat -f "$1" bench >/dev/null 2>&1)
