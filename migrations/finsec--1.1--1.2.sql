@@ -374,15 +374,6 @@ BEGIN
 				  DETAIL = format('Its period unit is %s and its fingerprint scope %s.', coalesce(pol.period_unit, 'none'), pol.fp_scope),
 				  HINT = 'Credit tables need period_unit ''day'' or ''month'' and fp_scope ''period'', so that destroying a period''s keys leaves nothing to link (docs/protected-data.md, "Period keys").';
 	END IF;
-	-- the policy's keys are the table's alone: a period's batch destroys them
-	IF EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.policy_name = policy AND t.relid <> tbl)
-	   OR EXISTS (SELECT 1 FROM finsec.protect_period_column pc
-				   WHERE pc.policy_name = policy AND pc.relid <> tbl) THEN
-		RAISE EXCEPTION 'protect policy "%" already keys another table''s columns', policy
-			USING ERRCODE = 'S9D04',
-				  DETAIL = 'A credit table''s batch destroys its policy''s period keys; another table under the same policy would lose its values with it, or keep the batch from running.',
-				  HINT = 'Create a period policy of the credit table''s own (finsec.protect_policy_create).';
-	END IF;
 
 	-- parameters
 	IF action NOT IN ('deidentify', 'delete') THEN
@@ -683,6 +674,15 @@ BEGIN
 			USING ERRCODE = 'S9D01',
 				  DETAIL = 'Rows written before registration are not sealed under their period''s keys and could never be shredded.',
 				  HINT = 'Register the table empty, then load it (COPY or INSERT).';
+	END IF;
+	-- the policy's keys are the table's alone: a period's batch destroys them
+	IF EXISTS (SELECT 1 FROM finsec.credit_table t WHERE t.policy_name = register_credit_table.policy AND t.relid <> register_credit_table.tbl)
+	   OR EXISTS (SELECT 1 FROM finsec.protect_period_column pc
+				   WHERE pc.policy_name = register_credit_table.policy AND pc.relid <> register_credit_table.tbl) THEN
+		RAISE EXCEPTION 'protect policy "%" already keys another table''s columns', register_credit_table.policy
+			USING ERRCODE = 'S9D04',
+				  DETAIL = 'A credit table''s batch destroys its policy''s period keys; another table under the same policy would lose its values with it, or keep the batch from running.',
+				  HINT = 'Create a period policy of the credit table''s own (finsec.protect_policy_create).';
 	END IF;
 
 	-- as the caller (the table's owner's rights)
@@ -3158,7 +3158,7 @@ REVOKE ALL ON FUNCTION finsec._outbound_command_hosts(text) FROM PUBLIC;
  * whole connection string.  Each call is a ledger row with the counts
  * (not on a standby, which cannot write one).
  */
-CREATE FUNCTION finsec.outbound_links()
+CREATE FUNCTION finsec._outbound_links()
 RETURNS TABLE (kind text, object text, host text, port text, region text, verdict text, detail text)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -3467,8 +3467,32 @@ BEGIN
 				'an untrusted language: its functions (created by superusers) can open any connection'));
 	END LOOP;
 
+	RETURN QUERY SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6
+				   FROM jsonb_array_elements(acc) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._outbound_links() FROM PUBLIC;
+
+/*
+ * finsec.outbound_links(): the list, and a ledger row with its counts per
+ * verdict (not on a standby, which cannot write the ledger).
+ * finsec.status_credit() reads finsec._outbound_links() and writes none.
+ */
+CREATE FUNCTION finsec.outbound_links()
+RETURNS TABLE (kind text, object text, host text, port text, region text, verdict text, detail text)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	links jsonb;
+	counts jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(jsonb_build_array(o.kind, o.object, o.host, o.port, o.region, o.verdict, o.detail)
+							  ORDER BY o.n), '[]')
+	  INTO links FROM finsec._outbound_links() WITH ORDINALITY AS o(kind, object, host, port, region, verdict, detail, n);
 	SELECT coalesce(jsonb_object_agg(c.v, c.cnt), '{}') INTO counts
-	  FROM (SELECT e ->> 5 AS v, count(*) AS cnt FROM jsonb_array_elements(acc) e GROUP BY e ->> 5) c;
+	  FROM (SELECT e ->> 5 AS v, count(*) AS cnt FROM jsonb_array_elements(links) e GROUP BY e ->> 5) c;
 	-- A standby lists its links too (its WAL receiver, primary_conninfo)
 	-- but cannot write the ledger: the call is then not recorded.
 	IF NOT pg_is_in_recovery() THEN
@@ -3476,7 +3500,7 @@ BEGIN
 								   jsonb_build_object('verdicts', counts));
 	END IF;
 	RETURN QUERY SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6
-				   FROM jsonb_array_elements(acc) WITH ORDINALITY AS x(e, ord) ORDER BY x.ord;
+				   FROM jsonb_array_elements(links) WITH ORDINALITY AS x(e, n) ORDER BY x.n;
 END
 $$;
 COMMENT ON FUNCTION finsec.outbound_links() IS
@@ -3681,7 +3705,7 @@ BEGIN
 	RETURN NEXT;
 
 	SELECT count(*) FILTER (WHERE o.verdict = 'not_allowed'), count(*) FILTER (WHERE o.verdict = 'unknown')
-	  INTO n, m FROM finsec.outbound_links() o;
+	  INTO n, m FROM finsec._outbound_links() o;
 	component := 'credit_outbound'; ok := n = 0;
 	detail := CASE WHEN n = 0 THEN format('no outbound link outside the allow-list (%s not judged: finsec.outbound_links())', m)
 				   ELSE format('%s outbound link(s) outside the allow-list: finsec.outbound_links()', n) END;

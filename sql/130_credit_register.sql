@@ -36,6 +36,8 @@ SELECT finsec.protect_policy_create('credit_p', enc_key => 'credit.enc', fp_key 
 									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
 SELECT finsec.protect_policy_create('credit_y', enc_key => 'y.enc', fp_key => 'y.fp',
 									mask => 'name', period_unit => 'year', fp_scope => 'period') > 0 AS created;
+SELECT finsec.protect_policy_create('credit_q', enc_key => 'g.enc', fp_key => 'g.fp',
+									mask => 'name', period_unit => 'month', fp_scope => 'period') > 0 AS created;
 SELECT finsec.protect_policy_create('plain_p', enc_key => 'protect.enc', fp_key => 'protect.fp', mask => 'name') > 0 AS created;
 RESET SESSION AUTHORIZATION;
 
@@ -192,9 +194,9 @@ SELECT finsec.approve(:g) IS NOT NULL AS clearance;
 SET SESSION AUTHORIZATION regress_cr_owner;
 CREATE TABLE loan2 (
 	id			text PRIMARY KEY,
-	name		finsec.protected_text(credit_p) NOT NULL,
-	phone		finsec.protected_mobile(credit_p),
-	region		finsec.protected_text(credit_p),
+	name		finsec.protected_text(credit_q) NOT NULL,
+	phone		finsec.protected_mobile(credit_q),
+	region		finsec.protected_text(credit_q),
 	note		text,
 	closed_on	date NOT NULL);
 SECURITY LABEL FOR finsec ON COLUMN loan2.phone IS 'identifier';
@@ -204,10 +206,10 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_cr_admin_owner;
 \set VERBOSITY sqlstate
 SELECT finsec.register_credit_table('loan2', key => 'id', subject => 'name', behaviour_end => 'closed_on',
-	policy => 'credit_p', public => '{}');   -- region: S9D02 (no ladder)
+	policy => 'credit_q', public => '{}');   -- region: S9D02 (no ladder)
 \set VERBOSITY default
 SELECT finsec.register_credit_table('loan2', key => 'id', subject => 'name', behaviour_end => 'closed_on',
-	policy => 'credit_p', quasi_identifiers => '{"region": ["prefix:2"]}', public => '{}',
+	policy => 'credit_q', quasi_identifiers => '{"region": ["prefix:2"]}', public => '{}',
 	action => 'delete', k => 2, l => 1, max_suppression => 0) AS archive;
 SELECT column_name, column_role FROM finsec.credit_column WHERE relid = 'loan2'::regclass ORDER BY column_name;
 SELECT finsec._credit_cached('loan2') AS cached;

@@ -107,8 +107,9 @@ SELECT event_type, success, detail ->> 'role' AS role, detail ->> 'access' AS ac
   FROM finsec.audit WHERE event_type LIKE 'credit.direct_read%'
  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 
--- pg_stats: no statistics of the plain columns (keys, dates, amounts), only of
--- the sealed ones
+-- pg_stats: no statistics of any registered column, plain (keys, dates,
+-- amounts) or sealed (masks and fingerprints link a subject's rows); only of
+-- finsec's chain columns
 ANALYZE loan;
 SET SESSION AUTHORIZATION regress_ca_app;
 SELECT attname FROM pg_stats WHERE tablename = 'loan' ORDER BY attname;

@@ -247,24 +247,28 @@ INSERT INTO finsec_archive.rec (batch_id, period) VALUES (1, 1);
 RESET SESSION AUTHORIZATION;
 
 -- A de-identified copy for tests: the 5 current records (B and C; A is
--- shredded), k = 2, l = 1: {1990, 12} of 5; owned by the caller; keys
--- untouched.
+-- shredded), under the table's k = 3, l = 2: {1990, 12} of 5 (3 distinct
+-- statuses); owned by the caller; keys untouched.  A copy weaker than the
+-- registration (k 2, l 1, more suppression) is refused (22023).
 SET SESSION AUTHORIZATION regress_dd_admin_owner;
 \set VERBOSITY sqlstate
-SELECT finsec.deidentified_copy('rec', 'finsec.rec_copy', k => 2, l => 1);
-SELECT finsec.deidentified_copy('rec', 'finsec_archive.rec_copy', k => 2, l => 1);
-SELECT finsec.deidentified_copy('rec', 'pg_temp.rec_copy', k => 2, l => 1);
-SELECT finsec.deidentified_copy('rec', 'pg_catalog.rec_copy', k => 2, l => 1);
-SELECT finsec.deidentified_copy('rec', 'rec', k => 2, l => 1);
+SELECT finsec.deidentified_copy('rec', 'finsec.rec_copy');
+SELECT finsec.deidentified_copy('rec', 'finsec_archive.rec_copy');
+SELECT finsec.deidentified_copy('rec', 'pg_temp.rec_copy');
+SELECT finsec.deidentified_copy('rec', 'pg_catalog.rec_copy');
+SELECT finsec.deidentified_copy('rec', 'rec');
 SELECT finsec.deidentified_copy('rec', 'rec_copy', k => 1);
 SELECT finsec.deidentified_copy('rec', 'rec_copy', k => 2, l => 3);
 SELECT finsec.deidentified_copy('rec', 'rec_copy', max_suppression => 0.9);
 SELECT finsec.deidentified_copy('rec', NULL);
+SELECT finsec.deidentified_copy('rec', 'rec_weak', k => 2);
+SELECT finsec.deidentified_copy('rec', 'rec_weak', l => 1);
+SELECT finsec.deidentified_copy('rec', 'rec_weak', max_suppression => 0.1);
 \set VERBOSITY default
 -- small's only records are past their retention: its copy is empty
 SELECT finsec.deidentified_copy('small', 'small_copy') > 0 AS copied;
 SELECT count(*) AS rows FROM small_copy;
-SELECT finsec.deidentified_copy('rec', 'public.rec_copy', k => 2, l => 1) AS cid \gset
+SELECT finsec.deidentified_copy('rec', 'public.rec_copy') AS cid \gset
 SELECT relowner::regrole FROM pg_class WHERE oid = 'public.rec_copy'::regclass;
 SELECT birth_date, region, status, amount FROM public.rec_copy ORDER BY amount;
 SELECT count(DISTINCT subject) AS subjects, bool_and(subject ~ '^[0-9a-f]{64}$') AS hex FROM public.rec_copy;
