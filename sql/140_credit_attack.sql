@@ -144,9 +144,11 @@ BEGIN;
 ALTER TABLE rec ADD CONSTRAINT leak_chk CHECK (leak(amount) IS NOT NULL);
 ROLLBACK;
 
--- HOLE: statistics: ANALYZE (the owner may) and pg_stats show the public
--- columns' values (amount, closed_on) and the sealed columns' masked
--- forms with their fp tokens, without credit_query and without a log row.
+-- Was a hole, closed: ANALYZE (the owner may) computed statistics, and
+-- pg_stats showed the public columns' values (amount, closed_on) and the
+-- sealed columns' masks with their fp tokens, without credit_query and
+-- without a log row.  Registration now turns statistics off on every
+-- column (only finsec's chain columns keep them).
 -- (CREATE STATISTICS is refused by the label guard.)
 ANALYZE rec;
 SELECT attname, most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL AS values_shown
@@ -257,8 +259,9 @@ SELECT finsec.deidentified_copy('rec', 'public.c_nan', 3, 2, 'NaN');   -- refuse
 SELECT finsec.deidentified_copy('rec', 'public.c_inf', 3, 2, 'Infinity');   -- refused
 SELECT finsec.deidentified_copy('rec', 'public.c_big', 2147483647);    -- refused (unreachable)
 \set VERBOSITY default
--- HOLE: a single admin lowers k below the table's (3) and l to 1 for a
--- copy of every current record: classes of 2 published
+-- Was a hole, closed: a single admin lowered k below the table's (3) and
+-- l to 1 for a copy of every current record (classes of 2 published).
+-- A copy is never weaker than the registration now (22023).
 SELECT finsec.deidentified_copy('rec', 'public.weak', 2, 1, 0.5) IS NOT NULL AS copied;
 SELECT count(*) AS rows FROM public.weak;
 RESET SESSION AUTHORIZATION;
@@ -337,12 +340,9 @@ SELECT kind, state, reason, records, published FROM finsec.deid_batches ORDER BY
 SELECT id, finsec.reveal(subject) IS NULL AS subject_gone, finsec.reveal(name) IS NULL AS name_gone,
 	   subject::text LIKE '[shredded]%' AS prints_shredded
   FROM rec ORDER BY id;
--- FINDING (not security, blocking): the batch above fails: deid_insert's
--- INSERT into the archive is refused by register_guard.c's archive write
--- check (credit_check_perms calls ddl_refuse before any exception for
--- finsec's own writes), so no period is ever de-identified or shredded.
--- HOLE (not verified past a batch, for that reason): the statistics stay
--- readable by the owner; nothing clears them when a period is shredded.
+-- The batch above publishes (the archive write refusal found here first
+-- was an integration bug, fixed).  After it, the owner still reads no
+-- statistics of the table (none were ever computed).
 SET SESSION AUTHORIZATION regress_at_owner;
 SELECT histogram_bounds FROM pg_stats WHERE tablename = 'rec' AND attname = 'amount';
 SELECT attname, most_common_vals::text LIKE '%张*~%' OR histogram_bounds::text LIKE '%李*~%' AS masked_names
@@ -357,10 +357,11 @@ SELECT finsec.deid_aggregate('finsec_archive.rec', '{}');
 SELECT finsec.deid_aggregate('finsec_archive.rec', '{status}');
 RESET SESSION AUTHORIZATION;
 
--- HOLE: finsec_app (not the owner of rec) blocks rec's retention
--- deletion for good: protect_period is granted to PUBLIC, and a table of
--- its own under the same period policy makes every later batch of rec
--- refused ("would shred that table's values before their retention").
+-- Was a hole, closed: finsec_app (not the owner of rec) blocked rec's
+-- retention deletion for good with a table of its own period-keyed under
+-- rec's policy (every later batch of rec refused).  A credit table's
+-- policy keys that table alone now: protect_period under it is refused
+-- (S9D04), and so is a second registration under it.
 SET SESSION AUTHORIZATION regress_at_app;
 CREATE TABLE blocker (d date NOT NULL, v finsec.protected_text(credit_p));
 SELECT finsec.protect_period('blocker', 'v', 'd') IS NOT NULL AS keyed;
