@@ -264,8 +264,15 @@ check_alter(AlterTableStmt *stmt)
 				if (archive)
 					ddl_refuse("alter", relid, archive);
 				break;
+			case AT_EnableAlwaysTrig:
+				/* finsec's own triggers made ALWAYS (protect_table, pg_restore) */
+				if (archive && (cmd->name == NULL || strncmp(cmd->name, "finsec_", 7) != 0))
+					ddl_refuse("alter", relid, archive);
+				break;
 			case AT_ChangeOwner:
-				if (archive)
+				/* pg_restore names the owner it has: finsec's, no change */
+				if (archive &&
+					get_rolespec_oid(cmd->newowner, true) != finsec_owner())
 					ddl_refuse("change the owner of", relid, archive);
 				break;
 			default:
