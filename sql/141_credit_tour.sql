@@ -118,7 +118,8 @@ SELECT count(*) AS batches FROM finsec.deidentify_now('negative_record');
 RESET SESSION AUTHORIZATION;
 SELECT kind, state, records, published, suppressed, levels,
 	   proof -> 'engine' ->> 'min_class' AS min_class, proof -> 'engine' ->> 'max_risk' AS max_risk,
-	   proof -> 'engine' ->> 'expected_reidentifications' AS expected_reid
+	   proof -> 'engine' ->> 'expected_reidentifications' AS expected_reid,
+	   (proof ->> 'test_days_ahead')::int = :ahead AS moved_clock_recorded
   FROM finsec.deid_batches;
 SELECT birth_date, region, overdue, amount, length(id_no) > 20 AS pseudonym FROM finsec_archive.negative_record
  ORDER BY amount;

@@ -757,7 +757,9 @@ deid_record(DeidBatch *b, bool published, const char *reason, int npub, int nsup
 					   "  'engine', $14, 'rows_hash', $15, 'archive_table', $16,"
 					   "  'rows_hash_method', 'sha256 of the sorted sha256 of each row''s to_jsonb text without batch_id, finsec_txid, finsec_seq (finsec._deid_rows_hash)',"
 					   "  'pseudonyms', 'HMAC-SHA256 under a random per-batch key made in memory, zeroized after the batch, never stored',"
-					   "  'row_order', 'random', 'keys_destroyed', $17),"
+					   "  'row_order', 'random', 'keys_destroyed', $17,"
+					   "  'today', finsec._deid_today(),"
+					   "  'test_days_ahead', coalesce(nullif(pg_catalog.current_setting('finsec.deid_test_days_ahead', true), '')::integer, 0)),"
 					   " $17, $18) RETURNING proof",
 					   20, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
 					   "could not record the de-identification batch");
