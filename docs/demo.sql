@@ -324,3 +324,71 @@ SECURITY LABEL FOR finsec ON COLUMN demo_customer.branch IS 'internal';
 SECURITY LABEL FOR finsec ON COLUMN demo_customer.name IS 'identifier';
 SELECT * FROM finsec.labelled_columns();
 SELECT * FROM finsec.label_suggestions();
+
+-- ---------------------------------------------------------------------
+-- Credit data (docs/credit.md): a registered credit table read only
+-- through the query log; a dispute; expired records de-identified with a
+-- proof and their month's keys destroyed; research aggregates.
+-- ---------------------------------------------------------------------
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.key_generate('neg.enc', 'encryption', 'aes-256-gcm') AS c1 \gset
+SELECT finsec.key_generate('neg.fp', 'fingerprint', 'hmac-sm3') AS c2 \gset
+SELECT finsec.key_generate('credit.pseudonym', 'pseudonym', 'hmac-sha256') AS c3 \gset
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:c1) ->> 'state', finsec.approve(:c2) ->> 'state', finsec.approve(:c3) ->> 'state';
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.protect_policy_create('negative', enc_key => 'neg.enc', fp_key => 'neg.fp', mask => 'name',
+                                    period_unit => 'month', fp_scope => 'period');
+SELECT finsec.protect_period_keys('negative', (date_trunc('month', current_date) - interval '2 months')::date,
+                                  (current_date + interval '1 month')::date, 'months in use') AS pk \gset
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:pk) IS NOT NULL AS period_keys_approved;
+RESET SESSION AUTHORIZATION;
+SELECT (date_trunc('month', current_date) - interval '2 months')::date AS m0 \gset
+
+CREATE TABLE demo_negative (
+	id bigint PRIMARY KEY,
+	id_no finsec.protected_resident_id(negative) NOT NULL,
+	name finsec.protected_text(negative) NOT NULL,
+	birth_date finsec.protected_text(negative),
+	region finsec.protected_text(negative),
+	overdue finsec.protected_text(negative),
+	amount numeric(14, 2) NOT NULL,
+	closed_on date NOT NULL);
+SELECT finsec.register_credit_table('demo_negative', key => 'id', subject => 'id_no', behaviour_end => 'closed_on',
+	policy => 'negative', identifiers => '{name}',
+	quasi_identifiers => '{"birth_date": ["year", "years:5", "decade"], "region": ["prefix:4", "prefix:2"]}',
+	sensitive => '{overdue}', k => 3, l => 2);
+GRANT SELECT, INSERT ON demo_negative TO demo_app;
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.credit_institution_apply('B1000001', '示范银行', 'provider_user');
+SELECT finsec.credit_institution_activate('B1000001', 'assessment 2026-07', 'interface test passed') AS act \gset
+SET SESSION AUTHORIZATION sec_officer_b;
+SELECT finsec.approve(:act) ->> 'to' AS institution_status;
+SET SESSION AUTHORIZATION sec_officer_a;
+SELECT finsec.credit_user_set('demo_app', 'B1000001', '{query}');
+RESET SESSION AUTHORIZATION;
+SET ROLE demo_app;
+INSERT INTO demo_negative VALUES
+	(1, '11010519811231002X', '张三丰', '1981-12-31', '110105', 'M3', 12000.00, :'m0'::date + 1),
+	(2, '110105198001011238', '李四', '1980-01-01', '110108', 'M1', 800.00, :'m0'::date + 2),
+	(3, '110101198203150011', '王五', '1982-03-15', '110101', 'M2', 3000.00, :'m0'::date + 3),
+	(4, '310104198506060028', '赵六', '1985-06-06', '310104', 'M1', 500.00, :'m0'::date + 4),
+	(5, '310115198709090015', '钱七', '1987-09-09', '310115', 'M3', 9000.00, :'m0'::date + 5),
+	(6, '310101198811110037', '孙八', '1988-11-11', '310101', 'M2', 4500.00, :'m0'::date + 6);
+SELECT * FROM demo_negative;                                  -- refused: credit_query is the way in
+SELECT record_key, record ->> 'name' AS name, record ->> 'amount' AS amount
+  FROM finsec.credit_query('demo_negative', '11010519811231002X', 'loan_approval');
+RESET ROLE;
+SELECT user_name, reason, rows_returned, subject_pseudonym FROM finsec.credit_query_log;
+-- five years after the month (the test clock moved): one batch proves, publishes, shreds
+SELECT ((:'m0'::date + interval '1 month' - interval '1 day') + interval '5 years')::date + 1
+	   - finsec._deid_today() AS ahead \gset
+SET finsec.deid_test_days_ahead = :ahead;
+SELECT finsec.deidentify_now('demo_negative') AS batch;
+RESET finsec.deid_test_days_ahead;
+SELECT state, records, published, levels, proof -> 'engine' ->> 'max_risk' AS max_risk FROM finsec.deid_batches;
+SELECT birth_date, region, overdue, amount FROM finsec_archive.demo_negative ORDER BY amount;
+SELECT id, id_no, closed_on FROM demo_negative ORDER BY id;  -- sealed rows stay, unreadable ([shredded])
+SELECT * FROM finsec.deid_aggregate('finsec_archive.demo_negative', '{region}');
+SELECT component, ok, detail FROM finsec.status() WHERE component LIKE 'credit%';

@@ -28,6 +28,9 @@ unlike($stderr, qr/relcache_callback_list/, 'no relcache callback overflow');
 like($stdout, qr/demo_customer\s*\|\s*name\s*\|\s*identifier/,
 	'the last section ran: labelled_columns lists the labelled protected column');
 like($stdout, qr/张\*\*/, 'the protected name shows masked');
+like($stdout, qr/published\s*\|\s*6\s*\|\s*6\s*\|/,
+	'the credit section ran: the batch published the 6 expired records');
+like($stdout, qr/1985-1989\s*\|\s*3101/, 'the archive holds generalised quasi-identifiers');
 my $log = slurp_file($node->logfile);
 unlike($log, qr/out of relcache_callback_list slots/, 'nothing of it in the server log');
 
