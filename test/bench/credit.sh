@@ -191,7 +191,7 @@ fi
 psql_b >/dev/null <<'SQL'
 INSERT INTO finsec.credit_institution (code, name, kind, status) VALUES ('B1000001', 'Bench Bank', 'provider_user', 'active');
 SELECT finsec.credit_user_set('bench_app', 'B1000001', '{query}');
-SELECT 'ALTER SYSTEM SET finsec.credit_query_max_subjects = 100000000' FROM pg_settings WHERE name = 'finsec.credit_query_max_subjects' \gexec
+SELECT 'ALTER SYSTEM SET finsec.credit_query_max_subjects = 10000000' FROM pg_settings WHERE name = 'finsec.credit_query_max_subjects' \gexec
 SELECT pg_reload_conf();
 SQL
 # Records of this month's new subjects too, so that every live period is probed.
