@@ -34,6 +34,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -51,6 +53,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_errcodes.h"
+#include "finsec_hooks.h"
 #include "finsec_owner.h"
 #include "finsec_protect.h"
 #include "finsec_trusted.h"
@@ -160,6 +163,393 @@ call_detail(StringInfo s, bool *first, QueryCall *c)
 		json_int(s, first, "dispute_id", c->dispute_id);
 }
 
+/* ---- the abnormal-querying counts in shared memory ---------------------- */
+
+/*
+ * Per credit user (database, role): the distinct subjects of its last hour
+ * (first 64 bits of the pseudonym, which is a keyed HMAC: no chosen
+ * collision; the minute last queried, the minute last queried without a
+ * record of the user's institution) and per-minute buckets: refusals that
+ * count, subjects that did not fit (upper bounds).  Updated by every call
+ * and refusal when its ledger row is made (never rolled back, as the
+ * ledger's durable rows); a missing entry (restart, eviction, status
+ * change) is seeded once from the ledger.  A count that the entry cannot
+ * decide (subjects dropped) is taken from the ledger as before.
+ */
+#define CQ_USERS			64
+#define CQ_SUBJECTS			1024
+#define CQ_WINDOW			60	/* minutes */
+
+typedef struct CqSubject
+{
+	uint64		hash;
+	int32		last_min;		/* 0: free */
+	int32		foreign_min;	/* 0: never foreign */
+} CqSubject;
+
+typedef struct CqBucket
+{
+	int32		minute;
+	int32		refusals;
+	int32		dropped;
+	int32		dropped_foreign;
+} CqBucket;
+
+typedef struct CqUser
+{
+	Oid			dbid;			/* InvalidOid: free */
+	Oid			roleid;
+	TimestampTz status_at;		/* the entry counts from it */
+	int32		used_min;		/* last use (eviction) */
+	CqBucket	buckets[CQ_WINDOW];
+	CqSubject	subjects[CQ_SUBJECTS];
+} CqUser;
+
+typedef struct CqShared
+{
+	LWLock	   *lock;
+	CqUser		users[CQ_USERS];
+} CqShared;
+
+static CqShared *cq_shared = NULL;
+
+static void
+cq_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CqShared)));
+	RequestNamedLWLockTranche("finsec credit query", 1);
+}
+
+static void
+cq_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cq_shared = ShmemInitStruct("finsec credit query counts", sizeof(CqShared), &found);
+	if (!found)
+	{
+		memset(cq_shared, 0, sizeof(CqShared));
+		cq_shared->lock = &(GetNamedLWLockTranche("finsec credit query"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static int32
+cq_minute(TimestampTz t)
+{
+	return (int32) (t / USECS_PER_MINUTE);
+}
+
+static bool
+cq_live(int32 minute, int32 now)
+{
+	return minute != 0 && minute > now - CQ_WINDOW;
+}
+
+static uint64
+cq_hash(const char *pseudonym)
+{
+	uint64		h = 0;
+
+	for (int i = 0; i < 16 && pseudonym[i]; i++)
+	{
+		char		ch = pseudonym[i];
+		int			v = (ch >= '0' && ch <= '9') ? ch - '0' :
+			(ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : 0;
+
+		h = (h << 4) | (uint64) v;
+	}
+	return h == 0 ? 1 : h;
+}
+
+/* The caller holds the lock.  NULL: no entry for this status. */
+static CqUser *
+cq_find(QueryCall *c)
+{
+	Oid			roleid = GetUserId();
+
+	if (cq_shared == NULL)
+		return NULL;
+	for (int i = 0; i < CQ_USERS; i++)
+	{
+		CqUser	   *u = &cq_shared->users[i];
+
+		if (u->dbid == MyDatabaseId && u->roleid == roleid)
+			return u->status_at == DatumGetTimestampTz(c->status_at) ? u : NULL;
+	}
+	return NULL;
+}
+
+static CqBucket *
+cq_bucket(CqUser *u, int32 minute)
+{
+	CqBucket   *b = &u->buckets[minute % CQ_WINDOW];
+
+	if (b->minute != minute)
+	{
+		memset(b, 0, sizeof(*b));
+		b->minute = minute;
+	}
+	return b;
+}
+
+/* Add a subject (the caller holds the lock exclusively). */
+static void
+cq_add_subject(CqUser *u, uint64 hash, bool foreign, int32 minute, int32 now)
+{
+	CqSubject  *free_slot = NULL;
+
+	for (int i = 0; i < CQ_SUBJECTS; i++)
+	{
+		CqSubject  *s = &u->subjects[i];
+
+		if (s->last_min != 0 && s->hash == hash)
+		{
+			s->last_min = Max(s->last_min, minute);
+			if (foreign)
+				s->foreign_min = Max(s->foreign_min, minute);
+			return;
+		}
+		if (free_slot == NULL && !cq_live(s->last_min, now))
+			free_slot = s;
+	}
+	if (free_slot)
+	{
+		free_slot->hash = hash;
+		free_slot->last_min = minute;
+		free_slot->foreign_min = foreign ? minute : 0;
+		return;
+	}
+	{
+		CqBucket   *b = cq_bucket(u, minute);
+
+		b->dropped++;
+		if (foreign)
+			b->dropped_foreign++;
+	}
+}
+
+/* A call's ledger row credit.query made: count its subject. */
+static void
+cq_note_query(QueryCall *c, const char *pseudonym, bool foreign)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+
+	if (cq_shared == NULL)
+		return;
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	u = cq_find(c);
+	if (u)
+	{
+		u->used_min = now;
+		cq_add_subject(u, cq_hash(pseudonym), foreign, now, now);
+	}
+	LWLockRelease(cq_shared->lock);
+}
+
+/* A refusal that counts made. */
+static void
+cq_note_refusal(QueryCall *c)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+
+	if (cq_shared == NULL)
+		return;
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	u = cq_find(c);
+	if (u)
+	{
+		u->used_min = now;
+		cq_bucket(u, now)->refusals++;
+	}
+	LWLockRelease(cq_shared->lock);
+}
+
+/*
+ * The counts from the entry: false when there is none or it cannot decide
+ * a limit (subjects dropped).
+ */
+static bool
+cq_counts(QueryCall *c, const char *pseudonym, QueryCounts *out)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+	uint64		hash = pseudonym ? cq_hash(pseudonym) : 0;
+	int64		dropped = 0;
+	int64		dropped_foreign = 0;
+	bool		ok = false;
+
+	if (cq_shared == NULL)
+		return false;
+	memset(out, 0, sizeof(*out));
+	LWLockAcquire(cq_shared->lock, LW_SHARED);
+	u = cq_find(c);
+	if (u)
+	{
+		ok = true;
+		for (int i = 0; i < CQ_SUBJECTS; i++)
+		{
+			CqSubject  *s = &u->subjects[i];
+
+			if (!cq_live(s->last_min, now) || s->hash == hash)
+				continue;
+			out->other_subjects++;
+			if (cq_live(s->foreign_min, now))
+				out->other_foreign++;
+		}
+		for (int i = 0; i < CQ_WINDOW; i++)
+		{
+			CqBucket   *b = &u->buckets[i];
+
+			if (!cq_live(b->minute, now))
+				continue;
+			out->reason_refusals += b->refusals;
+			dropped += b->dropped;
+			dropped_foreign += b->dropped_foreign;
+		}
+	}
+	LWLockRelease(cq_shared->lock);
+	if (!ok)
+		return false;
+
+	/*
+	 * Subjects dropped: the true counts lie between the entry's and the
+	 * entry's plus the dropped; decided only when both sides agree.
+	 */
+	if (dropped > 0 &&
+		(out->other_subjects + 1 > finsec_credit_query_max_subjects) !=
+		(out->other_subjects + dropped + 1 > finsec_credit_query_max_subjects))
+		return false;
+	if (dropped_foreign > 0 &&
+		(out->other_foreign + 1 > finsec_credit_query_max_foreign) !=
+		(out->other_foreign + dropped_foreign + 1 > finsec_credit_query_max_foreign))
+		return false;
+	if (dropped > 0 && out->other_subjects + 1 <= finsec_credit_query_max_subjects)
+		out->other_subjects += dropped;
+	if (dropped_foreign > 0 && out->other_foreign + 1 <= finsec_credit_query_max_foreign)
+		out->other_foreign += dropped_foreign;
+	return true;
+}
+
+/*
+ * Seed the entry from the ledger (flushed): the distinct subjects with
+ * their last minutes, the refusals per minute.  Replaces an entry of an
+ * older status, evicts the least recently used one when full.
+ */
+static void
+cq_seed(QueryCall *c)
+{
+	FinsecOwnerContext ctx;
+	Oid			types[2] = {NAMEOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	int32		now = cq_minute(GetCurrentTimestamp());
+	int			nsub;
+	int			nref;
+	uint64	   *hashes;
+	int32	   *last;
+	int32	   *foreign;
+	int32	   *rmin;
+	int32	   *rcount;
+	MemoryContext outer = CurrentMemoryContext;
+	CqUser	   *u = NULL;
+	Oid			roleid = GetUserId();
+
+	if (cq_shared == NULL)
+		return;
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
+	values[1] = c->status_at;
+	finsec_spi_begin_as_owner(&ctx);
+	finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
+					   SPI_OK_SELECT, "could not flush the audit event buffer");
+	finsec_spi_execute("SELECT a.detail ->> 'subject', "
+					   "       floor(extract(epoch FROM max(a.event_time)) / 60)::integer, "
+					   "       coalesce(floor(extract(epoch FROM max(a.event_time) "
+					   "                FILTER (WHERE a.detail ->> 'foreign' = 'true')) / 60)::integer, 0) "
+					   "  FROM finsec.audit a "
+					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query' "
+					   "   AND a.detail ->> 'subject' IS NOT NULL "
+					   "   AND a.event_time > greatest(now() - interval '1 hour', $2) "
+					   " GROUP BY 1 ORDER BY 2 DESC",
+					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
+					   "could not count the credit queries of the last hour");
+	nsub = (int) SPI_processed;
+	hashes = MemoryContextAlloc(outer, sizeof(uint64) * Max(nsub, 1));
+	last = MemoryContextAlloc(outer, sizeof(int32) * Max(nsub, 1));
+	foreign = MemoryContextAlloc(outer, sizeof(int32) * Max(nsub, 1));
+	for (int i = 0; i < nsub; i++)
+	{
+		bool		isnull;
+
+		hashes[i] = cq_hash(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		last[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		foreign[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	finsec_spi_execute("SELECT floor(extract(epoch FROM a.event_time) / 60)::integer, count(*)::integer "
+					   "  FROM finsec.audit a "
+					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query_refused' "
+					   "   AND a.detail ->> 'category' IN ('reason', 'dispute') "
+					   "   AND a.event_time > greatest(now() - interval '1 hour', $2) "
+					   " GROUP BY 1",
+					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
+					   "could not count the refused credit queries of the last hour");
+	nref = (int) SPI_processed;
+	rmin = MemoryContextAlloc(outer, sizeof(int32) * Max(nref, 1));
+	rcount = MemoryContextAlloc(outer, sizeof(int32) * Max(nref, 1));
+	for (int i = 0; i < nref; i++)
+	{
+		bool		isnull;
+
+		rmin[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		rcount[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	finsec_spi_end(&ctx);
+
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < CQ_USERS && u == NULL; i++)
+		if (cq_shared->users[i].dbid == MyDatabaseId && cq_shared->users[i].roleid == roleid)
+			u = &cq_shared->users[i];
+	for (int i = 0; i < CQ_USERS && u == NULL; i++)
+		if (!OidIsValid(cq_shared->users[i].dbid))
+			u = &cq_shared->users[i];
+	if (u == NULL)
+	{
+		u = &cq_shared->users[0];
+		for (int i = 1; i < CQ_USERS; i++)
+			if (cq_shared->users[i].used_min < u->used_min)
+				u = &cq_shared->users[i];
+	}
+	memset(u, 0, sizeof(*u));
+	u->dbid = MyDatabaseId;
+	u->roleid = roleid;
+	u->status_at = DatumGetTimestampTz(c->status_at);
+	u->used_min = now;
+	for (int i = 0; i < nsub; i++)
+		if (cq_live(last[i], now))
+		{
+			if (i < CQ_SUBJECTS)
+			{
+				u->subjects[i].hash = hashes[i];
+				u->subjects[i].last_min = last[i];
+				u->subjects[i].foreign_min = foreign[i];
+			}
+			else
+			{
+				CqBucket   *b = cq_bucket(u, last[i]);
+
+				b->dropped++;
+				if (cq_live(foreign[i], now))
+					b->dropped_foreign++;
+			}
+		}
+	for (int i = 0; i < nref; i++)
+		if (cq_live(rmin[i], now))
+			cq_bucket(u, rmin[i])->refusals += rcount[i];
+	LWLockRelease(cq_shared->lock);
+}
+
 /*
  * Record a refusal (durable ledger row credit.query_refused).  category
  * "reason" and "dispute" count against finsec.credit_query_max_refusals.
@@ -183,6 +573,8 @@ record_refusal(QueryCall *c, const char *category, int sqlstate, const char *pse
 	finsec_audit_event_durable("credit.query_refused", c->relname ? c->relname : "credit_query",
 							   "query", false, "credit query refused", json_to_jsonb(s.data));
 	pfree(s.data);
+	if (strcmp(category, "reason") == 0 || strcmp(category, "dispute") == 0)
+		cq_note_refusal(c);
 }
 
 /*
@@ -204,6 +596,13 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 	Datum		values[3];
 	char		nulls[3] = {' ', pseudonym ? ' ' : 'n', ' '};
 	bool		isnull;
+
+	/* shared memory; a missing entry seeded once from the ledger */
+	if (cq_counts(c, pseudonym, out))
+		return;
+	cq_seed(c);
+	if (cq_counts(c, pseudonym, out))
+		return;
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	values[1] = pseudonym ? CStringGetTextDatum(pseudonym) : (Datum) 0;
@@ -949,6 +1348,7 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 		json_int(&s, &first, "batch_id", batch_id);
 	appendStringInfoChar(&s, '}');
 	finsec_audit_event_durable("credit.query", c->relname, "query", true, NULL, json_to_jsonb(s.data));
+	cq_note_query(c, pseudonym, c->institution_attnum != 0 && foreign);
 }
 
 /*
@@ -1301,4 +1701,6 @@ finsec_credit_query_define_settings(void)
 void
 finsec_credit_query_init(void)
 {
+	finsec_hooks_register_shmem(FINSEC_SHMEM_CREDIT_QUERY, cq_shmem_request,
+								cq_shmem_startup);
 }
