@@ -464,10 +464,8 @@ cq_seed(QueryCall *c)
 	finsec_spi_begin_as_owner(&ctx);
 	finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
 					   SPI_OK_SELECT, "could not flush the audit event buffer");
-	finsec_spi_execute("SELECT a.detail ->> 'subject', "
-					   "       floor(extract(epoch FROM max(a.event_time)) / 60)::integer, "
-					   "       coalesce(floor(extract(epoch FROM max(a.event_time) "
-					   "                FILTER (WHERE a.detail ->> 'foreign' = 'true')) / 60)::integer, 0) "
+	finsec_spi_execute("SELECT a.detail ->> 'subject', max(a.event_time), "
+					   "       max(a.event_time) FILTER (WHERE a.detail ->> 'foreign' = 'true') "
 					   "  FROM finsec.audit a "
 					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query' "
 					   "   AND a.detail ->> 'subject' IS NOT NULL "
@@ -482,17 +480,21 @@ cq_seed(QueryCall *c)
 	for (int i = 0; i < nsub; i++)
 	{
 		bool		isnull;
+		Datum		d;
 
 		hashes[i] = cq_hash(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		last[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		foreign[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		last[i] = cq_minute(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+		foreign[i] = 0;
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+			foreign[i] = cq_minute(DatumGetTimestampTz(d));
 	}
-	finsec_spi_execute("SELECT floor(extract(epoch FROM a.event_time) / 60)::integer, count(*)::integer "
+	finsec_spi_execute("SELECT min(a.event_time), count(*)::integer "
 					   "  FROM finsec.audit a "
 					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query_refused' "
 					   "   AND a.detail ->> 'category' IN ('reason', 'dispute') "
 					   "   AND a.event_time > greatest(now() - interval '1 hour', $2) "
-					   " GROUP BY 1",
+					   " GROUP BY floor(extract(epoch FROM a.event_time) / 60)",
 					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
 					   "could not count the refused credit queries of the last hour");
 	nref = (int) SPI_processed;
@@ -502,7 +504,7 @@ cq_seed(QueryCall *c)
 	{
 		bool		isnull;
 
-		rmin[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		rmin[i] = cq_minute(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
 		rcount[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	finsec_spi_end(&ctx);
@@ -597,6 +599,18 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 	char		nulls[3] = {' ', pseudonym ? ' ' : 'n', ' '};
 	bool		isnull;
 
+	/*
+	 * Records of rolled-back calls wait in the event buffer: write them to
+	 * the ledger first (in the order of the calls, as before).  The counts
+	 * do not need them: shared memory has them.
+	 */
+	if (finsec_audit_events_waiting())
+	{
+		finsec_spi_begin_as_owner(&ctx);
+		finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
+						   SPI_OK_SELECT, "could not flush the audit event buffer");
+		finsec_spi_end(&ctx);
+	}
 	/* shared memory; a missing entry seeded once from the ledger */
 	if (cq_counts(c, pseudonym, out))
 		return;
