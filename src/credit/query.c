@@ -117,6 +117,43 @@ typedef struct QueryCounts
 	int64		reason_refusals;
 } QueryCounts;
 
+/*
+ * The fixed statements of a call are prepared once per backend (kept
+ * plans, revalidated by the plan cache after any DDL); executed as
+ * finsec_spi_execute() would.
+ */
+static SPIPlanPtr plan_user = NULL;
+static SPIPlanPtr plan_reason = NULL;
+static SPIPlanPtr plan_dispute = NULL;
+static SPIPlanPtr plan_today = NULL;
+static SPIPlanPtr plan_periods = NULL;
+static SPIPlanPtr plan_disputes = NULL;
+static SPIPlanPtr plan_log = NULL;
+static SPIPlanPtr plan_read = NULL;
+static char *plan_read_sql = NULL;
+static Oid	plan_read_type = InvalidOid;
+
+static void
+query_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only, long count, int expected, const char *failure)
+{
+	int			ret;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "%s: %s", failure, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "%s: could not keep the plan", failure);
+		*plan = p;
+	}
+	ret = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	if (ret != expected)
+		elog(ERROR, "%s: %s", failure, SPI_result_code_string(ret));
+}
+
 /* ---- small helpers ---------------------------------------------------- */
 
 static Jsonb *
@@ -757,7 +794,7 @@ check_caller(QueryCall *c, Oid relid)
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
+	query_execute(&plan_user, "SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
 					   "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
 					   " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
 					   1, types, values, NULL, false, 0, SPI_OK_SELECT,
@@ -877,7 +914,7 @@ check_reason(QueryCall *c, const char *reason)
 	}
 	values[0] = CStringGetTextDatum(reason);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT r.active, r.requires_dispute FROM finsec.credit_reason r WHERE r.code = $1",
+	query_execute(&plan_reason, "SELECT r.active, r.requires_dispute FROM finsec.credit_reason r WHERE r.code = $1",
 					   1, types, values, NULL, true, 0, SPI_OK_SELECT,
 					   "could not read finsec.credit_reason");
 	if (SPI_processed == 1)
@@ -949,7 +986,7 @@ check_dispute(QueryCall *c, const char *subject, const char *pseudonym)
 	values[0] = Int64GetDatum(c->dispute_id);
 	values[1] = ObjectIdGetDatum(c->relid);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
+	query_execute(&plan_dispute, "SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
 					   " WHERE d.id = $1 AND d.relid = $2::regclass",
 					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
 					   "could not read finsec.credit_dispute");
@@ -1004,7 +1041,7 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[0] = CStringGetTextDatum(tz);
 	values[2] = IntervalPGetDatum(&c->retention);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT (now() AT TIME ZONE $1)::date, "
+	query_execute(&plan_today, "SELECT (now() AT TIME ZONE $1)::date, "
 					   "       ((now() AT TIME ZONE $1)::date - $3::interval)::date",
 					   3, types, values, "  n", true, 0, SPI_OK_SELECT,
 					   "could not compute the current date");
@@ -1020,7 +1057,7 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[0] = CStringGetTextDatum(p->fp_key);
 	values[1] = CStringGetTextDatum(p->name);
 	values[3] = CStringGetTextDatum(psprintf("%d", min_period));
-	finsec_spi_execute("SELECT substr(k.label, length($1) + 2)::integer "
+	query_execute(&plan_periods, "SELECT substr(k.label, length($1) + 2)::integer "
 					   "  FROM finsec.key k "
 					   " WHERE left(k.label, length($1) + 1) = $1 || '.' "
 					   "   AND substr(k.label, length($1) + 2) ~ '^[0-9]{4,8}$' "
@@ -1166,8 +1203,21 @@ read_records(QueryCall *c, const char *plain, size_t len)
 	finsec_credit_read_begin();
 	PG_TRY();
 	{
-		finsec_spi_execute(sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
-						   "could not read the registered table");
+		if (plan_read != NULL &&
+			(plan_read_type != arraytype || strcmp(plan_read_sql, sql.data) != 0))
+		{
+			SPI_freeplan(plan_read);
+			plan_read = NULL;
+		}
+		if (plan_read == NULL)
+		{
+			if (plan_read_sql)
+				pfree(plan_read_sql);
+			plan_read_sql = MemoryContextStrdup(TopMemoryContext, sql.data);
+			plan_read_type = arraytype;
+		}
+		query_execute(&plan_read, sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
+					  "could not read the registered table");
 	}
 	PG_FINALLY();
 	{
@@ -1238,7 +1288,7 @@ attach_disputes(QueryCall *c, List *records)
 	values[0] = ObjectIdGetDatum(c->relid);
 	values[1] = PointerGetDatum(construct_array(keys, i, TEXTOID, -1, false, TYPALIGN_INT));
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT d.record_key, bool_or(d.status IN ('open', 'checking')), "
+	query_execute(&plan_disputes, "SELECT d.record_key, bool_or(d.status IN ('open', 'checking')), "
 					   "       jsonb_agg(jsonb_build_object('id', d.id, 'status', d.status, "
 					   "                 'received_at', d.received_at, 'due_at', d.due_at, "
 					   "                 'closed_at', d.closed_at) ORDER BY d.id)::text "
@@ -1335,7 +1385,7 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 	if (batch_id == 0)
 		nulls[8] = 'n';
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
+	query_execute(&plan_log, "INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
 					   "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
 					   "       dispute_id, batch_id, outcome) "
 					   "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
