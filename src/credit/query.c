@@ -216,6 +216,7 @@ call_detail(StringInfo s, bool *first, QueryCall *c)
 #define CQ_USERS			64
 #define CQ_SUBJECTS			1024
 #define CQ_WINDOW			60	/* minutes */
+#define CQ_BUCKETS			(CQ_WINDOW + 1)
 
 typedef struct CqSubject
 {
@@ -238,7 +239,7 @@ typedef struct CqUser
 	Oid			roleid;
 	TimestampTz status_at;		/* the entry counts from it */
 	int32		used_min;		/* last use (eviction) */
-	CqBucket	buckets[CQ_WINDOW];
+	CqBucket	buckets[CQ_BUCKETS];
 	CqSubject	subjects[CQ_SUBJECTS];
 } CqUser;
 
@@ -281,7 +282,8 @@ cq_minute(TimestampTz t)
 static bool
 cq_live(int32 minute, int32 now)
 {
-	return minute != 0 && minute > now - CQ_WINDOW;
+	/* the minute an hour ago too: never shorter than the ledger's hour */
+	return minute != 0 && minute >= now - CQ_WINDOW;
 }
 
 static uint64
@@ -293,7 +295,7 @@ cq_hash(const char *pseudonym)
 	{
 		char		ch = pseudonym[i];
 		int			v = (ch >= '0' && ch <= '9') ? ch - '0' :
-			(ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : 0;
+		(ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : 0;
 
 		h = (h << 4) | (uint64) v;
 	}
@@ -321,7 +323,7 @@ cq_find(QueryCall *c)
 static CqBucket *
 cq_bucket(CqUser *u, int32 minute)
 {
-	CqBucket   *b = &u->buckets[minute % CQ_WINDOW];
+	CqBucket   *b = &u->buckets[minute % CQ_BUCKETS];
 
 	if (b->minute != minute)
 	{
@@ -437,7 +439,7 @@ cq_counts(QueryCall *c, const char *pseudonym, QueryCounts *out)
 			if (cq_live(s->foreign_min, now))
 				out->other_foreign++;
 		}
-		for (int i = 0; i < CQ_WINDOW; i++)
+		for (int i = 0; i < CQ_BUCKETS; i++)
 		{
 			CqBucket   *b = &u->buckets[i];
 
@@ -638,8 +640,8 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 
 	/*
 	 * Records of rolled-back calls wait in the event buffer: write them to
-	 * the ledger first (in the order of the calls, as before).  The counts
-	 * do not need them: shared memory has them.
+	 * the ledger first (in the order of the calls, as before).  The counts do
+	 * not need them: shared memory has them.
 	 */
 	if (finsec_audit_events_waiting())
 	{
@@ -795,10 +797,10 @@ check_caller(QueryCall *c, Oid relid)
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_user, "SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
-					   "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
-					   " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
-					   1, types, values, NULL, false, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_user");
+				  "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
+				  " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
+				  1, types, values, NULL, false, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_user");
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -915,8 +917,8 @@ check_reason(QueryCall *c, const char *reason)
 	values[0] = CStringGetTextDatum(reason);
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_reason, "SELECT r.active, r.requires_dispute FROM finsec.credit_reason r WHERE r.code = $1",
-					   1, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_reason");
+				  1, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_reason");
 	if (SPI_processed == 1)
 	{
 		found = true;
@@ -987,9 +989,9 @@ check_dispute(QueryCall *c, const char *subject, const char *pseudonym)
 	values[1] = ObjectIdGetDatum(c->relid);
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_dispute, "SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
-					   " WHERE d.id = $1 AND d.relid = $2::regclass",
-					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_dispute");
+				  " WHERE d.id = $1 AND d.relid = $2::regclass",
+				  2, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_dispute");
 	if (SPI_processed == 1)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);
@@ -1042,9 +1044,9 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[2] = IntervalPGetDatum(&c->retention);
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_today, "SELECT (now() AT TIME ZONE $1)::date, "
-					   "       ((now() AT TIME ZONE $1)::date - $3::interval)::date",
-					   3, types, values, "  n", true, 0, SPI_OK_SELECT,
-					   "could not compute the current date");
+				  "       ((now() AT TIME ZONE $1)::date - $3::interval)::date",
+				  3, types, values, "  n", true, 0, SPI_OK_SELECT,
+				  "could not compute the current date");
 	c->today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	oldest = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
@@ -1058,18 +1060,18 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[1] = CStringGetTextDatum(p->name);
 	values[3] = CStringGetTextDatum(psprintf("%d", min_period));
 	query_execute(&plan_periods, "SELECT substr(k.label, length($1) + 2)::integer "
-					   "  FROM finsec.key k "
-					   " WHERE left(k.label, length($1) + 1) = $1 || '.' "
-					   "   AND substr(k.label, length($1) + 2) ~ '^[0-9]{4,8}$' "
-					   "   AND substr(k.label, length($1) + 2)::integer >= $4::integer "
-					   "   AND EXISTS (SELECT 1 FROM finsec.key_version v "
-					   "                WHERE v.key_id = k.key_id AND v.state IN ('active', 'retired')) "
-					   "   AND NOT EXISTS (SELECT 1 FROM finsec.protect_shredded s "
-					   "                    WHERE s.policy_name = $2 "
-					   "                      AND s.period = substr(k.label, length($1) + 2)::integer) "
-					   " ORDER BY 1",
-					   4, types, values, "  n ", true, 0, SPI_OK_SELECT,
-					   "could not read the period keys");
+				  "  FROM finsec.key k "
+				  " WHERE left(k.label, length($1) + 1) = $1 || '.' "
+				  "   AND substr(k.label, length($1) + 2) ~ '^[0-9]{4,8}$' "
+				  "   AND substr(k.label, length($1) + 2)::integer >= $4::integer "
+				  "   AND EXISTS (SELECT 1 FROM finsec.key_version v "
+				  "                WHERE v.key_id = k.key_id AND v.state IN ('active', 'retired')) "
+				  "   AND NOT EXISTS (SELECT 1 FROM finsec.protect_shredded s "
+				  "                    WHERE s.policy_name = $2 "
+				  "                      AND s.period = substr(k.label, length($1) + 2)::integer) "
+				  " ORDER BY 1",
+				  4, types, values, "  n ", true, 0, SPI_OK_SELECT,
+				  "could not read the period keys");
 	c->nperiods = (int) SPI_processed;
 	c->periods = MemoryContextAlloc(outer, sizeof(int32) * Max(c->nperiods, 1));
 	for (int i = 0; i < c->nperiods; i++)
@@ -1289,14 +1291,14 @@ attach_disputes(QueryCall *c, List *records)
 	values[1] = PointerGetDatum(construct_array(keys, i, TEXTOID, -1, false, TYPALIGN_INT));
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_disputes, "SELECT d.record_key, bool_or(d.status IN ('open', 'checking')), "
-					   "       jsonb_agg(jsonb_build_object('id', d.id, 'status', d.status, "
-					   "                 'received_at', d.received_at, 'due_at', d.due_at, "
-					   "                 'closed_at', d.closed_at) ORDER BY d.id)::text "
-					   "  FROM finsec.credit_dispute d "
-					   " WHERE d.relid = $1::regclass AND d.record_key = ANY ($2) "
-					   " GROUP BY d.record_key",
-					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_dispute");
+				  "       jsonb_agg(jsonb_build_object('id', d.id, 'status', d.status, "
+				  "                 'received_at', d.received_at, 'due_at', d.due_at, "
+				  "                 'closed_at', d.closed_at) ORDER BY d.id)::text "
+				  "  FROM finsec.credit_dispute d "
+				  " WHERE d.relid = $1::regclass AND d.record_key = ANY ($2) "
+				  " GROUP BY d.record_key",
+				  2, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_dispute");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		char	   *key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
@@ -1386,12 +1388,12 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 		nulls[8] = 'n';
 	finsec_spi_begin_as_owner(&ctx);
 	query_execute(&plan_log, "INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
-					   "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
-					   "       dispute_id, batch_id, outcome) "
-					   "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
-					   "RETURNING l.id, finsec.credit_query_log_hash(l)",
-					   9, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
-					   "could not write finsec.credit_query_log");
+				  "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
+				  "       dispute_id, batch_id, outcome) "
+				  "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
+				  "RETURNING l.id, finsec.credit_query_log_hash(l)",
+				  9, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
+				  "could not write finsec.credit_query_log");
 	log_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	row_hash = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	finsec_spi_end(&ctx);
