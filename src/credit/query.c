@@ -9,8 +9,8 @@
  * A call is checked (credit user with the duty, institution active, query
  * right not suspended, reason code in the catalog, a dispute reason only
  * by the dispute's handler with the dispute's id for its table and
- * subject), counted (abnormal querying per user per hour, from the
- * ledger, which keeps rolled-back calls too), then the subject's records
+ * subject), counted (abnormal querying per user per hour, in shared
+ * memory seeded from the ledger, rolled-back calls too), then the subject's records
  * are found by probing the subject column with the subject sealed under
  * every live period key (the column is sealed per period, so one probe
  * per period, through the column's index), read as the table's owner
@@ -619,15 +619,16 @@ record_refusal(QueryCall *c, const char *category, int sqlstate, const char *pse
 }
 
 /*
- * The user's last hour in the ledger: distinct subjects queried (other
- * than this one), distinct foreign subjects (no record of the user's
- * institution), refusals for reason or dispute.  Rolled-back calls are in
- * the ledger too once flushed: flush first (and count in a new snapshot
- * that sees the flushed rows and this call's own refusal row: not
- * read-only).  Counting starts at the
- * user's last status change (a restore starts a new count).  The caller holds the lock of
- * the user's credit_user row, so calls of one user are counted one after
- * the other (READ COMMITTED: each statement sees the previous call).
+ * The user's last hour: distinct subjects queried (other than this one),
+ * distinct foreign subjects (no record of the user's institution),
+ * refusals for reason or dispute.  From shared memory (seeded from the
+ * ledger when its entry is missing); from the ledger when the entry
+ * cannot decide.  Rolled-back calls are in the ledger too once flushed:
+ * flush first (and count in a new snapshot that sees the flushed rows and
+ * this call's own refusal row: not read-only).  Counting starts at the
+ * user's last status change (a restore starts a new count).  The caller
+ * holds the lock of the user's credit_user row, so calls of one user are
+ * counted one after the other.
  */
 static void
 count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
