@@ -409,6 +409,13 @@ finsec_audit_otp_pending_attempts(const unsigned char *salt)
 										   PENDING_OTP_TAG_LEN);
 }
 
+/* Do records of rolled-back transactions of this database wait for a flush? */
+bool
+finsec_audit_events_waiting(void)
+{
+	return finsec_eventring_work_here(&ring);
+}
+
 bool
 finsec_audit_put_aborted(Oid db_user, const char *event_type, const char *object,
 						 const char *action, bool success, const char *description,

@@ -9,8 +9,8 @@
  * A call is checked (credit user with the duty, institution active, query
  * right not suspended, reason code in the catalog, a dispute reason only
  * by the dispute's handler with the dispute's id for its table and
- * subject), counted (abnormal querying per user per hour, from the
- * ledger, which keeps rolled-back calls too), then the subject's records
+ * subject), counted (abnormal querying per user per hour, in shared
+ * memory seeded from the ledger, rolled-back calls too), then the subject's records
  * are found by probing the subject column with the subject sealed under
  * every live period key (the column is sealed per period, so one probe
  * per period, through the column's index), read as the table's owner
@@ -34,6 +34,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -51,6 +53,7 @@
 #include "finsec.h"
 #include "finsec_audit.h"
 #include "finsec_errcodes.h"
+#include "finsec_hooks.h"
 #include "finsec_owner.h"
 #include "finsec_protect.h"
 #include "finsec_trusted.h"
@@ -114,6 +117,43 @@ typedef struct QueryCounts
 	int64		reason_refusals;
 } QueryCounts;
 
+/*
+ * The fixed statements of a call are prepared once per backend (kept
+ * plans, revalidated by the plan cache after any DDL); executed as
+ * finsec_spi_execute() would.
+ */
+static SPIPlanPtr plan_user = NULL;
+static SPIPlanPtr plan_reason = NULL;
+static SPIPlanPtr plan_dispute = NULL;
+static SPIPlanPtr plan_today = NULL;
+static SPIPlanPtr plan_periods = NULL;
+static SPIPlanPtr plan_disputes = NULL;
+static SPIPlanPtr plan_log = NULL;
+static SPIPlanPtr plan_read = NULL;
+static char *plan_read_sql = NULL;
+static Oid	plan_read_type = InvalidOid;
+
+static void
+query_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only, long count, int expected, const char *failure)
+{
+	int			ret;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "%s: %s", failure, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "%s: could not keep the plan", failure);
+		*plan = p;
+	}
+	ret = SPI_execute_plan(*plan, values, nulls, read_only, count);
+	if (ret != expected)
+		elog(ERROR, "%s: %s", failure, SPI_result_code_string(ret));
+}
+
 /* ---- small helpers ---------------------------------------------------- */
 
 static Jsonb *
@@ -160,6 +200,397 @@ call_detail(StringInfo s, bool *first, QueryCall *c)
 		json_int(s, first, "dispute_id", c->dispute_id);
 }
 
+/* ---- the abnormal-querying counts in shared memory ---------------------- */
+
+/*
+ * Per credit user (database, role): the distinct subjects of its last hour
+ * (first 64 bits of the pseudonym, which is a keyed HMAC: no chosen
+ * collision; the minute last queried, the minute last queried without a
+ * record of the user's institution) and per-minute buckets: refusals that
+ * count, subjects that did not fit (upper bounds).  Updated by every call
+ * and refusal when its ledger row is made (never rolled back, as the
+ * ledger's durable rows); a missing entry (restart, eviction, status
+ * change) is seeded once from the ledger.  A count that the entry cannot
+ * decide (subjects dropped) is taken from the ledger as before.
+ */
+#define CQ_USERS			64
+#define CQ_SUBJECTS			1024
+#define CQ_WINDOW			60	/* minutes */
+#define CQ_BUCKETS			(CQ_WINDOW + 1)
+
+typedef struct CqSubject
+{
+	uint64		hash;
+	int32		last_min;		/* 0: free */
+	int32		foreign_min;	/* 0: never foreign */
+} CqSubject;
+
+typedef struct CqBucket
+{
+	int32		minute;
+	int32		refusals;
+	int32		dropped;
+	int32		dropped_foreign;
+} CqBucket;
+
+typedef struct CqUser
+{
+	Oid			dbid;			/* InvalidOid: free */
+	Oid			roleid;
+	TimestampTz status_at;		/* the entry counts from it */
+	int32		used_min;		/* last use (eviction) */
+	CqBucket	buckets[CQ_BUCKETS];
+	CqSubject	subjects[CQ_SUBJECTS];
+} CqUser;
+
+typedef struct CqShared
+{
+	LWLock	   *lock;
+	CqUser		users[CQ_USERS];
+} CqShared;
+
+static CqShared *cq_shared = NULL;
+
+static void
+cq_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CqShared)));
+	RequestNamedLWLockTranche("finsec credit query", 1);
+}
+
+static void
+cq_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cq_shared = ShmemInitStruct("finsec credit query counts", sizeof(CqShared), &found);
+	if (!found)
+	{
+		memset(cq_shared, 0, sizeof(CqShared));
+		cq_shared->lock = &(GetNamedLWLockTranche("finsec credit query"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static int32
+cq_minute(TimestampTz t)
+{
+	return (int32) (t / USECS_PER_MINUTE);
+}
+
+static bool
+cq_live(int32 minute, int32 now)
+{
+	/* the minute an hour ago too: never shorter than the ledger's hour */
+	return minute != 0 && minute >= now - CQ_WINDOW;
+}
+
+static uint64
+cq_hash(const char *pseudonym)
+{
+	uint64		h = 0;
+
+	for (int i = 0; i < 16 && pseudonym[i]; i++)
+	{
+		char		ch = pseudonym[i];
+		int			v = (ch >= '0' && ch <= '9') ? ch - '0' :
+		(ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : 0;
+
+		h = (h << 4) | (uint64) v;
+	}
+	return h == 0 ? 1 : h;
+}
+
+/* The caller holds the lock.  NULL: no entry for this status. */
+static CqUser *
+cq_find(QueryCall *c)
+{
+	Oid			roleid = GetUserId();
+
+	if (cq_shared == NULL)
+		return NULL;
+	for (int i = 0; i < CQ_USERS; i++)
+	{
+		CqUser	   *u = &cq_shared->users[i];
+
+		if (u->dbid == MyDatabaseId && u->roleid == roleid)
+			return u->status_at == DatumGetTimestampTz(c->status_at) ? u : NULL;
+	}
+	return NULL;
+}
+
+static CqBucket *
+cq_bucket(CqUser *u, int32 minute)
+{
+	CqBucket   *b = &u->buckets[minute % CQ_BUCKETS];
+
+	if (b->minute != minute)
+	{
+		memset(b, 0, sizeof(*b));
+		b->minute = minute;
+	}
+	return b;
+}
+
+/* Add a subject (the caller holds the lock exclusively). */
+static void
+cq_add_subject(CqUser *u, uint64 hash, bool foreign, int32 minute, int32 now)
+{
+	CqSubject  *free_slot = NULL;
+
+	for (int i = 0; i < CQ_SUBJECTS; i++)
+	{
+		CqSubject  *s = &u->subjects[i];
+
+		if (s->last_min != 0 && s->hash == hash)
+		{
+			s->last_min = Max(s->last_min, minute);
+			if (foreign)
+				s->foreign_min = Max(s->foreign_min, minute);
+			return;
+		}
+		if (free_slot == NULL && !cq_live(s->last_min, now))
+			free_slot = s;
+	}
+	if (free_slot)
+	{
+		free_slot->hash = hash;
+		free_slot->last_min = minute;
+		free_slot->foreign_min = foreign ? minute : 0;
+		return;
+	}
+	{
+		CqBucket   *b = cq_bucket(u, minute);
+
+		b->dropped++;
+		if (foreign)
+			b->dropped_foreign++;
+	}
+}
+
+/* A call's ledger row credit.query made: count its subject. */
+static void
+cq_note_query(QueryCall *c, const char *pseudonym, bool foreign)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+
+	if (cq_shared == NULL)
+		return;
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	u = cq_find(c);
+	if (u)
+	{
+		u->used_min = now;
+		cq_add_subject(u, cq_hash(pseudonym), foreign, now, now);
+	}
+	LWLockRelease(cq_shared->lock);
+}
+
+/* A refusal that counts made. */
+static void
+cq_note_refusal(QueryCall *c)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+
+	if (cq_shared == NULL)
+		return;
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	u = cq_find(c);
+	if (u)
+	{
+		u->used_min = now;
+		cq_bucket(u, now)->refusals++;
+	}
+	LWLockRelease(cq_shared->lock);
+}
+
+/*
+ * The counts from the entry: false when there is none or it cannot decide
+ * a limit (subjects dropped).
+ */
+static bool
+cq_counts(QueryCall *c, const char *pseudonym, QueryCounts *out)
+{
+	CqUser	   *u;
+	int32		now = cq_minute(GetCurrentTimestamp());
+	uint64		hash = pseudonym ? cq_hash(pseudonym) : 0;
+	int64		dropped = 0;
+	int64		dropped_foreign = 0;
+	bool		ok = false;
+
+	if (cq_shared == NULL)
+		return false;
+	memset(out, 0, sizeof(*out));
+	LWLockAcquire(cq_shared->lock, LW_SHARED);
+	u = cq_find(c);
+	if (u)
+	{
+		ok = true;
+		for (int i = 0; i < CQ_SUBJECTS; i++)
+		{
+			CqSubject  *s = &u->subjects[i];
+
+			if (!cq_live(s->last_min, now) || s->hash == hash)
+				continue;
+			out->other_subjects++;
+			if (cq_live(s->foreign_min, now))
+				out->other_foreign++;
+		}
+		for (int i = 0; i < CQ_BUCKETS; i++)
+		{
+			CqBucket   *b = &u->buckets[i];
+
+			if (!cq_live(b->minute, now))
+				continue;
+			out->reason_refusals += b->refusals;
+			dropped += b->dropped;
+			dropped_foreign += b->dropped_foreign;
+		}
+	}
+	LWLockRelease(cq_shared->lock);
+	if (!ok)
+		return false;
+
+	/*
+	 * Subjects dropped: the true counts lie between the entry's and the
+	 * entry's plus the dropped; decided only when both sides agree.
+	 */
+	if (dropped > 0 &&
+		(out->other_subjects + 1 > finsec_credit_query_max_subjects) !=
+		(out->other_subjects + dropped + 1 > finsec_credit_query_max_subjects))
+		return false;
+	if (dropped_foreign > 0 &&
+		(out->other_foreign + 1 > finsec_credit_query_max_foreign) !=
+		(out->other_foreign + dropped_foreign + 1 > finsec_credit_query_max_foreign))
+		return false;
+	if (dropped > 0 && out->other_subjects + 1 <= finsec_credit_query_max_subjects)
+		out->other_subjects += dropped;
+	if (dropped_foreign > 0 && out->other_foreign + 1 <= finsec_credit_query_max_foreign)
+		out->other_foreign += dropped_foreign;
+	return true;
+}
+
+/*
+ * Seed the entry from the ledger (flushed): the distinct subjects with
+ * their last minutes, the refusals per minute.  Replaces an entry of an
+ * older status, evicts the least recently used one when full.
+ */
+static void
+cq_seed(QueryCall *c)
+{
+	FinsecOwnerContext ctx;
+	Oid			types[2] = {NAMEOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	int32		now = cq_minute(GetCurrentTimestamp());
+	int			nsub;
+	int			nref;
+	uint64	   *hashes;
+	int32	   *last;
+	int32	   *foreign;
+	int32	   *rmin;
+	int32	   *rcount;
+	MemoryContext outer = CurrentMemoryContext;
+	CqUser	   *u = NULL;
+	Oid			roleid = GetUserId();
+
+	if (cq_shared == NULL)
+		return;
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
+	values[1] = c->status_at;
+	finsec_spi_begin_as_owner(&ctx);
+	finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
+					   SPI_OK_SELECT, "could not flush the audit event buffer");
+	finsec_spi_execute("SELECT a.detail ->> 'subject', max(a.event_time), "
+					   "       max(a.event_time) FILTER (WHERE a.detail ->> 'foreign' = 'true') "
+					   "  FROM finsec.audit a "
+					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query' "
+					   "   AND a.detail ->> 'subject' IS NOT NULL "
+					   "   AND a.event_time > greatest(now() - interval '1 hour', $2) "
+					   " GROUP BY 1 ORDER BY 2 DESC",
+					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
+					   "could not count the credit queries of the last hour");
+	nsub = (int) SPI_processed;
+	hashes = MemoryContextAlloc(outer, sizeof(uint64) * Max(nsub, 1));
+	last = MemoryContextAlloc(outer, sizeof(int32) * Max(nsub, 1));
+	foreign = MemoryContextAlloc(outer, sizeof(int32) * Max(nsub, 1));
+	for (int i = 0; i < nsub; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		hashes[i] = cq_hash(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		last[i] = cq_minute(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+		foreign[i] = 0;
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+			foreign[i] = cq_minute(DatumGetTimestampTz(d));
+	}
+	finsec_spi_execute("SELECT min(a.event_time), count(*)::integer "
+					   "  FROM finsec.audit a "
+					   " WHERE a.db_user = $1 AND a.event_type = 'credit.query_refused' "
+					   "   AND a.detail ->> 'category' IN ('reason', 'dispute') "
+					   "   AND a.event_time > greatest(now() - interval '1 hour', $2) "
+					   " GROUP BY floor(extract(epoch FROM a.event_time) / 60)",
+					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
+					   "could not count the refused credit queries of the last hour");
+	nref = (int) SPI_processed;
+	rmin = MemoryContextAlloc(outer, sizeof(int32) * Max(nref, 1));
+	rcount = MemoryContextAlloc(outer, sizeof(int32) * Max(nref, 1));
+	for (int i = 0; i < nref; i++)
+	{
+		bool		isnull;
+
+		rmin[i] = cq_minute(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		rcount[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	finsec_spi_end(&ctx);
+
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < CQ_USERS && u == NULL; i++)
+		if (cq_shared->users[i].dbid == MyDatabaseId && cq_shared->users[i].roleid == roleid)
+			u = &cq_shared->users[i];
+	for (int i = 0; i < CQ_USERS && u == NULL; i++)
+		if (!OidIsValid(cq_shared->users[i].dbid))
+			u = &cq_shared->users[i];
+	if (u == NULL)
+	{
+		u = &cq_shared->users[0];
+		for (int i = 1; i < CQ_USERS; i++)
+			if (cq_shared->users[i].used_min < u->used_min)
+				u = &cq_shared->users[i];
+	}
+	memset(u, 0, sizeof(*u));
+	u->dbid = MyDatabaseId;
+	u->roleid = roleid;
+	u->status_at = DatumGetTimestampTz(c->status_at);
+	u->used_min = now;
+	for (int i = 0; i < nsub; i++)
+		if (cq_live(last[i], now))
+		{
+			if (i < CQ_SUBJECTS)
+			{
+				u->subjects[i].hash = hashes[i];
+				u->subjects[i].last_min = last[i];
+				u->subjects[i].foreign_min = foreign[i];
+			}
+			else
+			{
+				CqBucket   *b = cq_bucket(u, last[i]);
+
+				b->dropped++;
+				if (cq_live(foreign[i], now))
+					b->dropped_foreign++;
+			}
+		}
+	for (int i = 0; i < nref; i++)
+		if (cq_live(rmin[i], now))
+			cq_bucket(u, rmin[i])->refusals += rcount[i];
+	LWLockRelease(cq_shared->lock);
+}
+
 /*
  * Record a refusal (durable ledger row credit.query_refused).  category
  * "reason" and "dispute" count against finsec.credit_query_max_refusals.
@@ -183,18 +614,21 @@ record_refusal(QueryCall *c, const char *category, int sqlstate, const char *pse
 	finsec_audit_event_durable("credit.query_refused", c->relname ? c->relname : "credit_query",
 							   "query", false, "credit query refused", json_to_jsonb(s.data));
 	pfree(s.data);
+	if (strcmp(category, "reason") == 0 || strcmp(category, "dispute") == 0)
+		cq_note_refusal(c);
 }
 
 /*
- * The user's last hour in the ledger: distinct subjects queried (other
- * than this one), distinct foreign subjects (no record of the user's
- * institution), refusals for reason or dispute.  Rolled-back calls are in
- * the ledger too once flushed: flush first (and count in a new snapshot
- * that sees the flushed rows and this call's own refusal row: not
- * read-only).  Counting starts at the
- * user's last status change (a restore starts a new count).  The caller holds the lock of
- * the user's credit_user row, so calls of one user are counted one after
- * the other (READ COMMITTED: each statement sees the previous call).
+ * The user's last hour: distinct subjects queried (other than this one),
+ * distinct foreign subjects (no record of the user's institution),
+ * refusals for reason or dispute.  From shared memory (seeded from the
+ * ledger when its entry is missing); from the ledger when the entry
+ * cannot decide.  Rolled-back calls are in the ledger too once flushed:
+ * flush first (and count in a new snapshot that sees the flushed rows and
+ * this call's own refusal row: not read-only).  Counting starts at the
+ * user's last status change (a restore starts a new count).  The caller
+ * holds the lock of the user's credit_user row, so calls of one user are
+ * counted one after the other.
  */
 static void
 count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
@@ -204,6 +638,25 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
 	Datum		values[3];
 	char		nulls[3] = {' ', pseudonym ? ' ' : 'n', ' '};
 	bool		isnull;
+
+	/*
+	 * Records of rolled-back calls wait in the event buffer: write them to
+	 * the ledger first (in the order of the calls, as before).  The counts do
+	 * not need them: shared memory has them.
+	 */
+	if (finsec_audit_events_waiting())
+	{
+		finsec_spi_begin_as_owner(&ctx);
+		finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
+						   SPI_OK_SELECT, "could not flush the audit event buffer");
+		finsec_spi_end(&ctx);
+	}
+	/* shared memory; a missing entry seeded once from the ledger */
+	if (cq_counts(c, pseudonym, out))
+		return;
+	cq_seed(c);
+	if (cq_counts(c, pseudonym, out))
+		return;
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	values[1] = pseudonym ? CStringGetTextDatum(pseudonym) : (Datum) 0;
@@ -344,11 +797,11 @@ check_caller(QueryCall *c, Oid relid)
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
-					   "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
-					   " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
-					   1, types, values, NULL, false, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_user");
+	query_execute(&plan_user, "SELECT u.institution, u.duties::text, u.query_status, i.status, u.status_at "
+				  "  FROM finsec.credit_user u JOIN finsec.credit_institution i ON i.code = u.institution "
+				  " WHERE u.role_name = $1 FOR NO KEY UPDATE OF u",
+				  1, types, values, NULL, false, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_user");
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -464,9 +917,9 @@ check_reason(QueryCall *c, const char *reason)
 	}
 	values[0] = CStringGetTextDatum(reason);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT r.active, r.requires_dispute FROM finsec.credit_reason r WHERE r.code = $1",
-					   1, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_reason");
+	query_execute(&plan_reason, "SELECT r.active, r.requires_dispute FROM finsec.credit_reason r WHERE r.code = $1",
+				  1, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_reason");
 	if (SPI_processed == 1)
 	{
 		found = true;
@@ -536,10 +989,10 @@ check_dispute(QueryCall *c, const char *subject, const char *pseudonym)
 	values[0] = Int64GetDatum(c->dispute_id);
 	values[1] = ObjectIdGetDatum(c->relid);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
-					   " WHERE d.id = $1 AND d.relid = $2::regclass",
-					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_dispute");
+	query_execute(&plan_dispute, "SELECT d.handler::text, d.status, d.subject_pseudonym, d.record_key FROM finsec.credit_dispute d "
+				  " WHERE d.id = $1 AND d.relid = $2::regclass",
+				  2, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_dispute");
 	if (SPI_processed == 1)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);
@@ -591,10 +1044,10 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[0] = CStringGetTextDatum(tz);
 	values[2] = IntervalPGetDatum(&c->retention);
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT (now() AT TIME ZONE $1)::date, "
-					   "       ((now() AT TIME ZONE $1)::date - $3::interval)::date",
-					   3, types, values, "  n", true, 0, SPI_OK_SELECT,
-					   "could not compute the current date");
+	query_execute(&plan_today, "SELECT (now() AT TIME ZONE $1)::date, "
+				  "       ((now() AT TIME ZONE $1)::date - $3::interval)::date",
+				  3, types, values, "  n", true, 0, SPI_OK_SELECT,
+				  "could not compute the current date");
 	c->today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	oldest = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
@@ -607,19 +1060,19 @@ find_periods(QueryCall *c, const FinsecProtectPolicy *p)
 	values[0] = CStringGetTextDatum(p->fp_key);
 	values[1] = CStringGetTextDatum(p->name);
 	values[3] = CStringGetTextDatum(psprintf("%d", min_period));
-	finsec_spi_execute("SELECT substr(k.label, length($1) + 2)::integer "
-					   "  FROM finsec.key k "
-					   " WHERE left(k.label, length($1) + 1) = $1 || '.' "
-					   "   AND substr(k.label, length($1) + 2) ~ '^[0-9]{4,8}$' "
-					   "   AND substr(k.label, length($1) + 2)::integer >= $4::integer "
-					   "   AND EXISTS (SELECT 1 FROM finsec.key_version v "
-					   "                WHERE v.key_id = k.key_id AND v.state IN ('active', 'retired')) "
-					   "   AND NOT EXISTS (SELECT 1 FROM finsec.protect_shredded s "
-					   "                    WHERE s.policy_name = $2 "
-					   "                      AND s.period = substr(k.label, length($1) + 2)::integer) "
-					   " ORDER BY 1",
-					   4, types, values, "  n ", true, 0, SPI_OK_SELECT,
-					   "could not read the period keys");
+	query_execute(&plan_periods, "SELECT substr(k.label, length($1) + 2)::integer "
+				  "  FROM finsec.key k "
+				  " WHERE left(k.label, length($1) + 1) = $1 || '.' "
+				  "   AND substr(k.label, length($1) + 2) ~ '^[0-9]{4,8}$' "
+				  "   AND substr(k.label, length($1) + 2)::integer >= $4::integer "
+				  "   AND EXISTS (SELECT 1 FROM finsec.key_version v "
+				  "                WHERE v.key_id = k.key_id AND v.state IN ('active', 'retired')) "
+				  "   AND NOT EXISTS (SELECT 1 FROM finsec.protect_shredded s "
+				  "                    WHERE s.policy_name = $2 "
+				  "                      AND s.period = substr(k.label, length($1) + 2)::integer) "
+				  " ORDER BY 1",
+				  4, types, values, "  n ", true, 0, SPI_OK_SELECT,
+				  "could not read the period keys");
 	c->nperiods = (int) SPI_processed;
 	c->periods = MemoryContextAlloc(outer, sizeof(int32) * Max(c->nperiods, 1));
 	for (int i = 0; i < c->nperiods; i++)
@@ -753,8 +1206,21 @@ read_records(QueryCall *c, const char *plain, size_t len)
 	finsec_credit_read_begin();
 	PG_TRY();
 	{
-		finsec_spi_execute(sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
-						   "could not read the registered table");
+		if (plan_read != NULL &&
+			(plan_read_type != arraytype || strcmp(plan_read_sql, sql.data) != 0))
+		{
+			SPI_freeplan(plan_read);
+			plan_read = NULL;
+		}
+		if (plan_read == NULL)
+		{
+			if (plan_read_sql)
+				pfree(plan_read_sql);
+			plan_read_sql = MemoryContextStrdup(TopMemoryContext, sql.data);
+			plan_read_type = arraytype;
+		}
+		query_execute(&plan_read, sql.data, 3, types, values, NULL, true, 0, SPI_OK_SELECT,
+					  "could not read the registered table");
 	}
 	PG_FINALLY();
 	{
@@ -825,15 +1291,15 @@ attach_disputes(QueryCall *c, List *records)
 	values[0] = ObjectIdGetDatum(c->relid);
 	values[1] = PointerGetDatum(construct_array(keys, i, TEXTOID, -1, false, TYPALIGN_INT));
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("SELECT d.record_key, bool_or(d.status IN ('open', 'checking')), "
-					   "       jsonb_agg(jsonb_build_object('id', d.id, 'status', d.status, "
-					   "                 'received_at', d.received_at, 'due_at', d.due_at, "
-					   "                 'closed_at', d.closed_at) ORDER BY d.id)::text "
-					   "  FROM finsec.credit_dispute d "
-					   " WHERE d.relid = $1::regclass AND d.record_key = ANY ($2) "
-					   " GROUP BY d.record_key",
-					   2, types, values, NULL, true, 0, SPI_OK_SELECT,
-					   "could not read finsec.credit_dispute");
+	query_execute(&plan_disputes, "SELECT d.record_key, bool_or(d.status IN ('open', 'checking')), "
+				  "       jsonb_agg(jsonb_build_object('id', d.id, 'status', d.status, "
+				  "                 'received_at', d.received_at, 'due_at', d.due_at, "
+				  "                 'closed_at', d.closed_at) ORDER BY d.id)::text "
+				  "  FROM finsec.credit_dispute d "
+				  " WHERE d.relid = $1::regclass AND d.record_key = ANY ($2) "
+				  " GROUP BY d.record_key",
+				  2, types, values, NULL, true, 0, SPI_OK_SELECT,
+				  "could not read finsec.credit_dispute");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		char	   *key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
@@ -922,13 +1388,13 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 	if (batch_id == 0)
 		nulls[8] = 'n';
 	finsec_spi_begin_as_owner(&ctx);
-	finsec_spi_execute("INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
-					   "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
-					   "       dispute_id, batch_id, outcome) "
-					   "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
-					   "RETURNING l.id, finsec.credit_query_log_hash(l)",
-					   9, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
-					   "could not write finsec.credit_query_log");
+	query_execute(&plan_log, "INSERT INTO finsec.credit_query_log AS l (institution, user_name, session_user_name, "
+				  "       client_addr, client_address, reason, subject_pseudonym, relid, rows_returned, "
+				  "       dispute_id, batch_id, outcome) "
+				  "VALUES ($1, $2, session_user, inet_client_addr(), $3, $4, $5, $6::regclass, $7, $8, $9, 'ok') "
+				  "RETURNING l.id, finsec.credit_query_log_hash(l)",
+				  9, types, values, nulls, false, 0, SPI_OK_INSERT_RETURNING,
+				  "could not write finsec.credit_query_log");
 	log_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	row_hash = MemoryContextStrdup(outer, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	finsec_spi_end(&ctx);
@@ -949,6 +1415,7 @@ log_query(QueryCall *c, const char *pseudonym, int nrows, bool foreign, int64 ba
 		json_int(&s, &first, "batch_id", batch_id);
 	appendStringInfoChar(&s, '}');
 	finsec_audit_event_durable("credit.query", c->relname, "query", true, NULL, json_to_jsonb(s.data));
+	cq_note_query(c, pseudonym, c->institution_attnum != 0 && foreign);
 }
 
 /*
@@ -1301,4 +1768,6 @@ finsec_credit_query_define_settings(void)
 void
 finsec_credit_query_init(void)
 {
+	finsec_hooks_register_shmem(FINSEC_SHMEM_CREDIT_QUERY, cq_shmem_request,
+								cq_shmem_startup);
 }

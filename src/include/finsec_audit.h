@@ -54,6 +54,7 @@ extern void finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, 
 
 /* Attempts at the code of this salt rolled back and not yet added to finsec.otp. */
 extern int	finsec_audit_otp_pending_attempts(const unsigned char *salt);
+extern bool finsec_audit_events_waiting(void);
 
 /* Remember the client's address for records written from abort callbacks (no catalog access). */
 extern void finsec_audit_note_session(void);

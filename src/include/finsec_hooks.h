@@ -350,8 +350,10 @@ extern void finsec_hooks_register_emit_log(FinsecEmitLogPosition position,
  *	 CARD_PROBE		 card/probe.c: the card probe budget
  *	 RISK			 risk/shared.c: decision counters and rate buckets
  *	 WORKER			 worker/status.c: the worker tasks' status
- *	 REVEAL			 protect/reveal.c: the reveal budget's buckets (last:
- *					 it restores no state and logs nothing)
+ *	 REVEAL			 protect/reveal.c: the reveal budget's buckets (it
+ *					 restores no state and logs nothing)
+ *	 CREDIT_QUERY	 credit/query.c: the abnormal-querying counts per
+ *					 credit user (restores nothing, logs nothing)
  */
 typedef enum FinsecShmemPosition
 {
@@ -362,6 +364,7 @@ typedef enum FinsecShmemPosition
 	FINSEC_SHMEM_RISK,
 	FINSEC_SHMEM_WORKER,
 	FINSEC_SHMEM_REVEAL,
+	FINSEC_SHMEM_CREDIT_QUERY,
 	FINSEC_SHMEM_POSITIONS
 } FinsecShmemPosition;
 
