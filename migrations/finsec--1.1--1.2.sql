@@ -1159,7 +1159,7 @@ GRANT EXECUTE ON FUNCTION finsec.credit_query_batch_hash(finsec.credit_query_bat
  * back, which the ledger keeps).
  */
 CREATE INDEX audit_credit_user_time_idx ON finsec.audit (db_user, event_time)
-	WHERE event_type IN ('credit.query', 'credit.query_refused');
+	WHERE event_type IN ('credit.query', 'credit.query_refused', 'credit.user_suspended');
 
 CREATE FUNCTION finsec.credit_query(tbl regclass, subject text, reason text,
 	dispute_id bigint DEFAULT NULL, client_address inet DEFAULT NULL)

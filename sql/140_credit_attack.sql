@@ -2,7 +2,7 @@
 -- 140_credit_attack: a security review of issue 18 (credit data
 -- lifecycle) as attackers: the registered table's owner, finsec_app,
 -- finsec_research, a single finsec_admin, a superuser limited to SQL.
--- Each attack is a test; one that succeeds is marked "-- HOLE:".
+-- Each attack is a test; the holes it found are closed and say so ("Was a hole").
 --
 SET client_min_messages = warning;
 CREATE DATABASE regress_attack;
@@ -284,9 +284,12 @@ BEGIN;
 SELECT count(*) FROM finsec.credit_query('rec', 'S-0003', 'loan_approval');   -- WARNING: suspended
 ROLLBACK;
 RESET SESSION AUTHORIZATION;
--- HOLE: the suspension was rolled back with the caller's transaction:
--- the user is active again without the two-person restore, and queries
--- the subjects it already queried (no new subject, no new suspension).
+-- Was a hole, closed: the suspension was rolled back with the caller's
+-- transaction, and the user queried on without the two-person restore.
+-- The row still says active after the ROLLBACK, but the user's next call
+-- applies the suspension again (shared memory, or after a restart the
+-- durable credit.user_suspended ledger row) and returns nothing (S9D29),
+-- then every call is refused (S9D23).
 SELECT role_name, query_status FROM finsec.credit_user WHERE role_name = 'regress_at_app';
 SET SESSION AUTHORIZATION regress_at_app;
 SELECT count(*) FROM finsec.credit_query('rec', 'S-0001', 'loan_approval');

@@ -243,9 +243,24 @@ typedef struct CqUser
 	CqSubject	subjects[CQ_SUBJECTS];
 } CqUser;
 
+/*
+ * A suspension decided for a user in the active state that began at
+ * status_at.  The UPDATE of credit_user that records it is the caller's
+ * (its ROLLBACK undoes it); this entry is not: while the user's row still
+ * shows that same active state, the suspension is applied again.
+ */
+typedef struct CqPending
+{
+	Oid			dbid;			/* InvalidOid: free */
+	Oid			roleid;
+	TimestampTz status_at;
+} CqPending;
+
 typedef struct CqShared
 {
 	LWLock	   *lock;
+	int			next_pending;	/* round robin when full */
+	CqPending	pending[CQ_USERS];
 	CqUser		users[CQ_USERS];
 } CqShared;
 
@@ -690,14 +705,93 @@ count_last_hour(QueryCall *c, const char *pseudonym, QueryCounts *out)
  * credit_user row, a durable ledger row credit.user_suspended, a WARNING.
  * The call then returns no row and commits.
  */
+/* Remember, outside any transaction, that this user was suspended. */
+static void
+cq_note_suspension(QueryCall *c)
+{
+	Oid			roleid = GetUserId();
+	CqPending  *slot = NULL;
+
+	if (cq_shared == NULL)
+		return;
+	LWLockAcquire(cq_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < CQ_USERS && slot == NULL; i++)
+		if (cq_shared->pending[i].dbid == MyDatabaseId && cq_shared->pending[i].roleid == roleid)
+			slot = &cq_shared->pending[i];
+	for (int i = 0; i < CQ_USERS && slot == NULL; i++)
+		if (cq_shared->pending[i].dbid == InvalidOid)
+			slot = &cq_shared->pending[i];
+	if (slot == NULL)
+	{
+		slot = &cq_shared->pending[cq_shared->next_pending];
+		cq_shared->next_pending = (cq_shared->next_pending + 1) % CQ_USERS;
+	}
+	slot->dbid = MyDatabaseId;
+	slot->roleid = roleid;
+	slot->status_at = DatumGetTimestampTz(c->status_at);
+	LWLockRelease(cq_shared->lock);
+}
+
+/*
+ * Was this user suspended in its current active state by a call whose
+ * transaction rolled back?  Shared memory says so since the suspension;
+ * after a restart (or when the entry was pushed out) the ledger does: a
+ * durable credit.user_suspended row of the role later than the state's
+ * start.
+ */
+static bool
+suspension_rolled_back(QueryCall *c)
+{
+	Oid			roleid = GetUserId();
+	bool		found = false;
+	bool		counted = false;
+	FinsecOwnerContext ctx;
+	Oid			types[2] = {NAMEOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (cq_shared != NULL)
+	{
+		LWLockAcquire(cq_shared->lock, LW_SHARED);
+		for (int i = 0; i < CQ_USERS && !found; i++)
+			found = cq_shared->pending[i].dbid == MyDatabaseId &&
+				cq_shared->pending[i].roleid == roleid &&
+				cq_shared->pending[i].status_at == DatumGetTimestampTz(c->status_at);
+		counted = cq_find(c) != NULL;
+		LWLockRelease(cq_shared->lock);
+	}
+	if (found || counted)
+		return found;
+
+	/* not known here since the state began: ask the ledger */
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(c->role));
+	values[1] = c->status_at;
+	finsec_spi_begin_as_owner(&ctx);
+	if (finsec_audit_events_waiting())
+		finsec_spi_execute("SELECT finsec.flush_audit_events()", 0, NULL, NULL, NULL, false, 0,
+						   SPI_OK_SELECT, "could not flush the audit event buffer");
+	finsec_spi_execute("SELECT EXISTS (SELECT 1 FROM finsec.audit a "
+					   " WHERE a.db_user = $1 AND a.event_type = 'credit.user_suspended' "
+					   "   AND a.event_time > $2)",
+					   2, types, values, NULL, false, 0, SPI_OK_SELECT,
+					   "could not read the credit user's suspensions");
+	found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	finsec_spi_end(&ctx);
+	if (found)
+		cq_note_suspension(c);
+	return found;
+}
+
 static void
 suspend_user(QueryCall *c, const char *rule, int64 count, int limit)
 {
 	FinsecOwnerContext ctx;
 	Oid			types[2] = {NAMEOID, TEXTOID};
 	Datum		values[2];
-	char	   *why = psprintf("abnormal querying: %s " INT64_FORMAT " in the last hour (limit %d)",
-							   rule, count, limit);
+	char	   *why = limit > 0 ?
+	psprintf("abnormal querying: %s " INT64_FORMAT " in the last hour (limit %d)",
+			 rule, count, limit) :
+	pstrdup(rule);
 	StringInfoData s;
 	bool		first = true;
 
@@ -710,6 +804,7 @@ suspend_user(QueryCall *c, const char *rule, int64 count, int limit)
 					   2, types, values, NULL, false, 0, SPI_OK_UPDATE,
 					   "could not suspend the credit user");
 	finsec_spi_end(&ctx);
+	cq_note_suspension(c);
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
@@ -755,7 +850,7 @@ copy_registration(QueryCall *c, const FinsecCreditTable *t)
  * right not suspended.  Locks the caller's credit_user row until the end
  * of the transaction.
  */
-static void
+static bool
 check_caller(QueryCall *c, Oid relid)
 {
 	const FinsecCreditTable *t;
@@ -868,6 +963,13 @@ check_caller(QueryCall *c, Oid relid)
 				 errmsg("the query right of credit user \"%s\" is suspended", c->role),
 				 errhint("Two administrators restore it: finsec.credit_user_restore(role, reason), then finsec.approve().")));
 	}
+	/* a suspension the caller rolled back is applied again (no row returned) */
+	if (suspension_rolled_back(c))
+	{
+		suspend_user(c, "abnormal querying: a suspension that the caller's transaction rolled back, applied again", 0, 0);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -1571,7 +1673,8 @@ finsec_credit_query(PG_FUNCTION_ARGS)
 					 errmsg("a dispute id is a positive number")));
 	}
 	InitMaterializedSRF(fcinfo, 0);
-	check_caller(&c, PG_GETARG_OID(0));
+	if (!check_caller(&c, PG_GETARG_OID(0)))
+		PG_RETURN_NULL();
 	if (!check_reason(&c, PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2))))
 		PG_RETURN_NULL();
 	find_periods(&c, finsec_protect_policy(c.policy_id));
@@ -1644,7 +1747,8 @@ finsec_credit_batch_query(PG_FUNCTION_ARGS)
 					 errmsg("subject %d of the batch is null", i + 1)));
 
 	InitMaterializedSRF(fcinfo, 0);
-	check_caller(&c, PG_GETARG_OID(0));
+	if (!check_caller(&c, PG_GETARG_OID(0)))
+		PG_RETURN_NULL();
 	if (!check_reason(&c, PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4))))
 		PG_RETURN_NULL();
 	find_periods(&c, finsec_protect_policy(c.policy_id));

@@ -265,7 +265,11 @@ check_alter(AlterTableStmt *stmt)
 					ddl_refuse("alter", relid, archive);
 				break;
 			case AT_EnableAlwaysTrig:
-				/* finsec's own triggers made ALWAYS (protect_table, pg_restore) */
+
+				/*
+				 * finsec's own triggers made ALWAYS (protect_table,
+				 * pg_restore)
+				 */
 				if (archive && (cmd->name == NULL || strncmp(cmd->name, "finsec_", 7) != 0))
 					ddl_refuse("alter", relid, archive);
 				break;
