@@ -1,5 +1,5 @@
 --
--- 130_credit_register: finsec.register_credit_table (docs/credit-reg.md):
+-- 130_credit_register: finsec.register_credit_table (docs/credit.md):
 -- a registration and what it sets up (protection, period keys, labels,
 -- archive table, catalog rows, the backend cache, the ledger event);
 -- every bad input refused with its SQLSTATE and hint, nothing

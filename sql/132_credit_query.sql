@@ -1,6 +1,6 @@
 --
 -- 132_credit_query: finsec.credit_query and credit_batch_query
--- (docs/credit-query.md): what a call returns (masked values, disputes
+-- (docs/credit.md): what a call returns (masked values, disputes
 -- marked), what it records (finsec.credit_query_log, the durable ledger
 -- row, also after ROLLBACK), every refusal with its SQLSTATE and its
 -- durable ledger row, reason codes and credit users, batch queries.

@@ -1,6 +1,6 @@
 --
 -- 133_credit_query_abnormal: abnormal querying (004 9.7 c, 9.3 c;
--- docs/credit-query.md): per user per hour, distinct subjects, refusals
+-- docs/credit.md): per user per hour, distinct subjects, refusals
 -- for the reason and subjects without a record of the user's institution
 -- past their limits suspend the user's query right at once (the call
 -- that crosses returns nothing, with a WARNING, and commits the

@@ -1,6 +1,6 @@
 --
 -- 135_credit_deid: de-identification of expired credit records
--- (docs/credit-deid.md): a retention batch of a hand-checked small table
+-- (docs/credit.md): a retention batch of a hand-checked small table
 -- (archive content, proof numbers, keys destroyed, production values
 -- shredded, the ledger verifies), the refusal of a batch whose k cannot
 -- be reached, deidentify_now twice (the second does nothing), a

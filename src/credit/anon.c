@@ -5,7 +5,7 @@
  *	  along their ladders, the exact least-loss generalisation that makes
  *	  every published class k-anonymous and distinct-l-diverse withholding
  *	  at most max_suppression of the records, and its proof (risks,
- *	  class-size histogram).  docs/credit-anon.md.
+ *	  class-size histogram).  docs/credit.md.
  *
  * Method.  Every value of a quasi-identifier is generalised once per level
  * of its ladder and the results are encoded as small integers (one code

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * deid.c
- *	  De-identification of expired credit records (docs/credit-deid.md):
+ *	  De-identification of expired credit records (docs/credit.md):
  *	  the retention batch, finsec.deidentify_now(), the worker task
  *	  credit.deid and finsec.deidentified_copy().
  *

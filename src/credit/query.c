@@ -2,7 +2,7 @@
  *
  * query.c
  *	  The enforced query log of credit data (004 9.3, 9.7 c, 9.8 b,
- *	  8.3.2 b enhanced; docs/credit-query.md): finsec.credit_query() and
+ *	  8.3.2 b enhanced; docs/credit.md): finsec.credit_query() and
  *	  finsec.credit_batch_query(), the only way a credit user reads a
  *	  registered table.
  *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * register.c
- *	  Registered credit tables (docs/credit-reg.md): the backend cache of
+ *	  Registered credit tables (docs/credit.md): the backend cache of
  *	  finsec.credit_table/credit_column (finsec_credit_table()), the C
  *	  helpers of finsec.register_credit_table (section 2 of
  *	  finsec--1.1--1.2.sql), finsec's own-read flag.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * register_guard.c
- *	  The guards of registered credit tables (docs/credit-reg.md):
+ *	  The guards of registered credit tables (docs/credit.md):
  *	  direct reads refused (ExecutorCheckPerms), DDL refused (utility hook),
  *	  rows already expired or from an inactive provider refused on insert
  *	  (trigger finsec_credit_guard).

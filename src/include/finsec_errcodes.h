@@ -131,7 +131,7 @@
  *   S9D60-S9D79 disputes and registry (dispute.c, registry.c)
  *   S9D80-S9D89 outbound links (outbound.c)
  */
-/* registration (register.c, section 2; docs/credit-reg.md) */
+/* registration (register.c, section 2; docs/credit.md) */
 /* S9D01: the table cannot be registered (kind, partitions, inheritance, rules, RLS, rows, registered) */
 #define ERRCODE_FINSEC_CREDIT_TABLE			MAKE_SQLSTATE('S','9','D','0','1')
 /* S9D02: a column has no role, two roles, or is finsec's own */

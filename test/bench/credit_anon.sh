@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the anonymity engine (issue 18, docs/credit-anon.md), as root:
+# Benchmark of the anonymity engine (issue 18, docs/credit.md), as root:
 #   bash test/bench/credit_anon.sh [records] [runs]      (default 1000000, 2)
 #
 # Random credit-like records (birth dates over 50 years, 6-digit regions,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Latency of finsec.credit_query (docs/credit-query.md), as root:
+# Latency of finsec.credit_query (docs/credit.md), as root:
 #   bash test/bench/credit_query.sh [subjects] [calls]
 #
 # A registered credit table of 2 records per subject (default 10,000

@@ -1,4 +1,4 @@
-# The de-identification worker (docs/credit-deid.md): the task credit.deid
+# The de-identification worker (docs/credit.md): the task credit.deid
 # of the finsec worker processes the due periods of a registered credit
 # table by itself while the application keeps inserting records of the
 # current month; a kill -9 of the worker in the middle of a batch

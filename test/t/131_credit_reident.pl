@@ -1,4 +1,4 @@
-# Re-identification after a de-identification batch (docs/credit-deid.md):
+# Re-identification after a de-identification batch (docs/credit.md):
 # an attacker holding a plausible external table (name, birth date, region
 # of every person of the expired month, and of others) joins it with the
 # archive on the generalised quasi-identifiers: no archived record matches

@@ -1,5 +1,5 @@
 # The abnormal-querying counts of finsec.credit_query survive a server
-# restart (docs/credit-query.md, "Abnormal querying"): they live in shared
+# restart (docs/credit.md, "Abnormal querying"): they live in shared
 # memory, and an entry missing after the restart is seeded once from the
 # ledger, rolled-back calls included (the next call flushed their
 # records to the ledger).  Limit 2:
