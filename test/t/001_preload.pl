@@ -67,7 +67,7 @@ is($node->safe_psql('postgres',
 like($stderr, qr/Database "a" is listed twice/, 'a database listed twice is refused');
 is($node->safe_psql('second',
 		"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'finsec\\_%'"),
-	'5', 'the second database reuses the five cluster-wide roles');
+	'6', 'the second database reuses the six cluster-wide roles');
 
 # A misspelt finsec.* setting in the configuration file is reported and
 # discarded (the prefix is reserved), not kept as a silent placeholder.
