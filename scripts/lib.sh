@@ -27,7 +27,8 @@ ensure_deps() {
 	[ "$(id -u)" -eq 0 ] || die "run this as root (it installs packages and the extension)"
 	local pkgs=(make gcc perl rsync postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 				postgresql-contrib libssl-dev libkrb5-dev libipc-run-perl faketime
-				clang libclang-rt-14-dev python3)
+				clang libclang-rt-14-dev python3
+				chromium fonts-noto-cjk poppler-utils pgbackrest)
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -24,6 +24,7 @@
 #include "finsec_auth.h"
 #include "finsec_signature.h"
 #include "finsec_card.h"
+#include "finsec_compliance.h"
 #include "finsec_credit.h"
 #include "finsec_keyring.h"
 #include "finsec_mac.h"
@@ -66,6 +67,7 @@ define_settings(void)
 	finsec_monitor_define_settings();
 	finsec_protect_define_settings();
 	finsec_credit_define_settings();
+	finsec_compliance_define_settings();
 
 	/* A misspelt finsec.* setting is reported and discarded, not kept. */
 	MarkGUCPrefixReserved("finsec");
