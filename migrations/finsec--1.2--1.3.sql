@@ -90,6 +90,16 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
 
 
 -- ---------------------------------------------------------------------
+-- 1b. The catalog's rows: the four standards, clause by clause (clause
+--     ids '<seed>:<clause>', e.g. '004:7.5.9a', '004:8.3.4b-enh').
+--     Sections 3 and 4 map their checks onto these rows.
+-- ---------------------------------------------------------------------
+
+-- (end of section 1b)
+
+
+
+-- ---------------------------------------------------------------------
 -- 2. finsec.compliance_check(standard, lang) and compliance_exclude.
 -- ---------------------------------------------------------------------
 
@@ -107,11 +117,21 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
 
 
 -- ---------------------------------------------------------------------
--- 4. Checks of data, durability and continuity; the backup register;
---    finsec.dr_level().
+-- 4. Checks of data: card data in plain columns, sensitive
+--    authentication data, unprotected posted tables, unlabelled
+--    sensitive columns, outbound links.
 -- ---------------------------------------------------------------------
 
 -- (end of section 4)
+
+
+
+-- ---------------------------------------------------------------------
+-- 4b. Checks of durability and continuity; the backup register;
+--     finsec.dr_level().
+-- ---------------------------------------------------------------------
+
+-- (end of section 4b)
 
 
 
@@ -137,11 +157,3 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
 -- ---------------------------------------------------------------------
 
 -- (end of section 7)
-
-
-
--- ---------------------------------------------------------------------
--- 8. The catalog's rows (the four standards, clause by clause).
--- ---------------------------------------------------------------------
-
--- (end of section 8)
