@@ -54,7 +54,7 @@ CREATE TABLE finsec.clause (
 	clause_id		text PRIMARY KEY CHECK (clause_id ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$'),
 	standard		text NOT NULL,			-- 'JR/T 0199-2020', 'JR/T 0096.5-2012', 'JR/T 0117-2014', 'PAY-FAC-V3.0', or the customer's own
 	clause			text NOT NULL,			-- the standard's own clause number, e.g. '7.5.9 a'
-	digest_id		text,					-- the requirement digest's id (A1, D2, ...), when it has one
+	digest_ids		text[] NOT NULL DEFAULT '{}',	-- the requirement digest's ids (A1, D2, ...) that cite it
 	title_zh		text NOT NULL,
 	title_en		text NOT NULL,
 	requirement_zh	text NOT NULL,
