@@ -402,6 +402,13 @@ DECLARE
 	by_value jsonb;
 	n_by_value integer;
 BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
 	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
 		'(^|_)(pan|card_?no|card_?num|card_?number|cardnumber|card_?nbr|acct_?no|acct_?num|account_?no|account_?num|account_?number|'
 		'bank_?card|bank_?card_?no|bank_?acct|bank_?account|bank_?account_?no|primary_?account_?number)($|_)|卡号|账号|帐号|银行卡');
@@ -494,6 +501,13 @@ DECLARE
 	by_value jsonb;
 	n_by_value integer;
 BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
 	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
 		'(^|_)(cvv|cvv2|cvn|cvn2|cvc|cvc2|cav2|csc|pin|pins|pin_?code|pin_?block|pinblock|epin|'
 		'track_?[123]|track_?data|trackdata|magstripe|mag_?stripe|'
@@ -657,7 +671,8 @@ GRANT EXECUTE ON FUNCTION finsec._check_posted_tables_protected(jsonb) TO finsec
  * warn: a column of a plain string type whose name looks personal
  * (args.name_patterns; the patterns of finsec.label_suggestions()) without
  * label.  Labelling a column 'public' dismisses it.  Ordinary,
- * partitioned, materialised and foreign tables (views carry no data).
+ * partitioned, materialised and foreign tables (views carry no data); a
+ * partition through its parent (labels count both ways).
  */
 CREATE FUNCTION finsec._check_sensitive_columns_labelled(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql VOLATILE
@@ -672,6 +687,13 @@ DECLARE
 	typed jsonb;
 	named jsonb;
 BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
 	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
 		'(^|_)(id_?no|id_?card|id_?number|resident_?id|cert_?no)($|_)|身份证|证件号|'
 		'(^|_)(phone|mobile|tel|telephone|cellphone)($|_)|手机|电话|(^|_)e_?mail($|_)|邮箱|'
@@ -697,8 +719,9 @@ BEGIN
 		  JOIN pg_attribute at ON at.attrelid = u.relid AND at.attnum = u.attnum
 		  JOIN pg_type t ON t.oid = at.atttypid
 		  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-		 WHERE u.kind = 'finsec'
-			OR (bt.typcategory = 'S' AND u.column_name OPERATOR(pg_catalog.~*) names_re)),
+		 WHERE NOT u.relispartition
+		   AND (u.kind = 'finsec'
+				OR (bt.typcategory = 'S' AND u.column_name OPERATOR(pg_catalog.~*) names_re))),
 	unl AS (
 		SELECT c.*, row_number() OVER (PARTITION BY c.why ORDER BY c.table_name, c.column_name) AS rn
 		  FROM cand c
