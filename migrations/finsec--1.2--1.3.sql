@@ -172,8 +172,8 @@ REVOKE ALL ON FUNCTION finsec._compliance_user_columns() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._compliance_user_columns() TO finsec_admin, finsec_auditor;
 
 /*
- * Whether a value looks like a card number: 13-19 digits once spaces and
- * dashes are removed, a plausible issuer prefix (iin, a regular
+ * Whether a value looks like a card number: 13-19 digits once white space
+ * and dashes are removed, a plausible issuer prefix (iin, a regular
  * expression on the digits), not one digit repeated, and the Luhn check
  * (finsec.is_valid_bank_card, C).  Built-in operators only, qualified.
  */
@@ -188,7 +188,7 @@ AS $$
 						  AND d OPERATOR(pg_catalog.~) coalesce(iin, '^(2[2-7]|3[0-9]|4|5[1-5]|6)')
 						  AND d OPERATOR(pg_catalog.!~) '^(.)\1*$'
 						  AND coalesce(finsec.is_valid_bank_card(d), false)
-					 FROM (SELECT pg_catalog.regexp_replace(v, '[ -]', '', 'g') AS d) x)
+					 FROM (SELECT pg_catalog.regexp_replace(v, '[\s-]', '', 'g') AS d) x)
 		   END
 $$;
 COMMENT ON FUNCTION finsec._compliance_card_like(text, text) IS
@@ -267,7 +267,7 @@ BEGIN
 		END IF;
 		exprs := '{}';
 		FOR i IN 1 .. array_length(r.cols, 1) LOOP
-			exprs := exprs || format('count(x.%1$I), count(*) FILTER (WHERE CASE WHEN x.%1$I::text OPERATOR(pg_catalog.~) ''^[0-9][0-9 -]{11,62}[0-9]$'' '
+			exprs := exprs || format('count(x.%1$I), count(*) FILTER (WHERE CASE WHEN x.%1$I::text OPERATOR(pg_catalog.~) ''^\s*[0-9][0-9 -]{11,62}[0-9]\s*$'' '
 									 'THEN finsec._compliance_card_like(x.%1$I::text, $2) ELSE false END), '
 									 'count(*) FILTER (WHERE pg_catalog.left(x.%1$I::text, 4096) OPERATOR(pg_catalog.~) ''(^|[^0-9])[0-9]{13,19}=[0-9]{4}''), %2$s',
 									 r.cols[i],
