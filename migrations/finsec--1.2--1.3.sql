@@ -135,33 +135,40 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
  * through a domain or as an array), or 'other'.
  */
 CREATE FUNCTION finsec._compliance_user_columns(
-	OUT relid oid, OUT relkind "char", OUT relispartition boolean, OUT table_name text,
-	OUT attnum smallint, OUT column_name name, OUT kind text, OUT type_name text)
+	OUT relid oid, OUT relkind "char", OUT relispartition boolean, OUT nspname name, OUT relname name,
+	OUT attnum smallint, OUT column_name name, OUT atttypid oid, OUT atttypmod integer, OUT kind text)
 RETURNS SETOF record
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
-	SELECT c.oid, c.relkind, c.relispartition, format('%I.%I', n.nspname, c.relname),
-		   a.attnum, a.attname,
-		   CASE
-			 WHEN bt.typnamespace = 'pg_catalog'::regnamespace AND bt.oid < 16384
-				  AND (t.typtype <> 'd' OR t.typbasetype = bt.oid)
-				  AND bt.typname IN ('text', 'varchar', 'bpchar', 'int8', 'numeric')
-			   THEN 'plain'
-			 WHEN et.typnamespace = 'finsec'::regnamespace AND et.typname IN
-				  ('bank_card', 'bank_account', 'protected_text', 'protected_resident_id', 'protected_uscc',
-				   'protected_mobile', 'cn_resident_id', 'uscc', 'cn_mobile')
-			   THEN 'finsec'
-			 ELSE 'other'
-		   END,
-		   format_type(a.atttypid, a.atttypmod)
+	-- The types of each kind first (a few hundred rows of pg_type), then
+	-- one pass over pg_attribute comparing OIDs.
+	WITH plain AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t
+		 WHERE t.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int8'::regtype, 'numeric'::regtype)
+			OR (t.typtype = 'd' AND t.typbasetype IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
+													   'int8'::regtype, 'numeric'::regtype))),
+	fin AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t
+		 WHERE t.typnamespace = 'finsec'::regnamespace AND t.typname IN
+			   ('bank_card', 'bank_account', 'protected_text', 'protected_resident_id', 'protected_uscc',
+				'protected_mobile', 'cn_resident_id', 'uscc', 'cn_mobile')),
+	fin_arr AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t, fin
+		 WHERE t.oid = ANY (fin.oids)
+			OR (t.typelem = ANY (fin.oids) AND t.typsubscript = 'array_subscript_handler'::regproc)),
+	fin_all AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t, fin_arr
+		 WHERE t.oid = ANY (fin_arr.oids) OR (t.typtype = 'd' AND t.typbasetype = ANY (fin_arr.oids)))
+	SELECT c.oid, c.relkind, c.relispartition, n.nspname, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod,
+		   CASE WHEN a.atttypid = ANY (plain.oids) THEN 'plain'
+				WHEN a.atttypid = ANY (fin_all.oids) THEN 'finsec'
+				ELSE 'other' END
 	  FROM pg_class c
 	  JOIN pg_namespace n ON n.oid = c.relnamespace
-	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-	  JOIN pg_type t ON t.oid = a.atttypid
-	  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-	  JOIN pg_type et ON et.oid = CASE WHEN bt.typelem <> 0 AND bt.typlen = -1 AND bt.typsubscript = 'array_subscript_handler'::regproc
-									   THEN bt.typelem ELSE bt.oid END
+	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+		   plain, fin_all
 	 WHERE c.relkind IN ('r', 'p', 'm', 'f')
 	   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'finsec', 'finsec_archive')
 	   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
@@ -214,16 +221,20 @@ GRANT EXECUTE ON FUNCTION finsec._compliance_card_like(text, text) TO finsec_adm
  *                 short_digit_hits], ...]  (columns with any hit)
  *    "tables_sampled", "tables_unreadable", "unreadable": [first 50],
  *    "tables_not_sampled", "candidate_tables"}
- * short_digit_hits (values of 3 or 4 digits) is counted only for
- * columns whose name matches short_name_pattern (CVV-like names).
+ * Each count only when asked: card_hits with iin (the issuer prefixes;
+ * NULL: not counted), track2_hits with track, short_digit_hits (values of
+ * 3 or 4 digits) for columns whose name matches short_name_pattern
+ * (CVV-like names; NULL: none).  Cheap tests (length, characters, '=')
+ * come before the regular expressions and the Luhn check.
  */
 CREATE FUNCTION finsec._compliance_data_sample(sample_rows integer, sample_tables integer,
-											   iin text, short_name_pattern text)
+											   iin text, short_name_pattern text, track boolean)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
 SET lock_timeout = '100ms'
+SET jit = off
 AS $$
 DECLARE
 	r record;
@@ -241,17 +252,17 @@ BEGIN
 	sample_rows := greatest(coalesce(sample_rows, 0), 0);
 	sample_tables := greatest(coalesce(sample_tables, 0), 0);
 	short_name_pattern := coalesce(short_name_pattern, '(?!)');
+	track := coalesce(track, false);
 	FOR r IN
-		SELECT u.relid, u.table_name, n.oid AS nsp,
+		SELECT u.relid, format('%I.%I', u.nspname, u.relname) AS table_name, c.relnamespace AS nsp,
 			   array_agg(u.column_name ORDER BY u.attnum) AS cols,
 			   array_agg(u.column_name OPERATOR(pg_catalog.~*) short_name_pattern ORDER BY u.attnum) AS shorts,
 			   bool_and(has_column_privilege(u.relid, u.attnum, 'SELECT')) AS readable
 		  FROM finsec._compliance_user_columns() u
 		  JOIN pg_class c ON c.oid = u.relid
-		  JOIN pg_namespace n ON n.oid = c.relnamespace
 		 WHERE u.relkind = 'r' AND u.kind = 'plain'
-		 GROUP BY u.relid, u.table_name, n.oid, c.relpages, n.nspname, c.relname
-		 ORDER BY c.relpages DESC, n.nspname, c.relname
+		 GROUP BY u.relid, u.nspname, u.relname, c.relnamespace, c.relpages
+		 ORDER BY c.relpages DESC, u.nspname, u.relname
 	LOOP
 		candidates := candidates + 1;
 		IF sampled + unreadable >= sample_tables OR sample_rows = 0 THEN
@@ -267,17 +278,27 @@ BEGIN
 		END IF;
 		exprs := '{}';
 		FOR i IN 1 .. array_length(r.cols, 1) LOOP
-			exprs := exprs || format('count(x.%1$I), count(*) FILTER (WHERE CASE WHEN x.%1$I::text OPERATOR(pg_catalog.~) ''^\s*[0-9][0-9 -]{11,62}[0-9]\s*$'' '
-									 'THEN finsec._compliance_card_like(x.%1$I::text, $2) ELSE false END), '
-									 'count(*) FILTER (WHERE pg_catalog.left(x.%1$I::text, 4096) OPERATOR(pg_catalog.~) ''(^|[^0-9])[0-9]{13,19}=[0-9]{4}''), %2$s',
+			-- cheap tests first (length, characters, '='), the regular
+			-- expressions and the Luhn check only on what passes them
+			exprs := exprs || format('count(x.%1$I), %3$s, %4$s, %2$s',
 									 r.cols[i],
 									 CASE WHEN r.shorts[i]
-										  THEN format('count(*) FILTER (WHERE x.%I::text OPERATOR(pg_catalog.~) ''^\s*[0-9]{3,4}\s*$'')', r.cols[i])
+										  THEN format('count(*) FILTER (WHERE octet_length(btrim(x.%1$I)) IN (3, 4) '
+													  'AND ltrim(btrim(x.%1$I), ''0123456789'') = '''')', r.cols[i])
+										  ELSE '0' END,
+									 CASE WHEN iin IS NOT NULL
+										  THEN format('count(*) FILTER (WHERE CASE WHEN octet_length(x.%1$I) BETWEEN 13 AND 64 '
+													  'AND ltrim(x.%1$I, '' 0123456789-'') = '''' '
+													  'THEN finsec._compliance_card_like(x.%1$I, $2) ELSE false END)', r.cols[i])
+										  ELSE '0' END,
+									 CASE WHEN track
+										  THEN format('count(*) FILTER (WHERE CASE WHEN strpos(left(x.%1$I, 4096), ''='') > 0 '
+													  'THEN left(x.%1$I, 4096) ~ ''(^|[^0-9])[0-9]{13,19}=[0-9]{4}'' ELSE false END)', r.cols[i])
 										  ELSE '0' END);
 		END LOOP;
 		q := format('SELECT pg_catalog.jsonb_build_array(%s) FROM (SELECT %s FROM ONLY %s LIMIT $1) x',
 					array_to_string(exprs, ', '),
-					(SELECT string_agg(format('%I', c), ', ') FROM unnest(r.cols) c),
+					(SELECT string_agg(format('%1$I::text AS %1$I', c), ', ') FROM unnest(r.cols) c),
 					r.table_name);
 		BEGIN
 			EXECUTE q INTO res USING sample_rows, iin;
@@ -305,10 +326,10 @@ BEGIN
 							  'candidate_tables', candidates);
 END
 $$;
-COMMENT ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text) IS
+COMMENT ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) IS
 	'internal: sample user tables as the caller (relkind r, ONLY, built-in types, row_security off, lock_timeout 100ms) for card numbers, track-2 data and short digit codes; counts only';
-REVOKE ALL ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text) TO finsec_admin, finsec_auditor;
+REVOKE ALL ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
 
 -- The bounds of sampling: the settings (SIGHUP: a caller cannot lower
 -- them for its own session), their defaults without the library.
@@ -431,14 +452,15 @@ BEGIN
 
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_name, by_name
-	  FROM (SELECT u.table_name AS t, u.column_name AS c,
-				   jsonb_build_object('column', u.table_name || '.' || quote_ident(u.column_name), 'type', u.type_name) AS j,
-				   row_number() OVER (ORDER BY u.table_name, u.column_name) AS rn
+	  FROM (SELECT format('%I.%I', u.nspname, u.relname) AS t, u.column_name AS c,
+				   jsonb_build_object('column', format('%I.%I.%I', u.nspname, u.relname, u.column_name),
+									  'type', format_type(u.atttypid, u.atttypmod)) AS j,
+				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
 			  FROM finsec._compliance_user_columns() u
 			 WHERE u.kind = 'plain' AND NOT u.relispartition
 			   AND u.column_name OPERATOR(pg_catalog.~*) names_re) x;
 
-	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, iin, NULL);
+	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, iin, NULL, false);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_value, by_value
 	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
@@ -534,14 +556,15 @@ BEGIN
 
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_name, by_name
-	  FROM (SELECT u.table_name AS t, u.column_name AS c,
-				   jsonb_build_object('column', u.table_name || '.' || quote_ident(u.column_name), 'type', u.type_name) AS j,
-				   row_number() OVER (ORDER BY u.table_name, u.column_name) AS rn
+	  FROM (SELECT format('%I.%I', u.nspname, u.relname) AS t, u.column_name AS c,
+				   jsonb_build_object('column', format('%I.%I.%I', u.nspname, u.relname, u.column_name),
+									  'type', format_type(u.atttypid, u.atttypmod)) AS j,
+				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
 			  FROM finsec._compliance_user_columns() u
 			 WHERE NOT u.relispartition
 			   AND u.column_name OPERATOR(pg_catalog.~*) names_re) x;
 
-	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, '^(2[2-7]|3[0-9]|4|5[1-5]|6)', short_re);
+	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, NULL, short_re, true);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_value, by_value
 	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
@@ -713,11 +736,11 @@ BEGIN
 	END IF;
 
 	WITH cand AS (
-		SELECT u.relid, u.table_name, u.column_name, u.attnum, u.type_name,
+		SELECT u.relid, format('%I.%I', u.nspname, u.relname) AS table_name, u.column_name, u.attnum,
+			   format_type(u.atttypid, u.atttypmod) AS type_name,
 			   CASE WHEN u.kind = 'finsec' THEN 'type' ELSE 'name' END AS why
 		  FROM finsec._compliance_user_columns() u
-		  JOIN pg_attribute at ON at.attrelid = u.relid AND at.attnum = u.attnum
-		  JOIN pg_type t ON t.oid = at.atttypid
+		  JOIN pg_type t ON t.oid = u.atttypid
 		  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 		 WHERE NOT u.relispartition
 		   AND (u.kind = 'finsec'
