@@ -1239,6 +1239,863 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 -- 2. finsec.compliance_check(standard, lang) and compliance_exclude.
 -- ---------------------------------------------------------------------
 
+/*
+ * Builtin catalog rows (builtin true) are finsec's: only finsec's own
+ * extension scripts add, change or remove them.  The customer's rows
+ * (builtin false) are kept by pg_dump and written through the functions
+ * below (finsec_admin; audited) - nobody else has any privilege on the
+ * tables but SELECT.  The guard also stops the extension's owner or a
+ * superuser from editing a builtin row by hand (short of disabling it).
+ */
+CREATE FUNCTION finsec._compliance_in_own_script()
+RETURNS boolean
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'finsec_compliance_in_own_script';
+REVOKE ALL ON FUNCTION finsec._compliance_in_own_script() FROM PUBLIC;
+
+CREATE FUNCTION finsec._compliance_catalog_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	touches_builtin boolean := false;
+BEGIN
+	IF finsec._compliance_in_own_script() THEN
+		IF TG_OP = 'DELETE' THEN
+			RETURN OLD;
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		touches_builtin := NEW.builtin;
+	ELSIF TG_OP = 'UPDATE' THEN
+		touches_builtin := OLD.builtin OR NEW.builtin;
+	ELSE
+		touches_builtin := OLD.builtin;
+	END IF;
+	IF touches_builtin THEN
+		RAISE EXCEPTION 'the builtin rows of %.% belong to finsec', TG_TABLE_SCHEMA, TG_TABLE_NAME
+			USING ERRCODE = 'S9Q07',
+				  DETAIL = 'Only finsec''s own extension scripts add, change or remove builtin rows of the compliance catalog.',
+				  HINT = 'Add the customer''s own rows with finsec.clause_add, finsec.compliance_check_add or finsec.clause_check_add; to switch a builtin check off for a clause, request finsec.compliance_exclude.';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_catalog_guard() FROM PUBLIC;
+
+CREATE TRIGGER clause_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.clause
+	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+CREATE TRIGGER compliance_check_def_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.compliance_check_def
+	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+CREATE TRIGGER clause_check_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.clause_check
+	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+
+SELECT pg_catalog.pg_extension_config_dump('finsec.clause', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('finsec.compliance_check_def', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('finsec.clause_check', 'WHERE NOT builtin');
+
+/*
+ * Exclusions: a check (or a whole clause) that does not apply, with the
+ * justification, the two administrators who agreed (a change request of
+ * kind compliance.exclude) and an end.  compliance_check() still runs an
+ * excluded check and shows its actual result next to the exclusion.
+ */
+CREATE TABLE finsec.compliance_exclusion (
+	exclusion_id	bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	clause_id		text NOT NULL REFERENCES finsec.clause ON UPDATE CASCADE ON DELETE CASCADE,
+	check_name		text,					-- NULL: the whole clause
+	justification	text NOT NULL CHECK (length(btrim(justification)) >= 20),
+	valid_from		timestamptz NOT NULL DEFAULT now(),
+	valid_until		timestamptz NOT NULL CHECK (valid_until > valid_from),
+	requested_by	name NOT NULL,
+	approved_by		name NOT NULL,
+	request_id		bigint NOT NULL,
+	ended_at		timestamptz,
+	ended_by		name,
+	end_reason		text,
+	CHECK ((ended_at IS NULL) = (ended_by IS NULL))
+);
+CREATE UNIQUE INDEX compliance_exclusion_open_idx
+	ON finsec.compliance_exclusion (clause_id, coalesce(check_name, '')) WHERE ended_at IS NULL;
+COMMENT ON TABLE finsec.compliance_exclusion IS
+	'checks or clauses excluded from finsec.compliance_check(), with the justification, requester, approver and validity (two-person: finsec.compliance_exclude)';
+REVOKE ALL ON TABLE finsec.compliance_exclusion FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.compliance_exclusion TO finsec_admin, finsec_auditor;
+SELECT pg_catalog.pg_extension_config_dump('finsec.compliance_exclusion', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_get_serial_sequence('finsec.compliance_exclusion', 'exclusion_id')::regclass, '');
+
+/* The clause's own number, for ordering: 6.4.1.10 after 6.4.1.9. */
+CREATE FUNCTION finsec._clause_sort_key(clause text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT string_agg(CASE WHEN x.m[1] ~ '^[0-9]+$' THEN lpad(length(x.m[1])::text, 3, '0') || x.m[1] ELSE x.m[1] END,
+					  '' ORDER BY x.n)
+	  FROM regexp_matches($1, '[0-9]+|[^0-9]+', 'g') WITH ORDINALITY AS x(m, n)
+$$;
+REVOKE ALL ON FUNCTION finsec._clause_sort_key(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._clause_sort_key(text) TO finsec_admin, finsec_auditor;
+
+/* The standard code a filter names: a code (any case), or a seed number. */
+CREATE FUNCTION finsec._compliance_standard(standard text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s text := btrim(standard);
+	code text;
+BEGIN
+	IF standard IS NULL THEN
+		RETURN NULL;
+	END IF;
+	code := CASE s WHEN '001' THEN 'JR/T 0199-2020' WHEN '002' THEN 'JR/T 0096.5-2012'
+				   WHEN '003' THEN 'PAY-FAC-V3.0' WHEN '004' THEN 'JR/T 0117-2014' END;
+	IF code IS NULL THEN
+		SELECT min(c.standard) INTO code FROM finsec.clause c WHERE lower(c.standard) = lower(s);
+	END IF;
+	IF code IS NULL THEN
+		RAISE EXCEPTION 'standard "%" is not in the compliance catalog', left(s, 100)
+			USING ERRCODE = 'S9Q01',
+				  DETAIL = 'finsec.clause has no clause of that standard.',
+				  HINT = 'Name a standard by its code or its seed number (001 to 004): '
+						 || (SELECT string_agg(DISTINCT c.standard, ', ' ORDER BY c.standard) FROM finsec.clause c)
+						 || '; NULL checks them all.';
+	END IF;
+	RETURN code;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_standard(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_standard(text) TO finsec_admin, finsec_auditor;
+
+/* The report language: zh_CN (also zh) or en; NULL is finsec.report_language. */
+CREATE FUNCTION finsec._compliance_lang(lang text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := coalesce(lang, current_setting('finsec.report_language'));
+BEGIN
+	IF l IN ('zh_CN', 'zh') THEN
+		RETURN 'zh_CN';
+	ELSIF l = 'en' THEN
+		RETURN 'en';
+	END IF;
+	RAISE EXCEPTION 'report language "%" is not supported', left(l, 100)
+		USING ERRCODE = 'S9Q02',
+			  DETAIL = 'finsec writes its compliance results in Chinese or English.',
+			  HINT = 'Pass zh_CN (or zh) or en, or NULL for finsec.report_language.';
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_lang(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_lang(text) TO finsec_admin, finsec_auditor;
+
+/*
+ * Whether a check function may run under the caller's privileges, and how
+ * to call it.  A builtin check must be a member of the finsec extension; a
+ * customer's check must be owned by a superuser (a function a non-superuser
+ * owns can be redefined by that role, and would then run as the auditor or
+ * a superuser calling compliance_check()); neither may be SECURITY DEFINER
+ * (a check sees what its caller sees); the shape must be the calling
+ * convention's.  Returns NULL when it may run (and the call text in
+ * call_sql), else the reason.
+ */
+CREATE FUNCTION finsec._compliance_check_trust(fn oid, builtin boolean, OUT reason text, OUT call_sql text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+BEGIN
+	SELECT pr.oid, n.nspname, pr.proname, pr.prosecdef, pr.prokind, pr.proretset, pr.pronargs,
+		   pr.proargtypes, pr.proallargtypes, pr.proargmodes, pr.proargnames, r.rolsuper AS owner_super
+	  INTO p
+	  FROM pg_proc pr JOIN pg_namespace n ON n.oid = pr.pronamespace
+	  LEFT JOIN pg_roles r ON r.oid = pr.proowner
+	 WHERE pr.oid = fn;
+	IF NOT FOUND THEN
+		reason := 'check function does not exist';
+		RETURN;
+	END IF;
+	IF builtin THEN
+		IF NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+						WHERE d.classid = 'pg_proc'::regclass AND d.objid = fn
+						  AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'finsec'
+						  AND d.deptype = 'e') THEN
+			reason := 'builtin check function is not a member of the finsec extension';
+			RETURN;
+		END IF;
+	ELSIF NOT coalesce(p.owner_super, false) THEN
+		reason := 'check function owned by a non-superuser';
+		RETURN;
+	END IF;
+	IF p.prosecdef THEN
+		reason := 'check function is SECURITY DEFINER';
+		RETURN;
+	END IF;
+	IF p.prokind <> 'f' OR p.proretset OR p.pronargs <> 1 OR p.proargtypes[0] <> 'jsonb'::regtype
+	   OR p.proallargtypes IS DISTINCT FROM ARRAY['jsonb'::regtype, 'text'::regtype, 'jsonb'::regtype]::oid[]
+	   OR p.proargmodes IS DISTINCT FROM ARRAY['i', 'o', 'o']::"char"[]
+	   OR p.proargnames[2:3] IS DISTINCT FROM ARRAY['status', 'evidence']::text[] THEN
+		reason := 'check function does not have the shape (args jsonb, OUT status text, OUT evidence jsonb)';
+		RETURN;
+	END IF;
+	-- The schema and name with the exact argument type jsonb resolve to
+	-- this very function (one function per name and signature in a schema).
+	call_sql := format('SELECT r.status, r.evidence FROM %I.%I($1::jsonb) AS r', p.nspname, p.proname);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_check_trust(oid, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_check_trust(oid, boolean) TO finsec_admin, finsec_auditor;
+
+/*
+ * One ledger row per run of compliance_check() (the caller is recorded as
+ * the actor).  A finsec_auditor may not call finsec.audit_event() itself,
+ * so this narrow definer writes only the compliance.check event, and only
+ * when called by finsec._compliance_run() (the PL/pgSQL call stack says
+ * so): an auditor cannot forge a run's counts by calling it directly.
+ */
+CREATE FUNCTION finsec._compliance_record(standard text, lang text, counts jsonb, total integer, started timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	stack text;
+	expected constant text := 'PL/pgSQL function finsec._compliance_run(text,text) line ';
+BEGIN
+	GET DIAGNOSTICS stack = PG_CONTEXT;
+	-- Line 1 is this function, 2 the PERFORM's statement, 3 its caller.
+	IF split_part(stack, E'\n', 2) IS DISTINCT FROM 'SQL statement "SELECT finsec._compliance_record(std, l, counts, total, started)"'
+	   OR left(split_part(stack, E'\n', 3), length(expected)) IS DISTINCT FROM expected THEN
+		RAISE EXCEPTION 'finsec._compliance_record records only runs of finsec.compliance_check()'
+			USING ERRCODE = 'S9Q09',
+				  HINT = 'Call finsec.compliance_check(); it records its own run in the ledger.';
+	END IF;
+	RETURN finsec.audit_event('compliance.check', 'compliance_check', 'check', true, NULL,
+							  jsonb_build_object('standard', standard, 'lang', lang, 'rows', total,
+												 'counts', counts,
+												 'duration_ms', round(extract(epoch FROM clock_timestamp() - started) * 1000)));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_record(text, text, jsonb, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_record(text, text, jsonb, integer, timestamptz) TO finsec_admin, finsec_auditor;
+
+/*
+ * The self-check proper (compliance_check() is its public face: a function
+ * cannot have an input and an output both called standard in PL/pgSQL).
+ * SECURITY INVOKER: every check sees what the caller sees.
+ */
+CREATE FUNCTION finsec._compliance_run(std_filter text, lang_in text)
+RETURNS TABLE (clause_id text, standard text, clause text, check_name text, requirement text,
+			   status text, evidence jsonb, remediation text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._compliance_lang(lang_in);
+	std text := finsec._compliance_standard(std_filter);
+	allowed constant text[] := ARRAY['pass', 'fail', 'warn', 'cannot_verify', 'out_of_scope'];
+	started timestamptz := clock_timestamp();
+	c record;
+	m record;
+	t record;
+	ex record;
+	st text;
+	ev jsonb;
+	nmap integer;
+	counts jsonb := '{}';
+	total integer := 0;
+BEGIN
+	FOR c IN
+		SELECT cl.clause_id AS id, cl.standard AS std, cl.clause AS num, cl.kind,
+			   CASE WHEN l = 'en' THEN cl.requirement_en ELSE cl.requirement_zh END AS req,
+			   CASE WHEN l = 'en' THEN cl.remediation_en ELSE cl.remediation_zh END AS rem,
+			   cl.control
+		  FROM finsec.clause cl
+		 WHERE std IS NULL OR cl.standard = std
+		 ORDER BY cl.standard COLLATE "C", finsec._clause_sort_key(cl.clause_id) COLLATE "C", cl.clause_id COLLATE "C"
+	LOOP
+		clause_id := c.id;
+		standard := c.std;
+		clause := c.num;
+		requirement := c.req;
+		remediation := c.rem;
+		nmap := 0;
+		FOR m IN
+			SELECT cc.check_name AS name, cc.args, d.function AS fn, d.builtin AS def_builtin
+			  FROM finsec.clause_check cc
+			  LEFT JOIN finsec.compliance_check_def d ON d.check_name = cc.check_name
+			 WHERE cc.clause_id = c.id
+			 ORDER BY cc.check_name COLLATE "C"
+		LOOP
+			nmap := nmap + 1;
+			check_name := m.name;
+			st := NULL;
+			ev := NULL;
+			IF m.fn IS NULL THEN
+				st := 'cannot_verify';
+				ev := jsonb_build_object('reason', 'check is not defined', 'check', m.name);
+			ELSE
+				t := finsec._compliance_check_trust(m.fn, m.def_builtin);
+				IF t.reason IS NOT NULL THEN
+					-- Never called: the function could be anyone's code.
+					st := 'cannot_verify';
+					ev := jsonb_build_object('reason', t.reason, 'function', m.fn::regprocedure::text,
+											 'needs', CASE WHEN m.def_builtin
+														   THEN 'reinstall the finsec extension'
+														   ELSE 'a check function owned by a superuser, SECURITY INVOKER, of the calling convention' END);
+				ELSE
+					BEGIN
+						EXECUTE t.call_sql INTO st, ev USING m.args;
+						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
+							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
+													 'returned_status', left(st, 100), 'returned_evidence', ev);
+							st := 'cannot_verify';
+						ELSIF ev IS NULL OR jsonb_typeof(ev) <> 'object' THEN
+							ev := jsonb_build_object('reason', 'check returned evidence that is not a JSON object',
+													 'returned_status', st, 'returned_evidence', ev);
+							st := 'cannot_verify';
+						END IF;
+					EXCEPTION WHEN OTHERS THEN
+						DECLARE
+							sqlst text;
+							msg text;
+						BEGIN
+							GET STACKED DIAGNOSTICS sqlst = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+							st := 'cannot_verify';
+							ev := jsonb_build_object('reason', 'check raised an error', 'sqlstate', sqlst,
+													 'message', left(msg, 500));
+						END;
+					END;
+				END IF;
+			END IF;
+			SELECT e.* INTO ex FROM finsec.compliance_exclusion e
+			 WHERE e.clause_id = c.id AND (e.check_name = m.name OR e.check_name IS NULL)
+			   AND e.ended_at IS NULL AND e.valid_until > now()
+			 ORDER BY e.check_name NULLS LAST LIMIT 1;
+			IF FOUND THEN
+				ev := jsonb_build_object('justification', ex.justification, 'requested_by', ex.requested_by,
+										 'approved_by', ex.approved_by, 'request_id', ex.request_id,
+										 'exclusion_id', ex.exclusion_id, 'valid_until', ex.valid_until,
+										 'scope', CASE WHEN ex.check_name IS NULL THEN 'clause' ELSE 'check' END,
+										 'actual', jsonb_build_object('status', st, 'evidence', ev));
+				st := 'excluded';
+			END IF;
+			status := st;
+			evidence := ev;
+			counts := jsonb_set(counts, ARRAY[st], to_jsonb(coalesce((counts ->> st)::integer, 0) + 1));
+			total := total + 1;
+			RETURN NEXT;
+		END LOOP;
+		IF nmap = 0 THEN
+			check_name := NULL;
+			IF c.kind = 'manual' THEN
+				st := 'manual';
+				ev := jsonb_build_object('reason', 'organisational clause: an auditor collects the evidence the remediation names',
+										 'control', c.control);
+			ELSE
+				st := 'cannot_verify';
+				ev := jsonb_build_object('reason', 'no check maps this clause', 'control', c.control,
+										 'needs', 'a check in finsec.clause_check for this clause');
+			END IF;
+			SELECT e.* INTO ex FROM finsec.compliance_exclusion e
+			 WHERE e.clause_id = c.id AND e.check_name IS NULL
+			   AND e.ended_at IS NULL AND e.valid_until > now()
+			 LIMIT 1;
+			IF FOUND THEN
+				ev := jsonb_build_object('justification', ex.justification, 'requested_by', ex.requested_by,
+										 'approved_by', ex.approved_by, 'request_id', ex.request_id,
+										 'exclusion_id', ex.exclusion_id, 'valid_until', ex.valid_until,
+										 'scope', 'clause',
+										 'actual', jsonb_build_object('status', st, 'evidence', ev));
+				st := 'excluded';
+			END IF;
+			status := st;
+			evidence := ev;
+			counts := jsonb_set(counts, ARRAY[st], to_jsonb(coalesce((counts ->> st)::integer, 0) + 1));
+			total := total + 1;
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+	-- One ledger row per run (a standby cannot write the ledger).  Failing
+	-- to record does not hide the results: the caller is warned.
+	IF NOT pg_is_in_recovery() THEN
+		BEGIN
+			PERFORM finsec._compliance_record(std, l, counts, total, started);
+		EXCEPTION WHEN OTHERS THEN
+			DECLARE
+				msg text;
+			BEGIN
+				GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+				RAISE WARNING 'the compliance check run could not be recorded in the audit ledger'
+					USING DETAIL = left(msg, 500),
+						  HINT = 'Load finsec through shared_preload_libraries; finsec.status() shows the ledger.';
+			END;
+		END;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_run(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_run(text, text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec.compliance_check(standard text DEFAULT NULL, lang text DEFAULT NULL)
+RETURNS TABLE (clause_id text, standard text, clause text, check_name text, requirement text,
+			   status text, evidence jsonb, remediation text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT * FROM finsec._compliance_run($1, $2)
+$$;
+COMMENT ON FUNCTION finsec.compliance_check(text, text) IS
+	'inspect the live system clause by clause (standard: a code, a seed number 001-004, or NULL for all; lang zh_CN|en): one row per clause and check, status pass|fail|warn|manual|cannot_verify|out_of_scope|excluded';
+REVOKE ALL ON FUNCTION finsec.compliance_check(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_check(text, text) TO finsec_admin, finsec_auditor;
+
+/* The customer's controls and exclusions are changed by administrators, logged in as themselves. */
+CREATE FUNCTION finsec._compliance_require_admin()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT pg_has_role(session_user, 'finsec_admin', 'MEMBER') THEN
+		RAISE EXCEPTION 'permission denied to change the compliance catalog or its exclusions'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Role %I is not a member of finsec_admin.', session_user),
+				  HINT = 'An administrator (a member of finsec_admin) logged in as themselves makes these changes.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_require_admin() FROM PUBLIC;
+
+-- Exclusions by two people (change kind compliance.exclude):
+-- target '<clause_id>/<check_name or *>', payload {clause_id, check_name,
+-- justification, valid_until}.
+CREATE FUNCTION finsec._compliance_exclude_prepare(kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cid text := payload ->> 'clause_id';
+	chk text := payload ->> 'check_name';
+	j text := btrim(payload ->> 'justification');
+	vu timestamptz;
+BEGIN
+	IF cid IS NULL OR target IS DISTINCT FROM cid || '/' || coalesce(chk, '*') THEN
+		RAISE EXCEPTION 'a compliance.exclude request is filed by finsec.compliance_exclude'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use finsec.compliance_exclude.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = cid) THEN
+		RAISE EXCEPTION 'clause "%" is not in the compliance catalog', left(cid, 100)
+			USING ERRCODE = 'S9Q05', HINT = 'finsec.clause lists the clauses.';
+	END IF;
+	IF chk IS NOT NULL AND NOT EXISTS (SELECT 1 FROM finsec.clause_check cc
+										WHERE cc.clause_id = cid AND cc.check_name = chk) THEN
+		RAISE EXCEPTION 'check "%" does not verify clause "%"', left(chk, 100), cid
+			USING ERRCODE = 'S9Q05', HINT = 'finsec.clause_check lists the checks of each clause; pass NULL to exclude the whole clause.';
+	END IF;
+	IF j IS NULL OR length(j) < 20 THEN
+		RAISE EXCEPTION 'an exclusion needs a justification of at least 20 characters'
+			USING ERRCODE = 'S9Q03',
+				  DETAIL = 'Switching a compliance check off is recorded with the reason an auditor will read.',
+				  HINT = 'Say why the clause or check does not apply, and what controls it instead.';
+	END IF;
+	BEGIN
+		vu := coalesce((payload ->> 'valid_until')::timestamptz, now() + interval '1 year');
+	EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+		RAISE EXCEPTION 'the end of an exclusion is not a timestamp'
+			USING ERRCODE = 'S9Q04';
+	END;
+	IF vu <= now() OR vu > now() + interval '1 year' THEN
+		RAISE EXCEPTION 'an exclusion ends in the future and at most one year from now'
+			USING ERRCODE = 'S9Q04',
+				  DETAIL = format('valid_until %s is outside (%s, %s].', vu, now(), now() + interval '1 year'),
+				  HINT = 'Pass a valid_until within the next year, or NULL for one year; request it again when it ends.';
+	END IF;
+	RETURN jsonb_build_object('clause_id', cid, 'check_name', chk, 'justification', j, 'valid_until', vu);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_exclude_prepare(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION finsec._compliance_exclude_apply(request_id bigint, kind text, target text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	requester name;
+	requested timestamptz;
+	id bigint;
+BEGIN
+	SELECT cr.requested_by, cr.requested_at INTO requester, requested FROM finsec.change_request cr
+	 WHERE cr.request_id = _compliance_exclude_apply.request_id;
+	-- The catalog and the clock as they are now.
+	p := finsec._compliance_exclude_prepare(kind, target, payload);
+	IF (p ->> 'valid_until')::timestamptz > requested + interval '1 year' THEN
+		RAISE EXCEPTION 'an exclusion ends at most one year after it was requested'
+			USING ERRCODE = 'S9Q04';
+	END IF;
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = CASE WHEN e.valid_until <= now() THEN 'expired'
+							 ELSE format('replaced by change request %s', _compliance_exclude_apply.request_id) END
+	 WHERE e.clause_id = p ->> 'clause_id' AND e.check_name IS NOT DISTINCT FROM p ->> 'check_name'
+	   AND e.ended_at IS NULL;
+	INSERT INTO finsec.compliance_exclusion (clause_id, check_name, justification, valid_until,
+											 requested_by, approved_by, request_id)
+	VALUES (p ->> 'clause_id', p ->> 'check_name', p ->> 'justification', (p ->> 'valid_until')::timestamptz,
+			requester, session_user, _compliance_exclude_apply.request_id)
+	RETURNING exclusion_id INTO id;
+	PERFORM finsec.audit_event('compliance.exclude', 'clause:' || target, 'exclude', true, p ->> 'justification',
+							   jsonb_build_object('request_id', _compliance_exclude_apply.request_id,
+												  'exclusion_id', id, 'requested_by', requester,
+												  'clause_id', p ->> 'clause_id', 'check_name', p ->> 'check_name',
+												  'valid_until', p ->> 'valid_until'),
+							   session_user);
+	RETURN p || jsonb_build_object('exclusion_id', id);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_exclude_apply(bigint, text, text, jsonb) FROM PUBLIC;
+
+INSERT INTO finsec.change_kind (kind, prepare, apply, discard, description) VALUES
+	('compliance.exclude', 'finsec._compliance_exclude_prepare(text, text, jsonb)',
+	 'finsec._compliance_exclude_apply(bigint, text, text, jsonb)', NULL,
+	 'exclude a check of a clause (or the whole clause) from finsec.compliance_check(), with a justification, until a date within a year (target: clause_id/check_name or clause_id/*)');
+
+CREATE FUNCTION finsec.compliance_exclude(clause_id text, justification text, check_name text DEFAULT NULL,
+										  valid_until timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF clause_id IS NULL THEN
+		RAISE EXCEPTION 'the clause of an exclusion must not be null'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'finsec.clause lists the clauses.';
+	END IF;
+	IF justification IS NULL OR length(btrim(justification)) < 20 THEN
+		RAISE EXCEPTION 'an exclusion needs a justification of at least 20 characters'
+			USING ERRCODE = 'S9Q03',
+				  DETAIL = 'Switching a compliance check off is recorded with the reason an auditor will read.',
+				  HINT = 'Say why the clause or check does not apply, and what controls it instead.';
+	END IF;
+	RETURN finsec.request_change('compliance.exclude', clause_id || '/' || coalesce(check_name, '*'),
+								 jsonb_build_object('clause_id', clause_id, 'check_name', check_name,
+													'justification', btrim(justification),
+													'valid_until', valid_until),
+								 btrim(justification));
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_exclude(text, text, text, timestamptz) IS
+	'request that a check of a clause (NULL: the whole clause) be reported as excluded until valid_until (default and at most one year); another finsec_admin approves with finsec.approve; returns the request id';
+REVOKE ALL ON FUNCTION finsec.compliance_exclude(text, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_exclude(text, text, text, timestamptz) TO finsec_admin;
+
+/* Ending an exclusion tightens: one administrator, audited. */
+CREATE FUNCTION finsec.compliance_unexclude(clause_id text, check_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e finsec.compliance_exclusion;
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	IF clause_id IS NULL THEN
+		RAISE EXCEPTION 'the clause of an exclusion must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	UPDATE finsec.compliance_exclusion x
+	   SET ended_at = now(), ended_by = session_user, end_reason = 'ended by finsec.compliance_unexclude'
+	 WHERE x.clause_id = compliance_unexclude.clause_id
+	   AND x.check_name IS NOT DISTINCT FROM compliance_unexclude.check_name
+	   AND x.ended_at IS NULL AND x.valid_until > now()
+	RETURNING x.* INTO e;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'clause "%" has no active exclusion%', left(clause_id, 100),
+			CASE WHEN check_name IS NULL THEN ' of the whole clause' ELSE format(' of check "%s"', left(check_name, 100)) END
+			USING ERRCODE = 'S9Q06',
+				  HINT = 'finsec.compliance_exclusion lists the exclusions (ended_at NULL and valid_until in the future are active).';
+	END IF;
+	PERFORM finsec.audit_event('compliance.unexclude', 'clause:' || e.clause_id || '/' || coalesce(e.check_name, '*'),
+							   'unexclude', true, NULL,
+							   jsonb_build_object('exclusion_id', e.exclusion_id, 'request_id', e.request_id,
+												  'clause_id', e.clause_id, 'check_name', e.check_name),
+							   session_user);
+	RETURN e.exclusion_id;
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_unexclude(text, text) IS
+	'end an active exclusion at once (one finsec_admin; audited); returns the exclusion id';
+REVOKE ALL ON FUNCTION finsec.compliance_unexclude(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_unexclude(text, text) TO finsec_admin;
+
+/*
+ * The customer's own controls: clauses, checks and mappings with builtin
+ * false, through these functions (finsec_admin; validated; every change
+ * in the ledger).  Functions rather than INSERT privileges: a grant of
+ * INSERT could not validate a check function's owner and shape, nor write
+ * the ledger row with the caller's identity.  Adding a control tightens
+ * and needs one administrator; a customer's control is the customer's own
+ * to remove (also one administrator, audited) - builtin rows cannot be
+ * removed at all, only excluded by two people.
+ */
+CREATE FUNCTION finsec._compliance_text(what text, val text, maxlen integer)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF val IS NULL OR btrim(val) = '' THEN
+		RAISE EXCEPTION 'the % of a compliance catalog entry must not be empty', what
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	IF length(val) > maxlen THEN
+		RAISE EXCEPTION 'the % of a compliance catalog entry is at most % characters', what, maxlen
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	RETURN btrim(val);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_text(text, text, integer) FROM PUBLIC;
+
+CREATE FUNCTION finsec.clause_add(clause_id text, standard text, clause text,
+								  title_zh text, title_en text, requirement_zh text, requirement_en text,
+								  kind text, control text, remediation_zh text, remediation_en text,
+								  level text DEFAULT NULL, refs text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id text := finsec._compliance_text('clause id', clause_id, 64);
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	IF id !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' THEN
+		RAISE EXCEPTION 'clause id "%" is not well formed', id
+			USING ERRCODE = 'S9Q08', HINT = 'Letters, digits, and _ . : - after the first character, e.g. acme:IC-7.';
+	END IF;
+	IF id ~ '^00[0-9]:' THEN
+		RAISE EXCEPTION 'clause ids "00N:..." are reserved for finsec''s own catalog'
+			USING ERRCODE = 'S9Q08', HINT = 'Prefix the customer''s clauses with its own name, e.g. acme:IC-7.';
+	END IF;
+	IF kind IS NULL OR kind NOT IN ('automated', 'manual') THEN
+		RAISE EXCEPTION 'the kind of a clause is automated or manual'
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = id) THEN
+		RAISE EXCEPTION 'clause "%" is already in the compliance catalog', id
+			USING ERRCODE = 'S9Q08', HINT = 'Remove it first with finsec.clause_remove (customer clauses only).';
+	END IF;
+	INSERT INTO finsec.clause (clause_id, standard, clause, title_zh, title_en, requirement_zh, requirement_en,
+							   kind, level, control, remediation_zh, remediation_en, refs, builtin)
+	VALUES (id, finsec._compliance_text('standard', standard, 100), finsec._compliance_text('clause number', clause, 100),
+			finsec._compliance_text('Chinese title', title_zh, 200), finsec._compliance_text('English title', title_en, 200),
+			finsec._compliance_text('Chinese requirement', requirement_zh, 4000),
+			finsec._compliance_text('English requirement', requirement_en, 4000),
+			kind, CASE WHEN level IS NOT NULL THEN finsec._compliance_text('level', level, 50) END,
+			finsec._compliance_text('control', control, 1000),
+			finsec._compliance_text('Chinese remediation', remediation_zh, 4000),
+			finsec._compliance_text('English remediation', remediation_en, 4000),
+			CASE WHEN refs IS NOT NULL THEN finsec._compliance_text('references', refs, 1000) END, false);
+	PERFORM finsec.audit_event('compliance.clause_add', 'clause:' || id, 'add', true, NULL,
+							   jsonb_build_object('clause_id', id, 'standard', btrim(standard), 'kind', kind),
+							   session_user);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION finsec.clause_add(text, text, text, text, text, text, text, text, text, text, text, text, text) IS
+	'add a clause of the customer''s own controls to the compliance catalog (builtin false; audited)';
+REVOKE ALL ON FUNCTION finsec.clause_add(text, text, text, text, text, text, text, text, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.clause_add(text, text, text, text, text, text, text, text, text, text, text, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.clause_remove(clause_id text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c finsec.clause;
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	SELECT * INTO c FROM finsec.clause x WHERE x.clause_id = clause_remove.clause_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'clause "%" is not in the compliance catalog', left(clause_id, 100)
+			USING ERRCODE = 'S9Q05';
+	END IF;
+	IF c.builtin THEN
+		RAISE EXCEPTION 'clause "%" is one of finsec''s own', c.clause_id
+			USING ERRCODE = 'S9Q07',
+				  HINT = 'A builtin clause cannot be removed; request finsec.compliance_exclude to report it as excluded.';
+	END IF;
+	DELETE FROM finsec.clause x WHERE x.clause_id = c.clause_id;
+	PERFORM finsec.audit_event('compliance.clause_remove', 'clause:' || c.clause_id, 'remove', true, NULL,
+							   jsonb_build_object('clause_id', c.clause_id, 'standard', c.standard), session_user);
+	RETURN c.clause_id;
+END
+$$;
+COMMENT ON FUNCTION finsec.clause_remove(text) IS
+	'remove a customer clause (builtin false) and its mappings and exclusions from the compliance catalog (audited)';
+REVOKE ALL ON FUNCTION finsec.clause_remove(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.clause_remove(text) TO finsec_admin;
+
+CREATE FUNCTION finsec.compliance_check_add(check_name text, function regprocedure, title_zh text, title_en text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	IF check_name IS NULL OR check_name !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$' OR length(check_name) > 63 THEN
+		RAISE EXCEPTION 'check name "%" is not well formed', left(check_name, 100)
+			USING ERRCODE = 'S9Q08', HINT = 'Lower-case letters, digits and _, optionally one dot: acme.vendor_access.';
+	END IF;
+	IF function IS NULL THEN
+		RAISE EXCEPTION 'the function of a check must not be null'
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = compliance_check_add.check_name) THEN
+		RAISE EXCEPTION 'check "%" is already defined', check_name
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	t := finsec._compliance_check_trust(function, false);
+	IF t.reason IS NOT NULL THEN
+		RAISE EXCEPTION 'function % cannot be a compliance check: %', function, t.reason
+			USING ERRCODE = 'S9Q08',
+				  DETAIL = 'compliance_check() runs a check with the privileges of its caller (an auditor, a superuser), so only a superuser''s SECURITY INVOKER function (args jsonb, OUT status text, OUT evidence jsonb) may be one.',
+				  HINT = 'Create the function as a superuser, SECURITY INVOKER, with that signature.';
+	END IF;
+	INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
+	VALUES (check_name, function, finsec._compliance_text('Chinese title', title_zh, 200),
+			finsec._compliance_text('English title', title_en, 200), false);
+	PERFORM finsec.audit_event('compliance.check_add', 'check:' || check_name, 'add', true, NULL,
+							   jsonb_build_object('check_name', check_name, 'function', function::text), session_user);
+	RETURN check_name;
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_check_add(text, regprocedure, text, text) IS
+	'define a check of the customer''s own (builtin false): a superuser''s SECURITY INVOKER function (args jsonb, OUT status text, OUT evidence jsonb); audited';
+REVOKE ALL ON FUNCTION finsec.compliance_check_add(text, regprocedure, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_check_add(text, regprocedure, text, text) TO finsec_admin;
+
+CREATE FUNCTION finsec.compliance_check_remove(check_name text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d finsec.compliance_check_def;
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	SELECT * INTO d FROM finsec.compliance_check_def x WHERE x.check_name = compliance_check_remove.check_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'check "%" is not defined', left(check_name, 100)
+			USING ERRCODE = 'S9Q05';
+	END IF;
+	IF d.builtin THEN
+		RAISE EXCEPTION 'check "%" is one of finsec''s own', d.check_name
+			USING ERRCODE = 'S9Q07',
+				  HINT = 'A builtin check cannot be removed; request finsec.compliance_exclude for the clauses it should not judge.';
+	END IF;
+	DELETE FROM finsec.clause_check cc WHERE cc.check_name = d.check_name;
+	DELETE FROM finsec.compliance_check_def x WHERE x.check_name = d.check_name;
+	PERFORM finsec.audit_event('compliance.check_remove', 'check:' || d.check_name, 'remove', true, NULL,
+							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text), session_user);
+	RETURN d.check_name;
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_check_remove(text) IS
+	'remove a customer check (builtin false) and its mappings (audited)';
+REVOKE ALL ON FUNCTION finsec.compliance_check_remove(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_check_remove(text) TO finsec_admin;
+
+CREATE FUNCTION finsec.clause_check_add(clause_id text, check_name text, args jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	IF NOT EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = clause_check_add.clause_id) THEN
+		RAISE EXCEPTION 'clause "%" is not in the compliance catalog', left(clause_id, 100)
+			USING ERRCODE = 'S9Q05';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = clause_check_add.check_name) THEN
+		RAISE EXCEPTION 'check "%" is not defined', left(check_name, 100)
+			USING ERRCODE = 'S9Q05', HINT = 'finsec.compliance_check_def lists the checks.';
+	END IF;
+	IF args IS NULL OR jsonb_typeof(args) <> 'object' OR octet_length(args::text) > 8192 THEN
+		RAISE EXCEPTION 'the arguments of a check are a JSON object of at most 8 kB'
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	IF EXISTS (SELECT 1 FROM finsec.clause_check cc
+				WHERE cc.clause_id = clause_check_add.clause_id AND cc.check_name = clause_check_add.check_name) THEN
+		RAISE EXCEPTION 'check "%" already verifies clause "%"', check_name, clause_id
+			USING ERRCODE = 'S9Q08';
+	END IF;
+	INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
+	VALUES (clause_id, check_name, args, false);
+	PERFORM finsec.audit_event('compliance.map_add', 'clause:' || clause_id || '/' || check_name, 'add', true, NULL,
+							   jsonb_build_object('clause_id', clause_id, 'check_name', check_name, 'args', args),
+							   session_user);
+END
+$$;
+COMMENT ON FUNCTION finsec.clause_check_add(text, text, jsonb) IS
+	'let a check verify a clause, with the clause''s numbers as args (customer mapping, builtin false; audited)';
+REVOKE ALL ON FUNCTION finsec.clause_check_add(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.clause_check_add(text, text, jsonb) TO finsec_admin;
+
+CREATE FUNCTION finsec.clause_check_remove(clause_id text, check_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m finsec.clause_check;
+BEGIN
+	PERFORM finsec._compliance_require_admin();
+	SELECT * INTO m FROM finsec.clause_check cc
+	 WHERE cc.clause_id = clause_check_remove.clause_id AND cc.check_name = clause_check_remove.check_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'check "%" does not verify clause "%"', left(check_name, 100), left(clause_id, 100)
+			USING ERRCODE = 'S9Q05';
+	END IF;
+	IF m.builtin THEN
+		RAISE EXCEPTION 'the mapping of check "%" to clause "%" is one of finsec''s own', m.check_name, m.clause_id
+			USING ERRCODE = 'S9Q07',
+				  HINT = 'Request finsec.compliance_exclude to report it as excluded.';
+	END IF;
+	DELETE FROM finsec.clause_check cc WHERE cc.clause_id = m.clause_id AND cc.check_name = m.check_name;
+	PERFORM finsec.audit_event('compliance.map_remove', 'clause:' || m.clause_id || '/' || m.check_name, 'remove', true,
+							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name),
+							   session_user);
+END
+$$;
+COMMENT ON FUNCTION finsec.clause_check_remove(text, text) IS
+	'remove a customer mapping of a check to a clause (audited)';
+REVOKE ALL ON FUNCTION finsec.clause_check_remove(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.clause_check_remove(text, text) TO finsec_admin;
+
 -- (end of section 2)
 
 
