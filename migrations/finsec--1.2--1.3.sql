@@ -4708,6 +4708,31 @@ INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_e
 	('sensitive_columns_labelled', 'finsec._check_sensitive_columns_labelled(jsonb)', '敏感字段安全标记', 'Sensitive columns labelled', true),
 	('outbound_links', 'finsec._check_outbound_links(jsonb)', '对外连接白名单', 'Outbound links on the allow-list', true);
 
+/*
+ * Which clauses the data checks answer.  The card checks sample tables on
+ * every call, and compliance_check() calls a check once per clause it
+ * maps: they map to the clauses that ask for exactly what they judge.
+ */
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	-- D1, D2: no track data, CVN2, PIN or expiry; account numbers protected (002 3.2.7)
+	('002:3.2.7', 'card_numbers_plain', '{}', true),
+	('002:3.2.7', 'card_sensitive_data', '{}', true),
+	-- D3: storage confidentiality of authentication and important business data (004 8.3.5 b)
+	('004:8.3.5b', 'card_numbers_plain', '{}', true),
+	-- L4: posted transactions never altered (001 5.2 b); C6: original data never altered
+	-- (004 9.5); D6: integrity damage of stored data detected (004 8.3.5 a)
+	('001:5.2b', 'posted_tables_protected', '{}', true),
+	('004:9.5', 'posted_tables_protected', '{}', true),
+	('004:8.3.5a', 'posted_tables_protected', '{}', true),
+	-- D4: sensitivity labels on important information resources (004 8.3.4 b enhanced)
+	('004:8.3.4b-enh', 'sensitive_columns_labelled', '{}', true),
+	-- C7: no transfer abroad, where credit data is held (004 9.9)
+	('004:9.9', 'outbound_links', '{"scope": "credit"}', true),
+	-- W8: every connection to external systems authorised (003 6.4.1.4.1, 004 7.5.6 f, 8.3.2 d)
+	('003:6.4.1.4.1', 'outbound_links', '{}', true),
+	('004:7.5.6f', 'outbound_links', '{}', true),
+	('004:8.3.2d', 'outbound_links', '{}', true);
+
 -- (end of section 4)
 
 
