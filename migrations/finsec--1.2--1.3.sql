@@ -4094,6 +4094,17 @@ DECLARE
 	unreadable_names jsonb := '[]';
 	not_sampled integer := 0;
 	candidates integer := 0;
+	-- finsec sensitivity labels: a column whose effective label is
+	-- restricted is read only by a cleared role (the label provider
+	-- refuses anyone else, and writes a label.read_refused row); such a
+	-- table is not verifiable for an uncleared caller, without a read.
+	any_labels boolean := EXISTS (SELECT 1 FROM pg_seclabel sl WHERE sl.provider = 'finsec');
+	can_label boolean := to_regprocedure('finsec._label_effective(regclass, smallint)') IS NOT NULL
+						 AND has_function_privilege('finsec._label_effective(regclass, smallint)', 'EXECUTE');
+	is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+	cleared integer;
+	needed integer;
+	shorts boolean[];
 	i integer;
 	exprs text[];
 BEGIN
@@ -4101,36 +4112,65 @@ BEGIN
 	sample_tables := greatest(coalesce(sample_tables, 0), 0);
 	short_name_pattern := coalesce(short_name_pattern, '(?!)');
 	track := coalesce(track, false);
+	-- The candidate tables in their order; the privileges and the
+	-- CVV-like names are looked at only for the tables sampled.
 	FOR r IN
 		SELECT u.relid, format('%I.%I', u.nspname, u.relname) AS table_name, c.relnamespace AS nsp,
 			   array_agg(u.column_name ORDER BY u.attnum) AS cols,
-			   array_agg(u.column_name OPERATOR(pg_catalog.~*) short_name_pattern ORDER BY u.attnum) AS shorts,
-			   bool_and(has_column_privilege(u.relid, u.attnum, 'SELECT')) AS readable
+			   array_agg(u.attnum ORDER BY u.attnum) AS attnums,
+			   count(*) OVER () AS total
 		  FROM finsec._compliance_user_columns() u
 		  JOIN pg_class c ON c.oid = u.relid
 		 WHERE u.relkind = 'r' AND u.kind = 'plain'
 		 GROUP BY u.relid, u.nspname, u.relname, c.relnamespace, c.relpages
 		 ORDER BY c.relpages DESC, u.nspname, u.relname
 	LOOP
-		candidates := candidates + 1;
+		candidates := r.total;
 		IF sampled + unreadable >= sample_tables OR sample_rows = 0 THEN
-			not_sampled := not_sampled + 1;
-			CONTINUE;
+			EXIT;
 		END IF;
-		IF NOT has_schema_privilege(r.nsp, 'USAGE') OR NOT r.readable THEN
+		IF NOT has_schema_privilege(r.nsp, 'USAGE')
+		   OR NOT (SELECT bool_and(has_column_privilege(r.relid, a, 'SELECT')) FROM unnest(r.attnums) a) THEN
 			unreadable := unreadable + 1;
 			IF jsonb_array_length(unreadable_names) < 50 THEN
 				unreadable_names := unreadable_names || jsonb_build_object('table', r.table_name, 'reason', 'no SELECT privilege');
 			END IF;
 			CONTINUE;
 		END IF;
+		IF any_labels AND can_label AND NOT is_super THEN
+			SELECT max(CASE l WHEN 'quasi_identifier' THEN 3 WHEN 'identifier' THEN 4 WHEN 'sensitive' THEN 5 ELSE 0 END)
+			  INTO needed
+			  FROM unnest(r.attnums) a, LATERAL finsec._label_effective(r.relid::regclass, a) l;
+			IF coalesce(needed, 0) >= 3 THEN
+				IF cleared IS NULL THEN
+					cleared := 0;
+					IF has_table_privilege('finsec.label_clearance', 'SELECT') THEN
+						SELECT coalesce(max(CASE lc.label WHEN 'quasi_identifier' THEN 3 WHEN 'identifier' THEN 4
+														  WHEN 'sensitive' THEN 5 END), 0)
+						  INTO cleared
+						  FROM finsec.label_clearance lc
+						  JOIN pg_roles g ON g.rolname = lc.grantee
+						 WHERE pg_has_role(current_user, g.oid, 'USAGE');
+					END IF;
+				END IF;
+				IF cleared < needed THEN
+					unreadable := unreadable + 1;
+					IF jsonb_array_length(unreadable_names) < 50 THEN
+						unreadable_names := unreadable_names || jsonb_build_object('table', r.table_name, 'reason',
+							'a restricted sensitivity label and no clearance for it');
+					END IF;
+					CONTINUE;
+				END IF;
+			END IF;
+		END IF;
+		shorts := ARRAY(SELECT c OPERATOR(pg_catalog.~*) short_name_pattern FROM unnest(r.cols) WITH ORDINALITY x(c, n) ORDER BY n);
 		exprs := '{}';
 		FOR i IN 1 .. array_length(r.cols, 1) LOOP
 			-- cheap tests first (length, characters, '='), the regular
 			-- expressions and the Luhn check only on what passes them
 			exprs := exprs || format('count(x.%1$I), %3$s, %4$s, %2$s',
 									 r.cols[i],
-									 CASE WHEN r.shorts[i]
+									 CASE WHEN shorts[i]
 										  THEN format('count(*) FILTER (WHERE octet_length(btrim(x.%1$I)) IN (3, 4) '
 													  'AND ltrim(btrim(x.%1$I), ''0123456789'') = '''')', r.cols[i])
 										  ELSE '0' END,
@@ -4169,6 +4209,7 @@ BEGIN
 			END IF;
 		END;
 	END LOOP;
+	not_sampled := candidates - sampled - unreadable;
 	RETURN jsonb_build_object('columns', cols, 'tables_sampled', sampled, 'tables_unreadable', unreadable,
 							  'unreadable', unreadable_names, 'tables_not_sampled', not_sampled,
 							  'candidate_tables', candidates);
@@ -4306,7 +4347,9 @@ BEGIN
 				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
 			  FROM finsec._compliance_user_columns() u
 			 WHERE u.kind = 'plain' AND NOT u.relispartition
-			   AND u.column_name OPERATOR(pg_catalog.~*) names_re) x;
+			   AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+															  WHERE a.attnum > 0 OFFSET 0) d
+									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
 
 	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, iin, NULL, false);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
@@ -4410,7 +4453,9 @@ BEGIN
 				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
 			  FROM finsec._compliance_user_columns() u
 			 WHERE NOT u.relispartition
-			   AND u.column_name OPERATOR(pg_catalog.~*) names_re) x;
+			   AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+															  WHERE a.attnum > 0 OFFSET 0) d
+									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
 
 	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, NULL, short_re, true);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
@@ -4592,7 +4637,10 @@ BEGIN
 		  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 		 WHERE NOT u.relispartition
 		   AND (u.kind = 'finsec'
-				OR (bt.typcategory = 'S' AND u.column_name OPERATOR(pg_catalog.~*) names_re))),
+				OR (bt.typcategory = 'S'
+					AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+																 WHERE a.attnum > 0 OFFSET 0) d
+										WHERE d.n OPERATOR(pg_catalog.~*) names_re)))),
 	unl AS (
 		SELECT c.*, row_number() OVER (PARTITION BY c.why ORDER BY c.table_name, c.column_name) AS rn
 		  FROM cand c

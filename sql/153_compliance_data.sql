@@ -19,6 +19,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION finsec;
 CREATE ROLE regress_cd_audit LOGIN IN ROLE finsec_auditor;
 CREATE ROLE regress_cd_admin LOGIN IN ROLE finsec_admin;
+CREATE ROLE regress_cd_admin2 LOGIN IN ROLE finsec_admin;
 CREATE ROLE regress_cd_owner LOGIN;
 CREATE ROLE regress_cd_user LOGIN;
 GRANT CREATE ON SCHEMA public TO regress_cd_owner;
@@ -371,7 +372,6 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_cd_admin;
 SELECT finsec.outbound_allow_add('db.example.com', 'CN', 'reporting database') AS r1 \gset
 RESET SESSION AUTHORIZATION;
-CREATE ROLE regress_cd_admin2 LOGIN IN ROLE finsec_admin;
 SET SESSION AUTHORIZATION regress_cd_admin2;
 SELECT finsec.approve(:r1) ->> 'pattern' AS allowed;
 RESET SESSION AUTHORIZATION;
@@ -388,6 +388,40 @@ SELECT * FROM finsec._check_outbound_links('{}');
 SELECT * FROM finsec._check_outbound_links('{"scope": "credit"}');
 RESET SESSION AUTHORIZATION;
 REVOKE EXECUTE ON FUNCTION finsec._check_outbound_links(jsonb) FROM regress_cd_user;
+
+-- ---------------------------------------------------------------------
+-- Through finsec.compliance_check(): each data check on its clauses
+-- (outbound_links aside: its links are the cluster's, not this
+-- database's), as the auditor.
+-- ---------------------------------------------------------------------
+SET SESSION AUTHORIZATION regress_cd_audit;
+SELECT clause_id, check_name, status,
+	   coalesce(evidence ->> 'columns_by_name', evidence ->> 'unprotected_tables', evidence ->> 'unlabelled_typed_columns') AS count,
+	   evidence -> 'unreadable' AS unreadable
+  FROM finsec.compliance_check()
+ WHERE check_name IN ('card_numbers_plain', 'card_sensitive_data', 'posted_tables_protected', 'sensitive_columns_labelled')
+ ORDER BY clause_id, check_name;
+-- the uncleared auditor's sampling tried no read of the labelled tables
+SELECT count(*) AS refused_reads FROM finsec.audit WHERE event_type = 'label.read_refused';
+RESET SESSION AUTHORIZATION;
+-- cleared (two administrators), it reads them, audited like any read
+SET SESSION AUTHORIZATION regress_cd_admin;
+SELECT finsec.label_grant('sensitive', 'regress_cd_audit', true, 'compliance sampling') AS c1 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cd_admin2;
+SELECT finsec.approve(:c1) IS NOT NULL AS cleared;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS label_reads_before FROM finsec.audit WHERE event_type = 'label.read' \gset
+SET SESSION AUTHORIZATION regress_cd_audit;
+SELECT * FROM pg_temp.chk('card_numbers_plain', '{}', ARRAY['tables_unreadable', 'unreadable', 'tables_sampled']);
+RESET SESSION AUTHORIZATION;
+SELECT count(*) - :label_reads_before AS label_reads FROM finsec.audit WHERE event_type = 'label.read';
+SET SESSION AUTHORIZATION regress_cd_audit;
+SELECT clause_id, status IN ('pass', 'warn', 'fail', 'out_of_scope') AS judged,
+	   evidence ? 'links' OR evidence ? 'credit_tables' AS evidence_of_the_check
+  FROM finsec.compliance_check()
+ WHERE check_name = 'outbound_links' ORDER BY clause_id;
+RESET SESSION AUTHORIZATION;
 
 -- ---------------------------------------------------------------------
 -- The checks are registered (compliance_check_def) with their function,
