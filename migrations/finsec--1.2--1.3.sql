@@ -4167,7 +4167,9 @@ BEGIN
 		exprs := '{}';
 		FOR i IN 1 .. array_length(r.cols, 1) LOOP
 			-- cheap tests first (length, characters, '='), the regular
-			-- expressions and the Luhn check only on what passes them
+			-- expressions and the Luhn check only on what passes them; the
+			-- values in collation "C" (an owner's nondeterministic
+			-- collation would make the tests raise)
 			exprs := exprs || format('count(x.%1$I), %3$s, %4$s, %2$s',
 									 r.cols[i],
 									 CASE WHEN shorts[i]
@@ -4186,7 +4188,7 @@ BEGIN
 		END LOOP;
 		q := format('SELECT pg_catalog.jsonb_build_array(%s) FROM (SELECT %s FROM ONLY %s LIMIT $1) x',
 					array_to_string(exprs, ', '),
-					(SELECT string_agg(format('%1$I::text AS %1$I', c), ', ') FROM unnest(r.cols) c),
+					(SELECT string_agg(format('%1$I::text COLLATE "C" AS %1$I', c), ', ') FROM unnest(r.cols) c),
 					r.table_name);
 		BEGIN
 			EXECUTE q INTO res USING sample_rows, iin;
@@ -4219,6 +4221,55 @@ COMMENT ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text,
 	'internal: sample user tables as the caller (relkind r, ONLY, built-in types, row_security off, lock_timeout 100ms) for card numbers, track-2 data and short digit codes; counts only';
 REVOKE ALL ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
+
+/*
+ * The sample, once per top-level statement: compliance_check() calls
+ * card_numbers_plain and card_sensitive_data on several clauses in one
+ * statement, and with their default arguments they ask for the same
+ * sample.  Kept in a temporary table of the caller's own session
+ * (ON COMMIT DROP), keyed by the statement's start, the caller and the
+ * parameters; where a temporary table cannot be made (a read-only
+ * transaction, a standby, no TEMP privilege) every call samples.  Only
+ * the caller's own session can write that table, so the cache is
+ * nobody else's to forge.
+ */
+CREATE FUNCTION finsec._compliance_data_sample_once(sample_rows integer, sample_tables integer,
+													iin text, short_name_pattern text, track boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cache_key text := md5(concat_ws(E'\x1f', statement_timestamp()::text, current_user,
+								   coalesce(sample_rows::text, '-'), coalesce(sample_tables::text, '-'),
+						   coalesce(iin, E'\x1e'), coalesce(short_name_pattern, E'\x1e'), coalesce(track, false)::text));
+	res jsonb;
+BEGIN
+	BEGIN
+		IF to_regclass('pg_temp.finsec_compliance_sample') IS NOT NULL THEN
+			SELECT c.sample INTO res FROM pg_temp.finsec_compliance_sample c WHERE c.k = cache_key;
+			IF res IS NOT NULL THEN
+				RETURN res;
+			END IF;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		res := NULL;
+	END;
+	res := finsec._compliance_data_sample(sample_rows, sample_tables, iin, short_name_pattern, track);
+	BEGIN
+		CREATE TEMPORARY TABLE IF NOT EXISTS finsec_compliance_sample (k text PRIMARY KEY, sample jsonb NOT NULL)
+			ON COMMIT DROP;
+		INSERT INTO pg_temp.finsec_compliance_sample VALUES (cache_key, res) ON CONFLICT DO NOTHING;
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN res;
+END
+$$;
+COMMENT ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) IS
+	'internal: _compliance_data_sample once per statement, caller and parameters (a temporary table of the session, when one can be made)';
+REVOKE ALL ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
 
 -- The bounds of sampling: the settings (SIGHUP: a caller cannot lower
 -- them for its own session), their defaults without the library.
@@ -4281,6 +4332,21 @@ $$;
 REVOKE ALL ON FUNCTION finsec._compliance_number_arg(jsonb, text, numeric, numeric, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._compliance_number_arg(jsonb, text, numeric, numeric, numeric) TO finsec_admin, finsec_auditor;
 
+-- The default issuer prefixes and CVV-like names (both card checks use
+-- them, so that they share one sample).
+CREATE FUNCTION finsec._compliance_iin() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '^(2[2-7]|3[0-9]|4|5[1-5]|6)'::text $$;
+REVOKE ALL ON FUNCTION finsec._compliance_iin() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_iin() TO finsec_admin, finsec_auditor;
+CREATE FUNCTION finsec._compliance_short_names() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'cvv|cvn|cvc|csc|sec_?code|security_?code|verif|check_?code|card_?code|验证码|校验码'::text $$;
+REVOKE ALL ON FUNCTION finsec._compliance_short_names() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_short_names() TO finsec_admin, finsec_auditor;
+
 /*
  * card_numbers_plain (D1, D2, D3; 002 3.2.7): card or account numbers in
  * plain columns.  By name: a column of a user table (ordinary,
@@ -4322,7 +4388,7 @@ BEGIN
 	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
 		'(^|_)(pan|card_?no|card_?num|card_?number|cardnumber|card_?nbr|acct_?no|acct_?num|account_?no|account_?num|account_?number|'
 		'bank_?card|bank_?card_?no|bank_?acct|bank_?account|bank_?account_?no|primary_?account_?number)($|_)|卡号|账号|帐号|银行卡');
-	iin := finsec._compliance_pattern_arg(a, 'iin_pattern', '^(2[2-7]|3[0-9]|4|5[1-5]|6)');
+	iin := finsec._compliance_pattern_arg(a, 'iin_pattern', finsec._compliance_iin());
 	min_hits := finsec._compliance_number_arg(a, 'min_hits', 3, 1, 1000000);
 	min_ratio := finsec._compliance_number_arg(a, 'min_ratio', 0.5, 0, 1);
 	IF names_re IS NULL OR iin IS NULL OR min_hits IS NULL OR min_ratio IS NULL THEN
@@ -4351,7 +4417,9 @@ BEGIN
 															  WHERE a.attnum > 0 OFFSET 0) d
 									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
 
-	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, iin, NULL, false);
+	-- the sample card_sensitive_data takes too (with its default
+	-- arguments): one run of the sampler per statement for both
+	s := finsec._compliance_data_sample_once(b.sample_rows, b.sample_tables, iin, finsec._compliance_short_names(), true);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_value, by_value
 	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
@@ -4426,8 +4494,7 @@ BEGIN
 		'track_?[123]|track_?data|trackdata|magstripe|mag_?stripe|'
 		'expiry_?date|exp_?date|expdate|exp_?month|exp_?year|card_?exp|card_?expiry|valid_?thru|valid_?until|validthru)($|_)|'
 		'磁道|有效期|安全码|卡密码|交易密码|支付密码|PIN码');
-	short_re := finsec._compliance_pattern_arg(a, 'short_name_patterns',
-		'cvv|cvn|cvc|csc|sec_?code|security_?code|verif|check_?code|card_?code|验证码|校验码');
+	short_re := finsec._compliance_pattern_arg(a, 'short_name_patterns', finsec._compliance_short_names());
 	min_hits := finsec._compliance_number_arg(a, 'min_hits', 3, 1, 1000000);
 	min_ratio := finsec._compliance_number_arg(a, 'min_ratio', 0.5, 0, 1);
 	min_track := finsec._compliance_number_arg(a, 'min_track_hits', 1, 1, 1000000);
@@ -4457,7 +4524,7 @@ BEGIN
 															  WHERE a.attnum > 0 OFFSET 0) d
 									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
 
-	s := finsec._compliance_data_sample(b.sample_rows, b.sample_tables, NULL, short_re, true);
+	s := finsec._compliance_data_sample_once(b.sample_rows, b.sample_tables, finsec._compliance_iin(), short_re, true);
 	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
 	  INTO n_by_value, by_value
 	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
