@@ -156,4 +156,126 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
 --    verifications.
 -- ---------------------------------------------------------------------
 
+
+/*
+ * The last successful login of each role (docs/compliance-lastlogin.md,
+ * src/auth/lastlogin.c): the authentication path records it in shared
+ * memory; the worker task auth.login_flush of the auth audit database
+ * (finsec.auth_audit_database, else the first of
+ * finsec.audit_seal_databases) upserts it here as finsec's owner.  Only
+ * finsec writes it; role_oid tells a role from a later one of the same
+ * name (and follows a rename).
+ */
+CREATE TABLE finsec.role_login (
+	role			name PRIMARY KEY,
+	role_oid		oid,
+	last_login_at	timestamptz NOT NULL,
+	last_address	text,
+	logins			bigint NOT NULL DEFAULT 0 CHECK (logins >= 0)
+);
+COMMENT ON TABLE finsec.role_login IS
+	'last successful login of each role (flushed from shared memory by the worker task auth.login_flush); finsec.role_last_login() is the interface';
+REVOKE ALL ON TABLE finsec.role_login FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.role_login TO finsec_admin, finsec_auditor;
+
+/* Since when this database records logins: the install or upgrade to 1.3. */
+CREATE TABLE finsec.role_login_since (
+	one				boolean PRIMARY KEY DEFAULT true CHECK (one),
+	recording_since	timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO finsec.role_login_since DEFAULT VALUES;
+COMMENT ON TABLE finsec.role_login_since IS
+	'one row: since when finsec.role_login records logins in this database (installation of or upgrade to finsec 1.3)';
+REVOKE ALL ON TABLE finsec.role_login_since FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.role_login_since TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._role_login_pending(
+	OUT role name,
+	OUT role_oid oid,
+	OUT last_login_at timestamptz,
+	OUT last_address text,
+	OUT flushed boolean,
+	OUT server_recording_since timestamptz,
+	OUT dropped bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_role_login_pending'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec._role_login_pending() IS
+	'the last logins this server holds in shared memory (flushed false: not yet in finsec.role_login); finsec.role_last_login() is the interface';
+REVOKE ALL ON FUNCTION finsec._role_login_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._role_login_pending() TO finsec_admin, finsec_auditor;
+
+/*
+ * One row per role that can log in: the newest of finsec.role_login and
+ * the logins not yet flushed; never logged in since recording began: NULL.
+ * SECURITY INVOKER: the caller needs SELECT on finsec.role_login and
+ * EXECUTE on finsec._role_login_pending() (finsec_admin, finsec_auditor).
+ */
+CREATE FUNCTION finsec.role_last_login(
+	OUT role name,
+	OUT last_login_at timestamptz,
+	OUT last_address text,
+	OUT recording_since timestamptz)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH p AS MATERIALIZED (
+			SELECT q.role_oid, q.last_login_at, q.last_address
+			  FROM finsec._role_login_pending() q),
+		 s AS (SELECT min(x.recording_since) AS since FROM finsec.role_login_since x)
+	SELECT r.rolname, l.at, l.addr, s.since
+	  FROM pg_catalog.pg_roles r
+	 CROSS JOIN s
+	  LEFT JOIN LATERAL (
+			SELECT x.at, x.addr
+			  FROM (SELECT t.last_login_at AS at, t.last_address AS addr
+					  FROM finsec.role_login t
+					 WHERE t.role_oid = r.oid
+					UNION ALL
+					SELECT p.last_login_at, p.last_address
+					  FROM p
+					 WHERE p.role_oid = r.oid) x
+			 ORDER BY x.at DESC
+			 LIMIT 1) l ON true
+	 WHERE r.rolcanlogin
+	 ORDER BY r.rolname
+$$;
+COMMENT ON FUNCTION finsec.role_last_login() IS
+	'last successful login of every role that can log in (NULL: none since recording_since), from finsec.role_login and the logins not yet flushed';
+REVOKE ALL ON FUNCTION finsec.role_last_login() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.role_last_login() TO finsec_admin, finsec_auditor;
+
+/*
+ * Recorded verifications: finsec.key_verify() writes key.verify and
+ * finsec.audit_verify() audit.verify, durable (they survive the caller's
+ * rollback), not on a standby.  The verification query of audit_verify
+ * keeps its body under the name _audit_verify_rows; audit_verify becomes
+ * the C function that runs it and records the result.
+ */
+ALTER FUNCTION finsec.audit_verify(regclass, jsonb) RENAME TO _audit_verify_rows;
+COMMENT ON FUNCTION finsec._audit_verify_rows(regclass, jsonb) IS
+	'the verification behind finsec.audit_verify() (which also records it as audit.verify)';
+
+CREATE FUNCTION finsec.audit_verify(
+	rel regclass DEFAULT NULL,
+	since jsonb DEFAULT NULL,
+	OUT relation regclass,
+	OUT ok boolean,
+	OUT rows_checked bigint,
+	OUT blocks_checked bigint,
+	OUT rows_pending bigint,
+	OUT first_failure text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_audit_verify_recorded'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION finsec.audit_verify(regclass, jsonb) IS
+	'verify protected tables against their hash chains, from the start or from an earlier digest; recorded as audit.verify (durable)';
+REVOKE ALL ON FUNCTION finsec.audit_verify(regclass, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.audit_verify(regclass, jsonb) TO finsec_auditor;
+
+COMMENT ON FUNCTION finsec.key_verify() IS
+	'unwrap every active and retired key version and check it against its check value (D7 periodic verification); recorded as key.verify (durable)';
+
 -- (end of section 7)

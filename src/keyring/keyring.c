@@ -1517,9 +1517,14 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 	int			ret;
 	List	   *labels = NIL;
 	ListCell   *lc;
+	int			nkeys = 0;
+	int			nversions = 0;
+	int			nfailed = 0;
+	StringInfoData failed_labels;
 
 	InitMaterializedSRF(fcinfo, 0);
 	finsec_require_preload("finsec.key_verify");
+	initStringInfo(&failed_labels);
 	finsec_master_require();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1566,6 +1571,7 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 				values[3] = BoolGetDatum(true);
 				values[4] = CStringGetTextDatum("unwrapped; check value matches");
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				nversions++;
 			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
@@ -1584,8 +1590,33 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 			values[3] = BoolGetDatum(false);
 			values[4] = CStringGetTextDatum(edata->message);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			if (nfailed > 0)
+				appendStringInfoString(&failed_labels, ", ");
+			escape_json(&failed_labels, label);
+			nfailed++;
 		}
 		PG_END_TRY();
+		nkeys++;
+	}
+
+	/*
+	 * The verification itself is on record (D7, and the self-check's age of
+	 * the last verification): key.verify, surviving the caller's rollback.
+	 * Labels are not secret; nothing of a key is written.  A standby (or a
+	 * read-only transaction) cannot write: there it is not recorded.
+	 */
+	if (!RecoveryInProgress() && !XactReadOnly)
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"keys\": %d, \"versions\": %d, \"failed\": %d, \"failed_labels\": [%s]}",
+						 nkeys, nversions, nfailed, failed_labels.data);
+		finsec_audit_event_durable("key.verify", "keyring", "verify", nfailed == 0,
+								   nfailed == 0
+								   ? psprintf("every key verified: %d keys, %d versions", nkeys, nversions)
+								   : psprintf("%d of %d keys failed verification", nfailed, nkeys),
+								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d.data))));
 	}
 	return (Datum) 0;
 }
