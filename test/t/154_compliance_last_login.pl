@@ -41,9 +41,11 @@ $node->connect_ok($tcp->('bob'), 'bob logs in');
 $node->connect_ok($tcp->('bob'), 'bob logs in again');
 
 # --- flushed to the table by the worker, with the address -------------------
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM finsec.role_login WHERE role IN ('alice', 'bob')"),
-	'auth.login_flush wrote both logins to finsec.role_login');
+ok($node->poll_query_until('postgres', q{
+		SELECT count(*) = 2 AND sum(logins) = 3 AND
+			   (SELECT bool_and(flushed) FROM finsec._role_login_pending() WHERE role IN ('alice', 'bob'))
+		  FROM finsec.role_login WHERE role IN ('alice', 'bob')}),
+	'auth.login_flush wrote the three logins of both roles to finsec.role_login');
 is($node->safe_psql('postgres', qq{
 	SELECT string_agg(format('%s %s %s %s', role, last_address, logins, last_login_at >= '$before'), ',' ORDER BY role)
 	  FROM finsec.role_login WHERE role IN ('alice', 'bob')}),
