@@ -31,6 +31,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -44,6 +45,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -253,9 +255,14 @@ login_flush_run(void *arg)
 	FinsecOwnerContext ctx;
 	SPIPlanPtr	plan;
 	Oid			argtypes[5] = {NAMEOID, OIDOID, TIMESTAMPTZOID, TEXTOID, INT8OID};
+	Oid			nsp;
 
 	nflushed = 0;
 	if (login_shared == NULL)
+		return 0;
+	/* finsec older than 1.3 here (not yet updated): keep the entries. */
+	nsp = get_namespace_oid("finsec", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("role_login", nsp)))
 		return 0;
 	if (flushed == NULL)
 		flushed = MemoryContextAlloc(TopMemoryContext, sizeof(LoginFlushed) * LOGIN_SLOTS);
