@@ -46,6 +46,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -936,6 +937,53 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * Record a verification (durable ledger row).  The verification itself is
+ * complete whatever happens here: when the row cannot be written (the
+ * ledger is full, the session's share of the event buffer is used) the
+ * caller still gets the result, with a WARNING that it is not on record.
+ */
+static void
+record_verification(const char *event_type, const char *object, bool ok,
+					const char *description, const char *detail_json)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		finsec_audit_event_durable(event_type, object, "verify", ok, description,
+								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	  CStringGetDatum(detail_json))));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("this verification was not recorded in the audit ledger: %s", edata->message),
+				 errdetail("The verification's result is complete, but no %s row records it; the compliance self-check counts recorded verifications only.",
+						   event_type),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 PG_FUNCTION_INFO_V1(finsec_audit_verify_recorded);
 
 /*
@@ -1031,13 +1079,13 @@ finsec_audit_verify_recorded(PG_FUNCTION_ARGS)
 		else
 			escape_json(&d, DatumGetCString(DirectFunctionCall1(regclassout, args[0])));
 		appendStringInfo(&d, ", \"since_digest\": %s}", PG_ARGISNULL(1) ? "false" : "true");
-		finsec_audit_event_durable("audit.verify", "ledger", "verify", problems == 0,
-								   problems == 0
-								   ? psprintf("every chain verified: " INT64_FORMAT " chains, " INT64_FORMAT " rows",
-											  chains, rows)
-								   : psprintf(INT64_FORMAT " of " INT64_FORMAT " chains failed verification",
-											  problems, chains),
-								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d.data))));
+		record_verification("audit.verify", "ledger", problems == 0,
+							problems == 0
+							? psprintf("every chain verified: " INT64_FORMAT " chains, " INT64_FORMAT " rows",
+									   chains, rows)
+							: psprintf(INT64_FORMAT " of " INT64_FORMAT " chains failed verification",
+									   problems, chains),
+							d.data);
 	}
 	return (Datum) 0;
 }
