@@ -3411,6 +3411,10 @@ BEGIN
 				ELSE
 					BEGIN
 						EXECUTE t.call_sql INTO st, ev USING m.args;
+						-- A check may have changed the session's search_path
+						-- (set_config(..., false) outlives it): pin it again
+						-- before this function resolves another name.
+						PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
 							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
 													 'returned_status', left(st, 100), 'returned_evidence', ev);

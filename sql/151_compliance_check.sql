@@ -50,6 +50,24 @@ BEGIN
 	evidence := '{}';
 END
 $$;
+-- a check that leaves the session's search_path pointing at a schema with
+-- a left(text, integer) of its own: the dispatcher must not call it
+CREATE FUNCTION regress_cc.chk_path(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO regress_cc.calls VALUES ('chk_path', args);
+	PERFORM set_config('search_path', 'regress_cc, pg_catalog', false);
+	status := 'bogus';
+	evidence := '{}';
+END
+$$;
+CREATE FUNCTION regress_cc.left(text, integer) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO regress_cc.calls VALUES ('regress_cc.left', to_jsonb($1));
+	RETURN 'planted';
+END
+$$;
 CREATE FUNCTION regress_cc.chk_shape(args jsonb) RETURNS text
 LANGUAGE sql AS $$ SELECT 'pass' $$;
 CREATE FUNCTION regress_cc.chk_fake_builtin(args jsonb, OUT status text, OUT evidence jsonb)
@@ -100,6 +118,7 @@ SELECT finsec.compliance_check_add('acme.flag', NULL, '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.flag', 'regress_cc.chk_flag(jsonb)', '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.flag', 'regress_cc.chk_flag(jsonb)', '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.untrusted', 'regress_cc.chk_untrusted(jsonb)', '不可信', 'Untrusted');
+SELECT finsec.compliance_check_add('acme.path', 'regress_cc.chk_path(jsonb)', '路径', 'Path');
 -- mappings, with each clause's own args
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.flag', '{"want": "pass"}');
 SELECT finsec.clause_check_add('acme:IC-2', 'acme.flag', '{"want": "fail"}');
@@ -109,6 +128,7 @@ SELECT finsec.clause_check_add('acme:IC-5', 'acme.untrusted', '{}');
 SELECT finsec.clause_check_add('acme:IC-9', 'acme.flag', '{"want": "nullev"}');
 SELECT finsec.clause_check_add('acme:IC-10', 'acme.flag', '{"want": "warn"}');
 SELECT finsec.clause_check_add('acme:IC-10', 'acme.untrusted', '{}');
+SELECT finsec.clause_check_add('acme:IC-3', 'acme.path', '{}');
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.flag', '{}');
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.nosuch', '{}');
 SELECT finsec.clause_check_add('acme:nosuch', 'acme.flag', '{}');
