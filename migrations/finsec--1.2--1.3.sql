@@ -2298,7 +2298,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'监控管理', 'Monitoring management',
 	'应组织相关人员每月对监测和报警记录进行分析，发现可疑行为，形成分析报告，并采取必要的应对措施。',
 	'Logs and audit data analysed at least monthly, with a report.',
-	'manual', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
+	'automated', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
 	'至少每月运行 finsec.report_audit() 分析日志与审计数据并形成书面报告。',
 	'At least monthly, run finsec.report_audit() to analyse the logs and audit data and write the report.', NULL, true),
 ('004:7.5.6a', 'JR/T 0117-2014', '7.5.6 a', '{}',
@@ -2417,7 +2417,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'系统安全管理', 'System security management',
 	'应至少每月对运行日志和审计数据进行分析，以便及时发现异常行为。',
 	'Logs and audit data analysed at least monthly, with a report.',
-	'manual', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
+	'automated', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
 	'至少每月运行 finsec.report_audit() 分析日志与审计数据并形成书面报告。',
 	'At least monthly, run finsec.report_audit() to analyse the logs and audit data and write the report.', NULL, true),
 ('004:7.5.8', 'JR/T 0117-2014', '7.5.8', '{}',
@@ -3954,6 +3954,134 @@ COMMENT ON FUNCTION finsec.clause_check_remove(text, text) IS
 	'remove a customer mapping of a check to a clause (audited)';
 REVOKE ALL ON FUNCTION finsec.clause_check_remove(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.clause_check_remove(text, text) TO finsec_admin;
+
+/*
+ * Two checks no other part makes (catalog part): login-failure handling
+ * (A3) and the refusal of weak passwords (A1, A1b).  The seeds give no
+ * numbers for A3; the defaults are finsec's (docs/auth.md "Policy per
+ * standard"): at most 5 failures, at least 30 minutes of lockout.
+ */
+CREATE FUNCTION finsec._check_login_lockout(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_failures integer := coalesce((args ->> 'max_failures')::integer, 5);
+	min_lockout integer := coalesce((args ->> 'min_lockout_seconds')::integer, 1800);
+	failures integer;
+	lockout integer;
+	win integer;
+	exempt text;
+	loaded boolean;
+	problems text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.preloaded()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot call finsec.preloaded()',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	loaded := finsec.preloaded();
+	SELECT max(s.setting) FILTER (WHERE s.name = 'finsec.max_auth_failures')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.lockout_duration')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.auth_failure_window')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.lockout_exempt_roles')
+	  INTO failures, lockout, win, exempt
+	  FROM pg_settings s
+	 WHERE s.name IN ('finsec.max_auth_failures', 'finsec.lockout_duration', 'finsec.auth_failure_window',
+					  'finsec.lockout_exempt_roles');
+	IF NOT loaded THEN
+		problems := problems || 'finsec is not in shared_preload_libraries: no authentication hook counts failures'::text;
+	END IF;
+	IF failures IS NULL OR failures = 0 THEN
+		problems := problems || 'finsec.max_auth_failures is 0: failed logins are never locked out'::text;
+	ELSIF failures > max_failures THEN
+		problems := problems || format('finsec.max_auth_failures %s is above %s', failures, max_failures);
+	END IF;
+	IF lockout IS NULL OR lockout < min_lockout THEN
+		problems := problems || format('finsec.lockout_duration %s s is below %s s', lockout, min_lockout);
+	END IF;
+	evidence := jsonb_build_object('preloaded', loaded, 'max_auth_failures', failures,
+								   'lockout_duration_seconds', lockout, 'auth_failure_window_seconds', win,
+								   'lockout_exempt_roles', nullif(exempt, ''),
+								   'thresholds', jsonb_build_object('max_failures', max_failures,
+																	'min_lockout_seconds', min_lockout));
+	IF cardinality(problems) > 0 THEN
+		status := 'fail';
+		evidence := evidence || jsonb_build_object('problems', to_jsonb(problems));
+	ELSIF nullif(exempt, '') IS NOT NULL THEN
+		status := 'warn';
+		evidence := evidence || jsonb_build_object('problems', jsonb_build_array('some roles are exempt from lockout (finsec.lockout_exempt_roles)'));
+	ELSE
+		status := 'pass';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._check_login_lockout(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_login_lockout(jsonb) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_password_weak_rejected(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	need_username boolean := coalesce((args ->> 'username')::boolean, true);
+	need_common boolean := coalesce((args ->> 'common')::boolean, true);
+	common text := current_setting('finsec.password_reject_common');
+	username text := current_setting('finsec.password_check_username');
+	prehashed text := current_setting('finsec.password_allow_prehashed');
+	loaded boolean;
+	problems text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.preloaded()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot call finsec.preloaded()',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	loaded := finsec.preloaded();
+	IF NOT loaded THEN
+		problems := problems || 'finsec is not in shared_preload_libraries: passwords are not checked'::text;
+	END IF;
+	IF need_common AND common <> 'on' THEN
+		problems := problems || 'finsec.password_reject_common is off: 111111, 123456, repeats and sequences are accepted'::text;
+	END IF;
+	IF need_username AND username <> 'on' THEN
+		problems := problems || 'finsec.password_check_username is off: passwords may contain 3 consecutive characters of the user name'::text;
+	END IF;
+	IF prehashed <> 'off' THEN
+		problems := problems || 'finsec.password_allow_prehashed is on: a client-hashed password escapes every rule'::text;
+	END IF;
+	evidence := jsonb_build_object('preloaded', loaded, 'password_reject_common', common,
+								   'password_check_username', username, 'password_allow_prehashed', prehashed,
+								   'required', jsonb_build_object('common', need_common, 'username', need_username));
+	IF cardinality(problems) > 0 THEN
+		status := 'fail';
+		evidence := evidence || jsonb_build_object('problems', to_jsonb(problems));
+	ELSE
+		status := 'pass';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._check_password_weak_rejected(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_password_weak_rejected(jsonb) TO finsec_admin, finsec_auditor;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin) VALUES
+	('login_lockout', 'finsec._check_login_lockout(jsonb)', '登录失败处理', 'Login failure handling', true),
+	('password_weak_rejected', 'finsec._check_password_weak_rejected(jsonb)', '拒绝弱口令', 'Weak passwords refused', true);
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.1.7.5', 'login_lockout', '{}', true),
+	('003:6.4.2.1.3', 'login_lockout', '{}', true),
+	('003:6.4.3.1.4', 'login_lockout', '{}', true),
+	('003:6.4.3.1.8', 'login_lockout', '{}', true),
+	('004:8.3.3a', 'login_lockout', '{}', true),
+	('004:8.3.4a', 'login_lockout', '{}', true),
+	('001:11.3.2d', 'login_lockout', '{}', true),
+	('001:5.1b', 'password_weak_rejected', '{"common": true, "username": false}', true),
+	('004:7.5.9a', 'password_weak_rejected', '{"common": false, "username": true}', true),
+	('003:6.4.3.1.8', 'password_weak_rejected', '{}', true);
 
 -- (end of section 2)
 

@@ -324,6 +324,68 @@ SELECT event_type, object FROM finsec.audit
  WHERE event_type IN ('compliance.clause_remove', 'compliance.check_remove', 'compliance.map_remove')
  ORDER BY finsec_seq;
 
+-- ---- the catalog part's own checks: login_lockout, password_weak_rejected --
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence - 'auth_failure_window_seconds' AS evidence
+  FROM finsec.compliance_check('004', 'en') WHERE check_name IN ('login_lockout', 'password_weak_rejected');
+RESET SESSION AUTHORIZATION;
+-- broken: no lockout, short lockout, weak passwords accepted -> fail; an
+-- exempt role -> warn
+ALTER SYSTEM SET finsec.max_auth_failures = 0;
+ALTER SYSTEM SET finsec.lockout_duration = '5min';
+ALTER SYSTEM SET finsec.password_reject_common = off;
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.password_reject_common') = 'off'
+			  AND current_setting('finsec.max_auth_failures') = '0';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence -> 'problems' AS problems
+  FROM finsec.compliance_check('001', 'en') WHERE check_name IN ('login_lockout', 'password_weak_rejected');
+RESET SESSION AUTHORIZATION;
+ALTER SYSTEM RESET finsec.max_auth_failures;
+ALTER SYSTEM RESET finsec.lockout_duration;
+ALTER SYSTEM RESET finsec.password_reject_common;
+ALTER SYSTEM SET finsec.lockout_exempt_roles = 'regress_cc_breakglass';
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.lockout_exempt_roles') <> ''
+			  AND current_setting('finsec.max_auth_failures') = '5';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence -> 'lockout_exempt_roles' AS exempt
+  FROM finsec.compliance_check('003', 'en') WHERE check_name = 'login_lockout' AND clause_id = '003:6.4.2.1.3';
+RESET SESSION AUTHORIZATION;
+ALTER SYSTEM RESET finsec.lockout_exempt_roles;
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.lockout_exempt_roles') = '';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+-- an auditor who cannot call finsec.preloaded() gets cannot_verify
+REVOKE EXECUTE ON FUNCTION finsec.preloaded() FROM finsec_auditor;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence
+  FROM finsec.compliance_check('004', 'en') WHERE check_name = 'login_lockout' AND clause_id = '004:8.3.3a';
+RESET SESSION AUTHORIZATION;
+GRANT EXECUTE ON FUNCTION finsec.preloaded() TO finsec_auditor;
+-- the check functions themselves are not PUBLIC
+SET SESSION AUTHORIZATION regress_cc_nobody;
+SELECT * FROM finsec._check_login_lockout('{}');
+SELECT * FROM finsec._check_password_weak_rejected('{}');
+RESET SESSION AUTHORIZATION;
+-- NULL and odd args: defaults, or an error the dispatcher turns into cannot_verify
+SELECT status FROM finsec._check_login_lockout(NULL);
+SELECT status FROM finsec._check_login_lockout('{"max_failures": "many"}');
+
 -- ---- clean up ---------------------------------------------------------------
 ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_guard;
 ALTER TABLE finsec.clause_check DISABLE TRIGGER clause_check_guard;
