@@ -123,10 +123,12 @@ SELECT c.clause_id FROM finsec.clause c
    AND NOT EXISTS (SELECT 1 FROM finsec.clause_check cc WHERE cc.clause_id = c.clause_id)
    AND NOT EXISTS (SELECT 1 FROM not_yet_mapped n WHERE n.clause_id = c.clause_id)
  ORDER BY 1;
--- listed but mapped by now, or not an automated clause (no rows: prune the list)
+-- listed but not an automated clause (no rows).  (A listed clause that a
+-- check part maps meanwhile is harmless: prune it when convenient -
+-- SELECT clause_id FROM not_yet_mapped n WHERE EXISTS (SELECT 1 FROM
+-- finsec.clause_check cc WHERE cc.clause_id = n.clause_id).)
 SELECT n.clause_id FROM not_yet_mapped n
  WHERE NOT EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = n.clause_id AND c.kind = 'automated')
-	OR EXISTS (SELECT 1 FROM finsec.clause_check cc WHERE cc.clause_id = n.clause_id)
  ORDER BY 1;
 -- builtin mappings only on automated builtin clauses, of builtin checks
 -- that are members of the extension (no rows)
