@@ -1204,7 +1204,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'Configure monitoring rules for CPU usage and success rate (average CPU <= 60 %, success >= 99 %).', NULL, true),
 ('003:6.4.1.1.1', 'PAY-FAC-V3.0', '6.4.1.1.1', '{}',
 	'网络冗余和备份', 'Network redundancy and backup',
-	'应保证主要网络设备的业务处理能力具备冗余空间,满足业务高峰期需要。 应保证网络各个部分的带宽满足业务高峰期需要。增强要求为:应保证网络设备的业务处理能力具备冗余空间,满足业务高峰期需要;8',
+	'应保证主要网络设备的业务处理能力具备冗余空间,满足业务高峰期需要。 应保证网络各个部分的带宽满足业务高峰期需要。增强要求为:应保证网络设备的业务处理能力具备冗余空间,满足业务高峰期需要;',
 	'Main network devices have spare processing capacity and bandwidth for peak business.',
 	'manual', NULL, 'organisational (outside the database)',
 	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络冗余和备份”相关的制度文件、操作记录和现场检查证据。',
