@@ -242,6 +242,52 @@ $$;
 REVOKE ALL ON FUNCTION finsec._compliance_hba_line(record) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._compliance_hba_line(record) TO finsec_admin, finsec_auditor;
 
+-- A threshold of a check's args: an integer (default dflt when absent or
+-- null); anything else is refused, naming the argument (S9Q10).
+CREATE FUNCTION finsec._compliance_arg_int(args jsonb, key text, dflt integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := args -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN dflt;
+	END IF;
+	IF jsonb_typeof(v) <> 'number' OR v::text !~ '^-?[0-9]{1,9}$' THEN
+		RAISE EXCEPTION 'The compliance check argument "%" is not an integer of at most nine digits.', key
+			USING ERRCODE = 'S9Q10', DETAIL = format('It is %s.', left(v::text, 40)),
+				  HINT = 'Correct the args of the clause''s row in finsec.clause_check.';
+	END IF;
+	RETURN v::text::integer;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_arg_int(jsonb, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_arg_int(jsonb, text, integer) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._compliance_arg_bool(args jsonb, key text, dflt boolean)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := args -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN dflt;
+	END IF;
+	IF jsonb_typeof(v) <> 'boolean' THEN
+		RAISE EXCEPTION 'The compliance check argument "%" is not true or false.', key
+			USING ERRCODE = 'S9Q10', DETAIL = format('It is %s.', left(v::text, 40)),
+				  HINT = 'Correct the args of the clause''s row in finsec.clause_check.';
+	END IF;
+	RETURN v::text::boolean;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_arg_bool(jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_arg_bool(jsonb, text, boolean) TO finsec_admin, finsec_auditor;
+
 -- The evidence of a caller that may not call a function it needs.
 CREATE FUNCTION finsec._compliance_cannot(fn text)
 RETURNS jsonb
@@ -335,7 +381,7 @@ BEGIN
 	END IF;
 	SELECT a.event_time, a.success, a.db_user, a.detail INTO e
 	  FROM finsec.audit a
-	 WHERE a.event_type = kind AND a.object = _compliance_last_verify.object
+	 WHERE a.event_type = kind AND (_compliance_last_verify.object IS NULL OR a.object = _compliance_last_verify.object)
 	   AND a.event_time >= now() - make_interval(secs => secs)
 	 ORDER BY a.event_time DESC, a.finsec_seq DESC LIMIT 1;
 	IF NOT FOUND THEN
@@ -361,14 +407,14 @@ AS $$ SELECT * FROM finsec._compliance_last_verify('key.verify', 'keyring') $$;
 CREATE FUNCTION finsec._check_ledger_verified(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM finsec._compliance_last_verify('audit.verify', 'ledger') $$;
+AS $$ SELECT * FROM finsec._compliance_last_verify('audit.verify', NULL) $$;
 
 CREATE FUNCTION finsec._check_key_rotation(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	max_days integer := coalesce((args ->> 'max_age_days')::integer, 365);
+	max_days integer := finsec._compliance_arg_int(args, 'max_age_days', 365);
 	old jsonb;
 	n integer;
 BEGIN
@@ -398,7 +444,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	want integer := coalesce((args ->> 'min_length')::integer, 8);
+	want integer := finsec._compliance_arg_int(args, 'min_length', 8);
 	have integer := current_setting('finsec.password_min_length', true)::integer;
 	pre boolean := finsec.preloaded();
 BEGIN
@@ -413,7 +459,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	want integer := coalesce((args ->> 'min_classes')::integer, 3);
+	want integer := finsec._compliance_arg_int(args, 'min_classes', 3);
 	have integer := current_setting('finsec.password_min_classes', true)::integer;
 	pre boolean := finsec.preloaded();
 BEGIN
@@ -428,8 +474,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	max_days integer := coalesce((args ->> 'max_days')::integer, 180);
-	app_days integer := coalesce((args ->> 'app_max_days')::integer, 90);
+	max_days integer := finsec._compliance_arg_int(args, 'max_days', 180);
+	app_days integer := finsec._compliance_arg_int(args, 'app_max_days', 90);
 	setting interval := nullif(current_setting('finsec.password_max_age', true), '0')::interval;
 	pre boolean := finsec.preloaded();
 	app oid := to_regrole('finsec_app');
@@ -526,7 +572,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	max_extra integer := coalesce((args ->> 'max_extra')::integer, 0);
+	max_extra integer := finsec._compliance_arg_int(args, 'max_extra', 0);
 	extra jsonb;
 BEGIN
 	SELECT coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(r.rolname::text), 'can_login', r.rolcanlogin)
@@ -599,7 +645,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	want integer := coalesce((args ->> 'min_people')::integer, 2);
+	want integer := finsec._compliance_arg_int(args, 'min_people', 2);
 	duties text[];
 	counts jsonb;
 	short jsonb;
@@ -974,7 +1020,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	max_s bigint := coalesce((args ->> 'max_seconds')::bigint, 1800);
+	max_s bigint := finsec._compliance_arg_int(args, 'max_seconds', 1800);
 	ms bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = _compliance_timeout.name);
 BEGIN
 	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 THEN 'pass' ELSE 'fail' END;
@@ -996,8 +1042,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	max_total integer := coalesce((args ->> 'max_connections')::integer, 1000);
-	per_role boolean := coalesce((args ->> 'require_per_role')::boolean, true);
+	max_total integer := finsec._compliance_arg_int(args, 'max_connections', 1000);
+	per_role boolean := finsec._compliance_arg_bool(args, 'require_per_role', true);
 	have integer := current_setting('max_connections')::integer;
 	unlimited jsonb;
 BEGIN
@@ -1100,7 +1146,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	want integer := coalesce((args ->> 'min_days')::integer, 183);
+	want integer := finsec._compliance_arg_int(args, 'min_days', 183);
 	have_s bigint := (SELECT CASE s.unit WHEN 'd' THEN s.setting::bigint * 86400 WHEN 'h' THEN s.setting::bigint * 3600
 										  WHEN 'min' THEN s.setting::bigint * 60 WHEN 'ms' THEN s.setting::bigint / 1000
 										  ELSE s.setting::bigint END
