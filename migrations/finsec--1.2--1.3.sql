@@ -982,7 +982,9 @@ BEGIN
 		END IF;
 	END LOOP;
 	status := CASE WHEN jsonb_array_length(errors) > 0 OR jsonb_array_length(bad) > 0 THEN 'fail'
-				   WHEN jsonb_array_length(weak) > 0 THEN 'warn' ELSE 'pass' END;
+				   WHEN jsonb_array_length(weak) > 0 THEN 'warn'
+				   WHEN which = 'batch' AND cardinality(batch_oids) < cardinality(batch) THEN 'warn'
+				   ELSE 'pass' END;
 	evidence := jsonb_build_object('hba_lines', n, 'errors', errors, 'offending_lines', bad);
 	IF which = 'admin' THEN
 		evidence := evidence || jsonb_build_object('single_factor_lines', weak,

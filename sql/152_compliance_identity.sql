@@ -81,10 +81,12 @@ SELECT * FROM pg_temp.chk('password_classes', '{"min_classes": 4}');
 SELECT * FROM pg_temp.chk('password_encryption');
 SET password_encryption = md5;
 SELECT * FROM pg_temp.chk('password_encryption');
--- an md5 verifier is named (kind only, never the hash)
+-- an md5 verifier is named (kind only, never the hash); finsec's NOTICE of the expiry is dated
+SET client_min_messages = warning;
 CREATE ROLE regress_cmp_md5 LOGIN PASSWORD 'Kx9#mQ2v!pL7';
 RESET password_encryption;
 CREATE ROLE regress_cmp_scram LOGIN PASSWORD 'Kx9#mQ2v!pL8';
+SET client_min_messages = notice;
 SELECT status, pg_temp.names(evidence -> 'weak_verifiers', 'regress_cmp_md5') AS md5_named,
 	   evidence -> 'weak_verifiers' @> '[{"role": "regress_cmp_md5", "verifier": "md5"}]' AS kind,
 	   pg_temp.names(evidence -> 'weak_verifiers', 'regress_cmp_scram') AS scram_named,
