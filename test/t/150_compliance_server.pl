@@ -111,7 +111,7 @@ unlike($wide, qr/"line": 6/, '... not the reject line');
 is(check('hba_batch_clientcert'), 'out_of_scope', 'no batch role declared: out of scope');
 $node->append_conf('postgresql.conf', "finsec.compliance_batch_roles = 'batch, nosuchrole'");
 reload();
-like(check('hba_batch_clientcert', '{offending_lines}'), qr/^fail \[\{"line": 5,/, 'batch role on scram without a certificate: line 5');
+like(check('hba_batch_clientcert', '{offending_lines}'), qr/^fail \[.*"line": 1,.*"line": 5, "type": "hostssl", "user": \["batch"\]/, 'batch role on scram without a certificate (and local trust): lines 1 and 5');
 is(check('hba_batch_clientcert', '{undefined_roles}'), 'fail ["nosuchrole"]', '... and a declared role that does not exist is named');
 like(check('admin_strong_auth', '{offending_lines}'), qr/^fail .*"line": 1,.*"line": 3,/, 'admin_strong_auth: trust and plain host lines reach the superuser');
 my $all = $node->safe_psql('postgres', q{SET ROLE aud; SELECT evidence::text FROM finsec._check_hba_superuser_wide('{}')});
