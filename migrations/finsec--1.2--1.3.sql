@@ -613,15 +613,18 @@ BEGIN
 			ON to_regrole(d.duty) IS NOT NULL AND pg_has_role(r.oid, to_regrole(d.duty), 'MEMBER')
 		 WHERE r.rolcanlogin AND NOT r.rolsuper
 		UNION ALL
-		-- developer: CREATE on a business schema, or owner of a table of one
+		-- developer (judged for operators only, the one pair it is in): CREATE
+		-- on a business schema, or owner (or member of the owner) of a table of one
 		SELECT r.oid, r.rolname, 'developer'
 		  FROM pg_roles r
 		 WHERE r.rolcanlogin AND NOT r.rolsuper
+		   AND to_regrole('finsec_operator') IS NOT NULL AND pg_has_role(r.oid, to_regrole('finsec_operator'), 'MEMBER')
 		   AND (EXISTS (SELECT 1 FROM finsec._compliance_business_schemas() s
 						 WHERE has_schema_privilege(r.oid, s, 'CREATE'))
-				OR EXISTS (SELECT 1 FROM pg_class c
-							WHERE c.relnamespace IN (SELECT finsec._compliance_business_schemas())
-							  AND c.relkind IN ('r', 'p') AND pg_has_role(r.oid, c.relowner, 'USAGE')))
+				OR EXISTS (SELECT 1 FROM (SELECT DISTINCT c.relowner FROM pg_class c
+										   WHERE c.relnamespace IN (SELECT finsec._compliance_business_schemas())
+											 AND c.relkind IN ('r', 'p')) o
+							WHERE pg_has_role(r.oid, o.relowner, 'USAGE')))
 	), pairs(a, b) AS (VALUES
 		('finsec_admin', 'finsec_auditor'), ('finsec_admin', 'finsec_operator'),
 		('finsec_auditor', 'finsec_operator'), ('finsec_admin', 'finsec_unmask'),
