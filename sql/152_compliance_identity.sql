@@ -64,7 +64,8 @@ SELECT d.check_name, p.prosecdef AS definer, p.proconfig = '{"search_path=pg_cat
 -- the definer fact functions: pinned, not for PUBLIC, no secret column
 SELECT p.proname, p.prosecdef, p.proconfig, has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
 	   pg_get_function_result(p.oid) AS result
-  FROM pg_proc p WHERE p.pronamespace = 'finsec'::regnamespace AND p.proname LIKE 'compliance\_%' AND p.prosecdef
+  FROM pg_proc p WHERE p.pronamespace = 'finsec'::regnamespace AND p.prosecdef
+   AND p.proname IN ('compliance_hba_rules', 'compliance_role_verifiers', 'compliance_settings')
  ORDER BY p.proname;
 
 -- ---- 2. finsec itself and the master key
@@ -319,6 +320,29 @@ SELECT d.check_name, r.status IS NOT NULL AS answered, jsonb_typeof(r.evidence) 
 		'idle_in_transaction_timeout', 'connection_limits', 'resource_limits', 'log_connections',
 		'log_disconnections', 'log_ddl', 'ledger_verified', 'ledger_retention', 'ledger_capacity')
  ORDER BY 1;
+
+-- ---- 11. The clauses each check answers, with the clause's numbers
+SELECT check_name, string_agg(clause_id || CASE WHEN args = '{}' THEN '' ELSE ' ' || args::text END, ', ' ORDER BY clause_id) AS clauses
+  FROM finsec.clause_check
+ WHERE builtin AND check_name IN ('finsec_preloaded', 'finsec_components', 'master_key', 'keys_verified', 'key_rotation',
+						'password_min_length', 'password_classes', 'password_max_age', 'password_encryption',
+						'password_verifiers', 'login_valid_until', 'superusers', 'duty_conflicts', 'duty_two_people',
+						'default_accounts', 'inactive_roles', 'privileged_attributes', 'public_privileges',
+						'ssl_enabled', 'ssl_protocol', 'ssl_ciphers', 'hba_no_trust', 'hba_password_over_ssl',
+						'hba_superuser_wide', 'hba_batch_clientcert', 'admin_strong_auth', 'idle_session_timeout',
+						'idle_in_transaction_timeout', 'connection_limits', 'resource_limits', 'log_connections',
+						'log_disconnections', 'log_ddl', 'ledger_verified', 'ledger_retention', 'ledger_capacity')
+ GROUP BY 1 ORDER BY 1;
+-- through finsec.compliance_check(): the administrator cannot read the
+-- ledger (cannot_verify), the auditor can; both see the password rules
+SET ROLE regress_cmp_adm1;
+SELECT clause_id, check_name, status FROM finsec.compliance_check('JR/T 0117-2014', 'en')
+ WHERE check_name IN ('keys_verified', 'ledger_verified', 'password_min_length', 'ledger_retention') ORDER BY 1, 2;
+RESET ROLE;
+SET ROLE regress_cmp_aud1;
+SELECT clause_id, check_name, status FROM finsec.compliance_check('JR/T 0117-2014', 'en')
+ WHERE check_name IN ('keys_verified', 'ledger_verified') ORDER BY 1, 2;
+RESET ROLE;
 
 -- ---- cleanup
 DROP SCHEMA regress_cmp_s CASCADE;
