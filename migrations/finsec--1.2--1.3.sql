@@ -4285,8 +4285,8 @@ $$;
 
 -- ------------------------------ passwords ----------------------------
 
--- A finsec password setting, or NULL when finsec is not preloaded (then
--- the setting does not exist and nothing is enforced).
+-- finsec's password rules are enforced only when finsec is preloaded: a
+-- setting that would pass fails when it is not (enforced false).
 CREATE FUNCTION finsec._check_password_min_length(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
