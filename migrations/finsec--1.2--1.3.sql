@@ -4714,6 +4714,7 @@ DECLARE
 	banned text[] := '{}';
 	w text;
 	open text[] := '{}';
+	named text[] := '{}';
 BEGIN
 	IF NOT has_function_privilege('finsec.compliance_settings()', 'EXECUTE') THEN
 		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_settings()'); RETURN;
@@ -4736,6 +4737,10 @@ BEGIN
 			CONTINUE;		-- removes (for now) or reorders: enables nothing
 		ELSE
 			allowed := allowed || regexp_split_to_array(tok, '\+');
+			-- a cipher named explicitly (OpenSSL's names: ECDHE-RSA-DES-CBC3-SHA, ...)
+			IF tok ~ '-' AND tok ~ '(^|-)(RC4|DES|DES40|DES-CBC|DES-CBC3|3DES|MD5|NULL|EXP|EXP1024|ADH|AECDH|IDEA|SEED|RC2)(-|$)' THEN
+				named := named || tok;
+			END IF;
 		END IF;
 	END LOOP;
 	-- a weak class is open when a token enables it (or everything) and no ! removes it
@@ -4751,9 +4756,9 @@ BEGIN
 			open := open || w;
 		END IF;
 	END LOOP;
-	status := CASE WHEN cardinality(open) = 0 THEN 'pass' ELSE 'fail' END;
+	status := CASE WHEN cardinality(open) = 0 AND cardinality(named) = 0 THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('setting', 'ssl_ciphers', 'value', ciphers, 'ssl_min_protocol_version', minv,
-								   'weak_classes_allowed', to_jsonb(open),
+								   'weak_classes_allowed', to_jsonb(open), 'weak_ciphers_named', to_jsonb(named),
 								   'judged', 'NULL, EXPORT, RC4, DES, 3DES, MD5, MEDIUM, LOW, aNULL must each be excluded with !');
 END
 $$;

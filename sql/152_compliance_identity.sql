@@ -196,6 +196,10 @@ SELECT status, evidence -> 'weak_classes_allowed' AS weak FROM pg_temp.chk('ssl_
 ALTER SYSTEM SET ssl_ciphers = 'ALL:!aNULL';
 SELECT pg_temp.reload();
 SELECT status, evidence -> 'weak_classes_allowed' AS weak FROM pg_temp.chk('ssl_ciphers');
+-- a weak cipher named explicitly
+ALTER SYSTEM SET ssl_ciphers = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-DES-CBC3-SHA:!aNULL:!MEDIUM';
+SELECT pg_temp.reload();
+SELECT status, evidence -> 'weak_classes_allowed' AS weak, evidence -> 'weak_ciphers_named' AS named FROM pg_temp.chk('ssl_ciphers');
 ALTER SYSTEM RESET ssl_ciphers;
 SELECT pg_temp.reload();
 SELECT status, jsonb_array_length(evidence -> 'offending_lines') > 0 AS lines_named,
