@@ -4211,7 +4211,10 @@ BEGIN
 END
 $$;
 
--- The last recorded verification (ledger event of type kind) within the interval.
+-- The last recorded verification within the interval: the ledger event
+-- key.verify on object keyring written by finsec.key_verify(), or
+-- audit.verify on object ledger by finsec.audit_verify() of every chain
+-- (detail.relation null; one table's verification does not count).
 CREATE FUNCTION finsec._compliance_last_verify(kind text, object text, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -4229,7 +4232,9 @@ BEGIN
 	END IF;
 	SELECT a.event_time, a.success, a.db_user, a.detail INTO e
 	  FROM finsec.audit a
-	 WHERE a.event_type = kind AND (_compliance_last_verify.object IS NULL OR a.object = _compliance_last_verify.object)
+	 WHERE a.event_type = kind AND a.object = _compliance_last_verify.object
+	   -- audit_verify(rel) of one table is not a verification of the ledger
+	   AND (kind <> 'audit.verify' OR coalesce(jsonb_typeof(a.detail -> 'relation'), 'null') = 'null')
 	   AND a.event_time >= now() - make_interval(secs => secs)
 	 ORDER BY a.event_time DESC, a.finsec_seq DESC LIMIT 1;
 	IF NOT FOUND THEN
@@ -4255,7 +4260,7 @@ AS $$ SELECT * FROM finsec._compliance_last_verify('key.verify', 'keyring') $$;
 CREATE FUNCTION finsec._check_ledger_verified(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM finsec._compliance_last_verify('audit.verify', NULL) $$;
+AS $$ SELECT * FROM finsec._compliance_last_verify('audit.verify', 'ledger') $$;
 
 CREATE FUNCTION finsec._check_key_rotation(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql VOLATILE

@@ -251,6 +251,13 @@ SELECT finsec.audit_event('key.verify', 'keyring', 'verify', true, 'regress: eve
 SELECT status, evidence -> 'success' AS success, evidence -> 'detail' AS detail FROM pg_temp.chk('keys_verified');
 SELECT finsec.audit_event('audit.verify', 'ledger', 'verify', true, 'regress: every chain ok', '{}') > 0 AS recorded;
 SELECT status FROM pg_temp.chk('ledger_verified');
+-- a failed verification of one table after it: not a verification of the
+-- ledger, the last whole one still decides; a failed whole one fails
+SELECT finsec.audit_event('audit.verify', 'ledger', 'verify', false, 'regress: one table', '{"relation": "public.t"}') > 0 AS recorded;
+SELECT status FROM pg_temp.chk('ledger_verified');
+SELECT finsec.audit_event('audit.verify', 'ledger', 'verify', false, 'regress: a chain failed', '{"relation": null, "problems": 1}') > 0 AS recorded;
+SELECT status, evidence -> 'detail' AS detail FROM pg_temp.chk('ledger_verified');
+SELECT finsec.audit_event('audit.verify', 'ledger', 'verify', true, 'regress: every chain ok', '{"relation": null}') > 0 AS recorded;
 -- an event of another object is not a verification of the keyring
 SELECT finsec.audit_event('key.verify', 'something.else', 'verify', false, 'regress', '{}') > 0 AS recorded;
 SELECT status FROM pg_temp.chk('keys_verified');
