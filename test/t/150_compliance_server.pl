@@ -168,5 +168,20 @@ write_hba(split /\n/, $orig_hba);
 $node->safe_psql('postgres', 'REVOKE EXECUTE ON FUNCTION finsec.compliance_hba_rules() FROM finsec_auditor');
 like(check('hba_no_trust', '{needs}'), qr/^cannot_verify "EXECUTE on finsec.compliance_hba_rules\(\)/, 'auditor without the fact function: cannot_verify');
 
+# ---- the age of the last recorded key verification: one written 40 days
+# ago (the server under libfaketime) is older than
+# finsec.compliance_verify_interval (31 days)
+$node->stop;
+start_faketime($node, '-40d');
+$node->safe_psql('postgres', q{SELECT finsec.audit_event('key.verify', 'keyring', 'verify', true, 'every key verified', '{"failed": 0}')});
+$node->stop;
+$node->start;
+like($node->safe_psql('postgres', q{SELECT status || ' ' || (evidence ->> 'problem') FROM finsec._check_keys_verified('{}')}),
+	qr/^fail no key\.verify recorded within the last 2678400 seconds/, 'a key verification 40 days old: keys_verified fails');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM finsec.audit WHERE event_type = 'key.verify' AND event_time < now() - interval '39 days'}),
+	'1', '... the old verification is in the ledger');
+$node->safe_psql('postgres', q{SELECT finsec.audit_event('key.verify', 'keyring', 'verify', true, 'every key verified', '{"failed": 0}')});
+is($node->safe_psql('postgres', q{SELECT status FROM finsec._check_keys_verified('{}')}), 'pass', 'a fresh one: pass');
+
 $node->stop;
 done_testing();
