@@ -5347,6 +5347,42 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('002:3.2.6', 'ledger_retention', '{"min_days": 92}', true),
 	('003:6.4.1.3.5-enh', 'ledger_capacity', '{}', true);
 
+
+-- Clauses the catalog part added beyond the digest that these checks answer
+-- (docs/compliance-catalog.md, "Mappings still to add").
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.1.2.4', 'public_privileges', '{}', true),
+	('003:6.4.1.3.4', 'ledger_verified', '{}', true),
+	('003:6.4.1.7.4', 'hba_password_over_ssl', '{}', true),
+	('003:6.4.1.8.4', 'hba_password_over_ssl', '{}', true),
+	('003:6.4.2.1.2', 'password_min_length', '{"min_length": 8}', true),
+	('003:6.4.2.1.2', 'password_classes', '{"min_classes": 3}', true),
+	('003:6.4.2.1.2', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('003:6.4.2.2.2', 'hba_no_trust', '{}', true),
+	('003:6.4.2.4.4', 'public_privileges', '{}', true),
+	('003:6.4.2.4.4', 'password_encryption', '{}', true),
+	('003:6.4.3.1.1', 'default_accounts', '{}', true),
+	('003:6.4.3.1.2', 'password_min_length', '{"min_length": 8}', true),
+	('003:6.4.3.1.2', 'password_classes', '{"min_classes": 3}', true),
+	('003:6.4.3.1.3', 'admin_strong_auth', '{}', true),
+	('003:6.4.3.1.6', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('003:6.4.3.1.6', 'login_valid_until', '{}', true),
+	('003:6.4.3.1.7', 'idle_session_timeout', '{"max_seconds": 1800}', true),
+	('003:6.4.3.3.2', 'public_privileges', '{}', true),
+	('003:6.4.3.4.2', 'ledger_verified', '{}', true),
+	('004:7.3.5a-enh', 'duty_two_people', '{}', true),
+	('004:7.4.4c', 'duty_conflicts', '{}', true),
+	('004:7.5.7a-enh', 'superusers', '{}', true),
+	('004:7.5.7a-enh', 'privileged_attributes', '{}', true),
+	('004:8.2.2a', 'ssl_protocol', '{"min": "TLSv1.2"}', true),
+	('004:8.2.2a', 'ssl_ciphers', '{}', true),
+	('004:8.2.2b', 'hba_password_over_ssl', '{}', true),
+	('004:8.3.3b-enh', 'ledger_verified', '{}', true),
+	('004:8.3.4a-enh', 'admin_strong_auth', '{}', true),
+	('004:8.3.4e-enh', 'ssl_enabled', '{}', true),
+	('004:8.3.4f-enh', 'hba_password_over_ssl', '{}', true),
+	('004:8.3.5a-enh', 'ssl_enabled', '{}', true);
+
 -- (end of section 3)
 
 
