@@ -4945,7 +4945,7 @@ BEGIN
 		IF which = 'trust' THEN
 			IF h.auth_method = 'trust' THEN bad := bad || finsec._compliance_hba_line(h); END IF;
 		ELSIF which = 'password_ssl' THEN
-			IF h.type IN ('host', 'hostnossl') AND h.auth_method IN ('password', 'md5') THEN
+			IF h.type IN ('host', 'hostnossl', 'hostnogssenc') AND h.auth_method IN ('password', 'md5') THEN
 				bad := bad || finsec._compliance_hba_line(h);
 			END IF;
 		ELSIF which = 'superuser_wide' THEN
