@@ -100,11 +100,13 @@ write_hba(
 	'hostssl all +grp ::/0 scram-sha-256',                           # 4: a superuser through a group, IPv6 anywhere
 	'hostssl all batch 10.0.0.0/8 scram-sha-256',                    # 5: batch client without a certificate
 	'host all all 0.0.0.0/0 reject',                                 # 6: reject is fine
-	'host all ldapuser 10.1.0.0/16 ldap ldapserver=ldap.example ldapbasedn="dc=example" ldapbinddn="cn=finsec" ldapbindpasswd=S3cr3tPw ldapsearchattribute=uid');    # 7
+	'host all ldapuser 10.1.0.0/16 ldap ldapserver=ldap.example ldapbasedn="dc=example" ldapbinddn="cn=finsec" ldapbindpasswd=S3cr3tPw ldapsearchattribute=uid',    # 7
+	'hostnogssenc all app 10.2.0.0/16 password');                    # 8: plain password without encryption
 like(check('hba_no_trust', '{offending_lines}'), qr/^fail \[\{"line": 1, "type": "local".*"method": "trust"/, 'trust: line 1 named');
 is($node->safe_psql('postgres', q{SET ROLE aud; SELECT jsonb_array_length(evidence -> 'offending_lines') FROM finsec._check_hba_no_trust('{}')}),
 	'1', '... and only it');
 like(check('hba_password_over_ssl', '{offending_lines}'), qr/^fail \[\{"line": 2, .*"method": "md5"/, 'md5 over host: line 2 named');
+like(check('hba_password_over_ssl', '{offending_lines}'), qr/"line": 8, "type": "hostnogssenc".*"method": "password"/, 'password over hostnogssenc: line 8 named');
 my $wide = check('hba_superuser_wide', '{offending_lines}');
 like($wide, qr/^fail .*"line": 3,.*"line": 4,/, 'the superuser from 0.0.0.0/0 and a group with a superuser from ::/0: lines 3 and 4');
 unlike($wide, qr/"line": 6/, '... not the reject line');
