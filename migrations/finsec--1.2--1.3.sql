@@ -881,6 +881,13 @@ BEGIN
 		r := r || jsonb_build_object(
 			'last_full_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success AND kind = 'full'),
 			'last_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success),
+			-- the worst loss by backups alone: the longest gap between the successful
+			-- backups of the last 7 days and since the newest one (two or more needed)
+			'backup_rpo_seconds', (SELECT CASE WHEN count(*) >= 2 THEN round(extract(epoch FROM
+										greatest(max(gap), now() - max(finished_at))), 3) END
+									 FROM (SELECT finished_at, finished_at - lag(finished_at) OVER (ORDER BY finished_at) AS gap
+											 FROM finsec.backup_register
+											WHERE success AND finished_at >= now() - interval '7 days') g),
 			'restore_test', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds,
 													   'rpo_seconds', rpo_seconds)
 							   FROM finsec.restore_test
@@ -950,6 +957,7 @@ DECLARE
 	f jsonb := finsec._dr_facts();
 	full_age numeric := extract(epoch FROM now() - (f ->> 'last_full_backup_at')::timestamptz);
 	backup_age numeric := extract(epoch FROM now() - (f ->> 'last_backup_at')::timestamptz);
+	backup_rpo numeric := (f ->> 'backup_rpo_seconds')::numeric;
 	restore_rto numeric := (f #>> '{restore_test,rto_seconds}')::numeric;
 	drill_rto numeric := (f #>> '{switchover_drill,rto_seconds}')::numeric;
 	standbys int := (f ->> 'streaming_standbys')::int;
@@ -1017,13 +1025,13 @@ BEGIN
 		ELSIF lv <= 4 THEN
 			-- RPO: the least of the backups' age, the archive's bound, the standby's lag
 			SELECT v, b INTO best_rpo, rpo_by FROM (VALUES
-				(CASE WHEN full_age <= 604800 THEN backup_age END, 'newest successful backup (recorded)'),
+				(CASE WHEN full_age <= 604800 THEN backup_rpo END, 'longest gap between the successful backups of the last 7 days (recorded)'),
 				(rpo_archive, 'WAL archiving working, archive_timeout (observed)'),
 				(rpo_stream, 'streaming standby, flush lag (observed)')) x(v, b)
 			 WHERE v IS NOT NULL ORDER BY v LIMIT 1;
 			IF best_rpo IS NULL OR best_rpo > rpo_s THEN
-				miss := miss || format('a recovery point within %s seconds: WAL archiving with 0 < archive_timeout <= %s and a full backup within 7 days, a streaming standby, or a backup that recent (now: %s)',
-									   rpo_s, rpo_s, coalesce(best_rpo::text || ' seconds by ' || rpo_by, 'none'));
+				miss := miss || format('a recovery point within %s seconds: WAL archiving with 0 < archive_timeout <= %s and a full backup within 7 days, a streaming standby, or backups of the last 7 days no further apart (now: %s)',
+									   rpo_s, rpo_s, coalesce(round(best_rpo)::text || ' seconds by ' || rpo_by, 'none'));
 			END IF;
 			SELECT v, b INTO best_rto, rto_by FROM (VALUES
 				(restore_rto, 'restore test (recorded)'),
@@ -1031,7 +1039,7 @@ BEGIN
 			 WHERE v IS NOT NULL ORDER BY v LIMIT 1;
 			IF best_rto IS NULL OR best_rto > rto_s THEN
 				miss := miss || format('a recovery time within %s seconds: a restore test within 92 days or a switchover drill within 366 days (with a standby streaming) that took no longer (now: %s)',
-									   rto_s, coalesce(best_rto::text || ' seconds by ' || rto_by, 'none'));
+									   rto_s, coalesce(round(best_rto)::text || ' seconds by ' || rto_by, 'none'));
 			END IF;
 		ELSE
 			IF NOT (CASE WHEN lv = 5 THEN sync_ok ELSE sync_strict END) THEN
@@ -1053,7 +1061,7 @@ BEGIN
 			END IF;
 			IF drill_rto IS NULL OR drill_rto > rto_s THEN
 				miss := miss || format('a successful switchover drill within 366 days that took at most %s seconds (now: %s)',
-									   rto_s, coalesce(drill_rto::text || ' seconds', 'none'));
+									   rto_s, coalesce(round(drill_rto)::text || ' seconds', 'none'));
 			ELSE
 				best_rto := drill_rto;
 				rto_by := format('switchover drill (recorded) with %s declared', f ->> 'failover_tool');
