@@ -882,12 +882,15 @@ BEGIN
 			'last_full_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success AND kind = 'full'),
 			'last_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success),
 			-- the worst loss by backups alone: the longest gap between the successful
-			-- backups of the last 7 days and since the newest one (two or more needed)
-			'backup_rpo_seconds', (SELECT CASE WHEN count(*) >= 2 THEN round(extract(epoch FROM
-										greatest(max(gap), now() - max(finished_at))), 3) END
+			-- backups of the last 7 days (from the last one before them) and since the
+			-- newest; unknown without a backup older than 7 days (a history shorter
+			-- than the window says nothing of the schedule)
+			'backup_rpo_seconds', (SELECT round(extract(epoch FROM greatest(max(gap), now() - max(finished_at))), 3)
 									 FROM (SELECT finished_at, finished_at - lag(finished_at) OVER (ORDER BY finished_at) AS gap
 											 FROM finsec.backup_register
-											WHERE success AND finished_at >= now() - interval '7 days') g),
+											WHERE success
+											  AND finished_at >= (SELECT max(finished_at) FROM finsec.backup_register
+																   WHERE success AND finished_at < now() - interval '7 days')) g),
 			'restore_test', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds,
 													   'rpo_seconds', rpo_seconds)
 							   FROM finsec.restore_test
@@ -1025,12 +1028,12 @@ BEGIN
 		ELSIF lv <= 4 THEN
 			-- RPO: the least of the backups' age, the archive's bound, the standby's lag
 			SELECT v, b INTO best_rpo, rpo_by FROM (VALUES
-				(CASE WHEN full_age <= 604800 THEN backup_rpo END, 'longest gap between the successful backups of the last 7 days (recorded)'),
+				(CASE WHEN full_age <= 604800 THEN backup_rpo END, 'longest gap between the successful backups over the last 7 days (recorded)'),
 				(rpo_archive, 'WAL archiving working, archive_timeout (observed)'),
 				(rpo_stream, 'streaming standby, flush lag (observed)')) x(v, b)
 			 WHERE v IS NOT NULL ORDER BY v LIMIT 1;
 			IF best_rpo IS NULL OR best_rpo > rpo_s THEN
-				miss := miss || format('a recovery point within %s seconds: WAL archiving with 0 < archive_timeout <= %s and a full backup within 7 days, a streaming standby, or backups of the last 7 days no further apart (now: %s)',
+				miss := miss || format('a recovery point within %s seconds: WAL archiving with 0 < archive_timeout <= %s and a full backup within 7 days, a streaming standby, or backups over the last 7 days no further apart (now: %s)',
 									   rpo_s, rpo_s, coalesce(round(best_rpo)::text || ' seconds by ' || rpo_by, 'none'));
 			END IF;
 			SELECT v, b INTO best_rto, rto_by FROM (VALUES
