@@ -178,7 +178,7 @@ SELECT status, evidence ->> 'note' AS note FROM finsec._check_realtime_offsite_b
 
 -- 8. dr_level on a single node without archiving: a recent full backup and
 -- a restore test give level 2; level 3 misses a bounded recovery point
--- (one full and one incremental two days apart are not daily backups).
+-- (the backups over the last 7 days lie up to 7 days apart: not daily).
 SELECT level, meets, rto_target, rpo_target, availability, missing FROM finsec.dr_level() ORDER BY level;
 SELECT level, evidence ->> 'rpo_by' AS rpo_by, evidence ->> 'rto_by' AS rto_by, evidence ->> 'rto_seconds' AS rto
   FROM finsec.dr_level() WHERE level <= 3 ORDER BY level;
