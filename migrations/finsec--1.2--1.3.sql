@@ -1020,7 +1020,7 @@ BEGIN
 			END IF;
 			best_rpo := backup_age;
 			rpo_by := 'backup register (recorded)';
-			IF lv = 2 AND (f -> 'restore_test') IS NULL THEN
+			IF lv = 2 AND coalesce(jsonb_typeof(f -> 'restore_test'), 'null') = 'null' THEN
 				miss := miss || 'a successful restore test in the register within 92 days'::text;
 			END IF;
 			best_rto := restore_rto;
@@ -1106,6 +1106,7 @@ DECLARE
 	target int := coalesce((args ->> 'target')::int, current_setting('finsec.dr_target_level')::int);
 	inferred int;
 	target_missing text;
+	misses jsonb;
 	f jsonb;
 BEGIN
 	IF finsec._continuity_cannot_read('backup_register') IS NOT NULL
@@ -1117,13 +1118,14 @@ BEGIN
 			'needs', 'SELECT on finsec.backup_register, restore_test, switchover_drill and EXECUTE on finsec._continuity_facts() (finsec_auditor or finsec_admin)');
 		RETURN;
 	END IF;
-	SELECT coalesce(max(d.level) FILTER (WHERE d.meets), 0), max(d.missing) FILTER (WHERE d.level = target)
-	  INTO inferred, target_missing FROM finsec.dr_level() d;
+	SELECT coalesce(max(d.level) FILTER (WHERE d.meets), 0), max(d.missing) FILTER (WHERE d.level = target),
+		   jsonb_object_agg(d.level::text, d.missing)
+	  INTO inferred, target_missing, misses FROM finsec.dr_level() d;
 	f := finsec._dr_facts();
 	status := CASE WHEN inferred >= target THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('inferred_level', inferred, 'target_level', target,
 								   'missing_for_target', target_missing,
-								   'missing_for_next', (SELECT d.missing FROM finsec.dr_level() d WHERE d.level = inferred + 1),
+								   'missing_for_next', misses ->> (inferred + 1)::text,
 								   'facts', f - 'now');
 END
 $$;

@@ -125,6 +125,10 @@ SELECT level, meets, missing FROM finsec.dr_level() WHERE level <= 2 ORDER BY le
 SET SESSION AUTHORIZATION regress_ct_oper;
 SELECT finsec.record_backup('full', 'new-full', now() - interval '2 days 1 hour', now() - interval '2 days') > 0 AS recorded;
 SELECT finsec.record_backup('incremental', 'new-incr', now() - interval '3 hours', now() - interval '2 hours') > 0 AS recorded;
+-- A fresh full backup, no recent restore test: level 1, level 2 misses the test.
+SET SESSION AUTHORIZATION regress_ct_aud;
+SELECT level, meets, missing FROM finsec.dr_level() WHERE level <= 2 ORDER BY level;
+SET SESSION AUTHORIZATION regress_ct_oper;
 SELECT finsec.record_restore_test(now() - interval '10 days 1 hour', now() - interval '10 days', true, 'new-full',
 								  target => '/restore/test') > 0 AS recorded;
 SELECT finsec.record_switchover_drill('node2', 'node1', now() - interval '20 days', now() - interval '20 days' + interval '75 seconds', true) > 0 AS recorded;
