@@ -4942,8 +4942,9 @@ REVOKE ALL ON FUNCTION finsec.dr_level() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.dr_level() TO finsec_admin, finsec_auditor;
 
 /*
- * The declared target level (finsec.dr_target_level) is met (B1): pass if
- * finsec.dr_level() infers at least it, fail with what the target level
+ * The declared target level (finsec.dr_target_level, raised to args.min_level
+ * where the clause sets a floor) is met (B1): pass if finsec.dr_level()
+ * infers at least it, fail with what the target level
  * misses; cannot_verify when the caller cannot read the register or the
  * replication state.
  */
@@ -4951,7 +4952,10 @@ CREATE FUNCTION finsec._check_dr_level(args jsonb, OUT status text, OUT evidence
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	target int := coalesce((args ->> 'target')::int, current_setting('finsec.dr_target_level')::int);
+	-- args.target replaces the declared level (tests); args.min_level is a clause's
+	-- floor (001 7.2 g: at least level 3) under the declared finsec.dr_target_level
+	target int := coalesce((args ->> 'target')::int,
+						   greatest(current_setting('finsec.dr_target_level')::int, coalesce((args ->> 'min_level')::int, 1)));
 	inferred int;
 	target_missing text;
 	misses jsonb;
@@ -5005,6 +5009,43 @@ INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_e
 	('standby_present', 'finsec._check_standby_present(jsonb)', '热备数据库', 'Standby present', true),
 	('realtime_offsite_backup', 'finsec._check_realtime_offsite_backup(jsonb)', '实时备份与异地备份', 'Real-time and off-site backup', true),
 	('dr_level', 'finsec._check_dr_level(jsonb)', '容灾能力等级', 'Disaster-recovery level', true);
+
+-- Which clauses each check answers, with the clause's numbers.
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.3.3.5', 'fsync', '{}', true),
+	('003:6.4.3.3.5', 'full_page_writes', '{}', true),
+	('003:6.4.3.3.5', 'data_checksums', '{}', true),
+	('003:6.4.3.3.5', 'synchronous_commit', '{}', true),
+	('004:8.3.4h-enh', 'fsync', '{}', true),
+	('004:8.3.4h-enh', 'full_page_writes', '{}', true),
+	('004:8.3.4h-enh', 'data_checksums', '{}', true),
+	('004:8.3.4h-enh', 'synchronous_commit', '{}', true),
+	-- 004 8.3.5 c: incremental at least daily, full at least weekly
+	('004:8.3.5c', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:8.3.5c', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('002:3.2.9', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('002:3.2.9', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('002:3.2.9', 'standby_present', '{"min": 1}', true),
+	-- 004 8.3.5 b enhanced: real-time local backup and off-site backup
+	('004:8.3.5b-enh', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('004:8.3.5b-enh', 'realtime_offsite_backup', '{"max_lag_seconds": 3600}', true),
+	('001:7.4b', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('001:7.4b', 'restore_tested', '{"days": 92}', true),
+	('001:7.4c', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('001:7.4c', 'restore_tested', '{"days": 92}', true),
+	('004:7.5.11a-enh', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11a-enh', 'restore_tested', '{"days": 92}', true),
+	-- 004 7.5.11 b enhanced: the restore procedure every quarter
+	('004:7.5.11b-enh', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11b-enh', 'restore_tested', '{"days": 92}', true),
+	-- 001 7.5 b: the switchover between backup and production at least once a year
+	('001:7.5b', 'switchover_drilled', '{"days": 366}', true),
+	('001:7.3d', 'standby_present', '{"min": 1}', true),
+	('001:7.4i', 'standby_present', '{"min": 1}', true),
+	('001:7.4i', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	-- 001 7.2 g: products support at least level 3; the appendix: the declared level
+	('001:7.2g', 'dr_level', '{"min_level": 3}', true),
+	('001:appendix', 'dr_level', '{}', true);
 
 -- (end of section 4b)
 

@@ -219,6 +219,22 @@ SELECT check_name, function, title_en FROM finsec.compliance_check_def
 					  'backup_schedule', 'restore_tested', 'switchover_drilled', 'standby_present',
 					  'realtime_offsite_backup', 'dr_level')
  ORDER BY 1;
+-- Each clause's checks through finsec.compliance_check(), as the auditor,
+-- with the clause's own numbers (7.2 g raises the target to level 3).
+SELECT cc.clause_id, cc.check_name, cc.args FROM finsec.clause_check cc
+  JOIN finsec.compliance_check_def d USING (check_name)
+ WHERE d.function::text LIKE 'finsec.\_check\_%' AND cc.check_name IN ('fsync', 'full_page_writes', 'data_checksums',
+		'synchronous_commit', 'wal_archiving', 'backup_schedule', 'restore_tested', 'switchover_drilled',
+		'standby_present', 'realtime_offsite_backup', 'dr_level')
+ ORDER BY 1, 2;
+SET SESSION AUTHORIZATION regress_ct_aud;
+SELECT clause_id, check_name, status, evidence -> 'target_level' AS target
+  FROM finsec.compliance_check(lang => 'en')
+ WHERE check_name IN ('fsync', 'full_page_writes', 'data_checksums', 'synchronous_commit', 'wal_archiving',
+					  'backup_schedule', 'restore_tested', 'switchover_drilled', 'standby_present',
+					  'realtime_offsite_backup', 'dr_level')
+ ORDER BY 1, 2;
+RESET SESSION AUTHORIZATION;
 -- Every function of this part runs as its caller except the recorders and
 -- the facts function, which pin search_path.
 SELECT p.proname, p.prosecdef, p.proconfig FROM pg_proc p
