@@ -79,18 +79,23 @@ sub check
 		"SET ROLE auditor; SELECT status || '|' || evidence::text FROM finsec._check_$name('{}')");
 }
 # The hook, as a backup tool's cron job runs it: as the dedicated backup role.
-sub record_hook
+sub run_hook
 {
-	my ($label) = @_;
 	local $ENV{PGBACKREST_CONFIG} = $conf;
 	local $ENV{PGHOST} = $node->host;
 	local $ENV{PGPORT} = $node->port;
 	local $ENV{PGDATABASE} = 'postgres';
 	local $ENV{PGUSER} = 'backup';
 	my ($out, $err);
-	my $ok = IPC::Run::run([ 'sh', $hook, 'main', $label // () ], '>', \$out, '2>', \$err);
-	ok($ok, 'the hook records ' . ($label // 'the newest backup')) or diag("$out\n$err");
+	my $ok = IPC::Run::run([ 'sh', $hook, 'main', @_ ], '>', \$out, '2>', \$err);
 	chomp $out;
+	return ($ok, $out, $err);
+}
+sub record_hook
+{
+	my ($label) = @_;
+	my ($ok, $out, $err) = run_hook($label // ());
+	ok($ok, 'the hook records ' . ($label // 'the newest backup')) or diag("$out\n$err");
 	return $out;
 }
 
@@ -130,13 +135,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM finsec.audit WHERE event_
 	'2', 'both recordings are in the audit ledger');
 # The hook refuses a label the repository does not have.
 {
-	local $ENV{PGBACKREST_CONFIG} = $conf;
-	local $ENV{PGHOST} = $node->host;
-	local $ENV{PGPORT} = $node->port;
-	local $ENV{PGDATABASE} = 'postgres';
-	local $ENV{PGUSER} = 'backup';
-	my ($out, $err);
-	my $ok = IPC::Run::run([ 'sh', $hook, 'main', 'no-such-label' ], '>', \$out, '2>', \$err);
+	my ($ok, $out, $err) = run_hook('no-such-label');
 	ok(!$ok && $err =~ /no backup no-such-label/, 'the hook fails on an unknown label') or diag("$out\n$err");
 }
 
