@@ -4558,50 +4558,54 @@ BEGIN
 END
 $$;
 
-/* A successful restore test within args.days (92: a quarter; 001 7.4 c). */
-CREATE FUNCTION finsec._check_restore_tested(args jsonb, OUT status text, OUT evidence jsonb)
+/*
+ * The newest successful row of a register table (restore_test,
+ * switchover_drill) finished within days: pass, else fail; cannot_verify
+ * for a caller who cannot read it.  Evidence: the row's facts, and the
+ * failures within the window.  tbl is one of finsec's own table names,
+ * given by the two checks below.
+ */
+CREATE FUNCTION finsec._continuity_last_success(tbl text, days numeric, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	days numeric := coalesce((args ->> 'days')::numeric, 92);
-	t record;
+	last jsonb;
+	failures bigint;
 BEGIN
-	evidence := finsec._continuity_cannot_read('restore_test');
+	IF tbl NOT IN ('restore_test', 'switchover_drill') THEN
+		RAISE EXCEPTION 'not a register table: %', tbl USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	evidence := finsec._continuity_cannot_read(tbl);
 	IF evidence IS NOT NULL THEN
 		status := 'cannot_verify';
 		RETURN;
 	END IF;
-	SELECT finished_at, rto_seconds, rpo_seconds, backup_label INTO t
-	  FROM finsec.restore_test WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1;
-	status := CASE WHEN t.finished_at >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
-	evidence := jsonb_build_object('source', 'finsec.restore_test (declared)', 'days', days,
-		'last_success_finished_at', t.finished_at, 'rto_seconds', t.rto_seconds,
-		'rpo_seconds', t.rpo_seconds, 'backup_label', t.backup_label,
-		'failures_within_days', (SELECT count(*) FROM finsec.restore_test
-								  WHERE NOT success AND finished_at >= now() - days * interval '1 day'));
+	EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
+	   INTO last;
+	EXECUTE format('SELECT count(*) FROM finsec.%I WHERE NOT success AND finished_at >= now() - $1 * interval ''1 day''', tbl)
+	   INTO failures USING days;
+	status := CASE WHEN (last ->> 'finished_at')::timestamptz >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('source', format('finsec.%s (declared)', tbl), 'days', days,
+								   'last_success_finished_at', last -> 'finished_at',
+								   'failures_within_days', failures)
+		|| coalesce(last - 'id' - 'started_at' - 'finished_at' - 'success' - 'detail' - 'recorded_by' - 'recorded_at', '{}');
 END
+$$;
+REVOKE ALL ON FUNCTION finsec._continuity_last_success(text, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._continuity_last_success(text, numeric) TO finsec_admin, finsec_auditor;
+
+/* A successful restore test within args.days (92: a quarter; 001 7.4 c). */
+CREATE FUNCTION finsec._check_restore_tested(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT * FROM finsec._continuity_last_success('restore_test', coalesce((args ->> 'days')::numeric, 92))
 $$;
 
 /* A successful switchover drill within args.days (366; 001 7.5 b). */
 CREATE FUNCTION finsec._check_switchover_drilled(args jsonb, OUT status text, OUT evidence jsonb)
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	days numeric := coalesce((args ->> 'days')::numeric, 366);
-	t record;
-BEGIN
-	evidence := finsec._continuity_cannot_read('switchover_drill');
-	IF evidence IS NOT NULL THEN
-		status := 'cannot_verify';
-		RETURN;
-	END IF;
-	SELECT finished_at, rto_seconds, from_node, to_node INTO t
-	  FROM finsec.switchover_drill WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1;
-	status := CASE WHEN t.finished_at >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
-	evidence := jsonb_build_object('source', 'finsec.switchover_drill (declared)', 'days', days,
-		'last_success_finished_at', t.finished_at, 'rto_seconds', t.rto_seconds,
-		'from_node', t.from_node, 'to_node', t.to_node);
-END
+SELECT * FROM finsec._continuity_last_success('switchover_drill', coalesce((args ->> 'days')::numeric, 366))
 $$;
 
 /*

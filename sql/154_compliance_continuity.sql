@@ -199,7 +199,8 @@ GRANT USAGE ON SCHEMA finsec TO regress_ct_plain;
 GRANT EXECUTE ON FUNCTION finsec._check_backup_schedule(jsonb), finsec._check_restore_tested(jsonb),
 	finsec._check_switchover_drilled(jsonb), finsec._check_standby_present(jsonb),
 	finsec._check_realtime_offsite_backup(jsonb), finsec._check_dr_level(jsonb),
-	finsec._continuity_cannot_read(text), finsec._continuity_facts_or_null() TO regress_ct_plain;
+	finsec._continuity_cannot_read(text), finsec._continuity_last_success(text, numeric),
+	finsec._continuity_facts_or_null() TO regress_ct_plain;
 SET SESSION AUTHORIZATION regress_ct_plain;
 SELECT 'backup_schedule' AS c, status, evidence FROM finsec._check_backup_schedule('{}')
 UNION ALL SELECT 'restore_tested', status, evidence FROM finsec._check_restore_tested('{}')
