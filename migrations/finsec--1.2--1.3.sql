@@ -4169,7 +4169,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
 	new_id bigint;
-	loc text := finsec._redact_location(location);
+	loc text;
 BEGIN
 	IF kind IS NULL OR label IS NULL OR success IS NULL THEN
 		RAISE EXCEPTION 'a backup needs a kind, a label and whether it succeeded'
@@ -4193,6 +4193,7 @@ BEGIN
 			USING ERRCODE = 'S9Q30',
 			DETAIL = format('finished_at %s, retention_until %s.', finished_at, retention_until);
 	END IF;
+	loc := finsec._redact_location(location);
 	INSERT INTO finsec.backup_register (kind, tool, label, started_at, finished_at, size_bytes,
 										location, retention_until, success, detail, recorded_by)
 	VALUES (kind, tool, label, started_at, finished_at, size_bytes, loc, retention_until, success,

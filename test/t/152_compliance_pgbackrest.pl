@@ -168,6 +168,15 @@ is(check('wal_archiving') =~ s/\|.*//sr, 'pass', 'archive-push as archive_comman
 is($node->safe_psql('postgres', q{SET ROLE auditor; SELECT max(level) FILTER (WHERE meets) FROM finsec.dr_level()}),
 	'2', 'dr_level on a single node with pgBackRest and no archive_timeout: level 2');
 
+# The register survives pg_dump and pg_restore (configuration tables).
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$base/register.dump", 'postgres' ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE copy');
+$node->command_ok([ 'pg_restore', '-d', 'copy', "$base/register.dump" ], 'pg_restore');
+my $rows_sql = q{SELECT (SELECT string_agg(kind || ':' || label || ':' || success, ',' ORDER BY id) FROM finsec.backup_register)
+				  || '|' || (SELECT string_agg(backup_label || ':' || rto_seconds, ',' ORDER BY id) FROM finsec.restore_test)};
+is($node->safe_psql('copy', $rows_sql), $node->safe_psql('postgres', $rows_sql),
+	'the restored database has the same register');
+
 # --- four months later (libfaketime) -------------------------------------------
 $node->stop;
 start_faketime($node, '+120d');
