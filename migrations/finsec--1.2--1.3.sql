@@ -4573,8 +4573,9 @@ DECLARE
 	last jsonb;
 	failures bigint;
 BEGIN
-	IF tbl NOT IN ('restore_test', 'switchover_drill') THEN
-		RAISE EXCEPTION 'not a register table: %', tbl USING ERRCODE = 'invalid_parameter_value';
+	IF tbl IS NULL OR tbl NOT IN ('restore_test', 'switchover_drill') OR days IS NULL THEN
+		RAISE EXCEPTION 'finsec._continuity_last_success needs restore_test or switchover_drill and a number of days'
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	evidence := finsec._continuity_cannot_read(tbl);
 	IF evidence IS NOT NULL THEN
