@@ -5182,6 +5182,16 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('001:7.4i', 'standby_present', '{"min": 1}', true),
 	('001:7.4i', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
 	-- 001 7.2 g: products support at least level 3; the appendix: the declared level
+	('001:7.2b', 'standby_present', '{"min": 1}', true),
+	('001:7.4h', 'standby_present', '{"min": 1}', true),
+	('001:7.4h', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('001:7.4h', 'dr_level', '{}', true),
+	('001:7.4i', 'dr_level', '{}', true),
+	-- catalog clauses beyond the digest (docs/compliance-catalog.md "Mappings still to add")
+	('003:6.4.2.4.1', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('003:6.4.2.4.1', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('004:7.5.11b', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11b', 'restore_tested', '{"days": 92}', true),
 	('001:7.2g', 'dr_level', '{"min_level": 3}', true),
 	('001:appendix', 'dr_level', '{}', true);
 
