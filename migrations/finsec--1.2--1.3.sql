@@ -4735,11 +4735,18 @@ SET search_path = pg_catalog, pg_temp AS $$
 SELECT * FROM finsec._continuity_last_success('restore_test', coalesce((args ->> 'days')::numeric, 92))
 $$;
 
-/* A successful switchover drill within args.days (366; 001 7.5 b). */
+/*
+ * A successful switchover drill within args.days (366; 001 7.5 b).  The
+ * evidence adds the cluster's current timeline (observed: each promotion
+ * starts a new one), for comparing with the drills recorded.
+ */
 CREATE FUNCTION finsec._check_switchover_drilled(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
-SELECT * FROM finsec._continuity_last_success('switchover_drill', coalesce((args ->> 'days')::numeric, 366))
+SELECT l.status,
+	   CASE WHEN l.status = 'cannot_verify' THEN l.evidence
+			ELSE l.evidence || jsonb_build_object('timeline_id', (SELECT timeline_id FROM pg_control_checkpoint())) END
+  FROM finsec._continuity_last_success('switchover_drill', coalesce((args ->> 'days')::numeric, 366)) l
 $$;
 
 /*

@@ -156,6 +156,9 @@ $node->safe_psql('postgres', qq{SET SESSION AUTHORIZATION oper;
 	SELECT finsec.record_restore_test(to_timestamp($started), to_timestamp($finished), true, '$incr',
 		target => 'restored', rpo_seconds => 0,
 		detail => jsonb_build_object('rows', '$rows', 'tool', 'pgbackrest restore --set=$incr'))});
+# The restore ended recovery on a new timeline, which the drill check shows.
+is($restored->safe_psql('postgres', q{SELECT evidence ->> 'timeline_id' FROM finsec._check_switchover_drilled('{}')}),
+	'2', 'the restored cluster is on timeline 2 (observed in the switchover_drilled evidence)');
 $restored->stop;
 
 # --- the checks pass ---------------------------------------------------------
