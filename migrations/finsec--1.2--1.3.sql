@@ -339,6 +339,12 @@ DECLARE
 	t regclass;
 	lab text := finsec.report_label($1, $3);
 BEGIN
+	IF fig IS NULL OR q IS NULL OR needs IS NULL OR daily IS NULL OR by_dim IS NULL THEN
+		RAISE EXCEPTION 'a report figure needs its name, sources, query and series flags'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'finsec._report_figure is called by the report functions; call those instead.';
+	END IF;
+	PERFORM finsec._report_period("from", "to", lang);
 	FOREACH t IN ARRAY needs LOOP
 		IF NOT has_table_privilege(t, 'SELECT') THEN
 			RETURN QUERY SELECT $1, lab, NULL::date, t::text, NULL::numeric, 'cannot_read'::text;
@@ -712,7 +718,8 @@ DECLARE
 	i integer;
 	c text;
 BEGIN
-	IF (SELECT relkind FROM pg_class WHERE oid = rel) NOT IN ('r', 'p') THEN
+	IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'r'
+	   AND (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'p' THEN
 		RETURN 'not_a_table';
 	END IF;
 	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
