@@ -851,32 +851,33 @@ BEGIN
 		RETURN;
 	END IF;
 
-	FOREACH f IN ARRAY counts LOOP
-		RETURN QUERY
-			SELECT f, finsec.report_label(f, l), NULL::date, NULL::text,
-				   coalesce((SELECT sum((x ->> 'n')::numeric) FROM jsonb_array_elements(acc) x WHERE x ->> 'figure' = f), 0),
-				   'count'::text;
-		RETURN QUERY
-			SELECT f, finsec.report_label(f, l), d.d, NULL::text,
-				   coalesce((SELECT sum((x ->> 'n')::numeric) FROM jsonb_array_elements(acc) x
-							  WHERE x ->> 'figure' = f AND (x ->> 'day')::date = d.d), 0),
-				   'count'::text
-			  FROM finsec._report_days("from", "to") d(d) ORDER BY d.d;
-	END LOOP;
+	-- one pass over the accumulated cells: totals, every day of every count figure, amounts per currency
 	RETURN QUERY
-		SELECT 'accounts_active'::text, finsec.report_label('accounts_active', l), NULL::date, NULL::text,
-			   coalesce((SELECT sum((x ->> 'n')::numeric) FROM jsonb_array_elements(acc) x WHERE x ->> 'figure' = 'accounts_active'), 0),
-			   'count'::text;
-	FOREACH f IN ARRAY counts[2:6] LOOP
-		RETURN QUERY
-			SELECT f || '_amount', finsec.report_label(f || '_amount', l), NULL::date, s.cur, s.amount, 'amount'::text
-			  FROM (SELECT x ->> 'cur' AS cur, sum((x ->> 'amount')::numeric) AS amount
-					  FROM jsonb_array_elements(acc) x WHERE x ->> 'figure' = f GROUP BY 1) s
-			 ORDER BY s.cur;
-		IF NOT FOUND THEN
-			RETURN QUERY SELECT f || '_amount', finsec.report_label(f || '_amount', l), NULL::date, NULL::text, 0::numeric, 'amount'::text;
-		END IF;
-	END LOOP;
+		WITH c AS MATERIALIZED (
+			SELECT x.day, x.figure, x.cur, x.n, x.amount
+			  FROM jsonb_to_recordset(acc) AS x(day date, figure text, cur text, n numeric, amount numeric)),
+		 fig AS (SELECT f.name, f.ord FROM unnest(counts) WITH ORDINALITY AS f(name, ord)),
+		 days AS (SELECT d.d FROM finsec._report_days("from", "to") d(d)),
+		 daily AS (SELECT c.figure, c.day, sum(c.n) AS n FROM c WHERE c.day IS NOT NULL GROUP BY 1, 2),
+		 amounts AS (SELECT c.figure, c.cur, sum(c.amount) AS amount FROM c
+					  WHERE c.figure <> ALL (ARRAY['accounts_registered', 'accounts_active']) GROUP BY 1, 2)
+		SELECT r.figure, finsec.report_label(r.figure, l), r.day, r.dimension, r.value, r.unit
+		  FROM (SELECT fig.name AS figure, NULL::date AS day, NULL::text AS dimension,
+					   coalesce((SELECT sum(c.n) FROM c WHERE c.figure = fig.name), 0) AS value,
+					   'count'::text AS unit, fig.ord AS o1, 0 AS o2, NULL::date AS o3, NULL::text AS o4
+				  FROM fig
+				UNION ALL
+				SELECT fig.name, days.d, NULL, coalesce(daily.n, 0), 'count', fig.ord, 1, days.d, NULL
+				  FROM fig CROSS JOIN days
+				  LEFT JOIN daily ON daily.figure = fig.name AND daily.day = days.d
+				UNION ALL
+				SELECT 'accounts_active', NULL, NULL,
+					   coalesce((SELECT sum(c.n) FROM c WHERE c.figure = 'accounts_active'), 0), 'count', 7, 0, NULL, NULL
+				UNION ALL
+				SELECT fig.name || '_amount', NULL, a.cur, coalesce(a.amount, 0), 'amount', 7 + fig.ord, 0, NULL, a.cur
+				  FROM fig LEFT JOIN amounts a ON a.figure = fig.name
+				 WHERE fig.name <> 'accounts_registered') r
+		 ORDER BY r.o1, r.o2, r.o3, r.o4;
 END
 $$;
 COMMENT ON FUNCTION finsec.report_business(timestamptz, timestamptz, text) IS
