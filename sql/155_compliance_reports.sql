@@ -265,6 +265,24 @@ SELECT figure, dimension, value FROM finsec.report_business('2026-11-01', '2026-
 SELECT table_name, dimension, measure, checked, failing FROM finsec.report_data_quality('2026-11-01', '2026-11-04', 'en')
  WHERE table_name LIKE '%script%';
 
+-- A table owner plants functions and an operator the reports might pick
+-- up by name (lower(text), = on bigint, is_valid_bank_card): the reports
+-- pin their search path, so none of them runs.
+CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted lower() ran'; END$$;
+CREATE FUNCTION public.planted_eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted = ran'; END$$;
+CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.planted_eq);
+CREATE FUNCTION public.is_valid_bank_card(text) RETURNS boolean LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'planted is_valid_bank_card ran'; END$$;
+SET search_path = public, pg_catalog;
+SELECT figure, value FROM finsec.report_business('2026-11-01', '2026-11-04', 'en') WHERE figure = 'refunds' AND day IS NULL;
+SELECT measure, failing FROM finsec.report_data_quality('2026-11-01', '2026-11-04', 'en')
+ WHERE table_name = 'public.rpt_pay' AND dimension IN ('accuracy', 'consistency');
+RESET search_path;
+DROP OPERATOR public.= (bigint, bigint);
+DROP FUNCTION public.planted_eq(bigint, bigint), public.lower(text), public.is_valid_bank_card(text);
+
 -- NULL arguments: lang NULL means the setting; NULL bounds are refused.
 SELECT pg_temp.try($$SELECT * FROM finsec.report_access_review(NULL, NULL)$$);
 SELECT pg_temp.try($$SELECT * FROM finsec.report_data_quality(NULL, NULL)$$);
