@@ -498,6 +498,45 @@ $$;
 REVOKE ALL ON FUNCTION finsec._report_off_hours(timestamptz, time, time) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._report_off_hours(timestamptz, time, time) TO finsec_admin, finsec_auditor, finsec_operator;
 
+/*
+ * The ledger records each analysis of itself: report_audit, run by a
+ * caller who can read the ledger, writes an audit.analysis event (the
+ * period analysed, the events in it) so that the self-check can verify
+ * that the ledger is analysed at least monthly (004 7.5.7 f, U11; check
+ * audit_analysis).  SECURITY DEFINER only to write a finsec event type
+ * (audit.*, reserved to finsec's own functions) for finsec_auditor, who
+ * may not call finsec.audit_event(); it reads no user object, counts the
+ * ledger's rows of the period and records who ran it (the ledger's
+ * db_user is the caller before the definer switch).  Granted to
+ * finsec_auditor only, the one role that reads the ledger (EXECUTE is
+ * checked against the calling role, also after SET ROLE).
+ */
+CREATE FUNCTION finsec._report_record_analysis("from" timestamptz, "to" timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+		RAISE EXCEPTION 'an analysis of the ledger needs a period'
+			USING ERRCODE = 'S9Q46',
+				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
+				  HINT = 'Run finsec.report_audit(from, to), which records its analysis itself.';
+	END IF;
+	SELECT count(*) INTO n FROM finsec.audit a WHERE a.event_time >= "from" AND a.event_time < "to";
+	RETURN finsec.audit_event('audit.analysis', 'finsec.audit', 'report_audit', true,
+		format('the audit ledger was analysed for [%s, %s): %s event(s)', "from", "to", n),
+		jsonb_build_object('from', "from", 'to', "to", 'events', n));
+END
+$$;
+COMMENT ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) IS
+	'record in the ledger that it was analysed for a period (audit.analysis); called by finsec.report_audit';
+REVOKE ALL ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) TO finsec_auditor;
+
 CREATE FUNCTION finsec.report_audit("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
 	work_start time DEFAULT '09:00', work_end time DEFAULT '18:00')
 RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
@@ -533,6 +572,10 @@ BEGIN
 		true, true);
 	RETURN QUERY SELECT * FROM finsec._report_figure('privilege_changes', 'count', l, "from", "to", a,
 		'SELECT event_time, event_type, 1' || w || ' AND finsec._report_privilege_event(event_type)', false, true);
+	-- the analysis is recorded in the ledger (audit.analysis) when the ledger could be read
+	IF has_table_privilege('finsec.audit', 'SELECT') THEN
+		PERFORM finsec._report_record_analysis("from", "to");
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION finsec.report_audit(timestamptz, timestamptz, text, time, time) IS
@@ -1176,6 +1219,65 @@ COMMENT ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, i
 	'data quality of the registered payments tables over [from, to) (Q1, 001 10.1): completeness, accuracy, consistency, timeliness; at most max_rows rows per table and measure, read as the caller';
 REVOKE ALL ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer) TO finsec_admin, finsec_auditor;
+
+
+/*
+ * Check audit_analysis (004 7.5.7 f, U11): the ledger was analysed with
+ * finsec.report_audit over a period of at least min_period_days (default
+ * 28: a month) within the last max_age_days (default 31): an
+ * audit.analysis event, which only finsec's own functions can write.
+ * cannot_verify when the caller cannot read the ledger.
+ */
+CREATE FUNCTION finsec._check_audit_analysis(args jsonb, OUT status text, OUT evidence jsonb)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_age integer;
+	min_period integer;
+	r record;
+BEGIN
+	BEGIN
+		max_age := coalesce((args ->> 'max_age_days')::integer, 31);
+		min_period := coalesce((args ->> 'min_period_days')::integer, 28);
+	EXCEPTION WHEN OTHERS THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the check''s arguments are not whole numbers of days',
+									   'needs', 'args {"max_age_days": 31, "min_period_days": 28}', 'args', args);
+		RETURN;
+	END;
+	IF NOT has_table_privilege('finsec.audit', 'SELECT') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot read the audit ledger finsec.audit',
+									   'needs', 'membership in finsec_auditor');
+		RETURN;
+	END IF;
+	SELECT a.event_time, a.db_user, a.detail INTO r
+	  FROM finsec.audit a
+	 WHERE a.event_type = 'audit.analysis' AND a.success
+	   AND (a.detail ->> 'to')::timestamptz - (a.detail ->> 'from')::timestamptz >= make_interval(days => min_period)
+	 ORDER BY a.event_time DESC LIMIT 1;
+	evidence := jsonb_build_object('max_age_days', max_age, 'min_period_days', min_period,
+								   'last_analysis_at', r.event_time, 'analysed_by', quote_ident(r.db_user),
+								   'period_from', r.detail -> 'from', 'period_to', r.detail -> 'to');
+	status := CASE WHEN r.event_time IS NOT NULL AND r.event_time >= now() - make_interval(days => max_age)
+				   THEN 'pass' ELSE 'fail' END;
+END
+$$;
+COMMENT ON FUNCTION finsec._check_audit_analysis(jsonb) IS
+	'compliance check: the audit ledger analysed (finsec.report_audit over a month) within the last month';
+REVOKE ALL ON FUNCTION finsec._check_audit_analysis(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_audit_analysis(jsonb) TO finsec_admin, finsec_auditor;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
+VALUES ('audit_analysis', 'finsec._check_audit_analysis(jsonb)', '审计数据每月分析', 'Audit data analysed monthly', true);
+-- mapped onto the clauses of the catalog (section 1b) where they are there
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
+SELECT c.clause_id, 'audit_analysis', c.args::jsonb, true
+  FROM (VALUES ('004:7.5.7f', '{"max_age_days": 31, "min_period_days": 28}'),
+			   ('004:7.5.5b', '{"max_age_days": 31, "min_period_days": 28}')) c(clause_id, args)
+ WHERE EXISTS (SELECT 1 FROM finsec.clause k WHERE k.clause_id = c.clause_id);
 
 -- (end of section 5)
 

@@ -208,6 +208,38 @@ SELECT finsec._report_off_hours('2026-12-02 08:59+08', '09:00', '18:00'),
 	   finsec._report_off_hours('2026-12-02 18:00+08', '09:00', '18:00'),
 	   finsec._report_off_hours('2026-12-05 10:00+08', '09:00', '18:00');
 
+-- The ledger records its analyses (audit.analysis); the check
+-- audit_analysis passes once the ledger was analysed over a month within
+-- the last month.  The analyses above covered two hours: still fail.
+SELECT status, evidence - 'last_analysis_at' - 'analysed_by' - 'period_from' - 'period_to' AS evidence
+  FROM finsec._check_audit_analysis('{}');
+SELECT count(*) AS recorded FROM finsec.audit WHERE event_type = 'audit.analysis';
+-- An administrator's report_audit reads nothing and records nothing; it
+-- cannot record an analysis directly either, and its check says
+-- cannot_verify.
+SET ROLE regress_rpt_admin;
+SELECT count(*) FROM finsec.report_audit(now() - interval '30 days', now(), 'en');
+SELECT pg_temp.try($$SELECT finsec._report_record_analysis(now() - interval '30 days', now())$$);
+SELECT * FROM finsec._check_audit_analysis('{}');
+RESET ROLE;
+SELECT count(*) AS recorded FROM finsec.audit WHERE event_type = 'audit.analysis';
+-- The auditor analyses the last 30 days: recorded, and the check passes.
+SET ROLE regress_rpt_auditor;
+SELECT count(*) > 0 FROM finsec.report_audit(now() - interval '30 days', now(), 'en');
+SELECT status, evidence ->> 'analysed_by' AS analysed_by, evidence ->> 'min_period_days' AS min_period
+  FROM finsec._check_audit_analysis('{}');
+RESET ROLE;
+SELECT db_user, action, success, detail ? 'events' AS counted FROM finsec.audit
+ WHERE event_type = 'audit.analysis' ORDER BY finsec_seq DESC LIMIT 1;
+-- The same analysis is too old for a zero-day horizon, and too short for a
+-- 31-day period; bad arguments are cannot_verify; a NULL period is refused.
+SELECT (finsec._check_audit_analysis('{"max_age_days": -1}')).status,
+	   (finsec._check_audit_analysis('{"min_period_days": 31}')).status,
+	   (finsec._check_audit_analysis('{"max_age_days": "soon"}')).status,
+	   (finsec._check_audit_analysis(NULL)).status;
+SELECT pg_temp.try($$SELECT finsec._report_record_analysis(NULL, now())$$);
+SELECT check_name, function, title_en FROM finsec.compliance_check_def WHERE check_name = 'audit_analysis';
+
 -- report_keys and report_credit: every figure present, 0 where nothing happened.
 SELECT figure, value, unit FROM finsec.report_keys('2026-11-01', '2026-11-04', 'en') WHERE day IS NULL AND dimension IS NULL;
 SELECT figure, value, unit FROM finsec.report_credit('2026-11-01', '2026-11-04', 'en') WHERE day IS NULL AND dimension IS NULL;
