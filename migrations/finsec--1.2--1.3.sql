@@ -797,7 +797,8 @@ GRANT EXECUTE ON FUNCTION finsec._report_unreadable(regclass, text[], text[]) TO
  * total NULL with unit cannot_read, with one unreadable_table row naming
  * the table and the reason in its label; no daily rows are given then.
  */
-CREATE FUNCTION finsec.report_business("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+CREATE FUNCTION finsec.report_business("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
+	tables regclass[] DEFAULT NULL)
 RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -824,7 +825,10 @@ BEGIN
 			AND has_table_privilege('finsec.monitor_table', 'SELECT')) THEN
 		bad := jsonb_build_array(jsonb_build_object('table', 'finsec.limit_table', 'reason', 'no SELECT privilege on the registries of payments tables'));
 	ELSE
-		FOR t IN SELECT * FROM finsec._report_payment_tables() LOOP
+		bad := bad || coalesce((SELECT jsonb_agg(jsonb_build_object('table', x::text, 'reason', 'not a registered payments table'))
+								  FROM unnest(tables) x
+								 WHERE x IS NULL OR x NOT IN (SELECT r.relid FROM finsec._report_payment_tables() r)), '[]');
+		FOR t IN SELECT * FROM finsec._report_payment_tables() r WHERE tables IS NULL OR r.relid = ANY (tables) LOOP
 			why := finsec._report_unreadable(t.relid,
 				ARRAY[t.time_col, t.amount_col, t.kind_col, t.currency_col, coalesce(t.account_col, t.customer_col)],
 				ARRAY['time', 'number|money', 'text', 'text', 'text|number|finsec']);
@@ -923,10 +927,10 @@ BEGIN
 		 ORDER BY r.o1, r.o2, r.o3, r.o4;
 END
 $$;
-COMMENT ON FUNCTION finsec.report_business(timestamptz, timestamptz, text) IS
-	'business figures of [from, to) from the registered payments tables, read as the caller: accounts registered and active, payments, settlements, transfers, withdrawals, refunds (daily), their amounts per currency; cannot_read where the caller cannot read a table';
-REVOKE ALL ON FUNCTION finsec.report_business(timestamptz, timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec.report_business(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
+COMMENT ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) IS
+	'business figures of [from, to) from the registered payments tables (or those of tables), read as the caller: accounts registered and active, payments, settlements, transfers, withdrawals, refunds (daily), their amounts per currency; cannot_read where the caller cannot read a table';
+REVOKE ALL ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) TO finsec_admin, finsec_auditor, finsec_operator;
 
 /*
  * ---- report_access_review (004 9.3 d): one row per login role ----
@@ -1069,7 +1073,7 @@ REVOKE ALL ON FUNCTION finsec._report_id_kind(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._report_id_kind(text) TO finsec_admin, finsec_auditor;
 
 CREATE FUNCTION finsec.report_data_quality("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
-	max_rows integer DEFAULT 100000)
+	max_rows integer DEFAULT 100000, tables regclass[] DEFAULT NULL)
 RETURNS TABLE (table_name text, dimension text, measure text, checked bigint, failing bigint, ratio numeric, detail jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1104,7 +1108,12 @@ BEGIN
 											   'needs', 'finsec_admin, finsec_auditor or finsec_operator');
 		RETURN;
 	END IF;
-	FOR t IN SELECT * FROM finsec._report_payment_tables() LOOP
+	RETURN QUERY SELECT x::text, 'all'::text, 'cannot_read'::text, NULL::bigint, NULL::bigint, NULL::numeric,
+						jsonb_build_object('reason', 'not a registered payments table',
+										   'needs', 'finsec.enable_limits, enable_risk or enable_monitoring')
+				   FROM unnest(tables) x
+				  WHERE x IS NULL OR x NOT IN (SELECT r.relid FROM finsec._report_payment_tables() r);
+	FOR t IN SELECT * FROM finsec._report_payment_tables() r WHERE tables IS NULL OR r.relid = ANY (tables) LOOP
 		cols := ARRAY[t.time_col, t.amount_col, t.customer_col, t.account_col, t.currency_col, t.kind_col];
 		why := finsec._report_unreadable(t.relid, cols || ARRAY[t.card_col, t.counterparty_col, t.payment_id_col, t.reversal_col],
 										 NULL);
@@ -1215,10 +1224,10 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer) IS
+COMMENT ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) IS
 	'data quality of the registered payments tables over [from, to) (Q1, 001 10.1): completeness, accuracy, consistency, timeliness; at most max_rows rows per table and measure, read as the caller';
-REVOKE ALL ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer) TO finsec_admin, finsec_auditor;
+REVOKE ALL ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) TO finsec_admin, finsec_auditor;
 
 
 /*
