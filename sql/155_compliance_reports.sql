@@ -239,6 +239,8 @@ SELECT (finsec._check_audit_analysis('{"max_age_days": -1}')).status,
 	   (finsec._check_audit_analysis(NULL)).status;
 SELECT pg_temp.try($$SELECT finsec._report_record_analysis(NULL, now())$$);
 SELECT check_name, function, title_en FROM finsec.compliance_check_def WHERE check_name = 'audit_analysis';
+-- mapped onto the clauses of the catalog (monthly analysis, 004 7.5.7 f and 7.5.5 b)
+SELECT clause_id, args FROM finsec.clause_check WHERE check_name = 'audit_analysis' ORDER BY 1;
 
 -- report_keys and report_credit: every figure present, 0 where nothing happened.
 SELECT figure, value, unit FROM finsec.report_keys('2026-11-01', '2026-11-04', 'en') WHERE day IS NULL AND dimension IS NULL;
