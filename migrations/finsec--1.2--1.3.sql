@@ -4305,10 +4305,14 @@ BEGIN
 	RETURN QUERY SELECT * FROM finsec._report_figure('role_suspensions', 'count', l, "from", "to",
 		ARRAY['finsec.role_suspension'::regclass],
 		'SELECT suspended_at, rule_name, 1 FROM finsec.role_suspension WHERE suspended_at >= $1 AND suspended_at < $2', false, true);
+	-- large-value reports created in the period, by their current status
+	RETURN QUERY SELECT * FROM finsec._report_figure('large_value_reports', 'count', l, "from", "to",
+		ARRAY['finsec.large_value_report'::regclass],
+		'SELECT created_at, status, 1 FROM finsec.large_value_report WHERE created_at >= $1 AND created_at < $2', false, true);
 END
 $$;
 COMMENT ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) IS
-	'monitoring alerts of [from, to) (shadow rules left out): daily and by rule, by current state and severity, closed by outcome, their cases, role suspensions';
+	'monitoring alerts of [from, to) (shadow rules left out): daily and by rule, by current state and severity, closed by outcome, their cases, role suspensions, large-value reports by status';
 REVOKE ALL ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
 
