@@ -617,6 +617,8 @@ DECLARE
 	charts text := '';
 	excl text;
 	n_excl int;
+	ledger record;
+	ledger_note text;
 BEGIN
 	IF "from" IS NULL THEN
 		RAISE EXCEPTION 'argument "from" of finsec.compliance_report_html must not be NULL'
@@ -645,6 +647,21 @@ BEGIN
 	checks := finsec._compliance_rows(NULL, l);
 	digest := finsec._compliance_digest(checks);
 	cat := finsec._compliance_catalog_info();
+	-- The ledger row that compliance_check() wrote for this run (in this
+	-- transaction), for the caller who can read the ledger.
+	IF has_table_privilege('finsec.audit', 'SELECT') THEN
+		SELECT a.finsec_seq, a.event_time INTO ledger
+		  FROM finsec.audit a
+		 WHERE a.event_type = 'compliance.check' AND a.finsec_txid = pg_current_xact_id()
+		   AND a.backend_pid = pg_backend_pid()
+		 ORDER BY a.finsec_seq DESC LIMIT 1;
+		ledger_note := CASE WHEN ledger.finsec_seq IS NULL
+							THEN CASE WHEN zh THEN '（本次检查未记入审计日志）' ELSE '(this run is not in the audit ledger)' END
+							ELSE format('finsec.audit finsec_seq = %s, event_time = %s', ledger.finsec_seq,
+										to_char(ledger.event_time, 'YYYY-MM-DD HH24:MI:SS.US OF')) END;
+	ELSE
+		ledger_note := CASE WHEN zh THEN '（调用者无权读取审计日志 finsec.audit）' ELSE '(the caller cannot read the audit ledger finsec.audit)' END;
+	END IF;
 	SELECT coalesce(jsonb_agg(jsonb_build_object('standard', s.standard, 'status', s.status, 'n', s.n)
 							  ORDER BY s.standard COLLATE "C", s.status), '[]')
 	  INTO summary
@@ -856,33 +873,35 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 	END IF;
 	html := html || sec || charts || '</section>' || E'\n';
 
-	-- 4. Exclusions, with their justification and approvers (as the
-	--    excluded rows' evidence records them).
+	-- 4. Exclusions: justification, requester and approver, validity and
+	--    the check's actual result (compliance_check's evidence of an
+	--    excluded row: justification, requested_by, approved_by, request_id,
+	--    valid_until, scope, actual {status, evidence}).
 	SELECT count(*) INTO n_excl FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = 'excluded';
 	excl := coalesce((
-		SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td><pre>%s</pre></td></tr>',
-								 finsec._html_escape(x.clause_id), finsec._html_escape(x.check_name),
-								 finsec._html_escape(coalesce(x.ev ->> 'justification', x.ev ->> 'reason')),
-								 finsec._html_escape(concat_ws(' / ',
-									coalesce(x.ev ->> 'requested_by', x.ev ->> 'excluded_by'),
-									coalesce(CASE WHEN jsonb_typeof(x.ev -> 'approved_by') = 'array'
-												  THEN (SELECT string_agg(a, ', ') FROM jsonb_array_elements_text(x.ev -> 'approved_by') a)
-												  ELSE x.ev ->> 'approved_by' END,
-											 CASE WHEN jsonb_typeof(x.ev -> 'approvers') = 'array'
-												  THEN (SELECT string_agg(a, ', ') FROM jsonb_array_elements_text(x.ev -> 'approvers') a)
-												  ELSE x.ev ->> 'approvers' END))),
-								 finsec._html_escape(left(CASE WHEN x.ev IS NULL OR jsonb_typeof(x.ev) = 'null' THEN ''
-															   ELSE jsonb_pretty(x.ev) END, max_evidence))),
+		SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>',
+								 finsec._html_escape(x.clause_id), finsec._html_escape(coalesce(x.check_name, '*')),
+								 finsec._html_escape(left(x.ev ->> 'justification', max_text)),
+								 finsec._html_escape(concat_ws(' / ', x.ev ->> 'requested_by', x.ev ->> 'approved_by'))
+								 || CASE WHEN x.ev ? 'request_id' THEN finsec._html_escape(format(' (#%s)', x.ev ->> 'request_id')) ELSE '' END,
+								 finsec._html_escape(CASE WHEN jsonb_typeof(x.ev -> 'valid_until') = 'string'
+														  THEN left(x.ev ->> 'valid_until', 19) ELSE '' END),
+								 finsec._html_escape(CASE WHEN zh THEN coalesce(s.label_zh, x.ev -> 'actual' ->> 'status')
+														  ELSE coalesce(s.label_en, x.ev -> 'actual' ->> 'status') END)),
 						  '' ORDER BY x.clause_id COLLATE "C", x.check_name COLLATE "C")
-		  FROM (SELECT e ->> 'clause_id' AS clause_id, e ->> 'check_name' AS check_name, e -> 'evidence' AS ev
+		  FROM (SELECT e ->> 'clause_id' AS clause_id, e ->> 'check_name' AS check_name,
+					   CASE WHEN jsonb_typeof(e -> 'evidence') = 'object' THEN e -> 'evidence' ELSE '{}' END AS ev
 				  FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = 'excluded'
-				 ORDER BY e ->> 'clause_id' COLLATE "C", e ->> 'check_name' COLLATE "C" LIMIT max_items) x), '');
+				 ORDER BY e ->> 'clause_id' COLLATE "C", e ->> 'check_name' COLLATE "C" LIMIT max_items) x
+		  LEFT JOIN finsec._compliance_statuses() s ON s.status = x.ev -> 'actual' ->> 'status'), '');
 	html := html || format('<section id="exclusions"><h2>%s</h2>', CASE WHEN zh THEN '四、豁免项' ELSE '4. Exclusions' END)
 		|| CASE WHEN n_excl = 0 THEN format('<p class="note">%s</p>', CASE WHEN zh THEN '（无豁免项）' ELSE '(no exclusions)' END)
-				ELSE format('<table class="exclusions"><thead><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>',
+				ELSE format('<table class="exclusions"><thead><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>',
 							CASE WHEN zh THEN '条款' ELSE 'Clause' END, CASE WHEN zh THEN '检查' ELSE 'Check' END,
-							CASE WHEN zh THEN '理由' ELSE 'Justification' END, CASE WHEN zh THEN '申请人 / 批准人' ELSE 'Requested by / approved by' END,
-							CASE WHEN zh THEN '记录' ELSE 'Record' END)
+							CASE WHEN zh THEN '理由' ELSE 'Justification' END,
+							CASE WHEN zh THEN '申请人 / 批准人' ELSE 'Requested by / approved by' END,
+							CASE WHEN zh THEN '有效期至' ELSE 'Valid until' END,
+							CASE WHEN zh THEN '实际检查结果' ELSE 'Actual result' END)
 					 || excl || '</tbody></table>'
 					 || CASE WHEN n_excl > max_items
 							 THEN format('<p class="note">%s</p>', CASE WHEN zh THEN format('另有 %s 项未列出。', n_excl - max_items)
@@ -901,6 +920,8 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 				  finsec._html_escape(coalesce(cat ->> 'sha256', cat ->> 'reason')))
 		|| format('<p>%s: <span class="sha256">%s</span></p>',
 				  CASE WHEN zh THEN '检查结果 SHA-256' ELSE 'SHA-256 of the check results' END, finsec._html_escape(digest))
+		|| format('<p>%s: <span class="ledger">%s</span></p>',
+				  CASE WHEN zh THEN '本次检查的审计日志记录' ELSE 'Ledger record of this run' END, finsec._html_escape(ledger_note))
 		|| format('<p class="note">%s</p>',
 				  CASE WHEN zh THEN '该摘要与 finsec.compliance_json() 的 sha256 相同时，打印件与该次检查结果一致。'
 					   ELSE 'A printed copy matches a run when this digest equals the sha256 of finsec.compliance_json() for that run.' END)
