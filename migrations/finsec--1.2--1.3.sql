@@ -783,11 +783,12 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 		|| format('<p class="note">%s</p>',
 				  CASE WHEN zh THEN format('共 %s 项（不符合、警告、无法验证）。', finsec._html_num(n_fail, l))
 					   ELSE format('%s items (fail, warn, cannot verify).', finsec._html_num(n_fail, l)) END)
-		|| coalesce((SELECT string_agg(format('<article class="item st-%s"><h3><span class="badge st-%s">%s</span>%s · %s</h3>'
+		|| coalesce((SELECT string_agg(format('<article class="item st-%s"><h3><span class="badge st-%s">%s</span>%s%s</h3>'
 											  '<dl><dt>%s</dt><dd>%s %s</dd><dt>%s</dt><dd>%s</dd><dt>%s</dt><dd><pre>%s</pre></dd><dt>%s</dt><dd>%s</dd></dl></article>',
 											  x.status, x.status,
 											  finsec._html_escape(CASE WHEN zh THEN s.label_zh ELSE s.label_en END),
-											  finsec._html_escape(x.clause_id), finsec._html_escape(x.check_name),
+											  finsec._html_escape(x.clause_id),
+											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' · ' || finsec._html_escape(x.check_name) END,
 											  CASE WHEN zh THEN '标准条款' ELSE 'Clause' END,
 											  finsec._html_escape(x.standard), finsec._html_escape(x.clause),
 											  CASE WHEN zh THEN '要求' ELSE 'Requirement' END,
