@@ -542,12 +542,17 @@ BEGIN
 	IF name IS NULL OR name NOT IN ('business', 'limits', 'monitor', 'risk', 'audit', 'keys', 'credit') THEN
 		RETURN NULL;
 	END IF;
-	IF to_regprocedure(format('finsec.report_%s(timestamptz, timestamptz, text)', name)) IS NULL THEN
+	-- finsec.report_<name>(timestamptz, timestamptz, text[, more with defaults])
+	IF NOT EXISTS (SELECT 1 FROM pg_proc p
+					WHERE p.pronamespace = 'finsec'::regnamespace AND p.proname = 'report_' || name
+					  AND p.pronargs - p.pronargdefaults <= 3 AND p.pronargs >= 3
+					  AND p.proargtypes[0] = 'timestamptz'::regtype AND p.proargtypes[1] = 'timestamptz'::regtype
+					  AND p.proargtypes[2] = 'text'::regtype) THEN
 		RETURN NULL;
 	END IF;
 	BEGIN
 		EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t)), ''[]'') FROM (SELECT figure, label, day, dimension, value, unit'
-					   ' FROM finsec.%I($1, $2, $3) LIMIT 5000) t', 'report_' || name)
+					   ' FROM finsec.%I($1::timestamptz, $2::timestamptz, $3::text) LIMIT 50000) t', 'report_' || name)
 		   INTO r USING "from", "to", lang;
 	EXCEPTION WHEN OTHERS THEN
 		r := jsonb_build_object('error', SQLSTATE, 'message', left(SQLERRM, 300));
@@ -619,6 +624,7 @@ DECLARE
 	n_excl int;
 	ledger record;
 	ledger_note text;
+	tz text;
 BEGIN
 	IF "from" IS NULL THEN
 		RAISE EXCEPTION 'argument "from" of finsec.compliance_report_html must not be NULL'
@@ -640,8 +646,18 @@ BEGIN
 	END IF;
 	l := finsec._report_lang(lang);
 	zh := l = 'zh_CN';
-	d_from := "from"::date;
-	d_to := ("to" - interval '1 microsecond')::date;
+	-- The days of the reports: finsec's business time zone (the reports'
+	-- finsec._report_tz()) where it exists, else the session's.
+	IF to_regprocedure('finsec._report_tz()') IS NOT NULL THEN
+		EXECUTE 'SELECT finsec._report_tz()' INTO tz;
+	END IF;
+	IF tz IS NOT NULL THEN
+		d_from := ("from" AT TIME ZONE tz)::date;
+		d_to := (("to" - interval '1 microsecond') AT TIME ZONE tz)::date;
+	ELSE
+		d_from := "from"::date;
+		d_to := ("to" - interval '1 microsecond')::date;
+	END IF;
 	SELECT e.extversion INTO ver FROM pg_extension e WHERE e.extname = 'finsec';
 
 	checks := finsec._compliance_rows(NULL, l);
@@ -844,7 +860,11 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 			SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td>%s</td></tr>',
 									 finsec._html_escape(CASE WHEN zh THEN rep.label_zh ELSE rep.label_en END),
 									 finsec._html_escape(coalesce(f.label, f.figure)), finsec._html_escape(f.dimension),
-									 finsec._html_num(f.value, l), finsec._html_escape(f.unit)), '' ORDER BY f.n)
+									 finsec._html_num(f.value, l),
+									 finsec._html_escape(CASE f.unit WHEN 'count' THEN CASE WHEN zh THEN '数量' ELSE 'count' END
+																	 WHEN 'amount' THEN CASE WHEN zh THEN '金额' ELSE 'amount' END
+																	 WHEN 'cannot_read' THEN CASE WHEN zh THEN '无法读取' ELSE 'cannot read' END
+																	 ELSE f.unit END)), '' ORDER BY f.n)
 			  FROM (SELECT e ->> 'figure' AS figure, e ->> 'label' AS label, e ->> 'dimension' AS dimension,
 						   CASE WHEN jsonb_typeof(e -> 'value') = 'number' THEN (e ->> 'value')::numeric END AS value,
 						   e ->> 'unit' AS unit, row_number() OVER () AS n
