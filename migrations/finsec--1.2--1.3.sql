@@ -177,7 +177,7 @@ REVOKE ALL ON FUNCTION finsec._html_escape(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._html_escape(text) TO finsec_admin, finsec_auditor;
 
 -- The report language: the argument, else finsec.report_language; zh_CN or en.
-CREATE FUNCTION finsec._report_lang(lang text)
+CREATE FUNCTION finsec._html_lang(lang text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -194,8 +194,8 @@ BEGIN
 		USING ERRCODE = 'S9Q50', HINT = 'Use zh_CN or en, or NULL for finsec.report_language.';
 END
 $$;
-REVOKE ALL ON FUNCTION finsec._report_lang(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._report_lang(text) TO finsec_admin, finsec_auditor;
+REVOKE ALL ON FUNCTION finsec._html_lang(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_lang(text) TO finsec_admin, finsec_auditor;
 
 /*
  * A number for the page: digits grouped by three with ',' and '.' before
@@ -531,7 +531,7 @@ GRANT EXECUTE ON FUNCTION finsec._html_svg_daily(text, jsonb, date, date, text, 
  * caller lacks a privilege, ...), or NULL when the function does not exist.
  * Only the names below are called (the reports part's functions).
  */
-CREATE FUNCTION finsec._report_rows(name text, "from" timestamptz, "to" timestamptz, lang text)
+CREATE FUNCTION finsec._html_report_rows(name text, "from" timestamptz, "to" timestamptz, lang text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -560,13 +560,13 @@ BEGIN
 	RETURN r;
 END
 $$;
-REVOKE ALL ON FUNCTION finsec._report_rows(text, timestamptz, timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._report_rows(text, timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+REVOKE ALL ON FUNCTION finsec._html_report_rows(text, timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_report_rows(text, timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
 
 -- A daily series of one figure of a report's rows: {"YYYY-MM-DD": value};
 -- the rows without dimension when there are such, else the sum over the
 -- dimensions.
-CREATE FUNCTION finsec._report_daily(rows jsonb, figure text)
+CREATE FUNCTION finsec._html_report_daily(rows jsonb, figure text)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -575,15 +575,15 @@ AS $$
 		SELECT e ->> 'day' AS day, e ->> 'dimension' AS dim,
 			   CASE WHEN jsonb_typeof(e -> 'value') = 'number' THEN (e ->> 'value')::numeric END AS v
 		  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rows) = 'array' THEN rows ELSE '[]' END) e
-		 WHERE e ->> 'figure' = _report_daily.figure AND e ->> 'day' IS NOT NULL
+		 WHERE e ->> 'figure' = _html_report_daily.figure AND e ->> 'day' IS NOT NULL
 	), nodim AS (SELECT EXISTS (SELECT 1 FROM d WHERE dim IS NULL) AS b)
 	SELECT coalesce(jsonb_object_agg(day, v), '{}')
 	  FROM (SELECT d.day, sum(d.v) AS v FROM d, nodim
 			 WHERE (nodim.b AND d.dim IS NULL) OR NOT nodim.b
 			 GROUP BY d.day) s
 $$;
-REVOKE ALL ON FUNCTION finsec._report_daily(jsonb, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._report_daily(jsonb, text) TO finsec_admin, finsec_auditor;
+REVOKE ALL ON FUNCTION finsec._html_report_daily(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_report_daily(jsonb, text) TO finsec_admin, finsec_auditor;
 
 /*
  * finsec.compliance_report_html(from, to, lang): the printable report, a
@@ -644,7 +644,7 @@ BEGIN
 			USING ERRCODE = 'S9Q51', DETAIL = format('The period runs from %s to %s.', "from", "to"),
 				  HINT = 'Give "from" before "to".';
 	END IF;
-	l := finsec._report_lang(lang);
+	l := finsec._html_lang(lang);
 	zh := l = 'zh_CN';
 	-- The days of the reports: finsec's business time zone (the reports'
 	-- finsec._report_tz()) where it exists, else the session's.
@@ -844,7 +844,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 							  (7, 'keys', '密钥使用', 'Key usage')) v(ord, name, label_zh, label_en)
 		 ORDER BY ord
 	LOOP
-		rows := finsec._report_rows(rep.name, "from", "to", l);
+		rows := finsec._html_report_rows(rep.name, "from", "to", l);
 		IF rows IS NULL THEN
 			CONTINUE;
 		END IF;
@@ -882,15 +882,15 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 					 || figures || '</tbody></table>' END || E'\n';
 	IF jsonb_typeof(rep_rows -> 'business') = 'array' THEN
 		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日支付笔数' ELSE 'Payments per day' END,
-												   finsec._report_daily(rep_rows -> 'business', 'payments'), d_from, d_to, l, '#4a6fa5') || E'\n';
+												   finsec._html_report_daily(rep_rows -> 'business', 'payments'), d_from, d_to, l, '#4a6fa5') || E'\n';
 	END IF;
 	IF jsonb_typeof(rep_rows -> 'limits') = 'array' THEN
 		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日限额拒绝笔数' ELSE 'Limit refusals per day' END,
-												   finsec._report_daily(rep_rows -> 'limits', 'refusals'), d_from, d_to, l, '#c0504d') || E'\n';
+												   finsec._html_report_daily(rep_rows -> 'limits', 'refusals'), d_from, d_to, l, '#c0504d') || E'\n';
 	END IF;
 	IF jsonb_typeof(rep_rows -> 'monitor') = 'array' THEN
 		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日监控告警数' ELSE 'Monitoring alerts per day' END,
-												   finsec._report_daily(rep_rows -> 'monitor', 'alerts'), d_from, d_to, l, '#e8a33d') || E'\n';
+												   finsec._html_report_daily(rep_rows -> 'monitor', 'alerts'), d_from, d_to, l, '#e8a33d') || E'\n';
 	END IF;
 	html := html || sec || charts || '</section>' || E'\n';
 
@@ -966,7 +966,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	l text := finsec._report_lang(lang);
+	l text := finsec._html_lang(lang);
 	checks jsonb;
 	dr jsonb;
 BEGIN
