@@ -44,6 +44,24 @@ VALUES ('CUST:X1', 'CUST "><img src=x onerror=alert(1)>', '"><img src=x onerror=
 INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
 VALUES ('CUST:X1', 'regress_html.xss', '{"n": 1}', false);
 
+-- A second customer clause on the same check, excluded by two
+-- administrators with a hostile justification (compliance_exclude, then
+-- approve by the other).
+CREATE ROLE regress_html_a LOGIN IN ROLE finsec_admin;
+CREATE ROLE regress_html_b LOGIN IN ROLE finsec_admin;
+INSERT INTO finsec.clause (clause_id, standard, clause, title_zh, title_en, requirement_zh, requirement_en,
+						   kind, control, remediation_zh, remediation_en, builtin)
+VALUES ('CUST:X2', 'CUST "><img src=x onerror=alert(1)>', 'X2', 't', 't', '豁免的要求', 'excluded requirement',
+		'automated', 'customer', 'r', 'r', false);
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
+VALUES ('CUST:X2', 'regress_html.xss', '{}', false);
+SET SESSION AUTHORIZATION regress_html_a;
+SELECT finsec.compliance_exclude('CUST:X2', '集团内审部门每年检查 <b>"><img src=x onerror=alert(1)></b>', 'regress_html.xss') AS req_x2 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_html_b;
+SELECT finsec.approve(:req_x2) ->> 'clause_id' AS excluded;
+RESET SESSION AUTHORIZATION;
+
 CREATE TEMP TABLE page (lang text, html text);
 GRANT SELECT, INSERT ON page TO "<script>alert(1)</script>";
 
@@ -54,7 +72,9 @@ INSERT INTO page SELECT 'en', finsec.compliance_report_html('2026-11-01 00:00+08
 RESET ROLE;
 
 -- Structure: doctype first, the language, UTF-8, the CSP meta, the title
--- with the database, the four sections and the footer, inline SVG.
+-- with the database, the four sections and the footer, inline SVG charts
+-- (the status chart, and payments, refusals and alerts per day from the
+-- reports).
 SELECT lang,
 	   left(html, 15) = '<!DOCTYPE html>' AS doctype_first,
 	   html LIKE '%<html lang="' || CASE lang WHEN 'zh' THEN 'zh-CN' ELSE 'en' END || '">%' AS html_lang,
@@ -68,7 +88,7 @@ SELECT lang,
 		   AND html LIKE '%<footer>%' AS sections,
 	   html ~ '@page \{ size: A4;' AND html LIKE '%break-before: page%' AS print_css,
 	   html LIKE '%"Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif%' AS font_stack,
-	   html LIKE '%<svg class="chart"%' AS svg,
+	   (length(html) - length(replace(html, '<svg class="chart"', ''))) / length('<svg class="chart"') AS svg_charts,
 	   rtrim(html, E'\n') LIKE '%</html>' AS closed
   FROM page ORDER BY lang;
 
@@ -106,6 +126,18 @@ SELECT lang,
 	   position(CASE lang WHEN 'zh' THEN '整改 &quot;&gt;&lt;img' ELSE 'fix &quot;&gt;&lt;img' END IN html) > 0 AS remediation,
 	   position('&quot;role&quot;: &quot;\&quot;&lt;script&gt;alert(1)&lt;/script&gt;\&quot;&quot;' IN html) > 0 AS evidence_json
   FROM page ORDER BY lang;
+
+-- The exclusion: clause, check, the escaped justification, requester /
+-- approver with the change request, validity, the actual result (fail).
+SELECT lang,
+	   position('<td>CUST:X2</td><td>regress_html.xss</td><td>集团内审部门每年检查 &lt;b&gt;&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;/b&gt;</td>'
+				IN x) > 0 AS justification,
+	   position('<td>regress_html_a / regress_html_b (#' || :req_x2 || ')</td>' IN x) > 0 AS two_people,
+	   x ~ '<td>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}</td>' AS valid_until,
+	   position(CASE lang WHEN 'zh' THEN '<td>不符合</td></tr>' ELSE '<td>fail</td></tr>' END IN x) > 0 AS actual_result,
+	   position('CUST:X2' IN substring(html FROM '<section id="findings">.*?</section>')) = 0 AS not_among_failing
+  FROM (SELECT lang, html, substring(html FROM '<section id="exclusions">.*?</section>') AS x FROM page) p
+ ORDER BY lang;
 
 -- Both languages: the headings of each.
 SELECT lang,
@@ -241,7 +273,7 @@ DELETE FROM finsec.compliance_check_def WHERE check_name = 'regress_html.xss';
 DROP FUNCTION public.regress_html_xss_check(jsonb);
 DROP TABLE page, j;
 DROP ROLE "<script>alert(1)</script>";
-DROP ROLE regress_html_nobody;
+DROP ROLE regress_html_nobody, regress_html_a, regress_html_b;
 RESET finsec.report_language;
 RESET client_min_messages;
 RESET TimeZone;
