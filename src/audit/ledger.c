@@ -675,7 +675,7 @@ finsec_audit_event(const char *event_type, const char *object,
  * forge a card.reveal or an audit.purge.
  */
 static const char *const reserved_namespaces[] = {
-	"account", "audit", "auth", "card", "change", "credit", "deid", "finsec",
+	"account", "audit", "auth", "card", "change", "compliance", "credit", "deid", "finsec",
 	"guard", "key", "label", "ledger", "limits", "monitor", "operator", "otp",
 	"protect", "reveal", "risk", "role", "signature", NULL
 };
