@@ -4024,27 +4024,6 @@ COMMENT ON FUNCTION finsec._html_escape(text) IS
 REVOKE ALL ON FUNCTION finsec._html_escape(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._html_escape(text) TO finsec_admin, finsec_auditor;
 
--- The report language: the argument, else finsec.report_language; zh_CN or en.
-CREATE FUNCTION finsec._html_lang(lang text)
-RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	l text := lower(btrim(coalesce(lang, current_setting('finsec.report_language', true), 'zh_CN')));
-BEGIN
-	IF l IN ('zh_cn', 'zh', 'zh-cn') THEN
-		RETURN 'zh_CN';
-	ELSIF l IN ('en', 'en_us', 'en-us', 'en_gb', 'en-gb') THEN
-		RETURN 'en';
-	END IF;
-	RAISE EXCEPTION 'report language "%" is not supported', left(lang, 40)
-		USING ERRCODE = 'S9Q50', HINT = 'Use zh_CN or en, or NULL for finsec.report_language.';
-END
-$$;
-REVOKE ALL ON FUNCTION finsec._html_lang(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._html_lang(text) TO finsec_admin, finsec_auditor;
-
 /*
  * A number for the page: digits grouped by three with ',' and '.' before
  * the fraction in both languages (the convention of Chinese financial
@@ -4492,7 +4471,7 @@ BEGIN
 			USING ERRCODE = 'S9Q51', DETAIL = format('The period runs from %s to %s.', "from", "to"),
 				  HINT = 'Give "from" before "to".';
 	END IF;
-	l := finsec._html_lang(lang);
+	l := finsec._compliance_lang(lang);
 	zh := l = 'zh_CN';
 	-- The days of the reports: finsec's business time zone (the reports'
 	-- finsec._report_tz()) where it exists, else the session's.
@@ -4814,7 +4793,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	l text := finsec._html_lang(lang);
+	l text := finsec._compliance_lang(lang);
 	checks jsonb;
 	dr jsonb;
 BEGIN
