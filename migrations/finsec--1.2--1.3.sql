@@ -4597,7 +4597,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 		|| format('<th class="n">%s</th>', CASE WHEN zh THEN '合计' ELSE 'Total' END)
 		|| '</tr></thead><tbody>'
 		|| coalesce((SELECT string_agg(format('<tr><td>%s</td>%s<td class="n">%s</td></tr>',
-											  finsec._html_escape(st.standard),
+											  finsec._html_escape(left(st.standard, 200)),
 											  (SELECT string_agg(format('<td class="n">%s</td>',
 														finsec._html_num(coalesce((SELECT sum((e ->> 'n')::numeric) FROM jsonb_array_elements(summary) e
 																					WHERE e ->> 'standard' IS NOT DISTINCT FROM st.standard
@@ -4630,16 +4630,20 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 											  '<dl><dt>%s</dt><dd>%s %s</dd><dt>%s</dt><dd>%s</dd><dt>%s</dt><dd><pre>%s</pre></dd><dt>%s</dt><dd>%s</dd></dl></article>',
 											  x.status, x.status,
 											  finsec._html_escape(CASE WHEN zh THEN s.label_zh ELSE s.label_en END),
-											  finsec._html_escape(x.clause_id),
-											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' · ' || finsec._html_escape(x.check_name) END,
+											  finsec._html_escape(left(x.clause_id, 200)),
+											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' · ' || finsec._html_escape(left(x.check_name, 200)) END,
 											  CASE WHEN zh THEN '标准条款' ELSE 'Clause' END,
-											  finsec._html_escape(x.standard), finsec._html_escape(x.clause),
+											  finsec._html_escape(left(x.standard, 200)), finsec._html_escape(left(x.clause, 200)),
 											  CASE WHEN zh THEN '要求' ELSE 'Requirement' END,
 											  finsec._html_escape(CASE WHEN length(x.requirement) > max_text
 																	   THEN left(x.requirement, max_text) || '…' ELSE x.requirement END),
 											  CASE WHEN zh THEN '证据' ELSE 'Evidence' END,
-											  finsec._html_escape(CASE WHEN length(x.ev) > max_evidence
-																	   THEN left(x.ev, max_evidence) || E'\n…' ELSE x.ev END),
+											  finsec._html_escape(CASE WHEN x.evj IS NULL OR jsonb_typeof(x.evj) = 'null' THEN ''
+																	   WHEN octet_length(x.evj::text) > 20 * max_evidence
+																	   THEN left(x.evj::text, max_evidence) || E'\n…'
+																	   ELSE (SELECT CASE WHEN length(p) > max_evidence
+																						 THEN left(p, max_evidence) || E'\n…' ELSE p END
+																			   FROM jsonb_pretty(x.evj) p) END),
 											  CASE WHEN zh THEN '整改建议' ELSE 'Remediation' END,
 											  finsec._html_escape(CASE WHEN length(x.remediation) > max_text
 																	   THEN left(x.remediation, max_text) || '…' ELSE x.remediation END)),
@@ -4647,8 +4651,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 					   FROM (SELECT e ->> 'status' AS status, e ->> 'clause_id' AS clause_id, e ->> 'check_name' AS check_name,
 									e ->> 'standard' AS standard, e ->> 'clause' AS clause, e ->> 'requirement' AS requirement,
 									e ->> 'remediation' AS remediation,
-									CASE WHEN e -> 'evidence' IS NULL OR jsonb_typeof(e -> 'evidence') = 'null' THEN ''
-										 ELSE jsonb_pretty(e -> 'evidence') END AS ev,
+									e -> 'evidence' AS evj,
 									row_number() OVER (ORDER BY st.ord, e ->> 'standard' COLLATE "C", e ->> 'clause_id' COLLATE "C",
 															  e ->> 'check_name' COLLATE "C") AS ord
 							   FROM jsonb_array_elements(checks) e
@@ -4686,7 +4689,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 		figures := figures || coalesce((
 			SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td>%s</td></tr>',
 									 finsec._html_escape(CASE WHEN zh THEN rep.label_zh ELSE rep.label_en END),
-									 finsec._html_escape(coalesce(f.label, f.figure)), finsec._html_escape(f.dimension),
+									 finsec._html_escape(left(coalesce(f.label, f.figure), 200)), finsec._html_escape(left(f.dimension, 200)),
 									 finsec._html_num(f.value, l),
 									 finsec._html_escape(CASE f.unit WHEN 'count' THEN CASE WHEN zh THEN '数量' ELSE 'count' END
 																	 WHEN 'amount' THEN CASE WHEN zh THEN '金额' ELSE 'amount' END
@@ -4728,7 +4731,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 	SELECT count(*) INTO n_excl FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = 'excluded';
 	excl := coalesce((
 		SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>',
-								 finsec._html_escape(x.clause_id), finsec._html_escape(coalesce(x.check_name, '*')),
+								 finsec._html_escape(left(x.clause_id, 200)), finsec._html_escape(left(coalesce(x.check_name, '*'), 200)),
 								 finsec._html_escape(left(x.ev ->> 'justification', max_text)),
 								 finsec._html_escape(concat_ws(' / ', x.ev ->> 'requested_by', x.ev ->> 'approved_by'))
 								 || CASE WHEN x.ev ? 'request_id' THEN finsec._html_escape(format(' (#%s)', x.ev ->> 'request_id')) ELSE '' END,

@@ -30,6 +30,7 @@ AS $$
 							  'note', '"><img src=x onerror=alert(1)>',
 							  'url', 'https://evil.example/x.css url(https://evil.example/y) @import "z"',
 							  'n', coalesce(args ->> 'n', '0'))
+		   || CASE WHEN args ? 'pad' THEN jsonb_build_object('pad', repeat('x', (args ->> 'pad')::int)) ELSE '{}' END
 $$;
 GRANT EXECUTE ON FUNCTION public.regress_html_xss_check(jsonb) TO PUBLIC;
 INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
@@ -254,18 +255,21 @@ SELECT (SELECT array_agg(DISTINCT e ->> 'standard') FROM jsonb_array_elements(x 
   FROM finsec.compliance_json('CUST "><img src=x onerror=alert(1)>', 'en') x;
 
 -- Bounded: 300 more failing customer items; 200 are shown in full, the
--- rest counted; a 100,000-character requirement is cut.
+-- rest counted; a 100,000-character requirement and 200,000-character
+-- evidence are cut.
 INSERT INTO finsec.clause (clause_id, standard, clause, title_zh, title_en, requirement_zh, requirement_en,
 						   kind, control, remediation_zh, remediation_en, builtin)
 SELECT 'CUST:B' || i, 'CUST bulk', 'B' || i, 't', 't', repeat('长', 100000), repeat('x', 100000),
 	   'automated', 'customer', 'r', 'r', false
   FROM generate_series(1, 300) i;
 INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
-SELECT 'CUST:B' || i, 'regress_html.xss', '{}', false FROM generate_series(1, 300) i;
+SELECT 'CUST:B' || i, 'regress_html.xss', CASE WHEN i <= 5 THEN '{"pad": 200000}' ELSE '{}' END::jsonb, false
+  FROM generate_series(1, 300) i;
 SELECT (length(h) - length(replace(h, '<article ', ''))) / length('<article ') AS items_in_full,
 	   h ~ '另有 [0-9,]+ 项未在此列出' AS rest_counted,
 	   length(h) < 2000000 AS bounded,
-	   position(repeat('长', 2001) IN h) = 0 AS requirement_cut
+	   position(repeat('长', 2001) IN h) = 0 AS requirement_cut,
+	   position(repeat('x', 1000) IN h) > 0 AND position(repeat('x', 1501) IN h) = 0 AS evidence_cut
   FROM finsec.compliance_report_html('2026-11-01', '2026-12-01', 'zh_CN') h;
 
 -- Clean up.
