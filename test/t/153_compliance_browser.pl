@@ -93,6 +93,13 @@ unlike($dom, qr/<script/i, 'the DOM has no script element');
 unlike($dom, qr/<img/i, 'the DOM has no image element');
 like($dom, qr/&lt;script&gt;alert\(1\)&lt;\/script&gt;/, 'the hostile role is text in the DOM');
 like($dom, qr/<svg class="chart"/, 'the DOM has the SVG charts');
+# The English page.
+write_file("$dir/report-en.html", $node->safe_psql('postgres',
+	q{SELECT finsec.compliance_report_html(now() - interval '30 days', now(), 'en')}));
+($ok, $dom) = chromium('--dump-dom', "file://$dir/report-en.html");
+$dom = Encode::decode('UTF-8', $dom);
+like($dom, qr{<html lang="en">.*<title>finsec compliance self-check report — postgres — }s,
+	'the English page parses, with its language and title');
 
 # --- Screenshot. ---
 my %png;
