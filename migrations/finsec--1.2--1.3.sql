@@ -4491,11 +4491,12 @@ BEGIN
 	digest := finsec._compliance_digest(checks);
 	cat := finsec._compliance_catalog_info();
 	-- The ledger row that compliance_check() wrote for this run (in this
-	-- transaction), for the caller who can read the ledger.
+	-- transaction), for the caller who can read the ledger.  No ledger row
+	-- on a standby (and no transaction id to look for).
 	IF has_table_privilege('finsec.audit', 'SELECT') THEN
 		SELECT a.finsec_seq, a.event_time INTO ledger
 		  FROM finsec.audit a
-		 WHERE a.event_type = 'compliance.check' AND a.finsec_txid = pg_current_xact_id()
+		 WHERE a.event_type = 'compliance.check' AND a.finsec_txid = pg_current_xact_id_if_assigned()
 		   AND a.backend_pid = pg_backend_pid()
 		 ORDER BY a.finsec_seq DESC LIMIT 1;
 		ledger_note := CASE WHEN ledger.finsec_seq IS NULL
