@@ -12,7 +12,8 @@
 # text; the network log records no request of the page (the browser's own
 # background requests aside, which it attributes to no page), paired with
 # a page that loads an image and a style sheet from the network, whose two
-# requests the same reading of the log finds.
+# requests the same reading of the log finds.  The page is made on a hot
+# standby too, whose run has no ledger row.
 use strict;
 use warnings;
 use utf8;
@@ -26,7 +27,7 @@ use Encode ();
 use IPC::Run ();
 use JSON::PP ();
 
-my $node = finsec_node('html');
+my $node = finsec_node('html', init => { allows_streaming => 1 });
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION finsec;
 	CREATE ROLE "<script>alert(1)</script>" NOLOGIN IN ROLE finsec_auditor;
@@ -170,6 +171,23 @@ ok($ok, 'chromium rendered the page with external resources');
 my @ext = page_requests("$dir/external.netlog.json");
 is_deeply([ sort @ext ], [ 'http://probe-img.invalid/x.png', 'https://probe-css.invalid/a.css' ],
 	'probe: the network log shows the requests of a page that loads external resources');
+
+# On a hot standby the page is made too (compliance_check() writes no
+# ledger row there, and the footer says so).
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('html_standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
+my $sb = Encode::decode('UTF-8', $standby->safe_psql('postgres', q{SET ROLE "<script>alert(1)</script>";
+	SELECT finsec.compliance_report_html(now() - interval '30 days', now(), 'en')}));
+like($sb, qr{^<!DOCTYPE html>.*Ledger record of this run: <span class="ledger">\(this run is not in the audit ledger\)</span>}s,
+	'standby: the page is made, and says the run is not in the ledger');
+like($node->safe_psql('postgres', q{SET ROLE "<script>alert(1)</script>";
+	SELECT finsec.compliance_report_html(now() - interval '30 days', now(), 'en')}),
+	qr{Ledger record of this run: <span class="ledger">finsec\.audit finsec_seq = \d+, event_time = },
+	'primary: the footer names the ledger row of the run');
+$standby->stop;
 
 $node->stop;
 done_testing();
