@@ -140,6 +140,14 @@ SELECT lang,
   FROM (SELECT lang, html, substring(html FROM '<section id="exclusions">.*?</section>') AS x FROM page) p
  ORDER BY lang;
 
+-- The footer: the catalog version, the digest, and the ledger row that
+-- compliance_check() wrote for the run (the auditor reads the ledger).
+SELECT lang,
+	   html ~ '<footer><p>[^<]*finsec [0-9.]+, [0-9,]+ [^<]*SHA-256 [0-9a-f]{64}</p>' AS catalog_version,
+	   html ~ 'class="sha256">[0-9a-f]{64}<' AS digest,
+	   html ~ 'class="ledger">finsec\.audit finsec_seq = [0-9]+, event_time = ' AS ledger_row
+  FROM page ORDER BY lang;
+
 -- Both languages: the headings of each.
 SELECT lang,
 	   html LIKE '%一、检查结果汇总%' AS zh_summary, html LIKE '%二、不符合项与待核查项%' AS zh_findings,
