@@ -4412,13 +4412,46 @@ $$;
 REVOKE ALL ON FUNCTION finsec._html_report_daily(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._html_report_daily(jsonb, text) TO finsec_admin, finsec_auditor;
 
+-- The period of the printable report: both ends given, finite, from
+-- before to, at most 400 days (the daily charts).
+CREATE FUNCTION finsec._html_period_check("from" timestamptz, "to" timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF "from" IS NULL THEN
+		RAISE EXCEPTION 'argument "from" of finsec.compliance_report_html must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the start of the reported period.';
+	END IF;
+	IF "to" IS NULL THEN
+		RAISE EXCEPTION 'argument "to" of finsec.compliance_report_html must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the end of the reported period.';
+	END IF;
+	IF NOT isfinite("from") OR NOT isfinite("to") OR "to" - "from" > interval '400 days' THEN
+		RAISE EXCEPTION 'the reported period is longer than 400 days'
+			USING ERRCODE = 'S9Q52', DETAIL = format('The period runs from %s to %s.', "from", "to"),
+				  HINT = 'Report a year or less at a time.';
+	END IF;
+	IF "to" <= "from" THEN
+		RAISE EXCEPTION 'the reported period ends before it starts'
+			USING ERRCODE = 'S9Q51', DETAIL = format('The period runs from %s to %s.', "from", "to"),
+				  HINT = 'Give "from" before "to".';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_period_check(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_period_check(timestamptz, timestamptz) TO finsec_admin, finsec_auditor;
+
 /*
- * finsec.compliance_report_html(from, to, lang): the printable report, a
- * self-contained HTML5 page (docs/compliance-html.md): no external
- * resource, no script, a Content-Security-Policy that forbids loading
- * anything; print CSS for A4 with a page break between sections.
+ * The page of one run's rows (checks: the JSON array of _compliance_rows),
+ * so that the page and compliance_json of the same run can be compared;
+ * compliance_report_html() is its public face.  Self-contained HTML5
+ * (docs/compliance-html.md): no external resource, no script, a
+ * Content-Security-Policy that forbids loading anything; print CSS for A4
+ * with a page break between sections.
  */
-CREATE FUNCTION finsec.compliance_report_html("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+CREATE FUNCTION finsec._compliance_html_page(checks jsonb, "from" timestamptz, "to" timestamptz, lang text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -4429,7 +4462,6 @@ DECLARE
 	max_items constant int := 200;
 	max_evidence constant int := 1500;
 	max_text constant int := 2000;
-	checks jsonb;
 	digest text;
 	cat jsonb;
 	summary jsonb;
@@ -4453,24 +4485,7 @@ DECLARE
 	ledger_note text;
 	tz text;
 BEGIN
-	IF "from" IS NULL THEN
-		RAISE EXCEPTION 'argument "from" of finsec.compliance_report_html must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the start of the reported period.';
-	END IF;
-	IF "to" IS NULL THEN
-		RAISE EXCEPTION 'argument "to" of finsec.compliance_report_html must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the end of the reported period.';
-	END IF;
-	IF NOT isfinite("from") OR NOT isfinite("to") OR "to" - "from" > interval '400 days' THEN
-		RAISE EXCEPTION 'the reported period is longer than 400 days'
-			USING ERRCODE = 'S9Q52', DETAIL = format('The period runs from %s to %s.', "from", "to"),
-				  HINT = 'Report a year or less at a time.';
-	END IF;
-	IF "to" <= "from" THEN
-		RAISE EXCEPTION 'the reported period ends before it starts'
-			USING ERRCODE = 'S9Q51', DETAIL = format('The period runs from %s to %s.', "from", "to"),
-				  HINT = 'Give "from" before "to".';
-	END IF;
+	PERFORM finsec._html_period_check("from", "to");
 	l := finsec._compliance_lang(lang);
 	zh := l = 'zh_CN';
 	-- The days of the reports: finsec's business time zone (the reports'
@@ -4487,7 +4502,9 @@ BEGIN
 	END IF;
 	SELECT e.extversion INTO ver FROM pg_extension e WHERE e.extname = 'finsec';
 
-	checks := finsec._compliance_rows(NULL, l);
+	IF checks IS NULL OR jsonb_typeof(checks) <> 'array' THEN
+		checks := '[]';
+	END IF;
 	digest := finsec._compliance_digest(checks);
 	cat := finsec._compliance_catalog_info();
 	-- The ledger row that compliance_check() wrote for this run (in this
@@ -4779,6 +4796,26 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 					   ELSE 'A printed copy matches a run when this digest equals the sha256 of finsec.compliance_json() for that run.' END)
 		|| '</footer>' || E'\n' || '</body>' || E'\n' || '</html>' || E'\n';
 	RETURN html;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_html_page(jsonb, timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_html_page(jsonb, timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * finsec.compliance_report_html(from, to, lang): the printable report of a
+ * run of compliance_check() made now.
+ */
+CREATE FUNCTION finsec.compliance_report_html("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text;
+BEGIN
+	PERFORM finsec._html_period_check("from", "to");
+	l := finsec._compliance_lang(lang);
+	RETURN finsec._compliance_html_page(finsec._compliance_rows(NULL, l), "from", "to", l);
 END
 $$;
 COMMENT ON FUNCTION finsec.compliance_report_html(timestamptz, timestamptz, text) IS

@@ -155,11 +155,22 @@ SELECT lang,
 	   html LIKE '%2026年11月01日 – 2026年11月30日%' AS zh_period, html LIKE '%2026-11-01 – 2026-11-30%' AS en_period
   FROM page ORDER BY lang;
 
--- The footer's digest is the JSON's (same run, same transaction), 64 hex.
-BEGIN;
-SELECT substring(finsec.compliance_report_html('2026-11-01', '2026-12-01', 'en') FROM 'class="sha256">([0-9a-f]{64})<')
-	   = finsec.compliance_json(NULL, 'zh_CN') ->> 'sha256' AS digest_matches_json;
-COMMIT;
+-- The footer's digest is the JSON's for the same run, whatever the
+-- language of either (two runs may differ: each writes a ledger row that
+-- a check of the ledger can see).
+CREATE TEMP TABLE run AS SELECT finsec.compliance_json(NULL, 'zh_CN') AS j;
+SELECT substring(finsec._compliance_html_page(j -> 'checks', '2026-11-01', '2026-12-01', 'en')
+				 FROM 'class="sha256">([0-9a-f]{64})<') = j ->> 'sha256' AS en_page_matches_zh_json,
+	   substring(finsec._compliance_html_page(j -> 'checks', '2026-11-01', '2026-12-01', 'zh_CN')
+				 FROM 'class="sha256">([0-9a-f]{64})<') = j ->> 'sha256' AS zh_page_matches_zh_json
+  FROM run;
+-- The page of no rows, or of nonsense, is still a page (and checks its period).
+SELECT left(finsec._compliance_html_page(NULL, '2026-11-01', '2026-12-01', 'en'), 15) = '<!DOCTYPE html>' AS null_rows,
+	   finsec._compliance_html_page('{"x": 1}', '2026-11-01', '2026-12-01', 'en') LIKE '%(no check results)%' AS not_array;
+\set VERBOSITY terse
+SELECT finsec._compliance_html_page('[]', NULL, '2026-12-01', 'en');
+\set VERBOSITY default
+DROP TABLE run;
 
 -- The escape function and the number format.
 SELECT finsec._html_escape($$&<>"'$$) = '&amp;&lt;&gt;&quot;&#39;' AS five_escaped,
@@ -224,7 +235,7 @@ SELECT p.oid::regprocedure AS fn, p.prosecdef AS definer,
 	   has_function_privilege('finsec_operator', p.oid, 'EXECUTE') AS operator_exec
   FROM pg_proc p
  WHERE p.pronamespace = 'finsec'::regnamespace
-   AND p.proname IN ('compliance_report_html', 'compliance_json', '_html_escape', '_compliance_rows',
+   AND p.proname IN ('compliance_report_html', 'compliance_json', '_html_escape', '_compliance_rows', '_compliance_html_page',
 					 '_html_report_rows', '_compliance_catalog_info')
  ORDER BY 1::text;
 SET ROLE regress_html_nobody;
