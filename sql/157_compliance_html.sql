@@ -89,7 +89,9 @@ SELECT lang,
 		   AND html LIKE '%<footer>%' AS sections,
 	   html ~ '@page \{ size: A4;' AND html LIKE '%break-before: page%' AS print_css,
 	   html LIKE '%"Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif%' AS font_stack,
-	   (length(html) - length(replace(html, '<svg class="chart"', ''))) / length('<svg class="chart"') AS svg_charts,
+	   (length(html) - length(replace(html, '<svg class="chart"', ''))) / length('<svg class="chart"')
+		   = 1 + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'finsec'::regnamespace
+					AND proname IN ('report_business', 'report_limits', 'report_monitor')) AS svg_charts,
 	   rtrim(html, E'\n') LIKE '%</html>' AS closed
   FROM page ORDER BY lang;
 
