@@ -1204,7 +1204,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'Configure monitoring rules for CPU usage and success rate (average CPU <= 60 %, success >= 99 %).', NULL, true),
 ('003:6.4.1.1.1', 'PAY-FAC-V3.0', '6.4.1.1.1', '{}',
 	'网络冗余和备份', 'Network redundancy and backup',
-	'应保证主要网络设备的业务处理能力具备冗余空间,满足业务高峰期需要。 应保证网络各个部分的带宽满足业务高峰期需要。增强要求为:应保证网络设备的业务处理能力具备冗余空间,满足业务高峰期需要;8',
+	'应保证主要网络设备的业务处理能力具备冗余空间,满足业务高峰期需要。 应保证网络各个部分的带宽满足业务高峰期需要。增强要求为:应保证网络设备的业务处理能力具备冗余空间,满足业务高峰期需要;',
 	'Main network devices have spare processing capacity and bandwidth for peak business.',
 	'manual', NULL, 'organisational (outside the database)',
 	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络冗余和备份”相关的制度文件、操作记录和现场检查证据。',
@@ -2298,7 +2298,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'监控管理', 'Monitoring management',
 	'应组织相关人员每月对监测和报警记录进行分析，发现可疑行为，形成分析报告，并采取必要的应对措施。',
 	'Logs and audit data analysed at least monthly, with a report.',
-	'manual', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
+	'automated', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
 	'至少每月运行 finsec.report_audit() 分析日志与审计数据并形成书面报告。',
 	'At least monthly, run finsec.report_audit() to analyse the logs and audit data and write the report.', NULL, true),
 ('004:7.5.6a', 'JR/T 0117-2014', '7.5.6 a', '{}',
@@ -2417,7 +2417,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'系统安全管理', 'System security management',
 	'应至少每月对运行日志和审计数据进行分析，以便及时发现异常行为。',
 	'Logs and audit data analysed at least monthly, with a report.',
-	'manual', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
+	'automated', NULL, 'monthly audit analysis report finsec.report_audit() (docs/compliance.md)',
 	'至少每月运行 finsec.report_audit() 分析日志与审计数据并形成书面报告。',
 	'At least monthly, run finsec.report_audit() to analyse the logs and audit data and write the report.', NULL, true),
 ('004:7.5.8', 'JR/T 0117-2014', '7.5.8', '{}',
@@ -2589,302 +2589,302 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'组织或应用层要求，数据库无法直接验证：审计人员收集“物理安全”相关的制度文件、操作记录和现场检查证据。',
 	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Physical security.', NULL, true),
 ('004:8.3.2a', 'JR/T 0117-2014', '8.3.2 a', '{}',
-	'网络安全', 'Network security',
-	'结构安全应保证关键网络设备的业务处理能力具备冗余空间，满足业务高峰期需要。应保证接入网络和核心网络的带宽满足业务高峰期需要。应绘制与当前运行情况相符的网络拓扑结构图。应根据各部门的工作职能、重要性和所涉及信息的重要程度等因素，划分不同的子网或网段，并按照方便管理和控制的原则为各子网、网段分配地址段。',
+	'网络安全：结构安全', 'Network security: network structure',
+	'结构安全：应保证关键网络设备的业务处理能力具备冗余空间，满足业务高峰期需要。应保证接入网络和核心网络的带宽满足业务高峰期需要。应绘制与当前运行情况相符的网络拓扑结构图。应根据各部门的工作职能、重要性和所涉及信息的重要程度等因素，划分不同的子网或网段，并按照方便管理和控制的原则为各子网、网段分配地址段。',
 	'Network structure: spare capacity and bandwidth for peaks, an up-to-date topology diagram, subnets by function and importance.',
 	'manual', NULL, 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：结构安全”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: network structure.', NULL, true),
 ('004:8.3.2a-enh', 'JR/T 0117-2014', '8.3.2 a 增强要求', '{}',
-	'网络安全', 'Network security',
-	'结构安全应在业务终端与业务服务器之间进行路由控制建立安全的访问路径。应避免将重要网段部署在网络边界处且直接连接外部信息系统，重要网段与其他网段之间采取可靠的技术隔离手段。应按照对业务服务的重要次序来指定带宽分配优先级别，保证在网络发生拥堵的时候优先保护重要主机。',
+	'网络安全：结构安全', 'Network security: network structure',
+	'结构安全：应在业务终端与业务服务器之间进行路由控制建立安全的访问路径。应避免将重要网段部署在网络边界处且直接连接外部信息系统，重要网段与其他网段之间采取可靠的技术隔离手段。应按照对业务服务的重要次序来指定带宽分配优先级别，保证在网络发生拥堵的时候优先保护重要主机。',
 	'Routing control between terminals and servers, isolation of important segments, bandwidth priority by importance.',
 	'manual', 'enhanced', 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：结构安全”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: network structure.', NULL, true),
 ('004:8.3.2b', 'JR/T 0117-2014', '8.3.2 b', '{}',
-	'网络安全', 'Network security',
-	'访问控制应在网络边界部署访问控制设备，启用访问控制功能。应能根据会话状态信息为数据流提供明确的允许/拒绝访问的能力，控制粒度为网段级。应按用户和系统之间的允许访问规则，决定允许或拒绝用户对受控系统进行资源访问，控制粒度为单个用户。应限制具有拨号访问权限的用户数量。',
+	'网络安全：访问控制', 'Network security: access control',
+	'访问控制：应在网络边界部署访问控制设备，启用访问控制功能。应能根据会话状态信息为数据流提供明确的允许/拒绝访问的能力，控制粒度为网段级。应按用户和系统之间的允许访问规则，决定允许或拒绝用户对受控系统进行资源访问，控制粒度为单个用户。应限制具有拨号访问权限的用户数量。',
 	'Network access control: boundary devices, session-state allow/deny, per-user rules, few dial-up users.',
 	'manual', NULL, 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：访问控制”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: access control.', NULL, true),
 ('004:8.3.2b-enh', 'JR/T 0117-2014', '8.3.2 b 增强要求', '{C12}',
-	'网络安全', 'Network security',
-	'访问控制应能根据会话状态信息为数据流提供明确的允许/拒绝访问的能力，控制粒度为端口级。应对进出网络的信息内容进行过滤，实现对应用层 HTTP、FTP、TELNET、SMTP、POP3等协议命令级的控制。应在会话处于非活跃状态一定时间或会话结束后终止访问连接。应限制网络最大流量及网络连接数。重要网段应采取技术手段防止地址欺骗。应对实施查询的客户端网络地址等信息进行识别与记录。',
-	'The querying client''s network address recorded.',
+	'网络安全：访问控制', 'Network security: access control',
+	'访问控制：应能根据会话状态信息为数据流提供明确的允许/拒绝访问的能力，控制粒度为端口级。应对进出网络的信息内容进行过滤，实现对应用层 HTTP、FTP、TELNET、SMTP、POP3等协议命令级的控制。应在会话处于非活跃状态一定时间或会话结束后终止访问连接。应限制网络最大流量及网络连接数。重要网段应采取技术手段防止地址欺骗。应对实施查询的客户端网络地址等信息进行识别与记录。',
+	'Access control (enhanced): allow/deny by session state at port level, filtering of application-protocol commands, idle sessions ended, maximum traffic and connections limited, address spoofing prevented. (The digest cites it for C12, the client address of credit queries.)',
 	'manual', 'enhanced', 'credit query log records client address (docs/credit.md)',
 	'征信查询日志记录查询客户端网络地址；核查查询日志中的地址字段。',
 	'The credit query log records the client network address; review that field in the query log.', NULL, true),
 ('004:8.3.2c', 'JR/T 0117-2014', '8.3.2 c', '{}',
-	'网络安全', 'Network security',
-	'安全审计应对网络系统中的网络设备运行状况、网络流量、用户行为等进行日志记录。审计记录应包括事件的日期和时间、用户、事件类型、事件是否成功及其他与审计相关的信息。',
+	'网络安全：安全审计', 'Network security: security audit',
+	'安全审计：应对网络系统中的网络设备运行状况、网络流量、用户行为等进行日志记录。审计记录应包括事件的日期和时间、用户、事件类型、事件是否成功及其他与审计相关的信息。',
 	'Network audit: device status, traffic and user behaviour logged with date, time, user, event type and result.',
 	'manual', NULL, 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：安全审计”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: security audit.', NULL, true),
 ('004:8.3.2c-enh', 'JR/T 0117-2014', '8.3.2 c 增强要求', '{}',
-	'网络安全', 'Network security',
-	'安全审计应能够根据记录数据进行分析，并生成审计报表。应对审计记录进行保护，避免受到未预期的删除、修改或覆盖等。',
+	'网络安全：安全审计', 'Network security: security audit',
+	'安全审计：应能够根据记录数据进行分析，并生成审计报表。应对审计记录进行保护，避免受到未预期的删除、修改或覆盖等。',
 	'Network audit records are analysed into reports and protected from deletion, modification or overwriting.',
 	'manual', 'enhanced', 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：安全审计”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: security audit.', NULL, true),
 ('004:8.3.2d', 'JR/T 0117-2014', '8.3.2 d', '{W8}',
-	'网络安全', 'Network security',
-	'边界完整性检查应能够对内部网络中出现的内部用户未经准许私自联接到外部网络的行为进行检查。',
+	'网络安全：边界完整性检查', 'Network security: boundary integrity check',
+	'边界完整性检查：应能够对内部网络中出现的内部用户未经准许私自联接到外部网络的行为进行检查。',
 	'Every connection to external systems authorised and approved.',
 	'automated', NULL, 'compliance check outbound_links (FDW, dblink, subscriptions) against finsec.outbound_allow',
 	'所有外部连接须经批准：未批准的 FDW 服务器、订阅或 dblink 删除或经双人批准加入 finsec.outbound_allow。',
 	'Every external connection is approved: drop unapproved FDW servers, subscriptions or dblink, or add them to finsec.outbound_allow with two-person approval.', NULL, true),
 ('004:8.3.2d-enh', 'JR/T 0117-2014', '8.3.2 d 增强要求', '{}',
-	'网络安全', 'Network security',
-	'边界完整性检查应能够对非授权设备私自联到内部网络的行为进行检查，准确定出位置，并对其进行有效阻断。应能够对内部网络用户私自联到外部网络的行为进行检查，准确定出位置，并对其进行有效阻断。',
+	'网络安全：边界完整性检查', 'Network security: boundary integrity check',
+	'边界完整性检查：应能够对非授权设备私自联到内部网络的行为进行检查，准确定出位置，并对其进行有效阻断。应能够对内部网络用户私自联到外部网络的行为进行检查，准确定出位置，并对其进行有效阻断。',
 	'Unauthorised devices joining the internal network, and internal users connecting outside, are detected, located and blocked.',
 	'manual', 'enhanced', 'compliance check outbound_links (FDW, dblink, subscriptions) against finsec.outbound_allow',
 	'所有外部连接须经批准：未批准的 FDW 服务器、订阅或 dblink 删除或经双人批准加入 finsec.outbound_allow。',
 	'Every external connection is approved: drop unapproved FDW servers, subscriptions or dblink, or add them to finsec.outbound_allow with two-person approval.', 'related requirement digest ids: W8', true),
 ('004:8.3.2e', 'JR/T 0117-2014', '8.3.2 e', '{}',
-	'网络安全', 'Network security',
-	'入侵防范应在网络边界处监视以下攻击行为：端口扫描、强力攻击、木马后门攻击、拒绝服务攻击、缓冲区溢出攻击、IP碎片攻击和网络蠕虫攻击等。',
+	'网络安全：入侵防范', 'Network security: intrusion prevention',
+	'入侵防范：应在网络边界处监视以下攻击行为：端口扫描、强力攻击、木马后门攻击、拒绝服务攻击、缓冲区溢出攻击、IP碎片攻击和网络蠕虫攻击等。',
 	'Intrusion prevention at the network boundary: scans, brute force, trojans, DoS, overflows, fragments, worms.',
 	'manual', NULL, 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：入侵防范”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: intrusion prevention.', NULL, true),
 ('004:8.3.2e-enh', 'JR/T 0117-2014', '8.3.2 e 增强要求', '{}',
-	'网络安全', 'Network security',
-	'入侵防范当检测到攻击行为时，记录攻击源 IP、攻击类型、攻击目的、攻击时间，在发生严重入侵事件时应提供报警。',
+	'网络安全：入侵防范', 'Network security: intrusion prevention',
+	'入侵防范：当检测到攻击行为时，记录攻击源 IP、攻击类型、攻击目的、攻击时间，在发生严重入侵事件时应提供报警。',
 	'Detected attacks are recorded with source IP, type, target and time, with alarms on serious intrusions.',
 	'manual', 'enhanced', 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：入侵防范”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: intrusion prevention.', NULL, true),
 ('004:8.3.2f', 'JR/T 0117-2014', '8.3.2 f', '{A2}',
-	'网络安全', 'Network security',
-	'网络设备防护应对登录网络设备的用户进行身份鉴别。应对网络设备的管理员登录地址进行限制。网络设备用户的标识应唯一。身份鉴别信息应具有不易被冒用的特点，口令应符合“6.5.9 密码管理”的相关要求，有效期最长为六个月。应具有登录失败处理功能，可采取结束会话、限制非法登录次数和当网络登录连接超时自动退出等措施。当对网络设备进行远程管理时，应采取必要措施防止鉴别信息在网络传输过程中被窃听。',
+	'网络安全：网络设备防护', 'Network security: network device protection',
+	'网络设备防护：应对登录网络设备的用户进行身份鉴别。应对网络设备的管理员登录地址进行限制。网络设备用户的标识应唯一。身份鉴别信息应具有不易被冒用的特点，口令应符合“6.5.9 密码管理”的相关要求，有效期最长为六个月。应具有登录失败处理功能，可采取结束会话、限制非法登录次数和当网络登录连接超时自动退出等措施。当对网络设备进行远程管理时，应采取必要措施防止鉴别信息在网络传输过程中被窃听。',
 	'Password validity at most 6 months (database, OS, app users); application passwords changed at least every 3 months.',
 	'automated', NULL, 'auth: finsec.password_max_age, VALID UNTIL enforcement (docs/auth.md)',
 	'设置 finsec.password_max_age（普通账户不超过 6 个月，应用账户不超过 3 个月），为每个登录角色设置 VALID UNTIL。',
 	'Set finsec.password_max_age (at most 6 months, 3 months for application accounts) and give every login role a VALID UNTIL.', NULL, true),
 ('004:8.3.2f-enh', 'JR/T 0117-2014', '8.3.2 f 增强要求', '{}',
-	'网络安全', 'Network security',
-	'恶意代码防范应在网络边界处对恶意代码进行检测和清除。应维护恶意代码库的升级和检测系统的更新。',
+	'网络安全：恶意代码防范', 'Network security: malicious code prevention',
+	'恶意代码防范：应在网络边界处对恶意代码进行检测和清除。应维护恶意代码库的升级和检测系统的更新。',
 	'Malicious code is detected and removed at the boundary, with libraries and detection kept up to date.',
 	'manual', 'enhanced', 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：恶意代码防范”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: malicious code prevention.', NULL, true),
 ('004:8.3.2g-enh', 'JR/T 0117-2014', '8.3.2 g 增强要求', '{}',
-	'网络安全', 'Network security',
-	'网络设备防护主要网络设备应对同一用户选择两种或两种以上组合的鉴别技术来进行身份鉴别。应实现设备特权用户的权限分离。',
+	'网络安全：网络设备防护', 'Network security: network device protection',
+	'网络设备防护：主要网络设备应对同一用户选择两种或两种以上组合的鉴别技术来进行身份鉴别。应实现设备特权用户的权限分离。',
 	'Main network devices use two or more authentication techniques and separate privileged users.',
 	'manual', 'enhanced', 'organisational (outside the database)',
-	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全”相关的制度文件、操作记录和现场检查证据。',
-	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security.', NULL, true),
+	'组织或应用层要求，数据库无法直接验证：审计人员收集“网络安全：网络设备防护”相关的制度文件、操作记录和现场检查证据。',
+	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Network security: network device protection.', NULL, true),
 ('004:8.3.3a', 'JR/T 0117-2014', '8.3.3 a', '{A2,A3,A4}',
-	'主机安全', 'Host security',
-	'身份鉴别应对登录操作系统和数据库系统的用户进行身份标识和鉴别。操作系统和数据库系统管理用户身份标识应具有不易被冒用的特点，口令应符合“6.5.9密码管理”的相关要求，有效期最长为六个月。应启用登录失败处理功能，可采取结束会话、限制非法登录次数和自动退出等措施。当对服务器进行远程管理时，应采取必要措施，防止鉴别信息在网络传输过程中被窃听。应为操作系统和数据库系统的不同用户分配不同的用户名，确保用户名具有唯一性。',
+	'主机安全：身份鉴别', 'Host security: identification and authentication',
+	'身份鉴别：应对登录操作系统和数据库系统的用户进行身份标识和鉴别。操作系统和数据库系统管理用户身份标识应具有不易被冒用的特点，口令应符合“6.5.9密码管理”的相关要求，有效期最长为六个月。应启用登录失败处理功能，可采取结束会话、限制非法登录次数和自动退出等措施。当对服务器进行远程管理时，应采取必要措施，防止鉴别信息在网络传输过程中被窃听。应为操作系统和数据库系统的不同用户分配不同的用户名，确保用户名具有唯一性。',
 	'Password validity at most 6 months (database, OS, app users); application passwords changed at least every 3 months. Login failure handling: limit failed attempts, end session, lock out, auto logout. Unique user identities; no shared, default, surplus or expired accounts; rename defaults.',
 	'automated', NULL, 'auth: finsec.password_max_age, VALID UNTIL enforcement (docs/auth.md); auth: failed-login lockout (finsec.auth_state(), finsec.unlock_role(); docs/auth.md); compliance check default_accounts, inactive_roles (docs/compliance.md)',
 	'设置 finsec.password_max_age（普通账户不超过 6 个月，应用账户不超过 3 个月），为每个登录角色设置 VALID UNTIL。设置 finsec.max_auth_failures（如 5）、finsec.auth_failure_window、finsec.lockout_duration（如 30min）、finsec.auth_failure_delay，由管理员用 finsec.unlock_role() 解锁。删除或禁用多余、过期、共享和默认账户（ALTER ROLE ... NOLOGIN；DROP ROLE），为每人建立独立登录角色。',
 	'Set finsec.password_max_age (at most 6 months, 3 months for application accounts) and give every login role a VALID UNTIL. Set finsec.max_auth_failures (e.g. 5), finsec.auth_failure_window, finsec.lockout_duration (e.g. 30min) and finsec.auth_failure_delay; administrators unlock with finsec.unlock_role(). Drop or disable surplus, expired, shared and default accounts (ALTER ROLE ... NOLOGIN; DROP ROLE); give each person a login role of their own.', NULL, true),
 ('004:8.3.3a-enh', 'JR/T 0117-2014', '8.3.3 a 增强要求', '{A11}',
-	'主机安全', 'Host security',
-	'身份鉴别应采用两种或两种以上组合的鉴别技术对管理用户进行身份鉴别。',
+	'主机安全：身份鉴别', 'Host security: identification and authentication',
+	'身份鉴别：应采用两种或两种以上组合的鉴别技术对管理用户进行身份鉴别。',
 	'Two or more authentication techniques for administrative users; login addresses of administrators restricted.',
 	'automated', 'enhanced', 'compliance checks admin_strong_auth, hba_superuser_wide, hba_no_trust (pg_hba_file_rules)',
 	'管理用户仅通过 hostssl 的 cert 或 cert+scram 认证登录，并在 pg_hba.conf 中限制其登录地址；删除 trust 与 0.0.0.0/0 超级用户规则。',
 	'Administrators connect only over hostssl with cert (or cert plus scram) from restricted addresses in pg_hba.conf; remove trust lines and superuser lines open to 0.0.0.0/0.', NULL, true),
 ('004:8.3.3b', 'JR/T 0117-2014', '8.3.3 b', '{A4,A6}',
-	'主机安全', 'Host security',
-	'访问控制应启用访问控制功能，依据安全策略控制用户对资源的访问。应根据管理用户的角色分配权限，实现管理用户的权限分离，仅授予管理用户所需的最小权限。应实行操作系统和数据库系统特权用户的权限分离。应限制默认账户的访问权限，重命名系统默认账户，修改这些账户的默认口令。应及时删除或禁用多余的、过期的账户，避免共享账户、过期账户的使用。',
+	'主机安全：访问控制', 'Host security: access control',
+	'访问控制：应启用访问控制功能，依据安全策略控制用户对资源的访问。应根据管理用户的角色分配权限，实现管理用户的权限分离，仅授予管理用户所需的最小权限。应实行操作系统和数据库系统特权用户的权限分离。应限制默认账户的访问权限，重命名系统默认账户，修改这些账户的默认口令。应及时删除或禁用多余的、过期的账户，避免共享账户、过期账户的使用。',
 	'Unique user identities; no shared, default, surplus or expired accounts; rename defaults. Separation of duties: security officer not also DBA/sysadmin; developers not operators; least privilege; privileged users separated.',
 	'automated', NULL, 'compliance check default_accounts, inactive_roles (docs/compliance.md); finsec roles (docs/security-model.md); compliance checks duty_conflicts, superusers, privileged_attributes',
 	'删除或禁用多余、过期、共享和默认账户（ALTER ROLE ... NOLOGIN；DROP ROLE），为每人建立独立登录角色。撤销登录角色上相互冲突的职责（REVOKE finsec_admin FROM ...），超级用户仅保留引导角色，开发与运维角色分离。',
 	'Drop or disable surplus, expired, shared and default accounts (ALTER ROLE ... NOLOGIN; DROP ROLE); give each person a login role of their own. Revoke conflicting duties from login roles (REVOKE finsec_admin FROM ...), keep only the bootstrap superuser, separate developers from operators.', NULL, true),
 ('004:8.3.3b-enh', 'JR/T 0117-2014', '8.3.3 b 增强要求', '{}',
-	'主机安全', 'Host security',
-	'安全审计应能够根据记录数据进行分析，并生成审计报表。应保护审计进程，避免发生未预期的中断。',
+	'主机安全：安全审计', 'Host security: security audit',
+	'安全审计：应能够根据记录数据进行分析，并生成审计报表。应保护审计进程，避免发生未预期的中断。',
 	'Audit records are analysed into reports; the audit process is protected from unexpected interruption.',
 	'automated', 'enhanced', 'append-only audit ledger with hash chain, finsec.audit_verify() (docs/audit.md); compliance check ledger_verified',
 	'定期运行 finsec.audit_verify() 并确认结果无误。',
 	'Run finsec.audit_verify() regularly and check its result.', 'related requirement digest ids: U2', true),
 ('004:8.3.3c', 'JR/T 0117-2014', '8.3.3 c', '{U6}',
-	'主机安全', 'Host security',
-	'安全审计审计范围应覆盖到服务器上的每个操作系统用户和数据库用户。审计内容应包括用户权限、重要用户行为、系统资源的异常使用和重要系统命令的使用等系统内重要的安全操作。审计记录应包括事件的日期、时间、类型、主体标识、客体标识和结果等。应保护审计记录，避免受到未预期的删除、修改或覆盖等。',
+	'主机安全：安全审计', 'Host security: security audit',
+	'安全审计：审计范围应覆盖到服务器上的每个操作系统用户和数据库用户。审计内容应包括用户权限、重要用户行为、系统资源的异常使用和重要系统命令的使用等系统内重要的安全操作。审计记录应包括事件的日期、时间、类型、主体标识、客体标识和结果等。应保护审计记录，避免受到未预期的删除、修改或覆盖等。',
 	'Audit covers user privileges, important user behaviour and important system commands of every DB user.',
 	'automated', NULL, 'ledger records DDL, GRANT/REVOKE, roles, ALTER SYSTEM (docs/audit.md); compliance check log_ddl',
 	'确认 finsec 已预加载且账本记录 DDL、授权与 ALTER SYSTEM；设置 log_statement = ''ddl''。',
 	'Check finsec is preloaded and the ledger records DDL, grants and ALTER SYSTEM; set log_statement = ''ddl''.', NULL, true),
 ('004:8.3.3c-enh', 'JR/T 0117-2014', '8.3.3 c 增强要求', '{U13}',
-	'主机安全', 'Host security',
-	'入侵防范应能够检测到对重要服务器进行入侵的行为，能够记录入侵的源 IP、攻击的类型、攻击的目的、攻击的时间，并在发生严重入侵事件时提供报警。应能够对重要程序的完整性进行检测，并在检测到完整性受到破坏后具有恢复的措施。',
+	'主机安全：入侵防范', 'Host security: intrusion prevention',
+	'入侵防范：应能够检测到对重要服务器进行入侵的行为，能够记录入侵的源 IP、攻击的类型、攻击的目的、攻击的时间，并在发生严重入侵事件时提供报警。应能够对重要程序的完整性进行检测，并在检测到完整性受到破坏后具有恢复的措施。',
 	'Integrity of important programs detected.',
 	'automated', 'enhanced', 'finsec.status(): hash of finsec''s function definitions and library; compliance check finsec_components',
 	'运行 SELECT * FROM finsec.status() 确认所有组件正常，如有篡改则重新安装扩展。',
 	'Run SELECT * FROM finsec.status() and check every component is ok; reinstall the extension if it was tampered with.', NULL, true),
 ('004:8.3.3d', 'JR/T 0117-2014', '8.3.3 d', '{W2}',
-	'主机安全', 'Host security',
-	'入侵防范操作系统应遵循最小安装的原则，仅安装需要的组件和应用程序，并通过设置升级服务器等方式保持系统补丁及时得到更新。',
-	'Service quality below the lowest acceptable level raises a warning; service-level degradation detected.',
+	'主机安全：入侵防范', 'Host security: intrusion prevention',
+	'入侵防范：操作系统应遵循最小安装的原则，仅安装需要的组件和应用程序，并通过设置升级服务器等方式保持系统补丁及时得到更新。',
+	'Intrusion prevention: the operating system is installed minimally (only the components and applications needed) and kept patched. (The digest cites it for W2, service-level warnings; the seed has that in 8.3.3 d enhanced.)',
 	'manual', NULL, 'monitor QoS rules (docs/monitor.md)',
 	'配置服务质量监控规则，在低于最低可接受水平时告警。',
 	'Configure QoS monitoring rules that warn below the lowest acceptable level.', NULL, true),
 ('004:8.3.3d-enh', 'JR/T 0117-2014', '8.3.3 d 增强要求', '{}',
-	'主机安全', 'Host security',
-	'资源控制系统的服务水平降低到预先规定的最小值时，应能够进行检测和报警。',
+	'主机安全：资源控制', 'Host security: resource control',
+	'资源控制：系统的服务水平降低到预先规定的最小值时，应能够进行检测和报警。',
 	'When the service level drops to the predefined minimum it is detected and alarmed.',
 	'manual', 'enhanced', 'monitor QoS rules (docs/monitor.md)',
 	'配置服务质量监控规则，在低于最低可接受水平时告警。',
 	'Configure QoS monitoring rules that warn below the lowest acceptable level.', 'related requirement digest ids: W2', true),
 ('004:8.3.3e', 'JR/T 0117-2014', '8.3.3 e', '{A11,A13}',
-	'主机安全', 'Host security',
-	'资源控制应通过设定终端接入方式、网络地址范围等条件限制终端登录。应根据安全策略设置登录终端的操作超时锁定。应限制单个用户对系统资源的最大或最小使用限度。应对重要服务器进行监视，包括监视服务器的 CPU、硬盘、内存、网络等资源的使用情况。',
+	'主机安全：资源控制', 'Host security: resource control',
+	'资源控制：应通过设定终端接入方式、网络地址范围等条件限制终端登录。应根据安全策略设置登录终端的操作超时锁定。应限制单个用户对系统资源的最大或最小使用限度。应对重要服务器进行监视，包括监视服务器的 CPU、硬盘、内存、网络等资源的使用情况。',
 	'Two or more authentication techniques for administrative users; login addresses of administrators restricted. Limits on each user''s use of system resources; service priorities.',
 	'automated', NULL, 'compliance checks admin_strong_auth, hba_superuser_wide, hba_no_trust (pg_hba_file_rules); compliance check resource_limits, connection_limits',
 	'管理用户仅通过 hostssl 的 cert 或 cert+scram 认证登录，并在 pg_hba.conf 中限制其登录地址；删除 trust 与 0.0.0.0/0 超级用户规则。为应用角色设置 statement_timeout、temp_file_limit、work_mem（ALTER ROLE ... SET ...）及 CONNECTION LIMIT。',
 	'Administrators connect only over hostssl with cert (or cert plus scram) from restricted addresses in pg_hba.conf; remove trust lines and superuser lines open to 0.0.0.0/0. Set statement_timeout, temp_file_limit and work_mem per application role (ALTER ROLE ... SET ...) and a CONNECTION LIMIT.', NULL, true),
 ('004:8.3.4a', 'JR/T 0117-2014', '8.3.4 a', '{A2,A3}',
-	'应用安全', 'Application security',
-	'身份鉴别应提供专用的登录控制模块对登录用户进行身份标识和鉴别。应提供登录失败处理功能，可采取结束会话、限制非法登录次数和自动退出等措施。应启用身份鉴别、用户身份标识唯一性检查、用户身份鉴别信息复杂度检查以及登录失败处理功能，并根据安全策略配置相关参数。用户身份鉴别信息应符合“6.5.9 密码管理”的相关规定，有效期最长为六个月。',
+	'应用安全：身份鉴别', 'Application security: identification and authentication',
+	'身份鉴别：应提供专用的登录控制模块对登录用户进行身份标识和鉴别。应提供登录失败处理功能，可采取结束会话、限制非法登录次数和自动退出等措施。应启用身份鉴别、用户身份标识唯一性检查、用户身份鉴别信息复杂度检查以及登录失败处理功能，并根据安全策略配置相关参数。用户身份鉴别信息应符合“6.5.9 密码管理”的相关规定，有效期最长为六个月。',
 	'Password validity at most 6 months (database, OS, app users); application passwords changed at least every 3 months. Login failure handling: limit failed attempts, end session, lock out, auto logout.',
 	'automated', NULL, 'auth: finsec.password_max_age, VALID UNTIL enforcement (docs/auth.md); auth: failed-login lockout (finsec.auth_state(), finsec.unlock_role(); docs/auth.md)',
 	'设置 finsec.password_max_age（普通账户不超过 6 个月，应用账户不超过 3 个月），为每个登录角色设置 VALID UNTIL。设置 finsec.max_auth_failures（如 5）、finsec.auth_failure_window、finsec.lockout_duration（如 30min）、finsec.auth_failure_delay，由管理员用 finsec.unlock_role() 解锁。',
 	'Set finsec.password_max_age (at most 6 months, 3 months for application accounts) and give every login role a VALID UNTIL. Set finsec.max_auth_failures (e.g. 5), finsec.auth_failure_window, finsec.lockout_duration (e.g. 30min) and finsec.auth_failure_delay; administrators unlock with finsec.unlock_role().', NULL, true),
 ('004:8.3.4a-enh', 'JR/T 0117-2014', '8.3.4 a 增强要求', '{}',
-	'应用安全', 'Application security',
-	'身份鉴别应对同一用户采用两种或两种以上组合的鉴别技术实现用户身份鉴别。',
+	'应用安全：身份鉴别', 'Application security: identification and authentication',
+	'身份鉴别：应对同一用户采用两种或两种以上组合的鉴别技术实现用户身份鉴别。',
 	'Two or more authentication techniques are combined for the same user.',
 	'automated', 'enhanced', 'compliance checks admin_strong_auth, hba_superuser_wide, hba_no_trust (pg_hba_file_rules)',
 	'管理用户仅通过 hostssl 的 cert 或 cert+scram 认证登录，并在 pg_hba.conf 中限制其登录地址；删除 trust 与 0.0.0.0/0 超级用户规则。',
 	'Administrators connect only over hostssl with cert (or cert plus scram) from restricted addresses in pg_hba.conf; remove trust lines and superuser lines open to 0.0.0.0/0.', 'related requirement digest ids: A11', true),
 ('004:8.3.4b', 'JR/T 0117-2014', '8.3.4 b', '{A17}',
-	'应用安全', 'Application security',
-	'访问控制应提供访问控制功能，依据安全策略控制用户对文件、数据库表等客体的访问。访问控制的覆盖范围应包括与资源访问相关的主体、客体及它们之间的操作。应由授权主体配置访问控制策略，并严格限制默认账户的访问权限。应授予不同账户为完成各自承担任务所需的最小权限，并在它们之间形成相互制约的关系。',
+	'应用安全：访问控制', 'Application security: access control',
+	'访问控制：应提供访问控制功能，依据安全策略控制用户对文件、数据库表等客体的访问。访问控制的覆盖范围应包括与资源访问相关的主体、客体及它们之间的操作。应由授权主体配置访问控制策略，并严格限制默认账户的访问权限。应授予不同账户为完成各自承担任务所需的最小权限，并在它们之间形成相互制约的关系。',
 	'Default accounts'' privileges strictly limited; no privilege escalation; no access to others'' resources.',
 	'automated', NULL, 'compliance check public_privileges; RLS on customer tables (docs/security-model.md)',
 	'撤销 PUBLIC 的 CREATE 及业务表权限（REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE ALL ON ... FROM PUBLIC），对客户数据表启用行级安全。',
 	'Revoke PUBLIC CREATE and PUBLIC privileges on business tables (REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE ALL ON ... FROM PUBLIC); enable row-level security on customer tables.', NULL, true),
 ('004:8.3.4b-enh', 'JR/T 0117-2014', '8.3.4 b 增强要求', '{D4}',
-	'应用安全', 'Application security',
-	'访问控制应具有对重要信息资源设置敏感标记的功能。应依据安全策略严格控制用户对有敏感标记重要信息资源的操作。',
+	'应用安全：访问控制', 'Application security: access control',
+	'访问控制：应具有对重要信息资源设置敏感标记的功能。应依据安全策略严格控制用户对有敏感标记重要信息资源的操作。',
 	'Sensitivity labels on important information resources, with access controlled by them.',
 	'automated', 'enhanced', 'SECURITY LABEL provider finsec (docs/protected-data.md); compliance check sensitive_columns_labelled',
 	'为重要信息列设置敏感标记：SECURITY LABEL FOR finsec ON COLUMN t.c IS ''...''，并用 finsec.label_grant() 控制访问。',
 	'Label important columns: SECURITY LABEL FOR finsec ON COLUMN t.c IS ''...'', and control access with finsec.label_grant().', NULL, true),
 ('004:8.3.4c', 'JR/T 0117-2014', '8.3.4 c', '{U1,U2}',
-	'应用安全', 'Application security',
-	'安全审计应提供覆盖到每个用户的安全审计功能，对用户权限及应用系统重要安全事件进行审计；应保证无法删除、修改或覆盖审计记录。审计记录的内容至少应包括事件日期、时间、发起者信息、类型、描述和结果等。',
+	'应用安全：安全审计', 'Application security: security audit',
+	'安全审计：应提供覆盖到每个用户的安全审计功能，对用户权限及应用系统重要安全事件进行审计；应保证无法删除、修改或覆盖审计记录。审计记录的内容至少应包括事件日期、时间、发起者信息、类型、描述和结果等。',
 	'Each record: date, time, user, event type, subject, object, success/result, description, origin. Records protected from deletion, modification, overwrite; the audit process cannot be interrupted alone.',
 	'automated', NULL, 'audit ledger row format (docs/audit.md); append-only audit ledger with hash chain, finsec.audit_verify() (docs/audit.md); compliance check ledger_verified',
 	'使用 finsec 审计账本（finsec.audit_event），其记录含日期时间、用户、事件类型、主客体、结果、描述和来源。定期运行 finsec.audit_verify() 并确认结果无误。',
 	'Use the finsec audit ledger (finsec.audit_event): each record has date-time, user, event type, subject, object, result, description and origin. Run finsec.audit_verify() regularly and check its result.', NULL, true),
 ('004:8.3.4c-enh', 'JR/T 0117-2014', '8.3.4 c 增强要求', '{U4}',
-	'应用安全', 'Application security',
-	'安全审计应保证无法单独中断审计进程，无法删除、修改或覆盖审计记录。应提供对审计记录数据进行统计、查询、分析及生成审计报表的功能。',
+	'应用安全：安全审计', 'Application security: security audit',
+	'安全审计：应保证无法单独中断审计进程，无法删除、修改或覆盖审计记录。应提供对审计记录数据进行统计、查询、分析及生成审计报表的功能。',
 	'Statistics, queries, analysis and audit reports.',
 	'manual', 'enhanced', 'reports finsec.report_audit() and friends (docs/compliance.md)',
 	'用 finsec.report_audit() 等报表函数生成审计统计与报表，并保留报表。',
 	'Produce audit statistics and reports with finsec.report_audit() and the other report functions, and keep them.', NULL, true),
 ('004:8.3.4d', 'JR/T 0117-2014', '8.3.4 d', '{D6}',
-	'应用安全', 'Application security',
-	'通信完整性应采用校验码技术保证通信过程中数据的完整性。',
+	'应用安全：通信完整性', 'Application security: communication integrity',
+	'通信完整性：应采用校验码技术保证通信过程中数据的完整性。',
 	'Detect integrity damage of important data in storage and transmission.',
 	'automated', NULL, 'row hash chains and finsec.ledger_verify(), protect_table (docs/audit.md); compliance check posted_tables_protected',
 	'用 finsec.protect_table() 保护已记账的交易表，并定期运行 finsec.ledger_verify()/finsec.audit_verify()。',
 	'Protect posted transaction tables with finsec.protect_table() and run finsec.ledger_verify() / finsec.audit_verify() regularly.', NULL, true),
 ('004:8.3.4d-enh', 'JR/T 0117-2014', '8.3.4 d 增强要求', '{D5,D10}',
-	'应用安全', 'Application security',
-	'剩余信息保护应保证用户鉴别信息所在的存储空间被释放或再分配给其他用户前得到完全清除，无论这些信息是存放在硬盘上还是在内存中。应保证系统内的文件、目录和数据库记录等资源所在的存储空间被释放或重新分配给其他用户前得到完全清除。',
+	'应用安全：剩余信息保护', 'Application security: residual information protection',
+	'剩余信息保护：应保证用户鉴别信息所在的存储空间被释放或再分配给其他用户前得到完全清除，无论这些信息是存放在硬盘上还是在内存中。应保证系统内的文件、目录和数据库记录等资源所在的存储空间被释放或重新分配给其他用户前得到完全清除。',
 	'Residual information: memory holding credentials/keys cleared before reuse. Storage of freed database records cleared before reuse.',
 	'manual', 'enhanced', 'C code zeroizes key and credential buffers (docs/keyring.md); crypto-shredding finsec.protect_shred(); VACUUM after purge (docs/protected-data.md)',
 	'由 finsec 的 C 代码在释放前清零密钥与口令缓冲区；收集代码审查或测评报告作为证据。删除敏感数据后执行密钥粉碎（finsec.protect_shred()）并 VACUUM。',
 	'finsec''s C code zeroes key and credential buffers before release; collect the code review or assessment report as evidence. After deleting sensitive data, crypto-shred (finsec.protect_shred()) and VACUUM.', NULL, true),
 ('004:8.3.4e', 'JR/T 0117-2014', '8.3.4 e', '{D6}',
-	'应用安全', 'Application security',
-	'通信保密性在通信双方建立连接之前，应用系统应利用密码技术进行会话初始化验证。应对通信过程中的敏感信息字段进行加密。',
+	'应用安全：通信保密性', 'Application security: communication confidentiality',
+	'通信保密性：在通信双方建立连接之前，应用系统应利用密码技术进行会话初始化验证。应对通信过程中的敏感信息字段进行加密。',
 	'Detect integrity damage of important data in storage and transmission.',
 	'automated', NULL, 'row hash chains and finsec.ledger_verify(), protect_table (docs/audit.md); compliance check posted_tables_protected',
 	'用 finsec.protect_table() 保护已记账的交易表，并定期运行 finsec.ledger_verify()/finsec.audit_verify()。',
 	'Protect posted transaction tables with finsec.protect_table() and run finsec.ledger_verify() / finsec.audit_verify() regularly.', NULL, true),
 ('004:8.3.4e-enh', 'JR/T 0117-2014', '8.3.4 e 增强要求', '{}',
-	'应用安全', 'Application security',
-	'通信完整性应采用密码技术保证通信过程中数据的完整性。',
+	'应用安全：通信完整性', 'Application security: communication integrity',
+	'通信完整性：应采用密码技术保证通信过程中数据的完整性。',
 	'Cryptography protects the integrity of communication.',
 	'automated', 'enhanced', 'compliance checks ssl_enabled, ssl_protocol, ssl_ciphers, hba_batch_clientcert',
 	'设置 ssl = on、ssl_min_protocol_version = ''TLSv1.2''、强密码套件（如 HIGH:!aNULL:!MD5:!3DES:!RC4）；批量客户端在 pg_hba.conf 中使用 hostssl ... cert 或 clientcert=verify-full。',
 	'Set ssl = on, ssl_min_protocol_version = ''TLSv1.2'', strong ciphers (e.g. HIGH:!aNULL:!MD5:!3DES:!RC4); batch clients use hostssl ... cert or clientcert=verify-full in pg_hba.conf.', 'related requirement digest ids: A12', true),
 ('004:8.3.4f', 'JR/T 0117-2014', '8.3.4 f', '{D14}',
-	'应用安全', 'Application security',
-	'软件容错应提供数据有效性检验功能，保证通过人机接口输入或通过通信接口输入的数据格式或长度符合系统设定要求。在故障发生时，应用系统应能够继续提供一部分功能，确保能够实施必要的措施。',
+	'应用安全：软件容错', 'Application security: fault tolerance',
+	'软件容错：应提供数据有效性检验功能，保证通过人机接口输入或通过通信接口输入的数据格式或长度符合系统设定要求。在故障发生时，应用系统应能够继续提供一部分功能，确保能够实施必要的措施。',
 	'Validity checks on input, imported credit data and query conditions.',
 	'manual', NULL, 'identifier types; credit reason codes (docs/identifiers.md, docs/credit.md)',
 	'输入与导入数据使用 finsec 校验类型，查询原因使用登记的原因代码。',
 	'Use the finsec validated types for input and imported data, and registered reason codes for queries.', NULL, true),
 ('004:8.3.4f-enh', 'JR/T 0117-2014', '8.3.4 f 增强要求', '{}',
-	'应用安全', 'Application security',
-	'通信保密性应对通信过程中的整个报文或会话过程进行加密。',
+	'应用安全：通信保密性', 'Application security: communication confidentiality',
+	'通信保密性：应对通信过程中的整个报文或会话过程进行加密。',
 	'The whole message or session is encrypted.',
 	'automated', 'enhanced', 'compliance checks ssl_enabled, ssl_protocol, ssl_ciphers, hba_batch_clientcert',
 	'设置 ssl = on、ssl_min_protocol_version = ''TLSv1.2''、强密码套件（如 HIGH:!aNULL:!MD5:!3DES:!RC4）；批量客户端在 pg_hba.conf 中使用 hostssl ... cert 或 clientcert=verify-full。',
 	'Set ssl = on, ssl_min_protocol_version = ''TLSv1.2'', strong ciphers (e.g. HIGH:!aNULL:!MD5:!3DES:!RC4); batch clients use hostssl ... cert or clientcert=verify-full in pg_hba.conf.', 'related requirement digest ids: A12', true),
 ('004:8.3.4g', 'JR/T 0117-2014', '8.3.4 g', '{A5}',
-	'应用安全', 'Application security',
-	'资源控制当应用系统通信双方中的一方在一段时间内未作任何响应时，另一方应能够自动结束会话。应能够对应用系统的最大并发会话连接数进行限制。应能够对单个账户的多重并发会话进行限制。',
+	'应用安全：资源控制', 'Application security: resource control',
+	'资源控制：当应用系统通信双方中的一方在一段时间内未作任何响应时，另一方应能够自动结束会话。应能够对应用系统的最大并发会话连接数进行限制。应能够对单个账户的多重并发会话进行限制。',
 	'Idle sessions end after a set time; limit concurrent sessions per account and in total.',
 	'automated', NULL, 'compliance checks idle_session_timeout, connection_limits (docs/compliance.md)',
 	'设置 idle_session_timeout、idle_in_transaction_session_timeout，并为登录角色设置 CONNECTION LIMIT（ALTER ROLE ... CONNECTION LIMIT n）。',
 	'Set idle_session_timeout and idle_in_transaction_session_timeout, and give login roles a CONNECTION LIMIT (ALTER ROLE ... CONNECTION LIMIT n).', NULL, true),
 ('004:8.3.4g-enh', 'JR/T 0117-2014', '8.3.4 g 增强要求', '{M4}',
-	'应用安全', 'Application security',
-	'抗抵赖应具有在请求的情况下为数据原发者或接收者提供数据原发证据的功能。应具有在请求的情况下为数据原发者或接收者提供数据接收证据的功能。',
+	'应用安全：抗抵赖', 'Application security: non-repudiation',
+	'抗抵赖：应具有在请求的情况下为数据原发者或接收者提供数据原发证据的功能。应具有在请求的情况下为数据原发者或接收者提供数据接收证据的功能。',
 	'Non-repudiation: proof of origin and of receipt.',
 	'manual', 'enhanced', 'finsec.sign(), sign_receipt(), verify_receipt() (docs/signatures.md)',
 	'用 finsec.sign()/finsec.sign_receipt() 生成原发与接收证据，登记签名者证书（finsec.register_signer()）。',
 	'Produce proof of origin and receipt with finsec.sign() / finsec.sign_receipt(), with signer certificates registered (finsec.register_signer()).', NULL, true),
 ('004:8.3.4h-enh', 'JR/T 0117-2014', '8.3.4 h 增强要求', '{D13}',
-	'应用安全', 'Application security',
-	'软件容错应提供自动保护功能，当故障发生时自动保护当前所有状态，保证系统能够进行恢复。',
+	'应用安全：软件容错', 'Application security: fault tolerance',
+	'软件容错：应提供自动保护功能，当故障发生时自动保护当前所有状态，保证系统能够进行恢复。',
 	'No data lost after abnormal interruption; state protected on failure.',
 	'automated', 'enhanced', 'compliance checks fsync, full_page_writes, data_checksums, synchronous_commit',
 	'设置 fsync = on、full_page_writes = on、synchronous_commit = on，并以 initdb --data-checksums（或 pg_checksums --enable）启用数据校验。',
 	'Set fsync = on, full_page_writes = on, synchronous_commit = on, and enable data checksums (initdb --data-checksums or pg_checksums --enable).', NULL, true),
 ('004:8.3.4i-enh', 'JR/T 0117-2014', '8.3.4 i 增强要求', '{A13}',
-	'应用安全', 'Application security',
-	'资源控制应能够对一个时间段内可能的并发会话连接数进行限制。应能够对一个访问账户或一个请求进程占用的资源分配最大限额和最小限额。应能够对系统服务水平降低到预先规定的最小值进行检测和报警。应提供服务优先级设定功能，并在安装后根据安全策略设定访问账户或请求进程的优先级，根据优先级分配系统资源。',
+	'应用安全：资源控制', 'Application security: resource control',
+	'资源控制：应能够对一个时间段内可能的并发会话连接数进行限制。应能够对一个访问账户或一个请求进程占用的资源分配最大限额和最小限额。应能够对系统服务水平降低到预先规定的最小值进行检测和报警。应提供服务优先级设定功能，并在安装后根据安全策略设定访问账户或请求进程的优先级，根据优先级分配系统资源。',
 	'Limits on each user''s use of system resources; service priorities.',
 	'automated', 'enhanced', 'compliance check resource_limits, connection_limits',
 	'为应用角色设置 statement_timeout、temp_file_limit、work_mem（ALTER ROLE ... SET ...）及 CONNECTION LIMIT。',
 	'Set statement_timeout, temp_file_limit and work_mem per application role (ALTER ROLE ... SET ...) and a CONNECTION LIMIT.', NULL, true),
 ('004:8.3.5a', 'JR/T 0117-2014', '8.3.5 a', '{D6}',
-	'数据安全及备份恢复', 'Data security, backup and recovery',
-	'数据完整性应能够检测到系统管理数据、鉴别信息和重要业务数据在传输过程中完整性受到破坏，并在检测到完整性错误时采取必要的恢复措施。应能够检测到系统管理数据、鉴别信息和重要业务数据在存储过程中完整性受到破坏，并在检测到完整性错误时采取必要的恢复措施。',
+	'数据安全及备份恢复：数据完整性', 'Data security, backup and recovery: data integrity',
+	'数据完整性：应能够检测到系统管理数据、鉴别信息和重要业务数据在传输过程中完整性受到破坏，并在检测到完整性错误时采取必要的恢复措施。应能够检测到系统管理数据、鉴别信息和重要业务数据在存储过程中完整性受到破坏，并在检测到完整性错误时采取必要的恢复措施。',
 	'Detect integrity damage of important data in storage and transmission.',
 	'automated', NULL, 'row hash chains and finsec.ledger_verify(), protect_table (docs/audit.md); compliance check posted_tables_protected',
 	'用 finsec.protect_table() 保护已记账的交易表，并定期运行 finsec.ledger_verify()/finsec.audit_verify()。',
 	'Protect posted transaction tables with finsec.protect_table() and run finsec.ledger_verify() / finsec.audit_verify() regularly.', NULL, true),
 ('004:8.3.5a-enh', 'JR/T 0117-2014', '8.3.5 a 增强要求', '{}',
-	'数据安全及备份恢复', 'Data security, backup and recovery',
-	'数据保密性征信系统应采用加密或其他有效措施实现系统管理数据、鉴别信息和重要业务数据传输保密性。征信系统应采用加密或其他保护措施实现系统管理数据、鉴别信息和重要业务数据存储保密性。',
+	'数据安全及备份恢复：数据保密性', 'Data security, backup and recovery: data confidentiality',
+	'数据保密性：征信系统应采用加密或其他有效措施实现系统管理数据、鉴别信息和重要业务数据传输保密性。征信系统应采用加密或其他保护措施实现系统管理数据、鉴别信息和重要业务数据存储保密性。',
 	'Encryption or other measures keep system management data, credentials and important business data confidential in transmission and storage.',
 	'automated', 'enhanced', 'protected types (finsec.protected_*), security labels (docs/protected-data.md); compliance check sensitive_columns_labelled',
 	'敏感字段（姓名、联系方式、交易内容）改用 finsec 受保护类型加密存储，并以 SECURITY LABEL FOR finsec 标记。',
 	'Store sensitive fields (names, contacts, transaction content) in finsec protected types and label them with SECURITY LABEL FOR finsec.', 'related requirement digest ids: D3', true),
 ('004:8.3.5b', 'JR/T 0117-2014', '8.3.5 b', '{D3}',
-	'数据安全及备份恢复', 'Data security, backup and recovery',
-	'数据保密性征信系统应采用加密或其他有效措施实现系统管理数据和鉴别信息传输保密性。征信系统应采用加密或其他保护措施实现系统管理数据和鉴别信息存储保密性。',
+	'数据安全及备份恢复：数据保密性', 'Data security, backup and recovery: data confidentiality',
+	'数据保密性：征信系统应采用加密或其他有效措施实现系统管理数据和鉴别信息传输保密性。征信系统应采用加密或其他保护措施实现系统管理数据和鉴别信息存储保密性。',
 	'Sensitive fields (name, contact, transaction content) encrypted at rest; storage confidentiality of authentication data and important business data.',
 	'automated', NULL, 'protected types (finsec.protected_*), security labels (docs/protected-data.md); compliance check sensitive_columns_labelled',
 	'敏感字段（姓名、联系方式、交易内容）改用 finsec 受保护类型加密存储，并以 SECURITY LABEL FOR finsec 标记。',
 	'Store sensitive fields (names, contacts, transaction content) in finsec protected types and label them with SECURITY LABEL FOR finsec.', NULL, true),
 ('004:8.3.5b-enh', 'JR/T 0117-2014', '8.3.5 b 增强要求', '{B6}',
-	'数据安全及备份恢复', 'Data security, backup and recovery',
-	'备份和恢复数据备份应实现实时本地备份。应提供异地数据备份功能，利用通信网络将关键数据定时批量传送至备用场地。应采用冗余技术设计网络拓扑结构，避免关键节点存在单点故障。应提供主要网络设备、通信线路和数据处理系统的硬件冗余，保证系统的高可用性。',
+	'数据安全及备份恢复：备份和恢复', 'Data security, backup and recovery: backup and recovery',
+	'备份和恢复：数据备份应实现实时本地备份。应提供异地数据备份功能，利用通信网络将关键数据定时批量传送至备用场地。应采用冗余技术设计网络拓扑结构，避免关键节点存在单点故障。应提供主要网络设备、通信线路和数据处理系统的硬件冗余，保证系统的高可用性。',
 	'Real-time local backup and off-site backup.',
 	'automated', 'enhanced', 'compliance checks wal_archiving, realtime_offsite_backup',
 	'开启 WAL 归档到异地仓库或流复制到异地备库，实现实时本地与异地备份。',
 	'Archive WAL to an off-site repository or stream to an off-site standby for real-time local and off-site backup.', NULL, true),
 ('004:8.3.5c', 'JR/T 0117-2014', '8.3.5 c', '{B2}',
-	'数据安全及备份恢复', 'Data security, backup and recovery',
-	'备份和恢复应提供本地数据备份与恢复功能，增量数据备份至少每天一次，完全数据备份至少每周一次，备份介质场外存放。应提供关键网络设备、通信线路和数据处理系统的硬件冗余，保证系统的可用性。',
+	'数据安全及备份恢复：备份和恢复', 'Data security, backup and recovery: backup and recovery',
+	'备份和恢复：应提供本地数据备份与恢复功能，增量数据备份至少每天一次，完全数据备份至少每周一次，备份介质场外存放。应提供关键网络设备、通信线路和数据处理系统的硬件冗余，保证系统的可用性。',
 	'Daily incremental and weekly full backups; restore tested.',
 	'automated', NULL, 'backup register finsec.record_backup(); compliance checks backup_schedule, wal_archiving',
 	'每天增量、每周全量备份并以 finsec.record_backup() 登记（如 pgBackRest 钩子），开启 WAL 归档。',
@@ -2911,15 +2911,15 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'信息提供者/使用者的接入与注销通过 finsec.credit_institution_apply()/deregister() 办理，有未结异议时不得注销。',
 	'Provider/user access and deregistration go through finsec.credit_institution_apply() / deregister(); no deregistration with open disputes.', NULL, true),
 ('004:9.3a', 'JR/T 0117-2014', '9.3 a', '{C14}',
-	'用户管理', 'User management',
-	'内部用户管理征信机构应当建立征信系统内部用户管理制度，明确各类内部用户的申请、创建、变更、终止及用户操作等相关要求，关键岗位不得互相兼任。',
+	'用户管理：内部用户管理', 'User management: internal users',
+	'内部用户管理：征信机构应当建立征信系统内部用户管理制度，明确各类内部用户的申请、创建、变更、终止及用户操作等相关要求，关键岗位不得互相兼任。',
 	'Internal users'' application, creation, change, termination; periodic review of rights and operations.',
 	'manual', NULL, 'access review report finsec.report_access_review() (docs/compliance.md)',
 	'定期运行 finsec.report_access_review() 检查内外部用户设置、权限与操作，并记录复核结论。',
 	'Run finsec.report_access_review() periodically to review users, rights and operations, and record the conclusions.', NULL, true),
 ('004:9.3b', 'JR/T 0117-2014', '9.3 b', '{}',
-	'用户管理', 'User management',
-	'外部用户管理征信机构应当要求通过接口方式接入征信系统的外部机构（信息提供者、信息使用者）制定用户管理制度，明确管理员用户、数据查询用户、数据报送用户、异议处理用户等的职责和权限，建立各类用户的操作规程。征信机构应当规范管理通过非接口方式访问征信系统的外部用户，合理配置其访问权限，采取必要措施防范外部用户操作风险。',
+	'用户管理：外部用户管理', 'User management: external users',
+	'外部用户管理：征信机构应当要求通过接口方式接入征信系统的外部机构（信息提供者、信息使用者）制定用户管理制度，明确管理员用户、数据查询用户、数据报送用户、异议处理用户等的职责和权限，建立各类用户的操作规程。征信机构应当规范管理通过非接口方式访问征信系统的外部用户，合理配置其访问权限，采取必要措施防范外部用户操作风险。',
 	'External institutions connected by interface have user management rules (administrators, query, reporting, dispute users); non-interface external users get least access.',
 	'manual', NULL, 'access review report finsec.report_access_review() (docs/compliance.md)',
 	'定期运行 finsec.report_access_review() 检查内外部用户设置、权限与操作，并记录复核结论。',
@@ -3016,15 +3016,15 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'超过保存期限的不良信息由去标识化后台任务删除或去标识化，用 finsec.deid_verify() 验证。',
 	'Negative information past retention is deleted or de-identified by the worker; verify with finsec.deid_verify().', NULL, true),
 ('004:9.7a', 'JR/T 0117-2014', '9.7 a', '{C1,D14}',
-	'信息查询', 'Information queries',
-	'单笔信息查询征信系统应当对查询用户输入的查询条件设置一定的校验规则，并在用户查询时进行有效性检查。征信系统应当记录查询用户所属机构、查询用户、查询时间、查询原因、被查询对象等信息。',
+	'信息查询：单笔信息查询', 'Information queries: single queries',
+	'单笔信息查询：征信系统应当对查询用户输入的查询条件设置一定的校验规则，并在用户查询时进行有效性检查。征信系统应当记录查询用户所属机构、查询用户、查询时间、查询原因、被查询对象等信息。',
 	'Each query logs institution, user, time, reason, subject; batch query files record the same plus counts. Validity checks on input, imported credit data and query conditions.',
 	'manual', NULL, 'credit query log finsec.credit_query() (docs/credit.md); identifier types; credit reason codes (docs/identifiers.md, docs/credit.md)',
 	'征信查询通过 finsec.credit_query()/credit_batch_query() 进行，自动记录机构、用户、时间、原因、对象及笔数。输入与导入数据使用 finsec 校验类型，查询原因使用登记的原因代码。',
 	'Credit queries go through finsec.credit_query() / credit_batch_query(), which log institution, user, time, reason, subject and counts. Use the finsec validated types for input and imported data, and registered reason codes for queries.', NULL, true),
 ('004:9.7b', 'JR/T 0117-2014', '9.7 b', '{C1}',
-	'信息查询', 'Information queries',
-	'批量信息查询查询机构应当按照规定的格式填写批量查询请求文件，请求文件的内容至少应包括查询用户所属机构、查询用户、查询时间、查询原因、查询内容、被查询对象、查询请求记录数等，征信系统应当对上述内容予以记载。征信机构应当通过专线、加密通道或专用存储设备等安全、可靠的方式将批量查询结果文件反馈给查询机构。',
+	'信息查询：批量信息查询', 'Information queries: batch queries',
+	'批量信息查询：查询机构应当按照规定的格式填写批量查询请求文件，请求文件的内容至少应包括查询用户所属机构、查询用户、查询时间、查询原因、查询内容、被查询对象、查询请求记录数等，征信系统应当对上述内容予以记载。征信机构应当通过专线、加密通道或专用存储设备等安全、可靠的方式将批量查询结果文件反馈给查询机构。',
 	'Each query logs institution, user, time, reason, subject; batch query files record the same plus counts.',
 	'manual', NULL, 'credit query log finsec.credit_query() (docs/credit.md)',
 	'征信查询通过 finsec.credit_query()/credit_batch_query() 进行，自动记录机构、用户、时间、原因、对象及笔数。',
@@ -3411,6 +3411,10 @@ BEGIN
 				ELSE
 					BEGIN
 						EXECUTE t.call_sql INTO st, ev USING m.args;
+						-- A check may have changed the session's search_path
+						-- (set_config(..., false) outlives it): pin it again
+						-- before this function resolves another name.
+						PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
 							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
 													 'returned_status', left(st, 100), 'returned_evidence', ev);
@@ -3950,6 +3954,134 @@ COMMENT ON FUNCTION finsec.clause_check_remove(text, text) IS
 	'remove a customer mapping of a check to a clause (audited)';
 REVOKE ALL ON FUNCTION finsec.clause_check_remove(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.clause_check_remove(text, text) TO finsec_admin;
+
+/*
+ * Two checks no other part makes (catalog part): login-failure handling
+ * (A3) and the refusal of weak passwords (A1, A1b).  The seeds give no
+ * numbers for A3; the defaults are finsec's (docs/auth.md "Policy per
+ * standard"): at most 5 failures, at least 30 minutes of lockout.
+ */
+CREATE FUNCTION finsec._check_login_lockout(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_failures integer := coalesce((args ->> 'max_failures')::integer, 5);
+	min_lockout integer := coalesce((args ->> 'min_lockout_seconds')::integer, 1800);
+	failures integer;
+	lockout integer;
+	win integer;
+	exempt text;
+	loaded boolean;
+	problems text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.preloaded()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot call finsec.preloaded()',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	loaded := finsec.preloaded();
+	SELECT max(s.setting) FILTER (WHERE s.name = 'finsec.max_auth_failures')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.lockout_duration')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.auth_failure_window')::integer,
+		   max(s.setting) FILTER (WHERE s.name = 'finsec.lockout_exempt_roles')
+	  INTO failures, lockout, win, exempt
+	  FROM pg_settings s
+	 WHERE s.name IN ('finsec.max_auth_failures', 'finsec.lockout_duration', 'finsec.auth_failure_window',
+					  'finsec.lockout_exempt_roles');
+	IF NOT loaded THEN
+		problems := problems || 'finsec is not in shared_preload_libraries: no authentication hook counts failures'::text;
+	END IF;
+	IF failures IS NULL OR failures = 0 THEN
+		problems := problems || 'finsec.max_auth_failures is 0: failed logins are never locked out'::text;
+	ELSIF failures > max_failures THEN
+		problems := problems || format('finsec.max_auth_failures %s is above %s', failures, max_failures);
+	END IF;
+	IF lockout IS NULL OR lockout < min_lockout THEN
+		problems := problems || format('finsec.lockout_duration %s s is below %s s', lockout, min_lockout);
+	END IF;
+	evidence := jsonb_build_object('preloaded', loaded, 'max_auth_failures', failures,
+								   'lockout_duration_seconds', lockout, 'auth_failure_window_seconds', win,
+								   'lockout_exempt_roles', nullif(exempt, ''),
+								   'thresholds', jsonb_build_object('max_failures', max_failures,
+																	'min_lockout_seconds', min_lockout));
+	IF cardinality(problems) > 0 THEN
+		status := 'fail';
+		evidence := evidence || jsonb_build_object('problems', to_jsonb(problems));
+	ELSIF nullif(exempt, '') IS NOT NULL THEN
+		status := 'warn';
+		evidence := evidence || jsonb_build_object('problems', jsonb_build_array('some roles are exempt from lockout (finsec.lockout_exempt_roles)'));
+	ELSE
+		status := 'pass';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._check_login_lockout(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_login_lockout(jsonb) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_password_weak_rejected(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	need_username boolean := coalesce((args ->> 'username')::boolean, true);
+	need_common boolean := coalesce((args ->> 'common')::boolean, true);
+	common text := current_setting('finsec.password_reject_common');
+	username text := current_setting('finsec.password_check_username');
+	prehashed text := current_setting('finsec.password_allow_prehashed');
+	loaded boolean;
+	problems text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.preloaded()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot call finsec.preloaded()',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	loaded := finsec.preloaded();
+	IF NOT loaded THEN
+		problems := problems || 'finsec is not in shared_preload_libraries: passwords are not checked'::text;
+	END IF;
+	IF need_common AND common <> 'on' THEN
+		problems := problems || 'finsec.password_reject_common is off: 111111, 123456, repeats and sequences are accepted'::text;
+	END IF;
+	IF need_username AND username <> 'on' THEN
+		problems := problems || 'finsec.password_check_username is off: passwords may contain 3 consecutive characters of the user name'::text;
+	END IF;
+	IF prehashed <> 'off' THEN
+		problems := problems || 'finsec.password_allow_prehashed is on: a client-hashed password escapes every rule'::text;
+	END IF;
+	evidence := jsonb_build_object('preloaded', loaded, 'password_reject_common', common,
+								   'password_check_username', username, 'password_allow_prehashed', prehashed,
+								   'required', jsonb_build_object('common', need_common, 'username', need_username));
+	IF cardinality(problems) > 0 THEN
+		status := 'fail';
+		evidence := evidence || jsonb_build_object('problems', to_jsonb(problems));
+	ELSE
+		status := 'pass';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._check_password_weak_rejected(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_password_weak_rejected(jsonb) TO finsec_admin, finsec_auditor;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin) VALUES
+	('login_lockout', 'finsec._check_login_lockout(jsonb)', '登录失败处理', 'Login failure handling', true),
+	('password_weak_rejected', 'finsec._check_password_weak_rejected(jsonb)', '拒绝弱口令', 'Weak passwords refused', true);
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.1.7.5', 'login_lockout', '{}', true),
+	('003:6.4.2.1.3', 'login_lockout', '{}', true),
+	('003:6.4.3.1.4', 'login_lockout', '{}', true),
+	('003:6.4.3.1.8', 'login_lockout', '{}', true),
+	('004:8.3.3a', 'login_lockout', '{}', true),
+	('004:8.3.4a', 'login_lockout', '{}', true),
+	('001:11.3.2d', 'login_lockout', '{}', true),
+	('001:5.1b', 'password_weak_rejected', '{"common": true, "username": false}', true),
+	('004:7.5.9a', 'password_weak_rejected', '{"common": false, "username": true}', true),
+	('003:6.4.3.1.8', 'password_weak_rejected', '{}', true);
 
 -- (end of section 2)
 
@@ -4885,5 +5017,127 @@ GRANT EXECUTE ON FUNCTION finsec.compliance_json(text, text) TO finsec_admin, fi
 -- 7. Last successful login of each role; recorded key and ledger
 --    verifications.
 -- ---------------------------------------------------------------------
+
+
+/*
+ * The last successful login of each role (docs/compliance-lastlogin.md,
+ * src/auth/lastlogin.c): the authentication path records it in shared
+ * memory; the worker task auth.login_flush of the auth audit database
+ * (finsec.auth_audit_database, else the first of
+ * finsec.audit_seal_databases) upserts it here as finsec's owner.  Only
+ * finsec writes it; role_oid tells a role from a later one of the same
+ * name (and follows a rename).
+ */
+CREATE TABLE finsec.role_login (
+	role			name PRIMARY KEY,
+	role_oid		oid,
+	last_login_at	timestamptz NOT NULL,
+	last_address	text,
+	logins			bigint NOT NULL DEFAULT 0 CHECK (logins >= 0)
+);
+COMMENT ON TABLE finsec.role_login IS
+	'last successful login of each role (flushed from shared memory by the worker task auth.login_flush); finsec.role_last_login() is the interface';
+REVOKE ALL ON TABLE finsec.role_login FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.role_login TO finsec_admin, finsec_auditor;
+
+/* Since when this database records logins: the install or upgrade to 1.3. */
+CREATE TABLE finsec.role_login_since (
+	one				boolean PRIMARY KEY DEFAULT true CHECK (one),
+	recording_since	timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO finsec.role_login_since DEFAULT VALUES;
+COMMENT ON TABLE finsec.role_login_since IS
+	'one row: since when finsec.role_login records logins in this database (installation of or upgrade to finsec 1.3)';
+REVOKE ALL ON TABLE finsec.role_login_since FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.role_login_since TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._role_login_pending(
+	OUT role name,
+	OUT role_oid oid,
+	OUT last_login_at timestamptz,
+	OUT last_address text,
+	OUT flushed boolean,
+	OUT server_recording_since timestamptz,
+	OUT dropped bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_role_login_pending'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION finsec._role_login_pending() IS
+	'the last logins this server holds in shared memory (flushed false: not yet in finsec.role_login); finsec.role_last_login() is the interface';
+REVOKE ALL ON FUNCTION finsec._role_login_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._role_login_pending() TO finsec_admin, finsec_auditor;
+
+/*
+ * One row per role that can log in: the newest of finsec.role_login and
+ * the logins not yet flushed; never logged in since recording began: NULL.
+ * SECURITY INVOKER: the caller needs SELECT on finsec.role_login and
+ * EXECUTE on finsec._role_login_pending() (finsec_admin, finsec_auditor).
+ */
+CREATE FUNCTION finsec.role_last_login(
+	OUT role name,
+	OUT last_login_at timestamptz,
+	OUT last_address text,
+	OUT recording_since timestamptz)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH p AS MATERIALIZED (
+			SELECT q.role_oid, q.last_login_at, q.last_address
+			  FROM finsec._role_login_pending() q),
+		 s AS (SELECT min(x.recording_since) AS since FROM finsec.role_login_since x)
+	SELECT r.rolname, l.at, l.addr, s.since
+	  FROM pg_catalog.pg_roles r
+	 CROSS JOIN s
+	  LEFT JOIN LATERAL (
+			SELECT x.at, x.addr
+			  FROM (SELECT t.last_login_at AS at, t.last_address AS addr
+					  FROM finsec.role_login t
+					 WHERE t.role_oid = r.oid
+					UNION ALL
+					SELECT p.last_login_at, p.last_address
+					  FROM p
+					 WHERE p.role_oid = r.oid) x
+			 ORDER BY x.at DESC
+			 LIMIT 1) l ON true
+	 WHERE r.rolcanlogin
+	 ORDER BY r.rolname
+$$;
+COMMENT ON FUNCTION finsec.role_last_login() IS
+	'last successful login of every role that can log in (NULL: none since recording_since), from finsec.role_login and the logins not yet flushed';
+REVOKE ALL ON FUNCTION finsec.role_last_login() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.role_last_login() TO finsec_admin, finsec_auditor;
+
+/*
+ * Recorded verifications: finsec.key_verify() writes key.verify and
+ * finsec.audit_verify() audit.verify, durable (they survive the caller's
+ * rollback), not on a standby.  The verification query of audit_verify
+ * keeps its body under the name _audit_verify_rows; audit_verify becomes
+ * the C function that runs it and records the result.
+ */
+ALTER FUNCTION finsec.audit_verify(regclass, jsonb) RENAME TO _audit_verify_rows;
+COMMENT ON FUNCTION finsec._audit_verify_rows(regclass, jsonb) IS
+	'the verification behind finsec.audit_verify() (which also records it as audit.verify)';
+
+CREATE FUNCTION finsec.audit_verify(
+	rel regclass DEFAULT NULL,
+	since jsonb DEFAULT NULL,
+	OUT relation regclass,
+	OUT ok boolean,
+	OUT rows_checked bigint,
+	OUT blocks_checked bigint,
+	OUT rows_pending bigint,
+	OUT first_failure text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'finsec_audit_verify_recorded'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION finsec.audit_verify(regclass, jsonb) IS
+	'verify protected tables against their hash chains, from the start or from an earlier digest; recorded as audit.verify (durable)';
+REVOKE ALL ON FUNCTION finsec.audit_verify(regclass, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.audit_verify(regclass, jsonb) TO finsec_auditor;
+
+COMMENT ON FUNCTION finsec.key_verify() IS
+	'unwrap every active and retired key version and check it against its check value (D7 periodic verification); recorded as key.verify (durable)';
 
 -- (end of section 7)

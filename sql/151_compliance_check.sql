@@ -50,6 +50,24 @@ BEGIN
 	evidence := '{}';
 END
 $$;
+-- a check that leaves the session's search_path pointing at a schema with
+-- a left(text, integer) of its own: the dispatcher must not call it
+CREATE FUNCTION regress_cc.chk_path(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO regress_cc.calls VALUES ('chk_path', args);
+	PERFORM set_config('search_path', 'regress_cc, pg_catalog', false);
+	status := 'bogus';
+	evidence := '{}';
+END
+$$;
+CREATE FUNCTION regress_cc.left(text, integer) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO regress_cc.calls VALUES ('regress_cc.left', to_jsonb($1));
+	RETURN 'planted';
+END
+$$;
 CREATE FUNCTION regress_cc.chk_shape(args jsonb) RETURNS text
 LANGUAGE sql AS $$ SELECT 'pass' $$;
 CREATE FUNCTION regress_cc.chk_fake_builtin(args jsonb, OUT status text, OUT evidence jsonb)
@@ -100,6 +118,7 @@ SELECT finsec.compliance_check_add('acme.flag', NULL, '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.flag', 'regress_cc.chk_flag(jsonb)', '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.flag', 'regress_cc.chk_flag(jsonb)', '标志', 'Flag');
 SELECT finsec.compliance_check_add('acme.untrusted', 'regress_cc.chk_untrusted(jsonb)', '不可信', 'Untrusted');
+SELECT finsec.compliance_check_add('acme.path', 'regress_cc.chk_path(jsonb)', '路径', 'Path');
 -- mappings, with each clause's own args
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.flag', '{"want": "pass"}');
 SELECT finsec.clause_check_add('acme:IC-2', 'acme.flag', '{"want": "fail"}');
@@ -109,6 +128,7 @@ SELECT finsec.clause_check_add('acme:IC-5', 'acme.untrusted', '{}');
 SELECT finsec.clause_check_add('acme:IC-9', 'acme.flag', '{"want": "nullev"}');
 SELECT finsec.clause_check_add('acme:IC-10', 'acme.flag', '{"want": "warn"}');
 SELECT finsec.clause_check_add('acme:IC-10', 'acme.untrusted', '{}');
+SELECT finsec.clause_check_add('acme:IC-3', 'acme.path', '{}');
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.flag', '{}');
 SELECT finsec.clause_check_add('acme:IC-1', 'acme.nosuch', '{}');
 SELECT finsec.clause_check_add('acme:nosuch', 'acme.flag', '{}');
@@ -163,7 +183,8 @@ SELECT (SELECT count(*) FROM finsec.compliance_check(NULL, NULL))
 SELECT array_agg(clause_id) = array_agg(clause_id ORDER BY standard COLLATE "C",
 									   finsec._clause_sort_key(clause_id) COLLATE "C", check_name COLLATE "C") AS ordered
   FROM finsec.compliance_check();
-SELECT clause_id FROM finsec.compliance_check('004') WHERE clause_id ~ '^004:9\.' LIMIT 3;
+SELECT clause_id FROM (SELECT DISTINCT clause_id FROM finsec.compliance_check('004')) c
+ WHERE clause_id ~ '^004:9\.' ORDER BY finsec._clause_sort_key(clause_id) COLLATE "C" LIMIT 3;
 -- an auditor cannot forge a run in the ledger
 SELECT finsec._compliance_record('ACME-IC', 'en', '{"pass": 999}', 999, now());
 SELECT finsec.audit_event('compliance.check', 'compliance_check', 'check', true, NULL, '{}');
@@ -263,8 +284,9 @@ RESET SESSION AUTHORIZATION;
 -- ---- the ledger -------------------------------------------------------------
 SELECT event_type, session_user_name, object, action, success
   FROM finsec.audit
- WHERE event_type LIKE 'compliance.%' AND event_type <> 'compliance.check'
-	OR (event_type LIKE 'change.%' AND object LIKE 'compliance.exclude:%')
+ WHERE session_user_name LIKE 'regress\_cc\_%'
+   AND (event_type LIKE 'compliance.%' AND event_type <> 'compliance.check'
+		OR event_type LIKE 'change.%' AND object LIKE 'compliance.exclude:%')
  ORDER BY finsec_seq;
 -- one compliance.check row per run, with the counts by status
 SELECT session_user_name, detail -> 'standard' AS standard, detail -> 'lang' AS lang, detail -> 'rows' AS rows,
@@ -302,7 +324,70 @@ SELECT count(*) AS exclusions_of_removed FROM finsec.compliance_exclusion WHERE 
 RESET SESSION AUTHORIZATION;
 SELECT event_type, object FROM finsec.audit
  WHERE event_type IN ('compliance.clause_remove', 'compliance.check_remove', 'compliance.map_remove')
+   AND session_user_name LIKE 'regress\_cc\_%'
  ORDER BY finsec_seq;
+
+-- ---- the catalog part's own checks: login_lockout, password_weak_rejected --
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence - 'auth_failure_window_seconds' AS evidence
+  FROM finsec.compliance_check('004', 'en') WHERE check_name IN ('login_lockout', 'password_weak_rejected');
+RESET SESSION AUTHORIZATION;
+-- broken: no lockout, short lockout, weak passwords accepted -> fail; an
+-- exempt role -> warn
+ALTER SYSTEM SET finsec.max_auth_failures = 0;
+ALTER SYSTEM SET finsec.lockout_duration = '5min';
+ALTER SYSTEM SET finsec.password_reject_common = off;
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.password_reject_common') = 'off'
+			  AND current_setting('finsec.max_auth_failures') = '0';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence -> 'problems' AS problems
+  FROM finsec.compliance_check('001', 'en') WHERE check_name IN ('login_lockout', 'password_weak_rejected');
+RESET SESSION AUTHORIZATION;
+ALTER SYSTEM RESET finsec.max_auth_failures;
+ALTER SYSTEM RESET finsec.lockout_duration;
+ALTER SYSTEM RESET finsec.password_reject_common;
+ALTER SYSTEM SET finsec.lockout_exempt_roles = 'regress_cc_breakglass';
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.lockout_exempt_roles') <> ''
+			  AND current_setting('finsec.max_auth_failures') = '5';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence -> 'lockout_exempt_roles' AS exempt
+  FROM finsec.compliance_check('003', 'en') WHERE check_name = 'login_lockout' AND clause_id = '003:6.4.2.1.3';
+RESET SESSION AUTHORIZATION;
+ALTER SYSTEM RESET finsec.lockout_exempt_roles;
+SELECT pg_reload_conf();
+DO $$ BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN current_setting('finsec.lockout_exempt_roles') = '';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+-- an auditor who cannot call finsec.preloaded() gets cannot_verify
+REVOKE EXECUTE ON FUNCTION finsec.preloaded() FROM finsec_auditor;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence
+  FROM finsec.compliance_check('004', 'en') WHERE check_name = 'login_lockout' AND clause_id = '004:8.3.3a';
+RESET SESSION AUTHORIZATION;
+GRANT EXECUTE ON FUNCTION finsec.preloaded() TO finsec_auditor;
+-- the check functions themselves are not PUBLIC
+SET SESSION AUTHORIZATION regress_cc_nobody;
+SELECT * FROM finsec._check_login_lockout('{}');
+SELECT * FROM finsec._check_password_weak_rejected('{}');
+RESET SESSION AUTHORIZATION;
+-- NULL and odd args: defaults, or an error the dispatcher turns into cannot_verify
+SELECT status FROM finsec._check_login_lockout(NULL);
+SELECT status FROM finsec._check_login_lockout('{"max_failures": "many"}');
 
 -- ---- clean up ---------------------------------------------------------------
 ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_guard;

@@ -29,6 +29,7 @@
 
 #include "access/htup_details.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -42,8 +43,10 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -931,6 +934,159 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	finsec_spi_end(&ctx);
+	return (Datum) 0;
+}
+
+/*
+ * Record a verification (durable ledger row).  The verification itself is
+ * complete whatever happens here: when the row cannot be written (the
+ * ledger is full, the session's share of the event buffer is used) the
+ * caller still gets the result, with a WARNING that it is not on record.
+ */
+static void
+record_verification(const char *event_type, const char *object, bool ok,
+					const char *description, const char *detail_json)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		finsec_audit_event_durable(event_type, object, "verify", ok, description,
+								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	  CStringGetDatum(detail_json))));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("this verification was not recorded in the audit ledger: %s", edata->message),
+				 errdetail("The verification's result is complete, but no %s row records it; the compliance self-check counts recorded verifications only.",
+						   event_type),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(finsec_audit_verify_recorded);
+
+/*
+ * finsec.audit_verify(rel regclass, since jsonb) RETURNS SETOF (relation,
+ *		ok, rows_checked, blocks_checked, rows_pending, first_failure)
+ *
+ * Runs finsec._audit_verify_rows() (the verification, read-only, as the
+ * caller) and records the verification as audit.verify, object "ledger",
+ * success whether every chain verified, detail the counts and the first
+ * failing relations; durable, so the record survives the caller's rollback
+ * (a verification's effect, what the verifier learnt, escapes the
+ * transaction).  A standby or a read-only transaction cannot write, and
+ * without preloading nothing survives a rollback: there the verification
+ * is not recorded.
+ */
+Datum
+finsec_audit_verify_recorded(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[2] = {REGCLASSOID, JSONBOID};
+	Datum		args[2];
+	char		argnulls[2];
+	int			ret;
+	int64		chains = 0,
+				rows = 0,
+				blocks = 0,
+				pending = 0,
+				problems = 0;
+	StringInfoData failed;
+
+	InitMaterializedSRF(fcinfo, 0);
+	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	argnulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	argnulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	initStringInfo(&failed);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT relation, ok, rows_checked, blocks_checked, rows_pending, "
+								"       first_failure, relation::text "
+								"  FROM finsec._audit_verify_rows($1, $2)",
+								2, argtypes, args, argnulls, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not verify the ledger: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		values[6];
+		bool		nulls[6];
+
+		for (int c = 0; c < 6; c++)
+			values[c] = SPI_getbinval(tup, desc, c + 1, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		chains++;
+		if (!nulls[2])
+			rows += DatumGetInt64(values[2]);
+		if (!nulls[3])
+			blocks += DatumGetInt64(values[3]);
+		if (!nulls[4])
+			pending += DatumGetInt64(values[4]);
+		if (nulls[1] || !DatumGetBool(values[1]))
+		{
+			char	   *name = SPI_getvalue(tup, desc, 7);
+
+			if (problems < 10)
+			{
+				if (problems > 0)
+					appendStringInfoString(&failed, ", ");
+				if (name)
+					escape_json(&failed, name);
+				else
+					appendStringInfoString(&failed, "null");
+			}
+			problems++;
+		}
+	}
+	SPI_finish();
+
+	if (finsec_preloaded && !RecoveryInProgress() && !XactReadOnly)
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"chains\": " INT64_FORMAT ", \"rows\": " INT64_FORMAT
+						 ", \"blocks\": " INT64_FORMAT ", \"pending\": " INT64_FORMAT
+						 ", \"problems\": " INT64_FORMAT ", \"failed_relations\": [%s]"
+						 ", \"relation\": ",
+						 chains, rows, blocks, pending, problems, failed.data);
+		if (PG_ARGISNULL(0))
+			appendStringInfoString(&d, "null");
+		else
+			escape_json(&d, DatumGetCString(DirectFunctionCall1(regclassout, args[0])));
+		appendStringInfo(&d, ", \"since_digest\": %s}", PG_ARGISNULL(1) ? "false" : "true");
+		record_verification("audit.verify", "ledger", problems == 0,
+							problems == 0
+							? psprintf("every chain verified: " INT64_FORMAT " chains, " INT64_FORMAT " rows",
+									   chains, rows)
+							: psprintf(INT64_FORMAT " of " INT64_FORMAT " chains failed verification",
+									   problems, chains),
+							d.data);
+	}
 	return (Datum) 0;
 }
 

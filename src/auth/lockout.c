@@ -327,7 +327,7 @@ finsec_auth_events_write(Oid actor)
  * one named by finsec.auth_audit_database, or else the first database of
  * finsec.audit_seal_databases.
  */
-static bool
+bool
 finsec_auth_events_here(const char *dbname)
 {
 	char	   *raw;
@@ -713,4 +713,5 @@ finsec_lockout_init(void)
 								lockout_shmem_startup);
 	finsec_hooks_register_client_auth(FINSEC_CLIENT_AUTH_LOCKOUT, finsec_client_auth);
 	finsec_worker_register_task(&drain_task);
+	finsec_last_login_init();
 }

@@ -79,6 +79,10 @@ extern bool finsec_lockout_by_address;
 extern void finsec_lockout_init(void);
 extern char *finsec_auth_audit_database;
 extern int	finsec_password_expiry_warning_s;
+extern bool finsec_auth_events_here(const char *dbname);
+
+/* src/auth/lastlogin.c: the last successful login of each role */
+extern void finsec_last_login_init(void);
 
 /* src/auth/profile.c */
 extern bool finsec_password_profile_match(const char *username, const char *password,

@@ -272,11 +272,15 @@ extern void finsec_hooks_register_check_perms(FinsecCheckPermsPosition position,
 /*
  * ClientAuthentication.  The previous hook first, then:
  *
- *	 AUTH_LOCKOUT  auth/lockout.c: counts failures, locks, delays, records.
+ *	 AUTH_LOCKOUT	 auth/lockout.c: counts failures, locks, delays, records.
+ *	 AUTH_LAST_LOGIN auth/lastlogin.c: remembers the last successful login
+ *					 of each role.  After lockout: a login lockout refuses
+ *					 (FATAL) is no login.
  */
 typedef enum FinsecClientAuthPosition
 {
 	FINSEC_CLIENT_AUTH_LOCKOUT = 0,
+	FINSEC_CLIENT_AUTH_LAST_LOGIN,
 	FINSEC_CLIENT_AUTH_POSITIONS
 } FinsecClientAuthPosition;
 
@@ -354,6 +358,8 @@ extern void finsec_hooks_register_emit_log(FinsecEmitLogPosition position,
  *					 restores no state and logs nothing)
  *	 CREDIT_QUERY	 credit/query.c: the abnormal-querying counts per
  *					 credit user (restores nothing, logs nothing)
+ *	 AUTH_LAST_LOGIN auth/lastlogin.c: the last successful login of each
+ *					 role (restores nothing, logs nothing)
  */
 typedef enum FinsecShmemPosition
 {
@@ -365,6 +371,7 @@ typedef enum FinsecShmemPosition
 	FINSEC_SHMEM_WORKER,
 	FINSEC_SHMEM_REVEAL,
 	FINSEC_SHMEM_CREDIT_QUERY,
+	FINSEC_SHMEM_AUTH_LAST_LOGIN,
 	FINSEC_SHMEM_POSITIONS
 } FinsecShmemPosition;
 

@@ -1502,6 +1502,53 @@ finsec_keyring_master(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/*
+ * Record a verification (durable ledger row).  The verification itself is
+ * complete whatever happens here: when the row cannot be written (the
+ * ledger is full, the session's share of the event buffer is used) the
+ * caller still gets the result, with a WARNING that it is not on record.
+ */
+static void
+record_verification(const char *event_type, const char *object, bool ok,
+					const char *description, const char *detail_json)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		finsec_audit_event_durable(event_type, object, "verify", ok, description,
+								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	  CStringGetDatum(detail_json))));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("this verification was not recorded in the audit ledger: %s", edata->message),
+				 errdetail("The verification's result is complete, but no %s row records it; the compliance self-check counts recorded verifications only.",
+						   event_type),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 PG_FUNCTION_INFO_V1(finsec_key_verify);
 
 /*
@@ -1517,9 +1564,14 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 	int			ret;
 	List	   *labels = NIL;
 	ListCell   *lc;
+	int			nkeys = 0;
+	int			nversions = 0;
+	int			nfailed = 0;
+	StringInfoData failed_labels;
 
 	InitMaterializedSRF(fcinfo, 0);
 	finsec_require_preload("finsec.key_verify");
+	initStringInfo(&failed_labels);
 	finsec_master_require();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -1566,6 +1618,7 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 				values[3] = BoolGetDatum(true);
 				values[4] = CStringGetTextDatum("unwrapped; check value matches");
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				nversions++;
 			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcxt);
@@ -1584,8 +1637,33 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 			values[3] = BoolGetDatum(false);
 			values[4] = CStringGetTextDatum(edata->message);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			if (nfailed > 0)
+				appendStringInfoString(&failed_labels, ", ");
+			escape_json(&failed_labels, label);
+			nfailed++;
 		}
 		PG_END_TRY();
+		nkeys++;
+	}
+
+	/*
+	 * The verification itself is on record (D7, and the self-check's age of
+	 * the last verification): key.verify, surviving the caller's rollback.
+	 * Labels are not secret; nothing of a key is written.  A standby (or a
+	 * read-only transaction) cannot write: there it is not recorded.
+	 */
+	if (!RecoveryInProgress() && !XactReadOnly)
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"keys\": %d, \"versions\": %d, \"failed\": %d, \"failed_labels\": [%s]}",
+						 nkeys, nversions, nfailed, failed_labels.data);
+		record_verification("key.verify", "keyring", nfailed == 0,
+							nfailed == 0
+							? psprintf("every key verified: %d keys, %d versions", nkeys, nversions)
+							: psprintf("%d of %d keys failed verification", nfailed, nkeys),
+							d.data);
 	}
 	return (Datum) 0;
 }

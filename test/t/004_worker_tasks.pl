@@ -39,7 +39,7 @@ sub reload_with
 # --- every database and task has a row --------------------------------------
 is($node->safe_psql('postgres',
 		"SELECT string_agg(task, ',' ORDER BY task) FROM finsec.worker_tasks() WHERE database = 'postgres'"),
-	'audit.event_flush,audit.seal,auth.event_drain,card.probe_flush,credit.deid,limits.refusal_flush,'
+	'audit.event_flush,audit.seal,auth.event_drain,auth.login_flush,card.probe_flush,credit.deid,limits.refusal_flush,'
 	  . 'monitor.round,risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep,test.standby',
 	'each capability registered its tasks, and the test module its own');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT database) FROM finsec.worker_tasks()'),

@@ -39,7 +39,7 @@ is($standby->safe_psql('postgres',
 	'0', 'no other task has run on the standby');
 is($standby->safe_psql('postgres',
 		"SELECT string_agg(task, ',' ORDER BY task) FROM finsec.worker_tasks() WHERE NOT on_standby"),
-	'audit.event_flush,audit.seal,auth.event_drain,card.probe_flush,credit.deid,limits.refusal_flush,'
+	'audit.event_flush,audit.seal,auth.event_drain,auth.login_flush,card.probe_flush,credit.deid,limits.refusal_flush,'
 	  . 'monitor.round,risk.decision_flush,risk.log_maintain,test.count,test.fail,test.long,test.sleep',
 	'(the sealer and every flush among them)');
 my $log = slurp_file($standby->logfile);

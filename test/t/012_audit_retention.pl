@@ -136,8 +136,14 @@ $node->restart;
 $node->safe_psql('cap', q{SET client_min_messages = warning; CREATE ROLE mallory LOGIN PASSWORD 'Gx7#mQ2v!Lp9'});
 $node->connect_fails($node->connstr('cap') . ' user=mallory password=wrong', 'a failed login while the ledger is full');
 $node->safe_psql('cap', 'INSERT INTO payments VALUES (1, 10)');
-ok($node->poll_query_until('cap', "SELECT ok AND rows_pending = 0 AND rows_checked = 1 FROM finsec.audit_verify('payments')"),
+ok($node->poll_query_until('cap', "SELECT ok AND rows_pending = 0 AND rows_checked = 1 FROM finsec._audit_verify_rows('payments')"),
 	'the protected table is still sealed');
+# The recorded verification cannot write its audit.verify row: it still
+# returns its result, and warns that it is not on record.
+($ret, $out, $err) = $node->psql('cap', "SELECT ok FROM finsec.audit_verify('payments')");
+is($out, 't', 'with the ledger full, audit_verify() still returns its result');
+like($err, qr/WARNING:  this verification was not recorded in the audit ledger: the finsec audit ledger is full/,
+	'and warns that the verification is not on record');
 ok($node->wait_for_log(qr/authentication events not written to the audit ledger: the finsec audit ledger is full/),
 	'and the unwritten authentication events are reported');
 
