@@ -305,6 +305,19 @@ SELECT evidence -> 'overdue' @> '[{"label": "regress_cmp.k"}]' AS overdue FROM p
 SELECT status, evidence -> 'overdue' @> '[{"label": "regress_cmp.k", "version": 1}]' AS overdue
   FROM pg_temp.chk('key_rotation', '{"max_age_days": 0}');
 
+-- the real verifications record themselves: the auditor runs them and the
+-- checks judge those rows (their verdict depends on what the other
+-- regression files did to keys and chains, so only who and what is shown)
+SET ROLE regress_cmp_aud1;
+SELECT count(*) > 0 AS verified FROM finsec.key_verify();
+SELECT evidence ->> 'by' AS by, evidence #> '{detail,keys}' IS NOT NULL AS has_keys FROM pg_temp.chk('keys_verified');
+SELECT count(*) >= 0 AS verified FROM finsec.audit_verify();
+SELECT evidence ->> 'by' AS by, evidence ? 'success' AS judged FROM pg_temp.chk('ledger_verified');
+-- one table's verification does not replace the whole one
+SELECT count(*) >= 0 AS verified FROM finsec.audit_verify('finsec.audit');
+SELECT evidence #>> '{detail,relation}' AS relation FROM pg_temp.chk('ledger_verified');
+RESET ROLE;
+
 -- ---- 9. Who may run the checks: the auditor sees, the administrator
 -- cannot read the ledger, a role without a duty cannot run them at all
 SET ROLE regress_cmp_aud1;
