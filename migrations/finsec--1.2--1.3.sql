@@ -4698,8 +4698,19 @@ BEGIN
 		evidence := jsonb_build_object('reason', 'this finsec has no finsec.role_last_login()', 'needs', 'finsec.role_last_login()');
 		RETURN;
 	END IF;
+	-- role_last_login() runs as its caller: it reads finsec.role_login,
+	-- finsec.role_login_since and finsec._role_login_pending()
 	IF NOT has_function_privilege(f, 'EXECUTE') THEN
 		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.role_last_login()'); RETURN;
+	END IF;
+	IF to_regclass('finsec.role_login') IS NULL OR NOT has_table_privilege('finsec.role_login', 'SELECT')
+	   OR to_regclass('finsec.role_login_since') IS NULL OR NOT has_table_privilege('finsec.role_login_since', 'SELECT')
+	   OR to_regprocedure('finsec._role_login_pending()') IS NULL
+	   OR NOT has_function_privilege('finsec._role_login_pending()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', format('%s may not read the recorded logins', quote_ident(current_user::text)),
+									   'needs', 'SELECT on finsec.role_login and finsec.role_login_since, EXECUTE on finsec._role_login_pending() (finsec_admin, finsec_auditor)');
+		RETURN;
 	END IF;
 	EXECUTE $q$
 		SELECT min(l.recording_since),

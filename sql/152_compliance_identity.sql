@@ -136,6 +136,39 @@ SELECT pg_temp.names(evidence -> 'extra_superusers', '"regress_cmp_o''q<script>"
 SELECT status FROM pg_temp.chk('superusers', '{"max_extra": 1000}');
 DROP ROLE "regress_cmp_o'q<script>";
 
+-- inactive roles (finsec.role_last_login()): a recording that began minutes
+-- ago judges no one yet (warn); with one that began 200 days ago a role
+-- never seen is inactive, one seen 100 days ago too, one seen 10 days ago not
+SELECT status IN ('warn', 'fail') AS not_pass,
+	   pg_temp.names(evidence -> 'not_yet_judged', 'regress_cmp_nobody') AS nobody_pending,
+	   pg_temp.names(evidence -> 'inactive', 'regress_cmp_nobody') AS nobody_inactive
+  FROM pg_temp.chk('inactive_roles');
+BEGIN;
+UPDATE finsec.role_login_since SET recording_since = now() - interval '200 days';
+INSERT INTO finsec.role_login (role, role_oid, last_login_at, last_address) VALUES
+	('regress_cmp_adm1', 'regress_cmp_adm1'::regrole, now() - interval '10 days', '10.0.0.1'),
+	('regress_cmp_adm2', 'regress_cmp_adm2'::regrole, now() - interval '100 days', '10.0.0.2');
+SELECT status, pg_temp.names(evidence -> 'inactive', 'regress_cmp_nobody') AS nobody,
+	   pg_temp.names(evidence -> 'inactive', 'regress_cmp_adm1') AS adm1,
+	   pg_temp.names(evidence -> 'inactive', 'regress_cmp_adm2') AS adm2,
+	   evidence -> 'inactive_after_seconds' AS threshold
+  FROM pg_temp.chk('inactive_roles');
+ROLLBACK;
+-- the auditor sees it too; a role without the function's privilege cannot
+SET ROLE regress_cmp_aud1;
+SELECT status <> 'cannot_verify' AS judged FROM pg_temp.chk('inactive_roles');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION finsec.role_last_login() FROM finsec_auditor;
+SET ROLE regress_cmp_aud1;
+SELECT * FROM pg_temp.chk('inactive_roles');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION finsec.role_last_login() TO finsec_auditor;
+REVOKE SELECT ON finsec.role_login FROM finsec_auditor;
+SET ROLE regress_cmp_aud1;
+SELECT status, evidence ->> 'needs' AS needs FROM pg_temp.chk('inactive_roles');
+RESET ROLE;
+GRANT SELECT ON finsec.role_login TO finsec_auditor;
+
 -- ---- 5. Duties: conflicts, two people each
 SELECT status, pg_temp.names(evidence -> 'conflicts', 'regress_cmp_adm1') AS adm1
   FROM pg_temp.chk('duty_conflicts');
@@ -271,6 +304,19 @@ RESET SESSION AUTHORIZATION;
 SELECT evidence -> 'overdue' @> '[{"label": "regress_cmp.k"}]' AS overdue FROM pg_temp.chk('key_rotation', '{"max_age_days": 365}');
 SELECT status, evidence -> 'overdue' @> '[{"label": "regress_cmp.k", "version": 1}]' AS overdue
   FROM pg_temp.chk('key_rotation', '{"max_age_days": 0}');
+
+-- the real verifications record themselves: the auditor runs them and the
+-- checks judge those rows (their verdict depends on what the other
+-- regression files did to keys and chains, so only who and what is shown)
+SET ROLE regress_cmp_aud1;
+SELECT count(*) > 0 AS verified FROM finsec.key_verify();
+SELECT evidence ->> 'by' AS by, evidence #> '{detail,keys}' IS NOT NULL AS has_keys FROM pg_temp.chk('keys_verified');
+SELECT count(*) >= 0 AS verified FROM finsec.audit_verify();
+SELECT evidence ->> 'by' AS by, evidence ? 'success' AS judged FROM pg_temp.chk('ledger_verified');
+-- one table's verification does not replace the whole one
+SELECT count(*) >= 0 AS verified FROM finsec.audit_verify('finsec.audit');
+SELECT evidence #>> '{detail,relation}' AS relation FROM pg_temp.chk('ledger_verified');
+RESET ROLE;
 
 -- ---- 9. Who may run the checks: the auditor sees, the administrator
 -- cannot read the ledger, a role without a duty cannot run them at all
