@@ -3149,6 +3149,11 @@ CREATE TRIGGER compliance_check_def_guard BEFORE INSERT OR UPDATE OR DELETE ON f
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
 CREATE TRIGGER clause_check_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.clause_check
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+-- ALWAYS: also with session_replication_role = replica, which a superuser
+-- sets with a plain SET (no DDL in the ledger) to skip ordinary triggers.
+ALTER TABLE finsec.clause ENABLE ALWAYS TRIGGER clause_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
 
 SELECT pg_catalog.pg_extension_config_dump('finsec.clause', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('finsec.compliance_check_def', 'WHERE NOT builtin');
@@ -3367,6 +3372,10 @@ DECLARE
 	st text;
 	ev jsonb;
 	nmap integer;
+	saved_session name;
+	saved_role text;
+	saved_user name;
+	role_changed boolean;
 	counts jsonb := '{}';
 	total integer := 0;
 BEGIN
@@ -3410,12 +3419,33 @@ BEGIN
 														   ELSE 'a check function owned by a superuser, SECURITY INVOKER, of the calling convention' END);
 				ELSE
 					BEGIN
+						saved_session := session_user;
+						saved_role := pg_catalog.current_setting('role');
+						saved_user := current_user;
+						role_changed := false;
 						EXECUTE t.call_sql INTO st, ev USING m.args;
 						-- A check may have changed the session's search_path
 						-- (set_config(..., false) outlives it): pin it again
 						-- before this function resolves another name.
 						PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
+						-- Nor may it leave another role (SET ROLE, SET SESSION
+						-- AUTHORIZATION) to the later checks, this function's
+						-- own reads and the caller's session: restore both,
+						-- and the check's result is not to be trusted.
+						IF session_user IS DISTINCT FROM saved_session OR current_user IS DISTINCT FROM saved_user
+						   OR pg_catalog.current_setting('role') IS DISTINCT FROM saved_role THEN
+							IF session_user IS DISTINCT FROM saved_session THEN
+								PERFORM pg_catalog.set_config('session_authorization', saved_session, false);
+							END IF;
+							PERFORM pg_catalog.set_config('role', saved_role, false);
+							ev := jsonb_build_object('reason', 'check changed the role it runs as; the role was restored',
+													 'returned_status', left(st, 100), 'role_before', saved_user);
+							st := 'cannot_verify';
+							role_changed := true;
+						END IF;
+						IF role_changed THEN
+							NULL;
+						ELSIF st IS NULL OR NOT (st = ANY (allowed)) THEN
 							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
 													 'returned_status', left(st, 100), 'returned_evidence', ev);
 							st := 'cannot_verify';
@@ -3876,6 +3906,12 @@ BEGIN
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.check_name = d.check_name;
 	DELETE FROM finsec.compliance_check_def x WHERE x.check_name = d.check_name;
+	-- Its exclusions end with it: a check defined again under the name
+	-- (another function) is not covered by them.
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'the check was removed (finsec.compliance_check_remove)'
+	 WHERE e.check_name = d.check_name AND e.ended_at IS NULL;
 	PERFORM finsec.audit_event('compliance.check_remove', 'check:' || d.check_name, 'remove', true, NULL,
 							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text), session_user);
 	RETURN d.check_name;
@@ -3945,6 +3981,12 @@ BEGIN
 				  HINT = 'Request finsec.compliance_exclude to report it as excluded.';
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.clause_id = m.clause_id AND cc.check_name = m.check_name;
+	-- An exclusion two people approved covers this mapping only: a check
+	-- of the same name mapped again later is not excluded.
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'the mapping was removed (finsec.clause_check_remove)'
+	 WHERE e.clause_id = m.clause_id AND e.check_name = m.check_name AND e.ended_at IS NULL;
 	PERFORM finsec.audit_event('compliance.map_remove', 'clause:' || m.clause_id || '/' || m.check_name, 'remove', true,
 							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name),
 							   session_user);
