@@ -3149,6 +3149,11 @@ CREATE TRIGGER compliance_check_def_guard BEFORE INSERT OR UPDATE OR DELETE ON f
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
 CREATE TRIGGER clause_check_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.clause_check
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+-- ALWAYS: also with session_replication_role = replica, which a superuser
+-- sets with a plain SET (no DDL in the ledger) to skip ordinary triggers.
+ALTER TABLE finsec.clause ENABLE ALWAYS TRIGGER clause_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
 
 SELECT pg_catalog.pg_extension_config_dump('finsec.clause', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('finsec.compliance_check_def', 'WHERE NOT builtin');
@@ -3359,6 +3364,16 @@ DECLARE
 	l text := finsec._compliance_lang(lang_in);
 	std text := finsec._compliance_standard(std_filter);
 	allowed constant text[] := ARRAY['pass', 'fail', 'warn', 'cannot_verify', 'out_of_scope'];
+	caller_auth constant text := current_setting('session_authorization');
+	caller_role constant text := current_setting('role');
+	-- Settings the checks judge that any caller may SET in its session
+	-- (password_encryption = scram-sha-256 just for the self-check): the
+	-- checks see them as the server and the role settings give them.
+	judged constant text[] := ARRAY['password_encryption', 'idle_session_timeout',
+									'idle_in_transaction_session_timeout', 'log_statement',
+									'log_min_duration_statement', 'pgaudit.log'];
+	session_set jsonb := '{}';
+	gs record;
 	started timestamptz := clock_timestamp();
 	c record;
 	m record;
@@ -3370,6 +3385,12 @@ DECLARE
 	counts jsonb := '{}';
 	total integer := 0;
 BEGIN
+	FOR gs IN SELECT ps.name, ps.reset_val FROM pg_settings ps
+			   WHERE ps.name = ANY (judged) AND ps.source = 'session' AND ps.setting IS DISTINCT FROM ps.reset_val
+	LOOP
+		session_set := session_set || jsonb_build_object(gs.name, current_setting(gs.name));
+		PERFORM set_config(gs.name, gs.reset_val, true);
+	END LOOP;
 	FOR c IN
 		SELECT cl.clause_id AS id, cl.standard AS std, cl.clause AS num, cl.kind,
 			   CASE WHEN l = 'en' THEN cl.requirement_en ELSE cl.requirement_zh END AS req,
@@ -3415,7 +3436,20 @@ BEGIN
 						-- (set_config(..., false) outlives it): pin it again
 						-- before this function resolves another name.
 						PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
+						-- Nor may it leave another role (SET ROLE, SET SESSION
+						-- AUTHORIZATION): the later checks would see what that
+						-- role sees, and so would the caller's session.
+						IF current_setting('session_authorization') IS DISTINCT FROM caller_auth
+						   OR current_setting('role') IS DISTINCT FROM caller_role THEN
+							IF current_setting('session_authorization') IS DISTINCT FROM caller_auth THEN
+								PERFORM set_config('session_authorization', caller_auth, false);
+							END IF;
+							PERFORM set_config('role', caller_role, false);
+							ev := jsonb_build_object('reason', 'check changed the role it runs as',
+													 'returned_status', left(st, 100),
+													 'needs', 'a check that runs as its caller throughout');
+							st := 'cannot_verify';
+						ELSIF st IS NULL OR NOT (st = ANY (allowed)) THEN
 							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
 													 'returned_status', left(st, 100), 'returned_evidence', ev);
 							st := 'cannot_verify';
@@ -3484,6 +3518,10 @@ BEGIN
 			total := total + 1;
 			RETURN NEXT;
 		END IF;
+	END LOOP;
+	-- The caller's own values again, for the rest of its transaction.
+	FOR gs IN SELECT j.key, j.value FROM jsonb_each_text(session_set) j LOOP
+		PERFORM set_config(gs.key, gs.value, true);
 	END LOOP;
 	-- One ledger row per run (a standby cannot write the ledger).  Failing
 	-- to record does not hide the results: the caller is warned.
@@ -3862,6 +3900,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	d finsec.compliance_check_def;
+	ended bigint;
 BEGIN
 	PERFORM finsec._compliance_require_admin();
 	SELECT * INTO d FROM finsec.compliance_check_def x WHERE x.check_name = compliance_check_remove.check_name;
@@ -3876,8 +3915,16 @@ BEGIN
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.check_name = d.check_name;
 	DELETE FROM finsec.compliance_check_def x WHERE x.check_name = d.check_name;
+	-- Its exclusions end with it (a check defined again under this name is another check).
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'check removed by finsec.compliance_check_remove'
+	 WHERE e.check_name = d.check_name AND e.ended_at IS NULL;
+	GET DIAGNOSTICS ended = ROW_COUNT;
 	PERFORM finsec.audit_event('compliance.check_remove', 'check:' || d.check_name, 'remove', true, NULL,
-							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text), session_user);
+							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text,
+												  'exclusions_ended', ended),
+							   session_user);
 	RETURN d.check_name;
 END
 $$;
@@ -3931,6 +3978,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m finsec.clause_check;
+	ended bigint;
 BEGIN
 	PERFORM finsec._compliance_require_admin();
 	SELECT * INTO m FROM finsec.clause_check cc
@@ -3945,8 +3993,16 @@ BEGIN
 				  HINT = 'Request finsec.compliance_exclude to report it as excluded.';
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.clause_id = m.clause_id AND cc.check_name = m.check_name;
+	-- An exclusion two people agreed for this mapping ends with it: it
+	-- must not cover a mapping of the same name one administrator adds later.
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'mapping removed by finsec.clause_check_remove'
+	 WHERE e.clause_id = m.clause_id AND e.check_name = m.check_name AND e.ended_at IS NULL;
+	GET DIAGNOSTICS ended = ROW_COUNT;
 	PERFORM finsec.audit_event('compliance.map_remove', 'clause:' || m.clause_id || '/' || m.check_name, 'remove', true,
-							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name),
+							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name,
+														'exclusions_ended', ended),
 							   session_user);
 END
 $$;

@@ -144,7 +144,7 @@ ALTER FUNCTION regress_cc.chk_untrusted(jsonb) OWNER TO regress_cc_owner;
 ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_guard;
 INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
 VALUES ('fake_builtin', 'regress_cc.chk_fake_builtin(jsonb)', '假', 'Fake', true);
-ALTER TABLE finsec.compliance_check_def ENABLE TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
 SET SESSION AUTHORIZATION regress_cc_a;
 SELECT finsec.clause_check_add('acme:IC-8', 'fake_builtin', '{}');
 RESET SESSION AUTHORIZATION;
@@ -313,6 +313,66 @@ SELECT c.relname, x.cond
  WHERE e.extname = 'finsec' AND c.relname IN ('clause', 'compliance_check_def', 'clause_check', 'compliance_exclusion')
  ORDER BY 1;
 
+-- ---- a check that changes the role it runs as --------------------------------
+-- It must not leak the role to the later checks, the dispatcher's own reads
+-- or the caller's session: the role is restored and the check is
+-- cannot_verify.  acme.a_role runs before acme.flag (checks in name order).
+CREATE FUNCTION regress_cc.chk_role(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('role', 'regress_cc_nobody', false);
+	status := 'pass';
+	evidence := '{}';
+END
+$$;
+SET SESSION AUTHORIZATION regress_cc_a;
+SELECT finsec.clause_add('acme:IC-12', 'ACME-IC', 'IC-12', '角色', 'Role', '要求', 'Requirement', 'automated',
+						 'c', '整改', 'Fix');
+SELECT finsec.compliance_check_add('acme.a_role', 'regress_cc.chk_role(jsonb)', '角色', 'Role');
+SELECT finsec.clause_check_add('acme:IC-12', 'acme.a_role', '{}');
+SELECT finsec.clause_check_add('acme:IC-12', 'acme.flag', '{"want": "pass"}');
+RESET SESSION AUTHORIZATION;
+-- a superuser runs the self-check: the next check still runs as the
+-- superuser, and the session is the superuser's afterwards
+SELECT clause_id, check_name, status, evidence FROM finsec.compliance_check('ACME-IC', 'en') WHERE clause_id = 'acme:IC-12';
+SELECT current_user, session_user;
+-- the auditor cannot become regress_cc_nobody: the check fails, cannot_verify
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence FROM finsec.compliance_check('ACME-IC', 'en') WHERE clause_id = 'acme:IC-12';
+SELECT current_user, session_user;
+RESET SESSION AUTHORIZATION;
+
+-- ---- an exclusion ends with its mapping ---------------------------------------
+-- (else one administrator could remove the excluded mapping and map a check
+-- of the same name again, with other args, under the old exclusion)
+SET SESSION AUTHORIZATION regress_cc_a;
+SELECT finsec.compliance_exclude('acme:IC-12', 'The flag register is kept by the group office.', 'acme.flag') AS req_map \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cc_b;
+SELECT finsec.approve(:req_map) ->> 'check_name' AS applied;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status FROM finsec.compliance_check('ACME-IC') WHERE clause_id = 'acme:IC-12';
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cc_a;
+SELECT finsec.clause_check_remove('acme:IC-12', 'acme.flag');
+SELECT finsec.clause_check_add('acme:IC-12', 'acme.flag', '{"want": "fail"}');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status FROM finsec.compliance_check('ACME-IC') WHERE clause_id = 'acme:IC-12';
+RESET SESSION AUTHORIZATION;
+SELECT clause_id, check_name, ended_by, end_reason FROM finsec.compliance_exclusion WHERE clause_id = 'acme:IC-12';
+-- the same through compliance_check_remove
+SET SESSION AUTHORIZATION regress_cc_b;
+SELECT finsec.compliance_exclude('acme:IC-12', 'Role switching is reviewed by the group office.', 'acme.a_role') AS req_chk \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_cc_a;
+SELECT finsec.approve(:req_chk) ->> 'check_name' AS applied;
+SELECT finsec.compliance_check_remove('acme.a_role');
+RESET SESSION AUTHORIZATION;
+SELECT clause_id, check_name, ended_by, end_reason FROM finsec.compliance_exclusion
+ WHERE clause_id = 'acme:IC-12' ORDER BY exclusion_id;
+
 -- ---- removing the customer's own controls -------------------------------------
 SET SESSION AUTHORIZATION regress_cc_a;
 SELECT finsec.clause_check_remove('acme:IC-10', 'acme.untrusted');
@@ -394,8 +454,8 @@ ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_gua
 ALTER TABLE finsec.clause_check DISABLE TRIGGER clause_check_guard;
 DELETE FROM finsec.clause_check WHERE check_name = 'fake_builtin';
 DELETE FROM finsec.compliance_check_def WHERE check_name = 'fake_builtin';
-ALTER TABLE finsec.clause_check ENABLE TRIGGER clause_check_guard;
-ALTER TABLE finsec.compliance_check_def ENABLE TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
 SET SESSION AUTHORIZATION regress_cc_a;
 SELECT finsec.clause_remove(clause_id) FROM finsec.clause WHERE NOT builtin ORDER BY 1;
 SELECT finsec.compliance_check_remove(check_name) FROM finsec.compliance_check_def WHERE NOT builtin ORDER BY 1;
