@@ -105,7 +105,7 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'An organisational or application requirement the database cannot verify: the auditor collects the policy documents, operating records and on-site evidence for: Transaction verification.', NULL, true),
 ('001:5.1b', 'JR/T 0199-2020', '5.1 b', '{A1b,M7,L1,A8}',
 	'交易验证', 'Transaction verification',
-	'交易验证要素的使用，应满足以下要求：应确保采用的要素相互独立，即部分要素的损坏或者泄露不应导致其他要素损坏或者泄露；应严格限制使用初始交易密码并提示客户及时修改，建立交易密码复杂度校验机制，避免交易密码过于简单（如“111111”、“123456”等）或与个人金融信息（如出生日期、证件号码、手机号码等）相似度过高；采用数字证书、电子签名作为认证要素的，数字证书及生成电子签名的过程应符合相关法律法规、JR/T 0118—2015等有关规定，确保数字证书的唯一性、完整性及交易的抗抵赖性；采用一次性密码作为验证要素的，应切实防范一次性密码获取端与交易指令发起端为相同物理设备而带来的风险，并将一次性密码有效期严格限制在最短的必要时间内……',
+	'交易验证要素的使用，应满足以下要求：应确保采用的要素相互独立，即部分要素的损坏或者泄露不应导致其他要素损坏或者泄露；应严格限制使用初始交易密码并提示客户及时修改，建立交易密码复杂度校验机制，避免交易密码过于简单（如“111111”、“123456”等）或与个人金融信息（如出生日期、证件号码、手机号码等）相似度过高；采用数字证书、电子签名作为认证要素的，数字证书及生成电子签名的过程应符合相关法律法规、JR/T 0118-2015等有关规定，确保数字证书的唯一性、完整性及交易的抗抵赖性；采用一次性密码作为验证要素的，应切实防范一次性密码获取端与交易指令发起端为相同物理设备而带来的风险，并将一次性密码有效期严格限制在最短的必要时间内……',
 	'Reject trivially simple passwords (111111, 123456, repeats, keyboard/numeric sequences) and passwords close to personal data (birth date, ID number, phone). One-time passwords/verification codes: server-generated, shortest validity, single use. Single-transaction limit; daily cumulative limit; limits by authentication method; verification strength matched to amount. Initial passwords must be changed at first use.',
 	'automated', NULL, 'auth: weak-password and personal-data rejection, finsec.set_role_profile() (docs/auth.md); finsec.otp_issue() / otp_verify() (docs/mac.md); limits: finsec.limit_trigger, request_limit_policy() (docs/limits.md); not enforced by finsec 1.3 (docs/auth.md): an administrator procedure; finsec.password_valid_until gives every password an expiry',
 	'加载 finsec 认证钩子；用 finsec.set_role_profile() 登记各角色的出生日期、证件号、手机号，使口令不能与之相近。一次性密码用 finsec.otp_issue() 由服务器生成，设置最短有效期，finsec.otp_verify() 保证单次使用。在交易表上启用 finsec.enable_limits()，以 finsec.request_limit_policy() 设置单笔、当日累计及按认证方式的限额。管理员设置初始口令时设置很短的 VALID UNTIL，并要求本人首次登录后立即以 ALTER ROLE ... PASSWORD 修改；留存账户开通记录作为证据。',
@@ -434,14 +434,14 @@ INSERT INTO finsec.clause (clause_id, standard, clause, digest_ids, title_zh, ti
 	'Run finsec.report_data_quality() periodically to assess accuracy, completeness, consistency and timeliness.', NULL, true),
 ('001:10.2.1', 'JR/T 0199-2020', '10.2.1', '{}',
 	'全生命周期防护', 'Life-cycle protection',
-	'金融科技创新机构应从个人金融信息采集、传输、存储、使用、删除、销毁等方面建立全生命周期防护措施，符合JR/T 0171—2020的相关要求。',
+	'金融科技创新机构应从个人金融信息采集、传输、存储、使用、删除、销毁等方面建立全生命周期防护措施，符合JR/T 0171-2020的相关要求。',
 	'Personal financial information is protected from collection to destruction as JR/T 0171-2020 requires.',
 	'manual', NULL, 'protected types (finsec.protected_*), security labels (docs/protected-data.md); compliance check sensitive_columns_labelled',
 	'敏感字段（姓名、联系方式、交易内容）改用 finsec 受保护类型加密存储，并以 SECURITY LABEL FOR finsec 标记。',
 	'Store sensitive fields (names, contacts, transaction content) in finsec protected types and label them with SECURITY LABEL FOR finsec.', 'related requirement digest ids: D3', true),
 ('001:10.2.2', 'JR/T 0199-2020', '10.2.2', '{}',
 	'安全管理', 'Security management',
-	'金融科技创新机构应从安全策略、访问控制、监测评估、事件处理等方面建立个人金融信息安全管理措施，符合JR/T 0171—2020的相关要求。',
+	'金融科技创新机构应从安全策略、访问控制、监测评估、事件处理等方面建立个人金融信息安全管理措施，符合JR/T 0171-2020的相关要求。',
 	'Security policy, access control, monitoring and incident handling of personal financial information per JR/T 0171-2020.',
 	'manual', NULL, 'protected types (finsec.protected_*), security labels (docs/protected-data.md); compliance check sensitive_columns_labelled',
 	'敏感字段（姓名、联系方式、交易内容）改用 finsec 受保护类型加密存储，并以 SECURITY LABEL FOR finsec 标记。',
@@ -6050,7 +6050,7 @@ GRANT EXECUTE ON FUNCTION finsec._check_card_sensitive_data(jsonb) TO finsec_adm
  * credit records and must be protect_table()'d (append-only,
  * hash-chained).  Protected: the table carries finsec's immutability
  * trigger (finsec_ledger_immutable executing finsec.ledger_immutable(),
- * not disabled) — pg_trigger, readable by everyone — and has a chain in
+ * not disabled) - pg_trigger, readable by everyone - and has a chain in
  * finsec.ledger_chain when the caller may read it.  The registries
  * need SELECT (finsec_admin, finsec_auditor, finsec_operator); without
  * it cannot_verify.  No registered table: out_of_scope.
@@ -6327,6 +6327,8 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('004:8.3.5a', 'posted_tables_protected', '{}', true),
 	-- D4: sensitivity labels on important information resources (004 8.3.4 b enhanced)
 	('004:8.3.4b-enh', 'sensitive_columns_labelled', '{}', true),
+	-- D3: storage confidentiality of credentials and important business data (004 8.3.5 a enhanced)
+	('004:8.3.5a-enh', 'sensitive_columns_labelled', '{}', true),
 	-- C7: no transfer abroad, where credit data is held (004 9.9)
 	('004:9.9', 'outbound_links', '{"scope": "credit"}', true),
 	-- W8: every connection to external systems authorised (003 6.4.1.4.1, 004 7.5.6 f, 8.3.2 d)
@@ -7435,6 +7437,32 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('001:appendix', 'dr_level', '{}', true);
 
 -- (end of section 4b)
+
+
+
+-- ---------------------------------------------------------------------
+-- 4c. Mappings of catalog clauses onto checks of several parts (their
+--     check definitions all precede this point).
+-- ---------------------------------------------------------------------
+
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	-- A3b: an authentication failure recorded with identity and address (001 11.2.2 i):
+	-- finsec writes each failure to the ledger when lockout is on; the server log too
+	('001:11.2.2i', 'login_lockout', '{}', true),
+	('001:11.2.2i', 'log_connections', '{}', true),
+	-- D3: sensitive fields encrypted at rest (002 4.4.3)
+	('002:4.4.3', 'sensitive_columns_labelled', '{}', true),
+	('002:4.4.3', 'card_numbers_plain', '{}', true),
+	-- A7: two-person control of critical operations needs two holders of each duty (004 7.1.1 e)
+	('004:7.1.1e', 'duty_two_people', '{}', true),
+	-- A16: changes only after a backup (004 7.5.10 a): a current backup exists
+	('004:7.5.10a', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	-- D6: integrity damage of stored (and transmitted) important data detected (004 8.3.4 d-e)
+	('004:8.3.4d', 'posted_tables_protected', '{}', true),
+	('004:8.3.4e', 'posted_tables_protected', '{}', true),
+	('004:8.3.4e', 'ssl_enabled', '{}', true);
+
+-- (end of section 4c)
 
 
 
@@ -8643,14 +8671,14 @@ GRANT EXECUTE ON FUNCTION finsec._html_escape(text) TO finsec_admin, finsec_audi
 /*
  * A number for the page: digits grouped by three with ',' and '.' before
  * the fraction in both languages (the convention of Chinese financial
- * statements as of English ones).  NULL: '—'.
+ * statements as of English ones).  NULL: '-'.
  */
 CREATE FUNCTION finsec._html_num(v numeric, lang text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN v IS NULL THEN '—'
+	SELECT CASE WHEN v IS NULL THEN '-'
 		   WHEN v = 'NaN'::numeric THEN 'NaN'
 		   ELSE (CASE WHEN v < 0 THEN '-' ELSE '' END)
 				|| regexp_replace(split_part(abs(v)::text, '.', 1), '(\d)(?=(\d{3})+$)', '\1,', 'g')
@@ -8667,7 +8695,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN d IS NULL THEN '—'
+	SELECT CASE WHEN d IS NULL THEN '-'
 		   WHEN NOT isfinite(d) THEN d::text
 		   WHEN lang = 'zh_CN' THEN to_char(d, 'YYYY"年"MM"月"DD"日"')
 		   ELSE to_char(d, 'YYYY-MM-DD') END
@@ -9155,7 +9183,7 @@ BEGIN
 		|| '<meta http-equiv="Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''; img-src data:">' || E'\n'
 		|| '<meta name="viewport" content="width=device-width, initial-scale=1">' || E'\n'
 		|| format('<meta name="generator" content="finsec %s">', finsec._html_escape(ver)) || E'\n'
-		|| format('<title>%s — %s — %s</title>', finsec._html_escape(t_title),
+		|| format('<title>%s - %s - %s</title>', finsec._html_escape(t_title),
 				  finsec._html_escape(current_database()), finsec._html_escape(period)) || E'\n'
 		|| '<style>
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
@@ -9216,7 +9244,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN '生成者' ELSE 'Generated by' END,
 				  finsec._html_escape(CASE WHEN current_user = session_user THEN current_user::text
 										   ELSE format('%s (session %s)', current_user, session_user) END))
-		|| format('<tr><th>%s</th><td>%s（%s — %s）</td></tr>', CASE WHEN zh THEN '报告期间' ELSE 'Period' END,
+		|| format('<tr><th>%s</th><td>%s（%s - %s）</td></tr>', CASE WHEN zh THEN '报告期间' ELSE 'Period' END,
 				  finsec._html_escape(period),
 				  finsec._html_escape(to_char("from", 'YYYY-MM-DD HH24:MI:SS OF')),
 				  finsec._html_escape(to_char("to", 'YYYY-MM-DD HH24:MI:SS OF')))
