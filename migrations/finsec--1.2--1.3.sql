@@ -3149,6 +3149,11 @@ CREATE TRIGGER compliance_check_def_guard BEFORE INSERT OR UPDATE OR DELETE ON f
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
 CREATE TRIGGER clause_check_guard BEFORE INSERT OR UPDATE OR DELETE ON finsec.clause_check
 	FOR EACH ROW EXECUTE FUNCTION finsec._compliance_catalog_guard();
+-- ALWAYS: also with session_replication_role = replica, which a superuser
+-- sets with a plain SET (no DDL in the ledger) to skip ordinary triggers.
+ALTER TABLE finsec.clause ENABLE ALWAYS TRIGGER clause_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
 
 SELECT pg_catalog.pg_extension_config_dump('finsec.clause', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('finsec.compliance_check_def', 'WHERE NOT builtin');

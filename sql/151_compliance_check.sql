@@ -144,7 +144,7 @@ ALTER FUNCTION regress_cc.chk_untrusted(jsonb) OWNER TO regress_cc_owner;
 ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_guard;
 INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
 VALUES ('fake_builtin', 'regress_cc.chk_fake_builtin(jsonb)', '假', 'Fake', true);
-ALTER TABLE finsec.compliance_check_def ENABLE TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
 SET SESSION AUTHORIZATION regress_cc_a;
 SELECT finsec.clause_check_add('acme:IC-8', 'fake_builtin', '{}');
 RESET SESSION AUTHORIZATION;
@@ -394,8 +394,8 @@ ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_gua
 ALTER TABLE finsec.clause_check DISABLE TRIGGER clause_check_guard;
 DELETE FROM finsec.clause_check WHERE check_name = 'fake_builtin';
 DELETE FROM finsec.compliance_check_def WHERE check_name = 'fake_builtin';
-ALTER TABLE finsec.clause_check ENABLE TRIGGER clause_check_guard;
-ALTER TABLE finsec.compliance_check_def ENABLE TRIGGER compliance_check_def_guard;
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
+ALTER TABLE finsec.compliance_check_def ENABLE ALWAYS TRIGGER compliance_check_def_guard;
 SET SESSION AUTHORIZATION regress_cc_a;
 SELECT finsec.clause_remove(clause_id) FROM finsec.clause WHERE NOT builtin ORDER BY 1;
 SELECT finsec.compliance_check_remove(check_name) FROM finsec.compliance_check_def WHERE NOT builtin ORDER BY 1;
