@@ -3364,6 +3364,8 @@ DECLARE
 	l text := finsec._compliance_lang(lang_in);
 	std text := finsec._compliance_standard(std_filter);
 	allowed constant text[] := ARRAY['pass', 'fail', 'warn', 'cannot_verify', 'out_of_scope'];
+	caller_auth constant text := current_setting('session_authorization');
+	caller_role constant text := current_setting('role');
 	started timestamptz := clock_timestamp();
 	c record;
 	m record;
@@ -3420,7 +3422,20 @@ BEGIN
 						-- (set_config(..., false) outlives it): pin it again
 						-- before this function resolves another name.
 						PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-						IF st IS NULL OR NOT (st = ANY (allowed)) THEN
+						-- Nor may it leave another role (SET ROLE, SET SESSION
+						-- AUTHORIZATION): the later checks would see what that
+						-- role sees, and so would the caller's session.
+						IF current_setting('session_authorization') IS DISTINCT FROM caller_auth
+						   OR current_setting('role') IS DISTINCT FROM caller_role THEN
+							IF current_setting('session_authorization') IS DISTINCT FROM caller_auth THEN
+								PERFORM set_config('session_authorization', caller_auth, false);
+							END IF;
+							PERFORM set_config('role', caller_role, false);
+							ev := jsonb_build_object('reason', 'check changed the role it runs as',
+													 'returned_status', left(st, 100),
+													 'needs', 'a check that runs as its caller throughout');
+							st := 'cannot_verify';
+						ELSIF st IS NULL OR NOT (st = ANY (allowed)) THEN
 							ev := jsonb_build_object('reason', 'check returned a status outside pass, fail, warn, cannot_verify, out_of_scope',
 													 'returned_status', left(st, 100), 'returned_evidence', ev);
 							st := 'cannot_verify';
@@ -3867,6 +3882,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	d finsec.compliance_check_def;
+	ended bigint;
 BEGIN
 	PERFORM finsec._compliance_require_admin();
 	SELECT * INTO d FROM finsec.compliance_check_def x WHERE x.check_name = compliance_check_remove.check_name;
@@ -3881,8 +3897,16 @@ BEGIN
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.check_name = d.check_name;
 	DELETE FROM finsec.compliance_check_def x WHERE x.check_name = d.check_name;
+	-- Its exclusions end with it (a check defined again under this name is another check).
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'check removed by finsec.compliance_check_remove'
+	 WHERE e.check_name = d.check_name AND e.ended_at IS NULL;
+	GET DIAGNOSTICS ended = ROW_COUNT;
 	PERFORM finsec.audit_event('compliance.check_remove', 'check:' || d.check_name, 'remove', true, NULL,
-							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text), session_user);
+							   jsonb_build_object('check_name', d.check_name, 'function', d.function::text,
+												  'exclusions_ended', ended),
+							   session_user);
 	RETURN d.check_name;
 END
 $$;
@@ -3936,6 +3960,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m finsec.clause_check;
+	ended bigint;
 BEGIN
 	PERFORM finsec._compliance_require_admin();
 	SELECT * INTO m FROM finsec.clause_check cc
@@ -3950,8 +3975,16 @@ BEGIN
 				  HINT = 'Request finsec.compliance_exclude to report it as excluded.';
 	END IF;
 	DELETE FROM finsec.clause_check cc WHERE cc.clause_id = m.clause_id AND cc.check_name = m.check_name;
+	-- An exclusion two people agreed for this mapping ends with it: it
+	-- must not cover a mapping of the same name one administrator adds later.
+	UPDATE finsec.compliance_exclusion e
+	   SET ended_at = least(now(), e.valid_until), ended_by = session_user,
+		   end_reason = 'mapping removed by finsec.clause_check_remove'
+	 WHERE e.clause_id = m.clause_id AND e.check_name = m.check_name AND e.ended_at IS NULL;
+	GET DIAGNOSTICS ended = ROW_COUNT;
 	PERFORM finsec.audit_event('compliance.map_remove', 'clause:' || m.clause_id || '/' || m.check_name, 'remove', true,
-							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name),
+							   NULL, jsonb_build_object('clause_id', m.clause_id, 'check_name', m.check_name,
+														'exclusions_ended', ended),
 							   session_user);
 END
 $$;

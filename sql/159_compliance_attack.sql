@@ -60,30 +60,41 @@ SELECT finsec.compliance_check_add('acme.setrole', 'regress_ca.chk_setrole(jsonb
 SELECT finsec.compliance_check_add('acme.raise', 'regress_ca.chk_raise(jsonb)', '异常', 'Raise');
 SELECT finsec.compliance_check_add('acme.status', 'regress_ca.chk_status(jsonb)', '状态', 'Status');
 -- acme.setrole runs before acme.who (checks of a clause in name order)
-SELECT finsec.clause_check_add('acme:AT-1', 'acme.setrole', '{"role": "regress_ca_low"}');
+SELECT finsec.clause_check_add('acme:AT-1', 'acme.setrole', '{"role": "regress_ca_aud"}');
 SELECT finsec.clause_check_add('acme:AT-1', 'acme.who', '{}');
 SELECT finsec.clause_check_add('acme:AT-2', 'acme.raise', '{"code": "00000"}');
 SELECT finsec.clause_check_add('acme:AT-2', 'acme.status', '{"status": "PASS ", "n": 1}');
 RESET SESSION AUTHORIZATION;
 
 -- ---- attack: a check that changes the role leaks it to the later checks --
--- and to the caller's session.  As a superuser (who may become any role):
--- acme.who must still run as the superuser, and the session must be the
--- superuser's afterwards.  The dispatcher restores the role and reports
--- the role-changing check cannot_verify.
+-- and to the caller's session.  A superuser runs the self-check; a check
+-- switches to an auditor's role (which sees less): acme.who must still run
+-- as the superuser, and the session must be the superuser's afterwards.
+-- The dispatcher restores the role and reports the role-changing check
+-- cannot_verify.
 SELECT check_name, status, evidence ->> 'reason' AS reason,
-	   evidence ->> 'current_user' = current_user AS ran_as_caller
+	   evidence ->> 'current_user' = session_user AS ran_as_caller
   FROM finsec.compliance_check('ACME-AT', 'en') WHERE clause_id = 'acme:AT-1' ORDER BY check_name;
 SELECT current_user = session_user AS role_restored;
 RESET ROLE;
--- the same as the auditor, who may SET ROLE only to roles it is a member of
+-- as the auditor, the check switches to a role of no privilege: the
+-- dispatcher's own reads of the catalog must not fail for the whole run
 GRANT regress_ca_low TO regress_ca_aud;
+ALTER TABLE finsec.clause_check DISABLE TRIGGER clause_check_guard;
+UPDATE finsec.clause_check SET args = '{"role": "regress_ca_low"}' WHERE check_name = 'acme.setrole';
+ALTER TABLE finsec.clause_check ENABLE ALWAYS TRIGGER clause_check_guard;
 SET SESSION AUTHORIZATION regress_ca_aud;
 SELECT check_name, status, evidence ->> 'reason' AS reason, evidence ->> 'current_user' AS ran_as
   FROM finsec.compliance_check('ACME-AT', 'en') WHERE clause_id = 'acme:AT-1' ORDER BY check_name;
 SELECT current_user AS role_after_run;
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
+-- a role the caller chose before the run (SET ROLE) is the one restored
+SET ROLE regress_ca_aud;
+SELECT check_name, status, evidence ->> 'current_user' AS ran_as
+  FROM finsec.compliance_check('ACME-AT', 'en') WHERE clause_id = 'acme:AT-1' ORDER BY check_name;
+SELECT current_user AS role_after_run;
+RESET ROLE;
 REVOKE regress_ca_low FROM regress_ca_aud;
 
 -- ---- held: statuses and SQLSTATEs are never taken for pass ---------------
