@@ -4130,6 +4130,1297 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 --    keys and the ledger.
 -- ---------------------------------------------------------------------
 
+/*
+ * Facts the self-check needs that PostgreSQL 15 shows to superusers only.
+ * Each is a narrow SECURITY DEFINER function: it reads system catalogs and
+ * settings only, runs no code a non-superuser can define, and returns no
+ * secret (never a password hash, never an LDAP bind password or RADIUS
+ * secret).  Granted to finsec_admin and finsec_auditor.
+ */
+
+-- Settings readable only with pg_read_all_settings, none of them secret.
+CREATE FUNCTION finsec.compliance_settings(
+	OUT name text,
+	OUT setting text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.name, s.setting FROM pg_settings s
+	 WHERE s.name IN ('ssl', 'ssl_ciphers', 'ssl_min_protocol_version', 'ssl_max_protocol_version',
+					  'ssl_prefer_server_ciphers', 'shared_preload_libraries')
+	 ORDER BY s.name
+$$;
+COMMENT ON FUNCTION finsec.compliance_settings() IS
+	'the ssl and preload settings the compliance self-check judges (readable otherwise only with pg_read_all_settings); no secret';
+REVOKE ALL ON FUNCTION finsec.compliance_settings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_settings() TO finsec_admin, finsec_auditor;
+
+-- pg_hba_file_rules, with the values of secret options replaced.
+CREATE FUNCTION finsec.compliance_hba_rules(
+	OUT line_number integer,
+	OUT type text,
+	OUT database text[],
+	OUT user_name text[],
+	OUT address text,
+	OUT netmask text,
+	OUT auth_method text,
+	OUT options text[],
+	OUT error text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.netmask, h.auth_method,
+		   ARRAY(SELECT CASE WHEN split_part(o, '=', 1) ~* '(passw|secret|key)'
+							 THEN split_part(o, '=', 1) || '=<redacted>' ELSE o END
+				   FROM unnest(h.options) WITH ORDINALITY AS u(o, n) ORDER BY n),
+		   h.error
+	  FROM pg_hba_file_rules h
+	 ORDER BY h.line_number
+$$;
+COMMENT ON FUNCTION finsec.compliance_hba_rules() IS
+	'pg_hba_file_rules for the compliance self-check, values of secret options (ldapbindpasswd, radiussecrets, ...) redacted';
+REVOKE ALL ON FUNCTION finsec.compliance_hba_rules() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_hba_rules() TO finsec_admin, finsec_auditor;
+
+-- The kind of each role's password verifier; never the verifier itself.
+CREATE FUNCTION finsec.compliance_role_verifiers(
+	OUT role name,
+	OUT can_login boolean,
+	OUT verifier text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.rolname, a.rolcanlogin,
+		   CASE WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256'
+				WHEN a.rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5'
+				ELSE 'plaintext' END
+	  FROM pg_authid a
+	 WHERE a.rolpassword IS NOT NULL
+	 ORDER BY a.rolname
+$$;
+COMMENT ON FUNCTION finsec.compliance_role_verifiers() IS
+	'the kind of password verifier (scram-sha-256, md5, plaintext) of each role that has a password; never the verifier';
+REVOKE ALL ON FUNCTION finsec.compliance_role_verifiers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_role_verifiers() TO finsec_admin, finsec_auditor;
+
+/*
+ * Helpers of the hba checks (no privilege of their own: plain SQL over
+ * their arguments and pg_has_role).
+ */
+-- Does a pg_hba line's user list reach role r ('all', its name, or +group)?
+CREATE FUNCTION finsec._compliance_hba_reaches(users text[], r oid)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (
+		SELECT 1 FROM unnest(users) u
+		 WHERE u = 'all'
+			OR u = (SELECT rolname::text FROM pg_roles WHERE oid = r)
+			OR (left(u, 1) = '+'
+				AND EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = substr(u, 2)
+							   AND pg_has_role(r, g.oid, 'MEMBER'))))
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_hba_reaches(text[], oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_hba_reaches(text[], oid) TO finsec_admin, finsec_auditor;
+
+-- Is a pg_hba line's address every address ('all', 0.0.0.0/0, ::/0)?
+CREATE FUNCTION finsec._compliance_hba_wide(address text, netmask text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(address = 'all'
+					OR (netmask ~ '^[0-9a-fA-F:.]+$' AND netmask::inet IN ('0.0.0.0'::inet, '::'::inet)),
+					false)
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_hba_wide(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_hba_wide(text, text) TO finsec_admin, finsec_auditor;
+
+-- One line of pg_hba.conf as evidence.
+CREATE FUNCTION finsec._compliance_hba_line(h record)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN jsonb_build_object('line', h.line_number, 'type', h.type, 'database', to_jsonb(h.database),
+							  'user', to_jsonb(h.user_name),
+							  'address', CASE WHEN h.netmask IS NULL THEN h.address
+											  ELSE h.address || '/' || h.netmask END,
+							  'method', h.auth_method, 'options', to_jsonb(h.options));
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_hba_line(record) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_hba_line(record) TO finsec_admin, finsec_auditor;
+
+-- A threshold of a check's args: an integer (default dflt when absent or
+-- null); anything else is refused, naming the argument (S9Q10).
+CREATE FUNCTION finsec._compliance_arg_int(args jsonb, key text, dflt integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := args -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN dflt;
+	END IF;
+	IF jsonb_typeof(v) <> 'number' OR v::text !~ '^-?[0-9]{1,9}$' THEN
+		RAISE EXCEPTION 'The compliance check argument "%" is not an integer of at most nine digits.', key
+			USING ERRCODE = 'S9Q10', DETAIL = format('It is %s.', left(v::text, 40)),
+				  HINT = 'Correct the args of the clause''s row in finsec.clause_check.';
+	END IF;
+	RETURN v::text::integer;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_arg_int(jsonb, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_arg_int(jsonb, text, integer) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._compliance_arg_bool(args jsonb, key text, dflt boolean)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := args -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN dflt;
+	END IF;
+	IF jsonb_typeof(v) <> 'boolean' THEN
+		RAISE EXCEPTION 'The compliance check argument "%" is not true or false.', key
+			USING ERRCODE = 'S9Q10', DETAIL = format('It is %s.', left(v::text, 40)),
+				  HINT = 'Correct the args of the clause''s row in finsec.clause_check.';
+	END IF;
+	RETURN v::text::boolean;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_arg_bool(jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_arg_bool(jsonb, text, boolean) TO finsec_admin, finsec_auditor;
+
+-- The evidence of a caller that may not call a function it needs.
+CREATE FUNCTION finsec._compliance_cannot(fn text)
+RETURNS jsonb
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object('reason', format('%s may not execute %s', quote_ident(current_user::text), fn),
+							  'needs', format('EXECUTE on %s (a member of finsec_admin or finsec_auditor)', fn))
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_cannot(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_cannot(text) TO finsec_admin, finsec_auditor;
+
+-- ------------------------------ finsec itself, keys -------------------
+
+CREATE FUNCTION finsec._check_finsec_preloaded(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT has_function_privilege('finsec.preloaded()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.preloaded()'); RETURN;
+	END IF;
+	status := CASE WHEN finsec.preloaded() THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('preloaded', finsec.preloaded());
+END
+$$;
+
+CREATE FUNCTION finsec._check_finsec_components(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text[];
+	bad jsonb;
+	n integer;
+BEGIN
+	-- finsec.status() calls every finsec.status_*(): the caller needs them all.
+	SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) INTO missing
+	  FROM pg_proc p
+	 WHERE p.pronamespace = 'finsec'::regnamespace AND p.proname LIKE 'status\_%' AND p.pronargs = 0
+	   AND NOT has_function_privilege(p.oid, 'EXECUTE');
+	IF missing IS NOT NULL OR NOT has_function_privilege('finsec.status()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec.status() or a component function it calls',
+									   'needs', 'EXECUTE on finsec.status() and every finsec.status_*() (finsec_admin, finsec_auditor, finsec_operator)',
+									   'functions', to_jsonb(coalesce(missing, ARRAY['finsec.status()'])));
+		RETURN;
+	END IF;
+	SELECT count(*), coalesce(jsonb_agg(jsonb_build_object('component', s.component, 'detail', s.detail)
+										ORDER BY s.component) FILTER (WHERE NOT s.ok), '[]')
+	  INTO n, bad
+	  FROM finsec.status() s;
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('components', n, 'not_ok', bad,
+								   'program_integrity', 'finsec.status() has no program-integrity component in this version');
+END
+$$;
+
+CREATE FUNCTION finsec._check_master_key(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+BEGIN
+	IF NOT has_function_privilege('finsec.keyring_master()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.keyring_master()'); RETURN;
+	END IF;
+	SELECT * INTO m FROM finsec.keyring_master();
+	status := CASE WHEN m.loaded AND m.problem IS NULL THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('loaded', coalesce(m.loaded, false), 'check_value', m.check_value,
+								   'problem', m.problem);
+END
+$$;
+
+-- The last recorded verification within the interval: the ledger event
+-- key.verify on object keyring written by finsec.key_verify(), or
+-- audit.verify on object ledger by finsec.audit_verify() of every chain
+-- (detail.relation null; one table's verification does not count).
+CREATE FUNCTION finsec._compliance_last_verify(kind text, object text, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	secs bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = 'finsec.compliance_verify_interval');
+	e record;
+BEGIN
+	IF NOT has_table_privilege('finsec.audit', 'SELECT') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', format('%s may not read the audit ledger, where %s results are recorded',
+														 quote_ident(current_user::text), kind),
+									   'needs', 'SELECT on finsec.audit (finsec_auditor)');
+		RETURN;
+	END IF;
+	SELECT a.event_time, a.success, a.db_user, a.detail INTO e
+	  FROM finsec.audit a
+	 WHERE a.event_type = kind AND a.object = _compliance_last_verify.object
+	   -- audit_verify(rel) of one table is not a verification of the ledger
+	   AND (kind <> 'audit.verify' OR coalesce(jsonb_typeof(a.detail -> 'relation'), 'null') = 'null')
+	   AND a.event_time >= now() - make_interval(secs => secs)
+	 ORDER BY a.event_time DESC, a.finsec_seq DESC LIMIT 1;
+	IF NOT FOUND THEN
+		status := 'fail';
+		evidence := jsonb_build_object('event_type', kind, 'interval_seconds', secs,
+									   'last', NULL, 'problem', format('no %s recorded within the last %s seconds', kind, secs));
+		RETURN;
+	END IF;
+	status := CASE WHEN e.success THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('event_type', kind, 'interval_seconds', secs,
+								   'last', e.event_time, 'success', e.success,
+								   'by', quote_ident(e.db_user::text), 'detail', e.detail);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_last_verify(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_last_verify(text, text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_keys_verified(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_last_verify('key.verify', 'keyring') $$;
+
+CREATE FUNCTION finsec._check_ledger_verified(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_last_verify('audit.verify', 'ledger') $$;
+
+CREATE FUNCTION finsec._check_key_rotation(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_days integer := finsec._compliance_arg_int(args, 'max_age_days', 365);
+	old jsonb;
+	n integer;
+BEGIN
+	IF NOT has_table_privilege('finsec.key_inventory', 'SELECT') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', format('%s may not read finsec.key_inventory', quote_ident(current_user::text)),
+									   'needs', 'SELECT on finsec.key_inventory (finsec_admin, finsec_auditor)');
+		RETURN;
+	END IF;
+	SELECT count(*), coalesce(jsonb_agg(jsonb_build_object('label', k.label, 'version', k.version,
+														   'active_since', coalesce(k.activated_at, k.created_at))
+										ORDER BY k.label, k.version)
+								 FILTER (WHERE coalesce(k.activated_at, k.created_at) < now() - make_interval(days => max_days)), '[]')
+	  INTO n, old
+	  FROM finsec.key_inventory k WHERE k.state = 'active';
+	status := CASE WHEN jsonb_array_length(old) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('max_age_days', max_days, 'active_versions', n, 'overdue', old);
+END
+$$;
+
+-- ------------------------------ passwords ----------------------------
+
+-- finsec's password rules are enforced only when finsec is preloaded: a
+-- setting that would pass fails when it is not (enforced false).
+CREATE FUNCTION finsec._check_password_min_length(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want integer := finsec._compliance_arg_int(args, 'min_length', 8);
+	have integer := current_setting('finsec.password_min_length', true)::integer;
+	pre boolean := finsec.preloaded();
+BEGIN
+	status := CASE WHEN pre AND have >= want THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'finsec.password_min_length', 'value', have, 'min_length', want,
+								   'enforced', pre);
+END
+$$;
+
+CREATE FUNCTION finsec._check_password_classes(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want integer := finsec._compliance_arg_int(args, 'min_classes', 3);
+	have integer := current_setting('finsec.password_min_classes', true)::integer;
+	pre boolean := finsec.preloaded();
+BEGIN
+	status := CASE WHEN pre AND have >= want THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'finsec.password_min_classes', 'value', have, 'min_classes', want,
+								   'enforced', pre);
+END
+$$;
+
+CREATE FUNCTION finsec._check_password_max_age(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_days integer := finsec._compliance_arg_int(args, 'max_days', 180);
+	app_days integer := finsec._compliance_arg_int(args, 'app_max_days', 90);
+	setting interval := nullif(current_setting('finsec.password_max_age', true), '0')::interval;
+	pre boolean := finsec.preloaded();
+	app oid := to_regrole('finsec_app');
+	late jsonb;
+	probs text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.role_inventory()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.role_inventory()'); RETURN;
+	END IF;
+	IF NOT pre THEN
+		probs := probs || 'finsec is not preloaded: password expiry is not enforced'::text;
+	END IF;
+	IF setting IS NULL THEN
+		probs := probs || 'finsec.password_max_age is 0 (off)'::text;
+	ELSIF setting > make_interval(days => max_days) THEN
+		probs := probs || format('finsec.password_max_age %s exceeds %s days', setting, max_days);
+	END IF;
+	-- each login role with a password: VALID UNTIL within its maximum
+	SELECT coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(i.role::text), 'valid_until', i.valid_until,
+												 'max_days', d.lim) ORDER BY i.role), '[]')
+	  INTO late
+	  FROM finsec.role_inventory() i
+	  JOIN pg_roles r ON r.rolname = i.role
+	 CROSS JOIN LATERAL (SELECT CASE WHEN app IS NOT NULL AND pg_has_role(r.oid, app, 'MEMBER') AND NOT r.rolsuper
+									 THEN app_days ELSE max_days END AS lim) d
+	 WHERE i.has_password
+	   AND (i.valid_until IS NULL OR i.valid_until > now() + make_interval(days => d.lim));
+	status := CASE WHEN cardinality(probs) = 0 AND jsonb_array_length(late) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'finsec.password_max_age', 'value', current_setting('finsec.password_max_age', true),
+								   'max_days', max_days, 'app_max_days', app_days,
+								   'problems', to_jsonb(probs), 'roles_beyond_max_age', late);
+END
+$$;
+
+CREATE FUNCTION finsec._check_password_encryption(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want text := coalesce(args ->> 'value', 'scram-sha-256');
+	have text := current_setting('password_encryption');
+BEGIN
+	status := CASE WHEN have = want THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'password_encryption', 'value', have, 'required', want);
+END
+$$;
+
+CREATE FUNCTION finsec._check_password_verifiers(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	weak jsonb;
+	n integer;
+BEGIN
+	IF NOT has_function_privilege('finsec.compliance_role_verifiers()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_role_verifiers()'); RETURN;
+	END IF;
+	SELECT count(*), coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(v.role::text), 'verifier', v.verifier,
+														   'can_login', v.can_login) ORDER BY v.role)
+								 FILTER (WHERE v.verifier <> 'scram-sha-256'), '[]')
+	  INTO n, weak
+	  FROM finsec.compliance_role_verifiers() v;
+	status := CASE WHEN jsonb_array_length(weak) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('roles_with_password', n, 'weak_verifiers', weak);
+END
+$$;
+
+CREATE FUNCTION finsec._check_login_valid_until(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad jsonb;
+	n integer;
+BEGIN
+	IF NOT has_function_privilege('finsec.role_inventory()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.role_inventory()'); RETURN;
+	END IF;
+	SELECT count(*) FILTER (WHERE i.has_password),
+		   coalesce(jsonb_agg(quote_ident(i.role::text) ORDER BY i.role)
+					FILTER (WHERE i.has_password AND (i.valid_until IS NULL OR i.valid_until = 'infinity')), '[]')
+	  INTO n, bad
+	  FROM finsec.role_inventory() i;
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('login_roles_with_password', n, 'without_valid_until', bad);
+END
+$$;
+
+-- ------------------------------ roles --------------------------------
+
+CREATE FUNCTION finsec._check_superusers(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_extra integer := finsec._compliance_arg_int(args, 'max_extra', 0);
+	extra jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(r.rolname::text), 'can_login', r.rolcanlogin)
+							  ORDER BY r.rolname), '[]')
+	  INTO extra
+	  FROM pg_roles r WHERE r.rolsuper AND r.oid <> 10;
+	status := CASE WHEN jsonb_array_length(extra) <= max_extra THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('bootstrap_superuser', (SELECT quote_ident(rolname::text) FROM pg_roles WHERE oid = 10),
+								   'max_extra', max_extra, 'extra_superusers', extra);
+END
+$$;
+
+-- Business schemas: every schema but the system's and finsec's.
+CREATE FUNCTION finsec._compliance_business_schemas()
+RETURNS SETOF oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT n.oid FROM pg_namespace n
+	 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'finsec', 'pg_toast')
+	   AND n.nspname !~ '^pg_(toast_)?temp_'
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_business_schemas() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_business_schemas() TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_duty_conflicts(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad jsonb;
+BEGIN
+	-- duties each non-superuser login role holds (membership, direct or not)
+	WITH duty AS (
+		SELECT r.oid, r.rolname, d.duty
+		  FROM pg_roles r
+		  JOIN (VALUES ('finsec_admin'), ('finsec_auditor'), ('finsec_operator'), ('finsec_app'), ('finsec_unmask')) d(duty)
+			ON to_regrole(d.duty) IS NOT NULL AND pg_has_role(r.oid, to_regrole(d.duty), 'MEMBER')
+		 WHERE r.rolcanlogin AND NOT r.rolsuper
+		UNION ALL
+		-- developer (judged for operators only, the one pair it is in): CREATE
+		-- on a business schema, or owner (or member of the owner) of a table of one
+		SELECT r.oid, r.rolname, 'developer'
+		  FROM pg_roles r
+		 WHERE r.rolcanlogin AND NOT r.rolsuper
+		   AND to_regrole('finsec_operator') IS NOT NULL AND pg_has_role(r.oid, to_regrole('finsec_operator'), 'MEMBER')
+		   AND (EXISTS (SELECT 1 FROM finsec._compliance_business_schemas() s
+						 WHERE has_schema_privilege(r.oid, s, 'CREATE'))
+				OR EXISTS (SELECT 1 FROM (SELECT DISTINCT c.relowner FROM pg_class c
+										   WHERE c.relnamespace IN (SELECT finsec._compliance_business_schemas())
+											 AND c.relkind IN ('r', 'p')) o
+							WHERE pg_has_role(r.oid, o.relowner, 'USAGE')))
+	), pairs(a, b) AS (VALUES
+		('finsec_admin', 'finsec_auditor'), ('finsec_admin', 'finsec_operator'),
+		('finsec_auditor', 'finsec_operator'), ('finsec_admin', 'finsec_unmask'),
+		('finsec_auditor', 'finsec_app'), ('finsec_operator', 'developer'))
+	SELECT coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(x.rolname::text), 'duties', jsonb_build_array(p.a, p.b))
+							  ORDER BY x.rolname, p.a, p.b), '[]')
+	  INTO bad
+	  FROM pairs p
+	  JOIN duty x ON x.duty = p.a
+	  JOIN duty y ON y.oid = x.oid AND y.duty = p.b;
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('conflicting_pairs', '[["finsec_admin","finsec_auditor"],["finsec_admin","finsec_operator"],["finsec_auditor","finsec_operator"],["finsec_admin","finsec_unmask"],["finsec_auditor","finsec_app"],["finsec_operator","developer"]]'::jsonb,
+								   'developer', 'CREATE on a business schema or owner of a business table',
+								   'superusers', 'not judged here (see the superusers check)',
+								   'conflicts', bad);
+END
+$$;
+
+CREATE FUNCTION finsec._check_duty_two_people(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want integer := finsec._compliance_arg_int(args, 'min_people', 2);
+	duties text[];
+	counts jsonb;
+	short jsonb;
+BEGIN
+	IF args ? 'duties' AND jsonb_typeof(args -> 'duties') = 'array' THEN
+		duties := ARRAY(SELECT jsonb_array_elements_text(args -> 'duties'));
+	ELSE
+		duties := ARRAY['finsec_admin', 'finsec_auditor', 'finsec_operator'];
+	END IF;
+	SELECT jsonb_object_agg(d, jsonb_build_object('holders', h.names)),
+		   coalesce(jsonb_agg(d ORDER BY d) FILTER (WHERE cardinality(h.names) < want), '[]')
+	  INTO counts, short
+	  FROM unnest(duties) d
+	 CROSS JOIN LATERAL (
+		SELECT ARRAY(SELECT quote_ident(r.rolname::text) FROM pg_roles r
+					  WHERE r.rolcanlogin AND NOT r.rolsuper
+						AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())
+						AND to_regrole(d) IS NOT NULL AND pg_has_role(r.oid, to_regrole(d), 'MEMBER')
+					  ORDER BY r.rolname) AS names) h;
+	status := CASE WHEN jsonb_array_length(short) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('min_people', want, 'duties', coalesce(counts, '{}'), 'understaffed', short);
+END
+$$;
+
+CREATE FUNCTION finsec._check_default_accounts(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	names text[];
+	bad jsonb;
+BEGIN
+	IF jsonb_typeof(args -> 'names') = 'array' THEN
+		names := ARRAY(SELECT lower(jsonb_array_elements_text(args -> 'names')));
+	ELSE
+		names := ARRAY['postgres', 'admin', 'administrator', 'test', 'demo', 'guest', 'user', 'root', 'sa', 'dba'];
+	END IF;
+	IF NOT has_function_privilege('finsec.role_inventory()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.role_inventory()'); RETURN;
+	END IF;
+	SELECT coalesce(jsonb_agg(quote_ident(i.role::text) ORDER BY i.role), '[]') INTO bad
+	  FROM finsec.role_inventory() i
+	 WHERE i.has_password AND lower(i.role::text) = ANY (names);
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('names', to_jsonb(names), 'default_accounts_with_password', bad);
+END
+$$;
+
+CREATE FUNCTION finsec._check_inactive_roles(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	secs bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = 'finsec.compliance_inactive_after');
+	f regprocedure := to_regprocedure('finsec.role_last_login()');
+	bad jsonb;
+	unknown jsonb;
+	since timestamptz;
+BEGIN
+	IF f IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'this finsec has no finsec.role_last_login()', 'needs', 'finsec.role_last_login()');
+		RETURN;
+	END IF;
+	IF NOT has_function_privilege(f, 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.role_last_login()'); RETURN;
+	END IF;
+	EXECUTE $q$
+		SELECT min(l.recording_since),
+			   coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(r.rolname::text), 'last_login_at', l.last_login_at)
+								  ORDER BY r.rolname)
+						FILTER (WHERE coalesce(l.last_login_at, l.recording_since) < now() - make_interval(secs => $1)), '[]'),
+			   coalesce(jsonb_agg(quote_ident(r.rolname::text) ORDER BY r.rolname)
+						FILTER (WHERE l.last_login_at IS NULL
+								AND (l.recording_since IS NULL OR l.recording_since >= now() - make_interval(secs => $1))), '[]')
+		  FROM pg_roles r
+		  LEFT JOIN finsec.role_last_login() l ON l.role = r.rolname
+		 WHERE r.rolcanlogin
+		   AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())$q$
+	  INTO since, bad, unknown USING secs;
+	status := CASE WHEN jsonb_array_length(bad) > 0 THEN 'fail'
+				   WHEN jsonb_array_length(unknown) > 0 THEN 'warn' ELSE 'pass' END;
+	evidence := jsonb_build_object('inactive_after_seconds', secs, 'recording_since', since,
+								   'inactive', bad, 'not_yet_judged', unknown);
+END
+$$;
+
+CREATE FUNCTION finsec._check_privileged_attributes(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	repl text[] := CASE WHEN jsonb_typeof(args -> 'replication_roles') = 'array'
+						THEN ARRAY(SELECT jsonb_array_elements_text(args -> 'replication_roles')) ELSE '{}' END;
+	bad jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(r.rolname::text),
+												 'attributes', to_jsonb(array_remove(ARRAY[
+													CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
+													CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
+													CASE WHEN r.rolreplication AND r.rolname <> ALL (repl) THEN 'REPLICATION' END], NULL)))
+							  ORDER BY r.rolname), '[]')
+	  INTO bad
+	  FROM pg_roles r
+	 WHERE r.rolcanlogin AND NOT r.rolsuper
+	   AND (r.rolcreaterole OR r.rolbypassrls OR (r.rolreplication AND r.rolname <> ALL (repl)));
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('replication_roles', to_jsonb(repl), 'roles', bad);
+END
+$$;
+
+CREATE FUNCTION finsec._check_public_privileges(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	lim integer := 100;
+	schemas jsonb;
+	tabs jsonb;
+	funcs jsonb;
+	ntabs integer;
+	nfuncs integer;
+BEGIN
+	-- PUBLIC CREATE on any schema (public included)
+	SELECT coalesce(jsonb_agg(quote_ident(n.nspname::text) ORDER BY n.nspname), '[]') INTO schemas
+	  FROM pg_namespace n
+	 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname !~ '^pg_(toast_)?temp_'
+	   AND EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) x
+				    WHERE x.grantee = 0 AND x.privilege_type = 'CREATE');
+	-- PUBLIC privileges on relations of business schemas (not extension members)
+	SELECT count(*), coalesce(jsonb_agg(t.j ORDER BY t.k) FILTER (WHERE t.rn <= lim), '[]') INTO ntabs, tabs
+	  FROM (SELECT format('%I.%I', n.nspname, c.relname) AS k,
+				   jsonb_build_object('relation', format('%I.%I', n.nspname, c.relname),
+									  'privileges', (SELECT jsonb_agg(DISTINCT x.privilege_type)
+													   FROM aclexplode(c.relacl) x WHERE x.grantee = 0)) AS j,
+				   row_number() OVER (ORDER BY n.nspname, c.relname) AS rn
+			  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			 WHERE c.relnamespace IN (SELECT finsec._compliance_business_schemas())
+			   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relacl IS NOT NULL
+			   AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = 0)
+			   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+								  AND d.objid = c.oid AND d.deptype = 'e')) t;
+	-- PUBLIC EXECUTE on SECURITY DEFINER functions of business schemas
+	SELECT count(*), coalesce(jsonb_agg(t.k ORDER BY t.k) FILTER (WHERE t.rn <= lim), '[]') INTO nfuncs, funcs
+	  FROM (SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS k,
+				   row_number() OVER (ORDER BY n.nspname, p.proname, p.oid) AS rn
+			  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+			 WHERE p.prosecdef AND p.pronamespace IN (SELECT finsec._compliance_business_schemas())
+			   AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) x
+							WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')
+			   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+								  AND d.objid = p.oid AND d.deptype = 'e')) t;
+	status := CASE WHEN jsonb_array_length(schemas) = 0 AND ntabs = 0 AND nfuncs = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('public_create_schemas', schemas,
+								   'public_relations', ntabs, 'relations', tabs,
+								   'public_security_definer_functions', nfuncs, 'functions', funcs,
+								   'listed_at_most', lim);
+END
+$$;
+
+-- ------------------------------ connections --------------------------
+
+-- A setting of finsec.compliance_settings(), or NULL if the caller may not.
+CREATE FUNCTION finsec._compliance_setting(n text)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT s.setting FROM finsec.compliance_settings() s WHERE s.name = n
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_setting(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_setting(text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_ssl_enabled(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	status := CASE WHEN current_setting('ssl') = 'on' THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'ssl', 'value', current_setting('ssl'));
+END
+$$;
+
+CREATE FUNCTION finsec._check_ssl_protocol(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	versions text[] := ARRAY['', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+	want text := coalesce(args ->> 'min', 'TLSv1.2');
+	have text;
+BEGIN
+	IF NOT has_function_privilege('finsec.compliance_settings()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_settings()'); RETURN;
+	END IF;
+	have := finsec._compliance_setting('ssl_min_protocol_version');
+	status := CASE WHEN current_setting('ssl') <> 'on' THEN 'fail'
+				   WHEN array_position(versions, have) >= coalesce(array_position(versions, want), 4) THEN 'pass'
+				   ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'ssl_min_protocol_version', 'value', have, 'min', want,
+								   'ssl', current_setting('ssl'));
+END
+$$;
+
+CREATE FUNCTION finsec._check_ssl_ciphers(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ciphers text;
+	minv text;
+	tok text;
+	toks text[];
+	allowed text[] := '{}';
+	banned text[] := '{}';
+	w text;
+	open text[] := '{}';
+	named text[] := '{}';
+BEGIN
+	IF NOT has_function_privilege('finsec.compliance_settings()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_settings()'); RETURN;
+	END IF;
+	ciphers := finsec._compliance_setting('ssl_ciphers');
+	minv := finsec._compliance_setting('ssl_min_protocol_version');
+	IF minv = 'TLSv1.3' THEN
+		-- ssl_ciphers governs TLS 1.2 and older only; TLS 1.3 suites are all strong
+		status := 'pass';
+		evidence := jsonb_build_object('setting', 'ssl_ciphers', 'value', ciphers, 'ssl_min_protocol_version', minv,
+									   'note', 'only TLS 1.3 is accepted, whose cipher suites are all of 128 bits or more');
+		RETURN;
+	END IF;
+	toks := regexp_split_to_array(upper(coalesce(ciphers, '')), '[:, ]+');
+	FOREACH tok IN ARRAY toks LOOP
+		CONTINUE WHEN tok = '';
+		IF left(tok, 1) = '!' THEN
+			banned := banned || regexp_split_to_array(substr(tok, 2), '\+');
+		ELSIF left(tok, 1) IN ('-', '+', '@') THEN
+			CONTINUE;		-- removes (for now) or reorders: enables nothing
+		ELSE
+			allowed := allowed || regexp_split_to_array(tok, '\+');
+			-- a cipher named explicitly (OpenSSL's names: ECDHE-RSA-DES-CBC3-SHA, ...)
+			IF tok ~ '-' AND tok ~ '(^|-)(RC4|DES|DES40|DES-CBC|DES-CBC3|3DES|MD5|NULL|EXP|EXP1024|ADH|AECDH|IDEA|SEED|RC2)(-|$)' THEN
+				named := named || tok;
+			END IF;
+		END IF;
+	END LOOP;
+	-- a weak class is open when a token enables it (or everything) and no ! removes it
+	FOREACH w IN ARRAY ARRAY['NULL', 'EXPORT', 'RC4', 'DES', '3DES', 'MD5', 'MEDIUM', 'LOW', 'ANULL'] LOOP
+		IF (w = ANY (allowed)
+			OR (w IN ('NULL', 'ANULL') AND 'ENULL' = ANY (allowed))
+			OR (w = 'EXPORT' AND 'EXP' = ANY (allowed))
+			OR (allowed && ARRAY['ALL', 'COMPLEMENTOFALL', 'DEFAULT', 'COMPLEMENTOFDEFAULT'])
+			OR (w = '3DES' AND 'MEDIUM' = ANY (allowed)))
+		   AND NOT (w = ANY (banned)
+					OR (w = 'NULL' AND 'ENULL' = ANY (banned))
+					OR (w = 'EXPORT' AND 'EXP' = ANY (banned))) THEN
+			open := open || w;
+		END IF;
+	END LOOP;
+	status := CASE WHEN cardinality(open) = 0 AND cardinality(named) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'ssl_ciphers', 'value', ciphers, 'ssl_min_protocol_version', minv,
+								   'weak_classes_allowed', to_jsonb(open), 'weak_ciphers_named', to_jsonb(named),
+								   'judged', 'NULL, EXPORT, RC4, DES, 3DES, MD5, MEDIUM, LOW, aNULL must each be excluded with !');
+END
+$$;
+
+-- pg_hba checks: every line, through the definer fact function.
+CREATE FUNCTION finsec._compliance_hba(which text, args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h record;
+	bad jsonb := '[]';
+	weak jsonb := '[]';
+	errors jsonb := '[]';
+	n integer := 0;
+	supers oid[];
+	batch text[];
+	batch_oids oid[];
+	admins oid[];
+	r oid;
+BEGIN
+	IF NOT has_function_privilege('finsec.compliance_hba_rules()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_hba_rules()'); RETURN;
+	END IF;
+	supers := ARRAY(SELECT oid FROM pg_roles WHERE rolsuper);
+	admins := supers || ARRAY(SELECT oid FROM pg_roles WHERE rolcanlogin AND NOT rolsuper
+								 AND to_regrole('finsec_admin') IS NOT NULL
+								 AND pg_has_role(oid, to_regrole('finsec_admin'), 'MEMBER'));
+	IF which = 'batch' THEN
+		batch := ARRAY(SELECT btrim(x) FROM regexp_split_to_table(current_setting('finsec.compliance_batch_roles'), ',') x
+						WHERE btrim(x) <> '');
+		IF cardinality(batch) = 0 THEN
+			status := 'out_of_scope';
+			evidence := jsonb_build_object('setting', 'finsec.compliance_batch_roles', 'value', '',
+										   'reason', 'no batch client role is declared');
+			RETURN;
+		END IF;
+		batch_oids := ARRAY(SELECT oid FROM pg_roles WHERE rolname = ANY (batch));
+	END IF;
+	FOR h IN SELECT * FROM finsec.compliance_hba_rules() LOOP
+		n := n + 1;
+		IF h.error IS NOT NULL THEN
+			errors := errors || jsonb_build_object('line', h.line_number, 'error', h.error);
+			CONTINUE;
+		END IF;
+		CONTINUE WHEN h.auth_method = 'reject';
+		IF which = 'trust' THEN
+			IF h.auth_method = 'trust' THEN bad := bad || finsec._compliance_hba_line(h); END IF;
+		ELSIF which = 'password_ssl' THEN
+			IF h.type IN ('host', 'hostnossl', 'hostnogssenc') AND h.auth_method IN ('password', 'md5') THEN
+				bad := bad || finsec._compliance_hba_line(h);
+			END IF;
+		ELSIF which = 'superuser_wide' THEN
+			IF h.type <> 'local' AND finsec._compliance_hba_wide(h.address, h.netmask)
+			   AND EXISTS (SELECT 1 FROM unnest(supers) s WHERE finsec._compliance_hba_reaches(h.user_name, s)) THEN
+				bad := bad || finsec._compliance_hba_line(h);
+			END IF;
+		ELSIF which = 'batch' THEN
+			IF EXISTS (SELECT 1 FROM unnest(batch_oids) b WHERE finsec._compliance_hba_reaches(h.user_name, b))
+			   AND NOT (h.type = 'hostssl'
+						AND (h.auth_method = 'cert' OR 'clientcert=verify-full' = ANY (h.options))) THEN
+				bad := bad || finsec._compliance_hba_line(h);
+			END IF;
+		ELSIF which = 'admin' THEN
+			CONTINUE WHEN NOT EXISTS (SELECT 1 FROM unnest(admins) a WHERE finsec._compliance_hba_reaches(h.user_name, a));
+			IF h.type = 'local' THEN
+				IF h.auth_method NOT IN ('peer', 'scram-sha-256', 'cert') THEN
+					bad := bad || finsec._compliance_hba_line(h);
+				END IF;
+			ELSIF h.type <> 'hostssl' OR h.auth_method NOT IN ('cert', 'scram-sha-256')
+				  OR finsec._compliance_hba_wide(h.address, h.netmask) THEN
+				bad := bad || finsec._compliance_hba_line(h);
+			ELSIF h.auth_method = 'scram-sha-256'
+				  AND NOT h.options && ARRAY['clientcert=verify-full', 'clientcert=verify-ca'] THEN
+				weak := weak || finsec._compliance_hba_line(h);		-- one factor only
+			END IF;
+		END IF;
+	END LOOP;
+	status := CASE WHEN jsonb_array_length(errors) > 0 OR jsonb_array_length(bad) > 0 THEN 'fail'
+				   WHEN jsonb_array_length(weak) > 0 THEN 'warn'
+				   WHEN which = 'batch' AND cardinality(batch_oids) < cardinality(batch) THEN 'warn'
+				   ELSE 'pass' END;
+	evidence := jsonb_build_object('hba_lines', n, 'errors', errors, 'offending_lines', bad);
+	IF which = 'admin' THEN
+		evidence := evidence || jsonb_build_object('single_factor_lines', weak,
+			'admin_roles', (SELECT coalesce(jsonb_agg(quote_ident(rolname::text) ORDER BY rolname), '[]')
+							  FROM pg_roles WHERE oid = ANY (admins)));
+	ELSIF which = 'batch' THEN
+		evidence := evidence || jsonb_build_object('batch_roles', to_jsonb(batch),
+			'undefined_roles', to_jsonb(ARRAY(SELECT x FROM unnest(batch) x
+											   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = x))));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_hba(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_hba(text, jsonb) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_hba_no_trust(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_hba('trust', args) $$;
+CREATE FUNCTION finsec._check_hba_password_over_ssl(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_hba('password_ssl', args) $$;
+CREATE FUNCTION finsec._check_hba_superuser_wide(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_hba('superuser_wide', args) $$;
+CREATE FUNCTION finsec._check_hba_batch_clientcert(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_hba('batch', args) $$;
+CREATE FUNCTION finsec._check_admin_strong_auth(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_hba('admin', args) $$;
+
+-- A timeout setting (milliseconds) at most max_seconds and not 0.
+CREATE FUNCTION finsec._compliance_timeout(name text, args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_s bigint := finsec._compliance_arg_int(args, 'max_seconds', 1800);
+	ms bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = _compliance_timeout.name);
+BEGIN
+	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', name, 'value_ms', ms, 'max_seconds', max_s);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_timeout(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_timeout(text, jsonb) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec._check_idle_session_timeout(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_timeout('idle_session_timeout', args) $$;
+CREATE FUNCTION finsec._check_idle_in_transaction_timeout(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM finsec._compliance_timeout('idle_in_transaction_session_timeout', args) $$;
+
+CREATE FUNCTION finsec._check_connection_limits(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_total integer := finsec._compliance_arg_int(args, 'max_connections', 1000);
+	per_role boolean := finsec._compliance_arg_bool(args, 'require_per_role', true);
+	have integer := current_setting('max_connections')::integer;
+	unlimited jsonb;
+BEGIN
+	SELECT coalesce(jsonb_agg(quote_ident(r.rolname::text) ORDER BY r.rolname), '[]') INTO unlimited
+	  FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolconnlimit < 0;
+	status := CASE WHEN have > max_total OR (per_role AND jsonb_array_length(unlimited) > 0) THEN 'fail' ELSE 'pass' END;
+	evidence := jsonb_build_object('max_connections', have, 'max_connections_allowed', max_total,
+								   'require_per_role', per_role, 'login_roles_without_limit', unlimited);
+END
+$$;
+
+CREATE FUNCTION finsec._check_resource_limits(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want text[] := ARRAY['statement_timeout', 'temp_file_limit', 'work_mem'];
+	app oid := to_regrole('finsec_app');
+	n integer;
+	bad jsonb;
+BEGIN
+	IF jsonb_typeof(args -> 'settings') = 'array' THEN
+		want := ARRAY(SELECT jsonb_array_elements_text(args -> 'settings'));
+	END IF;
+	SELECT count(*),
+		   coalesce(jsonb_agg(jsonb_build_object('role', quote_ident(r.rolname::text), 'missing', to_jsonb(m.missing))
+							  ORDER BY r.rolname) FILTER (WHERE cardinality(m.missing) > 0), '[]')
+	  INTO n, bad
+	  FROM pg_roles r
+	 CROSS JOIN LATERAL (
+		SELECT ARRAY(SELECT w FROM unnest(want) w
+					  WHERE NOT EXISTS (SELECT 1 FROM pg_db_role_setting s, unnest(s.setconfig) c
+										 WHERE s.setrole = r.oid
+										   AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+										   AND split_part(c, '=', 1) = w)) AS missing) m
+	 WHERE app IS NOT NULL AND r.rolcanlogin AND NOT r.rolsuper AND pg_has_role(r.oid, app, 'MEMBER');
+	IF n = 0 THEN
+		status := 'out_of_scope';
+		evidence := jsonb_build_object('reason', 'no login role is a member of finsec_app', 'settings', to_jsonb(want));
+		RETURN;
+	END IF;
+	status := CASE WHEN jsonb_array_length(bad) = 0 THEN 'pass' ELSE 'warn' END;
+	evidence := jsonb_build_object('settings', to_jsonb(want), 'application_roles', n, 'roles_missing_limits', bad);
+END
+$$;
+
+-- ------------------------------ logging, the ledger ------------------
+
+CREATE FUNCTION finsec._check_log_connections(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	status := CASE WHEN current_setting('log_connections') = 'on' THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'log_connections', 'value', current_setting('log_connections'));
+END
+$$;
+
+CREATE FUNCTION finsec._check_log_disconnections(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	status := CASE WHEN current_setting('log_disconnections') = 'on' THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'log_disconnections', 'value', current_setting('log_disconnections'));
+END
+$$;
+
+CREATE FUNCTION finsec._check_log_ddl(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ls text := current_setting('log_statement');
+	spl text;
+	pga text := current_setting('pgaudit.log', true);
+BEGIN
+	IF ls IN ('ddl', 'mod', 'all') THEN
+		status := 'pass';
+		evidence := jsonb_build_object('setting', 'log_statement', 'value', ls);
+		RETURN;
+	END IF;
+	IF NOT has_function_privilege('finsec.compliance_settings()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.compliance_settings()'); RETURN;
+	END IF;
+	spl := finsec._compliance_setting('shared_preload_libraries');
+	status := CASE WHEN 'pgaudit' = ANY (regexp_split_to_array(spl, '\s*,\s*'))
+					AND EXISTS (SELECT 1 FROM regexp_split_to_table(lower(coalesce(pga, '')), '\s*,\s*') c
+								 WHERE c IN ('ddl', 'all'))
+					AND NOT EXISTS (SELECT 1 FROM regexp_split_to_table(lower(coalesce(pga, '')), '\s*,\s*') c
+									 WHERE c IN ('-ddl'))
+			  THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'log_statement', 'value', ls, 'shared_preload_libraries', spl,
+								   'pgaudit.log', pga);
+END
+$$;
+
+CREATE FUNCTION finsec._check_ledger_retention(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	want integer := finsec._compliance_arg_int(args, 'min_days', 183);
+	have_s bigint := (SELECT CASE s.unit WHEN 'd' THEN s.setting::bigint * 86400 WHEN 'h' THEN s.setting::bigint * 3600
+										  WHEN 'min' THEN s.setting::bigint * 60 WHEN 'ms' THEN s.setting::bigint / 1000
+										  ELSE s.setting::bigint END
+						FROM pg_settings s WHERE s.name = 'finsec.audit_retention');
+BEGIN
+	IF have_s IS NULL THEN
+		status := 'fail';
+		evidence := jsonb_build_object('setting', 'finsec.audit_retention', 'value', NULL, 'min_days', want,
+									   'problem', 'finsec is not preloaded: the ledger retention is not defined');
+		RETURN;
+	END IF;
+	status := CASE WHEN have_s >= want::bigint * 86400 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'finsec.audit_retention', 'value', current_setting('finsec.audit_retention'),
+								   'days', round(have_s / 86400.0, 2), 'min_days', want);
+END
+$$;
+
+CREATE FUNCTION finsec._check_ledger_capacity(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record;
+BEGIN
+	IF NOT has_function_privilege('finsec.status_audit()', 'EXECUTE') THEN
+		status := 'cannot_verify'; evidence := finsec._compliance_cannot('finsec.status_audit()'); RETURN;
+	END IF;
+	SELECT * INTO s FROM finsec.status_audit() a WHERE a.component = 'audit_capacity';
+	IF NOT FOUND THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'finsec.status_audit() has no audit_capacity row', 'needs', 'finsec 0.2 or later');
+		RETURN;
+	END IF;
+	status := CASE WHEN s.ok THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('component', 'audit_capacity', 'ok', s.ok, 'detail', s.detail,
+								   'capacity_warning', current_setting('finsec.audit_capacity_warning', true));
+END
+$$;
+
+-- Every check of this section: invoker rights, finsec_admin and finsec_auditor.
+DO $grants$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+			  WHERE p.pronamespace = 'finsec'::regnamespace AND p.proname IN (
+				'_check_finsec_preloaded', '_check_finsec_components', '_check_master_key', '_check_keys_verified',
+				'_check_key_rotation', '_check_password_min_length', '_check_password_classes',
+				'_check_password_max_age', '_check_password_encryption', '_check_password_verifiers',
+				'_check_login_valid_until', '_check_superusers', '_check_duty_conflicts', '_check_duty_two_people',
+				'_check_default_accounts', '_check_inactive_roles', '_check_privileged_attributes',
+				'_check_public_privileges', '_check_ssl_enabled', '_check_ssl_protocol', '_check_ssl_ciphers',
+				'_check_hba_no_trust', '_check_hba_password_over_ssl', '_check_hba_superuser_wide',
+				'_check_hba_batch_clientcert', '_check_admin_strong_auth', '_check_idle_session_timeout',
+				'_check_idle_in_transaction_timeout', '_check_connection_limits', '_check_resource_limits',
+				'_check_log_connections', '_check_log_disconnections', '_check_log_ddl', '_check_ledger_verified',
+				'_check_ledger_retention', '_check_ledger_capacity')
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO finsec_admin, finsec_auditor', f);
+	END LOOP;
+END
+$grants$;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin) VALUES
+	('finsec_preloaded', 'finsec._check_finsec_preloaded(jsonb)', 'finsec 已预加载', 'finsec is preloaded', true),
+	('finsec_components', 'finsec._check_finsec_components(jsonb)', 'finsec 各组件状态正常', 'finsec components are ok', true),
+	('master_key', 'finsec._check_master_key(jsonb)', '主密钥已加载', 'Keyring master key loaded', true),
+	('keys_verified', 'finsec._check_keys_verified(jsonb)', '密钥定期校验', 'Keys verified recently', true),
+	('key_rotation', 'finsec._check_key_rotation(jsonb)', '密钥按期更换', 'No key overdue for rotation', true),
+	('password_min_length', 'finsec._check_password_min_length(jsonb)', '口令最小长度', 'Password minimum length', true),
+	('password_classes', 'finsec._check_password_classes(jsonb)', '口令复杂度（字符类别）', 'Password character classes', true),
+	('password_max_age', 'finsec._check_password_max_age(jsonb)', '口令最长有效期', 'Password maximum age', true),
+	('password_encryption', 'finsec._check_password_encryption(jsonb)', '口令加密存储（scram-sha-256）', 'Password encryption (scram-sha-256)', true),
+	('password_verifiers', 'finsec._check_password_verifiers(jsonb)', '无 md5 或明文口令', 'No md5 or plaintext password verifier', true),
+	('login_valid_until', 'finsec._check_login_valid_until(jsonb)', '登录角色口令均有有效期', 'Every login password has VALID UNTIL', true),
+	('superusers', 'finsec._check_superusers(jsonb)', '超级用户最少化', 'No superuser beyond the bootstrap role', true),
+	('duty_conflicts', 'finsec._check_duty_conflicts(jsonb)', '职责分离（无互斥职责兼任）', 'No login role holds conflicting duties', true),
+	('duty_two_people', 'finsec._check_duty_two_people(jsonb)', '关键岗位至少两人（A/B 角）', 'Each finsec duty held by two people', true),
+	('default_accounts', 'finsec._check_default_accounts(jsonb)', '无默认账户', 'No default account with a password', true),
+	('inactive_roles', 'finsec._check_inactive_roles(jsonb)', '无长期未用账户', 'No inactive login role', true),
+	('privileged_attributes', 'finsec._check_privileged_attributes(jsonb)', '特权属性最小化', 'No CREATEROLE, BYPASSRLS or stray REPLICATION', true),
+	('public_privileges', 'finsec._check_public_privileges(jsonb)', '无 PUBLIC 权限', 'No privileges granted to PUBLIC', true),
+	('ssl_enabled', 'finsec._check_ssl_enabled(jsonb)', '启用 SSL', 'SSL enabled', true),
+	('ssl_protocol', 'finsec._check_ssl_protocol(jsonb)', 'SSL 最低协议版本', 'SSL minimum protocol version', true),
+	('ssl_ciphers', 'finsec._check_ssl_ciphers(jsonb)', '强加密套件', 'Strong SSL ciphers only', true),
+	('hba_no_trust', 'finsec._check_hba_no_trust(jsonb)', '无免认证（trust）访问', 'No trust lines in pg_hba.conf', true),
+	('hba_password_over_ssl', 'finsec._check_hba_password_over_ssl(jsonb)', '口令仅经 SSL 传输', 'Passwords only over SSL', true),
+	('hba_superuser_wide', 'finsec._check_hba_superuser_wide(jsonb)', '超级用户不可从任意地址访问', 'Superusers not reachable from any address', true),
+	('hba_batch_clientcert', 'finsec._check_hba_batch_clientcert(jsonb)', '批量客户端双向认证', 'Batch clients use client certificates', true),
+	('admin_strong_auth', 'finsec._check_admin_strong_auth(jsonb)', '管理员强认证与登录地址限制', 'Strong authentication and restricted addresses for administrators', true),
+	('idle_session_timeout', 'finsec._check_idle_session_timeout(jsonb)', '空闲会话超时', 'Idle session timeout', true),
+	('idle_in_transaction_timeout', 'finsec._check_idle_in_transaction_timeout(jsonb)', '事务内空闲超时', 'Idle in transaction timeout', true),
+	('connection_limits', 'finsec._check_connection_limits(jsonb)', '并发连接数限制', 'Connection limits in total and per role', true),
+	('resource_limits', 'finsec._check_resource_limits(jsonb)', '应用账户资源限制', 'Resource limits of application roles', true),
+	('log_connections', 'finsec._check_log_connections(jsonb)', '记录连接', 'Connections logged', true),
+	('log_disconnections', 'finsec._check_log_disconnections(jsonb)', '记录断开连接', 'Disconnections logged', true),
+	('log_ddl', 'finsec._check_log_ddl(jsonb)', '记录 DDL 语句', 'DDL statements logged', true),
+	('ledger_verified', 'finsec._check_ledger_verified(jsonb)', '审计账本定期校验', 'Audit ledger verified recently', true),
+	('ledger_retention', 'finsec._check_ledger_retention(jsonb)', '审计记录保存期限', 'Audit ledger retention', true),
+	('ledger_capacity', 'finsec._check_ledger_capacity(jsonb)', '审计存储容量', 'Audit ledger below its capacity warning', true);
+
+
+-- Which clauses each check answers, with the clause's numbers.
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.3.3.6', 'finsec_preloaded', '{}', true),
+	('003:6.4.3.3.6', 'finsec_components', '{}', true),
+	('004:7.5.9-enh', 'master_key', '{}', true),
+	('002:3.2.7', 'master_key', '{}', true),
+	('004:7.5.9-enh', 'keys_verified', '{}', true),
+	('002:3.2.7', 'keys_verified', '{}', true),
+	('004:7.5.9-enh', 'key_rotation', '{"max_age_days": 365}', true),
+	('002:3.2.7', 'key_rotation', '{"max_age_days": 365}', true),
+	('004:7.5.9a', 'password_min_length', '{"min_length": 8}', true),
+	('004:8.3.3a', 'password_min_length', '{"min_length": 8}', true),
+	('004:8.3.4a', 'password_min_length', '{"min_length": 8}', true),
+	('002:3.2.6', 'password_min_length', '{"min_length": 6}', true),
+	('004:7.5.9a', 'password_classes', '{"min_classes": 3}', true),
+	('004:8.3.3a', 'password_classes', '{"min_classes": 3}', true),
+	('004:8.3.4a', 'password_classes', '{"min_classes": 3}', true),
+	('002:3.2.6', 'password_classes', '{"min_classes": 2}', true),
+	('004:7.5.9a', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('004:8.3.2f', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('004:8.3.3a', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('004:8.3.4a', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('002:3.2.6', 'password_max_age', '{"max_days": 90, "app_max_days": 90}', true),
+	('002:3.2.6', 'password_encryption', '{"value": "scram-sha-256"}', true),
+	('003:6.4.3.3.6', 'password_encryption', '{"value": "scram-sha-256"}', true),
+	('002:3.2.6', 'password_verifiers', '{}', true),
+	('004:7.5.9a', 'login_valid_until', '{}', true),
+	('004:8.3.3a', 'login_valid_until', '{}', true),
+	('004:8.3.3b', 'superusers', '{"max_extra": 0}', true),
+	('003:6.4.2.2.1', 'superusers', '{"max_extra": 0}', true),
+	('004:7.2.2b', 'duty_conflicts', '{}', true),
+	('004:7.2.2c', 'duty_conflicts', '{}', true),
+	('004:7.3.5b', 'duty_conflicts', '{}', true),
+	('004:8.3.3b', 'duty_conflicts', '{}', true),
+	('003:6.4.2.2.1', 'duty_conflicts', '{}', true),
+	('002:3.2.6', 'duty_conflicts', '{}', true),
+	('004:7.2.2a-enh', 'duty_two_people', '{"min_people": 2}', true),
+	('003:6.4.2.2.3', 'default_accounts', '{}', true),
+	('003:6.4.2.1.1', 'default_accounts', '{}', true),
+	('004:8.3.3b', 'default_accounts', '{}', true),
+	('002:3.2.5', 'default_accounts', '{}', true),
+	('002:3.2.5', 'inactive_roles', '{}', true),
+	('002:3.2.6', 'inactive_roles', '{}', true),
+	('003:6.4.2.2.3', 'inactive_roles', '{}', true),
+	('004:8.3.3b', 'inactive_roles', '{}', true),
+	('004:8.3.3b', 'privileged_attributes', '{}', true),
+	('003:6.4.2.2.1', 'privileged_attributes', '{}', true),
+	('003:6.4.3.3.1', 'privileged_attributes', '{}', true),
+	('003:6.4.3.3.1', 'public_privileges', '{}', true),
+	('004:8.3.4b', 'public_privileges', '{}', true),
+	('001:11.3.2d', 'public_privileges', '{}', true),
+	('003:6.4.3.3.6', 'public_privileges', '{}', true),
+	('002:4.4.2', 'ssl_enabled', '{}', true),
+	('004:8.2.1', 'ssl_enabled', '{}', true),
+	('002:3.2.6', 'ssl_enabled', '{}', true),
+	('003:6.4.3.3.6', 'ssl_enabled', '{}', true),
+	('002:4.4.2', 'ssl_protocol', '{"min": "TLSv1.2"}', true),
+	('004:8.2.1', 'ssl_protocol', '{"min": "TLSv1.2"}', true),
+	('002:4.4.2', 'ssl_ciphers', '{}', true),
+	('004:8.2.1', 'ssl_ciphers', '{}', true),
+	('003:6.4.2.1.1', 'hba_no_trust', '{}', true),
+	('004:8.3.3a', 'hba_no_trust', '{}', true),
+	('003:6.4.3.3.6', 'hba_no_trust', '{}', true),
+	('002:3.2.6', 'hba_password_over_ssl', '{}', true),
+	('004:8.3.3a', 'hba_password_over_ssl', '{}', true),
+	('003:6.4.1.7.3', 'hba_superuser_wide', '{}', true),
+	('003:6.4.2.8.1', 'hba_superuser_wide', '{}', true),
+	('004:8.3.3e', 'hba_superuser_wide', '{}', true),
+	('002:3.2.5', 'hba_superuser_wide', '{}', true),
+	('004:8.2.2c-enh', 'hba_batch_clientcert', '{}', true),
+	('003:6.4.1.7.3', 'admin_strong_auth', '{}', true),
+	('003:6.4.2.1.1', 'admin_strong_auth', '{}', true),
+	('003:6.4.2.8.1', 'admin_strong_auth', '{}', true),
+	('004:8.3.3a-enh', 'admin_strong_auth', '{}', true),
+	('004:8.3.3e', 'admin_strong_auth', '{}', true),
+	('003:6.4.1.2.6', 'idle_session_timeout', '{"max_seconds": 1800}', true),
+	('004:8.3.4g', 'idle_session_timeout', '{"max_seconds": 1800}', true),
+	('003:6.4.1.2.6', 'idle_in_transaction_timeout', '{"max_seconds": 1800}', true),
+	('004:8.3.4g', 'idle_in_transaction_timeout', '{"max_seconds": 1800}', true),
+	('003:6.4.1.2.6', 'connection_limits', '{"require_per_role": true}', true),
+	('004:8.3.4g', 'connection_limits', '{"require_per_role": true}', true),
+	('003:6.4.2.8.2', 'connection_limits', '{"require_per_role": true}', true),
+	('003:6.4.2.8.2', 'resource_limits', '{}', true),
+	('004:8.3.3e', 'resource_limits', '{}', true),
+	('004:8.3.4i-enh', 'resource_limits', '{}', true),
+	('003:6.4.2.3.1', 'log_connections', '{}', true),
+	('004:8.3.3c', 'log_connections', '{}', true),
+	('004:7.1.2c', 'log_connections', '{}', true),
+	('003:6.4.3.3.6', 'log_connections', '{}', true),
+	('003:6.4.2.3.1', 'log_disconnections', '{}', true),
+	('004:8.3.3c', 'log_disconnections', '{}', true),
+	('003:6.4.2.3.1', 'log_ddl', '{}', true),
+	('004:8.3.3c', 'log_ddl', '{}', true),
+	('004:7.1.2c', 'log_ddl', '{}', true),
+	('002:3.2.5', 'log_ddl', '{}', true),
+	('003:6.4.3.3.6', 'log_ddl', '{}', true),
+	('003:6.4.2.3.2', 'ledger_verified', '{}', true),
+	('004:8.3.4c', 'ledger_verified', '{}', true),
+	('004:7.1.2e', 'ledger_retention', '{"min_days": 183}', true),
+	('002:3.2.6', 'ledger_retention', '{"min_days": 92}', true),
+	('003:6.4.1.3.5-enh', 'ledger_capacity', '{}', true);
+
+
+-- Clauses the catalog part added beyond the digest that these checks answer
+-- (docs/compliance-catalog.md, "Mappings still to add").
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.1.2.4', 'public_privileges', '{}', true),
+	('003:6.4.1.3.4', 'ledger_verified', '{}', true),
+	('003:6.4.1.7.4', 'hba_password_over_ssl', '{}', true),
+	('003:6.4.1.8.4', 'hba_password_over_ssl', '{}', true),
+	('003:6.4.2.1.2', 'password_min_length', '{"min_length": 8}', true),
+	('003:6.4.2.1.2', 'password_classes', '{"min_classes": 3}', true),
+	('003:6.4.2.1.2', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('003:6.4.2.2.2', 'hba_no_trust', '{}', true),
+	('003:6.4.2.4.4', 'public_privileges', '{}', true),
+	('003:6.4.2.4.4', 'password_encryption', '{}', true),
+	('003:6.4.3.1.1', 'default_accounts', '{}', true),
+	('003:6.4.3.1.2', 'password_min_length', '{"min_length": 8}', true),
+	('003:6.4.3.1.2', 'password_classes', '{"min_classes": 3}', true),
+	('003:6.4.3.1.3', 'admin_strong_auth', '{}', true),
+	('003:6.4.3.1.6', 'password_max_age', '{"max_days": 180, "app_max_days": 90}', true),
+	('003:6.4.3.1.6', 'login_valid_until', '{}', true),
+	('003:6.4.3.1.7', 'idle_session_timeout', '{"max_seconds": 1800}', true),
+	('003:6.4.3.3.2', 'public_privileges', '{}', true),
+	('003:6.4.3.4.2', 'ledger_verified', '{}', true),
+	('004:7.3.5a-enh', 'duty_two_people', '{}', true),
+	('004:7.4.4c', 'duty_conflicts', '{}', true),
+	('004:7.5.7a-enh', 'superusers', '{}', true),
+	('004:7.5.7a-enh', 'privileged_attributes', '{}', true),
+	('004:8.2.2a', 'ssl_protocol', '{"min": "TLSv1.2"}', true),
+	('004:8.2.2a', 'ssl_ciphers', '{}', true),
+	('004:8.2.2b', 'hba_password_over_ssl', '{}', true),
+	('004:8.3.3b-enh', 'ledger_verified', '{}', true),
+	('004:8.3.4a-enh', 'admin_strong_auth', '{}', true),
+	('004:8.3.4e-enh', 'ssl_enabled', '{}', true),
+	('004:8.3.4f-enh', 'hba_password_over_ssl', '{}', true),
+	('004:8.3.5a-enh', 'ssl_enabled', '{}', true);
+
 -- (end of section 3)
 
 
@@ -4140,6 +5431,884 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 --    sensitive columns, outbound links.
 -- ---------------------------------------------------------------------
 
+/*
+ * Which columns the data checks look at (docs/compliance-data.md):
+ * columns of user tables, i.e. not of pg_catalog, information_schema,
+ * the toast and temporary schemas, nor finsec's own (finsec,
+ * finsec_archive).  Read from the catalogs only: every role may read
+ * pg_class, pg_attribute and pg_type, so the name-based checks need no
+ * privilege.  kind: 'plain' (the base type, through one domain, is
+ * text, varchar, bpchar, int8 or numeric: a card number can sit in it),
+ * 'finsec' (a finsec type holding personal or card data: protected_*,
+ * bank_card, bank_account, cn_resident_id, uscc, cn_mobile, directly,
+ * through a domain or as an array), or 'other'.
+ */
+CREATE FUNCTION finsec._compliance_user_columns(
+	OUT relid oid, OUT relkind "char", OUT relispartition boolean, OUT nspname name, OUT relname name,
+	OUT attnum smallint, OUT column_name name, OUT atttypid oid, OUT atttypmod integer, OUT kind text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+	-- The types of each kind first (a few hundred rows of pg_type), then
+	-- one pass over pg_attribute comparing OIDs.
+	WITH plain AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t
+		 WHERE t.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'int8'::regtype, 'numeric'::regtype)
+			OR (t.typtype = 'd' AND t.typbasetype IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
+													   'int8'::regtype, 'numeric'::regtype))),
+	fin AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t
+		 WHERE t.typnamespace = 'finsec'::regnamespace AND t.typname IN
+			   ('bank_card', 'bank_account', 'protected_text', 'protected_resident_id', 'protected_uscc',
+				'protected_mobile', 'cn_resident_id', 'uscc', 'cn_mobile')),
+	fin_arr AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t, fin
+		 WHERE t.oid = ANY (fin.oids)
+			OR (t.typelem = ANY (fin.oids) AND t.typsubscript = 'array_subscript_handler'::regproc)),
+	fin_all AS MATERIALIZED (
+		SELECT array_agg(t.oid) AS oids FROM pg_type t, fin_arr
+		 WHERE t.oid = ANY (fin_arr.oids) OR (t.typtype = 'd' AND t.typbasetype = ANY (fin_arr.oids)))
+	SELECT c.oid, c.relkind, c.relispartition, n.nspname, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod,
+		   CASE WHEN a.atttypid = ANY (plain.oids) THEN 'plain'
+				WHEN a.atttypid = ANY (fin_all.oids) THEN 'finsec'
+				ELSE 'other' END
+	  FROM pg_class c
+	  JOIN pg_namespace n ON n.oid = c.relnamespace
+	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+		   plain, fin_all
+	 WHERE c.relkind IN ('r', 'p', 'm', 'f')
+	   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'finsec', 'finsec_archive')
+	   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+$$;
+COMMENT ON FUNCTION finsec._compliance_user_columns() IS
+	'internal: the columns of user tables the data checks judge, with their kind (plain, finsec, other); catalogs only';
+REVOKE ALL ON FUNCTION finsec._compliance_user_columns() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_user_columns() TO finsec_admin, finsec_auditor;
+
+/*
+ * Whether a value looks like a card number: 13-19 digits once white space
+ * and dashes are removed, a plausible issuer prefix (iin, a regular
+ * expression on the digits), not one digit repeated, and the Luhn check
+ * (finsec.is_valid_bank_card, C).  Built-in operators only, qualified.
+ */
+CREATE FUNCTION finsec._compliance_card_like(v text, iin text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+			 WHEN v IS NULL OR octet_length(v) > 64 THEN false
+			 ELSE (SELECT d OPERATOR(pg_catalog.~) '^[0-9]{13,19}$'
+						  AND d OPERATOR(pg_catalog.~) coalesce(iin, '^(2[2-7]|3[0-9]|4|5[1-5]|6)')
+						  AND d OPERATOR(pg_catalog.!~) '^(.)\1*$'
+						  AND coalesce(finsec.is_valid_bank_card(d), false)
+					 FROM (SELECT pg_catalog.regexp_replace(v, '[\s-]', '', 'g') AS d) x)
+		   END
+$$;
+COMMENT ON FUNCTION finsec._compliance_card_like(text, text) IS
+	'internal: whether a value looks like a card number (13-19 digits without spaces and dashes, issuer prefix iin, Luhn); never raises';
+REVOKE ALL ON FUNCTION finsec._compliance_card_like(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_card_like(text, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * Sampling of user tables for the card checks, AS THE CALLER (SECURITY
+ * INVOKER): at most sample_tables tables, the largest first (relpages
+ * descending, then schema and table name: deterministic for a given
+ * catalog state), up to sample_rows rows of each (the first rows of a
+ * plain SELECT ... LIMIT, read with ONLY), of every column of kind
+ * 'plain'.  Only ordinary tables and partitions (relkind 'r'): never a
+ * view, materialised view, foreign table or partitioned parent, whose
+ * reading would run code their owner defined; only built-in types, so
+ * no owner's output function or operator runs; row_security off, so a
+ * table whose policies would apply raises (caught: not verifiable)
+ * instead of running the policy's expressions; lock_timeout 100ms, so a
+ * locked table is not verifiable rather than a hung check.  Each table
+ * in its own subtransaction.  Returns counts only, never a value:
+ *   {"columns": [[table, column, non_null, card_hits, track2_hits,
+ *                 short_digit_hits], ...]  (columns with any hit)
+ *    "tables_sampled", "tables_unreadable", "unreadable": [first 50],
+ *    "tables_not_sampled", "candidate_tables"}
+ * Each count only when asked: card_hits with iin (the issuer prefixes;
+ * NULL: not counted), track2_hits with track, short_digit_hits (values of
+ * 3 or 4 digits) for columns whose name matches short_name_pattern
+ * (CVV-like names; NULL: none).  Cheap tests (length, characters, '=')
+ * come before the regular expressions and the Luhn check.
+ */
+CREATE FUNCTION finsec._compliance_data_sample(sample_rows integer, sample_tables integer,
+											   iin text, short_name_pattern text, track boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET lock_timeout = '100ms'
+SET jit = off
+AS $$
+DECLARE
+	r record;
+	q text;
+	res jsonb;
+	cols jsonb := '[]';
+	sampled integer := 0;
+	unreadable integer := 0;
+	unreadable_names jsonb := '[]';
+	not_sampled integer := 0;
+	candidates integer := 0;
+	-- finsec sensitivity labels: a column whose effective label is
+	-- restricted is read only by a cleared role (the label provider
+	-- refuses anyone else, and writes a label.read_refused row); such a
+	-- table is not verifiable for an uncleared caller, without a read.
+	any_labels boolean := EXISTS (SELECT 1 FROM pg_seclabel sl WHERE sl.provider = 'finsec');
+	can_label boolean := to_regprocedure('finsec._label_effective(regclass, smallint)') IS NOT NULL
+						 AND has_function_privilege('finsec._label_effective(regclass, smallint)', 'EXECUTE');
+	is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+	cleared integer;
+	needed integer;
+	shorts boolean[];
+	i integer;
+	exprs text[];
+BEGIN
+	sample_rows := greatest(coalesce(sample_rows, 0), 0);
+	sample_tables := greatest(coalesce(sample_tables, 0), 0);
+	short_name_pattern := coalesce(short_name_pattern, '(?!)');
+	track := coalesce(track, false);
+	-- The candidate tables in their order; the privileges and the
+	-- CVV-like names are looked at only for the tables sampled.
+	FOR r IN
+		SELECT u.relid, format('%I.%I', u.nspname, u.relname) AS table_name, c.relnamespace AS nsp,
+			   array_agg(u.column_name ORDER BY u.attnum) AS cols,
+			   array_agg(u.attnum ORDER BY u.attnum) AS attnums,
+			   count(*) OVER () AS total
+		  FROM finsec._compliance_user_columns() u
+		  JOIN pg_class c ON c.oid = u.relid
+		 WHERE u.relkind = 'r' AND u.kind = 'plain'
+		 GROUP BY u.relid, u.nspname, u.relname, c.relnamespace, c.relpages
+		 ORDER BY c.relpages DESC, u.nspname, u.relname
+	LOOP
+		candidates := r.total;
+		IF sampled + unreadable >= sample_tables OR sample_rows = 0 THEN
+			EXIT;
+		END IF;
+		IF NOT has_schema_privilege(r.nsp, 'USAGE')
+		   OR NOT (SELECT bool_and(has_column_privilege(r.relid, a, 'SELECT')) FROM unnest(r.attnums) a) THEN
+			unreadable := unreadable + 1;
+			IF jsonb_array_length(unreadable_names) < 50 THEN
+				unreadable_names := unreadable_names || jsonb_build_object('table', r.table_name, 'reason', 'no SELECT privilege');
+			END IF;
+			CONTINUE;
+		END IF;
+		IF any_labels AND can_label AND NOT is_super THEN
+			SELECT max(CASE l WHEN 'quasi_identifier' THEN 3 WHEN 'identifier' THEN 4 WHEN 'sensitive' THEN 5 ELSE 0 END)
+			  INTO needed
+			  FROM unnest(r.attnums) a, LATERAL finsec._label_effective(r.relid::regclass, a) l;
+			IF coalesce(needed, 0) >= 3 THEN
+				IF cleared IS NULL THEN
+					cleared := 0;
+					IF has_table_privilege('finsec.label_clearance', 'SELECT') THEN
+						SELECT coalesce(max(CASE lc.label WHEN 'quasi_identifier' THEN 3 WHEN 'identifier' THEN 4
+														  WHEN 'sensitive' THEN 5 END), 0)
+						  INTO cleared
+						  FROM finsec.label_clearance lc
+						  JOIN pg_roles g ON g.rolname = lc.grantee
+						 WHERE pg_has_role(current_user, g.oid, 'USAGE');
+					END IF;
+				END IF;
+				IF cleared < needed THEN
+					unreadable := unreadable + 1;
+					IF jsonb_array_length(unreadable_names) < 50 THEN
+						unreadable_names := unreadable_names || jsonb_build_object('table', r.table_name, 'reason',
+							'a restricted sensitivity label and no clearance for it');
+					END IF;
+					CONTINUE;
+				END IF;
+			END IF;
+		END IF;
+		shorts := ARRAY(SELECT c OPERATOR(pg_catalog.~*) short_name_pattern FROM unnest(r.cols) WITH ORDINALITY x(c, n) ORDER BY n);
+		exprs := '{}';
+		FOR i IN 1 .. array_length(r.cols, 1) LOOP
+			-- cheap tests first (length, characters, '='), the regular
+			-- expressions and the Luhn check only on what passes them; the
+			-- values in collation "C" (an owner's nondeterministic
+			-- collation would make the tests raise)
+			exprs := exprs || format('count(x.%1$I), %3$s, %4$s, %2$s',
+									 r.cols[i],
+									 CASE WHEN shorts[i]
+										  THEN format('count(*) FILTER (WHERE octet_length(btrim(x.%1$I)) IN (3, 4) '
+													  'AND ltrim(btrim(x.%1$I), ''0123456789'') = '''')', r.cols[i])
+										  ELSE '0' END,
+									 CASE WHEN iin IS NOT NULL
+										  THEN format('count(*) FILTER (WHERE CASE WHEN octet_length(x.%1$I) BETWEEN 13 AND 64 '
+													  'AND ltrim(x.%1$I, '' 0123456789-'') = '''' '
+													  'THEN finsec._compliance_card_like(x.%1$I, $2) ELSE false END)', r.cols[i])
+										  ELSE '0' END,
+									 CASE WHEN track
+										  THEN format('count(*) FILTER (WHERE CASE WHEN strpos(left(x.%1$I, 4096), ''='') > 0 '
+													  'THEN left(x.%1$I, 4096) ~ ''(^|[^0-9])[0-9]{13,19}=[0-9]{4}'' ELSE false END)', r.cols[i])
+										  ELSE '0' END);
+		END LOOP;
+		q := format('SELECT pg_catalog.jsonb_build_array(%s) FROM (SELECT %s FROM ONLY %s LIMIT $1) x',
+					array_to_string(exprs, ', '),
+					(SELECT string_agg(format('%1$I::text COLLATE "C" AS %1$I', c), ', ') FROM unnest(r.cols) c),
+					r.table_name);
+		BEGIN
+			EXECUTE q INTO res USING sample_rows, iin;
+			sampled := sampled + 1;
+			FOR i IN 1 .. array_length(r.cols, 1) LOOP
+				IF (res ->> (4 * (i - 1) + 1))::bigint > 0 OR (res ->> (4 * (i - 1) + 2))::bigint > 0
+				   OR (res ->> (4 * (i - 1) + 3))::bigint > 0 THEN
+					cols := cols || jsonb_build_array(jsonb_build_array(
+								r.table_name, quote_ident(r.cols[i]), res -> (4 * (i - 1)), res -> (4 * (i - 1) + 1),
+								res -> (4 * (i - 1) + 2), res -> (4 * (i - 1) + 3)));
+				END IF;
+			END LOOP;
+		EXCEPTION WHEN OTHERS THEN
+			unreadable := unreadable + 1;
+			IF jsonb_array_length(unreadable_names) < 50 THEN
+				unreadable_names := unreadable_names || jsonb_build_object('table', r.table_name, 'reason',
+					CASE SQLSTATE WHEN '42501' THEN 'insufficient privilege or row-level security'
+								  WHEN '55P03' THEN 'locked'
+								  ELSE 'error ' || SQLSTATE END);
+			END IF;
+		END;
+	END LOOP;
+	not_sampled := candidates - sampled - unreadable;
+	RETURN jsonb_build_object('columns', cols, 'tables_sampled', sampled, 'tables_unreadable', unreadable,
+							  'unreadable', unreadable_names, 'tables_not_sampled', not_sampled,
+							  'candidate_tables', candidates);
+END
+$$;
+COMMENT ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) IS
+	'internal: sample user tables as the caller (relkind r, ONLY, built-in types, row_security off, lock_timeout 100ms) for card numbers, track-2 data and short digit codes; counts only';
+REVOKE ALL ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
+
+/*
+ * The sample, once per top-level statement: compliance_check() calls
+ * card_numbers_plain and card_sensitive_data on several clauses in one
+ * statement, and with their default arguments they ask for the same
+ * sample.  Kept in a temporary table of the caller's own session
+ * (ON COMMIT DROP), keyed by the statement's start, the caller and the
+ * parameters; where a temporary table cannot be made (a read-only
+ * transaction, a standby, no TEMP privilege) every call samples.  Only
+ * the caller's own session can write that table, so the cache is
+ * nobody else's to forge.
+ */
+CREATE FUNCTION finsec._compliance_data_sample_once(sample_rows integer, sample_tables integer,
+													iin text, short_name_pattern text, track boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cache_key text := md5(concat_ws(E'\x1f', statement_timestamp()::text, current_user,
+								   coalesce(sample_rows::text, '-'), coalesce(sample_tables::text, '-'),
+						   coalesce(iin, E'\x1e'), coalesce(short_name_pattern, E'\x1e'), coalesce(track, false)::text));
+	res jsonb;
+BEGIN
+	BEGIN
+		IF to_regclass('pg_temp.finsec_compliance_sample') IS NOT NULL THEN
+			SELECT c.sample INTO res FROM pg_temp.finsec_compliance_sample c WHERE c.k = cache_key;
+			IF res IS NOT NULL THEN
+				RETURN res;
+			END IF;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		res := NULL;
+	END;
+	res := finsec._compliance_data_sample(sample_rows, sample_tables, iin, short_name_pattern, track);
+	BEGIN
+		CREATE TEMPORARY TABLE IF NOT EXISTS finsec_compliance_sample (k text PRIMARY KEY, sample jsonb NOT NULL)
+			ON COMMIT DROP;
+		INSERT INTO pg_temp.finsec_compliance_sample VALUES (cache_key, res) ON CONFLICT DO NOTHING;
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN res;
+END
+$$;
+COMMENT ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) IS
+	'internal: _compliance_data_sample once per statement, caller and parameters (a temporary table of the session, when one can be made)';
+REVOKE ALL ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
+
+-- The bounds of sampling: the settings (SIGHUP: a caller cannot lower
+-- them for its own session), their defaults without the library.
+CREATE FUNCTION finsec._compliance_sample_bounds(OUT sample_rows integer, OUT sample_tables integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(nullif(current_setting('finsec.compliance_sample_rows', true), '')::integer, 200),
+		   coalesce(nullif(current_setting('finsec.compliance_sample_tables', true), '')::integer, 2000)
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_sample_bounds() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_sample_bounds() TO finsec_admin, finsec_auditor;
+
+/*
+ * A jsonb array of regular expressions (args.<key>) as one alternation,
+ * or the default; NULL when an element is not a string or not a valid
+ * regular expression (the caller says cannot_verify).
+ */
+CREATE FUNCTION finsec._compliance_pattern_arg(args jsonb, key text, dflt text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := args -> key;
+	p text;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN dflt;
+	END IF;
+	IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0 OR jsonb_array_length(v) > 200
+	   OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string' OR e #>> '{}' = '') THEN
+		RETURN NULL;
+	END IF;
+	SELECT string_agg('(' || (e #>> '{}') || ')', '|') INTO p FROM jsonb_array_elements(v) e;
+	IF octet_length(p) > 10000 THEN
+		RETURN NULL;
+	END IF;
+	PERFORM '' ~* p;
+	RETURN p;
+EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_pattern_arg(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_pattern_arg(jsonb, text, text) TO finsec_admin, finsec_auditor;
+
+-- A positive number argument, or the default; NULL if not one.
+CREATE FUNCTION finsec._compliance_number_arg(args jsonb, key text, dflt numeric, lo numeric, hi numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+			 WHEN args -> key IS NULL OR jsonb_typeof(args -> key) = 'null' THEN dflt
+			 WHEN jsonb_typeof(args -> key) <> 'number' THEN NULL
+			 WHEN (args ->> key)::numeric BETWEEN lo AND hi THEN (args ->> key)::numeric
+		   END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_number_arg(jsonb, text, numeric, numeric, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_number_arg(jsonb, text, numeric, numeric, numeric) TO finsec_admin, finsec_auditor;
+
+-- The default issuer prefixes and CVV-like names (both card checks use
+-- them, so that they share one sample).
+CREATE FUNCTION finsec._compliance_iin() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '^(2[2-7]|3[0-9]|4|5[1-5]|6)'::text $$;
+REVOKE ALL ON FUNCTION finsec._compliance_iin() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_iin() TO finsec_admin, finsec_auditor;
+CREATE FUNCTION finsec._compliance_short_names() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'cvv|cvn|cvc|csc|sec_?code|security_?code|verif|check_?code|card_?code|验证码|校验码'::text $$;
+REVOKE ALL ON FUNCTION finsec._compliance_short_names() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_short_names() TO finsec_admin, finsec_auditor;
+
+/*
+ * card_numbers_plain (D1, D2, D3; 002 3.2.7): card or account numbers in
+ * plain columns.  By name: a column of a user table (ordinary,
+ * partitioned, materialised or foreign; a partition is reported through
+ * its parent) of a plain type (text, varchar, bpchar, int8, numeric)
+ * whose name matches args.name_patterns.  By value: the sample
+ * (_compliance_data_sample): a column where at least args.min_hits
+ * (default 3) and at least args.min_ratio (default 0.5) of the non-NULL
+ * sampled values look like card numbers (13-19 digits, issuer prefix
+ * args.iin_pattern, Luhn).  fail on either; otherwise cannot_verify when
+ * a table could not be read, warn when the bound left tables unsampled,
+ * pass.  Evidence: table.column, counts, thresholds; never a value.
+ */
+CREATE FUNCTION finsec._check_card_numbers_plain(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a jsonb := CASE WHEN jsonb_typeof(args) = 'object' THEN args ELSE '{}' END;
+	names_re text;
+	iin text;
+	min_hits numeric;
+	min_ratio numeric;
+	b record;
+	s jsonb;
+	by_name jsonb;
+	n_by_name integer;
+	by_value jsonb;
+	n_by_value integer;
+BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
+		'(^|_)(pan|card_?no|card_?num|card_?number|cardnumber|card_?nbr|acct_?no|acct_?num|account_?no|account_?num|account_?number|'
+		'bank_?card|bank_?card_?no|bank_?acct|bank_?account|bank_?account_?no|primary_?account_?number)($|_)|卡号|账号|帐号|银行卡');
+	iin := finsec._compliance_pattern_arg(a, 'iin_pattern', finsec._compliance_iin());
+	min_hits := finsec._compliance_number_arg(a, 'min_hits', 3, 1, 1000000);
+	min_ratio := finsec._compliance_number_arg(a, 'min_ratio', 0.5, 0, 1);
+	IF names_re IS NULL OR iin IS NULL OR min_hits IS NULL OR min_ratio IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the clause''s arguments are not valid',
+									   'needs', 'name_patterns and iin_pattern arrays of regular expressions, min_hits a number >= 1, min_ratio a number in [0, 1]');
+		RETURN;
+	END IF;
+	IF NOT has_function_privilege('finsec.is_valid_bank_card(text)', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec.is_valid_bank_card(text), the Luhn check of sampled values',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	b := finsec._compliance_sample_bounds();
+
+	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
+	  INTO n_by_name, by_name
+	  FROM (SELECT format('%I.%I', u.nspname, u.relname) AS t, u.column_name AS c,
+				   jsonb_build_object('column', format('%I.%I.%I', u.nspname, u.relname, u.column_name),
+									  'type', format_type(u.atttypid, u.atttypmod)) AS j,
+				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
+			  FROM finsec._compliance_user_columns() u
+			 WHERE u.kind = 'plain' AND NOT u.relispartition
+			   AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+															  WHERE a.attnum > 0 OFFSET 0) d
+									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
+
+	-- the sample card_sensitive_data takes too (with its default
+	-- arguments): one run of the sampler per statement for both
+	s := finsec._compliance_data_sample_once(b.sample_rows, b.sample_tables, iin, finsec._compliance_short_names(), true);
+	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
+	  INTO n_by_value, by_value
+	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
+				   jsonb_build_object('column', (e ->> 0) || '.' || (e ->> 1), 'card_numbers', (e ->> 3)::bigint,
+									  'sampled', (e ->> 2)::bigint) AS j,
+				   row_number() OVER (ORDER BY e ->> 0, e ->> 1) AS rn
+			  FROM jsonb_array_elements(s -> 'columns') e
+			 WHERE (e ->> 3)::bigint >= min_hits
+			   AND (e ->> 3)::numeric >= min_ratio * (e ->> 2)::numeric) x;
+
+	status := CASE WHEN n_by_name > 0 OR n_by_value > 0 THEN 'fail'
+				   WHEN (s ->> 'tables_unreadable')::integer > 0 THEN 'cannot_verify'
+				   WHEN (s ->> 'tables_not_sampled')::integer > 0 THEN 'warn'
+				   ELSE 'pass' END;
+	evidence := jsonb_build_object(
+		'columns_by_name', n_by_name, 'named_columns', by_name,
+		'columns_by_value', n_by_value, 'sampled_columns', by_value,
+		'tables_sampled', s -> 'tables_sampled', 'tables_unreadable', s -> 'tables_unreadable',
+		'unreadable', s -> 'unreadable', 'tables_not_sampled', s -> 'tables_not_sampled',
+		'sample_rows', b.sample_rows, 'sample_tables', b.sample_tables,
+		'min_hits', min_hits, 'min_ratio', min_ratio);
+	IF status = 'cannot_verify' THEN
+		evidence := evidence || jsonb_build_object(
+			'reason', format('%s table(s) could not be sampled', s ->> 'tables_unreadable'),
+			'needs', 'SELECT on every user table (and USAGE on its schema) for the caller, no row-level security applying to it');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION finsec._check_card_numbers_plain(jsonb) IS
+	'compliance check card_numbers_plain: columns of plain types named or sampled like card numbers (Luhn); counts, never values';
+REVOKE ALL ON FUNCTION finsec._check_card_numbers_plain(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_card_numbers_plain(jsonb) TO finsec_admin, finsec_auditor;
+
+/*
+ * card_sensitive_data (D1; 002 3.2.7): sensitive authentication data is
+ * never stored, plain or enciphered.  By name: a column of a user table,
+ * of any type, named like CVV/CVN2/CVC, track data, PIN or PIN block,
+ * expiry (args.name_patterns).  By value: sampled text with track-2 data
+ * (a 13-19 digit number, '=', 4 digits) in at least args.min_track_hits
+ * values (default 1); a column named loosely like a security code
+ * (args.short_name_patterns: sec_code, verification ...) whose sampled
+ * values are 3 or 4 digits (min_hits, min_ratio as card_numbers_plain).
+ */
+CREATE FUNCTION finsec._check_card_sensitive_data(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a jsonb := CASE WHEN jsonb_typeof(args) = 'object' THEN args ELSE '{}' END;
+	names_re text;
+	short_re text;
+	min_hits numeric;
+	min_ratio numeric;
+	min_track numeric;
+	b record;
+	s jsonb;
+	by_name jsonb;
+	n_by_name integer;
+	by_value jsonb;
+	n_by_value integer;
+BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
+		'(^|_)(cvv|cvv2|cvn|cvn2|cvc|cvc2|cav2|csc|pin|pins|pin_?code|pin_?block|pinblock|epin|'
+		'track_?[123]|track_?data|trackdata|magstripe|mag_?stripe|'
+		'expiry_?date|exp_?date|expdate|exp_?month|exp_?year|card_?exp|card_?expiry|valid_?thru|valid_?until|validthru)($|_)|'
+		'磁道|有效期|安全码|卡密码|交易密码|支付密码|PIN码');
+	short_re := finsec._compliance_pattern_arg(a, 'short_name_patterns', finsec._compliance_short_names());
+	min_hits := finsec._compliance_number_arg(a, 'min_hits', 3, 1, 1000000);
+	min_ratio := finsec._compliance_number_arg(a, 'min_ratio', 0.5, 0, 1);
+	min_track := finsec._compliance_number_arg(a, 'min_track_hits', 1, 1, 1000000);
+	IF names_re IS NULL OR short_re IS NULL OR min_hits IS NULL OR min_ratio IS NULL OR min_track IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the clause''s arguments are not valid',
+									   'needs', 'name_patterns and short_name_patterns arrays of regular expressions, min_hits and min_track_hits numbers >= 1, min_ratio a number in [0, 1]');
+		RETURN;
+	END IF;
+	IF NOT has_function_privilege('finsec.is_valid_bank_card(text)', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec.is_valid_bank_card(text), used in sampling',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	b := finsec._compliance_sample_bounds();
+
+	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
+	  INTO n_by_name, by_name
+	  FROM (SELECT format('%I.%I', u.nspname, u.relname) AS t, u.column_name AS c,
+				   jsonb_build_object('column', format('%I.%I.%I', u.nspname, u.relname, u.column_name),
+									  'type', format_type(u.atttypid, u.atttypmod)) AS j,
+				   row_number() OVER (ORDER BY format('%I.%I', u.nspname, u.relname), u.column_name) AS rn
+			  FROM finsec._compliance_user_columns() u
+			 WHERE NOT u.relispartition
+			   AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+															  WHERE a.attnum > 0 OFFSET 0) d
+									 WHERE d.n OPERATOR(pg_catalog.~*) names_re)) x;
+
+	s := finsec._compliance_data_sample_once(b.sample_rows, b.sample_tables, finsec._compliance_iin(), short_re, true);
+	SELECT count(*), coalesce(jsonb_agg(x.j ORDER BY x.t, x.c) FILTER (WHERE x.rn <= 100), '[]')
+	  INTO n_by_value, by_value
+	  FROM (SELECT e ->> 0 AS t, e ->> 1 AS c,
+				   jsonb_build_object('column', (e ->> 0) || '.' || (e ->> 1), 'track2_values', (e ->> 4)::bigint,
+									  'short_digit_values', (e ->> 5)::bigint, 'sampled', (e ->> 2)::bigint) AS j,
+				   row_number() OVER (ORDER BY e ->> 0, e ->> 1) AS rn
+			  FROM jsonb_array_elements(s -> 'columns') e
+			 WHERE (e ->> 4)::bigint >= min_track
+				OR ((e ->> 5)::bigint >= min_hits AND (e ->> 5)::numeric >= min_ratio * (e ->> 2)::numeric)) x;
+
+	status := CASE WHEN n_by_name > 0 OR n_by_value > 0 THEN 'fail'
+				   WHEN (s ->> 'tables_unreadable')::integer > 0 THEN 'cannot_verify'
+				   WHEN (s ->> 'tables_not_sampled')::integer > 0 THEN 'warn'
+				   ELSE 'pass' END;
+	evidence := jsonb_build_object(
+		'columns_by_name', n_by_name, 'named_columns', by_name,
+		'columns_by_value', n_by_value, 'sampled_columns', by_value,
+		'tables_sampled', s -> 'tables_sampled', 'tables_unreadable', s -> 'tables_unreadable',
+		'unreadable', s -> 'unreadable', 'tables_not_sampled', s -> 'tables_not_sampled',
+		'sample_rows', b.sample_rows, 'sample_tables', b.sample_tables,
+		'min_hits', min_hits, 'min_ratio', min_ratio, 'min_track_hits', min_track);
+	IF status = 'cannot_verify' THEN
+		evidence := evidence || jsonb_build_object(
+			'reason', format('%s table(s) could not be sampled', s ->> 'tables_unreadable'),
+			'needs', 'SELECT on every user table (and USAGE on its schema) for the caller, no row-level security applying to it');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION finsec._check_card_sensitive_data(jsonb) IS
+	'compliance check card_sensitive_data: columns named like CVV, track data, PIN, expiry (any type), sampled track-2 data and CVV-like codes';
+REVOKE ALL ON FUNCTION finsec._check_card_sensitive_data(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_card_sensitive_data(jsonb) TO finsec_admin, finsec_auditor;
+
+/*
+ * posted_tables_protected (L4, C6, D6): every table registered with
+ * finsec limits, risk, monitor or credit holds posted transactions or
+ * credit records and must be protect_table()'d (append-only,
+ * hash-chained).  Protected: the table carries finsec's immutability
+ * trigger (finsec_ledger_immutable executing finsec.ledger_immutable(),
+ * not disabled) — pg_trigger, readable by everyone — and has a chain in
+ * finsec.ledger_chain when the caller may read it.  The registries
+ * need SELECT (finsec_admin, finsec_auditor, finsec_operator); without
+ * it cannot_verify.  No registered table: out_of_scope.
+ */
+CREATE FUNCTION finsec._check_posted_tables_protected(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	reg record;
+	missing text[] := '{}';
+	rels oid[] := '{}';
+	regs text[] := '{}';
+	unprotected jsonb;
+	n_unprotected integer;
+	n_tables integer;
+	chain_readable boolean := has_table_privilege('finsec.ledger_chain', 'SELECT');
+	immutable_fn regprocedure := to_regprocedure('finsec.ledger_immutable()');
+BEGIN
+	FOR reg IN
+		SELECT * FROM (VALUES ('limits', 'finsec.limit_table'), ('risk', 'finsec.risk_table'),
+							  ('monitor', 'finsec.monitor_table'), ('credit', 'finsec.credit_table')) v(cap, tbl)
+	LOOP
+		IF to_regclass(reg.tbl) IS NULL THEN
+			CONTINUE;
+		END IF;
+		IF NOT has_table_privilege(reg.tbl, 'SELECT') THEN
+			missing := missing || reg.tbl;
+			CONTINUE;
+		END IF;
+		EXECUTE format('SELECT array_agg(relid::oid) FROM %s', reg.tbl) INTO rels;
+		IF rels IS NOT NULL THEN
+			regs := regs || ARRAY(SELECT r::text || ':' || reg.cap FROM unnest(rels) r);
+		END IF;
+	END LOOP;
+	IF cardinality(missing) > 0 THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not read the registries of posted tables: ' || array_to_string(missing, ', '),
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+
+	WITH r AS (
+		SELECT split_part(x, ':', 1)::oid AS relid, array_agg(DISTINCT split_part(x, ':', 2) ORDER BY split_part(x, ':', 2)) AS caps
+		  FROM unnest(regs) x GROUP BY 1),
+	j AS (
+		SELECT r.relid, r.caps,
+			   EXISTS (SELECT 1 FROM pg_trigger t
+						WHERE t.tgrelid = r.relid AND t.tgname = 'finsec_ledger_immutable'
+						  AND t.tgfoid = immutable_fn AND t.tgenabled <> 'D') AS has_trigger,
+			   CASE WHEN chain_readable
+					THEN EXISTS (SELECT 1 FROM finsec.ledger_chain c WHERE c.relid = r.relid) END AS has_chain
+		  FROM r JOIN pg_class c ON c.oid = r.relid)
+	SELECT count(*),
+		   count(*) FILTER (WHERE NOT has_trigger OR has_chain IS FALSE),
+		   coalesce(jsonb_agg(jsonb_build_object('table', relid::regclass::text, 'registered_with', to_jsonb(caps),
+												 'immutability_trigger', has_trigger, 'chain', has_chain)
+							  ORDER BY relid::regclass::text)
+					FILTER (WHERE NOT has_trigger OR has_chain IS FALSE), '[]')
+	  INTO n_tables, n_unprotected, unprotected
+	  FROM j;
+
+	IF n_tables = 0 THEN
+		status := 'out_of_scope';
+		evidence := jsonb_build_object('reason', 'no table is registered with finsec limits, risk, monitor or credit',
+									   'registered_tables', 0);
+		RETURN;
+	END IF;
+	status := CASE WHEN n_unprotected > 0 THEN 'fail' ELSE 'pass' END;
+	evidence := jsonb_build_object('registered_tables', n_tables, 'unprotected_tables', n_unprotected,
+								   'unprotected', unprotected, 'ledger_chain_read', chain_readable);
+END
+$$;
+COMMENT ON FUNCTION finsec._check_posted_tables_protected(jsonb) IS
+	'compliance check posted_tables_protected: tables registered with limits, risk, monitor or credit that are not protect_table()''d';
+REVOKE ALL ON FUNCTION finsec._check_posted_tables_protected(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_posted_tables_protected(jsonb) TO finsec_admin, finsec_auditor;
+
+/*
+ * sensitive_columns_labelled (D4; 004 8.3.4 b enhanced): columns holding
+ * personal or card data carry a finsec sensitivity label (their own, or
+ * effectively through their table or the inheritance tree:
+ * finsec._label_effective).  fail: a column of a finsec type for such
+ * data (protected_*, bank_card, bank_account, cn_resident_id, uscc,
+ * cn_mobile, directly, through a domain or as an array) without label.
+ * warn: a column of a plain string type whose name looks personal
+ * (args.name_patterns; the patterns of finsec.label_suggestions()) without
+ * label.  Labelling a column 'public' dismisses it.  Ordinary,
+ * partitioned, materialised and foreign tables (views carry no data); a
+ * partition through its parent (labels count both ways).
+ */
+CREATE FUNCTION finsec._check_sensitive_columns_labelled(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a jsonb := CASE WHEN jsonb_typeof(args) = 'object' THEN args ELSE '{}' END;
+	names_re text;
+	n_typed integer;
+	n_named integer;
+	typed jsonb;
+	named jsonb;
+BEGIN
+	IF NOT has_function_privilege('finsec._compliance_pattern_arg(jsonb, text, text)', 'EXECUTE')
+	   OR NOT has_function_privilege('finsec._compliance_user_columns()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec''s compliance helpers (finsec._compliance_*)',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	names_re := finsec._compliance_pattern_arg(a, 'name_patterns',
+		'(^|_)(id_?no|id_?card|id_?number|resident_?id|cert_?no)($|_)|身份证|证件号|'
+		'(^|_)(phone|mobile|tel|telephone|cellphone)($|_)|手机|电话|(^|_)e_?mail($|_)|邮箱|'
+		'(^|_)(address|addr)($|_)|地址|住址|(^|_)name$|姓名');
+	IF names_re IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the clause''s arguments are not valid',
+									   'needs', 'name_patterns an array of regular expressions');
+		RETURN;
+	END IF;
+	IF to_regprocedure('finsec._label_effective(regclass, smallint)') IS NULL
+	   OR NOT has_function_privilege('finsec._label_effective(regclass, smallint)', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec._label_effective(regclass, smallint), which reads the effective labels',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+
+	WITH cand AS (
+		SELECT u.relid, format('%I.%I', u.nspname, u.relname) AS table_name, u.column_name, u.attnum,
+			   format_type(u.atttypid, u.atttypmod) AS type_name,
+			   CASE WHEN u.kind = 'finsec' THEN 'type' ELSE 'name' END AS why
+		  FROM finsec._compliance_user_columns() u
+		  JOIN pg_type t ON t.oid = u.atttypid
+		  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+		 WHERE NOT u.relispartition
+		   AND (u.kind = 'finsec'
+				OR (bt.typcategory = 'S'
+					AND u.column_name IN (SELECT d.n FROM (SELECT DISTINCT a.attname AS n FROM pg_attribute a
+																 WHERE a.attnum > 0 OFFSET 0) d
+										WHERE d.n OPERATOR(pg_catalog.~*) names_re)))),
+	unl AS (
+		SELECT c.*, row_number() OVER (PARTITION BY c.why ORDER BY c.table_name, c.column_name) AS rn
+		  FROM cand c
+		 WHERE finsec._label_effective(c.relid::regclass, c.attnum) IS NULL)
+	SELECT count(*) FILTER (WHERE why = 'type'), count(*) FILTER (WHERE why = 'name'),
+		   coalesce(jsonb_agg(jsonb_build_object('column', table_name || '.' || quote_ident(column_name), 'type', type_name)
+							  ORDER BY table_name, column_name) FILTER (WHERE why = 'type' AND rn <= 100), '[]'),
+		   coalesce(jsonb_agg(jsonb_build_object('column', table_name || '.' || quote_ident(column_name), 'type', type_name)
+							  ORDER BY table_name, column_name) FILTER (WHERE why = 'name' AND rn <= 100), '[]')
+	  INTO n_typed, n_named, typed, named
+	  FROM unl;
+
+	status := CASE WHEN n_typed > 0 THEN 'fail' WHEN n_named > 0 THEN 'warn' ELSE 'pass' END;
+	evidence := jsonb_build_object('unlabelled_typed_columns', n_typed, 'typed_columns', typed,
+								   'unlabelled_named_columns', n_named, 'named_columns', named);
+END
+$$;
+COMMENT ON FUNCTION finsec._check_sensitive_columns_labelled(jsonb) IS
+	'compliance check sensitive_columns_labelled: columns of finsec''s personal-data types (fail) or named like personal data (warn) without a finsec label';
+REVOKE ALL ON FUNCTION finsec._check_sensitive_columns_labelled(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_sensitive_columns_labelled(jsonb) TO finsec_admin, finsec_auditor;
+
+/*
+ * outbound_links (C7: 004 9.9; W8: 003 6.4.1.4.1, 004 7.5.6 f, 8.3.2 d):
+ * every outbound link finsec can see (finsec.outbound_links(), which
+ * also writes its ledger row with the counts) judged against
+ * finsec.outbound_allow: a link not_allowed → fail; links finsec cannot
+ * judge (unknown: program foreign tables, shell commands, publications,
+ * capabilities of named roles) → warn; else pass.  The superuser's own
+ * capabilities, unknown on every server, are counted (superuser_only)
+ * but not judged.  args.scope 'credit' (C7): out_of_scope when
+ * no credit table is registered.  Evidence: the links as
+ * outbound_links() returns them (no password, no whole connection
+ * string), at most 100 of each verdict.
+ */
+CREATE FUNCTION finsec._check_outbound_links(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql VOLATILE
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	a jsonb := CASE WHEN jsonb_typeof(args) = 'object' THEN args ELSE '{}' END;
+	links jsonb;
+	n_bad integer;
+	n_unknown integer;
+	n_su integer;
+	n_all integer;
+	n_credit bigint;
+BEGIN
+	IF a ->> 'scope' IS NOT NULL AND a ->> 'scope' <> 'credit' THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the clause''s arguments are not valid', 'needs', 'scope absent or ''credit''');
+		RETURN;
+	END IF;
+	IF a ->> 'scope' = 'credit' THEN
+		IF to_regclass('finsec.credit_table') IS NULL OR NOT has_table_privilege('finsec.credit_table', 'SELECT') THEN
+			status := 'cannot_verify';
+			evidence := jsonb_build_object('reason', 'the caller may not read finsec.credit_table (whether the credit capability is in use)',
+										   'needs', 'membership of finsec_auditor or finsec_admin');
+			RETURN;
+		END IF;
+		SELECT count(*) INTO n_credit FROM finsec.credit_table;
+		IF n_credit = 0 THEN
+			status := 'out_of_scope';
+			evidence := jsonb_build_object('reason', 'no credit table is registered (finsec.register_credit_table)', 'credit_tables', 0);
+			RETURN;
+		END IF;
+	END IF;
+	IF to_regprocedure('finsec.outbound_links()') IS NULL
+	   OR NOT has_function_privilege('finsec.outbound_links()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller may not execute finsec.outbound_links()',
+									   'needs', 'membership of finsec_auditor or finsec_admin');
+		RETURN;
+	END IF;
+	-- A superuser's own capabilities (COPY ... PROGRAM, dblink or foreign
+	-- data wrappers usable by superusers only, untrusted languages) are
+	-- listed as unknown by outbound_links() on every server: counted as
+	-- superuser_only, not a warning.
+	WITH l AS (
+		SELECT l.*,
+			   (l.verdict = 'unknown'
+				AND ((l.kind = 'copy_program' AND l.detail LIKE 'superuser%')
+					 OR (l.kind IN ('dblink', 'foreign_data_wrapper') AND l.detail LIKE '%: superusers only')
+					 OR l.kind = 'language')) AS su
+		  FROM finsec.outbound_links() l),
+	o AS (
+		SELECT l.*, row_number() OVER (PARTITION BY l.verdict, l.su ORDER BY l.kind, l.object) AS rn FROM l)
+	SELECT count(*), count(*) FILTER (WHERE verdict = 'not_allowed'),
+		   count(*) FILTER (WHERE verdict = 'unknown' AND NOT su), count(*) FILTER (WHERE su),
+		   coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('kind', kind, 'object', object, 'host', host, 'port', port,
+																   'region', region, 'verdict', verdict, 'detail', detail))
+							  ORDER BY verdict DESC, kind, object) FILTER (WHERE verdict <> 'allowed' AND NOT su AND rn <= 100), '[]')
+	  INTO n_all, n_bad, n_unknown, n_su, links
+	  FROM o;
+	status := CASE WHEN n_bad > 0 THEN 'fail' WHEN n_unknown > 0 THEN 'warn' ELSE 'pass' END;
+	evidence := jsonb_build_object('links', n_all, 'not_allowed', n_bad, 'unknown', n_unknown, 'superuser_only', n_su,
+								   'allowed', n_all - n_bad - n_unknown - n_su, 'judged', links);
+	IF a ->> 'scope' = 'credit' THEN
+		evidence := evidence || jsonb_build_object('credit_tables', n_credit);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION finsec._check_outbound_links(jsonb) IS
+	'compliance check outbound_links: outbound links not on finsec.outbound_allow (fail) or not judged (warn); scope credit: only with a credit table';
+REVOKE ALL ON FUNCTION finsec._check_outbound_links(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_outbound_links(jsonb) TO finsec_admin, finsec_auditor;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin) VALUES
+	('card_numbers_plain', 'finsec._check_card_numbers_plain(jsonb)', '卡号明文存储', 'Card numbers stored in plain columns', true),
+	('card_sensitive_data', 'finsec._check_card_sensitive_data(jsonb)', '敏感鉴别数据（CVN2、磁道、PIN、有效期）存储', 'Sensitive authentication data (CVN2, track, PIN, expiry) stored', true),
+	('posted_tables_protected', 'finsec._check_posted_tables_protected(jsonb)', '交易表防篡改保护', 'Posted transaction tables protected (append-only, hash-chained)', true),
+	('sensitive_columns_labelled', 'finsec._check_sensitive_columns_labelled(jsonb)', '敏感字段安全标记', 'Sensitive columns labelled', true),
+	('outbound_links', 'finsec._check_outbound_links(jsonb)', '对外连接白名单', 'Outbound links on the allow-list', true);
+
+/*
+ * Which clauses the data checks answer.  The card checks sample tables on
+ * every call, and compliance_check() calls a check once per clause it
+ * maps: they map to the clauses that ask for exactly what they judge.
+ */
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	-- D1, D2: no track data, CVN2, PIN or expiry; account numbers protected (002 3.2.7)
+	('002:3.2.7', 'card_numbers_plain', '{}', true),
+	('002:3.2.7', 'card_sensitive_data', '{}', true),
+	-- D3: storage confidentiality of authentication and important business data (004 8.3.5 b)
+	('004:8.3.5b', 'card_numbers_plain', '{}', true),
+	-- L4: posted transactions never altered (001 5.2 b); C6: original data never altered
+	-- (004 9.5); D6: integrity damage of stored data detected (004 8.3.5 a)
+	('001:5.2b', 'posted_tables_protected', '{}', true),
+	('004:9.5', 'posted_tables_protected', '{}', true),
+	('004:8.3.5a', 'posted_tables_protected', '{}', true),
+	-- D4: sensitivity labels on important information resources (004 8.3.4 b enhanced)
+	('004:8.3.4b-enh', 'sensitive_columns_labelled', '{}', true),
+	-- C7: no transfer abroad, where credit data is held (004 9.9)
+	('004:9.9', 'outbound_links', '{"scope": "credit"}', true),
+	-- W8: every connection to external systems authorised (003 6.4.1.4.1, 004 7.5.6 f, 8.3.2 d)
+	('003:6.4.1.4.1', 'outbound_links', '{}', true),
+	('004:7.5.6f', 'outbound_links', '{}', true),
+	('004:8.3.2d', 'outbound_links', '{}', true);
+
 -- (end of section 4)
 
 
@@ -4149,6 +6318,1097 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 --     finsec.dr_level().
 -- ---------------------------------------------------------------------
 
+/*
+ * The backup register (B2, B4, B5; docs/compliance-continuity.md): what
+ * the backup tools and the operators say they did, one row per backup,
+ * restore test and switchover drill.  Append-only (the ledger's immutable
+ * triggers; a correction is a new row), each row also written to the
+ * audit ledger by the function that records it, and dumped with the
+ * database (pg_extension_config_dump).  The register is declared, not
+ * observed: the checks say so in their evidence.
+ */
+CREATE TABLE finsec.backup_register (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	kind			text NOT NULL CHECK (kind IN ('full', 'incremental', 'differential', 'wal')),
+	tool			text,
+	label			text NOT NULL,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz NOT NULL,
+	size_bytes		bigint CHECK (size_bytes >= 0),
+	location		text,			-- credentials in URLs redacted
+	retention_until timestamptz,
+	success			boolean NOT NULL,
+	detail			jsonb CHECK (detail IS NULL OR jsonb_typeof(detail) = 'object'),
+	recorded_by		name NOT NULL,
+	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
+	CHECK (finished_at >= started_at)
+);
+CREATE INDEX backup_register_kind_finished ON finsec.backup_register (kind, finished_at);
+COMMENT ON TABLE finsec.backup_register IS
+	'backups as recorded by finsec.record_backup (001 7.4 b, 004 8.3.5 c, 002 3.2.9); append-only, each row also in the audit ledger';
+REVOKE ALL ON TABLE finsec.backup_register FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.backup_register TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.backup_register', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.backup_register_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.backup_register
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.backup_register
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.backup_register ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+CREATE TABLE finsec.restore_test (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	backup_label	text,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz NOT NULL,
+	target			text,
+	success			boolean NOT NULL,
+	rto_seconds		numeric CHECK (rto_seconds >= 0),
+	rpo_seconds		numeric CHECK (rpo_seconds >= 0),
+	detail			jsonb CHECK (detail IS NULL OR jsonb_typeof(detail) = 'object'),
+	recorded_by		name NOT NULL,
+	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
+	CHECK (finished_at >= started_at)
+);
+CREATE INDEX restore_test_finished ON finsec.restore_test (finished_at);
+COMMENT ON TABLE finsec.restore_test IS
+	'restore tests as recorded by finsec.record_restore_test (001 7.4 c, 004 7.5.11 enhanced b): measured recovery time and point; append-only, each row also in the audit ledger';
+REVOKE ALL ON TABLE finsec.restore_test FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.restore_test TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.restore_test', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.restore_test_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.restore_test
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.restore_test
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.restore_test ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+CREATE TABLE finsec.switchover_drill (
+	id				bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	from_node		text NOT NULL,
+	to_node			text NOT NULL,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz NOT NULL,
+	success			boolean NOT NULL,
+	rto_seconds		numeric CHECK (rto_seconds >= 0),
+	detail			jsonb CHECK (detail IS NULL OR jsonb_typeof(detail) = 'object'),
+	recorded_by		name NOT NULL,
+	recorded_at		timestamptz NOT NULL DEFAULT clock_timestamp(),
+	CHECK (finished_at >= started_at)
+);
+CREATE INDEX switchover_drill_finished ON finsec.switchover_drill (finished_at);
+COMMENT ON TABLE finsec.switchover_drill IS
+	'switchover drills between production and backup as recorded by finsec.record_switchover_drill (001 7.5 b): measured recovery time; append-only, each row also in the audit ledger';
+REVOKE ALL ON TABLE finsec.switchover_drill FROM PUBLIC;
+GRANT SELECT ON TABLE finsec.switchover_drill TO finsec_admin, finsec_auditor, finsec_operator;
+SELECT pg_catalog.pg_extension_config_dump('finsec.switchover_drill', '');
+SELECT pg_catalog.pg_extension_config_dump('finsec.switchover_drill_id_seq', '');
+CREATE TRIGGER finsec_ledger_immutable BEFORE UPDATE OR DELETE ON finsec.switchover_drill
+	FOR EACH ROW EXECUTE FUNCTION finsec.ledger_immutable();
+CREATE TRIGGER finsec_ledger_no_truncate BEFORE TRUNCATE ON finsec.switchover_drill
+	FOR EACH STATEMENT EXECUTE FUNCTION finsec.ledger_immutable();
+ALTER TABLE finsec.switchover_drill ENABLE ALWAYS TRIGGER finsec_ledger_immutable,
+	ENABLE ALWAYS TRIGGER finsec_ledger_no_truncate;
+
+/*
+ * Common validation of a register row's times and free-text fields
+ * (S9Q30, S9Q32): finished not before started, neither later than now
+ * plus five minutes of clock skew, nor before 2000; texts of at most 1000
+ * characters, detail a jsonb object of at most 64 kB.  Past times are
+ * allowed: a hook may record a backup after the fact, from the tool's own
+ * report.
+ */
+CREATE FUNCTION finsec._backup_register_validate(what text, started timestamptz, finished timestamptz,
+												 texts text[], detail jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t text;
+BEGIN
+	IF started IS NULL OR finished IS NULL THEN
+		RAISE EXCEPTION 'a % needs started_at and finished_at', what
+			USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Give both times, as the tool reports them.';
+	END IF;
+	IF finished < started THEN
+		RAISE EXCEPTION 'a % cannot finish before it started', what
+			USING ERRCODE = 'S9Q30',
+			DETAIL = format('started_at %s, finished_at %s.', started, finished);
+	END IF;
+	IF finished > now() + interval '5 minutes' OR started > now() + interval '5 minutes' THEN
+		RAISE EXCEPTION 'a % cannot be recorded in the future', what
+			USING ERRCODE = 'S9Q30',
+			DETAIL = format('finished_at %s is later than the server''s time %s plus five minutes of clock skew.', finished, now()),
+			HINT = 'Check the clock of the host that runs the backup tool.';
+	END IF;
+	IF started < timestamptz '2000-01-01 00:00:00+00' THEN
+		RAISE EXCEPTION 'a % cannot have started before 2000', what
+			USING ERRCODE = 'S9Q30',
+			DETAIL = format('started_at %s.', started);
+	END IF;
+	FOREACH t IN ARRAY coalesce(texts, '{}'::text[]) LOOP
+		IF t IS NOT NULL AND length(t) > 1000 THEN
+			RAISE EXCEPTION 'a text argument of a % is longer than 1000 characters', what
+				USING ERRCODE = 'S9Q32';
+		END IF;
+	END LOOP;
+	IF detail IS NOT NULL AND (jsonb_typeof(detail) <> 'object' OR octet_length(detail::text) > 65536) THEN
+		RAISE EXCEPTION 'the detail of a % must be a jsonb object of at most 64 kB', what
+			USING ERRCODE = 'S9Q32';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION finsec._backup_register_validate(text, timestamptz, timestamptz, text[], jsonb) IS
+	'validation shared by record_backup, record_restore_test and record_switchover_drill';
+REVOKE ALL ON FUNCTION finsec._backup_register_validate(text, timestamptz, timestamptz, text[], jsonb) FROM PUBLIC;
+
+/*
+ * A location with its credentials removed: the password of a URL's user
+ * information (scheme://user:password@host), and the values of query or
+ * option parameters named like secrets (password, secret, token, key,
+ * signature, credential).
+ */
+CREATE FUNCTION finsec._redact_location(location text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT regexp_replace(
+		 regexp_replace(location, '(://[^/@:\s]*):[^/@\s]*@', '\1:***@', 'g'),
+		 '((?:^|[?&;\s])[A-Za-z0-9_.-]*(?:pass|secret|token|key|signature|credential)[A-Za-z0-9_.-]*=)[^&;\s]*',
+		 '\1***', 'gi')
+$$;
+COMMENT ON FUNCTION finsec._redact_location(text) IS
+	'a backup location with the credentials of URLs and secret-named parameters replaced by ***';
+REVOKE ALL ON FUNCTION finsec._redact_location(text) FROM PUBLIC;
+
+/*
+ * Record a backup (a backup tool's hook or an operator).  SECURITY DEFINER:
+ * the register is append-only and only these functions write it; granted
+ * to finsec_operator and finsec_admin (a dedicated backup login role is a
+ * member of finsec_operator, or is granted EXECUTE on this function alone).
+ * Returns the new row's id.
+ */
+CREATE FUNCTION finsec.record_backup(
+	kind text,
+	label text,
+	started_at timestamptz,
+	finished_at timestamptz,
+	success boolean DEFAULT true,
+	tool text DEFAULT NULL,
+	size_bytes bigint DEFAULT NULL,
+	location text DEFAULT NULL,
+	retention_until timestamptz DEFAULT NULL,
+	detail jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	new_id bigint;
+	loc text;
+BEGIN
+	IF kind IS NULL OR label IS NULL OR success IS NULL THEN
+		RAISE EXCEPTION 'a backup needs a kind, a label and whether it succeeded'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF kind NOT IN ('full', 'incremental', 'differential', 'wal') THEN
+		RAISE EXCEPTION 'unknown backup kind "%"', left(kind, 40)
+			USING ERRCODE = 'S9Q31',
+			HINT = 'A backup kind is full, incremental, differential or wal.';
+	END IF;
+	IF btrim(label) = '' THEN
+		RAISE EXCEPTION 'a backup needs a non-empty label' USING ERRCODE = 'S9Q32';
+	END IF;
+	IF size_bytes < 0 THEN
+		RAISE EXCEPTION 'a backup''s size cannot be negative' USING ERRCODE = 'S9Q32';
+	END IF;
+	PERFORM finsec._backup_register_validate('backup', started_at, finished_at,
+											 ARRAY[label, tool, location], detail);
+	IF retention_until < finished_at THEN
+		RAISE EXCEPTION 'a backup''s retention cannot end before the backup finished'
+			USING ERRCODE = 'S9Q30',
+			DETAIL = format('finished_at %s, retention_until %s.', finished_at, retention_until);
+	END IF;
+	loc := finsec._redact_location(location);
+	INSERT INTO finsec.backup_register (kind, tool, label, started_at, finished_at, size_bytes,
+										location, retention_until, success, detail, recorded_by)
+	VALUES (kind, tool, label, started_at, finished_at, size_bytes, loc, retention_until, success,
+			detail, session_user)
+	RETURNING id INTO new_id;
+	PERFORM finsec.audit_event('continuity.backup', 'backup_register:' || new_id, 'record', success,
+							   'backup recorded in the backup register',
+							   jsonb_build_object('id', new_id, 'kind', kind, 'tool', tool, 'label', label,
+												  'started_at', started_at, 'finished_at', finished_at,
+												  'size_bytes', size_bytes, 'location', loc,
+												  'retention_until', retention_until, 'success', success));
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION finsec.record_backup(text, text, timestamptz, timestamptz, boolean, text, bigint, text, timestamptz, jsonb) IS
+	'record a backup in finsec.backup_register (append-only; credentials in the location redacted); audited';
+REVOKE ALL ON FUNCTION finsec.record_backup(text, text, timestamptz, timestamptz, boolean, text, bigint, text, timestamptz, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.record_backup(text, text, timestamptz, timestamptz, boolean, text, bigint, text, timestamptz, jsonb)
+	TO finsec_operator, finsec_admin;
+
+/*
+ * Record a restore test: rto_seconds defaults to the test's duration
+ * (finished_at - started_at), the time the service would have been
+ * restored in.
+ */
+CREATE FUNCTION finsec.record_restore_test(
+	started_at timestamptz,
+	finished_at timestamptz,
+	success boolean,
+	backup_label text DEFAULT NULL,
+	target text DEFAULT NULL,
+	rto_seconds numeric DEFAULT NULL,
+	rpo_seconds numeric DEFAULT NULL,
+	detail jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	new_id bigint;
+	rto numeric;
+BEGIN
+	IF success IS NULL THEN
+		RAISE EXCEPTION 'a restore test needs whether it succeeded'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM finsec._backup_register_validate('restore test', started_at, finished_at,
+											 ARRAY[backup_label, target], detail);
+	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds = 'NaN' OR rpo_seconds = 'NaN' THEN
+		RAISE EXCEPTION 'a restore test''s recovery time and point are non-negative numbers of seconds'
+			USING ERRCODE = 'S9Q32';
+	END IF;
+	rto := coalesce(rto_seconds, round(extract(epoch FROM finished_at - started_at), 3));
+	INSERT INTO finsec.restore_test (backup_label, started_at, finished_at, target, success,
+									 rto_seconds, rpo_seconds, detail, recorded_by)
+	VALUES (backup_label, started_at, finished_at, target, success, rto, rpo_seconds, detail, session_user)
+	RETURNING id INTO new_id;
+	PERFORM finsec.audit_event('continuity.restore_test', 'restore_test:' || new_id, 'record', success,
+							   'restore test recorded in the backup register',
+							   jsonb_build_object('id', new_id, 'backup_label', backup_label, 'target', target,
+												  'started_at', started_at, 'finished_at', finished_at,
+												  'rto_seconds', rto, 'rpo_seconds', rpo_seconds, 'success', success));
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION finsec.record_restore_test(timestamptz, timestamptz, boolean, text, text, numeric, numeric, jsonb) IS
+	'record a restore test in finsec.restore_test (append-only); audited';
+REVOKE ALL ON FUNCTION finsec.record_restore_test(timestamptz, timestamptz, boolean, text, text, numeric, numeric, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.record_restore_test(timestamptz, timestamptz, boolean, text, text, numeric, numeric, jsonb)
+	TO finsec_operator, finsec_admin;
+
+/* Record a switchover drill; rto_seconds defaults to its duration. */
+CREATE FUNCTION finsec.record_switchover_drill(
+	from_node text,
+	to_node text,
+	started_at timestamptz,
+	finished_at timestamptz,
+	success boolean,
+	rto_seconds numeric DEFAULT NULL,
+	detail jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	new_id bigint;
+	rto numeric;
+BEGIN
+	IF from_node IS NULL OR to_node IS NULL OR success IS NULL THEN
+		RAISE EXCEPTION 'a switchover drill needs the node it left, the node it moved to and whether it succeeded'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF btrim(from_node) = '' OR btrim(to_node) = '' THEN
+		RAISE EXCEPTION 'a switchover drill needs non-empty node names' USING ERRCODE = 'S9Q32';
+	END IF;
+	PERFORM finsec._backup_register_validate('switchover drill', started_at, finished_at,
+											 ARRAY[from_node, to_node], detail);
+	IF rto_seconds < 0 OR rto_seconds = 'NaN' THEN
+		RAISE EXCEPTION 'a switchover drill''s recovery time is a non-negative number of seconds'
+			USING ERRCODE = 'S9Q32';
+	END IF;
+	rto := coalesce(rto_seconds, round(extract(epoch FROM finished_at - started_at), 3));
+	INSERT INTO finsec.switchover_drill (from_node, to_node, started_at, finished_at, success,
+										 rto_seconds, detail, recorded_by)
+	VALUES (from_node, to_node, started_at, finished_at, success, rto, detail, session_user)
+	RETURNING id INTO new_id;
+	PERFORM finsec.audit_event('continuity.switchover_drill', 'switchover_drill:' || new_id, 'record', success,
+							   'switchover drill recorded in the backup register',
+							   jsonb_build_object('id', new_id, 'from_node', from_node, 'to_node', to_node,
+												  'started_at', started_at, 'finished_at', finished_at,
+												  'rto_seconds', rto, 'success', success));
+	RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION finsec.record_switchover_drill(text, text, timestamptz, timestamptz, boolean, numeric, jsonb) IS
+	'record a switchover drill in finsec.switchover_drill (append-only); audited';
+REVOKE ALL ON FUNCTION finsec.record_switchover_drill(text, text, timestamptz, timestamptz, boolean, numeric, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.record_switchover_drill(text, text, timestamptz, timestamptz, boolean, numeric, jsonb)
+	TO finsec_operator, finsec_admin;
+
+/*
+ * The replication facts an auditor needs and cannot read itself (the
+ * state columns of pg_stat_replication and pg_stat_wal_receiver are
+ * visible only to superusers and pg_read_all_stats): SECURITY DEFINER,
+ * reads only statistics views, returns no connection string (so no
+ * password), granted to finsec_admin and finsec_auditor.
+ */
+CREATE FUNCTION finsec._continuity_facts()
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT jsonb_build_object(
+	'in_recovery', pg_is_in_recovery(),
+	'senders', coalesce((
+		SELECT jsonb_agg(jsonb_build_object(
+				'application_name', quote_ident(r.application_name),
+				'state', r.state,
+				'sync_state', r.sync_state,
+				'sync_priority', r.sync_priority,
+				'client', CASE WHEN r.client_addr IS NULL THEN 'local socket'
+							   WHEN r.client_addr << inet '127.0.0.0/8' OR r.client_addr = inet '::1' THEN 'loopback'
+							   ELSE host(r.client_addr) END,
+				'write_lag_seconds', round(extract(epoch FROM r.write_lag), 3),
+				'flush_lag_seconds', round(extract(epoch FROM r.flush_lag), 3),
+				'replay_lag_seconds', round(extract(epoch FROM r.replay_lag), 3))
+			ORDER BY r.application_name, r.pid)
+		FROM pg_stat_replication r), '[]'::jsonb),
+	'receiver', (
+		SELECT jsonb_build_object('status', w.status, 'sender_host', w.sender_host,
+								  'sender_port', w.sender_port, 'slot_name', w.slot_name,
+								  'last_msg_receipt_time', w.last_msg_receipt_time)
+		FROM pg_stat_wal_receiver w LIMIT 1))
+$$;
+COMMENT ON FUNCTION finsec._continuity_facts() IS
+	'replication state for the continuity checks (walsenders and the WAL receiver, no connection strings)';
+REVOKE ALL ON FUNCTION finsec._continuity_facts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._continuity_facts() TO finsec_admin, finsec_auditor;
+
+/*
+ * A setting as the server sets it for new sessions (pg_settings.reset_val:
+ * the configuration file, ALTER SYSTEM, the database's and the caller's
+ * role's settings), not a SET the caller made in its session.
+ */
+CREATE FUNCTION finsec._server_setting(name text)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT reset_val FROM pg_settings WHERE pg_settings.name = _server_setting.name
+$$;
+REVOKE ALL ON FUNCTION finsec._server_setting(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._server_setting(text) TO finsec_admin, finsec_auditor;
+
+/* fsync (D13): on, or data is lost at a crash. */
+CREATE FUNCTION finsec._check_fsync(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE WHEN finsec._server_setting('fsync') = 'on' THEN 'pass' ELSE 'fail' END,
+	   jsonb_build_object('setting', 'fsync', 'value', finsec._server_setting('fsync'), 'required', 'on')
+$$;
+
+/* full_page_writes (D13): on, or a torn page is not repaired after a crash. */
+CREATE FUNCTION finsec._check_full_page_writes(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE WHEN finsec._server_setting('full_page_writes') = 'on' THEN 'pass' ELSE 'fail' END,
+	   jsonb_build_object('setting', 'full_page_writes', 'value', finsec._server_setting('full_page_writes'),
+						  'required', 'on')
+$$;
+
+/* data_checksums (D13): corruption on disk is detected, not read as data. */
+CREATE FUNCTION finsec._check_data_checksums(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE WHEN current_setting('data_checksums') = 'on' THEN 'pass' ELSE 'fail' END,
+	   jsonb_build_object('setting', 'data_checksums', 'value', current_setting('data_checksums'),
+						  'required', 'on',
+						  'remedy', 'pg_checksums --enable on the stopped cluster, or initdb --data-checksums')
+$$;
+
+/*
+ * synchronous_commit (D13): the server's value and every database or role
+ * setting that overrides it (pg_db_role_setting, readable by all) must be
+ * on, remote_write or remote_apply; off loses committed transactions at a
+ * crash, local does not wait for the synchronous standbys.
+ */
+CREATE FUNCTION finsec._check_synchronous_commit(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	server_value text;
+	overrides jsonb;
+BEGIN
+	SELECT reset_val INTO server_value FROM pg_settings WHERE name = 'synchronous_commit';
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+			'database', CASE WHEN d.setdatabase = 0 THEN NULL ELSE quote_ident(db.datname) END,
+			'role', CASE WHEN d.setrole = 0 THEN NULL ELSE quote_ident(r.rolname) END,
+			'value', split_part(c, '=', 2)) ORDER BY db.datname, r.rolname), '[]'::jsonb)
+	  INTO overrides
+	  FROM pg_db_role_setting d
+	  CROSS JOIN LATERAL unnest(d.setconfig) c
+	  LEFT JOIN pg_database db ON db.oid = d.setdatabase
+	  LEFT JOIN pg_roles r ON r.oid = d.setrole
+	 WHERE split_part(c, '=', 1) = 'synchronous_commit'
+	   AND split_part(c, '=', 2) NOT IN ('on', 'remote_write', 'remote_apply', 'true', 'yes', '1');
+	status := CASE WHEN server_value IN ('on', 'remote_write', 'remote_apply') AND overrides = '[]'::jsonb
+				   THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('setting', 'synchronous_commit', 'value', server_value,
+								   'allowed', jsonb_build_array('on', 'remote_write', 'remote_apply'),
+								   'overrides_not_allowed', overrides,
+								   'synchronous_standby_names', current_setting('synchronous_standby_names'));
+END
+$$;
+
+/*
+ * WAL archiving (B2, B6): archive_mode on (or always), an archive_command
+ * or archive_library set, and pg_stat_archiver (readable by every role)
+ * showing no failure newer than the last success and no completed segment
+ * waiting longer than args.max_lag_seconds (default 3600): the last
+ * success is that recent, or nothing but the segment being written is
+ * pending.  On a standby with archive_mode on (not always) nothing is
+ * archived there: out_of_scope.  The command itself is not shown (it may
+ * hold credentials); only its program's name.
+ */
+CREATE FUNCTION finsec._check_wal_archiving(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	max_lag numeric := coalesce((args ->> 'max_lag_seconds')::numeric, 3600);
+	mode text := current_setting('archive_mode');
+	cmd text := current_setting('archive_command');
+	lib text := current_setting('archive_library');
+	a record;
+	segs_per_id numeric := 4294967296 / pg_size_bytes(current_setting('wal_segment_size'));
+	cur_seg numeric;
+	arch_seg numeric;
+	pending numeric;
+	age numeric;
+	problems text[] := '{}';
+BEGIN
+	SELECT * INTO a FROM pg_stat_archiver;
+	evidence := jsonb_build_object('archive_mode', mode,
+		'archive_command_set', cmd NOT IN ('', '(disabled)'),
+		'archive_program', CASE WHEN cmd NOT IN ('', '(disabled)')
+								THEN regexp_replace(split_part(btrim(cmd), ' ', 1), '^.*/', '') END,
+		'archive_library', NULLIF(lib, ''),
+		'archive_timeout_seconds', extract(epoch FROM current_setting('archive_timeout')::interval)::bigint,
+		'archived_count', a.archived_count, 'last_archived_wal', a.last_archived_wal,
+		'last_archived_time', a.last_archived_time, 'failed_count', a.failed_count,
+		'last_failed_wal', a.last_failed_wal, 'last_failed_time', a.last_failed_time,
+		'max_lag_seconds', max_lag);
+	IF pg_is_in_recovery() AND mode <> 'always' THEN
+		status := 'out_of_scope';
+		evidence := evidence || jsonb_build_object('in_recovery', true,
+			'note', 'this server is a standby: with archive_mode on, the primary archives; run the check there');
+		RETURN;
+	END IF;
+	IF mode NOT IN ('on', 'always') THEN
+		problems := problems || 'archive_mode is off'::text;
+	END IF;
+	IF cmd IN ('', '(disabled)') AND lib = '' THEN
+		problems := problems || 'neither archive_command nor archive_library is set'::text;
+	END IF;
+	IF a.last_failed_time IS NOT NULL
+	   AND (a.last_archived_time IS NULL OR a.last_failed_time > a.last_archived_time) THEN
+		problems := problems || format('the last archiving attempt failed (%s at %s)',
+									   a.last_failed_wal, a.last_failed_time);
+	END IF;
+	IF NOT pg_is_in_recovery() THEN
+		cur_seg := ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 9, 8))::bit(32)::bigint * segs_per_id
+				   + ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 17, 8))::bit(32)::bigint;
+		IF a.last_archived_wal ~ '^[0-9A-F]{24}$' THEN
+			arch_seg := ('x' || substr(a.last_archived_wal, 9, 8))::bit(32)::bigint * segs_per_id
+						+ ('x' || substr(a.last_archived_wal, 17, 8))::bit(32)::bigint;
+			pending := greatest(cur_seg - arch_seg - 1, 0);
+		END IF;
+		age := round(extract(epoch FROM now() - a.last_archived_time), 3);
+		evidence := evidence || jsonb_build_object('segments_pending', pending, 'last_archived_age_seconds', age);
+		IF mode IN ('on', 'always') AND (a.last_archived_time IS NULL OR (age > max_lag AND coalesce(pending, 1) > 0)) THEN
+			problems := problems || CASE WHEN a.last_archived_time IS NULL
+										 THEN 'no WAL segment has been archived since the statistics were reset'
+										 ELSE format('the last segment was archived %s seconds ago (more than %s) and %s segments are waiting',
+													 age, max_lag, coalesce(pending::text, 'some')) END;
+		END IF;
+	END IF;
+	status := CASE WHEN cardinality(problems) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := evidence || jsonb_build_object('problems', to_jsonb(problems));
+END
+$$;
+
+/*
+ * Reading the register: the checks run as their caller, who needs SELECT
+ * on it (finsec_admin, finsec_auditor, finsec_operator have it).
+ */
+CREATE FUNCTION finsec._continuity_cannot_read(tbl text)
+RETURNS jsonb
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT CASE WHEN has_table_privilege(format('finsec.%I', tbl), 'SELECT') THEN NULL
+			ELSE jsonb_build_object('reason', format('the caller cannot read finsec.%s', tbl),
+									'needs', format('SELECT on finsec.%s (finsec_auditor or finsec_admin)', tbl)) END
+$$;
+REVOKE ALL ON FUNCTION finsec._continuity_cannot_read(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._continuity_cannot_read(text) TO finsec_admin, finsec_auditor;
+
+/*
+ * Backups on schedule (B2; 004 8.3.5 c: daily incremental, weekly full): a
+ * successful full backup finished within args.full_days (7) and a
+ * successful full, incremental or differential one within args.incr_days
+ * (1), in the register (declared by the tools' hooks).
+ */
+CREATE FUNCTION finsec._check_backup_schedule(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	full_days numeric := coalesce((args ->> 'full_days')::numeric, 7);
+	incr_days numeric := coalesce((args ->> 'incr_days')::numeric, 1);
+	last_full timestamptz;
+	last_any timestamptz;
+	last_failed timestamptz;
+	problems text[] := '{}';
+BEGIN
+	evidence := finsec._continuity_cannot_read('backup_register');
+	IF evidence IS NOT NULL THEN
+		status := 'cannot_verify';
+		RETURN;
+	END IF;
+	SELECT max(finished_at) FILTER (WHERE kind = 'full' AND success),
+		   max(finished_at) FILTER (WHERE kind IN ('full', 'incremental', 'differential') AND success),
+		   max(finished_at) FILTER (WHERE NOT success)
+	  INTO last_full, last_any, last_failed
+	  FROM finsec.backup_register;
+	IF last_full IS NULL OR last_full < now() - full_days * interval '1 day' THEN
+		problems := problems || format('no successful full backup in the last %s days', full_days);
+	END IF;
+	IF last_any IS NULL OR last_any < now() - incr_days * interval '1 day' THEN
+		problems := problems || format('no successful incremental or full backup in the last %s days', incr_days);
+	END IF;
+	status := CASE WHEN cardinality(problems) = 0 THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('source', 'finsec.backup_register (declared by the backup tool or operator)',
+		'last_full_finished_at', last_full, 'last_backup_finished_at', last_any,
+		'last_failed_finished_at', last_failed,
+		'full_days', full_days, 'incr_days', incr_days, 'problems', to_jsonb(problems));
+END
+$$;
+
+/*
+ * The newest successful row of a register table (restore_test,
+ * switchover_drill) finished within days: pass, else fail; cannot_verify
+ * for a caller who cannot read it.  Evidence: the row's facts, and the
+ * failures within the window.  tbl is one of finsec's own table names,
+ * given by the two checks below.
+ */
+CREATE FUNCTION finsec._continuity_last_success(tbl text, days numeric, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	last jsonb;
+	failures bigint;
+BEGIN
+	IF tbl IS NULL OR tbl NOT IN ('restore_test', 'switchover_drill') OR days IS NULL THEN
+		RAISE EXCEPTION 'finsec._continuity_last_success needs restore_test or switchover_drill and a number of days'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	evidence := finsec._continuity_cannot_read(tbl);
+	IF evidence IS NOT NULL THEN
+		status := 'cannot_verify';
+		RETURN;
+	END IF;
+	EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
+	   INTO last;
+	EXECUTE format('SELECT count(*) FROM finsec.%I WHERE NOT success AND finished_at >= now() - $1 * interval ''1 day''', tbl)
+	   INTO failures USING days;
+	status := CASE WHEN (last ->> 'finished_at')::timestamptz >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('source', format('finsec.%s (declared)', tbl), 'days', days,
+								   'last_success_finished_at', last -> 'finished_at',
+								   'failures_within_days', failures)
+		|| coalesce(last - 'id' - 'started_at' - 'finished_at' - 'success' - 'detail' - 'recorded_by' - 'recorded_at', '{}');
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._continuity_last_success(text, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._continuity_last_success(text, numeric) TO finsec_admin, finsec_auditor;
+
+/* A successful restore test within args.days (92: a quarter; 001 7.4 c). */
+CREATE FUNCTION finsec._check_restore_tested(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT * FROM finsec._continuity_last_success('restore_test', coalesce((args ->> 'days')::numeric, 92))
+$$;
+
+/*
+ * A successful switchover drill within args.days (366; 001 7.5 b).  The
+ * evidence adds the cluster's current timeline (observed: each promotion
+ * starts a new one), for comparing with the drills recorded.
+ */
+CREATE FUNCTION finsec._check_switchover_drilled(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+SELECT l.status,
+	   CASE WHEN l.status = 'cannot_verify' THEN l.evidence
+			ELSE l.evidence || jsonb_build_object('timeline_id', (SELECT timeline_id FROM pg_control_checkpoint())) END
+  FROM finsec._continuity_last_success('switchover_drill', coalesce((args ->> 'days')::numeric, 366)) l
+$$;
+
+/*
+ * The replication facts, or NULL when the caller cannot have them (then
+ * the check says cannot_verify).
+ */
+CREATE FUNCTION finsec._continuity_facts_or_null()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF has_function_privilege('finsec._continuity_facts()', 'EXECUTE') THEN
+		RETURN finsec._continuity_facts();
+	END IF;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._continuity_facts_or_null() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._continuity_facts_or_null() TO finsec_admin, finsec_auditor;
+
+/*
+ * At least args.min (1) standby streaming from this server (B3; 001 7.3 d,
+ * 002 3.2.9), observed in pg_stat_replication.  On a standby: warn, saying
+ * this server is itself a standby and its WAL receiver's state (the
+ * primary's standbys are counted on the primary).
+ */
+CREATE FUNCTION finsec._check_standby_present(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	min_standbys int := coalesce((args ->> 'min')::int, 1);
+	f jsonb := finsec._continuity_facts_or_null();
+	streaming int;
+BEGIN
+	IF f IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot read the replication state',
+									   'needs', 'EXECUTE on finsec._continuity_facts() (finsec_auditor or finsec_admin)');
+		RETURN;
+	END IF;
+	IF (f ->> 'in_recovery')::boolean THEN
+		status := 'warn';
+		evidence := jsonb_build_object('in_recovery', true, 'receiver', f -> 'receiver',
+			'note', 'this server is itself a standby; count the standbys on the primary');
+		RETURN;
+	END IF;
+	SELECT count(*) INTO streaming FROM jsonb_array_elements(f -> 'senders') s WHERE s ->> 'state' = 'streaming';
+	status := CASE WHEN streaming >= min_standbys THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('streaming_standbys', streaming, 'min', min_standbys,
+								   'senders', f -> 'senders', 'source', 'pg_stat_replication (observed)');
+END
+$$;
+
+/*
+ * Real-time local and off-site backup (B6; 004 8.3.5 enhanced b): a
+ * standby streaming from another host is real-time and off-host: pass.
+ * Working WAL archiving alone is real-time but where its archive lies is
+ * not observable (the command's destination): warn, saying so.  Neither:
+ * fail.
+ */
+CREATE FUNCTION finsec._check_realtime_offsite_backup(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f jsonb := finsec._continuity_facts_or_null();
+	remote int;
+	streaming int;
+	arch record;
+BEGIN
+	IF f IS NULL THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot read the replication state',
+									   'needs', 'EXECUTE on finsec._continuity_facts() (finsec_auditor or finsec_admin)');
+		RETURN;
+	END IF;
+	SELECT count(*) FILTER (WHERE s ->> 'client' NOT IN ('local socket', 'loopback')), count(*)
+	  INTO remote, streaming
+	  FROM jsonb_array_elements(f -> 'senders') s WHERE s ->> 'state' = 'streaming';
+	SELECT * INTO arch FROM finsec._check_wal_archiving(args);
+	evidence := jsonb_build_object('streaming_standbys', streaming, 'remote_streaming_standbys', remote,
+								   'wal_archiving', arch.status, 'in_recovery', f -> 'in_recovery');
+	IF (f ->> 'in_recovery')::boolean THEN
+		status := 'warn';
+		evidence := evidence || jsonb_build_object('note', 'this server is a standby; run the check on the primary');
+	ELSIF remote > 0 THEN
+		status := 'pass';
+	ELSIF arch.status = 'pass' THEN
+		status := 'warn';
+		evidence := evidence || jsonb_build_object('note',
+			'WAL archiving works, but whether its archive is on another host is not observable from the database; no standby streams from another host');
+	ELSE
+		status := 'fail';
+		evidence := evidence || jsonb_build_object('note',
+			'neither a standby streaming from another host nor working WAL archiving');
+	END IF;
+END
+$$;
+
+/*
+ * What finsec.dr_level() judges, observed, recorded and declared, as one
+ * jsonb object (docs/compliance-continuity.md#dr-level).
+ */
+CREATE FUNCTION finsec._dr_facts()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f jsonb := finsec._continuity_facts_or_null();
+	can_register boolean := has_table_privilege('finsec.backup_register', 'SELECT')
+		AND has_table_privilege('finsec.restore_test', 'SELECT')
+		AND has_table_privilege('finsec.switchover_drill', 'SELECT');
+	r jsonb := '{}';
+	ssn text := current_setting('synchronous_standby_names');
+	m text[];
+	method text;
+	num_sync int;
+	sc text := finsec._server_setting('synchronous_commit');
+	arch record;
+	atimeout numeric := extract(epoch FROM current_setting('archive_timeout')::interval)::bigint;
+	overrides int;
+BEGIN
+	r := jsonb_build_object('now', now(), 'replication_visible', f IS NOT NULL, 'register_visible', can_register,
+							'in_recovery', pg_is_in_recovery());
+	IF can_register THEN
+		r := r || jsonb_build_object(
+			'last_full_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success AND kind = 'full'),
+			'last_backup_at', (SELECT max(finished_at) FROM finsec.backup_register WHERE success),
+			-- the worst loss by backups alone: the longest gap between the successful
+			-- backups of the last 7 days (from the last one before them) and since the
+			-- newest; unknown without a backup older than 7 days (a history shorter
+			-- than the window says nothing of the schedule)
+			'backup_rpo_seconds', (SELECT round(extract(epoch FROM greatest(max(gap), now() - max(finished_at))), 3)
+									 FROM (SELECT finished_at, finished_at - lag(finished_at) OVER (ORDER BY finished_at) AS gap
+											 FROM finsec.backup_register
+											WHERE success
+											  AND finished_at >= (SELECT max(finished_at) FROM finsec.backup_register
+																   WHERE success AND finished_at < now() - interval '7 days')) g),
+			'restore_test', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds,
+													   'rpo_seconds', rpo_seconds)
+							   FROM finsec.restore_test
+							  WHERE success AND finished_at >= now() - interval '92 days'
+							  ORDER BY finished_at DESC, id DESC LIMIT 1),
+			'switchover_drill', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds)
+								   FROM finsec.switchover_drill
+								  WHERE success AND finished_at >= now() - interval '366 days'
+								  ORDER BY finished_at DESC, id DESC LIMIT 1));
+	END IF;
+	SELECT * INTO arch FROM finsec._check_wal_archiving(jsonb_build_object('max_lag_seconds', greatest(atimeout, 3600)));
+	r := r || jsonb_build_object('wal_archiving', arch.status, 'archive_timeout_seconds', atimeout,
+								 'last_archived_age_seconds', arch.evidence -> 'last_archived_age_seconds');
+	IF f IS NOT NULL THEN
+		r := r || jsonb_build_object(
+			'streaming_standbys', (SELECT count(*) FROM jsonb_array_elements(f -> 'senders') s
+									WHERE s ->> 'state' = 'streaming'),
+			'max_flush_lag_seconds', (SELECT coalesce(max((s ->> 'flush_lag_seconds')::numeric), 0)
+									   FROM jsonb_array_elements(f -> 'senders') s
+									  WHERE s ->> 'state' = 'streaming'),
+			'synchronous_connected', (SELECT count(*) FROM jsonb_array_elements(f -> 'senders') s
+									   WHERE s ->> 'state' = 'streaming' AND s ->> 'sync_state' IN ('sync', 'quorum')));
+	END IF;
+	-- synchronous_standby_names: FIRST n (...), ANY n (...), n (...), or a list (FIRST 1)
+	m := regexp_match(ssn, '^\s*(FIRST|ANY)?\s*([0-9]+)\s*\((.*)\)\s*$', 'i');
+	IF btrim(ssn) = '' THEN
+		method := NULL;
+		num_sync := 0;
+	ELSIF m IS NOT NULL THEN
+		method := upper(coalesce(m[1], 'FIRST'));
+		num_sync := least(m[2]::numeric, 1000)::int;
+	ELSE
+		method := 'FIRST';
+		num_sync := 1;
+	END IF;
+	SELECT count(*) INTO overrides
+	  FROM pg_db_role_setting d CROSS JOIN LATERAL unnest(d.setconfig) c
+	 WHERE split_part(c, '=', 1) = 'synchronous_commit'
+	   AND split_part(c, '=', 2) NOT IN ('on', 'remote_write', 'remote_apply', 'true', 'yes', '1');
+	r := r || jsonb_build_object('synchronous_standby_names', ssn, 'sync_method', method, 'num_sync', num_sync,
+								 'synchronous_commit', sc, 'synchronous_commit_overrides', overrides,
+								 'failover_tool', NULLIF(current_setting('finsec.dr_failover_tool', true), ''));
+	RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._dr_facts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._dr_facts() TO finsec_admin, finsec_auditor;
+
+/*
+ * The disaster-recovery level (B1; JR/T 0199-2020 7.2 g and its normative
+ * appendix, table 2): one row per level 1 to 6, whether the current
+ * configuration meets it (and every level below it), the appendix's
+ * targets, the evidence judged and what is missing.  Levels 1 and 2 have
+ * no figures in the appendix; finsec reads them from GB/T 20988 (RPO 1 to
+ * 7 days): level 1 a full backup within 7 days, level 2 that and a
+ * restore test within the quarter.  The inferred level is the highest
+ * level whose meets is true.  Observed: settings, pg_stat_archiver,
+ * pg_stat_replication; recorded: the backup register; declared:
+ * finsec.dr_failover_tool.  Availability is not observable and not judged.
+ */
+CREATE FUNCTION finsec.dr_level()
+RETURNS TABLE (level int, meets boolean, rto_target text, rpo_target text, availability text,
+			   evidence jsonb, missing text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f jsonb := finsec._dr_facts();
+	full_age numeric := extract(epoch FROM now() - (f ->> 'last_full_backup_at')::timestamptz);
+	backup_age numeric := extract(epoch FROM now() - (f ->> 'last_backup_at')::timestamptz);
+	backup_rpo numeric := (f ->> 'backup_rpo_seconds')::numeric;
+	restore_rto numeric := (f #>> '{restore_test,rto_seconds}')::numeric;
+	drill_rto numeric := (f #>> '{switchover_drill,rto_seconds}')::numeric;
+	standbys int := (f ->> 'streaming_standbys')::int;
+	sync_ok boolean;
+	sync_strict boolean;
+	rpo_archive numeric;
+	rpo_stream numeric;
+	lv int;
+	rpo_s numeric;
+	rto_s numeric;
+	best_rpo numeric;
+	rpo_by text;
+	best_rto numeric;
+	rto_by text;
+	miss text[];
+	below boolean := true;
+	ok boolean;
+	targets CONSTANT text[][] := ARRAY[
+		['not specified by the appendix (GB/T 20988: 2 days or more)', '≤ 7 days (GB/T 20988: 1 to 7 days)', 'not specified'],
+		['not specified by the appendix (GB/T 20988: 24 hours or more)', '≤ 7 days (GB/T 20988: 1 to 7 days)', 'not specified'],
+		['≤ 24 hours', '≤ 24 hours', '≥ 99% (unplanned outage ≤ 4 days a year)'],
+		['≤ 4 hours', '≤ 1 hour', '≥ 99.9% (unplanned outage ≤ 10 hours a year)'],
+		['≤ 30 minutes', '≈ 0', '≥ 99.99% (unplanned outage ≤ 1 hour a year)'],
+		['≤ 2 minutes', '0', '≥ 99.999% (unplanned outage ≤ 5 minutes a year)']];
+	rto_limit CONSTANT numeric[] := ARRAY[NULL, NULL, 86400, 14400, 1800, 120];
+	rpo_limit CONSTANT numeric[] := ARRAY[604800, 604800, 86400, 3600, 0, 0];
+BEGIN
+	sync_ok := (f ->> 'num_sync')::int > 0
+		AND f ->> 'synchronous_commit' IN ('on', 'remote_write', 'remote_apply')
+		AND coalesce((f ->> 'synchronous_connected')::int, 0) >= (f ->> 'num_sync')::int
+		AND (f ->> 'synchronous_commit_overrides')::int = 0;
+	sync_strict := sync_ok AND f ->> 'synchronous_commit' IN ('on', 'remote_apply');
+	-- archiving bounds the loss by archive_timeout, given a base backup to replay it on
+	IF f ->> 'wal_archiving' = 'pass' AND (f ->> 'archive_timeout_seconds')::numeric > 0 AND full_age <= 604800 THEN
+		rpo_archive := (f ->> 'archive_timeout_seconds')::numeric;
+	END IF;
+	IF standbys > 0 THEN
+		rpo_stream := (f ->> 'max_flush_lag_seconds')::numeric;
+	END IF;
+	FOR lv IN 1 .. 6 LOOP
+		miss := '{}';
+		rpo_s := rpo_limit[lv];
+		rto_s := rto_limit[lv];
+		best_rpo := NULL;
+		rpo_by := NULL;
+		best_rto := NULL;
+		rto_by := NULL;
+		IF NOT (f ->> 'register_visible')::boolean THEN
+			miss := miss || 'the caller cannot read the backup register (finsec.backup_register, restore_test, switchover_drill)'::text;
+		END IF;
+		IF NOT (f ->> 'replication_visible')::boolean THEN
+			miss := miss || 'the caller cannot read the replication state (finsec._continuity_facts())'::text;
+		END IF;
+		IF lv <= 2 THEN
+			IF full_age IS NULL OR full_age > 604800 THEN
+				miss := miss || 'a successful full backup in the register within 7 days'::text;
+			END IF;
+			best_rpo := backup_age;
+			rpo_by := 'backup register (recorded)';
+			IF lv = 2 AND coalesce(jsonb_typeof(f -> 'restore_test'), 'null') = 'null' THEN
+				miss := miss || 'a successful restore test in the register within 92 days'::text;
+			END IF;
+			best_rto := restore_rto;
+			rto_by := CASE WHEN restore_rto IS NOT NULL THEN 'restore test (recorded)' END;
+		ELSIF lv <= 4 THEN
+			-- RPO: the least of the backups' age, the archive's bound, the standby's lag
+			SELECT v, b INTO best_rpo, rpo_by FROM (VALUES
+				(CASE WHEN full_age <= 604800 THEN backup_rpo END, 'longest gap between the successful backups over the last 7 days (recorded)'),
+				(rpo_archive, 'WAL archiving working, archive_timeout (observed)'),
+				(rpo_stream, 'streaming standby, flush lag (observed)')) x(v, b)
+			 WHERE v IS NOT NULL ORDER BY v LIMIT 1;
+			IF best_rpo IS NULL OR best_rpo > rpo_s THEN
+				miss := miss || format('a recovery point within %s seconds: WAL archiving with 0 < archive_timeout <= %s and a full backup within 7 days, a streaming standby, or backups over the last 7 days no further apart (now: %s)',
+									   rpo_s, rpo_s, coalesce(round(best_rpo)::text || ' seconds by ' || rpo_by, 'none'));
+			END IF;
+			SELECT v, b INTO best_rto, rto_by FROM (VALUES
+				(restore_rto, 'restore test (recorded)'),
+				(CASE WHEN standbys > 0 THEN drill_rto END, 'switchover drill to a streaming standby (recorded, standby observed)')) x(v, b)
+			 WHERE v IS NOT NULL ORDER BY v LIMIT 1;
+			IF best_rto IS NULL OR best_rto > rto_s THEN
+				miss := miss || format('a recovery time within %s seconds: a restore test within 92 days or a switchover drill within 366 days (with a standby streaming) that took no longer (now: %s)',
+									   rto_s, coalesce(round(best_rto)::text || ' seconds by ' || rto_by, 'none'));
+			END IF;
+		ELSE
+			IF NOT (CASE WHEN lv = 5 THEN sync_ok ELSE sync_strict END) THEN
+				miss := miss || CASE WHEN lv = 5
+					THEN format('synchronous replication: synchronous_standby_names set, synchronous_commit on, remote_write or remote_apply for every role and database, and at least num_sync standbys connected as sync or quorum (now: %s synchronous of %s required, synchronous_commit %s, %s overriding role or database settings)',
+								coalesce(f ->> 'synchronous_connected', 'unknown'), f ->> 'num_sync', f ->> 'synchronous_commit', f ->> 'synchronous_commit_overrides')
+					ELSE format('no loss at all: synchronous replication as for level 5 with synchronous_commit on or remote_apply (now: %s synchronous of %s required, synchronous_commit %s)',
+								coalesce(f ->> 'synchronous_connected', 'unknown'), f ->> 'num_sync', f ->> 'synchronous_commit') END;
+			ELSE
+				best_rpo := 0;
+				rpo_by := format('synchronous replication, %s %s, synchronous_commit %s (observed)',
+								 f ->> 'sync_method', f ->> 'num_sync', f ->> 'synchronous_commit');
+			END IF;
+			IF f ->> 'failover_tool' IS NULL THEN
+				miss := miss || 'failover tooling declared in finsec.dr_failover_tool'::text;
+			END IF;
+			IF standbys IS NULL OR standbys = 0 THEN
+				miss := miss || 'a streaming standby to fail over to'::text;
+			END IF;
+			IF drill_rto IS NULL OR drill_rto > rto_s THEN
+				miss := miss || format('a successful switchover drill within 366 days that took at most %s seconds (now: %s)',
+									   rto_s, coalesce(round(drill_rto)::text || ' seconds', 'none'));
+			ELSE
+				best_rto := drill_rto;
+				rto_by := format('switchover drill (recorded) with %s declared', f ->> 'failover_tool');
+			END IF;
+		END IF;
+		ok := below AND cardinality(miss) = 0;
+		IF NOT below THEN
+			miss := miss || format('level %s is not met', lv - 1);
+		END IF;
+		level := lv;
+		meets := ok;
+		rto_target := targets[lv][1];
+		rpo_target := targets[lv][2];
+		availability := targets[lv][3];
+		evidence := jsonb_build_object('rpo_required_seconds', rpo_s, 'rpo_seconds', round(best_rpo, 3),
+			'rpo_by', rpo_by, 'rto_required_seconds', rto_s, 'rto_seconds', round(best_rto, 3), 'rto_by', rto_by,
+			'availability', 'not observed');
+		missing := NULLIF(array_to_string(miss, '; '), '');
+		RETURN NEXT;
+		below := ok;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION finsec.dr_level() IS
+	'the disaster-recovery levels 1 to 6 (JR/T 0199-2020 appendix): whether the configuration meets each, its targets, evidence and what is missing';
+REVOKE ALL ON FUNCTION finsec.dr_level() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.dr_level() TO finsec_admin, finsec_auditor;
+
+/*
+ * The declared target level (finsec.dr_target_level, raised to args.min_level
+ * where the clause sets a floor) is met (B1): pass if finsec.dr_level()
+ * infers at least it, fail with what the target level
+ * misses; cannot_verify when the caller cannot read the register or the
+ * replication state.
+ */
+CREATE FUNCTION finsec._check_dr_level(args jsonb, OUT status text, OUT evidence jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	-- args.target replaces the declared level (tests); args.min_level is a clause's
+	-- floor (001 7.2 g: at least level 3) under the declared finsec.dr_target_level
+	target int := coalesce((args ->> 'target')::int,
+						   greatest(current_setting('finsec.dr_target_level')::int, coalesce((args ->> 'min_level')::int, 1)));
+	inferred int;
+	target_missing text;
+	misses jsonb;
+	f jsonb;
+BEGIN
+	IF finsec._continuity_cannot_read('backup_register') IS NOT NULL
+	   OR finsec._continuity_cannot_read('restore_test') IS NOT NULL
+	   OR finsec._continuity_cannot_read('switchover_drill') IS NOT NULL
+	   OR NOT has_function_privilege('finsec._continuity_facts()', 'EXECUTE') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot read the backup register or the replication state',
+			'needs', 'SELECT on finsec.backup_register, restore_test, switchover_drill and EXECUTE on finsec._continuity_facts() (finsec_auditor or finsec_admin)');
+		RETURN;
+	END IF;
+	SELECT coalesce(max(d.level) FILTER (WHERE d.meets), 0), max(d.missing) FILTER (WHERE d.level = target),
+		   jsonb_object_agg(d.level::text, d.missing)
+	  INTO inferred, target_missing, misses FROM finsec.dr_level() d;
+	f := finsec._dr_facts();
+	status := CASE WHEN inferred >= target THEN 'pass' ELSE 'fail' END;
+	evidence := jsonb_build_object('inferred_level', inferred, 'target_level', target,
+								   'missing_for_target', target_missing,
+								   'missing_for_next', misses ->> (inferred + 1)::text,
+								   'facts', f - 'now');
+END
+$$;
+
+DO $$
+DECLARE
+	c text;
+BEGIN
+	FOREACH c IN ARRAY ARRAY['fsync', 'full_page_writes', 'data_checksums', 'synchronous_commit', 'wal_archiving',
+							 'backup_schedule', 'restore_tested', 'switchover_drilled', 'standby_present',
+							 'realtime_offsite_backup', 'dr_level'] LOOP
+		EXECUTE format('COMMENT ON FUNCTION finsec.%I(jsonb) IS %L', '_check_' || c,
+					   'compliance check ' || c || ' (docs/compliance-continuity.md)');
+		EXECUTE format('REVOKE ALL ON FUNCTION finsec.%I(jsonb) FROM PUBLIC', '_check_' || c);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION finsec.%I(jsonb) TO finsec_admin, finsec_auditor', '_check_' || c);
+	END LOOP;
+END
+$$;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin) VALUES
+	('fsync', 'finsec._check_fsync(jsonb)', '数据同步写盘（fsync）', 'fsync on', true),
+	('full_page_writes', 'finsec._check_full_page_writes(jsonb)', '整页写（full_page_writes）', 'full_page_writes on', true),
+	('data_checksums', 'finsec._check_data_checksums(jsonb)', '数据页校验和', 'Data checksums', true),
+	('synchronous_commit', 'finsec._check_synchronous_commit(jsonb)', '同步提交', 'Synchronous commit', true),
+	('wal_archiving', 'finsec._check_wal_archiving(jsonb)', 'WAL 归档', 'WAL archiving', true),
+	('backup_schedule', 'finsec._check_backup_schedule(jsonb)', '每日增量、每周全量备份', 'Daily incremental and weekly full backups', true),
+	('restore_tested', 'finsec._check_restore_tested(jsonb)', '备份恢复测试', 'Restore tested', true),
+	('switchover_drilled', 'finsec._check_switchover_drilled(jsonb)', '主备切换演练', 'Switchover drilled', true),
+	('standby_present', 'finsec._check_standby_present(jsonb)', '热备数据库', 'Standby present', true),
+	('realtime_offsite_backup', 'finsec._check_realtime_offsite_backup(jsonb)', '实时备份与异地备份', 'Real-time and off-site backup', true),
+	('dr_level', 'finsec._check_dr_level(jsonb)', '容灾能力等级', 'Disaster-recovery level', true);
+
+-- Which clauses each check answers, with the clause's numbers.
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
+	('003:6.4.3.3.5', 'fsync', '{}', true),
+	('003:6.4.3.3.5', 'full_page_writes', '{}', true),
+	('003:6.4.3.3.5', 'data_checksums', '{}', true),
+	('003:6.4.3.3.5', 'synchronous_commit', '{}', true),
+	('004:8.3.4h-enh', 'fsync', '{}', true),
+	('004:8.3.4h-enh', 'full_page_writes', '{}', true),
+	('004:8.3.4h-enh', 'data_checksums', '{}', true),
+	('004:8.3.4h-enh', 'synchronous_commit', '{}', true),
+	-- 004 8.3.5 c: incremental at least daily, full at least weekly
+	('004:8.3.5c', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:8.3.5c', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('002:3.2.9', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('002:3.2.9', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('002:3.2.9', 'standby_present', '{"min": 1}', true),
+	-- 004 8.3.5 b enhanced: real-time local backup and off-site backup
+	('004:8.3.5b-enh', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('004:8.3.5b-enh', 'realtime_offsite_backup', '{"max_lag_seconds": 3600}', true),
+	('001:7.4b', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('001:7.4b', 'restore_tested', '{"days": 92}', true),
+	('001:7.4c', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('001:7.4c', 'restore_tested', '{"days": 92}', true),
+	('004:7.5.11a-enh', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11a-enh', 'restore_tested', '{"days": 92}', true),
+	-- 004 7.5.11 b enhanced: the restore procedure every quarter
+	('004:7.5.11b-enh', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11b-enh', 'restore_tested', '{"days": 92}', true),
+	-- 001 7.5 b: the switchover between backup and production at least once a year
+	('001:7.5b', 'switchover_drilled', '{"days": 366}', true),
+	('001:7.3d', 'standby_present', '{"min": 1}', true),
+	('001:7.4i', 'standby_present', '{"min": 1}', true),
+	('001:7.4i', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	-- 001 7.2 g: products support at least level 3; the appendix: the declared level
+	('001:7.2b', 'standby_present', '{"min": 1}', true),
+	('001:7.4h', 'standby_present', '{"min": 1}', true),
+	('001:7.4h', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('001:7.4h', 'dr_level', '{}', true),
+	('001:7.4i', 'dr_level', '{}', true),
+	-- catalog clauses beyond the digest (docs/compliance-catalog.md "Mappings still to add")
+	('003:6.4.2.4.1', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('003:6.4.2.4.1', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
+	('004:7.5.11b', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
+	('004:7.5.11b', 'restore_tested', '{"days": 92}', true),
+	('001:7.2g', 'dr_level', '{"min_level": 3}', true),
+	('001:appendix', 'dr_level', '{}', true);
+
 -- (end of section 4b)
 
 
@@ -4157,6 +7417,1159 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 -- 5. Reports: finsec.report_*(from, to, lang).
 -- ---------------------------------------------------------------------
 
+/*
+ * Reports (docs/compliance-reports.md): SQL functions over a half-open
+ * period [from, to), one row per figure, CSV-friendly, labels in zh_CN or
+ * en.  All SECURITY INVOKER: a report sees what its caller sees, and a
+ * source the caller cannot read is a row with value NULL and unit
+ * 'cannot_read' (dimension naming the source), never a zero.
+ *
+ * Figure reports return (figure, label, day, dimension, value, unit):
+ * day NULL for the period total, set for a daily series (calendar days in
+ * finsec's business time zone, finsec._report_tz()); dimension NULL or
+ * the breakdown key.
+ */
+
+/* The one label table of every report (figure -> zh_CN, en). */
+CREATE FUNCTION finsec.report_label(figure text, lang text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT CASE WHEN finsec._report_lang($2) = 'en' THEN l.en ELSE l.zh END
+		   FROM (VALUES
+			-- business
+			('accounts_registered', '新增账户（首笔交易在本期）', 'Accounts registered (first transaction in the period)'),
+			('accounts_active', '活跃账户', 'Active accounts'),
+			('payments', '支付笔数', 'Payments'),
+			('settlements', '结算笔数', 'Settlements'),
+			('transfers', '转账笔数', 'Transfers'),
+			('withdrawals', '提现笔数', 'Withdrawals'),
+			('refunds', '退款及冲正笔数', 'Refunds and reversals'),
+			('payments_amount', '支付金额', 'Payment amount'),
+			('settlements_amount', '结算金额', 'Settlement amount'),
+			('transfers_amount', '转账金额', 'Transfer amount'),
+			('withdrawals_amount', '提现金额', 'Withdrawal amount'),
+			('refunds_amount', '退款及冲正金额', 'Refund and reversal amount'),
+			('unreadable_table', '无法读取的数据表', 'Table that could not be read'),
+			-- risk
+			('decisions', '风险决策（非直接放行）', 'Risk decisions (other than a plain allow)'),
+			('blocks', '拦截', 'Blocked payments'),
+			('decisions_degraded', '降级决策', 'Degraded decisions'),
+			('risk_cases_opened', '新开风险案件', 'Risk cases opened'),
+			('risk_cases_closed', '已结风险案件', 'Risk cases closed'),
+			('risk_cases_open', '期末未结风险案件', 'Risk cases open at the end of the period'),
+			('list_entries_added', '新增名单条目', 'List entries added'),
+			('list_entries_removed', '移除名单条目', 'List entries removed'),
+			-- limits
+			('refusals', '限额拒绝', 'Limit refusals'),
+			('refusals_by_policy', '按限额策略的拒绝', 'Limit refusals by policy'),
+			('refusals_by_table', '按数据表的拒绝', 'Limit refusals by table'),
+			-- monitor
+			('alerts', '监测预警', 'Monitoring alerts'),
+			('alerts_by_state', '预警（按当前状态）', 'Alerts by current state'),
+			('alerts_by_severity', '预警（按严重程度）', 'Alerts by severity'),
+			('alerts_closed', '已关闭预警', 'Alerts closed'),
+			('alert_cases', '预警关联案件', 'Cases of alerts'),
+			('role_suspensions', '角色暂停', 'Role suspensions'),
+			('large_value_reports', '大额交易报告', 'Large-value reports'),
+			-- audit
+			('events', '审计事件', 'Audit events'),
+			('events_by_user', '审计事件（按用户）', 'Audit events by user'),
+			('events_succeeded', '成功事件', 'Successful events'),
+			('events_failed', '失败事件', 'Failed events'),
+			('login_failures', '登录失败', 'Login failures'),
+			('refused_actions', '被拒绝的操作', 'Refused actions'),
+			('off_hours_events', '非工作时间事件', 'Off-hours events'),
+			('privilege_changes', '权限变更', 'Privilege changes'),
+			-- keys
+			('key_uses', '密钥使用次数', 'Key uses'),
+			('key_creations', '密钥生成、导入与轮换', 'Keys generated, imported and rotated'),
+			('key_rewraps', '主密钥重新包装', 'Master key rewraps'),
+			('key_verifications', '密钥校验', 'Key verifications'),
+			('key_change_requests', '密钥变更申请', 'Key change requests'),
+			('key_approvals', '密钥变更审批', 'Key change approvals'),
+			-- credit
+			('credit_queries', '征信查询', 'Credit queries'),
+			('credit_queries_by_reason', '征信查询（按查询原因）', 'Credit queries by reason'),
+			('credit_queries_by_user', '征信查询（按用户）', 'Credit queries by user'),
+			('credit_queries_suspended', '被暂停用户的查询', 'Credit queries of suspended users'),
+			('credit_queries_refused', '被拒绝的征信查询', 'Credit queries refused'),
+			('credit_user_suspensions', '征信用户暂停', 'Credit user suspensions'),
+			('disputes_opened', '新受理异议', 'Disputes opened'),
+			('disputes_closed', '已办结异议', 'Disputes closed'),
+			('disputes_overdue', '逾期异议', 'Disputes overdue'),
+			('deid_batches', '去标识化批次', 'De-identification batches'),
+			('deid_records', '去标识化记录', 'De-identified records')
+		   ) l(figure, zh, en)
+		  WHERE l.figure = $1),
+		$1)
+$$;
+COMMENT ON FUNCTION finsec.report_label(text, text) IS
+	'the label of a report figure in zh_CN or en (lang NULL: finsec.report_language); the figure name itself when it has none';
+REVOKE ALL ON FUNCTION finsec.report_label(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_label(text, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* lang NULL -> finsec.report_language; anything but zh_CN and en is S9Q43. */
+CREATE FUNCTION finsec._report_lang(lang text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := coalesce(lang, nullif(current_setting('finsec.report_language', true), ''), 'zh_CN');
+BEGIN
+	IF l NOT IN ('zh_CN', 'en') THEN
+		RAISE EXCEPTION 'report language "%" is not supported', l
+			USING ERRCODE = 'S9Q43',
+				  DETAIL = 'Reports are labelled in Chinese (zh_CN) or English (en).',
+				  HINT = 'Pass lang => ''zh_CN'' or ''en'', or set finsec.report_language.';
+	END IF;
+	RETURN l;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._report_lang(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* finsec's business time zone: the monitor's (its working-day calendar), else the limits'. */
+CREATE FUNCTION finsec._report_tz()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(nullif(current_setting('finsec.monitor_timezone', true), ''),
+					nullif(current_setting('finsec.limit_timezone', true), ''),
+					'Asia/Shanghai')
+$$;
+REVOKE ALL ON FUNCTION finsec._report_tz() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_tz() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The period's checks (S9Q40 a NULL bound, S9Q41 from after to, S9Q42 a
+ * span over five years) and the language; returns the language.
+ */
+CREATE FUNCTION finsec._report_period("from" timestamptz, "to" timestamptz, lang text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF "from" IS NULL OR "to" IS NULL THEN
+		RAISE EXCEPTION 'the period of a report must have both bounds'
+			USING ERRCODE = 'S9Q40',
+				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
+				  HINT = 'Pass the first instant of the period and the first instant after it, e.g. ''2026-11-01'' and ''2026-12-01''.';
+	END IF;
+	IF "from" > "to" THEN
+		RAISE EXCEPTION 'the period of a report starts after it ends'
+			USING ERRCODE = 'S9Q41',
+				  DETAIL = format('from is %s, to is %s.', "from", "to"),
+				  HINT = 'The period is [from, to): swap the bounds.';
+	END IF;
+	IF "to" > "from" + interval '5 years' THEN
+		RAISE EXCEPTION 'the period of a report is longer than five years'
+			USING ERRCODE = 'S9Q42',
+				  DETAIL = format('from is %s, to is %s.', "from", "to"),
+				  HINT = 'Report on five years or less at a time and add the periods up.';
+	END IF;
+	RETURN finsec._report_lang(lang);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._report_period(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_period(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* The calendar days (business time zone) that [from, to) touches. */
+CREATE FUNCTION finsec._report_days("from" timestamptz, "to" timestamptz)
+RETURNS SETOF date
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT d::date
+	  FROM generate_series(($1 AT TIME ZONE finsec._report_tz())::date,
+						   (($2 - interval '1 microsecond') AT TIME ZONE finsec._report_tz())::date,
+						   interval '1 day') d
+	 WHERE $1 < $2
+$$;
+REVOKE ALL ON FUNCTION finsec._report_days(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_days(timestamptz, timestamptz) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * One figure from a query of finsec's own report functions (never a
+ * caller's text: it is a fixed string of this script, and it runs as the
+ * caller, SECURITY INVOKER, so it grants nothing).  q returns (at
+ * timestamptz, dim text, v numeric) for the period [$1, $2); the figure
+ * is the period total (sum of v, 0 when no rows), with daily rows for
+ * every day of the period when daily, and one total per dimension when
+ * by_dim.  Each of the tables in needs is tested for SELECT first: one the
+ * caller cannot read makes the figure a single cannot_read row naming it;
+ * an insufficient_privilege error while reading (row-level security) too.
+ */
+CREATE FUNCTION finsec._report_figure(fig text, fig_unit text, lang text,
+	"from" timestamptz, "to" timestamptz, needs regclass[], q text,
+	daily boolean DEFAULT true, by_dim boolean DEFAULT false)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $$
+DECLARE
+	t regclass;
+	lab text := finsec.report_label($1, $3);
+BEGIN
+	IF fig IS NULL OR q IS NULL OR needs IS NULL OR daily IS NULL OR by_dim IS NULL THEN
+		RAISE EXCEPTION 'a report figure needs its name, sources, query and series flags'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'finsec._report_figure is called by the report functions; call those instead.';
+	END IF;
+	PERFORM finsec._report_period("from", "to", lang);
+	FOREACH t IN ARRAY needs LOOP
+		IF NOT has_table_privilege(t, 'SELECT') THEN
+			RETURN QUERY SELECT $1, lab, NULL::date, t::text, NULL::numeric, 'cannot_read'::text;
+			RETURN;
+		END IF;
+	END LOOP;
+	BEGIN
+		RETURN QUERY EXECUTE format($f$
+			WITH ev AS MATERIALIZED (
+				SELECT (e.at AT TIME ZONE finsec._report_tz())::date AS day, e.dim, e.v
+				  FROM (%s) e(at, dim, v))
+			SELECT $3, $4, NULL::date, NULL::text, coalesce((SELECT sum(v) FROM ev), 0)::numeric, $5
+			UNION ALL
+			(SELECT $3, $4, d.day, NULL::text, coalesce(x.s, 0)::numeric, $5
+			   FROM finsec._report_days($1, $2) d(day)
+			   LEFT JOIN (SELECT ev.day, sum(ev.v) AS s FROM ev GROUP BY ev.day) x ON x.day = d.day
+			  WHERE $6
+			  ORDER BY d.day)
+			UNION ALL
+			(SELECT $3, $4, NULL::date, coalesce(ev.dim, 'unknown'), sum(ev.v)::numeric, $5
+			   FROM ev WHERE $7 GROUP BY coalesce(ev.dim, 'unknown') ORDER BY 4)
+		$f$, q) USING $4, $5, $1, lab, $2, daily, by_dim;
+	EXCEPTION WHEN insufficient_privilege THEN
+		RETURN QUERY SELECT $1, lab, NULL::date, array_to_string(needs, ','), NULL::numeric, 'cannot_read'::text;
+	END;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._report_figure(text, text, text, timestamptz, timestamptz, regclass[], text, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_figure(text, text, text, timestamptz, timestamptz, regclass[], text, boolean, boolean)
+	TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* ---- report_limits: limit refusals (finsec.limit_refusal) ---- */
+CREATE FUNCTION finsec.report_limits("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	src regclass[] := ARRAY['finsec.limit_refusal'::regclass];
+BEGIN
+	RETURN QUERY SELECT * FROM finsec._report_figure('refusals', 'count', l, "from", "to", src,
+		'SELECT refused_at, rule, 1 FROM finsec.limit_refusal WHERE refused_at >= $1 AND refused_at < $2', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('refusals_by_policy', 'count', l, "from", "to", src,
+		'SELECT refused_at, coalesce(policy, rule), 1 FROM finsec.limit_refusal WHERE refused_at >= $1 AND refused_at < $2', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('refusals_by_table', 'count', l, "from", "to", src,
+		'SELECT refused_at, relation, 1 FROM finsec.limit_refusal WHERE refused_at >= $1 AND refused_at < $2', false, true);
+END
+$$;
+COMMENT ON FUNCTION finsec.report_limits(timestamptz, timestamptz, text) IS
+	'limit refusals of [from, to): daily and by reason (rule), by policy, by table';
+REVOKE ALL ON FUNCTION finsec.report_limits(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_limits(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* ---- report_risk: decisions, cases, lists ---- */
+CREATE FUNCTION finsec.report_risk("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	dl regclass[] := ARRAY['finsec.risk_decision_log'::regclass];
+	rc regclass[] := ARRAY['finsec.risk_case'::regclass];
+	le regclass[] := ARRAY['finsec.risk_list_entry'::regclass];
+BEGIN
+	RETURN QUERY SELECT * FROM finsec._report_figure('decisions', 'count', l, "from", "to", dl,
+		'SELECT decided_at, decision, 1 FROM finsec.risk_decision_log WHERE decided_at >= $1 AND decided_at < $2', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('blocks', 'count', l, "from", "to", dl,
+		'SELECT decided_at, NULL::text, 1 FROM finsec.risk_decision_log WHERE decided_at >= $1 AND decided_at < $2 AND decision = ''block''', true, false);
+	RETURN QUERY SELECT * FROM finsec._report_figure('decisions_degraded', 'count', l, "from", "to", dl,
+		'SELECT decided_at, decision, 1 FROM finsec.risk_decision_log WHERE decided_at >= $1 AND decided_at < $2 AND degraded', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('risk_cases_opened', 'count', l, "from", "to", rc,
+		'SELECT opened_at, decision, 1 FROM finsec.risk_case WHERE opened_at >= $1 AND opened_at < $2', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('risk_cases_closed', 'count', l, "from", "to", rc,
+		'SELECT closed_at, outcome, 1 FROM finsec.risk_case WHERE closed_at >= $1 AND closed_at < $2', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('risk_cases_open', 'count', l, "from", "to", rc,
+		'SELECT $2 - interval ''1 microsecond'', state, 1 FROM finsec.risk_case WHERE opened_at < $2 AND (closed_at IS NULL OR closed_at >= $2)', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('list_entries_added', 'count', l, "from", "to", le,
+		'SELECT added_at, color || '':'' || entity_type, 1 FROM finsec.risk_list_entry WHERE added_at >= $1 AND added_at < $2', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('list_entries_removed', 'count', l, "from", "to", le,
+		'SELECT removed_at, color || '':'' || entity_type, 1 FROM finsec.risk_list_entry WHERE removed_at >= $1 AND removed_at < $2', false, true);
+END
+$$;
+COMMENT ON FUNCTION finsec.report_risk(timestamptz, timestamptz, text) IS
+	'risk decisions of [from, to) by outcome (the log holds every decision but plain allows), blocks daily, degraded decisions, cases opened, closed and open at the end, list entries added and removed';
+REVOKE ALL ON FUNCTION finsec.report_risk(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_risk(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/* ---- report_monitor: alerts, cases, suspensions, large-value reports ---- */
+CREATE FUNCTION finsec.report_monitor("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	al regclass[] := ARRAY['finsec.alert'::regclass];
+BEGIN
+	RETURN QUERY SELECT * FROM finsec._report_figure('alerts', 'count', l, "from", "to", al,
+		'SELECT raised_at, rule_name, 1 FROM finsec.alert WHERE raised_at >= $1 AND raised_at < $2 AND NOT shadow', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('alerts_by_state', 'count', l, "from", "to", al,
+		'SELECT raised_at, state, 1 FROM finsec.alert WHERE raised_at >= $1 AND raised_at < $2 AND NOT shadow', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('alerts_by_severity', 'count', l, "from", "to", al,
+		'SELECT raised_at, severity, 1 FROM finsec.alert WHERE raised_at >= $1 AND raised_at < $2 AND NOT shadow', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('alerts_closed', 'count', l, "from", "to", al,
+		'SELECT closed_at, outcome, 1 FROM finsec.alert WHERE closed_at >= $1 AND closed_at < $2 AND NOT shadow', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('alert_cases', 'count', l, "from", "to", al,
+		'SELECT min(raised_at), NULL::text, 1 FROM finsec.alert WHERE raised_at >= $1 AND raised_at < $2 AND case_id IS NOT NULL GROUP BY case_id', false, false);
+	RETURN QUERY SELECT * FROM finsec._report_figure('role_suspensions', 'count', l, "from", "to",
+		ARRAY['finsec.role_suspension'::regclass],
+		'SELECT suspended_at, rule_name, 1 FROM finsec.role_suspension WHERE suspended_at >= $1 AND suspended_at < $2', false, true);
+	-- large-value reports created in the period, by their current status
+	RETURN QUERY SELECT * FROM finsec._report_figure('large_value_reports', 'count', l, "from", "to",
+		ARRAY['finsec.large_value_report'::regclass],
+		'SELECT created_at, status, 1 FROM finsec.large_value_report WHERE created_at >= $1 AND created_at < $2', false, true);
+END
+$$;
+COMMENT ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) IS
+	'monitoring alerts of [from, to) (shadow rules left out): daily and by rule, by current state and severity, closed by outcome, their cases, role suspensions, large-value reports by status';
+REVOKE ALL ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_monitor(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * ---- report_audit: the monthly analysis of the ledger (004 7.5.7 f) ----
+ * Off-hours: the event's local time (finsec._report_tz()) on a day that is
+ * not a working day (finsec.is_working_day: the calendar, else Monday to
+ * Friday) or outside [work_start, work_end).  Privilege changes: the event
+ * types finsec writes when a role, a lock, a password, a clearance, a key
+ * or a two-person request changes (finsec._report_privilege_event).
+ */
+CREATE FUNCTION finsec._report_privilege_event(event_type text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT $1 ~ '^(change|role|label)\.'
+		OR $1 IN ('auth.lock', 'auth.unlock', 'auth.password', 'auth.exempt_login',
+				  'key.generate', 'key.import', 'key.rotate', 'key.rewrap',
+				  'credit.user_set', 'credit.user_remove', 'credit.user_suspended', 'credit.user_restore',
+				  'limits.exempt', 'protect.policy_create', 'protect.policy_drop')
+$$;
+REVOKE ALL ON FUNCTION finsec._report_privilege_event(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_privilege_event(text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+CREATE FUNCTION finsec._report_off_hours(at timestamptz, work_start time, work_end time)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT NOT finsec.is_working_day((at AT TIME ZONE finsec._report_tz())::date)
+		OR (at AT TIME ZONE finsec._report_tz())::time < work_start
+		OR (at AT TIME ZONE finsec._report_tz())::time >= work_end
+$$;
+REVOKE ALL ON FUNCTION finsec._report_off_hours(timestamptz, time, time) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_off_hours(timestamptz, time, time) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The ledger records each analysis of itself: report_audit, run by a
+ * caller who can read the ledger, writes an audit.analysis event (the
+ * period analysed, the events in it) so that the self-check can verify
+ * that the ledger is analysed at least monthly (004 7.5.7 f, U11; check
+ * audit_analysis).  SECURITY DEFINER only to write a finsec event type
+ * (audit.*, reserved to finsec's own functions) for finsec_auditor, who
+ * may not call finsec.audit_event(); it reads no user object, counts the
+ * ledger's rows of the period and records who ran it (the ledger's
+ * db_user is the caller before the definer switch).  Granted to
+ * finsec_auditor only, the one role that reads the ledger (EXECUTE is
+ * checked against the calling role, also after SET ROLE).
+ */
+CREATE FUNCTION finsec._report_record_analysis("from" timestamptz, "to" timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+		RAISE EXCEPTION 'an analysis of the ledger needs a period'
+			USING ERRCODE = 'S9Q46',
+				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
+				  HINT = 'Run finsec.report_audit(from, to), which records its analysis itself.';
+	END IF;
+	SELECT count(*) INTO n FROM finsec.audit a WHERE a.event_time >= "from" AND a.event_time < "to";
+	RETURN finsec.audit_event('audit.analysis', 'finsec.audit', 'report_audit', true,
+		format('the audit ledger was analysed for [%s, %s): %s event(s)', "from", "to", n),
+		jsonb_build_object('from', "from", 'to', "to", 'events', n));
+END
+$$;
+COMMENT ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) IS
+	'record in the ledger that it was analysed for a period (audit.analysis); called by finsec.report_audit';
+REVOKE ALL ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_record_analysis(timestamptz, timestamptz) TO finsec_auditor;
+
+CREATE FUNCTION finsec.report_audit("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
+	work_start time DEFAULT '09:00', work_end time DEFAULT '18:00')
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	a regclass[] := ARRAY['finsec.audit'::regclass];
+	w text;
+BEGIN
+	IF work_start IS NULL OR work_end IS NULL OR work_start >= work_end THEN
+		RAISE EXCEPTION 'the working hours of report_audit are not a range'
+			USING ERRCODE = 'S9Q44',
+				  DETAIL = format('work_start is %s, work_end is %s.', coalesce(work_start::text, 'NULL'), coalesce(work_end::text, 'NULL')),
+				  HINT = 'Pass work_start before work_end, e.g. ''09:00'' and ''18:00''.';
+	END IF;
+	w := ' FROM finsec.audit WHERE event_time >= $1 AND event_time < $2';
+	RETURN QUERY SELECT * FROM finsec._report_figure('events', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type, 1' || w, true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('events_by_user', 'count', l, "from", "to", a,
+		'SELECT event_time, quote_ident(db_user), 1' || w, false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('events_succeeded', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type, 1' || w || ' AND success', false, false);
+	RETURN QUERY SELECT * FROM finsec._report_figure('events_failed', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type, 1' || w || ' AND NOT success', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('login_failures', 'count', l, "from", "to", a,
+		'SELECT event_time, quote_ident(db_user), 1' || w || ' AND event_type = ''auth.failure''', true, false);
+	RETURN QUERY SELECT * FROM finsec._report_figure('refused_actions', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type, 1' || w || ' AND NOT success AND event_type NOT LIKE ''auth.%''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('off_hours_events', 'count', l, "from", "to", a,
+		format('SELECT event_time, event_type, 1%s AND finsec._report_off_hours(event_time, %L, %L)', w, work_start, work_end),
+		true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('privilege_changes', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type, 1' || w || ' AND finsec._report_privilege_event(event_type)', false, true);
+	-- the analysis is recorded in the ledger (audit.analysis) when the ledger could be read
+	IF has_table_privilege('finsec.audit', 'SELECT') THEN
+		PERFORM finsec._report_record_analysis("from", "to");
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION finsec.report_audit(timestamptz, timestamptz, text, time, time) IS
+	'analysis of the audit ledger over [from, to) (004 7.5.7 f): events daily and by type, by user, succeeded, failed, login failures, refused actions, off-hours events, privilege changes';
+REVOKE ALL ON FUNCTION finsec.report_audit(timestamptz, timestamptz, text, time, time) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_audit(timestamptz, timestamptz, text, time, time) TO finsec_admin, finsec_auditor;
+
+/* ---- report_keys: key usage, creations, rewraps, verifications, approvals (ledger) ---- */
+CREATE FUNCTION finsec.report_keys("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	a regclass[] := ARRAY['finsec.audit'::regclass];
+	w text := ' FROM finsec.audit WHERE event_time >= $1 AND event_time < $2';
+BEGIN
+	-- a key.use row counts the uses of one key version in one transaction (detail.count)
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_uses', 'count', l, "from", "to", a,
+		'SELECT event_time, coalesce(object, ''?'') || ''/'' || coalesce(action, ''?''),'
+		|| ' CASE WHEN jsonb_typeof(detail -> ''count'') = ''number'' THEN (detail ->> ''count'')::numeric ELSE 1 END'
+		|| w || ' AND event_type = ''key.use''', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_creations', 'count', l, "from", "to", a,
+		'SELECT event_time, event_type || '':'' || coalesce(object, ''?''), 1' || w
+		|| ' AND event_type IN (''key.generate'', ''key.import'', ''key.rotate'')', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_rewraps', 'count', l, "from", "to", a,
+		'SELECT event_time, NULL::text, 1' || w || ' AND event_type = ''key.rewrap''', false, false);
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_verifications', 'count', l, "from", "to", a,
+		'SELECT event_time, CASE WHEN success THEN ''ok'' ELSE ''failed'' END, 1' || w
+		|| ' AND event_type ~ ''^key\.verif''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_change_requests', 'count', l, "from", "to", a,
+		'SELECT event_time, split_part(object, '':'', 1), 1' || w
+		|| ' AND event_type = ''change.request'' AND object LIKE ''key.%''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('key_approvals', 'count', l, "from", "to", a,
+		'SELECT event_time, split_part(object, '':'', 1), 1' || w
+		|| ' AND event_type = ''change.approve'' AND object LIKE ''key.%''', false, true);
+END
+$$;
+COMMENT ON FUNCTION finsec.report_keys(timestamptz, timestamptz, text) IS
+	'key usage of [from, to) from the ledger: uses by label and operation, creations and rotations, rewraps, verifications, key change requests and approvals';
+REVOKE ALL ON FUNCTION finsec.report_keys(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_keys(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/* ---- report_credit: queries, refusals, suspensions, disputes, de-identification ---- */
+CREATE FUNCTION finsec.report_credit("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	q regclass[] := ARRAY['finsec.credit_query_log'::regclass];
+	d regclass[] := ARRAY['finsec.credit_dispute'::regclass];
+	a regclass[] := ARRAY['finsec.audit'::regclass];
+	w text := ' FROM finsec.credit_query_log WHERE at >= $1 AND at < $2';
+BEGIN
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_queries', 'count', l, "from", "to", q,
+		'SELECT at, institution, 1' || w, true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_queries_by_reason', 'count', l, "from", "to", q,
+		'SELECT at, reason, 1' || w, false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_queries_by_user', 'count', l, "from", "to", q,
+		'SELECT at, quote_ident(user_name), 1' || w, false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_queries_suspended', 'count', l, "from", "to", q,
+		'SELECT at, institution, 1' || w || ' AND outcome = ''suspended''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_queries_refused', 'count', l, "from", "to", a,
+		'SELECT event_time, quote_ident(db_user), 1 FROM finsec.audit WHERE event_time >= $1 AND event_time < $2'
+		|| ' AND event_type = ''credit.query_refused''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('credit_user_suspensions', 'count', l, "from", "to", a,
+		'SELECT event_time, object, 1 FROM finsec.audit WHERE event_time >= $1 AND event_time < $2'
+		|| ' AND event_type = ''credit.user_suspended''', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('disputes_opened', 'count', l, "from", "to", d,
+		'SELECT received_at, institution, 1 FROM finsec.credit_dispute WHERE received_at >= $1 AND received_at < $2', true, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('disputes_closed', 'count', l, "from", "to", d,
+		'SELECT closed_at, status, 1 FROM finsec.credit_dispute WHERE closed_at >= $1 AND closed_at < $2', false, true);
+	-- overdue: still open at the end of the period past its due time, or closed in the period after it
+	RETURN QUERY SELECT * FROM finsec._report_figure('disputes_overdue', 'count', l, "from", "to", d,
+		'SELECT least(due_at, $2 - interval ''1 microsecond''), CASE WHEN closed_at IS NULL OR closed_at >= $2 THEN ''open'' ELSE ''closed_late'' END, 1'
+		|| ' FROM finsec.credit_dispute WHERE received_at < $2 AND due_at < $2'
+		|| ' AND (closed_at IS NULL OR closed_at >= $2 OR (closed_at >= $1 AND closed_at > due_at))', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('deid_batches', 'count', l, "from", "to",
+		ARRAY['finsec.deid_batch'::regclass],
+		'SELECT finished_at, state, 1 FROM finsec.deid_batch WHERE finished_at >= $1 AND finished_at < $2', false, true);
+	RETURN QUERY SELECT * FROM finsec._report_figure('deid_records', 'count', l, "from", "to",
+		ARRAY['finsec.deid_batch'::regclass],
+		'SELECT finished_at, action, records FROM finsec.deid_batch WHERE finished_at >= $1 AND finished_at < $2 AND state = ''published''', false, true);
+END
+$$;
+COMMENT ON FUNCTION finsec.report_credit(timestamptz, timestamptz, text) IS
+	'credit data of [from, to): queries daily and by institution, by reason, by user, of suspended users, refused; user suspensions; disputes opened, closed, overdue; de-identification batches and records';
+REVOKE ALL ON FUNCTION finsec.report_credit(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_credit(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * The built-in or finsec type behind a column of an application table
+ * (domains followed to their base), as a class: time, number, money,
+ * text, boolean, finsec (another finsec type: an identifier, valid by
+ * construction), or NULL for a missing or dropped column or any other type
+ * (a user-defined type, whose functions a report never runs).
+ */
+CREATE FUNCTION finsec._report_column_class(rel regclass, col text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE a AS (
+		SELECT t.oid, t.typtype, t.typbasetype, t.typnamespace, 0 AS depth
+		  FROM pg_attribute at JOIN pg_type t ON t.oid = at.atttypid
+		 WHERE at.attrelid = $1 AND at.attname = $2 AND at.attnum > 0 AND NOT at.attisdropped
+		UNION ALL
+		SELECT t.oid, t.typtype, t.typbasetype, t.typnamespace, a.depth + 1
+		  FROM a JOIN pg_type t ON t.oid = a.typbasetype
+		 WHERE a.typtype = 'd' AND a.depth < 16
+	)
+	SELECT CASE
+			 WHEN b.typtype <> 'b' THEN NULL
+			 WHEN b.oid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN 'time'
+			 WHEN b.oid IN ('numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN 'number'
+			 WHEN b.oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype) THEN 'text'
+			 WHEN b.oid = 'bool'::regtype THEN 'boolean'
+			 WHEN b.typnamespace = 'finsec'::regnamespace AND b.oid = 'finsec.money'::regtype THEN 'money'
+			 WHEN b.typnamespace = 'finsec'::regnamespace THEN 'finsec'
+		   END
+	  FROM (SELECT * FROM a ORDER BY depth DESC LIMIT 1) b
+$$;
+REVOKE ALL ON FUNCTION finsec._report_column_class(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_column_class(regclass, text) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * The registered payments tables (finsec.limit_table, risk_table,
+ * monitor_table, by relid) and the columns their mappings name: the time
+ * (limits' posted_at, else risk's or the monitor's), the amount, the kind
+ * and reversal kinds (limits), the currency (risk, monitor), the account
+ * (else the customer), the status (monitor), the payment id and the
+ * reversal reference (limits).  Needs SELECT on the three registries
+ * (finsec_admin, finsec_auditor, finsec_operator).
+ */
+CREATE FUNCTION finsec._report_payment_tables(
+	OUT relid regclass, OUT time_col text, OUT amount_col text, OUT kind_col text,
+	OUT reversal_kinds text[], OUT exempt_kinds text[], OUT currency_col text,
+	OUT account_col text, OUT customer_col text, OUT status_col text,
+	OUT payment_id_col text, OUT reversal_col text, OUT card_col text, OUT counterparty_col text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.relid,
+		   coalesce(l.time_column, k.posted_at_column, m.posted_at_column),
+		   coalesce(l.amount_column, k.amount_column, m.amount_column),
+		   l.kind_column,
+		   coalesce(l.reversal_kinds, '{}'), coalesce(l.exempt_kinds, '{}'),
+		   coalesce(k.currency_column, m.currency_column),
+		   coalesce(l.account_column, k.account_column, m.account_column),
+		   coalesce(l.customer_column, k.customer_column, m.customer_column),
+		   m.status_column,
+		   l.payment_id_column, l.reversal_column,
+		   k.card_column,
+		   coalesce(l.counterparty_column, k.counterparty_column, m.counterparty_column)
+	  FROM (SELECT t.relid FROM finsec.limit_table t
+			UNION SELECT t.relid FROM finsec.risk_table t
+			UNION SELECT t.relid FROM finsec.monitor_table t) r
+	  LEFT JOIN finsec.limit_table l ON l.relid = r.relid
+	  LEFT JOIN finsec.risk_table k ON k.relid = r.relid
+	  LEFT JOIN finsec.monitor_table m ON m.relid = r.relid
+	 ORDER BY r.relid::text
+$$;
+REVOKE ALL ON FUNCTION finsec._report_payment_tables() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_payment_tables() TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * Why the caller cannot read a registered table for a report (NULL: it
+ * can): not an ordinary or partitioned table, a mapped column missing or
+ * of another type than the report reads, or no SELECT on a column it
+ * needs.  cols: column names, classes: the class each must have (NULL
+ * entries skipped).
+ */
+CREATE FUNCTION finsec._report_unreadable(rel regclass, cols text[], classes text[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	i integer;
+	c text;
+BEGIN
+	IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'r'
+	   AND (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'p' THEN
+		RETURN 'not_a_table';
+	END IF;
+	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
+		CONTINUE WHEN cols[i] IS NULL;
+		c := finsec._report_column_class(rel, cols[i]);
+		IF c IS NULL OR (classes[i] IS NOT NULL AND NOT c = ANY (string_to_array(classes[i], '|'))) THEN
+			RETURN format('column %s is missing or of a type the report does not read', quote_ident(cols[i]));
+		END IF;
+		IF NOT has_column_privilege(rel, cols[i], 'SELECT') THEN
+			RETURN format('no SELECT privilege on column %s', quote_ident(cols[i]));
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._report_unreadable(regclass, text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_unreadable(regclass, text[], text[]) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * ---- report_business: from the registered payments tables ----
+ * Each payment is classed by its kind (limits' kind column): a reversal
+ * kind of the table, or a kind containing refund/reversal/chargeback, is a
+ * refund; one containing settle a settlement, withdraw a withdrawal,
+ * transfer a transfer; every other kind, and every payment of a table
+ * without a kind column, a payment.  Amounts are summed per currency: a
+ * finsec.money column with finsec's exact sum, a numeric or integer one
+ * exactly as numeric in the mapped currency column's currency, or CNY when
+ * the table maps none (as the monitor does).  accounts_registered counts
+ * the accounts (else customers) whose first payment in the table falls in
+ * the period; accounts_active those with a payment in it.  A table the
+ * caller cannot read (or a column of another type) makes every figure's
+ * total NULL with unit cannot_read, with one unreadable_table row naming
+ * the table and the reason in its label; no daily rows are given then.
+ */
+CREATE FUNCTION finsec.report_business("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
+	tables regclass[] DEFAULT NULL)
+RETURNS TABLE (figure text, label text, day date, dimension text, value numeric, unit text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	tz text := finsec._report_tz();
+	t record;
+	why text;
+	src text;
+	tcol text;
+	kexpr text;
+	cexpr text;
+	aexpr text;
+	acct text;
+	acc jsonb := '[]';
+	part jsonb;
+	bad jsonb := '[]';
+	counts text[] := ARRAY['accounts_registered', 'payments', 'settlements', 'transfers', 'withdrawals', 'refunds'];
+	f text;
+BEGIN
+	IF NOT (has_table_privilege('finsec.limit_table', 'SELECT') AND has_table_privilege('finsec.risk_table', 'SELECT')
+			AND has_table_privilege('finsec.monitor_table', 'SELECT')) THEN
+		bad := jsonb_build_array(jsonb_build_object('table', 'finsec.limit_table', 'reason', 'no SELECT privilege on the registries of payments tables'));
+	ELSE
+		bad := bad || coalesce((SELECT jsonb_agg(jsonb_build_object('table', x::text, 'reason', 'not a registered payments table'))
+								  FROM unnest(tables) x
+								 WHERE x IS NULL OR x NOT IN (SELECT r.relid FROM finsec._report_payment_tables() r)), '[]');
+		FOR t IN SELECT * FROM finsec._report_payment_tables() r WHERE tables IS NULL OR r.relid = ANY (tables) LOOP
+			why := finsec._report_unreadable(t.relid,
+				ARRAY[t.time_col, t.amount_col, t.kind_col, t.currency_col, coalesce(t.account_col, t.customer_col)],
+				ARRAY['time', 'number|money', 'text', 'text', 'text|number|finsec']);
+			IF why IS NULL AND t.time_col IS NULL THEN
+				why := 'no time column is mapped';
+			END IF;
+			IF why IS NOT NULL THEN
+				bad := bad || jsonb_build_object('table', t.relid::text, 'reason', why);
+				CONTINUE;
+			END IF;
+			src := format('%s %s t', CASE WHEN (SELECT relkind FROM pg_class WHERE oid = t.relid) = 'r' THEN 'ONLY' ELSE '' END,
+						  t.relid::text);
+			tcol := format('t.%I::timestamptz', t.time_col);
+			kexpr := CASE WHEN t.kind_col IS NULL THEN '''payments'''
+						  ELSE format($k$CASE WHEN t.%1$I IS NULL THEN 'payments'
+							   WHEN t.%1$I::text = ANY ($3) OR lower(t.%1$I::text) ~ '(refund|reversal|chargeback)' THEN 'refunds'
+							   WHEN lower(t.%1$I::text) ~ 'settle' THEN 'settlements'
+							   WHEN lower(t.%1$I::text) ~ 'withdraw' THEN 'withdrawals'
+							   WHEN lower(t.%1$I::text) ~ 'transfer' THEN 'transfers'
+							   ELSE 'payments' END$k$, t.kind_col) END;
+			IF finsec._report_column_class(t.relid, t.amount_col) = 'money' THEN
+				cexpr := format('finsec.currency(t.%I)', t.amount_col);
+				aexpr := format('finsec.amount(sum(t.%I))', t.amount_col);
+			ELSE
+				cexpr := CASE WHEN t.currency_col IS NULL THEN '''CNY'''
+							  ELSE format('coalesce(t.%I::text, ''CNY'')', t.currency_col) END;
+				aexpr := format('sum(t.%I::numeric)', t.amount_col);
+			END IF;
+			acct := coalesce(t.account_col, t.customer_col);
+			BEGIN
+				EXECUTE format($q$
+					SELECT coalesce(jsonb_agg(jsonb_build_object('day', g.day, 'figure', g.fig, 'cur', g.cur, 'n', g.n, 'amount', g.amount)), '[]')
+					  FROM (SELECT (%1$s AT TIME ZONE $4)::date AS day, %2$s AS fig, %3$s AS cur, count(*) AS n, %4$s AS amount
+							  FROM %5$s
+							 WHERE %1$s >= $1 AND %1$s < $2
+							 GROUP BY 1, 2, 3) g$q$,
+					tcol, kexpr, cexpr, aexpr, src)
+					INTO part USING "from", "to", t.reversal_kinds, tz;
+				acc := acc || part;
+				-- first payment of each account in this table, and accounts active in the period
+				EXECUTE format($q$
+					SELECT coalesce(jsonb_agg(jsonb_build_object('day', g.day, 'figure', 'accounts_registered', 'n', g.n)), '[]')
+					  FROM (SELECT (f AT TIME ZONE $3)::date AS day, count(*) AS n
+							  FROM (SELECT min(%1$s) AS f FROM %2$s WHERE %1$s < $2 AND t.%3$I IS NOT NULL GROUP BY t.%3$I) s
+							 WHERE f >= $1 GROUP BY 1) g$q$, tcol, src, acct)
+					INTO part USING "from", "to", tz;
+				acc := acc || part;
+				EXECUTE format($q$
+					SELECT jsonb_build_array(jsonb_build_object('figure', 'accounts_active', 'n', count(DISTINCT t.%3$I)))
+					  FROM %2$s WHERE %1$s >= $1 AND %1$s < $2$q$, tcol, src, acct)
+					INTO part USING "from", "to";
+				acc := acc || part;
+			EXCEPTION WHEN insufficient_privilege THEN
+				bad := bad || jsonb_build_object('table', t.relid::text, 'reason', 'row-level security or a privilege refused the read');
+			END;
+		END LOOP;
+	END IF;
+
+	IF jsonb_array_length(bad) > 0 THEN
+		FOREACH f IN ARRAY counts || ARRAY['accounts_active', 'payments_amount', 'settlements_amount', 'transfers_amount',
+										   'withdrawals_amount', 'refunds_amount'] LOOP
+			RETURN QUERY SELECT f, finsec.report_label(f, l), NULL::date, NULL::text, NULL::numeric, 'cannot_read'::text;
+		END LOOP;
+		RETURN QUERY SELECT 'unreadable_table'::text, finsec.report_label('unreadable_table', l) || ': ' || (b ->> 'reason'),
+							NULL::date, b ->> 'table', NULL::numeric, 'cannot_read'::text
+					   FROM jsonb_array_elements(bad) b;
+		RETURN;
+	END IF;
+
+	-- one pass over the accumulated cells: totals, every day of every count figure, amounts per currency
+	RETURN QUERY
+		WITH c AS MATERIALIZED (
+			SELECT x.day, x.figure, x.cur, x.n, x.amount
+			  FROM jsonb_to_recordset(acc) AS x(day date, figure text, cur text, n numeric, amount numeric)),
+		 fig AS (SELECT f.name, f.ord FROM unnest(counts) WITH ORDINALITY AS f(name, ord)),
+		 days AS (SELECT d.d FROM finsec._report_days("from", "to") d(d)),
+		 daily AS (SELECT c.figure, c.day, sum(c.n) AS n FROM c WHERE c.day IS NOT NULL GROUP BY 1, 2),
+		 amounts AS (SELECT c.figure, c.cur, sum(c.amount) AS amount FROM c
+					  WHERE c.figure <> ALL (ARRAY['accounts_registered', 'accounts_active']) GROUP BY 1, 2)
+		SELECT r.figure, finsec.report_label(r.figure, l), r.day, r.dimension, r.value, r.unit
+		  FROM (SELECT fig.name AS figure, NULL::date AS day, NULL::text AS dimension,
+					   coalesce((SELECT sum(c.n) FROM c WHERE c.figure = fig.name), 0) AS value,
+					   'count'::text AS unit, fig.ord AS o1, 0 AS o2, NULL::date AS o3, NULL::text AS o4
+				  FROM fig
+				UNION ALL
+				SELECT fig.name, days.d, NULL, coalesce(daily.n, 0), 'count', fig.ord, 1, days.d, NULL
+				  FROM fig CROSS JOIN days
+				  LEFT JOIN daily ON daily.figure = fig.name AND daily.day = days.d
+				UNION ALL
+				SELECT 'accounts_active', NULL, NULL,
+					   coalesce((SELECT sum(c.n) FROM c WHERE c.figure = 'accounts_active'), 0), 'count', 7, 0, NULL, NULL
+				UNION ALL
+				SELECT fig.name || '_amount', NULL, a.cur, coalesce(a.amount, 0), 'amount', 7 + fig.ord, 0, NULL, a.cur
+				  FROM fig LEFT JOIN amounts a ON a.figure = fig.name
+				 WHERE fig.name <> 'accounts_registered') r
+		 ORDER BY r.o1, r.o2, r.o3, r.o4;
+END
+$$;
+COMMENT ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) IS
+	'business figures of [from, to) from the registered payments tables (or those of tables), read as the caller: accounts registered and active, payments, settlements, transfers, withdrawals, refunds (daily), their amounts per currency; cannot_read where the caller cannot read a table';
+REVOKE ALL ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_business(timestamptz, timestamptz, text, regclass[]) TO finsec_admin, finsec_auditor, finsec_operator;
+
+/*
+ * ---- report_access_review (004 9.3 d): one row per login role ----
+ * From finsec.role_inventory() (SECURITY DEFINER, reads pg_authid, never a
+ * password or hash; finsec_admin, finsec_auditor), finsec.role_last_login()
+ * where it exists, finsec.role_suspension and the ledger's privilege
+ * changes of the period that name the role (object, or the target of a
+ * change request, or detail.role).  A source the caller cannot read leaves
+ * its columns NULL and says so in findings (cannot_read_...); without
+ * role_inventory the report is one row, role NULL, findings
+ * {cannot_read_role_inventory}.
+ */
+CREATE FUNCTION finsec.report_access_review("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS TABLE (role name, duties name[], superuser boolean, createrole boolean, bypassrls boolean,
+			   replication boolean, valid_until timestamptz, password_changed_at timestamptz,
+			   password_age_days integer, last_login_at timestamptz, locked boolean, suspended boolean,
+			   privilege_changes bigint, findings text[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	inactive interval := coalesce(nullif(current_setting('finsec.compliance_inactive_after', true), '')::interval,
+								  interval '90 days');
+	can_login boolean := to_regprocedure('finsec.role_last_login()') IS NOT NULL
+						 AND has_function_privilege('finsec.role_last_login()', 'EXECUTE');
+	can_audit boolean := has_table_privilege('finsec.audit', 'SELECT');
+	can_susp boolean := has_table_privilege('finsec.role_suspension', 'SELECT');
+	logins jsonb := '{}';
+	since timestamptz;
+	r record;
+	f text[];
+	ll timestamptz;
+	n bigint;
+	s boolean;
+BEGIN
+	IF NOT has_function_privilege('finsec.role_inventory()', 'EXECUTE') THEN
+		RETURN QUERY SELECT NULL::name, NULL::name[], NULL::boolean, NULL::boolean, NULL::boolean, NULL::boolean,
+							NULL::timestamptz, NULL::timestamptz, NULL::integer, NULL::timestamptz, NULL::boolean,
+							NULL::boolean, NULL::bigint, ARRAY['cannot_read_role_inventory'];
+		RETURN;
+	END IF;
+	IF can_login THEN
+		EXECUTE 'SELECT coalesce(jsonb_object_agg(x.role, x.last_login_at), ''{}''), min(x.recording_since)'
+				' FROM finsec.role_last_login() x'
+			INTO logins, since;
+	END IF;
+	FOR r IN SELECT i.*,
+					ARRAY(SELECT g.rolname FROM pg_roles g
+						   WHERE g.rolname IN ('finsec_admin', 'finsec_auditor', 'finsec_operator', 'finsec_app',
+											   'finsec_unmask', 'finsec_research')
+							 AND pg_has_role(i.role, g.oid, 'MEMBER')
+						   ORDER BY g.rolname)::name[] AS d
+			   FROM finsec.role_inventory() i ORDER BY i.role LOOP
+		f := '{}';
+		ll := NULL;
+		IF can_login THEN
+			ll := (logins ->> r.role::text)::timestamptz;
+			IF (ll IS NOT NULL AND ll < now() - inactive) OR (ll IS NULL AND since IS NOT NULL AND since < now() - inactive) THEN
+				f := f || 'inactive'::text;
+			ELSIF ll IS NULL THEN
+				f := f || 'no_login_recorded'::text;
+			END IF;
+		ELSE
+			f := f || 'cannot_read_last_login'::text;
+		END IF;
+		IF r.d @> '{finsec_admin,finsec_auditor}' OR r.d @> '{finsec_admin,finsec_unmask}'
+		   OR r.d @> '{finsec_auditor,finsec_operator}' OR r.d @> '{finsec_admin,finsec_app}' THEN
+			f := f || 'conflicting_duties'::text;
+		END IF;
+		IF r.superuser THEN f := f || 'superuser'::text; END IF;
+		IF r.createrole THEN f := f || 'createrole'::text; END IF;
+		IF r.bypassrls THEN f := f || 'bypassrls'::text; END IF;
+		IF r.has_password AND r.valid_until IS NULL THEN f := f || 'no_expiry'::text; END IF;
+		IF r.password_expired THEN f := f || 'password_expired'::text; END IF;
+		IF r.locked_until IS NOT NULL AND r.locked_until > now() THEN f := f || 'locked'::text; END IF;
+		s := NULL;
+		IF can_susp THEN
+			s := EXISTS (SELECT 1 FROM finsec.role_suspension x WHERE x.roleid = (SELECT oid FROM pg_roles WHERE rolname = r.role)
+							AND x.lifted_at IS NULL);
+			IF s THEN f := f || 'suspended'::text; END IF;
+		ELSE
+			f := f || 'cannot_read_role_suspension'::text;
+		END IF;
+		n := NULL;
+		IF can_audit THEN
+			SELECT count(*) INTO n FROM finsec.audit a
+			 WHERE a.event_time >= "from" AND a.event_time < "to"
+			   AND finsec._report_privilege_event(a.event_type)
+			   AND (a.object = r.role::text OR split_part(a.object, ':', 2) = r.role::text
+					OR a.detail ->> 'role' = r.role::text);
+			IF n > 0 THEN f := f || 'privilege_changed'::text; END IF;
+		ELSE
+			f := f || 'cannot_read_audit'::text;
+		END IF;
+		RETURN QUERY SELECT r.role, r.d, r.superuser, r.createrole, r.bypassrls, r.replication, r.valid_until,
+							r.password_changed_at,
+							CASE WHEN r.password_changed_at IS NULL THEN NULL
+								 ELSE extract(day FROM now() - r.password_changed_at)::integer END,
+							ll, r.locked_until IS NOT NULL AND r.locked_until > now(), s, n, f;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION finsec.report_access_review(timestamptz, timestamptz, text) IS
+	'access review (004 9.3 d): every login role with its finsec duties, attributes, expiry, password age, last login, lock, suspension, privilege changes of [from, to) and findings';
+REVOKE ALL ON FUNCTION finsec.report_access_review(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_access_review(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * ---- report_data_quality (Q1, 001 10.1): per registered payments table ----
+ * Reads at most max_rows rows of the period per table and measure (the
+ * first the scan returns, not a random sample; detail.bounded says when
+ * the limit was reached), as the caller.
+ *   completeness: NULLs in each mapped column (time, amount, customer,
+ *     account, currency, kind);
+ *   accuracy: text columns holding identifiers failing their check digits:
+ *     the risk mapping's card column (Luhn, finsec.is_valid_bank_card), and
+ *     mapped customer, account and counterparty columns whose name says
+ *     what they hold (resident id: finsec.is_valid_cn_resident_id; uscc:
+ *     finsec.is_valid_uscc; card: finsec.is_valid_bank_card); columns of
+ *     finsec's identifier types are valid by construction (failing 0);
+ *   consistency: reversals (limits' reversal column) whose original
+ *     payment (payment id column) is not in the table;
+ *   timeliness: delay from the event time (risk or monitor posted_at) to
+ *     the time finsec posted it (limits' posted_at) when both are mapped
+ *     and differ, and from the payment to the monitor's batch that read
+ *     it; p50, p95, max in seconds.
+ */
+CREATE FUNCTION finsec._report_id_kind(col text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN lower($1) ~ '(resident|id_?no|id_?number|idcard|id_card|sfz|shenfen)' THEN 'cn_resident_id'
+				WHEN lower($1) ~ '(uscc|credit_?code)' THEN 'uscc'
+				WHEN lower($1) ~ '(card|pan)' THEN 'bank_card'
+		   END
+$$;
+REVOKE ALL ON FUNCTION finsec._report_id_kind(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._report_id_kind(text) TO finsec_admin, finsec_auditor;
+
+CREATE FUNCTION finsec.report_data_quality("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL,
+	max_rows integer DEFAULT 100000, tables regclass[] DEFAULT NULL)
+RETURNS TABLE (table_name text, dimension text, measure text, checked bigint, failing bigint, ratio numeric, detail jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $$
+DECLARE
+	l text := finsec._report_period("from", "to", lang);
+	t record;
+	src text;
+	per text;
+	why text;
+	c text;
+	k text;
+	cls text;
+	n bigint;
+	bad bigint;
+	j jsonb;
+	cols text[];
+	names text[] := ARRAY['time', 'amount', 'customer', 'account', 'currency', 'kind'];
+	i integer;
+BEGIN
+	IF max_rows IS NULL OR max_rows < 1 OR max_rows > 100000000 THEN
+		RAISE EXCEPTION 'max_rows of report_data_quality must be between 1 and 100000000'
+			USING ERRCODE = 'S9Q45',
+				  DETAIL = format('max_rows is %s.', coalesce(max_rows::text, 'NULL')),
+				  HINT = 'Pass a bound on the rows read per table and measure, e.g. 100000.';
+	END IF;
+	IF NOT (has_table_privilege('finsec.limit_table', 'SELECT') AND has_table_privilege('finsec.risk_table', 'SELECT')
+			AND has_table_privilege('finsec.monitor_table', 'SELECT')) THEN
+		RETURN QUERY SELECT NULL::text, 'all'::text, 'cannot_read'::text, NULL::bigint, NULL::bigint, NULL::numeric,
+							jsonb_build_object('reason', 'no SELECT privilege on the registries of payments tables',
+											   'needs', 'finsec_admin, finsec_auditor or finsec_operator');
+		RETURN;
+	END IF;
+	RETURN QUERY SELECT x::text, 'all'::text, 'cannot_read'::text, NULL::bigint, NULL::bigint, NULL::numeric,
+						jsonb_build_object('reason', 'not a registered payments table',
+										   'needs', 'finsec.enable_limits, enable_risk or enable_monitoring')
+				   FROM unnest(tables) x
+				  WHERE x IS NULL OR x NOT IN (SELECT r.relid FROM finsec._report_payment_tables() r);
+	FOR t IN SELECT * FROM finsec._report_payment_tables() r WHERE tables IS NULL OR r.relid = ANY (tables) LOOP
+		cols := ARRAY[t.time_col, t.amount_col, t.customer_col, t.account_col, t.currency_col, t.kind_col];
+		why := finsec._report_unreadable(t.relid, cols || ARRAY[t.card_col, t.counterparty_col, t.payment_id_col, t.reversal_col],
+										 NULL);
+		IF why IS NULL AND t.time_col IS NULL THEN
+			why := 'no time column is mapped';
+		END IF;
+		IF why IS NULL AND finsec._report_column_class(t.relid, t.time_col) <> 'time' THEN
+			why := format('column %s is not a time', quote_ident(t.time_col));
+		END IF;
+		IF why IS NOT NULL THEN
+			RETURN QUERY SELECT t.relid::text, 'all'::text, 'cannot_read'::text, NULL::bigint, NULL::bigint, NULL::numeric,
+								jsonb_build_object('reason', why, 'needs', 'SELECT on the mapped columns');
+			CONTINUE;
+		END IF;
+		src := format('%s %s t', CASE WHEN (SELECT relkind FROM pg_class WHERE oid = t.relid) = 'r' THEN 'ONLY' ELSE '' END,
+					  t.relid::text);
+		per := format('(SELECT * FROM %s WHERE t.%I::timestamptz >= $1 AND t.%I::timestamptz < $2 LIMIT $3) t',
+					  src, t.time_col, t.time_col);
+		BEGIN
+			-- completeness
+			FOR i IN 1 .. 6 LOOP
+				CONTINUE WHEN cols[i] IS NULL;
+				EXECUTE format('SELECT count(*), count(*) FILTER (WHERE t.%I IS NULL) FROM %s', cols[i], per)
+					INTO n, bad USING "from", "to", max_rows;
+				RETURN QUERY SELECT t.relid::text, 'completeness'::text, quote_ident(cols[i]), n, bad,
+									CASE WHEN n > 0 THEN round(bad::numeric / n, 6) END,
+									jsonb_build_object('mapped_as', names[i], 'bounded', n >= max_rows, 'max_rows', max_rows);
+			END LOOP;
+			-- accuracy
+			FOREACH c IN ARRAY ARRAY[t.card_col, t.customer_col, t.account_col, t.counterparty_col] LOOP
+				CONTINUE WHEN c IS NULL;
+				cls := finsec._report_column_class(t.relid, c);
+				k := CASE WHEN c = t.card_col THEN 'bank_card' ELSE finsec._report_id_kind(c) END;
+				IF cls = 'finsec' THEN
+					RETURN QUERY SELECT t.relid::text, 'accuracy'::text, quote_ident(c), NULL::bigint, 0::bigint, 0::numeric,
+										jsonb_build_object('type', format_type((SELECT atttypid FROM pg_attribute
+																				WHERE attrelid = t.relid AND attname = c), NULL),
+														   'valid_by_construction', true);
+					CONTINUE;
+				END IF;
+				CONTINUE WHEN k IS NULL OR cls IS DISTINCT FROM 'text';
+				EXECUTE format('SELECT count(t.%1$I), count(*) FILTER (WHERE t.%1$I IS NOT NULL AND NOT finsec.%2$s(t.%1$I::text)) FROM %3$s',
+							   c, CASE k WHEN 'bank_card' THEN 'is_valid_bank_card'
+										 WHEN 'uscc' THEN 'is_valid_uscc' ELSE 'is_valid_cn_resident_id' END, per)
+					INTO n, bad USING "from", "to", max_rows;
+				RETURN QUERY SELECT t.relid::text, 'accuracy'::text, quote_ident(c), n, bad,
+									CASE WHEN n > 0 THEN round(bad::numeric / n, 6) END,
+									jsonb_build_object('identifier', k, 'bounded', n >= max_rows, 'max_rows', max_rows);
+			END LOOP;
+			-- consistency: reversals without their original
+			IF t.payment_id_col IS NOT NULL AND t.reversal_col IS NOT NULL THEN
+				IF finsec._report_column_class(t.relid, t.payment_id_col) IS DISTINCT FROM finsec._report_column_class(t.relid, t.reversal_col) THEN
+					RETURN QUERY SELECT t.relid::text, 'consistency'::text, quote_ident(t.reversal_col), NULL::bigint, NULL::bigint,
+										NULL::numeric, jsonb_build_object('reason', 'the payment id and reversal columns are of different types');
+				ELSE
+					EXECUTE format('SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM %5$s %1$s o WHERE o.%2$I = t.%3$I))'
+								   ' FROM %4$s WHERE t.%3$I IS NOT NULL',
+								   t.relid::text, t.payment_id_col, t.reversal_col, per,
+								   CASE WHEN (SELECT relkind FROM pg_class WHERE oid = t.relid) = 'r' THEN 'ONLY' ELSE '' END)
+						INTO n, bad USING "from", "to", max_rows;
+					RETURN QUERY SELECT t.relid::text, 'consistency'::text, quote_ident(t.reversal_col), n, bad,
+										CASE WHEN n > 0 THEN round(bad::numeric / n, 6) END,
+										jsonb_build_object('references', quote_ident(t.payment_id_col), 'orphans', 'reversals whose original payment is not in the table',
+														   'bounded', n >= max_rows, 'max_rows', max_rows);
+				END IF;
+			ELSE
+				RETURN QUERY SELECT t.relid::text, 'consistency'::text, 'reversal_of'::text, 0::bigint, 0::bigint, NULL::numeric,
+									jsonb_build_object('reason', 'the mapping names no payment id and reversal columns: nothing to check');
+			END IF;
+			-- timeliness: posting delay between two mapped times
+			c := (SELECT coalesce(k2.posted_at_column, m2.posted_at_column)
+					FROM (SELECT 1) x LEFT JOIN finsec.risk_table k2 ON k2.relid = t.relid
+					LEFT JOIN finsec.monitor_table m2 ON m2.relid = t.relid);
+			IF c IS NOT NULL AND c <> t.time_col AND finsec._report_column_class(t.relid, c) = 'time' THEN
+				EXECUTE format('SELECT jsonb_build_object(''p50_s'', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3),'
+							   ' ''p95_s'', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY d)::numeric, 3), ''max_s'', round(max(d)::numeric, 3),'
+							   ' ''rows'', count(*)) FROM (SELECT extract(epoch FROM t.%1$I::timestamptz - t.%2$I::timestamptz) AS d FROM %3$s'
+							   ' WHERE t.%2$I IS NOT NULL) s', t.time_col, c, per)
+					INTO j USING "from", "to", max_rows;
+				RETURN QUERY SELECT t.relid::text, 'timeliness'::text, 'posting_delay'::text, (j ->> 'rows')::bigint,
+									NULL::bigint, NULL::numeric, j || jsonb_build_object('event_time', quote_ident(c), 'posted_time', quote_ident(t.time_col));
+			ELSE
+				RETURN QUERY SELECT t.relid::text, 'timeliness'::text, 'posting_delay'::text, 0::bigint, NULL::bigint, NULL::numeric,
+									jsonb_build_object('reason', 'the mappings name one time column: no second time to compare');
+			END IF;
+		EXCEPTION WHEN insufficient_privilege THEN
+			RETURN QUERY SELECT t.relid::text, 'all'::text, 'cannot_read'::text, NULL::bigint, NULL::bigint, NULL::numeric,
+								jsonb_build_object('reason', 'row-level security or a privilege refused the read',
+												   'needs', 'SELECT on the table without row-level security');
+		END;
+		-- timeliness: payment to the monitor's batch that read it
+		IF has_table_privilege('finsec.monitor_event', 'SELECT') AND has_table_privilege('finsec.monitor_batch', 'SELECT') THEN
+			SELECT jsonb_build_object('p50_s', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 3),
+									  'p95_s', round(percentile_cont(0.95) WITHIN GROUP (ORDER BY d)::numeric, 3),
+									  'max_s', round(max(d)::numeric, 3), 'rows', count(*))
+			  INTO j
+			  FROM (SELECT extract(epoch FROM b.finished_at - e.at) AS d
+					  FROM finsec.monitor_table mt
+					  JOIN finsec.monitor_event e ON e.table_id = mt.table_id
+					  JOIN finsec.monitor_batch b ON b.batch_id = e.batch_id
+					 WHERE mt.relid = t.relid AND e.at >= "from" AND e.at < "to" AND e.stamp IS NOT NULL
+					 LIMIT max_rows) s;
+			IF (j ->> 'rows')::bigint > 0 THEN
+				RETURN QUERY SELECT t.relid::text, 'timeliness'::text, 'monitoring_delay'::text, (j ->> 'rows')::bigint,
+									NULL::bigint, NULL::numeric, j;
+			END IF;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) IS
+	'data quality of the registered payments tables over [from, to) (Q1, 001 10.1): completeness, accuracy, consistency, timeliness; at most max_rows rows per table and measure, read as the caller';
+REVOKE ALL ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, text, integer, regclass[]) TO finsec_admin, finsec_auditor;
+
+
+/*
+ * Check audit_analysis (004 7.5.7 f, U11): the ledger was analysed with
+ * finsec.report_audit over a period of at least min_period_days (default
+ * 28: a month) within the last max_age_days (default 31): an
+ * audit.analysis event, which only finsec's own functions can write.
+ * cannot_verify when the caller cannot read the ledger.
+ */
+CREATE FUNCTION finsec._check_audit_analysis(args jsonb, OUT status text, OUT evidence jsonb)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	max_age integer;
+	min_period integer;
+	r record;
+BEGIN
+	BEGIN
+		max_age := coalesce((args ->> 'max_age_days')::integer, 31);
+		min_period := coalesce((args ->> 'min_period_days')::integer, 28);
+	EXCEPTION WHEN OTHERS THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the check''s arguments are not whole numbers of days',
+									   'needs', 'args {"max_age_days": 31, "min_period_days": 28}', 'args', args);
+		RETURN;
+	END;
+	IF NOT has_table_privilege('finsec.audit', 'SELECT') THEN
+		status := 'cannot_verify';
+		evidence := jsonb_build_object('reason', 'the caller cannot read the audit ledger finsec.audit',
+									   'needs', 'membership in finsec_auditor');
+		RETURN;
+	END IF;
+	SELECT a.event_time, a.db_user, a.detail INTO r
+	  FROM finsec.audit a
+	 WHERE a.event_type = 'audit.analysis' AND a.success
+	   AND (a.detail ->> 'to')::timestamptz - (a.detail ->> 'from')::timestamptz >= make_interval(days => min_period)
+	 ORDER BY a.event_time DESC LIMIT 1;
+	evidence := jsonb_build_object('max_age_days', max_age, 'min_period_days', min_period,
+								   'last_analysis_at', r.event_time, 'analysed_by', quote_ident(r.db_user),
+								   'period_from', r.detail -> 'from', 'period_to', r.detail -> 'to');
+	status := CASE WHEN r.event_time IS NOT NULL AND r.event_time >= now() - make_interval(days => max_age)
+				   THEN 'pass' ELSE 'fail' END;
+END
+$$;
+COMMENT ON FUNCTION finsec._check_audit_analysis(jsonb) IS
+	'compliance check: the audit ledger analysed (finsec.report_audit over a month) within the last month';
+REVOKE ALL ON FUNCTION finsec._check_audit_analysis(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._check_audit_analysis(jsonb) TO finsec_admin, finsec_auditor;
+
+INSERT INTO finsec.compliance_check_def (check_name, function, title_zh, title_en, builtin)
+VALUES ('audit_analysis', 'finsec._check_audit_analysis(jsonb)', '审计数据每月分析', 'Audit data analysed monthly', true);
+-- mapped onto the clauses of the catalog (section 1b) where they are there
+INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin)
+SELECT c.clause_id, 'audit_analysis', c.args::jsonb, true
+  FROM (VALUES ('004:7.5.7f', '{"max_age_days": 31, "min_period_days": 28}'),
+			   ('004:7.5.5b', '{"max_age_days": 31, "min_period_days": 28}')) c(clause_id, args)
+ WHERE EXISTS (SELECT 1 FROM finsec.clause k WHERE k.clause_id = c.clause_id);
+
 -- (end of section 5)
 
 
@@ -4164,6 +8577,888 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 -- ---------------------------------------------------------------------
 -- 6. The printable report (compliance_report_html) and compliance_json.
 -- ---------------------------------------------------------------------
+
+/*
+ * Section 6 (docs/compliance-html.md): the printable report and the
+ * report for tooling.  Everything here is SECURITY INVOKER: the page shows
+ * what finsec.compliance_check() and the report functions show to the
+ * caller (cannot_verify where the caller cannot see), nothing more.
+ * Every value written into the page goes through finsec._html_escape().
+ */
+
+/*
+ * HTML escaping of text content and attribute values: & < > " ' (NULL:
+ * '').  It also writes the ':' of '://', the '(' of 'url(' and the '@' of
+ * '@import' as character references (the same text on the page), so that
+ * no value, even as harmless text, reads as a URL or a CSS import to a
+ * scanner of the page (the tests assert there is none anywhere).
+ */
+CREATE FUNCTION finsec._html_escape(s text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(regexp_replace(regexp_replace(replace(
+			replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;'),
+			'://', '&#58;//'), '(url)\(', '\1&#40;', 'gi'), '@(import)', '&#64;\1', 'gi'), '')
+$$;
+COMMENT ON FUNCTION finsec._html_escape(text) IS
+	'HTML-escapes & < > " and '' (and the : of ://, the ( of url(, the @ of @import); NULL gives the empty string; every value in compliance_report_html goes through it';
+REVOKE ALL ON FUNCTION finsec._html_escape(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_escape(text) TO finsec_admin, finsec_auditor;
+
+/*
+ * A number for the page: digits grouped by three with ',' and '.' before
+ * the fraction in both languages (the convention of Chinese financial
+ * statements as of English ones).  NULL: '—'.
+ */
+CREATE FUNCTION finsec._html_num(v numeric, lang text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN v IS NULL THEN '—'
+		   WHEN v = 'NaN'::numeric THEN 'NaN'
+		   ELSE (CASE WHEN v < 0 THEN '-' ELSE '' END)
+				|| regexp_replace(split_part(abs(v)::text, '.', 1), '(\d)(?=(\d{3})+$)', '\1,', 'g')
+				|| CASE WHEN position('.' IN abs(v)::text) > 0
+						THEN '.' || split_part(abs(v)::text, '.', 2) ELSE '' END
+		   END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_num(numeric, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_num(numeric, text) TO finsec_admin, finsec_auditor;
+
+-- A date for the page: 2026年12月02日 (zh_CN) or 2026-12-02 (en).
+CREATE FUNCTION finsec._html_date(d date, lang text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN d IS NULL THEN '—'
+		   WHEN NOT isfinite(d) THEN d::text
+		   WHEN lang = 'zh_CN' THEN to_char(d, 'YYYY"年"MM"月"DD"日"')
+		   ELSE to_char(d, 'YYYY-MM-DD') END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_date(date, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_date(date, text) TO finsec_admin, finsec_auditor;
+
+-- The statuses in the order of the page, with their labels and colours
+-- (fills of distinct grey levels, so that a grey print still tells them
+-- apart; the charts also write each status's letter and count).
+CREATE FUNCTION finsec._compliance_statuses(OUT ord int, OUT status text, OUT letter text,
+											OUT label_zh text, OUT label_en text, OUT fill text, OUT ink text)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	VALUES (1, 'fail', 'F', '不符合', 'fail', '#8b1a1a', '#ffffff'),
+		   (2, 'warn', 'W', '警告', 'warn', '#f7ca45', '#000000'),
+		   (3, 'cannot_verify', 'C', '无法验证', 'cannot verify', '#7e57c2', '#ffffff'),
+		   (4, 'pass', 'P', '符合', 'pass', '#3f9b5f', '#ffffff'),
+		   (5, 'manual', 'M', '人工核查', 'manual', '#79a6dc', '#000000'),
+		   (6, 'excluded', 'E', '已豁免', 'excluded', '#ffffff', '#000000'),
+		   (7, 'out_of_scope', 'O', '不适用', 'out of scope', '#e0e0e0', '#000000')
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_statuses() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_statuses() TO finsec_admin, finsec_auditor;
+
+/*
+ * The SHA-256 of a run's check results, as printed in the page's footer
+ * and returned by compliance_json: over the JSON array of
+ * {clause_id, check_name, status, evidence} of every row, ordered by
+ * clause_id and check_name (byte order), as jsonb writes it.  The
+ * language of the texts does not enter it, so the Chinese and the English
+ * page of the same state carry the same digest.
+ */
+CREATE FUNCTION finsec._compliance_digest(checks jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT encode(sha256(convert_to(coalesce(
+		(SELECT jsonb_agg(jsonb_build_object('clause_id', e -> 'clause_id', 'check_name', e -> 'check_name',
+											 'status', e -> 'status', 'evidence', e -> 'evidence')
+						  ORDER BY e ->> 'clause_id' COLLATE "C", e ->> 'check_name' COLLATE "C")
+		   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(checks) = 'array' THEN checks ELSE '[]' END) e),
+		'[]'::jsonb)::text, 'UTF8')), 'hex')
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_digest(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_digest(jsonb) TO finsec_admin, finsec_auditor;
+
+/*
+ * The catalog's version: finsec's version, the counts of clauses (built-in
+ * and the customer's), checks and mappings, and a SHA-256 of the catalog's
+ * content (clause ids, kinds, requirement texts, mappings and their
+ * arguments), so that two reports say whether they judged by the same
+ * catalog.  cannot_verify (with the reason) for a caller who cannot read
+ * the catalog tables.
+ */
+CREATE FUNCTION finsec._compliance_catalog_info()
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r jsonb;
+BEGIN
+	IF NOT (has_table_privilege('finsec.clause', 'SELECT')
+			AND has_table_privilege('finsec.clause_check', 'SELECT')
+			AND has_table_privilege('finsec.compliance_check_def', 'SELECT')) THEN
+		RETURN jsonb_build_object('status', 'cannot_verify',
+								  'reason', 'the caller cannot read the clause catalog',
+								  'needs', 'SELECT on finsec.clause, finsec.clause_check, finsec.compliance_check_def (finsec_auditor or finsec_admin)');
+	END IF;
+	SELECT jsonb_build_object(
+			'finsec_version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'finsec'),
+			'clauses', (SELECT count(*) FROM finsec.clause),
+			'clauses_builtin', (SELECT count(*) FROM finsec.clause c WHERE c.builtin),
+			'clauses_customer', (SELECT count(*) FROM finsec.clause c WHERE NOT c.builtin),
+			'automated', (SELECT count(*) FROM finsec.clause c WHERE c.kind = 'automated'),
+			'manual', (SELECT count(*) FROM finsec.clause c WHERE c.kind = 'manual'),
+			'checks', (SELECT count(*) FROM finsec.compliance_check_def),
+			'mappings', (SELECT count(*) FROM finsec.clause_check),
+			'standards', (SELECT coalesce(jsonb_agg(DISTINCT c.standard), '[]') FROM finsec.clause c),
+			'sha256', encode(sha256(convert_to(
+				coalesce((SELECT string_agg(concat_ws(E'\x1f', c.clause_id, c.standard, c.clause, c.kind,
+														c.requirement_zh, c.requirement_en, c.builtin::text),
+											 E'\x1e' ORDER BY c.clause_id COLLATE "C")
+						   FROM finsec.clause c), '')
+				|| E'\x1d' ||
+				coalesce((SELECT string_agg(concat_ws(E'\x1f', cc.clause_id, cc.check_name, cc.args::text,
+														d.function::text, cc.builtin::text),
+											 E'\x1e' ORDER BY cc.clause_id COLLATE "C", cc.check_name COLLATE "C")
+						   FROM finsec.clause_check cc JOIN finsec.compliance_check_def d USING (check_name)), ''),
+				'UTF8')), 'hex'))
+	  INTO r;
+	RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_catalog_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_catalog_info() TO finsec_admin, finsec_auditor;
+
+/*
+ * The checks of a run as a JSON array (one object per row of
+ * finsec.compliance_check(standard, lang), ordered by clause_id and
+ * check_name), the input of both reports.
+ */
+CREATE FUNCTION finsec._compliance_rows(standard text, lang text)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+				'clause_id', r.clause_id, 'standard', r.standard, 'clause', r.clause,
+				'check_name', r.check_name, 'requirement', r.requirement, 'status', r.status,
+				'evidence', r.evidence, 'remediation', r.remediation)
+			ORDER BY r.clause_id COLLATE "C", r.check_name COLLATE "C"), '[]'::jsonb)
+	  FROM finsec.compliance_check(_compliance_rows.standard, _compliance_rows.lang) r
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_rows(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_rows(text, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * Inline SVG: one stacked horizontal bar per standard, a segment per
+ * status (colour, and the status's letter and count written in it when
+ * it is wide enough), a legend with each status's name, letter and colour.
+ * summary: [{"standard": ..., "status": ..., "n": ...}, ...].  At most 30
+ * standards are drawn (the table lists them all).
+ */
+CREATE FUNCTION finsec._html_svg_status_chart(summary jsonb, lang text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	zh boolean := coalesce(lang, 'zh_CN') = 'zh_CN';
+	label_w int := 170;
+	plot_w int := 480;
+	bar_h int := 22;
+	gap int := 10;
+	top int := 34;
+	std record;
+	seg record;
+	maxn numeric;
+	x numeric;
+	w numeric;
+	y int;
+	i int := 0;
+	lx int;
+	body text := '';
+	legend text := '';
+	h int;
+BEGIN
+	IF summary IS NULL OR jsonb_typeof(summary) <> 'array' THEN
+		summary := '[]';
+	END IF;
+	SELECT max(t.n) INTO maxn FROM (
+		SELECT sum((e ->> 'n')::numeric) AS n FROM jsonb_array_elements(summary) e GROUP BY e ->> 'standard') t;
+	maxn := greatest(coalesce(maxn, 0), 1);
+	FOR std IN
+		SELECT (e ->> 'standard') COLLATE "C" AS standard, sum((e ->> 'n')::numeric) AS n
+		  FROM jsonb_array_elements(summary) e
+		 GROUP BY 1 ORDER BY 1 LIMIT 30
+	LOOP
+		y := top + i * (bar_h + gap);
+		body := body || format('<text x="%s" y="%s" class="lbl" text-anchor="end">%s</text>',
+							   label_w - 6, y + bar_h / 2 + 4,
+							   finsec._html_escape(CASE WHEN length(std.standard) > 24
+														THEN left(std.standard, 23) || '…' ELSE std.standard END));
+		x := label_w;
+		FOR seg IN
+			SELECT s.status, s.letter, s.fill, s.ink, s.label_zh, s.label_en, sum((e ->> 'n')::numeric) AS n
+			  FROM jsonb_array_elements(summary) e
+			  JOIN finsec._compliance_statuses() s ON s.status = e ->> 'status'
+			 WHERE e ->> 'standard' IS NOT DISTINCT FROM std.standard
+			 GROUP BY s.ord, s.status, s.letter, s.fill, s.ink, s.label_zh, s.label_en
+			HAVING sum((e ->> 'n')::numeric) > 0
+			 ORDER BY s.ord
+		LOOP
+			w := round(plot_w * seg.n / maxn, 1);
+			body := body || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="#000000" stroke-width="0.6"%s><title>%s: %s %s</title></rect>',
+								   x, y, w, bar_h, seg.fill,
+								   CASE WHEN seg.status = 'excluded' THEN ' stroke-dasharray="3 2"' ELSE '' END,
+								   finsec._html_escape(std.standard),
+								   finsec._html_escape(CASE WHEN zh THEN seg.label_zh ELSE seg.label_en END),
+								   finsec._html_num(seg.n, lang));
+			IF w >= 8 * (length(seg.n::text) + 1) + 4 THEN
+				body := body || format('<text x="%s" y="%s" class="seg" text-anchor="middle" fill="%s">%s</text>',
+									   x + w / 2, y + bar_h / 2 + 4, seg.ink,
+									   finsec._html_escape(seg.letter || seg.n::text));
+			END IF;
+			x := x + w;
+		END LOOP;
+		body := body || format('<text x="%s" y="%s" class="lbl">%s</text>', x + 5, y + bar_h / 2 + 4,
+							   finsec._html_num(std.n, lang));
+		i := i + 1;
+	END LOOP;
+	IF i = 0 THEN
+		body := format('<text x="%s" y="%s" class="lbl">%s</text>', 10, top + 14,
+					   CASE WHEN zh THEN '（无检查结果）' ELSE '(no check results)' END);
+		i := 1;
+	END IF;
+	-- Legend, under the bars.
+	y := top + i * (bar_h + gap) + 8;
+	lx := 10;
+	FOR seg IN SELECT * FROM finsec._compliance_statuses() ORDER BY ord
+	LOOP
+		legend := legend || format('<rect x="%s" y="%s" width="14" height="14" fill="%s" stroke="#000000" stroke-width="0.6"%s/>'
+								   '<text x="%s" y="%s" class="leg">%s %s</text>',
+								   lx, y, seg.fill,
+								   CASE WHEN seg.status = 'excluded' THEN ' stroke-dasharray="3 2"' ELSE '' END,
+								   lx + 18, y + 11, finsec._html_escape(seg.letter),
+								   finsec._html_escape(CASE WHEN zh THEN seg.label_zh ELSE seg.label_en END));
+		lx := lx + CASE WHEN zh THEN 92 ELSE 104 END;
+	END LOOP;
+	h := y + 26;
+	RETURN format('<svg class="chart" role="img" width="%s" height="%s" viewBox="0 0 %s %s" aria-label="%s">'
+				  '<text x="10" y="18" class="ttl">%s</text>%s%s</svg>',
+				  760, h, 760, h,
+				  finsec._html_escape(CASE WHEN zh THEN '各标准检查结果' ELSE 'Check results by standard' END),
+				  finsec._html_escape(CASE WHEN zh THEN '各标准检查结果（条数）' ELSE 'Check results by standard (count)' END),
+				  body, legend);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_svg_status_chart(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_svg_status_chart(jsonb, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * Inline SVG: a bar per day from d_from to d_to (inclusive, at most 400
+ * days), series {"YYYY-MM-DD": value, ...} (a missing day is 0), the
+ * maximum and half of it on the axis, day labels every few days, each
+ * bar's value written above it when the bars are wide enough.
+ */
+CREATE FUNCTION finsec._html_svg_daily(title text, series jsonb, d_from date, d_to date, lang text, fill text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ml int := 70;
+	mt int := 30;
+	pw int := 660;
+	ph int := 150;
+	n int;
+	bw numeric;
+	maxv numeric;
+	step int;
+	d date;
+	v numeric;
+	k int := 0;
+	bh numeric;
+	body text := '';
+	col text := CASE WHEN fill ~ '^#[0-9a-fA-F]{6}$' THEN fill ELSE '#4a6fa5' END;
+BEGIN
+	IF d_from IS NULL OR d_to IS NULL OR NOT isfinite(d_from) OR NOT isfinite(d_to) OR d_to < d_from THEN
+		RETURN '';
+	END IF;
+	IF series IS NULL OR jsonb_typeof(series) <> 'object' THEN
+		series := '{}';
+	END IF;
+	n := least(d_to - d_from + 1, 400);
+	bw := pw::numeric / n;
+	SELECT max(CASE WHEN jsonb_typeof(value) = 'number' THEN value::text::numeric END) INTO maxv
+	  FROM jsonb_each(series);
+	maxv := CASE WHEN coalesce(maxv, 0) <= 0 THEN 1 ELSE maxv END;
+	step := greatest(1, ceil(n / 10.0)::int);
+	-- axes and the grid lines of 0, max/2 and max
+	body := format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="ax"/>', ml, mt + ph, ml + pw, mt + ph)
+		 || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="ax"/>', ml, mt, ml, mt + ph)
+		 || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="grid"/>', ml, mt, ml + pw, mt)
+		 || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="grid"/>', ml, mt + ph / 2, ml + pw, mt + ph / 2)
+		 || format('<text x="%s" y="%s" class="lbl" text-anchor="end">%s</text>', ml - 4, mt + 4, finsec._html_num(maxv, lang))
+		 || format('<text x="%s" y="%s" class="lbl" text-anchor="end">%s</text>', ml - 4, mt + ph / 2 + 4,
+				   finsec._html_num(trim_scale(round(maxv / 2, 2)), lang))
+		 || format('<text x="%s" y="%s" class="lbl" text-anchor="end">0</text>', ml - 4, mt + ph + 4);
+	d := d_from;
+	WHILE k < n LOOP
+		v := CASE WHEN jsonb_typeof(series -> d::text) = 'number' THEN (series ->> d::text)::numeric ELSE 0 END;
+		bh := round(ph * greatest(v, 0) / maxv, 1);
+		body := body || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="#000000" stroke-width="0.4"><title>%s: %s</title></rect>',
+							   round(ml + k * bw + bw * 0.1, 1), mt + ph - bh, round(bw * 0.8, 1), bh, col,
+							   d::text, finsec._html_num(v, lang));
+		IF bw >= 18 AND v <> 0 THEN
+			body := body || format('<text x="%s" y="%s" class="val" text-anchor="middle">%s</text>',
+								   round(ml + k * bw + bw / 2, 1), mt + ph - bh - 3, finsec._html_num(v, lang));
+		END IF;
+		IF k % step = 0 THEN
+			body := body || format('<text x="%s" y="%s" class="lbl" text-anchor="middle">%s</text>',
+								   round(ml + k * bw + bw / 2, 1), mt + ph + 16, to_char(d, 'MM-DD'));
+		END IF;
+		d := d + 1;
+		k := k + 1;
+	END LOOP;
+	RETURN format('<svg class="chart" role="img" width="760" height="%s" viewBox="0 0 760 %s" aria-label="%s">'
+				  '<text x="10" y="18" class="ttl">%s</text>%s</svg>',
+				  mt + ph + 30, mt + ph + 30, finsec._html_escape(title), finsec._html_escape(title), body);
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_svg_daily(text, jsonb, date, date, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_svg_daily(text, jsonb, date, date, text, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * The rows of a report function finsec.report_<name>(from, to, lang), as a
+ * JSON array, or {"error": SQLSTATE, "message": ...} when it failed (the
+ * caller lacks a privilege, ...), or NULL when the function does not exist.
+ * Only the names below are called (the reports part's functions).
+ */
+CREATE FUNCTION finsec._html_report_rows(name text, "from" timestamptz, "to" timestamptz, lang text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r jsonb;
+BEGIN
+	IF name IS NULL OR name NOT IN ('business', 'limits', 'monitor', 'risk', 'audit', 'keys', 'credit') THEN
+		RETURN NULL;
+	END IF;
+	-- finsec.report_<name>(timestamptz, timestamptz, text[, more with defaults])
+	IF NOT EXISTS (SELECT 1 FROM pg_proc p
+					WHERE p.pronamespace = 'finsec'::regnamespace AND p.proname = 'report_' || name
+					  AND p.pronargs - p.pronargdefaults <= 3 AND p.pronargs >= 3
+					  AND p.proargtypes[0] = 'timestamptz'::regtype AND p.proargtypes[1] = 'timestamptz'::regtype
+					  AND p.proargtypes[2] = 'text'::regtype) THEN
+		RETURN NULL;
+	END IF;
+	BEGIN
+		EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t)), ''[]'') FROM (SELECT figure, label, day, dimension, value, unit'
+					   ' FROM finsec.%I($1::timestamptz, $2::timestamptz, $3::text) LIMIT 50000) t', 'report_' || name)
+		   INTO r USING "from", "to", lang;
+	EXCEPTION WHEN OTHERS THEN
+		r := jsonb_build_object('error', SQLSTATE, 'message', left(SQLERRM, 300));
+	END;
+	RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_report_rows(text, timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_report_rows(text, timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+-- A daily series of one figure of a report's rows: {"YYYY-MM-DD": value};
+-- the rows without dimension when there are such, else the sum over the
+-- dimensions.
+CREATE FUNCTION finsec._html_report_daily(rows jsonb, figure text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d AS (
+		SELECT e ->> 'day' AS day, e ->> 'dimension' AS dim,
+			   CASE WHEN jsonb_typeof(e -> 'value') = 'number' THEN (e ->> 'value')::numeric END AS v
+		  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(rows) = 'array' THEN rows ELSE '[]' END) e
+		 WHERE e ->> 'figure' = _html_report_daily.figure AND e ->> 'day' IS NOT NULL
+	), nodim AS (SELECT EXISTS (SELECT 1 FROM d WHERE dim IS NULL) AS b)
+	SELECT coalesce(jsonb_object_agg(day, v), '{}')
+	  FROM (SELECT d.day, sum(d.v) AS v FROM d, nodim
+			 WHERE (nodim.b AND d.dim IS NULL) OR NOT nodim.b
+			 GROUP BY d.day) s
+$$;
+REVOKE ALL ON FUNCTION finsec._html_report_daily(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_report_daily(jsonb, text) TO finsec_admin, finsec_auditor;
+
+-- The period of the printable report: both ends given, finite, from
+-- before to, at most 400 days (the daily charts).
+CREATE FUNCTION finsec._html_period_check("from" timestamptz, "to" timestamptz)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF "from" IS NULL THEN
+		RAISE EXCEPTION 'argument "from" of finsec.compliance_report_html must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the start of the reported period.';
+	END IF;
+	IF "to" IS NULL THEN
+		RAISE EXCEPTION 'argument "to" of finsec.compliance_report_html must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed', HINT = 'Give the end of the reported period.';
+	END IF;
+	IF NOT isfinite("from") OR NOT isfinite("to") OR "to" - "from" > interval '400 days' THEN
+		RAISE EXCEPTION 'the reported period is longer than 400 days'
+			USING ERRCODE = 'S9Q52', DETAIL = format('The period runs from %s to %s.', "from", "to"),
+				  HINT = 'Report a year or less at a time.';
+	END IF;
+	IF "to" <= "from" THEN
+		RAISE EXCEPTION 'the reported period ends before it starts'
+			USING ERRCODE = 'S9Q51', DETAIL = format('The period runs from %s to %s.', "from", "to"),
+				  HINT = 'Give "from" before "to".';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._html_period_check(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._html_period_check(timestamptz, timestamptz) TO finsec_admin, finsec_auditor;
+
+/*
+ * The page of one run's rows (checks: the JSON array of _compliance_rows),
+ * so that the page and compliance_json of the same run can be compared;
+ * compliance_report_html() is its public face.  Self-contained HTML5
+ * (docs/compliance-html.md): no external resource, no script, a
+ * Content-Security-Policy that forbids loading anything; print CSS for A4
+ * with a page break between sections.
+ */
+CREATE FUNCTION finsec._compliance_html_page(checks jsonb, "from" timestamptz, "to" timestamptz, lang text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text;
+	zh boolean;
+	max_items constant int := 200;
+	max_evidence constant int := 1500;
+	max_text constant int := 2000;
+	digest text;
+	cat jsonb;
+	summary jsonb;
+	d_from date;
+	d_to date;
+	ver text;
+	t_title text;
+	period text;
+	html text;
+	sec text;
+	n_fail int;
+	n_shown int;
+	rep record;
+	rows jsonb;
+	rep_rows jsonb := '{}';
+	figures text := '';
+	charts text := '';
+	excl text;
+	n_excl int;
+	ledger record;
+	ledger_note text;
+	tz text;
+BEGIN
+	PERFORM finsec._html_period_check("from", "to");
+	l := finsec._compliance_lang(lang);
+	zh := l = 'zh_CN';
+	-- The days of the reports: finsec's business time zone (the reports'
+	-- finsec._report_tz()) where it exists, else the session's.
+	IF to_regprocedure('finsec._report_tz()') IS NOT NULL THEN
+		EXECUTE 'SELECT finsec._report_tz()' INTO tz;
+	END IF;
+	IF tz IS NOT NULL THEN
+		d_from := ("from" AT TIME ZONE tz)::date;
+		d_to := (("to" - interval '1 microsecond') AT TIME ZONE tz)::date;
+	ELSE
+		d_from := "from"::date;
+		d_to := ("to" - interval '1 microsecond')::date;
+	END IF;
+	SELECT e.extversion INTO ver FROM pg_extension e WHERE e.extname = 'finsec';
+
+	IF checks IS NULL OR jsonb_typeof(checks) <> 'array' THEN
+		checks := '[]';
+	END IF;
+	digest := finsec._compliance_digest(checks);
+	cat := finsec._compliance_catalog_info();
+	-- The ledger row that compliance_check() wrote for this run (in this
+	-- transaction), for the caller who can read the ledger.  No ledger row
+	-- on a standby (and no transaction id to look for).
+	IF has_table_privilege('finsec.audit', 'SELECT') THEN
+		SELECT a.finsec_seq, a.event_time INTO ledger
+		  FROM finsec.audit a
+		 WHERE a.event_type = 'compliance.check' AND a.finsec_txid = pg_current_xact_id_if_assigned()
+		   AND a.backend_pid = pg_backend_pid()
+		 ORDER BY a.finsec_seq DESC LIMIT 1;
+		ledger_note := CASE WHEN ledger.finsec_seq IS NULL
+							THEN CASE WHEN zh THEN '（本次检查未记入审计日志）' ELSE '(this run is not in the audit ledger)' END
+							ELSE format('finsec.audit finsec_seq = %s, event_time = %s', ledger.finsec_seq,
+										to_char(ledger.event_time, 'YYYY-MM-DD HH24:MI:SS.US OF')) END;
+	ELSE
+		ledger_note := CASE WHEN zh THEN '（调用者无权读取审计日志 finsec.audit）' ELSE '(the caller cannot read the audit ledger finsec.audit)' END;
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object('standard', s.standard, 'status', s.status, 'n', s.n)
+							  ORDER BY s.standard COLLATE "C", s.status), '[]')
+	  INTO summary
+	  FROM (SELECT e ->> 'standard' AS standard, e ->> 'status' AS status, count(*) AS n
+			  FROM jsonb_array_elements(checks) e GROUP BY 1, 2) s;
+
+	t_title := CASE WHEN zh THEN 'finsec 合规自查报告' ELSE 'finsec compliance self-check report' END;
+	period := finsec._html_date(d_from, l) || ' – ' || finsec._html_date(d_to, l);
+
+	html := '<!DOCTYPE html>' || E'\n'
+		|| format('<html lang="%s">', CASE WHEN zh THEN 'zh-CN' ELSE 'en' END) || E'\n'
+		|| '<head>' || E'\n'
+		|| '<meta charset="utf-8">' || E'\n'
+		|| '<meta http-equiv="Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''; img-src data:">' || E'\n'
+		|| '<meta name="viewport" content="width=device-width, initial-scale=1">' || E'\n'
+		|| format('<meta name="generator" content="finsec %s">', finsec._html_escape(ver)) || E'\n'
+		|| format('<title>%s — %s — %s</title>', finsec._html_escape(t_title),
+				  finsec._html_escape(current_database()), finsec._html_escape(period)) || E'\n'
+		|| '<style>
+@page { size: A4; margin: 16mm 14mm 18mm 14mm; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif;
+       font-size: 10.5pt; line-height: 1.45; color: #111; background: #fff; margin: 0 auto; max-width: 190mm; padding: 8mm; }
+h1 { font-size: 18pt; margin: 0 0 4mm 0; border-bottom: 2px solid #222; padding-bottom: 2mm; }
+.subtitle { font-size: 12pt; margin: 0 0 4mm 0; }
+h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 1px solid #888; }
+h3 { font-size: 11pt; margin: 3mm 0 1mm 0; }
+section { margin-top: 8mm; }
+section + section { break-before: page; page-break-before: always; }
+table { border-collapse: collapse; width: 100%; margin: 2mm 0 4mm 0; }
+th, td { border: 1px solid #999; padding: 1mm 2mm; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr.total td { font-weight: bold; border-top: 2px solid #222; }
+table.meta th { width: 30%; }
+.item { border: 1px solid #999; border-left: 6px solid #555; padding: 1mm 3mm 2mm 3mm; margin: 0 0 3mm 0; break-inside: avoid; page-break-inside: avoid; }
+.item.st-fail { border-left-color: #8b1a1a; }
+.item.st-warn { border-left-color: #f7ca45; border-left-style: dashed; }
+.item.st-cannot_verify { border-left-color: #7e57c2; border-left-style: dotted; }
+.badge { display: inline-block; padding: 0 2mm; border: 1px solid #000; font-size: 9pt; margin-right: 2mm; }
+.badge.st-fail { background: #8b1a1a; color: #fff; }
+.badge.st-warn { background: #f7ca45; color: #000; }
+.badge.st-cannot_verify { background: #7e57c2; color: #fff; }
+dl { margin: 0; }
+dt { font-weight: bold; margin-top: 1mm; }
+dd { margin: 0 0 0 4mm; }
+pre { white-space: pre-wrap; word-break: break-all; font-family: "Noto Sans Mono CJK SC", "DejaVu Sans Mono", monospace; font-size: 8.5pt;
+      background: #f6f6f6; border: 1px solid #ddd; padding: 1mm 2mm; margin: 0; }
+.note { color: #444; font-size: 9pt; }
+svg.chart { display: block; margin: 2mm 0 4mm 0; max-width: 100%; height: auto; break-inside: avoid; }
+svg .ttl { font-size: 13px; font-weight: bold; }
+svg .lbl { font-size: 11px; }
+svg .seg { font-size: 11px; font-weight: bold; }
+svg .val { font-size: 9px; }
+svg .leg { font-size: 11px; }
+svg .ax { stroke: #000; stroke-width: 1; }
+svg .grid { stroke: #bbb; stroke-width: 0.6; stroke-dasharray: 4 3; }
+footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-size: 9pt; color: #333; word-break: break-all; }
+@media print { body { padding: 0; max-width: none; } }
+</style>' || E'\n'
+		|| '</head>' || E'\n' || '<body>' || E'\n';
+
+	-- Header.
+	html := html || '<header>' || format('<h1>%s</h1>', finsec._html_escape(t_title)) || E'\n'
+		|| format('<p class="subtitle">%s · %s</p>', finsec._html_escape(current_database()), finsec._html_escape(period)) || E'\n'
+		|| '<table class="meta">'
+		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN '数据库' ELSE 'Database' END,
+				  finsec._html_escape(current_database()))
+		|| format('<tr><th>%s</th><td>PostgreSQL %s</td></tr>', CASE WHEN zh THEN '服务器版本' ELSE 'Server version' END,
+				  finsec._html_escape(current_setting('server_version')))
+		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN 'finsec 版本' ELSE 'finsec version' END,
+				  finsec._html_escape(ver))
+		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN '生成时间' ELSE 'Generated at' END,
+				  finsec._html_escape(to_char(now(), 'YYYY-MM-DD HH24:MI:SS OF')))
+		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN '生成者' ELSE 'Generated by' END,
+				  finsec._html_escape(CASE WHEN current_user = session_user THEN current_user::text
+										   ELSE format('%s (session %s)', current_user, session_user) END))
+		|| format('<tr><th>%s</th><td>%s（%s — %s）</td></tr>', CASE WHEN zh THEN '报告期间' ELSE 'Period' END,
+				  finsec._html_escape(period),
+				  finsec._html_escape(to_char("from", 'YYYY-MM-DD HH24:MI:SS OF')),
+				  finsec._html_escape(to_char("to", 'YYYY-MM-DD HH24:MI:SS OF')))
+		|| '</table></header>' || E'\n';
+
+	-- 1. Summary by standard and status.
+	sec := format('<section id="summary"><h2>%s</h2>', CASE WHEN zh THEN '一、检查结果汇总' ELSE '1. Summary of the checks' END)
+		|| '<table class="summary"><thead><tr>'
+		|| format('<th>%s</th>', CASE WHEN zh THEN '标准' ELSE 'Standard' END)
+		|| (SELECT string_agg(format('<th class="n">%s</th>', finsec._html_escape(CASE WHEN zh THEN s.label_zh ELSE s.label_en END)), '' ORDER BY s.ord)
+			  FROM finsec._compliance_statuses() s)
+		|| format('<th class="n">%s</th>', CASE WHEN zh THEN '合计' ELSE 'Total' END)
+		|| '</tr></thead><tbody>'
+		|| coalesce((SELECT string_agg(format('<tr><td>%s</td>%s<td class="n">%s</td></tr>',
+											  finsec._html_escape(left(st.standard, 200)),
+											  (SELECT string_agg(format('<td class="n">%s</td>',
+														finsec._html_num(coalesce((SELECT sum((e ->> 'n')::numeric) FROM jsonb_array_elements(summary) e
+																					WHERE e ->> 'standard' IS NOT DISTINCT FROM st.standard
+																					  AND e ->> 'status' = s.status), 0), l)), '' ORDER BY s.ord)
+												 FROM finsec._compliance_statuses() s),
+											  finsec._html_num(st.n, l)), '' ORDER BY st.standard COLLATE "C")
+					   FROM (SELECT (e ->> 'standard') COLLATE "C" AS standard, sum((e ->> 'n')::numeric) AS n
+							   FROM jsonb_array_elements(summary) e GROUP BY 1 ORDER BY 1 LIMIT 100) st), '')
+		|| format('<tr class="total"><td>%s</td>', CASE WHEN zh THEN '合计' ELSE 'Total' END)
+		|| (SELECT string_agg(format('<td class="n">%s</td>',
+									 finsec._html_num(coalesce((SELECT sum((e ->> 'n')::numeric) FROM jsonb_array_elements(summary) e
+																 WHERE e ->> 'status' = s.status), 0), l)), '' ORDER BY s.ord)
+			  FROM finsec._compliance_statuses() s)
+		|| format('<td class="n">%s</td></tr>', finsec._html_num(jsonb_array_length(checks), l))
+		|| '</tbody></table>' || E'\n'
+		|| finsec._html_svg_status_chart(summary, l) || E'\n';
+	IF (SELECT count(DISTINCT e ->> 'standard') FROM jsonb_array_elements(summary) e) > 100 THEN
+		sec := sec || format('<p class="note">%s</p>', CASE WHEN zh THEN '仅列出前 100 个标准。' ELSE 'Only the first 100 standards are listed.' END);
+	END IF;
+	html := html || sec || '</section>' || E'\n';
+
+	-- 2. The failing items: fail, then warn, then cannot_verify.
+	SELECT count(*) INTO n_fail FROM jsonb_array_elements(checks) e WHERE e ->> 'status' IN ('fail', 'warn', 'cannot_verify');
+	n_shown := least(n_fail, max_items);
+	sec := format('<section id="findings"><h2>%s</h2>', CASE WHEN zh THEN '二、不符合项与待核查项' ELSE '2. Failing items' END)
+		|| format('<p class="note">%s</p>',
+				  CASE WHEN zh THEN format('共 %s 项（不符合、警告、无法验证）。', finsec._html_num(n_fail, l))
+					   ELSE format('%s items (fail, warn, cannot verify).', finsec._html_num(n_fail, l)) END)
+		|| coalesce((SELECT string_agg(format('<article class="item st-%s"><h3><span class="badge st-%s">%s</span>%s%s</h3>'
+											  '<dl><dt>%s</dt><dd>%s %s</dd><dt>%s</dt><dd>%s</dd><dt>%s</dt><dd><pre>%s</pre></dd><dt>%s</dt><dd>%s</dd></dl></article>',
+											  x.status, x.status,
+											  finsec._html_escape(CASE WHEN zh THEN s.label_zh ELSE s.label_en END),
+											  finsec._html_escape(left(x.clause_id, 200)),
+											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' · ' || finsec._html_escape(left(x.check_name, 200)) END,
+											  CASE WHEN zh THEN '标准条款' ELSE 'Clause' END,
+											  finsec._html_escape(left(x.standard, 200)), finsec._html_escape(left(x.clause, 200)),
+											  CASE WHEN zh THEN '要求' ELSE 'Requirement' END,
+											  finsec._html_escape(CASE WHEN length(x.requirement) > max_text
+																	   THEN left(x.requirement, max_text) || '…' ELSE x.requirement END),
+											  CASE WHEN zh THEN '证据' ELSE 'Evidence' END,
+											  finsec._html_escape(CASE WHEN x.evj IS NULL OR jsonb_typeof(x.evj) = 'null' THEN ''
+																	   WHEN octet_length(x.evj::text) > 20 * max_evidence
+																	   THEN left(x.evj::text, max_evidence) || E'\n…'
+																	   ELSE (SELECT CASE WHEN length(p) > max_evidence
+																						 THEN left(p, max_evidence) || E'\n…' ELSE p END
+																			   FROM jsonb_pretty(x.evj) p) END),
+											  CASE WHEN zh THEN '整改建议' ELSE 'Remediation' END,
+											  finsec._html_escape(CASE WHEN length(x.remediation) > max_text
+																	   THEN left(x.remediation, max_text) || '…' ELSE x.remediation END)),
+									   E'\n' ORDER BY x.ord)
+					   FROM (SELECT e ->> 'status' AS status, e ->> 'clause_id' AS clause_id, e ->> 'check_name' AS check_name,
+									e ->> 'standard' AS standard, e ->> 'clause' AS clause, e ->> 'requirement' AS requirement,
+									e ->> 'remediation' AS remediation,
+									e -> 'evidence' AS evj,
+									row_number() OVER (ORDER BY st.ord, e ->> 'standard' COLLATE "C", e ->> 'clause_id' COLLATE "C",
+															  e ->> 'check_name' COLLATE "C") AS ord
+							   FROM jsonb_array_elements(checks) e
+							   JOIN finsec._compliance_statuses() st ON st.status = e ->> 'status'
+							  WHERE e ->> 'status' IN ('fail', 'warn', 'cannot_verify')) x
+					   JOIN finsec._compliance_statuses() s ON s.status = x.status
+					  WHERE x.ord <= max_items), '');
+	IF n_fail > n_shown THEN
+		sec := sec || format('<p class="note">%s</p>',
+							 CASE WHEN zh THEN format('另有 %s 项未在此列出，见 finsec.compliance_check()。', finsec._html_num(n_fail - n_shown, l))
+								  ELSE format('%s more items are not shown here; see finsec.compliance_check().', finsec._html_num(n_fail - n_shown, l)) END);
+	END IF;
+	html := html || sec || '</section>' || E'\n';
+
+	-- 3. The period's key figures and daily charts.
+	FOR rep IN
+		SELECT * FROM (VALUES (1, 'business', '业务统计', 'Business'), (2, 'limits', '限额拒绝', 'Limit refusals'),
+							  (3, 'monitor', '交易监控', 'Transaction monitoring'), (4, 'risk', '风险决策', 'Risk decisions'),
+							  (5, 'audit', '审计日志', 'Audit ledger'), (6, 'credit', '征信查询', 'Credit queries'),
+							  (7, 'keys', '密钥使用', 'Key usage')) v(ord, name, label_zh, label_en)
+		 ORDER BY ord
+	LOOP
+		rows := finsec._html_report_rows(rep.name, "from", "to", l);
+		IF rows IS NULL THEN
+			CONTINUE;
+		END IF;
+		rep_rows := rep_rows || jsonb_build_object(rep.name, rows);
+		IF jsonb_typeof(rows) = 'object' THEN
+			figures := figures || format('<tr><td>%s</td><td colspan="3">%s</td><td></td></tr>',
+										 finsec._html_escape(CASE WHEN zh THEN rep.label_zh ELSE rep.label_en END),
+										 finsec._html_escape(CASE WHEN zh THEN format('无法取得（%s：%s）', rows ->> 'error', rows ->> 'message')
+																  ELSE format('unavailable (%s: %s)', rows ->> 'error', rows ->> 'message') END));
+			CONTINUE;
+		END IF;
+		figures := figures || coalesce((
+			SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td>%s</td></tr>',
+									 finsec._html_escape(CASE WHEN zh THEN rep.label_zh ELSE rep.label_en END),
+									 finsec._html_escape(left(coalesce(f.label, f.figure), 200)), finsec._html_escape(left(f.dimension, 200)),
+									 finsec._html_num(f.value, l),
+									 finsec._html_escape(CASE f.unit WHEN 'count' THEN CASE WHEN zh THEN '数量' ELSE 'count' END
+																	 WHEN 'amount' THEN CASE WHEN zh THEN '金额' ELSE 'amount' END
+																	 WHEN 'cannot_read' THEN CASE WHEN zh THEN '无法读取' ELSE 'cannot read' END
+																	 ELSE f.unit END)), '' ORDER BY f.n)
+			  FROM (SELECT e ->> 'figure' AS figure, e ->> 'label' AS label, e ->> 'dimension' AS dimension,
+						   CASE WHEN jsonb_typeof(e -> 'value') = 'number' THEN (e ->> 'value')::numeric END AS value,
+						   e ->> 'unit' AS unit, row_number() OVER () AS n
+					  FROM jsonb_array_elements(rows) e
+					 WHERE e ->> 'day' IS NULL) f
+			 WHERE f.n <= 60), '');
+	END LOOP;
+	sec := format('<section id="figures"><h2>%s</h2>', CASE WHEN zh THEN '三、本期关键数据' ELSE '3. Key figures of the period' END)
+		|| format('<p class="note">%s</p>', finsec._html_escape(period))
+		|| CASE WHEN figures = '' THEN format('<p class="note">%s</p>', CASE WHEN zh THEN '（无报表函数）' ELSE '(no report functions)' END)
+				ELSE format('<table class="figures"><thead><tr><th>%s</th><th>%s</th><th>%s</th><th class="n">%s</th><th>%s</th></tr></thead><tbody>',
+							CASE WHEN zh THEN '报表' ELSE 'Report' END, CASE WHEN zh THEN '指标' ELSE 'Figure' END,
+							CASE WHEN zh THEN '维度' ELSE 'Dimension' END, CASE WHEN zh THEN '数值' ELSE 'Value' END,
+							CASE WHEN zh THEN '单位' ELSE 'Unit' END)
+					 || figures || '</tbody></table>' END || E'\n';
+	IF jsonb_typeof(rep_rows -> 'business') = 'array' THEN
+		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日支付笔数' ELSE 'Payments per day' END,
+												   finsec._html_report_daily(rep_rows -> 'business', 'payments'), d_from, d_to, l, '#4a6fa5') || E'\n';
+	END IF;
+	IF jsonb_typeof(rep_rows -> 'limits') = 'array' THEN
+		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日限额拒绝笔数' ELSE 'Limit refusals per day' END,
+												   finsec._html_report_daily(rep_rows -> 'limits', 'refusals'), d_from, d_to, l, '#c0504d') || E'\n';
+	END IF;
+	IF jsonb_typeof(rep_rows -> 'monitor') = 'array' THEN
+		charts := charts || finsec._html_svg_daily(CASE WHEN zh THEN '每日监控告警数' ELSE 'Monitoring alerts per day' END,
+												   finsec._html_report_daily(rep_rows -> 'monitor', 'alerts'), d_from, d_to, l, '#e8a33d') || E'\n';
+	END IF;
+	html := html || sec || charts || '</section>' || E'\n';
+
+	-- 4. Exclusions: justification, requester and approver, validity and
+	--    the check's actual result (compliance_check's evidence of an
+	--    excluded row: justification, requested_by, approved_by, request_id,
+	--    valid_until, scope, actual {status, evidence}).
+	SELECT count(*) INTO n_excl FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = 'excluded';
+	excl := coalesce((
+		SELECT string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>',
+								 finsec._html_escape(left(x.clause_id, 200)), finsec._html_escape(left(coalesce(x.check_name, '*'), 200)),
+								 finsec._html_escape(left(x.ev ->> 'justification', max_text)),
+								 finsec._html_escape(concat_ws(' / ', x.ev ->> 'requested_by', x.ev ->> 'approved_by'))
+								 || CASE WHEN x.ev ? 'request_id' THEN finsec._html_escape(format(' (#%s)', x.ev ->> 'request_id')) ELSE '' END,
+								 finsec._html_escape(CASE WHEN jsonb_typeof(x.ev -> 'valid_until') = 'string'
+														  THEN left(x.ev ->> 'valid_until', 19) ELSE '' END),
+								 finsec._html_escape(CASE WHEN zh THEN coalesce(s.label_zh, x.ev -> 'actual' ->> 'status')
+														  ELSE coalesce(s.label_en, x.ev -> 'actual' ->> 'status') END)),
+						  '' ORDER BY x.clause_id COLLATE "C", x.check_name COLLATE "C")
+		  FROM (SELECT e ->> 'clause_id' AS clause_id, e ->> 'check_name' AS check_name,
+					   CASE WHEN jsonb_typeof(e -> 'evidence') = 'object' THEN e -> 'evidence' ELSE '{}' END AS ev
+				  FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = 'excluded'
+				 ORDER BY e ->> 'clause_id' COLLATE "C", e ->> 'check_name' COLLATE "C" LIMIT max_items) x
+		  LEFT JOIN finsec._compliance_statuses() s ON s.status = x.ev -> 'actual' ->> 'status'), '');
+	html := html || format('<section id="exclusions"><h2>%s</h2>', CASE WHEN zh THEN '四、豁免项' ELSE '4. Exclusions' END)
+		|| CASE WHEN n_excl = 0 THEN format('<p class="note">%s</p>', CASE WHEN zh THEN '（无豁免项）' ELSE '(no exclusions)' END)
+				ELSE format('<table class="exclusions"><thead><tr><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>',
+							CASE WHEN zh THEN '条款' ELSE 'Clause' END, CASE WHEN zh THEN '检查' ELSE 'Check' END,
+							CASE WHEN zh THEN '理由' ELSE 'Justification' END,
+							CASE WHEN zh THEN '申请人 / 批准人' ELSE 'Requested by / approved by' END,
+							CASE WHEN zh THEN '有效期至' ELSE 'Valid until' END,
+							CASE WHEN zh THEN '实际检查结果' ELSE 'Actual result' END)
+					 || excl || '</tbody></table>'
+					 || CASE WHEN n_excl > max_items
+							 THEN format('<p class="note">%s</p>', CASE WHEN zh THEN format('另有 %s 项未列出。', n_excl - max_items)
+																		ELSE format('%s more are not shown.', n_excl - max_items) END)
+							 ELSE '' END END
+		|| '</section>' || E'\n';
+
+	-- Footer: the catalog's version and the digest of the check results.
+	html := html || '<footer>'
+		|| format('<p>%s: finsec %s, %s %s, %s %s, %s %s</p>',
+				  CASE WHEN zh THEN '条款目录版本' ELSE 'Catalog version' END,
+				  finsec._html_escape(coalesce(cat ->> 'finsec_version', ver)),
+				  finsec._html_num((cat ->> 'clauses')::numeric, l), CASE WHEN zh THEN '条条款' ELSE 'clauses' END,
+				  finsec._html_num((cat ->> 'checks')::numeric, l), CASE WHEN zh THEN '项检查' ELSE 'checks' END,
+				  CASE WHEN zh THEN '目录 SHA-256' ELSE 'catalog SHA-256' END,
+				  finsec._html_escape(coalesce(cat ->> 'sha256', cat ->> 'reason')))
+		|| format('<p>%s: <span class="sha256">%s</span></p>',
+				  CASE WHEN zh THEN '检查结果 SHA-256' ELSE 'SHA-256 of the check results' END, finsec._html_escape(digest))
+		|| format('<p>%s: <span class="ledger">%s</span></p>',
+				  CASE WHEN zh THEN '本次检查的审计日志记录' ELSE 'Ledger record of this run' END, finsec._html_escape(ledger_note))
+		|| format('<p class="note">%s</p>',
+				  CASE WHEN zh THEN '该摘要与 finsec.compliance_json() 的 sha256 相同时，打印件与该次检查结果一致。'
+					   ELSE 'A printed copy matches a run when this digest equals the sha256 of finsec.compliance_json() for that run.' END)
+		|| '</footer>' || E'\n' || '</body>' || E'\n' || '</html>' || E'\n';
+	RETURN html;
+END
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_html_page(jsonb, timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_html_page(jsonb, timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * finsec.compliance_report_html(from, to, lang): the printable report of a
+ * run of compliance_check() made now.
+ */
+CREATE FUNCTION finsec.compliance_report_html("from" timestamptz, "to" timestamptz, lang text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text;
+BEGIN
+	PERFORM finsec._html_period_check("from", "to");
+	l := finsec._compliance_lang(lang);
+	RETURN finsec._compliance_html_page(finsec._compliance_rows(NULL, l), "from", "to", l);
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_report_html(timestamptz, timestamptz, text) IS
+	'the printable compliance report: a self-contained HTML page (no external resource, no script) with the check summary, the failing items, the period''s key figures and charts, the exclusions and the digest of the results';
+REVOKE ALL ON FUNCTION finsec.compliance_report_html(timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_report_html(timestamptz, timestamptz, text) TO finsec_admin, finsec_auditor;
+
+/*
+ * finsec.compliance_json(standard, lang): the same run for tooling
+ * (schema in docs/compliance-html.md; jsonb keeps its keys in its own
+ * fixed order, so the text form is stable).
+ */
+CREATE FUNCTION finsec.compliance_json(standard text DEFAULT NULL, lang text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	l text := finsec._compliance_lang(lang);
+	checks jsonb;
+	dr jsonb;
+BEGIN
+	checks := finsec._compliance_rows(standard, l);
+	IF to_regprocedure('finsec.dr_level()') IS NOT NULL THEN
+		BEGIN
+			EXECUTE 'SELECT coalesce(jsonb_agg(to_jsonb(d)), ''[]'') FROM finsec.dr_level() d' INTO dr;
+		EXCEPTION WHEN OTHERS THEN
+			dr := jsonb_build_object('error', SQLSTATE, 'message', left(SQLERRM, 300));
+		END;
+	END IF;
+	RETURN jsonb_build_object(
+		'format', 'finsec.compliance_json/1',
+		'generated_at', now(),
+		'generated_by', current_user::text,
+		'database', current_database()::text,
+		'server_version', current_setting('server_version'),
+		'finsec_version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'finsec'),
+		'lang', l,
+		'standard', standard,
+		'catalog', finsec._compliance_catalog_info(),
+		'summary', (SELECT coalesce(jsonb_object_agg(x.standard,
+							(SELECT jsonb_object_agg(st.status,
+									(SELECT count(*) FROM jsonb_array_elements(checks) e
+									  WHERE coalesce(e ->> 'standard', '') = x.standard AND e ->> 'status' = st.status))
+							   FROM finsec._compliance_statuses() st)), '{}')
+					  FROM (SELECT DISTINCT coalesce(e ->> 'standard', '') AS standard
+							  FROM jsonb_array_elements(checks) e) x),
+		'totals', (SELECT jsonb_object_agg(st.status,
+							(SELECT count(*) FROM jsonb_array_elements(checks) e WHERE e ->> 'status' = st.status))
+					 FROM finsec._compliance_statuses() st)
+				  || jsonb_build_object('total', jsonb_array_length(checks)),
+		'checks', checks,
+		'dr_level', dr,
+		'sha256', finsec._compliance_digest(checks));
+END
+$$;
+COMMENT ON FUNCTION finsec.compliance_json(text, text) IS
+	'the compliance self-check for tooling: catalog counts, summary by standard and status, every check row, the DR level and the SHA-256 of the results';
+REVOKE ALL ON FUNCTION finsec.compliance_json(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec.compliance_json(text, text) TO finsec_admin, finsec_auditor;
 
 -- (end of section 6)
 
