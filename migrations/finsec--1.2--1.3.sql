@@ -3366,6 +3366,14 @@ DECLARE
 	allowed constant text[] := ARRAY['pass', 'fail', 'warn', 'cannot_verify', 'out_of_scope'];
 	caller_auth constant text := current_setting('session_authorization');
 	caller_role constant text := current_setting('role');
+	-- Settings the checks judge that any caller may SET in its session
+	-- (password_encryption = scram-sha-256 just for the self-check): the
+	-- checks see them as the server and the role settings give them.
+	judged constant text[] := ARRAY['password_encryption', 'idle_session_timeout',
+									'idle_in_transaction_session_timeout', 'log_statement',
+									'log_min_duration_statement', 'pgaudit.log'];
+	session_set jsonb := '{}';
+	gs record;
 	started timestamptz := clock_timestamp();
 	c record;
 	m record;
@@ -3377,6 +3385,12 @@ DECLARE
 	counts jsonb := '{}';
 	total integer := 0;
 BEGIN
+	FOR gs IN SELECT ps.name, ps.reset_val FROM pg_settings ps
+			   WHERE ps.name = ANY (judged) AND ps.source = 'session' AND ps.setting IS DISTINCT FROM ps.reset_val
+	LOOP
+		session_set := session_set || jsonb_build_object(gs.name, current_setting(gs.name));
+		PERFORM set_config(gs.name, gs.reset_val, true);
+	END LOOP;
 	FOR c IN
 		SELECT cl.clause_id AS id, cl.standard AS std, cl.clause AS num, cl.kind,
 			   CASE WHEN l = 'en' THEN cl.requirement_en ELSE cl.requirement_zh END AS req,
@@ -3504,6 +3518,10 @@ BEGIN
 			total := total + 1;
 			RETURN NEXT;
 		END IF;
+	END LOOP;
+	-- The caller's own values again, for the rest of its transaction.
+	FOR gs IN SELECT j.key, j.value FROM jsonb_each_text(session_set) j LOOP
+		PERFORM set_config(gs.key, gs.value, true);
 	END LOOP;
 	-- One ledger row per run (a standby cannot write the ledger).  Failing
 	-- to record does not hide the results: the caller is warned.

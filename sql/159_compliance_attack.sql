@@ -261,6 +261,41 @@ DROP ROLE regress_ca_low;
 CREATE ROLE regress_ca_low LOGIN;
 SELECT role, last_login_at IS NOT NULL AS logged_in FROM finsec.role_last_login() WHERE role LIKE 'regress_ca_l%' ORDER BY role;
 
+-- ---- attack: the caller SETs a judged setting for its own session --------
+-- The server (here: the auditor's role setting) stores md5 verifiers and
+-- has no idle timeouts; the auditor sets the right values in its session
+-- only.  The checks alone read the session's values; compliance_check()
+-- judges the settings as a new session gets them, and gives the caller
+-- its own values back.
+ALTER ROLE regress_ca_aud SET password_encryption = md5;
+\c - regress_ca_aud
+SET client_min_messages = warning;
+\set VERBOSITY sqlstate
+SET password_encryption = 'scram-sha-256';
+SET idle_session_timeout = '10min';
+SET idle_in_transaction_session_timeout = '1min';
+SELECT 'password_encryption' AS check_name, status FROM finsec._check_password_encryption('{}')
+UNION ALL
+SELECT 'idle_session_timeout', status FROM finsec._check_idle_session_timeout('{}');
+SELECT check_name, status, min(evidence::text) AS evidence
+  FROM finsec.compliance_check(NULL, 'en')
+ WHERE check_name IN ('password_encryption', 'idle_session_timeout', 'idle_in_transaction_timeout')
+ GROUP BY check_name, status ORDER BY check_name;
+SHOW password_encryption;
+SHOW idle_session_timeout;
+SHOW idle_in_transaction_session_timeout;
+-- in a transaction too, and a SET LOCAL of the caller's
+BEGIN;
+SET LOCAL idle_session_timeout = '20min';
+SELECT DISTINCT check_name, status FROM finsec.compliance_check(NULL, 'en') WHERE check_name = 'idle_session_timeout';
+SHOW idle_session_timeout;
+COMMIT;
+SHOW idle_session_timeout;
+\c - postgres
+SET client_min_messages = warning;
+\set VERBOSITY sqlstate
+ALTER ROLE regress_ca_aud RESET password_encryption;
+
 -- ---- clean up -------------------------------------------------------------
 SET SESSION AUTHORIZATION regress_ca_a;
 SELECT finsec.clause_remove('acme:AT-1');
