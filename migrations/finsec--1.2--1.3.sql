@@ -4558,9 +4558,24 @@ AS $$
 DECLARE
 	want text := coalesce(args ->> 'value', 'scram-sha-256');
 	have text := current_setting('password_encryption');
+	bad jsonb;
 BEGIN
-	status := CASE WHEN have = want THEN 'pass' ELSE 'fail' END;
+	-- a role or database whose sessions store other verifiers
+	SELECT jsonb_agg(jsonb_build_object('database', o.database, 'role', o.role, 'value', o.value))
+	  INTO bad
+	  FROM finsec._compliance_setting_overrides('password_encryption') o
+	 WHERE lower(btrim(o.value, ' ''')) <> lower(want);
+	status := CASE WHEN have = want AND bad IS NULL THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('setting', 'password_encryption', 'value', have, 'required', want);
+	IF bad IS NOT NULL THEN
+		evidence := evidence || jsonb_build_object('offending_overrides', bad);
+	ELSIF status = 'pass' AND EXISTS (SELECT 1 FROM finsec._compliance_setting_overrides('password_encryption') o
+									   WHERE o.callers) THEN
+		status := 'cannot_verify';
+		evidence := evidence || jsonb_build_object(
+			'reason', 'the caller has a role setting of password_encryption: its session does not show the value other roles get',
+			'needs', 'a caller without ALTER ROLE ... SET of this setting');
+	END IF;
 END
 $$;
 
@@ -5065,7 +5080,31 @@ CREATE FUNCTION finsec._check_admin_strong_auth(args jsonb, OUT status text, OUT
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM finsec._compliance_hba('admin', args) $$;
 
--- A timeout setting (milliseconds) at most max_seconds and not 0.
+-- The ALTER ROLE / ALTER DATABASE ... SET overrides of a setting (any role
+-- may set its own defaults of a user setting): who, the value, and whether
+-- it is the caller's own (then the caller's session does not show the
+-- value other roles get).
+CREATE FUNCTION finsec._compliance_setting_overrides(name text)
+RETURNS TABLE (database text, role text, value text, callers boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN d.setdatabase = 0 THEN NULL ELSE quote_ident(db.datname) END,
+		   CASE WHEN d.setrole = 0 THEN NULL ELSE quote_ident(r.rolname) END,
+		   substr(c, strpos(c, '=') + 1),
+		   d.setrole <> 0 AND r.rolname = session_user AND (d.setdatabase = 0 OR db.datname = current_database())
+	  FROM pg_db_role_setting d
+	 CROSS JOIN LATERAL unnest(d.setconfig) c
+	  LEFT JOIN pg_database db ON db.oid = d.setdatabase
+	  LEFT JOIN pg_roles r ON r.oid = d.setrole
+	 WHERE lower(split_part(c, '=', 1)) = lower($1)
+	 ORDER BY 1, 2
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_setting_overrides(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_setting_overrides(text) TO finsec_admin, finsec_auditor;
+
+-- A timeout setting (milliseconds) at most max_seconds and not 0, for
+-- every role and database (an override of a role's own is judged too).
 CREATE FUNCTION finsec._compliance_timeout(name text, args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -5073,9 +5112,24 @@ AS $$
 DECLARE
 	max_s bigint := finsec._compliance_arg_int(args, 'max_seconds', 1800);
 	ms bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = _compliance_timeout.name);
+	bad jsonb;
 BEGIN
-	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 THEN 'pass' ELSE 'fail' END;
+	SELECT jsonb_agg(jsonb_build_object('database', o.database, 'role', o.role, 'value', o.value))
+	  INTO bad
+	  FROM finsec._compliance_setting_overrides(name) o
+	 CROSS JOIN LATERAL (SELECT CASE WHEN btrim(o.value) ~ '^[0-9]+$' THEN btrim(o.value)::numeric
+									 ELSE extract(epoch FROM btrim(o.value)::interval) * 1000 END AS ms) v
+	 WHERE v.ms <= 0 OR v.ms > max_s * 1000;
+	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 AND bad IS NULL THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('setting', name, 'value_ms', ms, 'max_seconds', max_s);
+	IF bad IS NOT NULL THEN
+		evidence := evidence || jsonb_build_object('offending_overrides', bad);
+	ELSIF status = 'pass' AND EXISTS (SELECT 1 FROM finsec._compliance_setting_overrides(name) o WHERE o.callers) THEN
+		status := 'cannot_verify';
+		evidence := evidence || jsonb_build_object(
+			'reason', format('the caller has a role setting of %s: its session does not show the value other roles get', name),
+			'needs', 'a caller without ALTER ROLE ... SET of this setting');
+	END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._compliance_timeout(text, jsonb) FROM PUBLIC;

@@ -264,7 +264,7 @@ SELECT role, last_login_at IS NOT NULL AS logged_in FROM finsec.role_last_login(
 -- ---- attack: the caller SETs a judged setting for its own session --------
 -- The server (here: the auditor's role setting) stores md5 verifiers and
 -- has no idle timeouts; the auditor sets the right values in its session
--- only.  The checks alone read the session's values; compliance_check()
+-- only.  A timeout check called alone reads the session's value; compliance_check()
 -- judges the settings as a new session gets them, and gives the caller
 -- its own values back.
 ALTER ROLE regress_ca_aud SET password_encryption = md5;
@@ -291,10 +291,33 @@ SELECT DISTINCT check_name, status FROM finsec.compliance_check(NULL, 'en') WHER
 SHOW idle_session_timeout;
 COMMIT;
 SHOW idle_session_timeout;
+-- the auditor gives its own role good defaults (any role may): its new
+-- sessions no longer show the server's values; the checks say so
+ALTER ROLE regress_ca_aud RESET password_encryption;
+ALTER ROLE regress_ca_aud SET idle_session_timeout = '10min';
+ALTER ROLE regress_ca_aud SET idle_in_transaction_session_timeout = '1min';
+\c - regress_ca_aud
+SET client_min_messages = warning;
+\set VERBOSITY sqlstate
+SELECT check_name, status, min(evidence::text) AS evidence
+  FROM finsec.compliance_check(NULL, 'en')
+ WHERE check_name IN ('password_encryption', 'idle_session_timeout', 'idle_in_transaction_timeout')
+ GROUP BY check_name, status ORDER BY check_name;
 \c - postgres
 SET client_min_messages = warning;
 \set VERBOSITY sqlstate
-ALTER ROLE regress_ca_aud RESET password_encryption;
+-- another role without timeouts of its own, and one storing md5
+-- verifiers: offending overrides, whoever runs the check
+ALTER ROLE regress_ca_aud RESET ALL;
+ALTER ROLE regress_ca_app SET idle_session_timeout = 0;
+ALTER ROLE regress_ca_app SET password_encryption = md5;
+SET idle_session_timeout = '10min';
+SELECT check_name, status, min(evidence::text) AS evidence
+  FROM finsec.compliance_check(NULL, 'en')
+ WHERE check_name IN ('password_encryption', 'idle_session_timeout')
+ GROUP BY check_name, status ORDER BY check_name;
+RESET idle_session_timeout;
+ALTER ROLE regress_ca_app RESET ALL;
 
 -- ---- clean up -------------------------------------------------------------
 SET SESSION AUTHORIZATION regress_ca_a;
