@@ -319,6 +319,39 @@ SELECT check_name, status, min(evidence::text) AS evidence
 RESET idle_session_timeout;
 ALTER ROLE regress_ca_app RESET ALL;
 
+-- ---- held: a clause removed and added again has no exclusion -------------
+SET SESSION AUTHORIZATION regress_ca_a;
+SELECT finsec.compliance_exclude('acme:AT-2', 'the whole acme clause AT-2 is covered by a vendor audit') AS req3 \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_ca_b;
+SELECT finsec.approve(:req3) ->> 'clause_id' AS excluded;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_ca_a;
+SELECT finsec.clause_remove('acme:AT-2');
+SELECT finsec.clause_add('acme:AT-2', 'ACME-AT', 'AT-2', '状态', 'Status', '状态', 'Statuses',
+						 'automated', 'acme', '无', 'None');
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS exclusions_left FROM finsec.compliance_exclusion WHERE clause_id = 'acme:AT-2';
+SET SESSION AUTHORIZATION regress_ca_aud;
+SELECT clause_id, check_name, status FROM finsec.compliance_check('ACME-AT', 'en') WHERE clause_id = 'acme:AT-2';
+-- ---- held: NULL and huge inputs -----------------------------------------
+SELECT count(*) FROM finsec.compliance_check(repeat('x', 1000000));
+SELECT count(*) FROM finsec.compliance_check(NULL, repeat('x', 1000000));
+SELECT count(*) FROM finsec.compliance_check(E'001\n');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_ca_a;
+SELECT finsec.compliance_exclude(NULL, 'the whole acme clause AT-2 is covered by a vendor audit');
+SELECT finsec.compliance_exclude('acme:AT-2', NULL);
+SELECT finsec.compliance_exclude('acme:AT-2', repeat('j', 2001));
+SELECT finsec.compliance_exclude(repeat('c', 100000), 'the whole acme clause AT-2 is covered by a vendor audit');
+SELECT finsec.compliance_unexclude(NULL);
+SELECT finsec.clause_check_add(NULL, NULL, NULL);
+SELECT finsec.clause_check_remove(NULL, NULL);
+SELECT finsec.compliance_check_add('acme.x', NULL, 'x', 'x');
+SELECT finsec.compliance_check_remove(NULL);
+SELECT finsec.clause_remove(NULL);
+RESET SESSION AUTHORIZATION;
+
 -- ---- clean up -------------------------------------------------------------
 SET SESSION AUTHORIZATION regress_ca_a;
 SELECT finsec.clause_remove('acme:AT-1');
