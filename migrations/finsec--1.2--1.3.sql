@@ -8314,6 +8314,7 @@ DECLARE
 	can_audit boolean := has_table_privilege('finsec.audit', 'SELECT');
 	can_susp boolean := has_table_privilege('finsec.role_suspension', 'SELECT');
 	logins jsonb := '{}';
+	changes jsonb := '{}';
 	since timestamptz;
 	r record;
 	f text[];
@@ -8326,6 +8327,17 @@ BEGIN
 							NULL::timestamptz, NULL::timestamptz, NULL::integer, NULL::timestamptz, NULL::boolean,
 							NULL::boolean, NULL::bigint, ARRAY['cannot_read_role_inventory'];
 		RETURN;
+	END IF;
+	-- privilege changes of the period by the role they name (one pass over the ledger's period)
+	IF can_audit THEN
+		SELECT coalesce(jsonb_object_agg(c.name, c.n), '{}') INTO changes
+		  FROM (SELECT k.name, count(DISTINCT a.finsec_seq) AS n
+				  FROM finsec.audit a
+				 CROSS JOIN LATERAL (VALUES (a.object), (split_part(a.object, ':', 2)), (a.detail ->> 'role')) k(name)
+				 WHERE a.event_time >= "from" AND a.event_time < "to"
+				   AND finsec._report_privilege_event(a.event_type)
+				   AND k.name IS NOT NULL AND k.name <> ''
+				 GROUP BY k.name) c;
 	END IF;
 	IF can_login THEN
 		EXECUTE 'SELECT coalesce(jsonb_object_agg(x.role, x.last_login_at), ''{}''), min(x.recording_since)'
@@ -8371,11 +8383,7 @@ BEGIN
 		END IF;
 		n := NULL;
 		IF can_audit THEN
-			SELECT count(*) INTO n FROM finsec.audit a
-			 WHERE a.event_time >= "from" AND a.event_time < "to"
-			   AND finsec._report_privilege_event(a.event_type)
-			   AND (a.object = r.role::text OR split_part(a.object, ':', 2) = r.role::text
-					OR a.detail ->> 'role' = r.role::text);
+			n := coalesce((changes ->> r.role::text)::bigint, 0);
 			IF n > 0 THEN f := f || 'privilege_changed'::text; END IF;
 		ELSE
 			f := f || 'cannot_read_audit'::text;

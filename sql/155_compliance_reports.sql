@@ -257,6 +257,24 @@ SELECT role, duties, superuser, valid_until, locked, suspended, findings
 -- conflicting duties only where two conflicting finsec roles are held
 SELECT role FROM finsec.report_access_review('2026-11-01', '2026-11-04')
  WHERE 'conflicting_duties' = ANY (findings) AND role::text LIKE 'regress_rpt%';
+-- Last logins (finsec.role_last_login): one 100 days ago is inactive
+-- (finsec.compliance_inactive_after, 90 days), one yesterday is not.
+INSERT INTO finsec.role_login (role, role_oid, last_login_at)
+SELECT r.rolname, r.oid, now() - x.ago
+  FROM pg_roles r JOIN (VALUES ('regress_rpt_op', interval '100 days'), ('regress_rpt_auditor', interval '1 day')) x(n, ago)
+	ON r.rolname = x.n;
+SELECT role, last_login_at < now() - interval '99 days' AS old_login, findings
+  FROM finsec.report_access_review('2026-11-01', '2026-11-04', 'en')
+ WHERE role IN ('regress_rpt_op', 'regress_rpt_auditor') ORDER BY role;
+DELETE FROM finsec.role_login WHERE role IN ('regress_rpt_op', 'regress_rpt_auditor');
+-- A privilege change naming a role (written here by the superuser, as
+-- finsec writes role.* events) counts for that role only, in the period.
+SELECT finsec.audit_event('role.profile', 'regress_rpt_op', 'set', true, 'probe') IS NOT NULL AS written;
+SELECT role, privilege_changes, 'privilege_changed' = ANY (findings) AS changed
+  FROM p, finsec.report_access_review(p.f, p.t, 'en')
+ WHERE role IN ('regress_rpt_op', 'regress_rpt_auditor') ORDER BY role;
+SELECT role, privilege_changes FROM finsec.report_access_review('2026-11-01', '2026-11-04', 'en')
+ WHERE role = 'regress_rpt_op';
 -- A superuser login role is a finding.
 ALTER ROLE regress_rpt_nobody SUPERUSER;
 SELECT role, superuser, findings FROM finsec.report_access_review('2026-11-01', '2026-11-04', 'en')
