@@ -3872,6 +3872,14 @@ BEGIN
 		RAISE EXCEPTION 'check "%" is already defined', check_name
 			USING ERRCODE = 'S9Q08';
 	END IF;
+	IF EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+				WHERE d.classid = 'pg_proc'::regclass AND d.objid = function
+				  AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'finsec' AND d.deptype = 'e') THEN
+		RAISE EXCEPTION 'function % is finsec''s own', function
+			USING ERRCODE = 'S9Q08',
+				  DETAIL = 'A builtin check registered again under another name could be mapped onto finsec''s clauses with thresholds of one administrator''s choice.',
+				  HINT = 'Map the builtin check by its own name onto a customer clause (finsec.clause_check_add).';
+	END IF;
 	t := finsec._compliance_check_trust(function, false);
 	IF t.reason IS NOT NULL THEN
 		RAISE EXCEPTION 'function % cannot be a compliance check: %', function, t.reason
@@ -3948,6 +3956,17 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = clause_check_add.check_name) THEN
 		RAISE EXCEPTION 'check "%" is not defined', left(check_name, 100)
 			USING ERRCODE = 'S9Q05', HINT = 'finsec.compliance_check_def lists the checks.';
+	END IF;
+	-- A builtin check with thresholds of one administrator's choice
+	-- ({"min_length": 0}) would make a clause of finsec's pass that finsec
+	-- reports manual or unverified: finsec maps its own checks onto its own
+	-- clauses, in its scripts.
+	IF EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = clause_check_add.clause_id AND c.builtin)
+	   AND EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = clause_check_add.check_name AND d.builtin) THEN
+		RAISE EXCEPTION 'builtin check "%" cannot be mapped onto builtin clause "%"', check_name, clause_id
+			USING ERRCODE = 'S9Q07',
+				  DETAIL = 'finsec maps its own checks onto its own clauses, with the clauses'' thresholds.',
+				  HINT = 'Map a check of the customer''s own (finsec.compliance_check_add) onto the clause, or the builtin check onto a customer clause.';
 	END IF;
 	IF args IS NULL OR jsonb_typeof(args) <> 'object' OR octet_length(args::text) > 8192 THEN
 		RAISE EXCEPTION 'the arguments of a check are a JSON object of at most 8 kB'

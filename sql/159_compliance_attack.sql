@@ -151,6 +151,17 @@ VALUES ('acme:AT-1', 'forged exclusion without any approval', now() + interval '
 SELECT finsec.clause_check_remove(min(clause_id), 'password_weak_rejected') FROM finsec.clause_check WHERE builtin AND check_name = 'password_weak_rejected';
 SELECT finsec.compliance_check_remove('login_lockout');
 SELECT finsec.clause_remove(min(clause_id)) FROM finsec.clause WHERE builtin;
+-- attack: one administrator maps a builtin check, with thresholds of its
+-- choice, onto a builtin clause finsec reports as manual: it would pass.
+-- Refused; so is registering a builtin check again under another name.
+SELECT min(c.clause_id) AS manual_clause FROM finsec.clause c
+ WHERE c.builtin AND c.kind = 'manual' AND NOT EXISTS (SELECT 1 FROM finsec.clause_check cc WHERE cc.clause_id = c.clause_id) \gset
+SELECT finsec.clause_check_add(:'manual_clause', 'password_min_length', '{"min_length": 0}');
+SELECT finsec.compliance_check_add('acme.len', 'finsec._check_password_min_length(jsonb)', '长度', 'Length');
+SELECT count(*) AS mapped FROM finsec.clause_check WHERE clause_id = :'manual_clause';
+-- a builtin check onto a customer clause stays possible
+SELECT finsec.clause_check_add('acme:AT-1', 'password_min_length', '{"min_length": 12}');
+SELECT finsec.clause_check_remove('acme:AT-1', 'password_min_length');
 -- held: a customer clause id in finsec's own namespace
 SELECT finsec.clause_add('004:7.5.9a-x', 'JR/T 0117-2014', 'x', 'x', 'x', 'x', 'x', 'automated', 'x', 'x', 'x');
 RESET SESSION AUTHORIZATION;
