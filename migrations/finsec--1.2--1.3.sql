@@ -5778,12 +5778,12 @@ GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample(integer, integer, text,
  * The sample, once per top-level statement: compliance_check() calls
  * card_numbers_plain and card_sensitive_data on several clauses in one
  * statement, and with their default arguments they ask for the same
- * sample.  Kept in a temporary table of the caller's own session
- * (ON COMMIT DROP), keyed by the statement's start, the caller and the
- * parameters; where a temporary table cannot be made (a read-only
- * transaction, a standby, no TEMP privilege) every call samples.  Only
- * the caller's own session can write that table, so the cache is
- * nobody else's to forge.
+ * sample.  It is kept in a transaction-local placeholder setting,
+ * finsec_compliance.sample (no table, so nothing of anyone's runs when it
+ * is written or read), prefixed by a key of the statement's start, the
+ * caller and the parameters.  A value preset by ALTER ROLE or ALTER
+ * DATABASE cannot carry the key of a statement not yet started; only the
+ * caller's own session, within the statement, could forge one.
  */
 CREATE FUNCTION finsec._compliance_data_sample_once(sample_rows integer, sample_tables integer,
 													iin text, short_name_pattern text, track boolean)
@@ -5792,34 +5792,30 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	cache_key text := md5(concat_ws(E'\x1f', statement_timestamp()::text, current_user,
+	cache_key text := md5(concat_ws(E'\x1f', statement_timestamp()::text, current_user, pg_backend_pid()::text,
 								   coalesce(sample_rows::text, '-'), coalesce(sample_tables::text, '-'),
-						   coalesce(iin, E'\x1e'), coalesce(short_name_pattern, E'\x1e'), coalesce(track, false)::text));
+								   coalesce(iin, E'\x1e'), coalesce(short_name_pattern, E'\x1e'),
+								   coalesce(track, false)::text));
+	cached text := current_setting('finsec_compliance.sample', true);
 	res jsonb;
 BEGIN
-	BEGIN
-		IF to_regclass('pg_temp.finsec_compliance_sample') IS NOT NULL THEN
-			SELECT c.sample INTO res FROM pg_temp.finsec_compliance_sample c WHERE c.k = cache_key;
-			IF res IS NOT NULL THEN
-				RETURN res;
-			END IF;
+	IF cached IS NOT NULL AND left(cached, 33) = cache_key || ':' THEN
+		BEGIN
+			res := substr(cached, 34)::jsonb;
+		EXCEPTION WHEN OTHERS THEN
+			res := NULL;
+		END;
+		IF jsonb_typeof(res) = 'object' THEN
+			RETURN res;
 		END IF;
-	EXCEPTION WHEN OTHERS THEN
-		res := NULL;
-	END;
+	END IF;
 	res := finsec._compliance_data_sample(sample_rows, sample_tables, iin, short_name_pattern, track);
-	BEGIN
-		CREATE TEMPORARY TABLE IF NOT EXISTS finsec_compliance_sample (k text PRIMARY KEY, sample jsonb NOT NULL)
-			ON COMMIT DROP;
-		INSERT INTO pg_temp.finsec_compliance_sample VALUES (cache_key, res) ON CONFLICT DO NOTHING;
-	EXCEPTION WHEN OTHERS THEN
-		NULL;
-	END;
+	PERFORM set_config('finsec_compliance.sample', cache_key || ':' || res::text, true);
 	RETURN res;
 END
 $$;
 COMMENT ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) IS
-	'internal: _compliance_data_sample once per statement, caller and parameters (a temporary table of the session, when one can be made)';
+	'internal: _compliance_data_sample once per statement, caller and parameters (kept in the transaction-local setting finsec_compliance.sample)';
 REVOKE ALL ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._compliance_data_sample_once(integer, integer, text, text, boolean) TO finsec_admin, finsec_auditor;
 

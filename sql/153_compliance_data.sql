@@ -422,8 +422,10 @@ SELECT * FROM pg_temp.chk('card_numbers_plain', '{}', ARRAY['tables_unreadable',
 RESET SESSION AUTHORIZATION;
 SELECT count(*) - :label_reads_before AS label_reads FROM finsec.audit WHERE event_type = 'label.read';
 -- Both card checks, twice, in one statement: one sample (its reads of the
--- two labelled tables are two label.read rows, not eight); in a
--- read-only transaction (no temporary table) each call samples.
+-- two labelled tables are two label.read rows, not eight); the sample is
+-- kept in a setting, so a read-only transaction works too.  A value
+-- preset for the session is not taken (its key is no statement's).
+ALTER ROLE regress_cd_audit SET finsec_compliance.sample = '00000000000000000000000000000000:{"columns": [], "candidate_tables": 0, "tables_sampled": 0, "tables_unreadable": 0, "tables_not_sampled": 0}';
 SELECT count(*) AS label_reads_before FROM finsec.audit WHERE event_type = 'label.read' \gset
 SET SESSION AUTHORIZATION regress_cd_audit;
 SELECT (SELECT status FROM finsec._check_card_numbers_plain('{}')) AS numbers,
@@ -438,6 +440,14 @@ SELECT (SELECT status FROM finsec._check_card_numbers_plain('{}')) AS numbers,
 	   (SELECT status FROM finsec._check_card_sensitive_data('{}')) AS sensitive;
 COMMIT;
 RESET SESSION AUTHORIZATION;
+-- a forged sample in the session: not this statement's key, not used
+\c regress_cdata regress_cd_audit
+SET client_min_messages = warning;
+SELECT left(current_setting('finsec_compliance.sample'), 8) AS preset,
+	   (SELECT evidence ->> 'tables_sampled' FROM finsec._check_card_numbers_plain('{}')) AS tables_sampled;
+\c regress_cdata postgres
+SET client_min_messages = warning;
+ALTER ROLE regress_cd_audit RESET finsec_compliance.sample;
 SET SESSION AUTHORIZATION regress_cd_audit;
 SELECT clause_id, status IN ('pass', 'warn', 'fail', 'out_of_scope') AS judged,
 	   evidence ? 'links' OR evidence ? 'credit_tables' AS evidence_of_the_check
