@@ -3872,6 +3872,14 @@ BEGIN
 		RAISE EXCEPTION 'check "%" is already defined', check_name
 			USING ERRCODE = 'S9Q08';
 	END IF;
+	IF EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+				WHERE d.classid = 'pg_proc'::regclass AND d.objid = function
+				  AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'finsec' AND d.deptype = 'e') THEN
+		RAISE EXCEPTION 'function % is finsec''s own', function
+			USING ERRCODE = 'S9Q08',
+				  DETAIL = 'A builtin check registered again under another name could be mapped onto finsec''s clauses with thresholds of one administrator''s choice.',
+				  HINT = 'Map the builtin check by its own name onto a customer clause (finsec.clause_check_add).';
+	END IF;
 	t := finsec._compliance_check_trust(function, false);
 	IF t.reason IS NOT NULL THEN
 		RAISE EXCEPTION 'function % cannot be a compliance check: %', function, t.reason
@@ -3948,6 +3956,17 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = clause_check_add.check_name) THEN
 		RAISE EXCEPTION 'check "%" is not defined', left(check_name, 100)
 			USING ERRCODE = 'S9Q05', HINT = 'finsec.compliance_check_def lists the checks.';
+	END IF;
+	-- A builtin check with thresholds of one administrator's choice
+	-- ({"min_length": 0}) would make a clause of finsec's pass that finsec
+	-- reports manual or unverified: finsec maps its own checks onto its own
+	-- clauses, in its scripts.
+	IF EXISTS (SELECT 1 FROM finsec.clause c WHERE c.clause_id = clause_check_add.clause_id AND c.builtin)
+	   AND EXISTS (SELECT 1 FROM finsec.compliance_check_def d WHERE d.check_name = clause_check_add.check_name AND d.builtin) THEN
+		RAISE EXCEPTION 'builtin check "%" cannot be mapped onto builtin clause "%"', check_name, clause_id
+			USING ERRCODE = 'S9Q07',
+				  DETAIL = 'finsec maps its own checks onto its own clauses, with the clauses'' thresholds.',
+				  HINT = 'Map a check of the customer''s own (finsec.compliance_check_add) onto the clause, or the builtin check onto a customer clause.';
 	END IF;
 	IF args IS NULL OR jsonb_typeof(args) <> 'object' OR octet_length(args::text) > 8192 THEN
 		RAISE EXCEPTION 'the arguments of a check are a JSON object of at most 8 kB'
@@ -4558,9 +4577,24 @@ AS $$
 DECLARE
 	want text := coalesce(args ->> 'value', 'scram-sha-256');
 	have text := current_setting('password_encryption');
+	bad jsonb;
 BEGIN
-	status := CASE WHEN have = want THEN 'pass' ELSE 'fail' END;
+	-- a role or database whose sessions store other verifiers
+	SELECT jsonb_agg(jsonb_build_object('database', o.database, 'role', o.role, 'value', o.value))
+	  INTO bad
+	  FROM finsec._compliance_setting_overrides('password_encryption') o
+	 WHERE lower(btrim(o.value, ' ''')) <> lower(want);
+	status := CASE WHEN have = want AND bad IS NULL THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('setting', 'password_encryption', 'value', have, 'required', want);
+	IF bad IS NOT NULL THEN
+		evidence := evidence || jsonb_build_object('offending_overrides', bad);
+	ELSIF status = 'pass' AND EXISTS (SELECT 1 FROM finsec._compliance_setting_overrides('password_encryption') o
+									   WHERE o.callers) THEN
+		status := 'cannot_verify';
+		evidence := evidence || jsonb_build_object(
+			'reason', 'the caller has a role setting of password_encryption: its session does not show the value other roles get',
+			'needs', 'a caller without ALTER ROLE ... SET of this setting');
+	END IF;
 END
 $$;
 
@@ -5076,7 +5110,31 @@ CREATE FUNCTION finsec._check_admin_strong_auth(args jsonb, OUT status text, OUT
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM finsec._compliance_hba('admin', args) $$;
 
--- A timeout setting (milliseconds) at most max_seconds and not 0.
+-- The ALTER ROLE / ALTER DATABASE ... SET overrides of a setting (any role
+-- may set its own defaults of a user setting): who, the value, and whether
+-- it is the caller's own (then the caller's session does not show the
+-- value other roles get).
+CREATE FUNCTION finsec._compliance_setting_overrides(name text)
+RETURNS TABLE (database text, role text, value text, callers boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN d.setdatabase = 0 THEN NULL ELSE quote_ident(db.datname) END,
+		   CASE WHEN d.setrole = 0 THEN NULL ELSE quote_ident(r.rolname) END,
+		   substr(c, strpos(c, '=') + 1),
+		   d.setrole <> 0 AND r.rolname = session_user AND (d.setdatabase = 0 OR db.datname = current_database())
+	  FROM pg_db_role_setting d
+	 CROSS JOIN LATERAL unnest(d.setconfig) c
+	  LEFT JOIN pg_database db ON db.oid = d.setdatabase
+	  LEFT JOIN pg_roles r ON r.oid = d.setrole
+	 WHERE lower(split_part(c, '=', 1)) = lower($1)
+	 ORDER BY 1, 2
+$$;
+REVOKE ALL ON FUNCTION finsec._compliance_setting_overrides(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._compliance_setting_overrides(text) TO finsec_admin, finsec_auditor;
+
+-- A timeout setting (milliseconds) at most max_seconds and not 0, for
+-- every role and database (an override of a role's own is judged too).
 CREATE FUNCTION finsec._compliance_timeout(name text, args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -5084,9 +5142,24 @@ AS $$
 DECLARE
 	max_s bigint := finsec._compliance_arg_int(args, 'max_seconds', 1800);
 	ms bigint := (SELECT s.setting::bigint FROM pg_settings s WHERE s.name = _compliance_timeout.name);
+	bad jsonb;
 BEGIN
-	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 THEN 'pass' ELSE 'fail' END;
+	SELECT jsonb_agg(jsonb_build_object('database', o.database, 'role', o.role, 'value', o.value))
+	  INTO bad
+	  FROM finsec._compliance_setting_overrides(name) o
+	 CROSS JOIN LATERAL (SELECT CASE WHEN btrim(o.value) ~ '^[0-9]+$' THEN btrim(o.value)::numeric
+									 ELSE extract(epoch FROM btrim(o.value)::interval) * 1000 END AS ms) v
+	 WHERE v.ms <= 0 OR v.ms > max_s * 1000;
+	status := CASE WHEN ms > 0 AND ms <= max_s * 1000 AND bad IS NULL THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('setting', name, 'value_ms', ms, 'max_seconds', max_s);
+	IF bad IS NOT NULL THEN
+		evidence := evidence || jsonb_build_object('offending_overrides', bad);
+	ELSIF status = 'pass' AND EXISTS (SELECT 1 FROM finsec._compliance_setting_overrides(name) o WHERE o.callers) THEN
+		status := 'cannot_verify';
+		evidence := evidence || jsonb_build_object(
+			'reason', format('the caller has a role setting of %s: its session does not show the value other roles get', name),
+			'needs', 'a caller without ALTER ROLE ... SET of this setting');
+	END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._compliance_timeout(text, jsonb) FROM PUBLIC;
