@@ -3255,7 +3255,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._compliance_lang(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._compliance_lang(text) TO finsec_admin, finsec_auditor;
+GRANT EXECUTE ON FUNCTION finsec._compliance_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
 
 /*
  * Whether a check function may run under the caller's privileges, and how
@@ -7640,20 +7640,11 @@ GRANT EXECUTE ON FUNCTION finsec.report_label(text, text) TO finsec_admin, finse
 /* lang NULL -> finsec.report_language; anything but zh_CN and en is S9Q43. */
 CREATE FUNCTION finsec._report_lang(lang text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	l text := coalesce(lang, nullif(current_setting('finsec.report_language', true), ''), 'zh_CN');
-BEGIN
-	IF l NOT IN ('zh_CN', 'en') THEN
-		RAISE EXCEPTION 'report language "%" is not supported', l
-			USING ERRCODE = 'S9Q43',
-				  DETAIL = 'Reports are labelled in Chinese (zh_CN) or English (en).',
-				  HINT = 'Pass lang => ''zh_CN'' or ''en'', or set finsec.report_language.';
-	END IF;
-	RETURN l;
-END
+	-- one language rule for the self-check, the reports and the page (S9Q02)
+	SELECT finsec._compliance_lang(lang)
 $$;
 REVOKE ALL ON FUNCTION finsec._report_lang(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._report_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
