@@ -6567,7 +6567,8 @@ REVOKE ALL ON FUNCTION finsec._backup_register_validate(text, timestamptz, times
 
 /*
  * A location with its credentials removed: the password of a URL's user
- * information (scheme://user:password@host), and the values of query or
+ * information (scheme://user:password@host, up to the last '@' of the
+ * word: a password may hold '/' or '@'), and the values of query or
  * option parameters named like secrets (password, secret, token, key,
  * signature, credential).
  */
@@ -6576,7 +6577,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp AS $$
 SELECT regexp_replace(
-		 regexp_replace(location, '(://[^/@:\s]*):[^/@\s]*@', '\1:***@', 'g'),
+		 regexp_replace(location, '(://[^/@:\s]*):\S*@', '\1:***@', 'g'),
 		 '((?:^|[?&;\s])[A-Za-z0-9_.-]*(?:pass|secret|token|key|signature|credential)[A-Za-z0-9_.-]*=)[^&;\s]*',
 		 '\1***', 'gi')
 $$;
@@ -6681,7 +6682,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('restore test', started_at, finished_at,
 											 ARRAY[backup_label, target], detail);
-	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds = 'NaN' OR rpo_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') OR rpo_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a restore test''s recovery time and point are non-negative numbers of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -6730,7 +6731,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('switchover drill', started_at, finished_at,
 											 ARRAY[from_node, to_node], detail);
-	IF rto_seconds < 0 OR rto_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a switchover drill''s recovery time is a non-negative number of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -8172,6 +8173,12 @@ BEGIN
 	IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'r'
 	   AND (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'p' THEN
 		RETURN 'not_a_table';
+	END IF;
+	-- a partitioned table is read with its partitions: a foreign one would
+	-- run its wrapper (a user mapping's connection) as the caller
+	IF EXISTS (SELECT 1 FROM pg_partition_tree(rel) p JOIN pg_class c ON c.oid = p.relid
+				WHERE c.relkind NOT IN ('r', 'p')) THEN
+		RETURN 'a partition is a foreign table';
 	END IF;
 	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
 		CONTINUE WHEN cols[i] IS NULL;
