@@ -7929,7 +7929,7 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+	IF "from" IS NULL OR "to" IS NULL OR NOT isfinite("from") OR NOT isfinite("to") OR "from" > "to" THEN
 		RAISE EXCEPTION 'an analysis of the ledger needs a period'
 			USING ERRCODE = 'S9Q46',
 				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
@@ -8656,7 +8656,8 @@ GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, t
 /*
  * Check audit_analysis (004 7.5.7 f, U11): the ledger was analysed with
  * finsec.report_audit over a period of at least min_period_days (default
- * 28: a month) within the last max_age_days (default 31): an
+ * 28: a month) of the past, ending at most max_age_days before the
+ * analysis, within the last max_age_days (default 31): an
  * audit.analysis event, which only finsec's own functions can write.
  * cannot_verify when the caller cannot read the ledger.
  */
@@ -8688,7 +8689,15 @@ BEGIN
 	SELECT a.event_time, a.db_user, a.detail INTO r
 	  FROM finsec.audit a
 	 WHERE a.event_type = 'audit.analysis' AND a.success
-	   AND (a.detail ->> 'to')::timestamptz - (a.detail ->> 'from')::timestamptz >= make_interval(days => min_period)
+	   -- the period analysed: finite (an infinite one, recorded before
+	   -- _report_record_analysis refused it, must not make the check
+	   -- raise), at least min_period days of it before the analysis, and
+	   -- ending within max_age days before it (an empty month of long ago
+	   -- is no analysis of the ledger's recent events)
+	   AND CASE WHEN a.detail ->> 'from' ~ 'infinity' OR a.detail ->> 'to' ~ 'infinity' THEN false
+				ELSE least((a.detail ->> 'to')::timestamptz, a.event_time) - (a.detail ->> 'from')::timestamptz
+						 >= make_interval(days => min_period)
+					 AND (a.detail ->> 'to')::timestamptz >= a.event_time - make_interval(days => max_age) END
 	 ORDER BY a.event_time DESC LIMIT 1;
 	evidence := jsonb_build_object('max_age_days', max_age, 'min_period_days', min_period,
 								   'last_analysis_at', r.event_time, 'analysed_by', quote_ident(r.db_user),

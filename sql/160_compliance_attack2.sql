@@ -152,6 +152,28 @@ SELECT pg_temp.try($$SELECT count(*) FROM finsec.report_business(NULL, now())$$)
 SELECT pg_temp.try($$SELECT finsec.compliance_report_html(now() - interval '401 days', now())$$) AS long_page;
 SELECT pg_temp.try($$SELECT count(*) FROM finsec.report_business(now() - interval '1 day', now(), '"><script>')$$) AS bad_lang;
 
+-- 7. HOLE (fixed): the monthly analysis of the ledger (audit_analysis)
+-- passed on a report_audit of an empty month of 2000; and an auditor's
+-- direct call of _report_record_analysis with infinite bounds wrote an
+-- event (immutable) that made the check raise from then on.  Now the
+-- period must be finite and end within max_age_days before the analysis.
+SET ROLE regress_cb_aud;
+SELECT count(*) > 0 AS analysed FROM finsec.report_audit('2000-01-01', '2000-02-01', 'en');
+SELECT coalesce(evidence ->> 'period_from' LIKE '2000%', false) AS the_2000_month_counted
+  FROM finsec._check_audit_analysis('{}');
+SELECT pg_temp.try($$SELECT finsec._report_record_analysis('-infinity', 'infinity')$$) AS infinite_analysis;
+SELECT pg_temp.try($$SELECT finsec._report_record_analysis(now() - interval '30 days', 'infinity')$$) AS infinite_end;
+-- an infinite period already in the ledger (as before the fix) is skipped
+RESET ROLE;
+SELECT finsec.audit_event('audit.analysis', 'finsec.audit', 'report_audit', true, 'regress: an old infinite analysis',
+						  jsonb_build_object('from', '-infinity'::timestamptz, 'to', 'infinity'::timestamptz, 'events', 0)) > 0 AS planted;
+SET ROLE regress_cb_aud;
+SELECT pg_temp.try($$SELECT status FROM finsec._check_audit_analysis('{}')$$) AS check_runs;
+-- a month that ends now counts
+SELECT count(*) > 0 AS analysed FROM finsec.report_audit(now() - interval '30 days', now(), 'en');
+SELECT status FROM finsec._check_audit_analysis('{}');
+RESET ROLE;
+
 DROP TABLE regress_cb_pay, regress_cb_pay2;
 DROP VIEW "finsec.audit";
 DROP SERVER regress_cb_srv;
