@@ -6567,7 +6567,8 @@ REVOKE ALL ON FUNCTION finsec._backup_register_validate(text, timestamptz, times
 
 /*
  * A location with its credentials removed: the password of a URL's user
- * information (scheme://user:password@host), and the values of query or
+ * information (scheme://user:password@host, up to the last '@' of the
+ * word: a password may hold '/' or '@'), and the values of query or
  * option parameters named like secrets (password, secret, token, key,
  * signature, credential).
  */
@@ -6576,7 +6577,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp AS $$
 SELECT regexp_replace(
-		 regexp_replace(location, '(://[^/@:\s]*):[^/@\s]*@', '\1:***@', 'g'),
+		 regexp_replace(location, '(://[^/@:\s]*):\S*@', '\1:***@', 'g'),
 		 '((?:^|[?&;\s])[A-Za-z0-9_.-]*(?:pass|secret|token|key|signature|credential)[A-Za-z0-9_.-]*=)[^&;\s]*',
 		 '\1***', 'gi')
 $$;
@@ -6681,7 +6682,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('restore test', started_at, finished_at,
 											 ARRAY[backup_label, target], detail);
-	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds = 'NaN' OR rpo_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') OR rpo_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a restore test''s recovery time and point are non-negative numbers of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -6730,7 +6731,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('switchover drill', started_at, finished_at,
 											 ARRAY[from_node, to_node], detail);
-	IF rto_seconds < 0 OR rto_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a switchover drill''s recovery time is a non-negative number of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -7919,7 +7920,7 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+	IF "from" IS NULL OR "to" IS NULL OR NOT isfinite("from") OR NOT isfinite("to") OR "from" > "to" THEN
 		RAISE EXCEPTION 'an analysis of the ledger needs a period'
 			USING ERRCODE = 'S9Q46',
 				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
@@ -8163,6 +8164,12 @@ BEGIN
 	IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'r'
 	   AND (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'p' THEN
 		RETURN 'not_a_table';
+	END IF;
+	-- a partitioned table is read with its partitions: a foreign one would
+	-- run its wrapper (a user mapping's connection) as the caller
+	IF EXISTS (SELECT 1 FROM pg_partition_tree(rel) p JOIN pg_class c ON c.oid = p.relid
+				WHERE c.relkind NOT IN ('r', 'p')) THEN
+		RETURN 'a partition is a foreign table';
 	END IF;
 	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
 		CONTINUE WHEN cols[i] IS NULL;
@@ -8640,7 +8647,8 @@ GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, t
 /*
  * Check audit_analysis (004 7.5.7 f, U11): the ledger was analysed with
  * finsec.report_audit over a period of at least min_period_days (default
- * 28: a month) within the last max_age_days (default 31): an
+ * 28: a month) of the past, ending at most max_age_days before the
+ * analysis, within the last max_age_days (default 31): an
  * audit.analysis event, which only finsec's own functions can write.
  * cannot_verify when the caller cannot read the ledger.
  */
@@ -8672,7 +8680,15 @@ BEGIN
 	SELECT a.event_time, a.db_user, a.detail INTO r
 	  FROM finsec.audit a
 	 WHERE a.event_type = 'audit.analysis' AND a.success
-	   AND (a.detail ->> 'to')::timestamptz - (a.detail ->> 'from')::timestamptz >= make_interval(days => min_period)
+	   -- the period analysed: finite (an infinite one, recorded before
+	   -- _report_record_analysis refused it, must not make the check
+	   -- raise), at least min_period days of it before the analysis, and
+	   -- ending within max_age days before it (an empty month of long ago
+	   -- is no analysis of the ledger's recent events)
+	   AND CASE WHEN a.detail ->> 'from' ~ 'infinity' OR a.detail ->> 'to' ~ 'infinity' THEN false
+				ELSE least((a.detail ->> 'to')::timestamptz, a.event_time) - (a.detail ->> 'from')::timestamptz
+						 >= make_interval(days => min_period)
+					 AND (a.detail ->> 'to')::timestamptz >= a.event_time - make_interval(days => max_age) END
 	 ORDER BY a.event_time DESC LIMIT 1;
 	evidence := jsonb_build_object('max_age_days', max_age, 'min_period_days', min_period,
 								   'last_analysis_at', r.event_time, 'analysed_by', quote_ident(r.db_user),
