@@ -7012,6 +7012,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	last jsonb;
 	failures bigint;
+	unmatched bigint;
 BEGIN
 	IF tbl IS NULL OR tbl NOT IN ('restore_test', 'switchover_drill') OR days IS NULL THEN
 		RAISE EXCEPTION 'finsec._continuity_last_success needs restore_test or switchover_drill and a number of days'
@@ -7022,21 +7023,47 @@ BEGIN
 		status := 'cannot_verify';
 		RETURN;
 	END IF;
-	EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
-	   INTO last;
+	IF tbl = 'restore_test' THEN
+		-- A restore test counts only as the restore of a successful backup
+		-- in the register that had finished before the test began.
+		evidence := finsec._continuity_cannot_read('backup_register');
+		IF evidence IS NOT NULL THEN
+			status := 'cannot_verify';
+			RETURN;
+		END IF;
+		SELECT to_jsonb(t) INTO last
+		  FROM finsec.restore_test t
+		 WHERE t.success
+		   AND EXISTS (SELECT 1 FROM finsec.backup_register b
+						WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at)
+		 ORDER BY t.finished_at DESC, t.id DESC LIMIT 1;
+		SELECT count(*) INTO unmatched
+		  FROM finsec.restore_test t
+		 WHERE t.success AND t.finished_at >= now() - days * interval '1 day'
+		   AND NOT EXISTS (SELECT 1 FROM finsec.backup_register b
+							WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at);
+	ELSE
+		EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
+		   INTO last;
+	END IF;
 	EXECUTE format('SELECT count(*) FROM finsec.%I WHERE NOT success AND finished_at >= now() - $1 * interval ''1 day''', tbl)
 	   INTO failures USING days;
 	status := CASE WHEN (last ->> 'finished_at')::timestamptz >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('source', format('finsec.%s (declared)', tbl), 'days', days,
 								   'last_success_finished_at', last -> 'finished_at',
 								   'failures_within_days', failures)
+		|| CASE WHEN tbl = 'restore_test'
+				THEN jsonb_build_object('tests_of_no_recorded_backup', unmatched) ELSE '{}' END
 		|| coalesce(last - 'id' - 'started_at' - 'finished_at' - 'success' - 'detail' - 'recorded_by' - 'recorded_at', '{}');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._continuity_last_success(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._continuity_last_success(text, numeric) TO finsec_admin, finsec_auditor;
 
-/* A successful restore test within args.days (92: a quarter; 001 7.4 c). */
+/*
+ * A successful restore test within args.days (92: a quarter; 001 7.4 c),
+ * of a successful backup of the register that finished before the test.
+ */
 CREATE FUNCTION finsec._check_restore_tested(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
