@@ -7221,8 +7221,12 @@ BEGIN
 																   WHERE success AND finished_at < now() - interval '7 days')) g),
 			'restore_test', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds,
 													   'rpo_seconds', rpo_seconds)
-							   FROM finsec.restore_test
+							   FROM finsec.restore_test t
 							  WHERE success AND finished_at >= now() - interval '92 days'
+								-- the restore of a successful backup recorded before it (as restore_tested)
+								AND EXISTS (SELECT 1 FROM finsec.backup_register b
+											 WHERE b.label = t.backup_label AND b.success
+											   AND b.finished_at <= t.started_at)
 							  ORDER BY finished_at DESC, id DESC LIMIT 1),
 			'switchover_drill', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds)
 								   FROM finsec.switchover_drill

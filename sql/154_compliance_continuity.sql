@@ -135,7 +135,8 @@ SELECT finsec.record_backup('incremental', 'new-incr', now() - interval '3 hours
 SET SESSION AUTHORIZATION regress_ct_aud;
 SELECT level, meets, missing FROM finsec.dr_level() WHERE level <= 2 ORDER BY level;
 SET SESSION AUTHORIZATION regress_ct_oper;
-SELECT finsec.record_restore_test(now() - interval '1 day 1 hour', now() - interval '1 day', true, 'new-full',
+SELECT finsec.record_backup('full', 'restored-full', now() - interval '11 days 1 hour', now() - interval '11 days') > 0 AS recorded;
+SELECT finsec.record_restore_test(now() - interval '10 days 1 hour', now() - interval '10 days', true, 'restored-full',
 								  target => '/restore/test') > 0 AS recorded;
 SELECT finsec.record_switchover_drill('node2', 'node1', now() - interval '20 days', now() - interval '20 days' + interval '75 seconds', true) > 0 AS recorded;
 -- A failed restore test newer than the success does not hide it, and is counted.

@@ -83,7 +83,7 @@ SELECT lang,
 	   html LIKE '%<meta http-equiv="Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''; img-src data:">%' AS csp,
 	   substring(html FROM '<title>([^<]*)</title>') LIKE
 		   CASE lang WHEN 'zh' THEN 'finsec 合规自查报告' ELSE 'finsec compliance self-check report' END
-		   || ' — ' || current_database() || ' — %' AS title,
+		   || ' - ' || current_database() || ' - %' AS title,
 	   html LIKE '%<section id="summary">%' AND html LIKE '%<section id="findings">%'
 		   AND html LIKE '%<section id="figures">%' AND html LIKE '%<section id="exclusions">%'
 		   AND html LIKE '%<footer>%' AS sections,

@@ -89,7 +89,7 @@ sub chromium
 my ($ok, $dom) = chromium('--dump-dom', "file://$dir/report.html");
 ok($ok, 'chromium parsed the page');
 $dom = Encode::decode('UTF-8', $dom);
-like($dom, qr{<title>finsec 合规自查报告 — postgres — }, 'the DOM has the Chinese title with the database');
+like($dom, qr{<title>finsec 合规自查报告 - postgres - }, 'the DOM has the Chinese title with the database');
 unlike($dom, qr/<script/i, 'the DOM has no script element');
 unlike($dom, qr/<img/i, 'the DOM has no image element');
 like($dom, qr/&lt;script&gt;alert\(1\)&lt;\/script&gt;/, 'the hostile role is text in the DOM');
@@ -99,7 +99,7 @@ write_file("$dir/report-en.html", $node->safe_psql('postgres',
 	q{SELECT finsec.compliance_report_html(now() - interval '30 days', now(), 'en')}));
 ($ok, $dom) = chromium('--dump-dom', "file://$dir/report-en.html");
 $dom = Encode::decode('UTF-8', $dom);
-like($dom, qr{<html lang="en">.*<title>finsec compliance self-check report — postgres — }s,
+like($dom, qr{<html lang="en">.*<title>finsec compliance self-check report - postgres - }s,
 	'the English page parses, with its language and title');
 
 # --- Screenshot. ---
