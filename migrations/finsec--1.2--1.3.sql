@@ -9285,7 +9285,7 @@ BEGIN
 			  FROM jsonb_array_elements(checks) e GROUP BY 1, 2) s;
 
 	t_title := CASE WHEN zh THEN 'finsec 合规自查报告' ELSE 'finsec compliance self-check report' END;
-	period := finsec._html_date(d_from, l) || ' – ' || finsec._html_date(d_to, l);
+	period := finsec._html_date(d_from, l) || ' - ' || finsec._html_date(d_to, l);
 
 	html := '<!DOCTYPE html>' || E'\n'
 		|| format('<html lang="%s">', CASE WHEN zh THEN 'zh-CN' ELSE 'en' END) || E'\n'
@@ -9342,7 +9342,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 
 	-- Header.
 	html := html || '<header>' || format('<h1>%s</h1>', finsec._html_escape(t_title)) || E'\n'
-		|| format('<p class="subtitle">%s · %s</p>', finsec._html_escape(current_database()), finsec._html_escape(period)) || E'\n'
+		|| format('<p class="subtitle">%s | %s</p>', finsec._html_escape(current_database()), finsec._html_escape(period)) || E'\n'
 		|| '<table class="meta">'
 		|| format('<tr><th>%s</th><td>%s</td></tr>', CASE WHEN zh THEN '数据库' ELSE 'Database' END,
 				  finsec._html_escape(current_database()))
@@ -9404,7 +9404,7 @@ footer { margin-top: 8mm; border-top: 1px solid #888; padding-top: 2mm; font-siz
 											  x.status, x.status,
 											  finsec._html_escape(CASE WHEN zh THEN s.label_zh ELSE s.label_en END),
 											  finsec._html_escape(left(x.clause_id, 200)),
-											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' · ' || finsec._html_escape(left(x.check_name, 200)) END,
+											  CASE WHEN x.check_name IS NULL THEN '' ELSE ' | ' || finsec._html_escape(left(x.check_name, 200)) END,
 											  CASE WHEN zh THEN '标准条款' ELSE 'Clause' END,
 											  finsec._html_escape(left(x.standard, 200)), finsec._html_escape(left(x.clause, 200)),
 											  CASE WHEN zh THEN '要求' ELSE 'Requirement' END,

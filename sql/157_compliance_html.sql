@@ -124,7 +124,7 @@ SELECT lang,
 	   html ~ ('<td>&lt;script&gt;alert\(1\)&lt;/script&gt;( \(session [^)]*\))?</td>') AS generated_by,
 	   position('<td>CUST &quot;&gt;&lt;img src=x onerror=alert(1)&gt;</td>' IN html) > 0 AS summary_row,
 	   position('CUST &quot;&gt;&lt;img src=x onerror=alert(1)&gt;' IN substring(html FROM '<svg class="chart".*?</svg>')) > 0 AS svg_text,
-	   position('CUST:X1 · regress_html.xss' IN html) > 0 AS item,
+	   position('CUST:X1 | regress_html.xss' IN html) > 0 AS item,
 	   position(CASE lang WHEN 'zh' THEN '客户要求 &quot;&gt;&lt;img' ELSE 'customer requirement &quot;&gt;&lt;img' END IN html) > 0 AS requirement,
 	   position(CASE lang WHEN 'zh' THEN '整改 &quot;&gt;&lt;img' ELSE 'fix &quot;&gt;&lt;img' END IN html) > 0 AS remediation,
 	   position('&quot;role&quot;: &quot;\&quot;&lt;script&gt;alert(1)&lt;/script&gt;\&quot;&quot;' IN html) > 0 AS evidence_json
@@ -154,7 +154,7 @@ SELECT lang,
 SELECT lang,
 	   html LIKE '%一、检查结果汇总%' AS zh_summary, html LIKE '%二、不符合项与待核查项%' AS zh_findings,
 	   html LIKE '%1. Summary of the checks%' AS en_summary, html LIKE '%2. Failing items%' AS en_findings,
-	   html LIKE '%2026年11月01日 – 2026年11月30日%' AS zh_period, html LIKE '%2026-11-01 – 2026-11-30%' AS en_period
+	   html LIKE '%2026年11月01日 - 2026年11月30日%' AS zh_period, html LIKE '%2026-11-01 - 2026-11-30%' AS en_period
   FROM page ORDER BY lang;
 
 -- The footer's digest is the JSON's for the same run, whatever the
