@@ -3255,7 +3255,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._compliance_lang(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._compliance_lang(text) TO finsec_admin, finsec_auditor;
+GRANT EXECUTE ON FUNCTION finsec._compliance_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
 
 /*
  * Whether a check function may run under the caller's privileges, and how
@@ -6618,7 +6618,8 @@ REVOKE ALL ON FUNCTION finsec._backup_register_validate(text, timestamptz, times
 
 /*
  * A location with its credentials removed: the password of a URL's user
- * information (scheme://user:password@host), and the values of query or
+ * information (scheme://user:password@host, up to the last '@' of the
+ * word: a password may hold '/' or '@'), and the values of query or
  * option parameters named like secrets (password, secret, token, key,
  * signature, credential).
  */
@@ -6627,7 +6628,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp AS $$
 SELECT regexp_replace(
-		 regexp_replace(location, '(://[^/@:\s]*):[^/@\s]*@', '\1:***@', 'g'),
+		 regexp_replace(location, '(://[^/@:\s]*):\S*@', '\1:***@', 'g'),
 		 '((?:^|[?&;\s])[A-Za-z0-9_.-]*(?:pass|secret|token|key|signature|credential)[A-Za-z0-9_.-]*=)[^&;\s]*',
 		 '\1***', 'gi')
 $$;
@@ -6732,7 +6733,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('restore test', started_at, finished_at,
 											 ARRAY[backup_label, target], detail);
-	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds = 'NaN' OR rpo_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rpo_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') OR rpo_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a restore test''s recovery time and point are non-negative numbers of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -6781,7 +6782,7 @@ BEGIN
 	END IF;
 	PERFORM finsec._backup_register_validate('switchover drill', started_at, finished_at,
 											 ARRAY[from_node, to_node], detail);
-	IF rto_seconds < 0 OR rto_seconds = 'NaN' THEN
+	IF rto_seconds < 0 OR rto_seconds IN ('NaN', 'Infinity') THEN
 		RAISE EXCEPTION 'a switchover drill''s recovery time is a non-negative number of seconds'
 			USING ERRCODE = 'S9Q32';
 	END IF;
@@ -7062,6 +7063,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	last jsonb;
 	failures bigint;
+	unmatched bigint;
 BEGIN
 	IF tbl IS NULL OR tbl NOT IN ('restore_test', 'switchover_drill') OR days IS NULL THEN
 		RAISE EXCEPTION 'finsec._continuity_last_success needs restore_test or switchover_drill and a number of days'
@@ -7072,21 +7074,47 @@ BEGIN
 		status := 'cannot_verify';
 		RETURN;
 	END IF;
-	EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
-	   INTO last;
+	IF tbl = 'restore_test' THEN
+		-- A restore test counts only as the restore of a successful backup
+		-- in the register that had finished before the test began.
+		evidence := finsec._continuity_cannot_read('backup_register');
+		IF evidence IS NOT NULL THEN
+			status := 'cannot_verify';
+			RETURN;
+		END IF;
+		SELECT to_jsonb(t) INTO last
+		  FROM finsec.restore_test t
+		 WHERE t.success
+		   AND EXISTS (SELECT 1 FROM finsec.backup_register b
+						WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at)
+		 ORDER BY t.finished_at DESC, t.id DESC LIMIT 1;
+		SELECT count(*) INTO unmatched
+		  FROM finsec.restore_test t
+		 WHERE t.success AND t.finished_at >= now() - days * interval '1 day'
+		   AND NOT EXISTS (SELECT 1 FROM finsec.backup_register b
+							WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at);
+	ELSE
+		EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
+		   INTO last;
+	END IF;
 	EXECUTE format('SELECT count(*) FROM finsec.%I WHERE NOT success AND finished_at >= now() - $1 * interval ''1 day''', tbl)
 	   INTO failures USING days;
 	status := CASE WHEN (last ->> 'finished_at')::timestamptz >= now() - days * interval '1 day' THEN 'pass' ELSE 'fail' END;
 	evidence := jsonb_build_object('source', format('finsec.%s (declared)', tbl), 'days', days,
 								   'last_success_finished_at', last -> 'finished_at',
 								   'failures_within_days', failures)
+		|| CASE WHEN tbl = 'restore_test'
+				THEN jsonb_build_object('tests_of_no_recorded_backup', unmatched) ELSE '{}' END
 		|| coalesce(last - 'id' - 'started_at' - 'finished_at' - 'success' - 'detail' - 'recorded_by' - 'recorded_at', '{}');
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._continuity_last_success(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._continuity_last_success(text, numeric) TO finsec_admin, finsec_auditor;
 
-/* A successful restore test within args.days (92: a quarter; 001 7.4 c). */
+/*
+ * A successful restore test within args.days (92: a quarter; 001 7.4 c),
+ * of a successful backup of the register that finished before the test.
+ */
 CREATE FUNCTION finsec._check_restore_tested(args jsonb, OUT status text, OUT evidence jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -7691,20 +7719,11 @@ GRANT EXECUTE ON FUNCTION finsec.report_label(text, text) TO finsec_admin, finse
 /* lang NULL -> finsec.report_language; anything but zh_CN and en is S9Q43. */
 CREATE FUNCTION finsec._report_lang(lang text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	l text := coalesce(lang, nullif(current_setting('finsec.report_language', true), ''), 'zh_CN');
-BEGIN
-	IF l NOT IN ('zh_CN', 'en') THEN
-		RAISE EXCEPTION 'report language "%" is not supported', l
-			USING ERRCODE = 'S9Q43',
-				  DETAIL = 'Reports are labelled in Chinese (zh_CN) or English (en).',
-				  HINT = 'Pass lang => ''zh_CN'' or ''en'', or set finsec.report_language.';
-	END IF;
-	RETURN l;
-END
+	-- one language rule for the self-check, the reports and the page (S9Q02)
+	SELECT finsec._compliance_lang(lang)
 $$;
 REVOKE ALL ON FUNCTION finsec._report_lang(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec._report_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
@@ -7979,7 +7998,7 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	IF "from" IS NULL OR "to" IS NULL OR "from" > "to" THEN
+	IF "from" IS NULL OR "to" IS NULL OR NOT isfinite("from") OR NOT isfinite("to") OR "from" > "to" THEN
 		RAISE EXCEPTION 'an analysis of the ledger needs a period'
 			USING ERRCODE = 'S9Q46',
 				  DETAIL = format('from is %s, to is %s.', coalesce("from"::text, 'NULL'), coalesce("to"::text, 'NULL')),
@@ -8223,6 +8242,12 @@ BEGIN
 	IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'r'
 	   AND (SELECT relkind FROM pg_class WHERE oid = rel) IS DISTINCT FROM 'p' THEN
 		RETURN 'not_a_table';
+	END IF;
+	-- a partitioned table is read with its partitions: a foreign one would
+	-- run its wrapper (a user mapping's connection) as the caller
+	IF EXISTS (SELECT 1 FROM pg_partition_tree(rel) p JOIN pg_class c ON c.oid = p.relid
+				WHERE c.relkind NOT IN ('r', 'p')) THEN
+		RETURN 'a partition is a foreign table';
 	END IF;
 	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
 		CONTINUE WHEN cols[i] IS NULL;
@@ -8700,7 +8725,8 @@ GRANT EXECUTE ON FUNCTION finsec.report_data_quality(timestamptz, timestamptz, t
 /*
  * Check audit_analysis (004 7.5.7 f, U11): the ledger was analysed with
  * finsec.report_audit over a period of at least min_period_days (default
- * 28: a month) within the last max_age_days (default 31): an
+ * 28: a month) of the past, ending at most max_age_days before the
+ * analysis, within the last max_age_days (default 31): an
  * audit.analysis event, which only finsec's own functions can write.
  * cannot_verify when the caller cannot read the ledger.
  */
@@ -8732,7 +8758,15 @@ BEGIN
 	SELECT a.event_time, a.db_user, a.detail INTO r
 	  FROM finsec.audit a
 	 WHERE a.event_type = 'audit.analysis' AND a.success
-	   AND (a.detail ->> 'to')::timestamptz - (a.detail ->> 'from')::timestamptz >= make_interval(days => min_period)
+	   -- the period analysed: finite (an infinite one, recorded before
+	   -- _report_record_analysis refused it, must not make the check
+	   -- raise), at least min_period days of it before the analysis, and
+	   -- ending within max_age days before it (an empty month of long ago
+	   -- is no analysis of the ledger's recent events)
+	   AND CASE WHEN a.detail ->> 'from' ~ 'infinity' OR a.detail ->> 'to' ~ 'infinity' THEN false
+				ELSE least((a.detail ->> 'to')::timestamptz, a.event_time) - (a.detail ->> 'from')::timestamptz
+						 >= make_interval(days => min_period)
+					 AND (a.detail ->> 'to')::timestamptz >= a.event_time - make_interval(days => max_age) END
 	 ORDER BY a.event_time DESC LIMIT 1;
 	evidence := jsonb_build_object('max_age_days', max_age, 'min_period_days', min_period,
 								   'last_analysis_at', r.event_time, 'analysed_by', quote_ident(r.db_user),

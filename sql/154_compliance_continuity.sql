@@ -92,7 +92,12 @@ SELECT finsec.record_backup('full', 'old-full', now() - interval '30 days 1 hour
 							tool => 'pgbackrest', size_bytes => 1048576,
 							location => 'https://backup:s3cr3t@repo.example/db?token=abc&region=cn') > 0 AS recorded;
 SELECT finsec.record_backup('incremental', 'old-incr', now() - interval '9 days 1 hour', now() - interval '9 days') > 0 AS recorded;
-SELECT finsec.record_restore_test(now() - interval '200 days 2 hours', now() - interval '200 days', true, 'old-full') > 0 AS recorded;
+SELECT finsec.record_backup('full', 'older-full', now() - interval '201 days 1 hour', now() - interval '201 days') > 0 AS recorded;
+SELECT finsec.record_restore_test(now() - interval '200 days 2 hours', now() - interval '200 days', true, 'older-full') > 0 AS recorded;
+-- a restore test of no recorded backup, or of one that finished after the
+-- test began, proves nothing: never counted
+SELECT finsec.record_restore_test(now() - interval '1 day 1 hour', now() - interval '1 day', true, 'no-such-backup') > 0 AS recorded;
+SELECT finsec.record_restore_test(now() - interval '29 days', now() - interval '28 days', true, 'old-incr') > 0 AS recorded;
 SELECT finsec.record_switchover_drill('node1', 'node2', now() - interval '400 days', now() - interval '400 days' + interval '90 seconds', true) > 0 AS recorded;
 SET SESSION AUTHORIZATION regress_ct_backup;
 SELECT finsec.record_backup('incremental', 'hook <script>alert(1)</script> ''q"', now() - interval '8 days 1 hour', now() - interval '8 days', success => false) > 0 AS recorded_by_backup_role;
@@ -113,7 +118,8 @@ SELECT c.relname FROM pg_extension e, unnest(e.extconfig) t JOIN pg_class c ON c
 -- 4. Old rows only: the checks fail, saying what is missing.
 SET SESSION AUTHORIZATION regress_ct_aud;
 SELECT status, evidence -> 'problems' AS problems FROM finsec._check_backup_schedule('{}');
-SELECT status, evidence ->> 'rto_seconds' AS rto FROM finsec._check_restore_tested('{}');
+SELECT status, evidence ->> 'rto_seconds' AS rto, evidence ->> 'tests_of_no_recorded_backup' AS unmatched
+  FROM finsec._check_restore_tested('{}');
 SELECT status, evidence ->> 'from_node' AS from_node, evidence ->> 'rto_seconds' AS rto FROM finsec._check_switchover_drilled('{}');
 -- The clause's own numbers move the threshold: the 30-day-old full backup
 -- passes a 31-day rule, the 200-day-old restore test a 366-day one.
@@ -129,7 +135,7 @@ SELECT finsec.record_backup('incremental', 'new-incr', now() - interval '3 hours
 SET SESSION AUTHORIZATION regress_ct_aud;
 SELECT level, meets, missing FROM finsec.dr_level() WHERE level <= 2 ORDER BY level;
 SET SESSION AUTHORIZATION regress_ct_oper;
-SELECT finsec.record_restore_test(now() - interval '10 days 1 hour', now() - interval '10 days', true, 'new-full',
+SELECT finsec.record_restore_test(now() - interval '1 day 1 hour', now() - interval '1 day', true, 'new-full',
 								  target => '/restore/test') > 0 AS recorded;
 SELECT finsec.record_switchover_drill('node2', 'node1', now() - interval '20 days', now() - interval '20 days' + interval '75 seconds', true) > 0 AS recorded;
 -- A failed restore test newer than the success does not hide it, and is counted.

@@ -680,6 +680,26 @@ static const char *const reserved_namespaces[] = {
 	"protect", "reveal", "risk", "role", "signature", NULL
 };
 
+/*
+ * Event types that stand for a verification or a self-check having run
+ * (finsec.key_verify(), finsec.audit_verify(), finsec.compliance_check(),
+ * the monthly ledger analysis): the compliance self-check judges by them,
+ * so nobody writes them through finsec.audit_event(), superusers included;
+ * finsec's C code writes them, or finsec's own PL/pgSQL functions.
+ */
+static const char *const evidence_event_types[] = {
+	"audit.verify", "key.verify", "compliance.check", "audit.analysis", NULL
+};
+
+static bool
+evidence_event_type(const char *event_type)
+{
+	for (int i = 0; evidence_event_types[i]; i++)
+		if (strcmp(event_type, evidence_event_types[i]) == 0)
+			return true;
+	return false;
+}
+
 static const char *
 reserved_namespace(const char *event_type)
 {
@@ -748,6 +768,12 @@ finsec_audit_event_sql(PG_FUNCTION_ARGS)
 						   ns),
 				 errhint("Name the application's events in a namespace of its own, such as \"app.%s\".",
 						 event_type)));
+	if (evidence_event_type(event_type) && !finsec_called_by_finsec_plpgsql())
+		ereport(ERROR,
+				(errcode(ERRCODE_FINSEC_EVENT_RESERVED),
+				 errmsg("audit event type \"%s\" is written by finsec only", event_type),
+				 errdetail("An event of this type records that a verification or a compliance self-check ran; the self-check judges by it, so not even a superuser writes one through finsec.audit_event()."),
+				 errhint("Run the verification itself (finsec.key_verify(), finsec.audit_verify(), finsec.compliance_check(), finsec.report_audit()).")));
 	actor = audit_event_actor();
 
 	finsec_spi_begin_as_owner(&ctx);
