@@ -449,6 +449,24 @@ RESET SESSION AUTHORIZATION;
 SELECT status FROM finsec._check_login_lockout(NULL);
 SELECT status FROM finsec._check_login_lockout('{"max_failures": "many"}');
 
+-- ---- one call per distinct (check, args) in a run --------------------------
+-- IC-7 gets the same check with the same args as IC-1: one call serves
+-- both rows (same status and evidence); other args are another call.
+SET SESSION AUTHORIZATION regress_cc_a;
+SELECT finsec.clause_check_add('acme:IC-7', 'acme.flag', '{"want": "pass"}');
+RESET SESSION AUTHORIZATION;
+TRUNCATE regress_cc.calls;
+SET SESSION AUTHORIZATION regress_cc_aud;
+SELECT clause_id, check_name, status, evidence
+  FROM finsec.compliance_check('ACME-IC', 'en')
+ WHERE check_name = 'acme.flag' AND clause_id IN ('acme:IC-1', 'acme:IC-7', 'acme:IC-10') ORDER BY 1;
+RESET SESSION AUTHORIZATION;
+SELECT fn, args, count(*) FROM regress_cc.calls GROUP BY fn, args ORDER BY fn, args::text;
+-- a second run calls it again (nothing is kept between runs)
+TRUNCATE regress_cc.calls;
+SELECT count(*) FROM finsec.compliance_check('ACME-IC') WHERE clause_id IN ('acme:IC-1', 'acme:IC-7');
+SELECT fn, args, count(*) FROM regress_cc.calls WHERE args = '{"want": "pass"}' GROUP BY fn, args;
+
 -- ---- clean up ---------------------------------------------------------------
 ALTER TABLE finsec.compliance_check_def DISABLE TRIGGER compliance_check_def_guard;
 ALTER TABLE finsec.clause_check DISABLE TRIGGER clause_check_guard;

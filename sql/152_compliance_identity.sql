@@ -47,7 +47,7 @@ $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 
 -- ---- 1. The registered checks: invoker rights, pinned search_path, granted to admin and auditor only
-SELECT d.check_name, p.prosecdef AS definer, p.proconfig = '{"search_path=pg_catalog, pg_temp"}' AS pinned,
+SELECT d.check_name, p.prosecdef AS definer, 'search_path=pg_catalog, pg_temp' = ANY (p.proconfig) AS pinned,
 	   has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
 	   has_function_privilege('finsec_admin', p.oid, 'EXECUTE') AND has_function_privilege('finsec_auditor', p.oid, 'EXECUTE') AS granted,
 	   has_function_privilege('finsec_operator', p.oid, 'EXECUTE') AS operator
