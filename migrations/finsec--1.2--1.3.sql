@@ -5540,7 +5540,7 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 
 
 -- Clauses the catalog part added beyond the digest that these checks answer
--- (docs/compliance-catalog.md, "Mappings still to add").
+-- (docs/compliance.md, "Mappings still to add").
 INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('003:6.4.1.2.4', 'public_privileges', '{}', true),
 	('003:6.4.1.3.4', 'ledger_verified', '{}', true),
@@ -5585,7 +5585,7 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 -- ---------------------------------------------------------------------
 
 /*
- * Which columns the data checks look at (docs/compliance-data.md):
+ * Which columns the data checks look at (docs/compliance.md):
  * columns of user tables, i.e. not of pg_catalog, information_schema,
  * the toast and temporary schemas, nor finsec's own (finsec,
  * finsec_archive).  Read from the catalogs only: every role may read
@@ -6470,7 +6470,7 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 -- ---------------------------------------------------------------------
 
 /*
- * The backup register (B2, B4, B5; docs/compliance-continuity.md): what
+ * The backup register (B2, B4, B5; docs/compliance.md): what
  * the backup tools and the operators say they did, one row per backup,
  * restore test and switchover drill.  Append-only (the ledger's immutable
  * triggers; a correction is a new row), each row also written to the
@@ -7233,7 +7233,7 @@ $$;
 
 /*
  * What finsec.dr_level() judges, observed, recorded and declared, as one
- * jsonb object (docs/compliance-continuity.md#dr-level).
+ * jsonb object (docs/compliance.md#dr-level).
  */
 CREATE FUNCTION finsec._dr_facts()
 RETURNS jsonb
@@ -7525,7 +7525,7 @@ BEGIN
 							 'backup_schedule', 'restore_tested', 'switchover_drilled', 'standby_present',
 							 'realtime_offsite_backup', 'dr_level'] LOOP
 		EXECUTE format('COMMENT ON FUNCTION finsec.%I(jsonb) IS %L', '_check_' || c,
-					   'compliance check ' || c || ' (docs/compliance-continuity.md)');
+					   'compliance check ' || c || ' (docs/compliance.md)');
 		EXECUTE format('REVOKE ALL ON FUNCTION finsec.%I(jsonb) FROM PUBLIC', '_check_' || c);
 		EXECUTE format('GRANT EXECUTE ON FUNCTION finsec.%I(jsonb) TO finsec_admin, finsec_auditor', '_check_' || c);
 	END LOOP;
@@ -7584,7 +7584,7 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 	('001:7.4h', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
 	('001:7.4h', 'dr_level', '{}', true),
 	('001:7.4i', 'dr_level', '{}', true),
-	-- catalog clauses beyond the digest (docs/compliance-catalog.md "Mappings still to add")
+	-- catalog clauses beyond the digest (docs/compliance.md "Mappings still to add")
 	('003:6.4.2.4.1', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
 	('003:6.4.2.4.1', 'wal_archiving', '{"max_lag_seconds": 3600}', true),
 	('004:7.5.11b', 'backup_schedule', '{"full_days": 7, "incr_days": 1}', true),
@@ -7627,7 +7627,7 @@ INSERT INTO finsec.clause_check (clause_id, check_name, args, builtin) VALUES
 -- ---------------------------------------------------------------------
 
 /*
- * Reports (docs/compliance-reports.md): SQL functions over a half-open
+ * Reports (docs/compliance.md): SQL functions over a half-open
  * period [from, to), one row per figure, CSV-friendly, labels in zh_CN or
  * en.  All SECURITY INVOKER: a report sees what its caller sees, and a
  * source the caller cannot read is a row with value NULL and unit
@@ -7720,7 +7720,7 @@ COMMENT ON FUNCTION finsec.report_label(text, text) IS
 REVOKE ALL ON FUNCTION finsec.report_label(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.report_label(text, text) TO finsec_admin, finsec_auditor, finsec_operator;
 
-/* lang NULL -> finsec.report_language; anything but zh_CN and en is S9Q43. */
+/* lang NULL -> finsec.report_language; anything but zh_CN, zh and en is S9Q02. */
 CREATE FUNCTION finsec._report_lang(lang text)
 RETURNS text
 LANGUAGE sql STABLE
@@ -8802,7 +8802,7 @@ SELECT c.clause_id, 'audit_analysis', c.args::jsonb, true
 -- ---------------------------------------------------------------------
 
 /*
- * Section 6 (docs/compliance-html.md): the printable report and the
+ * Section 6 (docs/compliance.md): the printable report and the
  * report for tooling.  Everything here is SECURITY INVOKER: the page shows
  * what finsec.compliance_check() and the report functions show to the
  * caller (cannot_verify where the caller cannot see), nothing more.
@@ -9253,7 +9253,7 @@ GRANT EXECUTE ON FUNCTION finsec._html_period_check(timestamptz, timestamptz) TO
  * The page of one run's rows (checks: the JSON array of _compliance_rows),
  * so that the page and compliance_json of the same run can be compared;
  * compliance_report_html() is its public face.  Self-contained HTML5
- * (docs/compliance-html.md): no external resource, no script, a
+ * (docs/compliance.md): no external resource, no script, a
  * Content-Security-Policy that forbids loading anything; print CSS for A4
  * with a page break between sections.
  */
@@ -9631,7 +9631,7 @@ GRANT EXECUTE ON FUNCTION finsec.compliance_report_html(timestamptz, timestamptz
 
 /*
  * finsec.compliance_json(standard, lang): the same run for tooling
- * (schema in docs/compliance-html.md; jsonb keeps its keys in its own
+ * (schema in docs/compliance.md; jsonb keeps its keys in its own
  * fixed order, so the text form is stable).
  */
 CREATE FUNCTION finsec.compliance_json(standard text DEFAULT NULL, lang text DEFAULT NULL)
@@ -9694,7 +9694,7 @@ GRANT EXECUTE ON FUNCTION finsec.compliance_json(text, text) TO finsec_admin, fi
 
 
 /*
- * The last successful login of each role (docs/compliance-lastlogin.md,
+ * The last successful login of each role (docs/compliance.md,
  * src/auth/lastlogin.c): the authentication path records it in shared
  * memory; the worker task auth.login_flush of the auth audit database
  * (finsec.auth_audit_database, else the first of

@@ -1,6 +1,6 @@
 --
 -- 152_compliance_identity: the checks of identity, credentials, roles,
--- connections, logging, keys and the ledger (docs/compliance-identity.md).
+-- connections, logging, keys and the ledger (docs/compliance.md).
 -- Each check passes on a well-configured database and fails, naming what
 -- it judged, when the condition is broken; a caller who cannot see what
 -- a check needs gets cannot_verify, a role with no finsec duty cannot run

@@ -1,6 +1,6 @@
 --
 -- 153_compliance_data: the compliance checks of data (issue 19,
--- docs/compliance-data.md): card numbers in plain columns, by name and by
+-- docs/compliance.md): card numbers in plain columns, by name and by
 -- sampling values with Luhn (card_numbers_plain); CVV/track/PIN/expiry
 -- columns and sampled track-2 data (card_sensitive_data); registered
 -- posted tables not protect_table()'d (posted_tables_protected); personal

@@ -5,7 +5,7 @@
 -- checks on the regression cluster (fsync off, no checksums, no archiving,
 -- no standby: each fails with its evidence; each pass paired with its
 -- failure), cannot_verify for a caller who cannot see, and
--- finsec.dr_level() on a single node without archiving (docs/compliance-continuity.md).
+-- finsec.dr_level() on a single node without archiving (docs/compliance.md).
 --
 SET client_min_messages = warning;
 CREATE DATABASE regress_cont;

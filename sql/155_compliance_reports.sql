@@ -1,6 +1,6 @@
 --
 -- 155_compliance_reports: the reports of issue 19 (P1, U4, U11, Q1, C14;
--- docs/compliance-reports.md) on a fixed data set: exact figures of the
+-- docs/compliance.md) on a fixed data set: exact figures of the
 -- business, limits, risk and monitor reports, each cross-checked by an
 -- independent query; both languages; the period's checks; a caller who
 -- cannot read the payments table gets cannot_read, never zeros; the audit

@@ -1,4 +1,4 @@
--- The printable compliance report and compliance_json (docs/compliance-html.md).
+-- The printable compliance report and compliance_json (docs/compliance.md).
 --
 -- The page is self-contained (doctype, language, CSP meta, no external
 -- resource, no script anywhere), every value on it is escaped (a role

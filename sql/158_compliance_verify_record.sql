@@ -3,7 +3,7 @@
 -- record themselves in the ledger (key.verify, audit.verify), durably: the
 -- record survives the caller's ROLLBACK; a failing verification is recorded
 -- with success false; applications cannot forge these event types
--- (docs/compliance-lastlogin.md).
+-- (docs/compliance.md).
 --
 SET client_min_messages = warning;
 CREATE ROLE regress158_alice LOGIN IN ROLE finsec_admin;

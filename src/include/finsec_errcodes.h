@@ -210,4 +210,10 @@
  * allowed; S9D83: the pattern is not in the list; S9D84: a region that is not
  * an ISO 3166 two-letter code (SQL, finsec--1.1--1.2.sql section 7) */
 
+/* S9Qxx: compliance self-check and reports (all raised in SQL,
+ * finsec--1.2--1.3.sql; docs/compliance.md, docs/errors.md): S9Q01-S9Q09
+ * the catalog, the dispatcher and exclusions; S9Q10 a check's arguments;
+ * S9Q30-S9Q32 the backup register; S9Q40-S9Q46 the reports; S9Q51-S9Q52
+ * the printable report. */
+
 #endif							/* FINSEC_ERRCODES_H */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of the compliance self-check (docs/compliance.md,
-# "Performance"; the data checks: docs/compliance-data.md), as root:
+# "Performance"; the data checks: docs/compliance.md), as root:
 #   bash test/bench/compliance.sh [tables] [roles]
 #
 # A scratch cluster with finsec preloaded and a database of N (default

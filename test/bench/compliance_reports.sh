@@ -7,7 +7,7 @@
 # registered with limits and risk, an index on the time column; times
 # report_business over a month and a year, report_data_quality with the
 # default bound and with a bound of N, report_limits and report_audit
-# (docs/compliance-reports.md#performance).  FINSEC_BENCH_NO_BUILD=1 uses
+# (docs/compliance.md#performance).  FINSEC_BENCH_NO_BUILD=1 uses
 # the installed build.
 . "$(dirname "$0")/../../scripts/lib.sh"
 

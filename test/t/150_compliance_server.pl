@@ -1,5 +1,5 @@
 # The compliance checks that need a server configuration
-# (docs/compliance-identity.md): ssl on a real cluster with a self-signed
+# (docs/compliance.md): ssl on a real cluster with a self-signed
 # certificate made by the openssl CLI, its minimum protocol and ciphers;
 # pg_hba.conf with trust, md5 over plain TCP, superusers reachable from
 # 0.0.0.0/0 (also through a group), a batch client without a client

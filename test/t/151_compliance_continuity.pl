@@ -1,5 +1,5 @@
 # Durability and continuity checks on real clusters
-# (docs/compliance-continuity.md): fsync and data checksums on;
+# (docs/compliance.md): fsync and data checksums on;
 # WAL archiving to a local directory passes, a failing archive_command
 # fails it, and it passes again once archiving recovers; a streaming
 # standby makes standby_present pass (the standby itself says it is one);

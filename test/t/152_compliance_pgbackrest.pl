@@ -1,4 +1,4 @@
-# pgBackRest and the backup register (docs/compliance-continuity.md#pgbackrest).
+# pgBackRest and the backup register (docs/compliance.md#pgbackrest).
 #
 # A local pgBackRest repository in the test's directory (no network):
 # archive-push as the archive_command, stanza-create, a real full and a

@@ -1,4 +1,4 @@
-# The printable compliance report in a real browser (docs/compliance-html.md).
+# The printable compliance report in a real browser (docs/compliance.md).
 #
 # finsec.compliance_report_html() is rendered by headless Chromium (Debian's
 # chromium package; a missing browser fails the test, it is not skipped):

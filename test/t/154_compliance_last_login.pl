@@ -1,5 +1,5 @@
 # The last successful login of each role (A9: JR/T 0096.5 3.2.5, 3.2.6;
-# docs/compliance-lastlogin.md): real scram-sha-256 logins over TCP are
+# docs/compliance.md): real scram-sha-256 logins over TCP are
 # recorded in shared memory, flushed by the worker task auth.login_flush
 # to finsec.role_login with the client address, survive a restart;
 # finsec.role_last_login() sees a login not yet flushed, shows a role that
