@@ -31,6 +31,9 @@ like($stdout, qr/张\*\*/, 'the protected name shows masked');
 like($stdout, qr/published\s*\|\s*6\s*\|\s*6\s*\|/,
 	'the credit section ran: the batch published the 6 expired records');
 like($stdout, qr/1985-1989\s*\|\s*3101/, 'the archive holds generalised quasi-identifiers');
+like($stdout, qr/JR\/T 0117-2014\s*\|\s*manual\s*\|\s*\d+/,
+	'the compliance section ran: the self-check reported JR/T 0117-2014 clause by clause');
+like($stdout, qr/compliance_page_made\s*\n-+\n t\n/, 'the printable page was made');
 my $log = slurp_file($node->logfile);
 unlike($log, qr/out of relcache_callback_list slots/, 'nothing of it in the server log');
 
