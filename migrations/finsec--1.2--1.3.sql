@@ -5707,6 +5707,7 @@ DECLARE
 	unreadable integer := 0;
 	unreadable_names jsonb := '[]';
 	not_sampled integer := 0;
+	not_read integer := 0;
 	candidates integer := 0;
 	-- finsec sensitivity labels: a column whose effective label is
 	-- restricted is read only by a cleared role (the label provider
@@ -5825,9 +5826,16 @@ BEGIN
 			END IF;
 		END;
 	END LOOP;
-	not_sampled := candidates - sampled - unreadable;
+	-- Materialised views and foreign tables are never read (a refresh or a
+	-- foreign data wrapper would run someone's code): they count as not
+	-- sampled, so that a card column there makes a warn, not a silent pass.
+	SELECT count(DISTINCT u.relid) INTO not_read
+	  FROM finsec._compliance_user_columns() u
+	 WHERE u.relkind IN ('m', 'f') AND u.kind = 'plain';
+	not_sampled := candidates - sampled - unreadable + not_read;
 	RETURN jsonb_build_object('columns', cols, 'tables_sampled', sampled, 'tables_unreadable', unreadable,
 							  'unreadable', unreadable_names, 'tables_not_sampled', not_sampled,
+							  'views_and_foreign_tables_not_read', not_read,
 							  'candidate_tables', candidates);
 END
 $$;
@@ -6049,6 +6057,7 @@ BEGIN
 		'columns_by_value', n_by_value, 'sampled_columns', by_value,
 		'tables_sampled', s -> 'tables_sampled', 'tables_unreadable', s -> 'tables_unreadable',
 		'unreadable', s -> 'unreadable', 'tables_not_sampled', s -> 'tables_not_sampled',
+		'views_and_foreign_tables_not_read', s -> 'views_and_foreign_tables_not_read',
 		'sample_rows', b.sample_rows, 'sample_tables', b.sample_tables,
 		'min_hits', min_hits, 'min_ratio', min_ratio);
 	IF status = 'cannot_verify' THEN
@@ -6154,6 +6163,7 @@ BEGIN
 		'columns_by_value', n_by_value, 'sampled_columns', by_value,
 		'tables_sampled', s -> 'tables_sampled', 'tables_unreadable', s -> 'tables_unreadable',
 		'unreadable', s -> 'unreadable', 'tables_not_sampled', s -> 'tables_not_sampled',
+		'views_and_foreign_tables_not_read', s -> 'views_and_foreign_tables_not_read',
 		'sample_rows', b.sample_rows, 'sample_tables', b.sample_tables,
 		'min_hits', min_hits, 'min_ratio', min_ratio, 'min_track_hits', min_track);
 	IF status = 'cannot_verify' THEN
