@@ -943,9 +943,9 @@ finsec_ledger_verify(PG_FUNCTION_ARGS)
  * ledger is full, the session's share of the event buffer is used) the
  * caller still gets the result, with a WARNING that it is not on record.
  */
-static void
-record_verification(const char *event_type, const char *object, bool ok,
-					const char *description, const char *detail_json)
+void
+finsec_audit_record_verification(const char *event_type, const char *object, bool ok,
+								 const char *description, const char *detail_json)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -1079,13 +1079,13 @@ finsec_audit_verify_recorded(PG_FUNCTION_ARGS)
 		else
 			escape_json(&d, DatumGetCString(DirectFunctionCall1(regclassout, args[0])));
 		appendStringInfo(&d, ", \"since_digest\": %s}", PG_ARGISNULL(1) ? "false" : "true");
-		record_verification("audit.verify", "ledger", problems == 0,
-							problems == 0
-							? psprintf("every chain verified: " INT64_FORMAT " chains, " INT64_FORMAT " rows",
-									   chains, rows)
-							: psprintf(INT64_FORMAT " of " INT64_FORMAT " chains failed verification",
-									   problems, chains),
-							d.data);
+		finsec_audit_record_verification("audit.verify", "ledger", problems == 0,
+										 problems == 0
+										 ? psprintf("every chain verified: " INT64_FORMAT " chains, " INT64_FORMAT " rows",
+													chains, rows)
+										 : psprintf(INT64_FORMAT " of " INT64_FORMAT " chains failed verification",
+													problems, chains),
+										 d.data);
 	}
 	return (Datum) 0;
 }

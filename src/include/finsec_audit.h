@@ -48,6 +48,14 @@ extern void finsec_audit_event_durable(const char *event_type, const char *objec
 									   const char *action, bool success,
 									   const char *description, Jsonb *detail);
 
+/*
+ * Record a verification (key_verify, audit_verify) as a durable ledger
+ * row; when it cannot be written the caller's result stands, with a
+ * WARNING (src/audit/seal.c).
+ */
+extern void finsec_audit_record_verification(const char *event_type, const char *object, bool ok,
+											 const char *description, const char *detail_json);
+
 /* An attempt at a one-time code (salt: 16 bytes) that counts even if rolled back. */
 extern void finsec_audit_hold_otp_attempt(Oid actor, const unsigned char *salt, const char *subject,
 										  const char *purpose, bool ok);

@@ -1502,53 +1502,6 @@ finsec_keyring_master(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/*
- * Record a verification (durable ledger row).  The verification itself is
- * complete whatever happens here: when the row cannot be written (the
- * ledger is full, the session's share of the event buffer is used) the
- * caller still gets the result, with a WARNING that it is not on record.
- */
-static void
-record_verification(const char *event_type, const char *object, bool ok,
-					const char *description, const char *detail_json)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		finsec_audit_event_durable(event_type, object, "verify", ok, description,
-								   DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																	  CStringGetDatum(detail_json))));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("this verification was not recorded in the audit ledger: %s", edata->message),
-				 errdetail("The verification's result is complete, but no %s row records it; the compliance self-check counts recorded verifications only.",
-						   event_type),
-				 edata->hint ? errhint("%s", edata->hint) : 0));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-}
-
 PG_FUNCTION_INFO_V1(finsec_key_verify);
 
 /*
@@ -1659,11 +1612,11 @@ finsec_key_verify(PG_FUNCTION_ARGS)
 		initStringInfo(&d);
 		appendStringInfo(&d, "{\"keys\": %d, \"versions\": %d, \"failed\": %d, \"failed_labels\": [%s]}",
 						 nkeys, nversions, nfailed, failed_labels.data);
-		record_verification("key.verify", "keyring", nfailed == 0,
-							nfailed == 0
-							? psprintf("every key verified: %d keys, %d versions", nkeys, nversions)
-							: psprintf("%d of %d keys failed verification", nfailed, nkeys),
-							d.data);
+		finsec_audit_record_verification("key.verify", "keyring", nfailed == 0,
+										 nfailed == 0
+										 ? psprintf("every key verified: %d keys, %d versions", nkeys, nversions)
+										 : psprintf("%d of %d keys failed verification", nfailed, nkeys),
+										 d.data);
 	}
 	return (Datum) 0;
 }
