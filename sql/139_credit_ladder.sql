@@ -100,5 +100,6 @@ SELECT t AS event_type, pg_temp.try_event(t) AS outcome
   FROM unnest(ARRAY['credit.query', 'deid.batch', 'label.read', 'monitor.round', 'operator.reveal_rate',
                     'protect.reveal', 'reveal.refused', 'credit', 'protectx.reveal', 'app.credit.query']) t;
 RESET ROLE;
+DROP FUNCTION pg_temp.try_event(text);
 DROP ROLE regress_ladder_app;
 DROP ROLE regress_ladder_admin;
