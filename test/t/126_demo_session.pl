@@ -33,7 +33,7 @@ like($stdout, qr/published\s*\|\s*6\s*\|\s*6\s*\|/,
 like($stdout, qr/1985-1989\s*\|\s*3101/, 'the archive holds generalised quasi-identifiers');
 like($stdout, qr/JR\/T 0117-2014\s*\|\s*manual\s*\|\s*\d+/,
 	'the compliance section ran: the self-check reported JR/T 0117-2014 clause by clause');
-like($stdout, qr/compliance_page_made\s*\n-+\n t\n/, 'the printable page was made');
+like($stdout, qr/compliance page of \d{5,} characters/, 'the printable page was made');
 my $log = slurp_file($node->logfile);
 unlike($log, qr/out of relcache_callback_list slots/, 'nothing of it in the server log');
 
