@@ -7061,6 +7061,21 @@ END
 $$;
 
 /*
+ * Whether a restore test proves anything: it restored a successful backup
+ * of the register (by its label) that had finished before the test began.
+ * restore_tested and dr_level count only such tests.
+ */
+CREATE FUNCTION finsec._restore_of_recorded_backup(backup_label text, started_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT EXISTS (SELECT 1 FROM finsec.backup_register b
+					WHERE b.label = $1 AND b.success AND b.finished_at <= $2)
+$$;
+REVOKE ALL ON FUNCTION finsec._restore_of_recorded_backup(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION finsec._restore_of_recorded_backup(text, timestamptz) TO finsec_admin, finsec_auditor;
+
+/*
  * The newest successful row of a register table (restore_test,
  * switchover_drill) finished within days: pass, else fail; cannot_verify
  * for a caller who cannot read it.  Evidence: the row's facts, and the
@@ -7095,14 +7110,12 @@ BEGIN
 		SELECT to_jsonb(t) INTO last
 		  FROM finsec.restore_test t
 		 WHERE t.success
-		   AND EXISTS (SELECT 1 FROM finsec.backup_register b
-						WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at)
+		   AND finsec._restore_of_recorded_backup(t.backup_label, t.started_at)
 		 ORDER BY t.finished_at DESC, t.id DESC LIMIT 1;
 		SELECT count(*) INTO unmatched
 		  FROM finsec.restore_test t
 		 WHERE t.success AND t.finished_at >= now() - days * interval '1 day'
-		   AND NOT EXISTS (SELECT 1 FROM finsec.backup_register b
-							WHERE b.label = t.backup_label AND b.success AND b.finished_at <= t.started_at);
+		   AND NOT finsec._restore_of_recorded_backup(t.backup_label, t.started_at);
 	ELSE
 		EXECUTE format('SELECT to_jsonb(t) FROM finsec.%I t WHERE success ORDER BY finished_at DESC, id DESC LIMIT 1', tbl)
 		   INTO last;
@@ -7285,9 +7298,7 @@ BEGIN
 							   FROM finsec.restore_test t
 							  WHERE success AND finished_at >= now() - interval '92 days'
 								-- the restore of a successful backup recorded before it (as restore_tested)
-								AND EXISTS (SELECT 1 FROM finsec.backup_register b
-											 WHERE b.label = t.backup_label AND b.success
-											   AND b.finished_at <= t.started_at)
+								AND finsec._restore_of_recorded_backup(t.backup_label, t.started_at)
 							  ORDER BY finished_at DESC, id DESC LIMIT 1),
 			'switchover_drill', (SELECT jsonb_build_object('finished_at', finished_at, 'rto_seconds', rto_seconds)
 								   FROM finsec.switchover_drill
@@ -7656,7 +7667,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT coalesce(
-		(SELECT CASE WHEN finsec._report_lang($2) = 'en' THEN l.en ELSE l.zh END
+		(SELECT CASE WHEN finsec._compliance_lang($2) = 'en' THEN l.en ELSE l.zh END
 		   FROM (VALUES
 			-- business
 			('accounts_registered', '新增账户（首笔交易在本期）', 'Accounts registered (first transaction in the period)'),
@@ -7730,18 +7741,6 @@ COMMENT ON FUNCTION finsec.report_label(text, text) IS
 REVOKE ALL ON FUNCTION finsec.report_label(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION finsec.report_label(text, text) TO finsec_admin, finsec_auditor, finsec_operator;
 
-/* lang NULL -> finsec.report_language; anything but zh_CN, zh and en is S9Q02. */
-CREATE FUNCTION finsec._report_lang(lang text)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	-- one language rule for the self-check, the reports and the page (S9Q02)
-	SELECT finsec._compliance_lang(lang)
-$$;
-REVOKE ALL ON FUNCTION finsec._report_lang(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION finsec._report_lang(text) TO finsec_admin, finsec_auditor, finsec_operator;
-
 /* finsec's business time zone: the monitor's (its working-day calendar), else the limits'. */
 CREATE FUNCTION finsec._report_tz()
 RETURNS text
@@ -7783,7 +7782,7 @@ BEGIN
 				  DETAIL = format('from is %s, to is %s.', "from", "to"),
 				  HINT = 'Report on five years or less at a time and add the periods up.';
 	END IF;
-	RETURN finsec._report_lang(lang);
+	RETURN finsec._compliance_lang(lang);
 END
 $$;
 REVOKE ALL ON FUNCTION finsec._report_period(timestamptz, timestamptz, text) FROM PUBLIC;
