@@ -22,7 +22,7 @@
 #include "utils/inval.h"
 
 /* Version of the shared library; the SQL schema version lives in pg_extension. */
-#define FINSEC_LIBRARY_VERSION "1.3"
+#define FINSEC_LIBRARY_VERSION "1.4"
 
 /*
  * True when the library was loaded through shared_preload_libraries, i.e.
