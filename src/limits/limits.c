@@ -2224,7 +2224,7 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 /* One (subject, bucket) of the view being computed. */
 typedef struct UsageAcc
 {
-	uint8		digest[16];		/* hash key */
+	uint8		digest[FINSEC_LIMIT_USAGE_KEY_SIZE];	/* hash key */
 	char	   *subject;
 	char	   *bucket;
 	LimitTotals totals;
@@ -2238,7 +2238,7 @@ typedef struct UsageAcc
 static UsageAcc *
 usage_acc(HTAB *h, const char *subject, const char *bucket, bool create, TimestampTz since)
 {
-	uint8		d[16];
+	uint8		d[FINSEC_LIMIT_USAGE_KEY_SIZE];
 	UsageAcc   *a;
 	bool		found;
 
@@ -2415,7 +2415,7 @@ usage_compute(Oid relid, LimitRel *lr, List *rows, UsageEmit emit, void *arg)
 	UsageAcc   *a;
 	ListCell   *rc;
 
-	ctl.keysize = 16;
+	ctl.keysize = FINSEC_LIMIT_USAGE_KEY_SIZE;
 	ctl.entrysize = sizeof(UsageAcc);
 	ctl.hcxt = CurrentMemoryContext;
 	h = hash_create("finsec usage view", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);

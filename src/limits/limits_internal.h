@@ -145,6 +145,8 @@ extern List *finsec_limit_table_relids(void);
 extern List *finsec_limit_usage_relids(void);
 extern bool finsec_limit_table_contains(Oid relid);
 extern void finsec_limit_usage_keep(Oid relid);
+/* The cache's key of a payer's bucket (without table), FINSEC_LIMIT_USAGE_KEY_SIZE bytes. */
+#define FINSEC_LIMIT_USAGE_KEY_SIZE 80
 extern void finsec_limit_usage_digest(const char *subject, const char *bucket, uint8 *out);
 extern List *finsec_limit_usage_rows_of(Oid relid);
 extern void finsec_limit_lock_payer(Oid relid, const char *subject);

@@ -71,12 +71,19 @@ int			finsec_limit_cache_size = 131072;
 int			finsec_limit_flush_every = 1000;
 int			finsec_limit_lock_threshold = 256;
 
+/*
+ * A payer's bucket: "subject NUL bucket" itself when it fits (the common
+ * case: exact, no hashing beyond the hash table's), else a marker byte and
+ * the SHA-256 of it (collisions infeasible: two payers never share totals).
+ */
+#define USAGE_NAME_MAX 70
+
 typedef struct UsageKey
 {
 	Oid			dbid;
 	Oid			relid;
-	uint8		digest[16];		/* SHA-256 of subject, NUL, bucket; first 16
-								 * bytes */
+	uint8		len;			/* bytes of name used; 0xff: name is a digest */
+	char		name[USAGE_NAME_MAX];
 } UsageKey;
 
 /* Committed totals of one (table, payer, bucket), as shared memory keeps them. */
@@ -265,25 +272,40 @@ finsec_limit_cache_define_settings(void)
 static void
 usage_key(UsageKey *k, Oid relid, const char *subject, const char *bucket)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	bool		ok;
+	size_t		ls = strlen(subject);
+	size_t		lb = strlen(bucket);
 
 	memset(k, 0, sizeof(*k));
 	k->dbid = MyDatabaseId;
 	k->relid = relid;
-	ok = ctx != NULL &&
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-		EVP_DigestUpdate(ctx, subject, strlen(subject) + 1) == 1 &&
-		EVP_DigestUpdate(ctx, bucket, strlen(bucket)) == 1 &&
-		EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
-	EVP_MD_CTX_free(ctx);
-	if (!ok || mdlen < sizeof(k->digest))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("OpenSSL could not compute SHA-256")));
-	memcpy(k->digest, md, sizeof(k->digest));
+	if (ls + 1 + lb <= USAGE_NAME_MAX)
+	{
+		memcpy(k->name, subject, ls + 1);
+		memcpy(k->name + ls + 1, bucket, lb);
+		k->len = (uint8) (ls + 1 + lb);
+	}
+	else
+	{
+		static EVP_MD *sha256 = NULL;
+		static EVP_MD_CTX *ctx = NULL;
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+
+		if (sha256 == NULL)
+			sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		if (ctx == NULL)
+			ctx = EVP_MD_CTX_new();
+		if (sha256 == NULL || ctx == NULL ||
+			EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
+			EVP_DigestUpdate(ctx, subject, ls + 1) != 1 ||
+			EVP_DigestUpdate(ctx, bucket, lb) != 1 ||
+			EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("OpenSSL could not compute SHA-256")));
+		memcpy(k->name, md, 32);
+		k->len = 0xff;
+	}
 }
 
 static uint32
@@ -954,14 +976,15 @@ finsec_limit_lock_payer(Oid relid, const char *subject)
 	lock_payer(relid, subject);
 }
 
-/* The digest that names a payer's bucket (its cache key, without table and database). */
+/* The key that names a payer's bucket in a hash table of the caller's (UsageKey's size). */
 void
 finsec_limit_usage_digest(const char *subject, const char *bucket, uint8 *out)
 {
 	UsageKey	key;
 
+	StaticAssertStmt(sizeof(UsageKey) == FINSEC_LIMIT_USAGE_KEY_SIZE, "UsageKey size");
 	usage_key(&key, InvalidOid, subject, bucket);
-	memcpy(out, key.digest, sizeof(key.digest));
+	memcpy(out, &key, sizeof(key));
 }
 
 /* Forget one payer of a table (every bucket given). */
