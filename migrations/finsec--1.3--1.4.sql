@@ -2,7 +2,7 @@
 \echo Use "ALTER EXTENSION finsec UPDATE TO '1.4'" to load this file. \quit
 
 -- ---------------------------------------------------------------------------
--- Section 1: limits — usage as a rebuildable cache of the payments table
+-- Section 1: limits: usage as a rebuildable cache of the payments table
 -- ---------------------------------------------------------------------------
 /*
  * Limit usage becomes a cache of the payments table (docs/limits.md,
@@ -89,6 +89,8 @@ BEGIN
 	RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION finsec._limit_usage_write() IS
+	'internal: a superuser''s UPDATE or DELETE of finsec.limit_usage, applied to the payer''s roll-up';
 REVOKE ALL ON FUNCTION finsec._limit_usage_write() FROM PUBLIC;
 CREATE TRIGGER limit_usage_write INSTEAD OF UPDATE OR DELETE ON finsec.limit_usage
 	FOR EACH ROW EXECUTE FUNCTION finsec._limit_usage_write();
@@ -316,13 +318,13 @@ $$;
 -- (end of section 1)
 
 -- ---------------------------------------------------------------------------
--- Section 2: risk — decision log back-pressure
+-- Section 2: risk: decision log back-pressure
 -- ---------------------------------------------------------------------------
 
 -- (end of section 2)
 
 -- ---------------------------------------------------------------------------
--- Section 3: audit — protected-table insert path
+-- Section 3: audit: protected-table insert path
 -- ---------------------------------------------------------------------------
 
 -- (end of section 3)
