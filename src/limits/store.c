@@ -657,8 +657,10 @@ finsec_limit_usage_store(Oid relid, const char *subject, const char *bucket,
 void
 finsec_limit_lock_tree(Oid relid, LOCKMODE mode)
 {
-	List	   *rels = find_all_inheritors(relid, mode, NULL);
+	List	   *rels;
 
+	LockRelationOid(relid, mode);
+	rels = find_all_inheritors(relid, mode, NULL);
 	list_free(rels);
 }
 
