@@ -139,6 +139,20 @@ RESET finsec.limit_lock_threshold;
 SELECT escalations - :e0 AS escalations FROM finsec.limit_cache();
 SELECT * FROM lc.mismatch;
 
+-- Past finsec.limit_batch_size payers in one transaction, a payer's usage
+-- is recomputed at each payment (this transaction's rows included).
+SET finsec.limit_batch_size = 2;
+BEGIN;
+INSERT INTO lc.pay (payer, amount) SELECT 'm' || (i % 4), 100 FROM generate_series(1, 20) i;
+INSERT INTO lc.pay (payer, amount) VALUES ('m1', 500);
+INSERT INTO lc.pay (payer, amount) VALUES ('m2', 500);
+COMMIT;
+-- m1 and m2 are at their limit: the statement is refused as a whole
+INSERT INTO lc.pay (payer, amount) SELECT 'm' || (i % 4), 100 FROM generate_series(1, 12) i;
+RESET finsec.limit_batch_size;
+SELECT * FROM lc.mismatch;
+SELECT subject, day_amount FROM finsec.limit_usage WHERE subject LIKE 'm_' AND bucket = '' ORDER BY 1;
+
 -- The view is not writable but by a superuser (who corrects a payer's
 -- usage in its roll-up; tests/090 moves a day back).
 CREATE ROLE regress_lc_adm LOGIN IN ROLE finsec_admin;
@@ -174,6 +188,7 @@ SELECT finsec.enable_limits('lc.pay', customer => 'payer', amount => 'amount', k
 INSERT INTO lc.pay (payer, amount) VALUES ('p1', 1000);
 SELECT day_amount, day_count FROM finsec.limit_usage WHERE subject = 'p1' AND bucket = '';
 
+SELECT finsec._disable_limits('lc.pay', true);
 SET client_min_messages = warning;
 DROP SCHEMA lc CASCADE;
 DROP ROLE regress_lc_adm;

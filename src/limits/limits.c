@@ -396,8 +396,8 @@ typedef struct LimitRel
 	Oid			pid_type;		/* their type (the reversal_of value's type) */
 	FmgrInfo	pid_out;		/* its output function (a built-in type) */
 	char	   *lookup_sql;		/* finds the original payment, as the caller */
-	TimestampTz usage_since;	/* payments stamped before are not counted
-								 * for a payer without roll-up */
+	TimestampTz usage_since;	/* payments stamped before are not counted for
+								 * a payer without roll-up */
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
@@ -1345,8 +1345,8 @@ check_accounts(LimitRel *r, PaymentRow *row)
 typedef struct PayerScan
 {
 	LimitRel   *r;
-	int			subject_arg;	/* ARG_ACCOUNT or ARG_CUSTOMER: the column
-								 * the payer's value came from */
+	int			subject_arg;	/* ARG_ACCOUNT or ARG_CUSTOMER: the column the
+								 * payer's value came from */
 	bool		have_datum;
 	Datum		subject_datum;	/* its value in the column's base type */
 	Oid			subject_type;
@@ -1454,8 +1454,8 @@ payer_index(Relation rel, LimitRel *lr, PayerScan *ps, bool *with_time, Oid *eqp
 		if (ok)
 		{
 			bool		t = ix->indnkeyatts >= 2 && ix->indkey.values[1] == lr->att[ARG_TIME] &&
-				irel->rd_opfamily[1] < FirstNormalObjectId &&
-				irel->rd_opcintype[1] == TIMESTAMPTZOID;
+			irel->rd_opfamily[1] < FirstNormalObjectId &&
+			irel->rd_opcintype[1] == TIMESTAMPTZOID;
 
 			if (t)
 			{
@@ -1559,7 +1559,7 @@ payer_rows(PayerScan *ps, Oid root, const char *subject, const char *bucket, Tim
 		for (;;)
 		{
 			bool		more = iscan ? index_getnext_slot(iscan, ForwardScanDirection, slot)
-				: table_scan_getnextslot(hscan, ForwardScanDirection, slot);
+			: table_scan_getnextslot(hscan, ForwardScanDirection, slot);
 			bool		should_free;
 			HeapTuple	tup;
 			MemoryContext old;
@@ -1726,7 +1726,7 @@ count_and_check_limits(LimitRel *r, Relation rel, HeapTuple tup, PaymentRow *row
 	if (r->att[ARG_TIME] > 0)
 	{
 		/* posted_at: usage is a cache of the payments table (usage.c) */
-		LimitPayer p;
+		LimitPayer	p;
 		PayerScan	ps;
 
 		payer_scan_init(&ps, r, rel, tup);
@@ -2614,7 +2614,7 @@ finsec_limit_usage_flush(PG_FUNCTION_ARGS)
 
 		if (!finsec_limit_cache_peek_stamps(relid, subject, bucket, &t, &last_stamp))
 		{
-			LimitPayer p;
+			LimitPayer	p;
 			PayerScan	ps;
 
 			memset(&ps, 0, sizeof(ps));

@@ -86,8 +86,8 @@ typedef struct LimitPayer
 {
 	Oid			relid;			/* the limited (root) table */
 	const char *subject;
-	const char *chan_bucket;	/* the payment's channel, when a policy
-								 * limits it; else NULL */
+	const char *chan_bucket;	/* the payment's channel, when a policy limits
+								 * it; else NULL */
 	void	   *ctx;
 } LimitPayer;
 
@@ -145,6 +145,7 @@ extern List *finsec_limit_table_relids(void);
 extern List *finsec_limit_usage_relids(void);
 extern bool finsec_limit_table_contains(Oid relid);
 extern void finsec_limit_usage_keep(Oid relid);
+
 /* The cache's key of a payer's bucket (without table), FINSEC_LIMIT_USAGE_KEY_SIZE bytes. */
 #define FINSEC_LIMIT_USAGE_KEY_SIZE 80
 extern void finsec_limit_usage_digest(const char *subject, const char *bucket, uint8 *out);

@@ -144,6 +144,8 @@ typedef struct LocalUsage
 	SubTransactionId created_in;
 	SubTransactionId changed_in;
 	bool		dirty;			/* changed by this transaction */
+	bool		transient;		/* not in the hash table (past
+								 * finsec.limit_batch_size): this payment only */
 	bool		force_flush;	/* write the roll-up at commit */
 	LimitTotals totals;			/* numerics in local_cxt */
 	TimestampTz flushed_at;
@@ -815,6 +817,29 @@ local_load(LimitPayer *p, const char *bucket, bool xact_snapshot)
 	if (l)
 		return l;
 
+	/*
+	 * Past finsec.limit_batch_size payers in this transaction, a payer's
+	 * usage is not kept in backend memory: recomputed at each payment (its
+	 * rows of this transaction included), and its shared entry forgotten now,
+	 * while this transaction holds its lock (after the commit, the entry
+	 * would lack this transaction's payments).
+	 */
+	if (hash_get_num_entries(local_usage) >= finsec_limit_batch_size)
+	{
+		LimitTotals t;
+		int32		rows;
+
+		shared_forget(&key);
+		l = palloc0(sizeof(LocalUsage));
+		l->key = key;
+		l->transient = true;
+		finsec_limit_usage_recompute(p, bucket, xact_snapshot, &t, &l->flushed_at, &l->last_stamp,
+									 &rows, &l->force_flush);
+		l->totals = t;
+		l->changed_in = l->created_in = GetCurrentSubTransactionId();
+		return l;
+	}
+
 	if (finsec_limit_cache_size > 0 && shared_lookup(&key, &s))
 	{
 		/*
@@ -864,6 +889,7 @@ local_load(LimitPayer *p, const char *bucket, bool xact_snapshot)
 	MemoryContextSwitchTo(old);
 	l->created_in = l->changed_in = GetCurrentSubTransactionId();
 	l->dirty = false;
+	l->transient = false;
 	l->saved = NIL;
 	l->publish = false;
 	return l;
@@ -874,10 +900,18 @@ static void
 local_apply(LocalUsage *l, DateADT day, int32 year, Datum delta, int64 count, TimestampTz stamp)
 {
 	SubTransactionId cur = GetCurrentSubTransactionId();
-	MemoryContext old = MemoryContextSwitchTo(local_cxt);
+	MemoryContext old = MemoryContextSwitchTo(l->transient ? CurrentMemoryContext : local_cxt);
 	Datum		prev[3];
 	int			i;
 
+	if (l->transient)
+	{
+		finsec_limit_totals_add(&l->totals, day, year, delta, count);
+		l->totals.present = true;
+		l->last_stamp = Max(l->last_stamp, stamp);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (l->changed_in != cur)
 	{
 		LocalVersion *v = palloc(sizeof(LocalVersion));
