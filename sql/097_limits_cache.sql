@@ -55,11 +55,11 @@ INSERT INTO lc.pay (payer, amount) VALUES ('p1', 401);
 -- payer (here 2), stamped with the latest posted_at it includes.
 SET finsec.limit_flush_every = 2;
 INSERT INTO lc.pay (payer, amount) VALUES ('p2', 10);
-SELECT count(*) AS rollups FROM finsec.limit_usage_flushed WHERE subject = 'p2';
+SELECT count(*) AS rollups FROM finsec.limit_usage_flushed WHERE relid = 'lc.pay'::regclass AND subject = 'p2';
 INSERT INTO lc.pay (payer, amount) VALUES ('p2', 20);
 SELECT day_amount, day_count, life_amount,
 	   flushed_at = (SELECT max(posted_at) FROM lc.pay WHERE payer = 'p2') AS stamped
-  FROM finsec.limit_usage_flushed WHERE subject = 'p2' AND bucket = '';
+  FROM finsec.limit_usage_flushed WHERE relid = 'lc.pay'::regclass AND subject = 'p2' AND bucket = '';
 RESET finsec.limit_flush_every;
 
 -- Stamps are monotonic per payer and after the roll-up: a payment's
@@ -68,7 +68,7 @@ BEGIN;
 INSERT INTO lc.pay (payer, amount) VALUES ('p2', 1);
 INSERT INTO lc.pay (payer, amount) VALUES ('p2', 1), ('p2', 1);
 COMMIT;
-SELECT bool_and(posted_at > (SELECT flushed_at FROM finsec.limit_usage_flushed WHERE subject = 'p2' AND bucket = ''))
+SELECT bool_and(posted_at > (SELECT flushed_at FROM finsec.limit_usage_flushed WHERE relid = 'lc.pay'::regclass AND subject = 'p2' AND bucket = ''))
 	   AS after_rollup,
 	   count(DISTINCT posted_at) <= 2 AS statement_times
   FROM lc.pay WHERE payer = 'p2' AND amount = 1;
@@ -92,7 +92,7 @@ SELECT finsec._limit_cache_forget('lc.pay');
 INSERT INTO lc.pay (payer, amount, channel) VALUES ('p3', 101, 'barcode');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO lc.pay (payer, amount, channel) VALUES ('p3', 100, 'barcode');
-SELECT bucket, day_amount, day_count FROM finsec.limit_usage WHERE subject = 'p3' ORDER BY bucket;
+SELECT bucket, day_amount, day_count FROM finsec.limit_usage WHERE relid = 'lc.pay'::regclass AND subject = 'p3' ORDER BY bucket;
 
 -- Savepoints: what a rolled back subtransaction paid is not counted, in
 -- memory or in shared memory after commit.
@@ -151,7 +151,7 @@ COMMIT;
 INSERT INTO lc.pay (payer, amount) SELECT 'm' || (i % 4), 100 FROM generate_series(1, 12) i;
 RESET finsec.limit_batch_size;
 SELECT * FROM lc.mismatch;
-SELECT subject, day_amount FROM finsec.limit_usage WHERE subject LIKE 'm_' AND bucket = '' ORDER BY 1;
+SELECT subject, day_amount FROM finsec.limit_usage WHERE relid = 'lc.pay'::regclass AND subject LIKE 'm_' AND bucket = '' ORDER BY 1;
 
 -- The view is not writable but by a superuser (who corrects a payer's
 -- usage in its roll-up; tests/090 moves a day back).
@@ -163,7 +163,7 @@ DELETE FROM finsec.limit_usage WHERE subject = 'p1';
 UPDATE finsec.limit_usage SET day_amount = 0 WHERE subject = 'p1';
 SELECT finsec._limit_usage_flush(:lc_pay, 'p1');
 SELECT finsec._limit_cache_forget(:lc_pay);
-SELECT subject FROM finsec.limit_usage_flushed;
+SELECT subject FROM finsec.limit_usage_flushed WHERE relid = :lc_pay;
 RESET ROLE;
 SELECT * FROM lc.mismatch;
 
@@ -186,7 +186,7 @@ SELECT finsec.enable_limits('lc.pay', customer => 'payer', amount => 'amount', k
 	channel => 'channel', posted_at => 'posted_at', payment_id => 'id', reversal_of => 'orig',
 	reversal_kinds => '{refund}') IS NULL AS enabled;
 INSERT INTO lc.pay (payer, amount) VALUES ('p1', 1000);
-SELECT day_amount, day_count FROM finsec.limit_usage WHERE subject = 'p1' AND bucket = '';
+SELECT day_amount, day_count FROM finsec.limit_usage WHERE relid = 'lc.pay'::regclass AND subject = 'p1' AND bucket = '';
 
 SELECT finsec._disable_limits('lc.pay', true);
 SET client_min_messages = warning;
