@@ -146,7 +146,7 @@ report() {
 	echo "Machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
 		"$(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) RAM," \
 		"Debian $(cat /etc/debian_version 2>/dev/null || echo '?')," \
-		"PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{ print $NF }');" \
+		"PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{ print $3 }');" \
 		"$(date -u '+%Y-%m-%d %H:%M UTC'); load average before $load_before, after $load_after."
 	echo
 	echo "Wall time: $(for b in "${ordered[@]}"; do printf '%s %s s, ' "$b" "${WALL[$b]}"; done)total $total s" \

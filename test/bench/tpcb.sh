@@ -6,7 +6,8 @@
 # as every bench cluster) on pgbench's own tables, which finsec knows
 # nothing of, in three configurations of one cluster:
 #   A  no preload (shared_preload_libraries = '')
-#   B  finsec preloaded, with its workers as in production, in a database
+#   B  finsec preloaded, with its workers as in production
+#      (finsec.audit_seal_databases = the database of C), in a database
 #      without the extension
 #   C  finsec preloaded and CREATE EXTENSION finsec in that database (a
 #      copy of A's database made before the runs)
@@ -53,6 +54,8 @@ as_pg pgbench -i -q -s "$scale" tpcb >/dev/null 2>&1 || die "pgbench -i failed"
 as_pg psql -X -q -d tpcb -c "VACUUM ANALYZE" -c CHECKPOINT
 as_pg createdb -T tpcb tpcb_ext
 as_pg psql -X -q -v ON_ERROR_STOP=1 -d tpcb_ext -c "CREATE EXTENSION finsec"
+# the workers as in production: one in the database that has the extension
+echo "finsec.audit_seal_databases = 'tpcb_ext'" >>"$WORKDIR/bench/postgresql.conf"
 
 run() { # db -> tps
 	as_pg pgbench -n -M prepared -c "$clients" -j 2 -T 2 "$1" >/dev/null 2>&1 || true
@@ -68,11 +71,12 @@ for round in 1 2 3; do
 	C+=("$(run tpcb_ext)")
 	echo "round $round: no preload ${A[-1]} tps, preloaded ${B[-1]} tps, preloaded + extension ${C[-1]} tps"
 done
-workers=$(as_pg psql -X -At -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE '%finsec%'")
-echo "finsec background processes in the preloaded cluster: $workers"
+workers=$(as_pg psql -X -At -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'finsec worker'")
+echo "finsec workers running in the preloaded cluster: $workers"
+[ "$workers" -ge 1 ] || echo "note: no finsec worker was running at the end of the runs (see $WORKDIR/bench.log)"
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 ma=$(median "${A[@]}") mb=$(median "${B[@]}") mc=$(median "${C[@]}")
-[ -n "$ma" ] && [ -n "$mb" ] && [ -n "$mc" ] || die "a pgbench run gave no tps"
+if [ -z "$ma" ] || [ -z "$mb" ] || [ -z "$mc" ]; then die "a pgbench run gave no tps"; fi
 awk -v a="$ma" -v b="$mb" -v c="$mc" 'BEGIN {
 	printf "medians: no preload %.0f tps, preloaded %.0f tps (%.3f), preloaded + extension %.0f tps (%.3f) (target >= 0.97)\n",
 		a, b, b / a, c, c / a;
