@@ -13,7 +13,8 @@
 # is a row "FAILED"; the report goes on.  --out FILE saves the report too.
 # Exit status 0 when every bench ran and printed its figures, 1 otherwise.
 #
-# Sizes (full: about 25 minutes on a 2-core machine; --quick: about 5 min):
+# Sizes (full: about 25 minutes on a 2-core machine; --quick: about 5 min,
+# 8 on a busy machine):
 #   bench               full                        --quick
 #   audit               10 s/run, 300k verify rows  3 s, 100k
 #   limits              10 s/run, 200k rows         3 s, 50k
