@@ -58,8 +58,13 @@ make_private_root() {
 	chmod 755 "$r"
 }
 
-# Build with every warning an error, and install into the server.
+# Build with every warning an error, and install into the server
+# (FINSEC_BENCH_NO_BUILD=1: keep what is installed; test/bench/all.sh builds once).
 build_install() {
+	if [ -n "${FINSEC_BENCH_NO_BUILD:-}" ]; then
+		say "using the installed build of finsec (FINSEC_BENCH_NO_BUILD)"
+		return 0
+	fi
 	say "building finsec (-Wall -Werror) and installing it"
 	make -C "$FINSEC_ROOT" -s clean >/dev/null
 	make -C "$FINSEC_ROOT" -s WERROR=1 PG_CONFIG="$PG_CONFIG" >/dev/null

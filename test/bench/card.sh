@@ -90,7 +90,9 @@ t_card=$(copy_in c_card "$cards")
 awk -v n="$n" -v x="$t_text" -v c="$t_card" 'BEGIN {
 	printf "text column:             %9.0f rows/s (%.3f s)\n", n / x, x;
 	printf "finsec.bank_card column: %9.0f rows/s (%.3f s)\n", n / c, c;
-	printf "bank_card/text time ratio = %.2f; bank_card rows/s %s the 150000 target\n", c / x, (n / c >= 150000) ? "meets" : "MISSES" }'
+	printf "bank_card/text time ratio = %.2f; bank_card rows/s %s the 150000 target\n", c / x, (n / c >= 150000) ? "meets" : "MISSES";
+	printf "RESULT|card|COPY FROM into bank_card|%.0f|>=|150000|rows/s\n", n / c;
+	printf "RESULT|card|COPY FROM bank_card/text time|%.3g|-|-|ratio\n", c / x }'
 
 say "COPY TO of the protected table, and back in from its sealed form (the pg_restore path)"
 sealed=$WORKDIR/cards.sealed
@@ -122,6 +124,7 @@ psql_b -c "SET enable_hashjoin = off; SET enable_mergejoin = off; SET max_parall
 t_lookup=$(measure -c "$lookup")
 echo "unique index build:      $(secs "$t_idx") s for $n rows"
 echo "in-query lookups:        $(rate "$probes" "$t_lookup") lookups/s ($probes clear numbers, each fingerprinted and probed; $(secs "$t_lookup") s)"
+echo "RESULT|card|in-query index lookups|$(rate "$probes" "$t_lookup")|-|-|lookups/s"
 cat >"$WORKDIR/lookup.sql" <<'SQL'
 \set id random(1, 10000)
 SELECT count(*) FROM c_card WHERE n = (SELECT num FROM probe WHERE id = :id)::finsec.bank_card;

@@ -121,6 +121,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'
 if [ "$(psql_b -c "SELECT count(*) FROM pg_proc WHERE proname = 'compliance_check' AND pronamespace = 'finsec'::regnamespace")" != 0 ]; then
 	t=$(psql_b -c "SELECT bench_ms('SELECT * FROM finsec.compliance_check()')")
 	echo "(a) compliance_check(), ${ntables} tables, ${nroles} roles: ${t} ms (limit 5000 ms: $(ratio "$t" 5000) of it; $(ratio "$t" "$baseline") x baseline)"
+	echo "RESULT|compliance|compliance_check(), ${ntables} tables, ${nroles} roles|$t|<=|5000|ms"
+	echo "RESULT|compliance|compliance_check()/catalog join baseline|$(ratio "$t" "$baseline")|-|-|ratio"
 else
 	echo "(a) compliance_check() is not built in this tree: skipped"
 fi
@@ -147,5 +149,6 @@ for c in card_numbers_plain card_sensitive_data; do
 	off=$(psql_b -c "SELECT bench_ms('SELECT * FROM finsec._check_${c}(''{}'')')")
 	psql_b -c "ALTER SYSTEM RESET finsec.compliance_sample_rows" -c "SELECT pg_reload_conf()" >/dev/null
 	sleep 1
+	echo "RESULT|compliance|${c} sampling/by name only|$(ratio "$on" "$off")|-|-|ratio"
 	echo "(c) ${c}: sampling ${on} ms, by name only ${off} ms (sampling/names $(ratio "$on" "$off"); $(ratio "$on" "$baseline") x baseline) [${st}]"
 done

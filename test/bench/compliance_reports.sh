@@ -20,7 +20,7 @@ fi
 make_workdir
 trap 'stop_cluster bench; rm -rf "$WORKDIR"' EXIT
 start_cluster bench 54343
-as_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+as_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL | tee "$WORKDIR/reports.out"
 CREATE EXTENSION finsec;
 CREATE TABLE pay (id bigint PRIMARY KEY, payer text NOT NULL, acct text, amount numeric NOT NULL, cur text,
 	kind text NOT NULL, at timestamptz NOT NULL, card text, payee_idno text, orig bigint);
@@ -50,3 +50,7 @@ SELECT count(*) FROM finsec.report_limits('2021-06-01', '2026-06-01', 'en');
 \echo report_audit, one year
 SELECT count(*) FROM finsec.report_audit('2026-01-01', '2027-01-01', 'en');
 SQL
+# the figures: each report's time (the "Time:" line after its label)
+awk -v n="$n" '/^report_/ { label = $0; next }
+	/^Time:/ && label != "" { printf "RESULT|compliance_reports|%s, %d rows|%.3g|-|-|s\n", label, n, $2 / 1000; label = "" }' \
+	"$WORKDIR/reports.out"

@@ -181,7 +181,9 @@ awk -v n="$recs" -v d="$dur" -v b="$base" -v b2="$base2" -v w="$during" 'BEGIN {
 	printf "batch:                   %d records in %.1f s: %.0f records/s\n", n, d, n / d;
 	printf "insert TPS without batch:%8.1f (before %.1f, after %.1f)\n", bb, b, b2;
 	printf "insert TPS during batch: %8.1f\n", w;
-	printf "with/without TPS ratio = %.2f (target >= 0.90: %s)\n", w / bb, (w / bb >= 0.90) ? "met" : "NOT MET" }'
+	printf "with/without TPS ratio = %.2f (target >= 0.90: %s)\n", w / bb, (w / bb >= 0.90) ? "met" : "NOT MET";
+	printf "RESULT|credit|de-identification batch|%.0f|-|-|records/s\n", n / d;
+	printf "RESULT|credit|insert TPS during/without batch|%.3g|>=|0.90|ratio\n", w / bb }'
 
 say "2. credit_query of one subject vs a plain indexed SELECT of the same rows (pgbench -M prepared, 1 client, ${secs} s)"
 if ! has_fn credit_query; then
@@ -225,4 +227,6 @@ read -r p50_q p99_q n_q <<<"$(lat "$WORKDIR/query.sql")"
 awk -v a="$p50_plain" -v b="$p99_plain" -v c="$p50_q" -v d="$p99_q" -v na="$n_plain" -v nq="$n_q" 'BEGIN {
 	printf "plain indexed SELECT:    p50 %.3f ms, p99 %.3f ms (%d statements)\n", a, b, na;
 	printf "credit_query:            p50 %.3f ms, p99 %.3f ms (%d calls)\n", c, d, nq;
-	printf "credit_query/plain p50 ratio = %.2f, p99 ratio = %.2f (target <= 1.5: %s)\n", c / a, d / b, (c / a <= 1.5) ? "met" : "NOT MET" }'
+	printf "credit_query/plain p50 ratio = %.2f, p99 ratio = %.2f (target <= 1.5: %s)\n", c / a, d / b, (c / a <= 1.5) ? "met" : "NOT MET";
+	printf "RESULT|credit|credit_query/plain p50 latency|%.3g|<=|1.5|ratio\n", c / a;
+	printf "RESULT|credit|credit_query/plain p99 latency|%.3g|-|-|ratio\n", d / b }'

@@ -34,14 +34,19 @@ SELECT jsonb_agg(jsonb_build_object(
   'status', (ARRAY['a', 'b', 'c', 'd', 'e'])[1 + (random() * 4)::int])) AS r
 FROM generate_series(1, :n);
 SQL
+nq=0
 for qi in '{"birth_date": ["month", "year", "years:5", "decade"], "region": ["prefix:4", "prefix:2"], "income": ["round:1000", "round:10000"]}' \
 		  '{"birth_date": ["month", "year", "years:5", "decade"], "region": ["prefix:4", "prefix:2"], "income": ["round:1000", "round:10000"], "gender": []}'; do
+	nq=$((nq + 1))
 	for _ in $(seq "$runs"); do
-		psql_b -v qi="$qi" <<'SQL' 2>&1 | grep -E 'finsec anon|Time|levels' | sed 's/^psql:[^ ]* //'
+		psql_b -v qi="$qi" <<'SQL' 2>&1 | grep -E 'finsec anon|Time|levels' | sed 's/^psql:[^ ]* //' | tee "$WORKDIR/anon.out"
 SET client_min_messages = debug1;
 \timing on
 SELECT (j -> 'levels')::text AS levels, j -> 'suppressed' AS suppressed, j -> 'classes' AS classes
   FROM recs, LATERAL finsec.deid_evaluate(r, :'qi', '{status}', 5, 2, 0.05) j;
 SQL
 	done
+	# the figure: the last run's call total
+	awk -v n="$n" -v q="$nq" '/^Time:/ { t = $2 } END { if (t != "")
+		printf "RESULT|credit_anon|deid_evaluate, %d records, %d quasi-identifiers|%.3g|-|-|s\n", n, q + 2, t / 1000 }' "$WORKDIR/anon.out"
 done

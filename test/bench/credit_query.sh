@@ -87,8 +87,16 @@ bench() { # script tag -> "mean p50 p99" (ms)
 		| awk '{ v[NR] = $1; s += $1 } END { printf "%.3f %.3f %.3f\n", s / NR, v[int(NR * 0.5)], v[int(NR * 0.99)] }'
 }
 chmod 777 "$WORKDIR"
+all=""
 for round in 1 2; do
 	p=$(bench "$WORKDIR/plain.sql" plain$round); say "plain indexed SELECT  round $round: mean/p50/p99 ms $p"
 	q=$(bench "$WORKDIR/cq.sql" cq$round); say "credit_query          round $round: mean/p50/p99 ms $q"
 	echo "$p $q" | awk '{ printf "  ratio mean %.2f, p50 %.2f, p99 %.2f\n", $4 / $1, $5 / $2, $6 / $3 }'
+	all="$all $p $q"
 done
+# the figures: the ratios of the sums over both rounds
+echo "$all" | awk '{ for (i = 0; i < NF; i += 6) { for (j = 1; j <= 6; j++) s[j] += $(i + j) } }
+	END { printf "RESULT|credit_query|credit_query/plain mean latency|%.3g|<=|1.5|ratio\n", s[4] / s[1];
+		  printf "RESULT|credit_query|credit_query/plain p50 latency|%.3g|-|-|ratio\n", s[5] / s[2];
+		  printf "RESULT|credit_query|credit_query/plain p99 latency|%.3g|-|-|ratio\n", s[6] / s[3];
+		  printf "RESULT|credit_query|credit_query mean latency|%.3g|-|-|ms\n", s[4] / 2 }'

@@ -65,11 +65,13 @@ t_pgc=$(measure "SELECT count(*) FROM msgs WHERE hmac(m, '\\x$(printf '0b%.0s' $
 t_scan=$(measure "SELECT count(*) FROM msgs WHERE mac IS NOT NULL AND m IS NOT NULL")
 awk -v n="$n" -v f="$t_fin" -v p="$t_pgc" -v s="$t_scan" 'BEGIN {
 	printf "finsec.mac_verify: %.0f calls/s (%.3f s); pgcrypto hmac() =: %.0f calls/s (%.3f s); scan alone %.3f s\n", n / f, f, n / p, p, s;
-	printf "mac_verify/pgcrypto = %.3f (target >= 1.0)\n", p / f }'
+	printf "mac_verify/pgcrypto = %.3f (target >= 1.0)\n", p / f;
+	printf "RESULT|mac|mac_verify/pgcrypto hmac(), calls/s|%.3g|>=|1.0|ratio\n", p / f }'
 
 say "finsec.mac calls per second by algorithm, $n messages of 100 bytes"
 for alg in hmac-sha256 hmac-sm3 cmac-aes cmac-sm4 iso9797-alg3 iso9797-alg1-sm4; do
 	t=$(measure "SELECT count(finsec.mac('b.$alg', '$alg', m)) FROM msgs")
-	awk -v n="$n" -v t="$t" -v a="$alg" 'BEGIN { printf "%-18s %9.0f calls/s (%.3f s)\n", a, n / t, t }'
+	awk -v n="$n" -v t="$t" -v a="$alg" 'BEGIN { printf "%-18s %9.0f calls/s (%.3f s)\n", a, n / t, t;
+		printf "RESULT|mac|mac() %s|%.0f|-|-|calls/s\n", a, n / t }'
 done
 echo "ledger rows of key use: $(psql_b -c "SELECT count(*) || ' rows counting ' || sum((detail->>'count')::bigint) || ' uses' FROM finsec.audit WHERE event_type = 'key.use'")"

@@ -57,5 +57,7 @@ awk -v m="$t_money" -v b="$t_bigint" -v nu="$t_numeric" -v s="$t_scan" -v n="$n"
 	printf "sum(finsec.money) %.3f s   sum(bigint) %.3f s   sum(numeric) %.3f s   count(*) %.3f s\n", m, b, nu, s;
 	printf "money/bigint  = %.2f (target <= 1.5)\n", m / b;
 	printf "money/numeric = %.2f (target < 1.0)\n", m / nu;
-	printf "rows/s: money %.1f M, bigint %.1f M, numeric %.1f M\n", n / m / 1e6, n / b / 1e6, n / nu / 1e6 }'
+	printf "rows/s: money %.1f M, bigint %.1f M, numeric %.1f M\n", n / m / 1e6, n / b / 1e6, n / nu / 1e6;
+	printf "RESULT|money|sum() money/bigint time|%.3g|<=|1.5|ratio\n", m / b;
+	printf "RESULT|money|sum() money/numeric time|%.3g|<|1.0|ratio\n", m / nu }'
 echo "all three sums: $r_money minor units"

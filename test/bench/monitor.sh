@@ -78,6 +78,7 @@ has_phase() { [[ ",$phases," == *",$1,"* ]]; }
 
 kinds=(large_value structuring rapid_in_out fan_in fan_out cycle scatter_gather dormant_reactivated night_burst)
 problems=()
+RESULTS=()
 problem() { printf 'PROBLEM: %s\n' "$*"; problems+=("$*"); }
 now() { date +%s.%N; }
 
@@ -201,6 +202,7 @@ if has_phase recall; then
 	while read -r kind variant found _ planted _; do
 		[ "$variant" = all ] || continue
 		SUMMARY[recall,$kind]="$found/$planted"
+		RESULTS+=("RESULT|monitor|recall $kind, plants found|$(awk -v f="$found" -v p="$planted" 'BEGIN { printf "%.3g", p ? f / p : 0 }')|-|-|fraction")
 		[ "$found" = "$planted" ] || echo "note: $kind found $found of $planted plants"
 	done < <(sed -n '/^==== recall/,/^==== alerts/p' "$WORKDIR/recall.txt")
 	while read -r kind n _ _ _ _ _ per _; do
@@ -302,6 +304,10 @@ EOF
 	exactly_once bench pay_on "pay_on after the runs"
 	failing_rules bench
 	mn=$(mean "${T_none[@]}") mo=$(mean "${T_off[@]}") mon=$(mean "${T_on[@]}")
+	RESULTS+=("$(awk -v n="$mn" -v o="$mo" -v w="$mon" -v r="$rate" 'BEGIN {
+		printf "RESULT|monitor|insert TPS registered, no worker/none|%.3g|>=|0.90|ratio\n", o / n;
+		printf "RESULT|monitor|insert TPS monitor on/none|%.3g|>=|0.90|ratio\n", w / n;
+		printf "RESULT|monitor|monitor rate/insert rate with it on|%.3g|>=|1|ratio", r / w }')")
 	SUMMARY[tps]=$(awk -v n="$mn" -v o="$mo" -v w="$mon" 'BEGIN { printf "none %.0f, off %.0f, on %.0f tps; off/none %.3f, on/none %.3f (target >= 0.90: %s)",
 		n, o, w, o / n, w / n, (w / n >= 0.90) ? "met" : "NOT met" }')
 	SUMMARY[rate]=$(awk -v r="$rate" -v w="$mon" -v c="${CATCH[*]}" 'BEGIN { printf "%.0f payments/s while busy = %.2f x the insert rate with the monitor on (%s); catch-up after the inserts: %s s",
@@ -369,6 +375,7 @@ SQL
 	exactly_once bench pay_on "pay_on after the memory run"
 	failing_rules bench
 	[ "$done_n" -ge "$mem_payments" ] || echo "note: $done_n of $mem_payments payments in the time allowed"
+	RESULTS+=("RESULT|monitor|worker RssAnon max, $done_n payments|$max_anon|-|-|kB")
 	SUMMARY[mem]=$(printf 'worker after %s payments (%s s): VmRSS %s kB -> %s kB (max %s), RssAnon %s kB -> %s kB (max %s), RssShmem %s kB' \
 		"$done_n" "$el" "$rss0" "$rss" "$max_rss" "$anon0" "$anon" "$max_anon" "$shm")
 fi
@@ -384,6 +391,7 @@ done
 [ -z "${SUMMARY[rate]:-}" ] || echo "monitor: ${SUMMARY[rate]}"
 [ -z "${SUMMARY[lag]:-}" ] || echo "lag: ${SUMMARY[lag]}"
 [ -z "${SUMMARY[mem]:-}" ] || echo "memory: ${SUMMARY[mem]}"
+[ ${#RESULTS[@]} -eq 0 ] || printf '%s\n' "${RESULTS[@]}"
 if [ ${#problems[@]} -gt 0 ]; then
 	printf 'FAILED: %s\n' "${problems[@]}"
 	exit 1

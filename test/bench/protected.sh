@@ -99,7 +99,8 @@ t_prot=$(copy_in p_prot "$rows")
 awk -v n="$n" -v x="$t_plain" -v c="$t_prot" 'BEGIN {
 	printf "plain text table:        %9.0f rows/s (%.3f s)\n", n / x, x;
 	printf "protected table:         %9.0f rows/s (%.3f s)\n", n / c, c;
-	printf "protected/plain rows/s ratio = %.2f (target >= 0.5: %s)\n", x / c, (x / c >= 0.5) ? "met" : "NOT MET" }'
+	printf "protected/plain rows/s ratio = %.2f (target >= 0.5: %s)\n", x / c, (x / c >= 0.5) ? "met" : "NOT MET";
+	printf "RESULT|protected|COPY FROM protected/plain rows/s|%.3g|>=|0.5|ratio\n", x / c }'
 # The protected table holds no clear name (the first 1000 checked).
 psql_b -c "COPY (SELECT * FROM p_prot ORDER BY id LIMIT 1000) TO '$WORKDIR/prot.out'"
 grep -q -F -f <(head -1000 "$rows" | cut -f2) "$WORKDIR/prot.out" && die "a clear name is in the protected table's output"
@@ -150,7 +151,8 @@ printf '%s\n' "${l_plain[@]}" "--" "${l_prot[@]}" | awk '
 	END {
 		printf "plain text index:        %8.0f lookups/s, %.3f ms average latency\n", tps[0], lat[0];
 		printf "fingerprint unique index:%8.0f lookups/s, %.3f ms average latency\n", tps[1], lat[1];
-		printf "protected/plain latency ratio = %.2f (target <= 1.3: %s)\n", lat[1] / lat[0], (lat[1] / lat[0] <= 1.3) ? "met" : "NOT MET" }'
+		printf "protected/plain latency ratio = %.2f (target <= 1.3: %s)\n", lat[1] / lat[0], (lat[1] / lat[0] <= 1.3) ? "met" : "NOT MET";
+		printf "RESULT|protected|lookup by name protected/plain latency|%.3g|<=|1.3|ratio\n", lat[1] / lat[0] }'
 
 say "3. reveal throughput: 100 reveals a transaction as a finsec_unmask member (pgbench, 1 client, ${secs} s, twice each)"
 cat >"$WORKDIR/reveal.sql" <<SQL
@@ -177,4 +179,6 @@ awk -v a="${r_reveal[0]}" -v b="${r_reveal[1]}" -v c="${r_mask[0]}" -v d="${r_ma
 	r = (a + b) / 2 * 100; m = (c + d) / 2 * 100;
 	printf "reveal():                %8.0f reveals/s (%d audit rows written)\n", r, rows;
 	printf "mask():                  %8.0f masks/s\n", m;
-	printf "reveal/mask throughput ratio = %.2f\n", r / m }'
+	printf "reveal/mask throughput ratio = %.2f\n", r / m;
+	printf "RESULT|protected|reveal() with its audit row|%.0f|-|-|reveals/s\n", r;
+	printf "RESULT|protected|reveal/mask throughput|%.3g|-|-|ratio\n", r / m }'
