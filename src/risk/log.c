@@ -79,6 +79,7 @@ int			finsec_risk_log_retention_minutes = FINSEC_RISK_LOG_RETENTION_DEFAULT;
  * call waits for room in a full buffer, what it does when none comes in
  * time, and how often the worker flushes.
  */
+#define RISK_LOG_NONE		(-1)		/* to measure the log's cost only */
 #define RISK_LOG_FLAGGED	0			/* all but a plain allow (before 1.4) */
 #define RISK_LOG_ALL		1
 #define RISK_LOG_FULL_DROP	0
@@ -95,6 +96,7 @@ static int	risk_log_flush_interval_ms = FINSEC_RISK_LOG_FLUSH_INTERVAL_DEFAULT;
 static const struct config_enum_entry risk_log_decisions_options[] = {
 	{"flagged", RISK_LOG_FLAGGED, false},
 	{"all", RISK_LOG_ALL, false},
+	{"none", RISK_LOG_NONE, false},
 	{NULL, 0, false}
 };
 
@@ -104,11 +106,15 @@ static const struct config_enum_entry risk_log_when_full_options[] = {
 	{NULL, 0, false}
 };
 
-/* Is every decision logged, a plain allow included (finsec.risk_log_decisions = all)? */
+/*
+ * Is this decision logged?  "flagged" is every decision but a plain allow;
+ * "all" adds plain allows; "none" logs nothing (a benchmark's baseline).
+ */
 bool
-finsec_risk_log_all(void)
+finsec_risk_log_wanted(bool flagged)
 {
-	return risk_log_decisions == RISK_LOG_ALL;
+	return risk_log_decisions == RISK_LOG_ALL ||
+		(risk_log_decisions == RISK_LOG_FLAGGED && flagged);
 }
 
 static bool decision_restorable(void *payload);
@@ -224,7 +230,8 @@ finsec_risk_define_log_settings(void)
 	DefineCustomEnumVariable("finsec.risk_log_decisions",
 							 "Which risk decisions are logged in finsec.risk_decision_log.",
 							 "flagged: every decision but a plain allow (an allow on which a shadow rule fired is logged); "
-							 "all: every decision, plain allows included (003 6.2.3.1: a record of every automatic review).",
+							 "all: every decision, plain allows included (003 6.2.3.1: a record of every automatic review); "
+							 "none: no decision is logged (only to measure the log's cost: never in production).",
 							 &risk_log_decisions,
 							 FINSEC_RISK_LOG_DECISIONS_DEFAULT,
 							 risk_log_decisions_options,
@@ -719,7 +726,8 @@ finsec_risk_decision_log_pressure(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	memset(nulls, false, sizeof(nulls));
-	values[0] = CStringGetTextDatum(risk_log_decisions == RISK_LOG_ALL ? "all" : "flagged");
+	values[0] = CStringGetTextDatum(risk_log_decisions == RISK_LOG_ALL ? "all" :
+									risk_log_decisions == RISK_LOG_NONE ? "none" : "flagged");
 	values[1] = CStringGetTextDatum(risk_log_when_full == RISK_LOG_FULL_REFUSE ? "refuse" : "drop");
 	values[2] = Int32GetDatum(risk_log_wait_ms);
 	values[3] = Int64GetDatum((int64) finsec_risk_logstat_read(RISK_LOGSTAT_WAITS));

@@ -99,6 +99,6 @@ extern uint64 finsec_risk_logstat_read(int which);
 /* src/risk/log.c */
 extern void finsec_risk_log_decision(const RiskLogEvent *ev);
 extern void finsec_risk_log_value(char *dst, const char *src, int len);
-extern bool finsec_risk_log_all(void);
+extern bool finsec_risk_log_wanted(bool flagged);
 
 #endif							/* FINSEC_RISK_INTERNAL_H */

@@ -525,9 +525,9 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 
 	/*
 	 * Every decision but a plain allow is logged (degraded ones are counted);
-	 * a plain allow too with finsec.risk_log_decisions = all.
+	 * a plain allow too with finsec.risk_log_decisions = all, none with none.
 	 */
-	if (rs != NULL && (decision != RISK_ALLOW || shadow_fired || finsec_risk_log_all()))
+	if (rs != NULL && finsec_risk_log_wanted(decision != RISK_ALLOW || shadow_fired))
 	{
 		decision_id = nextval_internal(decision_seq(), false);
 		log_decision(in, rs, hits, decision, total, degraded, decision_id);
