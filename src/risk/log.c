@@ -79,8 +79,8 @@ int			finsec_risk_log_retention_minutes = FINSEC_RISK_LOG_RETENTION_DEFAULT;
  * call waits for room in a full buffer, what it does when none comes in
  * time, and how often the worker flushes.
  */
-#define RISK_LOG_NONE		(-1)		/* to measure the log's cost only */
-#define RISK_LOG_FLAGGED	0			/* all but a plain allow (before 1.4) */
+#define RISK_LOG_NONE		(-1)	/* to measure the log's cost only */
+#define RISK_LOG_FLAGGED	0	/* all but a plain allow (before 1.4) */
 #define RISK_LOG_ALL		1
 #define RISK_LOG_FULL_DROP	0
 #define RISK_LOG_FULL_REFUSE 1
@@ -215,6 +215,7 @@ check_risk_log_retention(int *newval, void **extra, GucSource source)
 	return false;
 }
 
+/* Defines the decision log's settings (the buffer's only when preloaded). */
 void
 finsec_risk_define_log_settings(void)
 {

@@ -56,7 +56,8 @@ typedef struct RiskShared
 	pg_atomic_uint64 decisions[RISK_DECISION_KINDS];
 	pg_atomic_uint64 degraded;
 	pg_atomic_uint64 rate_limited;
-	pg_atomic_uint64 logstat[RISK_LOGSTAT_KINDS];	/* the decision log's (log.c) */
+	pg_atomic_uint64 logstat[RISK_LOGSTAT_KINDS];	/* the decision log's
+													 * (log.c) */
 	TimestampTz since;
 } RiskShared;
 
