@@ -27,7 +27,8 @@ as_pg createdb bench
 psql_b() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -d bench "$@"; }
 # The worker flushes the decision buffer into finsec.risk_decision_log.
 psql_b -c "ALTER SYSTEM SET finsec.risk_rate_limit = 0" -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
-	-c "ALTER SYSTEM SET finsec.audit_seal_databases = 'bench'" >/dev/null
+	-c "ALTER SYSTEM SET finsec.audit_seal_databases = 'bench'" \
+	-c "ALTER SYSTEM SET finsec.risk_log_when_full = 'refuse'" -c "ALTER SYSTEM SET finsec.risk_log_wait_ms = '1s'" >/dev/null
 as_pg pg_ctl -D "$WORKDIR/bench" -l "$WORKDIR/bench.log" -w restart >/dev/null
 
 say "loading: $customers customers with history, $entries list entries"
@@ -280,18 +281,18 @@ drain() {
 	done
 	echo "the decision buffer did not drain" >&2
 }
-declare -A LTPS LMADE LLOGGED
+declare -A LTPS LMADE LLOGGED LWAITS
 for mode in none flagged all; do
-	psql_b -c "ALTER SYSTEM SET finsec.risk_log_decisions = '$mode'" -c "ALTER SYSTEM SET finsec.risk_log_when_full = 'refuse'" \
-		-c "ALTER SYSTEM SET finsec.risk_log_wait_ms = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+	psql_b -c "ALTER SYSTEM SET finsec.risk_log_decisions = '$mode'" -c "SELECT pg_reload_conf()" >/dev/null
 	sleep 1
 	drain
-	m0=$(made); l0=$(logged)
+	m0=$(made); l0=$(logged); w0=$(psql_b -c "SELECT waits FROM finsec.risk_decision_log_pressure()")
 	out=$(as_pg pgbench -U bench_app -n -M prepared -c 8 -j 8 -T "$secs" -f "$WORKDIR/finsec.sql" bench 2>&1)
 	LTPS[$mode]=$(echo "$out" | awk '/^tps/ { print $3; exit }')
 	drain
 	LMADE[$mode]=$(( $(made) - m0 )); LLOGGED[$mode]=$(( $(logged) - l0 ))
-	echo "8 clients ${secs}s, logging $mode: ${LTPS[$mode]} calls/s; decisions made ${LMADE[$mode]}, logged ${LLOGGED[$mode]}"
+	LWAITS[$mode]=$(( $(psql_b -c "SELECT waits FROM finsec.risk_decision_log_pressure()") - w0 ))
+	echo "8 clients ${secs}s, logging $mode: ${LTPS[$mode]} calls/s; decisions made ${LMADE[$mode]}, logged ${LLOGGED[$mode]}, waits for room ${LWAITS[$mode]}"
 	echo "$out" | grep -i "error\|abort" | head -3 || true
 done
 IFS='|' read -r p_waits p_waited p_refused p_dropped p_flushed p_stmts < <(psql_b -c \
@@ -319,7 +320,7 @@ done
 echo "targets: in-backend p99 < 1000 us: $(awk -v v="$f99" 'BEGIN { print (v < 1000) ? "met" : "NOT met" }');" \
 	"throughput >= 20x PL/pgSQL at 8 clients: $(echo "${TPS[finsec,8]} ${TPS[plpgsql,8]}" | awk '{ print ($1 / $2 >= 20) ? "met" : "NOT met" }')"
 echo "decision log, 8 clients: $log_rate decisions/s logged (full logging), throughput full / off $log_ratio, flagged / off $flag_ratio;" \
-	"made - logged: $log_missing; dropped: $p_dropped; refused: $p_refused"
+	"made - logged: $log_missing; since start: dropped $p_dropped, refused $p_refused, waits $p_waits"
 
 ratio8=$(echo "${TPS[finsec,8]} ${TPS[plpgsql,8]}" | awk '{ printf "%.3g", $1 / $2 }')
 echo "RESULT|risk|in-backend p99 latency|$f99|<|1000|us"
@@ -330,4 +331,5 @@ echo "RESULT|risk|scoring: flagged logging / logging off, 8 clients|$flag_ratio|
 echo "RESULT|risk|decisions made but not logged, full logging|$log_missing|<=|0|decisions"
 echo "RESULT|risk|decisions dropped (buffer full)|$p_dropped|<=|0|decisions"
 echo "RESULT|risk|scoring calls refused (buffer full)|$p_refused|-|-|calls"
+echo "RESULT|risk|scoring calls that waited for room, full logging|${LWAITS[all]}|-|-|calls"
 exit 0
