@@ -360,6 +360,8 @@ extern void finsec_hooks_register_emit_log(FinsecEmitLogPosition position,
  *					 credit user (restores nothing, logs nothing)
  *	 AUTH_LAST_LOGIN auth/lastlogin.c: the last successful login of each
  *					 role (restores nothing, logs nothing)
+ *	 LIMIT_CACHE	 limits/usage.c: committed limit usage per payer (a cache
+ *					 of the payments table: restores nothing, logs nothing)
  */
 typedef enum FinsecShmemPosition
 {
@@ -372,6 +374,7 @@ typedef enum FinsecShmemPosition
 	FINSEC_SHMEM_REVEAL,
 	FINSEC_SHMEM_CREDIT_QUERY,
 	FINSEC_SHMEM_AUTH_LAST_LOGIN,
+	FINSEC_SHMEM_LIMIT_CACHE,
 	FINSEC_SHMEM_POSITIONS
 } FinsecShmemPosition;
 

@@ -47,6 +47,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "utils/relcache.h"
+#include "executor/tuptable.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_am.h"
+#include "access/tableam.h"
+#include "access/heapam.h"
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -55,6 +64,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/acl.h"
@@ -69,6 +79,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -143,6 +154,7 @@ finsec_limits_define_settings(void)
 							NULL, NULL, NULL);
 
 	finsec_limits_define_refusal_settings();
+	finsec_limit_cache_define_settings();
 }
 
 /* ---- policy and channel cache ------------------------------------------- */
@@ -384,6 +396,8 @@ typedef struct LimitRel
 	Oid			pid_type;		/* their type (the reversal_of value's type) */
 	FmgrInfo	pid_out;		/* its output function (a built-in type) */
 	char	   *lookup_sql;		/* finds the original payment, as the caller */
+	TimestampTz usage_since;	/* payments stamped before are not counted for
+								 * a payer without roll-up */
 } LimitRel;
 
 static HTAB *limit_rels = NULL;
@@ -464,15 +478,15 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	 * Before ALTER EXTENSION finsec UPDATE to 0.8 there are no reference
 	 * columns: no reversals then.
 	 */
-	finsec_spi_execute(get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
-					   "SELECT customer_column, amount_column, account_column, time_column, "
-					   "channel_column, tier_column, kind_column, counterparty_column, class_column, "
-					   "hold_column, reversal_kinds, exempt_kinds, payment_id_column, reversal_column "
-					   "FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass" :
-					   "SELECT customer_column, amount_column, account_column, time_column, "
-					   "channel_column, tier_column, kind_column, counterparty_column, class_column, "
-					   "hold_column, reversal_kinds, exempt_kinds, NULL::pg_catalog.text, NULL::pg_catalog.text "
-					   "FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
+	finsec_spi_execute(psprintf("SELECT customer_column, amount_column, account_column, time_column, "
+								"channel_column, tier_column, kind_column, counterparty_column, class_column, "
+								"hold_column, reversal_kinds, exempt_kinds, %s, %s "
+								"FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass",
+								get_attnum(limit_table_relid, "reversal_column") != InvalidAttrNumber ?
+								"payment_id_column, reversal_column" :
+								"NULL::pg_catalog.text, NULL::pg_catalog.text",
+								get_attnum(limit_table_relid, "usage_since") != InvalidAttrNumber ?
+								"usage_since" : "NULL::pg_catalog.timestamptz"),
 					   1, types, values, NULL, true, 1,
 					   SPI_OK_SELECT, "limit table lookup failed");
 	finsec_end_owner(&ctx);
@@ -512,6 +526,13 @@ limit_rel_registration(LimitRel *r, Relation rel, Trigger *trig)
 	}
 	pid_col = SPI_getvalue(tup, tdesc, 13);
 	rev_col = SPI_getvalue(tup, tdesc, 14);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, tdesc, 15, &isnull);
+
+		/* payments before limits were enabled are not counted */
+		r->usage_since = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	}
 	r->att_pid = r->att_rev = 0;
 	r->lookup_sql = NULL;
 	if (pid_col && rev_col)
@@ -1190,6 +1211,12 @@ limit_today(TimestampTz now, DateADT *day, int32 *year)
 	*year = last_year;
 }
 
+void
+finsec_limit_today(TimestampTz now, DateADT *day, int32 *year)
+{
+	limit_today(now, day, year);
+}
+
 PG_FUNCTION_INFO_V1(finsec_limit_trigger);
 
 /* A payment row being inserted, as the trigger's steps see it. */
@@ -1312,13 +1339,375 @@ check_accounts(LimitRel *r, PaymentRow *row)
 					 "settlement is held for this account and \"%s\" cannot mark a payment as held", row->relname);
 }
 
+/* ---- a payer's rows, for the cache's misses (usage.c) -------------------- */
+
+/* What a miss needs to find a payer's rows: the payment's relation and payer column. */
+typedef struct PayerScan
+{
+	LimitRel   *r;
+	int			subject_arg;	/* ARG_ACCOUNT or ARG_CUSTOMER: the column the
+								 * payer's value came from */
+	bool		have_datum;
+	Datum		subject_datum;	/* its value in the column's base type */
+	Oid			subject_type;
+} PayerScan;
+
+/* One counted row of the payer, in posted order. */
+typedef struct PayerRow
+{
+	TimestampTz ts;
+	int64		seq;
+	Datum		delta;
+	int64		count;
+} PayerRow;
+
+static void
+payer_scan_init(PayerScan *ps, LimitRel *r, Relation rel, HeapTuple tup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	ps->r = r;
+	ps->subject_arg = ARG_CUSTOMER;
+	if (r->att[ARG_ACCOUNT] > 0)
+	{
+		d = heap_getattr(tup, r->att[ARG_ACCOUNT], desc, &isnull);
+		if (!isnull)
+			ps->subject_arg = ARG_ACCOUNT;
+	}
+	if (isnull)
+		d = heap_getattr(tup, r->att[ARG_CUSTOMER], desc, &isnull);
+	ps->have_datum = !isnull;
+	ps->subject_datum = d;
+	ps->subject_type = r->basetype[ps->subject_arg];
+}
+
+/* The finsec_limits trigger's configuration of a partition (or table) being read. */
+static LimitRel *
+limit_rel_of(Relation rel)
+{
+	int			i;
+
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0)
+			return limit_rel(rel, &rel->trigdesc->triggers[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("\"%s\" has no finsec_limits trigger, so its payments cannot be counted",
+					RelationGetRelationName(rel)),
+			 errhint("Run finsec.enable_limits() on the limited table again.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * An index of rel that finds the payer's rows without running any code a
+ * user wrote: a valid B-tree whose first column is the payer column, with
+ * built-in operator classes, no expression and no predicate.  *with_time:
+ * its second column is posted_at.  The payer's column is an account
+ * column only if it cannot be null (a payment without account is its
+ * customer's).
+ */
+static Oid
+payer_index(Relation rel, LimitRel *lr, PayerScan *ps, bool *with_time, Oid *eqproc, Oid *gtproc)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+	int			subj_att = lr->att[ps->subject_arg];
+
+	*with_time = false;
+	if (!ps->have_datum)
+		return InvalidOid;
+	if (lr->att[ARG_ACCOUNT] > 0 &&
+		(ps->subject_arg != ARG_ACCOUNT ||
+		 !TupleDescAttr(RelationGetDescr(rel), lr->att[ARG_ACCOUNT] - 1)->attnotnull))
+		return InvalidOid;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = irel->rd_index;
+		bool		ok;
+		Oid			intype;
+
+		ok = ix->indisvalid && ix->indisready && ix->indislive &&
+			irel->rd_rel->relam == BTREE_AM_OID && ix->indnkeyatts >= 1 &&
+			ix->indkey.values[0] == subj_att &&
+			RelationGetIndexExpressions(irel) == NIL && RelationGetIndexPredicate(irel) == NIL &&
+			irel->rd_opfamily[0] < FirstNormalObjectId;
+		if (ok)
+		{
+			intype = irel->rd_opcintype[0];
+			ok = intype == ps->subject_type ||
+				(ps->subject_type == VARCHAROID && intype == TEXTOID);
+			if (ok)
+			{
+				Oid			op = get_opfamily_member(irel->rd_opfamily[0], intype, intype,
+													 BTEqualStrategyNumber);
+
+				ok = OidIsValid(op);
+				if (ok)
+					*eqproc = get_opcode(op);
+			}
+		}
+		if (ok)
+		{
+			bool		t = ix->indnkeyatts >= 2 && ix->indkey.values[1] == lr->att[ARG_TIME] &&
+			irel->rd_opfamily[1] < FirstNormalObjectId &&
+			irel->rd_opcintype[1] == TIMESTAMPTZOID;
+
+			if (t)
+			{
+				Oid			op = get_opfamily_member(irel->rd_opfamily[1], TIMESTAMPTZOID,
+													 TIMESTAMPTZOID, BTGreaterStrategyNumber);
+
+				t = OidIsValid(op);
+				if (t)
+					*gtproc = get_opcode(op);
+			}
+			/* prefer an index with posted_at */
+			if (!OidIsValid(found) || (t && !*with_time))
+			{
+				found = RelationGetRelid(irel);
+				*with_time = t;
+			}
+		}
+		index_close(irel, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
+}
+
+static int
+payer_row_cmp(const void *a, const void *b)
+{
+	const PayerRow *x = a;
+	const PayerRow *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
+/*
+ * The payer's counted rows in one bucket stamped after "since", from every
+ * partition of the table, with a fresh snapshot (the caller holds the
+ * payer's lock), sorted in posted order.  Read with the table access
+ * method, converted in C as the trigger converts a new row: no code of the
+ * table's owner runs.  Under REPEATABLE READ and SERIALIZABLE a row that
+ * the transaction's snapshot does not see is a serialization failure.
+ */
+static PayerRow *
+payer_rows(PayerScan *ps, Oid root, const char *subject, const char *bucket, TimestampTz since,
+		   bool xact_snapshot, int *nrows)
+{
+	List	   *leaves = find_all_inheritors(root, AccessShareLock, NULL);
+	ListCell   *lc;
+	PayerRow   *rows = NULL;
+	int			n = 0,
+				cap = 0;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "finsec payer rows",
+												 ALLOCSET_SMALL_SIZES);
+	Snapshot	xsnap = xact_snapshot ? GetTransactionSnapshot() : NULL;
+	Snapshot	snap;
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	UpdateActiveSnapshotCommandId();
+	snap = GetActiveSnapshot();
+	foreach(lc, leaves)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		LimitRel   *lr;
+		TupleTableSlot *slot;
+		TableScanDesc hscan = NULL;
+		IndexScanDesc iscan = NULL;
+		Relation	irel = NULL;
+		bool		with_time;
+		Oid			eqproc = InvalidOid,
+					gtproc = InvalidOid;
+		Oid			idx;
+
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+		{
+			table_close(rel, AccessShareLock);
+			continue;
+		}
+		lr = limit_rel_of(rel);
+		idx = payer_index(rel, lr, ps, &with_time, &eqproc, &gtproc);
+		slot = table_slot_create(rel, NULL);
+		if (OidIsValid(idx))
+		{
+			ScanKeyData keys[2];
+			int			nkeys = 1;
+
+			irel = index_open(idx, AccessShareLock);
+			ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, eqproc, ps->subject_datum);
+			keys[0].sk_collation = irel->rd_indcollation[0];
+			if (with_time && since != DT_NOBEGIN)
+			{
+				ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, gtproc, TimestampTzGetDatum(since));
+				nkeys = 2;
+			}
+			iscan = index_beginscan(rel, irel, snap, nkeys, 0);
+			index_rescan(iscan, keys, nkeys, NULL, 0);
+		}
+		else
+			hscan = table_beginscan(rel, snap, 0, NULL);
+		for (;;)
+		{
+			bool		more = iscan ? index_getnext_slot(iscan, ForwardScanDirection, slot)
+			: table_scan_getnextslot(hscan, ForwardScanDirection, slot);
+			bool		should_free;
+			HeapTuple	tup;
+			MemoryContext old;
+			char	   *acct,
+					   *s,
+					   *kind,
+					   *chan;
+			bool		isnull;
+			Datum		d;
+			TimestampTz ts;
+			Datum		amount;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!more)
+				break;
+			old = MemoryContextSwitchTo(rowcxt);
+			tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+			d = heap_getattr(tup, lr->att[ARG_TIME], desc, &isnull);
+			ts = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+			if (isnull || ts <= since)
+				goto next;
+			acct = column_text(lr, tup, desc, ARG_ACCOUNT);
+			s = acct ? acct : column_text(lr, tup, desc, ARG_CUSTOMER);
+			if (s == NULL || strcmp(s, subject) != 0)
+				goto next;
+			kind = column_text(lr, tup, desc, ARG_KIND);
+			if (finsec_in_list(kind, lr->exempt, lr->nexempt))
+				goto next;
+			if (bucket[0] != '\0')
+			{
+				chan = column_text(lr, tup, desc, ARG_CHANNEL);
+				if (chan == NULL || strcmp(chan, bucket) != 0)
+					goto next;
+			}
+			d = heap_getattr(tup, lr->att[ARG_AMOUNT], desc, &isnull);
+			if (isnull)
+				goto next;
+			amount = finsec_amount_numeric(&lr->amount_type, d);
+			if (numeric_is_nan(DatumGetNumeric(amount)) || numeric_is_inf(DatumGetNumeric(amount)))
+				goto next;
+			if (xsnap && !HeapTupleHeaderXminFrozen(tup->t_data))
+			{
+				TransactionId xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+
+				if (!TransactionIdIsCurrentTransactionId(xmin) && XidInMVCCSnapshot(xmin, xsnap))
+					finsec_limit_serialization_failure();
+			}
+			MemoryContextSwitchTo(old);
+			if (n == cap)
+			{
+				cap = cap ? cap * 2 : 16;
+				rows = rows ? repalloc(rows, sizeof(PayerRow) * cap) : palloc(sizeof(PayerRow) * cap);
+			}
+			rows[n].ts = ts;
+			rows[n].seq = n;
+			if (finsec_in_list(kind, lr->reversal, lr->nreversal))
+			{
+				rows[n].delta = DirectFunctionCall1(numeric_uminus, amount);
+				rows[n].count = 0;
+			}
+			else
+			{
+				rows[n].delta = datumCopy(amount, false, -1);
+				rows[n].count = 1;
+			}
+			n++;
+			old = MemoryContextSwitchTo(rowcxt);
+	next:
+			MemoryContextSwitchTo(old);
+			if (should_free)
+				heap_freetuple(tup);
+			MemoryContextReset(rowcxt);
+		}
+		if (iscan)
+		{
+			index_endscan(iscan);
+			index_close(irel, AccessShareLock);
+		}
+		else
+			table_endscan(hscan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, AccessShareLock);
+	}
+	PopActiveSnapshot();
+	MemoryContextDelete(rowcxt);
+	list_free(leaves);
+	if (n > 1)
+		qsort(rows, n, sizeof(PayerRow), payer_row_cmp);
+	*nrows = n;
+	return rows;
+}
+
+/* A payer's usage in one bucket, recomputed: its roll-up plus its rows stamped after it. */
+void
+finsec_limit_usage_recompute(LimitPayer *p, const char *bucket, bool xact_snapshot,
+							 LimitTotals *t, TimestampTz *flushed_at, TimestampTz *last_stamp,
+							 int32 *rows, bool *force)
+{
+	PayerScan  *ps = p->ctx;
+	bool		flushed_null = false;
+	TimestampTz since;
+	PayerRow   *found;
+	int			n,
+				i;
+
+	*force = false;
+	*rows = 0;
+	if (!finsec_limit_usage_fetch(p->relid, p->subject, bucket, t, flushed_at, &flushed_null))
+	{
+		/* no roll-up: the payer's payments since limits were enabled */
+		finsec_limit_totals_zero(t);
+		*flushed_at = ps->r->usage_since;
+	}
+	else if (flushed_null)
+	{
+		/*
+		 * Written per payment (before 1.4, or while the table had no
+		 * posted_at): complete.  Later payments are stamped after now, and
+		 * the roll-up gets its stamp at commit.
+		 */
+		*flushed_at = GetCurrentTimestamp();
+		*last_stamp = *flushed_at;
+		*force = true;
+		return;
+	}
+	since = *flushed_at;
+	*last_stamp = *flushed_at;
+	found = payer_rows(ps, p->relid, p->subject, bucket, since, xact_snapshot, &n);
+	for (i = 0; i < n; i++)
+	{
+		DateADT		day;
+		int32		year;
+
+		finsec_limit_today(found[i].ts, &day, &year);
+		finsec_limit_totals_add(t, day, year, found[i].delta, found[i].count);
+		if (found[i].ts > *last_stamp)
+			*last_stamp = found[i].ts;
+	}
+	*rows = n;
+}
+
 /*
  * Steps 3 and 4: the payment (a reversal with a negative amount) into the
  * subject's usage, overall and for its channel when a policy limits that;
  * then the first breached policy refuses it.
  */
 static inline void
-count_and_check_limits(PaymentRow *row)
+count_and_check_limits(LimitRel *r, Relation rel, HeapTuple tup, PaymentRow *row)
 {
 	Payment    *pay = &row->pay;
 	bool		reversal = row->reversal;
@@ -1334,11 +1723,28 @@ count_and_check_limits(PaymentRow *row)
 				strcmp(policies[i].channel, pay->channel) == 0 &&
 				(!OidIsValid(policies[i].relid) || policies[i].relid == pay->relid))
 				chan_limited = true;
-	finsec_limit_usage_add(pay->relid, row->subject, "", row->day, row->year, signed_amount,
-						   reversal ? 0 : 1, &pay->all);
-	if (chan_limited)
-		finsec_limit_usage_add(pay->relid, row->subject, pay->channel, row->day, row->year, signed_amount,
-							   reversal ? 0 : 1, &pay->chan);
+	if (r->att[ARG_TIME] > 0)
+	{
+		/* posted_at: usage is a cache of the payments table (usage.c) */
+		LimitPayer	p;
+		PayerScan	ps;
+
+		payer_scan_init(&ps, r, rel, tup);
+		p.relid = pay->relid;
+		p.subject = row->subject;
+		p.chan_bucket = chan_limited ? pay->channel : NULL;
+		p.ctx = &ps;
+		row->now = finsec_limit_cache_add(&p, row->now, signed_amount, reversal ? 0 : 1,
+										  &pay->all, &pay->chan);
+	}
+	else
+	{
+		finsec_limit_usage_add(pay->relid, row->subject, "", row->day, row->year, signed_amount,
+							   reversal ? 0 : 1, &pay->all);
+		if (chan_limited)
+			finsec_limit_usage_add(pay->relid, row->subject, pay->channel, row->day, row->year, signed_amount,
+								   reversal ? 0 : 1, &pay->chan);
+	}
 	if (!reversal && first_breach(pay, pay->has_tier, pay->tier, &b, &tier_only))
 		refuse_breach(pay, &b, row->relname);
 }
@@ -1408,7 +1814,7 @@ finsec_limit_trigger(PG_FUNCTION_ARGS)
 	if (row.reversal)
 		limit_reversal_link(r, tup, desc, row.relname, row.subject, row.pay.amount);
 	if (!row.exempt)
-		count_and_check_limits(&row);
+		count_and_check_limits(r, rel, tup, &row);
 	return PointerGetDatum(stamp_row(r, tup, desc, &row));
 }
 
@@ -1678,6 +2084,8 @@ finsec_enable_limits(PG_FUNCTION_ARGS)
 			  16, types, values, nulls);
 	finsec_own_trigger_ddl_begin();
 	exec_internal_ddl(trig.data);
+	/* a new registration: no payer's cached usage carries over */
+	finsec_limit_cache_forget_table(relid);
 	finsec_own_trigger_ddl_end();
 
 	/*
@@ -1756,6 +2164,39 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 	table_close(rel, NoLock);
 	qname = finsec_quoted_relname(relid);
 	values[0] = ObjectIdGetDatum(relid);
+	if (!reset && finsec_limit_table_contains(relid))
+	{
+		/*
+		 * Usage kept: the payers' current usage into the roll-up.  A table
+		 * whose registered columns no longer have a type finsec reads (its
+		 * trigger refuses every payment) keeps the roll-up as it is.
+		 */
+		MemoryContext mcxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		PG_TRY();
+		{
+			finsec_limit_usage_keep(relid);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(mcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("usage of %s kept as last written: its payments cannot be read", qname),
+					 errdetail("%s", edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(mcxt);
+		CurrentResourceOwner = owner;
+	}
 
 	finsec_spi_begin_as_owner(&ctx);
 	exec_args("DELETE FROM finsec.limit_table WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
@@ -1765,14 +2206,442 @@ finsec_disable_limits(PG_FUNCTION_ARGS)
 				 errmsg("table %s has no limits enabled", qname)));
 	if (reset)
 	{
-		exec_args("DELETE FROM finsec.limit_usage WHERE relid = $1", 1, types, values, NULL);
+		exec_args("DELETE FROM finsec.limit_usage_flushed WHERE relid = $1", 1, types, values, NULL);
 		exec_args("DELETE FROM finsec.limit_reversal WHERE relid = $1::pg_catalog.regclass", 1, types, values, NULL);
 	}
 	exec_internal_ddl(psprintf("DROP TRIGGER IF EXISTS " FINSEC_LIMITS_TRIGGER " ON %s", qname));
+	finsec_limit_cache_forget_table(relid);
 	finsec_spi_end(&ctx);
 
 	finsec_audit_event("limits.disable", qname, "disable_limits", true,
 					   reset ? "transaction limits disabled; usage forgotten" :
 					   "transaction limits disabled; usage kept", NULL);
+	PG_RETURN_VOID();
+}
+
+/* ---- current usage (the view finsec.limit_usage) ---------------------------- */
+
+/* One (subject, bucket) of the view being computed. */
+typedef struct UsageAcc
+{
+	uint8		digest[FINSEC_LIMIT_USAGE_KEY_SIZE];	/* hash key */
+	char	   *subject;
+	char	   *bucket;
+	LimitTotals totals;
+	TimestampTz since;
+	bool		complete;		/* a roll-up written per payment */
+	PayerRow   *rows;
+	int			nrows;
+	int			cap;
+} UsageAcc;
+
+static UsageAcc *
+usage_acc(HTAB *h, const char *subject, const char *bucket, bool create, TimestampTz since)
+{
+	uint8		d[FINSEC_LIMIT_USAGE_KEY_SIZE];
+	UsageAcc   *a;
+	bool		found;
+
+	finsec_limit_usage_digest(subject, bucket, d);
+	a = hash_search(h, d, create ? HASH_ENTER : HASH_FIND, &found);
+	if (a && !found)
+	{
+		a->subject = pstrdup(subject);
+		a->bucket = pstrdup(bucket);
+		finsec_limit_totals_zero(&a->totals);
+		a->since = since;
+		a->complete = false;
+		a->rows = NULL;
+		a->nrows = a->cap = 0;
+	}
+	return a;
+}
+
+static bool
+channel_limited(Oid relid, const char *channel)
+{
+	int			i;
+
+	for (i = 0; i < npolicies; i++)
+		if (policies[i].channel && policies[i].period != PERIOD_SINGLE &&
+			strcmp(policies[i].channel, channel) == 0 &&
+			(!OidIsValid(policies[i].relid) || policies[i].relid == relid))
+			return true;
+	return false;
+}
+
+/* Every counted row of a table with posted_at into the accumulators it belongs to. */
+static void
+usage_scan_table(Oid root, HTAB *h, TimestampTz usage_since)
+{
+	List	   *leaves = find_all_inheritors(root, AccessShareLock, NULL);
+	ListCell   *lc;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "finsec usage rows",
+												 ALLOCSET_SMALL_SIZES);
+
+	foreach(lc, leaves)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		LimitRel   *lr;
+		TupleTableSlot *slot;
+		TableScanDesc scan;
+
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+		{
+			table_close(rel, AccessShareLock);
+			continue;
+		}
+		lr = limit_rel_of(rel);
+		slot = table_slot_create(rel, NULL);
+		scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+			bool		should_free;
+			HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+			bool		isnull;
+			Datum		d = heap_getattr(tup, lr->att[ARG_TIME], desc, &isnull);
+			TimestampTz ts = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+			char	   *acct,
+					   *s,
+					   *kind,
+					   *chan;
+			Datum		amount;
+			bool		reversal;
+			int			b;
+
+			CHECK_FOR_INTERRUPTS();
+			acct = column_text(lr, tup, desc, ARG_ACCOUNT);
+			s = acct ? acct : column_text(lr, tup, desc, ARG_CUSTOMER);
+			kind = column_text(lr, tup, desc, ARG_KIND);
+			chan = column_text(lr, tup, desc, ARG_CHANNEL);
+			d = heap_getattr(tup, lr->att[ARG_AMOUNT], desc, &isnull);
+			if (ts == DT_NOBEGIN || s == NULL || isnull || finsec_in_list(kind, lr->exempt, lr->nexempt))
+				goto next;
+			amount = finsec_amount_numeric(&lr->amount_type, d);
+			if (numeric_is_nan(DatumGetNumeric(amount)) || numeric_is_inf(DatumGetNumeric(amount)))
+				goto next;
+			reversal = finsec_in_list(kind, lr->reversal, lr->nreversal);
+			for (b = 0; b < 2; b++)
+			{
+				UsageAcc   *a;
+				const char *bucket = b == 0 ? "" : chan;
+
+				if (b == 1 && chan == NULL)
+					break;
+				MemoryContextSwitchTo(old);
+				a = usage_acc(h, s, bucket, b == 0 || channel_limited(root, chan), usage_since);
+				if (a && !a->complete && ts > a->since)
+				{
+					if (a->nrows == a->cap)
+					{
+						a->cap = a->cap ? a->cap * 2 : 8;
+						a->rows = a->rows ? repalloc(a->rows, sizeof(PayerRow) * a->cap)
+							: palloc(sizeof(PayerRow) * a->cap);
+					}
+					a->rows[a->nrows].ts = ts;
+					a->rows[a->nrows].seq = a->nrows;
+					a->rows[a->nrows].delta = reversal ? DirectFunctionCall1(numeric_uminus, amount)
+						: datumCopy(amount, false, -1);
+					a->rows[a->nrows].count = reversal ? 0 : 1;
+					a->nrows++;
+				}
+				MemoryContextSwitchTo(rowcxt);
+			}
+	next:
+			MemoryContextSwitchTo(old);
+			if (should_free)
+				heap_freetuple(tup);
+			MemoryContextReset(rowcxt);
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, AccessShareLock);
+	}
+	MemoryContextDelete(rowcxt);
+	list_free(leaves);
+}
+
+static void
+usage_put(Tuplestorestate *ts, TupleDesc desc, Oid relid, const char *subject, const char *bucket,
+		  const LimitTotals *t, bool cached)
+{
+	Datum		v[12];
+	bool		n[12] = {false};
+
+	v[0] = ObjectIdGetDatum(relid);
+	v[1] = CStringGetTextDatum(subject);
+	v[2] = CStringGetTextDatum(bucket);
+	v[3] = DateADTGetDatum(t->day);
+	v[4] = t->amount[0];
+	v[5] = Int64GetDatum(t->count[0]);
+	v[6] = Int32GetDatum(t->year);
+	v[7] = t->amount[1];
+	v[8] = Int64GetDatum(t->count[1]);
+	v[9] = t->amount[2];
+	v[10] = Int64GetDatum(t->count[2]);
+	v[11] = BoolGetDatum(cached);
+	tuplestore_putvalues(ts, desc, v, n);
+}
+
+/* The finsec_limits trigger of a relation, without erroring; NULL if none. */
+static LimitRel *
+limit_rel_or_null(Relation rel)
+{
+	int			i;
+
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0)
+			return limit_rel(rel, &rel->trigdesc->triggers[i]);
+	return NULL;
+}
+
+/* What usage_compute() gives for each (subject, bucket). */
+typedef void (*UsageEmit) (void *arg, const char *subject, const char *bucket,
+						   const LimitTotals *t, TimestampTz last_stamp, bool cached);
+
+/*
+ * The current usage of every subject of a table with posted_at: each
+ * payer's cached usage, or its roll-up plus its rows stamped after it (one
+ * scan of the table).
+ */
+static void
+usage_compute(Oid relid, LimitRel *lr, List *rows, UsageEmit emit, void *arg)
+{
+	HTAB	   *h;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	UsageAcc   *a;
+	ListCell   *rc;
+
+	ctl.keysize = FINSEC_LIMIT_USAGE_KEY_SIZE;
+	ctl.entrysize = sizeof(UsageAcc);
+	ctl.hcxt = CurrentMemoryContext;
+	h = hash_create("finsec usage view", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	foreach(rc, rows)
+	{
+		LimitUsageRow *u = lfirst(rc);
+
+		a = usage_acc(h, u->subject, u->bucket, true, u->flushed_at);
+		a->totals = u->totals;
+		a->complete = u->flushed_null;
+	}
+	usage_scan_table(relid, h, lr->usage_since);
+	hash_seq_init(&seq, h);
+	while ((a = hash_seq_search(&seq)) != NULL)
+	{
+		LimitTotals cached;
+		TimestampTz stamp = a->since;
+		int			i;
+
+		if (finsec_limit_cache_peek_stamps(relid, a->subject, a->bucket, &cached, &stamp))
+		{
+			emit(arg, a->subject, a->bucket, &cached, stamp, true);
+			continue;
+		}
+		if (a->complete)
+			stamp = GetCurrentTimestamp();
+		if (a->nrows > 1)
+			qsort(a->rows, a->nrows, sizeof(PayerRow), payer_row_cmp);
+		for (i = 0; i < a->nrows; i++)
+		{
+			DateADT		day;
+			int32		year;
+
+			finsec_limit_today(a->rows[i].ts, &day, &year);
+			finsec_limit_totals_add(&a->totals, day, year, a->rows[i].delta, a->rows[i].count);
+			if (a->rows[i].ts > stamp)
+				stamp = a->rows[i].ts;
+		}
+		emit(arg, a->subject, a->bucket, &a->totals, stamp, false);
+	}
+	hash_destroy(h);
+}
+
+typedef struct UsageOut
+{
+	ReturnSetInfo *rsinfo;
+	Oid			relid;
+} UsageOut;
+
+static void
+usage_emit_row(void *arg, const char *subject, const char *bucket, const LimitTotals *t,
+			   TimestampTz last_stamp, bool cached)
+{
+	UsageOut   *o = arg;
+
+	usage_put(o->rsinfo->setResult, o->rsinfo->setDesc, o->relid, subject, bucket, t, cached);
+}
+
+static void
+usage_emit_store(void *arg, const char *subject, const char *bucket, const LimitTotals *t,
+				 TimestampTz last_stamp, bool cached)
+{
+	Oid			relid = *(Oid *) arg;
+
+	finsec_limit_usage_store(relid, subject, bucket, t, last_stamp);
+}
+
+/*
+ * Before limits are disabled with usage kept: every payer's current usage
+ * into its roll-up (the table is locked against payments), so that it
+ * counts again when limits are enabled again.
+ */
+void
+finsec_limit_usage_keep(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	LimitRel   *lr = limit_rel_or_null(rel);
+
+	if (lr && lr->att[ARG_TIME] > 0)
+	{
+		limit_cache_load();
+		usage_compute(relid, lr, finsec_limit_usage_rows_of(relid), usage_emit_store, &relid);
+	}
+	table_close(rel, AccessShareLock);
+}
+
+PG_FUNCTION_INFO_V1(finsec_limit_usage_rows);
+
+/*
+ * finsec._limit_usage_rows(), the view finsec.limit_usage: for a table
+ * without posted_at (or no longer limited) its usage rows; for one with
+ * posted_at each payer's current usage (usage_compute).
+ */
+Datum
+finsec_limit_usage_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *relids;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	limit_cache_load();
+	relids = list_concat_unique_oid(finsec_limit_table_relids(), finsec_limit_usage_relids());
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel = try_relation_open(relid, AccessShareLock);
+		LimitRel   *lr = NULL;
+		List	   *rows = finsec_limit_usage_rows_of(relid);
+		ListCell   *rc;
+
+		if (rel != NULL && finsec_limit_table_contains(relid))
+			lr = limit_rel_or_null(rel);
+		if (lr == NULL || lr->att[ARG_TIME] <= 0)
+		{
+			/* written per payment, or kept when limits were disabled */
+			foreach(rc, rows)
+			{
+				LimitUsageRow *u = lfirst(rc);
+
+				usage_put(rsinfo->setResult, rsinfo->setDesc, relid, u->subject, u->bucket, &u->totals, false);
+			}
+		}
+		else
+		{
+			UsageOut	o = {rsinfo, relid};
+
+			usage_compute(relid, lr, rows, usage_emit_row, &o);
+		}
+		if (rel != NULL)
+			table_close(rel, AccessShareLock);
+	}
+	return (Datum) 0;
+}
+
+static List *
+bucket_add(List *buckets, const char *bucket)
+{
+	ListCell   *lc;
+
+	foreach(lc, buckets)
+		if (strcmp(lfirst(lc), bucket) == 0)
+		return buckets;
+	return lappend(buckets, pstrdup(bucket));
+}
+
+PG_FUNCTION_INFO_V1(finsec_limit_usage_flush);
+
+/*
+ * finsec._limit_usage_flush(relid, subject): write a payer's current usage
+ * (every bucket) to its roll-up and forget its cached usage, under the
+ * payer's lock; for a superuser's correction through the view.
+ */
+Datum
+finsec_limit_usage_flush(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *subject = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	LimitRel   *lr;
+	List	   *buckets = list_make1(pstrdup(""));
+	List	   *rows;
+	ListCell   *lc;
+	int			i;
+
+	if (rel == NULL)
+		PG_RETURN_VOID();
+	lr = limit_rel_or_null(rel);
+	if (lr == NULL || lr->att[ARG_TIME] <= 0)
+	{
+		table_close(rel, AccessShareLock);
+		PG_RETURN_VOID();
+	}
+	limit_cache_load();
+	finsec_limit_lock_payer(relid, subject);
+	rows = finsec_limit_usage_rows_of(relid);
+	foreach(lc, rows)
+	{
+		LimitUsageRow *u = lfirst(lc);
+
+		if (strcmp(u->subject, subject) == 0 && u->bucket[0] != '\0')
+			buckets = bucket_add(buckets, u->bucket);
+	}
+	for (i = 0; i < npolicies; i++)
+		if (policies[i].channel && policies[i].period != PERIOD_SINGLE &&
+			(!OidIsValid(policies[i].relid) || policies[i].relid == relid))
+			buckets = bucket_add(buckets, policies[i].channel);
+	foreach(lc, buckets)
+	{
+		const char *bucket = lfirst(lc);
+		LimitTotals t;
+		TimestampTz flushed_at,
+					last_stamp;
+		int32		nrows;
+		bool		force;
+
+		if (!finsec_limit_cache_peek_stamps(relid, subject, bucket, &t, &last_stamp))
+		{
+			LimitPayer	p;
+			PayerScan	ps;
+
+			memset(&ps, 0, sizeof(ps));
+			ps.r = lr;
+			ps.subject_arg = lr->att[ARG_ACCOUNT] > 0 ? ARG_ACCOUNT : ARG_CUSTOMER;
+			ps.have_datum = false;
+			p.relid = relid;
+			p.subject = subject;
+			p.chan_bucket = NULL;
+			p.ctx = &ps;
+			finsec_limit_usage_recompute(&p, bucket, false, &t, &flushed_at, &last_stamp, &nrows, &force);
+			if (nrows == 0 && !force && flushed_at == lr->usage_since && !t.present)
+				continue;
+		}
+		finsec_limit_usage_store(relid, subject, bucket, &t, last_stamp);
+		finsec_limit_cache_forget(relid, subject, bucket);
+	}
+	table_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(finsec_limit_cache_forget_fn);
+
+/* finsec._limit_cache_forget(table): its payers are recomputed from their roll-ups. */
+Datum
+finsec_limit_cache_forget_fn(PG_FUNCTION_ARGS)
+{
+	finsec_limit_cache_forget_table(PG_GETARG_OID(0));
 	PG_RETURN_VOID();
 }

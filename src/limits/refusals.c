@@ -200,6 +200,7 @@ finsec_limits_shmem_init(void)
 								refusals_shmem_startup);
 	finsec_eventring_register(&ring);
 	finsec_worker_register_task(&flush);
+	finsec_limit_cache_shmem_init();
 }
 
 /* Called by finsec_limits_define_settings(); postmaster settings need the preload. */

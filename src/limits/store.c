@@ -93,11 +93,11 @@
 enum
 {
 	U_RELID, U_SUBJECT, U_BUCKET, U_DAY, U_DAY_AMOUNT, U_DAY_COUNT, U_YEAR,
-	U_YEAR_AMOUNT, U_YEAR_COUNT, U_LIFE_AMOUNT, U_LIFE_COUNT, U_N
+	U_YEAR_AMOUNT, U_YEAR_COUNT, U_LIFE_AMOUNT, U_LIFE_COUNT, U_FLUSHED_AT, U_N
 };
 static const char *const usage_cols[U_N] = {
 	"relid", "subject", "bucket", "day", "day_amount", "day_count", "year",
-	"year_amount", "year_count", "life_amount", "life_count"
+	"year_amount", "year_count", "life_amount", "life_count", "flushed_at"
 };
 
 enum
@@ -110,8 +110,8 @@ static const char *const account_cols[A_N] = {
 
 static bool store_valid = false;
 static bool store_callback = false;
-static FinsecRelid usage_id = FINSEC_RELID_INIT("finsec", "limit_usage");
-static FinsecRelid usage_pkey_id = FINSEC_RELID_INIT("finsec", "limit_usage_pkey");
+static FinsecRelid usage_id = FINSEC_RELID_INIT("finsec", "limit_usage_flushed");
+static FinsecRelid usage_pkey_id = FINSEC_RELID_INIT("finsec", "limit_usage_flushed_pkey");
 static FinsecRelid account_id = FINSEC_RELID_INIT("finsec", "limit_account");
 static FinsecRelid account_pkey_id = FINSEC_RELID_INIT("finsec", "limit_account_pkey");
 static FinsecRelid table_id = FINSEC_RELID_INIT("finsec", "limit_table");
@@ -124,7 +124,8 @@ static Oid	table_rel = InvalidOid;
 static AttrNumber u_att[U_N];
 static AttrNumber a_att[A_N];
 static AttrNumber t_relid_att;
-static int	accounts_empty = -1;	/* -1: not known */
+static int	accounts_empty = -1;
+static bool limit_table_contains(Oid relid);	/* -1: not known */
 
 static void
 store_invalidate(Datum arg, Oid relid)
@@ -239,8 +240,8 @@ insert_index_entries(Relation rel, TupleTableSlot *slot, bool update)
 	list_free(indexes);
 }
 
-static void
-serialization_failure(void)
+void
+finsec_limit_serialization_failure(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -295,8 +296,8 @@ totals_from_slot(TupleTableSlot *slot, LimitTotals *t)
  * in that day.  The new amounts are fresh allocations in the current
  * memory context; the old ones are left to the caller.
  */
-static void
-totals_add(LimitTotals *t, DateADT day, int32 year, Datum delta, int64 count)
+void
+finsec_limit_totals_add(LimitTotals *t, DateADT day, int32 year, Datum delta, int64 count)
 {
 	Datum		zero = numeric_zero();
 	bool		same_day = t->day >= day;
@@ -424,7 +425,7 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 			LimitTotals cur;
 
 			totals_from_slot(old, &cur);
-			totals_add(&cur, day, year, delta, count);
+			finsec_limit_totals_add(&cur, day, year, delta, count);
 			slot_with_totals(old, next, &cur);
 			res = table_tuple_update(urel, &old->tts_tid, next, GetCurrentCommandId(true),
 									 snap, InvalidSnapshot, true, &tmfd, &lockmode,
@@ -440,7 +441,7 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 				elog(ERROR, "unexpected result %d updating limit usage", (int) res);
 			/* Changed by a transaction that committed meanwhile. */
 			if (xact_snapshot)
-				serialization_failure();
+				finsec_limit_serialization_failure();
 			continue;
 		}
 		PopActiveSnapshot();
@@ -476,7 +477,7 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 			}
 			/* Inserted by a transaction that committed after our snapshot. */
 			if (xact_snapshot)
-				serialization_failure();
+				finsec_limit_serialization_failure();
 			continue;
 		}
 		usage_first(next, relid, subj, buck, day, year, delta, count, zero);
@@ -495,6 +496,273 @@ usage_write(Oid relid, const char *subject, const char *bucket, DateADT day, int
 	ExecDropSingleTupleTableSlot(next);
 	index_close(uidx, NoLock);
 	table_close(urel, NoLock);
+}
+
+/* ---- the roll-up of a table with posted_at (usage.c) ---------------------- */
+
+Oid
+finsec_limit_usage_relid(void)
+{
+	store_init();
+	return usage_rel;
+}
+
+/* Totals of a payer that has paid nothing yet. */
+void
+finsec_limit_totals_zero(LimitTotals *t)
+{
+	int			i;
+
+	t->present = false;
+	t->day = DATEVAL_NOBEGIN;
+	t->year = PG_INT32_MIN;
+	for (i = 0; i < 3; i++)
+	{
+		t->amount[i] = numeric_zero();
+		t->count[i] = 0;
+	}
+}
+
+/*
+ * A payer's roll-up row, read with a fresh snapshot (the caller holds the
+ * payer's lock); false if it has none.  Numerics are copied into the
+ * current memory context.
+ */
+bool
+finsec_limit_usage_fetch(Oid relid, const char *subject, const char *bucket,
+						 LimitTotals *t, TimestampTz *flushed_at, bool *flushed_null)
+{
+	Relation	urel,
+				uidx;
+	TupleTableSlot *slot;
+	ScanKeyData keys[3];
+	bool		found;
+	int			i;
+
+	store_init();
+	urel = table_open(usage_rel, AccessShareLock);
+	uidx = index_open(usage_pkey, AccessShareLock);
+	slot = table_slot_create(urel, NULL);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], uidx, 2, cstring_to_text(subject));
+	text_key(&keys[2], uidx, 3, cstring_to_text(bucket));
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	UpdateActiveSnapshotCommandId();
+	found = fetch_by_key(urel, uidx, keys, 3, GetActiveSnapshot(), slot);
+	PopActiveSnapshot();
+	if (found)
+	{
+		bool		isnull;
+		Datum		d;
+
+		totals_from_slot(slot, t);
+		for (i = 0; i < 3; i++)
+			t->amount[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(t->amount[i]));
+		d = slot_getattr(slot, u_att[U_FLUSHED_AT], &isnull);
+		*flushed_null = isnull;
+		*flushed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(uidx, NoLock);
+	table_close(urel, NoLock);
+	return found;
+}
+
+/*
+ * Write a payer's roll-up: its totals as of the payment stamped flushed_at.
+ * The caller holds the payer's lock, so no other transaction writes the
+ * row meanwhile; an ordinary heap update or insert, WAL-logged.
+ */
+void
+finsec_limit_usage_store(Oid relid, const char *subject, const char *bucket,
+						 const LimitTotals *t, TimestampTz flushed_at)
+{
+	Relation	urel,
+				uidx;
+	TupleTableSlot *old,
+			   *next;
+	ScanKeyData keys[3];
+	text	   *subj = cstring_to_text(subject);
+	text	   *buck = cstring_to_text(bucket);
+	Datum		zero = numeric_zero();
+	int			attempts = 0;
+
+	store_init();
+	urel = table_open(usage_rel, RowExclusiveLock);
+	uidx = index_open(usage_pkey, RowExclusiveLock);
+	old = table_slot_create(urel, NULL);
+	next = MakeSingleTupleTableSlot(RelationGetDescr(urel), &TTSOpsVirtual);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	text_key(&keys[1], uidx, 2, subj);
+	text_key(&keys[2], uidx, 3, buck);
+	for (;;)
+	{
+		Snapshot	snap;
+
+		if (++attempts > 1000)
+			elog(ERROR, "limit usage roll-up kept changing; gave up after 1000 attempts");
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetLatestSnapshot());
+		UpdateActiveSnapshotCommandId();
+		snap = GetActiveSnapshot();
+		if (fetch_by_key(urel, uidx, keys, 3, snap, old))
+		{
+			TM_Result	res;
+			TM_FailureData tmfd;
+			LockTupleMode lockmode;
+			bool		update_indexes;
+
+			slot_with_totals(old, next, t);
+			next->tts_values[u_att[U_FLUSHED_AT] - 1] = TimestampTzGetDatum(flushed_at);
+			next->tts_isnull[u_att[U_FLUSHED_AT] - 1] = false;
+			res = table_tuple_update(urel, &old->tts_tid, next, GetCurrentCommandId(true),
+									 snap, InvalidSnapshot, true, &tmfd, &lockmode,
+									 &update_indexes);
+			PopActiveSnapshot();
+			if (res == TM_Ok)
+			{
+				if (update_indexes)
+					insert_index_entries(urel, next, true);
+				break;
+			}
+			if (res != TM_Updated && res != TM_Deleted)
+				elog(ERROR, "unexpected result %d updating a limit usage roll-up", (int) res);
+			continue;
+		}
+		PopActiveSnapshot();
+		usage_first(next, relid, subj, buck, t->day, t->year, zero, 0, zero);
+		next->tts_values[u_att[U_DAY_AMOUNT] - 1] = t->amount[0];
+		next->tts_values[u_att[U_YEAR_AMOUNT] - 1] = t->amount[1];
+		next->tts_values[u_att[U_LIFE_AMOUNT] - 1] = t->amount[2];
+		next->tts_values[u_att[U_DAY_COUNT] - 1] = Int64GetDatum(t->count[0]);
+		next->tts_values[u_att[U_YEAR_COUNT] - 1] = Int64GetDatum(t->count[1]);
+		next->tts_values[u_att[U_LIFE_COUNT] - 1] = Int64GetDatum(t->count[2]);
+		next->tts_values[u_att[U_FLUSHED_AT] - 1] = TimestampTzGetDatum(flushed_at);
+		next->tts_isnull[u_att[U_FLUSHED_AT] - 1] = false;
+		table_tuple_insert(urel, next, GetCurrentCommandId(true), 0, NULL);
+		insert_index_entries(urel, next, false);
+		break;
+	}
+	ExecDropSingleTupleTableSlot(old);
+	ExecDropSingleTupleTableSlot(next);
+	index_close(uidx, NoLock);
+	table_close(urel, NoLock);
+}
+
+/*
+ * Lock a limited table and every partition under it (a bulk payer's
+ * escalation: SHARE ROW EXCLUSIVE holds off every other payment).
+ */
+void
+finsec_limit_lock_tree(Oid relid, LOCKMODE mode)
+{
+	List	   *rels;
+
+	LockRelationOid(relid, mode);
+	rels = find_all_inheritors(relid, mode, NULL);
+	list_free(rels);
+}
+
+/* The limited tables (finsec.limit_table's relids), read as finsec's code. */
+List *
+finsec_limit_table_relids(void)
+{
+	Relation	trel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	List	   *out = NIL;
+
+	store_init();
+	trel = table_open(table_rel, AccessShareLock);
+	slot = table_slot_create(trel, NULL);
+	scan = table_beginscan(trel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, t_relid_att, &isnull);
+
+		if (!isnull)
+			out = lappend_oid(out, DatumGetObjectId(d));
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(trel, AccessShareLock);
+	return out;
+}
+
+/* The tables that have roll-up rows (finsec.limit_usage_flushed's distinct relids). */
+List *
+finsec_limit_usage_relids(void)
+{
+	Relation	urel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	List	   *out = NIL;
+
+	store_init();
+	urel = table_open(usage_rel, AccessShareLock);
+	slot = table_slot_create(urel, NULL);
+	scan = table_beginscan(urel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, u_att[U_RELID], &isnull);
+
+		out = list_append_unique_oid(out, DatumGetObjectId(d));
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(urel, AccessShareLock);
+	return out;
+}
+
+bool
+finsec_limit_table_contains(Oid relid)
+{
+	return limit_table_contains(relid);
+}
+
+/* Every roll-up row of a table (LimitUsageRow list), numerics copied. */
+List *
+finsec_limit_usage_rows_of(Oid relid)
+{
+	Relation	urel,
+				uidx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	List	   *out = NIL;
+
+	store_init();
+	urel = table_open(usage_rel, AccessShareLock);
+	uidx = index_open(usage_pkey, AccessShareLock);
+	slot = table_slot_create(urel, NULL);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = index_beginscan(urel, uidx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		LimitUsageRow *u = palloc0(sizeof(LimitUsageRow));
+		bool		isnull;
+		Datum		d;
+		int			i;
+
+		u->subject = TextDatumGetCString(slot_getattr(slot, u_att[U_SUBJECT], &isnull));
+		u->bucket = TextDatumGetCString(slot_getattr(slot, u_att[U_BUCKET], &isnull));
+		totals_from_slot(slot, &u->totals);
+		for (i = 0; i < 3; i++)
+			u->totals.amount[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(u->totals.amount[i]));
+		d = slot_getattr(slot, u_att[U_FLUSHED_AT], &isnull);
+		u->flushed_null = isnull;
+		u->flushed_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+		out = lappend(out, u);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(uidx, AccessShareLock);
+	table_close(urel, AccessShareLock);
+	return out;
 }
 
 /* ---- statement batches ------------------------------------------------------ */
@@ -661,7 +929,7 @@ pending_apply(Pending *e, DateADT day, int32 year, Datum delta, int64 count)
 	int			i;
 
 	memcpy(prev, e->totals.amount, sizeof(prev));
-	totals_add(&e->totals, day, year, delta, count);
+	finsec_limit_totals_add(&e->totals, day, year, delta, count);
 	for (i = 0; i < 3; i++)
 		pfree(DatumGetPointer(prev[i]));
 	MemoryContextSwitchTo(old);
