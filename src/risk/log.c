@@ -432,9 +432,14 @@ decision_row(const RiskLogEvent *ev, Datum *values, char *nulls)
 	values[23] = name_or_null(ev->sessionid, &nulls[23]);
 }
 
-/* Decisions claimed per batch, and rows per multi-row INSERT. */
-#define FLUSH_BATCH		256
+/*
+ * Decisions claimed per batch, and rows per multi-row INSERT: 32 at a time,
+ * the rest of a batch 8 and then 1 at a time (three prepared statements).
+ */
+#define FLUSH_BATCH		1024
 #define INSERT_ROWS		32
+#define INSERT_SIZES	3
+static const int insert_sizes[INSERT_SIZES] = {INSERT_ROWS, 8, 1};
 
 /*
  * The INSERT of "rows" decisions: one statement, rows * LOG_COLS
@@ -536,14 +541,13 @@ report_refusals(Oid actor)
  * role it acts for, named in the ledger), after making sure of the daily
  * partitions when "maintain" (finsec.risk_log_maintain()).  A decision of
  * a day without a partition goes to the default partition.  Rows go in
- * INSERT_ROWS at a time (the rest of a batch one by one).
+ * INSERT_ROWS at a time (the rest of a batch 8, then 1 at a time).
  */
 static int64
 flush_decisions(Oid actor, bool maintain)
 {
 	RiskLogEvent *batch;
-	SPIPlanPtr	plan_many = NULL;
-	SPIPlanPtr	plan_one = NULL;
+	SPIPlanPtr	plans[INSERT_SIZES] = {NULL, NULL, NULL};
 	Datum	   *values;
 	char	   *nulls;
 	uint64		dropped_here;
@@ -564,9 +568,15 @@ flush_decisions(Oid actor, bool maintain)
 		i = 0;
 		while (i < n)
 		{
-			int			rows = (n - i >= INSERT_ROWS) ? INSERT_ROWS : 1;
-			SPIPlanPtr *plan = rows > 1 ? &plan_many : &plan_one;
+			int			k = 0;
+			int			rows;
+			SPIPlanPtr *plan;
 			int			r;
+
+			while (n - i < insert_sizes[k])
+				k++;
+			rows = insert_sizes[k];
+			plan = &plans[k];
 
 			if (*plan == NULL)
 				*plan = prepare_insert(rows);
@@ -579,10 +589,9 @@ flush_decisions(Oid actor, bool maintain)
 		}
 		total += n;
 	}
-	if (plan_many)
-		SPI_freeplan(plan_many);
-	if (plan_one)
-		SPI_freeplan(plan_one);
+	for (i = 0; i < INSERT_SIZES; i++)
+		if (plans[i])
+			SPI_freeplan(plans[i]);
 	pfree(values);
 	pfree(nulls);
 	pfree(batch);
