@@ -2,7 +2,8 @@
  *
  * log.c
  *	  The risk decision log: every decision but a plain allow (and every
- *	  allow on which a shadow rule fired), kept even when the scoring
+ *	  allow on which a shadow rule fired; every decision with
+ *	  finsec.risk_log_decisions = all), kept even when the scoring
  *	  transaction rolls back.
  *
  * An application typically rolls back a payment its risk decision
@@ -10,8 +11,8 @@
  * transaction.  finsec.risk_score() instead puts it into a buffer in
  * shared memory (finsec.risk_decision_buffer slots, one RiskLogEvent
  * each; src/common/eventring.c).  finsec.flush_risk_decisions(), and the
- * audit sealer of the database every round, claim this database's waiting
- * decisions for their transaction and copy them into
+ * worker of the database every finsec.risk_log_flush_interval, claim this
+ * database's waiting decisions for their transaction and copy them into
  * finsec.risk_decision_log; the slots are freed when that transaction
  * commits, and wait for the next flush if it aborts.  A claimed decision
  * is copied by no other flush, so while the server runs each decision
@@ -20,9 +21,11 @@
  *
  * At a clean shutdown the waiting decisions are saved to
  * $PGDATA/finsec_risk_decisions and restored at the next start.  A crash
- * loses the decisions not yet flushed (the sealer flushes every round, so
- * at most a round's worth).  A full buffer drops new decisions: counted
- * per database, shown by finsec.risk_decision_buffer() and reported in the
+ * loses the decisions not yet flushed (at most a flush interval's worth).
+ * A full buffer makes the scoring call wait for room, up to
+ * finsec.risk_log_wait_ms, then refuse the call or drop the decision
+ * (finsec.risk_log_when_full; docs/risk-log.md, "Back-pressure").  Drops
+ * are counted per database, shown by finsec.risk_decision_buffer() and reported in the
  * ledger (risk.decisions_dropped) by the next flush.
  *
  *-------------------------------------------------------------------------
