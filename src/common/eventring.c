@@ -260,6 +260,33 @@ finsec_eventring_put(FinsecEventRing *ring, const void *payload)
 }
 
 bool
+finsec_eventring_put_if_room(FinsecEventRing *ring, const void *payload)
+{
+	FinsecEventRingShared *s = ring->shared;
+	bool		stored;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	stored = store_locked(ring, payload, SLOT_FILLED) >= 0;
+	SpinLockRelease(&s->mutex);
+	return stored;
+}
+
+void
+finsec_eventring_count_drop(FinsecEventRing *ring, const void *payload)
+{
+	FinsecEventRingShared *s = ring->shared;
+
+	if (s == NULL)
+		return;
+	SpinLockAcquire(&s->mutex);
+	s->dropped_total++;
+	count_drop_locked(ring, payload_dbid(ring, payload), 1);
+	SpinLockRelease(&s->mutex);
+}
+
+bool
 finsec_eventring_put_merge(FinsecEventRing *ring, const void *payload,
 						   bool (*merge) (void *slot, const void *payload),
 						   int *hint_idx, uint64 *hint_seq)
@@ -290,6 +317,20 @@ finsec_eventring_put_merge(FinsecEventRing *ring, const void *payload,
 	*hint_seq = ring->meta[idx].seq;
 	SpinLockRelease(&s->mutex);
 	return true;
+}
+
+uint64
+finsec_eventring_dropped_total(FinsecEventRing *ring)
+{
+	FinsecEventRingShared *s = ring->shared;
+	uint64		n;
+
+	if (s == NULL)
+		return 0;
+	SpinLockAcquire(&s->mutex);
+	n = s->dropped_total;
+	SpinLockRelease(&s->mutex);
+	return n;
 }
 
 int

@@ -144,6 +144,16 @@ extern bool finsec_eventring_available(FinsecEventRing *ring);
 extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
 
 /*
+ * Copy an event in when a slot is free; false (nothing counted) when every
+ * slot is taken, so that the caller can wait and try again.  Never throws,
+ * never allocates.
+ */
+extern bool finsec_eventring_put_if_room(FinsecEventRing *ring, const void *payload);
+
+/* Count one event as dropped, as finsec_eventring_put() does when full. */
+extern void finsec_eventring_count_drop(FinsecEventRing *ring, const void *payload);
+
+/*
  * Add an event into the slot *hint_idx (with sequence *hint_seq) when that
  * slot still waits (filled, not claimed) and merge(slot, payload) accepts
  * it, else put it into a free slot and point the hint there (*hint_idx -1:
@@ -154,6 +164,9 @@ extern bool finsec_eventring_put(FinsecEventRing *ring, const void *payload);
 extern bool finsec_eventring_put_merge(FinsecEventRing *ring, const void *payload,
 									   bool (*merge) (void *slot, const void *payload),
 									   int *hint_idx, uint64 *hint_seq);
+
+/* Events dropped since the server started (all databases), or 0 without the preload. */
+extern uint64 finsec_eventring_dropped_total(FinsecEventRing *ring);
 
 /* Free slots of the ring (read without the lock: a hint), or 0 without the preload. */
 extern int	finsec_eventring_free_slots(FinsecEventRing *ring);

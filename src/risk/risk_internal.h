@@ -81,8 +81,24 @@ typedef struct RiskLogEvent
 	char		entity[RISK_LOG_ENTITIES][RISK_LOG_VALUE_LEN];	/* "" = none */
 } RiskLogEvent;
 
+/* The decision log's counters in shared memory (src/risk/shared.c). */
+typedef enum RiskLogStat
+{
+	RISK_LOGSTAT_WAITS,			/* decisions that waited for room */
+	RISK_LOGSTAT_WAIT_US,		/* microseconds waited, all together */
+	RISK_LOGSTAT_REFUSED,		/* scoring calls refused: no room in time */
+	RISK_LOGSTAT_REFUSED_REPORTED,	/* of them, reported to the ledger */
+	RISK_LOGSTAT_FLUSHES,		/* batches inserted by flushes */
+	RISK_LOGSTAT_FLUSHED,		/* decisions inserted by flushes */
+	RISK_LOGSTAT_KINDS
+} RiskLogStat;
+
+extern void finsec_risk_logstat_add(int which, uint64 n);
+extern uint64 finsec_risk_logstat_read(int which);
+
 /* src/risk/log.c */
 extern void finsec_risk_log_decision(const RiskLogEvent *ev);
 extern void finsec_risk_log_value(char *dst, const char *src, int len);
+extern bool finsec_risk_log_wanted(bool flagged);
 
 #endif							/* FINSEC_RISK_INTERNAL_H */

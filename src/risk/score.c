@@ -523,8 +523,11 @@ score(FunctionCallInfo fcinfo, RiskInput *in, bool relid_given)
 		decision = RISK_ALLOW;
 	}
 
-	/* Every decision but a plain allow is logged (degraded ones are counted). */
-	if (rs != NULL && (decision != RISK_ALLOW || shadow_fired))
+	/*
+	 * Every decision but a plain allow is logged (degraded ones are counted);
+	 * a plain allow too with finsec.risk_log_decisions = all, none with none.
+	 */
+	if (rs != NULL && finsec_risk_log_wanted(decision != RISK_ALLOW || shadow_fired))
 	{
 		decision_id = nextval_internal(decision_seq(), false);
 		log_decision(in, rs, hits, decision, total, degraded, decision_id);

@@ -56,6 +56,8 @@ typedef struct RiskShared
 	pg_atomic_uint64 decisions[RISK_DECISION_KINDS];
 	pg_atomic_uint64 degraded;
 	pg_atomic_uint64 rate_limited;
+	pg_atomic_uint64 logstat[RISK_LOGSTAT_KINDS];	/* the decision log's
+													 * (log.c) */
 	TimestampTz since;
 } RiskShared;
 
@@ -132,6 +134,8 @@ risk_shmem_startup(void)
 			pg_atomic_init_u64(&shared->decisions[i], 0);
 		pg_atomic_init_u64(&shared->degraded, 0);
 		pg_atomic_init_u64(&shared->rate_limited, 0);
+		for (i = 0; i < RISK_LOGSTAT_KINDS; i++)
+			pg_atomic_init_u64(&shared->logstat[i], 0);
 		shared->since = GetCurrentTimestamp();
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -216,6 +220,20 @@ finsec_risk_count_decision(int decision, bool degraded)
 	pg_atomic_fetch_add_u64(&shared->decisions[decision], 1);
 	if (degraded)
 		pg_atomic_fetch_add_u64(&shared->degraded, 1);
+}
+
+/* The decision log's counters (RiskLogStat), in shared memory; 0 without it. */
+void
+finsec_risk_logstat_add(int which, uint64 n)
+{
+	if (shared != NULL)
+		pg_atomic_fetch_add_u64(&shared->logstat[which], n);
+}
+
+uint64
+finsec_risk_logstat_read(int which)
+{
+	return shared == NULL ? 0 : pg_atomic_read_u64(&shared->logstat[which]);
 }
 
 PG_FUNCTION_INFO_V1(finsec_risk_stats);

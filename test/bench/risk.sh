@@ -25,7 +25,10 @@ trap 'stop_cluster bench; rm -rf "$WORKDIR"' EXIT
 start_cluster bench 54347
 as_pg createdb bench
 psql_b() { as_pg psql -X -q -At -v ON_ERROR_STOP=1 -d bench "$@"; }
-psql_b -c "ALTER SYSTEM SET finsec.risk_rate_limit = 0" -c "ALTER SYSTEM SET shared_buffers = '2GB'" >/dev/null
+# The worker flushes the decision buffer into finsec.risk_decision_log.
+psql_b -c "ALTER SYSTEM SET finsec.risk_rate_limit = 0" -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
+	-c "ALTER SYSTEM SET finsec.audit_seal_databases = 'bench'" \
+	-c "ALTER SYSTEM SET finsec.risk_log_when_full = 'refuse'" -c "ALTER SYSTEM SET finsec.risk_log_wait_ms = '1s'" >/dev/null
 as_pg pg_ctl -D "$WORKDIR/bench" -l "$WORKDIR/bench.log" -w restart >/dev/null
 
 say "loading: $customers customers with history, $entries list entries"
@@ -262,6 +265,44 @@ for clients in 1 8; do
 	done
 done
 
+# The decision log at full rate (issue 20): 8 clients, logging off
+# (finsec.risk_log_decisions = none), then default logging (flagged: all
+# but plain allows), then every decision logged; back-pressure on (wait up
+# to 1 s for room, then refuse the call).  With full logging every decision
+# made must be a row of finsec.risk_decision_log, none dropped.
+say "decision log: 8 clients, logging off, flagged, full"
+made() { psql_b -c "SELECT sum(decisions) FROM finsec.risk_stats() WHERE decision IN ('allow', 'challenge', 'review', 'block')"; }
+logged() { psql_b -c "SELECT count(*) FROM finsec.risk_decision_log"; }
+drain() {
+	local i
+	for i in $(seq 1 600); do
+		[ "$(psql_b -c 'SELECT waiting + flushing FROM finsec.risk_decision_buffer()')" = 0 ] && return 0
+		psql_b -c "SELECT finsec.flush_risk_decisions()" >/dev/null
+	done
+	echo "the decision buffer did not drain" >&2
+}
+declare -A LTPS LMADE LLOGGED LWAITS
+for mode in none flagged all; do
+	psql_b -c "ALTER SYSTEM SET finsec.risk_log_decisions = '$mode'" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 1
+	drain
+	m0=$(made); l0=$(logged); w0=$(psql_b -c "SELECT waits FROM finsec.risk_decision_log_pressure()")
+	out=$(as_pg pgbench -U bench_app -n -M prepared -c 8 -j 8 -T "$secs" -f "$WORKDIR/finsec.sql" bench 2>&1)
+	LTPS[$mode]=$(echo "$out" | awk '/^tps/ { print $3; exit }')
+	drain
+	LMADE[$mode]=$(( $(made) - m0 )); LLOGGED[$mode]=$(( $(logged) - l0 ))
+	LWAITS[$mode]=$(( $(psql_b -c "SELECT waits FROM finsec.risk_decision_log_pressure()") - w0 ))
+	echo "8 clients ${secs}s, logging $mode: ${LTPS[$mode]} calls/s; decisions made ${LMADE[$mode]}, logged ${LLOGGED[$mode]}, waits for room ${LWAITS[$mode]}"
+	echo "$out" | grep -i "error\|abort" | head -3 || true
+done
+IFS='|' read -r p_waits p_waited p_refused p_dropped p_flushed p_stmts < <(psql_b -c \
+	"SELECT waits, round(waited_ms::numeric, 1), refused, dropped, flushed, flush_statements FROM finsec.risk_decision_log_pressure()")
+echo "back-pressure since start: $p_waits waits ($p_waited ms in all), $p_refused refused calls, $p_dropped dropped, $p_flushed rows flushed in $p_stmts INSERTs"
+log_rate=$(echo "${LLOGGED[all]} $secs" | awk '{ printf "%.0f", $1 / $2 }')
+log_ratio=$(echo "${LTPS[all]} ${LTPS[none]}" | awk '{ printf "%.3g", $1 / $2 }')
+flag_ratio=$(echo "${LTPS[flagged]} ${LTPS[none]}" | awk '{ printf "%.3g", $1 / $2 }')
+log_missing=$(( LMADE[all] - LLOGGED[all] ))
+
 say "results"
 read -r _ fn f50 f99 < <(grep '^finsec|' "$WORKDIR/inbackend.txt" | tr '|' ' ')
 read -r _ pn p50 p99 < <(grep '^plpgsql|' "$WORKDIR/inbackend.txt" | tr '|' ' ')
@@ -278,3 +319,17 @@ for clients in 1 8; do
 done
 echo "targets: in-backend p99 < 1000 us: $(awk -v v="$f99" 'BEGIN { print (v < 1000) ? "met" : "NOT met" }');" \
 	"throughput >= 20x PL/pgSQL at 8 clients: $(echo "${TPS[finsec,8]} ${TPS[plpgsql,8]}" | awk '{ print ($1 / $2 >= 20) ? "met" : "NOT met" }')"
+echo "decision log, 8 clients: $log_rate decisions/s logged (full logging), throughput full / off $log_ratio, flagged / off $flag_ratio;" \
+	"made - logged: $log_missing; since start: dropped $p_dropped, refused $p_refused, waits $p_waits"
+
+ratio8=$(echo "${TPS[finsec,8]} ${TPS[plpgsql,8]}" | awk '{ printf "%.3g", $1 / $2 }')
+echo "RESULT|risk|in-backend p99 latency|$f99|<|1000|us"
+echo "RESULT|risk|pgbench 8 clients: finsec / PL/pgSQL|$ratio8|>=|20|ratio"
+echo "RESULT|risk|decisions logged/s, 8 clients, full logging|$log_rate|-|-|decisions/s"
+echo "RESULT|risk|scoring: full logging / logging off, 8 clients|$log_ratio|>=|0.80|ratio"
+echo "RESULT|risk|scoring: flagged logging / logging off, 8 clients|$flag_ratio|-|-|ratio"
+echo "RESULT|risk|decisions made but not logged, full logging|$log_missing|<=|0|decisions"
+echo "RESULT|risk|decisions dropped (buffer full)|$p_dropped|<=|0|decisions"
+echo "RESULT|risk|scoring calls refused (buffer full)|$p_refused|-|-|calls"
+echo "RESULT|risk|scoring calls that waited for room, full logging|${LWAITS[all]}|-|-|calls"
+exit 0
