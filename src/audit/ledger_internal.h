@@ -15,12 +15,6 @@
 #define FINSEC_IMMUTABLE_TRIGGER	"finsec_ledger_immutable"
 #define FINSEC_TRUNCATE_TRIGGER		"finsec_ledger_no_truncate"
 
-/*
- * Numbers a backend takes at a time from a protected table's finsec_seq
- * sequence (its CACHE): one touch of the shared sequence page per range.
- */
-#define FINSEC_STAMP_SEQ_CACHE		64
-
 /* Bytes per sealed row in ledger_block.row_hashes: u64be seq || hash. */
 #define FINSEC_SEALED_ROW_LEN		(8 + FINSEC_HASH_LEN)
 

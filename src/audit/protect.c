@@ -25,7 +25,6 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -197,18 +196,8 @@ finsec_protect_table(PG_FUNCTION_ARGS)
 	{
 		check_no_chain(relid, relname);
 
-		/*
-		 * A sequence linked to a column must have the table's owner.  Each
-		 * backend takes its numbers in ranges (CACHE): the stamp then touches
-		 * the sequence's shared page once per range instead of once per row.
-		 * The chain orders rows by (finsec_txid, finsec_seq), and a backend's
-		 * numbers only grow, so a transaction's rows keep their insertion
-		 * order; numbers stay unique, and an unused range is a gap like a
-		 * rolled-back row's (docs/audit.md, "Stamp ranges").  finsec's own
-		 * tables, protected by its scripts, keep one number at a time.
-		 */
-		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8 CACHE %d", seqname,
-					  creating_extension ? 1 : FINSEC_STAMP_SEQ_CACHE));
+		/* A sequence linked to a column must have the table's owner. */
+		exec(psprintf("CREATE SEQUENCE %s AS pg_catalog.int8", seqname));
 		exec(psprintf("ALTER SEQUENCE %s OWNER TO %s", seqname,
 					  quote_identifier(GetUserNameFromId(owner, false))));
 
