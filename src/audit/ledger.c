@@ -265,6 +265,64 @@ typedef struct StampCache
 	Oid			seqid;
 } StampCache;
 
+/*
+ * The stamp's per-relation facts (attribute numbers, the sequence's OID)
+ * outlive the statement: finding the sequence scans pg_depend, which cost
+ * more than the rest of the stamp for a single-row INSERT.  A backend keeps
+ * the last few relations' facts; any relcache invalidation of a relation
+ * or of its sequence (ALTER TABLE, DROP and OID reuse) forgets its entry.
+ */
+#define STAMP_CACHE_SIZE 8
+
+static StampCache stamp_cache[STAMP_CACHE_SIZE];
+static int	stamp_cache_next = 0;
+static bool stamp_cache_registered = false;
+
+static void
+stamp_cache_invalidate(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < STAMP_CACHE_SIZE; i++)
+		if (!OidIsValid(relid) || stamp_cache[i].relid == relid ||
+			stamp_cache[i].seqid == relid)
+			stamp_cache[i].relid = InvalidOid;
+}
+
+/* The stamp facts of rel, from the backend's cache or looked up. */
+static StampCache *
+stamp_cache_lookup(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	StampCache	entry;
+	int			i;
+
+	for (i = 0; i < STAMP_CACHE_SIZE; i++)
+		if (stamp_cache[i].relid == relid)
+			return &stamp_cache[i];
+
+	if (!stamp_cache_registered)
+	{
+		CacheRegisterRelcacheCallback(stamp_cache_invalidate, (Datum) 0);
+		stamp_cache_registered = true;
+	}
+	entry.relid = relid;
+	entry.txidatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_TXID_COLUMN);
+	entry.seqatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_SEQ_COLUMN);
+	if (entry.txidatt <= 0 || entry.seqatt <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" lacks the %s and %s columns of a protected table",
+						RelationGetRelationName(rel),
+						FINSEC_TXID_COLUMN, FINSEC_SEQ_COLUMN)));
+	entry.seqid = stamp_sequence(rel, entry.seqatt);
+	/* filled only once complete: an error above leaves no half entry */
+	i = stamp_cache_next;
+	stamp_cache_next = (stamp_cache_next + 1) % STAMP_CACHE_SIZE;
+	stamp_cache[i] = entry;
+	return &stamp_cache[i];
+}
+
 PG_FUNCTION_INFO_V1(finsec_ledger_stamp);
 
 /*
@@ -290,22 +348,7 @@ finsec_ledger_stamp(PG_FUNCTION_ARGS)
 				 errmsg("finsec.ledger_stamp() must be a BEFORE INSERT row trigger")));
 
 	rel = trigdata->tg_relation;
-	cache = (StampCache *) fcinfo->flinfo->fn_extra;
-	if (cache == NULL || cache->relid != RelationGetRelid(rel))
-	{
-		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(StampCache));
-		cache->relid = RelationGetRelid(rel);
-		cache->txidatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_TXID_COLUMN);
-		cache->seqatt = SPI_fnumber(RelationGetDescr(rel), FINSEC_SEQ_COLUMN);
-		if (cache->txidatt <= 0 || cache->seqatt <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" lacks the %s and %s columns of a protected table",
-							RelationGetRelationName(rel),
-							FINSEC_TXID_COLUMN, FINSEC_SEQ_COLUMN)));
-		cache->seqid = stamp_sequence(rel, cache->seqatt);
-		fcinfo->flinfo->fn_extra = cache;
-	}
+	cache = stamp_cache_lookup(rel);
 
 	/*
 	 * pg_restore loads finsec.audit with its original stamps, as a superuser;

@@ -5,7 +5,7 @@
 # 1. Insert throughput: pgbench, 8 clients, single-row INSERTs into a
 #    protected table versus the same table unprotected, alternating runs in
 #    one cluster, with the sealer worker running as in production.
-#    Prints protected/unprotected (target >= 0.7).
+#    Prints protected/unprotected (target >= 0.8).
 # 2. Verification speed on N rows (default 1,000,000): rows per second of
 #    finsec.audit_verify(), against the baseline a DBA would otherwise
 #    write (hash every row's text form with sha256() in SQL).
@@ -58,6 +58,7 @@ verify_after=$(psql_b -c "SELECT ok || ' rows=' || rows_checked FROM finsec.audi
 ratio=$(echo "${plain[*]} ${prot[*]}" | awk '{ print ($3 + $4) / ($1 + $2) }')
 printf 'insert: protected/unprotected = %.3f (unprotected %.0f tps, protected %.0f tps); chain after the run: %s\n' \
 	"$ratio" "$(echo "${plain[*]}" | awk '{print ($1+$2)/2}')" "$(echo "${prot[*]}" | awk '{print ($1+$2)/2}')" "$verify_after"
+awk -v r="$ratio" 'BEGIN { printf "RESULT|audit|protected/unprotected inserts, 8 clients|%.3g|>=|0.80|ratio\n", r }'
 
 say "verification speed on $nrows rows"
 psql_b <<SQL
@@ -86,3 +87,5 @@ awk -v n="$nrows" -v tv="$t_verify" -v tb="$t_base" -v sealed="$sealed" -v ts="$
 	printf "seal: %s rows in %.3f s = %.0f rows/s\n", sealed, ts, sealed / ts;
 	printf "verify: %.0f rows/s (%.3f s); baseline sha256(row::text) scan: %.0f rows/s (%.3f s); verify/baseline = %.3f\n",
 		n / tv, tv, n / tb, tb, (n / tv) / (n / tb) }'
+awk -v n="$nrows" -v tv="$t_verify" 'BEGIN {
+	printf "RESULT|audit|audit_verify rows per second|%.3g|>=|300000|rows/s\n", n / tv }'
