@@ -1383,15 +1383,26 @@ payer_scan_init(PayerScan *ps, LimitRel *r, Relation rel, HeapTuple tup)
 	ps->subject_type = r->basetype[ps->subject_arg];
 }
 
-/* The finsec_limits trigger's configuration of a partition (or table) being read. */
+/* The finsec_limits trigger's configuration of a relation; NULL if it has none. */
 static LimitRel *
-limit_rel_of(Relation rel)
+limit_rel_or_null(Relation rel)
 {
 	int			i;
 
 	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
 		if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0)
 			return limit_rel(rel, &rel->trigdesc->triggers[i]);
+	return NULL;
+}
+
+/* The same for a partition (or table) whose payments are being read: it must have one. */
+static LimitRel *
+limit_rel_of(Relation rel)
+{
+	LimitRel   *lr = limit_rel_or_null(rel);
+
+	if (lr)
+		return lr;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("\"%s\" has no finsec_limits trigger, so its payments cannot be counted",
@@ -1491,6 +1502,41 @@ payer_row_cmp(const void *a, const void *b)
 }
 
 /*
+ * A stored payment as usage counts it: false if it does not count (no
+ * posted_at or not after "since", no payer or amount, an exempt kind, an
+ * amount that is not a finite number).  Values in the current context.
+ */
+static bool
+counted_row(LimitRel *lr, HeapTuple tup, TupleDesc desc, TimestampTz since, TimestampTz *ts,
+			char **subject, char **channel, Datum *amount, bool *reversal)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, lr->att[ARG_TIME], desc, &isnull);
+	char	   *acct;
+	char	   *kind;
+
+	if (isnull || DatumGetTimestampTz(d) <= since)
+		return false;
+	*ts = DatumGetTimestampTz(d);
+	acct = column_text(lr, tup, desc, ARG_ACCOUNT);
+	*subject = acct ? acct : column_text(lr, tup, desc, ARG_CUSTOMER);
+	if (*subject == NULL)
+		return false;
+	kind = column_text(lr, tup, desc, ARG_KIND);
+	if (finsec_in_list(kind, lr->exempt, lr->nexempt))
+		return false;
+	d = heap_getattr(tup, lr->att[ARG_AMOUNT], desc, &isnull);
+	if (isnull)
+		return false;
+	*amount = finsec_amount_numeric(&lr->amount_type, d);
+	if (numeric_is_nan(DatumGetNumeric(*amount)) || numeric_is_inf(DatumGetNumeric(*amount)))
+		return false;
+	*channel = column_text(lr, tup, desc, ARG_CHANNEL);
+	*reversal = finsec_in_list(kind, lr->reversal, lr->nreversal);
+	return true;
+}
+
+/*
  * The payer's counted rows in one bucket stamped after "since", from every
  * partition of the table, with a fresh snapshot (the caller holds the
  * payer's lock), sorted in posted order.  Read with the table access
@@ -1563,42 +1609,20 @@ payer_rows(PayerScan *ps, Oid root, const char *subject, const char *bucket, Tim
 			bool		should_free;
 			HeapTuple	tup;
 			MemoryContext old;
-			char	   *acct,
-					   *s,
-					   *kind,
+			char	   *s,
 					   *chan;
-			bool		isnull;
-			Datum		d;
 			TimestampTz ts;
 			Datum		amount;
+			bool		reversal;
 
 			CHECK_FOR_INTERRUPTS();
 			if (!more)
 				break;
 			old = MemoryContextSwitchTo(rowcxt);
 			tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
-			d = heap_getattr(tup, lr->att[ARG_TIME], desc, &isnull);
-			ts = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-			if (isnull || ts <= since)
-				goto next;
-			acct = column_text(lr, tup, desc, ARG_ACCOUNT);
-			s = acct ? acct : column_text(lr, tup, desc, ARG_CUSTOMER);
-			if (s == NULL || strcmp(s, subject) != 0)
-				goto next;
-			kind = column_text(lr, tup, desc, ARG_KIND);
-			if (finsec_in_list(kind, lr->exempt, lr->nexempt))
-				goto next;
-			if (bucket[0] != '\0')
-			{
-				chan = column_text(lr, tup, desc, ARG_CHANNEL);
-				if (chan == NULL || strcmp(chan, bucket) != 0)
-					goto next;
-			}
-			d = heap_getattr(tup, lr->att[ARG_AMOUNT], desc, &isnull);
-			if (isnull)
-				goto next;
-			amount = finsec_amount_numeric(&lr->amount_type, d);
-			if (numeric_is_nan(DatumGetNumeric(amount)) || numeric_is_inf(DatumGetNumeric(amount)))
+			if (!counted_row(lr, tup, desc, since, &ts, &s, &chan, &amount, &reversal) ||
+				strcmp(s, subject) != 0 ||
+				(bucket[0] != '\0' && (chan == NULL || strcmp(chan, bucket) != 0)))
 				goto next;
 			if (xsnap && !HeapTupleHeaderXminFrozen(tup->t_data))
 			{
@@ -1615,7 +1639,7 @@ payer_rows(PayerScan *ps, Oid root, const char *subject, const char *bucket, Tim
 			}
 			rows[n].ts = ts;
 			rows[n].seq = n;
-			if (finsec_in_list(kind, lr->reversal, lr->nreversal))
+			if (reversal)
 			{
 				rows[n].delta = DirectFunctionCall1(numeric_uminus, amount);
 				rows[n].count = 0;
@@ -2300,29 +2324,16 @@ usage_scan_table(Oid root, HTAB *h, TimestampTz usage_since)
 			MemoryContext old = MemoryContextSwitchTo(rowcxt);
 			bool		should_free;
 			HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
-			bool		isnull;
-			Datum		d = heap_getattr(tup, lr->att[ARG_TIME], desc, &isnull);
-			TimestampTz ts = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
-			char	   *acct,
-					   *s,
-					   *kind,
+			TimestampTz ts;
+			char	   *s,
 					   *chan;
 			Datum		amount;
 			bool		reversal;
 			int			b;
 
 			CHECK_FOR_INTERRUPTS();
-			acct = column_text(lr, tup, desc, ARG_ACCOUNT);
-			s = acct ? acct : column_text(lr, tup, desc, ARG_CUSTOMER);
-			kind = column_text(lr, tup, desc, ARG_KIND);
-			chan = column_text(lr, tup, desc, ARG_CHANNEL);
-			d = heap_getattr(tup, lr->att[ARG_AMOUNT], desc, &isnull);
-			if (ts == DT_NOBEGIN || s == NULL || isnull || finsec_in_list(kind, lr->exempt, lr->nexempt))
+			if (!counted_row(lr, tup, desc, DT_NOBEGIN, &ts, &s, &chan, &amount, &reversal))
 				goto next;
-			amount = finsec_amount_numeric(&lr->amount_type, d);
-			if (numeric_is_nan(DatumGetNumeric(amount)) || numeric_is_inf(DatumGetNumeric(amount)))
-				goto next;
-			reversal = finsec_in_list(kind, lr->reversal, lr->nreversal);
 			for (b = 0; b < 2; b++)
 			{
 				UsageAcc   *a;
@@ -2383,18 +2394,6 @@ usage_put(Tuplestorestate *ts, TupleDesc desc, Oid relid, const char *subject, c
 	v[10] = Int64GetDatum(t->count[2]);
 	v[11] = BoolGetDatum(cached);
 	tuplestore_putvalues(ts, desc, v, n);
-}
-
-/* The finsec_limits trigger of a relation, without erroring; NULL if none. */
-static LimitRel *
-limit_rel_or_null(Relation rel)
-{
-	int			i;
-
-	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
-		if (strcmp(rel->trigdesc->triggers[i].tgname, FINSEC_LIMITS_TRIGGER) == 0)
-			return limit_rel(rel, &rel->trigdesc->triggers[i]);
-	return NULL;
 }
 
 /* What usage_compute() gives for each (subject, bucket). */
